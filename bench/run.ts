@@ -1,0 +1,77 @@
+/**
+ * `npm run bench`: throughput of the seed002 reference network (../shared/reference-models.md)
+ * on every backend that loads, for 1 worker and for N parallel workers, plus the profile
+ * of one training step. Prints JSON on stdout; progress on stderr.
+ *
+ *   npm run bench                       # all backends, 8 s per measurement
+ *   BENCH_SECONDS=4 npm run bench       # shorter
+ *   BENCH_BACKENDS=wasm npm run bench   # only these (comma-separated; wasm-xnnpack = wasm without ONNX Runtime kernels)
+ */
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine, type BackendRequest } from '../src/engine/backend.js';
+import { runJobsInParallel, type WorkerJob } from '../src/engine/parallel.js';
+import { profileTrainingStep, type ThroughputResult } from '../src/engine/throughput.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const workers = Number(process.env.BENCH_WORKERS ?? os.availableParallelism());
+const variants: Array<{ name: string; backend: BackendRequest; ortKernels: boolean }> = [
+  { name: 'gpu', backend: 'gpu', ortKernels: false },
+  { name: 'node', backend: 'node', ortKernels: false },
+  { name: 'wasm', backend: 'wasm', ortKernels: true },
+  { name: 'wasm-xnnpack', backend: 'wasm', ortKernels: false },
+  { name: 'cpu', backend: 'cpu', ortKernels: false },
+];
+const wanted = process.env.BENCH_BACKENDS?.split(',');
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function loads(backend: BackendRequest): Promise<string | null> {
+  try {
+    await initEngine({ backend, ortKernels: false });
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+async function measure(kind: 'train-throughput' | 'infer-throughput', v: (typeof variants)[number], n: number, batchSize: number, secs: number) {
+  const job: WorkerJob = { kind, engine: { backend: v.backend, ortKernels: v.ortKernels, threads: 1 }, options: { preset: 'seed002', batchSize, seconds: secs } };
+  const outcomes = await runJobsInParallel<ThroughputResult>(Array.from({ length: n }, () => job), { concurrency: n });
+  const failed = outcomes.find((o) => !o.ok);
+  if (failed && !failed.ok) throw new Error(failed.error);
+  const perWorker = outcomes.map((o) => (o.ok ? o.value.imagesPerSecond : 0));
+  return { workers: n, imagesPerSecond: perWorker.reduce((a, b) => a + b, 0), perWorker, msPerStep: outcomes.map((o) => (o.ok ? o.value.msPerStep : null)) };
+}
+
+const report: Record<string, unknown> = {
+  network: 'seed002',
+  trainingBatch: 64,
+  inferenceBatch: 256,
+  secondsPerMeasurement: seconds,
+  machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.versions.node, tfjs: tf.version.tfjs },
+  backends: {} as Record<string, unknown>,
+};
+for (const v of variants) {
+  if (wanted && !wanted.includes(v.name)) continue;
+  const problem = await loads(v.backend);
+  if (problem) {
+    (report.backends as Record<string, unknown>)[v.name] = { skipped: problem };
+    log(`${v.name}: skipped (${problem})`);
+    continue;
+  }
+  // The pure-JS backend needs seconds per step: one short measurement is enough to show it.
+  const secs = v.name === 'cpu' ? Math.min(seconds, 3) : seconds;
+  const entry: Record<string, unknown> = {};
+  for (const n of v.name === 'cpu' ? [1] : [...new Set([1, workers])]) {
+    log(`${v.name}: training, ${n} worker(s)…`);
+    entry[`train_${n}w`] = await measure('train-throughput', v, n, 64, secs);
+    log(`${v.name}: inference, ${n} worker(s)…`);
+    entry[`infer_${n}w`] = await measure('infer-throughput', v, n, 256, secs);
+  }
+  if (v.backend === 'wasm') {
+    await initEngine({ backend: 'wasm', ortKernels: v.ortKernels });
+    entry.profileOfOneTrainingStep = await profileTrainingStep('seed002', 64);
+  }
+  (report.backends as Record<string, unknown>)[v.name] = entry;
+}
+process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

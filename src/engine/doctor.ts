@@ -1,0 +1,51 @@
+/** What `digits doctor` reports: the engine chosen, why the others were skipped, and a quick benchmark. */
+import os from 'node:os';
+import { initEngine, type BackendRequest, type EngineInfo } from './backend.js';
+import { measureTraining, type ThroughputResult } from './throughput.js';
+
+export interface DoctorOptions {
+  backend: BackendRequest;
+  /** length of the micro-benchmark; 0 skips it */
+  benchmarkSeconds: number;
+}
+
+export interface DoctorReport {
+  engine: EngineInfo;
+  cpu: { model: string; cores: number; memoryGiB: number };
+  benchmark: (ThroughputResult & { what: string }) | null;
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const engine = await initEngine({ backend: options.backend });
+  const cpus = os.cpus();
+  const cpu = { model: cpus[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30) };
+  let benchmark: DoctorReport['benchmark'] = null;
+  if (options.benchmarkSeconds > 0) {
+    // The cpu backend needs seconds per step of seed002: benchmark the small MLP there.
+    const preset = engine.backend === 'cpu' ? 'mlp' : 'seed002';
+    const result = await measureTraining({ preset, batchSize: 64, seconds: options.benchmarkSeconds, warmupSteps: 1 });
+    benchmark = { ...result, what: `training ${preset}, batch 64, one thread` };
+  }
+  return { engine, cpu, benchmark };
+}
+
+/** Plain-text rendering (also what a non-TTY prints). */
+export function formatDoctor(report: DoctorReport): string {
+  const { engine } = report;
+  const lines: string[] = [];
+  lines.push(`backend      ${engine.backend} (tfjs backend "${engine.tfBackend}")`);
+  for (const a of engine.attempts) lines.push(`  ${a.ok ? '✓' : '✗'} ${a.backend.padEnd(5)} ${a.reason}`);
+  if (engine.backend === 'wasm') {
+    lines.push(`wasm         SIMD ${engine.simd ? 'on' : 'off'}, ${engine.threads} thread(s) (single-threaded under Node: parallel work runs in worker threads)`);
+    lines.push(`kernels      added or replaced on wasm: ${engine.addedKernels.join(', ')}`);
+    lines.push(`native conv  ${engine.ort.enabled ? '✓' : '✗'} ${engine.ort.reason}`);
+  }
+  lines.push(`gpu          ${engine.gpu ? 'yes' : 'no'}`);
+  lines.push(`versions     ${Object.entries(engine.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`cpu          ${report.cpu.model}, ${report.cpu.cores} cores, ${report.cpu.memoryGiB} GiB`);
+  if (report.benchmark) {
+    const b = report.benchmark;
+    lines.push(`benchmark    ${b.imagesPerSecond} img/s ${b.what} (${b.steps} steps in ${b.seconds}s, ${b.msPerStep} ms/step)`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,60 @@
+/**
+ * Real concurrency on CPU: tfjs-backend-wasm is single-threaded under Node (tfjs issue
+ * 3830), so independent work (ensemble members, benchmark workers) runs in
+ * `worker_threads`, each with its own tfjs engine and backend, limited by p-limit
+ * (default: the number of cores).
+ */
+import os from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import pLimit from 'p-limit';
+import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
+
+export type { WorkerJob } from './worker-protocol.js';
+
+const here = fileURLToPath(import.meta.url);
+const fromSource = here.endsWith('.ts');
+const workerFile = fileURLToPath(new URL(fromSource ? './worker-main.ts' : './worker-main.js', import.meta.url));
+
+export interface ParallelOptions {
+  /** at most this many workers at once (default: cores) */
+  concurrency?: number;
+  /** progress events a job posts while it runs */
+  onEvent?: (jobIndex: number, event: unknown) => void;
+}
+
+export type JobOutcome<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Runs one job in a fresh worker thread; resolves with its result or its error text. */
+export function runInWorker<T>(job: WorkerJob, onEvent?: (event: unknown) => void): Promise<JobOutcome<T>> {
+  return new Promise((resolve) => {
+    // Running from TypeScript sources (tests, bin/dev.js), the worker registers tsx's
+    // loader before importing its entry (`--import` in a worker's execArgv is not honoured).
+    const worker = fromSource
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(workerFile).href)}); });`, { eval: true, workerData: job })
+      : new Worker(workerFile, { workerData: job });
+    let settled = false;
+    const settle = (outcome: JobOutcome<T>) => {
+      if (settled) return;
+      settled = true;
+      resolve(outcome);
+      void worker.terminate();
+    };
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'event') onEvent?.(message.event);
+      else if (message.type === 'result') settle({ ok: true, value: message.value as T });
+      else settle({ ok: false, error: message.error });
+    });
+    worker.on('error', (error) => settle({ ok: false, error: error.stack ?? error.message }));
+    worker.on('exit', (code) => settle({ ok: false, error: `worker exited with code ${code} before reporting a result` }));
+  });
+}
+
+/**
+ * Runs jobs in worker threads, at most `concurrency` at once. One failing job is
+ * reported in its outcome and does not stop the others.
+ */
+export async function runJobsInParallel<T>(jobs: WorkerJob[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
+  const limit = pLimit(Math.max(1, options.concurrency ?? os.availableParallelism()));
+  return Promise.all(jobs.map((job, i) => limit(() => runInWorker<T>(job, (event) => options.onEvent?.(i, event)))));
+}

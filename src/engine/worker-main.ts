@@ -1,0 +1,26 @@
+/** Entry point of a worker thread: initialise its own engine, run one job, report. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initEngine } from './backend.js';
+import { measureInference, measureTraining } from './throughput.js';
+import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
+
+const job = workerData as WorkerJob;
+const post = (message: WorkerMessage) => parentPort!.postMessage(message);
+
+async function main(): Promise<unknown> {
+  const engine = await initEngine(job.engine);
+  post({ type: 'event', event: { type: 'engine', backend: engine.backend, ort: engine.ort.enabled } });
+  switch (job.kind) {
+    case 'train-throughput':
+      return measureTraining(job.options);
+    case 'infer-throughput':
+      return measureInference(job.options);
+    case 'fail':
+      throw new Error(job.message);
+  }
+}
+
+main().then(
+  (value) => post({ type: 'result', value }),
+  (error: unknown) => post({ type: 'error', error: error instanceof Error ? error.message : String(error) }),
+);

@@ -1,0 +1,700 @@
+/**
+ * Checkpoints: a folder holding `model.json` + `weights.bin` in exactly the layout
+ * tfjs-node's `file://` handler writes (tfjs `tfjs-node/src/io/file_system.ts`), so
+ * `tf.loadLayersModel('file://…/model.json')` of tfjs-node and the browser read ours
+ * unchanged, plus `metadata.json` (everything predict, serve and submit need to rebuild
+ * the pipeline) and a `COMPLETE` marker with the sha256 and size of every file.
+ *
+ * We write without tfjs-node (it is an optional dependency and often fails to install),
+ * through our own `tf.io.IOHandler` on node:fs.
+ *
+ * Writes are atomic. Everything goes into a sibling `<dir>.tmp-<pid>-<random>` folder,
+ * each file is fsynced, the marker is written last, and only then is the folder swapped
+ * in with renames (`<dir>` → `<dir>.old-<pid>-<random>`, temp → `<dir>`, old removed).
+ * A process killed at any point leaves the previous checkpoint intact: before the first
+ * rename it is untouched at `<dir>`; between the two renames it sits complete at
+ * `<dir>.old-…`, which loading falls back to and the next save moves back. The same call
+ * overwrites a folder in place every epoch.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_BIN = 'weights.bin';
+export const METADATA_JSON = 'metadata.json';
+export const COMPLETE_MARKER = 'COMPLETE';
+
+/** The only files a checkpoint folder holds; anything else means it is not ours to replace. */
+const CHECKPOINT_FILES: ReadonlySet<string> = new Set([MODEL_JSON, WEIGHTS_BIN, METADATA_JSON, COMPLETE_MARKER]);
+
+/** How pixels were scaled before they reached the first layer; serving must repeat it. */
+export interface CheckpointPreprocessing {
+  scale: '0-1' | '-1-1' | 'standardize';
+  /** Used with `scale: 'standardize'`. */
+  mean?: number;
+  std?: number;
+  /** Images were zero-padded to this side length (e.g. 28 → 32). */
+  padTo?: number;
+}
+
+const SCALES: ReadonlySet<string> = new Set(['0-1', '-1-1', 'standardize']);
+
+/** `metadata.json`: what a checkpoint is, how it was made and how to feed it. */
+export interface CheckpointMetadata {
+  /** The preset the model was built from. */
+  preset: string;
+  /** The preset's values after overrides, as trained. */
+  hyperparameters: Record<string, unknown>;
+  preprocessing: CheckpointPreprocessing;
+  /** How images are laid out (e.g. 'row-major', 'transposed'); predict must match it. */
+  orientation: string;
+  seed: number;
+  /** Fingerprint of the training data, or null when it is not known. */
+  dataFingerprint: string | null;
+  metrics: Record<string, number>;
+  /** The command line that made the checkpoint. */
+  command: string;
+  /** `tf.version.tfjs` at save time. */
+  tfjsVersion: string;
+  /** This workbench's package.json version at save time. */
+  workbenchVersion: string;
+  /** ISO 8601 time of the save. */
+  createdAt: string;
+  /** sha256 (hex) of the files the model is made of. */
+  files: { 'model.json': string; 'weights.bin': string };
+}
+
+/** What a caller provides; versions, hashes and (unless given) the time are filled in on save. */
+export type CheckpointMetadataInput = Omit<CheckpointMetadata, 'tfjsVersion' | 'workbenchVersion' | 'createdAt' | 'files'> & {
+  createdAt?: string;
+};
+
+/** Points in a save at which `onStage` is called, in order. */
+export type CheckpointSaveStage = 'files-written' | 'metadata-written' | 'marker-written' | 'previous-moved-aside';
+
+export interface SaveCheckpointOptions {
+  /**
+   * Called as the save passes each stage. A throw aborts the save the way a crash would at
+   * that point (then the temp folder is cleaned up and the previous checkpoint restored);
+   * tests use it to interrupt a save midway.
+   */
+  onStage?: (stage: CheckpointSaveStage, paths: { dir: string; tempDir: string }) => void | Promise<void>;
+}
+
+export interface CheckpointHandlerOptions extends SaveCheckpointOptions {
+  /** Written as `metadata.json` on save; without it a save writes only the model files. */
+  metadata?: CheckpointMetadataInput;
+}
+
+/** A checkpoint on disk that cannot be used as it is: says which file, what is wrong and what to try. */
+export class CheckpointError extends Error {
+  readonly file: string;
+  readonly hint: string;
+
+  constructor(message: string, details: { file: string; hint: string }) {
+    super(message);
+    this.name = 'CheckpointError';
+    this.file = details.file;
+    this.hint = details.hint;
+  }
+}
+
+const HINT_RESAVE = 're-run the training that wrote it, or restore the folder from a copy';
+
+interface MarkerEntry {
+  sha256: string;
+  bytes: number;
+}
+
+/** The `COMPLETE` marker: written last, so its presence means every file before it is whole. */
+interface CompleteMarker {
+  checkpoint: 1;
+  files: Record<string, MarkerEntry>;
+}
+
+/** A checkpoint's files as read and verified in one pass. */
+interface VerifiedCheckpoint {
+  dir: string;
+  modelJSON: tf.io.ModelJSON;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weights: Buffer;
+  metadata?: CheckpointMetadata;
+}
+
+/**
+ * The `tf.io.IOHandler` for a checkpoint folder: `model.save(checkpointHandler(dir))` and
+ * `tf.loadLayersModel(checkpointHandler(dir))`. Loading verifies the marker, sizes and hashes.
+ */
+export function checkpointHandler(dir: string, options: CheckpointHandlerOptions = {}): tf.io.IOHandler {
+  return {
+    save: async (artifacts) => {
+      await writeCheckpoint(dir, artifacts, options.metadata, options);
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+    load: async () => toModelArtifacts(await readVerifiedCheckpoint(dir, false)),
+  };
+}
+
+/** Saves `model` with its metadata to the folder `dir`, atomically replacing any checkpoint there. */
+export async function saveCheckpoint(
+  model: tf.LayersModel,
+  dir: string,
+  metadata: CheckpointMetadataInput,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
+  await model.save(checkpointHandler(dir, { ...options, metadata }));
+}
+
+/** Loads and verifies the checkpoint in `dir`. */
+export async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersModel; metadata: CheckpointMetadata }> {
+  const checkpoint = await readVerifiedCheckpoint(dir, true);
+  const artifacts = toModelArtifacts(checkpoint);
+  const model = await tf.loadLayersModel({ load: async () => artifacts });
+  return { model, metadata: checkpoint.metadata as CheckpointMetadata };
+}
+
+/** Reads `metadata.json` of a complete checkpoint without reading its weights. */
+export async function readCheckpointMetadata(dir: string): Promise<CheckpointMetadata> {
+  return retryOnce(async () => {
+    const at = await locateCheckpoint(dir);
+    const marker = await readMarker(at);
+    return readMetadata(at, marker);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Saving
+
+/** Saves to the same folder within this process run one after another (the swap is not re-entrant). */
+const saveQueues = new Map<string, Promise<unknown>>();
+/** Temp and old folders of saves in flight in this process; never cleaned up as stale. */
+const inFlight = new Set<string>();
+
+async function writeCheckpoint(
+  dir: string,
+  artifacts: tf.io.ModelArtifacts,
+  metadataInput: CheckpointMetadataInput | undefined,
+  options: SaveCheckpointOptions,
+): Promise<void> {
+  const target = resolve(dir);
+  const previous = saveQueues.get(target) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => writeCheckpointNow(target, artifacts, metadataInput, options));
+  saveQueues.set(target, run);
+  try {
+    await run;
+  } finally {
+    if (saveQueues.get(target) === run) saveQueues.delete(target);
+  }
+}
+
+async function writeCheckpointNow(
+  target: string,
+  artifacts: tf.io.ModelArtifacts,
+  metadataInput: CheckpointMetadataInput | undefined,
+  options: SaveCheckpointOptions,
+): Promise<void> {
+  const { modelTopology, weightSpecs, weightData } = artifacts;
+  if (modelTopology == null || modelTopology instanceof ArrayBuffer) {
+    throw new Error('checkpoints hold layers models with a JSON topology; this model has none');
+  }
+  if (weightSpecs == null || weightData == null) throw new Error('checkpoints need weights; the model artifacts have none');
+
+  // The same object, key for key, as tfjs-node's NodeFileSystem.save writes.
+  const modelJSON: tf.io.ModelJSON = {
+    modelTopology,
+    weightsManifest: [{ paths: [WEIGHTS_BIN], weights: weightSpecs }],
+    format: artifacts.format,
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy,
+  };
+  if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
+  if (artifacts.signature != null) modelJSON.signature = artifacts.signature;
+  if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
+  const modelBytes = Buffer.from(JSON.stringify(modelJSON), 'utf8');
+  const weightBytes = Buffer.from(tf.io.CompositeArrayBuffer.join(weightData));
+  const expectedWeightBytes = manifestByteLength(weightSpecs);
+  if (expectedWeightBytes != null && expectedWeightBytes !== weightBytes.length) {
+    throw new Error(`the model's weights are ${weightBytes.length} bytes but its weight specs add up to ${expectedWeightBytes}`);
+  }
+
+  // Metadata is complete and checked before anything touches the disk.
+  const files: Record<string, MarkerEntry> = {
+    [MODEL_JSON]: { sha256: sha256(modelBytes), bytes: modelBytes.length },
+    [WEIGHTS_BIN]: { sha256: sha256(weightBytes), bytes: weightBytes.length },
+  };
+  let metadataBytes: Buffer | undefined;
+  if (metadataInput != null) {
+    const metadata: CheckpointMetadata = {
+      ...metadataInput,
+      tfjsVersion: tf.version.tfjs,
+      workbenchVersion: await workbenchVersion(),
+      createdAt: metadataInput.createdAt ?? new Date().toISOString(),
+      files: { 'model.json': files[MODEL_JSON].sha256, 'weights.bin': files[WEIGHTS_BIN].sha256 },
+    };
+    validateMetadata(metadata, join(target, METADATA_JSON), 'fix the metadata passed to saveCheckpoint');
+    metadataBytes = Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`);
+    files[METADATA_JSON] = { sha256: sha256(metadataBytes), bytes: metadataBytes.length };
+  }
+
+  await mkdir(dirname(target), { recursive: true });
+  await recoverInterruptedSwap(target);
+  await removeStaleSiblings(target);
+  await assertReplaceable(target);
+
+  const tempDir = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let oldDir: string | undefined;
+  inFlight.add(tempDir);
+  try {
+    await mkdir(tempDir);
+    const paths = { dir: target, tempDir };
+    await writeDurably(join(tempDir, MODEL_JSON), modelBytes);
+    await writeDurably(join(tempDir, WEIGHTS_BIN), weightBytes);
+    await options.onStage?.('files-written', paths);
+    if (metadataBytes != null) {
+      await writeDurably(join(tempDir, METADATA_JSON), metadataBytes);
+      await options.onStage?.('metadata-written', paths);
+    }
+
+    const marker: CompleteMarker = { checkpoint: 1, files };
+    await writeDurably(join(tempDir, COMPLETE_MARKER), Buffer.from(`${JSON.stringify(marker, null, 2)}\n`));
+    await syncDirectory(tempDir);
+    await options.onStage?.('marker-written', paths);
+
+    if (await exists(target)) {
+      oldDir = `${target}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+      inFlight.add(oldDir);
+      await rename(target, oldDir);
+      await options.onStage?.('previous-moved-aside', paths);
+    }
+    await rename(tempDir, target);
+    await syncDirectory(dirname(target));
+  } catch (error) {
+    // Put the previous checkpoint back if it was moved aside and the new one is not in place.
+    if (oldDir != null && !(await exists(target))) await rename(oldDir, target).catch(() => undefined);
+    await rm(tempDir, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  } finally {
+    inFlight.delete(tempDir);
+    if (oldDir != null) inFlight.delete(oldDir);
+  }
+  // The new checkpoint is in place; should removing the old one fail, the next save removes it.
+  if (oldDir != null) await rm(oldDir, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** Writes and fsyncs one file. */
+async function writeDurably(path: string, bytes: Buffer): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsyncs a directory so renames and new entries in it survive a power cut. */
+async function syncDirectory(path: string): Promise<void> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Windows cannot open or fsync directories; there the rename is as durable as it gets.
+  }
+}
+
+/** Refuses to replace a folder that holds anything but checkpoint files (a typo must not delete a home folder). */
+async function assertReplaceable(target: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(target);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  if (!info.isDirectory()) {
+    throw new CheckpointError(`cannot save a checkpoint to ${target}: it is a file`, {
+      file: target,
+      hint: 'choose a folder path; the checkpoint is written as a folder',
+    });
+  }
+  const foreign = (await readdir(target)).filter((name) => !CHECKPOINT_FILES.has(name));
+  if (foreign.length > 0) {
+    throw new CheckpointError(
+      `cannot save a checkpoint to ${target}: the folder holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}) and saving would replace it`,
+      { file: target, hint: 'choose an empty or new folder, or one that already holds a checkpoint' },
+    );
+  }
+}
+
+interface Sibling {
+  path: string;
+  kind: 'tmp' | 'old';
+  pid: number;
+}
+
+/** `<dir>.tmp-<pid>-<hex>` and `<dir>.old-<pid>-<hex>` folders beside `target`. */
+async function siblingsOf(target: string): Promise<Sibling[]> {
+  const parent = dirname(target);
+  const base = basename(target);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return [];
+    throw error;
+  }
+  const siblings: Sibling[] = [];
+  for (const name of names) {
+    for (const kind of ['tmp', 'old'] as const) {
+      const prefix = `${base}.${kind}-`;
+      if (!name.startsWith(prefix)) continue;
+      const match = /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length));
+      if (match) siblings.push({ path: join(parent, name), kind, pid: Number(match[1]) });
+    }
+  }
+  return siblings;
+}
+
+/** A sibling left by a save that is no longer running (its process is gone, or it is ours but finished). */
+function isStale(sibling: Sibling): boolean {
+  if (inFlight.has(sibling.path)) return false;
+  if (sibling.pid === process.pid) return true;
+  try {
+    process.kill(sibling.pid, 0);
+    return false;
+  } catch (error) {
+    return !isErrno(error, 'EPERM');
+  }
+}
+
+/** A save killed between its two renames left no `<dir>` but a complete `<dir>.old-…`: move it back. */
+async function recoverInterruptedSwap(target: string): Promise<void> {
+  if (await exists(target)) return;
+  const old = await newestCompleteOld(target, isStale);
+  if (old != null) await rename(old, target);
+}
+
+async function removeStaleSiblings(target: string): Promise<void> {
+  for (const sibling of await siblingsOf(target)) {
+    if (isStale(sibling)) await rm(sibling.path, { recursive: true, force: true });
+  }
+}
+
+async function newestCompleteOld(target: string, accept: (sibling: Sibling) => boolean): Promise<string | undefined> {
+  let newest: { path: string; mtimeMs: number } | undefined;
+  for (const sibling of await siblingsOf(target)) {
+    if (sibling.kind !== 'old' || !accept(sibling)) continue;
+    try {
+      const { mtimeMs } = await stat(join(sibling.path, COMPLETE_MARKER));
+      if (newest == null || mtimeMs > newest.mtimeMs) newest = { path: sibling.path, mtimeMs };
+    } catch {
+      // No marker: not a checkpoint we can fall back to.
+    }
+  }
+  return newest?.path;
+}
+
+let workbenchVersionCache: Promise<string> | undefined;
+
+/** The `version` of this repository's package.json (two levels up from both src/ensemble and dist/ensemble). */
+function workbenchVersion(): Promise<string> {
+  workbenchVersionCache ??= readFile(new URL('../../package.json', import.meta.url), 'utf8')
+    .then((text) => {
+      const version = (JSON.parse(text) as { version?: unknown }).version;
+      return typeof version === 'string' ? version : 'unknown';
+    })
+    .catch(() => 'unknown');
+  return workbenchVersionCache;
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading
+
+/**
+ * A reader can straddle a concurrent save's swap (read model.json of one checkpoint and
+ * weights.bin of the next), which shows up as a hash mismatch or a missing file; one more
+ * read then sees a single checkpoint. A real fault fails the same way twice.
+ */
+async function retryOnce<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    return read();
+  }
+}
+
+function readVerifiedCheckpoint(dir: string, withMetadata: boolean): Promise<VerifiedCheckpoint> {
+  return retryOnce(async () => {
+    const at = await locateCheckpoint(dir);
+    const marker = await readMarker(at);
+    const modelPath = join(at, MODEL_JSON);
+    const modelBytes = await readCheckpointFile(modelPath);
+    let modelJSON: tf.io.ModelJSON;
+    try {
+      modelJSON = JSON.parse(modelBytes.toString('utf8')) as tf.io.ModelJSON;
+    } catch (error) {
+      throw new CheckpointError(`${modelPath} is not valid JSON: ${(error as Error).message}`, { file: modelPath, hint: HINT_RESAVE });
+    }
+    verifyHash(modelPath, modelBytes, marker);
+    const weightSpecs = manifestWeightSpecs(modelJSON, modelPath);
+
+    const weightsPath = join(at, WEIGHTS_BIN);
+    const weights = await readCheckpointFile(weightsPath);
+    const expected = manifestByteLength(weightSpecs);
+    if (expected != null && weights.length !== expected) {
+      const what = weights.length < expected ? 'is truncated' : 'is larger than its manifest says';
+      throw new CheckpointError(
+        `${weightsPath} ${what}: expected ${expected} bytes (the sum of the weightsManifest in ${MODEL_JSON}), found ${weights.length}`,
+        { file: weightsPath, hint: HINT_RESAVE },
+      );
+    }
+    verifyHash(weightsPath, weights, marker);
+
+    const checkpoint: VerifiedCheckpoint = { dir: at, modelJSON, weightSpecs, weights };
+    if (withMetadata) {
+      checkpoint.metadata = await readMetadata(at, marker);
+      for (const name of [MODEL_JSON, WEIGHTS_BIN] as const) {
+        if (checkpoint.metadata.files[name] !== marker.files[name].sha256) {
+          const file = join(at, METADATA_JSON);
+          throw new CheckpointError(`${file} records a different ${name} (sha256 ${checkpoint.metadata.files[name]}) than the one in the folder`, {
+            file,
+            hint: `the files come from different saves; ${HINT_RESAVE}`,
+          });
+        }
+      }
+    }
+    return checkpoint;
+  });
+}
+
+/** The folder to read: `dir`, or while a save is between its two renames, the previous checkpoint it moved aside. */
+async function locateCheckpoint(dir: string): Promise<string> {
+  const target = resolve(dir);
+  try {
+    const info = await stat(target);
+    if (!info.isDirectory()) {
+      throw new CheckpointError(`${target} is a file, not a checkpoint folder`, {
+        file: target,
+        hint: `pass the folder that holds ${MODEL_JSON}, ${WEIGHTS_BIN} and ${METADATA_JSON}`,
+      });
+    }
+    return target;
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
+  const old = await newestCompleteOld(target, () => true);
+  if (old != null) return old;
+  throw new CheckpointError(`no checkpoint at ${target}: the folder does not exist`, {
+    file: target,
+    hint: 'check the path, or train a model to create it',
+  });
+}
+
+async function readMarker(dir: string): Promise<CompleteMarker> {
+  const path = join(dir, COMPLETE_MARKER);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+    throw new CheckpointError(
+      `checkpoint at ${dir} is incomplete (no ${COMPLETE_MARKER} marker): it was interrupted while being written; re-run or delete it`,
+      { file: path, hint: 're-run the training that writes it, or delete the folder' },
+    );
+  }
+  let marker: unknown;
+  try {
+    marker = JSON.parse(text);
+  } catch (error) {
+    throw new CheckpointError(`${path} is not valid JSON: ${(error as Error).message}`, { file: path, hint: HINT_RESAVE });
+  }
+  const files = isRecord(marker) ? marker.files : undefined;
+  const valid =
+    isRecord(files) &&
+    [MODEL_JSON, WEIGHTS_BIN].every((name) => name in files) &&
+    Object.values(files).every((entry) => isRecord(entry) && typeof entry.sha256 === 'string' && typeof entry.bytes === 'number');
+  if (!valid) {
+    throw new CheckpointError(`${path} does not list the sha256 and size of ${MODEL_JSON} and ${WEIGHTS_BIN}`, { file: path, hint: HINT_RESAVE });
+  }
+  return marker as CompleteMarker;
+}
+
+async function readMetadata(dir: string, marker: CompleteMarker): Promise<CheckpointMetadata> {
+  const path = join(dir, METADATA_JSON);
+  const bytes = await readCheckpointFile(path);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new CheckpointError(`${path} is not valid JSON: ${(error as Error).message}`, { file: path, hint: HINT_RESAVE });
+  }
+  verifyHash(path, bytes, marker);
+  return validateMetadata(value, path);
+}
+
+async function readCheckpointFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+    throw new CheckpointError(`${path} is missing from the checkpoint`, { file: path, hint: HINT_RESAVE });
+  }
+}
+
+function verifyHash(path: string, bytes: Buffer, marker: CompleteMarker): void {
+  const recorded = marker.files[basename(path)];
+  if (recorded == null) {
+    throw new CheckpointError(`${path} is not listed in the ${COMPLETE_MARKER} marker`, { file: path, hint: HINT_RESAVE });
+  }
+  const actual = sha256(bytes);
+  if (actual !== recorded.sha256) {
+    throw new CheckpointError(
+      `${path} is corrupt: its sha256 is ${actual} but the checkpoint recorded ${recorded.sha256} (expected ${recorded.bytes} bytes, found ${bytes.length})`,
+      { file: path, hint: HINT_RESAVE },
+    );
+  }
+}
+
+/** Checks `model.json` has the one-group `weights.bin` manifest we (and tfjs-node) write. */
+function manifestWeightSpecs(modelJSON: tf.io.ModelJSON, path: string): tf.io.WeightsManifestEntry[] {
+  const json: unknown = modelJSON;
+  const manifest = isRecord(json) ? json.weightsManifest : undefined;
+  const group: unknown = Array.isArray(manifest) && manifest.length === 1 ? manifest[0] : undefined;
+  if (
+    !isRecord(json) ||
+    !isRecord(json.modelTopology) ||
+    !isRecord(group) ||
+    !Array.isArray(group.paths) ||
+    group.paths.length !== 1 ||
+    group.paths[0] !== WEIGHTS_BIN ||
+    !Array.isArray(group.weights)
+  ) {
+    throw new CheckpointError(
+      `${path} is not a layers model with one weights group stored in ${WEIGHTS_BIN} (the layout of tfjs-node's file:// handler)`,
+      { file: path, hint: HINT_RESAVE },
+    );
+  }
+  return group.weights as tf.io.WeightsManifestEntry[];
+}
+
+/** Bytes the weights take on disk; undefined when a string weight makes it unknowable from the specs. */
+function manifestByteLength(specs: tf.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const spec of specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const perElement = spec.quantization
+      ? { uint8: 1, uint16: 2, float16: 2 }[spec.quantization.dtype]
+      : { float32: 4, int32: 4, bool: 1, complex64: 8, string: undefined }[spec.dtype];
+    if (perElement == null) return undefined;
+    total += size * perElement;
+  }
+  return total;
+}
+
+function toModelArtifacts(checkpoint: VerifiedCheckpoint): tf.io.ModelArtifacts {
+  const { modelJSON, weights } = checkpoint;
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: modelJSON.modelTopology,
+    format: modelJSON.format,
+    generatedBy: modelJSON.generatedBy,
+    convertedBy: modelJSON.convertedBy,
+    weightSpecs: checkpoint.weightSpecs,
+    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
+  };
+  if (modelJSON.trainingConfig != null) artifacts.trainingConfig = modelJSON.trainingConfig;
+  if (modelJSON.signature != null) artifacts.signature = modelJSON.signature;
+  if (modelJSON.userDefinedMetadata != null) artifacts.userDefinedMetadata = modelJSON.userDefinedMetadata;
+  return artifacts;
+}
+
+// ---------------------------------------------------------------------------------------
+// Metadata validation
+
+/**
+ * Checks `metadata.json` field by field; the error names the field. Unknown fields are kept,
+ * so a checkpoint from a newer workbench still loads.
+ */
+function validateMetadata(value: unknown, file: string, hint = HINT_RESAVE): CheckpointMetadata {
+  const fail = (field: string, expected: string, found: unknown): never => {
+    throw new CheckpointError(`${file}: "${field}" must be ${expected} (found ${describe(found)})`, { file, hint });
+  };
+  if (!isRecord(value)) return fail('(root)', 'an object', value);
+  for (const field of ['preset', 'orientation', 'command', 'tfjsVersion', 'workbenchVersion'] as const) {
+    if (typeof value[field] !== 'string') fail(field, 'a string', value[field]);
+  }
+  if (!isRecord(value.hyperparameters)) fail('hyperparameters', 'an object', value.hyperparameters);
+  if (!isFiniteNumber(value.seed)) fail('seed', 'a finite number', value.seed);
+  if (value.dataFingerprint !== null && typeof value.dataFingerprint !== 'string') {
+    fail('dataFingerprint', 'a string or null', value.dataFingerprint);
+  }
+  if (typeof value.createdAt !== 'string' || Number.isNaN(Date.parse(value.createdAt))) {
+    fail('createdAt', 'an ISO 8601 time', value.createdAt);
+  }
+
+  const { preprocessing } = value;
+  if (!isRecord(preprocessing)) return fail('preprocessing', 'an object', preprocessing);
+  if (typeof preprocessing.scale !== 'string' || !SCALES.has(preprocessing.scale)) {
+    fail('preprocessing.scale', `one of ${[...SCALES].map((s) => `'${s}'`).join(', ')}`, preprocessing.scale);
+  }
+  for (const field of ['mean', 'std', 'padTo'] as const) {
+    if (preprocessing[field] !== undefined && !isFiniteNumber(preprocessing[field])) {
+      fail(`preprocessing.${field}`, 'a finite number when given', preprocessing[field]);
+    }
+  }
+
+  const { metrics } = value;
+  if (!isRecord(metrics)) return fail('metrics', 'an object', metrics);
+  for (const [name, metric] of Object.entries(metrics)) {
+    if (!isFiniteNumber(metric)) fail(`metrics.${name}`, 'a finite number', metric);
+  }
+
+  const { files } = value;
+  if (!isRecord(files)) return fail('files', 'an object', files);
+  for (const name of [MODEL_JSON, WEIGHTS_BIN]) {
+    const hash = files[name];
+    if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) fail(`files.${name}`, 'a sha256 in hex', hash);
+  }
+  return value as unknown as CheckpointMetadata;
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false;
+    throw error;
+  }
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'number') return String(value);
+  return JSON.stringify(value) ?? String(value);
+}
