@@ -252,33 +252,40 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   const { x, dy } = inputs;
   const filterShape = attrs.filterShape as number[];
   const info = convInfoOf(x.shape, filterShape, { ...attrs, dilations: 1 });
-  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
-  // Transpose trick: channels of x become its batch, its batch the channels; dy becomes a
-  // filter [Co, B, OH, OW] dilated by the forward stride. Output [Ci, Co, ≥KH, ≥KW].
-  const H = x.shape[1]!;
-  const W = x.shape[2]!;
-  const outH = H + info.padInfo.top + info.padInfo.bottom - (info.outHeight - 1) * sh;
-  const outW = W + info.padInfo.left + info.padInfo.right - (info.outWidth - 1) * sw;
-  const needSlice = outH !== kh || outW !== kw;
-  const key = `Conv2DBackpropFilter|${x.shape}|${dy.shape}|${filterShape}|${sh},${sw}|${padsOf(info)}`;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co, outHeight: OH, outWidth: OW } = info;
+  const [b] = x.shape as [number];
+  const { top, bottom, left, right } = info.padInfo;
+  // dW[(kh,kw,ci), co] = Σ_(b,oh,ow) patches[(b,oh,ow), (kh,kw,ci)] · dy[(b,oh,ow), co]: one GEMM
+  // over im2col patches built in NHWC by strided slices (no layout transposes at all), and
+  // the (kh,kw,ci) order of the patches is already the filter's [KH,KW,Ci,Co] layout.
+  const key = `Conv2DBackpropFilter|${x.shape}|${dy.shape}|${filterShape}|${sh},${sw}|${top},${bottom},${left},${right}`;
   return runGraph(
     backend,
     key,
     () => {
-      const nodes = [
-        node({ op: 'Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [3, 0, 1, 2] } }),
-        node({ op: 'Transpose', inputs: ['dy'], outputs: ['dyt'], attrs: { perm: [3, 0, 1, 2] } }),
-        node({ op: 'Conv', inputs: ['xt', 'dyt'], outputs: ['g'], attrs: { strides: [1, 1], dilations: [sh, sw], pads: padsOf(info) } }),
-      ];
-      const initializers = [];
-      let g = 'g';
-      if (needSlice) {
-        initializers.push(int64Initializer('starts', [0, 0]), int64Initializer('ends', [kh, kw]), int64Initializer('axes', [2, 3]));
-        nodes.push(node({ op: 'Slice', inputs: ['g', 'starts', 'ends', 'axes'], outputs: ['gs'] }));
-        g = 'gs';
+      const nodes: object[] = [];
+      const initializers: object[] = [int64Initializer('slice_axes', [1, 2]), int64Initializer('slice_steps', [sh, sw])];
+      let src = 'x';
+      if (top || bottom || left || right) {
+        initializers.push(int64Initializer('pads', [0, top, left, 0, 0, bottom, right, 0]));
+        nodes.push(node({ op: 'Pad', inputs: ['x', 'pads'], outputs: ['xp'] }));
+        src = 'xp';
       }
-      // [Ci,Co,KH,KW] → [KH,KW,Ci,Co]
-      nodes.push(node({ op: 'Transpose', inputs: [g], outputs: ['y'], attrs: { perm: [2, 3, 0, 1] } }));
+      const slices: string[] = [];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          const name = `p_${i}_${j}`;
+          initializers.push(int64Initializer(`${name}_s`, [i, j]), int64Initializer(`${name}_e`, [i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1]));
+          nodes.push(node({ op: 'Slice', inputs: [src, `${name}_s`, `${name}_e`, 'slice_axes', 'slice_steps'], outputs: [name] }));
+          slices.push(name);
+        }
+      }
+      nodes.push(node({ op: 'Concat', inputs: slices, outputs: ['patches'], attrs: { axis: 3 } }));
+      initializers.push(int64Initializer('p_shape', [b * OH * OW, kh * kw * ci]), int64Initializer('dy_shape', [b * OH * OW, co]), int64Initializer('w_shape', [kh, kw, ci, co]));
+      nodes.push(node({ op: 'Reshape', inputs: ['patches', 'p_shape'], outputs: ['p2'] }));
+      nodes.push(node({ op: 'Reshape', inputs: ['dy', 'dy_shape'], outputs: ['d2'] }));
+      nodes.push(node({ op: 'Gemm', inputs: ['p2', 'd2'], outputs: ['g'], attrs: { transA: 1 } }));
+      nodes.push(node({ op: 'Reshape', inputs: ['g', 'w_shape'], outputs: ['y'] }));
       return encodeModel({
         name: 'conv2d_backprop_filter_nhwc',
         inputs: [valueInfo('x', x.shape), valueInfo('dy', dy.shape)],
@@ -291,7 +298,6 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
     [kh, kw, ci, co],
   );
 }
-
 
 /* ---------- batch normalisation in training (the fused kernels of batch-norm.ts, natively) ---------- */
 
