@@ -275,14 +275,11 @@ describe('damaged checkpoints', () => {
     await rm(join(dir, 'COMPLETE'));
 
     // When it is loaded, or only its metadata read
-    const load = loadCheckpoint(dir);
-    const read = readCheckpointMetadata(dir);
-
     // Then both say it is incomplete and what to do
     const expected = `checkpoint at ${dir} is incomplete (no COMPLETE marker): it was interrupted while being written; re-run or delete it`;
-    await expect(load).rejects.toThrow(expected);
-    await expect(read).rejects.toThrow(expected);
-    await expect(load).rejects.toMatchObject({ file: join(dir, 'COMPLETE') });
+    await expect(loadCheckpoint(dir)).rejects.toThrow(expected);
+    await expect(readCheckpointMetadata(dir)).rejects.toThrow(expected);
+    await expect(loadCheckpoint(dir)).rejects.toMatchObject({ file: join(dir, 'COMPLETE') });
   });
 
   test('a missing folder is a CheckpointError naming it', async () => {
