@@ -1,0 +1,29 @@
+/** Plain-line and JSON renderings of training events (non-TTY, CI=true, --json). */
+import type { TrainEvent } from '../ensemble/train.js';
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+export function formatTrainEvent(event: TrainEvent): string | null {
+  switch (event.type) {
+    case 'start':
+      return `${event.member}: ${event.trainRows} training rows, ${event.validationRows} validation rows, ${event.epochs} epochs × ${event.batches} batches${event.resumedAt ? ` (resumed at epoch ${event.resumedAt + 1})` : ''}`;
+    case 'batch':
+      return null;
+    case 'epoch':
+      return `${event.member}: epoch ${event.epoch + 1}/${event.epochs} loss ${event.loss.toFixed(4)} acc ${pct(event.acc)} val_loss ${event.valLoss.toFixed(4)} val_acc ${pct(event.valAcc)} lr ${event.lr.toExponential(2)} ${event.imagesPerSecond} img/s ${event.seconds}s${event.best ? ' *best' : ''}`;
+    case 'done':
+      return `${event.member}: done, best epoch ${event.bestEpoch + 1} val_loss ${event.bestValLoss.toFixed(4)} val_acc ${pct(event.bestValAcc)}${event.stoppedEarly ? ' (early stop)' : ''}`;
+  }
+}
+
+/** Writes events to stderr as lines (or stdout as JSON objects with --json). */
+export function eventPrinter(json: boolean): (event: TrainEvent) => void {
+  return (event) => {
+    if (json) {
+      if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+      return;
+    }
+    const line = formatTrainEvent(event);
+    if (line) process.stderr.write(`${line}\n`);
+  };
+}

@@ -1,0 +1,51 @@
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { backendFlag, jsonFlag, seedFlag } from '../cli/flags.js';
+import { eventPrinter } from '../cli/train-events.js';
+import { initEngine, type BackendRequest } from '../engine/backend.js';
+import { PRESET_NAMES } from '../ensemble/presets.js';
+import { pretrain } from '../ensemble/pretrain.js';
+
+export default class Pretrain extends DigitsCommand {
+  static override summary = 'Train a clean-MNIST checkpoint (MNIST train only; t10k scored once for the record) for transfer learning.';
+  static override examples = ['<%= config.bin %> pretrain --preset seed002 --epochs 12', '<%= config.bin %> pretrain --preset deotte --resume'];
+  static override flags = {
+    ...backendFlag,
+    ...jsonFlag,
+    ...seedFlag,
+    preset: Flags.string({ description: 'Network preset.', options: PRESET_NAMES, required: true }),
+    epochs: Flags.integer({ description: 'Epochs over MNIST train.', default: 12, min: 1 }),
+    'batch-size': Flags.integer({ description: 'Batch size (default: the preset recipe).', min: 1 }),
+    'learning-rate': Flags.string({ description: 'Initial learning rate (default: the preset recipe).' }),
+    limit: Flags.integer({ description: 'Use only the first N rows of MNIST train (quick runs).', min: 100 }),
+    out: Flags.string({ description: 'Checkpoint folder (default checkpoints/mnist-clean/<preset>).' }),
+    resume: Flags.boolean({ description: 'Continue an interrupted run from its last epoch.', default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Pretrain);
+    await initEngine({ backend: flags.backend as BackendRequest });
+    const out = path.resolve(flags.out ?? path.join('checkpoints', 'mnist-clean', flags.preset));
+    const lr = flags['learning-rate'] === undefined ? undefined : Number(flags['learning-rate']);
+    if (lr !== undefined && !(lr > 0)) this.error(`--learning-rate must be a positive number, got ${flags['learning-rate']}`, { exit: 2 });
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    const result = await pretrain({
+      preset: flags.preset,
+      epochs: flags.epochs,
+      batchSize: flags['batch-size'],
+      learningRate: lr,
+      limit: flags.limit,
+      seed: flags.seed,
+      outDir: out,
+      workDir: path.resolve('.digits', 'pretrain', flags.preset),
+      resume: flags.resume,
+      command: ['digits', 'pretrain', ...this.argv].join(' '),
+      onEvent: eventPrinter(flags.json),
+      signal: controller.signal,
+    });
+    if (flags.json) this.printJson(result);
+    else process.stdout.write(`${result.checkpoint}: val_acc ${(result.valAcc * 100).toFixed(2)}%, t10k accuracy ${(result.testAcc * 100).toFixed(2)}% after ${result.epochs} epochs in ${Math.round(result.seconds)}s\n`);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Per-batch augmentation in Keras ImageDataGenerator vocabulary, as tensor ops on the
+ * active backend (`tf.image.transform` runs on wasm). Parameters are drawn from a
+ * seeded generator, so a member's augmentation stream is reproducible.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRandom, type Random } from '../data/random.js';
+
+export interface AugmentationConfig {
+  /** degrees, uniform in ±rotation (Keras rotation_range) */
+  rotation?: number;
+  /** fraction of the width, uniform in ±widthShift (width_shift_range) */
+  widthShift?: number;
+  /** fraction of the height (height_shift_range) */
+  heightShift?: number;
+  /** zoom factor uniform in [1−zoom, 1+zoom], per axis (zoom_range) */
+  zoom?: number;
+  /** shear angle in degrees, uniform in ±shear (shear_range) */
+  shear?: number;
+  /** brightness offset uniform in ±brightness (pixels in [0,1]) */
+  brightness?: number;
+  /** contrast factor uniform in [1−contrast, 1+contrast] about the image mean */
+  contrast?: number;
+  /** standard deviation of added Gaussian noise */
+  noise?: number;
+  /** probability of erasing one random rectangle (random erasing) */
+  erasing?: number;
+}
+
+export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing'] as const;
+
+export function isIdentity(config: AugmentationConfig): boolean {
+  return AUGMENTATION_KEYS.every((k) => !config[k]);
+}
+
+/**
+ * The 8 projective-transform parameters (output → input coordinates) of
+ * tf.image.transform for one image: rotate, shear, zoom about the centre, then shift.
+ */
+function transformRow(config: AugmentationConfig, rnd: Random, width: number, height: number): number[] {
+  const theta = ((config.rotation ?? 0) * Math.PI) / 180 * rnd.uniform(-1, 1);
+  const shear = ((config.shear ?? 0) * Math.PI) / 180 * rnd.uniform(-1, 1);
+  const zx = 1 + (config.zoom ?? 0) * rnd.uniform(-1, 1);
+  const zy = 1 + (config.zoom ?? 0) * rnd.uniform(-1, 1);
+  const tx = (config.widthShift ?? 0) * width * rnd.uniform(-1, 1);
+  const ty = (config.heightShift ?? 0) * height * rnd.uniform(-1, 1);
+  // Forward map of the content: M = R(θ) · Shear · diag(zx, zy); output = M (input − c) + c + t.
+  const c = Math.cos(theta);
+  const s = Math.sin(theta);
+  const m00 = c * zx;
+  const m01 = (c * Math.tan(shear) - s) * zy;
+  const m10 = s * zx;
+  const m11 = (s * Math.tan(shear) + c) * zy;
+  const det = m00 * m11 - m01 * m10;
+  // Inverse: input = M⁻¹ (output − c − t) + c
+  const a0 = m11 / det;
+  const a1 = -m01 / det;
+  const b0 = -m10 / det;
+  const b1 = m00 / det;
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const ox = cx + tx;
+  const oy = cy + ty;
+  return [a0, a1, cx - a0 * ox - a1 * oy, b0, b1, cy - b0 * ox - b1 * oy, 0, 0];
+}
+
+export interface Augmenter {
+  /** Augments a batch [B,H,W,C] of images in [0,1]; returns a new tensor. */
+  apply(images: tf.Tensor4D): tf.Tensor4D;
+}
+
+export function createAugmenter(config: AugmentationConfig, seed: number): Augmenter {
+  const rnd = createRandom(seed);
+  const geometric = Boolean(config.rotation || config.widthShift || config.heightShift || config.zoom || config.shear);
+  return {
+    apply(images) {
+      if (isIdentity(config)) return tf.clone(images);
+      const [b, h, w, ch] = images.shape;
+      return tf.tidy(() => {
+        let out: tf.Tensor4D = images;
+        if (geometric) {
+          const rows = new Float32Array(b * 8);
+          for (let i = 0; i < b; i++) rows.set(transformRow(config, rnd, w, h), i * 8);
+          out = tf.image.transform(out, tf.tensor2d(rows, [b, 8]), 'bilinear', 'constant', 0);
+        }
+        if (config.contrast) {
+          const factors = tf.tensor4d(Float32Array.from({ length: b }, () => 1 + config.contrast! * rnd.uniform(-1, 1)), [b, 1, 1, 1]);
+          const mean = tf.mean(out, [1, 2, 3], true);
+          out = tf.add(tf.mul(tf.sub(out, mean), factors), mean);
+        }
+        if (config.brightness) {
+          out = tf.add(out, tf.tensor4d(Float32Array.from({ length: b }, () => config.brightness! * rnd.uniform(-1, 1)), [b, 1, 1, 1]));
+        }
+        if (config.noise) {
+          const noise = new Float32Array(b * h * w * ch);
+          for (let i = 0; i < noise.length; i++) noise[i] = rnd.normal() * config.noise;
+          out = tf.add(out, tf.tensor4d(noise, [b, h, w, ch]));
+        }
+        if (config.erasing) {
+          const mask = new Float32Array(b * h * w * ch).fill(1);
+          for (let i = 0; i < b; i++) {
+            if (rnd.next() >= config.erasing) continue;
+            const eh = 1 + rnd.int(Math.max(1, Math.floor(h / 2)));
+            const ew = 1 + rnd.int(Math.max(1, Math.floor(w / 2)));
+            const y0 = rnd.int(h - eh + 1);
+            const x0 = rnd.int(w - ew + 1);
+            for (let y = y0; y < y0 + eh; y++) for (let x = x0; x < x0 + ew; x++) for (let k = 0; k < ch; k++) mask[((i * h + y) * w + x) * ch + k] = 0;
+          }
+          out = tf.mul(out, tf.tensor4d(mask, [b, h, w, ch]));
+        }
+        return tf.clipByValue(out, 0, 1) as tf.Tensor4D;
+      });
+    },
+  };
+}
