@@ -8,7 +8,7 @@ export function formatTrainEvent(event: TrainEvent): string | null {
     case 'start':
       return `${event.member}: ${event.trainRows} training rows, ${event.validationRows} validation rows, ${event.epochs} epochs × ${event.batches} batches${event.resumedAt ? ` (resumed at epoch ${event.resumedAt + 1})` : ''}`;
     case 'batch':
-      return null;
+      return `${event.member}: epoch ${event.epoch + 1} batch ${event.batch}/${event.batches} loss ${event.loss.toFixed(4)} ${Math.round(event.imagesPerSecond)} img/s`;
     case 'epoch':
       return `${event.member}: epoch ${event.epoch + 1}/${event.epochs} loss ${event.loss.toFixed(4)} acc ${pct(event.acc)} val_loss ${event.valLoss.toFixed(4)} val_acc ${pct(event.valAcc)} lr ${event.lr.toExponential(2)} ${event.imagesPerSecond} img/s ${event.seconds}s${event.best ? ' *best' : ''}`;
     case 'done':
@@ -17,10 +17,16 @@ export function formatTrainEvent(event: TrainEvent): string | null {
 }
 
 /** Writes events to stderr as lines (or stdout as JSON objects with --json). */
-export function eventPrinter(json: boolean): (event: TrainEvent) => void {
+export function eventPrinter(json: boolean, batchEverySeconds = 30): (event: TrainEvent) => void {
+  let lastBatchLine = 0;
   return (event) => {
+    if (event.type === 'batch') {
+      // Batch progress at most every `batchEverySeconds`, so logs stay readable.
+      if (Date.now() - lastBatchLine < batchEverySeconds * 1000) return;
+      lastBatchLine = Date.now();
+    }
     if (json) {
-      if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+      process.stdout.write(`${JSON.stringify(event)}\n`);
       return;
     }
     const line = formatTrainEvent(event);

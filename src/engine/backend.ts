@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
 import { WASM_TRAINING_KERNELS, registerWasmTrainingKernels } from './wasm-kernels.js';
 import { BN_TRAIN, BN_TRAIN_GRAD, registerBatchNormKernels, registerBatchNormLayer } from './batch-norm.js';
-import { enableOrtKernels, ortKernelStatus, type OrtKernelStatus } from './ort-kernels.js';
+import { disableOrtKernels, enableOrtKernels, ortKernelStatus, type OrtKernelStatus } from './ort-kernels.js';
 
 export const BACKEND_NAMES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_NAMES)[number];
@@ -135,8 +135,9 @@ export async function initEngine(options: EngineOptions): Promise<EngineInfo> {
     });
   }
 
-  let ort = ortKernelStatus();
-  if (chosen === 'wasm' && options.ortKernels !== false) ort = await enableOrtKernels({ threads: options.threads });
+  if (chosen === 'wasm' && options.ortKernels !== false) await enableOrtKernels({ threads: options.threads });
+  else disableOrtKernels();
+  const ort = ortKernelStatus();
 
   const addedKernels = chosen === 'wasm' ? [...new Set([...WASM_TRAINING_KERNELS, BN_TRAIN, BN_TRAIN_GRAD, ...ort.kernels])] : [];
   let simd: boolean | null = null;
