@@ -1,7 +1,7 @@
 /** Flags shared by many commands, defined once (Shopify CLI `src/cli/flags.ts` style). */
 import path from 'node:path';
 import { Flags } from '@oclif/core';
-import { BACKEND_NAMES } from '../engine/backend.js';
+import { BACKEND_NAMES } from '../engine/backend-names.js';
 
 export const jsonFlag = {
   json: Flags.boolean({ description: 'Print results as JSON (one object per event for long jobs).', default: false }),

@@ -14,9 +14,9 @@ import { WASM_TRAINING_KERNELS, registerWasmTrainingKernels } from './wasm-kerne
 import { BN_TRAIN, BN_TRAIN_GRAD, registerBatchNormKernels, registerBatchNormLayer } from './batch-norm.js';
 import { disableOrtKernels, enableOrtKernels, ortKernelStatus, type OrtKernelStatus } from './ort-kernels.js';
 
-export const BACKEND_NAMES = ['auto', 'gpu', 'node', 'wasm', 'cpu'] as const;
-export type BackendRequest = (typeof BACKEND_NAMES)[number];
-export type BackendKind = Exclude<BackendRequest, 'auto'>;
+import type { BackendKind, BackendRequest } from './backend-names.js';
+
+export { BACKEND_NAMES, type BackendKind, type BackendRequest } from './backend-names.js';
 
 export interface BackendAttempt {
   backend: BackendKind;

@@ -17,6 +17,21 @@ async function main(): Promise<unknown> {
       return measureInference(job.options);
     case 'fail':
       throw new Error(job.message);
+    case 'train-member': {
+      const { loadDataset } = await import('../data/dataset.js');
+      const { trainMember } = await import('../ensemble/train.js');
+      const dataset = await loadDataset(job.datasetDir);
+      return trainMember({
+        config: job.member,
+        data: { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale },
+        trainRows: job.trainRows,
+        validationRows: job.validationRows,
+        outDir: job.outDir,
+        resume: job.resume,
+        metadata: job.metadata,
+        onEvent: (event) => post({ type: 'event', event }),
+      });
+    }
   }
 }
 

@@ -1,11 +1,23 @@
 import type { BackendRequest } from './backend.js';
 import type { ThroughputOptions } from './throughput.js';
+import type { MemberConfig, TrainOptions } from '../ensemble/train.js';
 
 /** What a worker thread is asked to do. Each job brings its own engine choice. */
 export type WorkerJob =
   | { kind: 'train-throughput'; engine: { backend: BackendRequest; ortKernels?: boolean; threads?: number }; options: ThroughputOptions }
   | { kind: 'infer-throughput'; engine: { backend: BackendRequest; ortKernels?: boolean; threads?: number }; options: ThroughputOptions }
-  | { kind: 'fail'; engine: { backend: BackendRequest }; message: string };
+  | { kind: 'fail'; engine: { backend: BackendRequest }; message: string }
+  | {
+      kind: 'train-member';
+      engine: { backend: BackendRequest };
+      member: MemberConfig;
+      datasetDir: string;
+      trainRows: number[];
+      validationRows: number[];
+      outDir: string;
+      resume: boolean;
+      metadata: TrainOptions['metadata'];
+    };
 
 export type WorkerMessage =
   | { type: 'event'; event: unknown }

@@ -7,7 +7,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createRandom, deriveSeed } from '../data/random.js';
-import { readMnist } from '../data/mnist-idx.js';
+import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { getPreset } from './presets.js';
 import { fromSpec, lossAndAccuracy, predictRows, trainMember, type ImageSet, type MemberConfig, type TrainEvent } from './train.js';
@@ -64,7 +64,9 @@ export function holdout(labels: Uint8Array, count: number, seed: number): { trai
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const preset = getPreset(options.preset);
   const started = performance.now();
-  const mnist = await readMnist('train', options.limit);
+  const all = await readMnist('train');
+  const count = Math.min(all.count, options.limit ?? all.count);
+  const mnist = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
   const data: ImageSet = { images: mnist.images, labels: mnist.labels, count: mnist.count, size: 28, scale: 255 };
   const { train, validation } = holdout(mnist.labels, options.validationRows ?? Math.min(5000, Math.floor(mnist.count / 12)), deriveSeed(options.seed, 'holdout'));
   const config: MemberConfig = {
@@ -93,7 +95,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   });
   // The record: the best model scored once on t10k (reserved for tests; nothing is chosen by it).
   const { model, metadata } = await loadCheckpoint(result.checkpoint);
-  const t10k = await readMnist('t10k');
+  const t10k = await readMnist('test');
   const testSet: ImageSet = { images: t10k.images, labels: t10k.labels, count: t10k.count, size: 28, scale: 255 };
   const rows = Int32Array.from({ length: t10k.count }, (_, i) => i);
   const test = lossAndAccuracy(predictRows(model, fromSpec(metadata.preprocessing), testSet, rows), t10k.labels, rows);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readMnist } from '../../src/data/mnist-idx.js';
+import { readMnist } from '../../src/data/mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { createAugmenter } from '../../src/ensemble/augment.js';
 import { loadCheckpoint } from '../../src/ensemble/checkpoint.js';
@@ -17,8 +17,8 @@ const validationRows = Array.from({ length: 200 }, (_, i) => 1000 + i);
 beforeAll(async () => {
   await initEngine({ backend: 'wasm' });
   dir = await mkdtemp(path.join(os.tmpdir(), 'digits-train-'));
-  const mnist = await readMnist('train', 1200);
-  data = { images: mnist.images, labels: mnist.labels, count: mnist.count, size: 28, scale: 255 };
+  const mnist = await readMnist('train');
+  data = { images: mnist.images.subarray(0, 1200 * 784), labels: mnist.labels.subarray(0, 1200), count: 1200, size: 28, scale: 255 };
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,111 @@
+import { basename } from 'node:path';
+import { Args, Flags } from '@oclif/core';
+import { DigitsCommand } from '../../cli/base-command.js';
+import { jsonFlag } from '../../cli/flags.js';
+import { UserError } from '../../errors.js';
+import { importCompetition, resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
+import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';
+import { displayPath, formatCount } from '../../data/format.js';
+import { createProgressPrinter } from '../../data/progress.js';
+
+export default class DataImport extends DigitsCommand {
+  static override summary = 'Import competition CSVs into the fast binary dataset cache.';
+
+  static override description = `Reads train.csv, test.csv and sample_submission.csv (a competition folder, or the files in that order), detects the layout (header, label column, pixel scale, image size, test labels, ids) and writes typed arrays plus dataset.json to <folder>/.digits (or --out). Every detection can be overridden with a flag. Re-importing unchanged files is instant.`;
+
+  static override examples = [
+    '<%= config.bin %> data import competitions/uniform',
+    '<%= config.bin %> data import train.csv test.csv sample_submission.csv --out data/kaggle',
+    '<%= config.bin %> data import seed002/ --no-header --label-column last --orientation transpose',
+  ];
+
+  static override args = {
+    source: Args.string({ description: 'Competition folder, or train.csv', required: true }),
+    test: Args.string({ description: 'test.csv (when files are given one by one)' }),
+    sampleSubmission: Args.string({ description: 'sample_submission.csv (when files are given one by one)' }),
+  };
+
+  static override flags = {
+    ...jsonFlag,
+    out: Flags.string({ description: 'Dataset folder to write (default: <competition folder>/.digits).' }),
+    header: Flags.boolean({ description: 'The first row is a header (--no-header: it is data). Default: detected.', allowNo: true }),
+    'label-column': Flags.string({ description: 'Label column: first, last or a header name. Default: a column named label, else the first or last column holding integers 0–9.' }),
+    scale: Flags.string({ description: 'Pixel scale: 255 (integers 0–255, stored as uint8) or 1 (floats in [0,1], stored as float32). Default: detected.', options: ['255', '1'] }),
+    size: Flags.integer({ description: 'Image side in pixels (784 pixel columns → 28). Default: square root of the pixel count.', min: 1 }),
+    orientation: Flags.string({ description: 'Transform that makes stored images upright (see digits data inspect). Default: as-is until a clean-MNIST checkpoint can detect it.', options: [...ORIENTATIONS] }),
+    force: Flags.boolean({ description: 'Re-import even when the cache is up to date.', default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(DataImport);
+    const inputs = [args.source, args.test, args.sampleSubmission].filter((value): value is string => value !== undefined);
+    const files = await resolveCompetitionFiles(inputs);
+    if (flags['label-column'] !== undefined && flags['label-column'].trim() === '') {
+      throw new UserError('--label-column is empty', { where: { flag: 'label-column' }, hint: 'Use first, last or a header name.' });
+    }
+    const progress = createProgressPrinter({ minTotal: 8e6 });
+    let report: ImportReport;
+    try {
+      report = await importCompetition({
+        ...files,
+        out: flags.out,
+        header: flags.header,
+        labelColumn: flags['label-column'],
+        scale: flags.scale === undefined ? undefined : (Number(flags.scale) as 1 | 255),
+        size: flags.size,
+        orientation: flags.orientation as Orientation | undefined,
+        force: flags.force,
+        onProgress: (event) =>
+          progress.update({ task: `reading ${basename(event.file)}`, done: event.bytesRead, total: event.totalBytes, unit: 'bytes', detail: `${formatCount(event.rows)} rows` }),
+      });
+    } finally {
+      progress.finish();
+    }
+    if (flags.json) {
+      this.printJson(report);
+      return;
+    }
+    process.stdout.write(renderImportReport(report));
+  }
+}
+
+function plural(count: number, word: string): string {
+  return `${formatCount(count)} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function renderImportReport(report: ImportReport): string {
+  const { detected } = report;
+  const lines: string[] = [];
+  const row = (label: string, text: string) => lines.push(`  ${label.padEnd(12)} ${text}`);
+  const how = (detection: { how: string; reason: string }) => (detection.how === 'flag' ? `set by ${detection.reason}` : detection.reason);
+  if (report.reused) {
+    lines.push(`Dataset up to date in ${displayPath(report.datasetDir)} (${report.reused === 'unchanged' ? 'sources unchanged' : 'sources touched, same bytes'}; --force re-imports)`);
+  } else {
+    lines.push(`Imported ${plural(report.train.rows, 'training row')} and ${plural(report.test.rows, 'test row')} into ${displayPath(report.datasetDir)}`);
+  }
+  row('fingerprint', report.fingerprint);
+  const train = detected.train;
+  const label = train.label.value;
+  row('train', `${basename(train.file)}: ${plural(train.rows, 'row')} × ${train.columns} columns`);
+  row('', `header: ${train.header.value ? 'yes' : 'no'} (${how(train.header)})`);
+  row('', `label: column ${label ? label.column + 1 : '?'}${label?.name ? ` "${label.name}"` : ''} (${how(train.label)})`);
+  if (detected.test) {
+    const test = detected.test;
+    row('test', `${basename(test.file)}: ${plural(test.rows, 'row')} × ${test.columns} columns, header: ${test.header.value ? 'yes' : 'no'}`);
+    row('', `labels: ${test.label.value ? `yes, column ${test.label.value.column + 1}` : 'no'} (${how(test.label)})`);
+  } else {
+    row('test', 'none given');
+  }
+  const ids = report.ids.count > 0 ? `${report.ids.first} … ${report.ids.last}` : 'none';
+  const from = report.ids.from === 'sample-submission' ? `from ${basename(detected.sampleSubmission?.file ?? 'sample_submission.csv')}` : '(numbered from 1: no sample submission)';
+  row('ids', `${ids} ${from}; submission header ${report.submissionHeader.join(',')}`);
+  row('images', `${report.width}×${report.height} (${how(detected.size)})`);
+  row('scale', `${report.scale === 255 ? 'integers 0–255, stored as uint8' : 'floats in [0, 1], stored as float32'} (${how(detected.scale)})`);
+  row('orientation', `${report.orientation} (${report.orientationNote}; override with --orientation)`);
+  row('classes', report.train.classCounts.map((count, digit) => `${digit}: ${formatCount(count)}`).join('  '));
+  if (!report.reused) {
+    const rate = report.megabytesPerSecond === null || report.seconds < 0.05 ? '' : `, ${report.megabytesPerSecond.toFixed(0)} MB/s`;
+    row('read', `${(report.bytesRead / 1e6).toFixed(1)} MB in ${report.seconds.toFixed(1)} s${rate}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,98 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { backendFlag, dataFlag, jsonFlag } from '../cli/flags.js';
+import { formatTrainEvent } from '../cli/train-events.js';
+import type { BackendRequest } from '../engine/backend.js';
+import { BUILTIN_ENSEMBLES, resolveEnsemble } from '../ensemble/ensemble-spec.js';
+import { readRunManifest, trainEnsemble, type EnsembleEvent } from '../ensemble/train-ensemble.js';
+import { UserError } from '../errors.js';
+import { TrainView } from '../tui/TrainView.js';
+import { mountLive } from '../tui/live.js';
+import { initialState, reduce } from '../tui/train-state.js';
+
+export function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+export default class Train extends DigitsCommand {
+  static override summary = 'Train an ensemble: every member in parallel worker threads, each validated on its held-out rows.';
+  static override examples = [
+    '<%= config.bin %> train --data competitions/uniform',
+    '<%= config.bin %> train --ensemble full --data my-competition',
+    '<%= config.bin %> train --ensemble my-ensemble.json --data my-competition --concurrency 1',
+    '<%= config.bin %> train --resume --run runs/quick-20261121-101500',
+  ];
+  static override flags = {
+    ...backendFlag,
+    ...dataFlag,
+    ...jsonFlag,
+    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
+    run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
+    concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
+    resume: Flags.boolean({ description: 'Continue an interrupted run (needs --run): each member restarts from its last finished epoch.', default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Train);
+    let ensembleName = flags.ensemble;
+    let data = flags.data;
+    if (flags.resume) {
+      if (!flags.run) throw new UserError('--resume needs the run to continue', { where: { flag: 'run' }, hint: 'Pass --run runs/<name> (see the folders under runs/).' });
+      const previous = await readRunManifest(path.resolve(flags.run)).catch(() => null);
+      if (previous) {
+        data ??= previous.dataset.dir;
+      }
+    }
+    if (!data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`), or build a practice one with `digits data practice --recipe uniform`.' });
+    const ensemble = await resolveEnsemble(ensembleName);
+    ensembleName = ensemble.name;
+    const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
+    const print = (event: EnsembleEvent) => {
+      if (flags.json) {
+        if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+        return;
+      }
+      if (event.type === 'member-failed') process.stderr.write(`${event.member}: FAILED: ${event.error.split('\n')[0]}\n`);
+      else if (event.type === 'engine') process.stderr.write(`${event.member}: worker on ${event.backend}${event.ort ? ' + onnxruntime kernels' : ''}\n`);
+      else if (event.type !== 'batch') {
+        const line = formatTrainEvent(event);
+        if (line) process.stderr.write(`${line}\n`);
+      }
+    };
+    // A person at a terminal gets the live view; pipes, CI and --json get plain lines.
+    const live = this.plainOutput
+      ? null
+      : mountLive((state: ReturnType<typeof initialState>) => TrainView({ state }), initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, ensemble.members));
+    let state = initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, ensemble.members);
+    const onEvent = (event: EnsembleEvent) => {
+      if (!live) return print(event);
+      state = reduce(state, event);
+      live.update(state);
+    };
+    const manifest = await trainEnsemble({
+      ensemble,
+      data,
+      runDir,
+      concurrency: flags.concurrency ?? os.availableParallelism(),
+      backend: flags.backend as BackendRequest,
+      resume: flags.resume,
+      command: ['digits', 'train', ...this.argv].join(' '),
+      onEvent,
+    }).finally(() => live?.done());
+    if (flags.json) {
+      this.printJson(manifest);
+    } else {
+      process.stdout.write(`run ${runDir} (${manifest.seconds}s)\n`);
+      for (const m of manifest.members) {
+        process.stdout.write(
+          m.ok
+            ? `  ${m.name.padEnd(14)} val_acc ${((m.bestValAcc ?? 0) * 100).toFixed(2)}%  val_loss ${(m.bestValLoss ?? 0).toFixed(4)}  best epoch ${(m.bestEpoch ?? 0) + 1}/${m.epochs}\n`
+            : `  ${m.name.padEnd(14)} FAILED: ${m.error?.split('\n')[0]}\n`,
+        );
+      }
+    }
+    if (manifest.members.every((m) => !m.ok)) this.exit(1);
+  }
+}

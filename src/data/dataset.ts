@@ -1,0 +1,227 @@
+/**
+ * The dataset cache: what `digits data import` writes and everything else reads.
+ *
+ * A dataset folder (`<competition>/.digits/` by default) holds `dataset.json` (this
+ * manifest) and flat binary files it names: images row-major, one image after another,
+ * uint8 for 0–255 integer data and little-endian float32 otherwise; labels uint8; test ids
+ * as a JSON array of strings. Cache file names carry an import id, so the previous
+ * import stays readable until the new manifest is renamed into place.
+ */
+import { access, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import type { Orientation } from './orientation.js';
+
+export const MANIFEST_FILE = 'dataset.json';
+export const DATASET_FORMAT = 'digits-dataset';
+export const DATASET_VERSION = 1;
+/** Where import puts the cache inside a competition folder unless `--out` says otherwise. */
+export const DEFAULT_DATASET_SUBDIR = '.digits';
+export const DEFAULT_SUBMISSION_HEADER: readonly [string, string] = ['ImageId', 'Label'];
+
+export type PixelDtype = 'uint8' | 'float32';
+/** Divide stored pixels by this to get [0, 1]. */
+export type PixelScale = 1 | 255;
+
+/** A detected value and how it was decided, as import reports it. */
+export interface Detection<T> {
+  value: T;
+  how: 'detected' | 'flag';
+  /** In words: what in the file (or which flag) decided it. */
+  reason: string;
+}
+
+export interface SourceFile {
+  role: 'train' | 'test' | 'sampleSubmission';
+  /** Absolute path. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** sha256 (hex) of the bytes. */
+  sha256: string;
+}
+
+/** The overrides an import was asked for (null: detect); re-import reuses the cache only when they match. */
+export interface ImportRequest {
+  header: boolean | null;
+  labelColumn: string | null;
+  scale: PixelScale | null;
+  size: number | null;
+  orientation: Orientation;
+}
+
+export interface TableDetections {
+  file: string;
+  rows: number;
+  columns: number;
+  header: Detection<boolean>;
+  /** Header cells when there is a header. */
+  headerCells: string[] | null;
+  /** 0-based column of the label, or null when the table carries none. */
+  label: Detection<{ column: number; name: string | null } | null>;
+}
+
+export interface DatasetManifest {
+  format: typeof DATASET_FORMAT;
+  version: typeof DATASET_VERSION;
+  /** `sha256:<hex>` over the cache contents (images, labels, ids, layout). */
+  fingerprint: string;
+  createdAt: string;
+  width: number;
+  height: number;
+  dtype: PixelDtype;
+  scale: PixelScale;
+  byteOrder: 'little-endian';
+  orientation: Orientation;
+  orientationNote: string;
+  train: { rows: number; images: string; labels: string; classCounts: number[] };
+  test: { rows: number; images: string; labels: string | null; ids: string };
+  submission: { header: string[]; idsFrom: 'sample-submission' | 'generated' };
+  detected: {
+    train: TableDetections;
+    test: TableDetections | null;
+    sampleSubmission: { file: string; rows: number; header: Detection<boolean> } | null;
+    scale: Detection<PixelScale>;
+    size: Detection<number>;
+    orientation: Detection<Orientation> & { confidence: number | null };
+  };
+  sources: SourceFile[];
+  request: ImportRequest;
+}
+
+export type Images = Uint8Array | Float32Array;
+
+export interface Dataset {
+  /** The dataset folder (the one holding dataset.json). */
+  dir: string;
+  manifest: DatasetManifest;
+  trainImages: Images;
+  trainLabels: Uint8Array;
+  testImages: Images;
+  /** Present when test.csv carried labels. */
+  testLabels?: Uint8Array;
+  /** Test row ids for the submission, in test-row order. */
+  ids: string[];
+  submissionHeader: string[];
+  width: number;
+  height: number;
+  scale: PixelScale;
+  orientation: Orientation;
+  fingerprint: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+/**
+ * The dataset folder for `dir`: `dir` itself when it holds dataset.json, else
+ * `dir/.digits`. Throws a UserError naming both when neither does.
+ */
+export async function resolveDatasetDir(dir: string): Promise<string> {
+  const absolute = resolve(dir);
+  if (await exists(join(absolute, MANIFEST_FILE))) return absolute;
+  const nested = join(absolute, DEFAULT_DATASET_SUBDIR);
+  if (await exists(join(nested, MANIFEST_FILE))) return nested;
+  throw new UserError(`no imported dataset in ${absolute}`, {
+    where: { file: absolute },
+    hint: `Import the competition first: digits data import ${dir} (or digits data practice --recipe uniform for a practice one).`,
+  });
+}
+
+function damaged(dir: string, what: string): UserError {
+  return new UserError(`the dataset cache in ${dir} is damaged: ${what}`, {
+    where: { file: join(dir, MANIFEST_FILE) },
+    hint: 'Re-import the competition with digits data import --force.',
+  });
+}
+
+export async function readManifest(datasetDir: string): Promise<DatasetManifest> {
+  const file = join(datasetDir, MANIFEST_FILE);
+  let manifest: DatasetManifest;
+  try {
+    manifest = JSON.parse(await readFile(file, 'utf8')) as DatasetManifest;
+  } catch (error) {
+    throw damaged(datasetDir, `cannot read ${MANIFEST_FILE} (${(error as Error).message})`);
+  }
+  if (manifest.format !== DATASET_FORMAT) throw damaged(datasetDir, `${MANIFEST_FILE} is not a digits dataset manifest`);
+  if (manifest.version !== DATASET_VERSION) {
+    throw new UserError(`the dataset in ${datasetDir} has format version ${manifest.version}; this digits reads ${DATASET_VERSION}`, {
+      where: { file },
+      hint: 'Re-import the competition with digits data import --force.',
+    });
+  }
+  return manifest;
+}
+
+async function readBinary(dir: string, name: string, expectedBytes: number): Promise<Buffer> {
+  const path = join(dir, name);
+  const bytes = await readFile(path).catch(() => {
+    throw damaged(dir, `${name} is missing`);
+  });
+  if (bytes.length !== expectedBytes) throw damaged(dir, `${name} has ${bytes.length} bytes, expected ${expectedBytes}`);
+  return bytes;
+}
+
+function asImages(bytes: Buffer, dtype: PixelDtype): Images {
+  if (dtype === 'uint8') return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  return new Float32Array(new Uint8Array(bytes).buffer);
+}
+
+/** Reads an imported dataset (a dataset folder, or a competition folder holding `.digits/`). */
+export async function loadDataset(dir: string): Promise<Dataset> {
+  const datasetDir = await resolveDatasetDir(dir);
+  const manifest = await readManifest(datasetDir);
+  const pixels = manifest.width * manifest.height;
+  const bytesPerPixel = manifest.dtype === 'uint8' ? 1 : 4;
+  const [trainImages, trainLabels, testImages, testLabels, idsText] = await Promise.all([
+    readBinary(datasetDir, manifest.train.images, manifest.train.rows * pixels * bytesPerPixel),
+    readBinary(datasetDir, manifest.train.labels, manifest.train.rows),
+    readBinary(datasetDir, manifest.test.images, manifest.test.rows * pixels * bytesPerPixel),
+    manifest.test.labels === null ? Promise.resolve(null) : readBinary(datasetDir, manifest.test.labels, manifest.test.rows),
+    readFile(join(datasetDir, manifest.test.ids), 'utf8').catch(() => {
+      throw damaged(datasetDir, `${manifest.test.ids} is missing`);
+    }),
+  ]);
+  const ids = JSON.parse(idsText) as string[];
+  if (!Array.isArray(ids) || ids.length !== manifest.test.rows) throw damaged(datasetDir, `${manifest.test.ids} does not hold ${manifest.test.rows} ids`);
+  return {
+    dir: datasetDir,
+    manifest,
+    trainImages: asImages(trainImages, manifest.dtype),
+    trainLabels: new Uint8Array(trainLabels.buffer, trainLabels.byteOffset, trainLabels.length),
+    testImages: asImages(testImages, manifest.dtype),
+    ...(testLabels ? { testLabels: new Uint8Array(testLabels.buffer, testLabels.byteOffset, testLabels.length) } : {}),
+    ids,
+    submissionHeader: manifest.submission.header,
+    width: manifest.width,
+    height: manifest.height,
+    scale: manifest.scale,
+    orientation: manifest.orientation,
+    fingerprint: manifest.fingerprint,
+  };
+}
+
+/** The cache files a manifest refers to (for cleanup and freshness checks). */
+export function manifestFiles(manifest: DatasetManifest): string[] {
+  const files = [manifest.train.images, manifest.train.labels, manifest.test.images, manifest.test.ids];
+  if (manifest.test.labels) files.push(manifest.test.labels);
+  return files;
+}
+
+export async function cacheFilesPresent(datasetDir: string, manifest: DatasetManifest): Promise<boolean> {
+  const pixels = manifest.width * manifest.height * (manifest.dtype === 'uint8' ? 1 : 4);
+  const expected: Array<[string, number | null]> = [
+    [manifest.train.images, manifest.train.rows * pixels],
+    [manifest.train.labels, manifest.train.rows],
+    [manifest.test.images, manifest.test.rows * pixels],
+    [manifest.test.ids, null],
+  ];
+  if (manifest.test.labels) expected.push([manifest.test.labels, manifest.test.rows]);
+  for (const [name, bytes] of expected) {
+    const info = await stat(join(datasetDir, name)).catch(() => null);
+    if (!info || (bytes !== null && info.size !== bytes)) return false;
+  }
+  return true;
+}

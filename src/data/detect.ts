@@ -1,0 +1,240 @@
+/**
+ * Layout detection for competition CSVs, from the first rows of each file: header or not,
+ * which column is the label, pixel scale, image size, whether test carries labels. Every
+ * answer says how it was decided; every answer can be forced with an override (a flag).
+ * The streaming pass then checks every row against what was decided here.
+ */
+import { basename } from 'node:path';
+import { UserError } from '../errors.js';
+import type { CsvSample, CsvSampleRow } from './csv.js';
+import type { Detection, PixelScale, TableDetections } from './dataset.js';
+
+export interface LayoutOverrides {
+  header?: boolean;
+  /** 'first', 'last' or a header name. */
+  labelColumn?: string;
+  scale?: PixelScale;
+  size?: number;
+}
+
+export interface TrainLayout extends TableDetections {
+  label: Detection<{ column: number; name: string | null }>;
+  pixels: number;
+  scale: Detection<PixelScale>;
+  size: Detection<number>;
+  /** Line of the first data row. */
+  firstDataLine: number;
+}
+
+export function isNumericCell(cell: string): boolean {
+  const text = cell.trim();
+  return text !== '' && Number.isFinite(Number(text));
+}
+
+const LABEL_NAMES = new Set(['label', 'labels']);
+
+function quote(cell: string): string {
+  return JSON.stringify(cell.length > 24 ? `${cell.slice(0, 24)}…` : cell);
+}
+
+function emptyFile(file: string, what: string): UserError {
+  return new UserError(`${basename(file)} ${what}`, {
+    where: { file, line: 1 },
+    hint: 'Check that the download finished; a competition CSV has one image per line.',
+  });
+}
+
+/** Header or not: forced, or a first row with any non-numeric cell (or 0,1,2,… column numbers). */
+function detectHeader(sample: CsvSample, file: string, forced: boolean | undefined): Detection<boolean> {
+  const first = sample.rows[0];
+  if (!first) throw emptyFile(file, 'is empty');
+  if (forced !== undefined) return { value: forced, how: 'flag', reason: forced ? '--header' : '--no-header' };
+  const text = first.cells.find((cell) => !isNumericCell(cell));
+  if (text !== undefined) return { value: true, how: 'detected', reason: `the first row has text (${quote(text)})` };
+  if (first.cells.length > 2 && first.cells.every((cell, i) => Number(cell) === i) && sample.rows.length > 1) {
+    return { value: true, how: 'detected', reason: 'the first row numbers the columns 0, 1, 2, … (a pandas header)' };
+  }
+  return { value: false, how: 'detected', reason: 'the first row is all numbers' };
+}
+
+function dataRows(sample: CsvSample, header: boolean): CsvSampleRow[] {
+  return header ? sample.rows.slice(1) : sample.rows;
+}
+
+/** Whether every sampled value of `column` is an integer 0–9, and how many distinct ones. */
+function labelLike(rows: CsvSampleRow[], column: number): { ok: boolean; distinct: number } {
+  const seen = new Set<number>();
+  for (const row of rows) {
+    const value = Number(row.cells[column]);
+    if (row.cells[column] === undefined || !Number.isInteger(value) || value < 0 || value > 9 || row.cells[column].trim() === '') {
+      return { ok: false, distinct: 0 };
+    }
+    seen.add(value);
+  }
+  return { ok: rows.length > 0, distinct: seen.size };
+}
+
+function findNamed(headerCells: string[], name: string): number {
+  const exact = headerCells.indexOf(name);
+  if (exact !== -1) return exact;
+  const lower = name.toLowerCase();
+  return headerCells.findIndex((cell) => cell.trim().toLowerCase() === lower);
+}
+
+function detectLabel(
+  file: string,
+  rows: CsvSampleRow[],
+  columns: number,
+  headerCells: string[] | null,
+  forced: string | undefined,
+): Detection<{ column: number; name: string | null }> {
+  const nameOf = (column: number) => (headerCells ? headerCells[column] : null);
+  if (forced !== undefined) {
+    if (forced === 'first') return { value: { column: 0, name: nameOf(0) }, how: 'flag', reason: '--label-column first' };
+    if (forced === 'last') return { value: { column: columns - 1, name: nameOf(columns - 1) }, how: 'flag', reason: '--label-column last' };
+    if (!headerCells) {
+      throw new UserError(`--label-column ${forced} names a column, but ${basename(file)} has no header`, {
+        where: { flag: 'label-column', file },
+        hint: 'Use --label-column first or --label-column last, or --header if the first row is a header.',
+      });
+    }
+    const column = findNamed(headerCells, forced);
+    if (column === -1) {
+      throw new UserError(`${basename(file)} has no column named ${quote(forced)}`, {
+        where: { flag: 'label-column', file, line: 1 },
+        hint: `Its header starts ${headerCells.slice(0, 4).map(quote).join(', ')}; or use --label-column first|last.`,
+      });
+    }
+    return { value: { column, name: headerCells[column] }, how: 'flag', reason: `--label-column ${forced}` };
+  }
+  if (headerCells) {
+    const column = headerCells.findIndex((cell) => LABEL_NAMES.has(cell.trim().toLowerCase()));
+    if (column !== -1) return { value: { column, name: headerCells[column] }, how: 'detected', reason: `the column is named ${quote(headerCells[column])}` };
+  }
+  const first = labelLike(rows, 0);
+  const last = labelLike(rows, columns - 1);
+  const describe = (which: string, stats: { distinct: number }) =>
+    `the ${which} column holds integers 0–9 (${stats.distinct} distinct in ${rows.length} rows)`;
+  let pick: 'first' | 'last' | null = null;
+  if (first.ok && !last.ok) pick = 'first';
+  else if (last.ok && !first.ok) pick = 'last';
+  else if (first.ok && last.ok && first.distinct !== last.distinct) pick = first.distinct > last.distinct ? 'first' : 'last';
+  if (pick === null) {
+    const why = first.ok ? 'both the first and the last column look like labels' : 'neither the first nor the last column holds only integers 0–9';
+    throw new UserError(`cannot tell which column of ${basename(file)} is the label: ${why}`, {
+      where: { file, line: rows[0]?.line },
+      hint: 'Say which with --label-column first, --label-column last or --label-column <header name>.',
+    });
+  }
+  const column = pick === 'first' ? 0 : columns - 1;
+  const other = pick === 'first' ? last : first;
+  const otherWhich = pick === 'first' ? 'last' : 'first';
+  const versus = other.ok ? `, the ${otherWhich} only ${other.distinct}` : `; the ${otherWhich} does not`;
+  return { value: { column, name: nameOf(column) }, how: 'detected', reason: `${describe(pick, pick === 'first' ? first : last)}${versus}` };
+}
+
+function detectScale(rows: CsvSampleRow[], labelColumn: number, forced: PixelScale | undefined): Detection<PixelScale> {
+  if (forced !== undefined) return { value: forced, how: 'flag', reason: `--scale ${forced}` };
+  let max = -Infinity;
+  let allIntegers = true;
+  for (const row of rows) {
+    for (let c = 0; c < row.cells.length; c++) {
+      if (c === labelColumn) continue;
+      const value = Number(row.cells[c]);
+      if (!Number.isFinite(value)) continue; // the full pass reports it with its place
+      if (value > max) max = value;
+      if (allIntegers && !Number.isInteger(value)) allIntegers = false;
+    }
+  }
+  if (max > 1) {
+    return { value: 255, how: 'detected', reason: `${allIntegers ? 'integer' : ''} pixel values up to ${max} in the first ${rows.length} rows`.trim() };
+  }
+  return { value: 1, how: 'detected', reason: `pixel values within [0, 1] in the first ${rows.length} rows` };
+}
+
+function detectSize(file: string, pixels: number, forced: number | undefined): Detection<number> {
+  const side = Math.round(Math.sqrt(pixels));
+  if (forced !== undefined) {
+    if (forced * forced !== pixels) {
+      throw new UserError(`--size ${forced} means ${forced * forced} pixels per image, but ${basename(file)} has ${pixels} pixel columns`, {
+        where: { flag: 'size', file, line: 1 },
+        hint: side * side === pixels ? `Its images are ${side}×${side}; drop --size or use --size ${side}.` : 'Check the label column and the file.',
+      });
+    }
+    return { value: forced, how: 'flag', reason: `--size ${forced}` };
+  }
+  if (side * side !== pixels || pixels === 0) {
+    throw new UserError(`${basename(file)} has ${pixels} pixel columns besides the label, which is not a square image`, {
+      where: { file, line: 1 },
+      hint: 'Square images need n×n pixel columns (784 for 28×28); an extra id column is not supported, remove it first.',
+    });
+  }
+  return { value: side, how: 'detected', reason: `${pixels} pixel columns = ${side}×${side}` };
+}
+
+/** Detects the layout of train.csv from its first rows. */
+export function detectTrainLayout(file: string, sample: CsvSample, overrides: LayoutOverrides): TrainLayout {
+  const header = detectHeader(sample, file, overrides.header);
+  const rows = dataRows(sample, header.value);
+  if (rows.length === 0) throw emptyFile(file, 'has a header but no data rows');
+  const firstRow = sample.rows[0];
+  const columns = firstRow.cells.length;
+  if (columns < 2) {
+    throw new UserError(`${basename(file)} has ${columns} column; training data needs a label and pixel columns`, {
+      where: { file, line: firstRow.line },
+      hint: 'Cells must be separated by commas.',
+    });
+  }
+  const consistent = rows.filter((row) => row.cells.length === columns);
+  const headerCells = header.value ? firstRow.cells.map((cell) => cell.trim()) : null;
+  const label = detectLabel(file, consistent, columns, headerCells, overrides.labelColumn);
+  const pixels = columns - 1;
+  return {
+    file,
+    rows: 0,
+    columns,
+    header,
+    headerCells,
+    label,
+    pixels,
+    scale: detectScale(consistent, label.value.column, overrides.scale),
+    size: detectSize(file, pixels, overrides.size),
+    firstDataLine: rows[0].line,
+  };
+}
+
+export interface TestLayout extends TableDetections {
+  firstDataLine: number;
+}
+
+/** Detects the layout of test.csv given train's: same width means it carries labels. */
+export function detectTestLayout(file: string, sample: CsvSample, train: TrainLayout, overrides: LayoutOverrides): TestLayout {
+  const header = detectHeader(sample, file, overrides.header);
+  const rows = dataRows(sample, header.value);
+  if (rows.length === 0) throw emptyFile(file, 'has a header but no data rows');
+  const columns = sample.rows[0].cells.length;
+  const headerCells = header.value ? sample.rows[0].cells.map((cell) => cell.trim()) : null;
+  let label: TableDetections['label'];
+  if (columns === train.pixels) {
+    label = { value: null, how: 'detected', reason: `${columns} columns = pixels only` };
+  } else if (columns === train.columns) {
+    let column = train.label.value.column;
+    if (headerCells && train.label.value.name !== null) {
+      const named = findNamed(headerCells, train.label.value.name);
+      if (named === -1) {
+        throw new UserError(`${basename(file)} has ${columns} columns like train.csv but no ${quote(train.label.value.name)} column`, {
+          where: { file, line: sample.rows[0].line },
+          hint: 'A test file holds the pixel columns only, or the pixels and the label like train.csv (an id column is not supported).',
+        });
+      }
+      column = named;
+    }
+    label = { value: { column, name: headerCells ? headerCells[column] : null }, how: 'detected', reason: `${columns} columns, as many as train.csv: it carries labels` };
+  } else {
+    throw new UserError(`${basename(file)} rows have ${columns} columns, but train.csv has ${train.pixels} pixels (+1 label)`, {
+      where: { file, line: sample.rows[0].line },
+      hint: `Test rows need ${train.pixels} pixel columns (or ${train.columns} with labels); check both files come from the same competition.`,
+    });
+  }
+  return { file, rows: 0, columns, header, headerCells, label, firstDataLine: rows[0].line };
+}

@@ -1,0 +1,16 @@
+/** Small text formatters shared by the data commands' human output. */
+import { isAbsolute, relative } from 'node:path';
+
+const number = new Intl.NumberFormat('en-US');
+
+/** 12345 → "12,345". */
+export function formatCount(value: number): string {
+  return number.format(value);
+}
+
+/** A path relative to the working directory when it lies below it, else absolute. */
+export function displayPath(path: string, cwd = process.cwd()): string {
+  const rel = relative(cwd, path);
+  if (rel === '') return '.';
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}

@@ -1,0 +1,694 @@
+/**
+ * `digits data import`: competition CSVs → the binary dataset cache (see dataset.ts).
+ *
+ * 1. Look at the first rows of each file and decide the layout (detect.ts), so bad input
+ *    fails before anything is written.
+ * 2. Stream every row through papaparse, check each cell where it stands (file, line,
+ *    column) and write typed arrays straight to temp files: memory stays bounded by one
+ *    chunk, not by the file.
+ * 3. Rename the files into place and commit with the manifest rename; the previous import
+ *    stays usable until that moment, and a failure removes everything this run wrote.
+ *
+ * Re-importing unchanged sources (same size and mtime, or same bytes when only the mtime
+ * moved) with the same overrides returns at once.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { type CsvSample, isBlankRow, parseNumberCell, sampleCsv, streamCsv } from './csv.js';
+import {
+  DATASET_FORMAT,
+  DATASET_VERSION,
+  DEFAULT_DATASET_SUBDIR,
+  DEFAULT_SUBMISSION_HEADER,
+  type DatasetManifest,
+  type Detection,
+  type ImportRequest,
+  MANIFEST_FILE,
+  type PixelDtype,
+  type PixelScale,
+  type SourceFile,
+  cacheFilesPresent,
+  manifestFiles,
+  readManifest,
+} from './dataset.js';
+import { type LayoutOverrides, type TrainLayout, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
+import { type Orientation, type OrientationScorer, detectOrientation, orientationGather } from './orientation.js';
+
+export interface CompetitionFiles {
+  /** The folder the CSVs are in (the default home of the cache). */
+  competitionDir: string;
+  train: string;
+  test?: string;
+  sampleSubmission?: string;
+}
+
+export interface ImportOptions extends CompetitionFiles {
+  /** The dataset folder to write; default `<competitionDir>/.digits`. */
+  out?: string;
+  /** true/false force a header row or none; undefined detects. */
+  header?: boolean;
+  /** 'first', 'last' or a header name; undefined detects. */
+  labelColumn?: string;
+  scale?: PixelScale;
+  size?: number;
+  /** The transform that makes stored images upright; undefined detects (as-is until a clean-MNIST checkpoint exists). */
+  orientation?: Orientation;
+  /** Scores candidate orientations when `orientation` is not given (the seam for the clean-MNIST checkpoint). */
+  orientationScorer?: OrientationScorer;
+  /** Re-import even when the cache is up to date. */
+  force?: boolean;
+  onProgress?: (event: ImportProgress) => void;
+}
+
+export interface ImportProgress {
+  role: SourceFile['role'];
+  file: string;
+  bytesRead: number;
+  totalBytes: number;
+  rows: number;
+}
+
+export interface ImportReport {
+  datasetDir: string;
+  fingerprint: string;
+  /** Why nothing was read: the sources are unchanged, or touched with the same bytes; null when imported. */
+  reused: null | 'unchanged' | 'same-content';
+  width: number;
+  height: number;
+  dtype: PixelDtype;
+  scale: PixelScale;
+  orientation: Orientation;
+  orientationNote: string;
+  train: { file: string; rows: number; classCounts: number[] };
+  test: { file: string | null; rows: number; hasLabels: boolean };
+  ids: { from: 'sample-submission' | 'generated'; count: number; first: string | null; last: string | null };
+  submissionHeader: string[];
+  detected: DatasetManifest['detected'];
+  /** Source bytes read by this run (0 when reused). */
+  bytesRead: number;
+  seconds: number;
+  megabytesPerSecond: number | null;
+}
+
+const SAMPLE_SUBMISSION = /^sample[_-]?submission.*\.csv$/i;
+
+/**
+ * The competition files from what a user typed: a folder (holding train.csv, test.csv and
+ * maybe sample_submission.csv) or the files themselves in the order train, test, sample.
+ */
+export async function resolveCompetitionFiles(inputs: string[]): Promise<CompetitionFiles> {
+  if (inputs.length === 0) {
+    throw new UserError('nothing to import', { hint: 'Give a competition folder or train.csv [test.csv] [sample_submission.csv].' });
+  }
+  const first = resolve(inputs[0]);
+  const info = await stat(first).catch(() => null);
+  if (!info) throw new UserError(`no such file or folder: ${inputs[0]}`, { where: { file: first } });
+  if (info.isDirectory()) {
+    if (inputs.length > 1) throw new UserError('give either a competition folder or the CSV files, not both', { hint: `digits data import ${inputs[0]}` });
+    const names = await readdir(first);
+    const find = (test: (name: string) => boolean) => names.find(test);
+    const train = find((name) => name.toLowerCase() === 'train.csv');
+    if (!train) {
+      const csvs = names.filter((name) => name.toLowerCase().endsWith('.csv'));
+      throw new UserError(`no train.csv in ${first}`, {
+        where: { file: first },
+        hint: csvs.length > 0 ? `Name the files: digits data import <train> <test> [<sample submission>] (found ${csvs.join(', ')}).` : 'Download the competition data into this folder first.',
+      });
+    }
+    const test = find((name) => name.toLowerCase() === 'test.csv');
+    const sample = find((name) => SAMPLE_SUBMISSION.test(name));
+    return {
+      competitionDir: first,
+      train: join(first, train),
+      ...(test ? { test: join(first, test) } : {}),
+      ...(sample ? { sampleSubmission: join(first, sample) } : {}),
+    };
+  }
+  if (inputs.length > 3) throw new UserError('too many files', { hint: 'digits data import train.csv [test.csv] [sample_submission.csv]' });
+  const files = inputs.map((input) => resolve(input));
+  for (const file of files.slice(1)) {
+    const other = await stat(file).catch(() => null);
+    if (!other?.isFile()) throw new UserError(`no such file: ${file}`, { where: { file } });
+  }
+  return {
+    competitionDir: dirname(first),
+    train: files[0],
+    ...(files[1] ? { test: files[1] } : {}),
+    ...(files[2] ? { sampleSubmission: files[2] } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Row checking and writing
+
+interface TableSpec {
+  file: string;
+  columns: number;
+  /** Line of the header, skipped; null when none. */
+  headerLine: number | null;
+  /** For each output pixel, the CSV column it is read from (label and orientation folded in). */
+  sourceColumn: Int32Array;
+  labelColumn: number | null;
+  dtype: PixelDtype;
+  imagesPath: string;
+  labelsPath: string | null;
+  /** Why pixels are read at this scale, for error hints. */
+  scaleReason: Detection<PixelScale>;
+  labelReason: string;
+}
+
+function shown(cell: string): string {
+  return JSON.stringify(cell.length > 20 ? `${cell.slice(0, 20)}…` : cell);
+}
+
+/** Streams rows into an images file (and a labels file), checking every cell. */
+class TableWriter {
+  rows = 0;
+  readonly classCounts = new Array<number>(10).fill(0);
+  private readonly imagesFd: number;
+  private readonly labelsFd: number | null;
+  private readonly imagesHash = createHash('sha256');
+  private readonly labelsHash = createHash('sha256');
+  private readonly pixels: number;
+
+  constructor(private readonly spec: TableSpec) {
+    this.pixels = spec.sourceColumn.length;
+    this.imagesFd = openSync(spec.imagesPath, 'w');
+    this.labelsFd = spec.labelsPath ? openSync(spec.labelsPath, 'w') : null;
+  }
+
+  consume(rows: string[][], firstLine: number): void {
+    const { spec, pixels } = this;
+    const count = rows.length;
+    const images = spec.dtype === 'uint8' ? new Uint8Array(count * pixels) : new Float32Array(count * pixels);
+    const labels = new Uint8Array(count);
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const row = rows[i];
+      const line = firstLine + i;
+      if (line === spec.headerLine) continue;
+      if (row.length !== spec.columns) {
+        if (isBlankRow(row)) continue;
+        throw this.ragged(row, line);
+      }
+      const base = kept * pixels;
+      const bad = images instanceof Uint8Array ? readIntegerPixels(row, spec.sourceColumn, images, base) : readUnitPixels(row, spec.sourceColumn, images, base);
+      if (bad !== -1) throw this.badPixel(row[bad], line, bad);
+      if (spec.labelColumn !== null) {
+        const cell = row[spec.labelColumn];
+        const value = +cell;
+        if (!(value >= 0 && value <= 9 && Math.floor(value) === value) || cell.trim() === '') throw this.badLabel(cell, line);
+        labels[kept] = value;
+        this.classCounts[value]++;
+      }
+      kept++;
+    }
+    if (kept === 0) return;
+    const bytes = new Uint8Array(images.buffer, 0, kept * pixels * images.BYTES_PER_ELEMENT);
+    writeSync(this.imagesFd, bytes);
+    this.imagesHash.update(bytes);
+    if (this.labelsFd !== null) {
+      const labelBytes = labels.subarray(0, kept);
+      writeSync(this.labelsFd, labelBytes);
+      this.labelsHash.update(labelBytes);
+    }
+    this.rows += kept;
+  }
+
+  /** Closes the files and returns their hashes. */
+  finish(): { images: string; labels: string | null } {
+    this.close();
+    return { images: this.imagesHash.digest('hex'), labels: this.labelsFd === null ? null : this.labelsHash.digest('hex') };
+  }
+
+  close(): void {
+    closeQuietly(this.imagesFd);
+    if (this.labelsFd !== null) closeQuietly(this.labelsFd);
+  }
+
+  private ragged(row: string[], line: number): UserError {
+    const { spec } = this;
+    return new UserError(`row has ${row.length} column${row.length === 1 ? '' : 's'}, expected ${spec.columns}`, {
+      where: { file: spec.file, line, column: Math.min(row.length, spec.columns) + 1 },
+      hint: 'Every row needs as many cells as the first one: a truncated download, a stray comma or a missing value?',
+    });
+  }
+
+  private badPixel(cell: string, line: number, column: number): UserError {
+    const { spec } = this;
+    const where = { file: spec.file, line, column: column + 1 };
+    const text = cell.trim();
+    if (text === '') return new UserError('empty pixel cell', { where, hint: 'Fill in missing pixels before importing (0 is background).' });
+    const value = Number(text);
+    if (!Number.isFinite(value)) {
+      return new UserError(`pixel cell is not a number: ${shown(cell)}`, { where, hint: 'Pixel cells must be plain numbers; NaN and text are not allowed.' });
+    }
+    const range = spec.dtype === 'uint8' ? 'integers 0–255' : 'numbers in [0, 1]';
+    const how = spec.scaleReason.how === 'flag' ? `as you asked (${spec.scaleReason.reason})` : `because of ${spec.scaleReason.reason}`;
+    const other = spec.dtype === 'uint8' ? '--scale 1 reads floats in [0, 1]' : '--scale 255 reads integers 0–255';
+    return new UserError(`pixel value ${text} is outside the range of this file (${range})`, {
+      where,
+      hint: `Pixels are read as ${range} ${how}; ${other}. Values of other scales must be rescaled first.`,
+    });
+  }
+
+  private badLabel(cell: string, line: number): UserError {
+    const { spec } = this;
+    const where = { file: spec.file, line, column: (spec.labelColumn as number) + 1 };
+    const what = cell.trim() === '' ? 'empty label cell' : `label ${shown(cell)} is not an integer 0–9`;
+    return new UserError(what, {
+      where,
+      hint: `Column ${(spec.labelColumn as number) + 1} is the label (${spec.labelReason}); pick another with --label-column first|last|<name>.`,
+    });
+  }
+}
+
+/** Integer pixels 0–255 into uint8; returns the CSV column of the first bad cell, or -1. */
+function readIntegerPixels(row: string[], sourceColumn: Int32Array, out: Uint8Array, base: number): number {
+  for (let p = 0; p < sourceColumn.length; p++) {
+    const column = sourceColumn[p];
+    const cell = row[column];
+    const value = +cell;
+    if (value >= 0 && value <= 255 && (value | 0) === value) {
+      if (value === 0 && cell !== '0' && cell.trim() === '') return column;
+      out[base + p] = value;
+    } else {
+      return column;
+    }
+  }
+  return -1;
+}
+
+/** Pixels in [0, 1] into float32; returns the CSV column of the first bad cell, or -1. */
+function readUnitPixels(row: string[], sourceColumn: Int32Array, out: Float32Array, base: number): number {
+  for (let p = 0; p < sourceColumn.length; p++) {
+    const column = sourceColumn[p];
+    const cell = row[column];
+    const value = parseNumberCell(cell);
+    if (value >= 0 && value <= 1) {
+      if (value === 0 && cell !== '0' && cell !== '0.0' && cell.trim() === '') return column;
+      out[base + p] = value;
+    } else {
+      return column;
+    }
+  }
+  return -1;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/** CSV column for each output pixel: orientation gather, then skip the label column. */
+function sourceColumns(size: number, orientation: Orientation, labelColumn: number | null): Int32Array {
+  const gather = orientationGather(size, orientation);
+  const columns = new Int32Array(gather.length);
+  for (let p = 0; p < gather.length; p++) {
+    const stored = gather[p];
+    columns[p] = labelColumn !== null && stored >= labelColumn ? stored + 1 : stored;
+  }
+  return columns;
+}
+
+// ---------------------------------------------------------------------------------------
+// sample_submission.csv
+
+interface SampleSubmission {
+  header: Detection<boolean>;
+  headerCells: string[];
+  ids: string[];
+}
+
+async function readSampleSubmission(file: string, sample: CsvSample): Promise<SampleSubmission> {
+  const first = sample.rows[0];
+  if (!first) {
+    throw new UserError(`${basename(file)} is empty`, { where: { file, line: 1 }, hint: 'A sample submission lists each test id with a placeholder label.' });
+  }
+  const columns = first.cells.length;
+  if (columns < 2) {
+    throw new UserError(`${basename(file)} has ${columns} column; a sample submission has an id and a label column`, {
+      where: { file, line: first.line },
+      hint: 'Expected something like "ImageId,Label".',
+    });
+  }
+  const hasHeader = !isNumericCell(first.cells[0]) || !isNumericCell(first.cells[1]);
+  const header: Detection<boolean> = hasHeader
+    ? { value: true, how: 'detected', reason: `the first row is ${first.cells.map((cell) => cell.trim()).join(',')}` }
+    : { value: false, how: 'detected', reason: 'the first row is all numbers' };
+  const headerCells = hasHeader ? first.cells.map((cell) => cell.trim()) : [...DEFAULT_SUBMISSION_HEADER];
+  const ids: string[] = [];
+  const seen = new Map<string, number>();
+  await streamCsv({
+    file,
+    newline: sample.newline,
+    onRows: (rows, firstLine) => {
+      for (let i = 0; i < rows.length; i++) {
+        const line = firstLine + i;
+        const row = rows[i];
+        if (hasHeader && line === first.line) continue;
+        if (isBlankRow(row)) continue;
+        if (row.length !== columns) {
+          throw new UserError(`row has ${row.length} columns, expected ${columns}`, {
+            where: { file, line, column: Math.min(row.length, columns) + 1 },
+            hint: 'Every row of a sample submission is an id and a label.',
+          });
+        }
+        const id = row[0].trim();
+        if (id === '') throw new UserError('empty id', { where: { file, line, column: 1 }, hint: 'Every test row needs an id.' });
+        const earlier = seen.get(id);
+        if (earlier !== undefined) {
+          throw new UserError(`duplicate id ${shown(id)} (first on line ${earlier})`, {
+            where: { file, line, column: 1 },
+            hint: 'Ids must be unique: each names one test row. Is the file damaged, or two files concatenated?',
+          });
+        }
+        seen.set(id, line);
+        ids.push(id);
+      }
+    },
+  });
+  if (ids.length === 0) {
+    throw new UserError(`${basename(file)} has a header but no rows`, { where: { file, line: 2 }, hint: 'A sample submission lists each test id.' });
+  }
+  return { header, headerCells, ids };
+}
+
+// ---------------------------------------------------------------------------------------
+// Freshness
+
+/**
+ * The overrides that decide what the cache holds. An `orientationScorer` is not part of it
+ * yet: when the clean-MNIST checkpoint lands, add its fingerprint here so a cache imported
+ * without it is not reused.
+ */
+function requestOf(options: ImportOptions): ImportRequest {
+  return {
+    header: options.header ?? null,
+    labelColumn: options.labelColumn ?? null,
+    scale: options.scale ?? null,
+    size: options.size ?? null,
+    orientation: options.orientation ?? 'as-is',
+  };
+}
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+interface SourceStat {
+  role: SourceFile['role'];
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** 'unchanged' / 'same-content' when the cache in `datasetDir` matches these sources and overrides; else null. */
+async function freshness(datasetDir: string, request: ImportRequest, sources: SourceStat[]): Promise<{ manifest: DatasetManifest; reused: 'unchanged' | 'same-content' } | null> {
+  const manifest = await readManifest(datasetDir).catch(() => null);
+  if (!manifest) return null;
+  if (JSON.stringify(manifest.request) !== JSON.stringify(request)) return null;
+  if (manifest.sources.length !== sources.length) return null;
+  const touched: Array<[SourceStat, SourceFile]> = [];
+  for (const source of sources) {
+    const recorded = manifest.sources.find((item) => item.role === source.role);
+    if (!recorded || recorded.path !== source.path || recorded.size !== source.size) return null;
+    if (recorded.mtimeMs !== source.mtimeMs) touched.push([source, recorded]);
+  }
+  if (!(await cacheFilesPresent(datasetDir, manifest))) return null;
+  if (touched.length === 0) return { manifest, reused: 'unchanged' };
+  for (const [source, recorded] of touched) {
+    if ((await sha256OfFile(source.path)) !== recorded.sha256) return null;
+  }
+  // Same bytes, new mtimes: remember the mtimes so the next check is instant again.
+  const updated: DatasetManifest = {
+    ...manifest,
+    sources: manifest.sources.map((item) => ({ ...item, mtimeMs: sources.find((s) => s.role === item.role)?.mtimeMs ?? item.mtimeMs })),
+  };
+  await writeJsonAtomic(join(datasetDir, MANIFEST_FILE), updated);
+  return { manifest: updated, reused: 'same-content' };
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(temp, file);
+}
+
+function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportReport['reused'], bytesRead: number, seconds: number): ImportReport {
+  const { detected } = manifest;
+  const ids = manifest.test.rows;
+  return {
+    datasetDir,
+    fingerprint: manifest.fingerprint,
+    reused,
+    width: manifest.width,
+    height: manifest.height,
+    dtype: manifest.dtype,
+    scale: manifest.scale,
+    orientation: manifest.orientation,
+    orientationNote: manifest.orientationNote,
+    train: { file: detected.train.file, rows: manifest.train.rows, classCounts: manifest.train.classCounts },
+    test: { file: detected.test?.file ?? null, rows: manifest.test.rows, hasLabels: manifest.test.labels !== null },
+    ids: { from: manifest.submission.idsFrom, count: ids, first: null, last: null },
+    submissionHeader: manifest.submission.header,
+    detected,
+    bytesRead,
+    seconds,
+    megabytesPerSecond: reused || seconds === 0 ? null : bytesRead / 1e6 / seconds,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// The import
+
+/** Imports a competition's CSVs into the dataset cache and reports what it detected. */
+export async function importCompetition(options: ImportOptions): Promise<ImportReport> {
+  const started = performance.now();
+  const datasetDir = resolve(options.out ?? join(options.competitionDir, DEFAULT_DATASET_SUBDIR));
+  const request = requestOf(options);
+  const roles: Array<[SourceFile['role'], string | undefined]> = [
+    ['train', options.train],
+    ['test', options.test],
+    ['sampleSubmission', options.sampleSubmission],
+  ];
+  const sources: SourceStat[] = [];
+  for (const [role, file] of roles) {
+    if (!file) continue;
+    const path = resolve(file);
+    const info = await stat(path).catch(() => null);
+    if (!info?.isFile()) throw new UserError(`no such file: ${path}`, { where: { file: path } });
+    sources.push({ role, path, size: info.size, mtimeMs: info.mtimeMs });
+  }
+  const seconds = () => (performance.now() - started) / 1000;
+
+  if (!options.force) {
+    const fresh = await freshness(datasetDir, request, sources);
+    if (fresh) return withIds(reportOf(datasetDir, fresh.manifest, fresh.reused, 0, seconds()), datasetDir, fresh.manifest);
+  }
+
+  // 1. Layout, from the first rows of each file.
+  const overrides: LayoutOverrides = { header: options.header, labelColumn: options.labelColumn, scale: options.scale, size: options.size };
+  const trainPath = resolve(options.train);
+  const trainSample = await sampleCsv(trainPath);
+  const train = detectTrainLayout(trainPath, trainSample, overrides);
+  const testPath = options.test ? resolve(options.test) : null;
+  const testSample = testPath ? await sampleCsv(testPath) : null;
+  const test = testPath && testSample ? detectTestLayout(testPath, testSample, train, overrides) : null;
+  const samplePath = options.sampleSubmission ? resolve(options.sampleSubmission) : null;
+  const submission = samplePath ? await readSampleSubmission(samplePath, await sampleCsv(samplePath)) : null;
+  const orientation = await decideOrientation(options, train, trainSample);
+
+  // 2. Stream into temp files beside the final ones.
+  const existed = await stat(datasetDir).then(() => true, () => false);
+  await mkdir(datasetDir, { recursive: true }).catch((error: Error) => {
+    throw new UserError(`cannot create the dataset folder ${datasetDir}: ${error.message}`, { where: { file: datasetDir }, hint: 'Choose another folder with --out.' });
+  });
+  const id = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const dtype: PixelDtype = train.scale.value === 255 ? 'uint8' : 'float32';
+  const extension = dtype === 'uint8' ? 'u8' : 'f32';
+  const names = {
+    trainImages: `train-images-${id}.${extension}`,
+    trainLabels: `train-labels-${id}.u8`,
+    testImages: `test-images-${id}.${extension}`,
+    testLabels: test?.label.value ? `test-labels-${id}.u8` : null,
+    ids: `test-ids-${id}.json`,
+  };
+  const written = Object.values(names).filter((name): name is string => name !== null);
+  const temp = (name: string) => join(datasetDir, `${name}.tmp`);
+  const sourceFiles: SourceFile[] = [];
+  let bytesRead = 0;
+  try {
+    const size = train.size.value;
+    const trainWriter = new TableWriter({
+      file: trainPath,
+      columns: train.columns,
+      headerLine: train.header.value ? trainSample.rows[0].line : null,
+      sourceColumn: sourceColumns(size, orientation.value, train.label.value.column),
+      labelColumn: train.label.value.column,
+      dtype,
+      imagesPath: temp(names.trainImages),
+      labelsPath: temp(names.trainLabels),
+      scaleReason: train.scale,
+      labelReason: train.label.reason,
+    });
+    const trainRead = await streamInto(trainWriter, 'train', trainPath, trainSample, options);
+    const trainHashes = trainWriter.finish();
+    bytesRead += trainRead.bytes;
+    sourceFiles.push(sourceOf('train', trainPath, sources, trainRead.sha256));
+
+    let testRows = 0;
+    let testHashes: { images: string; labels: string | null } = { images: createHash('sha256').digest('hex'), labels: null };
+    if (test && testPath && testSample) {
+      const testWriter = new TableWriter({
+        file: testPath,
+        columns: test.columns,
+        headerLine: test.header.value ? testSample.rows[0].line : null,
+        sourceColumn: sourceColumns(size, orientation.value, test.label.value?.column ?? null),
+        labelColumn: test.label.value?.column ?? null,
+        dtype,
+        imagesPath: temp(names.testImages),
+        labelsPath: names.testLabels ? temp(names.testLabels) : null,
+        scaleReason: train.scale,
+        labelReason: test.label.reason,
+      });
+      const testRead = await streamInto(testWriter, 'test', testPath, testSample, options);
+      testHashes = testWriter.finish();
+      testRows = testWriter.rows;
+      bytesRead += testRead.bytes;
+      sourceFiles.push(sourceOf('test', testPath, sources, testRead.sha256));
+    } else {
+      await writeFile(temp(names.testImages), new Uint8Array(0));
+    }
+
+    let ids: string[];
+    if (submission && samplePath) {
+      if (submission.ids.length !== testRows) {
+        throw new UserError(`${basename(samplePath)} lists ${submission.ids.length} ids but ${testPath ? basename(testPath) : 'there is no test.csv and so'} has ${testRows} rows`, {
+          where: { file: samplePath },
+          hint: 'The sample submission must have one row per test row, in the same order.',
+        });
+      }
+      ids = submission.ids;
+      const info = sources.find((item) => item.role === 'sampleSubmission') as SourceStat;
+      bytesRead += info.size;
+      sourceFiles.push(sourceOf('sampleSubmission', samplePath, sources, await sha256OfFile(samplePath)));
+    } else {
+      ids = Array.from({ length: testRows }, (_, i) => String(i + 1));
+    }
+    const idsText = JSON.stringify(ids);
+    await writeFile(temp(names.ids), idsText);
+
+    const layout = {
+      width: size,
+      height: size,
+      dtype,
+      scale: train.scale.value,
+      orientation: orientation.value,
+      train: { rows: trainWriter.rows, ...trainHashes },
+      test: { rows: testRows, ...testHashes, ids: createHash('sha256').update(idsText).digest('hex') },
+      submissionHeader: submission?.headerCells ?? [...DEFAULT_SUBMISSION_HEADER],
+    };
+    const manifest: DatasetManifest = {
+      format: DATASET_FORMAT,
+      version: DATASET_VERSION,
+      fingerprint: `sha256:${createHash('sha256').update(JSON.stringify(layout)).digest('hex')}`,
+      createdAt: new Date().toISOString(),
+      width: size,
+      height: size,
+      dtype,
+      scale: train.scale.value,
+      byteOrder: 'little-endian',
+      orientation: orientation.value,
+      orientationNote: orientation.note,
+      train: { rows: trainWriter.rows, images: names.trainImages, labels: names.trainLabels, classCounts: trainWriter.classCounts },
+      test: { rows: testRows, images: names.testImages, labels: names.testLabels, ids: names.ids },
+      submission: { header: layout.submissionHeader, idsFrom: submission ? 'sample-submission' : 'generated' },
+      detected: {
+        train: { file: train.file, rows: trainWriter.rows, columns: train.columns, header: train.header, headerCells: train.headerCells, label: train.label },
+        test: test ? { file: test.file, rows: testRows, columns: test.columns, header: test.header, headerCells: test.headerCells, label: test.label } : null,
+        sampleSubmission: submission && samplePath ? { file: samplePath, rows: submission.ids.length, header: submission.header } : null,
+        scale: train.scale,
+        size: train.size,
+        orientation: { value: orientation.value, how: orientation.how, reason: orientation.reason, confidence: orientation.confidence },
+      },
+      sources: sourceFiles,
+      request,
+    };
+
+    // 3. Commit: rename the data files, then the manifest (the moment the new import exists).
+    const previous = await readManifest(datasetDir).catch(() => null);
+    for (const name of written) await rename(temp(name), join(datasetDir, name));
+    await writeJsonAtomic(join(datasetDir, MANIFEST_FILE), manifest);
+    if (previous) {
+      for (const name of manifestFiles(previous)) if (!written.includes(name)) await unlink(join(datasetDir, name)).catch(() => undefined);
+    }
+    return withIds(reportOf(datasetDir, manifest, null, bytesRead, seconds()), datasetDir, manifest, ids);
+  } catch (error) {
+    for (const name of written) {
+      await rm(temp(name), { force: true });
+      await rm(join(datasetDir, name), { force: true });
+    }
+    if (!existed) await rmdir(datasetDir).catch(() => undefined);
+    throw error;
+  }
+}
+
+function sourceOf(role: SourceFile['role'], path: string, stats: SourceStat[], sha256: string): SourceFile {
+  const info = stats.find((item) => item.role === role) as SourceStat;
+  return { role, path, size: info.size, mtimeMs: info.mtimeMs, sha256 };
+}
+
+async function streamInto(writer: TableWriter, role: 'train' | 'test', file: string, sample: CsvSample, options: ImportOptions) {
+  try {
+    return await streamCsv({
+      file,
+      newline: sample.newline,
+      onRows: (rows, firstLine) => writer.consume(rows, firstLine),
+      onBytes: (bytesRead, totalBytes) => options.onProgress?.({ role, file, bytesRead, totalBytes, rows: writer.rows }),
+    });
+  } catch (error) {
+    writer.close();
+    throw error;
+  }
+}
+
+async function withIds(report: ImportReport, datasetDir: string, manifest: DatasetManifest, ids?: string[]): Promise<ImportReport> {
+  const list = ids ?? (manifest.test.rows > 0 ? (JSON.parse(await readFile(join(datasetDir, manifest.test.ids), 'utf8')) as string[]) : []);
+  return { ...report, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null } };
+}
+
+async function decideOrientation(
+  options: ImportOptions,
+  train: TrainLayout,
+  sample: CsvSample,
+): Promise<Detection<Orientation> & { confidence: number | null; note: string }> {
+  if (options.orientation) {
+    return { value: options.orientation, how: 'flag', reason: `--orientation ${options.orientation}`, confidence: null, note: `set with --orientation ${options.orientation}` };
+  }
+  const size = train.size.value;
+  const pixels = size * size;
+  const rows = (train.header.value ? sample.rows.slice(1) : sample.rows).filter((row) => row.cells.length === train.columns).slice(0, 256);
+  const images = new Float32Array(rows.length * pixels);
+  const columns = sourceColumns(size, 'as-is', train.label.value.column);
+  rows.forEach((row, i) => {
+    for (let p = 0; p < pixels; p++) images[i * pixels + p] = Number(row.cells[columns[p]]) || 0;
+  });
+  const detection = await detectOrientation({ images, size, scale: train.scale.value }, options.orientationScorer);
+  return {
+    value: detection.orientation,
+    how: 'detected',
+    reason: detection.confidence === null ? `as-is: ${detection.note}` : `${detection.note} (confidence ${detection.confidence.toFixed(3)})`,
+    confidence: detection.confidence,
+    note: detection.note,
+  };
+}
+

@@ -1,0 +1,267 @@
+/**
+ * Held-out rows, decided once and saved with the dataset, so every model, ensemble member
+ * and report that says "validation" means the same rows.
+ *
+ * Stratified: each class keeps its share. A hold-out split gives class c
+ * floor or ceil of n_c × fraction validation rows (largest remainders first, so the
+ * total is round(N × fraction)); k-fold puts each class's shuffled rows round the folds in
+ * turn, so every fold holds floor or ceil of n_c / k of each class. Shuffles are seeded.
+ *
+ * Saved as `<dataset>/splits/<name>.json`: kind, seed, parameters, the dataset fingerprint
+ * and the validation indices (train is the complement). Loading checks the fingerprint, so
+ * a split never silently applies to re-imported, different data.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { readManifest, resolveDatasetDir, loadDataset } from './dataset.js';
+import { createRandom, shuffleInPlace } from './random.js';
+
+export interface HoldoutSplit {
+  /** Row indices, ascending. */
+  train: Uint32Array;
+  validation: Uint32Array;
+}
+
+export type Fold = HoldoutSplit;
+
+function groupByClass(labels: ArrayLike<number>): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const group = groups.get(labels[i]);
+    if (group) group.push(i);
+    else groups.set(labels[i], [i]);
+  }
+  return new Map([...groups.entries()].sort((a, b) => a[0] - b[0]));
+}
+
+function ascending(values: number[]): Uint32Array {
+  return Uint32Array.from(values).sort();
+}
+
+/** A seeded, stratified train/validation split of row indices 0..labels.length-1. */
+export function stratifiedSplit(labels: ArrayLike<number>, options: { validationFraction: number; seed: number }): HoldoutSplit {
+  const fraction = options.validationFraction;
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`validationFraction must be in (0, 1), got ${fraction}`);
+  const random = createRandom(options.seed);
+  const groups = [...groupByClass(labels).values()];
+  const exact = groups.map((group) => group.length * fraction);
+  const take = exact.map(Math.floor);
+  let missing = Math.round(labels.length * fraction) - take.reduce((a, b) => a + b, 0);
+  const byRemainder = exact.map((value, i) => ({ i, remainder: value - take[i] })).sort((a, b) => b.remainder - a.remainder || a.i - b.i);
+  for (const { i, remainder } of byRemainder) {
+    if (missing <= 0) break;
+    if (remainder > 0) {
+      take[i]++;
+      missing--;
+    }
+  }
+  const train: number[] = [];
+  const validation: number[] = [];
+  groups.forEach((group, i) => {
+    const shuffled = shuffleInPlace(group.slice(), random);
+    validation.push(...shuffled.slice(0, take[i]));
+    train.push(...shuffled.slice(take[i]));
+  });
+  return { train: ascending(train), validation: ascending(validation) };
+}
+
+/** Seeded, stratified k folds; fold i validates on its rows and trains on all others. */
+export function stratifiedKFold(labels: ArrayLike<number>, options: { k: number; seed: number }): Fold[] {
+  const { k } = options;
+  if (!Number.isInteger(k) || k < 2 || k > labels.length) throw new RangeError(`k must be an integer from 2 to ${labels.length}, got ${k}`);
+  const random = createRandom(options.seed);
+  const assignment = new Uint8Array(labels.length);
+  let position = 0;
+  for (const group of groupByClass(labels).values()) {
+    for (const index of shuffleInPlace(group.slice(), random)) assignment[index] = position++ % k;
+  }
+  return foldsFromAssignment(assignment, k);
+}
+
+function foldsFromAssignment(assignment: ArrayLike<number>, k: number): Fold[] {
+  const validation: number[][] = Array.from({ length: k }, () => []);
+  for (let i = 0; i < assignment.length; i++) validation[assignment[i]].push(i);
+  return validation.map((rows, fold) => {
+    const train: number[] = [];
+    for (let i = 0; i < assignment.length; i++) if (assignment[i] !== fold) train.push(i);
+    return { train: Uint32Array.from(train), validation: Uint32Array.from(rows) };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Saved splits
+
+export const SPLITS_DIR = 'splits';
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export type SplitSpec = { kind: 'holdout'; validationFraction: number; seed: number } | { kind: 'kfold'; k: number; seed: number };
+
+/** `splits/<name>.json` */
+export interface SavedSplitFile {
+  format: 'digits-split';
+  version: 1;
+  name: string;
+  spec: SplitSpec;
+  datasetFingerprint: string;
+  rows: number;
+  createdAt: string;
+  /** Validation row indices: one list for a hold-out split, one per fold for k-fold. */
+  validation: number[][];
+}
+
+export interface SavedSplit {
+  name: string;
+  spec: SplitSpec;
+  datasetFingerprint: string;
+  rows: number;
+  /** One entry for a hold-out split, k for k-fold. */
+  folds: Fold[];
+}
+
+function checkName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new UserError(`invalid split name ${JSON.stringify(name)}`, {
+      where: { flag: 'name' },
+      hint: 'Use letters, digits, dots, dashes and underscores (up to 64), starting with a letter or digit.',
+    });
+  }
+}
+
+/** Computes a split over labels. */
+export function computeSplit(labels: ArrayLike<number>, spec: SplitSpec): Fold[] {
+  return spec.kind === 'holdout' ? [stratifiedSplit(labels, spec)] : stratifiedKFold(labels, spec);
+}
+
+/** Writes `splits/<name>.json` in the dataset folder (atomically) and returns its path. */
+export async function saveSplit(datasetDir: string, split: SavedSplit): Promise<string> {
+  checkName(split.name);
+  const dir = join(datasetDir, SPLITS_DIR);
+  await mkdir(dir, { recursive: true });
+  const file: SavedSplitFile = {
+    format: 'digits-split',
+    version: 1,
+    name: split.name,
+    spec: split.spec,
+    datasetFingerprint: split.datasetFingerprint,
+    rows: split.rows,
+    createdAt: new Date().toISOString(),
+    validation: split.folds.map((fold) => Array.from(fold.validation)),
+  };
+  const path = join(dir, `${split.name}.json`);
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  await writeFile(temp, `${JSON.stringify(file)}\n`);
+  await rename(temp, path);
+  return path;
+}
+
+export async function listSplits(datasetDir: string): Promise<string[]> {
+  const names = await readdir(join(datasetDir, SPLITS_DIR)).catch(() => [] as string[]);
+  return names.filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -'.json'.length)).sort();
+}
+
+/**
+ * Reads `splits/<name>.json`. With `expectedFingerprint` (normally the dataset's), a split
+ * made for other data is refused.
+ */
+export async function loadSplit(datasetDir: string, name: string, expectedFingerprint?: string): Promise<SavedSplit> {
+  checkName(name);
+  const path = join(datasetDir, SPLITS_DIR, `${name}.json`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    const available = await listSplits(datasetDir);
+    throw new UserError(`no split named ${JSON.stringify(name)} in ${datasetDir}`, {
+      where: { file: path },
+      hint: available.length > 0 ? `Saved splits: ${available.join(', ')}.` : 'Make one with digits data split.',
+    });
+  }
+  const file = JSON.parse(text) as SavedSplitFile;
+  if (file.format !== 'digits-split' || !Array.isArray(file.validation)) {
+    throw new UserError(`${path} is not a digits split`, { where: { file: path }, hint: 'Make it again with digits data split --force.' });
+  }
+  if (expectedFingerprint !== undefined && file.datasetFingerprint !== expectedFingerprint) {
+    throw new UserError(`split ${JSON.stringify(name)} was made for other data (the dataset was re-imported with different content)`, {
+      where: { file: path },
+      hint: `Make it again for this data: digits data split --name ${name} --force.`,
+    });
+  }
+  // Each row's fold; -1 for rows no fold validates on (the training rows of a hold-out split).
+  const assignment = new Int32Array(file.rows).fill(-1);
+  file.validation.forEach((rows, fold) => rows.forEach((row) => (assignment[row] = fold)));
+  const folds = file.validation.map((rows, fold) => {
+    const train: number[] = [];
+    for (let i = 0; i < file.rows; i++) if (assignment[i] !== fold) train.push(i);
+    return { train: Uint32Array.from(train), validation: Uint32Array.from(rows) };
+  });
+  return { name: file.name, spec: file.spec, datasetFingerprint: file.datasetFingerprint, rows: file.rows, folds };
+}
+
+export interface CreateSplitOptions {
+  /** Competition or dataset folder. */
+  data: string;
+  name: string;
+  spec: SplitSpec;
+  /** Replace a saved split of that name that differs. */
+  force?: boolean;
+}
+
+export interface CreateSplitReport {
+  name: string;
+  file: string;
+  datasetDir: string;
+  spec: SplitSpec;
+  rows: number;
+  /** Per fold: validation rows per class (index = label). */
+  validationPerClass: number[][];
+  trainPerClass: number[][];
+  unchanged: boolean;
+}
+
+function perClass(labels: Uint8Array, rows: Uint32Array): number[] {
+  const counts = new Array<number>(10).fill(0);
+  for (const row of rows) counts[labels[row]]++;
+  return counts;
+}
+
+/** Computes a stratified split of an imported dataset's training rows and saves it with the dataset. */
+export async function createSplit(options: CreateSplitOptions): Promise<CreateSplitReport> {
+  checkName(options.name);
+  const datasetDir = await resolveDatasetDir(options.data);
+  const manifest = await readManifest(datasetDir);
+  const dataset = await loadDataset(datasetDir);
+  const labels = dataset.trainLabels;
+  if (options.spec.kind === 'holdout' && !(options.spec.validationFraction > 0 && options.spec.validationFraction < 1)) {
+    throw new UserError(`the validation fraction must be between 0 and 1, not ${options.spec.validationFraction}`, { where: { flag: 'validation' }, hint: 'For example --validation 0.1 holds out 10%.' });
+  }
+  if (options.spec.kind === 'kfold' && !(Number.isInteger(options.spec.k) && options.spec.k >= 2 && options.spec.k <= labels.length)) {
+    throw new UserError(`the number of folds must be a whole number from 2 to ${labels.length}, not ${options.spec.k}`, { where: { flag: 'folds' }, hint: 'For example --folds 5.' });
+  }
+  const folds = computeSplit(labels, options.spec);
+  const split: SavedSplit = { name: options.name, spec: options.spec, datasetFingerprint: manifest.fingerprint, rows: labels.length, folds };
+  const existing = (await listSplits(datasetDir)).includes(options.name) ? await loadSplit(datasetDir, options.name).catch(() => null) : null;
+  const same =
+    existing !== null &&
+    existing.datasetFingerprint === split.datasetFingerprint &&
+    JSON.stringify(existing.spec) === JSON.stringify(split.spec) &&
+    existing.folds.every((fold, i) => folds[i] && fold.validation.join() === folds[i].validation.join());
+  if (existing && !same && !options.force) {
+    throw new UserError(`a different split named ${JSON.stringify(options.name)} is already saved`, {
+      where: { file: join(datasetDir, SPLITS_DIR, `${options.name}.json`) },
+      hint: 'Models refer to splits by name: choose another --name, or --force to replace it.',
+    });
+  }
+  const file = same ? join(datasetDir, SPLITS_DIR, `${options.name}.json`) : await saveSplit(datasetDir, split);
+  return {
+    name: options.name,
+    file,
+    datasetDir,
+    spec: options.spec,
+    rows: labels.length,
+    validationPerClass: folds.map((fold) => perClass(labels, fold.validation)),
+    trainPerClass: folds.map((fold) => perClass(labels, fold.train)),
+    unchanged: same,
+  };
+}

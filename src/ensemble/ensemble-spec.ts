@@ -1,0 +1,247 @@
+/**
+ * Ensembles as data: built-in presets (`quick`, `full`) and JSON files, validated
+ * strictly (an unknown key or a wrong type is an error naming it, after nanoGPT's
+ * configurator). A member is a preset plus overrides of its recipe.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { AUGMENTATION_KEYS, type AugmentationConfig } from './augment.js';
+import { PRESET_NAMES, getPreset } from './presets.js';
+import type { MemberConfig, Schedule } from './train.js';
+
+export type ValidationSpec =
+  /** every member holds out the same stratified rows (ensemble metrics are honest on them) */
+  | { kind: 'shared'; fraction: number; seed: number }
+  /** each member holds out its own stratified rows, seeded by the member (Deotte-style bagging) */
+  | { kind: 'bagged'; fraction: number };
+
+export interface EnsembleSpec {
+  name: string;
+  description: string;
+  validation: ValidationSpec;
+  members: MemberConfig[];
+}
+
+/** What a member entry may say; everything but `preset` has a default. */
+export type MemberInput = Partial<MemberConfig> & { preset: string };
+
+const MEMBER_TYPES: Record<keyof MemberConfig, 'string' | 'number' | 'object'> = {
+  name: 'string',
+  preset: 'string',
+  optimizer: 'string',
+  learningRate: 'number',
+  momentum: 'number',
+  schedule: 'object',
+  reduceLROnPlateau: 'object',
+  earlyStopping: 'object',
+  labelSmoothing: 'number',
+  augmentation: 'object',
+  epochs: 'number',
+  batchSize: 'number',
+  seed: 'number',
+  init: 'string',
+  freezeUpTo: 'string',
+};
+
+class SpecError extends UserError {}
+
+function fail(where: string, message: string, file?: string): never {
+  throw new SpecError(`${where}: ${message}`, {
+    where: file ? { file } : { flag: 'ensemble' },
+    hint: 'Fix the ensemble file (see README "Ensembles" for the keys), or use a built-in ensemble: quick, full.',
+  });
+}
+
+function checkKeys(value: Record<string, unknown>, allowed: readonly string[], where: string, file?: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) fail(`${where}.${key}`, `unknown key (allowed: ${allowed.join(', ')})`, file);
+  }
+}
+
+function checkSchedule(value: unknown, where: string, file?: string): Schedule {
+  if (typeof value !== 'object' || value === null) fail(where, 'must be an object like {"kind":"exponential","decay":0.9}', file);
+  const s = value as Record<string, unknown>;
+  if (s.kind === 'constant') return checkKeys(s, ['kind'], where, file), { kind: 'constant' };
+  if (s.kind === 'exponential') {
+    checkKeys(s, ['kind', 'decay'], where, file);
+    if (typeof s.decay !== 'number' || !(s.decay > 0 && s.decay <= 1)) fail(`${where}.decay`, 'must be a number in (0, 1]', file);
+    return { kind: 'exponential', decay: s.decay };
+  }
+  if (s.kind === 'step') {
+    checkKeys(s, ['kind', 'every', 'factor'], where, file);
+    if (typeof s.every !== 'number' || !Number.isInteger(s.every) || s.every < 1) fail(`${where}.every`, 'must be a whole number ≥ 1', file);
+    if (typeof s.factor !== 'number' || !(s.factor > 0 && s.factor <= 1)) fail(`${where}.factor`, 'must be a number in (0, 1]', file);
+    return { kind: 'step', every: s.every, factor: s.factor };
+  }
+  return fail(`${where}.kind`, `must be "constant", "exponential" or "step", got ${JSON.stringify(s.kind)}`, file);
+}
+
+/** Fills a member's defaults from its preset's recipe and checks every key and type. */
+export function memberFromInput(input: Record<string, unknown>, index: number, file?: string): MemberConfig {
+  const where = `members[${index}]`;
+  checkKeys(input, Object.keys(MEMBER_TYPES), where, file);
+  for (const [key, type] of Object.entries(MEMBER_TYPES)) {
+    const v = input[key];
+    if (v === undefined) continue;
+    if (type === 'object' ? typeof v !== 'object' || v === null || Array.isArray(v) : typeof v !== type) {
+      fail(`${where}.${key}`, `must be a ${type}, got ${JSON.stringify(v)}`, file);
+    }
+    if (type === 'number' && !Number.isFinite(v as number)) fail(`${where}.${key}`, `must be a finite number, got ${v}`, file);
+  }
+  if (typeof input.preset !== 'string') fail(`${where}.preset`, `is required (one of ${PRESET_NAMES.join(', ')})`, file);
+  if (!PRESET_NAMES.includes(input.preset)) fail(`${where}.preset`, `unknown preset ${JSON.stringify(input.preset)} (known: ${PRESET_NAMES.join(', ')})`, file);
+  const recipe = getPreset(input.preset).recipe;
+  if (input.optimizer !== undefined && !['adam', 'rmsprop', 'sgd'].includes(input.optimizer as string)) fail(`${where}.optimizer`, 'must be "adam", "rmsprop" or "sgd"', file);
+  for (const key of ['epochs', 'batchSize'] as const) {
+    const v = input[key];
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) fail(`${where}.${key}`, `must be a whole number ≥ 1, got ${v}`, file);
+  }
+  const augmentation = (input.augmentation ?? recipeAugmentation(recipe.augmentation)) as Record<string, unknown>;
+  checkKeys(augmentation, AUGMENTATION_KEYS, `${where}.augmentation`, file);
+  for (const [k, v] of Object.entries(augmentation)) {
+    if (typeof v !== 'number' || !(v >= 0)) fail(`${where}.augmentation.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`, file);
+  }
+  if (input.reduceLROnPlateau !== undefined) checkKeys(input.reduceLROnPlateau as Record<string, unknown>, ['factor', 'patience', 'minLearningRate'], `${where}.reduceLROnPlateau`, file);
+  if (input.earlyStopping !== undefined) checkKeys(input.earlyStopping as Record<string, unknown>, ['patience'], `${where}.earlyStopping`, file);
+  const seed = (input.seed as number | undefined) ?? 1000 + index;
+  return {
+    name: (input.name as string | undefined) ?? `${input.preset}-${index + 1}`,
+    preset: input.preset,
+    optimizer: (input.optimizer as MemberConfig['optimizer'] | undefined) ?? recipe.optimizer,
+    learningRate: (input.learningRate as number | undefined) ?? recipe.learningRate,
+    momentum: input.momentum as number | undefined,
+    schedule: input.schedule === undefined ? (recipe.lrDecay ? { kind: 'exponential', decay: recipe.lrDecay } : { kind: 'constant' }) : checkSchedule(input.schedule, `${where}.schedule`, file),
+    reduceLROnPlateau: input.reduceLROnPlateau as MemberConfig['reduceLROnPlateau'],
+    earlyStopping: input.earlyStopping as MemberConfig['earlyStopping'],
+    labelSmoothing: input.labelSmoothing as number | undefined,
+    augmentation: augmentation as AugmentationConfig,
+    epochs: (input.epochs as number | undefined) ?? recipe.epochs,
+    batchSize: (input.batchSize as number | undefined) ?? recipe.batchSize,
+    seed,
+    init: input.init as string | undefined,
+    freezeUpTo: input.freezeUpTo as string | undefined,
+  };
+}
+
+function recipeAugmentation(a: { rotation?: number; shift?: number; zoom?: number } | undefined): AugmentationConfig {
+  if (!a) return {};
+  const out: AugmentationConfig = { rotation: a.rotation, widthShift: a.shift, heightShift: a.shift, zoom: a.zoom };
+  for (const key of AUGMENTATION_KEYS) if (out[key] === undefined) delete out[key];
+  return out;
+}
+
+function validationFrom(value: unknown, file?: string): ValidationSpec {
+  if (typeof value !== 'object' || value === null) fail('validation', 'must be an object like {"kind":"shared","fraction":0.1,"seed":42}', file);
+  const v = value as Record<string, unknown>;
+  if (typeof v.fraction !== 'number' || !(v.fraction > 0 && v.fraction < 1)) fail('validation.fraction', 'must be a number in (0, 1)', file);
+  if (v.kind === 'shared') {
+    checkKeys(v, ['kind', 'fraction', 'seed'], 'validation', file);
+    if (v.seed !== undefined && !Number.isInteger(v.seed)) fail('validation.seed', 'must be a whole number', file);
+    return { kind: 'shared', fraction: v.fraction, seed: (v.seed as number | undefined) ?? 42 };
+  }
+  if (v.kind === 'bagged') {
+    checkKeys(v, ['kind', 'fraction'], 'validation', file);
+    return { kind: 'bagged', fraction: v.fraction };
+  }
+  return fail('validation.kind', `must be "shared" or "bagged", got ${JSON.stringify(v.kind)}`, file);
+}
+
+/** Parses an ensemble from JSON text (a file's contents). */
+export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`the ensemble file is not valid JSON: ${(error as Error).message}`, { where: { file }, hint: 'Check the file with a JSON linter.' });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('(top level)', 'must be an object with "members"', file);
+  const r = raw as Record<string, unknown>;
+  checkKeys(r, ['name', 'description', 'validation', 'members'], '(top level)', file);
+  if (!Array.isArray(r.members) || r.members.length === 0) fail('members', 'must be a non-empty array', file);
+  const members = (r.members as unknown[]).map((m, i) => {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) fail(`members[${i}]`, 'must be an object', file);
+    return memberFromInput(m as Record<string, unknown>, i, file);
+  });
+  const names = new Set<string>();
+  members.forEach((m, i) => {
+    if (names.has(m.name)) fail(`members[${i}].name`, `duplicate member name ${JSON.stringify(m.name)}`, file);
+    names.add(m.name);
+  });
+  return {
+    name: typeof r.name === 'string' ? r.name : path.basename(file ?? 'ensemble', '.json'),
+    description: typeof r.description === 'string' ? r.description : '',
+    validation: r.validation === undefined ? { kind: 'shared', fraction: 0.1, seed: 42 } : validationFrom(r.validation, file),
+    members,
+  };
+}
+
+/* ---------- built-in ensembles ---------- */
+
+const clean = (preset: string) => path.join('checkpoints', 'mnist-clean', preset);
+
+/**
+ * `quick`: the `npm start` ensemble for 2 CPU cores (about 15 minutes on 12k rows):
+ * four members fine-tuned from the shipped clean-MNIST checkpoints, two per preset,
+ * different seeds, one shared 10% holdout so the ensemble is scored on unseen rows.
+ */
+function quick(): EnsembleSpec {
+  const member = (preset: string, i: number): Record<string, unknown> => ({
+    name: `${preset}-${i}`,
+    preset,
+    optimizer: 'adam',
+    learningRate: 1e-3,
+    schedule: { kind: 'exponential', decay: 0.6 },
+    augmentation: { rotation: 10, widthShift: 0.1, heightShift: 0.1, zoom: 0.1 },
+    epochs: 6,
+    batchSize: 64,
+    seed: 100 + i,
+    init: clean(preset),
+  });
+  const inputs = [member('seed002', 1), member('deotte', 2), member('seed002', 3), member('deotte', 4)];
+  return {
+    name: 'quick',
+    description: '4 members (2 seed002, 2 deotte) fine-tuned 6 epochs from the clean-MNIST checkpoints; shared 10% holdout',
+    validation: { kind: 'shared', fraction: 0.1, seed: 42 },
+    members: inputs.map((m, i) => memberFromInput(m, i)),
+  };
+}
+
+/** `full`: Deotte's 15 CNNs × 30 epochs, each validated on its own random 10% (for GPU users). */
+function full(): EnsembleSpec {
+  const members = Array.from({ length: 15 }, (_, i) =>
+    memberFromInput(
+      {
+        name: `deotte-${i + 1}`,
+        preset: 'deotte',
+        optimizer: 'adam',
+        learningRate: 1e-3,
+        schedule: { kind: 'exponential', decay: 0.95 },
+        augmentation: { rotation: 10, zoom: 0.1, widthShift: 0.1, heightShift: 0.1 },
+        epochs: 30,
+        batchSize: 64,
+        seed: 2000 + i,
+      },
+      i,
+    ),
+  );
+  return { name: 'full', description: "Deotte's 15 CNNs × 30 epochs, bagged 10% validation per member", validation: { kind: 'bagged', fraction: 0.1 }, members };
+}
+
+export const BUILTIN_ENSEMBLES: Record<string, () => EnsembleSpec> = { quick, full };
+
+/** A built-in name or a JSON file. */
+export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec> {
+  const builtin = BUILTIN_ENSEMBLES[nameOrFile];
+  if (builtin) return builtin();
+  let text: string;
+  try {
+    text = await readFile(nameOrFile, 'utf8');
+  } catch {
+    throw new UserError(`no built-in ensemble or file named ${nameOrFile}`, {
+      where: { flag: 'ensemble' },
+      hint: `Use one of ${Object.keys(BUILTIN_ENSEMBLES).join(', ')}, or the path of an ensemble JSON file.`,
+    });
+  }
+  return ensembleFromJson(text, nameOrFile);
+}

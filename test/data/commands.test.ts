@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
+import DataImport from '../../src/commands/data/import.js';
+import DataInspect from '../../src/commands/data/inspect.js';
+import DataPractice from '../../src/commands/data/practice.js';
+import DataSplit from '../../src/commands/data/split.js';
+import { competition, csv, removeTempDirs, tempDir } from './helpers.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+afterAll(removeTempDirs);
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Runs a command class the way oclif does, returning what it printed and its exit code. */
+async function run(command: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  let exit = 0;
+  try {
+    await command.run(argv, root);
+  } catch (error) {
+    const code = (error as { oclif?: { exit?: number } }).oclif?.exit;
+    if (code === undefined) throw error;
+    exit = code;
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return { stdout, stderr, exit };
+}
+
+describe('data commands, as a user runs them', () => {
+  test('practice → import → split → inspect, with --json', async () => {
+    const dir = await tempDir();
+    const out = join(dir, 'uniform');
+    const practice = await run(DataPractice, ['--recipe', 'uniform', '--train', '30', '--test', '12', '--out', out, '--json']);
+    expect(practice.exit).toBe(0);
+    expect(JSON.parse(practice.stdout)).toMatchObject({ recipe: 'uniform', trainRows: 30, testRows: 12, answers: `${out}-answers.csv` });
+
+    const imported = await run(DataImport, [out, '--json']);
+    expect(imported.exit).toBe(0);
+    const report = JSON.parse(imported.stdout);
+    expect(report).toMatchObject({ width: 28, scale: 1, orientation: 'as-is', reused: null, ids: { from: 'sample-submission', count: 12, first: '1', last: '12' } });
+    expect(report.detected.train.label.value.column).toBe(784);
+
+    const again = await run(DataImport, [out]);
+    expect(again.stdout).toMatch(/^Dataset up to date/);
+
+    const split = await run(DataSplit, ['--data', out, '--folds', '3', '--json']);
+    expect(JSON.parse(split.stdout)).toMatchObject({ name: 'kfold3', rows: 30 });
+
+    const inspect = await run(DataInspect, ['--data', out, '--count', '4', '--png', join(dir, 'grid.png'), '--json']);
+    const stats = JSON.parse(inspect.stdout);
+    expect(stats.train.rows).toBe(30);
+    expect(stats.splits).toEqual(['kfold3']);
+    expect(stats.samples.rows).toHaveLength(4);
+
+    const text = await run(DataInspect, ['--data', out, '--count', '2']);
+    expect(text.stdout).toContain('Class balance (train)');
+    expect(text.stdout).toMatch(/[ ░▒▓█]{28}/);
+  });
+
+  test('bad input exits non-zero with what, where and a hint on stderr', async () => {
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '11,0,0,0,0') });
+    const result = await run(DataImport, [dir]);
+    expect(result.exit).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`error: label "11" is not an integer 0–9 (${join(dir, 'train.csv')}:3:1)`);
+    expect(result.stderr).toMatch(/hint: .*--label-column/);
+  });
+
+  test('flag values are checked before any work', async () => {
+    const dir = await tempDir();
+    const result = await run(DataPractice, ['--recipe', 'clean', '--sigma', '0.2', '--out', join(dir, 'c')]);
+    expect(result.exit).toBe(2);
+    expect(result.stderr).toMatch(/error: the clean recipe takes no σ \(flag --sigma\)/);
+  });
+});

@@ -1,0 +1,306 @@
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { loadDataset } from '../../src/data/dataset.js';
+import { type ImportOptions, importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { competition, csv, expectUserError, type ExpectedUserError, removeTempDirs } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+type Overrides = Omit<ImportOptions, 'competitionDir' | 'train' | 'test' | 'sampleSubmission'>;
+
+async function importDir(dir: string, overrides: Overrides = {}) {
+  const files = await resolveCompetitionFiles([dir]);
+  return importCompetition({ ...files, ...overrides });
+}
+
+interface Detected {
+  header: boolean;
+  labelColumn: number;
+  labelHow?: 'detected' | 'flag';
+  scale: 1 | 255;
+  size: number;
+  trainImages: number[];
+  trainLabels: number[];
+  testImages?: number[];
+  testLabels?: number[];
+  ids?: string[];
+  submissionHeader?: string[];
+}
+
+const kaggleTrain = csv('label,pixel0,pixel1,pixel2,pixel3', '1,0,255,128,0', '7,12,0,0,3');
+const kaggleTest = csv('pixel0,pixel1,pixel2,pixel3', '0,0,0,255');
+
+describe('data import detects the layout', () => {
+  const cases: Array<{ name: string; files: Record<string, string>; options?: Overrides; expected: Detected }> = [
+    {
+      name: 'Kaggle Digit Recognizer layout (header, label first by name, 0–255)',
+      files: { 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission.csv': csv('ImageId,Label', '1,0') },
+      expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 255, 128, 0, 12, 0, 0, 3], trainLabels: [1, 7], testImages: [0, 0, 0, 255], ids: ['1'], submissionHeader: ['ImageId', 'Label'] },
+    },
+    {
+      name: 'seed-002 InClass layout (no header, floats in [0,1], label last written 7.0)',
+      files: { 'train.csv': csv('0.5,0.25,1.0,0.0,7.0', '0.125,0.75,0.5,1,3.0'), 'test.csv': csv('0.5,0.5,0.5,0.5') },
+      expected: { header: false, labelColumn: 4, scale: 1, size: 2, trainImages: [0.5, 0.25, 1, 0, 0.125, 0.75, 0.5, 1], trainLabels: [7, 3], testImages: [0.5, 0.5, 0.5, 0.5], ids: ['1'], submissionHeader: ['ImageId', 'Label'] },
+    },
+    {
+      name: 'no header, label first found by content',
+      files: { 'train.csv': csv('3,0,200,255,0', '9,10,20,30,40', '0,0,0,0,1') },
+      expected: { header: false, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 200, 255, 0, 10, 20, 30, 40, 0, 0, 0, 1], trainLabels: [3, 9, 0], testImages: [], ids: [] },
+    },
+    {
+      name: 'UTF-8 BOM and CRLF line ends',
+      files: { 'train.csv': '\ufeffLabel,a,b,c,d\r\n5,1,2,3,4\r\n6,4,3,2,1\r\n', 'test.csv': '\ufeffa,b,c,d\r\n9,9,9,9\r\n' },
+      expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [1, 2, 3, 4, 4, 3, 2, 1], trainLabels: [5, 6], testImages: [9, 9, 9, 9] },
+    },
+    {
+      name: 'both ends hold digits: the one with more distinct values is the label',
+      files: { 'train.csv': csv('1,0,0,0,0', '2,0,0,0,1', '3,0,0,0,0', '4,0,0,5,0') },
+      expected: { header: false, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, 0], trainLabels: [1, 2, 3, 4] },
+    },
+    {
+      name: 'a column named label in the middle',
+      files: { 'train.csv': csv('p0,p1,label,p2,p3', '1,2,5,3,4') },
+      expected: { header: true, labelColumn: 2, scale: 255, size: 2, trainImages: [1, 2, 3, 4], trainLabels: [5] },
+    },
+    {
+      name: 'test with as many columns as train carries labels',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('label,pixel0,pixel1,pixel2,pixel3', '4,1,2,3,4', '8,5,6,7,8') },
+      expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 255, 128, 0, 12, 0, 0, 3], trainLabels: [1, 7], testImages: [1, 2, 3, 4, 5, 6, 7, 8], testLabels: [4, 8] },
+    },
+    {
+      name: 'ids and header from the sample submission',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('pixel0,pixel1,pixel2,pixel3', '0,0,0,1', '0,0,0,2'), 'sampleSubmission.csv': csv('Id,Category', 'a17,0', 'b3,0') },
+      expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 255, 128, 0, 12, 0, 0, 3], trainLabels: [1, 7], testImages: [0, 0, 0, 1, 0, 0, 0, 2], ids: ['a17', 'b3'], submissionHeader: ['Id', 'Category'] },
+    },
+    {
+      name: 'a pandas header of column numbers',
+      files: { 'train.csv': csv('0,1,2,3,4', '0.5,0.5,0.5,0.5,2.0', '0.25,0.25,0.25,0.25,8.0') },
+      expected: { header: true, labelColumn: 4, scale: 1, size: 2, trainImages: [0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25], trainLabels: [2, 8] },
+    },
+    {
+      name: 'blank lines (inside and trailing) are skipped',
+      files: { 'train.csv': '1,0,9,9,90\n\n2,0,8,8,80\n\n\n' },
+      expected: { header: false, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 9, 9, 90, 0, 8, 8, 80], trainLabels: [1, 2] },
+    },
+    {
+      name: '28×28 images from 784 pixel columns',
+      files: { 'train.csv': csv(`5,${new Array(784).fill(0).map((_, i) => i % 256).join(',')}`, `2,${new Array(784).fill(7).join(',')}`) },
+      expected: {
+        header: false,
+        labelColumn: 0,
+        scale: 255,
+        size: 28,
+        trainImages: [...new Array(784).fill(0).map((_, i) => i % 256), ...new Array(784).fill(7)],
+        trainLabels: [5, 2],
+      },
+    },
+    {
+      name: '--header forces a numeric first row to be the header',
+      files: { 'train.csv': csv('9,9,9,9,9', '1,0,0,0,10', '2,0,0,0,20') },
+      options: { header: true },
+      expected: { header: true, labelColumn: 0, labelHow: 'detected', scale: 255, size: 2, trainImages: [0, 0, 0, 10, 0, 0, 0, 20], trainLabels: [1, 2] },
+    },
+    {
+      name: '--no-header and --label-column last',
+      files: { 'train.csv': csv('5,1,1,1,2', '5,1,1,1,3') },
+      options: { header: false, labelColumn: 'last' },
+      expected: { header: false, labelColumn: 4, labelHow: 'flag', scale: 255, size: 2, trainImages: [5, 1, 1, 1, 5, 1, 1, 1], trainLabels: [2, 3] },
+    },
+    {
+      name: '--label-column by header name',
+      files: { 'train.csv': csv('digit,a,b,c,d', '3,0,0,0,0') },
+      options: { labelColumn: 'digit' },
+      expected: { header: true, labelColumn: 0, labelHow: 'flag', scale: 1, size: 2, trainImages: [0, 0, 0, 0], trainLabels: [3] },
+    },
+    {
+      name: '--scale 255 stores 0/1 integer data as uint8',
+      files: { 'train.csv': csv('3,0,1,1,0', '4,1,0,0,1', '5,0,0,0,0') },
+      options: { scale: 255, size: 2 },
+      expected: { header: false, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0], trainLabels: [3, 4, 5] },
+    },
+  ];
+
+  test.each(cases)('$name', async ({ files, options, expected }) => {
+    // Given a competition folder with these files
+    const dir = await competition(files);
+    // When it is imported
+    const report = await importDir(dir, options);
+    const dataset = await loadDataset(dir);
+    // Then the detections and the cached arrays are as expected
+    expect(report.reused).toBeNull();
+    expect(report.detected.train.header.value).toBe(expected.header);
+    expect(report.detected.train.label.value?.column).toBe(expected.labelColumn);
+    if (expected.labelHow) expect(report.detected.train.label.how).toBe(expected.labelHow);
+    expect(dataset.scale).toBe(expected.scale);
+    expect(dataset.trainImages).toBeInstanceOf(expected.scale === 255 ? Uint8Array : Float32Array);
+    expect([dataset.width, dataset.height]).toEqual([expected.size, expected.size]);
+    expect(Array.from(dataset.trainImages)).toEqual(expected.trainImages);
+    expect(Array.from(dataset.trainLabels)).toEqual(expected.trainLabels);
+    if (expected.testImages) expect(Array.from(dataset.testImages)).toEqual(expected.testImages);
+    if (expected.testLabels) expect(Array.from(dataset.testLabels ?? [])).toEqual(expected.testLabels);
+    else expect(dataset.testLabels).toBeUndefined();
+    if (expected.ids) expect(dataset.ids).toEqual(expected.ids);
+    expect(dataset.submissionHeader).toEqual(expected.submissionHeader ?? ['ImageId', 'Label']);
+    expect(dataset.orientation).toBe('as-is');
+    expect(dataset.manifest.orientationNote).toBe('no clean-MNIST checkpoint yet');
+    expect(dataset.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+const floatRows = (count: number) => Array.from({ length: count }, (_, i) => `0.5,0.25,0.125,${(i % 7) / 8},${i % 10}.0`);
+
+describe('data import rejects bad input with file, line, column and a hint', () => {
+  const cases: Array<{ name: string; files: Record<string, string>; options?: Overrides; expected: ExpectedUserError }> = [
+    { name: 'a short (ragged) row', files: { 'train.csv': kaggleTrain + '3,1,2\n' }, expected: { message: /row has 3 columns, expected 5/, file: 'train.csv', line: 4, column: 4 } },
+    { name: 'a long (ragged) row', files: { 'train.csv': kaggleTrain + '3,1,2,3,4,5\n' }, expected: { message: /row has 6 columns, expected 5/, file: 'train.csv', line: 4, column: 6 } },
+    { name: 'a non-numeric pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '2,0,abc,0,0') }, expected: { message: /not a number: "abc"/, file: 'train.csv', line: 3, column: 3 } },
+    { name: 'a NaN pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '2,0,0,NaN,0') }, expected: { message: /not a number: "NaN"/, file: 'train.csv', line: 3, column: 4 } },
+    { name: 'an empty pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '2,0,0,,0') }, expected: { message: /empty pixel/, file: 'train.csv', line: 3, column: 4 } },
+    { name: 'a label above 9', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '10,0,0,0,0') }, expected: { message: /label "10" is not an integer 0–9/, file: 'train.csv', line: 3, column: 1, hint: /--label-column/ } },
+    { name: 'a non-integer label', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '3.5,0,0,0,0') }, expected: { message: /label "3.5"/, file: 'train.csv', line: 3, column: 1 } },
+    { name: 'a pixel above 255', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,0,256,0') }, expected: { message: /pixel value 256 .*integers 0–255/, file: 'train.csv', line: 3, column: 4, hint: /--scale 1/ } },
+    { name: 'a negative pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,-1,0,0,0') }, expected: { message: /pixel value -1/, file: 'train.csv', line: 3, column: 2 } },
+    { name: 'a fraction in 0–255 data', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,12.5,0,0') }, expected: { message: /pixel value 12.5/, file: 'train.csv', line: 3, column: 3 } },
+    {
+      name: 'a float above 1 after the detection sample',
+      files: { 'train.csv': csv(...floatRows(1200), '0.5,2.5,0,0,1.0') },
+      expected: { message: /pixel value 2.5 .*\[0, 1\]/, file: 'train.csv', line: 1201, column: 2, hint: /first 1000 rows/ },
+    },
+    { name: 'a float above 1 with --scale 1', files: { 'train.csv': csv('0.5,0.5,0.5,0.5,1', '0.5,1.5,0.5,0.5,2') }, options: { scale: 1 }, expected: { message: /pixel value 1.5/, line: 2, column: 2, hint: /--scale 1/ } },
+    { name: 'an empty train.csv', files: { 'train.csv': '' }, expected: { message: /train.csv is empty/, file: 'train.csv', line: 1 } },
+    { name: 'a train.csv of blank lines', files: { 'train.csv': '\n \n\n' }, expected: { message: /train.csv is empty/, file: 'train.csv' } },
+    { name: 'a header without rows', files: { 'train.csv': csv('label,a,b,c,d') }, expected: { message: /header but no data rows/, file: 'train.csv' } },
+    { name: 'an empty test.csv', files: { 'train.csv': kaggleTrain, 'test.csv': '' }, expected: { message: /test.csv is empty/, file: 'test.csv' } },
+    { name: 'test narrower than train', files: { 'train.csv': kaggleTrain, 'test.csv': csv('a,b,c', '1,2,3') }, expected: { message: /test.csv rows have 3 columns, but train.csv has 4 pixels/, file: 'test.csv', line: 1 } },
+    { name: 'test wider than train', files: { 'train.csv': kaggleTrain, 'test.csv': csv('1,2,3,4,5,6') }, expected: { message: /6 columns/, file: 'test.csv', line: 1 } },
+    { name: 'a bad label in a labelled test.csv', files: { 'train.csv': kaggleTrain, 'test.csv': csv('label,a,b,c,d', '1,0,0,0,0', '12,0,0,0,0') }, expected: { message: /label "12"/, file: 'test.csv', line: 3, column: 1 } },
+    { name: 'a ragged test row', files: { 'train.csv': kaggleTrain, 'test.csv': csv('a,b,c,d', '1,2,3,4', '1,2,3') }, expected: { message: /row has 3 columns, expected 4/, file: 'test.csv', line: 3, column: 4 } },
+    { name: 'a pixel of test outside the train scale', files: { 'train.csv': csv('0.5,0.5,0.5,0.5,1.0'), 'test.csv': csv('0.5,0.5,3,0.5') }, expected: { message: /pixel value 3/, file: 'test.csv', line: 1, column: 3 } },
+    {
+      name: 'duplicate ids in the sample submission',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('a,b,c,d', '1,2,3,4', '1,2,3,4', '1,2,3,4'), 'sample_submission.csv': csv('ImageId,Label', '1,0', '2,0', '1,0') },
+      expected: { message: /duplicate id "1" \(first on line 2\)/, file: 'sample_submission.csv', line: 4, column: 1 },
+    },
+    {
+      name: 'a sample submission with fewer rows than test',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('a,b,c,d', '1,2,3,4', '1,2,3,4'), 'sample_submission.csv': csv('ImageId,Label', '1,0') },
+      expected: { message: /lists 1 ids but test.csv has 2 rows/, file: 'sample_submission.csv' },
+    },
+    { name: 'an empty sample submission', files: { 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission.csv': '' }, expected: { message: /sample_submission.csv is empty/, file: 'sample_submission.csv' } },
+    { name: 'no column looks like a label', files: { 'train.csv': csv('0.5,0.5,0.5,0.5,0.5') }, expected: { message: /cannot tell which column/, file: 'train.csv', hint: /--label-column/ } },
+    { name: 'both end columns look equally like labels', files: { 'train.csv': csv('1,0,0,0,2', '2,0,0,0,1') }, expected: { message: /both the first and the last/, hint: /--label-column first/ } },
+    { name: 'pixel columns that are not a square', files: { 'train.csv': csv('label,a,b,c', '1,0,0,0') }, expected: { message: /3 pixel columns .* not a square/, file: 'train.csv' } },
+    { name: '--size that does not fit', files: { 'train.csv': kaggleTrain }, options: { size: 3 }, expected: { message: /--size 3 means 9 pixels/, flag: 'size' } },
+    { name: '--label-column naming a missing column', files: { 'train.csv': kaggleTrain }, options: { labelColumn: 'digit' }, expected: { message: /no column named "digit"/, flag: 'label-column' } },
+    { name: '--label-column by name without a header', files: { 'train.csv': csv('1,0,0,0,0') }, options: { labelColumn: 'label' }, expected: { message: /has no header/, flag: 'label-column' } },
+    { name: '--no-header on a file with a header', files: { 'train.csv': kaggleTrain }, options: { header: false }, expected: { message: /cannot tell which column|not a number/, file: 'train.csv' } },
+  ];
+
+  test.each(cases)('$name', async ({ files, options, expected }) => {
+    // Given a competition with one defect
+    const dir = await competition(files);
+    // When it is imported
+    await expectUserError(importDir(dir, options), expected);
+    // Then nothing was written
+    const leftovers = await readdir(dir);
+    expect(leftovers.sort()).toEqual(Object.keys(files).sort());
+  });
+});
+
+describe('data import writes atomically and re-imports only when needed', () => {
+  test('a failed re-import leaves the previous dataset readable and no temp files', async () => {
+    // Given a good import
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest });
+    const first = await importDir(dir);
+    const before = (await readdir(join(dir, '.digits'))).sort();
+    // When train.csv is damaged and re-imported
+    await writeFile(join(dir, 'train.csv'), kaggleTrain + '1,2,3,4,x\n');
+    await expectUserError(importDir(dir), { message: /not a number/, line: 4, column: 5 });
+    // Then the old cache is untouched and still loads
+    expect((await readdir(join(dir, '.digits'))).sort()).toEqual(before);
+    const dataset = await loadDataset(dir);
+    expect(dataset.fingerprint).toBe(first.fingerprint);
+    expect(Array.from(dataset.trainLabels)).toEqual([1, 7]);
+  });
+
+  test('unchanged sources are reused without reading; touched ones are hashed; changed ones re-imported', async () => {
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest });
+    const first = await importDir(dir);
+    expect(first.reused).toBeNull();
+    // unchanged
+    const second = await importDir(dir);
+    expect(second.reused).toBe('unchanged');
+    expect(second.bytesRead).toBe(0);
+    expect(second.fingerprint).toBe(first.fingerprint);
+    // touched, same bytes
+    const later = new Date(Date.now() + 5000);
+    await utimes(join(dir, 'train.csv'), later, later);
+    expect((await importDir(dir)).reused).toBe('same-content');
+    expect((await importDir(dir)).reused).toBe('unchanged');
+    // other overrides → re-import
+    const transposed = await importDir(dir, { orientation: 'transpose' });
+    expect(transposed.reused).toBeNull();
+    expect(transposed.fingerprint).not.toBe(first.fingerprint);
+    // changed content of the same size → re-import
+    await writeFile(join(dir, 'train.csv'), kaggleTrain.replace('1,0,255', '2,0,255'));
+    const changed = await importDir(dir, { orientation: 'transpose' });
+    expect(changed.reused).toBeNull();
+    expect(changed.train.classCounts[2]).toBe(1);
+    // old cache files are cleaned up: one set of files plus the manifest
+    const files = await readdir(join(dir, '.digits'));
+    expect(files.filter((name) => name.startsWith('train-images-'))).toHaveLength(1);
+  });
+
+  test('--force re-imports; --out puts the cache elsewhere', async () => {
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'out/keep.txt': 'mine' });
+    const out = join(dir, 'out');
+    const report = await importDir(dir, { out });
+    expect(report.datasetDir).toBe(out);
+    expect((await importDir(dir, { out, force: true })).reused).toBeNull();
+    expect(await readFile(join(out, 'keep.txt'), 'utf8')).toBe('mine');
+    expect((await loadDataset(out)).trainLabels.length).toBe(2);
+    await expect(stat(join(dir, '.digits'))).rejects.toThrow();
+  });
+
+  test('the files may be named one by one; the fingerprint covers content, not paths', async () => {
+    const a = await competition({ 'tr.csv': kaggleTrain, 'te.csv': kaggleTest });
+    const b = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest });
+    const files = await resolveCompetitionFiles([join(a, 'tr.csv'), join(a, 'te.csv')]);
+    const named = await importCompetition(files);
+    const folder = await importDir(b);
+    expect(named.datasetDir).toBe(join(a, '.digits'));
+    expect(named.fingerprint).toBe(folder.fingerprint);
+  });
+
+  test('a folder without train.csv says what it found', async () => {
+    const dir = await competition({ 'mnist_train.csv': kaggleTrain });
+    await expectUserError(resolveCompetitionFiles([dir]), { message: /no train.csv/, hint: /mnist_train.csv/ });
+  });
+});
+
+describe('data import orientation', () => {
+  const rows = csv('label,a,b,c,d,e,f,g,h,i', '1,1,2,3,4,5,6,7,8,9', '2,10,20,30,40,50,60,70,80,90');
+
+  test.each(['transpose', 'flip-h', 'rot90', 'rot270', 'transpose-anti'] as const)('--orientation %s stores applyOrientation of the rows and records it', async (orientation) => {
+    const { applyOrientation } = await import('../../src/data/orientation.js');
+    const plain = await competition({ 'train.csv': rows });
+    const turned = await competition({ 'train.csv': rows });
+    await importDir(plain);
+    const report = await importDir(turned, { orientation });
+    const [a, b] = await Promise.all([loadDataset(plain), loadDataset(turned)]);
+    expect(Array.from(b.trainImages)).toEqual(Array.from(applyOrientation(a.trainImages, 3, orientation)));
+    expect(b.orientation).toBe(orientation);
+    expect(report.detected.orientation).toMatchObject({ value: orientation, how: 'flag', confidence: null });
+  });
+
+  test('a scorer (the seam for the clean-MNIST checkpoint) decides when no flag is given', async () => {
+    const dir = await competition({ 'train.csv': rows });
+    // Likes images whose first pixel is largest: 9 (or 90) moves to the top-left under rot180 and transpose-anti.
+    const report = await importDir(dir, { orientationScorer: (images) => images[0] });
+    expect(['rot180', 'transpose-anti']).toContain(report.orientation);
+    expect(report.detected.orientation.how).toBe('detected');
+    expect(report.detected.orientation.confidence).toBe(0);
+    expect((await loadDataset(dir)).trainImages[0]).toBe(9);
+  });
+});

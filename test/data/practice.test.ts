@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadDataset } from '../../src/data/dataset.js';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { type MnistSet, readMnist } from '../../src/data/mnist.js';
+import { PRACTICE_RECIPES, type PracticeRecipe, buildPracticeCompetition, formatUnit, practiceRows } from '../../src/data/practice.js';
+import { expectUserError, removeTempDirs, tempDir } from './helpers.js';
+
+let train: MnistSet;
+let t10k: MnistSet;
+beforeAll(async () => {
+  [train, t10k] = await Promise.all([readMnist('train'), readMnist('test')]);
+});
+afterAll(removeTempDirs);
+
+const TRAIN = 40;
+const TEST = 25;
+const PIXELS = 784;
+
+interface AnswerKey {
+  recipe: string;
+  sigma: number | null;
+  train: { sourceIndices: number[] };
+  test: { sourceIndices: number[]; source: string };
+}
+
+async function build(recipe: PracticeRecipe, extra: { seed?: number; sigma?: number; trainRows?: number; testRows?: number } = {}) {
+  const dir = await tempDir();
+  const out = join(dir, recipe);
+  const report = await buildPracticeCompetition({ recipe, out, trainRows: TRAIN, testRows: TEST, seed: 7, ...extra });
+  const key = JSON.parse(await readFile(report.answerKey, 'utf8')) as AnswerKey;
+  return { dir, out, report, key };
+}
+
+function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= a.length;
+  mb /= b.length;
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) ** 2;
+    bb += (b[i] - mb) ** 2;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+const digitOf = (set: MnistSet, index: number) => set.images.subarray(index * PIXELS, (index + 1) * PIXELS);
+
+describe.each(PRACTICE_RECIPES.map((recipe) => [recipe]))('data practice --recipe %s', (recipe) => {
+  test('imports back cleanly and round-trips images and labels', async () => {
+    // Given a small practice competition
+    const { out, report, key } = await build(recipe);
+    expect((await readdir(out)).sort()).toEqual(['sample_submission.csv', 'test.csv', 'train.csv']);
+    // When it is imported with everything detected
+    const imported = await importCompetition(await resolveCompetitionFiles([out]));
+    const dataset = await loadDataset(out);
+    // Then the layout is detected as the recipe wrote it
+    const layout = report.layout;
+    expect(imported.detected.train.header.value).toBe(layout.header);
+    expect(imported.detected.train.label.value?.column).toBe(layout.label === 'first' ? 0 : PIXELS);
+    expect(dataset.scale).toBe(layout.pixels === 'integer' ? 255 : 1);
+    expect([dataset.width, dataset.height]).toEqual([28, 28]);
+    expect(dataset.trainLabels.length).toBe(TRAIN);
+    expect(dataset.testImages.length).toBe(TEST * PIXELS);
+    expect(dataset.testLabels).toBeUndefined();
+    expect(dataset.ids).toEqual(Array.from({ length: TEST }, (_, i) => String(i + 1)));
+    // And the cached values are the generated ones, within float formatting tolerance
+    const tolerance = layout.pixels === 'integer' ? 0 : 1e-6;
+    for (const [split, images, set] of [['train', dataset.trainImages, train], ['test', dataset.testImages, t10k]] as const) {
+      let worst = 0;
+      for (const row of practiceRows({ recipe, split, count: split === 'train' ? TRAIN : TEST, seed: 7, sigma: report.sigma }, set)) {
+        for (let i = 0; i < PIXELS; i++) worst = Math.max(worst, Math.abs(images[row.row * PIXELS + i] - row.values[i]));
+        if (split === 'train') expect(dataset.trainLabels[row.row]).toBe(row.label);
+      }
+      expect(worst).toBeLessThanOrEqual(tolerance);
+    }
+    // And the labels are MNIST's, train rows from the training set
+    expect(Array.from(dataset.trainLabels)).toEqual(key.train.sourceIndices.map((i) => train.labels[i]));
+  });
+
+  test('test rows come from t10k and the answers beside the folder are their labels', async () => {
+    const { out, report, key } = await build(recipe);
+    expect(report.answers).toBe(`${out}-answers.csv`);
+    expect(key.test.source).toBe('t10k-images-idx3-ubyte');
+    const answers = (await readFile(report.answers, 'utf8')).trim().split('\n');
+    expect(answers[0]).toBe('ImageId,Label');
+    expect(answers.slice(1)).toEqual(key.test.sourceIndices.map((source, i) => `${i + 1},${t10k.labels[source]}`));
+    expect(key.test.sourceIndices.every((i) => i >= 0 && i < 10_000)).toBe(true);
+
+    // The upright test images, in [0, 1]
+    const imported = await importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: report.layout.transposed ? 'transpose' : 'as-is' });
+    expect(imported.orientation).toBe(report.layout.transposed ? 'transpose' : 'as-is');
+    const dataset = await loadDataset(out);
+    const image = (row: number) => Array.from(dataset.testImages.subarray(row * PIXELS, (row + 1) * PIXELS), (v) => v / dataset.scale);
+    if (recipe === 'clean') {
+      // Byte-identical to a t10k image (checked against every t10k image, not just the claimed one)
+      const hashes = new Set<string>();
+      for (let i = 0; i < t10k.count; i++) hashes.add(createHash('sha1').update(digitOf(t10k, i)).digest('hex'));
+      for (let row = 0; row < TEST; row++) {
+        const bytes = dataset.testImages.subarray(row * PIXELS, (row + 1) * PIXELS);
+        expect(hashes.has(createHash('sha1').update(bytes).digest('hex'))).toBe(true);
+        expect(Array.from(bytes)).toEqual(Array.from(digitOf(t10k, key.test.sourceIndices[row])));
+      }
+    } else if (recipe === 'uniform') {
+      // max(digit, noise): never below the t10k digit, and 1 where the digit is 255
+      for (let row = 0; row < TEST; row++) {
+        const digit = digitOf(t10k, key.test.sourceIndices[row]);
+        const values = image(row);
+        for (let i = 0; i < PIXELS; i++) {
+          expect(values[i]).toBeGreaterThanOrEqual(digit[i] / 255 - 1e-6);
+          if (digit[i] === 255) expect(values[i]).toBe(1);
+        }
+      }
+    } else {
+      // Noisy or moved: each row resembles its t10k source far more than other t10k digits
+      let own = 0;
+      let other = 0;
+      for (let row = 0; row < TEST; row++) {
+        own += pearson(image(row), digitOf(t10k, key.test.sourceIndices[row]));
+        other += pearson(image(row), digitOf(t10k, key.test.sourceIndices[(row + 1) % TEST]));
+      }
+      expect(own / TEST).toBeGreaterThan(0.5);
+      expect(own / TEST).toBeGreaterThan(other / TEST + 0.3);
+    }
+  });
+});
+
+describe('data practice is seeded and reproducible', () => {
+  const sha = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+
+  test('the same seed gives the same files; another seed different ones; fewer rows are a prefix', async () => {
+    const a = await build('gaussian', { seed: 3 });
+    const b = await build('gaussian', { seed: 3 });
+    const c = await build('gaussian', { seed: 4 });
+    const short = await build('gaussian', { seed: 3, trainRows: 10 });
+    for (const name of ['train.csv', 'test.csv', 'sample_submission.csv']) expect(await sha(join(a.out, name))).toBe(await sha(join(b.out, name)));
+    expect(await sha(`${a.out}-answers.csv`)).toBe(await sha(`${b.out}-answers.csv`));
+    expect(await sha(join(a.out, 'train.csv'))).not.toBe(await sha(join(c.out, 'train.csv')));
+    const lines = (await readFile(join(a.out, 'train.csv'), 'utf8')).split('\n');
+    const shortLines = (await readFile(join(short.out, 'train.csv'), 'utf8')).split('\n');
+    expect(shortLines.slice(0, 11)).toEqual(lines.slice(0, 11));
+  });
+
+  test('uniform is the seed-002 layout: no header, 785 columns, label last like 7.0', async () => {
+    const { out } = await build('uniform');
+    const first = (await readFile(join(out, 'train.csv'), 'utf8')).split('\n')[0].split(',');
+    expect(first).toHaveLength(785);
+    expect(first[784]).toMatch(/^[0-9]\.0$/);
+    expect(first.slice(0, 784).every((cell) => /^(0\.[0-9]{1,7}|1\.0|0\.0)$/.test(cell))).toBe(true);
+    const test = (await readFile(join(out, 'test.csv'), 'utf8')).split('\n')[0].split(',');
+    expect(test).toHaveLength(784);
+  });
+
+  test('clean is the Kaggle layout', async () => {
+    const { out } = await build('clean');
+    const [header, row] = (await readFile(join(out, 'train.csv'), 'utf8')).split('\n');
+    expect(header.split(',').slice(0, 3)).toEqual(['label', 'pixel0', 'pixel1']);
+    expect(header.split(',')).toHaveLength(785);
+    expect(row.split(',').every((cell) => /^\d+$/.test(cell))).toBe(true);
+    expect((await readFile(join(out, 'test.csv'), 'utf8')).split('\n')[0].split(',')[0]).toBe('pixel0');
+    expect((await readFile(join(out, 'sample_submission.csv'), 'utf8')).split('\n').slice(0, 2)).toEqual(['ImageId,Label', '1,0']);
+  });
+
+  test.each([
+    [0, '0.0'],
+    [1, '1.0'],
+    [0.5, '0.5'],
+    [0.12345678, '0.1234568'],
+    [1e-9, '0.0'],
+    [0.99999999, '1.0'],
+    [0.0000001, '0.0000001'],
+  ])('formatUnit(%f) is %s', (value, text) => {
+    expect(formatUnit(value)).toBe(text);
+    expect(Math.abs(Number(text) - value)).toBeLessThanOrEqual(5e-8);
+  });
+});
+
+describe('data practice refuses what it cannot do', () => {
+  test.each([
+    ['more test rows than t10k has', { recipe: 'clean' as const, testRows: 10_001 }, { message: /test rows must be a whole number from 1 to 10,000/, flag: 'test', hint: /t10k/ }],
+    ['more training rows than MNIST has', { recipe: 'clean' as const, trainRows: 60_001 }, { message: /training rows/, flag: 'train' }],
+    ['zero training rows', { recipe: 'uniform' as const, trainRows: 0 }, { message: /training rows/, flag: 'train' }],
+    ['σ for a recipe without noise', { recipe: 'uniform' as const, sigma: 0.2 }, { message: /takes no σ/, flag: 'sigma' }],
+    ['a negative σ', { recipe: 'gaussian' as const, sigma: -1 }, { message: /σ must be between 0 and 10/, flag: 'sigma' }],
+  ])('%s', async (_name, options, expected) => {
+    const dir = await tempDir();
+    await expectUserError(buildPracticeCompetition({ out: join(dir, 'c'), seed: 1, trainRows: 5, testRows: 5, ...options }), expected);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  test('an existing folder is kept unless --force', async () => {
+    const dir = await tempDir();
+    const out = join(dir, 'mine');
+    await buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 });
+    await writeFile(join(out, 'notes.txt'), 'mine');
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, hint: /--force/ });
+    expect(await readFile(join(out, 'notes.txt'), 'utf8')).toBe('mine');
+    await buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 6, testRows: 5, force: true });
+    expect((await readdir(out)).sort()).toEqual(['sample_submission.csv', 'test.csv', 'train.csv']);
+    expect((await readdir(dir)).sort()).toEqual(['mine', 'mine-answers.csv', 'mine-answers.json']);
+  });
+});

@@ -1,0 +1,149 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { createSplit, listSplits, loadSplit, saveSplit, stratifiedKFold, stratifiedSplit } from '../../src/data/splits.js';
+import { competition, csv, expectUserError, removeTempDirs } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+/** Labels with `counts[c]` rows of class c, interleaved so classes are not contiguous. */
+function labelsWith(counts: number[]): Uint8Array {
+  const labels: number[] = [];
+  const left = counts.slice();
+  while (left.some((n) => n > 0)) left.forEach((n, c) => { if (n > 0) { labels.push(c); left[c]--; } });
+  return Uint8Array.from(labels);
+}
+
+function countsOf(labels: Uint8Array, rows: Uint32Array): number[] {
+  const counts = new Array(10).fill(0);
+  for (const row of rows) counts[labels[row]]++;
+  return counts;
+}
+
+const distributions: Array<[string, number[]]> = [
+  ['balanced', [100, 100, 100, 100, 100, 100, 100, 100, 100, 100]],
+  ['MNIST-like', [592, 674, 595, 613, 584, 542, 591, 626, 585, 594]],
+  ['imbalanced with tiny classes', [500, 3, 1, 0, 77, 250, 9, 2, 30, 128]],
+  ['one class', [37, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
+];
+
+describe('stratifiedSplit', () => {
+  const cases = distributions.flatMap(([name, counts]) => [0.1, 0.2, 0.5].map((fraction) => ({ name, counts, fraction })));
+
+  test.each(cases)('$name, validation $fraction: per-class within one row of exact, disjoint and complete', ({ counts, fraction }) => {
+    const labels = labelsWith(counts);
+    const { train, validation } = stratifiedSplit(labels, { validationFraction: fraction, seed: 11 });
+    // per class within one sample of exact
+    countsOf(labels, validation).forEach((count, c) => expect(Math.abs(count - counts[c] * fraction)).toBeLessThan(1));
+    // the total is the rounded share
+    expect(validation.length).toBe(Math.round(labels.length * fraction));
+    // no overlap, full coverage, ascending
+    const all = [...train, ...validation].sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: labels.length }, (_, i) => i));
+    expect(Array.from(validation)).toEqual([...validation].sort((a, b) => a - b));
+  });
+
+  test('is seeded', () => {
+    const labels = labelsWith(distributions[1][1]);
+    const a = stratifiedSplit(labels, { validationFraction: 0.1, seed: 1 });
+    const b = stratifiedSplit(labels, { validationFraction: 0.1, seed: 1 });
+    const c = stratifiedSplit(labels, { validationFraction: 0.1, seed: 2 });
+    expect(a.validation).toEqual(b.validation);
+    expect(a.validation).not.toEqual(c.validation);
+  });
+
+  test.each([0, 1, -0.1, Number.NaN])('rejects validationFraction %f', (fraction) => {
+    expect(() => stratifiedSplit(labelsWith([5, 5]), { validationFraction: fraction, seed: 1 })).toThrow(RangeError);
+  });
+});
+
+describe('stratifiedKFold', () => {
+  const cases = distributions.flatMap(([name, counts]) => [2, 5, 10].map((k) => ({ name, counts, k })));
+
+  test.each(cases)('$name, k=$k: each fold holds floor or ceil of every class, folds partition the rows', ({ counts, k }) => {
+    const labels = labelsWith(counts);
+    const folds = stratifiedKFold(labels, { k, seed: 5 });
+    expect(folds).toHaveLength(k);
+    const seen = new Uint8Array(labels.length);
+    for (const fold of folds) {
+      countsOf(labels, fold.validation).forEach((count, c) => expect(Math.abs(count - counts[c] / k)).toBeLessThan(1));
+      for (const row of fold.validation) seen[row]++;
+      // train is the complement of validation
+      expect(fold.train.length + fold.validation.length).toBe(labels.length);
+      const validation = new Set(fold.validation);
+      expect(Array.from(fold.train).some((row) => validation.has(row))).toBe(false);
+    }
+    expect(seen.every((times) => times === 1)).toBe(true);
+    const sizes = folds.map((fold) => fold.validation.length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+  });
+
+  test.each([1, 0, 2.5, 1000])('rejects k = %f for 37 rows', (k) => {
+    expect(() => stratifiedKFold(labelsWith([37]), { k, seed: 1 })).toThrow(RangeError);
+  });
+});
+
+describe('saved splits', () => {
+  const train = csv('label,a,b,c,d', ...Array.from({ length: 60 }, (_, i) => `${i % 10},${i},0,0,0`));
+
+  async function imported() {
+    const dir = await competition({ 'train.csv': train });
+    const report = await importCompetition(await resolveCompetitionFiles([dir]));
+    return { dir, datasetDir: report.datasetDir, fingerprint: report.fingerprint };
+  }
+
+  test('createSplit saves indices, seed and fingerprint; loadSplit reads them back', async () => {
+    const { dir, datasetDir, fingerprint } = await imported();
+    const report = await createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.2, seed: 3 } });
+    expect(report.file).toBe(join(datasetDir, 'splits', 'holdout.json'));
+    // 6 rows per class × 0.2 = 1.2 each: every class gives 1 or 2, 12 in all
+    expect(report.validationPerClass[0].every((count) => count === 1 || count === 2)).toBe(true);
+    expect(report.validationPerClass[0].reduce((a, b) => a + b, 0)).toBe(12);
+    const loaded = await loadSplit(datasetDir, 'holdout', fingerprint);
+    expect(loaded.spec).toEqual({ kind: 'holdout', validationFraction: 0.2, seed: 3 });
+    expect(loaded.folds).toHaveLength(1);
+    expect(loaded.folds[0].validation.length).toBe(12);
+    expect(loaded.folds[0].train.length).toBe(48);
+    const direct = stratifiedSplit(Uint8Array.from({ length: 60 }, (_, i) => i % 10), { validationFraction: 0.2, seed: 3 });
+    expect(loaded.folds[0].validation).toEqual(direct.validation);
+    expect(loaded.folds[0].train).toEqual(direct.train);
+    // Saving the same split again is a no-op; a different one under the same name needs force
+    expect((await createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.2, seed: 3 } })).unchanged).toBe(true);
+    await expectUserError(createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.2, seed: 4 } }), { message: /different split named "holdout"/, hint: /--force/ });
+    expect((await createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.2, seed: 4 }, force: true })).unchanged).toBe(false);
+  });
+
+  test('k-fold splits round-trip', async () => {
+    const { dir, datasetDir, fingerprint } = await imported();
+    await createSplit({ data: dir, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 9 } });
+    const loaded = await loadSplit(datasetDir, 'cv3', fingerprint);
+    const direct = stratifiedKFold(Uint8Array.from({ length: 60 }, (_, i) => i % 10), { k: 3, seed: 9 });
+    expect(loaded.folds.map((f) => Array.from(f.validation))).toEqual(direct.map((f) => Array.from(f.validation)));
+    expect(loaded.folds.map((f) => Array.from(f.train))).toEqual(direct.map((f) => Array.from(f.train)));
+    expect(await listSplits(datasetDir)).toEqual(['cv3']);
+  });
+
+  test('a split made for other data is refused after a re-import with different content', async () => {
+    const { dir, datasetDir } = await imported();
+    await createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.1, seed: 1 } });
+    await writeFile(join(dir, 'train.csv'), train.replace('1,1,0,0,0', '2,1,0,0,0'));
+    const report = await importCompetition(await resolveCompetitionFiles([dir]));
+    await expectUserError(loadSplit(datasetDir, 'holdout', report.fingerprint), { message: /made for other data/, hint: /--force/ });
+  });
+
+  test.each([
+    ['a missing split', 'nope', { message: /no split named "nope"/, hint: /digits data split/ }],
+    ['a bad name', '../evil', { message: /invalid split name/, flag: 'name' }],
+  ])('%s', async (_what, name, expected) => {
+    const { datasetDir } = await imported();
+    await expectUserError(loadSplit(datasetDir, name), expected);
+  });
+
+  test('saveSplit rejects bad names and bad parameters are user errors', async () => {
+    const { dir, datasetDir, fingerprint } = await imported();
+    await expectUserError(saveSplit(datasetDir, { name: 'a/b', spec: { kind: 'kfold', k: 2, seed: 1 }, datasetFingerprint: fingerprint, rows: 0, folds: [] }), { message: /invalid split name/ });
+    await expectUserError(createSplit({ data: dir, name: 'x', spec: { kind: 'holdout', validationFraction: 1.5, seed: 1 } }), { message: /between 0 and 1/, flag: 'validation' });
+    await expectUserError(createSplit({ data: dir, name: 'x', spec: { kind: 'kfold', k: 1, seed: 1 } }), { message: /number of folds/, flag: 'folds' });
+  });
+});

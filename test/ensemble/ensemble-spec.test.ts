@@ -1,0 +1,52 @@
+import { describe, expect, test } from 'vitest';
+import { BUILTIN_ENSEMBLES, ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { UserError } from '../../src/errors.js';
+
+describe('ensemble specs', () => {
+  test('a member gets its preset recipe as defaults and overrides win', () => {
+    const spec = ensembleFromJson(JSON.stringify({ members: [{ preset: 'deotte' }, { preset: 'seed002', epochs: 3, learningRate: 0.01, name: 'b' }] }), 'e.json');
+    expect(spec.name).toBe('e');
+    expect(spec.validation).toEqual({ kind: 'shared', fraction: 0.1, seed: 42 });
+    expect(spec.members[0]).toMatchObject({ name: 'deotte-1', optimizer: 'adam', epochs: 30, batchSize: 64, schedule: { kind: 'exponential', decay: 0.95 }, augmentation: { rotation: 10, zoom: 0.1, widthShift: 0.1 } });
+    expect(spec.members[1]).toMatchObject({ name: 'b', optimizer: 'rmsprop', epochs: 3, learningRate: 0.01 });
+  });
+
+  test.each([
+    ['unknown top-level key', { members: [{ preset: 'mlp' }], memebrs: [] }, /\(top level\)\.memebrs: unknown key/],
+    ['no members', { members: [] }, /members: must be a non-empty array/],
+    ['unknown member key', { members: [{ preset: 'mlp', epocs: 3 }] }, /members\[0\]\.epocs: unknown key/],
+    ['unknown preset', { members: [{ preset: 'resnet' }] }, /members\[0\]\.preset: unknown preset "resnet"/],
+    ['missing preset', { members: [{ epochs: 2 }] }, /members\[0\]\.preset: is required/],
+    ['wrong type', { members: [{ preset: 'mlp', epochs: '3' }] }, /members\[0\]\.epochs: must be a number/],
+    ['fractional epochs', { members: [{ preset: 'mlp', epochs: 2.5 }] }, /members\[0\]\.epochs: must be a whole number/],
+    ['bad optimizer', { members: [{ preset: 'mlp', optimizer: 'adagrad' }] }, /members\[0\]\.optimizer/],
+    ['unknown augmentation', { members: [{ preset: 'mlp', augmentation: { rotate: 10 } }] }, /augmentation\.rotate: unknown key/],
+    ['negative augmentation', { members: [{ preset: 'mlp', augmentation: { zoom: -1 } }] }, /augmentation\.zoom: must be a number ≥ 0/],
+    ['bad schedule', { members: [{ preset: 'mlp', schedule: { kind: 'cosine' } }] }, /schedule\.kind/],
+    ['bad validation', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', fraction: 2 } }, /validation\.fraction/],
+    ['duplicate names', { members: [{ preset: 'mlp', name: 'a' }, { preset: 'mlp', name: 'a' }] }, /duplicate member name "a"/],
+  ])('%s is a UserError naming the key', (_label, input, message) => {
+    const run = () => ensembleFromJson(JSON.stringify(input), 'bad.json');
+    expect(run).toThrow(UserError);
+    expect(run).toThrow(message);
+    try {
+      run();
+    } catch (error) {
+      expect((error as UserError).where?.file).toBe('bad.json');
+    }
+  });
+
+  test('invalid JSON says so with the file', () => {
+    expect(() => ensembleFromJson('{"members": [', 'broken.json')).toThrow(/not valid JSON/);
+  });
+
+  test('the built-in ensembles are valid: quick fine-tunes from clean checkpoints, full is 15 × 30 bagged', () => {
+    const quick = BUILTIN_ENSEMBLES.quick!();
+    expect(quick.members.length).toBeGreaterThanOrEqual(2);
+    expect(quick.members.every((m) => m.init?.startsWith('checkpoints/mnist-clean/'))).toBe(true);
+    const full = BUILTIN_ENSEMBLES.full!();
+    expect(full.members).toHaveLength(15);
+    expect(full.members.every((m) => m.epochs === 30)).toBe(true);
+    expect(full.validation.kind).toBe('bagged');
+  });
+});

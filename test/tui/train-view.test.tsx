@@ -1,0 +1,45 @@
+import { render } from 'ink-testing-library';
+import { describe, expect, test } from 'vitest';
+import { TrainView } from '../../src/tui/TrainView.js';
+import { etaSeconds, initialState, overallProgress, reduce, sparkline } from '../../src/tui/train-state.js';
+
+describe('live training view', () => {
+  const t0 = 1_000_000;
+  const members = [
+    { name: 'seed002-1', epochs: 4 },
+    { name: 'deotte-2', epochs: 4 },
+  ];
+
+  test('events fold into rows: epochs, metrics, sparkline, failures and overall progress', () => {
+    // Given two members, one training two epochs and one failing
+    let s = initialState('digits train: quick', 'wasm', members, t0);
+    s = reduce(s, { type: 'engine', member: 'seed002-1', backend: 'wasm', ort: true }, t0);
+    s = reduce(s, { type: 'start', member: 'seed002-1', epochs: 4, batches: 100, trainRows: 6400, validationRows: 600, resumedAt: 0 }, t0);
+    for (const [epoch, valAcc] of [[0, 0.9], [1, 0.95]] as const) {
+      s = reduce(s, { type: 'epoch', member: 'seed002-1', epochs: 4, best: true, epoch, loss: 0.3, acc: 0.9, valLoss: 0.2, valAcc, lr: 1e-3, imagesPerSecond: 200, seconds: 30 }, t0 + (epoch + 1) * 30_000);
+    }
+    s = reduce(s, { type: 'batch', member: 'seed002-1', epoch: 2, batch: 50, batches: 100, loss: 0.25, imagesPerSecond: 210 }, t0 + 75_000);
+    s = reduce(s, { type: 'member-failed', member: 'deotte-2', error: 'out of memory\nstack…' }, t0 + 75_000);
+    // Then the state says so
+    const [a, b] = s.members;
+    expect(a).toMatchObject({ status: 'training', epoch: 2, batch: 50, valAcc: 0.95, valAccHistory: [0.9, 0.95] });
+    expect(b).toMatchObject({ status: 'failed', error: 'out of memory' });
+    expect(s.backend).toBe('wasm + onnxruntime kernels');
+    // 2.5 of 4 epochs for one member, the failed one counts as finished
+    expect(overallProgress(s)).toBeCloseTo((2.5 + 4) / 8, 5);
+    // 75 s for 2.5 epochs → 45 s for the remaining 1.5
+    expect(etaSeconds(a!, t0 + 75_000)).toBeCloseTo(45, 5);
+    expect(sparkline([0.9, 0.95])).toBe('▁█');
+
+    // When the view renders it
+    const { lastFrame } = render(<TrainView state={s} now={t0 + 75_000} />);
+    const frame = lastFrame()!;
+    // Then the header, both rows, their metrics and the bar are on screen
+    expect(frame).toContain('digits train: quick');
+    expect(frame).toContain('backend: wasm + onnxruntime kernels');
+    expect(frame).toMatch(/seed002-1\s+2\/4\s+0\.2500\s+90\.00%\s+95\.00%\s+1\.0e-3\s+210\s+45s\s+▁█/);
+    expect(frame).toMatch(/deotte-2\s+failed/);
+    expect(frame).toContain('out of memory');
+    expect(frame).toContain('81%');
+  });
+});
