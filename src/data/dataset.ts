@@ -48,6 +48,8 @@ export interface ImportRequest {
   scale: PixelScale | null;
   size: number | null;
   orientation: Orientation;
+  /** fingerprint of the clean-MNIST model that detected the orientation, if one did */
+  orientationModel?: string | null;
 }
 
 export interface TableDetections {

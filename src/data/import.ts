@@ -56,8 +56,12 @@ export interface ImportOptions extends CompetitionFiles {
   size?: number;
   /** The transform that makes stored images upright; undefined detects (as-is until a clean-MNIST checkpoint exists). */
   orientation?: Orientation;
-  /** Scores candidate orientations when `orientation` is not given (the seam for the clean-MNIST checkpoint). */
+  /** Scores candidate orientations when `orientation` is not given (a clean-MNIST model). */
   orientationScorer?: OrientationScorer;
+  /** Fingerprint of the model behind `orientationScorer`, so a cache detected without it (or with another) is redone. */
+  orientationModel?: string;
+  /** How much better than as-is (in the scorer's units) another orientation must score to be chosen. */
+  orientationMargin?: number;
   /** Re-import even when the cache is up to date. */
   force?: boolean;
   onProgress?: (event: ImportProgress) => void;
@@ -384,9 +388,8 @@ async function readSampleSubmission(file: string, sample: CsvSample): Promise<Sa
 // Freshness
 
 /**
- * The overrides that decide what the cache holds. An `orientationScorer` is not part of it
- * yet: when the clean-MNIST checkpoint lands, add its fingerprint here so a cache imported
- * without it is not reused.
+ * The overrides that decide what the cache holds, including which model detected the
+ * orientation, so a cache imported before the clean-MNIST checkpoint existed is redone.
  */
 function requestOf(options: ImportOptions): ImportRequest {
   return {
@@ -395,6 +398,7 @@ function requestOf(options: ImportOptions): ImportRequest {
     scale: options.scale ?? null,
     size: options.size ?? null,
     orientation: options.orientation ?? 'as-is',
+    orientationModel: options.orientation ? null : (options.orientationModel ?? null),
   };
 }
 
@@ -682,7 +686,7 @@ async function decideOrientation(
   rows.forEach((row, i) => {
     for (let p = 0; p < pixels; p++) images[i * pixels + p] = Number(row.cells[columns[p]]) || 0;
   });
-  const detection = await detectOrientation({ images, size, scale: train.scale.value }, options.orientationScorer);
+  const detection = await detectOrientation({ images, size, scale: train.scale.value }, options.orientationScorer, { margin: options.orientationMargin });
   return {
     value: detection.orientation,
     how: 'detected',

@@ -26,6 +26,7 @@ export type Orientation = (typeof ORIENTATIONS)[number];
 
 export const NO_ORIENTATION_CHECKPOINT_NOTE = 'no clean-MNIST checkpoint yet';
 
+
 export function isOrientation(value: string): value is Orientation {
   return (ORIENTATIONS as readonly string[]).includes(value);
 }
@@ -104,7 +105,7 @@ export interface OrientationDetection {
 }
 
 /** Picks the orientation under which `scorer` finds the sample most MNIST-like. */
-export async function detectOrientation(sample: OrientationSample, scorer?: OrientationScorer): Promise<OrientationDetection> {
+export async function detectOrientation(sample: OrientationSample, scorer?: OrientationScorer, options: { margin?: number } = {}): Promise<OrientationDetection> {
   if (!scorer) return { orientation: 'as-is', confidence: null, scores: {}, note: NO_ORIENTATION_CHECKPOINT_NOTE };
   const pixels = sample.size * sample.size;
   const count = Math.floor(sample.images.length / pixels);
@@ -118,6 +119,13 @@ export async function detectOrientation(sample: OrientationSample, scorer?: Orie
   }
   ranked.sort((a, b) => b[1] - a[1]);
   const [best, runnerUp] = ranked;
+  const asIs = scores['as-is'] ?? -Infinity;
+  const margin = options.margin ?? 0;
+  // Move away from the stored layout only on clear evidence: on data that does not look
+  // like digits at all, every orientation scores about the same.
+  if (margin > 0 && best[0] !== 'as-is' && !(best[1] - asIs >= margin)) {
+    return { orientation: 'as-is', confidence: best[1] - asIs, scores, note: `no orientation beat as-is by ${margin} over ${count} images` };
+  }
   return {
     orientation: best[0],
     confidence: runnerUp ? best[1] - runnerUp[1] : null,

@@ -1,7 +1,9 @@
 import { basename } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { DigitsCommand } from '../../cli/base-command.js';
-import { jsonFlag } from '../../cli/flags.js';
+import { backendFlag, jsonFlag } from '../../cli/flags.js';
+import { initEngine, type BackendRequest } from '../../engine/backend.js';
+import { findCleanCheckpoint, loadOrientationModel, type OrientationModel } from '../../ensemble/orientation-model.js';
 import { UserError } from '../../errors.js';
 import { importCompetition, resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
 import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';
@@ -27,12 +29,13 @@ export default class DataImport extends DigitsCommand {
 
   static override flags = {
     ...jsonFlag,
+    ...backendFlag,
     out: Flags.string({ description: 'Dataset folder to write (default: <competition folder>/.digits).' }),
     header: Flags.boolean({ description: 'The first row is a header (--no-header: it is data). Default: detected.', allowNo: true }),
     'label-column': Flags.string({ description: 'Label column: first, last or a header name. Default: a column named label, else the first or last column holding integers 0–9.' }),
     scale: Flags.string({ description: 'Pixel scale: 255 (integers 0–255, stored as uint8) or 1 (floats in [0,1], stored as float32). Default: detected.', options: ['255', '1'] }),
     size: Flags.integer({ description: 'Image side in pixels (784 pixel columns → 28). Default: square root of the pixel count.', min: 1 }),
-    orientation: Flags.string({ description: 'Transform that makes stored images upright (see digits data inspect). Default: as-is until a clean-MNIST checkpoint can detect it.', options: [...ORIENTATIONS] }),
+    orientation: Flags.string({ description: 'Transform that makes stored images upright (see digits data inspect). Default: detected with the shipped clean-MNIST checkpoint (as-is when there is none).', options: [...ORIENTATIONS] }),
     force: Flags.boolean({ description: 'Re-import even when the cache is up to date.', default: false }),
   };
 
@@ -42,6 +45,15 @@ export default class DataImport extends DigitsCommand {
     const files = await resolveCompetitionFiles(inputs);
     if (flags['label-column'] !== undefined && flags['label-column'].trim() === '') {
       throw new UserError('--label-column is empty', { where: { flag: 'label-column' }, hint: 'Use first, last or a header name.' });
+    }
+    // Orientation is detected with the clean-MNIST checkpoint when one is shipped.
+    let detector: OrientationModel | null = null;
+    if (!flags.orientation) {
+      const checkpoint = await findCleanCheckpoint();
+      if (checkpoint) {
+        await initEngine({ backend: flags.backend as BackendRequest });
+        detector = await loadOrientationModel(checkpoint);
+      }
     }
     const progress = createProgressPrinter({ minTotal: 8e6 });
     let report: ImportReport;
@@ -55,11 +67,15 @@ export default class DataImport extends DigitsCommand {
         size: flags.size,
         orientation: flags.orientation as Orientation | undefined,
         force: flags.force,
+        orientationScorer: detector?.scorer,
+        orientationModel: detector?.fingerprint,
+        orientationMargin: detector?.margin,
         onProgress: (event) =>
           progress.update({ task: `reading ${basename(event.file)}`, done: event.bytesRead, total: event.totalBytes, unit: 'bytes', detail: `${formatCount(event.rows)} rows` }),
       });
     } finally {
       progress.finish();
+      detector?.dispose();
     }
     if (flags.json) {
       this.printJson(report);
