@@ -1,0 +1,83 @@
+/**
+ * Resume after a crash, for real: a `digits train` process is killed with SIGKILL in the
+ * middle of its second epoch, and `digits train --resume` finishes the run, keeping the
+ * first epoch as it was.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+
+let dir: string;
+let competition: string;
+const ensembleFile = () => path.join(dir, 'ensemble.json');
+
+beforeAll(async () => {
+  // Given a tiny uniform practice competition, imported
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-resume-'));
+  competition = path.join(dir, 'uniform');
+  await buildPracticeCompetition({ recipe: 'uniform', out: competition, trainRows: 400, testRows: 20, seed: 3 });
+  await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+  await writeFile(
+    ensembleFile(),
+    JSON.stringify({ name: 'resume', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'only', epochs: 4, batchSize: 10, schedule: { kind: 'exponential', decay: 0.5 } }] }),
+  );
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function train(extra: string[]) {
+  return spawn(process.execPath, ['bin/run.js', 'train', '--ensemble', ensembleFile(), '--data', competition, '--run', path.join(dir, 'run'), '--concurrency', '1', ...extra], {
+    env: { ...process.env, CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function readHistory(): Promise<Array<{ epoch: number; lr: number; loss: number }>> {
+  return JSON.parse(await readFile(path.join(dir, 'run', 'only', 'history.json'), 'utf8'));
+}
+
+test('a training process killed mid-run resumes from its last finished epoch', async () => {
+  // When the run is killed once its first epoch is on disk
+  const first = train([]);
+  let stderr = '';
+  first.stderr.on('data', (chunk) => (stderr += chunk));
+  const killedAfter = await new Promise<number>((resolve, reject) => {
+    const poll = setInterval(async () => {
+      const history = await readHistory().catch(() => []);
+      if (history.length >= 1) {
+        clearInterval(poll);
+        first.kill('SIGKILL');
+        resolve(history.length);
+      }
+    }, 50);
+    first.on('exit', (code) => {
+      clearInterval(poll);
+      if (code !== null) reject(new Error(`training ended (${code}) before it could be killed:\n${stderr}`));
+    });
+  });
+  const before = await readHistory();
+  expect(before.length).toBe(killedAfter);
+  expect(killedAfter).toBeLessThan(4);
+
+  // And resumed
+  const second = train(['--resume']);
+  let out = '';
+  second.stdout.on('data', (chunk) => (out += chunk));
+  second.stderr.on('data', (chunk) => (out += chunk));
+  const code = await new Promise<number | null>((resolve) => second.on('exit', resolve));
+  expect(code, out).toBe(0);
+
+  // Then all four epochs are there, the first ones unchanged, the rates on schedule
+  const after = await readHistory();
+  expect(after.map((r) => r.epoch)).toEqual([0, 1, 2, 3]);
+  expect(after.slice(0, before.length)).toEqual(before);
+  expect(after.map((r) => r.lr)).toEqual([1e-3, 5e-4, 2.5e-4, 1.25e-4]);
+  expect(out).toContain(`resumed at epoch ${before.length + 1}`);
+  const manifest = JSON.parse(await readFile(path.join(dir, 'run', 'run.json'), 'utf8'));
+  expect(manifest.members[0]).toMatchObject({ name: 'only', ok: true, epochs: 4 });
+}, 180_000);
