@@ -27,3 +27,12 @@ export const dataFlag = {
     parse: async (input: string) => path.resolve(input),
   }),
 };
+
+export const inferFlag = {
+  infer: Flags.string({
+    description: 'Inference runtime: onnx (ONNX Runtime), tfjs, or auto (ONNX Runtime when it loads, else tfjs).',
+    options: ['auto', 'onnx', 'tfjs'],
+    default: 'auto',
+    env: 'DIGITS_INFER',
+  }),
+};

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { initEngine, type BackendRequest, type EngineInfo } from './backend.js';
 import { measureTraining, type ThroughputResult } from './throughput.js';
+import { onnxRuntimeStatus } from '../ensemble/predictor.js';
 
 export interface DoctorOptions {
   backend: BackendRequest;
@@ -12,6 +13,8 @@ export interface DoctorOptions {
 export interface DoctorReport {
   engine: EngineInfo;
   cpu: { model: string; cores: number; memoryGiB: number };
+  /** which inference runtime loads (evaluate, submit and serve use it) */
+  inference: { onnxRuntime: { available: boolean; reason: string }; default: 'onnx' | 'tfjs' };
   benchmark: (ThroughputResult & { what: string }) | null;
 }
 
@@ -26,7 +29,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     const result = await measureTraining({ preset, batchSize: 64, seconds: options.benchmarkSeconds, warmupSteps: 1 });
     benchmark = { ...result, what: `training ${preset}, batch 64, one thread` };
   }
-  return { engine, cpu, benchmark };
+  const onnxRuntime = onnxRuntimeStatus();
+  return { engine, cpu, inference: { onnxRuntime, default: onnxRuntime.available ? 'onnx' : 'tfjs' }, benchmark };
 }
 
 /** Plain-text rendering (also what a non-TTY prints). */
@@ -41,6 +45,7 @@ export function formatDoctor(report: DoctorReport): string {
     lines.push(`native conv  ${engine.ort.enabled ? '✓' : '✗'} ${engine.ort.reason}`);
   }
   lines.push(`gpu          ${engine.gpu ? 'yes' : 'no'}`);
+  lines.push(`inference    ${report.inference.default === 'onnx' ? '✓ ONNX Runtime' : '✗ ONNX Runtime (tfjs fallback)'}: ${report.inference.onnxRuntime.reason}`);
   lines.push(`versions     ${Object.entries(engine.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`cpu          ${report.cpu.model}, ${report.cpu.cores} cores, ${report.cpu.memoryGiB} GiB`);
   if (report.benchmark) {

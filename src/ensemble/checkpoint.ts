@@ -28,6 +28,8 @@ export const COMPLETE_MARKER = 'COMPLETE';
 
 /** The only files a checkpoint folder holds; anything else means it is not ours to replace. */
 const CHECKPOINT_FILES: ReadonlySet<string> = new Set([MODEL_JSON, WEIGHTS_BIN, METADATA_JSON, COMPLETE_MARKER]);
+/** Files derived from a checkpoint that live beside it (the ONNX export and its sidecar, and their temp files). */
+const DERIVED_FILE = /^(model\.onnx|onnx\.json)(\.tmp-.*)?$/;
 
 /** How pixels were scaled before they reached the first layer; serving must repeat it. */
 export interface CheckpointPreprocessing {
@@ -323,7 +325,7 @@ async function assertReplaceable(target: string): Promise<void> {
       hint: 'choose a folder path; the checkpoint is written as a folder',
     });
   }
-  const foreign = (await readdir(target)).filter((name) => !CHECKPOINT_FILES.has(name));
+  const foreign = (await readdir(target)).filter((name) => !CHECKPOINT_FILES.has(name) && !DERIVED_FILE.test(name));
   if (foreign.length > 0) {
     throw new CheckpointError(
       `cannot save a checkpoint to ${target}: the folder holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}) and saving would replace it`,

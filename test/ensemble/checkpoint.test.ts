@@ -171,6 +171,19 @@ describe('saveCheckpoint and loadCheckpoint', () => {
     loaded.model.dispose();
   });
 
+  test('saving over a checkpoint with an ONNX export beside it replaces the stale export', async () => {
+    // Given a checkpoint that was exported to ONNX (model.onnx + onnx.json beside it)
+    await saveCheckpoint(firstModel, dir, metadataFor('first', 0.9));
+    await writeFile(join(dir, 'model.onnx'), 'stale');
+    await writeFile(join(dir, 'onnx.json'), '{}');
+
+    // When training saves the next epoch into the same folder
+    await saveCheckpoint(secondModel, dir, metadataFor('second', 0.95));
+
+    // Then the save succeeds and the export of the old weights is gone
+    expect((await readdir(dir)).sort()).toEqual(['COMPLETE', 'metadata.json', 'model.json', 'weights.bin']);
+  });
+
   test('saving twice to the same folder: the second save wins', async () => {
     // Given a checkpoint of the first model
     await saveCheckpoint(firstModel, dir, metadataFor('first', 0.9));

@@ -1,0 +1,143 @@
+/**
+ * Inference throughput of the seed002 benchmark network (../shared/reference-models.md):
+ * one member at batch 1, 32 and 256 on ONNX Runtime (intra-op threads = cores) and on
+ * tfjs-wasm (XNNPACK, no ONNX Runtime kernels), then the wall time of a 5-member ensemble
+ * with 8-way TTA over 10,000 images on ONNX Runtime. Members are freshly built (untrained)
+ * and saved to temp checkpoints: speed does not depend on the weights. JSON on stdout,
+ * progress on stderr.
+ *
+ *   node --import tsx bench/inference.ts > inference.json
+ *   BENCH_SECONDS=2 BENCH_ENSEMBLE_IMAGES=2000 node --import tsx bench/inference.ts   # shorter
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../src/engine/backend.js';
+import { saveCheckpoint } from '../src/ensemble/checkpoint.js';
+import { exportCheckpointToOnnx } from '../src/ensemble/onnx-export.js';
+import { TTA_8, createOnnxPredictor, createTfjsPredictor, onnxRuntimeStatus, predictEnsemble, type Predictor } from '../src/ensemble/predictor.js';
+import { buildModel } from '../src/ensemble/presets.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const ensembleImages = Number(process.env.BENCH_ENSEMBLE_IMAGES ?? 10_000);
+const members = Number(process.env.BENCH_MEMBERS ?? 5);
+const batches = [1, 32, 256];
+const cores = os.availableParallelism();
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function randomImages(count: number): Float32Array {
+  return Float32Array.from({ length: count * 784 }, () => Math.random());
+}
+
+/** Images per second of `predictor` at `batch`, over about `seconds` after two warm-up calls. */
+async function throughput(predictor: Predictor, batch: number): Promise<{ batch: number; imagesPerSecond: number; msPerBatch: number; calls: number }> {
+  const images = randomImages(batch);
+  for (let i = 0; i < 2; i++) await predictor.predict(images, batch);
+  let calls = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < seconds * 1000 || calls < 3) {
+    await predictor.predict(images, batch);
+    calls++;
+    elapsed = performance.now() - start;
+  }
+  return { batch, imagesPerSecond: Math.round((calls * batch * 1000) / elapsed), msPerBatch: Number((elapsed / calls).toFixed(3)), calls };
+}
+
+const root = await mkdtemp(path.join(os.tmpdir(), 'digits-bench-inference-'));
+try {
+  await initEngine({ backend: 'wasm', ortKernels: false });
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const dirs: string[] = [];
+  for (let m = 0; m < members; m++) {
+    const dir = path.join(root, `seed002-${m}`);
+    const model = buildModel('seed002');
+    await saveCheckpoint(model, dir, {
+      preset: 'seed002',
+      hyperparameters: {},
+      preprocessing: { scale: '0-1' },
+      orientation: 'as-is',
+      seed: m,
+      dataFingerprint: null,
+      metrics: {},
+      command: 'bench/inference.ts',
+    });
+    model.dispose();
+    dirs.push(dir);
+  }
+  const ort = onnxRuntimeStatus();
+  const report: Record<string, unknown> = {
+    network: 'seed002',
+    secondsPerMeasurement: seconds,
+    machine: {
+      cpu: os.cpus()[0]?.model,
+      cores,
+      loadAverage: os.loadavg().map((v) => Number(v.toFixed(2))),
+      node: process.versions.node,
+      tfjs: tf.version.tfjs,
+      onnxRuntime: ort.reason,
+      wasmThreads: wasm.getThreadsCount(),
+    },
+  };
+
+  const exportStart = performance.now();
+  const exported = await exportCheckpointToOnnx(dirs[0]!);
+  report.exportSeconds = Number(((performance.now() - exportStart) / 1000).toFixed(2));
+  report.onnxBytes = exported.bytes;
+
+  if (ort.available) {
+    const onnx = await createOnnxPredictor(dirs[0]!, { threads: cores, batchSize: 256 });
+    const results = [];
+    for (const batch of batches) {
+      log(`onnxruntime: batch ${batch}…`);
+      results.push(await throughput(onnx, batch));
+    }
+    onnx.dispose();
+    report.onnxRuntime = { intraOpThreads: cores, results };
+  } else {
+    report.onnxRuntime = { skipped: ort.reason };
+  }
+
+  const tfjs = await createTfjsPredictor(dirs[0]!, { batchSize: 256 });
+  const tfjsResults = [];
+  for (const batch of batches) {
+    log(`tfjs-wasm: batch ${batch}…`);
+    tfjsResults.push(await throughput(tfjs, batch));
+  }
+  tfjs.dispose();
+  report.tfjsWasm = { kernels: 'XNNPACK (no ONNX Runtime kernels)', results: tfjsResults };
+
+  if (ort.available) {
+    log(`ensemble: ${members} members × ${TTA_8.length}-way TTA over ${ensembleImages} images on onnxruntime…`);
+    const setupStart = performance.now();
+    const predictors: Predictor[] = [];
+    for (const dir of dirs) predictors.push(await createOnnxPredictor(dir, { threads: cores }));
+    const setupSeconds = (performance.now() - setupStart) / 1000;
+    const images = randomImages(ensembleImages);
+    const start = performance.now();
+    const probs = await predictEnsemble(predictors, images, ensembleImages, {
+      tta: TTA_8,
+      onProgress: (done, total) => {
+        if (done % 2000 < 128 || done === total) log(`  ${done}/${total}`);
+      },
+    });
+    const wall = (performance.now() - start) / 1000;
+    for (const p of predictors) p.dispose();
+    const rows = ensembleImages * members * TTA_8.length;
+    report.ensemble = {
+      members,
+      tta: TTA_8.length,
+      images: ensembleImages,
+      outputs: probs.length / 10,
+      setupSeconds: Number(setupSeconds.toFixed(2)),
+      wallSeconds: Number(wall.toFixed(2)),
+      imagesPerSecond: Math.round(ensembleImages / wall),
+      memberForwardPassesPerSecond: Math.round(rows / wall),
+    };
+  }
+  report.loadAverageAfter = os.loadavg().map((v) => Number(v.toFixed(2)));
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  await rm(root, { recursive: true, force: true });
+}

@@ -1,0 +1,63 @@
+import { Args, Flags } from '@oclif/core';
+import path from 'node:path';
+import { DigitsCommand } from '../../cli/base-command.js';
+import { backendFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
+import { initEngine, type BackendRequest } from '../../engine/backend.js';
+import { CheckpointError } from '../../ensemble/checkpoint.js';
+import { exportCheckpointToOnnx } from '../../ensemble/onnx-export.js';
+import { checkOnnxParity } from '../../ensemble/predictor.js';
+import { UserError } from '../../errors.js';
+
+export default class ExportOnnx extends DigitsCommand {
+  static override summary = 'Export a checkpoint to ONNX (model.onnx beside it) and check it against tfjs.';
+
+  static override description = `Writes <checkpoint>/model.onnx (opset 18; input "images" [N,28,28,1] raw pixels in [0,1], the checkpoint's preprocessing inside the graph; output "probabilities" [N,10]) and onnx.json, which records the checkpoint files it was made from: an export that is up to date is reused. Then runs the checkpoint on tfjs and on ONNX Runtime over the same random images and reports the largest probability difference and how many predictions agree.`;
+
+  static override examples = [
+    '<%= config.bin %> export onnx checkpoints/mnist-clean/seed002',
+    '<%= config.bin %> export onnx runs/deotte/member-3/best --json',
+    '<%= config.bin %> export onnx my-checkpoint --force --images 256',
+  ];
+
+  static override args = {
+    checkpoint: Args.string({ description: 'Checkpoint folder (model.json, weights.bin, metadata.json)', required: true }),
+  };
+
+  static override flags = {
+    ...jsonFlag,
+    ...backendFlag,
+    ...seedFlag,
+    force: Flags.boolean({ description: 'Export again even when model.onnx is up to date.', default: false }),
+    check: Flags.boolean({ description: 'Compare ONNX Runtime with tfjs on random images (--no-check skips it).', default: true, allowNo: true }),
+    images: Flags.integer({ description: 'Random images for the parity check.', default: 64, min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ExportOnnx);
+    const dir = path.resolve(args.checkpoint);
+    try {
+      // The reference runs tfjs's own kernels (no ONNX Runtime convolutions), so the check compares two implementations.
+      await initEngine({ backend: flags.backend as BackendRequest, ortKernels: false });
+      const result = await exportCheckpointToOnnx(dir, { force: flags.force });
+      const parity = flags.check ? await checkOnnxParity(dir, { images: flags.images, seed: flags.seed }) : null;
+      if (flags.json) {
+        this.printJson({ ...result, parity });
+      } else {
+        const status = result.exported ? 'exported' : 'up to date (checkpoint unchanged; --force re-exports)';
+        const lines = [`${result.path}: ${(result.bytes / 1e6).toFixed(2)} MB, opset ${result.opset}, ${status}`];
+        if (parity) {
+          const verdict = parity.ok ? 'ok' : `MISMATCH (tolerance ${parity.tolerance})`;
+          lines.push(`parity on ${parity.images} random images: max |p_onnx − p_tfjs| ${parity.maxAbsDiff.toExponential(2)}, argmax agrees on ${parity.argmaxAgreement}/${parity.images}: ${verdict}`);
+        }
+        process.stdout.write(`${lines.join('\n')}\n`);
+      }
+      if (parity && !parity.ok) {
+        process.stderr.write('error: the ONNX export does not reproduce the tfjs model (a bug in digits, please report it)\n');
+        process.exitCode = 1;
+      }
+    } catch (error) {
+      if (error instanceof CheckpointError) throw new UserError(error.message, { where: { file: error.file }, hint: error.hint });
+      throw error;
+    }
+  }
+}
