@@ -53,10 +53,11 @@ export function initialState(title: string, backend: string, members: Array<{ na
 }
 
 export function reduce(state: TrainViewState, event: EnsembleEvent, now = Date.now()): TrainViewState {
-  const update = (name: string, f: (row: MemberRow) => MemberRow): TrainViewState => ({
-    ...state,
-    members: state.members.map((row) => (row.name === name ? f(row) : row)),
-  });
+  const update = (name: string, f: (row: MemberRow) => MemberRow): TrainViewState => {
+    // A member the view was not told about up front gets its row when it first reports.
+    const members = state.members.some((row) => row.name === name) ? state.members : [...state.members, ...initialState('', '', [{ name, epochs: 0 }]).members];
+    return { ...state, members: members.map((row) => (row.name === name ? f(row) : row)) };
+  };
   switch (event.type) {
     case 'engine':
       return { ...update(event.member, (r) => r), backend: `${event.backend}${event.ort ? ' + onnxruntime kernels' : ''}` };

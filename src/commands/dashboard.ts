@@ -1,0 +1,52 @@
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { jsonFlag } from '../cli/flags.js';
+import { gridColumns, renderDigitGrid } from '../data/inspect.js';
+import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../evaluate/dashboard-model.js';
+import { digitSourceForReport, latestEvaluatedRun, readEvaluationReport } from '../evaluate/report-types.js';
+import { showDashboard } from '../tui/Dashboard.js';
+
+export default class Dashboard extends DigitsCommand {
+  static override summary = 'Per-class precision/recall/F1, the confusion matrix, misread digits and training curves of an evaluated run.';
+
+  static override description =
+    'Reads <run>/evaluation.json (written by digits evaluate) and the dataset cache, so it opens instantly. In a terminal: ←/→ or 1–9 switch between the ensemble and its members, q quits. Piped, with CI=true or --json: prints the tables once (or the model as JSON).';
+
+  static override examples = [
+    '<%= config.bin %> dashboard',
+    '<%= config.bin %> dashboard --run runs/quick-20261121-101500 --member seed002-1',
+    '<%= config.bin %> dashboard --json > dashboard.json',
+  ];
+
+  static override flags = {
+    ...jsonFlag,
+    run: Flags.string({ description: 'Evaluated run folder (default: the newest under runs/ with an evaluation.json).' }),
+    member: Flags.string({ description: 'View shown first: a member name, or ensemble, ensemble-hard, ensemble-tta, test.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Dashboard);
+    const runDir = flags.run ? path.resolve(flags.run) : await latestEvaluatedRun('runs');
+    const report = await readEvaluationReport(runDir);
+    const model = buildDashboardModel(report);
+    const viewIndex = findView(model, flags.member);
+    if (flags.json) {
+      this.printJson({ runDir, view: model.views[viewIndex]!.key, ...model });
+      return;
+    }
+    const { source, note } = await digitSourceForReport(report);
+    if (note) process.stderr.write(`note: ${note}\n`);
+    if (this.plainOutput || !process.stdin.isTTY) {
+      const view = model.views[viewIndex]!;
+      const width = process.stdout.columns ?? 120;
+      const size = source?.size ?? 28;
+      const tiles = misreadTiles(view, source, gridColumns(width, size, Math.max(1, view.pairs.length)));
+      const color = Boolean(process.stdout.isTTY) && process.env.CI !== 'true' && !('NO_COLOR' in process.env);
+      const digits = tiles.length > 0 ? renderDigitGrid(tiles, { size, columns: tiles.length, color }) : undefined;
+      process.stdout.write(dashboardText(model, viewIndex, digits));
+      return;
+    }
+    await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100 });
+  }
+}

@@ -1,0 +1,36 @@
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
+import { resolveRunDir } from '../cli/runs.js';
+import { initEngine, type BackendRequest } from '../engine/backend.js';
+import { evaluateRun } from '../evaluate/evaluate.js';
+import { formatEvaluationSummary } from '../evaluate/summary.js';
+import { TTA_8, type InferMode } from '../ensemble/predictor.js';
+
+export default class Evaluate extends DigitsCommand {
+  static override summary = 'Score a run honestly: members on their held-out rows, the ensemble on rows no member trained on (soft/hard, with/without TTA).';
+  static override examples = ['<%= config.bin %> evaluate', '<%= config.bin %> evaluate --run runs/quick-20261121-101500 --answers competitions/uniform-answers.csv', '<%= config.bin %> evaluate --no-tta --json'];
+  static override flags = {
+    ...backendFlag,
+    ...jsonFlag,
+    ...inferFlag,
+    run: Flags.string({ description: 'Run folder (default: the newest under runs/).' }),
+    answers: Flags.string({ description: 'Answers file (ImageId,Label) of a practice competition: scores the test predictions too.' }),
+    tta: Flags.boolean({ description: 'Test-time augmentation (8 small shifts) as well as plain predictions.', default: true, allowNo: true }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Evaluate);
+    const runDir = await resolveRunDir(flags.run);
+    await initEngine({ backend: flags.backend as BackendRequest });
+    const report = await evaluateRun({
+      runDir,
+      infer: flags.infer as InferMode,
+      tta: flags.tta ? TTA_8 : [],
+      answers: flags.answers,
+      onProgress: flags.json ? undefined : (message) => process.stderr.write(`${message}\n`),
+    });
+    if (flags.json) this.printJson(report);
+    else process.stdout.write(formatEvaluationSummary(report));
+  }
+}

@@ -1,0 +1,103 @@
+import os from 'node:os';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { backendFlag, dataFlag, inferFlag, jsonFlag, seedFlag } from '../cli/flags.js';
+import { formatTrainEvent } from '../cli/train-events.js';
+import type { BackendRequest } from '../engine/backend.js';
+import { BUILTIN_ENSEMBLES } from '../ensemble/ensemble-spec.js';
+import { runMainJob } from '../ensemble/main-job.js';
+import type { InferMode } from '../ensemble/predictor.js';
+import type { EnsembleEvent } from '../ensemble/train-ensemble.js';
+import { formatEvaluationSummary } from '../evaluate/summary.js';
+import { writeRunReport } from '../evaluate/report-html.js';
+import { TrainView } from '../tui/TrainView.js';
+import { mountLive, type LiveView } from '../tui/live.js';
+import { initialState, reduce, type TrainViewState } from '../tui/train-state.js';
+import { timestamp } from './train.js';
+
+export default class Run extends DigitsCommand {
+  static override summary = 'The main job: competition → import → ensemble training → honest evaluation → validated submission and report.';
+  static override description =
+    'With no --data it builds the default practice competition (noisy MNIST in the layout of the seed-002 InClass competition) under competitions/, and scores the submission against its answers.';
+  static override examples = ['<%= config.bin %> run', '<%= config.bin %> run --data my-competition', '<%= config.bin %> run --ensemble full --data my-competition'];
+  static override flags = {
+    ...backendFlag,
+    ...dataFlag,
+    ...inferFlag,
+    ...jsonFlag,
+    ...seedFlag,
+    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
+    answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
+    concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Run);
+    const runName = `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
+    let live: LiveView<TrainViewState> | null = null;
+    let state: TrainViewState | null = null;
+    const say = (stage: string, message: string) => {
+      if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'stage', stage, message })}\n`);
+      else process.stderr.write(`[${stage}] ${message}\n`);
+    };
+    const onTrainEvent = (event: EnsembleEvent) => {
+      if (flags.json) {
+        if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+        return;
+      }
+      if (this.plainOutput) {
+        if (event.type === 'member-failed') process.stderr.write(`${event.member}: FAILED: ${event.error.split('\n')[0]}\n`);
+        else if (event.type !== 'engine' && event.type !== 'batch') {
+          const line = formatTrainEvent(event);
+          if (line) process.stderr.write(`${line}\n`);
+        }
+        return;
+      }
+      if (!state) return;
+      state = reduce(state, event);
+      live?.update(state);
+    };
+    const result = await runMainJob({
+      data: flags.data,
+      answers: flags.answers,
+      workDir: process.cwd(),
+      ensemble: flags.ensemble,
+      backend: flags.backend as BackendRequest,
+      infer: flags.infer as InferMode,
+      concurrency: flags.concurrency ?? os.availableParallelism(),
+      seed: flags.seed,
+      command: ['digits', 'run', ...this.argv].join(' '),
+      runName,
+      onStage: (stage, message) => {
+        if (stage === 'train' && !this.plainOutput && !flags.json) {
+          say(stage, message);
+          return;
+        }
+        if (stage === 'evaluate' && live) {
+          live.done();
+          live = null;
+        }
+        say(stage, message);
+      },
+      onTrainEvent: (event) => {
+        if (!state && !this.plainOutput && !flags.json && event.type === 'start') {
+          // The first member started: mount the live view for the whole ensemble.
+          state = initialState(`digits run → runs/${runName}`, flags.backend, []);
+          live = mountLive((s: TrainViewState) => TrainView({ state: s }), state);
+        }
+        onTrainEvent(event);
+      },
+      writeReport: (runDir) => writeRunReport({ runDir }),
+    }).finally(() => live?.done());
+    if (flags.json) {
+      this.printJson(result);
+      return;
+    }
+    process.stdout.write(formatEvaluationSummary(result.evaluation));
+    const s = result.submission;
+    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, soft voting, ${s.tta}-way TTA, validated)\n`);
+    if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
+    if (result.report) process.stdout.write(`report      ${result.report}\n`);
+    process.stdout.write(`dashboard   digits dashboard --run ${result.runDir}\ntime        ${result.seconds}s\n`);
+  }
+}

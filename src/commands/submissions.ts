@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { jsonFlag } from '../cli/flags.js';
+import { displayPath } from '../data/format.js';
+import { DEFAULT_SUBMISSIONS_DIR, LEDGER_FILE, type ListedSubmission, listSubmissions } from '../ensemble/submission.js';
+
+const pct = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
+
+/** The ledger as rows of text cells, oldest first. */
+export function submissionRows(entries: ListedSubmission[]): string[][] {
+  return entries.map((e) => [
+    e.createdAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
+    e.file,
+    path.basename(e.run),
+    e.members.map((m) => m.name).join(' '),
+    e.voting,
+    String(e.tta),
+    pct(e.validation?.accuracy),
+    e.validation ? e.validation.logLoss.toFixed(4) : '—',
+    pct(e.score?.accuracy),
+    e.status,
+  ]);
+}
+
+export const SUBMISSION_COLUMNS = ['created (UTC)', 'file', 'run', 'members', 'voting', 'tta', 'val acc', 'val loss', 'score', 'file status'];
+
+/** Left-aligned text columns, numbers right-aligned, two spaces apart. */
+export function formatTable(columns: string[], rows: string[][]): string {
+  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => /^[\d.,%—-]+$/.test(r[i]!)));
+  const line = (cells: string[]) => cells.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(columns), ...rows.map(line)].join('\n');
+}
+
+export default class Submissions extends DigitsCommand {
+  static override summary = 'List the submissions written so far (the ledger), with validation scores and whether each file is unchanged.';
+
+  static override examples = ['<%= config.bin %> submissions', '<%= config.bin %> submissions --dir my-submissions --json'];
+
+  static override flags = {
+    ...jsonFlag,
+    dir: Flags.string({ description: 'The submissions folder (holding ledger.jsonl).', default: DEFAULT_SUBMISSIONS_DIR }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Submissions);
+    const dir = path.resolve(flags.dir);
+    const entries = await listSubmissions(dir);
+    if (flags.json) {
+      this.printJson(entries);
+      return;
+    }
+    if (entries.length === 0) {
+      process.stdout.write(`No submissions in ${displayPath(dir)} yet (no ${LEDGER_FILE}); digits submit writes them.\n`);
+      return;
+    }
+    process.stdout.write(`${entries.length} submission${entries.length === 1 ? '' : 's'} in ${displayPath(dir)}\n\n${formatTable(SUBMISSION_COLUMNS, submissionRows(entries))}\n`);
+  }
+}

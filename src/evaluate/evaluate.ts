@@ -1,0 +1,249 @@
+/**
+ * Honest evaluation of a training run. Every member is scored on its own held-out rows;
+ * the ensemble only on the rows that every member held out (no row any member trained on
+ * enters an ensemble metric). With and without test-time augmentation, soft and hard
+ * voting. With an answers file (practice competitions), the test predictions are scored
+ * too. The result is saved as `<run>/evaluation.json`, with the ensemble's test
+ * probabilities beside it for `digits submit`.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadDataset, type Dataset } from '../data/dataset.js';
+import { loadSplit } from '../data/splits.js';
+import { UserError } from '../errors.js';
+import { createPredictor, IDENTITY, predictEnsemble, TTA_8, type InferMode, type Predictor, type Shift } from '../ensemble/predictor.js';
+import { readRunManifest, type MemberOutcome, type RunManifest } from '../ensemble/train-ensemble.js';
+import type { EpochRecord } from '../ensemble/train.js';
+import { computeMetrics, hardVote, softVote } from './metrics.js';
+import type { EvaluationReport, MemberEvaluation } from './report-types.js';
+
+export const EVALUATION_FILE = 'evaluation.json';
+export const TEST_PREDICTIONS_FILE = 'test-predictions.json';
+
+export interface EvaluateOptions {
+  runDir: string;
+  infer?: InferMode;
+  /** TTA shifts (default the 8-way set); an empty list turns TTA off */
+  tta?: readonly Shift[];
+  /** practice-competition answers (`ImageId,Label`) to score the test predictions */
+  answers?: string;
+  onProgress?: (message: string) => void;
+}
+
+export interface TestPredictions {
+  run: string;
+  datasetFingerprint: string;
+  members: string[];
+  voting: 'soft';
+  tta: number;
+  ids: string[];
+  labels: number[];
+  /** per row, the ensemble probability of its label */
+  confidence: number[];
+}
+
+/** Images of the given rows as floats in [0,1]. */
+export function rowsAsFloats(images: Uint8Array | Float32Array, scale: number, pixels: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * pixels);
+  for (let i = 0; i < rows.length; i++) {
+    const base = rows[i]! * pixels;
+    for (let p = 0; p < pixels; p++) out[i * pixels + p] = images[base + p]! / scale;
+  }
+  return out;
+}
+
+/** Rows every member held out: the only rows on which an ensemble metric is honest. */
+export function heldOutByAll(validationSets: ReadonlyArray<ArrayLike<number>>): number[] {
+  if (validationSets.length === 0) return [];
+  let common = new Set<number>(Array.from(validationSets[0]!));
+  for (const rows of validationSets.slice(1)) {
+    const next = new Set<number>();
+    for (const r of Array.from(rows)) if (common.has(r)) next.add(r);
+    common = next;
+  }
+  return [...common].sort((a, b) => a - b);
+}
+
+/** Picks, from probabilities over `rows`, those of `subset` (which must be inside `rows`). */
+export function selectRows(probs: Float32Array, rows: readonly number[], subset: readonly number[]): Float32Array {
+  const position = new Map<number, number>();
+  rows.forEach((r, i) => position.set(r, i));
+  const out = new Float32Array(subset.length * 10);
+  subset.forEach((r, i) => {
+    const at = position.get(r);
+    if (at === undefined) throw new Error(`row ${r} is not among the predicted rows`);
+    out.set(probs.subarray(at * 10, at * 10 + 10), i * 10);
+  });
+  return out;
+}
+
+async function readHistory(runDir: string, member: string): Promise<EpochRecord[]> {
+  try {
+    return JSON.parse(await readFile(path.join(runDir, member, 'history.json'), 'utf8')) as EpochRecord[];
+  } catch {
+    return [];
+  }
+}
+
+async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UserError(`cannot read the answers file ${file}`, { where: { file, flag: 'answers' }, hint: 'Practice competitions write it beside the folder: <competition>-answers.csv.' });
+  }
+  const byId = new Map<string, number>();
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((line, i) => {
+    if (i === 0 || line.trim() === '') return;
+    const [id, label] = line.split(',');
+    const value = Number(label);
+    if (!Number.isInteger(value) || value < 0 || value > 9) {
+      throw new UserError(`answers: label ${JSON.stringify(label)} is not a digit 0–9`, { where: { file, line: i + 1, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
+    }
+    byId.set(id!.trim(), value);
+  });
+  return Uint8Array.from(ids, (id, i) => {
+    const label = byId.get(id);
+    if (label === undefined) throw new UserError(`answers: no label for test id ${id} (row ${i + 1})`, { where: { file }, hint: 'Use the answers file of this competition.' });
+    return label;
+  });
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(value)}\n`);
+  await rename(tmp, file);
+}
+
+interface LoadedMember {
+  outcome: MemberOutcome;
+  predictor: Predictor;
+  rows: number[];
+}
+
+async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode): Promise<LoadedMember[]> {
+  const members: LoadedMember[] = [];
+  for (const outcome of manifest.members) {
+    if (!outcome.ok || !outcome.checkpoint) continue;
+    const split = await loadSplit(dataset.dir, outcome.split.name, dataset.fingerprint);
+    const rows = Array.from(split.folds[outcome.split.fold]!.validation);
+    members.push({ outcome, predictor: await createPredictor(path.join(runDir, outcome.checkpoint), { infer }), rows });
+  }
+  if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
+  return members;
+}
+
+export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationReport> {
+  const runDir = path.resolve(options.runDir);
+  const say = options.onProgress ?? (() => {});
+  const manifest = await readRunManifest(runDir);
+  const dataset = await loadDataset(manifest.dataset.dir);
+  if (dataset.fingerprint !== manifest.dataset.fingerprint) {
+    throw new UserError(`the dataset in ${dataset.dir} changed since run ${manifest.name} was trained`, { where: { file: dataset.dir }, hint: 'Re-import the data the run was trained on, or train again.' });
+  }
+  const tta = options.tta ?? TTA_8;
+  const pixels = dataset.width * dataset.height;
+  const members = await loadMembers(manifest, runDir, dataset, options.infer ?? 'auto');
+  try {
+    // Each member on its own held-out rows, plain and with TTA.
+    const memberEvaluations: MemberEvaluation[] = [];
+    const plain: Float32Array[] = [];
+    const withTta: Float32Array[] = [];
+    for (const m of members) {
+      say(`${m.outcome.name}: predicting ${m.rows.length} held-out rows (${m.predictor.kind})`);
+      const images = rowsAsFloats(dataset.trainImages, dataset.scale, pixels, m.rows);
+      const labels = Uint8Array.from(m.rows, (r) => dataset.trainLabels[r]!);
+      const p = await predictEnsemble([m.predictor], images, m.rows.length);
+      const pt = tta.length > 1 ? await predictEnsemble([m.predictor], images, m.rows.length, { tta }) : p;
+      plain.push(p);
+      withTta.push(pt);
+      memberEvaluations.push({
+        name: m.outcome.name,
+        preset: m.outcome.preset,
+        checkpoint: m.outcome.checkpoint!,
+        rows: m.rows.length,
+        validationRows: m.rows,
+        metrics: computeMetrics(p, labels),
+        tta: tta.length > 1 ? computeMetrics(pt, labels) : undefined,
+        history: await readHistory(runDir, m.outcome.name),
+      });
+    }
+    // The ensemble on rows no member trained on.
+    const heldOut = heldOutByAll(members.map((m) => m.rows));
+    if (heldOut.length === 0) {
+      throw new UserError('no training row was held out by every member, so the ensemble cannot be scored honestly', {
+        where: { file: runDir },
+        hint: 'Use a shared validation split ("validation": {"kind": "shared", ...}) for ensembles you want to score.',
+      });
+    }
+    const labels = Uint8Array.from(heldOut, (r) => dataset.trainLabels[r]!);
+    const pick = (probs: Float32Array[]) => probs.map((p, i) => selectRows(p, members[i]!.rows, heldOut));
+    const soft = computeMetrics(softVote(pick(plain)), labels);
+    const hard = computeMetrics(hardVote(pick(plain)), labels);
+    const softTta = tta.length > 1 ? computeMetrics(softVote(pick(withTta)), labels) : undefined;
+    const hardTta = tta.length > 1 ? computeMetrics(hardVote(pick(withTta)), labels) : undefined;
+
+    // The test set: soft voting with TTA, kept for `digits submit`.
+    const testCount = dataset.testImages.length / pixels;
+    say(`ensemble: predicting ${testCount} test rows with ${members.length} members × ${Math.max(1, tta.length)} TTA variants`);
+    const testImages = rowsAsFloats(dataset.testImages, dataset.scale, pixels, Array.from({ length: testCount }, (_, i) => i));
+    const predictors = members.map((m) => m.predictor);
+    const testProbs = await predictEnsemble(predictors, testImages, testCount, { tta: tta.length > 1 ? tta : undefined });
+    const testLabels: number[] = [];
+    const confidence: number[] = [];
+    for (let i = 0; i < testCount; i++) {
+      let best = 0;
+      for (let k = 1; k < 10; k++) if (testProbs[i * 10 + k]! > testProbs[i * 10 + best]!) best = k;
+      testLabels.push(best);
+      confidence.push(Number(testProbs[i * 10 + best]!.toFixed(5)));
+    }
+    await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
+      run: manifest.name,
+      datasetFingerprint: dataset.fingerprint,
+      members: members.map((m) => m.outcome.name),
+      voting: 'soft',
+      tta: Math.max(1, tta.length),
+      ids: dataset.ids,
+      labels: testLabels,
+      confidence,
+    } satisfies TestPredictions);
+
+    let test: EvaluationReport['test'];
+    const truth = options.answers ? await readAnswers(options.answers, dataset.ids) : dataset.testLabels;
+    if (truth) {
+      say('scoring the test predictions against the answers');
+      const softPlain = await predictEnsemble(predictors, testImages, testCount);
+      let bestMember: { name: string; metrics: ReturnType<typeof computeMetrics> } | null = null;
+      for (const m of members) {
+        const metrics = computeMetrics(await predictEnsemble([m.predictor], testImages, testCount), truth);
+        if (!bestMember || metrics.accuracy > bestMember.metrics.accuracy) bestMember = { name: m.outcome.name, metrics };
+      }
+      test = {
+        answers: options.answers ?? '(labels in test.csv)',
+        rows: testCount,
+        soft: computeMetrics(softPlain, truth),
+        softTta: tta.length > 1 ? computeMetrics(testProbs, truth) : undefined,
+        bestMember: bestMember!,
+      };
+    }
+
+    const report: EvaluationReport = {
+      format: 'digits-evaluation',
+      version: 1,
+      run: manifest.name,
+      createdAt: new Date().toISOString(),
+      dataset: { dir: dataset.dir, fingerprint: dataset.fingerprint },
+      heldOutRows: heldOut,
+      members: memberEvaluations,
+      ensemble: { soft, hard, softTta, hardTta, ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined },
+      test,
+    };
+    await writeJsonAtomic(path.join(runDir, EVALUATION_FILE), report);
+    return report;
+  } finally {
+    for (const m of members) m.predictor.dispose();
+  }
+}
+
+export { IDENTITY, TTA_8 };

@@ -1,0 +1,124 @@
+import { render } from 'ink-testing-library';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { type DigitSource, buildDashboardModel } from '../../src/evaluate/dashboard-model.js';
+import { computeMetrics } from '../../src/evaluate/metrics.js';
+import type { EvaluationReport } from '../../src/evaluate/report-types.js';
+import { Dashboard } from '../../src/tui/Dashboard.js';
+
+/** Probabilities that read row i as predicted[i] with confidence 0.8. */
+function probsReading(predicted: number[]): Float32Array {
+  const out = new Float32Array(predicted.length * 10).fill(0.2 / 9);
+  predicted.forEach((p, i) => (out[i * 10 + p] = 0.8));
+  return out;
+}
+
+// Twenty held-out rows (two of each digit) at dataset rows 100..119.
+const heldOutRows = Array.from({ length: 20 }, (_, i) => 100 + i);
+const labels = heldOutRows.map((_, i) => i % 10);
+const reading = (wrong: Record<number, number>) => labels.map((l, i) => wrong[i] ?? l);
+
+function fakeReport(): EvaluationReport {
+  const history = (valAcc: number[]) => valAcc.map((v, epoch) => ({ epoch, loss: 1.2 - v, acc: v, valLoss: 1 - v, valAcc: v, lr: 1e-3, imagesPerSecond: 400, seconds: 5 }));
+  return {
+    format: 'digits-evaluation',
+    version: 1,
+    run: 'quick-20261121-101500',
+    createdAt: '2026-11-21T10:30:00.000Z',
+    dataset: { dir: '/data/.digits', fingerprint: 'sha256:abc' },
+    heldOutRows,
+    members: [
+      // seed002-1 reads both 4s as 9 (positions 4 and 14)
+      { name: 'seed002-1', preset: 'seed002', checkpoint: 'seed002-1/best', rows: 20, metrics: computeMetrics(probsReading(reading({ 4: 9, 14: 9 })), labels), history: history([0.5, 0.75, 1]), validationRows: heldOutRows },
+      // deotte-2 reads one 7 as 1
+      { name: 'deotte-2', preset: 'deotte', checkpoint: 'deotte-2/best', rows: 20, metrics: computeMetrics(probsReading(reading({ 7: 1 })), labels), history: history([0.6, 0.9]) },
+    ],
+    ensemble: {
+      // the ensemble reads one 4 as 9
+      soft: computeMetrics(probsReading(reading({ 14: 9 })), labels),
+      hard: computeMetrics(probsReading(reading({ 14: 9, 7: 1 })), labels),
+    },
+  };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 30));
+const ARROW_RIGHT = '\u001B[C';
+const ARROW_LEFT = '\u001B[D';
+
+// An 8×8 "digit": the row number decides its brightness.
+const digits: DigitSource = { size: 8, image: (_set, row) => new Float32Array(64).fill(row >= 110 ? 1 : 0) };
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('dashboard screen', () => {
+  test('shows the ensemble table, confusion heat map, misread digits and curves; keys switch views and q quits', async () => {
+    // Given the dashboard of a two-member run
+    const onQuit = vi.fn();
+    const { lastFrame, stdin, unmount } = render(<Dashboard model={buildDashboardModel(fakeReport())} digits={digits} color={false} width={100} onQuit={onQuit} />);
+    let frame = lastFrame()!;
+    if (process.env.SHOW_FRAME) console.log(frame);
+    // Then the ensemble (soft vote) is shown first, with its numbers
+    expect(frame).toContain('Run quick-20261121-101500 evaluated 2026-11-21T10:30:00.000Z on 20 held-out rows');
+    expect(frame).toMatch(/1 ensemble\s+2 ensemble-hard\s+3 seed002-1\s+4 deotte-2/);
+    expect(frame).toContain('ensemble (soft vote): accuracy 95.00%');
+    expect(frame).toContain('digit  precision  recall     F1  support');
+    // the 4 row: 1 of 2 found; the 9 row: 2 of 3 predictions right
+    expect(frame).toMatch(/\n\s+4\s+1\.000\s+0\.500\s+0\.667\s+2/);
+    expect(frame).toMatch(/\n\s+9\s+0\.667\s+1\.000\s+0\.800\s+2/);
+    // the confusion matrix: the 4 row has 1 correct and 1 read as 9
+    expect(frame).toMatch(/t\\p\s+0\s+1\s+2\s+3\s+4\s+5\s+6\s+7\s+8\s+9/);
+    expect(frame).toMatch(/\n.*4\s+·\s+·\s+·\s+·\s+1\s+·\s+·\s+·\s+·\s+1/);
+    // the most-confused pair, with its dataset row and the digit drawn in shade characters
+    expect(frame).toMatch(/4 read as 9\s+1×\s+#114/);
+    expect(frame).toContain('4→9 #114');
+    expect(frame).toContain('████');
+    // the training curves
+    expect(frame).toMatch(/seed002-1\s+seed002, 3 epochs, best 3\s+evaluated 90\.00%/);
+    expect(frame).toMatch(/val_acc ▁▅█ 100\.00%/);
+    expect(frame).toContain('←/→ or 1–9: switch view · q: quit');
+
+    // When → is pressed: the hard vote
+    stdin.write(ARROW_RIGHT);
+    await tick();
+    frame = lastFrame()!;
+    expect(frame).toContain('ensemble (hard vote): accuracy 90.00%');
+    expect(frame).toMatch(/\n\s+7\s+1\.000\s+0\.500\s+0\.667\s+2/);
+
+    // When 3 is pressed: the member seed002-1, whose table differs
+    stdin.write('3');
+    await tick();
+    frame = lastFrame()!;
+    expect(frame).toContain('seed002-1 (seed002): accuracy 90.00%');
+    expect(frame).toMatch(/\n\s+4\s+0\.000\s+0\.000\s+0\.000\s+2/);
+    expect(frame).toMatch(/4 read as 9\s+2×\s+#104 #114/);
+
+    // When → twice: deotte-2, whose rows the report cannot map, then around to the ensemble
+    stdin.write(ARROW_RIGHT);
+    await tick();
+    frame = lastFrame()!;
+    expect(frame).toContain('deotte-2 (deotte): accuracy 95.00%');
+    expect(frame).toMatch(/7 read as 1\s+1×\s+@7/);
+    stdin.write(ARROW_RIGHT);
+    await tick();
+    expect(lastFrame()).toContain('ensemble (soft vote): accuracy 95.00%');
+    stdin.write(ARROW_LEFT);
+    await tick();
+    expect(lastFrame()).toContain('deotte-2 (deotte)');
+
+    // When q is pressed: it quits
+    stdin.write('q');
+    await tick();
+    expect(onQuit).toHaveBeenCalledTimes(1);
+    unmount();
+  });
+
+  test('starts on the view asked for, and says when digits cannot be drawn', () => {
+    const model = buildDashboardModel(fakeReport());
+    const { lastFrame, unmount } = render(<Dashboard model={model} initialView={2} digits={null} />);
+    const frame = lastFrame()!;
+    expect(frame).toContain('seed002-1 (seed002): accuracy 90.00%');
+    expect(frame).toContain('(digits not shown: the dataset cache is not available)');
+    unmount();
+  });
+});
