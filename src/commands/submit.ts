@@ -1,0 +1,43 @@
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
+import { resolveRunDir } from '../cli/runs.js';
+import { initEngine, type BackendRequest } from '../engine/backend.js';
+import type { InferMode } from '../ensemble/predictor.js';
+import { submitRun } from '../ensemble/submit.js';
+
+export default class Submit extends DigitsCommand {
+  static override summary = "Write a run's submission CSV in the competition's format, validate it as Kaggle would, and record it in submissions/ledger.jsonl.";
+  static override examples = ['<%= config.bin %> submit', '<%= config.bin %> submit --run runs/quick-20261121-101500 --name try-3', '<%= config.bin %> submit --answers competitions/uniform-answers.csv'];
+  static override flags = {
+    ...backendFlag,
+    ...inferFlag,
+    ...jsonFlag,
+    run: Flags.string({ description: 'Run folder (default: the newest under runs/).' }),
+    name: Flags.string({ description: "Name part of the file name (default: the run's name)." }),
+    dir: Flags.string({ description: 'Submissions folder.', default: 'submissions' }),
+    answers: Flags.string({ description: 'Answers file (ImageId,Label) of a practice competition: the score goes into the ledger.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Submit);
+    const runDir = await resolveRunDir(flags.run);
+    await initEngine({ backend: flags.backend as BackendRequest });
+    const result = await submitRun({
+      runDir,
+      dir: path.resolve(flags.dir),
+      name: flags.name,
+      answers: flags.answers,
+      infer: flags.infer as InferMode,
+      onProgress: flags.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+    });
+    if (flags.json) {
+      this.printJson(result);
+      return;
+    }
+    process.stdout.write(`${result.file}\n  ${result.rows} rows, ${result.members.length} members, soft voting, ${result.tta}-way TTA; validated (header, ids, row count, labels 0–9)\n`);
+    if (result.validation) process.stdout.write(`  validation accuracy ${(result.validation.accuracy * 100).toFixed(2)}% (held-out rows)\n`);
+    if (result.score) process.stdout.write(`  score ${(result.score.accuracy * 100).toFixed(2)}% against ${result.score.answers}\n`);
+  }
+}
