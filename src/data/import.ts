@@ -683,10 +683,17 @@ async function decideOrientation(
   const rows = (train.header.value ? sample.rows.slice(1) : sample.rows).filter((row) => row.cells.length === train.columns).slice(0, 256);
   const images = new Float32Array(rows.length * pixels);
   const columns = sourceColumns(size, 'as-is', train.label.value.column);
+  const labelColumn = train.label.value.column;
+  const labels = new Uint8Array(rows.length);
   rows.forEach((row, i) => {
     for (let p = 0; p < pixels; p++) images[i * pixels + p] = Number(row.cells[columns[p]]) || 0;
+    labels[i] = labelColumn === null ? 0 : Number(row.cells[labelColumn]) || 0;
   });
-  const detection = await detectOrientation({ images, size, scale: train.scale.value }, options.orientationScorer, { margin: options.orientationMargin });
+  const detection = await detectOrientation(
+    { images, size, scale: train.scale.value, labels: labelColumn === null ? undefined : labels },
+    options.orientationScorer,
+    { margin: options.orientationMargin },
+  );
   return {
     value: detection.orientation,
     how: 'detected',

@@ -87,6 +87,8 @@ export interface OrientationSample {
   size: number;
   /** Divide by this to get [0, 1] (255 for uint8 caches, 1 for float32). */
   scale: number;
+  /** The sample's labels, when the rows carry them (lets a scorer judge per class). */
+  labels?: Uint8Array;
 }
 
 /**
@@ -94,7 +96,7 @@ export interface OrientationSample {
  * example the mean top-class probability of a model trained on clean MNIST. `images` are
  * in [0, 1], row-major, `count` images of `size`×`size`.
  */
-export type OrientationScorer = (images: Float32Array, count: number, size: number) => number | Promise<number>;
+export type OrientationScorer = (images: Float32Array, count: number, size: number, labels?: Uint8Array) => number | Promise<number>;
 
 export interface OrientationDetection {
   orientation: Orientation;
@@ -113,7 +115,7 @@ export async function detectOrientation(sample: OrientationSample, scorer?: Orie
   const scores: Partial<Record<Orientation, number>> = {};
   const ranked: Array<[Orientation, number]> = [];
   for (const orientation of ORIENTATIONS) {
-    const score = await scorer(applyOrientation(unit, sample.size, orientation), count, sample.size);
+    const score = await scorer(applyOrientation(unit, sample.size, orientation), count, sample.size, sample.labels?.subarray(0, count));
     scores[orientation] = score;
     ranked.push([orientation, score]);
   }

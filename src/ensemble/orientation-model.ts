@@ -29,7 +29,7 @@ export async function findCleanCheckpoint(root = PACKAGE_ROOT): Promise<string |
 
 export interface OrientationModel {
   scorer: OrientationScorer;
-  /** mean top-class probability another orientation must gain over as-is to be chosen */
+  /** score (mean probability of the right class, or of the top class without labels) another orientation must gain over as-is to be chosen */
   margin: number;
   /** identifies the model (checkpoint folder + weights hash) for cache freshness */
   fingerprint: string;
@@ -42,16 +42,48 @@ export async function loadOrientationModel(checkpoint: string): Promise<Orientat
   const metadata = await readCheckpointMetadata(checkpoint);
   const { model } = await loadCheckpoint(checkpoint);
   const pre = fromSpec(metadata.preprocessing);
-  const inputSize = (model.inputs[0]!.shape[1] ?? 28) - 0;
-  const expected = metadata.preprocessing.padTo ? 28 : inputSize;
-  const scorer: OrientationScorer = (images, count, size) => {
+  const expected = metadata.preprocessing.padTo ? 28 : (model.inputs[0]!.shape[1] ?? 28);
+  const predict = (images: Float32Array, count: number, size: number): Float32Array => {
+    const probs = tf.tidy(() => model.predict(pre.apply(tf.tensor4d(images, [count, size, size, 1]))) as tf.Tensor2D);
+    const out = probs.dataSync() as Float32Array;
+    probs.dispose();
+    return out;
+  };
+  const scorer: OrientationScorer = (images, count, size, labels) => {
     // Another image size: the model cannot tell; every orientation scores the same.
     if (size !== expected || count === 0) return 0;
-    const probs = tf.tidy(() => model.predict(pre.apply(tf.tensor4d(images, [count, size, size, 1]))) as tf.Tensor2D);
-    const top = tf.tidy(() => tf.mean(tf.max(probs, 1)));
-    const score = top.dataSync()[0]!;
-    tf.dispose([probs, top]);
-    return score;
+    if (!labels) {
+      // No labels: how confident the model is, on average.
+      const probs = predict(images, count, size);
+      let sum = 0;
+      for (let i = 0; i < count; i++) sum += Math.max(...probs.subarray(i * 10, i * 10 + 10));
+      return sum / count;
+    }
+    // With labels: the mean image of each class averages the noise away (a noisy
+    // competition can fool a clean model image by image), stretched to [0,1]; the score
+    // is the mean probability the model gives each class mean its own label.
+    const px = size * size;
+    const means = new Float32Array(10 * px);
+    const counts = new Array<number>(10).fill(0);
+    for (let i = 0; i < count; i++) {
+      const label = labels[i]!;
+      counts[label]!++;
+      for (let p = 0; p < px; p++) means[label * px + p] += images[i * px + p]!;
+    }
+    const present = counts.flatMap((n, label) => (n > 0 ? [label] : []));
+    const stacked = new Float32Array(present.length * px);
+    present.forEach((label, j) => {
+      const mean = means.subarray(label * px, (label + 1) * px).map((v) => v / counts[label]!);
+      // Background = the median level (digits cover well under half of an MNIST image);
+      // stretch what rises above it to [0,1], so noisy backgrounds read as black.
+      const background = Float32Array.from(mean).sort()[Math.floor(px / 2)]!;
+      const top = Math.max(...mean);
+      for (let p = 0; p < px; p++) stacked[j * px + p] = top > background ? Math.min(1, Math.max(0, (mean[p]! - background) / (top - background))) : 0;
+    });
+    const probs = predict(stacked, present.length, size);
+    let sum = 0;
+    present.forEach((label, j) => (sum += probs[j * 10 + label]!));
+    return sum / present.length;
   };
   return {
     scorer,
