@@ -36,6 +36,7 @@ import {
 } from './dataset.js';
 import { type LayoutOverrides, type TrainLayout, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
 import { type Orientation, type OrientationScorer, detectOrientation, orientationGather } from './orientation.js';
+import { writeJsonAtomic } from '../atomic-file.js';
 
 export interface CompetitionFiles {
   /** The folder the CSVs are in (the default home of the cache). */
@@ -441,11 +442,6 @@ async function freshness(datasetDir: string, request: ImportRequest, sources: So
   return { manifest: updated, reused: 'same-content' };
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-  await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temp, file);
-}
 
 function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportReport['reused'], bytesRead: number, seconds: number): ImportReport {
   const { detected } = manifest;

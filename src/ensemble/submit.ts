@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, rowsAsFloats, type TestPredictions } from '../evaluate/evaluate.js';
+import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from '../evaluate/evaluate.js';
 import type { EvaluationReport } from '../evaluate/report-types.js';
-import { createPredictor, predictEnsemble, TTA_8, type InferMode } from './predictor.js';
+import { createPredictor, TTA_8, type InferMode } from './predictor.js';
 import { appendLedger, scoreAgainstAnswers, validateSubmission, writeSubmission } from './submission.js';
 import { readRunManifest } from './train-ensemble.js';
 
@@ -54,22 +54,11 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   let predictions = await readJson<TestPredictions>(path.join(runDir, TEST_PREDICTIONS_FILE));
   const members = okMembers.map((m) => m.name);
   if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join()) {
-    const pixels = dataset.width * dataset.height;
-    const count = dataset.testImages.length / pixels;
-    say(`predicting ${count} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
+    say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
     const predictors = [];
     for (const m of okMembers) predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto' }));
     try {
-      const images = rowsAsFloats(dataset.testImages, dataset.scale, pixels, Array.from({ length: count }, (_, i) => i));
-      const probs = await predictEnsemble(predictors, images, count, { tta: TTA_8 });
-      const labels: number[] = [];
-      const confidence: number[] = [];
-      for (let i = 0; i < count; i++) {
-        let best = 0;
-        for (let k = 1; k < 10; k++) if (probs[i * 10 + k]! > probs[i * 10 + best]!) best = k;
-        labels.push(best);
-        confidence.push(probs[i * 10 + best]!);
-      }
+      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8);
       predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', tta: TTA_8.length, ids: dataset.ids, labels, confidence };
     } finally {
       for (const p of predictors) p.dispose();

@@ -4,7 +4,7 @@
  * others. The run folder holds one sub-folder per member and `run.json`, which everything
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
@@ -14,6 +14,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { runJobsInParallel } from '../engine/parallel.js';
 import type { EnsembleSpec } from './ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from './train.js';
+import { writeJsonAtomic } from '../atomic-file.js';
 
 export type EnsembleEvent = TrainEvent | { type: 'member-failed'; member: string; error: string } | { type: 'engine'; member: string; backend: string; ort: boolean };
 
@@ -102,11 +103,6 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<Membe
   return plans;
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, file);
-}
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
   const file = path.join(runDir, RUN_MANIFEST);

@@ -4,13 +4,14 @@
  * weights by validation loss, label smoothing, and an atomic checkpoint after every epoch.
  * Progress goes out as typed events; rendering happens elsewhere.
  */
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from './augment.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMetadataInput, type CheckpointPreprocessing } from './checkpoint.js';
 import { buildModel, getPreset, type Preset } from './presets.js';
+import { writeJsonAtomic } from '../atomic-file.js';
 
 /** Images as stored by the data layer: row-major, one image after another. */
 export interface ImageSet {
@@ -236,11 +237,6 @@ async function buildOrLoad(config: MemberConfig, preset: Preset): Promise<tf.Lay
   return model;
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, file);
-}
 
 interface ResumeState {
   history: EpochRecord[];

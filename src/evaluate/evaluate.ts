@@ -6,7 +6,7 @@
  * too. The result is saved as `<run>/evaluation.json`, with the ensemble's test
  * probabilities beside it for `digits submit`.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { loadSplit } from '../data/splits.js';
@@ -14,8 +14,9 @@ import { UserError } from '../errors.js';
 import { createPredictor, IDENTITY, predictEnsemble, TTA_8, type InferMode, type Predictor, type Shift } from '../ensemble/predictor.js';
 import { readRunManifest, type MemberOutcome, type RunManifest } from '../ensemble/train-ensemble.js';
 import type { EpochRecord } from '../ensemble/train.js';
-import { computeMetrics, hardVote, softVote } from './metrics.js';
+import { computeMetrics, hardVote, predictedLabels, softVote } from './metrics.js';
 import type { EvaluationReport, MemberEvaluation } from './report-types.js';
+import { writeJsonAtomic } from '../atomic-file.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
 export const TEST_PREDICTIONS_FILE = 'test-predictions.json';
@@ -50,6 +51,17 @@ export function rowsAsFloats(images: Uint8Array | Float32Array, scale: number, p
     for (let p = 0; p < pixels; p++) out[i * pixels + p] = images[base + p]! / scale;
   }
   return out;
+}
+
+/** The ensemble's soft vote (with TTA when given) on every test row of a dataset. */
+export async function predictTestSet(predictors: readonly Predictor[], dataset: Dataset, tta: readonly Shift[]) {
+  const pixels = dataset.width * dataset.height;
+  const count = dataset.testImages.length / pixels;
+  const images = rowsAsFloats(dataset.testImages, dataset.scale, pixels, Array.from({ length: count }, (_, i) => i));
+  const probs = await predictEnsemble(predictors, images, count, { tta: tta.length > 1 ? tta : undefined });
+  const labels = Array.from(predictedLabels(probs));
+  const confidence = labels.map((label, i) => Number(probs[i * 10 + label]!.toFixed(5)));
+  return { images, count, probs, labels, confidence };
 }
 
 /** Rows every member held out: the only rows on which an ensemble metric is honest. */
@@ -110,11 +122,6 @@ async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
   });
 }
 
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value)}\n`);
-  await rename(tmp, file);
-}
 
 interface LoadedMember {
   outcome: MemberOutcome;
@@ -185,19 +192,9 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
     const hardTta = tta.length > 1 ? computeMetrics(hardVote(pick(withTta)), labels) : undefined;
 
     // The test set: soft voting with TTA, kept for `digits submit`.
-    const testCount = dataset.testImages.length / pixels;
-    say(`ensemble: predicting ${testCount} test rows with ${members.length} members × ${Math.max(1, tta.length)} TTA variants`);
-    const testImages = rowsAsFloats(dataset.testImages, dataset.scale, pixels, Array.from({ length: testCount }, (_, i) => i));
+    say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} members × ${Math.max(1, tta.length)} TTA variants`);
     const predictors = members.map((m) => m.predictor);
-    const testProbs = await predictEnsemble(predictors, testImages, testCount, { tta: tta.length > 1 ? tta : undefined });
-    const testLabels: number[] = [];
-    const confidence: number[] = [];
-    for (let i = 0; i < testCount; i++) {
-      let best = 0;
-      for (let k = 1; k < 10; k++) if (testProbs[i * 10 + k]! > testProbs[i * 10 + best]!) best = k;
-      testLabels.push(best);
-      confidence.push(Number(testProbs[i * 10 + best]!.toFixed(5)));
-    }
+    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence } = await predictTestSet(predictors, dataset, tta);
     await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
       run: manifest.name,
       datasetFingerprint: dataset.fingerprint,

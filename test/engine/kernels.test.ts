@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.js';
+import { mulberry32 } from '../../src/data/random.js';
 import { disableOrtKernels, enableOrtKernels } from '../../src/engine/ort-kernels.js';
 import { BN_TRAIN, BN_TRAIN_GRAD, registerBatchNormKernels } from '../../src/engine/batch-norm.js';
 
@@ -33,16 +34,10 @@ const CASES: Case[] = [
   { name: '5x5 s2 same, batch 64', x: [64, 8, 8, 6], k: [5, 5], co: 6, stride: [2, 2], pad: 'same' },
 ];
 
-/** A seeded generator so failures reproduce. */
+/** A seeded generator so failures reproduce: uniform in [-0.5, 0.5). */
 function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = mulberry32(seed);
+  return () => next() - 0.5;
 }
 const fill = (n: number, rnd: () => number) => Float32Array.from({ length: n }, rnd);
 
