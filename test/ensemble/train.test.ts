@@ -56,6 +56,20 @@ describe('augmentation', () => {
     for (const v of a) expect(v >= 0 && v <= 1).toBe(true);
   });
 
+  test('background noise raises the background, never lowers a pixel, and keeps bright strokes', () => {
+    const x = image();
+    const before = x.dataSync();
+    const after = createAugmenter({ backgroundNoise: 1 }, 5).apply(tf.tile(x, [16, 1, 1, 1]) as tf.Tensor4D).dataSync();
+    let raised = 0;
+    for (let i = 0; i < after.length; i++) {
+      expect(after[i]!).toBeGreaterThanOrEqual(before[i % 64]!);
+      if (before[i % 64] === 1) expect(after[i]).toBe(1);
+      if (after[i]! > before[i % 64]!) raised++;
+    }
+    // about half the background of 16 images is lifted (levels are drawn per image)
+    expect(raised).toBeGreaterThan(16 * 60 * 0.3);
+  });
+
   test('no ranges is the identity; a shift moves the mass sideways, not up or down', () => {
     const x = image();
     expect(Array.from(createAugmenter({}, 1).apply(x).dataSync())).toEqual(Array.from(x.dataSync()));
