@@ -3,11 +3,13 @@
  * strictly (an unknown key or a wrong type is an error naming it, after nanoGPT's
  * configurator). A member is a preset plus overrides of its recipe.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from './augment.js';
 import { PRESET_NAMES, getPreset } from './presets.js';
+import { PACKAGE_ROOT } from './train-ensemble.js';
 import type { MemberConfig, Schedule } from './train.js';
 
 export type ValidationSpec =
@@ -178,11 +180,18 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
 
 /* ---------- built-in ensembles ---------- */
 
-const clean = (preset: string) => path.join('checkpoints', 'mnist-clean', preset);
+/**
+ * The shipped starting point of a preset: the noisy-MNIST checkpoint (clean MNIST plus
+ * background-noise augmentation) when there is one, else the clean one.
+ */
+export function shippedInit(preset: string, root = PACKAGE_ROOT): string {
+  const noisy = path.join('checkpoints', 'mnist-noisy', preset);
+  return existsSync(path.join(root, noisy, 'COMPLETE')) ? noisy : path.join('checkpoints', 'mnist-clean', preset);
+}
 
 /**
  * `quick`: the `npm start` ensemble for 2 CPU cores (about 15 minutes on 12k rows):
- * four members fine-tuned from the shipped clean-MNIST checkpoints, two per preset,
+ * four members fine-tuned from the shipped MNIST checkpoints (`shippedInit`), two per preset,
  * different seeds, one shared 10% holdout so the ensemble is scored on unseen rows.
  */
 function quick(): EnsembleSpec {
@@ -196,7 +205,7 @@ function quick(): EnsembleSpec {
     epochs: 6,
     batchSize: 64,
     seed: 100 + i,
-    init: clean(preset),
+    init: shippedInit(preset),
   });
   const inputs = [member('seed002', 1), member('deotte', 2), member('seed002', 3), member('deotte', 4)];
   return {

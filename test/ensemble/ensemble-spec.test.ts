@@ -43,7 +43,7 @@ describe('ensemble specs', () => {
   test('the built-in ensembles are valid: quick fine-tunes from clean checkpoints, full is 15 × 30 bagged', () => {
     const quick = BUILTIN_ENSEMBLES.quick!();
     expect(quick.members.length).toBeGreaterThanOrEqual(2);
-    expect(quick.members.every((m) => m.init?.startsWith('checkpoints/mnist-clean/'))).toBe(true);
+    expect(quick.members.every((m) => /^checkpoints\/mnist-(noisy|clean)\//.test(m.init ?? ''))).toBe(true);
     const full = BUILTIN_ENSEMBLES.full!();
     expect(full.members).toHaveLength(15);
     expect(full.members.every((m) => m.epochs === 30)).toBe(true);
