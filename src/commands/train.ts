@@ -8,6 +8,8 @@ import type { BackendRequest } from '../engine/backend.js';
 import { BUILTIN_ENSEMBLES, resolveEnsemble } from '../ensemble/ensemble-spec.js';
 import { readRunManifest, trainEnsemble, type EnsembleEvent } from '../ensemble/train-ensemble.js';
 import { UserError } from '../errors.js';
+import { resolveRunDir } from '../cli/runs.js';
+import { CORRECTIONS_FILE } from '../serve/corrections.js';
 import { TrainView } from '../tui/TrainView.js';
 import { mountLive } from '../tui/live.js';
 import { initialState, reduce } from '../tui/train-state.js';
@@ -32,6 +34,7 @@ export default class Train extends DigitsCommand {
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (needs --run): each member restarts from its last finished epoch.', default: false }),
+    extra: Flags.string({ description: 'Add the drawing pad\'s corrections to the training rows: a corrections.jsonl file, or "corrections" for the newest run\'s.' }),
   };
 
   async run(): Promise<void> {
@@ -71,7 +74,10 @@ export default class Train extends DigitsCommand {
       state = reduce(state, event);
       live.update(state);
     };
+    let extra: string | undefined;
+    if (flags.extra) extra = flags.extra === 'corrections' ? path.join(await resolveRunDir(undefined), CORRECTIONS_FILE) : path.resolve(flags.extra);
     const manifest = await trainEnsemble({
+      extra,
       ensemble,
       data,
       runDir,

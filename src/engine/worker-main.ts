@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initEngine } from './backend.js';
 import { measureInference, measureTraining } from './throughput.js';
 import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
+import type { ImageSet } from '../ensemble/train.js';
 
 const job = workerData as WorkerJob;
 const post = (message: WorkerMessage) => parentPort!.postMessage(message);
@@ -21,10 +22,19 @@ async function main(): Promise<unknown> {
       const { loadDataset } = await import('../data/dataset.js');
       const { trainMember } = await import('../ensemble/train.js');
       const dataset = await loadDataset(job.datasetDir);
+      let data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
+      let trainRows: number[] = job.trainRows;
+      if (job.extra) {
+        // Corrections join the training rows only, never validation, so scores stay comparable.
+        const { correctionsAsImageSet, mergeImageSets } = await import('../serve/corrections.js');
+        const merged = mergeImageSets(data, await correctionsAsImageSet(job.extra));
+        data = merged.data;
+        trainRows = [...job.trainRows, ...merged.extraRows];
+      }
       return trainMember({
         config: job.member,
-        data: { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale },
-        trainRows: job.trainRows,
+        data,
+        trainRows,
         validationRows: job.validationRows,
         outDir: job.outDir,
         resume: job.resume,

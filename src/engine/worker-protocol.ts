@@ -17,6 +17,8 @@ export type WorkerJob =
       outDir: string;
       resume: boolean;
       metadata: TrainOptions['metadata'];
+      /** corrections file (JSON lines from the pad) added to the training rows only */
+      extra?: string;
     };
 
 export type WorkerMessage =

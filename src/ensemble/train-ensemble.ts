@@ -5,6 +5,7 @@
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
 import { access, mkdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
@@ -29,6 +30,8 @@ export interface TrainEnsembleOptions {
   resume?: boolean;
   command: string;
   onEvent?: (event: EnsembleEvent) => void;
+  /** corrections file from the drawing pad, added to every member's training rows */
+  extra?: string;
 }
 
 export interface MemberOutcome {
@@ -56,6 +59,8 @@ export interface RunManifest {
   seconds: number;
   command: string;
   members: MemberOutcome[];
+  /** corrections added to training (`digits train --extra`) */
+  extra?: { file: string; rows: number; sha256: string };
 }
 
 export const RUN_MANIFEST = 'run.json';
@@ -127,6 +132,16 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
     options.ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
   const plans = await planSplits({ ...options.ensemble, members }, datasetDir);
+  // Extra rows change what the members learn from: they are part of the data fingerprint.
+  let dataFingerprint = dataset.fingerprint;
+  let extra: RunManifest['extra'];
+  if (options.extra) {
+    const { readCorrections } = await import('../serve/corrections.js');
+    const log = await readCorrections(options.extra);
+    const hash = createHash('sha256').update(await readFile(options.extra)).digest('hex');
+    extra = { file: path.resolve(options.extra), rows: log.records.length, sha256: hash };
+    dataFingerprint = `${dataset.fingerprint}+corrections:sha256:${hash}`;
+  }
   // Resolve each plan's rows here so workers get plain index arrays.
   const jobs = await Promise.all(
     plans.map(async (plan) => {
@@ -141,7 +156,8 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
         validationRows: Array.from(fold.validation),
         outDir: path.join(options.runDir, plan.member.name),
         resume: options.resume ?? false,
-        metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: options.command },
+        extra: extra?.file,
+        metadata: { orientation: dataset.orientation, dataFingerprint, command: options.command },
       };
     }),
   );
@@ -183,6 +199,7 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
     seconds: Math.round((Date.now() - started) / 1000),
     command: options.command,
     members: results,
+    extra,
   };
   await writeJsonAtomic(path.join(options.runDir, RUN_MANIFEST), manifest);
   return manifest;

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { jsonFlag } from '../cli/flags.js';
+import { resolveRunDir } from '../cli/runs.js';
+import { type DigitTile, gridColumns, renderDigitGrid, writeDigitGridPng } from '../data/inspect.js';
+import { CORRECTIONS_FILE, readCorrections, summarizeCorrections, type CorrectionRecord, type CorrectionSummary } from '../serve/corrections.js';
+
+export default class Corrections extends DigitsCommand {
+  static override summary = 'What the drawing pad collected: corrections per label, what the ensemble said instead, and the digits.';
+
+  static override description =
+    'Reads the corrections file that `digits serve` appends to (default <run>/corrections.jsonl of the newest run) and shows how many corrections each label has, which predicted → given confusions they come from, and the most recent corrected digits (in the terminal, and as a PNG with --png). A torn last line (a crash mid-write) is skipped with a warning.';
+
+  static override examples = ['<%= config.bin %> corrections', '<%= config.bin %> corrections --file runs/quick-20261121-101500/corrections.jsonl --png corrections.png', '<%= config.bin %> corrections --json'];
+
+  static override flags = {
+    ...jsonFlag,
+    file: Flags.string({ description: 'Corrections file (default <run>/corrections.jsonl).' }),
+    run: Flags.string({ description: 'Run whose corrections to show when --file is not given (default: the newest under runs/).' }),
+    count: Flags.integer({ description: 'Most recent corrected digits to draw.', default: 40, min: 0 }),
+    png: Flags.string({ description: 'Also write the grid of corrected digits to this PNG file.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Corrections);
+    const file = flags.file ? path.resolve(flags.file) : path.join(await resolveRunDir(flags.run), CORRECTIONS_FILE);
+    const log = await readCorrections(file);
+    for (const warning of log.warnings) process.stderr.write(`warning: ${warning}\n`);
+    const summary = summarizeCorrections(log.records);
+    const recent = log.records.slice(Math.max(0, log.records.length - flags.count));
+    const tiles = recent.map(tileOf);
+    const png = flags.png ? path.resolve(flags.png) : null;
+    const columns = gridColumns(process.stdout.columns ?? 120, 28, Math.max(1, tiles.length));
+    if (png && tiles.length > 0) await writeDigitGridPng(png, tiles, { size: 28, columns: Math.min(columns, 10) });
+    if (flags.json) {
+      this.printJson({ file: log.file, ...summary, warnings: log.warnings, png: png && tiles.length > 0 ? png : null });
+      return;
+    }
+    const color = Boolean(process.stdout.isTTY) && process.env.CI !== 'true' && !('NO_COLOR' in process.env);
+    const out = [renderSummary(log.file, summary)];
+    if (tiles.length > 0) {
+      out.push(`Most recent ${tiles.length} (what the ensemble said → the right digit)`, renderDigitGrid(tiles, { size: 28, columns, color }));
+    }
+    if (png) out.push(tiles.length > 0 ? `Wrote the grid to ${png}` : 'No corrections: no PNG written');
+    process.stdout.write(`${out.join('\n')}\n`);
+  }
+}
+
+function tileOf(record: CorrectionRecord): DigitTile {
+  return {
+    image: Float32Array.from(record.image, (v) => v / 255),
+    caption: `${record.predicted ?? '?'} → ${record.label}`,
+    label: String(record.label),
+  };
+}
+
+function renderSummary(file: string, summary: CorrectionSummary): string {
+  const lines = [`Corrections in ${file}: ${summary.count}`];
+  if (summary.count === 0) return `${lines[0]}\n`;
+  lines.push('', 'Per label (the right digit)');
+  const most = Math.max(...summary.perLabel, 1);
+  summary.perLabel.forEach((count, label) => lines.push(`  ${label}  ${String(count).padStart(5)}  ${'█'.repeat(Math.round((count / most) * 30))}`));
+  lines.push('', 'Confusions (the ensemble said → the right digit)');
+  for (const pair of summary.pairs.slice(0, 15)) lines.push(`  ${pair.predicted} → ${pair.label}  ${String(pair.count).padStart(5)}`);
+  if (summary.pairs.length > 15) lines.push(`  … ${summary.pairs.length - 15} more pairs (--json lists them all)`);
+  if (summary.withoutPrediction > 0) lines.push(`  (${summary.withoutPrediction} without a recorded prediction)`);
+  lines.push('', 'Matrix: rows = predicted, columns = given');
+  lines.push(`      ${Array.from({ length: 10 }, (_, k) => String(k).padStart(4)).join('')}`);
+  summary.confusion.forEach((row, predicted) => lines.push(`  ${predicted}   ${row.map((c) => (c ? String(c) : '·').padStart(4)).join('')}`));
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,93 @@
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
+import { resolveRunDir } from '../cli/runs.js';
+import { initEngine, type BackendRequest } from '../engine/backend.js';
+import type { InferMode } from '../ensemble/predictor.js';
+import { UserError } from '../errors.js';
+import { defaultServeThreads, loadServedEnsemble } from '../serve/ensemble.js';
+import { startServer } from '../serve/server.js';
+
+export default class Serve extends DigitsCommand {
+  static override summary = 'Serve a trained ensemble over HTTP, with the draw-and-correct pad at /.';
+
+  static override description = [
+    'Opens every member of the run once (ONNX Runtime sessions unless --infer tfjs) and answers:',
+    '  POST /v1/predict      JSON {"images": [[784 values]]} or a PNG/JPEG of any size (centred like MNIST); ?tta=true&members=a,b',
+    '  POST /v1/corrections  {"image": [784], "label": 0-9, "predicted": 0-9}, appended to the corrections file',
+    '  GET  /                the drawing pad;  GET /v1/model, /healthz, /metrics (Prometheus)',
+    'Concurrent requests arriving within --batch-window-ms run as one batch. SIGTERM or Ctrl-C finishes the requests in flight, then exits 0.',
+  ].join('\n');
+
+  static override examples = [
+    '<%= config.bin %> serve',
+    '<%= config.bin %> serve --run runs/quick-20261121-101500 --port 8080',
+    "curl -s localhost:8080/v1/predict -H 'content-type: image/png' --data-binary @digit.png",
+    '<%= config.bin %> serve --host 0.0.0.0 --max-batch 512 --batch-window-ms 5 --corrections my-corrections.jsonl',
+  ];
+
+  static override flags = {
+    ...backendFlag,
+    ...inferFlag,
+    ...jsonFlag,
+    run: Flags.string({ description: 'Run folder to serve (default: the newest under runs/).' }),
+    port: Flags.integer({ description: 'TCP port (0 picks a free one).', default: 8080, min: 0, max: 65535, env: 'DIGITS_PORT' }),
+    host: Flags.string({ description: 'Interface to listen on (0.0.0.0 for every interface).', default: '127.0.0.1' }),
+    'max-batch': Flags.integer({ description: 'Most images in one inference batch (and in one request).', default: 256, min: 1, max: 4096 }),
+    'batch-window-ms': Flags.integer({ description: 'How long a batch waits for more concurrent requests, in ms.', default: 3, min: 0, max: 1000 }),
+    threads: Flags.integer({
+      description: 'ONNX Runtime threads per member session (default: cores − 1, leaving a core for HTTP; one inference batch runs at a time).',
+      min: 1,
+      max: 256,
+    }),
+    corrections: Flags.string({ description: 'Corrections file (JSON lines) the pad appends to (default <run>/corrections.jsonl).' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Serve);
+    const runDir = await resolveRunDir(flags.run);
+    await initEngine({ backend: flags.backend as BackendRequest });
+    const say = (line: string) => {
+      if (!flags.json) process.stderr.write(`${line}\n`);
+    };
+    const ensemble = await loadServedEnsemble(runDir, { infer: flags.infer as InferMode, threads: flags.threads ?? defaultServeThreads() });
+    let server;
+    try {
+      server = await startServer({
+        ensemble,
+        host: flags.host,
+        port: flags.port,
+        maxBatch: flags['max-batch'],
+        batchWindowMs: flags['batch-window-ms'],
+        correctionsFile: flags.corrections,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'EADDRINUSE') throw new UserError(`port ${flags.port} on ${flags.host} is already in use`, { where: { flag: 'port' }, hint: 'Stop the other server, or pick another port (--port 0 picks a free one).' });
+      if (code === 'EACCES') throw new UserError(`not allowed to listen on ${flags.host}:${flags.port}`, { where: { flag: 'port' }, hint: 'Ports below 1024 need privileges; use --port 8080.' });
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`cannot listen on ${flags.host}: no such interface`, { where: { flag: 'host' }, hint: 'Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).' });
+      throw error;
+    }
+    const members = ensemble.members.map((m) => ({ name: m.name, preset: m.preset, runtime: m.predictor.kind, reason: m.predictor.reason }));
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url, port: server.port, run: runDir, members, corrections: server.correctionsFile })}\n`);
+    } else {
+      say(`digits serve: ${ensemble.members.length} member${ensemble.members.length === 1 ? '' : 's'} of ${runDir}`);
+      for (const m of members) say(`  ${m.name.padEnd(14)} ${m.preset.padEnd(9)} ${m.reason}`);
+      for (const s of ensemble.skipped) say(`  ${s.name.padEnd(14)} not served: ${s.reason}`);
+      say(`  batching: up to ${flags['max-batch']} images, window ${flags['batch-window-ms']} ms; corrections → ${server.correctionsFile}`);
+      say(`listening on ${server.url}  (drawing pad: ${server.url}/ ; Ctrl-C stops)`);
+    }
+    // Graceful shutdown: stop accepting, finish what is in flight, release sessions, exit 0.
+    // A second signal while draining falls through to Node's default handler and ends at once.
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    const inFlight = server.inFlight();
+    say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight, then stopping`);
+    await server.close();
+    if (flags.json) process.stdout.write(`${JSON.stringify({ event: 'stopped', signal, finished: inFlight })}\n`);
+    else say('stopped');
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Dynamic batching: requests that arrive within `windowMs` of each other (or until
+ * `maxBatch` images wait) run as one batch, one predictor call per member, and the
+ * probabilities are split back per request.
+ *
+ * One batch runs at a time: an ONNX Runtime session already uses every core, and its
+ * native run blocks the event loop while it computes. Requests that arrive during a batch
+ * are read when it ends and go out together in the next one, so under load batches grow by
+ * themselves and the window only costs latency when the server is idle.
+ *
+ * Each request chooses TTA and a subset of members. Its rows (the image, or its 8 shifted
+ * copies) are stacked once per batch; a member runs on the whole stack when every request
+ * wants it, else on a copy of the rows of the requests that do.
+ */
+import { TTA_8, shiftImages, type Predictor, type Shift } from '../ensemble/predictor.js';
+
+export interface NamedPredictor {
+  name: string;
+  predictor: Predictor;
+}
+
+export interface BatchRequest {
+  /** `count` raw images, side×side each, in [0,1] */
+  images: Float32Array;
+  count: number;
+  /** test-time augmentation (the 8-way shift set) */
+  tta: boolean;
+  /** indices into the batcher's members (all when undefined) */
+  members?: readonly number[];
+}
+
+export interface BatchResult {
+  /** soft vote over the chosen members (and TTA variants), count × classes */
+  ensemble: Float32Array;
+  /** per chosen member (in `memberIndices` order), count × classes */
+  members: Float32Array[];
+  memberIndices: number[];
+  classes: number;
+  /** ms between submit and the batch starting */
+  waitMs: number;
+  /** ms the batch's member calls took (shared by every request in it) */
+  inferMs: number;
+  /** images and requests in the batch this request ran in */
+  batchImages: number;
+  batchRequests: number;
+}
+
+export interface BatchStats {
+  images: number;
+  rows: number;
+  requests: number;
+  inferMs: number;
+}
+
+export interface BatcherOptions {
+  /** most images in one batch (default 256) */
+  maxBatch?: number;
+  /** how long the first request of a batch waits for company (default 3 ms) */
+  windowMs?: number;
+  /** TTA shifts used when a request asks for TTA (default TTA_8) */
+  tta?: readonly Shift[];
+  /** called after every batch */
+  onBatch?: (stats: BatchStats) => void;
+}
+
+interface Pending extends BatchRequest {
+  memberList: number[];
+  enqueuedAt: number;
+  resolve: (result: BatchResult) => void;
+  reject: (error: unknown) => void;
+}
+
+export class BatcherClosedError extends Error {
+  constructor() {
+    super('the server is shutting down');
+    this.name = 'BatcherClosedError';
+  }
+}
+
+export class DynamicBatcher {
+  readonly maxBatch: number;
+  readonly windowMs: number;
+  private readonly shifts: readonly Shift[];
+  private readonly side: number;
+  private queue: Pending[] = [];
+  private queuedImages = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private closed = false;
+  private hurrying = false;
+
+  constructor(
+    readonly members: readonly NamedPredictor[],
+    private readonly options: BatcherOptions = {},
+  ) {
+    if (members.length === 0) throw new Error('a batcher needs at least one member');
+    this.maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.windowMs = Math.max(0, options.windowMs ?? 3);
+    this.shifts = options.tta ?? TTA_8;
+    this.side = members[0]!.predictor.imageSize;
+  }
+
+  /** Images waiting for a batch. */
+  get queued(): number {
+    return this.queuedImages;
+  }
+
+  submit(request: BatchRequest): Promise<BatchResult> {
+    if (this.closed) return Promise.reject(new BatcherClosedError());
+    const px = this.side * this.side;
+    if (request.count < 1 || request.images.length < request.count * px) return Promise.reject(new Error(`a batch request needs ≥ 1 image of ${px} values`));
+    const memberList = request.members ? [...request.members] : this.members.map((_, i) => i);
+    if (memberList.length === 0 || memberList.some((i) => !this.members[i])) return Promise.reject(new Error('a batch request names no member, or one that does not exist'));
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.queue.push({ ...request, memberList, enqueuedAt: performance.now(), resolve, reject });
+      this.queuedImages += request.count;
+      this.schedule();
+    });
+  }
+
+  /** From now on queued requests run at once instead of waiting out the window (shutdown). */
+  hurry(): void {
+    this.hurrying = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.schedule();
+  }
+
+  /** Stops taking requests; the queued ones run at once. Resolves when all have answered. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running || this.queue.length > 0) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      if (!this.running) this.startBatch();
+      await this.running;
+    }
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.queuedImages >= this.maxBatch || this.closed || this.hurrying) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.startBatch();
+      return;
+    }
+    if (this.timer) return;
+    // The window runs from the oldest waiting request (which may have waited through a batch).
+    const waited = performance.now() - this.queue[0]!.enqueuedAt;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.running) this.startBatch();
+    }, Math.max(0, this.windowMs - waited));
+  }
+
+  private startBatch(): void {
+    const batch: Pending[] = [];
+    let images = 0;
+    while (this.queue.length > 0 && (batch.length === 0 || images + this.queue[0]!.count <= this.maxBatch)) {
+      const next = this.queue.shift()!;
+      batch.push(next);
+      images += next.count;
+    }
+    this.queuedImages -= images;
+    this.running = this.runBatch(batch, images)
+      .catch((error: unknown) => {
+        for (const job of batch) job.reject(error);
+      })
+      .finally(() => {
+        this.running = null;
+        this.schedule();
+      });
+  }
+
+  private async runBatch(batch: Pending[], images: number): Promise<void> {
+    const started = performance.now();
+    const px = this.side * this.side;
+    // Row layout: each request's rows in turn; a TTA request's rows are variant-major.
+    const rowStart: number[] = [];
+    const rowCount: number[] = [];
+    let rows = 0;
+    for (const job of batch) {
+      rowStart.push(rows);
+      const n = job.count * (job.tta ? this.shifts.length : 1);
+      rowCount.push(n);
+      rows += n;
+    }
+    let stack: Float32Array;
+    if (batch.length === 1 && !batch[0]!.tta) {
+      stack = batch[0]!.images.subarray(0, batch[0]!.count * px);
+    } else {
+      stack = new Float32Array(rows * px);
+      batch.forEach((job, j) => {
+        const at = rowStart[j]! * px;
+        if (!job.tta) stack.set(job.images.subarray(0, job.count * px), at);
+        else this.shifts.forEach((shift, t) => shiftImages(job.images, 0, job.count, this.side, shift, stack, at + t * job.count * px));
+      });
+    }
+    // Each member once, on the rows of the requests that want it.
+    const perMember = new Map<number, { probs: Float32Array; offsets: Map<number, number> }>();
+    let classes = 0;
+    for (let m = 0; m < this.members.length; m++) {
+      const wanting = batch.map((job, j) => (job.memberList.includes(m) ? j : -1)).filter((j) => j >= 0);
+      if (wanting.length === 0) continue;
+      let input = stack;
+      let inputRows = rows;
+      const offsets = new Map<number, number>();
+      if (wanting.length === batch.length) {
+        batch.forEach((_, j) => offsets.set(j, rowStart[j]!));
+      } else {
+        inputRows = wanting.reduce((sum, j) => sum + rowCount[j]!, 0);
+        input = new Float32Array(inputRows * px);
+        let at = 0;
+        for (const j of wanting) {
+          input.set(stack.subarray(rowStart[j]! * px, (rowStart[j]! + rowCount[j]!) * px), at * px);
+          offsets.set(j, at);
+          at += rowCount[j]!;
+        }
+      }
+      const probs = await this.members[m]!.predictor.predict(input, inputRows);
+      classes = probs.length / inputRows;
+      // ONNX Runtime may hand over its own output buffer: copy out what we keep.
+      perMember.set(m, { probs: probs.slice(), offsets });
+    }
+    const inferMs = performance.now() - started;
+    this.options.onBatch?.({ images, rows, requests: batch.length, inferMs });
+    batch.forEach((job, j) => {
+      const variants = job.tta ? this.shifts.length : 1;
+      const memberProbs = job.memberList.map((m) => {
+        const { probs, offsets } = perMember.get(m)!;
+        const base = offsets.get(j)! * classes;
+        const out = new Float32Array(job.count * classes);
+        for (let t = 0; t < variants; t++) {
+          const from = base + t * job.count * classes;
+          for (let k = 0; k < out.length; k++) out[k]! += probs[from + k]!;
+        }
+        if (variants > 1) for (let k = 0; k < out.length; k++) out[k]! /= variants;
+        return out;
+      });
+      const ensemble = new Float32Array(job.count * classes);
+      for (const p of memberProbs) for (let k = 0; k < ensemble.length; k++) ensemble[k]! += p[k]!;
+      for (let k = 0; k < ensemble.length; k++) ensemble[k]! /= memberProbs.length;
+      job.resolve({
+        ensemble,
+        members: memberProbs,
+        memberIndices: job.memberList,
+        classes,
+        waitMs: started - job.enqueuedAt,
+        inferMs,
+        batchImages: images,
+        batchRequests: batch.length,
+      });
+    });
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The dynamic batcher with predictors that record their calls (pure arithmetic, so the
+ * expected probabilities are known exactly): merging, max batch, member subsets, TTA
+ * averaging equal to predictEnsemble, failures reaching every request of the batch.
+ */
+import { describe, expect, test } from 'vitest';
+import { TTA_8, predictEnsemble, type Predictor } from '../../src/ensemble/predictor.js';
+import { DynamicBatcher, BatcherClosedError } from '../../src/serve/batcher.js';
+
+/** Probabilities from the image's first pixels, shifted by `bias` (deterministic, distinct per member). */
+class RecordingPredictor implements Predictor {
+  readonly kind = 'onnx' as const;
+  readonly imageSize = 28;
+  readonly reason = 'test';
+  calls: number[] = [];
+  fail = false;
+
+  constructor(private readonly bias: number) {}
+
+  async predict(images: Float32Array, count: number): Promise<Float32Array> {
+    this.calls.push(count);
+    if (this.fail) throw new Error('member exploded');
+    const out = new Float32Array(count * 10);
+    for (let i = 0; i < count; i++) {
+      let total = 0;
+      for (let k = 0; k < 10; k++) {
+        const v = 1 + this.bias * k + images[i * 784 + 300 + k]! * (k + 1);
+        out[i * 10 + k] = v;
+        total += v;
+      }
+      for (let k = 0; k < 10; k++) out[i * 10 + k]! /= total;
+    }
+    return out;
+  }
+
+  dispose(): void {}
+}
+
+function image(seed: number): Float32Array {
+  return Float32Array.from({ length: 784 }, (_, i) => ((i * 7 + seed * 13) % 17) / 16);
+}
+
+describe('DynamicBatcher', () => {
+  test('requests within the window share one call per member; results are split back exactly', async () => {
+    // Given two members and a 20 ms window
+    const a = new RecordingPredictor(0.1);
+    const b = new RecordingPredictor(0.3);
+    const batcher = new DynamicBatcher([{ name: 'a', predictor: a }, { name: 'b', predictor: b }], { maxBatch: 64, windowMs: 20 });
+    // When 10 requests of 1–3 images arrive together
+    const requests = Array.from({ length: 10 }, (_, r) => {
+      const count = 1 + (r % 3);
+      const images = new Float32Array(count * 784);
+      for (let i = 0; i < count; i++) images.set(image(r * 3 + i), i * 784);
+      return { images, count };
+    });
+    const results = await Promise.all(requests.map((r) => batcher.submit({ ...r, tta: false })));
+    // Then each member ran once, on all 19 images
+    expect(a.calls).toEqual([19]);
+    expect(b.calls).toEqual([19]);
+    expect(results.every((r) => r.batchRequests === 10 && r.batchImages === 19)).toBe(true);
+    // and each request got what predictEnsemble gives for its own images
+    for (const [r, req] of requests.entries()) {
+      const expected = await predictEnsemble([new RecordingPredictor(0.1), new RecordingPredictor(0.3)], req.images, req.count);
+      for (let k = 0; k < expected.length; k++) expect(results[r]!.ensemble[k]).toBeCloseTo(expected[k]!, 6);
+      expect(results[r]!.members.map((m) => m.length)).toEqual([req.count * 10, req.count * 10]);
+    }
+    await batcher.close();
+  });
+
+  test('max batch splits a burst; a member subset runs only that member on those rows; TTA averages the 8 shifts', async () => {
+    const a = new RecordingPredictor(0.1);
+    const b = new RecordingPredictor(0.3);
+    const batcher = new DynamicBatcher([{ name: 'a', predictor: a }, { name: 'b', predictor: b }], { maxBatch: 4, windowMs: 5 });
+    const one = (seed: number) => ({ images: image(seed), count: 1 });
+    const [plain, onlyB, tta, ...rest] = await Promise.all([
+      batcher.submit({ ...one(1), tta: false }),
+      batcher.submit({ ...one(2), tta: false, members: [1] }),
+      batcher.submit({ ...one(3), tta: true }),
+      ...[4, 5, 6].map((s) => batcher.submit({ ...one(s), tta: false })),
+    ]);
+    // 6 images with max 4: two batches
+    expect(plain!.batchImages).toBe(4);
+    expect(rest.at(-1)!.batchImages).toBe(2);
+    // batch 1: a runs on rows of requests 1, 3 (8 TTA rows) and 4 = 10 rows; b on all 11
+    expect(a.calls).toEqual([10, 2]);
+    expect(b.calls).toEqual([11, 2]);
+    expect(onlyB!.memberIndices).toEqual([1]);
+    const bAlone = await new RecordingPredictor(0.3).predict(image(2), 1);
+    for (let k = 0; k < 10; k++) expect(onlyB!.ensemble[k]).toBeCloseTo(bAlone[k]!, 6);
+    const expected = await predictEnsemble([new RecordingPredictor(0.1), new RecordingPredictor(0.3)], image(3), 1, { tta: TTA_8 });
+    for (let k = 0; k < 10; k++) expect(tta!.ensemble[k]).toBeCloseTo(expected[k]!, 6);
+    await batcher.close();
+  });
+
+  test('a failing member rejects every request of its batch; the next batch works; closed batchers refuse', async () => {
+    const a = new RecordingPredictor(0.1);
+    const batcher = new DynamicBatcher([{ name: 'a', predictor: a }], { windowMs: 5 });
+    a.fail = true;
+    const failed = await Promise.allSettled([batcher.submit({ images: image(1), count: 1, tta: false }), batcher.submit({ images: image(2), count: 1, tta: false })]);
+    expect(failed.map((f) => f.status)).toEqual(['rejected', 'rejected']);
+    a.fail = false;
+    await expect(batcher.submit({ images: image(1), count: 1, tta: false })).resolves.toMatchObject({ batchImages: 1 });
+    await batcher.close();
+    await expect(batcher.submit({ images: image(1), count: 1, tta: false })).rejects.toBeInstanceOf(BatcherClosedError);
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The corrections store in real temp files: append and read back, a torn last line (a crash
+ * mid-write) skipped with a warning and not glued to the next record, concurrent appends
+ * staying whole, the ImageSet for training, and `digits corrections` (text, JSON, PNG).
+ */
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import CorrectionsCommand from '../../src/commands/corrections.js';
+import { UserError } from '../../src/errors.js';
+import { appendCorrection, correctionsAsImageSet, mergeImageSets, parseCorrection, readCorrections, summarizeCorrections, type CorrectionRecord } from '../../src/serve/corrections.js';
+import { InputError } from '../../src/serve/image-input.js';
+import { oneAsPixels } from './helpers.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-corrections-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function record(label: number, predicted: number | null, fill = label * 20): CorrectionRecord {
+  return { v: 1, time: new Date(0).toISOString(), label, predicted, image: new Array(784).fill(fill) };
+}
+
+describe('the store', () => {
+  test('appends one JSON line per correction and reads them back in order', async () => {
+    const file = path.join(dir, 'nested', 'a.jsonl');
+    await appendCorrection(file, record(7, 1));
+    await appendCorrection(file, record(3, null));
+    const text = await readFile(file, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.trimEnd().split('\n')).toHaveLength(2);
+    const log = await readCorrections(file);
+    expect(log.warnings).toEqual([]);
+    expect(log.records.map((r) => [r.label, r.predicted])).toEqual([
+      [7, 1],
+      [3, null],
+    ]);
+  });
+
+  test('a torn last line is skipped with a warning; the next append ends it first, so the new record is whole', async () => {
+    // Given a store whose last write was cut short by a crash
+    const file = path.join(dir, 'torn.jsonl');
+    await appendCorrection(file, record(2, 5));
+    const whole = JSON.stringify(record(4, 9));
+    await appendFile(file, whole.slice(0, 100));
+    // When it is read
+    const torn = await readCorrections(file);
+    // Then the good record is there and the torn line is reported, not fatal
+    expect(torn.records.map((r) => r.label)).toEqual([2]);
+    expect(torn.warnings).toEqual(['torn.jsonl:2: torn last line (a write did not finish), skipped']);
+    // When another correction is appended after the crash
+    await appendCorrection(file, record(6, 0));
+    const after = await readCorrections(file);
+    // Then it is read whole; the torn line stays skipped (now an unreadable middle line)
+    expect(after.records.map((r) => r.label)).toEqual([2, 6]);
+    expect(after.warnings).toEqual(['torn.jsonl:2: unreadable line (not JSON), skipped']);
+  });
+
+  test('lines that parse but are not corrections are skipped with the reason; a missing file is a UserError', async () => {
+    const file = path.join(dir, 'odd.jsonl');
+    await writeFile(file, `${JSON.stringify(record(1, 2))}\n${JSON.stringify({ ...record(1, 2), label: 11 })}\n${JSON.stringify({ ...record(1, 2), image: [1] })}\n\n`);
+    const log = await readCorrections(file);
+    expect(log.records).toHaveLength(1);
+    expect(log.warnings).toEqual(['odd.jsonl:2: label 11 is not 0–9, skipped', 'odd.jsonl:3: image is not 784 values, skipped']);
+    await expect(readCorrections(path.join(dir, 'missing.jsonl'))).rejects.toBeInstanceOf(UserError);
+  });
+
+  test('100 concurrent appends give 100 whole lines', async () => {
+    const file = path.join(dir, 'concurrent.jsonl');
+    await Promise.all(Array.from({ length: 100 }, (_, i) => appendCorrection(file, record(i % 10, (i + 1) % 10, i))));
+    const log = await readCorrections(file);
+    expect(log.warnings).toEqual([]);
+    expect(log.records).toHaveLength(100);
+    expect(new Set(log.records.map((r) => r.image[0])).size).toBe(100);
+  });
+
+  test('parseCorrection checks label, predicted and image, and stores pixels as 0–255 integers', () => {
+    const image = oneAsPixels();
+    expect(parseCorrection({ image: image.map((v) => v / 255), label: 1, predicted: 7 })).toMatchObject({ label: 1, predicted: 7, image });
+    for (const body of [null, [], { image, label: 10 }, { image, label: '3' }, { image, label: 3, predicted: -1 }, { image: image.slice(1), label: 3 }]) {
+      expect(() => parseCorrection(body)).toThrow(InputError);
+    }
+  });
+});
+
+describe('back into training', () => {
+  test('correctionsAsImageSet gives [0,1] floats with the given labels; mergeImageSets appends them as new training rows', async () => {
+    const file = path.join(dir, 'train.jsonl');
+    await appendCorrection(file, record(3, 8, 255));
+    await appendCorrection(file, record(5, 6, 51));
+    await appendFile(file, '{"v":1,"lab');
+    const warnings: string[] = [];
+    const set = await correctionsAsImageSet(file, { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toHaveLength(1);
+    expect(set).toMatchObject({ count: 2, size: 28, scale: 1 });
+    expect(set.images).toBeInstanceOf(Float32Array);
+    expect(Array.from(set.labels)).toEqual([3, 5]);
+    expect(set.images[0]).toBe(1);
+    expect(set.images[784]).toBeCloseTo(0.2, 6);
+    // A uint8 dataset of 3 rows + 2 corrections: 5 rows, uint8 kept, corrections as rows 3 and 4
+    const base = { images: new Uint8Array(3 * 784).fill(9), labels: Uint8Array.from([0, 1, 2]), count: 3, size: 28, scale: 255 as const };
+    const merged = mergeImageSets(base, set);
+    expect(merged.extraRows).toEqual([3, 4]);
+    expect(merged.data.images).toBeInstanceOf(Uint8Array);
+    expect(Array.from(merged.data.labels)).toEqual([0, 1, 2, 3, 5]);
+    expect(merged.data.images[3 * 784]).toBe(255);
+    expect(merged.data.images[4 * 784]).toBe(51);
+    expect(merged.data.images[0]).toBe(9);
+  });
+});
+
+describe('digits corrections', () => {
+  async function runCommand(argv: string[]) {
+    let stdout = '';
+    let stderr = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+    let exit = 0;
+    try {
+      await CorrectionsCommand.run(argv, repo);
+    } catch (error) {
+      const code = (error as { oclif?: { exit?: number } }).oclif?.exit;
+      if (code === undefined) throw error;
+      exit = code;
+    } finally {
+      vi.restoreAllMocks();
+    }
+    return { stdout, stderr, exit };
+  }
+
+  test('counts per label, predicted → given confusions, the digits drawn, a PNG grid, and JSON', async () => {
+    const file = path.join(dir, 'cmd.jsonl');
+    for (const [label, predicted] of [[7, 1], [7, 1], [4, 9], [3, null]] as const) await appendCorrection(file, record(label, predicted, 200));
+    await appendFile(file, '{"torn');
+    const png = path.join(dir, 'grid.png');
+    const text = await runCommand(['--file', file, '--png', png]);
+    expect(text.exit).toBe(0);
+    expect(text.stderr).toMatch(/warning: cmd\.jsonl:5: torn last line/);
+    expect(text.stdout).toMatch(/Corrections in .*cmd\.jsonl: 4/);
+    expect(text.stdout).toMatch(/ {2}1 → 7 +2/);
+    expect(text.stdout).toMatch(/ {2}9 → 4 +1/);
+    expect(text.stdout).toMatch(/1 without a recorded prediction/);
+    expect(text.stdout).toMatch(/\? → 3/);
+    const image = PNG.sync.read(await readFile(png));
+    expect(image.width).toBeGreaterThan(4 * 28 * 4 - 1);
+    const json = await runCommand(['--file', file, '--json']);
+    const summary = JSON.parse(json.stdout) as ReturnType<typeof summarizeCorrections> & { warnings: string[] };
+    expect(summary.count).toBe(4);
+    expect(summary.perLabel[7]).toBe(2);
+    expect(summary.confusion[1]![7]).toBe(2);
+    expect(summary.pairs[0]).toEqual({ predicted: 1, label: 7, count: 2 });
+    expect(summary.warnings).toHaveLength(1);
+    const missing = await runCommand(['--file', path.join(dir, 'none.jsonl')]);
+    expect(missing.exit).not.toBe(0);
+    expect(missing.stderr).toMatch(/no corrections file[\s\S]*hint:/);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * The drawing pad end to end in Debian's chromium, driven by playwright-core: draw with the
+ * mouse (and once with touch), see a prediction and its bars, click the right digit, find
+ * the correction in the store and the session counter updated; then say ✓ for the next one.
+ * Screenshots go to /tmp/digits-pad-*.png for a person to look at.
+ *
+ * Needs /usr/bin/chromium (CI: `apt-get update && apt-get install -y chromium`); without it
+ * the test is skipped with a message saying so.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { initEngine } from '../../src/engine/backend.js';
+import { loadServedEnsemble } from '../../src/serve/ensemble.js';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { makeRun } from './helpers.js';
+
+/** Debian's chromium; DIGITS_CHROMIUM points elsewhere (e.g. to check the skip). */
+const CHROMIUM = process.env.DIGITS_CHROMIUM ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`pad.browser.test.ts: SKIPPED: ${CHROMIUM} is absent (install it with: apt-get update && apt-get install -y chromium)`);
+
+let root: string;
+let server: RunningServer;
+let context: BrowserContext;
+let correctionsFile: string;
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  await initEngine({ backend: 'wasm', ortKernels: false });
+  root = await mkdtemp(path.join(os.tmpdir(), 'digits-pad-'));
+  const runDir = await makeRun(root, [
+    { name: 'a', preset: 'mlp', seed: 1 },
+    { name: 'b', preset: 'mlp', seed: 2 },
+  ]);
+  correctionsFile = path.join(root, 'store', 'pad.jsonl');
+  server = await startServer({ ensemble: await loadServedEnsemble(runDir), port: 0, correctionsFile });
+  context = await chromium.launchPersistentContext(path.join(root, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    hasTouch: true,
+    viewport: { width: 900, height: 640 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  await server?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+/** Draws a "7" with the mouse: a top bar, then the diagonal, each as many small moves. */
+async function drawSeven(page: Page): Promise<void> {
+  const box = (await page.locator('#pad').boundingBox())!;
+  const at = (u: number, v: number) => [box.x + u * box.width, box.y + v * box.height] as const;
+  await page.mouse.move(...at(0.25, 0.22));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.75, 0.22), { steps: 12 });
+  await page.mouse.move(...at(0.45, 0.82), { steps: 16 });
+  await page.mouse.up();
+}
+
+/** Draws a "1" with a finger (CDP touch events → pointer events of type touch). */
+async function drawOneByTouch(page: Page): Promise<void> {
+  const box = (await page.locator('#pad').boundingBox())!;
+  const cdp = await context.newCDPSession(page);
+  const x = box.x + box.width * 0.5;
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x, y: box.y + box.height * 0.18 }] });
+  for (let i = 1; i <= 16; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x, y: box.y + box.height * (0.18 + (0.64 * i) / 16) }] });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}
+
+async function predicted(page: Page): Promise<number> {
+  await page.waitForSelector('body[data-state="predicted"]', { timeout: 20_000 });
+  const label = await page.locator('#label').textContent();
+  expect(label).toMatch(/^[0-9]$/);
+  return Number(label);
+}
+
+test.skipIf(!hasChromium)(
+  `draw, see the prediction, correct it, find it in the store and the counter updated${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is absent)`}`,
+  async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+    await page.goto(`${server.url}/`);
+    expect(await page.locator('#judged').textContent()).toBe('0');
+
+    // Given a digit drawn with the mouse
+    await drawSeven(page);
+    // Then a prediction appears with ten bars summing to ~100% and the 28×28 the ensemble saw
+    const first = await predicted(page);
+    const percents = await page.locator('#bars .pct').allTextContents();
+    expect(percents).toHaveLength(10);
+    expect(percents.reduce((sum, p) => sum + Number.parseFloat(p), 0)).toBeCloseTo(100, -1);
+    expect(await page.locator('#members').textContent()).toMatch(/members: a \d, b \d/);
+    await page.screenshot({ path: '/tmp/digits-pad-predicted.png' });
+
+    // When it is wrong: click the right digit (any other than the prediction; these members are untrained)
+    const right = (first + 3) % 10;
+    await page.locator(`#digits button[data-digit="${right}"]`).click();
+    // (locators, not waitForFunction: the page's CSP forbids string evaluation)
+    await page.locator('#judged').filter({ hasText: /^1$/ }).waitFor();
+    // Then the correction is in the store: the given label, the prediction, the drawn 28×28 digit
+    const lines = (await readFile(correctionsFile, 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const saved = JSON.parse(lines[0]!) as { label: number; predicted: number; image: number[] };
+    expect(saved).toMatchObject({ label: right, predicted: first });
+    expect(saved.image).toHaveLength(784);
+    expect(saved.image.filter((v) => v > 0).length).toBeGreaterThan(40);
+    // and the counter shows 0 right out of 1 judged; the pad is clear again
+    expect(await page.locator('#correct').textContent()).toBe('0');
+    expect(await page.locator('#accuracy').textContent()).toBe('(0.0%)');
+    expect(await page.locator('#status').textContent()).toMatch(new RegExp(`saved: it was a ${right}`));
+    expect(await page.locator('body').getAttribute('data-state')).toBe('idle');
+
+    // When the next digit (drawn by touch) is judged right with Enter
+    await drawOneByTouch(page);
+    await predicted(page);
+    await page.keyboard.press('Enter');
+    await page.locator('#judged').filter({ hasText: /^2$/ }).waitFor();
+    // Then the counter reads 1 / 2 and nothing more was stored
+    expect(await page.locator('#correct').textContent()).toBe('1');
+    expect(await page.locator('#accuracy').textContent()).toBe('(50.0%)');
+    expect((await readFile(correctionsFile, 'utf8')).trimEnd().split('\n')).toHaveLength(1);
+
+    // A third digit, left showing for the screenshot of the whole page
+    await drawSeven(page);
+    await predicted(page);
+    await page.screenshot({ path: '/tmp/digits-pad-session.png', fullPage: true });
+    expect(errors).toEqual([]);
+  },
+  90_000,
+);
