@@ -1,0 +1,66 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../../cli/base-command.js';
+import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
+import { digitGridPng, renderDigitGrid } from '../../data/inspect.js';
+import { initEngine, type BackendRequest } from '../../engine/backend.js';
+import { AUGMENTATION_KEYS, type AugmentationConfig } from '../../ensemble/augment.js';
+import { previewAugmentation } from '../../ensemble/augment-preview.js';
+import { UserError } from '../../errors.js';
+
+const range = (description: string) => Flags.string({ description });
+
+export default class AugmentPreview extends DigitsCommand {
+  static override summary = 'Draw augmented samples of the dataset in the terminal (and --png), to see what the ranges do.';
+  static override examples = [
+    '<%= config.bin %> augment preview --data competitions/uniform --rotation 10 --width-shift 0.1 --height-shift 0.1 --zoom 0.1',
+    '<%= config.bin %> augment preview --data competitions/uniform --erasing 0.5 --png augment.png',
+  ];
+  static override flags = {
+    ...backendFlag,
+    ...dataFlag,
+    ...jsonFlag,
+    ...seedFlag,
+    rotation: range('Degrees, uniform in ±value (Keras rotation_range).'),
+    'width-shift': range('Fraction of the width, ±value (width_shift_range).'),
+    'height-shift': range('Fraction of the height, ±value (height_shift_range).'),
+    zoom: range('Zoom in [1−value, 1+value] per axis (zoom_range).'),
+    shear: range('Shear angle in degrees, ±value (shear_range).'),
+    brightness: range('Brightness offset ±value (pixels in [0,1]).'),
+    contrast: range('Contrast factor in [1−value, 1+value].'),
+    noise: range('Standard deviation of added Gaussian noise.'),
+    erasing: range('Probability of erasing one random rectangle.'),
+    'background-noise': range('Noisy-MNIST background: max(x, U(0, l)), l uniform in [0, value] per image.'),
+    samples: Flags.integer({ description: 'Dataset rows to show.', default: 4, min: 1 }),
+    variants: Flags.integer({ description: 'Augmented draws per row.', default: 5, min: 1 }),
+    png: Flags.string({ description: 'Also write the grid as a PNG to this file.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(AugmentPreview);
+    if (!flags.data) throw new UserError('which data? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`).' });
+    const augmentation: AugmentationConfig = {};
+    const flagOf: Record<(typeof AUGMENTATION_KEYS)[number], string> = {
+      rotation: 'rotation', widthShift: 'width-shift', heightShift: 'height-shift', zoom: 'zoom', shear: 'shear',
+      brightness: 'brightness', contrast: 'contrast', noise: 'noise', erasing: 'erasing', backgroundNoise: 'background-noise',
+    };
+    for (const key of AUGMENTATION_KEYS) {
+      const text = (flags as Record<string, unknown>)[flagOf[key]] as string | undefined;
+      if (text === undefined) continue;
+      const value = Number(text);
+      if (!Number.isFinite(value) || value < 0) throw new UserError(`--${flagOf[key]} must be a number ≥ 0, got ${text}`, { where: { flag: flagOf[key] }, hint: 'For example --rotation 10 or --zoom 0.1.' });
+      augmentation[key] = value;
+    }
+    await initEngine({ backend: flags.backend as BackendRequest });
+    const preview = await previewAugmentation({ data: flags.data, augmentation, samples: flags.samples, variants: flags.variants, seed: flags.seed });
+    if (flags.png) await writeFile(path.resolve(flags.png), digitGridPng(preview.tiles, { size: preview.size, columns: preview.columns }));
+    if (flags.json) {
+      this.printJson({ augmentation, samples: flags.samples, variants: flags.variants, png: flags.png ? path.resolve(flags.png) : null });
+      return;
+    }
+    const color = !this.plainOutput && process.stdout.isTTY === true;
+    process.stdout.write(`augmentation ${JSON.stringify(augmentation)}\n${renderDigitGrid(preview.tiles, { size: preview.size, columns: preview.columns, color })}\n`);
+    if (flags.png) process.stdout.write(`png ${path.resolve(flags.png)}\n`);
+  }
+}
