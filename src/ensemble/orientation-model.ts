@@ -27,6 +27,9 @@ export async function findCleanCheckpoint(root = PACKAGE_ROOT): Promise<string |
   return null;
 }
 
+/** Fewer labelled sample rows than this and every orientation scores the same (as-is stays). */
+export const MIN_LABELLED_ROWS = 100;
+
 export interface OrientationModel {
   scorer: OrientationScorer;
   /** score (mean probability of the right class, or of the top class without labels) another orientation must gain over as-is to be chosen */
@@ -59,6 +62,8 @@ export async function loadOrientationModel(checkpoint: string): Promise<Orientat
       for (let i = 0; i < count; i++) sum += Math.max(...probs.subarray(i * 10, i * 10 + 10));
       return sum / count;
     }
+    // Too few labelled rows and the class means are still noise: better not to judge.
+    if (count < MIN_LABELLED_ROWS) return 0;
     // With labels: the mean image of each class averages the noise away (a noisy
     // competition can fool a clean model image by image), stretched to [0,1]; the score
     // is the mean probability the model gives each class mean its own label.
@@ -87,7 +92,7 @@ export async function loadOrientationModel(checkpoint: string): Promise<Orientat
   };
   return {
     scorer,
-    margin: 0.05,
+    margin: 0.1,
     fingerprint: `${metadata.preset}:${metadata.files['weights.bin']}`,
     checkpoint,
     dispose: () => model.dispose(),

@@ -66,3 +66,30 @@ test('pure noise does not move away from as-is', async () => {
 test('another image size scores nothing, so nothing moves', async () => {
   expect(await detector.scorer(new Float32Array(10 * 16 * 16), 10, 16)).toBe(0);
 });
+
+test('the import command detects the transposed practice competition with the shipped checkpoint', async () => {
+  // Given the shipped clean checkpoint and a uniform practice competition of 400 rows
+  const { findCleanCheckpoint } = await import('../../src/ensemble/orientation-model.js');
+  const { buildPracticeCompetition } = await import('../../src/data/practice.js');
+  const { importCompetition, resolveCompetitionFiles } = await import('../../src/data/import.js');
+  const shipped = await findCleanCheckpoint();
+  expect(shipped).not.toBeNull();
+  const model = await loadOrientationModel(shipped!);
+  try {
+    const out = path.join(dir, 'uniform');
+    await buildPracticeCompetition({ recipe: 'uniform', out, trainRows: 400, testRows: 10, seed: 11 });
+    const importWith = async (rows: string) => {
+      const files = await resolveCompetitionFiles([rows]);
+      return importCompetition({ ...files, out: path.join(rows, '.digits'), force: true, orientationScorer: model.scorer, orientationModel: model.fingerprint, orientationMargin: model.margin });
+    };
+    // When it is imported, Then the transposition is found and undone
+    const report = await importWith(out);
+    expect(report.orientation).toBe('transpose');
+    // And with too few rows to judge, nothing is turned
+    const tiny = path.join(dir, 'tiny');
+    await buildPracticeCompetition({ recipe: 'uniform', out: tiny, trainRows: 30, testRows: 5, seed: 11 });
+    expect((await importWith(tiny)).orientation).toBe('as-is');
+  } finally {
+    model.dispose();
+  }
+}, 120_000);
