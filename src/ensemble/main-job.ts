@@ -83,7 +83,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       orientationModel: detector?.fingerprint,
       orientationMargin: detector?.margin,
     });
-    stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `images stored ${imported.orientation}d: turned upright`} (${imported.detected.orientation.reason})`);
+    stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
   } finally {
     detector?.dispose();
   }
