@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from '../helpers/run-command.js';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import DataImport from '../../src/commands/data/import.js';
 import DataInspect from '../../src/commands/data/inspect.js';
@@ -14,24 +15,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Runs a command class the way oclif does, returning what it printed and its exit code. */
-async function run(command: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  let exit = 0;
-  try {
-    await command.run(argv, root);
-  } catch (error) {
-    const code = (error as { oclif?: { exit?: number } }).oclif?.exit;
-    if (code === undefined) throw error;
-    exit = code;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout, stderr, exit };
-}
+const run = (command: Parameters<typeof runCommand>[0], argv: string[]) => runCommand(command, argv, root);
 
 describe('data commands, as a user runs them', () => {
   test('practice → import → split → inspect, with --json', async () => {

@@ -10,6 +10,7 @@ import { importCompetition, resolveCompetitionFiles } from '../../src/data/impor
 import { computeMetrics } from '../../src/evaluate/metrics.js';
 import { type EvaluationReport, writeEvaluationReport } from '../../src/evaluate/report-types.js';
 import { competition, csv, removeTempDirs, tempDir } from '../data/helpers.js';
+import { runCommand as runInProcess } from '../helpers/run-command.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -19,24 +20,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Runs a command class the way oclif does, returning what it printed and its exit code. */
-async function runCommand(command: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  let exit = 0;
-  try {
-    await command.run(argv, root);
-  } catch (error) {
-    const code = (error as { oclif?: { exit?: number } }).oclif?.exit;
-    if (code === undefined) throw error;
-    exit = code;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout, stderr, exit };
-}
+const runCommand = (command: Parameters<typeof runInProcess>[0], argv: string[]) => runInProcess(command, argv, root);
 
 function probsReading(predicted: number[]): Float32Array {
   const out = new Float32Array(predicted.length * 10).fill(0.2 / 9);

@@ -8,12 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import CorrectionsCommand from '../../src/commands/corrections.js';
 import { UserError } from '../../src/errors.js';
 import { appendCorrection, correctionsAsImageSet, mergeImageSets, parseCorrection, readCorrections, summarizeCorrections, type CorrectionRecord } from '../../src/serve/corrections.js';
 import { InputError } from '../../src/serve/image-input.js';
 import { oneAsPixels } from './helpers.js';
+import { runCommand as runInProcess } from '../helpers/run-command.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -118,23 +119,7 @@ describe('back into training', () => {
 });
 
 describe('digits corrections', () => {
-  async function runCommand(argv: string[]) {
-    let stdout = '';
-    let stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-    let exit = 0;
-    try {
-      await CorrectionsCommand.run(argv, repo);
-    } catch (error) {
-      const code = (error as { oclif?: { exit?: number } }).oclif?.exit;
-      if (code === undefined) throw error;
-      exit = code;
-    } finally {
-      vi.restoreAllMocks();
-    }
-    return { stdout, stderr, exit };
-  }
+  const runCommand = (argv: string[]) => runInProcess(CorrectionsCommand, argv, repo);
 
   test('counts per label, predicted → given confusions, the digits drawn, a PNG grid, and JSON', async () => {
     const file = path.join(dir, 'cmd.jsonl');
