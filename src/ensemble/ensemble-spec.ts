@@ -38,6 +38,7 @@ const MEMBER_TYPES: Record<keyof MemberConfig, 'string' | 'number' | 'object'> =
   reduceLROnPlateau: 'object',
   earlyStopping: 'object',
   labelSmoothing: 'number',
+  l2: 'number',
   augmentation: 'object',
   epochs: 'number',
   batchSize: 'number',
@@ -104,6 +105,7 @@ export function memberFromInput(input: Record<string, unknown>, index: number, f
   for (const [k, v] of Object.entries(augmentation)) {
     if (typeof v !== 'number' || !(v >= 0)) fail(`${where}.augmentation.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`, file);
   }
+  if (input.l2 !== undefined && input.init !== undefined) fail(`${where}.l2`, 'applies to models built fresh; a member with "init" keeps the regularisers of its checkpoint', file);
   if (input.reduceLROnPlateau !== undefined) checkKeys(input.reduceLROnPlateau as Record<string, unknown>, ['factor', 'patience', 'minLearningRate'], `${where}.reduceLROnPlateau`, file);
   if (input.earlyStopping !== undefined) checkKeys(input.earlyStopping as Record<string, unknown>, ['patience'], `${where}.earlyStopping`, file);
   const seed = (input.seed as number | undefined) ?? 1000 + index;
@@ -117,6 +119,7 @@ export function memberFromInput(input: Record<string, unknown>, index: number, f
     reduceLROnPlateau: input.reduceLROnPlateau as MemberConfig['reduceLROnPlateau'],
     earlyStopping: input.earlyStopping as MemberConfig['earlyStopping'],
     labelSmoothing: input.labelSmoothing as number | undefined,
+    l2: input.l2 as number | undefined,
     augmentation: augmentation as AugmentationConfig,
     epochs: (input.epochs as number | undefined) ?? recipe.epochs,
     batchSize: (input.batchSize as number | undefined) ?? recipe.batchSize,

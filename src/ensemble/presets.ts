@@ -13,7 +13,7 @@ export type LayerSpec =
   | { kind: 'dropout'; rate: number }
   | { kind: 'maxpool'; size: number }
   | { kind: 'flatten' }
-  | { kind: 'dense'; units: number; activation?: 'relu' | 'softmax' | 'linear'; bias?: boolean }
+  | { kind: 'dense'; units: number; activation?: 'relu' | 'softmax' | 'linear'; bias?: boolean; l2?: number }
   | { kind: 'softmax' };
 
 export interface PresetPreprocessing {
@@ -155,15 +155,26 @@ function layerOf(spec: LayerSpec, index: number, inputShape?: number[]): tf.laye
     case 'flatten':
       return tf.layers.flatten({ ...first, name });
     case 'dense':
-      return tf.layers.dense({ ...first, name, units: spec.units, activation: spec.activation ?? 'linear', useBias: spec.bias ?? true });
+      return tf.layers.dense({
+        ...first,
+        name,
+        units: spec.units,
+        activation: spec.activation ?? 'linear',
+        useBias: spec.bias ?? true,
+        kernelRegularizer: spec.l2 ? tf.regularizers.l2({ l2: spec.l2 }) : undefined,
+      });
     case 'softmax':
       return tf.layers.softmax({ ...first, name });
   }
 }
 
 /** Builds a fresh, uncompiled model for a preset. Call once per ensemble member. */
-export function buildModel(preset: Preset | string, options: { seed?: number } = {}): tf.LayersModel {
-  const p = typeof preset === 'string' ? getPreset(preset) : preset;
+export function buildModel(preset: Preset | string, options: { seed?: number; l2?: number } = {}): tf.LayersModel {
+  const base = typeof preset === 'string' ? getPreset(preset) : preset;
+  // A member-level L2 weight decay applies to every conv and dense kernel (a layer's own wins).
+  const p: Preset = options.l2
+    ? { ...base, layers: base.layers.map((l) => (l.kind === 'conv' || l.kind === 'dense' ? { ...l, l2: l.l2 ?? options.l2 } : l)) }
+    : base;
   // tfjs initialisers draw from Math.random-based generators; a seeded build is not
   // reproducible bit-for-bit across backends, but the seed is recorded in checkpoints.
   void options;

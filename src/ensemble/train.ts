@@ -36,6 +36,8 @@ export interface MemberConfig {
   reduceLROnPlateau?: { factor: number; patience: number; minLearningRate?: number };
   earlyStopping?: { patience: number };
   labelSmoothing?: number;
+  /** L2 weight decay on every conv and dense kernel (fresh models; a preset layer's own L2 wins) */
+  l2?: number;
   augmentation: AugmentationConfig;
   epochs: number;
   batchSize: number;
@@ -223,7 +225,8 @@ function smoothedCrossEntropy(smoothing: number) {
 }
 
 async function buildOrLoad(config: MemberConfig, preset: Preset): Promise<tf.LayersModel> {
-  if (!config.init) return buildModel(preset, { seed: config.seed });
+  if (!config.init) return buildModel(preset, { seed: config.seed, l2: config.l2 });
+  if (config.l2) throw new Error(`member ${config.name}: "l2" applies when a model is built, not to a model loaded from "init" (its layers keep the regularisers they were trained with)`);
   const { model, metadata } = await loadCheckpoint(config.init);
   if (metadata.preset !== preset.name) {
     throw new Error(`init checkpoint ${config.init} is a ${metadata.preset} network, but member ${config.name} uses preset ${preset.name}`);
