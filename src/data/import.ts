@@ -334,7 +334,7 @@ interface SampleSubmission {
 async function readSampleSubmission(file: string, sample: CsvSample): Promise<SampleSubmission> {
   const first = sample.rows[0];
   if (!first) {
-    throw new UserError(`${basename(file)} is empty`, { where: { file, line: 1 }, hint: 'A sample submission lists each test id with a placeholder label.' });
+    throw new UserError(`${basename(file)} is empty`, { where: { file, line: 1 }, hint: 'A sample submission lists each test id with some label (usually 0).' });
   }
   const columns = first.cells.length;
   if (columns < 2) {
