@@ -210,12 +210,16 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
     const truth = options.answers ? await readAnswers(options.answers, dataset.ids) : dataset.testLabels;
     if (truth) {
       say('scoring the test predictions against the answers');
-      const softPlain = await predictEnsemble(predictors, testImages, testCount);
+      // Each member once; the plain ensemble is their soft vote (no second pass over the test set).
+      const memberProbs: Float32Array[] = [];
       let bestMember: { name: string; metrics: ReturnType<typeof computeMetrics> } | null = null;
       for (const m of members) {
-        const metrics = computeMetrics(await predictEnsemble([m.predictor], testImages, testCount), truth);
+        const probs = await predictEnsemble([m.predictor], testImages, testCount);
+        memberProbs.push(probs);
+        const metrics = computeMetrics(probs, truth);
         if (!bestMember || metrics.accuracy > bestMember.metrics.accuracy) bestMember = { name: m.outcome.name, metrics };
       }
+      const softPlain = softVote(memberProbs);
       test = {
         answers: options.answers ?? '(labels in test.csv)',
         rows: testCount,
