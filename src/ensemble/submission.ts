@@ -322,7 +322,8 @@ export async function listSubmissions(dir: string): Promise<ListedSubmission[]> 
 
 /* ---------- scoring against answers ---------- */
 
-async function readIdLabelCsv(file: string, what: 'submission' | 'answers'): Promise<Array<{ id: string; label: string; line: number }>> {
+/** Rows of an `id,label` CSV (a submission or an answers file), with their line numbers. */
+export async function readIdLabelCsv(file: string, what: 'submission' | 'answers'): Promise<Array<{ id: string; label: string; line: number }>> {
   const lines = await readLines(file, what);
   const rows: Array<{ id: string; label: string; line: number }> = [];
   for (let i = 1; i < lines.length; i++) {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
+import { readIdLabelCsv } from '../ensemble/submission.js';
 import { createPredictor, IDENTITY, predictEnsemble, TTA_8, type InferMode, type Predictor, type Shift } from '../ensemble/predictor.js';
 import { readRunManifest, type MemberOutcome, type RunManifest } from '../ensemble/train-ensemble.js';
 import type { EpochRecord } from '../ensemble/train.js';
@@ -98,23 +99,14 @@ async function readHistory(runDir: string, member: string): Promise<EpochRecord[
 }
 
 async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new UserError(`cannot read the answers file ${file}`, { where: { file, flag: 'answers' }, hint: 'Practice competitions write it beside the folder: <competition>-answers.csv.' });
-  }
   const byId = new Map<string, number>();
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((line, i) => {
-    if (i === 0 || line.trim() === '') return;
-    const [id, label] = line.split(',');
-    const value = Number(label);
+  for (const row of await readIdLabelCsv(file, 'answers')) {
+    const value = Number(row.label);
     if (!Number.isInteger(value) || value < 0 || value > 9) {
-      throw new UserError(`answers: label ${JSON.stringify(label)} is not a digit 0–9`, { where: { file, line: i + 1, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
+      throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
     }
-    byId.set(id!.trim(), value);
-  });
+    byId.set(row.id.trim(), value);
+  }
   return Uint8Array.from(ids, (id, i) => {
     const label = byId.get(id);
     if (label === undefined) throw new UserError(`answers: no label for test id ${id} (row ${i + 1})`, { where: { file }, hint: 'Use the answers file of this competition.' });
