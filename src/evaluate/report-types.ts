@@ -91,23 +91,30 @@ export async function readEvaluationReport(runDir: string): Promise<EvaluationRe
  * The most recently evaluated run under `runsDir`: the sub-folder whose evaluation.json
  * was written last. A UserError when there is none.
  */
-export async function latestEvaluatedRun(runsDir: string): Promise<string> {
+/** The run folder under `runsDir` whose `file` (run.json, evaluation.json, …) is newest, or null. */
+export async function newestRunWith(runsDir: string, file: string): Promise<string | null> {
   const root = path.resolve(runsDir);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   let best: { dir: string; mtimeMs: number } | null = null;
   for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const dir = path.join(root, entry.name);
-    const info = await stat(path.join(dir, EVALUATION_FILE)).catch(() => null);
+    const info = await stat(path.join(dir, file)).catch(() => null);
     if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
   }
-  if (!best) {
+  return best?.dir ?? null;
+}
+
+export async function latestEvaluatedRun(runsDir: string): Promise<string> {
+  const dir = await newestRunWith(runsDir, EVALUATION_FILE);
+  if (!dir) {
+    const root = path.resolve(runsDir);
     throw new UserError(`no evaluated run under ${root}`, {
       where: { file: root, flag: 'run' },
       hint: 'Pass --run <run folder>, or evaluate a trained run first: digits evaluate --run runs/<name>.',
     });
   }
-  return best.dir;
+  return dir;
 }
 
 /**
