@@ -1,8 +1,9 @@
 /**
  * Inference throughput of the seed002 benchmark network (../shared/reference-models.md):
- * one member at batch 1, 32 and 256 on ONNX Runtime (intra-op threads = cores) and on
- * tfjs-wasm (XNNPACK, no ONNX Runtime kernels), then the wall time of a 5-member ensemble
- * with 8-way TTA over 10,000 images on ONNX Runtime. Members are freshly built (untrained)
+ * one member at batch 1, 32 and 256 on ONNX Runtime (intra-op threads = cores) in float32 and
+ * in int8 (onnx-quantize.ts, calibrated on 1,024 MNIST training images) and on tfjs-wasm
+ * (XNNPACK, no ONNX Runtime kernels), then the wall time of a 5-member ensemble with 8-way TTA
+ * over 10,000 images on ONNX Runtime in each precision. Members are freshly built (untrained)
  * and saved to temp checkpoints: speed does not depend on the weights. JSON on stdout,
  * progress on stderr.
  *
@@ -17,6 +18,8 @@ import { initEngine } from '../src/engine/backend.js';
 import { saveCheckpoint } from '../src/ensemble/checkpoint.js';
 import { exportCheckpointToOnnx } from '../src/ensemble/onnx-export.js';
 import { TTA_8, createOnnxPredictor, createTfjsPredictor, onnxRuntimeStatus, predictEnsemble, type Predictor } from '../src/ensemble/predictor.js';
+import { readMnist } from '../src/data/mnist.js';
+import type { CalibrationSet } from '../src/ensemble/onnx-quantize.js';
 import { buildModel } from '../src/ensemble/presets.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -86,15 +89,22 @@ try {
   report.exportSeconds = Number(((performance.now() - exportStart) / 1000).toFixed(2));
   report.onnxBytes = exported.bytes;
 
+  const mnist = await readMnist('train');
+  const calibration = async (): Promise<CalibrationSet> => ({ images: Float32Array.from(mnist.images.subarray(0, 1024 * 784), (v) => v / 255), count: 1024, source: '1,024 MNIST training images' });
+  const precisions = ['int8', 'fp32'] as const;
   if (ort.available) {
-    const onnx = await createOnnxPredictor(dirs[0]!, { threads: cores, batchSize: 256 });
-    const results = [];
-    for (const batch of batches) {
-      log(`onnxruntime: batch ${batch}…`);
-      results.push(await throughput(onnx, batch));
+    const byPrecision: Record<string, unknown> = {};
+    for (const precision of precisions) {
+      const onnx = await createOnnxPredictor(dirs[0]!, { threads: cores, batchSize: 256, precision, calibration });
+      const results = [];
+      for (const batch of batches) {
+        log(`onnxruntime ${precision}: batch ${batch}…`);
+        results.push(await throughput(onnx, batch));
+      }
+      onnx.dispose();
+      byPrecision[precision] = results;
     }
-    onnx.dispose();
-    report.onnxRuntime = { intraOpThreads: cores, results };
+    report.onnxRuntime = { intraOpThreads: cores, ...byPrecision };
   } else {
     report.onnxRuntime = { skipped: ort.reason };
   }
@@ -108,11 +118,12 @@ try {
   tfjs.dispose();
   report.tfjsWasm = { kernels: 'XNNPACK (no ONNX Runtime kernels)', results: tfjsResults };
 
-  if (ort.available) {
-    log(`ensemble: ${members} members × ${TTA_8.length}-way TTA over ${ensembleImages} images on onnxruntime…`);
+  const ensembles: Record<string, unknown> = {};
+  for (const precision of ort.available ? precisions : []) {
+    log(`ensemble ${precision}: ${members} members × ${TTA_8.length}-way TTA over ${ensembleImages} images on onnxruntime…`);
     const setupStart = performance.now();
     const predictors: Predictor[] = [];
-    for (const dir of dirs) predictors.push(await createOnnxPredictor(dir, { threads: cores }));
+    for (const dir of dirs) predictors.push(await createOnnxPredictor(dir, { threads: cores, precision, calibration }));
     const setupSeconds = (performance.now() - setupStart) / 1000;
     const images = randomImages(ensembleImages);
     const start = performance.now();
@@ -125,7 +136,7 @@ try {
     const wall = (performance.now() - start) / 1000;
     for (const p of predictors) p.dispose();
     const rows = ensembleImages * members * TTA_8.length;
-    report.ensemble = {
+    ensembles[precision] = {
       members,
       tta: TTA_8.length,
       images: ensembleImages,
@@ -136,6 +147,7 @@ try {
       memberForwardPassesPerSecond: Math.round(rows / wall),
     };
   }
+  report.ensemble = ensembles;
   report.loadAverageAfter = os.loadavg().map((v) => Number(v.toFixed(2)));
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } finally {

@@ -35,4 +35,10 @@ export const inferFlag = {
     default: 'auto',
     env: 'DIGITS_INFER',
   }),
+  precision: Flags.string({
+    description: 'Number format on ONNX Runtime: int8 (quantized, calibrated on the training rows), fp32 (exact), or auto (int8 when it can be made or exists, else fp32).',
+    options: ['auto', 'fp32', 'int8'],
+    default: 'auto',
+    env: 'DIGITS_PRECISION',
+  }),
 };

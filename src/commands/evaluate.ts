@@ -5,7 +5,7 @@ import { resolveRunDir } from '../cli/runs.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from '../evaluate/evaluate.js';
 import { formatEvaluationSummary } from '../evaluate/summary.js';
-import { TTA_8, type InferMode } from '../ensemble/predictor.js';
+import { TTA_8, type InferMode, type Precision } from '../ensemble/predictor.js';
 
 export default class Evaluate extends DigitsCommand {
   static override summary = 'Score a run honestly: members on their held-out rows, the ensemble on rows no member trained on (soft/hard, with/without TTA).';
@@ -26,6 +26,7 @@ export default class Evaluate extends DigitsCommand {
     const report = await evaluateRun({
       runDir,
       infer: flags.infer as InferMode,
+      precision: flags.precision as Precision,
       tta: flags.tta ? TTA_8 : [],
       answers: flags.answers,
       onProgress: flags.json ? undefined : (message) => process.stderr.write(`${message}\n`),

@@ -22,7 +22,8 @@ export default class Pretrain extends DigitsCommand {
     limit: Flags.integer({ description: 'Use only the first N rows of MNIST train (quick runs).', min: 100 }),
     out: Flags.string({ description: 'Checkpoint folder (default checkpoints/mnist-clean/<preset>).' }),
     resume: Flags.boolean({ description: 'Continue an interrupted run from its last epoch.', default: false }),
-    'background-noise': Flags.string({ description: 'Noisy-MNIST pretraining: each image gets max(x, U(0, l)) background noise, l uniform in [0, this] per image (e.g. 1). Default out: checkpoints/mnist-noisy/<preset>.' }),
+    'background-noise': Flags.string({ description: 'Noisy-MNIST pretraining: each image gets max(x, U(0, l)) background noise, l uniform in [--background-noise-min, this] per image (e.g. 1); validation rows get the full level. Default out: checkpoints/mnist-noisy/<preset>.' }),
+    'background-noise-min': Flags.string({ description: 'Lowest per-image background-noise level (default 0; equal to --background-noise trains at one fixed level).', dependsOn: ['background-noise'] }),
     init: Flags.string({ description: 'Start from this checkpoint (e.g. checkpoints/mnist-clean/seed002) instead of fresh weights.' }),
   };
 
@@ -31,6 +32,8 @@ export default class Pretrain extends DigitsCommand {
     await initEngine({ backend: flags.backend as BackendRequest });
     const noise = flags['background-noise'] === undefined ? undefined : Number(flags['background-noise']);
     if (noise !== undefined && !(noise > 0 && noise <= 1)) throw new UserError(`--background-noise must be a number in (0, 1], got ${flags['background-noise']}`, { where: { flag: 'background-noise' }, hint: 'For the uniform noise of the seed-002 competition use 1.' });
+    const noiseMin = flags['background-noise-min'] === undefined ? undefined : Number(flags['background-noise-min']);
+    if (noiseMin !== undefined && !(noiseMin >= 0 && noise !== undefined && noiseMin <= noise)) throw new UserError(`--background-noise-min must be a number in [0, --background-noise], got ${flags['background-noise-min']}`, { where: { flag: 'background-noise-min' }, hint: 'For a fixed level give both the same value, e.g. --background-noise 1 --background-noise-min 1.' });
     const out = path.resolve(flags.out ?? path.join('checkpoints', noise ? 'mnist-noisy' : 'mnist-clean', flags.preset));
     const lr = flags['learning-rate'] === undefined ? undefined : Number(flags['learning-rate']);
     if (lr !== undefined && !(lr > 0)) this.error(`--learning-rate must be a positive number, got ${flags['learning-rate']}`, { exit: 2 });
@@ -46,6 +49,7 @@ export default class Pretrain extends DigitsCommand {
       outDir: out,
       workDir: path.resolve('.digits', noise ? 'pretrain-noisy' : 'pretrain', flags.preset),
       backgroundNoise: noise,
+      backgroundNoiseMin: noiseMin,
       init: flags.init ? path.resolve(flags.init) : undefined,
       resume: flags.resume,
       command: ['digits', 'pretrain', ...this.argv].join(' '),

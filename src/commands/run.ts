@@ -6,7 +6,7 @@ import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { BUILTIN_ENSEMBLES } from '../ensemble/ensemble-spec.js';
 import { runMainJob } from '../ensemble/main-job.js';
-import type { InferMode } from '../ensemble/predictor.js';
+import type { InferMode, Precision } from '../ensemble/predictor.js';
 import type { EnsembleEvent } from '../ensemble/train-ensemble.js';
 import { formatEvaluationSummary } from '../evaluate/summary.js';
 import { writeRunReport } from '../evaluate/report-html.js';
@@ -64,6 +64,7 @@ export default class Run extends DigitsCommand {
       ensemble: flags.ensemble,
       backend: flags.backend as BackendRequest,
       infer: flags.infer as InferMode,
+      precision: flags.precision as Precision,
       concurrency: flags.concurrency ?? os.availableParallelism(),
       seed: flags.seed,
       command: ['digits', 'run', ...this.argv].join(' '),

@@ -4,7 +4,7 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
-import type { InferMode } from '../ensemble/predictor.js';
+import type { InferMode, Precision } from '../ensemble/predictor.js';
 import { submitRun } from '../ensemble/submit.js';
 
 export default class Submit extends DigitsCommand {
@@ -30,6 +30,7 @@ export default class Submit extends DigitsCommand {
       name: flags.name,
       answers: flags.answers,
       infer: flags.infer as InferMode,
+      precision: flags.precision as Precision,
       onProgress: flags.json ? undefined : (m) => process.stderr.write(`${m}\n`),
     });
     if (flags.json) {

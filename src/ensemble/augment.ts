@@ -27,15 +27,18 @@ export interface AugmentationConfig {
   erasing?: number;
   /**
    * background noise as in noisy-MNIST competitions: each pixel becomes max(pixel, U(0, ℓ)),
-   * with the level ℓ drawn per image uniformly in [0, backgroundNoise]
+   * with the level ℓ drawn per image uniformly in [backgroundNoiseMin, backgroundNoise]
    */
   backgroundNoise?: number;
+  /** lower end of the per-image background-noise level (default 0; equal to backgroundNoise for a fixed level) */
+  backgroundNoiseMin?: number;
 }
 
-export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise'] as const;
+export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin'] as const;
 
 export function isIdentity(config: AugmentationConfig): boolean {
-  return AUGMENTATION_KEYS.every((k) => !config[k]);
+  // backgroundNoiseMin only shapes backgroundNoise; alone it changes nothing
+  return AUGMENTATION_KEYS.every((k) => k === 'backgroundNoiseMin' || !config[k]);
 }
 
 /**
@@ -105,7 +108,8 @@ export function createAugmenter(config: AugmentationConfig, seed: number): Augme
           const floor = new Float32Array(b * h * w * ch);
           const per = h * w * ch;
           for (let i = 0; i < b; i++) {
-            const level = config.backgroundNoise * rnd.next();
+            const low = Math.min(config.backgroundNoiseMin ?? 0, config.backgroundNoise);
+            const level = low + (config.backgroundNoise - low) * rnd.next();
             for (let k = 0; k < per; k++) floor[i * per + k] = level * rnd.next();
           }
           out = tf.maximum(out, tf.tensor4d(floor, [b, h, w, ch]));

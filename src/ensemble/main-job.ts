@@ -12,7 +12,7 @@ import { evaluateRun } from '../evaluate/evaluate.js';
 import type { EvaluationReport } from '../evaluate/report-types.js';
 import { resolveEnsemble } from './ensemble-spec.js';
 import { findCleanCheckpoint, loadOrientationModel } from './orientation-model.js';
-import { TTA_8, type InferMode } from './predictor.js';
+import { TTA_8, type InferMode, type Precision } from './predictor.js';
 import { submitRun, type SubmitResult } from './submit.js';
 import { trainEnsemble, type EnsembleEvent } from './train-ensemble.js';
 
@@ -27,6 +27,7 @@ export interface MainJobOptions {
   ensemble: string;
   backend: BackendRequest;
   infer: InferMode;
+  precision?: Precision;
   concurrency: number;
   seed: number;
   command: string;
@@ -94,10 +95,10 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
 
   stage('evaluate', 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
-  const evaluation = await evaluateRun({ runDir, infer: options.infer, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
+  const evaluation = await evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
 
   stage('submit', 'writing and validating the submission');
-  const submission = await submitRun({ runDir, dir: path.join(options.workDir, 'submissions'), answers: answers ?? undefined, infer: options.infer });
+  const submission = await submitRun({ runDir, dir: path.join(options.workDir, 'submissions'), answers: answers ?? undefined, infer: options.infer, precision: options.precision });
 
   let report: string | null = null;
   if (options.writeReport) {

@@ -36,7 +36,7 @@ export const ONNX_OPSET = 18;
 export const ONNX_INPUT = 'images';
 export const ONNX_OUTPUT = 'probabilities';
 /** Bumped when a rule changes what it emits, so exports made by older rules are redone. */
-export const ONNX_EXPORTER_VERSION = 1;
+export const ONNX_EXPORTER_VERSION = 3;
 
 /** A layer the exporter cannot translate (no rule for its class, or a configuration the rule does not handle). */
 export class UnsupportedLayerError extends UserError {
@@ -64,6 +64,19 @@ export interface GraphValue {
   shape: number[];
   /** Set when the value is the plain affine output of a Conv/Gemm, so a BN after it can fold in. */
   affine?: AffineOutput;
+  /**
+   * A batch norm not emitted yet: the layer's true output is `name · scale + shift` per channel
+   * (per feature once flattened). The next Conv without padding or Dense folds it into its own
+   * weights; any other layer first materialises it (`materialize`).
+   */
+  pending?: PendingNorm;
+}
+
+export interface PendingNorm {
+  layer: string;
+  /** per channel (or per feature of a flat value), float64-derived */
+  scale: Float32Array;
+  shift: Float32Array;
 }
 
 export interface AffineOutput {
@@ -130,7 +143,7 @@ export class GraphBuilder {
     } else {
       name = this.op('Transpose', [value.name], `${value.name}/${layout}`, { perm: layout === 'nchw' ? [0, 3, 1, 2] : [0, 2, 3, 1] });
     }
-    return { name, layout, shape: value.shape };
+    return { name, layout, shape: value.shape, pending: value.pending };
   }
 
   initializers(): object[] {
@@ -236,9 +249,21 @@ function conv2dRule(input: GraphValue, ctx: RuleContext): GraphValue {
       }
     }
   }
-  const x = graph.toLayout(input, 'nchw');
+  let biasValues = config.useBias === false ? null : weightOf(ctx, 'bias');
+  let source = input;
+  if (input.pending) {
+    if (top + bottom + left + right === 0) {
+      // Exact only without padding: padded zeros would otherwise be scaled and shifted too.
+      biasValues ??= new Float32Array(co);
+      foldIntoInputs(onnxKernel, biasValues, input.pending, co, ci);
+      graph.folded.push(input.pending.layer);
+      source = { ...input, pending: undefined };
+    } else {
+      source = materialize(graph, input);
+    }
+  }
+  const x = graph.toLayout(source, 'nchw');
   const weight = graph.float(`${ctx.ref.name}/W`, [co, ci, kh, kw], onnxKernel);
-  const biasValues = config.useBias === false ? null : weightOf(ctx, 'bias');
   const bias = biasValues ? graph.float(`${ctx.ref.name}/B`, [co], biasValues) : null;
   const conv = graph.add('Conv', bias ? [x.name, weight, bias] : [x.name, weight], ctx.ref.name, {
     kernel_shape: [kh, kw],
@@ -263,8 +288,13 @@ function denseRule(input: GraphValue, ctx: RuleContext): GraphValue {
   // Gemm with transB: weight [out, in], so the output channel is the leading axis, as for Conv.
   const transposed = new Float32Array(kernel.length);
   for (let i = 0; i < inputs; i++) for (let o = 0; o < units; o++) transposed[o * inputs + i] = kernel[i * units + o]!;
+  let biasValues = config.useBias === false ? null : weightOf(ctx, 'bias');
+  if (input.pending) {
+    biasValues ??= new Float32Array(units);
+    foldIntoInputs(transposed, biasValues, input.pending, units, inputs);
+    graph.folded.push(input.pending.layer);
+  }
   const weight = graph.float(`${ctx.ref.name}/W`, [units, inputs], transposed);
-  const biasValues = config.useBias === false ? null : weightOf(ctx, 'bias');
   const bias = biasValues ? graph.float(`${ctx.ref.name}/B`, [units], biasValues) : null;
   const gemm = graph.add('Gemm', bias ? [input.name, weight, bias] : [input.name, weight], ctx.ref.name, { transB: 1 });
   const out: GraphValue = { name: gemm.outputs[0]!, layout: 'flat', shape: [units], affine: { node: gemm, weight, bias, channels: units } };
@@ -305,31 +335,59 @@ function batchNormRule(input: GraphValue, ctx: RuleContext): GraphValue {
     return { ...input, affine: { ...input.affine, bias: biasName } };
   }
 
-  if (input.layout === 'nhwc') {
-    // ONNX BatchNormalization wants the channels on axis 1; on NHWC use the per-channel affine map.
-    const a = new Float32Array(channels);
-    const b = new Float32Array(channels);
-    for (let c = 0; c < channels; c++) {
-      const s = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
-      a[c] = s;
-      b[c] = beta[c]! - mean[c]! * s;
-    }
-    const scaled = graph.op('Mul', [input.name, graph.float(`${ctx.ref.name}/scale`, [channels], a)], `${ctx.ref.name}/mul`);
-    return { ...input, affine: undefined, name: graph.op('Add', [scaled, graph.float(`${ctx.ref.name}/shift`, [channels], b)], ctx.ref.name) };
+  // Not after an affine layer (e.g. after a ReLU): defer it, so that the next layer can take it
+  // into its weights (BN → Conv without padding, BN → Dense), else it is emitted there.
+  const v = input.pending ? materialize(graph, input) : input;
+  const scale = new Float32Array(channels);
+  const shift = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const a = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
+    scale[c] = a;
+    shift[c] = beta[c]! - mean[c]! * a;
   }
-  const name = graph.op(
-    'BatchNormalization',
-    [
-      input.name,
-      graph.float(`${ctx.ref.name}/gamma`, [channels], gamma),
-      graph.float(`${ctx.ref.name}/beta`, [channels], beta),
-      graph.float(`${ctx.ref.name}/mean`, [channels], mean),
-      graph.float(`${ctx.ref.name}/variance`, [channels], variance),
-    ],
-    ctx.ref.name,
-    { epsilon: { float: epsilon } },
-  );
-  return { ...input, affine: undefined, name };
+  return { ...v, affine: undefined, pending: { layer: ctx.ref.name, scale, shift } };
+}
+
+/**
+ * Emits a deferred batch norm: on NCHW as a depthwise 1×1 Conv (one op, which ONNX Runtime runs
+ * in its blocked layout and the int8 export quantizes like any convolution), otherwise as a
+ * per-channel (per-feature when flat) Mul + Add.
+ */
+export function materialize(graph: GraphBuilder, value: GraphValue): GraphValue {
+  const pending = value.pending;
+  if (!pending) return value;
+  const n = pending.scale.length;
+  if (value.layout === 'nchw') {
+    const weight = graph.float(`${pending.layer}/W`, [n, 1, 1, 1], pending.scale);
+    const bias = graph.float(`${pending.layer}/B`, [n], pending.shift);
+    const name = graph.op('Conv', [value.name, weight, bias], pending.layer, { kernel_shape: [1, 1], group: n });
+    return { name, layout: value.layout, shape: value.shape };
+  }
+  const dims = [n];
+  const scaled = graph.op('Mul', [value.name, graph.float(`${pending.layer}/scale`, dims, pending.scale)], `${pending.layer}/mul`);
+  const name = graph.op('Add', [scaled, graph.float(`${pending.layer}/shift`, dims, pending.shift)], pending.layer);
+  return { name, layout: value.layout, shape: value.shape };
+}
+
+/**
+ * Folds a deferred per-input-channel affine map x·s + t into a Conv/Gemm weight laid out
+ * [out, in, ...rest] (rest = kernel taps) and its bias: W' = W·s[in], b' = b + Σ W·t[in].
+ */
+function foldIntoInputs(weight: Float32Array, bias: Float32Array, pending: PendingNorm, outputs: number, inputs: number): void {
+  const taps = weight.length / (outputs * inputs);
+  for (let o = 0; o < outputs; o++) {
+    let extra = 0;
+    for (let i = 0; i < inputs; i++) {
+      const s = pending.scale[i]!;
+      const t = pending.shift[i]!;
+      const base = (o * inputs + i) * taps;
+      for (let k = base; k < base + taps; k++) {
+        extra += weight[k]! * t;
+        weight[k] = weight[k]! * s;
+      }
+    }
+    bias[o] = bias[o]! + extra;
+  }
 }
 
 function flattenRule(input: GraphValue, ctx: RuleContext): GraphValue {
@@ -337,7 +395,19 @@ function flattenRule(input: GraphValue, ctx: RuleContext): GraphValue {
   // tfjs flattens NHWC row-major: bring the channels back last, so dense weights line up.
   const v = ctx.graph.toLayout(input, 'nhwc');
   const size = input.shape.reduce((a, b) => a * b, 1);
-  return { name: ctx.graph.op('Flatten', [v.name], ctx.ref.name, { axis: 1 }), layout: 'flat', shape: [size] };
+  const out: GraphValue = { name: ctx.graph.op('Flatten', [v.name], ctx.ref.name, { axis: 1 }), layout: 'flat', shape: [size] };
+  if (input.pending) {
+    // A deferred batch norm travels through: feature i of the NHWC flattening is channel i mod C.
+    const c = input.shape[input.shape.length - 1]!;
+    const scale = new Float32Array(size);
+    const shift = new Float32Array(size);
+    for (let i = 0; i < size; i++) {
+      scale[i] = input.pending.scale[i % c]!;
+      shift[i] = input.pending.shift[i % c]!;
+    }
+    out.pending = { layer: input.pending.layer, scale, shift };
+  }
+  return out;
 }
 
 function pool2dRule(op: 'MaxPool' | 'AveragePool'): ExportRule {
@@ -424,6 +494,9 @@ export const EXPORT_RULES: Readonly<Record<string, ExportRule>> = {
   AlphaDropout: identityRule,
 };
 
+/** Rules that accept a deferred batch norm on their input (fold it, carry it, or defer their own). */
+const TAKES_PENDING_NORM = new Set(['Conv2D', 'Dense', 'Flatten', 'BatchNormalization', 'Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+
 /* ---------- preprocessing ---------- */
 
 /** The nodes of `fromSpec` (train.ts): pad first (with 0 in [0,1] units), then scale. */
@@ -465,7 +538,7 @@ export interface OnnxModel {
   /** raw input per example: [size, size, channels] in [0, 1] */
   inputShape: [number, number, number];
   outputShape: number[];
-  /** BatchNormalization layers folded into the Conv/Dense before them */
+  /** BatchNormalization layers folded into the Conv/Dense before or after them */
   foldedBatchNorms: string[];
   nodes: number;
 }
@@ -535,12 +608,14 @@ export function exportModelToOnnx(model: tf.LayersModel, options: OnnxExportOpti
       throw new UnsupportedLayerError(ref, `there is no export rule for ${ref.className} (exported: ${Object.keys(EXPORT_RULES).join(', ')})`);
     }
     const ctx: RuleContext = { graph, layer, ref, config: layer.getConfig() as Record<string, unknown>, outputShape: shapeWithoutBatch(layer.outputShape) };
+    if (value.pending && !TAKES_PENDING_NORM.has(ref.className)) value = materialize(graph, value);
     value = rule(value, ctx);
     if (value.shape.join() !== ctx.outputShape.join()) {
       throw new Error(`internal: the ONNX rule for ${ref.className} made [${value.shape}] but tfjs's layer "${ref.name}" outputs [${ctx.outputShape}]`);
     }
   }
 
+  value = materialize(graph, value);
   if (value.layout === 'nchw') value = graph.toLayout(value, 'nhwc');
   // The last tensor becomes the graph output `probabilities`.
   const producer = graph.nodes.find((n) => n.outputs[0] === value.name);

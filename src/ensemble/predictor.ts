@@ -12,6 +12,7 @@
  * shifted into one stacked buffer (all TTA variants, built once), every member runs on that
  * buffer in one call, and its probabilities are summed straight into the result.
  */
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
@@ -22,8 +23,16 @@ import { UserError } from '../errors.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { UnsupportedLayerError, checkpointToOnnx, exportCheckpointToOnnx, rawImageShape, shapeWithoutBatch } from './onnx-export.js';
 import { fromSpec } from './train.js';
+import { existingInt8, tensorsToCalibrate, writeInt8Export, type CalibrationSet } from './onnx-quantize.js';
 
 export type InferEngine = 'onnx' | 'tfjs';
+/**
+ * Number format on ONNX Runtime: `fp32` the exact float export; `int8` the statically
+ * quantized one (onnx-quantize.ts, calibrated on the member's training images); `auto` int8
+ * when an int8 export exists or calibration images are at hand, else fp32. tfjs is always fp32.
+ */
+export type Precision = 'auto' | 'fp32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['auto', 'fp32', 'int8'];
 export type InferMode = 'auto' | InferEngine;
 export const INFER_MODES: readonly InferMode[] = ['auto', 'onnx', 'tfjs'];
 
@@ -36,6 +45,8 @@ export interface Predictor {
   readonly imageSize: number;
   /** why this engine runs the member (e.g. why `auto` fell back to tfjs) */
   readonly reason: string;
+  /** the number format it computes in */
+  readonly precision: 'fp32' | 'int8';
 }
 
 export interface PredictorOptions {
@@ -45,6 +56,16 @@ export interface PredictorOptions {
   threads?: number;
   /** most images per engine call; larger requests are split (default 256 on tfjs, 1024 on ONNX Runtime) */
   batchSize?: number;
+  /** ONNX Runtime number format (default 'auto') */
+  precision?: Precision;
+  /** training images to calibrate an int8 export on, asked for only when one has to be made */
+  calibration?: () => Promise<CalibrationSet>;
+  /**
+   * Whether ONNX Runtime's idle intra-op threads spin-wait for the next run (its default, and
+   * ours when unset). `false` lets them sleep: slightly slower to wake, but they leave the core
+   * to other threads (the HTTP event loop, other workers) between runs.
+   */
+  spin?: boolean;
 }
 
 /* ---------- onnxruntime-node ---------- */
@@ -76,6 +97,40 @@ function isWriteRefused(error: unknown): boolean {
   return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
 }
 
+/**
+ * The bytes ONNX Runtime runs for a member at `precision`: the int8 export when asked for (made
+ * now from the float one when missing or stale and calibration images are given), else the float.
+ */
+async function modelBytesOf(runtime: OrtModule, dir: string, options: Omit<PredictorOptions, 'infer'>): Promise<{ bytes: Uint8Array; note: string; precision: 'fp32' | 'int8' }> {
+  const float = await onnxBytesOf(dir);
+  const precision = options.precision ?? 'auto';
+  if (precision === 'fp32') return { ...float, precision: 'fp32' };
+  // A network without convolutions (the mlp) has nothing int8 would speed up.
+  if (tensorsToCalibrate(float.bytes).length === 0) return { ...float, note: `${float.note}; fp32: no convolution to quantize`, precision: 'fp32' };
+  const floatSha = createHash('sha256').update(float.bytes).digest('hex');
+  const existing = await existingInt8(dir, floatSha);
+  if (existing) return { bytes: existing.bytes, note: `int8, calibrated on ${existing.sidecar.calibration.source}`, precision: 'int8' };
+  if (!options.calibration) {
+    if (precision === 'auto') return { ...float, note: `${float.note}; fp32: no int8 export and no calibration images`, precision: 'fp32' };
+    throw new UserError(`${dir} has no int8 export and no calibration images were given`, {
+      hint: 'make it with `digits export onnx <checkpoint> --int8 --data <competition>` (or `digits evaluate`, which calibrates on each member\'s training rows), or use --precision fp32',
+    });
+  }
+  const calibration = await options.calibration();
+  const made = await writeInt8Export(runtime, dir, float.bytes, calibration, await inputShapeOf(runtime, float.bytes));
+  return { bytes: made.bytes, note: `int8, calibrated now on ${calibration.source}${made.written ? '' : ' (in memory: the folder is read-only)'}`, precision: 'int8' };
+}
+
+async function inputShapeOf(runtime: OrtModule, bytes: Uint8Array): Promise<number[]> {
+  const session = await runtime.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+  try {
+    const dims = (session.inputMetadata[0] as { shape?: Array<number | string> } | undefined)?.shape;
+    return dims?.slice(1).map(Number) ?? [28, 28, 1];
+  } finally {
+    await session.release();
+  }
+}
+
 /** The member's ONNX bytes: the checkpoint's `model.onnx`, exported now if missing or stale. */
 async function onnxBytesOf(dir: string): Promise<{ bytes: Uint8Array; note: string }> {
   try {
@@ -97,6 +152,7 @@ class OnnxPredictor implements Predictor {
     private readonly session: Ort.InferenceSession,
     private readonly shape: [number, number, number],
     private readonly batchSize: number,
+    readonly precision: 'fp32' | 'int8',
     readonly reason: string,
   ) {}
 
@@ -140,23 +196,27 @@ export async function createOnnxPredictor(checkpointDir: string, options: Omit<P
       hint: 'reinstall the dependencies with `npm ci`, or run on tfjs (--infer tfjs)',
     });
   }
-  const { bytes, note } = await onnxBytesOf(checkpointDir);
+  const { bytes, note, precision } = await modelBytesOf(runtime, checkpointDir, options);
   const threads = Math.max(1, options.threads ?? os.availableParallelism());
   const session = await runtime.InferenceSession.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Session config entries (onnxruntime_session_options_config_keys.h); the Node binding
+    // flattens `extra` into dotted keys and refuses anything but an object of strings.
+    ...(options.spin === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
   const dims = (session.inputMetadata[0] as { shape?: Array<number | string> } | undefined)?.shape;
   const shape = (dims?.slice(1).map(Number) ?? [28, 28, 1]) as [number, number, number];
-  return new OnnxPredictor(runtime, session, shape, options.batchSize ?? 1024, `onnxruntime-node, ${threads} thread${threads > 1 ? 's' : ''} (${note})`);
+  return new OnnxPredictor(runtime, session, shape, options.batchSize ?? 1024, precision, `onnxruntime-node ${precision}, ${threads} thread${threads > 1 ? `s${options.spin === false ? ' (no spin-wait)' : ''}` : ''} (${note})`);
 }
 
 /* ---------- tfjs ---------- */
 
 class TfjsPredictor implements Predictor {
   readonly kind = 'tfjs' as const;
+  readonly precision = 'fp32' as const;
 
   constructor(
     private readonly model: tf.LayersModel,

@@ -26,9 +26,12 @@ export interface PretrainOptions {
   outDir: string;
   /**
    * noisy-MNIST pretraining: each training image gets background noise max(x, U(0, ℓ)),
-   * ℓ uniform in [0, backgroundNoise] per image (validation stays clean)
+   * ℓ uniform in [backgroundNoiseMin, backgroundNoise] per image. The validation rows get
+   * the full level once (fixed, seeded), so the best epoch is chosen on the target noise.
    */
   backgroundNoise?: number;
+  /** lowest per-image noise level (default 0; equal to backgroundNoise for a fixed level) */
+  backgroundNoiseMin?: number;
   /** start from this checkpoint (e.g. the clean one) instead of fresh weights */
   init?: string;
   /** working folder for per-epoch checkpoints (resume) */
@@ -70,14 +73,35 @@ export function holdout(labels: Uint8Array, count: number, seed: number): { trai
   return { train: Int32Array.from(train).sort(), validation: Int32Array.from(validation).sort() };
 }
 
+function noiseAugmentation(options: PretrainOptions): { backgroundNoise?: number; backgroundNoiseMin?: number } {
+  if (!options.backgroundNoise) return {};
+  return { backgroundNoise: options.backgroundNoise, ...(options.backgroundNoiseMin ? { backgroundNoiseMin: options.backgroundNoiseMin } : {}) };
+}
+
+/**
+ * The images training sees. Clean pretraining uses MNIST's bytes as they are; noisy
+ * pretraining noises the validation rows once at the full level, max(x, U(0, ℓmax)), so
+ * that val_acc (and the best epoch kept) measures the noise the checkpoint is made for.
+ */
+function pretrainImages(mnist: { images: Uint8Array; labels: Uint8Array; count: number }, validation: Int32Array, options: PretrainOptions): ImageSet {
+  if (!options.backgroundNoise) return { images: mnist.images, labels: mnist.labels, count: mnist.count, size: 28, scale: 255 };
+  const images = new Float32Array(mnist.images.length);
+  for (let i = 0; i < images.length; i++) images[i] = mnist.images[i]! / 255;
+  const rnd = createRandom(deriveSeed(options.seed, 'validation-noise'));
+  for (const row of validation) {
+    for (let k = row * 784; k < (row + 1) * 784; k++) images[k] = Math.max(images[k]!, options.backgroundNoise * rnd.next());
+  }
+  return { images, labels: mnist.labels, count: mnist.count, size: 28, scale: 1 };
+}
+
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const preset = getPreset(options.preset);
   const started = performance.now();
   const all = await readMnist('train');
   const count = Math.min(all.count, options.limit ?? all.count);
   const mnist = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
-  const data: ImageSet = { images: mnist.images, labels: mnist.labels, count: mnist.count, size: 28, scale: 255 };
   const { train, validation } = holdout(mnist.labels, options.validationRows ?? Math.min(5000, Math.floor(mnist.count / 12)), deriveSeed(options.seed, 'holdout'));
+  const data = pretrainImages(mnist, validation, options);
   const config: MemberConfig = {
     name: `mnist-${options.backgroundNoise ? 'noisy' : 'clean'}-${preset.name}`,
     preset: preset.name,
@@ -86,7 +110,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     // Anneal to 5% of the initial rate over the run, whatever its length.
     schedule: { kind: 'exponential', decay: 0.05 ** (1 / Math.max(1, options.epochs - 1)) },
     reduceLROnPlateau: { factor: 0.5, patience: 2, minLearningRate: 1e-5 },
-    augmentation: { rotation: 8, widthShift: 0.08, heightShift: 0.08, zoom: 0.08, ...(options.backgroundNoise ? { backgroundNoise: options.backgroundNoise } : {}) },
+    augmentation: { rotation: 8, widthShift: 0.08, heightShift: 0.08, zoom: 0.08, ...noiseAugmentation(options) },
     init: options.init,
     epochs: options.epochs,
     batchSize: options.batchSize ?? preset.recipe.batchSize,

@@ -7,9 +7,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from '../evaluate/evaluate.js';
+import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, memberCalibration, predictTestSet, type TestPredictions } from '../evaluate/evaluate.js';
 import type { EvaluationReport } from '../evaluate/report-types.js';
-import { createPredictor, TTA_8, type InferMode } from './predictor.js';
+import { createPredictor, TTA_8, type InferMode, type Precision } from './predictor.js';
+import { loadSplit } from '../data/splits.js';
 import { appendLedger, scoreAgainstAnswers, validateSubmission, writeSubmission } from './submission.js';
 import { readRunManifest } from './train-ensemble.js';
 
@@ -21,6 +22,8 @@ export interface SubmitOptions {
   name?: string;
   answers?: string;
   infer?: InferMode;
+  /** ONNX Runtime number format (default auto: int8, calibrated on each member's training rows) */
+  precision?: Precision;
   onProgress?: (message: string) => void;
 }
 
@@ -56,7 +59,11 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join()) {
     say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
     const predictors = [];
-    for (const m of okMembers) predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto' }));
+    for (const m of okMembers) {
+      const split = await loadSplit(dataset.dir, m.split.name, dataset.fingerprint);
+      const calibration = memberCalibration(dataset, split.folds[m.split.fold]!.train, `${manifest.name}/${m.name}`);
+      predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto', precision: options.precision ?? 'auto', calibration }));
+    }
     try {
       const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8);
       predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', tta: TTA_8.length, ids: dataset.ids, labels, confidence };

@@ -12,7 +12,8 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import { loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import { readIdLabelCsv } from '../ensemble/submission.js';
-import { createPredictor, IDENTITY, predictEnsemble, TTA_8, type InferMode, type Predictor, type Shift } from '../ensemble/predictor.js';
+import { createPredictor, IDENTITY, predictEnsemble, TTA_8, type InferMode, type Precision, type Predictor, type Shift } from '../ensemble/predictor.js';
+import { CALIBRATION_IMAGES, type CalibrationSet } from '../ensemble/onnx-quantize.js';
 import { readRunManifest, type MemberOutcome, type RunManifest } from '../ensemble/train-ensemble.js';
 import type { EpochRecord } from '../ensemble/train.js';
 import { computeMetrics, hardVote, predictedLabels, softVote } from './metrics.js';
@@ -25,6 +26,8 @@ export const TEST_PREDICTIONS_FILE = 'test-predictions.json';
 export interface EvaluateOptions {
   runDir: string;
   infer?: InferMode;
+  /** ONNX Runtime number format (default auto: int8, calibrated on each member's training rows) */
+  precision?: Precision;
   /** TTA shifts (default the 8-way set); an empty list turns TTA off */
   tta?: readonly Shift[];
   /** practice-competition answers (`ImageId,Label`) to score the test predictions */
@@ -121,13 +124,28 @@ interface LoadedMember {
   rows: number[];
 }
 
-async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode): Promise<LoadedMember[]> {
+/**
+ * Up to CALIBRATION_IMAGES of a member's own training rows, spread evenly over them, as the
+ * images its int8 export is calibrated on (never validation or test rows).
+ */
+export function memberCalibration(dataset: Dataset, trainRows: ArrayLike<number>, label: string): () => Promise<CalibrationSet> {
+  return async () => {
+    const step = Math.max(1, Math.floor(trainRows.length / CALIBRATION_IMAGES));
+    const rows: number[] = [];
+    for (let i = 0; i < trainRows.length && rows.length < CALIBRATION_IMAGES; i += step) rows.push(trainRows[i]!);
+    const pixels = dataset.width * dataset.height;
+    return { images: rowsAsFloats(dataset.trainImages, dataset.scale, pixels, rows), count: rows.length, source: `${rows.length} training rows of ${label}` };
+  };
+}
+
+async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
   const members: LoadedMember[] = [];
   for (const outcome of manifest.members) {
     if (!outcome.ok || !outcome.checkpoint) continue;
     const split = await loadSplit(dataset.dir, outcome.split.name, dataset.fingerprint);
     const rows = Array.from(split.folds[outcome.split.fold]!.validation);
-    members.push({ outcome, predictor: await createPredictor(path.join(runDir, outcome.checkpoint), { infer }), rows });
+    const calibration = memberCalibration(dataset, split.folds[outcome.split.fold]!.train, `${manifest.name}/${outcome.name}`);
+    members.push({ outcome, predictor: await createPredictor(path.join(runDir, outcome.checkpoint), { infer, precision, calibration }), rows });
   }
   if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
   return members;
@@ -143,7 +161,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
   }
   const tta = options.tta ?? TTA_8;
   const pixels = dataset.width * dataset.height;
-  const members = await loadMembers(manifest, runDir, dataset, options.infer ?? 'auto');
+  const members = await loadMembers(manifest, runDir, dataset, options.infer ?? 'auto', options.precision ?? 'auto');
   try {
     // Each member on its own held-out rows, plain and with TTA.
     const memberEvaluations: MemberEvaluation[] = [];

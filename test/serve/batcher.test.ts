@@ -10,6 +10,7 @@ import { DynamicBatcher, BatcherClosedError } from '../../src/serve/batcher.js';
 /** Probabilities from the image's first pixels, shifted by `bias` (deterministic, distinct per member). */
 class RecordingPredictor implements Predictor {
   readonly kind = 'onnx' as const;
+  readonly precision = 'fp32' as const;
   readonly imageSize = 28;
   readonly reason = 'test';
   calls: number[] = [];

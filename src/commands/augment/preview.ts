@@ -31,7 +31,8 @@ export default class AugmentPreview extends DigitsCommand {
     contrast: range('Contrast factor in [1−value, 1+value].'),
     noise: range('Standard deviation of added Gaussian noise.'),
     erasing: range('Probability of erasing one random rectangle.'),
-    'background-noise': range('Noisy-MNIST background: max(x, U(0, l)), l uniform in [0, value] per image.'),
+    'background-noise': range('Noisy-MNIST background: max(x, U(0, l)), l uniform in [background-noise-min, value] per image.'),
+    'background-noise-min': range('Lowest background-noise level l (default 0; equal to --background-noise for a fixed level).'),
     samples: Flags.integer({ description: 'Dataset rows to show.', default: 4, min: 1 }),
     variants: Flags.integer({ description: 'Augmented draws per row.', default: 5, min: 1 }),
     png: Flags.string({ description: 'Also write the grid as a PNG to this file.' }),
@@ -43,7 +44,7 @@ export default class AugmentPreview extends DigitsCommand {
     const augmentation: AugmentationConfig = {};
     const flagOf: Record<(typeof AUGMENTATION_KEYS)[number], string> = {
       rotation: 'rotation', widthShift: 'width-shift', heightShift: 'height-shift', zoom: 'zoom', shear: 'shear',
-      brightness: 'brightness', contrast: 'contrast', noise: 'noise', erasing: 'erasing', backgroundNoise: 'background-noise',
+      brightness: 'brightness', contrast: 'contrast', noise: 'noise', erasing: 'erasing', backgroundNoise: 'background-noise', backgroundNoiseMin: 'background-noise-min',
     };
     for (const key of AUGMENTATION_KEYS) {
       const text = (flags as Record<string, unknown>)[flagOf[key]] as string | undefined;

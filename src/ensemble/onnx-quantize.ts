@@ -1,0 +1,382 @@
+/**
+ * Static int8 quantization of an exported member, in ONNX Runtime's QDQ form.
+ *
+ * The float graph of `onnx-export.ts` is at about 80% of one core's FMA peak on ONNX Runtime
+ * (MLAS), so the remaining speed is in doing fewer or cheaper multiplies: 8-bit integer
+ * convolutions. Each convolution gets
+ *   - its input as QuantizeLinear → DequantizeLinear (uint8, one scale and zero point per
+ *     tensor, calibrated on real images),
+ *   - its weights as int8 with one symmetric scale per output channel (DequantizeLinear, axis 0),
+ *     limited to ±63 (7 bits) so AVX2's u8×s8 pair sums (vpmaddubsw) cannot saturate,
+ *   - its bias as int32 at scale s_input × s_weight,
+ *   - its output (after the ReLU when one follows) as QuantizeLinear → DequantizeLinear.
+ * ONNX Runtime's QDQ transformer fuses each such group into one QLinearConv (the ReLU folds into
+ * a zero point of 0); everything else (batch norm after ReLU, the dense head, softmax) stays float.
+ *
+ * Calibration runs the float graph once over the calibration images with every tensor that
+ * gets quantized added as an output, and takes each tensor's min/max over them (with 0 always
+ * inside the range, so zero is exact). The quantized graph is a new ONNX file; the float
+ * export stays the reference for parity tests.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+
+const require = createRequire(import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { onnx } = require('onnx-proto') as { onnx: ProtoNamespace };
+
+/* The decoded-message subset we touch. */
+interface TensorMsg {
+  name: string;
+  dims: Array<number | { toNumber(): number }>;
+  dataType: number;
+  rawData?: Uint8Array;
+  floatData?: number[];
+  int32Data?: number[];
+}
+interface NodeMsg {
+  name?: string;
+  opType: string;
+  domain?: string;
+  input: string[];
+  output: string[];
+  attribute: Array<{ name: string; type: number; i?: number; ints?: number[]; f?: number }>;
+}
+interface GraphMsg {
+  node: NodeMsg[];
+  initializer: TensorMsg[];
+  input: Array<{ name: string }>;
+  output: Array<{ name: string; type?: unknown }>;
+}
+interface ModelMsg {
+  graph: GraphMsg;
+  opsetImport: Array<{ domain?: string; version: number | { toNumber(): number } }>;
+  producerName?: string;
+}
+interface ProtoNamespace {
+  ModelProto: { decode(bytes: Uint8Array): ModelMsg; encode(m: ModelMsg): { finish(): Uint8Array }; toObject(m: ModelMsg): unknown; fromObject(o: unknown): ModelMsg };
+  TensorProto: { create(v: object): TensorMsg; DataType: { FLOAT: number; UINT8: number; INT8: number; INT32: number } };
+  NodeProto: { create(v: object): NodeMsg };
+  ValueInfoProto: { create(v: object): { name: string } };
+  AttributeProto: { AttributeType: { INT: number } };
+}
+
+const DT = onnx.TensorProto.DataType;
+/** Weights use ±63: AVX2 int8 GEMM adds two u8×s8 products in int16, which ±127 could overflow. */
+export const WEIGHT_RANGE = 63;
+
+/** One tensor to quantize, with the range seen on calibration images. */
+export interface ActivationRange {
+  tensor: string;
+  min: number;
+  max: number;
+}
+
+export interface QuantizeReport {
+  /** convolutions turned into int8 */
+  convolutions: string[];
+  /** quantized activations and their calibrated ranges */
+  ranges: ActivationRange[];
+  calibrationImages: number;
+}
+
+const decode = (bytes: Uint8Array): ModelMsg => onnx.ModelProto.decode(bytes);
+const copyModel = (model: ModelMsg): ModelMsg => onnx.ModelProto.fromObject(onnx.ModelProto.toObject(model));
+
+function floatsOf(t: TensorMsg): Float32Array {
+  if (t.dataType !== DT.FLOAT) throw new Error(`internal: initializer ${t.name} is not float32`);
+  if (t.rawData && t.rawData.length > 0) {
+    const copy = new Uint8Array(t.rawData);
+    return new Float32Array(copy.buffer, 0, copy.length / 4);
+  }
+  return Float32Array.from(t.floatData ?? []);
+}
+
+const dimsOf = (t: TensorMsg): number[] => t.dims.map((d) => (typeof d === 'number' ? d : d.toNumber()));
+
+/** The convolutions to quantize (weights from an initializer) and the tensor each hands on: its ReLU's output when one follows alone, else its own. */
+function quantizableConvs(graph: GraphMsg): Array<{ conv: NodeMsg; input: string; output: string }> {
+  const inits = new Set(graph.initializer.map((t) => t.name));
+  const consumers = new Map<string, NodeMsg[]>();
+  for (const n of graph.node) for (const i of n.input) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const out: Array<{ conv: NodeMsg; input: string; output: string }> = [];
+  for (const n of graph.node) {
+    if (n.opType !== 'Conv' || (n.domain ?? '') !== '' || !inits.has(n.input[1]!)) continue;
+    // Dense convolutions and depthwise ones (a deferred batch norm before a padded conv); not other groupings.
+    const group = Number(n.attribute.find((a) => a.name === 'group')?.i ?? 1);
+    const w = graph.initializer.find((t) => t.name === n.input[1])!;
+    if (group !== 1 && !(group === dimsOf(w)[0] && dimsOf(w)[1] === 1)) continue;
+    const next = consumers.get(n.output[0]!) ?? [];
+    const output = next.length === 1 && next[0]!.opType === 'Relu' ? next[0]!.output[0]! : n.output[0]!;
+    out.push({ conv: n, input: n.input[0]!, output });
+  }
+  return out;
+}
+
+/**
+ * Min/max of each named tensor over `images` ([count, ...inputShape] float32), by running the
+ * float model with those tensors added as outputs, `batch` images per run.
+ */
+export async function calibrate(ort: typeof Ort, floatModel: Uint8Array, tensors: string[], images: Float32Array, inputShape: number[], batch = 256): Promise<ActivationRange[]> {
+  const model = copyModel(decode(floatModel));
+  const have = new Set(model.graph.output.map((o) => o.name));
+  for (const name of tensors) if (!have.has(name)) model.graph.output.push(onnx.ValueInfoProto.create({ name }));
+  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish(), { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' });
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  const count = images.length / per;
+  const ranges = new Map(tensors.map((t) => [t, { tensor: t, min: 0, max: 0 }]));
+  try {
+    for (let start = 0; start < count; start += batch) {
+      const n = Math.min(batch, count - start);
+      const input = new ort.Tensor('float32', images.subarray(start * per, (start + n) * per), [n, ...inputShape]);
+      const result = await session.run({ [session.inputNames[0]!]: input }, tensors);
+      for (const t of tensors) {
+        const data = result[t]!.data as Float32Array;
+        const r = ranges.get(t)!;
+        for (let i = 0; i < data.length; i++) {
+          const v = data[i]!;
+          if (v < r.min) r.min = v;
+          else if (v > r.max) r.max = v;
+        }
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return tensors.map((t) => ranges.get(t)!);
+}
+
+/** uint8 scale and zero point for a range that contains 0. */
+export function activationParams(range: { min: number; max: number }): { scale: number; zeroPoint: number } {
+  const min = Math.min(0, range.min);
+  const max = Math.max(0, range.max);
+  const scale = max > min ? (max - min) / 255 : 1;
+  const zeroPoint = Math.max(0, Math.min(255, Math.round(-min / scale)));
+  return { scale, zeroPoint };
+}
+
+function scalar(name: string, dataType: number, value: number): TensorMsg {
+  if (dataType === DT.FLOAT) return onnx.TensorProto.create({ name, dims: [], dataType, rawData: new Uint8Array(Float32Array.of(value).buffer) });
+  return onnx.TensorProto.create({ name, dims: [], dataType, rawData: Uint8Array.of(value) });
+}
+
+/** The tensors `quantizeModel` needs ranges for (inputs and outputs of the quantizable convolutions). */
+export function tensorsToCalibrate(floatModel: Uint8Array): string[] {
+  const convs = quantizableConvs(decode(floatModel).graph);
+  return [...new Set(convs.flatMap((c) => [c.input, c.output]))];
+}
+
+/** The QDQ int8 model of `floatModel`, given the calibrated ranges of `tensorsToCalibrate`. */
+export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[]): { bytes: Uint8Array; convolutions: string[] } {
+  const model = copyModel(decode(floatModel));
+  const { graph } = model;
+  const convs = quantizableConvs(graph);
+  const byName = new Map(ranges.map((r) => [r.tensor, r]));
+  const inits = new Map(graph.initializer.map((t) => [t.name, t]));
+  const qdqOf = new Map<string, { dq: string; scale: number; zeroPoint: number }>();
+  const nodes: NodeMsg[] = [];
+  const pending = new Map<string, NodeMsg[]>(); // nodes to insert right after the producer of a tensor
+  const newInits: TensorMsg[] = [];
+
+  const qdq = (tensor: string): { dq: string; scale: number; zeroPoint: number } => {
+    const known = qdqOf.get(tensor);
+    if (known) return known;
+    const range = byName.get(tensor);
+    if (!range) throw new Error(`internal: no calibrated range for ${tensor}`);
+    const { scale, zeroPoint } = activationParams(range);
+    const s = `${tensor}/q_scale`;
+    const z = `${tensor}/q_zero`;
+    newInits.push(scalar(s, DT.FLOAT, scale), scalar(z, DT.UINT8, zeroPoint));
+    const q = `${tensor}/q`;
+    const dq = `${tensor}/dq`;
+    const pair = [
+      onnx.NodeProto.create({ name: `QuantizeLinear_${q}`, opType: 'QuantizeLinear', input: [tensor, s, z], output: [q], attribute: [] }),
+      onnx.NodeProto.create({ name: `DequantizeLinear_${dq}`, opType: 'DequantizeLinear', input: [q, s, z], output: [dq], attribute: [] }),
+    ];
+    pending.set(tensor, [...(pending.get(tensor) ?? []), ...pair]);
+    const value = { dq, scale, zeroPoint };
+    qdqOf.set(tensor, value);
+    return value;
+  };
+
+  // Plan: which tensors get Q/DQ, and the new weight/bias initializers of each convolution.
+  const rewired = new Map<string, string>(); // tensor → its DQ, for the consumers of conv outputs
+  for (const { conv, input, output } of convs) {
+    const x = qdq(input);
+    const weight = inits.get(conv.input[1]!)!;
+    const wDims = dimsOf(weight);
+    const w = floatsOf(weight);
+    const channels = wDims[0]!;
+    const per = w.length / channels;
+    const wq = new Int8Array(w.length);
+    const wScale = new Float32Array(channels);
+    for (let c = 0; c < channels; c++) {
+      let m = 0;
+      for (let k = 0; k < per; k++) m = Math.max(m, Math.abs(w[c * per + k]!));
+      const s = m > 0 ? m / WEIGHT_RANGE : 1;
+      wScale[c] = s;
+      for (let k = 0; k < per; k++) wq[c * per + k] = Math.round(w[c * per + k]! / s);
+    }
+    const base = conv.input[1]!;
+    newInits.push(
+      onnx.TensorProto.create({ name: `${base}/int8`, dims: wDims, dataType: DT.INT8, rawData: new Uint8Array(wq.buffer) }),
+      onnx.TensorProto.create({ name: `${base}/w_scale`, dims: [channels], dataType: DT.FLOAT, rawData: new Uint8Array(wScale.buffer) }),
+      onnx.TensorProto.create({ name: `${base}/w_zero`, dims: [channels], dataType: DT.INT8, rawData: new Uint8Array(channels) }),
+    );
+    const wdq = onnx.NodeProto.create({
+      name: `DequantizeLinear_${base}/dq`, opType: 'DequantizeLinear', input: [`${base}/int8`, `${base}/w_scale`, `${base}/w_zero`], output: [`${base}/dq`],
+      attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+    });
+    const convInputs = [x.dq, `${base}/dq`];
+    const extra: NodeMsg[] = [wdq];
+    if (conv.input[2]) {
+      const bias = floatsOf(inits.get(conv.input[2])!);
+      const bq = new Int32Array(channels);
+      const bScale = new Float32Array(channels);
+      for (let c = 0; c < channels; c++) {
+        bScale[c] = x.scale * wScale[c]!;
+        bq[c] = Math.round(bias[c]! / bScale[c]!);
+      }
+      const b = conv.input[2];
+      newInits.push(
+        onnx.TensorProto.create({ name: `${b}/int32`, dims: [channels], dataType: DT.INT32, rawData: new Uint8Array(bq.buffer) }),
+        onnx.TensorProto.create({ name: `${b}/b_scale`, dims: [channels], dataType: DT.FLOAT, rawData: new Uint8Array(bScale.buffer) }),
+        onnx.TensorProto.create({ name: `${b}/b_zero`, dims: [channels], dataType: DT.INT32, rawData: new Uint8Array(new Int32Array(channels).buffer) }),
+      );
+      extra.push(onnx.NodeProto.create({
+        name: `DequantizeLinear_${b}/dq`, opType: 'DequantizeLinear', input: [`${b}/int32`, `${b}/b_scale`, `${b}/b_zero`], output: [`${b}/dq`],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+      }));
+      convInputs.push(`${b}/dq`);
+    }
+    (conv as { input: string[] }).input = convInputs;
+    (conv as unknown as { extra: NodeMsg[] }).extra = extra;
+    rewired.set(output, qdq(output).dq);
+  }
+
+  // Emit in order: weight DQs before their conv, activation Q/DQ right after the producer.
+  const graphInputs = graph.input.map((i) => i.name);
+  for (const t of graphInputs) nodes.push(...(pending.get(t) ?? []));
+  for (const n of graph.node) {
+    const extra = (n as unknown as { extra?: NodeMsg[] }).extra;
+    if (extra) {
+      nodes.push(...extra);
+      delete (n as unknown as { extra?: NodeMsg[] }).extra;
+    }
+    n.input = n.input.map((i) => rewired.get(i) ?? i);
+    nodes.push(n);
+    for (const o of n.output) nodes.push(...(pending.get(o) ?? []));
+  }
+  graph.node = nodes;
+  const usedAsInput = new Set(nodes.flatMap((n) => n.input));
+  graph.initializer = [...graph.initializer.filter((t) => usedAsInput.has(t.name)), ...newInits];
+  model.producerName = `${model.producerName ?? 'digits'} + int8 QDQ`;
+  return { bytes: onnx.ModelProto.encode(model).finish(), convolutions: convs.map((c) => c.conv.name ?? c.conv.output[0]!) };
+}
+
+/* ---------- the int8 export of a checkpoint ---------- */
+
+export const INT8_FILE = 'model.int8.onnx';
+export const INT8_SIDECAR = 'int8.json';
+/** Bumped when the quantizer emits something different, so older int8 exports are redone. */
+export const QUANTIZER_VERSION = 1;
+/** Images calibration runs over (ranges settle well before this on MNIST-like data). */
+export const CALIBRATION_IMAGES = 1024;
+
+/** Real images the member was trained on: raw pixels in [0,1], `count` × the graph's input. */
+export interface CalibrationSet {
+  images: Float32Array;
+  count: number;
+  /** where they came from, recorded in int8.json (e.g. "runs/x: 1,024 training rows of member-1") */
+  source: string;
+}
+
+/** `int8.json` beside `model.int8.onnx`: which float export it was made from, and on what. */
+export interface Int8Sidecar {
+  file: string;
+  sha256: string;
+  /** sha256 of the float model.onnx it quantizes */
+  sourceSha256: string;
+  quantizerVersion: number;
+  weightRange: number;
+  calibration: { source: string; images: number };
+  convolutions: string[];
+  ranges: ActivationRange[];
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+async function readJsonFile<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The int8 export in `dir` when it was made from exactly this float export by this quantizer, else null. */
+export async function existingInt8(dir: string, floatSha256: string): Promise<{ bytes: Uint8Array; sidecar: Int8Sidecar } | null> {
+  const sidecar = await readJsonFile<Int8Sidecar>(join(dir, INT8_SIDECAR));
+  if (!sidecar || sidecar.sourceSha256 !== floatSha256 || sidecar.quantizerVersion !== QUANTIZER_VERSION || typeof sidecar.file !== 'string') return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(join(dir, sidecar.file)));
+  } catch {
+    return null;
+  }
+  return sha256(bytes) === sidecar.sha256 ? { bytes, sidecar } : null;
+}
+
+/**
+ * Quantizes the float export `floatBytes` of the checkpoint in `dir` on `calibration` and writes
+ * `model.int8.onnx` + `int8.json` (each atomically, the sidecar last). A read-only folder keeps
+ * the result in memory only (`written` false).
+ */
+export async function writeInt8Export(ort: typeof Ort, dir: string, floatBytes: Uint8Array, calibration: CalibrationSet, inputShape: number[]): Promise<{ bytes: Uint8Array; sidecar: Int8Sidecar; written: boolean }> {
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  if (calibration.count < 1 || calibration.images.length < calibration.count * per) {
+    throw new Error(`calibration needs at least one image of ${per} pixels, got ${calibration.count} (${calibration.images.length} values)`);
+  }
+  const count = Math.min(calibration.count, CALIBRATION_IMAGES);
+  const ranges = await calibrate(ort, floatBytes, tensorsToCalibrate(floatBytes), calibration.images.subarray(0, count * per), inputShape);
+  const { bytes, convolutions } = quantizeModel(floatBytes, ranges);
+  const sidecar: Int8Sidecar = {
+    file: INT8_FILE,
+    sha256: sha256(bytes),
+    sourceSha256: sha256(floatBytes),
+    quantizerVersion: QUANTIZER_VERSION,
+    weightRange: WEIGHT_RANGE,
+    calibration: { source: calibration.source, images: count },
+    convolutions,
+    ranges,
+  };
+  try {
+    await writeAtomically(join(dir, INT8_FILE), bytes);
+    await writeAtomically(join(dir, INT8_SIDECAR), Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`));
+    return { bytes, sidecar, written: true };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return { bytes, sidecar, written: false };
+    throw error;
+  }
+}
