@@ -5,22 +5,28 @@
  *
  *   npm run -s bench > bench.json       # all backends, 8 s per measurement
  *   BENCH_SECONDS=4 npm run bench       # shorter
- *   BENCH_BACKENDS=wasm npm run bench   # only these (comma-separated; wasm-xnnpack = wasm without ONNX Runtime kernels)
+ *   BENCH_BACKENDS=wasm npm run bench   # only these (comma-separated)
+ *
+ * Variants: `wasm` trains as trainMember does (the whole-step ONNX Runtime trainer,
+ * src/engine/ort-trainer.ts, when it loads); `wasm-tfjs-autodiff` is the previous path (tfjs
+ * autodiff with ONNX Runtime conv/BN kernels); `wasm-xnnpack` is wasm without ONNX Runtime at all.
  */
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendRequest } from '../src/engine/backend.js';
+import type { TrainerRequest } from '../src/ensemble/train-step.js';
 import { runJobsInParallel, type WorkerJob } from '../src/engine/parallel.js';
 import { profileTrainingStep, type ThroughputResult } from '../src/engine/throughput.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const workers = Number(process.env.BENCH_WORKERS ?? os.availableParallelism());
-const variants: Array<{ name: string; backend: BackendRequest; ortKernels: boolean }> = [
-  { name: 'gpu', backend: 'gpu', ortKernels: false },
-  { name: 'node', backend: 'node', ortKernels: false },
-  { name: 'wasm', backend: 'wasm', ortKernels: true },
-  { name: 'wasm-xnnpack', backend: 'wasm', ortKernels: false },
-  { name: 'cpu', backend: 'cpu', ortKernels: false },
+const variants: Array<{ name: string; backend: BackendRequest; ortKernels: boolean; trainer: TrainerRequest }> = [
+  { name: 'gpu', backend: 'gpu', ortKernels: false, trainer: 'auto' },
+  { name: 'node', backend: 'node', ortKernels: false, trainer: 'auto' },
+  { name: 'wasm', backend: 'wasm', ortKernels: true, trainer: 'auto' },
+  { name: 'wasm-tfjs-autodiff', backend: 'wasm', ortKernels: true, trainer: 'tfjs' },
+  { name: 'wasm-xnnpack', backend: 'wasm', ortKernels: false, trainer: 'tfjs' },
+  { name: 'cpu', backend: 'cpu', ortKernels: false, trainer: 'tfjs' },
 ];
 const wanted = process.env.BENCH_BACKENDS?.split(',');
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -38,13 +44,14 @@ async function measure(kind: 'train-throughput' | 'infer-throughput', v: (typeof
   // The pure-JS backend takes about a minute per seed002 training step at batch 64:
   // measure it on small batches without warm-up, which is enough to show its order.
   const slow = v.name === 'cpu';
-  const options = { preset: 'seed002', batchSize: slow ? 8 : batchSize, seconds: secs, warmupSteps: slow ? 0 : undefined };
+  const options = { preset: 'seed002', batchSize: slow ? 8 : batchSize, seconds: secs, warmupSteps: slow ? 0 : undefined, trainer: v.trainer };
   const job: WorkerJob = { kind, engine: { backend: v.backend, ortKernels: v.ortKernels, threads: 1 }, options };
   const outcomes = await runJobsInParallel<ThroughputResult>(Array.from({ length: n }, () => job), { concurrency: n });
   const failed = outcomes.find((o) => !o.ok);
   if (failed && !failed.ok) throw new Error(failed.error);
   const perWorker = outcomes.map((o) => (o.ok ? o.value.imagesPerSecond : 0));
-  return { workers: n, batchSize: options.batchSize, imagesPerSecond: perWorker.reduce((a, b) => a + b, 0), perWorker, msPerStep: outcomes.map((o) => (o.ok ? o.value.msPerStep : null)) };
+  const trainer = kind === 'train-throughput' && outcomes[0]?.ok ? outcomes[0].value.trainer : undefined;
+  return { workers: n, batchSize: options.batchSize, imagesPerSecond: perWorker.reduce((a, b) => a + b, 0), perWorker, msPerStep: outcomes.map((o) => (o.ok ? o.value.msPerStep : null)), ...(trainer ? { trainer } : {}) };
 }
 
 const report: Record<string, unknown> = {
@@ -66,15 +73,18 @@ for (const v of variants) {
   // The pure-JS backend needs seconds per step: one short measurement is enough to show it.
   const secs = v.name === 'cpu' ? Math.min(seconds, 3) : seconds;
   const entry: Record<string, unknown> = {};
+  // Inference does not depend on the training step: measured once per engine configuration.
+  const trainingOnly = v.name === 'wasm-tfjs-autodiff' || process.env.BENCH_TRAIN_ONLY === '1';
   for (const n of v.name === 'cpu' ? [1] : [...new Set([1, workers])]) {
     log(`${v.name}: training, ${n} worker(s)…`);
     entry[`train_${n}w`] = await measure('train-throughput', v, n, 64, secs);
+    if (trainingOnly) continue;
     log(`${v.name}: inference, ${n} worker(s)…`);
     entry[`infer_${n}w`] = await measure('infer-throughput', v, n, 256, secs);
   }
   if (v.backend === 'wasm') {
     await initEngine({ backend: 'wasm', ortKernels: v.ortKernels });
-    entry.profileOfOneTrainingStep = await profileTrainingStep('seed002', 64);
+    entry.profileOfOneTrainingStep = await profileTrainingStep('seed002', 64, 12, v.trainer);
   }
   (report.backends as Record<string, unknown>)[v.name] = entry;
 }

@@ -6,7 +6,7 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 export function formatTrainEvent(event: TrainEvent): string | null {
   switch (event.type) {
     case 'start':
-      return `${event.member}: ${event.trainRows} training rows, ${event.validationRows} validation rows, ${event.epochs} epochs × ${event.batches} batches${event.resumedAt ? ` (resumed at epoch ${event.resumedAt + 1})` : ''}`;
+      return `${event.member}: ${event.trainRows} training rows, ${event.validationRows} validation rows, ${event.epochs} epochs × ${event.batches} batches${event.resumedAt ? ` (resumed at epoch ${event.resumedAt + 1})` : ''}${event.trainer ? `; step: ${event.trainer.reason}` : ''}`;
     case 'batch':
       return `${event.member}: epoch ${event.epoch + 1} batch ${event.batch}/${event.batches} loss ${event.loss.toFixed(4)} ${Math.round(event.imagesPerSecond)} img/s`;
     case 'epoch':

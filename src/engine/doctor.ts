@@ -1,8 +1,11 @@
 /** What `digits doctor` reports: the engine chosen, why the others were skipped, and a quick benchmark. */
 import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendRequest, type EngineInfo } from './backend.js';
 import { measureTraining, type ThroughputResult } from './throughput.js';
 import { onnxRuntimeStatus } from '../ensemble/predictor.js';
+import { buildModel } from '../ensemble/presets.js';
+import { createTrainStep } from '../ensemble/train-step.js';
 
 export interface DoctorOptions {
   backend: BackendRequest;
@@ -16,6 +19,22 @@ export interface DoctorReport {
   /** which inference runtime loads (evaluate, submit and serve use it) */
   inference: { onnxRuntime: { available: boolean; reason: string }; default: 'onnx' | 'tfjs' };
   benchmark: (ThroughputResult & { what: string }) | null;
+  /** the training step trainMember takes for seed002 on this engine, and why */
+  training: { kind: string; reason: string };
+}
+
+/** Which step trainMember would take for the benchmark network (nothing is run). */
+function trainingStepChoice(): { kind: string; reason: string } {
+  const model = buildModel('seed002');
+  const optimizer = tf.train.rmsprop(1e-3, 0.9, 0, 1e-7);
+  try {
+    const step = createTrainStep(model, optimizer, { optimizer: 'rmsprop', seed: 0 });
+    step.dispose();
+    return { kind: step.kind, reason: step.reason };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
 }
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
@@ -30,7 +49,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     benchmark = { ...result, what: `training ${preset}, batch 64, one thread` };
   }
   const onnxRuntime = onnxRuntimeStatus();
-  return { engine, cpu, inference: { onnxRuntime, default: onnxRuntime.available ? 'onnx' : 'tfjs' }, benchmark };
+  return { engine, cpu, inference: { onnxRuntime, default: onnxRuntime.available ? 'onnx' : 'tfjs' }, benchmark, training: trainingStepChoice() };
 }
 
 /** Plain-text rendering (also what a non-TTY prints). */
@@ -44,6 +63,7 @@ export function formatDoctor(report: DoctorReport): string {
     lines.push(`kernels      added or replaced on wasm: ${engine.addedKernels.join(', ')}`);
     lines.push(`native conv  ${engine.ort.enabled ? '✓' : '✗'} ${engine.ort.reason}`);
   }
+  lines.push(`training     ${report.training.kind === 'ort' ? '✓' : '✗'} ${report.training.reason}`);
   lines.push(`gpu          ${engine.gpu ? 'yes' : 'no'}`);
   lines.push(`inference    ${report.inference.default === 'onnx' ? '✓ ONNX Runtime' : '✗ ONNX Runtime (tfjs fallback)'}: ${report.inference.onnxRuntime.reason}`);
   lines.push(`versions     ${Object.entries(engine.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -16,13 +16,13 @@ interface OnnxNamespace {
   NodeProto: { create(v: object): object };
   ValueInfoProto: { create(v: object): object };
   TensorProto: { create(v: object): object; DataType: { FLOAT: number; INT64: number } };
-  AttributeProto: { AttributeType: { INT: number; INTS: number; FLOAT: number; TENSOR: number } };
+  AttributeProto: { AttributeType: { INT: number; INTS: number; FLOAT: number; STRING: number; TENSOR: number } };
 }
 
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 export const INT64 = onnx.TensorProto.DataType.INT64;
 
-export type AttrValue = number | number[] | { float: number };
+export type AttrValue = number | number[] | { float: number } | { str: string };
 
 export interface NodeSpec {
   op: string;
@@ -36,6 +36,7 @@ function attribute(name: string, value: AttrValue): object {
   const T = onnx.AttributeProto.AttributeType;
   if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
   if (typeof value === 'number') return { name, type: T.INT, i: value };
+  if ('str' in value) return { name, type: T.STRING, s: new TextEncoder().encode(value.str) };
   return { name, type: T.FLOAT, f: value.float };
 }
 
@@ -78,6 +79,8 @@ export interface GraphSpec {
   outputs: object[];
   initializers?: object[];
   opset?: number;
+  /** opsets of other domains the nodes use (e.g. ONNX Runtime's com.microsoft.nchwc) */
+  domains?: Array<{ domain: string; version: number }>;
   producer?: string;
 }
 
@@ -92,7 +95,7 @@ export function encodeModel(spec: GraphSpec): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: spec.producer ?? 'digits',
-    opsetImport: [{ domain: '', version: spec.opset ?? 18 }],
+    opsetImport: [{ domain: '', version: spec.opset ?? 18 }, ...(spec.domains ?? [])],
     graph,
   });
   return onnx.ModelProto.encode(model).finish();

@@ -37,16 +37,17 @@ export interface OrtKernelStatus {
   reason: string;
 }
 
-interface OrtTensor {
+export interface OrtTensor {
   data: Float32Array;
   dims: readonly number[];
 }
-interface SyncSession {
+export interface SyncSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: object): Record<string, OrtTensor>;
+  endProfiling?(): void;
   dispose(): void;
 }
-interface OrtModules {
+export interface OrtModules {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
   InferenceSession: new () => SyncSession;
   version: string;
@@ -63,7 +64,8 @@ let status: OrtKernelStatus = {
   reason: 'not tried yet',
 };
 
-function loadOrt(): OrtModules | null {
+/** onnxruntime-node's Tensor class and synchronous session binding, or null (see `ortLoadFailure`). */
+export function loadOrt(): OrtModules | null {
   if (ortModules || loadFailure) return ortModules;
   try {
     const ort = require('onnxruntime-node') as { Tensor: OrtModules['Tensor']; env: { versions?: { node?: string } } };
@@ -79,6 +81,11 @@ function loadOrt(): OrtModules | null {
     loadFailure = error instanceof Error ? error.message.split('\n')[0]! : String(error);
   }
   return ortModules;
+}
+
+/** Why onnxruntime-node did not load (null when it loaded or was not tried). */
+export function ortLoadFailure(): string | null {
+  return loadFailure;
 }
 
 export function ortKernelStatus(): OrtKernelStatus {

@@ -11,6 +11,7 @@ import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from './augment.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointMetadataInput, type CheckpointPreprocessing } from './checkpoint.js';
 import { buildModel, getPreset, type Preset } from './presets.js';
+import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 
 /** Images as stored by the data layer: row-major, one image after another. */
@@ -60,7 +61,17 @@ export interface EpochRecord {
 }
 
 export type TrainEvent =
-  | { type: 'start'; member: string; epochs: number; batches: number; trainRows: number; validationRows: number; resumedAt: number }
+  | {
+      type: 'start';
+      member: string;
+      epochs: number;
+      batches: number;
+      trainRows: number;
+      validationRows: number;
+      resumedAt: number;
+      /** which step runs (ONNX Runtime whole-step graph or tfjs autodiff) and why */
+      trainer?: { kind: TrainerKind; reason: string };
+    }
   | { type: 'batch'; member: string; epoch: number; batch: number; batches: number; loss: number; imagesPerSecond: number }
   | ({ type: 'epoch'; member: string; epochs: number; best: boolean } & EpochRecord)
   | { type: 'done'; member: string; bestEpoch: number; bestValLoss: number; bestValAcc: number; stoppedEarly: boolean };
@@ -81,6 +92,8 @@ export interface TrainOptions {
   metadata: Pick<CheckpointMetadataInput, 'orientation' | 'dataFingerprint' | 'command'>;
   /** stop after the current batch (Ctrl-C) */
   signal?: AbortSignal;
+  /** training step: 'auto' (default; DIGITS_TRAINER=tfjs forces tfjs) picks ONNX Runtime when it can run the model */
+  trainer?: TrainerRequest;
 }
 
 export interface TrainResult {
@@ -203,11 +216,6 @@ function makeOptimizer(config: MemberConfig, lr: number): tf.Optimizer {
   }
 }
 
-function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  // tfjs optimisers read `learningRate` on every step; it is not exposed as a setter.
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
-}
-
 function scheduledRate(config: MemberConfig, epoch: number): number {
   const s = config.schedule;
   if (s.kind === 'exponential') return config.learningRate * s.decay ** epoch;
@@ -215,7 +223,7 @@ function scheduledRate(config: MemberConfig, epoch: number): number {
   return config.learningRate;
 }
 
-function smoothedCrossEntropy(smoothing: number) {
+export function smoothedCrossEntropy(smoothing: number) {
   return (yTrue: tf.Tensor, yPred: tf.Tensor) =>
     tf.tidy(() => {
       const target = smoothing > 0 ? tf.add(tf.mul(yTrue, 1 - smoothing), smoothing / 10) : yTrue;
@@ -276,6 +284,16 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   let lr = resumed?.lr ?? scheduledRate(config, 0);
   const optimizer = makeOptimizer(config, lr);
   model.compile({ optimizer, loss: smoothedCrossEntropy(config.labelSmoothing ?? 0), metrics: ['accuracy'] });
+  // Frozen layers (transfer learning) stay on tfjs: the ORT trainer updates every weight.
+  const frozen = model.layers.some((l) => !l.trainable && l.weights.length > 0);
+  const step = createTrainStep(model, optimizer, {
+    optimizer: config.optimizer,
+    momentum: config.momentum,
+    labelSmoothing: config.labelSmoothing,
+    seed: deriveSeed(config.seed, config.name, 'dropout'),
+    trainer: frozen && options.trainer !== 'ort' ? 'tfjs' : options.trainer,
+  });
+  const trainer = { kind: step.kind, reason: frozen && step.kind === 'tfjs' ? `tfjs autodiff: layers up to ${config.freezeUpTo ?? 'some layer'} are frozen` : step.reason };
 
   const history: EpochRecord[] = resumed?.history ?? [];
   let bestValLoss = resumed?.bestValLoss ?? Infinity;
@@ -286,7 +304,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   let stoppedEarly = false;
   const batches = Math.ceil(trainRows.length / config.batchSize);
   const startEpoch = history.length;
-  emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch });
+  emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch, trainer });
 
   const metadataFor = (metrics: Record<string, number>): CheckpointMetadataInput => ({
     preset: preset.name,
@@ -320,10 +338,9 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
       const end = Math.min(order.length, start + config.batchSize);
       const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, order, start, end))));
       const y = gatherLabels(data, order, start, end);
-      const [loss, acc] = (await model.trainOnBatch(x, y)) as number[];
-      tf.dispose([x, y]);
-      lossSum += loss! * (end - start);
-      accSum += acc! * (end - start);
+      const { loss, acc } = await step.run(x, y, lr).finally(() => tf.dispose([x, y]));
+      lossSum += loss * (end - start);
+      accSum += acc * (end - start);
       seen += end - start;
       if (b % 20 === 0 || b === batches - 1) {
         emit({ type: 'batch', member: config.name, epoch, batch: b + 1, batches, loss: lossSum / seen, imagesPerSecond: seen / ((performance.now() - started) / 1000) });
@@ -331,6 +348,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     }
     if (options.signal?.aborted && seen < trainRows.length) break;
     const seconds = (performance.now() - started) / 1000;
+    step.sync();
     const val = lossAndAccuracy(predictRows(model, pre, data, validationRows), data.labels, validationRows);
     const record: EpochRecord = {
       epoch,
@@ -369,6 +387,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     }
   }
   emit({ type: 'done', member: config.name, bestEpoch, bestValLoss, bestValAcc, stoppedEarly });
+  step.dispose();
   model.dispose();
   optimizer.dispose();
   return { history, bestEpoch, bestValLoss, bestValAcc, checkpoint: bestDir };
