@@ -3,16 +3,16 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
-import type { InferMode } from '../ensemble/predictor.js';
+import type { InferMode, Precision } from '../ensemble/predictor.js';
 import { UserError } from '../errors.js';
-import { defaultServeThreads, loadServedEnsemble } from '../serve/ensemble.js';
+import { defaultServeWorkers, loadServedEnsemble } from '../serve/ensemble.js';
 import { startServer } from '../serve/server.js';
 
 export default class Serve extends DigitsCommand {
   static override summary = 'Serve a trained ensemble over HTTP, with the draw-and-correct pad at /.';
 
   static override description = [
-    'Opens every member of the run once (ONNX Runtime sessions unless --infer tfjs) and answers:',
+    'Opens every member of the run once (ONNX Runtime sessions unless --infer tfjs, in --workers worker threads so inference never blocks the HTTP thread) and answers:',
     '  POST /v1/predict      JSON {"images": [[784 values]]} or a PNG/JPEG of any size (centred like MNIST); ?tta=true&members=a,b',
     '  POST /v1/corrections  {"image": [784], "label": 0-9, "predicted": 0-9}, appended to the corrections file',
     '  GET  /                the drawing pad;  GET /v1/model, /healthz, /metrics (Prometheus)',
@@ -24,6 +24,7 @@ export default class Serve extends DigitsCommand {
     '<%= config.bin %> serve --run runs/quick-20261121-101500 --port 8080',
     "curl -s localhost:8080/v1/predict -H 'content-type: image/png' --data-binary @digit.png",
     '<%= config.bin %> serve --host 0.0.0.0 --max-batch 512 --batch-window-ms 5 --corrections my-corrections.jsonl',
+    '<%= config.bin %> serve --workers 0 --threads 4   # in process: one session of 4 threads per member',
   ];
 
   static override flags = {
@@ -35,8 +36,14 @@ export default class Serve extends DigitsCommand {
     host: Flags.string({ description: 'Interface to listen on (0.0.0.0 for every interface).', default: '127.0.0.1' }),
     'max-batch': Flags.integer({ description: 'Most images in one inference batch (and in one request).', default: 256, min: 1, max: 4096 }),
     'batch-window-ms': Flags.integer({ description: 'How long a batch waits for more concurrent requests, in ms.', default: 3, min: 0, max: 1000 }),
+    workers: Flags.integer({
+      description: 'Inference worker threads for members on ONNX Runtime, each with a session of every member (default: one per core); 0 runs them on the HTTP thread.',
+      min: 0,
+      max: 256,
+      env: 'DIGITS_SERVE_WORKERS',
+    }),
     threads: Flags.integer({
-      description: 'ONNX Runtime threads per member session (default: cores − 1, leaving a core for HTTP; one inference batch runs at a time).',
+      description: 'ONNX Runtime threads per member session (default: 1 in each worker; with --workers 0, cores − 1, leaving a core for HTTP).',
       min: 1,
       max: 256,
     }),
@@ -50,7 +57,7 @@ export default class Serve extends DigitsCommand {
     const say = (line: string) => {
       if (!flags.json) process.stderr.write(`${line}\n`);
     };
-    const ensemble = await loadServedEnsemble(runDir, { infer: flags.infer as InferMode, threads: flags.threads ?? defaultServeThreads() });
+    const ensemble = await loadServedEnsemble(runDir, { infer: flags.infer as InferMode, precision: flags.precision as Precision, threads: flags.threads, workers: flags.workers ?? defaultServeWorkers() });
     let server;
     try {
       server = await startServer({
@@ -69,13 +76,19 @@ export default class Serve extends DigitsCommand {
       throw error;
     }
     const members = ensemble.members.map((m) => ({ name: m.name, preset: m.preset, runtime: m.predictor.kind, reason: m.predictor.reason }));
+    const { mode, workers, threadsPerSession, reason } = ensemble.inference;
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url, port: server.port, run: runDir, members, corrections: server.correctionsFile })}\n`);
+      process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url, port: server.port, run: runDir, members, inference: { mode, workers, threadsPerSession, reason }, corrections: server.correctionsFile })}\n`);
     } else {
       say(`digits serve: ${ensemble.members.length} member${ensemble.members.length === 1 ? '' : 's'} of ${runDir}`);
       for (const m of members) say(`  ${m.name.padEnd(14)} ${m.preset.padEnd(9)} ${m.reason}`);
       for (const s of ensemble.skipped) say(`  ${s.name.padEnd(14)} not served: ${s.reason}`);
-      say(`  batching: up to ${flags['max-batch']} images, window ${flags['batch-window-ms']} ms; corrections → ${server.correctionsFile}`);
+      say(
+        mode === 'workers'
+          ? `  inference: ${workers} worker thread${workers === 1 ? '' : 's'}, ${threadsPerSession} ONNX Runtime thread${threadsPerSession === 1 ? '' : 's'} per session`
+          : `  inference: in process (${reason})${threadsPerSession ? `, ${threadsPerSession} ONNX Runtime thread${threadsPerSession === 1 ? '' : 's'} per session` : ''}`,
+      );
+      say(`  batching: up to ${flags['max-batch']} images, window ${flags['batch-window-ms']} ms, ${server.batcher.concurrency} batch${server.batcher.concurrency === 1 ? '' : 'es'} at once; corrections → ${server.correctionsFile}`);
       say(`listening on ${server.url}  (drawing pad: ${server.url}/ ; Ctrl-C stops)`);
     }
     // Graceful shutdown: stop accepting, finish what is in flight, release sessions, exit 0.

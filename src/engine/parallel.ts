@@ -4,6 +4,7 @@
  * `worker_threads`, each with its own tfjs engine and backend, limited by p-limit
  * (default: the number of cores).
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -25,14 +26,22 @@ export interface ParallelOptions {
 
 export type JobOutcome<T> = { ok: true; value: T } | { ok: false; error: string };
 
+/**
+ * A worker thread running `file` (absolute path of a module of this package). Running from
+ * TypeScript sources (tests, bin/dev.js), the worker registers tsx's loader before importing
+ * its entry (`--import` in a worker's execArgv is not honoured). tsx is located from here: an
+ * eval worker resolves bare names from the current folder, which may be anywhere.
+ */
+export function startWorker(file: string, workerData: unknown): Worker {
+  if (!file.endsWith('.ts')) return new Worker(file, { workerData });
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); });`, { eval: true, workerData });
+}
+
 /** Runs one job in a fresh worker thread; resolves with its result or its error text. */
 export function runInWorker<T>(job: WorkerJob, onEvent?: (event: unknown) => void): Promise<JobOutcome<T>> {
   return new Promise((resolve) => {
-    // Running from TypeScript sources (tests, bin/dev.js), the worker registers tsx's
-    // loader before importing its entry (`--import` in a worker's execArgv is not honoured).
-    const worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(workerFile).href)}); });`, { eval: true, workerData: job })
-      : new Worker(workerFile, { workerData: job });
+    const worker = startWorker(workerFile, job);
     let settled = false;
     const settle = (outcome: JobOutcome<T>) => {
       if (settled) return;

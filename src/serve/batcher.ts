@@ -3,10 +3,11 @@
  * `maxBatch` images wait) run as one batch, one predictor call per member, and the
  * probabilities are split back per request.
  *
- * One batch runs at a time: an ONNX Runtime session already uses every core, and its
- * native run blocks the event loop while it computes. Requests that arrive during a batch
- * are read when it ends and go out together in the next one, so under load batches grow by
- * themselves and the window only costs latency when the server is idle.
+ * One batch runs at a time (or `concurrency`), its member calls all at once: with the
+ * inference pool (inference-pool.ts) they spread over the worker threads while the event
+ * loop reads the next requests; in process they run one after another. Requests that arrive
+ * during a batch go out together in the next one, so under load batches grow by themselves
+ * and the window only costs latency when the server is idle.
  *
  * Each request chooses TTA and a subset of members. Its rows (the image, or its 8 shifted
  * copies) are stacked once per batch; a member runs on the whole stack when every request
@@ -61,6 +62,12 @@ export interface BatcherOptions {
   tta?: readonly Shift[];
   /** called after every batch */
   onBatch?: (stats: BatchStats) => void;
+  /**
+   * Batches computing at once (default 1). More than one only helps when the members run
+   * elsewhere (the inference pool): a batch can form and start while the last pieces of the
+   * previous one still compute, instead of waiting for all of them.
+   */
+  concurrency?: number;
 }
 
 interface Pending extends BatchRequest {
@@ -85,7 +92,9 @@ export class DynamicBatcher {
   private queue: Pending[] = [];
   private queuedImages = 0;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  /** batches computing at once */
+  readonly concurrency: number;
+  private readonly running = new Set<Promise<void>>();
   private closed = false;
   private hurrying = false;
 
@@ -97,6 +106,7 @@ export class DynamicBatcher {
     this.maxBatch = Math.max(1, options.maxBatch ?? 256);
     this.windowMs = Math.max(0, options.windowMs ?? 3);
     this.shifts = options.tta ?? TTA_8;
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
     this.side = members[0]!.predictor.imageSize;
   }
 
@@ -131,18 +141,23 @@ export class DynamicBatcher {
   /** Stops taking requests; the queued ones run at once. Resolves when all have answered. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running || this.queue.length > 0) {
+    while (this.running.size > 0 || this.queue.length > 0) {
       if (this.timer) {
         clearTimeout(this.timer);
         this.timer = null;
       }
-      if (!this.running) this.startBatch();
-      await this.running;
+      if (this.queue.length > 0 && !this.busy) this.startBatch();
+      await Promise.race(this.running);
     }
   }
 
+  /** as many batches as allowed are computing */
+  private get busy(): boolean {
+    return this.running.size >= this.concurrency;
+  }
+
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.busy || this.queue.length === 0) return;
     if (this.queuedImages >= this.maxBatch || this.closed || this.hurrying) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
@@ -154,7 +169,7 @@ export class DynamicBatcher {
     const waited = performance.now() - this.queue[0]!.enqueuedAt;
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.running) this.startBatch();
+      if (!this.busy && this.queue.length > 0) this.startBatch();
     }, Math.max(0, this.windowMs - waited));
   }
 
@@ -167,14 +182,15 @@ export class DynamicBatcher {
       images += next.count;
     }
     this.queuedImages -= images;
-    this.running = this.runBatch(batch, images)
+    const run: Promise<void> = this.runBatch(batch, images)
       .catch((error: unknown) => {
         for (const job of batch) job.reject(error);
       })
       .finally(() => {
-        this.running = null;
+        this.running.delete(run);
         this.schedule();
       });
+    this.running.add(run);
   }
 
   private async runBatch(batch: Pending[], images: number): Promise<void> {
@@ -201,7 +217,9 @@ export class DynamicBatcher {
         else this.shifts.forEach((shift, t) => shiftImages(job.images, 0, job.count, this.side, shift, stack, at + t * job.count * px));
       });
     }
-    // Each member once, on the rows of the requests that want it.
+    // Each member once, on the rows of the requests that want it; all members at once, so
+    // with an inference pool they run side by side on different workers.
+    const calls: Array<Promise<void>> = [];
     const perMember = new Map<number, { probs: Float32Array; offsets: Map<number, number> }>();
     let classes = 0;
     for (let m = 0; m < this.members.length; m++) {
@@ -222,11 +240,15 @@ export class DynamicBatcher {
           at += rowCount[j]!;
         }
       }
-      const probs = await this.members[m]!.predictor.predict(input, inputRows);
-      classes = probs.length / inputRows;
-      // ONNX Runtime may hand over its own output buffer: copy out what we keep.
-      perMember.set(m, { probs: probs.slice(), offsets });
+      calls.push(
+        this.members[m]!.predictor.predict(input, inputRows).then((probs) => {
+          classes = probs.length / inputRows;
+          // ONNX Runtime may hand over its own output buffer: copy out what we keep.
+          perMember.set(m, { probs: probs.slice(), offsets });
+        }),
+      );
     }
+    await Promise.all(calls);
     const inferMs = performance.now() - started;
     this.options.onBatch?.({ images, rows, requests: batch.length, inferMs });
     batch.forEach((job, j) => {

@@ -1,14 +1,19 @@
 /**
  * The ensemble a server runs: the trained members of a run folder (`run.json`), each opened
- * once as a `Predictor` (an ONNX Runtime session by default), with their validation scores
- * from `evaluation.json` when the run was evaluated. Nothing here reads the dataset.
+ * once as a `Predictor`, with their validation scores from `evaluation.json` when the run was
+ * evaluated. Nothing here reads the dataset.
+ *
+ * Members on ONNX Runtime run in a pool of worker threads by default (inference-pool.ts), so
+ * a batch never blocks the HTTP event loop and members compute on several cores at once;
+ * `workers: 0` (and tfjs, which keeps its engine on this thread) runs them in process.
  */
 import os from 'node:os';
 import path from 'node:path';
-import { createPredictor, type InferMode, type Predictor } from '../ensemble/predictor.js';
+import { createPredictor, onnxRuntimeStatus, type InferMode, type Precision, type Predictor } from '../ensemble/predictor.js';
 import { readRunManifest } from '../ensemble/train-ensemble.js';
 import { readEvaluationReport, type EvaluationReport } from '../evaluate/report-types.js';
 import { UserError } from '../errors.js';
+import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 
 export interface ValidationScore {
   rows: number;
@@ -30,6 +35,20 @@ export interface ServedMember {
   trainingValAcc: number | null;
 }
 
+/** Where the members compute. */
+export interface InferenceMode {
+  /** `workers`: ONNX Runtime sessions in worker threads; `in-process`: on the server's own thread */
+  mode: 'workers' | 'in-process';
+  /** worker threads (0 in process) */
+  workers: number;
+  /** ONNX Runtime intra-op threads per session (null when no member runs on ONNX Runtime) */
+  threadsPerSession: number | null;
+  /** why this mode */
+  reason: string;
+  /** the pool's counters (null in process) */
+  stats(): PoolStats | null;
+}
+
 export interface ServedEnsemble {
   runDir: string;
   name: string;
@@ -40,23 +59,34 @@ export interface ServedEnsemble {
   validation: ValidationScore | null;
   /** why validation scores are missing, when they are */
   evaluationNote: string | null;
-  dispose(): void;
+  inference: InferenceMode;
+  /** releases the sessions; resolves when the inference workers (if any) have ended */
+  dispose(): Promise<void>;
 }
 
 export interface LoadEnsembleOptions {
   infer?: InferMode;
-  /** ONNX Runtime intra-op threads per session (default `defaultServeThreads()`: all cores but one) */
+  /** ONNX Runtime number format (default auto: the int8 export when `evaluate` made one) */
+  precision?: Precision;
+  /** ONNX Runtime intra-op threads per session (default 1 in each worker; `defaultServeThreads()` in process) */
   threads?: number;
+  /** worker threads for the members on ONNX Runtime (default `defaultServeWorkers()`); 0 runs them in process */
+  workers?: number;
 }
 
 /**
- * ONNX Runtime threads per session when serving: all cores but one. The event loop (HTTP,
- * JSON) needs a core of its own: ONNX Runtime's pool threads spin-wait after each run, and
- * with every core in the pool the loop's timers and sockets wait behind them (on a busy
- * 2-core machine, all cores gave a single-image p50 of 34 ms, one thread 7 ms).
+ * ONNX Runtime threads per session when serving in process: all cores but one. The event
+ * loop (HTTP, JSON) needs a core of its own: ONNX Runtime's pool threads spin-wait after each
+ * run, and with every core in the pool the loop's timers and sockets wait behind them (on a
+ * busy 2-core machine, all cores gave a single-image p50 of 34 ms, one thread 7 ms).
  */
 export function defaultServeThreads(): number {
   return Math.max(1, os.availableParallelism() - 1);
+}
+
+/** Inference worker threads when serving: one per core (each runs one single-threaded session at a time). */
+export function defaultServeWorkers(): number {
+  return os.availableParallelism();
 }
 
 function score(metrics: { rows: number; accuracy: number; logLoss: number } | undefined, tta?: { accuracy: number }): ValidationScore | null {
@@ -81,21 +111,45 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
   }
   const members: ServedMember[] = [];
   const skipped: ServedEnsemble['skipped'] = [];
+  const trained = [];
+  for (const m of manifest.members) {
+    if (!m.ok || !m.checkpoint) skipped.push({ name: m.name, reason: m.ok ? 'no checkpoint recorded' : `training failed${m.error ? `: ${m.error.split('\n')[0]}` : ''}` });
+    else trained.push({ ...m, checkpoint: path.resolve(dir, m.checkpoint) });
+  }
+  const infer = options.infer ?? 'auto';
+  const precision = options.precision ?? 'auto';
+  const workers = Math.max(0, Math.floor(options.workers ?? defaultServeWorkers()));
+  let pool: InferencePool | null = null;
+  let mode: Omit<InferenceMode, 'stats'>;
+  if (workers === 0) mode = { mode: 'in-process', workers: 0, threadsPerSession: null, reason: 'workers: 0' };
+  else if (infer === 'tfjs') mode = { mode: 'in-process', workers: 0, threadsPerSession: null, reason: 'tfjs runs on its engine in this thread' };
+  else if (!onnxRuntimeStatus().available) mode = { mode: 'in-process', workers: 0, threadsPerSession: null, reason: onnxRuntimeStatus().reason };
+  else mode = { mode: 'workers', workers, threadsPerSession: Math.max(1, options.threads ?? 1), reason: 'ONNX Runtime runs block the thread they run on; workers keep the event loop free' };
   try {
-    for (const m of manifest.members) {
-      if (!m.ok || !m.checkpoint) {
-        skipped.push({ name: m.name, reason: m.ok ? 'no checkpoint recorded' : `training failed${m.error ? `: ${m.error.split('\n')[0]}` : ''}` });
-        continue;
-      }
-      const checkpoint = path.resolve(dir, m.checkpoint);
-      const predictor = await createPredictor(checkpoint, { infer: options.infer ?? 'auto', threads: options.threads ?? defaultServeThreads() });
-      const evaluated = evaluation?.members.find((e) => e.name === m.name);
-      members.push({ name: m.name, preset: m.preset, checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.bestValAcc ?? null });
+    if (mode.mode === 'workers' && trained.length > 0) {
+      pool = await createInferencePool(
+        trained.map((m) => m.checkpoint),
+        { workers, precision, threads: mode.threadsPerSession!, infer: infer === 'onnx' ? 'onnx' : 'auto' },
+      );
+      if (pool.size === 0) mode = { mode: 'in-process', workers: 0, threadsPerSession: null, reason: 'no member exports to ONNX' };
     }
+    const inProcessThreads = options.threads ?? defaultServeThreads();
+    for (const [i, m] of trained.entries()) {
+      // Members left out of the pool (no ONNX export) fall back to tfjs here, saying why.
+      const predictor = pool?.predictors[i] ?? (await createPredictor(m.checkpoint, { infer, precision, threads: inProcessThreads }));
+      const evaluated = evaluation?.members.find((e) => e.name === m.name);
+      members.push({ name: m.name, preset: m.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.bestValAcc ?? null });
+    }
+    if (mode.mode === 'in-process' && members.some((m) => m.predictor.kind === 'onnx')) mode = { ...mode, threadsPerSession: inProcessThreads };
   } catch (error) {
     for (const m of members) m.predictor.dispose();
+    await pool?.dispose();
     throw error;
   }
+  const disposeAll = async () => {
+    for (const m of members) m.predictor.dispose();
+    await pool?.dispose();
+  };
   if (members.length === 0) {
     throw new UserError(`the run ${dir} has no trained member to serve`, {
       where: { file: path.join(dir, 'run.json') },
@@ -104,7 +158,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
   }
   const sizes = new Set(members.map((m) => m.predictor.imageSize));
   if (sizes.size > 1) {
-    for (const m of members) m.predictor.dispose();
+    await disposeAll();
     throw new UserError(`the members of ${dir} take different image sizes (${[...sizes].join(', ')})`, { hint: 'Serve a run whose members all take 28×28 images.' });
   }
   return {
@@ -114,8 +168,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     skipped,
     validation: evaluation ? score(evaluation.ensemble.soft, evaluation.ensemble.softTta) : null,
     evaluationNote,
-    dispose: () => {
-      for (const m of members) m.predictor.dispose();
-    },
+    inference: { ...mode, stats: () => pool?.stats() ?? null },
+    dispose: disposeAll,
   };
 }

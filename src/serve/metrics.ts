@@ -53,15 +53,19 @@ export class Counter implements Metric {
   }
 }
 
+/** A value read when scraped: a gauge, or a counter kept elsewhere; one series, or one per label set. */
 export class Gauge implements Metric {
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly read: () => number,
+    private readonly read: () => number | Array<{ labels: Labels; value: number }>,
+    private readonly type: 'gauge' | 'counter' = 'gauge',
   ) {}
 
   render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${numberText(this.read())}`].join('\n');
+    const value = this.read();
+    const series = typeof value === 'number' ? [{ labels: {}, value }] : value;
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...series.map((s) => `${this.name}${labelText(s.labels)} ${numberText(s.value)}`)].join('\n');
   }
 }
 
@@ -113,6 +117,7 @@ export class Histogram implements Metric {
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const LAG_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** Everything /metrics reports. */
@@ -122,17 +127,19 @@ export class ServerMetrics {
   readonly errors = new Counter('digits_http_errors_total', 'Requests answered with an error (4xx: the client can fix it; 5xx: ours), by route and kind.');
   readonly batchSize = new Histogram('digits_batch_size_images', 'Images per inference batch (requests gathered by the batching window).', BATCH_BUCKETS);
   readonly batchRequests = new Histogram('digits_batch_requests', 'Requests merged into one inference batch.', BATCH_BUCKETS);
+  readonly batchInfer = new Histogram('digits_batch_infer_seconds', 'Time one inference batch takes, all its member calls (the members run side by side in the worker pool).', LATENCY_BUCKETS);
   readonly stage = new Histogram('digits_predict_stage_seconds', 'Where a prediction request spends its time: parse (body to pixels), wait (in the batching queue), infer (its batch on the members).', LATENCY_BUCKETS);
   readonly images = new Counter('digits_images_predicted_total', 'Images predicted.');
   readonly corrections = new Counter('digits_corrections_total', 'Corrections appended to the store.');
+  readonly eventLoopDelay = new Histogram('digits_event_loop_delay_seconds', 'How late a 10 ms timer on the server thread fires: time the event loop could not read or answer requests.', LAG_BUCKETS);
   private readonly gauges: Gauge[] = [];
 
-  gauge(name: string, help: string, read: () => number): void {
-    this.gauges.push(new Gauge(name, help, read));
+  gauge(name: string, help: string, read: () => number | Array<{ labels: Labels; value: number }>, type: 'gauge' | 'counter' = 'gauge'): void {
+    this.gauges.push(new Gauge(name, help, read, type));
   }
 
   render(): string {
-    const all: Metric[] = [this.requests, this.latency, this.errors, this.batchSize, this.batchRequests, this.stage, this.images, this.corrections, ...this.gauges];
+    const all: Metric[] = [this.requests, this.latency, this.errors, this.batchSize, this.batchRequests, this.batchInfer, this.stage, this.images, this.corrections, this.eventLoopDelay, ...this.gauges];
     return `${all.map((m) => m.render()).join('\n')}\n`;
   }
 }

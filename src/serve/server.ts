@@ -11,9 +11,10 @@
  *   POST /v1/corrections {image: number[784], label, predicted} → appended to the store
  *
  * Every error is JSON `{error, hint}` with a 4xx status when the client can fix it. Predictions
- * go through the dynamic batcher (batcher.ts): concurrent requests share one run per member.
- * `close()` stops listening, lets in-flight requests finish (queued batches run at once),
- * then releases the sessions.
+ * go through the dynamic batcher (batcher.ts): concurrent requests share one run per member,
+ * computed in the inference worker pool by default (inference-pool.ts), so this thread keeps
+ * reading and answering requests meanwhile. `close()` stops listening, lets in-flight
+ * requests finish (queued batches run at once), then releases the sessions and the workers.
  */
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -23,6 +24,7 @@ import { TTA_8 } from '../ensemble/predictor.js';
 import { BatcherClosedError, DynamicBatcher } from './batcher.js';
 import { CORRECTIONS_FILE, appendCorrection, parseCorrection } from './corrections.js';
 import type { ServedEnsemble } from './ensemble.js';
+import type { WorkerStats } from './inference-pool.js';
 import { InputError, PIXELS, imageFileToDigit, readPixelArray, toBytes } from './image-input.js';
 import { PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
 import { PAD_HTML } from './pad.js';
@@ -33,6 +35,12 @@ export interface ServerOptions {
   maxBatch?: number;
   /** how long a batch waits for more requests (default 3 ms) */
   batchWindowMs?: number;
+  /**
+   * Batches computing at once (default 2 when the members run in the inference pool: the next
+   * batch forms and queues while the last pieces of the previous one compute, so the workers
+   * do not idle through the batching window; 1 in process, where a batch blocks the thread)
+   */
+  batchConcurrency?: number;
   /** the corrections store (default <run>/corrections.jsonl) */
   correctionsFile?: string;
   /** largest request body in bytes (default 8 MiB) */
@@ -126,10 +134,12 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     {
       maxBatch,
       windowMs: options.batchWindowMs ?? 3,
+      concurrency: options.batchConcurrency ?? (ensemble.inference.mode === 'workers' ? 2 : 1),
       tta: TTA_8,
       onBatch: (stats) => {
         metrics.batchSize.observe(stats.images);
         metrics.batchRequests.observe(stats.requests);
+        metrics.batchInfer.observe(stats.inferMs / 1000);
       },
     },
   );
@@ -140,6 +150,23 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   metrics.gauge('digits_members', 'Ensemble members served.', () => ensemble.members.length);
   // The tfjs fallback must not leak: this stays flat while serving (and constant on ONNX Runtime, which makes no tensors).
   metrics.gauge('digits_tfjs_tensors', 'Live tfjs tensors in this process.', () => tf.memory().numTensors);
+  const pool = () => ensemble.inference.stats();
+  if (ensemble.inference.mode === 'workers') {
+    const perWorker = (read: (w: WorkerStats) => number) => () => (pool()?.workers ?? []).map((w) => ({ labels: { worker: String(w.index) }, value: read(w) }));
+    metrics.gauge('digits_inference_workers_ready', 'Inference worker threads ready to take member calls.', () => pool()?.workers.filter((w) => w.state === 'ready').length ?? 0);
+    metrics.gauge('digits_inference_queue_calls', 'Member calls waiting for a free inference worker.', () => pool()?.queued ?? 0);
+    metrics.gauge('digits_inference_worker_restarts_total', 'Inference workers replaced after they stopped.', () => pool()?.restarts ?? 0, 'counter');
+    metrics.gauge('digits_inference_worker_calls_total', 'Member calls answered, by worker.', perWorker((w) => w.calls), 'counter');
+    metrics.gauge('digits_inference_worker_busy_seconds_total', 'Time spent computing member calls, by worker.', perWorker((w) => w.busyMs / 1000), 'counter');
+  }
+  // Event-loop delay: how late a 10 ms timer fires (a batch computed on this thread shows here).
+  const LAG_MS = 10;
+  let lagDue = performance.now() + LAG_MS;
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    metrics.eventLoopDelay.observe(Math.max(0, now - lagDue) / 1000);
+    lagDue = now + LAG_MS;
+  }, LAG_MS).unref();
 
   const app = Fastify({
     logger: false,
@@ -234,6 +261,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   app.get('/v1/model', async () => ({
     run: { dir: ensemble.runDir, name: ensemble.name },
     runtime,
+    inference: { mode: ensemble.inference.mode, workers: ensemble.inference.workers, threadsPerSession: ensemble.inference.threadsPerSession, reason: ensemble.inference.reason },
     imageSize: ensemble.members[0]!.predictor.imageSize,
     classes: 10,
     members: ensemble.members.map((m) => ({
@@ -248,7 +276,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     skipped: ensemble.skipped,
     ensemble: { voting: 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
     tta: { variants: TTA_8.length, shifts: TTA_8 },
-    batching: { maxBatch, windowMs: batcher.windowMs, maxImagesPerRequest: maxBatch },
+    batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
     corrections: { file: correctionsFile },
     limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch },
   }));
@@ -377,7 +405,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         clearTimeout(force);
       }
       await batcher.close();
-      ensemble.dispose();
+      clearInterval(lagTimer);
+      await ensemble.dispose();
     })();
     return closing;
   };

@@ -104,4 +104,47 @@ describe('DynamicBatcher', () => {
     await batcher.close();
     await expect(batcher.submit({ images: image(1), count: 1, tta: false })).rejects.toBeInstanceOf(BatcherClosedError);
   });
+
+  test.each([
+    { concurrency: 1, startedWhileFirstRuns: [1] },
+    { concurrency: 2, startedWhileFirstRuns: [1, 1] },
+  ])('concurrency $concurrency: batches computing at once', async ({ concurrency, startedWhileFirstRuns }) => {
+    // Given a member whose calls finish only when the test says so
+    const calls: Array<{ count: number; finish: () => void }> = [];
+    const inner = new RecordingPredictor(0.2);
+    const gated: Predictor = {
+      kind: 'onnx',
+      precision: 'fp32',
+      imageSize: 28,
+      reason: 'test',
+      dispose: () => undefined,
+      predict: (images, count) =>
+        new Promise<void>((resolve) => calls.push({ count, finish: resolve })).then(() => inner.predict(images, count)),
+    };
+    const batcher = new DynamicBatcher([{ name: 'g', predictor: gated }], { windowMs: 0, concurrency });
+    // When a request starts a batch and a second one arrives while it computes
+    const first = batcher.submit({ images: image(1), count: 1, tta: false });
+    await until(() => calls.length === 1);
+    const second = batcher.submit({ images: image(2), count: 1, tta: false });
+    // (a few turns of the event loop: time enough for a zero-window batch to start)
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Then the second batch starts at once only when two may compute together
+    expect(calls.map((c) => c.count)).toEqual(startedWhileFirstRuns);
+    calls[0]!.finish();
+    await until(() => calls.length === 2);
+    calls[1]!.finish();
+    // and both answers are each request's own
+    const expected = await Promise.all([1, 2].map((seed) => new RecordingPredictor(0.2).predict(image(seed), 1)));
+    for (const [r, result] of (await Promise.all([first, second])).entries()) {
+      for (let k = 0; k < 10; k++) expect(result.ensemble[k]).toBeCloseTo(expected[r]![k]!, 6);
+      expect(result.batchRequests).toBe(1);
+    }
+    await batcher.close();
+  });
 });
+
+/** Waits (polling the event loop, no clock) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(condition()).toBe(true);
+}

@@ -367,12 +367,19 @@ describe('the other routes', () => {
     expect(samples.get('digits_batch_size_images_count')).toBeGreaterThan(0);
     for (const stage of ['parse', 'wait', 'infer']) expect(samples.get(`digits_predict_stage_seconds_count{stage="${stage}"}`)).toBeGreaterThan(0);
     expect(samples.get('digits_tfjs_tensors')).toBeDefined();
+    // the event-loop delay and the inference workers' counters
+    expect(samples.get('digits_event_loop_delay_seconds_count')).toBeGreaterThan(0);
+    expect(samples.get('digits_inference_workers_ready')).toBe(os.availableParallelism());
+    const calls = [...samples].filter(([key]) => key.startsWith('digits_inference_worker_calls_total{worker=')).reduce((sum, [, v]) => sum + v, 0);
+    expect(calls).toBeGreaterThan(0);
   });
 
   test('/healthz, /v1/model with validation scores from evaluation.json, and the pad page without external URLs', async () => {
     expect(await (await fetch(`${server.url}/healthz`)).json()).toMatchObject({ status: 'ok', members: 2 });
     const model = (await (await fetch(`${server.url}/v1/model`)).json()) as Record<string, unknown> & { members: Array<Record<string, unknown>> };
     expect(model.runtime).toBe('onnx');
+    // the members run in the inference worker pool (the default), one ONNX Runtime thread per session
+    expect(model.inference).toMatchObject({ mode: 'workers', workers: os.availableParallelism(), threadsPerSession: 1 });
     expect(model.members.map((m) => [m.name, m.preset, m.runtime])).toEqual([
       ['dense', 'mlp', 'onnx'],
       ['conv', 'seed002', 'onnx'],
