@@ -1,14 +1,20 @@
-/** Writing files so that a reader never sees half of one: temp file in the same folder, then rename. */
+/** Writing files so that a reader never sees half of one: temp file in the same folder, fsynced, then rename. */
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(temp, data);
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, file);
   } catch (error) {
-    await rm(temp, { force: true });
+    await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
 }

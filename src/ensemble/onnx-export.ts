@@ -22,12 +22,13 @@
  * a sidecar `onnx.json` (checkpoint.ts and its metadata stay untouched); an export whose source
  * hashes still match the checkpoint is reused.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { encodeModel, floatInitializer, int64Initializer, node, valueInfo, type AttrValue, type NodeSpec } from '../engine/onnx-graph.js';
 import { UserError } from '../errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { loadCheckpoint, readCheckpointMetadata, type CheckpointMetadata, type CheckpointPreprocessing } from './checkpoint.js';
 
 export const ONNX_FILE = 'model.onnx';
@@ -692,24 +693,6 @@ async function upToDate(dir: string, metadata: CheckpointMetadata, opset: number
   return { result: { path, bytes: bytes.length, sha256: sidecar.sha256, opset, exported: false, sidecar }, data: bytes };
 }
 
-/** Writes through a temp file in the same folder, fsynced, then renamed over `path`. */
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
-  }
-}
-
 export interface CheckpointExportOptions {
   /** export even when `onnx.json` says the existing `model.onnx` is up to date */
   force?: boolean;
@@ -741,7 +724,7 @@ export async function exportCheckpointToOnnx(checkpointDir: string, options: Che
   const { model, metadata } = await checkpointToOnnx(dir, opset);
   const path = join(dir, ONNX_FILE);
   const sidecar: OnnxSidecar = { file: ONNX_FILE, sha256: sha256(model.bytes), sourceHashes: { ...metadata.files }, opset, exporterVersion: ONNX_EXPORTER_VERSION };
-  await writeAtomically(path, model.bytes);
-  await writeAtomically(join(dir, ONNX_SIDECAR), Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`));
+  await writeFileAtomic(path, model.bytes);
+  await writeJsonAtomic(join(dir, ONNX_SIDECAR), sidecar);
   return { path, bytes: model.bytes.length, sha256: sidecar.sha256, opset, exported: true, sidecar };
 }

@@ -18,11 +18,12 @@
  * inside the range, so zero is exact). The quantized graph is a new ONNX file; the float
  * export stays the reference for parity tests.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -317,23 +318,6 @@ async function readJsonFile<T>(file: string): Promise<T | null> {
   }
 }
 
-async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
-  }
-}
-
 /** The int8 export in `dir` when it was made from exactly this float export by this quantizer, else null. */
 export async function existingInt8(dir: string, floatSha256: string): Promise<{ bytes: Uint8Array; sidecar: Int8Sidecar } | null> {
   const sidecar = await readJsonFile<Int8Sidecar>(join(dir, INT8_SIDECAR));
@@ -371,8 +355,8 @@ export async function writeInt8Export(ort: typeof Ort, dir: string, floatBytes: 
     ranges,
   };
   try {
-    await writeAtomically(join(dir, INT8_FILE), bytes);
-    await writeAtomically(join(dir, INT8_SIDECAR), Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`));
+    await writeFileAtomic(join(dir, INT8_FILE), bytes);
+    await writeJsonAtomic(join(dir, INT8_SIDECAR), sidecar);
     return { bytes, sidecar, written: true };
   } catch (error) {
     const code = (error as { code?: string }).code;
