@@ -11,12 +11,18 @@
  * src/engine/ort-trainer.ts, when it loads); `wasm-tfjs-autodiff` is the previous path (tfjs
  * autodiff with ONNX Runtime conv/BN kernels); `wasm-xnnpack` is wasm without ONNX Runtime at all.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendRequest } from '../src/engine/backend.js';
 import type { TrainerRequest } from '../src/ensemble/train-step.js';
 import { runJobsInParallel, type WorkerJob } from '../src/engine/parallel.js';
 import { profileTrainingStep, type ThroughputResult } from '../src/engine/throughput.js';
+import { readMnist } from '../src/data/mnist.js';
+import { saveCheckpoint } from '../src/ensemble/checkpoint.js';
+import { createOnnxPredictor, onnxRuntimeStatus } from '../src/ensemble/predictor.js';
+import { buildModel } from '../src/ensemble/presets.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const workers = Number(process.env.BENCH_WORKERS ?? os.availableParallelism());
@@ -87,5 +93,42 @@ for (const v of variants) {
     entry.profileOfOneTrainingStep = await profileTrainingStep('seed002', 64, 12, v.trainer);
   }
   (report.backends as Record<string, unknown>)[v.name] = entry;
+}
+// Inference as the product runs it (evaluate, submit, serve): the member exported to ONNX and run
+// by ONNX Runtime with intra-op threads = cores, in float32 and in int8 (bench/inference.ts has
+// the full picture: batch sizes, tfjs, the 5-member TTA pass).
+if (!wanted || wanted.includes('onnx')) {
+  const status = onnxRuntimeStatus();
+  if (!status.available) {
+    report.inferenceOnOnnxRuntime = { skipped: status.reason };
+  } else {
+    await initEngine({ backend: 'wasm', ortKernels: false });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'digits-bench-'));
+    try {
+      const model = buildModel('seed002');
+      await saveCheckpoint(model, dir, { preset: 'seed002', hyperparameters: {}, preprocessing: { scale: '0-1' }, orientation: 'as-is', seed: 0, dataFingerprint: null, metrics: {}, command: 'bench/run.ts' });
+      model.dispose();
+      const mnist = await readMnist('train');
+      const calibration = async () => ({ images: Float32Array.from(mnist.images.subarray(0, 1024 * 784), (v) => v / 255), count: 1024, source: '1,024 MNIST training images' });
+      const entry: Record<string, unknown> = { threads: os.availableParallelism(), batchSize: 256 };
+      for (const precision of ['fp32', 'int8'] as const) {
+        log(`onnxruntime ${precision}: inference…`);
+        const predictor = await createOnnxPredictor(dir, { threads: os.availableParallelism(), batchSize: 256, precision, calibration });
+        const images = Float32Array.from({ length: 256 * 784 }, () => Math.random());
+        for (let i = 0; i < 2; i++) await predictor.predict(images, 256);
+        let calls = 0;
+        const start = performance.now();
+        while (performance.now() - start < seconds * 1000 || calls < 3) {
+          await predictor.predict(images, 256);
+          calls++;
+        }
+        entry[precision] = { imagesPerSecond: Math.round((calls * 256 * 1000) / (performance.now() - start)) };
+        predictor.dispose();
+      }
+      report.inferenceOnOnnxRuntime = entry;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 }
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
