@@ -18,6 +18,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { writeDurably } from '../atomic-file.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
@@ -283,17 +284,6 @@ async function writeCheckpointNow(
   }
   // The new checkpoint is in place; should removing the old one fail, the next save removes it.
   if (oldDir != null) await rm(oldDir, { recursive: true, force: true }).catch(() => undefined);
-}
-
-/** Writes and fsyncs one file. */
-async function writeDurably(path: string, bytes: Buffer): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** fsyncs a directory so renames and new entries in it survive a power cut. */

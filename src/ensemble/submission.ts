@@ -9,7 +9,8 @@
  * per submission (what made it, how it validated, its score when answers are known).
  */
 import { createHash } from 'node:crypto';
-import { appendFile, link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { appendFile, link, mkdir, readFile, unlink } from 'node:fs/promises';
+import { writeDurably } from '../atomic-file.js';
 import path from 'node:path';
 import { DEFAULT_SUBMISSION_HEADER } from '../data/dataset.js';
 import { UserError } from '../errors.js';
@@ -100,13 +101,7 @@ export async function writeSubmission(options: WriteSubmissionOptions): Promise<
   await mkdir(dir, { recursive: true });
   const stem = `${submissionTimestamp(options.now ?? new Date())}-${safeFileName(options.name)}`;
   const tmp = path.join(dir, `.${stem}.csv.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeDurably(tmp, text);
   try {
     // link() fails when the name is taken, so two submissions in one second never collide.
     for (let n = 1; ; n++) {
