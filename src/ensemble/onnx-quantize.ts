@@ -49,7 +49,7 @@ interface NodeMsg {
 interface GraphMsg {
   node: NodeMsg[];
   initializer: TensorMsg[];
-  input: Array<{ name: string }>;
+  input: Array<{ name: string; type?: { tensorType?: { shape?: { dim?: Array<{ dimValue?: number | { toNumber(): number } }> } } } }>;
   output: Array<{ name: string; type?: unknown }>;
 }
 interface ModelMsg {
@@ -164,6 +164,14 @@ function scalar(name: string, dataType: number, value: number): TensorMsg {
   return onnx.TensorProto.create({ name, dims: [], dataType, rawData: Uint8Array.of(value) });
 }
 
+/** The per-example shape of the graph's first input (its dims after the batch axis). */
+function inputShapeOf(model: ModelMsg): number[] {
+  const dims = model.graph.input[0]?.type?.tensorType?.shape?.dim ?? [];
+  const shape = dims.slice(1).map((d) => Number(typeof d.dimValue === 'object' ? d.dimValue.toNumber() : d.dimValue));
+  if (shape.length === 0 || shape.some((d) => !(d > 0))) throw new Error('internal: the float export has no fixed per-example input shape');
+  return shape;
+}
+
 /** The tensors `quantizeModel` needs ranges for (inputs and outputs of the quantizable convolutions). */
 export function tensorsToCalibrate(floatModel: Uint8Array): string[] {
   const convs = quantizableConvs(decode(floatModel).graph);
@@ -180,6 +188,7 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
   const qdqOf = new Map<string, { dq: string; scale: number; zeroPoint: number }>();
   const nodes: NodeMsg[] = [];
   const pending = new Map<string, NodeMsg[]>(); // nodes to insert right after the producer of a tensor
+  const before = new Map<NodeMsg, NodeMsg[]>(); // weight/bias DequantizeLinear nodes to insert before a conv
   const newInits: TensorMsg[] = [];
 
   const qdq = (tensor: string): { dq: string; scale: number; zeroPoint: number } => {
@@ -254,7 +263,7 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
       convInputs.push(`${b}/dq`);
     }
     (conv as { input: string[] }).input = convInputs;
-    (conv as unknown as { extra: NodeMsg[] }).extra = extra;
+    before.set(conv, extra);
     rewired.set(output, qdq(output).dq);
   }
 
@@ -262,11 +271,7 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
   const graphInputs = graph.input.map((i) => i.name);
   for (const t of graphInputs) nodes.push(...(pending.get(t) ?? []));
   for (const n of graph.node) {
-    const extra = (n as unknown as { extra?: NodeMsg[] }).extra;
-    if (extra) {
-      nodes.push(...extra);
-      delete (n as unknown as { extra?: NodeMsg[] }).extra;
-    }
+    nodes.push(...(before.get(n) ?? []));
     n.input = n.input.map((i) => rewired.get(i) ?? i);
     nodes.push(n);
     for (const o of n.output) nodes.push(...(pending.get(o) ?? []));
@@ -336,7 +341,8 @@ export async function existingInt8(dir: string, floatSha256: string): Promise<{ 
  * `model.int8.onnx` + `int8.json` (each atomically, the sidecar last). A read-only folder keeps
  * the result in memory only (`written` false).
  */
-export async function writeInt8Export(ort: typeof Ort, dir: string, floatBytes: Uint8Array, calibration: CalibrationSet, inputShape: number[]): Promise<{ bytes: Uint8Array; sidecar: Int8Sidecar; written: boolean }> {
+export async function writeInt8Export(ort: typeof Ort, dir: string, floatBytes: Uint8Array, calibration: CalibrationSet): Promise<{ bytes: Uint8Array; sidecar: Int8Sidecar; written: boolean }> {
+  const inputShape = inputShapeOf(decode(floatBytes));
   const per = inputShape.reduce((a, b) => a * b, 1);
   if (calibration.count < 1 || calibration.images.length < calibration.count * per) {
     throw new Error(`calibration needs at least one image of ${per} pixels, got ${calibration.count} (${calibration.images.length} values)`);

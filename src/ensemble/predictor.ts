@@ -117,18 +117,8 @@ async function modelBytesOf(runtime: OrtModule, dir: string, options: Omit<Predi
     });
   }
   const calibration = await options.calibration();
-  const made = await writeInt8Export(runtime, dir, float.bytes, calibration, await inputShapeOf(runtime, float.bytes));
+  const made = await writeInt8Export(runtime, dir, float.bytes, calibration);
   return { bytes: made.bytes, note: `int8, calibrated now on ${calibration.source}${made.written ? '' : ' (in memory: the folder is read-only)'}`, precision: 'int8' };
-}
-
-async function inputShapeOf(runtime: OrtModule, bytes: Uint8Array): Promise<number[]> {
-  const session = await runtime.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
-  try {
-    const dims = (session.inputMetadata[0] as { shape?: Array<number | string> } | undefined)?.shape;
-    return dims?.slice(1).map(Number) ?? [28, 28, 1];
-  } finally {
-    await session.release();
-  }
 }
 
 /** The member's ONNX bytes: the checkpoint's `model.onnx`, exported now if missing or stale. */
