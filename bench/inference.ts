@@ -123,7 +123,7 @@ try {
     log(`ensemble ${precision}: ${members} members × ${TTA_8.length}-way TTA over ${ensembleImages} images on onnxruntime…`);
     const setupStart = performance.now();
     const predictors: Predictor[] = [];
-    for (const dir of dirs) predictors.push(await createOnnxPredictor(dir, { threads: cores, precision, calibration }));
+    for (const dir of dirs) predictors.push(await createOnnxPredictor(dir, { threads: cores, precision, calibration, spin: false }));
     const setupSeconds = (performance.now() - setupStart) / 1000;
     const images = randomImages(ensembleImages);
     const start = performance.now();

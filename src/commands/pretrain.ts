@@ -24,6 +24,7 @@ export default class Pretrain extends DigitsCommand {
     resume: Flags.boolean({ description: 'Continue an interrupted run from its last epoch.', default: false }),
     'background-noise': Flags.string({ description: 'Noisy-MNIST pretraining: each image gets max(x, U(0, l)) background noise, l uniform in [--background-noise-min, this] per image (e.g. 1); validation rows get the full level. Default out: checkpoints/mnist-noisy/<preset>.' }),
     'background-noise-min': Flags.string({ description: 'Lowest per-image background-noise level (default 0; equal to --background-noise trains at one fixed level).', dependsOn: ['background-noise'] }),
+    geometric: Flags.boolean({ description: 'Rotate, shift and zoom each digit before its noise (the default); --no-geometric trains on MNIST\'s own geometry, e.g. for a last phase after --init.', default: true, allowNo: true }),
     init: Flags.string({ description: 'Start from this checkpoint (e.g. checkpoints/mnist-clean/seed002) instead of fresh weights.' }),
   };
 
@@ -50,6 +51,7 @@ export default class Pretrain extends DigitsCommand {
       workDir: path.resolve('.digits', noise ? 'pretrain-noisy' : 'pretrain', flags.preset),
       backgroundNoise: noise,
       backgroundNoiseMin: noiseMin,
+      geometric: flags.geometric,
       init: flags.init ? path.resolve(flags.init) : undefined,
       resume: flags.resume,
       command: ['digits', 'pretrain', ...this.argv].join(' '),

@@ -44,7 +44,7 @@ interface NodeMsg {
   domain?: string;
   input: string[];
   output: string[];
-  attribute: Array<{ name: string; type: number; i?: number; ints?: number[]; f?: number }>;
+  attribute: Array<{ name: string; type: number; i?: number; ints?: number[]; f?: number; s?: Uint8Array }>;
 }
 interface GraphMsg {
   node: NodeMsg[];
@@ -62,7 +62,7 @@ interface ProtoNamespace {
   TensorProto: { create(v: object): TensorMsg; DataType: { FLOAT: number; UINT8: number; INT8: number; INT32: number } };
   NodeProto: { create(v: object): NodeMsg };
   ValueInfoProto: { create(v: object): { name: string } };
-  AttributeProto: { AttributeType: { INT: number } };
+  AttributeProto: { AttributeType: { INT: number; INTS: number } };
 }
 
 const DT = onnx.TensorProto.DataType;
@@ -115,6 +115,71 @@ function quantizableConvs(graph: GraphMsg): Array<{ conv: NodeMsg; input: string
     out.push({ conv: n, input: n.input[0]!, output });
   }
   return out;
+}
+
+const INT64 = 7;
+const int64s = (name: string, values: number[]): TensorMsg =>
+  onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+const attr = (node: NodeMsg, name: string) => node.attribute.find((a) => a.name === name);
+
+/**
+ * Rewrites each single-channel convolution (a network's first layer: weights [Co, 1, kh, kw],
+ * stride 1, no padding or dilation) as a kh × 1 convolution over kw column-shifted copies of
+ * its input, stacked as channels and repeated up to a multiple of 4 (the extra copies get zero
+ * weights). Same sums, so the float results are unchanged; but an int8 convolution with one
+ * input channel runs MLAS's u8×s8 kernel at a tenth of its speed (9 one-byte taps per output),
+ * while this one reads 4-byte channel groups: seed002's first layer drops from about 12% of the
+ * int8 model's time to about 6%. Returns the new tensors with the tensor whose range they share.
+ */
+function widenSingleChannelConvs(graph: GraphMsg): Array<{ tensor: string; sameAs: string }> {
+  const inits = new Map(graph.initializer.map((t) => [t.name, t]));
+  const aliases: Array<{ tensor: string; sameAs: string }> = [];
+  const nodes: NodeMsg[] = [];
+  for (const n of graph.node) {
+    const w = n.opType === 'Conv' && (n.domain ?? '') === '' ? inits.get(n.input[1]!) : undefined;
+    const dims = w ? dimsOf(w) : [];
+    const ones = (name: string) => (attr(n, name)?.ints ?? []).every((v) => Number(v) === 1);
+    const zeros = (attr(n, 'pads')?.ints ?? []).every((v) => Number(v) === 0);
+    const autoPad = attr(n, 'auto_pad') as { s?: Uint8Array } | undefined;
+    const plain = !autoPad?.s || new TextDecoder().decode(autoPad.s) === 'NOTSET' || new TextDecoder().decode(autoPad.s) === 'VALID';
+    if (!w || dims.length !== 4 || dims[1] !== 1 || dims[3]! < 2 || Number(attr(n, 'group')?.i ?? 1) !== 1 || !ones('strides') || !ones('dilations') || !zeros || !plain) {
+      nodes.push(n);
+      continue;
+    }
+    const [co, , kh, kw] = dims as [number, number, number, number];
+    const channels = Math.ceil(kw / 4) * 4;
+    const x = n.input[0]!;
+    const base = `${n.input[1]}/columns`;
+    const slices: string[] = [];
+    graph.initializer.push(int64s(`${base}/axis`, [3]));
+    for (let s = 0; s < kw; s++) {
+      // Columns s … s + W − kw of the input; the last slice runs to the end.
+      graph.initializer.push(int64s(`${base}/start${s}`, [s]), int64s(`${base}/end${s}`, [s === kw - 1 ? 2 ** 53 - 1 : s - (kw - 1)]));
+      nodes.push(onnx.NodeProto.create({ name: `Slice_${base}${s}`, opType: 'Slice', input: [x, `${base}/start${s}`, `${base}/end${s}`, `${base}/axis`], output: [`${base}${s}`], attribute: [] }));
+      slices.push(`${base}${s}`);
+    }
+    while (slices.length < channels) slices.push(slices[0]!);
+    nodes.push(onnx.NodeProto.create({ name: `Concat_${base}`, opType: 'Concat', input: slices, output: [base], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }));
+    const src = floatsOf(w);
+    const widened = new Float32Array(co * channels * kh);
+    for (let c = 0; c < co; c++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) widened[(c * channels + kx) * kh + ky] = src[(c * kh + ky) * kw + kx]!;
+    graph.initializer.push(onnx.TensorProto.create({ name: `${n.input[1]}/widened`, dims: [co, channels, kh, 1], dataType: DT.FLOAT, rawData: new Uint8Array(widened.buffer) }));
+    n.input = [base, `${n.input[1]}/widened`, ...n.input.slice(2)];
+    n.attribute = [{ name: 'kernel_shape', type: onnx.AttributeProto.AttributeType.INTS, ints: [kh, 1] }];
+    nodes.push(n);
+    aliases.push({ tensor: base, sameAs: x });
+  }
+  graph.node = nodes;
+  return aliases;
+}
+
+/** `floatModel` with its single-channel convolutions widened as `quantizeModel` does, still float (for tests). */
+export function widenedFloatModel(floatModel: Uint8Array): { bytes: Uint8Array; widened: number } {
+  const model = copyModel(decode(floatModel));
+  const widened = widenSingleChannelConvs(model.graph).length;
+  const used = new Set(model.graph.node.flatMap((n) => n.input));
+  model.graph.initializer = model.graph.initializer.filter((t) => used.has(t.name));
+  return { bytes: onnx.ModelProto.encode(model).finish(), widened };
 }
 
 /**
@@ -182,8 +247,12 @@ export function tensorsToCalibrate(floatModel: Uint8Array): string[] {
 export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[]): { bytes: Uint8Array; convolutions: string[] } {
   const model = copyModel(decode(floatModel));
   const { graph } = model;
-  const convs = quantizableConvs(graph);
   const byName = new Map(ranges.map((r) => [r.tensor, r]));
+  for (const { tensor, sameAs } of widenSingleChannelConvs(graph)) {
+    const range = byName.get(sameAs);
+    if (range) byName.set(tensor, { ...range, tensor });
+  }
+  const convs = quantizableConvs(graph);
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));
   const qdqOf = new Map<string, { dq: string; scale: number; zeroPoint: number }>();
   const nodes: NodeMsg[] = [];
@@ -288,7 +357,7 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
 export const INT8_FILE = 'model.int8.onnx';
 export const INT8_SIDECAR = 'int8.json';
 /** Bumped when the quantizer emits something different, so older int8 exports are redone. */
-export const QUANTIZER_VERSION = 1;
+export const QUANTIZER_VERSION = 2;
 /** Images calibration runs over (ranges settle well before this on MNIST-like data). */
 export const CALIBRATION_IMAGES = 1024;
 

@@ -62,7 +62,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     for (const m of okMembers) {
       const split = await loadSplit(dataset.dir, m.split.name, dataset.fingerprint);
       const calibration = memberCalibration(dataset, split.folds[m.split.fold]!.train, `${manifest.name}/${m.name}`);
-      predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto', precision: options.precision ?? 'auto', calibration }));
+      predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto', precision: options.precision ?? 'auto', calibration, spin: okMembers.length <= 1 }));
     }
     try {
       const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8);

@@ -140,12 +140,13 @@ export function memberCalibration(dataset: Dataset, trainRows: ArrayLike<number>
 
 async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
   const members: LoadedMember[] = [];
+  const spin = manifest.members.filter((m) => m.ok && m.checkpoint).length <= 1;
   for (const outcome of manifest.members) {
     if (!outcome.ok || !outcome.checkpoint) continue;
     const split = await loadSplit(dataset.dir, outcome.split.name, dataset.fingerprint);
     const rows = Array.from(split.folds[outcome.split.fold]!.validation);
     const calibration = memberCalibration(dataset, split.folds[outcome.split.fold]!.train, `${manifest.name}/${outcome.name}`);
-    members.push({ outcome, predictor: await createPredictor(path.join(runDir, outcome.checkpoint), { infer, precision, calibration }), rows });
+    members.push({ outcome, predictor: await createPredictor(path.join(runDir, outcome.checkpoint), { infer, precision, calibration, spin }), rows });
   }
   if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
   return members;

@@ -20,10 +20,13 @@ import {
   calibrate,
   quantizeModel,
   tensorsToCalibrate,
+  widenedFloatModel,
   type CalibrationSet,
   type Int8Sidecar,
 } from '../../src/ensemble/onnx-quantize.js';
 import { createPredictor, type Predictor } from '../../src/ensemble/predictor.js';
+import { saveCheckpoint } from '../../src/ensemble/checkpoint.js';
+import { buildModel } from '../../src/ensemble/presets.js';
 import { UserError } from '../../src/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -75,6 +78,51 @@ describe('activation parameters', () => {
     expect(q(0)).toBe(zeroPoint);
     expect(q(Math.min(0, range.min))).toBeGreaterThanOrEqual(0);
     expect(q(Math.max(0, range.max))).toBeLessThanOrEqual(255);
+  });
+});
+
+describe('first-layer rewrite', () => {
+  const { onnx } = require('onnx-proto') as { onnx: { ModelProto: { decode(b: Uint8Array): { graph: { node: Array<{ opType: string; input: string[]; attribute: Array<{ name: string; ints?: unknown[] }> }>; initializer: Array<{ name: string; dims: unknown[] }> } } } } };
+  const convsOf = (bytes: Uint8Array) => {
+    const { graph } = onnx.ModelProto.decode(bytes);
+    return graph.node.filter((n) => n.opType === 'Conv').map((n) => ({
+      kernel: (n.attribute.find((a) => a.name === 'kernel_shape')?.ints ?? []).map(Number),
+      weight: (graph.initializer.find((t) => t.name === n.input[1])?.dims ?? []).map(Number),
+      concatInputs: graph.node.find((c) => c.opType === 'Concat' && n.input[0] === (c as unknown as { output: string[] }).output[0])?.input.length ?? 0,
+    }));
+  };
+
+  test.each([
+    { preset: 'seed002', kernel: [3, 1], weight: [32, 4, 3, 1] },
+    { preset: 'an-m5', kernel: [5, 1], weight: [32, 8, 5, 1] },
+  ])('$preset: the one-channel first convolution becomes a kh×1 convolution over column-shifted copies, with the same float results', async ({ preset, kernel, weight }) => {
+    // Given the float export of a freshly built member (any weights do: the rewrite is exact)
+    const dir = path.join(root, `widen-${preset}`);
+    const model = buildModel(preset);
+    await saveCheckpoint(model, dir, { preset, hyperparameters: {}, preprocessing: { scale: '0-1' }, orientation: 'as-is', seed: 1, dataFingerprint: null, metrics: {}, command: 'test' });
+    model.dispose();
+    const float = new Uint8Array(await readFile((await exportCheckpointToOnnx(dir)).path));
+
+    // When its single-channel convolutions are widened
+    const { bytes, widened } = widenedFloatModel(float);
+
+    // Then exactly the first convolution changed, into kh×1 over a multiple of 4 shifted copies
+    expect(widened).toBe(1);
+    const [before, after] = [convsOf(float), convsOf(bytes)];
+    expect(before[0]!.weight[1]).toBe(1);
+    expect(after[0]).toEqual({ kernel, weight, concatInputs: weight[1] });
+    expect(after.slice(1)).toEqual(before.slice(1));
+    // and ONNX Runtime computes the same probabilities on real digits
+    const run = async (m: Uint8Array) => {
+      const session = await ort.InferenceSession.create(m, { intraOpNumThreads: 1 });
+      const out = (await session.run({ images: new ort.Tensor('float32', digits.images.subarray(0, 64 * 784), [64, 28, 28, 1]) })).probabilities!.data as Float32Array;
+      await session.release();
+      return out;
+    };
+    const [a, b] = [await run(float), await run(bytes)];
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    expect(maxDiff).toBeLessThan(1e-5);
   });
 });
 
