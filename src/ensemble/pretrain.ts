@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from './checkpoint.js';
 import { getPreset } from './presets.js';
 import { fromSpec, lossAndAccuracy, predictRows, trainMember, type ImageSet, type MemberConfig, type TrainEvent } from './train.js';
 
@@ -111,6 +111,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const mnist = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
   const { train, validation } = holdout(mnist.labels, options.validationRows ?? Math.min(5000, Math.floor(mnist.count / 12)), deriveSeed(options.seed, 'holdout'));
   const data = pretrainImages(mnist, validation, options);
+  // The holdout (and the validation noise) follow --seed, so a continued run is validated on
+  // the rows its init never trained on. Shuffles, augmentation and noise draws must not: with
+  // the init's own seed, epoch k would replay the exact noisy images of the init's epoch k,
+  // which it has learnt by heart (measured: train loss 0.021 against 0.044, val_acc down from
+  // 98.70% to 98.40%). They follow the init's weights too.
+  const trainSeed = options.init ? deriveSeed(options.seed, 'continue', (await readCheckpointMetadata(options.init)).files['weights.bin'] ?? options.init) : options.seed;
   const config: MemberConfig = {
     name: `mnist-${options.backgroundNoise ? 'noisy' : 'clean'}-${preset.name}`,
     preset: preset.name,
@@ -123,7 +129,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     init: options.init,
     epochs: options.epochs,
     batchSize: options.batchSize ?? preset.recipe.batchSize,
-    seed: options.seed,
+    seed: trainSeed,
   };
   const result = await trainMember({
     config,
