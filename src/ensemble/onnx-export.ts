@@ -14,7 +14,10 @@
  * - Inference-form batch normalisation: folded into the weights and bias of the Conv/Dense
  *   before it when nothing but identities (dropout) sits in between and that layer has no
  *   activation; otherwise an ONNX `BatchNormalization` with the moving statistics and the
- *   layer's own epsilon (tfjs's default is 1e-3, not ONNX's 1e-5).
+ *   layer's own epsilon (tfjs's default is 1e-3, not ONNX's 1e-5). A batch norm after a ReLU
+ *   is deferred and folded into the next Conv/Dense: exactly into the weights and bias when the
+ *   conv has no padding; before a padded conv the scale goes into the weights and the shift,
+ *   which must not reach the padded taps, becomes a constant map added to the conv's output.
  * - The checkpoint's preprocessing (zero padding to `padTo`, scaling to [-1, 1], standardising)
  *   is part of the graph: callers feed raw pixels in [0, 1] as stored, [N, 28, 28, 1].
  *
@@ -37,7 +40,7 @@ export const ONNX_OPSET = 18;
 export const ONNX_INPUT = 'images';
 export const ONNX_OUTPUT = 'probabilities';
 /** Bumped when a rule changes what it emits, so exports made by older rules are redone. */
-export const ONNX_EXPORTER_VERSION = 3;
+export const ONNX_EXPORTER_VERSION = 4;
 
 /** A layer the exporter cannot translate (no rule for its class, or a configuration the rule does not handle). */
 export class UnsupportedLayerError extends UserError {
@@ -252,16 +255,21 @@ function conv2dRule(input: GraphValue, ctx: RuleContext): GraphValue {
   }
   let biasValues = config.useBias === false ? null : weightOf(ctx, 'bias');
   let source = input;
+  // A deferred batch norm before a padded conv: the scale folds into the weights exactly (a
+  // padded zero scaled is still zero), but the shift must not reach the padded taps. Its
+  // contribution, with the bias, is a constant map over the output positions: Conv(W·s) + M.
+  let shiftMap: Float32Array | null = null;
   if (input.pending) {
-    if (top + bottom + left + right === 0) {
-      // Exact only without padding: padded zeros would otherwise be scaled and shifted too.
-      biasValues ??= new Float32Array(co);
-      foldIntoInputs(onnxKernel, biasValues, input.pending, co, ci);
-      graph.folded.push(input.pending.layer);
-      source = { ...input, pending: undefined };
+    biasValues ??= new Float32Array(co);
+    if (top + bottom + left + right > 0) {
+      shiftMap = shiftedBiasMap(onnxKernel, biasValues, input.pending.shift, { h, w, ci, co, kh, kw, strides, dilations, top, left, outHeight: info.outHeight, outWidth: info.outWidth });
+      foldIntoInputs(onnxKernel, new Float32Array(co), { ...input.pending, shift: new Float32Array(ci) }, co, ci);
+      biasValues = null;
     } else {
-      source = materialize(graph, input);
+      foldIntoInputs(onnxKernel, biasValues, input.pending, co, ci);
     }
+    graph.folded.push(input.pending.layer);
+    source = { ...input, pending: undefined };
   }
   const x = graph.toLayout(source, 'nchw');
   const weight = graph.float(`${ctx.ref.name}/W`, [co, ci, kh, kw], onnxKernel);
@@ -273,9 +281,53 @@ function conv2dRule(input: GraphValue, ctx: RuleContext): GraphValue {
     pads: [top, left, bottom, right],
     group: 1,
   });
-  const out: GraphValue = { name: conv.outputs[0]!, layout: 'nchw', shape: [info.outHeight, info.outWidth, co] };
+  const shape: [number, number, number] = [info.outHeight, info.outWidth, co];
+  if (shiftMap) {
+    const map = graph.float(`${ctx.ref.name}/shift_map`, [1, co, info.outHeight, info.outWidth], shiftMap);
+    return activation({ name: graph.op('Add', [conv.outputs[0]!, map], `${ctx.ref.name}/shifted`), layout: 'nchw', shape }, config.activation, ctx);
+  }
+  const out: GraphValue = { name: conv.outputs[0]!, layout: 'nchw', shape };
   out.affine = { node: conv, weight, bias, channels: co };
   return activation(out, config.activation, ctx);
+}
+
+/**
+ * The bias plus, at every output position, Σ W·t over the taps that fall inside the input
+ * ([co, outHeight, outWidth]): what a per-input-channel shift t adds to a padded convolution,
+ * whose padded taps read zeros that no shift touches.
+ */
+function shiftedBiasMap(
+  weight: Float32Array,
+  bias: Float32Array,
+  shift: Float32Array,
+  g: { h: number; w: number; ci: number; co: number; kh: number; kw: number; strides: [number, number]; dilations: [number, number]; top: number; left: number; outHeight: number; outWidth: number },
+): Float32Array {
+  // tap[o][ky][kx] = Σ_c W[o, c, ky, kx]·t[c]
+  const tap = new Float64Array(g.co * g.kh * g.kw);
+  for (let o = 0; o < g.co; o++) {
+    for (let c = 0; c < g.ci; c++) {
+      const t = shift[c]!;
+      for (let k = 0; k < g.kh * g.kw; k++) tap[o * g.kh * g.kw + k]! += weight[(o * g.ci + c) * g.kh * g.kw + k]! * t;
+    }
+  }
+  const map = new Float32Array(g.co * g.outHeight * g.outWidth);
+  for (let o = 0; o < g.co; o++) {
+    for (let oy = 0; oy < g.outHeight; oy++) {
+      for (let ox = 0; ox < g.outWidth; ox++) {
+        let sum = bias[o]!;
+        for (let ky = 0; ky < g.kh; ky++) {
+          const iy = oy * g.strides[0] - g.top + ky * g.dilations[0];
+          if (iy < 0 || iy >= g.h) continue;
+          for (let kx = 0; kx < g.kw; kx++) {
+            const ix = ox * g.strides[1] - g.left + kx * g.dilations[1];
+            if (ix >= 0 && ix < g.w) sum += tap[(o * g.kh + ky) * g.kw + kx]!;
+          }
+        }
+        map[(o * g.outHeight + oy) * g.outWidth + ox] = sum;
+      }
+    }
+  }
+  return map;
 }
 
 function denseRule(input: GraphValue, ctx: RuleContext): GraphValue {

@@ -336,6 +336,36 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
     rewired.set(output, qdq(output).dq);
   }
 
+  // A constant added to a quantized conv output (the shift map of a batch norm before a padded
+  // conv, onnx-export.ts) is quantized too, so ONNX Runtime runs the Add as one QLinearAdd
+  // (its ReLU folds into the output's zero point) instead of dequantize, add, quantize.
+  for (const n of graph.node) {
+    if (n.opType !== 'Add' || n.input.length !== 2) continue;
+    const k = n.input.findIndex((i) => inits.has(i));
+    const other = n.input[1 - k];
+    if (k < 0 || !other || !rewired.has(other)) continue;
+    const constant = inits.get(n.input[k]!)!;
+    if (constant.dataType !== DT.FLOAT) continue;
+    const values = floatsOf(constant);
+    let min = 0;
+    let max = 0;
+    for (const v of values) {
+      if (v < min) min = v;
+      else if (v > max) max = v;
+    }
+    const { scale, zeroPoint } = activationParams({ min, max });
+    const q = Uint8Array.from(values, (v) => Math.max(0, Math.min(255, Math.round(v / scale) + zeroPoint)));
+    const base = constant.name;
+    newInits.push(
+      onnx.TensorProto.create({ name: `${base}/uint8`, dims: dimsOf(constant), dataType: DT.UINT8, rawData: q }),
+      scalar(`${base}/q_scale`, DT.FLOAT, scale),
+      scalar(`${base}/q_zero`, DT.UINT8, zeroPoint),
+    );
+    const dq = onnx.NodeProto.create({ name: `DequantizeLinear_${base}/dq`, opType: 'DequantizeLinear', input: [`${base}/uint8`, `${base}/q_scale`, `${base}/q_zero`], output: [`${base}/dq`], attribute: [] });
+    before.set(n, [...(before.get(n) ?? []), dq]);
+    n.input[k] = `${base}/dq`;
+  }
+
   // Emit in order: weight DQs before their conv, activation Q/DQ right after the producer.
   const graphInputs = graph.input.map((i) => i.name);
   for (const t of graphInputs) nodes.push(...(pending.get(t) ?? []));
@@ -357,7 +387,7 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
 export const INT8_FILE = 'model.int8.onnx';
 export const INT8_SIDECAR = 'int8.json';
 /** Bumped when the quantizer emits something different, so older int8 exports are redone. */
-export const QUANTIZER_VERSION = 2;
+export const QUANTIZER_VERSION = 3;
 /** Images calibration runs over (ranges settle well before this on MNIST-like data). */
 export const CALIBRATION_IMAGES = 1024;
 

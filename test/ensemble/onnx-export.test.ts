@@ -130,8 +130,8 @@ async function checkpointOf(preset: string): Promise<string> {
 describe('export parity with tfjs', () => {
   test.each([
     { preset: 'mlp', folded: 0 },
-    { preset: 'seed002', folded: 6 },
-    { preset: 'deotte', folded: 5 },
+    { preset: 'seed002', folded: 8 },
+    { preset: 'deotte', folded: 7 },
     { preset: 'an-m5', folded: 6 },
     { preset: 'seed000', folded: 5 },
   ])('$preset: ONNX Runtime gives tfjs probabilities within 1e-4 on 32 random images', async ({ preset, folded }) => {
