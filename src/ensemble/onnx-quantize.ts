@@ -11,7 +11,9 @@
  *   - its bias as int32 at scale s_input × s_weight,
  *   - its output (after the ReLU when one follows) as QuantizeLinear → DequantizeLinear.
  * ONNX Runtime's QDQ transformer fuses each such group into one QLinearConv (the ReLU folds into
- * a zero point of 0); everything else (batch norm after ReLU, the dense head, softmax) stays float.
+ * a zero point of 0). A one-channel first convolution is first rewritten into one over shifted
+ * copies (`widenSingleChannelConvs`), and a constant map added to a conv output (a batch norm's
+ * shift before a padded conv) is quantized for a QLinearAdd; the dense head and softmax stay float.
  *
  * Calibration runs the float graph once over the calibration images with every tensor that
  * gets quantized added as an output, and takes each tensor's min/max over them (with 0 always
