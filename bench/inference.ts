@@ -40,8 +40,8 @@ function randomImages(count: number): Float32Array {
 /**
  * Images per second of `predictor` at `batch`: `rounds` windows of about `seconds` each after
  * two warm-up calls, reported as their median with every window beside it. On a shared VM one
- * window can land in a slow phase (seen here: the same session at 7,300 and 9,300 img/s a
- * minute apart), so a single window says more about the neighbours than about the code.
+ * window can land in a slow phase (seen here: the same code at 7,300 and 9,300 img/s a few
+ * minutes apart), so a single window says more about the neighbours than about the code.
  */
 async function throughput(predictor: Predictor, batch: number): Promise<{ batch: number; imagesPerSecond: number; rounds: number[]; msPerBatch: number; calls: number }> {
   const images = randomImages(batch);
