@@ -263,7 +263,7 @@ function conv2dRule(input: GraphValue, ctx: RuleContext): GraphValue {
     biasValues ??= new Float32Array(co);
     if (top + bottom + left + right > 0) {
       shiftMap = shiftedBiasMap(onnxKernel, biasValues, input.pending.shift, { h, w, ci, co, kh, kw, strides, dilations, top, left, outHeight: info.outHeight, outWidth: info.outWidth });
-      foldIntoInputs(onnxKernel, new Float32Array(co), { ...input.pending, shift: new Float32Array(ci) }, co, ci);
+      scaleInputs(onnxKernel, input.pending.scale, co, ci);
       biasValues = null;
     } else {
       foldIntoInputs(onnxKernel, biasValues, input.pending, co, ci);
@@ -431,15 +431,24 @@ function foldIntoInputs(weight: Float32Array, bias: Float32Array, pending: Pendi
   for (let o = 0; o < outputs; o++) {
     let extra = 0;
     for (let i = 0; i < inputs; i++) {
-      const s = pending.scale[i]!;
       const t = pending.shift[i]!;
       const base = (o * inputs + i) * taps;
-      for (let k = base; k < base + taps; k++) {
-        extra += weight[k]! * t;
-        weight[k] = weight[k]! * s;
-      }
+      for (let k = base; k < base + taps; k++) extra += weight[k]! * t;
     }
     bias[o] = bias[o]! + extra;
+  }
+  scaleInputs(weight, pending.scale, outputs, inputs);
+}
+
+/** W' = W·s[in] for a weight laid out [out, in, ...taps]. */
+function scaleInputs(weight: Float32Array, scale: Float32Array, outputs: number, inputs: number): void {
+  const taps = weight.length / (outputs * inputs);
+  for (let o = 0; o < outputs; o++) {
+    for (let i = 0; i < inputs; i++) {
+      const s = scale[i]!;
+      const base = (o * inputs + i) * taps;
+      for (let k = base; k < base + taps; k++) weight[k] = weight[k]! * s;
+    }
   }
 }
 

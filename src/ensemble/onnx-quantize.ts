@@ -142,8 +142,8 @@ function widenSingleChannelConvs(graph: GraphMsg): Array<{ tensor: string; sameA
     const dims = w ? dimsOf(w) : [];
     const ones = (name: string) => (attr(n, name)?.ints ?? []).every((v) => Number(v) === 1);
     const zeros = (attr(n, 'pads')?.ints ?? []).every((v) => Number(v) === 0);
-    const autoPad = attr(n, 'auto_pad') as { s?: Uint8Array } | undefined;
-    const plain = !autoPad?.s || new TextDecoder().decode(autoPad.s) === 'NOTSET' || new TextDecoder().decode(autoPad.s) === 'VALID';
+    const autoPad = attr(n, 'auto_pad')?.s;
+    const plain = !autoPad || ['NOTSET', 'VALID'].includes(new TextDecoder().decode(autoPad));
     if (!w || dims.length !== 4 || dims[1] !== 1 || dims[3]! < 2 || Number(attr(n, 'group')?.i ?? 1) !== 1 || !ones('strides') || !ones('dilations') || !zeros || !plain) {
       nodes.push(n);
       continue;

@@ -116,7 +116,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   // the init's own seed, epoch k would replay the exact noisy images of the init's epoch k,
   // which it has learnt by heart (measured: train loss 0.021 against 0.044, val_acc down from
   // 98.70% to 98.40%). They follow the init's weights too.
-  const trainSeed = options.init ? deriveSeed(options.seed, 'continue', (await readCheckpointMetadata(options.init)).files['weights.bin'] ?? options.init) : options.seed;
+  const trainSeed = options.init ? deriveSeed(options.seed, 'continue', (await readCheckpointMetadata(options.init)).files['weights.bin']) : options.seed;
   const config: MemberConfig = {
     name: `mnist-${options.backgroundNoise ? 'noisy' : 'clean'}-${preset.name}`,
     preset: preset.name,
