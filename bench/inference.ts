@@ -18,12 +18,12 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../src/engine/backend.js';
-import { saveCheckpoint } from '../src/ensemble/checkpoint.js';
-import { exportCheckpointToOnnx } from '../src/ensemble/onnx-export.js';
-import { TTA_8, createOnnxPredictor, createTfjsPredictor, onnxRuntimeStatus, predictEnsemble, type Predictor } from '../src/ensemble/predictor.js';
+import { saveCheckpoint } from '../src/model/checkpoint.js';
+import { exportCheckpointToOnnx } from '../src/onnx/export.js';
+import { TTA_8, createOnnxPredictor, createTfjsPredictor, onnxRuntimeStatus, predictEnsemble, type Predictor } from '../src/inference/predictor.js';
 import { readMnist } from '../src/data/mnist.js';
-import type { CalibrationSet } from '../src/ensemble/onnx-quantize.js';
-import { buildModel } from '../src/ensemble/presets.js';
+import type { CalibrationSet } from '../src/onnx/quantize.js';
+import { buildModel } from '../src/model/presets.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));

@@ -16,13 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendRequest } from '../src/engine/backend.js';
-import type { TrainerRequest } from '../src/ensemble/train-step.js';
+import type { TrainerRequest } from '../src/training/train-step.js';
 import { runJobsInParallel, type WorkerJob } from '../src/engine/parallel.js';
-import { profileTrainingStep, type ThroughputResult } from '../src/engine/throughput.js';
+import { profileTrainingStep, type ThroughputResult } from '../src/training/throughput.js';
 import { readMnist } from '../src/data/mnist.js';
-import { saveCheckpoint } from '../src/ensemble/checkpoint.js';
-import { createOnnxPredictor, onnxRuntimeStatus } from '../src/ensemble/predictor.js';
-import { buildModel } from '../src/ensemble/presets.js';
+import { saveCheckpoint } from '../src/model/checkpoint.js';
+import { createOnnxPredictor, onnxRuntimeStatus } from '../src/inference/predictor.js';
+import { buildModel } from '../src/model/presets.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const workers = Number(process.env.BENCH_WORKERS ?? os.availableParallelism());

@@ -37,10 +37,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMnist } from '../src/data/mnist.js';
 import { initEngine } from '../src/engine/backend.js';
-import { saveCheckpoint } from '../src/ensemble/checkpoint.js';
-import type { CalibrationSet } from '../src/ensemble/onnx-quantize.js';
-import { createOnnxPredictor, onnxRuntimeStatus, predictEnsemble } from '../src/ensemble/predictor.js';
-import { buildModel } from '../src/ensemble/presets.js';
+import { saveCheckpoint } from '../src/model/checkpoint.js';
+import type { CalibrationSet } from '../src/onnx/quantize.js';
+import { createOnnxPredictor, onnxRuntimeStatus, predictEnsemble } from '../src/inference/predictor.js';
+import { buildModel } from '../src/model/presets.js';
 import { defaultServeThreads, loadServedEnsemble } from '../src/serve/ensemble.js';
 
 /** The part of autocannon's API used here (the package ships no types). */

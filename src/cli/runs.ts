@@ -1,7 +1,7 @@
 /** Finding training runs: the one named by --run, or the newest under runs/. */
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { newestRunWith } from '../evaluate/report-types.js';
+import { newestRunWith } from '../evaluation/evaluation-report.js';
 
 export async function resolveRunDir(run: string | undefined, needs = 'run.json'): Promise<string> {
   if (run) return path.resolve(run);

@@ -1,5 +1,5 @@
 /** Plain-line and JSON renderings of training events (non-TTY, CI=true, --json). */
-import type { TrainEvent } from '../ensemble/train.js';
+import type { TrainEvent } from '../training/train-member.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 

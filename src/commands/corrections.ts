@@ -4,7 +4,7 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { type DigitTile, gridColumns, renderDigitGrid, writeDigitGridPng } from '../data/inspect.js';
-import { CORRECTIONS_FILE, readCorrections, summarizeCorrections, type CorrectionRecord, type CorrectionSummary } from '../serve/corrections.js';
+import { CORRECTIONS_FILE, readCorrections, summarizeCorrections, type CorrectionRecord, type CorrectionSummary } from '../data/corrections.js';
 
 export default class Corrections extends DigitsCommand {
   static override summary = 'What the drawing pad collected: corrections per label, what the ensemble said instead, and the digits.';

@@ -3,8 +3,8 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
-import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../evaluate/dashboard-model.js';
-import { digitSourceForReport, latestEvaluatedRun, readEvaluationReport } from '../evaluate/report-types.js';
+import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../evaluation/dashboard-model.js';
+import { digitSourceForReport, latestEvaluatedRun, readEvaluationReport } from '../evaluation/evaluation-report.js';
 import { showDashboard } from '../tui/Dashboard.js';
 
 export default class Dashboard extends DigitsCommand {

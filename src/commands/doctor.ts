@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, jsonFlag } from '../cli/flags.js';
-import { formatDoctor, runDoctor } from '../engine/doctor.js';
+import { formatDoctor, runDoctor } from '../services/doctor.js';
 import type { BackendRequest } from '../engine/backend.js';
 
 export default class Doctor extends DigitsCommand {

@@ -3,9 +3,9 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
-import { evaluateRun } from '../evaluate/evaluate.js';
-import { formatEvaluationSummary } from '../evaluate/summary.js';
-import { TTA_8, type InferMode, type Precision } from '../ensemble/predictor.js';
+import { evaluateRun } from '../services/evaluate.js';
+import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
+import { TTA_8, type InferMode, type Precision } from '../inference/predictor.js';
 
 export default class Evaluate extends DigitsCommand {
   static override summary = 'Score a run honestly: members on their held-out rows, the ensemble on rows no member trained on (soft/hard, with/without TTA).';

@@ -4,8 +4,8 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../cli/flags.js';
 import { eventPrinter } from '../cli/train-events.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
-import { PRESET_NAMES } from '../ensemble/presets.js';
-import { pretrain } from '../ensemble/pretrain.js';
+import { PRESET_NAMES } from '../model/presets.js';
+import { pretrain } from '../training/pretrain.js';
 import { UserError } from '../errors.js';
 
 export default class Pretrain extends DigitsCommand {

@@ -3,8 +3,8 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { displayPath } from '../data/format.js';
-import { writeReport } from '../evaluate/report-html.js';
-import { latestEvaluatedRun } from '../evaluate/report-types.js';
+import { writeReport } from '../report/report-html.js';
+import { latestEvaluatedRun } from '../evaluation/evaluation-report.js';
 
 export default class Report extends DigitsCommand {
   static override summary = 'Write a self-contained HTML report of an evaluated run: training curves, per-class bars, confusion matrix, misread digits.';

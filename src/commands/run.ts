@@ -5,11 +5,11 @@ import { backendFlag, dataFlag, inferFlag, jsonFlag, seedFlag } from '../cli/fla
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { BUILTIN_ENSEMBLES } from '../ensemble/ensemble-spec.js';
-import { runMainJob } from '../ensemble/main-job.js';
-import type { InferMode, Precision } from '../ensemble/predictor.js';
-import type { EnsembleEvent } from '../ensemble/train-ensemble.js';
-import { formatEvaluationSummary } from '../evaluate/summary.js';
-import { writeRunReport } from '../evaluate/report-html.js';
+import { runMainJob } from '../services/run.js';
+import type { InferMode, Precision } from '../inference/predictor.js';
+import type { EnsembleEvent } from '../services/train.js';
+import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
+import { writeRunReport } from '../report/report-html.js';
 import { TrainView } from '../tui/TrainView.js';
 import { mountLive, type LiveView } from '../tui/live.js';
 import { initialState, reduce, type TrainViewState } from '../tui/train-state.js';

@@ -3,7 +3,7 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
-import type { InferMode, Precision } from '../ensemble/predictor.js';
+import type { InferMode, Precision } from '../inference/predictor.js';
 import { UserError } from '../errors.js';
 import { defaultServeWorkers, loadServedEnsemble } from '../serve/ensemble.js';
 import { startServer } from '../serve/server.js';

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { displayPath } from '../data/format.js';
-import { DEFAULT_SUBMISSIONS_DIR, LEDGER_FILE, type ListedSubmission, listSubmissions } from '../ensemble/submission.js';
+import { DEFAULT_SUBMISSIONS_DIR, LEDGER_FILE, type ListedSubmission, listSubmissions } from '../data/submission.js';
 
 const pct = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
 

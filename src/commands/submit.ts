@@ -4,8 +4,8 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
-import type { InferMode, Precision } from '../ensemble/predictor.js';
-import { submitRun } from '../ensemble/submit.js';
+import type { InferMode, Precision } from '../inference/predictor.js';
+import { submitRun } from '../services/submit.js';
 
 export default class Submit extends DigitsCommand {
   static override summary = "Write a run's submission CSV in the competition's format, validate it as Kaggle would, and record it in submissions/ledger.jsonl.";

@@ -9,13 +9,13 @@ import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pLimit from 'p-limit';
-import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
+import type { WorkerJob, WorkerMessage } from '../training/worker-protocol.js';
 
-export type { WorkerJob } from './worker-protocol.js';
+export type { WorkerJob } from '../training/worker-protocol.js';
 
 const here = fileURLToPath(import.meta.url);
 const fromSource = here.endsWith('.ts');
-const workerFile = fileURLToPath(new URL(fromSource ? './worker-main.ts' : './worker-main.js', import.meta.url));
+const workerFile = fileURLToPath(new URL(fromSource ? '../training/worker-main.ts' : '../training/worker-main.js', import.meta.url));
 
 export interface ParallelOptions {
   /** at most this many workers at once (default: cores) */

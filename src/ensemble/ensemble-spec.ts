@@ -7,10 +7,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { AUGMENTATION_KEYS, type AugmentationConfig } from './augment.js';
-import { PRESET_NAMES, getPreset } from './presets.js';
-import { PACKAGE_ROOT } from './train-ensemble.js';
-import type { MemberConfig, Schedule } from './train.js';
+import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js';
+import { PRESET_NAMES, getPreset } from '../model/presets.js';
+import { PACKAGE_ROOT } from '../services/train.js';
+import type { MemberConfig, Schedule } from '../training/train-member.js';
 
 export type ValidationSpec =
   /** every member holds out the same stratified rows (ensemble metrics are honest on them) */

@@ -13,7 +13,7 @@
  * copies) are stacked once per batch; a member runs on the whole stack when every request
  * wants it, else on a copy of the rows of the requests that do.
  */
-import { TTA_8, shiftImages, type Predictor, type Shift } from '../ensemble/predictor.js';
+import { TTA_8, shiftImages, type Predictor, type Shift } from '../inference/predictor.js';
 
 export interface NamedPredictor {
   name: string;

@@ -21,8 +21,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../engine/parallel.js';
-import { UnsupportedLayerError, exportCheckpointToOnnx } from '../ensemble/onnx-export.js';
-import type { Precision, Predictor } from '../ensemble/predictor.js';
+import { UnsupportedLayerError, exportCheckpointToOnnx } from '../onnx/export.js';
+import type { Precision, Predictor } from '../inference/predictor.js';
 import { deserializeError, type FromWorker, type InferenceWorkerData, type LoadedMember, type ToWorker } from './inference-protocol.js';
 
 const here = fileURLToPath(import.meta.url);

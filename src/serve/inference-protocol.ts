@@ -1,5 +1,5 @@
 /** What the inference pool (inference-pool.ts) and its worker threads (inference-worker.ts) say to each other. */
-import type { Precision } from '../ensemble/predictor.js';
+import type { Precision } from '../inference/predictor.js';
 import { UserError, type ErrorLocation } from '../errors.js';
 
 /** The worker's `workerData`: which members to load, and how. */

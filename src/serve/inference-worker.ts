@@ -8,7 +8,7 @@
  * C++ Napi::Error into a stopping environment), so the pool never does that.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createPredictor, type Predictor } from '../ensemble/predictor.js';
+import { createPredictor, type Predictor } from '../inference/predictor.js';
 import { serializeError, type FromWorker, type InferenceWorkerData, type LoadedMember, type ToWorker } from './inference-protocol.js';
 
 const data = workerData as InferenceWorkerData;

@@ -18,7 +18,7 @@ import {
   misreadTiles,
   percent,
   sparkline,
-} from '../evaluate/dashboard-model.js';
+} from '../evaluation/dashboard-model.js';
 
 export interface DashboardProps {
   model: DashboardModel;

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { runJobsInParallel } from '../../src/engine/parallel.js';
 import { UserError } from '../../src/errors.js';
-import { buildModel } from '../../src/ensemble/presets.js';
+import { buildModel } from '../../src/model/presets.js';
 
 const run = promisify(execFile);
 

@@ -53,7 +53,7 @@ describe('ensemble specs', () => {
 
 describe('L2 weight decay', () => {
   test('a member l2 regularises every conv and dense kernel of a fresh model; with init it is refused', async () => {
-    const { buildModel } = await import('../../src/ensemble/presets.js');
+    const { buildModel } = await import('../../src/model/presets.js');
     const model = buildModel('seed002', { l2: 1e-4 });
     const regularised = model.layers.filter((l) => (l as unknown as { kernelRegularizer?: unknown }).kernelRegularizer);
     expect(regularised.map((l) => l.getClassName())).toEqual([...Array(7).fill('Conv2D'), 'Dense', 'Dense']);

@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import CorrectionsCommand from '../../src/commands/corrections.js';
 import { UserError } from '../../src/errors.js';
-import { appendCorrection, correctionsAsImageSet, mergeImageSets, parseCorrection, readCorrections, summarizeCorrections, type CorrectionRecord } from '../../src/serve/corrections.js';
+import { appendCorrection, correctionsAsImageSet, mergeImageSets, parseCorrection, readCorrections, summarizeCorrections, type CorrectionRecord } from '../../src/data/corrections.js';
 import { InputError } from '../../src/serve/image-input.js';
 import { oneAsPixels } from './helpers.js';
 import { runCommand as runInProcess } from '../helpers/run-command.js';

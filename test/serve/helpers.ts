@@ -6,9 +6,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PNG } from 'pngjs';
-import { saveCheckpoint } from '../../src/ensemble/checkpoint.js';
-import { buildModel, getPreset } from '../../src/ensemble/presets.js';
-import type { RunManifest } from '../../src/ensemble/train-ensemble.js';
+import { saveCheckpoint } from '../../src/model/checkpoint.js';
+import { buildModel, getPreset } from '../../src/model/presets.js';
+import type { RunManifest } from '../../src/services/train.js';
 
 export interface MemberSpec {
   name: string;

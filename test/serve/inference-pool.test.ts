@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../src/data/random.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { createPredictor, type Predictor } from '../../src/ensemble/predictor.js';
+import { createPredictor, type Predictor } from '../../src/inference/predictor.js';
 import { UserError } from '../../src/errors.js';
 import { loadServedEnsemble } from '../../src/serve/ensemble.js';
 import { createInferencePool, type InferencePool } from '../../src/serve/inference-pool.js';

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
-import { TTA_8, createPredictor, predictEnsemble, type Predictor } from '../../src/ensemble/predictor.js';
+import { TTA_8, createPredictor, predictEnsemble, type Predictor } from '../../src/inference/predictor.js';
 import { loadServedEnsemble } from '../../src/serve/ensemble.js';
 import { PIXELS, imageFileToDigit, toBytes } from '../../src/serve/image-input.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';

@@ -1,8 +1,8 @@
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { type DigitSource, buildDashboardModel } from '../../src/evaluate/dashboard-model.js';
-import { computeMetrics } from '../../src/evaluate/metrics.js';
-import type { EvaluationReport } from '../../src/evaluate/report-types.js';
+import { type DigitSource, buildDashboardModel } from '../../src/evaluation/dashboard-model.js';
+import { computeMetrics } from '../../src/evaluation/metrics.js';
+import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { Dashboard } from '../../src/tui/Dashboard.js';
 
 /** Probabilities that read row i as predicted[i] with confidence 0.8. */

@@ -5,8 +5,8 @@ import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import { digitGridPng, renderDigitGrid } from '../../data/inspect.js';
 import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { AUGMENTATION_KEYS, type AugmentationConfig } from '../../ensemble/augment.js';
-import { previewAugmentation } from '../../ensemble/augment-preview.js';
+import { AUGMENTATION_KEYS, type AugmentationConfig } from '../../model/augment.js';
+import { previewAugmentation } from '../../services/augment-preview.js';
 import { UserError } from '../../errors.js';
 
 const range = (description: string) => Flags.string({ description });

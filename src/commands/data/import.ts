@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag } from '../../cli/flags.js';
 import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { findCleanCheckpoint, loadOrientationModel, type OrientationModel } from '../../ensemble/orientation-model.js';
+import { findCleanCheckpoint, loadOrientationModel, type OrientationModel } from '../../inference/orientation-model.js';
 import { UserError } from '../../errors.js';
 import { importCompetition, resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
 import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { CheckpointError } from '../../ensemble/checkpoint.js';
-import { exportCheckpointToOnnx } from '../../ensemble/onnx-export.js';
-import { checkOnnxParity } from '../../ensemble/predictor.js';
+import { CheckpointError } from '../../model/checkpoint.js';
+import { exportCheckpointToOnnx } from '../../onnx/export.js';
+import { checkOnnxParity } from '../../inference/predictor.js';
 import { UserError } from '../../errors.js';
 
 export default class ExportOnnx extends DigitsCommand {

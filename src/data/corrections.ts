@@ -1,0 +1,227 @@
+/**
+ * The corrections store: digits drawn on the pad that the ensemble got wrong, with the
+ * label the person gave. It is an append-only JSON-lines file (default
+ * `<run>/corrections.jsonl`), one record per line:
+ *
+ *   {"v":1,"time":"2026-…Z","label":7,"predicted":1,"image":[784 integers 0–255]}
+ *
+ * Durability: each record is written by one `appendFile` of the whole line (opened with
+ * O_APPEND, so the write lands at the end even with other writers) followed by `fsync`,
+ * and only then acknowledged. A crash can therefore tear at most the last line; before
+ * appending, a file that does not end in a newline gets one, so a torn line never glues
+ * itself to the next record. Readers skip unreadable lines with a warning naming the line.
+ *
+ * Corrections feed training back (as the tkinter GUI of seed 003 did):
+ * `correctionsAsImageSet` gives them as an `ImageSet`, and `mergeImageSets` appends them to
+ * a dataset's training images, returning the new rows to add to every member's training rows.
+ */
+import { mkdir, open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ImageSet } from '../training/train-member.js';
+import { UserError } from '../errors.js';
+import { InputError, PIXELS, readPixelArray, toBytes } from '../serve/image-input.js';
+
+export const CORRECTIONS_FILE = 'corrections.jsonl';
+export const CORRECTION_VERSION = 1;
+
+export interface CorrectionRecord {
+  v: 1;
+  /** ISO 8601 time the correction was saved */
+  time: string;
+  /** the digit the person says it is */
+  label: number;
+  /** what the ensemble said, when known */
+  predicted: number | null;
+  /** 28×28 row-major, 0–255, ink bright on black (as MNIST) */
+  image: number[];
+}
+
+function isDigit(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 9;
+}
+
+/**
+ * Checks a correction as a client sent it (`{image, label, predicted}`): image of 784 values
+ * 0–255 or [0,1], label and predicted digits 0–9 (predicted may be null or absent).
+ */
+export function parseCorrection(body: unknown, now = new Date()): CorrectionRecord {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InputError(400, 'a correction is a JSON object {image, label, predicted}', 'Send {"image": [784 values], "label": 0–9, "predicted": 0–9}.', 'bad_body');
+  }
+  const { image, label, predicted } = body as Record<string, unknown>;
+  if (!isDigit(label)) {
+    throw new InputError(400, `label is ${JSON.stringify(label) ?? 'missing'}; it must be a whole number 0–9`, 'Give the digit the image really shows, e.g. "label": 7.', 'bad_label');
+  }
+  if (predicted !== undefined && predicted !== null && !isDigit(predicted)) {
+    throw new InputError(400, `predicted is ${JSON.stringify(predicted)}; it must be a whole number 0–9 or null`, 'Send the label the ensemble predicted, or leave it out.', 'bad_label');
+  }
+  const pixels = new Float32Array(PIXELS);
+  readPixelArray(image, pixels, 0, 'image');
+  return { v: CORRECTION_VERSION, time: now.toISOString(), label, predicted: (predicted as number | null | undefined) ?? null, image: toBytes(pixels) };
+}
+
+/** Appends are chained per file, so two requests of this process never interleave a check and a write. */
+const appendChains = new Map<string, Promise<unknown>>();
+
+/** Appends one record as one line and fsyncs it; resolves once it is durable. */
+export async function appendCorrection(file: string, record: CorrectionRecord): Promise<void> {
+  const target = path.resolve(file);
+  const previous = appendChains.get(target) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(() => appendLine(target, `${JSON.stringify(record)}\n`));
+  appendChains.set(target, next);
+  try {
+    await next;
+  } finally {
+    if (appendChains.get(target) === next) appendChains.delete(target);
+  }
+}
+
+async function appendLine(file: string, line: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  // 'a+': appends always go to the end (O_APPEND); reading the last byte is allowed.
+  const handle = await open(file, 'a+');
+  try {
+    const { size } = await handle.stat();
+    let text = line;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      // A torn last line (a crash mid-write) is ended here, so this record stays whole.
+      if (last[0] !== 0x0a) text = `\n${line}`;
+    }
+    await handle.appendFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface CorrectionLog {
+  file: string;
+  records: CorrectionRecord[];
+  /** unreadable lines that were skipped, e.g. "corrections.jsonl:12: torn line (…), skipped" */
+  warnings: string[];
+}
+
+function checkRecord(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return 'not a JSON object';
+  const r = value as Partial<CorrectionRecord>;
+  if (!isDigit(r.label)) return `label ${JSON.stringify(r.label)} is not 0–9`;
+  if (r.predicted !== null && r.predicted !== undefined && !isDigit(r.predicted)) return `predicted ${JSON.stringify(r.predicted)} is not 0–9`;
+  if (!Array.isArray(r.image) || r.image.length !== PIXELS) return `image is not ${PIXELS} values`;
+  if (!r.image.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255)) return 'image values are not integers 0–255';
+  return null;
+}
+
+/**
+ * Reads the store. Lines that do not parse (a torn last line after a crash) or do not hold a
+ * correction are skipped, each with a warning naming file and line. A missing file is a
+ * UserError.
+ */
+export async function readCorrections(file: string): Promise<CorrectionLog> {
+  const resolved = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(resolved, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new UserError(code === 'ENOENT' ? `there is no corrections file ${resolved}` : `cannot read ${resolved}: ${(error as Error).message}`, {
+      where: { file: resolved },
+      hint: 'Corrections are saved by the drawing pad of `digits serve` (default <run>/corrections.jsonl); pass the file with --file.',
+    });
+  }
+  const records: CorrectionRecord[] = [];
+  const warnings: string[] = [];
+  const lines = text.split('\n');
+  const name = path.basename(resolved);
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    const last = i === lines.length - 1; // no newline after it: the write did not finish
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      warnings.push(`${name}:${i + 1}: ${last ? 'torn last line (a write did not finish)' : 'unreadable line (not JSON)'}, skipped`);
+      return;
+    }
+    const problem = checkRecord(value);
+    if (problem) {
+      warnings.push(`${name}:${i + 1}: ${problem}, skipped`);
+      return;
+    }
+    const r = value as CorrectionRecord;
+    records.push({ v: CORRECTION_VERSION, time: String(r.time ?? ''), label: r.label, predicted: r.predicted ?? null, image: r.image });
+  });
+  return { file: resolved, records, warnings };
+}
+
+export interface CorrectionSummary {
+  count: number;
+  /** corrections per given label */
+  perLabel: number[];
+  /** confusion[predicted][given]; corrections without a prediction are not in it */
+  confusion: number[][];
+  /** (predicted → given, count), most frequent first */
+  pairs: Array<{ predicted: number; label: number; count: number }>;
+  withoutPrediction: number;
+}
+
+export function summarizeCorrections(records: readonly CorrectionRecord[]): CorrectionSummary {
+  const perLabel = new Array<number>(10).fill(0);
+  const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+  let withoutPrediction = 0;
+  for (const r of records) {
+    perLabel[r.label]!++;
+    if (r.predicted === null) withoutPrediction++;
+    else confusion[r.predicted]![r.label]!++;
+  }
+  const pairs: CorrectionSummary['pairs'] = [];
+  confusion.forEach((row, predicted) => row.forEach((count, label) => count > 0 && pairs.push({ predicted, label, count })));
+  pairs.sort((a, b) => b.count - a.count || a.predicted - b.predicted || a.label - b.label);
+  return { count: records.length, perLabel, confusion, pairs, withoutPrediction };
+}
+
+/**
+ * The corrections as training data: images Float32Array in [0,1] (scale 1), 28×28, labels
+ * as given. Skipped lines are reported through `onWarning` (default: a process warning).
+ */
+export async function correctionsAsImageSet(file: string, options: { onWarning?: (message: string) => void } = {}): Promise<ImageSet> {
+  const log = await readCorrections(file);
+  const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'CorrectionsWarning'));
+  for (const w of log.warnings) warn(w);
+  const images = new Float32Array(log.records.length * PIXELS);
+  const labels = new Uint8Array(log.records.length);
+  log.records.forEach((r, i) => {
+    for (let p = 0; p < PIXELS; p++) images[i * PIXELS + p] = r.image[p]! / 255;
+    labels[i] = r.label;
+  });
+  return { images, labels, count: log.records.length, size: 28, scale: 1 };
+}
+
+/**
+ * `extra` appended after `base`'s rows, in `base`'s pixel type and scale (uint8 0–255 data
+ * stays uint8). `extraRows` are the new rows' indices: add them to every member's training
+ * rows (never to validation rows, so validation stays comparable).
+ */
+export function mergeImageSets(base: ImageSet, extra: ImageSet): { data: ImageSet; extraRows: number[] } {
+  if (base.size !== extra.size) {
+    throw new UserError(`the extra images are ${extra.size}×${extra.size}, the dataset's ${base.size}×${base.size}`, { hint: 'Corrections are 28×28; use them with 28×28 datasets.' });
+  }
+  const px = base.size * base.size;
+  const total = base.count + extra.count;
+  const images = base.images instanceof Uint8Array ? new Uint8Array(total * px) : new Float32Array(total * px);
+  images.set(base.images.subarray(0, base.count * px));
+  const factor = base.scale / extra.scale;
+  const integer = images instanceof Uint8Array;
+  for (let i = 0; i < extra.count * px; i++) {
+    const v = extra.images[i]! * factor;
+    images[base.count * px + i] = integer ? Math.round(v) : v;
+  }
+  const labels = new Uint8Array(total);
+  labels.set(base.labels.subarray(0, base.count));
+  labels.set(extra.labels.subarray(0, extra.count), base.count);
+  return {
+    data: { images, labels, count: total, size: base.size, scale: base.scale },
+    extraRows: Array.from({ length: extra.count }, (_, i) => base.count + i),
+  };
+}

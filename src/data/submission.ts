@@ -1,0 +1,363 @@
+/**
+ * Submission files and their ledger.
+ *
+ * A submission is `<dir>/<YYYYMMDD-HHMMSS>-<name>.csv` (UTC time) in the competition's
+ * format: the header and ids of `sample_submission.csv` when the competition has one,
+ * Kaggle's `ImageId,Label` with ids 1..N otherwise. It is written to a temp file, fsynced,
+ * and linked into place (never over an existing submission). `validateSubmission` checks
+ * a file the way Kaggle's upload check would; `<dir>/ledger.jsonl` records one JSON line
+ * per submission (what made it, how it validated, its score when answers are known).
+ */
+import { createHash } from 'node:crypto';
+import { appendFile, link, mkdir, readFile, unlink } from 'node:fs/promises';
+import { writeDurably } from '../atomic-file.js';
+import path from 'node:path';
+import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
+import { UserError } from '../errors.js';
+
+export const LEDGER_FILE = 'ledger.jsonl';
+export const DEFAULT_SUBMISSIONS_DIR = 'submissions';
+
+export interface WriteSubmissionOptions {
+  /** The submissions folder (created when missing). */
+  dir: string;
+  /** Part of the file name after the time stamp, e.g. the run name. */
+  name: string;
+  /** Header cells from sample_submission.csv; default `ImageId,Label`. */
+  header?: readonly string[];
+  /** Test ids in test-row order (from sample_submission.csv); default 1..N. */
+  ids?: readonly string[];
+  /** Predicted digit per test row. */
+  labels: ArrayLike<number>;
+  /** The time in the file name (default now). */
+  now?: Date;
+}
+
+export interface WrittenSubmission {
+  /** Absolute path of the new file. */
+  file: string;
+  sha256: string;
+  rows: number;
+}
+
+export interface LedgerEntry {
+  /** The submission file, relative to the ledger's folder when it lies inside it. */
+  file: string;
+  sha256: string;
+  createdAt: string;
+  /** The run folder the members came from. */
+  run: string;
+  members: Array<{ name: string; checkpoint: string }>;
+  voting: 'soft' | 'hard';
+  /** Test-time augmentation: the number of transforms averaged (1: none). */
+  tta: number;
+  /** Ensemble metrics on the held-out training rows (absent when the run was not evaluated). */
+  validation?: { accuracy: number; logLoss: number };
+  /** Accuracy against an answers file (practice competitions). */
+  score?: { accuracy: number; answers: string };
+}
+
+/** `20261121-101500` (UTC). */
+export function submissionTimestamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+/** A name safe in a file name: anything but letters, digits, `.`, `_` and `-` becomes `-`. */
+export function safeFileName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '');
+  return safe || 'submission';
+}
+
+function csvCell(value: string): string {
+  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Writes a submission CSV atomically and returns its path, sha256 and row count. */
+export async function writeSubmission(options: WriteSubmissionOptions): Promise<WrittenSubmission> {
+  const header = options.header ?? DEFAULT_SUBMISSION_HEADER;
+  const rows = options.labels.length;
+  if (header.length !== 2) {
+    throw new UserError(`a submission has two columns (id and label); the header given has ${header.length}: ${header.join(',')}`, {
+      hint: 'Check sample_submission.csv: it should hold an id column and a label column.',
+    });
+  }
+  if (options.ids && options.ids.length !== rows) {
+    throw new UserError(`${rows} predictions for ${options.ids.length} test ids`, {
+      hint: 'Predict every test row of the dataset the ids come from (re-import it if the test file changed).',
+    });
+  }
+  const lines = [header.map(csvCell).join(',')];
+  for (let i = 0; i < rows; i++) {
+    const label = options.labels[i]!;
+    if (!Number.isInteger(label) || label < 0 || label > 9) throw new RangeError(`writeSubmission: label ${label} of row ${i} is not a digit 0–9`);
+    lines.push(`${csvCell(options.ids ? options.ids[i]! : String(i + 1))},${label}`);
+  }
+  const text = `${lines.join('\n')}\n`;
+  const dir = path.resolve(options.dir);
+  await mkdir(dir, { recursive: true });
+  const stem = `${submissionTimestamp(options.now ?? new Date())}-${safeFileName(options.name)}`;
+  const tmp = path.join(dir, `.${stem}.csv.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  await writeDurably(tmp, text);
+  try {
+    // link() fails when the name is taken, so two submissions in one second never collide.
+    for (let n = 1; ; n++) {
+      const file = path.join(dir, `${stem}${n === 1 ? '' : `-${n}`}.csv`);
+      try {
+        await link(tmp, file);
+        return { file, sha256: sha256(text), rows };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 1000) throw error;
+      }
+    }
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
+/* ---------- reading and validating ---------- */
+
+/** One CSV line split into cells (RFC 4180 quotes; a submission has no multi-line cells). */
+export function splitCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (line[i] === '"') {
+      let value = '';
+      i++;
+      for (;;) {
+        const quote = line.indexOf('"', i);
+        if (quote < 0) {
+          value += line.slice(i);
+          i = line.length;
+          break;
+        }
+        value += line.slice(i, quote);
+        if (line[quote + 1] === '"') {
+          value += '"';
+          i = quote + 2;
+        } else {
+          i = quote + 1;
+          break;
+        }
+      }
+      const comma = line.indexOf(',', i);
+      value += comma < 0 ? line.slice(i) : line.slice(i, comma);
+      cells.push(value);
+      if (comma < 0) return cells;
+      i = comma + 1;
+    } else {
+      const comma = line.indexOf(',', i);
+      if (comma < 0) {
+        cells.push(line.slice(i));
+        return cells;
+      }
+      cells.push(line.slice(i, comma));
+      i = comma + 1;
+    }
+  }
+}
+
+async function readLines(file: string, what: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UserError(`cannot read the ${what} ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+      where: { file },
+      hint: what === 'submission' ? 'Check the path; `digits submissions` lists the files written.' : 'Check the path (a practice competition writes <folder>-answers.csv beside its folder).',
+    });
+  }
+  if (text.startsWith('\ufeff')) text = text.slice(1);
+  const lines = text.split(/\r?\n/);
+  // One final newline is normal; anything more is a blank line (reported by the caller).
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+export interface ValidateSubmissionOptions {
+  expectedRows: number;
+  /** Test ids in order; default 1..expectedRows. */
+  ids?: readonly string[];
+  /** Header cells; default `ImageId,Label`. */
+  header?: readonly string[];
+}
+
+export interface ValidationResult {
+  rows: number;
+  header: string[];
+}
+
+/**
+ * Checks a submission as Kaggle would before scoring it: the header, two cells on every
+ * line, no blank lines, every test id once and in order, labels integers 0–9, the row
+ * count. The first problem is thrown as a UserError with file, line and column (1-based).
+ */
+export async function validateSubmission(file: string, options: ValidateSubmissionOptions): Promise<ValidationResult> {
+  const header = options.header ?? DEFAULT_SUBMISSION_HEADER;
+  const expectedIds = options.ids ?? Array.from({ length: options.expectedRows }, (_, i) => String(i + 1));
+  if (expectedIds.length !== options.expectedRows) throw new RangeError(`validateSubmission: ${expectedIds.length} ids for ${options.expectedRows} rows`);
+  const fail = (message: string, line: number, column: number | undefined, hint: string) => new UserError(message, { where: { file, line, ...(column === undefined ? {} : { column }) }, hint });
+  const regenerate = 'Write it again with digits submit rather than editing it by hand.';
+  const lines = await readLines(file, 'submission');
+  if (lines.length === 1 && lines[0] === '') throw fail('the submission is empty', 1, undefined, regenerate);
+  const cells = splitCsvLine(lines[0]!);
+  for (let c = 0; c < Math.max(cells.length, header.length); c++) {
+    if (cells[c] !== header[c]) {
+      throw fail(
+        c >= header.length ? `the header has an extra column "${cells[c]}"` : `the header should be "${header.join(',')}"; column ${c + 1} is ${cells[c] === undefined ? 'missing' : `"${cells[c]}"`}`,
+        1,
+        c + 1,
+        `The competition expects the header ${header.join(',')} (from its sample_submission.csv).`,
+      );
+    }
+  }
+  const firstLine = new Map<string, number>();
+  const positionOf = new Map<string, number>();
+  expectedIds.forEach((id, i) => positionOf.set(id, i));
+  for (let i = 1; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const line = lines[i]!;
+    if (line.trim() === '') throw fail('blank line', lineNo, undefined, 'Remove blank lines: every line after the header is one test row.');
+    const row = splitCsvLine(line);
+    if (row.length !== 2) {
+      throw fail(`row has ${row.length} column${row.length === 1 ? '' : 's'}, expected 2`, lineNo, Math.min(row.length, 2) + 1, 'Each row is <id>,<label>.');
+    }
+    const [id, label] = row as [string, string];
+    const position = i - 1;
+    if (position >= expectedIds.length) throw fail(`extra row: the competition has ${expectedIds.length} test rows`, lineNo, 1, regenerate);
+    const seen = firstLine.get(id);
+    if (seen !== undefined) throw fail(`id ${id} appears twice (first on line ${seen})`, lineNo, 1, regenerate);
+    firstLine.set(id, lineNo);
+    if (id !== expectedIds[position]) {
+      const at = positionOf.get(id);
+      throw fail(
+        at === undefined ? `id "${id}" is not a test id (expected ${expectedIds[position]})` : `ids out of order: expected ${expectedIds[position]}, found ${id} (the test row on line ${at + 2})`,
+        lineNo,
+        1,
+        'Keep the ids and their order from sample_submission.csv.',
+      );
+    }
+    if (!/^[0-9]$/.test(label)) throw fail(`label "${label}" is not an integer 0–9`, lineNo, 2, 'Labels are single digits 0–9.');
+  }
+  const rows = lines.length - 1;
+  if (rows !== options.expectedRows) {
+    throw fail(`${rows} rows, expected ${options.expectedRows}: the first missing id is ${expectedIds[rows]}`, lines.length + 1, undefined, regenerate);
+  }
+  return { rows, header: cells };
+}
+
+/* ---------- ledger ---------- */
+
+/** Appends one JSON line to `<dir>/ledger.jsonl` (created with the folder when missing). */
+export async function appendLedger(dir: string, entry: LedgerEntry): Promise<string> {
+  const root = path.resolve(dir);
+  await mkdir(root, { recursive: true });
+  const file = path.join(root, LEDGER_FILE);
+  const relative = path.relative(root, path.resolve(root, entry.file));
+  const stored: LedgerEntry = { ...entry, file: relative.startsWith('..') || path.isAbsolute(relative) ? entry.file : relative };
+  // One write of one line with O_APPEND: concurrent appenders do not interleave.
+  await appendFile(file, `${JSON.stringify(stored)}\n`);
+  return file;
+}
+
+/** The ledger's entries, oldest first; none when there is no ledger yet. */
+export async function readLedger(dir: string): Promise<LedgerEntry[]> {
+  const file = path.join(path.resolve(dir), LEDGER_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const entries: LedgerEntry[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let entry: LedgerEntry;
+    try {
+      entry = JSON.parse(line) as LedgerEntry;
+    } catch (error) {
+      throw new UserError(`the ledger line is not JSON (${(error as Error).message})`, {
+        where: { file, line: i + 1 },
+        hint: 'Fix or delete that line: every line of ledger.jsonl is one JSON object.',
+      });
+    }
+    if (typeof entry?.file !== 'string' || typeof entry.sha256 !== 'string') {
+      throw new UserError('the ledger line is not a submission entry (no file or sha256)', { where: { file, line: i + 1 }, hint: 'Fix or delete that line.' });
+    }
+    entries.push(entry);
+  });
+  return entries;
+}
+
+export interface ListedSubmission extends LedgerEntry {
+  /** Absolute path of the file. */
+  path: string;
+  /** Whether the file is still there with the bytes the ledger recorded. */
+  status: 'ok' | 'missing' | 'modified';
+}
+
+/** The ledger with each file checked against its recorded sha256. */
+export async function listSubmissions(dir: string): Promise<ListedSubmission[]> {
+  const root = path.resolve(dir);
+  const entries = await readLedger(root);
+  return Promise.all(
+    entries.map(async (entry) => {
+      const file = path.resolve(root, entry.file);
+      const bytes = await readFile(file).catch(() => null);
+      const status: ListedSubmission['status'] = bytes === null ? 'missing' : sha256(bytes) === entry.sha256 ? 'ok' : 'modified';
+      return { ...entry, path: file, status };
+    }),
+  );
+}
+
+/* ---------- scoring against answers ---------- */
+
+/** Rows of an `id,label` CSV (a submission or an answers file), with their line numbers. */
+export async function readIdLabelCsv(file: string, what: 'submission' | 'answers'): Promise<Array<{ id: string; label: string; line: number }>> {
+  const lines = await readLines(file, what);
+  const rows: Array<{ id: string; label: string; line: number }> = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i]!.trim() === '') throw new UserError(`blank line in the ${what}`, { where: { file, line: i + 1 }, hint: 'Remove blank lines.' });
+    const cells = splitCsvLine(lines[i]!);
+    if (cells.length !== 2) throw new UserError(`row has ${cells.length} columns, expected 2 (id,label)`, { where: { file, line: i + 1, column: Math.min(cells.length, 2) + 1 }, hint: `The ${what} file is ImageId,Label.` });
+    rows.push({ id: cells[0]!, label: cells[1]!, line: i + 1 });
+  }
+  return rows;
+}
+
+/**
+ * Accuracy of a submission against an answers CSV (`ImageId,Label`, as practice
+ * competitions write beside their folder), matched by id. An answer id the submission
+ * lacks, or a submission id the answers lack, is a UserError.
+ */
+export async function scoreAgainstAnswers(submissionFile: string, answersFile: string): Promise<{ accuracy: number; rows: number }> {
+  const [submission, answers] = await Promise.all([readIdLabelCsv(submissionFile, 'submission'), readIdLabelCsv(answersFile, 'answers')]);
+  const predicted = new Map<string, { label: string; line: number }>();
+  for (const row of submission) predicted.set(row.id, row);
+  const known = new Set<string>();
+  let correct = 0;
+  for (const answer of answers) {
+    known.add(answer.id);
+    const guess = predicted.get(answer.id);
+    if (!guess) {
+      throw new UserError(`the submission has no row for id ${answer.id}`, {
+        where: { file: submissionFile },
+        hint: `Is ${path.basename(answersFile)} the answers of this competition? It lists id ${answer.id} (line ${answer.line}).`,
+      });
+    }
+    if (guess.label.trim() === answer.label.trim()) correct++;
+  }
+  const stray = submission.find((row) => !known.has(row.id));
+  if (stray) {
+    throw new UserError(`id ${stray.id} is not in the answers`, {
+      where: { file: submissionFile, line: stray.line, column: 1 },
+      hint: `Is ${path.basename(answersFile)} the answers of this competition?`,
+    });
+  }
+  return { accuracy: answers.length > 0 ? correct / answers.length : 0, rows: answers.length };
+}

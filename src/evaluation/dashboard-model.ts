@@ -1,0 +1,338 @@
+/**
+ * What the dashboard shows, built from a saved EvaluationReport (pure: no files, no Ink).
+ *
+ * The report becomes a list of views (the ensemble by soft and hard voting, with TTA when
+ * evaluated, the test set against practice answers, then each member), each with its
+ * per-class table, its confusion matrix as heat-map cells and its most-confused pairs
+ * mapped to dataset rows; plus each member's training curves. The Ink screen
+ * (src/tui/Dashboard.tsx), the plain-text output and `--json` all draw this one model.
+ */
+import type { Dataset } from '../data/dataset.js';
+import type { DigitTile } from '../data/inspect.js';
+import { UserError } from '../errors.js';
+import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
+import type { EvaluationReport } from './evaluation-report.js';
+
+export type ViewKind = 'ensemble' | 'test' | 'member';
+
+export interface HeatCell {
+  count: number;
+  diagonal: boolean;
+  /** 0–1: count over the largest count of its kind (diagonal or not) in the matrix. */
+  level: number;
+}
+
+export interface MisreadSample {
+  /** Position in the evaluated row list (as in ConfusedPair.examples). */
+  position: number;
+  /** Row of the dataset's train or test images, or null when the report cannot say. */
+  row: number | null;
+}
+
+export interface PairView extends Omit<ConfusedPair, 'examples'> {
+  samples: MisreadSample[];
+}
+
+export interface DashboardView {
+  /** What --member and the tabs call it: `ensemble`, `ensemble-hard`, `ensemble-tta`, `ensemble-hard-tta`, `test`, `test-tta`, or a member's name. */
+  key: string;
+  title: string;
+  kind: ViewKind;
+  /** Which images the sample rows index. */
+  set: 'train' | 'test';
+  rows: number;
+  accuracy: number;
+  logLoss: number;
+  classes: ClassMetrics[];
+  /** [true][predicted] */
+  heat: HeatCell[][];
+  pairs: PairView[];
+}
+
+export interface MemberCurves {
+  name: string;
+  preset: string;
+  checkpoint: string;
+  epochs: number;
+  /** Epoch (0-based) with the lowest validation loss, or null without history. */
+  bestEpoch: number | null;
+  acc: number[];
+  valAcc: number[];
+  loss: number[];
+  valLoss: number[];
+  /** Accuracy on its validation rows as evaluated (and with TTA when evaluated). */
+  accuracy: number;
+  ttaAccuracy: number | null;
+}
+
+export interface DashboardModel {
+  run: string;
+  createdAt: string;
+  dataset: { dir: string; fingerprint: string };
+  heldOutRows: number;
+  weights: number[] | null;
+  ttaTransforms: string[] | null;
+  views: DashboardView[];
+  members: MemberCurves[];
+  /** The best single member on the test answers, when the report scored them. */
+  testBestMember: { name: string; accuracy: number } | null;
+}
+
+export function heatCells(confusion: number[][]): HeatCell[][] {
+  let maxDiagonal = 0;
+  let maxOff = 0;
+  confusion.forEach((row, t) =>
+    row.forEach((count, p) => {
+      if (t === p) maxDiagonal = Math.max(maxDiagonal, count);
+      else maxOff = Math.max(maxOff, count);
+    }),
+  );
+  return confusion.map((row, t) =>
+    row.map((count, p) => {
+      const max = t === p ? maxDiagonal : maxOff;
+      return { count, diagonal: t === p, level: max > 0 ? count / max : 0 };
+    }),
+  );
+}
+
+function view(key: string, title: string, kind: ViewKind, set: 'train' | 'test', metrics: Metrics, rowOf: ((position: number) => number) | null): DashboardView {
+  return {
+    key,
+    title,
+    kind,
+    set,
+    rows: metrics.rows,
+    accuracy: metrics.accuracy,
+    logLoss: metrics.logLoss,
+    classes: metrics.perClass,
+    heat: heatCells(metrics.confusion),
+    pairs: metrics.mostConfused.map(({ examples, ...pair }) => ({ ...pair, samples: examples.map((position) => ({ position, row: rowOf ? rowOf(position) : null })) })),
+  };
+}
+
+export function buildDashboardModel(report: EvaluationReport): DashboardModel {
+  const held = report.heldOutRows;
+  const heldRow = (metrics: Metrics) => (metrics.rows === held.length ? (position: number) => held[position]! : null);
+  const views: DashboardView[] = [];
+  const { ensemble } = report;
+  const tta = ensemble.ttaTransforms ? ` + TTA ×${ensemble.ttaTransforms.length}` : ' + TTA';
+  views.push(view('ensemble', 'ensemble (soft vote)', 'ensemble', 'train', ensemble.soft, heldRow(ensemble.soft)));
+  views.push(view('ensemble-hard', 'ensemble (hard vote)', 'ensemble', 'train', ensemble.hard, heldRow(ensemble.hard)));
+  if (ensemble.softTta) views.push(view('ensemble-tta', `ensemble (soft vote${tta})`, 'ensemble', 'train', ensemble.softTta, heldRow(ensemble.softTta)));
+  if (ensemble.hardTta) views.push(view('ensemble-hard-tta', `ensemble (hard vote${tta})`, 'ensemble', 'train', ensemble.hardTta, heldRow(ensemble.hardTta)));
+  if (report.test) {
+    const testRow = (position: number) => position;
+    views.push(view('test', `test answers (soft vote)`, 'test', 'test', report.test.soft, testRow));
+    if (report.test.softTta) views.push(view('test-tta', `test answers (soft vote${tta})`, 'test', 'test', report.test.softTta, testRow));
+  }
+  for (const member of report.members) {
+    // A member's metrics are over its own validation rows, in its split's order: without
+    // validationRows its example positions cannot be mapped to dataset rows.
+    const rows = member.validationRows;
+    const rowOf = rows && rows.length === member.metrics.rows ? (position: number) => rows[position]! : null;
+    views.push(view(member.name, `${member.name} (${member.preset})`, 'member', 'train', member.metrics, rowOf));
+  }
+  const members: MemberCurves[] = report.members.map((member) => {
+    const history = member.history ?? [];
+    let bestEpoch: number | null = null;
+    history.forEach((record, i) => {
+      if (bestEpoch === null || record.valLoss < history[bestEpoch]!.valLoss) bestEpoch = i;
+    });
+    return {
+      name: member.name,
+      preset: member.preset,
+      checkpoint: member.checkpoint,
+      epochs: history.length,
+      bestEpoch: bestEpoch === null ? null : history[bestEpoch]!.epoch,
+      acc: history.map((r) => r.acc),
+      valAcc: history.map((r) => r.valAcc),
+      loss: history.map((r) => r.loss),
+      valLoss: history.map((r) => r.valLoss),
+      accuracy: member.metrics.accuracy,
+      ttaAccuracy: member.tta ? member.tta.accuracy : null,
+    };
+  });
+  return {
+    run: report.run,
+    createdAt: report.createdAt,
+    dataset: report.dataset,
+    heldOutRows: held.length,
+    weights: ensemble.weights ?? null,
+    ttaTransforms: ensemble.ttaTransforms ?? null,
+    views,
+    members,
+    testBestMember: report.test ? { name: report.test.bestMember.name, accuracy: report.test.bestMember.metrics.accuracy } : null,
+  };
+}
+
+/** The view `name` names (a key such as `ensemble-hard`, or a member's name); UserError listing the choices otherwise. */
+export function findView(model: DashboardModel, name: string | undefined): number {
+  if (name === undefined) return 0;
+  const index = model.views.findIndex((v) => v.key === name);
+  if (index >= 0) return index;
+  throw new UserError(`no member or view named "${name}" in the evaluation of ${model.run}`, {
+    where: { flag: 'member' },
+    hint: `Pick one of: ${model.views.map((v) => v.key).join(', ')}.`,
+  });
+}
+
+/* ---------- digits ---------- */
+
+/** Where misread digits come from: images in [0, 1], size×size, by set and row. */
+export interface DigitSource {
+  size: number;
+  image(set: 'train' | 'test', row: number): Float32Array | null;
+}
+
+export function digitSourceFromDataset(dataset: Pick<Dataset, 'width' | 'height' | 'scale' | 'trainImages' | 'testImages'>): DigitSource {
+  const pixels = dataset.width * dataset.height;
+  return {
+    size: dataset.width,
+    image(set, row) {
+      const images = set === 'train' ? dataset.trainImages : dataset.testImages;
+      if (!Number.isInteger(row) || row < 0 || (row + 1) * pixels > images.length) return null;
+      return Float32Array.from(images.subarray(row * pixels, (row + 1) * pixels), (value) => value / dataset.scale);
+    },
+  };
+}
+
+/**
+ * Up to `limit` misread digits of a view as tiles: the first (most confident) example of
+ * each pair in order of frequency, then the second of each, and so on. Captioned
+ * `4→9 #123` (true → predicted, dataset row).
+ */
+export function misreadTiles(view: DashboardView, source: DigitSource | null, limit: number): DigitTile[] {
+  if (!source) return [];
+  const tiles: DigitTile[] = [];
+  const depth = Math.max(0, ...view.pairs.map((p) => p.samples.length));
+  for (let round = 0; round < depth && tiles.length < limit; round++) {
+    for (const pair of view.pairs) {
+      if (tiles.length >= limit) break;
+      const sample = pair.samples[round];
+      if (!sample || sample.row === null) continue;
+      const image = source.image(view.set, sample.row);
+      if (!image) continue;
+      tiles.push({ image, caption: `${pair.trueLabel}→${pair.predicted} #${sample.row}`, label: String(pair.predicted) });
+    }
+  }
+  return tiles;
+}
+
+/* ---------- text ---------- */
+
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+/** One character per value, scaled between the values' min and max. */
+export function sparkline(values: readonly number[]): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return '';
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  return values.map((v) => (Number.isFinite(v) ? SPARKS[hi === lo ? SPARKS.length - 1 : Math.round(((v - lo) / (hi - lo)) * (SPARKS.length - 1))] : ' ')).join('');
+}
+
+export const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
+export const fraction = (value: number) => value.toFixed(3);
+
+export const CLASS_TABLE_HEADER = 'digit  precision  recall     F1  support';
+
+/** The per-class table as monospace lines (header, ten digits, macro average). */
+export function classTableLines(view: DashboardView): string[] {
+  const lines = [CLASS_TABLE_HEADER];
+  for (const c of view.classes) {
+    lines.push(`${String(c.label).padStart(5)}  ${fraction(c.precision).padStart(9)}  ${fraction(c.recall).padStart(6)}  ${fraction(c.f1).padStart(5)}  ${String(c.support).padStart(7)}`);
+  }
+  const mean = (pick: (c: ClassMetrics) => number) => view.classes.reduce((sum, c) => sum + pick(c), 0) / Math.max(1, view.classes.length);
+  const support = view.classes.reduce((sum, c) => sum + c.support, 0);
+  lines.push(`${'macro'.padStart(5)}  ${fraction(mean((c) => c.precision)).padStart(9)}  ${fraction(mean((c) => c.recall)).padStart(6)}  ${fraction(mean((c) => c.f1)).padStart(5)}  ${String(support).padStart(7)}`);
+  return lines;
+}
+
+/** Width of one count in the confusion matrix. */
+export function confusionCellWidth(view: DashboardView): number {
+  return Math.max(3, ...view.heat.flat().map((cell) => String(cell.count).length)) + 1;
+}
+
+/** The confusion matrix as monospace lines; in plain text the diagonal is marked [n]. */
+export function confusionLines(view: DashboardView): string[] {
+  const width = confusionCellWidth(view) + 2;
+  const lines = [`true\\pred${view.heat.map((_, p) => String(p).padStart(width)).join('')}`];
+  view.heat.forEach((row, t) => {
+    lines.push(`${String(t).padStart(9)}${row.map((cell) => (cell.diagonal ? `[${cell.count}]` : cell.count === 0 ? '·' : String(cell.count)).padStart(width)).join('')}`);
+  });
+  return lines;
+}
+
+export function pairLines(view: DashboardView, limit = 10): string[] {
+  if (view.pairs.length === 0) return ['  no mistakes'];
+  return view.pairs.slice(0, limit).map((pair) => {
+    const where = pair.samples.map((s) => (s.row === null ? `@${s.position}` : `#${s.row}`)).join(' ');
+    return `  ${pair.trueLabel} read as ${pair.predicted}  ${String(pair.count).padStart(4)}×  ${view.set === 'test' ? 'test rows' : 'rows'} ${where}`;
+  });
+}
+
+export function curveLines(model: DashboardModel): string[] {
+  if (model.members.length === 0) return ['  no members'];
+  const nameWidth = Math.max(6, ...model.members.map((m) => m.name.length));
+  return model.members.flatMap((m) => {
+    if (m.epochs === 0) return [`  ${m.name.padEnd(nameWidth)}  no training history`];
+    const last = m.epochs - 1;
+    const tta = m.ttaAccuracy === null ? '' : `  with TTA ${percent(m.ttaAccuracy)}`;
+    return [
+      `  ${m.name.padEnd(nameWidth)}  ${m.preset}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}, best ${m.bestEpoch === null ? '—' : m.bestEpoch + 1}; evaluated ${percent(m.accuracy)}${tta}`,
+      `  ${''.padEnd(nameWidth)}  val_acc  ${sparkline(m.valAcc)}  ${percent(m.valAcc[0]!)} → ${percent(m.valAcc[last]!)}`,
+      `  ${''.padEnd(nameWidth)}  val_loss ${sparkline(m.valLoss)}  ${m.valLoss[0]!.toFixed(4)} → ${m.valLoss[last]!.toFixed(4)}`,
+    ];
+  });
+}
+
+export function summaryLines(model: DashboardModel): string[] {
+  const keyWidth = Math.max(4, ...model.views.map((v) => v.key.length));
+  const lines = [`  ${'view'.padEnd(keyWidth)}  ${'accuracy'.padStart(8)}  ${'log-loss'.padStart(8)}  ${'rows'.padStart(6)}`];
+  for (const v of model.views) lines.push(`  ${v.key.padEnd(keyWidth)}  ${percent(v.accuracy).padStart(8)}  ${v.logLoss.toFixed(4).padStart(8)}  ${String(v.rows).padStart(6)}`);
+  return lines;
+}
+
+export function headerLine(model: DashboardModel): string {
+  const weights = model.weights ? `, weights ${model.weights.join('/')}` : '';
+  return `Run ${model.run} evaluated ${model.createdAt} on ${model.heldOutRows} held-out rows${weights}`;
+}
+
+/**
+ * The dashboard as plain text (non-TTY, CI): the summary of every view, then the chosen
+ * view's tables, its misread digits (shade characters, when `digits` is given) and the
+ * training curves.
+ */
+export function dashboardText(model: DashboardModel, viewIndex: number, digits?: string): string {
+  const v = model.views[viewIndex]!;
+  const out = [headerLine(model), '', 'Views', ...summaryLines(model)];
+  if (model.testBestMember) out.push(`  best single member on the test answers: ${model.testBestMember.name} ${percent(model.testBestMember.accuracy)}`);
+  out.push('', `${v.title}: accuracy ${percent(v.accuracy)}, log-loss ${v.logLoss.toFixed(4)} on ${v.rows} rows`, '', ...classTableLines(v).map((l) => `  ${l}`));
+  out.push('', 'Confusion matrix (rows: true digit, columns: predicted; [n] correct)', ...confusionLines(v).map((l) => `  ${l}`));
+  out.push('', 'Most confused', ...pairLines(v));
+  if (digits) out.push('', digits.trimEnd());
+  out.push('', 'Training curves', ...curveLines(model));
+  return `${out.join('\n')}\n`;
+}
+
+/* ---------- heat-map colours ---------- */
+
+// Exact colours of the xterm 256-colour cube, so a 256-colour terminal shows every step
+// (a smooth hex ramp collapses to one or two cube colours there).
+const MISTAKE_RAMP = ['#5f0000', '#870000', '#af0000', '#d70000', '#ff0000'];
+const CORRECT_RAMP = ['#005f00', '#008700', '#00af00'];
+
+function step(ramp: readonly string[], level: number): string {
+  return ramp[Math.min(ramp.length - 1, Math.max(0, Math.ceil(level * ramp.length) - 1))]!;
+}
+
+/**
+ * Background colour of a confusion cell: correct counts in greens, mistakes in reds from
+ * dark to bright by count (square-root scale, so rare confusions still show), empty
+ * cells none. Hex, for Ink's backgroundColor.
+ */
+export function heatColor(cell: HeatCell): string | null {
+  if (cell.count === 0) return null;
+  const level = Math.min(1, Math.max(0, cell.level));
+  return cell.diagonal ? step(CORRECT_RAMP, level) : step(MISTAKE_RAMP, Math.sqrt(level));
+}

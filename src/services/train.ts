@@ -1,0 +1,206 @@
+/**
+ * Trains every member of an ensemble, concurrently in worker threads (one engine each,
+ * at most `concurrency` at once). One failing member is reported and does not stop the
+ * others. The run folder holds one sub-folder per member and `run.json`, which everything
+ * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
+ */
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
+import { createSplit, loadSplit } from '../data/splits.js';
+import { UserError } from '../errors.js';
+import type { BackendRequest } from '../engine/backend.js';
+import { runJobsInParallel } from '../engine/parallel.js';
+import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
+import { writeJsonAtomic } from '../atomic-file.js';
+
+export type EnsembleEvent = TrainEvent | { type: 'member-failed'; member: string; error: string } | { type: 'engine'; member: string; backend: string; ort: boolean };
+
+export interface TrainEnsembleOptions {
+  ensemble: EnsembleSpec;
+  /** competition folder or dataset folder */
+  data: string;
+  /** run folder (created); members go into <runDir>/<member>/ */
+  runDir: string;
+  concurrency: number;
+  backend: BackendRequest;
+  resume?: boolean;
+  command: string;
+  onEvent?: (event: EnsembleEvent) => void;
+  /** corrections file from the drawing pad, added to every member's training rows */
+  extra?: string;
+}
+
+export interface MemberOutcome {
+  name: string;
+  preset: string;
+  ok: boolean;
+  /** the member's best checkpoint, relative to the run folder */
+  checkpoint?: string;
+  split: { name: string; fold: number };
+  bestEpoch?: number;
+  bestValAcc?: number;
+  bestValLoss?: number;
+  epochs?: number;
+  error?: string;
+}
+
+export interface RunManifest {
+  format: 'digits-run';
+  version: 1;
+  name: string;
+  ensemble: EnsembleSpec;
+  dataset: { dir: string; fingerprint: string };
+  createdAt: string;
+  finishedAt: string;
+  seconds: number;
+  command: string;
+  members: MemberOutcome[];
+  /** corrections added to training (`digits train --extra`) */
+  extra?: { file: string; rows: number; sha256: string };
+}
+
+export const RUN_MANIFEST = 'run.json';
+
+/** Where the package is installed (shipped checkpoints live there, not in the cwd). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A member's init checkpoint: as given if it exists from the cwd, else inside the package. */
+export async function resolveInit(init: string): Promise<string> {
+  if (path.isAbsolute(init) || (await exists(path.resolve(init)))) return path.resolve(init);
+  const shipped = path.join(PACKAGE_ROOT, init);
+  if (await exists(shipped)) return shipped;
+  throw new UserError(`the init checkpoint ${init} does not exist`, {
+    where: { file: path.resolve(init) },
+    hint: `Make it with \`digits pretrain --preset ${path.basename(init)}\`, or remove "init" from the member.`,
+  });
+}
+
+interface MemberPlan {
+  member: MemberConfig;
+  split: { name: string; fold: number };
+}
+
+/** Each member's validation rows: one shared split, or one split per member (bagging). */
+async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<MemberPlan[]> {
+  const v = spec.validation;
+  if (v.kind === 'shared') {
+    const name = `holdout-${v.fraction}-seed${v.seed}`;
+    await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: v.seed } });
+    return spec.members.map((member) => ({ member, split: { name, fold: 0 } }));
+  }
+  const plans: MemberPlan[] = [];
+  for (const member of spec.members) {
+    const name = `holdout-${v.fraction}-seed${member.seed}`;
+    await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: member.seed } });
+    plans.push({ member, split: { name, fold: 0 } });
+  }
+  return plans;
+}
+
+
+export async function readRunManifest(runDir: string): Promise<RunManifest> {
+  const file = path.join(runDir, RUN_MANIFEST);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UserError(`no training run in ${runDir}`, { where: { file }, hint: 'Train one with `digits train --ensemble quick --data <competition>`.' });
+  }
+  return JSON.parse(text) as RunManifest;
+}
+
+export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
+  const started = Date.now();
+  const datasetDir = await resolveDatasetDir(options.data);
+  const dataset = await loadDataset(datasetDir);
+  if (dataset.width !== 28 || dataset.height !== 28) {
+    throw new UserError(`the presets take 28×28 images; this dataset's are ${dataset.width}×${dataset.height}`, { where: { file: datasetDir }, hint: 'Resize the images to 28×28 before importing.' });
+  }
+  await mkdir(options.runDir, { recursive: true });
+  const members = await Promise.all(
+    options.ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
+  );
+  const plans = await planSplits({ ...options.ensemble, members }, datasetDir);
+  // Extra rows change what the members learn from: they are part of the data fingerprint.
+  let dataFingerprint = dataset.fingerprint;
+  let extra: RunManifest['extra'];
+  if (options.extra) {
+    const { readCorrections } = await import('../data/corrections.js');
+    const log = await readCorrections(options.extra);
+    const hash = createHash('sha256').update(await readFile(options.extra)).digest('hex');
+    extra = { file: path.resolve(options.extra), rows: log.records.length, sha256: hash };
+    dataFingerprint = `${dataset.fingerprint}+corrections:sha256:${hash}`;
+  }
+  // Resolve each plan's rows here so workers get plain index arrays.
+  const jobs = await Promise.all(
+    plans.map(async (plan) => {
+      const split = await loadSplit(datasetDir, plan.split.name, dataset.fingerprint);
+      const fold = split.folds[plan.split.fold]!;
+      return {
+        kind: 'train-member' as const,
+        engine: { backend: options.backend },
+        member: plan.member,
+        datasetDir,
+        trainRows: Array.from(fold.train),
+        validationRows: Array.from(fold.validation),
+        outDir: path.join(options.runDir, plan.member.name),
+        resume: options.resume ?? false,
+        extra: extra?.file,
+        metadata: { orientation: dataset.orientation, dataFingerprint, command: options.command },
+      };
+    }),
+  );
+  const emit = options.onEvent ?? (() => {});
+  const outcomes = await runJobsInParallel<TrainResult>(jobs, {
+    concurrency: options.concurrency,
+    onEvent: (i, event) => {
+      const e = event as { type: string };
+      if (e.type === 'engine') emit({ ...(event as { backend: string; ort: boolean }), type: 'engine', member: plans[i]!.member.name });
+      else emit(event as TrainEvent);
+    },
+  });
+  const results: MemberOutcome[] = outcomes.map((outcome, i) => {
+    const { member, split } = plans[i]!;
+    if (!outcome.ok) {
+      emit({ type: 'member-failed', member: member.name, error: outcome.error });
+      return { name: member.name, preset: member.preset, ok: false, split, error: outcome.error };
+    }
+    return {
+      name: member.name,
+      preset: member.preset,
+      ok: true,
+      checkpoint: path.join(member.name, 'best'),
+      split,
+      bestEpoch: outcome.value.bestEpoch,
+      bestValAcc: outcome.value.bestValAcc,
+      bestValLoss: outcome.value.bestValLoss,
+      epochs: outcome.value.history.length,
+    };
+  });
+  const manifest: RunManifest = {
+    format: 'digits-run',
+    version: 1,
+    name: path.basename(options.runDir),
+    ensemble: { ...options.ensemble, members },
+    dataset: { dir: datasetDir, fingerprint: dataset.fingerprint },
+    createdAt: new Date(started).toISOString(),
+    finishedAt: new Date().toISOString(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    command: options.command,
+    members: results,
+    extra,
+  };
+  await writeJsonAtomic(path.join(options.runDir, RUN_MANIFEST), manifest);
+  return manifest;
+}

@@ -1,0 +1,394 @@
+/**
+ * Training one ensemble member: epoch loop with validation on the member's held-out rows,
+ * learning-rate schedules (exponential, step, ReduceLROnPlateau), EarlyStopping, best
+ * weights by validation loss, label smoothing, and an atomic checkpoint after every epoch.
+ * Progress goes out as typed events; rendering happens elsewhere.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { createRandom, deriveSeed } from '../data/random.js';
+import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointMetadataInput, type CheckpointPreprocessing } from '../model/checkpoint.js';
+import { buildModel, getPreset, type Preset } from '../model/presets.js';
+import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
+import { writeJsonAtomic } from '../atomic-file.js';
+
+/** Images as stored by the data layer: row-major, one image after another. */
+export interface ImageSet {
+  images: Uint8Array | Float32Array;
+  labels: Uint8Array;
+  count: number;
+  /** side length (images are size×size×1) */
+  size: number;
+  /** 255 when pixels are integers 0–255, 1 when floats in [0,1] */
+  scale: 255 | 1;
+}
+
+export type Schedule = { kind: 'constant' } | { kind: 'exponential'; decay: number } | { kind: 'step'; every: number; factor: number };
+
+export interface MemberConfig {
+  name: string;
+  preset: string;
+  optimizer: 'adam' | 'rmsprop' | 'sgd';
+  learningRate: number;
+  momentum?: number;
+  schedule: Schedule;
+  reduceLROnPlateau?: { factor: number; patience: number; minLearningRate?: number };
+  earlyStopping?: { patience: number };
+  labelSmoothing?: number;
+  /** L2 weight decay on every conv and dense kernel (fresh models; a preset layer's own L2 wins) */
+  l2?: number;
+  augmentation: AugmentationConfig;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** checkpoint folder to start from (transfer learning) */
+  init?: string;
+  /** with init: freeze every layer up to and including this one */
+  freezeUpTo?: string;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  acc: number;
+  valLoss: number;
+  valAcc: number;
+  lr: number;
+  imagesPerSecond: number;
+  seconds: number;
+}
+
+export type TrainEvent =
+  | {
+      type: 'start';
+      member: string;
+      epochs: number;
+      batches: number;
+      trainRows: number;
+      validationRows: number;
+      resumedAt: number;
+      /** which step runs (ONNX Runtime whole-step graph or tfjs autodiff) and why */
+      trainer?: { kind: TrainerKind; reason: string };
+    }
+  | { type: 'batch'; member: string; epoch: number; batch: number; batches: number; loss: number; imagesPerSecond: number }
+  | ({ type: 'epoch'; member: string; epochs: number; best: boolean } & EpochRecord)
+  | { type: 'done'; member: string; bestEpoch: number; bestValLoss: number; bestValAcc: number; stoppedEarly: boolean };
+
+export interface TrainOptions {
+  config: MemberConfig;
+  data: ImageSet;
+  /** row indices of `data` to train on */
+  trainRows: Int32Array | number[];
+  /** row indices held out for validation */
+  validationRows: Int32Array | number[];
+  /** the member's folder: best/ (the checkpoint), last/ (for resume), history.json */
+  outDir: string;
+  /** continue from last/ and history.json when they exist */
+  resume?: boolean;
+  onEvent?: (event: TrainEvent) => void;
+  /** fields recorded in every checkpoint's metadata */
+  metadata: Pick<CheckpointMetadataInput, 'orientation' | 'dataFingerprint' | 'command'>;
+  /** stop after the current batch (Ctrl-C) */
+  signal?: AbortSignal;
+  /** training step: 'auto' (default; DIGITS_TRAINER=tfjs forces tfjs) picks ONNX Runtime when it can run the model */
+  trainer?: TrainerRequest;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValLoss: number;
+  bestValAcc: number;
+  checkpoint: string;
+}
+
+/* ---------- preprocessing: raw pixels → the preset's input ---------- */
+
+export interface Preprocessor {
+  spec: CheckpointPreprocessing;
+  /** [B,size,size,1] in [0,1] → the network's input */
+  apply(x: tf.Tensor4D): tf.Tensor4D;
+}
+
+export function preprocessorFor(preset: Preset, data?: ImageSet, rows?: ArrayLike<number>): Preprocessor {
+  const { scale, padTo } = preset.preprocessing;
+  let mean = 0;
+  let std = 1;
+  if (scale === 'standardize') {
+    if (!data) throw new Error(`preset ${preset.name} standardises its input: it needs the training data to compute mean and std`);
+    // Global pixel mean/std of the training rows (in [0,1] units).
+    let sum = 0;
+    let sumSq = 0;
+    let n = 0;
+    const px = data.size * data.size;
+    const list = rows ?? Array.from({ length: data.count }, (_, i) => i);
+    for (let r = 0; r < list.length; r++) {
+      const base = list[r]! * px;
+      for (let i = 0; i < px; i++) {
+        const v = data.images[base + i]! / data.scale;
+        sum += v;
+        sumSq += v * v;
+      }
+      n += px;
+    }
+    mean = sum / n;
+    std = Math.sqrt(Math.max(1e-12, sumSq / n - mean * mean));
+  }
+  return fromSpec({ scale, padTo, ...(scale === 'standardize' ? { mean, std } : {}) });
+}
+
+export function fromSpec(spec: CheckpointPreprocessing): Preprocessor {
+  return {
+    spec,
+    apply(x) {
+      return tf.tidy(() => {
+        let out: tf.Tensor4D = x;
+        if (spec.padTo && spec.padTo > x.shape[1]) {
+          const total = spec.padTo - x.shape[1];
+          const before = Math.floor(total / 2);
+          out = tf.pad(out, [[0, 0], [before, total - before], [before, total - before], [0, 0]]);
+        }
+        if (spec.scale === '-1-1') out = tf.sub(tf.mul(out, 2), 1);
+        else if (spec.scale === 'standardize') out = tf.div(tf.sub(out, spec.mean ?? 0), spec.std ?? 1);
+        return out;
+      });
+    },
+  };
+}
+
+/** Gathers rows into a [B,size,size,1] float tensor in [0,1]. */
+export function gatherImages(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor4D {
+  const px = data.size * data.size;
+  const n = end - start;
+  const out = new Float32Array(n * px);
+  const inv = 1 / data.scale;
+  for (let i = 0; i < n; i++) {
+    const base = rows[start + i]! * px;
+    for (let k = 0; k < px; k++) out[i * px + k] = data.images[base + k]! * inv;
+  }
+  return tf.tensor4d(out, [n, data.size, data.size, 1]);
+}
+
+function gatherLabels(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor2D {
+  const labels = new Int32Array(end - start);
+  for (let i = start; i < end; i++) labels[i - start] = data.labels[rows[i]!]!;
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D);
+}
+
+/** Class probabilities for rows of a data set, in batches. */
+export function predictRows(model: tf.LayersModel, pre: Preprocessor, data: ImageSet, rows: ArrayLike<number>, batchSize = 256): Float32Array {
+  const out = new Float32Array(rows.length * 10);
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const end = Math.min(rows.length, start + batchSize);
+    const probs = tf.tidy(() => {
+      const x = gatherImages(data, rows, start, end);
+      return model.predict(pre.apply(x)) as tf.Tensor;
+    });
+    out.set(probs.dataSync() as Float32Array, start * 10);
+    probs.dispose();
+  }
+  return out;
+}
+
+export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, rows: ArrayLike<number>): { loss: number; acc: number } {
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const label = labels[rows[i]!]!;
+    let best = 0;
+    for (let k = 1; k < 10; k++) if (probs[i * 10 + k]! > probs[i * 10 + best]!) best = k;
+    if (best === label) correct++;
+    loss -= Math.log(Math.max(1e-7, probs[i * 10 + label]!));
+  }
+  return { loss: loss / Math.max(1, rows.length), acc: correct / Math.max(1, rows.length) };
+}
+
+function makeOptimizer(config: MemberConfig, lr: number): tf.Optimizer {
+  switch (config.optimizer) {
+    case 'adam':
+      return tf.train.adam(lr);
+    case 'rmsprop':
+      return tf.train.rmsprop(lr, 0.9, 0, 1e-7);
+    case 'sgd':
+      return tf.train.momentum(lr, config.momentum ?? 0.9);
+  }
+}
+
+function scheduledRate(config: MemberConfig, epoch: number): number {
+  const s = config.schedule;
+  if (s.kind === 'exponential') return config.learningRate * s.decay ** epoch;
+  if (s.kind === 'step') return config.learningRate * s.factor ** Math.floor(epoch / s.every);
+  return config.learningRate;
+}
+
+export function smoothedCrossEntropy(smoothing: number) {
+  return (yTrue: tf.Tensor, yPred: tf.Tensor) =>
+    tf.tidy(() => {
+      const target = smoothing > 0 ? tf.add(tf.mul(yTrue, 1 - smoothing), smoothing / 10) : yTrue;
+      const p = tf.clipByValue(yPred, 1e-7, 1 - 1e-7);
+      return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.log(p)), -1)));
+    });
+}
+
+async function buildOrLoad(config: MemberConfig, preset: Preset): Promise<tf.LayersModel> {
+  if (!config.init) return buildModel(preset, { seed: config.seed, l2: config.l2 });
+  if (config.l2) throw new Error(`member ${config.name}: "l2" applies when a model is built, not to a model loaded from "init" (its layers keep the regularisers they were trained with)`);
+  const { model, metadata } = await loadCheckpoint(config.init);
+  if (metadata.preset !== preset.name) {
+    throw new Error(`init checkpoint ${config.init} is a ${metadata.preset} network, but member ${config.name} uses preset ${preset.name}`);
+  }
+  if (config.freezeUpTo) {
+    const names = model.layers.map((l) => l.name);
+    const last = names.indexOf(config.freezeUpTo);
+    if (last < 0) throw new Error(`freezeUpTo: no layer named ${config.freezeUpTo} (layers: ${names.join(', ')})`);
+    for (let i = 0; i <= last; i++) model.layers[i]!.trainable = false;
+  }
+  return model;
+}
+
+
+interface ResumeState {
+  history: EpochRecord[];
+  lr: number;
+  bestValLoss: number;
+  bestEpoch: number;
+  bestValAcc: number;
+  plateau: number;
+  sinceBest: number;
+}
+
+async function readResumeState(outDir: string): Promise<ResumeState | null> {
+  try {
+    return JSON.parse(await readFile(path.join(outDir, 'state.json'), 'utf8')) as ResumeState;
+  } catch {
+    return null;
+  }
+}
+
+/** Trains one member; writes best/ and last/ checkpoints and history.json under outDir. */
+export async function trainMember(options: TrainOptions): Promise<TrainResult> {
+  const { config, data, outDir } = options;
+  const preset = getPreset(config.preset);
+  const trainRows = Int32Array.from(options.trainRows);
+  const validationRows = Int32Array.from(options.validationRows);
+  const emit = options.onEvent ?? (() => {});
+  await mkdir(outDir, { recursive: true });
+  const bestDir = path.join(outDir, 'best');
+  const lastDir = path.join(outDir, 'last');
+
+  const resumed = options.resume ? await readResumeState(outDir) : null;
+  const model = resumed ? (await loadCheckpoint(lastDir)).model : await buildOrLoad(config, preset);
+  const pre = resumed ? fromSpec((await loadCheckpoint(lastDir)).metadata.preprocessing) : preprocessorFor(preset, data, trainRows);
+  let lr = resumed?.lr ?? scheduledRate(config, 0);
+  const optimizer = makeOptimizer(config, lr);
+  model.compile({ optimizer, loss: smoothedCrossEntropy(config.labelSmoothing ?? 0), metrics: ['accuracy'] });
+  // Frozen layers (transfer learning) stay on tfjs: the ORT trainer updates every weight.
+  const frozen = model.layers.some((l) => !l.trainable && l.weights.length > 0);
+  const step = createTrainStep(model, optimizer, {
+    optimizer: config.optimizer,
+    momentum: config.momentum,
+    labelSmoothing: config.labelSmoothing,
+    seed: deriveSeed(config.seed, config.name, 'dropout'),
+    trainer: frozen && options.trainer !== 'ort' ? 'tfjs' : options.trainer,
+  });
+  const trainer = { kind: step.kind, reason: frozen && step.kind === 'tfjs' ? `tfjs autodiff: layers up to ${config.freezeUpTo ?? 'some layer'} are frozen` : step.reason };
+
+  const history: EpochRecord[] = resumed?.history ?? [];
+  let bestValLoss = resumed?.bestValLoss ?? Infinity;
+  let bestValAcc = resumed?.bestValAcc ?? 0;
+  let bestEpoch = resumed?.bestEpoch ?? -1;
+  let plateau = resumed?.plateau ?? 0;
+  let sinceBest = resumed?.sinceBest ?? 0;
+  let stoppedEarly = false;
+  const batches = Math.ceil(trainRows.length / config.batchSize);
+  const startEpoch = history.length;
+  emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch, trainer });
+
+  const metadataFor = (metrics: Record<string, number>): CheckpointMetadataInput => ({
+    preset: preset.name,
+    hyperparameters: { ...config },
+    preprocessing: pre.spec,
+    orientation: options.metadata.orientation,
+    seed: config.seed,
+    dataFingerprint: options.metadata.dataFingerprint,
+    metrics,
+    command: options.metadata.command,
+  });
+
+  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    if (options.signal?.aborted) break;
+    if (config.schedule.kind !== 'constant') lr = Math.min(lr, scheduledRate(config, epoch));
+    setLearningRate(optimizer, lr);
+    const rnd = createRandom(deriveSeed(config.seed, config.name, 'shuffle', epoch));
+    const order = Int32Array.from(trainRows);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rnd.int(i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const augmenter = createAugmenter(config.augmentation, deriveSeed(config.seed, config.name, 'augment', epoch));
+    const started = performance.now();
+    let lossSum = 0;
+    let accSum = 0;
+    let seen = 0;
+    for (let b = 0; b < batches; b++) {
+      if (options.signal?.aborted) break;
+      const start = b * config.batchSize;
+      const end = Math.min(order.length, start + config.batchSize);
+      const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, order, start, end))));
+      const y = gatherLabels(data, order, start, end);
+      const { loss, acc } = await step.run(x, y, lr).finally(() => tf.dispose([x, y]));
+      lossSum += loss * (end - start);
+      accSum += acc * (end - start);
+      seen += end - start;
+      if (b % 20 === 0 || b === batches - 1) {
+        emit({ type: 'batch', member: config.name, epoch, batch: b + 1, batches, loss: lossSum / seen, imagesPerSecond: seen / ((performance.now() - started) / 1000) });
+      }
+    }
+    if (options.signal?.aborted && seen < trainRows.length) break;
+    const seconds = (performance.now() - started) / 1000;
+    step.sync();
+    const val = lossAndAccuracy(predictRows(model, pre, data, validationRows), data.labels, validationRows);
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / seen,
+      acc: accSum / seen,
+      valLoss: val.loss,
+      valAcc: val.acc,
+      lr,
+      imagesPerSecond: Math.round(seen / seconds),
+      seconds: Number(seconds.toFixed(1)),
+    };
+    history.push(record);
+    const improved = val.loss < bestValLoss;
+    if (improved) {
+      bestValLoss = val.loss;
+      bestValAcc = val.acc;
+      bestEpoch = epoch;
+      sinceBest = 0;
+      plateau = 0;
+      await saveCheckpoint(model, bestDir, metadataFor({ valLoss: val.loss, valAcc: val.acc, epoch }));
+    } else {
+      sinceBest++;
+      plateau++;
+      if (config.reduceLROnPlateau && plateau >= config.reduceLROnPlateau.patience) {
+        lr = Math.max(config.reduceLROnPlateau.minLearningRate ?? 0, lr * config.reduceLROnPlateau.factor);
+        plateau = 0;
+      }
+    }
+    await saveCheckpoint(model, lastDir, metadataFor({ valLoss: val.loss, valAcc: val.acc, epoch }));
+    await writeJsonAtomic(path.join(outDir, 'history.json'), history);
+    await writeJsonAtomic(path.join(outDir, 'state.json'), { history, lr, bestValLoss, bestEpoch, bestValAcc, plateau, sinceBest } satisfies ResumeState);
+    emit({ type: 'epoch', member: config.name, epochs: config.epochs, best: improved, ...record });
+    if (config.earlyStopping && sinceBest >= config.earlyStopping.patience) {
+      stoppedEarly = true;
+      break;
+    }
+  }
+  emit({ type: 'done', member: config.name, bestEpoch, bestValLoss, bestValAcc, stoppedEarly });
+  step.dispose();
+  model.dispose();
+  optimizer.dispose();
+  return { history, bestEpoch, bestValLoss, bestValAcc, checkpoint: bestDir };
+}

@@ -1,0 +1,111 @@
+/**
+ * The training step a member uses: the whole-step ONNX Runtime trainer (src/engine/ort-trainer.ts)
+ * when it can run the model, else tfjs's `model.trainOnBatch`. trainMember and the throughput
+ * benchmark both go through here, so the bench measures what training does.
+ *
+ * ORT is chosen when onnxruntime-node loads, the tfjs backend is wasm or cpu (on tfjs-node the
+ * stock path is already native), every layer has a rule and none is frozen.
+ * `DIGITS_TRAINER=tfjs` forces the tfjs path (for comparisons); `DIGITS_TRAINER=ort` makes a
+ * fallback an error.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { currentEngine } from '../engine/backend.js';
+import { createOrtTrainer, type OrtTrainer } from '../onnx/training-graph.js';
+
+export type TrainerKind = 'ort' | 'tfjs';
+export type TrainerRequest = TrainerKind | 'auto';
+
+export interface TrainStepConfig {
+  optimizer: 'adam' | 'rmsprop' | 'sgd';
+  momentum?: number;
+  labelSmoothing?: number;
+  /** seed of the ORT trainer's dropout masks */
+  seed: number;
+  /** 'auto' (default: DIGITS_TRAINER, else ORT when it can) */
+  trainer?: TrainerRequest;
+  /** intra-op threads for the ORT session (default: the engine's) */
+  threads?: number;
+  /** record an ORT profile (profileTrainingStep) */
+  profile?: boolean;
+}
+
+export interface TrainStep {
+  kind: TrainerKind;
+  /** why this path was taken (shown in the 'start' event and by the bench) */
+  reason: string;
+  /** one step on a preprocessed batch x and one-hot labels y (not label-smoothed) */
+  run(x: tf.Tensor, y: tf.Tensor, learningRate: number): Promise<{ loss: number; acc: number }>;
+  /** makes the tfjs model's weights and moving statistics current (before validation, checkpoints) */
+  sync(): void;
+  dispose(): void;
+  /** the ORT trainer, when kind is 'ort' */
+  ort: OrtTrainer | null;
+}
+
+function requested(config: TrainStepConfig): TrainerRequest {
+  if (config.trainer && config.trainer !== 'auto') return config.trainer;
+  const env = process.env.DIGITS_TRAINER;
+  if (env === 'tfjs' || env === 'ort') return env;
+  return 'auto';
+}
+
+/**
+ * The step for a compiled model. `optimizer` is the tfjs optimizer the model was compiled
+ * with (used on the tfjs path; its learning rate is set before every step).
+ */
+export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, config: TrainStepConfig): TrainStep {
+  const want = requested(config);
+  let reason: string;
+  if (want === 'tfjs') {
+    reason = 'tfjs autodiff (asked for: DIGITS_TRAINER=tfjs or trainer option)';
+  } else if (!['wasm', 'cpu'].includes(tf.getBackend())) {
+    reason = `tfjs autodiff: the ${tf.getBackend()} backend trains natively`;
+  } else {
+    const choice = createOrtTrainer(model, {
+      optimizer: config.optimizer,
+      momentum: config.momentum,
+      labelSmoothing: config.labelSmoothing,
+      seed: config.seed,
+      threads: config.threads ?? currentEngine()?.ort.threads ?? 1,
+      profile: config.profile,
+    });
+    if (choice.trainer) {
+      const trainer = choice.trainer;
+      return {
+        kind: 'ort',
+        reason: choice.reason,
+        ort: trainer,
+        async run(x, y, learningRate) {
+          const xs = x.dataSync() as Float32Array;
+          const ys = y.dataSync() as Float32Array;
+          return trainer.step(xs instanceof Float32Array ? xs : Float32Array.from(xs), ys instanceof Float32Array ? ys : Float32Array.from(ys), learningRate);
+        },
+        sync: () => trainer.syncToModel(model),
+        dispose: () => trainer.dispose(),
+      };
+    }
+    reason = `tfjs autodiff: ${choice.reason}`;
+  }
+  if (want === 'ort') throw new Error(`the ONNX Runtime trainer was asked for but cannot run this model (${reason})`);
+  return {
+    kind: 'tfjs',
+    reason,
+    ort: null,
+    async run(x, y, learningRate) {
+      setLearningRate(optimizer, learningRate);
+      const [loss, acc] = (await model.trainOnBatch(x, y)) as number[];
+      return { loss: loss!, acc: acc ?? NaN };
+    },
+    sync: () => {},
+    dispose: () => {},
+  };
+}
+
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // SGD/momentum keep −lr in a scalar that only `setLearningRate` refreshes; the others read
+  // `learningRate` on every step (it is not exposed as a setter).
+  const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (o.learningRate === lr) return;
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
+}

@@ -1,0 +1,51 @@
+/** Entry point of a worker thread: initialise its own engine, run one job, report. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initEngine } from '../engine/backend.js';
+import { measureInference, measureTraining } from './throughput.js';
+import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
+import type { ImageSet } from './train-member.js';
+
+const job = workerData as WorkerJob;
+const post = (message: WorkerMessage) => parentPort!.postMessage(message);
+
+async function main(): Promise<unknown> {
+  const engine = await initEngine(job.engine);
+  post({ type: 'event', event: { type: 'engine', backend: engine.backend, ort: engine.ort.enabled } });
+  switch (job.kind) {
+    case 'train-throughput':
+      return measureTraining(job.options);
+    case 'infer-throughput':
+      return measureInference(job.options);
+    case 'fail':
+      throw new Error(job.message);
+    case 'train-member': {
+      const { loadDataset } = await import('../data/dataset.js');
+      const { trainMember } = await import('./train-member.js');
+      const dataset = await loadDataset(job.datasetDir);
+      let data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
+      let trainRows: number[] = job.trainRows;
+      if (job.extra) {
+        // Corrections join the training rows only, never validation, so scores stay comparable.
+        const { correctionsAsImageSet, mergeImageSets } = await import('../data/corrections.js');
+        const merged = mergeImageSets(data, await correctionsAsImageSet(job.extra));
+        data = merged.data;
+        trainRows = [...job.trainRows, ...merged.extraRows];
+      }
+      return trainMember({
+        config: job.member,
+        data,
+        trainRows,
+        validationRows: job.validationRows,
+        outDir: job.outDir,
+        resume: job.resume,
+        metadata: job.metadata,
+        onEvent: (event) => post({ type: 'event', event }),
+      });
+    }
+  }
+}
+
+main().then(
+  (value) => post({ type: 'result', value }),
+  (error: unknown) => post({ type: 'error', error: error instanceof Error ? error.message : String(error) }),
+);

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
+import SubmissionsCommand from '../../src/commands/submissions.js';
+import {
+  type LedgerEntry,
+  type ValidateSubmissionOptions,
+  appendLedger,
+  listSubmissions,
+  readLedger,
+  safeFileName,
+  scoreAgainstAnswers,
+  splitCsvLine,
+  validateSubmission,
+  writeSubmission,
+} from '../../src/data/submission.js';
+import { UserError } from '../../src/errors.js';
+import { csv, expectUserError, removeTempDirs, tempDir } from './helpers.js';
+
+afterAll(removeTempDirs);
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const NOW = new Date('2026-11-21T10:15:00.123Z');
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+describe('writeSubmission', () => {
+  test('Kaggle default: ImageId,Label with ids 1..N, named by time and run, atomic, validated round trip', async () => {
+    // Given predictions for four test rows and no sample_submission
+    const dir = join(await tempDir('digits-sub-'), 'submissions');
+    // When it is written
+    const written = await writeSubmission({ dir, name: 'quick-run', labels: Uint8Array.from([7, 2, 1, 0]), now: NOW });
+    // Then the file is in the competition's format, named <UTC time>-<name>.csv
+    expect(written.file).toBe(join(dir, '20261121-101500-quick-run.csv'));
+    const text = await readFile(written.file, 'utf8');
+    expect(text).toBe(csv('ImageId,Label', '1,7', '2,2', '3,1', '4,0'));
+    expect(written).toMatchObject({ rows: 4, sha256: sha256(text) });
+    // and Kaggle's checks pass
+    expect(await validateSubmission(written.file, { expectedRows: 4 })).toEqual({ rows: 4, header: ['ImageId', 'Label'] });
+
+    // When a second one is written in the same second with the same name
+    const again = await writeSubmission({ dir, name: 'quick-run', labels: [1, 1, 1, 1], now: NOW });
+    // Then it does not replace the first, and no temp file is left behind
+    expect(again.file).toBe(join(dir, '20261121-101500-quick-run-2.csv'));
+    expect(await readFile(written.file, 'utf8')).toBe(text);
+    expect((await readdir(dir)).sort()).toEqual(['20261121-101500-quick-run-2.csv', '20261121-101500-quick-run.csv']);
+  });
+
+  test("the competition's header and ids from sample_submission.csv, in order; odd names made safe", async () => {
+    const dir = await tempDir('digits-sub-');
+    const written = await writeSubmission({ dir, name: 'my run/v2', header: ['id', 'digit'], ids: ['a17', 'b"2', 'c,3'], labels: [3, 4, 5], now: NOW });
+    expect(written.file).toBe(join(dir, '20261121-101500-my-run-v2.csv'));
+    expect(await readFile(written.file, 'utf8')).toBe(csv('id,digit', 'a17,3', '"b""2",4', '"c,3",5'));
+    await validateSubmission(written.file, { expectedRows: 3, ids: ['a17', 'b"2', 'c,3'], header: ['id', 'digit'] });
+    expect(safeFileName('../..')).toBe('submission');
+    expect(splitCsvLine('"a,""b""",7')).toEqual(['a,"b"', '7']);
+  });
+
+  test('wrong inputs: ids and labels of different lengths (user), a label that is no digit (bug)', async () => {
+    const dir = await tempDir('digits-sub-');
+    await expectUserError(writeSubmission({ dir, name: 'x', ids: ['1', '2'], labels: [1] }), { message: /1 predictions for 2 test ids/ });
+    await expectUserError(writeSubmission({ dir, name: 'x', header: ['ImageId', 'Label', 'Extra'], labels: [1] }), { message: /two columns/ });
+    await expect(writeSubmission({ dir, name: 'x', labels: [10] })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('validateSubmission finds what Kaggle would reject, with line and column', () => {
+  const ok = ['ImageId,Label', '1,7', '2,2', '3,1'];
+  const cases: Array<{ name: string; text: string; options?: Partial<ValidateSubmissionOptions>; message: RegExp; line: number; column?: number }> = [
+    { name: 'wrong header name', text: csv('ImageId,Digit', '1,7', '2,2', '3,1'), message: /header should be "ImageId,Label"; column 2 is "Digit"/, line: 1, column: 2 },
+    { name: 'header of one column', text: csv('ImageId', '1,7', '2,2', '3,1'), message: /column 2 is missing/, line: 1, column: 2 },
+    { name: 'header with an extra column', text: csv('ImageId,Label,Prob', '1,7', '2,2', '3,1'), message: /extra column "Prob"/, line: 1, column: 3 },
+    { name: "the competition's own header expected", text: csv(...ok), options: { header: ['id', 'label'] }, message: /should be "id,label"; column 1 is "ImageId"/, line: 1, column: 1 },
+    { name: 'empty file', text: '', message: /empty/, line: 1 },
+    { name: 'blank line in the middle', text: csv('ImageId,Label', '1,7', '', '2,2', '3,1'), message: /blank line/, line: 3 },
+    { name: 'blank line at the end (two newlines)', text: `${csv(...ok)}\n`, message: /blank line/, line: 5 },
+    { name: 'ragged row: three cells', text: csv('ImageId,Label', '1,7', '2,2,0.9', '3,1'), message: /3 columns, expected 2/, line: 3, column: 3 },
+    { name: 'ragged row: one cell', text: csv('ImageId,Label', '1,7', '2', '3,1'), message: /1 column, expected 2/, line: 3, column: 2 },
+    { name: 'duplicate id', text: csv('ImageId,Label', '1,7', '1,2', '3,1'), message: /id 1 appears twice \(first on line 2\)/, line: 3, column: 1 },
+    { name: 'ids out of order', text: csv('ImageId,Label', '1,7', '3,1', '2,2'), message: /out of order: expected 2, found 3/, line: 3, column: 1 },
+    { name: 'unknown id', text: csv('ImageId,Label', '1,7', '2,2', '30,1'), message: /"30" is not a test id \(expected 3\)/, line: 4, column: 1 },
+    { name: 'ids of the sample submission', text: csv(...ok), options: { ids: ['1', '2', '4'] }, message: /"3" is not a test id \(expected 4\)/, line: 4, column: 1 },
+    { name: 'label 10', text: csv('ImageId,Label', '1,7', '2,10', '3,1'), message: /label "10" is not an integer 0–9/, line: 3, column: 2 },
+    { name: 'label 3.0', text: csv('ImageId,Label', '1,7', '2,3.0', '3,1'), message: /label "3.0"/, line: 3, column: 2 },
+    { name: 'label -1', text: csv('ImageId,Label', '1,7', '2,-1', '3,1'), message: /label "-1"/, line: 3, column: 2 },
+    { name: 'empty label', text: csv('ImageId,Label', '1,7', '2,', '3,1'), message: /label ""/, line: 3, column: 2 },
+    { name: 'too few rows', text: csv('ImageId,Label', '1,7', '2,2'), message: /2 rows, expected 3: the first missing id is 3/, line: 4 },
+    { name: 'too many rows', text: csv(...ok, '4,4'), message: /extra row: the competition has 3 test rows/, line: 5, column: 1 },
+  ];
+
+  test.each(cases)('$name', async ({ text, options, message, line, column }) => {
+    const file = join(await tempDir('digits-sub-'), 'submission.csv');
+    await writeFile(file, text);
+    await expectUserError(validateSubmission(file, { expectedRows: 3, ...options }), { message, file: 'submission.csv', line, ...(column === undefined ? {} : { column }) });
+  });
+
+  test('CRLF line ends, a UTF-8 BOM and no final newline are accepted', async () => {
+    const file = join(await tempDir('digits-sub-'), 'windows.csv');
+    await writeFile(file, `\ufeff${ok.join('\r\n')}`);
+    expect(await validateSubmission(file, { expectedRows: 3 })).toMatchObject({ rows: 3 });
+  });
+
+  test('a missing file says so', async () => {
+    await expectUserError(validateSubmission(join(await tempDir(), 'nope.csv'), { expectedRows: 1 }), { message: /cannot read the submission .*ENOENT/, file: 'nope.csv' });
+  });
+});
+
+describe('the ledger', () => {
+  const entry = (file: string, extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
+    file,
+    sha256: 'x',
+    createdAt: '2026-11-21T10:15:00.000Z',
+    run: '/work/runs/quick-20261121-100000',
+    members: [
+      { name: 'seed002-1', checkpoint: '/work/runs/quick-20261121-100000/seed002-1/best' },
+      { name: 'deotte-2', checkpoint: '/work/runs/quick-20261121-100000/deotte-2/best' },
+    ],
+    voting: 'soft',
+    tta: 8,
+    validation: { accuracy: 0.9912, logLoss: 0.0311 },
+    ...extra,
+  });
+
+  test('append → read back, oldest first; files inside the folder stored relative to it', async () => {
+    const dir = join(await tempDir('digits-sub-'), 'submissions');
+    // Given no ledger yet
+    expect(await readLedger(dir)).toEqual([]);
+    // When two entries are appended
+    const ledger = await appendLedger(dir, entry(join(dir, 'a.csv')));
+    await appendLedger(dir, entry('/elsewhere/b.csv', { voting: 'hard', tta: 1, score: { accuracy: 0.98, answers: '/c/answers.csv' } }));
+    // Then the ledger holds one JSON line each
+    expect(ledger).toBe(join(dir, 'ledger.jsonl'));
+    expect((await readFile(ledger, 'utf8')).split('\n')).toHaveLength(3);
+    const entries = await readLedger(dir);
+    expect(entries).toEqual([entry('a.csv'), entry('/elsewhere/b.csv', { voting: 'hard', tta: 1, score: { accuracy: 0.98, answers: '/c/answers.csv' } })]);
+  });
+
+  test('a damaged line is a UserError naming the ledger line', async () => {
+    const dir = await tempDir('digits-sub-');
+    await appendLedger(dir, entry('a.csv'));
+    await writeFile(join(dir, 'ledger.jsonl'), `${await readFile(join(dir, 'ledger.jsonl'), 'utf8')}{"file": "b.csv",\n`);
+    await expectUserError(readLedger(dir), { message: /not JSON/, file: 'ledger.jsonl', line: 2 });
+  });
+
+  test('listSubmissions checks each file against its sha256: ok, modified, missing', async () => {
+    const dir = await tempDir('digits-sub-');
+    const files = await Promise.all(['a', 'b', 'c'].map((name) => writeSubmission({ dir, name, labels: [1, 2], now: NOW })));
+    for (const f of files) await appendLedger(dir, entry(f.file, { sha256: f.sha256 }));
+    await writeFile(files[1]!.file, csv('ImageId,Label', '1,1', '2,1'));
+    await unlink(files[2]!.file);
+    const listed = await listSubmissions(dir);
+    expect(listed.map((s) => [s.file, s.status])).toEqual([
+      ['20261121-101500-a.csv', 'ok'],
+      ['20261121-101500-b.csv', 'modified'],
+      ['20261121-101500-c.csv', 'missing'],
+    ]);
+    expect(listed[0]!.path).toBe(files[0]!.file);
+  });
+});
+
+describe('scoreAgainstAnswers', () => {
+  async function files(submission: string, answers: string) {
+    const dir = await tempDir('digits-sub-');
+    await writeFile(join(dir, 'sub.csv'), submission);
+    await writeFile(join(dir, 'answers.csv'), answers);
+    return { sub: join(dir, 'sub.csv'), answers: join(dir, 'answers.csv') };
+  }
+
+  test('accuracy, matched by id (order and header names do not matter)', async () => {
+    const f = await files(csv('id,label', '3,1', '1,7', '2,5', '4,0'), csv('ImageId,Label', '1,7', '2,2', '3,1', '4,0'));
+    expect(await scoreAgainstAnswers(f.sub, f.answers)).toEqual({ accuracy: 0.75, rows: 4 });
+  });
+
+  const failures: Array<{ name: string; submission: string; answers: string; message: RegExp; file: string; line?: number }> = [
+    { name: 'an answer id missing from the submission', submission: csv('ImageId,Label', '1,7', '2,2'), answers: csv('ImageId,Label', '1,7', '2,2', '3,1'), message: /no row for id 3/, file: 'sub.csv' },
+    { name: 'a submission id the answers lack', submission: csv('ImageId,Label', '1,7', '2,2', '9,1'), answers: csv('ImageId,Label', '1,7', '2,2'), message: /id 9 is not in the answers/, file: 'sub.csv', line: 4 },
+    { name: 'a ragged answers line', submission: csv('ImageId,Label', '1,7'), answers: csv('ImageId,Label', '1'), message: /1 columns, expected 2/, file: 'answers.csv', line: 2 },
+  ];
+  test.each(failures)('$name is an error', async ({ submission, answers, message, file, line }) => {
+    const f = await files(submission, answers);
+    await expectUserError(scoreAgainstAnswers(f.sub, f.answers), { message, file, ...(line === undefined ? {} : { line }) });
+  });
+
+  test('a missing answers file says where answers usually are', async () => {
+    const f = await files(csv('ImageId,Label', '1,7'), csv('ImageId,Label', '1,7'));
+    const error = await expectUserError(scoreAgainstAnswers(f.sub, `${f.answers}.missing`), { message: /cannot read the answers/ });
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.hint).toMatch(/-answers\.csv/);
+  });
+});
+
+describe('digits submissions', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  async function run(argv: string[]) {
+    let stdout = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+    try {
+      await SubmissionsCommand.run(argv, root);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    return stdout;
+  }
+
+  test('lists the ledger as a table, as JSON, and says when there is none', async () => {
+    const dir = await tempDir('digits-sub-');
+    // Given no ledger
+    expect(await run(['--dir', dir])).toMatch(/^No submissions in .* yet \(no ledger\.jsonl\); digits submit writes them\./);
+    // Given one scored submission
+    const written = await writeSubmission({ dir, name: 'quick', labels: [1, 2, 3], now: NOW });
+    await appendLedger(dir, {
+      file: written.file,
+      sha256: written.sha256,
+      createdAt: '2026-11-21T10:15:02.000Z',
+      run: '/x/runs/quick-20261121-100000',
+      members: [{ name: 'seed002-1', checkpoint: 'seed002-1/best' }, { name: 'deotte-2', checkpoint: 'deotte-2/best' }],
+      voting: 'soft',
+      tta: 8,
+      validation: { accuracy: 0.99123, logLoss: 0.03114 },
+      score: { accuracy: 0.9875, answers: '/x/uniform-answers.csv' },
+    });
+    // Then the table shows it
+    const text = await run(['--dir', dir]);
+    expect(text).toMatch(/^1 submission in /);
+    expect(text).toMatch(/created \(UTC\)\s+file\s+run\s+members\s+voting\s+tta\s+val acc\s+val loss\s+score\s+file status/);
+    expect(text).toMatch(/2026-11-21 10:15:02\s+20261121-101500-quick\.csv\s+quick-20261121-100000\s+seed002-1 deotte-2\s+soft\s+8\s+99\.12%\s+0\.0311\s+98\.75%\s+ok/);
+    // and --json gives the entries with their status
+    const json = JSON.parse(await run(['--dir', dir, '--json']));
+    expect(json).toHaveLength(1);
+    expect(json[0]).toMatchObject({ file: '20261121-101500-quick.csv', voting: 'soft', tta: 8, status: 'ok', path: written.file });
+  });
+});

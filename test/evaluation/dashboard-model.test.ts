@@ -1,0 +1,199 @@
+import { describe, expect, test } from 'vitest';
+import {
+  type DigitSource,
+  buildDashboardModel,
+  classTableLines,
+  confusionLines,
+  dashboardText,
+  digitSourceFromDataset,
+  findView,
+  heatCells,
+  heatColor,
+  misreadTiles,
+  sparkline,
+} from '../../src/evaluation/dashboard-model.js';
+import { computeMetrics } from '../../src/evaluation/metrics.js';
+import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
+import type { EpochRecord } from '../../src/training/train-member.js';
+import { UserError } from '../../src/errors.js';
+
+/** Probabilities that read row i as predicted[i] with confidence 0.8. */
+function probsReading(predicted: number[]): Float32Array {
+  const out = new Float32Array(predicted.length * 10).fill(0.2 / 9);
+  predicted.forEach((p, i) => (out[i * 10 + p] = 0.8));
+  return out;
+}
+
+const history = (valAcc: number[]): EpochRecord[] =>
+  valAcc.map((v, epoch) => ({ epoch, loss: 1 - v + 0.05, acc: v - 0.01, valLoss: 1 - v, valAcc: v, lr: 1e-3, imagesPerSecond: 500, seconds: 10 }));
+
+// Twenty training rows, labels 0..9 twice; rows 10..19 held out by every member.
+const trainLabels = Array.from({ length: 20 }, (_, i) => i % 10);
+const heldOutRows = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+const heldLabels = heldOutRows.map((r) => trainLabels[r]!);
+
+function fakeReport(): EvaluationReport {
+  // The ensemble reads 4 (row 14) as 9 and 7 (row 17) as 1.
+  const ensembleReads = heldLabels.map((l) => (l === 4 ? 9 : l === 7 ? 1 : l));
+  // alpha is evaluated on its own rows, in its own order (reversed), and says so.
+  const alphaRows = [...heldOutRows].reverse();
+  const alphaReads = alphaRows.map((r) => (trainLabels[r] === 3 ? 5 : trainLabels[r]!));
+  const betaReads = heldLabels.map((l) => (l === 8 ? 3 : l));
+  return {
+    format: 'digits-evaluation',
+    version: 1,
+    run: 'quick-20261121-101500',
+    createdAt: '2026-11-21T10:30:00.000Z',
+    dataset: { dir: '/data/uniform/.digits', fingerprint: 'sha256:abc' },
+    heldOutRows,
+    members: [
+      { name: 'alpha', preset: 'seed002', checkpoint: 'alpha/best', rows: 10, metrics: computeMetrics(probsReading(alphaReads), alphaRows.map((r) => trainLabels[r]!)), history: history([0.8, 0.9, 0.86]), validationRows: alphaRows },
+      { name: 'beta', preset: 'deotte', checkpoint: 'beta/best', rows: 10, metrics: computeMetrics(probsReading(betaReads), heldLabels), tta: computeMetrics(probsReading(heldLabels), heldLabels), history: history([0.5, 0.7]) },
+    ],
+    ensemble: {
+      soft: computeMetrics(probsReading(ensembleReads), heldLabels),
+      hard: computeMetrics(probsReading(heldLabels.map((l) => (l === 4 ? 9 : l))), heldLabels),
+      softTta: computeMetrics(probsReading(heldLabels), heldLabels),
+      ttaTransforms: ['shift(0,0)', 'shift(1,0)'],
+    },
+  };
+}
+
+describe('dashboard model', () => {
+  test('views: the ensemble (soft, hard, TTA), then each member, with their numbers', () => {
+    const model = buildDashboardModel(fakeReport());
+    expect(model.views.map((v) => [v.key, v.title, v.kind])).toEqual([
+      ['ensemble', 'ensemble (soft vote)', 'ensemble'],
+      ['ensemble-hard', 'ensemble (hard vote)', 'ensemble'],
+      ['ensemble-tta', 'ensemble (soft vote + TTA ×2)', 'ensemble'],
+      ['alpha', 'alpha (seed002)', 'member'],
+      ['beta', 'beta (deotte)', 'member'],
+    ]);
+    const ensemble = model.views[0]!;
+    expect(ensemble).toMatchObject({ rows: 10, accuracy: 0.8, set: 'train' });
+    expect(ensemble.classes[4]).toMatchObject({ precision: 0, recall: 0, support: 1 });
+    expect(ensemble.classes[9]).toMatchObject({ precision: 0.5, recall: 1, support: 1 });
+    expect(model).toMatchObject({ run: 'quick-20261121-101500', heldOutRows: 10, ttaTransforms: ['shift(0,0)', 'shift(1,0)'], weights: null, testBestMember: null });
+  });
+
+  test('misread examples map to dataset rows: heldOutRows for the ensemble, validationRows for a member, none without them', () => {
+    const model = buildDashboardModel(fakeReport());
+    const [ensemble, , , alpha, beta] = model.views;
+    // ensemble: position 4 of heldOutRows is row 14 (a 4 read as 9), position 7 is row 17
+    expect(ensemble!.pairs).toEqual([
+      { trueLabel: 4, predicted: 9, count: 1, samples: [{ position: 4, row: 14 }] },
+      { trueLabel: 7, predicted: 1, count: 1, samples: [{ position: 7, row: 17 }] },
+    ]);
+    // alpha: its rows are reversed, so the 3 at position 6 is dataset row 13
+    expect(alpha!.pairs).toEqual([{ trueLabel: 3, predicted: 5, count: 1, samples: [{ position: 6, row: 13 }] }]);
+    // beta has no validationRows: the position is known, the dataset row is not
+    expect(beta!.pairs).toEqual([{ trueLabel: 8, predicted: 3, count: 1, samples: [{ position: 8, row: null }] }]);
+  });
+
+  test('training curves: values per epoch, best epoch by validation loss, TTA accuracy when evaluated', () => {
+    const [alpha, beta] = buildDashboardModel(fakeReport()).members;
+    expect(alpha).toMatchObject({ name: 'alpha', epochs: 3, bestEpoch: 1, valAcc: [0.8, 0.9, 0.86], ttaAccuracy: null, accuracy: 0.9 });
+    expect(alpha!.valLoss[1]).toBeCloseTo(0.1, 10);
+    expect(beta).toMatchObject({ epochs: 2, bestEpoch: 1, ttaAccuracy: 1 });
+  });
+
+  test('test answers become views over test rows', () => {
+    const report = fakeReport();
+    const truth = [3, 1, 4, 1];
+    report.test = { answers: '/c/uniform-answers.csv', rows: 4, soft: computeMetrics(probsReading([3, 7, 4, 1]), truth), bestMember: { name: 'beta', metrics: computeMetrics(probsReading(truth), truth) } };
+    const model = buildDashboardModel(report);
+    const test = model.views[findView(model, 'test')]!;
+    expect(test).toMatchObject({ set: 'test', kind: 'test', accuracy: 0.75 });
+    expect(test.pairs[0]!.samples).toEqual([{ position: 1, row: 1 }]);
+    expect(model.testBestMember).toEqual({ name: 'beta', accuracy: 1 });
+  });
+
+  test('findView: a key or member name; anything else is a UserError listing the choices', () => {
+    const model = buildDashboardModel(fakeReport());
+    expect(findView(model, undefined)).toBe(0);
+    expect(findView(model, 'beta')).toBe(4);
+    expect(findView(model, 'ensemble-hard')).toBe(1);
+    expect(() => findView(model, 'gamma')).toThrow(UserError);
+    try {
+      findView(model, 'gamma');
+    } catch (error) {
+      expect((error as UserError).where).toEqual({ flag: 'member' });
+      expect((error as UserError).hint).toBe('Pick one of: ensemble, ensemble-hard, ensemble-tta, alpha, beta.');
+    }
+  });
+
+  const heatCases = [
+    { name: 'diagonal and mistakes scaled separately', confusion: [[8, 2], [1, 4]], levels: [[1, 1], [0.5, 0.5]] },
+    { name: 'no mistakes: off-diagonal level 0', confusion: [[3, 0], [0, 0]], levels: [[1, 0], [0, 0]] },
+  ];
+  test.each(heatCases)('heat cells: $name', ({ confusion, levels }) => {
+    expect(heatCells(confusion).map((row) => row.map((c) => c.level))).toEqual(levels);
+  });
+
+  test('heat colours: greens on the diagonal, reds off it, brighter with the count, none when empty', () => {
+    expect(heatColor({ count: 0, diagonal: false, level: 0 })).toBeNull();
+    expect(heatColor({ count: 9, diagonal: true, level: 1 })).toBe('#00af00');
+    expect(heatColor({ count: 1, diagonal: true, level: 0.1 })).toBe('#005f00');
+    // mistakes on a square-root scale: 1 of a maximum 25 is the darkest step, 4 of 25 the second
+    expect(heatColor({ count: 25, diagonal: false, level: 1 })).toBe('#ff0000');
+    expect(heatColor({ count: 1, diagonal: false, level: 1 / 25 })).toBe('#5f0000');
+    expect(heatColor({ count: 4, diagonal: false, level: 4 / 25 })).toBe('#870000');
+  });
+
+  test('sparklines scale between min and max', () => {
+    expect(sparkline([0.5, 0.75, 1])).toBe('▁▅█');
+    expect(sparkline([2, 2])).toBe('██');
+    expect(sparkline([])).toBe('');
+  });
+
+  test('misread tiles: the first example of each pair, then the next, captioned true→predicted #row', () => {
+    const report = fakeReport();
+    report.ensemble.soft.mostConfused = [
+      { trueLabel: 4, predicted: 9, count: 3, examples: [4, 1] },
+      { trueLabel: 7, predicted: 1, count: 1, examples: [7] },
+    ];
+    const view = buildDashboardModel(report).views[0]!;
+    const asked: number[] = [];
+    const source: DigitSource = { size: 2, image: (_set, row) => (asked.push(row), Float32Array.of(row / 20, 0, 0, 1)) };
+    const tiles = misreadTiles(view, source, 10);
+    expect(tiles.map((t) => t.caption)).toEqual(['4→9 #14', '7→1 #17', '4→9 #11']);
+    expect(tiles[0]!.image[0]).toBeCloseTo(0.7);
+    expect(misreadTiles(view, source, 2)).toHaveLength(2);
+    expect(misreadTiles(view, null, 10)).toEqual([]);
+  });
+
+  test('digitSourceFromDataset scales pixels to [0, 1] and refuses rows outside the set', () => {
+    const source = digitSourceFromDataset({ width: 2, height: 2, scale: 255, trainImages: Uint8Array.of(0, 255, 51, 102, 255, 255, 255, 255), testImages: new Uint8Array(0) });
+    const pixels = Array.from(source.image('train', 0)!);
+    [0, 1, 0.2, 0.4].forEach((value, i) => expect(pixels[i]).toBeCloseTo(value, 6));
+    expect(source.image('train', 2)).toBeNull();
+    expect(source.image('test', 0)).toBeNull();
+  });
+
+  test('plain text: summary of every view, the chosen view’s tables, pairs and curves', () => {
+    const model = buildDashboardModel(fakeReport());
+    const text = dashboardText(model, findView(model, 'alpha'), 'DIGITS HERE');
+    expect(text).toContain('Run quick-20261121-101500 evaluated 2026-11-21T10:30:00.000Z on 10 held-out rows');
+    expect(text).toMatch(/ensemble\s+80\.00%\s+\d\.\d{4}\s+10/);
+    expect(text).toMatch(/ensemble-tta\s+100\.00%/);
+    expect(text).toContain('alpha (seed002): accuracy 90.00%');
+    expect(text).toContain('digit  precision  recall     F1  support');
+    expect(text).toMatch(/\n\s+3\s+0\.000\s+0\.000\s+0\.000\s+1\n/); // alpha never gets a 3 right
+    expect(text).toMatch(/\n\s+5\s+0\.500\s+1\.000\s+0\.667\s+1\n/);
+    expect(text).toContain('3 read as 5     1×  rows #13');
+    expect(text).toContain('DIGITS HERE');
+    expect(text).toMatch(/alpha\s+seed002, 3 epochs, best 2; evaluated 90\.00%/);
+    expect(text).toMatch(/val_acc\s+▁█▅\s+80\.00% → 86\.00%/);
+    expect(text).toMatch(/beta\s+deotte, 2 epochs, best 2; evaluated 90\.00%\s+with TTA 100\.00%/);
+  });
+
+  test('table lines: ten digits and a macro average; confusion with the diagonal marked', () => {
+    const view = buildDashboardModel(fakeReport()).views[0]!;
+    const table = classTableLines(view);
+    expect(table).toHaveLength(12);
+    expect(table[11]).toMatch(/macro\s+0\.700\s+0\.800\s+0\.733\s+10/);
+    const matrix = confusionLines(view);
+    expect(matrix[0]).toMatch(/^true\\pred\s+0\s+1\s+2/);
+    expect(matrix[5]).toMatch(/^\s+4\s+·\s+·\s+·\s+·\s+\[0\]\s+·\s+·\s+·\s+·\s+1$/);
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, expect, test } from 'vitest';
+import type { DigitSource } from '../../src/evaluation/dashboard-model.js';
+import { computeMetrics } from '../../src/evaluation/metrics.js';
+import { buildReportHtml, escapeHtml, renderChartSvg } from '../../src/report/report-html.js';
+import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
+
+function probsReading(predicted: number[]): Float32Array {
+  const out = new Float32Array(predicted.length * 10).fill(0.2 / 9);
+  predicted.forEach((p, i) => (out[i * 10 + p] = 0.8));
+  return out;
+}
+
+// Thirty held-out rows (three of each digit) at dataset rows 0, 2, 4, …
+const heldOutRows = Array.from({ length: 30 }, (_, i) => 2 * i);
+const labels = heldOutRows.map((_, i) => i % 10);
+const reading = (wrong: Record<number, number>) => labels.map((l, i) => wrong[i] ?? l);
+const history = (valAcc: number[]) => valAcc.map((v, epoch) => ({ epoch, loss: 1.2 - v, acc: v, valLoss: 1 - v, valAcc: v, lr: 1e-3, imagesPerSecond: 400, seconds: 5 }));
+
+function fakeReport(): EvaluationReport {
+  return {
+    format: 'digits-evaluation',
+    version: 1,
+    run: 'quick <20261121>',
+    createdAt: '2026-11-21T10:30:00.000Z',
+    dataset: { dir: '/data/.digits', fingerprint: 'sha256:0123456789abcdef0123' },
+    heldOutRows,
+    members: [
+      { name: 'seed002-1', preset: 'seed002', checkpoint: 'seed002-1/best', rows: 30, metrics: computeMetrics(probsReading(reading({ 4: 9 })), labels), history: history([0.5, 0.75, 0.9]) },
+      { name: 'deotte-2', preset: 'deotte', checkpoint: 'deotte-2/best', rows: 30, metrics: computeMetrics(probsReading(reading({ 7: 1 })), labels), history: history([0.6, 0.9]) },
+      { name: 'an-m5-3', preset: 'an-m5', checkpoint: 'an-m5-3/best', rows: 30, metrics: computeMetrics(probsReading(labels), labels), history: [] },
+    ],
+    ensemble: {
+      // three 4s read as 9 (positions 4, 14, 24), one 7 as 1 (position 17): four misread digits
+      soft: computeMetrics(probsReading(reading({ 4: 9, 14: 9, 24: 9, 17: 1 })), labels),
+      hard: computeMetrics(probsReading(reading({ 4: 9 })), labels),
+      weights: [1, 2, 1],
+    },
+  };
+}
+
+const digits: DigitSource = { size: 28, image: (_set, row) => new Float32Array(784).fill((row % 7) / 7) };
+
+describe('HTML report', () => {
+  test('self-contained page: an SVG per chart, the member names, one <img> per misread digit, no external URLs', async () => {
+    // Given an evaluation with three members (one without history) and four misread digits
+    const report = fakeReport();
+    // When the page is built
+    const { html, charts, images } = await buildReportHtml(report, { digits });
+    // Then: training curves for the two members with history, per-class bars, F1 by member, confusion matrix
+    expect(charts).toBe(2 + 3);
+    expect(html.match(/<svg\b/g)).toHaveLength(charts);
+    expect(html.match(/<\/svg>/g)).toHaveLength(charts);
+    expect(html).toContain('data-member="seed002-1"');
+    expect(html).toContain('data-member="deotte-2"');
+    for (const name of ['seed002-1', 'deotte-2', 'an-m5-3']) expect(html).toContain(name);
+    expect(html).toContain('an-m5-3: no training history.');
+    // the chart texts come from the data
+    expect(html).toContain('Confusion matrix: ensemble (soft vote)');
+    expect(html).toContain('Per class: ensemble (soft vote)');
+    // one <img> per misread example, each an inline PNG
+    expect(images).toBe(4);
+    const imgs = html.match(/<img\b[^>]*>/g) ?? [];
+    expect(imgs).toHaveLength(4);
+    for (const img of imgs) expect(img).toMatch(/src="data:image\/png;base64,iVBORw0KGgo[A-Za-z0-9+/=]+"/);
+    expect(html).toContain('4→9 #28'); // position 14 of heldOutRows is dataset row 28
+    expect(html).toContain('7→1 #34');
+    // nothing loads from elsewhere
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/<script|<link|@import|src="(?!data:)/);
+    // names are escaped
+    expect(html).toContain('<title>digits evaluation: quick &lt;20261121&gt;</title>');
+    expect(html).toContain('weights 1, 2, 1');
+  });
+
+  test('without the dataset cache the gallery lists the rows without images', async () => {
+    const { html, images } = await buildReportHtml(fakeReport(), { digits: null, note: 'misread digits not drawn: gone' });
+    expect(images).toBe(0);
+    expect(html).not.toContain('<img');
+    expect(html.match(/class="missing"/g)).toHaveLength(4);
+    expect(html).toContain('misread digits not drawn: gone');
+  });
+
+  test('a Vega-Lite spec renders to inline SVG in Node', async () => {
+    const svg = await renderChartSvg({ data: { values: [{ x: 1, y: 2 }, { x: 2, y: 5 }] }, mark: 'line', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } });
+    expect(svg).toMatch(/^<svg\b[^>]*class="marks"/);
+    expect(svg).toContain('<path');
+    expect(svg).not.toContain('xmlns');
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+});

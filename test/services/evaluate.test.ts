@@ -1,0 +1,108 @@
+/**
+ * Every figure of an evaluation is on held-out rows: a member on its own validation rows,
+ * the ensemble only on rows that no member trained on.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadDataset } from '../../src/data/dataset.js';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { loadSplit } from '../../src/data/splits.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { submitRun } from '../../src/services/submit.js';
+import { trainEnsemble, type RunManifest } from '../../src/services/train.js';
+import { evaluateRun, heldOutByAll, selectRows } from '../../src/services/evaluate.js';
+import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
+import { readLedger, validateSubmission } from '../../src/data/submission.js';
+
+let dir: string;
+let competition: string;
+let manifest: RunManifest;
+let report: EvaluationReport;
+
+beforeAll(async () => {
+  // Given a small practice competition and a 3-member ensemble whose members hold out
+  // different (bagged) rows
+  await initEngine({ backend: 'wasm' });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-eval-'));
+  competition = path.join(dir, 'clean');
+  await buildPracticeCompetition({ recipe: 'clean', out: competition, trainRows: 600, testRows: 60, seed: 5 });
+  await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+  const ensemble = ensembleFromJson(
+    JSON.stringify({
+      name: 'bagged',
+      validation: { kind: 'bagged', fraction: 0.5 },
+      members: [1, 2, 3].map((i) => ({ preset: 'mlp', name: `m${i}`, epochs: 2, batchSize: 30, seed: i })),
+    }),
+  );
+  manifest = await trainEnsemble({ ensemble, data: competition, runDir: path.join(dir, 'run'), concurrency: 2, backend: 'wasm', command: 'vitest' });
+  // When the run is evaluated against the answers
+  report = await evaluateRun({ runDir: path.join(dir, 'run'), answers: `${competition}-answers.csv`, infer: 'auto' });
+}, 240_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('evaluate', () => {
+  test('no row any member trained on enters a member or ensemble metric', async () => {
+    const dataset = await loadDataset(competition);
+    const trained = new Set<number>();
+    for (const m of manifest.members) {
+      const fold = (await loadSplit(dataset.dir, m.split.name)).folds[m.split.fold]!;
+      const evaluation = report.members.find((e) => e.name === m.name)!;
+      // the member was scored on exactly its own validation rows…
+      expect(evaluation.validationRows).toEqual(Array.from(fold.validation));
+      expect(evaluation.metrics.rows).toBe(fold.validation.length);
+      // …none of which it trained on
+      const train = new Set(fold.train);
+      expect(evaluation.validationRows!.some((r) => train.has(r))).toBe(false);
+      for (const r of fold.train) trained.add(r);
+    }
+    // the ensemble was scored on rows that no member trained on, and only on those
+    expect(report.heldOutRows.length).toBeGreaterThan(0);
+    expect(report.heldOutRows.some((r) => trained.has(r))).toBe(false);
+    expect(report.ensemble.soft.rows).toBe(report.heldOutRows.length);
+    expect(report.ensemble.softTta!.rows).toBe(report.heldOutRows.length);
+    expect(report.test!.rows).toBe(60);
+    // and the saved file is what was returned
+    expect(JSON.parse(await readFile(path.join(dir, 'run', 'evaluation.json'), 'utf8')).heldOutRows).toEqual(report.heldOutRows);
+  });
+
+  test('the members learnt something and the figures are consistent', () => {
+    for (const m of report.members) expect(m.metrics.accuracy).toBeGreaterThan(0.3);
+    const support = report.ensemble.soft.perClass.reduce((a, c) => a + c.support, 0);
+    expect(support).toBe(report.heldOutRows.length);
+  });
+
+  test('submit writes a validated CSV in the competition format and a ledger line scored against the answers', async () => {
+    const result = await submitRun({ runDir: path.join(dir, 'run'), dir: path.join(dir, 'submissions'), answers: `${competition}-answers.csv` });
+    await validateSubmission(result.file, { expectedRows: 60 });
+    const text = await readFile(result.file, 'utf8');
+    expect(text.split(/\r?\n/)[0]).toBe('ImageId,Label');
+    expect(result.score!.accuracy).toBeCloseTo(report.test!.softTta!.accuracy, 10);
+    const ledger = await readLedger(path.join(dir, 'submissions'));
+    expect(ledger).toHaveLength(1);
+    expect(ledger[0]).toMatchObject({ voting: 'soft', tta: 8, sha256: result.sha256 });
+  });
+});
+
+describe('held-out rows', () => {
+  test.each([
+    ['one member', [[3, 1, 2]], [1, 2, 3]],
+    ['shared rows', [[1, 2, 3], [3, 2, 1]], [1, 2, 3]],
+    ['bagged rows', [[1, 2, 3, 4], [2, 4, 6], [4, 2, 9]], [2, 4]],
+    ['nothing in common', [[1, 2], [3, 4]], []],
+  ])('%s', (_label, sets, expected) => {
+    expect(heldOutByAll(sets)).toEqual(expected);
+  });
+
+  test('selectRows picks a subset of predicted rows and refuses rows it has not', () => {
+    const probs = Float32Array.from({ length: 30 }, (_, i) => i);
+    expect(Array.from(selectRows(probs, [7, 8, 9], [9, 7]))).toEqual([...Array.from({ length: 10 }, (_, i) => 20 + i), ...Array.from({ length: 10 }, (_, i) => i)]);
+    expect(() => selectRows(probs, [7, 8, 9], [10])).toThrow(/row 10/);
+  });
+});
