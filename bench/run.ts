@@ -17,7 +17,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendRequest } from '../src/engine/backend.js';
 import type { TrainerRequest } from '../src/training/train-step.js';
-import { runJobsInParallel, type WorkerJob } from '../src/engine/parallel.js';
+import { runWorkerJobs, type WorkerJob } from '../src/training/worker-protocol.js';
 import { profileTrainingStep, type ThroughputResult } from '../src/training/throughput.js';
 import { readMnist } from '../src/data/mnist.js';
 import { saveCheckpoint } from '../src/model/checkpoint.js';
@@ -52,7 +52,7 @@ async function measure(kind: 'train-throughput' | 'infer-throughput', v: (typeof
   const slow = v.name === 'cpu';
   const options = { preset: 'seed002', batchSize: slow ? 8 : batchSize, seconds: secs, warmupSteps: slow ? 0 : undefined, trainer: v.trainer };
   const job: WorkerJob = { kind, engine: { backend: v.backend, ortKernels: v.ortKernels, threads: 1 }, options };
-  const outcomes = await runJobsInParallel<ThroughputResult>(Array.from({ length: n }, () => job), { concurrency: n });
+  const outcomes = await runWorkerJobs<ThroughputResult>(Array.from({ length: n }, () => job), { concurrency: n });
   const failed = outcomes.find((o) => !o.ok);
   if (failed && !failed.ok) throw new Error(failed.error);
   const perWorker = outcomes.map((o) => (o.ok ? o.value.imagesPerSecond : 0));

@@ -39,7 +39,8 @@ import { readMnist } from '../src/data/mnist.js';
 import { initEngine } from '../src/engine/backend.js';
 import { saveCheckpoint } from '../src/model/checkpoint.js';
 import type { CalibrationSet } from '../src/onnx/quantize.js';
-import { createOnnxPredictor, onnxRuntimeStatus, predictEnsemble } from '../src/inference/predictor.js';
+import { createOnnxPredictor, onnxRuntimeStatus } from '../src/inference/predictor.js';
+import { predictEnsemble } from '../src/ensemble/predict-ensemble.js';
 import { buildModel } from '../src/model/presets.js';
 import { defaultServeThreads, loadServedEnsemble } from '../src/serve/ensemble.js';
 

@@ -1,7 +1,7 @@
 /** Finding training runs: the one named by --run, or the newest under runs/. */
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { newestRunWith } from '../evaluation/evaluation-report.js';
+import { newestRunWith } from '../runs/manifest.js';
 
 export async function resolveRunDir(run: string | undefined, needs = 'run.json'): Promise<string> {
   if (run) return path.resolve(run);

@@ -4,7 +4,9 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
 import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../evaluation/dashboard-model.js';
-import { digitSourceForReport, latestEvaluatedRun, readEvaluationReport } from '../evaluation/evaluation-report.js';
+import { readEvaluationReport } from '../evaluation/evaluation-report.js';
+import { digitSourceForReport } from '../evaluation/dashboard-model.js';
+import { latestEvaluatedRun } from '../runs/manifest.js';
 import { showDashboard } from '../tui/Dashboard.js';
 
 export default class Dashboard extends DigitsCommand {

@@ -5,7 +5,8 @@ import { resolveRunDir } from '../cli/runs.js';
 import { initEngine, type BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from '../services/evaluate.js';
 import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
-import { TTA_8, type InferMode, type Precision } from '../inference/predictor.js';
+import { type InferMode, type Precision } from '../inference/predictor.js';
+import { TTA_8 } from '../ensemble/tta.js';
 
 export default class Evaluate extends DigitsCommand {
   static override summary = 'Score a run honestly: members on their held-out rows, the ensemble on rows no member trained on (soft/hard, with/without TTA).';

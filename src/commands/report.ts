@@ -4,7 +4,7 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { displayPath } from '../data/format.js';
 import { writeReport } from '../report/report-html.js';
-import { latestEvaluatedRun } from '../evaluation/evaluation-report.js';
+import { latestEvaluatedRun } from '../runs/manifest.js';
 
 export default class Report extends DigitsCommand {
   static override summary = 'Write a self-contained HTML report of an evaluated run: training curves, per-class bars, confusion matrix, misread digits.';

@@ -7,7 +7,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { BUILTIN_ENSEMBLES } from '../ensemble/ensemble-spec.js';
 import { runMainJob } from '../services/run.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
-import type { EnsembleEvent } from '../services/train.js';
+import type { EnsembleEvent } from '../training/train-member.js';
 import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
 import { writeRunReport } from '../report/report-html.js';
 import { TrainView } from '../tui/TrainView.js';

@@ -17,12 +17,18 @@
  */
 import { mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ImageSet } from '../training/train-member.js';
+import type { ImageSet } from './image-set.js';
 import { UserError } from '../errors.js';
-import { InputError, PIXELS, readPixelArray, toBytes } from '../serve/image-input.js';
 
 export const CORRECTIONS_FILE = 'corrections.jsonl';
 export const CORRECTION_VERSION = 1;
+/** 28×28: the pad draws MNIST-sized digits */
+const PIXELS = 28 * 28;
+
+/** A label: a whole number 0–9. */
+export function isDigit(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 9;
+}
 
 export interface CorrectionRecord {
   v: 1;
@@ -34,30 +40,6 @@ export interface CorrectionRecord {
   predicted: number | null;
   /** 28×28 row-major, 0–255, ink bright on black (as MNIST) */
   image: number[];
-}
-
-function isDigit(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 9;
-}
-
-/**
- * Checks a correction as a client sent it (`{image, label, predicted}`): image of 784 values
- * 0–255 or [0,1], label and predicted digits 0–9 (predicted may be null or absent).
- */
-export function parseCorrection(body: unknown, now = new Date()): CorrectionRecord {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InputError(400, 'a correction is a JSON object {image, label, predicted}', 'Send {"image": [784 values], "label": 0–9, "predicted": 0–9}.', 'bad_body');
-  }
-  const { image, label, predicted } = body as Record<string, unknown>;
-  if (!isDigit(label)) {
-    throw new InputError(400, `label is ${JSON.stringify(label) ?? 'missing'}; it must be a whole number 0–9`, 'Give the digit the image really shows, e.g. "label": 7.', 'bad_label');
-  }
-  if (predicted !== undefined && predicted !== null && !isDigit(predicted)) {
-    throw new InputError(400, `predicted is ${JSON.stringify(predicted)}; it must be a whole number 0–9 or null`, 'Send the label the ensemble predicted, or leave it out.', 'bad_label');
-  }
-  const pixels = new Float32Array(PIXELS);
-  readPixelArray(image, pixels, 0, 'image');
-  return { v: CORRECTION_VERSION, time: now.toISOString(), label, predicted: (predicted as number | null | undefined) ?? null, image: toBytes(pixels) };
 }
 
 /** Appends are chained per file, so two requests of this process never interleave a check and a write. */

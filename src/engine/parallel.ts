@@ -9,13 +9,21 @@ import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pLimit from 'p-limit';
-import type { WorkerJob, WorkerMessage } from '../training/worker-protocol.js';
 
-export type { WorkerJob } from '../training/worker-protocol.js';
+/** What a job's worker posts back: progress events, then one result or one error. */
+export type WorkerMessage =
+  | { type: 'event'; event: unknown }
+  | { type: 'result'; value: unknown }
+  | { type: 'error'; error: string };
 
-const here = fileURLToPath(import.meta.url);
-const fromSource = here.endsWith('.ts');
-const workerFile = fileURLToPath(new URL(fromSource ? '../training/worker-main.ts' : '../training/worker-main.js', import.meta.url));
+/**
+ * The file of a worker entry that sits beside `importMetaUrl`: the `.ts` source when running
+ * from sources (tests, bin/dev.js), the built `.js` otherwise.
+ */
+export function workerEntry(importMetaUrl: string, name: string): string {
+  const fromSource = fileURLToPath(importMetaUrl).endsWith('.ts');
+  return fileURLToPath(new URL(`./${name}${fromSource ? '.ts' : '.js'}`, importMetaUrl));
+}
 
 export interface ParallelOptions {
   /** at most this many workers at once (default: cores) */
@@ -38,10 +46,10 @@ export function startWorker(file: string, workerData: unknown): Worker {
   return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); });`, { eval: true, workerData });
 }
 
-/** Runs one job in a fresh worker thread; resolves with its result or its error text. */
-export function runInWorker<T>(job: WorkerJob, onEvent?: (event: unknown) => void): Promise<JobOutcome<T>> {
+/** Runs one job in a fresh worker thread of `file`; resolves with its result or its error text. */
+export function runInWorker<T>(file: string, job: unknown, onEvent?: (event: unknown) => void): Promise<JobOutcome<T>> {
   return new Promise((resolve) => {
-    const worker = startWorker(workerFile, job);
+    const worker = startWorker(file, job);
     let settled = false;
     const settle = (outcome: JobOutcome<T>) => {
       if (settled) return;
@@ -63,7 +71,7 @@ export function runInWorker<T>(job: WorkerJob, onEvent?: (event: unknown) => voi
  * Runs jobs in worker threads, at most `concurrency` at once. One failing job is
  * reported in its outcome and does not stop the others.
  */
-export async function runJobsInParallel<T>(jobs: WorkerJob[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
+export async function runJobsInParallel<T>(file: string, jobs: readonly unknown[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
   const limit = pLimit(Math.max(1, options.concurrency ?? os.availableParallelism()));
-  return Promise.all(jobs.map((job, i) => limit(() => runInWorker<T>(job, (event) => options.onEvent?.(i, event)))));
+  return Promise.all(jobs.map((job, i) => limit(() => runInWorker<T>(file, job, (event) => options.onEvent?.(i, event)))));
 }

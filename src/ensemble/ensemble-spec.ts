@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js';
 import { PRESET_NAMES, getPreset } from '../model/presets.js';
-import { PACKAGE_ROOT } from '../services/train.js';
+import { PACKAGE_ROOT } from '../model/shipped.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
 export type ValidationSpec =

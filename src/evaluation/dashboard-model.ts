@@ -7,7 +7,7 @@
  * mapped to dataset rows; plus each member's training curves. The Ink screen
  * (src/tui/Dashboard.tsx), the plain-text output and `--json` all draw this one model.
  */
-import type { Dataset } from '../data/dataset.js';
+import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
@@ -335,4 +335,18 @@ export function heatColor(cell: HeatCell): string | null {
   if (cell.count === 0) return null;
   const level = Math.min(1, Math.max(0, cell.level));
   return cell.diagonal ? step(CORRECT_RAMP, level) : step(MISTAKE_RAMP, Math.sqrt(level));
+}
+
+/**
+ * The images behind a report's row indices: the dataset cache it was evaluated on, when it
+ * is still there with the same fingerprint. Otherwise null and a note saying why (the
+ * dashboard and report then list rows without drawing them).
+ */
+export async function digitSourceForReport(report: EvaluationReport): Promise<{ source: DigitSource | null; note: string | null }> {
+  const dataset = await loadDataset(report.dataset.dir).catch((error: Error) => error);
+  if (dataset instanceof Error) return { source: null, note: `misread digits not drawn: ${dataset.message}` };
+  if (dataset.fingerprint !== report.dataset.fingerprint) {
+    return { source: null, note: `misread digits not drawn: the dataset in ${dataset.dir} was re-imported since the evaluation (fingerprint differs); re-run digits evaluate` };
+  }
+  return { source: digitSourceFromDataset(dataset), note: null };
 }

@@ -7,12 +7,10 @@
  * Metrics was computed on: `heldOutRows` for the ensemble, the member's `validationRows`
  * for a member, test rows in order for `test`.
  */
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadDataset } from '../data/dataset.js';
 import type { EpochRecord } from '../training/train-member.js';
 import { UserError } from '../errors.js';
-import { type DigitSource, digitSourceFromDataset } from './dashboard-model.js';
 import type { Metrics } from './metrics.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
@@ -87,46 +85,3 @@ export async function readEvaluationReport(runDir: string): Promise<EvaluationRe
   return report;
 }
 
-/**
- * The most recently evaluated run under `runsDir`: the sub-folder whose evaluation.json
- * was written last. A UserError when there is none.
- */
-/** The run folder under `runsDir` whose `file` (run.json, evaluation.json, …) is newest, or null. */
-export async function newestRunWith(runsDir: string, file: string): Promise<string | null> {
-  const root = path.resolve(runsDir);
-  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  let best: { dir: string; mtimeMs: number } | null = null;
-  for (const entry of entries) {
-    if (!entry.isDirectory()) continue;
-    const dir = path.join(root, entry.name);
-    const info = await stat(path.join(dir, file)).catch(() => null);
-    if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
-  }
-  return best?.dir ?? null;
-}
-
-export async function latestEvaluatedRun(runsDir: string): Promise<string> {
-  const dir = await newestRunWith(runsDir, EVALUATION_FILE);
-  if (!dir) {
-    const root = path.resolve(runsDir);
-    throw new UserError(`no evaluated run under ${root}`, {
-      where: { file: root, flag: 'run' },
-      hint: 'Pass --run <run folder>, or evaluate a trained run first: digits evaluate --run runs/<name>.',
-    });
-  }
-  return dir;
-}
-
-/**
- * The images behind a report's row indices: the dataset cache it was evaluated on, when it
- * is still there with the same fingerprint. Otherwise null and a note saying why (the
- * dashboard and report then list rows without drawing them).
- */
-export async function digitSourceForReport(report: EvaluationReport): Promise<{ source: DigitSource | null; note: string | null }> {
-  const dataset = await loadDataset(report.dataset.dir).catch((error: Error) => error);
-  if (dataset instanceof Error) return { source: null, note: `misread digits not drawn: ${dataset.message}` };
-  if (dataset.fingerprint !== report.dataset.fingerprint) {
-    return { source: null, note: `misread digits not drawn: the dataset in ${dataset.dir} was re-imported since the evaluation (fingerprint differs); re-run digits evaluate` };
-  }
-  return { source: digitSourceFromDataset(dataset), note: null };
-}

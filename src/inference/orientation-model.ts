@@ -9,8 +9,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { OrientationScorer } from '../data/orientation.js';
 import { loadCheckpoint, readCheckpointMetadata } from '../model/checkpoint.js';
-import { PACKAGE_ROOT } from '../services/train.js';
-import { fromSpec } from '../training/train-member.js';
+import { PACKAGE_ROOT } from '../model/shipped.js';
+import { fromSpec } from '../model/preprocess.js';
 
 /** Shipped clean checkpoints, in order of preference. */
 const CANDIDATES = ['seed002', 'deotte'];

@@ -22,7 +22,7 @@ import { mulberry32 } from '../data/random.js';
 import { UserError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { UnsupportedLayerError, checkpointToOnnx, exportCheckpointToOnnx, rawImageShape, shapeWithoutBatch } from '../onnx/export.js';
-import { fromSpec } from '../training/train-member.js';
+import { fromSpec } from '../model/preprocess.js';
 import { existingInt8, tensorsToCalibrate, writeInt8Export, type CalibrationSet } from '../onnx/quantize.js';
 
 export type InferEngine = 'onnx' | 'tfjs';
@@ -277,124 +277,10 @@ export async function createPredictor(checkpointDir: string, options: PredictorO
   }
 }
 
-function checkImages(images: Float32Array, count: number, per: number): void {
+/** Checks that `images` holds `count` images of `per` values. */
+export function checkImages(images: Float32Array, count: number, per: number): void {
   if (!Number.isInteger(count) || count < 0) throw new Error(`count must be a non-negative integer, got ${count}`);
   if (images.length < count * per) throw new Error(`${count} images of ${per} pixels need ${count * per} values, got ${images.length}`);
-}
-
-/* ---------- test-time augmentation and soft voting ---------- */
-
-/** A whole-pixel translation: content moves `dx` right and `dy` down; uncovered pixels are 0. */
-export interface Shift {
-  dx: number;
-  dy: number;
-}
-
-export const IDENTITY: readonly Shift[] = [{ dx: 0, dy: 0 }];
-
-/**
- * 8-way TTA: the image, its four one-pixel shifts along the axes, and three of the four
- * diagonal ones (dropping (−1, +1) keeps the stack a multiple of 8).
- */
-export const TTA_8: readonly Shift[] = [
-  { dx: 0, dy: 0 },
-  { dx: 1, dy: 0 },
-  { dx: -1, dy: 0 },
-  { dx: 0, dy: 1 },
-  { dx: 0, dy: -1 },
-  { dx: 1, dy: 1 },
-  { dx: -1, dy: -1 },
-  { dx: 1, dy: -1 },
-];
-
-/**
- * Writes images `start`…`start+count−1` of `src` (size×size each), shifted, into `out` at
- * element `offset`. Every output pixel is written (copied or zeroed), so `out` may be reused.
- */
-export function shiftImages(src: Float32Array, start: number, count: number, size: number, shift: Shift, out: Float32Array, offset: number): void {
-  const px = size * size;
-  const { dx, dy } = shift;
-  if (dx === 0 && dy === 0) {
-    out.set(src.subarray(start * px, (start + count) * px), offset);
-    return;
-  }
-  // columns x0…x1−1 of the output come from x−dx of the source
-  const x0 = Math.max(0, dx);
-  const x1 = Math.min(size, size + dx);
-  for (let i = 0; i < count; i++) {
-    const from = (start + i) * px;
-    const to = offset + i * px;
-    for (let y = 0; y < size; y++) {
-      const row = to + y * size;
-      const sy = y - dy;
-      if (sy < 0 || sy >= size || x0 >= x1) {
-        out.fill(0, row, row + size);
-        continue;
-      }
-      const srcRow = from + sy * size;
-      out.set(src.subarray(srcRow + x0 - dx, srcRow + x1 - dx), row + x0);
-      if (x0 > 0) out.fill(0, row, row + x0);
-      if (x1 < size) out.fill(0, row + x1, row + size);
-    }
-  }
-}
-
-export interface EnsembleOptions {
-  /** shifts to average over; default none (the identity only). `TTA_8` is the usual 8-way set. */
-  tta?: readonly Shift[];
-  /** rows (images × TTA variants) per member call; default 1024 */
-  rowsPerCall?: number;
-  /** called after each batch of images, with how many are done */
-  onProgress?: (done: number, total: number) => void;
-}
-
-/**
- * Soft voting: the mean, over members and TTA variants, of the class probabilities of
- * `count` raw images. Each batch is stacked once (variant after variant) and each member
- * runs once on the stack; its output is summed into the result in one pass.
- */
-export async function predictEnsemble(predictors: readonly Predictor[], images: Float32Array, count: number, options: EnsembleOptions = {}): Promise<Float32Array> {
-  if (predictors.length === 0) throw new Error('an ensemble needs at least one member');
-  const size = predictors[0]!.imageSize;
-  const mismatched = predictors.find((p) => p.imageSize !== size);
-  if (mismatched) throw new UserError(`ensemble members take different image sizes (${size} and ${mismatched.imageSize})`);
-  const shifts = options.tta && options.tta.length > 0 ? options.tta : IDENTITY;
-  const px = size * size;
-  checkImages(images, count, px);
-  const variants = shifts.length;
-  const perBatch = Math.max(1, Math.floor((options.rowsPerCall ?? 1024) / variants));
-  // Without augmentation the members read the caller's images in place.
-  const identityOnly = variants === 1 && shifts[0]!.dx === 0 && shifts[0]!.dy === 0;
-  const stack = identityOnly ? null : new Float32Array(Math.min(perBatch, count) * variants * px);
-  let out: Float32Array | null = null;
-  let classes = 0;
-  for (let start = 0; start < count; start += perBatch) {
-    const n = Math.min(perBatch, count - start);
-    let batch: Float32Array;
-    if (stack) {
-      shifts.forEach((shift, t) => shiftImages(images, start, n, size, shift, stack, t * n * px));
-      batch = stack;
-    } else {
-      batch = images.subarray(start * px, (start + n) * px);
-    }
-    for (const predictor of predictors) {
-      const probs = await predictor.predict(batch, n * variants);
-      if (!out) {
-        classes = probs.length / (n * variants);
-        out = new Float32Array(count * classes);
-      }
-      const base = start * classes;
-      for (let t = 0; t < variants; t++) {
-        const from = t * n * classes;
-        for (let j = 0; j < n * classes; j++) out[base + j]! += probs[from + j]!;
-      }
-    }
-    options.onProgress?.(start + n, count);
-  }
-  if (!out) return new Float32Array(0);
-  const scale = 1 / (predictors.length * variants);
-  for (let j = 0; j < out.length; j++) out[j]! *= scale;
-  return out;
 }
 
 /* ---------- parity of an export ---------- */

@@ -14,7 +14,8 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { digitGridPng } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, percent } from '../evaluation/dashboard-model.js';
-import { type EvaluationReport, digitSourceForReport, readEvaluationReport } from '../evaluation/evaluation-report.js';
+import { type EvaluationReport, readEvaluationReport } from '../evaluation/evaluation-report.js';
+import { digitSourceForReport } from '../evaluation/dashboard-model.js';
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", sans-serif';
 const CONFIG = { background: 'white', font: FONT, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 } } as const;

@@ -13,7 +13,8 @@
  * copies) are stacked once per batch; a member runs on the whole stack when every request
  * wants it, else on a copy of the rows of the requests that do.
  */
-import { TTA_8, shiftImages, type Predictor, type Shift } from '../inference/predictor.js';
+import { type Predictor } from '../inference/predictor.js';
+import { TTA_8, shiftImages, type Shift } from '../ensemble/tta.js';
 
 export interface NamedPredictor {
   name: string;

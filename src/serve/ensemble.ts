@@ -10,7 +10,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { createPredictor, onnxRuntimeStatus, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
-import { readRunManifest } from '../services/train.js';
+import { readRunManifest } from '../runs/manifest.js';
 import { readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';

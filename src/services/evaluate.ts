@@ -12,11 +12,14 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import { loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import { readIdLabelCsv } from '../data/submission.js';
-import { createPredictor, IDENTITY, predictEnsemble, TTA_8, type InferMode, type Precision, type Predictor, type Shift } from '../inference/predictor.js';
+import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
+import { predictEnsemble } from '../ensemble/predict-ensemble.js';
+import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
 import { CALIBRATION_IMAGES, type CalibrationSet } from '../onnx/quantize.js';
-import { readRunManifest, type MemberOutcome, type RunManifest } from './train.js';
+import { readRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import type { EpochRecord } from '../training/train-member.js';
-import { computeMetrics, hardVote, predictedLabels, softVote } from '../evaluation/metrics.js';
+import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
+import { hardVote, softVote } from '../ensemble/voting.js';
 import type { EvaluationReport, MemberEvaluation } from '../evaluation/evaluation-report.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 

@@ -12,9 +12,11 @@ import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { resolveEnsemble } from '../ensemble/ensemble-spec.js';
 import { findCleanCheckpoint, loadOrientationModel } from '../inference/orientation-model.js';
-import { TTA_8, type InferMode, type Precision } from '../inference/predictor.js';
+import { type InferMode, type Precision } from '../inference/predictor.js';
+import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
-import { trainEnsemble, type EnsembleEvent } from './train.js';
+import { trainEnsemble } from './train.js';
+import { type EnsembleEvent } from '../training/train-member.js';
 
 export type Stage = 'competition' | 'import' | 'train' | 'evaluate' | 'submit' | 'report';
 

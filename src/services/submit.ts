@@ -9,10 +9,11 @@ import { loadDataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, memberCalibration, predictTestSet, type TestPredictions } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { createPredictor, TTA_8, type InferMode, type Precision } from '../inference/predictor.js';
+import { createPredictor, type InferMode, type Precision } from '../inference/predictor.js';
+import { TTA_8 } from '../ensemble/tta.js';
 import { loadSplit } from '../data/splits.js';
 import { appendLedger, scoreAgainstAnswers, validateSubmission, writeSubmission } from '../data/submission.js';
-import { readRunManifest } from './train.js';
+import { readRunManifest } from '../runs/manifest.js';
 
 export interface SubmitOptions {
   runDir: string;

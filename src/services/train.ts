@@ -4,20 +4,21 @@
  * others. The run folder holds one sub-folder per member and `run.json`, which everything
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { runJobsInParallel } from '../engine/parallel.js';
+import { runWorkerJobs } from '../training/worker-protocol.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { writeJsonAtomic } from '../atomic-file.js';
+import { resolveInit } from '../model/shipped.js';
+import { RUN_MANIFEST, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import type { EnsembleEvent } from '../training/train-member.js';
 
-export type EnsembleEvent = TrainEvent | { type: 'member-failed'; member: string; error: string } | { type: 'engine'; member: string; backend: string; ort: boolean };
 
 export interface TrainEnsembleOptions {
   ensemble: EnsembleSpec;
@@ -32,58 +33,6 @@ export interface TrainEnsembleOptions {
   onEvent?: (event: EnsembleEvent) => void;
   /** corrections file from the drawing pad, added to every member's training rows */
   extra?: string;
-}
-
-export interface MemberOutcome {
-  name: string;
-  preset: string;
-  ok: boolean;
-  /** the member's best checkpoint, relative to the run folder */
-  checkpoint?: string;
-  split: { name: string; fold: number };
-  bestEpoch?: number;
-  bestValAcc?: number;
-  bestValLoss?: number;
-  epochs?: number;
-  error?: string;
-}
-
-export interface RunManifest {
-  format: 'digits-run';
-  version: 1;
-  name: string;
-  ensemble: EnsembleSpec;
-  dataset: { dir: string; fingerprint: string };
-  createdAt: string;
-  finishedAt: string;
-  seconds: number;
-  command: string;
-  members: MemberOutcome[];
-  /** corrections added to training (`digits train --extra`) */
-  extra?: { file: string; rows: number; sha256: string };
-}
-
-export const RUN_MANIFEST = 'run.json';
-
-/** Where the package is installed (shipped checkpoints live there, not in the cwd). */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** A member's init checkpoint: as given if it exists from the cwd, else inside the package. */
-export async function resolveInit(init: string): Promise<string> {
-  if (path.isAbsolute(init) || (await exists(path.resolve(init)))) return path.resolve(init);
-  const shipped = path.join(PACKAGE_ROOT, init);
-  if (await exists(shipped)) return shipped;
-  throw new UserError(`the init checkpoint ${init} does not exist`, {
-    where: { file: path.resolve(init) },
-    hint: `Make it with \`digits pretrain --preset ${path.basename(init)}\`, or remove "init" from the member.`,
-  });
 }
 
 interface MemberPlan {
@@ -109,16 +58,6 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<Membe
 }
 
 
-export async function readRunManifest(runDir: string): Promise<RunManifest> {
-  const file = path.join(runDir, RUN_MANIFEST);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new UserError(`no training run in ${runDir}`, { where: { file }, hint: 'Train one with `digits train --ensemble quick --data <competition>`.' });
-  }
-  return JSON.parse(text) as RunManifest;
-}
 
 export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
   const started = Date.now();
@@ -162,7 +101,7 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
     }),
   );
   const emit = options.onEvent ?? (() => {});
-  const outcomes = await runJobsInParallel<TrainResult>(jobs, {
+  const outcomes = await runWorkerJobs<TrainResult>(jobs, {
     concurrency: options.concurrency,
     onEvent: (i, event) => {
       const e = event as { type: string };

@@ -10,7 +10,9 @@ import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from '../model/checkpoint.js';
 import { getPreset } from '../model/presets.js';
-import { fromSpec, lossAndAccuracy, predictRows, trainMember, type ImageSet, type MemberConfig, type TrainEvent } from './train-member.js';
+import { lossAndAccuracy, predictRows, trainMember, type MemberConfig, type TrainEvent } from './train-member.js';
+import { fromSpec } from '../model/preprocess.js';
+import { type ImageSet } from '../data/image-set.js';
 
 export interface PretrainOptions {
   preset: string;

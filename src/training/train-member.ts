@@ -9,21 +9,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointMetadataInput, type CheckpointPreprocessing } from '../model/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointMetadataInput } from '../model/checkpoint.js';
 import { buildModel, getPreset, type Preset } from '../model/presets.js';
 import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
 import { writeJsonAtomic } from '../atomic-file.js';
+import type { ImageSet } from '../data/image-set.js';
+import { fromSpec, gatherImages, preprocessorFor, type Preprocessor } from '../model/preprocess.js';
 
-/** Images as stored by the data layer: row-major, one image after another. */
-export interface ImageSet {
-  images: Uint8Array | Float32Array;
-  labels: Uint8Array;
-  count: number;
-  /** side length (images are size×size×1) */
-  size: number;
-  /** 255 when pixels are integers 0–255, 1 when floats in [0,1] */
-  scale: 255 | 1;
-}
 
 export type Schedule = { kind: 'constant' } | { kind: 'exponential'; decay: number } | { kind: 'step'; every: number; factor: number };
 
@@ -76,6 +68,9 @@ export type TrainEvent =
   | ({ type: 'epoch'; member: string; epochs: number; best: boolean } & EpochRecord)
   | { type: 'done'; member: string; bestEpoch: number; bestValLoss: number; bestValAcc: number; stoppedEarly: boolean };
 
+/** What an ensemble run reports: its members' events, plus failures and engine choices. */
+export type EnsembleEvent = TrainEvent | { type: 'member-failed'; member: string; error: string } | { type: 'engine'; member: string; backend: string; ort: boolean };
+
 export interface TrainOptions {
   config: MemberConfig;
   data: ImageSet;
@@ -105,72 +100,6 @@ export interface TrainResult {
 }
 
 /* ---------- preprocessing: raw pixels → the preset's input ---------- */
-
-export interface Preprocessor {
-  spec: CheckpointPreprocessing;
-  /** [B,size,size,1] in [0,1] → the network's input */
-  apply(x: tf.Tensor4D): tf.Tensor4D;
-}
-
-export function preprocessorFor(preset: Preset, data?: ImageSet, rows?: ArrayLike<number>): Preprocessor {
-  const { scale, padTo } = preset.preprocessing;
-  let mean = 0;
-  let std = 1;
-  if (scale === 'standardize') {
-    if (!data) throw new Error(`preset ${preset.name} standardises its input: it needs the training data to compute mean and std`);
-    // Global pixel mean/std of the training rows (in [0,1] units).
-    let sum = 0;
-    let sumSq = 0;
-    let n = 0;
-    const px = data.size * data.size;
-    const list = rows ?? Array.from({ length: data.count }, (_, i) => i);
-    for (let r = 0; r < list.length; r++) {
-      const base = list[r]! * px;
-      for (let i = 0; i < px; i++) {
-        const v = data.images[base + i]! / data.scale;
-        sum += v;
-        sumSq += v * v;
-      }
-      n += px;
-    }
-    mean = sum / n;
-    std = Math.sqrt(Math.max(1e-12, sumSq / n - mean * mean));
-  }
-  return fromSpec({ scale, padTo, ...(scale === 'standardize' ? { mean, std } : {}) });
-}
-
-export function fromSpec(spec: CheckpointPreprocessing): Preprocessor {
-  return {
-    spec,
-    apply(x) {
-      return tf.tidy(() => {
-        let out: tf.Tensor4D = x;
-        if (spec.padTo && spec.padTo > x.shape[1]) {
-          const total = spec.padTo - x.shape[1];
-          const before = Math.floor(total / 2);
-          out = tf.pad(out, [[0, 0], [before, total - before], [before, total - before], [0, 0]]);
-        }
-        if (spec.scale === '-1-1') out = tf.sub(tf.mul(out, 2), 1);
-        else if (spec.scale === 'standardize') out = tf.div(tf.sub(out, spec.mean ?? 0), spec.std ?? 1);
-        return out;
-      });
-    },
-  };
-}
-
-/** Gathers rows into a [B,size,size,1] float tensor in [0,1]. */
-export function gatherImages(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor4D {
-  const px = data.size * data.size;
-  const n = end - start;
-  const out = new Float32Array(n * px);
-  const inv = 1 / data.scale;
-  for (let i = 0; i < n; i++) {
-    const base = rows[start + i]! * px;
-    for (let k = 0; k < px; k++) out[i * px + k] = data.images[base + k]! * inv;
-  }
-  return tf.tensor4d(out, [n, data.size, data.size, 1]);
-}
-
 function gatherLabels(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor2D {
   const labels = new Int32Array(end - start);
   for (let i = start; i < end; i++) labels[i - start] = data.labels[rows[i]!]!;

@@ -2,8 +2,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initEngine } from '../engine/backend.js';
 import { measureInference, measureTraining } from './throughput.js';
-import type { WorkerJob, WorkerMessage } from './worker-protocol.js';
-import type { ImageSet } from './train-member.js';
+import type { WorkerMessage } from '../engine/parallel.js';
+import type { WorkerJob } from './worker-protocol.js';
+import type { ImageSet } from '../data/image-set.js';
 
 const job = workerData as WorkerJob;
 const post = (message: WorkerMessage) => parentPort!.postMessage(message);

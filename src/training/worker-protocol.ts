@@ -1,3 +1,4 @@
+import { runJobsInParallel, workerEntry, type JobOutcome, type ParallelOptions } from '../engine/parallel.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { ThroughputOptions } from './throughput.js';
 import type { MemberConfig, TrainOptions } from './train-member.js';
@@ -21,7 +22,7 @@ export type WorkerJob =
       extra?: string;
     };
 
-export type WorkerMessage =
-  | { type: 'event'; event: unknown }
-  | { type: 'result'; value: unknown }
-  | { type: 'error'; error: string };
+/** Runs training-side jobs (members, throughput probes) in worker threads, at most `concurrency` at once. */
+export function runWorkerJobs<T>(jobs: readonly WorkerJob[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
+  return runJobsInParallel<T>(workerEntry(import.meta.url, 'worker-main'), jobs, options);
+}

@@ -2,7 +2,7 @@
  * The state of the live training view, folded from training events. Pure: the Ink view
  * renders it, tests check it, nothing here knows about React.
  */
-import type { EnsembleEvent } from '../services/train.js';
+import type { EnsembleEvent } from '../training/train-member.js';
 
 export interface MemberRow {
   name: string;

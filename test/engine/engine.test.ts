@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
-import { runJobsInParallel } from '../../src/engine/parallel.js';
+import { runWorkerJobs } from '../../src/training/worker-protocol.js';
 import { UserError } from '../../src/errors.js';
 import { buildModel } from '../../src/model/presets.js';
 
@@ -88,7 +88,7 @@ describe('parallel workers', () => {
     const ok = { kind: 'train-throughput' as const, engine: { backend: 'wasm' as const }, options: { preset: 'mlp', batchSize: 8, seconds: 0.2, warmupSteps: 1 } };
     const events: unknown[] = [];
     // When they run with concurrency 2
-    const outcomes = await runJobsInParallel([ok, { kind: 'fail', engine: { backend: 'wasm' }, message: 'boom' }, ok], {
+    const outcomes = await runWorkerJobs([ok, { kind: 'fail', engine: { backend: 'wasm' }, message: 'boom' }, ok], {
       concurrency: 2,
       onEvent: (_i, e) => events.push(e),
     });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { type Metrics, CLASSES, LOG_LOSS_EPSILON, argmaxRow, computeMetrics, hardVote, hardVoteLabels, predictedLabels, softVote } from '../../src/evaluation/metrics.js';
+import { type Metrics, CLASSES, LOG_LOSS_EPSILON, argmaxRow, computeMetrics, predictedLabels } from '../../src/evaluation/metrics.js';
+import { hardVote, hardVoteLabels, softVote } from '../../src/ensemble/voting.js';
 
 /** Rows of 10 probabilities from sparse {class: p} maps; the rest of each row is 0. */
 function rows(...sparse: Array<Record<number, number>>): Float32Array {

@@ -21,10 +21,12 @@ import {
   exportModelToOnnx,
   type OnnxSidecar,
 } from '../../src/onnx/export.js';
-import { IDENTITY, TTA_8, createPredictor, predictEnsemble, shiftImages, type Predictor } from '../../src/inference/predictor.js';
+import { createPredictor, type Predictor } from '../../src/inference/predictor.js';
+import { predictEnsemble } from '../../src/ensemble/predict-ensemble.js';
+import { IDENTITY, TTA_8, shiftImages } from '../../src/ensemble/tta.js';
 import { batchNormalization } from '../../src/engine/batch-norm.js';
 import { buildModel, getPreset } from '../../src/model/presets.js';
-import { fromSpec } from '../../src/training/train-member.js';
+import { fromSpec } from '../../src/model/preprocess.js';
 
 let root: string;
 const open: Predictor[] = [];

@@ -24,7 +24,8 @@ import { createOrtTrainer, fillDropoutMask, nchwcBlockSize, planTraining, transp
 import { loadOrt } from '../../src/engine/ort-kernels.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { buildModel, getPreset, type Preset } from '../../src/model/presets.js';
-import { smoothedCrossEntropy, trainMember, type ImageSet, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
+import { smoothedCrossEntropy, trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
+import { type ImageSet } from '../../src/data/image-set.js';
 
 type Optimizer = 'adam' | 'rmsprop' | 'sgd';
 const LR = 1e-3;

@@ -4,7 +4,9 @@
  * averaging equal to predictEnsemble, failures reaching every request of the batch.
  */
 import { describe, expect, test } from 'vitest';
-import { TTA_8, predictEnsemble, type Predictor } from '../../src/inference/predictor.js';
+import { type Predictor } from '../../src/inference/predictor.js';
+import { predictEnsemble } from '../../src/ensemble/predict-ensemble.js';
+import { TTA_8 } from '../../src/ensemble/tta.js';
 import { DynamicBatcher, BatcherClosedError } from '../../src/serve/batcher.js';
 
 /** Probabilities from the image's first pixels, shifted by `bias` (deterministic, distinct per member). */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { buildModel, getPreset } from '../../src/model/presets.js';
-import type { RunManifest } from '../../src/services/train.js';
+import type { RunManifest } from '../../src/runs/manifest.js';
 
 export interface MemberSpec {
   name: string;

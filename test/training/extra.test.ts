@@ -8,7 +8,8 @@ import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { readCheckpointMetadata } from '../../src/model/checkpoint.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
-import { trainEnsemble, type EnsembleEvent } from '../../src/services/train.js';
+import { trainEnsemble } from '../../src/services/train.js';
+import { type EnsembleEvent } from '../../src/training/train-member.js';
 import { appendCorrection, CORRECTION_VERSION } from '../../src/data/corrections.js';
 
 let dir: string;

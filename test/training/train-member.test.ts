@@ -7,7 +7,8 @@ import { readMnist } from '../../src/data/mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { createAugmenter } from '../../src/model/augment.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
-import { trainMember, type ImageSet, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
+import { trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
+import { type ImageSet } from '../../src/data/image-set.js';
 
 let dir: string;
 let data: ImageSet;

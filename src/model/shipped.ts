@@ -1,0 +1,27 @@
+/** Shipped checkpoints: they live inside the installed package, not in the working folder. */
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.js';
+
+/** Where the package is installed (shipped checkpoints live there, not in the cwd). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A member's init checkpoint: as given if it exists from the cwd, else inside the package. */
+export async function resolveInit(init: string): Promise<string> {
+  if (path.isAbsolute(init) || (await exists(path.resolve(init)))) return path.resolve(init);
+  const shipped = path.join(PACKAGE_ROOT, init);
+  if (await exists(shipped)) return shipped;
+  throw new UserError(`the init checkpoint ${init} does not exist`, {
+    where: { file: path.resolve(init) },
+    hint: `Make it with \`digits pretrain --preset ${path.basename(init)}\`, or remove "init" from the member.`,
+  });
+}
+
