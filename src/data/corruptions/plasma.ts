@@ -11,7 +11,9 @@ import type { Random } from '../random.js';
 export function plasmaFractal(size: number, decay: number, random: Random): Float64Array {
   if (size < 2 || (size & (size - 1)) !== 0) throw new Error(`plasma fractal size must be a power of two, not ${size}`);
   const map = new Float64Array(size * size);
-  const at = (r: number, c: number) => map[(((r % size) + size) % size) * size + (((c % size) + size) % size)];
+  const shift = Math.log2(size);
+  const mask = size - 1; // size is a power of two: wrapping around the torus is a bit mask
+  const at = (r: number, c: number) => map[((r & mask) << shift) | (c & mask)];
   let wibble = 100;
   const noisy = (sum: number) => sum / 4 + wibble * random.uniform(-wibble, wibble);
   for (let step = size; step >= 2; step /= 2) {
