@@ -27,7 +27,7 @@ export default class DataPractice extends DigitsCommand {
     recipe: Flags.string({ description: 'Which competition to imitate.', options: [...PRACTICE_RECIPES], default: DEFAULT_PRACTICE_RECIPE }),
     sigma: Flags.string({ description: 'Noise σ (pixels in [0,1]) for gaussian (default 0.3) and affine (default 0).' }),
     train: Flags.integer({ description: 'Training rows (default: 42,000 for clean, 12,000 otherwise; at most 60,000).' }),
-    test: Flags.integer({ description: 'Test rows, from t10k (default and at most 10,000).' }),
+    test: Flags.integer({ description: 'Test rows, from t10k (default and at most 10,000); with --preview, digits per recipe (default 8).' }),
     out: Flags.string({ description: 'Competition folder to create (default: competitions/<recipe>).' }),
     force: Flags.boolean({ description: 'Replace the folder if it exists.', default: false }),
     preview: Flags.string({ description: 'Write a PNG of the first test rows under every recipe instead of building a competition.' }),
