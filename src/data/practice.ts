@@ -14,6 +14,8 @@
  *                                                                          ±10% per axis, brightness ×[0.6, 1.4]
  *                                                                          (Keras ImageDataGenerator ranges), plus
  *                                                                          Gaussian noise when σ > 0
+ *   mnistc-*  Kaggle header layout, integers 0–255 (MNIST-C ships uint8)   one MNIST-C corruption (corruptions/index.ts)
+ *   nmnist-*  Kaggle header layout, floats in [0, 1]                       one n-MNIST variant (corruptions/n-mnist.ts)
  *
  * Every recipe writes train.csv, test.csv and sample_submission.csv (ImageId,Label, ids
  * from 1) into the competition folder, and the answers beside it, never inside:
@@ -30,11 +32,12 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { CORRUPTIONS, CORRUPTION_RECIPES, isCorruptionRecipe } from './corruptions/index.js';
 import { type MnistSet, mnistDigest, readMnist } from './mnist.js';
 import { orientationGather } from './orientation.js';
 import { type Random, createRandom, deriveSeed, permutation } from './random.js';
 
-export const PRACTICE_RECIPES = ['clean', 'uniform', 'gaussian', 'affine'] as const;
+export const PRACTICE_RECIPES = ['clean', 'uniform', 'gaussian', 'affine', ...CORRUPTION_RECIPES] as const;
 export type PracticeRecipe = (typeof PRACTICE_RECIPES)[number];
 /** The product's embedded default competition. */
 export const DEFAULT_PRACTICE_RECIPE: PracticeRecipe = 'uniform';
@@ -96,6 +99,22 @@ export const PRACTICE_RECIPE_SPECS: Record<PracticeRecipe, RecipeSpec> = {
     defaultTestRows: MNIST_TEST_COUNT,
     defaultSigma: 0,
   },
+  ...(Object.fromEntries(
+    CORRUPTION_RECIPES.map((name): [string, RecipeSpec] => {
+      const pixels = CORRUPTIONS[name].family === 'MNIST-C' ? 'integer' : 'float';
+      return [
+        name,
+        {
+          name,
+          summary: CORRUPTIONS[name].summary,
+          layout: { header: true, label: 'first', pixels, labelText: 'integer', transposed: false },
+          defaultTrainRows: 12_000,
+          defaultTestRows: MNIST_TEST_COUNT,
+          defaultSigma: null,
+        },
+      ];
+    }),
+  ) as Record<(typeof CORRUPTION_RECIPES)[number], RecipeSpec>),
 };
 
 /** The affine ranges, in Keras ImageDataGenerator terms. */
@@ -186,8 +205,8 @@ function affine(digit: Uint8Array, n: number, random: Random, out: Float64Array)
   }
 }
 
-/** One upright image in [0, 1] for `recipe` from an MNIST digit. */
-function makeImage(recipe: PracticeRecipe, digit: Uint8Array, n: number, random: Random, sigma: number | null, out: Float64Array): void {
+/** One upright image in [0, 1] for `recipe` from an MNIST digit (what row r of a split holds with `random` seeded for r). */
+export function makeImage(recipe: PracticeRecipe, digit: Uint8Array, n: number, random: Random, sigma: number | null, out: Float64Array): void {
   const pixels = n * n;
   switch (recipe) {
     case 'clean':
@@ -202,6 +221,12 @@ function makeImage(recipe: PracticeRecipe, digit: Uint8Array, n: number, random:
     case 'affine':
       affine(digit, n, random, out);
       break;
+    default: {
+      const clean = new Float64Array(pixels);
+      for (let i = 0; i < pixels; i++) clean[i] = digit[i] / 255;
+      out.set(CORRUPTIONS[recipe].apply(clean, n, random));
+      return;
+    }
   }
   if (sigma) for (let i = 0; i < pixels; i++) out[i] = Math.min(1, Math.max(0, out[i] + sigma * random.normal()));
 }
@@ -363,6 +388,7 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       sigma,
       layout: spec.layout,
       ...(spec.name === 'affine' ? { affineRanges: AFFINE_RANGES } : {}),
+      ...(isCorruptionRecipe(spec.name) ? { corruption: { family: CORRUPTIONS[spec.name].family, parameters: CORRUPTIONS[spec.name].parameters } } : {}),
       competition: basename(dir),
       createdAt: new Date().toISOString(),
       train: { source: basename(train.imagesFile), mnistSha256: mnistDigest(train), rows: trainRows, sourceIndices: trainSources },

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadDataset } from '../../src/data/dataset.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { CORRUPTIONS, isCorruptionRecipe } from '../../src/data/corruptions/index.js';
 import { type MnistSet, readMnist } from '../../src/data/mnist.js';
 import { PRACTICE_RECIPES, type PracticeRecipe, buildPracticeCompetition, formatUnit, practiceRows } from '../../src/data/practice.js';
+import { createRandom, deriveSeed } from '../../src/data/random.js';
 import { expectUserError, removeTempDirs, tempDir } from './helpers.js';
 
 let train: MnistSet;
@@ -120,6 +122,18 @@ describe.each(PRACTICE_RECIPES.map((recipe) => [recipe]))('data practice --recip
           expect(values[i]).toBeGreaterThanOrEqual(digit[i] / 255 - 1e-6);
           if (digit[i] === 255) expect(values[i]).toBe(1);
         }
+      }
+    } else if (isCorruptionRecipe(recipe)) {
+      // An MNIST-C or n-MNIST corruption of the claimed t10k image, drawn from that row's own stream
+      // (corruptions.test.ts checks what each corruption does)
+      const scale = report.layout.pixels === 'integer' ? 255 : 1;
+      for (let row = 0; row < TEST; row++) {
+        const digit = Float64Array.from(digitOf(t10k, key.test.sourceIndices[row]), (v) => v / 255);
+        const expected = CORRUPTIONS[recipe].apply(digit, 28, createRandom(deriveSeed(7, 'practice', 'test', row)));
+        const values = image(row);
+        let worst = 0;
+        for (let i = 0; i < PIXELS; i++) worst = Math.max(worst, Math.abs(values[i] - (scale === 255 ? Math.round(expected[i] * 255) / 255 : expected[i])));
+        expect(worst).toBeLessThanOrEqual(1e-6);
       }
     } else {
       // Noisy or moved: each row resembles its t10k source far more than other t10k digits

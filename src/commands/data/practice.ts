@@ -5,17 +5,20 @@ import { jsonFlag, seedFlag } from '../../cli/flags.js';
 import { UserError } from '../../errors.js';
 import { DEFAULT_PRACTICE_RECIPE, PRACTICE_RECIPES, PRACTICE_RECIPE_SPECS, type PracticeRecipe, buildPracticeCompetition } from '../../data/practice.js';
 import { displayPath, formatCount } from '../../data/format.js';
+import { writePracticePreview } from '../../data/practice-preview.js';
 import { createProgressPrinter } from '../../data/progress.js';
 
 export default class DataPractice extends DigitsCommand {
   static override summary = 'Build a practice competition from genuine MNIST.';
 
-  static override description = `Writes train.csv, test.csv and sample_submission.csv in the layout of a real noisy-MNIST competition, with the test answers beside the folder (<out>-answers.csv) for offline scoring. Training rows come from the MNIST training set, test rows only from t10k. Recipes: ${PRACTICE_RECIPES.map((name) => `${name} (${PRACTICE_RECIPE_SPECS[name].summary})`).join('; ')}.`;
+  static override description = `Writes train.csv, test.csv and sample_submission.csv in the layout of a real noisy-MNIST competition, with the test answers beside the folder (<out>-answers.csv) for offline scoring. Training rows come from the MNIST training set, test rows only from t10k. Recipes: ${PRACTICE_RECIPES.map((name) => `${name} (${PRACTICE_RECIPE_SPECS[name].summary})`).join('; ')}. With --preview, writes no competition but a PNG with one row per recipe showing its first test rows (--test of them, default 8).`;
 
   static override examples = [
     '<%= config.bin %> data practice',
     '<%= config.bin %> data practice --recipe gaussian --sigma 0.5 --out competitions/sigma05',
     '<%= config.bin %> data practice --recipe clean --train 5000 --test 1000 --seed 7',
+    '<%= config.bin %> data practice --recipe mnistc-motion-blur --out competitions/motion-blur',
+    '<%= config.bin %> data practice --preview recipes.png',
   ];
 
   static override flags = {
@@ -24,14 +27,21 @@ export default class DataPractice extends DigitsCommand {
     recipe: Flags.string({ description: 'Which competition to imitate.', options: [...PRACTICE_RECIPES], default: DEFAULT_PRACTICE_RECIPE }),
     sigma: Flags.string({ description: 'Noise σ (pixels in [0,1]) for gaussian (default 0.3) and affine (default 0).' }),
     train: Flags.integer({ description: 'Training rows (default: 42,000 for clean, 12,000 otherwise; at most 60,000).' }),
-    test: Flags.integer({ description: 'Test rows, from t10k (default and at most 10,000).' }),
+    test: Flags.integer({ description: 'Test rows, from t10k (default and at most 10,000); with --preview, digits per recipe (default 8).' }),
     out: Flags.string({ description: 'Competition folder to create (default: competitions/<recipe>).' }),
     force: Flags.boolean({ description: 'Replace the folder if it exists.', default: false }),
+    preview: Flags.string({ description: 'Write a PNG of the first test rows under every recipe instead of building a competition.' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DataPractice);
     const recipe = flags.recipe as PracticeRecipe;
+    if (flags.preview) {
+      const preview = await writePracticePreview(flags.preview, { recipes: PRACTICE_RECIPES, count: flags.test ?? 8, seed: flags.seed });
+      if (flags.json) this.printJson({ file: flags.preview, recipes: preview.recipes, sourceIndices: preview.sourceIndices, width: preview.width, height: preview.height });
+      else process.stdout.write(`Wrote ${displayPath(flags.preview)}: ${preview.recipes.length} recipes × ${preview.sourceIndices.length} t10k digits (test rows 1–${preview.sourceIndices.length}, seed ${flags.seed})\n`);
+      return;
+    }
     let sigma: number | undefined;
     if (flags.sigma !== undefined) {
       sigma = Number(flags.sigma);

@@ -1,0 +1,338 @@
+/**
+ * `npm run bench:generalization`: how the product's default `digits run` does on competitions
+ * whose corruption is not the one it was built on, against a from-scratch baseline trained by
+ * our own trainer on the same files (issue 13, item 1). For each recipe:
+ *
+ *  1. builds the practice competition (`digits data practice` service; train rows from MNIST
+ *     train, test rows from t10k, answers beside the folder) and imports it with the CLI
+ *     (`digits data import`, which detects the orientation as `digits run` does);
+ *  2. runs the default main job as a user would: `node bin/run.js run --data <dir> --answers
+ *     <answers> --json` (whatever ensemble is the default), in its own folder; records the
+ *     submission's test accuracy and the wall-clock seconds;
+ *  3. trains the baseline: one `seed002` member from scratch (no `init`), RMSprop 1e-3 constant,
+ *     rotation ±10°, width/height shifts ±10%, batch 64, 15 epochs, best weights by validation
+ *     loss on the default shared 10% holdout (`digits train --ensemble <file>`), then scores it
+ *     once on the answers: `digits evaluate --no-tta --precision fp32` (plain fp32 predictions,
+ *     as a plain PyTorch script would make them);
+ *  4. prints per recipe: accuracy of both, seconds of both, the difference (default − baseline,
+ *     in points), and the average difference; a table on stderr, JSON on stdout.
+ *
+ * Resumable: each recipe's stages write <work>/<recipe>/{default,baseline,result}.json; a
+ * recipe whose result.json exists is not run again, a finished stage is not repeated, and an
+ * interrupted baseline training continues with `digits train --resume`. The work folder is
+ * named after the settings, so a smoke run never mixes with the full one.
+ *
+ *   npm run -s bench:generalization > generalization.json        # the full bench (hours)
+ *   npm run -s bench:generalization -- mnistc-motion-blur nmnist-awgn
+ *   GEN_TRAIN=1000 GEN_TEST=500 GEN_BASELINE_EPOCHS=2 npm run bench:generalization -- mnistc-motion-blur
+ *
+ * Options (flag, or environment variable):
+ *   recipes as arguments, or --recipes a,b / GEN_RECIPES     default: DEFAULT_RECIPES below
+ *   --train N / GEN_TRAIN                                     training rows (12,000)
+ *   --test N / GEN_TEST                                       t10k test rows (10,000)
+ *   --baseline-epochs N / GEN_BASELINE_EPOCHS                 baseline epochs (15)
+ *   --seed N / GEN_SEED                                       competition seed (42)
+ *   --work dir / GEN_WORK                                     work folder (tmp/generalization under the repo)
+ *
+ * Never read by anything that trains or chooses: the answers are only passed to the scoring
+ * steps, as a user with a practice competition would.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildPracticeCompetition, PRACTICE_RECIPES, type PracticeRecipe } from '../src/data/practice.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'run.js');
+
+/** Ten corruptions other than `uniform`, among them motion blur, impulse noise and AWGN with reduced contrast. */
+export const DEFAULT_RECIPES: PracticeRecipe[] = [
+  'mnistc-motion-blur',
+  'mnistc-impulse-noise',
+  'nmnist-contrast-awgn',
+  'nmnist-awgn',
+  'nmnist-motion-blur',
+  'mnistc-shot-noise',
+  'mnistc-glass-blur',
+  'mnistc-fog',
+  'mnistc-zigzag',
+  'mnistc-canny-edges',
+];
+
+/** The from-scratch baseline: seed002, 15 epochs, RMSprop 1e-3, rotation ±10°, shifts ±10%, batch 64. */
+export function baselineEnsemble(epochs: number): object {
+  return {
+    name: 'baseline',
+    description: `seed002 from scratch: ${epochs} epochs, RMSprop 1e-3, rotation ±10°, width/height shift ±10%, batch 64, best weights by validation loss`,
+    validation: { kind: 'shared', fraction: 0.1, seed: 42 },
+    members: [
+      {
+        name: 'seed002-scratch',
+        preset: 'seed002',
+        optimizer: 'rmsprop',
+        learningRate: 1e-3,
+        schedule: { kind: 'constant' },
+        augmentation: { rotation: 10, widthShift: 0.1, heightShift: 0.1 },
+        epochs,
+        batchSize: 64,
+        seed: 2,
+      },
+    ],
+  };
+}
+
+interface Settings {
+  recipes: PracticeRecipe[];
+  trainRows: number;
+  testRows: number;
+  baselineEpochs: number;
+  seed: number;
+  work: string;
+}
+
+interface DefaultResult {
+  accuracy: number;
+  seconds: number;
+  runDir: string;
+  members: number;
+  validationAccuracy: number | null;
+}
+
+interface BaselineResult {
+  accuracy: number;
+  seconds: number;
+  trainSeconds: number;
+  validationAccuracy: number | null;
+  bestEpoch: number | null;
+  epochs: number;
+}
+
+interface RecipeResult {
+  recipe: PracticeRecipe;
+  settings: Omit<Settings, 'recipes' | 'work'>;
+  orientation: string;
+  default: DefaultResult;
+  baseline: BaselineResult;
+  /** default − baseline, in accuracy points */
+  difference: number;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function positiveInteger(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    log(`${name} must be a whole number ≥ 1, not ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function parseSettings(): Settings {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      recipes: { type: 'string' },
+      train: { type: 'string' },
+      test: { type: 'string' },
+      'baseline-epochs': { type: 'string' },
+      seed: { type: 'string' },
+      work: { type: 'string' },
+    },
+  });
+  const listed = positionals.length > 0 ? positionals : (values.recipes ?? process.env.GEN_RECIPES)?.split(',').map((r) => r.trim()).filter(Boolean);
+  const recipes = (listed ?? DEFAULT_RECIPES) as PracticeRecipe[];
+  const unknown = recipes.filter((r) => !(PRACTICE_RECIPES as readonly string[]).includes(r));
+  if (unknown.length > 0) {
+    log(`unknown recipe ${unknown.join(', ')}; recipes: ${PRACTICE_RECIPES.join(', ')}`);
+    process.exit(2);
+  }
+  const trainRows = positiveInteger(values.train ?? process.env.GEN_TRAIN, 12_000, '--train');
+  const testRows = positiveInteger(values.test ?? process.env.GEN_TEST, 10_000, '--test');
+  const baselineEpochs = positiveInteger(values['baseline-epochs'] ?? process.env.GEN_BASELINE_EPOCHS, 15, '--baseline-epochs');
+  const seed = positiveInteger(values.seed ?? process.env.GEN_SEED, 42, '--seed');
+  const base = path.resolve(values.work ?? process.env.GEN_WORK ?? path.join(ROOT, 'tmp', 'generalization'));
+  const work = path.join(base, `train${trainRows}-test${testRows}-epochs${baselineEpochs}-seed${seed}`);
+  return { recipes, trainRows, testRows, baselineEpochs, seed, work };
+}
+
+/** Runs `node bin/run.js <args>` in `cwd`; stdout is returned, stderr goes to `logFile`. */
+async function digits(args: string[], cwd: string, logFile: string): Promise<{ stdout: string; seconds: number }> {
+  await mkdir(cwd, { recursive: true });
+  const started = performance.now();
+  const stderr = createWriteStream(logFile, { flags: 'a' });
+  stderr.write(`$ digits ${args.join(' ')}\n`);
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  child.stderr.pipe(stderr);
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exit) => resolve(exit ?? 1));
+  });
+  stderr.end();
+  const stdout = Buffer.concat(chunks).toString('utf8');
+  if (code !== 0) throw new Error(`digits ${args.join(' ')} exited with ${code}; see ${logFile}`);
+  return { stdout, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The pretty-printed JSON object a `--json` command ends with (after any one-line event objects). */
+function finalJson<T>(stdout: string): T {
+  const start = stdout.startsWith('{\n') ? 0 : stdout.lastIndexOf('\n{\n') + 1;
+  if (start < 0) throw new Error(`no JSON result in the output:\n${stdout.slice(-500)}`);
+  return JSON.parse(stdout.slice(start)) as T;
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+  await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+async function prepareCompetition(recipe: PracticeRecipe, settings: Settings, dir: string): Promise<{ competition: string; answers: string }> {
+  const competition = path.join(dir, 'competition');
+  const answers = `${competition}-answers.csv`;
+  const key = await readJson<{ recipe: string; seed: number; train: { rows: number }; test: { rows: number } }>(`${competition}-answers.json`);
+  const fresh = key && key.recipe === recipe && key.seed === settings.seed && key.train.rows === settings.trainRows && key.test.rows === settings.testRows && existsSync(answers);
+  if (!fresh) {
+    log(`  building the ${recipe} competition (${settings.trainRows} train rows, ${settings.testRows} t10k test rows)`);
+    await buildPracticeCompetition({ recipe, out: competition, trainRows: settings.trainRows, testRows: settings.testRows, seed: settings.seed, force: true });
+  }
+  return { competition, answers };
+}
+
+async function runDefault(dir: string, competition: string, answers: string): Promise<DefaultResult> {
+  const file = path.join(dir, 'default.json');
+  const done = await readJson<DefaultResult>(file);
+  if (done) return done;
+  const cwd = path.join(dir, 'default');
+  await rm(cwd, { recursive: true, force: true });
+  log('  default: digits run --data <competition> --answers <answers> --json');
+  const { stdout, seconds } = await digits(['run', '--data', competition, '--answers', answers, '--json'], cwd, path.join(dir, 'default.log'));
+  const result = finalJson<{ runDir: string; submission: { score?: { accuracy: number }; members: string[]; validation?: { accuracy: number } } }>(stdout);
+  if (!result.submission.score) throw new Error('digits run did not score its submission against the answers');
+  const value: DefaultResult = {
+    accuracy: result.submission.score.accuracy,
+    seconds: Math.round(seconds),
+    runDir: result.runDir,
+    members: result.submission.members.length,
+    validationAccuracy: result.submission.validation?.accuracy ?? null,
+  };
+  await writeJson(file, value);
+  return value;
+}
+
+async function runBaseline(dir: string, competition: string, answers: string, epochs: number): Promise<BaselineResult> {
+  const file = path.join(dir, 'baseline.json');
+  const done = await readJson<BaselineResult>(file);
+  if (done) return done;
+  const cwd = path.join(dir, 'baseline');
+  await mkdir(cwd, { recursive: true });
+  const ensembleFile = path.join(cwd, 'baseline-ensemble.json');
+  await writeFile(ensembleFile, `${JSON.stringify(baselineEnsemble(epochs), null, 2)}\n`);
+  const runDir = path.join(cwd, 'runs', 'baseline');
+  const resume = existsSync(path.join(runDir, 'run.json'));
+  log(`  baseline: digits train --ensemble baseline-ensemble.json (seed002 from scratch, ${epochs} epochs)${resume ? ' --resume' : ''}`);
+  const logFile = path.join(dir, 'baseline.log');
+  const train = await digits(['train', '--data', competition, '--ensemble', ensembleFile, '--run', runDir, ...(resume ? ['--resume'] : []), '--json'], cwd, logFile);
+  const manifest = finalJson<{ members: Array<{ ok: boolean; bestValAcc?: number; bestEpoch?: number; error?: string }> }>(train.stdout);
+  const member = manifest.members[0];
+  if (!member?.ok) throw new Error(`the baseline member failed: ${member?.error ?? 'no member'}`);
+  log('  baseline: digits evaluate --answers <answers> --no-tta --precision fp32 --json');
+  const evaluation = await digits(['evaluate', '--run', runDir, '--answers', answers, '--no-tta', '--precision', 'fp32', '--json'], cwd, logFile);
+  const report = finalJson<{ test?: { soft: { accuracy: number } } }>(evaluation.stdout);
+  if (!report.test) throw new Error('digits evaluate did not score the test predictions against the answers');
+  const value: BaselineResult = {
+    accuracy: report.test.soft.accuracy,
+    seconds: Math.round(train.seconds + evaluation.seconds),
+    trainSeconds: Math.round(train.seconds),
+    validationAccuracy: member.bestValAcc ?? null,
+    bestEpoch: member.bestEpoch === undefined ? null : member.bestEpoch + 1,
+    epochs,
+  };
+  await writeJson(file, value);
+  return value;
+}
+
+async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<RecipeResult> {
+  const dir = path.join(settings.work, recipe);
+  const resultFile = path.join(dir, 'result.json');
+  const done = await readJson<RecipeResult>(resultFile);
+  if (done) {
+    log(`${recipe}: done before (${resultFile})`);
+    return done;
+  }
+  log(`${recipe}:`);
+  await mkdir(dir, { recursive: true });
+  const { competition, answers } = await prepareCompetition(recipe, settings, dir);
+  const imported = finalJson<{ orientation: string }>((await digits(['data', 'import', competition, '--json'], dir, path.join(dir, 'import.log'))).stdout);
+  log(`  imported: orientation ${imported.orientation}`);
+  const defaultResult = await runDefault(dir, competition, answers);
+  log(`  default: ${(defaultResult.accuracy * 100).toFixed(2)}% in ${defaultResult.seconds} s`);
+  const baseline = await runBaseline(dir, competition, answers, settings.baselineEpochs);
+  log(`  baseline: ${(baseline.accuracy * 100).toFixed(2)}% in ${baseline.seconds} s`);
+  const result: RecipeResult = {
+    recipe,
+    settings: { trainRows: settings.trainRows, testRows: settings.testRows, baselineEpochs: settings.baselineEpochs, seed: settings.seed },
+    orientation: imported.orientation,
+    default: defaultResult,
+    baseline,
+    difference: (defaultResult.accuracy - baseline.accuracy) * 100,
+  };
+  await writeJson(resultFile, result);
+  return result;
+}
+
+function table(results: RecipeResult[]): string {
+  const header = ['recipe', 'default %', 'default s', 'baseline %', 'baseline s', 'difference'];
+  const rows = results.map((r) => [
+    r.recipe,
+    (r.default.accuracy * 100).toFixed(2),
+    String(r.default.seconds),
+    (r.baseline.accuracy * 100).toFixed(2),
+    String(r.baseline.seconds),
+    `${r.difference >= 0 ? '+' : ''}${r.difference.toFixed(2)}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(path.join(ROOT, 'dist', 'commands', 'run.js'))) {
+    log('dist/ is missing: build the CLI first (npm run build), or use npm run bench:generalization, which builds it');
+    process.exit(2);
+  }
+  const settings = parseSettings();
+  log(`generalization bench: ${settings.recipes.length} recipes, ${settings.trainRows} train rows, ${settings.testRows} test rows, baseline ${settings.baselineEpochs} epochs; work in ${settings.work}`);
+  const results: RecipeResult[] = [];
+  const failures: Array<{ recipe: string; error: string }> = [];
+  for (const recipe of settings.recipes) {
+    try {
+      results.push(await runRecipe(recipe, settings));
+    } catch (error) {
+      log(`${recipe}: FAILED: ${(error as Error).message}`);
+      failures.push({ recipe, error: (error as Error).message });
+    }
+  }
+  const averageDifference = results.length > 0 ? results.reduce((sum, r) => sum + r.difference, 0) / results.length : null;
+  log('');
+  log(table(results));
+  log(averageDifference === null ? 'no recipe finished' : `average difference (default − baseline): ${averageDifference >= 0 ? '+' : ''}${averageDifference.toFixed(2)} points over ${results.length} recipes; default ahead on ${results.filter((r) => r.difference > 0).length}`);
+  process.stdout.write(`${JSON.stringify({ settings, results, averageDifference, failures }, null, 2)}\n`);
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+// Run when executed (npm run bench:generalization), not when a test imports the baseline spec.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
