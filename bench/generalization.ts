@@ -33,6 +33,7 @@
  *   --baseline-epochs N / GEN_BASELINE_EPOCHS                 baseline epochs (15)
  *   --seed N / GEN_SEED                                       competition seed (42)
  *   --work dir / GEN_WORK                                     work folder (tmp/generalization under the repo)
+ *   --stages default,baseline / GEN_STAGES                    run one stage alone (its file is kept, no result)
  *
  * Never read by anything that trains or chooses: the answers are only passed to the scoring
  * steps, as a user with a practice competition would.
@@ -91,6 +92,8 @@ interface Settings {
   baselineEpochs: number;
   seed: number;
   work: string;
+  /** which stages to run: both make a result; one alone only keeps its stage file */
+  stages: string[];
 }
 
 interface DefaultResult {
@@ -112,7 +115,7 @@ interface BaselineResult {
 
 interface RecipeResult {
   recipe: PracticeRecipe;
-  settings: Omit<Settings, 'recipes' | 'work'>;
+  settings: Omit<Settings, 'recipes' | 'work' | 'stages'>;
   orientation: string;
   default: DefaultResult;
   baseline: BaselineResult;
@@ -142,6 +145,7 @@ function parseSettings(): Settings {
       'baseline-epochs': { type: 'string' },
       seed: { type: 'string' },
       work: { type: 'string' },
+      stages: { type: 'string' },
     },
   });
   const listed = positionals.length > 0 ? positionals : (values.recipes ?? process.env.GEN_RECIPES)?.split(',').map((r) => r.trim()).filter(Boolean);
@@ -157,7 +161,13 @@ function parseSettings(): Settings {
   const seed = positiveInteger(values.seed ?? process.env.GEN_SEED, 42, '--seed');
   const base = path.resolve(values.work ?? process.env.GEN_WORK ?? path.join(ROOT, 'tmp', 'generalization'));
   const work = path.join(base, `train${trainRows}-test${testRows}-epochs${baselineEpochs}-seed${seed}`);
-  return { recipes, trainRows, testRows, baselineEpochs, seed, work };
+  const stages = (values.stages ?? process.env.GEN_STAGES ?? 'default,baseline').split(',').map((x) => x.trim());
+  const badStage = stages.find((x) => x !== 'default' && x !== 'baseline');
+  if (badStage !== undefined || stages.length === 0) {
+    log(`--stages takes default, baseline or both (comma-separated), not ${JSON.stringify(badStage ?? '')}`);
+    process.exit(2);
+  }
+  return { recipes, trainRows, testRows, baselineEpochs, seed, work, stages };
 }
 
 /** Runs `node bin/run.js <args>` in `cwd`; stdout is returned, stderr goes to `logFile`. */
@@ -265,7 +275,7 @@ async function runBaseline(dir: string, competition: string, answers: string, ep
   return value;
 }
 
-async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<RecipeResult> {
+async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<RecipeResult | null> {
   const dir = path.join(settings.work, recipe);
   const resultFile = path.join(dir, 'result.json');
   const done = await readJson<RecipeResult>(resultFile);
@@ -278,10 +288,18 @@ async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<Re
   const { competition, answers } = await prepareCompetition(recipe, settings, dir);
   const imported = finalJson<{ orientation: string }>((await digits(['data', 'import', competition, '--json'], dir, path.join(dir, 'import.log'))).stdout);
   log(`  imported: orientation ${imported.orientation}`);
-  const defaultResult = await runDefault(dir, competition, answers);
-  log(`  default: ${(defaultResult.accuracy * 100).toFixed(2)}% in ${defaultResult.seconds} s`);
-  const baseline = await runBaseline(dir, competition, answers, settings.baselineEpochs);
-  log(`  baseline: ${(baseline.accuracy * 100).toFixed(2)}% in ${baseline.seconds} s`);
+  // One stage alone (--stages baseline) runs and keeps its stage file, without a result.
+  let defaultResult: DefaultResult | null = null;
+  if (settings.stages.includes('default')) {
+    defaultResult = await runDefault(dir, competition, answers);
+    log(`  default: ${(defaultResult.accuracy * 100).toFixed(2)}% in ${defaultResult.seconds} s`);
+  }
+  let baseline: BaselineResult | null = null;
+  if (settings.stages.includes('baseline')) {
+    baseline = await runBaseline(dir, competition, answers, settings.baselineEpochs);
+    log(`  baseline: ${(baseline.accuracy * 100).toFixed(2)}% in ${baseline.seconds} s`);
+  }
+  if (!defaultResult || !baseline) return null;
   const result: RecipeResult = {
     recipe,
     settings: { trainRows: settings.trainRows, testRows: settings.testRows, baselineEpochs: settings.baselineEpochs, seed: settings.seed },
@@ -320,7 +338,8 @@ async function main(): Promise<void> {
   const failures: Array<{ recipe: string; error: string }> = [];
   for (const recipe of settings.recipes) {
     try {
-      results.push(await runRecipe(recipe, settings));
+      const result = await runRecipe(recipe, settings);
+      if (result) results.push(result);
     } catch (error) {
       log(`${recipe}: FAILED: ${(error as Error).message}`);
       failures.push({ recipe, error: (error as Error).message });
