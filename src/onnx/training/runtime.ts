@@ -2,8 +2,8 @@
  * The whole-step ONNX Runtime trainer: one session per batch size running the graph of
  * graph.ts, with the parameters, optimizer states and BN moving statistics kept in JS
  * Float32Arrays between steps (kernels already in ONNX layout [Co,Ci,KH,KW]); `syncToModel`
- * writes them back into the tfjs model for validation and checkpoints, `state`/`setState` read
- * and restore everything a step depends on (for an exact resume).
+ * writes them back into the tfjs model for validation and checkpoints; `getState`/`setState`
+ * copy out and restore everything a step depends on (for an exact resume).
  *
  * tfjs-wasm's autodiff with ONNX Runtime per-op kernels (engine/ort-kernels.ts) pays, on every
  * op, an NHWC↔NCHW transpose, a copy out of ORT into wasm memory and a session call, and runs
@@ -19,6 +19,7 @@ import { loadOrt, ortLoadFailure, type OrtModules, type OrtTensor, type SyncSess
 import { buildTrainingGraph } from './graph.js';
 import { nchwcBlockSize } from './layout.js';
 import { OPTIMIZERS, type OptimizerRule } from './optimizers.js';
+export { stateCount } from './optimizers.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { readProfiles, type OrtProfile } from './profile.js';
 import { maskName, newName, paramName, statName, stateName, type FilterGradient, type ParamSlot, type TrainerOptimizerKind } from './rule.js';
@@ -60,20 +61,25 @@ export interface StepResult {
 }
 
 /**
- * Everything a step depends on besides its batch, in graph layout (`plan.params` order;
- * conv kernels [Co,Ci,KH,KW]): what an exact resume must save and restore.
+ * What the trainer carries from step to step: the optimizer's moments in the graph's layout
+ * (`plan.params` order; conv kernels [Co,Ci,KH,KW]), Adam's bias-correction powers, the step
+ * count and the dropout generator; and, optionally, the parameters and moving statistics
+ * (otherwise they come from the tfjs model, e.g. a checkpoint, when the trainer is created).
  */
-export interface TrainerState {
-  params: Float32Array[];
-  /** per parameter, the optimizer's state tensors (Adam: m, v; RMSprop: mean square; SGD: accumulation) */
-  moments: Float32Array[][];
-  /** BN moving statistics (`plan.stats` order) */
-  stats: Float32Array[];
-  /** the optimizer's per-step scalars (Adam: β1ᵗ, β2ᵗ; none otherwise) */
-  scalars: number[];
+export interface OrtTrainerState {
+  optimizer: TrainerOptimizerKind;
+  steps: number;
+  /** Adam's β1ᵗ and β2ᵗ (the other optimizers have none and report β1, β2) */
+  accBeta1: number;
+  accBeta2: number;
   /** mulberry32 state of the dropout masks */
   maskState: number;
-  steps: number;
+  /** per parameter, `stateCount(optimizer)` arrays (Adam: m, v; RMSprop: mean square; SGD: accumulation) */
+  moments: Float32Array[][];
+  /** parameters in graph layout (`plan.params` order) */
+  params?: Float32Array[];
+  /** BN moving statistics (`plan.stats` order) */
+  stats?: Float32Array[];
 }
 
 export class OrtTrainer {
@@ -143,38 +149,37 @@ export class OrtTrainer {
     return { params: this.plan.params.map((s, i) => tfjsLayout(s, this.params[i]!)), stats: this.plan.stats.map((s, i) => tfjsLayout(s, this.stats[i]!)) };
   }
 
-  /** A copy of everything the next step depends on (graph layout). */
-  state(): TrainerState {
+  /** A copy of everything the next step depends on: optimizer state, step count, dropout stream, parameters and statistics. */
+  getState(): OrtTrainerState {
+    const [accBeta1, accBeta2] = this.options.optimizer === 'adam' ? this.scalars : OPTIMIZERS.adam.initialScalars();
     return {
-      params: this.params.map((a) => a.slice()),
-      moments: this.moments.map((m) => m.map((a) => a.slice())),
-      stats: this.stats.map((a) => a.slice()),
-      scalars: [...this.scalars],
-      maskState: this.maskState,
+      optimizer: this.options.optimizer,
       steps: this.steps,
+      accBeta1: accBeta1!,
+      accBeta2: accBeta2!,
+      maskState: this.maskState,
+      moments: this.moments.map((m) => m.map((a) => a.slice())),
+      params: this.params.map((a) => a.slice()),
+      stats: this.stats.map((a) => a.slice()),
     };
   }
 
-  /** Restores a `state()` of a trainer of the same plan and optimizer (sizes are checked). */
-  setState(state: TrainerState): void {
-    const check = (what: string, arrays: Float32Array[], slots: Array<{ shape: number[] }>) => {
-      if (arrays.length !== slots.length) throw new Error(`trainer state: ${arrays.length} ${what}, the plan has ${slots.length}`);
-      arrays.forEach((a, i) => {
-        const size = tf.util.sizeFromShape(slots[i]!.shape);
-        if (a.length !== size) throw new Error(`trainer state: ${what} ${i} has ${a.length} values, expected ${size}`);
-      });
-    };
-    check('parameters', state.params, this.plan.params);
-    check('moving statistics', state.stats, this.plan.stats);
-    if (state.moments.length !== this.plan.params.length || state.moments.some((m) => m.length !== this.optimizer.states)) {
-      throw new Error(`trainer state: optimizer states do not match ${this.options.optimizer} (${this.optimizer.states} per parameter)`);
+  /** Restores what `getState` returned, for the same network and optimizer (parameters and statistics only when it holds them). */
+  setState(state: OrtTrainerState): void {
+    const opt = this.options.optimizer;
+    if (state.optimizer !== opt) throw new Error(`the saved optimizer state is ${state.optimizer}; this trainer runs ${opt}`);
+    const fits = (arrays: Float32Array[], slots: Array<{ shape: number[] }>) => arrays.length === slots.length && arrays.every((a, i) => a.length === tf.util.sizeFromShape(slots[i]!.shape));
+    const params = this.plan.params;
+    if (state.moments.length !== params.length || state.moments.some((m, i) => m.length !== this.optimizer.states || !fits(m, m.map(() => params[i]!)))) {
+      throw new Error('the saved optimizer state does not fit this network (different parameter shapes)');
     }
-    state.moments.forEach((m, i) => check('optimizer states', m, m.map(() => this.plan.params[i]!)));
-    if (state.scalars.length !== this.optimizer.scalars.length) throw new Error(`trainer state: ${state.scalars.length} optimizer scalars, ${this.options.optimizer} has ${this.optimizer.scalars.length}`);
-    this.params = state.params.map((a) => a.slice());
-    this.moments = state.moments.map((m) => m.map((a) => a.slice()));
-    this.stats = state.stats.map((a) => a.slice());
-    this.scalars = [...state.scalars];
+    if ((state.params && !fits(state.params, params)) || (state.stats && !fits(state.stats, this.plan.stats))) {
+      throw new Error('the saved parameters do not fit this network (different parameter shapes)');
+    }
+    this.moments = state.moments.map((m) => m.map((a) => Float32Array.from(a)));
+    if (state.params) this.params = state.params.map((a) => Float32Array.from(a));
+    if (state.stats) this.stats = state.stats.map((a) => Float32Array.from(a));
+    if (opt === 'adam') this.scalars = [state.accBeta1, state.accBeta2];
     this.maskState = state.maskState >>> 0;
     this.steps = state.steps;
   }
