@@ -8,7 +8,7 @@
  *   BENCH_BACKENDS=wasm npm run bench   # only these (comma-separated)
  *
  * Variants: `wasm` trains as trainMember does (the whole-step ONNX Runtime trainer,
- * src/engine/ort-trainer.ts, when it loads); `wasm-tfjs-autodiff` is the previous path (tfjs
+ * src/onnx/training/, when it loads); `wasm-tfjs-autodiff` is the previous path (tfjs
  * autodiff with ONNX Runtime conv/BN kernels); `wasm-xnnpack` is wasm without ONNX Runtime at all.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,7 +21,8 @@ import { runWorkerJobs, type WorkerJob } from '../src/training/worker-protocol.j
 import { profileTrainingStep, type ThroughputResult } from '../src/training/throughput.js';
 import { readMnist } from '../src/data/mnist.js';
 import { saveCheckpoint } from '../src/model/checkpoint.js';
-import { createOnnxPredictor, onnxRuntimeStatus } from '../src/inference/predictor.js';
+import { onnxRuntimeStatus } from '../src/engine/ort.js';
+import { createOnnxPredictor } from '../src/inference/predictor.js';
 import { buildModel } from '../src/model/presets.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);

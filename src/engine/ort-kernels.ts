@@ -9,19 +9,14 @@
  * tensors straight in wasm memory. Everything else (autodiff, optimisers, the other
  * ops) stays on tfjs-wasm.
  *
- * tfjs kernels are synchronous and `InferenceSession.run` of onnxruntime-node is a
- * Promise wrapped around a synchronous native call (onnxruntime-node `dist/backend.js`
- * runs `binding.InferenceSession.run` inside `setImmediate`). We call that native
- * binding directly; if a future onnxruntime-node moves it, loading fails cleanly and
- * the XNNPACK kernels of wasm-kernels.ts stay in place.
+ * tfjs kernels are synchronous, so the sessions run through onnxruntime-node's synchronous
+ * binding (ort.ts); when it does not load, the XNNPACK kernels of wasm-kernels.ts stay in place.
  */
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { BN_TRAIN, BN_TRAIN_GRAD } from './batch-norm.js';
-import { encodeModel, floatInitializer, int64Initializer, node, valueInfo } from './onnx-graph.js';
-
-const require = createRequire(import.meta.url);
+import { OnnxGraph } from './onnx-graph.js';
+import { loadOrt, ortLoadFailure, type OrtModules, type OrtTensor, type SyncSession } from './ort.js';
 
 export const ORT_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', BN_TRAIN, BN_TRAIN_GRAD] as const;
 
@@ -37,24 +32,7 @@ export interface OrtKernelStatus {
   reason: string;
 }
 
-export interface OrtTensor {
-  data: Float32Array;
-  dims: readonly number[];
-}
-export interface SyncSession {
-  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
-  run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: object): Record<string, OrtTensor>;
-  endProfiling?(): void;
-  dispose(): void;
-}
-export interface OrtModules {
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
-  InferenceSession: new () => SyncSession;
-  version: string;
-}
-
 let ortModules: OrtModules | null = null;
-let loadFailure: string | null = null;
 let status: OrtKernelStatus = {
   available: false,
   enabled: false,
@@ -63,30 +41,6 @@ let status: OrtKernelStatus = {
   kernels: [],
   reason: 'not tried yet',
 };
-
-/** onnxruntime-node's Tensor class and synchronous session binding, or null (see `ortLoadFailure`). */
-export function loadOrt(): OrtModules | null {
-  if (ortModules || loadFailure) return ortModules;
-  try {
-    const ort = require('onnxruntime-node') as { Tensor: OrtModules['Tensor']; env: { versions?: { node?: string } } };
-    const pkg = require('onnxruntime-node/package.json') as { version: string };
-    const bindingModule = require('onnxruntime-node/dist/binding') as {
-      binding: { InferenceSession: new () => SyncSession };
-      initOrt: () => void;
-    };
-    bindingModule.initOrt();
-    if (typeof bindingModule.binding?.InferenceSession !== 'function') throw new Error('onnxruntime-node has no synchronous InferenceSession binding');
-    ortModules = { Tensor: ort.Tensor, InferenceSession: bindingModule.binding.InferenceSession, version: pkg.version };
-  } catch (error) {
-    loadFailure = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-  }
-  return ortModules;
-}
-
-/** Why onnxruntime-node did not load (null when it loaded or was not tried). */
-export function ortLoadFailure(): string | null {
-  return loadFailure;
-}
 
 export function ortKernelStatus(): OrtKernelStatus {
   return { ...status, kernels: [...status.kernels] };
@@ -193,24 +147,18 @@ function conv2D({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   return runGraph(
     backend,
     key,
-    () =>
-      encodeModel({
-        name: 'conv2d_nhwc',
-        inputs: [valueInfo('x', x.shape), valueInfo('w', filter.shape)],
-        outputs: [valueInfo('y', info.outShape)],
-        nodes: [
-          node({ op: 'Transpose', inputs: ['x'], outputs: ['xc'], attrs: { perm: NHWC_TO_NCHW } }),
-          // filter [KH,KW,Ci,Co] → ONNX [Co,Ci,KH,KW]
-          node({ op: 'Transpose', inputs: ['w'], outputs: ['wc'], attrs: { perm: [3, 2, 0, 1] } }),
-          node({
-            op: 'Conv',
-            inputs: ['xc', 'wc'],
-            outputs: ['yc'],
-            attrs: { strides: [info.strideHeight, info.strideWidth], dilations: [info.dilationHeight, info.dilationWidth], pads: padsOf(info) },
-          }),
-          node({ op: 'Transpose', inputs: ['yc'], outputs: ['y'], attrs: { perm: NCHW_TO_NHWC } }),
-        ],
-      }),
+    () => {
+      const g = new OnnxGraph();
+      g.input('x', x.shape);
+      g.input('w', filter.shape);
+      g.named('xc', 'Transpose', ['x'], { perm: NHWC_TO_NCHW });
+      // filter [KH,KW,Ci,Co] → ONNX [Co,Ci,KH,KW]
+      g.named('wc', 'Transpose', ['w'], { perm: [3, 2, 0, 1] });
+      g.named('yc', 'Conv', ['xc', 'wc'], { strides: [info.strideHeight, info.strideWidth], dilations: [info.dilationHeight, info.dilationWidth], pads: padsOf(info) });
+      g.named('y', 'Transpose', ['yc'], { perm: NCHW_TO_NHWC });
+      g.output('y', info.outShape);
+      return g.encode({ name: 'conv2d_nhwc' });
+    },
     { x, w: filter },
     info.outShape,
   );
@@ -232,24 +180,18 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): tf.TensorI
   return runGraph(
     backend,
     key,
-    () =>
-      encodeModel({
-        name: 'conv2d_backprop_input_nhwc',
-        inputs: [valueInfo('dy', dy.shape), valueInfo('w', filter.shape)],
-        outputs: [valueInfo('y', inputShape)],
-        nodes: [
-          node({ op: 'Transpose', inputs: ['dy'], outputs: ['dyc'], attrs: { perm: NHWC_TO_NCHW } }),
-          // ConvTranspose weight is [C_in = Co of the forward conv, C_out = Ci, KH, KW]
-          node({ op: 'Transpose', inputs: ['w'], outputs: ['wc'], attrs: { perm: [3, 2, 0, 1] } }),
-          node({
-            op: 'ConvTranspose',
-            inputs: ['dyc', 'wc'],
-            outputs: ['yc'],
-            attrs: { strides: [sh, sw], pads, output_padding: outputPadding, kernel_shape: [kh, kw] },
-          }),
-          node({ op: 'Transpose', inputs: ['yc'], outputs: ['y'], attrs: { perm: NCHW_TO_NHWC } }),
-        ],
-      }),
+    () => {
+      const g = new OnnxGraph();
+      g.input('dy', dy.shape);
+      g.input('w', filter.shape);
+      g.named('dyc', 'Transpose', ['dy'], { perm: NHWC_TO_NCHW });
+      // ConvTranspose weight is [C_in = Co of the forward conv, C_out = Ci, KH, KW]
+      g.named('wc', 'Transpose', ['w'], { perm: [3, 2, 0, 1] });
+      g.named('yc', 'ConvTranspose', ['dyc', 'wc'], { strides: [sh, sw], pads, output_padding: outputPadding, kernel_shape: [kh, kw] });
+      g.named('y', 'Transpose', ['yc'], { perm: NCHW_TO_NHWC });
+      g.output('y', inputShape);
+      return g.encode({ name: 'conv2d_backprop_input_nhwc' });
+    },
     { dy, w: filter },
     inputShape,
   );
@@ -270,36 +212,21 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
     backend,
     key,
     () => {
-      const nodes: object[] = [];
-      const initializers: object[] = [int64Initializer('slice_axes', [1, 2]), int64Initializer('slice_steps', [sh, sw])];
-      let src = 'x';
-      if (top || bottom || left || right) {
-        initializers.push(int64Initializer('pads', [0, top, left, 0, 0, bottom, right, 0]));
-        nodes.push(node({ op: 'Pad', inputs: ['x', 'pads'], outputs: ['xp'] }));
-        src = 'xp';
-      }
+      const g = new OnnxGraph();
+      g.input('x', x.shape);
+      g.input('dy', dy.shape);
+      const axes = g.ints([1, 2]);
+      const steps = g.ints([sh, sw]);
+      const src = top || bottom || left || right ? g.op('Pad', ['x', g.ints([0, top, left, 0, 0, bottom, right, 0])]) : 'x';
       const slices: string[] = [];
       for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const name = `p_${i}_${j}`;
-          initializers.push(int64Initializer(`${name}_s`, [i, j]), int64Initializer(`${name}_e`, [i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1]));
-          nodes.push(node({ op: 'Slice', inputs: [src, `${name}_s`, `${name}_e`, 'slice_axes', 'slice_steps'], outputs: [name] }));
-          slices.push(name);
-        }
+        for (let j = 0; j < kw; j++) slices.push(g.op('Slice', [src, g.ints([i, j]), g.ints([i + (OH - 1) * sh + 1, j + (OW - 1) * sw + 1]), axes, steps]));
       }
-      nodes.push(node({ op: 'Concat', inputs: slices, outputs: ['patches'], attrs: { axis: 3 } }));
-      initializers.push(int64Initializer('p_shape', [b * OH * OW, kh * kw * ci]), int64Initializer('dy_shape', [b * OH * OW, co]), int64Initializer('w_shape', [kh, kw, ci, co]));
-      nodes.push(node({ op: 'Reshape', inputs: ['patches', 'p_shape'], outputs: ['p2'] }));
-      nodes.push(node({ op: 'Reshape', inputs: ['dy', 'dy_shape'], outputs: ['d2'] }));
-      nodes.push(node({ op: 'Gemm', inputs: ['p2', 'd2'], outputs: ['g'], attrs: { transA: 1 } }));
-      nodes.push(node({ op: 'Reshape', inputs: ['g', 'w_shape'], outputs: ['y'] }));
-      return encodeModel({
-        name: 'conv2d_backprop_filter_nhwc',
-        inputs: [valueInfo('x', x.shape), valueInfo('dy', dy.shape)],
-        outputs: [valueInfo('y', [kh, kw, ci, co])],
-        nodes,
-        initializers,
-      });
+      const patches = g.reshape(g.op('Concat', slices, { axis: 3 }), [b * OH * OW, kh * kw * ci]);
+      const gemm = g.op('Gemm', [patches, g.reshape('dy', [b * OH * OW, co])], { transA: 1 });
+      g.named('y', 'Reshape', [gemm, g.ints([kh, kw, ci, co])]);
+      g.output('y', [kh, kw, ci, co]);
+      return g.encode({ name: 'conv2d_backprop_filter_nhwc' });
     },
     { x, dy },
     [kh, kw, ci, co],
@@ -317,25 +244,22 @@ function bnTrain({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   return runGraphOutputs(
     backend,
     key,
-    () =>
-      encodeModel({
-        name: 'batch_norm_train',
-        inputs: [valueInfo('x', x.shape), valueInfo('gamma', [c]), valueInfo('beta', [c])],
-        outputs: [valueInfo('y', x.shape), valueInfo('mean', [c]), valueInfo('variance', [c])],
-        initializers: [floatInitializer('eps', [], new Float32Array([epsilon])), int64Initializer('axes', axes)],
-        nodes: [
-          node({ op: 'ReduceMean', inputs: ['x', 'axes'], outputs: ['mean'], attrs: { keepdims: 0 } }),
-          node({ op: 'Sub', inputs: ['x', 'mean'], outputs: ['xc'] }),
-          node({ op: 'Mul', inputs: ['xc', 'xc'], outputs: ['xc2'] }),
-          node({ op: 'ReduceMean', inputs: ['xc2', 'axes'], outputs: ['var_k'], attrs: { keepdims: 0 } }),
-          node({ op: 'Add', inputs: ['var_k', 'eps'], outputs: ['var_eps'] }),
-          node({ op: 'Sqrt', inputs: ['var_eps'], outputs: ['std'] }),
-          node({ op: 'Div', inputs: ['gamma', 'std'], outputs: ['a'] }),
-          node({ op: 'Mul', inputs: ['xc', 'a'], outputs: ['xa'] }),
-          node({ op: 'Add', inputs: ['xa', 'beta'], outputs: ['y'] }),
-          node({ op: 'Identity', inputs: ['var_k'], outputs: ['variance'] }),
-        ],
-      }),
+    () => {
+      const g = new OnnxGraph();
+      g.input('x', x.shape);
+      g.input('gamma', [c]);
+      g.input('beta', [c]);
+      const mean = g.named('mean', 'ReduceMean', ['x', g.ints(axes)], { keepdims: 0 });
+      const xc = g.sub('x', mean);
+      const variance = g.reduceMean(g.mul(xc, xc), axes, 0);
+      const a = g.div('gamma', g.op('Sqrt', [g.add(variance, g.scalar(epsilon))]));
+      g.named('y', 'Add', [g.mul(xc, a), 'beta']);
+      g.named('variance', 'Identity', [variance]);
+      g.output('y', x.shape);
+      g.output('mean', [c]);
+      g.output('variance', [c]);
+      return g.encode({ name: 'batch_norm_train' });
+    },
     { x, gamma, beta },
     [
       ['y', x.shape],
@@ -356,34 +280,22 @@ function bnTrainGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   return runGraphOutputs(
     backend,
     key,
-    () =>
-      encodeModel({
-        name: 'batch_norm_train_grad',
-        inputs: [valueInfo('dy', x.shape), valueInfo('x', x.shape), valueInfo('gamma', [c]), valueInfo('mean', [c]), valueInfo('variance', [c])],
-        outputs: [valueInfo('dx', x.shape), valueInfo('dgamma', [c]), valueInfo('dbeta', [c])],
-        initializers: [
-          floatInitializer('eps', [], new Float32Array([epsilon])),
-          floatInitializer('inv_n', [], new Float32Array([1 / n])),
-          int64Initializer('axes', axes),
-        ],
-        nodes: [
-          node({ op: 'Add', inputs: ['variance', 'eps'], outputs: ['var_eps'] }),
-          node({ op: 'Sqrt', inputs: ['var_eps'], outputs: ['std'] }),
-          node({ op: 'Reciprocal', inputs: ['std'], outputs: ['r'] }),
-          node({ op: 'Sub', inputs: ['x', 'mean'], outputs: ['xc'] }),
-          node({ op: 'Mul', inputs: ['xc', 'r'], outputs: ['xhat'] }),
-          node({ op: 'ReduceSum', inputs: ['dy', 'axes'], outputs: ['dbeta'], attrs: { keepdims: 0 } }),
-          node({ op: 'Mul', inputs: ['dy', 'xhat'], outputs: ['dy_xhat'] }),
-          node({ op: 'ReduceSum', inputs: ['dy_xhat', 'axes'], outputs: ['dgamma'], attrs: { keepdims: 0 } }),
-          node({ op: 'Mul', inputs: ['dbeta', 'inv_n'], outputs: ['mdb'] }),
-          node({ op: 'Mul', inputs: ['dgamma', 'inv_n'], outputs: ['mdg'] }),
-          node({ op: 'Mul', inputs: ['xhat', 'mdg'], outputs: ['t1'] }),
-          node({ op: 'Sub', inputs: ['dy', 'mdb'], outputs: ['t2'] }),
-          node({ op: 'Sub', inputs: ['t2', 't1'], outputs: ['t3'] }),
-          node({ op: 'Mul', inputs: ['gamma', 'r'], outputs: ['gr'] }),
-          node({ op: 'Mul', inputs: ['t3', 'gr'], outputs: ['dx'] }),
-        ],
-      }),
+    () => {
+      const g = new OnnxGraph();
+      const inputs: Array<[string, number[]]> = [['dy', x.shape], ['x', x.shape], ['gamma', [c]], ['mean', [c]], ['variance', [c]]];
+      for (const [name, shape] of inputs) g.input(name, shape);
+      const r = g.op('Reciprocal', [g.op('Sqrt', [g.add('variance', g.scalar(epsilon))])]);
+      const xhat = g.mul(g.sub('x', 'mean'), r);
+      const dbeta = g.named('dbeta', 'ReduceSum', ['dy', g.ints(axes)], { keepdims: 0 });
+      const dgamma = g.named('dgamma', 'ReduceSum', [g.mul('dy', xhat), g.ints(axes)], { keepdims: 0 });
+      const invN = g.scalar(1 / n);
+      const t3 = g.sub(g.sub('dy', g.mul(dbeta, invN)), g.mul(xhat, g.mul(dgamma, invN)));
+      g.named('dx', 'Mul', [t3, g.mul('gamma', r)]);
+      g.output('dx', x.shape);
+      g.output('dgamma', [c]);
+      g.output('dbeta', [c]);
+      return g.encode({ name: 'batch_norm_train_grad' });
+    },
     { dy, x, gamma, mean, variance },
     [
       ['dx', x.shape],
@@ -416,8 +328,9 @@ export interface OrtKernelOptions {
 export async function enableOrtKernels(options: OrtKernelOptions = {}): Promise<OrtKernelStatus> {
   threads = Math.max(1, options.threads ?? 1);
   const modules = loadOrt();
+  ortModules = modules;
   if (!modules) {
-    status = { available: false, enabled: false, version: null, threads, kernels: [], reason: `onnxruntime-node did not load: ${loadFailure}` };
+    status = { available: false, enabled: false, version: null, threads, kernels: [], reason: `onnxruntime-node did not load: ${ortLoadFailure()}` };
     return ortKernelStatus();
   }
   if (!status.enabled) {

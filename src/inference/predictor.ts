@@ -14,11 +14,10 @@
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
-import type * as Ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../data/random.js';
+import { loadOnnxRuntime, onnxRuntimeStatus, type OnnxRuntime, type OrtInferenceSession } from '../engine/ort.js';
 import { UserError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { UnsupportedLayerError, checkpointToOnnx, exportCheckpointToOnnx, rawImageShape, shapeWithoutBatch } from '../onnx/export.js';
@@ -71,30 +70,6 @@ export interface PredictorOptions {
   spin?: boolean;
 }
 
-/* ---------- onnxruntime-node ---------- */
-
-type OrtModule = typeof Ort;
-const require = createRequire(import.meta.url);
-let ort: OrtModule | null = null;
-let ortFailure: string | null = null;
-
-/** onnxruntime-node, or null with the reason it did not load (`onnxRuntimeStatus`). */
-function loadOnnxRuntime(): OrtModule | null {
-  if (ort || ortFailure) return ort;
-  try {
-    ort = require('onnxruntime-node') as OrtModule;
-  } catch (error) {
-    ortFailure = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-  }
-  return ort;
-}
-
-export function onnxRuntimeStatus(): { available: boolean; reason: string } {
-  const loaded = loadOnnxRuntime();
-  if (loaded) return { available: true, reason: `onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version}` };
-  return { available: false, reason: `onnxruntime-node did not load: ${ortFailure}` };
-}
-
 function isWriteRefused(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
@@ -104,7 +79,7 @@ function isWriteRefused(error: unknown): boolean {
  * The bytes ONNX Runtime runs for a member at `precision`: the int8 export when asked for (made
  * now from the float one when missing or stale and calibration images are given), else the float.
  */
-async function modelBytesOf(runtime: OrtModule, dir: string, options: Omit<PredictorOptions, 'infer'>): Promise<{ bytes: Uint8Array; note: string; precision: 'fp32' | 'int8' }> {
+async function modelBytesOf(runtime: OnnxRuntime, dir: string, options: Omit<PredictorOptions, 'infer'>): Promise<{ bytes: Uint8Array; note: string; precision: 'fp32' | 'int8' }> {
   const float = await onnxBytesOf(dir);
   const precision = options.precision ?? 'auto';
   if (precision === 'fp32') return { ...float, precision: 'fp32' };
@@ -141,8 +116,8 @@ class OnnxPredictor implements Predictor {
   private disposed = false;
 
   constructor(
-    private readonly runtime: OrtModule,
-    private readonly session: Ort.InferenceSession,
+    private readonly runtime: OnnxRuntime,
+    private readonly session: OrtInferenceSession,
     private readonly shape: [number, number, number],
     private readonly batchSize: number,
     readonly precision: 'fp32' | 'int8',

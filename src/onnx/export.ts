@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { encodeModel, floatInitializer, int64Initializer, node, valueInfo, type AttrValue, type NodeSpec } from '../engine/onnx-graph.js';
+import { OnnxGraph, type AttrValue, type NodeSpec } from '../engine/onnx-graph.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { loadCheckpoint, readCheckpointMetadata, type CheckpointMetadata, type CheckpointPreprocessing } from '../model/checkpoint.js';
@@ -91,47 +91,13 @@ export interface AffineOutput {
   channels: number;
 }
 
-interface Tensor32 {
-  dims: number[];
-  data: Float32Array;
-}
-
-export class GraphBuilder {
-  readonly nodes: NodeSpec[] = [];
-  readonly floats = new Map<string, Tensor32>();
-  readonly ints = new Map<string, number[]>();
+/** The shared graph builder plus what the export rules track: the batch norms folded away, and layouts. */
+export class GraphBuilder extends OnnxGraph {
   readonly folded: string[] = [];
-  private readonly used = new Set<string>([ONNX_INPUT, ONNX_OUTPUT]);
 
-  /** A tensor name not used yet, readable in Netron (`conv_0/W`). */
-  fresh(base: string): string {
-    let name = base;
-    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`;
-    this.used.add(name);
-    return name;
-  }
-
-  add(op: string, inputs: string[], outputBase: string, attrs?: Record<string, AttrValue>): NodeSpec {
-    const spec: NodeSpec = { op, inputs, outputs: [this.fresh(outputBase)], attrs };
-    this.nodes.push(spec);
-    return spec;
-  }
-
-  /** Adds a node and returns its output name. */
-  op(op: string, inputs: string[], outputBase: string, attrs?: Record<string, AttrValue>): string {
-    return this.add(op, inputs, outputBase, attrs).outputs[0]!;
-  }
-
-  float(base: string, dims: number[], data: Float32Array): string {
-    const name = this.fresh(base);
-    this.floats.set(name, { dims, data });
-    return name;
-  }
-
-  int64(base: string, values: number[]): string {
-    const name = this.fresh(base);
-    this.ints.set(name, values);
-    return name;
+  constructor() {
+    super();
+    this.reserve(ONNX_INPUT, ONNX_OUTPUT);
   }
 
   /** The value in `layout`, with a Transpose (or a Reshape when there is one channel) when it is not. */
@@ -143,18 +109,11 @@ export class GraphBuilder {
     if (c === 1) {
       // Moving a single channel is a reshape: no data movement at all.
       const shape = layout === 'nchw' ? [-1, 1, h, w] : [-1, h, w, 1];
-      name = this.op('Reshape', [value.name, this.int64(`shape_${shape.slice(1).join('x')}`, shape)], `${value.name}/${layout}`);
+      name = this.op('Reshape', [value.name, this.int64(`shape_${shape.slice(1).join('x')}`, shape)], {}, `${value.name}/${layout}`);
     } else {
-      name = this.op('Transpose', [value.name], `${value.name}/${layout}`, { perm: layout === 'nchw' ? [0, 3, 1, 2] : [0, 2, 3, 1] });
+      name = this.op('Transpose', [value.name], { perm: layout === 'nchw' ? [0, 3, 1, 2] : [0, 2, 3, 1] }, `${value.name}/${layout}`);
     }
     return { name, layout, shape: value.shape, pending: value.pending };
-  }
-
-  initializers(): object[] {
-    return [
-      ...[...this.floats].map(([name, t]) => floatInitializer(name, t.dims, t.data)),
-      ...[...this.ints].map(([name, values]) => int64Initializer(name, values)),
-    ];
   }
 }
 
@@ -213,15 +172,15 @@ function activation(value: GraphValue, name: unknown, ctx: RuleContext): GraphVa
     case 'linear':
       return value;
     case 'relu':
-      return { ...value, affine: undefined, name: graph.op('Relu', [value.name], base) };
+      return { ...value, affine: undefined, name: graph.op('Relu', [value.name], {}, base) };
     case 'sigmoid':
-      return { ...value, affine: undefined, name: graph.op('Sigmoid', [value.name], base) };
+      return { ...value, affine: undefined, name: graph.op('Sigmoid', [value.name], {}, base) };
     case 'tanh':
-      return { ...value, affine: undefined, name: graph.op('Tanh', [value.name], base) };
+      return { ...value, affine: undefined, name: graph.op('Tanh', [value.name], {}, base) };
     case 'softmax': {
       // Keras softmax runs over the last axis of the tfjs (NHWC) tensor.
       const v = value.layout === 'nchw' ? graph.toLayout(value, 'nhwc') : value;
-      return { ...v, affine: undefined, name: graph.op('Softmax', [v.name], base, { axis: -1 }) };
+      return { ...v, affine: undefined, name: graph.op('Softmax', [v.name], { axis: -1 }, base) };
     }
     default:
       return fail(ctx, `activation "${String(name)}" has no ONNX rule (exported: linear, relu, sigmoid, tanh, softmax)`);
@@ -274,17 +233,12 @@ function conv2dRule(input: GraphValue, ctx: RuleContext): GraphValue {
   const x = graph.toLayout(source, 'nchw');
   const weight = graph.float(`${ctx.ref.name}/W`, [co, ci, kh, kw], onnxKernel);
   const bias = biasValues ? graph.float(`${ctx.ref.name}/B`, [co], biasValues) : null;
-  const conv = graph.add('Conv', bias ? [x.name, weight, bias] : [x.name, weight], ctx.ref.name, {
-    kernel_shape: [kh, kw],
-    strides,
-    dilations,
-    pads: [top, left, bottom, right],
-    group: 1,
-  });
+  const attrs = { kernel_shape: [kh, kw], strides, dilations, pads: [top, left, bottom, right], group: 1 };
+  const conv = graph.node('Conv', bias ? [x.name, weight, bias] : [x.name, weight], attrs, ctx.ref.name);
   const shape: [number, number, number] = [info.outHeight, info.outWidth, co];
   if (shiftMap) {
     const map = graph.float(`${ctx.ref.name}/shift_map`, [1, co, info.outHeight, info.outWidth], shiftMap);
-    return activation({ name: graph.op('Add', [conv.outputs[0]!, map], `${ctx.ref.name}/shifted`), layout: 'nchw', shape }, config.activation, ctx);
+    return activation({ name: graph.op('Add', [conv.outputs[0]!, map], {}, `${ctx.ref.name}/shifted`), layout: 'nchw', shape }, config.activation, ctx);
   }
   const out: GraphValue = { name: conv.outputs[0]!, layout: 'nchw', shape };
   out.affine = { node: conv, weight, bias, channels: co };
@@ -349,7 +303,7 @@ function denseRule(input: GraphValue, ctx: RuleContext): GraphValue {
   }
   const weight = graph.float(`${ctx.ref.name}/W`, [units, inputs], transposed);
   const bias = biasValues ? graph.float(`${ctx.ref.name}/B`, [units], biasValues) : null;
-  const gemm = graph.add('Gemm', bias ? [input.name, weight, bias] : [input.name, weight], ctx.ref.name, { transB: 1 });
+  const gemm = graph.node('Gemm', bias ? [input.name, weight, bias] : [input.name, weight], { transB: 1 }, ctx.ref.name);
   const out: GraphValue = { name: gemm.outputs[0]!, layout: 'flat', shape: [units], affine: { node: gemm, weight, bias, channels: units } };
   return activation(out, config.activation, ctx);
 }
@@ -371,14 +325,14 @@ function batchNormRule(input: GraphValue, ctx: RuleContext): GraphValue {
   if (input.affine && input.affine.channels === channels) {
     // y = (Wx + b − μ)·γ/√(σ²+ε) + β = (a·W)x + (b − μ)·a + β, per output channel; in float64.
     const { node: producer, weight, channels: co } = input.affine;
-    const w = graph.floats.get(weight)!.data;
+    const w = graph.floatValues(weight);
     const per = w.length / co;
     let biasName = input.affine.bias;
     if (!biasName) {
       biasName = graph.float(`${producer.outputs[0]}/B`, [co], new Float32Array(co));
       producer.inputs.push(biasName);
     }
-    const b = graph.floats.get(biasName)!.data;
+    const b = graph.floatValues(biasName);
     for (let o = 0; o < co; o++) {
       const a = gamma[o]! / Math.sqrt(variance[o]! + epsilon);
       for (let k = o * per; k < (o + 1) * per; k++) w[k] = w[k]! * a;
@@ -413,12 +367,12 @@ export function materialize(graph: GraphBuilder, value: GraphValue): GraphValue 
   if (value.layout === 'nchw') {
     const weight = graph.float(`${pending.layer}/W`, [n, 1, 1, 1], pending.scale);
     const bias = graph.float(`${pending.layer}/B`, [n], pending.shift);
-    const name = graph.op('Conv', [value.name, weight, bias], pending.layer, { kernel_shape: [1, 1], group: n });
+    const name = graph.op('Conv', [value.name, weight, bias], { kernel_shape: [1, 1], group: n }, pending.layer);
     return { name, layout: value.layout, shape: value.shape };
   }
   const dims = [n];
-  const scaled = graph.op('Mul', [value.name, graph.float(`${pending.layer}/scale`, dims, pending.scale)], `${pending.layer}/mul`);
-  const name = graph.op('Add', [scaled, graph.float(`${pending.layer}/shift`, dims, pending.shift)], pending.layer);
+  const scaled = graph.op('Mul', [value.name, graph.float(`${pending.layer}/scale`, dims, pending.scale)], {}, `${pending.layer}/mul`);
+  const name = graph.op('Add', [scaled, graph.float(`${pending.layer}/shift`, dims, pending.shift)], {}, pending.layer);
   return { name, layout: value.layout, shape: value.shape };
 }
 
@@ -457,7 +411,7 @@ function flattenRule(input: GraphValue, ctx: RuleContext): GraphValue {
   // tfjs flattens NHWC row-major: bring the channels back last, so dense weights line up.
   const v = ctx.graph.toLayout(input, 'nhwc');
   const size = input.shape.reduce((a, b) => a * b, 1);
-  const out: GraphValue = { name: ctx.graph.op('Flatten', [v.name], ctx.ref.name, { axis: 1 }), layout: 'flat', shape: [size] };
+  const out: GraphValue = { name: ctx.graph.op('Flatten', [v.name], { axis: 1 }, ctx.ref.name), layout: 'flat', shape: [size] };
   if (input.pending) {
     // A deferred batch norm travels through: feature i of the NHWC flattening is channel i mod C.
     const c = input.shape[input.shape.length - 1]!;
@@ -487,7 +441,7 @@ function pool2dRule(op: 'MaxPool' | 'AveragePool'): ExportRule {
     const attrs: Record<string, AttrValue> = { kernel_shape: size, strides, pads: [top, left, bottom, right] };
     // tfjs averages over the pixels inside the image only, as count_include_pad = 0 does.
     if (op === 'AveragePool') attrs.count_include_pad = 0;
-    return { name: graph.op(op, [x.name], ctx.ref.name, attrs), layout: 'nchw', shape: [info.outHeight, info.outWidth, c] };
+    return { name: graph.op(op, [x.name], attrs, ctx.ref.name), layout: 'nchw', shape: [info.outHeight, info.outWidth, c] };
   };
 }
 
@@ -511,7 +465,7 @@ function zeroPadding2dRule(input: GraphValue, ctx: RuleContext): GraphValue {
   }
   const pads =
     input.layout === 'nchw' ? [0, 0, rows[0], cols[0], 0, 0, rows[1], cols[1]] : [0, rows[0], cols[0], 0, 0, rows[1], cols[1], 0];
-  const name = ctx.graph.op('Pad', [input.name, ctx.graph.int64(`${ctx.ref.name}/pads`, pads)], ctx.ref.name, {});
+  const name = ctx.graph.op('Pad', [input.name, ctx.graph.int64(`${ctx.ref.name}/pads`, pads)], {}, ctx.ref.name);
   return { name, layout: input.layout, shape: [h + rows[0] + rows[1], w + cols[0] + cols[1], c] };
 }
 
@@ -522,7 +476,7 @@ function reluRule(input: GraphValue, ctx: RuleContext): GraphValue {
   if (typeof max !== 'number') return fail(ctx, `maxValue ${JSON.stringify(max)}`);
   const lo = graph.float(`${ctx.ref.name}/min`, [], new Float32Array([0]));
   const hi = graph.float(`${ctx.ref.name}/max`, [], new Float32Array([max]));
-  return { ...input, affine: undefined, name: graph.op('Clip', [input.name, lo, hi], ctx.ref.name) };
+  return { ...input, affine: undefined, name: graph.op('Clip', [input.name, lo, hi], {}, ctx.ref.name) };
 }
 
 function softmaxRule(input: GraphValue, ctx: RuleContext): GraphValue {
@@ -570,15 +524,15 @@ function preprocess(graph: GraphBuilder, input: GraphValue, spec: CheckpointPrep
     const before = Math.floor(total / 2);
     const after = total - before;
     const pads = graph.int64('preprocess/pads', [0, before, before, 0, 0, after, after, 0]);
-    value = { ...value, name: graph.op('Pad', [value.name, pads], 'preprocess/padded'), shape: [spec.padTo, spec.padTo, input.shape[2]!] };
+    value = { ...value, name: graph.op('Pad', [value.name, pads], {}, 'preprocess/padded'), shape: [spec.padTo, spec.padTo, input.shape[2]!] };
   }
   const scalar = (base: string, v: number) => graph.float(base, [], new Float32Array([v]));
   if (spec.scale === '-1-1') {
-    const doubled = graph.op('Mul', [value.name, scalar('preprocess/two', 2)], 'preprocess/doubled');
-    value = { ...value, name: graph.op('Sub', [doubled, scalar('preprocess/one', 1)], 'preprocess/scaled') };
+    const doubled = graph.op('Mul', [value.name, scalar('preprocess/two', 2)], {}, 'preprocess/doubled');
+    value = { ...value, name: graph.op('Sub', [doubled, scalar('preprocess/one', 1)], {}, 'preprocess/scaled') };
   } else if (spec.scale === 'standardize') {
-    const centred = graph.op('Sub', [value.name, scalar('preprocess/mean', spec.mean ?? 0)], 'preprocess/centred');
-    value = { ...value, name: graph.op('Div', [centred, scalar('preprocess/std', spec.std ?? 1)], 'preprocess/standardised') };
+    const centred = graph.op('Sub', [value.name, scalar('preprocess/mean', spec.mean ?? 0)], {}, 'preprocess/centred');
+    value = { ...value, name: graph.op('Div', [centred, scalar('preprocess/std', spec.std ?? 1)], {}, 'preprocess/standardised') };
   }
   return value;
 }
@@ -685,12 +639,10 @@ export function exportModelToOnnx(model: tf.LayersModel, options: OnnxExportOpti
   else graph.nodes.push({ op: 'Identity', inputs: [value.name], outputs: [ONNX_OUTPUT] });
 
   const outputShape = value.shape;
-  const bytes = encodeModel({
+  graph.input(ONNX_INPUT, ['N', ...rawShape]);
+  graph.output(ONNX_OUTPUT, ['N', ...outputShape]);
+  const bytes = graph.encode({
     name: model.name,
-    nodes: graph.nodes.map((spec) => node(spec)),
-    inputs: [valueInfo(ONNX_INPUT, ['N', ...rawShape])],
-    outputs: [valueInfo(ONNX_OUTPUT, ['N', ...outputShape])],
-    initializers: graph.initializers(),
     opset,
     producer: `digits onnx-export ${ONNX_EXPORTER_VERSION} (tfjs ${tf.version.tfjs})`,
   });

@@ -22,52 +22,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type * as Ort from 'onnxruntime-node';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
+import { attributes, copyModel, DataType as DT, decodeModel as decode, dimsOf, encodeModel, floatsOf, nodeProto, tensorProto, valueInfo, type GraphMsg, type ModelMsg, type NodeMsg, type TensorMsg } from '../engine/onnx-graph.js';
+import type { OnnxRuntime } from '../engine/ort.js';
 
-const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { onnx } = require('onnx-proto') as { onnx: ProtoNamespace };
-
-/* The decoded-message subset we touch. */
-interface TensorMsg {
-  name: string;
-  dims: Array<number | { toNumber(): number }>;
-  dataType: number;
-  rawData?: Uint8Array;
-  floatData?: number[];
-  int32Data?: number[];
-}
-interface NodeMsg {
-  name?: string;
-  opType: string;
-  domain?: string;
-  input: string[];
-  output: string[];
-  attribute: Array<{ name: string; type: number; i?: number; ints?: number[]; f?: number; s?: Uint8Array }>;
-}
-interface GraphMsg {
-  node: NodeMsg[];
-  initializer: TensorMsg[];
-  input: Array<{ name: string; type?: { tensorType?: { shape?: { dim?: Array<{ dimValue?: number | { toNumber(): number } }> } } } }>;
-  output: Array<{ name: string; type?: unknown }>;
-}
-interface ModelMsg {
-  graph: GraphMsg;
-  opsetImport: Array<{ domain?: string; version: number | { toNumber(): number } }>;
-  producerName?: string;
-}
-interface ProtoNamespace {
-  ModelProto: { decode(bytes: Uint8Array): ModelMsg; encode(m: ModelMsg): { finish(): Uint8Array }; toObject(m: ModelMsg): unknown; fromObject(o: unknown): ModelMsg };
-  TensorProto: { create(v: object): TensorMsg; DataType: { FLOAT: number; UINT8: number; INT8: number; INT32: number } };
-  NodeProto: { create(v: object): NodeMsg };
-  ValueInfoProto: { create(v: object): { name: string } };
-  AttributeProto: { AttributeType: { INT: number; INTS: number } };
-}
-
-const DT = onnx.TensorProto.DataType;
 /** Weights use ±63: AVX2 int8 GEMM adds two u8×s8 products in int16, which ±127 could overflow. */
 export const WEIGHT_RANGE = 63;
 
@@ -85,20 +44,6 @@ export interface QuantizeReport {
   ranges: ActivationRange[];
   calibrationImages: number;
 }
-
-const decode = (bytes: Uint8Array): ModelMsg => onnx.ModelProto.decode(bytes);
-const copyModel = (model: ModelMsg): ModelMsg => onnx.ModelProto.fromObject(onnx.ModelProto.toObject(model));
-
-function floatsOf(t: TensorMsg): Float32Array {
-  if (t.dataType !== DT.FLOAT) throw new Error(`internal: initializer ${t.name} is not float32`);
-  if (t.rawData && t.rawData.length > 0) {
-    const copy = new Uint8Array(t.rawData);
-    return new Float32Array(copy.buffer, 0, copy.length / 4);
-  }
-  return Float32Array.from(t.floatData ?? []);
-}
-
-const dimsOf = (t: TensorMsg): number[] => t.dims.map((d) => (typeof d === 'number' ? d : d.toNumber()));
 
 /** The convolutions to quantize (weights from an initializer) and the tensor each hands on: its ReLU's output when one follows alone, else its own. */
 function quantizableConvs(graph: GraphMsg): Array<{ conv: NodeMsg; input: string; output: string }> {
@@ -119,9 +64,7 @@ function quantizableConvs(graph: GraphMsg): Array<{ conv: NodeMsg; input: string
   return out;
 }
 
-const INT64 = 7;
-const int64s = (name: string, values: number[]): TensorMsg =>
-  onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+const int64s = (name: string, values: number[]): TensorMsg => tensorProto(name, [values.length], DT.INT64, BigInt64Array.from(values, BigInt));
 const attr = (node: NodeMsg, name: string) => node.attribute.find((a) => a.name === name);
 
 /**
@@ -157,17 +100,17 @@ function widenSingleChannelConvs(graph: GraphMsg): Array<{ tensor: string; sameA
     for (let s = 0; s < kw; s++) {
       // Columns s … s + W − kw of the input; the last slice runs to the end.
       graph.initializer.push(int64s(`${base}/start${s}`, [s]), int64s(`${base}/end${s}`, [s === kw - 1 ? 2 ** 53 - 1 : s - (kw - 1)]));
-      nodes.push(onnx.NodeProto.create({ name: `Slice_${base}${s}`, opType: 'Slice', input: [x, `${base}/start${s}`, `${base}/end${s}`, `${base}/axis`], output: [`${base}${s}`], attribute: [] }));
+      nodes.push(nodeProto({ op: 'Slice', inputs: [x, `${base}/start${s}`, `${base}/end${s}`, `${base}/axis`], outputs: [`${base}${s}`] }));
       slices.push(`${base}${s}`);
     }
     while (slices.length < channels) slices.push(slices[0]!);
-    nodes.push(onnx.NodeProto.create({ name: `Concat_${base}`, opType: 'Concat', input: slices, output: [base], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }));
+    nodes.push(nodeProto({ op: 'Concat', inputs: slices, outputs: [base], attrs: { axis: 1 } }));
     const src = floatsOf(w);
     const widened = new Float32Array(co * channels * kh);
     for (let c = 0; c < co; c++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) widened[(c * channels + kx) * kh + ky] = src[(c * kh + ky) * kw + kx]!;
-    graph.initializer.push(onnx.TensorProto.create({ name: `${n.input[1]}/widened`, dims: [co, channels, kh, 1], dataType: DT.FLOAT, rawData: new Uint8Array(widened.buffer) }));
+    graph.initializer.push(tensorProto(`${n.input[1]}/widened`, [co, channels, kh, 1], DT.FLOAT, widened));
     n.input = [base, `${n.input[1]}/widened`, ...n.input.slice(2)];
-    n.attribute = [{ name: 'kernel_shape', type: onnx.AttributeProto.AttributeType.INTS, ints: [kh, 1] }];
+    n.attribute = attributes({ kernel_shape: [kh, 1] });
     nodes.push(n);
     aliases.push({ tensor: base, sameAs: x });
   }
@@ -181,18 +124,18 @@ export function widenedFloatModel(floatModel: Uint8Array): { bytes: Uint8Array; 
   const widened = widenSingleChannelConvs(model.graph).length;
   const used = new Set(model.graph.node.flatMap((n) => n.input));
   model.graph.initializer = model.graph.initializer.filter((t) => used.has(t.name));
-  return { bytes: onnx.ModelProto.encode(model).finish(), widened };
+  return { bytes: encodeModel(model), widened };
 }
 
 /**
  * Min/max of each named tensor over `images` ([count, ...inputShape] float32), by running the
  * float model with those tensors added as outputs, `batch` images per run.
  */
-export async function calibrate(ort: typeof Ort, floatModel: Uint8Array, tensors: string[], images: Float32Array, inputShape: number[], batch = 256): Promise<ActivationRange[]> {
+export async function calibrate(ort: OnnxRuntime, floatModel: Uint8Array, tensors: string[], images: Float32Array, inputShape: number[], batch = 256): Promise<ActivationRange[]> {
   const model = copyModel(decode(floatModel));
   const have = new Set(model.graph.output.map((o) => o.name));
-  for (const name of tensors) if (!have.has(name)) model.graph.output.push(onnx.ValueInfoProto.create({ name }));
-  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish(), { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' });
+  for (const name of tensors) if (!have.has(name)) model.graph.output.push(valueInfo(name));
+  const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' });
   const per = inputShape.reduce((a, b) => a * b, 1);
   const count = images.length / per;
   const ranges = new Map(tensors.map((t) => [t, { tensor: t, min: 0, max: 0 }]));
@@ -227,8 +170,7 @@ export function activationParams(range: { min: number; max: number }): { scale: 
 }
 
 function scalar(name: string, dataType: number, value: number): TensorMsg {
-  if (dataType === DT.FLOAT) return onnx.TensorProto.create({ name, dims: [], dataType, rawData: new Uint8Array(Float32Array.of(value).buffer) });
-  return onnx.TensorProto.create({ name, dims: [], dataType, rawData: Uint8Array.of(value) });
+  return tensorProto(name, [], dataType, dataType === DT.FLOAT ? Float32Array.of(value) : Uint8Array.of(value));
 }
 
 /** The per-example shape of the graph's first input (its dims after the batch axis). */
@@ -273,10 +215,7 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
     newInits.push(scalar(s, DT.FLOAT, scale), scalar(z, DT.UINT8, zeroPoint));
     const q = `${tensor}/q`;
     const dq = `${tensor}/dq`;
-    const pair = [
-      onnx.NodeProto.create({ name: `QuantizeLinear_${q}`, opType: 'QuantizeLinear', input: [tensor, s, z], output: [q], attribute: [] }),
-      onnx.NodeProto.create({ name: `DequantizeLinear_${dq}`, opType: 'DequantizeLinear', input: [q, s, z], output: [dq], attribute: [] }),
-    ];
+    const pair = [nodeProto({ op: 'QuantizeLinear', inputs: [tensor, s, z], outputs: [q] }), nodeProto({ op: 'DequantizeLinear', inputs: [q, s, z], outputs: [dq] })];
     pending.set(tensor, [...(pending.get(tensor) ?? []), ...pair]);
     const value = { dq, scale, zeroPoint };
     qdqOf.set(tensor, value);
@@ -303,14 +242,11 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
     }
     const base = conv.input[1]!;
     newInits.push(
-      onnx.TensorProto.create({ name: `${base}/int8`, dims: wDims, dataType: DT.INT8, rawData: new Uint8Array(wq.buffer) }),
-      onnx.TensorProto.create({ name: `${base}/w_scale`, dims: [channels], dataType: DT.FLOAT, rawData: new Uint8Array(wScale.buffer) }),
-      onnx.TensorProto.create({ name: `${base}/w_zero`, dims: [channels], dataType: DT.INT8, rawData: new Uint8Array(channels) }),
+      tensorProto(`${base}/int8`, wDims, DT.INT8, wq),
+      tensorProto(`${base}/w_scale`, [channels], DT.FLOAT, wScale),
+      tensorProto(`${base}/w_zero`, [channels], DT.INT8, new Int8Array(channels)),
     );
-    const wdq = onnx.NodeProto.create({
-      name: `DequantizeLinear_${base}/dq`, opType: 'DequantizeLinear', input: [`${base}/int8`, `${base}/w_scale`, `${base}/w_zero`], output: [`${base}/dq`],
-      attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
-    });
+    const wdq = nodeProto({ op: 'DequantizeLinear', inputs: [`${base}/int8`, `${base}/w_scale`, `${base}/w_zero`], outputs: [`${base}/dq`], attrs: { axis: 0 } });
     const convInputs = [x.dq, `${base}/dq`];
     const extra: NodeMsg[] = [wdq];
     if (conv.input[2]) {
@@ -323,14 +259,11 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
       }
       const b = conv.input[2];
       newInits.push(
-        onnx.TensorProto.create({ name: `${b}/int32`, dims: [channels], dataType: DT.INT32, rawData: new Uint8Array(bq.buffer) }),
-        onnx.TensorProto.create({ name: `${b}/b_scale`, dims: [channels], dataType: DT.FLOAT, rawData: new Uint8Array(bScale.buffer) }),
-        onnx.TensorProto.create({ name: `${b}/b_zero`, dims: [channels], dataType: DT.INT32, rawData: new Uint8Array(new Int32Array(channels).buffer) }),
+        tensorProto(`${b}/int32`, [channels], DT.INT32, bq),
+        tensorProto(`${b}/b_scale`, [channels], DT.FLOAT, bScale),
+        tensorProto(`${b}/b_zero`, [channels], DT.INT32, new Int32Array(channels)),
       );
-      extra.push(onnx.NodeProto.create({
-        name: `DequantizeLinear_${b}/dq`, opType: 'DequantizeLinear', input: [`${b}/int32`, `${b}/b_scale`, `${b}/b_zero`], output: [`${b}/dq`],
-        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
-      }));
+      extra.push(nodeProto({ op: 'DequantizeLinear', inputs: [`${b}/int32`, `${b}/b_scale`, `${b}/b_zero`], outputs: [`${b}/dq`], attrs: { axis: 0 } }));
       convInputs.push(`${b}/dq`);
     }
     (conv as { input: string[] }).input = convInputs;
@@ -359,11 +292,11 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
     const q = Uint8Array.from(values, (v) => Math.max(0, Math.min(255, Math.round(v / scale) + zeroPoint)));
     const base = constant.name;
     newInits.push(
-      onnx.TensorProto.create({ name: `${base}/uint8`, dims: dimsOf(constant), dataType: DT.UINT8, rawData: q }),
+      tensorProto(`${base}/uint8`, dimsOf(constant), DT.UINT8, q),
       scalar(`${base}/q_scale`, DT.FLOAT, scale),
       scalar(`${base}/q_zero`, DT.UINT8, zeroPoint),
     );
-    const dq = onnx.NodeProto.create({ name: `DequantizeLinear_${base}/dq`, opType: 'DequantizeLinear', input: [`${base}/uint8`, `${base}/q_scale`, `${base}/q_zero`], output: [`${base}/dq`], attribute: [] });
+    const dq = nodeProto({ op: 'DequantizeLinear', inputs: [`${base}/uint8`, `${base}/q_scale`, `${base}/q_zero`], outputs: [`${base}/dq`] });
     before.set(n, [...(before.get(n) ?? []), dq]);
     n.input[k] = `${base}/dq`;
   }
@@ -381,7 +314,7 @@ export function quantizeModel(floatModel: Uint8Array, ranges: ActivationRange[])
   const usedAsInput = new Set(nodes.flatMap((n) => n.input));
   graph.initializer = [...graph.initializer.filter((t) => usedAsInput.has(t.name)), ...newInits];
   model.producerName = `${model.producerName ?? 'digits'} + int8 QDQ`;
-  return { bytes: onnx.ModelProto.encode(model).finish(), convolutions: convs.map((c) => c.conv.name ?? c.conv.output[0]!) };
+  return { bytes: encodeModel(model), convolutions: convs.map((c) => c.conv.name ?? c.conv.output[0]!) };
 }
 
 /* ---------- the int8 export of a checkpoint ---------- */
@@ -442,7 +375,7 @@ export async function existingInt8(dir: string, floatSha256: string): Promise<{ 
  * `model.int8.onnx` + `int8.json` (each atomically, the sidecar last). A read-only folder keeps
  * the result in memory only (`written` false).
  */
-export async function writeInt8Export(ort: typeof Ort, dir: string, floatBytes: Uint8Array, calibration: CalibrationSet): Promise<{ bytes: Uint8Array; sidecar: Int8Sidecar; written: boolean }> {
+export async function writeInt8Export(ort: OnnxRuntime, dir: string, floatBytes: Uint8Array, calibration: CalibrationSet): Promise<{ bytes: Uint8Array; sidecar: Int8Sidecar; written: boolean }> {
   const inputShape = inputShapeOf(decode(floatBytes));
   const per = inputShape.reduce((a, b) => a * b, 1);
   if (calibration.count < 1 || calibration.images.length < calibration.count * per) {

@@ -9,7 +9,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { createPredictor, onnxRuntimeStatus, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
+import { onnxRuntimeStatus } from '../engine/ort.js';
+import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { readRunManifest } from '../runs/manifest.js';
 import { readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendRequest, type EngineInfo } from '../engine/backend.js';
 import { measureTraining, type ThroughputResult } from '../training/throughput.js';
-import { onnxRuntimeStatus } from '../inference/predictor.js';
+import { onnxRuntimeStatus } from '../engine/ort.js';
 import { buildModel } from '../model/presets.js';
 import { createTrainStep } from '../training/train-step.js';
 

@@ -1,5 +1,5 @@
 /**
- * The training step a member uses: the whole-step ONNX Runtime trainer (src/engine/ort-trainer.ts)
+ * The training step a member uses: the whole-step ONNX Runtime trainer (src/onnx/training/)
  * when it can run the model, else tfjs's `model.trainOnBatch`. trainMember and the throughput
  * benchmark both go through here, so the bench measures what training does.
  *
@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { currentEngine } from '../engine/backend.js';
-import { createOrtTrainer, type OrtTrainer } from '../onnx/training-graph.js';
+import { createOrtTrainer, type OrtTrainer } from '../onnx/training/runtime.js';
 
 export type TrainerKind = 'ort' | 'tfjs';
 export type TrainerRequest = TrainerKind | 'auto';

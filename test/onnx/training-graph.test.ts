@@ -1,5 +1,5 @@
 /**
- * The whole-step ONNX Runtime trainer (src/engine/ort-trainer.ts) against tfjs's own
+ * The whole-step ONNX Runtime trainer (src/onnx/training/) against tfjs's own
  * `model.trainOnBatch` on the wasm backend: same weights, same batch, same optimizer → same
  * parameters, moving statistics and loss. Weights are drawn from a seeded generator, so a
  * failure reproduces.
@@ -20,8 +20,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../src/data/random.js';
 import { readMnist } from '../../src/data/mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { createOrtTrainer, fillDropoutMask, nchwcBlockSize, planTraining, transposeArray, type OrtTrainer } from '../../src/onnx/training-graph.js';
-import { loadOrt } from '../../src/engine/ort-kernels.js';
+import { createOrtTrainer, fillDropoutMask, transposeArray, type OrtTrainer } from '../../src/onnx/training/runtime.js';
+import { nchwcBlockSize } from '../../src/onnx/training/layout.js';
+import { planTraining } from '../../src/onnx/training/plan.js';
+import { loadOrt } from '../../src/engine/ort.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { buildModel, getPreset, type Preset } from '../../src/model/presets.js';
 import { smoothedCrossEntropy, trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
