@@ -774,6 +774,21 @@ export interface StepResult {
   acc: number;
 }
 
+/**
+ * What the trainer carries from step to step besides the parameters and moving statistics
+ * (which live in the tfjs model after `syncToModel`): the optimizer's moments in the graph's
+ * layout, Adam's bias-correction powers, the step count and the dropout generator.
+ */
+export interface OrtTrainerState {
+  optimizer: TrainerOptimizerKind;
+  steps: number;
+  accBeta1: number;
+  accBeta2: number;
+  maskState: number;
+  /** per parameter (plan order), `stateCount(optimizer)` arrays */
+  moments: Float32Array[][];
+}
+
 export interface OrtProfileEntry {
   op: string;
   ms: number;
@@ -873,6 +888,32 @@ export class OrtTrainer {
       this.sessions.set(batch, s);
     }
     return s;
+  }
+
+  /** A copy of the optimizer state, step count and dropout stream (resume with `setState`). */
+  getState(): OrtTrainerState {
+    return {
+      optimizer: this.options.optimizer,
+      steps: this.steps,
+      accBeta1: this.accBeta1,
+      accBeta2: this.accBeta2,
+      maskState: this.maskState,
+      moments: this.state.map((slots) => slots.map((m) => m.slice())),
+    };
+  }
+
+  /** Restores what `getState` returned (for the same network and optimizer). */
+  setState(state: OrtTrainerState): void {
+    if (state.optimizer !== this.options.optimizer) throw new Error(`the saved optimizer state is ${state.optimizer}; this trainer runs ${this.options.optimizer}`);
+    const k = stateCount(this.options.optimizer);
+    if (state.moments.length !== this.plan.params.length || state.moments.some((slots, i) => slots.length !== k || slots.some((m) => m.length !== tf.util.sizeFromShape(this.plan.params[i]!.shape)))) {
+      throw new Error('the saved optimizer state does not fit this network (different parameter shapes)');
+    }
+    this.state = state.moments.map((slots) => slots.map((m) => Float32Array.from(m)));
+    this.steps = state.steps;
+    this.accBeta1 = state.accBeta1;
+    this.accBeta2 = state.accBeta2;
+    this.maskState = state.maskState >>> 0;
   }
 
   /** Fresh dropout masks for a batch, scaled by 1/(1−rate), drawn from the seeded generator. */
