@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
 import { loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMetadataInput } from '../model/checkpoint.js';
-import { decodeTrainingState, encodeTrainingState, type LoopState } from './training-state.js';
+import { decodeTrainingState, encodeTrainingState, type EpochRecord, type LoopState } from './training-state.js';
 import { buildModel, getPreset, type Preset } from '../model/presets.js';
 import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -42,16 +42,7 @@ export interface MemberConfig {
   freezeUpTo?: string;
 }
 
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  acc: number;
-  valLoss: number;
-  valAcc: number;
-  lr: number;
-  imagesPerSecond: number;
-  seconds: number;
-}
+export type { EpochRecord };
 
 export type TrainEvent =
   | {

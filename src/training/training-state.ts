@@ -10,10 +10,22 @@
  * (one marker lists all files), never as a separate file that could disagree with them.
  */
 import type { TrainingStateFiles } from '../model/checkpoint.js';
-import type { EpochRecord } from './train-member.js';
 import type { SavedTensor, StepState } from './train-step.js';
 
 export const TRAINING_STATE_VERSION = 1;
+
+/** One finished epoch, as history.json and the training events report it. */
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  acc: number;
+  valLoss: number;
+  valAcc: number;
+  lr: number;
+  imagesPerSecond: number;
+  seconds: number;
+}
+
 
 export interface LoopState {
   /** the next epoch to train (= epochs finished) */
