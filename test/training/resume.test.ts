@@ -91,3 +91,36 @@ test('a training process killed mid-run resumes from its last finished epoch', a
   expect(manifest.members[0]).toMatchObject({ name: 'only', ok: true, epochs: 4 });
   expect(manifest.status).toBe('finished');
 }, 180_000);
+
+test('a second `digits train` into the same run folder fails, naming the first; the first is unharmed', async () => {
+  // Given a training that holds its run folder (stopped with SIGSTOP once run.json exists)
+  const runDir = path.join(dir, 'shared');
+  const args = ['bin/run.js', 'train', '--ensemble', ensembleFile(), '--data', competition, '--run', runDir, '--concurrency', '1'];
+  const first = spawn(process.execPath, args, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const firstExit = new Promise<number | null>((resolve) => first.on('exit', resolve));
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(async () => {
+      const text = await readFile(path.join(runDir, 'run.json'), 'utf8').catch(() => '');
+      if (text.includes('"status": "training"')) {
+        clearInterval(poll);
+        first.kill('SIGSTOP');
+        resolve();
+      }
+    }, 50);
+  });
+  try {
+    // When a second one targets the same folder
+    const second = spawn(process.execPath, args, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    second.stderr.on('data', (chunk) => (err += chunk));
+    const code = await new Promise<number | null>((resolve) => second.on('exit', resolve));
+    // Then it fails at once and names the holder
+    expect(code).not.toBe(0);
+    expect(err).toContain(`in use by pid ${first.pid}`);
+  } finally {
+    first.kill('SIGCONT');
+  }
+  // And the first finishes normally
+  expect(await firstExit).toBe(0);
+  expect(JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')).status).toBe('finished');
+}, 180_000);
