@@ -42,11 +42,12 @@ export default class Train extends DigitsCommand {
     const { flags } = await this.parse(Train);
     let data = flags.data;
     let ensemble;
+    let resumedExtra: string | undefined;
     if (flags.resume) {
       if (!flags.run) throw new UserError('--resume needs the run to continue', { where: { flag: 'run' }, hint: 'Pass --run runs/<name> (see the folders under runs/).' });
       // The run folder records its ensemble and data; flags given as well must match them.
       const plan = await planResume(flags.run, { data, ensemble: flags.ensemble ? await resolveEnsemble(flags.ensemble) : undefined });
-      ({ ensemble, data } = plan);
+      ({ ensemble, data, extra: resumedExtra } = plan);
     } else {
       ensemble = await resolveEnsemble(flags.ensemble ?? 'quick');
     }
@@ -75,7 +76,7 @@ export default class Train extends DigitsCommand {
       state = reduce(state, event);
       live.update(state);
     };
-    let extra: string | undefined;
+    let extra = resumedExtra;
     if (flags.extra) extra = flags.extra === 'corrections' ? path.join(await resolveRunDir(undefined), CORRECTIONS_FILE) : path.resolve(flags.extra);
     const manifest = await trainEnsemble({
       extra,

@@ -104,7 +104,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   let answers = options.answers ? path.resolve(options.answers) : null;
   if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
   stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
-  await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, onEvent: options.onTrainEvent });
+  await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   return finishMainJob(options, { competition, answers, runDir, started });
 }
 

@@ -15,7 +15,7 @@ import { runWorkerJobs } from '../training/worker-protocol.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
-import { RUN_MANIFEST, datasetDirOf, readRunManifest, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { RUN_MANIFEST, datasetDirOf, readRunManifest, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -65,6 +65,8 @@ export interface ResumePlan {
   ensemble: EnsembleSpec;
   /** the dataset folder the run was trained on */
   data: string;
+  /** the corrections file the run was trained with (`--extra`), if any */
+  extra?: string;
   manifest: RunManifest;
 }
 
@@ -100,7 +102,7 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
       hint: 'Leave --ensemble out when resuming, or start a new run folder for another ensemble.',
     });
   }
-  return { ensemble: manifest.ensemble, data, manifest };
+  return { ensemble: manifest.ensemble, data, extra: manifest.extra ? resolveStoredPath(dir, manifest.extra.file) : undefined, manifest };
 }
 
 export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
