@@ -1,6 +1,7 @@
 /** Writing files so that a reader never sees half of one: temp file in the same folder, fsynced, then rename. */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 
 /** Writes and fsyncs one file (not atomic by itself: callers rename or link it into place). */
 export async function writeDurably(file: string, data: string | Uint8Array): Promise<void> {
@@ -26,4 +27,47 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 
 export async function writeJsonAtomic(file: string, value: unknown, options: { pretty?: boolean } = {}): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(value, null, options.pretty === false ? undefined : 2)}\n`);
+}
+
+/**
+ * Temp files and folders carry the writer's pid: `<name>.tmp-<pid>-<hex>` (this module,
+ * submissions, data import), `<dir>.tmp-…` and `<dir>.old-…` (checkpoints). A process
+ * killed mid-write leaves them behind; this returns the pid of such a name, else null.
+ */
+export function tempOwner(name: string): number | null {
+  const match = /\.(?:tmp|old|stale)-(\d+)-[0-9a-f]+$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+function running(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes, under `dir` (down to `depth` levels), the temp files and folders whose writer no
+ * longer runs. Returns what was removed. Checkpoint `.old-` folders are left to the
+ * checkpoint module (one may be the only copy after a save killed between its renames).
+ */
+export async function removeStaleTempFiles(dir: string, depth = 3): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    const pid = tempOwner(entry.name);
+    if (pid !== null && !entry.name.includes('.old-')) {
+      if (!running(pid)) {
+        await rm(full, { recursive: true, force: true });
+        removed.push(full);
+      }
+    } else if (entry.isDirectory() && depth > 1) {
+      removed.push(...(await removeStaleTempFiles(full, depth - 1)));
+    }
+  }
+  return removed;
 }

@@ -37,7 +37,7 @@ export default class Dashboard extends DigitsCommand {
       this.printJson({ runDir, view: model.views[viewIndex]!.key, ...model });
       return;
     }
-    const { source, note } = await digitSourceForReport(report);
+    const { source, note } = await digitSourceForReport(report, runDir);
     if (note) process.stderr.write(`note: ${note}\n`);
     if (this.plainOutput || !process.stdin.isTTY) {
       const view = model.views[viewIndex]!;

@@ -14,6 +14,8 @@ import { TrainView } from '../tui/TrainView.js';
 import { mountLive, type LiveView } from '../tui/live.js';
 import { initialState, reduce, type TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
+import path from 'node:path';
+import { newestUnfinishedRun } from '../runs/manifest.js';
 
 export default class Run extends DigitsCommand {
   static override summary = 'The main job: competition → import → ensemble training → honest evaluation → validated submission and report.';
@@ -29,11 +31,14 @@ export default class Run extends DigitsCommand {
     ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
+    resume: Flags.boolean({ description: 'Continue an interrupted run (--run, default the newest unfinished one under runs/) from its folder alone, then evaluate and submit.', default: false }),
+    run: Flags.string({ description: 'With --resume: the run folder to continue.', dependsOn: ['resume'] }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
-    const runName = `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
+    const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
+    const runName = resume ? path.basename(resume) : `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
     let live: LiveView<TrainViewState> | null = null;
     let state: TrainViewState | null = null;
     const say = (stage: string, message: string) => {
@@ -69,6 +74,7 @@ export default class Run extends DigitsCommand {
       seed: flags.seed,
       command: ['digits', 'run', ...this.argv].join(' '),
       runName,
+      resume,
       onStage: (stage, message) => {
         if (stage === 'train' && !this.plainOutput && !flags.json) {
           say(stage, message);

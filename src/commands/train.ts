@@ -6,9 +6,8 @@ import { backendFlag, dataFlag, jsonFlag } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { BUILTIN_ENSEMBLES, resolveEnsemble } from '../ensemble/ensemble-spec.js';
-import { trainEnsemble } from '../services/train.js';
+import { planResume, trainEnsemble } from '../services/train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
-import { readRunManifest } from '../runs/manifest.js';
 import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
@@ -32,27 +31,28 @@ export default class Train extends DigitsCommand {
     ...backendFlag,
     ...dataFlag,
     ...jsonFlag,
-    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
+    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file (default quick; with --resume, the run's own).` }),
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
-    resume: Flags.boolean({ description: 'Continue an interrupted run (needs --run): each member restarts from its last finished epoch.', default: false }),
+    resume: Flags.boolean({ description: 'Continue an interrupted run from its folder alone (needs --run): each member restarts exactly from its last saved epoch.', default: false }),
     extra: Flags.string({ description: 'Add the drawing pad\'s corrections to the training rows: a corrections.jsonl file, or "corrections" for the newest run\'s.' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
-    let ensembleName = flags.ensemble;
     let data = flags.data;
+    let ensemble;
+    let resumedExtra: string | undefined;
     if (flags.resume) {
       if (!flags.run) throw new UserError('--resume needs the run to continue', { where: { flag: 'run' }, hint: 'Pass --run runs/<name> (see the folders under runs/).' });
-      const previous = await readRunManifest(path.resolve(flags.run)).catch(() => null);
-      if (previous) {
-        data ??= previous.dataset.dir;
-      }
+      // The run folder records its ensemble and data; flags given as well must match them.
+      const plan = await planResume(flags.run, { data, ensemble: flags.ensemble ? await resolveEnsemble(flags.ensemble) : undefined });
+      ({ ensemble, data, extra: resumedExtra } = plan);
+    } else {
+      ensemble = await resolveEnsemble(flags.ensemble ?? 'quick');
     }
     if (!data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`), or build a practice one with `digits data practice --recipe uniform`.' });
-    const ensemble = await resolveEnsemble(ensembleName);
-    ensembleName = ensemble.name;
+    const ensembleName = ensemble.name;
     const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
     const print = (event: EnsembleEvent) => {
       if (flags.json) {
@@ -76,7 +76,7 @@ export default class Train extends DigitsCommand {
       state = reduce(state, event);
       live.update(state);
     };
-    let extra: string | undefined;
+    let extra = resumedExtra;
     if (flags.extra) extra = flags.extra === 'corrections' ? path.join(await resolveRunDir(undefined), CORRECTIONS_FILE) : path.resolve(flags.extra);
     const manifest = await trainEnsemble({
       extra,

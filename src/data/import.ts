@@ -36,7 +36,7 @@ import {
 } from './dataset.js';
 import { type LayoutOverrides, type TrainLayout, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
 import { type Orientation, type OrientationScorer, detectOrientation, orientationGather } from './orientation.js';
-import { writeJsonAtomic } from '../atomic-file.js';
+import { removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
 
 export interface CompetitionFiles {
   /** The folder the CSVs are in (the default home of the cache). */
@@ -490,6 +490,7 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   }
   const seconds = () => (performance.now() - started) / 1000;
 
+  await removeStaleImportTemps(datasetDir);
   if (!options.force) {
     const fresh = await freshness(datasetDir, request, sources);
     if (fresh) return withIds(reportOf(datasetDir, fresh.manifest, fresh.reused, 0, seconds()), datasetDir, fresh.manifest);
@@ -523,7 +524,9 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
     ids: `test-ids-${id}.json`,
   };
   const written = Object.values(names).filter((name): name is string => name !== null);
-  const temp = (name: string) => join(datasetDir, `${name}.tmp`);
+  // Temp names carry our pid: a killed import's leftovers are recognised and removed below.
+  const tempTag = `tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = (name: string) => join(datasetDir, `${name}.${tempTag}`);
   const sourceFiles: SourceFile[] = [];
   let bytesRead = 0;
   try {
@@ -640,6 +643,13 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
     if (!existed) await rmdir(datasetDir).catch(() => undefined);
     throw error;
   }
+}
+
+/** Temp files of imports that were killed (their pid is gone), and the pid-less ones older versions wrote. */
+async function removeStaleImportTemps(datasetDir: string): Promise<void> {
+  await removeStaleTempFiles(datasetDir, 1);
+  const names = await readdir(datasetDir).catch(() => [] as string[]);
+  for (const name of names) if (/^(train|test)-(images|labels|ids)-[0-9a-z-]+\.(u8|f32|json)\.tmp$/.test(name)) await rm(join(datasetDir, name), { force: true });
 }
 
 function sourceOf(role: SourceFile['role'], path: string, stats: SourceStat[], sha256: string): SourceFile {

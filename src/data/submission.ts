@@ -9,7 +9,8 @@
  * per submission (what made it, how it validated, its score when answers are known).
  */
 import { createHash } from 'node:crypto';
-import { appendFile, link, mkdir, readFile, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, appendFile, link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { writeDurably } from '../atomic-file.js';
 import path from 'node:path';
 import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
@@ -76,8 +77,22 @@ function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Writes a submission CSV atomically and returns its path, sha256 and row count. */
-export async function writeSubmission(options: WriteSubmissionOptions): Promise<WrittenSubmission> {
+/** A submission written to a temp file in its folder, not yet under its name. */
+export interface PreparedSubmission {
+  /** the temp file (`.<stem>.csv.tmp-<pid>-<hex>`): validate and score this one */
+  temp: string;
+  dir: string;
+  stem: string;
+  sha256: string;
+  rows: number;
+}
+
+/**
+ * Writes a submission to a temp file beside its final place (fsynced). Nothing is visible as
+ * a submission until `commitSubmission`; a process killed before leaves only the temp file,
+ * which `removeStaleTempFiles` clears on the next start.
+ */
+export async function prepareSubmission(options: WriteSubmissionOptions): Promise<PreparedSubmission> {
   const header = options.header ?? DEFAULT_SUBMISSION_HEADER;
   const rows = options.labels.length;
   if (header.length !== 2) {
@@ -100,22 +115,43 @@ export async function writeSubmission(options: WriteSubmissionOptions): Promise<
   const dir = path.resolve(options.dir);
   await mkdir(dir, { recursive: true });
   const stem = `${submissionTimestamp(options.now ?? new Date())}-${safeFileName(options.name)}`;
-  const tmp = path.join(dir, `.${stem}.csv.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await writeDurably(tmp, text);
+  const temp = path.join(dir, `.${stem}.csv.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await writeDurably(temp, text);
+  return { temp, dir, stem, sha256: sha256(text), rows };
+}
+
+/**
+ * Gives a prepared submission its name: `<stem>.csv`, or `<stem>-2.csv`… when taken.
+ * `beforeLink(file)` runs once the name is chosen and before the file appears under it
+ * (the ledger line goes there, so no submission exists that the ledger does not list).
+ */
+export async function commitSubmission(prepared: PreparedSubmission, beforeLink: (file: string) => Promise<void> = async () => {}): Promise<WrittenSubmission> {
   try {
-    // link() fails when the name is taken, so two submissions in one second never collide.
-    for (let n = 1; ; n++) {
-      const file = path.join(dir, `${stem}${n === 1 ? '' : `-${n}`}.csv`);
-      try {
-        await link(tmp, file);
-        return { file, sha256: sha256(text), rows };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 1000) throw error;
-      }
+    for (let n = 1; n < 1000; n++) {
+      const file = path.join(prepared.dir, `${prepared.stem}${n === 1 ? '' : `-${n}`}.csv`);
+      if (await access(file).then(() => true, () => false)) continue;
+      await beforeLink(file);
+      // link() fails when the name was taken meanwhile (two submits in one second): never overwritten.
+      await link(prepared.temp, file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+        throw new UserError(`another submission took the name ${path.basename(file)} while this one was being recorded`, { where: { file }, hint: 'Run digits submit again.' });
+      });
+      return { file, sha256: prepared.sha256, rows: prepared.rows };
     }
+    throw new Error(`no free submission name for ${prepared.stem} in ${prepared.dir}`);
   } finally {
-    await unlink(tmp).catch(() => {});
+    await unlink(prepared.temp).catch(() => {});
   }
+}
+
+/** Discards a prepared submission (its inputs failed a check). */
+export async function discardSubmission(prepared: PreparedSubmission): Promise<void> {
+  await unlink(prepared.temp).catch(() => {});
+}
+
+/** Writes a submission CSV atomically and returns its path, sha256 and row count. */
+export async function writeSubmission(options: WriteSubmissionOptions): Promise<WrittenSubmission> {
+  return commitSubmission(await prepareSubmission(options));
 }
 
 /* ---------- reading and validating ---------- */

@@ -7,6 +7,7 @@
  * mapped to dataset rows; plus each member's training curves. The Ink screen
  * (src/tui/Dashboard.tsx), the plain-text output and `--json` all draw this one model.
  */
+import path from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
@@ -342,8 +343,9 @@ export function heatColor(cell: HeatCell): string | null {
  * is still there with the same fingerprint. Otherwise null and a note saying why (the
  * dashboard and report then list rows without drawing them).
  */
-export async function digitSourceForReport(report: EvaluationReport): Promise<{ source: DigitSource | null; note: string | null }> {
-  const dataset = await loadDataset(report.dataset.dir).catch((error: Error) => error);
+export async function digitSourceForReport(report: EvaluationReport, runDir: string): Promise<{ source: DigitSource | null; note: string | null }> {
+  // evaluation.json stores the dataset relative to the run folder (absolute in older ones).
+  const dataset = await loadDataset(path.resolve(runDir, report.dataset.dir)).catch((error: Error) => error);
   if (dataset instanceof Error) return { source: null, note: `misread digits not drawn: ${dataset.message}` };
   if (dataset.fingerprint !== report.dataset.fingerprint) {
     return { source: null, note: `misread digits not drawn: the dataset in ${dataset.dir} was re-imported since the evaluation (fingerprint differs); re-run digits evaluate` };

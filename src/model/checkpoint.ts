@@ -26,9 +26,22 @@ export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 export const METADATA_JSON = 'metadata.json';
 export const COMPLETE_MARKER = 'COMPLETE';
+/** What training needs to continue exactly (optimizer state, random streams, epoch): `last/` only. */
+export const TRAINING_STATE_JSON = 'training-state.json';
+export const TRAINING_STATE_BIN = 'training-state.bin';
 
 /** The only files a checkpoint folder holds; anything else means it is not ours to replace. */
-const CHECKPOINT_FILES: ReadonlySet<string> = new Set([MODEL_JSON, WEIGHTS_BIN, METADATA_JSON, COMPLETE_MARKER]);
+const CHECKPOINT_FILES: ReadonlySet<string> = new Set([MODEL_JSON, WEIGHTS_BIN, METADATA_JSON, COMPLETE_MARKER, TRAINING_STATE_JSON, TRAINING_STATE_BIN]);
+
+/**
+ * The training state saved with a checkpoint's weights, in the same atomic save and listed in
+ * the same marker, so weights and state never come from different epochs (nanoGPT's ckpt.pt
+ * holds model, optimizer and iter_num together). `json` is small; `bin` holds the tensors.
+ */
+export interface TrainingStateFiles {
+  json: unknown;
+  bin: Uint8Array;
+}
 /** Files derived from a checkpoint that live beside it (the ONNX export and its sidecar, and their temp files). */
 const DERIVED_FILE = /^(model\.onnx|onnx\.json)(\.tmp-.*)?$/;
 
@@ -84,6 +97,8 @@ export interface SaveCheckpointOptions {
    * tests use it to interrupt a save midway.
    */
   onStage?: (stage: CheckpointSaveStage, paths: { dir: string; tempDir: string }) => void | Promise<void>;
+  /** saved beside the weights in the same atomic save (`loadTrainingCheckpoint` reads it back) */
+  trainingState?: TrainingStateFiles;
 }
 
 export interface CheckpointHandlerOptions extends SaveCheckpointOptions {
@@ -124,6 +139,7 @@ interface VerifiedCheckpoint {
   weightSpecs: tf.io.WeightsManifestEntry[];
   weights: Buffer;
   metadata?: CheckpointMetadata;
+  trainingState?: TrainingStateFiles | null;
 }
 
 /**
@@ -156,6 +172,16 @@ export async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersMod
   const artifacts = toModelArtifacts(checkpoint);
   const model = await tf.loadLayersModel({ load: async () => artifacts });
   return { model, metadata: checkpoint.metadata as CheckpointMetadata };
+}
+
+/**
+ * Loads the checkpoint in `dir` with the training state saved in the same save (null when the
+ * checkpoint has none), all verified against one marker.
+ */
+export async function loadTrainingCheckpoint(dir: string): Promise<{ model: tf.LayersModel; metadata: CheckpointMetadata; trainingState: TrainingStateFiles | null }> {
+  const checkpoint = await readVerifiedCheckpoint(dir, true, true);
+  const model = await tf.loadLayersModel({ load: async () => toModelArtifacts(checkpoint) });
+  return { model, metadata: checkpoint.metadata as CheckpointMetadata, trainingState: checkpoint.trainingState ?? null };
 }
 
 /** Reads `metadata.json` of a complete checkpoint without reading its weights. */
@@ -240,6 +266,12 @@ async function writeCheckpointNow(
     metadataBytes = Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`);
     files[METADATA_JSON] = { sha256: sha256(metadataBytes), bytes: metadataBytes.length };
   }
+  const stateFiles: Array<[string, Buffer]> = [];
+  if (options.trainingState != null) {
+    stateFiles.push([TRAINING_STATE_JSON, Buffer.from(`${JSON.stringify(options.trainingState.json)}\n`)]);
+    stateFiles.push([TRAINING_STATE_BIN, Buffer.from(options.trainingState.bin.buffer, options.trainingState.bin.byteOffset, options.trainingState.bin.byteLength)]);
+    for (const [name, bytes] of stateFiles) files[name] = { sha256: sha256(bytes), bytes: bytes.length };
+  }
 
   await mkdir(dirname(target), { recursive: true });
   await recoverInterruptedSwap(target);
@@ -259,6 +291,7 @@ async function writeCheckpointNow(
       await writeDurably(join(tempDir, METADATA_JSON), metadataBytes);
       await options.onStage?.('metadata-written', paths);
     }
+    for (const [name, bytes] of stateFiles) await writeDurably(join(tempDir, name), bytes);
 
     const marker: CompleteMarker = { checkpoint: 1, files };
     await writeDurably(join(tempDir, COMPLETE_MARKER), Buffer.from(`${JSON.stringify(marker, null, 2)}\n`));
@@ -422,7 +455,7 @@ async function retryOnce<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
-function readVerifiedCheckpoint(dir: string, withMetadata: boolean): Promise<VerifiedCheckpoint> {
+function readVerifiedCheckpoint(dir: string, withMetadata: boolean, withTrainingState = false): Promise<VerifiedCheckpoint> {
   return retryOnce(async () => {
     const at = await locateCheckpoint(dir);
     const marker = await readMarker(at);
@@ -460,6 +493,18 @@ function readVerifiedCheckpoint(dir: string, withMetadata: boolean): Promise<Ver
             hint: `the files come from different saves; ${HINT_RESAVE}`,
           });
         }
+      }
+    }
+    if (withTrainingState) {
+      checkpoint.trainingState = null;
+      if (marker.files[TRAINING_STATE_JSON] && marker.files[TRAINING_STATE_BIN]) {
+        const jsonPath = join(at, TRAINING_STATE_JSON);
+        const jsonBytes = await readCheckpointFile(jsonPath);
+        verifyHash(jsonPath, jsonBytes, marker);
+        const binPath = join(at, TRAINING_STATE_BIN);
+        const bin = await readCheckpointFile(binPath);
+        verifyHash(binPath, bin, marker);
+        checkpoint.trainingState = { json: JSON.parse(jsonBytes.toString('utf8')) as unknown, bin: new Uint8Array(bin.buffer, bin.byteOffset, bin.byteLength) };
       }
     }
     return checkpoint;

@@ -256,7 +256,7 @@ export interface WrittenReport extends ReportHtml {
 export async function writeReport(options: WriteReportOptions): Promise<Omit<WrittenReport, 'html'>> {
   const runDir = path.resolve(options.run);
   const report = await readEvaluationReport(runDir);
-  const { source, note } = await digitSourceForReport(report);
+  const { source, note } = await digitSourceForReport(report, runDir);
   const built = await buildReportHtml(report, { digits: source, note });
   const file = path.resolve(options.out ?? path.join(runDir, 'report.html'));
   const tmp = `${file}.tmp-${process.pid}`;

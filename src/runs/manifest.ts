@@ -4,6 +4,7 @@
  * through this module instead of flags.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
@@ -33,22 +34,85 @@ export interface MemberOutcome {
   error?: string;
 }
 
+/** `training` from before the first epoch until the end; a run left `training` was interrupted. */
+export type RunStatus = 'training' | 'finished' | 'failed';
+
 export interface RunManifest {
   format: 'digits-run';
   version: 1;
   name: string;
+  /** absent in runs written before it existed: those are finished */
+  status?: RunStatus;
   ensemble: EnsembleSpec;
+  /** `dir` is relative to the run folder when the dataset is inside the project (read it with `datasetDirOf`) */
   dataset: { dir: string; fingerprint: string };
+  /** each member's validation split (name and fold in the dataset's splits) */
+  splits?: Array<{ member: string; name: string; fold: number }>;
   createdAt: string;
-  finishedAt: string;
+  /** null while training */
+  finishedAt: string | null;
   seconds: number;
   command: string;
+  /** one entry per member once training ended; empty while training */
   members: MemberOutcome[];
+  /** why the run failed (status `failed`) */
+  error?: string;
   /** corrections added to training (`digits train --extra`) */
   extra?: { file: string; rows: number; sha256: string };
 }
 
 export const RUN_MANIFEST = 'run.json';
+
+export async function writeRunManifest(runDir: string, manifest: RunManifest): Promise<void> {
+  await writeJsonAtomic(path.join(runDir, RUN_MANIFEST), manifest);
+}
+
+/**
+ * How a path is stored in a run's files: relative to `base` (the run folder, or the
+ * submissions folder) when it lies inside the project, so a copied or moved project
+ * still works; absolute when it lies outside (a dataset elsewhere on the disk stays where
+ * it is when the project moves). The project is `up` levels above `base`: 2 for a run
+ * folder (`<project>/runs/<run>`), 1 for the submissions folder (`<project>/submissions`).
+ */
+export function storedPath(base: string, target: string, up = 2): string {
+  const from = path.resolve(base);
+  const to = path.resolve(target);
+  let project = from;
+  for (let i = 0; i < up; i++) project = path.dirname(project);
+  const inside = path.relative(project, to);
+  if (inside.startsWith('..') || path.isAbsolute(inside)) return to;
+  return path.relative(from, to) || '.';
+}
+
+/** A stored path back as an absolute one (absolute paths of older runs pass through). */
+export function resolveStoredPath(base: string, stored: string): string {
+  return path.resolve(base, stored);
+}
+
+/** The dataset folder a run was trained on. */
+export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'dataset'>): string {
+  return resolveStoredPath(runDir, manifest.dataset.dir);
+}
+
+/**
+ * Refuses a run whose training has not finished (interrupted, still running, or failed
+ * before any member was trained), saying how to continue it. `verb` is what was asked.
+ */
+export function assertTrained(runDir: string, manifest: RunManifest, verb: string): void {
+  const file = path.join(runDir, RUN_MANIFEST);
+  if (manifest.status === 'training') {
+    throw new UserError(`cannot ${verb} run ${runDir}: its training has not finished (interrupted, or still running)`, {
+      where: { file },
+      hint: `Continue it with \`digits train --resume --run ${runDir}\` (it restarts each member from its last saved epoch).`,
+    });
+  }
+  if (manifest.status === 'failed' && !manifest.members.some((m) => m.ok)) {
+    throw new UserError(`cannot ${verb} run ${runDir}: its training failed${manifest.error ? ` (${manifest.error.split('\n')[0]})` : ''}`, {
+      where: { file },
+      hint: `Fix the cause, then continue it with \`digits train --resume --run ${runDir}\`.`,
+    });
+  }
+}
 
 
 /**
@@ -81,3 +145,22 @@ export async function latestEvaluatedRun(runsDir: string): Promise<string> {
   return dir;
 }
 
+
+/** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */
+export async function newestUnfinishedRun(runsDir: string): Promise<string> {
+  const root = path.resolve(runsDir);
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  let best: { dir: string; mtimeMs: number } | null = null;
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const dir = path.join(root, entry.name);
+    const manifest = await readRunManifest(dir).catch(() => null);
+    if (!manifest || (manifest.status !== 'training' && manifest.status !== 'failed')) continue;
+    const info = await stat(path.join(dir, RUN_MANIFEST));
+    if (!best || info.mtimeMs > best.mtimeMs) best = { dir, mtimeMs: info.mtimeMs };
+  }
+  if (!best) {
+    throw new UserError(`no unfinished run under ${root}`, { where: { file: root, flag: 'run' }, hint: 'Pass --run <run folder> to continue, or start a new run without --resume.' });
+  }
+  return best.dir;
+}

@@ -10,8 +10,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { onnxRuntimeStatus } from '../engine/ort.js';
-import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
-import { readRunManifest } from '../runs/manifest.js';
+import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
+import { assertTrained, readRunManifest } from '../runs/manifest.js';
+import { openMembers, trainedMembers } from '../runs/open-members.js';
 import { readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
@@ -110,13 +111,9 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     if (!(error instanceof UserError)) throw error;
     evaluationNote = error.message;
   }
+  assertTrained(dir, manifest, 'serve');
   const members: ServedMember[] = [];
-  const skipped: ServedEnsemble['skipped'] = [];
-  const trained = [];
-  for (const m of manifest.members) {
-    if (!m.ok || !m.checkpoint) skipped.push({ name: m.name, reason: m.ok ? 'no checkpoint recorded' : `training failed${m.error ? `: ${m.error.split('\n')[0]}` : ''}` });
-    else trained.push({ ...m, checkpoint: path.resolve(dir, m.checkpoint) });
-  }
+  const { trained, skipped } = trainedMembers(dir, manifest);
   const infer = options.infer ?? 'auto';
   const precision = options.precision ?? 'auto';
   const workers = Math.max(0, Math.floor(options.workers ?? defaultServeWorkers()));
@@ -135,11 +132,12 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
       if (pool.size === 0) mode = { mode: 'in-process', workers: 0, threadsPerSession: null, reason: 'no member exports to ONNX' };
     }
     const inProcessThreads = options.threads ?? defaultServeThreads();
+    // Members left out of the pool (no ONNX export) are opened here (tfjs), saying why.
+    const inProcess = await openMembers(dir, manifest, { infer, precision, threads: inProcessThreads, spin: true, only: (_, i) => !pool?.predictors[i] });
     for (const [i, m] of trained.entries()) {
-      // Members left out of the pool (no ONNX export) fall back to tfjs here, saying why.
-      const predictor = pool?.predictors[i] ?? (await createPredictor(m.checkpoint, { infer, precision, threads: inProcessThreads }));
-      const evaluated = evaluation?.members.find((e) => e.name === m.name);
-      members.push({ name: m.name, preset: m.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.bestValAcc ?? null });
+      const predictor = pool?.predictors[i] ?? inProcess.find((o) => o.outcome.name === m.outcome.name)!.predictor;
+      const evaluated = evaluation?.members.find((e) => e.name === m.outcome.name);
+      members.push({ name: m.outcome.name, preset: m.outcome.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.outcome.bestValAcc ?? null });
     }
     if (mode.mode === 'in-process' && members.some((m) => m.predictor.kind === 'onnx')) mode = { ...mode, threadsPerSession: inProcessThreads };
   } catch (error) {

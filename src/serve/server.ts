@@ -260,7 +260,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   app.get('/metrics', async (_request, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(metrics.render()));
 
   app.get('/v1/model', async () => ({
-    run: { dir: ensemble.runDir, name: ensemble.name },
+    // Paths as seen from the project (the server's folder), never the machine's absolute layout.
+    run: { dir: shownPath(ensemble.runDir), name: ensemble.name },
     runtime,
     inference: { mode: ensemble.inference.mode, workers: ensemble.inference.workers, threadsPerSession: ensemble.inference.threadsPerSession, reason: ensemble.inference.reason },
     imageSize: ensemble.members[0]!.predictor.imageSize,
@@ -268,7 +269,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     members: ensemble.members.map((m) => ({
       name: m.name,
       preset: m.preset,
-      checkpoint: m.checkpoint,
+      checkpoint: path.relative(ensemble.runDir, m.checkpoint),
       runtime: m.predictor.kind,
       runtimeReason: m.predictor.reason,
       validation: m.validation,
@@ -278,7 +279,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     ensemble: { voting: 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
     tta: { variants: TTA_8.length, shifts: TTA_8 },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
-    corrections: { file: correctionsFile },
+    corrections: { file: shownPath(correctionsFile) },
     limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch },
   }));
 
@@ -449,4 +450,10 @@ export async function startServer(options: ServerOptions & ListenOptions): Promi
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 8080);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return { ...server, url: `http://${shownHost}:${port}`, host, port };
+}
+
+/** A path relative to the working folder (the project) when inside it; else only its last two parts. */
+function shownPath(file: string): string {
+  const inside = path.relative(process.cwd(), file);
+  return inside && !inside.startsWith('..') && !path.isAbsolute(inside) ? inside : path.join(path.basename(path.dirname(file)), path.basename(file));
 }

@@ -9,14 +9,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.js';
-import { loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import { readIdLabelCsv } from '../data/submission.js';
-import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
+import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
-import { CALIBRATION_IMAGES, type CalibrationSet } from '../onnx/quantize.js';
-import { readRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { assertTrained, datasetDirOf, readRunManifest, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { withRunLock } from '../runs/lock.js';
+import { openMembers, rowsAsFloats } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
 import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
@@ -48,16 +48,6 @@ export interface TestPredictions {
   labels: number[];
   /** per row, the ensemble probability of its label */
   confidence: number[];
-}
-
-/** Images of the given rows as floats in [0,1]. */
-export function rowsAsFloats(images: Uint8Array | Float32Array, scale: number, pixels: number, rows: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(rows.length * pixels);
-  for (let i = 0; i < rows.length; i++) {
-    const base = rows[i]! * pixels;
-    for (let p = 0; p < pixels; p++) out[i * pixels + p] = images[base + p]! / scale;
-  }
-  return out;
 }
 
 /** The ensemble's soft vote (with TTA when given) on every test row of a dataset. */
@@ -121,45 +111,29 @@ async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
 }
 
 
+async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
+  const members = (await openMembers(runDir, manifest, { infer, precision, dataset })).map((m) => ({ outcome: m.outcome, predictor: m.predictor, rows: m.validationRows! }));
+  if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
+  return members;
+}
+
 interface LoadedMember {
   outcome: MemberOutcome;
   predictor: Predictor;
   rows: number[];
 }
 
-/**
- * Up to CALIBRATION_IMAGES of a member's own training rows, spread evenly over them, as the
- * images its int8 export is calibrated on (never validation or test rows).
- */
-export function memberCalibration(dataset: Dataset, trainRows: ArrayLike<number>, label: string): () => Promise<CalibrationSet> {
-  return async () => {
-    const step = Math.max(1, Math.floor(trainRows.length / CALIBRATION_IMAGES));
-    const rows: number[] = [];
-    for (let i = 0; i < trainRows.length && rows.length < CALIBRATION_IMAGES; i += step) rows.push(trainRows[i]!);
-    const pixels = dataset.width * dataset.height;
-    return { images: rowsAsFloats(dataset.trainImages, dataset.scale, pixels, rows), count: rows.length, source: `${rows.length} training rows of ${label}` };
-  };
-}
-
-async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
-  const members: LoadedMember[] = [];
-  const spin = manifest.members.filter((m) => m.ok && m.checkpoint).length <= 1;
-  for (const outcome of manifest.members) {
-    if (!outcome.ok || !outcome.checkpoint) continue;
-    const split = await loadSplit(dataset.dir, outcome.split.name, dataset.fingerprint);
-    const rows = Array.from(split.folds[outcome.split.fold]!.validation);
-    const calibration = memberCalibration(dataset, split.folds[outcome.split.fold]!.train, `${manifest.name}/${outcome.name}`);
-    members.push({ outcome, predictor: await createPredictor(path.join(runDir, outcome.checkpoint), { infer, precision, calibration, spin }), rows });
-  }
-  if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
-  return members;
-}
-
 export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationReport> {
   const runDir = path.resolve(options.runDir);
-  const say = options.onProgress ?? (() => {});
   const manifest = await readRunManifest(runDir);
-  const dataset = await loadDataset(manifest.dataset.dir);
+  assertTrained(runDir, manifest, 'evaluate');
+  // evaluation.json, the test predictions and ONNX exports are written into the run folder.
+  return withRunLock(runDir, `digits evaluate --run ${runDir}`, () => evaluateLocked(options, runDir, manifest));
+}
+
+async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest: RunManifest): Promise<EvaluationReport> {
+  const say = options.onProgress ?? (() => {});
+  const dataset = await loadDataset(datasetDirOf(runDir, manifest));
   if (dataset.fingerprint !== manifest.dataset.fingerprint) {
     throw new UserError(`the dataset in ${dataset.dir} changed since run ${manifest.name} was trained`, { where: { file: dataset.dir }, hint: 'Re-import the data the run was trained on, or train again.' });
   }
@@ -235,7 +209,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
       }
       const softPlain = softVote(memberProbs);
       test = {
-        answers: options.answers ?? '(labels in test.csv)',
+        answers: options.answers ? storedPath(runDir, options.answers) : '(labels in test.csv)',
         rows: testCount,
         soft: computeMetrics(softPlain, truth),
         softTta: tta.length > 1 ? computeMetrics(testProbs, truth) : undefined,
@@ -248,7 +222,8 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
       version: 1,
       run: manifest.name,
       createdAt: new Date().toISOString(),
-      dataset: { dir: dataset.dir, fingerprint: dataset.fingerprint },
+      // Paths inside the project are stored relative to the run folder (a moved project still reads).
+      dataset: { dir: storedPath(runDir, dataset.dir), fingerprint: dataset.fingerprint },
       heldOutRows: heldOut,
       members: memberEvaluations,
       ensemble: { soft, hard, softTta, hardTta, ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined },

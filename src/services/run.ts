@@ -5,17 +5,19 @@
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { importCompetition, resolveCompetitionFiles } from '../data/import.js';
+import { resolveCompetitionFiles } from '../data/import.js';
+import { DEFAULT_DATASET_SUBDIR } from '../data/dataset.js';
+import { initEngine } from '../engine/backend.js';
+import { importData } from './import.js';
 import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/practice.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { resolveEnsemble } from '../ensemble/ensemble-spec.js';
-import { findCleanCheckpoint, loadOrientationModel } from '../inference/orientation-model.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
-import { trainEnsemble } from './train.js';
+import { planResume, trainEnsemble } from './train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
 
 export type Stage = 'competition' | 'import' | 'train' | 'evaluate' | 'submit' | 'report';
@@ -34,6 +36,8 @@ export interface MainJobOptions {
   seed: number;
   command: string;
   runName: string;
+  /** a run folder to continue (from its run.json alone) instead of starting `runName` */
+  resume?: string;
   onStage?: (stage: Stage, message: string) => void;
   onTrainEvent?: (event: EnsembleEvent) => void;
   /** writes the HTML report of a run; returns its path */
@@ -60,6 +64,9 @@ async function exists(p: string): Promise<boolean> {
 export async function runMainJob(options: MainJobOptions): Promise<MainJobResult> {
   const started = Date.now();
   const stage = options.onStage ?? (() => {});
+  // Loading the orientation detector, evaluation and submission run tfjs in this process.
+  await initEngine({ backend: options.backend });
+  if (options.resume) return resumeMainJob(options, started);
   let competition = options.data ? path.resolve(options.data) : path.join(options.workDir, 'competitions', DEFAULT_PRACTICE_RECIPE);
   let answers = options.answers ? path.resolve(options.answers) : null;
 
@@ -77,25 +84,33 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   if (!answers && (await exists(besides))) answers = besides;
 
   stage('import', `importing ${competition}`);
-  const checkpoint = await findCleanCheckpoint();
-  const detector = checkpoint ? await loadOrientationModel(checkpoint) : null;
-  try {
-    const imported = await importCompetition({
-      ...(await resolveCompetitionFiles([competition])),
-      orientationScorer: detector?.scorer,
-      orientationModel: detector?.fingerprint,
-      orientationMargin: detector?.margin,
-    });
-    stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
-  } finally {
-    detector?.dispose();
-  }
+  const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend });
+  stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
 
   const ensemble = await resolveEnsemble(options.ensemble);
   const runDir = path.join(options.workDir, 'runs', options.runName);
   stage('train', `training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${runDir}`);
   await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
+  return finishMainJob(options, { competition, answers, runDir, started });
+}
 
+/** `digits run --resume`: the run folder says what to train on; evaluation and submission follow as usual. */
+async function resumeMainJob(options: MainJobOptions, started: number): Promise<MainJobResult> {
+  const stage = options.onStage ?? (() => {});
+  const runDir = path.resolve(options.resume!);
+  const plan = await planResume(runDir, { data: options.data });
+  // The dataset cache sits in <competition>/.digits; the answers of a practice one beside it.
+  const competition = path.basename(plan.data) === DEFAULT_DATASET_SUBDIR ? path.dirname(plan.data) : plan.data;
+  let answers = options.answers ? path.resolve(options.answers) : null;
+  if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
+  stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
+  await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
+  return finishMainJob(options, { competition, answers, runDir, started });
+}
+
+async function finishMainJob(options: MainJobOptions, job: { competition: string; answers: string | null; runDir: string; started: number }): Promise<MainJobResult> {
+  const stage = options.onStage ?? (() => {});
+  const { competition, answers, runDir } = job;
   stage('evaluate', 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
   const evaluation = await evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
 
@@ -107,5 +122,5 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     stage('report', 'writing the HTML report');
     report = await options.writeReport(runDir);
   }
-  return { competition, answers, runDir, evaluation, submission, report, seconds: Math.round((Date.now() - started) / 1000) };
+  return { competition, answers, runDir, evaluation, submission, report, seconds: Math.round((Date.now() - job.started) / 1000) };
 }

@@ -3,17 +3,18 @@
  * Kaggle would before it is called done, and a line in submissions/ledger.jsonl saying
  * what made it.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, memberCalibration, predictTestSet, type TestPredictions } from './evaluate.js';
+import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { createPredictor, type InferMode, type Precision } from '../inference/predictor.js';
+import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
-import { loadSplit } from '../data/splits.js';
-import { appendLedger, scoreAgainstAnswers, validateSubmission, writeSubmission } from '../data/submission.js';
-import { readRunManifest } from '../runs/manifest.js';
+import { appendLedger, commitSubmission, discardSubmission, prepareSubmission, readIdLabelCsv, scoreAgainstAnswers, validateSubmission } from '../data/submission.js';
+import { assertTrained, datasetDirOf, readRunManifest, storedPath } from '../runs/manifest.js';
+import { openMembers, trainedMembers } from '../runs/open-members.js';
+import { removeStaleTempFiles } from '../atomic-file.js';
 
 export interface SubmitOptions {
   runDir: string;
@@ -50,21 +51,29 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const runDir = path.resolve(options.runDir);
   const say = options.onProgress ?? (() => {});
   const manifest = await readRunManifest(runDir);
-  const dataset = await loadDataset(manifest.dataset.dir);
-  const okMembers = manifest.members.filter((m) => m.ok && m.checkpoint);
-  if (okMembers.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
+  assertTrained(runDir, manifest, 'submit');
+  const dataset = await loadDataset(datasetDirOf(runDir, manifest));
+  const { trained } = trainedMembers(runDir, manifest);
+  if (trained.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
+  // Inputs are checked before anything is written.
+  if (dataset.ids.length === 0) {
+    throw new UserError(`the dataset in ${dataset.dir} has no test rows, so there is nothing to submit`, {
+      where: { file: dataset.dir },
+      hint: 'Import the competition with its test.csv: digits data import <competition folder>.',
+    });
+  }
+  const answers = options.answers ? path.resolve(options.answers) : undefined;
+  if (answers) await checkAnswers(answers, dataset.ids);
+  const dir = path.resolve(options.dir);
+  await mkdir(dir, { recursive: true });
+  await removeStaleTempFiles(dir, 1);
 
   // Predictions made by `evaluate` are reused when they belong to this data and these members.
   let predictions = await readJson<TestPredictions>(path.join(runDir, TEST_PREDICTIONS_FILE));
-  const members = okMembers.map((m) => m.name);
+  const members = trained.map((m) => m.outcome.name);
   if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join()) {
     say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
-    const predictors = [];
-    for (const m of okMembers) {
-      const split = await loadSplit(dataset.dir, m.split.name, dataset.fingerprint);
-      const calibration = memberCalibration(dataset, split.folds[m.split.fold]!.train, `${manifest.name}/${m.name}`);
-      predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto', precision: options.precision ?? 'auto', calibration, spin: okMembers.length <= 1 }));
-    }
+    const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
       const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8);
       predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', tta: TTA_8.length, ids: dataset.ids, labels, confidence };
@@ -73,22 +82,44 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     }
   }
 
-  const written = await writeSubmission({ dir: options.dir, name: options.name ?? manifest.name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
-  await validateSubmission(written.file, { expectedRows: dataset.ids.length, ids: dataset.ids, header: dataset.submissionHeader });
+  // Temp file → validated and scored → ledger line → its name: a killed submit leaves at
+  // most a temp file (cleared on the next start), never a CSV the ledger does not list.
+  const prepared = await prepareSubmission({ dir, name: options.name ?? manifest.name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
+  let score: SubmitResult['score'];
+  try {
+    await validateSubmission(prepared.temp, { expectedRows: dataset.ids.length, ids: dataset.ids, header: dataset.submissionHeader });
+    score = answers ? { accuracy: (await scoreAgainstAnswers(prepared.temp, answers)).accuracy, answers } : undefined;
+  } catch (error) {
+    await discardSubmission(prepared);
+    throw error;
+  }
   const evaluation = await readJson<EvaluationReport>(path.join(runDir, EVALUATION_FILE));
   const ensembleMetrics = evaluation ? (evaluation.ensemble.softTta ?? evaluation.ensemble.soft) : undefined;
   const validation = ensembleMetrics ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss } : undefined;
-  const score = options.answers ? { ...(await scoreAgainstAnswers(written.file, options.answers)), answers: path.resolve(options.answers) } : undefined;
-  await appendLedger(options.dir, {
-    file: written.file,
-    sha256: written.sha256,
-    createdAt: new Date().toISOString(),
-    run: runDir,
-    members: okMembers.map((m) => ({ name: m.name, checkpoint: path.join(runDir, m.checkpoint!) })),
-    voting: 'soft',
-    tta: predictions.tta,
-    validation,
-    score: score ? { accuracy: score.accuracy, answers: score.answers } : undefined,
-  });
-  return { file: written.file, sha256: written.sha256, rows: written.rows, tta: predictions.tta, members, validation, score: score ? { accuracy: score.accuracy, answers: score.answers } : undefined };
+  const tta = predictions.tta;
+  const written = await commitSubmission(prepared, (file) =>
+    appendLedger(dir, {
+      file,
+      sha256: prepared.sha256,
+      createdAt: new Date().toISOString(),
+      // Paths inside the project are stored relative to the submissions folder.
+      run: storedPath(dir, runDir, 1),
+      members: trained.map((m) => ({ name: m.outcome.name, checkpoint: storedPath(dir, m.checkpoint, 1) })),
+      voting: 'soft',
+      tta,
+      validation,
+      score: score ? { accuracy: score.accuracy, answers: storedPath(dir, score.answers, 1) } : undefined,
+    }).then(() => undefined),
+  );
+  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, members, validation, score };
+}
+
+/** The answers file exists, parses, and has a digit for every test id (checked before writing). */
+async function checkAnswers(file: string, ids: readonly string[]): Promise<void> {
+  const rows = await readIdLabelCsv(file, 'answers');
+  const known = new Set(rows.map((r) => r.id.trim()));
+  const missing = ids.find((id) => !known.has(id));
+  if (missing !== undefined) {
+    throw new UserError(`the answers have no row for test id ${missing}`, { where: { file, flag: 'answers' }, hint: 'Pass the answers file of this competition (practice ones sit beside the folder as <competition>-answers.csv).' });
+  }
 }

@@ -14,9 +14,10 @@ import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs } from '../training/worker-protocol.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
-import { writeJsonAtomic } from '../atomic-file.js';
 import { resolveInit } from '../model/shipped.js';
-import { RUN_MANIFEST, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { RUN_MANIFEST, datasetDirOf, readRunManifest, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { withRunLock } from '../runs/lock.js';
+import { removeStaleTempFiles } from '../atomic-file.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 
 
@@ -59,18 +60,87 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<Membe
 
 
 
+/** What to train when continuing a run: the run folder's own ensemble and data. */
+export interface ResumePlan {
+  ensemble: EnsembleSpec;
+  /** the dataset folder the run was trained on */
+  data: string;
+  /** the corrections file the run was trained with (`--extra`), if any */
+  extra?: string;
+  manifest: RunManifest;
+}
+
+const comparable = (spec: EnsembleSpec) => JSON.stringify({ ...spec, members: spec.members.map((m) => ({ ...m, init: undefined })) });
+
+/**
+ * Reads what an interrupted (or finished) run was trained with from its run.json, so
+ * `--resume --run X` needs nothing else. An ensemble or data given as well must be the
+ * run's own: anything else is an error naming the flag.
+ */
+export async function planResume(runDir: string, given: { ensemble?: EnsembleSpec; data?: string } = {}): Promise<ResumePlan> {
+  const dir = path.resolve(runDir);
+  const manifest = await readRunManifest(dir).catch((error: unknown) => {
+    if (!(error instanceof UserError)) throw error;
+    throw new UserError(`nothing to resume in ${dir}: it holds no ${RUN_MANIFEST}`, {
+      where: { file: path.join(dir, RUN_MANIFEST), flag: 'run' },
+      hint: 'Pass the folder of a run `digits train` started (see the folders under runs/), or start a new run without --resume.',
+    });
+  });
+  const data = datasetDirOf(dir, manifest);
+  if (given.data !== undefined) {
+    const asked = await resolveDatasetDir(given.data);
+    if (asked !== data) {
+      throw new UserError(`--data ${given.data} is not the data run ${manifest.name} was trained on (${data})`, {
+        where: { flag: 'data' },
+        hint: 'Leave --data out when resuming: the run folder records its data.',
+      });
+    }
+  }
+  if (given.ensemble && comparable(given.ensemble) !== comparable(manifest.ensemble)) {
+    throw new UserError(`--ensemble ${given.ensemble.name} is not the ensemble run ${manifest.name} was trained with (${manifest.ensemble.name}, as recorded in ${RUN_MANIFEST})`, {
+      where: { flag: 'ensemble' },
+      hint: 'Leave --ensemble out when resuming, or start a new run folder for another ensemble.',
+    });
+  }
+  return { ensemble: manifest.ensemble, data, extra: manifest.extra ? resolveStoredPath(dir, manifest.extra.file) : undefined, manifest };
+}
+
 export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
+  const runDir = path.resolve(options.runDir);
+  await mkdir(runDir, { recursive: true });
+  // One writer per run folder; files a killed writer left behind go once we hold it.
+  return withRunLock(runDir, options.command, async () => {
+    await removeStaleTempFiles(runDir);
+    return trainLocked({ ...options, runDir });
+  });
+}
+
+async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {
   const started = Date.now();
+  const runDir = options.runDir;
   const datasetDir = await resolveDatasetDir(options.data);
   const dataset = await loadDataset(datasetDir);
   if (dataset.width !== 28 || dataset.height !== 28) {
     throw new UserError(`the presets take 28×28 images; this dataset's are ${dataset.width}×${dataset.height}`, { where: { file: datasetDir }, hint: 'Resize the images to 28×28 before importing.' });
   }
-  await mkdir(options.runDir, { recursive: true });
+  const previous = options.resume ? await readRunManifest(runDir).catch(() => null) : null;
+  if (previous && previous.dataset.fingerprint !== dataset.fingerprint) {
+    throw new UserError(`the dataset in ${datasetDir} changed since run ${previous.name} started, so it cannot be resumed`, {
+      where: { file: path.join(runDir, RUN_MANIFEST) },
+      hint: 'Re-import the data the run was trained on, or start a new run.',
+    });
+  }
   const members = await Promise.all(
     options.ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
   const plans = await planSplits({ ...options.ensemble, members }, datasetDir);
+  const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
+  if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {
+    throw new UserError(`run ${previous.name} was trained on other validation splits than this ensemble makes`, {
+      where: { file: path.join(runDir, RUN_MANIFEST) },
+      hint: 'Resume with the run\'s own ensemble (leave --ensemble out), or start a new run.',
+    });
+  }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
   let dataFingerprint = dataset.fingerprint;
   let extra: RunManifest['extra'];
@@ -78,68 +148,81 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
     const { readCorrections } = await import('../data/corrections.js');
     const log = await readCorrections(options.extra);
     const hash = createHash('sha256').update(await readFile(options.extra)).digest('hex');
-    extra = { file: path.resolve(options.extra), rows: log.records.length, sha256: hash };
+    extra = { file: storedPath(runDir, options.extra), rows: log.records.length, sha256: hash };
     dataFingerprint = `${dataset.fingerprint}+corrections:sha256:${hash}`;
   }
-  // Resolve each plan's rows here so workers get plain index arrays.
-  const jobs = await Promise.all(
-    plans.map(async (plan) => {
-      const split = await loadSplit(datasetDir, plan.split.name, dataset.fingerprint);
-      const fold = split.folds[plan.split.fold]!;
-      return {
-        kind: 'train-member' as const,
-        engine: { backend: options.backend },
-        member: plan.member,
-        datasetDir,
-        trainRows: Array.from(fold.train),
-        validationRows: Array.from(fold.validation),
-        outDir: path.join(options.runDir, plan.member.name),
-        resume: options.resume ?? false,
-        extra: extra?.file,
-        metadata: { orientation: dataset.orientation, dataFingerprint, command: options.command },
-      };
-    }),
-  );
-  const emit = options.onEvent ?? (() => {});
-  const outcomes = await runWorkerJobs<TrainResult>(jobs, {
-    concurrency: options.concurrency,
-    onEvent: (i, event) => {
-      const e = event as { type: string };
-      if (e.type === 'engine') emit({ ...(event as { backend: string; ort: boolean }), type: 'engine', member: plans[i]!.member.name });
-      else emit(event as TrainEvent);
-    },
-  });
-  const results: MemberOutcome[] = outcomes.map((outcome, i) => {
-    const { member, split } = plans[i]!;
-    if (!outcome.ok) {
-      emit({ type: 'member-failed', member: member.name, error: outcome.error });
-      return { name: member.name, preset: member.preset, ok: false, split, error: outcome.error };
-    }
-    return {
-      name: member.name,
-      preset: member.preset,
-      ok: true,
-      checkpoint: path.join(member.name, 'best'),
-      split,
-      bestEpoch: outcome.value.bestEpoch,
-      bestValAcc: outcome.value.bestValAcc,
-      bestValLoss: outcome.value.bestValLoss,
-      epochs: outcome.value.history.length,
-    };
-  });
+  // run.json exists from the start, so an interrupted run can be resumed from its folder alone.
   const manifest: RunManifest = {
     format: 'digits-run',
     version: 1,
-    name: path.basename(options.runDir),
+    name: path.basename(runDir),
+    status: 'training',
     ensemble: { ...options.ensemble, members },
-    dataset: { dir: datasetDir, fingerprint: dataset.fingerprint },
-    createdAt: new Date(started).toISOString(),
-    finishedAt: new Date().toISOString(),
-    seconds: Math.round((Date.now() - started) / 1000),
+    dataset: { dir: storedPath(runDir, datasetDir), fingerprint: dataset.fingerprint },
+    splits,
+    createdAt: previous?.createdAt ?? new Date(started).toISOString(),
+    finishedAt: null,
+    seconds: 0,
     command: options.command,
-    members: results,
+    members: [],
     extra,
   };
-  await writeJsonAtomic(path.join(options.runDir, RUN_MANIFEST), manifest);
-  return manifest;
+  await writeRunManifest(runDir, manifest);
+  const finish = async (update: Partial<RunManifest>) => {
+    Object.assign(manifest, { finishedAt: new Date().toISOString(), seconds: (previous?.seconds ?? 0) + Math.round((Date.now() - started) / 1000) }, update);
+    await writeRunManifest(runDir, manifest);
+    return manifest;
+  };
+  try {
+    // Resolve each plan's rows here so workers get plain index arrays.
+    const jobs = await Promise.all(
+      plans.map(async (plan) => {
+        const split = await loadSplit(datasetDir, plan.split.name, dataset.fingerprint);
+        const fold = split.folds[plan.split.fold]!;
+        return {
+          kind: 'train-member' as const,
+          engine: { backend: options.backend },
+          member: plan.member,
+          datasetDir,
+          trainRows: Array.from(fold.train),
+          validationRows: Array.from(fold.validation),
+          outDir: path.join(runDir, plan.member.name),
+          resume: options.resume ?? false,
+          extra: options.extra ? path.resolve(options.extra) : undefined,
+          metadata: { orientation: dataset.orientation, dataFingerprint, command: options.command },
+        };
+      }),
+    );
+    const emit = options.onEvent ?? (() => {});
+    const outcomes = await runWorkerJobs<TrainResult>(jobs, {
+      concurrency: options.concurrency,
+      onEvent: (i, event) => {
+        const e = event as { type: string };
+        if (e.type === 'engine') emit({ ...(event as { backend: string; ort: boolean }), type: 'engine', member: plans[i]!.member.name });
+        else emit(event as TrainEvent);
+      },
+    });
+    const results: MemberOutcome[] = outcomes.map((outcome, i) => {
+      const { member, split } = plans[i]!;
+      if (!outcome.ok) {
+        emit({ type: 'member-failed', member: member.name, error: outcome.error });
+        return { name: member.name, preset: member.preset, ok: false, split, error: outcome.error };
+      }
+      return {
+        name: member.name,
+        preset: member.preset,
+        ok: true,
+        checkpoint: path.join(member.name, 'best'),
+        split,
+        bestEpoch: outcome.value.bestEpoch,
+        bestValAcc: outcome.value.bestValAcc,
+        bestValLoss: outcome.value.bestValLoss,
+        epochs: outcome.value.history.length,
+      };
+    });
+    return await finish({ status: 'finished', members: results });
+  } catch (error) {
+    await finish({ status: 'failed', error: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+    throw error;
+  }
 }

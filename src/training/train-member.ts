@@ -4,12 +4,13 @@
  * weights by validation loss, label smoothing, and an atomic checkpoint after every epoch.
  * Progress goes out as typed events; rendering happens elsewhere.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointMetadataInput } from '../model/checkpoint.js';
+import { loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMetadataInput } from '../model/checkpoint.js';
+import { decodeTrainingState, encodeTrainingState, type EpochRecord, type LoopState } from './training-state.js';
 import { buildModel, getPreset, type Preset } from '../model/presets.js';
 import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -41,16 +42,7 @@ export interface MemberConfig {
   freezeUpTo?: string;
 }
 
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  acc: number;
-  valLoss: number;
-  valAcc: number;
-  lr: number;
-  imagesPerSecond: number;
-  seconds: number;
-}
+export type { EpochRecord };
 
 export type TrainEvent =
   | {
@@ -80,7 +72,7 @@ export interface TrainOptions {
   validationRows: Int32Array | number[];
   /** the member's folder: best/ (the checkpoint), last/ (for resume), history.json */
   outDir: string;
-  /** continue from last/ and history.json when they exist */
+  /** continue exactly from last/ (weights, optimizer state, random streams, epoch) when it exists */
   resume?: boolean;
   onEvent?: (event: TrainEvent) => void;
   /** fields recorded in every checkpoint's metadata */
@@ -178,22 +170,9 @@ async function buildOrLoad(config: MemberConfig, preset: Preset): Promise<tf.Lay
 }
 
 
-interface ResumeState {
-  history: EpochRecord[];
-  lr: number;
-  bestValLoss: number;
-  bestEpoch: number;
-  bestValAcc: number;
-  plateau: number;
-  sinceBest: number;
-}
-
-async function readResumeState(outDir: string): Promise<ResumeState | null> {
-  try {
-    return JSON.parse(await readFile(path.join(outDir, 'state.json'), 'utf8')) as ResumeState;
-  } catch {
-    return null;
-  }
+/** Seeds of an epoch's shuffle and augmentation streams. */
+function randomSeeds(config: MemberConfig, epoch: number): { shuffle: number; augment: number } {
+  return { shuffle: deriveSeed(config.seed, config.name, 'shuffle', epoch), augment: deriveSeed(config.seed, config.name, 'augment', epoch) };
 }
 
 /** Trains one member; writes best/ and last/ checkpoints and history.json under outDir. */
@@ -207,9 +186,18 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const bestDir = path.join(outDir, 'best');
   const lastDir = path.join(outDir, 'last');
 
-  const resumed = options.resume ? await readResumeState(outDir) : null;
-  const model = resumed ? (await loadCheckpoint(lastDir)).model : await buildOrLoad(config, preset);
-  const pre = resumed ? fromSpec((await loadCheckpoint(lastDir)).metadata.preprocessing) : preprocessorFor(preset, data, trainRows);
+  // One read of last/: weights, metadata and training state from the same save.
+  const last = options.resume ? await loadTrainingCheckpoint(lastDir).catch((error: unknown) => ((error as Error).message.startsWith('no checkpoint at') ? null : Promise.reject(error))) : null;
+  if (last && !last.trainingState) {
+    last.model.dispose();
+    throw new Error(`${lastDir} holds no training state (it was written by an older digits), so it cannot be resumed exactly; train this member again without --resume`);
+  }
+  const saved = last?.trainingState ? decodeTrainingState(last.trainingState, lastDir) : null;
+  const resumed: LoopState | null = saved?.loop ?? null;
+  // A state file named state.json was written beside last/ by older versions; it is not read.
+  await rm(path.join(outDir, 'state.json'), { force: true });
+  const model = last ? last.model : await buildOrLoad(config, preset);
+  const pre = last ? fromSpec(last.metadata.preprocessing) : preprocessorFor(preset, data, trainRows);
   let lr = resumed?.lr ?? scheduledRate(config, 0);
   const optimizer = makeOptimizer(config, lr);
   model.compile({ optimizer, loss: smoothedCrossEntropy(config.labelSmoothing ?? 0), metrics: ['accuracy'] });
@@ -223,6 +211,18 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     trainer: frozen && options.trainer !== 'ort' ? 'tfjs' : options.trainer,
   });
   const trainer = { kind: step.kind, reason: frozen && step.kind === 'tfjs' ? `tfjs autodiff: layers up to ${config.freezeUpTo ?? 'some layer'} are frozen` : step.reason };
+  if (saved) {
+    if (saved.step.trainer !== step.kind) {
+      // Another backend picked the other step: weights and schedule continue, the optimizer restarts.
+      trainer.reason += `; the optimizer state in ${lastDir} is from the ${saved.step.trainer} step, so the optimizer restarts (not an exact resume)`;
+    } else {
+      await step.setState(saved.step);
+    }
+    const expected = randomSeeds(config, saved.loop.epoch);
+    if (saved.loop.random.shuffle !== expected.shuffle || saved.loop.random.augment !== expected.augment) {
+      throw new Error(`${lastDir}: its random streams do not match this member's seed and name; resume with the ensemble the run was trained with`);
+    }
+  }
 
   const history: EpochRecord[] = resumed?.history ?? [];
   let bestValLoss = resumed?.bestValLoss ?? Infinity;
@@ -230,9 +230,10 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   let bestEpoch = resumed?.bestEpoch ?? -1;
   let plateau = resumed?.plateau ?? 0;
   let sinceBest = resumed?.sinceBest ?? 0;
-  let stoppedEarly = false;
+  // A member that had stopped early stays stopped when its run is resumed.
+  let stoppedEarly = config.earlyStopping != null && resumed != null && sinceBest >= config.earlyStopping.patience;
   const batches = Math.ceil(trainRows.length / config.batchSize);
-  const startEpoch = history.length;
+  const startEpoch = resumed?.epoch ?? 0;
   emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch, trainer });
 
   const metadataFor = (metrics: Record<string, number>): CheckpointMetadataInput => ({
@@ -246,17 +247,18 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     command: options.metadata.command,
   });
 
-  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+  for (let epoch = startEpoch; epoch < config.epochs && !stoppedEarly; epoch++) {
     if (options.signal?.aborted) break;
     if (config.schedule.kind !== 'constant') lr = Math.min(lr, scheduledRate(config, epoch));
     setLearningRate(optimizer, lr);
-    const rnd = createRandom(deriveSeed(config.seed, config.name, 'shuffle', epoch));
+    const seeds = randomSeeds(config, epoch);
+    const rnd = createRandom(seeds.shuffle);
     const order = Int32Array.from(trainRows);
     for (let i = order.length - 1; i > 0; i--) {
       const j = rnd.int(i + 1);
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    const augmenter = createAugmenter(config.augmentation, deriveSeed(config.seed, config.name, 'augment', epoch));
+    const augmenter = createAugmenter(config.augmentation, seeds.augment);
     const started = performance.now();
     let lossSum = 0;
     let accSum = 0;
@@ -306,9 +308,11 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
         plateau = 0;
       }
     }
-    await saveCheckpoint(model, lastDir, metadataFor({ valLoss: val.loss, valAcc: val.acc, epoch }));
+    // last/ is the resume point: weights and training state in one atomic save.
+    const loop: LoopState = { epoch: epoch + 1, history, lr, bestValLoss, bestEpoch, bestValAcc, plateau, sinceBest, random: randomSeeds(config, epoch + 1) };
+    await saveCheckpoint(model, lastDir, metadataFor({ valLoss: val.loss, valAcc: val.acc, epoch }), { trainingState: encodeTrainingState(loop, await step.getState()) });
+    // history.json is a copy for people and the dashboard; resume reads last/.
     await writeJsonAtomic(path.join(outDir, 'history.json'), history);
-    await writeJsonAtomic(path.join(outDir, 'state.json'), { history, lr, bestValLoss, bestEpoch, bestValAcc, plateau, sinceBest } satisfies ResumeState);
     emit({ type: 'epoch', member: config.name, epochs: config.epochs, best: improved, ...record });
     if (config.earlyStopping && sinceBest >= config.earlyStopping.patience) {
       stoppedEarly = true;

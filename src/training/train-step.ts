@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { currentEngine } from '../engine/backend.js';
-import { createOrtTrainer, type OrtTrainer } from '../onnx/training/runtime.js';
+import { createOrtTrainer, stateCount, type OrtTrainer } from '../onnx/training/runtime.js';
 
 export type TrainerKind = 'ort' | 'tfjs';
 export type TrainerRequest = TrainerKind | 'auto';
@@ -40,6 +40,25 @@ export interface TrainStep {
   dispose(): void;
   /** the ORT trainer, when kind is 'ort' */
   ort: OrtTrainer | null;
+  /** the optimizer's state (moments, step count) and, on ORT, the dropout stream: what exact resume needs */
+  getState(): Promise<StepState>;
+  /** restores `getState`'s result from the same trainer kind and optimizer */
+  setState(state: StepState): Promise<void>;
+}
+
+export interface SavedTensor {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: Float32Array | Int32Array;
+}
+
+/** A training step's state between steps, in a form that is written to disk as JSON + one binary file. */
+export interface StepState {
+  trainer: TrainerKind;
+  optimizer: string;
+  scalars: Record<string, number>;
+  tensors: SavedTensor[];
 }
 
 function requested(config: TrainStepConfig): TrainerRequest {
@@ -82,6 +101,23 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
         },
         sync: () => trainer.syncToModel(model),
         dispose: () => trainer.dispose(),
+        async getState() {
+          const state = trainer.getState();
+          const tensors: SavedTensor[] = [];
+          state.moments.forEach((slots, i) => slots.forEach((m, k) => tensors.push({ name: `p${i}/s${k}`, shape: [m.length], dtype: 'float32', data: m })));
+          return { trainer: 'ort', optimizer: state.optimizer, scalars: { steps: state.steps, accBeta1: state.accBeta1, accBeta2: state.accBeta2, maskState: state.maskState }, tensors };
+        },
+        async setState(saved) {
+          expectTrainer(saved, 'ort', config.optimizer);
+          const k = stateCount(config.optimizer);
+          const moments = trainer.plan.params.map((_, i) => Array.from({ length: k }, (__, j) => {
+            const t = saved.tensors.find((s) => s.name === `p${i}/s${j}`);
+            if (!t) throw new Error(`the saved optimizer state has no p${i}/s${j}`);
+            return Float32Array.from(t.data);
+          }));
+          const { steps, accBeta1, accBeta2, maskState } = saved.scalars as Record<string, number>;
+          trainer.setState({ optimizer: config.optimizer, steps: steps!, accBeta1: accBeta1!, accBeta2: accBeta2!, maskState: maskState!, moments });
+        },
       };
     }
     reason = `tfjs autodiff: ${choice.reason}`;
@@ -98,7 +134,32 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
     },
     sync: () => {},
     dispose: () => {},
+    // tfjs optimizers expose their slots (iterations, moments) through getWeights/setWeights.
+    // tfjs's Dropout draws from an unseeded stream, so a tfjs-trained model with dropout
+    // resumes with the same weights and optimizer but different masks.
+    async getState() {
+      const weights = await optimizer.getWeights();
+      const tensors: SavedTensor[] = [];
+      for (const w of weights) {
+        const dtype = w.tensor.dtype === 'int32' ? 'int32' : 'float32';
+        tensors.push({ name: w.name, shape: w.tensor.shape.slice(), dtype, data: (await w.tensor.data()) as Float32Array | Int32Array });
+      }
+      return { trainer: 'tfjs', optimizer: config.optimizer, scalars: {}, tensors };
+    },
+    async setState(saved) {
+      expectTrainer(saved, 'tfjs', config.optimizer);
+      const named = saved.tensors.map((t) => ({ name: t.name, tensor: tf.tensor(t.data, t.shape, t.dtype) }));
+      await optimizer.setWeights(named);
+      // setWeights turns each into a variable of its own; the inputs are no longer needed.
+      for (const n of named) n.tensor.dispose();
+    },
   };
+}
+
+function expectTrainer(saved: StepState, kind: TrainerKind, optimizer: string): void {
+  if (saved.trainer !== kind || saved.optimizer !== optimizer) {
+    throw new Error(`the saved optimizer state comes from the ${saved.trainer} trainer (${saved.optimizer}); this step runs ${kind} (${optimizer})`);
+  }
 }
 
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {

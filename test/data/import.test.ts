@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { loadDataset } from '../../src/data/dataset.js';
 import { type ImportOptions, importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { competition, csv, expectUserError, type ExpectedUserError, removeTempDirs } from './helpers.js';
+import { deadPid } from '../helpers/dead-pid.js';
 
 afterAll(removeTempDirs);
 
@@ -271,6 +272,26 @@ describe('data import writes atomically and re-imports only when needed', () => 
     const folder = await importDir(b);
     expect(named.datasetDir).toBe(join(a, '.digits'));
     expect(named.fingerprint).toBe(folder.fingerprint);
+  });
+
+  test('temp files of a killed import are removed at the next start; a running import\'s are kept', async () => {
+    // Given a dataset cache with leftovers: a killed import's (its pid is gone), an older
+    // version's (no pid), and one of an import still running (our own pid)
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest });
+    await importDir(dir);
+    const cache = join(dir, '.digits');
+    const dead = await deadPid();
+    const killed = `train-images-mk2x-0a1b2c.u8.tmp-${dead}-0a1b2c3d`;
+    const legacy = 'train-images-mk2y-0a1b2c.u8.tmp';
+    const running = `train-images-mk2z-0a1b2c.u8.tmp-${process.pid}-0a1b2c3d`;
+    for (const name of [killed, legacy, running]) await writeFile(join(cache, name), new Uint8Array(1000));
+    // When the next import starts (even one that finds the cache up to date)
+    expect((await importDir(dir)).reused).toBe('unchanged');
+    // Then the dead ones are gone and the live one is left alone
+    const files = await readdir(cache);
+    expect(files).not.toContain(killed);
+    expect(files).not.toContain(legacy);
+    expect(files).toContain(running);
   });
 
   test('a folder without train.csv says what it found', async () => {

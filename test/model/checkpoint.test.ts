@@ -11,6 +11,7 @@ import {
   CheckpointError,
   checkpointHandler,
   loadCheckpoint,
+  loadTrainingCheckpoint,
   readCheckpointMetadata,
   saveCheckpoint,
 } from '../../src/model/checkpoint.js';
@@ -89,6 +90,32 @@ let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(root, 'case-'));
   await rm(dir, { recursive: true });
+});
+
+describe('training state saved with the weights', () => {
+  test('rides in the same save and marker as the weights, comes back intact, and a corrupt one is named', async () => {
+    // Given a save with training state
+    const bin = Uint8Array.from({ length: 64 }, (_, i) => (i * 37) % 256);
+    await saveCheckpoint(firstModel, dir, metadataFor('tiny', 0.9), { trainingState: { json: { epoch: 3, lr: 0.001 }, bin } });
+    // Then the marker lists it with the model files, and it loads back with the model
+    const marker = JSON.parse(await readFile(join(dir, 'COMPLETE'), 'utf8'));
+    expect(Object.keys(marker.files).sort()).toEqual(['metadata.json', 'model.json', 'training-state.bin', 'training-state.json', 'weights.bin']);
+    const loaded = await loadTrainingCheckpoint(dir);
+    expect(loaded.trainingState?.json).toEqual({ epoch: 3, lr: 0.001 });
+    expect(Array.from(loaded.trainingState!.bin)).toEqual(Array.from(bin));
+    expect(Array.from(predict(loaded.model, images))).toEqual(Array.from(firstPredictions));
+    loaded.model.dispose();
+    // And a save without state holds none (a plain checkpoint loads as before)
+    await saveCheckpoint(firstModel, dir, metadataFor('tiny', 0.9));
+    const plain = await loadTrainingCheckpoint(dir);
+    expect(plain.trainingState).toBeNull();
+    plain.model.dispose();
+    // When the state file of a save is damaged
+    await saveCheckpoint(firstModel, dir, metadataFor('tiny', 0.9), { trainingState: { json: { epoch: 4 }, bin } });
+    await writeFile(join(dir, 'training-state.bin'), new Uint8Array(64));
+    // Then loading says which file is corrupt
+    await expect(loadTrainingCheckpoint(dir)).rejects.toThrow(/training-state\.bin is corrupt/);
+  });
 });
 
 describe('saveCheckpoint and loadCheckpoint', () => {

@@ -386,7 +386,8 @@ describe('the other routes', () => {
       ['dense', 'mlp', 'onnx'],
       ['conv', 'seed002', 'onnx'],
     ]);
-    expect(model.members[0]!.checkpoint).toBe(path.join(runDir, 'dense', 'best'));
+    expect(model.members[0]!.checkpoint).toBe(path.join('dense', 'best'));
+    expect(JSON.stringify(model)).not.toContain(root);
     expect(model.members[0]!.validation).toEqual({ rows: 100, accuracy: 0.91, logLoss: 0.3, ttaAccuracy: 0.92 });
     expect(model.ensemble).toMatchObject({ voting: 'soft', validation: { rows: 3, accuracy: 0.98, ttaAccuracy: 0.99 } });
     expect(model.batching).toMatchObject({ maxBatch: MAX_BATCH, windowMs: 15 });

@@ -8,7 +8,7 @@ import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { readCheckpointMetadata } from '../../src/model/checkpoint.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
-import { trainEnsemble } from '../../src/services/train.js';
+import { planResume, trainEnsemble } from '../../src/services/train.js';
 import { type EnsembleEvent } from '../../src/training/train-member.js';
 import { appendCorrection, CORRECTION_VERSION } from '../../src/data/corrections.js';
 
@@ -35,7 +35,9 @@ test('corrections are added to the training rows and to the data fingerprint', a
   const manifest = await trainEnsemble({ ensemble, data: competition, runDir: path.join(dir, 'run'), concurrency: 1, backend: 'wasm', command: 'vitest', extra: corrections, onEvent: (e) => events.push(e) });
   // Then the member trained on 150 + 12 rows and validated on the same 50 as without them
   expect(events.find((e) => e.type === 'start')).toMatchObject({ trainRows: 162, validationRows: 50 });
-  expect(manifest.extra).toMatchObject({ rows: 12, file: corrections });
+  expect(manifest.extra).toMatchObject({ rows: 12, file: path.relative(path.join(dir, 'run'), corrections) });
   const meta = await readCheckpointMetadata(path.join(dir, 'run', 'm', 'best'));
   expect(meta.dataFingerprint).toMatch(/\+corrections:sha256:[0-9a-f]{64}$/);
+  // And resuming the run takes the same corrections from its folder
+  expect((await planResume(path.join(dir, 'run'))).extra).toBe(corrections);
 }, 120_000);

@@ -1,7 +1,7 @@
 /**
  * Resume after a crash, for real: a `digits train` process is killed with SIGKILL in the
- * middle of its second epoch, and `digits train --resume` finishes the run, keeping the
- * first epoch as it was.
+ * middle of its second epoch, and `digits train --resume --run X` (nothing else: the run
+ * folder records its ensemble and data) finishes the run, keeping the first epoch as it was.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { evaluateRun } from '../../src/services/evaluate.js';
+import { UserError } from '../../src/errors.js';
 
 let dir: string;
 let competition: string;
@@ -30,8 +32,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function train(extra: string[]) {
-  return spawn(process.execPath, ['bin/run.js', 'train', '--ensemble', ensembleFile(), '--data', competition, '--run', path.join(dir, 'run'), '--concurrency', '1', ...extra], {
+function train(args: string[]) {
+  return spawn(process.execPath, ['bin/run.js', 'train', '--run', path.join(dir, 'run'), '--concurrency', '1', ...args], {
     env: { ...process.env, CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -43,7 +45,7 @@ async function readHistory(): Promise<Array<{ epoch: number; lr: number; loss: n
 
 test('a training process killed mid-run resumes from its last finished epoch', async () => {
   // When the run is killed once its first epoch is on disk
-  const first = train([]);
+  const first = train(['--ensemble', ensembleFile(), '--data', competition]);
   let stderr = '';
   first.stderr.on('data', (chunk) => (stderr += chunk));
   const killedAfter = await new Promise<number>((resolve, reject) => {
@@ -64,7 +66,14 @@ test('a training process killed mid-run resumes from its last finished epoch', a
   expect(before.length).toBe(killedAfter);
   expect(killedAfter).toBeLessThan(4);
 
-  // And resumed
+  // Then run.json says the training has not finished, and evaluating it says how to resume
+  const interrupted = JSON.parse(await readFile(path.join(dir, 'run', 'run.json'), 'utf8'));
+  expect(interrupted).toMatchObject({ status: 'training', ensemble: { name: 'resume' } });
+  const evaluation = await evaluateRun({ runDir: path.join(dir, 'run') }).catch((error: unknown) => error);
+  expect(evaluation).toBeInstanceOf(UserError);
+  expect((evaluation as UserError).hint).toContain(`digits train --resume --run ${path.join(dir, 'run')}`);
+
+  // And resumed with --run alone
   const second = train(['--resume']);
   let out = '';
   second.stdout.on('data', (chunk) => (out += chunk));
@@ -80,4 +89,38 @@ test('a training process killed mid-run resumes from its last finished epoch', a
   expect(out).toContain(`resumed at epoch ${before.length + 1}`);
   const manifest = JSON.parse(await readFile(path.join(dir, 'run', 'run.json'), 'utf8'));
   expect(manifest.members[0]).toMatchObject({ name: 'only', ok: true, epochs: 4 });
+  expect(manifest.status).toBe('finished');
+}, 180_000);
+
+test('a second `digits train` into the same run folder fails, naming the first; the first is unharmed', async () => {
+  // Given a training that holds its run folder (stopped with SIGSTOP once run.json exists)
+  const runDir = path.join(dir, 'shared');
+  const args = ['bin/run.js', 'train', '--ensemble', ensembleFile(), '--data', competition, '--run', runDir, '--concurrency', '1'];
+  const first = spawn(process.execPath, args, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const firstExit = new Promise<number | null>((resolve) => first.on('exit', resolve));
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(async () => {
+      const text = await readFile(path.join(runDir, 'run.json'), 'utf8').catch(() => '');
+      if (text.includes('"status": "training"')) {
+        clearInterval(poll);
+        first.kill('SIGSTOP');
+        resolve();
+      }
+    }, 50);
+  });
+  try {
+    // When a second one targets the same folder
+    const second = spawn(process.execPath, args, { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    second.stderr.on('data', (chunk) => (err += chunk));
+    const code = await new Promise<number | null>((resolve) => second.on('exit', resolve));
+    // Then it fails at once and names the holder
+    expect(code).not.toBe(0);
+    expect(err).toContain(`in use by pid ${first.pid}`);
+  } finally {
+    first.kill('SIGCONT');
+  }
+  // And the first finishes normally
+  expect(await firstExit).toBe(0);
+  expect(JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')).status).toBe('finished');
 }, 180_000);

@@ -2,10 +2,10 @@ import { basename } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag } from '../../cli/flags.js';
-import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { findCleanCheckpoint, loadOrientationModel, type OrientationModel } from '../../inference/orientation-model.js';
+import type { BackendRequest } from '../../engine/backend.js';
+import { importData } from '../../services/import.js';
 import { UserError } from '../../errors.js';
-import { importCompetition, resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
+import { resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
 import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';
 import { displayPath, formatCount } from '../../data/format.js';
 import { createProgressPrinter } from '../../data/progress.js';
@@ -46,20 +46,12 @@ export default class DataImport extends DigitsCommand {
     if (flags['label-column'] !== undefined && flags['label-column'].trim() === '') {
       throw new UserError('--label-column is empty', { where: { flag: 'label-column' }, hint: 'Use first, last or a header name.' });
     }
-    // Orientation is detected with the clean-MNIST checkpoint when one is shipped.
-    let detector: OrientationModel | null = null;
-    if (!flags.orientation) {
-      const checkpoint = await findCleanCheckpoint();
-      if (checkpoint) {
-        await initEngine({ backend: flags.backend as BackendRequest });
-        detector = await loadOrientationModel(checkpoint);
-      }
-    }
     const progress = createProgressPrinter({ minTotal: 8e6 });
     let report: ImportReport;
     try {
-      report = await importCompetition({
+      report = await importData({
         ...files,
+        backend: flags.backend as BackendRequest,
         out: flags.out,
         header: flags.header,
         labelColumn: flags['label-column'],
@@ -67,15 +59,11 @@ export default class DataImport extends DigitsCommand {
         size: flags.size,
         orientation: flags.orientation as Orientation | undefined,
         force: flags.force,
-        orientationScorer: detector?.scorer,
-        orientationModel: detector?.fingerprint,
-        orientationMargin: detector?.margin,
         onProgress: (event) =>
           progress.update({ task: `reading ${basename(event.file)}`, done: event.bytesRead, total: event.totalBytes, unit: 'bytes', detail: `${formatCount(event.rows)} rows` }),
       });
     } finally {
       progress.finish();
-      detector?.dispose();
     }
     if (flags.json) {
       this.printJson(report);

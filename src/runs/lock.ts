@@ -1,0 +1,125 @@
+/**
+ * One writer per run folder: `<run>/.lock` holds the writer's pid, host, start time and
+ * command. It is created with O_EXCL (`open(…, 'wx')`), so of two processes starting at
+ * once exactly one gets it. A lock whose pid is gone on this host is stale (the process
+ * was killed) and is taken over; a lock from another host cannot be checked and is
+ * reported, naming how to remove it.
+ *
+ * Why not proper-lockfile: it detects staleness by an mtime it refreshes on a timer, which
+ * a training step that blocks the event loop for seconds would miss, and it records no
+ * pid or host to name in the error.
+ */
+import { link, open, readFile, rename, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../errors.js';
+
+export const LOCK_FILE = '.lock';
+
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  startedAt: string;
+  command: string;
+}
+
+export interface RunLock {
+  file: string;
+  holder: LockHolder;
+  release(): Promise<void>;
+}
+
+async function readHolder(file: string): Promise<LockHolder | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as LockHolder;
+  } catch {
+    // Gone, or caught between create and write: treat as held by an unknown process.
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A lock left by a process that no longer runs on this host. */
+export function isStale(holder: LockHolder): boolean {
+  return holder.hostname === os.hostname() && Number.isInteger(holder.pid) && !alive(holder.pid);
+}
+
+const same = (a: LockHolder | null, b: LockHolder | null) => a != null && b != null && a.pid === b.pid && a.hostname === b.hostname && a.startedAt === b.startedAt;
+
+/**
+ * Takes the run folder's lock (creating the folder's lock file) or throws a UserError naming
+ * the holder. `command` says what holds it (shown to a second writer).
+ */
+export async function lockRun(runDir: string, command: string): Promise<RunLock> {
+  const dir = path.resolve(runDir);
+  const file = path.join(dir, LOCK_FILE);
+  const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), command };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(file, 'wx');
+      try {
+        await handle.writeFile(`${JSON.stringify(holder)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      let released = false;
+      return {
+        file,
+        holder,
+        async release() {
+          if (released) return;
+          released = true;
+          // Only our own lock is removed (a stale-lock takeover elsewhere may have replaced it).
+          if (same(await readHolder(file), holder)) await rm(file, { force: true });
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const current = await readHolder(file);
+    if (current && isStale(current)) {
+      // Move the stale lock aside under a unique name, then check it is the one we judged:
+      // a process that took over first has put a fresh lock there, which goes back.
+      const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+      if (await rename(file, aside).then(() => true, () => false)) {
+        const moved = await readHolder(aside);
+        if (same(moved, current)) await rm(aside, { force: true });
+        else await link(aside, file).then(() => rm(aside, { force: true }), () => rm(aside, { force: true }));
+      }
+      continue;
+    }
+    throw heldError(dir, file, current);
+  }
+  throw heldError(dir, file, await readHolder(file));
+}
+
+function heldError(dir: string, file: string, holder: LockHolder | null): UserError {
+  const who = holder ? `pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt} (${holder.command})` : 'another process';
+  const local = holder?.hostname === os.hostname();
+  return new UserError(`the run folder ${dir} is in use by ${who}`, {
+    where: { file },
+    hint: local
+      ? `Wait for it to finish or stop it (kill ${holder!.pid}); two writers would mix their checkpoints. Or pick another run folder.`
+      : `Wait for it to finish; if that process is no longer running${holder ? ` on ${holder.hostname}` : ''}, delete ${file}.`,
+  });
+}
+
+/** Runs `work` holding the run folder's lock; the lock is released however `work` ends. */
+export async function withRunLock<T>(runDir: string, command: string, work: () => Promise<T>): Promise<T> {
+  const lock = await lockRun(runDir, command);
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
+}

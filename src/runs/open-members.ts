@@ -1,0 +1,98 @@
+/**
+ * A run's trained members opened as predictors: the one place evaluate, submit and serve
+ * turn run.json's members into running models. With the run's dataset at hand, each member
+ * also gets its held-out rows and its int8 calibration images (its own training rows).
+ */
+import type { Dataset } from '../data/dataset.js';
+import { loadSplit } from '../data/splits.js';
+import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
+import { CALIBRATION_IMAGES, type CalibrationSet } from '../onnx/quantize.js';
+import { resolveStoredPath, type MemberOutcome, type RunManifest } from './manifest.js';
+
+export interface TrainedMember {
+  outcome: MemberOutcome;
+  /** absolute path of the member's checkpoint */
+  checkpoint: string;
+}
+
+/** The members of run.json that have a checkpoint, and the others with the reason. */
+export function trainedMembers(runDir: string, manifest: RunManifest): { trained: TrainedMember[]; skipped: Array<{ name: string; reason: string }> } {
+  const trained: TrainedMember[] = [];
+  const skipped: Array<{ name: string; reason: string }> = [];
+  for (const m of manifest.members) {
+    if (!m.ok || !m.checkpoint) skipped.push({ name: m.name, reason: m.ok ? 'no checkpoint recorded' : `training failed${m.error ? `: ${m.error.split('\n')[0]}` : ''}` });
+    else trained.push({ outcome: m, checkpoint: resolveStoredPath(runDir, m.checkpoint) });
+  }
+  return { trained, skipped };
+}
+
+/** Images of the given rows as floats in [0,1]. */
+export function rowsAsFloats(images: Uint8Array | Float32Array, scale: number, pixels: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * pixels);
+  for (let i = 0; i < rows.length; i++) {
+    const base = rows[i]! * pixels;
+    for (let p = 0; p < pixels; p++) out[i * pixels + p] = images[base + p]! / scale;
+  }
+  return out;
+}
+
+/**
+ * Up to CALIBRATION_IMAGES of a member's own training rows, spread evenly over them, as the
+ * images its int8 export is calibrated on (never validation or test rows).
+ */
+export function memberCalibration(dataset: Dataset, trainRows: ArrayLike<number>, label: string): () => Promise<CalibrationSet> {
+  return async () => {
+    const step = Math.max(1, Math.floor(trainRows.length / CALIBRATION_IMAGES));
+    const rows: number[] = [];
+    for (let i = 0; i < trainRows.length && rows.length < CALIBRATION_IMAGES; i += step) rows.push(trainRows[i]!);
+    const pixels = dataset.width * dataset.height;
+    return { images: rowsAsFloats(dataset.trainImages, dataset.scale, pixels, rows), count: rows.length, source: `${rows.length} training rows of ${label}` };
+  };
+}
+
+export interface OpenMembersOptions {
+  infer?: InferMode;
+  precision?: Precision;
+  /** ONNX Runtime intra-op threads per session */
+  threads?: number;
+  /** the run's dataset: gives each member its held-out rows and int8 calibration images */
+  dataset?: Dataset;
+  /** ONNX Runtime spin-waits between runs (default: only when the run has one member; see PredictorOptions.spin) */
+  spin?: boolean;
+  /** which trained members to open (default all); e.g. the ones a worker pool did not take */
+  only?: (member: TrainedMember, index: number) => boolean;
+}
+
+export interface OpenMember extends TrainedMember {
+  predictor: Predictor;
+  /** the member's held-out rows (with a dataset) */
+  validationRows: number[] | null;
+}
+
+/** Opens the run's trained members as predictors (all closed again when one fails to open). */
+export async function openMembers(runDir: string, manifest: RunManifest, options: OpenMembersOptions = {}): Promise<OpenMember[]> {
+  const { trained } = trainedMembers(runDir, manifest);
+  const opened: OpenMember[] = [];
+  // One member alone may let ONNX Runtime spin between runs; several must not (see PredictorOptions.spin).
+  const spin = options.spin ?? trained.length <= 1;
+  try {
+    for (const [i, member] of trained.entries()) {
+      if (options.only && !options.only(member, i)) continue;
+      let validationRows: number[] | null = null;
+      let calibration: (() => Promise<CalibrationSet>) | undefined;
+      const { dataset } = options;
+      if (dataset) {
+        const split = await loadSplit(dataset.dir, member.outcome.split.name, dataset.fingerprint);
+        const fold = split.folds[member.outcome.split.fold]!;
+        validationRows = Array.from(fold.validation);
+        calibration = memberCalibration(dataset, fold.train, `${manifest.name}/${member.outcome.name}`);
+      }
+      const predictor = await createPredictor(member.checkpoint, { infer: options.infer ?? 'auto', precision: options.precision ?? 'auto', threads: options.threads, calibration, spin });
+      opened.push({ ...member, predictor, validationRows });
+    }
+  } catch (error) {
+    for (const m of opened) m.predictor.dispose();
+    throw error;
+  }
+  return opened;
+}

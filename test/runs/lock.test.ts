@@ -1,0 +1,69 @@
+/** One writer per run folder: the lock file, a second writer's error, stale locks. */
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
+import { trainEnsemble } from '../../src/services/train.js';
+import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { expectUserError } from '../data/helpers.js';
+import { deadPid } from '../helpers/dead-pid.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-lock-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a second writer gets an error naming the holder; after release the folder is free', async () => {
+  // Given a run folder locked by a training
+  const run = path.join(dir, 'a');
+  await mkdir(run);
+  const held = await lockRun(run, 'digits train --run a');
+  const onDisk = JSON.parse(await readFile(path.join(run, LOCK_FILE), 'utf8'));
+  expect(onDisk).toMatchObject({ pid: process.pid, hostname: os.hostname(), command: 'digits train --run a' });
+
+  // When another writer asks for it
+  const error = await expectUserError(lockRun(run, 'digits evaluate --run a'), { message: /in use by pid \d+ on .* \(digits train --run a\)/, file: LOCK_FILE, hint: /kill \d+/ });
+  expect(error.message).toContain(String(process.pid));
+
+  // Then once released it can be taken again
+  await held.release();
+  const again = await lockRun(run, 'digits evaluate --run a');
+  await again.release();
+});
+
+test('a lock left by a killed process (its pid is gone) is taken over', async () => {
+  const run = path.join(dir, 'b');
+  await mkdir(run);
+  const pid = await deadPid();
+  await writeFile(path.join(run, LOCK_FILE), JSON.stringify({ pid, hostname: os.hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'digits train' }));
+  const lock = await lockRun(run, 'digits train --resume');
+  expect(JSON.parse(await readFile(path.join(run, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+  await lock.release();
+});
+
+test('a lock from another host is not judged stale: the error says how to remove it', async () => {
+  const run = path.join(dir, 'c');
+  await mkdir(run);
+  await writeFile(path.join(run, LOCK_FILE), JSON.stringify({ pid: 1, hostname: 'elsewhere.example', startedAt: '2026-01-01T00:00:00Z', command: 'digits train' }));
+  await expectUserError(lockRun(run, 'digits train'), { message: /in use by pid 1 on elsewhere\.example/, hint: /delete .*\.lock/ });
+});
+
+test('training into a run folder another process writes fails before anything is written', async () => {
+  // Given a run folder held by a live writer
+  const run = path.join(dir, 'd');
+  await mkdir(run);
+  const held = await lockRun(run, 'digits train --run d');
+  try {
+    // When a second training targets it
+    const ensemble = ensembleFromJson(JSON.stringify({ name: 'x', validation: { kind: 'shared', fraction: 0.2, seed: 1 }, members: [{ preset: 'mlp', name: 'm', epochs: 1 }] }));
+    await expectUserError(trainEnsemble({ ensemble, data: path.join(dir, 'nodata'), runDir: run, concurrency: 1, backend: 'wasm', command: 'digits train --run d' }), { message: /in use by pid/ });
+    // Then it wrote nothing there
+    expect(await readdir(run)).toEqual([LOCK_FILE]);
+  } finally {
+    await held.release();
+  }
+});

@@ -1,0 +1,176 @@
+/**
+ * The run folder on its own: run.json exists from the first epoch, paths in it (and in
+ * evaluation.json and the ledger) are relative, so a copied project evaluates, submits and
+ * serves after the original is gone; submit checks its inputs before writing anything; files
+ * left by killed writers are removed on the next start.
+ */
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { planResume, trainEnsemble } from '../../src/services/train.js';
+import { evaluateRun } from '../../src/services/evaluate.js';
+import { submitRun } from '../../src/services/submit.js';
+import { readLedger } from '../../src/data/submission.js';
+import { readRunManifest, type RunManifest } from '../../src/runs/manifest.js';
+import { loadServedEnsemble } from '../../src/serve/ensemble.js';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
+import type { EnsembleEvent } from '../../src/training/train-member.js';
+import { expectUserError } from '../data/helpers.js';
+import { deadPid } from '../helpers/dead-pid.js';
+
+let root: string;
+let project: string;
+let runDir: string;
+let manifestAtStart: RunManifest | null = null;
+const ensemble = () =>
+  ensembleFromJson(JSON.stringify({ name: 'tiny', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'm', epochs: 1, batchSize: 30, seed: 1 }] }));
+
+beforeAll(async () => {
+  // Given a project folder with a small practice competition and a run trained in it
+  await initEngine({ backend: 'wasm' });
+  root = await mkdtemp(path.join(os.tmpdir(), 'digits-runfolder-'));
+  project = path.join(root, 'project');
+  const competition = path.join(project, 'competitions', 'clean');
+  await buildPracticeCompetition({ recipe: 'clean', out: competition, trainRows: 300, testRows: 30, seed: 5 });
+  await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+  runDir = path.join(project, 'runs', 'r');
+  const onEvent = (event: EnsembleEvent) => {
+    // run.json is there, saying "training", by the time the first member starts
+    if (event.type === 'start' && !manifestAtStart) void readRunManifest(runDir).then((m) => (manifestAtStart ??= m));
+  };
+  await trainEnsemble({ ensemble: ensemble(), data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', onEvent });
+}, 240_000);
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('run.json', () => {
+  test('is written before training, says "training", and "finished" at the end, with relative paths', async () => {
+    expect(manifestAtStart).toMatchObject({ status: 'training', finishedAt: null, members: [], splits: [{ member: 'm', name: 'holdout-0.25-seed1', fold: 0 }] });
+    const manifest = await readRunManifest(runDir);
+    expect(manifest.status).toBe('finished');
+    expect(manifest.dataset.dir).toBe(path.join('..', '..', 'competitions', 'clean', '.digits'));
+    expect(JSON.stringify(manifest)).not.toContain(root);
+  });
+
+  test('resuming from the folder alone takes its ensemble and data; a flag that differs is an error naming it', async () => {
+    const plan = await planResume(runDir);
+    expect(plan.ensemble.name).toBe('tiny');
+    expect(plan.data).toBe(path.join(project, 'competitions', 'clean', '.digits'));
+    await expectUserError(planResume(runDir, { ensemble: { ...ensemble(), name: 'other', members: [{ ...ensemble().members[0]!, epochs: 5 }] } }), { message: /--ensemble other is not the ensemble/, flag: 'ensemble' });
+    const elsewhere = path.join(root, 'other-competition');
+    await buildPracticeCompetition({ recipe: 'clean', out: elsewhere, trainRows: 100, testRows: 10, seed: 6 });
+    await importCompetition({ ...(await resolveCompetitionFiles([elsewhere])), orientation: 'as-is' });
+    await expectUserError(planResume(runDir, { data: elsewhere }), { message: /--data .* is not the data/, flag: 'data' });
+    await expectUserError(planResume(path.join(root, 'nothing-here')), { message: /nothing to resume/, flag: 'run' });
+  });
+
+  test('evaluate and submit on an unfinished run say how to resume it', async () => {
+    const unfinished = path.join(project, 'runs', 'unfinished');
+    await cp(runDir, unfinished, { recursive: true });
+    const manifest = await readRunManifest(unfinished);
+    await writeFile(path.join(unfinished, 'run.json'), JSON.stringify({ ...manifest, status: 'training', finishedAt: null, members: [] }));
+    await expectUserError(evaluateRun({ runDir: unfinished }), { message: /training has not finished/, hint: /digits train --resume --run .*unfinished/ });
+    await expectUserError(submitRun({ runDir: unfinished, dir: path.join(project, 'submissions') }), { message: /training has not finished/, hint: /--resume/ });
+    await rm(unfinished, { recursive: true });
+  });
+
+  test('the next start removes temp files a killed writer left in the run folder', async () => {
+    // Given leftovers of a killed process: a checkpoint temp folder and a run.json temp
+    const pid = await deadPid();
+    const checkpointTemp = path.join(runDir, 'm', `last.tmp-${pid}-0a1b2c3d`);
+    await mkdir(checkpointTemp);
+    await writeFile(path.join(checkpointTemp, 'weights.bin'), 'partial');
+    await writeFile(path.join(runDir, `run.json.tmp-${pid}-0a1b2c3d`), '{');
+    // When the run is resumed (nothing left to train)
+    const manifest = await trainEnsemble({ ensemble: ensemble(), data: path.join(project, 'competitions', 'clean'), runDir, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true });
+    // Then they are gone and the run is finished as before
+    expect(manifest.status).toBe('finished');
+    expect(await readdir(path.join(runDir, 'm'))).not.toContain(path.basename(checkpointTemp));
+    expect(await readdir(runDir)).not.toContain(`run.json.tmp-${pid}-0a1b2c3d`);
+    expect(await readdir(runDir)).not.toContain('.lock');
+  }, 120_000);
+});
+
+describe('submit checks its inputs before writing anything', () => {
+  test('a missing answers file: an error, and no submission file nor ledger line', async () => {
+    const dir = path.join(root, 'subs-missing-answers');
+    await expectUserError(submitRun({ runDir, dir, answers: path.join(root, 'nope.csv') }), { message: /cannot read the answers/, file: 'nope.csv' });
+    expect(await readdir(dir).catch(() => [])).toEqual([]);
+  });
+
+  test('answers of another competition: an error before writing', async () => {
+    const dir = path.join(root, 'subs-wrong-answers');
+    const answers = path.join(root, 'wrong-answers.csv');
+    await writeFile(answers, 'ImageId,Label\n1,3\n2,4\n');
+    await expectUserError(submitRun({ runDir, dir, answers }), { message: /the answers have no row for test id 3/, flag: 'answers' });
+    expect(await readdir(dir).catch(() => [])).toEqual([]);
+  });
+
+  test('a dataset with no test rows: an error, nothing written', async () => {
+    // Given a run trained on a competition that has only train.csv
+    const trainOnly = path.join(project, 'competitions', 'train-only');
+    await mkdir(trainOnly, { recursive: true });
+    await cp(path.join(project, 'competitions', 'clean', 'train.csv'), path.join(trainOnly, 'train.csv'));
+    await importCompetition({ ...(await resolveCompetitionFiles([trainOnly])), orientation: 'as-is' });
+    const run = path.join(project, 'runs', 'train-only');
+    await trainEnsemble({ ensemble: ensemble(), data: trainOnly, runDir: run, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    // When it is submitted
+    const dir = path.join(root, 'subs-no-test');
+    await expectUserError(submitRun({ runDir: run, dir }), { message: /no test rows/ });
+    // Then nothing was written
+    expect(await readdir(dir).catch(() => [])).toEqual([]);
+  }, 120_000);
+
+  test('a temp file of a killed submit is removed on the next submit, and every CSV is in the ledger', async () => {
+    const dir = path.join(root, 'subs-killed');
+    await mkdir(dir);
+    const pid = await deadPid();
+    const leftover = path.join(dir, `.20260101-000000-r.csv.tmp-${pid}-0a1b2c3d`);
+    await writeFile(leftover, 'ImageId,Label\n1,7\n');
+    const result = await submitRun({ runDir, dir });
+    const files = await readdir(dir);
+    expect(files).not.toContain(path.basename(leftover));
+    const csvs = files.filter((f) => f.endsWith('.csv'));
+    expect(csvs).toEqual([path.basename(result.file)]);
+    expect((await readLedger(dir)).map((e) => e.file)).toEqual(csvs);
+  }, 60_000);
+});
+
+describe('a copied project', () => {
+  let server: RunningServer | null = null;
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  test('evaluates, submits and serves after the original is deleted', async () => {
+    // Given a copy of the whole project elsewhere, and the original gone
+    const moved = path.join(root, 'moved', 'project');
+    await cp(project, moved, { recursive: true });
+    await rm(project, { recursive: true, force: true });
+    const movedRun = path.join(moved, 'runs', 'r');
+
+    // When it is evaluated, submitted and served there
+    const report = await evaluateRun({ runDir: movedRun, answers: path.join(moved, 'competitions', 'clean-answers.csv') });
+    const submissions = path.join(moved, 'submissions');
+    const submission = await submitRun({ runDir: movedRun, dir: submissions, answers: path.join(moved, 'competitions', 'clean-answers.csv') });
+    server = await startServer({ ensemble: await loadServedEnsemble(movedRun, { workers: 0 }), port: 0 });
+    const model = (await (await fetch(`${server.url}/v1/model`)).json()) as { members: Array<{ checkpoint: string }> };
+
+    // Then everything works, and what is stored or shown names no absolute path
+    expect(report.test?.rows).toBe(30);
+    expect(submission.rows).toBe(30);
+    expect(submission.score?.accuracy).toBeGreaterThan(0);
+    const stored = [await readFile(path.join(movedRun, 'run.json'), 'utf8'), await readFile(path.join(movedRun, 'evaluation.json'), 'utf8'), await readFile(path.join(submissions, 'ledger.jsonl'), 'utf8'), JSON.stringify(model)];
+    for (const text of stored) expect(text).not.toContain(root);
+    const [entry] = await readLedger(submissions);
+    expect(entry).toMatchObject({ run: path.join('..', 'runs', 'r'), members: [{ name: 'm', checkpoint: path.join('..', 'runs', 'r', 'm', 'best') }], score: { answers: path.join('..', 'competitions', 'clean-answers.csv') } });
+    expect(model.members[0]!.checkpoint).toBe(path.join('m', 'best'));
+  }, 180_000);
+});
