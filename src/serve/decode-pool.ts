@@ -114,7 +114,8 @@ export class DecodePool {
     if (this.closed) return Promise.reject(new InputError(503, 'the server is shutting down', 'Retry against a running server.', 'closing'));
     const pixels = files.reduce((sum, f) => sum + (f.pixels > this.smallPixels ? f.pixels : 0), 0);
     // Small files are never refused: their lane is served by its own worker and they cost little.
-    if (pixels > 0 && this.pixelsQueued + pixels > this.maxQueuedPixels) {
+    // An empty queue takes any request (its files were each checked against the per-image limit).
+    if (pixels > 0 && this.pixelsQueued > 0 && this.pixelsQueued + pixels > this.maxQueuedPixels) {
       this.refused += files.length;
       const mp = (n: number) => (n / 1e6).toFixed(1);
       return Promise.reject(

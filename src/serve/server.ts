@@ -351,8 +351,11 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       reply.raw.once('close', () => (bodyBytesInFlight -= reserve));
     }
   });
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+  // While closing, a connection that falls idle after its answer is closed at once (a kept-alive
+  // one would otherwise hold the close for its keep-alive timeout); one with a request already
+  // waiting behind it is not idle, so that request still gets its answer (our 503).
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
