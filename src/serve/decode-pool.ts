@@ -47,6 +47,8 @@ export interface DecodePoolOptions {
   maxQueuedPixels?: number;
   /** nice value of the worker threads (default 10) */
   nice?: number;
+  /** the workers end after this long with nothing to decode, returning their memory (default 5 s); they start again on the next file */
+  idleMs?: number;
   /** told when a worker stops unexpectedly */
   onWorkerExit?: (reason: string) => void;
 }
@@ -80,6 +82,7 @@ export class DecodePool {
   private pixelsQueued = 0;
   private nextId = 1;
   private closed = false;
+  private idleTimer: NodeJS.Timeout | null = null;
   /** files decoded, and files refused because the queue was full */
   decoded = 0;
   refused = 0;
@@ -99,6 +102,11 @@ export class DecodePool {
   /** their declared pixels */
   get queuedPixels(): number {
     return this.pixelsQueued;
+  }
+
+  /** whether a request with large files would be refused now (checked before reading its body) */
+  get full(): boolean {
+    return this.pixelsQueued >= this.maxQueuedPixels;
   }
 
   /** workers decoding right now */
@@ -142,6 +150,7 @@ export class DecodePool {
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
+      if (this.idleTimer) clearTimeout(this.idleTimer);
       const error = new InputError(503, 'the server is shutting down', 'Retry against a running server.', 'closing');
       for (const job of [...this.small.splice(0), ...this.large.splice(0)]) job.reject(error);
       this.pixelsQueued = 0;
@@ -156,6 +165,10 @@ export class DecodePool {
   }
 
   private start(): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
     if (this.slots.length > 0 || this.closed) return;
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn(this.size > 1 && i === 0));
   }
@@ -185,16 +198,17 @@ export class DecodePool {
       lastError = error.message;
     });
     worker.on('exit', (code) => {
-      if (this.closed) return;
       const index = this.slots.indexOf(slot);
+      // Closing, or retired after idling: nothing to report.
+      if (this.closed || index < 0) return;
       const reason = lastError || `exit code ${code}`;
       // The file it was decoding is what stopped it (an allocation failure on a crafted file, most likely).
       slot.job?.reject(new InputError(400, `${slot.job.what} could not be decoded: the decoder stopped (${reason})`, 'Send an intact PNG or JPEG of at most 4 megapixels.', 'decoder_failed'));
       slot.job = null;
       this.options.onWorkerExit?.(reason);
       // A worker that never started would fail again: not replaced; with none left, what waits fails.
-      if (index >= 0 && slot.ready) this.slots[index] = this.spawn(slot.smallOnly);
-      else if (index >= 0) this.slots.splice(index, 1);
+      if (slot.ready) this.slots[index] = this.spawn(slot.smallOnly);
+      else this.slots.splice(index, 1);
       if (this.slots.length === 0) {
         const error = new Error(`no image decoder is left: ${reason}`);
         for (const waiting of [...this.small.splice(0), ...this.large.splice(0)]) waiting.reject(error);
@@ -206,6 +220,7 @@ export class DecodePool {
   }
 
   private pump(): void {
+    this.scheduleIdleExit();
     for (const slot of this.slots) {
       if (!slot.ready || slot.job) continue;
       // One worker alone serves small files first; with more, the first is the small lane.
@@ -219,5 +234,22 @@ export class DecodePool {
       const request: DecodeRequest = { id: job.id, bytes, what: job.what };
       slot.worker.postMessage(request, [bytes.buffer]);
     }
+  }
+
+  /**
+   * With nothing queued or decoding, the workers end after `idleMs`: a decoder's heap keeps
+   * what its largest image needed, and after a burst the server's memory should come back.
+   * (Terminating an idle decoder is safe: nothing native runs there between files.)
+   */
+  private scheduleIdleExit(): void {
+    const idle = this.slots.length > 0 && this.queued === 0 && this.slots.every((s) => s.job === null);
+    if (!idle || this.idleTimer || this.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.queued > 0 || this.slots.some((s) => s.job !== null)) return;
+      const leaving = this.slots.splice(0);
+      for (const slot of leaving) void slot.worker.terminate();
+    }, this.options.idleMs ?? 5000);
+    this.idleTimer.unref();
   }
 }

@@ -104,6 +104,8 @@ export interface DigitsServer {
 /** The largest correction body: one record of 784 pixels written as long floats is ~20 KB. */
 export const CORRECTION_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_GRACE_MS = 30_000;
+/** An upload declared this small (a pad drawing, a phone crop) is never refused for a full decode queue: it decodes in the small lane. */
+const SMALL_UPLOAD_BYTES = 256 * 1024;
 
 /** localhost, ::1 and 127.0.0.0/8. */
 export function isLoopbackHost(host: string): boolean {
@@ -342,6 +344,11 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       // One limit for the whole body, checked from its declared length before reading it.
       const declared = Number(request.headers['content-length']);
       if (Number.isFinite(declared) && declared > bodyLimit) return sendError(request, reply, 413, ...bodyTooLarge());
+      // Image uploads while the decoders' queue is full are refused before their bodies are read.
+      if (decodePool.full && contentTypeOf(request) !== 'application/json' && !(Number.isFinite(declared) && declared <= SMALL_UPLOAD_BYTES)) {
+        reply.header('retry-after', '1');
+        return sendError(request, reply, 503, `the server is busy decoding images (${(decodePool.queuedPixels / 1e6).toFixed(1)} megapixels waiting)`, 'Retry in a few seconds, send smaller images, or fewer files per request.', 'decode_busy');
+      }
       // Bodies being received at once are bounded: a chunked body reserves the whole limit.
       const reserve = Number.isFinite(declared) && declared >= 0 ? declared : bodyLimit;
       if (bodyBytesInFlight + reserve > maxBodyBytesInFlight) {
@@ -366,7 +373,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   function sendError(request: FastifyRequest, reply: FastifyReply, status: number, error: string, hint: string, kind: string) {
     metrics.errors.inc({ route: request.routeOptions?.url ?? 'unmatched', kind });
     // A body refused before it was read is not drained: the connection ends with the reply.
-    if (status === 413) reply.header('connection', 'close');
+    if (status === 413 || status === 503) reply.header('connection', 'close');
+    if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     return reply.code(status).type('application/json; charset=utf-8').send({ error, hint });
   }
   function bodyTooLarge(): [string, string, string] {
