@@ -62,6 +62,27 @@ if (process.argv[2] === '--import-child') {
   process.exit(0);
 }
 
+/* ---------- part B's uploaders run in their own process: `bench/hostile.ts --uploaders <port> <seconds>` ---------- */
+
+if (process.argv[2] === '--uploaders') {
+  // (in a process of their own, so their work does not delay the probes' clocks)
+  const port = Number(process.argv[3]);
+  const until = performance.now() + Number(process.argv[4]) * 1000;
+  const jpeg4mp = Buffer.from(jpeg.encode({ data: sevenRgba(2000, 2000), width: 2000, height: 2000 }, 90).data);
+  const worst = multipart(new Array(16).fill(jpeg4mp), { tta: 'true' });
+  const statuses = new Map<number, number>();
+  const uploader = async () => {
+    while (performance.now() < until) {
+      const answer = await viaFetch(port, '/v1/predict', { 'content-type': worst.type }, worst.body);
+      statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+    }
+  };
+  process.stdout.write('ready\n');
+  await Promise.all([uploader(), uploader(), uploader()]);
+  process.stdout.write(`${JSON.stringify({ statuses: Object.fromEntries(statuses), bytes: worst.body.length })}\n`);
+  process.exit(0);
+}
+
 /* ---------- the run and the server ---------- */
 
 async function makeRun(root: string): Promise<string> {
@@ -359,7 +380,7 @@ async function malformedSuite(port: number, bombs: { pngBomb: Buffer; jpeg4mp: B
 
 /* ---------- B. overload ---------- */
 
-async function overload(serve: Serve, worst: { body: Buffer; type: string }, padPng: Buffer) {
+async function overload(serve: Serve, padPng: Buffer) {
   const { port } = serve;
   const pid = serve.child.pid!;
   const rss: Array<{ t: number; mb: number }> = [];
@@ -367,13 +388,11 @@ async function overload(serve: Serve, worst: { body: Buffer; type: string }, pad
   const sampler = setInterval(() => rss.push({ t: (performance.now() - t0) / 1000, mb: rssMB(pid) }), 200);
   const startRss = rssMB(pid);
   let running = true;
-  const uploads = new Map<number, number>();
-  const uploader = async () => {
-    while (running) {
-      const answer = await viaFetch(port, '/v1/predict', { 'content-type': worst.type }, worst.body);
-      uploads.set(answer.status, (uploads.get(answer.status) ?? 0) + 1);
-    }
-  };
+  const uploaders = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--uploaders', String(port), String(overloadSeconds)], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  let uploadsOut = '';
+  uploaders.stdout.on('data', (c: Buffer) => (uploadsOut += c.toString()));
+  const uploadersDone = new Promise((r) => uploaders.once('exit', r));
+  while (!uploadsOut.includes('ready')) await new Promise((r) => setTimeout(r, 50));
   const every = async (ms: number, send: (agent: http.Agent) => Promise<Answer>) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const times: number[] = [];
@@ -394,11 +413,10 @@ async function overload(serve: Serve, worst: { body: Buffer; type: string }, pad
     every(20, (agent) => request(port, 'POST', '/v1/predict', { 'content-type': 'application/json' }, single, agent)),
     every(50, (agent) => request(port, 'POST', '/v1/predict', { 'content-type': 'image/png' }, padPng, agent)),
   ]);
-  const clients = Promise.all([uploader(), uploader(), uploader()]);
-  await new Promise((r) => setTimeout(r, overloadSeconds * 1000));
+  await uploadersDone;
   running = false;
   const [healthz, singleImage, padImage] = await probes;
-  await clients;
+  const uploads = JSON.parse(uploadsOut.trim().split('\n').pop()!) as { statuses: Record<string, number>; bytes: number };
   const loadEnd = (performance.now() - t0) / 1000;
   log(`  load over; idle ${settleSeconds} s…`);
   await new Promise((r) => setTimeout(r, settleSeconds * 1000));
@@ -407,8 +425,8 @@ async function overload(serve: Serve, worst: { body: Buffer; type: string }, pad
   const during = rss.filter((s) => s.t <= loadEnd);
   return {
     seconds: overloadSeconds,
-    worstCaseUpload: `multipart of 16 JPEGs of 2000×2000 (4 MP each, ${(worst.body.length / 1e6).toFixed(2)} MB) with tta=true, 3 clients in a loop`,
-    uploads: Object.fromEntries(uploads),
+    worstCaseUpload: `multipart of 16 JPEGs of 2000×2000 (4 MP each, ${(uploads.bytes / 1e6).toFixed(2)} MB) with tta=true, 3 clients in a loop (a process of their own)`,
+    uploads: uploads.statuses,
     healthzMs: healthz,
     singleImageJsonMs: singleImage,
     padPng280Ms: padImage,
@@ -474,7 +492,6 @@ try {
   const pngBomb = png(2000, 2000);
   const jpeg4mp = Buffer.from(jpeg.encode({ data: sevenRgba(2000, 2000), width: 2000, height: 2000 }, 90).data);
   const padPng = png(280, 280, sevenRgba(280, 280));
-  const worst = multipart(new Array(16).fill(jpeg4mp), { tta: 'true' });
 
   log('D. import of the 2 GB NUL-tail file…');
   const importResult = await importNulTail(root);
@@ -490,7 +507,7 @@ try {
   await new Promise((r) => setTimeout(r, 6000));
   loadAverage.beforeB = load();
   log(`B. overload for ${overloadSeconds} s…`);
-  const overloaded = await overload(serve, worst, padPng);
+  const overloaded = await overload(serve, padPng);
   log(`   healthz p99 ${overloaded.healthzMs.p99} ms, single image p99 ${overloaded.singleImageJsonMs.p99} ms, RSS ${JSON.stringify(overloaded.rssMB)}`);
   serve.child.kill('SIGTERM');
   const firstExit = await serve.exited;

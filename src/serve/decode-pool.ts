@@ -8,7 +8,7 @@
  * Two lanes keep small requests from waiting behind large ones: files of at most
  * `smallPixels` (the pad's 280×280 canvas, a phone crop of one digit) queue apart, and the
  * first worker takes only those, so a large decode never holds one up; the other workers
- * take large files first, then small ones. Admission is bounded by declared pixels: a
+ * take large files first, then small ones, at a lower priority (decode-worker.ts). Admission is bounded by declared pixels: a
  * request whose files would push the queued pixels over `maxQueuedPixels` is refused at
  * once (503, retry) instead of waiting behind minutes of decoding. Workers start on the
  * first file, run at a lower priority (decode-worker.ts), and hold the process open only
@@ -130,13 +130,29 @@ export class DecodePool {
         new InputError(503, `the server is busy decoding images (${mp(this.pixelsQueued)} megapixels waiting; this request adds ${mp(pixels)})`, 'Retry in a few seconds, send smaller images, or fewer files per request.', 'decode_busy'),
       );
     }
-    return Promise.all(files.map((f) => this.enqueue(f.bytes, f.what, f.pixels)));
+    const jobs: Job[] = [];
+    const all = Promise.all(files.map((f) => this.enqueue(f.bytes, f.what, f.pixels, jobs)));
+    // The first file that fails fails the request: its files still waiting are dropped, not decoded for nothing.
+    all.catch(() => this.drop(jobs));
+    return all;
   }
 
-  private enqueue(bytes: Uint8Array, what: string, pixels: number): Promise<Float32Array> {
+  private drop(jobs: Job[]): void {
+    for (const job of jobs) {
+      for (const queue of [this.small, this.large]) {
+        const at = queue.indexOf(job);
+        if (at < 0) continue;
+        queue.splice(at, 1);
+        if (job.pixels > this.smallPixels) this.pixelsQueued -= job.pixels;
+      }
+    }
+  }
+
+  private enqueue(bytes: Uint8Array, what: string, pixels: number, jobs: Job[]): Promise<Float32Array> {
     this.start();
     return new Promise<Float32Array>((resolve, reject) => {
       const job: Job = { id: this.nextId++, bytes, what, pixels, resolve, reject };
+      jobs.push(job);
       if (pixels <= this.smallPixels) this.small.push(job);
       else {
         this.large.push(job);
@@ -174,7 +190,8 @@ export class DecodePool {
   }
 
   private spawn(smallOnly: boolean): Slot {
-    const data: DecodeWorkerData = { nice: this.nice };
+    // The small lane keeps normal priority: it serves the pad and the phone crops promptly.
+    const data: DecodeWorkerData = { nice: smallOnly ? 0 : this.nice };
     const worker = startWorker(workerFile, data);
     const slot: Slot = { worker, smallOnly, ready: false, job: null, ended: new Promise((resolve) => worker.once('exit', () => resolve())) };
     let lastError = '';

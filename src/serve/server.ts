@@ -372,9 +372,27 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
 
   function sendError(request: FastifyRequest, reply: FastifyReply, status: number, error: string, hint: string, kind: string) {
     metrics.errors.inc({ route: request.routeOptions?.url ?? 'unmatched', kind });
-    // A body refused before it was read is not drained: the connection ends with the reply.
-    if (status === 413 || status === 503) reply.header('connection', 'close');
     if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    if ((status === 413 || status === 503) && !request.raw.complete) {
+      // A body refused before it was all read. Closing at once would reset the connection while
+      // the client still sends (unread bytes make the kernel send RST), and it would lose our
+      // answer; so the rest is read and discarded (Node does so after the reply) for at most
+      // 5 s. A declared length far beyond the limit is not worth reading: that connection ends.
+      const declared = Number(request.headers['content-length']);
+      if (Number.isFinite(declared) && declared > 4 * bodyLimit) reply.header('connection', 'close');
+      else {
+        reply.raw.once('finish', () => {
+          if (request.raw.complete) return;
+          // As Node's own discard does (IncomingMessage._dump), also when a parser had been reading it.
+          request.raw.unpipe();
+          request.raw.removeAllListeners('data');
+          request.raw.resume();
+          const timer = setTimeout(() => request.raw.socket?.destroy(), 5000);
+          request.raw.once('end', () => clearTimeout(timer));
+          request.raw.once('close', () => clearTimeout(timer));
+        });
+      }
+    }
     return reply.code(status).type('application/json; charset=utf-8').send({ error, hint });
   }
   function bodyTooLarge(): [string, string, string] {
