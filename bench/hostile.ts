@@ -526,7 +526,7 @@ try {
     sigterm: drain,
     import: importResult,
     targets: {
-      malformed5xx: malformed.responses5xx === 0 && malformed.errorsNotInOurShape === 0,
+      malformedNone5xxAllInOurShape: malformed.responses5xx === 0 && malformed.errorsNotInOurShape === 0,
       healthzP99Under50ms: overloaded.healthzMs.p99 < 50,
       singleImageP99Under100ms: overloaded.singleImageJsonMs.p99 < 100,
       rssUnder1GB: overloaded.rssMB.maxDuringLoad < 1024,
