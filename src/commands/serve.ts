@@ -16,7 +16,8 @@ export default class Serve extends DigitsCommand {
     '  POST /v1/predict      JSON {"images": [[784 values]]} or a PNG/JPEG of any size (centred like MNIST); ?tta=true&members=a,b',
     '  POST /v1/corrections  {"image": [784], "label": 0-9, "predicted": 0-9}, appended to the corrections file',
     '  GET  /                the drawing pad;  GET /v1/model, /healthz, /metrics (Prometheus)',
-    'Concurrent requests arriving within --batch-window-ms run as one batch. SIGTERM or Ctrl-C finishes the requests in flight, then exits 0.',
+    'Concurrent requests arriving within --batch-window-ms run as one batch. SIGTERM or Ctrl-C finishes the requests in flight (for up to --grace-period seconds), then exits 0; if any had to be cut, they are named and the exit code is 1.',
+    'Limits: one --body-limit for a whole request, at most 16 files a request and 4 megapixels an image (from its header, before decoding); corrections are checked for Host/Origin (loopback or --allowed-origin), rate-limited, and need --token when set (required beyond loopback).',
   ].join('\n');
 
   static override examples = [
@@ -48,6 +49,12 @@ export default class Serve extends DigitsCommand {
       max: 256,
     }),
     corrections: Flags.string({ description: 'Corrections file (JSON lines) the pad appends to (default <run>/corrections.jsonl).' }),
+    'grace-period': Flags.integer({ description: 'Seconds SIGTERM/Ctrl-C waits for requests in flight before cutting them (then the exit code is 1).', default: 30, min: 0, max: 3600 }),
+    'body-limit': Flags.integer({ description: 'Largest request body in MiB, whatever its encoding (multipart counted whole).', default: 8, min: 1, max: 256 }),
+    token: Flags.string({ description: 'Bearer token that saving corrections needs (required with a --host beyond loopback); the pad takes it as /#token=<token>.', env: 'DIGITS_SERVE_TOKEN' }),
+    'allowed-origin': Flags.string({ description: 'Another origin (scheme://host:port) whose pages may save corrections; repeatable.', multiple: true }),
+    'corrections-per-minute': Flags.integer({ description: 'Corrections one client address may save per minute.', default: 30, min: 1, max: 100000 }),
+    'log-level': Flags.string({ description: 'Request log (pino JSON lines on stderr) level.', default: 'info', options: ['silent', 'error', 'warn', 'info', 'debug'] }),
   };
 
   async run(): Promise<void> {
@@ -67,6 +74,11 @@ export default class Serve extends DigitsCommand {
         maxBatch: flags['max-batch'],
         batchWindowMs: flags['batch-window-ms'],
         correctionsFile: flags.corrections,
+        bodyLimit: flags['body-limit'] * 1024 * 1024,
+        token: flags.token,
+        allowedOrigins: flags['allowed-origin'],
+        correctionsPerMinute: flags['corrections-per-minute'],
+        logger: flags['log-level'] === 'silent' ? false : { level: flags['log-level'], stream: process.stderr },
       });
     } catch (error) {
       const code = (error as { code?: string }).code;
@@ -98,9 +110,11 @@ export default class Serve extends DigitsCommand {
       process.once('SIGINT', () => resolve('SIGINT'));
     });
     const inFlight = server.inFlight();
-    say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight, then stopping`);
-    await server.close();
-    if (flags.json) process.stdout.write(`${JSON.stringify({ event: 'stopped', signal, finished: inFlight })}\n`);
-    else say('stopped');
+    say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight (up to ${flags['grace-period']} s), then stopping`);
+    const report = await server.close({ graceMs: flags['grace-period'] * 1000 });
+    if (flags.json) process.stdout.write(`${JSON.stringify({ event: 'stopped', signal, finished: report.finished, cut: report.cut.length })}\n`);
+    else say(`stopped: ${report.finished} finished${report.cut.length ? `, ${report.cut.length} cut (named above)` : ''}`);
+    // Cut requests are a failed shutdown: say so in the exit code.
+    if (report.cut.length > 0) this.exit(1);
   }
 }

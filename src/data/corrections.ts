@@ -15,7 +15,8 @@
  * `correctionsAsImageSet` gives them as an `ImageSet`, and `mergeImageSets` appends them to
  * a dataset's training images, returning the new rows to add to every member's training rows.
  */
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageSet } from './image-set.js';
 import { UserError } from '../errors.js';
@@ -40,6 +41,44 @@ export interface CorrectionRecord {
   predicted: number | null;
   /** 28×28 row-major, 0–255, ink bright on black (as MNIST) */
   image: number[];
+}
+
+/**
+ * Checks at start-up that the store can be appended to, so a server never answers every save
+ * with an error: an existing store must be a writable regular file; a new one needs its
+ * nearest existing folder writable (appendCorrection makes the missing folders). Nothing is
+ * created here. A problem is a UserError on --corrections.
+ */
+export async function checkCorrectionsStore(file: string): Promise<void> {
+  const target = path.resolve(file);
+  const where = { file: target, flag: 'corrections' };
+  const info = await stat(target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw new UserError(`cannot use ${target} as the corrections store: ${error.message}`, { where, hint: 'Give a file path with --corrections, e.g. --corrections corrections.jsonl.' });
+  });
+  if (info && !info.isFile()) {
+    throw new UserError(`the corrections store ${target} is ${info.isDirectory() ? 'a folder' : 'not a regular file'}`, {
+      where,
+      hint: info.isDirectory() ? `Give a file path: --corrections ${path.join(target, CORRECTIONS_FILE)}.` : 'Give a regular file path with --corrections.',
+    });
+  }
+  let folder = info ? target : path.dirname(target);
+  if (!info) {
+    // The nearest existing ancestor must be a folder we may write into.
+    for (;;) {
+      const found = await stat(folder).catch(() => null);
+      if (found) {
+        if (!found.isDirectory()) throw new UserError(`cannot create the corrections store ${target}: ${folder} is not a folder`, { where, hint: 'Give a path inside a folder with --corrections.' });
+        break;
+      }
+      const parent = path.dirname(folder);
+      if (parent === folder) break;
+      folder = parent;
+    }
+  }
+  await access(folder, constants.W_OK).catch(() => {
+    throw new UserError(`the corrections store ${target} is not writable (${info ? 'the file' : `the folder ${folder}`} refuses writes)`, { where, hint: 'Fix the permissions, or give another file with --corrections.' });
+  });
 }
 
 /** Appends are chained per file, so two requests of this process never interleave a check and a write. */

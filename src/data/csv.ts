@@ -7,10 +7,16 @@
  * each buffer, which splits multi-byte UTF-8 characters that straddle two chunks
  * (papaparse issues 751 and 1132). We decode with Node's StringDecoder, which carries the
  * partial character over, and hash the raw bytes on the way for the source fingerprint.
+ *
+ * The same pass gives up on absurd files at once, before papaparse buffers anything: a NUL
+ * byte is "binary data at line N" (a pre-allocating downloader leaves gigabytes of them), and
+ * a line longer than the widest row the layout allows is an error naming that line (a 50 MB
+ * line would otherwise be buffered whole by papaparse before any check sees it).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, fstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import Papa from 'papaparse';
@@ -35,6 +41,42 @@ export interface CsvSample {
 }
 
 const UTF8_BOM = '\ufeff';
+
+/**
+ * Characters one cell may take in the widest row we accept: far more than any number a CSV
+ * writer makes ("0.12345678901234567" is 19) or a header name, and it keeps the longest
+ * allowed line within a few hundred kilobytes for 28×28 and 64×64 images.
+ */
+export const MAX_CELL_CHARS = 64;
+
+/** The longest line a row of `columns` cells can be: every cell at its widest, commas and a CRLF. */
+export function widestRow(columns: number): number {
+  return columns * (MAX_CELL_CHARS + 1) + 2;
+}
+
+/** Lines longer than this in the detection sample (before the layout is known) are refused. */
+const MAX_SAMPLE_LINE = 1 << 20;
+
+function binaryData(file: string, line: number): UserError {
+  return new UserError(`binary data at line ${line}: ${basename(file)} holds NUL bytes, so it is not a CSV text file`, {
+    where: { file, line },
+    hint: 'Is the download unfinished (a pre-allocating downloader fills the rest with zero bytes) or is it an archive? Download the file again, or unpack it first.',
+  });
+}
+
+function lineTooLong(file: string, line: number, limit: number, columns: number | null): UserError {
+  return new UserError(`line ${line} is longer than ${limit.toLocaleString('en-US')} bytes, more than ${columns === null ? 'any' : `a row of ${columns} cells`} can be`, {
+    where: { file, line },
+    hint: `A row holds one short number per cell (at most ${MAX_CELL_CHARS} characters each). Is the file damaged, or its line breaks missing?`,
+  });
+}
+
+/** 1-based line of byte `at` in `bytes`, counting `newline` before it from `line`. */
+function lineAt(bytes: Uint8Array, at: number, newlineByte: number, line: number): number {
+  let n = line;
+  for (let i = bytes.indexOf(newlineByte); i !== -1 && i < at; i = bytes.indexOf(newlineByte, i + 1)) n++;
+  return n;
+}
 
 export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
@@ -69,7 +111,11 @@ export async function sampleCsv(file: string, options: { maxBytes?: number; maxR
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     // stream: true drops a multi-byte character cut at the end of the sample.
     const text = stripBom(new TextDecoder('utf-8').decode(buffer.subarray(0, bytesRead), { stream: bytesRead < size }));
+    const nul = buffer.subarray(0, bytesRead).indexOf(0);
     const newline = guessNewline(text);
+    const newlineByte = newline === '\r' ? 0x0d : 0x0a;
+    if (nul !== -1) throw binaryData(file, lineAt(buffer, nul, newlineByte, 1));
+    if (bytesRead >= MAX_SAMPLE_LINE && buffer.subarray(0, MAX_SAMPLE_LINE).indexOf(newlineByte) === -1) throw lineTooLong(file, 1, MAX_SAMPLE_LINE, null);
     const parsed = Papa.parse<string[]>(text, { delimiter: ',', newline, skipEmptyLines: false });
     const truncated = bytesRead < size;
     // The last line of a cut sample may be partial.
@@ -99,6 +145,8 @@ export interface CsvStreamOptions {
    * for one chunk die young; 4 MiB chunks halve the throughput in garbage collection.
    */
   highWaterMark?: number;
+  /** Cells in a row (from the detected layout): a longer line than such a row can be is an error at once. */
+  columns?: number;
 }
 
 export interface CsvStreamResult {
@@ -109,18 +157,45 @@ export interface CsvStreamResult {
   lines: number;
 }
 
-/** Raw bytes in, hashed; UTF-8 text out (partial characters carried over, BOM dropped). */
+/**
+ * Raw bytes in, hashed; UTF-8 text out (partial characters carried over, BOM dropped).
+ * Counts lines on the way, and fails on a NUL byte or a line longer than `maxLine`.
+ */
 class HashingDecoder extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
   private readonly decoder = new StringDecoder('utf8');
   private first = true;
+  /** 1-based line the next byte belongs to */
+  private line = 1;
+  /** bytes of that line seen so far */
+  private lineBytes = 0;
+  private readonly newlineByte: number;
 
-  constructor() {
+  constructor(
+    private readonly file: string,
+    newline: Newline,
+    private readonly maxLine: number,
+    private readonly columns: number | null,
+  ) {
     super({ readableObjectMode: true });
+    this.newlineByte = newline === '\r' ? 0x0d : 0x0a;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const nul = chunk.indexOf(0);
+    // Lines before the NUL (or in the whole chunk), each checked for its length.
+    const end = nul === -1 ? chunk.length : nul;
+    let start = 0;
+    for (let i = chunk.indexOf(this.newlineByte); i !== -1 && i < end; i = chunk.indexOf(this.newlineByte, i + 1)) {
+      if (this.lineBytes + (i - start) > this.maxLine) return callback(lineTooLong(this.file, this.line, this.maxLine, this.columns));
+      this.line++;
+      this.lineBytes = 0;
+      start = i + 1;
+    }
+    this.lineBytes += end - start;
+    if (this.lineBytes > this.maxLine) return callback(lineTooLong(this.file, this.line, this.maxLine, this.columns));
+    if (nul !== -1) return callback(binaryData(this.file, this.line));
     this.hash.update(chunk);
     this.bytes += chunk.length;
     this.emitText(this.decoder.write(chunk));
@@ -145,7 +220,7 @@ class HashingDecoder extends Transform {
 export function streamCsv(options: CsvStreamOptions): Promise<CsvStreamResult> {
   return new Promise<CsvStreamResult>((resolve, reject) => {
     const source = createReadStream(options.file, { highWaterMark: options.highWaterMark ?? 1 << 18 });
-    const decoder = new HashingDecoder();
+    const decoder = new HashingDecoder(options.file, options.newline, options.columns ? widestRow(options.columns) : MAX_SAMPLE_LINE, options.columns ?? null);
     let size = 0;
     let settled = false;
     let lines = 0;
@@ -162,6 +237,7 @@ export function streamCsv(options: CsvStreamOptions): Promise<CsvStreamResult> {
     source.on('open', (fd: number) => {
       size = fstatSync(fd).size;
     });
+    decoder.on('error', (error) => fail(error));
     source.pipe(decoder);
     Papa.parse<string[]>(decoder as unknown as File, {
       delimiter: ',',
@@ -206,6 +282,12 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
  * `Number`, so the semantics are exactly Number's, `''` → 0 included.
  */
 export function parseNumberCell(cell: string): number {
+  const value = fastDecimal(cell);
+  return value === undefined ? Number(cell) : value;
+}
+
+/** The exact value of a cell of up to 15 digits and at most one dot; undefined for any other shape. */
+function fastDecimal(cell: string): number | undefined {
   const length = cell.length;
   let i = 0;
   let mantissa = 0;
@@ -230,6 +312,24 @@ export function parseNumberCell(cell: string): number {
     decimals = i - start;
     digits += decimals;
   }
-  if (i !== length || digits === 0 || digits > 15) return Number(cell);
+  if (i !== length || digits === 0 || digits > 15) return undefined;
   return decimals === 0 ? mantissa : mantissa / POW10[decimals];
+}
+
+/**
+ * What Python's `float()` reads, in decimal only: optional spaces, an optional sign, digits
+ * with an optional fraction (`7`, `7.`, `.5`), an optional exponent (`1e2`), optional spaces.
+ * Not hex (`0x10`), binary or octal, not `nan`/`inf`/`Infinity`, not an empty cell, and not
+ * Python's digit separators (`1_000`), which no CSV writer emits.
+ */
+const PLAIN_DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
+/**
+ * A pixel cell as a number, or NaN when it is not a plain decimal number (PLAIN_DECIMAL):
+ * `parseNumberCell`'s fast path for the common shapes, which are all plain.
+ */
+export function parseDecimalCell(cell: string): number {
+  const value = fastDecimal(cell);
+  if (value !== undefined) return value;
+  return PLAIN_DECIMAL.test(cell) ? Number(cell) : NaN;
 }

@@ -6,7 +6,7 @@
  */
 import { basename } from 'node:path';
 import { UserError } from '../errors.js';
-import type { CsvSample, CsvSampleRow } from './csv.js';
+import { type CsvSample, type CsvSampleRow, parseDecimalCell } from './csv.js';
 import type { Detection, PixelScale, TableDetections } from './dataset.js';
 
 export interface LayoutOverrides {
@@ -28,7 +28,7 @@ export interface TrainLayout extends TableDetections {
 
 export function isNumericCell(cell: string): boolean {
   const text = cell.trim();
-  return text !== '' && Number.isFinite(Number(text));
+  return text !== '' && Number.isFinite(parseDecimalCell(text));
 }
 
 const LABEL_NAMES = new Set(['label', 'labels']);

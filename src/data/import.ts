@@ -17,7 +17,7 @@ import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { type CsvSample, isBlankRow, parseNumberCell, sampleCsv, streamCsv } from './csv.js';
+import { type CsvSample, isBlankRow, parseDecimalCell, sampleCsv, streamCsv } from './csv.js';
 import {
   DATASET_FORMAT,
   DATASET_VERSION,
@@ -109,8 +109,10 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
     throw new UserError('nothing to import', { hint: 'Give a competition folder or train.csv [test.csv] [sample_submission.csv].' });
   }
   const first = resolve(inputs[0]);
-  const info = await stat(first).catch(() => null);
-  if (!info) throw new UserError(`no such file or folder: ${inputs[0]}`, { where: { file: first } });
+  const info = await stat(first).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new UserError(`no such file or folder: ${inputs[0]}`, { where: { file: first }, hint: 'Check the path; give a competition folder or train.csv [test.csv] [sample_submission.csv].' });
+    throw unreadable(first, error);
+  });
   if (info.isDirectory()) {
     if (inputs.length > 1) throw new UserError('give either a competition folder or the CSV files, not both', { hint: `digits data import ${inputs[0]}` });
     const names = await readdir(first);
@@ -134,16 +136,45 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
   }
   if (inputs.length > 3) throw new UserError('too many files', { hint: 'digits data import train.csv [test.csv] [sample_submission.csv]' });
   const files = inputs.map((input) => resolve(input));
-  for (const file of files.slice(1)) {
-    const other = await stat(file).catch(() => null);
-    if (!other?.isFile()) throw new UserError(`no such file: ${file}`, { where: { file } });
-  }
+  for (const file of files) await checkSourceFile(file);
   return {
     competitionDir: dirname(first),
     train: files[0],
     ...(files[1] ? { test: files[1] } : {}),
     ...(files[2] ? { sampleSubmission: files[2] } : {}),
   };
+}
+
+/** Why `file` cannot be read, as a UserError: a symlink loop, no permission, anything else. */
+function unreadable(file: string, error: NodeJS.ErrnoException): UserError {
+  if (error.code === 'ELOOP') return new UserError(`${file} is a symbolic link loop (its links never reach a file)`, { where: { file }, hint: 'Point the link at the real CSV (ls -l shows where it leads), or give the file itself.' });
+  if (error.code === 'EACCES' || error.code === 'EPERM') return new UserError(`not allowed to read ${file}`, { where: { file }, hint: 'Check the file\'s permissions.' });
+  if (error.code === 'ENOENT') return new UserError(`no such file: ${file}`, { where: { file }, hint: 'Check the path.' });
+  return new UserError(`cannot read ${file}: ${error.message}`, { where: { file }, hint: 'Check the path.' });
+}
+
+/**
+ * A source CSV must be a regular file (or a link to one). A folder, a FIFO (whose reader
+ * would wait for a writer forever), a socket or a device is named as what it is.
+ */
+async function checkSourceFile(file: string): Promise<{ size: number; mtimeMs: number }> {
+  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw unreadable(file, error);
+  });
+  if (info.isFile()) return info;
+  const what = info.isDirectory()
+    ? 'a folder'
+    : info.isFIFO()
+      ? 'a FIFO (named pipe)'
+      : info.isSocket()
+        ? 'a socket'
+        : info.isCharacterDevice() || info.isBlockDevice()
+          ? 'a device'
+          : 'not a regular file';
+  throw new UserError(`${file} is ${what}, not a CSV file`, {
+    where: { file },
+    hint: info.isDirectory() ? 'Give the competition folder that holds train.csv, or the CSV files themselves.' : 'Save the data to a regular file first, then import that file.',
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -179,6 +210,11 @@ class TableWriter {
   private readonly labelsHash = createHash('sha256');
   private readonly pixels: number;
 
+  /** cells in a row */
+  get columns(): number {
+    return this.spec.columns;
+  }
+
   constructor(private readonly spec: TableSpec) {
     this.pixels = spec.sourceColumn.length;
     this.imagesFd = openSync(spec.imagesPath, 'w');
@@ -204,8 +240,9 @@ class TableWriter {
       if (bad !== -1) throw this.badPixel(row[bad], line, bad);
       if (spec.labelColumn !== null) {
         const cell = row[spec.labelColumn];
-        const value = +cell;
-        if (!(value >= 0 && value <= 9 && Math.floor(value) === value) || cell.trim() === '') throw this.badLabel(cell, line);
+        // A label is a plain decimal (as for pixels) holding a whole number: `7`, ` 7 ` and `7.0` (seed 002's files) are 7; `0x5` is refused.
+        const value = parseDecimalCell(cell);
+        if (!(value >= 0 && value <= 9 && Math.floor(value) === value)) throw this.badLabel(cell, line);
         labels[kept] = value;
         this.classCounts[value]++;
       }
@@ -247,9 +284,12 @@ class TableWriter {
     const where = { file: spec.file, line, column: column + 1 };
     const text = cell.trim();
     if (text === '') return new UserError('empty pixel cell', { where, hint: 'Fill in missing pixels before importing (0 is background).' });
-    const value = Number(text);
+    const value = parseDecimalCell(text);
     if (!Number.isFinite(value)) {
-      return new UserError(`pixel cell is not a number: ${shown(cell)}`, { where, hint: 'Pixel cells must be plain numbers; NaN and text are not allowed.' });
+      return new UserError(`pixel cell is not a number: ${shown(cell)}`, {
+        where,
+        hint: 'Pixel cells must be plain decimal numbers, as Python\'s float() reads them (12, 0.5, 1e2); hex (0x10), NaN, infinity and text are not read.',
+      });
     }
     const range = spec.dtype === 'uint8' ? 'integers 0–255' : 'numbers in [0, 1]';
     const how = spec.scaleReason.how === 'flag' ? `as you asked (${spec.scaleReason.reason})` : `because of ${spec.scaleReason.reason}`;
@@ -271,14 +311,12 @@ class TableWriter {
   }
 }
 
-/** Integer pixels 0–255 into uint8; returns the CSV column of the first bad cell, or -1. */
+/** Integer pixels 0–255 (plain decimals, see parseDecimalCell) into uint8; returns the CSV column of the first bad cell, or -1. */
 function readIntegerPixels(row: string[], sourceColumn: Int32Array, out: Uint8Array, base: number): number {
   for (let p = 0; p < sourceColumn.length; p++) {
     const column = sourceColumn[p];
-    const cell = row[column];
-    const value = +cell;
+    const value = parseDecimalCell(row[column]);
     if (value >= 0 && value <= 255 && (value | 0) === value) {
-      if (value === 0 && cell !== '0' && cell.trim() === '') return column;
       out[base + p] = value;
     } else {
       return column;
@@ -291,10 +329,8 @@ function readIntegerPixels(row: string[], sourceColumn: Int32Array, out: Uint8Ar
 function readUnitPixels(row: string[], sourceColumn: Int32Array, out: Float32Array, base: number): number {
   for (let p = 0; p < sourceColumn.length; p++) {
     const column = sourceColumn[p];
-    const cell = row[column];
-    const value = parseNumberCell(cell);
+    const value = parseDecimalCell(row[column]);
     if (value >= 0 && value <= 1) {
-      if (value === 0 && cell !== '0' && cell !== '0.0' && cell.trim() === '') return column;
       out[base + p] = value;
     } else {
       return column;
@@ -353,6 +389,7 @@ async function readSampleSubmission(file: string, sample: CsvSample): Promise<Sa
   await streamCsv({
     file,
     newline: sample.newline,
+    columns,
     onRows: (rows, firstLine) => {
       for (let i = 0; i < rows.length; i++) {
         const line = firstLine + i;
@@ -484,8 +521,7 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   for (const [role, file] of roles) {
     if (!file) continue;
     const path = resolve(file);
-    const info = await stat(path).catch(() => null);
-    if (!info?.isFile()) throw new UserError(`no such file: ${path}`, { where: { file: path } });
+    const info = await checkSourceFile(path);
     sources.push({ role, path, size: info.size, mtimeMs: info.mtimeMs });
   }
   const seconds = () => (performance.now() - started) / 1000;
@@ -662,6 +698,7 @@ async function streamInto(writer: TableWriter, role: 'train' | 'test', file: str
     return await streamCsv({
       file,
       newline: sample.newline,
+      columns: writer.columns,
       onRows: (rows, firstLine) => writer.consume(rows, firstLine),
       onBytes: (bytesRead, totalBytes) => options.onProgress?.({ role, file, bytesRead, totalBytes, rows: writer.rows }),
     });

@@ -76,9 +76,13 @@ function describe(value: unknown): string {
 
 export type ImageFormat = 'png' | 'jpeg';
 
-/** Limits on a decoded image, checked before any pixel is decoded (a tiny PNG can inflate to gigabytes). */
+/**
+ * Limits on a decoded image, checked from its header before any pixel is decoded (a 16 KB
+ * PNG can declare 4096×4096 and inflate to 64 MB of RGBA; a photo of a digit needs far less
+ * than 4 megapixels).
+ */
 export const MAX_IMAGE_SIDE = 8192;
-export const MAX_IMAGE_PIXELS = 24_000_000;
+export const MAX_IMAGE_PIXELS = 4_000_000;
 
 /** The format from the file's first bytes (the content type is only a claim). */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
@@ -101,20 +105,77 @@ function corrupt(what: string, detail: string): InputError {
 function tooLarge(what: string, width: number, height: number): InputError {
   return new InputError(
     413,
-    `${what} is ${width}×${height} pixels; the limit is ${MAX_IMAGE_SIDE} px a side and ${MAX_IMAGE_PIXELS / 1e6} megapixels`,
+    `${what} is ${Number.isNaN(width) ? 'too large' : `${width}×${height} pixels`}; the limit is ${MAX_IMAGE_SIDE} px a side and ${MAX_IMAGE_PIXELS / 1e6} megapixels`,
     'Scale the image down (a digit needs no more than a few hundred pixels a side).',
     'image_too_large',
   );
 }
 
-function decodePng(bytes: Uint8Array, what: string): RgbaImage {
+/** What an image file declares about itself, read from its header without decoding. */
+export interface ImageHeader {
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+function pngHeader(bytes: Uint8Array, what: string): ImageHeader {
   // IHDR is the first chunk: length(4) "IHDR"(4) width(4) height(4), big-endian.
   if (bytes.length < 33 || String.fromCharCode(bytes[12]!, bytes[13]!, bytes[14]!, bytes[15]!) !== 'IHDR') throw corrupt(what, 'no PNG header chunk');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const width = view.getUint32(16);
-  const height = view.getUint32(20);
+  return { format: 'png', width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/**
+ * A JPEG's size from its first start-of-frame segment (SOF0–SOF15 but DHT C4, JPG C8 and
+ * DAC CC): FF Cn, length(2), precision(1), height(2), width(2). Segments before it are
+ * skipped by their length; fill bytes (FF FF) are allowed between segments.
+ */
+function jpegHeader(bytes: Uint8Array, what: string): ImageHeader {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) throw corrupt(what, `no JPEG segment marker at byte ${at}`);
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    // Markers without a length: TEM and RST0–7 (SOI too, which may not repeat here).
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      at += 2;
+      continue;
+    }
+    if (marker === 0xd9 || marker === 0xda) break; // EOI or start of scan before any frame header
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    if (length < 2) throw corrupt(what, `a JPEG segment of length ${length} at byte ${at}`);
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (at + 9 > bytes.length) break;
+      const height = (bytes[at + 5]! << 8) | bytes[at + 6]!;
+      const width = (bytes[at + 7]! << 8) | bytes[at + 8]!;
+      return { format: 'jpeg', width, height };
+    }
+    at += 2 + length;
+  }
+  throw corrupt(what, 'no JPEG frame header (SOF) before the image data');
+}
+
+/**
+ * The format and declared size of a PNG or JPEG (by its bytes, whatever it was labelled),
+ * checked against the limits: nothing is decoded, so this is cheap enough for the HTTP thread.
+ */
+export function readImageHeader(bytes: Uint8Array, what = 'the image'): ImageHeader {
+  if (bytes.length === 0) throw new InputError(400, `${what} is empty (0 bytes)`, 'Upload the image file itself.', 'empty_body');
+  const format = sniffFormat(bytes);
+  if (format === null) {
+    throw new InputError(415, `${what} is neither a PNG nor a JPEG (its first bytes do not match either)`, 'Upload a .png or .jpg file, or send pixel arrays as JSON {"images": [[784 values]]}.', 'not_an_image');
+  }
+  const header = format === 'png' ? pngHeader(bytes, what) : jpegHeader(bytes, what);
+  const { width, height } = header;
   if (width === 0 || height === 0) throw corrupt(what, `it is ${width}×${height} pixels`);
   if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) throw tooLarge(what, width, height);
+  return header;
+}
+
+function decodePng(bytes: Uint8Array, what: string): RgbaImage {
   try {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { width: png.width, height: png.height, data: png.data };
@@ -125,7 +186,7 @@ function decodePng(bytes: Uint8Array, what: string): RgbaImage {
 
 function decodeJpeg(bytes: Uint8Array, what: string): RgbaImage {
   try {
-    const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 512 });
+    const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 256 });
     if (!image.width || !image.height) throw new Error('no pixels');
     return { width: image.width, height: image.height, data: image.data };
   } catch (error) {
@@ -137,11 +198,8 @@ function decodeJpeg(bytes: Uint8Array, what: string): RgbaImage {
 
 /** Decodes a PNG or JPEG (by its bytes, whatever it was labelled) to RGBA. */
 export function decodeImage(bytes: Uint8Array, what = 'the image'): RgbaImage {
-  if (bytes.length === 0) throw new InputError(400, `${what} is empty (0 bytes)`, 'Upload the image file itself.', 'empty_body');
-  const format = sniffFormat(bytes);
-  if (format === 'png') return decodePng(bytes, what);
-  if (format === 'jpeg') return decodeJpeg(bytes, what);
-  throw new InputError(415, `${what} is neither a PNG nor a JPEG (its first bytes do not match either)`, 'Upload a .png or .jpg file, or send pixel arrays as JSON {"images": [[784 values]]}.', 'not_an_image');
+  const { format } = readImageHeader(bytes, what);
+  return format === 'png' ? decodePng(bytes, what) : decodeJpeg(bytes, what);
 }
 
 /* ---------- MNIST normalisation ---------- */

@@ -95,6 +95,13 @@ export const PAD_HTML = `<!doctype html>
   }
 
   function setState(s) { document.body.dataset.state = s; }
+  // A server started with --token wants it on writes; the pad takes it from its address (#token=…, never sent to the server in the URL).
+  var token = (/(?:^#|&)token=([^&]+)/.exec(location.hash) || [])[1];
+  function correctionHeaders() {
+    var headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = 'Bearer ' + decodeURIComponent(token);
+    return headers;
+  }
   function status(text, isError) { var el = document.getElementById('status'); el.textContent = text; el.className = 'row' + (isError ? ' error' : ''); }
 
   function clearPad() {
@@ -221,7 +228,7 @@ export const PAD_HTML = `<!doctype html>
       }
       setState('saving');
       return fetch('/v1/corrections', {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST', headers: correctionHeaders(),
         body: JSON.stringify({ image: p.input, label: label, predicted: p.label })
       }).then(function (res) {
         return res.json().then(function (body) {

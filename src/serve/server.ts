@@ -10,24 +10,39 @@
  *                        the query (?tta=true&members=a,b)
  *   POST /v1/corrections {image: number[784], label, predicted} → appended to the store
  *
- * Every error is JSON `{error, hint}` with a 4xx status when the client can fix it. Predictions
- * go through the dynamic batcher (batcher.ts): concurrent requests share one run per member,
- * computed in the inference worker pool by default (inference-pool.ts), so this thread keeps
- * reading and answering requests meanwhile. `close()` stops listening, lets in-flight
- * requests finish (queued batches run at once), then releases the sessions and the workers.
+ * Every error is JSON `{error, hint}`, Fastify's own included (404, 405, 413, 415, 429, 503
+ * while closing, a malformed URL, a malformed request line), with a 4xx status when the
+ * client can fix it. Predictions go through the dynamic batcher (batcher.ts): concurrent
+ * requests share one run per member, computed in the inference worker pool by default
+ * (inference-pool.ts); PNG/JPEG files are checked from their headers here and decoded in the
+ * decode pool (decode-pool.ts), so this thread only reads, checks and answers.
+ *
+ * Hostile input and overload (issue 14): one body limit for the whole request whatever its
+ * encoding (multipart included, counted as it streams), at most `maxFiles` files, at most
+ * 4 megapixels declared per image (before decoding), request bodies in flight bounded in
+ * bytes and queued decoding bounded in pixels (503 with a hint beyond), corrections behind
+ * a record size cap, a per-client rate limit, Host/Origin checks and an optional bearer
+ * token. `close()` stops listening, lets in-flight requests finish for up to the grace
+ * period, names any it had to cut, then releases the workers.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import * as tf from '@tensorflow/tfjs';
 import { TTA_8 } from '../ensemble/tta.js';
 import { BatcherClosedError, DynamicBatcher } from './batcher.js';
-import { CORRECTIONS_FILE, appendCorrection } from '../data/corrections.js';
+import { CORRECTIONS_FILE, appendCorrection, checkCorrectionsStore } from '../data/corrections.js';
 import { parseCorrection } from './correction-input.js';
+import { DecodePool, type DecodePoolOptions } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
 import type { WorkerStats } from './inference-pool.js';
-import { InputError, PIXELS, imageFileToDigit, readPixelArray, toBytes } from './image-input.js';
-import { PROMETHEUS_CONTENT_TYPE, ServerMetrics } from './metrics.js';
+import { InputError, MAX_IMAGE_PIXELS, PIXELS, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+import { ServerMetrics } from './metrics.js';
+import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
 
 export interface ServerOptions {
@@ -44,12 +59,36 @@ export interface ServerOptions {
   batchConcurrency?: number;
   /** the corrections store (default <run>/corrections.jsonl) */
   correctionsFile?: string;
-  /** largest request body in bytes (default 8 MiB) */
+  /** largest request body in bytes, whatever its encoding, multipart included (default 8 MiB) */
   bodyLimit?: number;
+  /** most files in one multipart request (default 16) */
+  maxFiles?: number;
+  /** request bodies being received at once, in bytes (declared, or the body limit when undeclared), before new uploads get 503 (default 8 × bodyLimit) */
+  maxBodyBytesInFlight?: number;
   /** images allowed to wait for a batch before new requests get 503 (default 32 × maxBatch) */
   maxQueuedImages?: number;
-  /** where internal errors are reported (default stderr) */
+  /** the image decoding pool (workers, lanes, queued pixels) */
+  decode?: DecodePoolOptions;
+  /** corrections one client (IP address) may save per minute (default 30) */
+  correctionsPerMinute?: number;
+  /** origins besides the loopback names allowed to save corrections, e.g. http://digits.lan:8080 */
+  allowedOrigins?: string[];
+  /** when set, saving a correction needs `Authorization: Bearer <token>` (required to listen beyond loopback) */
+  token?: string;
+  /** Fastify's logger (pino): false (default) for none, or pino options such as {level, stream} */
+  logger?: FastifyServerOptions['logger'];
+  /** where internal errors and cut requests are reported (default stderr) */
   log?: (line: string) => void;
+  /** the interface the server will listen on (startServer passes it): its name is an allowed Host */
+  host?: string;
+}
+
+/** What `close()` did with the requests in flight. */
+export interface CloseReport {
+  /** in flight when closing began and answered */
+  finished: number;
+  /** still in flight when the grace period ended, their connections closed */
+  cut: Array<{ method: string; url: string; seconds: number }>;
 }
 
 export interface DigitsServer {
@@ -59,8 +98,32 @@ export interface DigitsServer {
   correctionsFile: string;
   /** requests being answered right now */
   inFlight(): number;
-  /** stop listening, finish in-flight requests, release the sessions */
-  close(options?: { graceMs?: number }): Promise<void>;
+  /** stop listening, finish in-flight requests for up to `graceMs` (default 30 s), release the workers */
+  close(options?: { graceMs?: number }): Promise<CloseReport>;
+}
+
+/** The largest correction body: one record of 784 pixels written as long floats is ~20 KB. */
+export const CORRECTION_BODY_LIMIT = 64 * 1024;
+export const DEFAULT_GRACE_MS = 30_000;
+/** An upload declared this small (a pad drawing, a phone crop) is never refused for a full decode queue: it decodes in the small lane. */
+const SMALL_UPLOAD_BYTES = 256 * 1024;
+
+/** localhost, ::1 and 127.0.0.0/8. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+function hostnameOf(hostHeader: string): string | null {
+  try {
+    return new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+function digestOf(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 const ROUTES_HINT = 'Routes: GET / (drawing pad), GET /healthz, GET /v1/model, GET /metrics, POST /v1/predict, POST /v1/corrections.';
@@ -124,9 +187,33 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const { ensemble } = options;
   const maxBatch = Math.max(1, options.maxBatch ?? 256);
   const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024;
+  const maxFiles = Math.max(1, options.maxFiles ?? 16);
+  const maxBodyBytesInFlight = options.maxBodyBytesInFlight ?? 8 * bodyLimit;
   const maxQueued = options.maxQueuedImages ?? 32 * maxBatch;
   const correctionsFile = path.resolve(options.correctionsFile ?? path.join(ensemble.runDir, CORRECTIONS_FILE));
+  // Replies name the store relative to the run folder (or by its name), never by an absolute path.
+  const relativeStore = path.relative(ensemble.runDir, correctionsFile);
+  const shownStore = relativeStore.startsWith('..') || path.isAbsolute(relativeStore) ? path.basename(correctionsFile) : relativeStore;
+  await checkCorrectionsStore(correctionsFile);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (options.token !== undefined && options.token.length < 8) {
+    throw new UserError('the token is shorter than 8 characters', { where: { flag: 'token' }, hint: 'Use a long random token, e.g. --token $(openssl rand -hex 16).' });
+  }
+  const allowedOrigins = new Set<string>();
+  for (const origin of options.allowedOrigins ?? []) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new UserError(`--allowed-origin ${JSON.stringify(origin)} is not an origin`, { where: { flag: 'allowed-origin' }, hint: 'Give scheme, host and port, e.g. --allowed-origin http://digits.lan:8080.' });
+    }
+    allowedOrigins.add(url.origin);
+  }
+  // Host names a browser may reach us by for writes: loopback, the interface we listen on (unless every one), the allowed origins'.
+  const allowedHosts = new Set(['localhost', '127.0.0.1', '::1']);
+  if (options.host && options.host !== '0.0.0.0' && options.host !== '::') allowedHosts.add(options.host.replace(/^\[|\]$/g, '').toLowerCase());
+  for (const origin of allowedOrigins) allowedHosts.add(new URL(origin).hostname.replace(/^\[|\]$/g, '').toLowerCase());
+  const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`) });
   const memberNames = ensemble.members.map((m) => m.name);
   const runtime = [...new Set(ensemble.members.map((m) => m.predictor.kind))].join('+');
   const metrics = new ServerMetrics();
@@ -145,8 +232,13 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     },
   );
   let inFlight = 0;
+  let bodyBytesInFlight = 0;
   const started = Date.now();
   metrics.gauge('digits_http_requests_in_flight', 'Requests being answered.', () => inFlight);
+  metrics.gauge('digits_http_body_bytes_in_flight', 'Request body bytes reserved by uploads being received (declared length, or the body limit).', () => bodyBytesInFlight);
+  metrics.gauge('digits_decode_queue_files', 'Image files waiting for a decoding worker.', () => decodePool.queued);
+  metrics.gauge('digits_decode_queue_pixels', 'Declared pixels of the large image files waiting for a decoding worker.', () => decodePool.queuedPixels);
+  metrics.gauge('digits_decode_files_total', 'Image files decoded (or refused by the decoder).', () => decodePool.decoded, 'counter');
   metrics.gauge('digits_batch_queue_images', 'Images waiting for an inference batch.', () => batcher.queued);
   metrics.gauge('digits_members', 'Ensemble members served.', () => ensemble.members.length);
   // The tfjs fallback must not leak: this stays flat while serving (and constant on ONNX Runtime, which makes no tensors).
@@ -154,11 +246,12 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const pool = () => ensemble.inference.stats();
   if (ensemble.inference.mode === 'workers') {
     const perWorker = (read: (w: WorkerStats) => number) => () => (pool()?.workers ?? []).map((w) => ({ labels: { worker: String(w.index) }, value: read(w) }));
+    const byWorker = ['worker'];
     metrics.gauge('digits_inference_workers_ready', 'Inference worker threads ready to take member calls.', () => pool()?.workers.filter((w) => w.state === 'ready').length ?? 0);
     metrics.gauge('digits_inference_queue_calls', 'Member calls waiting for a free inference worker.', () => pool()?.queued ?? 0);
     metrics.gauge('digits_inference_worker_restarts_total', 'Inference workers replaced after they stopped.', () => pool()?.restarts ?? 0, 'counter');
-    metrics.gauge('digits_inference_worker_calls_total', 'Member calls answered, by worker.', perWorker((w) => w.calls), 'counter');
-    metrics.gauge('digits_inference_worker_busy_seconds_total', 'Time spent computing member calls, by worker.', perWorker((w) => w.busyMs / 1000), 'counter');
+    metrics.gauge('digits_inference_worker_calls_total', 'Member calls answered, by worker.', perWorker((w) => w.calls), 'counter', byWorker);
+    metrics.gauge('digits_inference_worker_busy_seconds_total', 'Time spent computing member calls, by worker.', perWorker((w) => w.busyMs / 1000), 'counter', byWorker);
   }
   // Event-loop delay: how late a 10 ms timer fires (a batch computed on this thread shows here).
   const LAG_MS = 10;
@@ -169,12 +262,36 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     lagDue = now + LAG_MS;
   }, LAG_MS).unref();
 
+  const errorBody = (error: string, hint: string) => JSON.stringify({ error, hint });
   const app = Fastify({
-    logger: false,
+    logger: options.logger ?? false,
     bodyLimit,
-    return503OnClosing: true,
+    // Our own 503 in our shape (the onRequest hook below), not Fastify's.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestTimeout: 60_000,
+    // A URL that does not decode (/%zz) reaches no route: answered here in our shape.
+    frameworkErrors: (error, request, reply) => {
+      void sendError(request, reply, 400, `the URL could not be read: ${error.message}`, 'Percent-encode the path and query properly (e.g. %25 for a literal %).', 'bad_url');
+    },
+    // A request Node's HTTP parser refuses (malformed request line or headers, headers too large, too slow to arrive).
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body =
+        status === 408
+          ? errorBody('the request did not arrive in time', 'Send the whole request within 60 s.')
+          : status === 431
+            ? errorBody('the request headers are too large', 'Send fewer or shorter headers.')
+            : errorBody(`the request could not be parsed as HTTP/1.1 (${error.code ?? error.message})`, 'Send a well-formed HTTP request (curl or any HTTP client does).');
+      metrics.errors.inc({ route: 'unmatched', kind: status === 400 ? 'bad_http' : String(status) });
+      const message = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !message?.headersSent) {
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy(error);
+      }
+    },
   });
 
   // Only the bodies we read: JSON (timed), PNG/JPEG, multipart. Anything else is a 415.
@@ -189,40 +306,127 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   });
   app.addContentTypeParser(['image/png', 'image/jpeg', 'image/jpg'], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   await app.register(multipart, {
-    limits: { fileSize: bodyLimit, files: maxBatch, fields: 8, fieldSize: 4096, parts: maxBatch + 8, headerPairs: 64 },
+    limits: { fileSize: bodyLimit, files: maxFiles, fields: 8, fieldSize: 4096, parts: maxFiles + 8, headerPairs: 64 },
+  });
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new InputError(context.statusCode, `too many corrections from this address (at most ${context.max} a minute)`, `Wait ${context.after} before saving more.`, 'rate_limited'),
   });
 
-  app.addHook('onRequest', async (_request, reply) => {
+  /** Routes by path, with their methods: a known path asked with another method is a 405. */
+  const routeMethods = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = routeMethods.get(route.url) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    routeMethods.set(route.url, methods);
+  });
+
+  let closing = false;
+  /** requests being answered, for the shutdown report */
+  const active = new Map<FastifyRequest, { method: string; url: string; started: number; atClose: boolean }>();
+  let finishedAfterClose = 0;
+
+  app.addHook('onRequest', async (request, reply) => {
     inFlight++;
+    const entry = { method: request.method, url: request.url.slice(0, 200), started: performance.now(), atClose: false };
+    active.set(request, entry);
     // 'close' fires once the response is sent or the client went away, whichever comes first.
-    reply.raw.once('close', () => inFlight--);
+    reply.raw.once('close', () => {
+      inFlight--;
+      active.delete(request);
+      if (entry.atClose && reply.raw.writableFinished) finishedAfterClose++;
+    });
+    if (closing) {
+      // (Fastify has set Connection: close on this response.)
+      return sendError(request, reply, 503, 'the server is shutting down', 'Retry against a running server.', 'closing');
+    }
+    if (request.method === 'POST' && request.url.startsWith('/v1/predict')) {
+      // One limit for the whole body, checked from its declared length before reading it.
+      const declared = Number(request.headers['content-length']);
+      if (Number.isFinite(declared) && declared > bodyLimit) return sendError(request, reply, 413, ...bodyTooLarge());
+      // Image uploads while the decoders' queue is full are refused before their bodies are read.
+      if (decodePool.full && contentTypeOf(request) !== 'application/json' && !(Number.isFinite(declared) && declared <= SMALL_UPLOAD_BYTES)) {
+        reply.header('retry-after', '1');
+        return sendError(request, reply, 503, `the server is busy decoding images (${(decodePool.queuedPixels / 1e6).toFixed(1)} megapixels waiting)`, 'Retry in a few seconds, send smaller images, or fewer files per request.', 'decode_busy');
+      }
+      // Bodies being received at once are bounded: a chunked body reserves the whole limit.
+      const reserve = Number.isFinite(declared) && declared >= 0 ? declared : bodyLimit;
+      if (bodyBytesInFlight + reserve > maxBodyBytesInFlight) {
+        return sendError(request, reply, 503, `the server is receiving too many uploads (${(bodyBytesInFlight / 2 ** 20).toFixed(1)} MiB in flight)`, 'Retry in a few seconds, or send smaller or fewer concurrent uploads.', 'uploads_busy');
+      }
+      bodyBytesInFlight += reserve;
+      reply.raw.once('close', () => (bodyBytesInFlight -= reserve));
+    }
+  });
+  // While closing, a connection that falls idle after its answer is closed at once (a kept-alive
+  // one would otherwise hold the close for its keep-alive timeout); one with a request already
+  // waiting behind it is not idle, so that request still gets its answer (our 503).
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    metrics.latency.observe(reply.elapsedTime / 1000, { route });
+    metrics.latency.observe({ route }, reply.elapsedTime / 1000);
   });
 
-  const sendError = (request: FastifyRequest, reply: FastifyReply, status: number, error: string, hint: string, kind: string) => {
-    metrics.errors.inc({ route: request.routeOptions.url ?? 'unmatched', kind });
+  function sendError(request: FastifyRequest, reply: FastifyReply, status: number, error: string, hint: string, kind: string) {
+    metrics.errors.inc({ route: request.routeOptions?.url ?? 'unmatched', kind });
+    if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    if ((status === 413 || status === 503) && !request.raw.complete) {
+      // A body refused before it was all read. Closing at once would reset the connection while
+      // the client still sends (unread bytes make the kernel send RST), and it would lose our
+      // answer; so the rest is read and discarded (Node does so after the reply) for at most
+      // 5 s. A declared length far beyond the limit is not worth reading: that connection ends.
+      const declared = Number(request.headers['content-length']);
+      if (Number.isFinite(declared) && declared > 4 * bodyLimit) reply.header('connection', 'close');
+      else {
+        reply.raw.once('finish', () => {
+          if (request.raw.complete) return;
+          // As Node's own discard does (IncomingMessage._dump), also when a parser had been reading it.
+          request.raw.unpipe();
+          request.raw.removeAllListeners('data');
+          request.raw.resume();
+          const timer = setTimeout(() => request.raw.socket?.destroy(), 5000);
+          request.raw.once('end', () => clearTimeout(timer));
+          request.raw.once('close', () => clearTimeout(timer));
+        });
+      }
+    }
     return reply.code(status).type('application/json; charset=utf-8').send({ error, hint });
-  };
+  }
+  function bodyTooLarge(): [string, string, string] {
+    const mb = (bodyLimit / (1024 * 1024)).toFixed(bodyLimit % (1024 * 1024) ? 1 : 0);
+    return [`the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${maxFiles} files or ${maxBatch} JSON images), or smaller files.`, 'body_too_large'];
+  }
 
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`, ROUTES_HINT, 'not_found'));
+  app.setNotFoundHandler((request, reply) => {
+    const pathname = request.url.split('?')[0]!;
+    const methods = routeMethods.get(pathname);
+    if (methods && !methods.has(request.method)) {
+      const allow = [...methods].sort().join(', ');
+      reply.header('allow', allow);
+      return sendError(request, reply, 405, `${pathname} does not take ${request.method}`, `Use ${allow}. ${ROUTES_HINT}`, 'method_not_allowed');
+    }
+    return sendError(request, reply, 404, `no route ${request.method} ${pathname}`, ROUTES_HINT, 'not_found');
+  });
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof InputError) return sendError(request, reply, error.status, error.message, error.hint, error.kind);
     if (error instanceof BatcherClosedError) return sendError(request, reply, 503, error.message, 'Retry against a running server.', 'closing');
     const e = error as Error & { code?: string; statusCode?: number };
-    const mb = (bodyLimit / (1024 * 1024)).toFixed(bodyLimit % (1024 * 1024) ? 1 : 0);
     switch (e.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
       case 'FST_REQ_FILE_TOO_LARGE':
-        return sendError(request, reply, 413, `the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${maxBatch}), or smaller files.`, 'body_too_large');
+        if (request.url.startsWith('/v1/corrections')) {
+          return sendError(request, reply, 413, `the correction is larger than ${CORRECTION_BODY_LIMIT / 1024} KiB`, 'A correction is one 28×28 image: {"image": [784 values], "label": 0–9, "predicted": 0–9}.', 'body_too_large');
+        }
+        return sendError(request, reply, 413, ...bodyTooLarge());
       case 'FST_FILES_LIMIT':
       case 'FST_PARTS_LIMIT':
       case 'FST_FIELDS_LIMIT':
-        return sendError(request, reply, 413, `too many parts in the multipart body (at most ${maxBatch} files)`, 'Split the upload into several requests.', 'too_many_parts');
+        return sendError(request, reply, 413, `too many parts in the multipart body (at most ${maxFiles} files)`, 'Split the upload into several requests.', 'too_many_parts');
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       {
@@ -242,6 +446,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       return sendError(request, reply, status, e instanceof SyntaxError ? `the body is not valid JSON: ${e.message}` : e.message, e instanceof SyntaxError ? 'Check the JSON.' : PREDICT_HINT, kind);
     }
     log(`digits serve: internal error on ${request.method} ${request.url}: ${e.stack ?? e.message}`);
+    if (typeof e.statusCode === 'number' && e.statusCode === 503) return sendError(request, reply, 503, e.message, 'Retry shortly.', 'unavailable');
     return sendError(request, reply, 500, `internal error: ${e.message}`, 'This is a bug in digits (or the run folder changed under the server); the server keeps running. Please report it with the server log.', 'internal');
   });
 
@@ -257,7 +462,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
 
   app.get('/healthz', async () => ({ status: 'ok', members: memberNames.length, uptimeSeconds: Math.round((Date.now() - started) / 1000) }));
 
-  app.get('/metrics', async (_request, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(metrics.render()));
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
 
   app.get('/v1/model', async () => ({
     // Paths as seen from the project (the server's folder), never the machine's absolute layout.
@@ -279,8 +484,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     ensemble: { voting: 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
     tta: { variants: TTA_8.length, shifts: TTA_8 },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
-    corrections: { file: shownPath(correctionsFile) },
-    limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch },
+    corrections: { file: shownStore, token: options.token !== undefined, perMinute: options.correctionsPerMinute ?? 30 },
+    limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: maxFiles, maxImagePixels: MAX_IMAGE_PIXELS },
   }));
 
   const parsePredict = async (request: FastifyRequest): Promise<ParsedPredict> => {
@@ -309,14 +514,28 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
       return { images, count: list.length, tta, members, inputs: null };
     }
-    const files: Array<{ bytes: Uint8Array; what: string }> = [];
+    const files: Array<{ bytes: Uint8Array; what: string; pixels: number }> = [];
+    // Each file's declared size is checked from its header before anything is decoded.
+    const addFile = (bytes: Uint8Array, what: string) => {
+      const header = readImageHeader(bytes, what);
+      files.push({ bytes, what, pixels: header.width * header.height });
+    };
     if (type === 'image/png' || type === 'image/jpeg' || type === 'image/jpg') {
-      files.push({ bytes: request.body as Buffer, what: 'the uploaded image' });
+      addFile(request.body as Buffer, 'the uploaded image');
     } else if (request.isMultipart()) {
+      // The body limit holds for the whole multipart body, not per file: bytes are counted as they stream.
+      let total = 0;
       try {
         for await (const part of request.parts()) {
           if (part.type === 'file') {
-            files.push({ bytes: await part.toBuffer(), what: `file ${JSON.stringify(part.filename ?? part.fieldname)}` });
+            const chunks: Buffer[] = [];
+            for await (const chunk of part.file) {
+              total += (chunk as Buffer).length;
+              if (total > bodyLimit) throw new InputError(413, ...bodyTooLarge());
+              chunks.push(chunk as Buffer);
+            }
+            if (part.file.truncated) throw new InputError(413, ...bodyTooLarge());
+            addFile(Buffer.concat(chunks), `file ${JSON.stringify(part.filename ?? part.fieldname)}`);
           } else if (part.fieldname === 'tta') {
             tta = isTrue(part.value, 'tta');
           } else if (part.fieldname === 'members') {
@@ -333,10 +552,10 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     } else {
       throw unsupportedType(request, PREDICT_HINT);
     }
+    const digits = await decodePool.decodeAll(files);
     const images = new Float32Array(files.length * PIXELS);
     const inputs: number[][] = [];
-    files.forEach((file, i) => {
-      const digit = imageFileToDigit(file.bytes, file.what);
+    digits.forEach((digit, i) => {
       images.set(digit, i * PIXELS);
       inputs.push(toBytes(digit));
     });
@@ -351,10 +570,10 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       throw new InputError(503, `the server is overloaded (${batcher.queued} images waiting)`, 'Retry shortly, or send fewer concurrent requests.', 'overloaded');
     }
     const result = await batcher.submit({ images: parsed.images, count: parsed.count, tta: parsed.tta, members: parsed.members });
-    metrics.stage.observe(parseMs / 1000, { stage: 'parse' });
-    metrics.stage.observe(result.waitMs / 1000, { stage: 'wait' });
-    metrics.stage.observe(result.inferMs / 1000, { stage: 'infer' });
-    metrics.images.inc({}, parsed.count);
+    metrics.stage.observe({ stage: 'parse' }, parseMs / 1000);
+    metrics.stage.observe({ stage: 'wait' }, result.waitMs / 1000);
+    metrics.stage.observe({ stage: 'infer' }, result.inferMs / 1000);
+    metrics.images.inc(parsed.count);
     const classes = result.classes;
     const names = result.memberIndices.map((i) => memberNames[i]!);
     const predictions = [];
@@ -377,8 +596,42 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     };
   });
 
+  /**
+   * Writes come from loopback pages or allowed origins only: the Host header must name us by
+   * a loopback name, the listening interface or an allowed origin's host (a DNS-rebinding page
+   * sends its own name), and a browser's Origin must be the same origin or an allowed one.
+   * With a token, the request must carry it.
+   */
+  const checkWrite = async (request: FastifyRequest, reply: FastifyReply) => {
+    const hostHeader = request.headers.host ?? '';
+    const host = hostnameOf(hostHeader);
+    if (!host || !allowedHosts.has(host)) {
+      return sendError(request, reply, 403, `writes are not accepted for the host name ${JSON.stringify(hostHeader.slice(0, 100))}`, 'Open the pad at http://127.0.0.1:<port>/ or http://localhost:<port>/, or start the server with --allowed-origin <scheme://host:port> for that name.', 'forbidden_host');
+    }
+    const origin = request.headers.origin;
+    if (origin !== undefined) {
+      let allowed = allowedOrigins.has(origin);
+      if (!allowed) {
+        try {
+          const url = new URL(origin);
+          allowed = (url.protocol === 'http:' || url.protocol === 'https:') && url.host.toLowerCase() === hostHeader.toLowerCase();
+        } catch {
+          allowed = false;
+        }
+      }
+      if (!allowed) return sendError(request, reply, 403, `writes are not accepted from the origin ${JSON.stringify(origin.slice(0, 100))}`, 'Use the pad this server serves, or start the server with --allowed-origin for that page\'s origin.', 'forbidden_origin');
+    }
+    if (options.token !== undefined) {
+      const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
+      if (!match || !timingSafeEqual(digestOf(match[1]!.trim()), digestOf(options.token))) {
+        reply.header('www-authenticate', 'Bearer');
+        return sendError(request, reply, 401, match ? 'the bearer token is wrong' : 'saving corrections needs the server\'s token', 'Send Authorization: Bearer <token> (the pad takes it from its address: http://host:port/#token=<token>).', 'unauthorized');
+      }
+    }
+  };
+
   let savedCorrections = 0;
-  app.post('/v1/corrections', async (request, reply) => {
+  app.post('/v1/corrections', { bodyLimit: CORRECTION_BODY_LIMIT, onRequest: checkWrite, config: { rateLimit: { max: options.correctionsPerMinute ?? 30, timeWindow: 60_000 } } }, async (request, reply) => {
     if (contentTypeOf(request) !== 'application/json') {
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }
@@ -386,31 +639,47 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     try {
       await appendCorrection(correctionsFile, record);
     } catch (error) {
+      // The full path goes to the server's log only; the reply names the store as the model card does.
+      const code = (error as { code?: string }).code ?? 'error';
       log(`digits serve: cannot append to ${correctionsFile}: ${(error as Error).message}`);
-      return sendError(request, reply, 500, `the correction could not be saved: ${(error as Error).message}`, `Check that ${correctionsFile} is writable and the disk is not full (serve --corrections <file> picks another file).`, 'store_failed');
+      return sendError(request, reply, 507, `the correction could not be saved (${code})`, `The server cannot write its corrections store ${shownStore}; its log says why (a full disk?).`, 'store_failed');
     }
     savedCorrections++;
     metrics.corrections.inc();
-    return reply.code(201).send({ saved: true, label: record.label, predicted: record.predicted, time: record.time, savedThisSession: savedCorrections, file: correctionsFile });
+    return reply.code(201).send({ saved: true, label: record.label, predicted: record.predicted, time: record.time, savedThisSession: savedCorrections, file: shownStore });
   });
 
-  let closing: Promise<void> | null = null;
-  const close = (closeOptions: { graceMs?: number } = {}): Promise<void> => {
-    closing ??= (async () => {
+  let closed: Promise<CloseReport> | null = null;
+  const close = (closeOptions: { graceMs?: number } = {}): Promise<CloseReport> => {
+    closed ??= (async () => {
+      closing = true;
+      for (const entry of active.values()) entry.atClose = true;
       // Requests already queued need not wait out their batching window any more.
       batcher.hurry();
-      const grace = closeOptions.graceMs ?? 10_000;
-      const force = setTimeout(() => app.server.closeAllConnections(), grace);
+      const grace = closeOptions.graceMs ?? DEFAULT_GRACE_MS;
+      const cut: CloseReport['cut'] = [];
+      const force = setTimeout(() => {
+        // The grace period is over: whatever is still being answered is cut, and said so.
+        for (const entry of active.values()) {
+          const seconds = Math.round((performance.now() - entry.started) / 100) / 10;
+          cut.push({ method: entry.method, url: entry.url, seconds });
+          log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`);
+          app.log.warn({ method: entry.method, url: entry.url, seconds }, 'request cut at shutdown');
+        }
+        app.server.closeAllConnections();
+      }, grace);
       try {
         await app.close();
       } finally {
         clearTimeout(force);
       }
       await batcher.close();
+      await decodePool.close();
       clearInterval(lagTimer);
       await ensemble.dispose();
+      return { finished: finishedAfterClose, cut };
     })();
-    return closing;
+    return closed;
   };
 
   return { app, batcher, metrics, correctionsFile, inFlight: () => inFlight, close };
@@ -434,8 +703,19 @@ export interface RunningServer extends DigitsServer {
 
 /** Builds the server and listens; `url` is where it answers (with the real port when 0 was asked). */
 export async function startServer(options: ServerOptions & ListenOptions): Promise<RunningServer> {
-  const server = await buildServer(options);
   const host = options.host ?? '127.0.0.1';
+  let server: DigitsServer;
+  try {
+    // Beyond loopback anyone on the network could write training data: a token is required.
+    if (!isLoopbackHost(host) && options.token === undefined) {
+      throw new UserError(`listening on ${host} (beyond this machine) needs a token for writes`, { where: { flag: 'token' }, hint: 'Add --token <long random string> (or DIGITS_SERVE_TOKEN); the pad takes it as http://host:port/#token=<token>.' });
+    }
+    server = await buildServer({ ...options, host });
+  } catch (error) {
+    // Nothing listens: the members' sessions and workers are released before the error goes up.
+    await options.ensemble.dispose().catch(() => undefined);
+    throw error;
+  }
   try {
     // One blank image through every member first: ONNX Runtime's first run allocates and
     // plans, which should not be the first client's latency.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { guessNewline, parseNumberCell, sampleCsv, streamCsv } from '../../src/data/csv.js';
+import { guessNewline, parseNumberCell, parseDecimalCell, sampleCsv, streamCsv } from '../../src/data/csv.js';
 import { mulberry32 } from '../../src/data/random.js';
 import { removeTempDirs, tempDir } from './helpers.js';
 
@@ -67,5 +67,30 @@ describe('parseNumberCell is Number() made fast', () => {
       const cell = (random() * 10 ** Math.floor(random() * 4)).toFixed(digits % 10);
       expect(parseNumberCell(cell)).toBe(Number(cell));
     }
+  });
+});
+
+describe('parseDecimalCell reads what Python float() reads in decimal, and nothing else', () => {
+  // Python 3: float(' 7 ') == 7.0, float('1e2') == 100.0, float('.5') == 0.5, float('7.') == 7.0;
+  // float('0x10'), float('') and float('.') raise; 'nan', 'inf' and '1_0' are refused here on purpose (see csv.ts).
+  test.each([
+    ['0', 0],
+    ['255', 255],
+    ['0.1234567', 0.1234567],
+    [' 7 ', 7],
+    ['\t7', 7],
+    ['+5', 5],
+    ['-0.5', -0.5],
+    ['1e2', 100],
+    ['1E-7', 1e-7],
+    ['.5', 0.5],
+    ['7.', 7],
+    ['0.7139396412345678', 0.7139396412345678],
+  ])('%j is %d', (cell, value) => {
+    expect(parseDecimalCell(cell)).toBe(value);
+  });
+
+  test.each(['', ' ', '.', '0x10', '0X5', '0b1', '0o7', 'NaN', 'nan', 'Infinity', 'inf', '1_0', '12.5.1', '1e', 'e3', '- 1', 'abc'])('%j is not a number', (cell) => {
+    expect(parseDecimalCell(cell)).toBeNaN();
   });
 });

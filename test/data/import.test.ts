@@ -1,4 +1,5 @@
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, readFile, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadDataset } from '../../src/data/dataset.js';
@@ -323,5 +324,79 @@ describe('data import orientation', () => {
     expect(report.detected.orientation.how).toBe('detected');
     expect(report.detected.orientation.confidence).toBe(0);
     expect((await loadDataset(dir)).trainImages[0]).toBe(9);
+  });
+});
+
+describe('data import gives up on absurd files at once, naming what and where', () => {
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => `${i % 10},0,255,128,${i % 256}`);
+
+  test('NUL bytes after valid rows are "binary data at line N" (a 2 GB sparse tail, read no further than its start)', async () => {
+    // Given 2,000 valid rows and then 2 GB of NUL bytes, as a pre-allocating downloader leaves them
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', ...rows(2000)) });
+    const file = join(dir, 'train.csv');
+    await truncate(file, (await stat(file)).size + 2e9);
+    // When it is imported, Then the error names the first line of NULs
+    await expectUserError(importDir(dir), { message: /binary data at line 2002/, file: 'train.csv', line: 2002, hint: /download/i });
+    expect((await readdir(dir)).sort()).toEqual(['train.csv']);
+  });
+
+  test('a file of nothing but NUL bytes is binary data at line 1, not "empty"', async () => {
+    const dir = await competition({ 'train.csv': '' });
+    await truncate(join(dir, 'train.csv'), 2e9);
+    await expectUserError(importDir(dir), { message: /binary data at line 1\b/, file: 'train.csv', line: 1 });
+  });
+
+  test('a line longer than the widest row of the layout is refused at once, naming the line', async () => {
+    // Given a 5-column file whose third line is 5 MB long (no row of 5 short cells is)
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', `2,0,0,0,${'1'.repeat(5_000_000)}`, '3,0,0,0,0') });
+    await expectUserError(importDir(dir), { message: /line 3 is longer than 327 bytes, more than a row of 5 cells can be/, file: 'train.csv', line: 3 });
+  });
+
+  test('a first line of several megabytes without a line break is refused while detecting', async () => {
+    const dir = await competition({ 'train.csv': `${'0,'.repeat(2_000_000)}0\n` });
+    await expectUserError(importDir(dir), { message: /line 1 is longer than 1,048,576 bytes/, file: 'train.csv', line: 1 });
+  });
+
+  test.each([
+    ['a folder named train.csv', async (dir: string) => mkdir(join(dir, 'train.csv')), /train.csv is a folder, not a CSV file/],
+    ['a FIFO named train.csv', async (dir: string) => execFileSync('mkfifo', [join(dir, 'train.csv')]), /train.csv is a FIFO \(named pipe\), not a CSV file/],
+    [
+      'a symlink loop named train.csv',
+      async (dir: string) => {
+        await symlink(join(dir, 'loop.csv'), join(dir, 'train.csv'));
+        await symlink(join(dir, 'train.csv'), join(dir, 'loop.csv'));
+      },
+      /train.csv is a symbolic link loop/,
+    ],
+  ])('%s is named as what it is', async (_name, make, message) => {
+    const dir = await competition({ 'test.csv': kaggleTest });
+    await make(dir);
+    // By folder and by name
+    await expectUserError(importDir(dir), { message, file: 'train.csv' });
+    await expectUserError(resolveCompetitionFiles([join(dir, 'test.csv'), join(dir, 'train.csv')]).then((files) => importCompetition(files)), { message, file: 'train.csv' });
+  });
+});
+
+describe('pixels and labels are plain decimal numbers, as Python float() reads them', () => {
+  // Python: float('1e2') == 100.0 and float(' 7 ') == 7.0 are read; float('0x10') and float('nan')-like text are not numbers here.
+  test.each([
+    { name: 'hex pixel 0x10', row: '1,0,0x10,0,0', message: /pixel cell is not a number: "0x10"/, column: 3 },
+    { name: 'hex label 0x5', row: '0x5,0,0,0,0', message: /label "0x5" is not an integer 0–9/, column: 1 },
+    { name: 'binary pixel 0b1', row: '1,0,0,0b1,0', message: /not a number: "0b1"/, column: 4 },
+    { name: 'Infinity pixel', row: '1,Infinity,0,0,0', message: /not a number: "Infinity"/, column: 2 },
+    { name: 'digit separators 1_0', row: '1,0,0,0,1_0', message: /not a number: "1_0"/, column: 5 },
+    { name: 'blank pixel (spaces only)', row: '1,0,  ,0,0', message: /empty pixel cell/, column: 3 },
+    { name: 'label 1e2 (100)', row: '1e2,0,0,0,0', message: /label "1e2" is not an integer 0–9/, column: 1 },
+  ])('$name is refused with its line and column', async ({ row, message, column }) => {
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', row) });
+    await expectUserError(importDir(dir), { message, file: 'train.csv', line: 3, column });
+  });
+
+  test('spaces around a number, exponents and a trailing dot are read as Python reads them', async () => {
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', ' 7 ,1e2, 3 ,4.,+5', '9e0,0,0,0,0') });
+    await importDir(dir);
+    const dataset = await loadDataset(dir);
+    expect(Array.from(dataset.trainImages)).toEqual([100, 3, 4, 5, 0, 0, 0, 0]);
+    expect(Array.from(dataset.trainLabels)).toEqual([7, 9]);
   });
 });

@@ -5,6 +5,7 @@
  * in the batcher when the signal arrives (the metrics say so before we send it).
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,6 +78,53 @@ test('SIGTERM during an in-flight request: it is answered, then the process exit
     expect(await exited).toBe(0);
     expect(stdout).toMatch(/"event":"stopped","signal":"SIGTERM","finished":1/);
   } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}, 90_000);
+
+test('SIGTERM with a request that outlasts --grace-period: it is cut, named in the log, and the exit code is 1', async () => {
+  const child = spawn(process.execPath, [path.join(repo, 'bin/dev.js'), 'serve', '--run', runDir, '--port', '0', '--json', '--grace-period', '1', '--log-level', 'silent'], {
+    cwd: root,
+    env: { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const stalled = new net.Socket();
+  try {
+    const url = await new Promise<URL>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const line = stdout.split('\n').find((l) => l.includes('"listening"'));
+        if (line) {
+          clearInterval(timer);
+          resolve(new URL((JSON.parse(line) as { url: string }).url));
+        }
+        if (child.exitCode !== null) {
+          clearInterval(timer);
+          reject(new Error(`serve exited early (${child.exitCode}): ${stderr}`));
+        }
+      }, 50);
+    });
+    // Given an upload whose body never finishes arriving
+    stalled.on('error', () => undefined);
+    stalled.connect(Number(url.port), url.hostname);
+    stalled.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG');
+    for (;;) {
+      const metrics = await (await fetch(`${url.origin}/metrics`, { headers: { connection: 'close' } })).text();
+      // (this scrape is the other request in flight)
+      if (/^digits_http_requests_in_flight 2$/m.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // When SIGTERM arrives, Then after the 1 s grace period the upload is cut and named, and the exit code says so
+    child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/cut POST \/v1\/predict after [\d.]+ s: the 1 s grace period ended/);
+    expect(stdout).toMatch(/"event":"stopped","signal":"SIGTERM","finished":0,"cut":1/);
+  } finally {
+    stalled.destroy();
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 }, 90_000);
