@@ -14,6 +14,7 @@ import { decodeTrainingState, encodeTrainingState, type EpochRecord, type LoopSt
 import { buildModel, getPreset, type Preset } from '../model/presets.js';
 import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
 import { writeJsonAtomic } from '../atomic-file.js';
+import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau } from './callbacks.js';
 import type { ImageSet } from '../data/image-set.js';
 import { fromSpec, gatherImages, preprocessorFor, type Preprocessor } from '../model/preprocess.js';
 
@@ -225,18 +226,11 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   }
 
   const history: EpochRecord[] = resumed?.history ?? [];
-  let bestValLoss = resumed?.bestValLoss ?? Infinity;
-  let bestValAcc = resumed?.bestValAcc ?? 0;
-  let bestEpoch = resumed?.bestEpoch ?? -1;
-  let plateau = resumed?.plateau ?? 0;
-  let sinceBest = resumed?.sinceBest ?? 0;
-  // A member that had stopped early stays stopped when its run is resumed.
-  let stoppedEarly = config.earlyStopping != null && resumed != null && sinceBest >= config.earlyStopping.patience;
   const batches = Math.ceil(trainRows.length / config.batchSize);
   const startEpoch = resumed?.epoch ?? 0;
   emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch, trainer });
 
-  const metadataFor = (metrics: Record<string, number>): CheckpointMetadataInput => ({
+  const metadataFor = (metrics: { valLoss: number; valAcc: number; epoch: number }): CheckpointMetadataInput => ({
     preset: preset.name,
     hyperparameters: { ...config },
     preprocessing: pre.spec,
@@ -247,7 +241,12 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     command: options.metadata.command,
   });
 
-  for (let epoch = startEpoch; epoch < config.epochs && !stoppedEarly; epoch++) {
+  const modelCheckpoint = new ModelCheckpoint((end) => saveCheckpoint(model, bestDir, metadataFor(end)), resumed ?? undefined);
+  const reduceLR = new ReduceLROnPlateau(config.reduceLROnPlateau, resumed?.plateau);
+  // A member that had stopped early stays stopped when its run is resumed.
+  const earlyStopping = new EarlyStopping(config.earlyStopping?.patience, resumed?.sinceBest, resumed != null);
+
+  for (let epoch = startEpoch; epoch < config.epochs && !earlyStopping.stopped; epoch++) {
     if (options.signal?.aborted) break;
     if (config.schedule.kind !== 'constant') lr = Math.min(lr, scheduledRate(config, epoch));
     setLearningRate(optimizer, lr);
@@ -292,34 +291,21 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
       seconds: Number(seconds.toFixed(1)),
     };
     history.push(record);
-    const improved = val.loss < bestValLoss;
-    if (improved) {
-      bestValLoss = val.loss;
-      bestValAcc = val.acc;
-      bestEpoch = epoch;
-      sinceBest = 0;
-      plateau = 0;
-      await saveCheckpoint(model, bestDir, metadataFor({ valLoss: val.loss, valAcc: val.acc, epoch }));
-    } else {
-      sinceBest++;
-      plateau++;
-      if (config.reduceLROnPlateau && plateau >= config.reduceLROnPlateau.patience) {
-        lr = Math.max(config.reduceLROnPlateau.minLearningRate ?? 0, lr * config.reduceLROnPlateau.factor);
-        plateau = 0;
-      }
-    }
+    const end = { epoch, valLoss: val.loss, valAcc: val.acc };
+    const improved = await modelCheckpoint.onEpochEnd(end);
+    lr = reduceLR.onEpochEnd(improved, lr);
+    earlyStopping.onEpochEnd(improved);
+    const { bestValLoss, bestEpoch, bestValAcc } = modelCheckpoint;
     // last/ is the resume point: weights and training state in one atomic save.
-    const loop: LoopState = { epoch: epoch + 1, history, lr, bestValLoss, bestEpoch, bestValAcc, plateau, sinceBest, random: randomSeeds(config, epoch + 1) };
-    await saveCheckpoint(model, lastDir, metadataFor({ valLoss: val.loss, valAcc: val.acc, epoch }), { trainingState: encodeTrainingState(loop, await step.getState()) });
+    const loop: LoopState = { epoch: epoch + 1, history, lr, bestValLoss, bestEpoch, bestValAcc, plateau: reduceLR.wait, sinceBest: earlyStopping.sinceBest, random: randomSeeds(config, epoch + 1) };
+    await saveCheckpoint(model, lastDir, metadataFor(end), { trainingState: encodeTrainingState(loop, await step.getState()) });
     // history.json is a copy for people and the dashboard; resume reads last/.
     await writeJsonAtomic(path.join(outDir, 'history.json'), history);
     emit({ type: 'epoch', member: config.name, epochs: config.epochs, best: improved, ...record });
-    if (config.earlyStopping && sinceBest >= config.earlyStopping.patience) {
-      stoppedEarly = true;
-      break;
-    }
+    if (earlyStopping.stopped) break;
   }
-  emit({ type: 'done', member: config.name, bestEpoch, bestValLoss, bestValAcc, stoppedEarly });
+  const { bestValLoss, bestEpoch, bestValAcc } = modelCheckpoint;
+  emit({ type: 'done', member: config.name, bestEpoch, bestValLoss, bestValAcc, stoppedEarly: earlyStopping.stopped });
   step.dispose();
   model.dispose();
   optimizer.dispose();
