@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createPredictor, onnxRuntimeStatus, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { readRunManifest } from '../runs/manifest.js';
-import { readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { readEvaluationReport, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 
@@ -33,6 +33,8 @@ export interface ServedMember {
   validation: ValidationScore | null;
   /** best validation accuracy seen in training (run.json) */
   trainingValAcc: number | null;
+  /** its weight in the soft vote: from evaluation.json's ensemble selection, else 1 */
+  weight: number;
 }
 
 /** Where the members compute. */
@@ -134,11 +136,12 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
       if (pool.size === 0) mode = { mode: 'in-process', workers: 0, threadsPerSession: null, reason: 'no member exports to ONNX' };
     }
     const inProcessThreads = options.threads ?? defaultServeThreads();
+    const weights = weightsFor(trained.map((m) => m.name), evaluation);
     for (const [i, m] of trained.entries()) {
       // Members left out of the pool (no ONNX export) fall back to tfjs here, saying why.
       const predictor = pool?.predictors[i] ?? (await createPredictor(m.checkpoint, { infer, precision, threads: inProcessThreads }));
       const evaluated = evaluation?.members.find((e) => e.name === m.name);
-      members.push({ name: m.name, preset: m.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.bestValAcc ?? null });
+      members.push({ name: m.name, preset: m.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.bestValAcc ?? null, weight: weights?.[i] ?? 1 });
     }
     if (mode.mode === 'in-process' && members.some((m) => m.predictor.kind === 'onnx')) mode = { ...mode, threadsPerSession: inProcessThreads };
   } catch (error) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, memberCalibration, predictTestSet, type TestPredictions } from './evaluate.js';
-import type { EvaluationReport } from '../evaluation/evaluation-report.js';
+import { weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { createPredictor, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { loadSplit } from '../data/splits.js';
@@ -34,6 +34,8 @@ export interface SubmitResult {
   rows: number;
   tta: number;
   members: string[];
+  /** per member, when the vote is weighted (the weights `evaluate` chose) */
+  weights?: number[];
   validation?: { accuracy: number; logLoss: number };
   score?: { accuracy: number; answers: string };
 }
@@ -54,10 +56,13 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const okMembers = manifest.members.filter((m) => m.ok && m.checkpoint);
   if (okMembers.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
 
-  // Predictions made by `evaluate` are reused when they belong to this data and these members.
+  // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
+  const evaluation = await readJson<EvaluationReport>(path.join(runDir, EVALUATION_FILE));
+  const weights = weightsFor(okMembers.map((m) => m.name), evaluation);
+  // Predictions made by `evaluate` are reused when they belong to this data, these members and weights.
   let predictions = await readJson<TestPredictions>(path.join(runDir, TEST_PREDICTIONS_FILE));
   const members = okMembers.map((m) => m.name);
-  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join()) {
+  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join() || (predictions.weights ?? []).join() !== (weights ?? []).join()) {
     say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
     const predictors = [];
     for (const m of okMembers) {
@@ -66,8 +71,8 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto', precision: options.precision ?? 'auto', calibration, spin: okMembers.length <= 1 }));
     }
     try {
-      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8);
-      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', tta: TTA_8.length, ids: dataset.ids, labels, confidence };
+      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8, weights);
+      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: TTA_8.length, ids: dataset.ids, labels, confidence };
     } finally {
       for (const p of predictors) p.dispose();
     }
@@ -75,7 +80,6 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
 
   const written = await writeSubmission({ dir: options.dir, name: options.name ?? manifest.name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
   await validateSubmission(written.file, { expectedRows: dataset.ids.length, ids: dataset.ids, header: dataset.submissionHeader });
-  const evaluation = await readJson<EvaluationReport>(path.join(runDir, EVALUATION_FILE));
   const ensembleMetrics = evaluation ? (evaluation.ensemble.softTta ?? evaluation.ensemble.soft) : undefined;
   const validation = ensembleMetrics ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss } : undefined;
   const score = options.answers ? { ...(await scoreAgainstAnswers(written.file, options.answers)), answers: path.resolve(options.answers) } : undefined;
@@ -86,9 +90,10 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     run: runDir,
     members: okMembers.map((m) => ({ name: m.name, checkpoint: path.join(runDir, m.checkpoint!) })),
     voting: 'soft',
+    weights: predictions.weights,
     tta: predictions.tta,
     validation,
     score: score ? { accuracy: score.accuracy, answers: score.answers } : undefined,
   });
-  return { file: written.file, sha256: written.sha256, rows: written.rows, tta: predictions.tta, members, validation, score: score ? { accuracy: score.accuracy, answers: score.answers } : undefined };
+  return { file: written.file, sha256: written.sha256, rows: written.rows, tta: predictions.tta, members, weights: predictions.weights, validation, score: score ? { accuracy: score.accuracy, answers: score.answers } : undefined };
 }
