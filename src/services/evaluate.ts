@@ -194,7 +194,8 @@ function unitsOf(members: readonly LoadedMember[], kfold: boolean): Unit[] {
 /** Per member, its share of the ensemble: a unit's weight split evenly over its fold members. */
 function memberWeights(units: readonly Unit[], unitWeights: readonly number[], count: number): number[] {
   const out = new Array<number>(count).fill(0);
-  units.forEach((u, k) => u.members.forEach((i) => (out[i] = unitWeights[k]! / u.members.length)));
+  // Rounded once, so evaluation.json, test-predictions.json and the ledger carry the same numbers.
+  units.forEach((u, k) => u.members.forEach((i) => (out[i] = Number((unitWeights[k]! / u.members.length).toFixed(6)))));
   return out;
 }
 
@@ -423,7 +424,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
         hard,
         softTta,
         hardTta,
-        weights: equalWeights ? undefined : weights.map((w) => Number(w.toFixed(6))),
+        weights: equalWeights ? undefined : weights,
         ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined,
         selection,
         bestUnit: units.length > 1 ? bestUnit : undefined,
