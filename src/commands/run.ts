@@ -29,6 +29,7 @@ export default class Run extends DigitsCommand {
     ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
+    folds: Flags.integer({ description: 'Validate by k-fold cross-validation: each member entry is trained once per fold; CV mean ± sd, out-of-fold predictions, ensemble weights fitted on them.', min: 2 }),
   };
 
   async run(): Promise<void> {
@@ -66,6 +67,7 @@ export default class Run extends DigitsCommand {
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
       concurrency: flags.concurrency ?? os.availableParallelism(),
+      folds: flags.folds,
       seed: flags.seed,
       command: ['digits', 'run', ...this.argv].join(' '),
       runName,
@@ -96,7 +98,7 @@ export default class Run extends DigitsCommand {
     }
     process.stdout.write(formatEvaluationSummary(result.evaluation));
     const s = result.submission;
-    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, soft voting, ${s.tta}-way TTA, validated)\n`);
+    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta}-way TTA, validated)\n`);
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
     if (result.report) process.stdout.write(`report      ${result.report}\n`);
     process.stdout.write(`dashboard   digits dashboard --run ${result.runDir}\ntime        ${result.seconds}s\n`);

@@ -10,7 +10,7 @@ import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/pract
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { resolveEnsemble } from '../ensemble/ensemble-spec.js';
+import { expandFolds, resolveEnsemble, withFolds } from '../ensemble/ensemble-spec.js';
 import { findCleanCheckpoint, loadOrientationModel } from '../inference/orientation-model.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
@@ -31,6 +31,8 @@ export interface MainJobOptions {
   infer: InferMode;
   precision?: Precision;
   concurrency: number;
+  /** k-fold cross-validation with this many folds instead of the ensemble's own validation */
+  folds?: number;
   seed: number;
   command: string;
   runName: string;
@@ -91,12 +93,14 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     detector?.dispose();
   }
 
-  const ensemble = await resolveEnsemble(options.ensemble);
+  const resolved = await resolveEnsemble(options.ensemble);
+  const ensemble = options.folds ? withFolds(resolved, options.folds) : resolved;
   const runDir = path.join(options.workDir, 'runs', options.runName);
-  stage('train', `training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${runDir}`);
+  const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
+  stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
   await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
 
-  stage('evaluate', 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
+  stage('evaluate', ensemble.validation.kind === 'kfold' ? 'cross-validation: members on their folds, out-of-fold predictions, the ensemble and its weights (plain and with 8-way TTA)' : 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
   const evaluation = await evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
 
   stage('submit', 'writing and validating the submission');
