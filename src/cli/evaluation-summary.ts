@@ -39,7 +39,8 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
     out += `  ensemble selection (Caruana et al. 2004, ${sel.units} weighted on ${sel.variant === 'tta' ? 'TTA ' : ''}predictions): ${named}\n`;
     out += line('  equal weights', { ...report.ensemble.soft, ...sel.equal, rows: sel.rows });
     out += line('  weighted, cross-fitted', { ...report.ensemble.soft, ...sel.crossFitted, rows: sel.rows });
-    out += line('  weighted, in-sample (optimistic)', { ...report.ensemble.soft, ...sel.inSample, rows: sel.rows });
+    out += line('  weighted, in-sample', { ...report.ensemble.soft, ...sel.inSample, rows: sel.rows });
+    out += `    (cross-fitted: weights fitted on one half of the rows, scored on the other: honest; in-sample: fitted and scored on the same rows: optimistic)\n`;
     out += `  ${sel.used ? 'in use' : 'not used'}: ${sel.reason}\n`;
   }
   if (report.ensemble.bestUnit) out += line(`best single (${report.ensemble.bestUnit.name})`, { ...report.ensemble.soft, ...report.ensemble.bestUnit });
@@ -50,9 +51,9 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;
   if (report.test) {
     out += `test set, scored against ${report.test.answers}:\n`;
-    out += line(`ensemble (soft${report.ensemble.weights ? ', weighted' : ''})`, report.test.soft);
-    out += line(`ensemble (soft${report.ensemble.weights ? ', weighted' : ''} + TTA)`, report.test.softTta);
-    out += line('ensemble (equal weights)', report.test.equalWeights);
+    out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'})`, report.test.soft);
+    out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'} + TTA)`, report.test.softTta);
+    out += line(`ensemble (equal${report.test.softTta ? ' + TTA' : ''})`, report.test.equalWeights);
     out += line(`best member (${report.test.bestMember.name})`, report.test.bestMember.metrics);
   }
   return out;

@@ -187,8 +187,8 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
   const candidates = [path.resolve(nameOrDir), path.resolve(runsDir, nameOrDir)];
   for (const dir of candidates) if ((await readJson(path.join(dir, RUN_MANIFEST))) !== null) return dir;
   const known = (await runFolders(runsDir)).map((d) => path.basename(d));
-  throw new UserError(`no run named ${nameOrDir}`, {
-    where: { flag },
+  throw new UserError(`no run named ${nameOrDir} (run ${flag.toUpperCase()} of the comparison)`, {
+    where: { file: path.resolve(runsDir) },
     hint: known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`,
   });
 }
