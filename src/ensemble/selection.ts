@@ -15,7 +15,7 @@
  * The log-loss of a mixture needs only each candidate's probability of the true class
  * (mixing is linear), so a step costs candidates × rows.
  */
-import { CLASSES, LOG_LOSS_EPSILON } from '../evaluation/metrics.js';
+import { CLASSES, LOG_LOSS_EPSILON, computeMetrics } from '../evaluation/metrics.js';
 import { createRandom, shuffleInPlace } from '../data/random.js';
 import { softVote } from './voting.js';
 
@@ -167,4 +167,22 @@ export function crossFittedSelection(candidates: readonly Float32Array[], labels
   mixRows(b, fitA);
   mixRows(a, fitB);
   return { probs: out, halves: [fitA, fitB] };
+}
+
+export interface BelowBest {
+  /** index of the best single candidate: highest accuracy, then lowest log-loss */
+  best: number;
+  accuracy: number;
+  logLoss: number;
+  /** whether the ensemble's accuracy is below the best candidate's on these rows */
+  below: boolean;
+}
+
+/** The best single candidate on the rows, and whether `ensemble` (rows × 10) scores below it. */
+export function compareWithBest(candidates: readonly Float32Array[], ensemble: Float32Array, labels: ArrayLike<number>): BelowBest {
+  checkCandidates(candidates, labels);
+  const scores = candidates.map((p) => computeMetrics(p, labels, { pairs: 0, examplesPerPair: 0 }));
+  const best = scores.reduce((b, m, k) => (m.accuracy > scores[b]!.accuracy || (m.accuracy === scores[b]!.accuracy && m.logLoss < scores[b]!.logLoss) ? k : b), 0);
+  const vote = computeMetrics(ensemble, labels, { pairs: 0, examplesPerPair: 0 });
+  return { best, accuracy: scores[best]!.accuracy, logLoss: scores[best]!.logLoss, below: vote.accuracy < scores[best]!.accuracy };
 }

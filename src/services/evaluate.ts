@@ -22,7 +22,7 @@ import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
 import type { CrossValidationReport, EvaluationReport, MemberEvaluation, SelectionReport } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
-import { caruanaSelection, crossFittedSelection } from '../ensemble/selection.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection } from '../ensemble/selection.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
@@ -297,12 +297,11 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
     const what = kfold ? 'recipe' : 'member';
 
     // The best single unit on the same rows, and whether the ensemble beats it.
-    const unitScores = heldTta.map((p) => computeMetrics(p, labels, { pairs: 0, examplesPerPair: 0 }));
-    const bestK = unitScores.reduce((b, m, k) => (m.accuracy > unitScores[b]!.accuracy || (m.accuracy === unitScores[b]!.accuracy && m.logLoss < unitScores[b]!.logLoss) ? k : b), 0);
-    const bestUnit = { name: units[bestK]!.name, ...scoreOf(unitScores[bestK]!) };
+    const compared = compareWithBest(heldTta, softVote(heldTta), labels);
+    const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
     const warnings: string[] = [];
     const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
-    if (units.length > 1 && vote.accuracy < bestUnit.accuracy) {
+    if (units.length > 1 && compared.below) {
       warnings.push(`the soft vote (${pctOf(vote.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the ${heldOut.length} held-out rows`);
     }
 

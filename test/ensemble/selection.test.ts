@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createRandom } from '../../src/data/random.js';
-import { caruanaSelection, crossFittedSelection } from '../../src/ensemble/selection.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection } from '../../src/ensemble/selection.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 import { softVote } from '../../src/ensemble/voting.js';
 
@@ -79,5 +79,23 @@ describe('caruanaSelection', () => {
     // every row is a proper distribution
     for (let r = 0; r < labels.length; r++) expect(probs.subarray(r * 10, r * 10 + 10).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5);
     expect(() => caruanaSelection([a], labels.slice(1))).toThrow(/probabilities/);
+  });
+});
+
+describe('compareWithBest', () => {
+  test('says when the equal vote is below its best member, and not when it is above', () => {
+    // Given one strong member and two weak ones that agree on the same wrong rows
+    const strong = member(labels, (r) => r % 10 !== 0, 0.6);
+    const weak1 = member(labels, (r) => r % 4 !== 0, 0.95);
+    const weak2 = member(labels, (r) => r % 4 !== 0, 0.95);
+    const result = compareWithBest([weak1, strong, weak2], softVote([weak1, strong, weak2]), labels);
+    // Then the strong member is the best and the vote (outvoted by the confident weak pair) is below it
+    expect(result.best).toBe(1);
+    expect(result.accuracy).toBeCloseTo(0.9, 12);
+    expect(result.below).toBe(true);
+    // and two complementary members' vote is not below either
+    const a = member(labels, (r) => r >= 30);
+    const b = member(labels, (r) => r < 100 || r >= 140);
+    expect(compareWithBest([a, b], softVote([a, b]), labels).below).toBe(false);
   });
 });
