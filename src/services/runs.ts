@@ -171,8 +171,12 @@ export interface RunComparison {
   b: RunSummary;
   /** ensemble-level differences (validation, number of recipes) */
   ensemble: FieldDifference[];
-  /** recipes matched by name: the knobs that differ, or on which side only it is */
-  recipes: Array<{ name: string; in: 'both' | 'a' | 'b'; differences: FieldDifference[] }>;
+  /**
+   * recipes matched by name: the knobs that differ, or on which side only it is, and its
+   * accuracy in each run (k-fold: the CV mean over its folds; else the member on its own
+   * held-out rows; with TTA when evaluated with it)
+   */
+  recipes: Array<{ name: string; in: 'both' | 'a' | 'b'; differences: FieldDifference[]; accuracy: { a: number | null; b: number | null } }>;
   /** per member name, its accuracy on its own held-out rows in each run (null: not in that run or not evaluated) */
   members: Array<{ name: string; a: number | null; b: number | null }>;
 }
@@ -209,12 +213,19 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   const recipesA = new Map(runA.manifest.ensemble.members.map((m) => [m.name, m]));
   const recipesB = new Map(runB.manifest.ensemble.members.map((m) => [m.name, m]));
   const names = [...new Set([...recipesA.keys(), ...recipesB.keys()])];
+  const recipeAccuracy = (run: LoadedRun, name: string): number | null => {
+    const cv = run.evaluation?.cv?.recipes.find((r) => r.name === name);
+    if (cv) return (cv.tta ?? cv).accuracy.mean;
+    const member = run.evaluation?.members.find((m) => m.name === name);
+    return member ? (member.tta ?? member.metrics).accuracy : null;
+  };
   const recipes = names.map((name) => {
     const a = recipesA.get(name);
     const b = recipesB.get(name);
-    if (!a || !b) return { name, in: (a ? 'a' : 'b') as 'a' | 'b', differences: [] };
+    const accuracy = { a: recipeAccuracy(runA, name), b: recipeAccuracy(runB, name) };
+    if (!a || !b) return { name, in: (a ? 'a' : 'b') as 'a' | 'b', differences: [], accuracy };
     const differences = RECIPE_KEYS.filter((k) => show(a[k]) !== show(b[k])).map((k) => ({ key: k, a: show(a[k]), b: show(b[k]) }));
-    return { name, in: 'both' as const, differences };
+    return { name, in: 'both' as const, differences, accuracy };
   });
   const accuracy = (run: LoadedRun) => new Map((run.evaluation?.members ?? []).map((m) => [m.name, (m.tta ?? m.metrics).accuracy]));
   const accA = accuracy(runA);

@@ -21,6 +21,7 @@ import { type RunManifest } from '../../src/runs/manifest.js';
 import { evaluateRun, OOF_FILE, rowsAsFloats, TEST_PREDICTIONS_FILE, type OutOfFoldFile, type TestPredictions } from '../../src/services/evaluate.js';
 import { submitRun } from '../../src/services/submit.js';
 import { trainEnsemble } from '../../src/services/train.js';
+import { listRuns } from '../../src/services/runs.js';
 import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 
@@ -143,5 +144,14 @@ describe('k-fold runs', () => {
     const submitted = await submitRun({ runDir: runDir(), dir: path.join(dir, 'submissions'), answers: `${competition}-answers.csv` });
     expect(submitted.weights).toEqual(predictions.weights);
     expect(submitted.score!.accuracy).toBeCloseTo(report.test!.softTta!.accuracy, 10);
+  });
+
+  test('digits runs shows the run’s CV figure (mean ± sd) and its test score from the ledger', async () => {
+    const runs = await listRuns({ runsDir: dir, submissionsDir: path.join(dir, 'submissions') });
+    expect(runs.map((r) => r.name)).toEqual(['run']);
+    expect(runs[0]!.validation).toBe('kfold 3');
+    expect(runs[0]!.members).toBe(6);
+    expect(runs[0]!.cv!.accuracy).toEqual(report.cv!.ensemble.tta!.accuracy);
+    expect(runs[0]!.test!.accuracy).toBeCloseTo(report.test!.softTta!.accuracy, 10);
   });
 });

@@ -14,6 +14,7 @@ import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
+import { readEvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { compareRuns, listRuns, recipeDifferences } from '../../src/services/runs.js';
 import { submitRun } from '../../src/services/submit.js';
 import { trainEnsemble } from '../../src/services/train.js';
@@ -71,10 +72,13 @@ describe('digits runs', () => {
 
   test('compare shows the differing recipe knob and both runs’ scores; an unknown run is a UserError naming the runs', async () => {
     const c = await compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: submissionsDir() });
-    expect(c.recipes).toEqual([
+    expect(c.recipes.map(({ accuracy: _, ...r }) => r)).toEqual([
       { name: 'm1', in: 'both', differences: [] },
       { name: 'm2', in: 'both', differences: [{ key: 'learningRate', a: '0.001', b: '0.003' }] },
     ]);
+    // a recipe's score is its member's accuracy on its own held-out rows, as evaluated
+    const evaluation = await readEvaluationReport(path.join(runsDir(), 'second'));
+    expect(c.recipes[1]!.accuracy.b).toBe(evaluation.members.find((m) => m.name === 'm2')!.metrics.accuracy);
     expect(c.members.map((m) => m.name)).toEqual(['m1', 'm2']);
     expect(c.members.every((m) => m.a !== null && m.b !== null)).toBe(true);
     const { stdout } = await runCommand(RunsCompareCommand, ['first', 'second', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
