@@ -80,7 +80,9 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
 
   const written = await writeSubmission({ dir: options.dir, name: options.name ?? manifest.name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
   await validateSubmission(written.file, { expectedRows: dataset.ids.length, ids: dataset.ids, header: dataset.submissionHeader });
-  const ensembleMetrics = evaluation ? (evaluation.ensemble.softTta ?? evaluation.ensemble.soft) : undefined;
+  // With selection's weights in use, their honest (cross-fitted) held-out figure.
+  const selection = evaluation?.ensemble.selection;
+  const ensembleMetrics = evaluation ? (selection?.used && weights ? selection.crossFitted : (evaluation.ensemble.softTta ?? evaluation.ensemble.soft)) : undefined;
   const validation = ensembleMetrics ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss } : undefined;
   const score = options.answers ? { ...(await scoreAgainstAnswers(written.file, options.answers)), answers: path.resolve(options.answers) } : undefined;
   await appendLedger(options.dir, {
