@@ -76,6 +76,8 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<Membe
   return plans;
 }
 
+
+
 export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
   const started = Date.now();
   const datasetDir = await resolveDatasetDir(options.data);
