@@ -313,7 +313,8 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
       const fitted = caruanaSelection(heldTta, labels);
       const crossFitted = computeMetrics(crossFittedSelection(heldTta, labels).probs, labels, { pairs: 0, examplesPerPair: 0 });
       const inSample = computeMetrics(softVote(heldTta, fitted.weights), labels, { pairs: 0, examplesPerPair: 0 });
-      const used = crossFitted.logLoss < vote.logLoss;
+      const equalPick = fitted.weights.every((w) => Math.abs(w - 1 / units.length) < 1e-9);
+      const used = !equalPick && crossFitted.logLoss < vote.logLoss;
       if (used) unitWeights = fitted.weights;
       selection = {
         method: 'caruana',
@@ -327,7 +328,9 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
         inSample: scoreOf(inSample),
         crossFitted: scoreOf(crossFitted),
         used,
-        reason: used
+        reason: equalPick
+          ? `selection picked every ${what} equally often: the weights are the equal vote's`
+          : used
           ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote (log-loss ${crossFitted.logLoss.toFixed(4)} < ${vote.logLoss.toFixed(4)})`
           : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote (log-loss ${crossFitted.logLoss.toFixed(4)} ≥ ${vote.logLoss.toFixed(4)}): equal weights are kept`,
       };
