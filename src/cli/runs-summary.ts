@@ -16,7 +16,7 @@ function cvCell(run: RunSummary): string {
 }
 
 function heldOutCell(run: RunSummary): string {
-  if (!run.heldOut) return '—';
+  if (!run.heldOut) return run.note ? 'not evaluated' : '—';
   return run.weighted ? `${pct(run.heldOut.accuracy)} (weighted ${pct(run.weighted.accuracy)})` : pct(run.heldOut.accuracy);
 }
 
@@ -32,7 +32,7 @@ export function formatRunsTable(runs: RunSummary[]): string {
     cvCell(r),
     heldOutCell(r),
     r.test ? pct(r.test.accuracy) : '—',
-    r.differences.join(' ') || (r.note ?? ''),
+    r.differences.join(' '),
   ]);
   return `${table(['run', 'created (UTC)', 'time', 'validation', 'members', 'CV acc (mean ± sd)', 'held-out acc', 'test', 'differs in'], rows)}\n`;
 }

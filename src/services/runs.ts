@@ -40,7 +40,7 @@ export interface RunSummary {
   weighted: Score | null;
   /** the latest submission of this run scored against an answers file */
   test: { accuracy: number; answers: string; file: string; createdAt: string } | null;
-  /** `key=value` of this run's recipes that differ from another listed run's */
+  /** `key=value` of this run's recipes that differ from the run listed before it */
   differences: string[];
   /** why the run has no scores, when it has none */
   note: string | null;
@@ -75,27 +75,37 @@ const RECIPE_KEYS: ReadonlyArray<keyof MemberConfig> = [
 
 const show = (value: unknown): string => (value === undefined ? '-' : typeof value === 'string' ? value : JSON.stringify(value));
 
+/** A checkpoint path by its last two folders (`mnist-noisy/seed002`): what tells starting points apart. */
+function shortPath(p: string | undefined): string {
+  return p === undefined ? '-' : p.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
+}
+
 /**
  * One run's recipes summed up as `key → value`: the ensemble's validation and recipe count,
- * and per knob the values its recipes use (`a/b` when they differ).
+ * and per knob the values its recipes use (`a|b` when they differ).
  */
 export function recipeSignature(manifest: Pick<RunManifest, 'ensemble'>): Map<string, string> {
   const out = new Map<string, string>();
   out.set('validation', describeValidation(manifest.ensemble.validation));
   out.set('recipes', String(manifest.ensemble.members.length));
   for (const key of RECIPE_KEYS) {
-    const values = [...new Set(manifest.ensemble.members.map((m) => show(m[key])))];
-    out.set(key, values.join('/'));
+    const values = [...new Set(manifest.ensemble.members.map((m) => (key === 'init' ? shortPath(m.init) : show(m[key]))))];
+    out.set(key, values.join('|'));
   }
   return out;
 }
 
-/** Per run, the `key=value` pairs whose value is not the same in every run. */
+/**
+ * Per run, the `key=value` pairs in which it differs from the run before it (the list is
+ * oldest first, so each row reads as "what changed"); the first run has none.
+ */
 export function recipeDifferences(signatures: ReadonlyArray<Map<string, string>>): string[][] {
-  if (signatures.length < 2) return signatures.map(() => []);
-  const keys = [...new Set(signatures.flatMap((s) => [...s.keys()]))];
-  const varying = keys.filter((k) => new Set(signatures.map((s) => s.get(k) ?? '-')).size > 1);
-  return signatures.map((s) => varying.map((k) => `${k}=${s.get(k) ?? '-'}`));
+  return signatures.map((s, i) => {
+    if (i === 0) return [];
+    const previous = signatures[i - 1]!;
+    const keys = [...new Set([...previous.keys(), ...s.keys()])];
+    return keys.filter((k) => (s.get(k) ?? '-') !== (previous.get(k) ?? '-')).map((k) => `${k}=${s.get(k) ?? '-'}`);
+  });
 }
 
 function latestTestScore(dir: string, ledger: readonly LedgerEntry[]): RunSummary['test'] {

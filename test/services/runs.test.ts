@@ -57,15 +57,16 @@ describe('digits runs', () => {
     }
     expect(runs[0]!.test!.accuracy).toBeGreaterThan(0);
     expect(runs[1]!.test).toBeNull();
-    expect(runs[0]!.differences).toEqual(['learningRate=0.001']);
-    expect(runs[1]!.differences).toEqual(['learningRate=0.001/0.003']);
+    expect(runs[0]!.differences).toEqual([]);
+    expect(runs[1]!.differences).toEqual(['learningRate=0.001|0.003']);
   });
 
   test('the command prints a table and --json the same list', async () => {
     const { stdout, exit } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
     expect(exit).toBe(0);
     expect(stdout).toMatch(/^run\s+created \(UTC\)\s+time\s+validation/);
-    expect(stdout).toMatch(/\nfirst\s.*shared 25%.*learningRate=0\.001\n/);
+    expect(stdout).toMatch(/\nfirst\s.*shared 25%/);
+    expect(stdout).toMatch(/\nsecond\s.*shared 25%.*learningRate=0\.001\|0\.003\n/);
     const json = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir(), '--json']);
     expect(JSON.parse(json.stdout)).toEqual(await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() }));
   });
@@ -89,8 +90,9 @@ describe('digits runs', () => {
 
   test.each([
     ['one run: nothing to differ from', [{ a: '1' }], [[]]],
-    ['a knob that varies', [{ a: '1', b: 'x' }, { a: '2', b: 'x' }], [['a=1'], ['a=2']]],
-    ['a key only one run has', [{ a: '1' }, { a: '1', c: 'y' }], [['c=-'], ['c=y']]],
+    ['a knob that changes, then stays', [{ a: '1', b: 'x' }, { a: '2', b: 'x' }, { a: '2', b: 'x' }], [[], ['a=2'], []]],
+    ['a key only the later run has', [{ a: '1' }, { a: '1', c: 'y' }], [[], ['c=y']]],
+    ['a key the later run lacks', [{ a: '1', c: 'y' }, { a: '1' }], [[], ['c=-']]],
   ])('recipeDifferences: %s', (_label, signatures, expected) => {
     expect(recipeDifferences(signatures.map((s) => new Map(Object.entries(s))))).toEqual(expected);
   });
