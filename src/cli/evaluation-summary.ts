@@ -1,6 +1,7 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
 import type { Metrics } from '../evaluation/metrics.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
+import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const line = (label: string, m: Metrics | undefined) => (m ? `  ${label.padEnd(28)} acc ${pct(m.accuracy).padStart(7)}  log-loss ${m.logLoss.toFixed(4)}  (${m.rows} rows)\n` : '');
@@ -12,19 +13,47 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
     out += line(m.name, m.metrics);
     if (m.tta) out += line(`${m.name} + TTA`, m.tta);
   }
-  out += `ensemble, on the ${report.heldOutRows.length} rows no member trained on:\n`;
+  if (report.cv) {
+    const cv = report.cv;
+    out += `${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sd over the folds:\n`;
+    const cvLine = (label: string, s: { accuracy: Parameters<typeof formatMeanSd>[0]; logLoss: Parameters<typeof formatMeanSd>[0] }) =>
+      `  ${label.padEnd(28)} acc ${formatMeanSd(s.accuracy, 'percent')}  log-loss ${formatMeanSd(s.logLoss, 'loss')}\n`;
+    for (const r of cv.recipes) {
+      out += cvLine(`${r.name} (${r.members.length} folds)`, r);
+      if (r.tta) out += cvLine(`${r.name} + TTA`, r.tta);
+    }
+    out += cvLine('ensemble (soft voting)', cv.ensemble);
+    if (cv.ensemble.tta) out += cvLine('ensemble + TTA', cv.ensemble.tta);
+    out += `  out-of-fold predictions of every training row: ${cv.oofFile}\n`;
+  }
+  out += report.cv
+    ? `ensemble, on the out-of-fold predictions of all ${report.heldOutRows.length} training rows:\n`
+    : `ensemble, on the ${report.heldOutRows.length} rows no member trained on:\n`;
   out += line('soft voting', report.ensemble.soft);
   out += line('hard voting', report.ensemble.hard);
   out += line('soft voting + TTA', report.ensemble.softTta);
   out += line('hard voting + TTA', report.ensemble.hardTta);
+  const sel = report.ensemble.selection;
+  if (sel) {
+    const named = sel.names.map((n, i) => [n, sel.weights[i]!] as const).filter(([, w]) => w > 0).map(([n, w]) => `${n} ${w.toFixed(3)}`).join(', ');
+    out += `  ensemble selection (Caruana et al. 2004, ${sel.units} weighted on ${sel.variant === 'tta' ? 'TTA ' : ''}predictions): ${named}\n`;
+    out += line('  equal weights', { ...report.ensemble.soft, ...sel.equal, rows: sel.rows });
+    out += line('  weighted, cross-fitted', { ...report.ensemble.soft, ...sel.crossFitted, rows: sel.rows });
+    out += line('  weighted, in-sample', { ...report.ensemble.soft, ...sel.inSample, rows: sel.rows });
+    out += `    (cross-fitted: weights fitted on one half of the rows, scored on the other: honest; in-sample: fitted and scored on the same rows: optimistic)\n`;
+    out += `  ${sel.used ? 'in use' : 'not used'}: ${sel.reason}\n`;
+  }
+  if (report.ensemble.bestUnit) out += line(`best single (${report.ensemble.bestUnit.name})`, { ...report.ensemble.soft, ...report.ensemble.bestUnit });
+  for (const w of report.ensemble.warnings ?? []) out += `  NOTE: ${w}\n`;
   const worst = [...report.ensemble.soft.perClass].sort((a, b) => a.f1 - b.f1).slice(0, 3);
   out += `  weakest classes (F1): ${worst.map((c) => `${c.label}: ${pct(c.f1)}`).join(', ')}\n`;
   const pairs = (report.ensemble.softTta ?? report.ensemble.soft).mostConfused.slice(0, 3);
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;
   if (report.test) {
     out += `test set, scored against ${report.test.answers}:\n`;
-    out += line('ensemble (soft)', report.test.soft);
-    out += line('ensemble (soft + TTA)', report.test.softTta);
+    out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'})`, report.test.soft);
+    out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'} + TTA)`, report.test.softTta);
+    out += line(`ensemble (equal${report.test.softTta ? ' + TTA' : ''})`, report.test.equalWeights);
     out += line(`best member (${report.test.bestMember.name})`, report.test.bestMember.metrics);
   }
   return out;

@@ -33,6 +33,7 @@ export default class Run extends DigitsCommand {
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (--run, default the newest unfinished one under runs/) from its folder alone, then evaluate and submit.', default: false }),
     run: Flags.string({ description: 'With --resume: the run folder to continue.', dependsOn: ['resume'] }),
+    folds: Flags.integer({ description: 'Validate by k-fold cross-validation: each member entry is trained once per fold; CV mean ± sd, out-of-fold predictions, ensemble weights fitted on them.', min: 2 }),
   };
 
   async run(): Promise<void> {
@@ -71,6 +72,7 @@ export default class Run extends DigitsCommand {
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
       concurrency: flags.concurrency ?? os.availableParallelism(),
+      folds: flags.folds,
       seed: flags.seed,
       command: ['digits', 'run', ...this.argv].join(' '),
       runName,
@@ -102,7 +104,7 @@ export default class Run extends DigitsCommand {
     }
     process.stdout.write(formatEvaluationSummary(result.evaluation));
     const s = result.submission;
-    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, soft voting, ${s.tta}-way TTA, validated)\n`);
+    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta}-way TTA, validated)\n`);
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
     if (result.report) process.stdout.write(`report      ${result.report}\n`);
     process.stdout.write(`dashboard   digits dashboard --run ${result.runDir}\ntime        ${result.seconds}s\n`);

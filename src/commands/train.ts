@@ -5,7 +5,7 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { BUILTIN_ENSEMBLES, resolveEnsemble } from '../ensemble/ensemble-spec.js';
+import { BUILTIN_ENSEMBLES, expandFolds, resolveEnsemble, withFolds } from '../ensemble/ensemble-spec.js';
 import { planResume, trainEnsemble } from '../services/train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
 import { UserError } from '../errors.js';
@@ -35,6 +35,7 @@ export default class Train extends DigitsCommand {
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run from its folder alone (needs --run): each member restarts exactly from its last saved epoch.', default: false }),
+    folds: Flags.integer({ description: 'Validate by k-fold cross-validation: each member entry is trained once per fold (<name>-f1 … -fk), and evaluate reports CV mean ± sd and out-of-fold predictions.', min: 2 }),
     extra: Flags.string({ description: 'Add the drawing pad\'s corrections to the training rows: a corrections.jsonl file, or "corrections" for the newest run\'s.' }),
   };
 
@@ -52,6 +53,9 @@ export default class Train extends DigitsCommand {
       ensemble = await resolveEnsemble(flags.ensemble ?? 'quick');
     }
     if (!data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`), or build a practice one with `digits data practice --recipe uniform`.' });
+    if (flags.folds && !flags.resume) ensemble = withFolds(ensemble, flags.folds);
+    const trained = expandFolds(ensemble).map((f) => f.member);
+    const viewMembers = trained.length > 0 ? trained : ensemble.members;
     const ensembleName = ensemble.name;
     const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
     const print = (event: EnsembleEvent) => {
@@ -69,8 +73,8 @@ export default class Train extends DigitsCommand {
     // A person at a terminal gets the live view; pipes, CI and --json get plain lines.
     const live = this.plainOutput
       ? null
-      : mountLive((state: ReturnType<typeof initialState>) => TrainView({ state }), initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, ensemble.members));
-    let state = initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, ensemble.members);
+      : mountLive((state: ReturnType<typeof initialState>) => TrainView({ state }), initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, viewMembers));
+    let state = initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, viewMembers);
     const onEvent = (event: EnsembleEvent) => {
       if (!live) return print(event);
       state = reduce(state, event);

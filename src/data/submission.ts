@@ -50,6 +50,8 @@ export interface LedgerEntry {
   run: string;
   members: Array<{ name: string; checkpoint: string }>;
   voting: 'soft' | 'hard';
+  /** Per member (in `members` order), when the soft vote is weighted (ensemble selection). */
+  weights?: number[];
   /** Test-time augmentation: the number of transforms averaged (1: none). */
   tta: number;
   /** Ensemble metrics on the held-out training rows (absent when the run was not evaluated). */

@@ -16,7 +16,14 @@ export type ValidationSpec =
   /** every member holds out the same stratified rows (ensemble metrics are honest on them) */
   | { kind: 'shared'; fraction: number; seed: number }
   /** each member holds out its own stratified rows, seeded by the member (Deotte-style bagging) */
-  | { kind: 'bagged'; fraction: number };
+  | { kind: 'bagged'; fraction: number }
+  /**
+   * k-fold cross-validation: each member entry (a recipe) is trained k times, once per fold
+   * of one stratified k-fold split (`kfold-<k>-seed<seed>`, or a split saved by
+   * `digits data split --folds` when `split` names it); every training row is validated on
+   * exactly once per recipe, by the fold member that did not train on it.
+   */
+  | { kind: 'kfold'; folds: number; seed: number; split?: string };
 
 export interface EnsembleSpec {
   name: string;
@@ -137,19 +144,62 @@ function recipeAugmentation(a: { rotation?: number; shift?: number; zoom?: numbe
 }
 
 function validationFrom(value: unknown, file?: string): ValidationSpec {
-  if (typeof value !== 'object' || value === null) fail('validation', 'must be an object like {"kind":"shared","fraction":0.1,"seed":42}', file);
+  if (typeof value !== 'object' || value === null) fail('validation', 'must be an object like {"kind":"shared","fraction":0.1,"seed":42} or {"kind":"kfold","folds":5}', file);
   const v = value as Record<string, unknown>;
+  if (v.seed !== undefined && !Number.isInteger(v.seed)) fail('validation.seed', 'must be a whole number', file);
+  if (v.kind === 'kfold') {
+    checkKeys(v, ['kind', 'folds', 'seed', 'split'], 'validation', file);
+    if (v.split !== undefined && typeof v.split !== 'string') fail('validation.split', 'must be the name of a split saved by `digits data split --folds`', file);
+    if (v.split === undefined && v.folds === undefined) fail('validation.folds', 'is required (a whole number ≥ 2), unless "split" names a saved k-fold split', file);
+    if (v.folds !== undefined && (!Number.isInteger(v.folds) || (v.folds as number) < 2)) fail('validation.folds', `must be a whole number ≥ 2, got ${JSON.stringify(v.folds)}`, file);
+    return { kind: 'kfold', folds: (v.folds as number | undefined) ?? 0, seed: (v.seed as number | undefined) ?? 42, ...(v.split !== undefined ? { split: v.split as string } : {}) };
+  }
   if (typeof v.fraction !== 'number' || !(v.fraction > 0 && v.fraction < 1)) fail('validation.fraction', 'must be a number in (0, 1)', file);
   if (v.kind === 'shared') {
     checkKeys(v, ['kind', 'fraction', 'seed'], 'validation', file);
-    if (v.seed !== undefined && !Number.isInteger(v.seed)) fail('validation.seed', 'must be a whole number', file);
     return { kind: 'shared', fraction: v.fraction, seed: (v.seed as number | undefined) ?? 42 };
   }
   if (v.kind === 'bagged') {
     checkKeys(v, ['kind', 'fraction'], 'validation', file);
     return { kind: 'bagged', fraction: v.fraction };
   }
-  return fail('validation.kind', `must be "shared" or "bagged", got ${JSON.stringify(v.kind)}`, file);
+  return fail('validation.kind', `must be "shared", "bagged" or "kfold", got ${JSON.stringify(v.kind)}`, file);
+}
+
+/**
+ * The ensemble validated by k-fold cross-validation instead (`--folds k`): same recipes,
+ * the shared split's seed kept when it had one.
+ */
+export function withFolds(spec: EnsembleSpec, folds: number): EnsembleSpec {
+  if (!Number.isInteger(folds) || folds < 2) {
+    throw new UserError(`the number of folds must be a whole number ≥ 2, not ${folds}`, { where: { flag: 'folds' }, hint: 'For example --folds 5 (each recipe is trained 5 times).' });
+  }
+  const seed = spec.validation.kind === 'bagged' ? 42 : spec.validation.seed;
+  return { ...spec, validation: { kind: 'kfold', folds, seed } };
+}
+
+/** A member as trained: one recipe (a member entry of the spec) on one fold of its split. */
+export interface FoldMember {
+  member: MemberConfig;
+  /** the member entry it comes from */
+  recipe: string;
+  /** fold index (0 for a hold-out split) */
+  fold: number;
+}
+
+/** The name of fold `fold` (0-based) of a recipe: `<recipe>-f<fold+1>`. */
+export function foldMemberName(recipe: string, fold: number): string {
+  return `${recipe}-f${fold + 1}`;
+}
+
+/**
+ * The members a spec trains: each entry once, or, under k-fold validation, k times
+ * (`<name>-f1` … `<name>-fk`, same recipe and seed, fold i validating on fold i's rows).
+ * `folds` is the split's fold count (a saved split may say it instead of the spec).
+ */
+export function expandFolds(spec: EnsembleSpec, folds = spec.validation.kind === 'kfold' ? spec.validation.folds : 1): FoldMember[] {
+  if (spec.validation.kind !== 'kfold') return spec.members.map((member) => ({ member, recipe: member.name, fold: 0 }));
+  return spec.members.flatMap((member) => Array.from({ length: folds }, (_, fold) => ({ member: { ...member, name: foldMemberName(member.name, fold) }, recipe: member.name, fold })));
 }
 
 /** Parses an ensemble from JSON text (a file's contents). */

@@ -13,6 +13,7 @@ import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
 import type { EvaluationReport } from './evaluation-report.js';
+import { formatMeanSd, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
 
@@ -77,6 +78,20 @@ export interface DashboardModel {
   members: MemberCurves[];
   /** The best single member on the test answers, when the report scored them. */
   testBestMember: { name: string; accuracy: number } | null;
+  /** k-fold runs: per recipe and for the ensemble, mean ± sd over the folds (with TTA when evaluated with it) */
+  crossValidation: { folds: number; split: string; rows: Array<{ name: string; accuracy: MeanSd; logLoss: MeanSd }> } | null;
+  /** ensemble selection's weights and its figures beside the equal vote */
+  selection: {
+    units: 'members' | 'recipes';
+    weights: Array<{ name: string; weight: number }>;
+    rows: Array<{ label: string; accuracy: number; logLoss: number }>;
+    used: boolean;
+    reason: string;
+  } | null;
+  /** e.g. the ensemble scores below its best member on the held-out rows */
+  warnings: string[];
+  /** whether the ensemble rows are out-of-fold predictions of every training row (k-fold) */
+  outOfFold: boolean;
 }
 
 export function heatCells(confusion: number[][]): HeatCell[][] {
@@ -163,7 +178,52 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     views,
     members,
     testBestMember: report.test ? { name: report.test.bestMember.name, accuracy: report.test.bestMember.metrics.accuracy } : null,
+    crossValidation: report.cv
+      ? {
+          folds: report.cv.folds,
+          split: report.cv.split,
+          rows: [
+            ...report.cv.recipes.map((r) => ({ name: r.name, ...(r.tta ? { accuracy: r.tta.accuracy, logLoss: r.tta.logLoss } : { accuracy: r.accuracy, logLoss: r.logLoss }) })),
+            { name: 'ensemble', ...(report.cv.ensemble.tta ?? { accuracy: report.cv.ensemble.accuracy, logLoss: report.cv.ensemble.logLoss }) },
+          ],
+        }
+      : null,
+    selection: ensemble.selection
+      ? {
+          units: ensemble.selection.units,
+          weights: ensemble.selection.names.map((name, i) => ({ name, weight: ensemble.selection!.weights[i]! })),
+          rows: [
+            { label: 'equal weights', ...ensemble.selection.equal },
+            { label: 'weighted, cross-fitted (honest)', ...ensemble.selection.crossFitted },
+            { label: 'weighted, in-sample (optimistic)', ...ensemble.selection.inSample },
+          ],
+          used: ensemble.selection.used,
+          reason: ensemble.selection.reason,
+        }
+      : null,
+    warnings: ensemble.warnings ?? [],
+    outOfFold: report.cv !== undefined,
   };
+}
+
+/** The CV figures, the ensemble selection and the warnings as text lines (empty for a plain holdout run without them). */
+export function crossValidationLines(model: DashboardModel): string[] {
+  const lines: string[] = [];
+  const cv = model.crossValidation;
+  if (cv) {
+    const width = Math.max(8, ...cv.rows.map((r) => r.name.length));
+    lines.push(`${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sd over the folds`);
+    for (const r of cv.rows) lines.push(`  ${r.name.padEnd(width)}  acc ${formatMeanSd(r.accuracy, 'percent')}  log-loss ${formatMeanSd(r.logLoss, 'loss')}`);
+  }
+  const sel = model.selection;
+  if (sel) {
+    lines.push(`Ensemble selection over ${sel.units} (${sel.used ? 'in use' : 'not used'}): ${sel.weights.filter((w) => w.weight > 0).map((w) => `${w.name} ${w.weight.toFixed(3)}`).join(', ')}`);
+    const width = Math.max(...sel.rows.map((r) => r.label.length));
+    for (const r of sel.rows) lines.push(`  ${r.label.padEnd(width)}  acc ${percent(r.accuracy)}  log-loss ${r.logLoss.toFixed(4)}`);
+    lines.push(`  ${sel.reason}`);
+  }
+  for (const w of model.warnings) lines.push(`NOTE: ${w}`);
+  return lines;
 }
 
 /** The view `name` names (a key such as `ensemble-hard`, or a member's name); UserError listing the choices otherwise. */
@@ -295,8 +355,8 @@ export function summaryLines(model: DashboardModel): string[] {
 }
 
 export function headerLine(model: DashboardModel): string {
-  const weights = model.weights ? `, weights ${model.weights.join('/')}` : '';
-  return `Run ${model.run} evaluated ${model.createdAt} on ${model.heldOutRows} held-out rows${weights}`;
+  const weights = model.weights ? `, weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join('/')}` : '';
+  return `Run ${model.run} evaluated ${model.createdAt} on ${model.heldOutRows} ${model.outOfFold ? 'out-of-fold' : 'held-out'} rows${weights}`;
 }
 
 /**
@@ -308,6 +368,8 @@ export function dashboardText(model: DashboardModel, viewIndex: number, digits?:
   const v = model.views[viewIndex]!;
   const out = [headerLine(model), '', 'Views', ...summaryLines(model)];
   if (model.testBestMember) out.push(`  best single member on the test answers: ${model.testBestMember.name} ${percent(model.testBestMember.accuracy)}`);
+  const cv = crossValidationLines(model);
+  if (cv.length) out.push('', ...cv);
   out.push('', `${v.title}: accuracy ${percent(v.accuracy)}, log-loss ${v.logLoss.toFixed(4)} on ${v.rows} rows`, '', ...classTableLines(v).map((l) => `  ${l}`));
   out.push('', 'Confusion matrix (rows: true digit, columns: predicted; [n] correct)', ...confusionLines(v).map((l) => `  ${l}`));
   out.push('', 'Most confused', ...pairLines(v));

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { EpochRecord } from '../training/train-member.js';
 import { UserError } from '../errors.js';
 import type { Metrics } from './metrics.js';
+import type { FoldScores, MeanSd } from './cross-validation.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
 export const EVALUATION_FORMAT = 'digits-evaluation';
@@ -42,8 +43,81 @@ export interface EvaluationReport {
   /** training rows no member trained on (ensemble metrics are computed on these only) */
   heldOutRows: number[];
   members: MemberEvaluation[];
-  ensemble: { soft: Metrics; hard: Metrics; softTta?: Metrics; hardTta?: Metrics; weights?: number[]; ttaTransforms?: string[] };
-  test?: { answers: string; rows: number; soft: Metrics; softTta?: Metrics; bestMember: { name: string; metrics: Metrics } };
+  ensemble: {
+    soft: Metrics;
+    hard: Metrics;
+    softTta?: Metrics;
+    hardTta?: Metrics;
+    /**
+     * Per member (in `members` order), the weight of its probabilities in the test predictions,
+     * `digits submit` and `digits serve`; absent when they are all equal.
+     */
+    weights?: number[];
+    ttaTransforms?: string[];
+    /** ensemble selection on the held-out rows (absent with a single member or recipe) */
+    selection?: SelectionReport;
+    /** the best single member (recipe under k-fold) on the same rows and variant as the ensemble */
+    bestUnit?: { name: string; accuracy: number; logLoss: number };
+    /** plain sentences when an ensemble scores below its best member on the held-out rows */
+    warnings?: string[];
+  };
+  /** k-fold runs: cross-validation figures, mean ± sd over the folds */
+  cv?: CrossValidationReport;
+  test?: {
+    answers: string;
+    rows: number;
+    soft: Metrics;
+    softTta?: Metrics;
+    /** with selection weights in use: the equal-weight soft vote (with TTA when evaluated), for comparison */
+    equalWeights?: Metrics;
+    bestMember: { name: string; metrics: Metrics };
+  };
+}
+
+export interface CrossValidationReport {
+  folds: number;
+  split: string;
+  /** per recipe (member entry of the ensemble): its fold members' scores on their own folds */
+  recipes: Array<{ name: string; preset: string; members: string[]; rows: number; accuracy: MeanSd; logLoss: MeanSd; tta?: FoldScores }>;
+  /** the soft vote of the recipes' out-of-fold predictions, fold by fold */
+  ensemble: { accuracy: MeanSd; logLoss: MeanSd; tta?: FoldScores };
+  /** the run's file of out-of-fold predictions (every training row, per recipe) */
+  oofFile: string;
+}
+
+export interface SelectionReport {
+  method: 'caruana';
+  /** what was weighted: members on a shared holdout, or recipes on out-of-fold predictions */
+  units: 'members' | 'recipes';
+  /** predictions it was fitted on: with TTA when evaluated with TTA */
+  variant: 'tta' | 'plain';
+  rows: number;
+  names: string[];
+  /** per unit, summing to 1 */
+  weights: number[];
+  /** the greedy picks (unit names) in order */
+  picks: string[];
+  /** the plain soft vote on the same rows and variant */
+  equal: { accuracy: number; logLoss: number };
+  /** weights fitted on all the rows, scored on them: optimistic */
+  inSample: { accuracy: number; logLoss: number };
+  /** each half of the rows scored with weights fitted on the other half: the honest figure */
+  crossFitted: { accuracy: number; logLoss: number };
+  /** whether the weights are the ones in use (ensemble.weights) */
+  used: boolean;
+  reason: string;
+}
+
+/**
+ * The weights of `names` (in that order) from an evaluation, or undefined for an equal vote.
+ * Weights are matched by member name; an evaluation of other members gives none.
+ */
+export function weightsFor(names: readonly string[], evaluation: EvaluationReport | null): number[] | undefined {
+  const w = evaluation?.ensemble.weights;
+  if (!evaluation || !w || w.length !== evaluation.members.length) return undefined;
+  const byName = new Map(evaluation.members.map((m, i) => [m.name, w[i]!]));
+  if (names.length !== byName.size || names.some((n) => !byName.has(n))) return undefined;
+  return names.map((n) => byName.get(n)!);
 }
 
 /** Writes `<runDir>/evaluation.json` atomically (temp file + rename); returns its path. */

@@ -16,6 +16,7 @@ import { UserError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, percent } from '../evaluation/dashboard-model.js';
 import { type EvaluationReport, readEvaluationReport } from '../evaluation/evaluation-report.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
+import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", sans-serif';
 const CONFIG = { background: 'white', font: FONT, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 } } as const;
@@ -175,7 +176,7 @@ const STYLE = `
 body { font-family: ${FONT}; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1d2330; }
 h1 { font-size: 1.5rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #dde1e8; padding-bottom: .3rem; } h3 { font-size: 1rem; margin: .8rem 0 .3rem; }
 table { border-collapse: collapse; margin: .5rem 0; } th, td { padding: .25rem .7rem; border-bottom: 1px solid #eceff3; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.muted { color: #6b7280; font-weight: normal; } .charts { display: flex; flex-wrap: wrap; gap: 1rem; } .charts svg { max-width: 100%; height: auto; }
+.muted { color: #6b7280; font-weight: normal; } .warning { color: #92400e; background: #fef3c7; padding: 0.3rem 0.6rem; } .charts { display: flex; flex-wrap: wrap; gap: 1rem; } .charts svg { max-width: 100%; height: auto; }
 .digits { display: flex; flex-wrap: wrap; gap: .5rem; } figure { margin: 0; text-align: center; font-size: .75rem; color: #4b5563; }
 figure img { image-rendering: pixelated; display: block; } figure.missing div { width: 96px; height: 96px; background: #f3f4f6; display: flex; align-items: center; justify-content: center; }
 `;
@@ -189,7 +190,18 @@ export async function buildReportHtml(report: EvaluationReport, options: { digit
   const charts = curveCharts.length + 3;
   const misread = gallery(ensemble, digits);
   const title = `digits evaluation: ${model.run}`;
-  const weights = model.weights ? `; weights ${model.weights.join(', ')}` : '';
+  const weights = model.weights ? `; weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join(', ')}` : '';
+  const cv = model.crossValidation
+    ? `<h2>Cross-validation</h2>
+<p class="muted">${model.crossValidation.folds} folds (split ${escapeHtml(model.crossValidation.split)}): each recipe's fold members on their own folds, and the soft vote of the out-of-fold predictions; mean ± sd over the folds.</p>
+${table(['recipe', 'accuracy', 'log-loss', 'per fold'], model.crossValidation.rows.map((r) => [r.name, formatMeanSd(r.accuracy, 'percent'), formatMeanSd(r.logLoss, 'loss'), r.accuracy.values.map((v) => percent(v)).join(' ')]))}`
+    : '';
+  const selection = model.selection
+    ? `<h2>Ensemble selection</h2>
+<p class="muted">Greedy forward selection with replacement (Caruana et al. 2004) over ${model.selection.units}, on held-out predictions. ${model.selection.used ? 'In use' : 'Not used'}: ${escapeHtml(model.selection.reason)}. Weights: ${escapeHtml(model.selection.weights.map((w) => `${w.name} ${w.weight.toFixed(3)}`).join(', '))}.</p>
+${table(['vote', 'accuracy', 'log-loss'], model.selection.rows.map((r) => [r.label, percent(r.accuracy), r.logLoss.toFixed(4)]))}`
+    : '';
+  const warnings = model.warnings.map((w) => `<p class="warning">Note: ${escapeHtml(w)}.</p>`).join('\n');
   const tta = model.ttaTransforms ? `; TTA transforms: ${model.ttaTransforms.join(', ')}` : '';
   const summary = table(
     ['view', 'accuracy', 'log-loss', 'rows'],
@@ -214,10 +226,13 @@ export async function buildReportHtml(report: EvaluationReport, options: { digit
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="muted">Evaluated ${escapeHtml(model.createdAt)} on ${model.heldOutRows} held-out training rows (no member trained on them)${escapeHtml(weights)}${escapeHtml(tta)}. Dataset ${escapeHtml(model.dataset.dir)} (${escapeHtml(model.dataset.fingerprint.slice(0, 19))}…).</p>
+<p class="muted">Evaluated ${escapeHtml(model.createdAt)} on ${model.heldOutRows} ${model.outOfFold ? 'training rows, each predicted out of fold (by members that did not train on it)' : 'held-out training rows (no member trained on them)'}${escapeHtml(weights)}${escapeHtml(tta)}. Dataset ${escapeHtml(model.dataset.dir)} (${escapeHtml(model.dataset.fingerprint.slice(0, 19))}…).</p>
 ${options.note ? `<p class="muted">${escapeHtml(options.note)}</p>` : ''}
 <h2>Summary</h2>
+${warnings}
 ${summary}
+${cv}
+${selection}
 ${model.testBestMember ? `<p>Best single member on the test answers: ${escapeHtml(model.testBestMember.name)} ${percent(model.testBestMember.accuracy)}.</p>` : ''}
 ${members}
 <h2>Training curves</h2>

@@ -27,6 +27,8 @@ export interface MemberOutcome {
   /** the member's best checkpoint, relative to the run folder */
   checkpoint?: string;
   split: { name: string; fold: number };
+  /** the ensemble's member entry it trains, when that is not its own name (k-fold: `<recipe>-f<i>`) */
+  recipe?: string;
   bestEpoch?: number;
   bestValAcc?: number;
   bestValLoss?: number;

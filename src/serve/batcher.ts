@@ -19,6 +19,8 @@ import { TTA_8, shiftImages, type Shift } from '../ensemble/tta.js';
 export interface NamedPredictor {
   name: string;
   predictor: Predictor;
+  /** its weight in the soft vote (default 1; renormalised over the members a request picks) */
+  weight?: number;
 }
 
 export interface BatchRequest {
@@ -266,8 +268,13 @@ export class DynamicBatcher {
         return out;
       });
       const ensemble = new Float32Array(job.count * classes);
-      for (const p of memberProbs) for (let k = 0; k < ensemble.length; k++) ensemble[k]! += p[k]!;
-      for (let k = 0; k < ensemble.length; k++) ensemble[k]! /= memberProbs.length;
+      const weights = job.memberList.map((m) => this.members[m]!.weight ?? 1);
+      // A request that picks only members of weight 0 gets their plain mean.
+      const total = weights.reduce((a, b) => a + b, 0);
+      memberProbs.forEach((p, i) => {
+        const w = total > 0 ? weights[i]! / total : 1 / weights.length;
+        for (let k = 0; k < ensemble.length; k++) ensemble[k]! += w * p[k]!;
+      });
       job.resolve({
         ensemble,
         members: memberProbs,

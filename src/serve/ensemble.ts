@@ -13,7 +13,7 @@ import { onnxRuntimeStatus } from '../engine/ort.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { assertTrained, readRunManifest } from '../runs/manifest.js';
 import { openMembers, trainedMembers } from '../runs/open-members.js';
-import { readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { readEvaluationReport, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 
@@ -35,6 +35,8 @@ export interface ServedMember {
   validation: ValidationScore | null;
   /** best validation accuracy seen in training (run.json) */
   trainingValAcc: number | null;
+  /** its weight in the soft vote: from evaluation.json's ensemble selection, else 1 */
+  weight: number;
 }
 
 /** Where the members compute. */
@@ -134,10 +136,11 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     const inProcessThreads = options.threads ?? defaultServeThreads();
     // Members left out of the pool (no ONNX export) are opened here (tfjs), saying why.
     const inProcess = await openMembers(dir, manifest, { infer, precision, threads: inProcessThreads, spin: true, only: (_, i) => !pool?.predictors[i] });
+    const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
     for (const [i, m] of trained.entries()) {
       const predictor = pool?.predictors[i] ?? inProcess.find((o) => o.outcome.name === m.outcome.name)!.predictor;
       const evaluated = evaluation?.members.find((e) => e.name === m.outcome.name);
-      members.push({ name: m.outcome.name, preset: m.outcome.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.outcome.bestValAcc ?? null });
+      members.push({ name: m.outcome.name, preset: m.outcome.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.outcome.bestValAcc ?? null, weight: weights?.[i] ?? 1 });
     }
     if (mode.mode === 'in-process' && members.some((m) => m.predictor.kind === 'onnx')) mode = { ...mode, threadsPerSession: inProcessThreads };
   } catch (error) {

@@ -218,7 +218,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const runtime = [...new Set(ensemble.members.map((m) => m.predictor.kind))].join('+');
   const metrics = new ServerMetrics();
   const batcher = new DynamicBatcher(
-    ensemble.members.map((m) => ({ name: m.name, predictor: m.predictor })),
+    ensemble.members.map((m) => ({ name: m.name, predictor: m.predictor, weight: m.weight })),
     {
       maxBatch,
       windowMs: options.batchWindowMs ?? 3,
@@ -479,9 +479,10 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       runtimeReason: m.predictor.reason,
       validation: m.validation,
       trainingValAcc: m.trainingValAcc,
+      weight: m.weight,
     })),
     skipped: ensemble.skipped,
-    ensemble: { voting: 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
+    ensemble: { voting: ensemble.members.some((m) => m.weight !== ensemble.members[0]!.weight) ? 'weighted soft' : 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
     tta: { variants: TTA_8.length, shifts: TTA_8 },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
     corrections: { file: shownStore, token: options.token !== undefined, perMinute: options.correctionsPerMinute ?? 30 },

@@ -20,7 +20,9 @@ import { openMembers, rowsAsFloats } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
 import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
-import type { EvaluationReport, MemberEvaluation } from '../evaluation/evaluation-report.js';
+import type { CrossValidationReport, EvaluationReport, MemberEvaluation, SelectionReport } from '../evaluation/evaluation-report.js';
+import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection } from '../ensemble/selection.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
@@ -43,6 +45,8 @@ export interface TestPredictions {
   datasetFingerprint: string;
   members: string[];
   voting: 'soft';
+  /** per member, when the vote is weighted (ensemble selection) */
+  weights?: number[];
   tta: number;
   ids: string[];
   labels: number[];
@@ -50,15 +54,27 @@ export interface TestPredictions {
   confidence: number[];
 }
 
-/** The ensemble's soft vote (with TTA when given) on every test row of a dataset. */
-export async function predictTestSet(predictors: readonly Predictor[], dataset: Dataset, tta: readonly Shift[]) {
+/**
+ * The ensemble's soft vote (with TTA when given) on every test row of a dataset; with
+ * `weights` (one per predictor), the weighted vote, and each member's probabilities too.
+ */
+export async function predictTestSet(predictors: readonly Predictor[], dataset: Dataset, tta: readonly Shift[], weights?: readonly number[]) {
   const pixels = dataset.width * dataset.height;
   const count = dataset.testImages.length / pixels;
   const images = rowsAsFloats(dataset.testImages, dataset.scale, pixels, Array.from({ length: count }, (_, i) => i));
-  const probs = await predictEnsemble(predictors, images, count, { tta: tta.length > 1 ? tta : undefined });
+  const options = { tta: tta.length > 1 ? tta : undefined };
+  let probs: Float32Array;
+  let memberProbs: Float32Array[] | undefined;
+  if (weights) {
+    memberProbs = [];
+    for (const p of predictors) memberProbs.push(await predictEnsemble([p], images, count, options));
+    probs = softVote(memberProbs, weights);
+  } else {
+    probs = await predictEnsemble(predictors, images, count, options);
+  }
   const labels = Array.from(predictedLabels(probs));
   const confidence = labels.map((label, i) => Number(probs[i * 10 + label]!.toFixed(5)));
-  return { images, count, probs, labels, confidence };
+  return { images, count, probs, labels, confidence, memberProbs };
 }
 
 /** Rows every member held out: the only rows on which an ensemble metric is honest. */
@@ -123,6 +139,53 @@ interface LoadedMember {
   rows: number[];
 }
 
+/** A unit of the ensemble: one member, or under k-fold one recipe (its fold members). */
+interface Unit {
+  name: string;
+  preset: string;
+  /** indices into the loaded members */
+  members: number[];
+}
+
+function unitsOf(members: readonly LoadedMember[], kfold: boolean): Unit[] {
+  if (!kfold) return members.map((m, i) => ({ name: m.outcome.name, preset: m.outcome.preset, members: [i] }));
+  const units = new Map<string, Unit>();
+  members.forEach((m, i) => {
+    const name = m.outcome.recipe ?? m.outcome.name;
+    const unit = units.get(name) ?? { name, preset: m.outcome.preset, members: [] };
+    unit.members.push(i);
+    units.set(name, unit);
+  });
+  return [...units.values()];
+}
+
+/** Per member, its share of the ensemble: a unit's weight split evenly over its fold members. */
+function memberWeights(units: readonly Unit[], unitWeights: readonly number[], count: number): number[] {
+  const out = new Array<number>(count).fill(0);
+  // Rounded once, so evaluation.json, test-predictions.json and the ledger carry the same numbers.
+  units.forEach((u, k) => u.members.forEach((i) => (out[i] = Number((unitWeights[k]! / u.members.length).toFixed(6)))));
+  return out;
+}
+
+const scoreOf = (m: { accuracy: number; logLoss: number }) => ({ accuracy: m.accuracy, logLoss: m.logLoss });
+
+export const OOF_FILE = 'oof-predictions.json';
+
+/** `<run>/oof-predictions.json`: every training row's out-of-fold probabilities, per recipe. */
+export interface OutOfFoldFile {
+  format: 'digits-oof';
+  run: string;
+  datasetFingerprint: string;
+  /** `tta`: averaged over the TTA shifts; `plain`: the images as they are */
+  variant: 'tta' | 'plain';
+  /** dataset training rows, ascending */
+  rows: number[];
+  /** per row, the fold that held it out */
+  fold: number[];
+  /** per recipe, rows × 10 probabilities (6 decimals), from the fold member that did not train on the row */
+  recipes: Array<{ name: string; members: string[]; probs: number[] }>;
+}
+
 export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationReport> {
   const runDir = path.resolve(options.runDir);
   const manifest = await readRunManifest(runDir);
@@ -140,6 +203,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
   const tta = options.tta ?? TTA_8;
   const pixels = dataset.width * dataset.height;
   const members = await loadMembers(manifest, runDir, dataset, options.infer ?? 'auto', options.precision ?? 'auto');
+  const kfold = manifest.ensemble.validation?.kind === 'kfold';
   try {
     // Each member on its own held-out rows, plain and with TTA.
     const memberEvaluations: MemberEvaluation[] = [];
@@ -164,30 +228,135 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         history: await readHistory(runDir, m.outcome.name),
       });
     }
-    // The ensemble on rows no member trained on.
-    const heldOut = heldOutByAll(members.map((m) => m.rows));
+    // The units the ensemble combines: members, or under k-fold each recipe's out-of-fold
+    // predictions (a row predicted by the fold member that did not train on it).
+    const units = unitsOf(members, kfold);
+    const unitRows: number[][] = [];
+    const unitPlain: Float32Array[] = [];
+    const unitTta: Float32Array[] = [];
+    const foldOfRow = new Map<number, number>();
+    for (const u of units) {
+      if (!kfold) {
+        const i = u.members[0]!;
+        unitRows.push(members[i]!.rows);
+        unitPlain.push(plain[i]!);
+        unitTta.push(withTta[i]!);
+        continue;
+      }
+      const oof = outOfFold(u.members.map((i) => ({ rows: members[i]!.rows, probs: plain[i]! })));
+      const oofTta = outOfFold(u.members.map((i) => ({ rows: members[i]!.rows, probs: withTta[i]! })));
+      for (const i of u.members) for (const r of members[i]!.rows) foldOfRow.set(r, members[i]!.outcome.split.fold);
+      unitRows.push(oof.rows);
+      unitPlain.push(oof.probs);
+      unitTta.push(oofTta.probs);
+    }
+    // The ensemble on rows no member of it trained on.
+    const heldOut = heldOutByAll(unitRows);
     if (heldOut.length === 0) {
       throw new UserError('no training row was held out by every member, so the ensemble cannot be scored honestly', {
         where: { file: runDir },
-        hint: 'Use a shared validation split ("validation": {"kind": "shared", ...}) for ensembles you want to score.',
+        hint: 'Use a shared validation split ("validation": {"kind": "shared", ...}) or k-fold cross-validation ("validation": {"kind": "kfold", "folds": 5}, or --folds 5) for ensembles you want to score.',
       });
     }
     const labels = Uint8Array.from(heldOut, (r) => dataset.trainLabels[r]!);
-    const pick = (probs: Float32Array[]) => probs.map((p, i) => selectRows(p, members[i]!.rows, heldOut));
-    const soft = computeMetrics(softVote(pick(plain)), labels);
-    const hard = computeMetrics(hardVote(pick(plain)), labels);
-    const softTta = tta.length > 1 ? computeMetrics(softVote(pick(withTta)), labels) : undefined;
-    const hardTta = tta.length > 1 ? computeMetrics(hardVote(pick(withTta)), labels) : undefined;
+    const pick = (probs: Float32Array[]) => probs.map((p, k) => selectRows(p, unitRows[k]!, heldOut));
+    const heldPlain = pick(unitPlain);
+    const heldTta = tta.length > 1 ? pick(unitTta) : heldPlain;
+    const soft = computeMetrics(softVote(heldPlain), labels);
+    const hard = computeMetrics(hardVote(heldPlain), labels);
+    const softTta = tta.length > 1 ? computeMetrics(softVote(heldTta), labels) : undefined;
+    const hardTta = tta.length > 1 ? computeMetrics(hardVote(heldTta), labels) : undefined;
+    const variant: 'tta' | 'plain' = tta.length > 1 ? 'tta' : 'plain';
+    const vote = softTta ?? soft;
+    const what = kfold ? 'recipe' : 'member';
 
-    // The test set: soft voting with TTA, kept for `digits submit`.
+    // The best single unit on the same rows, and whether the ensemble beats it.
+    const compared = compareWithBest(heldTta, softVote(heldTta), labels);
+    const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
+    const warnings: string[] = [];
+    const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
+    if (units.length > 1 && compared.below) {
+      warnings.push(`the soft vote (${pctOf(vote.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the ${heldOut.length} held-out rows`);
+    }
+
+    // Ensemble selection (Caruana et al. 2004) on the held-out predictions.
+    let selection: SelectionReport | undefined;
+    let unitWeights = units.map(() => 1 / units.length);
+    if (units.length > 1 && heldOut.length >= 2) {
+      say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
+      const fitted = caruanaSelection(heldTta, labels);
+      const crossFitted = computeMetrics(crossFittedSelection(heldTta, labels).probs, labels, { pairs: 0, examplesPerPair: 0 });
+      const inSample = computeMetrics(softVote(heldTta, fitted.weights), labels, { pairs: 0, examplesPerPair: 0 });
+      const equalPick = fitted.weights.every((w) => Math.abs(w - 1 / units.length) < 1e-9);
+      const used = !equalPick && crossFitted.logLoss < vote.logLoss;
+      if (used) unitWeights = fitted.weights;
+      selection = {
+        method: 'caruana',
+        units: kfold ? 'recipes' : 'members',
+        variant,
+        rows: heldOut.length,
+        names: units.map((u) => u.name),
+        weights: fitted.weights,
+        picks: fitted.steps.map((s) => units[s.candidate]!.name),
+        equal: scoreOf(vote),
+        inSample: scoreOf(inSample),
+        crossFitted: scoreOf(crossFitted),
+        used,
+        reason: equalPick
+          ? `selection picked every ${what} equally often: the weights are the equal vote's`
+          : used
+          ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote (log-loss ${crossFitted.logLoss.toFixed(4)} < ${vote.logLoss.toFixed(4)})`
+          : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote (log-loss ${crossFitted.logLoss.toFixed(4)} ≥ ${vote.logLoss.toFixed(4)}): equal weights are kept`,
+      };
+      if (used && crossFitted.accuracy < bestUnit.accuracy) {
+        warnings.push(`the weighted ensemble (cross-fitted ${pctOf(crossFitted.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the held-out rows`);
+      }
+    }
+    const weights = memberWeights(units, unitWeights, members.length);
+    const equalWeights = weights.every((w) => Math.abs(w - weights[0]!) < 1e-12);
+
+    // k-fold: the cross-validation figures, and the out-of-fold predictions saved in the run.
+    let cv: CrossValidationReport | undefined;
+    if (kfold) {
+      const foldOf = heldOut.map((r) => foldOfRow.get(r)!);
+      const scores = (ms: number[], key: 'metrics' | 'tta') => ms.map((i) => memberEvaluations[i]![key]!);
+      const split = members[0]!.outcome.split.name;
+      await writeJsonAtomic(path.join(runDir, OOF_FILE), {
+        format: 'digits-oof',
+        run: manifest.name,
+        datasetFingerprint: dataset.fingerprint,
+        variant,
+        rows: heldOut,
+        fold: foldOf,
+        recipes: units.map((u, k) => ({ name: u.name, members: u.members.map((i) => members[i]!.outcome.name), probs: Array.from(heldTta[k]!, (v) => Number(v.toFixed(6))) })),
+      } satisfies OutOfFoldFile);
+      cv = {
+        folds: new Set(foldOfRow.values()).size,
+        split,
+        recipes: units.map((u, k) => ({
+          name: u.name,
+          preset: u.preset,
+          members: u.members.map((i) => members[i]!.outcome.name),
+          rows: unitRows[k]!.length,
+          accuracy: meanSd(scores(u.members, 'metrics').map((m) => m.accuracy)),
+          logLoss: meanSd(scores(u.members, 'metrics').map((m) => m.logLoss)),
+          tta: tta.length > 1 ? { accuracy: meanSd(scores(u.members, 'tta').map((m) => m.accuracy)), logLoss: meanSd(scores(u.members, 'tta').map((m) => m.logLoss)) } : undefined,
+        })),
+        ensemble: { ...scoreByFold(softVote(heldPlain), labels, foldOf), tta: tta.length > 1 ? scoreByFold(softVote(heldTta), labels, foldOf) : undefined },
+        oofFile: OOF_FILE,
+      };
+    }
+
+    // The test set: soft voting with TTA (weighted when selection's weights are in use), kept for `digits submit`.
     say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} members × ${Math.max(1, tta.length)} TTA variants`);
     const predictors = members.map((m) => m.predictor);
-    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence } = await predictTestSet(predictors, dataset, tta);
+    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence, memberProbs: testMemberTta } = await predictTestSet(predictors, dataset, tta, equalWeights ? undefined : weights);
     await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
       run: manifest.name,
       datasetFingerprint: dataset.fingerprint,
       members: members.map((m) => m.outcome.name),
       voting: 'soft',
+      weights: equalWeights ? undefined : weights,
       tta: Math.max(1, tta.length),
       ids: dataset.ids,
       labels: testLabels,
@@ -207,12 +376,13 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         const metrics = computeMetrics(probs, truth);
         if (!bestMember || metrics.accuracy > bestMember.metrics.accuracy) bestMember = { name: m.outcome.name, metrics };
       }
-      const softPlain = softVote(memberProbs);
+      const softPlain = softVote(memberProbs, weights);
       test = {
         answers: options.answers ? storedPath(runDir, options.answers) : '(labels in test.csv)',
         rows: testCount,
         soft: computeMetrics(softPlain, truth),
         softTta: tta.length > 1 ? computeMetrics(testProbs, truth) : undefined,
+        equalWeights: equalWeights ? undefined : computeMetrics(softVote(testMemberTta ?? memberProbs), truth),
         bestMember: bestMember!,
       };
     }
@@ -226,7 +396,18 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       dataset: { dir: storedPath(runDir, dataset.dir), fingerprint: dataset.fingerprint },
       heldOutRows: heldOut,
       members: memberEvaluations,
-      ensemble: { soft, hard, softTta, hardTta, ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined },
+      ensemble: {
+        soft,
+        hard,
+        softTta,
+        hardTta,
+        weights: equalWeights ? undefined : weights,
+        ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined,
+        selection,
+        bestUnit: units.length > 1 ? bestUnit : undefined,
+        warnings: warnings.length ? warnings : undefined,
+      },
+      cv,
       test,
     };
     await writeJsonAtomic(path.join(runDir, EVALUATION_FILE), report);

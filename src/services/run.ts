@@ -13,7 +13,7 @@ import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/pract
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { resolveEnsemble } from '../ensemble/ensemble-spec.js';
+import { expandFolds, resolveEnsemble, withFolds } from '../ensemble/ensemble-spec.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
@@ -33,6 +33,8 @@ export interface MainJobOptions {
   infer: InferMode;
   precision?: Precision;
   concurrency: number;
+  /** k-fold cross-validation with this many folds instead of the ensemble's own validation */
+  folds?: number;
   seed: number;
   command: string;
   runName: string;
@@ -87,11 +89,13 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
 
-  const ensemble = await resolveEnsemble(options.ensemble);
+  const resolved = await resolveEnsemble(options.ensemble);
+  const ensemble = options.folds ? withFolds(resolved, options.folds) : resolved;
   const runDir = path.join(options.workDir, 'runs', options.runName);
-  stage('train', `training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${runDir}`);
+  const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
+  stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
   await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
-  return finishMainJob(options, { competition, answers, runDir, started });
+  return finishMainJob(options, { competition, answers, runDir, started, kfold: ensemble.validation.kind === 'kfold' });
 }
 
 /** `digits run --resume`: the run folder says what to train on; evaluation and submission follow as usual. */
@@ -105,13 +109,13 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
   stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
   await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
-  return finishMainJob(options, { competition, answers, runDir, started });
+  return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold' });
 }
 
-async function finishMainJob(options: MainJobOptions, job: { competition: string; answers: string | null; runDir: string; started: number }): Promise<MainJobResult> {
+async function finishMainJob(options: MainJobOptions, job: { competition: string; answers: string | null; runDir: string; started: number; kfold: boolean }): Promise<MainJobResult> {
   const stage = options.onStage ?? (() => {});
   const { competition, answers, runDir } = job;
-  stage('evaluate', 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
+  stage('evaluate', job.kfold ? 'cross-validation: members on their folds, out-of-fold predictions, the ensemble and its weights (plain and with 8-way TTA)' : 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
   const evaluation = await evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
 
   stage('submit', 'writing and validating the submission');

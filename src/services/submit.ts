@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
-import type { EvaluationReport } from '../evaluation/evaluation-report.js';
+import { weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { appendLedger, commitSubmission, discardSubmission, prepareSubmission, readIdLabelCsv, scoreAgainstAnswers, validateSubmission } from '../data/submission.js';
@@ -35,6 +35,8 @@ export interface SubmitResult {
   rows: number;
   tta: number;
   members: string[];
+  /** per member, when the vote is weighted (the weights `evaluate` chose) */
+  weights?: number[];
   validation?: { accuracy: number; logLoss: number };
   score?: { accuracy: number; answers: string };
 }
@@ -68,15 +70,18 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   await mkdir(dir, { recursive: true });
   await removeStaleTempFiles(dir, 1);
 
-  // Predictions made by `evaluate` are reused when they belong to this data and these members.
+  // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
+  const evaluation = await readJson<EvaluationReport>(path.join(runDir, EVALUATION_FILE));
+  const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
+  // Predictions made by `evaluate` are reused when they belong to this data, these members and weights.
   let predictions = await readJson<TestPredictions>(path.join(runDir, TEST_PREDICTIONS_FILE));
   const members = trained.map((m) => m.outcome.name);
-  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join()) {
+  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join() || (predictions.weights ?? []).join() !== (weights ?? []).join()) {
     say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
-      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8);
-      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', tta: TTA_8.length, ids: dataset.ids, labels, confidence };
+      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8, weights);
+      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: TTA_8.length, ids: dataset.ids, labels, confidence };
     } finally {
       for (const p of predictors) p.dispose();
     }
@@ -93,8 +98,9 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     await discardSubmission(prepared);
     throw error;
   }
-  const evaluation = await readJson<EvaluationReport>(path.join(runDir, EVALUATION_FILE));
-  const ensembleMetrics = evaluation ? (evaluation.ensemble.softTta ?? evaluation.ensemble.soft) : undefined;
+  // With selection's weights in use, their honest (cross-fitted) held-out figure.
+  const selection = evaluation?.ensemble.selection;
+  const ensembleMetrics = evaluation ? (selection?.used && weights ? selection.crossFitted : (evaluation.ensemble.softTta ?? evaluation.ensemble.soft)) : undefined;
   const validation = ensembleMetrics ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss } : undefined;
   const tta = predictions.tta;
   const written = await commitSubmission(prepared, (file) =>
@@ -106,12 +112,13 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       run: storedPath(dir, runDir, 1),
       members: trained.map((m) => ({ name: m.outcome.name, checkpoint: storedPath(dir, m.checkpoint, 1) })),
       voting: 'soft',
+      weights: predictions.weights,
       tta,
       validation,
       score: score ? { accuracy: score.accuracy, answers: storedPath(dir, score.answers, 1) } : undefined,
     }).then(() => undefined),
   );
-  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, members, validation, score };
+  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, members, weights: predictions.weights, validation, score };
 }
 
 /** The answers file exists, parses, and has a digit for every test id (checked before writing). */

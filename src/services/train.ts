@@ -12,7 +12,7 @@ import { createSplit, loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs } from '../training/worker-protocol.js';
-import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
 import { RUN_MANIFEST, datasetDirOf, readRunManifest, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
@@ -39,21 +39,40 @@ export interface TrainEnsembleOptions {
 interface MemberPlan {
   member: MemberConfig;
   split: { name: string; fold: number };
+  /** the member entry of the spec it trains (differs from the member's name under k-fold) */
+  recipe: string;
 }
 
-/** Each member's validation rows: one shared split, or one split per member (bagging). */
+/**
+ * Each member's validation rows: one shared split, one split per member (bagging), or one
+ * member per fold and recipe on one k-fold split.
+ */
 async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<MemberPlan[]> {
   const v = spec.validation;
   if (v.kind === 'shared') {
     const name = `holdout-${v.fraction}-seed${v.seed}`;
     await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: v.seed } });
-    return spec.members.map((member) => ({ member, split: { name, fold: 0 } }));
+    return spec.members.map((member) => ({ member, split: { name, fold: 0 }, recipe: member.name }));
+  }
+  if (v.kind === 'kfold') {
+    let name = v.split;
+    let folds = v.folds;
+    if (name) {
+      const saved = await loadSplit(datasetDir, name);
+      if (saved.spec.kind !== 'kfold') throw new UserError(`split ${JSON.stringify(name)} is a hold-out split, not k folds`, { where: { file: path.join(datasetDir, 'splits', `${name}.json`) }, hint: 'Make one with `digits data split --folds 5 --name <name>`, or use {"kind": "shared", ...} validation.' });
+      if (folds && folds !== saved.folds.length) throw new UserError(`the ensemble asks for ${folds} folds; split ${JSON.stringify(name)} has ${saved.folds.length}`, { where: { flag: 'ensemble' }, hint: 'Leave "folds" out to use the split\'s folds.' });
+      folds = saved.folds.length;
+    } else {
+      name = `kfold-${folds}-seed${v.seed}`;
+      await createSplit({ data: datasetDir, name, spec: { kind: 'kfold', k: folds, seed: v.seed } });
+    }
+    return expandFolds(spec, folds).map(({ member, recipe, fold }) => ({ member, recipe, split: { name: name!, fold } }));
   }
   const plans: MemberPlan[] = [];
   for (const member of spec.members) {
     const name = `holdout-${v.fraction}-seed${member.seed}`;
     await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: member.seed } });
-    plans.push({ member, split: { name, fold: 0 } });
+    plans.push({ member, split: { name, fold: 0 }, recipe: member.name });
   }
   return plans;
 }
@@ -203,15 +222,17 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       },
     });
     const results: MemberOutcome[] = outcomes.map((outcome, i) => {
-      const { member, split } = plans[i]!;
+      const { member, split, recipe } = plans[i]!;
+      const fromRecipe = recipe !== member.name ? { recipe } : {};
       if (!outcome.ok) {
         emit({ type: 'member-failed', member: member.name, error: outcome.error });
-        return { name: member.name, preset: member.preset, ok: false, split, error: outcome.error };
+        return { name: member.name, preset: member.preset, ok: false, split, ...fromRecipe, error: outcome.error };
       }
       return {
         name: member.name,
         preset: member.preset,
         ok: true,
+        ...fromRecipe,
         checkpoint: path.join(member.name, 'best'),
         split,
         bestEpoch: outcome.value.bestEpoch,

@@ -14,6 +14,7 @@ import {
   CLASS_TABLE_HEADER,
   classTableLines,
   headerLine,
+  crossValidationLines,
   heatColor,
   misreadTiles,
   percent,
@@ -162,6 +163,11 @@ export function Dashboard({ model, initialView = 0, digits = null, width, color 
   return (
     <Box flexDirection="column">
       <Text bold>{headerLine(model)}</Text>
+      {crossValidationLines(model).map((line, i) => (
+        <Text key={`cv-${i}`} color={line.startsWith('NOTE') ? 'yellow' : undefined} dimColor={line.startsWith('  ') && !line.includes(' acc ')}>
+          {line}
+        </Text>
+      ))}
       <Tabs views={model.views} index={index} />
       <Text>
         <Text bold>{view.title}</Text>

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_ENSEMBLES, ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { BUILTIN_ENSEMBLES, ensembleFromJson, expandFolds, withFolds } from '../../src/ensemble/ensemble-spec.js';
 import { UserError } from '../../src/errors.js';
 
 describe('ensemble specs', () => {
@@ -24,6 +24,9 @@ describe('ensemble specs', () => {
     ['negative augmentation', { members: [{ preset: 'mlp', augmentation: { zoom: -1 } }] }, /augmentation\.zoom: must be a number ≥ 0/],
     ['bad schedule', { members: [{ preset: 'mlp', schedule: { kind: 'cosine' } }] }, /schedule\.kind/],
     ['bad validation', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', fraction: 2 } }, /validation\.fraction/],
+    ['one fold', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold', folds: 1 } }, /validation\.folds: must be a whole number ≥ 2/],
+    ['k-fold without folds', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold' } }, /validation\.folds: is required/],
+    ['k-fold with a fraction', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold', folds: 5, fraction: 0.1 } }, /validation\.fraction: unknown key/],
     ['duplicate names', { members: [{ preset: 'mlp', name: 'a' }, { preset: 'mlp', name: 'a' }] }, /duplicate member name "a"/],
   ])('%s is a UserError naming the key', (_label, input, message) => {
     const run = () => ensembleFromJson(JSON.stringify(input), 'bad.json');
@@ -48,6 +51,26 @@ describe('ensemble specs', () => {
     expect(full.members).toHaveLength(15);
     expect(full.members.every((m) => m.epochs === 30)).toBe(true);
     expect(full.validation.kind).toBe('bagged');
+  });
+});
+
+describe('k-fold validation', () => {
+  test('each recipe expands to one member per fold, named <recipe>-f1..fk; other kinds keep their members', () => {
+    const spec = ensembleFromJson(JSON.stringify({ validation: { kind: 'kfold', folds: 3 }, members: [{ preset: 'mlp', name: 'a', seed: 7 }, { preset: 'mlp', name: 'b' }] }));
+    expect(spec.validation).toEqual({ kind: 'kfold', folds: 3, seed: 42 });
+    const expanded = expandFolds(spec);
+    expect(expanded.map((m) => [m.member.name, m.recipe, m.fold])).toEqual([
+      ['a-f1', 'a', 0], ['a-f2', 'a', 1], ['a-f3', 'a', 2],
+      ['b-f1', 'b', 0], ['b-f2', 'b', 1], ['b-f3', 'b', 2],
+    ]);
+    expect(expanded.slice(0, 3).every((m) => m.member.seed === 7)).toBe(true);
+    const shared = ensembleFromJson(JSON.stringify({ members: [{ preset: 'mlp', name: 'a' }] }));
+    expect(expandFolds(shared).map((m) => m.member.name)).toEqual(['a']);
+    // --folds turns any ensemble into a k-fold one, keeping the shared seed
+    expect(withFolds({ ...shared, validation: { kind: 'shared', fraction: 0.1, seed: 9 } }, 5).validation).toEqual({ kind: 'kfold', folds: 5, seed: 9 });
+    expect(() => withFolds(shared, 1)).toThrow(/whole number ≥ 2/);
+    // a saved split may be named instead
+    expect(ensembleFromJson(JSON.stringify({ validation: { kind: 'kfold', split: 'my-folds' }, members: [{ preset: 'mlp' }] })).validation).toEqual({ kind: 'kfold', folds: 0, seed: 42, split: 'my-folds' });
   });
 });
 

@@ -197,3 +197,42 @@ describe('dashboard model', () => {
     expect(matrix[5]).toMatch(/^\s+4\s+·\s+·\s+·\s+·\s+\[0\]\s+·\s+·\s+·\s+·\s+1$/);
   });
 });
+
+describe('cross-validation and ensemble selection in the dashboard', () => {
+  test('a k-fold report shows CV mean ± sd per recipe and for the ensemble, the selection beside the equal vote, and its notes', () => {
+    // Given a k-fold report with two recipes over 3 folds and a selection that was not used
+    const report = fakeReport();
+    const ms = (values: number[]) => ({ mean: values.reduce((a, b) => a + b, 0) / values.length, sd: 0.01, values });
+    report.cv = {
+      folds: 3,
+      split: 'kfold-3-seed42',
+      recipes: [
+        { name: 'a', preset: 'mlp', members: ['a-f1', 'a-f2', 'a-f3'], rows: 20, accuracy: ms([0.9, 0.92, 0.94]), logLoss: ms([0.3, 0.25, 0.2]) },
+        { name: 'b', preset: 'mlp', members: ['b-f1', 'b-f2', 'b-f3'], rows: 20, accuracy: ms([0.8, 0.82, 0.84]), logLoss: ms([0.5, 0.45, 0.4]), tta: { accuracy: ms([0.81, 0.83, 0.85]), logLoss: ms([0.49, 0.44, 0.39]) } },
+      ],
+      ensemble: { accuracy: ms([0.91, 0.93, 0.95]), logLoss: ms([0.28, 0.24, 0.2]) },
+      oofFile: 'oof-predictions.json',
+    };
+    report.ensemble.selection = {
+      method: 'caruana', units: 'recipes', variant: 'tta', rows: 20, names: ['a', 'b'], weights: [0.75, 0.25], picks: ['a', 'a', 'b', 'a'],
+      equal: { accuracy: 0.93, logLoss: 0.24 }, inSample: { accuracy: 0.94, logLoss: 0.22 }, crossFitted: { accuracy: 0.92, logLoss: 0.25 },
+      used: false, reason: 'equal weights are kept',
+    };
+    report.ensemble.warnings = ['the soft vote (93.00%) scores below its best recipe, a (94.00%), on the 20 held-out rows'];
+    // When the model is built
+    const model = buildDashboardModel(report);
+    // Then recipes use their TTA figures when they have them, the ensemble row comes last
+    expect(model.crossValidation!.rows.map((r) => r.name)).toEqual(['a', 'b', 'ensemble']);
+    [0.92, 0.83, 0.93].forEach((mean, i) => expect(model.crossValidation!.rows[i]!.accuracy.mean).toBeCloseTo(mean, 12));
+    expect(model.selection!.rows.map((r) => r.label)).toEqual(['equal weights', 'weighted, cross-fitted (honest)', 'weighted, in-sample (optimistic)']);
+    expect(model.outOfFold).toBe(true);
+    const text = dashboardText(model, 0);
+    expect(text).toContain('3-fold cross-validation (split kfold-3-seed42), mean ± sd over the folds');
+    expect(text).toMatch(/ensemble\s+acc 93\.00 ± 1\.00%\s+log-loss 0\.2400 ± 0\.0100/);
+    expect(text).toContain('Ensemble selection over recipes (not used): a 0.750, b 0.250');
+    expect(text).toContain('NOTE: the soft vote (93.00%) scores below its best recipe');
+    expect(text).toContain('on 10 out-of-fold rows');
+    // and a plain holdout report shows none of it
+    expect(dashboardText(buildDashboardModel(fakeReport()), 0)).not.toMatch(/cross-validation|Ensemble selection|NOTE/);
+  });
+});

@@ -72,6 +72,30 @@ describe('HTML report', () => {
     expect(html).toContain('weights 1, 2, 1');
   });
 
+  test('a k-fold report has a cross-validation table (mean ± sd and per fold), the ensemble selection and its notes', async () => {
+    const report = fakeReport();
+    const ms = (values: number[]) => ({ mean: values.reduce((a, b) => a + b, 0) / values.length, sd: 0.02, values });
+    report.cv = {
+      folds: 2,
+      split: 'kfold-2-seed42',
+      recipes: [{ name: 'seed002', preset: 'seed002', members: ['seed002-f1', 'seed002-f2'], rows: 60, accuracy: ms([0.9, 0.94]), logLoss: ms([0.3, 0.2]) }],
+      ensemble: { accuracy: ms([0.9, 0.94]), logLoss: ms([0.3, 0.2]) },
+      oofFile: 'oof-predictions.json',
+    };
+    report.ensemble.selection = {
+      method: 'caruana', units: 'members', variant: 'plain', rows: 30, names: ['seed002-1', 'deotte-2', 'an-m5-3'], weights: [0.25, 0.5, 0.25], picks: ['deotte-2'],
+      equal: { accuracy: 0.9, logLoss: 0.3 }, inSample: { accuracy: 0.95, logLoss: 0.2 }, crossFitted: { accuracy: 0.93, logLoss: 0.25 }, used: true, reason: 'the weights beat the equal vote',
+    };
+    report.ensemble.warnings = ['the soft vote scores below its best member'];
+    const { html } = await buildReportHtml(report, { digits: null });
+    expect(html).toContain('<h2>Cross-validation</h2>');
+    expect(html).toMatch(/<td>seed002<\/td><td class="num">92\.00 ± 2\.00%<\/td><td class="num">0\.2500 ± 0\.0200<\/td><td class="num">90\.00% 94\.00%<\/td>/);
+    expect(html).toContain('<h2>Ensemble selection</h2>');
+    expect(html).toMatch(/weighted, in-sample \(optimistic\)<\/td><td class="num">95\.00%/);
+    expect(html).toContain('<p class="warning">Note: the soft vote scores below its best member.</p>');
+    expect(html).toContain('each predicted out of fold');
+  });
+
   test('without the dataset cache the gallery lists the rows without images', async () => {
     const { html, images } = await buildReportHtml(fakeReport(), { digits: null, note: 'misread digits not drawn: gone' });
     expect(images).toBe(0);

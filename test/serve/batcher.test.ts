@@ -44,6 +44,24 @@ function image(seed: number): Float32Array {
 }
 
 describe('DynamicBatcher', () => {
+  test('members with weights (ensemble selection) give the weighted mean, renormalised over the members a request picks', async () => {
+    const a = new RecordingPredictor(0.1);
+    const b = new RecordingPredictor(0.3);
+    const c = new RecordingPredictor(0.5);
+    const batcher = new DynamicBatcher([{ name: 'a', predictor: a, weight: 0.6 }, { name: 'b', predictor: b, weight: 0.2 }, { name: 'c', predictor: c, weight: 0 }], { windowMs: 0 });
+    const img = image(4);
+    const [pa, pb, pc] = await Promise.all([a, b, c].map((p) => p.predict(img, 1)));
+    const all = await batcher.submit({ images: img, count: 1, tta: false });
+    for (let k = 0; k < 10; k++) expect(all.ensemble[k]).toBeCloseTo((0.6 * pa![k]! + 0.2 * pb![k]!) / 0.8, 6);
+    // only b and c: weights 0.2 and 0 → b alone
+    const bc = await batcher.submit({ images: img, count: 1, tta: false, members: [1, 2] });
+    for (let k = 0; k < 10; k++) expect(bc.ensemble[k]).toBeCloseTo(pb![k]!, 6);
+    // only c (weight 0): its plain mean
+    const onlyC = await batcher.submit({ images: img, count: 1, tta: false, members: [2] });
+    for (let k = 0; k < 10; k++) expect(onlyC.ensemble[k]).toBeCloseTo(pc![k]!, 6);
+    await batcher.close();
+  });
+
   test('requests within the window share one call per member; results are split back exactly', async () => {
     // Given two members and a 20 ms window
     const a = new RecordingPredictor(0.1);

@@ -1,0 +1,63 @@
+/** The plain-text tables of `digits runs` and `digits runs compare`. */
+import { formatMeanSd } from '../evaluation/cross-validation.js';
+import type { RunComparison, RunSummary } from '../services/runs.js';
+
+const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
+
+/** Left-aligned text columns, two spaces apart. */
+function table(columns: string[], rows: string[][]): string {
+  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns), ...rows.map(line)].join('\n');
+}
+
+function cvCell(run: RunSummary): string {
+  return run.cv ? formatMeanSd(run.cv.accuracy, 'percent') : '—';
+}
+
+function heldOutCell(run: RunSummary): string {
+  if (!run.heldOut) return run.note ? 'not evaluated' : '—';
+  return run.weighted ? `${pct(run.heldOut.accuracy)} (weighted ${pct(run.weighted.accuracy)})` : pct(run.heldOut.accuracy);
+}
+
+const time = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`);
+
+export function formatRunsTable(runs: RunSummary[]): string {
+  const rows = runs.map((r) => [
+    r.name,
+    r.createdAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
+    time(r.seconds),
+    r.validation,
+    `${r.members}${r.failed ? ` (${r.failed} failed)` : ''}`,
+    cvCell(r),
+    heldOutCell(r),
+    r.test ? pct(r.test.accuracy) : '—',
+    r.differences.join(' '),
+  ]);
+  return `${table(['run', 'created (UTC)', 'time', 'validation', 'members', 'CV acc (mean ± sd)', 'held-out acc', 'test', 'differs in'], rows)}\n`;
+}
+
+export function formatRunComparison(c: RunComparison): string {
+  const side = (label: string, a: string, b: string) => [label, a, b];
+  let out = `${table(['', c.a.name, c.b.name], [
+    side('created (UTC)', c.a.createdAt, c.b.createdAt),
+    side('time', time(c.a.seconds), time(c.b.seconds)),
+    side('validation', c.a.validation, c.b.validation),
+    side('members', String(c.a.members), String(c.b.members)),
+    side('CV accuracy', cvCell(c.a), cvCell(c.b)),
+    side('CV log-loss', c.a.cv ? formatMeanSd(c.a.cv.logLoss, 'loss') : '—', c.b.cv ? formatMeanSd(c.b.cv.logLoss, 'loss') : '—'),
+    side('held-out accuracy', heldOutCell(c.a), heldOutCell(c.b)),
+    side('held-out log-loss', c.a.heldOut ? c.a.heldOut.logLoss.toFixed(4) : '—', c.b.heldOut ? c.b.heldOut.logLoss.toFixed(4) : '—'),
+    side('test accuracy', c.a.test ? pct(c.a.test.accuracy) : '—', c.b.test ? pct(c.b.test.accuracy) : '—'),
+  ])}\n`;
+  const recipeRows: string[][] = [];
+  for (const d of c.ensemble) recipeRows.push([`(ensemble) ${d.key}`, d.a, d.b]);
+  for (const r of c.recipes) {
+    if (r.in !== 'both') recipeRows.push([r.name, r.in === 'a' ? 'present' : 'absent', r.in === 'b' ? 'present' : 'absent']);
+    for (const d of r.differences) recipeRows.push([`${r.name}.${d.key}`, d.a, d.b]);
+  }
+  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', c.a.name, c.b.name], recipeRows)}\n` : '\nthe recipes are the same\n';
+  out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows):\n${table(['recipe', c.a.name, c.b.name], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
+  out += `\nmembers, each on its own held-out rows:\n${table(['member', c.a.name, c.b.name], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
+  return out;
+}

@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../../cli/base-command.js';
+import { jsonFlag } from '../../cli/flags.js';
+import { formatRunsTable } from '../../cli/runs-summary.js';
+import { DEFAULT_SUBMISSIONS_DIR } from '../../data/submission.js';
+import { listRuns } from '../../services/runs.js';
+
+export const runsDirFlags = {
+  'runs-dir': Flags.string({ description: 'The folder of run folders.', default: 'runs' }),
+  submissions: Flags.string({ description: 'The submissions folder whose ledger gives test scores.', default: DEFAULT_SUBMISSIONS_DIR }),
+};
+
+export default class Runs extends DigitsCommand {
+  static override summary = 'List the training runs with their CV, held-out and test scores, what differs between their recipes, and their time.';
+  static override description = 'Test scores come from submissions of the run scored against an answers file (the ledger); a run never submitted that way shows none.';
+  static override examples = ['<%= config.bin %> runs', '<%= config.bin %> runs --json', '<%= config.bin %> runs compare quick-20261121-101500 cv-20261122-090000'];
+  static override flags = { ...jsonFlag, ...runsDirFlags };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Runs);
+    const runs = await listRuns({ runsDir: path.resolve(flags['runs-dir']), submissionsDir: path.resolve(flags.submissions) });
+    if (flags.json) return this.printJson(runs);
+    if (runs.length === 0) {
+      process.stdout.write(`No runs in ${path.resolve(flags['runs-dir'])} yet; digits train or digits run makes them.\n`);
+      return;
+    }
+    process.stdout.write(formatRunsTable(runs));
+  }
+}

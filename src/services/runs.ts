@@ -1,0 +1,251 @@
+/**
+ * `digits runs`: the runs under runs/ with their scores (CV, held-out, and test when a
+ * submission of the run was scored against answers in the ledger), what differs between
+ * their recipes, and their time; `digits runs compare A B` side by side.
+ *
+ * Everything is read from the run folders (run.json, evaluation.json) and the submissions
+ * ledger; nothing is recomputed.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { readLedger, type LedgerEntry } from '../data/submission.js';
+import type { MeanSd } from '../evaluation/cross-validation.js';
+import { EVALUATION_FILE, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
+import type { MemberConfig } from '../training/train-member.js';
+import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
+
+export interface Score {
+  accuracy: number;
+  logLoss: number;
+}
+
+export interface RunSummary {
+  name: string;
+  dir: string;
+  createdAt: string;
+  seconds: number;
+  ensemble: string;
+  validation: string;
+  /** recipes (member entries of the ensemble) and the members trained from them */
+  recipes: number;
+  members: number;
+  failed: number;
+  /** k-fold runs: the ensemble's CV figures over the folds (with TTA when evaluated with it) */
+  cv: { folds: number; accuracy: MeanSd; logLoss: MeanSd } | null;
+  /** the soft vote (with TTA when evaluated with it) on rows no member trained on */
+  heldOut: (Score & { rows: number }) | null;
+  /** ensemble selection's honest (cross-fitted) figure, when it weighted the vote */
+  weighted: Score | null;
+  /** the latest submission of this run scored against an answers file */
+  test: { accuracy: number; answers: string; file: string; createdAt: string } | null;
+  /** `key=value` of this run's recipes that differ from the run listed before it */
+  differences: string[];
+  /** why the run has no scores, when it has none */
+  note: string | null;
+}
+
+export interface ListRunsOptions {
+  /** folder of run folders (default ./runs) */
+  runsDir: string;
+  /** the submissions folder whose ledger scores runs on test answers (default ./submissions) */
+  submissionsDir: string;
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+function describeValidation(v: ValidationSpec | undefined): string {
+  if (!v) return '?';
+  if (v.kind === 'kfold') return v.split ? `kfold ${v.split}` : `kfold ${v.folds}`;
+  return `${v.kind} ${Math.round(v.fraction * 100)}%`;
+}
+
+/** The knobs of a recipe that a comparison shows (the name is how recipes are matched). */
+const RECIPE_KEYS: ReadonlyArray<keyof MemberConfig> = [
+  'preset', 'init', 'optimizer', 'learningRate', 'momentum', 'schedule', 'reduceLROnPlateau', 'earlyStopping',
+  'labelSmoothing', 'l2', 'augmentation', 'epochs', 'batchSize', 'seed', 'freezeUpTo',
+];
+
+const show = (value: unknown): string => (value === undefined ? '-' : typeof value === 'string' ? value : JSON.stringify(value));
+
+/** A checkpoint path by its last two folders (`mnist-noisy/seed002`): what tells starting points apart. */
+function shortPath(p: string | undefined): string {
+  return p === undefined ? '-' : p.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
+}
+
+/**
+ * One run's recipes summed up as `key → value`: the ensemble's validation and recipe count,
+ * and per knob the values its recipes use (`a|b` when they differ).
+ */
+export function recipeSignature(manifest: Pick<RunManifest, 'ensemble'>): Map<string, string> {
+  const out = new Map<string, string>();
+  out.set('validation', describeValidation(manifest.ensemble.validation));
+  out.set('recipes', String(manifest.ensemble.members.length));
+  for (const key of RECIPE_KEYS) {
+    const values = [...new Set(manifest.ensemble.members.map((m) => (key === 'init' ? shortPath(m.init) : show(m[key]))))];
+    out.set(key, values.join('|'));
+  }
+  return out;
+}
+
+/**
+ * Per run, the `key=value` pairs in which it differs from the run before it (the list is
+ * oldest first, so each row reads as "what changed"); the first run has none.
+ */
+export function recipeDifferences(signatures: ReadonlyArray<Map<string, string>>): string[][] {
+  return signatures.map((s, i) => {
+    if (i === 0) return [];
+    const previous = signatures[i - 1]!;
+    const keys = [...new Set([...previous.keys(), ...s.keys()])];
+    return keys.filter((k) => (s.get(k) ?? '-') !== (previous.get(k) ?? '-')).map((k) => `${k}=${s.get(k) ?? '-'}`);
+  });
+}
+
+function latestTestScore(dir: string, ledger: readonly LedgerEntry[]): RunSummary['test'] {
+  const scored = ledger.filter((e) => e.score && path.resolve(e.run) === dir).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  const last = scored.at(-1);
+  return last ? { accuracy: last.score!.accuracy, answers: last.score!.answers, file: last.file, createdAt: last.createdAt } : null;
+}
+
+interface LoadedRun {
+  manifest: RunManifest;
+  evaluation: EvaluationReport | null;
+  summary: Omit<RunSummary, 'differences'>;
+}
+
+async function loadRun(dir: string, ledger: readonly LedgerEntry[]): Promise<LoadedRun | null> {
+  const manifest = await readJson<RunManifest>(path.join(dir, RUN_MANIFEST));
+  if (!manifest || manifest.format !== 'digits-run' || !Array.isArray(manifest.members)) return null;
+  const evaluation = await readJson<EvaluationReport>(path.join(dir, EVALUATION_FILE));
+  const e = evaluation?.format === 'digits-evaluation' ? evaluation : null;
+  const vote = e ? (e.ensemble.softTta ?? e.ensemble.soft) : null;
+  const cv = e?.cv ? { folds: e.cv.folds, accuracy: (e.cv.ensemble.tta ?? e.cv.ensemble).accuracy, logLoss: (e.cv.ensemble.tta ?? e.cv.ensemble).logLoss } : null;
+  const selection = e?.ensemble.selection;
+  const failed = manifest.members.filter((m) => !m.ok).length;
+  return {
+    manifest,
+    evaluation: e,
+    summary: {
+      name: manifest.name ?? path.basename(dir),
+      dir,
+      createdAt: manifest.createdAt,
+      seconds: manifest.seconds,
+      ensemble: manifest.ensemble?.name ?? '?',
+      validation: describeValidation(manifest.ensemble?.validation),
+      recipes: manifest.ensemble?.members.length ?? 0,
+      members: manifest.members.length,
+      failed,
+      cv,
+      heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
+      weighted: selection?.used ? selection.crossFitted : null,
+      test: latestTestScore(dir, ledger),
+      note: e ? null : `not evaluated (digits evaluate --run ${dir})`,
+    },
+  };
+}
+
+async function runFolders(runsDir: string): Promise<string[]> {
+  const root = path.resolve(runsDir);
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => path.join(root, e.name));
+}
+
+/** Every run under `runsDir` (oldest first), with its scores and how its recipes differ from the others'. */
+export async function listRuns(options: ListRunsOptions): Promise<RunSummary[]> {
+  const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
+  const loaded: LoadedRun[] = [];
+  for (const dir of await runFolders(options.runsDir)) {
+    const run = await loadRun(dir, ledger);
+    if (run) loaded.push(run);
+  }
+  loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name));
+  const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest)));
+  return loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! }));
+}
+
+export interface FieldDifference {
+  key: string;
+  a: string;
+  b: string;
+}
+
+export interface RunComparison {
+  a: RunSummary;
+  b: RunSummary;
+  /** ensemble-level differences (validation, number of recipes) */
+  ensemble: FieldDifference[];
+  /**
+   * recipes matched by name: the knobs that differ, or on which side only it is, and its
+   * accuracy in each run (k-fold: the CV mean over its folds; else the member on its own
+   * held-out rows; with TTA when evaluated with it)
+   */
+  recipes: Array<{ name: string; in: 'both' | 'a' | 'b'; differences: FieldDifference[]; accuracy: { a: number | null; b: number | null } }>;
+  /** per member name, its accuracy on its own held-out rows in each run (null: not in that run or not evaluated) */
+  members: Array<{ name: string; a: number | null; b: number | null }>;
+}
+
+export interface CompareRunsOptions extends ListRunsOptions {
+  /** run names under runsDir, or run folders */
+  a: string;
+  b: string;
+}
+
+async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Promise<string> {
+  const candidates = [path.resolve(nameOrDir), path.resolve(runsDir, nameOrDir)];
+  for (const dir of candidates) if ((await readJson(path.join(dir, RUN_MANIFEST))) !== null) return dir;
+  const known = (await runFolders(runsDir)).map((d) => path.basename(d));
+  throw new UserError(`no run named ${nameOrDir} (run ${flag.toUpperCase()} of the comparison)`, {
+    where: { file: path.resolve(runsDir) },
+    hint: known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`,
+  });
+}
+
+export async function compareRuns(options: CompareRunsOptions): Promise<RunComparison> {
+  const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
+  const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
+  const runA = await loadRun(dirA, ledger);
+  const runB = await loadRun(dirB, ledger);
+  if (!runA || !runB) throw new UserError(`${runA ? dirB : dirA} has a run.json that is not a digits run`, { where: { file: path.join(runA ? dirB : dirA, RUN_MANIFEST) }, hint: 'Compare folders written by digits train.' });
+  const [diffA, diffB] = recipeDifferences([recipeSignature(runA.manifest), recipeSignature(runB.manifest)]);
+  const ensemble: FieldDifference[] = [];
+  for (const key of ['validation', 'recipes']) {
+    const a = recipeSignature(runA.manifest).get(key)!;
+    const b = recipeSignature(runB.manifest).get(key)!;
+    if (a !== b) ensemble.push({ key, a, b });
+  }
+  const recipesA = new Map(runA.manifest.ensemble.members.map((m) => [m.name, m]));
+  const recipesB = new Map(runB.manifest.ensemble.members.map((m) => [m.name, m]));
+  const names = [...new Set([...recipesA.keys(), ...recipesB.keys()])];
+  const recipeAccuracy = (run: LoadedRun, name: string): number | null => {
+    const cv = run.evaluation?.cv?.recipes.find((r) => r.name === name);
+    if (cv) return (cv.tta ?? cv).accuracy.mean;
+    const member = run.evaluation?.members.find((m) => m.name === name);
+    return member ? (member.tta ?? member.metrics).accuracy : null;
+  };
+  const recipes = names.map((name) => {
+    const a = recipesA.get(name);
+    const b = recipesB.get(name);
+    const accuracy = { a: recipeAccuracy(runA, name), b: recipeAccuracy(runB, name) };
+    if (!a || !b) return { name, in: (a ? 'a' : 'b') as 'a' | 'b', differences: [], accuracy };
+    const differences = RECIPE_KEYS.filter((k) => show(a[k]) !== show(b[k])).map((k) => ({ key: k, a: show(a[k]), b: show(b[k]) }));
+    return { name, in: 'both' as const, differences, accuracy };
+  });
+  const accuracy = (run: LoadedRun) => new Map((run.evaluation?.members ?? []).map((m) => [m.name, (m.tta ?? m.metrics).accuracy]));
+  const accA = accuracy(runA);
+  const accB = accuracy(runB);
+  const memberNames = [...new Set([...runA.manifest.members.map((m) => m.name), ...runB.manifest.members.map((m) => m.name)])];
+  return {
+    a: { ...runA.summary, differences: diffA! },
+    b: { ...runB.summary, differences: diffB! },
+    ensemble,
+    recipes,
+    members: memberNames.map((name) => ({ name, a: accA.get(name) ?? null, b: accB.get(name) ?? null })),
+  };
+}

@@ -1,0 +1,71 @@
+/** What `evaluate` and `run` print: CV mean ± sd, selection beside the equal vote (labelled honest / in-sample), and notes. */
+import { describe, expect, test } from 'vitest';
+import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
+import { meanSd } from '../../src/evaluation/cross-validation.js';
+import { computeMetrics } from '../../src/evaluation/metrics.js';
+import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
+
+const labels = Array.from({ length: 20 }, (_, i) => i % 10);
+const reading = (wrong: number[]) => {
+  const out = new Float32Array(200).fill(0.2 / 9);
+  labels.forEach((l, i) => (out[i * 10 + (wrong.includes(i) ? (l + 1) % 10 : l)] = 0.8));
+  return out;
+};
+
+function report(): EvaluationReport {
+  const metrics = computeMetrics(reading([3]), labels);
+  return {
+    format: 'digits-evaluation',
+    version: 1,
+    run: 'cv-1',
+    createdAt: '2026-12-01T00:00:00.000Z',
+    dataset: { dir: '/d', fingerprint: 'sha256:x' },
+    heldOutRows: labels.map((_, i) => i),
+    members: ['a-f1', 'a-f2'].map((name) => ({ name, preset: 'mlp', checkpoint: `${name}/best`, rows: 10, metrics: computeMetrics(reading([]), labels), history: [] })),
+    ensemble: {
+      soft: metrics,
+      hard: metrics,
+      selection: {
+        method: 'caruana', units: 'recipes', variant: 'plain', rows: 20, names: ['a', 'b'], weights: [1, 0], picks: ['a'],
+        equal: { accuracy: 0.95, logLoss: 0.3 }, inSample: { accuracy: 1, logLoss: 0.2 }, crossFitted: { accuracy: 0.975, logLoss: 0.25 },
+        used: true, reason: 'the weights beat the equal vote',
+      },
+      weights: [0.5, 0.5],
+      bestUnit: { name: 'a', accuracy: 1, logLoss: 0.22 },
+      warnings: ['the soft vote (95.00%) scores below its best recipe, a (100.00%), on the 20 held-out rows'],
+    },
+    cv: {
+      folds: 2,
+      split: 'kfold-2-seed42',
+      recipes: [{ name: 'a', preset: 'mlp', members: ['a-f1', 'a-f2'], rows: 20, accuracy: meanSd([0.96, 0.97]), logLoss: meanSd([0.1, 0.12]) }],
+      ensemble: { accuracy: meanSd([0.96, 0.97]), logLoss: meanSd([0.1, 0.12]) },
+      oofFile: 'oof-predictions.json',
+    },
+  };
+}
+
+describe('evaluation summary', () => {
+  test('k-fold figures as mean ± sd, the weighted vote labelled honest and in-sample, and a note when below the best member', () => {
+    const text = formatEvaluationSummary(report());
+    expect(text).toContain('2-fold cross-validation (split kfold-2-seed42), mean ± sd over the folds:');
+    expect(text).toMatch(/a \(2 folds\)\s+acc 96\.50 ± 0\.71%\s+log-loss 0\.1100 ± 0\.0141/);
+    expect(text).toContain('ensemble, on the out-of-fold predictions of all 20 training rows:');
+    expect(text).toMatch(/equal weights\s+acc\s+95\.00%\s+log-loss 0\.3000/);
+    expect(text).toMatch(/weighted, cross-fitted\s+acc\s+97\.50%/);
+    expect(text).toMatch(/weighted, in-sample\s+acc 100\.00%/);
+    expect(text).toContain('in-sample: fitted and scored on the same rows: optimistic');
+    expect(text).toContain('in use: the weights beat the equal vote');
+    expect(text).toContain('NOTE: the soft vote (95.00%) scores below its best recipe, a (100.00%)');
+  });
+
+  test('a plain holdout run prints none of it', () => {
+    const plain = report();
+    delete plain.cv;
+    delete plain.ensemble.selection;
+    delete plain.ensemble.warnings;
+    delete plain.ensemble.bestUnit;
+    const text = formatEvaluationSummary(plain);
+    expect(text).not.toMatch(/cross-validation|selection|NOTE|best single/);
+    expect(text).toContain('ensemble, on the 20 rows no member trained on:');
+  });
+});

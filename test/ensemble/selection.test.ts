@@ -1,0 +1,101 @@
+/**
+ * Caruana's ensemble selection on synthetic probability matrices whose answer is known:
+ * complementary members are chosen, a useless one is not, and the in-sample loss never
+ * rises above the best single member's.
+ */
+import { describe, expect, test } from 'vitest';
+import { createRandom } from '../../src/data/random.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection } from '../../src/ensemble/selection.js';
+import { computeMetrics } from '../../src/evaluation/metrics.js';
+import { softVote } from '../../src/ensemble/voting.js';
+
+/** rows × 10 probabilities giving `right` to the label where `correct(row)`, else to (label+1)%10. */
+function member(labels: number[], correct: (row: number) => boolean, right = 0.9): Float32Array {
+  const out = new Float32Array(labels.length * 10).fill((1 - right) / 9);
+  labels.forEach((label, r) => (out[r * 10 + (correct(r) ? label : (label + 1) % 10)] = right));
+  return out;
+}
+
+const labels = Array.from({ length: 200 }, (_, r) => r % 10);
+const logLoss = (probs: Float32Array) => computeMetrics(probs, labels).logLoss;
+
+describe('caruanaSelection', () => {
+  test('picks the two members that err on different rows, never the uniform one, and starts from the best', () => {
+    // Given A wrong on rows 0–29, B wrong on rows 100–139 (complementary), and U uniform
+    const a = member(labels, (r) => r >= 30);
+    const b = member(labels, (r) => r < 100 || r >= 140);
+    const u = new Float32Array(labels.length * 10).fill(0.1);
+    // When selecting
+    const result = caruanaSelection([a, b, u], labels);
+    // Then A (the best alone) is the first pick, B joins, U never does
+    expect(result.steps[0]!.candidate).toBe(0);
+    expect(result.weights[0]).toBeGreaterThan(0);
+    expect(result.weights[1]).toBeGreaterThan(0);
+    expect(result.weights[2]).toBe(0);
+    expect(result.weights.reduce((s, w) => s + w, 0)).toBeCloseTo(1, 12);
+    // and the mix is better than either alone, with the reported loss the real one
+    expect(result.logLoss).toBeLessThan(Math.min(logLoss(a), logLoss(b)));
+    expect(result.logLoss).toBeCloseTo(logLoss(softVote([a, b, u], result.weights)), 5);
+    expect(computeMetrics(softVote([a, b, u], result.weights), labels).accuracy).toBeGreaterThan(computeMetrics(a, labels).accuracy);
+  });
+
+  test('a member that only adds noise gets weight 0; the best alone keeps weight 1', () => {
+    const best = member(labels, (r) => r % 7 !== 0, 0.95);
+    // worse errs wherever best does, and on more rows: any share of it only lowers the true class's probability
+    const worse = member(labels, (r) => r % 7 !== 0 && r % 3 !== 0, 0.95);
+    const result = caruanaSelection([worse, best], labels);
+    expect(result.weights).toEqual([0, 1]);
+    expect(result.steps).toHaveLength(1);
+  });
+
+  test.each([1, 2, 3, 4, 5])('random matrices (seed %i): the in-sample loss is never above the best single member and falls step by step', (seed) => {
+    const random = createRandom(seed);
+    const candidates = Array.from({ length: 6 }, () => {
+      const p = new Float32Array(labels.length * 10);
+      for (let r = 0; r < labels.length; r++) {
+        let sum = 0;
+        for (let c = 0; c < 10; c++) sum += p[r * 10 + c] = random.next() + (c === labels[r] ? random.next() * 3 : 0);
+        for (let c = 0; c < 10; c++) p[r * 10 + c]! /= sum;
+      }
+      return p;
+    });
+    const result = caruanaSelection(candidates, labels, { maxSteps: 30 });
+    const bestSingle = Math.min(...candidates.map(logLoss));
+    expect(result.logLoss).toBeLessThanOrEqual(bestSingle + 1e-9);
+    expect(result.steps[0]!.logLoss).toBeCloseTo(bestSingle, 5);
+    for (let i = 1; i < result.steps.length; i++) expect(result.steps[i]!.logLoss).toBeLessThan(result.steps[i - 1]!.logLoss);
+    expect(result.steps.length).toBeLessThanOrEqual(31);
+    // bagged selection gives weights that still sum to 1 over the candidates
+    const bagged = caruanaSelection(candidates, labels, { bags: 5, seed });
+    expect(bagged.weights.reduce((s, w) => s + w, 0)).toBeCloseTo(1, 12);
+  });
+
+  test('crossFittedSelection scores every row with weights fitted on the other half', () => {
+    const a = member(labels, (r) => r >= 30);
+    const b = member(labels, (r) => r < 100 || r >= 140);
+    const { probs, halves } = crossFittedSelection([a, b], labels);
+    expect(probs).toHaveLength(labels.length * 10);
+    for (const w of halves) expect(w.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 12);
+    // every row is a proper distribution
+    for (let r = 0; r < labels.length; r++) expect(probs.subarray(r * 10, r * 10 + 10).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5);
+    expect(() => caruanaSelection([a], labels.slice(1))).toThrow(/probabilities/);
+  });
+});
+
+describe('compareWithBest', () => {
+  test('says when the equal vote is below its best member, and not when it is above', () => {
+    // Given one strong member and two weak ones that agree on the same wrong rows
+    const strong = member(labels, (r) => r % 10 !== 0, 0.6);
+    const weak1 = member(labels, (r) => r % 4 !== 0, 0.95);
+    const weak2 = member(labels, (r) => r % 4 !== 0, 0.95);
+    const result = compareWithBest([weak1, strong, weak2], softVote([weak1, strong, weak2]), labels);
+    // Then the strong member is the best and the vote (outvoted by the confident weak pair) is below it
+    expect(result.best).toBe(1);
+    expect(result.accuracy).toBeCloseTo(0.9, 12);
+    expect(result.below).toBe(true);
+    // and two complementary members' vote is not below either
+    const a = member(labels, (r) => r >= 30);
+    const b = member(labels, (r) => r < 100 || r >= 140);
+    expect(compareWithBest([a, b], softVote([a, b]), labels).below).toBe(false);
+  });
+});

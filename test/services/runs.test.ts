@@ -1,0 +1,99 @@
+/**
+ * `digits runs` on tiny real runs: the list shows each run's held-out score, its test score
+ * only when a submission of it was scored against answers, and the recipe knobs that
+ * differ; `runs compare` puts two runs side by side.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import RunsCommand from '../../src/commands/runs/index.js';
+import RunsCompareCommand from '../../src/commands/runs/compare.js';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { evaluateRun } from '../../src/services/evaluate.js';
+import { readEvaluationReport } from '../../src/evaluation/evaluation-report.js';
+import { compareRuns, listRuns, recipeDifferences } from '../../src/services/runs.js';
+import { submitRun } from '../../src/services/submit.js';
+import { trainEnsemble } from '../../src/services/train.js';
+import { runCommand } from '../helpers/run-command.js';
+
+let dir: string;
+const runsDir = () => path.join(dir, 'runs');
+const submissionsDir = () => path.join(dir, 'submissions');
+
+beforeAll(async () => {
+  // Given two evaluated runs of a tiny competition that differ in one member's learning rate,
+  // the first also submitted and scored against the answers
+  await initEngine({ backend: 'wasm' });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-runs-'));
+  const competition = path.join(dir, 'clean');
+  await buildPracticeCompetition({ recipe: 'clean', out: competition, trainRows: 200, testRows: 20, seed: 3 });
+  await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+  for (const [name, rate] of [['first', 1e-3], ['second', 3e-3]] as const) {
+    const ensemble = ensembleFromJson(JSON.stringify({ name, validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'm1', epochs: 1, batchSize: 25, seed: 1 }, { preset: 'mlp', name: 'm2', epochs: 1, batchSize: 25, seed: 2, learningRate: rate }] }));
+    const runDir = path.join(runsDir(), name);
+    await trainEnsemble({ ensemble, data: competition, runDir, concurrency: 2, backend: 'wasm', command: 'vitest' });
+    await evaluateRun({ runDir, tta: [], precision: 'fp32' });
+    if (name === 'first') await submitRun({ runDir, dir: submissionsDir(), answers: `${competition}-answers.csv`, precision: 'fp32' });
+  }
+}, 240_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('digits runs', () => {
+  test('lists each run with its held-out score, a test score only when answers scored a submission of it, and what differs', async () => {
+    const runs = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+    expect(runs.map((r) => r.name)).toEqual(['first', 'second']);
+    for (const r of runs) {
+      expect(r.heldOut!.rows).toBe(50);
+      expect(r.validation).toBe('shared 25%');
+      expect(r.members).toBe(2);
+      expect(r.cv).toBeNull();
+    }
+    expect(runs[0]!.test!.accuracy).toBeGreaterThan(0);
+    expect(runs[1]!.test).toBeNull();
+    expect(runs[0]!.differences).toEqual([]);
+    expect(runs[1]!.differences).toEqual(['learningRate=0.001|0.003']);
+  });
+
+  test('the command prints a table and --json the same list', async () => {
+    const { stdout, exit } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+    expect(exit).toBe(0);
+    expect(stdout).toMatch(/^run\s+created \(UTC\)\s+time\s+validation/);
+    expect(stdout).toMatch(/\nfirst\s.*shared 25%/);
+    expect(stdout).toMatch(/\nsecond\s.*shared 25%.*learningRate=0\.001\|0\.003\n/);
+    const json = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir(), '--json']);
+    expect(JSON.parse(json.stdout)).toEqual(await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() }));
+  });
+
+  test('compare shows the differing recipe knob and both runs’ scores; an unknown run is a UserError naming the runs', async () => {
+    const c = await compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: submissionsDir() });
+    expect(c.recipes.map(({ accuracy: _, ...r }) => r)).toEqual([
+      { name: 'm1', in: 'both', differences: [] },
+      { name: 'm2', in: 'both', differences: [{ key: 'learningRate', a: '0.001', b: '0.003' }] },
+    ]);
+    // a recipe's score is its member's accuracy on its own held-out rows, as evaluated
+    const evaluation = await readEvaluationReport(path.join(runsDir(), 'second'));
+    expect(c.recipes[1]!.accuracy.b).toBe(evaluation.members.find((m) => m.name === 'm2')!.metrics.accuracy);
+    expect(c.members.map((m) => m.name)).toEqual(['m1', 'm2']);
+    expect(c.members.every((m) => m.a !== null && m.b !== null)).toBe(true);
+    const { stdout } = await runCommand(RunsCompareCommand, ['first', 'second', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+    expect(stdout).toMatch(/m2\.learningRate\s+0\.001\s+0\.003/);
+    const bad = await runCommand(RunsCompareCommand, ['first', 'nope', '--runs-dir', runsDir()]);
+    expect(bad.exit).not.toBe(0);
+  });
+
+  test.each([
+    ['one run: nothing to differ from', [{ a: '1' }], [[]]],
+    ['a knob that changes, then stays', [{ a: '1', b: 'x' }, { a: '2', b: 'x' }, { a: '2', b: 'x' }], [[], ['a=2'], []]],
+    ['a key only the later run has', [{ a: '1' }, { a: '1', c: 'y' }], [[], ['c=y']]],
+    ['a key the later run lacks', [{ a: '1', c: 'y' }, { a: '1' }], [[], ['c=-']]],
+  ])('recipeDifferences: %s', (_label, signatures, expected) => {
+    expect(recipeDifferences(signatures.map((s) => new Map(Object.entries(s))))).toEqual(expected);
+  });
+});
