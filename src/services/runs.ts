@@ -108,8 +108,9 @@ export function recipeDifferences(signatures: ReadonlyArray<Map<string, string>>
   });
 }
 
-function latestTestScore(dir: string, ledger: readonly LedgerEntry[]): RunSummary['test'] {
-  const scored = ledger.filter((e) => e.score && path.resolve(e.run) === dir).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+function latestTestScore(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): RunSummary['test'] {
+  // Ledger paths are stored relative to the submissions folder (absolute in older ledgers).
+  const scored = ledger.filter((e) => e.score && path.resolve(submissionsDir, e.run) === dir).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const last = scored.at(-1);
   return last ? { accuracy: last.score!.accuracy, answers: last.score!.answers, file: last.file, createdAt: last.createdAt } : null;
 }
@@ -120,7 +121,7 @@ interface LoadedRun {
   summary: Omit<RunSummary, 'differences'>;
 }
 
-async function loadRun(dir: string, ledger: readonly LedgerEntry[]): Promise<LoadedRun | null> {
+async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | null> {
   const manifest = await readJson<RunManifest>(path.join(dir, RUN_MANIFEST));
   if (!manifest || manifest.format !== 'digits-run' || !Array.isArray(manifest.members)) return null;
   const evaluation = await readJson<EvaluationReport>(path.join(dir, EVALUATION_FILE));
@@ -145,7 +146,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[]): Promise<Loa
       cv,
       heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
       weighted: selection?.used ? selection.crossFitted : null,
-      test: latestTestScore(dir, ledger),
+      test: latestTestScore(dir, ledger, submissionsDir),
       note: e ? null : `not evaluated (digits evaluate --run ${dir})`,
     },
   };
@@ -162,7 +163,7 @@ export async function listRuns(options: ListRunsOptions): Promise<RunSummary[]> 
   const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
   const loaded: LoadedRun[] = [];
   for (const dir of await runFolders(options.runsDir)) {
-    const run = await loadRun(dir, ledger);
+    const run = await loadRun(dir, ledger, options.submissionsDir);
     if (run) loaded.push(run);
   }
   loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name));
@@ -210,8 +211,8 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
 export async function compareRuns(options: CompareRunsOptions): Promise<RunComparison> {
   const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
   const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
-  const runA = await loadRun(dirA, ledger);
-  const runB = await loadRun(dirB, ledger);
+  const runA = await loadRun(dirA, ledger, options.submissionsDir);
+  const runB = await loadRun(dirB, ledger, options.submissionsDir);
   if (!runA || !runB) throw new UserError(`${runA ? dirB : dirA} has a run.json that is not a digits run`, { where: { file: path.join(runA ? dirB : dirA, RUN_MANIFEST) }, hint: 'Compare folders written by digits train.' });
   const [diffA, diffB] = recipeDifferences([recipeSignature(runA.manifest), recipeSignature(runB.manifest)]);
   const ensemble: FieldDifference[] = [];
