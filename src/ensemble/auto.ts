@@ -170,6 +170,7 @@ export interface LrFindRecord {
   steps: number;
   suggestion: number;
   lrAtMinimum: number;
+  lrAtEdge: number;
   minimumLoss: number;
   reason: string;
   imagesPerSecond: number;

@@ -129,7 +129,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     const start = starts[i]!;
     if (!outcome.ok) throw new Error(`the LR range test from the ${start} start failed: ${outcome.error}`);
     const r = outcome.value;
-    lrFinds.push({ start, steps: r.lrs.length, suggestion: r.suggestion.lr, lrAtMinimum: r.suggestion.lrAtMinimum, minimumLoss: r.suggestion.minimumLoss, reason: r.suggestion.reason, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds, curve: thin(r.lrs, r.losses) });
+    lrFinds.push({ start, steps: r.lrs.length, suggestion: r.suggestion.lr, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, minimumLoss: r.suggestion.minimumLoss, reason: r.suggestion.reason, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds, curve: thin(r.lrs, r.losses) });
     emit({ type: 'auto-lr-find', start, suggestion: r.suggestion.lr, reason: r.suggestion.reason });
   });
 

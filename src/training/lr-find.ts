@@ -44,6 +44,8 @@ export interface LrSuggestion {
   lr: number;
   /** the rate at the lowest smoothed loss */
   lrAtMinimum: number;
+  /** the highest rate whose smoothed loss is still near the lowest */
+  lrAtEdge: number;
   minimumLoss: number;
   reason: string;
 }
@@ -54,25 +56,37 @@ export const LR_FIND_BETA = 0.9;
 export const LR_FIND_DIVERGENCE = 4;
 
 /**
- * The rate to train at: a tenth of the rate at the lowest smoothed loss (the rule of thumb of
- * Smith's range test and fastai's `lr_min`: at the minimum the loss is about to blow up, so
- * one decade lower is still falling fast and stable). Only points before the loss blew up
- * count.
+ * The rate to train at: a tenth of the highest rate at which the smoothed loss was still
+ * within a tolerance of its lowest value (max(10%, 0.02) above it), counting only points before
+ * the loss blew up. On a from-scratch curve (falling, then rising) that is about the minimum,
+ * Smith's and fastai's rule of thumb: one decade below where the loss stops falling. On a
+ * checkpoint's curve, which starts low and stays flat until the rate is too high, the lowest
+ * point is anywhere in the flat part by noise; the end of the flat part is not.
  */
 export function suggestLearningRate(curve: LrCurve): LrSuggestion {
   if (curve.lrs.length === 0 || curve.lrs.length !== curve.losses.length) throw new Error('an LR curve needs as many losses as rates, and at least one');
-  let best = 0;
-  for (let i = 1; i < curve.losses.length; i++) {
-    if (!Number.isFinite(curve.losses[i]!)) break;
-    if (curve.losses[i]! < curve.losses[best]!) best = i;
+  let end = curve.losses.length;
+  for (let i = 0; i < curve.losses.length; i++) {
+    if (!Number.isFinite(curve.losses[i]!)) {
+      end = i;
+      break;
+    }
   }
+  end = Math.max(1, end);
+  let best = 0;
+  for (let i = 1; i < end; i++) if (curve.losses[i]! < curve.losses[best]!) best = i;
+  const minimumLoss = curve.losses[best]!;
+  const ceiling = minimumLoss + Math.max(0.1 * minimumLoss, 0.02);
+  let edge = best;
+  while (edge + 1 < end && curve.losses[edge + 1]! <= ceiling) edge++;
   const lrAtMinimum = curve.lrs[best]!;
-  const lr = lrAtMinimum / 10;
+  const lr = curve.lrs[edge]! / 10;
   return {
     lr,
     lrAtMinimum,
-    minimumLoss: curve.losses[best]!,
-    reason: `smoothed training loss lowest (${curve.losses[best]!.toFixed(3)}) at ${lrAtMinimum.toExponential(1)}; a tenth of that: ${lr.toExponential(1)}`,
+    lrAtEdge: curve.lrs[edge]!,
+    minimumLoss,
+    reason: `smoothed training loss lowest (${minimumLoss.toFixed(3)}) at ${lrAtMinimum.toExponential(1)}, within ${(ceiling - minimumLoss).toFixed(3)} of that up to ${curve.lrs[edge]!.toExponential(1)}; a tenth of that: ${lr.toExponential(1)}`,
   };
 }
 

@@ -8,14 +8,25 @@ beforeAll(async () => {
   await initEngine({ backend: 'wasm' });
 });
 
-test('the suggestion is a tenth of the rate at the lowest smoothed loss, ignoring what follows a blow-up', () => {
+test('from scratch: a tenth of where the loss stops falling, ignoring what follows a blow-up', () => {
   const lrs = lrSchedule(1e-5, 1, 11);
   expect(lrs[0]).toBeCloseTo(1e-5, 12);
   expect(lrs[10]).toBeCloseTo(1, 9);
   const losses = [2.3, 2.3, 2.2, 1.9, 1.2, 0.7, 0.5, 0.9, Infinity, 0.1, 0.1];
   const s = suggestLearningRate({ lrs, losses });
   expect(s.lrAtMinimum).toBeCloseTo(lrs[6]!, 12);
+  expect(s.lrAtEdge).toBeCloseTo(lrs[6]!, 12);
   expect(s.lr).toBeCloseTo(lrs[6]! / 10, 12);
+});
+
+test('from a checkpoint: a flat low curve gives a tenth of where it starts to rise, wherever the noise put its lowest point', () => {
+  const lrs = lrSchedule(1e-6, 1, 7);
+  const flat = (dip: number) => [0.1, 0.1, 0.1, 0.1, 0.1, 0.3, 2].map((v, i) => (i === dip ? 0.095 : v));
+  for (const dip of [0, 2, 4]) {
+    const s = suggestLearningRate({ lrs, losses: flat(dip) });
+    expect(s.lrAtEdge).toBeCloseTo(lrs[4]!, 12);
+    expect(s.lr).toBeCloseTo(lrs[4]! / 10, 12);
+  }
 });
 
 test('a real range test on a tiny mlp: the loss falls, then blows up and the test stops', async () => {
@@ -34,7 +45,8 @@ test('a real range test on a tiny mlp: the loss falls, then blows up and the tes
   const result = await findLearningRate({ config, data: { images, labels, count: n, size: 28, scale: 1 }, trainRows: Array.from({ length: n }, (_, i) => i), minLr: 1e-5, maxLr: 10, steps: 120 });
   // Then the smoothed loss reached well below its start, the suggestion sits before the minimum, and the test stopped early
   expect(result.suggestion.minimumLoss).toBeLessThan(result.losses[0]! * 0.5);
-  expect(result.suggestion.lr).toBeLessThan(result.suggestion.lrAtMinimum);
+  expect(result.suggestion.lr).toBeLessThan(result.suggestion.lrAtEdge);
+  expect(result.suggestion.lrAtEdge).toBeGreaterThanOrEqual(result.suggestion.lrAtMinimum);
   expect(result.suggestion.lr).toBeGreaterThan(1e-5);
   expect(result.lrs.length).toBeLessThan(120);
 }, 60_000);
