@@ -12,6 +12,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import type { AutoRecord } from '../../src/ensemble/auto.js';
 import { AUTO_FILE, runMainJob, type MainJobResult } from '../../src/services/run.js';
+import { pseudoLabelRound } from '../../src/services/pseudo-label.js';
+import { readCorrections } from '../../src/data/corrections.js';
 
 let dir: string;
 let competition: string;
@@ -92,3 +94,20 @@ test('the recipe auto picks is the same without the answers file', async () => {
   expect(decisions(without.auto!)).toEqual(decisions(withAnswers.auto!));
   without.auto!.probes.forEach((p, i) => expect(p.valLoss).toBeCloseTo(withAnswers.auto!.probes[i]!.valLoss, 5));
 }, 600_000);
+
+test('pseudo-labelling: confident test predictions of a trained run become round 2\'s extra training rows', async () => {
+  // Given the first run as round 1
+  const record = structuredClone(withAnswers.auto!);
+  const round = await pseudoLabelRound({ round1: withAnswers.runDir, data: competition, record, budgetSeconds: 600, spentSeconds: 0, concurrency: 2, infer: 'auto', threshold: 0.9 });
+  // Then the confident rows are written in the corrections format, and counted per class
+  const log = await readCorrections(round.extraFile);
+  expect(log.warnings).toEqual([]);
+  expect(log.records).toHaveLength(round.extraRows);
+  expect(record.pseudoLabel).toMatchObject({ threshold: 0.9, rows: round.extraRows, testRows: 40 });
+  expect(record.pseudoLabel!.perClass.reduce((a, b) => a + b, 0)).toBe(round.extraRows);
+  expect(round.extraRows).toBeGreaterThan(0);
+  // And round 2 fine-tunes round 1's members at a third of the rate
+  const manifest = JSON.parse(await readFile(path.join(withAnswers.runDir, 'run.json'), 'utf8'));
+  expect(round.ensemble.members.map((m) => m.init)).toEqual(manifest.members.map((m: { checkpoint: string }) => path.join(withAnswers.runDir, m.checkpoint)));
+  expect(round.ensemble.members[0]!.learningRate).toBeCloseTo(record.chosen.learningRate / 3, 8);
+}, 300_000);
