@@ -9,7 +9,7 @@ export function formatAutoEvent(e: AutoEvent): string {
     case 'auto-background':
       return `${e.reason} → augmentation ${e.augmentation}`;
     case 'auto-lr-find':
-      return `LR range test from the ${e.start} start: ${e.reason}`;
+      return `LR range test from the ${e.start} start: smoothed loss lowest (${e.minimumLoss.toFixed(3)}) at ${e1(e.lrAtMinimum)}, still near it up to ${e1(e.lrAtEdge)} → probing ${e.probeRates.map(e1).join(' and ')}`;
     case 'auto-probe':
       return `probe ${e.start} @ ${e1(e.learningRate)}: holdout loss ${e.valLoss.toFixed(4)}, accuracy ${(e.valAcc * 100).toFixed(2)}% (${e.seconds}s)`;
     case 'auto-chosen':

@@ -192,10 +192,16 @@ export interface ProbeRecord {
   error?: string;
 }
 
-/** The learning rates each start is probed at: the range test's suggestion, and a decade lower when fine-tuning. */
-export function probeRates(start: Start, suggestion: number): number[] {
-  const lr = Number(suggestion.toPrecision(2));
-  return start === 'scratch' ? [lr] : [lr, Number((lr / 10).toPrecision(2))];
+/**
+ * The learning rates each start is probed at, from its range test. Fresh weights: a tenth and
+ * a hundredth of the edge (the usual rule, and one decade safer: a short test with batch norm
+ * tolerates rates a whole epoch does not). A checkpoint: the edge itself and a tenth of it
+ * (its loss starts low, so the edge is where training starts to undo what it knows, not where
+ * it diverges).
+ */
+export function probeRates(start: Start, edge: number): number[] {
+  const round = (v: number) => Number(v.toPrecision(2));
+  return start === 'scratch' ? [round(edge / 10), round(edge / 100)] : [round(edge), round(edge / 10)];
 }
 
 /** The probe with the lowest holdout loss wins (ties: the earlier probe). */

@@ -40,7 +40,7 @@ import { runWorkerJobs, type WorkerJob } from '../training/worker-protocol.js';
 
 export type AutoEvent =
   | { type: 'auto-background'; reason: string; augmentation: string }
-  | { type: 'auto-lr-find'; start: Start; suggestion: number; reason: string }
+  | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
   | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
   | { type: 'auto-chosen'; start: Start; learningRate: number; reason: string }
   | { type: 'auto-plan'; reason: string };
@@ -101,7 +101,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     trainRows: trainRows.length,
     concurrency: options.concurrency,
     starts: starts.length,
-    probes: starts.reduce((n, s) => n + (s === 'scratch' ? 1 : 2), 0),
+    probes: starts.length * 2,
   });
   const probeRows = shuffleInPlace(trainRows.slice(), createRandom(deriveSeed(options.seed, 'auto-probe-rows'))).slice(0, probePlan.probeRows).sort((a, b) => a - b);
   const memberFor = async (name: string, start: Start, learningRate: number, epochs: number) => {
@@ -130,11 +130,11 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     if (!outcome.ok) throw new Error(`the LR range test from the ${start} start failed: ${outcome.error}`);
     const r = outcome.value;
     lrFinds.push({ start, steps: r.lrs.length, suggestion: r.suggestion.lr, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, minimumLoss: r.suggestion.minimumLoss, reason: r.suggestion.reason, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds, curve: thin(r.lrs, r.losses) });
-    emit({ type: 'auto-lr-find', start, suggestion: r.suggestion.lr, reason: r.suggestion.reason });
+    emit({ type: 'auto-lr-find', start, minimumLoss: r.suggestion.minimumLoss, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, probeRates: probeRates(start, r.suggestion.lrAtEdge) });
   });
 
   // 3. A short probe per start and candidate rate, scored on the holdout rows.
-  const candidates = lrFinds.flatMap((f) => probeRates(f.start, f.suggestion).map((learningRate) => ({ start: f.start, learningRate })));
+  const candidates = lrFinds.flatMap((f) => probeRates(f.start, f.lrAtEdge).map((learningRate) => ({ start: f.start, learningRate })));
   const probeJobs: WorkerJob[] = await Promise.all(
     candidates.map(async (c, i) => ({
       kind: 'train-member' as const,

@@ -42,15 +42,15 @@ describe('budget planning', () => {
   });
 
   test('probes take at most a quarter of the budget at the assumed speed', () => {
-    const p = planProbes({ budgetSeconds: 1200, trainRows: 10_800, concurrency: 2, starts: 3, probes: 5 });
+    const p = planProbes({ budgetSeconds: 1200, trainRows: 10_800, concurrency: 2, starts: 3, probes: 6 });
     expect(p.seconds).toBe(300);
-    const images = p.lrFindSteps * 64 * 3 + p.probeRows * p.probeEpochs * 5;
+    const images = p.lrFindSteps * 64 * 3 + p.probeRows * p.probeEpochs * 6;
     expect(images / (400 * 2)).toBeLessThanOrEqual(300);
     expect(p.probeRows).toBe(10_800);
     // 8 minutes: fewer rows per probe
-    const short = planProbes({ budgetSeconds: 480, trainRows: 10_800, concurrency: 2, starts: 3, probes: 5 });
+    const short = planProbes({ budgetSeconds: 480, trainRows: 10_800, concurrency: 2, starts: 3, probes: 6 });
     expect(short.probeEpochs).toBe(1);
-    expect(short.lrFindSteps * 64 * 3 + short.probeRows * 5).toBeLessThanOrEqual(120 * 800);
+    expect(short.lrFindSteps * 64 * 3 + short.probeRows * 6).toBeLessThanOrEqual(120 * 800);
   });
 });
 
@@ -60,9 +60,9 @@ describe('decisions', () => {
     expect(chooseAugmentation(profile(true)).config).toEqual({ pixelShift: 2 });
     expect(chooseAugmentation(profile(false)).config).toEqual({ rotation: 10, widthShift: 0.1, heightShift: 0.1 });
   });
-  test('checkpoint starts are probed at the suggestion and a decade lower; scratch at the suggestion', () => {
+  test('checkpoint starts are probed at the edge of the range test and a decade lower; fresh weights one and two decades lower', () => {
     expect(probeRates('noisy', 3.16e-4)).toEqual([3.2e-4, 3.2e-5]);
-    expect(probeRates('scratch', 1.23e-3)).toEqual([1.2e-3]);
+    expect(probeRates('scratch', 1.23e-1)).toEqual([1.2e-2, 1.2e-3]);
   });
   test('the probe with the lowest holdout loss wins; failed probes never do', () => {
     const p = (start: 'noisy' | 'clean' | 'scratch', valLoss: number, error?: string) => ({ start, learningRate: 1e-3, epochs: 1, rows: 10, valLoss, valAcc: 0.9, imagesPerSecond: 1, seconds: 1, error });

@@ -61,7 +61,7 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   const auto = withAnswers.auto!;
   // Then every start was range-tested and probed, and the best holdout loss won
   expect(auto.lrFinds.map((f) => f.start)).toEqual(['noisy', 'clean', 'scratch']);
-  expect(auto.probes.map((p) => p.start)).toEqual(['noisy', 'noisy', 'clean', 'clean', 'scratch']);
+  expect(auto.probes.map((p) => p.start)).toEqual(['noisy', 'noisy', 'clean', 'clean', 'scratch', 'scratch']);
   const best = Math.min(...auto.probes.map((p) => p.valLoss));
   expect(auto.probes.find((p) => p.start === auto.chosen.start && p.learningRate === auto.chosen.learningRate)!.valLoss).toBe(best);
   // the probes were scored on the 30 holdout rows and trained on the other 270
