@@ -72,6 +72,8 @@ export interface ProbePlan {
   /** training rows each probe trains on (a seeded subset when fewer than all) */
   probeRows: number;
   probeEpochs: number;
+  /** what was planned before the range tests measured the speed, when the probes were cut to fit */
+  planned?: { probeRows: number; probeEpochs: number };
 }
 
 /**
@@ -86,6 +88,19 @@ export function planProbes(input: ProbePlanInput): ProbePlan {
   const probeEpochs = perProbe >= 2 * input.trainRows ? 2 : 1;
   const probeRows = Math.max(Math.min(input.trainRows, 4 * AUTO_BATCH), Math.min(input.trainRows, Math.floor(perProbe / probeEpochs)));
   return { seconds, lrFindSteps, probeRows, probeEpochs };
+}
+
+/**
+ * After the range tests, the probes are fitted to what is left of the choosing share at the
+ * speed the range tests measured (a busy machine would otherwise overrun the budget):
+ * fewer rows per probe, one epoch, never fewer than 4 batches' worth.
+ */
+export function refitProbes(plan: ProbePlan, input: { secondsLeft: number; imagesPerSecond: number; concurrency: number; probes: number; trainRows: number }): ProbePlan {
+  const images = Math.max(0, input.secondsLeft) * input.imagesPerSecond * input.concurrency;
+  const perProbe = images / Math.max(1, input.probes);
+  if (perProbe >= plan.probeRows * plan.probeEpochs) return plan;
+  const floor = Math.min(input.trainRows, 4 * AUTO_BATCH);
+  return { ...plan, probeEpochs: 1, probeRows: Math.max(floor, Math.min(plan.probeRows, Math.floor(perProbe))) };
 }
 
 export interface MemberPlanInput {

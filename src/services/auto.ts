@@ -27,6 +27,7 @@ import {
   planMembers,
   planProbes,
   probeRates,
+  refitProbes,
   type AutoRecord,
   type LrFindRecord,
   type ProbeRecord,
@@ -96,14 +97,16 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   emit({ type: 'auto-background', reason: background.reason, augmentation: JSON.stringify(augmentation.config) });
 
   const starts = STARTS.filter((s) => startAvailable(s, preset));
-  const probePlan = planProbes({
+  const initialPlan = planProbes({
     budgetSeconds: options.budgetSeconds,
     trainRows: trainRows.length,
     concurrency: options.concurrency,
     starts: starts.length,
     probes: starts.length * 2,
   });
-  const probeRows = shuffleInPlace(trainRows.slice(), createRandom(deriveSeed(options.seed, 'auto-probe-rows'))).slice(0, probePlan.probeRows).sort((a, b) => a - b);
+  // One seeded order of the training rows; range tests and probes take a prefix of it.
+  const shuffled = shuffleInPlace(trainRows.slice(), createRandom(deriveSeed(options.seed, 'auto-probe-rows')));
+  const rowsFor = (n: number) => shuffled.slice(0, n).sort((a, b) => a - b);
   const memberFor = async (name: string, start: Start, learningRate: number, epochs: number) => {
     const init = startCheckpoint(start, preset);
     const m = memberFromInput({ name, preset, optimizer: 'adam', learningRate, schedule: { kind: 'constant' }, augmentation: augmentation.config, epochs, batchSize: AUTO_BATCH, seed: 77, ...(init ? { init } : {}) }, 0);
@@ -119,8 +122,8 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
       engine,
       member: await memberFor(`lr-find-${start}`, start, 1e-3, 1),
       datasetDir,
-      trainRows: probeRows,
-      options: { steps: probePlan.lrFindSteps, minLr: 1e-6, maxLr: 1 },
+      trainRows: rowsFor(initialPlan.probeRows),
+      options: { steps: initialPlan.lrFindSteps, minLr: 1e-6, maxLr: 1 },
     })),
   );
   const lrOutcomes = await runWorkerJobs<LrFindResult>(lrJobs, { concurrency: options.concurrency });
@@ -133,8 +136,18 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     emit({ type: 'auto-lr-find', start, minimumLoss: r.suggestion.minimumLoss, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, probeRates: probeRates(start, r.suggestion.lrAtEdge) });
   });
 
-  // 3. A short probe per start and candidate rate, scored on the holdout rows.
+  // 3. A short probe per start and candidate rate, scored on the holdout rows, fitted to the
+  // rest of the choosing share at the speed the range tests ran.
   const candidates = lrFinds.flatMap((f) => probeRates(f.start, f.lrAtEdge).map((learningRate) => ({ start: f.start, learningRate })));
+  const lrSpeeds = lrFinds.map((f) => f.imagesPerSecond).sort((a, b) => a - b);
+  const probePlan = refitProbes(initialPlan, {
+    secondsLeft: initialPlan.seconds - (Date.now() - started) / 1000,
+    imagesPerSecond: lrSpeeds[Math.floor(lrSpeeds.length / 2)]!,
+    concurrency: options.concurrency,
+    probes: candidates.length,
+    trainRows: trainRows.length,
+  });
+  const probeRows = rowsFor(probePlan.probeRows);
   const probeJobs: WorkerJob[] = await Promise.all(
     candidates.map(async (c, i) => ({
       kind: 'train-member' as const,
@@ -189,7 +202,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     budgetMinutes: Number((options.budgetSeconds / 60).toFixed(2)),
     background,
     augmentation,
-    probePlan,
+    probePlan: { ...probePlan, ...(probePlan.probeRows !== initialPlan.probeRows || probePlan.probeEpochs !== initialPlan.probeEpochs ? { planned: { probeRows: initialPlan.probeRows, probeEpochs: initialPlan.probeEpochs } } : {}) },
     lrFinds,
     probes,
     chosen,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, reserveSeconds, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, MAX_MEMBERS } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -51,6 +51,16 @@ describe('budget planning', () => {
     const short = planProbes({ budgetSeconds: 480, trainRows: 10_800, concurrency: 2, starts: 3, probes: 6 });
     expect(short.probeEpochs).toBe(1);
     expect(short.lrFindSteps * 64 * 3 + short.probeRows * 6).toBeLessThanOrEqual(120 * 800);
+  });
+
+  test('on a busy machine the probes are cut to what is left of the choosing share', () => {
+    const plan = planProbes({ budgetSeconds: 480, trainRows: 10_800, concurrency: 2, starts: 3, probes: 6 });
+    // the range tests ran at 400 img/s: nothing changes
+    expect(refitProbes(plan, { secondsLeft: 90, imagesPerSecond: 400, concurrency: 2, probes: 6, trainRows: 10_800 })).toEqual(plan);
+    // at 60 img/s with 60 s left: 60 × 60 × 2 / 6 = 1,200 rows per probe
+    expect(refitProbes(plan, { secondsLeft: 60, imagesPerSecond: 60, concurrency: 2, probes: 6, trainRows: 10_800 })).toMatchObject({ probeRows: 1200, probeEpochs: 1 });
+    // nothing left: still 4 batches
+    expect(refitProbes(plan, { secondsLeft: -30, imagesPerSecond: 60, concurrency: 2, probes: 6, trainRows: 10_800 })).toMatchObject({ probeRows: 256 });
   });
 });
 
