@@ -64,8 +64,9 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(auto.probes.map((p) => p.start)).toEqual(['noisy', 'noisy', 'clean', 'clean', 'scratch', 'scratch']);
   const best = Math.min(...auto.probes.map((p) => p.valLoss));
   expect(auto.probes.find((p) => p.start === auto.chosen.start && p.learningRate === auto.chosen.learningRate)!.valLoss).toBe(best);
-  // the probes were scored on the 30 holdout rows and trained on the other 270
-  expect(auto.probes.every((p) => p.rows === 270)).toBe(true);
+  // the probes were scored on the 30 holdout rows and trained on (a share of) the other 270,
+  // as many as the plan, refitted to the speed of the range tests, allowed
+  expect(auto.probes.every((p) => p.rows === auto.probePlan.probeRows && p.rows <= 270)).toBe(true);
   // uniform noise is detected from the training pixels, and gets background-filled shifts
   expect(auto.background.noisy).toBe(true);
   expect(auto.augmentation.config).toEqual({ pixelShift: 2 });
@@ -109,5 +110,5 @@ test('pseudo-labelling: confident test predictions of a trained run become round
   // And round 2 fine-tunes round 1's members at a third of the rate
   const manifest = JSON.parse(await readFile(path.join(withAnswers.runDir, 'run.json'), 'utf8'));
   expect(round.ensemble.members.map((m) => m.init)).toEqual(manifest.members.map((m: { checkpoint: string }) => path.join(withAnswers.runDir, m.checkpoint)));
-  expect(round.ensemble.members[0]!.learningRate).toBeCloseTo(record.chosen.learningRate / 3, 8);
+  expect(round.ensemble.members[0]!.learningRate / (record.chosen.learningRate / 3)).toBeCloseTo(1, 2);
 }, 300_000);
