@@ -5,7 +5,9 @@ import { backendFlag, dataFlag, inferFlag, jsonFlag, seedFlag } from '../cli/fla
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { BUILTIN_ENSEMBLES } from '../ensemble/ensemble-spec.js';
-import { runMainJob } from '../services/run.js';
+import { AUTO_ENSEMBLE, DEFAULT_BUDGET_MINUTES, runMainJob } from '../services/run.js';
+import { formatAutoEvent, formatAutoSummary } from '../cli/auto-summary.js';
+import { UserError } from '../errors.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
@@ -21,14 +23,16 @@ export default class Run extends DigitsCommand {
   static override summary = 'The main job: competition → import → ensemble training → honest evaluation → validated submission and report.';
   static override description =
     'With no --data it builds the default practice competition (noisy MNIST in the layout of the seed-002 InClass competition) under competitions/, and scores the submission against its answers.';
-  static override examples = ['<%= config.bin %> run', '<%= config.bin %> run --data my-competition', '<%= config.bin %> run --ensemble full --data my-competition'];
+  static override examples = ['<%= config.bin %> run', '<%= config.bin %> run --data my-competition --budget 10', '<%= config.bin %> run --data my-competition --pseudo-label', '<%= config.bin %> run --ensemble full --data my-competition'];
   static override flags = {
     ...backendFlag,
     ...dataFlag,
     ...inferFlag,
     ...jsonFlag,
     ...seedFlag,
-    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
+    ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: AUTO_ENSEMBLE }),
+    budget: Flags.string({ description: 'Minutes the whole run should take on this machine (auto plans its probes and members to fit).', default: String(DEFAULT_BUDGET_MINUTES) }),
+    'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (--run, default the newest unfinished one under runs/) from its folder alone, then evaluate and submit.', default: false }),
@@ -38,6 +42,9 @@ export default class Run extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
+    const budgetMinutes = Number(flags.budget);
+    if (!(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
+    if (flags['pseudo-label'] && flags.ensemble !== AUTO_ENSEMBLE) throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
     const runName = resume ? path.basename(resume) : `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
     let live: LiveView<TrainViewState> | null = null;
@@ -68,6 +75,8 @@ export default class Run extends DigitsCommand {
       answers: flags.answers,
       workDir: process.cwd(),
       ensemble: flags.ensemble,
+      budgetMinutes,
+      pseudoLabel: flags['pseudo-label'],
       backend: flags.backend as BackendRequest,
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
@@ -96,6 +105,10 @@ export default class Run extends DigitsCommand {
         }
         onTrainEvent(event);
       },
+      onAutoEvent: (event) => {
+        if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+        else say('recipe', formatAutoEvent(event));
+      },
       writeReport: (runDir) => writeRunReport({ runDir }),
     }).finally(() => live?.done());
     if (flags.json) {
@@ -103,6 +116,7 @@ export default class Run extends DigitsCommand {
       return;
     }
     process.stdout.write(formatEvaluationSummary(result.evaluation));
+    if (result.auto) process.stdout.write(formatAutoSummary(result.auto));
     const s = result.submission;
     process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta}-way TTA, validated)\n`);
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);

@@ -316,6 +316,12 @@ export const BUILTIN_ENSEMBLES: Record<string, () => EnsembleSpec> = { quick, fu
 export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec> {
   const builtin = BUILTIN_ENSEMBLES[nameOrFile];
   if (builtin) return builtin();
+  if (nameOrFile === 'auto') {
+    throw new UserError('the auto ensemble is chosen per competition, within a time budget, by `digits run`', {
+      where: { flag: 'ensemble' },
+      hint: 'Run `digits run --data <competition> [--budget minutes]` (auto is its default); `digits train` takes quick, full, or an ensemble file (such as the one `digits search` writes).',
+    });
+  }
   let text: string;
   try {
     text = await readFile(nameOrFile, 'utf8');

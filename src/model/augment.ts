@@ -32,9 +32,15 @@ export interface AugmentationConfig {
   backgroundNoise?: number;
   /** lower end of the per-image background-noise level (default 0; equal to backgroundNoise for a fixed level) */
   backgroundNoiseMin?: number;
+  /**
+   * whole-pixel shifts, uniform in ±pixelShift pixels per axis, the uncovered border filled
+   * with pixels drawn from the image's own outer frame (its background): no interpolation and
+   * no black fill, so a noisy image keeps its noise statistics (see `pixelShiftImages`)
+   */
+  pixelShift?: number;
 }
 
-export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin'] as const;
+export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin', 'pixelShift'] as const;
 
 export function isIdentity(config: AugmentationConfig): boolean {
   // backgroundNoiseMin only shapes backgroundNoise; alone it changes nothing
@@ -72,6 +78,41 @@ function transformRow(config: AugmentationConfig, rnd: Random, width: number, he
   return [a0, a1, cx - a0 * ox - a1 * oy, b0, b1, cy - b0 * ox - b1 * oy, 0, 0];
 }
 
+/** Width of the outer frame whose pixels stand for an image's background. */
+export const BACKGROUND_FRAME = 2;
+
+/**
+ * Shifts each of `count` images of `size`×`size` (row-major, one channel) by whole pixels
+ * (dx right, dy down, each uniform in ±maxShift) in place. The rows and columns the shift
+ * uncovers are filled with pixels drawn at random from the image's own outer frame
+ * (BACKGROUND_FRAME pixels wide, read before shifting): on a noisy competition those are
+ * noise draws like any other background pixel, on a clean one they are zeros. Bilinear
+ * shifts with black fill, by contrast, smooth the noise and paint a clean border that the
+ * test images never have.
+ */
+export function pixelShiftImages(pixels: Float32Array, count: number, size: number, maxShift: number, rnd: Random): void {
+  const n = Math.floor(maxShift);
+  if (n <= 0) return;
+  const px = size * size;
+  const frame: number[] = [];
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (y < BACKGROUND_FRAME || y >= size - BACKGROUND_FRAME || x < BACKGROUND_FRAME || x >= size - BACKGROUND_FRAME) frame.push(y * size + x);
+  const source = new Float32Array(px);
+  for (let i = 0; i < count; i++) {
+    const dx = rnd.int(2 * n + 1) - n;
+    const dy = rnd.int(2 * n + 1) - n;
+    if (dx === 0 && dy === 0) continue;
+    const base = i * px;
+    source.set(pixels.subarray(base, base + px));
+    for (let y = 0; y < size; y++) {
+      const sy = y - dy;
+      for (let x = 0; x < size; x++) {
+        const sx = x - dx;
+        pixels[base + y * size + x] = sy >= 0 && sy < size && sx >= 0 && sx < size ? source[sy * size + sx]! : source[frame[rnd.int(frame.length)]!]!;
+      }
+    }
+  }
+}
+
 export interface Augmenter {
   /** Augments a batch [B,H,W,C] of images in [0,1]; returns a new tensor. */
   apply(images: tf.Tensor4D): tf.Tensor4D;
@@ -86,6 +127,11 @@ export function createAugmenter(config: AugmentationConfig, seed: number): Augme
       const [b, h, w, ch] = images.shape;
       return tf.tidy(() => {
         let out: tf.Tensor4D = images;
+        if (config.pixelShift && ch === 1) {
+          const pixels = Float32Array.from(images.dataSync());
+          pixelShiftImages(pixels, b, w, config.pixelShift, rnd);
+          out = tf.tensor4d(pixels, [b, h, w, ch]);
+        }
         if (geometric) {
           const rows = new Float32Array(b * 8);
           for (let i = 0; i < b; i++) rows.set(transformRow(config, rnd, w, h), i * 8);

@@ -128,9 +128,11 @@ export function getPreset(name: string): Preset {
   return preset;
 }
 
-function layerOf(spec: LayerSpec, index: number, inputShape?: number[]): tf.layers.Layer {
+function layerOf(spec: LayerSpec, index: number, inputShape?: number[], seed?: number): tf.layers.Layer {
   const first = inputShape ? { inputShape } : {};
   const name = `${spec.kind}_${index}`;
+  // Glorot-uniform is tfjs's default kernel initialiser for both; seeded, a build is reproducible.
+  const kernelInitializer = seed === undefined ? undefined : tf.initializers.glorotUniform({ seed: seed * 1000 + index });
   switch (spec.kind) {
     case 'conv':
       return tf.layers.conv2d({
@@ -142,6 +144,7 @@ function layerOf(spec: LayerSpec, index: number, inputShape?: number[]): tf.laye
         padding: spec.padding ?? 'valid',
         activation: spec.activation ?? 'relu',
         useBias: spec.bias ?? true,
+        kernelInitializer,
         kernelRegularizer: spec.l2 ? tf.regularizers.l2({ l2: spec.l2 }) : undefined,
       });
     case 'bn':
@@ -161,6 +164,7 @@ function layerOf(spec: LayerSpec, index: number, inputShape?: number[]): tf.laye
         units: spec.units,
         activation: spec.activation ?? 'linear',
         useBias: spec.bias ?? true,
+        kernelInitializer,
         kernelRegularizer: spec.l2 ? tf.regularizers.l2({ l2: spec.l2 }) : undefined,
       });
     case 'softmax':
@@ -175,10 +179,9 @@ export function buildModel(preset: Preset | string, options: { seed?: number; l2
   const p: Preset = options.l2
     ? { ...base, layers: base.layers.map((l) => (l.kind === 'conv' || l.kind === 'dense' ? { ...l, l2: l.l2 ?? options.l2 } : l)) }
     : base;
-  // tfjs initialisers draw from Math.random-based generators; a seeded build is not
-  // reproducible bit-for-bit across backends, but the seed is recorded in checkpoints.
-  void options;
+  // With a seed, every kernel is drawn from its own seeded generator, so the same member
+  // starts from the same weights (auto's from-scratch probe gives the same curve twice).
   const model = tf.sequential({ name: p.name });
-  p.layers.forEach((spec, i) => model.add(layerOf(spec, i, i === 0 ? p.input : undefined)));
+  p.layers.forEach((spec, i) => model.add(layerOf(spec, i, i === 0 ? p.input : undefined, options.seed)));
   return model;
 }

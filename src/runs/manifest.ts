@@ -9,6 +9,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE } from '../evaluation/evaluation-report.js';
+import type { AutoRecord } from '../ensemble/auto.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
   const file = path.join(runDir, RUN_MANIFEST);
@@ -61,6 +62,8 @@ export interface RunManifest {
   error?: string;
   /** corrections added to training (`digits train --extra`) */
   extra?: { file: string; rows: number; sha256: string };
+  /** the `auto` ensemble's decisions (probes, chosen start and rate, plan) */
+  auto?: AutoRecord;
 }
 
 export const RUN_MANIFEST = 'run.json';

@@ -3,7 +3,7 @@
  * the embedded default: a noisy practice competition built from MNIST) to a validated
  * submission, an evaluation on held-out rows and an HTML report, in one command.
  */
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles } from '../data/import.js';
 import { DEFAULT_DATASET_SUBDIR } from '../data/dataset.js';
@@ -13,14 +13,25 @@ import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/pract
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { expandFolds, resolveEnsemble, withFolds } from '../ensemble/ensemble-spec.js';
+import { expandFolds, resolveEnsemble, withFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import type { AutoRecord } from '../ensemble/auto.js';
+import { chooseAutoRecipe, type AutoEvent } from './auto.js';
+import { pseudoLabelRound } from './pseudo-label.js';
+import { writeJsonAtomic } from '../atomic-file.js';
+import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
 import { planResume, trainEnsemble } from './train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
 
-export type Stage = 'competition' | 'import' | 'train' | 'evaluate' | 'submit' | 'report';
+export type Stage = 'competition' | 'import' | 'recipe' | 'train' | 'pseudo-label' | 'evaluate' | 'submit' | 'report';
+
+/** The built-in ensemble chosen per competition within the budget (src/ensemble/auto.ts). */
+export const AUTO_ENSEMBLE = 'auto';
+export const DEFAULT_BUDGET_MINUTES = 20;
+/** The file in the run folder that records why `auto` chose its recipe (also under `auto` in run.json). */
+export const AUTO_FILE = 'auto.json';
 
 export interface MainJobOptions {
   /** competition folder; none: the default practice competition under `workDir/competitions/` */
@@ -28,7 +39,12 @@ export interface MainJobOptions {
   /** answers file to score against (found automatically for practice competitions) */
   answers?: string;
   workDir: string;
+  /** `auto` (the default), a built-in ensemble or an ensemble file */
   ensemble: string;
+  /** minutes the whole job should take (auto plans its probes and members to fit) */
+  budgetMinutes?: number;
+  /** auto: a second round whose training rows include confident test predictions */
+  pseudoLabel?: boolean;
   backend: BackendRequest;
   infer: InferMode;
   precision?: Precision;
@@ -42,6 +58,7 @@ export interface MainJobOptions {
   resume?: string;
   onStage?: (stage: Stage, message: string) => void;
   onTrainEvent?: (event: EnsembleEvent) => void;
+  onAutoEvent?: (event: AutoEvent) => void;
   /** writes the HTML report of a run; returns its path */
   writeReport?: (runDir: string) => Promise<string>;
 }
@@ -53,6 +70,8 @@ export interface MainJobResult {
   evaluation: EvaluationReport;
   submission: SubmitResult;
   report: string | null;
+  /** why `auto` chose its recipe (null for other ensembles) */
+  auto: AutoRecord | null;
   seconds: number;
 }
 
@@ -89,13 +108,64 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
 
-  const resolved = await resolveEnsemble(options.ensemble);
-  const ensemble = options.folds ? withFolds(resolved, options.folds) : resolved;
   const runDir = path.join(options.workDir, 'runs', options.runName);
-  const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
-  stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
-  await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
-  return finishMainJob(options, { competition, answers, runDir, started, kfold: ensemble.validation.kind === 'kfold' });
+  const budgetSeconds = (options.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
+  let ensemble: EnsembleSpec;
+  let auto: AutoRecord | null = null;
+  if (options.ensemble === AUTO_ENSEMBLE) {
+    // The recipe is chosen on holdout rows only: the answers file is not passed on.
+    stage('recipe', `choosing a recipe for this competition on its holdout rows (at most a quarter of the ${budgetSeconds / 60}-minute budget)`);
+    const recipe = await chooseAutoRecipe({
+      data: competition,
+      budgetSeconds,
+      spentSeconds: (Date.now() - started) / 1000,
+      workDir: runDir,
+      concurrency: options.concurrency,
+      backend: options.backend,
+      seed: options.seed,
+      command: options.command,
+      secondRoundShare: options.pseudoLabel ? 0.4 : 0,
+      onEvent: options.onAutoEvent,
+    });
+    ensemble = recipe.ensemble;
+    auto = recipe.record;
+  } else {
+    const resolved = await resolveEnsemble(options.ensemble);
+    ensemble = options.folds ? withFolds(resolved, options.folds) : resolved;
+  }
+  if (auto && options.pseudoLabel) {
+    // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
+    const round1 = path.join(runDir, 'round1');
+    stage('train', `round 1: training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${round1}`);
+    await trainEnsemble({ ensemble, data: competition, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
+    const round = await pseudoLabelRound({
+      round1,
+      data: competition,
+      record: auto,
+      budgetSeconds,
+      spentSeconds: (Date.now() - started) / 1000,
+      concurrency: options.concurrency,
+      infer: options.infer,
+      onProgress: (m) => stage('pseudo-label', m),
+    });
+    ensemble = round.ensemble;
+    stage('train', `round 2: ${ensemble.members.length} members fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${runDir}`);
+    await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile });
+  } else {
+    const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
+    stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
+    await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
+  }
+  if (auto) {
+    // The decisions beside the members: in run.json (under "auto") and as auto.json.
+    const file = path.join(runDir, RUN_MANIFEST);
+    const manifest = JSON.parse(await readFile(file, 'utf8')) as RunManifest;
+    await writeJsonAtomic(file, { ...manifest, auto });
+    await writeJsonAtomic(path.join(runDir, AUTO_FILE), auto);
+  }
+  // Seam for weighted ensembles (issue 13, item 3): the members are combined by evaluate and
+  // submit, by soft vote today; weights fitted on held-out predictions replace `combine` here.
+  return finishMainJob(options, { competition, answers, runDir, started, kfold: ensemble.validation.kind === 'kfold', auto });
 }
 
 /** `digits run --resume`: the run folder says what to train on; evaluation and submission follow as usual. */
@@ -109,10 +179,10 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
   stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
   await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
-  return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold' });
+  return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold', auto: plan.manifest.auto ?? null });
 }
 
-async function finishMainJob(options: MainJobOptions, job: { competition: string; answers: string | null; runDir: string; started: number; kfold: boolean }): Promise<MainJobResult> {
+async function finishMainJob(options: MainJobOptions, job: { competition: string; answers: string | null; runDir: string; started: number; kfold: boolean; auto: AutoRecord | null }): Promise<MainJobResult> {
   const stage = options.onStage ?? (() => {});
   const { competition, answers, runDir } = job;
   stage('evaluate', job.kfold ? 'cross-validation: members on their folds, out-of-fold predictions, the ensemble and its weights (plain and with 8-way TTA)' : 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
@@ -126,5 +196,5 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
     stage('report', 'writing the HTML report');
     report = await options.writeReport(runDir);
   }
-  return { competition, answers, runDir, evaluation, submission, report, seconds: Math.round((Date.now() - job.started) / 1000) };
+  return { competition, answers, runDir, evaluation, submission, report, auto: job.auto, seconds: Math.round((Date.now() - job.started) / 1000) };
 }

@@ -127,7 +127,7 @@ export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, rows: A
   return { loss: loss / Math.max(1, rows.length), acc: correct / Math.max(1, rows.length) };
 }
 
-function makeOptimizer(config: MemberConfig, lr: number): tf.Optimizer {
+export function makeOptimizer(config: MemberConfig, lr: number): tf.Optimizer {
   switch (config.optimizer) {
     case 'adam':
       return tf.train.adam(lr);
@@ -154,7 +154,7 @@ export function smoothedCrossEntropy(smoothing: number) {
     });
 }
 
-async function buildOrLoad(config: MemberConfig, preset: Preset): Promise<tf.LayersModel> {
+export async function buildOrLoad(config: MemberConfig, preset: Preset): Promise<tf.LayersModel> {
   if (!config.init) return buildModel(preset, { seed: config.seed, l2: config.l2 });
   if (config.l2) throw new Error(`member ${config.name}: "l2" applies when a model is built, not to a model loaded from "init" (its layers keep the regularisers they were trained with)`);
   const { model, metadata } = await loadCheckpoint(config.init);

@@ -19,6 +19,13 @@ async function main(): Promise<unknown> {
       return measureInference(job.options);
     case 'fail':
       throw new Error(job.message);
+    case 'lr-find': {
+      const { loadDataset } = await import('../data/dataset.js');
+      const { findLearningRate } = await import('./lr-find.js');
+      const dataset = await loadDataset(job.datasetDir);
+      const data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
+      return findLearningRate({ config: job.member, data, trainRows: job.trainRows, ...job.options });
+    }
     case 'train-member': {
       const { loadDataset } = await import('../data/dataset.js');
       const { trainMember } = await import('./train-member.js');

@@ -2,6 +2,7 @@ import { runJobsInParallel, workerEntry, type JobOutcome, type ParallelOptions }
 import type { BackendRequest } from '../engine/backend.js';
 import type { ThroughputOptions } from './throughput.js';
 import type { MemberConfig, TrainOptions } from './train-member.js';
+import type { LrFindOptions } from './lr-find.js';
 
 /** What a worker thread is asked to do. Each job brings its own engine choice. */
 export type WorkerJob =
@@ -20,6 +21,15 @@ export type WorkerJob =
       metadata: TrainOptions['metadata'];
       /** corrections file (JSON lines from the pad) added to the training rows only */
       extra?: string;
+    }
+  | {
+      /** a learning-rate range test (`findLearningRate`) from the member's starting point */
+      kind: 'lr-find';
+      engine: { backend: BackendRequest };
+      member: MemberConfig;
+      datasetDir: string;
+      trainRows: number[];
+      options: Pick<LrFindOptions, 'minLr' | 'maxLr' | 'steps'>;
     };
 
 /** Runs training-side jobs (members, throughput probes) in worker threads, at most `concurrency` at once. */

@@ -1,0 +1,29 @@
+/** `auto`'s decisions as plain lines: each probe as it finishes, and a summary of why the recipe is what it is. */
+import type { AutoRecord } from '../ensemble/auto.js';
+import type { AutoEvent } from '../services/auto.js';
+
+const e1 = (v: number) => v.toExponential(1);
+
+export function formatAutoEvent(e: AutoEvent): string {
+  switch (e.type) {
+    case 'auto-background':
+      return `${e.reason} → augmentation ${e.augmentation}`;
+    case 'auto-lr-find':
+      return `LR range test from the ${e.start} start: smoothed loss lowest (${e.minimumLoss.toFixed(3)}) at ${e1(e.lrAtMinimum)}, still near it up to ${e1(e.lrAtEdge)} → probing ${e.probeRates.map(e1).join(' and ')}`;
+    case 'auto-probe':
+      return `probe ${e.start} @ ${e1(e.learningRate)}: holdout loss ${e.valLoss.toFixed(4)}, accuracy ${(e.valAcc * 100).toFixed(2)}% (${e.seconds}s)`;
+    case 'auto-chosen':
+      return `chosen: ${e.start} start at ${e1(e.learningRate)} (${e.reason})`;
+    case 'auto-plan':
+      return `plan: ${e.reason}`;
+  }
+}
+
+export function formatAutoSummary(r: AutoRecord): string {
+  const lines = [
+    `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${e1(r.chosen.learningRate)}, ${r.plan.members} members × ${r.plan.epochs} epochs, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
+    `            why: ${r.chosen.reason}; ${r.augmentation.reason}; chosen in ${r.choosingSeconds}s of a ${r.budgetMinutes}-minute budget`,
+  ];
+  if (r.pseudoLabel) lines.push(`            pseudo-labels: ${r.pseudoLabel.rows} of ${r.pseudoLabel.testRows} test rows at confidence ≥ ${r.pseudoLabel.threshold} joined round 2's training rows`);
+  return `${lines.join('\n')}\n`;
+}

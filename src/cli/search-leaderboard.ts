@@ -1,0 +1,37 @@
+/** The search leaderboard as a terminal table, and search events as plain lines. */
+import type { LeaderboardRow, SearchEvent } from '../services/search.js';
+import type { TrialParams } from '../training/search/space.js';
+
+const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
+
+export function describeParams(p: TrialParams): string {
+  const aug = Object.entries(p.augmentation)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return `${p.preset} from ${p.start}, ${p.optimizer} lr ${p.learningRate.toExponential(1)}${p.lrDecay < 1 ? ` ×${p.lrDecay}/epoch` : ''}, batch ${p.batchSize}${p.labelSmoothing ? `, smoothing ${p.labelSmoothing}` : ''}${aug ? `, ${aug}` : ', no augmentation'}`;
+}
+
+export function formatLeaderboard(rows: readonly LeaderboardRow[]): string {
+  const header = ['#', 'trial', 'state', 'rung', 'epochs', 'val_loss', 'val_acc', 'recipe'];
+  const cells = rows.map((r) => [String(r.rank), r.trial, r.state, r.rung < 0 ? '—' : String(r.rung), String(r.epochs), r.valLoss === null ? '—' : r.valLoss.toFixed(4), pct(r.valAcc), describeParams(r.params)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
+  return [line(header), ...cells.map(line)].join('\n') + '\n';
+}
+
+export function formatSearchEvent(e: SearchEvent): string {
+  switch (e.type) {
+    case 'search-start':
+      return `${e.resumed ? `continuing the search in ${e.dir} (${e.done} trials done)` : `search in ${e.dir}`}: ${e.scheduler}, ${e.trials} trials, rungs at ${e.rungs.join(', ')} epochs`;
+    case 'trial-start':
+      return `${e.trial}: ${e.resumed ? 'continuing' : 'starting'} to ${e.epochs} epochs (rung ${e.rung}): ${describeParams(e.params)}`;
+    case 'trial-epoch':
+      return `${e.trial}: epoch ${e.epoch}/${e.epochs} val_loss ${e.valLoss.toFixed(4)} val_acc ${pct(e.valAcc)} ${e.imagesPerSecond} img/s`;
+    case 'trial-rung':
+      return `${e.trial}: rung ${e.rung} reached (${e.epochs} epochs): best val_loss ${e.valLoss.toFixed(4)} val_acc ${pct(e.valAcc)}`;
+    case 'trial-failed':
+      return `${e.trial}: FAILED: ${e.error.split('\n')[0]}`;
+    case 'budget-spent':
+      return `budget spent after ${e.seconds}s: no new trial starts; running ones finish`;
+  }
+}

@@ -1,0 +1,83 @@
+import os from 'node:os';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { Flags } from '@oclif/core';
+import { DigitsCommand } from '../cli/base-command.js';
+import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../cli/flags.js';
+import { formatLeaderboard, formatSearchEvent } from '../cli/search-leaderboard.js';
+import type { BackendRequest } from '../engine/backend.js';
+import { UserError } from '../errors.js';
+import { PACKAGE_ROOT } from '../model/shipped.js';
+import { runSearch } from '../services/search.js';
+import type { SchedulerKind } from '../training/search/asha.js';
+import { searchSpaceFromJson } from '../training/search/space.js';
+import { timestamp } from './train.js';
+
+export default class Search extends DigitsCommand {
+  static override summary = 'Hyperparameter search over member recipes (random or ASHA), scored on holdout rows; writes a leaderboard and the top-k as an ensemble file.';
+  static override description =
+    'Each trial is a member trained on the holdout split in a worker thread and scored by its best validation loss on the held-out rows (never on test answers). The search folder keeps search.json (every trial, rung and score); running again with the same --out continues it. The top-k trials are written as <out>/ensemble.json for `digits train --ensemble`.';
+  static override examples = [
+    '<%= config.bin %> search --data competitions/uniform',
+    '<%= config.bin %> search --data my-competition --space spaces/default.json --scheduler asha --trials 27 --budget 60 --out runs/search-1',
+    '<%= config.bin %> train --data my-competition --ensemble runs/search-1/ensemble.json',
+  ];
+  static override flags = {
+    ...backendFlag,
+    ...dataFlag,
+    ...jsonFlag,
+    ...seedFlag,
+    space: Flags.string({ description: 'Search space JSON file (default: the shipped spaces/default.json).' }),
+    trials: Flags.integer({ description: 'Trials to sample (at most).', default: 12, min: 1 }),
+    budget: Flags.string({ description: 'Minutes after which no new trial or rung starts (running ones finish).' }),
+    scheduler: Flags.string({ description: 'random: every trial to its sampled epochs; asha: asynchronous successive halving over epochs.', options: ['random', 'asha'], default: 'asha' }),
+    eta: Flags.integer({ description: 'ASHA reduction factor η: rungs at r, rη, rη²… epochs, the top 1/η of a rung promoted.', default: 3, min: 2 }),
+    out: Flags.string({ description: 'Search folder (default runs/search-<time>); an existing one is continued.' }),
+    top: Flags.integer({ description: 'Trials written to the ensemble file.', default: 5, min: 1 }),
+    concurrency: Flags.integer({ description: 'Trials trained at once (default: number of cores).', min: 1 }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Search);
+    if (!flags.data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`).' });
+    let budgetSeconds: number | undefined;
+    if (flags.budget !== undefined) {
+      const minutes = Number(flags.budget);
+      if (!(minutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 30.' });
+      budgetSeconds = minutes * 60;
+    }
+    const spaceFile = path.resolve(flags.space ?? path.join(PACKAGE_ROOT, 'spaces', 'default.json'));
+    const text = await readFile(spaceFile, 'utf8').catch(() => {
+      throw new UserError(`no space file ${spaceFile}`, { where: { file: spaceFile, flag: 'space' }, hint: 'Pass --space <file.json>; spaces/default.json in the package is an example.' });
+    });
+    const space = searchSpaceFromJson(text, spaceFile);
+    const result = await runSearch({
+      data: flags.data,
+      space,
+      spaceFile,
+      out: path.resolve(flags.out ?? path.join('runs', `search-${timestamp()}`)),
+      scheduler: flags.scheduler as SchedulerKind,
+      trials: flags.trials,
+      budgetSeconds,
+      eta: flags.eta,
+      top: flags.top,
+      concurrency: flags.concurrency ?? os.availableParallelism(),
+      backend: flags.backend as BackendRequest,
+      seed: flags.seed,
+      command: ['digits', 'search', ...this.argv].join(' '),
+      onEvent: (event) => {
+        if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+        else process.stderr.write(`${formatSearchEvent(event)}\n`);
+      },
+    });
+    if (flags.json) {
+      for (const row of result.leaderboard) process.stdout.write(`${JSON.stringify({ type: 'leaderboard', ...row })}\n`);
+      process.stdout.write(`${JSON.stringify({ type: 'search-done', dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, unfinished: result.unfinished, seconds: result.seconds })}\n`);
+      return;
+    }
+    process.stdout.write(formatLeaderboard(result.leaderboard));
+    process.stdout.write(`search      ${result.searchFile}${result.unfinished ? ` (${result.unfinished} trials unfinished: run the same command again to continue)` : ''}\n`);
+    if (result.ensembleFile) process.stdout.write(`ensemble    ${result.ensembleFile}  (digits train --ensemble ${result.ensembleFile} --data ${flags.data})\n`);
+    process.stdout.write(`time        ${result.seconds}s\n`);
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * The built-in ensemble `auto` (the default of `digits run`): not a fixed list of members but
+ * a recipe chosen for the competition at hand within a time budget. This module holds the
+ * pure parts: how the budget is shared out (probes, then members), which augmentation suits
+ * the images, which probe wins, and the ensemble the decisions make. The probes themselves
+ * run in src/services/auto.ts; every figure they produce is kept in an `AutoRecord`, written
+ * to the run folder, so a user sees why the recipe is what it is.
+ */
+import type { BackgroundProfile } from '../data/background.js';
+import type { AugmentationConfig } from '../model/augment.js';
+import type { Start } from '../training/search/space.js';
+import { startCheckpoint } from '../training/search/space.js';
+import { memberFromInput, type EnsembleSpec } from './ensemble-spec.js';
+
+/** Share of the budget spent choosing the recipe, at most. */
+export const CHOOSING_SHARE = 0.25;
+/** Training img/s of one seed002 worker assumed before anything is measured (2-core VM: ~400). */
+export const PRIOR_IMAGES_PER_SECOND = 400;
+export const AUTO_PRESET = 'seed002';
+export const AUTO_BATCH = 64;
+/** Epochs a member wants from each start, and the fewest worth training. */
+export const EPOCH_TARGETS: Record<Start, { target: number; min: number }> = {
+  noisy: { target: 4, min: 2 },
+  clean: { target: 8, min: 3 },
+  scratch: { target: 15, min: 6 },
+};
+export const MAX_MEMBERS = 12;
+/** Fewer members than this: shorten the members instead (an ensemble of one or two gains little). */
+export const MIN_MEMBERS = 4;
+/** Each member's rate is the chosen one times these, in turn (a little diversity around the choice). */
+export const RATE_FACTORS = [1, 0.7, 1.4];
+
+/* ---------- augmentation ---------- */
+
+export interface AugmentationChoice {
+  config: AugmentationConfig;
+  reason: string;
+}
+
+/**
+ * Noisy backgrounds get whole-pixel shifts filled from the image's own background (the
+ * noise keeps its statistics; rotation, zoom and sub-pixel shifts would interpolate it and
+ * paint black borders). Clean backgrounds get the usual Keras ranges of the from-scratch
+ * baseline (rotation ±10°, shifts ±10%).
+ */
+export function chooseAugmentation(profile: BackgroundProfile): AugmentationChoice {
+  if (profile.noisy) {
+    return { config: { pixelShift: 2 }, reason: `${profile.reason}: whole-pixel shifts up to ±2 with borders drawn from the background, no interpolation` };
+  }
+  return { config: { rotation: 10, widthShift: 0.1, heightShift: 0.1 }, reason: `${profile.reason}: rotation ±10°, shifts ±10% (black fill matches the background)` };
+}
+
+/* ---------- budget ---------- */
+
+export interface ProbePlanInput {
+  budgetSeconds: number;
+  /** training rows of the holdout split */
+  trainRows: number;
+  concurrency: number;
+  /** starts to probe */
+  starts: number;
+  /** probes in all (starts × rates tried) */
+  probes: number;
+  imagesPerSecond?: number;
+}
+
+export interface ProbePlan {
+  /** seconds the choosing phase may take */
+  seconds: number;
+  /** batches of each LR range test */
+  lrFindSteps: number;
+  /** training rows each probe trains on (a seeded subset when fewer than all) */
+  probeRows: number;
+  probeEpochs: number;
+  /** what was planned before the range tests measured the speed, when the probes were cut to fit */
+  planned?: { probeRows: number; probeEpochs: number };
+}
+
+/**
+ * Shares ≤ CHOOSING_SHARE of the budget: a quarter of it for the LR range tests (20–150
+ * batches each), the rest for the probes (1–2 epochs on up to all training rows).
+ */
+export function planProbes(input: ProbePlanInput): ProbePlan {
+  const seconds = input.budgetSeconds * CHOOSING_SHARE;
+  const images = seconds * (input.imagesPerSecond ?? PRIOR_IMAGES_PER_SECOND) * input.concurrency;
+  const lrFindSteps = Math.max(20, Math.min(150, Math.floor((images * 0.25) / (input.starts * AUTO_BATCH))));
+  const perProbe = Math.max(0, images - lrFindSteps * AUTO_BATCH * input.starts) / Math.max(1, input.probes);
+  const probeEpochs = perProbe >= 2 * input.trainRows ? 2 : 1;
+  const probeRows = Math.max(Math.min(input.trainRows, 4 * AUTO_BATCH), Math.min(input.trainRows, Math.floor(perProbe / probeEpochs)));
+  return { seconds, lrFindSteps, probeRows, probeEpochs };
+}
+
+/**
+ * After the range tests, the probes are fitted to what is left of the choosing share at the
+ * speed the range tests measured (a busy machine would otherwise overrun the budget):
+ * fewer rows per probe, one epoch, never fewer than 4 batches' worth.
+ */
+export function refitProbes(plan: ProbePlan, input: { secondsLeft: number; imagesPerSecond: number; concurrency: number; probes: number; trainRows: number }): ProbePlan {
+  const images = Math.max(0, input.secondsLeft) * input.imagesPerSecond * input.concurrency;
+  const perProbe = images / Math.max(1, input.probes);
+  if (perProbe >= plan.probeRows * plan.probeEpochs) return plan;
+  const floor = Math.min(input.trainRows, 4 * AUTO_BATCH);
+  return { ...plan, probeEpochs: 1, probeRows: Math.max(floor, Math.min(plan.probeRows, Math.floor(perProbe))) };
+}
+
+export interface MemberPlanInput {
+  /** seconds left for training members, evaluation and the submission */
+  remainingSeconds: number;
+  trainRows: number;
+  /** measured training img/s of one worker while the others ran too */
+  imagesPerSecond: number;
+  concurrency: number;
+  start: Start;
+  testRows: number;
+  validationRows: number;
+}
+
+export interface MemberPlan {
+  members: number;
+  epochs: number;
+  /** members trained at once, one after another */
+  rounds: number;
+  trainSeconds: number;
+  /** kept for evaluation (8-way TTA on held-out and test rows), the submission and the report */
+  reserveSeconds: number;
+  fits: boolean;
+  reason: string;
+}
+
+/**
+ * Seconds after training for `members` members: ONNX export and int8 calibration, then each
+ * member over held-out and test rows with 8-way TTA and once plain (≈ 5,000 img/s on 2
+ * cores), plus a fixed 30 s (report, submission, loading).
+ */
+export function reserveSeconds(members: number, testRows: number, validationRows: number): number {
+  return Math.round(30 + members * (4 + ((testRows + validationRows) * 9) / 5000));
+}
+
+/**
+ * As many members as fit, each with the start's target epochs; if fewer than MIN_MEMBERS fit,
+ * fewer epochs (down to the start's minimum) for more members; members come in rounds of
+ * `concurrency` so no worker idles.
+ */
+export function planMembers(input: MemberPlanInput): MemberPlan {
+  const { target, min } = EPOCH_TARGETS[input.start];
+  const epochSeconds = input.trainRows / input.imagesPerSecond;
+  const fit = (epochs: number) => {
+    let best = 0;
+    for (let rounds = 1; rounds * input.concurrency <= MAX_MEMBERS + input.concurrency - 1; rounds++) {
+      const members = Math.min(MAX_MEMBERS, rounds * input.concurrency);
+      if (rounds * epochs * epochSeconds + reserveSeconds(members, input.testRows, input.validationRows) <= input.remainingSeconds) best = rounds;
+    }
+    return best;
+  };
+  const make = (epochs: number, rounds: number, fits: boolean, why: string): MemberPlan => {
+    const members = Math.max(1, Math.min(MAX_MEMBERS, rounds * input.concurrency));
+    const trainSeconds = Math.round(rounds * epochs * epochSeconds);
+    const reserve = reserveSeconds(members, input.testRows, input.validationRows);
+    return {
+      members,
+      epochs,
+      rounds,
+      trainSeconds,
+      reserveSeconds: reserve,
+      fits,
+      reason: `${why}: ${members} members × ${epochs} epochs in ${rounds} round(s) of ${input.concurrency} at ${Math.round(input.imagesPerSecond)} img/s per worker ≈ ${trainSeconds}s of training + ${reserve}s to evaluate and submit, of ${Math.round(input.remainingSeconds)}s left`,
+    };
+  };
+  for (let epochs = target; epochs >= min; epochs--) {
+    const rounds = fit(epochs);
+    if (rounds * input.concurrency >= MIN_MEMBERS || (epochs === min && rounds > 0)) {
+      return make(epochs, rounds, true, epochs === target ? `${target} epochs per member from the ${input.start} start` : `shortened to ${epochs} epochs (target ${target}) so that ${MIN_MEMBERS}+ members fit`);
+    }
+  }
+  // Not even one round at the minimum: one round of whatever epochs fit (at least one).
+  const spare = input.remainingSeconds - reserveSeconds(input.concurrency, input.testRows, input.validationRows);
+  const epochs = Math.max(1, Math.floor(spare / epochSeconds));
+  return make(epochs, 1, spare >= epochSeconds, `the budget is short: one round of ${epochs} epoch(s)`);
+}
+
+/* ---------- probes ---------- */
+
+export interface LrFindRecord {
+  start: Start;
+  steps: number;
+  suggestion: number;
+  lrAtMinimum: number;
+  lrAtEdge: number;
+  minimumLoss: number;
+  reason: string;
+  imagesPerSecond: number;
+  seconds: number;
+  /** the smoothed loss curve, thinned to ≤ 40 points */
+  curve: Array<[lr: number, loss: number]>;
+}
+
+export interface ProbeRecord {
+  start: Start;
+  learningRate: number;
+  epochs: number;
+  rows: number;
+  /** best holdout loss and its accuracy */
+  valLoss: number;
+  valAcc: number;
+  imagesPerSecond: number;
+  seconds: number;
+  error?: string;
+}
+
+/**
+ * The learning rates each start is probed at, from its range test. Fresh weights: a tenth and
+ * a hundredth of the edge (the usual rule, and one decade safer: a short test with batch norm
+ * tolerates rates a whole epoch does not). A checkpoint: the edge itself and a tenth of it
+ * (its loss starts low, so the edge is where training starts to undo what it knows, not where
+ * it diverges).
+ */
+export function probeRates(start: Start, edge: number): number[] {
+  const round = (v: number) => Number(v.toPrecision(2));
+  return start === 'scratch' ? [round(edge / 10), round(edge / 100)] : [round(edge), round(edge / 10)];
+}
+
+/** The probe with the lowest holdout loss wins (ties: the earlier probe). */
+export function chooseProbe(probes: readonly ProbeRecord[]): ProbeRecord {
+  const ok = probes.filter((p) => !p.error && Number.isFinite(p.valLoss));
+  if (ok.length === 0) throw new Error(`every probe failed: ${probes.map((p) => p.error).join('; ')}`);
+  return ok.reduce((best, p) => (p.valLoss < best.valLoss ? p : best));
+}
+
+/* ---------- the record and the ensemble ---------- */
+
+export interface AutoRecord {
+  preset: string;
+  budgetMinutes: number;
+  background: BackgroundProfile;
+  augmentation: AugmentationChoice;
+  probePlan: ProbePlan;
+  lrFinds: LrFindRecord[];
+  probes: ProbeRecord[];
+  chosen: { start: Start; learningRate: number; reason: string };
+  throughput: { imagesPerSecondPerWorker: number; concurrency: number; measuredOn: string };
+  plan: MemberPlan;
+  /** how members are combined; weights from held-out predictions (Caruana) plug in here */
+  combine: 'soft-vote';
+  choosingSeconds: number;
+  /** pseudo-labelling, when asked for */
+  pseudoLabel?: { threshold: number; rows: number; testRows: number; perClass: number[]; round1: string };
+}
+
+export interface AutoEnsembleInput {
+  start: Start;
+  learningRate: number;
+  augmentation: AugmentationConfig;
+  members: number;
+  epochs: number;
+  preset?: string;
+  /** starting checkpoints per member instead of the start's (pseudo-label round 2: round 1's members) */
+  inits?: string[];
+  name?: string;
+}
+
+/**
+ * The members the decisions make: the chosen start and rate (times RATE_FACTORS in turn),
+ * Adam with the rate decaying to a tenth over the epochs, the chosen augmentation,
+ * different seeds; the shared 10% holdout the probes were scored on.
+ */
+export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
+  const preset = input.preset ?? AUTO_PRESET;
+  const decay = input.epochs > 1 ? Number((0.1 ** (1 / (input.epochs - 1))).toFixed(3)) : 1;
+  const members = Array.from({ length: input.members }, (_, i) => {
+    const init = input.inits?.[i] ?? startCheckpoint(input.start, preset);
+    return memberFromInput(
+      {
+        name: `${preset}-${i + 1}`,
+        preset,
+        optimizer: 'adam',
+        learningRate: Number((input.learningRate * RATE_FACTORS[i % RATE_FACTORS.length]!).toPrecision(3)),
+        schedule: decay < 1 ? { kind: 'exponential', decay } : { kind: 'constant' },
+        augmentation: input.augmentation,
+        epochs: input.epochs,
+        batchSize: AUTO_BATCH,
+        seed: 300 + i,
+        ...(init ? { init } : {}),
+      },
+      i,
+    );
+  });
+  return {
+    name: input.name ?? 'auto',
+    description: `${input.members} ${preset} members from the ${input.start} start, ${input.epochs} epochs at ${input.learningRate.toExponential(1)} (decaying to a tenth), chosen on holdout rows`,
+    validation: { kind: 'shared', fraction: 0.1, seed: 42 },
+    members,
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * Choosing the `auto` recipe for a competition, on its holdout rows only (the test answers
+ * are never an input here: this service is handed the dataset and nothing else):
+ *
+ * 1. the background of the training images → augmentation (src/ensemble/auto.ts);
+ * 2. an LR range test from each starting point (noisy checkpoint, clean checkpoint, scratch);
+ * 3. a short probe per start and candidate rate, scored by holdout loss; the best wins;
+ * 4. the training speed measured during the probes → how many members × epochs fit the rest
+ *    of the budget.
+ *
+ * Probes and range tests run in worker threads like members (`runWorkerJobs`), under
+ * `<runDir>/auto-probes/`.
+ */
+import path from 'node:path';
+import { profileBackground } from '../data/background.js';
+import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
+import type { ImageSet } from '../data/image-set.js';
+import { createRandom, deriveSeed, shuffleInPlace } from '../data/random.js';
+import { createSplit, loadSplit } from '../data/splits.js';
+import type { BackendRequest } from '../engine/backend.js';
+import {
+  AUTO_BATCH,
+  AUTO_PRESET,
+  autoEnsemble,
+  chooseAugmentation,
+  chooseProbe,
+  planMembers,
+  planProbes,
+  probeRates,
+  refitProbes,
+  type AutoRecord,
+  type LrFindRecord,
+  type ProbeRecord,
+} from '../ensemble/auto.js';
+import { memberFromInput, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import { resolveInit } from '../model/shipped.js';
+import type { LrFindResult } from '../training/lr-find.js';
+import { STARTS, startAvailable, startCheckpoint, type Start } from '../training/search/space.js';
+import type { TrainResult } from '../training/train-member.js';
+import { runWorkerJobs, type WorkerJob } from '../training/worker-protocol.js';
+
+export type AutoEvent =
+  | { type: 'auto-background'; reason: string; augmentation: string }
+  | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
+  | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
+  | { type: 'auto-chosen'; start: Start; learningRate: number; reason: string }
+  | { type: 'auto-plan'; reason: string };
+
+export interface AutoRecipeOptions {
+  /** competition or dataset folder */
+  data: string;
+  /** the whole run's budget */
+  budgetSeconds: number;
+  /** seconds of the budget already spent (import, …) */
+  spentSeconds: number;
+  /** where probes write their folders */
+  workDir: string;
+  concurrency: number;
+  backend: BackendRequest;
+  seed: number;
+  command: string;
+  preset?: string;
+  /** share of the member time left for a second round (pseudo-labelling) */
+  secondRoundShare?: number;
+  onEvent?: (event: AutoEvent) => void;
+}
+
+export interface AutoRecipe {
+  record: AutoRecord;
+  ensemble: EnsembleSpec;
+}
+
+const thin = (lrs: number[], losses: number[], points = 40): Array<[number, number]> => {
+  const step = Math.max(1, Math.ceil(lrs.length / points));
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < lrs.length; i += step) out.push([Number(lrs[i]!.toPrecision(3)), Number(losses[i]!.toFixed(4))]);
+  return out;
+};
+
+export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<AutoRecipe> {
+  const started = Date.now();
+  const emit = options.onEvent ?? (() => {});
+  const preset = options.preset ?? AUTO_PRESET;
+  const datasetDir = await resolveDatasetDir(options.data);
+  const dataset = await loadDataset(datasetDir);
+  // The same shared holdout the members will be validated on (as `quick`'s).
+  const splitName = 'holdout-0.1-seed42';
+  await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: 0.1, seed: 42 } });
+  const split = (await loadSplit(datasetDir, splitName, dataset.fingerprint)).folds[0]!;
+  const trainRows = Array.from(split.train);
+  const validationRows = Array.from(split.validation);
+
+  // 1. The background, from the training rows only.
+  const data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
+  const background = profileBackground(data);
+  const augmentation = chooseAugmentation(background);
+  emit({ type: 'auto-background', reason: background.reason, augmentation: JSON.stringify(augmentation.config) });
+
+  const starts = STARTS.filter((s) => startAvailable(s, preset));
+  const initialPlan = planProbes({
+    budgetSeconds: options.budgetSeconds,
+    trainRows: trainRows.length,
+    concurrency: options.concurrency,
+    starts: starts.length,
+    probes: starts.length * 2,
+  });
+  // One seeded order of the training rows; range tests and probes take a prefix of it.
+  const shuffled = shuffleInPlace(trainRows.slice(), createRandom(deriveSeed(options.seed, 'auto-probe-rows')));
+  const rowsFor = (n: number) => shuffled.slice(0, n).sort((a, b) => a - b);
+  const memberFor = async (name: string, start: Start, learningRate: number, epochs: number) => {
+    const init = startCheckpoint(start, preset);
+    const m = memberFromInput({ name, preset, optimizer: 'adam', learningRate, schedule: { kind: 'constant' }, augmentation: augmentation.config, epochs, batchSize: AUTO_BATCH, seed: 77, ...(init ? { init } : {}) }, 0);
+    return { ...m, init: m.init ? await resolveInit(m.init) : undefined };
+  };
+  const engine = { backend: options.backend };
+  const probeDir = path.join(options.workDir, 'auto-probes');
+
+  // 2. An LR range test from every start.
+  const lrJobs: WorkerJob[] = await Promise.all(
+    starts.map(async (start) => ({
+      kind: 'lr-find' as const,
+      engine,
+      member: await memberFor(`lr-find-${start}`, start, 1e-3, 1),
+      datasetDir,
+      trainRows: rowsFor(initialPlan.probeRows),
+      options: { steps: initialPlan.lrFindSteps, minLr: 1e-6, maxLr: 1 },
+    })),
+  );
+  const lrOutcomes = await runWorkerJobs<LrFindResult>(lrJobs, { concurrency: options.concurrency });
+  const lrFinds: LrFindRecord[] = [];
+  lrOutcomes.forEach((outcome, i) => {
+    const start = starts[i]!;
+    if (!outcome.ok) throw new Error(`the LR range test from the ${start} start failed: ${outcome.error}`);
+    const r = outcome.value;
+    lrFinds.push({ start, steps: r.lrs.length, suggestion: r.suggestion.lr, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, minimumLoss: r.suggestion.minimumLoss, reason: r.suggestion.reason, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds, curve: thin(r.lrs, r.losses) });
+    emit({ type: 'auto-lr-find', start, minimumLoss: r.suggestion.minimumLoss, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, probeRates: probeRates(start, r.suggestion.lrAtEdge) });
+  });
+
+  // 3. A short probe per start and candidate rate, scored on the holdout rows, fitted to the
+  // rest of the choosing share at the speed the range tests ran.
+  const candidates = lrFinds.flatMap((f) => probeRates(f.start, f.lrAtEdge).map((learningRate) => ({ start: f.start, learningRate })));
+  const lrSpeeds = lrFinds.map((f) => f.imagesPerSecond).sort((a, b) => a - b);
+  const probePlan = refitProbes(initialPlan, {
+    secondsLeft: initialPlan.seconds - (Date.now() - started) / 1000,
+    imagesPerSecond: lrSpeeds[Math.floor(lrSpeeds.length / 2)]!,
+    concurrency: options.concurrency,
+    probes: candidates.length,
+    trainRows: trainRows.length,
+  });
+  const probeRows = rowsFor(probePlan.probeRows);
+  const probeJobs: WorkerJob[] = await Promise.all(
+    candidates.map(async (c, i) => ({
+      kind: 'train-member' as const,
+      engine,
+      member: await memberFor(`probe-${i + 1}-${c.start}`, c.start, c.learningRate, probePlan.probeEpochs),
+      datasetDir,
+      trainRows: probeRows,
+      validationRows,
+      outDir: path.join(probeDir, `probe-${i + 1}-${c.start}`),
+      resume: false,
+      metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: options.command },
+    })),
+  );
+  const probeOutcomes = await runWorkerJobs<TrainResult>(probeJobs, { concurrency: options.concurrency });
+  const probes: ProbeRecord[] = probeOutcomes.map((outcome, i) => {
+    const c = candidates[i]!;
+    if (!outcome.ok) return { ...c, epochs: probePlan.probeEpochs, rows: probeRows.length, valLoss: NaN, valAcc: NaN, imagesPerSecond: 0, seconds: 0, error: outcome.error.split('\n')[0] };
+    const h = outcome.value.history;
+    const seconds = h.reduce((s, r) => s + r.seconds, 0);
+    const record: ProbeRecord = { ...c, epochs: h.length, rows: probeRows.length, valLoss: outcome.value.bestValLoss, valAcc: outcome.value.bestValAcc, imagesPerSecond: Math.round((probeRows.length * h.length) / Math.max(1e-3, seconds)), seconds: Number(seconds.toFixed(1)) };
+    emit({ type: 'auto-probe', start: c.start, learningRate: c.learningRate, valLoss: record.valLoss, valAcc: record.valAcc, seconds: record.seconds });
+    return record;
+  });
+  const best = chooseProbe(probes);
+  const chosen = {
+    start: best.start,
+    learningRate: best.learningRate,
+    reason: `lowest holdout loss of ${probes.length} probes (${probes.filter((p) => !p.error).map((p) => `${p.start} @ ${p.learningRate.toExponential(1)}: ${p.valLoss.toFixed(4)}`).join(', ')})`,
+  };
+  emit({ type: 'auto-chosen', ...chosen });
+
+  // 4. As many members as fit the rest of the budget, at the speed the probes trained
+  // (concurrently, as members will). Per-epoch speed excludes validation and start-up; a
+  // tenth off covers them.
+  const speeds = probes.filter((p) => !p.error).map((p) => p.imagesPerSecond).sort((a, b) => a - b);
+  const imagesPerSecond = Math.max(1, speeds[Math.floor(speeds.length / 2)]! * 0.9);
+  const choosingSeconds = (Date.now() - started) / 1000;
+  const remaining = options.budgetSeconds - options.spentSeconds - choosingSeconds;
+  const share = 1 - (options.secondRoundShare ?? 0);
+  const plan = planMembers({
+    remainingSeconds: remaining * share,
+    trainRows: trainRows.length,
+    imagesPerSecond,
+    concurrency: options.concurrency,
+    start: best.start,
+    testRows: dataset.ids.length,
+    validationRows: validationRows.length,
+  });
+  emit({ type: 'auto-plan', reason: plan.reason });
+  const record: AutoRecord = {
+    preset,
+    budgetMinutes: Number((options.budgetSeconds / 60).toFixed(2)),
+    background,
+    augmentation,
+    probePlan: { ...probePlan, ...(probePlan.probeRows !== initialPlan.probeRows || probePlan.probeEpochs !== initialPlan.probeEpochs ? { planned: { probeRows: initialPlan.probeRows, probeEpochs: initialPlan.probeEpochs } } : {}) },
+    lrFinds,
+    probes,
+    chosen,
+    throughput: { imagesPerSecondPerWorker: Math.round(imagesPerSecond), concurrency: options.concurrency, measuredOn: `median of ${speeds.length} probes' epoch speed, less 10%` },
+    plan,
+    combine: 'soft-vote',
+    choosingSeconds: Math.round(choosingSeconds),
+  };
+  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });
+  return { record, ensemble };
+}

@@ -1,0 +1,351 @@
+/**
+ * `digits search`: hyperparameter search over member recipes. Each trial is a member
+ * trained on the competition's holdout split (in a worker thread, like `digits train`) and
+ * scored by its best validation loss on the held-out rows, never on test answers. The
+ * scheduler (random search or ASHA, src/training/search/asha.ts) decides which trial runs
+ * next; a trial promoted to a higher rung continues from its last checkpoint (`resume`).
+ *
+ * The search folder holds `search.json` (every trial's draw, state and scores per rung,
+ * rewritten atomically after each change), one folder per trial, and `ensemble.json`, the
+ * top-k trials as an ensemble file for `digits train --ensemble`. Running again with the
+ * same folder continues: finished rungs are kept, trials that were running are resumed from
+ * their last finished epoch.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeJsonAtomic } from '../atomic-file.js';
+import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
+import { createSplit, loadSplit } from '../data/splits.js';
+import type { BackendRequest } from '../engine/backend.js';
+import { memberFromInput } from '../ensemble/ensemble-spec.js';
+import { UserError } from '../errors.js';
+import { resolveInit } from '../model/shipped.js';
+import { nextJob, rankTrials, rungEpochs, type Job, type RungScore, type SchedulerConfig, type SchedulerKind } from '../training/search/asha.js';
+import { maxOf, minOf, sampleTrial, trialMember, type SearchSpace, type TrialParams } from '../training/search/space.js';
+import type { TrainEvent, TrainResult } from '../training/train-member.js';
+import { runWorkerJobs, type WorkerJob } from '../training/worker-protocol.js';
+import { deriveSeed } from '../data/random.js';
+
+export const SEARCH_FILE = 'search.json';
+export const SEARCH_ENSEMBLE_FILE = 'ensemble.json';
+
+export interface SearchOptions {
+  /** competition or dataset folder */
+  data: string;
+  space: SearchSpace;
+  /** where the space came from (recorded; a resumed search must use the same space) */
+  spaceFile: string;
+  /** the search folder */
+  out: string;
+  scheduler: SchedulerKind;
+  /** at most this many trials */
+  trials: number;
+  /** stop starting jobs after this many seconds (running ones finish) */
+  budgetSeconds?: number;
+  /** ASHA's reduction factor η (default 3) */
+  eta?: number;
+  /** trials written to the ensemble file */
+  top: number;
+  concurrency: number;
+  backend: BackendRequest;
+  seed: number;
+  /** holdout fraction of the split trials are scored on (default 0.1) */
+  validationFraction?: number;
+  command: string;
+  onEvent?: (event: SearchEvent) => void;
+}
+
+export type TrialStateName = 'pending' | 'running' | 'paused' | 'done' | 'failed';
+
+export interface TrialRecord {
+  id: number;
+  name: string;
+  params: TrialParams;
+  /** the member entry it trains (the epochs of its current rung) */
+  member: Record<string, unknown>;
+  state: TrialStateName;
+  /** the rung it is training towards or last reached */
+  rung: number;
+  scores: RungScore[];
+  seconds: number;
+  error?: string;
+}
+
+export interface SearchFile {
+  format: 'digits-search';
+  version: 1;
+  scheduler: SchedulerKind;
+  eta: number;
+  rungs: number[];
+  maxTrials: number;
+  seed: number;
+  spaceFile: string;
+  space: SearchSpace;
+  dataset: { dir: string; fingerprint: string };
+  split: { name: string; fraction: number; seed: number; trainRows: number; validationRows: number };
+  createdAt: string;
+  updatedAt: string;
+  /** seconds spent training, over every invocation */
+  seconds: number;
+  command: string;
+  trials: TrialRecord[];
+}
+
+export interface LeaderboardRow {
+  rank: number;
+  trial: string;
+  state: TrialStateName;
+  rung: number;
+  epochs: number;
+  valLoss: number | null;
+  valAcc: number | null;
+  params: TrialParams;
+}
+
+export interface SearchResult {
+  dir: string;
+  searchFile: string;
+  ensembleFile: string | null;
+  leaderboard: LeaderboardRow[];
+  /** trials whose jobs did not finish (budget spent, or a failure) */
+  unfinished: number;
+  resumed: boolean;
+  seconds: number;
+}
+
+export type SearchEvent =
+  | { type: 'search-start'; dir: string; scheduler: SchedulerKind; rungs: number[]; trials: number; resumed: boolean; done: number }
+  | { type: 'trial-start'; trial: string; rung: number; epochs: number; params: TrialParams; resumed: boolean }
+  | { type: 'trial-epoch'; trial: string; epoch: number; epochs: number; valLoss: number; valAcc: number; imagesPerSecond: number }
+  | { type: 'trial-rung'; trial: string; rung: number; epochs: number; valLoss: number; valAcc: number }
+  | { type: 'trial-failed'; trial: string; error: string }
+  | { type: 'budget-spent'; seconds: number };
+
+async function readSearchFile(file: string): Promise<SearchFile | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const parsed = JSON.parse(text) as SearchFile;
+    if (parsed.format !== 'digits-search') throw new Error('not a digits search file');
+    return parsed;
+  } catch (error) {
+    throw new UserError(`${file} is not a readable search file (${(error as Error).message})`, { where: { file }, hint: 'Choose another --out folder, or delete this one to start over.' });
+  }
+}
+
+/** Trials as the scheduler sees them. */
+function schedulerView(trials: readonly TrialRecord[]) {
+  return trials.map((t) => ({ id: t.id, scores: t.scores, running: t.state === 'running' || t.state === 'pending', failed: t.state === 'failed' }));
+}
+
+export function leaderboard(file: SearchFile): LeaderboardRow[] {
+  return rankTrials(schedulerView(file.trials)).map((view, i) => {
+    const t = file.trials.find((x) => x.id === view.id)!;
+    const last = t.scores[t.scores.length - 1];
+    return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? -1, epochs: last?.epochs ?? 0, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params: t.params };
+  });
+}
+
+/** The top-k scored trials as an ensemble file: each member with the epochs its trial reached. */
+export function topKEnsemble(file: SearchFile, k: number, name: string): Record<string, unknown> | null {
+  const ranked = leaderboard(file).filter((row) => row.valLoss !== null && row.state !== 'failed').slice(0, k);
+  if (ranked.length === 0) return null;
+  return {
+    name,
+    description: `top ${ranked.length} of ${file.trials.length} trials of a ${file.scheduler} search (${file.spaceFile}), by validation loss on holdout rows`,
+    validation: { kind: 'shared', fraction: file.split.fraction, seed: file.split.seed },
+    members: ranked.map((row) => {
+      const t = file.trials.find((x) => x.name === row.trial)!;
+      return { ...t.member, epochs: row.epochs };
+    }),
+  };
+}
+
+function trialEpochs(file: SearchFile, params: TrialParams, rung: number): number {
+  return file.scheduler === 'asha' ? file.rungs[rung]! : params.epochs;
+}
+
+export async function runSearch(options: SearchOptions): Promise<SearchResult> {
+  const started = Date.now();
+  const emit = options.onEvent ?? (() => {});
+  const dir = path.resolve(options.out);
+  const searchFile = path.join(dir, SEARCH_FILE);
+  const datasetDir = await resolveDatasetDir(options.data);
+  const dataset = await loadDataset(datasetDir);
+  if (dataset.width !== 28 || dataset.height !== 28) {
+    throw new UserError(`the presets take 28×28 images; this dataset's are ${dataset.width}×${dataset.height}`, { where: { file: datasetDir }, hint: 'Resize the images to 28×28 before importing.' });
+  }
+  const fraction = options.validationFraction ?? 0.1;
+  const splitSeed = 42;
+  const splitName = `holdout-${fraction}-seed${splitSeed}`;
+  await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: fraction, seed: splitSeed } });
+  const split = (await loadSplit(datasetDir, splitName, dataset.fingerprint)).folds[0]!;
+  const eta = options.eta ?? 3;
+  const rungs = options.scheduler === 'asha' ? rungEpochs(minOf(options.space.epochs), maxOf(options.space.epochs), eta) : [maxOf(options.space.epochs)];
+
+  await mkdir(dir, { recursive: true });
+  const previous = await readSearchFile(searchFile);
+  let state: SearchFile;
+  if (previous) {
+    const mismatch =
+      previous.dataset.fingerprint !== dataset.fingerprint
+        ? 'another dataset'
+        : previous.scheduler !== options.scheduler
+          ? `the ${previous.scheduler} scheduler`
+          : JSON.stringify(previous.space) !== JSON.stringify(options.space)
+            ? `another space (${previous.spaceFile})`
+            : previous.seed !== options.seed
+              ? `seed ${previous.seed}`
+              : previous.eta !== eta
+                ? `η = ${previous.eta}`
+                : null;
+    if (mismatch) {
+      throw new UserError(`the search in ${dir} was started with ${mismatch}; it can only be continued with the same settings`, {
+        where: { file: searchFile },
+        hint: 'Run with the settings it was started with, or choose another --out folder for a new search.',
+      });
+    }
+    // Jobs that were running when the last invocation stopped continue from their last epoch.
+    for (const t of previous.trials) if (t.state === 'running' || t.state === 'pending') t.state = 'paused';
+    state = { ...previous, maxTrials: Math.max(previous.maxTrials, options.trials), command: options.command };
+  } else {
+    state = {
+      format: 'digits-search',
+      version: 1,
+      scheduler: options.scheduler,
+      eta,
+      rungs,
+      maxTrials: options.trials,
+      seed: options.seed,
+      spaceFile: options.spaceFile,
+      space: options.space,
+      dataset: { dir: datasetDir, fingerprint: dataset.fingerprint },
+      split: { name: splitName, fraction, seed: splitSeed, trainRows: split.train.length, validationRows: split.validation.length },
+      createdAt: new Date(started).toISOString(),
+      updatedAt: new Date(started).toISOString(),
+      seconds: 0,
+      command: options.command,
+      trials: [],
+    };
+  }
+  const secondsBefore = state.seconds;
+  // One writer at a time: each save waits for the one before.
+  let saving: Promise<void> = Promise.resolve();
+  const save = () => {
+    state.updatedAt = new Date().toISOString();
+    state.seconds = secondsBefore + Math.round((Date.now() - started) / 1000);
+    const snapshot = JSON.parse(JSON.stringify(state)) as SearchFile;
+    saving = saving.then(() => writeJsonAtomic(searchFile, snapshot));
+    return saving;
+  };
+  await save();
+  const done = state.trials.filter((t) => t.state === 'done').length;
+  emit({ type: 'search-start', dir, scheduler: state.scheduler, rungs: state.rungs, trials: state.maxTrials, resumed: previous !== null, done });
+
+  const config: SchedulerConfig = { kind: state.scheduler, rungs: state.rungs, eta: state.eta, maxTrials: state.maxTrials };
+  const trainRows = Array.from(split.train);
+  const validationRows = Array.from(split.validation);
+  const budgetOver = () => options.budgetSeconds !== undefined && (Date.now() - started) / 1000 >= options.budgetSeconds;
+
+  /** The next job: paused trials first (resumed where they stopped), then the scheduler's choice. */
+  const take = (): { trial: TrialRecord; resume: boolean } | null => {
+    const paused = state.trials.find((t) => t.state === 'paused');
+    if (paused) return { trial: paused, resume: true };
+    const job: Job | null = nextJob(schedulerView(state.trials), config);
+    if (!job) return null;
+    if (job.kind === 'promote') {
+      const trial = state.trials.find((t) => t.id === job.trial)!;
+      trial.rung = job.rung;
+      trial.member = { ...trial.member, epochs: trialEpochs(state, trial.params, job.rung) };
+      return { trial, resume: true };
+    }
+    const id = state.trials.length;
+    const params = sampleTrial(state.space, state.seed, id);
+    const name = `trial-${String(id + 1).padStart(3, '0')}`;
+    const trial: TrialRecord = {
+      id,
+      name,
+      params,
+      member: trialMember(params, name, deriveSeed(state.seed, 'search-member', id) % 1_000_000, trialEpochs(state, params, 0)),
+      state: 'pending',
+      rung: 0,
+      scores: [],
+      seconds: 0,
+    };
+    state.trials.push(trial);
+    return { trial, resume: false };
+  };
+
+  const runTrial = async (trial: TrialRecord, resume: boolean): Promise<void> => {
+    trial.state = 'running';
+    trial.error = undefined;
+    const member = memberFromInput(trial.member, 0);
+    const epochs = member.epochs;
+    emit({ type: 'trial-start', trial: trial.name, rung: trial.rung, epochs, params: trial.params, resumed: resume });
+    await save();
+    const job: WorkerJob = {
+      kind: 'train-member',
+      engine: { backend: options.backend },
+      member: { ...member, init: member.init ? await resolveInit(member.init) : undefined },
+      datasetDir,
+      trainRows,
+      validationRows,
+      outDir: path.join(dir, trial.name),
+      resume,
+      metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: options.command },
+    };
+    const t0 = Date.now();
+    const [outcome] = await runWorkerJobs<TrainResult>([job], {
+      concurrency: 1,
+      onEvent: (_i, event) => {
+        const e = event as TrainEvent;
+        if (e.type === 'epoch') emit({ type: 'trial-epoch', trial: trial.name, epoch: e.epoch + 1, epochs: e.epochs, valLoss: e.valLoss, valAcc: e.valAcc, imagesPerSecond: e.imagesPerSecond });
+      },
+    });
+    trial.seconds += Math.round((Date.now() - t0) / 1000);
+    if (!outcome!.ok) {
+      trial.state = 'failed';
+      trial.error = outcome!.error;
+      emit({ type: 'trial-failed', trial: trial.name, error: outcome!.error });
+    } else {
+      const result = outcome!.value;
+      const score: RungScore = { rung: trial.rung, epochs: result.history.length, valLoss: result.bestValLoss, valAcc: result.bestValAcc };
+      trial.scores = [...trial.scores.filter((s) => s.rung !== trial.rung), score];
+      trial.state = 'done';
+      emit({ type: 'trial-rung', trial: trial.name, rung: trial.rung, epochs: score.epochs, valLoss: score.valLoss, valAcc: score.valAcc });
+    }
+    await save();
+  };
+
+  const running = new Set<Promise<void>>();
+  let spent = false;
+  for (;;) {
+    while (running.size < options.concurrency) {
+      if (budgetOver()) {
+        if (!spent) emit({ type: 'budget-spent', seconds: Math.round((Date.now() - started) / 1000) });
+        spent = true;
+        break;
+      }
+      const next = take();
+      if (!next) break;
+      const p: Promise<void> = runTrial(next.trial, next.resume).finally(() => running.delete(p));
+      running.add(p);
+    }
+    if (running.size === 0) break;
+    await Promise.race(running);
+  }
+  await save();
+
+  const top = topKEnsemble(state, options.top, `search-${path.basename(dir)}`);
+  let ensembleFile: string | null = null;
+  if (top) {
+    ensembleFile = path.join(dir, SEARCH_ENSEMBLE_FILE);
+    await writeJsonAtomic(ensembleFile, top);
+  }
+  const unfinished = state.trials.filter((t) => t.state !== 'done').length;
+  return { dir, searchFile, ensembleFile, leaderboard: leaderboard(state), unfinished, resumed: previous !== null, seconds: Math.round((Date.now() - started) / 1000) };
+}

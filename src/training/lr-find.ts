@@ -1,0 +1,147 @@
+/**
+ * A learning-rate range test (Smith 2017, "Cyclical Learning Rates for Training Neural
+ * Networks", §3.3; fastai's `lr_find`): from a starting point (a checkpoint or fresh
+ * weights), train a few hundred batches with the rate growing exponentially from `minLr` to
+ * `maxLr`, record the smoothed training loss, stop once it has blown up, and suggest a rate
+ * from the curve. The model is thrown away afterwards: only the curve is kept.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRandom, deriveSeed } from '../data/random.js';
+import type { ImageSet } from '../data/image-set.js';
+import { createAugmenter } from '../model/augment.js';
+import { gatherImages, preprocessorFor } from '../model/preprocess.js';
+import { getPreset } from '../model/presets.js';
+import { buildOrLoad, makeOptimizer, smoothedCrossEntropy, type MemberConfig } from './train-member.js';
+import { createTrainStep, type TrainerRequest } from './train-step.js';
+
+export interface LrFindOptions {
+  /** the member whose start (preset, init, optimizer, batch size, augmentation) is tested */
+  config: MemberConfig;
+  data: ImageSet;
+  trainRows: ArrayLike<number>;
+  minLr?: number;
+  maxLr?: number;
+  /** batches (the rate goes from minLr to maxLr over them) */
+  steps?: number;
+  trainer?: TrainerRequest;
+}
+
+export interface LrCurve {
+  /** the rate of each step */
+  lrs: number[];
+  /** the training loss of each step, exponentially smoothed with bias correction */
+  losses: number[];
+}
+
+export interface LrFindResult extends LrCurve {
+  suggestion: LrSuggestion;
+  /** training images per second over the test */
+  imagesPerSecond: number;
+  seconds: number;
+}
+
+export interface LrSuggestion {
+  lr: number;
+  /** the rate at the lowest smoothed loss */
+  lrAtMinimum: number;
+  /** the highest rate whose smoothed loss is still near the lowest */
+  lrAtEdge: number;
+  minimumLoss: number;
+  reason: string;
+}
+
+/** Smoothing factor of the loss average (fastai uses 0.98 over ~100 steps; fewer steps need less). */
+export const LR_FIND_BETA = 0.9;
+/** The test stops once the smoothed loss exceeds this many times its minimum. */
+export const LR_FIND_DIVERGENCE = 4;
+
+/**
+ * The rate to train at: a tenth of the highest rate at which the smoothed loss was still
+ * within a tolerance of its lowest value (max(10%, 0.02) above it), counting only points before
+ * the loss blew up. On a from-scratch curve (falling, then rising) that is about the minimum,
+ * Smith's and fastai's rule of thumb: one decade below where the loss stops falling. On a
+ * checkpoint's curve, which starts low and stays flat until the rate is too high, the lowest
+ * point is anywhere in the flat part by noise; the end of the flat part is not.
+ */
+export function suggestLearningRate(curve: LrCurve): LrSuggestion {
+  if (curve.lrs.length === 0 || curve.lrs.length !== curve.losses.length) throw new Error('an LR curve needs as many losses as rates, and at least one');
+  let end = curve.losses.length;
+  for (let i = 0; i < curve.losses.length; i++) {
+    if (!Number.isFinite(curve.losses[i]!)) {
+      end = i;
+      break;
+    }
+  }
+  end = Math.max(1, end);
+  let best = 0;
+  for (let i = 1; i < end; i++) if (curve.losses[i]! < curve.losses[best]!) best = i;
+  const minimumLoss = curve.losses[best]!;
+  const ceiling = minimumLoss + Math.max(0.1 * minimumLoss, 0.02);
+  let edge = best;
+  while (edge + 1 < end && curve.losses[edge + 1]! <= ceiling) edge++;
+  const lrAtMinimum = curve.lrs[best]!;
+  const lr = curve.lrs[edge]! / 10;
+  return {
+    lr,
+    lrAtMinimum,
+    lrAtEdge: curve.lrs[edge]!,
+    minimumLoss,
+    reason: `smoothed training loss lowest (${minimumLoss.toFixed(3)}) at ${lrAtMinimum.toExponential(1)}, within ${(ceiling - minimumLoss).toFixed(3)} of that up to ${curve.lrs[edge]!.toExponential(1)}; a tenth of that: ${lr.toExponential(1)}`,
+  };
+}
+
+/** The exponentially spaced rates of a range test. */
+export function lrSchedule(minLr: number, maxLr: number, steps: number): number[] {
+  if (!(minLr > 0 && maxLr > minLr && steps >= 2)) throw new RangeError(`an LR range needs 0 < minLr < maxLr and ≥ 2 steps (got ${minLr}, ${maxLr}, ${steps})`);
+  return Array.from({ length: steps }, (_, i) => minLr * (maxLr / minLr) ** (i / (steps - 1)));
+}
+
+export async function findLearningRate(options: LrFindOptions): Promise<LrFindResult> {
+  const { config, data } = options;
+  const steps = options.steps ?? 100;
+  const rates = lrSchedule(options.minLr ?? 1e-6, options.maxLr ?? 1, steps);
+  const preset = getPreset(config.preset);
+  const model = await buildOrLoad(config, preset);
+  const rows = Int32Array.from(options.trainRows);
+  const pre = preprocessorFor(preset, data, rows);
+  const optimizer = makeOptimizer(config, rates[0]!);
+  model.compile({ optimizer, loss: smoothedCrossEntropy(config.labelSmoothing ?? 0), metrics: ['accuracy'] });
+  const step = createTrainStep(model, optimizer, {
+    optimizer: config.optimizer,
+    momentum: config.momentum,
+    labelSmoothing: config.labelSmoothing,
+    seed: deriveSeed(config.seed, config.name, 'lr-find-dropout'),
+    trainer: options.trainer,
+  });
+  const rnd = createRandom(deriveSeed(config.seed, config.name, 'lr-find'));
+  const augmenter = createAugmenter(config.augmentation, deriveSeed(config.seed, config.name, 'lr-find-augment'));
+  const lrs: number[] = [];
+  const losses: number[] = [];
+  let average = 0;
+  let minimum = Infinity;
+  let images = 0;
+  const started = performance.now();
+  try {
+    for (let i = 0; i < steps; i++) {
+      const batch = Int32Array.from({ length: Math.min(config.batchSize, rows.length) }, () => rows[rnd.int(rows.length)]!);
+      const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, batch, 0, batch.length))));
+      const labels = new Int32Array(batch.length);
+      batch.forEach((row, k) => (labels[k] = data.labels[row]!));
+      const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat());
+      const { loss } = await step.run(x, y, rates[i]!).finally(() => tf.dispose([x, y]));
+      images += batch.length;
+      average = LR_FIND_BETA * average + (1 - LR_FIND_BETA) * loss;
+      const smoothed = average / (1 - LR_FIND_BETA ** (i + 1));
+      lrs.push(rates[i]!);
+      losses.push(Number.isFinite(smoothed) ? smoothed : Infinity);
+      minimum = Math.min(minimum, smoothed);
+      if (!Number.isFinite(smoothed) || (i > 5 && smoothed > LR_FIND_DIVERGENCE * minimum)) break;
+    }
+  } finally {
+    step.dispose();
+    model.dispose();
+    optimizer.dispose();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { lrs, losses, suggestion: suggestLearningRate({ lrs, losses }), imagesPerSecond: Math.round(images / seconds), seconds: Number(seconds.toFixed(1)) };
+}

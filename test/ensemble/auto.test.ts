@@ -1,0 +1,90 @@
+import { describe, expect, test } from 'vitest';
+import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import type { BackgroundProfile } from '../../src/data/background.js';
+
+const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
+
+describe('budget planning', () => {
+  test('20 minutes on a 12,000-row competition from the noisy checkpoint: rounds of two members at the target epochs, within the time left', () => {
+    // Given 1,000 s left at 400 img/s per worker on 2 workers
+    const plan = planMembers({ ...base, remainingSeconds: 1000, start: 'noisy' });
+    // Then: 4 epochs each (27 s per epoch), as many rounds of 2 as fit with the reserve
+    expect(plan.epochs).toBe(4);
+    expect(plan.members % 2).toBe(0);
+    const epochSeconds = 10_800 / 400;
+    expect(plan.trainSeconds).toBe(Math.round(plan.rounds * 4 * epochSeconds));
+    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(1000);
+    // one more round would not fit
+    const more = (plan.rounds + 1) * 4 * epochSeconds + reserveSeconds(plan.members + 2, 10_000, 1_200);
+    expect(plan.members === MAX_MEMBERS || more > 1000).toBe(true);
+    expect(plan.fits).toBe(true);
+  });
+
+  test('the arithmetic: 600 s, 4 epochs of 27 s, reserve 30 + 24 s per member → 2 rounds (4 members)', () => {
+    // reserve(m) = 30 + m × (4 + 11,200 × 9 / 5,000) = 30 + 24.16 m
+    expect(reserveSeconds(4, 10_000, 1_200)).toBe(127);
+    // 3 rounds: 324 + reserve(6) 175 = 499 ≤ 600 → fits; 4 rounds: 432 + 223 = 655 > 600
+    const plan = planMembers({ ...base, remainingSeconds: 600, start: 'noisy' });
+    expect([plan.members, plan.epochs, plan.rounds]).toEqual([6, 4, 3]);
+  });
+
+  test('from scratch a short budget shortens the members before it drops below four of them', () => {
+    // 15 epochs × 27 s = 405 s a round: with 700 s only one round fits; at 6 epochs two do
+    const plan = planMembers({ ...base, remainingSeconds: 700, start: 'scratch' });
+    expect(plan.epochs).toBeLessThan(15);
+    expect(plan.members).toBeGreaterThanOrEqual(4);
+    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(700);
+  });
+
+  test('a budget too short for anything still plans one round of one epoch, and says it does not fit', () => {
+    const plan = planMembers({ ...base, remainingSeconds: 30, start: 'clean' });
+    expect(plan).toMatchObject({ members: 2, epochs: 1, rounds: 1, fits: false });
+  });
+
+  test('probes take at most a quarter of the budget at the assumed speed', () => {
+    const p = planProbes({ budgetSeconds: 1200, trainRows: 10_800, concurrency: 2, starts: 3, probes: 6 });
+    expect(p.seconds).toBe(300);
+    const images = p.lrFindSteps * 64 * 3 + p.probeRows * p.probeEpochs * 6;
+    expect(images / (400 * 2)).toBeLessThanOrEqual(300);
+    expect(p.probeRows).toBe(10_800);
+    // 8 minutes: fewer rows per probe
+    const short = planProbes({ budgetSeconds: 480, trainRows: 10_800, concurrency: 2, starts: 3, probes: 6 });
+    expect(short.probeEpochs).toBe(1);
+    expect(short.lrFindSteps * 64 * 3 + short.probeRows * 6).toBeLessThanOrEqual(120 * 800);
+  });
+
+  test('on a busy machine the probes are cut to what is left of the choosing share', () => {
+    const plan = planProbes({ budgetSeconds: 480, trainRows: 10_800, concurrency: 2, starts: 3, probes: 6 });
+    // the range tests ran at 400 img/s: nothing changes
+    expect(refitProbes(plan, { secondsLeft: 90, imagesPerSecond: 400, concurrency: 2, probes: 6, trainRows: 10_800 })).toEqual(plan);
+    // at 60 img/s with 60 s left: 60 × 60 × 2 / 6 = 1,200 rows per probe
+    expect(refitProbes(plan, { secondsLeft: 60, imagesPerSecond: 60, concurrency: 2, probes: 6, trainRows: 10_800 })).toMatchObject({ probeRows: 1200, probeEpochs: 1 });
+    // nothing left: still 4 batches
+    expect(refitProbes(plan, { secondsLeft: -30, imagesPerSecond: 60, concurrency: 2, probes: 6, trainRows: 10_800 })).toMatchObject({ probeRows: 256 });
+  });
+});
+
+describe('decisions', () => {
+  const profile = (noisy: boolean): BackgroundProfile => ({ images: 100, mean: noisy ? 0.5 : 0, sd: 0, litShare: noisy ? 0.8 : 0, noisy, reason: noisy ? 'noisy background' : 'clean background' });
+  test('noisy backgrounds get whole-pixel shifts filled from the background; clean ones rotation and shifts', () => {
+    expect(chooseAugmentation(profile(true)).config).toEqual({ pixelShift: 2 });
+    expect(chooseAugmentation(profile(false)).config).toEqual({ rotation: 10, widthShift: 0.1, heightShift: 0.1 });
+  });
+  test('checkpoint starts are probed at the edge of the range test and a decade lower; fresh weights one and two decades lower', () => {
+    expect(probeRates('noisy', 3.16e-4)).toEqual([3.2e-4, 3.2e-5]);
+    expect(probeRates('scratch', 1.23e-1)).toEqual([1.2e-2, 1.2e-3]);
+  });
+  test('the probe with the lowest holdout loss wins; failed probes never do', () => {
+    const p = (start: 'noisy' | 'clean' | 'scratch', valLoss: number, error?: string) => ({ start, learningRate: 1e-3, epochs: 1, rows: 10, valLoss, valAcc: 0.9, imagesPerSecond: 1, seconds: 1, error });
+    expect(chooseProbe([p('scratch', 0.3), p('noisy', 0.05), p('clean', 0.1), p('clean', NaN, 'boom')]).start).toBe('noisy');
+    expect(() => chooseProbe([p('clean', NaN, 'boom')])).toThrow(/every probe failed/);
+  });
+  test('the ensemble the decisions make', () => {
+    const spec = autoEnsemble({ start: 'noisy', learningRate: 1e-4, augmentation: { pixelShift: 2 }, members: 4, epochs: 4 });
+    expect(spec.members).toHaveLength(4);
+    expect(spec.members.map((m) => m.learningRate)).toEqual([1e-4, 7e-5, 1.4e-4, 1e-4]);
+    expect(new Set(spec.members.map((m) => m.seed)).size).toBe(4);
+    expect(spec.members[0]).toMatchObject({ preset: 'seed002', init: 'checkpoints/mnist-noisy/seed002', epochs: 4, augmentation: { pixelShift: 2 }, schedule: { kind: 'exponential', decay: 0.464 } });
+    expect(autoEnsemble({ start: 'scratch', learningRate: 1e-3, augmentation: {}, members: 2, epochs: 1 }).members[0]!.init).toBeUndefined();
+  });
+});

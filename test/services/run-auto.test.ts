@@ -1,0 +1,114 @@
+/**
+ * `digits run` with the default `auto` ensemble, for real at tiny scale (300 training rows,
+ * seed002 from the shipped checkpoints, a half-minute budget): the recipe is chosen on
+ * holdout rows, recorded in run.json and auto.json, trained, evaluated and submitted. Run
+ * again with the practice answers file moved away, the recipe is the same: no decision
+ * reads the answers.
+ */
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import type { AutoRecord } from '../../src/ensemble/auto.js';
+import { AUTO_FILE, runMainJob, type MainJobResult } from '../../src/services/run.js';
+import { pseudoLabelRound } from '../../src/services/pseudo-label.js';
+import { readCorrections } from '../../src/data/corrections.js';
+
+let dir: string;
+let competition: string;
+const stages: string[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-auto-'));
+  competition = path.join(dir, 'competitions', 'uniform');
+  await buildPracticeCompetition({ recipe: 'uniform', out: competition, trainRows: 300, testRows: 40, seed: 11 });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const run = (name: string) =>
+  runMainJob({
+    data: competition,
+    workDir: dir,
+    ensemble: 'auto',
+    budgetMinutes: 0.5,
+    backend: 'wasm',
+    infer: 'auto',
+    concurrency: 2,
+    seed: 42,
+    command: 'test',
+    runName: name,
+    onStage: (stage, message) => stages.push(`${stage}: ${message}`),
+  });
+
+/** What auto decided, without the figures that depend on how fast the machine was just now. */
+const decisions = (r: AutoRecord) => ({
+  background: r.background,
+  augmentation: r.augmentation,
+  lrFinds: r.lrFinds.map((f) => ({ start: f.start, suggestion: f.suggestion, steps: f.steps })),
+  probes: r.probes.map((p) => ({ start: p.start, learningRate: p.learningRate, epochs: p.epochs, rows: p.rows })),
+  chosen: r.chosen.start,
+  learningRate: r.chosen.learningRate,
+});
+
+let withAnswers: MainJobResult;
+
+test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded, trained, evaluated and submitted', async () => {
+  // Given the practice answers beside the competition
+  withAnswers = await run('with-answers');
+  const auto = withAnswers.auto!;
+  // Then every start was range-tested and probed, and the best holdout loss won
+  expect(auto.lrFinds.map((f) => f.start)).toEqual(['noisy', 'clean', 'scratch']);
+  expect(auto.probes.map((p) => p.start)).toEqual(['noisy', 'noisy', 'clean', 'clean', 'scratch', 'scratch']);
+  const best = Math.min(...auto.probes.map((p) => p.valLoss));
+  expect(auto.probes.find((p) => p.start === auto.chosen.start && p.learningRate === auto.chosen.learningRate)!.valLoss).toBe(best);
+  // the probes were scored on the 30 holdout rows and trained on (a share of) the other 270,
+  // as many as the plan, refitted to the speed of the range tests, allowed
+  expect(auto.probes.every((p) => p.rows === auto.probePlan.probeRows && p.rows <= 270)).toBe(true);
+  // uniform noise is detected from the training pixels, and gets background-filled shifts
+  expect(auto.background.noisy).toBe(true);
+  expect(auto.augmentation.config).toEqual({ pixelShift: 2 });
+  // The decisions are in run.json and auto.json, and the members follow them
+  const manifest = JSON.parse(await readFile(path.join(withAnswers.runDir, 'run.json'), 'utf8'));
+  expect(manifest.auto).toEqual(JSON.parse(await readFile(path.join(withAnswers.runDir, AUTO_FILE), 'utf8')));
+  expect(manifest.auto.chosen).toEqual(auto.chosen);
+  expect(manifest.members).toHaveLength(auto.plan.members);
+  expect(manifest.ensemble.members[0].learningRate).toBe(auto.chosen.learningRate);
+  expect(manifest.ensemble.members[0].epochs).toBe(auto.plan.epochs);
+  expect(manifest.ensemble.members[0].augmentation).toEqual({ pixelShift: 2 });
+  // And the job went on to a validated submission, scored against the answers for the record
+  expect(withAnswers.submission.rows).toBe(40);
+  expect(withAnswers.submission.score).toBeTruthy();
+  expect(stages.some((s) => s.startsWith('recipe: choosing a recipe'))).toBe(true);
+}, 600_000);
+
+test('the recipe auto picks is the same without the answers file', async () => {
+  // Given the answers file moved away from the competition
+  const answers = `${competition}-answers.csv`;
+  await rename(answers, path.join(dir, 'elsewhere.csv'));
+  const without = await run('without-answers');
+  // Then nothing is scored against answers, and every decision is the same
+  expect(without.answers).toBeNull();
+  expect(without.submission.score ?? null).toBeNull();
+  expect(decisions(without.auto!)).toEqual(decisions(withAnswers.auto!));
+  without.auto!.probes.forEach((p, i) => expect(p.valLoss).toBeCloseTo(withAnswers.auto!.probes[i]!.valLoss, 5));
+}, 600_000);
+
+test('pseudo-labelling: confident test predictions of a trained run become round 2\'s extra training rows', async () => {
+  // Given the first run as round 1
+  const record = structuredClone(withAnswers.auto!);
+  const round = await pseudoLabelRound({ round1: withAnswers.runDir, data: competition, record, budgetSeconds: 600, spentSeconds: 0, concurrency: 2, infer: 'auto', threshold: 0.9 });
+  // Then the confident rows are written in the corrections format, and counted per class
+  const log = await readCorrections(round.extraFile);
+  expect(log.warnings).toEqual([]);
+  expect(log.records).toHaveLength(round.extraRows);
+  expect(record.pseudoLabel).toMatchObject({ threshold: 0.9, rows: round.extraRows, testRows: 40 });
+  expect(record.pseudoLabel!.perClass.reduce((a, b) => a + b, 0)).toBe(round.extraRows);
+  expect(round.extraRows).toBeGreaterThan(0);
+  // And round 2 fine-tunes round 1's members at a third of the rate
+  const manifest = JSON.parse(await readFile(path.join(withAnswers.runDir, 'run.json'), 'utf8'));
+  expect(round.ensemble.members.map((m) => m.init)).toEqual(manifest.members.map((m: { checkpoint: string }) => path.join(withAnswers.runDir, m.checkpoint)));
+  expect(round.ensemble.members[0]!.learningRate / (record.chosen.learningRate / 3)).toBeCloseTo(1, 2);
+}, 300_000);

@@ -1,0 +1,141 @@
+/**
+ * `digits search` for real at tiny scale: mlp trials on 300 rows of a practice competition,
+ * scored on holdout rows; the leaderboard, search.json and the top-k ensemble file; and a
+ * search process killed with SIGKILL that a second run continues.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { resolveEnsemble } from '../../src/ensemble/ensemble-spec.js';
+import { parseSearchSpace } from '../../src/training/search/space.js';
+import { runSearch, type SearchEvent, type SearchFile } from '../../src/services/search.js';
+
+let dir: string;
+let competition: string;
+const spaceJson = {
+  preset: 'mlp',
+  start: 'scratch',
+  optimizer: ['adam', 'rmsprop'],
+  learningRate: { min: 3e-4, max: 3e-2, log: true },
+  epochs: { min: 1, max: 3 },
+  batchSize: 32,
+  augmentation: { pixelShift: [0, 1] },
+};
+
+beforeAll(async () => {
+  // Given a tiny uniform practice competition (300 training rows), imported
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-search-'));
+  competition = path.join(dir, 'uniform');
+  await buildPracticeCompetition({ recipe: 'uniform', out: competition, trainRows: 300, testRows: 20, seed: 5 });
+  await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+  await writeFile(path.join(dir, 'space.json'), JSON.stringify(spaceJson));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('random search: every trial scored on holdout rows, the top k written as an ensemble file train reads', async () => {
+  const events: SearchEvent[] = [];
+  // When a random search of three trials runs
+  const result = await runSearch({
+    data: competition,
+    space: parseSearchSpace(spaceJson),
+    spaceFile: 'space.json',
+    out: path.join(dir, 'random'),
+    scheduler: 'random',
+    trials: 3,
+    top: 2,
+    concurrency: 2,
+    backend: 'wasm',
+    seed: 1,
+    command: 'test',
+    onEvent: (e) => events.push(e),
+  });
+  // Then three trials finished, each trained to its sampled epochs on 270 rows and scored on 30
+  const file = JSON.parse(await readFile(result.searchFile, 'utf8')) as SearchFile;
+  expect(file.trials).toHaveLength(3);
+  expect(file.split).toMatchObject({ trainRows: 270, validationRows: 30 });
+  for (const t of file.trials) {
+    expect(t.state).toBe('done');
+    expect(t.scores).toHaveLength(1);
+    expect(t.scores[0]!.epochs).toBe(t.params.epochs);
+    const history = JSON.parse(await readFile(path.join(result.dir, t.name, 'history.json'), 'utf8')) as Array<{ valLoss: number }>;
+    expect(t.scores[0]!.valLoss).toBeCloseTo(Math.min(...history.map((h) => h.valLoss)), 6);
+  }
+  // The leaderboard is ordered by validation loss
+  const losses = result.leaderboard.map((r) => r.valLoss!);
+  expect(losses).toEqual([...losses].sort((a, b) => a - b));
+  expect(events.filter((e) => e.type === 'trial-rung')).toHaveLength(3);
+  // And the ensemble file holds the two best trials, with the epochs they reached
+  const ensemble = await resolveEnsemble(result.ensembleFile!);
+  expect(ensemble.members.map((m) => m.name)).toEqual(result.leaderboard.slice(0, 2).map((r) => r.trial));
+  expect(ensemble.members[0]!.epochs).toBe(result.leaderboard[0]!.epochs);
+  expect(ensemble.members[0]!.learningRate).toBe(result.leaderboard[0]!.params.learningRate);
+  expect(ensemble.validation).toEqual({ kind: 'shared', fraction: 0.1, seed: 42 });
+});
+
+function search(out: string) {
+  return spawn(process.execPath, ['bin/run.js', 'search', '--data', competition, '--space', path.join(dir, 'space.json'), '--scheduler', 'asha', '--trials', '4', '--out', out, '--concurrency', '1', '--top', '2', '--backend', 'wasm'], {
+    env: { ...process.env, CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+test('ASHA search killed mid-run continues where it stopped when run again with the same --out', async () => {
+  const out = path.join(dir, 'asha');
+  const read = async () => JSON.parse(await readFile(path.join(out, 'search.json'), 'utf8')) as SearchFile;
+  // When the search is killed once two trials have a rung-0 score
+  const first = search(out);
+  let stderr = '';
+  first.stderr.on('data', (c) => (stderr += c));
+  await new Promise<void>((resolve, reject) => {
+    const poll = setInterval(async () => {
+      const file = await read().catch(() => null);
+      if (file && file.trials.filter((t) => t.scores.length > 0).length >= 2) {
+        clearInterval(poll);
+        first.kill('SIGKILL');
+        resolve();
+      }
+    }, 50);
+    first.on('exit', (code) => {
+      clearInterval(poll);
+      if (code !== null) reject(new Error(`search ended (${code}) before it could be killed:\n${stderr}`));
+    });
+  });
+  const before = await read();
+  expect(before.rungs).toEqual([1, 3]);
+  const scoredBefore = before.trials.filter((t) => t.scores.length > 0);
+
+  // And run again
+  const second = search(out);
+  let output = '';
+  second.stdout.on('data', (c) => (output += c));
+  second.stderr.on('data', (c) => (output += c));
+  const code = await new Promise<number | null>((resolve) => second.on('exit', resolve));
+  expect(code, output).toBe(0);
+
+  // Then it said it continued, kept every score it had, and finished all four trials
+  expect(output).toContain('continuing the search');
+  const after = await read();
+  expect(after.trials).toHaveLength(4);
+  expect(after.trials.every((t) => t.state === 'done')).toBe(true);
+  for (const t of scoredBefore) expect(after.trials[t.id]!.scores[0]).toEqual(t.scores[0]);
+  for (const t of after.trials) expect(after.trials[t.id]!.params).toEqual(t.params);
+  // ASHA with η = 3: as soon as three rung-0 results were in, the best of them went on to
+  // 3 epochs; the fourth result is promoted too only if it beat that one (top ⌊4/3⌋ = 1)
+  const promoted = after.trials.filter((t) => t.scores.some((s) => s.rung === 1));
+  const firstThree = after.trials.slice(0, 3).sort((a, b) => a.scores[0]!.valLoss - b.scores[0]!.valLoss);
+  expect(promoted[0]!.id).toBe(firstThree[0]!.id);
+  const fourthBest = after.trials[3]!.scores[0]!.valLoss < firstThree[0]!.scores[0]!.valLoss;
+  expect(promoted.map((t) => t.id)).toEqual(fourthBest ? [firstThree[0]!.id, 3] : [firstThree[0]!.id]);
+  expect(promoted[0]!.scores[1]!.epochs).toBe(3);
+  // The promoted trial continued its run: 3 epochs of history, the first one its rung-0 epoch
+  const history = JSON.parse(await readFile(path.join(out, promoted[0]!.name, 'history.json'), 'utf8')) as unknown[];
+  expect(history).toHaveLength(3);
+  expect(output).toMatch(/#\s+trial\s+state/);
+  expect(output).toContain(path.join(out, 'ensemble.json'));
+}, 120_000);

@@ -1,0 +1,86 @@
+import { describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { UserError } from '../../../src/errors.js';
+import { createRandom } from '../../../src/data/random.js';
+import { memberFromInput } from '../../../src/ensemble/ensemble-spec.js';
+import { parseSearchSpace, sampleRange, sampleTrial, searchSpaceFromJson, trialMember } from '../../../src/training/search/space.js';
+
+describe('sampling', () => {
+  test('log-uniform: each decade gets the same share of draws', () => {
+    // Given 1e-5…1e-1 (four decades) log-uniform
+    const rnd = createRandom(7);
+    const perDecade = [0, 0, 0, 0];
+    const n = 20_000;
+    let lowest = Infinity;
+    let highest = 0;
+    for (let i = 0; i < n; i++) {
+      const v = sampleRange({ min: 1e-5, max: 1e-1, log: true }, rnd);
+      lowest = Math.min(lowest, v);
+      highest = Math.max(highest, v);
+      perDecade[Math.min(3, Math.floor(Math.log10(v) + 5))]!++;
+    }
+    expect(lowest).toBeGreaterThanOrEqual(1e-5);
+    expect(highest).toBeLessThanOrEqual(1e-1);
+    // Then about a quarter in each (uniform would put 90% in the top decade)
+    for (const count of perDecade) expect(Math.abs(count / n - 0.25)).toBeLessThan(0.02);
+  });
+
+  test('integer ranges cover both ends', () => {
+    const rnd = createRandom(3);
+    const seen = new Set<number>();
+    for (let i = 0; i < 500; i++) seen.add(sampleRange({ min: 1, max: 4 }, rnd, true));
+    expect([...seen].sort()).toEqual([1, 2, 3, 4]);
+  });
+
+  test('trial i is a function of (seed, i) only, so a resumed search draws the same trials', () => {
+    const space = parseSearchSpace(JSON.parse(readFileSync('spaces/default.json', 'utf8')));
+    expect(sampleTrial(space, 42, 5)).toEqual(sampleTrial(space, 42, 5));
+    expect(sampleTrial(space, 42, 5)).not.toEqual(sampleTrial(space, 42, 6));
+    expect(sampleTrial(space, 42, 5)).not.toEqual(sampleTrial(space, 43, 5));
+  });
+
+  test('every draw of the shipped space is a valid ensemble member', () => {
+    const space = parseSearchSpace(JSON.parse(readFileSync('spaces/default.json', 'utf8')));
+    for (let i = 0; i < 30; i++) {
+      const params = sampleTrial(space, 1, i);
+      expect(params.learningRate).toBeGreaterThanOrEqual(3e-5 * 0.999);
+      expect(params.learningRate).toBeLessThanOrEqual(3e-3 * 1.001);
+      const member = memberFromInput(trialMember(params, `t${i}`, i), i);
+      expect(member.init === undefined).toBe(params.start === 'scratch');
+      if (params.start === 'noisy') expect(member.init).toBe('checkpoints/mnist-noisy/seed002');
+    }
+  });
+});
+
+describe('validation names the key', () => {
+  const base = { preset: 'seed002', learningRate: { min: 1e-4, max: 1e-2, log: true }, epochs: { min: 1, max: 9 } };
+  test.each([
+    [{ ...base, lerningRate: 1 }, /search space lerningRate: unknown key/],
+    [{ ...base, preset: 'resnet' }, /search space preset: must be one of/],
+    [{ ...base, learningRate: { min: 0, max: 1, log: true } }, /search space learningRate\.min: must be > 0/],
+    [{ ...base, learningRate: { min: 1e-2, max: 1e-4 } }, /search space learningRate: max \(0\.0001\) is below min/],
+    [{ ...base, learningRate: { min: 1e-4, max: 1e-2, scale: 'log' } }, /search space learningRate\.scale: unknown key/],
+    [{ ...base, epochs: { min: 1.5, max: 9 } }, /search space epochs\.min: must be a whole number/],
+    [{ ...base, batchSize: [32, '64'] }, /search space batchSize\[1\]: must be a number/],
+    [{ ...base, optimizer: ['adam', 'lion'] }, /search space optimizer\[1\]: must be one of adam, rmsprop, sgd/],
+    [{ ...base, augmentation: { rotate: [0, 10] } }, /search space augmentation\.rotate: unknown key/],
+    [{ ...base, augmentation: { rotation: -1 } }, /search space augmentation\.rotation: must be ≥ 0/],
+    [{ ...base, preset: 'mlp', start: ['noisy'] }, /search space start: preset mlp has no shipped noisy checkpoint/],
+    [{ preset: 'seed002', epochs: 3 }, /search space learningRate: is required/],
+  ])('%j', (raw, message) => {
+    let error: unknown;
+    try {
+      parseSearchSpace(raw, 'space.json');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toMatch(message);
+    expect((error as UserError).where?.file).toBe('space.json');
+    expect((error as UserError).hint).toMatch(/space file/);
+  });
+
+  test('invalid JSON says so, naming the file', () => {
+    expect(() => searchSpaceFromJson('{"preset": ', 'bad.json')).toThrow(/not valid JSON/);
+  });
+});
