@@ -239,8 +239,11 @@ export interface AutoRecord {
   chosen: { start: Start; learningRate: number; reason: string };
   throughput: { imagesPerSecondPerWorker: number; concurrency: number; measuredOn: string };
   plan: MemberPlan;
-  /** how members are combined; weights from held-out predictions (Caruana) plug in here */
-  combine: 'soft-vote';
+  /**
+   * how members are combined: a soft vote, weighted when `evaluate`'s ensemble selection
+   * (Caruana, on held-out predictions) beats the equal vote cross-fitted
+   */
+  combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)';
   choosingSeconds: number;
   /** pseudo-labelling, when asked for */
   pseudoLabel?: { threshold: number; rows: number; testRows: number; perClass: number[]; round1: string };

@@ -208,7 +208,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     chosen,
     throughput: { imagesPerSecondPerWorker: Math.round(imagesPerSecond), concurrency: options.concurrency, measuredOn: `median of ${speeds.length} probes' epoch speed, less 10%` },
     plan,
-    combine: 'soft-vote',
+    combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)',
     choosingSeconds: Math.round(choosingSeconds),
   };
   const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });

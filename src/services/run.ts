@@ -163,8 +163,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     await writeJsonAtomic(file, { ...manifest, auto });
     await writeJsonAtomic(path.join(runDir, AUTO_FILE), auto);
   }
-  // Seam for weighted ensembles (issue 13, item 3): the members are combined by evaluate and
-  // submit, by soft vote today; weights fitted on held-out predictions replace `combine` here.
+  // The members are combined by evaluate and submit: a soft vote, weighted when ensemble
+  // selection on the held-out predictions beats the equal vote cross-fitted (ensemble/selection.ts).
   return finishMainJob(options, { competition, answers, runDir, started, kfold: ensemble.validation.kind === 'kfold', auto });
 }
 
