@@ -47,7 +47,7 @@ export default class ExportOnnx extends DigitsCommand {
         const lines = [`${result.path}: ${(result.bytes / 1e6).toFixed(2)} MB, opset ${result.opset}, ${status}`];
         if (parity) {
           const verdict = parity.ok ? 'ok' : `MISMATCH (tolerance ${parity.tolerance})`;
-          lines.push(`parity on ${parity.images} random images: max |p_onnx − p_tfjs| ${parity.maxAbsDiff.toExponential(2)}, argmax agrees on ${parity.argmaxAgreement}/${parity.images}: ${verdict}`);
+          lines.push(`parity of ${path.basename(result.path)} (fp32) on ${parity.images} random images: max |p_onnx − p_tfjs| ${parity.maxAbsDiff.toExponential(2)}, argmax agrees on ${parity.argmaxAgreement}/${parity.images}: ${verdict}`);
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       }
