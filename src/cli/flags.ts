@@ -3,8 +3,16 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { BACKEND_NAMES } from '../engine/backend-names.js';
 
+/** oclif's --json (every DigitsCommand has `enableJsonFlag`), with our description of the contract. */
 export const jsonFlag = {
-  json: Flags.boolean({ description: 'Print results as JSON (one object per event for long jobs).', default: false }),
+  json: Flags.boolean({ description: 'Print NDJSON on stdout: one object per line, each with a "type"; events of long jobs first, the result (or the error) last.', default: false }),
+};
+
+/** The built-in ensembles (ensemble-spec.ts BUILTIN_ENSEMBLES; a test keeps the two equal), named here so help needs no tfjs. */
+export const BUILTIN_ENSEMBLE_NAMES = ['quick', 'full'] as const;
+
+export const ensembleFlag = {
+  ensemble: Flags.string({ description: `Built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files", schema: ensemble.schema.json).`, default: 'quick' }),
 };
 
 export const backendFlag = {

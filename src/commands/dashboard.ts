@@ -7,7 +7,6 @@ import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../e
 import { readEvaluationReport } from '../evaluation/evaluation-report.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
 import { latestEvaluatedRun } from '../runs/manifest.js';
-import { showDashboard } from '../tui/Dashboard.js';
 
 export default class Dashboard extends DigitsCommand {
   static override summary = 'Per-class precision/recall/F1, the confusion matrix, misread digits and training curves of an evaluated run.';
@@ -49,6 +48,7 @@ export default class Dashboard extends DigitsCommand {
       process.stdout.write(dashboardText(model, viewIndex, digits));
       return;
     }
+    const { showDashboard } = await import('../tui/Dashboard.js');
     await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100 });
   }
 }

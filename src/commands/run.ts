@@ -1,18 +1,14 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, inferFlag, jsonFlag, seedFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, ensembleFlag, inferFlag, jsonFlag, seedFlag } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { BUILTIN_ENSEMBLES } from '../ensemble/ensemble-spec.js';
-import { runMainJob } from '../services/run.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
-import { writeRunReport } from '../report/report-html.js';
-import { TrainView } from '../tui/TrainView.js';
-import { mountLive, type LiveView } from '../tui/live.js';
-import { initialState, reduce, type TrainViewState } from '../tui/train-state.js';
+import type { LiveView } from '../tui/live.js';
+import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 
 export default class Run extends DigitsCommand {
@@ -26,23 +22,32 @@ export default class Run extends DigitsCommand {
     ...inferFlag,
     ...jsonFlag,
     ...seedFlag,
-    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
+    ...ensembleFlag,
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
+    // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
+    const [{ runMainJob }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+      import('../services/run.js'),
+      import('../report/report-html.js'),
+      import('../tui/TrainView.js'),
+      import('../tui/live.js'),
+      import('../tui/train-state.js'),
+    ]);
+    const json = this.jsonEnabled();
     const runName = `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
     let live: LiveView<TrainViewState> | null = null;
     let state: TrainViewState | null = null;
     const say = (stage: string, message: string) => {
-      if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'stage', stage, message })}\n`);
+      if (json) this.emitJson({ type: 'stage', stage, message });
       else process.stderr.write(`[${stage}] ${message}\n`);
     };
     const onTrainEvent = (event: EnsembleEvent) => {
-      if (flags.json) {
-        if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (json) {
+        if (event.type !== 'batch') this.emitJson(event);
         return;
       }
       if (this.plainOutput) {
@@ -70,7 +75,7 @@ export default class Run extends DigitsCommand {
       command: ['digits', 'run', ...this.argv].join(' '),
       runName,
       onStage: (stage, message) => {
-        if (stage === 'train' && !this.plainOutput && !flags.json) {
+        if (stage === 'train' && !this.plainOutput) {
           say(stage, message);
           return;
         }
@@ -81,7 +86,7 @@ export default class Run extends DigitsCommand {
         say(stage, message);
       },
       onTrainEvent: (event) => {
-        if (!state && !this.plainOutput && !flags.json && event.type === 'start') {
+        if (!state && !this.plainOutput && event.type === 'start') {
           // The first member started: mount the live view for the whole ensemble.
           state = initialState(`digits run → runs/${runName}`, flags.backend, []);
           live = mountLive((s: TrainViewState) => TrainView({ state: s }), state);
@@ -90,7 +95,7 @@ export default class Run extends DigitsCommand {
       },
       writeReport: (runDir) => writeRunReport({ runDir }),
     }).finally(() => live?.done());
-    if (flags.json) {
+    if (json) {
       this.printJson(result);
       return;
     }

@@ -48,7 +48,7 @@ export default class Submissions extends DigitsCommand {
     const dir = path.resolve(flags.dir);
     const entries = await listSubmissions(dir);
     if (flags.json) {
-      this.printJson(entries);
+      this.printJson({ submissions: entries });
       return;
     }
     if (entries.length === 0) {

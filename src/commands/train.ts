@@ -2,19 +2,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, jsonFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, ensembleFlag, jsonFlag } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { BUILTIN_ENSEMBLES, resolveEnsemble } from '../ensemble/ensemble-spec.js';
-import { trainEnsemble } from '../services/train.js';
-import { type EnsembleEvent } from '../training/train-member.js';
+import type { EnsembleEvent } from '../training/train-member.js';
 import { readRunManifest } from '../runs/manifest.js';
 import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
-import { TrainView } from '../tui/TrainView.js';
-import { mountLive } from '../tui/live.js';
-import { initialState, reduce } from '../tui/train-state.js';
 
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -32,7 +27,7 @@ export default class Train extends DigitsCommand {
     ...backendFlag,
     ...dataFlag,
     ...jsonFlag,
-    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: 'quick' }),
+    ...ensembleFlag,
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (needs --run): each member restarts from its last finished epoch.', default: false }),
@@ -41,6 +36,14 @@ export default class Train extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
+    // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
+    const [{ resolveEnsemble }, { trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+      import('../ensemble/ensemble-spec.js'),
+      import('../services/train.js'),
+      import('../tui/TrainView.js'),
+      import('../tui/live.js'),
+      import('../tui/train-state.js'),
+    ]);
     let ensembleName = flags.ensemble;
     let data = flags.data;
     if (flags.resume) {
@@ -55,8 +58,8 @@ export default class Train extends DigitsCommand {
     ensembleName = ensemble.name;
     const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
     const print = (event: EnsembleEvent) => {
-      if (flags.json) {
-        if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (this.jsonEnabled()) {
+        if (event.type !== 'batch') this.emitJson(event);
         return;
       }
       if (event.type === 'member-failed') process.stderr.write(`${event.member}: FAILED: ${event.error.split('\n')[0]}\n`);
@@ -89,7 +92,7 @@ export default class Train extends DigitsCommand {
       command: ['digits', 'train', ...this.argv].join(' '),
       onEvent,
     }).finally(() => live?.done());
-    if (flags.json) {
+    if (this.jsonEnabled()) {
       this.printJson(manifest);
     } else {
       process.stdout.write(`run ${runDir} (${manifest.seconds}s)\n`);

@@ -2,8 +2,8 @@ import { basename } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag } from '../../cli/flags.js';
-import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { findCleanCheckpoint, loadOrientationModel, type OrientationModel } from '../../inference/orientation-model.js';
+import type { BackendRequest } from '../../engine/backend.js';
+import type { OrientationModel } from '../../inference/orientation-model.js';
 import { UserError } from '../../errors.js';
 import { importCompetition, resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
 import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';
@@ -49,8 +49,11 @@ export default class DataImport extends DigitsCommand {
     // Orientation is detected with the clean-MNIST checkpoint when one is shipped.
     let detector: OrientationModel | null = null;
     if (!flags.orientation) {
+      // tfjs loads here, only when the orientation has to be detected.
+      const { findCleanCheckpoint, loadOrientationModel } = await import('../../inference/orientation-model.js');
       const checkpoint = await findCleanCheckpoint();
       if (checkpoint) {
+        const { initEngine } = await import('../../engine/backend.js');
         await initEngine({ backend: flags.backend as BackendRequest });
         detector = await loadOrientationModel(checkpoint);
       }

@@ -2,10 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import path from 'node:path';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
-import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { CheckpointError } from '../../model/checkpoint.js';
-import { exportCheckpointToOnnx } from '../../onnx/export.js';
-import { checkOnnxParity } from '../../inference/predictor.js';
+import type { BackendRequest } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
 
 export default class ExportOnnx extends DigitsCommand {
@@ -35,12 +32,19 @@ export default class ExportOnnx extends DigitsCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ExportOnnx);
     const dir = path.resolve(args.checkpoint);
+    // tfjs and ONNX Runtime load here, not when oclif reads the command (help, manifest).
+    const [{ initEngine }, { CheckpointError }, { exportCheckpointToOnnx }, { checkOnnxParity }] = await Promise.all([
+      import('../../engine/backend.js'),
+      import('../../model/checkpoint.js'),
+      import('../../onnx/export.js'),
+      import('../../inference/predictor.js'),
+    ]);
     try {
       // The reference runs tfjs's own kernels (no ONNX Runtime convolutions), so the check compares two implementations.
       await initEngine({ backend: flags.backend as BackendRequest, ortKernels: false });
       const result = await exportCheckpointToOnnx(dir, { force: flags.force });
       const parity = flags.check ? await checkOnnxParity(dir, { images: flags.images, seed: flags.seed }) : null;
-      if (flags.json) {
+      if (this.jsonEnabled()) {
         this.printJson({ ...result, parity });
       } else {
         const status = result.exported ? 'exported' : 'up to date (checkpoint unchanged; --force re-exports)';
