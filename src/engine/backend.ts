@@ -102,6 +102,18 @@ export interface EngineOptions {
 }
 
 /**
+ * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in Node.js…" to stderr
+ * on its first tensor (backend_cpu.ts, its `firstUse` field), with --backend cpu and under
+ * --json too. We choose backends ourselves and `digits doctor` says why, so the banner is
+ * noise: mark the backend as used. (tfjs's PROD flag would also hide it, and other checks.)
+ */
+function quietCpuBanner(): void {
+  if (!tf.engine().registryFactory.cpu) return;
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+}
+
+/**
  * Chooses and initialises the backend. A backend asked for by name that cannot load
  * is a UserError saying why and how to install it; `auto` records why each one was skipped.
  */
@@ -110,6 +122,7 @@ export async function initEngine(options: EngineOptions): Promise<EngineInfo> {
   // saved BatchNormalization layers load as ours and kernel setup functions run.
   registerBatchNormKernels();
   registerBatchNormLayer();
+  quietCpuBanner();
   const order: BackendKind[] = options.backend === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [options.backend];
   const attempts: BackendAttempt[] = [];
   let chosen: BackendKind | null = null;
