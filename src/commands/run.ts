@@ -30,7 +30,8 @@ export default class Run extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
     // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    const [{ runMainJob }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ initEngine }, { runMainJob }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+      import('../engine/backend.js'),
       import('../services/run.js'),
       import('../report/report-html.js'),
       import('../tui/TrainView.js'),
@@ -62,6 +63,9 @@ export default class Run extends DigitsCommand {
       state = reduce(state, event);
       live?.update(state);
     };
+    // The main thread detects the orientation and evaluates: on the chosen backend, as
+    // `digits evaluate` does (else tfjs's default, its pure-JavaScript cpu backend).
+    await initEngine({ backend: flags.backend as BackendRequest });
     const result = await runMainJob({
       data: flags.data,
       answers: flags.answers,

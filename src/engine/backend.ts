@@ -105,13 +105,22 @@ export interface EngineOptions {
  * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in Node.js…" to stderr
  * on its first tensor (backend_cpu.ts, its `firstUse` field), with --backend cpu and under
  * --json too. We choose backends ourselves and `digits doctor` says why, so the banner is
- * noise: mark the backend as used. (tfjs's PROD flag would also hide it, and other checks.)
+ * noise: the registered factory is wrapped (once, when this module loads, before anything
+ * can make the backend) so that the backend it makes counts as already used. tfjs's PROD
+ * flag would hide it too, and other checks with it.
  */
 function quietCpuBanner(): void {
-  if (!tf.engine().registryFactory.cpu) return;
-  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
-  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+  const entry = tf.engine().registryFactory.cpu as { factory: () => unknown; quiet?: boolean } | undefined;
+  if (!entry || entry.quiet) return;
+  const make = entry.factory;
+  entry.factory = () => {
+    const backend = make() as { firstUse?: boolean } | Promise<unknown>;
+    if (backend && !(backend instanceof Promise) && 'firstUse' in backend) backend.firstUse = false;
+    return backend;
+  };
+  entry.quiet = true;
 }
+quietCpuBanner();
 
 /**
  * Chooses and initialises the backend. A backend asked for by name that cannot load
@@ -122,7 +131,6 @@ export async function initEngine(options: EngineOptions): Promise<EngineInfo> {
   // saved BatchNormalization layers load as ours and kernel setup functions run.
   registerBatchNormKernels();
   registerBatchNormLayer();
-  quietCpuBanner();
   const order: BackendKind[] = options.backend === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [options.backend];
   const attempts: BackendAttempt[] = [];
   let chosen: BackendKind | null = null;
