@@ -28,6 +28,24 @@ export const seedFlag = {
   seed: Flags.integer({ description: 'Random seed (shuffles, splits, initial weights, augmentation).', default: 42, env: 'DIGITS_SEED' }),
 };
 
+/**
+ * Overrides of every member of the ensemble (`digits train`, `digits run`), as a notebook
+ * user sets them; unset, each member keeps its own (file or built-in) value.
+ */
+export const memberOverrideFlags = {
+  seed: Flags.integer({ description: 'Seed every member: member i gets seed + i (default: each member\'s own seed).', env: 'DIGITS_SEED' }),
+  epochs: Flags.integer({ description: 'Epochs of every member (default: each member\'s own).', min: 1 }),
+  'learning-rate': Flags.custom<number>({
+    description: 'Initial learning rate of every member (default: each member\'s own).',
+    parse: async (input: string) => {
+      const value = Number(input);
+      if (!(Number.isFinite(value) && value > 0)) throw new Error(`--learning-rate must be a number > 0, got ${input} (for example 1e-3)`);
+      return value;
+    },
+  })(),
+  'batch-size': Flags.integer({ description: 'Batch size of every member (default: each member\'s own).', min: 1 }),
+};
+
 export const dataFlag = {
   data: Flags.string({
     description: 'Competition folder (or dataset cache folder).',

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, ensembleFlag, inferFlag, jsonFlag, seedFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, ensembleFlag, inferFlag, jsonFlag, memberOverrideFlags } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
@@ -21,7 +21,7 @@ export default class Run extends DigitsCommand {
     ...dataFlag,
     ...inferFlag,
     ...jsonFlag,
-    ...seedFlag,
+    ...memberOverrideFlags,
     ...ensembleFlag,
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
@@ -75,7 +75,9 @@ export default class Run extends DigitsCommand {
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
       concurrency: flags.concurrency ?? os.availableParallelism(),
-      seed: flags.seed,
+      // The practice competition's draw: --seed when given, else 42 as before.
+      seed: flags.seed ?? 42,
+      overrides: { seed: flags.seed, epochs: flags.epochs, learningRate: flags['learning-rate'], batchSize: flags['batch-size'] },
       command: ['digits', 'run', ...this.argv].join(' '),
       runName,
       onStage: (stage, message) => {

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, ensembleFlag, jsonFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, ensembleFlag, jsonFlag, memberOverrideFlags } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -22,12 +22,14 @@ export default class Train extends DigitsCommand {
     '<%= config.bin %> train --ensemble full --data my-competition',
     '<%= config.bin %> train --ensemble my-ensemble.json --data my-competition --concurrency 1',
     '<%= config.bin %> train --resume --run runs/quick-20261121-101500',
+    '<%= config.bin %> train --data competitions/uniform --epochs 1 --learning-rate 1e-4 --seed 7',
   ];
   static override flags = {
     ...backendFlag,
     ...dataFlag,
     ...jsonFlag,
     ...ensembleFlag,
+    ...memberOverrideFlags,
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (needs --run): each member restarts from its last finished epoch.', default: false }),
@@ -37,7 +39,7 @@ export default class Train extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
     // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
-    const [{ resolveEnsemble }, { trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ resolveEnsemble, withOverrides }, { trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
       import('../ensemble/ensemble-spec.js'),
       import('../services/train.js'),
       import('../tui/TrainView.js'),
@@ -54,7 +56,7 @@ export default class Train extends DigitsCommand {
       }
     }
     if (!data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`), or build a practice one with `digits data practice --recipe uniform`.' });
-    const ensemble = await resolveEnsemble(ensembleName);
+    const ensemble = withOverrides(await resolveEnsemble(ensembleName), { seed: flags.seed, epochs: flags.epochs, learningRate: flags['learning-rate'], batchSize: flags['batch-size'] });
     ensembleName = ensemble.name;
     const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
     const print = (event: EnsembleEvent) => {

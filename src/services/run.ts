@@ -10,7 +10,7 @@ import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/pract
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { resolveEnsemble } from '../ensemble/ensemble-spec.js';
+import { resolveEnsemble, withOverrides, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import { findCleanCheckpoint, loadOrientationModel } from '../inference/orientation-model.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
@@ -32,6 +32,8 @@ export interface MainJobOptions {
   precision?: Precision;
   concurrency: number;
   seed: number;
+  /** applied to every member of the ensemble (`--seed`, `--epochs`, `--learning-rate`, `--batch-size`) */
+  overrides?: MemberOverrides;
   command: string;
   runName: string;
   onStage?: (stage: Stage, message: string) => void;
@@ -91,7 +93,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     detector?.dispose();
   }
 
-  const ensemble = await resolveEnsemble(options.ensemble);
+  const ensemble = withOverrides(await resolveEnsemble(options.ensemble), options.overrides);
   const runDir = path.join(options.workDir, 'runs', options.runName);
   stage('train', `training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${runDir}`);
   await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });

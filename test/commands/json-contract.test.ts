@@ -74,7 +74,7 @@ function expectFinished(outcome: Outcome, want: 'result' | 'error'): Record<stri
 
 beforeAll(async () => {
   work = await tempDir('digits-json-');
-  await writeFile(path.join(work, 'tiny.json'), JSON.stringify({ members: [{ preset: 'mlp', epochs: 1, batchSize: 32 }] }));
+  await writeFile(path.join(work, 'tiny.json'), JSON.stringify({ members: [{ preset: 'mlp', epochs: 3, batchSize: 32 }] }));
 });
 afterAll(removeTempDirs);
 
@@ -92,14 +92,16 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(String), draws: 2 }), expect.anything()]);
   });
 
-  test('train streams its events, then the run manifest as the last line', async () => {
-    const outcome = await digitsJson(['train', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--run', runDir(), '--concurrency', '1']);
+  test('train streams its events, then the run manifest as the last line; --epochs and --batch-size override the file', async () => {
+    const outcome = await digitsJson(['train', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--run', runDir(), '--concurrency', '1', '--epochs', '1', '--batch-size', '16', '--seed', '9', '--learning-rate', '2e-3']);
     const result = expectFinished(outcome, 'result');
     const types = outcome.lines.map((l) => l.type);
     expect(types).toContain('start');
     expect(types).toContain('epoch');
     expect(types.indexOf('start')).toBeLessThan(types.indexOf('epoch'));
-    expect(result.members).toEqual([expect.objectContaining({ ok: true })]);
+    expect(result.members).toEqual([expect.objectContaining({ ok: true, epochs: 1 })]);
+    // 160 training rows in batches of 16 (the file says 3 epochs of 32)
+    expect(outcome.lines.find((l) => l.type === 'start')).toMatchObject({ epochs: 1, batches: 10 });
   });
 
   test('evaluate, submit, submissions, dashboard, report, corrections, export onnx, doctor', async () => {
@@ -134,7 +136,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
   test('pretrain and run stream their events and end with their result', async () => {
     const pretrain = await digitsJson(['pretrain', '--preset', 'mlp', '--epochs', '1', '--limit', '200', '--out', path.join(work, 'pre')]);
     expectFinished(pretrain, 'result');
-    const run = await digitsJson(['run', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--concurrency', '1', '--precision', 'fp32']);
+    const run = await digitsJson(['run', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--concurrency', '1', '--precision', 'fp32', '--epochs', '1']);
     expectFinished(run, 'result');
     expect(run.lines.filter((l) => l.type === 'stage').length).toBeGreaterThan(2);
   });
