@@ -80,7 +80,7 @@ afterAll(removeTempDirs);
 
 describe('every command under --json prints NDJSON ending with its result', () => {
   // The steps build on each other (practice → import → … → serve), so they run in order.
-  test('data practice, import, split, inspect; augment preview', async () => {
+  test('data practice, import, split, inspect; augment preview', { timeout: 300_000 }, async () => {
     const practice = expectFinished(await digitsJson(['data', 'practice', '--recipe', 'uniform', '--train', '200', '--test', '30', '--out', comp()]), 'result');
     expect(practice).toHaveProperty('answers');
     const imported = expectFinished(await digitsJson(['data', 'import', comp(), '--orientation', 'as-is']), 'result');
@@ -92,7 +92,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(String), draws: 2 }), expect.anything()]);
   });
 
-  test('train streams its events, then the run manifest as the last line; --epochs and --batch-size override the file', async () => {
+  test('train streams its events, then the run manifest as the last line; --epochs and --batch-size override the file', { timeout: 300_000 }, async () => {
     const outcome = await digitsJson(['train', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--run', runDir(), '--concurrency', '1', '--epochs', '1', '--batch-size', '16', '--seed', '9', '--learning-rate', '2e-3']);
     const result = expectFinished(outcome, 'result');
     const types = outcome.lines.map((l) => l.type);
@@ -106,7 +106,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(start.batches).toBe(Math.ceil(start.trainRows / 16));
   });
 
-  test('evaluate, submit, submissions, dashboard, report, corrections, export onnx, doctor', async () => {
+  test('evaluate, submit, submissions, dashboard, report, corrections, export onnx, doctor', { timeout: 300_000 }, async () => {
     expectFinished(await digitsJson(['evaluate', '--run', runDir(), '--no-tta', '--precision', 'fp32']), 'result');
     const submitted = expectFinished(await digitsJson(['submit', '--run', runDir(), '--dir', path.join(work, 'subs'), '--precision', 'fp32']), 'result');
     expect(submitted.file).toBeTypeOf('string');
@@ -135,9 +135,13 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(lines.map((l) => l.type)).toEqual(['listening', 'result']);
   });
 
-  test('pretrain and run stream their events and end with their result', async () => {
+  test('pretrain streams its events and ends with its result', { timeout: 300_000 }, async () => {
     const pretrain = await digitsJson(['pretrain', '--preset', 'mlp', '--epochs', '1', '--limit', '200', '--out', path.join(work, 'pre')]);
     expectFinished(pretrain, 'result');
+    expect(pretrain.lines.map((l) => l.type)).toContain('epoch');
+  });
+
+  test('run streams its stages and events and ends with its result', { timeout: 300_000 }, async () => {
     const run = await digitsJson(['run', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--concurrency', '1', '--precision', 'fp32', '--epochs', '1']);
     expectFinished(run, 'result');
     expect(run.lines.filter((l) => l.type === 'stage').length).toBeGreaterThan(2);
