@@ -188,6 +188,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
         metrics: computeMetrics(p, labels),
         tta: tta.length > 1 ? computeMetrics(pt, labels) : undefined,
         history: await readHistory(runDir, m.outcome.name),
+        runtime: { engine: m.predictor.kind, precision: m.predictor.precision },
       });
     }
     // The ensemble on rows no member trained on.
