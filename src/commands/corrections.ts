@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
+import { colorOn } from '../cli/color.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
@@ -37,7 +38,7 @@ export default class Corrections extends DigitsCommand {
       this.printJson({ file: log.file, ...summary, warnings: log.warnings, png: png && tiles.length > 0 ? png : null });
       return;
     }
-    const color = Boolean(process.stdout.isTTY) && process.env.CI !== 'true' && !('NO_COLOR' in process.env);
+    const color = colorOn(process.stdout);
     const out = [renderSummary(log.file, summary)];
     if (tiles.length > 0) {
       out.push(`Most recent ${tiles.length} (what the ensemble said → the right digit)`, renderDigitGrid(tiles, { size: 28, columns, color }));

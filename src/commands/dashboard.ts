@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
+import { colorOn } from '../cli/color.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
@@ -43,12 +44,12 @@ export default class Dashboard extends DigitsCommand {
       const width = process.stdout.columns ?? 120;
       const size = source?.size ?? 28;
       const tiles = misreadTiles(view, source, gridColumns(width, size, Math.max(1, view.pairs.length)));
-      const color = Boolean(process.stdout.isTTY) && process.env.CI !== 'true' && !('NO_COLOR' in process.env);
+      const color = colorOn(process.stdout);
       const digits = tiles.length > 0 ? renderDigitGrid(tiles, { size, columns: tiles.length, color }) : undefined;
       process.stdout.write(dashboardText(model, viewIndex, digits));
       return;
     }
     const { showDashboard } = await import('../tui/Dashboard.js');
-    await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100 });
+    await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100, color: colorOn(process.stderr) });
   }
 }

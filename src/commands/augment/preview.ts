@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
+import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import { digitGridPng, renderDigitGrid } from '../../data/inspect.js';
@@ -66,7 +67,7 @@ export default class AugmentPreview extends DigitsCommand {
       this.printJson({ dataset: flags.data, augmentation, size: preview.size, samples, png: flags.png ? path.resolve(flags.png) : null });
       return;
     }
-    const color = !this.plainOutput && process.stdout.isTTY === true;
+    const color = colorOn(process.stdout);
     process.stdout.write(`augmentation ${JSON.stringify(augmentation)}\n${renderDigitGrid(preview.tiles, { size: preview.size, columns: preview.columns, color })}\n`);
     if (flags.png) process.stdout.write(`png ${path.resolve(flags.png)}\n`);
   }
