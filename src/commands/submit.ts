@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
+import { createProgress, rowProgress } from '../cli/progress.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 
@@ -24,6 +25,8 @@ export default class Submit extends DigitsCommand {
     const runDir = await resolveRunDir(flags.run);
     const [{ initEngine }, { submitRun }] = await Promise.all([import('../engine/backend.js'), import('../services/submit.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
+    // Bars with ETA on a terminal; the stage lines say enough in logs.
+    const bars = createProgress({ quiet: this.plainOutput });
     const result = await submitRun({
       runDir,
       dir: path.resolve(flags.dir),
@@ -32,7 +35,8 @@ export default class Submit extends DigitsCommand {
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
       onProgress: this.jsonEnabled() ? undefined : (m) => process.stderr.write(`${m}\n`),
-    });
+      onRows: rowProgress(bars),
+    }).finally(() => bars.finish());
     if (this.jsonEnabled()) {
       this.printJson(result);
       return;

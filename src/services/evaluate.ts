@@ -36,6 +36,8 @@ export interface EvaluateOptions {
   /** practice-competition answers (`ImageId,Label`) to score the test predictions */
   answers?: string;
   onProgress?: (message: string) => void;
+  /** rows predicted so far of a prediction task (for a progress bar) */
+  onRows?: (task: string, done: number, total: number) => void;
 }
 
 export interface TestPredictions {
@@ -61,11 +63,11 @@ export function rowsAsFloats(images: Uint8Array | Float32Array, scale: number, p
 }
 
 /** The ensemble's soft vote (with TTA when given) on every test row of a dataset. */
-export async function predictTestSet(predictors: readonly Predictor[], dataset: Dataset, tta: readonly Shift[]) {
+export async function predictTestSet(predictors: readonly Predictor[], dataset: Dataset, tta: readonly Shift[], onProgress?: (done: number, total: number) => void) {
   const pixels = dataset.width * dataset.height;
   const count = dataset.testImages.length / pixels;
   const images = rowsAsFloats(dataset.testImages, dataset.scale, pixels, Array.from({ length: count }, (_, i) => i));
-  const probs = await predictEnsemble(predictors, images, count, { tta: tta.length > 1 ? tta : undefined });
+  const probs = await predictEnsemble(predictors, images, count, { tta: tta.length > 1 ? tta : undefined, onProgress });
   const labels = Array.from(predictedLabels(probs));
   const confidence = labels.map((label, i) => Number(probs[i * 10 + label]!.toFixed(5)));
   return { images, count, probs, labels, confidence };
@@ -175,8 +177,9 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
       say(`${m.outcome.name}: predicting ${m.rows.length} held-out rows (${m.predictor.kind})`);
       const images = rowsAsFloats(dataset.trainImages, dataset.scale, pixels, m.rows);
       const labels = Uint8Array.from(m.rows, (r) => dataset.trainLabels[r]!);
-      const p = await predictEnsemble([m.predictor], images, m.rows.length);
-      const pt = tta.length > 1 ? await predictEnsemble([m.predictor], images, m.rows.length, { tta }) : p;
+      const rows = (task: string) => (done: number, total: number) => options.onRows?.(task, done, total);
+      const p = await predictEnsemble([m.predictor], images, m.rows.length, { onProgress: rows(`${m.outcome.name} held-out rows`) });
+      const pt = tta.length > 1 ? await predictEnsemble([m.predictor], images, m.rows.length, { tta, onProgress: rows(`${m.outcome.name} held-out rows + TTA`) }) : p;
       plain.push(p);
       withTta.push(pt);
       memberEvaluations.push({
@@ -209,7 +212,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
     // The test set: soft voting with TTA, kept for `digits submit`.
     say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} members × ${Math.max(1, tta.length)} TTA variants`);
     const predictors = members.map((m) => m.predictor);
-    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence } = await predictTestSet(predictors, dataset, tta);
+    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence } = await predictTestSet(predictors, dataset, tta, (done, total) => options.onRows?.('ensemble test rows', done, total));
     await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
       run: manifest.name,
       datasetFingerprint: dataset.fingerprint,

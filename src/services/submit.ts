@@ -26,6 +26,8 @@ export interface SubmitOptions {
   /** ONNX Runtime number format (default auto: int8, calibrated on each member's training rows) */
   precision?: Precision;
   onProgress?: (message: string) => void;
+  /** rows predicted so far of a prediction task (for a progress bar) */
+  onRows?: (task: string, done: number, total: number) => void;
 }
 
 export interface SubmitResult {
@@ -66,7 +68,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       predictors.push(await createPredictor(path.join(runDir, m.checkpoint!), { infer: options.infer ?? 'auto', precision: options.precision ?? 'auto', calibration, spin: okMembers.length <= 1 }));
     }
     try {
-      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8);
+      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8, (done, total) => options.onRows?.('ensemble test rows', done, total));
       predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', tta: TTA_8.length, ids: dataset.ids, labels, confidence };
     } finally {
       for (const p of predictors) p.dispose();

@@ -9,7 +9,7 @@ import { importCompetition, resolveCompetitionFiles, type ImportReport } from '.
 import { DEFAULT_DATASET_SUBDIR, readManifest } from '../../data/dataset.js';
 import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';
 import { displayPath, formatCount } from '../../data/format.js';
-import { createProgressPrinter } from '../../data/progress.js';
+import { createProgress } from '../../cli/progress.js';
 
 export default class DataImport extends DigitsCommand {
   static override summary = 'Import competition CSVs into the fast binary dataset cache.';
@@ -74,7 +74,7 @@ export default class DataImport extends DigitsCommand {
         detector = await loadOrientationModel(checkpoint);
       }
     }
-    const progress = createProgressPrinter({ minTotal: 8e6 });
+    const progress = createProgress({ minTotal: 8e6, quiet: this.jsonEnabled() });
     let report: ImportReport;
     try {
       report = await importCompetition({
