@@ -4,7 +4,8 @@ import { Flags } from '@oclif/core';
 import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
-import { digitGridPng, renderDigitGrid } from '../../data/inspect.js';
+import { digitGridPng, gridColumns, renderDigitGrid } from '../../data/inspect.js';
+import { terminalWidth } from '../../cli/table.js';
 import type { BackendRequest } from '../../engine/backend.js';
 import type { AugmentationConfig } from '../../model/augment.js';
 import { UserError } from '../../errors.js';
@@ -68,7 +69,9 @@ export default class AugmentPreview extends DigitsCommand {
       return;
     }
     const color = colorOn(process.stdout);
-    process.stdout.write(`augmentation ${JSON.stringify(augmentation)}\n${renderDigitGrid(preview.tiles, { size: preview.size, columns: preview.columns, color })}\n`);
+    // As many tiles per line as the terminal holds (a sample's draws wrap onto the next line).
+    const columns = gridColumns(terminalWidth(process.stdout) === Number.POSITIVE_INFINITY ? 10_000 : terminalWidth(process.stdout), preview.size, preview.columns);
+    process.stdout.write(`augmentation ${JSON.stringify(augmentation)}\n${renderDigitGrid(preview.tiles, { size: preview.size, columns, color })}\n`);
     if (flags.png) process.stdout.write(`png ${path.resolve(flags.png)}\n`);
   }
 }
