@@ -13,7 +13,7 @@ export default class Dashboard extends DigitsCommand {
   static override summary = 'Per-class precision/recall/F1, the confusion matrix, misread digits and training curves of an evaluated run.';
 
   static override description =
-    'Reads <run>/evaluation.json (written by digits evaluate) and the dataset cache, so it opens instantly. In a terminal: ←/→ or 1–9 switch between the ensemble and its members, q quits. Piped, with CI=true or --json: prints the tables once (or the model as JSON).';
+    'Reads <run>/evaluation.json (written by digits evaluate) and the dataset cache, so it opens instantly. In a terminal it fits the window: ←/→ (or typing the number of a view, e.g. 1 then 2 for view 12) switch between the ensemble and its members, ↑/↓ and PgUp/PgDn scroll, q quits. Piped, with CI=true or --json: prints the tables once (or the model as JSON).';
 
   static override examples = [
     '<%= config.bin %> dashboard',

@@ -142,7 +142,10 @@ describe('every command under --json prints NDJSON ending with its result', () =
   });
 
   test('run streams its stages and events and ends with its result', { timeout: 300_000 }, async () => {
-    const run = await digitsJson(['run', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--concurrency', '1', '--precision', 'fp32', '--epochs', '1']);
+    // A fresh competition: run imports it itself (detecting the orientation), which would not match the as-is cache above
+    const fresh = path.join(work, 'comp-run');
+    expectFinished(await digitsJson(['data', 'practice', '--recipe', 'uniform', '--train', '200', '--test', '30', '--out', fresh]), 'result');
+    const run = await digitsJson(['run', '--data', fresh, '--ensemble', path.join(work, 'tiny.json'), '--concurrency', '1', '--precision', 'fp32', '--epochs', '1']);
     expectFinished(run, 'result');
     expect(run.lines.filter((l) => l.type === 'stage').length).toBeGreaterThan(2);
   });
