@@ -66,9 +66,13 @@ function renderSummary(file: string, summary: CorrectionSummary): string {
   for (const pair of summary.pairs.slice(0, 15)) lines.push(`  ${pair.predicted} → ${pair.label}  ${String(pair.count).padStart(5)}`);
   if (summary.pairs.length > 15) lines.push(`  … ${summary.pairs.length - 15} more pairs (--json lists them all)`);
   if (summary.withoutPrediction > 0) lines.push(`  (${summary.withoutPrediction} without a recorded prediction)`);
-  lines.push('', 'Matrix: rows = predicted, columns = given');
+  // Laid out as the dashboard's confusion matrix: rows the true (given) digit, columns what was predicted.
+  lines.push('', 'Matrix: rows = true digit (given), columns = predicted');
   lines.push(`      ${Array.from({ length: 10 }, (_, k) => String(k).padStart(4)).join('')}`);
-  summary.confusion.forEach((row, predicted) => lines.push(`  ${predicted}   ${row.map((c) => (c ? String(c) : '·').padStart(4)).join('')}`));
+  for (let given = 0; given < 10; given++) {
+    const row = summary.confusion.map((byGiven) => byGiven[given]!);
+    lines.push(`  ${given}   ${row.map((c) => (c ? String(c) : '·').padStart(4)).join('')}`);
+  }
   lines.push('');
   return lines.join('\n');
 }
