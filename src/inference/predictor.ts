@@ -116,7 +116,7 @@ async function modelBytesOf(runtime: OrtModule, dir: string, options: Omit<Predi
   if (!options.calibration) {
     if (precision === 'auto') return { ...float, note: `${float.note}; fp32: no int8 export and no calibration images`, precision: 'fp32' };
     throw new UserError(`${dir} has no int8 export and no calibration images were given`, {
-      hint: 'make it with `digits export onnx <checkpoint> --int8 --data <competition>` (or `digits evaluate`, which calibrates on each member\'s training rows), or use --precision fp32',
+      hint: 'make it with `digits evaluate` (which calibrates an int8 export of each member on its training rows), or use --precision fp32',
     });
   }
   const calibration = await options.calibration();

@@ -12,7 +12,7 @@ export default class ExportOnnx extends DigitsCommand {
 
   static override examples = [
     '<%= config.bin %> export onnx checkpoints/mnist-clean/seed002',
-    '<%= config.bin %> export onnx runs/deotte/member-3/best --json',
+    '<%= config.bin %> export onnx runs/quick-20261121-101500/seed002-1/best --json',
     '<%= config.bin %> export onnx my-checkpoint --force --images 256',
   ];
 
