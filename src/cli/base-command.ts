@@ -1,31 +1,112 @@
 import { Command, Errors } from '@oclif/core';
-import { UserError, formatUserError } from '../errors.js';
+import levenshtein from 'fast-levenshtein';
+import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
+
+/** The JSON form of an error under --json (one line on stdout, same exit code as without). */
+export interface JsonError {
+  type: 'error';
+  error: string;
+  hint: string | null;
+  where: ErrorLocation | null;
+}
 
 /**
  * Base of every command: one place that prints errors (UserError: what/where/hint,
  * exit code ≠ 0; anything else: a bug with its stack) and knows whether output is
  * for a person (TTY) or a machine (--json, CI=true, pipes).
+ *
+ * The JSON contract (oclif's `enableJsonFlag`): under --json stdout is NDJSON, one object
+ * per line, each with a `type`. Long jobs stream their events (`type` = the event) and end
+ * with the result (`type: "result"`) as the last line; an error is `{"type":"error","error",
+ * "hint","where"}` as the last line, with the exit code the error has without --json.
  */
 export abstract class DigitsCommand extends Command {
+  static override enableJsonFlag = true;
+
   /** True when results should be plain lines or JSON, not an interactive Ink view. */
   protected get plainOutput(): boolean {
-    return !process.stderr.isTTY || process.env.CI === 'true' || this.argv.includes('--json');
+    return !process.stderr.isTTY || process.env.CI === 'true' || this.jsonEnabled();
   }
 
-  protected printJson(value: unknown): void {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  /** The command's result: the last line under --json (`type: "result"`). */
+  protected printJson(value: object): void {
+    this.logJson(this.toSuccessJson(value));
+  }
+
+  /** One event of a stream, one NDJSON line on stdout (only under --json). */
+  protected emitJson<E extends { type: string }>(event: E): void {
+    if (this.jsonEnabled()) this.logJson(event);
+  }
+
+  override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  }
+
+  override toSuccessJson<T>(result: T): T {
+    // `type` first for readers, and last so that a result's own field cannot hide it.
+    return Object.assign({ type: 'result' }, result as object, { type: 'result' }) as T;
+  }
+
+  override toErrorJson(error: unknown): JsonError {
+    const user = toUserError(error, this.id ?? undefined, this.config?.bin);
+    if (user) return { type: 'error', error: user.message, hint: user.hint ?? null, where: user.where ?? null };
+    const message = error instanceof Error ? error.message : String(error);
+    return { type: 'error', error: `internal error (a bug in digits, please report it): ${message}`, hint: null, where: null };
   }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    if (error instanceof UserError) {
-      process.stderr.write(`${formatUserError(error)}\n`);
-      this.exit(error.exitCode);
+    // oclif's exit (this.exit) is not an error to report.
+    if (error instanceof Errors.ExitError) throw error;
+    const json = this.jsonEnabled();
+    const user = json || isUnknownFlag(error) ? toUserError(error, this.id ?? undefined, this.config?.bin) : toUserError(error instanceof UserError ? error : null);
+    const code = user?.exitCode ?? (isOclifError(error) ? (error.oclif?.exit ?? 2) : 70);
+    if (json) {
+      this.logJson(this.toErrorJson(error));
+      this.exit(code);
     }
-    if (error instanceof Errors.CLIError || (error as { oclif?: unknown }).oclif) {
-      // oclif's own parse errors (unknown flag, bad option) already say what and where.
+    if (user) {
+      process.stderr.write(`${formatUserError(user)}\n`);
+      this.exit(code);
+    }
+    if (isOclifError(error)) {
+      // oclif's other parse errors (missing argument, bad option) already say what and where.
       return super.catch(error);
     }
-    process.stderr.write(`internal error (a bug in digits, please report it): ${error.stack ?? error.message}\n`);
+    const bug = error as Error;
+    process.stderr.write(`internal error (a bug in digits, please report it): ${bug.stack ?? bug.message}\n`);
     this.exit(70);
   }
+}
+
+function isOclifError(error: unknown): error is Errors.CLIError {
+  return error instanceof Errors.CLIError || (typeof error === 'object' && error !== null && (error as { oclif?: unknown }).oclif !== undefined);
+}
+
+/**
+ * Our errors as they are; oclif's unknown-flag error as one that names the flag and the
+ * closest known one ("did you mean --answers?") instead of dumping the whole help; other
+ * oclif parse errors (under --json only) with their first line as the message.
+ */
+function isUnknownFlag(error: unknown): boolean {
+  return isOclifError(error) && Array.isArray((error as { flags?: unknown }).flags);
+}
+
+function toUserError(error: unknown, id?: string, bin = 'digits'): UserError | null {
+  if (error instanceof UserError) return error;
+  if (!isOclifError(error)) return null;
+  const unknown = (error as { flags?: unknown }).flags;
+  const parse = (error as { parse?: { input?: { flags?: Record<string, unknown> } } }).parse;
+  const command = id ? `${bin} ${id.replaceAll(':', ' ')}` : bin;
+  if (Array.isArray(unknown) && unknown.length > 0) {
+    const known = Object.keys(parse?.input?.flags ?? {});
+    const typed = String(unknown[0]);
+    const name = typed.replace(/^-+/, '').replace(/=.*/, '');
+    const closest = known
+      .map((flag) => ({ flag, distance: levenshtein.get(name, flag) }))
+      .sort((a, b) => a.distance - b.distance)[0];
+    const suggestion = closest && closest.distance <= Math.max(2, Math.floor(name.length / 3)) ? `did you mean --${closest.flag}? ` : '';
+    return new UserError(`not a flag of ${command}`, { where: { flag: name }, hint: `${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
+  }
+  const message = error.message.replace(/\n?See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' ').trim();
+  return new UserError(message, { hint: `\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
 }

@@ -6,12 +6,19 @@ import { formatMeanSd } from '../evaluation/cross-validation.js';
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const line = (label: string, m: Metrics | undefined) => (m ? `  ${label.padEnd(28)} acc ${pct(m.accuracy).padStart(7)}  log-loss ${m.logLoss.toFixed(4)}  (${m.rows} rows)\n` : '');
 
+/** The number format the ensemble's figures were computed in: one format, or the mix. */
+export function precisionOf(report: EvaluationReport): string {
+  const formats = [...new Set(report.members.map((m) => m.runtime?.precision ?? 'unrecorded'))];
+  return formats.length === 1 ? formats[0]! : `mixed: ${report.members.map((m) => `${m.name} ${m.runtime?.precision ?? '?'}`).join(', ')}`;
+}
+
 export function formatEvaluationSummary(report: EvaluationReport): string {
   let out = `run ${report.run}\n`;
-  out += `members, each on its own held-out rows:\n`;
+  out += `members, each on its own held-out rows (precision: ${precisionOf(report)}; training's figures are fp32):\n`;
   for (const m of report.members) {
-    out += line(m.name, m.metrics);
-    if (m.tta) out += line(`${m.name} + TTA`, m.tta);
+    const at = m.runtime ? ` [${m.runtime.precision}]` : '';
+    out += line(`${m.name}${at}`, m.metrics);
+    if (m.tta) out += line(`${m.name}${at} + TTA`, m.tta);
   }
   if (report.cv) {
     const cv = report.cv;
@@ -27,8 +34,8 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
     out += `  out-of-fold predictions of every training row: ${cv.oofFile}\n`;
   }
   out += report.cv
-    ? `ensemble, on the out-of-fold predictions of all ${report.heldOutRows.length} training rows:\n`
-    : `ensemble, on the ${report.heldOutRows.length} rows no member trained on:\n`;
+    ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of all ${report.heldOutRows.length} training rows:\n`
+    : `ensemble (${precisionOf(report)}), on the ${report.heldOutRows.length} rows no member trained on:\n`;
   out += line('soft voting', report.ensemble.soft);
   out += line('hard voting', report.ensemble.hard);
   out += line('soft voting + TTA', report.ensemble.softTta);
@@ -50,7 +57,7 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
   const pairs = (report.ensemble.softTta ?? report.ensemble.soft).mostConfused.slice(0, 3);
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;
   if (report.test) {
-    out += `test set, scored against ${report.test.answers}:\n`;
+    out += `test set (${precisionOf(report)}), scored against ${report.test.answers}:\n`;
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'})`, report.test.soft);
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'} + TTA)`, report.test.softTta);
     out += line(`ensemble (equal${report.test.softTta ? ' + TTA' : ''})`, report.test.equalWeights);

@@ -3,8 +3,16 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { BACKEND_NAMES } from '../engine/backend-names.js';
 
+/** oclif's --json (every DigitsCommand has `enableJsonFlag`), with our description of the contract. */
 export const jsonFlag = {
-  json: Flags.boolean({ description: 'Print results as JSON (one object per event for long jobs).', default: false }),
+  json: Flags.boolean({ description: 'Print NDJSON on stdout: one object per line, each with a "type"; events of long jobs first, the result (or the error) last.', default: false }),
+};
+
+/** The built-in ensembles (ensemble-spec.ts BUILTIN_ENSEMBLES; a test keeps the two equal), named here so help needs no tfjs. */
+export const BUILTIN_ENSEMBLE_NAMES = ['quick', 'full'] as const;
+
+export const ensembleFlag = {
+  ensemble: Flags.string({ description: `Built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files", schema: ensemble.schema.json).`, default: 'quick' }),
 };
 
 export const backendFlag = {
@@ -18,6 +26,24 @@ export const backendFlag = {
 
 export const seedFlag = {
   seed: Flags.integer({ description: 'Random seed (shuffles, splits, initial weights, augmentation).', default: 42, env: 'DIGITS_SEED' }),
+};
+
+/**
+ * Overrides of every member of the ensemble (`digits train`, `digits run`), as a notebook
+ * user sets them; unset, each member keeps its own (file or built-in) value.
+ */
+export const memberOverrideFlags = {
+  seed: Flags.integer({ description: 'Seed every member: member i gets seed + i (default: each member\'s own seed).', env: 'DIGITS_SEED' }),
+  epochs: Flags.integer({ description: 'Epochs of every member (default: each member\'s own).', min: 1 }),
+  'learning-rate': Flags.custom<number>({
+    description: 'Initial learning rate of every member (default: each member\'s own).',
+    parse: async (input: string) => {
+      const value = Number(input);
+      if (!(Number.isFinite(value) && value > 0)) throw new Error(`--learning-rate must be a number > 0, got ${input} (for example 1e-3)`);
+      return value;
+    },
+  })(),
+  'batch-size': Flags.integer({ description: 'Batch size of every member (default: each member\'s own).', min: 1 }),
 };
 
 export const dataFlag = {

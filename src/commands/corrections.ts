@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
+import { colorOn } from '../cli/color.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
@@ -37,7 +38,7 @@ export default class Corrections extends DigitsCommand {
       this.printJson({ file: log.file, ...summary, warnings: log.warnings, png: png && tiles.length > 0 ? png : null });
       return;
     }
-    const color = Boolean(process.stdout.isTTY) && process.env.CI !== 'true' && !('NO_COLOR' in process.env);
+    const color = colorOn(process.stdout);
     const out = [renderSummary(log.file, summary)];
     if (tiles.length > 0) {
       out.push(`Most recent ${tiles.length} (what the ensemble said → the right digit)`, renderDigitGrid(tiles, { size: 28, columns, color }));
@@ -65,9 +66,13 @@ function renderSummary(file: string, summary: CorrectionSummary): string {
   for (const pair of summary.pairs.slice(0, 15)) lines.push(`  ${pair.predicted} → ${pair.label}  ${String(pair.count).padStart(5)}`);
   if (summary.pairs.length > 15) lines.push(`  … ${summary.pairs.length - 15} more pairs (--json lists them all)`);
   if (summary.withoutPrediction > 0) lines.push(`  (${summary.withoutPrediction} without a recorded prediction)`);
-  lines.push('', 'Matrix: rows = predicted, columns = given');
+  // Laid out as the dashboard's confusion matrix: rows the true (given) digit, columns what was predicted.
+  lines.push('', 'Matrix: rows = true digit (given), columns = predicted');
   lines.push(`      ${Array.from({ length: 10 }, (_, k) => String(k).padStart(4)).join('')}`);
-  summary.confusion.forEach((row, predicted) => lines.push(`  ${predicted}   ${row.map((c) => (c ? String(c) : '·').padStart(4)).join('')}`));
+  for (let given = 0; given < 10; given++) {
+    const row = summary.confusion.map((byGiven) => byGiven[given]!);
+    lines.push(`  ${given}   ${row.map((c) => (c ? String(c) : '·').padStart(4)).join('')}`);
+  }
   lines.push('');
   return lines.join('\n');
 }

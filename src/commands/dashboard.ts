@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
+import { colorOn } from '../cli/color.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
@@ -7,13 +8,12 @@ import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../e
 import { readEvaluationReport } from '../evaluation/evaluation-report.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
 import { latestEvaluatedRun } from '../runs/manifest.js';
-import { showDashboard } from '../tui/Dashboard.js';
 
 export default class Dashboard extends DigitsCommand {
   static override summary = 'Per-class precision/recall/F1, the confusion matrix, misread digits and training curves of an evaluated run.';
 
   static override description =
-    'Reads <run>/evaluation.json (written by digits evaluate) and the dataset cache, so it opens instantly. In a terminal: ←/→ or 1–9 switch between the ensemble and its members, q quits. Piped, with CI=true or --json: prints the tables once (or the model as JSON).';
+    'Reads <run>/evaluation.json (written by digits evaluate) and the dataset cache, so it opens instantly. In a terminal it fits the window: ←/→ (or typing the number of a view, e.g. 1 then 2 for view 12) switch between the ensemble and its members, ↑/↓ and PgUp/PgDn scroll, q quits. Piped, with CI=true or --json: prints the tables once (or the model as JSON).';
 
   static override examples = [
     '<%= config.bin %> dashboard',
@@ -44,11 +44,12 @@ export default class Dashboard extends DigitsCommand {
       const width = process.stdout.columns ?? 120;
       const size = source?.size ?? 28;
       const tiles = misreadTiles(view, source, gridColumns(width, size, Math.max(1, view.pairs.length)));
-      const color = Boolean(process.stdout.isTTY) && process.env.CI !== 'true' && !('NO_COLOR' in process.env);
+      const color = colorOn(process.stdout);
       const digits = tiles.length > 0 ? renderDigitGrid(tiles, { size, columns: tiles.length, color }) : undefined;
       process.stdout.write(dashboardText(model, viewIndex, digits));
       return;
     }
-    await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100 });
+    const { showDashboard } = await import('../tui/Dashboard.js');
+    await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100, color: colorOn(process.stderr) });
   }
 }

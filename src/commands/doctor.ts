@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, jsonFlag } from '../cli/flags.js';
-import { formatDoctor, runDoctor } from '../services/doctor.js';
 import type { BackendRequest } from '../engine/backend.js';
 
 export default class Doctor extends DigitsCommand {
@@ -15,8 +14,9 @@ export default class Doctor extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Doctor);
+    const { formatDoctor, runDoctor } = await import('../services/doctor.js');
     const report = await runDoctor({ backend: flags.backend as BackendRequest, benchmarkSeconds: flags.seconds });
-    if (flags.json) this.printJson(report);
+    if (this.jsonEnabled()) this.printJson(report);
     else process.stdout.write(`${formatDoctor(report)}\n`);
   }
 }

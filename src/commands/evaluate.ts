@@ -2,8 +2,8 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
-import { initEngine, type BackendRequest } from '../engine/backend.js';
-import { evaluateRun } from '../services/evaluate.js';
+import { createProgress, rowProgress } from '../cli/progress.js';
+import type { BackendRequest } from '../engine/backend.js';
 import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
@@ -23,16 +23,20 @@ export default class Evaluate extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Evaluate);
     const runDir = await resolveRunDir(flags.run);
+    const [{ initEngine }, { evaluateRun }] = await Promise.all([import('../engine/backend.js'), import('../services/evaluate.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
+    // Bars with ETA on a terminal; the stage lines say enough in logs.
+    const bars = createProgress({ quiet: this.plainOutput });
     const report = await evaluateRun({
       runDir,
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
       tta: flags.tta ? TTA_8 : [],
       answers: flags.answers,
-      onProgress: flags.json ? undefined : (message) => process.stderr.write(`${message}\n`),
-    });
-    if (flags.json) this.printJson(report);
+      onProgress: this.jsonEnabled() ? undefined : (message) => process.stderr.write(`${message}\n`),
+      onRows: rowProgress(bars),
+    }).finally(() => bars.finish());
+    if (this.jsonEnabled()) this.printJson(report);
     else process.stdout.write(formatEvaluationSummary(report));
   }
 }

@@ -3,9 +3,8 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../cli/flags.js';
 import { eventPrinter } from '../cli/train-events.js';
-import { initEngine, type BackendRequest } from '../engine/backend.js';
+import type { BackendRequest } from '../engine/backend.js';
 import { PRESET_NAMES } from '../model/presets.js';
-import { pretrain } from '../training/pretrain.js';
 import { UserError } from '../errors.js';
 
 export default class Pretrain extends DigitsCommand {
@@ -30,6 +29,7 @@ export default class Pretrain extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Pretrain);
+    const [{ initEngine }, { pretrain }] = await Promise.all([import('../engine/backend.js'), import('../training/pretrain.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
     const noise = flags['background-noise'] === undefined ? undefined : Number(flags['background-noise']);
     if (noise !== undefined && !(noise > 0 && noise <= 1)) throw new UserError(`--background-noise must be a number in (0, 1], got ${flags['background-noise']}`, { where: { flag: 'background-noise' }, hint: 'For the uniform noise of the seed-002 competition use 1.' });

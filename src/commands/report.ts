@@ -3,7 +3,6 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { displayPath } from '../data/format.js';
-import { writeReport } from '../report/report-html.js';
 import { latestEvaluatedRun } from '../runs/manifest.js';
 
 export default class Report extends DigitsCommand {
@@ -22,9 +21,10 @@ export default class Report extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Report);
     const run = flags.run ? path.resolve(flags.run) : await latestEvaluatedRun('runs');
+    const { writeReport } = await import('../report/report-html.js');
     const written = await writeReport({ run, out: flags.out });
     if (written.note) process.stderr.write(`note: ${written.note}\n`);
-    if (flags.json) {
+    if (this.jsonEnabled()) {
       this.printJson({ run, ...written });
       return;
     }

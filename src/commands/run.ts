@@ -1,20 +1,17 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, inferFlag, jsonFlag, seedFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, inferFlag, jsonFlag, memberOverrideFlags } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { BUILTIN_ENSEMBLES } from '../ensemble/ensemble-spec.js';
-import { AUTO_ENSEMBLE, DEFAULT_BUDGET_MINUTES, runMainJob } from '../services/run.js';
 import { formatAutoEvent, formatAutoSummary } from '../cli/auto-summary.js';
 import { UserError } from '../errors.js';
+import { BUILTIN_ENSEMBLE_NAMES } from '../cli/flags.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 import { formatEvaluationSummary } from '../cli/evaluation-summary.js';
-import { writeRunReport } from '../report/report-html.js';
-import { TrainView } from '../tui/TrainView.js';
-import { mountLive, type LiveView } from '../tui/live.js';
-import { initialState, reduce, type TrainViewState } from '../tui/train-state.js';
+import type { LiveView } from '../tui/live.js';
+import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
 import { newestUnfinishedRun } from '../runs/manifest.js';
@@ -29,9 +26,10 @@ export default class Run extends DigitsCommand {
     ...dataFlag,
     ...inferFlag,
     ...jsonFlag,
-    ...seedFlag,
-    ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file.`, default: AUTO_ENSEMBLE }),
-    budget: Flags.string({ description: 'Minutes the whole run should take on this machine (auto plans its probes and members to fit).', default: String(DEFAULT_BUDGET_MINUTES) }),
+    ...memberOverrideFlags,
+    // Literals, not the service's constants: oclif reads flags without loading the services.
+    ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files").`, default: 'auto' }),
+    budget: Flags.string({ description: 'Minutes the whole run should take on this machine (auto plans its probes and members to fit).', default: '20' }),
     'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
@@ -42,20 +40,30 @@ export default class Run extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
+    // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
+    const [{ initEngine }, { runMainJob }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+      import('../engine/backend.js'),
+      import('../services/run.js'),
+      import('../report/report-html.js'),
+      import('../tui/TrainView.js'),
+      import('../tui/live.js'),
+      import('../tui/train-state.js'),
+    ]);
+    const json = this.jsonEnabled();
     const budgetMinutes = Number(flags.budget);
     if (!(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
-    if (flags['pseudo-label'] && flags.ensemble !== AUTO_ENSEMBLE) throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
+    if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
     const runName = resume ? path.basename(resume) : `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
     let live: LiveView<TrainViewState> | null = null;
     let state: TrainViewState | null = null;
     const say = (stage: string, message: string) => {
-      if (flags.json) process.stdout.write(`${JSON.stringify({ type: 'stage', stage, message })}\n`);
+      if (json) this.emitJson({ type: 'stage', stage, message });
       else process.stderr.write(`[${stage}] ${message}\n`);
     };
     const onTrainEvent = (event: EnsembleEvent) => {
-      if (flags.json) {
-        if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (json) {
+        if (event.type !== 'batch') this.emitJson(event);
         return;
       }
       if (this.plainOutput) {
@@ -70,6 +78,9 @@ export default class Run extends DigitsCommand {
       state = reduce(state, event);
       live?.update(state);
     };
+    // The main thread detects the orientation and evaluates: on the chosen backend, as
+    // `digits evaluate` does (else tfjs's default, its pure-JavaScript cpu backend).
+    await initEngine({ backend: flags.backend as BackendRequest });
     const result = await runMainJob({
       data: flags.data,
       answers: flags.answers,
@@ -82,12 +93,14 @@ export default class Run extends DigitsCommand {
       precision: flags.precision as Precision,
       concurrency: flags.concurrency ?? os.availableParallelism(),
       folds: flags.folds,
-      seed: flags.seed,
+      // The practice competition's draw: --seed when given, else 42 as before.
+      seed: flags.seed ?? 42,
+      overrides: { seed: flags.seed, epochs: flags.epochs, learningRate: flags['learning-rate'], batchSize: flags['batch-size'] },
       command: ['digits', 'run', ...this.argv].join(' '),
       runName,
       resume,
       onStage: (stage, message) => {
-        if (stage === 'train' && !this.plainOutput && !flags.json) {
+        if (stage === 'train' && !this.plainOutput) {
           say(stage, message);
           return;
         }
@@ -98,7 +111,7 @@ export default class Run extends DigitsCommand {
         say(stage, message);
       },
       onTrainEvent: (event) => {
-        if (!state && !this.plainOutput && !flags.json && event.type === 'start') {
+        if (!state && !this.plainOutput && event.type === 'start') {
           // The first member started: mount the live view for the whole ensemble.
           state = initialState(`digits run → runs/${runName}`, flags.backend, []);
           live = mountLive((s: TrainViewState) => TrainView({ state: s }), state);
@@ -106,12 +119,12 @@ export default class Run extends DigitsCommand {
         onTrainEvent(event);
       },
       onAutoEvent: (event) => {
-        if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+        if (json) this.emitJson(event);
         else say('recipe', formatAutoEvent(event));
       },
       writeReport: (runDir) => writeRunReport({ runDir }),
     }).finally(() => live?.done());
-    if (flags.json) {
+    if (json) {
       this.printJson(result);
       return;
     }

@@ -2,11 +2,9 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
-import { initEngine, type BackendRequest } from '../engine/backend.js';
+import type { BackendRequest } from '../engine/backend.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { UserError } from '../errors.js';
-import { defaultServeWorkers, loadServedEnsemble } from '../serve/ensemble.js';
-import { startServer } from '../serve/server.js';
 
 export default class Serve extends DigitsCommand {
   static override summary = 'Serve a trained ensemble over HTTP, with the draw-and-correct pad at /.';
@@ -59,10 +57,17 @@ export default class Serve extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Serve);
+    // tfjs, fastify and ONNX Runtime load here, not when oclif reads the command (help, manifest).
+    const [{ initEngine }, { defaultServeWorkers, loadServedEnsemble }, { startServer }] = await Promise.all([
+      import('../engine/backend.js'),
+      import('../serve/ensemble.js'),
+      import('../serve/server.js'),
+    ]);
+    const json = this.jsonEnabled();
     const runDir = await resolveRunDir(flags.run);
     await initEngine({ backend: flags.backend as BackendRequest });
     const say = (line: string) => {
-      if (!flags.json) process.stderr.write(`${line}\n`);
+      if (!json) process.stderr.write(`${line}\n`);
     };
     const ensemble = await loadServedEnsemble(runDir, { infer: flags.infer as InferMode, precision: flags.precision as Precision, threads: flags.threads, workers: flags.workers ?? defaultServeWorkers() });
     let server;
@@ -89,8 +94,8 @@ export default class Serve extends DigitsCommand {
     }
     const members = ensemble.members.map((m) => ({ name: m.name, preset: m.preset, runtime: m.predictor.kind, reason: m.predictor.reason }));
     const { mode, workers, threadsPerSession, reason } = ensemble.inference;
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url, port: server.port, run: runDir, members, inference: { mode, workers, threadsPerSession, reason }, corrections: server.correctionsFile })}\n`);
+    if (json) {
+      this.emitJson({ type: 'listening', url: server.url, port: server.port, run: runDir, members, inference: { mode, workers, threadsPerSession, reason }, corrections: server.correctionsFile });
     } else {
       say(`digits serve: ${ensemble.members.length} member${ensemble.members.length === 1 ? '' : 's'} of ${runDir}`);
       for (const m of members) say(`  ${m.name.padEnd(14)} ${m.preset.padEnd(9)} ${m.reason}`);
@@ -112,7 +117,7 @@ export default class Serve extends DigitsCommand {
     const inFlight = server.inFlight();
     say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight (up to ${flags['grace-period']} s), then stopping`);
     const report = await server.close({ graceMs: flags['grace-period'] * 1000 });
-    if (flags.json) process.stdout.write(`${JSON.stringify({ event: 'stopped', signal, finished: report.finished, cut: report.cut.length })}\n`);
+    if (json) this.printJson({ stopped: signal, finished: report.finished, cut: report.cut.length });
     else say(`stopped: ${report.finished} finished${report.cut.length ? `, ${report.cut.length} cut (named above)` : ''}`);
     // Cut requests are a failed shutdown: say so in the exit code.
     if (report.cut.length > 0) this.exit(1);

@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { displayPath } from '../data/format.js';
+import { renderTable } from '../cli/table.js';
 import { DEFAULT_SUBMISSIONS_DIR, LEDGER_FILE, type ListedSubmission, listSubmissions } from '../data/submission.js';
 
 const pct = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
@@ -25,12 +26,9 @@ export function submissionRows(entries: ListedSubmission[]): string[][] {
 
 export const SUBMISSION_COLUMNS = ['created (UTC)', 'file', 'run', 'members', 'voting', 'tta', 'val acc', 'val loss', 'score', 'file status'];
 
-/** Left-aligned text columns, numbers right-aligned, two spaces apart. */
-export function formatTable(columns: string[], rows: string[][]): string {
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => /^[\d.,%—-]+$/.test(r[i]!)));
-  const line = (cells: string[]) => cells.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(columns), ...rows.map(line)].join('\n');
+/** The ledger as a table that fits `width` columns (default: the terminal's; unlimited when piped). */
+export function formatTable(columns: string[], rows: string[][], width?: number): string {
+  return renderTable(columns, rows, { width });
 }
 
 export default class Submissions extends DigitsCommand {
@@ -48,7 +46,7 @@ export default class Submissions extends DigitsCommand {
     const dir = path.resolve(flags.dir);
     const entries = await listSubmissions(dir);
     if (flags.json) {
-      this.printJson(entries);
+      this.printJson({ submissions: entries });
       return;
     }
     if (entries.length === 0) {

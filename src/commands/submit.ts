@@ -3,9 +3,9 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
-import { initEngine, type BackendRequest } from '../engine/backend.js';
+import { createProgress, rowProgress } from '../cli/progress.js';
+import type { BackendRequest } from '../engine/backend.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
-import { submitRun } from '../services/submit.js';
 
 export default class Submit extends DigitsCommand {
   static override summary = "Write a run's submission CSV in the competition's format, validate it as Kaggle would, and record it in submissions/ledger.jsonl.";
@@ -23,7 +23,10 @@ export default class Submit extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Submit);
     const runDir = await resolveRunDir(flags.run);
+    const [{ initEngine }, { submitRun }] = await Promise.all([import('../engine/backend.js'), import('../services/submit.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
+    // Bars with ETA on a terminal; the stage lines say enough in logs.
+    const bars = createProgress({ quiet: this.plainOutput });
     const result = await submitRun({
       runDir,
       dir: path.resolve(flags.dir),
@@ -31,9 +34,10 @@ export default class Submit extends DigitsCommand {
       answers: flags.answers,
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
-      onProgress: flags.json ? undefined : (m) => process.stderr.write(`${m}\n`),
-    });
-    if (flags.json) {
+      onProgress: this.jsonEnabled() ? undefined : (m) => process.stderr.write(`${m}\n`),
+      onRows: rowProgress(bars),
+    }).finally(() => bars.finish());
+    if (this.jsonEnabled()) {
       this.printJson(result);
       return;
     }

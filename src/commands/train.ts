@@ -2,18 +2,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, jsonFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { BUILTIN_ENSEMBLES, expandFolds, resolveEnsemble, withFolds } from '../ensemble/ensemble-spec.js';
-import { planResume, trainEnsemble } from '../services/train.js';
-import { type EnsembleEvent } from '../training/train-member.js';
+import type { EnsembleEvent } from '../training/train-member.js';
+import { BUILTIN_ENSEMBLE_NAMES } from '../cli/flags.js';
 import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
-import { TrainView } from '../tui/TrainView.js';
-import { mountLive } from '../tui/live.js';
-import { initialState, reduce } from '../tui/train-state.js';
 
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -26,12 +22,15 @@ export default class Train extends DigitsCommand {
     '<%= config.bin %> train --ensemble full --data my-competition',
     '<%= config.bin %> train --ensemble my-ensemble.json --data my-competition --concurrency 1',
     '<%= config.bin %> train --resume --run runs/quick-20261121-101500',
+    '<%= config.bin %> train --data competitions/uniform --epochs 1 --learning-rate 1e-4 --seed 7',
   ];
   static override flags = {
     ...backendFlag,
     ...dataFlag,
     ...jsonFlag,
-    ensemble: Flags.string({ description: `Built-in ensemble (${Object.keys(BUILTIN_ENSEMBLES).join(', ')}) or an ensemble JSON file (default quick; with --resume, the run's own).` }),
+    ...memberOverrideFlags,
+    // No default: with --resume, an ensemble given must match the run's own (and is not needed).
+    ensemble: Flags.string({ description: `Built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files"; default quick; with --resume, the run's own).` }),
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run from its folder alone (needs --run): each member restarts exactly from its last saved epoch.', default: false }),
@@ -41,6 +40,14 @@ export default class Train extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
+    // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
+    const [{ expandFolds, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+      import('../ensemble/ensemble-spec.js'),
+      import('../services/train.js'),
+      import('../tui/TrainView.js'),
+      import('../tui/live.js'),
+      import('../tui/train-state.js'),
+    ]);
     let data = flags.data;
     let ensemble;
     let resumedExtra: string | undefined;
@@ -53,14 +60,17 @@ export default class Train extends DigitsCommand {
       ensemble = await resolveEnsemble(flags.ensemble ?? 'quick');
     }
     if (!data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`), or build a practice one with `digits data practice --recipe uniform`.' });
-    if (flags.folds && !flags.resume) ensemble = withFolds(ensemble, flags.folds);
+    if (!flags.resume) {
+      if (flags.folds) ensemble = withFolds(ensemble, flags.folds);
+      ensemble = withOverrides(ensemble, { seed: flags.seed, epochs: flags.epochs, learningRate: flags['learning-rate'], batchSize: flags['batch-size'] });
+    }
     const trained = expandFolds(ensemble).map((f) => f.member);
     const viewMembers = trained.length > 0 ? trained : ensemble.members;
     const ensembleName = ensemble.name;
     const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
     const print = (event: EnsembleEvent) => {
-      if (flags.json) {
-        if (event.type !== 'batch') process.stdout.write(`${JSON.stringify(event)}\n`);
+      if (this.jsonEnabled()) {
+        if (event.type !== 'batch') this.emitJson(event);
         return;
       }
       if (event.type === 'member-failed') process.stderr.write(`${event.member}: FAILED: ${event.error.split('\n')[0]}\n`);
@@ -93,7 +103,7 @@ export default class Train extends DigitsCommand {
       command: ['digits', 'train', ...this.argv].join(' '),
       onEvent,
     }).finally(() => live?.done());
-    if (flags.json) {
+    if (this.jsonEnabled()) {
       this.printJson(manifest);
     } else {
       process.stdout.write(`run ${runDir} (${manifest.seconds}s)\n`);

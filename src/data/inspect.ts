@@ -12,6 +12,10 @@ import { type Dataset, type Images, type PixelDtype, type PixelScale, loadDatase
 import type { Orientation } from './orientation.js';
 import { createRandom, shuffleInPlace } from './random.js';
 import { listSplits } from './splits.js';
+import { Ansis } from 'ansis';
+
+/** 256-colour escapes for the digit grids; whether to colour at all is the caller's `color` (cli/color.ts). */
+const GREYS = new Ansis(2);
 
 export interface PixelStats {
   /** In [0, 1] units (stored values divided by the scale). */
@@ -175,9 +179,10 @@ export function renderDigitGrid(tiles: DigitTile[], options: GridOptions): strin
         for (let x = 0; x < size; x++) {
           const top = tile.image[y * size + x];
           const bottom = y + 1 < size ? tile.image[(y + 1) * size + x] : 0;
-          text += color ? `\x1b[38;5;${ansiGrey(top)}m\x1b[48;5;${ansiGrey(bottom)}m▀` : shadeChar((top + bottom) / 2);
+          // Upper half block: foreground the top pixel, background the bottom one (256-colour greys).
+          text += color ? GREYS.fg(ansiGrey(top)).bg(ansiGrey(bottom))('▀') : shadeChar((top + bottom) / 2);
         }
-        return color ? `${text}\x1b[0m` : text;
+        return text;
       });
       lines.push(color ? parts.join(gap) : parts.join(gap).trimEnd());
     }

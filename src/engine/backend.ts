@@ -102,6 +102,27 @@ export interface EngineOptions {
 }
 
 /**
+ * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in Node.js…" to stderr
+ * on its first tensor (backend_cpu.ts, its `firstUse` field), with --backend cpu and under
+ * --json too. We choose backends ourselves and `digits doctor` says why, so the banner is
+ * noise: the registered factory is wrapped (once, when this module loads, before anything
+ * can make the backend) so that the backend it makes counts as already used. tfjs's PROD
+ * flag would hide it too, and other checks with it.
+ */
+function quietCpuBanner(): void {
+  const entry = tf.engine().registryFactory.cpu as { factory: () => unknown; quiet?: boolean } | undefined;
+  if (!entry || entry.quiet) return;
+  const make = entry.factory;
+  entry.factory = () => {
+    const backend = make() as { firstUse?: boolean } | Promise<unknown>;
+    if (backend && !(backend instanceof Promise) && 'firstUse' in backend) backend.firstUse = false;
+    return backend;
+  };
+  entry.quiet = true;
+}
+quietCpuBanner();
+
+/**
  * Chooses and initialises the backend. A backend asked for by name that cannot load
  * is a UserError saying why and how to install it; `auto` records why each one was skipped.
  */

@@ -1,14 +1,17 @@
 /**
  * Ensembles as data: built-in presets (`quick`, `full`) and JSON files, validated
- * strictly (an unknown key or a wrong type is an error naming it, after nanoGPT's
- * configurator). A member is a preset plus overrides of its recipe.
+ * strictly by the one schema of ensemble-schema.ts (an unknown key or a wrong type is an
+ * error naming it, after nanoGPT's configurator). A member is a preset plus overrides of
+ * its recipe; `withOverrides` applies the command line's to every member.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js';
-import { PRESET_NAMES, getPreset } from '../model/presets.js';
+import { getPreset } from '../model/presets.js';
+import { EnsembleFileSchema, MemberSchema, describeIssues } from './ensemble-schema.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
@@ -32,107 +35,47 @@ export interface EnsembleSpec {
   members: MemberConfig[];
 }
 
-/** What a member entry may say; everything but `preset` has a default. */
-export type MemberInput = Partial<MemberConfig> & { preset: string };
-
-const MEMBER_TYPES: Record<keyof MemberConfig, 'string' | 'number' | 'object'> = {
-  name: 'string',
-  preset: 'string',
-  optimizer: 'string',
-  learningRate: 'number',
-  momentum: 'number',
-  schedule: 'object',
-  reduceLROnPlateau: 'object',
-  earlyStopping: 'object',
-  labelSmoothing: 'number',
-  l2: 'number',
-  augmentation: 'object',
-  epochs: 'number',
-  batchSize: 'number',
-  seed: 'number',
-  init: 'string',
-  freezeUpTo: 'string',
-};
+/** What a member entry may say; everything but `preset` has a default (ensemble-schema.ts). */
+export type { MemberInput } from './ensemble-schema.js';
 
 class SpecError extends UserError {}
 
-function fail(where: string, message: string, file?: string): never {
-  throw new SpecError(`${where}: ${message}`, {
+/** The first problem the schema found, as a UserError naming the key and the file (or --ensemble). */
+function specError(error: z.ZodError, file?: string): SpecError {
+  const [first, ...rest] = describeIssues(error);
+  const more = rest.length > 0 ? ` (and ${rest.length} more: ${rest.map((r) => r.where).join(', ')})` : '';
+  return new SpecError(`${first!.where}: ${first!.message}${more}`, {
     where: file ? { file } : { flag: 'ensemble' },
-    hint: 'Fix the ensemble file (see README "Ensembles" for the keys), or use a built-in ensemble: quick, full.',
+    hint: 'Fix the ensemble file (README "Ensemble files" lists the keys; point "$schema" at ensemble.schema.json and an editor checks them), or use a built-in ensemble: quick, full.',
   });
-}
-
-function checkKeys(value: Record<string, unknown>, allowed: readonly string[], where: string, file?: string): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) fail(`${where}.${key}`, `unknown key (allowed: ${allowed.join(', ')})`, file);
-  }
-}
-
-function checkSchedule(value: unknown, where: string, file?: string): Schedule {
-  if (typeof value !== 'object' || value === null) fail(where, 'must be an object like {"kind":"exponential","decay":0.9}', file);
-  const s = value as Record<string, unknown>;
-  if (s.kind === 'constant') return checkKeys(s, ['kind'], where, file), { kind: 'constant' };
-  if (s.kind === 'exponential') {
-    checkKeys(s, ['kind', 'decay'], where, file);
-    if (typeof s.decay !== 'number' || !(s.decay > 0 && s.decay <= 1)) fail(`${where}.decay`, 'must be a number in (0, 1]', file);
-    return { kind: 'exponential', decay: s.decay };
-  }
-  if (s.kind === 'step') {
-    checkKeys(s, ['kind', 'every', 'factor'], where, file);
-    if (typeof s.every !== 'number' || !Number.isInteger(s.every) || s.every < 1) fail(`${where}.every`, 'must be a whole number ≥ 1', file);
-    if (typeof s.factor !== 'number' || !(s.factor > 0 && s.factor <= 1)) fail(`${where}.factor`, 'must be a number in (0, 1]', file);
-    return { kind: 'step', every: s.every, factor: s.factor };
-  }
-  return fail(`${where}.kind`, `must be "constant", "exponential" or "step", got ${JSON.stringify(s.kind)}`, file);
 }
 
 /** Fills a member's defaults from its preset's recipe and checks every key and type. */
 export function memberFromInput(input: Record<string, unknown>, index: number, file?: string): MemberConfig {
-  const where = `members[${index}]`;
-  checkKeys(input, Object.keys(MEMBER_TYPES), where, file);
-  for (const [key, type] of Object.entries(MEMBER_TYPES)) {
-    const v = input[key];
-    if (v === undefined) continue;
-    if (type === 'object' ? typeof v !== 'object' || v === null || Array.isArray(v) : typeof v !== type) {
-      fail(`${where}.${key}`, `must be a ${type}, got ${JSON.stringify(v)}`, file);
-    }
-    if (type === 'number' && !Number.isFinite(v as number)) fail(`${where}.${key}`, `must be a finite number, got ${v}`, file);
-  }
-  if (typeof input.preset !== 'string') fail(`${where}.preset`, `is required (one of ${PRESET_NAMES.join(', ')})`, file);
-  if (!PRESET_NAMES.includes(input.preset)) fail(`${where}.preset`, `unknown preset ${JSON.stringify(input.preset)} (known: ${PRESET_NAMES.join(', ')})`, file);
-  const recipe = getPreset(input.preset).recipe;
-  if (input.optimizer !== undefined && !['adam', 'rmsprop', 'sgd'].includes(input.optimizer as string)) fail(`${where}.optimizer`, 'must be "adam", "rmsprop" or "sgd"', file);
-  for (const key of ['epochs', 'batchSize'] as const) {
-    const v = input[key];
-    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) fail(`${where}.${key}`, `must be a whole number ≥ 1, got ${v}`, file);
-  }
-  const augmentation = (input.augmentation ?? recipeAugmentation(recipe.augmentation)) as Record<string, unknown>;
-  checkKeys(augmentation, AUGMENTATION_KEYS, `${where}.augmentation`, file);
-  for (const [k, v] of Object.entries(augmentation)) {
-    if (typeof v !== 'number' || !(v >= 0)) fail(`${where}.augmentation.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`, file);
-  }
-  if (input.l2 !== undefined && input.init !== undefined) fail(`${where}.l2`, 'applies to models built fresh; a member with "init" keeps the regularisers of its checkpoint', file);
-  if (input.reduceLROnPlateau !== undefined) checkKeys(input.reduceLROnPlateau as Record<string, unknown>, ['factor', 'patience', 'minLearningRate'], `${where}.reduceLROnPlateau`, file);
-  if (input.earlyStopping !== undefined) checkKeys(input.earlyStopping as Record<string, unknown>, ['patience'], `${where}.earlyStopping`, file);
-  const seed = (input.seed as number | undefined) ?? 1000 + index;
+  const parsed = MemberSchema.safeParse(input);
+  if (!parsed.success) throw specError(new z.ZodError(parsed.error.issues.map((issue) => ({ ...issue, path: ['members', index, ...issue.path] }))), file);
+  return withRecipe(parsed.data, index);
+}
+
+function withRecipe(member: z.output<typeof MemberSchema>, index: number): MemberConfig {
+  const recipe = getPreset(member.preset).recipe;
   return {
-    name: (input.name as string | undefined) ?? `${input.preset}-${index + 1}`,
-    preset: input.preset,
-    optimizer: (input.optimizer as MemberConfig['optimizer'] | undefined) ?? recipe.optimizer,
-    learningRate: (input.learningRate as number | undefined) ?? recipe.learningRate,
-    momentum: input.momentum as number | undefined,
-    schedule: input.schedule === undefined ? (recipe.lrDecay ? { kind: 'exponential', decay: recipe.lrDecay } : { kind: 'constant' }) : checkSchedule(input.schedule, `${where}.schedule`, file),
-    reduceLROnPlateau: input.reduceLROnPlateau as MemberConfig['reduceLROnPlateau'],
-    earlyStopping: input.earlyStopping as MemberConfig['earlyStopping'],
-    labelSmoothing: input.labelSmoothing as number | undefined,
-    l2: input.l2 as number | undefined,
-    augmentation: augmentation as AugmentationConfig,
-    epochs: (input.epochs as number | undefined) ?? recipe.epochs,
-    batchSize: (input.batchSize as number | undefined) ?? recipe.batchSize,
-    seed,
-    init: input.init as string | undefined,
-    freezeUpTo: input.freezeUpTo as string | undefined,
+    name: member.name ?? `${member.preset}-${index + 1}`,
+    preset: member.preset,
+    optimizer: member.optimizer ?? recipe.optimizer,
+    learningRate: member.learningRate ?? recipe.learningRate,
+    momentum: member.momentum,
+    schedule: (member.schedule as Schedule | undefined) ?? (recipe.lrDecay ? { kind: 'exponential', decay: recipe.lrDecay } : { kind: 'constant' }),
+    reduceLROnPlateau: member.reduceLROnPlateau,
+    earlyStopping: member.earlyStopping,
+    labelSmoothing: member.labelSmoothing,
+    l2: member.l2,
+    augmentation: member.augmentation ?? recipeAugmentation(recipe.augmentation),
+    epochs: member.epochs ?? recipe.epochs,
+    batchSize: member.batchSize ?? recipe.batchSize,
+    seed: member.seed ?? 1000 + index,
+    init: member.init,
+    freezeUpTo: member.freezeUpTo,
   };
 }
 
@@ -141,29 +84,6 @@ function recipeAugmentation(a: { rotation?: number; shift?: number; zoom?: numbe
   const out: AugmentationConfig = { rotation: a.rotation, widthShift: a.shift, heightShift: a.shift, zoom: a.zoom };
   for (const key of AUGMENTATION_KEYS) if (out[key] === undefined) delete out[key];
   return out;
-}
-
-function validationFrom(value: unknown, file?: string): ValidationSpec {
-  if (typeof value !== 'object' || value === null) fail('validation', 'must be an object like {"kind":"shared","fraction":0.1,"seed":42} or {"kind":"kfold","folds":5}', file);
-  const v = value as Record<string, unknown>;
-  if (v.seed !== undefined && !Number.isInteger(v.seed)) fail('validation.seed', 'must be a whole number', file);
-  if (v.kind === 'kfold') {
-    checkKeys(v, ['kind', 'folds', 'seed', 'split'], 'validation', file);
-    if (v.split !== undefined && typeof v.split !== 'string') fail('validation.split', 'must be the name of a split saved by `digits data split --folds`', file);
-    if (v.split === undefined && v.folds === undefined) fail('validation.folds', 'is required (a whole number ≥ 2), unless "split" names a saved k-fold split', file);
-    if (v.folds !== undefined && (!Number.isInteger(v.folds) || (v.folds as number) < 2)) fail('validation.folds', `must be a whole number ≥ 2, got ${JSON.stringify(v.folds)}`, file);
-    return { kind: 'kfold', folds: (v.folds as number | undefined) ?? 0, seed: (v.seed as number | undefined) ?? 42, ...(v.split !== undefined ? { split: v.split as string } : {}) };
-  }
-  if (typeof v.fraction !== 'number' || !(v.fraction > 0 && v.fraction < 1)) fail('validation.fraction', 'must be a number in (0, 1)', file);
-  if (v.kind === 'shared') {
-    checkKeys(v, ['kind', 'fraction', 'seed'], 'validation', file);
-    return { kind: 'shared', fraction: v.fraction, seed: (v.seed as number | undefined) ?? 42 };
-  }
-  if (v.kind === 'bagged') {
-    checkKeys(v, ['kind', 'fraction'], 'validation', file);
-    return { kind: 'bagged', fraction: v.fraction };
-  }
-  return fail('validation.kind', `must be "shared", "bagged" or "kfold", got ${JSON.stringify(v.kind)}`, file);
 }
 
 /**
@@ -210,24 +130,55 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
   } catch (error) {
     throw new UserError(`the ensemble file is not valid JSON: ${(error as Error).message}`, { where: { file }, hint: 'Check the file with a JSON linter.' });
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('(top level)', 'must be an object with "members"', file);
-  const r = raw as Record<string, unknown>;
-  checkKeys(r, ['name', 'description', 'validation', 'members'], '(top level)', file);
-  if (!Array.isArray(r.members) || r.members.length === 0) fail('members', 'must be a non-empty array', file);
-  const members = (r.members as unknown[]).map((m, i) => {
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) fail(`members[${i}]`, 'must be an object', file);
-    return memberFromInput(m as Record<string, unknown>, i, file);
-  });
+  const parsed = EnsembleFileSchema.safeParse(raw);
+  if (!parsed.success) throw specError(parsed.error, file);
+  const members = parsed.data.members.map((m, i) => withRecipe(m, i));
   const names = new Set<string>();
   members.forEach((m, i) => {
-    if (names.has(m.name)) fail(`members[${i}].name`, `duplicate member name ${JSON.stringify(m.name)}`, file);
+    if (names.has(m.name)) throw specError(new z.ZodError([{ code: 'custom', path: ['members', i, 'name'], message: `duplicate member name ${JSON.stringify(m.name)}`, input: m.name }]), file);
     names.add(m.name);
   });
+  const v = parsed.data.validation;
+  if (v?.kind === 'kfold' && v.folds === undefined && v.split === undefined) {
+    throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'folds'], message: 'is required (a whole number ≥ 2), unless "split" names a saved k-fold split', input: undefined }]), file);
+  }
+  const validation: ValidationSpec = !v
+    ? { kind: 'shared', fraction: 0.1, seed: 42 }
+    : v.kind === 'kfold'
+      ? { kind: 'kfold', folds: v.folds ?? 0, seed: v.seed, ...(v.split !== undefined ? { split: v.split } : {}) }
+      : v;
   return {
-    name: typeof r.name === 'string' ? r.name : path.basename(file ?? 'ensemble', '.json'),
-    description: typeof r.description === 'string' ? r.description : '',
-    validation: r.validation === undefined ? { kind: 'shared', fraction: 0.1, seed: 42 } : validationFrom(r.validation, file),
+    name: parsed.data.name ?? path.basename(file ?? 'ensemble', '.json'),
+    description: parsed.data.description ?? '',
+    validation,
     members,
+  };
+}
+
+/* ---------- overrides from the command line ---------- */
+
+/** `--seed`, `--epochs`, `--learning-rate`, `--batch-size` of `digits train` and `digits run`. */
+export interface MemberOverrides {
+  /** member i is seeded `seed + i`: reproducible, and the members stay different */
+  seed?: number;
+  epochs?: number;
+  learningRate?: number;
+  batchSize?: number;
+}
+
+/** The ensemble with the overrides applied to every member. */
+export function withOverrides(spec: EnsembleSpec, overrides: MemberOverrides = {}): EnsembleSpec {
+  const { seed, epochs, learningRate, batchSize } = overrides;
+  if (seed === undefined && epochs === undefined && learningRate === undefined && batchSize === undefined) return spec;
+  return {
+    ...spec,
+    members: spec.members.map((m, i) => ({
+      ...m,
+      ...(seed === undefined ? {} : { seed: seed + i }),
+      ...(epochs === undefined ? {} : { epochs }),
+      ...(learningRate === undefined ? {} : { learningRate }),
+      ...(batchSize === undefined ? {} : { batchSize }),
+    })),
   };
 }
 

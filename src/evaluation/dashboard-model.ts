@@ -289,7 +289,26 @@ export function sparkline(values: readonly number[]): string {
   if (finite.length === 0) return '';
   const lo = Math.min(...finite);
   const hi = Math.max(...finite);
-  return values.map((v) => (Number.isFinite(v) ? SPARKS[hi === lo ? SPARKS.length - 1 : Math.round(((v - lo) / (hi - lo)) * (SPARKS.length - 1))] : ' ')).join('');
+  // A flat series is a flat line half-way up, not a row of full bars (which reads as "at the top").
+  const flat = Math.floor((SPARKS.length - 1) / 2);
+  return values.map((v) => (Number.isFinite(v) ? SPARKS[hi === lo ? flat : Math.round(((v - lo) / (hi - lo)) * (SPARKS.length - 1))] : ' ')).join('');
+}
+
+/**
+ * The tabs that fit on one line of `columns`: a window [start, end) around `index`, grown
+ * one tab at a time on alternate sides while the labels (2 columns apart) and the ‹ › markers
+ * of hidden tabs still fit.
+ */
+export function tabWindow(labels: readonly string[], index: number, columns: number): { start: number; end: number } {
+  const width = (start: number, end: number) => labels.slice(start, end).reduce((sum, l) => sum + l.length, 0) + 2 * (end - start - 1) + (start > 0 ? 2 : 0) + (end < labels.length ? 2 : 0);
+  let start = index;
+  let end = index + 1;
+  for (let grew = true; grew; ) {
+    grew = false;
+    if (end < labels.length && width(start, end + 1) <= columns) (end += 1), (grew = true);
+    if (start > 0 && width(start - 1, end) <= columns) (start -= 1), (grew = true);
+  }
+  return { start, end };
 }
 
 export const percent = (value: number) => `${(value * 100).toFixed(2)}%`;

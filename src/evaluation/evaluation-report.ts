@@ -32,6 +32,8 @@ export interface MemberEvaluation {
    * a member's misread positions but cannot draw the digits.
    */
   validationRows?: number[];
+  /** The engine and number format the member's predictions were computed in (int8 figures differ from training's fp32). */
+  runtime?: { engine: 'onnx' | 'tfjs'; precision: 'fp32' | 'int8' };
 }
 
 export interface EvaluationReport {

@@ -25,6 +25,8 @@ export interface AugmentPreview {
   columns: number;
   size: number;
   augmentation: AugmentationConfig;
+  /** the training rows drawn, one per sample, in tile order */
+  rows: number[];
 }
 
 export async function previewAugmentation(options: AugmentPreviewOptions): Promise<AugmentPreview> {
@@ -46,5 +48,5 @@ export async function previewAugmentation(options: AugmentPreviewOptions): Promi
       tiles.push({ image: out.slice(v * size * size, (v + 1) * size * size), caption: `draw ${v + 1}`, label: original.label });
     }
   }
-  return { tiles, columns: options.variants + 1, size, augmentation: options.augmentation };
+  return { tiles, columns: options.variants + 1, size, augmentation: options.augmentation, rows };
 }

@@ -38,6 +38,8 @@ export interface EvaluateOptions {
   /** practice-competition answers (`ImageId,Label`) to score the test predictions */
   answers?: string;
   onProgress?: (message: string) => void;
+  /** rows predicted so far of a prediction task (for a progress bar) */
+  onRows?: (task: string, done: number, total: number) => void;
 }
 
 export interface TestPredictions {
@@ -58,7 +60,7 @@ export interface TestPredictions {
  * The ensemble's soft vote (with TTA when given) on every test row of a dataset; with
  * `weights` (one per predictor), the weighted vote, and each member's probabilities too.
  */
-export async function predictTestSet(predictors: readonly Predictor[], dataset: Dataset, tta: readonly Shift[], weights?: readonly number[]) {
+export async function predictTestSet(predictors: readonly Predictor[], dataset: Dataset, tta: readonly Shift[], weights?: readonly number[], onProgress?: (done: number, total: number) => void) {
   const pixels = dataset.width * dataset.height;
   const count = dataset.testImages.length / pixels;
   const images = rowsAsFloats(dataset.testImages, dataset.scale, pixels, Array.from({ length: count }, (_, i) => i));
@@ -67,10 +69,12 @@ export async function predictTestSet(predictors: readonly Predictor[], dataset: 
   let memberProbs: Float32Array[] | undefined;
   if (weights) {
     memberProbs = [];
-    for (const p of predictors) memberProbs.push(await predictEnsemble([p], images, count, options));
+    for (const [m, p] of predictors.entries()) {
+      memberProbs.push(await predictEnsemble([p], images, count, { ...options, onProgress: (done) => onProgress?.(m * count + done, predictors.length * count) }));
+    }
     probs = softVote(memberProbs, weights);
   } else {
-    probs = await predictEnsemble(predictors, images, count, options);
+    probs = await predictEnsemble(predictors, images, count, { ...options, onProgress });
   }
   const labels = Array.from(predictedLabels(probs));
   const confidence = labels.map((label, i) => Number(probs[i * 10 + label]!.toFixed(5)));
@@ -213,8 +217,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       say(`${m.outcome.name}: predicting ${m.rows.length} held-out rows (${m.predictor.kind})`);
       const images = rowsAsFloats(dataset.trainImages, dataset.scale, pixels, m.rows);
       const labels = Uint8Array.from(m.rows, (r) => dataset.trainLabels[r]!);
-      const p = await predictEnsemble([m.predictor], images, m.rows.length);
-      const pt = tta.length > 1 ? await predictEnsemble([m.predictor], images, m.rows.length, { tta }) : p;
+      const rows = (task: string) => (done: number, total: number) => options.onRows?.(task, done, total);
+      const p = await predictEnsemble([m.predictor], images, m.rows.length, { onProgress: rows(`${m.outcome.name} held-out rows`) });
+      const pt = tta.length > 1 ? await predictEnsemble([m.predictor], images, m.rows.length, { tta, onProgress: rows(`${m.outcome.name} held-out rows + TTA`) }) : p;
       plain.push(p);
       withTta.push(pt);
       memberEvaluations.push({
@@ -226,6 +231,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         metrics: computeMetrics(p, labels),
         tta: tta.length > 1 ? computeMetrics(pt, labels) : undefined,
         history: await readHistory(runDir, m.outcome.name),
+        runtime: { engine: m.predictor.kind, precision: m.predictor.precision },
       });
     }
     // The units the ensemble combines: members, or under k-fold each recipe's out-of-fold
@@ -350,7 +356,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     // The test set: soft voting with TTA (weighted when selection's weights are in use), kept for `digits submit`.
     say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} members × ${Math.max(1, tta.length)} TTA variants`);
     const predictors = members.map((m) => m.predictor);
-    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence, memberProbs: testMemberTta } = await predictTestSet(predictors, dataset, tta, equalWeights ? undefined : weights);
+    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence, memberProbs: testMemberTta } = await predictTestSet(predictors, dataset, tta, equalWeights ? undefined : weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
     await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
       run: manifest.name,
       datasetFingerprint: dataset.fingerprint,

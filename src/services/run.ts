@@ -13,7 +13,7 @@ import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/pract
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { expandFolds, resolveEnsemble, withFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import { expandFolds, resolveEnsemble, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import type { AutoRecord } from '../ensemble/auto.js';
 import { chooseAutoRecipe, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
@@ -52,6 +52,8 @@ export interface MainJobOptions {
   /** k-fold cross-validation with this many folds instead of the ensemble's own validation */
   folds?: number;
   seed: number;
+  /** applied to every member of the ensemble (`--seed`, `--epochs`, `--learning-rate`, `--batch-size`) */
+  overrides?: MemberOverrides;
   command: string;
   runName: string;
   /** a run folder to continue (from its run.json alone) instead of starting `runName` */
@@ -127,11 +129,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       secondRoundShare: options.pseudoLabel ? 0.4 : 0,
       onEvent: options.onAutoEvent,
     });
-    ensemble = recipe.ensemble;
+    // --seed, --epochs, --learning-rate, --batch-size win over the chosen recipe.
+    ensemble = withOverrides(recipe.ensemble, options.overrides);
     auto = recipe.record;
   } else {
     const resolved = await resolveEnsemble(options.ensemble);
-    ensemble = options.folds ? withFolds(resolved, options.folds) : resolved;
+    ensemble = withOverrides(options.folds ? withFolds(resolved, options.folds) : resolved, options.overrides);
   }
   if (auto && options.pseudoLabel) {
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.

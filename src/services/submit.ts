@@ -27,6 +27,8 @@ export interface SubmitOptions {
   /** ONNX Runtime number format (default auto: int8, calibrated on each member's training rows) */
   precision?: Precision;
   onProgress?: (message: string) => void;
+  /** rows predicted so far of a prediction task (for a progress bar) */
+  onRows?: (task: string, done: number, total: number) => void;
 }
 
 export interface SubmitResult {
@@ -80,7 +82,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
-      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8, weights);
+      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8, weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
       predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: TTA_8.length, ids: dataset.ids, labels, confidence };
     } finally {
       for (const p of predictors) p.dispose();

@@ -1,11 +1,16 @@
 /**
  * The evaluation dashboard: per-class precision/recall/F1/support for one view (the
- * ensemble, or any member: ←/→ or 1–9 switch, q quits), the confusion matrix as a heat
- * map, the most-confused pairs with the misread digits in half blocks, and each member's
- * training curves as sparklines. Everything on screen comes from the DashboardModel.
+ * ensemble, or any member), the confusion matrix as a heat map, the most-confused pairs with
+ * the misread digits in half blocks, and each member's training curves as sparklines.
+ * Everything on screen comes from the DashboardModel.
+ *
+ * It fits the terminal: the run header, the tabs (a window of them around the current one)
+ * and the view's name are always the first three lines, the keys the last; what is between
+ * scrolls (↑/↓, PgUp/PgDn, Home/End). ←/→ (or Tab) step through every view; typing a view's
+ * number (1, 12, …) jumps to it; q quits.
  */
-import { Box, Text, render, useApp, useInput, useStdin } from 'ink';
-import { useState } from 'react';
+import { Box, Text, measureElement, render, useApp, useInput, useStdin, type DOMElement } from 'ink';
+import { useEffect, useRef, useState } from 'react';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
 import {
   type DashboardModel,
@@ -19,6 +24,7 @@ import {
   misreadTiles,
   percent,
   sparkline,
+  tabWindow,
 } from '../evaluation/dashboard-model.js';
 
 export interface DashboardProps {
@@ -27,22 +33,28 @@ export interface DashboardProps {
   initialView?: number;
   /** Images for the misread digits; null: list the rows only. */
   digits?: DigitSource | null;
-  /** Terminal columns (default: the stream's, else 100). */
+  /** Terminal columns (default 100). */
   width?: number;
+  /** Terminal rows (default 40). */
+  height?: number;
   /** ANSI colours for the digits (false: shade characters). */
   color?: boolean;
   /** Called when the user quits (after Ink's own exit). */
   onQuit?: () => void;
 }
 
-function Tabs({ views, index }: { views: DashboardView[]; index: number }) {
+function Tabs({ views, index, columns }: { views: DashboardView[]; index: number; columns: number }) {
+  const labels = views.map((v, i) => `${i + 1} ${v.key}`);
+  const { start, end } = tabWindow(labels, index, columns);
   return (
-    <Box flexWrap="wrap" columnGap={2}>
-      {views.map((v, i) => (
-        <Text key={v.key} inverse={i === index} bold={i === index} dimColor={i !== index}>
-          {`${i < 9 ? `${i + 1} ` : ''}${v.key}`}
+    <Box columnGap={2} height={1} overflow="hidden">
+      {start > 0 ? <Text dimColor>‹</Text> : null}
+      {labels.slice(start, end).map((label, j) => (
+        <Text key={views[start + j]!.key} inverse={start + j === index} bold={start + j === index} dimColor={start + j !== index} wrap="truncate">
+          {label}
         </Text>
       ))}
+      {end < views.length ? <Text dimColor>›</Text> : null}
     </Box>
   );
 }
@@ -102,7 +114,7 @@ function Pairs({ view, digits, width, color }: { view: DashboardView; digits: Di
       <Text bold>Most confused</Text>
       {shown.length === 0 ? <Text color="green">no mistakes</Text> : null}
       {shown.map((pair) => (
-        <Text key={`${pair.trueLabel}-${pair.predicted}`}>
+        <Text key={`${pair.trueLabel}-${pair.predicted}`} wrap="truncate">
           <Text color="red">{`  ${pair.trueLabel} read as ${pair.predicted}`}</Text>
           {`  ${String(pair.count).padStart(4)}×  `}
           <Text dimColor>{pair.samples.map((s) => (s.row === null ? `@${s.position}` : `#${s.row}`)).join(' ')}</Text>
@@ -121,13 +133,13 @@ function Curves({ model }: { model: DashboardModel }) {
       <Text bold>Training curves</Text>
       {model.members.map((m) => (
         <Box key={m.name} flexDirection="column">
-          <Text>
+          <Text wrap="truncate">
             <Text bold>{`  ${m.name.padEnd(nameWidth)}`}</Text>
             <Text dimColor>{`  ${m.preset}, ${m.epochs} epochs, best ${m.bestEpoch === null ? '—' : m.bestEpoch + 1}`}</Text>
             {`  evaluated ${percent(m.accuracy)}${m.ttaAccuracy === null ? '' : `, TTA ${percent(m.ttaAccuracy)}`}`}
           </Text>
           {m.epochs > 0 ? (
-            <Text>
+            <Text wrap="truncate">
               {`  ${''.padEnd(nameWidth)}  val_acc `}
               <Text color="green">{sparkline(m.valAcc)}</Text>
               {` ${percent(m.valAcc[m.epochs - 1]!)}   val_loss `}
@@ -141,16 +153,51 @@ function Curves({ model }: { model: DashboardModel }) {
   );
 }
 
-export function Dashboard({ model, initialView = 0, digits = null, width, color = true, onQuit }: DashboardProps) {
+/** Lines above and below the scrolled body: header, tabs, view name; keys. */
+const FIXED_LINES = 4;
+/** How long a typed view number waits for its next digit (1 then 2 → view 12). */
+const NUMBER_WAIT_MS = 800;
+
+export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit }: DashboardProps) {
   const [index, setIndex] = useState(Math.min(Math.max(0, initialView), model.views.length - 1));
+  const [scroll, setScroll] = useState(0);
+  const [contentHeight, setContentHeight] = useState(0);
+  const body = useRef<DOMElement>(null);
+  const typed = useRef({ text: '', at: 0 });
   const { isRawModeSupported } = useStdin();
   const { exit } = useApp();
+  const columns = width ?? 100;
+  const rows = height ?? 40;
+  const bodyHeight = Math.max(1, rows - FIXED_LINES);
+  const maxScroll = Math.max(0, contentHeight - bodyHeight);
+  const top = Math.min(scroll, maxScroll);
+  useEffect(() => {
+    if (!body.current) return;
+    const measured = measureElement(body.current).height;
+    setContentHeight((h) => (h === measured ? h : measured));
+  });
+  const show = (next: (current: number) => number) => {
+    setIndex(next);
+    setScroll(0);
+  };
   useInput(
     (input, key) => {
       const count = model.views.length;
-      if (key.rightArrow || key.tab) setIndex((i) => (i + 1) % count);
-      else if (key.leftArrow) setIndex((i) => (i - 1 + count) % count);
-      else if (/^[1-9]$/.test(input) && Number(input) <= count) setIndex(Number(input) - 1);
+      if (key.rightArrow || key.tab) show((i) => (i + 1) % count);
+      else if (key.leftArrow) show((i) => (i - 1 + count) % count);
+      else if (/^[0-9]$/.test(input)) {
+        // Digits typed in quick succession make one number: 1, then 2 → view 12.
+        const now = Date.now();
+        const text = now - typed.current.at < NUMBER_WAIT_MS && typed.current.text ? typed.current.text + input : input;
+        const number = Number(text);
+        typed.current = { text: number * 10 <= count ? text : '', at: now };
+        if (number >= 1 && number <= count) show(() => number - 1);
+      } else if (key.downArrow || input === 'j') setScroll((t) => Math.min(maxScroll, Math.min(t, maxScroll) + 1));
+      else if (key.upArrow || input === 'k') setScroll((t) => Math.max(0, Math.min(t, maxScroll) - 1));
+      else if (key.pageDown || input === ' ') setScroll((t) => Math.min(maxScroll, Math.min(t, maxScroll) + Math.max(1, bodyHeight - 1)));
+      else if (key.pageUp) setScroll((t) => Math.max(0, Math.min(t, maxScroll) - Math.max(1, bodyHeight - 1)));
+      else if (key.home) setScroll(0);
+      else if (key.end) setScroll(maxScroll);
       else if (input === 'q' || key.escape) {
         onQuit?.();
         exit();
@@ -159,35 +206,45 @@ export function Dashboard({ model, initialView = 0, digits = null, width, color 
     { isActive: isRawModeSupported === true },
   );
   const view = model.views[index]!;
-  const columns = width ?? 100;
+  const position = maxScroll > 0 ? ` · lines ${top + 1}–${Math.min(contentHeight, top + bodyHeight)} of ${contentHeight}` : '';
   return (
-    <Box flexDirection="column">
-      <Text bold>{headerLine(model)}</Text>
-      {crossValidationLines(model).map((line, i) => (
-        <Text key={`cv-${i}`} color={line.startsWith('NOTE') ? 'yellow' : undefined} dimColor={line.startsWith('  ') && !line.includes(' acc ')}>
-          {line}
-        </Text>
-      ))}
-      <Tabs views={model.views} index={index} />
-      <Text>
-        <Text bold>{view.title}</Text>
+    <Box flexDirection="column" width={columns}>
+      <Text bold wrap="truncate">
+        {headerLine(model)}
+      </Text>
+      <Tabs views={model.views} index={index} columns={columns} />
+      <Text wrap="truncate">
+        <Text bold>{`${index + 1}/${model.views.length} ${view.title}`}</Text>
         {`: accuracy `}
         <Text color="green">{percent(view.accuracy)}</Text>
         {`, log-loss ${view.logLoss.toFixed(4)} on ${view.rows} rows`}
       </Text>
-      <Box flexWrap="wrap" marginTop={1}>
-        <ClassTable view={view} />
-        <Confusion view={view} />
+      <Box height={bodyHeight} overflow="hidden" flexDirection="column">
+        <Box ref={body} flexDirection="column" flexShrink={0} marginTop={-top}>
+          {crossValidationLines(model).map((line, i) => (
+            <Text key={`cv-${i}`} wrap="truncate" color={line.startsWith('NOTE') ? 'yellow' : undefined} dimColor={line.startsWith('  ') && !line.includes(' acc ')}>
+              {line}
+            </Text>
+          ))}
+          <Box flexWrap="wrap" marginTop={1}>
+            <ClassTable view={view} />
+            <Confusion view={view} />
+          </Box>
+          <Pairs view={view} digits={digits} width={columns} color={color} />
+          <Curves model={model} />
+        </Box>
       </Box>
-      <Pairs view={view} digits={digits} width={columns} color={color} />
-      <Curves model={model} />
-      {isRawModeSupported ? <Text dimColor>←/→ or 1–9: switch view · q: quit</Text> : null}
+      {isRawModeSupported ? (
+        <Text dimColor wrap="truncate">
+          {`←/→ or its number: view · ↑/↓ PgUp/PgDn: scroll${position} · q: quit`}
+        </Text>
+      ) : null}
     </Box>
   );
 }
 
 /** Shows the dashboard on stderr (results stay on stdout) until the user quits. */
 export async function showDashboard(props: DashboardProps): Promise<void> {
-  const instance = render(<Dashboard {...props} />, { stdout: process.stderr, patchConsole: false });
+  const instance = render(<Dashboard width={process.stderr.columns} height={process.stderr.rows} {...props} />, { stdout: process.stderr, patchConsole: false });
   await instance.waitUntilExit();
 }

@@ -49,7 +49,7 @@ describe('evaluation summary', () => {
     const text = formatEvaluationSummary(report());
     expect(text).toContain('2-fold cross-validation (split kfold-2-seed42), mean ± sd over the folds:');
     expect(text).toMatch(/a \(2 folds\)\s+acc 96\.50 ± 0\.71%\s+log-loss 0\.1100 ± 0\.0141/);
-    expect(text).toContain('ensemble, on the out-of-fold predictions of all 20 training rows:');
+    expect(text).toMatch(/ensemble \([^)]*\), on the out-of-fold predictions of all 20 training rows:/);
     expect(text).toMatch(/equal weights\s+acc\s+95\.00%\s+log-loss 0\.3000/);
     expect(text).toMatch(/weighted, cross-fitted\s+acc\s+97\.50%/);
     expect(text).toMatch(/weighted, in-sample\s+acc 100\.00%/);
@@ -66,6 +66,35 @@ describe('evaluation summary', () => {
     delete plain.ensemble.bestUnit;
     const text = formatEvaluationSummary(plain);
     expect(text).not.toMatch(/cross-validation|selection|NOTE|best single/);
-    expect(text).toContain('ensemble, on the 20 rows no member trained on:');
+    expect(text).toMatch(/ensemble \([^)]*\), on the 20 rows no member trained on:/);
   });
+});
+
+
+const precisionLabels = Array.from({ length: 10 }, (_, i) => i);
+const probs = Float32Array.from({ length: 100 }, (_, j) => (j % 11 === 0 ? 0.91 : 0.01));
+const precisionMetrics = computeMetrics(probs, precisionLabels);
+
+function precisionReport(precisions: Array<'fp32' | 'int8'>): EvaluationReport {
+  return {
+    format: 'digits-evaluation',
+    version: 1,
+    run: 'r',
+    createdAt: '2026-11-21T10:30:00.000Z',
+    dataset: { dir: '/d', fingerprint: 'f' },
+    heldOutRows: precisionLabels,
+    members: precisions.map((precision, i) => ({ name: `m${i + 1}`, preset: 'mlp', checkpoint: `m${i + 1}/best`, rows: 10, metrics: precisionMetrics, history: [], runtime: { engine: 'onnx' as const, precision } })),
+    ensemble: { soft: precisionMetrics, hard: precisionMetrics },
+  };
+}
+
+test('every figure evaluate prints names the precision it was computed at', () => {
+  // Given members evaluated in int8
+  const text = formatEvaluationSummary(precisionReport(['int8', 'int8']));
+  // Then the member lines, the members' heading and the ensemble's heading say int8
+  expect(text).toMatch(/members, each on its own held-out rows \(precision: int8; training's figures are fp32\)/);
+  expect(text).toMatch(/m1 \[int8\]\s+acc 100\.00%/);
+  expect(text).toMatch(/ensemble \(int8\), on the 10 rows/);
+  // and a mix is spelled out member by member
+  expect(formatEvaluationSummary(precisionReport(['int8', 'fp32']))).toMatch(/ensemble \(mixed: m1 int8, m2 fp32\)/);
 });

@@ -63,4 +63,23 @@ describe('data commands, as a user runs them', () => {
     expect(result.exit).toBe(2);
     expect(result.stderr).toMatch(/error: the clean recipe takes no σ \(flag --sigma\)/);
   });
+
+  test('importing train.csv alone never silently drops the cached test rows: an error, or --replace with a warning', async () => {
+    // Given a competition imported with its test.csv (2 test rows)
+    const header = 'label,a,b,c,d';
+    const dir = await competition({ 'train.csv': csv(header, '1,0,0,0,0', '2,0,0,0,0'), 'test.csv': csv('a,b,c,d', '0,0,0,0', '1,1,1,1') });
+    expect((await run(DataImport, [dir, '--orientation', 'as-is'])).exit).toBe(0);
+    const train = join(dir, 'train.csv');
+    // When train.csv is imported alone into the same cache
+    const refused = await run(DataImport, [train, '--orientation', 'as-is']);
+    // Then it is refused, naming the rows it would drop and both ways out
+    expect(refused.exit).toBe(2);
+    expect(refused.stderr).toMatch(/error: .* holds 2 test rows, and importing train\.csv without a test\.csv would drop them/);
+    expect(refused.stderr).toMatch(/hint: .*test\.csv.*--replace/);
+    // When --replace says so: it imports, and warns that there are no test rows now
+    const replaced = await run(DataImport, [train, '--orientation', 'as-is', '--replace']);
+    expect(replaced.exit).toBe(0);
+    expect(replaced.stderr).toMatch(/warning: no test\.csv/);
+    expect(replaced.stdout).toMatch(/Imported 2 training rows and 0 test rows/);
+  });
 });

@@ -62,7 +62,7 @@ describe('renderDigitGrid', () => {
   test('colour output draws ▀ with ANSI 256 greys: foreground the upper pixel, background the lower', () => {
     const text = renderDigitGrid([tiles[1]], { size: 4, columns: 1, color: true });
     const pixelLine = text.split('\n')[1];
-    expect(pixelLine).toBe(`${'\x1b[38;5;231m\x1b[48;5;231m▀'.repeat(4)}\x1b[0m`);
+    expect(pixelLine).toBe('\x1b[38;5;231m\x1b[48;5;231m▀\x1b[49m\x1b[39m'.repeat(4));
     const ramped = renderDigitGrid([tiles[0]], { size: 4, columns: 1, color: true }).split('\n')[1];
     expect(ramped.startsWith(`\x1b[38;5;${ansiGrey(0)}m\x1b[48;5;${ansiGrey(4 / 15)}m▀`)).toBe(true);
   });

@@ -17,7 +17,7 @@ describe('ensemble specs', () => {
     ['unknown member key', { members: [{ preset: 'mlp', epocs: 3 }] }, /members\[0\]\.epocs: unknown key/],
     ['unknown preset', { members: [{ preset: 'resnet' }] }, /members\[0\]\.preset: unknown preset "resnet"/],
     ['missing preset', { members: [{ epochs: 2 }] }, /members\[0\]\.preset: is required/],
-    ['wrong type', { members: [{ preset: 'mlp', epochs: '3' }] }, /members\[0\]\.epochs: must be a number/],
+    ['wrong type', { members: [{ preset: 'mlp', epochs: '3' }] }, /members\[0\]\.epochs: must be a whole number ≥ 1, got "3"/],
     ['fractional epochs', { members: [{ preset: 'mlp', epochs: 2.5 }] }, /members\[0\]\.epochs: must be a whole number/],
     ['bad optimizer', { members: [{ preset: 'mlp', optimizer: 'adagrad' }] }, /members\[0\]\.optimizer/],
     ['unknown augmentation', { members: [{ preset: 'mlp', augmentation: { rotate: 10 } }] }, /augmentation\.rotate: unknown key/],

@@ -11,6 +11,7 @@ import {
   heatColor,
   misreadTiles,
   sparkline,
+  tabWindow,
 } from '../../src/evaluation/dashboard-model.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
@@ -140,9 +141,9 @@ describe('dashboard model', () => {
     expect(heatColor({ count: 4, diagonal: false, level: 4 / 25 })).toBe('#870000');
   });
 
-  test('sparklines scale between min and max', () => {
+  test('sparklines scale between min and max; a flat series is a flat line half-way up, not full bars', () => {
     expect(sparkline([0.5, 0.75, 1])).toBe('▁▅█');
-    expect(sparkline([2, 2])).toBe('██');
+    expect(sparkline([2, 2])).toBe('▄▄');
     expect(sparkline([])).toBe('');
   });
 
@@ -234,5 +235,23 @@ describe('cross-validation and ensemble selection in the dashboard', () => {
     expect(text).toContain('on 10 out-of-fold rows');
     // and a plain holdout report shows none of it
     expect(dashboardText(buildDashboardModel(fakeReport()), 0)).not.toMatch(/cross-validation|Ensemble selection|NOTE/);
+  });
+});
+
+describe('tabs on one line', () => {
+  const labels = Array.from({ length: 12 }, (_, i) => `${i + 1} member-${i + 1}`);
+  test.each([
+    { index: 0, columns: 80 },
+    { index: 11, columns: 80 },
+    { index: 6, columns: 40 },
+    { index: 3, columns: 400 },
+  ])('the window around tab $index fits $columns columns and holds the current tab', ({ index, columns }) => {
+    const { start, end } = tabWindow(labels, index, columns);
+    expect(start).toBeLessThanOrEqual(index);
+    expect(end).toBeGreaterThan(index);
+    const shown = labels.slice(start, end).join('  ');
+    expect((start > 0 ? 2 : 0) + shown.length + (end < labels.length ? 2 : 0)).toBeLessThanOrEqual(columns);
+    // no room is wasted: one more tab on either side would not fit
+    if (columns >= 400) expect({ start, end }).toEqual({ start: 0, end: 12 });
   });
 });

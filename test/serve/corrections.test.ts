@@ -135,6 +135,9 @@ describe('digits corrections', () => {
     expect(text.stdout).toMatch(/ {2}9 → 4 +1/);
     expect(text.stdout).toMatch(/1 without a recorded prediction/);
     expect(text.stdout).toMatch(/\? → 3/);
+    // the matrix is laid out as the dashboard's: the true 7 row has 2 in the predicted-1 column
+    expect(text.stdout).toContain('Matrix: rows = true digit (given), columns = predicted');
+    expect(text.stdout).toMatch(/\n {2}7 {3} {3}· {3}2 {3}·/);
     const image = PNG.sync.read(await readFile(png));
     expect(image.width).toBeGreaterThan(4 * 28 * 4 - 1);
     const json = await runCommand(['--file', file, '--json']);

@@ -76,7 +76,7 @@ describe('dashboard screen', () => {
     // the training curves
     expect(frame).toMatch(/seed002-1\s+seed002, 3 epochs, best 3\s+evaluated 90\.00%/);
     expect(frame).toMatch(/val_acc ▁▅█ 100\.00%/);
-    expect(frame).toContain('←/→ or 1–9: switch view · q: quit');
+    expect(frame).toContain('←/→ or its number: view · ↑/↓ PgUp/PgDn: scroll · q: quit');
 
     // When → is pressed: the hard vote
     stdin.write(ARROW_RIGHT);
@@ -119,6 +119,71 @@ describe('dashboard screen', () => {
     const frame = lastFrame()!;
     expect(frame).toContain('seed002-1 (seed002): accuracy 90.00%');
     expect(frame).toContain('(digits not shown: the dataset cache is not available)');
+    unmount();
+  });
+});
+
+describe('dashboard that fits the terminal', () => {
+  /** A run of ten members: twelve views, more than keys 1–9 reach. */
+  function tenMembers(): EvaluationReport {
+    const report = fakeReport();
+    const first = report.members[0]!;
+    report.members = Array.from({ length: 10 }, (_, i) => ({ ...first, name: `member-${i + 1}`, checkpoint: `member-${i + 1}/best` }));
+    return report;
+  }
+  const PAGE_DOWN = '\u001B[6~';
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+  const strip = (line: string) => line.replace(/\u001B\[[0-9;]*m/g, '');
+  function expectFits(frame: string, columns: number, rows: number) {
+    const lines = frame.split('\n').map(strip);
+    expect(lines.length).toBeLessThanOrEqual(rows);
+    for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(columns);
+    return lines;
+  }
+
+  test.each([
+    { columns: 80, rows: 24 },
+    { columns: 160, rows: 50 },
+  ])('at $columns×$rows: within the screen, header and view name always on top, every view reachable', async ({ columns, rows }) => {
+    // Given the dashboard of a ten-member run on a terminal of that size
+    const { lastFrame, stdin, unmount } = render(<Dashboard model={buildDashboardModel(tenMembers())} digits={digits} color={false} width={columns} height={rows} />);
+    await settle();
+    let lines = expectFits(lastFrame()!, columns, rows);
+    
+    // Then the header, the tabs and the view's name are the first lines, the keys the last
+    expect(lines[0]).toMatch(/^Run quick-20261121-101500 evaluated/);
+    expect(lines[1]).toMatch(/^1 ensemble\s+2 ensemble-hard\s+3 member-1/);
+    expect(lines[2]).toContain('1/12 ensemble (soft vote): accuracy 95.00%');
+    expect(lines.at(-1)).toMatch(/←\/→ or its number: view/);
+
+    // When the page is scrolled down to its end
+    for (let i = 0; i < 4; i++) {
+      stdin.write(PAGE_DOWN);
+      await settle();
+    }
+    lines = expectFits(lastFrame()!, columns, rows);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then the header and the view's name are still there, and the last member's curves came into sight
+    expect(lines[0]).toMatch(/^Run quick-20261121-101500/);
+    expect(lines[2]).toContain('1/12 ensemble (soft vote)');
+    expect(lines.join('\n')).toMatch(/member-10\s+seed002, 3 epochs/);
+    // (scrolled to the last line when the page is taller than the screen)
+    if (lines.at(-1)!.includes('lines')) expect(lines.at(-1)).toMatch(/lines \d+–(\d+) of \1 /);
+
+    // When 1 then 2 are typed: view 12, the tenth member, and its tab is in sight
+    stdin.write('1');
+    await settle();
+    stdin.write('2');
+    await settle();
+    lines = expectFits(lastFrame()!, columns, rows);
+    expect(lines[2]).toContain('12/12 member-10 (seed002): accuracy 90.00%');
+    expect(lines[1]).toContain('12 member-10');
+    expect(lines[3] === '' || /\S/.test(lines[3]!)).toBe(true);
+
+    // When → is pressed on the last view: around to the first
+    stdin.write(ARROW_RIGHT);
+    await settle();
+    expect(expectFits(lastFrame()!, columns, rows)[2]).toContain('1/12 ensemble (soft vote)');
     unmount();
   });
 });

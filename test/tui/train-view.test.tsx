@@ -42,4 +42,18 @@ describe('live training view', () => {
     expect(frame).toContain('out of memory');
     expect(frame).toContain('81%');
   });
+
+  test.each([80, 60])('at %i columns the header keeps its gaps ("val_acc  lr", not "val_acclr") and no line is wider', (width) => {
+    // Given a member mid-training on a narrow terminal
+    let s = initialState('digits train: quick → runs/quick-20261121-101500', 'wasm', members, t0);
+    s = reduce(s, { type: 'start', member: 'seed002-1', epochs: 4, batches: 100, trainRows: 6400, validationRows: 600, resumedAt: 0 }, t0);
+    // When the view renders at that width
+    const { lastFrame } = render(<TrainView state={s} now={t0} width={width} />);
+    const lines = lastFrame()!.split('\n');
+    // Then the columns keep their gaps, and the sparkline column is left out rather than squeezing the rest
+    expect(lines[1]).toMatch(/member\s+epoch\s+loss\s+acc\s+val_acc\s+lr/);
+    expect(lines[1]).not.toContain('val_acclr');
+    expect(lines[1]).not.toContain('by epoch');
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(width);
+  });
 });

@@ -1,12 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
+import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
-import { digitGridPng, renderDigitGrid } from '../../data/inspect.js';
-import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { AUGMENTATION_KEYS, type AugmentationConfig } from '../../model/augment.js';
-import { previewAugmentation } from '../../services/augment-preview.js';
+import { digitGridPng, gridColumns, renderDigitGrid } from '../../data/inspect.js';
+import { terminalWidth } from '../../cli/table.js';
+import type { BackendRequest } from '../../engine/backend.js';
+import type { AugmentationConfig } from '../../model/augment.js';
 import { UserError } from '../../errors.js';
 
 const range = (description: string) => Flags.string({ description });
@@ -42,8 +43,14 @@ export default class AugmentPreview extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(AugmentPreview);
     if (!flags.data) throw new UserError('which data? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`).' });
+    // tfjs loads here, not when oclif reads the command (help, manifest).
+    const [{ initEngine }, { AUGMENTATION_KEYS }, { previewAugmentation }] = await Promise.all([
+      import('../../engine/backend.js'),
+      import('../../model/augment.js'),
+      import('../../services/augment-preview.js'),
+    ]);
     const augmentation: AugmentationConfig = {};
-    const flagOf: Record<(typeof AUGMENTATION_KEYS)[number], string> = {
+    const flagOf: Record<keyof AugmentationConfig, string> = {
       rotation: 'rotation', widthShift: 'width-shift', heightShift: 'height-shift', zoom: 'zoom', shear: 'shear',
       brightness: 'brightness', contrast: 'contrast', noise: 'noise', erasing: 'erasing', backgroundNoise: 'background-noise', backgroundNoiseMin: 'background-noise-min',
       pixelShift: 'pixel-shift',
@@ -59,11 +66,14 @@ export default class AugmentPreview extends DigitsCommand {
     const preview = await previewAugmentation({ data: flags.data, augmentation, samples: flags.samples, variants: flags.variants, seed: flags.seed });
     if (flags.png) await writeFile(path.resolve(flags.png), digitGridPng(preview.tiles, { size: preview.size, columns: preview.columns }));
     if (flags.json) {
-      this.printJson({ augmentation, samples: flags.samples, variants: flags.variants, png: flags.png ? path.resolve(flags.png) : null });
+      const samples = preview.rows.map((row, i) => ({ row, label: preview.tiles[i * preview.columns]!.label, draws: preview.columns - 1 }));
+      this.printJson({ dataset: flags.data, augmentation, size: preview.size, samples, png: flags.png ? path.resolve(flags.png) : null });
       return;
     }
-    const color = !this.plainOutput && process.stdout.isTTY === true;
-    process.stdout.write(`augmentation ${JSON.stringify(augmentation)}\n${renderDigitGrid(preview.tiles, { size: preview.size, columns: preview.columns, color })}\n`);
+    const color = colorOn(process.stdout);
+    // As many tiles per line as the terminal holds (a sample's draws wrap onto the next line).
+    const columns = gridColumns(terminalWidth(process.stdout) === Number.POSITIVE_INFINITY ? 10_000 : terminalWidth(process.stdout), preview.size, preview.columns);
+    process.stdout.write(`augmentation ${JSON.stringify(augmentation)}\n${renderDigitGrid(preview.tiles, { size: preview.size, columns, color })}\n`);
     if (flags.png) process.stdout.write(`png ${path.resolve(flags.png)}\n`);
   }
 }

@@ -1,4 +1,4 @@
-import { basename } from 'node:path';
+import path, { basename } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag } from '../../cli/flags.js';
@@ -6,9 +6,10 @@ import type { BackendRequest } from '../../engine/backend.js';
 import { importData } from '../../services/import.js';
 import { UserError } from '../../errors.js';
 import { resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
+import { DEFAULT_DATASET_SUBDIR, readManifest } from '../../data/dataset.js';
 import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';
 import { displayPath, formatCount } from '../../data/format.js';
-import { createProgressPrinter } from '../../data/progress.js';
+import { createProgress } from '../../cli/progress.js';
 
 export default class DataImport extends DigitsCommand {
   static override summary = 'Import competition CSVs into the fast binary dataset cache.';
@@ -37,6 +38,7 @@ export default class DataImport extends DigitsCommand {
     size: Flags.integer({ description: 'Image side in pixels (784 pixel columns → 28). Default: square root of the pixel count.', min: 1 }),
     orientation: Flags.string({ description: 'Transform that makes stored images upright (see digits data inspect). Default: detected with the shipped clean-MNIST checkpoint (as-is when there is none).', options: [...ORIENTATIONS] }),
     force: Flags.boolean({ description: 'Re-import even when the cache is up to date.', default: false }),
+    replace: Flags.boolean({ description: 'Replace a cached dataset that has test rows with one that has none (importing train.csv alone).', default: false }),
   };
 
   async run(): Promise<void> {
@@ -46,7 +48,21 @@ export default class DataImport extends DigitsCommand {
     if (flags['label-column'] !== undefined && flags['label-column'].trim() === '') {
       throw new UserError('--label-column is empty', { where: { flag: 'label-column' }, hint: 'Use first, last or a header name.' });
     }
-    const progress = createProgressPrinter({ minTotal: 8e6 });
+    // train.csv alone would replace a cached dataset's test rows with none: say so first.
+    if (!files.test) {
+      const datasetDir = path.resolve(flags.out ?? path.join(files.competitionDir, DEFAULT_DATASET_SUBDIR));
+      const cached = await readManifest(datasetDir).catch(() => null);
+      if (cached && cached.test.rows > 0 && !flags.replace) {
+        throw new UserError(`${displayPath(datasetDir)} holds ${formatCount(cached.test.rows)} test rows, and importing ${basename(files.train)} without a test.csv would drop them`, {
+          where: { file: files.train },
+          hint: `Give the test file too (digits data import ${basename(files.train)} test.csv), or pass --replace to import without test rows.`,
+        });
+      }
+      const warning = 'no test.csv: the dataset will have no test rows, so `digits submit` cannot write a submission from it';
+      if (this.jsonEnabled()) this.emitJson({ type: 'warning', message: warning });
+      else process.stderr.write(`warning: ${warning}\n`);
+    }
+    const progress = createProgress({ minTotal: 8e6, quiet: this.jsonEnabled() });
     let report: ImportReport;
     try {
       report = await importData({

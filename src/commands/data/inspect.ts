@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
+import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import { displayPath, formatCount } from '../../data/format.js';
@@ -37,7 +38,7 @@ export default class DataInspect extends DigitsCommand {
       this.printJson({ ...stats, samples: { set: inspection.set, rows: inspection.samples, png } });
       return;
     }
-    const color = Boolean(process.stdout.isTTY) && process.env.CI !== 'true' && !('NO_COLOR' in process.env);
+    const color = colorOn(process.stdout);
     const out: string[] = [renderStats(stats)];
     if (tiles.length > 0) {
       out.push(`Samples (${inspection.set}, seed ${flags.seed})`);

@@ -6,7 +6,7 @@ import { UserError } from '../../errors.js';
 import { DEFAULT_PRACTICE_RECIPE, PRACTICE_RECIPES, PRACTICE_RECIPE_SPECS, type PracticeRecipe, buildPracticeCompetition } from '../../data/practice.js';
 import { displayPath, formatCount } from '../../data/format.js';
 import { writePracticePreview } from '../../data/practice-preview.js';
-import { createProgressPrinter } from '../../data/progress.js';
+import { createProgress } from '../../cli/progress.js';
 
 export default class DataPractice extends DigitsCommand {
   static override summary = 'Build a practice competition from genuine MNIST.';
@@ -49,7 +49,7 @@ export default class DataPractice extends DigitsCommand {
         throw new UserError(`--sigma must be a number, not ${JSON.stringify(flags.sigma)}`, { where: { flag: 'sigma' }, hint: 'For example --sigma 0.3.' });
       }
     }
-    const progress = createProgressPrinter();
+    const progress = createProgress({ quiet: this.jsonEnabled() });
     const report = await buildPracticeCompetition({
       recipe,
       out: flags.out ?? join(process.cwd(), 'competitions', recipe),

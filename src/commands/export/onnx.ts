@@ -2,10 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import path from 'node:path';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
-import { initEngine, type BackendRequest } from '../../engine/backend.js';
-import { CheckpointError } from '../../model/checkpoint.js';
-import { exportCheckpointToOnnx } from '../../onnx/export.js';
-import { checkOnnxParity } from '../../inference/predictor.js';
+import type { BackendRequest } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
 
 export default class ExportOnnx extends DigitsCommand {
@@ -15,7 +12,7 @@ export default class ExportOnnx extends DigitsCommand {
 
   static override examples = [
     '<%= config.bin %> export onnx checkpoints/mnist-clean/seed002',
-    '<%= config.bin %> export onnx runs/deotte/member-3/best --json',
+    '<%= config.bin %> export onnx runs/quick-20261121-101500/seed002-1/best --json',
     '<%= config.bin %> export onnx my-checkpoint --force --images 256',
   ];
 
@@ -35,19 +32,26 @@ export default class ExportOnnx extends DigitsCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ExportOnnx);
     const dir = path.resolve(args.checkpoint);
+    // tfjs and ONNX Runtime load here, not when oclif reads the command (help, manifest).
+    const [{ initEngine }, { CheckpointError }, { exportCheckpointToOnnx }, { checkOnnxParity }] = await Promise.all([
+      import('../../engine/backend.js'),
+      import('../../model/checkpoint.js'),
+      import('../../onnx/export.js'),
+      import('../../inference/predictor.js'),
+    ]);
     try {
       // The reference runs tfjs's own kernels (no ONNX Runtime convolutions), so the check compares two implementations.
       await initEngine({ backend: flags.backend as BackendRequest, ortKernels: false });
       const result = await exportCheckpointToOnnx(dir, { force: flags.force });
       const parity = flags.check ? await checkOnnxParity(dir, { images: flags.images, seed: flags.seed }) : null;
-      if (flags.json) {
+      if (this.jsonEnabled()) {
         this.printJson({ ...result, parity });
       } else {
         const status = result.exported ? 'exported' : 'up to date (checkpoint unchanged; --force re-exports)';
         const lines = [`${result.path}: ${(result.bytes / 1e6).toFixed(2)} MB, opset ${result.opset}, ${status}`];
         if (parity) {
           const verdict = parity.ok ? 'ok' : `MISMATCH (tolerance ${parity.tolerance})`;
-          lines.push(`parity on ${parity.images} random images: max |p_onnx − p_tfjs| ${parity.maxAbsDiff.toExponential(2)}, argmax agrees on ${parity.argmaxAgreement}/${parity.images}: ${verdict}`);
+          lines.push(`parity of ${path.basename(result.path)} (fp32) on ${parity.images} random images: max |p_onnx − p_tfjs| ${parity.maxAbsDiff.toExponential(2)}, argmax agrees on ${parity.argmaxAgreement}/${parity.images}: ${verdict}`);
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       }

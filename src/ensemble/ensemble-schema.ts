@@ -1,0 +1,147 @@
+/**
+ * The ensemble file, defined once (zod): it validates `--ensemble file.json` and it is the
+ * source of the published JSON Schema (`ensemble.schema.json`, `npm run schema`), so an
+ * editor completes and checks the same keys the CLI accepts. Both `schedule` and
+ * `validation` are unions discriminated by `kind`: a new kind is one more arm.
+ */
+import { z } from 'zod';
+import { AUGMENTATION_KEYS } from '../model/augment.js';
+import { PRESET_NAMES } from '../model/presets.js';
+
+/** "is required" for a missing key, else what was expected and what came. */
+const expected = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}, got ${JSON.stringify(issue.input)}`);
+const number = (what = 'a number') => z.number({ error: expected(what) });
+const wholeAtLeast = (min: number) => number(`a whole number ≥ ${min}`).int({ error: `must be a whole number ≥ ${min}` }).min(min, { error: `must be a whole number ≥ ${min}` });
+const fractionOpen = () => number('a number in (0, 1)').gt(0, { error: 'must be a number in (0, 1)' }).lt(1, { error: 'must be a number in (0, 1)' });
+const factor = () => number('a number in (0, 1]').gt(0, { error: 'must be a number in (0, 1]' }).lte(1, { error: 'must be a number in (0, 1]' });
+
+export const ScheduleSchema = z
+  .discriminatedUnion(
+    'kind',
+    [
+      z.strictObject({ kind: z.literal('constant') }).describe('The learning rate stays as set.'),
+      z.strictObject({ kind: z.literal('exponential'), decay: factor().describe('Multiplies the rate after every epoch.') }).describe('lr × decay^epoch'),
+      z.strictObject({ kind: z.literal('step'), every: wholeAtLeast(1).describe('Epochs between steps.'), factor: factor().describe('Multiplies the rate at each step.') }).describe('lr × factor every N epochs'),
+    ],
+    { error: (issue) => `kind must be "constant", "exponential" or "step", got ${JSON.stringify((issue.input as { kind?: unknown } | undefined)?.kind)}` },
+  )
+  .describe('Learning-rate schedule per epoch (default: the preset recipe).');
+
+export const ValidationSchema = z
+  .discriminatedUnion(
+    'kind',
+    [
+      z
+        .strictObject({
+          kind: z.literal('shared'),
+          fraction: fractionOpen().describe('Fraction of the training rows held out (stratified).'),
+          seed: number('a whole number').int({ error: 'must be a whole number' }).default(42).describe('Seed of the split.'),
+        })
+        .describe('Every member holds out the same rows, so the ensemble is scored honestly on them.'),
+      z
+        .strictObject({ kind: z.literal('bagged'), fraction: fractionOpen().describe('Fraction each member holds out.') })
+        .describe('Each member holds out its own stratified rows, seeded by the member (Deotte-style bagging).'),
+      z
+        .strictObject({
+          kind: z.literal('kfold'),
+          folds: wholeAtLeast(2).optional().describe('Number of folds (required unless "split" names a saved k-fold split).'),
+          seed: number('a whole number').int({ error: 'must be a whole number' }).default(42).describe('Seed of the split.'),
+          split: z.string({ error: 'must be the name of a split saved by `digits data split --folds`' }).optional().describe('A k-fold split saved by `digits data split --folds`.'),
+        })
+        .describe('k-fold cross-validation: each member entry is trained once per fold (<name>-f1 … -fk); out-of-fold predictions for every training row.'),
+    ],
+    { error: (issue) => `kind must be "shared", "bagged" or "kfold", got ${JSON.stringify((issue.input as { kind?: unknown } | undefined)?.kind)}` },
+  )
+  .describe('How members are validated (default: {"kind":"shared","fraction":0.1,"seed":42}).');
+
+const augmentationShape = Object.fromEntries(
+  AUGMENTATION_KEYS.map((key) => [key, number('a number ≥ 0').min(0, { error: 'must be a number ≥ 0' }).optional()]),
+) as Record<(typeof AUGMENTATION_KEYS)[number], z.ZodOptional<z.ZodNumber>>;
+
+export const AugmentationSchema = z
+  .strictObject(augmentationShape)
+  .describe('Keras ImageDataGenerator-style ranges (rotation in degrees, shifts and zoom as fractions, …); {} turns augmentation off. Default: the preset recipe.');
+
+export const MemberSchema = z
+  .strictObject({
+    name: z.string({ error: expected('a string') }).optional().describe('Member name (default <preset>-<index>); names are unique.'),
+    preset: z
+      .enum(PRESET_NAMES as [string, ...string[]], {
+        error: (issue) => (issue.input === undefined ? `is required (one of ${PRESET_NAMES.join(', ')})` : `unknown preset ${JSON.stringify(issue.input)} (known: ${PRESET_NAMES.join(', ')})`),
+      })
+      .describe('Network preset; its recipe gives every default below.'),
+    optimizer: z.enum(['adam', 'rmsprop', 'sgd'], { error: (issue) => `must be "adam", "rmsprop" or "sgd", got ${JSON.stringify(issue.input)}` }).optional(),
+    learningRate: number().positive({ error: 'must be a number > 0' }).optional().describe('Initial learning rate.'),
+    momentum: number().optional().describe('SGD momentum.'),
+    schedule: ScheduleSchema.optional(),
+    reduceLROnPlateau: z
+      .strictObject({ factor: number(), patience: number(), minLearningRate: number().optional() })
+      .optional()
+      .describe("Keras ReduceLROnPlateau on the validation loss."),
+    earlyStopping: z.strictObject({ patience: number() }).optional().describe('Keras EarlyStopping on the validation loss: epochs without improvement.'),
+    labelSmoothing: number().optional(),
+    l2: number().optional().describe('L2 weight decay on every conv and dense kernel (fresh models only, not with init).'),
+    augmentation: AugmentationSchema.optional(),
+    epochs: wholeAtLeast(1).optional(),
+    batchSize: wholeAtLeast(1).optional(),
+    seed: number().optional().describe('Seed of the member (default 1000 + index).'),
+    init: z.string({ error: expected('a string') }).optional().describe('Start from this checkpoint folder (fine-tuning) instead of fresh weights.'),
+    freezeUpTo: z.string({ error: expected('a string') }).optional().describe('Freeze the layers up to this layer name (with init).'),
+  })
+  .superRefine((member, ctx) => {
+    if (member.l2 !== undefined && member.init !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['l2'], message: 'applies to models built fresh; a member with "init" keeps the regularisers of its checkpoint' });
+    }
+  })
+  .describe('One member: a preset and overrides of its recipe.');
+
+export const EnsembleFileSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('The JSON Schema of this file, for editors.'),
+    name: z.string({ error: expected('a string') }).optional().describe('Ensemble name (default: the file name).'),
+    description: z.string({ error: expected('a string') }).optional(),
+    validation: ValidationSchema.optional(),
+    members: z.array(MemberSchema, { error: expected('a non-empty array') }).min(1, { error: 'must be a non-empty array' }),
+  })
+  .describe('A digits ensemble file (digits train --ensemble file.json).');
+
+export type MemberInput = z.input<typeof MemberSchema>;
+export type EnsembleFile = z.output<typeof EnsembleFileSchema>;
+
+/** The published JSON Schema of ensemble files (draft 2020-12), what `npm run schema` writes. */
+export function ensembleJsonSchema(): Record<string, unknown> {
+  return {
+    title: 'digits ensemble file',
+    ...z.toJSONSchema(EnsembleFileSchema, { io: 'input', target: 'draft-2020-12' }),
+  };
+}
+
+/** `members[0].epochs`-style path of an issue (keys of unknown-key issues appended by the caller). */
+export function issuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${String(part)}`;
+  return out || '(top level)';
+}
+
+/** Each issue as `where: what`, the way the CLI reports them. */
+export function describeIssues(error: z.ZodError): Array<{ where: string; message: string }> {
+  return error.issues.flatMap((issue) => {
+    const at = issuePath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = allowedKeys(issue.path);
+      return issue.keys.map((key) => ({ where: `${at}.${key}`, message: `unknown key${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}` }));
+    }
+    return [{ where: at, message: issue.message }];
+  });
+}
+
+/** The keys an object at `path` may have (for "unknown key" messages). */
+function allowedKeys(path: readonly PropertyKey[]): string[] | null {
+  const last = path.at(-1);
+  if (path.length === 0) return Object.keys(EnsembleFileSchema.shape).filter((k) => k !== '$schema');
+  if (typeof last === 'number' && path.at(-2) === 'members') return Object.keys(MemberSchema.shape);
+  if (last === 'augmentation') return [...AUGMENTATION_KEYS];
+  if (last === 'reduceLROnPlateau') return ['factor', 'patience', 'minLearningRate'];
+  if (last === 'earlyStopping') return ['patience'];
+  return null;
+}

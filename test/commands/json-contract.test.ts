@@ -1,0 +1,163 @@
+/**
+ * The --json contract, as a program reading `digits … --json` sees it: every line of stdout
+ * is one JSON object with a string `type`; long jobs stream events and end with the result;
+ * the result (`type: "result"`) or the error (`type: "error"`, with `error`, `hint`, `where`)
+ * is the last line, exactly once; the exit code is the one the command has without --json.
+ * Every command runs here for real (the built CLI, bin/run.js) on a tiny practice competition.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { removeTempDirs, tempDir } from '../data/helpers.js';
+import { repoRoot } from '../helpers/run-command.js';
+
+const exec = promisify(execFile);
+const bin = path.join(repoRoot, 'bin/run.js');
+const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
+
+let work: string;
+const comp = () => path.join(work, 'comp');
+const runDir = () => path.join(work, 'runs', 'tiny');
+
+interface Outcome {
+  code: number;
+  lines: Array<Record<string, unknown>>;
+  stderr: string;
+}
+
+/** Runs `digits <argv> --json` and parses every stdout line (a line that is not one JSON object fails the test). */
+async function digitsJson(argv: string[]): Promise<Outcome> {
+  let stdout: string;
+  let stderr: string;
+  let code = 0;
+  try {
+    ({ stdout, stderr } = await exec(process.execPath, [bin, ...argv, '--json'], { cwd: work, env, maxBuffer: 64 << 20 }));
+  } catch (error) {
+    const e = error as { code?: number; stdout: string; stderr: string };
+    if (typeof e.code !== 'number') throw error;
+    ({ stdout, stderr, code } = { stdout: e.stdout, stderr: e.stderr, code: e.code });
+  }
+  const text = stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout;
+  const lines = text.split('\n').map((line, i) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new Error(`digits ${argv.join(' ')} --json: stdout line ${i + 1} is not JSON: ${line.slice(0, 200)}\nstderr: ${stderr}`);
+    }
+    expect(value, `line ${i + 1} of digits ${argv.join(' ')}`).toBeTypeOf('object');
+    expect(Array.isArray(value)).toBe(false);
+    expect((value as { type?: unknown }).type, `line ${i + 1} of digits ${argv.join(' ')} has a type`).toBeTypeOf('string');
+    return value as Record<string, unknown>;
+  });
+  return { code, lines, stderr };
+}
+
+/** The contract of a finished command: one final line, result on success, error otherwise. */
+function expectFinished(outcome: Outcome, want: 'result' | 'error'): Record<string, unknown> {
+  const last = outcome.lines.at(-1)!;
+  const finals = outcome.lines.filter((l) => l.type === 'result' || l.type === 'error');
+  expect(finals, outcome.stderr).toHaveLength(1);
+  expect(last.type, `${JSON.stringify(last).slice(0, 500)}\n${outcome.stderr}`).toBe(want);
+  if (want === 'result') expect(outcome.code, outcome.stderr).toBe(0);
+  else {
+    expect(outcome.code).not.toBe(0);
+    expect(Object.keys(last).sort()).toEqual(['error', 'hint', 'type', 'where']);
+    expect(last.error).toBeTypeOf('string');
+  }
+  // tfjs's "Hi, looks like you are running TensorFlow.js in Node.js" banner stays quiet.
+  expect(outcome.stderr).not.toMatch(/looks like you are running TensorFlow\.js/);
+  return last;
+}
+
+beforeAll(async () => {
+  work = await tempDir('digits-json-');
+  await writeFile(path.join(work, 'tiny.json'), JSON.stringify({ members: [{ preset: 'mlp', epochs: 3, batchSize: 32 }] }));
+});
+afterAll(removeTempDirs);
+
+describe('every command under --json prints NDJSON ending with its result', () => {
+  // The steps build on each other (practice → import → … → serve), so they run in order.
+  test('data practice, import, split, inspect; augment preview', { timeout: 300_000 }, async () => {
+    const practice = expectFinished(await digitsJson(['data', 'practice', '--recipe', 'uniform', '--train', '200', '--test', '30', '--out', comp()]), 'result');
+    expect(practice).toHaveProperty('answers');
+    const imported = expectFinished(await digitsJson(['data', 'import', comp(), '--orientation', 'as-is']), 'result');
+    expect(imported).toHaveProperty('datasetDir');
+    expectFinished(await digitsJson(['data', 'split', '--data', comp(), '--name', 'holdout', '--validation', '0.2']), 'result');
+    expectFinished(await digitsJson(['data', 'inspect', '--data', comp(), '--count', '4']), 'result');
+    const preview = expectFinished(await digitsJson(['augment', 'preview', '--data', comp(), '--rotation', '10', '--samples', '2', '--variants', '2']), 'result');
+    // the preview reports what it drew, not an echo of its flags
+    expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(String), draws: 2 }), expect.anything()]);
+  });
+
+  test('train streams its events, then the run manifest as the last line; --epochs and --batch-size override the file', { timeout: 300_000 }, async () => {
+    const outcome = await digitsJson(['train', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--run', runDir(), '--concurrency', '1', '--epochs', '1', '--batch-size', '16', '--seed', '9', '--learning-rate', '2e-3']);
+    const result = expectFinished(outcome, 'result');
+    const types = outcome.lines.map((l) => l.type);
+    expect(types).toContain('start');
+    expect(types).toContain('epoch');
+    expect(types.indexOf('start')).toBeLessThan(types.indexOf('epoch'));
+    expect(result.members).toEqual([expect.objectContaining({ ok: true, epochs: 1 })]);
+    // one epoch in batches of 16 (the file says 3 epochs of 32)
+    const start = outcome.lines.find((l) => l.type === 'start') as { epochs: number; batches: number; trainRows: number };
+    expect(start.epochs).toBe(1);
+    expect(start.batches).toBe(Math.ceil(start.trainRows / 16));
+  });
+
+  test('evaluate, submit, submissions, dashboard, report, corrections, export onnx, doctor', { timeout: 300_000 }, async () => {
+    expectFinished(await digitsJson(['evaluate', '--run', runDir(), '--no-tta', '--precision', 'fp32']), 'result');
+    const submitted = expectFinished(await digitsJson(['submit', '--run', runDir(), '--dir', path.join(work, 'subs'), '--precision', 'fp32']), 'result');
+    expect(submitted.file).toBeTypeOf('string');
+    const listed = expectFinished(await digitsJson(['submissions', '--dir', path.join(work, 'subs')]), 'result');
+    expect(listed.submissions).toHaveLength(1);
+    expectFinished(await digitsJson(['dashboard', '--run', runDir()]), 'result');
+    expectFinished(await digitsJson(['report', '--run', runDir(), '--out', path.join(work, 'report.html')]), 'result');
+    // no corrections were collected: an error the user can read, still one JSON line
+    const corrections = await digitsJson(['corrections', '--run', runDir()]);
+    expectFinished(corrections, corrections.code === 0 ? 'result' : 'error');
+    const member = (await readdir(runDir(), { withFileTypes: true })).find((e) => e.isDirectory())!.name;
+    const exported = expectFinished(await digitsJson(['export', 'onnx', path.join(runDir(), member, 'best'), '--images', '8']), 'result');
+    expect(exported.parity).toMatchObject({ ok: true, precision: 'fp32' });
+    expectFinished(await digitsJson(['doctor', '--seconds', '0', '--backend', 'cpu']), 'result');
+  });
+
+  test('serve: "listening" first, the result after SIGTERM last', async () => {
+    const child = spawn(process.execPath, [bin, 'serve', '--run', runDir(), '--port', '0', '--workers', '0', '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    while (!stdout.includes('\n') && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines.map((l) => l.type)).toEqual(['listening', 'result']);
+  });
+
+  test('pretrain streams its events and ends with its result', { timeout: 300_000 }, async () => {
+    const pretrain = await digitsJson(['pretrain', '--preset', 'mlp', '--epochs', '1', '--limit', '200', '--out', path.join(work, 'pre')]);
+    expectFinished(pretrain, 'result');
+    expect(pretrain.lines.map((l) => l.type)).toContain('epoch');
+  });
+
+  test('run streams its stages and events and ends with its result', { timeout: 300_000 }, async () => {
+    // A fresh competition: run imports it itself (detecting the orientation), which would not match the as-is cache above
+    const fresh = path.join(work, 'comp-run');
+    expectFinished(await digitsJson(['data', 'practice', '--recipe', 'uniform', '--train', '200', '--test', '30', '--out', fresh]), 'result');
+    const run = await digitsJson(['run', '--data', fresh, '--ensemble', path.join(work, 'tiny.json'), '--concurrency', '1', '--precision', 'fp32', '--epochs', '1']);
+    expectFinished(run, 'result');
+    expect(run.lines.filter((l) => l.type === 'stage').length).toBeGreaterThan(2);
+  });
+
+  test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor'])(
+    'digits %s with a mistyped flag: one error line naming it, exit 2',
+    async (command) => {
+      const outcome = await digitsJson([...command.split(' '), '--no-such-flag']);
+      const error = expectFinished(outcome, 'error');
+      expect(outcome.lines).toHaveLength(1);
+      expect(outcome.code).toBe(2);
+      expect(error.where).toEqual({ flag: 'no-such-flag' });
+    },
+  );
+});
