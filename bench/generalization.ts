@@ -190,11 +190,12 @@ async function digits(args: string[], cwd: string, logFile: string): Promise<{ s
   return { stdout, seconds: (performance.now() - started) / 1000 };
 }
 
-/** The pretty-printed JSON object a `--json` command ends with (after any one-line event objects). */
+/** The result a `--json` command ends with: its last NDJSON line, of type "result". */
 function finalJson<T>(stdout: string): T {
-  const start = stdout.startsWith('{\n') ? 0 : stdout.lastIndexOf('\n{\n') + 1;
-  if (start < 0) throw new Error(`no JSON result in the output:\n${stdout.slice(-500)}`);
-  return JSON.parse(stdout.slice(start)) as T;
+  const lines = stdout.trim().split('\n');
+  const last = lines.length > 0 ? (JSON.parse(lines[lines.length - 1]!) as { type?: string }) : null;
+  if (!last || last.type !== 'result') throw new Error(`no JSON result in the output:\n${stdout.slice(-500)}`);
+  return last as T;
 }
 
 async function readJson<T>(file: string): Promise<T | null> {
