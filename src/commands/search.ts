@@ -66,13 +66,14 @@ export default class Search extends DigitsCommand {
       seed: flags.seed,
       command: ['digits', 'search', ...this.argv].join(' '),
       onEvent: (event) => {
-        if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+        if (this.jsonEnabled()) this.emitJson(event);
         else process.stderr.write(`${formatSearchEvent(event)}\n`);
       },
     });
-    if (flags.json) {
-      for (const row of result.leaderboard) process.stdout.write(`${JSON.stringify({ type: 'leaderboard', ...row })}\n`);
-      process.stdout.write(`${JSON.stringify({ type: 'search-done', dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, unfinished: result.unfinished, seconds: result.seconds })}\n`);
+    if (this.jsonEnabled()) {
+      // NDJSON: the leaderboard a row a line, then the result last (the CLI's JSON contract).
+      for (const row of result.leaderboard) this.emitJson({ ...row, type: 'leaderboard' });
+      this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, unfinished: result.unfinished, seconds: result.seconds });
       return;
     }
     process.stdout.write(formatLeaderboard(result.leaderboard));

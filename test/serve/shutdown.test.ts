@@ -76,7 +76,7 @@ test('SIGTERM during an in-flight request: it is answered, then the process exit
     expect(body.predictions[0]!.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     // and the process exits 0, saying what it finished
     expect(await exited).toBe(0);
-    expect(stdout.trim().split('\n').pop()).toBe('{"type":"result","stopped":"SIGTERM","finished":1}');
+    expect(stdout.trim().split('\n').pop()).toBe('{"type":"result","stopped":"SIGTERM","finished":1,"cut":0}');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
@@ -122,7 +122,7 @@ test('SIGTERM with a request that outlasts --grace-period: it is cut, named in t
     child.kill('SIGTERM');
     expect(await exited).toBe(1);
     expect(stderr).toMatch(/cut POST \/v1\/predict after [\d.]+ s: the 1 s grace period ended/);
-    expect(stdout).toMatch(/"event":"stopped","signal":"SIGTERM","finished":0,"cut":1/);
+    expect(stdout).toMatch(/"type":"result","stopped":"SIGTERM","finished":0,"cut":1/);
   } finally {
     stalled.destroy();
     if (child.exitCode === null) child.kill('SIGKILL');

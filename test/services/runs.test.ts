@@ -68,7 +68,7 @@ describe('digits runs', () => {
     expect(stdout).toMatch(/\nfirst\s.*shared 25%/);
     expect(stdout).toMatch(/\nsecond\s.*shared 25%.*learningRate=0\.001\|0\.003\n/);
     const json = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir(), '--json']);
-    expect(JSON.parse(json.stdout)).toEqual(await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() }));
+    expect(JSON.parse(json.stdout)).toEqual({ type: 'result', runs: JSON.parse(JSON.stringify(await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() }))) });
   });
 
   test('compare shows the differing recipe knob and both runs’ scores; an unknown run is a UserError naming the runs', async () => {

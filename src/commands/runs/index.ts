@@ -20,7 +20,7 @@ export default class Runs extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Runs);
     const runs = await listRuns({ runsDir: path.resolve(flags['runs-dir']), submissionsDir: path.resolve(flags.submissions) });
-    if (flags.json) return this.printJson(runs);
+    if (this.jsonEnabled()) return this.printJson({ runs });
     if (runs.length === 0) {
       process.stdout.write(`No runs in ${path.resolve(flags['runs-dir'])} yet; digits train or digits run makes them.\n`);
       return;
