@@ -121,23 +121,27 @@ export function assertTrained(runDir: string, manifest: RunManifest, verb: strin
 
 
 /**
- * The most recently evaluated run under `runsDir`: the sub-folder whose evaluation.json
- * was written last. A UserError when there is none.
+ * The run folder under `runsDir` whose `file` (run.json, evaluation.json, …) is newest, or
+ * null; with `accept`, only among runs whose run.json it accepts.
  */
-/** The run folder under `runsDir` whose `file` (run.json, evaluation.json, …) is newest, or null. */
-export async function newestRunWith(runsDir: string, file: string): Promise<string | null> {
+export async function newestRunWith(runsDir: string, file: string, accept?: (manifest: RunManifest) => boolean): Promise<string | null> {
   const root = path.resolve(runsDir);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   let best: { dir: string; mtimeMs: number } | null = null;
   for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const dir = path.join(root, entry.name);
+    if (accept) {
+      const manifest = await readRunManifest(dir).catch(() => null);
+      if (!manifest || !accept(manifest)) continue;
+    }
     const info = await stat(path.join(dir, file)).catch(() => null);
     if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
   }
   return best?.dir ?? null;
 }
 
+/** The most recently evaluated run under `runsDir`. A UserError when there is none. */
 export async function latestEvaluatedRun(runsDir: string): Promise<string> {
   const dir = await newestRunWith(runsDir, EVALUATION_FILE);
   if (!dir) {
@@ -153,19 +157,10 @@ export async function latestEvaluatedRun(runsDir: string): Promise<string> {
 
 /** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */
 export async function newestUnfinishedRun(runsDir: string): Promise<string> {
-  const root = path.resolve(runsDir);
-  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  let best: { dir: string; mtimeMs: number } | null = null;
-  for (const entry of entries) {
-    if (!entry.isDirectory()) continue;
-    const dir = path.join(root, entry.name);
-    const manifest = await readRunManifest(dir).catch(() => null);
-    if (!manifest || (manifest.status !== 'training' && manifest.status !== 'failed')) continue;
-    const info = await stat(path.join(dir, RUN_MANIFEST));
-    if (!best || info.mtimeMs > best.mtimeMs) best = { dir, mtimeMs: info.mtimeMs };
-  }
-  if (!best) {
+  const dir = await newestRunWith(runsDir, RUN_MANIFEST, (m) => m.status === 'training' || m.status === 'failed');
+  if (!dir) {
+    const root = path.resolve(runsDir);
     throw new UserError(`no unfinished run under ${root}`, { where: { file: root, flag: 'run' }, hint: 'Pass --run <run folder> to continue, or start a new run without --resume.' });
   }
-  return best.dir;
+  return dir;
 }
