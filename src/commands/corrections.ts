@@ -52,7 +52,8 @@ function tileOf(record: CorrectionRecord): DigitTile {
   return {
     image: Float32Array.from(record.image, (v) => v / 255),
     caption: `${record.predicted ?? '?'} → ${record.label}`,
-    label: String(record.label),
+    // The PNG caption says the same: what the ensemble said > the right digit.
+    label: `${record.predicted ?? '?'}>${record.label}`,
   };
 }
 

@@ -122,8 +122,10 @@ export interface DigitTile {
   image: Float32Array;
   /** Shown above the tile in the terminal, e.g. `#1043 label 7`. */
   caption: string;
-  /** Drawn in the PNG caption strip (digits, `?`, `#`). */
+  /** Drawn in the PNG caption strip (digits, letters, `?`, `#`, `-`, `>`). */
   label: string;
+  /** `original`: the PNG frames the tile (the unaugmented row among its draws). */
+  mark?: 'original';
 }
 
 export function tilesFor(dataset: Dataset, set: 'train' | 'test', rows: number[]): DigitTile[] {
@@ -232,6 +234,7 @@ export const FONT: Record<string, string[]> = {
   y: ['#.#', '#.#', '.#.', '.#.', '.#.'],
   z: ['###', '..#', '.#.', '#..', '###'],
   '-': ['...', '...', '###', '...', '...'],
+  '>': ['#..', '.#.', '..#', '.#.', '#..'],
 };
 
 export interface PngGridOptions {
@@ -271,6 +274,17 @@ export function digitGridPng(tiles: DigitTile[], options: PngGridOptions): Buffe
       );
     });
     const imageTop = top + caption;
+    if (item.mark === 'original') {
+      // A white frame in the gap around the tile, one zoom step wide.
+      for (let i = -zoom; i < tile + zoom; i++) {
+        for (let w = 1; w <= zoom; w++) {
+          set(left + i, imageTop - w, 255);
+          set(left + i, imageTop + tile - 1 + w, 255);
+          set(left - w, imageTop + i, 255);
+          set(left + tile - 1 + w, imageTop + i, 255);
+        }
+      }
+    }
     for (let y = 0; y < options.size; y++) {
       for (let x = 0; x < options.size; x++) {
         const grey = Math.round(Math.min(1, Math.max(0, item.image[y * options.size + x])) * 255);

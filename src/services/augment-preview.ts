@@ -43,7 +43,7 @@ export async function previewAugmentation(options: AugmentPreviewOptions): Promi
     const batch = new Float32Array(options.variants * size * size);
     for (let v = 0; v < options.variants; v++) batch.set(original.image, v * size * size);
     const out = tf.tidy(() => augmenter.apply(tf.tensor4d(batch, [options.variants, size, size, 1])).dataSync() as Float32Array);
-    tiles.push({ ...original, caption: `${original.caption}` });
+    tiles.push({ ...original, caption: `${original.caption}`, mark: 'original' });
     for (let v = 0; v < options.variants; v++) {
       tiles.push({ image: out.slice(v * size * size, (v + 1) * size * size), caption: `draw ${v + 1}`, label: original.label });
     }

@@ -109,6 +109,20 @@ describe('digitGridPng', () => {
     expect(digitGridPng(tiles, { size: 4, columns: 2, zoom: 2 }).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   });
 
+  test('a tile marked original gets a white frame in the gap; > draws in captions', () => {
+    const tile = (mark?: 'original'): DigitTile => ({ image: new Float32Array(16), caption: '#0', label: '7>1', mark });
+    const read = (t: DigitTile) => PNG.sync.read(digitGridPng([t], { size: 4, columns: 1, zoom: 2 }));
+    const marked = read(tile('original'));
+    const plain = read(tile());
+    const grey = (png: PNG, x: number, y: number) => png.data[(y * png.width + x) * 4];
+    // zoom 2: gap 4, caption 7; the image starts at (4, 11); the frame sits just left of it
+    expect(grey(marked, 3, 11 + 2)).toBe(255);
+    expect(grey(plain, 3, 11 + 2)).toBe(40);
+    // the caption's middle glyph is '>' (its top-left cell is ink), not blank
+    const inkIn = (png: PNG, x0: number) => [0, 1, 2].some((dx) => [0, 1, 2, 3, 4].some((dy) => grey(png, x0 + dx, 4 + dy) === 255));
+    expect(inkIn(plain, 4 + 4)).toBe(true);
+  });
+
   test('an unwritable path is a user error', async () => {
     const dir = await tempDir();
     await expectUserError(writeDigitGridPng(join(dir, 'missing', 'grid.png'), [], { size: 4, columns: 1 }), { message: /cannot write/, flag: 'png' });

@@ -25,6 +25,8 @@ test('each sample row is shown as it is, then as its augmented draws, reproducib
   expect(preview.columns).toBe(5);
   const [original, ...draws] = preview.tiles.slice(0, 5);
   expect(original!.caption).toMatch(/^#\d+ label \d$/);
+  expect(original!.mark).toBe('original');
+  expect(draws.every((d) => d.mark === undefined)).toBe(true);
   for (const d of draws) {
     expect(d.label).toBe(original!.label);
     expect(Array.from(d.image)).not.toEqual(Array.from(original!.image));
