@@ -150,7 +150,17 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(run.lines.filter((l) => l.type === 'stage').length).toBeGreaterThan(2);
   });
 
-  test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor'])(
+  test('runs, runs compare and search end with their result', { timeout: 300_000 }, async () => {
+    const runs = expectFinished(await digitsJson(['runs', '--runs-dir', path.join(work, 'runs'), '--submissions', path.join(work, 'subs')]), 'result');
+    expect((runs as unknown as { runs: Array<{ name: string }> }).runs.map((r) => r.name)).toContain('tiny');
+    expectFinished(await digitsJson(['runs', 'compare', 'tiny', 'tiny', '--runs-dir', path.join(work, 'runs'), '--submissions', path.join(work, 'subs')]), 'result');
+    await writeFile(path.join(work, 'space.json'), JSON.stringify({ preset: 'mlp', start: 'scratch', optimizer: 'adam', learningRate: { min: 1e-3, max: 1e-2, log: true }, epochs: 1, batchSize: 32 }));
+    const search = await digitsJson(['search', '--data', comp(), '--space', path.join(work, 'space.json'), '--trials', '2', '--concurrency', '1', '--out', path.join(work, 'search')]);
+    expectFinished(search, 'result');
+    expect(search.lines.filter((l) => l.type === 'leaderboard')).toHaveLength(2);
+  });
+
+  test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor', 'runs', 'runs compare', 'search'])(
     'digits %s with a mistyped flag: one error line naming it, exit 2',
     async (command) => {
       const outcome = await digitsJson([...command.split(' '), '--no-such-flag']);
