@@ -27,32 +27,39 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test('SIGTERM during an in-flight request: it is answered, then the process exits 0', async () => {
-  const child = spawn(process.execPath, [path.join(repo, 'bin/dev.js'), 'serve', '--run', runDir, '--port', '0', '--json', '--batch-window-ms', '1000'], {
+/** Starts `digits serve --json` on the tiny run; `listening()` resolves with its URL once it says so. */
+function startServe(extra: string[]) {
+  const child = spawn(process.execPath, [path.join(repo, 'bin/dev.js'), 'serve', '--run', runDir, '--port', '0', '--json', ...extra], {
     cwd: root,
     env: { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  try {
-    // Given a server that has said where it listens
-    const url = await new Promise<string>((resolve, reject) => {
+  const listening = () =>
+    new Promise<string>((resolve, reject) => {
       const timer = setInterval(() => {
-        const line = stdout.split('\n').find((l) => l.includes('"listening"'));
+        const line = out.stdout.split('\n').find((l) => l.includes('"listening"'));
         if (line) {
           clearInterval(timer);
           resolve((JSON.parse(line) as { url: string }).url);
         }
         if (child.exitCode !== null) {
           clearInterval(timer);
-          reject(new Error(`serve exited early (${child.exitCode}): ${stderr}`));
+          reject(new Error(`serve exited early (${child.exitCode}): ${out.stderr}`));
         }
       }, 50);
     });
+  return { child, out, exited, listening };
+}
+
+test('SIGTERM during an in-flight request: it is answered, then the process exits 0', async () => {
+  const { child, out, exited, listening } = startServe(['--batch-window-ms', '1000']);
+  try {
+    // Given a server that has said where it listens
+    const url = await listening();
     // When a prediction is in flight (waiting in the batcher)…
     const inFlight = fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ images: [oneAsPixels()] }) });
     for (;;) {
@@ -76,38 +83,17 @@ test('SIGTERM during an in-flight request: it is answered, then the process exit
     expect(body.predictions[0]!.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     // and the process exits 0, saying what it finished
     expect(await exited).toBe(0);
-    expect(stdout.trim().split('\n').pop()).toBe('{"type":"result","stopped":"SIGTERM","finished":1,"cut":0}');
+    expect(out.stdout.trim().split('\n').pop()).toBe('{"type":"result","stopped":"SIGTERM","finished":1,"cut":0}');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 }, 90_000);
 
 test('SIGTERM with a request that outlasts --grace-period: it is cut, named in the log, and the exit code is 1', async () => {
-  const child = spawn(process.execPath, [path.join(repo, 'bin/dev.js'), 'serve', '--run', runDir, '--port', '0', '--json', '--grace-period', '1', '--log-level', 'silent'], {
-    cwd: root,
-    env: { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, out, exited, listening } = startServe(['--grace-period', '1', '--log-level', 'silent']);
   const stalled = new net.Socket();
   try {
-    const url = await new Promise<URL>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const line = stdout.split('\n').find((l) => l.includes('"listening"'));
-        if (line) {
-          clearInterval(timer);
-          resolve(new URL((JSON.parse(line) as { url: string }).url));
-        }
-        if (child.exitCode !== null) {
-          clearInterval(timer);
-          reject(new Error(`serve exited early (${child.exitCode}): ${stderr}`));
-        }
-      }, 50);
-    });
+    const url = new URL(await listening());
     // Given an upload whose body never finishes arriving
     stalled.on('error', () => undefined);
     stalled.connect(Number(url.port), url.hostname);
@@ -121,8 +107,8 @@ test('SIGTERM with a request that outlasts --grace-period: it is cut, named in t
     // When SIGTERM arrives, Then after the 1 s grace period the upload is cut and named, and the exit code says so
     child.kill('SIGTERM');
     expect(await exited).toBe(1);
-    expect(stderr).toMatch(/cut POST \/v1\/predict after [\d.]+ s: the 1 s grace period ended/);
-    expect(stdout).toMatch(/"type":"result","stopped":"SIGTERM","finished":0,"cut":1/);
+    expect(out.stderr).toMatch(/cut POST \/v1\/predict after [\d.]+ s: the 1 s grace period ended/);
+    expect(out.stdout).toMatch(/"type":"result","stopped":"SIGTERM","finished":0,"cut":1/);
   } finally {
     stalled.destroy();
     if (child.exitCode === null) child.kill('SIGKILL');
