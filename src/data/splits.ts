@@ -218,6 +218,8 @@ export interface CreateSplitReport {
   validationPerClass: number[][];
   trainPerClass: number[][];
   unchanged: boolean;
+  /** A saved split of that name was made for other data (the dataset was re-imported since) and was replaced. */
+  replacedStale: boolean;
 }
 
 function perClass(labels: Uint8Array, rows: Uint32Array): number[] {
@@ -247,7 +249,10 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
     existing.datasetFingerprint === split.datasetFingerprint &&
     JSON.stringify(existing.spec) === JSON.stringify(split.spec) &&
     existing.folds.every((fold, i) => folds[i] && fold.validation.join() === folds[i].validation.join());
-  if (existing && !same && !options.force) {
+  // A split saved for other content (the dataset was re-imported since, e.g. with another orientation) can
+  // serve no model of this data: every use of it is refused. Replacing it needs no --force.
+  const stale = existing !== null && existing.datasetFingerprint !== split.datasetFingerprint;
+  if (existing && !same && !stale && !options.force) {
     throw new UserError(`a different split named ${JSON.stringify(options.name)} is already saved`, {
       where: { file: join(datasetDir, SPLITS_DIR, `${options.name}.json`) },
       hint: 'Models refer to splits by name: choose another --name, or --force to replace it.',
@@ -263,5 +268,6 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
     validationPerClass: folds.map((fold) => perClass(labels, fold.validation)),
     trainPerClass: folds.map((fold) => perClass(labels, fold.train)),
     unchanged: same,
+    replacedStale: stale,
   };
 }

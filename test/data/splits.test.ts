@@ -130,6 +130,12 @@ describe('saved splits', () => {
     await writeFile(join(dir, 'train.csv'), train.replace('1,1,0,0,0', '2,1,0,0,0'));
     const report = await importCompetition(await resolveCompetitionFiles([dir]));
     await expectUserError(loadSplit(datasetDir, 'holdout', report.fingerprint), { message: /made for other data/, hint: /--force/ });
+    // Making it again (as `digits run` and `train` do with their default split) replaces the stale one without --force
+    const again = await createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.1, seed: 1 } });
+    expect(again).toMatchObject({ unchanged: false, replacedStale: true });
+    expect((await loadSplit(datasetDir, 'holdout', report.fingerprint)).datasetFingerprint).toBe(report.fingerprint);
+    // A different split of the same name for this same data still needs --force
+    await expectUserError(createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.1, seed: 2 } }), { message: /different split named/ });
   });
 
   test.each([

@@ -46,7 +46,7 @@ export default class DataSplit extends DigitsCommand {
       return;
     }
     const what = spec.kind === 'kfold' ? `${spec.k} stratified folds` : `a stratified ${(spec.validationFraction * 100).toFixed(1)}% hold-out`;
-    const lines = [`${report.unchanged ? 'Already saved' : 'Saved'} split "${report.name}": ${what} of ${formatCount(report.rows)} training rows, seed ${spec.seed}`, `  ${displayPath(report.file)}`];
+    const lines = [`${report.unchanged ? 'Already saved' : report.replacedStale ? 'Replaced (made for the data before its re-import)' : 'Saved'} split "${report.name}": ${what} of ${formatCount(report.rows)} training rows, seed ${spec.seed}`, `  ${displayPath(report.file)}`];
     report.validationPerClass.forEach((counts, fold) => {
       const total = counts.reduce((a, b) => a + b, 0);
       const label = spec.kind === 'kfold' ? `fold ${fold + 1}` : 'validation';
