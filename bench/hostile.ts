@@ -16,9 +16,9 @@
  *    (multipart, 16 JPEGs of 2000×2000, each at the 4 MP limit, with TTA) while one client
  *    asks /healthz every 20 ms, one posts single-image JSON predictions every 20 ms and one
  *    posts a 280×280 PNG (what the pad sends) every 50 ms. Server RSS (VmRSS of the serve
- *    process, its worker threads included) is sampled every 200 ms, during the load and for
- *    30 s after. Targets: /healthz p99 < 50 ms, single-image p99 < 100 ms, RSS < 1 GB
- *    throughout and within 20% of its start 30 s after.
+ *    process, its worker threads included, plus its child processes: the image decoders) is
+ *    sampled every 200 ms, during the load and for 30 s after. Targets: /healthz p99 < 50 ms,
+ *    single-image p99 < 100 ms, RSS < 1 GB throughout and within 20% of its start 30 s after.
  * C. SIGTERM with 20 large requests in flight (256 images with TTA each, --grace-period 30):
  *    all 20 answered, within the grace period, and the exit code 0.
  * D. Import of a train.csv of 2,000 valid rows followed by 2 GB of NUL bytes (sparse, made
@@ -26,9 +26,10 @@
  *
  *   node --import tsx bench/hostile.ts > hostile-bench.json
  *   BENCH_OVERLOAD_SECONDS=20 BENCH_MALFORMED=400 node --import tsx bench/hostile.ts   # shorter
+ *   BENCH_PARTS=AB BENCH_MALFORMED=24 node --import tsx bench/hostile.ts   # the bombs, then the overload and its RSS
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -43,6 +44,8 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const malformedTotal = Number(process.env.BENCH_MALFORMED ?? 1600);
 const overloadSeconds = Number(process.env.BENCH_OVERLOAD_SECONDS ?? 60);
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 30);
+/** the parts to run (default all: ABCD) */
+const parts = new Set((process.env.BENCH_PARTS ?? 'ABCD').toUpperCase().split(''));
 
 /* ---------- part D runs in its own process: `bench/hostile.ts --import-child <dir>` ---------- */
 
@@ -136,8 +139,40 @@ async function startServe(runDir: string, extra: string[] = []): Promise<Serve> 
 }
 
 function rssMB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
+  } catch {
+    return 0; // (a child that has just exited)
+  }
+}
+
+/** The child processes of `pid` and theirs (the serve process's image decoders). */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const task of tasks) {
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const child of children.trim().split(/\s+/).filter(Boolean).map(Number)) out.push(child, ...descendants(child));
+  }
+  return out;
+}
+
+/** VmRSS of the serve process and of its child processes, summed (pages they share are counted in each), and of the serve process alone. */
+function serverRss(pid: number): { mb: number; serveProcessMB: number; processes: number } {
+  const serveProcessMB = rssMB(pid);
+  const children = descendants(pid);
+  return { mb: serveProcessMB + children.reduce((sum, child) => sum + rssMB(child), 0), serveProcessMB, processes: 1 + children.length };
 }
 
 /* ---------- HTTP helpers ---------- */
@@ -383,10 +418,11 @@ async function malformedSuite(port: number, bombs: { pngBomb: Buffer; jpeg4mp: B
 async function overload(serve: Serve, padPng: Buffer) {
   const { port } = serve;
   const pid = serve.child.pid!;
-  const rss: Array<{ t: number; mb: number }> = [];
+  const rss: Array<{ t: number; mb: number; serveProcessMB: number; processes: number }> = [];
   const t0 = performance.now();
-  const sampler = setInterval(() => rss.push({ t: (performance.now() - t0) / 1000, mb: rssMB(pid) }), 200);
-  const startRss = rssMB(pid);
+  const sampler = setInterval(() => rss.push({ t: (performance.now() - t0) / 1000, ...serverRss(pid) }), 200);
+  const start = serverRss(pid);
+  const startRss = start.mb;
   let running = true;
   const uploaders = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--uploaders', String(port), String(overloadSeconds)], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
   let uploadsOut = '';
@@ -421,7 +457,8 @@ async function overload(serve: Serve, padPng: Buffer) {
   log(`  load over; idle ${settleSeconds} s…`);
   await new Promise((r) => setTimeout(r, settleSeconds * 1000));
   clearInterval(sampler);
-  const endRss = rssMB(pid);
+  const end = serverRss(pid);
+  const endRss = end.mb;
   const during = rss.filter((s) => s.t <= loadEnd);
   return {
     seconds: overloadSeconds,
@@ -431,6 +468,9 @@ async function overload(serve: Serve, padPng: Buffer) {
     singleImageJsonMs: singleImage,
     padPng280Ms: padImage,
     rssMB: { start: round(startRss), maxDuringLoad: round(Math.max(...during.map((s) => s.mb))), after30sIdle: round(endRss), afterVsStart: `${round((100 * (endRss - startRss)) / startRss)}%` },
+    rssNote: 'serve process + its child processes (image decoders), summed',
+    serveProcessAloneRssMB: { start: round(start.serveProcessMB), maxDuringLoad: round(Math.max(...during.map((s) => s.serveProcessMB))), after30sIdle: round(end.serveProcessMB) },
+    processes: { start: start.processes, maxDuringLoad: Math.max(...during.map((s) => s.processes)), after30sIdle: end.processes },
   };
 }
 
@@ -493,46 +533,64 @@ try {
   const jpeg4mp = Buffer.from(jpeg.encode({ data: sevenRgba(2000, 2000), width: 2000, height: 2000 }, 90).data);
   const padPng = png(280, 280, sevenRgba(280, 280));
 
-  log('D. import of the 2 GB NUL-tail file…');
-  const importResult = await importNulTail(root);
-  log(`   ${JSON.stringify(importResult)}`);
-
-  log('starting digits serve…');
-  const serve = await startServe(runDir);
   const load = () => os.loadavg().map((v) => round(v, 2));
-  const loadAverage: Record<string, number[]> = { beforeA: load() };
-  log(`A. ${malformedTotal} malformed requests…`);
-  const malformed = await malformedSuite(serve.port, { pngBomb, jpeg4mp });
-  log(`   ${malformed.requests} requests, ${malformed.responses5xx} in 5xx, ${malformed.errorsNotInOurShape} not in our shape (${malformed.seconds} s)`);
-  await new Promise((r) => setTimeout(r, 6000));
-  loadAverage.beforeB = load();
-  log(`B. overload for ${overloadSeconds} s…`);
-  const overloaded = await overload(serve, padPng);
-  log(`   healthz p99 ${overloaded.healthzMs.p99} ms, single image p99 ${overloaded.singleImageJsonMs.p99} ms, RSS ${JSON.stringify(overloaded.rssMB)}`);
-  serve.child.kill('SIGTERM');
-  const firstExit = await serve.exited;
+  const loadAverage: Record<string, number[]> = {};
+  let importResult: Awaited<ReturnType<typeof importNulTail>> | null = null;
+  if (parts.has('D')) {
+    log('D. import of the 2 GB NUL-tail file…');
+    importResult = await importNulTail(root);
+    log(`   ${JSON.stringify(importResult)}`);
+  }
 
-  loadAverage.beforeC = load();
-  log('C. SIGTERM with 20 large requests in flight…');
-  const drain = await sigtermDrain(runDir);
-  log(`   ${JSON.stringify(drain)}`);
+  let malformed: Awaited<ReturnType<typeof malformedSuite>> | null = null;
+  let overloaded: Awaited<ReturnType<typeof overload>> | null = null;
+  let firstExit: number | null = null;
+  if (parts.has('A') || parts.has('B')) {
+    log('starting digits serve…');
+    const serve = await startServe(runDir);
+    if (parts.has('A')) {
+      loadAverage.beforeA = load();
+      log(`A. ${malformedTotal} malformed requests…`);
+      malformed = await malformedSuite(serve.port, { pngBomb, jpeg4mp });
+      log(`   ${malformed.requests} requests, ${malformed.responses5xx} in 5xx, ${malformed.errorsNotInOurShape} not in our shape (${malformed.seconds} s)`);
+      await new Promise((r) => setTimeout(r, 6000));
+    }
+    if (parts.has('B')) {
+      loadAverage.beforeB = load();
+      log(`B. overload for ${overloadSeconds} s…`);
+      overloaded = await overload(serve, padPng);
+      log(`   healthz p99 ${overloaded.healthzMs.p99} ms, single image p99 ${overloaded.singleImageJsonMs.p99} ms, RSS ${JSON.stringify(overloaded.rssMB)}`);
+    }
+    serve.child.kill('SIGTERM');
+    firstExit = await serve.exited;
+  }
+
+  let drain: Awaited<ReturnType<typeof sigtermDrain>> | null = null;
+  if (parts.has('C')) {
+    loadAverage.beforeC = load();
+    log('C. SIGTERM with 20 large requests in flight…');
+    drain = await sigtermDrain(runDir);
+    log(`   ${JSON.stringify(drain)}`);
+  }
 
   const result = {
     machine: { cores: os.availableParallelism(), node: process.version, note: 'cores shared with other jobs while measured', loadAverage1m5m15m: { ...loadAverage, end: load() } },
     server: 'bin/dev.js serve, 2 × mlp (tiny, freshly built) on ONNX Runtime in the inference workers (one per core), default limits',
+    parts: [...parts].sort().join(''),
     malformed,
     overload: overloaded,
     firstServerExitCode: firstExit,
     sigterm: drain,
     import: importResult,
+    // (a part not run has no verdict: null)
     targets: {
-      malformedNone5xxAllInOurShape: malformed.responses5xx === 0 && malformed.errorsNotInOurShape === 0,
-      healthzP99Under50ms: overloaded.healthzMs.p99 < 50,
-      singleImageP99Under100ms: overloaded.singleImageJsonMs.p99 < 100,
-      rssUnder1GB: overloaded.rssMB.maxDuringLoad < 1024,
-      rssBackWithin20Percent: overloaded.rssMB.after30sIdle <= 1.2 * overloaded.rssMB.start,
-      sigtermAll20: drain.answered === 20 && drain.lastAnswerAfterSignalSeconds < 30 && drain.exitCode === 0,
-      importUnder5sAnd300MB: (importResult.seconds as number) < 5 && (importResult.maxRssMB as number) < 300 && (importResult as Record<string, unknown>).line === 2002,
+      malformedNone5xxAllInOurShape: malformed && malformed.responses5xx === 0 && malformed.errorsNotInOurShape === 0,
+      healthzP99Under50ms: overloaded && overloaded.healthzMs.p99 < 50,
+      singleImageP99Under100ms: overloaded && overloaded.singleImageJsonMs.p99 < 100,
+      rssUnder1GB: overloaded && overloaded.rssMB.maxDuringLoad < 1024,
+      rssBackWithin20Percent: overloaded && overloaded.rssMB.after30sIdle <= 1.2 * overloaded.rssMB.start,
+      sigtermAll20: drain && drain.answered === 20 && drain.lastAnswerAfterSignalSeconds < 30 && drain.exitCode === 0,
+      importUnder5sAnd300MB: importResult && (importResult.seconds as number) < 5 && (importResult.maxRssMB as number) < 300 && (importResult as Record<string, unknown>).line === 2002,
     },
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

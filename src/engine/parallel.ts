@@ -4,6 +4,7 @@
  * `worker_threads`, each with its own tfjs engine and backend, limited by p-limit
  * (default: the number of cores).
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -44,6 +45,19 @@ export function startWorker(file: string, workerData: unknown): Worker {
   if (!file.endsWith('.ts')) return new Worker(file, { workerData });
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
   return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); });`, { eval: true, workerData });
+}
+
+/**
+ * A child process running `file` (absolute path of a module of this package), with an IPC
+ * channel that carries typed arrays (`serialization: 'advanced'`, structured clone). Its
+ * stdin and stdout are closed; stderr is a pipe for the caller to read (why it stopped).
+ * Running from TypeScript sources, the child registers tsx's loader with `--import` (located
+ * from here, as in `startWorker`). Unlike a worker thread's, a process's memory all goes back
+ * to the system when it exits (decode-pool.ts says why that matters).
+ */
+export function startProcess(file: string, args: string[] = []): ChildProcess {
+  const execArgv = file.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
+  return fork(file, args, { execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
 }
 
 /** Runs one job in a fresh worker thread of `file`; resolves with its result or its error text. */

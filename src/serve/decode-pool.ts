@@ -2,30 +2,35 @@
  * PNG/JPEG decoding off the HTTP thread. Decoding a 4-megapixel image takes pngjs ~60–140 ms
  * and jpeg-js ~450 ms of one core (bench/hostile.ts, README "Hostile input"), and on the
  * server's thread nothing else is read or answered meanwhile: one multipart of 16 such files
- * held /healthz for seconds (issue 14). Here the files go to worker threads, so the event
+ * held /healthz for seconds (issue 14). Here the files go to decoder processes, so the event
  * loop only reads bodies and headers.
+ *
+ * Processes, not worker threads, so that memory comes back after a burst. A 4 MP decode
+ * allocates several buffers of 16 MB (RGBA, grey levels, ink); freed, glibc keeps them in the
+ * thread's malloc arena (after the first such free it raises its mmap threshold to 16 MB and
+ * its trim threshold to 32 MB, so later ones are no longer unmapped), and a thread that ends
+ * does not take its arena with it. With decoder threads the server stayed ~150 MB above its
+ * start after 30 s idle, all of it free to glibc (a malloc_trim from gdb took it back to a
+ * fresh server's size); a process that exits returns everything. A decoder that runs out of
+ * memory on a crafted file also takes down only itself.
  *
  * Two lanes keep small requests from waiting behind large ones: files of at most
  * `smallPixels` (the pad's 280×280 canvas, a phone crop of one digit) queue apart, and the
  * first worker takes only those, so a large decode never holds one up; the other workers
  * take large files first, then small ones, at a lower priority (decode-worker.ts). Admission is bounded by declared pixels: a
  * request whose files would push the queued pixels over `maxQueuedPixels` is refused at
- * once (503, retry) instead of waiting behind minutes of decoding. Workers start on the
- * first file, run at a lower priority (decode-worker.ts), and hold the process open only
- * while they decode.
+ * once (503, retry) instead of waiting behind minutes of decoding. Decoders start on the
+ * first file, run at a lower priority (decode-worker.ts), hold the server open only while
+ * they decode, and exit after `idleMs` with nothing to do.
  */
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Worker } from 'node:worker_threads';
-import { startWorker } from '../engine/parallel.js';
+import { startProcess } from '../engine/parallel.js';
 import { InputError } from './image-input.js';
 
 const here = fileURLToPath(import.meta.url);
 const workerFile = fileURLToPath(new URL(here.endsWith('.ts') ? './decode-worker.ts' : './decode-worker.js', import.meta.url));
-
-export interface DecodeWorkerData {
-  /** nice value the worker thread gives itself (0 leaves it) */
-  nice: number;
-}
 
 export interface DecodeRequest {
   id: number;
@@ -39,17 +44,17 @@ export type DecodeReply =
   | { id: number; failure: string };
 
 export interface DecodePoolOptions {
-  /** worker threads (default 2: one for small files, one for the rest) */
+  /** decoder processes (default 2: one for small files, one for the rest) */
   workers?: number;
   /** files of at most this many declared pixels use the small lane (default 512×512) */
   smallPixels?: number;
   /** declared pixels allowed to wait for a worker before new files are refused (default 64 MP) */
   maxQueuedPixels?: number;
-  /** nice value of the worker threads (default 10) */
+  /** nice value of the decoders (default 10; the small-file lane keeps 0) */
   nice?: number;
-  /** the workers end after this long with nothing to decode, returning their memory (default 5 s); they start again on the next file */
+  /** the decoders exit after this long with nothing to decode, returning their memory (default 5 s); they start again on the next file */
   idleMs?: number;
-  /** told when a worker stops unexpectedly */
+  /** told when a decoder stops unexpectedly */
   onWorkerExit?: (reason: string) => void;
 }
 
@@ -63,7 +68,7 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
   /** takes only small files */
   smallOnly: boolean;
   ready: boolean;
@@ -109,9 +114,19 @@ export class DecodePool {
     return this.pixelsQueued >= this.maxQueuedPixels;
   }
 
-  /** workers decoding right now */
+  /** decoders decoding right now */
   get busy(): number {
     return this.slots.filter((s) => s.job !== null).length;
+  }
+
+  /** decoder processes running (0 before the first file and after `idleMs` idle) */
+  get running(): number {
+    return this.slots.length;
+  }
+
+  /** their process ids */
+  get pids(): number[] {
+    return this.slots.flatMap((s) => (s.worker.pid === undefined ? [] : [s.worker.pid]));
   }
 
   /**
@@ -162,7 +177,7 @@ export class DecodePool {
     });
   }
 
-  /** Rejects what waits, lets the decodes under way finish, and ends the workers. */
+  /** Rejects what waits, lets the decodes under way finish, and ends the decoders. */
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -174,7 +189,9 @@ export class DecodePool {
     await Promise.all(
       this.slots.map(async (slot) => {
         while (slot.job) await new Promise((r) => setTimeout(r, 10));
-        await slot.worker.terminate();
+        // (held until it has gone, so closing waits for it)
+        hold(slot.worker, true);
+        slot.worker.kill();
         await slot.ended;
       }),
     );
@@ -191,34 +208,46 @@ export class DecodePool {
 
   private spawn(smallOnly: boolean): Slot {
     // The small lane keeps normal priority: it serves the pad and the phone crops promptly.
-    const data: DecodeWorkerData = { nice: smallOnly ? 0 : this.nice };
-    const worker = startWorker(workerFile, data);
-    const slot: Slot = { worker, smallOnly, ready: false, job: null, ended: new Promise((resolve) => worker.once('exit', () => resolve())) };
+    const worker = startProcess(workerFile, [String(smallOnly ? 0 : this.nice)]);
+    // (a process that could not start says 'error' and never 'exit')
+    const ended = new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      worker.once('error', () => worker.pid === undefined && resolve());
+    });
+    const slot: Slot = { worker, smallOnly, ready: false, job: null, ended };
     let lastError = '';
+    // Its stderr says why it stopped, when it does (the last lines are enough).
+    let stderr = '';
+    worker.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
+    });
+    (worker.stderr as Socket | null)?.unref();
     worker.on('message', (message: DecodeReply | { ready: true }) => {
       if ('ready' in message) {
         slot.ready = true;
+        hold(worker, false);
         this.pump();
         return;
       }
       const job = slot.job;
       if (!job || job.id !== message.id) return;
       slot.job = null;
-      worker.unref();
+      hold(worker, false);
       this.decoded++;
       if ('digit' in message) job.resolve(message.digit);
       else if ('input' in message) job.reject(new InputError(message.input.status, message.input.message, message.input.hint, message.input.kind));
       else job.reject(new Error(`decoding ${job.what} failed: ${message.failure}`));
       this.pump();
     });
-    worker.on('error', (error) => {
-      lastError = error.message;
-    });
-    worker.on('exit', (code) => {
+    let stopped = false;
+    const onStop = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (stopped) return;
+      stopped = true;
       const index = this.slots.indexOf(slot);
       // Closing, or retired after idling: nothing to report.
       if (this.closed || index < 0) return;
-      const reason = lastError || `exit code ${code}`;
+      const said = stderr.trim().split('\n').filter((l) => /error|memory|abort/i.test(l)).pop();
+      const reason = lastError || [signal ? `signal ${signal}` : `exit code ${code}`, said].filter(Boolean).join(': ');
       // The file it was decoding is what stopped it (an allocation failure on a crafted file, most likely).
       slot.job?.reject(new InputError(400, `${slot.job.what} could not be decoded: the decoder stopped (${reason})`, 'Send an intact PNG or JPEG of at most 4 megapixels.', 'decoder_failed'));
       slot.job = null;
@@ -231,8 +260,15 @@ export class DecodePool {
         for (const waiting of [...this.small.splice(0), ...this.large.splice(0)]) waiting.reject(error);
         this.pixelsQueued = 0;
       }
+    };
+    worker.on('error', (error) => {
+      lastError = error.message;
+      if (worker.pid === undefined) onStop(null, null);
     });
-    worker.unref();
+    // 'close' comes after 'exit' and after its stderr is read to the end.
+    worker.on('close', onStop);
+    // Started for a file: it holds the server open until it is ready to take one.
+    hold(worker, true);
     return slot;
   }
 
@@ -245,18 +281,16 @@ export class DecodePool {
       if (!job) continue;
       if (job.pixels > this.smallPixels) this.pixelsQueued -= job.pixels;
       slot.job = job;
-      slot.worker.ref();
-      // A copy the worker owns (transferred, not cloned: a Buffer's view may share a larger pool).
-      const bytes = new Uint8Array(job.bytes);
-      const request: DecodeRequest = { id: job.id, bytes, what: job.what };
-      slot.worker.postMessage(request, [bytes.buffer]);
+      hold(slot.worker, true);
+      // (serialized as the view's bytes only, not the pool a Buffer may share)
+      const request: DecodeRequest = { id: job.id, bytes: job.bytes, what: job.what };
+      slot.worker.send(request);
     }
   }
 
   /**
-   * With nothing queued or decoding, the workers end after `idleMs`: a decoder's heap keeps
-   * what its largest image needed, and after a burst the server's memory should come back.
-   * (Terminating an idle decoder is safe: nothing native runs there between files.)
+   * With nothing queued or decoding, the decoders exit after `idleMs`: a decoder keeps what
+   * its largest image needed, and after a burst the server's memory should come back.
    */
   private scheduleIdleExit(): void {
     const idle = this.slots.length > 0 && this.queued === 0 && this.slots.every((s) => s.job === null);
@@ -265,8 +299,19 @@ export class DecodePool {
       this.idleTimer = null;
       if (this.queued > 0 || this.slots.some((s) => s.job !== null)) return;
       const leaving = this.slots.splice(0);
-      for (const slot of leaving) void slot.worker.terminate();
+      for (const slot of leaving) slot.worker.kill();
     }, this.options.idleMs ?? 5000);
     this.idleTimer.unref();
+  }
+}
+
+/** A decoder keeps the server running only while it decodes (its process and its channel both count). */
+function hold(child: ChildProcess, busy: boolean): void {
+  if (busy) {
+    child.ref();
+    child.channel?.ref();
+  } else {
+    child.unref();
+    child.channel?.unref();
   }
 }

@@ -238,6 +238,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   metrics.gauge('digits_http_body_bytes_in_flight', 'Request body bytes reserved by uploads being received (declared length, or the body limit).', () => bodyBytesInFlight);
   metrics.gauge('digits_decode_queue_files', 'Image files waiting for a decoding worker.', () => decodePool.queued);
   metrics.gauge('digits_decode_queue_pixels', 'Declared pixels of the large image files waiting for a decoding worker.', () => decodePool.queuedPixels);
+  metrics.gauge('digits_decoders_running', 'Image decoder processes running (they exit after a few seconds with nothing to decode).', () => decodePool.running);
   metrics.gauge('digits_decode_files_total', 'Image files decoded (or refused by the decoder).', () => decodePool.decoded, 'counter');
   metrics.gauge('digits_batch_queue_images', 'Images waiting for an inference batch.', () => batcher.queued);
   metrics.gauge('digits_members', 'Ensemble members served.', () => ensemble.members.length);

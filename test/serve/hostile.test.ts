@@ -205,6 +205,25 @@ describe('overload: queued work is bounded, and the HTTP thread stays free', () 
     expect((await pending).status).toBe(400);
   }, 120_000);
 
+  test('after a burst the decoder processes exit (/metrics says 0), and the next upload starts them and gets the same answer', async () => {
+    // Given a server whose decoders exit after 300 ms idle, and a pad-sized PNG and a 900×900 one
+    const server = await serve({ decode: { idleMs: 300 } });
+    const form = multipart([pngOf(280, 280, sevenOnPaper(280, 280)), pngOf(900, 900, sevenOnPaper(900, 900))]);
+    const first = await request(server, 'POST', '/v1/predict', { 'content-type': form.type }, form.body);
+    expect(first.status, first.text).toBe(200);
+    expect(await metric(server, 'digits_decode_files_total')).toBe(2);
+    // When nothing comes for the idle timeout
+    for (let i = 0; i < 400 && (await metric(server, 'digits_decoders_running')) > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    // Then none runs, and the same upload is answered as before
+    expect(await metric(server, 'digits_decoders_running')).toBe(0);
+    const second = await request(server, 'POST', '/v1/predict', { 'content-type': form.type }, form.body);
+    expect(second.status, second.text).toBe(200);
+    const { timing: _first, ...firstAnswer } = first.json;
+    const { timing: _second, ...secondAnswer } = second.json;
+    expect(secondAnswer).toEqual(firstAnswer);
+    expect(await metric(server, 'digits_decode_files_total')).toBe(4);
+  }, 120_000);
+
   test('uploads being received are bounded in bytes: one stalled chunked upload holds the limit, the next is a 503', async () => {
     const server = await serve({ maxBodyBytesInFlight: 1.5 * 1024 * 1024 });
     // Given an upload of undeclared length that stalls mid-body
