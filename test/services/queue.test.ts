@@ -17,7 +17,6 @@ import { evaluateRun } from '../../src/services/evaluate.js';
 import { trainOnQueue } from '../../src/services/queue/enqueue.js';
 import { queueStatus } from '../../src/services/queue/status.js';
 import { trainEnsemble } from '../../src/services/train.js';
-import { readRunManifest } from '../../src/runs/manifest.js';
 import type { EnsembleEvent } from '../../src/training/train-member.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { repoRoot } from '../helpers/run-command.js';
@@ -208,6 +207,20 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 4 })]);
     expect(await historyOf('drained', 'm')).toHaveLength(4);
   });
+});
+
+test('--version, --help and the help of train, worker and queue status load neither bullmq nor ioredis', { timeout: 60_000 }, async () => {
+  const trace = path.join(repoRoot, 'test/helpers/import-trace.mjs');
+  for (const argv of [['--version'], ['--help'], ['train', '--help'], ['worker', '--help'], ['queue', 'status', '--help']]) {
+    const loaded = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--import', trace, bin, ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk));
+      child.once('exit', () => resolve(err));
+    });
+    expect(loaded, argv.join(' ')).toMatch(/^loaded @oclif\/core$/m);
+    expect(loaded, argv.join(' ')).not.toMatch(/^loaded (bullmq|ioredis)$/m);
+  }
 });
 
 test('--queue with a Redis nobody listens on is an error naming the flag', async () => {

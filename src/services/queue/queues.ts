@@ -146,12 +146,13 @@ export async function connectRedis(url: string, flag: string): Promise<RedisOpti
     throw new UserError(`--${flag} ${url} is not a Redis URL (${(error as Error).message})`, { where: { flag }, hint: 'For example redis://127.0.0.1:6379 (or rediss://user:password@host:port/0 with TLS).' });
   }
   const probe = new Redis({ ...options, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
+  let cause: Error | null = null;
+  probe.on('error', (error: Error) => (cause ??= error));
   try {
     await probe.connect();
     await probe.ping();
   } catch (error) {
-    throw new UserError(`cannot reach Redis at ${url}: ${(error as Error).message}`, {
+    throw new UserError(`cannot reach Redis at ${url}: ${(cause ?? (error as Error)).message}`, {
       where: { flag },
       hint: 'Start one (`redis-server`, Debian package redis-server) or pass the URL of a running one.',
     });
