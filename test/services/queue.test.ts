@@ -13,8 +13,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { initEngine } from '../../src/engine/backend.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
-import { trainOnQueue } from '../../src/services/queue/enqueue.js';
+import { searchOnQueue, trainOnQueue } from '../../src/services/queue/enqueue.js';
+import { PACKAGE_ROOT } from '../../src/model/shipped.js';
+import { commonRoot, loadStoredJob, storeJob, type TrainMemberJob } from '../../src/services/queue/queues.js';
+import { parseSearchSpace } from '../../src/training/search/space.js';
 import { queueStatus } from '../../src/services/queue/status.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import type { EnsembleEvent } from '../../src/training/train-member.js';
@@ -30,7 +34,8 @@ let redis: RedisServer | null = null;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
-  // Given a tiny practice competition (300 training rows), imported
+  // Given a tiny practice competition (300 training rows), imported (evaluate runs here, on wasm)
+  await initEngine({ backend: 'wasm' });
   root = await mkdtemp(path.join(os.tmpdir(), 'digits-queue-'));
   competition = path.join(root, 'project', 'competitions', 'uniform');
   await buildPracticeCompetition({ recipe: 'uniform', out: competition, trainRows: 300, testRows: 30, seed: 5 });
@@ -184,6 +189,29 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(report!.members.find((m) => m.member === 'good')).toMatchObject({ ok: true, attempts: 1 });
   });
 
+  test('a search through the queue: ASHA trials and promotions as children of the search, the leaderboard as locally', { timeout: 240_000 }, async () => {
+    // Given a worker, and a 4-trial ASHA search over 1–3 epochs of mlp
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const space = parseSearchSpace({ preset: 'mlp', start: 'scratch', optimizer: ['adam', 'rmsprop'], learningRate: { min: 3e-4, max: 3e-2, log: true }, epochs: { min: 1, max: 3 }, batchSize: 32 });
+    const out = path.join(root, 'project', 'runs', 'search');
+
+    // When it runs with its trials on the queue
+    const result = await searchOnQueue({ data: competition, space, spaceFile: 'space.json', out, scheduler: 'asha', trials: 4, top: 2, concurrency: 2, backend: 'wasm', seed: 3, command: 'vitest' }, { redis: redis.url });
+
+    // Then every trial was trained by the worker (a promotion continues its trial: a second job), and ranked
+    expect(result.leaderboard).toHaveLength(4);
+    expect(result.unfinished).toBe(0);
+    const promoted = result.leaderboard.filter((r) => r.rung === 1).map((r) => r.trial);
+    expect(promoted.length).toBeGreaterThan(0);
+    expect(result.report!.members).toHaveLength(4 + promoted.length);
+    expect(result.report!.members.every((m) => m.ok && m.worker !== undefined)).toBe(true);
+    // a promoted trial's second job continued from its rung-0 epoch
+    for (const trial of promoted) expect(result.report!.members.filter((m) => m.member === trial).map((m) => m.resumedAt)).toEqual(expect.arrayContaining([0, 1]));
+    expect(worker.lines.filter((l) => l.includes(' trial ')).length).toBeGreaterThanOrEqual(4);
+  });
+
   test('SIGTERM drains: the running member finishes, then the worker exits 0', { timeout: 240_000 }, async () => {
     // Given a worker training a member of 4 slow epochs
     redis = await startRedis();
@@ -207,6 +235,30 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 4 })]);
     expect(await historyOf('drained', 'm')).toHaveLength(4);
   });
+});
+
+test('job paths travel relative to the store root, so a worker maps them with --store; shipped checkpoints resolve in its own digits', () => {
+  // Given a member job as the enqueuing machine sees it
+  const job = {
+    kind: 'train-member',
+    engine: { backend: 'wasm' },
+    member: { ...ensemble('x', [member('m', 1)]).members[0]!, init: path.join(PACKAGE_ROOT, 'checkpoints', 'mnist-noisy', 'deotte') },
+    datasetDir: '/srv/lab/project/competitions/c/.digits',
+    trainRows: [1],
+    validationRows: [2],
+    outDir: '/srv/lab/project/runs/r/m',
+    resume: false,
+    metadata: { orientation: 'as-is', dataFingerprint: 'f', command: 'c' },
+  } as TrainMemberJob;
+  const root = commonRoot(['/srv/lab/project/runs', job.datasetDir]);
+  expect(root).toBe('/srv/lab/project');
+  // When it is stored, and loaded on a worker that mounts the store at /mnt/lab
+  const stored = storeJob(job, root);
+  expect([stored.outDir, stored.datasetDir, stored.member.init]).toEqual(['store:runs/r/m', 'store:competitions/c/.digits', 'package:checkpoints/mnist-noisy/deotte']);
+  const loaded = loadStoredJob(stored, '/mnt/lab');
+  // Then its paths are under the mount, the checkpoint in the worker's own package
+  expect([loaded.outDir, loaded.datasetDir, loaded.member.init]).toEqual(['/mnt/lab/runs/r/m', '/mnt/lab/competitions/c/.digits', job.member.init]);
+  expect(loadStoredJob(stored, root)).toEqual(job);
 });
 
 test('--version, --help and the help of train, worker and queue status load neither bullmq nor ioredis', { timeout: 60_000 }, async () => {

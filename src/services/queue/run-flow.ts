@@ -110,7 +110,7 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
       // The first batch makes the flow: an ensemble's whole flow at once (closed), a search's
       // parent with its first trial (open: trials are added as the scheduler picks them).
       const parent = randomUUID();
-      await flows.add({ name: options.kind, queueName: RUNS_QUEUE, data: parentData(options.kind === 'ensemble'), opts: { jobId: parent }, children });
+      await flows.add({ name: options.kind, queueName: RUNS_QUEUE, data: parentData(options.kind === 'ensemble'), opts: { jobId: parent, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } }, children });
       parentId = parent;
       options.onEnqueued?.({ parent, children: children.length });
     } else {
