@@ -19,6 +19,8 @@ export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
       return `job ${event.job}: ${event.member} of ${event.run} done (${event.epochs} epochs${event.resumedAt ? `, resumed at epoch ${event.resumedAt + 1}` : ''})`;
     case 'job-failed':
       return `job ${event.job}: ${event.member} of ${event.run} FAILED${event.retry ? ' (will be retried)' : ''}: ${event.error.split('\n')[0]}`;
+    case 'worker-error':
+      return `queue error (BullMQ retries): ${event.error}`;
     case 'worker-draining':
       return `stopping: no new jobs; waiting for ${event.running} running job${event.running === 1 ? '' : 's'} to finish (signal again to stop at once)`;
     case 'worker-closed':

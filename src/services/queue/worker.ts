@@ -38,6 +38,7 @@ export type QueueWorkerEvent =
   | { type: 'job-event'; job: string; event: EnsembleEvent }
   | { type: 'job-done'; job: string; run: string; member: string; resumedAt: number; epochs: number }
   | { type: 'job-failed'; job: string; run: string; member: string; error: string; retry: boolean }
+  | { type: 'worker-error'; error: string }
   | { type: 'worker-draining'; running: number }
   | { type: 'worker-closed' };
 
@@ -107,7 +108,13 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     maxStalledCount: 3,
     ...stall,
   });
-  worker.on('error', () => {});
+  // Redis going away and coming back: BullMQ reconnects; say so at most every 10 s.
+  let lastError = 0;
+  worker.on('error', (error) => {
+    if (Date.now() - lastError < 10_000) return;
+    lastError = Date.now();
+    emit({ type: 'worker-error', error: error.message });
+  });
   const reporter = startReportWorker(connection, name);
   await worker.waitUntilReady();
   emit({ type: 'worker-ready', worker: name, concurrency: options.concurrency, redis: options.redis });
