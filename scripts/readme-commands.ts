@@ -17,7 +17,7 @@ interface ManifestCommand {
   description?: string;
   hidden?: boolean;
   args: Record<string, { name: string; required?: boolean }>;
-  flags: Record<string, { name: string; type: 'boolean' | 'option'; required?: boolean; allowNo?: boolean; char?: string }>;
+  flags: Record<string, { name: string; type: 'boolean' | 'option'; required?: boolean; allowNo?: boolean; char?: string; hidden?: boolean }>;
 }
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n+/g, ' ');
@@ -30,7 +30,7 @@ export function commandTable(manifest: { commands: Record<string, ManifestComman
     .map((c) => {
       const args = Object.values(c.args).map((a) => (a.required ? `<${a.name}>` : `[${a.name}]`));
       const flags = Object.values(c.flags)
-        .filter((f) => !SHARED.has(f.name))
+        .filter((f) => !SHARED.has(f.name) && !f.hidden)
         .map((f) => {
           const name = f.type === 'boolean' && f.allowNo ? `--[no-]${f.name}` : `--${f.name}`;
           return f.required ? name : `[${name}]`;

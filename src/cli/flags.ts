@@ -68,3 +68,11 @@ export const inferFlag = {
     env: 'DIGITS_PRECISION',
   }),
 };
+
+/** `digits train` and `digits search`: members or trials as jobs on a BullMQ queue (src/services/queue/). */
+export const queueFlag = {
+  queue: Flags.string({
+    description: 'Enqueue the members (trials) on the BullMQ queue in this Redis (redis://host:port) instead of training here; `digits worker` processes on machines that reach the run folder train them.',
+    env: 'DIGITS_QUEUE',
+  }),
+};

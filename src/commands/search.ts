@@ -3,12 +3,12 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, jsonFlag, queueFlag, seedFlag } from '../cli/flags.js';
 import { formatLeaderboard, formatSearchEvent } from '../cli/search-leaderboard.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
-import { runSearch } from '../services/search.js';
+import { runSearch, type SearchEvent, type SearchOptions } from '../services/search.js';
 import type { SchedulerKind } from '../training/search/asha.js';
 import { searchSpaceFromJson } from '../training/search/space.js';
 import { timestamp } from './train.js';
@@ -27,6 +27,7 @@ export default class Search extends DigitsCommand {
     ...dataFlag,
     ...jsonFlag,
     ...seedFlag,
+    ...queueFlag,
     space: Flags.string({ description: 'Search space JSON file (default: the shipped spaces/default.json).' }),
     trials: Flags.integer({ description: 'Trials to sample (at most).', default: 12, min: 1 }),
     budget: Flags.string({ description: 'Minutes after which no new trial or rung starts (running ones finish).' }),
@@ -34,7 +35,7 @@ export default class Search extends DigitsCommand {
     eta: Flags.integer({ description: 'ASHA reduction factor η: rungs at r, rη, rη²… epochs, the top 1/η of a rung promoted.', default: 3, min: 2 }),
     out: Flags.string({ description: 'Search folder (default runs/search-<time>); an existing one is continued.' }),
     top: Flags.integer({ description: 'Trials written to the ensemble file.', default: 5, min: 1 }),
-    concurrency: Flags.integer({ description: 'Trials trained at once (default: number of cores).', min: 1 }),
+    concurrency: Flags.integer({ description: 'Trials trained at once (default: number of cores; with --queue, trials in the queue at once, default 8).', min: 1 }),
   };
 
   async run(): Promise<void> {
@@ -51,7 +52,7 @@ export default class Search extends DigitsCommand {
       throw new UserError(`no space file ${spaceFile}`, { where: { file: spaceFile, flag: 'space' }, hint: 'Pass --space <file.json>; spaces/default.json in the package is an example.' });
     });
     const space = searchSpaceFromJson(text, spaceFile);
-    const result = await runSearch({
+    const options: SearchOptions = {
       data: flags.data,
       space,
       spaceFile,
@@ -61,19 +62,33 @@ export default class Search extends DigitsCommand {
       budgetSeconds,
       eta: flags.eta,
       top: flags.top,
-      concurrency: flags.concurrency ?? os.availableParallelism(),
+      concurrency: flags.concurrency ?? (flags.queue ? 8 : os.availableParallelism()),
       backend: flags.backend as BackendRequest,
       seed: flags.seed,
       command: ['digits', 'search', ...this.argv].join(' '),
-      onEvent: (event) => {
+      onEvent: (event: SearchEvent) => {
         if (this.jsonEnabled()) this.emitJson(event);
         else process.stderr.write(`${formatSearchEvent(event)}\n`);
       },
-    });
+    };
+    let report = null;
+    let result;
+    if (flags.queue) {
+      // Trials as jobs on the queue; bullmq loads only here.
+      const [{ searchOnQueue }, { formatRunReport }] = await Promise.all([import('../services/queue/enqueue.js'), import('../cli/queue.js')]);
+      const onEnqueued = (info: { parent: string; children: number; storeRoot: string }) => {
+        if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: flags.queue, ...info });
+        else process.stderr.write(`trials go to ${flags.queue} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
+      };
+      ({ report, ...result } = await searchOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued }));
+      if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));
+    } else {
+      result = await runSearch(options);
+    }
     if (this.jsonEnabled()) {
       // NDJSON: the leaderboard a row a line, then the result last (the CLI's JSON contract).
       for (const row of result.leaderboard) this.emitJson({ ...row, type: 'leaderboard' });
-      this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, unfinished: result.unfinished, seconds: result.seconds });
+      this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, unfinished: result.unfinished, seconds: result.seconds, ...(report ? { queue: report } : {}) });
       return;
     }
     process.stdout.write(formatLeaderboard(result.leaderboard));

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags } from '../cli/flags.js';
+import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags, queueFlag } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -23,12 +23,14 @@ export default class Train extends DigitsCommand {
     '<%= config.bin %> train --ensemble my-ensemble.json --data my-competition --concurrency 1',
     '<%= config.bin %> train --resume --run runs/quick-20261121-101500',
     '<%= config.bin %> train --data competitions/uniform --epochs 1 --learning-rate 1e-4 --seed 7',
+    '<%= config.bin %> train --ensemble full --data /mnt/shared/comp --run /mnt/shared/runs/full-1 --queue redis://10.0.0.5:6379',
   ];
   static override flags = {
     ...backendFlag,
     ...dataFlag,
     ...jsonFlag,
     ...memberOverrideFlags,
+    ...queueFlag,
     // No default: with --resume, an ensemble given must match the run's own (and is not needed).
     ensemble: Flags.string({ description: `Built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files"; default quick; with --resume, the run's own).` }),
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
@@ -92,7 +94,7 @@ export default class Train extends DigitsCommand {
     };
     let extra = resumedExtra;
     if (flags.extra) extra = flags.extra === 'corrections' ? path.join(await resolveRunDir(undefined), CORRECTIONS_FILE) : path.resolve(flags.extra);
-    const manifest = await trainEnsemble({
+    const options = {
       extra,
       ensemble,
       data,
@@ -102,9 +104,23 @@ export default class Train extends DigitsCommand {
       resume: flags.resume,
       command: ['digits', 'train', ...this.argv].join(' '),
       onEvent,
-    }).finally(() => live?.done());
+    };
+    let report = null;
+    let manifest;
+    if (flags.queue) {
+      // Members as jobs on the queue; bullmq loads only here.
+      const [{ trainOnQueue }, { formatRunReport }] = await Promise.all([import('../services/queue/enqueue.js'), import('../cli/queue.js')]);
+      const onEnqueued = (info: { parent: string; children: number; storeRoot: string }) => {
+        if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: flags.queue, ...info });
+        else if (!live) process.stderr.write(`enqueued ${info.children} members on ${flags.queue} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
+      };
+      ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued }).finally(() => live?.done()));
+      if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));
+    } else {
+      manifest = await trainEnsemble(options).finally(() => live?.done());
+    }
     if (this.jsonEnabled()) {
-      this.printJson(manifest);
+      this.printJson(report ? { ...manifest, queue: report } : manifest);
     } else {
       process.stdout.write(`run ${runDir} (${manifest.seconds}s)\n`);
       for (const m of manifest.members) {

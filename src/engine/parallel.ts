@@ -15,7 +15,7 @@ import pLimit from 'p-limit';
 export type WorkerMessage =
   | { type: 'event'; event: unknown }
   | { type: 'result'; value: unknown }
-  | { type: 'error'; error: string };
+  | { type: 'error'; error: string; unrecoverable?: boolean };
 
 /**
  * The file of a worker entry that sits beside `importMetaUrl`: the `.ts` source when running
@@ -33,7 +33,8 @@ export interface ParallelOptions {
   onEvent?: (jobIndex: number, event: unknown) => void;
 }
 
-export type JobOutcome<T> = { ok: true; value: T } | { ok: false; error: string };
+/** `unrecoverable`: the job's own input is wrong (a bad config), so running it again cannot help. */
+export type JobOutcome<T> = { ok: true; value: T } | { ok: false; error: string; unrecoverable?: boolean };
 
 /**
  * A worker thread running `file` (absolute path of a module of this package). Running from
@@ -74,7 +75,7 @@ export function runInWorker<T>(file: string, job: unknown, onEvent?: (event: unk
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'event') onEvent?.(message.event);
       else if (message.type === 'result') settle({ ok: true, value: message.value as T });
-      else settle({ ok: false, error: message.error });
+      else settle({ ok: false, error: message.error, ...(message.unrecoverable ? { unrecoverable: true } : {}) });
     });
     worker.on('error', (error) => settle({ ok: false, error: error.stack ?? error.message }));
     worker.on('exit', (code) => settle({ ok: false, error: `worker exited with code ${code} before reporting a result` }));

@@ -23,7 +23,7 @@ import { resolveInit } from '../model/shipped.js';
 import { nextJob, rankTrials, rungEpochs, type Job, type RungScore, type SchedulerConfig, type SchedulerKind } from '../training/search/asha.js';
 import { maxOf, minOf, sampleTrial, trialMember, type SearchSpace, type TrialParams } from '../training/search/space.js';
 import type { TrainEvent, TrainResult } from '../training/train-member.js';
-import { runWorkerJobs, type WorkerJob } from '../training/worker-protocol.js';
+import { runWorkerJobs, type WorkerJob, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { deriveSeed } from '../data/random.js';
 
 export const SEARCH_FILE = 'search.json';
@@ -53,6 +53,8 @@ export interface SearchOptions {
   validationFraction?: number;
   command: string;
   onEvent?: (event: SearchEvent) => void;
+  /** where the trials' jobs run (default: worker threads here; services/queue: on a queue's workers) */
+  runJobs?: WorkerJobRunner;
 }
 
 export type TrialStateName = 'pending' | 'running' | 'paused' | 'done' | 'failed';
@@ -299,7 +301,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
       metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: options.command },
     };
     const t0 = Date.now();
-    const [outcome] = await runWorkerJobs<TrainResult>([job], {
+    const [outcome] = await (options.runJobs ?? runWorkerJobs)<TrainResult>([job], {
       concurrency: 1,
       onEvent: (_i, event) => {
         const e = event as TrainEvent;

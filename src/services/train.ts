@@ -11,7 +11,7 @@ import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { runWorkerJobs } from '../training/worker-protocol.js';
+import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
@@ -34,6 +34,8 @@ export interface TrainEnsembleOptions {
   onEvent?: (event: EnsembleEvent) => void;
   /** corrections file from the drawing pad, added to every member's training rows */
   extra?: string;
+  /** where the members' jobs run (default: worker threads here; services/queue: on a queue's workers) */
+  runJobs?: WorkerJobRunner;
 }
 
 interface MemberPlan {
@@ -213,7 +215,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       }),
     );
     const emit = options.onEvent ?? (() => {});
-    const outcomes = await runWorkerJobs<TrainResult>(jobs, {
+    const outcomes = await (options.runJobs ?? runWorkerJobs)<TrainResult>(jobs, {
       concurrency: options.concurrency,
       onEvent: (i, event) => {
         const e = event as { type: string };

@@ -17,6 +17,7 @@ import { writeJsonAtomic } from '../atomic-file.js';
 import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau } from './callbacks.js';
 import type { ImageSet } from '../data/image-set.js';
 import { fromSpec, gatherImages, preprocessorFor, type Preprocessor } from '../model/preprocess.js';
+import { MemberConfigError } from './member-config-error.js';
 
 
 export type Schedule = { kind: 'constant' } | { kind: 'exponential'; decay: number } | { kind: 'step'; every: number; factor: number };
@@ -156,15 +157,15 @@ export function smoothedCrossEntropy(smoothing: number) {
 
 export async function buildOrLoad(config: MemberConfig, preset: Preset): Promise<tf.LayersModel> {
   if (!config.init) return buildModel(preset, { seed: config.seed, l2: config.l2 });
-  if (config.l2) throw new Error(`member ${config.name}: "l2" applies when a model is built, not to a model loaded from "init" (its layers keep the regularisers they were trained with)`);
+  if (config.l2) throw new MemberConfigError(`member ${config.name}: "l2" applies when a model is built, not to a model loaded from "init" (its layers keep the regularisers they were trained with)`);
   const { model, metadata } = await loadCheckpoint(config.init);
   if (metadata.preset !== preset.name) {
-    throw new Error(`init checkpoint ${config.init} is a ${metadata.preset} network, but member ${config.name} uses preset ${preset.name}`);
+    throw new MemberConfigError(`init checkpoint ${config.init} is a ${metadata.preset} network, but member ${config.name} uses preset ${preset.name}`);
   }
   if (config.freezeUpTo) {
     const names = model.layers.map((l) => l.name);
     const last = names.indexOf(config.freezeUpTo);
-    if (last < 0) throw new Error(`freezeUpTo: no layer named ${config.freezeUpTo} (layers: ${names.join(', ')})`);
+    if (last < 0) throw new MemberConfigError(`freezeUpTo: no layer named ${config.freezeUpTo} (layers: ${names.join(', ')})`);
     for (let i = 0; i <= last; i++) model.layers[i]!.trainable = false;
   }
   return model;
@@ -179,7 +180,13 @@ function randomSeeds(config: MemberConfig, epoch: number): { shuffle: number; au
 /** Trains one member; writes best/ and last/ checkpoints and history.json under outDir. */
 export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const { config, data, outDir } = options;
-  const preset = getPreset(config.preset);
+  const preset = (() => {
+    try {
+      return getPreset(config.preset);
+    } catch (error) {
+      throw new MemberConfigError(`member ${config.name}: ${(error as Error).message}`);
+    }
+  })();
   const trainRows = Int32Array.from(options.trainRows);
   const validationRows = Int32Array.from(options.validationRows);
   const emit = options.onEvent ?? (() => {});

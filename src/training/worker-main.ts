@@ -5,6 +5,7 @@ import { measureInference, measureTraining } from './throughput.js';
 import type { WorkerMessage } from '../engine/parallel.js';
 import type { WorkerJob } from './worker-protocol.js';
 import type { ImageSet } from '../data/image-set.js';
+import { MemberConfigError } from './member-config-error.js';
 
 const job = workerData as WorkerJob;
 const post = (message: WorkerMessage) => parentPort!.postMessage(message);
@@ -55,5 +56,5 @@ async function main(): Promise<unknown> {
 
 main().then(
   (value) => post({ type: 'result', value }),
-  (error: unknown) => post({ type: 'error', error: error instanceof Error ? error.message : String(error) }),
+  (error: unknown) => post({ type: 'error', error: error instanceof Error ? error.message : String(error), ...(error instanceof MemberConfigError ? { unrecoverable: true } : {}) }),
 );

@@ -32,6 +32,9 @@ export type WorkerJob =
       options: Pick<LrFindOptions, 'minLr' | 'maxLr' | 'steps'>;
     };
 
+/** What runs a batch of worker jobs: these worker threads (`runWorkerJobs`), or a queue (services/queue). */
+export type WorkerJobRunner = <T>(jobs: readonly WorkerJob[], options?: ParallelOptions) => Promise<JobOutcome<T>[]>;
+
 /** Runs training-side jobs (members, throughput probes) in worker threads, at most `concurrency` at once. */
 export function runWorkerJobs<T>(jobs: readonly WorkerJob[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
   return runJobsInParallel<T>(workerEntry(import.meta.url, 'worker-main'), jobs, options);

@@ -160,7 +160,17 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(search.lines.filter((l) => l.type === 'leaderboard')).toHaveLength(2);
   });
 
-  test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor', 'runs', 'runs compare', 'search'])(
+  test('queue status and worker with a Redis nobody listens on: one error line naming --redis (the status itself: test/services/queue.test.ts)', async () => {
+    for (const command of [['queue', 'status'], ['worker']]) {
+      const outcome = await digitsJson([...command, '--redis', 'redis://127.0.0.1:1']);
+      const error = expectFinished(outcome, 'error');
+      expect(outcome.lines).toHaveLength(1);
+      expect(error.error).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+      expect(error.where).toEqual({ flag: 'redis' });
+    }
+  });
+
+  test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor', 'runs', 'runs compare', 'search', 'worker', 'queue status'])(
     'digits %s with a mistyped flag: one error line naming it, exit 2',
     async (command) => {
       const outcome = await digitsJson([...command.split(' '), '--no-such-flag']);

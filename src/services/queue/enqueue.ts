@@ -1,0 +1,53 @@
+/**
+ * `digits train --queue` and `digits search --queue`: the local services with the queue as
+ * their job runner. Everything else (run folder, run.json, splits, the scheduler, events)
+ * is theirs; the store is the run folder's file system, which the workers reach (shared
+ * folder; README "Training on many machines").
+ */
+import path from 'node:path';
+import { resolveDatasetDir } from '../../data/dataset.js';
+import type { RunManifest } from '../../runs/manifest.js';
+import { runSearch, type SearchOptions, type SearchResult } from '../search.js';
+import { trainEnsemble, type TrainEnsembleOptions } from '../train.js';
+import { commonRoot, connectRedis, type RunReport } from './queues.js';
+import { openQueueRun } from './run-flow.js';
+
+export interface QueueTarget {
+  /** redis://host:port */
+  redis: string;
+  /** the flag that gave it (named in errors) */
+  flag?: string;
+  /** told once the flow is in the queue */
+  onEnqueued?: (info: { parent: string; children: number; storeRoot: string }) => void;
+}
+
+async function storeRootOf(dir: string, data: string, extra?: string): Promise<string> {
+  const datasetDir = await resolveDatasetDir(data);
+  return commonRoot([path.dirname(path.resolve(dir)), datasetDir, ...(extra ? [extra] : [])]);
+}
+
+export async function trainOnQueue(options: TrainEnsembleOptions, target: QueueTarget): Promise<{ manifest: RunManifest; report: RunReport | null }> {
+  const connection = await connectRedis(target.redis, target.flag ?? 'queue');
+  const dir = path.resolve(options.runDir);
+  const storeRoot = await storeRootOf(dir, options.data, options.extra);
+  const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
+  try {
+    const manifest = await trainEnsemble({ ...options, runJobs: queue.runJobs });
+    return { manifest, report: await queue.finish() };
+  } finally {
+    await queue.close();
+  }
+}
+
+export async function searchOnQueue(options: SearchOptions, target: QueueTarget): Promise<SearchResult & { report: RunReport | null }> {
+  const connection = await connectRedis(target.redis, target.flag ?? 'queue');
+  const dir = path.resolve(options.out);
+  const storeRoot = await storeRootOf(dir, options.data);
+  const queue = await openQueueRun({ connection, kind: 'search', dir, run: path.basename(dir), storeRoot, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
+  try {
+    const result = await runSearch({ ...options, runJobs: queue.runJobs });
+    return { ...result, report: await queue.finish() };
+  } finally {
+    await queue.close();
+  }
+}

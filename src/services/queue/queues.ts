@@ -1,0 +1,163 @@
+/**
+ * What the queue's two sides agree on: the queue names, the job data of members and trials
+ * (the worker-thread job of local training, with its paths made relative to the store), and
+ * how to reach Redis. BullMQ and ioredis are loaded by whoever imports this folder, and only
+ * `--queue`, `digits worker` and `digits queue status` import it (dynamic imports in the
+ * commands), so nothing else needs Redis or loads its client.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { UserError } from '../../errors.js';
+import { PACKAGE_ROOT } from '../../model/shipped.js';
+import type { WorkerJob } from '../../training/worker-protocol.js';
+import type { TrainResult } from '../../training/train-member.js';
+
+/** Members and trials: one job trains one member (the same worker-thread job as local training). */
+export const MEMBERS_QUEUE = 'digits-members';
+/** Ensembles and searches: the parent of their members' or trials' jobs; its result is the report. */
+export const RUNS_QUEUE = 'digits-runs';
+/** A BullMQ flow's `parent.queue`: the prefix and the queue name. */
+export const qualifiedName = (queue: string) => `bull:${queue}`;
+
+export type TrainMemberJob = Extract<WorkerJob, { kind: 'train-member' }>;
+
+export interface MemberJobData {
+  format: 'digits-queue-member';
+  version: 1;
+  /** an ensemble member or a search trial */
+  kind: 'member' | 'trial';
+  /** the ensemble run or search folder's name */
+  run: string;
+  member: string;
+  /** the folder every path of `job` is relative to, as the enqueuing machine sees it (a worker's --store maps it) */
+  storeRoot: string;
+  /** the worker-thread job, its paths stored by `toStoreRef` */
+  job: TrainMemberJob;
+}
+
+export interface RunJobData {
+  format: 'digits-queue-run';
+  version: 1;
+  kind: 'ensemble' | 'search';
+  run: string;
+  dir: string;
+  /** false while a search may still add trials; the report is made once it is true and no child is pending */
+  closed: boolean;
+}
+
+/** What a member job returns: the training result, and who trained it from which epoch. */
+export interface MemberJobResult {
+  result: TrainResult;
+  worker: string;
+  /** the epoch it started from (> 0: resumed from the member's last checkpoint) */
+  resumedAt: number;
+  /** times the job was started (retries and stall take-overs included) */
+  attempt: number;
+}
+
+/** The parent's result: every child's outcome, failures with their error. */
+export interface RunReport {
+  kind: RunJobData['kind'];
+  run: string;
+  dir: string;
+  members: Array<{ member: string; ok: boolean; worker?: string; resumedAt?: number; attempts: number; error?: string }>;
+}
+
+/** Retries of a member job (exponential backoff from `BACKOFF_MS`): a crash or a full disk may pass. */
+export const ATTEMPTS = 3;
+export const BACKOFF_MS = 2000;
+
+/**
+ * A path of a job as the store sees it: `store:<relative>` under the store root, `package:<relative>`
+ * inside digits itself (shipped checkpoints, which every worker has), or absolute.
+ */
+export function toStoreRef(storeRoot: string, file: string): string {
+  const inPackage = path.relative(PACKAGE_ROOT, file);
+  if (!inPackage.startsWith('..') && !path.isAbsolute(inPackage)) return `package:${inPackage}`;
+  const inStore = path.relative(storeRoot, file);
+  if (!inStore.startsWith('..') && !path.isAbsolute(inStore)) return `store:${inStore}`;
+  return file;
+}
+
+export function fromStoreRef(storeRoot: string, ref: string): string {
+  if (ref.startsWith('package:')) return path.join(PACKAGE_ROOT, ref.slice('package:'.length));
+  if (ref.startsWith('store:')) return path.join(storeRoot, ref.slice('store:'.length));
+  return ref;
+}
+
+/** The deepest folder holding every one of `files`: the store root of a run. */
+export function commonRoot(files: readonly string[]): string {
+  let root = path.resolve(files[0]!);
+  for (const file of files.slice(1)) {
+    while (path.relative(root, path.resolve(file)).startsWith('..')) root = path.dirname(root);
+  }
+  return root;
+}
+
+export function storeJob(job: TrainMemberJob, storeRoot: string): TrainMemberJob {
+  const ref = (file: string) => toStoreRef(storeRoot, file);
+  return {
+    ...job,
+    datasetDir: ref(job.datasetDir),
+    outDir: ref(job.outDir),
+    extra: job.extra ? ref(job.extra) : undefined,
+    member: { ...job.member, init: job.member.init ? ref(job.member.init) : undefined },
+  };
+}
+
+export function loadStoredJob(job: TrainMemberJob, storeRoot: string): TrainMemberJob {
+  const file = (ref: string) => fromStoreRef(storeRoot, ref);
+  return {
+    ...job,
+    datasetDir: file(job.datasetDir),
+    outDir: file(job.outDir),
+    extra: job.extra ? file(job.extra) : undefined,
+    member: { ...job.member, init: job.member.init ? file(job.member.init) : undefined },
+  };
+}
+
+/** This process as a queue client: host and pid, so `queue status` says who runs what. */
+export function clientName(role: 'worker' | 'client'): string {
+  return `${role}:${os.hostname()}:${process.pid}`;
+}
+
+/**
+ * The connection options of the Redis at `url`, for BullMQ, which opens (and closes) one
+ * connection per object; `maxRetriesPerRequest: null` is what its workers require. The URL is
+ * checked and the server pinged first, so a wrong URL is an error naming the flag, not a
+ * process that waits for ever.
+ */
+export async function connectRedis(url: string, flag: string): Promise<RedisOptions> {
+  let options: RedisOptions;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error(`protocol ${parsed.protocol}`);
+    options = {
+      host: parsed.hostname || '127.0.0.1',
+      port: parsed.port ? Number(parsed.port) : 6379,
+      username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+      password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+      db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
+      tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    };
+    if (!Number.isInteger(options.db)) throw new Error(`database ${parsed.pathname.slice(1)}`);
+  } catch (error) {
+    throw new UserError(`--${flag} ${url} is not a Redis URL (${(error as Error).message})`, { where: { flag }, hint: 'For example redis://127.0.0.1:6379 (or rediss://user:password@host:port/0 with TLS).' });
+  }
+  const probe = new Redis({ ...options, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let cause: Error | null = null;
+  probe.on('error', (error: Error) => (cause ??= error));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    throw new UserError(`cannot reach Redis at ${url}: ${(cause ?? (error as Error)).message}`, {
+      where: { flag },
+      hint: 'Start one (`redis-server`, Debian package redis-server) or pass the URL of a running one.',
+    });
+  } finally {
+    probe.disconnect();
+  }
+  return { ...options, maxRetriesPerRequest: null };
+}

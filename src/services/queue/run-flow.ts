@@ -1,0 +1,141 @@
+/**
+ * The enqueuing side: an ensemble's members (or a search's trials) as a BullMQ flow, the
+ * ensemble or search as the parent in `digits-runs`, one child job per member in
+ * `digits-members`. It plugs into `trainEnsemble` and `runSearch` as their job runner, so the
+ * run folder, run.json, splits, the scheduler and the events are the local ones; only where a
+ * member trains changes. Progress comes back through the queue (`job.updateProgress` on the
+ * worker, QueueEvents here) as the same training events the local worker threads post.
+ *
+ * Children retry with exponential backoff; a child that fails for good does not block its
+ * parent (`ignoreDependencyOnFailure`), like one failing member locally, and the parent's
+ * report names it with its error.
+ */
+import { randomUUID } from 'node:crypto';
+import { FlowProducer, Job, Queue, QueueEvents } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
+import type { JobOutcome, ParallelOptions } from '../../engine/parallel.js';
+import type { WorkerJob, WorkerJobRunner } from '../../training/worker-protocol.js';
+import { startReportWorker } from './report.js';
+import {
+  ATTEMPTS,
+  BACKOFF_MS,
+  MEMBERS_QUEUE,
+  RUNS_QUEUE,
+  clientName,
+  qualifiedName,
+  storeJob,
+  type MemberJobData,
+  type MemberJobResult,
+  type RunJobData,
+  type RunReport,
+  type TrainMemberJob,
+} from './queues.js';
+
+export interface QueueRunOptions {
+  connection: RedisOptions;
+  kind: RunJobData['kind'];
+  /** the run or search folder */
+  dir: string;
+  run: string;
+  /** the folder the jobs' paths are relative to (workers map it with --store) */
+  storeRoot: string;
+  /** the enqueued flow, once (ids of the parent and children) */
+  onEnqueued?: (info: { parent: string; children: number }) => void;
+}
+
+export interface QueueRun {
+  /** the runner `trainEnsemble` and `runSearch` take (`runJobs`) */
+  runJobs: WorkerJobRunner;
+  /** no more children: wait for the parent's report */
+  finish(): Promise<RunReport | null>;
+  close(): Promise<void>;
+}
+
+const childOptions = (jobId: string) => ({
+  jobId,
+  attempts: ATTEMPTS,
+  backoff: { type: 'exponential' as const, delay: BACKOFF_MS },
+  ignoreDependencyOnFailure: true,
+  // Kept a week: the parent's report and `digits queue status` read finished jobs.
+  removeOnComplete: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+});
+
+export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> {
+  const { connection } = options;
+  const members = new Queue<MemberJobData, MemberJobResult>(MEMBERS_QUEUE, { connection });
+  const runs = new Queue<RunJobData, RunReport>(RUNS_QUEUE, { connection });
+  const flows = new FlowProducer({ connection });
+  const memberEvents = new QueueEvents(MEMBERS_QUEUE, { connection });
+  const runEvents = new QueueEvents(RUNS_QUEUE, { connection });
+  // This process makes reports too, so its flow's report never waits for a training slot.
+  const reporter = startReportWorker(connection, clientName('client'));
+  await Promise.all([memberEvents.waitUntilReady(), runEvents.waitUntilReady()]);
+
+  /** progress of our children: job id → the listener of its events */
+  const listeners = new Map<string, (event: unknown) => void>();
+  memberEvents.on('progress', ({ jobId, data }) => listeners.get(jobId)?.(data));
+
+  let parentId: string | null = null;
+  const childData = (job: WorkerJob): MemberJobData => {
+    if (job.kind !== 'train-member') throw new Error(`a queue runs member training only, not ${job.kind} jobs`);
+    return {
+      format: 'digits-queue-member',
+      version: 1,
+      kind: options.kind === 'ensemble' ? 'member' : 'trial',
+      run: options.run,
+      member: job.member.name,
+      storeRoot: options.storeRoot,
+      job: storeJob(job as TrainMemberJob, options.storeRoot),
+    };
+  };
+  const parentData = (closed: boolean): RunJobData => ({ format: 'digits-queue-run', version: 1, kind: options.kind, run: options.run, dir: options.dir, closed });
+
+  const waitFor = async <T>(id: string): Promise<JobOutcome<T>> => {
+    const job = await Job.fromId<MemberJobData, MemberJobResult>(members, id);
+    if (!job) return { ok: false, error: `job ${id} is no longer in the queue (removed?)` };
+    try {
+      const value = (await job.waitUntilFinished(memberEvents)) as MemberJobResult;
+      return { ok: true, value: value.result as T };
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+  };
+
+  const runJobs: WorkerJobRunner = async <T>(jobs: readonly WorkerJob[], runOptions: ParallelOptions = {}) => {
+    const ids = jobs.map(() => randomUUID());
+    ids.forEach((id, i) => listeners.set(id, (event) => runOptions.onEvent?.(i, event)));
+    const children = jobs.map((job, i) => ({ name: options.kind === 'ensemble' ? 'member' : 'trial', queueName: MEMBERS_QUEUE, data: childData(job), opts: childOptions(ids[i]!) }));
+    if (parentId === null) {
+      // The first batch makes the flow: an ensemble's whole flow at once (closed), a search's
+      // parent with its first trial (open: trials are added as the scheduler picks them).
+      const parent = randomUUID();
+      await flows.add({ name: options.kind, queueName: RUNS_QUEUE, data: parentData(options.kind === 'ensemble'), opts: { jobId: parent, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } }, children });
+      parentId = parent;
+      options.onEnqueued?.({ parent, children: children.length });
+    } else {
+      const parent = { id: parentId, queue: qualifiedName(RUNS_QUEUE) };
+      await members.addBulk(children.map((c) => ({ name: c.name, data: c.data, opts: { ...c.opts, parent } })));
+    }
+    try {
+      return await Promise.all(ids.map((id) => waitFor<T>(id)));
+    } finally {
+      for (const id of ids) listeners.delete(id);
+    }
+  };
+
+  return {
+    runJobs,
+    async finish() {
+      if (parentId === null) return null;
+      const parent = await Job.fromId<RunJobData, RunReport>(runs, parentId);
+      if (!parent) return null;
+      if (!parent.data.closed) await parent.updateData(parentData(true));
+      return (await parent.waitUntilFinished(runEvents)) as RunReport;
+    },
+    async close() {
+      await reporter.close();
+      await Promise.all([memberEvents.close(), runEvents.close(), flows.close(), members.close(), runs.close()]);
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * `digits worker`: takes member and trial jobs from the queue and trains each with the code of
+ * local training (`runWorkerJobs`: one worker thread per job, its own engine), at most
+ * `concurrency` at once; the thread's events go back through the queue (`job.updateProgress`).
+ *
+ * Faults, with BullMQ's own machinery:
+ * - a job started a second time (a retry after an error, or a take-over after its worker died
+ *   and its lock expired: a stalled job) resumes from the member's `last/` checkpoint, exactly
+ *   (training-state.ts), instead of starting over;
+ * - a member that cannot be trained as configured (MemberConfigError in the thread, or job data
+ *   this digits does not read) fails at once: BullMQ's UnrecoverableError skips the retries;
+ * - `close()` (SIGTERM) stops taking jobs and waits for the running ones (`worker.close()`).
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { EnsembleEvent, TrainResult } from '../../training/train-member.js';
+import { runWorkerJobs } from '../../training/worker-protocol.js';
+import { startReportWorker } from './report.js';
+import { MEMBERS_QUEUE, clientName, connectRedis, loadStoredJob, type MemberJobData, type MemberJobResult } from './queues.js';
+
+export interface QueueWorkerOptions {
+  redis: string;
+  /** jobs (worker threads) at once */
+  concurrency: number;
+  /** where this machine sees the store root of the jobs (default: the enqueuing machine's path) */
+  store?: string;
+  /**
+   * How long a job's lock lasts without renewal, and how often stalled jobs are looked for
+   * (ms; BullMQ's lockDuration and stalledInterval, default 30 s): a worker killed mid-member
+   * has its job taken over by another within about twice this.
+   */
+  stallMs?: number;
+  onEvent?: (event: QueueWorkerEvent) => void;
+}
+
+export type QueueWorkerEvent =
+  | { type: 'worker-ready'; worker: string; concurrency: number; redis: string }
+  | { type: 'job-start'; job: string; run: string; member: string; kind: MemberJobData['kind']; attempt: number; resume: boolean }
+  | { type: 'job-event'; job: string; event: EnsembleEvent }
+  | { type: 'job-done'; job: string; run: string; member: string; resumedAt: number; epochs: number }
+  | { type: 'job-failed'; job: string; run: string; member: string; error: string; retry: boolean }
+  | { type: 'worker-error'; error: string }
+  | { type: 'worker-draining'; running: number }
+  | { type: 'worker-closed' };
+
+export interface QueueWorker {
+  name: string;
+  /** stop taking jobs, let the running ones finish, disconnect */
+  close(): Promise<void>;
+}
+
+/** Batch events go through Redis at most this often per job; epochs and the rest always. */
+const BATCH_EVERY_MS = 1000;
+
+export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
+  const connection = await connectRedis(options.redis, 'redis');
+  const name = clientName('worker');
+  const emit = options.onEvent ?? (() => {});
+  const stall = options.stallMs ? { lockDuration: options.stallMs, stalledInterval: options.stallMs } : {};
+
+  let running = 0;
+  const processMember = async (job: Job<MemberJobData, MemberJobResult>): Promise<MemberJobResult> => {
+    running++;
+    try {
+      return await trainMemberJob(job);
+    } finally {
+      running--;
+    }
+  };
+  const trainMemberJob = async (job: Job<MemberJobData, MemberJobResult>): Promise<MemberJobResult> => {
+    const data = job.data;
+    if (data?.format !== 'digits-queue-member' || data.version !== 1 || data.job?.kind !== 'train-member') {
+      throw new UnrecoverableError(`job ${job.id} is not a member job this digits reads (format ${String(data?.format)}, version ${String(data?.version)})`);
+    }
+    // Started before (a retry, or a take-over from a worker that died): continue from last/.
+    const resume = data.job.resume || job.attemptsStarted > 1;
+    const workerJob = { ...loadStoredJob(data.job, options.store ?? data.storeRoot), resume };
+    emit({ type: 'job-start', job: job.id!, run: data.run, member: data.member, kind: data.kind, attempt: job.attemptsStarted, resume });
+    let resumedAt = 0;
+    let lastBatch = 0;
+    const [outcome] = await runWorkerJobs<TrainResult>([workerJob], {
+      concurrency: 1,
+      onEvent: (_i, raw) => {
+        const event = raw as EnsembleEvent;
+        if (event.type === 'engine') Object.assign(event, { member: data.member });
+        if (event.type === 'start') resumedAt = event.resumedAt;
+        emit({ type: 'job-event', job: job.id!, event });
+        if (event.type === 'batch') {
+          if (Date.now() - lastBatch < BATCH_EVERY_MS) return;
+          lastBatch = Date.now();
+        }
+        // A lost lock (the job was taken over) or a gone job must not stop the training.
+        job.updateProgress(event as object).catch(() => {});
+      },
+    });
+    if (!outcome!.ok) {
+      const retry = !outcome!.unrecoverable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      emit({ type: 'job-failed', job: job.id!, run: data.run, member: data.member, error: outcome!.error, retry });
+      throw outcome!.unrecoverable ? new UnrecoverableError(outcome!.error) : new Error(outcome!.error);
+    }
+    emit({ type: 'job-done', job: job.id!, run: data.run, member: data.member, resumedAt, epochs: outcome!.value.history.length });
+    return { result: outcome!.value, worker: name, resumedAt, attempt: job.attemptsStarted };
+  };
+
+  const worker = new Worker<MemberJobData, MemberJobResult>(MEMBERS_QUEUE, processMember, {
+    connection,
+    concurrency: options.concurrency,
+    name,
+    maxStalledCount: 3,
+    ...stall,
+  });
+  // Redis going away and coming back: BullMQ reconnects; say so at most every 10 s.
+  let lastError = 0;
+  worker.on('error', (error) => {
+    if (Date.now() - lastError < 10_000) return;
+    lastError = Date.now();
+    emit({ type: 'worker-error', error: error.message });
+  });
+  const reporter = startReportWorker(connection, name);
+  await worker.waitUntilReady();
+  emit({ type: 'worker-ready', worker: name, concurrency: options.concurrency, redis: options.redis });
+  let closing: Promise<void> | null = null;
+  return {
+    name,
+    close() {
+      closing ??= (async () => {
+        emit({ type: 'worker-draining', running });
+        await Promise.all([worker.close(), reporter.close()]);
+        emit({ type: 'worker-closed' });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * Members as jobs on BullMQ, with a real Redis (its own redis-server per test, on loopback)
+ * and real `digits worker` processes (the built CLI, bin/run.js) training tiny MLPs on a tiny
+ * practice competition: the same weights as local training, a SIGKILLed worker's member taken
+ * over and resumed from its checkpoint, a bad member config failed once and reported, SIGTERM
+ * draining the running job.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { evaluateRun } from '../../src/services/evaluate.js';
+import { searchOnQueue, trainOnQueue } from '../../src/services/queue/enqueue.js';
+import { PACKAGE_ROOT } from '../../src/model/shipped.js';
+import { commonRoot, loadStoredJob, storeJob, type TrainMemberJob } from '../../src/services/queue/queues.js';
+import { parseSearchSpace } from '../../src/training/search/space.js';
+import { queueStatus } from '../../src/services/queue/status.js';
+import { trainEnsemble } from '../../src/services/train.js';
+import type { EnsembleEvent } from '../../src/training/train-member.js';
+import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
+import { repoRoot } from '../helpers/run-command.js';
+
+const bin = path.join(repoRoot, 'bin/run.js');
+const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
+
+let root: string;
+let competition: string;
+let redis: RedisServer | null = null;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  // Given a tiny practice competition (300 training rows), imported (evaluate runs here, on wasm)
+  await initEngine({ backend: 'wasm' });
+  root = await mkdtemp(path.join(os.tmpdir(), 'digits-queue-'));
+  competition = path.join(root, 'project', 'competitions', 'uniform');
+  await buildPracticeCompetition({ recipe: 'uniform', out: competition, trainRows: 300, testRows: 30, seed: 5 });
+  await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+}, 120_000);
+
+afterEach(async () => {
+  for (const w of workers.splice(0)) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  await redis?.stop();
+  redis = null;
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+interface WorkerProcess {
+  child: ChildProcess;
+  /** its stderr lines so far */
+  lines: string[];
+  name: Promise<string>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** resolves with the first line matching */
+  waitFor(pattern: RegExp): Promise<string>;
+}
+
+/** `digits worker` as a child process, one training thread, a 1 s stall interval. */
+function startWorker(url: string): WorkerProcess {
+  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--concurrency', '1', '--stall-interval', '1000'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: string[] = [];
+  const waiting: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+  let rest = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    rest += chunk;
+    const parts = rest.split('\n');
+    rest = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of waiting.filter((x) => x.pattern.test(line))) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const waitFor = (pattern: RegExp) => {
+    const seen = lines.find((l) => pattern.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise<string>((resolve, reject) => {
+      waiting.push({ pattern, resolve });
+      void exit.then(({ code, signal }) => reject(new Error(`worker exited (${code ?? signal}) before printing ${pattern}:\n${lines.join('\n')}`)));
+    });
+  };
+  const name = waitFor(/: ready on /).then((line) => line.slice(0, line.indexOf(': ready on ')));
+  const worker = { child, lines, name, exit, waitFor };
+  workers.push(worker);
+  return worker;
+}
+
+const member = (name: string, seed: number, extra: Record<string, unknown> = {}) => ({ preset: 'mlp', name, epochs: 2, batchSize: 30, seed, ...extra });
+const ensemble = (name: string, members: Array<Record<string, unknown>>) => ensembleFromJson(JSON.stringify({ name, validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members }));
+const runDir = (name: string) => path.join(root, 'project', 'runs', name);
+const options = (name: string, spec: ReturnType<typeof ensemble>, onEvent?: (e: EnsembleEvent) => void) => ({ ensemble: spec, data: competition, runDir: runDir(name), concurrency: 3, backend: 'wasm' as const, command: 'vitest', onEvent });
+const weightsOf = (run: string, m: string) => readFile(path.join(runDir(run), m, 'best', 'weights.bin'));
+const historyOf = async (run: string, m: string) => JSON.parse(await readFile(path.join(runDir(run), m, 'history.json'), 'utf8')) as unknown[];
+
+describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real worker processes)', () => {
+  test('a 3-member ensemble over 2 worker processes = local training with the same seeds (weights and evaluation)', { timeout: 240_000 }, async () => {
+    // Given Redis and two workers, one training thread each
+    redis = await startRedis();
+    const [a, b] = [startWorker(redis.url), startWorker(redis.url)];
+    const names = await Promise.all([a.name, b.name]);
+    const spec = ensemble('three', [member('m1', 1), member('m2', 2), member('m3', 3)]);
+
+    // When the ensemble is trained through the queue, and again here in worker threads
+    const events: EnsembleEvent[] = [];
+    const { manifest, report } = await trainOnQueue(options('queued', spec, (e) => events.push(e)), { redis: redis.url });
+    await trainEnsemble(options('local', spec));
+
+    // Then every member trained on one of the two workers, its progress came back as training events
+    expect(report!.members.map((m) => [m.member, m.ok, m.attempts, m.resumedAt])).toEqual([['m1', true, 1, 0], ['m2', true, 1, 0], ['m3', true, 1, 0]]);
+    expect(new Set(report!.members.map((m) => m.worker))).toEqual(new Set(names));
+    expect(events.filter((e) => e.type === 'epoch').map((e) => e.member).sort()).toEqual(['m1', 'm1', 'm2', 'm2', 'm3', 'm3']);
+    expect(manifest.status).toBe('finished');
+    // And the weights are the local run's, bit for bit, and so is the evaluation
+    for (const m of ['m1', 'm2', 'm3']) expect((await weightsOf('queued', m)).equals(await weightsOf('local', m)), m).toBe(true);
+    const [queued, local] = [await evaluateRun({ runDir: runDir('queued'), tta: [], precision: 'fp32' }), await evaluateRun({ runDir: runDir('local'), tta: [], precision: 'fp32' })];
+    expect(queued.ensemble.soft).toEqual(local.ensemble.soft);
+    expect(queued.members.map((m) => m.metrics)).toEqual(local.members.map((m) => m.metrics));
+
+    // And `queue status --json` counts them: NDJSON, every line typed, the result last
+    const status = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, 'queue', 'status', '--redis', redis!.url, '--json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`queue status exited ${code}`))));
+    });
+    const lines = status.trim().split('\n').map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
+    expect(lines.map((l) => l.type)).toEqual(['queue', 'queue', 'worker', 'worker', 'result']);
+    expect(lines[0]).toMatchObject({ queue: 'digits-members', completed: 3, failed: 0, active: 0, waiting: 0 });
+    expect(lines[1]).toMatchObject({ queue: 'digits-runs', completed: 1 });
+  });
+
+  test('a worker SIGKILLed mid-member: another takes the job over after the stall interval and resumes from the last checkpoint', { timeout: 240_000 }, async () => {
+    // Given one worker training a member of 6 slow epochs (batches of 2)
+    redis = await startRedis();
+    const first = startWorker(redis.url);
+    await first.name;
+    const spec = ensemble('killed', [member('m', 4, { epochs: 6, batchSize: 2 })]);
+    const done = trainOnQueue(options('killed', spec), { redis: redis.url });
+
+    // When it is killed (SIGKILL) after its second epoch, and a second worker starts
+    await first.waitFor(/^m: epoch 2\/6/);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const killedAt = first.lines.filter((l) => /^m: epoch \d\/6/.test(l)).length;
+    const second = startWorker(redis.url);
+    const { manifest, report } = await done;
+
+    // Then the second worker resumed the member where its last checkpoint was, and trained only the rest
+    const [row] = report!.members;
+    expect(row).toMatchObject({ member: 'm', ok: true, attempts: 2, worker: await second.name });
+    expect(row!.resumedAt).toBeGreaterThanOrEqual(2);
+    expect(row!.resumedAt).toBeGreaterThanOrEqual(killedAt);
+    expect(row!.resumedAt).toBeLessThan(6);
+    const trainedAfter = second.lines.filter((l) => /^m: epoch \d\/6/.test(l)).map((l) => Number(/epoch (\d)/.exec(l)![1]));
+    expect(trainedAfter).toEqual(Array.from({ length: 6 - row!.resumedAt! }, (_, i) => row!.resumedAt! + 1 + i));
+    expect(second.lines.some((l) => l.includes('resuming from its last checkpoint'))).toBe(true);
+    // And the member has its 6 epochs, once each
+    expect(await historyOf('killed', 'm')).toHaveLength(6);
+    expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 6 })]);
+  });
+
+  test('a bad member config fails its job once (no retries) and the parent reports it; the other member trains', { timeout: 240_000 }, async () => {
+    // Given a worker, and an ensemble whose member "bad" starts from a seed002 checkpoint as an mlp
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const spec = ensemble('bad', [member('good', 1, { epochs: 1 }), member('bad', 2, { init: 'checkpoints/mnist-clean/seed002' })]);
+
+    // When it is trained through the queue
+    const { manifest, report } = await trainOnQueue(options('bad', spec), { redis: redis.url });
+
+    // Then the bad member's job ran once, failed, and its error is in the parent's report and in run.json
+    const bad = report!.members.find((m) => m.member === 'bad')!;
+    expect(bad).toMatchObject({ ok: false, attempts: 1 });
+    expect(bad.error).toMatch(/is a seed002 network, but member bad uses preset mlp/);
+    expect(worker.lines.filter((l) => /: member bad of bad/.test(l) && l.includes('attempt'))).toHaveLength(1);
+    expect(manifest.members.find((m) => m.name === 'bad')).toMatchObject({ ok: false, error: expect.stringMatching(/seed002 network/) });
+    expect(manifest.members.find((m) => m.name === 'good')).toMatchObject({ ok: true, epochs: 1 });
+    expect(report!.members.find((m) => m.member === 'good')).toMatchObject({ ok: true, attempts: 1 });
+  });
+
+  test('a search through the queue: ASHA trials and promotions as children of the search, the leaderboard as locally', { timeout: 240_000 }, async () => {
+    // Given a worker, and a 4-trial ASHA search over 1–3 epochs of mlp
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const space = parseSearchSpace({ preset: 'mlp', start: 'scratch', optimizer: ['adam', 'rmsprop'], learningRate: { min: 3e-4, max: 3e-2, log: true }, epochs: { min: 1, max: 3 }, batchSize: 32 });
+    const out = path.join(root, 'project', 'runs', 'search');
+
+    // When it runs with its trials on the queue
+    const result = await searchOnQueue({ data: competition, space, spaceFile: 'space.json', out, scheduler: 'asha', trials: 4, top: 2, concurrency: 2, backend: 'wasm', seed: 3, command: 'vitest' }, { redis: redis.url });
+
+    // Then every trial was trained by the worker (a promotion continues its trial: a second job), and ranked
+    expect(result.leaderboard).toHaveLength(4);
+    expect(result.unfinished).toBe(0);
+    const promoted = result.leaderboard.filter((r) => r.rung === 1).map((r) => r.trial);
+    expect(promoted.length).toBeGreaterThan(0);
+    expect(result.report!.members).toHaveLength(4 + promoted.length);
+    expect(result.report!.members.every((m) => m.ok && m.worker !== undefined)).toBe(true);
+    // a promoted trial's second job continued from its rung-0 epoch
+    for (const trial of promoted) expect(result.report!.members.filter((m) => m.member === trial).map((m) => m.resumedAt)).toEqual(expect.arrayContaining([0, 1]));
+    expect(worker.lines.filter((l) => l.includes(' trial ')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  test('SIGTERM drains: the running member finishes, then the worker exits 0', { timeout: 240_000 }, async () => {
+    // Given a worker training a member of 4 slow epochs
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    const name = await worker.name;
+    const spec = ensemble('drained', [member('m', 5, { epochs: 4, batchSize: 2 })]);
+    const done = trainOnQueue(options('drained', spec), { redis: redis.url });
+    await worker.waitFor(/^m: epoch 1\/4/);
+    // (queue status shows what it runs)
+    const status = await queueStatus({ redis: redis.url });
+    expect(status.workers.find((w) => w.worker === name)?.running).toEqual([expect.objectContaining({ member: 'm', run: 'drained', kind: 'member', attempt: 1 })]);
+
+    // When it gets SIGTERM in the middle of the member
+    worker.child.kill('SIGTERM');
+
+    // Then it finishes the member, on its first attempt, and exits with 0
+    const { manifest, report } = await done;
+    expect(await worker.exit).toEqual({ code: 0, signal: null });
+    expect(worker.lines).toContain('stopping: no new jobs; waiting for 1 running job to finish (signal again to stop at once)');
+    expect(report!.members).toEqual([expect.objectContaining({ member: 'm', ok: true, attempts: 1, resumedAt: 0, worker: name })]);
+    expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 4 })]);
+    expect(await historyOf('drained', 'm')).toHaveLength(4);
+  });
+});
+
+test('job paths travel relative to the store root, so a worker maps them with --store; shipped checkpoints resolve in its own digits', () => {
+  // Given a member job as the enqueuing machine sees it
+  const job = {
+    kind: 'train-member',
+    engine: { backend: 'wasm' },
+    member: { ...ensemble('x', [member('m', 1)]).members[0]!, init: path.join(PACKAGE_ROOT, 'checkpoints', 'mnist-noisy', 'deotte') },
+    datasetDir: '/srv/lab/project/competitions/c/.digits',
+    trainRows: [1],
+    validationRows: [2],
+    outDir: '/srv/lab/project/runs/r/m',
+    resume: false,
+    metadata: { orientation: 'as-is', dataFingerprint: 'f', command: 'c' },
+  } as TrainMemberJob;
+  const root = commonRoot(['/srv/lab/project/runs', job.datasetDir]);
+  expect(root).toBe('/srv/lab/project');
+  // When it is stored, and loaded on a worker that mounts the store at /mnt/lab
+  const stored = storeJob(job, root);
+  expect([stored.outDir, stored.datasetDir, stored.member.init]).toEqual(['store:runs/r/m', 'store:competitions/c/.digits', 'package:checkpoints/mnist-noisy/deotte']);
+  const loaded = loadStoredJob(stored, '/mnt/lab');
+  // Then its paths are under the mount, the checkpoint in the worker's own package
+  expect([loaded.outDir, loaded.datasetDir, loaded.member.init]).toEqual(['/mnt/lab/runs/r/m', '/mnt/lab/competitions/c/.digits', job.member.init]);
+  expect(loadStoredJob(stored, root)).toEqual(job);
+});
+
+test('--version, --help and the help of train, worker and queue status load neither bullmq nor ioredis', { timeout: 60_000 }, async () => {
+  const trace = path.join(repoRoot, 'test/helpers/import-trace.mjs');
+  for (const argv of [['--version'], ['--help'], ['train', '--help'], ['worker', '--help'], ['queue', 'status', '--help']]) {
+    const loaded = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--import', trace, bin, ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk));
+      child.once('exit', () => resolve(err));
+    });
+    expect(loaded, argv.join(' ')).toMatch(/^loaded @oclif\/core$/m);
+    expect(loaded, argv.join(' ')).not.toMatch(/^loaded (bullmq|ioredis)$/m);
+  }
+});
+
+test('--queue with a Redis nobody listens on is an error naming the flag', async () => {
+  const spec = ensemble('nowhere', [member('m', 1)]);
+  await expect(trainOnQueue(options('nowhere', spec), { redis: 'redis://127.0.0.1:1', flag: 'queue' })).rejects.toMatchObject({ message: expect.stringMatching(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/), where: { flag: 'queue' } });
+  await expect(trainOnQueue(options('nowhere', spec), { redis: 'http://x', flag: 'queue' })).rejects.toMatchObject({ message: expect.stringMatching(/not a Redis URL/) });
+});
