@@ -21,10 +21,28 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { writeDurably } from '../atomic-file.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import {
+  type CheckpointMetadata,
+  type CheckpointMetadataInput,
+  CheckpointError,
+  HINT_RESAVE,
+  METADATA_JSON,
+  MODEL_JSON,
+  WEIGHTS_BIN,
+  isRecord,
+  validateMetadata,
+} from './checkpoint-metadata.js';
 
-export const MODEL_JSON = 'model.json';
-export const WEIGHTS_BIN = 'weights.bin';
-export const METADATA_JSON = 'metadata.json';
+export {
+  type CheckpointMetadata,
+  type CheckpointMetadataInput,
+  type CheckpointPreprocessing,
+  CheckpointError,
+  METADATA_JSON,
+  MODEL_JSON,
+  WEIGHTS_BIN,
+} from './checkpoint-metadata.js';
+
 export const COMPLETE_MARKER = 'COMPLETE';
 /** What training needs to continue exactly (optimizer state, random streams, epoch): `last/` only. */
 export const TRAINING_STATE_JSON = 'training-state.json';
@@ -45,48 +63,6 @@ export interface TrainingStateFiles {
 /** Files derived from a checkpoint that live beside it (the ONNX export and its sidecar, and their temp files). */
 const DERIVED_FILE = /^(model\.onnx|onnx\.json)(\.tmp-.*)?$/;
 
-/** How pixels were scaled before they reached the first layer; serving must repeat it. */
-export interface CheckpointPreprocessing {
-  scale: '0-1' | '-1-1' | 'standardize';
-  /** Used with `scale: 'standardize'`. */
-  mean?: number;
-  std?: number;
-  /** Images were zero-padded to this side length (e.g. 28 → 32). */
-  padTo?: number;
-}
-
-const SCALES: ReadonlySet<string> = new Set(['0-1', '-1-1', 'standardize']);
-
-/** `metadata.json`: what a checkpoint is, how it was made and how to feed it. */
-export interface CheckpointMetadata {
-  /** The preset the model was built from. */
-  preset: string;
-  /** The preset's values after overrides, as trained. */
-  hyperparameters: Record<string, unknown>;
-  preprocessing: CheckpointPreprocessing;
-  /** How images are laid out (e.g. 'row-major', 'transposed'); predict must match it. */
-  orientation: string;
-  seed: number;
-  /** Fingerprint of the training data, or null when it is not known. */
-  dataFingerprint: string | null;
-  metrics: Record<string, number>;
-  /** The command line that made the checkpoint. */
-  command: string;
-  /** `tf.version.tfjs` at save time. */
-  tfjsVersion: string;
-  /** This workbench's package.json version at save time. */
-  workbenchVersion: string;
-  /** ISO 8601 time of the save. */
-  createdAt: string;
-  /** sha256 (hex) of the files the model is made of. */
-  files: { 'model.json': string; 'weights.bin': string };
-}
-
-/** What a caller provides; versions, hashes and (unless given) the time are filled in on save. */
-export type CheckpointMetadataInput = Omit<CheckpointMetadata, 'tfjsVersion' | 'workbenchVersion' | 'createdAt' | 'files'> & {
-  createdAt?: string;
-};
-
 /** Points in a save at which `onStage` is called, in order. */
 export type CheckpointSaveStage = 'files-written' | 'metadata-written' | 'marker-written' | 'previous-moved-aside';
 
@@ -106,20 +82,6 @@ export interface CheckpointHandlerOptions extends SaveCheckpointOptions {
   metadata?: CheckpointMetadataInput;
 }
 
-/** A checkpoint on disk that cannot be used as it is: says which file, what is wrong and what to try. */
-export class CheckpointError extends Error {
-  readonly file: string;
-  readonly hint: string;
-
-  constructor(message: string, details: { file: string; hint: string }) {
-    super(message);
-    this.name = 'CheckpointError';
-    this.file = details.file;
-    this.hint = details.hint;
-  }
-}
-
-const HINT_RESAVE = 're-run the training that wrote it, or restore the folder from a copy';
 
 interface MarkerEntry {
   sha256: string;
@@ -652,56 +614,6 @@ function toModelArtifacts(checkpoint: VerifiedCheckpoint): tf.io.ModelArtifacts 
 }
 
 // ---------------------------------------------------------------------------------------
-// Metadata validation
-
-/**
- * Checks `metadata.json` field by field; the error names the field. Unknown fields are kept,
- * so a checkpoint from a newer workbench still loads.
- */
-function validateMetadata(value: unknown, file: string, hint = HINT_RESAVE): CheckpointMetadata {
-  const fail = (field: string, expected: string, found: unknown): never => {
-    throw new CheckpointError(`${file}: "${field}" must be ${expected} (found ${describe(found)})`, { file, hint });
-  };
-  if (!isRecord(value)) return fail('(root)', 'an object', value);
-  for (const field of ['preset', 'orientation', 'command', 'tfjsVersion', 'workbenchVersion'] as const) {
-    if (typeof value[field] !== 'string') fail(field, 'a string', value[field]);
-  }
-  if (!isRecord(value.hyperparameters)) fail('hyperparameters', 'an object', value.hyperparameters);
-  if (!isFiniteNumber(value.seed)) fail('seed', 'a finite number', value.seed);
-  if (value.dataFingerprint !== null && typeof value.dataFingerprint !== 'string') {
-    fail('dataFingerprint', 'a string or null', value.dataFingerprint);
-  }
-  if (typeof value.createdAt !== 'string' || Number.isNaN(Date.parse(value.createdAt))) {
-    fail('createdAt', 'an ISO 8601 time', value.createdAt);
-  }
-
-  const { preprocessing } = value;
-  if (!isRecord(preprocessing)) return fail('preprocessing', 'an object', preprocessing);
-  if (typeof preprocessing.scale !== 'string' || !SCALES.has(preprocessing.scale)) {
-    fail('preprocessing.scale', `one of ${[...SCALES].map((s) => `'${s}'`).join(', ')}`, preprocessing.scale);
-  }
-  for (const field of ['mean', 'std', 'padTo'] as const) {
-    if (preprocessing[field] !== undefined && !isFiniteNumber(preprocessing[field])) {
-      fail(`preprocessing.${field}`, 'a finite number when given', preprocessing[field]);
-    }
-  }
-
-  const { metrics } = value;
-  if (!isRecord(metrics)) return fail('metrics', 'an object', metrics);
-  for (const [name, metric] of Object.entries(metrics)) {
-    if (!isFiniteNumber(metric)) fail(`metrics.${name}`, 'a finite number', metric);
-  }
-
-  const { files } = value;
-  if (!isRecord(files)) return fail('files', 'an object', files);
-  for (const name of [MODEL_JSON, WEIGHTS_BIN]) {
-    const hash = files[name];
-    if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) fail(`files.${name}`, 'a sha256 in hex', hash);
-  }
-  return value as unknown as CheckpointMetadata;
-}
-
-// ---------------------------------------------------------------------------------------
 // Small helpers
 
 function sha256(bytes: Buffer): string {
@@ -720,18 +632,4 @@ async function exists(path: string): Promise<boolean> {
 
 function isErrno(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'number') return String(value);
-  return JSON.stringify(value) ?? String(value);
 }

@@ -44,6 +44,7 @@ import { InputError, MAX_IMAGE_PIXELS, PIXELS, readImageHeader, readPixelArray, 
 import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
+import { type ParsedPredict, isTrue, memberIndices, rejectUnknownKeys } from './predict-input.js';
 
 export interface ServerOptions {
   ensemble: ServedEnsemble;
@@ -132,39 +133,6 @@ const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]}, or 
 /** Per-request time spent turning the JSON body into an object (measured in the parser). */
 const parseTimes = new WeakMap<object, number>();
 
-function isTrue(value: unknown, what: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === '1' || value === '') return true;
-  if (value === 'false' || value === '0') return false;
-  throw new InputError(400, `${what} is ${JSON.stringify(value)}; it must be true or false`, 'Use tta=true or tta=false.', 'bad_option');
-}
-
-/** `ServedEnsemble` members by name → indices, for a request's `members` option. */
-function memberIndices(ensemble: ServedEnsemble, value: unknown): number[] | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  const names = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : null;
-  if (!names || names.some((n) => typeof n !== 'string')) {
-    throw new InputError(400, 'members must be a list of member names', 'Use members=a,b in the query or "members": ["a", "b"] in JSON.', 'bad_option');
-  }
-  const available = ensemble.members.map((m) => m.name);
-  const indices: number[] = [];
-  for (const raw of names as string[]) {
-    const name = raw.trim();
-    const index = available.indexOf(name);
-    if (index < 0) throw new InputError(400, `there is no member ${JSON.stringify(name)} in this ensemble`, `Members: ${available.join(', ')} (GET /v1/model lists them).`, 'unknown_member');
-    if (!indices.includes(index)) indices.push(index);
-  }
-  if (indices.length === 0) throw new InputError(400, 'members names no member', `Members: ${available.join(', ')}.`, 'unknown_member');
-  return indices;
-}
-
-function rejectUnknownKeys(object: Record<string, unknown>, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(object)) {
-    if (!allowed.includes(key)) throw new InputError(400, `unknown ${where} option ${JSON.stringify(key)}`, `Allowed: ${allowed.join(', ')}.`, 'unknown_option');
-  }
-}
-
 function unsupportedType(request: FastifyRequest, hint: string): InputError {
   const type = request.headers['content-type'];
   return new InputError(415, type ? `unsupported content type ${JSON.stringify(type)}` : 'the request has a body but no Content-Type', hint, 'unsupported_media_type');
@@ -172,15 +140,6 @@ function unsupportedType(request: FastifyRequest, hint: string): InputError {
 
 function contentTypeOf(request: FastifyRequest): string {
   return (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-interface ParsedPredict {
-  images: Float32Array;
-  count: number;
-  tta: boolean;
-  members?: number[];
-  /** the 28×28 digits made from uploaded files (0–255), to show what the members saw */
-  inputs: number[][] | null;
 }
 
 export async function buildServer(options: ServerOptions): Promise<DigitsServer> {

@@ -1,0 +1,191 @@
+/**
+ * The import's row writer: streams a CSV table's rows into the dataset cache's typed-array
+ * files (images, and labels for the training table), checking every cell where it stands
+ * (file, line, column) and hashing what it writes. `import.ts` decides the layout and commits;
+ * this file only checks and writes rows.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { UserError } from '../errors.js';
+import { isBlankRow, parseDecimalCell } from './csv.js';
+import type { Detection, PixelDtype, PixelScale } from './dataset.js';
+import { type Orientation, orientationGather } from './orientation.js';
+
+interface TableSpec {
+  file: string;
+  columns: number;
+  /** Line of the header, skipped; null when none. */
+  headerLine: number | null;
+  /** For each output pixel, the CSV column it is read from (label and orientation folded in). */
+  sourceColumn: Int32Array;
+  labelColumn: number | null;
+  dtype: PixelDtype;
+  imagesPath: string;
+  labelsPath: string | null;
+  /** Why pixels are read at this scale, for error hints. */
+  scaleReason: Detection<PixelScale>;
+  labelReason: string;
+}
+
+export function shown(cell: string): string {
+  return JSON.stringify(cell.length > 20 ? `${cell.slice(0, 20)}…` : cell);
+}
+
+/** Streams rows into an images file (and a labels file), checking every cell. */
+export class TableWriter {
+  rows = 0;
+  readonly classCounts = new Array<number>(10).fill(0);
+  private readonly imagesFd: number;
+  private readonly labelsFd: number | null;
+  private readonly imagesHash = createHash('sha256');
+  private readonly labelsHash = createHash('sha256');
+  private readonly pixels: number;
+
+  /** cells in a row */
+  get columns(): number {
+    return this.spec.columns;
+  }
+
+  constructor(private readonly spec: TableSpec) {
+    this.pixels = spec.sourceColumn.length;
+    this.imagesFd = openSync(spec.imagesPath, 'w');
+    this.labelsFd = spec.labelsPath ? openSync(spec.labelsPath, 'w') : null;
+  }
+
+  consume(rows: string[][], firstLine: number): void {
+    const { spec, pixels } = this;
+    const count = rows.length;
+    const images = spec.dtype === 'uint8' ? new Uint8Array(count * pixels) : new Float32Array(count * pixels);
+    const labels = new Uint8Array(count);
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const row = rows[i];
+      const line = firstLine + i;
+      if (line === spec.headerLine) continue;
+      if (row.length !== spec.columns) {
+        if (isBlankRow(row)) continue;
+        throw this.ragged(row, line);
+      }
+      const base = kept * pixels;
+      const bad = images instanceof Uint8Array ? readIntegerPixels(row, spec.sourceColumn, images, base) : readUnitPixels(row, spec.sourceColumn, images, base);
+      if (bad !== -1) throw this.badPixel(row[bad], line, bad);
+      if (spec.labelColumn !== null) {
+        const cell = row[spec.labelColumn];
+        // A label is a plain decimal (as for pixels) holding a whole number: `7`, ` 7 ` and `7.0` (seed 002's files) are 7; `0x5` is refused.
+        const value = parseDecimalCell(cell);
+        if (!(value >= 0 && value <= 9 && Math.floor(value) === value)) throw this.badLabel(cell, line);
+        labels[kept] = value;
+        this.classCounts[value]++;
+      }
+      kept++;
+    }
+    if (kept === 0) return;
+    const bytes = new Uint8Array(images.buffer, 0, kept * pixels * images.BYTES_PER_ELEMENT);
+    writeSync(this.imagesFd, bytes);
+    this.imagesHash.update(bytes);
+    if (this.labelsFd !== null) {
+      const labelBytes = labels.subarray(0, kept);
+      writeSync(this.labelsFd, labelBytes);
+      this.labelsHash.update(labelBytes);
+    }
+    this.rows += kept;
+  }
+
+  /** Closes the files and returns their hashes. */
+  finish(): { images: string; labels: string | null } {
+    this.close();
+    return { images: this.imagesHash.digest('hex'), labels: this.labelsFd === null ? null : this.labelsHash.digest('hex') };
+  }
+
+  close(): void {
+    closeQuietly(this.imagesFd);
+    if (this.labelsFd !== null) closeQuietly(this.labelsFd);
+  }
+
+  private ragged(row: string[], line: number): UserError {
+    const { spec } = this;
+    return new UserError(`row has ${row.length} column${row.length === 1 ? '' : 's'}, expected ${spec.columns}`, {
+      where: { file: spec.file, line, column: Math.min(row.length, spec.columns) + 1 },
+      hint: 'Every row needs as many cells as the first one: a truncated download, a stray comma or a missing value?',
+    });
+  }
+
+  private badPixel(cell: string, line: number, column: number): UserError {
+    const { spec } = this;
+    const where = { file: spec.file, line, column: column + 1 };
+    const text = cell.trim();
+    if (text === '') return new UserError('empty pixel cell', { where, hint: 'Fill in missing pixels before importing (0 is background).' });
+    const value = parseDecimalCell(text);
+    if (!Number.isFinite(value)) {
+      return new UserError(`pixel cell is not a number: ${shown(cell)}`, {
+        where,
+        hint: 'Pixel cells must be plain decimal numbers, as Python\'s float() reads them (12, 0.5, 1e2); hex (0x10), NaN, infinity and text are not read.',
+      });
+    }
+    const range = spec.dtype === 'uint8' ? 'integers 0–255' : 'numbers in [0, 1]';
+    const how = spec.scaleReason.how === 'flag' ? `as you asked (${spec.scaleReason.reason})` : `because of ${spec.scaleReason.reason}`;
+    const other = spec.dtype === 'uint8' ? '--scale 1 reads floats in [0, 1]' : '--scale 255 reads integers 0–255';
+    return new UserError(`pixel value ${text} is outside the range of this file (${range})`, {
+      where,
+      hint: `Pixels are read as ${range} ${how}; ${other}. Values of other scales must be rescaled first.`,
+    });
+  }
+
+  private badLabel(cell: string, line: number): UserError {
+    const { spec } = this;
+    const where = { file: spec.file, line, column: (spec.labelColumn as number) + 1 };
+    const what = cell.trim() === '' ? 'empty label cell' : `label ${shown(cell)} is not an integer 0–9`;
+    return new UserError(what, {
+      where,
+      hint: `Column ${(spec.labelColumn as number) + 1} is the label (${spec.labelReason}); pick another with --label-column first|last|<name>.`,
+    });
+  }
+}
+
+/** Integer pixels 0–255 (plain decimals, see parseDecimalCell) into uint8; returns the CSV column of the first bad cell, or -1. */
+function readIntegerPixels(row: string[], sourceColumn: Int32Array, out: Uint8Array, base: number): number {
+  for (let p = 0; p < sourceColumn.length; p++) {
+    const column = sourceColumn[p];
+    const value = parseDecimalCell(row[column]);
+    if (value >= 0 && value <= 255 && (value | 0) === value) {
+      out[base + p] = value;
+    } else {
+      return column;
+    }
+  }
+  return -1;
+}
+
+/** Pixels in [0, 1] into float32; returns the CSV column of the first bad cell, or -1. */
+function readUnitPixels(row: string[], sourceColumn: Int32Array, out: Float32Array, base: number): number {
+  for (let p = 0; p < sourceColumn.length; p++) {
+    const column = sourceColumn[p];
+    const value = parseDecimalCell(row[column]);
+    if (value >= 0 && value <= 1) {
+      out[base + p] = value;
+    } else {
+      return column;
+    }
+  }
+  return -1;
+}
+
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/** CSV column for each output pixel: orientation gather, then skip the label column. */
+export function sourceColumns(size: number, orientation: Orientation, labelColumn: number | null): Int32Array {
+  const gather = orientationGather(size, orientation);
+  const columns = new Int32Array(gather.length);
+  for (let p = 0; p < gather.length; p++) {
+    const stored = gather[p];
+    columns[p] = labelColumn !== null && stored >= labelColumn ? stored + 1 : stored;
+  }
+  return columns;
+}
+
