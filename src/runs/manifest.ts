@@ -34,6 +34,8 @@ export interface MemberOutcome {
   bestValAcc?: number;
   bestValLoss?: number;
   epochs?: number;
+  /** it trained fewer epochs than its recipe asks because the run's time budget ran out */
+  stoppedAtDeadline?: boolean;
   error?: string;
 }
 

@@ -136,6 +136,10 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     const resolved = await resolveEnsemble(options.ensemble);
     ensemble = withOverrides(options.folds ? withFolds(resolved, options.folds) : resolved, options.overrides);
   }
+  // auto's budget is a deadline: members stop after the epoch that would end past it, leaving
+  // the reserve its plan set aside for evaluating and submitting (machines slow down mid-run).
+  const deadline = auto ? started + (budgetSeconds - auto.plan.reserveSeconds) * 1000 : undefined;
+  let trained: RunManifest;
   if (auto && options.pseudoLabel) {
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
     const round1 = path.join(runDir, 'round1');
@@ -153,11 +157,15 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     });
     ensemble = round.ensemble;
     stage('train', `round 2: ${ensemble.members.length} members fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${runDir}`);
-    await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile });
+    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile, deadline });
   } else {
     const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
     stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
-    await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
+    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, deadline });
+  }
+  const cut = trained.members.filter((m) => m.stoppedAtDeadline);
+  if (cut.length > 0) {
+    stage('train', `stopped at the budget's deadline (the machine trained slower than the probes): ${cut.map((m) => `${m.name} after ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`).join(', ')}`);
   }
   if (auto) {
     // The decisions beside the members: in run.json (under "auto") and as auto.json.

@@ -36,6 +36,11 @@ export interface TrainEnsembleOptions {
   extra?: string;
   /** where the members' jobs run (default: worker threads here; services/queue: on a queue's workers) */
   runJobs?: WorkerJobRunner;
+  /**
+   * epoch-milliseconds by which training should be over (`digits run`'s budget less what
+   * evaluating and submitting take): a member stops after the epoch that would run past it.
+   */
+  deadline?: number;
 }
 
 interface MemberPlan {
@@ -210,6 +215,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
           outDir: path.join(runDir, plan.member.name),
           resume: options.resume ?? false,
           extra: options.extra ? path.resolve(options.extra) : undefined,
+          deadline: options.deadline,
           metadata: { orientation: dataset.orientation, dataFingerprint, command: options.command },
         };
       }),
@@ -241,6 +247,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
         bestValAcc: outcome.value.bestValAcc,
         bestValLoss: outcome.value.bestValLoss,
         epochs: outcome.value.history.length,
+        ...(outcome.value.stoppedAtDeadline ? { stoppedAtDeadline: true } : {}),
       };
     });
     return await finish({ status: 'finished', members: results });

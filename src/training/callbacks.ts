@@ -64,6 +64,26 @@ export class ReduceLROnPlateau {
   }
 }
 
+/**
+ * Stops training when the next epoch would end after a deadline (a run's time budget): the
+ * epoch just finished took `seconds`, the next is taken to take as long. The first epoch
+ * always runs, so a member that starts late still has a checkpoint.
+ */
+export class TimeLimit {
+  stopped = false;
+
+  constructor(
+    /** epoch-milliseconds (Date.now()) by which training should be over; none: no limit */
+    private readonly deadline: number | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  onEpochEnd(seconds: number): boolean {
+    this.stopped = this.deadline !== undefined && this.now() + seconds * 1000 > this.deadline;
+    return this.stopped;
+  }
+}
+
 /** Stops training after `patience` epochs without a better validation loss. */
 export class EarlyStopping {
   /** whether training has stopped (a resumed member that had stopped stays stopped) */

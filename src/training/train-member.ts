@@ -14,7 +14,7 @@ import { decodeTrainingState, encodeTrainingState, type EpochRecord, type LoopSt
 import { buildModel, getPreset, type Preset } from '../model/presets.js';
 import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
 import { writeJsonAtomic } from '../atomic-file.js';
-import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau } from './callbacks.js';
+import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TimeLimit } from './callbacks.js';
 import type { ImageSet } from '../data/image-set.js';
 import { fromSpec, gatherImages, preprocessorFor, type Preprocessor } from '../model/preprocess.js';
 import { MemberConfigError } from './member-config-error.js';
@@ -60,7 +60,7 @@ export type TrainEvent =
     }
   | { type: 'batch'; member: string; epoch: number; batch: number; batches: number; loss: number; imagesPerSecond: number }
   | ({ type: 'epoch'; member: string; epochs: number; best: boolean } & EpochRecord)
-  | { type: 'done'; member: string; bestEpoch: number; bestValLoss: number; bestValAcc: number; stoppedEarly: boolean };
+  | { type: 'done'; member: string; bestEpoch: number; bestValLoss: number; bestValAcc: number; stoppedEarly: boolean; stoppedAtDeadline: boolean };
 
 /** What an ensemble run reports: its members' events, plus failures and engine choices. */
 export type EnsembleEvent = TrainEvent | { type: 'member-failed'; member: string; error: string } | { type: 'engine'; member: string; backend: string; ort: boolean };
@@ -81,6 +81,8 @@ export interface TrainOptions {
   metadata: Pick<CheckpointMetadataInput, 'orientation' | 'dataFingerprint' | 'command'>;
   /** stop after the current batch (Ctrl-C) */
   signal?: AbortSignal;
+  /** epoch-milliseconds by which training should be over (a run's budget): no epoch starts that would end after it, except the first */
+  deadline?: number;
   /** training step: 'auto' (default; DIGITS_TRAINER=tfjs forces tfjs) picks ONNX Runtime when it can run the model */
   trainer?: TrainerRequest;
 }
@@ -91,6 +93,8 @@ export interface TrainResult {
   bestValLoss: number;
   bestValAcc: number;
   checkpoint: string;
+  /** training stopped before its last epoch because the deadline came */
+  stoppedAtDeadline: boolean;
 }
 
 /* ---------- preprocessing: raw pixels → the preset's input ---------- */
@@ -252,9 +256,11 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const reduceLR = new ReduceLROnPlateau(config.reduceLROnPlateau, resumed?.plateau);
   // A member that had stopped early stays stopped when its run is resumed.
   const earlyStopping = new EarlyStopping(config.earlyStopping?.patience, resumed?.sinceBest, resumed != null);
+  const timeLimit = new TimeLimit(options.deadline);
 
   for (let epoch = startEpoch; epoch < config.epochs && !earlyStopping.stopped; epoch++) {
     if (options.signal?.aborted) break;
+    const epochStarted = performance.now();
     if (config.schedule.kind !== 'constant') lr = Math.min(lr, scheduledRate(config, epoch));
     setLearningRate(optimizer, lr);
     const seeds = randomSeeds(config, epoch);
@@ -310,11 +316,13 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     await writeJsonAtomic(path.join(outDir, 'history.json'), history);
     emit({ type: 'epoch', member: config.name, epochs: config.epochs, best: improved, ...record });
     if (earlyStopping.stopped) break;
+    // The whole epoch (validation and saves included) is what the next one will take.
+    if (epoch + 1 < config.epochs && timeLimit.onEpochEnd((performance.now() - epochStarted) / 1000)) break;
   }
   const { bestValLoss, bestEpoch, bestValAcc } = modelCheckpoint;
-  emit({ type: 'done', member: config.name, bestEpoch, bestValLoss, bestValAcc, stoppedEarly: earlyStopping.stopped });
+  emit({ type: 'done', member: config.name, bestEpoch, bestValLoss, bestValAcc, stoppedEarly: earlyStopping.stopped, stoppedAtDeadline: timeLimit.stopped });
   step.dispose();
   model.dispose();
   optimizer.dispose();
-  return { history, bestEpoch, bestValLoss, bestValAcc, checkpoint: bestDir };
+  return { history, bestEpoch, bestValLoss, bestValAcc, checkpoint: bestDir, stoppedAtDeadline: timeLimit.stopped };
 }

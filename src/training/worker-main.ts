@@ -48,6 +48,7 @@ async function main(): Promise<unknown> {
         outDir: job.outDir,
         resume: job.resume,
         metadata: job.metadata,
+        deadline: job.deadline,
         onEvent: (event) => post({ type: 'event', event }),
       });
     }

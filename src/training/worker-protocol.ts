@@ -21,6 +21,8 @@ export type WorkerJob =
       metadata: TrainOptions['metadata'];
       /** corrections file (JSON lines from the pad) added to the training rows only */
       extra?: string;
+      /** epoch-milliseconds by which training should be over (TrainOptions.deadline) */
+      deadline?: number;
     }
   | {
       /** a learning-rate range test (`findLearningRate`) from the member's starting point */

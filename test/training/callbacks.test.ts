@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau } from '../../src/training/callbacks.js';
+import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TimeLimit } from '../../src/training/callbacks.js';
 
 describe('epoch callbacks', () => {
   test('ModelCheckpoint saves only when validation loss improves, and remembers the best epoch', async () => {
@@ -30,5 +30,18 @@ describe('epoch callbacks', () => {
     expect(new EarlyStopping(2, 2, true).stopped).toBe(true);
     expect(new EarlyStopping(2, 2, false).stopped).toBe(false);
     expect(new EarlyStopping(undefined, 99, true).stopped).toBe(false);
+  });
+
+  test('TimeLimit stops when the next epoch, as long as the last, would end after the deadline', () => {
+    // Given a clock at 1,000 ms and a deadline at 10,000 ms
+    let now = 1000;
+    const cb = new TimeLimit(10_000, () => now);
+    // Then a 5-second epoch leaves room for another, a 9.5-second one does not
+    expect(cb.onEpochEnd(5)).toBe(false);
+    now = 6000;
+    expect([cb.onEpochEnd(3.9), cb.stopped]).toEqual([false, false]);
+    expect([cb.onEpochEnd(4.1), cb.stopped]).toEqual([true, true]);
+    // And without a deadline it never stops
+    expect(new TimeLimit(undefined, () => Number.MAX_SAFE_INTEGER).onEpochEnd(1e9)).toBe(false);
   });
 });

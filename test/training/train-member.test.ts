@@ -143,6 +143,29 @@ describe('trainMember', () => {
     expect(result.bestEpoch).toBe(0);
   });
 
+  test('a deadline that has passed stops training after the first epoch, with a checkpoint', async () => {
+    // Given a member of 4 epochs whose deadline is already over
+    const events: TrainEvent[] = [];
+    const result = await trainMember({
+      config: { ...base, epochs: 4 },
+      data,
+      trainRows,
+      validationRows,
+      outDir: path.join(dir, 'deadline'),
+      metadata,
+      deadline: Date.now() - 1,
+      onEvent: (event) => events.push(event),
+    });
+    // Then it trains one epoch, says why it stopped, and its best checkpoint loads
+    expect(result.history).toHaveLength(1);
+    expect(result.stoppedAtDeadline).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'done', stoppedAtDeadline: true });
+    await expect(loadCheckpoint(result.checkpoint)).resolves.toBeDefined();
+    // And a deadline far away changes nothing
+    const free = await trainMember({ config: { ...base, epochs: 2 }, data, trainRows, validationRows, outDir: path.join(dir, 'no-deadline'), metadata, deadline: Date.now() + 3_600_000 });
+    expect([free.history.length, free.stoppedAtDeadline]).toEqual([2, false]);
+  });
+
   test('a conv member starts from a checkpoint and keeps frozen layers unchanged', async () => {
     // Given a seed002 checkpoint trained one short epoch
     const pre = path.join(dir, 'conv');
