@@ -36,6 +36,18 @@ describe('budget planning', () => {
     expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(700);
   });
 
+  test('when the most members fit with time to spare, they train longer (up to twice the target), still within the time left', () => {
+    // Given 1,069 s left at 678 img/s per worker (15.9 s an epoch) from the noisy start (target 4):
+    // 12 members × 4 epochs take 382 s + 320 s of reserve
+    const plan = planMembers({ ...base, imagesPerSecond: 678, remainingSeconds: 1069, start: 'noisy' });
+    // Then the 12 members get 7 epochs: 6 rounds × 7 × 15.9 s = 669 s + 320 s ≤ 1,069 s (8 would be 1,085 s)
+    expect([plan.members, plan.epochs, plan.rounds]).toEqual([12, 7, 6]);
+    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(1069);
+    expect(plan.reason).toMatch(/time to spare: 7 epochs/);
+    // And never more than twice the target, however long the budget
+    expect(planMembers({ ...base, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 12, epochs: 8 });
+  });
+
   test('a budget too short for anything still plans one round of one epoch, and says it does not fit', () => {
     const plan = planMembers({ ...base, remainingSeconds: 30, start: 'clean' });
     expect(plan).toMatchObject({ members: 2, epochs: 1, rounds: 1, fits: false });
