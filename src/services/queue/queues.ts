@@ -95,26 +95,25 @@ export function commonRoot(files: readonly string[]): string {
   return root;
 }
 
-export function storeJob(job: TrainMemberJob, storeRoot: string): TrainMemberJob {
-  const ref = (file: string) => toStoreRef(storeRoot, file);
+/** The job with each of its paths (dataset, output, corrections, init checkpoint) mapped by `map`. */
+function mapJobPaths(job: TrainMemberJob, map: (file: string) => string): TrainMemberJob {
   return {
     ...job,
-    datasetDir: ref(job.datasetDir),
-    outDir: ref(job.outDir),
-    extra: job.extra ? ref(job.extra) : undefined,
-    member: { ...job.member, init: job.member.init ? ref(job.member.init) : undefined },
+    datasetDir: map(job.datasetDir),
+    outDir: map(job.outDir),
+    extra: job.extra ? map(job.extra) : undefined,
+    member: { ...job.member, init: job.member.init ? map(job.member.init) : undefined },
   };
 }
 
+/** The job as it travels: paths relative to the store root. */
+export function storeJob(job: TrainMemberJob, storeRoot: string): TrainMemberJob {
+  return mapJobPaths(job, (file) => toStoreRef(storeRoot, file));
+}
+
+/** The job as a worker runs it: paths under its own view of the store root. */
 export function loadStoredJob(job: TrainMemberJob, storeRoot: string): TrainMemberJob {
-  const file = (ref: string) => fromStoreRef(storeRoot, ref);
-  return {
-    ...job,
-    datasetDir: file(job.datasetDir),
-    outDir: file(job.outDir),
-    extra: job.extra ? file(job.extra) : undefined,
-    member: { ...job.member, init: job.member.init ? file(job.member.init) : undefined },
-  };
+  return mapJobPaths(job, (ref) => fromStoreRef(storeRoot, ref));
 }
 
 /** This process as a queue client: host and pid, so `queue status` says who runs what. */
