@@ -62,6 +62,12 @@ export interface AutoRecipeOptions {
   preset?: string;
   /** share of the member time left for a second round (pseudo-labelling) */
   secondRoundShare?: number;
+  /**
+   * Fit the probes to the speed the range tests measured (default true). False keeps the
+   * probe plan made from the budget alone, so the choice does not depend on how busy the
+   * machine was: two runs choose from the same probes (the answers-file test compares them).
+   */
+  fitProbesToSpeed?: boolean;
   onEvent?: (event: AutoEvent) => void;
 }
 
@@ -140,7 +146,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   // rest of the choosing share at the speed the range tests ran.
   const candidates = lrFinds.flatMap((f) => probeRates(f.start, f.lrAtEdge).map((learningRate) => ({ start: f.start, learningRate })));
   const lrSpeeds = lrFinds.map((f) => f.imagesPerSecond).sort((a, b) => a - b);
-  const probePlan = refitProbes(initialPlan, {
+  const probePlan = options.fitProbesToSpeed === false ? initialPlan : refitProbes(initialPlan, {
     secondsLeft: initialPlan.seconds - (Date.now() - started) / 1000,
     imagesPerSecond: lrSpeeds[Math.floor(lrSpeeds.length / 2)]!,
     concurrency: options.concurrency,

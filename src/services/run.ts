@@ -45,6 +45,8 @@ export interface MainJobOptions {
   budgetMinutes?: number;
   /** auto: a second round whose training rows include confident test predictions */
   pseudoLabel?: boolean;
+  /** auto: fit the probes to the measured speed (default true; see AutoRecipeOptions) */
+  fitProbesToSpeed?: boolean;
   backend: BackendRequest;
   infer: InferMode;
   precision?: Precision;
@@ -127,6 +129,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       seed: options.seed,
       command: options.command,
       secondRoundShare: options.pseudoLabel ? 0.4 : 0,
+      fitProbesToSpeed: options.fitProbesToSpeed,
       onEvent: options.onAutoEvent,
     });
     // --seed, --epochs, --learning-rate, --batch-size win over the chosen recipe.
