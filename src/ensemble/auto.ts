@@ -127,13 +127,26 @@ export interface MemberPlan {
   reason: string;
 }
 
+/** Inference img/s assumed when the training speed is not known (2-core VM). */
+export const PRIOR_INFER_IMAGES_PER_SECOND = 5000;
+/**
+ * Evaluation's img/s per training img/s of the whole machine. Measured on the first rerun of
+ * the generalization bench (impulse noise, 10 members): export, int8 calibration and 8-way
+ * TTA plus a plain pass over 11,200 rows took 51 s in all, about 20,000 img/s, while training
+ * ran at 2 × 661 img/s: 15×. Half of that, for the margin.
+ */
+export const INFER_PER_TRAIN_SPEED = 8;
+
 /**
  * Seconds after training for `members` members: ONNX export and int8 calibration, then each
- * member over held-out and test rows with 8-way TTA and once plain (≈ 5,000 img/s on 2
- * cores), plus a fixed 30 s (report, submission, loading).
+ * member over held-out and test rows with 8-way TTA and once plain, plus a fixed 30 s
+ * (report, submission, loading). `trainImagesPerSecond` is the machine's measured training
+ * speed (all workers); inference is taken as INFER_PER_TRAIN_SPEED times it, or
+ * PRIOR_INFER_IMAGES_PER_SECOND when nothing was measured.
  */
-export function reserveSeconds(members: number, testRows: number, validationRows: number): number {
-  return Math.round(30 + members * (4 + ((testRows + validationRows) * 9) / 5000));
+export function reserveSeconds(members: number, testRows: number, validationRows: number, trainImagesPerSecond?: number): number {
+  const inferSpeed = trainImagesPerSecond ? INFER_PER_TRAIN_SPEED * trainImagesPerSecond : PRIOR_INFER_IMAGES_PER_SECOND;
+  return Math.round(30 + members * (4 + ((testRows + validationRows) * 9) / inferSpeed));
 }
 
 /**
@@ -144,18 +157,19 @@ export function reserveSeconds(members: number, testRows: number, validationRows
 export function planMembers(input: MemberPlanInput): MemberPlan {
   const { target, min } = EPOCH_TARGETS[input.start];
   const epochSeconds = input.trainRows / input.imagesPerSecond;
+  const machineSpeed = input.imagesPerSecond * input.concurrency;
   const fit = (epochs: number) => {
     let best = 0;
     for (let rounds = 1; rounds * input.concurrency <= MAX_MEMBERS + input.concurrency - 1; rounds++) {
       const members = Math.min(MAX_MEMBERS, rounds * input.concurrency);
-      if (rounds * epochs * epochSeconds + reserveSeconds(members, input.testRows, input.validationRows) <= input.remainingSeconds) best = rounds;
+      if (rounds * epochs * epochSeconds + reserveSeconds(members, input.testRows, input.validationRows, machineSpeed) <= input.remainingSeconds) best = rounds;
     }
     return best;
   };
   const make = (epochs: number, rounds: number, fits: boolean, why: string): MemberPlan => {
     const members = Math.max(1, Math.min(MAX_MEMBERS, rounds * input.concurrency));
     const trainSeconds = Math.round(rounds * epochs * epochSeconds);
-    const reserve = reserveSeconds(members, input.testRows, input.validationRows);
+    const reserve = reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
     return {
       members,
       epochs,
@@ -166,24 +180,24 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
       reason: `${why}: ${members} members × ${epochs} epochs in ${rounds} round(s) of ${input.concurrency} at ${Math.round(input.imagesPerSecond)} img/s per worker ≈ ${trainSeconds}s of training + ${reserve}s to evaluate and submit, of ${Math.round(input.remainingSeconds)}s left`,
     };
   };
-  // When the member cap binds with time to spare, the spare goes into longer members (up to
-  // twice the target): in the first generalization bench, 17 of 24 noisy-start members on two
-  // recipes had their best holdout loss at their last (4th) epoch, and no run used more than
-  // two thirds of its budget.
-  const capRounds = Math.ceil(MAX_MEMBERS / input.concurrency);
-  if (fit(target) >= capRounds) {
-    for (let epochs = 2 * target; epochs > target; epochs--) {
-      if (fit(epochs) >= capRounds) return make(epochs, capRounds, true, `${MAX_MEMBERS} members (the most) fit with time to spare: ${epochs} epochs each instead of the ${input.start} start's ${target}`);
-    }
-  }
+  // Members first: as many rounds as fit at the target epochs. Time left over that is less
+  // than another round (or any time, once the member cap binds) goes into longer members, up
+  // to twice the target: in the first generalization bench, 17 of 24 noisy-start members on
+  // two recipes had their best holdout loss at their last (4th) epoch, and no run used more
+  // than two thirds of its budget.
   for (let epochs = target; epochs >= min; epochs--) {
     const rounds = fit(epochs);
     if (rounds * input.concurrency >= MIN_MEMBERS || (epochs === min && rounds > 0)) {
-      return make(epochs, rounds, true, epochs === target ? `${target} epochs per member from the ${input.start} start` : `shortened to ${epochs} epochs (target ${target}) so that ${MIN_MEMBERS}+ members fit`);
+      if (epochs < target) return make(epochs, rounds, true, `shortened to ${epochs} epochs (target ${target}) so that ${MIN_MEMBERS}+ members fit`);
+      let longer = target;
+      while (longer < 2 * target && fit(longer + 1) >= rounds) longer++;
+      if (longer === target) return make(target, rounds, true, `${target} epochs per member from the ${input.start} start`);
+      const why = rounds * input.concurrency >= MAX_MEMBERS ? `${MAX_MEMBERS} members (the most) fit with time to spare` : `the time left after ${rounds} round(s) is less than another round`;
+      return make(longer, rounds, true, `${why}: ${longer} epochs each instead of the ${input.start} start's ${target}`);
     }
   }
   // Not even one round at the minimum: one round of whatever epochs fit (at least one).
-  const spare = input.remainingSeconds - reserveSeconds(input.concurrency, input.testRows, input.validationRows);
+  const spare = input.remainingSeconds - reserveSeconds(input.concurrency, input.testRows, input.validationRows, machineSpeed);
   const epochs = Math.max(1, Math.floor(spare / epochSeconds));
   return make(epochs, 1, spare >= epochSeconds, `the budget is short: one round of ${epochs} epoch(s)`);
 }

@@ -72,7 +72,7 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
     const validationRows = Math.round(dataset.trainLabels.length * 0.1);
     const rows = dataset.trainLabels.length - validationRows + lines.length;
     const roundSeconds = (Math.ceil(members.length / options.concurrency) * rows) / options.record.throughput.imagesPerSecondPerWorker;
-    const left = options.budgetSeconds - options.spentSeconds - reserveSeconds(members.length, count, validationRows);
+    const left = options.budgetSeconds - options.spentSeconds - reserveSeconds(members.length, count, validationRows, options.record.throughput.imagesPerSecondPerWorker * options.concurrency);
     const epochs = Math.max(1, Math.min(options.record.plan.epochs, Math.floor(left / roundSeconds)));
     const ensemble = autoEnsemble({
       start: options.record.chosen.start,

@@ -15,17 +15,27 @@ describe('budget planning', () => {
     expect(plan.trainSeconds).toBe(Math.round(plan.rounds * 4 * epochSeconds));
     expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(1000);
     // one more round would not fit
-    const more = (plan.rounds + 1) * 4 * epochSeconds + reserveSeconds(plan.members + 2, 10_000, 1_200);
+    const more = (plan.rounds + 1) * 4 * epochSeconds + reserveSeconds(plan.members + 2, 10_000, 1_200, 800);
     expect(plan.members === MAX_MEMBERS || more > 1000).toBe(true);
     expect(plan.fits).toBe(true);
   });
 
-  test('the arithmetic: 600 s, 4 epochs of 27 s, reserve 30 + 24 s per member → 2 rounds (4 members)', () => {
-    // reserve(m) = 30 + m × (4 + 11,200 × 9 / 5,000) = 30 + 24.16 m
+  test('the reserve for evaluation scales with the measured speed (30 s + per member: 4 s + 11,200 rows × 9 passes at 8× the training speed)', () => {
+    // nothing measured: 5,000 img/s → 30 + 4 × (4 + 20.16) = 127
     expect(reserveSeconds(4, 10_000, 1_200)).toBe(127);
-    // 3 rounds: 324 + reserve(6) 175 = 499 ≤ 600 → fits; 4 rounds: 432 + 223 = 655 > 600
+    // 2 workers × 400 img/s → 6,400 img/s → 30 + 4 × (4 + 15.75) = 109
+    expect(reserveSeconds(4, 10_000, 1_200, 800)).toBe(109);
+    // a machine twice as fast keeps less
+    expect(reserveSeconds(4, 10_000, 1_200, 1600)).toBeLessThan(109);
+  });
+
+  test('the arithmetic: 600 s, 4 epochs of 27 s → 3 rounds (6 members), and the time left makes them 5 epochs', () => {
+    // reserve(6) = 149, reserve(8) = 188 at 800 img/s
+    // 3 rounds: 324 + 149 = 473 ≤ 600 → fits; 4 rounds: 432 + 188 = 620 > 600
+    // 5 epochs: 405 + 149 = 554 ≤ 600; 6 epochs: 486 + 149 = 635 > 600
     const plan = planMembers({ ...base, remainingSeconds: 600, start: 'noisy' });
-    expect([plan.members, plan.epochs, plan.rounds]).toEqual([6, 4, 3]);
+    expect([plan.members, plan.epochs, plan.rounds]).toEqual([6, 5, 3]);
+    expect(plan.reason).toMatch(/less than another round: 5 epochs/);
   });
 
   test('from scratch a short budget shortens the members before it drops below four of them', () => {
@@ -37,12 +47,12 @@ describe('budget planning', () => {
   });
 
   test('when the most members fit with time to spare, they train longer (up to twice the target), still within the time left', () => {
-    // Given 1,069 s left at 678 img/s per worker (15.9 s an epoch) from the noisy start (target 4):
-    // 12 members × 4 epochs take 382 s + 320 s of reserve
-    const plan = planMembers({ ...base, imagesPerSecond: 678, remainingSeconds: 1069, start: 'noisy' });
-    // Then the 12 members get 7 epochs: 6 rounds × 7 × 15.9 s = 669 s + 320 s ≤ 1,069 s (8 would be 1,085 s)
+    // Given 900 s left at 678 img/s per worker (15.9 s an epoch) from the noisy start (target 4):
+    // 12 members × 4 epochs take 382 s + 190 s of reserve
+    const plan = planMembers({ ...base, imagesPerSecond: 678, remainingSeconds: 900, start: 'noisy' });
+    // Then the 12 members get 7 epochs: 6 rounds × 7 × 15.9 s = 669 s + 190 s ≤ 900 s (8 would be 955 s)
     expect([plan.members, plan.epochs, plan.rounds]).toEqual([12, 7, 6]);
-    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(1069);
+    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(900);
     expect(plan.reason).toMatch(/time to spare: 7 epochs/);
     // And never more than twice the target, however long the budget
     expect(planMembers({ ...base, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 12, epochs: 8 });
