@@ -52,13 +52,23 @@ export interface LrSuggestion {
 
 /** Smoothing factor of the loss average (fastai uses 0.98 over ~100 steps; fewer steps need less). */
 export const LR_FIND_BETA = 0.9;
+/**
+ * The first points of the curve are left out of the suggestion (at most this many, and at
+ * most a quarter of the curve): the bias-corrected average of the first few batches is the
+ * loss of one to a few batches, so a lucky batch there set the "lowest" point. That happened:
+ * range tests from checkpoints on three corruption benchmarks put their minimum at the 2nd–4th
+ * of ~110 batches (rates 1.1e-6–2.1e-6), which made the suggested rates absurd (1e-7). fastai's
+ * range-test plot and suggestions skip the first 10 batches likewise (`skip_start=10`); 10 is
+ * also this average's window, 1 / (1 − β).
+ */
+export const LR_FIND_SKIP_START = 10;
 /** The test stops once the smoothed loss exceeds this many times its minimum. */
 export const LR_FIND_DIVERGENCE = 4;
 
 /**
  * The rate to train at: a tenth of the highest rate at which the smoothed loss was still
  * within a tolerance of its lowest value (max(10%, 0.02) above it), counting only points before
- * the loss blew up. On a from-scratch curve (falling, then rising) that is about the minimum,
+ * the loss blew up and after the first LR_FIND_SKIP_START. On a from-scratch curve (falling, then rising) that is about the minimum,
  * Smith's and fastai's rule of thumb: one decade below where the loss stops falling. On a
  * checkpoint's curve, which starts low and stays flat until the rate is too high, the lowest
  * point is anywhere in the flat part by noise; the end of the flat part is not.
@@ -73,8 +83,9 @@ export function suggestLearningRate(curve: LrCurve): LrSuggestion {
     }
   }
   end = Math.max(1, end);
-  let best = 0;
-  for (let i = 1; i < end; i++) if (curve.losses[i]! < curve.losses[best]!) best = i;
+  const first = Math.min(LR_FIND_SKIP_START, Math.floor(end / 4));
+  let best = first;
+  for (let i = first + 1; i < end; i++) if (curve.losses[i]! < curve.losses[best]!) best = i;
   const minimumLoss = curve.losses[best]!;
   const ceiling = minimumLoss + Math.max(0.1 * minimumLoss, 0.02);
   let edge = best;

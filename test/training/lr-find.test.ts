@@ -29,6 +29,20 @@ test('from a checkpoint: a flat low curve gives a tenth of where it starts to ri
   }
 });
 
+test('a lucky batch at the start of the curve (the average of one or two batches) does not set the lowest point', () => {
+  // Given 100 rates over 1e-6 → 1: a checkpoint's flat curve (0.14 ± 0.01) with a dip to 0.08
+  // at the 2nd point, that rises from 1e-2 on
+  const lrs = lrSchedule(1e-6, 1, 100);
+  const losses = lrs.map((lr, i) => (i === 1 ? 0.08 : lr < 1e-2 ? 0.14 + 0.01 * Math.sin(i) : 0.14 + 20 * (lr - 1e-2)));
+  const s = suggestLearningRate({ lrs, losses });
+  // Then the edge is where the flat part ends (about 1e-2), not at the dip's 1.1e-6
+  expect(s.lrAtMinimum).toBeGreaterThanOrEqual(lrs[10]!);
+  expect(s.minimumLoss).toBeGreaterThan(0.12);
+  expect(s.lrAtEdge).toBeGreaterThan(5e-3);
+  expect(s.lrAtEdge).toBeLessThan(2e-2);
+  expect(s.lr).toBeCloseTo(s.lrAtEdge / 10, 12);
+});
+
 test('a real range test on a tiny mlp: the loss falls, then blows up and the test stops', async () => {
   // Given 512 separable images (the label is the row of a bright bar)
   const rnd = createRandom(3);
