@@ -92,8 +92,8 @@ describe('decisions', () => {
     expect(chooseAugmentation(profile(true)).config).toEqual({ pixelShift: 2 });
     expect(chooseAugmentation(profile(false)).config).toEqual({ rotation: 10, widthShift: 0.1, heightShift: 0.1 });
   });
-  test('checkpoint starts are probed at the edge of the range test and a decade lower; fresh weights one and two decades lower', () => {
-    expect(probeRates('noisy', 3.16e-4)).toEqual([3.2e-4, 3.2e-5]);
+  test('checkpoint starts are probed at a tenth and a thirtieth of the range test\'s edge; fresh weights one and two decades lower', () => {
+    expect(probeRates('noisy', 4.6e-3)).toEqual([4.6e-4, 1.5e-4]);
     expect(probeRates('scratch', 1.23e-1)).toEqual([1.2e-2, 1.2e-3]);
   });
   test('the probe with the lowest holdout loss wins; failed probes never do', () => {
