@@ -17,7 +17,7 @@
  *  4. prints per recipe: accuracy of both, seconds of both, the difference (default − baseline,
  *     in points), and the average difference; a table on stderr, JSON on stdout.
  *
- * Resumable: each recipe's stages write <work>/<recipe>/{default,baseline,result}.json; a
+ * Resumable: each recipe's stages write <work>/<recipe>/{default,pseudo,baseline,result}.json; a
  * recipe whose result.json exists is not run again, a finished stage is not repeated, and an
  * interrupted baseline training continues with `digits train --resume`. The work folder is
  * named after the settings, so a smoke run never mixes with the full one.
@@ -33,7 +33,11 @@
  *   --baseline-epochs N / GEN_BASELINE_EPOCHS                 baseline epochs (15)
  *   --seed N / GEN_SEED                                       competition seed (42)
  *   --work dir / GEN_WORK                                     work folder (tmp/generalization under the repo)
- *   --stages default,baseline / GEN_STAGES                    run one stage alone (its file is kept, no result)
+ *   --stages default,baseline / GEN_STAGES                    run one stage alone (its file is kept, no result);
+ *                                                            `pseudo` adds `digits run --pseudo-label` beside the
+ *                                                            default (its own columns, holdout accuracy included:
+ *                                                            whether pseudo-labelling joins the default is decided
+ *                                                            on holdout rows, not on the test answers)
  *
  * Never read by anything that trains or chooses: the answers are only passed to the scoring
  * steps, as a user with a practice competition would.
@@ -96,6 +100,10 @@ interface Settings {
   stages: string[];
 }
 
+/** The stages a recipe can run: the default run, the same with --pseudo-label, the baseline. */
+const STAGES = ['default', 'pseudo', 'baseline'] as const;
+type StageName = (typeof STAGES)[number];
+
 interface DefaultResult {
   accuracy: number;
   seconds: number;
@@ -121,6 +129,8 @@ interface RecipeResult {
   baseline: BaselineResult;
   /** default − baseline, in accuracy points */
   difference: number;
+  /** `digits run --pseudo-label`, when that stage ran */
+  pseudo?: DefaultResult;
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -162,9 +172,9 @@ function parseSettings(): Settings {
   const base = path.resolve(values.work ?? process.env.GEN_WORK ?? path.join(ROOT, 'tmp', 'generalization'));
   const work = path.join(base, `train${trainRows}-test${testRows}-epochs${baselineEpochs}-seed${seed}`);
   const stages = (values.stages ?? process.env.GEN_STAGES ?? 'default,baseline').split(',').map((x) => x.trim());
-  const badStage = stages.find((x) => x !== 'default' && x !== 'baseline');
+  const badStage = stages.find((x) => !(STAGES as readonly string[]).includes(x));
   if (badStage !== undefined || stages.length === 0) {
-    log(`--stages takes default, baseline or both (comma-separated), not ${JSON.stringify(badStage ?? '')}`);
+    log(`--stages takes ${STAGES.join(', ')} (comma-separated), not ${JSON.stringify(badStage ?? '')}`);
     process.exit(2);
   }
   return { recipes, trainRows, testRows, baselineEpochs, seed, work, stages };
@@ -223,14 +233,16 @@ async function prepareCompetition(recipe: PracticeRecipe, settings: Settings, di
   return { competition, answers };
 }
 
-async function runDefault(dir: string, competition: string, answers: string): Promise<DefaultResult> {
-  const file = path.join(dir, 'default.json');
+/** The main job as a user runs it (`stage` default), or with `--pseudo-label` (`stage` pseudo). */
+async function runDefault(dir: string, competition: string, answers: string, stage: Exclude<StageName, 'baseline'> = 'default'): Promise<DefaultResult> {
+  const file = path.join(dir, `${stage}.json`);
   const done = await readJson<DefaultResult>(file);
   if (done) return done;
-  const cwd = path.join(dir, 'default');
+  const cwd = path.join(dir, stage);
   await rm(cwd, { recursive: true, force: true });
-  log('  default: digits run --data <competition> --answers <answers> --json');
-  const { stdout, seconds } = await digits(['run', '--data', competition, '--answers', answers, '--json'], cwd, path.join(dir, 'default.log'));
+  const extra = stage === 'pseudo' ? ['--pseudo-label'] : [];
+  log(`  ${stage}: digits run --data <competition> --answers <answers>${extra.map((x) => ` ${x}`).join('')} --json`);
+  const { stdout, seconds } = await digits(['run', '--data', competition, '--answers', answers, ...extra, '--json'], cwd, path.join(dir, `${stage}.log`));
   const result = finalJson<{ runDir: string; submission: { score?: { accuracy: number }; members: string[]; validation?: { accuracy: number } } }>(stdout);
   if (!result.submission.score) throw new Error('digits run did not score its submission against the answers');
   const value: DefaultResult = {
@@ -280,7 +292,7 @@ async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<Re
   const dir = path.join(settings.work, recipe);
   const resultFile = path.join(dir, 'result.json');
   const done = await readJson<RecipeResult>(resultFile);
-  if (done) {
+  if (done && (done.pseudo || !settings.stages.includes('pseudo'))) {
     log(`${recipe}: done before (${resultFile})`);
     return done;
   }
@@ -295,6 +307,11 @@ async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<Re
     defaultResult = await runDefault(dir, competition, answers);
     log(`  default: ${(defaultResult.accuracy * 100).toFixed(2)}% in ${defaultResult.seconds} s`);
   }
+  let pseudo: DefaultResult | null = null;
+  if (settings.stages.includes('pseudo')) {
+    pseudo = await runDefault(dir, competition, answers, 'pseudo');
+    log(`  pseudo: ${(pseudo.accuracy * 100).toFixed(2)}% in ${pseudo.seconds} s`);
+  }
   let baseline: BaselineResult | null = null;
   if (settings.stages.includes('baseline')) {
     baseline = await runBaseline(dir, competition, answers, settings.baselineEpochs);
@@ -308,23 +325,28 @@ async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<Re
     default: defaultResult,
     baseline,
     difference: (defaultResult.accuracy - baseline.accuracy) * 100,
+    ...(pseudo ? { pseudo } : {}),
   };
   await writeJson(resultFile, result);
   return result;
 }
 
 function table(results: RecipeResult[]): string {
-  const header = ['recipe', 'default %', 'default s', 'baseline %', 'baseline s', 'difference'];
+  const pct = (x: number | null | undefined) => (x === null || x === undefined ? '' : (x * 100).toFixed(2));
+  const withPseudo = results.some((r) => r.pseudo);
+  const header = ['recipe', 'default %', 'default s', 'holdout %', 'baseline %', 'baseline s', 'difference', ...(withPseudo ? ['pseudo %', 'pseudo s', 'pseudo holdout %'] : [])];
   const rows = results.map((r) => [
     r.recipe,
-    (r.default.accuracy * 100).toFixed(2),
+    pct(r.default.accuracy),
     String(r.default.seconds),
-    (r.baseline.accuracy * 100).toFixed(2),
+    pct(r.default.validationAccuracy),
+    pct(r.baseline.accuracy),
     String(r.baseline.seconds),
     `${r.difference >= 0 ? '+' : ''}${r.difference.toFixed(2)}`,
+    ...(withPseudo ? [pct(r.pseudo?.accuracy), r.pseudo ? String(r.pseudo.seconds) : '', pct(r.pseudo?.validationAccuracy)] : []),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

@@ -1,0 +1,77 @@
+/**
+ * `node --import tsx bench/probe-grid.ts <competition> [start@rate ...]`: auto's probe, at the
+ * rates you name, on a competition's holdout rows (never its answers). The evidence behind
+ * auto's probe rates: each probe is exactly the one `digits run` makes (seed002, Adam at a
+ * constant rate, the augmentation the background calls for, batch 64, 2 epochs on all the
+ * holdout split's training rows, seed 77), scored by its best holdout loss.
+ *
+ *   node --import tsx bench/probe-grid.ts /tmp/gen/nmnist-awgn/competition noisy@1e-4 noisy@1e-3 clean@2.2e-4
+ *
+ * Prints one JSON line per probe on stdout; PROBE_EPOCHS and PROBE_WORK (folder for the
+ * probes' checkpoints, default a temp folder) change the defaults.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { profileBackground } from '../src/data/background.js';
+import { loadDataset, resolveDatasetDir } from '../src/data/dataset.js';
+import { createSplit, loadSplit } from '../src/data/splits.js';
+import { AUTO_BATCH, AUTO_PRESET, chooseAugmentation } from '../src/ensemble/auto.js';
+import { memberFromInput } from '../src/ensemble/ensemble-spec.js';
+import { resolveInit } from '../src/model/shipped.js';
+import { startCheckpoint, type Start } from '../src/training/search/space.js';
+import type { TrainResult } from '../src/training/train-member.js';
+import { runWorkerJobs, type WorkerJob } from '../src/training/worker-protocol.js';
+
+const [competition, ...specs] = process.argv.slice(2);
+if (!competition || specs.length === 0) {
+  process.stderr.write('usage: probe-grid.ts <competition> start@rate [start@rate ...]  (start: noisy, clean, scratch)\n');
+  process.exit(2);
+}
+const probes = specs.map((s) => {
+  const [start, rate] = s.split('@');
+  const learningRate = Number(rate);
+  if (!['noisy', 'clean', 'scratch'].includes(start ?? '') || !(learningRate > 0)) {
+    process.stderr.write(`not start@rate: ${s}\n`);
+    process.exit(2);
+  }
+  return { start: start as Start, learningRate };
+});
+const epochs = Number(process.env.PROBE_EPOCHS ?? 2);
+const work = process.env.PROBE_WORK ?? (await mkdtemp(path.join(os.tmpdir(), 'probe-grid-')));
+
+const datasetDir = await resolveDatasetDir(competition);
+const dataset = await loadDataset(datasetDir);
+const splitName = 'holdout-0.1-seed42';
+await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: 0.1, seed: 42 } });
+const split = (await loadSplit(datasetDir, splitName, dataset.fingerprint)).folds[0]!;
+const trainRows = Array.from(split.train);
+const validationRows = Array.from(split.validation);
+const background = profileBackground({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale });
+const augmentation = chooseAugmentation(background).config;
+
+const jobs: WorkerJob[] = await Promise.all(
+  probes.map(async (p, i) => {
+    const init = startCheckpoint(p.start, AUTO_PRESET);
+    const m = memberFromInput({ name: `probe-${i + 1}-${p.start}`, preset: AUTO_PRESET, optimizer: 'adam', learningRate: p.learningRate, schedule: { kind: 'constant' }, augmentation, epochs, batchSize: AUTO_BATCH, seed: 77, ...(init ? { init } : {}) }, 0);
+    return {
+      kind: 'train-member' as const,
+      engine: { backend: 'auto' as const },
+      member: { ...m, init: m.init ? await resolveInit(m.init) : undefined },
+      datasetDir,
+      trainRows,
+      validationRows,
+      outDir: path.join(work, `probe-${i + 1}-${p.start}`),
+      resume: false,
+      metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: 'probe-grid' },
+    };
+  }),
+);
+const outcomes = await runWorkerJobs<TrainResult>(jobs, { concurrency: 2 });
+outcomes.forEach((o, i) => {
+  const p = probes[i]!;
+  const line = o.ok
+    ? { competition, start: p.start, learningRate: p.learningRate, epochs, valLoss: Number(o.value.bestValLoss.toFixed(4)), valAcc: Number(o.value.bestValAcc.toFixed(4)), perEpoch: o.value.history.map((h) => Number((h.valLoss ?? NaN).toFixed(4))) }
+    : { competition, start: p.start, learningRate: p.learningRate, error: o.error.split('\n')[0] };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+});
