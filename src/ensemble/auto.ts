@@ -238,8 +238,8 @@ export interface ProbeRecord {
  * Evidence (holdout rows only): with the range test's first batches left out, a checkpoint's
  * edge was 2e-3–7e-3 on impulse noise, AWGN and shot noise, and 2-epoch probes on a grid of
  * rates (bench/probe-grid.ts, 8 corruption benchmarks) had their lowest holdout loss at
- * 1e-4–3e-4, a fifth to a fortieth of the edge, mostly near a twentieth; the edge's own
- * neighbourhood (1e-3) lost to 3e-4 everywhere.
+ * 3e-5–3e-4 (on the three with a recorded edge, a fifth to a fortieth of it, mostly near a
+ * twentieth); 1e-3, the edge's neighbourhood, was never the best.
  */
 export function probeRates(start: Start, edge: number): number[] {
   const round = (v: number) => Number(v.toPrecision(2));
