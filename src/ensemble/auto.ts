@@ -232,9 +232,19 @@ export interface ProbeRecord {
 }
 
 /**
+ * The lowest rates a checkpoint is probed at. Adam moves a weight by about the rate each step,
+ * so a 2-epoch probe (~340 steps) at 1e-6 is the checkpoint itself: on the uniform practice
+ * competition, whose noise the noisy checkpoint was trained on, its range test rose early (edge
+ * 1.8e-5), the probes at 1.8e-6 and 5.9e-7 scored the same holdout loss (0.0379), and the run
+ * scored 98.99% where the rate 3.2e-5 had given 99.02%.
+ */
+export const CHECKPOINT_PROBE_FLOOR = [3e-5, 1e-5] as const;
+
+/**
  * The learning rates each start is probed at, from its range test. Fresh weights: a tenth and
  * a hundredth of the edge (the usual rule, and one decade safer: a short test with batch norm
- * tolerates rates a whole epoch does not). A checkpoint: a tenth and a thirtieth of the edge.
+ * tolerates rates a whole epoch does not). A checkpoint: a tenth and a thirtieth of the edge,
+ * no lower than CHECKPOINT_PROBE_FLOOR.
  * Evidence (holdout rows only): with the range test's first batches left out, a checkpoint's
  * edge was 2e-3–7e-3 on impulse noise, AWGN and shot noise, and 2-epoch probes on a grid of
  * rates (bench/probe-grid.ts, 8 corruption benchmarks) had their lowest holdout loss at
@@ -243,7 +253,8 @@ export interface ProbeRecord {
  */
 export function probeRates(start: Start, edge: number): number[] {
   const round = (v: number) => Number(v.toPrecision(2));
-  return start === 'scratch' ? [round(edge / 10), round(edge / 100)] : [round(edge / 10), round(edge / 30)];
+  if (start === 'scratch') return [round(edge / 10), round(edge / 100)];
+  return [round(Math.max(edge / 10, CHECKPOINT_PROBE_FLOOR[0])), round(Math.max(edge / 30, CHECKPOINT_PROBE_FLOOR[1]))];
 }
 
 /** The probe with the lowest holdout loss wins (ties: the earlier probe). */

@@ -94,6 +94,8 @@ describe('decisions', () => {
   });
   test('checkpoint starts are probed at a tenth and a thirtieth of the range test\'s edge; fresh weights one and two decades lower', () => {
     expect(probeRates('noisy', 4.6e-3)).toEqual([4.6e-4, 1.5e-4]);
+    // a curve that rises early (a checkpoint trained on this very noise) is still probed at rates that train
+    expect(probeRates('noisy', 1.8e-5)).toEqual([3e-5, 1e-5]);
     expect(probeRates('scratch', 1.23e-1)).toEqual([1.2e-2, 1.2e-3]);
   });
   test('the probe with the lowest holdout loss wins; failed probes never do', () => {
