@@ -14,11 +14,10 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { profileBackground } from '../src/data/background.js';
-import { loadDataset, resolveDatasetDir } from '../src/data/dataset.js';
-import { createSplit, loadSplit } from '../src/data/splits.js';
 import { AUTO_BATCH, AUTO_PRESET, chooseAugmentation } from '../src/ensemble/auto.js';
 import { memberFromInput } from '../src/ensemble/ensemble-spec.js';
 import { resolveInit } from '../src/model/shipped.js';
+import { loadAutoHoldout } from '../src/services/auto.js';
 import { startCheckpoint, type Start } from '../src/training/search/space.js';
 import type { TrainResult } from '../src/training/train-member.js';
 import { runWorkerJobs, type WorkerJob } from '../src/training/worker-protocol.js';
@@ -40,13 +39,7 @@ const probes = specs.map((s) => {
 const epochs = Number(process.env.PROBE_EPOCHS ?? 2);
 const work = process.env.PROBE_WORK ?? (await mkdtemp(path.join(os.tmpdir(), 'probe-grid-')));
 
-const datasetDir = await resolveDatasetDir(competition);
-const dataset = await loadDataset(datasetDir);
-const splitName = 'holdout-0.1-seed42';
-await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: 0.1, seed: 42 } });
-const split = (await loadSplit(datasetDir, splitName, dataset.fingerprint)).folds[0]!;
-const trainRows = Array.from(split.train);
-const validationRows = Array.from(split.validation);
+const { datasetDir, dataset, trainRows, validationRows } = await loadAutoHoldout(competition);
 const background = profileBackground({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale });
 const augmentation = chooseAugmentation(background).config;
 

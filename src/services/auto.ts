@@ -83,18 +83,21 @@ const thin = (lrs: number[], losses: number[], points = 40): Array<[number, numb
   return out;
 };
 
+/** The dataset and the shared holdout auto's probes and members are validated on (as `quick`'s). */
+export async function loadAutoHoldout(data: string) {
+  const datasetDir = await resolveDatasetDir(data);
+  const dataset = await loadDataset(datasetDir);
+  const splitName = 'holdout-0.1-seed42';
+  await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: 0.1, seed: 42 } });
+  const split = (await loadSplit(datasetDir, splitName, dataset.fingerprint)).folds[0]!;
+  return { datasetDir, dataset, trainRows: Array.from(split.train), validationRows: Array.from(split.validation) };
+}
+
 export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<AutoRecipe> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const preset = options.preset ?? AUTO_PRESET;
-  const datasetDir = await resolveDatasetDir(options.data);
-  const dataset = await loadDataset(datasetDir);
-  // The same shared holdout the members will be validated on (as `quick`'s).
-  const splitName = 'holdout-0.1-seed42';
-  await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: 0.1, seed: 42 } });
-  const split = (await loadSplit(datasetDir, splitName, dataset.fingerprint)).folds[0]!;
-  const trainRows = Array.from(split.train);
-  const validationRows = Array.from(split.validation);
+  const { datasetDir, dataset, trainRows, validationRows } = await loadAutoHoldout(options.data);
 
   // 1. The background, from the training rows only.
   const data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
