@@ -14,11 +14,9 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { profileBackground } from '../src/data/background.js';
-import { AUTO_BATCH, AUTO_PRESET, chooseAugmentation } from '../src/ensemble/auto.js';
-import { memberFromInput } from '../src/ensemble/ensemble-spec.js';
-import { resolveInit } from '../src/model/shipped.js';
-import { loadAutoHoldout } from '../src/services/auto.js';
-import { startCheckpoint, type Start } from '../src/training/search/space.js';
+import { chooseAugmentation } from '../src/ensemble/auto.js';
+import { autoProbeJob, loadAutoHoldout } from '../src/services/auto.js';
+import type { Start } from '../src/training/search/space.js';
 import type { TrainResult } from '../src/training/train-member.js';
 import { runWorkerJobs, type WorkerJob } from '../src/training/worker-protocol.js';
 
@@ -39,26 +37,15 @@ const probes = specs.map((s) => {
 const epochs = Number(process.env.PROBE_EPOCHS ?? 2);
 const work = process.env.PROBE_WORK ?? (await mkdtemp(path.join(os.tmpdir(), 'probe-grid-')));
 
-const { datasetDir, dataset, trainRows, validationRows } = await loadAutoHoldout(competition);
+const holdout = await loadAutoHoldout(competition);
+const { dataset } = holdout;
 const background = profileBackground({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale });
 const augmentation = chooseAugmentation(background).config;
 
 const jobs: WorkerJob[] = await Promise.all(
-  probes.map(async (p, i) => {
-    const init = startCheckpoint(p.start, AUTO_PRESET);
-    const m = memberFromInput({ name: `probe-${i + 1}-${p.start}`, preset: AUTO_PRESET, optimizer: 'adam', learningRate: p.learningRate, schedule: { kind: 'constant' }, augmentation, epochs, batchSize: AUTO_BATCH, seed: 77, ...(init ? { init } : {}) }, 0);
-    return {
-      kind: 'train-member' as const,
-      engine: { backend: 'auto' as const },
-      member: { ...m, init: m.init ? await resolveInit(m.init) : undefined },
-      datasetDir,
-      trainRows,
-      validationRows,
-      outDir: path.join(work, `probe-${i + 1}-${p.start}`),
-      resume: false,
-      metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: 'probe-grid' },
-    };
-  }),
+  probes.map((p, i) =>
+    autoProbeJob({ holdout, name: `probe-${i + 1}-${p.start}`, start: p.start, learningRate: p.learningRate, epochs, augmentation, trainRows: holdout.trainRows, outDir: path.join(work, `probe-${i + 1}-${p.start}`), backend: 'auto', command: 'probe-grid' }),
+  ),
 );
 const outcomes = await runWorkerJobs<TrainResult>(jobs, { concurrency: 2 });
 outcomes.forEach((o, i) => {

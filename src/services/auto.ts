@@ -33,6 +33,7 @@ import {
   type ProbeRecord,
 } from '../ensemble/auto.js';
 import { memberFromInput, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import type { AugmentationConfig } from '../model/augment.js';
 import { resolveInit } from '../model/shipped.js';
 import type { LrFindResult } from '../training/lr-find.js';
 import { STARTS, startAvailable, startCheckpoint, type Start } from '../training/search/space.js';
@@ -93,11 +94,38 @@ export async function loadAutoHoldout(data: string) {
   return { datasetDir, dataset, trainRows: Array.from(split.train), validationRows: Array.from(split.validation) };
 }
 
+export type AutoHoldout = Awaited<ReturnType<typeof loadAutoHoldout>>;
+
+/** A range test's or probe's member: Adam at a constant rate, batch 64, seed 77, from the start's checkpoint. */
+export async function autoProbeMember(input: { name: string; start: Start; learningRate: number; epochs: number; augmentation: AugmentationConfig; preset?: string }) {
+  const preset = input.preset ?? AUTO_PRESET;
+  const init = startCheckpoint(input.start, preset);
+  const m = memberFromInput({ name: input.name, preset, optimizer: 'adam', learningRate: input.learningRate, schedule: { kind: 'constant' }, augmentation: input.augmentation, epochs: input.epochs, batchSize: AUTO_BATCH, seed: 77, ...(init ? { init } : {}) }, 0);
+  return { ...m, init: m.init ? await resolveInit(m.init) : undefined };
+}
+
+/** The job that trains one probe on `trainRows` (a subset of the holdout split's), scored on its holdout rows. */
+export async function autoProbeJob(input: { holdout: AutoHoldout; name: string; start: Start; learningRate: number; epochs: number; augmentation: AugmentationConfig; preset?: string; trainRows: number[]; outDir: string; backend: BackendRequest; command: string }): Promise<WorkerJob> {
+  const { holdout } = input;
+  return {
+    kind: 'train-member',
+    engine: { backend: input.backend },
+    member: await autoProbeMember(input),
+    datasetDir: holdout.datasetDir,
+    trainRows: input.trainRows,
+    validationRows: holdout.validationRows,
+    outDir: input.outDir,
+    resume: false,
+    metadata: { orientation: holdout.dataset.orientation, dataFingerprint: holdout.dataset.fingerprint, command: input.command },
+  };
+}
+
 export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<AutoRecipe> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const preset = options.preset ?? AUTO_PRESET;
-  const { datasetDir, dataset, trainRows, validationRows } = await loadAutoHoldout(options.data);
+  const holdout = await loadAutoHoldout(options.data);
+  const { datasetDir, dataset, trainRows, validationRows } = holdout;
 
   // 1. The background, from the training rows only.
   const data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
@@ -116,11 +144,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   // One seeded order of the training rows; range tests and probes take a prefix of it.
   const shuffled = shuffleInPlace(trainRows.slice(), createRandom(deriveSeed(options.seed, 'auto-probe-rows')));
   const rowsFor = (n: number) => shuffled.slice(0, n).sort((a, b) => a - b);
-  const memberFor = async (name: string, start: Start, learningRate: number, epochs: number) => {
-    const init = startCheckpoint(start, preset);
-    const m = memberFromInput({ name, preset, optimizer: 'adam', learningRate, schedule: { kind: 'constant' }, augmentation: augmentation.config, epochs, batchSize: AUTO_BATCH, seed: 77, ...(init ? { init } : {}) }, 0);
-    return { ...m, init: m.init ? await resolveInit(m.init) : undefined };
-  };
+  const memberFor = (name: string, start: Start, learningRate: number, epochs: number) => autoProbeMember({ name, start, learningRate, epochs, augmentation: augmentation.config, preset });
   const engine = { backend: options.backend };
   const probeDir = path.join(options.workDir, 'auto-probes');
 
@@ -158,17 +182,9 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   });
   const probeRows = rowsFor(probePlan.probeRows);
   const probeJobs: WorkerJob[] = await Promise.all(
-    candidates.map(async (c, i) => ({
-      kind: 'train-member' as const,
-      engine,
-      member: await memberFor(`probe-${i + 1}-${c.start}`, c.start, c.learningRate, probePlan.probeEpochs),
-      datasetDir,
-      trainRows: probeRows,
-      validationRows,
-      outDir: path.join(probeDir, `probe-${i + 1}-${c.start}`),
-      resume: false,
-      metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: options.command },
-    })),
+    candidates.map((c, i) =>
+      autoProbeJob({ holdout, name: `probe-${i + 1}-${c.start}`, start: c.start, learningRate: c.learningRate, epochs: probePlan.probeEpochs, augmentation: augmentation.config, preset, trainRows: probeRows, outDir: path.join(probeDir, `probe-${i + 1}-${c.start}`), backend: options.backend, command: options.command }),
+    ),
   );
   const probeOutcomes = await runWorkerJobs<TrainResult>(probeJobs, { concurrency: options.concurrency });
   const probes: ProbeRecord[] = probeOutcomes.map((outcome, i) => {
