@@ -13,9 +13,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { profileBackground } from '../src/data/background.js';
-import { chooseAugmentation } from '../src/ensemble/auto.js';
-import { autoProbeJob, loadAutoHoldout } from '../src/services/auto.js';
+import { autoAugmentation, autoProbeJob, loadAutoHoldout } from '../src/services/auto.js';
 import type { Start } from '../src/training/search/space.js';
 import type { TrainResult } from '../src/training/train-member.js';
 import { runWorkerJobs, type WorkerJob } from '../src/training/worker-protocol.js';
@@ -38,9 +36,7 @@ const epochs = Number(process.env.PROBE_EPOCHS ?? 2);
 const work = process.env.PROBE_WORK ?? (await mkdtemp(path.join(os.tmpdir(), 'probe-grid-')));
 
 const holdout = await loadAutoHoldout(competition);
-const { dataset } = holdout;
-const background = profileBackground({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale });
-const augmentation = chooseAugmentation(background).config;
+const augmentation = autoAugmentation(holdout).augmentation.config;
 
 const jobs: WorkerJob[] = await Promise.all(
   probes.map((p, i) =>

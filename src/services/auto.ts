@@ -96,6 +96,13 @@ export async function loadAutoHoldout(data: string) {
 
 export type AutoHoldout = Awaited<ReturnType<typeof loadAutoHoldout>>;
 
+/** The training images' background, and the augmentation auto gives images like them. */
+export function autoAugmentation({ dataset }: AutoHoldout) {
+  const data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
+  const background = profileBackground(data);
+  return { background, augmentation: chooseAugmentation(background) };
+}
+
 /** A range test's or probe's member: Adam at a constant rate, batch 64, seed 77, from the start's checkpoint. */
 export async function autoProbeMember(input: { name: string; start: Start; learningRate: number; epochs: number; augmentation: AugmentationConfig; preset?: string }) {
   const preset = input.preset ?? AUTO_PRESET;
@@ -128,9 +135,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const { datasetDir, dataset, trainRows, validationRows } = holdout;
 
   // 1. The background, from the training rows only.
-  const data: ImageSet = { images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale };
-  const background = profileBackground(data);
-  const augmentation = chooseAugmentation(background);
+  const { background, augmentation } = autoAugmentation(holdout);
   emit({ type: 'auto-background', reason: background.reason, augmentation: JSON.stringify(augmentation.config) });
 
   const starts = STARTS.filter((s) => startAvailable(s, preset));
