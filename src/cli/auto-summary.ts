@@ -13,7 +13,7 @@ export function formatAutoEvent(e: AutoEvent): string {
     case 'auto-probe':
       return `probe ${e.start} @ ${e1(e.learningRate)}: holdout loss ${e.valLoss.toFixed(4)}, accuracy ${(e.valAcc * 100).toFixed(2)}% (${e.seconds}s)`;
     case 'auto-chosen':
-      return `chosen: ${e.start} start at ${e1(e.learningRate)} (${e.reason})`;
+      return `chosen: ${e.start} start at ${e1(e.learningRate)}${e.spreadLearningRate ? ` and ${e1(e.spreadLearningRate)}` : ''} (${e.reason})`;
     case 'auto-plan':
       return `plan: ${e.reason}`;
   }
@@ -21,7 +21,7 @@ export function formatAutoEvent(e: AutoEvent): string {
 
 export function formatAutoSummary(r: AutoRecord): string {
   const lines = [
-    `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${e1(r.chosen.learningRate)}, ${r.plan.members} members × ${r.plan.epochs} epochs, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
+    `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${e1(r.chosen.learningRate)}${r.chosen.spreadLearningRate ? ` and ${e1(r.chosen.spreadLearningRate)} in turn` : ''}, ${r.plan.members} members × ${r.plan.epochs} epochs, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
     `            why: ${r.chosen.reason}; ${r.augmentation.reason}; chosen in ${r.choosingSeconds}s of a ${r.budgetMinutes}-minute budget`,
   ];
   if (r.pseudoLabel) lines.push(`            pseudo-labels: ${r.pseudoLabel.rows} of ${r.pseudoLabel.testRows} test rows at confidence ≥ ${r.pseudoLabel.threshold} joined round 2's training rows`);

@@ -27,7 +27,7 @@ export const EPOCH_TARGETS: Record<Start, { target: number; min: number }> = {
 export const MAX_MEMBERS = 12;
 /** Fewer members than this: shorten the members instead (an ensemble of one or two gains little). */
 export const MIN_MEMBERS = 4;
-/** Each member's rate is the chosen one times these, in turn (a little diversity around the choice). */
+/** Each member's rate is its base rate times these, in turn (a little diversity around it). */
 export const RATE_FACTORS = [1, 0.7, 1.4];
 
 /* ---------- augmentation ---------- */
@@ -257,6 +257,24 @@ export function probeRates(start: Start, edge: number): number[] {
   return [round(Math.max(edge / 10, CHECKPOINT_PROBE_FLOOR[0])), round(Math.max(edge / 30, CHECKPOINT_PROBE_FLOOR[1]))];
 }
 
+/**
+ * The rate every other member trains at when the chosen start is the clean checkpoint: a
+ * third of its range test's edge, when that is at least five times the chosen rate, i.e. when
+ * the probes chose the lower of its two rates (else none: every member at the chosen rate).
+ * Members fine-tuned from the clean checkpoint at the small rate a 2-epoch probe favours stay
+ * close to it and to each other, so their vote gains little over one member; members at the
+ * far rate each score a little worse but move further towards the competition's corruption
+ * and err differently, and the mixed vote beats either kind alone. From the noisy checkpoint
+ * the far rate did not help. Evidence on holdout rows (4-member ensembles mixed with 4
+ * members at the far rate, against 8 at the chosen rate): README, "Two rates from the clean
+ * checkpoint".
+ */
+export function spreadRate(start: Start, edge: number, chosen: number): number | undefined {
+  if (start !== 'clean' || !(edge > 0)) return undefined;
+  const far = Number((edge / 3).toPrecision(2));
+  return far >= 5 * chosen ? far : undefined;
+}
+
 /** The probe with the lowest holdout loss wins (ties: the earlier probe). */
 export function chooseProbe(probes: readonly ProbeRecord[]): ProbeRecord {
   const ok = probes.filter((p) => !p.error && Number.isFinite(p.valLoss));
@@ -274,7 +292,7 @@ export interface AutoRecord {
   probePlan: ProbePlan;
   lrFinds: LrFindRecord[];
   probes: ProbeRecord[];
-  chosen: { start: Start; learningRate: number; reason: string };
+  chosen: { start: Start; learningRate: number; reason: string; spreadLearningRate?: number };
   throughput: { imagesPerSecondPerWorker: number; concurrency: number; measuredOn: string };
   plan: MemberPlan;
   /**
@@ -290,6 +308,8 @@ export interface AutoRecord {
 export interface AutoEnsembleInput {
   start: Start;
   learningRate: number;
+  /** every other member's base rate (`spreadRate`); absent: all members at `learningRate` */
+  spreadLearningRate?: number;
   augmentation: AugmentationConfig;
   members: number;
   epochs: number;
@@ -300,9 +320,10 @@ export interface AutoEnsembleInput {
 }
 
 /**
- * The members the decisions make: the chosen start and rate (times RATE_FACTORS in turn),
- * Adam with the rate decaying to a tenth over the epochs, the chosen augmentation,
- * different seeds; the shared 10% holdout the probes were scored on.
+ * The members the decisions make: the chosen start; the chosen rate, alternating with the
+ * spread rate when there is one, times RATE_FACTORS in turn; Adam with the rate decaying to a
+ * tenth over the epochs, the chosen augmentation, different seeds; the shared 10% holdout the
+ * probes were scored on.
  */
 export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const preset = input.preset ?? AUTO_PRESET;
@@ -314,7 +335,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
         name: `${preset}-${i + 1}`,
         preset,
         optimizer: 'adam',
-        learningRate: Number((input.learningRate * RATE_FACTORS[i % RATE_FACTORS.length]!).toPrecision(3)),
+        learningRate: Number((((input.spreadLearningRate && i % 2 === 1) ? input.spreadLearningRate : input.learningRate) * RATE_FACTORS[i % RATE_FACTORS.length]!).toPrecision(3)),
         schedule: decay < 1 ? { kind: 'exponential', decay } : { kind: 'constant' },
         augmentation: input.augmentation,
         epochs: input.epochs,
@@ -327,7 +348,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   });
   return {
     name: input.name ?? 'auto',
-    description: `${input.members} ${preset} members from the ${input.start} start, ${input.epochs} epochs at ${input.learningRate.toExponential(1)} (decaying to a tenth), chosen on holdout rows`,
+    description: `${input.members} ${preset} members from the ${input.start} start, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
     validation: { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };

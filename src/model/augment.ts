@@ -38,9 +38,15 @@ export interface AugmentationConfig {
    * no black fill, so a noisy image keeps its noise statistics (see `pixelShiftImages`)
    */
   pixelShift?: number;
+  /**
+   * degrees, uniform in ±pixelRotation: a nearest-neighbour rotation about the centre, applied
+   * with `pixelShift` in one pass; every output pixel is one input pixel (no interpolation) and
+   * pixels rotated in from outside come from the image's own outer frame, as pixelShift's do
+   */
+  pixelRotation?: number;
 }
 
-export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin', 'pixelShift'] as const;
+export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin', 'pixelShift', 'pixelRotation'] as const;
 
 export function isIdentity(config: AugmentationConfig): boolean {
   // backgroundNoiseMin only shapes backgroundNoise; alone it changes nothing
@@ -113,6 +119,41 @@ export function pixelShiftImages(pixels: Float32Array, count: number, size: numb
   }
 }
 
+/**
+ * Rotates (nearest neighbour, uniform in ±maxDegrees about the centre) and shifts (whole
+ * pixels, uniform in ±maxShift) each of `count` images in place. Each output pixel copies the
+ * input pixel nearest to where it came from, or, when that lies outside the image, a pixel
+ * drawn at random from the image's outer frame (see `pixelShiftImages`): the values stay the
+ * image's own, so noise is neither smoothed nor replaced by a clean border.
+ */
+export function pixelTransformImages(pixels: Float32Array, count: number, size: number, maxShift: number, maxDegrees: number, rnd: Random): void {
+  const n = Math.max(0, Math.floor(maxShift));
+  const px = size * size;
+  const frame: number[] = [];
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (y < BACKGROUND_FRAME || y >= size - BACKGROUND_FRAME || x < BACKGROUND_FRAME || x >= size - BACKGROUND_FRAME) frame.push(y * size + x);
+  const source = new Float32Array(px);
+  const c = (size - 1) / 2;
+  for (let i = 0; i < count; i++) {
+    const theta = ((maxDegrees * Math.PI) / 180) * rnd.uniform(-1, 1);
+    const dx = n > 0 ? rnd.int(2 * n + 1) - n : 0;
+    const dy = n > 0 ? rnd.int(2 * n + 1) - n : 0;
+    const cos = Math.cos(theta);
+    const sin = Math.sin(theta);
+    const base = i * px;
+    source.set(pixels.subarray(base, base + px));
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        // output → input: undo the shift, then rotate by −θ about the centre
+        const ux = x - dx - c;
+        const uy = y - dy - c;
+        const sx = Math.round(cos * ux + sin * uy + c);
+        const sy = Math.round(-sin * ux + cos * uy + c);
+        pixels[base + y * size + x] = sy >= 0 && sy < size && sx >= 0 && sx < size ? source[sy * size + sx]! : source[frame[rnd.int(frame.length)]!]!;
+      }
+    }
+  }
+}
+
 export interface Augmenter {
   /** Augments a batch [B,H,W,C] of images in [0,1]; returns a new tensor. */
   apply(images: tf.Tensor4D): tf.Tensor4D;
@@ -127,9 +168,10 @@ export function createAugmenter(config: AugmentationConfig, seed: number): Augme
       const [b, h, w, ch] = images.shape;
       return tf.tidy(() => {
         let out: tf.Tensor4D = images;
-        if (config.pixelShift && ch === 1) {
+        if ((config.pixelShift || config.pixelRotation) && ch === 1) {
           const pixels = Float32Array.from(images.dataSync());
-          pixelShiftImages(pixels, b, w, config.pixelShift, rnd);
+          if (config.pixelRotation) pixelTransformImages(pixels, b, w, config.pixelShift ?? 0, config.pixelRotation, rnd);
+          else pixelShiftImages(pixels, b, w, config.pixelShift!, rnd);
           out = tf.tensor4d(pixels, [b, h, w, ch]);
         }
         if (geometric) {

@@ -28,6 +28,7 @@ import {
   planProbes,
   probeRates,
   refitProbes,
+  spreadRate,
   type AutoRecord,
   type LrFindRecord,
   type ProbeRecord,
@@ -44,7 +45,7 @@ export type AutoEvent =
   | { type: 'auto-background'; reason: string; augmentation: string }
   | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
   | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
-  | { type: 'auto-chosen'; start: Start; learningRate: number; reason: string }
+  | { type: 'auto-chosen'; start: Start; learningRate: number; spreadLearningRate?: number; reason: string }
   | { type: 'auto-plan'; reason: string };
 
 export interface AutoRecipeOptions {
@@ -202,10 +203,13 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     return record;
   });
   const best = chooseProbe(probes);
+  const edge = lrFinds.find((f) => f.start === best.start)!.lrAtEdge;
+  const spread = spreadRate(best.start, edge, best.learningRate);
   const chosen = {
     start: best.start,
     learningRate: best.learningRate,
-    reason: `lowest holdout loss of ${probes.length} probes (${probes.filter((p) => !p.error).map((p) => `${p.start} @ ${p.learningRate.toExponential(1)}: ${p.valLoss.toFixed(4)}`).join(', ')})`,
+    reason: `lowest holdout loss of ${probes.length} probes (${probes.filter((p) => !p.error).map((p) => `${p.start} @ ${p.learningRate.toExponential(1)}: ${p.valLoss.toFixed(4)}`).join(', ')})${spread ? `; every other member at ${spread.toExponential(1)}, a third of the range test's edge, for a vote whose members err differently` : ''}`,
+    ...(spread ? { spreadLearningRate: spread } : {}),
   };
   emit({ type: 'auto-chosen', ...chosen });
 
@@ -241,6 +245,6 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)',
     choosingSeconds: Math.round(choosingSeconds),
   };
-  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });
+  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });
   return { record, ensemble };
 }

@@ -77,6 +77,7 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
     const ensemble = autoEnsemble({
       start: options.record.chosen.start,
       learningRate: options.record.chosen.learningRate / 3,
+      ...(options.record.chosen.spreadLearningRate ? { spreadLearningRate: options.record.chosen.spreadLearningRate / 3 } : {}),
       augmentation: options.record.augmentation.config,
       members: members.length,
       epochs,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, MAX_MEMBERS } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -110,5 +110,15 @@ describe('decisions', () => {
     expect(new Set(spec.members.map((m) => m.seed)).size).toBe(4);
     expect(spec.members[0]).toMatchObject({ preset: 'seed002', init: 'checkpoints/mnist-noisy/seed002', epochs: 4, augmentation: { pixelShift: 2 }, schedule: { kind: 'exponential', decay: 0.464 } });
     expect(autoEnsemble({ start: 'scratch', learningRate: 1e-3, augmentation: {}, members: 2, epochs: 1 }).members[0]!.init).toBeUndefined();
+  });
+  test('from the clean checkpoint, every other member trains at a third of the edge when the probes chose its lower rate', () => {
+    expect(spreadRate('clean', 1.8e-3, 6.1e-5)).toBe(6e-4);
+    // the probes chose the higher rate (a tenth of the edge), or another start: no spread
+    expect(spreadRate('clean', 2.2e-3, 2.2e-4)).toBeUndefined();
+    expect(spreadRate('noisy', 5.1e-3, 1.7e-4)).toBeUndefined();
+    expect(spreadRate('scratch', 1e-1, 1e-3)).toBeUndefined();
+    const spec = autoEnsemble({ start: 'clean', learningRate: 1e-4, spreadLearningRate: 1e-3, augmentation: {}, members: 6, epochs: 8 });
+    expect(spec.members.map((m) => m.learningRate)).toEqual([1e-4, 7e-4, 1.4e-4, 1e-3, 7e-5, 1.4e-3]);
+    expect(spec.description).toMatch(/1\.0e-4 and 1\.0e-3 in turn/);
   });
 });

@@ -35,6 +35,7 @@ export default class AugmentPreview extends DigitsCommand {
     'background-noise': range('Noisy-MNIST background: max(x, U(0, l)), l uniform in [background-noise-min, value] per image.'),
     'background-noise-min': range('Lowest background-noise level l (default 0; equal to --background-noise for a fixed level).'),
     'pixel-shift': range('Whole-pixel shifts up to ±value per axis, borders filled from the image\'s own background (keeps noise statistics).'),
+    'pixel-rotation': range('Nearest-neighbour rotation, degrees ±value, borders filled from the image\'s own background (no interpolation).'),
     samples: Flags.integer({ description: 'Dataset rows to show.', default: 4, min: 1 }),
     variants: Flags.integer({ description: 'Augmented draws per row.', default: 5, min: 1 }),
     png: Flags.string({ description: 'Also write the grid as a PNG to this file.' }),
@@ -53,7 +54,7 @@ export default class AugmentPreview extends DigitsCommand {
     const flagOf: Record<keyof AugmentationConfig, string> = {
       rotation: 'rotation', widthShift: 'width-shift', heightShift: 'height-shift', zoom: 'zoom', shear: 'shear',
       brightness: 'brightness', contrast: 'contrast', noise: 'noise', erasing: 'erasing', backgroundNoise: 'background-noise', backgroundNoiseMin: 'background-noise-min',
-      pixelShift: 'pixel-shift',
+      pixelShift: 'pixel-shift', pixelRotation: 'pixel-rotation',
     };
     for (const key of AUGMENTATION_KEYS) {
       const text = (flags as Record<string, unknown>)[flagOf[key]] as string | undefined;
