@@ -87,6 +87,13 @@ function transformRow(config: AugmentationConfig, rnd: Random, width: number, he
 /** Width of the outer frame whose pixels stand for an image's background. */
 export const BACKGROUND_FRAME = 2;
 
+/** Indices of the pixels of a `size`×`size` image's outer frame (BACKGROUND_FRAME wide). */
+function frameIndices(size: number): number[] {
+  const frame: number[] = [];
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (y < BACKGROUND_FRAME || y >= size - BACKGROUND_FRAME || x < BACKGROUND_FRAME || x >= size - BACKGROUND_FRAME) frame.push(y * size + x);
+  return frame;
+}
+
 /**
  * Shifts each of `count` images of `size`×`size` (row-major, one channel) by whole pixels
  * (dx right, dy down, each uniform in ±maxShift) in place. The rows and columns the shift
@@ -100,8 +107,7 @@ export function pixelShiftImages(pixels: Float32Array, count: number, size: numb
   const n = Math.floor(maxShift);
   if (n <= 0) return;
   const px = size * size;
-  const frame: number[] = [];
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (y < BACKGROUND_FRAME || y >= size - BACKGROUND_FRAME || x < BACKGROUND_FRAME || x >= size - BACKGROUND_FRAME) frame.push(y * size + x);
+  const frame = frameIndices(size);
   const source = new Float32Array(px);
   for (let i = 0; i < count; i++) {
     const dx = rnd.int(2 * n + 1) - n;
@@ -129,8 +135,7 @@ export function pixelShiftImages(pixels: Float32Array, count: number, size: numb
 export function pixelTransformImages(pixels: Float32Array, count: number, size: number, maxShift: number, maxDegrees: number, rnd: Random): void {
   const n = Math.max(0, Math.floor(maxShift));
   const px = size * size;
-  const frame: number[] = [];
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if (y < BACKGROUND_FRAME || y >= size - BACKGROUND_FRAME || x < BACKGROUND_FRAME || x >= size - BACKGROUND_FRAME) frame.push(y * size + x);
+  const frame = frameIndices(size);
   const source = new Float32Array(px);
   const c = (size - 1) / 2;
   for (let i = 0; i < count; i++) {
