@@ -263,11 +263,11 @@ export function probeRates(start: Start, edge: number): number[] {
  * the probes chose the lower of its two rates (else none: every member at the chosen rate).
  * Members fine-tuned from the clean checkpoint at the small rate a 2-epoch probe favours stay
  * close to it and to each other, so their vote gains little over one member; members at the
- * far rate each score a little worse but move further towards the competition's corruption
- * and err differently, and the mixed vote beats either kind alone. From the noisy checkpoint
- * the far rate did not help. Evidence on holdout rows (4-member ensembles mixed with 4
- * members at the far rate, against 8 at the chosen rate): README, "Two rates from the clean
- * checkpoint".
+ * far rate score about as well alone but move further towards the competition's corruption
+ * and err differently: 4 + 4 mixed beat 8 at the chosen rate on holdout rows (shot noise,
+ * motion blur). From the noisy checkpoint the far members were worse and added nothing.
+ * Whole runs gained on motion blur only, so the gain is small: README, "Two rates from the
+ * clean checkpoint".
  */
 export function spreadRate(start: Start, edge: number, chosen: number): number | undefined {
   if (start !== 'clean' || !(edge > 0)) return undefined;
