@@ -330,12 +330,13 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const decay = input.epochs > 1 ? Number((0.1 ** (1 / (input.epochs - 1))).toFixed(3)) : 1;
   const members = Array.from({ length: input.members }, (_, i) => {
     const init = input.inits?.[i] ?? startCheckpoint(input.start, preset);
+    const base = input.spreadLearningRate && i % 2 === 1 ? input.spreadLearningRate : input.learningRate;
     return memberFromInput(
       {
         name: `${preset}-${i + 1}`,
         preset,
         optimizer: 'adam',
-        learningRate: Number((((input.spreadLearningRate && i % 2 === 1) ? input.spreadLearningRate : input.learningRate) * RATE_FACTORS[i % RATE_FACTORS.length]!).toPrecision(3)),
+        learningRate: Number((base * RATE_FACTORS[i % RATE_FACTORS.length]!).toPrecision(3)),
         schedule: decay < 1 ? { kind: 'exponential', decay } : { kind: 'constant' },
         augmentation: input.augmentation,
         epochs: input.epochs,

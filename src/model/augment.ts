@@ -130,7 +130,9 @@ export function pixelShiftImages(pixels: Float32Array, count: number, size: numb
  * pixels, uniform in ±maxShift) each of `count` images in place. Each output pixel copies the
  * input pixel nearest to where it came from, or, when that lies outside the image, a pixel
  * drawn at random from the image's outer frame (see `pixelShiftImages`): the values stay the
- * image's own, so noise is neither smoothed nor replaced by a clean border.
+ * image's own, so noise is neither smoothed nor replaced by a clean border. With no rotation,
+ * `pixelShiftImages` does the same shifts; it stays separate because it draws fewer random
+ * numbers per image, and members trained with `pixelShift` alone keep their augmentation stream.
  */
 export function pixelTransformImages(pixels: Float32Array, count: number, size: number, maxShift: number, maxDegrees: number, rnd: Random): void {
   const n = Math.max(0, Math.floor(maxShift));
