@@ -15,6 +15,7 @@ import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
 import { newestUnfinishedRun } from '../runs/manifest.js';
+import { PRESET_NAMES } from '../model/presets.js';
 
 export default class Run extends DigitsCommand {
   static override summary = 'The main job: competition → import → ensemble training → honest evaluation → validated submission and report.';
@@ -30,6 +31,7 @@ export default class Run extends DigitsCommand {
     // Literals, not the service's constants: oclif reads flags without loading the services.
     ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files").`, default: 'auto' }),
     budget: Flags.string({ description: 'Minutes the whole run should take on this machine (auto plans its probes and members to fit).', default: '20' }),
+    preset: Flags.string({ description: 'auto: the network its probes and members use (default: auto\'s own, README "The auto ensemble"); needs shipped clean/noisy checkpoints of that preset to fine-tune from, else it trains from scratch.', options: PRESET_NAMES }),
     'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
@@ -52,6 +54,7 @@ export default class Run extends DigitsCommand {
     const json = this.jsonEnabled();
     const budgetMinutes = Number(flags.budget);
     if (!(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
+    if (flags.preset && flags.ensemble !== 'auto') throw new UserError('--preset chooses the network of the auto ensemble', { where: { flag: 'preset' }, hint: 'Drop --ensemble (auto is the default), or set each member\'s "preset" in your ensemble file.' });
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
     const runName = resume ? path.basename(resume) : `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
@@ -88,6 +91,7 @@ export default class Run extends DigitsCommand {
       ensemble: flags.ensemble,
       budgetMinutes,
       pseudoLabel: flags['pseudo-label'],
+      preset: flags.preset,
       backend: flags.backend as BackendRequest,
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,

@@ -43,6 +43,8 @@ export interface MainJobOptions {
   ensemble: string;
   /** minutes the whole job should take (auto plans its probes and members to fit) */
   budgetMinutes?: number;
+  /** auto: the network preset of its probes and members (default AUTO_PRESET) */
+  preset?: string;
   /** auto: a second round whose training rows include confident test predictions */
   pseudoLabel?: boolean;
   /** auto: fit the probes to the measured speed (default true; see AutoRecipeOptions) */
@@ -129,6 +131,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       seed: options.seed,
       command: options.command,
       secondRoundShare: options.pseudoLabel ? 0.4 : 0,
+      ...(options.preset ? { preset: options.preset } : {}),
       fitProbesToSpeed: options.fitProbesToSpeed,
       onEvent: options.onAutoEvent,
     });

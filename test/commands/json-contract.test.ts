@@ -170,6 +170,14 @@ describe('every command under --json prints NDJSON ending with its result', () =
     }
   });
 
+  test('run --preset with an ensemble other than auto: one error line naming --preset, nothing trained', async () => {
+    const outcome = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--preset', 'deotte']);
+    const error = expectFinished(outcome, 'error');
+    expect(outcome.lines).toHaveLength(1);
+    expect(error.error).toMatch(/--preset chooses the network of the auto ensemble/);
+    expect(error.where).toEqual({ flag: 'preset' });
+  });
+
   test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor', 'runs', 'runs compare', 'search', 'worker', 'queue status'])(
     'digits %s with a mistyped flag: one error line naming it, exit 2',
     async (command) => {
