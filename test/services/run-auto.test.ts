@@ -1,6 +1,6 @@
 /**
  * `digits run` with the default `auto` ensemble, for real at tiny scale (300 training rows,
- * seed002 from the shipped checkpoints, a half-minute budget): the recipe is chosen on
+ * auto's preset from the shipped checkpoints, a half-minute budget): the recipe is chosen on
  * holdout rows, recorded in run.json and auto.json, trained, evaluated and submitted. Run
  * again with the practice answers file moved away, the recipe is the same: no decision
  * reads the answers.
