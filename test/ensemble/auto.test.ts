@@ -108,7 +108,7 @@ describe('decisions', () => {
     expect(spec.members).toHaveLength(4);
     expect(spec.members.map((m) => m.learningRate)).toEqual([1e-4, 7e-5, 1.4e-4, 1e-4]);
     expect(new Set(spec.members.map((m) => m.seed)).size).toBe(4);
-    expect(spec.members[0]).toMatchObject({ preset: 'deotte', init: 'checkpoints/mnist-noisy/deotte', epochs: 4, augmentation: { pixelShift: 2 }, schedule: { kind: 'exponential', decay: 0.464 } });
+    expect(spec.members[0]).toMatchObject({ preset: 'seed002', init: 'checkpoints/mnist-noisy/seed002', epochs: 4, augmentation: { pixelShift: 2 }, schedule: { kind: 'exponential', decay: 0.464 } });
     expect(autoEnsemble({ start: 'scratch', learningRate: 1e-3, augmentation: {}, members: 2, epochs: 1 }).members[0]!.init).toBeUndefined();
   });
   test('from the clean checkpoint, every other member trains at a third of the edge when the probes chose its lower rate', () => {
