@@ -1,6 +1,6 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
 import type { Metrics } from '../evaluation/metrics.js';
-import type { EvaluationReport } from '../evaluation/evaluation-report.js';
+import { submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -40,6 +40,8 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
   out += line('hard voting', report.ensemble.hard);
   out += line('soft voting + TTA', report.ensemble.softTta);
   out += line('hard voting + TTA', report.ensemble.hardTta);
+  const decision = report.ensemble.ttaDecision;
+  if (decision) out += `  TTA ${decision.used ? 'in use' : 'not used'}: ${decision.reason}\n`;
   const sel = report.ensemble.selection;
   if (sel) {
     const named = sel.names.map((n, i) => [n, sel.weights[i]!] as const).filter(([, w]) => w > 0).map(([n, w]) => `${n} ${w.toFixed(3)}`).join(', ');
@@ -54,7 +56,7 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
   for (const w of report.ensemble.warnings ?? []) out += `  NOTE: ${w}\n`;
   const worst = [...report.ensemble.soft.perClass].sort((a, b) => a.f1 - b.f1).slice(0, 3);
   out += `  weakest classes (F1): ${worst.map((c) => `${c.label}: ${pct(c.f1)}`).join(', ')}\n`;
-  const pairs = (report.ensemble.softTta ?? report.ensemble.soft).mostConfused.slice(0, 3);
+  const pairs = submittedVote(report).mostConfused.slice(0, 3);
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;
   if (report.test) {
     out += `test set (${precisionOf(report)}), scored against ${report.test.answers}:\n`;

@@ -135,7 +135,7 @@ export default class Run extends DigitsCommand {
     process.stdout.write(formatEvaluationSummary(result.evaluation));
     if (result.auto) process.stdout.write(formatAutoSummary(result.auto));
     const s = result.submission;
-    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta}-way TTA, validated)\n`);
+    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta > 1 ? `${s.tta}-way TTA` : 'no TTA'}, validated)\n`);
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
     if (result.report) process.stdout.write(`report      ${result.report}\n`);
     process.stdout.write(`dashboard   digits dashboard --run ${result.runDir}\ntime        ${result.seconds}s\n`);

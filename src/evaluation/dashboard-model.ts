@@ -12,7 +12,7 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
-import type { EvaluationReport } from './evaluation-report.js';
+import type { EvaluationReport, TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
@@ -74,6 +74,8 @@ export interface DashboardModel {
   heldOutRows: number;
   weights: number[] | null;
   ttaTransforms: string[] | null;
+  /** whether the submission averages the TTA shifts, as chosen on the held-out rows */
+  ttaDecision: TtaDecision | null;
   views: DashboardView[];
   members: MemberCurves[];
   /** The best single member on the test answers, when the report scored them. */
@@ -175,6 +177,7 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     heldOutRows: held.length,
     weights: ensemble.weights ?? null,
     ttaTransforms: ensemble.ttaTransforms ?? null,
+    ttaDecision: ensemble.ttaDecision ?? null,
     views,
     members,
     testBestMember: report.test ? { name: report.test.bestMember.name, accuracy: report.test.bestMember.metrics.accuracy } : null,

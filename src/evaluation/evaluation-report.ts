@@ -56,6 +56,12 @@ export interface EvaluationReport {
      */
     weights?: number[];
     ttaTransforms?: string[];
+    /**
+     * Whether the submitted vote averages the TTA shifts: chosen on the held-out rows (the
+     * soft vote's log-loss with and without them). Absent when evaluated without TTA, and in
+     * evaluations made before the choice existed (whose submissions used TTA).
+     */
+    ttaDecision?: TtaDecision;
     /** ensemble selection on the held-out rows (absent with a single member or recipe) */
     selection?: SelectionReport;
     /** the best single member (recipe under k-fold) on the same rows and variant as the ensemble */
@@ -85,6 +91,32 @@ export interface CrossValidationReport {
   ensemble: { accuracy: MeanSd; logLoss: MeanSd; tta?: FoldScores };
   /** the run's file of out-of-fold predictions (every training row, per recipe) */
   oofFile: string;
+}
+
+export interface TtaDecision {
+  used: boolean;
+  reason: string;
+}
+
+/**
+ * TTA or not, on held-out rows: the shifts are averaged only when they lower the equal soft
+ * vote's log-loss there (on a digit that fills its frame, or on blur, a shift can cost more
+ * than the average gains).
+ */
+export function decideTta(plain: { logLoss: number }, tta: { logLoss: number }, rows: number): TtaDecision {
+  const used = tta.logLoss < plain.logLoss;
+  const figures = `log-loss ${tta.logLoss.toFixed(4)} with TTA, ${plain.logLoss.toFixed(4)} without, on ${rows} held-out rows`;
+  return { used, reason: used ? `TTA lowers the soft vote's ${figures}` : `TTA does not lower the soft vote's ${figures}: the submission predicts the images as they are` };
+}
+
+/** Whether a run's submission averages TTA shifts, by its evaluation. */
+export function submitsWithTta(evaluation: EvaluationReport): boolean {
+  return evaluation.ensemble.ttaDecision ? evaluation.ensemble.ttaDecision.used : evaluation.ensemble.softTta !== undefined;
+}
+
+/** The held-out figure of the equal soft vote as submitted: with TTA when the run submits with it. */
+export function submittedVote(evaluation: EvaluationReport): Metrics {
+  return submitsWithTta(evaluation) ? evaluation.ensemble.softTta ?? evaluation.ensemble.soft : evaluation.ensemble.soft;
 }
 
 export interface SelectionReport {

@@ -202,7 +202,7 @@ ${table(['recipe', 'accuracy', 'log-loss', 'per fold'], model.crossValidation.ro
 ${table(['vote', 'accuracy', 'log-loss'], model.selection.rows.map((r) => [r.label, percent(r.accuracy), r.logLoss.toFixed(4)]))}`
     : '';
   const warnings = model.warnings.map((w) => `<p class="warning">Note: ${escapeHtml(w)}.</p>`).join('\n');
-  const tta = model.ttaTransforms ? `; TTA transforms: ${model.ttaTransforms.join(', ')}` : '';
+  const tta = model.ttaTransforms ? `; TTA transforms: ${model.ttaTransforms.join(', ')}${model.ttaDecision ? ` (${model.ttaDecision.used ? 'in' : 'not in'} the submission: ${model.ttaDecision.reason})` : ''}` : '';
   const summary = table(
     ['view', 'accuracy', 'log-loss', 'rows'],
     model.views.map((v) => [v.title, percent(v.accuracy), v.logLoss.toFixed(4), String(v.rows)]),

@@ -20,7 +20,7 @@ import { openMembers, rowsAsFloats } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
 import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
-import type { CrossValidationReport, EvaluationReport, MemberEvaluation, SelectionReport } from '../evaluation/evaluation-report.js';
+import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection } from '../ensemble/selection.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -272,12 +272,18 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const hard = computeMetrics(hardVote(heldPlain), labels);
     const softTta = tta.length > 1 ? computeMetrics(softVote(heldTta), labels) : undefined;
     const hardTta = tta.length > 1 ? computeMetrics(hardVote(heldTta), labels) : undefined;
-    const variant: 'tta' | 'plain' = tta.length > 1 ? 'tta' : 'plain';
-    const vote = softTta ?? soft;
+    // TTA joins the submitted vote only when it helps on these rows; selection, the best
+    // unit and the test predictions all follow that choice.
+    const ttaDecision: TtaDecision | undefined = softTta ? decideTta(soft, softTta, heldOut.length) : undefined;
+    const useTta = ttaDecision?.used ?? false;
+    const shifts = useTta ? tta : [];
+    const heldVote = useTta ? heldTta : heldPlain;
+    const variant: 'tta' | 'plain' = useTta ? 'tta' : 'plain';
+    const vote = useTta ? softTta! : soft;
     const what = kfold ? 'recipe' : 'member';
 
     // The best single unit on the same rows, and whether the ensemble beats it.
-    const compared = compareWithBest(heldTta, softVote(heldTta), labels);
+    const compared = compareWithBest(heldVote, softVote(heldVote), labels);
     const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
     const warnings: string[] = [];
     const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -290,9 +296,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     let unitWeights = units.map(() => 1 / units.length);
     if (units.length > 1 && heldOut.length >= 2) {
       say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
-      const fitted = caruanaSelection(heldTta, labels);
-      const crossFitted = computeMetrics(crossFittedSelection(heldTta, labels).probs, labels, { pairs: 0, examplesPerPair: 0 });
-      const inSample = computeMetrics(softVote(heldTta, fitted.weights), labels, { pairs: 0, examplesPerPair: 0 });
+      const fitted = caruanaSelection(heldVote, labels);
+      const crossFitted = computeMetrics(crossFittedSelection(heldVote, labels).probs, labels, { pairs: 0, examplesPerPair: 0 });
+      const inSample = computeMetrics(softVote(heldVote, fitted.weights), labels, { pairs: 0, examplesPerPair: 0 });
       const equalPick = fitted.weights.every((w) => Math.abs(w - 1 / units.length) < 1e-9);
       const used = !equalPick && crossFitted.logLoss < vote.logLoss;
       if (used) unitWeights = fitted.weights;
@@ -334,7 +340,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         variant,
         rows: heldOut,
         fold: foldOf,
-        recipes: units.map((u, k) => ({ name: u.name, members: u.members.map((i) => members[i]!.outcome.name), probs: Array.from(heldTta[k]!, (v) => Number(v.toFixed(6))) })),
+        recipes: units.map((u, k) => ({ name: u.name, members: u.members.map((i) => members[i]!.outcome.name), probs: Array.from(heldVote[k]!, (v) => Number(v.toFixed(6))) })),
       } satisfies OutOfFoldFile);
       cv = {
         folds: new Set(foldOfRow.values()).size,
@@ -353,17 +359,17 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       };
     }
 
-    // The test set: soft voting with TTA (weighted when selection's weights are in use), kept for `digits submit`.
-    say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} members × ${Math.max(1, tta.length)} TTA variants`);
+    // The test set: soft voting, with TTA when chosen above (weighted when selection's weights are in use), kept for `digits submit`.
+    say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} members × ${Math.max(1, shifts.length)} TTA variants`);
     const predictors = members.map((m) => m.predictor);
-    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence, memberProbs: testMemberTta } = await predictTestSet(predictors, dataset, tta, equalWeights ? undefined : weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
+    const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence, memberProbs: testMemberVote } = await predictTestSet(predictors, dataset, shifts, equalWeights ? undefined : weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
     await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
       run: manifest.name,
       datasetFingerprint: dataset.fingerprint,
       members: members.map((m) => m.outcome.name),
       voting: 'soft',
       weights: equalWeights ? undefined : weights,
-      tta: Math.max(1, tta.length),
+      tta: Math.max(1, shifts.length),
       ids: dataset.ids,
       labels: testLabels,
       confidence,
@@ -387,8 +393,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         answers: options.answers ? storedPath(runDir, options.answers) : '(labels in test.csv)',
         rows: testCount,
         soft: computeMetrics(softPlain, truth),
-        softTta: tta.length > 1 ? computeMetrics(testProbs, truth) : undefined,
-        equalWeights: equalWeights ? undefined : computeMetrics(softVote(testMemberTta ?? memberProbs), truth),
+        softTta: useTta ? computeMetrics(testProbs, truth) : undefined,
+        equalWeights: equalWeights ? undefined : computeMetrics(softVote(testMemberVote ?? memberProbs), truth),
         bestMember: bestMember!,
       };
     }
@@ -409,6 +415,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         hardTta,
         weights: equalWeights ? undefined : weights,
         ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined,
+        ttaDecision,
         selection,
         bestUnit: units.length > 1 ? bestUnit : undefined,
         warnings: warnings.length ? warnings : undefined,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
 import type { MeanSd } from '../evaluation/cross-validation.js';
-import { EVALUATION_FILE, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, submitsWithTta, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
@@ -126,8 +126,10 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
   if (!manifest || manifest.format !== 'digits-run' || !Array.isArray(manifest.members)) return null;
   const evaluation = await readJson<EvaluationReport>(path.join(dir, EVALUATION_FILE));
   const e = evaluation?.format === 'digits-evaluation' ? evaluation : null;
-  const vote = e ? (e.ensemble.softTta ?? e.ensemble.soft) : null;
-  const cv = e?.cv ? { folds: e.cv.folds, accuracy: (e.cv.ensemble.tta ?? e.cv.ensemble).accuracy, logLoss: (e.cv.ensemble.tta ?? e.cv.ensemble).logLoss } : null;
+  const vote = e ? submittedVote(e) : null;
+  // Figures of the variant the submission uses (with or without TTA, as evaluate chose).
+  const cvVote = e?.cv ? (submitsWithTta(e) ? e.cv.ensemble.tta ?? e.cv.ensemble : e.cv.ensemble) : null;
+  const cv = e?.cv && cvVote ? { folds: e.cv.folds, accuracy: cvVote.accuracy, logLoss: cvVote.logLoss } : null;
   const selection = e?.ensemble.selection;
   const failed = manifest.members.filter((m) => !m.ok).length;
   return {
@@ -225,10 +227,13 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   const recipesB = new Map(runB.manifest.ensemble.members.map((m) => [m.name, m]));
   const names = [...new Set([...recipesA.keys(), ...recipesB.keys()])];
   const recipeAccuracy = (run: LoadedRun, name: string): number | null => {
-    const cv = run.evaluation?.cv?.recipes.find((r) => r.name === name);
-    if (cv) return (cv.tta ?? cv).accuracy.mean;
-    const member = run.evaluation?.members.find((m) => m.name === name);
-    return member ? (member.tta ?? member.metrics).accuracy : null;
+    const evaluation = run.evaluation;
+    if (!evaluation) return null;
+    const withTta = submitsWithTta(evaluation);
+    const cv = evaluation.cv?.recipes.find((r) => r.name === name);
+    if (cv) return ((withTta ? cv.tta : undefined) ?? cv).accuracy.mean;
+    const member = evaluation.members.find((m) => m.name === name);
+    return member ? ((withTta ? member.tta : undefined) ?? member.metrics).accuracy : null;
   };
   const recipes = names.map((name) => {
     const a = recipesA.get(name);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
-import { weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { submitsWithTta, submittedVote, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { appendLedger, commitSubmission, discardSubmission, prepareSubmission, readIdLabelCsv, scoreAgainstAnswers, validateSubmission } from '../data/submission.js';
@@ -75,15 +75,18 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
   const evaluation = await readJson<EvaluationReport>(path.join(runDir, EVALUATION_FILE));
   const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
-  // Predictions made by `evaluate` are reused when they belong to this data, these members and weights.
+  // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts).
+  const shifts = !evaluation || submitsWithTta(evaluation) ? TTA_8 : [];
+  const variants = Math.max(1, shifts.length);
+  // Predictions made by `evaluate` are reused when they belong to this data, these members, weights and TTA.
   let predictions = await readJson<TestPredictions>(path.join(runDir, TEST_PREDICTIONS_FILE));
   const members = trained.map((m) => m.outcome.name);
-  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join() || (predictions.weights ?? []).join() !== (weights ?? []).join()) {
-    say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${TTA_8.length} TTA variants`);
+  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join() || (predictions.weights ?? []).join() !== (weights ?? []).join() || predictions.tta !== variants) {
+    say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${variants} TTA variants`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
-      const { labels, confidence } = await predictTestSet(predictors, dataset, TTA_8, weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
-      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: TTA_8.length, ids: dataset.ids, labels, confidence };
+      const { labels, confidence } = await predictTestSet(predictors, dataset, shifts, weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
+      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: variants, ids: dataset.ids, labels, confidence };
     } finally {
       for (const p of predictors) p.dispose();
     }
@@ -102,7 +105,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   }
   // With selection's weights in use, their honest (cross-fitted) held-out figure.
   const selection = evaluation?.ensemble.selection;
-  const ensembleMetrics = evaluation ? (selection?.used && weights ? selection.crossFitted : (evaluation.ensemble.softTta ?? evaluation.ensemble.soft)) : undefined;
+  const ensembleMetrics = evaluation ? (selection?.used && weights ? selection.crossFitted : submittedVote(evaluation)) : undefined;
   const validation = ensembleMetrics ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss } : undefined;
   const tta = predictions.tta;
   const written = await commitSubmission(prepared, (file) =>

@@ -2,7 +2,7 @@
  * Every figure of an evaluation is on held-out rows: a member on its own validation rows,
  * the ensemble only on rows that no member trained on.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,8 +15,8 @@ import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { submitRun } from '../../src/services/submit.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { type RunManifest } from '../../src/runs/manifest.js';
-import { evaluateRun, heldOutByAll, selectRows } from '../../src/services/evaluate.js';
-import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
+import { TEST_PREDICTIONS_FILE, evaluateRun, heldOutByAll, selectRows, type TestPredictions } from '../../src/services/evaluate.js';
+import { decideTta, submitsWithTta, submittedVote, type EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { readLedger, validateSubmission } from '../../src/data/submission.js';
 
 let dir: string;
@@ -84,10 +84,57 @@ describe('evaluate', () => {
     await validateSubmission(result.file, { expectedRows: 60 });
     const text = await readFile(result.file, 'utf8');
     expect(text.split(/\r?\n/)[0]).toBe('ImageId,Label');
-    expect(result.score!.accuracy).toBeCloseTo(report.test!.softTta!.accuracy, 10);
+    // the submission is the vote evaluate chose on the held-out rows, with or without TTA
+    const used = report.ensemble.ttaDecision!.used;
+    expect(result.score!.accuracy).toBeCloseTo((used ? report.test!.softTta! : report.test!.soft).accuracy, 10);
     const ledger = await readLedger(path.join(dir, 'submissions'));
     expect(ledger).toHaveLength(1);
-    expect(ledger[0]).toMatchObject({ voting: 'soft', tta: 8, sha256: result.sha256 });
+    expect(ledger[0]).toMatchObject({ voting: 'soft', tta: used ? 8 : 1, sha256: result.sha256 });
+  });
+
+  test('TTA joins the submitted vote only when it lowers the held-out log-loss', async () => {
+    const { soft, softTta, ttaDecision } = report.ensemble;
+    expect(ttaDecision!.used).toBe(softTta!.logLoss < soft.logLoss);
+    expect(ttaDecision!.reason).toContain(softTta!.logLoss.toFixed(4));
+    // the test predictions kept for submit, and the test figures, follow the choice
+    const saved = JSON.parse(await readFile(path.join(dir, 'run', TEST_PREDICTIONS_FILE), 'utf8')) as TestPredictions;
+    expect(saved.tta).toBe(ttaDecision!.used ? 8 : 1);
+    expect(report.test!.softTta !== undefined).toBe(ttaDecision!.used);
+    expect(report.ensemble.selection?.variant).toBe(ttaDecision!.used ? 'tta' : 'plain');
+    expect(submittedVote(report)).toBe(ttaDecision!.used ? softTta : soft);
+  });
+
+  test('submit follows the decision in evaluation.json, predicting again when its saved predictions differ', async () => {
+    const file = path.join(dir, 'run', 'evaluation.json');
+    const original = await readFile(file, 'utf8');
+    const flipped = JSON.parse(original) as EvaluationReport;
+    const used = !flipped.ensemble.ttaDecision!.used;
+    flipped.ensemble.ttaDecision = { used, reason: 'flipped by the test' };
+    await writeFile(file, JSON.stringify(flipped));
+    try {
+      const result = await submitRun({ runDir: path.join(dir, 'run'), dir: path.join(dir, 'submissions-flipped'), answers: `${competition}-answers.csv` });
+      expect(result.tta).toBe(used ? 8 : 1);
+      // without TTA the submission is the plain soft vote that evaluate scored
+      if (!used) expect(result.score!.accuracy).toBeCloseTo(report.test!.soft.accuracy, 10);
+      expect((await readLedger(path.join(dir, 'submissions-flipped')))[0]).toMatchObject({ tta: used ? 8 : 1 });
+    } finally {
+      await writeFile(file, original);
+    }
+  });
+});
+
+describe('the TTA decision', () => {
+  test('TTA is used only when it lowers the log-loss; ties keep the images as they are', () => {
+    expect(decideTta({ logLoss: 0.03 }, { logLoss: 0.02 }, 100)).toMatchObject({ used: true });
+    expect(decideTta({ logLoss: 0.02 }, { logLoss: 0.03 }, 100)).toMatchObject({ used: false });
+    expect(decideTta({ logLoss: 0.02 }, { logLoss: 0.02 }, 100).used).toBe(false);
+    expect(decideTta({ logLoss: 0.02 }, { logLoss: 0.03 }, 100).reason).toMatch(/0\.0300 with TTA, 0\.0200 without, on 100 held-out rows/);
+  });
+  test('an evaluation made before the choice submits with TTA when it was evaluated with TTA', () => {
+    const legacy = (withTta: boolean) => ({ ...report, ensemble: { ...report.ensemble, ttaDecision: undefined, softTta: withTta ? report.ensemble.softTta : undefined } }) as EvaluationReport;
+    expect(submitsWithTta(legacy(true))).toBe(true);
+    expect(submitsWithTta(legacy(false))).toBe(false);
+    expect(submittedVote(legacy(false))).toBe(report.ensemble.soft);
   });
 });
 
