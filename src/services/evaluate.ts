@@ -382,8 +382,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       // Each member once; the plain ensemble is their soft vote (no second pass over the test set).
       const memberProbs: Float32Array[] = [];
       let bestMember: { name: string; metrics: ReturnType<typeof computeMetrics> } | null = null;
-      for (const m of members) {
-        const probs = await predictEnsemble([m.predictor], testImages, testCount);
+      for (const [i, m] of members.entries()) {
+        // Without TTA, a weighted vote already predicted each member plainly above.
+        const probs = !useTta && testMemberVote ? testMemberVote[i]! : await predictEnsemble([m.predictor], testImages, testCount);
         memberProbs.push(probs);
         const metrics = computeMetrics(probs, truth);
         if (!bestMember || metrics.accuracy > bestMember.metrics.accuracy) bestMember = { name: m.outcome.name, metrics };
