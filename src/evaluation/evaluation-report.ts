@@ -114,9 +114,14 @@ export function submitsWithTta(evaluation: EvaluationReport): boolean {
   return evaluation.ensemble.ttaDecision ? evaluation.ensemble.ttaDecision.used : evaluation.ensemble.softTta !== undefined;
 }
 
+/** Of a figure's plain and TTA variants, the one matching how the run submits. */
+export function submittedVariant<T>(evaluation: EvaluationReport, plain: T, tta: T | undefined): T {
+  return submitsWithTta(evaluation) ? tta ?? plain : plain;
+}
+
 /** The held-out figure of the equal soft vote as submitted: with TTA when the run submits with it. */
 export function submittedVote(evaluation: EvaluationReport): Metrics {
-  return submitsWithTta(evaluation) ? evaluation.ensemble.softTta ?? evaluation.ensemble.soft : evaluation.ensemble.soft;
+  return submittedVariant(evaluation, evaluation.ensemble.soft, evaluation.ensemble.softTta);
 }
 
 export interface SelectionReport {

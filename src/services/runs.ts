@@ -11,7 +11,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
 import type { MeanSd } from '../evaluation/cross-validation.js';
-import { EVALUATION_FILE, submitsWithTta, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
@@ -128,7 +128,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
   const e = evaluation?.format === 'digits-evaluation' ? evaluation : null;
   const vote = e ? submittedVote(e) : null;
   // Figures of the variant the submission uses (with or without TTA, as evaluate chose).
-  const cvVote = e?.cv ? (submitsWithTta(e) ? e.cv.ensemble.tta ?? e.cv.ensemble : e.cv.ensemble) : null;
+  const cvVote = e?.cv ? submittedVariant(e, e.cv.ensemble, e.cv.ensemble.tta) : null;
   const cv = e?.cv && cvVote ? { folds: e.cv.folds, accuracy: cvVote.accuracy, logLoss: cvVote.logLoss } : null;
   const selection = e?.ensemble.selection;
   const failed = manifest.members.filter((m) => !m.ok).length;
@@ -229,11 +229,10 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   const recipeAccuracy = (run: LoadedRun, name: string): number | null => {
     const evaluation = run.evaluation;
     if (!evaluation) return null;
-    const withTta = submitsWithTta(evaluation);
     const cv = evaluation.cv?.recipes.find((r) => r.name === name);
-    if (cv) return ((withTta ? cv.tta : undefined) ?? cv).accuracy.mean;
+    if (cv) return submittedVariant(evaluation, cv, cv.tta).accuracy.mean;
     const member = evaluation.members.find((m) => m.name === name);
-    return member ? ((withTta ? member.tta : undefined) ?? member.metrics).accuracy : null;
+    return member ? submittedVariant(evaluation, member.metrics, member.tta).accuracy : null;
   };
   const recipes = names.map((name) => {
     const a = recipesA.get(name);
