@@ -24,6 +24,7 @@ export default class Pretrain extends DigitsCommand {
     'background-noise': Flags.string({ description: 'Noisy-MNIST pretraining: each image gets max(x, U(0, l)) background noise, l uniform in [--background-noise-min, this] per image (e.g. 1); validation rows get the full level. Default out: checkpoints/mnist-noisy/<preset>.' }),
     'background-noise-min': Flags.string({ description: 'Lowest per-image background-noise level (default 0; equal to --background-noise trains at one fixed level).', dependsOn: ['background-noise'] }),
     geometric: Flags.boolean({ description: 'Rotate, shift and zoom each digit before its noise (the default); --no-geometric trains on MNIST\'s own geometry, e.g. for a last phase after --init.', default: true, allowNo: true }),
+    'holdout-seed': Flags.integer({ description: 'Seed of the validation rows (default: --seed). Give several pretraining runs of one preset the same --holdout-seed and different --seed values to get independent checkpoints validated on the same rows.' }),
     init: Flags.string({ description: 'Start from this checkpoint (e.g. checkpoints/mnist-clean/seed002) instead of fresh weights.' }),
   };
 
@@ -47,6 +48,7 @@ export default class Pretrain extends DigitsCommand {
       learningRate: lr,
       limit: flags.limit,
       seed: flags.seed,
+      holdoutSeed: flags['holdout-seed'],
       outDir: out,
       workDir: path.resolve('.digits', noise ? 'pretrain-noisy' : 'pretrain', flags.preset),
       backgroundNoise: noise,

@@ -9,7 +9,7 @@
 import type { BackgroundProfile } from '../data/background.js';
 import type { AugmentationConfig } from '../model/augment.js';
 import type { Start } from '../training/search/space.js';
-import { startCheckpoint } from '../training/search/space.js';
+import { startCheckpoints } from '../training/search/space.js';
 import { memberFromInput, type EnsembleSpec } from './ensemble-spec.js';
 
 /** Share of the budget spent choosing the recipe, at most. */
@@ -323,6 +323,8 @@ export interface AutoEnsembleInput {
   preset?: string;
   /** starting checkpoints per member instead of the start's (pseudo-label round 2: round 1's members) */
   inits?: string[];
+  /** the start's checkpoints members cycle through (default: `startCheckpoints`, every one shipped) */
+  checkpoints?: string[];
   name?: string;
 }
 
@@ -335,8 +337,11 @@ export interface AutoEnsembleInput {
 export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const preset = input.preset ?? AUTO_PRESET;
   const decay = input.epochs > 1 ? Number((0.1 ** (1 / (input.epochs - 1))).toFixed(3)) : 1;
+  // Members cycle through the start's independently pretrained checkpoints: fine-tuned a few
+  // epochs at small rates, members of one checkpoint stay close to it and to each other.
+  const checkpoints = input.checkpoints ?? startCheckpoints(input.start, preset);
   const members = Array.from({ length: input.members }, (_, i) => {
-    const init = input.inits?.[i] ?? startCheckpoint(input.start, preset);
+    const init = input.inits?.[i] ?? checkpoints[i % Math.max(1, checkpoints.length)];
     const base = input.spreadLearningRate && i % 2 === 1 ? input.spreadLearningRate : input.learningRate;
     return memberFromInput(
       {
@@ -356,7 +361,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   });
   return {
     name: input.name ?? 'auto',
-    description: `${input.members} ${preset} members from the ${input.start} start, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
+    description: `${input.members} ${preset} members from the ${input.start} start${!input.inits && checkpoints.length > 1 ? ` (${checkpoints.length} checkpoints in turn)` : ''}, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
     validation: { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };

@@ -111,6 +111,18 @@ describe('decisions', () => {
     expect(spec.members[0]).toMatchObject({ preset: 'seed002', init: 'checkpoints/mnist-noisy/seed002', epochs: 4, augmentation: { pixelShift: 2 }, schedule: { kind: 'exponential', decay: 0.464 } });
     expect(autoEnsemble({ start: 'scratch', learningRate: 1e-3, augmentation: {}, members: 2, epochs: 1 }).members[0]!.init).toBeUndefined();
   });
+  test('members cycle through the start\'s independently pretrained checkpoints; pseudo-label inits still win', () => {
+    const checkpoints = ['a/seed002', 'a/seed002-2', 'a/seed002-3'];
+    const spec = autoEnsemble({ start: 'noisy', learningRate: 1e-4, augmentation: {}, members: 7, epochs: 4, checkpoints });
+    expect(spec.members.map((m) => m.init)).toEqual([0, 1, 2, 0, 1, 2, 0].map((i) => checkpoints[i]));
+    expect(spec.description).toMatch(/3 checkpoints in turn/);
+    const round2 = autoEnsemble({ start: 'noisy', learningRate: 1e-4, augmentation: {}, members: 2, epochs: 4, checkpoints, inits: ['r/m1', 'r/m2'] });
+    expect(round2.members.map((m) => m.init)).toEqual(['r/m1', 'r/m2']);
+    expect(round2.description).not.toMatch(/in turn/);
+    // one checkpoint: every member starts from it
+    const one = autoEnsemble({ start: 'noisy', learningRate: 1e-4, augmentation: {}, members: 3, epochs: 4, checkpoints: ['a/seed002'] });
+    expect(new Set(one.members.map((m) => m.init))).toEqual(new Set(['a/seed002']));
+  });
   test('from the clean checkpoint, every other member trains at a third of the edge when the probes chose its lower rate', () => {
     expect(spreadRate('clean', 1.8e-3, 6.1e-5)).toBe(6e-4);
     // the probes chose the higher rate (a tenth of the edge), or another start: no spread

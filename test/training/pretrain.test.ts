@@ -66,6 +66,21 @@ describe('pretrain', () => {
     expect(next.seed).toBe(5);
   }, 240_000);
 
+  test('independent checkpoints: another --seed with the same --holdout-seed validates on the same rows from other weights', async () => {
+    const a = await pretrain(options('fresh-a', { epochs: 1, backgroundNoise: 1 }));
+    const b = await pretrain(options('fresh-b', { epochs: 1, backgroundNoise: 1, seed: 6, holdoutSeed: 5 }));
+    const c = await pretrain(options('fresh-c', { epochs: 1, backgroundNoise: 1, seed: 6 }));
+    const [ma, mb, mc] = await Promise.all([a, b, c].map((r) => readCheckpointMetadata(r.checkpoint)));
+    // the same validation rows (and noise: same digest, and the same rows scored the same way) for a and b
+    expect(mb!.hyperparameters.validationRowsSha256).toBe(ma!.hyperparameters.validationRowsSha256);
+    expect(mb!.hyperparameters).toMatchObject({ seed: 6, holdoutSeed: 5 });
+    expect(ma!.hyperparameters).toMatchObject({ seed: 5, holdoutSeed: 5 });
+    // other rows when the holdout follows the seed
+    expect(mc!.hyperparameters.validationRowsSha256).not.toBe(ma!.hyperparameters.validationRowsSha256);
+    // other weights: fresh weights, shuffles and noise come from --seed
+    expect(mb!.files['weights.bin']).not.toBe(ma!.files['weights.bin']);
+  }, 240_000);
+
   test('the holdout is per class, disjoint from the training rows, and fixed by its seed', async () => {
     const { labels } = await readMnist('train');
     const slice = labels.subarray(0, 3000);

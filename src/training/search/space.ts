@@ -8,7 +8,7 @@
  * `{"min": a, "max": b, "log": true?}` (uniform, or log-uniform with "log"; whole numbers
  * for integer keys). See spaces/default.json and README "Search".
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../errors.js';
 import { createRandom, deriveSeed, type Random } from '../../data/random.js';
@@ -67,6 +67,32 @@ function fail(key: string, message: string, file?: string): never {
 export function startCheckpoint(start: Start, preset: string): string | undefined {
   if (start === 'scratch') return undefined;
   return path.join('checkpoints', start === 'noisy' ? 'mnist-noisy' : 'mnist-clean', preset);
+}
+
+/**
+ * Every shipped checkpoint of a start for a preset: `startCheckpoint` first, then its
+ * independently pretrained siblings `<preset>-2`, `<preset>-3`, … (same recipe and validation
+ * rows, other seeds: README "Checkpoints") in number order; only complete ones. Empty for
+ * scratch; the first alone when siblings are missing or it is. Members cycle through them, so an ensemble is not one checkpoint many times over.
+ */
+export function startCheckpoints(start: Start, preset: string, root = PACKAGE_ROOT): string[] {
+  const first = startCheckpoint(start, preset);
+  if (first === undefined) return [];
+  const folder = path.dirname(first);
+  const number = (name: string): number => (name.startsWith(`${preset}-`) && /^[1-9]\d*$/.test(name.slice(preset.length + 1)) ? Number(name.slice(preset.length + 1)) : NaN);
+  let names: string[] = [];
+  try {
+    names = readdirSync(path.join(root, folder));
+  } catch {
+    return [first];
+  }
+  const siblings = names
+    .map((name) => ({ name, n: number(name) }))
+    .filter(({ name, n }) => Number.isInteger(n) && existsSync(path.join(root, folder, name, 'COMPLETE')))
+    .sort((a, b) => a.n - b.n)
+    .map(({ name }) => path.join(folder, name));
+  // Without the first (not shipped), the start is unavailable (`startAvailable`) and stays so.
+  return existsSync(path.join(root, first, 'COMPLETE')) ? [first, ...siblings] : [first];
 }
 
 /** Whether a start exists for a preset (scratch always does; checkpoints when shipped). */

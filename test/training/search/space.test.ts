@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from '../../../src/errors.js';
 import { createRandom } from '../../../src/data/random.js';
 import { memberFromInput } from '../../../src/ensemble/ensemble-spec.js';
-import { parseSearchSpace, sampleRange, sampleTrial, searchSpaceFromJson, trialMember } from '../../../src/training/search/space.js';
+import { parseSearchSpace, sampleRange, sampleTrial, searchSpaceFromJson, startCheckpoints, trialMember } from '../../../src/training/search/space.js';
 
 describe('sampling', () => {
   test('log-uniform: each decade gets the same share of draws', () => {
@@ -82,5 +82,35 @@ describe('validation names the key', () => {
 
   test('invalid JSON says so, naming the file', () => {
     expect(() => searchSpaceFromJson('{"preset": ', 'bad.json')).toThrow(/not valid JSON/);
+  });
+});
+
+describe('shipped starting points', () => {
+  test('a start\'s checkpoints: the first, then its complete numbered siblings in number order', async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const root = await mkdtemp(path.join(os.tmpdir(), 'digits-starts-'));
+    try {
+      const make = async (name: string, complete = true) => {
+        await mkdir(path.join(root, 'checkpoints', 'mnist-noisy', name), { recursive: true });
+        if (complete) await writeFile(path.join(root, 'checkpoints', 'mnist-noisy', name, 'COMPLETE'), '{}');
+      };
+      // nothing shipped: the first alone (the start is unavailable, and says so where it is used)
+      expect(startCheckpoints('noisy', 'seed002', root)).toEqual([path.join('checkpoints', 'mnist-noisy', 'seed002')]);
+      await make('seed002');
+      await make('seed002-10');
+      await make('seed002-2');
+      await make('seed002-3', false); // interrupted: no COMPLETE
+      await make('seed002-x');
+      await make('seed0020');
+      await make('deotte-2');
+      expect(startCheckpoints('noisy', 'seed002', root)).toEqual(['seed002', 'seed002-2', 'seed002-10'].map((n) => path.join('checkpoints', 'mnist-noisy', n)));
+      expect(startCheckpoints('scratch', 'seed002', root)).toEqual([]);
+      // siblings without the first do not make the start available
+      expect(startCheckpoints('noisy', 'deotte', root)).toEqual([path.join('checkpoints', 'mnist-noisy', 'deotte')]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
