@@ -300,18 +300,37 @@ describe('predictors and the ensemble', () => {
     await expect(createPredictor(dir, { infer: 'onnx' })).rejects.toThrow(/layer "grow" \(UpSampling2D\)/);
   });
 
-  test('shifts move content by whole pixels and zero what they uncover', () => {
-    // Given an 8×8 image with one lit pixel at (x 3, y 4), and a dirty output buffer
+  test('shifts move content by whole pixels and repeat the edge into what they uncover', () => {
+    // Given an 8×8 image with one lit pixel at (x 3, y 4), a left column of 0.5 and a bottom row of 0.25, and a dirty output buffer
     const src = new Float32Array(64);
+    for (let y = 0; y < 8; y++) src[y * 8] = 0.5;
+    for (let x = 0; x < 8; x++) src[7 * 8 + x] = 0.25;
     src[4 * 8 + 3] = 1;
     const out = new Float32Array(64 + 5).fill(7);
     // When shifted one right and one up into the buffer at offset 5
     shiftImages(src, 0, 1, 8, { dx: 1, dy: -1 }, out, 5);
-    // Then the pixel is at (4, 3) and every other pixel of the image is 0
     const image = out.subarray(5);
+    // Then every pixel (x, y) is the source's (clamp(x − 1), clamp(y + 1)) : the lit pixel is at (4, 3),
+    // the uncovered left column repeats the left edge, the uncovered bottom row repeats the bottom row
+    const clamp = (v: number) => Math.min(7, Math.max(0, v));
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) expect(image[y * 8 + x]).toBe(src[clamp(y + 1) * 8 + clamp(x - 1)]);
     expect(image[3 * 8 + 4]).toBe(1);
-    expect(image.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(image[2 * 8 + 0]).toBe(0.5);
+    expect(Array.from(image.subarray(7 * 8 + 1, 8 * 8))).toEqual([0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25]);
     expect(Array.from(out.subarray(0, 5))).toEqual([7, 7, 7, 7, 7]);
+    // On a blank frame (MNIST's) nothing but the digit moves in: the sum is kept
+    const digit = new Float32Array(64);
+    digit[4 * 8 + 3] = 1;
+    for (const shift of TTA_8) {
+      const moved = new Float32Array(64);
+      shiftImages(digit, 0, 1, 8, shift, moved, 0);
+      expect(moved.reduce((a, b) => a + b, 0)).toBe(1);
+      expect(moved[(4 + shift.dy) * 8 + 3 + shift.dx]).toBe(1);
+    }
+    // Shifts wider than the image repeat the far edge everywhere
+    const wide = new Float32Array(64);
+    shiftImages(src, 0, 1, 8, { dx: 9, dy: 0 }, wide, 0);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) expect(wide[y * 8 + x]).toBe(src[y * 8]);
   });
 
   test('TTA with only the identity equals plain prediction; 8-way TTA is the mean over the shifted images', async () => {
