@@ -169,6 +169,40 @@ export function crossFittedSelection(candidates: readonly Float32Array[], labels
   return { probs: out, halves: [fitA, fitB] };
 }
 
+export interface PairedDifference {
+  /** mean over rows of log-loss(a) − log-loss(b): negative when a is better */
+  mean: number;
+  /** standard error of that mean (sample sd of the per-row differences / √rows) */
+  standardError: number;
+  rows: number;
+}
+
+/**
+ * Row by row, how much lower `a`'s log-loss is than `b`'s on the same rows, with the
+ * standard error of the mean difference: two scores of one set of rows are compared on their
+ * paired differences, which are far less noisy than the scores themselves.
+ */
+export function pairedLogLossDifference(a: Float32Array, b: Float32Array, labels: ArrayLike<number>): PairedDifference {
+  const rows = labels.length;
+  if (a.length !== rows * CLASSES || b.length !== rows * CLASSES) throw new RangeError(`pairedLogLossDifference: ${a.length} and ${b.length} probabilities for ${rows} rows`);
+  const loss = (probs: Float32Array, r: number): number => {
+    let sum = 0;
+    for (let c = 0; c < CLASSES; c++) sum += probs[r * CLASSES + c]!;
+    const p = sum > 0 ? probs[r * CLASSES + labels[r]!]! / sum : 0;
+    return -Math.log(Math.min(1 - LOG_LOSS_EPSILON, Math.max(LOG_LOSS_EPSILON, p)));
+  };
+  let total = 0;
+  let squares = 0;
+  for (let r = 0; r < rows; r++) {
+    const d = loss(a, r) - loss(b, r);
+    total += d;
+    squares += d * d;
+  }
+  const mean = rows > 0 ? total / rows : 0;
+  const variance = rows > 1 ? Math.max(0, (squares - rows * mean * mean) / (rows - 1)) : 0;
+  return { mean, standardError: rows > 0 ? Math.sqrt(variance / rows) : 0, rows };
+}
+
 export interface BelowBest {
   /** index of the best single candidate: highest accuracy, then lowest log-loss */
   best: number;

@@ -142,6 +142,12 @@ export interface SelectionReport {
   inSample: { accuracy: number; logLoss: number };
   /** each half of the rows scored with weights fitted on the other half: the honest figure */
   crossFitted: { accuracy: number; logLoss: number };
+  /**
+   * cross-fitted minus equal log-loss, row by row: mean and its standard error. The weights
+   * are used only when mean + standard error < 0 (absent in evaluations written before the rule:
+   * those used them whenever the cross-fitted log-loss was lower).
+   */
+  difference?: { mean: number; standardError: number };
   /** whether the weights are the ones in use (ensemble.weights) */
   used: boolean;
   reason: string;

@@ -22,7 +22,7 @@ import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
-import { caruanaSelection, compareWithBest, crossFittedSelection } from '../ensemble/selection.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference } from '../ensemble/selection.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
@@ -297,10 +297,16 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     if (units.length > 1 && heldOut.length >= 2) {
       say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
       const fitted = caruanaSelection(heldVote, labels);
-      const crossFitted = computeMetrics(crossFittedSelection(heldVote, labels).probs, labels, { pairs: 0, examplesPerPair: 0 });
+      const crossFittedProbs = crossFittedSelection(heldVote, labels).probs;
+      const crossFitted = computeMetrics(crossFittedProbs, labels, { pairs: 0, examplesPerPair: 0 });
       const inSample = computeMetrics(softVote(heldVote, fitted.weights), labels, { pairs: 0, examplesPerPair: 0 });
       const equalPick = fitted.weights.every((w) => Math.abs(w - 1 / units.length) < 1e-9);
-      const used = !equalPick && crossFitted.logLoss < vote.logLoss;
+      // One-standard-error rule (Hastie, Tibshirani & Friedman, ESL §7.10): the weights replace
+      // the equal vote only when their honest (cross-fitted) log-loss is lower by more than the
+      // standard error of the paired per-row difference; within noise the simpler vote stays.
+      const difference = pairedLogLossDifference(crossFittedProbs, softVote(heldVote), labels);
+      const used = !equalPick && difference.mean + difference.standardError < 0;
+      const figures = `cross-fitted log-loss ${crossFitted.logLoss.toFixed(4)} against ${vote.logLoss.toFixed(4)}, a difference of ${difference.mean.toFixed(4)} ± ${difference.standardError.toFixed(4)} (one standard error)`;
       if (used) unitWeights = fitted.weights;
       selection = {
         method: 'caruana',
@@ -313,12 +319,13 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         equal: scoreOf(vote),
         inSample: scoreOf(inSample),
         crossFitted: scoreOf(crossFitted),
+        difference: { mean: difference.mean, standardError: difference.standardError },
         used,
         reason: equalPick
           ? `selection picked every ${what} equally often: the weights are the equal vote's`
           : used
-          ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote (log-loss ${crossFitted.logLoss.toFixed(4)} < ${vote.logLoss.toFixed(4)})`
-          : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote (log-loss ${crossFitted.logLoss.toFixed(4)} ≥ ${vote.logLoss.toFixed(4)}): equal weights are kept`,
+          ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote by more than one standard error (${figures})`
+          : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote by more than one standard error (${figures}): equal weights are kept`,
       };
       if (used && crossFitted.accuracy < bestUnit.accuracy) {
         warnings.push(`the weighted ensemble (cross-fitted ${pctOf(crossFitted.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the held-out rows`);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createRandom } from '../../src/data/random.js';
-import { caruanaSelection, compareWithBest, crossFittedSelection } from '../../src/ensemble/selection.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference } from '../../src/ensemble/selection.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 import { softVote } from '../../src/ensemble/voting.js';
 
@@ -79,6 +79,25 @@ describe('caruanaSelection', () => {
     // every row is a proper distribution
     for (let r = 0; r < labels.length; r++) expect(probs.subarray(r * 10, r * 10 + 10).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5);
     expect(() => caruanaSelection([a], labels.slice(1))).toThrow(/probabilities/);
+  });
+});
+
+describe('pairedLogLossDifference', () => {
+  test('mean and standard error of the per-row log-loss difference, against a direct computation', () => {
+    const a = member(labels, (r) => r % 7 !== 0, 0.8);
+    const b = member(labels, (r) => r % 5 !== 0, 0.95);
+    const d = pairedLogLossDifference(a, b, labels);
+    // the mean difference is the difference of the two log-losses
+    expect(d.mean).toBeCloseTo(logLoss(a) - logLoss(b), 10);
+    // the standard error by the textbook formula on the per-row differences
+    const perRow = labels.map((label, r) => -Math.log(a[r * 10 + label]!) + Math.log(b[r * 10 + label]!));
+    const mean = perRow.reduce((s, x) => s + x, 0) / perRow.length;
+    const sd = Math.sqrt(perRow.reduce((s, x) => s + (x - mean) ** 2, 0) / (perRow.length - 1));
+    expect(d.standardError).toBeCloseTo(sd / Math.sqrt(perRow.length), 6);
+    expect(d.rows).toBe(200);
+    // identical predictions: no difference, no spread
+    expect(pairedLogLossDifference(a, a, labels)).toEqual({ mean: 0, standardError: 0, rows: 200 });
+    expect(() => pairedLogLossDifference(a, b.subarray(10), labels)).toThrow(/probabilities/);
   });
 });
 

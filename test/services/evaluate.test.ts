@@ -104,6 +104,18 @@ describe('evaluate', () => {
     expect(submittedVote(report)).toBe(ttaDecision!.used ? softTta : soft);
   });
 
+  test('selection\'s weights are used only when they beat the equal vote by more than one standard error', () => {
+    const selection = report.ensemble.selection!;
+    const { mean, standardError } = selection.difference!;
+    // the mean paired difference is the difference of the two honest log-losses
+    expect(mean).toBeCloseTo(selection.crossFitted.logLoss - selection.equal.logLoss, 8);
+    expect(standardError).toBeGreaterThanOrEqual(0);
+    const equalPick = selection.weights.every((w) => Math.abs(w - 1 / selection.weights.length) < 1e-9);
+    expect(selection.used).toBe(!equalPick && mean + standardError < 0);
+    expect(selection.reason).toContain(standardError.toFixed(4));
+    expect(report.ensemble.weights !== undefined).toBe(selection.used);
+  });
+
   test('submit follows the decision in evaluation.json, predicting again when its saved predictions differ', async () => {
     const file = path.join(dir, 'run', 'evaluation.json');
     const original = await readFile(file, 'utf8');
