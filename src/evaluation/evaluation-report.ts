@@ -144,7 +144,7 @@ export interface SelectionReport {
   crossFitted: { accuracy: number; logLoss: number };
   /**
    * cross-fitted minus equal log-loss, row by row: mean and its standard error. The weights
-   * are used only when mean + standard error < 0 (absent in evaluations written before the rule:
+   * are used only when mean + WEIGHTS_MARGIN_SE (2) standard errors < 0 (absent in evaluations written before the rule:
    * those used them whenever the cross-fitted log-loss was lower).
    */
   difference?: { mean: number; standardError: number };

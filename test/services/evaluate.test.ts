@@ -18,6 +18,7 @@ import { type RunManifest } from '../../src/runs/manifest.js';
 import { TEST_PREDICTIONS_FILE, evaluateRun, heldOutByAll, selectRows, type TestPredictions } from '../../src/services/evaluate.js';
 import { decideTta, submitsWithTta, submittedVote, type EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { readLedger, validateSubmission } from '../../src/data/submission.js';
+import { WEIGHTS_MARGIN_SE } from '../../src/ensemble/selection.js';
 
 let dir: string;
 let competition: string;
@@ -104,14 +105,15 @@ describe('evaluate', () => {
     expect(submittedVote(report)).toBe(ttaDecision!.used ? softTta : soft);
   });
 
-  test('selection\'s weights are used only when they beat the equal vote by more than one standard error', () => {
+  test('selection\'s weights are used only when they beat the equal vote by more than two standard errors', () => {
     const selection = report.ensemble.selection!;
     const { mean, standardError } = selection.difference!;
     // the mean paired difference is the difference of the two honest log-losses
     expect(mean).toBeCloseTo(selection.crossFitted.logLoss - selection.equal.logLoss, 8);
     expect(standardError).toBeGreaterThanOrEqual(0);
     const equalPick = selection.weights.every((w) => Math.abs(w - 1 / selection.weights.length) < 1e-9);
-    expect(selection.used).toBe(!equalPick && mean + standardError < 0);
+    expect(WEIGHTS_MARGIN_SE).toBe(2);
+    expect(selection.used).toBe(!equalPick && mean + 2 * standardError < 0);
     expect(selection.reason).toContain(standardError.toFixed(4));
     expect(report.ensemble.weights !== undefined).toBe(selection.used);
   });
