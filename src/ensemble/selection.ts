@@ -194,16 +194,12 @@ export interface PairedDifference {
 export function pairedLogLossDifference(a: Float32Array, b: Float32Array, labels: ArrayLike<number>): PairedDifference {
   const rows = labels.length;
   if (a.length !== rows * CLASSES || b.length !== rows * CLASSES) throw new RangeError(`pairedLogLossDifference: ${a.length} and ${b.length} probabilities for ${rows} rows`);
-  const loss = (probs: Float32Array, r: number): number => {
-    let sum = 0;
-    for (let c = 0; c < CLASSES; c++) sum += probs[r * CLASSES + c]!;
-    const p = sum > 0 ? probs[r * CLASSES + labels[r]!]! / sum : 0;
-    return -Math.log(Math.min(1 - LOG_LOSS_EPSILON, Math.max(LOG_LOSS_EPSILON, p)));
-  };
+  const [pa, pb] = trueClassProbabilities([a, b], labels, Array.from({ length: rows }, (_, i) => i));
+  const loss = (p: number): number => -Math.log(Math.min(1 - LOG_LOSS_EPSILON, Math.max(LOG_LOSS_EPSILON, p)));
   let total = 0;
   let squares = 0;
   for (let r = 0; r < rows; r++) {
-    const d = loss(a, r) - loss(b, r);
+    const d = loss(pa![r]!) - loss(pb![r]!);
     total += d;
     squares += d * d;
   }
