@@ -283,7 +283,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const what = kfold ? 'recipe' : 'member';
 
     // The best single unit on the same rows, and whether the ensemble beats it.
-    const compared = compareWithBest(heldVote, softVote(heldVote), labels);
+    const equalVote = softVote(heldVote);
+    const compared = compareWithBest(heldVote, equalVote, labels);
     const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
     const warnings: string[] = [];
     const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -305,7 +306,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       // lower by more than WEIGHTS_MARGIN_SE standard errors of the paired per-row difference;
       // within noise the simpler vote stays (README "Ensemble weights": on fresh rows, weights
       // chosen on any lower figure did worse than the equal vote on all 8 bench recipes).
-      const difference = pairedLogLossDifference(crossFittedProbs, softVote(heldVote), labels);
+      const difference = pairedLogLossDifference(crossFittedProbs, equalVote, labels);
       const used = !equalPick && difference.mean + WEIGHTS_MARGIN_SE * difference.standardError < 0;
       const figures = `cross-fitted log-loss ${crossFitted.logLoss.toFixed(4)} against ${vote.logLoss.toFixed(4)}, a difference of ${difference.mean.toFixed(4)} ± ${difference.standardError.toFixed(4)} (standard error)`;
       if (used) unitWeights = fitted.weights;

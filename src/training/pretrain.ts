@@ -106,11 +106,11 @@ function noiseAugmentation(options: PretrainOptions): { backgroundNoise?: number
  * pretraining noises the validation rows once at the full level, max(x, U(0, ℓmax)), so
  * that val_acc (and the best epoch kept) measures the noise the checkpoint is made for.
  */
-function pretrainImages(mnist: { images: Uint8Array; labels: Uint8Array; count: number }, validation: Int32Array, options: PretrainOptions): ImageSet {
+function pretrainImages(mnist: { images: Uint8Array; labels: Uint8Array; count: number }, validation: Int32Array, options: PretrainOptions, holdoutSeed: number): ImageSet {
   if (!options.backgroundNoise) return { images: mnist.images, labels: mnist.labels, count: mnist.count, size: 28, scale: 255 };
   const images = new Float32Array(mnist.images.length);
   for (let i = 0; i < images.length; i++) images[i] = mnist.images[i]! / 255;
-  const rnd = createRandom(deriveSeed(options.holdoutSeed ?? options.seed, 'validation-noise'));
+  const rnd = createRandom(deriveSeed(holdoutSeed, 'validation-noise'));
   for (const row of validation) {
     for (let k = row * 784; k < (row + 1) * 784; k++) images[k] = Math.max(images[k]!, options.backgroundNoise * rnd.next());
   }
@@ -123,8 +123,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const all = await readMnist('train');
   const count = Math.min(all.count, options.limit ?? all.count);
   const mnist = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
-  const { train, validation } = holdout(mnist.labels, options.validationRows ?? Math.min(5000, Math.floor(mnist.count / 12)), deriveSeed(options.holdoutSeed ?? options.seed, 'holdout'));
-  const data = pretrainImages(mnist, validation, options);
+  const holdoutSeed = options.holdoutSeed ?? options.seed;
+  const { train, validation } = holdout(mnist.labels, options.validationRows ?? Math.min(5000, Math.floor(mnist.count / 12)), deriveSeed(holdoutSeed, 'holdout'));
+  const data = pretrainImages(mnist, validation, options, holdoutSeed);
   // The holdout (and the validation noise) follow --holdout-seed, else --seed, so a continued run is validated on
   // the rows its init never trained on. Shuffles, augmentation and noise draws must not: with
   // the init's own seed, epoch k would replay the exact noisy images of the init's epoch k,
@@ -170,7 +171,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const seconds = (performance.now() - started) / 1000;
   await saveCheckpoint(model, options.outDir, {
     preset: metadata.preset,
-    hyperparameters: { ...config, holdoutSeed: options.holdoutSeed ?? options.seed, validationRowsSha256: rowsDigest(validation), trainRows: train.length, validationRows: validation.length, bestEpoch: result.bestEpoch },
+    hyperparameters: { ...config, holdoutSeed, validationRowsSha256: rowsDigest(validation), trainRows: train.length, validationRows: validation.length, bestEpoch: result.bestEpoch },
     preprocessing: metadata.preprocessing,
     orientation: 'as-is',
     seed: options.seed,
