@@ -33,6 +33,7 @@ export default class Run extends DigitsCommand {
     budget: Flags.string({ description: 'Minutes the whole run should take on this machine (auto plans its probes and members to fit).', default: '20' }),
     preset: Flags.string({ description: 'auto: the network its probes and members use (default: auto\'s own, README "The auto ensemble"); needs shipped clean/noisy checkpoints of that preset to fine-tune from, else it trains from scratch.', options: PRESET_NAMES }),
     'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),
+    'synthetic-rows': Flags.integer({ description: 'auto: how many MNIST train images with the competition\'s fitted noise join the training rows when its noise is Gaussian sensor noise (default: enough for 54,000 training rows in all; 0: none; README "Synthetic rows").', min: 0 }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (--run, default the newest unfinished one under runs/) from its folder alone, then evaluate and submit.', default: false }),
@@ -55,6 +56,7 @@ export default class Run extends DigitsCommand {
     const budgetMinutes = Number(flags.budget);
     if (!(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
     if (flags.preset && flags.ensemble !== 'auto') throw new UserError('--preset chooses the network of the auto ensemble', { where: { flag: 'preset' }, hint: 'Drop --ensemble (auto is the default), or set each member\'s "preset" in your ensemble file.' });
+    if (flags['synthetic-rows'] !== undefined && flags.ensemble !== 'auto') throw new UserError('--synthetic-rows works with the auto ensemble', { where: { flag: 'synthetic-rows' }, hint: 'Drop --ensemble (auto is the default) or drop --synthetic-rows.' });
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
     const runName = resume ? path.basename(resume) : `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
@@ -91,6 +93,7 @@ export default class Run extends DigitsCommand {
       ensemble: flags.ensemble,
       budgetMinutes,
       pseudoLabel: flags['pseudo-label'],
+      syntheticRows: flags['synthetic-rows'],
       preset: flags.preset,
       backend: flags.backend as BackendRequest,
       infer: flags.infer as InferMode,

@@ -12,7 +12,11 @@
  * `<runDir>/auto-probes/`.
  */
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import { profileBackground } from '../data/background.js';
+import { CORRECTION_VERSION } from '../data/corrections.js';
+import { readMnist } from '../data/mnist.js';
+import { fitNoiseModel, mnistBoxLevels, synthesizeNoisyImages, type NoiseFit } from '../data/noise-model.js';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import type { ImageSet } from '../data/image-set.js';
 import { createRandom, deriveSeed, shuffleInPlace } from '../data/random.js';
@@ -29,6 +33,7 @@ import {
   probeRates,
   refitProbes,
   spreadRate,
+  syntheticRowCount,
   type AutoRecord,
   type LrFindRecord,
   type ProbeRecord,
@@ -43,6 +48,7 @@ import { runWorkerJobs, type WorkerJob } from '../training/worker-protocol.js';
 
 export type AutoEvent =
   | { type: 'auto-background'; reason: string; augmentation: string }
+  | { type: 'auto-noise'; reason: string; syntheticRows: number }
   | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
   | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
   | { type: 'auto-chosen'; start: Start; learningRate: number; spreadLearningRate?: number; reason: string }
@@ -64,6 +70,11 @@ export interface AutoRecipeOptions {
   preset?: string;
   /** share of the member time left for a second round (pseudo-labelling) */
   secondRoundShare?: number;
+  /**
+   * synthetic rows to add when the competition's noise can be modelled (default
+   * `syntheticRowCount`: up to SYNTHETIC_TOTAL_ROWS training rows in all; 0: none)
+   */
+  syntheticRows?: number;
   /**
    * Fit the probes to the speed the range tests measured (default true). False keeps the
    * probe plan made from the budget alone, so the choice does not depend on how busy the
@@ -104,6 +115,38 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
   return { background, augmentation: chooseAugmentation(background) };
 }
 
+/**
+ * The competition's noise model (src/data/noise-model.ts), fitted to its training images when
+ * their background is noisy, and how many synthetic rows it gives the members (none without
+ * a model).
+ */
+export async function autoNoise(holdout: AutoHoldout, noisyBackground: boolean, seed: number, rows?: number): Promise<AutoRecord['noise']> {
+  if (!noisyBackground) return undefined;
+  const { dataset, trainRows } = holdout;
+  const mnist = await readMnist('train');
+  const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist));
+  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? syntheticRowCount(trainRows.length), mnist.count) : 0;
+  return { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
+}
+
+/** The file of a run's synthetic rows (corrections format, so members take it as `extra`). */
+export const SYNTHETIC_ROWS_FILE = 'synthetic-rows.jsonl';
+
+/** Writes the synthetic rows `noise` asks for to `file`; returns how many it wrote. */
+export async function writeSyntheticRows(noise: NonNullable<AutoRecord['noise']>, file: string): Promise<number> {
+  if (!noise.fit.model || noise.syntheticRows === 0) return 0;
+  const mnist = await readMnist('train');
+  const rows = synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed);
+  const px = mnist.rows * mnist.cols;
+  const time = new Date().toISOString();
+  const lines: string[] = [];
+  for (let k = 0; k < rows.count; k++) {
+    lines.push(JSON.stringify({ v: CORRECTION_VERSION, time, label: rows.labels[k], predicted: null, image: Array.from(rows.images.subarray(k * px, (k + 1) * px)) }));
+  }
+  await writeFileAtomic(file, `${lines.join('\n')}\n`);
+  return rows.count;
+}
+
 /** A range test's or probe's member: Adam at a constant rate, batch 64, seed 77, from the start's checkpoint. */
 export async function autoProbeMember(input: { name: string; start: Start; learningRate: number; epochs: number; augmentation: AugmentationConfig; preset?: string }) {
   const preset = input.preset ?? AUTO_PRESET;
@@ -138,6 +181,8 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   // 1. The background, from the training rows only.
   const { background, augmentation } = autoAugmentation(holdout);
   emit({ type: 'auto-background', reason: background.reason, augmentation: JSON.stringify(augmentation.config) });
+  const noise = await autoNoise(holdout, background.noisy, options.seed, options.syntheticRows);
+  if (noise) emit({ type: 'auto-noise', reason: noise.fit.reason, syntheticRows: noise.syntheticRows });
 
   const starts = STARTS.filter((s) => startAvailable(s, preset));
   const initialPlan = planProbes({
@@ -229,6 +274,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     start: best.start,
     testRows: dataset.ids.length,
     validationRows: validationRows.length,
+    syntheticRows: noise?.syntheticRows ?? 0,
   });
   emit({ type: 'auto-plan', reason: plan.reason });
   const record: AutoRecord = {
@@ -244,6 +290,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     plan,
     combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)',
     choosingSeconds: Math.round(choosingSeconds),
+    ...(noise ? { noise } : {}),
   };
   const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });
   return { record, ensemble };

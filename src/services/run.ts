@@ -3,7 +3,7 @@
  * the embedded default: a noisy practice competition built from MNIST) to a validated
  * submission, an evaluation on held-out rows and an HTML report, in one command.
  */
-import { access, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles } from '../data/import.js';
 import { DEFAULT_DATASET_SUBDIR } from '../data/dataset.js';
@@ -15,7 +15,7 @@ import { evaluateRun } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, resolveEnsemble, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import type { AutoRecord } from '../ensemble/auto.js';
-import { chooseAutoRecipe, type AutoEvent } from './auto.js';
+import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
@@ -47,6 +47,8 @@ export interface MainJobOptions {
   preset?: string;
   /** auto: a second round whose training rows include confident test predictions */
   pseudoLabel?: boolean;
+  /** auto: synthetic rows to add when the competition's noise can be modelled (default: up to 54,000 training rows in all; 0: none) */
+  syntheticRows?: number;
   /** auto: fit the probes to the measured speed (default true; see AutoRecipeOptions) */
   fitProbesToSpeed?: boolean;
   backend: BackendRequest;
@@ -131,6 +133,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       seed: options.seed,
       command: options.command,
       secondRoundShare: options.pseudoLabel ? 0.4 : 0,
+      ...(options.syntheticRows !== undefined ? { syntheticRows: options.syntheticRows } : {}),
       ...(options.preset ? { preset: options.preset } : {}),
       fitProbesToSpeed: options.fitProbesToSpeed,
       onEvent: options.onAutoEvent,
@@ -145,12 +148,21 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   // auto's budget is a deadline: members stop after the epoch that would end past it, leaving
   // the reserve its plan set aside for evaluating and submitting (machines slow down mid-run).
   const deadline = auto ? started + (budgetSeconds - auto.plan.reserveSeconds) * 1000 : undefined;
+  // A noisy competition whose noise auto could model: MNIST train images with that noise join
+  // every member's training rows (round 1's, with pseudo-labelling).
+  let synthetic: string | undefined;
+  if (auto?.noise && auto.noise.syntheticRows > 0) {
+    synthetic = path.join(runDir, SYNTHETIC_ROWS_FILE);
+    await mkdir(runDir, { recursive: true });
+    const rows = await writeSyntheticRows(auto.noise, synthetic);
+    stage('train', `${rows} MNIST train images with the competition's noise model join the training rows (${path.relative(process.cwd(), synthetic) || synthetic})`);
+  }
   let trained: RunManifest;
   if (auto && options.pseudoLabel) {
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
     const round1 = path.join(runDir, 'round1');
     stage('train', `round 1: training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${round1}`);
-    await trainEnsemble({ ensemble, data: competition, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent });
+    await trainEnsemble({ ensemble, data: competition, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: synthetic });
     const round = await pseudoLabelRound({
       round1,
       data: competition,
@@ -167,7 +179,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   } else {
     const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
     stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
-    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, deadline });
+    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, deadline, extra: synthetic });
   }
   const cut = trained.members.filter((m) => m.stoppedAtDeadline);
   if (cut.length > 0) {

@@ -178,6 +178,14 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(error.where).toEqual({ flag: 'preset' });
   });
 
+  test('run --synthetic-rows with an ensemble other than auto: one error line naming --synthetic-rows, nothing trained', async () => {
+    const outcome = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--synthetic-rows', '1000']);
+    const error = expectFinished(outcome, 'error');
+    expect(outcome.lines).toHaveLength(1);
+    expect(error.error).toMatch(/--synthetic-rows works with the auto ensemble/);
+    expect(error.where).toEqual({ flag: 'synthetic-rows' });
+  });
+
   test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor', 'runs', 'runs compare', 'search', 'worker', 'queue status'])(
     'digits %s with a mistyped flag: one error line naming it, exit 2',
     async (command) => {

@@ -58,6 +58,18 @@ describe('budget planning', () => {
     expect(planMembers({ ...base, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 12, epochs: 8 });
   });
 
+  test('with synthetic rows an epoch covers them too, and members target 3 such epochs', () => {
+    // Given 43,200 synthetic rows beside the 10,800 (54,000 in all: 117 s an epoch at 460 img/s) and 900 s left
+    const plan = planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 900, start: 'noisy', syntheticRows: 43_200 });
+    // Then 2 rounds of 2 members × 3 epochs (704 s + 101 s of reserve); 4 epochs would not fit
+    expect([plan.members, plan.epochs, plan.rounds]).toEqual([4, 3, 2]);
+    expect(plan.trainSeconds).toBe(Math.round((2 * 3 * 54_000) / 460));
+    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(900);
+    expect(plan.reason).toMatch(/3 epochs per member from the noisy start with 43200 synthetic rows/);
+    // and a short budget shortens the members to one such epoch before it drops below four of them
+    expect(planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 400, start: 'noisy', syntheticRows: 43_200 })).toMatchObject({ members: 4, epochs: 1 });
+  });
+
   test('a budget too short for anything still plans one round of one epoch, and says it does not fit', () => {
     const plan = planMembers({ ...base, remainingSeconds: 30, start: 'clean' });
     expect(plan).toMatchObject({ members: 2, epochs: 1, rounds: 1, fits: false });

@@ -1,0 +1,269 @@
+/**
+ * The sensor-noise model of a noisy competition, fitted to its own training pixels, and
+ * MNIST train images corrupted by it: more training rows whose noise looks like the
+ * competition's (`auto` adds them to its members' training rows).
+ *
+ * The model is the textbook one for an imaging sensor: a gain and an offset on the signal,
+ * then additive white Gaussian noise, clipped to the pixel range,
+ *
+ *   y = clip(gain · x + offset + σ · z, 0, 1),   z ~ N(0, 1) independently per pixel.
+ *
+ * MNIST digits leave the outer frame of every image black (x = 0), so the frame's pixels
+ * are draws of clip(offset + σ z): their histogram fixes offset and σ (a censored normal: the
+ * clipped mass sits at 0 and 1). The gain then makes the model's mean over the digit box
+ * equal the competition's, with x drawn from MNIST's own pixel histogram. The fit is
+ * accepted only when the model explains what it sees: frame pixels independent of their
+ * neighbours (fog or blur make correlated backgrounds), both histograms within
+ * `MAX_HISTOGRAM_DISTANCE` of the model's (total variation), and noise worth matching
+ * (σ ≥ `MIN_SIGMA`). Salt-and-pepper, uniform-maximum or signal-dependent noise fail these
+ * checks, and the competition is left as it is.
+ */
+import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
+import type { ImageSet } from './image-set.js';
+import type { MnistSet } from './mnist.js';
+import { createRandom } from './random.js';
+import { PROFILE_FRAME } from './background.js';
+
+export interface GaussianNoiseModel {
+  kind: 'gaussian';
+  gain: number;
+  offset: number;
+  sigma: number;
+}
+
+export interface NoiseFit {
+  /** the model, when it explains the competition's pixels; null otherwise */
+  model: GaussianNoiseModel | null;
+  /** the best parameters found, accepted or not */
+  fitted: GaussianNoiseModel;
+  /** total-variation distance between the frame pixels' histogram and the model's */
+  frameDistance: number;
+  /** the same over the digit box (the central 20×20 pixels) */
+  boxDistance: number;
+  /** correlation of horizontally adjacent frame pixels (white noise: about 0) */
+  neighbourCorrelation: number;
+  images: number;
+  reason: string;
+}
+
+/** Largest total-variation distance between a histogram and the model's that counts as a fit. */
+export const MAX_HISTOGRAM_DISTANCE = 0.05;
+/** Below this σ there is no noise worth synthesising (clean MNIST's frame fits σ ≈ 0). */
+export const MIN_SIGMA = 0.05;
+/** Above this |correlation| of neighbouring frame pixels the background is not white noise. */
+export const MAX_NEIGHBOUR_CORRELATION = 0.2;
+
+const INTERIOR_BINS = 32;
+/** bins: [exactly 0, 32 equal bins inside (0, 1), exactly 1] */
+const BINS = INTERIOR_BINS + 2;
+const ATOM = 0.5 / 255;
+
+function binOf(v: number): number {
+  if (v <= ATOM) return 0;
+  if (v >= 1 - ATOM) return BINS - 1;
+  return 1 + Math.min(INTERIOR_BINS - 1, Math.floor(v * INTERIOR_BINS));
+}
+
+/** Bin edges on the y axis: bin b covers [edges[b], edges[b + 1]). */
+const EDGES = (() => {
+  const edges = [Number.NEGATIVE_INFINITY, ATOM];
+  for (let k = 1; k < INTERIOR_BINS; k++) edges.push(k / INTERIOR_BINS);
+  edges.push(1 - ATOM, Number.POSITIVE_INFINITY);
+  return edges;
+})();
+
+/** P(clip(μ + σz) falls in each bin), added into `out` with weight `w`. */
+function addModelHistogram(out: Float64Array, mu: number, sigma: number, w: number): void {
+  let previous = 0;
+  for (let b = 0; b < BINS; b++) {
+    const upper = b === BINS - 1 ? 1 : normalCdf(EDGES[b + 1]!, mu, sigma);
+    out[b] += w * (upper - previous);
+    previous = upper;
+  }
+}
+
+function normalise(h: Float64Array): Float64Array {
+  let total = 0;
+  for (const v of h) total += v;
+  return total > 0 ? h.map((v) => v / total) : h;
+}
+
+function totalVariation(a: Float64Array, b: Float64Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
+  return d / 2;
+}
+
+/** E[clip(μ + σz, 0, 1)] in closed form. */
+function clippedMean(mu: number, sigma: number): number {
+  const a = (0 - mu) / sigma;
+  const b = (1 - mu) / sigma;
+  const phi = (t: number) => Math.exp(-0.5 * t * t) / Math.sqrt(2 * Math.PI);
+  const Pa = normalCdf(a, 0, 1);
+  const Pb = normalCdf(b, 0, 1);
+  // ∫ over (0,1) of y dF + 1 · P(y ≥ 1)
+  return mu * (Pb - Pa) + sigma * (phi(a) - phi(b)) + (1 - Pb);
+}
+
+/**
+ * Histogram of MNIST's digit-box pixel values (256 levels, as probabilities), over every
+ * image: MNIST train alternates its two writer populations (even and odd rows differ in mean
+ * ink by 13%), so a strided sample would be biased.
+ */
+export function mnistBoxLevels(mnist: MnistSet): Float64Array {
+  const levels = new Float64Array(256);
+  const n = mnist.rows;
+  for (let i = 0; i < mnist.count; i++) {
+    const base = i * n * n;
+    for (let y = 4; y < n - 4; y++) for (let x = 4; x < n - 4; x++) levels[mnist.images[base + y * n + x]!]! += 1;
+  }
+  return normalise(levels);
+}
+
+/**
+ * Fits the model to up to `limit` training images spread over `data`; `levels` is the
+ * histogram of clean digit-box pixels the gain is fitted against (`mnistBoxLevels`).
+ */
+export function fitNoiseModel(data: ImageSet, levels: Float64Array, limit = 20_000): NoiseFit {
+  const size = data.size;
+  const px = size * size;
+  const scale = 1 / data.scale;
+  const count = Math.min(limit, data.count);
+  const step = data.count / Math.max(1, count);
+  const frame = new Float64Array(BINS);
+  const box = new Float64Array(BINS);
+  let boxSum = 0;
+  let boxN = 0;
+  // neighbour correlation along the top and bottom frame rows
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  let pairs = 0;
+  const boxLo = Math.floor((size - 20) / 2);
+  const boxHi = boxLo + 20;
+  for (let i = 0; i < count; i++) {
+    const base = Math.floor(i * step) * px;
+    const at = (y: number, x: number) => data.images[base + y * size + x]! * scale;
+    for (let y = 0; y < size; y++) {
+      const edgeRow = y < PROFILE_FRAME || y >= size - PROFILE_FRAME;
+      for (let x = 0; x < size; x++) {
+        const v = at(y, x);
+        if (edgeRow || x < PROFILE_FRAME || x >= size - PROFILE_FRAME) frame[binOf(v)]! += 1;
+        if (y >= boxLo && y < boxHi && x >= boxLo && x < boxHi) {
+          box[binOf(v)]! += 1;
+          boxSum += v;
+          boxN++;
+        }
+        if (edgeRow && x + 1 < size) {
+          const w = at(y, x + 1);
+          sx += v;
+          sy += w;
+          sxx += v * v;
+          syy += w * w;
+          sxy += v * w;
+          pairs++;
+        }
+      }
+    }
+  }
+  const frameH = normalise(frame);
+  const boxH = normalise(box);
+  const boxMean = boxN ? boxSum / boxN : 0;
+  const cov = sxy / pairs - (sx / pairs) * (sy / pairs);
+  const varX = sxx / pairs - (sx / pairs) ** 2;
+  const varY = syy / pairs - (sy / pairs) ** 2;
+  const neighbourCorrelation = varX > 1e-12 && varY > 1e-12 ? cov / Math.sqrt(varX * varY) : 0;
+
+  // offset and σ: a grid, then a finer grid around the best point
+  let best = { offset: 0, sigma: 0.01, distance: Number.POSITIVE_INFINITY };
+  const search = (offsets: number[], sigmas: number[]) => {
+    for (const offset of offsets) {
+      for (const sigma of sigmas) {
+        const h = new Float64Array(BINS);
+        addModelHistogram(h, offset, sigma, 1);
+        const distance = totalVariation(frameH, h);
+        if (distance < best.distance) best = { offset, sigma, distance };
+      }
+    }
+  };
+  const range = (lo: number, hi: number, by: number) => Array.from({ length: Math.round((hi - lo) / by) + 1 }, (_, k) => lo + k * by);
+  search(range(-0.5, 1, 0.02), range(0.005, 0.6, 0.01));
+  search(range(best.offset - 0.02, best.offset + 0.02, 0.002), range(Math.max(0.001, best.sigma - 0.01), best.sigma + 0.01, 0.001));
+  const { offset, sigma } = best;
+
+  // gain: the model's mean over the digit box equals the competition's (monotone in the gain)
+  const modelBoxMean = (gain: number) => {
+    let m = 0;
+    for (let l = 0; l < 256; l++) if (levels[l]! > 0) m += levels[l]! * clippedMean(gain * (l / 255) + offset, sigma);
+    return m;
+  };
+  let lo = 0;
+  let hi = 3;
+  for (let k = 0; k < 50; k++) {
+    const mid = (lo + hi) / 2;
+    if (modelBoxMean(mid) < boxMean) lo = mid;
+    else hi = mid;
+  }
+  const gain = (lo + hi) / 2;
+  const modelBox = new Float64Array(BINS);
+  for (let l = 0; l < 256; l++) if (levels[l]! > 0) addModelHistogram(modelBox, gain * (l / 255) + offset, sigma, levels[l]!);
+  const boxDistance = totalVariation(boxH, modelBox);
+  const fitted: GaussianNoiseModel = { kind: 'gaussian', gain: round(gain), offset: round(offset), sigma: round(sigma) };
+  const figures = `gain ${fitted.gain}, offset ${fitted.offset}, σ ${fitted.sigma}; histogram distance ${best.distance.toFixed(3)} on the frame, ${boxDistance.toFixed(3)} on the digit box; neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)}; ${count} images`;
+  const why =
+    sigma < MIN_SIGMA
+      ? `no noise worth matching (σ ${fitted.sigma} < ${MIN_SIGMA})`
+      : Math.abs(neighbourCorrelation) > MAX_NEIGHBOUR_CORRELATION
+        ? `the background is not white noise (neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)})`
+        : best.distance > MAX_HISTOGRAM_DISTANCE
+          ? `the frame's pixels are not clipped Gaussian noise (distance ${best.distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
+          : boxDistance > MAX_HISTOGRAM_DISTANCE
+            ? `the digits' pixels are not gain, offset and Gaussian noise (distance ${boxDistance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
+            : null;
+  return {
+    model: why ? null : fitted,
+    fitted,
+    frameDistance: round(best.distance),
+    boxDistance: round(boxDistance),
+    neighbourCorrelation: round(neighbourCorrelation),
+    images: count,
+    reason: why ? `no noise model: ${why} (${figures})` : `Gaussian sensor noise: y = clip(${fitted.gain}·x + ${fitted.offset} + ${fitted.sigma}·z) (${figures})`,
+  };
+}
+
+function round(v: number): number {
+  return Number(v.toFixed(4));
+}
+
+/**
+ * `count` MNIST train images (a seeded choice) corrupted by `model`, as 0–255 integers
+ * (the corrections format's pixels): noise drawn once, from `seed`.
+ */
+export function synthesizeNoisyImages(mnist: MnistSet, model: GaussianNoiseModel, count: number, seed: number): { images: Uint8Array; labels: Uint8Array; count: number; sources: Uint32Array } {
+  const px = mnist.rows * mnist.cols;
+  const random = createRandom(seed);
+  const n = Math.min(count, mnist.count);
+  // a seeded choice of distinct source images
+  const order = new Uint32Array(mnist.count);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  for (let i = 0; i < n; i++) {
+    const j = i + random.int(order.length - i);
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  const sources = order.slice(0, n).sort();
+  const images = new Uint8Array(n * px);
+  const labels = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    const src = sources[k]! * px;
+    labels[k] = mnist.labels[sources[k]!]!;
+    for (let p = 0; p < px; p++) {
+      const y = model.gain * (mnist.images[src + p]! / 255) + model.offset + model.sigma * random.normal();
+      images[k * px + p] = Math.round(255 * Math.min(1, Math.max(0, y)));
+    }
+  }
+  return { images, labels, count: n, sources };
+}

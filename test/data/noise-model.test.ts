@@ -1,0 +1,134 @@
+/**
+ * The competition's noise model: fitted to real MNIST train images corrupted with known
+ * parameters, it recovers them; noise it does not model (uniform maximum, salt and pepper,
+ * correlated backgrounds, none at all) is refused; synthetic rows follow the model.
+ */
+import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { ImageSet } from '../../src/data/image-set.js';
+import { readMnist, type MnistSet } from '../../src/data/mnist.js';
+import { fitNoiseModel, mnistBoxLevels, MIN_SIGMA, synthesizeNoisyImages } from '../../src/data/noise-model.js';
+import { createRandom } from '../../src/data/random.js';
+
+let mnist: MnistSet;
+let levels: Float64Array;
+beforeAll(async () => {
+  mnist = await readMnist('train');
+  levels = mnistBoxLevels(mnist);
+});
+
+/** `count` MNIST train images (every 7th, both writer populations) with `corrupt` applied per image, in [0, 1] floats. */
+function corrupted(count: number, corrupt: (x: Float32Array, random: ReturnType<typeof createRandom>) => Float32Array, seed = 3): ImageSet {
+  const random = createRandom(seed);
+  const images = new Float32Array(count * 784);
+  const labels = new Uint8Array(count);
+  for (let k = 0; k < count; k++) {
+    const i = k * 7;
+    const x = Float32Array.from(mnist.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255);
+    images.set(corrupt(x, random), k * 784);
+    labels[k] = mnist.labels[i]!;
+  }
+  return { images, labels, count, size: 28, scale: 1 };
+}
+
+const gaussian = (gain: number, offset: number, sigma: number) => (x: Float32Array, random: ReturnType<typeof createRandom>) =>
+  x.map((v) => Math.min(1, Math.max(0, gain * v + offset + sigma * random.normal())));
+
+describe('fitNoiseModel', () => {
+  test.each([
+    { gain: 1, offset: 0, sigma: 0.335 },
+    { gain: 0.5, offset: 0.25, sigma: 0.251 },
+    { gain: 0.8, offset: 0.1, sigma: 0.12 },
+  ])('recovers gain $gain, offset $offset, σ $sigma from the images alone', ({ gain, offset, sigma }) => {
+    const fit = fitNoiseModel(corrupted(3000, gaussian(gain, offset, sigma)), levels);
+    expect(fit.model).not.toBeNull();
+    expect(fit.model!.gain).toBeCloseTo(gain, 1);
+    expect(Math.abs(fit.model!.gain - gain)).toBeLessThan(0.03);
+    expect(Math.abs(fit.model!.offset - offset)).toBeLessThan(0.01);
+    expect(Math.abs(fit.model!.sigma - sigma)).toBeLessThan(0.01);
+    expect(fit.frameDistance).toBeLessThan(0.02);
+    expect(fit.boxDistance).toBeLessThan(0.02);
+    expect(fit.reason).toMatch(/^Gaussian sensor noise/);
+  });
+
+  test('refuses uniform-maximum noise (the frame is not a clipped normal)', () => {
+    const fit = fitNoiseModel(corrupted(2000, (x, r) => x.map((v) => Math.max(v, r.next()))), levels);
+    expect(fit.model).toBeNull();
+    expect(fit.reason).toMatch(/frame's pixels are not clipped Gaussian noise/);
+  });
+
+  test('refuses salt-and-pepper noise', () => {
+    const fit = fitNoiseModel(corrupted(2000, (x, r) => x.map((v) => (r.next() < 0.17 ? (r.next() < 0.5 ? 1 : 0) : v))), levels);
+    expect(fit.model).toBeNull();
+    expect(fit.reason).toMatch(/not clipped Gaussian noise/);
+  });
+
+  test('refuses a background whose neighbouring pixels correlate (Gaussian noise blurred along rows)', () => {
+    const blurred = (x: Float32Array, r: ReturnType<typeof createRandom>) => {
+      const noisy = gaussian(1, 0.3, 0.2)(x, r);
+      return noisy.map((_, p) => {
+        const c = p % 28;
+        const a = noisy[p - (c > 0 ? 1 : 0)]!;
+        const b = noisy[p + (c < 27 ? 1 : 0)]!;
+        return (a + noisy[p]! + b) / 3;
+      });
+    };
+    const fit = fitNoiseModel(corrupted(2000, blurred), levels);
+    expect(fit.model).toBeNull();
+    expect(fit.neighbourCorrelation).toBeGreaterThan(0.5);
+    expect(fit.reason).toMatch(/not white noise/);
+  });
+
+  test('finds no noise worth matching on faintly noisy images', () => {
+    const fit = fitNoiseModel(corrupted(2000, gaussian(1, 0, 0.02)), levels);
+    expect(fit.fitted.sigma).toBeLessThan(MIN_SIGMA);
+    expect(fit.model).toBeNull();
+    expect(fit.reason).toMatch(/no noise worth matching/);
+  });
+});
+
+describe('synthesizeNoisyImages', () => {
+  const model = { kind: 'gaussian' as const, gain: 0.5, offset: 0.25, sigma: 0.25 };
+
+  test('distinct MNIST train images with their own labels, the same for the same seed', () => {
+    const a = synthesizeNoisyImages(mnist, model, 500, 9);
+    const b = synthesizeNoisyImages(mnist, model, 500, 9);
+    const c = synthesizeNoisyImages(mnist, model, 500, 10);
+    expect(a.count).toBe(500);
+    expect(new Set(a.sources).size).toBe(500);
+    a.sources.forEach((s, k) => expect(a.labels[k]).toBe(mnist.labels[s]));
+    expect(Buffer.from(a.images).equals(Buffer.from(b.images))).toBe(true);
+    expect(Buffer.from(a.images).equals(Buffer.from(c.images))).toBe(false);
+  });
+
+  test("pixels follow the model: the frame's mean is E[clip(offset + σz)], and the fit finds the model again", () => {
+    const s = synthesizeNoisyImages(mnist, model, 3000, 4);
+    let sum = 0;
+    let n = 0;
+    for (let k = 0; k < s.count; k++) {
+      for (let p = 0; p < 784; p++) {
+        const y = Math.floor(p / 28);
+        const x = p % 28;
+        if (y < 3 || y >= 25 || x < 3 || x >= 25) {
+          sum += s.images[k * 784 + p]! / 255;
+          n++;
+        }
+      }
+    }
+    // E[clip(μ + σz, 0, 1)] for μ = 0.25, σ = 0.25, computed here by its own integral
+    const mu = 0.25;
+    const sigma = 0.25;
+    let expected = 0;
+    const steps = 20000;
+    for (let i = 0; i < steps; i++) {
+      const y0 = i / steps;
+      const y1 = (i + 1) / steps;
+      expected += ((y0 + y1) / 2) * (normalCdf(y1, mu, sigma) - normalCdf(y0, mu, sigma));
+    }
+    expected += 1 - normalCdf(1, mu, sigma);
+    expect(Math.abs(sum / n - expected)).toBeLessThan(0.003);
+    const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels);
+    expect(Math.abs(fit.model!.gain - 0.5)).toBeLessThan(0.03);
+    expect(Math.abs(fit.model!.sigma - 0.25)).toBeLessThan(0.01);
+  });
+});

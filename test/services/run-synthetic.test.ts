@@ -1,0 +1,82 @@
+/**
+ * `digits run` with `auto` on a competition with Gaussian noise, for real at tiny scale (300
+ * training rows, a half-minute budget): the noise model is fitted to the training pixels,
+ * MNIST train images with that noise are written into the run folder and join every member's
+ * training rows (never the validation rows), and the run folder records it all with paths
+ * relative to itself. With `syntheticRows: 0` nothing is added.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { readCorrections } from '../../src/data/corrections.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { SYNTHETIC_ROWS_FILE } from '../../src/services/auto.js';
+import { runMainJob } from '../../src/services/run.js';
+import type { EnsembleEvent } from '../../src/training/train-member.js';
+
+let dir: string;
+let competition: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-synthetic-'));
+  competition = path.join(dir, 'competitions', 'gaussian');
+  await buildPracticeCompetition({ recipe: 'gaussian', sigma: 0.3, out: competition, trainRows: 300, testRows: 40, seed: 5 });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const run = async (name: string, syntheticRows: number) => {
+  const starts: Array<Extract<EnsembleEvent, { type: 'start' }>> = [];
+  const result = await runMainJob({
+    data: competition,
+    workDir: dir,
+    ensemble: 'auto',
+    budgetMinutes: 0.5,
+    backend: 'wasm',
+    infer: 'auto',
+    concurrency: 2,
+    seed: 42,
+    command: 'test',
+    runName: name,
+    syntheticRows,
+    fitProbesToSpeed: false,
+    onTrainEvent: (e) => {
+      if (e.type === 'start') starts.push(e);
+    },
+  });
+  return { result, starts };
+};
+
+test('Gaussian noise is modelled from the training pixels, and MNIST train images with it join every member\'s training rows', async () => {
+  const { result, starts } = await run('synthetic', 600);
+  const noise = result.auto!.noise!;
+  // The fitted model is the competition's: gain 1, offset 0, σ 0.3
+  expect(noise.fit.model).not.toBeNull();
+  expect(Math.abs(noise.fit.model!.sigma - 0.3)).toBeLessThan(0.02);
+  expect(Math.abs(noise.fit.model!.offset)).toBeLessThan(0.02);
+  expect(Math.abs(noise.fit.model!.gain - 1)).toBeLessThan(0.1);
+  expect(noise.syntheticRows).toBe(600);
+  // The rows are in the run folder, in the corrections format, with every digit
+  const file = path.join(result.runDir, SYNTHETIC_ROWS_FILE);
+  const log = await readCorrections(file);
+  expect(log.records).toHaveLength(600);
+  expect(new Set(log.records.map((r) => r.label)).size).toBe(10);
+  // run.json names them relative to itself, and every member trained on 270 + 600 rows, validated on the 30
+  const manifest = JSON.parse(await readFile(path.join(result.runDir, 'run.json'), 'utf8'));
+  expect(manifest.extra).toMatchObject({ file: SYNTHETIC_ROWS_FILE, rows: 600 });
+  expect(manifest.auto.noise.syntheticRows).toBe(600);
+  expect(starts.length).toBe(result.auto!.plan.members);
+  for (const s of starts) expect([s.trainRows, s.validationRows]).toEqual([870, 30]);
+  // and the run was evaluated and submitted as usual
+  expect(result.submission.rows).toBe(40);
+}, 240_000);
+
+test('syntheticRows 0 adds none', async () => {
+  const { result, starts } = await run('none', 0);
+  expect(result.auto!.noise!.fit.model).not.toBeNull();
+  expect(result.auto!.noise!.syntheticRows).toBe(0);
+  await expect(stat(path.join(result.runDir, SYNTHETIC_ROWS_FILE))).rejects.toThrow();
+  for (const s of starts) expect(s.trainRows).toBe(270);
+}, 240_000);
