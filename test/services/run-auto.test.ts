@@ -14,6 +14,7 @@ import type { AutoRecord } from '../../src/ensemble/auto.js';
 import { AUTO_FILE, runMainJob, type MainJobResult } from '../../src/services/run.js';
 import { pseudoLabelRound } from '../../src/services/pseudo-label.js';
 import { readCorrections } from '../../src/data/corrections.js';
+import { tinyAutoRunOptions } from '../helpers/tiny-auto.js';
 
 let dir: string;
 let competition: string;
@@ -28,23 +29,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const run = (name: string) =>
-  runMainJob({
-    data: competition,
-    workDir: dir,
-    ensemble: 'auto',
-    budgetMinutes: 0.5,
-    backend: 'wasm',
-    infer: 'auto',
-    concurrency: 2,
-    seed: 42,
-    command: 'test',
-    runName: name,
-    // The probes keep the plan the budget makes, not one fitted to how busy the machine was
-    // just now: both runs then probe the same rows, and any difference would come from the answers.
-    fitProbesToSpeed: false,
-    onStage: (stage, message) => stages.push(`${stage}: ${message}`),
-  });
+// The probes keep the plan the budget makes (tinyAutoRunOptions): both runs then probe the
+// same rows, and any difference would come from the answers.
+const run = (name: string) => runMainJob(tinyAutoRunOptions({ data: competition, workDir: dir, runName: name, onStage: (stage, message) => stages.push(`${stage}: ${message}`) }));
 
 /** What auto decided, without the figures that depend on how fast the machine was just now. */
 const decisions = (r: AutoRecord) => ({

@@ -14,6 +14,7 @@ import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { SYNTHETIC_ROWS_FILE } from '../../src/services/auto.js';
 import { runMainJob } from '../../src/services/run.js';
 import type { EnsembleEvent } from '../../src/training/train-member.js';
+import { tinyAutoRunOptions } from '../helpers/tiny-auto.js';
 
 let dir: string;
 let competition: string;
@@ -29,23 +30,17 @@ afterAll(async () => {
 
 const run = async (name: string, syntheticRows: number) => {
   const starts: Array<Extract<EnsembleEvent, { type: 'start' }>> = [];
-  const result = await runMainJob({
-    data: competition,
-    workDir: dir,
-    ensemble: 'auto',
-    budgetMinutes: 0.5,
-    backend: 'wasm',
-    infer: 'auto',
-    concurrency: 2,
-    seed: 42,
-    command: 'test',
-    runName: name,
-    syntheticRows,
-    fitProbesToSpeed: false,
-    onTrainEvent: (e) => {
-      if (e.type === 'start') starts.push(e);
-    },
-  });
+  const result = await runMainJob(
+    tinyAutoRunOptions({
+      data: competition,
+      workDir: dir,
+      runName: name,
+      syntheticRows,
+      onTrainEvent: (e) => {
+        if (e.type === 'start') starts.push(e);
+      },
+    }),
+  );
   return { result, starts };
 };
 
