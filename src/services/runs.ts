@@ -81,13 +81,15 @@ function shortPath(p: string | undefined): string {
 }
 
 /**
- * One run's recipes summed up as `key → value`: the ensemble's validation and recipe count,
- * and per knob the values its recipes use (`a|b` when they differ).
+ * One run's recipes summed up as `key → value`: the ensemble's validation, recipe count and
+ * extra training rows, and per knob the values its recipes use (`a|b` when they differ).
  */
-export function recipeSignature(manifest: Pick<RunManifest, 'ensemble'>): Map<string, string> {
+export function recipeSignature(manifest: Pick<RunManifest, 'ensemble' | 'extra'>): Map<string, string> {
   const out = new Map<string, string>();
   out.set('validation', describeValidation(manifest.ensemble.validation));
   out.set('recipes', String(manifest.ensemble.members.length));
+  // rows every member trained on beside the competition's (corrections, pseudo-labels, synthetic rows)
+  out.set('extra rows', manifest.extra ? `${manifest.extra.rows} (${path.basename(manifest.extra.file)})` : '0');
   for (const key of RECIPE_KEYS) {
     const values = [...new Set(manifest.ensemble.members.map((m) => (key === 'init' ? shortPath(m.init) : show(m[key]))))];
     out.set(key, values.join('|'));
@@ -218,7 +220,7 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   if (!runA || !runB) throw new UserError(`${runA ? dirB : dirA} has a run.json that is not a digits run`, { where: { file: path.join(runA ? dirB : dirA, RUN_MANIFEST) }, hint: 'Compare folders written by digits train.' });
   const [diffA, diffB] = recipeDifferences([recipeSignature(runA.manifest), recipeSignature(runB.manifest)]);
   const ensemble: FieldDifference[] = [];
-  for (const key of ['validation', 'recipes']) {
+  for (const key of ['validation', 'recipes', 'extra rows']) {
     const a = recipeSignature(runA.manifest).get(key)!;
     const b = recipeSignature(runB.manifest).get(key)!;
     if (a !== b) ensemble.push({ key, a, b });

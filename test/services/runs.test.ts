@@ -3,7 +3,7 @@
  * only when a submission of it was scored against answers, and the recipe knobs that
  * differ; `runs compare` puts two runs side by side.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,7 +15,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
 import { readEvaluationReport } from '../../src/evaluation/evaluation-report.js';
-import { compareRuns, listRuns, recipeDifferences } from '../../src/services/runs.js';
+import { compareRuns, listRuns, recipeDifferences, recipeSignature } from '../../src/services/runs.js';
 import { submitRun } from '../../src/services/submit.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { runCommand } from '../helpers/run-command.js';
@@ -86,6 +86,15 @@ describe('digits runs', () => {
     expect(stdout).toMatch(/m2\.learningRate\s+0\.001\s+0\.003/);
     const bad = await runCommand(RunsCompareCommand, ['first', 'nope', '--runs-dir', runsDir()]);
     expect(bad.exit).not.toBe(0);
+  });
+
+  test('extra training rows (corrections, pseudo-labels, synthetic rows) are part of a run\'s signature, so runs that differ in them say so', async () => {
+    const manifest = JSON.parse(await readFile(path.join(runsDir(), 'first', 'run.json'), 'utf8'));
+    const plain = recipeSignature(manifest);
+    const extra = recipeSignature({ ...manifest, extra: { file: 'synthetic-rows.jsonl', rows: 43_200, sha256: 'x' } });
+    expect(plain.get('extra rows')).toBe('0');
+    expect(extra.get('extra rows')).toBe('43200 (synthetic-rows.jsonl)');
+    expect(recipeDifferences([plain, extra])).toEqual([[], ['extra rows=43200 (synthetic-rows.jsonl)']]);
   });
 
   test.each([
