@@ -19,6 +19,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageSet } from './image-set.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 
 export const CORRECTIONS_FILE = 'corrections.jsonl';
@@ -79,6 +80,14 @@ export async function checkCorrectionsStore(file: string): Promise<void> {
   await access(folder, constants.W_OK).catch(() => {
     throw new UserError(`the corrections store ${target} is not writable (${info ? 'the file' : `the folder ${folder}`} refuses writes)`, { where, hint: 'Fix the permissions, or give another file with --corrections.' });
   });
+}
+
+/**
+ * Writes a whole corrections file at once (rows a run makes: pseudo-labels, synthetic rows),
+ * atomically: a crash leaves the old file or none, never half of the new one.
+ */
+export async function writeCorrections(file: string, records: readonly CorrectionRecord[]): Promise<void> {
+  await writeFileAtomic(file, records.length ? `${records.map((r) => JSON.stringify(r)).join('\n')}\n` : '');
 }
 
 /** Appends are chained per file, so two requests of this process never interleave a check and a write. */

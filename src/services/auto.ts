@@ -12,9 +12,8 @@
  * `<runDir>/auto-probes/`.
  */
 import path from 'node:path';
-import { writeFileAtomic } from '../atomic-file.js';
 import { profileBackground } from '../data/background.js';
-import { CORRECTION_VERSION } from '../data/corrections.js';
+import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
 import { readMnist } from '../data/mnist.js';
 import { fitNoiseModel, mnistBoxLevels, synthesizeNoisyImages, type NoiseFit } from '../data/noise-model.js';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
@@ -139,11 +138,11 @@ export async function writeSyntheticRows(noise: NonNullable<AutoRecord['noise']>
   const rows = synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed);
   const px = mnist.rows * mnist.cols;
   const time = new Date().toISOString();
-  const lines: string[] = [];
+  const records: CorrectionRecord[] = [];
   for (let k = 0; k < rows.count; k++) {
-    lines.push(JSON.stringify({ v: CORRECTION_VERSION, time, label: rows.labels[k], predicted: null, image: Array.from(rows.images.subarray(k * px, (k + 1) * px)) }));
+    records.push({ v: CORRECTION_VERSION, time, label: rows.labels[k]!, predicted: null, image: Array.from(rows.images.subarray(k * px, (k + 1) * px)) });
   }
-  await writeFileAtomic(file, `${lines.join('\n')}\n`);
+  await writeCorrections(file, records);
   return rows.count;
 }
 

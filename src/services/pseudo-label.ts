@@ -9,8 +9,9 @@
  * round 2 takes them through the same `extra` path as the drawing pad's corrections, and
  * they are part of round 2's data fingerprint.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
 import { loadDataset } from '../data/dataset.js';
 import { autoEnsemble, reserveSeconds, type AutoRecord } from '../ensemble/auto.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
@@ -54,23 +55,23 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
     say(`round 1's ${members.length} members predict the ${dataset.ids.length} test rows (labels never read)`);
     const { images, count, labels, confidence } = await predictTestSet(predictors, dataset, []);
     const px = dataset.width * dataset.height;
-    const lines: string[] = [];
+    const records: CorrectionRecord[] = [];
     const perClass = new Array<number>(10).fill(0);
     const time = new Date().toISOString();
     for (let i = 0; i < count; i++) {
       if (confidence[i]! < threshold) continue;
       const image = Array.from(images.subarray(i * px, (i + 1) * px), (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
-      lines.push(JSON.stringify({ v: 1, time, label: labels[i], predicted: labels[i], image }));
+      records.push({ v: CORRECTION_VERSION, time, label: labels[i]!, predicted: labels[i]!, image });
       perClass[labels[i]!]!++;
     }
     const extraFile = path.join(path.dirname(options.round1), PSEUDO_LABEL_FILE);
-    await writeFile(extraFile, lines.length ? `${lines.join('\n')}\n` : '');
-    say(`${lines.length} of ${count} test rows at confidence ≥ ${threshold} join the training rows`);
-    options.record.pseudoLabel = { threshold, rows: lines.length, testRows: count, perClass, round1: options.round1 };
+    await writeCorrections(extraFile, records);
+    say(`${records.length} of ${count} test rows at confidence ≥ ${threshold} join the training rows`);
+    options.record.pseudoLabel = { threshold, rows: records.length, testRows: count, perClass, round1: options.round1 };
 
     // Round 2 keeps round 1's members and fits its epochs to what the budget has left.
     const validationRows = Math.round(dataset.trainLabels.length * 0.1);
-    const rows = dataset.trainLabels.length - validationRows + lines.length;
+    const rows = dataset.trainLabels.length - validationRows + records.length;
     const roundSeconds = (Math.ceil(members.length / options.concurrency) * rows) / options.record.throughput.imagesPerSecondPerWorker;
     const left = options.budgetSeconds - options.spentSeconds - reserveSeconds(members.length, count, validationRows, options.record.throughput.imagesPerSecondPerWorker * options.concurrency);
     const epochs = Math.max(1, Math.min(options.record.plan.epochs, Math.floor(left / roundSeconds)));
@@ -85,7 +86,7 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
       inits: members.map((m) => path.join(options.round1, m.checkpoint!)),
       name: 'auto-round2',
     });
-    return { ensemble, extraFile, extraRows: lines.length };
+    return { ensemble, extraFile, extraRows: records.length };
   } finally {
     for (const p of predictors) p.dispose();
   }
