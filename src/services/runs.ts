@@ -218,11 +218,12 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   const runA = await loadRun(dirA, ledger, options.submissionsDir);
   const runB = await loadRun(dirB, ledger, options.submissionsDir);
   if (!runA || !runB) throw new UserError(`${runA ? dirB : dirA} has a run.json that is not a digits run`, { where: { file: path.join(runA ? dirB : dirA, RUN_MANIFEST) }, hint: 'Compare folders written by digits train.' });
-  const [diffA, diffB] = recipeDifferences([recipeSignature(runA.manifest), recipeSignature(runB.manifest)]);
+  const [signatureA, signatureB] = [recipeSignature(runA.manifest), recipeSignature(runB.manifest)];
+  const [diffA, diffB] = recipeDifferences([signatureA, signatureB]);
   const ensemble: FieldDifference[] = [];
   for (const key of ['validation', 'recipes', 'extra rows']) {
-    const a = recipeSignature(runA.manifest).get(key)!;
-    const b = recipeSignature(runB.manifest).get(key)!;
+    const a = signatureA.get(key)!;
+    const b = signatureB.get(key)!;
     if (a !== b) ensemble.push({ key, a, b });
   }
   const recipesA = new Map(runA.manifest.ensemble.members.map((m) => [m.name, m]));
