@@ -162,7 +162,8 @@ export const PRIOR_INFER_IMAGES_PER_SECOND = 5000;
  * start-up, about 19,000 img/s or 16×; the run's whole evaluation, submission and report after
  * training (ONNX export and int8 calibration included) took 34 s against the 220 s the old
  * reserve (8×, 4 s a member, 30 s fixed) had kept, so a quarter of the budget went unused.
- * 12× keeps a third of margin on the inference itself.
+ * 12× keeps a quarter of margin on the inference; the fixed parts keep the rest (20 s + 2 s a
+ * member against the 34 s all of it took).
  */
 export const INFER_PER_TRAIN_SPEED = 12;
 /** Per member: ONNX export, int8 calibration, loading its session. */
