@@ -80,6 +80,10 @@ export const MemberSchema = z
       .describe("Keras ReduceLROnPlateau on the validation loss."),
     earlyStopping: z.strictObject({ patience: number() }).optional().describe('Keras EarlyStopping on the validation loss: epochs without improvement.'),
     labelSmoothing: number().optional(),
+    ema: z
+      .strictObject({ decay: number().gt(0, { error: 'must be > 0 and < 1' }).lt(1, { error: 'must be > 0 and < 1' }) })
+      .optional()
+      .describe('Exponential moving average of the weights, updated every step with this decay (e.g. 0.998); validation and best/ use the average.'),
     l2: number().optional().describe('L2 weight decay on every conv and dense kernel (fresh models only, not with init).'),
     augmentation: AugmentationSchema.optional(),
     epochs: wholeAtLeast(1).optional(),

@@ -69,6 +69,7 @@ function withRecipe(member: z.output<typeof MemberSchema>, index: number): Membe
     reduceLROnPlateau: member.reduceLROnPlateau,
     earlyStopping: member.earlyStopping,
     labelSmoothing: member.labelSmoothing,
+    ...(member.ema ? { ema: member.ema } : {}),
     l2: member.l2,
     augmentation: member.augmentation ?? recipeAugmentation(recipe.augmentation),
     epochs: member.epochs ?? recipe.epochs,

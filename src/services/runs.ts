@@ -70,7 +70,7 @@ function describeValidation(v: ValidationSpec | undefined): string {
 /** The knobs of a recipe that a comparison shows (the name is how recipes are matched). */
 const RECIPE_KEYS: ReadonlyArray<keyof MemberConfig> = [
   'preset', 'init', 'optimizer', 'learningRate', 'momentum', 'schedule', 'reduceLROnPlateau', 'earlyStopping',
-  'labelSmoothing', 'l2', 'augmentation', 'epochs', 'batchSize', 'seed', 'freezeUpTo',
+  'labelSmoothing', 'ema', 'l2', 'augmentation', 'epochs', 'batchSize', 'seed', 'freezeUpTo',
 ];
 
 const show = (value: unknown): string => (value === undefined ? '-' : typeof value === 'string' ? value : JSON.stringify(value));

@@ -32,6 +32,11 @@ export interface MemberConfig {
   reduceLROnPlateau?: { factor: number; patience: number; minLearningRate?: number };
   earlyStopping?: { patience: number };
   labelSmoothing?: number;
+  /**
+   * an exponential moving average of the weights, updated every step with this decay: it is
+   * what validation scores and what best/ keeps (last/ keeps the trained weights and the average)
+   */
+  ema?: { decay: number };
   /** L2 weight decay on every conv and dense kernel (fresh models; a preset layer's own L2 wins) */
   l2?: number;
   augmentation: AugmentationConfig;
@@ -221,6 +226,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     labelSmoothing: config.labelSmoothing,
     seed: deriveSeed(config.seed, config.name, 'dropout'),
     trainer: frozen && options.trainer !== 'ort' ? 'tfjs' : options.trainer,
+    averageDecay: config.ema?.decay,
   });
   const trainer = { kind: step.kind, reason: frozen && step.kind === 'tfjs' ? `tfjs autodiff: layers up to ${config.freezeUpTo ?? 'some layer'} are frozen` : step.reason };
   if (saved) {
@@ -292,13 +298,19 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     if (options.signal?.aborted && seen < trainRows.length) break;
     const seconds = (performance.now() - started) / 1000;
     step.sync();
-    const val = lossAndAccuracy(predictRows(model, pre, data, validationRows), data.labels, validationRows);
+    const validate = () => lossAndAccuracy(predictRows(model, pre, data, validationRows), data.labels, validationRows);
+    // With a weight average, the average is validated and kept as best/; the trained weights'
+    // figures are recorded beside it, and they go back into the model before last/ is saved.
+    const trained = config.ema ? validate() : null;
+    if (config.ema) step.syncAverage();
+    const val = validate();
     const record: EpochRecord = {
       epoch,
       loss: lossSum / seen,
       acc: accSum / seen,
       valLoss: val.loss,
       valAcc: val.acc,
+      ...(trained ? { trainedValLoss: trained.loss, trainedValAcc: trained.acc } : {}),
       lr,
       imagesPerSecond: Math.round(seen / seconds),
       seconds: Number(seconds.toFixed(1)),
@@ -306,6 +318,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     history.push(record);
     const end = { epoch, valLoss: val.loss, valAcc: val.acc };
     const improved = await modelCheckpoint.onEpochEnd(end);
+    if (config.ema) step.sync();
     lr = reduceLR.onEpochEnd(improved, lr);
     earlyStopping.onEpochEnd(improved);
     const { bestValLoss, bestEpoch, bestValAcc } = modelCheckpoint;

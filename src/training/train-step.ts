@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { currentEngine } from '../engine/backend.js';
+import { WeightAverage } from '../onnx/training/average.js';
 import { createOrtTrainer, stateCount, type OrtTrainer } from '../onnx/training/runtime.js';
 
 export type TrainerKind = 'ort' | 'tfjs';
@@ -27,6 +28,8 @@ export interface TrainStepConfig {
   threads?: number;
   /** record an ORT profile (profileTrainingStep) */
   profile?: boolean;
+  /** keep an exponential moving average of the weights with this per-step decay (onnx/training/average.ts) */
+  averageDecay?: number;
 }
 
 export interface TrainStep {
@@ -37,6 +40,8 @@ export interface TrainStep {
   run(x: tf.Tensor, y: tf.Tensor, learningRate: number): Promise<{ loss: number; acc: number }>;
   /** makes the tfjs model's weights and moving statistics current (before validation, checkpoints) */
   sync(): void;
+  /** with `averageDecay`: puts the averaged weights in the tfjs model instead (`sync` puts the trained ones back) */
+  syncAverage(): void;
   dispose(): void;
   /** the ORT trainer, when kind is 'ort' */
   ort: OrtTrainer | null;
@@ -90,6 +95,7 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
     });
     if (choice.trainer) {
       const trainer = choice.trainer;
+      if (config.averageDecay !== undefined) trainer.enableAverage(config.averageDecay);
       return {
         kind: 'ort',
         reason: choice.reason,
@@ -100,12 +106,18 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
           return trainer.step(xs instanceof Float32Array ? xs : Float32Array.from(xs), ys instanceof Float32Array ? ys : Float32Array.from(ys), learningRate);
         },
         sync: () => trainer.syncToModel(model),
+        syncAverage: () => trainer.syncAverageToModel(),
         dispose: () => trainer.dispose(),
         async getState() {
           const state = trainer.getState();
           const tensors: SavedTensor[] = [];
           state.moments.forEach((slots, i) => slots.forEach((m, k) => tensors.push({ name: `p${i}/s${k}`, shape: [m.length], dtype: 'float32', data: m })));
-          return { trainer: 'ort', optimizer: state.optimizer, scalars: { steps: state.steps, accBeta1: state.accBeta1, accBeta2: state.accBeta2, maskState: state.maskState }, tensors };
+          const scalars: Record<string, number> = { steps: state.steps, accBeta1: state.accBeta1, accBeta2: state.accBeta2, maskState: state.maskState };
+          if (state.average) {
+            scalars.averageUpdates = state.average.updates;
+            state.average.values.forEach((a, i) => tensors.push({ name: `avg${i}`, shape: [a.length], dtype: 'float32', data: a }));
+          }
+          return { trainer: 'ort', optimizer: state.optimizer, scalars, tensors };
         },
         async setState(saved) {
           expectTrainer(saved, 'ort', config.optimizer);
@@ -115,24 +127,46 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
             if (!t) throw new Error(`the saved optimizer state has no p${i}/s${j}`);
             return Float32Array.from(t.data);
           }));
-          const { steps, accBeta1, accBeta2, maskState } = saved.scalars as Record<string, number>;
-          trainer.setState({ optimizer: config.optimizer, steps: steps!, accBeta1: accBeta1!, accBeta2: accBeta2!, maskState: maskState!, moments });
+          const { steps, accBeta1, accBeta2, maskState, averageUpdates } = saved.scalars as Record<string, number>;
+          const average = config.averageDecay === undefined ? undefined : savedAverage(saved, config.averageDecay, averageUpdates, trainer.plan.params.length + trainer.plan.stats.length);
+          trainer.setState({ optimizer: config.optimizer, steps: steps!, accBeta1: accBeta1!, accBeta2: accBeta2!, maskState: maskState!, moments, ...(average ? { average } : {}) });
         },
       };
     }
     reason = `tfjs autodiff: ${choice.reason}`;
   }
   if (want === 'ort') throw new Error(`the ONNX Runtime trainer was asked for but cannot run this model (${reason})`);
+  // tfjs: the model is the trained state; the average follows every weight (BN statistics too).
+  const read = () => model.weights.map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
+  let average = config.averageDecay === undefined ? null : new WeightAverage(config.averageDecay, read());
+  // the trained weights while the model holds the average
+  let stashed: Float32Array[] | null = null;
+  const writeAll = (values: Float32Array[]) =>
+    model.weights.forEach((w, i) => {
+      const t = tf.tensor(values[i]!, w.shape as number[], 'float32');
+      w.write(t);
+      t.dispose();
+    });
   return {
     kind: 'tfjs',
     reason,
     ort: null,
     async run(x, y, learningRate) {
+      if (stashed) throw new Error('the model holds the averaged weights: call sync() before training on');
       setLearningRate(optimizer, learningRate);
       const [loss, acc] = (await model.trainOnBatch(x, y)) as number[];
+      average?.update(read());
       return { loss: loss!, acc: acc ?? NaN };
     },
-    sync: () => {},
+    sync: () => {
+      if (stashed) writeAll(stashed);
+      stashed = null;
+    },
+    syncAverage: () => {
+      if (!average) throw new Error('this step keeps no weight average (averageDecay was not set)');
+      stashed ??= read();
+      writeAll(average.values);
+    },
     dispose: () => {},
     // tfjs optimizers expose their slots (iterations, moments) through getWeights/setWeights.
     // tfjs's Dropout draws from an unseeded stream, so a tfjs-trained model with dropout
@@ -144,16 +178,41 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
         const dtype = w.tensor.dtype === 'int32' ? 'int32' : 'float32';
         tensors.push({ name: w.name, shape: w.tensor.shape.slice(), dtype, data: (await w.tensor.data()) as Float32Array | Int32Array });
       }
-      return { trainer: 'tfjs', optimizer: config.optimizer, scalars: {}, tensors };
+      const scalars: Record<string, number> = {};
+      if (average) {
+        scalars.averageUpdates = average.updates;
+        average.values.forEach((a, i) => tensors.push({ name: `avg${i}`, shape: [a.length], dtype: 'float32', data: a }));
+      }
+      return { trainer: 'tfjs', optimizer: config.optimizer, scalars, tensors };
     },
     async setState(saved) {
       expectTrainer(saved, 'tfjs', config.optimizer);
-      const named = saved.tensors.map((t) => ({ name: t.name, tensor: tf.tensor(t.data, t.shape, t.dtype) }));
+      const named = saved.tensors.filter((t) => !/^avg\d+$/.test(t.name)).map((t) => ({ name: t.name, tensor: tf.tensor(t.data, t.shape, t.dtype) }));
       await optimizer.setWeights(named);
       // setWeights turns each into a variable of its own; the inputs are no longer needed.
       for (const n of named) n.tensor.dispose();
+      if (config.averageDecay !== undefined) {
+        const restored = savedAverage(saved, config.averageDecay, saved.scalars.averageUpdates, model.weights.length);
+        if (restored) average = new WeightAverage(restored.decay, restored.values, restored.updates);
+      }
     },
   };
+}
+
+/**
+ * The weight average a saved state holds (tensors avg0…avgN−1), or undefined when it was saved
+ * without one (the member then starts its average at the resumed weights).
+ */
+function savedAverage(saved: StepState, decay: number, updates: number | undefined, count: number): { decay: number; updates: number; values: Float32Array[] } | undefined {
+  const tensors = saved.tensors.filter((t) => /^avg\d+$/.test(t.name));
+  if (tensors.length === 0 || updates === undefined) return undefined;
+  if (tensors.length !== count) throw new Error(`the saved weight average holds ${tensors.length} arrays; this network has ${count}`);
+  const values = Array.from({ length: count }, (_, i) => {
+    const t = tensors.find((s) => s.name === `avg${i}`);
+    if (!t) throw new Error(`the saved weight average has no avg${i}`);
+    return Float32Array.from(t.data);
+  });
+  return { decay, updates, values };
 }
 
 function expectTrainer(saved: StepState, kind: TrainerKind, optimizer: string): void {

@@ -21,6 +21,9 @@ export interface EpochRecord {
   acc: number;
   valLoss: number;
   valAcc: number;
+  /** with a weight average (`ema`): the trained weights' validation figures; valLoss and valAcc are the average's */
+  trainedValLoss?: number;
+  trainedValAcc?: number;
   lr: number;
   imagesPerSecond: number;
   seconds: number;

@@ -64,15 +64,19 @@ const member: MemberConfig = {
   seed: 11,
 };
 
-test.skipIf(!loadOrt())('3 epochs straight = 2 epochs + SIGKILL + resume, bit for bit (ONNX Runtime step: Adam moments, step count, dropout stream)', async () => {
+test.skipIf(!loadOrt()).each([
+  ['', {}],
+  [' and the weight average', { ema: { decay: 0.95 } }],
+] as const)('3 epochs straight = 2 epochs + SIGKILL + resume, bit for bit (ONNX Runtime step: Adam moments, step count, dropout stream%s)', async (label, extra) => {
   // Given one member trained 3 epochs without a stop
-  const config = { ...member, init };
-  const straight = path.join(dir, 'straight');
+  const config = { ...member, ...extra, init };
+  const tag = label ? '-ema' : '';
+  const straight = path.join(dir, `straight${tag}`);
   const a = await trainInChild({ outDir: straight, config, resume: false, trainer: 'ort' });
   expect(a.code).toBe(0);
 
   // And another killed (SIGKILL) right after its second epoch was saved
-  const killed = path.join(dir, 'killed');
+  const killed = path.join(dir, `killed${tag}`);
   const b = await trainInChild({ outDir: killed, config, resume: false, pauseAfter: 2, trainer: 'ort' });
   expect(b.signal).toBe('SIGKILL');
   expect(JSON.parse(await readFile(path.join(killed, 'history.json'), 'utf8'))).toHaveLength(2);

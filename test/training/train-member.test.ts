@@ -7,7 +7,8 @@ import { readMnist } from '../../src/data/mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { createAugmenter } from '../../src/model/augment.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
-import { trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
+import { fromSpec } from '../../src/model/preprocess.js';
+import { lossAndAccuracy, predictRows, trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
 import { type ImageSet } from '../../src/data/image-set.js';
 
 let dir: string;
@@ -112,6 +113,29 @@ describe('trainMember', () => {
     const { metadata: meta } = await loadCheckpoint(path.join(out, 'best'));
     expect(meta).toMatchObject({ preset: 'mlp', seed: 7, dataFingerprint: 'test', preprocessing: { scale: '0-1' } });
     expect(meta.metrics.valAcc).toBeCloseTo(result.bestValAcc, 6);
+  });
+
+  test('with a weight average, validation and best/ are the average, last/ the trained weights, and both figures are recorded', async () => {
+    // Given a member that keeps an average of its weights
+    const out = path.join(dir, 'ema');
+    const config: MemberConfig = { ...base, ema: { decay: 0.99 } };
+    // When it trains two epochs
+    const result = await trainMember({ config, data, trainRows, validationRows, outDir: out, metadata });
+    // Then every epoch records the trained weights' figures beside the average's, and they differ
+    for (const r of result.history) {
+      expect(r.trainedValLoss).toBeGreaterThan(0);
+      expect(r.trainedValAcc).toBeGreaterThan(0.5);
+      expect(r.valLoss).not.toBe(r.trainedValLoss);
+    }
+    // And best/ scores the average's figure of its epoch, last/ the trained weights' figure of the last epoch
+    const score = async (sub: string) => {
+      const { model, metadata: meta } = await loadCheckpoint(path.join(out, sub));
+      const probs = predictRows(model, fromSpec(meta.preprocessing), data, validationRows);
+      model.dispose();
+      return lossAndAccuracy(probs, data.labels, validationRows).loss;
+    };
+    expect(await score('best')).toBeCloseTo(result.history[result.bestEpoch]!.valLoss, 5);
+    expect(await score('last')).toBeCloseTo(result.history.at(-1)!.trainedValLoss!, 5);
   });
 
   test('resume continues from the last epoch with the same history and learning rate', async () => {

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadOrt, ortLoadFailure, type OrtModules, type OrtTensor, type SyncSession } from '../../engine/ort.js';
+import { WeightAverage } from './average.js';
 import { buildTrainingGraph } from './graph.js';
 import { nchwcBlockSize } from './layout.js';
 import { OPTIMIZERS, type OptimizerRule } from './optimizers.js';
@@ -80,6 +81,8 @@ export interface OrtTrainerState {
   params?: Float32Array[];
   /** BN moving statistics (`plan.stats` order) */
   stats?: Float32Array[];
+  /** the weight average (`enableAverage`): parameters then statistics, graph layout, and its update count */
+  average?: { decay: number; updates: number; values: Float32Array[] };
 }
 
 export class OrtTrainer {
@@ -93,6 +96,8 @@ export class OrtTrainer {
   private stats: Float32Array[] = [];
   private scalars: number[];
   private readonly masks = new Map<number, Float32Array[]>();
+  /** the moving average of parameters then statistics, when enabled */
+  private average: WeightAverage | null = null;
   /** mulberry32 state of the dropout masks */
   private maskState: number;
   private profileDir: string | null = null;
@@ -133,14 +138,30 @@ export class OrtTrainer {
 
   /** Writes parameters and moving statistics into the tfjs model (for validation and checkpoints). */
   syncToModel(_model?: tf.LayersModel): void {
+    this.write(this.params, this.stats);
+  }
+
+  /** Keeps a moving average of the weights from now on, updated after every step (see average.ts). */
+  enableAverage(decay: number): void {
+    this.average = new WeightAverage(decay, [...this.params, ...this.stats]);
+  }
+
+  /** Writes the averaged weights into the tfjs model; `syncToModel` puts the trained ones back. */
+  syncAverageToModel(): void {
+    if (!this.average) throw new Error('the trainer keeps no weight average (enableAverage was not called)');
+    const n = this.params.length;
+    this.write(this.average.values.slice(0, n), this.average.values.slice(n));
+  }
+
+  private write(params: Float32Array[], stats: Float32Array[]): void {
     const write = (slot: ParamSlot, values: Float32Array) => {
       const data = slot.perm ? transposeArray(values, slot.shape, inversePerm(slot.perm)) : values;
       const tensor = tf.tensor(data, slot.variable.shape as number[], 'float32');
       slot.variable.write(tensor);
       tensor.dispose();
     };
-    this.plan.params.forEach((slot, i) => write(slot, this.params[i]!));
-    this.plan.stats.forEach((slot, i) => write(slot, this.stats[i]!));
+    this.plan.params.forEach((slot, i) => write(slot, params[i]!));
+    this.plan.stats.forEach((slot, i) => write(slot, stats[i]!));
   }
 
   /** Current parameters and moving statistics in tfjs layout, in the order of `plan.params` / `plan.stats`. */
@@ -161,6 +182,7 @@ export class OrtTrainer {
       moments: this.moments.map((m) => m.map((a) => a.slice())),
       params: this.params.map((a) => a.slice()),
       stats: this.stats.map((a) => a.slice()),
+      ...(this.average ? { average: { decay: this.average.decay, updates: this.average.updates, values: this.average.values.map((a) => a.slice()) } } : {}),
     };
   }
 
@@ -177,8 +199,13 @@ export class OrtTrainer {
       throw new Error('the saved parameters do not fit this network (different parameter shapes)');
     }
     this.moments = state.moments.map((m) => m.map((a) => Float32Array.from(a)));
+    if (state.average) {
+      const slots = [...params, ...this.plan.stats];
+      if (!fits(state.average.values, slots)) throw new Error('the saved weight average does not fit this network (different parameter shapes)');
+    }
     if (state.params) this.params = state.params.map((a) => Float32Array.from(a));
     if (state.stats) this.stats = state.stats.map((a) => Float32Array.from(a));
+    if (state.average) this.average = new WeightAverage(state.average.decay, state.average.values, state.average.updates);
     if (opt === 'adam') this.scalars = [state.accBeta1, state.accBeta2];
     this.maskState = state.maskState >>> 0;
     this.steps = state.steps;
@@ -268,6 +295,7 @@ export class OrtTrainer {
     this.params = this.plan.params.map((_, i) => out[newName(paramName(i))]!.data);
     this.moments = this.plan.params.map((_, i) => Array.from({ length: states }, (__, k) => out[newName(stateName(i, k))]!.data));
     this.stats = this.plan.stats.map((_, i) => out[newName(statName(i))]!.data);
+    this.average?.update([...this.params, ...this.stats]);
     this.scalars = this.optimizer.nextScalars(this.scalars);
     this.steps++;
     if (this.timing) this.timing.wallMs += performance.now() - started;
