@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/unseen.ts <run> <competition-answers.json> [<run> ...]`: scores the
+ * `node --import tsx bench/unseen.ts <run> [<run> ...] <competition-answers.json>`: scores the
  * members of runs (and their plain soft vote) on MNIST train digits that no network of them
  * trained on, corrupted by the practice competition's own recipe with fresh random streams.
  *
@@ -16,9 +16,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRandom, deriveSeed } from '../src/data/random.js';
-import { readMnist } from '../src/data/mnist.js';
-import { makeImage } from '../src/data/practice.js';
+import { readMnist, type MnistSet } from '../src/data/mnist.js';
+import { makeImage, type PracticeRecipe } from '../src/data/practice.js';
 import { synthesizeNoisyImages, type NoiseFit } from '../src/data/noise-model.js';
 import { initEngine } from '../src/engine/backend.js';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
@@ -26,43 +27,33 @@ import { fromSpec } from '../src/model/preprocess.js';
 import { holdout } from '../src/training/pretrain.js';
 import { lossAndAccuracy, predictRows } from '../src/training/train-member.js';
 import type { ImageSet } from '../src/data/image-set.js';
-import type { PracticeRecipe } from '../src/data/practice.js';
 
 /** The holdout seed of every shipped checkpoint and sibling (README, "Independent checkpoints"). */
-const HOLDOUT_SEED = 42;
+export const HOLDOUT_SEED = 42;
 const VALIDATION_ROWS = 5000;
 
-const args = process.argv.slice(2);
-const answersFile = args.find((a) => a.endsWith('.json'));
-const runs = args.filter((a) => a !== answersFile);
-if (!answersFile || runs.length === 0) {
-  process.stderr.write('usage: unseen.ts <run> [<run> ...] <competition-answers.json>\n');
-  process.exit(2);
-}
-
-interface Answers {
+/** What the script reads of a practice competition's answers file (no test labels). */
+export interface PracticeAnswers {
   recipe: PracticeRecipe;
   seed: number;
   sigma: number | null;
   layout: { pixels: 'integer' | 'float' };
   train: { sourceIndices: number[] };
 }
-const answers = JSON.parse(await readFile(answersFile, 'utf8')) as Answers;
-await initEngine({ backend: 'wasm' });
-const mnist = await readMnist('train');
-const px = mnist.rows * mnist.cols;
-const { validation } = holdout(mnist.labels, VALIDATION_ROWS, deriveSeed(HOLDOUT_SEED, 'holdout'));
-const competitionSources = new Set(answers.train.sourceIndices);
 
-for (const run of runs) {
-  const record = JSON.parse(await readFile(path.join(run, 'run.json'), 'utf8')) as { members: Array<{ name: string; ok: boolean; checkpoint: string }>; ensemble: { members: Array<{ name: string; init?: string }> } };
-  const auto = await readFile(path.join(run, 'auto.json'), 'utf8').then((t) => JSON.parse(t) as { noise?: { fit: NoiseFit; syntheticRows: number; seed: number } }, () => null);
-  const excluded = new Set(competitionSources);
-  const noise = auto?.noise;
-  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed).sources) excluded.add(s);
-  const rows = Array.from(validation).filter((r) => !excluded.has(r));
+/** The pretraining validation rows of MNIST train that are none of `excluded` (sorted). */
+export function unseenRows(mnist: Pick<MnistSet, 'labels'>, excluded: Iterable<number>): number[] {
+  const { validation } = holdout(mnist.labels, VALIDATION_ROWS, deriveSeed(HOLDOUT_SEED, 'holdout'));
+  const skip = new Set(excluded);
+  return Array.from(validation).filter((r) => !skip.has(r));
+}
 
-  // The recipe's corruption with a fresh stream per row, upright, quantised as the competition's pixels are.
+/**
+ * Those rows corrupted by the competition's recipe with a fresh stream per row (seeded by the
+ * competition's seed and the source row), upright, quantised as the competition's pixels are.
+ */
+export function unseenImages(mnist: MnistSet, rows: readonly number[], answers: PracticeAnswers): ImageSet {
+  const px = mnist.rows * mnist.cols;
   const images = new Float32Array(rows.length * px);
   const labels = new Uint8Array(rows.length);
   const out = new Float64Array(px);
@@ -71,7 +62,22 @@ for (const run of runs) {
     for (let k = 0; k < px; k++) images[i * px + k] = answers.layout.pixels === 'integer' ? Math.round(out[k]! * 255) / 255 : Math.fround(out[k]!);
     labels[i] = mnist.labels[source]!;
   });
-  const data: ImageSet = { images, labels, count: rows.length, size: mnist.rows, scale: 1 };
+  return { images, labels, count: rows.length, size: mnist.rows, scale: 1 };
+}
+
+interface RunRecord {
+  members: Array<{ name: string; ok: boolean; checkpoint: string }>;
+  ensemble: { members: Array<{ name: string; init?: string }> };
+}
+
+async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet): Promise<object> {
+  const record = JSON.parse(await readFile(path.join(run, 'run.json'), 'utf8')) as RunRecord;
+  const auto = await readFile(path.join(run, 'auto.json'), 'utf8').then((t) => JSON.parse(t) as { noise?: { fit: NoiseFit; syntheticRows: number; seed: number } }, () => null);
+  const excluded = new Set(answers.train.sourceIndices);
+  const noise = auto?.noise;
+  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed).sources) excluded.add(s);
+  const rows = unseenRows(mnist, excluded);
+  const data = unseenImages(mnist, rows, answers);
   const all = Int32Array.from({ length: rows.length }, (_, i) => i);
 
   const members: Array<{ name: string; init: string; logLoss: number; accuracy: number }> = [];
@@ -81,21 +87,37 @@ for (const run of runs) {
     const { model, metadata } = await loadCheckpoint(path.join(run, m.checkpoint));
     const p = predictRows(model, fromSpec(metadata.preprocessing), data, all);
     model.dispose();
-    const s = lossAndAccuracy(p, labels, all);
+    const s = lossAndAccuracy(p, data.labels, all);
     probs.push(p);
     members.push({ name: m.name, init: inits.get(m.name) ?? '?', logLoss: round(s.loss), accuracy: round(s.acc) });
   }
   const vote = (chosen: number[]) => {
     const avg = new Float32Array(rows.length * 10);
     for (const k of chosen) probs[k]!.forEach((v, j) => (avg[j] = avg[j]! + v / chosen.length));
-    const s = lossAndAccuracy(avg, labels, all);
+    const s = lossAndAccuracy(avg, data.labels, all);
     return { members: chosen.length, logLoss: round(s.loss), accuracy: round(s.acc) };
   };
   const byInit: Record<string, ReturnType<typeof vote>> = {};
   for (const init of new Set(members.map((m) => m.init))) byInit[init] = vote(members.flatMap((m, k) => (m.init === init ? [k] : [])));
-  process.stdout.write(`${JSON.stringify({ run, recipe: answers.recipe, rows: rows.length, vote: vote(members.map((_, k) => k)), byInit, members })}\n`);
+  return { run, recipe: answers.recipe, rows: rows.length, vote: vote(members.map((_, k) => k)), byInit, members };
 }
 
 function round(v: number): number {
   return Number(v.toFixed(5));
 }
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const answersFile = args.find((a) => a.endsWith('.json'));
+  const runs = args.filter((a) => a !== answersFile);
+  if (!answersFile || runs.length === 0) {
+    process.stderr.write('usage: unseen.ts <run> [<run> ...] <competition-answers.json>\n');
+    process.exit(2);
+  }
+  const answers = JSON.parse(await readFile(answersFile, 'utf8')) as PracticeAnswers;
+  await initEngine({ backend: 'wasm' });
+  const mnist = await readMnist('train');
+  for (const run of runs) process.stdout.write(`${JSON.stringify(await scoreRun(run, answers, mnist))}\n`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
