@@ -30,7 +30,7 @@ export default class Pretrain extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Pretrain);
-    const [{ initEngine }, { pretrain }] = await Promise.all([import('../engine/backend.js'), import('../training/pretrain.js')]);
+    const [{ initEngine }, { pretrainCheckpoint }] = await Promise.all([import('../engine/backend.js'), import('../services/pretrain.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
     const noise = flags['background-noise'] === undefined ? undefined : Number(flags['background-noise']);
     if (noise !== undefined && !(noise > 0 && noise <= 1)) throw new UserError(`--background-noise must be a number in (0, 1], got ${flags['background-noise']}`, { where: { flag: 'background-noise' }, hint: 'For the uniform noise of the seed-002 competition use 1.' });
@@ -41,7 +41,7 @@ export default class Pretrain extends DigitsCommand {
     if (lr !== undefined && !(lr > 0)) this.error(`--learning-rate must be a positive number, got ${flags['learning-rate']}`, { exit: 2 });
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
-    const result = await pretrain({
+    const result = await pretrainCheckpoint({
       preset: flags.preset,
       epochs: flags.epochs,
       batchSize: flags['batch-size'],
@@ -50,7 +50,7 @@ export default class Pretrain extends DigitsCommand {
       seed: flags.seed,
       holdoutSeed: flags['holdout-seed'],
       outDir: out,
-      workDir: path.resolve('.digits', noise ? 'pretrain-noisy' : 'pretrain', flags.preset),
+      workRoot: '.digits',
       backgroundNoise: noise,
       backgroundNoiseMin: noiseMin,
       geometric: flags.geometric,

@@ -1,0 +1,45 @@
+/**
+ * `digits pretrain` as a service: the work folder (where the member trains, `best/` and
+ * `last/`, what `--resume` continues) belongs to the output checkpoint, and is locked while
+ * it trains. Two pretrainings of one preset to different outputs therefore run side by side;
+ * they used to share `.digits/pretrain/<preset>` and overwrite each other's `best/` (two
+ * 30-epoch runs started minutes apart ended with the same weights.bin in both outputs).
+ * A second pretraining to the same output is refused, naming the one that holds it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { lockRun } from '../runs/lock.js';
+import { pretrain, type PretrainOptions, type PretrainResult } from '../training/pretrain.js';
+
+/**
+ * The work folder of a pretraining into `outDir`: under `root` (the command's `.digits`), by
+ * kind and preset, then the output's folder name and a digest of its absolute path.
+ */
+export function pretrainWorkDir(root: string, outDir: string, preset: string, noisy: boolean): string {
+  const out = path.resolve(outDir);
+  const key = `${path.basename(out)}-${createHash('sha256').update(out).digest('hex').slice(0, 10)}`;
+  return path.join(path.resolve(root), noisy ? 'pretrain-noisy' : 'pretrain', preset, key);
+}
+
+export type PretrainServiceOptions = Omit<PretrainOptions, 'workDir'> & { workRoot: string };
+
+export async function pretrainCheckpoint(options: PretrainServiceOptions): Promise<PretrainResult & { workDir: string }> {
+  const { workRoot, ...rest } = options;
+  const workDir = pretrainWorkDir(workRoot, options.outDir, options.preset, Boolean(options.backgroundNoise));
+  await mkdir(workDir, { recursive: true });
+  const lock = await lockRun(workDir, options.command).catch((error: unknown) => {
+    if (!(error instanceof UserError)) throw error;
+    throw new UserError(`a pretraining into ${path.resolve(options.outDir)} is already running: ${error.message}`, {
+      where: { flag: 'out' },
+      hint: 'Wait for it to finish, or give this one another --out (pretrainings into different folders run side by side).',
+    });
+  });
+  try {
+    const result = await pretrain({ ...rest, workDir });
+    return { ...result, workDir };
+  } finally {
+    await lock.release();
+  }
+}

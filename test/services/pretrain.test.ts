@@ -1,0 +1,79 @@
+/**
+ * The pretrain service: each output checkpoint has a work folder of its own, so two
+ * pretrainings of one preset run side by side without overwriting each other's best/ (they
+ * shared `.digits/pretrain/<preset>` before); a second pretraining into the same output is
+ * refused while the first holds it.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { initEngine } from '../../src/engine/backend.js';
+import { readCheckpointMetadata } from '../../src/model/checkpoint.js';
+import { lockRun } from '../../src/runs/lock.js';
+import { pretrainCheckpoint, pretrainWorkDir, type PretrainServiceOptions } from '../../src/services/pretrain.js';
+
+let root: string;
+beforeAll(async () => {
+  await initEngine({ backend: 'wasm' });
+  root = await mkdtemp(path.join(os.tmpdir(), 'digits-pretrain-service-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const options = (name: string, seed: number): PretrainServiceOptions => ({
+  preset: 'mlp',
+  epochs: 2,
+  learningRate: 1e-3,
+  batchSize: 50,
+  limit: 600,
+  seed,
+  holdoutSeed: 1,
+  outDir: path.join(root, 'checkpoints', name),
+  workRoot: path.join(root, '.digits'),
+  command: `test ${name}`,
+});
+
+describe('pretrain service', () => {
+  test('the work folder follows the output (however it is spelt) and the kind', () => {
+    const cwd = process.cwd();
+    const a = pretrainWorkDir('.digits', 'checkpoints/mnist-clean/seed002-2', 'seed002', false);
+    expect(pretrainWorkDir('.digits', path.join(cwd, 'checkpoints/mnist-clean/seed002-2'), 'seed002', false)).toBe(a);
+    expect(pretrainWorkDir('.digits', 'checkpoints/mnist-clean/seed002-3', 'seed002', false)).not.toBe(a);
+    expect(pretrainWorkDir('.digits', 'checkpoints/mnist-clean/seed002-2', 'seed002', true)).not.toBe(a);
+    expect(a.startsWith(path.join(cwd, '.digits', 'pretrain', 'seed002', 'seed002-2-'))).toBe(true);
+  });
+
+  test('two pretrainings of one preset side by side each keep their own best weights', async () => {
+    // Given two pretrainings of the same preset into two outputs, started together
+    const [a, b] = await Promise.all([pretrainCheckpoint(options('a', 11)), pretrainCheckpoint(options('b', 12))]);
+    // Then each trained in its own work folder and wrote its own network
+    expect(a.workDir).not.toBe(b.workDir);
+    const [wa, wb] = await Promise.all([a, b].map((r) => readFile(path.join(r.checkpoint, 'weights.bin'))));
+    expect(wa!.equals(wb!)).toBe(false);
+    // And each output's metadata is its own run's (seed, best validation loss)
+    for (const [r, seed] of [[a, 11], [b, 12]] as const) {
+      const meta = await readCheckpointMetadata(r.checkpoint);
+      expect(meta.seed).toBe(seed);
+      expect(meta.metrics.valLoss).toBeCloseTo(r.valLoss, 10);
+      const best = await readCheckpointMetadata(path.join(r.workDir, 'best'));
+      expect(best.hyperparameters).toMatchObject({ seed });
+    }
+  }, 120_000);
+
+  test('a second pretraining into an output being trained is refused, naming the first', async () => {
+    const opts = options('held', 13);
+    const workDir = pretrainWorkDir(opts.workRoot, opts.outDir, opts.preset, false);
+    await rm(workDir, { recursive: true, force: true });
+    await import('node:fs/promises').then((fs) => fs.mkdir(workDir, { recursive: true }));
+    const lock = await lockRun(workDir, 'digits pretrain --preset mlp (the first)');
+    try {
+      const refused = pretrainCheckpoint(opts);
+      await expect(refused).rejects.toThrow(/a pretraining into .*held is already running: .*in use by pid \d+ .*the first/);
+      await expect(refused).rejects.toMatchObject({ where: { flag: 'out' }, hint: expect.stringMatching(/another --out/) });
+    } finally {
+      await lock.release();
+    }
+  });
+});
