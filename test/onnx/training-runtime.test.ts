@@ -5,22 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { mulberry32 } from '../../src/data/random.js';
 import { initEngine } from '../../src/engine/backend.js';
+import { randomBatch } from '../helpers/random-batch.js';
 import { buildModel } from '../../src/model/presets.js';
 import { createOrtTrainer } from '../../src/onnx/training/runtime.js';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm', ortKernels: false });
 });
-
-function batch(b: number, seed: number): { x: Float32Array; y: Float32Array } {
-  const next = mulberry32(seed);
-  const x = Float32Array.from({ length: b * 784 }, () => next());
-  const y = new Float32Array(b * 10);
-  for (let i = 0; i < b; i++) y[i * 10 + Math.floor(next() * 10)] = 1;
-  return { x, y };
-}
 
 describe('trainer state', () => {
   test.each(['adam', 'rmsprop', 'sgd'] as const)('%s: 1 step + state → a new trainer + 2 steps = 3 steps straight (deotte, with dropout)', (optimizer) => {
@@ -29,7 +21,7 @@ describe('trainer state', () => {
     const options = { optimizer, momentum: 0.9, seed: 5 };
     const straight = createOrtTrainer(model, options).trainer!;
     const first = createOrtTrainer(model, options).trainer!;
-    const batches = [batch(16, 1), batch(16, 2), batch(16, 3)];
+    const batches = [randomBatch(16, 1), randomBatch(16, 2), randomBatch(16, 3)];
     const lossesStraight = batches.map(({ x, y }) => straight.step(x, y, 1e-3).loss);
     // When one takes a step, and a third trainer (whose own weights differ) continues from its state
     first.step(batches[0]!.x, batches[0]!.y, 1e-3);

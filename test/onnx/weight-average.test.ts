@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../src/data/random.js';
 import { initEngine } from '../../src/engine/backend.js';
+import { randomBatch } from '../helpers/random-batch.js';
 import { loadOrt } from '../../src/engine/ort.js';
 import { buildModel } from '../../src/model/presets.js';
 import { WeightAverage } from '../../src/onnx/training/average.js';
@@ -17,14 +18,6 @@ import { createTrainStep } from '../../src/training/train-step.js';
 beforeAll(async () => {
   await initEngine({ backend: 'wasm', ortKernels: false });
 });
-
-function batch(b: number, seed: number): { x: Float32Array; y: Float32Array } {
-  const next = mulberry32(seed);
-  const x = Float32Array.from({ length: b * 784 }, () => next());
-  const y = new Float32Array(b * 10);
-  for (let i = 0; i < b; i++) y[i * 10 + Math.floor(next() * 10)] = 1;
-  return { x, y };
-}
 
 /** EMA in float64: a ← d·a + (1 − d)·w with d = min(decay, (1 + t)/(10 + t)) at update t = 1, 2, … */
 function reference(decay: number, initial: Float32Array[], steps: Float32Array[][]): Float64Array[] {
@@ -85,7 +78,7 @@ describe.skipIf(!loadOrt())('ONNX Runtime step', () => {
     // When it takes 6 steps
     const seen: Float32Array[][] = [];
     for (let i = 0; i < 6; i++) {
-      const { x, y } = batch(8, 20 + i);
+      const { x, y } = randomBatch(8, 20 + i);
       trainer.step(x, y, 2e-3);
       seen.push(flat());
     }
@@ -102,7 +95,7 @@ describe.skipIf(!loadOrt())('ONNX Runtime step', () => {
     expect(state.average?.updates).toBe(6);
     const restored = createOrtTrainer(model, options).trainer!;
     restored.setState(state);
-    const { x, y } = batch(8, 99);
+    const { x, y } = randomBatch(8, 99);
     trainer.step(x, y, 2e-3);
     restored.step(x, y, 2e-3);
     expect(restored.getState().average!.values.map((a) => Array.from(a))).toEqual(trainer.getState().average!.values.map((a) => Array.from(a)));
@@ -134,7 +127,7 @@ describe('tfjs step', () => {
     const read = () => first.model.weights.map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
     const initial = read();
     const seen: Float32Array[][] = [];
-    const batches = Array.from({ length: 5 }, (_, i) => batch(8, 40 + i)).map(({ x, y }) => ({ x: tf.tensor4d(x, [8, 28, 28, 1]), y: tf.tensor2d(y, [8, 10]) }));
+    const batches = Array.from({ length: 5 }, (_, i) => randomBatch(8, 40 + i)).map(({ x, y }) => ({ x: tf.tensor4d(x, [8, 28, 28, 1]), y: tf.tensor2d(y, [8, 10]) }));
     // When it takes 4 steps
     for (const b of batches.slice(0, 4)) {
       await first.step.run(b.x, b.y, 2e-3);
