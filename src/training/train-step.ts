@@ -113,10 +113,7 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
           const tensors: SavedTensor[] = [];
           state.moments.forEach((slots, i) => slots.forEach((m, k) => tensors.push({ name: `p${i}/s${k}`, shape: [m.length], dtype: 'float32', data: m })));
           const scalars: Record<string, number> = { steps: state.steps, accBeta1: state.accBeta1, accBeta2: state.accBeta2, maskState: state.maskState };
-          if (state.average) {
-            scalars.averageUpdates = state.average.updates;
-            state.average.values.forEach((a, i) => tensors.push({ name: `avg${i}`, shape: [a.length], dtype: 'float32', data: a }));
-          }
+          if (state.average) saveAverage(state.average, scalars, tensors);
           return { trainer: 'ort', optimizer: state.optimizer, scalars, tensors };
         },
         async setState(saved) {
@@ -179,15 +176,12 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
         tensors.push({ name: w.name, shape: w.tensor.shape.slice(), dtype, data: (await w.tensor.data()) as Float32Array | Int32Array });
       }
       const scalars: Record<string, number> = {};
-      if (average) {
-        scalars.averageUpdates = average.updates;
-        average.values.forEach((a, i) => tensors.push({ name: `avg${i}`, shape: [a.length], dtype: 'float32', data: a }));
-      }
+      if (average) saveAverage(average, scalars, tensors);
       return { trainer: 'tfjs', optimizer: config.optimizer, scalars, tensors };
     },
     async setState(saved) {
       expectTrainer(saved, 'tfjs', config.optimizer);
-      const named = saved.tensors.filter((t) => !/^avg\d+$/.test(t.name)).map((t) => ({ name: t.name, tensor: tf.tensor(t.data, t.shape, t.dtype) }));
+      const named = saved.tensors.filter((t) => !AVERAGE_TENSOR.test(t.name)).map((t) => ({ name: t.name, tensor: tf.tensor(t.data, t.shape, t.dtype) }));
       await optimizer.setWeights(named);
       // setWeights turns each into a variable of its own; the inputs are no longer needed.
       for (const n of named) n.tensor.dispose();
@@ -199,12 +193,21 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
   };
 }
 
+/** A saved state's tensors of the weight average: avg0…avgN−1, beside the optimizer's. */
+const AVERAGE_TENSOR = /^avg\d+$/;
+
+/** Adds a weight average to a state being saved: its arrays as tensors, its update count as a scalar. */
+function saveAverage(average: { updates: number; values: Float32Array[] }, scalars: Record<string, number>, tensors: SavedTensor[]): void {
+  scalars.averageUpdates = average.updates;
+  average.values.forEach((a, i) => tensors.push({ name: `avg${i}`, shape: [a.length], dtype: 'float32', data: a }));
+}
+
 /**
- * The weight average a saved state holds (tensors avg0…avgN−1), or undefined when it was saved
- * without one (the member then starts its average at the resumed weights).
+ * The weight average a saved state holds, or undefined when it was saved without one (the
+ * member then starts its average at the resumed weights).
  */
 function savedAverage(saved: StepState, decay: number, updates: number | undefined, count: number): { decay: number; updates: number; values: Float32Array[] } | undefined {
-  const tensors = saved.tensors.filter((t) => /^avg\d+$/.test(t.name));
+  const tensors = saved.tensors.filter((t) => AVERAGE_TENSOR.test(t.name));
   if (tensors.length === 0 || updates === undefined) return undefined;
   if (tensors.length !== count) throw new Error(`the saved weight average holds ${tensors.length} arrays; this network has ${count}`);
   const values = Array.from({ length: count }, (_, i) => {
