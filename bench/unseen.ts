@@ -25,7 +25,7 @@ import { initEngine } from '../src/engine/backend.js';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
 import { fromSpec } from '../src/model/preprocess.js';
 import { holdout } from '../src/training/pretrain.js';
-import { lossAndAccuracy, predictRows } from '../src/training/train-member.js';
+import { lossAndAccuracy, predictRows } from '../src/training/validation.js';
 import type { ImageSet } from '../src/data/image-set.js';
 
 /** The holdout seed of every shipped checkpoint and sibling (README, "Independent checkpoints"). */

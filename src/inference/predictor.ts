@@ -20,8 +20,9 @@ import { mulberry32 } from '../data/random.js';
 import { loadOnnxRuntime, onnxRuntimeStatus, type OnnxRuntime, type OrtInferenceSession } from '../engine/ort.js';
 import { UserError } from '../errors.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
-import { UnsupportedLayerError, checkpointToOnnx, exportCheckpointToOnnx, rawImageShape, shapeWithoutBatch } from '../onnx/export.js';
+import { UnsupportedLayerError, checkpointToOnnx, exportCheckpointToOnnx, exportModelToOnnx, rawImageShape, shapeWithoutBatch } from '../onnx/export.js';
 import { fromSpec } from '../model/preprocess.js';
+import type { CheckpointPreprocessing } from '../model/checkpoint.js';
 import { existingInt8, tensorsToCalibrate, writeInt8Export, type CalibrationSet } from '../onnx/quantize.js';
 
 export type InferEngine = 'onnx' | 'tfjs';
@@ -178,6 +179,28 @@ export async function createOnnxPredictor(checkpointDir: string, options: Omit<P
   const dims = (session.inputMetadata[0] as { shape?: Array<number | string> } | undefined)?.shape;
   const shape = (dims?.slice(1).map(Number) ?? [28, 28, 1]) as [number, number, number];
   return new OnnxPredictor(runtime, session, shape, options.batchSize ?? 1024, precision, `onnxruntime-node ${precision}, ${threads} thread${threads > 1 ? `s${options.spin === false ? ' (no spin-wait)' : ''}` : ''} (${note})`);
+}
+
+/**
+ * A model held in memory (a member between two epochs) on ONNX Runtime: exported with its
+ * preprocessing, fp32, one session. Null when ONNX Runtime does not load or a layer has no
+ * export rule: the caller predicts on tfjs instead.
+ */
+export async function createOnnxPredictorForModel(model: tf.LayersModel, preprocessing: CheckpointPreprocessing, options: { threads?: number; batchSize?: number } = {}): Promise<Predictor | null> {
+  const runtime = loadOnnxRuntime();
+  if (!runtime) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = exportModelToOnnx(model, { preprocessing }).bytes;
+  } catch (error) {
+    if (error instanceof UnsupportedLayerError) return null;
+    throw error;
+  }
+  const threads = Math.max(1, options.threads ?? 1);
+  const session = await runtime.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const dims = (session.inputMetadata[0] as { shape?: Array<number | string> } | undefined)?.shape;
+  const shape = (dims?.slice(1).map(Number) ?? [28, 28, 1]) as [number, number, number];
+  return new OnnxPredictor(runtime, session, shape, options.batchSize ?? 1024, 'fp32', `onnxruntime-node fp32, ${threads} thread${threads > 1 ? 's' : ''} (exported in memory)`);
 }
 
 /* ---------- tfjs ---------- */

@@ -11,7 +11,8 @@ import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from '../model/checkpoint.js';
 import { getPreset } from '../model/presets.js';
-import { lossAndAccuracy, predictRows, trainMember, type MemberConfig, type TrainEvent } from './train-member.js';
+import { trainMember, type MemberConfig, type TrainEvent } from './train-member.js';
+import { createRowScorer } from './validation.js';
 import { fromSpec } from '../model/preprocess.js';
 import { type ImageSet } from '../data/image-set.js';
 
@@ -163,11 +164,11 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const testSet: ImageSet = { images: t10k.images, labels: t10k.labels, count: t10k.count, size: 28, scale: 255 };
   const rows = Int32Array.from({ length: t10k.count }, (_, i) => i);
   const pre = fromSpec(metadata.preprocessing);
-  const test = lossAndAccuracy(predictRows(model, pre, testSet, rows), t10k.labels, rows);
+  const test = await createRowScorer(testSet, rows, pre).score(model);
   // Also on t10k with the uniform background noise of the seed-002 competition (max(x, U(0,1))).
   const rnd = createRandom(deriveSeed(options.seed, 't10k-noise'));
   const noisy: ImageSet = { ...testSet, images: Float32Array.from(t10k.images, (v) => Math.max(v / 255, rnd.next())), scale: 1 };
-  const noisyTest = lossAndAccuracy(predictRows(model, pre, noisy, rows), t10k.labels, rows);
+  const noisyTest = await createRowScorer(noisy, rows, pre).score(model);
   const seconds = (performance.now() - started) / 1000;
   await saveCheckpoint(model, options.outDir, {
     preset: metadata.preset,

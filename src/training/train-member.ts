@@ -16,7 +16,8 @@ import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest
 import { writeJsonAtomic } from '../atomic-file.js';
 import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TimeLimit } from './callbacks.js';
 import type { ImageSet } from '../data/image-set.js';
-import { fromSpec, gatherImages, preprocessorFor, type Preprocessor } from '../model/preprocess.js';
+import { fromSpec, gatherImages, preprocessorFor } from '../model/preprocess.js';
+import { createRowScorer, type ScoringEngine } from './validation.js';
 import { MemberConfigError } from './member-config-error.js';
 
 
@@ -62,6 +63,8 @@ export type TrainEvent =
       resumedAt: number;
       /** which step runs (ONNX Runtime whole-step graph or tfjs autodiff) and why */
       trainer?: { kind: TrainerKind; reason: string };
+      /** what scores the validation rows after each epoch, and why (`training/validation.ts`) */
+      validation?: string;
     }
   | { type: 'batch'; member: string; epoch: number; batch: number; batches: number; loss: number; imagesPerSecond: number }
   | ({ type: 'epoch'; member: string; epochs: number; best: boolean } & EpochRecord)
@@ -90,6 +93,8 @@ export interface TrainOptions {
   deadline?: number;
   /** training step: 'auto' (default; DIGITS_TRAINER=tfjs forces tfjs) picks ONNX Runtime when it can run the model */
   trainer?: TrainerRequest;
+  /** what scores the validation rows: 'auto' (default) ONNX Runtime where tfjs runs on wasm or cpu */
+  scoring?: ScoringEngine;
 }
 
 export interface TrainResult {
@@ -107,34 +112,6 @@ function gatherLabels(data: ImageSet, rows: ArrayLike<number>, start: number, en
   const labels = new Int32Array(end - start);
   for (let i = start; i < end; i++) labels[i - start] = data.labels[rows[i]!]!;
   return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D);
-}
-
-/** Class probabilities for rows of a data set, in batches. */
-export function predictRows(model: tf.LayersModel, pre: Preprocessor, data: ImageSet, rows: ArrayLike<number>, batchSize = 256): Float32Array {
-  const out = new Float32Array(rows.length * 10);
-  for (let start = 0; start < rows.length; start += batchSize) {
-    const end = Math.min(rows.length, start + batchSize);
-    const probs = tf.tidy(() => {
-      const x = gatherImages(data, rows, start, end);
-      return model.predict(pre.apply(x)) as tf.Tensor;
-    });
-    out.set(probs.dataSync() as Float32Array, start * 10);
-    probs.dispose();
-  }
-  return out;
-}
-
-export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, rows: ArrayLike<number>): { loss: number; acc: number } {
-  let loss = 0;
-  let correct = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const label = labels[rows[i]!]!;
-    let best = 0;
-    for (let k = 1; k < 10; k++) if (probs[i * 10 + k]! > probs[i * 10 + best]!) best = k;
-    if (best === label) correct++;
-    loss -= Math.log(Math.max(1e-7, probs[i * 10 + label]!));
-  }
-  return { loss: loss / Math.max(1, rows.length), acc: correct / Math.max(1, rows.length) };
 }
 
 export function makeOptimizer(config: MemberConfig, lr: number): tf.Optimizer {
@@ -215,6 +192,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   await rm(path.join(outDir, 'state.json'), { force: true });
   const model = last ? last.model : await buildOrLoad(config, preset);
   const pre = last ? fromSpec(last.metadata.preprocessing) : preprocessorFor(preset, data, trainRows);
+  const scorer = createRowScorer(data, validationRows, pre, options.scoring);
   let lr = resumed?.lr ?? scheduledRate(config, 0);
   const optimizer = makeOptimizer(config, lr);
   model.compile({ optimizer, loss: smoothedCrossEntropy(config.labelSmoothing ?? 0), metrics: ['accuracy'] });
@@ -245,7 +223,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const history: EpochRecord[] = resumed?.history ?? [];
   const batches = Math.ceil(trainRows.length / config.batchSize);
   const startEpoch = resumed?.epoch ?? 0;
-  emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch, trainer });
+  emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch, trainer, validation: scorer.reason });
 
   const metadataFor = (metrics: { valLoss: number; valAcc: number; epoch: number }): CheckpointMetadataInput => ({
     preset: preset.name,
@@ -298,12 +276,12 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     if (options.signal?.aborted && seen < trainRows.length) break;
     const seconds = (performance.now() - started) / 1000;
     step.sync();
-    const validate = () => lossAndAccuracy(predictRows(model, pre, data, validationRows), data.labels, validationRows);
+    const validate = () => scorer.score(model);
     // With a weight average, the average is validated and kept as best/; the trained weights'
     // figures are recorded beside it, and they go back into the model before last/ is saved.
-    const trained = config.ema ? validate() : null;
+    const trained = config.ema ? await validate() : null;
     if (config.ema) step.syncAverage();
-    const val = validate();
+    const val = await validate();
     const record: EpochRecord = {
       epoch,
       loss: lossSum / seen,

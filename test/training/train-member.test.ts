@@ -8,7 +8,8 @@ import { initEngine } from '../../src/engine/backend.js';
 import { createAugmenter } from '../../src/model/augment.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { fromSpec } from '../../src/model/preprocess.js';
-import { lossAndAccuracy, predictRows, trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
+import { trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
+import { lossAndAccuracy, predictRows } from '../../src/training/validation.js';
 import { type ImageSet } from '../../src/data/image-set.js';
 
 let dir: string;
