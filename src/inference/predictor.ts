@@ -166,6 +166,11 @@ export async function createOnnxPredictor(checkpointDir: string, options: Omit<P
     });
   }
   const { bytes, note, precision } = await modelBytesOf(runtime, checkpointDir, options);
+  return openOnnxPredictor(runtime, bytes, precision, note, options);
+}
+
+/** One ONNX Runtime session on `bytes`, sequential, `threads` intra-op threads (default all cores). */
+async function openOnnxPredictor(runtime: OnnxRuntime, bytes: Uint8Array, precision: 'fp32' | 'int8', note: string, options: Pick<PredictorOptions, 'threads' | 'batchSize' | 'spin'>): Promise<Predictor> {
   const threads = Math.max(1, options.threads ?? os.availableParallelism());
   const session = await runtime.InferenceSession.create(bytes, {
     intraOpNumThreads: threads,
@@ -196,11 +201,7 @@ export async function createOnnxPredictorForModel(model: tf.LayersModel, preproc
     if (error instanceof UnsupportedLayerError) return null;
     throw error;
   }
-  const threads = Math.max(1, options.threads ?? 1);
-  const session = await runtime.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
-  const dims = (session.inputMetadata[0] as { shape?: Array<number | string> } | undefined)?.shape;
-  const shape = (dims?.slice(1).map(Number) ?? [28, 28, 1]) as [number, number, number];
-  return new OnnxPredictor(runtime, session, shape, options.batchSize ?? 1024, 'fp32', `onnxruntime-node fp32, ${threads} thread${threads > 1 ? 's' : ''} (exported in memory)`);
+  return openOnnxPredictor(runtime, bytes, 'fp32', 'exported in memory', { threads: options.threads ?? 1, batchSize: options.batchSize });
 }
 
 /* ---------- tfjs ---------- */
