@@ -61,7 +61,8 @@ export function fromSpec(spec: CheckpointPreprocessing): Preprocessor {
 }
 
 /** Gathers rows into a [B,size,size,1] float tensor in [0,1]. */
-export function gatherImages(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor4D {
+/** Rows `start`…`end` of `rows` of a data set as raw pixels in [0,1], row-major, one after another. */
+export function gatherPixels(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): Float32Array {
   const px = data.size * data.size;
   const n = end - start;
   const out = new Float32Array(n * px);
@@ -70,6 +71,10 @@ export function gatherImages(data: ImageSet, rows: ArrayLike<number>, start: num
     const base = rows[start + i]! * px;
     for (let k = 0; k < px; k++) out[i * px + k] = data.images[base + k]! * inv;
   }
-  return tf.tensor4d(out, [n, data.size, data.size, 1]);
+  return out;
+}
+
+export function gatherImages(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor4D {
+  return tf.tensor4d(gatherPixels(data, rows, start, end), [end - start, data.size, data.size, 1]);
 }
 

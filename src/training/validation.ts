@@ -1,8 +1,8 @@
 /**
  * Scoring a model on fixed rows while it trains: a member's validation rows after every epoch,
  * pretraining's t10k at its end. Where tfjs computes on wasm or the plain CPU backend, the
- * model is exported to ONNX in memory and run by ONNX Runtime instead: on seed002, 1,200 rows
- * took 6.5 s on tfjs-wasm and 1.2 s on one ONNX Runtime thread (README, "Training"). On a
+ * model is exported to ONNX in memory and run by ONNX Runtime instead, about 4–5× faster per
+ * image on seed002 (`bench/scoring.ts`; README, "Scoring while training"). On a
  * native tfjs backend (tfjs-node, a GPU) tfjs predicts; so it does when ONNX Runtime does not
  * load or a layer has no export rule.
  */
@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../data/image-set.js';
 import { onnxRuntimeStatus } from '../engine/ort.js';
 import { createOnnxPredictorForModel } from '../inference/predictor.js';
-import { gatherImages, type Preprocessor } from '../model/preprocess.js';
+import { gatherImages, gatherPixels, type Preprocessor } from '../model/preprocess.js';
 
 /** Class probabilities for rows of a data set, in batches, on tfjs. */
 export function predictRows(model: tf.LayersModel, pre: Preprocessor, data: ImageSet, rows: ArrayLike<number>, batchSize = 256): Float32Array {
@@ -60,17 +60,7 @@ export function createRowScorer(data: ImageSet, rows: ArrayLike<number>, pre: Pr
   let reason = onnx ? 'onnxruntime-node fp32, 1 thread (the model exported in memory)' : engine === 'tfjs' ? `tfjs on ${backend} (asked for)` : status.available ? `tfjs on ${backend}` : `tfjs on ${backend}: ${status.reason}`;
   // The raw pixels in [0,1], gathered once: the rows do not change between epochs.
   let raw: Float32Array | null = null;
-  const rawImages = (): Float32Array => {
-    if (raw) return raw;
-    const px = data.size * data.size;
-    const inv = 1 / data.scale;
-    raw = new Float32Array(rows.length * px);
-    for (let i = 0; i < rows.length; i++) {
-      const base = rows[i]! * px;
-      for (let k = 0; k < px; k++) raw[i * px + k] = data.images[base + k]! * inv;
-    }
-    return raw;
-  };
+  const rawImages = (): Float32Array => (raw ??= gatherPixels(data, rows, 0, rows.length));
   const predict = async (model: tf.LayersModel): Promise<Float32Array> => {
     if (onnx) {
       const predictor = await createOnnxPredictorForModel(model, pre.spec, { threads: 1 });
