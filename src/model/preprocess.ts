@@ -60,7 +60,6 @@ export function fromSpec(spec: CheckpointPreprocessing): Preprocessor {
   };
 }
 
-/** Gathers rows into a [B,size,size,1] float tensor in [0,1]. */
 /** Rows `start`…`end` of `rows` of a data set as raw pixels in [0,1], row-major, one after another. */
 export function gatherPixels(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): Float32Array {
   const px = data.size * data.size;
@@ -74,6 +73,7 @@ export function gatherPixels(data: ImageSet, rows: ArrayLike<number>, start: num
   return out;
 }
 
+/** Gathers rows into a [B,size,size,1] float tensor in [0,1]. */
 export function gatherImages(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor4D {
   return tf.tensor4d(gatherPixels(data, rows, start, end), [end - start, data.size, data.size, 1]);
 }

@@ -57,8 +57,9 @@ describe('scoring rows while training', () => {
     const events: TrainEvent[] = [];
     const result = await trainMember({ config: member('mlp'), data, trainRows, validationRows, outDir: path.join(dir, 'mlp-tfjs'), metadata, scoring: 'tfjs', onEvent: (e) => events.push(e) });
     expect(events.find((e) => e.type === 'start')).toMatchObject({ validation: 'tfjs on wasm (asked for)' });
-    // Then its history matches the ONNX-validated run of the test above, epoch by epoch
+    // And the same member validated on ONNX Runtime
     const onnx = await trainMember({ config: member('mlp'), data, trainRows, validationRows, outDir: path.join(dir, 'mlp-onnx'), metadata, scoring: 'onnx' });
+    // Then the two histories agree epoch by epoch, and so do their best epochs
     expect(onnx.bestEpoch).toBe(result.bestEpoch);
     result.history.forEach((r, k) => {
       expect(onnx.history[k]!.valLoss).toBeCloseTo(r.valLoss, 5);
