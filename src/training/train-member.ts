@@ -223,6 +223,8 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const history: EpochRecord[] = resumed?.history ?? [];
   const batches = Math.ceil(trainRows.length / config.batchSize);
   const startEpoch = resumed?.epoch ?? 0;
+  // Settled before the start event names it: a model that does not export falls back to tfjs now.
+  await scorer.prepare(model);
   emit({ type: 'start', member: config.name, epochs: config.epochs, batches, trainRows: trainRows.length, validationRows: validationRows.length, resumedAt: startEpoch, trainer, validation: scorer.reason });
 
   const metadataFor = (metrics: { valLoss: number; valAcc: number; epoch: number }): CheckpointMetadataInput => ({

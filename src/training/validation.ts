@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../data/image-set.js';
 import { onnxRuntimeStatus } from '../engine/ort.js';
-import { createOnnxPredictorForModel } from '../inference/predictor.js';
+import { createOnnxPredictorForModel, type Predictor } from '../inference/predictor.js';
 import { gatherImages, gatherPixels, type Preprocessor } from '../model/preprocess.js';
 
 /** Class probabilities for rows of a data set, in batches, on tfjs. */
@@ -46,6 +46,12 @@ export type ScoringEngine = 'auto' | 'onnx' | 'tfjs';
 export interface RowScorer {
   /** the engine that scores now, and why */
   readonly reason: string;
+  /**
+   * Settles the engine for `model` before the first score: where ONNX Runtime was chosen but the
+   * model does not export (a layer without a rule, another image size), the scorer falls back
+   * now, so `reason` is right from the start. Scoring settles it too when this was not called.
+   */
+  prepare(model: tf.LayersModel): Promise<void>;
   /** class probabilities of `model` (as it is now) for the rows, rows.length × 10 */
   predict(model: tf.LayersModel): Promise<Float32Array>;
   /** log-loss and accuracy of `model` on the rows */
@@ -61,27 +67,33 @@ export function createRowScorer(data: ImageSet, rows: ArrayLike<number>, pre: Pr
   // The raw pixels in [0,1], gathered once: the rows do not change between epochs.
   let raw: Float32Array | null = null;
   const rawImages = (): Float32Array => (raw ??= gatherPixels(data, rows, 0, rows.length));
+  // An ONNX session for the model as it is now, or null after falling back to tfjs.
+  const open = async (model: tf.LayersModel): Promise<Predictor | null> => {
+    if (!onnx) return null;
+    const predictor = await createOnnxPredictorForModel(model, pre.spec, { threads: 1 });
+    if (predictor && predictor.imageSize === data.size) return predictor;
+    predictor?.dispose();
+    if (engine === 'onnx') throw new Error(`cannot score ${model.name} on ONNX Runtime: ${predictor ? `it takes ${predictor.imageSize}×${predictor.imageSize} images, the rows are ${data.size}×${data.size}` : status.available ? 'a layer has no ONNX export rule' : status.reason}`);
+    onnx = false;
+    raw = null;
+    reason = `tfjs on ${backend}: ${predictor ? 'the exported model takes other image sizes' : 'a layer has no ONNX export rule'}`;
+    return null;
+  };
   const predict = async (model: tf.LayersModel): Promise<Float32Array> => {
-    if (onnx) {
-      const predictor = await createOnnxPredictorForModel(model, pre.spec, { threads: 1 });
-      if (predictor && predictor.imageSize === data.size) {
-        try {
-          return Float32Array.from(await predictor.predict(rawImages(), rows.length));
-        } finally {
-          predictor.dispose();
-        }
-      }
-      predictor?.dispose();
-      if (engine === 'onnx') throw new Error(`cannot score ${model.name} on ONNX Runtime: ${predictor ? `it takes ${predictor.imageSize}×${predictor.imageSize} images, the rows are ${data.size}×${data.size}` : status.available ? 'a layer has no ONNX export rule' : status.reason}`);
-      onnx = false;
-      raw = null;
-      reason = `tfjs on ${backend}: ${predictor ? 'the exported model takes other image sizes' : 'a layer has no ONNX export rule'}`;
+    const predictor = await open(model);
+    if (!predictor) return predictRows(model, pre, data, rows);
+    try {
+      return Float32Array.from(await predictor.predict(rawImages(), rows.length));
+    } finally {
+      predictor.dispose();
     }
-    return predictRows(model, pre, data, rows);
   };
   return {
     get reason() {
       return reason;
+    },
+    async prepare(model) {
+      (await open(model))?.dispose();
     },
     predict,
     async score(model) {

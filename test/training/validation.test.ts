@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readMnist } from '../../src/data/mnist.js';
 import type { ImageSet } from '../../src/data/image-set.js';
@@ -67,4 +68,30 @@ describe('scoring rows while training', () => {
       expect(onnx.history[k]!.loss).toBe(r.loss);
     });
   }, 120_000);
+
+  test('a model without an ONNX export falls back to tfjs when prepared, before its first score', async () => {
+    // Given a model with a layer that has no export rule (UpSampling2D) and the scorer's default engine
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'c' }),
+        tf.layers.upSampling2d({ name: 'grow' }),
+        tf.layers.flatten({ name: 'f' }),
+        tf.layers.dense({ units: 10, activation: 'softmax', name: 'out' }),
+      ],
+    });
+    const { metadata: meta, model: shipped } = await loadCheckpoint('checkpoints/mnist-clean/seed002');
+    shipped.dispose();
+    const pre = fromSpec(meta.preprocessing);
+    const scorer = createRowScorer(data, validationRows, pre);
+    expect(scorer.reason).toContain('onnxruntime-node');
+    // When it is prepared for the model
+    await scorer.prepare(model);
+    // Then its reason names tfjs and why, and it scores as tfjs does
+    expect(scorer.reason).toBe('tfjs on wasm: a layer has no ONNX export rule');
+    const reference = lossAndAccuracy(predictRows(model, pre, data, validationRows), data.labels, validationRows);
+    expect(await scorer.score(model)).toEqual(reference);
+    // And asked for ONNX Runtime outright, the same model is an error that names the cause
+    await expect(createRowScorer(data, validationRows, pre, 'onnx').prepare(model)).rejects.toThrow(/cannot score .* on ONNX Runtime: a layer has no ONNX export rule/);
+    model.dispose();
+  }, 60_000);
 });
