@@ -10,14 +10,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { readManifest, resolveDatasetDir } from '../../src/data/dataset.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
 import { searchOnQueue, trainOnQueue } from '../../src/services/queue/enqueue.js';
+import { openQueueRun } from '../../src/services/queue/run-flow.js';
 import { PACKAGE_ROOT } from '../../src/model/shipped.js';
-import { commonRoot, loadStoredJob, storeJob, type TrainMemberJob } from '../../src/services/queue/queues.js';
+import { commonRoot, connectRedis, loadStoredJob, storeJob, type TrainMemberJob } from '../../src/services/queue/queues.js';
 import { parseSearchSpace } from '../../src/training/search/space.js';
 import { queueStatus } from '../../src/services/queue/status.js';
 import { trainEnsemble } from '../../src/services/train.js';
@@ -198,9 +200,11 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     const out = path.join(root, 'project', 'runs', 'search');
 
     // When it runs with its trials on the queue
-    const result = await searchOnQueue({ data: competition, space, spaceFile: 'space.json', out, scheduler: 'asha', trials: 4, top: 2, concurrency: 2, backend: 'wasm', seed: 3, command: 'vitest' }, { redis: redis.url });
+    let flows = 0;
+    const result = await searchOnQueue({ data: competition, space, spaceFile: 'space.json', out, scheduler: 'asha', trials: 4, top: 2, concurrency: 2, backend: 'wasm', seed: 3, command: 'vitest' }, { redis: redis.url, onEnqueued: () => flows++ });
 
     // Then every trial was trained by the worker (a promotion continues its trial: a second job), and ranked
+    expect(flows).toBe(1);
     expect(result.leaderboard).toHaveLength(4);
     expect(result.unfinished).toBe(0);
     const promoted = result.leaderboard.filter((r) => r.rung === 1).map((r) => r.trial);
@@ -210,6 +214,40 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     // a promoted trial's second job continued from its rung-0 epoch
     for (const trial of promoted) expect(result.report!.members.filter((m) => m.member === trial).map((m) => m.resumedAt)).toEqual(expect.arrayContaining([0, 1]));
     expect(worker.lines.filter((l) => l.includes(' trial ')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  test('trials enqueued at the same moment join one flow: one parent, whose report names them all', { timeout: 240_000 }, async () => {
+    // Given a worker, an open search flow, and two 1-epoch trials on the competition
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const datasetDir = await resolveDatasetDir(competition);
+    const { fingerprint } = await readManifest(datasetDir);
+    const dir = path.join(root, 'project', 'runs', 'same-moment');
+    const parents: string[] = [];
+    const queue = await openQueueRun({ connection: await connectRedis(redis.url, 'queue'), kind: 'search', dir, run: 'same-moment', storeRoot: path.join(root, 'project'), onEnqueued: ({ parent }) => parents.push(parent) });
+    const job = (name: string, seed: number): TrainMemberJob => ({
+      kind: 'train-member',
+      engine: { backend: 'wasm' },
+      member: ensemble('x', [member(name, seed, { epochs: 1 })]).members[0]!,
+      datasetDir,
+      trainRows: Array.from({ length: 200 }, (_, i) => i),
+      validationRows: Array.from({ length: 100 }, (_, i) => 200 + i),
+      outDir: path.join(dir, name),
+      resume: false,
+      metadata: { orientation: 'as-is', dataFingerprint: fingerprint, command: 'vitest' },
+    });
+    try {
+      // When both are handed to the queue in the same tick (a search's concurrent trials start so)
+      const outcomes = await Promise.all([queue.runJobs([job('trial-a', 1)]), queue.runJobs([job('trial-b', 2)])]);
+      const report = await queue.finish();
+      // Then one flow was made, both trials trained in it, and its report names both
+      expect(outcomes.flat().map((o) => o.ok)).toEqual([true, true]);
+      expect(parents).toHaveLength(1);
+      expect(report!.members.map((m) => m.member)).toEqual(['trial-a', 'trial-b']);
+    } finally {
+      await queue.close();
+    }
   });
 
   test('SIGTERM drains: the running member finishes, then the worker exits 0', { timeout: 240_000 }, async () => {

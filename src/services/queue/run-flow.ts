@@ -76,7 +76,10 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
   const listeners = new Map<string, (event: unknown) => void>();
   memberEvents.on('progress', ({ jobId, data }) => listeners.get(jobId)?.(data));
 
-  let parentId: string | null = null;
+  // The flow's parent, made by the first batch. A search runs trials concurrently, so a second
+  // batch can arrive while the first is still adding the flow: it waits for that parent rather
+  // than making a second one (whose report would miss the first flow's children).
+  let parentId: Promise<string> | null = null;
   const childData = (job: WorkerJob): MemberJobData => {
     if (job.kind !== 'train-member') throw new Error(`a queue runs member training only, not ${job.kind} jobs`);
     return {
@@ -110,11 +113,14 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
       // The first batch makes the flow: an ensemble's whole flow at once (closed), a search's
       // parent with its first trial (open: trials are added as the scheduler picks them).
       const parent = randomUUID();
-      await flows.add({ name: options.kind, queueName: RUNS_QUEUE, data: parentData(options.kind === 'ensemble'), opts: { jobId: parent, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } }, children });
-      parentId = parent;
+      parentId = flows.add({ name: options.kind, queueName: RUNS_QUEUE, data: parentData(options.kind === 'ensemble'), opts: { jobId: parent, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } }, children }).then(() => parent);
+      parentId.catch(() => {
+        parentId = null;
+      });
+      await parentId;
       options.onEnqueued?.({ parent, children: children.length });
     } else {
-      const parent = { id: parentId, queue: qualifiedName(RUNS_QUEUE) };
+      const parent = { id: await parentId, queue: qualifiedName(RUNS_QUEUE) };
       await members.addBulk(children.map((c) => ({ name: c.name, data: c.data, opts: { ...c.opts, parent } })));
     }
     try {
@@ -128,7 +134,7 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
     runJobs,
     async finish() {
       if (parentId === null) return null;
-      const parent = await Job.fromId<RunJobData, RunReport>(runs, parentId);
+      const parent = await Job.fromId<RunJobData, RunReport>(runs, await parentId);
       if (!parent) return null;
       if (!parent.data.closed) await parent.updateData(parentData(true));
       return (await parent.waitUntilFinished(runEvents)) as RunReport;
