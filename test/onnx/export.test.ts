@@ -27,6 +27,7 @@ import { IDENTITY, TTA_8, shiftImages } from '../../src/ensemble/tta.js';
 import { batchNormalization } from '../../src/engine/batch-norm.js';
 import { buildModel, getPreset } from '../../src/model/presets.js';
 import { fromSpec } from '../../src/model/preprocess.js';
+import { modelWithoutExportRule } from '../helpers/unexportable.js';
 
 let root: string;
 const open: Predictor[] = [];
@@ -210,14 +211,7 @@ describe('export parity with tfjs', () => {
 
   test('a layer without an export rule is an error naming the layer and its class', () => {
     // Given a model with an UpSampling2D layer
-    const model = tf.sequential({
-      layers: [
-        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'c' }),
-        tf.layers.upSampling2d({ name: 'grow' }),
-        tf.layers.flatten({ name: 'f' }),
-        tf.layers.dense({ units: 10, activation: 'softmax', name: 'out' }),
-      ],
-    });
+    const model = modelWithoutExportRule();
     // When exported, Then the error says which layer and class
     expect(() => exportModelToOnnx(model)).toThrow(UnsupportedLayerError);
     expect(() => exportModelToOnnx(model)).toThrow(/layer "grow" \(UpSampling2D\).*no export rule for UpSampling2D/);
@@ -282,14 +276,7 @@ describe('predictors and the ensemble', () => {
   test('auto falls back to tfjs for a model ONNX cannot express; onnx refuses it', async () => {
     // Given a checkpoint with an UpSampling2D layer
     const dir = path.join(root, 'unsupported');
-    const model = tf.sequential({
-      layers: [
-        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'c' }),
-        tf.layers.upSampling2d({ name: 'grow' }),
-        tf.layers.flatten({ name: 'f' }),
-        tf.layers.dense({ units: 10, activation: 'softmax', name: 'out' }),
-      ],
-    });
+    const model = modelWithoutExportRule();
     await makeCheckpoint('mlp', dir, 4, model);
     model.dispose();
     // When a predictor is asked for, Then auto runs tfjs and says why; onnx is an error

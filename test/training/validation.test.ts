@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readMnist } from '../../src/data/mnist.js';
 import type { ImageSet } from '../../src/data/image-set.js';
@@ -10,6 +9,7 @@ import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { fromSpec } from '../../src/model/preprocess.js';
 import { trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
 import { createRowScorer, lossAndAccuracy, predictRows } from '../../src/training/validation.js';
+import { modelWithoutExportRule } from '../helpers/unexportable.js';
 
 let dir: string;
 let data: ImageSet;
@@ -71,14 +71,7 @@ describe('scoring rows while training', () => {
 
   test('a model without an ONNX export falls back to tfjs when prepared, before its first score', async () => {
     // Given a model with a layer that has no export rule (UpSampling2D) and the scorer's default engine
-    const model = tf.sequential({
-      layers: [
-        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, name: 'c' }),
-        tf.layers.upSampling2d({ name: 'grow' }),
-        tf.layers.flatten({ name: 'f' }),
-        tf.layers.dense({ units: 10, activation: 'softmax', name: 'out' }),
-      ],
-    });
+    const model = modelWithoutExportRule();
     const { metadata: meta, model: shipped } = await loadCheckpoint('checkpoints/mnist-clean/seed002');
     shipped.dispose();
     const pre = fromSpec(meta.preprocessing);
