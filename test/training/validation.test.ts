@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readMnist } from '../../src/data/mnist.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint, readCheckpointMetadata } from '../../src/model/checkpoint.js';
 import { fromSpec } from '../../src/model/preprocess.js';
 import { trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
 import { createRowScorer, lossAndAccuracy, predictRows } from '../../src/training/validation.js';
@@ -72,8 +72,7 @@ describe('scoring rows while training', () => {
   test('a model without an ONNX export falls back to tfjs when prepared, before its first score', async () => {
     // Given a model with a layer that has no export rule (UpSampling2D) and the scorer's default engine
     const model = modelWithoutExportRule();
-    const { metadata: meta, model: shipped } = await loadCheckpoint('checkpoints/mnist-clean/seed002');
-    shipped.dispose();
+    const meta = await readCheckpointMetadata('checkpoints/mnist-clean/seed002');
     const pre = fromSpec(meta.preprocessing);
     const scorer = createRowScorer(data, validationRows, pre);
     expect(scorer.reason).toContain('onnxruntime-node');
