@@ -15,13 +15,24 @@
  * accepted only when the model explains what it sees: frame pixels independent of their
  * neighbours (fog or blur make correlated backgrounds), both histograms within
  * `MAX_HISTOGRAM_DISTANCE` of the model's (total variation), and noise worth matching
- * (σ ≥ `MIN_SIGMA`). Salt-and-pepper, uniform-maximum or signal-dependent noise fail these
- * checks, and the competition is left as it is.
+ * (σ ≥ `MIN_SIGMA`).
+ *
+ * A frame that stays black (every frame pixel exactly 0) has no additive noise to fit, and
+ * the other textbook sensor noise applies: photon (shot) noise, signal-dependent, zero where
+ * no light falls. A pixel of intensity x collects Poisson(λ · gain · x) photons, λ at full
+ * scale, and reads their count over λ:
+ *
+ *   y = clip(Poisson(λ · gain · x) / λ, 0, 1).
+ *
+ * Its spread at full intensity is 1/√λ, so λ is fitted to the histogram of the digit box
+ * (the gain, again, to its mean), and the fit counts only when that spread is noise worth
+ * matching (1/√λ ≥ `MIN_SIGMA`) and the histograms agree. Salt-and-pepper, uniform-maximum
+ * or correlated noise fail these checks, and the competition is left as it is.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import type { ImageSet } from './image-set.js';
 import type { MnistSet } from './mnist.js';
-import { createRandom } from './random.js';
+import { createRandom, poisson } from './random.js';
 import { PROFILE_FRAME } from './background.js';
 
 export interface GaussianNoiseModel {
@@ -31,11 +42,21 @@ export interface GaussianNoiseModel {
   sigma: number;
 }
 
+/** Photon noise: y = clip(Poisson(photons · gain · x) / photons, 0, 1). */
+export interface PoissonNoiseModel {
+  kind: 'poisson';
+  gain: number;
+  /** λ, the expected photon count of a full-intensity pixel at gain 1 */
+  photons: number;
+}
+
+export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel;
+
 export interface NoiseFit {
   /** the model, when it explains the competition's pixels; null otherwise */
-  model: GaussianNoiseModel | null;
-  /** the best parameters found, accepted or not */
-  fitted: GaussianNoiseModel;
+  model: NoiseModel | null;
+  /** the best parameters found, accepted or not (Poisson when the frame stays black) */
+  fitted: NoiseModel;
   /** total-variation distance between the frame pixels' histogram and the model's */
   frameDistance: number;
   /** the same over the digit box (the central 20×20 pixels) */
@@ -52,6 +73,10 @@ export const MAX_HISTOGRAM_DISTANCE = 0.05;
 export const MIN_SIGMA = 0.05;
 /** Above this |correlation| of neighbouring frame pixels the background is not white noise. */
 export const MAX_NEIGHBOUR_CORRELATION = 0.2;
+/** A frame with at least this share of pixels at exactly 0 is black: photon noise, not additive, is fitted. */
+export const BLACK_FRAME = 0.99;
+/** The most photons a fit may find: above it the spread at full intensity, 1/√λ, is under `MIN_SIGMA`. */
+export const MAX_PHOTONS = Math.round(1 / (MIN_SIGMA * MIN_SIGMA));
 
 const INTERIOR_BINS = 32;
 /** bins: [exactly 0, 32 equal bins inside (0, 1), exactly 1] */
@@ -103,6 +128,95 @@ function clippedMean(mu: number, sigma: number): number {
   const Pb = normalCdf(b, 0, 1);
   // ∫ over (0,1) of y dF + 1 · P(y ≥ 1)
   return mu * (Pb - Pa) + sigma * (phi(a) - phi(b)) + (1 - Pb);
+}
+
+/** Above this mean a Poisson count is taken as normal (as `poisson` draws it). */
+const POISSON_EXACT_MEAN = 100;
+
+/**
+ * P(clip(Poisson(m) / λ, 0, 1), rounded to a byte, falls in each bin), added into `out`
+ * with weight `w`; the normal approximation above `POISSON_EXACT_MEAN`.
+ */
+function addPoissonHistogram(out: Float64Array, m: number, photons: number, w: number): void {
+  if (m <= 0) {
+    out[0]! += w;
+    return;
+  }
+  if (m > POISSON_EXACT_MEAN) {
+    addModelHistogram(out, m / photons, Math.sqrt(m) / photons, w);
+    return;
+  }
+  let p = Math.exp(-m);
+  let below = 0;
+  for (let k = 0; k / photons < 1; k++) {
+    out[binOf(Math.round(255 * (k / photons)) / 255)]! += w * p;
+    below += p;
+    p *= m / (k + 1);
+    if (k > m && p < 1e-16) break;
+  }
+  out[BINS - 1]! += w * Math.max(0, 1 - below);
+}
+
+/** E[clip(Poisson(m) / λ, 0, 1)]. */
+function clippedPoissonMean(m: number, photons: number): number {
+  if (m <= 0) return 0;
+  if (m > POISSON_EXACT_MEAN) return clippedMean(m / photons, Math.sqrt(m) / photons);
+  let p = Math.exp(-m);
+  let below = 0;
+  let mean = 0;
+  for (let k = 0; k / photons < 1; k++) {
+    mean += p * (k / photons);
+    below += p;
+    p *= m / (k + 1);
+    if (k > m && p < 1e-16) break;
+  }
+  return mean + Math.max(0, 1 - below);
+}
+
+/** The gain at which `meanAt(gain)`, increasing in the gain, equals `target` (bisection on [0, 3]). */
+function solveGain(meanAt: (gain: number) => number, target: number): number {
+  let lo = 0;
+  let hi = 3;
+  for (let k = 0; k < 24; k++) {
+    const mid = (lo + hi) / 2;
+    if (meanAt(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * Photon noise fitted to a black-framed competition's digit box: for each λ on a log grid
+ * (then a finer one around the best), the gain that matches the box's mean, and the
+ * histogram distance; the λ with the smallest distance wins.
+ */
+function fitPoisson(boxH: Float64Array, boxMean: number, levels: Float64Array): { gain: number; photons: number; distance: number } {
+  const used: number[] = [];
+  for (let l = 0; l < 256; l++) if (levels[l]! > 0) used.push(l);
+  const at = (photons: number) => {
+    const gain = solveGain((g) => {
+      let m = 0;
+      for (const l of used) m += levels[l]! * clippedPoissonMean(photons * g * (l / 255), photons);
+      return m;
+    }, boxMean);
+    const h = new Float64Array(BINS);
+    for (const l of used) addPoissonHistogram(h, photons * gain * (l / 255), photons, levels[l]!);
+    return { gain, photons, distance: totalVariation(boxH, h) };
+  };
+  // λ from 0.5 to 2,000 in steps of 2%, then of 0.2% around the best: at small λ the counts'
+  // levels k/λ are coarser than the histogram's bins, and the distance jumps as they cross
+  // bin edges, so a coarse grid and a local search would find a wrong λ
+  let best = at(0.5);
+  for (let photons = 0.5 * 1.02; photons <= 2000; photons *= 1.02) {
+    const trial = at(photons);
+    if (trial.distance < best.distance) best = trial;
+  }
+  const centre = best.photons;
+  for (let k = -10; k <= 10; k++) {
+    const trial = at(centre * 1.002 ** k);
+    if (trial.distance < best.distance) best = trial;
+  }
+  return best;
 }
 
 /**
@@ -176,6 +290,8 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, limit = 20_0
   const varY = syy / pairs - (sy / pairs) ** 2;
   const neighbourCorrelation = varX > 1e-12 && varY > 1e-12 ? cov / Math.sqrt(varX * varY) : 0;
 
+  if (frameH[0]! >= BLACK_FRAME) return fitPhotonNoise(frameH, boxH, boxMean, neighbourCorrelation, count, levels);
+
   // offset and σ: a grid, then a finer grid around the best point
   let best = { offset: 0, sigma: 0.01, distance: Number.POSITIVE_INFINITY };
   const search = (offsets: number[], sigmas: number[]) => {
@@ -233,15 +349,45 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, limit = 20_0
   };
 }
 
+/** `fitNoiseModel` for a black frame: photon noise or none. */
+function fitPhotonNoise(frameH: Float64Array, boxH: Float64Array, boxMean: number, neighbourCorrelation: number, count: number, levels: Float64Array): NoiseFit {
+  const { gain, photons, distance } = fitPoisson(boxH, boxMean, levels);
+  const fitted: PoissonNoiseModel = { kind: 'poisson', gain: round(gain), photons: Number(photons.toPrecision(3)) };
+  const frameDistance = 1 - frameH[0]!;
+  const spread = 1 / Math.sqrt(photons);
+  const figures = `black frame (${(100 * frameH[0]!).toFixed(1)}% of frame pixels at 0); λ ${fitted.photons} photons at full scale, gain ${fitted.gain}; histogram distance ${distance.toFixed(3)} on the digit box; ${count} images`;
+  const why =
+    photons > MAX_PHOTONS
+      ? `no noise worth matching (photon noise would need λ ${fitted.photons} > ${MAX_PHOTONS}: a spread of ${spread.toFixed(3)} at full intensity)`
+      : distance > MAX_HISTOGRAM_DISTANCE
+        ? `the digits' pixels are not photon noise (distance ${distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
+        : null;
+  return {
+    model: why ? null : fitted,
+    fitted,
+    frameDistance: round(frameDistance),
+    boxDistance: round(distance),
+    neighbourCorrelation: round(neighbourCorrelation),
+    images: count,
+    reason: why ? `no noise model: ${why} (${figures})` : `photon (shot) noise: y = clip(Poisson(${fitted.photons}·${fitted.gain}·x) / ${fitted.photons}) (${figures})`,
+  };
+}
+
 function round(v: number): number {
   return Number(v.toFixed(4));
+}
+
+/** One pixel of intensity `x` in [0, 1] through `model`. */
+function corruptPixel(model: NoiseModel, x: number, random: ReturnType<typeof createRandom>): number {
+  const y = model.kind === 'poisson' ? poisson(model.photons * model.gain * x, random) / model.photons : model.gain * x + model.offset + model.sigma * random.normal();
+  return Math.min(1, Math.max(0, y));
 }
 
 /**
  * `count` MNIST train images (a seeded choice) corrupted by `model`, as 0–255 integers
  * (the corrections format's pixels): noise drawn once, from `seed`.
  */
-export function synthesizeNoisyImages(mnist: MnistSet, model: GaussianNoiseModel, count: number, seed: number): { images: Uint8Array; labels: Uint8Array; count: number; sources: Uint32Array } {
+export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count: number, seed: number): { images: Uint8Array; labels: Uint8Array; count: number; sources: Uint32Array } {
   const px = mnist.rows * mnist.cols;
   const random = createRandom(seed);
   const n = Math.min(count, mnist.count);
@@ -261,8 +407,7 @@ export function synthesizeNoisyImages(mnist: MnistSet, model: GaussianNoiseModel
     const src = sources[k]! * px;
     labels[k] = mnist.labels[sources[k]!]!;
     for (let p = 0; p < px; p++) {
-      const y = model.gain * (mnist.images[src + p]! / 255) + model.offset + model.sigma * random.normal();
-      images[k * px + p] = Math.round(255 * Math.min(1, Math.max(0, y)));
+      images[k * px + p] = Math.round(255 * corruptPixel(model, mnist.images[src + p]! / 255, random));
     }
   }
   return { images, labels, count: n, sources };

@@ -74,6 +74,24 @@ export function createRandom(seed: number): Random {
   };
 }
 
+/**
+ * A Poisson draw: Knuth's product of uniforms, exact, for means up to 100; above that the
+ * normal approximation with continuity correction (relative error of the variance under
+ * 1%, and e^−mean would underflow past 745).
+ */
+export function poisson(mean: number, random: Random): number {
+  if (mean <= 0) return 0;
+  if (mean > 100) return Math.max(0, Math.round(mean + Math.sqrt(mean) * random.normal()));
+  const limit = Math.exp(-mean);
+  let k = 0;
+  let product = random.next();
+  while (product > limit) {
+    k++;
+    product *= random.next();
+  }
+  return k;
+}
+
 /** Fisher–Yates shuffle in place. */
 export function shuffleInPlace<T extends { length: number; [i: number]: unknown }>(items: T, random: Random): T {
   for (let i = items.length - 1; i > 0; i--) {

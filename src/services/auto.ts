@@ -115,12 +115,11 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
 }
 
 /**
- * The competition's noise model (src/data/noise-model.ts), fitted to its training images when
- * their background is noisy, and how many synthetic rows it gives the members (none without
- * a model).
+ * The competition's noise model (src/data/noise-model.ts: additive Gaussian noise on a noisy
+ * background, photon noise on a black one), fitted to its training images, and how many
+ * synthetic rows it gives the members (none without a model).
  */
-export async function autoNoise(holdout: AutoHoldout, noisyBackground: boolean, seed: number, rows?: number): Promise<AutoRecord['noise']> {
-  if (!noisyBackground) return undefined;
+export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: number): Promise<NonNullable<AutoRecord['noise']>> {
   const { dataset, trainRows } = holdout;
   const mnist = await readMnist('train');
   const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist));
@@ -180,8 +179,8 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   // 1. The background, from the training rows only.
   const { background, augmentation } = autoAugmentation(holdout);
   emit({ type: 'auto-background', reason: background.reason, augmentation: JSON.stringify(augmentation.config) });
-  const noise = await autoNoise(holdout, background.noisy, options.seed, options.syntheticRows);
-  if (noise) emit({ type: 'auto-noise', reason: noise.fit.reason, syntheticRows: noise.syntheticRows });
+  const noise = await autoNoise(holdout, options.seed, options.syntheticRows);
+  emit({ type: 'auto-noise', reason: noise.fit.reason, syntheticRows: noise.syntheticRows });
 
   const starts = STARTS.filter((s) => startAvailable(s, preset));
   const initialPlan = planProbes({
@@ -273,7 +272,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     start: best.start,
     testRows: dataset.ids.length,
     validationRows: validationRows.length,
-    syntheticRows: noise?.syntheticRows ?? 0,
+    syntheticRows: noise.syntheticRows,
   });
   emit({ type: 'auto-plan', reason: plan.reason });
   const record: AutoRecord = {
@@ -289,7 +288,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     plan,
     combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)',
     choosingSeconds: Math.round(choosingSeconds),
-    ...(noise ? { noise } : {}),
+    noise,
   };
   const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });
   return { record, ensemble };

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { canny, hysteresis } from '../../src/data/corruptions/canny.js';
 import { CORRUPTIONS, CORRUPTION_RECIPES, type CorruptionRecipe } from '../../src/data/corruptions/index.js';
-import { brightness, dottedLine, impulseNoise, lineStroke, motionBlur, poisson, rotate, scale, shear, shotNoise, stripe, translate, zigzagPoints } from '../../src/data/corruptions/mnist-c.js';
+import { brightness, dottedLine, impulseNoise, lineStroke, motionBlur, rotate, scale, shear, shotNoise, stripe, translate, zigzagPoints } from '../../src/data/corruptions/mnist-c.js';
 import { awgn, awgnSigma, linearMotionBlur, motionKernel, reduceContrast } from '../../src/data/corruptions/n-mnist.js';
 import { plasmaFractal } from '../../src/data/corruptions/plasma.js';
 import { type MnistSet, readMnist } from '../../src/data/mnist.js';
-import { createRandom } from '../../src/data/random.js';
+import { createRandom, poisson } from '../../src/data/random.js';
 
 const N = 28;
 let t10k: MnistSet;

@@ -5,10 +5,12 @@
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { CORRUPTIONS } from '../../src/data/corruptions/index.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { readMnist, type MnistSet } from '../../src/data/mnist.js';
-import { fitNoiseModel, mnistBoxLevels, MIN_SIGMA, synthesizeNoisyImages } from '../../src/data/noise-model.js';
-import { createRandom } from '../../src/data/random.js';
+import { fitNoiseModel, MAX_PHOTONS, mnistBoxLevels, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
+import { createRandom, poisson } from '../../src/data/random.js';
+import { gaussianOf } from '../helpers/noise-model.js';
 
 let mnist: MnistSet;
 let levels: Float64Array;
@@ -42,10 +44,10 @@ describe('fitNoiseModel', () => {
   ])('recovers gain $gain, offset $offset, σ $sigma from the images alone', ({ gain, offset, sigma }) => {
     const fit = fitNoiseModel(corrupted(3000, gaussian(gain, offset, sigma)), levels);
     expect(fit.model).not.toBeNull();
-    expect(fit.model!.gain).toBeCloseTo(gain, 1);
-    expect(Math.abs(fit.model!.gain - gain)).toBeLessThan(0.03);
-    expect(Math.abs(fit.model!.offset - offset)).toBeLessThan(0.01);
-    expect(Math.abs(fit.model!.sigma - sigma)).toBeLessThan(0.01);
+    expect(gaussianOf(fit.model).gain).toBeCloseTo(gain, 1);
+    expect(Math.abs(gaussianOf(fit.model).gain - gain)).toBeLessThan(0.03);
+    expect(Math.abs(gaussianOf(fit.model).offset - offset)).toBeLessThan(0.01);
+    expect(Math.abs(gaussianOf(fit.model).sigma - sigma)).toBeLessThan(0.01);
     expect(fit.frameDistance).toBeLessThan(0.02);
     expect(fit.boxDistance).toBeLessThan(0.02);
     expect(fit.reason).toMatch(/^Gaussian sensor noise/);
@@ -81,9 +83,47 @@ describe('fitNoiseModel', () => {
 
   test('finds no noise worth matching on faintly noisy images', () => {
     const fit = fitNoiseModel(corrupted(2000, gaussian(1, 0, 0.02)), levels);
-    expect(fit.fitted.sigma).toBeLessThan(MIN_SIGMA);
+    expect(gaussianOf(fit.fitted).sigma).toBeLessThan(MIN_SIGMA);
     expect(fit.model).toBeNull();
     expect(fit.reason).toMatch(/no noise worth matching/);
+  });
+});
+
+describe('fitNoiseModel on a black frame: photon noise', () => {
+  const photonNoise = (photons: number, gain: number) => (x: Float32Array, random: ReturnType<typeof createRandom>) => x.map((v) => Math.min(1, poisson(photons * gain * v, random) / photons));
+  const asBytes = (set: ImageSet): ImageSet => ({ ...set, images: Uint8Array.from(set.images, (v) => Math.round(255 * v)), scale: 255 });
+
+  test.each([
+    { photons: 3, gain: 1 },
+    { photons: 25, gain: 1 },
+    { photons: 60, gain: 0.7 },
+  ])('recovers λ $photons and gain $gain from the images alone (pixels stored as bytes)', ({ photons, gain }) => {
+    const fit = fitNoiseModel(asBytes(corrupted(2000, photonNoise(photons, gain))), levels);
+    expect(fit.model?.kind).toBe('poisson');
+    const model = fit.model as PoissonNoiseModel;
+    expect(Math.abs(model.photons - photons) / photons).toBeLessThan(0.05);
+    expect(Math.abs(model.gain - gain)).toBeLessThan(0.03);
+    expect(fit.boxDistance).toBeLessThan(0.02);
+    expect(fit.reason).toMatch(/^photon \(shot\) noise/);
+  });
+
+  test('the practice recipe mnistc-shot-noise (MNIST-C, λ 3) is photon noise at λ 3', () => {
+    const recipe = CORRUPTIONS['mnistc-shot-noise'];
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => Float32Array.from(recipe.apply(Float64Array.from(x), 28, r)))), levels);
+    expect(fit.model).toEqual({ kind: 'poisson', gain: expect.closeTo(1, 1), photons: expect.closeTo(3, 1) });
+  });
+
+  test('clean digits have no photon noise worth matching: the best λ is past MAX_PHOTONS', () => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x) => x)), levels);
+    expect(fit.model).toBeNull();
+    expect(fit.fitted.kind).toBe('poisson');
+    expect((fit.fitted as PoissonNoiseModel).photons).toBeGreaterThan(MAX_PHOTONS);
+    expect(fit.reason).toMatch(/no noise worth matching/);
+  });
+
+  test('salt and pepper on a black frame is not photon noise (the frame is not black) and not Gaussian', () => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => x.map((v) => (r.next() < 0.05 ? (r.next() < 0.5 ? 1 : 0) : v)))), levels);
+    expect(fit.model).toBeNull();
   });
 });
 
@@ -128,7 +168,46 @@ describe('synthesizeNoisyImages', () => {
     expected += 1 - normalCdf(1, mu, sigma);
     expect(Math.abs(sum / n - expected)).toBeLessThan(0.003);
     const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels);
-    expect(Math.abs(fit.model!.gain - 0.5)).toBeLessThan(0.03);
-    expect(Math.abs(fit.model!.sigma - 0.25)).toBeLessThan(0.01);
+    expect(Math.abs(gaussianOf(fit.model).gain - 0.5)).toBeLessThan(0.03);
+    expect(Math.abs(gaussianOf(fit.model).sigma - 0.25)).toBeLessThan(0.01);
+  });
+
+  test('photon noise: pixels lie on the counts k/λ, black stays black, full-intensity pixels average E[min(1, K/λ)], and the fit finds the model again', () => {
+    const photon: PoissonNoiseModel = { kind: 'poisson', gain: 1, photons: 5 };
+    const s = synthesizeNoisyImages(mnist, photon, 2000, 6);
+    // round(255 · min(1, k/5)) for k = 0…5
+    const lattice = new Set([0, 51, 102, 153, 204, 255]);
+    let offLattice = 0;
+    let litFromBlack = 0;
+    let full = 0;
+    let fullSum = 0;
+    for (let k = 0; k < s.count; k++) {
+      const src = mnist.images.subarray(s.sources[k]! * 784, (s.sources[k]! + 1) * 784);
+      for (let p = 0; p < 784; p++) {
+        const v = s.images[k * 784 + p]!;
+        if (!lattice.has(v)) offLattice++;
+        if (src[p] === 0 && v !== 0) litFromBlack++;
+        if (src[p] === 255) {
+          full++;
+          fullSum += v / 255;
+        }
+      }
+    }
+    expect(offLattice).toBe(0);
+    expect(litFromBlack).toBe(0);
+    // E[min(1, K/5)], K ~ Poisson(5), summed here term by term
+    let expected = 0;
+    let pk = Math.exp(-5);
+    let below = 0;
+    for (let k = 0; k < 5; k++) {
+      expected += pk * (k / 5);
+      below += pk;
+      pk *= 5 / (k + 1);
+    }
+    expected += 1 - below;
+    expect(full).toBeGreaterThan(10_000);
+    expect(Math.abs(fullSum / full - expected)).toBeLessThan(0.005);
+    const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels);
+    expect(fit.model).toEqual({ kind: 'poisson', gain: expect.closeTo(1, 1), photons: expect.closeTo(5, 1) });
   });
 });

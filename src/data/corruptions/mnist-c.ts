@@ -6,7 +6,7 @@
  * MNIST_C_SEVERITY, and the random draws (directions, angles, noise) come from a seeded
  * `Random`, so an image and a seed always give the same result.
  */
-import type { Random } from '../random.js';
+import { poisson, type Random } from '../random.js';
 import { canny, SKIMAGE_CANNY_DEFAULTS } from './canny.js';
 import { aboutCentre, clipUnit, gaussianBlur, truncateToBytes, warpAffine } from './image-ops.js';
 import { plasmaFractal } from './plasma.js';
@@ -45,19 +45,6 @@ export const MNIST_C_SEVERITY = {
 } as const;
 
 const randomSign = (random: Random) => (random.next() < 0.5 ? -1 : 1);
-
-/** A Poisson draw (Knuth's product of uniforms; fine for the small means used here). */
-export function poisson(mean: number, random: Random): number {
-  if (mean <= 0) return 0;
-  const limit = Math.exp(-mean);
-  let k = 0;
-  let product = random.next();
-  while (product > limit) {
-    k++;
-    product *= random.next();
-  }
-  return k;
-}
 
 export function shotNoise(image: Float64Array, lambda: number, random: Random): Float64Array {
   return clipUnit(image.map((x) => poisson(x * lambda, random) / lambda));
