@@ -13,6 +13,9 @@
  *
  * Prints one JSON line per run: each member's log-loss and accuracy (fp32 best weights), the
  * plain soft vote of all members, and the vote of each starting checkpoint's members.
+ *
+ * `--common` scores every run on the same rows: those none of the runs trained on (a run with
+ * synthetic rows leaves fewer, so runs with and without them compare on its rows).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -70,12 +73,17 @@ interface RunRecord {
   ensemble: { members: Array<{ name: string; init?: string }> };
 }
 
-async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet): Promise<object> {
-  const record = JSON.parse(await readFile(path.join(run, 'run.json'), 'utf8')) as RunRecord;
+/** The MNIST train rows `run` trained on: the competition's sources and its synthetic rows'. */
+export async function trainedSources(run: string, answers: PracticeAnswers, mnist: MnistSet): Promise<Set<number>> {
   const auto = await readFile(path.join(run, 'auto.json'), 'utf8').then((t) => JSON.parse(t) as { noise?: { fit: NoiseFit; syntheticRows: number; seed: number } }, () => null);
   const excluded = new Set(answers.train.sourceIndices);
   const noise = auto?.noise;
   if (noise?.fit.model && noise.syntheticRows > 0) for (const s of synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed).sources) excluded.add(s);
+  return excluded;
+}
+
+async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, excluded: Set<number>): Promise<object> {
+  const record = JSON.parse(await readFile(path.join(run, 'run.json'), 'utf8')) as RunRecord;
   const rows = unseenRows(mnist, excluded);
   const data = unseenImages(mnist, rows, answers);
   const all = Int32Array.from({ length: rows.length }, (_, i) => i);
@@ -108,16 +116,19 @@ function round(v: number): number {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  const common = args.includes('--common');
   const answersFile = args.find((a) => a.endsWith('.json'));
-  const runs = args.filter((a) => a !== answersFile);
+  const runs = args.filter((a) => a !== answersFile && a !== '--common');
   if (!answersFile || runs.length === 0) {
-    process.stderr.write('usage: unseen.ts <run> [<run> ...] <competition-answers.json>\n');
+    process.stderr.write('usage: unseen.ts [--common] <run> [<run> ...] <competition-answers.json>\n');
     process.exit(2);
   }
   const answers = JSON.parse(await readFile(answersFile, 'utf8')) as PracticeAnswers;
   await initEngine({ backend: 'wasm' });
   const mnist = await readMnist('train');
-  for (const run of runs) process.stdout.write(`${JSON.stringify(await scoreRun(run, answers, mnist))}\n`);
+  const trained = await Promise.all(runs.map((run) => trainedSources(run, answers, mnist)));
+  const union = new Set(trained.flatMap((t) => [...t]));
+  for (const [k, run] of runs.entries()) process.stdout.write(`${JSON.stringify(await scoreRun(run, answers, mnist, common ? union : trained[k]!))}\n`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
