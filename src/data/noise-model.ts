@@ -77,6 +77,11 @@ export const MAX_NEIGHBOUR_CORRELATION = 0.2;
 export const BLACK_FRAME = 0.99;
 /** The most photons a fit may find: above it the spread at full intensity, 1/√λ, is under `MIN_SIGMA`. */
 export const MAX_PHOTONS = Math.round(1 / (MIN_SIGMA * MIN_SIGMA));
+/**
+ * The fewest: below 2 photons at full scale the counts read 0, 1/λ > ½ or 1, and below 1 only
+ * 0 or 1, so such a model explains any binarised image (an edge map fits λ 0.64 exactly).
+ */
+export const MIN_PHOTONS = 2;
 
 const INTERIOR_BINS = 32;
 /** bins: [exactly 0, 32 equal bins inside (0, 1), exactly 1] */
@@ -359,7 +364,9 @@ function fitPhotonNoise(frameH: Float64Array, boxH: Float64Array, boxMean: numbe
   const why =
     photons > MAX_PHOTONS
       ? `no noise worth matching (photon noise would need λ ${fitted.photons} > ${MAX_PHOTONS}: a spread of ${spread.toFixed(3)} at full intensity)`
-      : distance > MAX_HISTOGRAM_DISTANCE
+      : photons < MIN_PHOTONS
+        ? `the digits' pixels are nearly binary, not photon counts (λ ${fitted.photons} < ${MIN_PHOTONS} would make any binarised image)`
+        : distance > MAX_HISTOGRAM_DISTANCE
         ? `the digits' pixels are not photon noise (distance ${distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
         : null;
   return {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { CORRUPTIONS } from '../../src/data/corruptions/index.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { readMnist, type MnistSet } from '../../src/data/mnist.js';
-import { fitNoiseModel, MAX_PHOTONS, mnistBoxLevels, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
+import { fitNoiseModel, MAX_PHOTONS, mnistBoxLevels, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
 import { createRandom, poisson } from '../../src/data/random.js';
 import { gaussianOf } from '../helpers/noise-model.js';
 
@@ -119,6 +119,14 @@ describe('fitNoiseModel on a black frame: photon noise', () => {
     expect(fit.fitted.kind).toBe('poisson');
     expect((fit.fitted as PoissonNoiseModel).photons).toBeGreaterThan(MAX_PHOTONS);
     expect(fit.reason).toMatch(/no noise worth matching/);
+  });
+
+  test('a binary edge map (mnistc-canny-edges) is not photon noise, though λ < 1 would fit it exactly', () => {
+    const recipe = CORRUPTIONS['mnistc-canny-edges'];
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => Float32Array.from(recipe.apply(Float64Array.from(x), 28, r)))), levels);
+    expect(fit.model).toBeNull();
+    expect((fit.fitted as PoissonNoiseModel).photons).toBeLessThan(MIN_PHOTONS);
+    expect(fit.reason).toMatch(/nearly binary/);
   });
 
   test('salt and pepper on a black frame is not photon noise (the frame is not black) and not Gaussian', () => {
