@@ -17,7 +17,7 @@
  * `MAX_HISTOGRAM_DISTANCE` of the model's (total variation), and noise worth matching
  * (σ ≥ `MIN_SIGMA`).
  *
- * A frame that stays black (every frame pixel exactly 0) has no additive noise to fit, and
+ * A frame that stays black (`BLACK_FRAME`: 99% of its pixels exactly 0) has no additive noise to fit, and
  * the other textbook sensor noise applies: photon (shot) noise, signal-dependent, zero where
  * no light falls. A pixel of intensity x collects Poisson(λ · gain · x) photons, λ at full
  * scale, and reads their count over λ:
@@ -320,14 +320,7 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, limit = 20_0
     for (let l = 0; l < 256; l++) if (levels[l]! > 0) m += levels[l]! * clippedMean(gain * (l / 255) + offset, sigma);
     return m;
   };
-  let lo = 0;
-  let hi = 3;
-  for (let k = 0; k < 50; k++) {
-    const mid = (lo + hi) / 2;
-    if (modelBoxMean(mid) < boxMean) lo = mid;
-    else hi = mid;
-  }
-  const gain = (lo + hi) / 2;
+  const gain = solveGain(modelBoxMean, boxMean);
   const modelBox = new Float64Array(BINS);
   for (let l = 0; l < 256; l++) if (levels[l]! > 0) addModelHistogram(modelBox, gain * (l / 255) + offset, sigma, levels[l]!);
   const boxDistance = totalVariation(boxH, modelBox);
