@@ -123,7 +123,11 @@ export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: numbe
   const { dataset, trainRows } = holdout;
   const mnist = await readMnist('train');
   const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist));
-  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? syntheticRowCount(trainRows.length), mnist.count) : 0;
+  // By default only the Gaussian family adds rows: photon-noise rows measured no better on
+  // held-out rows (README, "Synthetic rows"), so they come only when asked for.
+  const byDefault = fit.model?.kind === 'gaussian' ? syntheticRowCount(trainRows.length) : 0;
+  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? byDefault, mnist.count) : 0;
+  if (fit.model?.kind === 'poisson' && rows === undefined) fit.reason += '; its synthetic rows are not added by default (no gain on held-out rows): --synthetic-rows N adds them';
   return { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
 }
 
