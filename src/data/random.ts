@@ -75,9 +75,9 @@ export function createRandom(seed: number): Random {
 }
 
 /**
- * A Poisson draw: Knuth's product of uniforms, exact, for means up to 100; above that the
- * normal approximation with continuity correction (relative error of the variance under
- * 1%, and e^−mean would underflow past 745).
+ * A Poisson draw: Knuth's product of uniforms, exact, for means up to 100; above that a
+ * normal draw with the same mean and variance, rounded to a count (Knuth's loop would take
+ * `mean` steps, and e^−mean underflows past 745).
  */
 export function poisson(mean: number, random: Random): number {
   if (mean <= 0) return 0;
