@@ -32,7 +32,7 @@
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import type { ImageSet } from './image-set.js';
 import type { MnistSet } from './mnist.js';
-import { createRandom, poisson } from './random.js';
+import { createRandom, poisson, type Random } from './random.js';
 import { PROFILE_FRAME } from './background.js';
 
 export interface GaussianNoiseModel {
@@ -139,6 +139,22 @@ function clippedMean(mu: number, sigma: number): number {
 const POISSON_EXACT_MEAN = 100;
 
 /**
+ * Walks the Poisson(m) counts k read below full scale (k/λ < 1) with their probabilities,
+ * stopping once the rest is negligible; returns the mass read at full scale (k/λ ≥ 1).
+ */
+function poissonBelowFullScale(m: number, photons: number, visit: (k: number, p: number) => void): number {
+  let p = Math.exp(-m);
+  let below = 0;
+  for (let k = 0; k / photons < 1; k++) {
+    visit(k, p);
+    below += p;
+    p *= m / (k + 1);
+    if (k > m && p < 1e-16) break;
+  }
+  return Math.max(0, 1 - below);
+}
+
+/**
  * P(clip(Poisson(m) / λ, 0, 1), rounded to a byte, falls in each bin), added into `out`
  * with weight `w`; the normal approximation above `POISSON_EXACT_MEAN`.
  */
@@ -151,31 +167,18 @@ function addPoissonHistogram(out: Float64Array, m: number, photons: number, w: n
     addModelHistogram(out, m / photons, Math.sqrt(m) / photons, w);
     return;
   }
-  let p = Math.exp(-m);
-  let below = 0;
-  for (let k = 0; k / photons < 1; k++) {
-    out[binOf(Math.round(255 * (k / photons)) / 255)]! += w * p;
-    below += p;
-    p *= m / (k + 1);
-    if (k > m && p < 1e-16) break;
-  }
-  out[BINS - 1]! += w * Math.max(0, 1 - below);
+  // a count just under full scale can round into the last bin too, so add to it after the walk
+  const full = poissonBelowFullScale(m, photons, (k, p) => (out[binOf(Math.round(255 * (k / photons)) / 255)]! += w * p));
+  out[BINS - 1]! += w * full;
 }
 
 /** E[clip(Poisson(m) / λ, 0, 1)]. */
 function clippedPoissonMean(m: number, photons: number): number {
   if (m <= 0) return 0;
   if (m > POISSON_EXACT_MEAN) return clippedMean(m / photons, Math.sqrt(m) / photons);
-  let p = Math.exp(-m);
-  let below = 0;
   let mean = 0;
-  for (let k = 0; k / photons < 1; k++) {
-    mean += p * (k / photons);
-    below += p;
-    p *= m / (k + 1);
-    if (k > m && p < 1e-16) break;
-  }
-  return mean + Math.max(0, 1 - below);
+  const full = poissonBelowFullScale(m, photons, (k, p) => (mean += p * (k / photons)));
+  return mean + full;
 }
 
 /** The gain at which `meanAt(gain)`, increasing in the gain, equals `target` (bisection on [0, 3]). */
@@ -378,7 +381,7 @@ function round(v: number): number {
 }
 
 /** One pixel of intensity `x` in [0, 1] through `model`. */
-function corruptPixel(model: NoiseModel, x: number, random: ReturnType<typeof createRandom>): number {
+function corruptPixel(model: NoiseModel, x: number, random: Random): number {
   const y = model.kind === 'poisson' ? poisson(model.photons * model.gain * x, random) / model.photons : model.gain * x + model.offset + model.sigma * random.normal();
   return Math.min(1, Math.max(0, y));
 }
