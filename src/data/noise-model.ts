@@ -26,8 +26,18 @@
  *
  * Its spread at full intensity is 1/√λ, so λ is fitted to the histogram of the digit box
  * (the gain, again, to its mean), and the fit counts only when that spread is noise worth
- * matching (1/√λ ≥ `MIN_SIGMA`) and the histograms agree. Salt-and-pepper, uniform-maximum
- * or correlated noise fail these checks, and the competition is left as it is.
+ * matching (1/√λ ≥ `MIN_SIGMA`) and the histograms agree.
+ *
+ * A frame whose pixels are all exactly 0 or 1, some of them 1 (`IMPULSE_FRAME`), is impulse
+ * (salt-and-pepper) noise: each pixel, with probability `amount`, is replaced by white with
+ * probability `salt` and by black otherwise,
+ *
+ *   y = x with probability 1 − amount, else 1 with probability salt, else 0.
+ *
+ * Only untouched pixels keep MNIST's grey levels, so the digit box's share of pixels strictly
+ * between 0 and 1, against MNIST's, gives 1 − amount; the frame's white share is amount · salt.
+ * The fit counts when the digit box's histogram agrees. Uniform-maximum or correlated noise
+ * fails these checks, and the competition is left as it is.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import type { ImageSet } from './image-set.js';
@@ -50,12 +60,19 @@ export interface PoissonNoiseModel {
   photons: number;
 }
 
-export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel;
+/** Impulse noise: each pixel, with probability `amount`, becomes 1 (probability `salt`) or 0. */
+export interface ImpulseNoiseModel {
+  kind: 'impulse';
+  amount: number;
+  salt: number;
+}
+
+export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel;
 
 export interface NoiseFit {
   /** the model, when it explains the competition's pixels; null otherwise */
   model: NoiseModel | null;
-  /** the best parameters found, accepted or not (Poisson when the frame stays black) */
+  /** the best parameters found, accepted or not (Poisson when the frame stays black, impulse when it is only black and white) */
   fitted: NoiseModel;
   /** total-variation distance between the frame pixels' histogram and the model's */
   frameDistance: number;
@@ -82,6 +99,10 @@ export const MAX_PHOTONS = Math.round(1 / (MIN_SIGMA * MIN_SIGMA));
  * 0 or 1, so such a model explains any binarised image (an edge map fits λ 0.64 exactly).
  */
 export const MIN_PHOTONS = 2;
+/** A frame with at most this share of pixels strictly between 0 and 1 (and some at 1) is fitted as impulse noise. */
+export const IMPULSE_FRAME = 0.01;
+/** Below this amount impulse noise touches too few pixels to be worth synthesising. */
+export const MIN_IMPULSE = 0.01;
 
 const INTERIOR_BINS = 32;
 /** bins: [exactly 0, 32 equal bins inside (0, 1), exactly 1] */
@@ -299,6 +320,7 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, limit = 20_0
   const neighbourCorrelation = varX > 1e-12 && varY > 1e-12 ? cov / Math.sqrt(varX * varY) : 0;
 
   if (frameH[0]! >= BLACK_FRAME) return fitPhotonNoise(frameH, boxH, boxMean, neighbourCorrelation, count, levels);
+  if (1 - frameH[0]! - frameH[BINS - 1]! <= IMPULSE_FRAME) return fitImpulseNoise(frameH, boxH, neighbourCorrelation, count, levels);
 
   // offset and σ: a grid, then a finer grid around the best point
   let best = { offset: 0, sigma: 0.01, distance: Number.POSITIVE_INFINITY };
@@ -376,12 +398,50 @@ function fitPhotonNoise(frameH: Float64Array, boxH: Float64Array, boxMean: numbe
   };
 }
 
+/** `fitNoiseModel` for a frame of only black and white pixels: impulse noise or none. */
+function fitImpulseNoise(frameH: Float64Array, boxH: Float64Array, neighbourCorrelation: number, count: number, levels: Float64Array): NoiseFit {
+  // MNIST's digit box, binned as the competition's: the untouched pixels' histogram
+  const clean = new Float64Array(BINS);
+  for (let l = 0; l < 256; l++) clean[binOf(l / 255)]! += levels[l]!;
+  const grey = (h: Float64Array) => 1 - h[0]! - h[BINS - 1]!;
+  const amount = Math.min(1, Math.max(0, 1 - grey(boxH) / grey(clean)));
+  const white = frameH[BINS - 1]!;
+  const salt = amount > 0 ? Math.min(1, white / amount) : 0;
+  const fitted: ImpulseNoiseModel = { kind: 'impulse', amount: round(amount), salt: round(salt) };
+  const model = clean.map((p) => (1 - amount) * p);
+  model[0]! += amount * (1 - salt);
+  model[BINS - 1]! += amount * salt;
+  const distance = totalVariation(boxH, model);
+  const frameDistance = 1 - frameH[0]! - white;
+  const figures = `frame pixels ${(100 * frameH[0]!).toFixed(1)}% black, ${(100 * white).toFixed(1)}% white; ${(100 * fitted.amount).toFixed(1)}% of pixels replaced, ${(100 * fitted.salt).toFixed(0)}% of them white; histogram distance ${distance.toFixed(3)} on the digit box; neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)}; ${count} images`;
+  const why =
+    Math.abs(neighbourCorrelation) > MAX_NEIGHBOUR_CORRELATION
+      ? `the white frame pixels are not independent (neighbours correlate ${neighbourCorrelation.toFixed(2)})`
+      : amount < MIN_IMPULSE
+        ? `no noise worth matching (${(100 * amount).toFixed(1)}% of pixels replaced < ${100 * MIN_IMPULSE}%)`
+        : distance > MAX_HISTOGRAM_DISTANCE
+          ? `the digits' pixels are not impulse noise (distance ${distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
+          : null;
+  return {
+    model: why ? null : fitted,
+    fitted,
+    frameDistance: round(frameDistance),
+    boxDistance: round(distance),
+    neighbourCorrelation: round(neighbourCorrelation),
+    images: count,
+    reason: why
+      ? `no noise model: ${why} (${figures})`
+      : `impulse (salt-and-pepper) noise: each pixel replaced with probability ${fitted.amount}, by white with probability ${fitted.salt} (${figures})`,
+  };
+}
+
 function round(v: number): number {
   return Number(v.toFixed(4));
 }
 
 /** One pixel of intensity `x` in [0, 1] through `model`. */
 function corruptPixel(model: NoiseModel, x: number, random: Random): number {
+  if (model.kind === 'impulse') return random.next() < model.amount ? (random.next() < model.salt ? 1 : 0) : x;
   const y = model.kind === 'poisson' ? poisson(model.photons * model.gain * x, random) / model.photons : model.gain * x + model.offset + model.sigma * random.normal();
   return Math.min(1, Math.max(0, y));
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { profileBackground } from '../data/background.js';
 import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
 import { readMnist } from '../data/mnist.js';
-import { fitNoiseModel, mnistBoxLevels, synthesizeNoisyImages, type NoiseFit } from '../data/noise-model.js';
+import { fitNoiseModel, mnistBoxLevels, synthesizeNoisyImages, type NoiseFit, type NoiseModel } from '../data/noise-model.js';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import type { ImageSet } from '../data/image-set.js';
 import { createRandom, deriveSeed, shuffleInPlace } from '../data/random.js';
@@ -115,19 +115,24 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
 }
 
 /**
+ * Which noise families add synthetic rows when `--synthetic-rows` is not given, as whole runs
+ * measured them on held-out rows (README, "Synthetic rows"): Gaussian rows helped; photon-noise
+ * rows did no better, so they come only when asked for.
+ */
+export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gaussian: true, poisson: false, impulse: false };
+
+/**
  * The competition's noise model (src/data/noise-model.ts: additive Gaussian noise on a noisy
- * background, photon noise on a black one), fitted to its training images, and how many
- * synthetic rows it gives the members (none without a model).
+ * background, photon noise on a black one, impulse noise on a black-and-white one), fitted to
+ * its training images, and how many synthetic rows it gives the members (none without a model).
  */
 export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: number): Promise<NonNullable<AutoRecord['noise']>> {
   const { dataset, trainRows } = holdout;
   const mnist = await readMnist('train');
   const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist));
-  // By default only the Gaussian family adds rows: photon-noise rows measured no better on
-  // held-out rows (README, "Synthetic rows"), so they come only when asked for.
-  const byDefault = fit.model?.kind === 'gaussian' ? syntheticRowCount(trainRows.length) : 0;
+  const byDefault = fit.model && SYNTHETIC_BY_DEFAULT[fit.model.kind] ? syntheticRowCount(trainRows.length) : 0;
   const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? byDefault, mnist.count) : 0;
-  if (fit.model?.kind === 'poisson' && rows === undefined) fit.reason += '; its synthetic rows are not added by default (no gain on held-out rows): --synthetic-rows N adds them';
+  if (fit.model && !SYNTHETIC_BY_DEFAULT[fit.model.kind] && rows === undefined) fit.reason += '; its synthetic rows are not added by default (no gain on held-out rows): --synthetic-rows N adds them';
   return { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
 }
 

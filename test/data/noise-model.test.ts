@@ -1,14 +1,15 @@
 /**
  * The competition's noise model: fitted to real MNIST train images corrupted with known
- * parameters, it recovers them; noise it does not model (uniform maximum, salt and pepper,
- * correlated backgrounds, none at all) is refused; synthetic rows follow the model.
+ * parameters, it recovers them (Gaussian, photon and impulse noise); noise it does not model
+ * (uniform maximum, correlated backgrounds, edge maps, none at all) is refused; synthetic rows
+ * follow the model.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CORRUPTIONS } from '../../src/data/corruptions/index.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { readMnist, type MnistSet } from '../../src/data/mnist.js';
-import { fitNoiseModel, MAX_PHOTONS, mnistBoxLevels, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
+import { fitNoiseModel, type ImpulseNoiseModel, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
 import { createRandom, poisson } from '../../src/data/random.js';
 import { gaussianOf } from '../helpers/noise-model.js';
 
@@ -57,12 +58,6 @@ describe('fitNoiseModel', () => {
     const fit = fitNoiseModel(corrupted(2000, (x, r) => x.map((v) => Math.max(v, r.next()))), levels);
     expect(fit.model).toBeNull();
     expect(fit.reason).toMatch(/frame's pixels are not clipped Gaussian noise/);
-  });
-
-  test('refuses salt-and-pepper noise', () => {
-    const fit = fitNoiseModel(corrupted(2000, (x, r) => x.map((v) => (r.next() < 0.17 ? (r.next() < 0.5 ? 1 : 0) : v))), levels);
-    expect(fit.model).toBeNull();
-    expect(fit.reason).toMatch(/not clipped Gaussian noise/);
   });
 
   test('refuses a background whose neighbouring pixels correlate (Gaussian noise blurred along rows)', () => {
@@ -129,14 +124,89 @@ describe('fitNoiseModel on a black frame: photon noise', () => {
     expect(fit.reason).toMatch(/nearly binary/);
   });
 
-  test('salt and pepper on a black frame is not photon noise (the frame is not black) and not Gaussian', () => {
-    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => x.map((v) => (r.next() < 0.05 ? (r.next() < 0.5 ? 1 : 0) : v)))), levels);
+});
+
+describe('fitNoiseModel on a black-and-white frame: impulse noise', () => {
+  const impulse = (amount: number, salt: number) => (x: Float32Array, r: ReturnType<typeof createRandom>) => x.map((v) => (r.next() < amount ? (r.next() < salt ? 1 : 0) : v));
+  const asBytes = (set: ImageSet): ImageSet => ({ ...set, images: Uint8Array.from(set.images, (v) => Math.round(255 * v)), scale: 255 });
+
+  test.each([
+    { amount: 0.17, salt: 0.5 },
+    { amount: 0.05, salt: 0.5 },
+    { amount: 0.3, salt: 0.8 },
+  ])('recovers amount $amount and salt $salt from the images alone', ({ amount, salt }) => {
+    const fit = fitNoiseModel(asBytes(corrupted(2000, impulse(amount, salt))), levels);
+    expect(fit.model?.kind).toBe('impulse');
+    const model = fit.model as ImpulseNoiseModel;
+    // the frame (black in MNIST) measures amount · salt; the amount alone comes from the digit box
+    expect(Math.abs(model.amount - amount)).toBeLessThan(0.01);
+    expect(Math.abs(model.amount * model.salt - amount * salt)).toBeLessThan(0.002);
+    expect(fit.boxDistance).toBeLessThan(0.02);
+    expect(fit.reason).toMatch(/^impulse \(salt-and-pepper\) noise/);
+  });
+
+  test('the practice recipe mnistc-impulse-noise (MNIST-C, 17%) is impulse noise at 17%, half of it white', () => {
+    const recipe = CORRUPTIONS['mnistc-impulse-noise'];
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => Float32Array.from(recipe.apply(Float64Array.from(x), 28, r)))), levels);
+    expect(fit.model).toEqual({ kind: 'impulse', amount: expect.closeTo(0.17, 2), salt: expect.closeTo(0.5, 1) });
+  });
+
+  test('pepper alone on a black frame leaves the frame black: not impulse noise, and not photon noise either', () => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, impulse(0.1, 0))), levels);
+    expect(fit.fitted.kind).toBe('poisson');
     expect(fit.model).toBeNull();
+  });
+
+  test('white specks around the digits but none on them: no noise on the digits worth matching', () => {
+    const box = (p: number) => Math.abs((p % 28) - 13.5) < 10 && Math.abs(Math.floor(p / 28) - 13.5) < 10;
+    const fit = fitNoiseModel(asBytes(corrupted(2000, (x, r) => x.map((v, p) => (!box(p) && r.next() < 0.05 ? 1 : v)))), levels);
+    expect(fit.fitted.kind).toBe('impulse');
+    expect((fit.fitted as ImpulseNoiseModel).amount).toBeLessThan(MIN_IMPULSE);
+    expect(fit.model).toBeNull();
+    expect(fit.reason).toMatch(/no noise worth matching/);
+  });
+
+  test('white stripes across a black frame are not impulse noise (neighbouring pixels correlate)', () => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x) => x.map((v, p) => (Math.floor(p / 28) % 7 === 0 && (p % 28) < 14 ? 1 : v)))), levels);
+    expect(fit.fitted.kind).toBe('impulse');
+    expect(fit.model).toBeNull();
+    expect(fit.reason).toMatch(/not independent/);
   });
 });
 
 describe('synthesizeNoisyImages', () => {
   const model = { kind: 'gaussian' as const, gain: 0.5, offset: 0.25, sigma: 0.25 };
+
+  test('impulse noise: every pixel is its source, black or white; the replaced share and its white share match the model, and the fit finds it again', () => {
+    const spec: ImpulseNoiseModel = { kind: 'impulse', amount: 0.2, salt: 0.3 };
+    const s = synthesizeNoisyImages(mnist, spec, 2000, 8);
+    let grey = 0;
+    let greyKept = 0;
+    let other = 0;
+    let blackFrame = 0;
+    let whiteFrame = 0;
+    for (let k = 0; k < s.count; k++) {
+      const src = mnist.images.subarray(s.sources[k]! * 784, (s.sources[k]! + 1) * 784);
+      for (let p = 0; p < 784; p++) {
+        const v = s.images[k * 784 + p]!;
+        if (v !== src[p] && v !== 0 && v !== 255) other++;
+        if (src[p]! > 0 && src[p]! < 255) {
+          grey++;
+          if (v === src[p]) greyKept++;
+        }
+        if (src[p] === 0) {
+          if (v === 0) blackFrame++;
+          else if (v === 255) whiteFrame++;
+        }
+      }
+    }
+    expect(other).toBe(0);
+    // grey source pixels survive with probability 1 − amount; black ones turn white with amount · salt
+    expect(Math.abs(greyKept / grey - 0.8)).toBeLessThan(0.005);
+    expect(Math.abs(whiteFrame / (blackFrame + whiteFrame) - 0.06)).toBeLessThan(0.003);
+    const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels);
+    expect(fit.model).toEqual({ kind: 'impulse', amount: expect.closeTo(0.2, 2), salt: expect.closeTo(0.3, 1) });
+  });
 
   test('distinct MNIST train images with their own labels, the same for the same seed', () => {
     const a = synthesizeNoisyImages(mnist, model, 500, 9);

@@ -1,7 +1,7 @@
 /**
  * auto's noise step on real practice competitions (no training): Gaussian sensor noise adds
- * synthetic rows by default; photon noise is fitted and reported, and adds rows only when
- * asked for (README, "Synthetic rows"); clean digits get no model.
+ * synthetic rows by default; photon and impulse noise are fitted and reported, and add rows
+ * only when asked for (README, "Synthetic rows"); clean digits get no model.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,7 +16,7 @@ const competitions: Partial<Record<PracticeRecipe, string>> = {};
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'digits-auto-noise-'));
-  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'clean'] as const) {
+  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'clean'] as const) {
     const out = path.join(dir, recipe);
     await buildPracticeCompetition({ recipe, ...(recipe === 'gaussian' ? { sigma: 0.3 } : {}), out, trainRows: 600, testRows: 20, seed: 4 });
     await importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: 'as-is' });
@@ -44,6 +44,15 @@ describe('autoNoise', () => {
     const asked = await autoNoise(holdout, 1, 500);
     expect(asked.syntheticRows).toBe(500);
     expect(asked.fit.reason).not.toMatch(/not added by default/);
+  });
+
+  test('impulse noise: fitted and reported, no rows by default, the rows asked for with a count', async () => {
+    const holdout = await loadAutoHoldout(competitions['mnistc-impulse-noise']!);
+    const noise = await autoNoise(holdout, 1);
+    expect(noise.fit.model).toMatchObject({ kind: 'impulse', amount: expect.closeTo(0.17, 1) });
+    expect(noise.syntheticRows).toBe(0);
+    expect(noise.fit.reason).toMatch(/^impulse \(salt-and-pepper\) noise.*not added by default.*--synthetic-rows N/);
+    expect((await autoNoise(holdout, 1, 300)).syntheticRows).toBe(300);
   });
 
   test('clean digits: no model, no rows, even when asked', async () => {
