@@ -10,7 +10,7 @@ export default defineConfig({
     pool: 'forks',
     // Vitest's default is one worker fewer than the cores, so one file at a time on 2 cores;
     // many files wait on child processes, browsers, Redis or disk, and two at a time took the
-    // suite from 673 s to 562 s there (README, "Tests").
+    // suite from 673 s to 562 s there (README, "Dependencies and why").
     maxWorkers: Math.max(2, os.availableParallelism() - 1),
   },
 });

@@ -361,15 +361,7 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, limit = 20_0
           : boxDistance > MAX_HISTOGRAM_DISTANCE
             ? `the digits' pixels are not gain, offset and Gaussian noise (distance ${boxDistance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
             : null;
-  return {
-    model: why ? null : fitted,
-    fitted,
-    frameDistance: round(best.distance),
-    boxDistance: round(boxDistance),
-    neighbourCorrelation: round(neighbourCorrelation),
-    images: count,
-    reason: why ? `no noise model: ${why} (${figures})` : `Gaussian sensor noise: y = clip(${fitted.gain}·x + ${fitted.offset} + ${fitted.sigma}·z) (${figures})`,
-  };
+  return fitResult(fitted, why, `Gaussian sensor noise: y = clip(${fitted.gain}·x + ${fitted.offset} + ${fitted.sigma}·z)`, figures, { frameDistance: best.distance, boxDistance, neighbourCorrelation, images: count });
 }
 
 /** `fitNoiseModel` for a black frame: photon noise or none. */
@@ -387,15 +379,7 @@ function fitPhotonNoise(frameH: Float64Array, boxH: Float64Array, boxMean: numbe
         : distance > MAX_HISTOGRAM_DISTANCE
         ? `the digits' pixels are not photon noise (distance ${distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
         : null;
-  return {
-    model: why ? null : fitted,
-    fitted,
-    frameDistance: round(frameDistance),
-    boxDistance: round(distance),
-    neighbourCorrelation: round(neighbourCorrelation),
-    images: count,
-    reason: why ? `no noise model: ${why} (${figures})` : `photon (shot) noise: y = clip(Poisson(${fitted.photons}·${fitted.gain}·x) / ${fitted.photons}) (${figures})`,
-  };
+  return fitResult(fitted, why, `photon (shot) noise: y = clip(Poisson(${fitted.photons}·${fitted.gain}·x) / ${fitted.photons})`, figures, { frameDistance, boxDistance: distance, neighbourCorrelation, images: count });
 }
 
 /** `fitNoiseModel` for a frame of only black and white pixels: impulse noise or none. */
@@ -422,16 +406,19 @@ function fitImpulseNoise(frameH: Float64Array, boxH: Float64Array, neighbourCorr
         : distance > MAX_HISTOGRAM_DISTANCE
           ? `the digits' pixels are not impulse noise (distance ${distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
           : null;
+  return fitResult(fitted, why, `impulse (salt-and-pepper) noise: each pixel replaced with probability ${fitted.amount}, by white with probability ${fitted.salt}`, figures, { frameDistance, boxDistance: distance, neighbourCorrelation, images: count });
+}
+
+/** A family's fit as `fitNoiseModel` returns it: the model unless `why` refuses it, and the reason with the figures. */
+function fitResult(fitted: NoiseModel, why: string | null, description: string, figures: string, stats: Pick<NoiseFit, 'frameDistance' | 'boxDistance' | 'neighbourCorrelation' | 'images'>): NoiseFit {
   return {
     model: why ? null : fitted,
     fitted,
-    frameDistance: round(frameDistance),
-    boxDistance: round(distance),
-    neighbourCorrelation: round(neighbourCorrelation),
-    images: count,
-    reason: why
-      ? `no noise model: ${why} (${figures})`
-      : `impulse (salt-and-pepper) noise: each pixel replaced with probability ${fitted.amount}, by white with probability ${fitted.salt} (${figures})`,
+    frameDistance: round(stats.frameDistance),
+    boxDistance: round(stats.boxDistance),
+    neighbourCorrelation: round(stats.neighbourCorrelation),
+    images: stats.images,
+    reason: why ? `no noise model: ${why} (${figures})` : `${description} (${figures})`,
   };
 }
 

@@ -34,6 +34,9 @@ function corrupted(count: number, corrupt: (x: Float32Array, random: ReturnType<
   return { images, labels, count, size: 28, scale: 1 };
 }
 
+/** The images as bytes, as integer layouts store them. */
+const asBytes = (set: ImageSet): ImageSet => ({ ...set, images: Uint8Array.from(set.images, (v) => Math.round(255 * v)), scale: 255 });
+
 const gaussian = (gain: number, offset: number, sigma: number) => (x: Float32Array, random: ReturnType<typeof createRandom>) =>
   x.map((v) => Math.min(1, Math.max(0, gain * v + offset + sigma * random.normal())));
 
@@ -86,7 +89,6 @@ describe('fitNoiseModel', () => {
 
 describe('fitNoiseModel on a black frame: photon noise', () => {
   const photonNoise = (photons: number, gain: number) => (x: Float32Array, random: ReturnType<typeof createRandom>) => x.map((v) => Math.min(1, poisson(photons * gain * v, random) / photons));
-  const asBytes = (set: ImageSet): ImageSet => ({ ...set, images: Uint8Array.from(set.images, (v) => Math.round(255 * v)), scale: 255 });
 
   test.each([
     { photons: 3, gain: 1 },
@@ -128,7 +130,6 @@ describe('fitNoiseModel on a black frame: photon noise', () => {
 
 describe('fitNoiseModel on a black-and-white frame: impulse noise', () => {
   const impulse = (amount: number, salt: number) => (x: Float32Array, r: ReturnType<typeof createRandom>) => x.map((v) => (r.next() < amount ? (r.next() < salt ? 1 : 0) : v));
-  const asBytes = (set: ImageSet): ImageSet => ({ ...set, images: Uint8Array.from(set.images, (v) => Math.round(255 * v)), scale: 255 });
 
   test.each([
     { amount: 0.17, salt: 0.5 },
