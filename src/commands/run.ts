@@ -33,7 +33,7 @@ export default class Run extends DigitsCommand {
     budget: Flags.string({ description: 'Minutes the whole run should take on this machine (auto plans its probes and members to fit).', default: '20' }),
     preset: Flags.string({ description: 'auto: the network its probes and members use (default: auto\'s own, README "The auto ensemble"); needs shipped clean/noisy checkpoints of that preset to fine-tune from, else it trains from scratch.', options: PRESET_NAMES }),
     'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),
-    'synthetic-rows': Flags.integer({ description: 'auto: how many MNIST train images with the competition\'s fitted noise join the training rows when its noise can be modelled (default: enough for 54,000 training rows in all for Gaussian sensor noise, none for photon noise; 0: none; README "Synthetic rows").', min: 0 }),
+    'synthetic-rows': Flags.integer({ description: 'auto: how many MNIST train images with the competition\'s fitted noise join the training rows when its noise can be modelled (default: enough for 54,000 training rows in all for Gaussian sensor noise, none for photon or impulse noise; 0: none; README "Synthetic rows").', min: 0 }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) to score the submission (found beside practice competitions).' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (--run, default the newest unfinished one under runs/) from its folder alone, then evaluate and submit.', default: false }),
