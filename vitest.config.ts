@@ -9,8 +9,8 @@ export default defineConfig({
     // Each file gets its own process: tfjs keeps global engine/backend state.
     pool: 'forks',
     // Vitest's default is one worker fewer than the cores, so one file at a time on 2 cores;
-    // many files wait on child processes, browsers, Redis or disk, and two at a time took the
-    // suite from 673 s to 562 s there (README, "Dependencies and why").
+    // many files wait on child processes, browsers, Redis or disk, and two at a time took CI's
+    // vitest from 673 s to 537 s there (README, "Dependencies and why").
     maxWorkers: Math.max(2, os.availableParallelism() - 1),
   },
 });
