@@ -115,9 +115,10 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
 }
 
 /**
- * Which noise families add synthetic rows when `--synthetic-rows` is not given, as whole runs
- * measured them on held-out rows (README, "Synthetic rows"): Gaussian rows helped; photon-noise
- * rows did no better, so they come only when asked for.
+ * Which noise families add synthetic rows when `--synthetic-rows` is not given, as measured on
+ * held-out rows (README, "Synthetic rows"): Gaussian rows helped; photon-noise rows (a whole
+ * run) and impulse-noise rows (one member with the recipe's own rows) did no better, so they
+ * come only when asked for.
  */
 export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gaussian: true, poisson: false, impulse: false };
 

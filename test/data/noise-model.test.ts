@@ -125,7 +125,6 @@ describe('fitNoiseModel on a black frame: photon noise', () => {
     expect((fit.fitted as PoissonNoiseModel).photons).toBeLessThan(MIN_PHOTONS);
     expect(fit.reason).toMatch(/nearly binary/);
   });
-
 });
 
 describe('fitNoiseModel on a black-and-white frame: impulse noise', () => {
