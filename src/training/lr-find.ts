@@ -53,17 +53,61 @@ export interface LrSuggestion {
 /** Smoothing factor of the loss average (fastai uses 0.98 over ~100 steps; fewer steps need less). */
 export const LR_FIND_BETA = 0.9;
 /**
- * The first points of the curve are left out of the suggestion (at most this many, and at
- * most a quarter of the curve): the bias-corrected average of the first few batches is the
- * loss of one to a few batches, so a lucky batch there set the "lowest" point. That happened:
- * range tests from checkpoints on three corruption benchmarks put their minimum at the 2nd–4th
- * of ~110 batches (rates 1.1e-6–2.1e-6), which made the suggested rates absurd (1e-7). fastai's
- * range-test plot and suggestions skip the first 10 batches likewise (`skip_start=10`); 10 is
- * also this average's window, 1 / (1 − β).
+ * The first points of the curve are left out of the suggestion and of the divergence test (at
+ * most this many, and at most a quarter of the curve): the bias-corrected average of the first
+ * batches is the loss of one to a few batches, and it keeps their weight for a while, so a lucky
+ * batch there set the "lowest" point. Three of the average's time constants, 3 / (1 − β),
+ * leave under 2% of its weight on the first three batches (17% after one time constant).
+ * Evidence:
+ * - range tests from checkpoints on three corruption benchmarks put their minimum at the
+ *   2nd–4th of ~110 batches (rates 1.1e-6–2.1e-6), which made the suggested rates absurd (1e-7);
+ * - skipping one time constant (10 batches, fastai's `skip_start=10`) was not enough: on
+ *   rotated digits the clean checkpoint's first batches averaged 0.12–0.16 where its flat part
+ *   lies at 0.2–0.3, the lowest point fell on the 11th batch (0.169 at 2.5e-6), and the clean
+ *   start was probed at the floor rates only;
+ * - on sheared digits the same lucky start (0.014) stopped the test at its 10th batch as
+ *   "diverged" (0.063 is over 4 × 0.014).
  */
-export const LR_FIND_SKIP_START = 10;
-/** The test stops once the smoothed loss exceeds this many times its minimum. */
+export const LR_FIND_SKIP_START = Math.round(3 / (1 - LR_FIND_BETA));
+/** The test stops once the smoothed loss exceeds this many times its minimum… */
 export const LR_FIND_DIVERGENCE = 4;
+/**
+ * …and exceeds it by this much (nats): a checkpoint's loss can be a few hundredths, and four
+ * times that is batch noise, not a blown-up network.
+ */
+export const LR_FIND_DIVERGENCE_NATS = 0.5;
+
+/** The range test's curve: each batch's loss enters an exponential average (LR_FIND_BETA), bias-corrected. */
+export function lossSmoother(): (loss: number) => number {
+  let average = 0;
+  let count = 0;
+  return (loss) => {
+    average = LR_FIND_BETA * average + (1 - LR_FIND_BETA) * loss;
+    count++;
+    return average / (1 - LR_FIND_BETA ** count);
+  };
+}
+
+/** How many of a curve's first points the suggestion and the divergence test leave out. */
+export function skippedPoints(length: number): number {
+  return Math.min(LR_FIND_SKIP_START, Math.floor(length / 4));
+}
+
+/**
+ * Whether a range test can stop after these smoothed losses (of `planned` steps): the last one
+ * is not finite, or it is LR_FIND_DIVERGENCE times and LR_FIND_DIVERGENCE_NATS above the
+ * lowest one after the skipped start.
+ */
+export function rangeTestDiverged(losses: readonly number[], planned: number): boolean {
+  const last = losses[losses.length - 1];
+  if (last === undefined) return false;
+  if (!Number.isFinite(last)) return true;
+  const first = skippedPoints(planned);
+  if (losses.length <= first + 1) return false;
+  let minimum = Infinity;
+  for (let i = first; i < losses.length; i++) minimum = Math.min(minimum, losses[i]!);
+  return last > LR_FIND_DIVERGENCE * minimum && last > minimum + LR_FIND_DIVERGENCE_NATS;
+}
 
 /**
  * The rate to train at: a tenth of the highest rate at which the smoothed loss was still
@@ -83,7 +127,7 @@ export function suggestLearningRate(curve: LrCurve): LrSuggestion {
     }
   }
   end = Math.max(1, end);
-  const first = Math.min(LR_FIND_SKIP_START, Math.floor(end / 4));
+  const first = skippedPoints(end);
   let best = first;
   for (let i = first + 1; i < end; i++) if (curve.losses[i]! < curve.losses[best]!) best = i;
   const minimumLoss = curve.losses[best]!;
@@ -128,8 +172,7 @@ export async function findLearningRate(options: LrFindOptions): Promise<LrFindRe
   const augmenter = createAugmenter(config.augmentation, deriveSeed(config.seed, config.name, 'lr-find-augment'));
   const lrs: number[] = [];
   const losses: number[] = [];
-  let average = 0;
-  let minimum = Infinity;
+  const smooth = lossSmoother();
   let images = 0;
   const started = performance.now();
   try {
@@ -141,12 +184,10 @@ export async function findLearningRate(options: LrFindOptions): Promise<LrFindRe
       const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat());
       const { loss } = await step.run(x, y, rates[i]!).finally(() => tf.dispose([x, y]));
       images += batch.length;
-      average = LR_FIND_BETA * average + (1 - LR_FIND_BETA) * loss;
-      const smoothed = average / (1 - LR_FIND_BETA ** (i + 1));
+      const smoothed = smooth(loss);
       lrs.push(rates[i]!);
       losses.push(Number.isFinite(smoothed) ? smoothed : Infinity);
-      minimum = Math.min(minimum, smoothed);
-      if (!Number.isFinite(smoothed) || (i > 5 && smoothed > LR_FIND_DIVERGENCE * minimum)) break;
+      if (rangeTestDiverged(losses, steps)) break;
     }
   } finally {
     step.dispose();

@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
-import { findLearningRate, lrSchedule, suggestLearningRate } from '../../src/training/lr-find.js';
+import { findLearningRate, lossSmoother, lrSchedule, rangeTestDiverged, suggestLearningRate } from '../../src/training/lr-find.js';
 import { memberFromInput } from '../../src/ensemble/ensemble-spec.js';
 import { createRandom } from '../../src/data/random.js';
 
@@ -41,6 +41,44 @@ test('a lucky batch at the start of the curve (the average of one or two batches
   expect(s.lrAtEdge).toBeGreaterThan(5e-3);
   expect(s.lrAtEdge).toBeLessThan(2e-2);
   expect(s.lr).toBeCloseTo(s.lrAtEdge / 10, 12);
+});
+
+test('lucky first batches do not set the lowest point while the average still carries them', () => {
+  // Given 150 batches over 1e-6 → 1 from a checkpoint whose batches cost 0.25 ± 0.03 until
+  // 3e-3 and more after it, where the first three batches happened to cost 0.02 (rotated
+  // digits from the clean checkpoint did this; the 11th point was the lowest)
+  const lrs = lrSchedule(1e-6, 1, 150);
+  const rnd = createRandom(7);
+  const batches = lrs.map((lr, i) => (i < 3 ? 0.02 : 0.25 + 0.03 * (rnd.next() - 0.5) * 2 + (lr > 3e-3 ? 30 * (lr - 3e-3) : 0)));
+  const smooth = lossSmoother();
+  const losses = batches.map(smooth);
+  expect(losses[10]).toBeLessThan(0.22); // more than the tolerance (0.02) below the flat part
+  // When a rate is suggested
+  const s = suggestLearningRate({ lrs, losses });
+  // Then the flat part's end is found, not the tail of the lucky start
+  expect(s.minimumLoss).toBeGreaterThan(0.2);
+  expect(s.lrAtEdge).toBeGreaterThan(1e-3);
+  expect(s.lrAtEdge).toBeLessThan(1e-2);
+});
+
+test("the range test stops on a blown-up loss, not on a checkpoint's batch noise after a lucky start", () => {
+  const planned = 150;
+  // a checkpoint: a lucky start at 0.014, then batches at 0.06 (over 4 × 0.014)
+  const checkpoint = [0.038, 0.02, 0.014, 0.046, 0.054, 0.046, 0.04, 0.034, 0.048, 0.063];
+  expect(rangeTestDiverged(checkpoint, planned)).toBe(false);
+  const flat = [...checkpoint, ...Array.from({ length: 40 }, (_, i) => 0.05 + 0.01 * Math.sin(i))];
+  expect(rangeTestDiverged(flat, planned)).toBe(false);
+  // four times its lowest point but only 0.15 nats above it: still noise
+  expect(rangeTestDiverged([...flat, 0.2], planned)).toBe(false);
+  // blown up: four times and half a nat above the lowest point after the start
+  expect(rangeTestDiverged([...flat, 0.6], planned)).toBe(true);
+  expect(rangeTestDiverged([...flat, Infinity], planned)).toBe(true);
+  // from fresh weights the factor decides: 1.3 → 5.0 is not yet four times, 5.3 is
+  const scratch = Array.from({ length: 60 }, (_, i) => 2.3 - i / 60);
+  expect(rangeTestDiverged([...scratch, 5.0], planned)).toBe(false);
+  expect(rangeTestDiverged([...scratch, 5.3], planned)).toBe(true);
+  // a non-finite loss stops it even among the skipped first points
+  expect(rangeTestDiverged([2.3, NaN], planned)).toBe(true);
 });
 
 test('a real range test on a tiny mlp: the loss falls, then blows up and the test stops', async () => {
