@@ -12,6 +12,11 @@
  * gives the honest figure: the rows are cut in two halves, weights fitted on one half score
  * the other, and vice versa, so no row is scored by weights that saw it.
  *
+ * With `groups` (per candidate, the checkpoint it was fine-tuned from), selection runs within
+ * each group and every group keeps its share of the equal vote: held-out rows cannot compare
+ * networks that start from different checkpoints when those checkpoints may have pretrained on
+ * the rows' digits (README, "Ensemble selection and memorised holdout rows").
+ *
  * The log-loss of a mixture needs only each candidate's probability of the true class
  * (mixing is linear), so a step costs candidates × rows.
  */
@@ -28,6 +33,11 @@ export interface SelectionOptions {
   bagFraction?: number;
   /** seed of the bags' draws and of the cross-fitting halves (default 1) */
   seed?: number;
+  /**
+   * per candidate, a group key (the starting checkpoint): weights move only within a group,
+   * and each group's total stays its share of the candidates (default: one group)
+   */
+  groups?: readonly string[];
 }
 
 export interface SelectionResult {
@@ -35,7 +45,10 @@ export interface SelectionResult {
   weights: number[];
   /** per candidate, how often it was picked (summed over bags) */
   counts: number[];
-  /** the picks in order (of the first bag when bagged), with the log-loss after each */
+  /**
+   * the picks in order (of the first bag when bagged), with the log-loss after each; with
+   * groups, group by group, each log-loss that of its group's mixture
+   */
   steps: Array<{ candidate: number; logLoss: number }>;
   /** in-sample log-loss of the weighted mean on the rows it was fitted on */
   logLoss: number;
@@ -116,22 +129,34 @@ export function caruanaSelection(candidates: readonly Float32Array[], labels: Ar
   const truth = trueClassProbabilities(candidates, labels, on);
   const maxSteps = Math.max(0, options.maxSteps ?? 50);
   const bags = Math.max(1, Math.floor(options.bags ?? 1));
-  const all = candidates.map((_, i) => i);
   const weights = new Array<number>(candidates.length).fill(0);
   const counts = new Array<number>(candidates.length).fill(0);
-  let firstSteps: SelectionResult['steps'] = [];
+  const steps: SelectionResult['steps'] = [];
   const random = createRandom(options.seed ?? 1);
-  for (let b = 0; b < bags; b++) {
-    const allowed = bags === 1 ? all : shuffleInPlace(all.slice(), random).slice(0, Math.max(1, Math.round(candidates.length * (options.bagFraction ?? 0.5))));
-    const bag = greedy(truth, allowed, maxSteps);
-    if (b === 0) firstSteps = bag.steps;
-    const picks = bag.steps.length;
-    bag.counts.forEach((c, m) => {
-      counts[m]! += c;
-      weights[m]! += c / picks / bags;
-    });
+  for (const members of selectionGroups(candidates.length, options.groups)) {
+    // Each group's weights sum to its share of the equal vote.
+    const share = members.length / candidates.length;
+    for (let b = 0; b < bags; b++) {
+      const allowed = bags === 1 ? members : shuffleInPlace(members.slice(), random).slice(0, Math.max(1, Math.round(members.length * (options.bagFraction ?? 0.5))));
+      const bag = greedy(truth, allowed, maxSteps);
+      if (b === 0) steps.push(...bag.steps);
+      const picks = bag.steps.length;
+      bag.counts.forEach((c, m) => {
+        counts[m]! += c;
+        weights[m]! += (c / picks / bags) * share;
+      });
+    }
   }
-  return { weights, counts, steps: firstSteps, logLoss: weightedLogLoss(truth, weights) };
+  return { weights, counts, steps, logLoss: weightedLogLoss(truth, weights) };
+}
+
+/** Candidate indices by group, in order of first appearance (one group of all without keys). */
+function selectionGroups(count: number, groups: readonly string[] | undefined): number[][] {
+  if (!groups) return [Array.from({ length: count }, (_, i) => i)];
+  if (groups.length !== count) throw new RangeError(`ensemble selection: ${groups.length} group keys for ${count} candidates`);
+  const byKey = new Map<string, number[]>();
+  groups.forEach((key, i) => byKey.set(key, [...(byKey.get(key) ?? []), i]));
+  return [...byKey.values()];
 }
 
 export interface CrossFittedSelection {

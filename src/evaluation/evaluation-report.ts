@@ -150,6 +150,11 @@ export interface SelectionReport {
   difference?: { mean: number; standardError: number };
   /** whether the weights are the ones in use (ensemble.weights) */
   used: boolean;
+  /**
+   * per unit, the checkpoint it starts from (`fresh weights` for none): weights move only among
+   * units of one start (absent in evaluations written before that rule)
+   */
+  starts?: string[];
   reason: string;
 }
 

@@ -163,6 +163,16 @@ function unitsOf(members: readonly LoadedMember[], kfold: boolean): Unit[] {
   return [...units.values()];
 }
 
+/**
+ * The checkpoint a unit (a member, or a k-fold recipe) starts from, as the ensemble names it,
+ * or `fresh weights`: ensemble selection's group.
+ */
+function startOf(manifest: RunManifest, unit: string): string {
+  return manifest.ensemble.members.find((m) => m.name === unit)?.init ?? FRESH;
+}
+
+const FRESH = 'fresh weights';
+
 /** Per member, its share of the ensemble: a unit's weight split evenly over its fold members. */
 function memberWeights(units: readonly Unit[], unitWeights: readonly number[], count: number): number[] {
   const out = new Array<number>(count).fill(0);
@@ -297,11 +307,17 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     let unitWeights = units.map(() => 1 / units.length);
     if (units.length > 1 && heldOut.length >= 2) {
       say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
-      const fitted = caruanaSelection(heldVote, labels);
-      const crossFittedProbs = crossFittedSelection(heldVote, labels).probs;
+      // Weights move only among units that start from the same checkpoint (or all from fresh
+      // weights): the held-out rows may be digits some checkpoints pretrained on.
+      const starts = units.map((u) => startOf(manifest, u.name));
+      const groups = starts.map((s) => (s === FRESH ? s : path.resolve(runDir, s)));
+      const fitted = caruanaSelection(heldVote, labels, { groups });
+      const crossFittedProbs = crossFittedSelection(heldVote, labels, { groups }).probs;
       const crossFitted = computeMetrics(crossFittedProbs, labels, { pairs: 0, examplesPerPair: 0 });
       const inSample = computeMetrics(softVote(heldVote, fitted.weights), labels, { pairs: 0, examplesPerPair: 0 });
       const equalPick = fitted.weights.every((w) => Math.abs(w - 1 / units.length) < 1e-9);
+      const startCount = new Set(groups).size;
+      const onePerStart = startCount === units.length;
       // The weights replace the equal vote only when their honest (cross-fitted) log-loss is
       // lower by more than WEIGHTS_MARGIN_SE standard errors of the paired per-row difference;
       // within noise the simpler vote stays (README "Ensemble weights": on fresh rows, weights
@@ -323,8 +339,11 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         crossFitted: scoreOf(crossFitted),
         difference: { mean: difference.mean, standardError: difference.standardError },
         used,
-        reason: equalPick
-          ? `selection picked every ${what} equally often: the weights are the equal vote's`
+        starts,
+        reason: onePerStart
+          ? `every ${what} starts from a checkpoint of its own, and weights move only among ${what}s of one start (held-out rows may be digits a checkpoint pretrained on, which favours it): the weights are the equal vote's`
+          : equalPick
+          ? `selection picked every ${what} equally often${startCount > 1 ? ` (weights move only among ${what}s of one start)` : ''}: the weights are the equal vote's`
           : used
           ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures})`
           : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures}): equal weights are kept`,

@@ -70,6 +70,29 @@ describe('caruanaSelection', () => {
     expect(bagged.weights.reduce((s, w) => s + w, 0)).toBeCloseTo(1, 12);
   });
 
+  test('with groups, weights move only within a group and each group keeps its share of the equal vote', () => {
+    // Given two members from one start (a1 better than a2) and a third, from another start,
+    // better than both: ungrouped, selection leans on the third
+    const a1 = member(labels, (r) => r % 5 !== 0, 0.9);
+    const a2 = member(labels, (r) => r % 4 !== 0, 0.8);
+    const b = member(labels, (r) => r % 9 !== 0, 0.97);
+    const free = caruanaSelection([a1, a2, b], labels);
+    expect(free.weights[2]).toBeGreaterThan(0.5);
+    // When the candidates are grouped by start
+    const grouped = caruanaSelection([a1, a2, b], labels, { groups: ['x', 'x', 'y'] });
+    // Then the third keeps exactly its third, and the first start's two thirds go to its better member
+    expect(grouped.weights[2]).toBeCloseTo(1 / 3, 12);
+    expect(grouped.weights[0]! + grouped.weights[1]!).toBeCloseTo(2 / 3, 12);
+    expect(grouped.weights[0]).toBeGreaterThan(grouped.weights[1]!);
+    expect(grouped.logLoss).toBeCloseTo(logLoss(softVote([a1, a2, b], grouped.weights)), 5);
+    // one start per candidate leaves the equal vote, also when cross-fitted
+    expect(caruanaSelection([a1, a2, b], labels, { groups: ['x', 'y', 'z'] }).weights.map((w) => w * 3)).toEqual([1, 1, 1].map((w) => expect.closeTo(w, 12)));
+    for (const half of crossFittedSelection([a1, a2, b], labels, { groups: ['x', 'x', 'y'] }).halves) expect(half[2]).toBeCloseTo(1 / 3, 12);
+    // and one group of all is selection as before
+    expect(caruanaSelection([a1, a2, b], labels, { groups: ['x', 'x', 'x'] }).weights).toEqual(free.weights);
+    expect(() => caruanaSelection([a1, a2, b], labels, { groups: ['x'] })).toThrow(/group keys/);
+  });
+
   test('crossFittedSelection scores every row with weights fitted on the other half', () => {
     const a = member(labels, (r) => r >= 30);
     const b = member(labels, (r) => r < 100 || r >= 140);
