@@ -75,10 +75,10 @@ interface RunRecord {
 
 /** The MNIST train rows `run` trained on: the competition's sources and its synthetic rows'. */
 export async function trainedSources(run: string, answers: PracticeAnswers, mnist: MnistSet): Promise<Set<number>> {
-  const auto = await readFile(path.join(run, 'auto.json'), 'utf8').then((t) => JSON.parse(t) as { noise?: { fit: NoiseFit; syntheticRows: number; seed: number; exclude?: number[] } }, () => null);
+  const auto = await readFile(path.join(run, 'auto.json'), 'utf8').then((t) => JSON.parse(t) as { noise?: { fit: NoiseFit; syntheticRows: number; seed: number } }, () => null);
   const excluded = new Set(answers.train.sourceIndices);
   const noise = auto?.noise;
-  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed, noise.exclude ? new Set(noise.exclude) : undefined).sources) excluded.add(s);
+  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed).sources) excluded.add(s);
   return excluded;
 }
 

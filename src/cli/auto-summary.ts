@@ -10,8 +10,6 @@ export function formatAutoEvent(e: AutoEvent): string {
       return `${e.reason} → augmentation ${e.augmentation}`;
     case 'auto-noise':
       return `${e.reason}${e.syntheticRows > 0 ? ` → ${e.syntheticRows} synthetic training rows` : ''}`;
-    case 'auto-holdout':
-      return `holdout: ${e.rows} rows (${e.reason})`;
     case 'auto-lr-find':
       return `LR range test from the ${e.start} start: smoothed loss lowest (${e.minimumLoss.toFixed(3)}) at ${e1(e.lrAtMinimum)}, still near it up to ${e1(e.lrAtEdge)} → probing ${e.probeRates.map(e1).join(' and ')}`;
     case 'auto-probe':
@@ -28,7 +26,6 @@ export function formatAutoSummary(r: AutoRecord): string {
     `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${e1(r.chosen.learningRate)}${r.chosen.spreadLearningRate ? ` and ${e1(r.chosen.spreadLearningRate)} in turn` : ''}, ${r.plan.members} members × ${r.plan.epochs} epochs, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
     `            why: ${r.chosen.reason}; ${r.augmentation.reason}; chosen in ${r.choosingSeconds}s of a ${r.budgetMinutes}-minute budget`,
   ];
-  if (r.holdout) lines.push(`            holdout: ${r.holdout.rows} rows, ${r.holdout.reason}`);
   if (r.noise) lines.push(`            noise: ${r.noise.fit.reason}${r.noise.syntheticRows > 0 ? `; ${r.noise.syntheticRows} MNIST train images with it joined the training rows` : ''}`);
   if (r.pseudoLabel) lines.push(`            pseudo-labels: ${r.pseudoLabel.rows} of ${r.pseudoLabel.testRows} test rows at confidence ≥ ${r.pseudoLabel.threshold} joined round 2's training rows`);
   return `${lines.join('\n')}\n`;

@@ -437,13 +437,13 @@ function corruptPixel(model: NoiseModel, x: number, random: Random): number {
  * `count` MNIST train images (a seeded choice) corrupted by `model`, as 0–255 integers
  * (the corrections format's pixels): noise drawn once, from `seed`.
  */
-export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count: number, seed: number, exclude?: ReadonlySet<number>): { images: Uint8Array; labels: Uint8Array; count: number; sources: Uint32Array } {
+export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count: number, seed: number): { images: Uint8Array; labels: Uint8Array; count: number; sources: Uint32Array } {
   const px = mnist.rows * mnist.cols;
   const random = createRandom(seed);
-  // a seeded choice of distinct source images, none of `exclude` (e.g. the digits of held-out rows)
-  const all = Uint32Array.from({ length: mnist.count }, (_, i) => i);
-  const order = exclude && exclude.size > 0 ? all.filter((i) => !exclude.has(i)) : all;
-  const n = Math.min(count, order.length);
+  const n = Math.min(count, mnist.count);
+  // a seeded choice of distinct source images
+  const order = new Uint32Array(mnist.count);
+  for (let i = 0; i < order.length; i++) order[i] = i;
   for (let i = 0; i < n; i++) {
     const j = i + random.int(order.length - i);
     const t = order[i]!;

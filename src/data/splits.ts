@@ -96,14 +96,7 @@ function foldsFromAssignment(assignment: ArrayLike<number>, k: number): Fold[] {
 export const SPLITS_DIR = 'splits';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-/** A split computed from the labels alone (stratified, seeded). */
-export type ComputedSplitSpec = { kind: 'holdout'; validationFraction: number; seed: number } | { kind: 'kfold'; k: number; seed: number };
-/**
- * A hold-out of the training rows that are copies of reference digits no starting checkpoint
- * trained on (src/training/unseen-holdout.ts): found by matching images, saved as rows.
- */
-export type UnseenSplitSpec = { kind: 'unseen'; reference: string; checkpoints: string[]; minGap: number };
-export type SplitSpec = ComputedSplitSpec | UnseenSplitSpec;
+export type SplitSpec = { kind: 'holdout'; validationFraction: number; seed: number } | { kind: 'kfold'; k: number; seed: number };
 
 /** `splits/<name>.json` */
 export interface SavedSplitFile {
@@ -137,7 +130,7 @@ function checkName(name: string): void {
 }
 
 /** Computes a split over labels. */
-export function computeSplit(labels: ArrayLike<number>, spec: ComputedSplitSpec): Fold[] {
+export function computeSplit(labels: ArrayLike<number>, spec: SplitSpec): Fold[] {
   return spec.kind === 'holdout' ? [stratifiedSplit(labels, spec)] : stratifiedKFold(labels, spec);
 }
 
@@ -211,8 +204,6 @@ export interface CreateSplitOptions {
   data: string;
   name: string;
   spec: SplitSpec;
-  /** the validation rows of an `unseen` split (found by its maker; the others are computed) */
-  validationRows?: readonly number[];
   /** Replace a saved split of that name that differs. */
   force?: boolean;
 }
@@ -250,17 +241,7 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
   if (options.spec.kind === 'kfold' && !(Number.isInteger(options.spec.k) && options.spec.k >= 2 && options.spec.k <= labels.length)) {
     throw new UserError(`the number of folds must be a whole number from 2 to ${labels.length}, not ${options.spec.k}`, { where: { flag: 'folds' }, hint: 'For example --folds 5.' });
   }
-  let folds: Fold[];
-  if (options.spec.kind === 'unseen') {
-    const rows = options.validationRows ?? [];
-    if (rows.length === 0 || rows.some((r) => !Number.isInteger(r) || r < 0 || r >= labels.length)) throw new RangeError(`an unseen split needs validation rows among the ${labels.length} training rows`);
-    const validation = new Set(rows);
-    const train: number[] = [];
-    for (let r = 0; r < labels.length; r++) if (!validation.has(r)) train.push(r);
-    folds = [{ train: Uint32Array.from(train), validation: ascending([...validation]) }];
-  } else {
-    folds = computeSplit(labels, options.spec);
-  }
+  const folds = computeSplit(labels, options.spec);
   const split: SavedSplit = { name: options.name, spec: options.spec, datasetFingerprint: manifest.fingerprint, rows: labels.length, folds };
   const existing = (await listSplits(datasetDir)).includes(options.name) ? await loadSplit(datasetDir, options.name).catch(() => null) : null;
   const same =

@@ -342,19 +342,7 @@ export interface AutoRecord {
    * the competition's noise model and the synthetic rows it made (MNIST train images with
    * that noise), added to every member's training rows; absent in records older than it
    */
-  noise?: {
-    fit: NoiseFit;
-    syntheticRows: number;
-    seed: number;
-    /** MNIST train rows the synthetic rows were not drawn from (the unseen holdout's digits) */
-    exclude?: number[];
-  };
-  /**
-   * the rows probes and members are validated on: `unseen`, copies of MNIST digits no starting
-   * checkpoint trained on (src/training/unseen-holdout.ts), or a stratified `random` 10%;
-   * absent in records older than it (random)
-   */
-  holdout?: { kind: 'unseen' | 'random'; split: string; rows: number; reason: string; copies?: number; pool?: number };
+  noise?: { fit: NoiseFit; syntheticRows: number; seed: number };
   /** pseudo-labelling, when asked for */
   pseudoLabel?: { threshold: number; rows: number; testRows: number; perClass: number[]; round1: string };
 }
@@ -373,8 +361,6 @@ export interface AutoEnsembleInput {
   /** the start's checkpoints members cycle through (default: `startCheckpoints`, every one shipped) */
   checkpoints?: string[];
   name?: string;
-  /** a saved hold-out split the members hold out (auto's unseen holdout) instead of the random 10% */
-  split?: string;
 }
 
 /**
@@ -411,7 +397,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   return {
     name: input.name ?? 'auto',
     description: `${input.members} ${preset} members from the ${input.start} start${!input.inits && checkpoints.length > 1 ? ` (${checkpoints.length} checkpoints in turn)` : ''}, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
-    validation: { kind: 'shared', fraction: 0.1, seed: 42, ...(input.split ? { split: input.split } : {}) },
+    validation: { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };
 }

