@@ -128,7 +128,8 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
       hint: 'Leave --ensemble out when resuming, or start a new run folder for another ensemble.',
     });
   }
-  return { ensemble: manifest.ensemble, data, extra: manifest.extra ? resolveStoredPath(dir, manifest.extra.file) : undefined, manifest };
+  const ensemble = { ...manifest.ensemble, members: manifest.ensemble.members.map((m) => (m.init ? { ...m, init: resolveStoredPath(dir, m.init) } : m)) };
+  return { ensemble, data, extra: manifest.extra ? resolveStoredPath(dir, manifest.extra.file) : undefined, manifest };
 }
 
 export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
@@ -183,7 +184,9 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     version: 1,
     name: path.basename(runDir),
     status: 'training',
-    ensemble: { ...options.ensemble, members },
+    // Init checkpoints inside the project are stored relative to the run folder, like its data,
+    // so a moved or copied project resumes and evaluates from its own files.
+    ensemble: { ...options.ensemble, members: members.map((m) => (m.init ? { ...m, init: storedPath(runDir, m.init) } : m)) },
     dataset: { dir: storedPath(runDir, datasetDir), fingerprint: dataset.fingerprint },
     splits,
     createdAt: previous?.createdAt ?? new Date(started).toISOString(),

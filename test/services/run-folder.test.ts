@@ -143,6 +143,37 @@ describe('submit checks its inputs before writing anything', () => {
   }, 60_000);
 });
 
+describe('a run fine-tuned from a checkpoint in the project', () => {
+  test('stores its init relative to the run folder, and resumes from a moved copy of the project', async () => {
+    // Given a checkpoint in the project and a run whose member fine-tunes it
+    const start = path.join(project, 'checkpoints', 'start');
+    await cp(path.join(runDir, 'm', 'best'), start, { recursive: true });
+    const tunedSpec = () => ensembleFromJson(JSON.stringify({ name: 'tuned', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 't', epochs: 1, batchSize: 30, seed: 2, init: start }] }));
+    const tuned = path.join(project, 'runs', 'tuned');
+    await trainEnsemble({ ensemble: tunedSpec(), data: path.join(project, 'competitions', 'clean'), runDir: tuned, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    const manifest = await readRunManifest(tuned);
+    expect(manifest.ensemble.members[0]!.init).toBe(path.join('..', '..', 'checkpoints', 'start'));
+    expect(JSON.stringify(manifest)).not.toContain(root);
+    // and the run made unfinished (its member not trained yet), the project copied elsewhere, the original checkpoint gone
+    await writeFile(path.join(tuned, 'run.json'), JSON.stringify({ ...manifest, status: 'training', finishedAt: null, members: [] }));
+    await rm(path.join(tuned, 't'), { recursive: true });
+    const moved = path.join(root, 'moved-tuned', 'project');
+    await cp(project, moved, { recursive: true });
+    await rm(tuned, { recursive: true });
+    await rm(start, { recursive: true });
+    // When the copy's run is resumed from its folder alone
+    const movedRun = path.join(moved, 'runs', 'tuned');
+    const plan = await planResume(movedRun);
+    expect(plan.ensemble.members[0]!.init).toBe(path.join(moved, 'checkpoints', 'start'));
+    const resumed = await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: movedRun, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true });
+    // Then its member trains from the copy's checkpoint, and run.json still names it relatively
+    expect(resumed.status).toBe('finished');
+    expect(resumed.members.map((m) => m.ok)).toEqual([true]);
+    expect((await readRunManifest(movedRun)).ensemble.members[0]!.init).toBe(path.join('..', '..', 'checkpoints', 'start'));
+    await rm(path.join(root, 'moved-tuned'), { recursive: true });
+  }, 180_000);
+});
+
 describe('a copied project', () => {
   let server: RunningServer | null = null;
   afterAll(async () => {

@@ -52,7 +52,9 @@ describe('ensemble selection by start', () => {
   test('records each member\'s start and keeps every start\'s share of the equal vote', () => {
     const selection = report.ensemble.selection!;
     expect(selection.names).toEqual(['a1', 'a2', 'b', 'c']);
-    expect(selection.starts).toEqual([starts.p, starts.p, starts.q, 'fresh weights']);
+    // stored as run.json names them: relative to the run folder
+    const rel = (p: string) => path.relative(path.join(dir, 'run'), p);
+    expect(selection.starts).toEqual([rel(starts.p), rel(starts.p), rel(starts.q), 'fresh weights']);
     const [a1, a2, b, c] = selection.weights;
     // the second network's member and the fresh one keep a quarter each, whatever their scores
     expect(b).toBeCloseTo(0.25, 12);
