@@ -1,3 +1,5 @@
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+
 /**
  * Two kinds of error (after Shopify CLI's AbortError / BugError):
  * a UserError is something the user can fix; it says what was wrong, where, and what to try.
@@ -43,4 +45,22 @@ export function formatUserError(error: UserError): string {
   let text = `error: ${error.message}${where ? ` (${where})` : ''}`;
   if (error.hint) text += `\n  hint: ${error.hint}`;
   return text;
+}
+
+/**
+ * Where the first syntax error of a JSON text is: its line and column (1-based, as editors
+ * count) and what was expected there ("colon expected"). JSON.parse's own message names a
+ * position only for some mistakes on Node 20 ("Unexpected token '[', …" names none), so the
+ * text is scanned again with Microsoft's jsonc-parser (VS Code's), in strict JSON mode, which
+ * gives the offset of every error. `fallback` (JSON.parse's message) is used when the scan
+ * finds nothing.
+ */
+export function jsonSyntaxError(text: string, fallback: string): { message: string; line?: number; column?: number } {
+  const errors: ParseError[] = [];
+  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (!first) return { message: fallback };
+  const words = printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  const before = text.slice(0, first.offset);
+  return { message: words, line: before.split('\n').length, column: first.offset - before.lastIndexOf('\n') };
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { UserError } from '../errors.js';
+import { UserError, jsonSyntaxError } from '../errors.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js';
 import { getPreset } from '../model/presets.js';
 import { EnsembleFileSchema, MemberSchema, describeIssues } from './ensemble-schema.js';
@@ -129,7 +129,8 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new UserError(`the ensemble file is not valid JSON: ${(error as Error).message}`, { where: { file }, hint: 'Check the file with a JSON linter.' });
+    const { message, line, column } = jsonSyntaxError(text, (error as Error).message);
+    throw new UserError(`the ensemble file is not valid JSON: ${message}`, { where: { file, line, column }, hint: 'Fix the JSON at that line and column (a missing comma or quote, a trailing comma).' });
   }
   const parsed = EnsembleFileSchema.safeParse(raw);
   if (!parsed.success) throw specError(parsed.error, file);
@@ -283,5 +284,15 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
       hint: `Use one of ${Object.keys(BUILTIN_ENSEMBLES).join(', ')}, or the path of an ensemble JSON file.`,
     });
   }
-  return ensembleFromJson(text, nameOrFile);
+  const spec = ensembleFromJson(text, nameOrFile);
+  // A relative `init` is the file's own path first (relative to the file's folder, wherever the
+  // command runs); one not there keeps its text for `resolveInit` (the working folder, then
+  // the shipped checkpoints, as in `"init": "checkpoints/mnist-noisy/seed002"`).
+  const folder = path.dirname(path.resolve(nameOrFile));
+  const members = spec.members.map((m) => {
+    if (!m.init || path.isAbsolute(m.init)) return m;
+    const beside = path.join(folder, m.init);
+    return existsSync(beside) ? { ...m, init: beside } : m;
+  });
+  return { ...spec, members };
 }

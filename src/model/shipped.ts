@@ -14,14 +14,17 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-/** A member's init checkpoint: as given if it exists from the cwd, else inside the package. */
+/**
+ * A member's init checkpoint: as given if it exists from the cwd, else inside the package.
+ * (An ensemble file's relative inits were already tried against the file's folder: `loadEnsemble`.)
+ */
 export async function resolveInit(init: string): Promise<string> {
   if (path.isAbsolute(init) || (await exists(path.resolve(init)))) return path.resolve(init);
   const shipped = path.join(PACKAGE_ROOT, init);
   if (await exists(shipped)) return shipped;
-  throw new UserError(`the init checkpoint ${init} does not exist`, {
+  throw new UserError(`the init checkpoint ${init} does not exist: looked in the working folder (${path.resolve(init)}) and among the shipped checkpoints (${shipped})`, {
     where: { file: path.resolve(init) },
-    hint: `Make it with \`digits pretrain --preset ${path.basename(init)}\`, or remove "init" from the member.`,
+    hint: `In an ensemble file, give "init" relative to the file's folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
   });
 }
 

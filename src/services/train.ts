@@ -4,7 +4,7 @@
  * others. The run folder holds one sub-folder per member and `run.json`, which everything
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
@@ -16,7 +16,7 @@ import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
 import { RUN_MANIFEST, datasetDirOf, readRunManifest, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
-import { withRunLock } from '../runs/lock.js';
+import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 
@@ -134,12 +134,18 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
 
 export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
   const runDir = path.resolve(options.runDir);
-  await mkdir(runDir, { recursive: true });
-  // One writer per run folder; files a killed writer left behind go once we hold it.
-  return withRunLock(runDir, options.command, async () => {
-    await removeStaleTempFiles(runDir);
-    return trainLocked({ ...options, runDir });
-  });
+  const created = (await mkdir(runDir, { recursive: true })) !== undefined;
+  try {
+    // One writer per run folder; files a killed writer left behind go once we hold it.
+    return await withRunLock(runDir, options.command, async () => {
+      await removeStaleTempFiles(runDir);
+      return trainLocked({ ...options, runDir });
+    });
+  } catch (error) {
+    // A run refused before it began (a missing init, data of the wrong size…) leaves no empty folder behind.
+    if (created && (await readdir(runDir).catch(() => [LOCK_FILE])).every((name) => name === LOCK_FILE)) await rm(runDir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {

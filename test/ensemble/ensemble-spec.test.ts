@@ -43,6 +43,25 @@ describe('ensemble specs', () => {
     expect(() => ensembleFromJson('{"members": [', 'broken.json')).toThrow(/not valid JSON/);
   });
 
+  test('invalid JSON names the line and column of the mistake, as an editor counts them', () => {
+    const text = '{\n  "name": "x",\n  "members" [\n  ]\n}\n';
+    try {
+      ensembleFromJson(text, 'broken.json');
+      expect.unreachable();
+    } catch (error) {
+      const user = error as UserError;
+      expect(user.where).toEqual({ file: 'broken.json', line: 3, column: 13 });
+      expect(user.message).not.toMatch(/position/);
+    }
+    // Cut short: the end of the text.
+    try {
+      ensembleFromJson('{\n  "members": [', 'short.json');
+      expect.unreachable();
+    } catch (error) {
+      expect((error as UserError).where).toEqual({ file: 'short.json', line: 2, column: 15 });
+    }
+  });
+
   test('the built-in ensembles are valid: quick fine-tunes from clean checkpoints, full is 15 × 30 bagged', () => {
     const quick = BUILTIN_ENSEMBLES.quick!();
     expect(quick.members.length).toBeGreaterThanOrEqual(2);

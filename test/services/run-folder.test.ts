@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { ensembleFromJson, resolveEnsemble } from '../../src/ensemble/ensemble-spec.js';
 import { planResume, trainEnsemble } from '../../src/services/train.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
 import { submitRun } from '../../src/services/submit.js';
@@ -172,6 +172,33 @@ describe('a run fine-tuned from a checkpoint in the project', () => {
     expect((await readRunManifest(movedRun)).ensemble.members[0]!.init).toBe(path.join('..', '..', 'checkpoints', 'start'));
     await rm(path.join(root, 'moved-tuned'), { recursive: true });
   }, 180_000);
+});
+
+describe("an ensemble file's init", () => {
+  test("is relative to the file's folder, whatever the working folder", async () => {
+    // Given an ensemble file in project/ensembles naming ../checkpoints/beside, and a working folder elsewhere
+    await cp(path.join(runDir, 'm', 'best'), path.join(project, 'checkpoints', 'beside'), { recursive: true });
+    const file = path.join(project, 'ensembles', 'tuned.json');
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify({ name: 'beside', members: [{ preset: 'mlp', name: 'b', init: '../checkpoints/beside', epochs: 1 }, { preset: 'mlp', name: 'c', init: 'checkpoints/mnist-clean/seed002' }] }));
+    expect(process.cwd()).not.toBe(path.dirname(file));
+    // When it is read
+    const spec = await resolveEnsemble(file);
+    // Then the first init is the checkpoint beside the file; a path not there is left for the shipped checkpoints
+    expect(spec.members.map((m) => m.init)).toEqual([path.join(project, 'checkpoints', 'beside'), 'checkpoints/mnist-clean/seed002']);
+  });
+
+  test('a run refused for a missing init says where it looked, and leaves no run folder', async () => {
+    const spec = ensembleFromJson(JSON.stringify({ name: 'missing', members: [{ preset: 'mlp', name: 'x', init: 'nowhere/ckpt', epochs: 1 }] }));
+    const missing = path.join(project, 'runs', 'missing');
+    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /nowhere\/ckpt does not exist: looked in the working folder .* and among the shipped checkpoints/ });
+    await expect(readdir(missing)).rejects.toMatchObject({ code: 'ENOENT' });
+    // A folder that was there before (e.g. made by the user) stays
+    await mkdir(missing);
+    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /does not exist/ });
+    expect(await readdir(missing)).toEqual([]);
+    await rm(missing, { recursive: true });
+  });
 });
 
 describe('a copied project', () => {

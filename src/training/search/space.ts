@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../errors.js';
+import { UserError, jsonSyntaxError } from '../../errors.js';
 import { createRandom, deriveSeed, type Random } from '../../data/random.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from '../../model/augment.js';
 import { PRESET_NAMES } from '../../model/presets.js';
@@ -180,7 +180,8 @@ export function searchSpaceFromJson(text: string, file?: string): SearchSpace {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new UserError(`the space file is not valid JSON: ${(error as Error).message}`, { where: { file, flag: 'space' }, hint: 'Check the file with a JSON linter.' });
+    const { message, line, column } = jsonSyntaxError(text, (error as Error).message);
+    throw new UserError(`the space file is not valid JSON: ${message}`, { where: { file, line, column, flag: 'space' }, hint: 'Fix the JSON at that line and column (a missing comma or quote, a trailing comma).' });
   }
   return parseSearchSpace(raw, file);
 }
