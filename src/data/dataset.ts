@@ -172,22 +172,31 @@ function asImages(bytes: Buffer, dtype: PixelDtype): Images {
 }
 
 /** Reads an imported dataset (a dataset folder, or a competition folder holding `.digits/`). */
+/** The test ids of an imported dataset, in row order (without reading its images). */
+export async function readTestIds(dir: string): Promise<string[]> {
+  const datasetDir = await resolveDatasetDir(dir);
+  const manifest = await readManifest(datasetDir);
+  const ids = JSON.parse(
+    await readFile(join(datasetDir, manifest.test.ids), 'utf8').catch(() => {
+      throw damaged(datasetDir, `${manifest.test.ids} is missing`);
+    }),
+  ) as string[];
+  if (!Array.isArray(ids) || ids.length !== manifest.test.rows) throw damaged(datasetDir, `${manifest.test.ids} does not hold ${manifest.test.rows} ids`);
+  return ids;
+}
+
 export async function loadDataset(dir: string): Promise<Dataset> {
   const datasetDir = await resolveDatasetDir(dir);
   const manifest = await readManifest(datasetDir);
   const pixels = manifest.width * manifest.height;
   const bytesPerPixel = manifest.dtype === 'uint8' ? 1 : 4;
-  const [trainImages, trainLabels, testImages, testLabels, idsText] = await Promise.all([
+  const [trainImages, trainLabels, testImages, testLabels, ids] = await Promise.all([
     readBinary(datasetDir, manifest.train.images, manifest.train.rows * pixels * bytesPerPixel),
     readBinary(datasetDir, manifest.train.labels, manifest.train.rows),
     readBinary(datasetDir, manifest.test.images, manifest.test.rows * pixels * bytesPerPixel),
     manifest.test.labels === null ? Promise.resolve(null) : readBinary(datasetDir, manifest.test.labels, manifest.test.rows),
-    readFile(join(datasetDir, manifest.test.ids), 'utf8').catch(() => {
-      throw damaged(datasetDir, `${manifest.test.ids} is missing`);
-    }),
+    readTestIds(datasetDir),
   ]);
-  const ids = JSON.parse(idsText) as string[];
-  if (!Array.isArray(ids) || ids.length !== manifest.test.rows) throw damaged(datasetDir, `${manifest.test.ids} does not hold ${manifest.test.rows} ids`);
   return {
     dir: datasetDir,
     manifest,

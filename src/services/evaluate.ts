@@ -114,7 +114,8 @@ async function readHistory(runDir: string, member: string): Promise<EpochRecord[
   }
 }
 
-async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
+/** A practice competition's answers (`ImageId,Label`), one label per test id of the dataset, in its order. */
+export async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
   const byId = new Map<string, number>();
   for (const row of await readIdLabelCsv(file, 'answers')) {
     const value = Number(row.label);
@@ -216,6 +217,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
   }
   const tta = options.tta ?? TTA_8;
   const pixels = dataset.width * dataset.height;
+  // The answers are read (and matched to the test ids) before any inference: a wrong path fails at once.
+  const answers = options.answers ? await readAnswers(options.answers, dataset.ids) : null;
   const members = await loadMembers(manifest, runDir, dataset, options.infer ?? 'auto', options.precision ?? 'auto');
   const kfold = manifest.ensemble.validation?.kind === 'kfold';
   try {
@@ -404,7 +407,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     } satisfies TestPredictions);
 
     let test: EvaluationReport['test'];
-    const truth = options.answers ? await readAnswers(options.answers, dataset.ids) : dataset.testLabels;
+    const truth = answers ?? dataset.testLabels;
     if (truth) {
       say('scoring the test predictions against the answers');
       // Each member once; the plain ensemble is their soft vote (no second pass over the test set).

@@ -6,12 +6,12 @@
 import { access, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles } from '../data/import.js';
-import { DEFAULT_DATASET_SUBDIR } from '../data/dataset.js';
+import { DEFAULT_DATASET_SUBDIR, readTestIds } from '../data/dataset.js';
 import { initEngine } from '../engine/backend.js';
 import { importData } from './import.js';
 import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/practice.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { evaluateRun } from './evaluate.js';
+import { evaluateRun, readAnswers } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, resolveEnsemble, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import type { AutoRecord } from '../ensemble/auto.js';
@@ -115,6 +115,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   stage('import', `importing ${competition}`);
   const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
+  // A wrong answers file fails now, not after the whole budget is spent training.
+  if (answers) await readAnswers(answers, await readTestIds(imported.datasetDir));
 
   const runDir = path.join(options.workDir, 'runs', options.runName);
   const budgetSeconds = (options.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
@@ -206,6 +208,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   const competition = path.basename(plan.data) === DEFAULT_DATASET_SUBDIR ? path.dirname(plan.data) : plan.data;
   let answers = options.answers ? path.resolve(options.answers) : null;
   if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
+  if (answers) await readAnswers(answers, await readTestIds(plan.data));
   stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
   await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold', auto: plan.manifest.auto ?? null });

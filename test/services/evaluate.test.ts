@@ -137,6 +137,24 @@ describe('evaluate', () => {
   });
 });
 
+describe('a wrong answers file', () => {
+  test('fails before any prediction is written', async () => {
+    // Given the evaluated run with its saved test predictions moved aside
+    const runDir = path.join(dir, 'run');
+    const saved = path.join(runDir, TEST_PREDICTIONS_FILE);
+    const text = await readFile(saved, 'utf8');
+    await rm(saved);
+    try {
+      // When it is evaluated against a file that is not there
+      await expect(evaluateRun({ runDir, answers: path.join(dir, 'nope.csv'), infer: 'auto' })).rejects.toThrow(/nope\.csv/);
+      // Then the error came before the test set was predicted and saved
+      await expect(readFile(saved)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await writeFile(saved, text);
+    }
+  });
+});
+
 describe('the TTA decision', () => {
   test('TTA is used only when it lowers the log-loss; ties keep the images as they are', () => {
     expect(decideTta({ logLoss: 0.03 }, { logLoss: 0.02 }, 100)).toMatchObject({ used: true });

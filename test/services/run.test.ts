@@ -53,3 +53,23 @@ test('digits run --resume continues an interrupted run from its folder alone, th
   expect(result.competition).toBe(options.data);
   expect(result.submission.score?.accuracy).toBeGreaterThan(0);
 }, 180_000);
+
+test('a wrong answers file fails before any training: missing, or of another competition', async () => {
+  // Given answers that cannot be read, and answers whose ids are not this competition's
+  const other = path.join(dir, 'other-answers.csv');
+  await writeFile(other, 'ImageId,Label\n900,1\n901,2\n');
+  for (const [answers, message] of [
+    [path.join(dir, 'nope.csv'), /nope\.csv/],
+    [other, /no label for test id/],
+  ] as const) {
+    const runName = `refused-${path.basename(answers, '.csv')}`;
+    // When the main job is started with them
+    const error = await runMainJob({ ...options, answers, runName }).then(
+      () => null,
+      (caught: unknown) => caught as Error,
+    );
+    // Then it stops with the error, and no run was started
+    expect(error?.message).toMatch(message);
+    await expect(readFile(path.join(dir, 'runs', runName, 'run.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  }
+}, 120_000);
