@@ -54,6 +54,30 @@ export abstract class DigitsCommand extends Command {
     return { type: 'error', error: `internal error (a bug in digits, please report it): ${message}`, hint: null, where: null };
   }
 
+  /**
+   * Ctrl-C (SIGINT) or SIGTERM during a long job: what was saved stays (members save every
+   * epoch, a search every trial, files are written atomically), and the job says so as its
+   * last word, with how to continue (`hint()`, asked at the signal, so it can look at what
+   * exists by then): the error line under --json, `error: … hint: …` on stderr otherwise.
+   * The process then dies by the signal, so a shell reports 130 or 143.
+   */
+  protected exitOnInterrupt(hint: () => string, before?: () => void): void {
+    const stop = (signal: NodeJS.Signals) => {
+      before?.();
+      const error = new UserError(`interrupted (${signal}); the work saved so far is kept`, { hint: hint(), exitCode: signal === 'SIGINT' ? 130 : 143 });
+      if (this.jsonEnabled()) this.logJson(this.toErrorJson(error));
+      else process.stderr.write(`\n${formatUserError(error)}\n`);
+      // Dying by the signal itself (the default action, re-raised) rather than process.exit():
+      // exit handlers would tear down worker threads mid-step, and ONNX Runtime's native
+      // objects then abort the process (seen: "terminate called after throwing Napi::Error", 134).
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      process.kill(process.pid, signal);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
+
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
     // oclif's exit (this.exit) is not an error to report.
     if (error instanceof Errors.ExitError) throw error;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
@@ -58,6 +59,7 @@ export default class Run extends DigitsCommand {
     if (flags.preset && flags.ensemble !== 'auto') throw new UserError('--preset chooses the network of the auto ensemble', { where: { flag: 'preset' }, hint: 'Drop --ensemble (auto is the default), or set each member\'s "preset" in your ensemble file.' });
     if (flags['synthetic-rows'] !== undefined && flags.ensemble !== 'auto') throw new UserError('--synthetic-rows works with the auto ensemble', { where: { flag: 'synthetic-rows' }, hint: 'Drop --ensemble (auto is the default) or drop --synthetic-rows.' });
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
+    if (flags.run && !flags.resume) throw new UserError('--run names the run to continue, and needs --resume', { where: { flag: 'run' }, hint: `Add --resume to continue ${flags.run}, or leave --run out: a new run goes to runs/<ensemble>-<time>.` });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
     const runName = resume ? path.basename(resume) : `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
     let live: LiveView<TrainViewState> | null = null;
@@ -86,6 +88,11 @@ export default class Run extends DigitsCommand {
     // The main thread detects the orientation and evaluates: on the chosen backend, as
     // `digits evaluate` does (else tfjs's default, its pure-JavaScript cpu backend).
     await initEngine({ backend: flags.backend as BackendRequest });
+    const runDir = resume ?? path.join('runs', runName);
+    this.exitOnInterrupt(
+      () => (existsSync(path.join(runDir, 'run.json')) ? `Continue it with \`digits run --resume --run ${runDir}\`: training goes on from each member's last saved epoch, then evaluation and the submission.` : 'Training had not started (the recipe is chosen first): run the same command again.'),
+      () => live?.done(),
+    );
     const result = await runMainJob({
       data: flags.data,
       answers: flags.answers,

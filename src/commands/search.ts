@@ -71,6 +71,8 @@ export default class Search extends DigitsCommand {
         else process.stderr.write(`${formatSearchEvent(event)}\n`);
       },
     };
+    const out = path.relative(process.cwd(), options.out) || '.';
+    this.exitOnInterrupt(() => `Continue it with the same command${flags.out ? '' : ` and --out ${out}`}: finished trials are kept in ${path.join(out, 'search.json')}.`);
     let report = null;
     let result;
     if (flags.queue) {

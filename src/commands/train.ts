@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
@@ -92,6 +93,10 @@ export default class Train extends DigitsCommand {
       state = reduce(state, event);
       live.update(state);
     };
+    this.exitOnInterrupt(
+      () => (existsSync(path.join(runDir, 'run.json')) ? `Continue it with \`digits train --resume --run ${path.relative(process.cwd(), runDir) || '.'}\`: each member restarts from its last saved epoch.` : 'Training had not started: run the same command again.'),
+      () => live?.done(),
+    );
     let extra = resumedExtra;
     if (flags.extra) extra = flags.extra === 'corrections' ? path.join(await resolveRunDir(undefined), CORRECTIONS_FILE) : path.resolve(flags.extra);
     const options = {

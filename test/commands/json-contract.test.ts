@@ -160,6 +160,34 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(search.lines.filter((l) => l.type === 'leaderboard')).toHaveLength(2);
   });
 
+  test('train stopped by Ctrl-C: the error line last, saying how to resume, and death by SIGINT; --resume goes on from the saved epoch', { timeout: 300_000 }, async () => {
+    /** Starts `digits <argv> --json`, sends SIGINT once `ready` holds for its stdout lines, and collects what it printed. */
+    const interrupt = async (argv: string[], ready: (lines: Array<Record<string, unknown>>) => boolean) => {
+      const child = spawn(process.execPath, [bin, ...argv, '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      const parsed = () => stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+      while (child.exitCode === null && !ready(parsed())) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGINT');
+      return { ...(await exited), lines: parsed() };
+    };
+    const interrupted = path.join(work, 'runs', 'interrupted');
+    const hasEpoch = (lines: Array<Record<string, unknown>>) => lines.some((l) => l.type === 'epoch');
+    // Given a long training, interrupted after its first epoch
+    const first = await interrupt(['train', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--run', interrupted, '--concurrency', '1', '--epochs', '100000'], hasEpoch);
+    // Then it died by the signal, and its last line is the error, saying how to continue
+    expect(first.signal).toBe('SIGINT');
+    const last = first.lines.at(-1)!;
+    expect(last).toMatchObject({ type: 'error', error: expect.stringMatching(/interrupted \(SIGINT\)/), hint: expect.stringContaining(`digits train --resume --run ${path.join('runs', 'interrupted')}`) });
+    expect(first.lines.filter((l) => l.type === 'error' || l.type === 'result')).toHaveLength(1);
+    // And the command it names continues from a saved epoch
+    const second = await interrupt(['train', '--resume', '--run', interrupted], hasEpoch);
+    const start = second.lines.find((l) => l.type === 'start') as { resumedAt: number };
+    expect(start.resumedAt).toBeGreaterThan(0);
+    expect(second.lines.at(-1)).toMatchObject({ type: 'error', hint: expect.stringContaining('--resume') });
+  });
+
   test('queue status and worker with a Redis nobody listens on: one error line naming --redis (the status itself: test/services/queue.test.ts)', async () => {
     for (const command of [['queue', 'status'], ['worker']]) {
       const outcome = await digitsJson([...command, '--redis', 'redis://127.0.0.1:1']);
@@ -168,6 +196,14 @@ describe('every command under --json prints NDJSON ending with its result', () =
       expect(error.error).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
       expect(error.where).toEqual({ flag: 'redis' });
     }
+  });
+
+  test('run --run without --resume: one error line naming --run, nothing trained', async () => {
+    const outcome = await digitsJson(['run', '--data', comp(), '--run', path.join(work, 'runs', 'new')]);
+    const error = expectFinished(outcome, 'error');
+    expect(outcome.lines).toHaveLength(1);
+    expect(error).toMatchObject({ error: expect.stringMatching(/needs --resume/), where: { flag: 'run' } });
+    await expect(readdir(path.join(work, 'runs', 'new'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   test('run --preset with an ensemble other than auto: one error line naming --preset, nothing trained', async () => {
