@@ -1,6 +1,6 @@
 import { Command, Errors } from '@oclif/core';
-import levenshtein from 'fast-levenshtein';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
+import { closestName } from './not-found.js';
 
 /** The JSON form of an error under --json (one line on stdout, same exit code as without). */
 export interface JsonError {
@@ -125,10 +125,8 @@ function toUserError(error: unknown, id?: string, bin = 'digits'): UserError | n
     const known = Object.keys(parse?.input?.flags ?? {});
     const typed = String(unknown[0]);
     const name = typed.replace(/^-+/, '').replace(/=.*/, '');
-    const closest = known
-      .map((flag) => ({ flag, distance: levenshtein.get(name, flag) }))
-      .sort((a, b) => a.distance - b.distance)[0];
-    const suggestion = closest && closest.distance <= Math.max(2, Math.floor(name.length / 3)) ? `did you mean --${closest.flag}? ` : '';
+    const closest = closestName(name, known);
+    const suggestion = closest ? `did you mean --${closest}? ` : '';
     return new UserError(`not a flag of ${command}`, { where: { flag: name }, hint: `${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
   }
   const message = error.message.replace(/\n?See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' ').trim();

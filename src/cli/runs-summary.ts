@@ -57,7 +57,7 @@ export function formatRunComparison(c: RunComparison): string {
     for (const d of r.differences) recipeRows.push([`${r.name}.${d.key}`, d.a, d.b]);
   }
   out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', c.a.name, c.b.name], recipeRows)}\n` : '\nthe recipes are the same\n';
-  out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows):\n${table(['recipe', c.a.name, c.b.name], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
-  out += `\nmembers, each on its own held-out rows:\n${table(['member', c.a.name, c.b.name], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
+  out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows; with TTA where the run submits with it):\n${table(['recipe', c.a.name, c.b.name], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
+  out += `\nmembers, each on its own held-out rows (with TTA where the run submits with it):\n${table(['member', c.a.name, c.b.name], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
   return out;
 }

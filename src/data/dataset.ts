@@ -7,8 +7,10 @@
  * as a JSON array of strings. Cache file names carry an import id, so the previous
  * import stays readable until the new manifest is renamed into place.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Orientation } from './orientation.js';
 
@@ -169,6 +171,40 @@ function asImages(bytes: Buffer, dtype: PixelDtype): Images {
   if (dtype === 'uint8') return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
   if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   return new Float32Array(new Uint8Array(bytes).buffer);
+}
+
+/** sha256 (hex) of a file's bytes, streamed. */
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Refuses a cache whose competition CSVs changed after the import: `train`, `search`,
+ * `data inspect`, `data split` and `augment preview` read the cache, not the CSVs, and
+ * would otherwise go on silently with the old rows. A source is looked for beside the cache
+ * first (the competition folder, when the cache is its `.digits/`, so a moved project checks
+ * its own files), then at the path recorded; one found nowhere is not checked (the cache
+ * stands on its own). Same size and mtime: unchanged; otherwise the bytes are hashed, so a
+ * file touched or copied with the same contents passes.
+ */
+export async function assertSourcesUnchanged(dir: string): Promise<void> {
+  const datasetDir = await resolveDatasetDir(dir);
+  const manifest = await readManifest(datasetDir);
+  const competition = basename(datasetDir) === DEFAULT_DATASET_SUBDIR ? dirname(datasetDir) : null;
+  for (const source of manifest.sources) {
+    const beside = competition ? join(competition, basename(source.path)) : null;
+    const file = beside && (await exists(beside)) ? beside : source.path;
+    const info = await stat(file).catch(() => null);
+    if (!info) continue;
+    if (info.size === source.size && info.mtimeMs === source.mtimeMs) continue;
+    if (info.size === source.size && (await sha256OfFile(file)) === source.sha256) continue;
+    throw new UserError(`${basename(file)} changed after it was imported (${manifest.createdAt}): the dataset cache still holds the old rows`, {
+      where: { file },
+      hint: `Import it again: digits data import ${competition ?? datasetDir}`,
+    });
+  }
 }
 
 /** Reads an imported dataset (a dataset folder, or a competition folder holding `.digits/`). */

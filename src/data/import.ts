@@ -13,7 +13,6 @@
  * moved) with the same overrides returns at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
@@ -33,6 +32,7 @@ import {
   cacheFilesPresent,
   manifestFiles,
   readManifest,
+  sha256OfFile,
 } from './dataset.js';
 import { type LayoutOverrides, type TrainLayout, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
 import { type Orientation, type OrientationScorer, detectOrientation } from './orientation.js';
@@ -258,12 +258,6 @@ function requestOf(options: ImportOptions): ImportRequest {
     orientation: options.orientation ?? 'as-is',
     orientationModel: options.orientation ? null : (options.orientationModel ?? null),
   };
-}
-
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 interface SourceStat {

@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { UserError } from '../errors.js';
-import { type Dataset, type Images, type PixelDtype, type PixelScale, loadDataset } from './dataset.js';
+import { type Dataset, type Images, type PixelDtype, type PixelScale, assertSourcesUnchanged, loadDataset } from './dataset.js';
 import type { Orientation } from './orientation.js';
 import { createRandom, shuffleInPlace } from './random.js';
 import { listSplits } from './splits.js';
@@ -317,6 +317,7 @@ export async function inspectDataset(options: InspectOptions): Promise<Inspectio
   if (!Number.isInteger(options.count) || options.count < 0) {
     throw new UserError(`the sample count must be a whole number ≥ 0, not ${options.count}`, { where: { flag: 'count' }, hint: 'For example --count 20.' });
   }
+  await assertSourcesUnchanged(options.data);
   const dataset = await loadDataset(options.data);
   const stats = datasetStats(dataset, await listSplits(dataset.dir));
   const rows = options.set === 'train' ? dataset.trainLabels.length : dataset.ids.length;

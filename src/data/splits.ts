@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { readManifest, resolveDatasetDir, loadDataset } from './dataset.js';
+import { assertSourcesUnchanged, readManifest, resolveDatasetDir, loadDataset } from './dataset.js';
 import { createRandom, shuffleInPlace } from './random.js';
 
 export interface HoldoutSplit {
@@ -233,6 +233,7 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
   checkName(options.name);
   const datasetDir = await resolveDatasetDir(options.data);
   const manifest = await readManifest(datasetDir);
+  await assertSourcesUnchanged(datasetDir);
   const dataset = await loadDataset(datasetDir);
   const labels = dataset.trainLabels;
   if (options.spec.kind === 'holdout' && !(options.spec.validationFraction > 0 && options.spec.validationFraction < 1)) {

@@ -4,7 +4,7 @@
  * the ranges mean before training with them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadDataset } from '../data/dataset.js';
+import { assertSourcesUnchanged, loadDataset } from '../data/dataset.js';
 import { tilesFor, type DigitTile } from '../data/inspect.js';
 import { createRandom } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
@@ -30,6 +30,7 @@ export interface AugmentPreview {
 }
 
 export async function previewAugmentation(options: AugmentPreviewOptions): Promise<AugmentPreview> {
+  await assertSourcesUnchanged(options.data);
   const dataset = await loadDataset(options.data);
   const count = dataset.trainLabels.length;
   const rnd = createRandom(options.seed);

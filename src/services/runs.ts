@@ -245,7 +245,8 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
     const differences = RECIPE_KEYS.filter((k) => show(a[k]) !== show(b[k])).map((k) => ({ key: k, a: show(a[k]), b: show(b[k]) }));
     return { name, in: 'both' as const, differences, accuracy };
   });
-  const accuracy = (run: LoadedRun) => new Map((run.evaluation?.members ?? []).map((m) => [m.name, (m.tta ?? m.metrics).accuracy]));
+  // As the recipes above and the run's submission: with TTA only when the run submits with it.
+  const accuracy = (run: LoadedRun) => new Map((run.evaluation?.members ?? []).map((m) => [m.name, submittedVariant(run.evaluation!, m.metrics, m.tta).accuracy]));
   const accA = accuracy(runA);
   const accB = accuracy(runB);
   const memberNames = [...new Set([...runA.manifest.members.map((m) => m.name), ...runB.manifest.members.map((m) => m.name)])];

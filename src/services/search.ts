@@ -14,7 +14,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeJsonAtomic } from '../atomic-file.js';
-import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
+import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { memberFromInput } from '../ensemble/ensemble-spec.js';
@@ -177,6 +177,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
   const dir = path.resolve(options.out);
   const searchFile = path.join(dir, SEARCH_FILE);
   const datasetDir = await resolveDatasetDir(options.data);
+  await assertSourcesUnchanged(datasetDir);
   const dataset = await loadDataset(datasetDir);
   if (dataset.width !== 28 || dataset.height !== 28) {
     throw new UserError(`the presets take 28×28 images; this dataset's are ${dataset.width}×${dataset.height}`, { where: { file: datasetDir }, hint: 'Resize the images to 28×28 before importing.' });

@@ -7,7 +7,7 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
+import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
@@ -152,6 +152,8 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   const started = Date.now();
   const runDir = options.runDir;
   const datasetDir = await resolveDatasetDir(options.data);
+  // A new run trains on what the CSVs hold now; a resumed one on the cache it started with (its fingerprint is checked below).
+  if (!options.resume) await assertSourcesUnchanged(datasetDir);
   const dataset = await loadDataset(datasetDir);
   if (dataset.width !== 28 || dataset.height !== 28) {
     throw new UserError(`the presets take 28×28 images; this dataset's are ${dataset.width}×${dataset.height}`, { where: { file: datasetDir }, hint: 'Resize the images to 28×28 before importing.' });

@@ -222,6 +222,27 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(error.where).toEqual({ flag: 'synthetic-rows' });
   });
 
+  test('a mistyped command or flag: the closest one suggested, in the one error format, exit 2 (with and without --json)', async () => {
+    const json = await digitsJson(['trian', '--data', comp()]);
+    const error = expectFinished(json, 'error');
+    expect(json.lines).toHaveLength(1);
+    expect(json.code).toBe(2);
+    expect(error).toMatchObject({ error: 'trian is not a digits command', hint: expect.stringContaining('did you mean `digits train`?') });
+    const plain = (argv: string[]) =>
+      exec(process.execPath, [bin, ...argv], { cwd: work, env }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+    const command = await plain(['data', 'imprt', comp()]);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toMatch(/^error: data imprt is not a digits command\n {2}hint: did you mean `digits data import`\?/);
+    const flag = await plain(['run', '--answer', 'x.csv']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/did you mean --answers\?/);
+    // nothing close: no guess
+    expect((await plain(['zzzzzzzz'])).stderr).not.toMatch(/did you mean/);
+  });
+
   test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor', 'runs', 'runs compare', 'search', 'worker', 'queue status'])(
     'digits %s with a mistyped flag: one error line naming it, exit 2',
     async (command) => {

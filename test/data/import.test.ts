@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { loadDataset } from '../../src/data/dataset.js';
+import { assertSourcesUnchanged, loadDataset } from '../../src/data/dataset.js';
 import { type ImportOptions, importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
-import { competition, csv, expectUserError, type ExpectedUserError, removeTempDirs } from './helpers.js';
+import { competition, csv, expectUserError, type ExpectedUserError, removeTempDirs, tempDir } from './helpers.js';
 import { deadPid } from '../helpers/dead-pid.js';
 
 afterAll(removeTempDirs);
@@ -252,6 +252,29 @@ describe('data import writes atomically and re-imports only when needed', () => 
     // old cache files are cleaned up: one set of files plus the manifest
     const files = await readdir(join(dir, '.digits'));
     expect(files.filter((name) => name.startsWith('train-images-'))).toHaveLength(1);
+  });
+
+  test('readers of the cache refuse it once a CSV changed after the import, and accept it again after a re-import', async () => {
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest });
+    await importDir(dir);
+    await assertSourcesUnchanged(dir);
+    // touched with the same bytes: still the same data
+    const later = new Date(Date.now() + 5000);
+    await utimes(join(dir, 'test.csv'), later, later);
+    await assertSourcesUnchanged(dir);
+    // one row fewer: the cache holds rows the CSV no longer has
+    await writeFile(join(dir, 'train.csv'), kaggleTrain.split('\n').slice(0, -2).join('\n') + '\n');
+    await expectUserError(assertSourcesUnchanged(dir), { message: /train\.csv changed after it was imported .*: the dataset cache still holds the old rows/, file: 'train.csv', hint: /digits data import/ });
+    await importDir(dir);
+    await assertSourcesUnchanged(dir);
+    // a moved competition checks its own CSVs; without them the cache stands on its own
+    const moved = join(await tempDir(), 'moved');
+    await cp(dir, moved, { recursive: true });
+    await writeFile(join(dir, 'train.csv'), kaggleTrain);
+    await assertSourcesUnchanged(moved);
+    await rm(join(moved, 'train.csv'));
+    await rm(join(dir, 'train.csv'));
+    await assertSourcesUnchanged(moved);
   });
 
   test('--force re-imports; --out puts the cache elsewhere', async () => {

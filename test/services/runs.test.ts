@@ -3,7 +3,7 @@
  * only when a submission of it was scored against answers, and the recipe knobs that
  * differ; `runs compare` puts two runs side by side.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -14,7 +14,7 @@ import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
-import { readEvaluationReport } from '../../src/evaluation/evaluation-report.js';
+import { readEvaluationReport, type EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { compareRuns, listRuns, recipeDifferences, recipeSignature } from '../../src/services/runs.js';
 import { submitRun } from '../../src/services/submit.js';
 import { trainEnsemble } from '../../src/services/train.js';
@@ -82,10 +82,34 @@ describe('digits runs', () => {
     expect(c.recipes[1]!.accuracy.b).toBe(evaluation.members.find((m) => m.name === 'm2')!.metrics.accuracy);
     expect(c.members.map((m) => m.name)).toEqual(['m1', 'm2']);
     expect(c.members.every((m) => m.a !== null && m.b !== null)).toBe(true);
+    expect(c.members[1]!.b).toBe(c.recipes[1]!.accuracy.b);
     const { stdout } = await runCommand(RunsCompareCommand, ['first', 'second', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
     expect(stdout).toMatch(/m2\.learningRate\s+0\.001\s+0\.003/);
     const bad = await runCommand(RunsCompareCommand, ['first', 'nope', '--runs-dir', runsDir()]);
     expect(bad.exit).not.toBe(0);
+  });
+
+  test('compare shows a member with TTA only when its run submits with TTA, as its recipe', async () => {
+    // Given the second run's evaluation with TTA figures for m2 that differ from its plain ones
+    const file = path.join(runsDir(), 'second', 'evaluation.json');
+    const original = await readFile(file, 'utf8');
+    const report = JSON.parse(original) as EvaluationReport;
+    const m2 = report.members.find((m) => m.name === 'm2')!;
+    m2.tta = { ...m2.metrics, accuracy: m2.metrics.accuracy === 0.5 ? 0.25 : 0.5 };
+    try {
+      for (const used of [false, true]) {
+        report.ensemble.ttaDecision = { used, reason: 'set by the test' };
+        await writeFile(file, JSON.stringify(report));
+        // When the runs are compared
+        const c = await compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: submissionsDir() });
+        // Then m2's figure is the variant the run submits, in the members table as in the recipes table
+        const want = used ? m2.tta.accuracy : m2.metrics.accuracy;
+        expect(c.members.find((m) => m.name === 'm2')!.b).toBe(want);
+        expect(c.recipes.find((r) => r.name === 'm2')!.accuracy.b).toBe(want);
+      }
+    } finally {
+      await writeFile(file, original);
+    }
   });
 
   test('extra training rows (corrections, pseudo-labels, synthetic rows) are part of a run\'s signature, so runs that differ in them say so', async () => {

@@ -1,0 +1,41 @@
+/**
+ * oclif's `command_not_found` hook: a mistyped command is a user error like a mistyped flag.
+ * It names the closest command ("did you mean `digits train`?"), prints in the one error
+ * format (the JSON error line under --json, `error: … hint: …` on stderr otherwise) and exits
+ * 2. It replaces @oclif/plugin-not-found, which offers its suggestion only as a yes/no prompt
+ * on a terminal, says nothing of it in pipes and CI, prints no JSON and exits 127.
+ */
+import type { Hook } from '@oclif/core';
+import levenshtein from 'fast-levenshtein';
+import { UserError, formatUserError } from '../errors.js';
+
+/** The name closest to `typed` (a command, a flag), if it is close enough to be a typo of it. */
+export function closestName(typed: string, names: readonly string[]): string | undefined {
+  const best = names.map((name) => ({ name, distance: levenshtein.get(typed, name) })).sort((a, b) => a.distance - b.distance)[0];
+  return best && best.distance <= Math.max(2, Math.floor(typed.length / 3)) ? best.name : undefined;
+}
+
+const hook: Hook<'command_not_found'> = async function (options) {
+  const bin = options.config.bin;
+  const commands = options.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' '));
+  // With topics separated by spaces, oclif's id holds the words after the command too
+  // ("data imprt comp" → data:imprt:comp): the longest leading words close to a command of
+  // that many words are what was typed.
+  const words = options.id.split(':');
+  let typed = words.join(' ');
+  let closest: string | undefined;
+  for (let k = Math.min(words.length, Math.max(...commands.map((c) => c.split(' ').length))); k >= 1 && !closest; k--) {
+    const attempt = words.slice(0, k).join(' ');
+    closest = closestName(attempt, commands.filter((c) => c.split(' ').length === k));
+    if (closest) typed = attempt;
+  }
+  const error = new UserError(`${typed} is not a ${bin} command`, {
+    hint: `${closest ? `did you mean \`${bin} ${closest}\`? ` : ''}\`${bin} help\` lists the commands.`,
+    exitCode: 2,
+  });
+  if (options.argv?.includes('--json')) process.stdout.write(`${JSON.stringify({ type: 'error', error: error.message, hint: error.hint ?? null, where: null })}\n`);
+  else process.stderr.write(`${formatUserError(error)}\n`);
+  this.exit(error.exitCode);
+};
+
+export default hook;
