@@ -82,7 +82,7 @@ export abstract class DigitsCommand extends Command {
     // oclif's exit (this.exit) is not an error to report.
     if (error instanceof Errors.ExitError) throw error;
     const json = this.jsonEnabled();
-    const user = json || isUnknownFlag(error) ? toUserError(error, this.id ?? undefined, this.config?.bin) : toUserError(error instanceof UserError ? error : null);
+    const user = toUserError(error, this.id ?? undefined, this.config?.bin);
     const code = user?.exitCode ?? (isOclifError(error) ? (error.oclif?.exit ?? 2) : 70);
     if (json) {
       this.logJson(this.toErrorJson(error));
@@ -91,10 +91,6 @@ export abstract class DigitsCommand extends Command {
     if (user) {
       process.stderr.write(`${formatUserError(user)}\n`);
       this.exit(code);
-    }
-    if (isOclifError(error)) {
-      // oclif's other parse errors (missing argument, bad option) already say what and where.
-      return super.catch(error);
     }
     const bug = error as Error;
     process.stderr.write(`internal error (a bug in digits, please report it): ${bug.stack ?? bug.message}\n`);
@@ -108,13 +104,10 @@ function isOclifError(error: unknown): error is Errors.CLIError {
 
 /**
  * Our errors as they are; oclif's unknown-flag error as one that names the flag and the
- * closest known one ("did you mean --answers?") instead of dumping the whole help; other
- * oclif parse errors (under --json only) with their first line as the message.
+ * closest known one ("did you mean --answers?") instead of dumping the whole help; oclif's
+ * other parse errors (a bad value, flags that exclude each other, a missing argument) as one
+ * line naming the flag, in the same format as ours.
  */
-function isUnknownFlag(error: unknown): boolean {
-  return isOclifError(error) && Array.isArray((error as { flags?: unknown }).flags);
-}
-
 function toUserError(error: unknown, id?: string, bin = 'digits'): UserError | null {
   if (error instanceof UserError) return error;
   if (!isOclifError(error)) return null;
@@ -129,6 +122,28 @@ function toUserError(error: unknown, id?: string, bin = 'digits'): UserError | n
     const suggestion = closest ? `did you mean --${closest}? ` : '';
     return new UserError(`not a flag of ${command}`, { where: { flag: name }, hint: `${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
   }
-  const message = error.message.replace(/\n?See more help with --help\s*$/, '').replace(/\s*\n\s*/g, ' ').trim();
-  return new UserError(message, { hint: `\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+  const message = parseErrorMessage(error.message);
+  return new UserError(message, { where: parseErrorFlag(message), hint: `\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+}
+
+/**
+ * oclif's parse error text as one line: "Parsing --epochs\n\tExpected an integer …" becomes
+ * "--epochs: expected an integer …"; "The following errors occurred:" and its list, the list
+ * joined by "; ".
+ */
+export function parseErrorMessage(text: string): string {
+  const lines = text
+    .replace(/\n?See more help with --help\s*$/, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && line !== 'The following errors occurred:');
+  const parsing = /^Parsing (--[\w-]+)$/.exec(lines[0] ?? '');
+  if (parsing && lines[1]) return `${parsing[1]}: ${lines[1].charAt(0).toLowerCase()}${lines[1].slice(1)}${lines.length > 2 ? `; ${lines.slice(2).join('; ')}` : ''}`;
+  return lines.join('; ').replace(/:;/g, ':');
+}
+
+/** The first flag an oclif parse error names, as `where`. */
+function parseErrorFlag(text: string): ErrorLocation | undefined {
+  const flag = /--([a-z][\w-]*)/i.exec(text)?.[1];
+  return flag ? { flag } : undefined;
 }

@@ -243,6 +243,21 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect((await plain(['zzzzzzzz'])).stderr).not.toMatch(/did you mean/);
   });
 
+  test("oclif's own parse errors (a bad value, flags that exclude each other) in the one error format, naming the flag", async () => {
+    const bad = await digitsJson(['train', '--data', comp(), '--epochs', 'abc']);
+    expect(expectFinished(bad, 'error')).toMatchObject({ error: '--epochs: expected an integer but received: abc', where: { flag: 'epochs' } });
+    expect(bad.code).toBe(2);
+    const both = await digitsJson(['data', 'split', '--data', comp(), '--folds', '3', '--validation', '0.2']);
+    expect(expectFinished(both, 'error')).toMatchObject({ error: '--folds=3 cannot also be provided when using --validation; --validation=0.2 cannot also be provided when using --folds', where: { flag: 'folds' } });
+    // and without --json: our `error: … (flag --x)` and hint lines, not oclif's block
+    const plain = await exec(process.execPath, [bin, 'serve', '--port', '99999'], { cwd: work, env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toBe('error: --port: expected an integer less than or equal to 65535 but received: 99999 (flag --port)\n  hint: `digits serve --help` shows the usage.\n');
+  });
+
   test.each(['data practice', 'data import', 'data split', 'data inspect', 'augment preview', 'pretrain', 'train', 'run', 'evaluate', 'submit', 'submissions', 'dashboard', 'report', 'corrections', 'serve', 'export onnx', 'doctor', 'runs', 'runs compare', 'search', 'worker', 'queue status'])(
     'digits %s with a mistyped flag: one error line naming it, exit 2',
     async (command) => {
