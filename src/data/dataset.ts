@@ -207,7 +207,6 @@ export async function assertSourcesUnchanged(dir: string): Promise<void> {
   }
 }
 
-/** Reads an imported dataset (a dataset folder, or a competition folder holding `.digits/`). */
 /** The test ids of an imported dataset, in row order (without reading its images). */
 export async function readTestIds(dir: string): Promise<string[]> {
   const datasetDir = await resolveDatasetDir(dir);
@@ -221,6 +220,7 @@ export async function readTestIds(dir: string): Promise<string[]> {
   return ids;
 }
 
+/** Reads an imported dataset (a dataset folder, or a competition folder holding `.digits/`). */
 export async function loadDataset(dir: string): Promise<Dataset> {
   const datasetDir = await resolveDatasetDir(dir);
   const manifest = await readManifest(datasetDir);

@@ -16,7 +16,7 @@ async function exists(p: string): Promise<boolean> {
 
 /**
  * A member's init checkpoint: as given if it exists from the cwd, else inside the package.
- * (An ensemble file's relative inits were already tried against the file's folder: `loadEnsemble`.)
+ * (An ensemble file's relative inits were already tried against the file's folder: `resolveEnsemble`.)
  */
 export async function resolveInit(init: string): Promise<string> {
   if (path.isAbsolute(init) || (await exists(path.resolve(init)))) return path.resolve(init);
