@@ -123,6 +123,23 @@ interface LoadedRun {
   summary: Omit<RunSummary, 'differences'>;
 }
 
+/** Why a folder's run.json cannot be listed, or null when it reads as a run (a folder without one is no run: null as well). */
+async function damage(dir: string): Promise<string | null> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, RUN_MANIFEST), 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : `cannot read ${RUN_MANIFEST}: ${(error as Error).message}`;
+  }
+  let manifest: Partial<RunManifest>;
+  try {
+    manifest = JSON.parse(text) as Partial<RunManifest>;
+  } catch (error) {
+    return `${RUN_MANIFEST} is not valid JSON (${(error as Error).message})`;
+  }
+  return manifest?.format !== 'digits-run' || !Array.isArray(manifest.members) ? `${RUN_MANIFEST} is not a digits run manifest` : null;
+}
+
 async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | null> {
   const manifest = await readJson<RunManifest>(path.join(dir, RUN_MANIFEST));
   if (!manifest || manifest.format !== 'digits-run' || !Array.isArray(manifest.members)) return null;
@@ -162,17 +179,28 @@ async function runFolders(runsDir: string): Promise<string[]> {
   return entries.filter((e) => e.isDirectory()).map((e) => path.join(root, e.name));
 }
 
+/** The runs under a folder, and the folders whose run.json could not be read as one (named, not skipped in silence). */
+export interface RunList {
+  runs: RunSummary[];
+  damaged: Array<{ dir: string; reason: string }>;
+}
+
 /** Every run under `runsDir` (oldest first), with its scores and how its recipes differ from the others'. */
-export async function listRuns(options: ListRunsOptions): Promise<RunSummary[]> {
+export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
   const loaded: LoadedRun[] = [];
+  const damaged: RunList['damaged'] = [];
   for (const dir of await runFolders(options.runsDir)) {
     const run = await loadRun(dir, ledger, options.submissionsDir);
     if (run) loaded.push(run);
+    else {
+      const reason = await damage(dir);
+      if (reason) damaged.push({ dir, reason });
+    }
   }
   loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name));
   const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest)));
-  return loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! }));
+  return { runs: loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! })), damaged };
 }
 
 export interface FieldDifference {

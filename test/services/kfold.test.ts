@@ -151,7 +151,7 @@ describe('k-fold runs', () => {
   });
 
   test('digits runs shows the run’s CV figure (mean ± sd) and its test score from the ledger', async () => {
-    const runs = await listRuns({ runsDir: dir, submissionsDir: path.join(dir, 'submissions') });
+    const { runs } = await listRuns({ runsDir: dir, submissionsDir: path.join(dir, 'submissions') });
     expect(runs.map((r) => r.name)).toEqual(['run']);
     expect(runs[0]!.validation).toBe('kfold 3');
     expect(runs[0]!.members).toBe(6);

@@ -3,7 +3,7 @@
  * only when a submission of it was scored against answers, and the recipe knobs that
  * differ; `runs compare` puts two runs side by side.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -47,7 +47,8 @@ afterAll(async () => {
 
 describe('digits runs', () => {
   test('lists each run with its held-out score, a test score only when answers scored a submission of it, and what differs', async () => {
-    const runs = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+    const { runs, damaged } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+    expect(damaged).toEqual([]);
     expect(runs.map((r) => r.name)).toEqual(['first', 'second']);
     for (const r of runs) {
       expect(r.heldOut!.rows).toBe(50);
@@ -68,7 +69,29 @@ describe('digits runs', () => {
     expect(stdout).toMatch(/\nfirst\s.*shared 25%/);
     expect(stdout).toMatch(/\nsecond\s.*shared 25%.*learningRate=0\.001\|0\.003\n/);
     const json = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir(), '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ type: 'result', runs: JSON.parse(JSON.stringify(await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() }))) });
+    expect(JSON.parse(json.stdout)).toEqual({ type: 'result', ...JSON.parse(JSON.stringify(await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() }))) });
+  });
+
+  test('a folder whose run.json cannot be read is named, not skipped in silence; a folder without one is no run', async () => {
+    // Given a run folder with a truncated run.json, and a search folder (no run.json) beside the runs
+    const broken = path.join(runsDir(), 'broken');
+    await mkdir(broken);
+    await writeFile(path.join(broken, 'run.json'), '{"format": "digits-run", "members": [');
+    await mkdir(path.join(runsDir(), 'search-1'));
+    try {
+      // When the runs are listed
+      const { runs, damaged } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then the two runs are listed, and the broken folder is named with what is wrong
+      expect(runs.map((r) => r.name)).toEqual(['first', 'second']);
+      expect(damaged).toEqual([{ dir: broken, reason: expect.stringMatching(/^run\.json is not valid JSON/) }]);
+      const { stdout, stderr, exit } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(exit).toBe(0);
+      expect(stdout).toMatch(/\nfirst\s/);
+      expect(stderr).toMatch(/warning: .*broken is not listed: run\.json is not valid JSON/);
+    } finally {
+      await rm(broken, { recursive: true });
+      await rm(path.join(runsDir(), 'search-1'), { recursive: true });
+    }
   });
 
   test('compare shows the differing recipe knob and both runs’ scores; an unknown run is a UserError naming the runs', async () => {

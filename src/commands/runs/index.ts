@@ -19,8 +19,9 @@ export default class Runs extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Runs);
-    const runs = await listRuns({ runsDir: path.resolve(flags['runs-dir']), submissionsDir: path.resolve(flags.submissions) });
-    if (this.jsonEnabled()) return this.printJson({ runs });
+    const { runs, damaged } = await listRuns({ runsDir: path.resolve(flags['runs-dir']), submissionsDir: path.resolve(flags.submissions) });
+    if (this.jsonEnabled()) return this.printJson({ runs, damaged });
+    for (const d of damaged) process.stderr.write(`warning: ${path.relative(process.cwd(), d.dir) || d.dir} is not listed: ${d.reason}\n`);
     if (runs.length === 0) {
       process.stdout.write(`No runs in ${path.resolve(flags['runs-dir'])} yet; digits train or digits run makes them.\n`);
       return;
