@@ -61,7 +61,10 @@ export default class Run extends DigitsCommand {
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
     if (flags.run && !flags.resume) throw new UserError('--run names the run to continue, and needs --resume', { where: { flag: 'run' }, hint: `Add --resume to continue ${flags.run}, or leave --run out: a new run goes to runs/<ensemble>-<time>.` });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
-    const runName = resume ? path.basename(resume) : `${flags.ensemble.replace(/\.json$/, '').replace(/.*\//, '')}-${timestamp()}`;
+    // A run is named after its ensemble, as `digits train` names it: auto, a built-in, or an
+    // ensemble file's own "name" (the file is read here, so a broken one fails before the import).
+    const ensembleName = flags.ensemble === 'auto' || (BUILTIN_ENSEMBLE_NAMES as readonly string[]).includes(flags.ensemble) ? flags.ensemble : (await (await import('../ensemble/ensemble-spec.js')).resolveEnsemble(flags.ensemble)).name;
+    const runName = resume ? path.basename(resume) : `${ensembleName}-${timestamp()}`;
     let live: LiveView<TrainViewState> | null = null;
     let state: TrainViewState | null = null;
     const say = (stage: string, message: string) => {

@@ -145,8 +145,10 @@ describe('every command under --json prints NDJSON ending with its result', () =
     // A fresh competition: run imports it itself (detecting the orientation), which would not match the as-is cache above
     const fresh = path.join(work, 'comp-run');
     expectFinished(await digitsJson(['data', 'practice', '--recipe', 'uniform', '--train', '200', '--test', '30', '--out', fresh]), 'result');
-    const run = await digitsJson(['run', '--data', fresh, '--ensemble', path.join(work, 'tiny.json'), '--concurrency', '1', '--precision', 'fp32', '--epochs', '1']);
-    expectFinished(run, 'result');
+    // an ensemble file whose "name" is not its file name: the run is named after the ensemble, as train names it
+    await writeFile(path.join(work, 'file-name.json'), JSON.stringify({ name: 'named', members: [{ preset: 'mlp', epochs: 3, batchSize: 32 }] }));
+    const run = await digitsJson(['run', '--data', fresh, '--ensemble', path.join(work, 'file-name.json'), '--concurrency', '1', '--precision', 'fp32', '--epochs', '1']);
+    expect(path.basename(String(expectFinished(run, 'result').runDir))).toMatch(/^named-\d{8}-\d{6}$/);
     expect(run.lines.filter((l) => l.type === 'stage').length).toBeGreaterThan(2);
   });
 
