@@ -39,8 +39,9 @@ export default class Pretrain extends DigitsCommand {
     const out = path.resolve(flags.out ?? path.join('checkpoints', noise ? 'mnist-noisy' : 'mnist-clean', flags.preset));
     const lr = flags['learning-rate'] === undefined ? undefined : Number(flags['learning-rate']);
     if (lr !== undefined && !(lr > 0)) this.error(`--learning-rate must be a positive number, got ${flags['learning-rate']}`, { exit: 2 });
-    const controller = new AbortController();
-    process.once('SIGINT', () => controller.abort());
+    // Ctrl-C or SIGTERM: the work folder keeps the last finished epoch, and nothing half-trained is published as the checkpoint.
+    const resumeArgv = this.argv.filter((a) => a !== '--resume');
+    this.exitOnInterrupt(() => `Continue it with \`digits pretrain ${resumeArgv.join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${path.relative(process.cwd(), out) || '.'} is written only when the pretraining ends).`);
     const result = await pretrainCheckpoint({
       preset: flags.preset,
       epochs: flags.epochs,
@@ -50,7 +51,8 @@ export default class Pretrain extends DigitsCommand {
       seed: flags.seed,
       holdoutSeed: flags['holdout-seed'],
       outDir: out,
-      workRoot: '.digits',
+      // The work folder (its lock, best/ and last/) lives beside the output, so a second pretraining into the same --out is refused from any working folder.
+      workRoot: path.join(path.dirname(out), '.digits'),
       backgroundNoise: noise,
       backgroundNoiseMin: noiseMin,
       geometric: flags.geometric,
@@ -58,7 +60,6 @@ export default class Pretrain extends DigitsCommand {
       resume: flags.resume,
       command: ['digits', 'pretrain', ...this.argv].join(' '),
       onEvent: eventPrinter(flags.json),
-      signal: controller.signal,
     });
     if (flags.json) this.printJson(result);
     else process.stdout.write(`${result.checkpoint}: val_acc ${(result.valAcc * 100).toFixed(2)}%, t10k accuracy ${(result.testAcc * 100).toFixed(2)}% (${(result.testAccUniformNoise * 100).toFixed(2)}% with uniform background noise) after ${result.epochs} epochs in ${Math.round(result.seconds)}s\n`);

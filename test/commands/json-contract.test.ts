@@ -6,7 +6,7 @@
  * Every command runs here for real (the built CLI, bin/run.js) on a tiny practice competition.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -71,6 +71,23 @@ function expectFinished(outcome: Outcome, want: 'result' | 'error'): Record<stri
   expect(outcome.stderr).not.toMatch(/looks like you are running TensorFlow\.js/);
   return last;
 }
+
+/**
+ * Starts `digits <argv> --json` in `cwd`, and once `ready` holds for its stdout lines runs
+ * `meanwhile` (if any) and sends SIGINT; resolves with how it exited and what it printed.
+ */
+async function interrupt(argv: string[], ready: (lines: Array<Record<string, unknown>>) => boolean, options: { cwd?: string; meanwhile?: () => Promise<void> } = {}) {
+  const child = spawn(process.execPath, [bin, ...argv, '--json'], { cwd: options.cwd ?? work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const parsed = () => stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+  while (child.exitCode === null && !ready(parsed())) await new Promise((r) => setTimeout(r, 50));
+  await options.meanwhile?.();
+  child.kill('SIGINT');
+  return { ...(await exited), lines: parsed() };
+}
+const hasEpoch = (lines: Array<Record<string, unknown>>) => lines.some((l) => l.type === 'epoch');
 
 beforeAll(async () => {
   work = await tempDir('digits-json-');
@@ -163,19 +180,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
   });
 
   test('train stopped by Ctrl-C: the error line last, saying how to resume, and death by SIGINT; --resume goes on from the saved epoch', { timeout: 300_000 }, async () => {
-    /** Starts `digits <argv> --json`, sends SIGINT once `ready` holds for its stdout lines, and collects what it printed. */
-    const interrupt = async (argv: string[], ready: (lines: Array<Record<string, unknown>>) => boolean) => {
-      const child = spawn(process.execPath, [bin, ...argv, '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-      const parsed = () => stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
-      while (child.exitCode === null && !ready(parsed())) await new Promise((r) => setTimeout(r, 50));
-      child.kill('SIGINT');
-      return { ...(await exited), lines: parsed() };
-    };
     const interrupted = path.join(work, 'runs', 'interrupted');
-    const hasEpoch = (lines: Array<Record<string, unknown>>) => lines.some((l) => l.type === 'epoch');
     // Given a long training, interrupted after its first epoch
     const first = await interrupt(['train', '--data', comp(), '--ensemble', path.join(work, 'tiny.json'), '--run', interrupted, '--concurrency', '1', '--epochs', '100000'], hasEpoch);
     // Then it died by the signal, and its last line is the error, saying how to continue
@@ -188,6 +193,25 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const start = second.lines.find((l) => l.type === 'start') as { resumedAt: number };
     expect(start.resumedAt).toBeGreaterThan(0);
     expect(second.lines.at(-1)).toMatchObject({ type: 'error', hint: expect.stringContaining('--resume') });
+  });
+
+  test('pretrain stopped by Ctrl-C publishes no checkpoint and says how to resume; resumed from another folder it goes on, and a second one into the same --out is refused there', { timeout: 300_000 }, async () => {
+    const out = path.join(work, 'pre-interrupted');
+    const elsewhere = path.join(work, 'elsewhere');
+    await mkdir(elsewhere);
+    const argv = ['pretrain', '--preset', 'mlp', '--limit', '300', '--epochs', '100000', '--out', out];
+    // Given a long pretraining, interrupted after its first epoch
+    const first = await interrupt(argv, hasEpoch);
+    // Then it died by the signal, its last line says how to continue, and no half-trained checkpoint was published
+    expect(first.signal).toBe('SIGINT');
+    expect(first.lines.at(-1)).toMatchObject({ type: 'error', error: expect.stringMatching(/interrupted \(SIGINT\)/), hint: expect.stringContaining(`--out ${out} --json --resume`) });
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
+    // When it is resumed from another working folder, and meanwhile a second one into the same --out starts from the first folder
+    let refused: Outcome | undefined;
+    const second = await interrupt([...argv, '--resume'], hasEpoch, { cwd: elsewhere, meanwhile: async () => void (refused = await digitsJson(argv)) });
+    // Then the resumed one went on from a saved epoch, and the other was refused, naming --out
+    expect((second.lines.find((l) => l.type === 'start') as { resumedAt: number }).resumedAt).toBeGreaterThan(0);
+    expect(expectFinished(refused!, 'error')).toMatchObject({ error: expect.stringContaining(`a pretraining into ${out} is already running`), where: { flag: 'out' } });
   });
 
   test('queue status and worker with a Redis nobody listens on: one error line naming --redis (the status itself: test/services/queue.test.ts)', async () => {
