@@ -15,7 +15,7 @@ import type { LiveView } from '../tui/live.js';
 import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
-import { newestUnfinishedRun } from '../runs/manifest.js';
+import { RUN_MANIFEST, newestUnfinishedRun } from '../runs/manifest.js';
 import { PRESET_NAMES } from '../model/presets.js';
 
 export default class Run extends DigitsCommand {
@@ -93,7 +93,7 @@ export default class Run extends DigitsCommand {
     await initEngine({ backend: flags.backend as BackendRequest });
     const runDir = resume ?? path.join('runs', runName);
     this.exitOnInterrupt(
-      () => (existsSync(path.join(runDir, 'run.json')) ? `Continue it with \`digits run --resume --run ${runDir}\`: training goes on from each member's last saved epoch, then evaluation and the submission.` : 'Training had not started (the recipe is chosen first): run the same command again.'),
+      () => (existsSync(path.join(runDir, RUN_MANIFEST)) ? `Continue it with \`digits run --resume --run ${runDir}\`: training goes on from each member's last saved epoch, then evaluation and the submission.` : 'Training had not started (the recipe is chosen first): run the same command again.'),
       () => live?.done(),
     );
     const result = await runMainJob({

@@ -123,26 +123,30 @@ interface LoadedRun {
   summary: Omit<RunSummary, 'differences'>;
 }
 
-/** Why a folder's run.json cannot be listed, or null when it reads as a run (a folder without one is no run: null as well). */
-async function damage(dir: string): Promise<string | null> {
+/**
+ * A folder's run.json, read once: the manifest, or why it cannot be read as a run (a string),
+ * or null when there is none (a folder without one, e.g. a search folder, is no run).
+ */
+async function readRunManifestOf(dir: string): Promise<RunManifest | string | null> {
   let text: string;
   try {
     text = await readFile(path.join(dir, RUN_MANIFEST), 'utf8');
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : `cannot read ${RUN_MANIFEST}: ${(error as Error).message}`;
   }
-  let manifest: Partial<RunManifest>;
+  let manifest: Partial<RunManifest> | null;
   try {
-    manifest = JSON.parse(text) as Partial<RunManifest>;
+    manifest = JSON.parse(text) as Partial<RunManifest> | null;
   } catch (error) {
     return `${RUN_MANIFEST} is not valid JSON (${(error as Error).message})`;
   }
-  return manifest?.format !== 'digits-run' || !Array.isArray(manifest.members) ? `${RUN_MANIFEST} is not a digits run manifest` : null;
+  return manifest?.format !== 'digits-run' || !Array.isArray(manifest.members) ? `${RUN_MANIFEST} is not a digits run manifest` : (manifest as RunManifest);
 }
 
-async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | null> {
-  const manifest = await readJson<RunManifest>(path.join(dir, RUN_MANIFEST));
-  if (!manifest || manifest.format !== 'digits-run' || !Array.isArray(manifest.members)) return null;
+/** A run folder's figures; a string says why its run.json is not a run; null: no run.json. */
+async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | string | null> {
+  const manifest = await readRunManifestOf(dir);
+  if (manifest === null || typeof manifest === 'string') return manifest;
   const evaluation = await readJson<EvaluationReport>(path.join(dir, EVALUATION_FILE));
   const e = evaluation?.format === 'digits-evaluation' ? evaluation : null;
   const vote = e ? submittedVote(e) : null;
@@ -192,11 +196,8 @@ export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   const damaged: RunList['damaged'] = [];
   for (const dir of await runFolders(options.runsDir)) {
     const run = await loadRun(dir, ledger, options.submissionsDir);
-    if (run) loaded.push(run);
-    else {
-      const reason = await damage(dir);
-      if (reason) damaged.push({ dir, reason });
-    }
+    if (typeof run === 'string') damaged.push({ dir, reason: run });
+    else if (run) loaded.push(run);
   }
   loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name));
   const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest)));
@@ -245,7 +246,10 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
   const runA = await loadRun(dirA, ledger, options.submissionsDir);
   const runB = await loadRun(dirB, ledger, options.submissionsDir);
-  if (!runA || !runB) throw new UserError(`${runA ? dirB : dirA} has a run.json that is not a digits run`, { where: { file: path.join(runA ? dirB : dirA, RUN_MANIFEST) }, hint: 'Compare folders written by digits train.' });
+  if (!runA || typeof runA === 'string' || !runB || typeof runB === 'string') {
+    const bad = runA && typeof runA !== 'string' ? dirB : dirA;
+    throw new UserError(`${bad} has a run.json that is not a digits run`, { where: { file: path.join(bad, RUN_MANIFEST) }, hint: 'Compare folders written by digits train.' });
+  }
   const [signatureA, signatureB] = [recipeSignature(runA.manifest), recipeSignature(runB.manifest)];
   const [diffA, diffB] = recipeDifferences([signatureA, signatureB]);
   const ensemble: FieldDifference[] = [];
