@@ -11,7 +11,7 @@ import type { NoiseFit } from '../data/noise-model.js';
 import type { AugmentationConfig } from '../model/augment.js';
 import type { Start } from '../training/search/space.js';
 import { startCheckpoints } from '../training/search/space.js';
-import { memberFromInput, type EnsembleSpec } from './ensemble-spec.js';
+import { memberFromInput, type EnsembleSpec, type MemberOverrides } from './ensemble-spec.js';
 
 /** Share of the budget spent choosing the recipe, at most. */
 export const CHOOSING_SHARE = 0.25;
@@ -345,6 +345,23 @@ export interface AutoRecord {
   noise?: { fit: NoiseFit; syntheticRows: number; seed: number };
   /** pseudo-labelling, when asked for */
   pseudoLabel?: { threshold: number; rows: number; testRows: number; perClass: number[]; round1: string };
+  /**
+   * what the user's flags (`--epochs`, `--learning-rate`, `--batch-size`, `--seed`) set for
+   * every member over the chosen recipe: `plan` and `chosen` stay auto's own; absent: none
+   */
+  overrides?: MemberOverrides;
+}
+
+/**
+ * `--epochs 1 (auto planned 6), --batch-size 32 (auto's is 64)`: each recipe knob a flag set
+ * over auto's plan, with what auto had chosen; empty when none (a `--seed` alone only reseeds).
+ */
+export function describeOverrides(overrides: MemberOverrides, record: Pick<AutoRecord, 'plan' | 'chosen'>): string {
+  const parts: string[] = [];
+  if (overrides.epochs !== undefined) parts.push(`--epochs ${overrides.epochs} (auto planned ${record.plan.epochs})`);
+  if (overrides.learningRate !== undefined) parts.push(`--learning-rate ${overrides.learningRate} (auto chose ${record.chosen.learningRate.toExponential(1)}${record.chosen.spreadLearningRate ? ` and ${record.chosen.spreadLearningRate.toExponential(1)}` : ''})`);
+  if (overrides.batchSize !== undefined) parts.push(`--batch-size ${overrides.batchSize} (auto's is ${AUTO_BATCH})`);
+  return parts.join(', ');
 }
 
 export interface AutoEnsembleInput {

@@ -14,7 +14,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, resolveEnsemble, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
-import type { AutoRecord } from '../ensemble/auto.js';
+import { describeOverrides, type AutoRecord } from '../ensemble/auto.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -140,9 +140,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       fitProbesToSpeed: options.fitProbesToSpeed,
       onEvent: options.onAutoEvent,
     });
-    // --seed, --epochs, --learning-rate, --batch-size win over the chosen recipe.
+    // --seed, --epochs, --learning-rate, --batch-size win over the chosen recipe, and the record says so.
     ensemble = withOverrides(recipe.ensemble, options.overrides);
-    auto = recipe.record;
+    const overrides = definedOverrides(options.overrides);
+    auto = overrides ? { ...recipe.record, overrides } : recipe.record;
+    const knobs = overrides ? describeOverrides(overrides, recipe.record) : '';
+    if (knobs) stage('recipe', `${knobs} for every member, over auto's plan`);
   } else {
     const resolved = await resolveEnsemble(options.ensemble);
     ensemble = withOverrides(options.folds ? withFolds(resolved, options.folds) : resolved, options.overrides);
@@ -175,7 +178,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       infer: options.infer,
       onProgress: (m) => stage('pseudo-label', m),
     });
-    ensemble = round.ensemble;
+    // The flags hold in round 2 too; it fine-tunes at a third of round 1's rate, as without them.
+    const lr = options.overrides?.learningRate;
+    ensemble = withOverrides(round.ensemble, { ...options.overrides, learningRate: lr === undefined ? undefined : lr / 3 });
     stage('train', `round 2: ${ensemble.members.length} members fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${runDir}`);
     trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile, deadline });
   } else {
@@ -230,3 +235,10 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
   }
   return { competition, answers, runDir, evaluation, submission, report, auto: job.auto, seconds: Math.round((Date.now() - job.started) / 1000) };
 }
+
+/** The overrides the user set, or undefined when none is. */
+function definedOverrides(overrides: MemberOverrides | undefined): MemberOverrides | undefined {
+  const set = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined)) as MemberOverrides;
+  return Object.keys(set).length > 0 ? set : undefined;
+}
+

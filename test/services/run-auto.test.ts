@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import type { AutoRecord } from '../../src/ensemble/auto.js';
-import { AUTO_FILE, runMainJob, type MainJobResult } from '../../src/services/run.js';
+import { AUTO_FILE, runMainJob, type MainJobOptions, type MainJobResult } from '../../src/services/run.js';
+import { formatAutoSummary } from '../../src/cli/auto-summary.js';
 import { pseudoLabelRound } from '../../src/services/pseudo-label.js';
 import { readCorrections } from '../../src/data/corrections.js';
 import { tinyAutoRunOptions } from '../helpers/tiny-auto.js';
@@ -31,7 +32,7 @@ afterAll(async () => {
 
 // The probes keep the plan the budget makes (tinyAutoRunOptions): both runs then probe the
 // same rows, and any difference would come from the answers.
-const run = (name: string) => runMainJob(tinyAutoRunOptions({ data: competition, workDir: dir, runName: name, onStage: (stage, message) => stages.push(`${stage}: ${message}`) }));
+const run = (name: string, more: Partial<MainJobOptions> = {}) => runMainJob(tinyAutoRunOptions({ data: competition, workDir: dir, runName: name, onStage: (stage, message) => stages.push(`${stage}: ${message}`), ...more }));
 
 /** What auto decided, without the figures that depend on how fast the machine was just now. */
 const decisions = (r: AutoRecord) => ({
@@ -74,16 +75,26 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(stages.some((s) => s.startsWith('recipe: choosing a recipe'))).toBe(true);
 }, 600_000);
 
-test('the recipe auto picks is the same without the answers file', async () => {
-  // Given the answers file moved away from the competition
+test('the recipe auto picks is the same without the answers file (and with --epochs, which changes only the members)', async () => {
+  // Given the answers file moved away from the competition, and --epochs 1
   const answers = `${competition}-answers.csv`;
   await rename(answers, path.join(dir, 'elsewhere.csv'));
-  const without = await run('without-answers');
+  stages.length = 0;
+  const without = await run('without-answers', { overrides: { epochs: 1 } });
   // Then nothing is scored against answers, and every decision is the same
   expect(without.answers).toBeNull();
   expect(without.submission.score ?? null).toBeNull();
   expect(decisions(without.auto!)).toEqual(decisions(withAnswers.auto!));
   without.auto!.probes.forEach((p, i) => expect(p.valLoss).toBeCloseTo(withAnswers.auto!.probes[i]!.valLoss, 5));
+  // And the members trained 1 epoch, which the record, the stage lines and the summary say
+  const manifest = JSON.parse(await readFile(path.join(without.runDir, 'run.json'), 'utf8'));
+  expect(manifest.ensemble.members.every((m: { epochs: number }) => m.epochs === 1)).toBe(true);
+  expect(manifest.auto.overrides).toEqual({ epochs: 1 });
+  const note = `--epochs 1 (auto planned ${without.auto!.plan.epochs})`;
+  expect(stages).toContain(`recipe: ${note} for every member, over auto's plan`);
+  expect(formatAutoSummary(without.auto!)).toContain('members × 1 epoch,');
+  expect(formatAutoSummary(without.auto!)).toContain(`flags: ${note}`);
+  expect(formatAutoSummary(withAnswers.auto!)).not.toContain('flags:');
 }, 600_000);
 
 test('pseudo-labelling: confident test predictions of a trained run become round 2\'s extra training rows', async () => {
