@@ -64,3 +64,16 @@ export function jsonSyntaxError(text: string, fallback: string): { message: stri
   const before = text.slice(0, first.offset);
   return { message: words, line: before.split('\n').length, column: first.offset - before.lastIndexOf('\n') };
 }
+
+/**
+ * A JSON file's text parsed, or a user error naming the file, line and column of the first
+ * syntax error (a damaged or hand-edited file), with `hint` saying what to do.
+ */
+export function parseJsonFile<T>(text: string, file: string, what: string, hint: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    const { message, line, column } = jsonSyntaxError(text, (error as Error).message);
+    throw new UserError(`${what} is not valid JSON: ${message}`, { where: { file, line, column }, hint });
+  }
+}

@@ -4,6 +4,8 @@
  * `checkpoint.ts` writes and reads the folder; this file owns the metadata format.
  */
 
+import { UserError } from '../errors.js';
+
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 export const METADATA_JSON = 'metadata.json';
@@ -50,13 +52,16 @@ export type CheckpointMetadataInput = Omit<CheckpointMetadata, 'tfjsVersion' | '
   createdAt?: string;
 };
 
-/** A checkpoint on disk that cannot be used as it is: says which file, what is wrong and what to try. */
-export class CheckpointError extends Error {
+/**
+ * A checkpoint on disk that cannot be used as it is: says which file, what is wrong and what
+ * to try. A user error (exit 2, the file named), not a bug: damaged or half-copied folders happen.
+ */
+export class CheckpointError extends UserError {
   readonly file: string;
-  readonly hint: string;
+  override readonly hint: string;
 
   constructor(message: string, details: { file: string; hint: string }) {
-    super(message);
+    super(message, { where: { file: details.file }, hint: details.hint });
     this.name = 'CheckpointError';
     this.file = details.file;
     this.hint = details.hint;

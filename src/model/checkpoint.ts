@@ -146,6 +146,15 @@ export async function loadTrainingCheckpoint(dir: string): Promise<{ model: tf.L
   return { model, metadata: checkpoint.metadata as CheckpointMetadata, trainingState: checkpoint.trainingState ?? null };
 }
 
+/**
+ * Reads `metadata.json` of a complete checkpoint after checking its model.json and weights.bin
+ * against the marker's hashes, without building the model: for whoever uses something derived
+ * from the files (an ONNX export) and must not trust it when they have been damaged since.
+ */
+export async function readVerifiedMetadata(dir: string): Promise<CheckpointMetadata> {
+  return (await readVerifiedCheckpoint(dir, true)).metadata as CheckpointMetadata;
+}
+
 /** Reads `metadata.json` of a complete checkpoint without reading its weights. */
 export async function readCheckpointMetadata(dir: string): Promise<CheckpointMetadata> {
   return retryOnce(async () => {

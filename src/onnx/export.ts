@@ -31,7 +31,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
-import { loadCheckpoint, readCheckpointMetadata, type CheckpointMetadata, type CheckpointPreprocessing } from '../model/checkpoint.js';
+import { loadCheckpoint, readVerifiedMetadata, type CheckpointMetadata, type CheckpointPreprocessing } from '../model/checkpoint.js';
 import { EXPORT_RULES, GraphBuilder, ONNX_INPUT, ONNX_OUTPUT, type GraphValue, type RuleContext, TAKES_PENDING_NORM, UnsupportedLayerError, materialize } from './export-rules.js';
 
 export { ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from './export-rules.js';
@@ -260,7 +260,9 @@ export async function exportCheckpointToOnnx(checkpointDir: string, options: Che
   const dir = resolve(checkpointDir);
   const opset = options.opset ?? ONNX_OPSET;
   if (!options.force) {
-    const existing = await upToDate(dir, await readCheckpointMetadata(dir), opset);
+    // The checkpoint's files are checked against their recorded hashes first: an export made
+    // before they were damaged must not stand in for them.
+    const existing = await upToDate(dir, await readVerifiedMetadata(dir), opset);
     if (existing) return existing.result;
   }
   const { model, metadata } = await checkpointToOnnx(dir, opset);

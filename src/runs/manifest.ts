@@ -6,7 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { parseJsonFile, UserError } from '../errors.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
@@ -19,7 +19,7 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
   } catch {
     throw new UserError(`no training run in ${runDir}`, { where: { file }, hint: 'Train one with `digits train --ensemble quick --data <competition>`.' });
   }
-  return JSON.parse(text) as RunManifest;
+  return parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, 'It is damaged (hand-edited, or torn by a full disk): restore it from a copy, or train the run again with `digits train`.');
 }
 export interface MemberOutcome {
   name: string;

@@ -6,7 +6,7 @@
  * Every command runs here for real (the built CLI, bin/run.js) on a tiny practice competition.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -138,6 +138,28 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const exported = expectFinished(await digitsJson(['export', 'onnx', path.join(runDir(), member, 'best'), '--images', '8']), 'result');
     expect(exported.parity).toMatchObject({ ok: true, precision: 'fp32' });
     expectFinished(await digitsJson(['doctor', '--seconds', '0', '--backend', 'cpu']), 'result');
+  });
+
+  test('a damaged run (a member checkpoint incomplete, run.json torn): evaluate and serve give one error line naming the file, exit 2, not an internal error', { timeout: 300_000 }, async () => {
+    // Given a copy of the trained run whose first member lost its COMPLETE marker
+    const damaged = path.join(work, 'runs', 'damaged');
+    await cp(runDir(), damaged, { recursive: true });
+    const member = (await readdir(damaged, { withFileTypes: true })).find((e) => e.isDirectory())!.name;
+    await rm(path.join(damaged, member, 'best', 'COMPLETE'));
+    for (const argv of [['evaluate', '--run', damaged], ['serve', '--run', damaged, '--port', '0', '--workers', '0']]) {
+      const outcome = await digitsJson(argv);
+      const error = expectFinished(outcome, 'error');
+      expect(outcome.code, argv[0]).toBe(2);
+      expect(error).toMatchObject({ error: expect.stringMatching(/incomplete/), where: { file: path.join(damaged, member, 'best', 'COMPLETE') } });
+    }
+    // And a run.json cut short: its line and column
+    const text = await readFile(path.join(runDir(), 'run.json'), 'utf8');
+    await writeFile(path.join(damaged, 'run.json'), text.slice(0, 200));
+    const outcome = await digitsJson(['evaluate', '--run', damaged]);
+    const error = expectFinished(outcome, 'error');
+    expect(outcome.code).toBe(2);
+    const lines = text.slice(0, 200).split('\n');
+    expect(error).toMatchObject({ error: expect.stringMatching(/run\.json is not valid JSON/), where: { file: path.join(damaged, 'run.json'), line: lines.length } });
   });
 
   test('serve: "listening" first, the result after SIGTERM last', async () => {

@@ -4,7 +4,7 @@
  * onnx.json reuse rule, both predictors, TTA stacking and soft voting. Real checkpoints in
  * temp folders; the tfjs reference runs tfjs-wasm's own kernels (no ONNX Runtime inside).
  */
-import { copyFile, mkdtemp, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -255,6 +255,14 @@ describe('model.onnx and onnx.json in the checkpoint', () => {
     await unlink(onnxPath);
     expect((await exportCheckpointToOnnx(dir)).exported).toBe(true);
     expect((await exportCheckpointToOnnx(dir, { force: true })).exported).toBe(true);
+
+    // When a byte of weights.bin flips after the export (a damaged disk or copy)
+    const weights = await readFile(path.join(dir, WEIGHTS_BIN));
+    weights[100] = weights[100]! ^ 0xff;
+    await writeFile(path.join(dir, WEIGHTS_BIN), weights);
+    // Then the export no longer stands in for the checkpoint: the damaged file is named, for every predictor
+    await expect(exportCheckpointToOnnx(dir)).rejects.toThrow(new RegExp(`${WEIGHTS_BIN} is corrupt`));
+    await expect(createPredictor(dir, { infer: 'onnx' })).rejects.toThrow(/is corrupt/);
   });
 });
 

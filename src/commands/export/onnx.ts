@@ -3,7 +3,6 @@ import path from 'node:path';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import type { BackendRequest } from '../../engine/backend.js';
-import { UserError } from '../../errors.js';
 
 export default class ExportOnnx extends DigitsCommand {
   static override summary = 'Export a checkpoint to ONNX (model.onnx beside it) and check it against tfjs.';
@@ -33,35 +32,29 @@ export default class ExportOnnx extends DigitsCommand {
     const { args, flags } = await this.parse(ExportOnnx);
     const dir = path.resolve(args.checkpoint);
     // tfjs and ONNX Runtime load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { CheckpointError }, { exportCheckpointToOnnx }, { checkOnnxParity }] = await Promise.all([
+    const [{ initEngine }, { exportCheckpointToOnnx }, { checkOnnxParity }] = await Promise.all([
       import('../../engine/backend.js'),
-      import('../../model/checkpoint.js'),
       import('../../onnx/export.js'),
       import('../../inference/predictor.js'),
     ]);
-    try {
-      // The reference runs tfjs's own kernels (no ONNX Runtime convolutions), so the check compares two implementations.
-      await initEngine({ backend: flags.backend as BackendRequest, ortKernels: false });
-      const result = await exportCheckpointToOnnx(dir, { force: flags.force });
-      const parity = flags.check ? await checkOnnxParity(dir, { images: flags.images, seed: flags.seed }) : null;
-      if (this.jsonEnabled()) {
-        this.printJson({ ...result, parity });
-      } else {
-        const status = result.exported ? 'exported' : 'up to date (checkpoint unchanged; --force re-exports)';
-        const lines = [`${result.path}: ${(result.bytes / 1e6).toFixed(2)} MB, opset ${result.opset}, ${status}`];
-        if (parity) {
-          const verdict = parity.ok ? 'ok' : `MISMATCH (tolerance ${parity.tolerance})`;
-          lines.push(`parity of ${path.basename(result.path)} (fp32) on ${parity.images} random images: max |p_onnx − p_tfjs| ${parity.maxAbsDiff.toExponential(2)}, argmax agrees on ${parity.argmaxAgreement}/${parity.images}: ${verdict}`);
-        }
-        process.stdout.write(`${lines.join('\n')}\n`);
+    // The reference runs tfjs's own kernels (no ONNX Runtime convolutions), so the check compares two implementations.
+    await initEngine({ backend: flags.backend as BackendRequest, ortKernels: false });
+    const result = await exportCheckpointToOnnx(dir, { force: flags.force });
+    const parity = flags.check ? await checkOnnxParity(dir, { images: flags.images, seed: flags.seed }) : null;
+    if (this.jsonEnabled()) {
+      this.printJson({ ...result, parity });
+    } else {
+      const status = result.exported ? 'exported' : 'up to date (checkpoint unchanged; --force re-exports)';
+      const lines = [`${result.path}: ${(result.bytes / 1e6).toFixed(2)} MB, opset ${result.opset}, ${status}`];
+      if (parity) {
+        const verdict = parity.ok ? 'ok' : `MISMATCH (tolerance ${parity.tolerance})`;
+        lines.push(`parity of ${path.basename(result.path)} (fp32) on ${parity.images} random images: max |p_onnx − p_tfjs| ${parity.maxAbsDiff.toExponential(2)}, argmax agrees on ${parity.argmaxAgreement}/${parity.images}: ${verdict}`);
       }
-      if (parity && !parity.ok) {
-        process.stderr.write('error: the ONNX export does not reproduce the tfjs model (a bug in digits, please report it)\n');
-        process.exitCode = 1;
-      }
-    } catch (error) {
-      if (error instanceof CheckpointError) throw new UserError(error.message, { where: { file: error.file }, hint: error.hint });
-      throw error;
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    if (parity && !parity.ok) {
+      process.stderr.write('error: the ONNX export does not reproduce the tfjs model (a bug in digits, please report it)\n');
+      process.exitCode = 1;
     }
   }
 }
