@@ -1,6 +1,6 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
 import type { Metrics } from '../evaluation/metrics.js';
-import { submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { submittedVote, ttaMeasured, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -42,6 +42,7 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
   out += line('hard voting + TTA', report.ensemble.hardTta);
   const decision = report.ensemble.ttaDecision;
   if (decision) out += `  TTA ${decision.used ? 'in use' : 'not used'}: ${decision.reason}\n`;
+  else if (!ttaMeasured(report)) out += '  TTA not measured (--no-tta): digits submit will predict the images as they are; evaluate without --no-tta to let TTA be chosen\n';
   const sel = report.ensemble.selection;
   if (sel) {
     const named = sel.names.map((n, i) => [n, sel.weights[i]!] as const).filter(([, w]) => w > 0).map(([n, w]) => `${n} ${w.toFixed(3)}`).join(', ');

@@ -44,7 +44,9 @@ export default class Submissions extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Submissions);
     const dir = path.resolve(flags.dir);
-    const entries = await listSubmissions(dir);
+    // A torn line (a crash mid-append) is skipped, and said so.
+    const onWarning = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));
+    const entries = await listSubmissions(dir, { onWarning });
     if (flags.json) {
       this.printJson({ submissions: entries });
       return;

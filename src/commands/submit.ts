@@ -15,7 +15,7 @@ export default class Submit extends DigitsCommand {
     ...inferFlag,
     ...jsonFlag,
     run: Flags.string({ description: 'Run folder (default: the newest under runs/).' }),
-    name: Flags.string({ description: "Name part of the file name (default: the run's name)." }),
+    name: Flags.string({ description: "Name part of the file name, at most 100 characters (default: the run's name)." }),
     dir: Flags.string({ description: 'Submissions folder.', default: 'submissions' }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) of a practice competition: the score goes into the ledger.' }),
   };
@@ -35,13 +35,14 @@ export default class Submit extends DigitsCommand {
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
       onProgress: this.jsonEnabled() ? undefined : (m) => process.stderr.write(`${m}\n`),
+      onWarning: (message) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`)),
       onRows: rowProgress(bars),
     }).finally(() => bars.finish());
     if (this.jsonEnabled()) {
       this.printJson(result);
       return;
     }
-    process.stdout.write(`${result.file}\n  ${result.rows} rows, ${result.members.length} members, ${result.weights ? `soft voting weighted by ensemble selection (${result.weights.map((w) => w.toFixed(3)).join(', ')})` : 'soft voting'}, ${result.tta > 1 ? `${result.tta}-way TTA` : 'no TTA (it did not help on the held-out rows)'}; validated (header, ids, row count, labels 0–9)\n`);
+    process.stdout.write(`${result.file}\n  ${result.rows} rows, ${result.members.length} members, ${result.weights ? `soft voting weighted by ensemble selection (${result.weights.map((w) => w.toFixed(3)).join(', ')})` : 'soft voting'}, ${result.tta > 1 ? `${result.tta}-way TTA` : `no TTA (${result.ttaReason})`}; validated (header, ids, row count, labels 0–9)\n`);
     if (result.validation) process.stdout.write(`  validation accuracy ${(result.validation.accuracy * 100).toFixed(2)}% (held-out rows)\n`);
     if (result.score) process.stdout.write(`  score ${(result.score.accuracy * 100).toFixed(2)}% against ${result.score.answers}\n`);
   }

@@ -16,10 +16,11 @@
  * a dataset's training images, returning the new rows to add to every member's training rows.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageSet } from './image-set.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { appendJsonLine } from './json-lines.js';
 import { UserError } from '../errors.js';
 
 export const CORRECTIONS_FILE = 'corrections.jsonl';
@@ -97,32 +98,12 @@ const appendChains = new Map<string, Promise<unknown>>();
 export async function appendCorrection(file: string, record: CorrectionRecord): Promise<void> {
   const target = path.resolve(file);
   const previous = appendChains.get(target) ?? Promise.resolve();
-  const next = previous.catch(() => undefined).then(() => appendLine(target, `${JSON.stringify(record)}\n`));
+  const next = previous.catch(() => undefined).then(() => appendJsonLine(target, `${JSON.stringify(record)}\n`));
   appendChains.set(target, next);
   try {
     await next;
   } finally {
     if (appendChains.get(target) === next) appendChains.delete(target);
-  }
-}
-
-async function appendLine(file: string, line: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  // 'a+': appends always go to the end (O_APPEND); reading the last byte is allowed.
-  const handle = await open(file, 'a+');
-  try {
-    const { size } = await handle.stat();
-    let text = line;
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
-      // A torn last line (a crash mid-write) is ended here, so this record stays whole.
-      if (last[0] !== 0x0a) text = `\n${line}`;
-    }
-    await handle.appendFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

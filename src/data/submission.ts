@@ -10,8 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { access, appendFile, link, mkdir, readFile, unlink } from 'node:fs/promises';
+import { access, link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { writeDurably } from '../atomic-file.js';
+import { appendJsonLine, isTornJsonLine } from './json-lines.js';
 import path from 'node:path';
 import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
 import { UserError } from '../errors.js';
@@ -65,10 +66,46 @@ export function submissionTimestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
-/** A name safe in a file name: anything but letters, digits, `.`, `_` and `-` becomes `-`. */
+/**
+ * The longest name part of a submission file: with the time stamp, a `-N` suffix and the temp
+ * file's `.…csv.tmp-<pid>-<hex>`, the name stays well under the 255 bytes a file name may have.
+ */
+export const MAX_SUBMISSION_NAME = 100;
+
+/**
+ * A name safe in a file name: anything but letters, digits, `.`, `_` and `-` becomes `-`;
+ * cut to MAX_SUBMISSION_NAME characters.
+ */
 export function safeFileName(name: string): string {
-  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '');
+  const safe = name
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .slice(0, MAX_SUBMISSION_NAME)
+    .replace(/^[-.]+|-+$/g, '');
   return safe || 'submission';
+}
+
+/**
+ * Creates the submissions folder when missing; a file in its place is a UserError naming it
+ * (`where.flag` is `dir`, the flag of submit and submissions).
+ */
+export async function ensureSubmissionsDir(dir: string): Promise<void> {
+  const root = path.resolve(dir);
+  try {
+    await mkdir(root, { recursive: true });
+  } catch (error) {
+    throw submissionsDirError(root, error);
+  }
+}
+
+function submissionsDirError(root: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return new UserError(`the submissions folder ${root} is a file, not a folder`, {
+      where: { file: root, flag: 'dir' },
+      hint: 'Pass a folder with --dir (digits submit creates it when missing), or move that file aside.',
+    });
+  }
+  return new UserError(`cannot use the submissions folder ${root} (${code ?? (error as Error).message})`, { where: { file: root, flag: 'dir' }, hint: 'Check the folder and its permissions, or pass another one with --dir.' });
 }
 
 function csvCell(value: string): string {
@@ -115,7 +152,7 @@ export async function prepareSubmission(options: WriteSubmissionOptions): Promis
   }
   const text = `${lines.join('\n')}\n`;
   const dir = path.resolve(options.dir);
-  await mkdir(dir, { recursive: true });
+  await ensureSubmissionsDir(dir);
   const stem = `${submissionTimestamp(options.now ?? new Date())}-${safeFileName(options.name)}`;
   const temp = path.join(dir, `.${stem}.csv.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await writeDurably(temp, text);
@@ -290,44 +327,104 @@ export async function validateSubmission(file: string, options: ValidateSubmissi
 
 /* ---------- ledger ---------- */
 
-/** Appends one JSON line to `<dir>/ledger.jsonl` (created with the folder when missing). */
+/**
+ * Appends one JSON line to `<dir>/ledger.jsonl` (created with the folder when missing). A
+ * torn last line (a crash mid-append) is ended first, so the new record stays whole.
+ */
 export async function appendLedger(dir: string, entry: LedgerEntry): Promise<string> {
   const root = path.resolve(dir);
-  await mkdir(root, { recursive: true });
+  await ensureSubmissionsDir(root);
   const file = path.join(root, LEDGER_FILE);
   const relative = path.relative(root, path.resolve(root, entry.file));
   const stored: LedgerEntry = { ...entry, file: relative.startsWith('..') || path.isAbsolute(relative) ? entry.file : relative };
   // One write of one line with O_APPEND: concurrent appenders do not interleave.
-  await appendFile(file, `${JSON.stringify(stored)}\n`);
+  try {
+    await appendJsonLine(file, `${JSON.stringify(stored)}\n`);
+  } catch (error) {
+    throw ledgerFileError(file, error);
+  }
   return file;
 }
 
-/** The ledger's entries, oldest first; none when there is no ledger yet. */
-export async function readLedger(dir: string): Promise<LedgerEntry[]> {
+function ledgerFileError(file: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EISDIR') {
+    return new UserError(`${file} is a folder; the ledger is a file`, { where: { file }, hint: `Move that folder aside: digits submit writes ${LEDGER_FILE} as a file of JSON lines.` });
+  }
+  if (code === 'ENOTDIR') return submissionsDirError(path.dirname(file), error);
+  return new UserError(`cannot read or write the ledger ${file} (${code ?? (error as Error).message})`, { where: { file }, hint: 'Check the file and its permissions.' });
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** What is wrong with a parsed ledger line, or null when it is a submission entry. */
+function ledgerEntryProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not a JSON object';
+  const e = value as Record<string, unknown>;
+  for (const key of ['file', 'sha256', 'createdAt', 'run'] as const) {
+    if (!isString(e[key])) return e[key] === undefined ? `has no "${key}"` : `has a "${key}" that is not a string`;
+  }
+  if (!Array.isArray(e.members)) return e.members === undefined ? 'has no "members"' : 'has "members" that are not a list';
+  if (!e.members.every((m: unknown) => typeof m === 'object' && m !== null && isString((m as Record<string, unknown>).name) && isString((m as Record<string, unknown>).checkpoint))) {
+    return 'has a member without a name or checkpoint';
+  }
+  if (e.voting !== 'soft' && e.voting !== 'hard') return e.voting === undefined ? 'has no "voting"' : `has voting ${JSON.stringify(e.voting)} (soft or hard expected)`;
+  if (!(Number.isInteger(e.tta) && (e.tta as number) >= 1)) return e.tta === undefined ? 'has no "tta"' : `has tta ${JSON.stringify(e.tta)} (a whole number ≥ 1 expected)`;
+  if (e.weights !== undefined && !(Array.isArray(e.weights) && e.weights.every(isNumber))) return 'has "weights" that are not a list of numbers';
+  const validation = e.validation as Record<string, unknown> | undefined;
+  if (validation !== undefined && !(typeof validation === 'object' && validation !== null && isNumber(validation.accuracy) && isNumber(validation.logLoss))) {
+    return 'has a "validation" without accuracy and logLoss';
+  }
+  const score = e.score as Record<string, unknown> | undefined;
+  if (score !== undefined && !(typeof score === 'object' && score !== null && isNumber(score.accuracy) && isString(score.answers))) return 'has a "score" without accuracy and answers';
+  return null;
+}
+
+export interface ReadLedgerOptions {
+  /** a torn line that was skipped, e.g. "ledger.jsonl:12: torn line (a write did not finish), skipped" */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * The ledger's entries, oldest first; none when there is no ledger yet. A torn line (a crash
+ * mid-append: a last line without its newline, or a record cut short that a later append ended)
+ * is skipped with a warning; any other damaged line, or one lacking a field, is a UserError
+ * naming file and line.
+ */
+export async function readLedger(dir: string, options: ReadLedgerOptions = {}): Promise<LedgerEntry[]> {
   const file = path.join(path.resolve(dir), LEDGER_FILE);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw ledgerFileError(file, error);
   }
   const entries: LedgerEntry[] = [];
-  text.split('\n').forEach((line, i) => {
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
     if (line.trim() === '') return;
-    let entry: LedgerEntry;
+    const where = { file, line: i + 1 };
+    let entry: unknown;
     try {
-      entry = JSON.parse(line) as LedgerEntry;
+      entry = JSON.parse(line);
     } catch (error) {
+      // No newline after it: the write did not finish. A record cut short and followed by
+      // another: a later append ended the torn line (a whole write never ends mid-record).
+      const last = i === lines.length - 1;
+      if (last || (isTornJsonLine(line) && lines.slice(i + 1).some((l) => l.trim() !== ''))) {
+        options.onWarning?.(`${LEDGER_FILE}:${i + 1}: ${last ? 'torn last line' : 'torn line'} (a write did not finish), skipped`);
+        return;
+      }
       throw new UserError(`the ledger line is not JSON (${(error as Error).message})`, {
-        where: { file, line: i + 1 },
+        where,
         hint: 'Fix or delete that line: every line of ledger.jsonl is one JSON object.',
       });
     }
-    if (typeof entry?.file !== 'string' || typeof entry.sha256 !== 'string') {
-      throw new UserError('the ledger line is not a submission entry (no file or sha256)', { where: { file, line: i + 1 }, hint: 'Fix or delete that line.' });
-    }
-    entries.push(entry);
+    const problem = ledgerEntryProblem(entry);
+    if (problem) throw new UserError(`the ledger line ${problem}, so it is not a submission entry`, { where, hint: 'Fix or delete that line: digits submit writes every field of it.' });
+    entries.push(entry as LedgerEntry);
   });
   return entries;
 }
@@ -340,9 +437,9 @@ export interface ListedSubmission extends LedgerEntry {
 }
 
 /** The ledger with each file checked against its recorded sha256. */
-export async function listSubmissions(dir: string): Promise<ListedSubmission[]> {
+export async function listSubmissions(dir: string, options: ReadLedgerOptions = {}): Promise<ListedSubmission[]> {
   const root = path.resolve(dir);
-  const entries = await readLedger(root);
+  const entries = await readLedger(root, options);
   return Promise.all(
     entries.map(async (entry) => {
       const file = path.resolve(root, entry.file);
@@ -355,14 +452,32 @@ export async function listSubmissions(dir: string): Promise<ListedSubmission[]> 
 
 /* ---------- scoring against answers ---------- */
 
-/** Rows of an `id,label` CSV (a submission or an answers file), with their line numbers. */
+/**
+ * Rows of an `id,label` CSV (a submission or an answers file), with their line numbers. A file
+ * that is not such a CSV (JSON, say: its first line is no two-column header) and an id on two
+ * rows are UserErrors naming the file and line.
+ */
 export async function readIdLabelCsv(file: string, what: 'submission' | 'answers'): Promise<Array<{ id: string; label: string; line: number }>> {
   const lines = await readLines(file, what);
+  const header = lines[0]!;
+  const format = `The ${what} file is a CSV with the header ImageId,Label (or the competition's id and label columns) and one id,label row per test row.`;
+  if (/^\s*[[{]/.test(header)) throw new UserError(`the ${what} file ${path.basename(file)} is not CSV (it looks like JSON)`, { where: { file, line: 1, column: 1 }, hint: format });
+  const headerCells = splitCsvLine(header);
+  if (headerCells.length !== 2) {
+    throw new UserError(`the ${what} file ${path.basename(file)} is not an id,label CSV: its first line has ${headerCells.length} column${headerCells.length === 1 ? '' : 's'}, not a header of 2`, { where: { file, line: 1 }, hint: format });
+  }
   const rows: Array<{ id: string; label: string; line: number }> = [];
+  const firstLine = new Map<string, number>();
   for (let i = 1; i < lines.length; i++) {
     if (lines[i]!.trim() === '') throw new UserError(`blank line in the ${what}`, { where: { file, line: i + 1 }, hint: 'Remove blank lines.' });
     const cells = splitCsvLine(lines[i]!);
     if (cells.length !== 2) throw new UserError(`row has ${cells.length} columns, expected 2 (id,label)`, { where: { file, line: i + 1, column: Math.min(cells.length, 2) + 1 }, hint: `The ${what} file is ImageId,Label.` });
+    const id = cells[0]!.trim();
+    const seen = firstLine.get(id);
+    if (seen !== undefined) {
+      throw new UserError(`test id ${id} appears twice in the ${what} (first on line ${seen})`, { where: { file, line: i + 1, column: 1 }, hint: `Keep one row per test id in ${path.basename(file)}.` });
+    }
+    firstLine.set(id, i + 1);
     rows.push({ id: cells[0]!, label: cells[1]!, line: i + 1 });
   }
   return rows;

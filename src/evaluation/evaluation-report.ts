@@ -10,7 +10,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EpochRecord } from '../training/train-member.js';
-import { UserError } from '../errors.js';
+import { UserError, jsonSyntaxError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import type { FoldScores, MeanSd } from './cross-validation.js';
 
@@ -109,10 +109,22 @@ export function decideTta(plain: { logLoss: number }, tta: { logLoss: number }, 
   return { used, reason: used ? `TTA lowers the soft vote's ${figures}` : `TTA does not lower the soft vote's ${figures}: the submission predicts the images as they are` };
 }
 
-/** Whether a run's submission averages TTA shifts, by its evaluation. */
+/** Whether a run's submission averages TTA shifts, by its evaluation (never when TTA was not measured). */
 export function submitsWithTta(evaluation: EvaluationReport): boolean {
   return evaluation.ensemble.ttaDecision ? evaluation.ensemble.ttaDecision.used : evaluation.ensemble.softTta !== undefined;
 }
+
+/**
+ * Whether the evaluation measured TTA on the held-out rows. `digits evaluate --no-tta` does
+ * not: its submissions go without TTA because nothing says it helps, not because it did not
+ * (figures of an earlier evaluation are not reused: they may be of other members or data).
+ */
+export function ttaMeasured(evaluation: EvaluationReport): boolean {
+  return evaluation.ensemble.ttaDecision !== undefined || evaluation.ensemble.softTta !== undefined;
+}
+
+/** Why a run's submission goes with or without TTA, as the sentence submit and evaluate print. */
+export const TTA_NOT_MEASURED = 'not measured: the last digits evaluate ran with --no-tta; run digits evaluate without it to let TTA be chosen';
 
 /** Of a figure's plain and TTA variants, the one matching how the run submits. */
 export function submittedVariant<T>(evaluation: EvaluationReport, plain: T, tta: T | undefined): T {
@@ -179,33 +191,52 @@ export async function writeEvaluationReport(runDir: string, report: EvaluationRe
   return file;
 }
 
-/** Reads and checks `<runDir>/evaluation.json`; a missing or foreign file is a UserError. */
+/** Reads and checks `<runDir>/evaluation.json`; a missing, damaged or foreign file is a UserError. */
 export async function readEvaluationReport(runDir: string): Promise<EvaluationReport> {
+  const report = await readEvaluationIfAny(runDir);
+  if (!report) {
+    throw new UserError(`the run ${runDir} has not been evaluated`, {
+      where: { file: path.join(path.resolve(runDir), EVALUATION_FILE) },
+      hint: `Evaluate it first: digits evaluate --run ${runDir}`,
+    });
+  }
+  return report;
+}
+
+/**
+ * `<runDir>/evaluation.json`, checked, or null when there is none (the run was not evaluated).
+ * A file that cannot be read, is not JSON (named with line and column) or is not a digits
+ * evaluation is a UserError: it is never taken for "not evaluated".
+ */
+export async function readEvaluationIfAny(runDir: string): Promise<EvaluationReport | null> {
   const file = path.join(path.resolve(runDir), EVALUATION_FILE);
+  const again = `Re-run digits evaluate --run ${runDir} (it writes ${EVALUATION_FILE} again).`;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new UserError(`the run ${runDir} has not been evaluated`, {
-      where: { file },
-      hint: `Evaluate it first: digits evaluate --run ${runDir}`,
-    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new UserError(`cannot read ${file} (${code ?? (error as Error).message})`, { where: { file }, hint: code === 'EISDIR' ? `Move that folder aside; ${again}` : again });
   }
   let report: EvaluationReport;
   try {
     report = JSON.parse(text) as EvaluationReport;
   } catch (error) {
-    throw new UserError(`${EVALUATION_FILE} is not valid JSON (${(error as Error).message})`, { where: { file }, hint: `Re-run digits evaluate --run ${runDir}.` });
+    const syntax = jsonSyntaxError(text, (error as Error).message);
+    throw new UserError(`${EVALUATION_FILE} is not valid JSON (${syntax.message})`, {
+      where: { file, ...(syntax.line === undefined ? {} : { line: syntax.line, column: syntax.column }) },
+      hint: again,
+    });
   }
   if (report?.format !== EVALUATION_FORMAT) {
-    throw new UserError(`${file} is not a digits evaluation`, { where: { file }, hint: `Re-run digits evaluate --run ${runDir}.` });
+    throw new UserError(`${file} is not a digits evaluation`, { where: { file }, hint: again });
   }
   if (report.version !== EVALUATION_VERSION) {
-    throw new UserError(`${file} has format version ${report.version}; this digits reads ${EVALUATION_VERSION}`, { where: { file }, hint: `Re-run digits evaluate --run ${runDir}.` });
+    throw new UserError(`${file} has format version ${report.version}; this digits reads ${EVALUATION_VERSION}`, { where: { file }, hint: again });
   }
   if (!Array.isArray(report.members) || !Array.isArray(report.heldOutRows) || !report.ensemble?.soft || !report.ensemble?.hard) {
-    throw new UserError(`${file} is incomplete (members, heldOutRows or ensemble metrics missing)`, { where: { file }, hint: `Re-run digits evaluate --run ${runDir}.` });
+    throw new UserError(`${file} is incomplete (members, heldOutRows or ensemble metrics missing)`, { where: { file }, hint: again });
   }
   return report;
 }
-

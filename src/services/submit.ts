@@ -3,17 +3,29 @@
  * Kaggle would before it is called done, and a line in submissions/ledger.jsonl saying
  * what made it.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
-import { UserError } from '../errors.js';
-import { EVALUATION_FILE, TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
-import { submitsWithTta, submittedVote, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { UserError, jsonSyntaxError } from '../errors.js';
+import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
+import { TTA_NOT_MEASURED, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
-import { appendLedger, commitSubmission, discardSubmission, prepareSubmission, readIdLabelCsv, scoreAgainstAnswers, validateSubmission } from '../data/submission.js';
+import { CheckpointError, readCheckpointMetadata } from '../model/checkpoint.js';
+import {
+  MAX_SUBMISSION_NAME,
+  appendLedger,
+  commitSubmission,
+  discardSubmission,
+  ensureSubmissionsDir,
+  prepareSubmission,
+  readIdLabelCsv,
+  readLedger,
+  scoreAgainstAnswers,
+  validateSubmission,
+} from '../data/submission.js';
 import { assertTrained, datasetDirOf, readRunManifest, storedPath } from '../runs/manifest.js';
-import { openMembers, trainedMembers } from '../runs/open-members.js';
+import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 
 export interface SubmitOptions {
@@ -27,6 +39,8 @@ export interface SubmitOptions {
   /** ONNX Runtime number format (default auto: int8, calibrated on each member's training rows) */
   precision?: Precision;
   onProgress?: (message: string) => void;
+  /** something skipped on the way (a torn ledger line, a damaged prediction cache) */
+  onWarning?: (message: string) => void;
   /** rows predicted so far of a prediction task (for a progress bar) */
   onRows?: (task: string, done: number, total: number) => void;
 }
@@ -36,6 +50,8 @@ export interface SubmitResult {
   sha256: string;
   rows: number;
   tta: number;
+  /** why the submission goes with or without TTA (`not measured: …` after digits evaluate --no-tta) */
+  ttaReason: string;
   members: string[];
   /** per member, when the vote is weighted (the weights `evaluate` chose) */
   weights?: number[];
@@ -43,17 +59,56 @@ export interface SubmitResult {
   score?: { accuracy: number; answers: string };
 }
 
-async function readJson<T>(file: string): Promise<T | null> {
+/**
+ * The test predictions `evaluate` saved, or null when there are none. They are a cache: a file
+ * that does not parse is reported through `warn` and predicted again.
+ */
+async function readSavedPredictions(file: string, warn: (message: string) => void): Promise<TestPredictions | null> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    warn(`cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): the test rows are predicted again`);
     return null;
+  }
+  try {
+    return JSON.parse(text) as TestPredictions;
+  } catch (error) {
+    const syntax = jsonSyntaxError(text, (error as Error).message);
+    warn(`${file}${syntax.line === undefined ? '' : `:${syntax.line}:${syntax.column}`} is not valid JSON (${syntax.message}): the test rows are predicted again`);
+    return null;
+  }
+}
+
+/**
+ * Every trained member's checkpoint is still there and complete: the submission and its
+ * ledger line name them all, and saved predictions are reused only for the members that made them.
+ */
+async function checkMembersPresent(runDir: string, trained: readonly TrainedMember[]): Promise<void> {
+  for (const member of trained) {
+    try {
+      await readCheckpointMetadata(member.checkpoint);
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      throw new UserError(`member ${member.outcome.name} of the run cannot be read: ${error.message}`, {
+        where: { file: error.file },
+        hint: `Restore ${path.relative(runDir, member.checkpoint) || member.checkpoint} in ${runDir} (digits submit submits every trained member of run.json), or train the run again.`,
+      });
+    }
   }
 }
 
 export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const runDir = path.resolve(options.runDir);
   const say = options.onProgress ?? (() => {});
+  const warn = options.onWarning ?? (() => {});
+  if (options.name !== undefined && options.name.length > MAX_SUBMISSION_NAME) {
+    throw new UserError(`the name is ${options.name.length} characters long; a submission's name has at most ${MAX_SUBMISSION_NAME} (it becomes part of the file name)`, {
+      where: { flag: 'name' },
+      hint: `Give a shorter --name (at most ${MAX_SUBMISSION_NAME} characters).`,
+    });
+  }
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'submit');
   const dataset = await loadDataset(datasetDirOf(runDir, manifest));
@@ -66,22 +121,33 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       hint: 'Import the competition with its test.csv: digits data import <competition folder>.',
     });
   }
+  await checkMembersPresent(runDir, trained);
   const answers = options.answers ? path.resolve(options.answers) : undefined;
   if (answers) await checkAnswers(answers, dataset.ids);
   const dir = path.resolve(options.dir);
-  await mkdir(dir, { recursive: true });
+  await ensureSubmissionsDir(dir);
+  // The ledger this submission joins is read first: a damaged one fails now, not after predicting.
+  await readLedger(dir, { onWarning: warn });
   await removeStaleTempFiles(dir, 1);
 
   // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
-  const evaluation = await readJson<EvaluationReport>(path.join(runDir, EVALUATION_FILE));
+  const evaluation = await readEvaluationIfAny(runDir);
   const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
-  // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts).
+  // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts; evaluated
+  // with --no-tta: none, since nothing measured it).
   const shifts = !evaluation || submitsWithTta(evaluation) ? TTA_8 : [];
   const variants = Math.max(1, shifts.length);
+  const ttaReason = !evaluation
+    ? 'the run has not been evaluated: the 8 shifts by default'
+    : shifts.length > 0
+    ? evaluation.ensemble.ttaDecision?.reason ?? 'evaluated with TTA'
+    : ttaMeasured(evaluation)
+    ? 'it did not help on the held-out rows'
+    : TTA_NOT_MEASURED;
   // Predictions made by `evaluate` are reused when they belong to this data, these members, weights and TTA.
-  let predictions = await readJson<TestPredictions>(path.join(runDir, TEST_PREDICTIONS_FILE));
+  let predictions = await readSavedPredictions(path.join(runDir, TEST_PREDICTIONS_FILE), warn);
   const members = trained.map((m) => m.outcome.name);
-  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members.join() !== members.join() || (predictions.weights ?? []).join() !== (weights ?? []).join() || predictions.tta !== variants) {
+  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members?.join() !== members.join() || (predictions.weights ?? []).join() !== (weights ?? []).join() || predictions.tta !== variants || predictions.labels?.length !== dataset.ids.length) {
     say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${variants} TTA variants`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
@@ -123,7 +189,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       score: score ? { accuracy: score.accuracy, answers: storedPath(dir, score.answers, 1) } : undefined,
     }).then(() => undefined),
   );
-  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, members, weights: predictions.weights, validation, score };
+  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, validation, score };
 }
 
 /** The answers file exists, parses, and has a digit for every test id (checked before writing). */

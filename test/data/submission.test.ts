@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import SubmissionsCommand from '../../src/commands/submissions.js';
 import {
+  MAX_SUBMISSION_NAME,
   type LedgerEntry,
   type ValidateSubmissionOptions,
   appendLedger,
   listSubmissions,
+  readIdLabelCsv,
   readLedger,
   safeFileName,
   scoreAgainstAnswers,
@@ -17,7 +19,9 @@ import {
   writeSubmission,
 } from '../../src/data/submission.js';
 import { UserError } from '../../src/errors.js';
+import { readAnswers } from '../../src/services/evaluate.js';
 import { csv, expectUserError, removeTempDirs, tempDir } from './helpers.js';
+import { runCommand } from '../helpers/run-command.js';
 
 afterAll(removeTempDirs);
 afterEach(() => {
@@ -57,6 +61,12 @@ describe('writeSubmission', () => {
     await validateSubmission(written.file, { expectedRows: 3, ids: ['a17', 'b"2', 'c,3'], header: ['id', 'digit'] });
     expect(safeFileName('../..')).toBe('submission');
     expect(splitCsvLine('"a,""b""",7')).toEqual(['a,"b"', '7']);
+  });
+
+  test(`a long name is cut to ${MAX_SUBMISSION_NAME} characters, so the file name stays a legal one`, async () => {
+    const dir = await tempDir('digits-sub-');
+    const written = await writeSubmission({ dir, name: 'a'.repeat(300), labels: [1], now: NOW });
+    expect(written.file).toBe(join(dir, `20261121-101500-${'a'.repeat(MAX_SUBMISSION_NAME)}.csv`));
   });
 
   test('wrong inputs: ids and labels of different lengths (user), a label that is no digit (bug)', async () => {
@@ -145,6 +155,56 @@ describe('the ledger', () => {
     await expectUserError(readLedger(dir), { message: /not JSON/, file: 'ledger.jsonl', line: 2 });
   });
 
+  test('a torn last line (a crash mid-append): the next append ends it, and the reader skips it with a warning', async () => {
+    // Given a ledger whose last append was cut short
+    const dir = await tempDir('digits-sub-');
+    await appendLedger(dir, entry('a.csv'));
+    const file = join(dir, 'ledger.jsonl');
+    await writeFile(file, `${await readFile(file, 'utf8')}{"file":"b.csv","sha256":"x","vo`);
+    // Then reading it skips the fragment and says so
+    const warnings: string[] = [];
+    expect(await readLedger(dir, { onWarning: (w) => warnings.push(w) })).toEqual([entry('a.csv')]);
+    expect(warnings).toEqual(['ledger.jsonl:2: torn last line (a write did not finish), skipped']);
+    // When a record is appended
+    await appendLedger(dir, entry('c.csv'));
+    // Then it starts on a line of its own, and is read back after the skipped fragment
+    expect((await readFile(file, 'utf8')).split('\n')[2]).toBe(JSON.stringify(entry('c.csv')));
+    warnings.length = 0;
+    expect(await readLedger(dir, { onWarning: (w) => warnings.push(w) })).toEqual([entry('a.csv'), entry('c.csv')]);
+    expect(warnings).toEqual(['ledger.jsonl:2: torn line (a write did not finish), skipped']);
+    // and a line damaged otherwise in the middle stays an error naming it
+    await writeFile(file, `${JSON.stringify(entry('a.csv'))}\n{"file":"b.csv"}}\n${JSON.stringify(entry('c.csv'))}\n`);
+    await expectUserError(readLedger(dir), { message: /not JSON/, file: 'ledger.jsonl', line: 2 });
+  });
+
+  test.each([
+    { name: 'no createdAt', change: (e: Record<string, unknown>) => delete e.createdAt, message: /has no "createdAt"/ },
+    { name: 'no run', change: (e: Record<string, unknown>) => delete e.run, message: /has no "run"/ },
+    { name: 'no members', change: (e: Record<string, unknown>) => delete e.members, message: /has no "members"/ },
+    { name: 'a member without checkpoint', change: (e: Record<string, unknown>) => (e.members = [{ name: 'm' }]), message: /member without a name or checkpoint/ },
+    { name: 'no tta', change: (e: Record<string, unknown>) => delete e.tta, message: /has no "tta"/ },
+    { name: 'a validation without figures', change: (e: Record<string, unknown>) => (e.validation = {}), message: /"validation" without accuracy/ },
+  ])('a ledger line with $name is a UserError naming its line', async ({ change, message }) => {
+    const dir = await tempDir('digits-sub-');
+    const damaged = { ...entry('b.csv') } as unknown as Record<string, unknown>;
+    change(damaged);
+    await writeFile(join(dir, 'ledger.jsonl'), `${JSON.stringify(entry('a.csv'))}\n${JSON.stringify(damaged)}\n`);
+    await expectUserError(readLedger(dir), { message, file: 'ledger.jsonl', line: 2, hint: /Fix or delete that line/ });
+  });
+
+  test('a file as the folder, or a folder as the ledger: UserErrors naming them', async () => {
+    const root = await tempDir('digits-sub-');
+    const notADir = join(root, 'a-file');
+    await writeFile(notADir, 'x');
+    await expectUserError(readLedger(notADir), { message: /is a file, not a folder/, file: 'a-file', flag: 'dir' });
+    await expectUserError(appendLedger(notADir, entry('a.csv')), { message: /is a file, not a folder/, file: 'a-file', flag: 'dir' });
+    await expectUserError(writeSubmission({ dir: notADir, name: 'x', labels: [1] }), { message: /is a file, not a folder/, flag: 'dir' });
+    const dir = join(root, 'subs');
+    await mkdir(join(dir, 'ledger.jsonl'), { recursive: true });
+    await expectUserError(readLedger(dir), { message: /is a folder; the ledger is a file/, file: 'ledger.jsonl' });
+    await expectUserError(appendLedger(dir, entry('a.csv')), { message: /is a folder; the ledger is a file/, file: 'ledger.jsonl' });
+  });
+
   test('listSubmissions checks each file against its sha256: ok, modified, missing', async () => {
     const dir = await tempDir('digits-sub-');
     const files = await Promise.all(['a', 'b', 'c'].map((name) => writeSubmission({ dir, name, labels: [1, 2], now: NOW })));
@@ -184,6 +244,19 @@ describe('scoreAgainstAnswers', () => {
     await expectUserError(scoreAgainstAnswers(f.sub, f.answers), { message, file, ...(line === undefined ? {} : { line }) });
   });
 
+  test('an answers file with an id twice, or in JSON: errors naming the file and line (evaluate and submit read it so)', async () => {
+    const dir = await tempDir('digits-sub-');
+    const twice = join(dir, 'answers.csv');
+    await writeFile(twice, csv('ImageId,Label', '1,3', '1,4'));
+    await expectUserError(readAnswers(twice, ['1', '2']), { message: /test id 1 appears twice in the answers \(first on line 2\)/, file: 'answers.csv', line: 3 });
+    await expectUserError(readIdLabelCsv(twice, 'answers'), { message: /test id 1 appears twice/, line: 3 });
+    const json = join(dir, 'answers.json');
+    await writeFile(json, JSON.stringify([{ ImageId: 1, Label: 3 }, { ImageId: 2, Label: 4 }], null, 2));
+    await expectUserError(readAnswers(json, ['1', '2']), { message: /answers file answers\.json is not CSV \(it looks like JSON\)/, file: 'answers.json', line: 1 });
+    await writeFile(json, JSON.stringify({ 1: 3, 2: 4 }));
+    await expectUserError(readAnswers(json, ['1', '2']), { message: /not CSV/, file: 'answers.json' });
+  });
+
   test('a missing answers file says where answers usually are', async () => {
     const f = await files(csv('ImageId,Label', '1,7'), csv('ImageId,Label', '1,7'));
     const error = await expectUserError(scoreAgainstAnswers(f.sub, `${f.answers}.missing`), { message: /cannot read the answers/ });
@@ -204,6 +277,21 @@ describe('digits submissions', () => {
     }
     return stdout;
   }
+
+  test('a torn last line is skipped with a warning; --dir naming a file is an error, exit 2', async () => {
+    const dir = await tempDir('digits-sub-');
+    const written = await writeSubmission({ dir, name: 'quick', labels: [1, 2, 3], now: NOW });
+    const line = { file: written.file, sha256: written.sha256, createdAt: '2026-11-21T10:15:02.000Z', run: '/x/runs/r', members: [{ name: 'm', checkpoint: 'm/best' }], voting: 'soft' as const, tta: 1 };
+    await appendLedger(dir, line);
+    await writeFile(join(dir, 'ledger.jsonl'), `${await readFile(join(dir, 'ledger.jsonl'), 'utf8')}{"file":"x`);
+    const listed = await runCommand(SubmissionsCommand, ['--dir', dir]);
+    expect(listed.exit).toBe(0);
+    expect(listed.stdout).toMatch(/^1 submission in /);
+    expect(listed.stderr).toContain('warning: ledger.jsonl:2: torn last line (a write did not finish), skipped');
+    const failed = await runCommand(SubmissionsCommand, ['--dir', written.file]);
+    expect(failed.exit).toBe(2);
+    expect(failed.stderr).toMatch(/error: the submissions folder .*quick\.csv is a file, not a folder \(.*quick\.csv, flag --dir\)\n\s+hint: /);
+  });
 
   test('lists the ledger as a table, as JSON, and says when there is none', async () => {
     const dir = await tempDir('digits-sub-');

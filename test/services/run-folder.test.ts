@@ -21,6 +21,10 @@ import { loadServedEnsemble } from '../../src/serve/ensemble.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import type { EnsembleEvent } from '../../src/training/train-member.js';
 import { expectUserError } from '../data/helpers.js';
+import { runCommand } from '../helpers/run-command.js';
+import SubmitCommand from '../../src/commands/submit.js';
+import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
+import { TTA_NOT_MEASURED } from '../../src/evaluation/evaluation-report.js';
 import { deadPid } from '../helpers/dead-pid.js';
 
 let root: string;
@@ -140,6 +144,83 @@ describe('submit checks its inputs before writing anything', () => {
     const csvs = files.filter((f) => f.endsWith('.csv'));
     expect(csvs).toEqual([path.basename(result.file)]);
     expect((await readLedger(dir)).map((e) => e.file)).toEqual(csvs);
+  }, 60_000);
+});
+
+describe('submit on damaged inputs', () => {
+  /** A copy of the trained run beside it (same project, so its relative paths hold), evaluated when asked. */
+  async function copyOfRun(name: string, evaluate?: { tta?: [] }): Promise<string> {
+    const copy = path.join(project, 'runs', name);
+    await cp(runDir, copy, { recursive: true });
+    if (evaluate) await evaluateRun({ runDir: copy, ...evaluate });
+    return copy;
+  }
+
+  test('after evaluate --no-tta, submit goes without TTA and says it was not measured (not that it did not help)', async () => {
+    // Given a run evaluated with TTA, then again with --no-tta
+    const copy = await copyOfRun('no-tta', {});
+    const noTta = await evaluateRun({ runDir: copy, tta: [] });
+    // Then the evaluation says the next submission goes without TTA because it was not measured
+    expect(formatEvaluationSummary(noTta)).toContain('TTA not measured (--no-tta): digits submit will predict the images as they are');
+    // When it is submitted
+    const dir = path.join(root, 'subs-no-tta');
+    const result = await submitRun({ runDir: copy, dir });
+    // Then without TTA, for that reason, with the plain figure in the ledger
+    expect(result).toMatchObject({ tta: 1, ttaReason: TTA_NOT_MEASURED, validation: { logLoss: noTta.ensemble.soft.logLoss } });
+    expect((await readLedger(dir))[0]).toMatchObject({ tta: 1, validation: { logLoss: noTta.ensemble.soft.logLoss } });
+    // and the command says so
+    const printed = await runCommand(SubmitCommand, ['--run', copy, '--dir', dir, '--backend', 'wasm']);
+    expect(printed.exit).toBe(0);
+    expect(printed.stdout).toContain('no TTA (not measured: the last digits evaluate ran with --no-tta; run digits evaluate without it to let TTA be chosen)');
+    expect(printed.stdout).not.toContain('did not help');
+    await rm(copy, { recursive: true });
+  }, 120_000);
+
+  test('a corrupt evaluation.json is an error naming its line and column, and nothing is written', async () => {
+    const copy = await copyOfRun('corrupt-eval', {});
+    const file = path.join(copy, 'evaluation.json');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, `${text.slice(0, 300)}#!${text.slice(300)}`);
+    const dir = path.join(root, 'subs-corrupt-eval');
+    const error = await expectUserError(submitRun({ runDir: copy, dir }), { message: /evaluation\.json is not valid JSON/, file: 'evaluation.json', hint: /digits evaluate --run/ });
+    expect(error.where?.line).toBeGreaterThan(0);
+    expect(error.where?.column).toBeGreaterThan(0);
+    expect(await readdir(dir).catch(() => [])).toEqual([]);
+    await rm(copy, { recursive: true });
+  }, 120_000);
+
+  test("a member's folder deleted after evaluate: an error naming it, though its predictions are saved", async () => {
+    const copy = await copyOfRun('member-gone', {});
+    await rm(path.join(copy, 'm'), { recursive: true });
+    const dir = path.join(root, 'subs-member-gone');
+    await expectUserError(submitRun({ runDir: copy, dir }), { message: /member m of the run cannot be read: no checkpoint at .*member-gone\/m\/best/, hint: /Restore m\/best/ });
+    expect(await readdir(dir).catch(() => [])).toEqual([]);
+    await rm(copy, { recursive: true });
+  }, 120_000);
+
+  test('a torn last ledger line: the new record goes on a line of its own, and is listed', async () => {
+    const dir = path.join(root, 'subs-torn');
+    const first = await submitRun({ runDir, dir });
+    const ledger = path.join(dir, 'ledger.jsonl');
+    const whole = await readFile(ledger, 'utf8');
+    await writeFile(ledger, whole + whole.slice(0, 40));
+    const warnings: string[] = [];
+    const second = await submitRun({ runDir, dir, name: 'torn', onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual(['ledger.jsonl:2: torn last line (a write did not finish), skipped']);
+    expect((await readLedger(dir)).map((e) => e.sha256)).toEqual([first.sha256, second.sha256]);
+  }, 60_000);
+
+  test('--dir naming a file, a folder named ledger.jsonl, a --name too long: errors naming them, nothing written', async () => {
+    const file = path.join(root, 'subs-a-file');
+    await writeFile(file, 'x');
+    await expectUserError(submitRun({ runDir, dir: file }), { message: /is a file, not a folder/, file: 'subs-a-file', flag: 'dir' });
+    const dir = path.join(root, 'subs-ledger-folder');
+    await mkdir(path.join(dir, 'ledger.jsonl'), { recursive: true });
+    await expectUserError(submitRun({ runDir, dir }), { message: /ledger\.jsonl is a folder; the ledger is a file/, file: 'ledger.jsonl' });
+    expect(await readdir(dir)).toEqual(['ledger.jsonl']);
+    const named = path.join(root, 'subs-long-name');
+    await expectUserError(submitRun({ runDir, dir: named, name: 'a'.repeat(300) }), { message: /the name is 300 characters long; a submission's name has at most 100/, flag: 'name' });
+    expect(await readdir(named).catch(() => [])).toEqual([]);
   }, 60_000);
 });
 
