@@ -15,7 +15,7 @@ export default class Report extends DigitsCommand {
   static override flags = {
     ...jsonFlag,
     run: Flags.string({ description: 'Evaluated run folder (default: the newest under runs/ with an evaluation.json).' }),
-    out: Flags.string({ description: 'HTML file to write (default <run>/report.html).' }),
+    out: Flags.string({ description: 'HTML file to write, or a folder to write report.html into (default <run>/report.html).' }),
   };
 
   async run(): Promise<void> {

@@ -512,10 +512,7 @@ async function readMarker(dir: string): Promise<CompleteMarker> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     if (!isErrno(error, 'ENOENT')) throw error;
-    throw new CheckpointError(
-      `checkpoint at ${dir} is incomplete (no ${COMPLETE_MARKER} marker): it was interrupted while being written; re-run or delete it`,
-      { file: path, hint: 're-run the training that writes it, or delete the folder' },
-    );
+    throw await noMarkerError(dir, path);
   }
   let marker: unknown;
   try {
@@ -532,6 +529,39 @@ async function readMarker(dir: string): Promise<CompleteMarker> {
     throw new CheckpointError(`${path} does not list the sha256 and size of ${MODEL_JSON} and ${WEIGHTS_BIN}`, { file: path, hint: HINT_RESAVE });
   }
   return marker as CompleteMarker;
+}
+
+/**
+ * Why a folder without a marker is not a checkpoint to load: a member or run folder passed for
+ * the checkpoint inside it (say which to pass), a folder with no checkpoint file at all (not a
+ * checkpoint), or one whose save was interrupted (only then: re-run or delete it).
+ */
+async function noMarkerError(dir: string, marker: string): Promise<CheckpointError> {
+  for (const inner of ['best', 'last']) {
+    if (await exists(join(dir, inner, COMPLETE_MARKER))) {
+      return new CheckpointError(`${dir} is a member's folder, not a checkpoint: its checkpoints are in ${inner === 'best' ? 'best/ (its best epoch) and last/' : 'last/'}`, {
+        file: dir,
+        hint: `pass ${join(dir, inner)}`,
+      });
+    }
+  }
+  if (await exists(join(dir, 'run.json'))) {
+    return new CheckpointError(`${dir} is a run folder, not a checkpoint: each member's checkpoints are in <member>/best and <member>/last`, {
+      file: dir,
+      hint: `pass a member's checkpoint, e.g. ${join(dir, '<member>', 'best')} (digits evaluate and digits serve take the run folder itself)`,
+    });
+  }
+  const files = await Promise.all([MODEL_JSON, WEIGHTS_BIN, METADATA_JSON].map((name) => exists(join(dir, name))));
+  if (!files.some(Boolean)) {
+    return new CheckpointError(`${dir} is not a checkpoint folder: it has none of ${MODEL_JSON}, ${WEIGHTS_BIN}, ${METADATA_JSON} and ${COMPLETE_MARKER}`, {
+      file: dir,
+      hint: `pass the folder that holds them (a member's best/ or last/ in a run, or one under checkpoints/)`,
+    });
+  }
+  return new CheckpointError(`checkpoint at ${dir} is incomplete (no ${COMPLETE_MARKER} marker): it was interrupted while being written`, {
+    file: marker,
+    hint: 're-run the training that writes it, or delete the folder',
+  });
 }
 
 async function readMetadata(dir: string, marker: CompleteMarker): Promise<CheckpointMetadata> {

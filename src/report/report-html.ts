@@ -7,10 +7,11 @@
  * `vega.View` with `renderer: 'none'`, then `toSVG()`); digits are inline PNG data URIs.
  * The page loads nothing: no scripts, fonts, styles or images from anywhere else.
  */
-import { rename, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { writeFileAtomic } from '../atomic-file.js';
 import { digitGridPng } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, percent } from '../evaluation/dashboard-model.js';
@@ -267,19 +268,25 @@ export interface WrittenReport extends ReportHtml {
   note: string | null;
 }
 
+/** The report's file name in a run folder (and in a folder given as --out). */
+export const REPORT_FILE = 'report.html';
+
 /** Reads `<run>/evaluation.json` and the dataset cache, writes the report atomically. */
 export async function writeReport(options: WriteReportOptions): Promise<Omit<WrittenReport, 'html'>> {
   const runDir = path.resolve(options.run);
   const report = await readEvaluationReport(runDir);
   const { source, note } = await digitSourceForReport(report, runDir);
   const built = await buildReportHtml(report, { digits: source, note });
-  const file = path.resolve(options.out ?? path.join(runDir, 'report.html'));
-  const tmp = `${file}.tmp-${process.pid}`;
+  // --out naming an existing folder means report.html in it.
+  let file = path.resolve(options.out ?? path.join(runDir, REPORT_FILE));
+  if ((await stat(file).catch(() => null))?.isDirectory()) file = path.join(file, REPORT_FILE);
   try {
-    await writeFile(tmp, built.html);
-    await rename(tmp, file);
+    // Atomic: a failed write leaves neither a half-written report nor its temp file.
+    await writeFileAtomic(file, built.html);
   } catch (error) {
-    throw new UserError(`cannot write ${file}: ${(error as Error).message}`, { where: { file, flag: 'out' }, hint: 'Check that the folder exists and is writable.' });
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOENT' ? `Create the folder ${path.dirname(file)} first, or pass another --out.` : code === 'EISDIR' ? 'Pass a file name with --out.' : 'Check that the folder is writable, or pass another --out.';
+    throw new UserError(`cannot write ${file}: ${(error as Error).message}`, { where: { file, flag: 'out' }, hint });
   }
   return { file, bytes: Buffer.byteLength(built.html), charts: built.charts, images: built.images, note };
 }

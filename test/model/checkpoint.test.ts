@@ -316,10 +316,25 @@ describe('damaged checkpoints', () => {
 
     // When it is loaded, or only its metadata read
     // Then both say it is incomplete and what to do
-    const expected = `checkpoint at ${dir} is incomplete (no COMPLETE marker): it was interrupted while being written; re-run or delete it`;
+    const expected = `checkpoint at ${dir} is incomplete (no COMPLETE marker): it was interrupted while being written`;
     await expect(loadCheckpoint(dir)).rejects.toThrow(expected);
     await expect(readCheckpointMetadata(dir)).rejects.toThrow(expected);
     await expect(loadCheckpoint(dir)).rejects.toMatchObject({ file: join(dir, 'COMPLETE') });
+  });
+
+  test('a member folder, a run folder or an empty folder passed for a checkpoint: what to pass instead, never "delete it"', async () => {
+    // Given a member folder (its checkpoint in best/), a run folder (run.json) and an empty folder
+    await cp(pristine, join(dir, 'best'), { recursive: true });
+    const run = join(root, 'a-run');
+    await mkdir(run, { recursive: true });
+    await writeFile(join(run, 'run.json'), '{}');
+    const empty = join(root, 'empty');
+    await mkdir(empty, { recursive: true });
+    // When each is loaded, Then the error says what the folder is and what to pass
+    await expect(loadCheckpoint(dir)).rejects.toMatchObject({ message: expect.stringMatching(/is a member's folder, not a checkpoint/), hint: `pass ${join(dir, 'best')}`, file: dir });
+    await expect(loadCheckpoint(run)).rejects.toMatchObject({ message: expect.stringMatching(/is a run folder, not a checkpoint/), hint: expect.stringContaining(join(run, '<member>', 'best')) });
+    await expect(readCheckpointMetadata(empty)).rejects.toMatchObject({ message: expect.stringMatching(/is not a checkpoint folder: it has none of model\.json/) });
+    for (const folder of [dir, run, empty]) await expect(loadCheckpoint(folder)).rejects.not.toMatchObject({ hint: expect.stringMatching(/delete/) });
   });
 
   test('a missing folder is a CheckpointError naming it', async () => {

@@ -1,7 +1,10 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { DigitSource } from '../../src/evaluation/dashboard-model.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
-import { buildReportHtml, escapeHtml, renderChartSvg } from '../../src/report/report-html.js';
+import { buildReportHtml, escapeHtml, renderChartSvg, writeReport } from '../../src/report/report-html.js';
 import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 
 function probsReading(predicted: number[]): Float32Array {
@@ -110,5 +113,31 @@ describe('HTML report', () => {
     expect(svg).toContain('<path');
     expect(svg).not.toContain('xmlns');
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+});
+
+describe('writeReport', () => {
+  test('--out naming a folder writes report.html in it; a folder that does not exist is an error naming --out that leaves no temp file', async () => {
+    // Given an evaluated run folder (its dataset cache gone) and an existing output folder
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'digits-report-'));
+    try {
+      const run = path.join(dir, 'run');
+      await mkdir(run);
+      await writeFile(path.join(run, 'evaluation.json'), JSON.stringify(fakeReport()));
+      const out = path.join(dir, 'reports');
+      await mkdir(out);
+      // When the report is written with --out that folder, Then it lands in it as report.html
+      const written = await writeReport({ run, out });
+      expect(written.file).toBe(path.join(out, 'report.html'));
+      expect((await readFile(written.file, 'utf8')).startsWith('<!doctype html>')).toBe(true);
+      // When --out is in a folder that does not exist, Then the error names --out and says what to do
+      const missing = path.join(dir, 'nope', 'r.html');
+      await expect(writeReport({ run, out: missing })).rejects.toMatchObject({ where: { file: missing, flag: 'out' }, hint: expect.stringMatching(/Create the folder/) });
+      // And no file, temp or otherwise, is left beside the targets
+      expect((await readdir(dir)).sort()).toEqual(['reports', 'run']);
+      expect(await readdir(out)).toEqual(['report.html']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
