@@ -1,6 +1,6 @@
 /** The plain-text tables of `digits runs` and `digits runs compare`. */
 import { formatMeanSd } from '../evaluation/cross-validation.js';
-import type { RunComparison, RunSummary } from '../services/runs.js';
+import type { RunComparison, RunState, RunSummary } from '../services/runs.js';
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
 
@@ -15,8 +15,11 @@ function cvCell(run: RunSummary): string {
   return run.cv ? formatMeanSd(run.cv.accuracy, 'percent') : '—';
 }
 
+/** What the held-out column says of a run without held-out figures. */
+const STATE_CELL: Record<RunState, string> = { training: 'training…', interrupted: 'interrupted', failed: 'failed', trained: 'not evaluated', evaluated: '—' };
+
 function heldOutCell(run: RunSummary): string {
-  if (!run.heldOut) return run.note ? 'not evaluated' : '—';
+  if (!run.heldOut) return STATE_CELL[run.state];
   return run.weighted ? `${pct(run.heldOut.accuracy)} (weighted ${pct(run.weighted.accuracy)})` : pct(run.heldOut.accuracy);
 }
 

@@ -5,9 +5,8 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
 import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../evaluation/dashboard-model.js';
-import { readEvaluationReport } from '../evaluation/evaluation-report.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
-import { latestEvaluatedRun } from '../runs/manifest.js';
+import { latestEvaluatedRun, readRunEvaluation } from '../runs/manifest.js';
 
 export default class Dashboard extends DigitsCommand {
   static override summary = 'Per-class precision/recall/F1, the confusion matrix, misread digits and training curves of an evaluated run.';
@@ -30,7 +29,7 @@ export default class Dashboard extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Dashboard);
     const runDir = flags.run ? path.resolve(flags.run) : await latestEvaluatedRun('runs');
-    const report = await readEvaluationReport(runDir);
+    const report = await readRunEvaluation(runDir, 'show');
     const model = buildDashboardModel(report);
     const viewIndex = findView(model, flags.member);
     if (flags.json) {

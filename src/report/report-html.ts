@@ -15,7 +15,8 @@ import { writeFileAtomic } from '../atomic-file.js';
 import { digitGridPng } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, percent } from '../evaluation/dashboard-model.js';
-import { type EvaluationReport, readEvaluationReport } from '../evaluation/evaluation-report.js';
+import type { EvaluationReport } from '../evaluation/evaluation-report.js';
+import { readRunEvaluation } from '../runs/manifest.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
@@ -274,7 +275,7 @@ export const REPORT_FILE = 'report.html';
 /** Reads `<run>/evaluation.json` and the dataset cache, writes the report atomically. */
 export async function writeReport(options: WriteReportOptions): Promise<Omit<WrittenReport, 'html'>> {
   const runDir = path.resolve(options.run);
-  const report = await readEvaluationReport(runDir);
+  const report = await readRunEvaluation(runDir, 'report on');
   const { source, note } = await digitSourceForReport(report, runDir);
   const built = await buildReportHtml(report, { digits: source, note });
   // --out naming an existing folder means report.html in it.

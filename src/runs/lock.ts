@@ -53,6 +53,15 @@ export function isStale(holder: LockHolder): boolean {
   return holder.hostname === os.hostname() && Number.isInteger(holder.pid) && !alive(holder.pid);
 }
 
+/**
+ * Who holds a run folder's lock now: the holder, or null when nobody does (no lock file, or
+ * one left by a process that no longer runs on this host). A lock of another host counts as held.
+ */
+export async function currentHolder(runDir: string): Promise<LockHolder | null> {
+  const holder = await readHolder(path.join(path.resolve(runDir), LOCK_FILE));
+  return holder && !isStale(holder) ? holder : null;
+}
+
 const same = (a: LockHolder | null, b: LockHolder | null) => a != null && b != null && a.pid === b.pid && a.hostname === b.hostname && a.startedAt === b.startedAt;
 
 /**

@@ -8,7 +8,7 @@ import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
 import { parseJsonFile, UserError } from '../errors.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
-import { EVALUATION_FILE } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
@@ -121,6 +121,17 @@ export function assertTrained(runDir: string, manifest: RunManifest, verb: strin
   }
 }
 
+/**
+ * A run's evaluation for showing it (`verb`: "show", "report on"): a folder that is no run, or
+ * whose training has not finished or failed, says so and how to go on, rather than pointing at
+ * `digits evaluate`, which would refuse it.
+ */
+export async function readRunEvaluation(runDir: string, verb: string): Promise<EvaluationReport> {
+  const report = await readEvaluationIfAny(runDir);
+  if (report) return report;
+  assertTrained(runDir, await readRunManifest(runDir), verb);
+  return readEvaluationReport(runDir);
+}
 
 /**
  * The run folder under `runsDir` whose `file` (run.json, evaluation.json, …) is newest, or

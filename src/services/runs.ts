@@ -12,6 +12,7 @@ import { UserError } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
 import type { MeanSd } from '../evaluation/cross-validation.js';
 import { EVALUATION_FILE, submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { currentHolder } from '../runs/lock.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
@@ -42,9 +43,16 @@ export interface RunSummary {
   test: { accuracy: number; answers: string; file: string; createdAt: string } | null;
   /** `key=value` of this run's recipes that differ from the run listed before it */
   differences: string[];
-  /** why the run has no scores, when it has none */
+  /**
+   * where the run is: `training` (a process holds its lock), `interrupted` (left training by a
+   * process that is gone), `failed` (no member trained), `trained` (not evaluated), `evaluated`
+   */
+  state: RunState;
+  /** why the run has no scores, when it has none, and the command that goes on */
   note: string | null;
 }
+
+export type RunState = 'training' | 'interrupted' | 'failed' | 'trained' | 'evaluated';
 
 export interface ListRunsOptions {
   /** folder of run folders (default ./runs) */
@@ -155,6 +163,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
   const cv = e?.cv && cvVote ? { folds: e.cv.folds, accuracy: cvVote.accuracy, logLoss: cvVote.logLoss } : null;
   const selection = e?.ensemble.selection;
   const failed = manifest.members.filter((m) => !m.ok).length;
+  const state = await runState(dir, manifest, e !== null);
   return {
     manifest,
     evaluation: e,
@@ -172,9 +181,31 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
       weighted: selection?.used ? selection.crossFitted : null,
       test: latestTestScore(dir, ledger, submissionsDir),
-      note: e ? null : `not evaluated (digits evaluate --run ${dir})`,
+      state,
+      note: runNote(state, dir, manifest),
     },
   };
+}
+
+async function runState(dir: string, manifest: RunManifest, evaluated: boolean): Promise<RunState> {
+  if (manifest.status === 'training') return (await currentHolder(dir)) ? 'training' : 'interrupted';
+  if (manifest.status === 'failed' && !manifest.members.some((m) => m.ok)) return 'failed';
+  return evaluated ? 'evaluated' : 'trained';
+}
+
+function runNote(state: RunState, dir: string, manifest: RunManifest): string | null {
+  switch (state) {
+    case 'training':
+      return 'still training (evaluate it when it ends)';
+    case 'interrupted':
+      return `training interrupted (digits train --resume --run ${dir})`;
+    case 'failed':
+      return `training failed${manifest.error ? `: ${manifest.error.split('\n')[0]}` : ''} (fix the cause, then digits train --resume --run ${dir})`;
+    case 'trained':
+      return `not evaluated (digits evaluate --run ${dir})`;
+    case 'evaluated':
+      return null;
+  }
 }
 
 async function runFolders(runsDir: string): Promise<string[]> {

@@ -3,7 +3,7 @@
  * only when a submission of it was scored against answers, and the recipe knobs that
  * differ; `runs compare` puts two runs side by side.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -17,6 +17,7 @@ import { evaluateRun } from '../../src/services/evaluate.js';
 import { readEvaluationReport, type EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { compareRuns, listRuns, recipeDifferences, recipeSignature } from '../../src/services/runs.js';
 import { submitRun } from '../../src/services/submit.js';
+import { writeReport } from '../../src/report/report-html.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { runCommand } from '../helpers/run-command.js';
 
@@ -91,6 +92,44 @@ describe('digits runs', () => {
     } finally {
       await rm(broken, { recursive: true });
       await rm(path.join(runsDir(), 'search-1'), { recursive: true });
+    }
+  });
+
+  test('a run not evaluated, one left training by a process that is gone, and one still training each say so and what goes on; report and dashboard on an unfinished run say how to continue it', async () => {
+    // Given three copies of a run without their evaluation: one trained, one interrupted (status training, no live lock), one training (its lock held by this process)
+    const made: string[] = [];
+    for (const name of ['x-trained', 'x-interrupted', 'x-training']) {
+      const copy = path.join(runsDir(), name);
+      await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+      await rm(path.join(copy, 'evaluation.json'));
+      made.push(copy);
+    }
+    for (const copy of made.slice(1)) {
+      const manifest = JSON.parse(await readFile(path.join(copy, 'run.json'), 'utf8'));
+      await writeFile(path.join(copy, 'run.json'), JSON.stringify({ ...manifest, status: 'training' }));
+    }
+    await writeFile(path.join(made[2]!, '.lock'), JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), command: 'vitest' }));
+    try {
+      // When the runs are listed
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      const byName = new Map(runs.map((r) => [path.basename(r.dir), r]));
+      // Then each says where it is, and the command that goes on
+      expect(runs.filter((r) => r.name === 'second').map((r) => [path.basename(r.dir), r.state]).sort()).toEqual([
+        ['second', 'evaluated'], ['x-interrupted', 'interrupted'], ['x-trained', 'trained'], ['x-training', 'training'],
+      ]);
+      expect(byName.get('x-trained')!.note).toBe(`not evaluated (digits evaluate --run ${made[0]})`);
+      expect(byName.get('x-interrupted')!.note).toBe(`training interrupted (digits train --resume --run ${made[1]})`);
+      expect(byName.get('x-training')!.note).toMatch(/^still training/);
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(stdout).toMatch(/interrupted/);
+      expect(stdout).toMatch(/training…/);
+      // And the report of the interrupted run says to continue its training, not to evaluate it
+      await expect(writeReport({ run: made[1]! })).rejects.toMatchObject({ message: expect.stringMatching(/its training has not finished/), hint: expect.stringMatching(/digits train --resume/) });
+      // while the trained one is pointed at evaluate, and a folder that is no run says so
+      await expect(writeReport({ run: made[0]! })).rejects.toMatchObject({ hint: expect.stringMatching(/digits evaluate --run/) });
+      await expect(writeReport({ run: runsDir() })).rejects.toMatchObject({ message: expect.stringMatching(/^no training run in/) });
+    } finally {
+      for (const copy of made) await rm(copy, { recursive: true, force: true });
     }
   });
 
