@@ -50,8 +50,8 @@ export default class Serve extends DigitsCommand {
     'grace-period': Flags.integer({ description: 'Seconds SIGTERM/Ctrl-C waits for requests in flight before cutting them (then the exit code is 1).', default: 30, min: 0, max: 3600 }),
     'body-limit': Flags.integer({ description: 'Largest request body in MiB, whatever its encoding (multipart counted whole).', default: 8, min: 1, max: 256 }),
     token: Flags.string({ description: 'Bearer token that saving corrections needs (required with a --host beyond loopback); the pad takes it as /#token=<token>.', env: 'DIGITS_SERVE_TOKEN' }),
-    'allowed-origin': Flags.string({ description: 'Another origin (scheme://host:port) whose pages may save corrections; repeatable.', multiple: true }),
-    'corrections-per-minute': Flags.integer({ description: 'Corrections one client address may save per minute.', default: 30, min: 1, max: 100000 }),
+    'allowed-origin': Flags.string({ description: 'Another origin (scheme://host:port) whose pages may predict and save corrections from the browser (CORS); repeatable.', multiple: true }),
+    'corrections-per-minute': Flags.integer({ description: 'Attempts to save a correction one client address may make per minute (refused ones, e.g. a wrong token, count too).', default: 30, min: 1, max: 100000 }),
     'log-level': Flags.string({ description: 'Request log (pino JSON lines on stderr) level.', default: 'info', options: ['silent', 'error', 'warn', 'info', 'debug'] }),
   };
 

@@ -9,6 +9,7 @@
  *                        with image/png or image/jpeg, or multipart files); options also in
  *                        the query (?tta=true&members=a,b)
  *   POST /v1/corrections {image: number[784], label, predicted} → appended to the store
+ *   OPTIONS /v1/predict, /v1/corrections  CORS preflight: pages on an allowed origin may call both
  *
  * Every error is JSON `{error, hint}`, Fastify's own included (404, 405, 413, 415, 429, 503
  * while closing, a malformed URL, a malformed request line), with a 4xx status when the
@@ -126,6 +127,15 @@ function hostnameOf(hostHeader: string): string | null {
 function digestOf(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
+
+/**
+ * Routes a page on an --allowed-origin may call from its own origin (CORS): it predicts, then
+ * saves corrections (JSON with a bearer token, so the browser preflights with OPTIONS first).
+ * Other origins get no CORS headers: their pages cannot read our answers.
+ */
+const CORS_ROUTES = new Set(['/v1/predict', '/v1/corrections']);
+/** How long a browser may reuse a preflight's answer (seconds). */
+const CORS_MAX_AGE_S = 600;
 
 const ROUTES_HINT = 'Routes: GET / (drawing pad), GET /healthz, GET /v1/model, GET /metrics, POST /v1/predict, POST /v1/corrections.';
 const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]}, or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
@@ -271,7 +281,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) =>
-      new InputError(context.statusCode, `too many corrections from this address (at most ${context.max} a minute)`, `Wait ${context.after} before saving more.`, 'rate_limited'),
+      new InputError(context.statusCode, `too many corrections from this address (at most ${context.max} a minute, refused attempts included)`, `Wait ${context.after} before saving more.`, 'rate_limited'),
   });
 
   /** Routes by path, with their methods: a known path asked with another method is a 405. */
@@ -297,6 +307,12 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       active.delete(request);
       if (entry.atClose && reply.raw.writableFinished) finishedAfterClose++;
     });
+    // Set first, so every answer of these routes carries them, errors (429, 503, …) included.
+    if (CORS_ROUTES.has(request.url.split('?')[0]!)) {
+      reply.header('vary', 'Origin');
+      const origin = request.headers.origin;
+      if (origin !== undefined && allowedOrigins.has(origin)) reply.header('access-control-allow-origin', origin);
+    }
     if (closing) {
       // (Fastify has set Connection: close on this response.)
       return sendError(request, reply, 503, 'the server is shutting down', 'Retry against a running server.', 'closing');
@@ -365,9 +381,10 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     const pathname = request.url.split('?')[0]!;
     const methods = routeMethods.get(pathname);
     if (methods && !methods.has(request.method)) {
-      const allow = [...methods].sort().join(', ');
-      reply.header('allow', allow);
-      return sendError(request, reply, 405, `${pathname} does not take ${request.method}`, `Use ${allow}. ${ROUTES_HINT}`, 'method_not_allowed');
+      const allow = [...methods].sort();
+      reply.header('allow', allow.join(', '));
+      // (OPTIONS, the browsers' preflight, is in Allow but not worth suggesting)
+      return sendError(request, reply, 405, `${pathname} does not take ${request.method}`, `Use ${allow.filter((m) => m !== 'OPTIONS').join(', ')}. ${ROUTES_HINT}`, 'method_not_allowed');
     }
     return sendError(request, reply, 404, `no route ${request.method} ${pathname}`, ROUTES_HINT, 'not_found');
   });
@@ -591,8 +608,33 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     }
   };
 
+  /**
+   * A browser's CORS preflight: a page on an --allowed-origin may POST JSON with a bearer
+   * token (the onRequest hook adds Access-Control-Allow-Origin and Vary); any other origin is
+   * refused without CORS headers, so its browser sends nothing. Without Origin and
+   * Access-Control-Request-Method it is a plain OPTIONS, answered with Allow.
+   */
+  const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined || request.headers['access-control-request-method'] === undefined) {
+      return reply.code(204).header('allow', 'OPTIONS, POST').send();
+    }
+    if (!allowedOrigins.has(origin)) {
+      return sendError(request, reply, 403, `cross-origin requests are not accepted from the origin ${JSON.stringify(origin.slice(0, 100))}`, 'Use the pad this server serves, or start the server with --allowed-origin for that page\'s origin.', 'forbidden_origin');
+    }
+    return reply
+      .code(204)
+      .header('access-control-allow-methods', 'POST')
+      .header('access-control-allow-headers', 'Content-Type, Authorization')
+      .header('access-control-max-age', String(CORS_MAX_AGE_S))
+      .send();
+  };
+  for (const route of CORS_ROUTES) app.options(route, preflight);
+
+  // The rate limit runs before checkWrite, so refused writes (a wrong token, a foreign Origin) count too: a token cannot be guessed faster than --corrections-per-minute.
+  const correctionsLimit = app.rateLimit({ max: options.correctionsPerMinute ?? 30, timeWindow: 60_000 });
   let savedCorrections = 0;
-  app.post('/v1/corrections', { bodyLimit: CORRECTION_BODY_LIMIT, onRequest: checkWrite, config: { rateLimit: { max: options.correctionsPerMinute ?? 30, timeWindow: 60_000 } } }, async (request, reply) => {
+  app.post('/v1/corrections', { bodyLimit: CORRECTION_BODY_LIMIT, onRequest: [correctionsLimit, checkWrite] }, async (request, reply) => {
     if (contentTypeOf(request) !== 'application/json') {
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }

@@ -336,6 +336,74 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
     expect((await readFile(path.join(root, 'rate', 'c.jsonl'), 'utf8')).trimEnd().split('\n')).toHaveLength(3);
   });
 
+  test('wrong tokens count against the rate limit: a guesser gets 429s, another client under its limit saves with the right token', async () => {
+    const server = await serve({ correctionsPerMinute: 3, token: 'secret-token-123', correctionsFile: path.join(root, 'guess.jsonl') });
+    const wrong = { ...json, authorization: 'Bearer wrong-token-xx' };
+    const right = { ...json, authorization: 'Bearer secret-token-123' };
+    const statuses = async (headers: Record<string, string>, times: number, agent?: http.Agent) => {
+      const seen = [];
+      for (let i = 0; i < times; i++) seen.push((await request(server, 'POST', '/v1/corrections', headers, correction, agent)).status);
+      return seen;
+    };
+    // Given a client (127.0.0.1) that has tried two wrong tokens, the right one still saves: 3 attempts, the limit
+    expect([...(await statuses(wrong, 2)), ...(await statuses(right, 1))]).toEqual([401, 401, 201]);
+    // When it keeps guessing, every further attempt is a 429, the right token included
+    expect(await statuses(wrong, 3)).toEqual([429, 429, 429]);
+    const refused = await request(server, 'POST', '/v1/corrections', right, correction);
+    expectShape(refused, 429, /at most 3 a minute/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Then another client address (127.0.0.2, also loopback) has its own count and saves
+    const elsewhere = new http.Agent({ localAddress: '127.0.0.2' });
+    try {
+      expect(await statuses(right, 1, elsewhere)).toEqual([201]);
+    } finally {
+      elsewhere.destroy();
+    }
+    expect((await readFile(path.join(root, 'guess.jsonl'), 'utf8')).trimEnd().split('\n')).toHaveLength(2);
+  });
+
+  test('a page on an --allowed-origin preflights and reads the answers of predict and corrections; other origins get no CORS headers', async () => {
+    const page = 'http://other.lan:9000';
+    const server = await serve({ allowedOrigins: [page], token: 'secret-token-123', correctionsFile: path.join(root, 'cors.jsonl') });
+    const ask = { 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' };
+    for (const route of ['/v1/corrections', '/v1/predict']) {
+      // Given the browser's preflight from the allowed page
+      const preflight = await request(server, 'OPTIONS', route, { origin: page, ...ask });
+      expect(preflight.status, `${route}: ${preflight.text}`).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe(page);
+      expect(preflight.headers['access-control-allow-methods']).toMatch(/\bPOST\b/);
+      expect(preflight.headers['access-control-allow-headers']?.toLowerCase()).toMatch(/content-type.*authorization/);
+      expect(preflight.headers.vary).toMatch(/\bOrigin\b/);
+      expect(Number(preflight.headers['access-control-max-age'])).toBeGreaterThan(0);
+      // and from a page elsewhere: refused, with nothing a browser would accept
+      const foreign = await request(server, 'OPTIONS', route, { origin: 'http://attacker.example', ...ask });
+      expectShape(foreign, 403, /cross-origin requests are not accepted from the origin "http:\/\/attacker.example"/);
+      expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+      expect(foreign.headers.vary).toMatch(/\bOrigin\b/);
+    }
+    // When the allowed page predicts and saves, its browser may read the answers (errors included)
+    const predicted = await request(server, 'POST', '/v1/predict', { ...json, origin: page }, JSON.stringify({ images: [oneAsPixels()] }));
+    expect(predicted.status, predicted.text).toBe(200);
+    expect(predicted.headers['access-control-allow-origin']).toBe(page);
+    expect(predicted.headers.vary).toMatch(/\bOrigin\b/);
+    const saved = await request(server, 'POST', '/v1/corrections', { ...json, origin: page, authorization: 'Bearer secret-token-123' }, correction);
+    expect(saved.status, saved.text).toBe(201);
+    expect(saved.headers['access-control-allow-origin']).toBe(page);
+    expect(saved.headers.vary).toMatch(/\bOrigin\b/);
+    const unauthorised = await request(server, 'POST', '/v1/corrections', { ...json, origin: page }, correction);
+    expectShape(unauthorised, 401, /needs the server's token/);
+    expect(unauthorised.headers['access-control-allow-origin']).toBe(page);
+    // Then a page elsewhere is answered (predictions are not guarded) but its browser may not read it
+    const foreignPredict = await request(server, 'POST', '/v1/predict', { ...json, origin: 'http://attacker.example' }, JSON.stringify({ images: [oneAsPixels()] }));
+    expect(foreignPredict.status).toBe(200);
+    expect(foreignPredict.headers['access-control-allow-origin']).toBeUndefined();
+    // (a plain OPTIONS, not a preflight, says what the route takes)
+    const plain = await request(server, 'OPTIONS', '/v1/corrections');
+    expect(plain.status).toBe(204);
+    expect(plain.headers.allow).toBe('OPTIONS, POST');
+    expect(plain.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   test('Host and Origin: loopback names, the same origin and --allowed-origin pass; a rebinding name or a foreign page does not', async () => {
     const server = await serve({ allowedOrigins: ['http://digits.lan:8080'], correctionsFile: path.join(root, 'origin.jsonl') });
     const port = server.port;
