@@ -15,7 +15,7 @@ export default class Serve extends DigitsCommand {
     '  POST /v1/corrections  {"image": [784], "label": 0-9, "predicted": 0-9}, appended to the corrections file',
     '  GET  /                the drawing pad;  GET /v1/model, /healthz, /metrics (Prometheus)',
     'Concurrent requests arriving within --batch-window-ms run as one batch. SIGTERM or Ctrl-C finishes the requests in flight (for up to --grace-period seconds), then exits 0; if any had to be cut, they are named and the exit code is 1.',
-    'Limits: one --body-limit for a whole request, at most 16 files a request and 4 megapixels an image (from its header, before decoding); corrections are checked for Host/Origin (loopback or --allowed-origin), rate-limited, and need --token when set (required beyond loopback).',
+    'Limits: one --body-limit for a whole request, at most --max-batch images a request (JSON images or files, and at most 16 files) and 4 megapixels an image (from its header, before decoding); corrections are rate-limited (refused attempts count), checked for Host/Origin (loopback or --allowed-origin), and need --token when set (required beyond loopback). Pages on an --allowed-origin may call /v1/predict and /v1/corrections from the browser (CORS); other origins get no CORS headers.',
   ].join('\n');
 
   static override examples = [

@@ -19,12 +19,13 @@
  * decode pool (decode-pool.ts), so this thread only reads, checks and answers.
  *
  * Hostile input and overload (issue 14): one body limit for the whole request whatever its
- * encoding (multipart included, counted as it streams), at most `maxFiles` files, at most
- * 4 megapixels declared per image (before decoding), request bodies in flight bounded in
- * bytes and queued decoding bounded in pixels (503 with a hint beyond), corrections behind
- * a record size cap, a per-client rate limit, Host/Origin checks and an optional bearer
- * token. `close()` stops listening, lets in-flight requests finish for up to the grace
- * period, names any it had to cut, then releases the workers.
+ * encoding (multipart included, counted as it streams), at most `maxFiles` files and
+ * `maxBatch` images (JSON or files), at most 4 megapixels declared per image (before
+ * decoding), request bodies in flight bounded in bytes and queued decoding bounded in pixels
+ * (503 with a hint beyond), corrections behind a record size cap, a per-client rate limit
+ * (counting refused attempts), Host/Origin checks and an optional bearer token. `close()`
+ * stops listening, lets in-flight requests finish for up to the grace period, names any it
+ * had to cut, then releases the workers.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -157,6 +158,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const maxBatch = Math.max(1, options.maxBatch ?? 256);
   const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024;
   const maxFiles = Math.max(1, options.maxFiles ?? 16);
+  // A multipart request is also held to --max-batch: its files are images.
+  const filesPerRequest = Math.min(maxFiles, maxBatch);
   const maxBodyBytesInFlight = options.maxBodyBytesInFlight ?? 8 * bodyLimit;
   const maxQueued = options.maxQueuedImages ?? 32 * maxBatch;
   const correctionsFile = path.resolve(options.correctionsFile ?? path.join(ensemble.runDir, CORRECTIONS_FILE));
@@ -374,7 +377,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   }
   function bodyTooLarge(): [string, string, string] {
     const mb = (bodyLimit / (1024 * 1024)).toFixed(bodyLimit % (1024 * 1024) ? 1 : 0);
-    return [`the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${maxFiles} files or ${maxBatch} JSON images), or smaller files.`, 'body_too_large'];
+    return [`the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${filesPerRequest} files or ${maxBatch} JSON images), or smaller files.`, 'body_too_large'];
   }
 
   app.setNotFoundHandler((request, reply) => {
@@ -463,8 +466,10 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     tta: { variants: TTA_8.length, shifts: TTA_8 },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
     corrections: { file: shownStore, token: options.token !== undefined, perMinute: options.correctionsPerMinute ?? 30 },
-    limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: maxFiles, maxImagePixels: MAX_IMAGE_PIXELS },
+    limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: filesPerRequest, maxImagePixels: MAX_IMAGE_PIXELS },
   }));
+
+  const tooManyImages = (count: string) => new InputError(413, `${count} images in one request; the limit is ${maxBatch}`, `Split them into requests of at most ${maxBatch} images.`, 'too_many_images');
 
   const parsePredict = async (request: FastifyRequest): Promise<ParsedPredict> => {
     const query = (request.query ?? {}) as Record<string, unknown>;
@@ -487,7 +492,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       if (typeof list[0] === 'number') {
         throw new InputError(400, 'images is a flat list of numbers; it must be a list of images', `Wrap a single image in a list: {"images": [[${PIXELS} values]]}.`, 'bad_body');
       }
-      if (list.length > maxBatch) throw new InputError(413, `${list.length} images in one request; the limit is ${maxBatch}`, `Split them into requests of at most ${maxBatch} images.`, 'too_many_images');
+      if (list.length > maxBatch) throw tooManyImages(String(list.length));
       const images = new Float32Array(list.length * PIXELS);
       list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
       return { images, count: list.length, tta, members, inputs: null };
@@ -506,6 +511,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       try {
         for await (const part of request.parts()) {
           if (part.type === 'file') {
+            // --max-batch holds for files as for JSON images: refused at the first file over it, before reading that file.
+            if (files.length >= maxBatch) throw tooManyImages(`more than ${maxBatch}`);
             const chunks: Buffer[] = [];
             for await (const chunk of part.file) {
               total += (chunk as Buffer).length;

@@ -163,6 +163,23 @@ describe('one body limit for the whole request, whatever its encoding', () => {
     expectShape(chunked, 413, /larger than the 1 MiB limit/);
   });
 
+  test('--max-batch holds for multipart files as for JSON images: with 2, three or 16 files are a 413, two are answered', async () => {
+    const server = await serve({ maxBatch: 2 });
+    const png = pngOf(30, 30, sevenOnPaper(30, 30));
+    for (const count of [3, 16]) {
+      const form = multipart(Array.from({ length: count }, () => png));
+      expectShape(await request(server, 'POST', '/v1/predict', { 'content-type': form.type }, form.body), 413, /^more than 2 images in one request; the limit is 2$/);
+    }
+    const two = multipart([png, png]);
+    const answered = await request(server, 'POST', '/v1/predict', { 'content-type': two.type }, two.body);
+    expect(answered.status, answered.text).toBe(200);
+    expect(answered.json.predictions).toHaveLength(2);
+    // the JSON path says the same, with the count it read
+    expectShape(await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, JSON.stringify({ images: [oneAsPixels(), oneAsPixels(), oneAsPixels()] })), 413, /^3 images in one request; the limit is 2$/);
+    const model = await request(server, 'GET', '/v1/model');
+    expect(model.json.limits).toMatchObject({ maxImagesPerRequest: 2, maxFilesPerRequest: 2 });
+  });
+
   test('a declared length over the limit is refused before the body is sent', async () => {
     const server = started[0] ?? (await serve());
     const answer = await raw(server, `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000000\r\n\r\n`);
