@@ -5,7 +5,7 @@
  * error in our {error, hint} shape (Fastify's and Node's own included), the shutdown that
  * waits and reports what it cut, and the corrections endpoint's guards.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -465,6 +465,23 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
     expect(store).toBeInstanceOf(UserError);
     expect((store as UserError).message).toMatch(/the corrections store .*a-folder is a folder/);
     expect((store as UserError).where?.flag).toBe('corrections');
+  });
+});
+
+describe('the model card names no absolute path', () => {
+  test('/v1/model says why an unevaluated or damaged run has no scores, naming no absolute path', async () => {
+    const server = started[0] ?? (await serve());
+    const model = await request(server, 'GET', '/v1/model');
+    expect(model.json.ensemble).toEqual({ voting: 'soft', validation: null, note: 'this run has not been evaluated (digits evaluate --run run)' });
+    expect(model.text).not.toContain(root);
+    const damaged = await makeRun(root, [{ name: 'm1', preset: 'mlp', seed: 5 }], 'damaged');
+    await writeFile(path.join(damaged, 'evaluation.json'), JSON.stringify({ format: 'something-else' }));
+    const ensemble = await loadServedEnsemble(damaged, { infer: 'onnx', workers: 0, threads: 1 });
+    const other = await startServer({ ensemble, port: 0, log: () => undefined });
+    started.push(other);
+    const card = await request(other, 'GET', '/v1/model');
+    expect(card.json.ensemble).toMatchObject({ note: "this run's evaluation cannot be used: evaluation.json is not a digits evaluation (re-run digits evaluate --run damaged)" });
+    expect(card.text).not.toContain(root);
   });
 });
 
