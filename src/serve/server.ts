@@ -42,7 +42,7 @@ import { parseCorrection } from './correction-input.js';
 import { DecodePool, type DecodePoolOptions } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
 import type { WorkerStats } from './inference-pool.js';
-import { InputError, MAX_IMAGE_PIXELS, PIXELS, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+import { InputError, MAX_IMAGE_PIXELS, PIXELS, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
 import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
@@ -320,6 +320,11 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       // (Fastify has set Connection: close on this response.)
       return sendError(request, reply, 503, 'the server is shutting down', 'Retry against a running server.', 'closing');
     }
+    // We read bodies as sent: a compressed one would only fail later as "not valid JSON" or a corrupt image.
+    const encoding = request.headers['content-encoding'];
+    if (request.method === 'POST' && encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      return sendError(request, reply, 415, `unsupported content encoding ${JSON.stringify(encoding.slice(0, 100))}`, 'Send the body uncompressed, without a Content-Encoding header.', 'unsupported_encoding');
+    }
     if (request.method === 'POST' && request.url.startsWith('/v1/predict')) {
       // One limit for the whole body, checked from its declared length before reading it.
       const declared = Number(request.headers['content-length']);
@@ -487,7 +492,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       if (object.tta !== undefined) tta = isTrue(object.tta, 'tta');
       if (object.members !== undefined) members = memberIndices(ensemble, object.members);
       const list = object.images;
-      if (!Array.isArray(list)) throw new InputError(400, `images is ${list === undefined ? 'missing' : `a ${typeof list}`}; it must be an array of images`, PREDICT_HINT, 'bad_body');
+      if (!Array.isArray(list)) throw new InputError(400, `images is ${describeValue(list)}; it must be an array of images`, PREDICT_HINT, 'bad_body');
       if (list.length === 0) throw new InputError(400, 'images is empty', 'Send at least one image.', 'no_images');
       if (typeof list[0] === 'number') {
         throw new InputError(400, 'images is a flat list of numbers; it must be a list of images', `Wrap a single image in a list: {"images": [[${PIXELS} values]]}.`, 'bad_body');

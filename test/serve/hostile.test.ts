@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { UserError } from '../../src/errors.js';
@@ -271,6 +272,42 @@ describe("every error in our {error, hint} shape, Fastify's and Node's own inclu
   ])('%s', async (_name, bytes, status, message) => {
     const server = started[0] ?? (await serve());
     expectShape(parseRaw(await raw(server, bytes)), status, message);
+  });
+});
+
+describe('bodies as sent: no content encoding, no unknown keys, and errors that read right', () => {
+  const json = { 'content-type': 'application/json' };
+
+  test('a gzip body is a 415 naming the encoding, on /v1/predict and /v1/corrections', async () => {
+    const server = started[0] ?? (await serve());
+    const compressed = { ...json, 'content-encoding': 'gzip' };
+    expectShape(await request(server, 'POST', '/v1/predict', compressed, gzipSync(JSON.stringify({ images: [oneAsPixels()] }))), 415, /^unsupported content encoding "gzip"$/);
+    expectShape(await request(server, 'POST', '/v1/corrections', compressed, gzipSync(JSON.stringify({ image: oneAsPixels(), label: 1 }))), 415, /^unsupported content encoding "gzip"$/);
+    // identity is no encoding
+    expect((await request(server, 'POST', '/v1/predict', { ...json, 'content-encoding': 'identity' }, JSON.stringify({ images: [oneAsPixels()] }))).status).toBe(200);
+  });
+
+  test('a correction with an unknown key is a 400 naming it, as a prediction is; nothing is saved', async () => {
+    const file = path.join(root, 'unknown-keys.jsonl');
+    const server = await serve({ correctionsFile: file });
+    for (const [key, value] of [['extra', 1], ['time', '1999'], ['v', 2]] as const) {
+      const body = JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7, [key]: value });
+      expectShape(await request(server, 'POST', '/v1/corrections', json, body), 400, new RegExp(`^unknown JSON option "${key}"$`));
+    }
+    await expect(readFile(file, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    // what the pad sends is saved
+    expect((await request(server, 'POST', '/v1/corrections', json, JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }))).status).toBe(201);
+  });
+
+  test.each([
+    ['images as an object', '/v1/predict', { images: { a: 1 } }, /^images is an object; it must be an array of images$/],
+    ['images as a boolean', '/v1/predict', { images: true }, /^images is true; it must be an array of images$/],
+    ['an image as an object', '/v1/predict', { images: [{}] }, /^images\[0\] is an object, not an array of 784 pixel values$/],
+    ['a correction without its image', '/v1/corrections', { label: 1 }, /^image is missing, not an array of 784 pixel values$/],
+    ['a pixel as an object', '/v1/corrections', { image: [{}, ...oneAsPixels().slice(1)], label: 1 }, /^image\[0\] is an object, not a number$/],
+  ])('%s: the error names it in words ("an object", "missing")', async (_name, route, body, message) => {
+    const server = started[0] ?? (await serve());
+    expectShape(await request(server, 'POST', route, json, JSON.stringify(body)), 400, message);
   });
 });
 
