@@ -15,7 +15,7 @@ export default class Serve extends DigitsCommand {
     '  POST /v1/corrections  {"image": [784], "label": 0-9, "predicted": 0-9}, appended to the corrections file',
     '  GET  /                the drawing pad;  GET /v1/model, /healthz, /metrics (Prometheus)',
     'Concurrent requests arriving within --batch-window-ms run as one batch. SIGTERM or Ctrl-C finishes the requests in flight (for up to --grace-period seconds), then exits 0; if any had to be cut, they are named and the exit code is 1.',
-    'Limits: one --body-limit for a whole request, at most 16 files a request and 4 megapixels an image (from its header, before decoding); corrections are checked for Host/Origin (loopback or --allowed-origin), rate-limited, and need --token when set (required beyond loopback).',
+    'Limits: one --body-limit for a whole request, at most --max-batch images a request (JSON images or files, and at most 16 files) and 4 megapixels an image (from its header, before decoding); corrections are rate-limited (refused attempts count), checked for Host/Origin (loopback or --allowed-origin), and need --token when set (required beyond loopback). Pages on an --allowed-origin may call /v1/predict and /v1/corrections from the browser (CORS); other origins get no CORS headers.',
   ].join('\n');
 
   static override examples = [
@@ -50,8 +50,8 @@ export default class Serve extends DigitsCommand {
     'grace-period': Flags.integer({ description: 'Seconds SIGTERM/Ctrl-C waits for requests in flight before cutting them (then the exit code is 1).', default: 30, min: 0, max: 3600 }),
     'body-limit': Flags.integer({ description: 'Largest request body in MiB, whatever its encoding (multipart counted whole).', default: 8, min: 1, max: 256 }),
     token: Flags.string({ description: 'Bearer token that saving corrections needs (required with a --host beyond loopback); the pad takes it as /#token=<token>.', env: 'DIGITS_SERVE_TOKEN' }),
-    'allowed-origin': Flags.string({ description: 'Another origin (scheme://host:port) whose pages may save corrections; repeatable.', multiple: true }),
-    'corrections-per-minute': Flags.integer({ description: 'Corrections one client address may save per minute.', default: 30, min: 1, max: 100000 }),
+    'allowed-origin': Flags.string({ description: 'Another origin (scheme://host:port) whose pages may predict and save corrections from the browser (CORS); repeatable.', multiple: true }),
+    'corrections-per-minute': Flags.integer({ description: 'Attempts to save a correction one client address may make per minute (refused ones, e.g. a wrong token, count too).', default: 30, min: 1, max: 100000 }),
     'log-level': Flags.string({ description: 'Request log (pino JSON lines on stderr) level.', default: 'info', options: ['silent', 'error', 'warn', 'info', 'debug'] }),
   };
 

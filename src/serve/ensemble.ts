@@ -7,13 +7,14 @@
  * a batch never blocks the HTTP event loop and members compute on several cores at once;
  * `workers: 0` (and tfjs, which keeps its engine on this thread) runs them in process.
  */
+import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { onnxRuntimeStatus } from '../engine/ort.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { assertTrained, readRunManifest } from '../runs/manifest.js';
 import { openMembers, trainedMembers } from '../runs/open-members.js';
-import { readEvaluationReport, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, readEvaluationReport, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 
@@ -98,6 +99,25 @@ function score(metrics: { rows: number; accuracy: number; logLoss: number } | un
   return { rows: metrics.rows, accuracy: metrics.accuracy, logLoss: metrics.logLoss, ...(tta ? { ttaAccuracy: tta.accuracy } : {}) };
 }
 
+/**
+ * Why the validation scores are missing, as /v1/model shows it: the run named as one would
+ * give it to --run (relative to the working folder, else by its folder name), never by its
+ * absolute path, which readEvaluationReport's messages carry for the terminal.
+ */
+async function evaluationNoteFor(dir: string, error: UserError): Promise<string> {
+  const inside = path.relative(process.cwd(), dir);
+  const run = inside === '' ? '.' : !inside.startsWith('..') && !path.isAbsolute(inside) ? inside : path.basename(dir);
+  const evaluate = `digits evaluate --run ${run}`;
+  const file = path.join(dir, EVALUATION_FILE);
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return `this run has not been evaluated (${evaluate})`;
+  const detail = error.message.split(file).join(EVALUATION_FILE).split(dir).join(run);
+  return `this run's evaluation cannot be used: ${detail} (re-run ${evaluate})`;
+}
+
 /** Opens every successful member of the run (sessions are created here, once). */
 export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOptions = {}): Promise<ServedEnsemble> {
   const dir = path.resolve(runDir);
@@ -111,7 +131,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     evaluation = await readEvaluationReport(dir);
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
-    evaluationNote = error.message;
+    evaluationNote = await evaluationNoteFor(dir, error);
   }
   assertTrained(dir, manifest, 'serve');
   const members: ServedMember[] = [];

@@ -44,7 +44,7 @@ export class InputError extends Error {
  */
 export function readPixelArray(value: unknown, out: Float32Array, offset: number, what: string): void {
   if (!Array.isArray(value)) {
-    throw new InputError(400, `${what} is ${describe(value)}, not an array of ${PIXELS} pixel values`, `Send each image as ${PIXELS} numbers (28×28, row-major), 0–255 or 0–1.`, 'not_array');
+    throw new InputError(400, `${what} is ${describeValue(value)}, not an array of ${PIXELS} pixel values`, `Send each image as ${PIXELS} numbers (28×28, row-major), 0–255 or 0–1.`, 'not_array');
   }
   if (value.length !== PIXELS) {
     throw new InputError(400, `${what} has ${value.length} value${value.length === 1 ? '' : 's'}; an image has ${PIXELS} (28×28)`, 'Resize to 28×28 and flatten row by row, or upload a PNG/JPEG of any size instead.', 'bad_length');
@@ -53,7 +53,7 @@ export function readPixelArray(value: unknown, out: Float32Array, offset: number
   for (let i = 0; i < PIXELS; i++) {
     const v: unknown = value[i];
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new InputError(400, `${what}[${i}] is ${describe(v)}, not a number`, 'Every pixel must be a finite number, 0–255 or 0–1.', 'not_number');
+      throw new InputError(400, `${what}[${i}] is ${describeValue(v)}, not a number`, 'Every pixel must be a finite number, 0–255 or 0–1.', 'not_number');
     }
     if (v < 0 || v > 255) {
       throw new InputError(400, `${what}[${i}] is ${v}, outside 0–255`, 'Pixels are 0–255 (integers as in the CSVs) or 0–1 (floats).', 'out_of_range');
@@ -65,11 +65,14 @@ export function readPixelArray(value: unknown, out: Float32Array, offset: number
   if (max > 1) for (let i = 0; i < PIXELS; i++) out[offset + i]! /= 255;
 }
 
-function describe(value: unknown): string {
+/** A JSON value as an error names it: "missing", "null", "an object", "an array of 3", "true", "the string …". */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
-  return typeof value === 'number' ? String(value) : `a ${typeof value}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /* ---------- decoding ---------- */

@@ -9,6 +9,7 @@
  *                        with image/png or image/jpeg, or multipart files); options also in
  *                        the query (?tta=true&members=a,b)
  *   POST /v1/corrections {image: number[784], label, predicted} → appended to the store
+ *   OPTIONS /v1/predict, /v1/corrections  CORS preflight: pages on an allowed origin may call both
  *
  * Every error is JSON `{error, hint}`, Fastify's own included (404, 405, 413, 415, 429, 503
  * while closing, a malformed URL, a malformed request line), with a 4xx status when the
@@ -18,12 +19,13 @@
  * decode pool (decode-pool.ts), so this thread only reads, checks and answers.
  *
  * Hostile input and overload (issue 14): one body limit for the whole request whatever its
- * encoding (multipart included, counted as it streams), at most `maxFiles` files, at most
- * 4 megapixels declared per image (before decoding), request bodies in flight bounded in
- * bytes and queued decoding bounded in pixels (503 with a hint beyond), corrections behind
- * a record size cap, a per-client rate limit, Host/Origin checks and an optional bearer
- * token. `close()` stops listening, lets in-flight requests finish for up to the grace
- * period, names any it had to cut, then releases the workers.
+ * encoding (multipart included, counted as it streams), at most `maxFiles` files and
+ * `maxBatch` images (JSON or files), at most 4 megapixels declared per image (before
+ * decoding), request bodies in flight bounded in bytes and queued decoding bounded in pixels
+ * (503 with a hint beyond), corrections behind a record size cap, a per-client rate limit
+ * (counting refused attempts), Host/Origin checks and an optional bearer token. `close()`
+ * stops listening, lets in-flight requests finish for up to the grace period, names any it
+ * had to cut, then releases the workers.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -40,7 +42,7 @@ import { parseCorrection } from './correction-input.js';
 import { DecodePool, type DecodePoolOptions } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
 import type { WorkerStats } from './inference-pool.js';
-import { InputError, MAX_IMAGE_PIXELS, PIXELS, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+import { InputError, MAX_IMAGE_PIXELS, PIXELS, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
 import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
@@ -127,6 +129,15 @@ function digestOf(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
+/**
+ * Routes a page on an --allowed-origin may call from its own origin (CORS): it predicts, then
+ * saves corrections (JSON with a bearer token, so the browser preflights with OPTIONS first).
+ * Other origins get no CORS headers: their pages cannot read our answers.
+ */
+const CORS_ROUTES = new Set(['/v1/predict', '/v1/corrections']);
+/** How long a browser may reuse a preflight's answer (seconds). */
+const CORS_MAX_AGE_S = 600;
+
 const ROUTES_HINT = 'Routes: GET / (drawing pad), GET /healthz, GET /v1/model, GET /metrics, POST /v1/predict, POST /v1/corrections.';
 const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]}, or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
 
@@ -147,6 +158,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const maxBatch = Math.max(1, options.maxBatch ?? 256);
   const bodyLimit = options.bodyLimit ?? 8 * 1024 * 1024;
   const maxFiles = Math.max(1, options.maxFiles ?? 16);
+  // A multipart request is also held to --max-batch: its files are images.
+  const filesPerRequest = Math.min(maxFiles, maxBatch);
   const maxBodyBytesInFlight = options.maxBodyBytesInFlight ?? 8 * bodyLimit;
   const maxQueued = options.maxQueuedImages ?? 32 * maxBatch;
   const correctionsFile = path.resolve(options.correctionsFile ?? path.join(ensemble.runDir, CORRECTIONS_FILE));
@@ -271,7 +284,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_request, context) =>
-      new InputError(context.statusCode, `too many corrections from this address (at most ${context.max} a minute)`, `Wait ${context.after} before saving more.`, 'rate_limited'),
+      new InputError(context.statusCode, `too many corrections from this address (at most ${context.max} a minute, refused attempts included)`, `Wait ${context.after} before saving more.`, 'rate_limited'),
   });
 
   /** Routes by path, with their methods: a known path asked with another method is a 405. */
@@ -297,9 +310,20 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       active.delete(request);
       if (entry.atClose && reply.raw.writableFinished) finishedAfterClose++;
     });
+    // Set first, so every answer of these routes carries them, errors (429, 503, …) included.
+    if (CORS_ROUTES.has(request.url.split('?')[0]!)) {
+      reply.header('vary', 'Origin');
+      const origin = request.headers.origin;
+      if (origin !== undefined && allowedOrigins.has(origin)) reply.header('access-control-allow-origin', origin);
+    }
     if (closing) {
       // (Fastify has set Connection: close on this response.)
       return sendError(request, reply, 503, 'the server is shutting down', 'Retry against a running server.', 'closing');
+    }
+    // We read bodies as sent: a compressed one would only fail later as "not valid JSON" or a corrupt image.
+    const encoding = request.headers['content-encoding'];
+    if (request.method === 'POST' && encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      return sendError(request, reply, 415, `unsupported content encoding ${JSON.stringify(encoding.slice(0, 100))}`, 'Send the body uncompressed, without a Content-Encoding header.', 'unsupported_encoding');
     }
     if (request.method === 'POST' && request.url.startsWith('/v1/predict')) {
       // One limit for the whole body, checked from its declared length before reading it.
@@ -358,16 +382,17 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   }
   function bodyTooLarge(): [string, string, string] {
     const mb = (bodyLimit / (1024 * 1024)).toFixed(bodyLimit % (1024 * 1024) ? 1 : 0);
-    return [`the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${maxFiles} files or ${maxBatch} JSON images), or smaller files.`, 'body_too_large'];
+    return [`the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${filesPerRequest} files or ${maxBatch} JSON images), or smaller files.`, 'body_too_large'];
   }
 
   app.setNotFoundHandler((request, reply) => {
     const pathname = request.url.split('?')[0]!;
     const methods = routeMethods.get(pathname);
     if (methods && !methods.has(request.method)) {
-      const allow = [...methods].sort().join(', ');
-      reply.header('allow', allow);
-      return sendError(request, reply, 405, `${pathname} does not take ${request.method}`, `Use ${allow}. ${ROUTES_HINT}`, 'method_not_allowed');
+      const allow = [...methods].sort();
+      reply.header('allow', allow.join(', '));
+      // (OPTIONS, the browsers' preflight, is in Allow but not worth suggesting)
+      return sendError(request, reply, 405, `${pathname} does not take ${request.method}`, `Use ${allow.filter((m) => m !== 'OPTIONS').join(', ')}. ${ROUTES_HINT}`, 'method_not_allowed');
     }
     return sendError(request, reply, 404, `no route ${request.method} ${pathname}`, ROUTES_HINT, 'not_found');
   });
@@ -446,8 +471,10 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     tta: { variants: TTA_8.length, shifts: TTA_8 },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
     corrections: { file: shownStore, token: options.token !== undefined, perMinute: options.correctionsPerMinute ?? 30 },
-    limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: maxFiles, maxImagePixels: MAX_IMAGE_PIXELS },
+    limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: filesPerRequest, maxImagePixels: MAX_IMAGE_PIXELS },
   }));
+
+  const tooManyImages = (count: string) => new InputError(413, `${count} images in one request; the limit is ${maxBatch}`, `Split them into requests of at most ${maxBatch} images.`, 'too_many_images');
 
   const parsePredict = async (request: FastifyRequest): Promise<ParsedPredict> => {
     const query = (request.query ?? {}) as Record<string, unknown>;
@@ -465,12 +492,12 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       if (object.tta !== undefined) tta = isTrue(object.tta, 'tta');
       if (object.members !== undefined) members = memberIndices(ensemble, object.members);
       const list = object.images;
-      if (!Array.isArray(list)) throw new InputError(400, `images is ${list === undefined ? 'missing' : `a ${typeof list}`}; it must be an array of images`, PREDICT_HINT, 'bad_body');
+      if (!Array.isArray(list)) throw new InputError(400, `images is ${describeValue(list)}; it must be an array of images`, PREDICT_HINT, 'bad_body');
       if (list.length === 0) throw new InputError(400, 'images is empty', 'Send at least one image.', 'no_images');
       if (typeof list[0] === 'number') {
         throw new InputError(400, 'images is a flat list of numbers; it must be a list of images', `Wrap a single image in a list: {"images": [[${PIXELS} values]]}.`, 'bad_body');
       }
-      if (list.length > maxBatch) throw new InputError(413, `${list.length} images in one request; the limit is ${maxBatch}`, `Split them into requests of at most ${maxBatch} images.`, 'too_many_images');
+      if (list.length > maxBatch) throw tooManyImages(String(list.length));
       const images = new Float32Array(list.length * PIXELS);
       list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
       return { images, count: list.length, tta, members, inputs: null };
@@ -489,6 +516,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       try {
         for await (const part of request.parts()) {
           if (part.type === 'file') {
+            // --max-batch holds for files as for JSON images: refused at the first file over it, before reading that file.
+            if (files.length >= maxBatch) throw tooManyImages(`more than ${maxBatch}`);
             const chunks: Buffer[] = [];
             for await (const chunk of part.file) {
               total += (chunk as Buffer).length;
@@ -591,8 +620,33 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     }
   };
 
+  /**
+   * A browser's CORS preflight: a page on an --allowed-origin may POST JSON with a bearer
+   * token (the onRequest hook adds Access-Control-Allow-Origin and Vary); any other origin is
+   * refused without CORS headers, so its browser sends nothing. Without Origin and
+   * Access-Control-Request-Method it is a plain OPTIONS, answered with Allow.
+   */
+  const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
+    const origin = request.headers.origin;
+    if (origin === undefined || request.headers['access-control-request-method'] === undefined) {
+      return reply.code(204).header('allow', 'OPTIONS, POST').send();
+    }
+    if (!allowedOrigins.has(origin)) {
+      return sendError(request, reply, 403, `cross-origin requests are not accepted from the origin ${JSON.stringify(origin.slice(0, 100))}`, 'Use the pad this server serves, or start the server with --allowed-origin for that page\'s origin.', 'forbidden_origin');
+    }
+    return reply
+      .code(204)
+      .header('access-control-allow-methods', 'POST')
+      .header('access-control-allow-headers', 'Content-Type, Authorization')
+      .header('access-control-max-age', String(CORS_MAX_AGE_S))
+      .send();
+  };
+  for (const route of CORS_ROUTES) app.options(route, preflight);
+
+  // The rate limit runs before checkWrite, so refused writes (a wrong token, a foreign Origin) count too: a token cannot be guessed faster than --corrections-per-minute.
+  const correctionsLimit = app.rateLimit({ max: options.correctionsPerMinute ?? 30, timeWindow: 60_000 });
   let savedCorrections = 0;
-  app.post('/v1/corrections', { bodyLimit: CORRECTION_BODY_LIMIT, onRequest: checkWrite, config: { rateLimit: { max: options.correctionsPerMinute ?? 30, timeWindow: 60_000 } } }, async (request, reply) => {
+  app.post('/v1/corrections', { bodyLimit: CORRECTION_BODY_LIMIT, onRequest: [correctionsLimit, checkWrite] }, async (request, reply) => {
     if (contentTypeOf(request) !== 'application/json') {
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }

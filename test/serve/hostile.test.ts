@@ -5,12 +5,13 @@
  * error in our {error, hint} shape (Fastify's and Node's own included), the shutdown that
  * waits and reports what it cut, and the corrections endpoint's guards.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { UserError } from '../../src/errors.js';
@@ -163,6 +164,23 @@ describe('one body limit for the whole request, whatever its encoding', () => {
     expectShape(chunked, 413, /larger than the 1 MiB limit/);
   });
 
+  test('--max-batch holds for multipart files as for JSON images: with 2, three or 16 files are a 413, two are answered', async () => {
+    const server = await serve({ maxBatch: 2 });
+    const png = pngOf(30, 30, sevenOnPaper(30, 30));
+    for (const count of [3, 16]) {
+      const form = multipart(Array.from({ length: count }, () => png));
+      expectShape(await request(server, 'POST', '/v1/predict', { 'content-type': form.type }, form.body), 413, /^more than 2 images in one request; the limit is 2$/);
+    }
+    const two = multipart([png, png]);
+    const answered = await request(server, 'POST', '/v1/predict', { 'content-type': two.type }, two.body);
+    expect(answered.status, answered.text).toBe(200);
+    expect(answered.json.predictions).toHaveLength(2);
+    // the JSON path says the same, with the count it read
+    expectShape(await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, JSON.stringify({ images: [oneAsPixels(), oneAsPixels(), oneAsPixels()] })), 413, /^3 images in one request; the limit is 2$/);
+    const model = await request(server, 'GET', '/v1/model');
+    expect(model.json.limits).toMatchObject({ maxImagesPerRequest: 2, maxFilesPerRequest: 2 });
+  });
+
   test('a declared length over the limit is refused before the body is sent', async () => {
     const server = started[0] ?? (await serve());
     const answer = await raw(server, `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000000\r\n\r\n`);
@@ -257,6 +275,42 @@ describe("every error in our {error, hint} shape, Fastify's and Node's own inclu
   });
 });
 
+describe('bodies as sent: no content encoding, no unknown keys, and errors that read right', () => {
+  const json = { 'content-type': 'application/json' };
+
+  test('a gzip body is a 415 naming the encoding, on /v1/predict and /v1/corrections', async () => {
+    const server = started[0] ?? (await serve());
+    const compressed = { ...json, 'content-encoding': 'gzip' };
+    expectShape(await request(server, 'POST', '/v1/predict', compressed, gzipSync(JSON.stringify({ images: [oneAsPixels()] }))), 415, /^unsupported content encoding "gzip"$/);
+    expectShape(await request(server, 'POST', '/v1/corrections', compressed, gzipSync(JSON.stringify({ image: oneAsPixels(), label: 1 }))), 415, /^unsupported content encoding "gzip"$/);
+    // identity is no encoding
+    expect((await request(server, 'POST', '/v1/predict', { ...json, 'content-encoding': 'identity' }, JSON.stringify({ images: [oneAsPixels()] }))).status).toBe(200);
+  });
+
+  test('a correction with an unknown key is a 400 naming it, as a prediction is; nothing is saved', async () => {
+    const file = path.join(root, 'unknown-keys.jsonl');
+    const server = await serve({ correctionsFile: file });
+    for (const [key, value] of [['extra', 1], ['time', '1999'], ['v', 2]] as const) {
+      const body = JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7, [key]: value });
+      expectShape(await request(server, 'POST', '/v1/corrections', json, body), 400, new RegExp(`^unknown JSON option "${key}"$`));
+    }
+    await expect(readFile(file, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    // what the pad sends is saved
+    expect((await request(server, 'POST', '/v1/corrections', json, JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }))).status).toBe(201);
+  });
+
+  test.each([
+    ['images as an object', '/v1/predict', { images: { a: 1 } }, /^images is an object; it must be an array of images$/],
+    ['images as a boolean', '/v1/predict', { images: true }, /^images is true; it must be an array of images$/],
+    ['an image as an object', '/v1/predict', { images: [{}] }, /^images\[0\] is an object, not an array of 784 pixel values$/],
+    ['a correction without its image', '/v1/corrections', { label: 1 }, /^image is missing, not an array of 784 pixel values$/],
+    ['a pixel as an object', '/v1/corrections', { image: [{}, ...oneAsPixels().slice(1)], label: 1 }, /^image\[0\] is an object, not a number$/],
+  ])('%s: the error names it in words ("an object", "missing")', async (_name, route, body, message) => {
+    const server = started[0] ?? (await serve());
+    expectShape(await request(server, 'POST', route, json, JSON.stringify(body)), 400, message);
+  });
+});
+
 describe('shutdown waits for the requests in flight, and names what it had to cut', () => {
   test('20 large requests in flight when closing are all answered; the report says 20 finished, none cut', async () => {
     // (a long batching window and room for all: the requests are certainly waiting when close() comes)
@@ -336,6 +390,74 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
     expect((await readFile(path.join(root, 'rate', 'c.jsonl'), 'utf8')).trimEnd().split('\n')).toHaveLength(3);
   });
 
+  test('wrong tokens count against the rate limit: a guesser gets 429s, another client under its limit saves with the right token', async () => {
+    const server = await serve({ correctionsPerMinute: 3, token: 'secret-token-123', correctionsFile: path.join(root, 'guess.jsonl') });
+    const wrong = { ...json, authorization: 'Bearer wrong-token-xx' };
+    const right = { ...json, authorization: 'Bearer secret-token-123' };
+    const statuses = async (headers: Record<string, string>, times: number, agent?: http.Agent) => {
+      const seen = [];
+      for (let i = 0; i < times; i++) seen.push((await request(server, 'POST', '/v1/corrections', headers, correction, agent)).status);
+      return seen;
+    };
+    // Given a client (127.0.0.1) that has tried two wrong tokens, the right one still saves: 3 attempts, the limit
+    expect([...(await statuses(wrong, 2)), ...(await statuses(right, 1))]).toEqual([401, 401, 201]);
+    // When it keeps guessing, every further attempt is a 429, the right token included
+    expect(await statuses(wrong, 3)).toEqual([429, 429, 429]);
+    const refused = await request(server, 'POST', '/v1/corrections', right, correction);
+    expectShape(refused, 429, /at most 3 a minute/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Then another client address (127.0.0.2, also loopback) has its own count and saves
+    const elsewhere = new http.Agent({ localAddress: '127.0.0.2' });
+    try {
+      expect(await statuses(right, 1, elsewhere)).toEqual([201]);
+    } finally {
+      elsewhere.destroy();
+    }
+    expect((await readFile(path.join(root, 'guess.jsonl'), 'utf8')).trimEnd().split('\n')).toHaveLength(2);
+  });
+
+  test('a page on an --allowed-origin preflights and reads the answers of predict and corrections; other origins get no CORS headers', async () => {
+    const page = 'http://other.lan:9000';
+    const server = await serve({ allowedOrigins: [page], token: 'secret-token-123', correctionsFile: path.join(root, 'cors.jsonl') });
+    const ask = { 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' };
+    for (const route of ['/v1/corrections', '/v1/predict']) {
+      // Given the browser's preflight from the allowed page
+      const preflight = await request(server, 'OPTIONS', route, { origin: page, ...ask });
+      expect(preflight.status, `${route}: ${preflight.text}`).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe(page);
+      expect(preflight.headers['access-control-allow-methods']).toMatch(/\bPOST\b/);
+      expect(preflight.headers['access-control-allow-headers']?.toLowerCase()).toMatch(/content-type.*authorization/);
+      expect(preflight.headers.vary).toMatch(/\bOrigin\b/);
+      expect(Number(preflight.headers['access-control-max-age'])).toBeGreaterThan(0);
+      // and from a page elsewhere: refused, with nothing a browser would accept
+      const foreign = await request(server, 'OPTIONS', route, { origin: 'http://attacker.example', ...ask });
+      expectShape(foreign, 403, /cross-origin requests are not accepted from the origin "http:\/\/attacker.example"/);
+      expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+      expect(foreign.headers.vary).toMatch(/\bOrigin\b/);
+    }
+    // When the allowed page predicts and saves, its browser may read the answers (errors included)
+    const predicted = await request(server, 'POST', '/v1/predict', { ...json, origin: page }, JSON.stringify({ images: [oneAsPixels()] }));
+    expect(predicted.status, predicted.text).toBe(200);
+    expect(predicted.headers['access-control-allow-origin']).toBe(page);
+    expect(predicted.headers.vary).toMatch(/\bOrigin\b/);
+    const saved = await request(server, 'POST', '/v1/corrections', { ...json, origin: page, authorization: 'Bearer secret-token-123' }, correction);
+    expect(saved.status, saved.text).toBe(201);
+    expect(saved.headers['access-control-allow-origin']).toBe(page);
+    expect(saved.headers.vary).toMatch(/\bOrigin\b/);
+    const unauthorised = await request(server, 'POST', '/v1/corrections', { ...json, origin: page }, correction);
+    expectShape(unauthorised, 401, /needs the server's token/);
+    expect(unauthorised.headers['access-control-allow-origin']).toBe(page);
+    // Then a page elsewhere is answered (predictions are not guarded) but its browser may not read it
+    const foreignPredict = await request(server, 'POST', '/v1/predict', { ...json, origin: 'http://attacker.example' }, JSON.stringify({ images: [oneAsPixels()] }));
+    expect(foreignPredict.status).toBe(200);
+    expect(foreignPredict.headers['access-control-allow-origin']).toBeUndefined();
+    // (a plain OPTIONS, not a preflight, says what the route takes)
+    const plain = await request(server, 'OPTIONS', '/v1/corrections');
+    expect(plain.status).toBe(204);
+    expect(plain.headers.allow).toBe('OPTIONS, POST');
+    expect(plain.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   test('Host and Origin: loopback names, the same origin and --allowed-origin pass; a rebinding name or a foreign page does not', async () => {
     const server = await serve({ allowedOrigins: ['http://digits.lan:8080'], correctionsFile: path.join(root, 'origin.jsonl') });
     const port = server.port;
@@ -380,6 +502,23 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
     expect(store).toBeInstanceOf(UserError);
     expect((store as UserError).message).toMatch(/the corrections store .*a-folder is a folder/);
     expect((store as UserError).where?.flag).toBe('corrections');
+  });
+});
+
+describe('the model card names no absolute path', () => {
+  test('/v1/model says why an unevaluated or damaged run has no scores, naming no absolute path', async () => {
+    const server = started[0] ?? (await serve());
+    const model = await request(server, 'GET', '/v1/model');
+    expect(model.json.ensemble).toEqual({ voting: 'soft', validation: null, note: 'this run has not been evaluated (digits evaluate --run run)' });
+    expect(model.text).not.toContain(root);
+    const damaged = await makeRun(root, [{ name: 'm1', preset: 'mlp', seed: 5 }], 'damaged');
+    await writeFile(path.join(damaged, 'evaluation.json'), JSON.stringify({ format: 'something-else' }));
+    const ensemble = await loadServedEnsemble(damaged, { infer: 'onnx', workers: 0, threads: 1 });
+    const other = await startServer({ ensemble, port: 0, log: () => undefined });
+    started.push(other);
+    const card = await request(other, 'GET', '/v1/model');
+    expect(card.json.ensemble).toMatchObject({ note: "this run's evaluation cannot be used: evaluation.json is not a digits evaluation (re-run digits evaluate --run damaged)" });
+    expect(card.text).not.toContain(root);
   });
 });
 

@@ -2,13 +2,17 @@
  * The drawing pad end to end in Debian's chromium, driven by playwright-core: draw with the
  * mouse (and once with touch), see a prediction and its bars, click the right digit, find
  * the correction in the store and the session counter updated; then say ✓ for the next one.
- * Screenshots go to /tmp/digits-pad-*.png for a person to look at.
+ * And a page on an --allowed-origin predicting and saving across origins (the browser's own
+ * CORS preflight), while a page elsewhere cannot. Screenshots go to /tmp/digits-pad-*.png for
+ * a person to look at.
  *
  * Needs /usr/bin/chromium (CI: `apt-get update && apt-get install -y chromium`); without it
  * the test is skipped with a message saying so.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -16,7 +20,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { loadServedEnsemble } from '../../src/serve/ensemble.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
-import { makeRun } from './helpers.js';
+import { makeRun, oneAsPixels } from './helpers.js';
 
 /** Debian's chromium; DIGITS_CHROMIUM points elsewhere (e.g. to check the skip). */
 const CHROMIUM = process.env.DIGITS_CHROMIUM ?? '/usr/bin/chromium';
@@ -135,6 +139,62 @@ test.skipIf(!hasChromium)(
     await predicted(page);
     await page.screenshot({ path: '/tmp/digits-pad-session.png', fullPage: true });
     expect(errors).toEqual([]);
+  },
+  90_000,
+);
+
+/** A blank page at http://127.0.0.2:<port>/ (another origin than the server's 127.0.0.1): another site's page. */
+async function otherSite(): Promise<{ origin: string; close: () => Promise<void> }> {
+  const site = http.createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>'));
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.2', resolve));
+  return { origin: `http://127.0.0.2:${(site.address() as AddressInfo).port}`, close: () =>
+      new Promise((resolve) => {
+        site.close(() => resolve());
+        // (the browser keeps its connections alive)
+        site.closeAllConnections();
+      }),
+  };
+}
+
+test.skipIf(!hasChromium)(
+  `a page on an --allowed-origin predicts and saves across origins (the browser preflights); a page elsewhere cannot${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is absent)`}`,
+  async () => {
+    const allowed = await otherSite();
+    const foreign = await otherSite();
+    const file = path.join(root, 'store', 'cross-origin.jsonl');
+    const api = await startServer({ ensemble: await loadServedEnsemble(path.join(root, 'run'), { workers: 0 }), port: 0, correctionsFile: file, allowedOrigins: [allowed.origin], token: 'cross-origin-token' });
+    const page = await context.newPage();
+    try {
+      // What a page does: predict (JSON), then save the correction with the bearer token; both need a preflight
+      const predictAndSave = ({ url, image }: { url: string; image: number[] }) =>
+        (async () => {
+          try {
+            const prediction = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [image] }) });
+            const { predictions } = (await prediction.json()) as { predictions: Array<{ label: number }> };
+            const predicted = predictions[0]!.label;
+            const saved = await fetch(`${url}/v1/corrections`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer cross-origin-token' }, body: JSON.stringify({ image, label: (predicted + 1) % 10, predicted }) });
+            return { status: saved.status, body: (await saved.json()) as Record<string, unknown> };
+          } catch (error) {
+            return { failed: String(error) };
+          }
+        })();
+      // Given the page on the allowed origin
+      await page.goto(`${allowed.origin}/`);
+      // When it predicts and saves, Then the browser lets both through and the correction is stored
+      const answer = await page.evaluate(predictAndSave, { url: api.url, image: oneAsPixels() });
+      expect(answer).toMatchObject({ status: 201, body: { saved: true } });
+      expect((await readFile(file, 'utf8')).trimEnd().split('\n')).toHaveLength(1);
+      // Given a page elsewhere, Then its browser refuses to send (the preflight grants nothing) and nothing more is stored
+      await page.goto(`${foreign.origin}/`);
+      const refused = await page.evaluate(predictAndSave, { url: api.url, image: oneAsPixels() });
+      expect(refused).toMatchObject({ failed: expect.stringMatching(/TypeError: Failed to fetch/) });
+      expect((await readFile(file, 'utf8')).trimEnd().split('\n')).toHaveLength(1);
+    } finally {
+      await page.close();
+      await api.close();
+      await allowed.close();
+      await foreign.close();
+    }
   },
   90_000,
 );
