@@ -3,10 +3,12 @@
  * to find runs. Everything downstream (evaluate, submit, dashboard, serve) reads a run
  * through this module instead of flags.
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
 import { parseJsonFile, UserError } from '../errors.js';
+import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE } from '../data/dataset.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
@@ -96,9 +98,20 @@ export function resolveStoredPath(base: string, stored: string): string {
   return path.resolve(base, stored);
 }
 
-/** The dataset folder a run was trained on. */
+/**
+ * The dataset folder a run was trained on. Missing (a run folder moved without its
+ * competition), it is a UserError saying where run.json says it is, relative to the run.
+ */
 export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'dataset'>): string {
-  return resolveStoredPath(runDir, manifest.dataset.dir);
+  const dir = resolveStoredPath(runDir, manifest.dataset.dir);
+  if (!existsSync(path.join(dir, MANIFEST_FILE)) && !existsSync(path.join(dir, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE))) {
+    const stored = path.isAbsolute(manifest.dataset.dir) ? manifest.dataset.dir : `${manifest.dataset.dir} (relative to the run folder)`;
+    throw new UserError(`the dataset run ${path.basename(path.resolve(runDir))} was trained on is not at ${dir}: its ${RUN_MANIFEST} records it as ${stored}`, {
+      where: { file: path.join(path.resolve(runDir), RUN_MANIFEST) },
+      hint: `A run folder moved without its competition cannot find it: move the run back beside the competition (or move both together, as a project), or import the competition again so that ${dir} holds it.`,
+    });
+  }
+  return dir;
 }
 
 /**

@@ -156,6 +156,21 @@ describe('submit on damaged inputs', () => {
     return copy;
   }
 
+  test('a run folder moved without its competition: evaluate and submit say where run.json says the dataset is, relative to the run', async () => {
+    // Given a copy of the run two folders deeper than the project's runs/, without the competition
+    const moved = path.join(root, 'elsewhere', 'a', 'b', 'run');
+    await cp(runDir, moved, { recursive: true });
+    const stored = JSON.parse(await readFile(path.join(moved, 'run.json'), 'utf8')).dataset.dir as string;
+    // Then both name the run.json, the stored relative path and what to do
+    for (const attempt of [() => evaluateRun({ runDir: moved, tta: [] }), () => submitRun({ runDir: moved, dir: path.join(root, 'subs-moved') })]) {
+      await expect(attempt()).rejects.toMatchObject({
+        message: expect.stringContaining(`records it as ${stored} (relative to the run folder)`),
+        where: { file: path.join(moved, 'run.json') },
+        hint: expect.stringMatching(/moved without its competition/),
+      });
+    }
+  });
+
   test('after evaluate --no-tta, submit goes without TTA and says it was not measured (not that it did not help)', async () => {
     // Given a run evaluated with TTA, then again with --no-tta
     const copy = await copyOfRun('no-tta', {});
