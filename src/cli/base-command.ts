@@ -144,6 +144,8 @@ export function parseErrorMessage(text: string): string {
 
 /** The first flag an oclif parse error names, as `where`. */
 function parseErrorFlag(text: string): ErrorLocation | undefined {
+  // A missing argument names no flag, though oclif's text goes on to list the usage's flags.
+  if (/^missing \d+ required arg/i.test(text)) return undefined;
   const flag = /--([a-z][\w-]*)/i.exec(text)?.[1];
   return flag ? { flag } : undefined;
 }

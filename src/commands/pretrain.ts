@@ -6,6 +6,7 @@ import { eventPrinter } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { UserError } from '../errors.js';
+import { displayPath } from '../data/format.js';
 
 export default class Pretrain extends DigitsCommand {
   static override summary = 'Train a clean-MNIST checkpoint (MNIST train only; t10k scored once for the record) for transfer learning.';
@@ -41,7 +42,7 @@ export default class Pretrain extends DigitsCommand {
     if (lr !== undefined && !(lr > 0)) this.error(`--learning-rate must be a positive number, got ${flags['learning-rate']}`, { exit: 2 });
     // Ctrl-C or SIGTERM: the work folder keeps the last finished epoch, and nothing half-trained is published as the checkpoint.
     const resumeArgv = this.argv.filter((a) => a !== '--resume');
-    this.exitOnInterrupt(() => `Continue it with \`digits pretrain ${resumeArgv.join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${path.relative(process.cwd(), out) || '.'} is written only when the pretraining ends).`);
+    this.exitOnInterrupt(() => `Continue it with \`digits pretrain ${resumeArgv.join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${displayPath(out)} is written only when the pretraining ends).`);
     const result = await pretrainCheckpoint({
       preset: flags.preset,
       epochs: flags.epochs,

@@ -12,6 +12,7 @@ import { runSearch, type SearchEvent, type SearchOptions } from '../services/sea
 import type { SchedulerKind } from '../training/search/asha.js';
 import { searchSpaceFromJson } from '../training/search/space.js';
 import { timestamp } from './train.js';
+import { displayPath } from '../data/format.js';
 
 export default class Search extends DigitsCommand {
   static override summary = 'Hyperparameter search over member recipes (random or ASHA), scored on holdout rows; writes a leaderboard and the top-k as an ensemble file.';
@@ -71,7 +72,7 @@ export default class Search extends DigitsCommand {
         else process.stderr.write(`${formatSearchEvent(event)}\n`);
       },
     };
-    const out = path.relative(process.cwd(), options.out) || '.';
+    const out = displayPath(options.out);
     this.exitOnInterrupt(() => `Continue it with the same command${flags.out ? '' : ` and --out ${out}`}: finished trials are kept in ${path.join(out, 'search.json')}.`);
     let report = null;
     let result;

@@ -12,6 +12,7 @@ import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
 import { RUN_MANIFEST } from '../runs/manifest.js';
+import { displayPath } from '../data/format.js';
 
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -95,7 +96,7 @@ export default class Train extends DigitsCommand {
       live.update(state);
     };
     this.exitOnInterrupt(
-      () => (existsSync(path.join(runDir, RUN_MANIFEST)) ? `Continue it with \`digits train --resume --run ${path.relative(process.cwd(), runDir) || '.'}\`: each member restarts from its last saved epoch.` : 'Training had not started: run the same command again.'),
+      () => (existsSync(path.join(runDir, RUN_MANIFEST)) ? `Continue it with \`digits train --resume --run ${displayPath(runDir)}\`: each member restarts from its last saved epoch.` : 'Training had not started: run the same command again.'),
       () => live?.done(),
     );
     let extra = resumedExtra;

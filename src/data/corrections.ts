@@ -163,6 +163,13 @@ export async function readCorrections(file: string): Promise<CorrectionLog> {
     const r = value as CorrectionRecord;
     records.push({ v: CORRECTION_VERSION, time: String(r.time ?? ''), label: r.label, predicted: r.predicted ?? null, image: r.image });
   });
+  // Lines and not one record: another kind of file (a ledger, a CSV), not a damaged store.
+  if (records.length === 0 && warnings.length > 1) {
+    throw new UserError(`${resolved} is not a corrections file: none of its ${warnings.length} lines is a correction (${warnings[0]!.replace(/, skipped$/, '')})`, {
+      where: { file: resolved, line: Number(/:(\d+):/.exec(warnings[0]!)?.[1]) || undefined },
+      hint: 'A corrections file has one JSON record {"label", "image", …} per line, as the drawing pad of `digits serve` saves them (default <run>/corrections.jsonl).',
+    });
+  }
   return { file: resolved, records, warnings };
 }
 

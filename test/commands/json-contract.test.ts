@@ -297,6 +297,9 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(bad.code).toBe(2);
     const both = await digitsJson(['data', 'split', '--data', comp(), '--folds', '3', '--validation', '0.2']);
     expect(expectFinished(both, 'error')).toMatchObject({ error: '--folds=3 cannot also be provided when using --validation; --validation=0.2 cannot also be provided when using --folds', where: { flag: 'folds' } });
+    // a missing argument names no flag (oclif's text lists the usage's flags after it)
+    const missing = await digitsJson(['runs', 'compare']);
+    expect(expectFinished(missing, 'error')).toMatchObject({ error: expect.stringMatching(/^Missing 2 required args/), where: null });
     // and without --json: our `error: … (flag --x)` and hint lines, not oclif's block
     const plain = await exec(process.execPath, [bin, 'serve', '--port', '99999'], { cwd: work, env }).then(
       () => ({ code: 0, stderr: '' }),

@@ -281,6 +281,10 @@ describe('predictors and the ensemble', () => {
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-4);
   });
 
+  test('int8 with --infer tfjs is refused, naming --precision (it was ignored without a word)', async () => {
+    await expect(createPredictor(await checkpointOf('seed002'), { infer: 'tfjs', precision: 'int8' })).rejects.toMatchObject({ where: { flag: 'precision' }, message: expect.stringMatching(/int8 runs on ONNX Runtime/) });
+  });
+
   test('auto falls back to tfjs for a model ONNX cannot express; onnx refuses it', async () => {
     // Given a checkpoint with an UpSampling2D layer
     const dir = path.join(root, 'unsupported');

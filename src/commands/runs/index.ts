@@ -5,6 +5,7 @@ import { jsonFlag } from '../../cli/flags.js';
 import { formatRunsTable } from '../../cli/runs-summary.js';
 import { DEFAULT_SUBMISSIONS_DIR } from '../../data/submission.js';
 import { listRuns } from '../../services/runs.js';
+import { displayPath } from '../../data/format.js';
 
 export const runsDirFlags = {
   'runs-dir': Flags.string({ description: 'The folder of run folders.', default: 'runs' }),
@@ -21,7 +22,7 @@ export default class Runs extends DigitsCommand {
     const { flags } = await this.parse(Runs);
     const { runs, damaged } = await listRuns({ runsDir: path.resolve(flags['runs-dir']), submissionsDir: path.resolve(flags.submissions) });
     if (this.jsonEnabled()) return this.printJson({ runs, damaged });
-    for (const d of damaged) process.stderr.write(`warning: ${path.relative(process.cwd(), d.dir) || d.dir} is not listed: ${d.reason}\n`);
+    for (const d of damaged) process.stderr.write(`warning: ${displayPath(d.dir)} is not listed: ${d.reason}\n`);
     if (runs.length === 0) {
       process.stdout.write(`No runs in ${path.resolve(flags['runs-dir'])} yet; digits train or digits run makes them.\n`);
       return;
