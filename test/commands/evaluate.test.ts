@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, utimes } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -82,6 +82,8 @@ describe('dashboard and report commands, as a user runs them', () => {
     await mkdir(olderRun, { recursive: true });
     await mkdir(runDir, { recursive: true });
     await mkdir(join(work, 'runs', 'not-evaluated'));
+    await writeFile(join(work, 'runs', 'not-evaluated', 'run.json'), JSON.stringify({ status: 'trained', members: [{ name: 'alpha', ok: true }] }));
+    await mkdir(join(work, 'runs', 'no-run'));
     await writeEvaluationReport(olderRun, fakeReport(dataset, 'quick-a'));
     await writeEvaluationReport(runDir, fakeReport(dataset, 'quick-b'));
     await utimes(join(olderRun, 'evaluation.json'), new Date('2026-01-01'), new Date('2026-01-01'));
@@ -130,6 +132,9 @@ describe('dashboard and report commands, as a user runs them', () => {
     const missing = await runCommand(DashboardCommand, ['--run', join(work, 'runs', 'not-evaluated')]);
     expect(missing.exit).toBe(2);
     expect(missing.stderr).toMatch(/error: the run .*not-evaluated has not been evaluated .*\n\s+hint: Evaluate it first: digits evaluate --run/);
+    const empty = await runCommand(DashboardCommand, ['--run', join(work, 'runs', 'no-run')]);
+    expect(empty.exit).toBe(2);
+    expect(empty.stderr).toMatch(/error: no training run in .*no-run/);
     const cwd = process.cwd();
     process.chdir(await tempDir('digits-empty-'));
     try {
