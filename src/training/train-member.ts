@@ -20,6 +20,8 @@ import { fromSpec, gatherImages, preprocessorFor } from '../model/preprocess.js'
 import { createRowScorer, type ScoringEngine } from './validation.js';
 import { MemberConfigError } from './member-config-error.js';
 
+/** How long the batch loop runs before it yields to the event loop (signals, messages). */
+const YIELD_MS = 250;
 
 export type Schedule = { kind: 'constant' } | { kind: 'exponential'; decay: number } | { kind: 'step'; every: number; factor: number };
 
@@ -258,7 +260,14 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     let lossSum = 0;
     let accSum = 0;
     let seen = 0;
+    let yielded = performance.now();
     for (let b = 0; b < batches; b++) {
+      // The step runs synchronously; letting the event loop in a few times a second is what
+      // lets Ctrl-C (pretrain runs on the main thread) and worker messages through mid-epoch.
+      if (performance.now() - yielded > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yielded = performance.now();
+      }
       const start = b * config.batchSize;
       const end = Math.min(order.length, start + config.batchSize);
       const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, order, start, end))));

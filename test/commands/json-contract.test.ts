@@ -236,6 +236,18 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(expectFinished(refused!, 'error')).toMatchObject({ error: expect.stringContaining(`a pretraining into ${out} is already running`), where: { flag: 'out' } });
   });
 
+  test('pretrain answers Ctrl-C in the middle of an epoch, not at its end', { timeout: 300_000 }, async () => {
+    // Given an epoch of 860 batches of seed002 (minutes), interrupted once its first batch is reported
+    const argv = ['pretrain', '--preset', 'seed002', '--limit', '60000', '--epochs', '2', '--out', path.join(work, 'pre-mid-epoch')];
+    const outcome = await interrupt(argv, (lines) => lines.some((l) => l.type === 'batch'));
+    // Then it stopped at once: no epoch ended, and no second batch line came (they come every
+    // 30 s; a stop at the epoch's end, a minute on, printed two or three)
+    expect(outcome.signal).toBe('SIGINT');
+    expect(outcome.lines.at(-1)).toMatchObject({ type: 'error', error: expect.stringMatching(/interrupted \(SIGINT\)/) });
+    expect(outcome.lines.some((l) => l.type === 'epoch')).toBe(false);
+    expect(outcome.lines.filter((l) => l.type === 'batch')).toHaveLength(1);
+  });
+
   test('queue status and worker with a Redis nobody listens on: one error line naming --redis (the status itself: test/services/queue.test.ts)', async () => {
     for (const command of [['queue', 'status'], ['worker']]) {
       const outcome = await digitsJson([...command, '--redis', 'redis://127.0.0.1:1']);
