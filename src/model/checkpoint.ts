@@ -164,6 +164,18 @@ export async function readCheckpointMetadata(dir: string): Promise<CheckpointMet
   });
 }
 
+/**
+ * What identifies a complete checkpoint's network: the sha256 of its model.json and
+ * weights.bin as its marker records them (not re-hashed). A folder saved again under the
+ * same name gets another identity, so what was derived from the old one is seen to be stale.
+ */
+export async function checkpointIdentity(dir: string): Promise<string> {
+  return retryOnce(async () => {
+    const marker = await readMarker(await locateCheckpoint(dir));
+    return `${marker.files[MODEL_JSON]!.sha256.slice(0, 16)}:${marker.files[WEIGHTS_BIN]!.sha256.slice(0, 16)}`;
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Saving
 

@@ -24,6 +24,7 @@ import { decideTta, type CrossValidationReport, type EvaluationReport, type Memb
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference, WEIGHTS_MARGIN_SE } from '../ensemble/selection.js';
 import { writeJsonAtomic } from '../atomic-file.js';
+import { checkpointIdentity } from '../model/checkpoint.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
 export const TEST_PREDICTIONS_FILE = 'test-predictions.json';
@@ -54,6 +55,10 @@ export interface TestPredictions {
   labels: number[];
   /** per row, the ensemble probability of its label */
   confidence: number[];
+  /** per member, its checkpoint's identity (`checkpointIdentity`): a member trained again invalidates them */
+  checkpoints?: string[];
+  /** per member, the precision it predicted in */
+  precision?: Array<'fp32' | 'int8'>;
 }
 
 /**
@@ -133,7 +138,7 @@ export async function readAnswers(file: string, ids: string[]): Promise<Uint8Arr
 
 
 async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
-  const members = (await openMembers(runDir, manifest, { infer, precision, dataset })).map((m) => ({ outcome: m.outcome, predictor: m.predictor, rows: m.validationRows! }));
+  const members = (await openMembers(runDir, manifest, { infer, precision, dataset })).map((m) => ({ outcome: m.outcome, predictor: m.predictor, rows: m.validationRows!, checkpoint: m.checkpoint }));
   if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
   return members;
 }
@@ -142,6 +147,8 @@ interface LoadedMember {
   outcome: MemberOutcome;
   predictor: Predictor;
   rows: number[];
+  /** absolute path of its checkpoint */
+  checkpoint: string;
 }
 
 /** A unit of the ensemble: one member, or under k-fold one recipe (its fold members). */
@@ -404,6 +411,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       ids: dataset.ids,
       labels: testLabels,
       confidence,
+      checkpoints: await Promise.all(members.map((m) => checkpointIdentity(m.checkpoint))),
+      precision: members.map((m) => m.predictor.precision),
     } satisfies TestPredictions);
 
     let test: EvaluationReport['test'];

@@ -11,7 +11,7 @@ import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './e
 import { TTA_NOT_MEASURED, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
-import { CheckpointError, readCheckpointMetadata } from '../model/checkpoint.js';
+import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
 import {
   MAX_SUBMISSION_NAME,
   appendLedger,
@@ -85,10 +85,12 @@ async function readSavedPredictions(file: string, warn: (message: string) => voi
  * Every trained member's checkpoint is still there and complete: the submission and its
  * ledger line name them all, and saved predictions are reused only for the members that made them.
  */
-async function checkMembersPresent(runDir: string, trained: readonly TrainedMember[]): Promise<void> {
+async function checkMembersPresent(runDir: string, trained: readonly TrainedMember[]): Promise<string[]> {
+  const identities: string[] = [];
   for (const member of trained) {
     try {
       await readCheckpointMetadata(member.checkpoint);
+      identities.push(await checkpointIdentity(member.checkpoint));
     } catch (error) {
       if (!(error instanceof CheckpointError)) throw error;
       throw new UserError(`member ${member.outcome.name} of the run cannot be read: ${error.message}`, {
@@ -97,6 +99,7 @@ async function checkMembersPresent(runDir: string, trained: readonly TrainedMemb
       });
     }
   }
+  return identities;
 }
 
 export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
@@ -121,7 +124,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       hint: 'Import the competition with its test.csv: digits data import <competition folder>.',
     });
   }
-  await checkMembersPresent(runDir, trained);
+  const identities = await checkMembersPresent(runDir, trained);
   const answers = options.answers ? path.resolve(options.answers) : undefined;
   if (answers) await checkAnswers(answers, dataset.ids);
   const dir = path.resolve(options.dir);
@@ -144,10 +147,11 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     : ttaMeasured(evaluation)
     ? 'it did not help on the held-out rows'
     : TTA_NOT_MEASURED;
-  // Predictions made by `evaluate` are reused when they belong to this data, these members, weights and TTA.
+  // Predictions made by `evaluate` are reused when they belong to this data, these members (the
+  // same checkpoints, in the precision asked for), weights and TTA.
   let predictions = await readSavedPredictions(path.join(runDir, TEST_PREDICTIONS_FILE), warn);
   const members = trained.map((m) => m.outcome.name);
-  if (!predictions || predictions.datasetFingerprint !== dataset.fingerprint || predictions.members?.join() !== members.join() || (predictions.weights ?? []).join() !== (weights ?? []).join() || predictions.tta !== variants || predictions.labels?.length !== dataset.ids.length) {
+  if (!predictions || !reusable(predictions, { fingerprint: dataset.fingerprint, rows: dataset.ids.length, members, identities, weights, tta: variants, precision: options.precision })) {
     say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${variants} TTA variants`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
@@ -190,6 +194,20 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     }).then(() => undefined),
   );
   return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, validation, score };
+}
+
+/** Whether saved test predictions were made by exactly what this submission would predict with. */
+function reusable(saved: TestPredictions, now: { fingerprint: string; rows: number; members: string[]; identities: string[]; weights?: number[]; tta: number; precision?: Precision }): boolean {
+  const same = (a: readonly unknown[] | undefined, b: readonly unknown[]) => a !== undefined && a.length === b.length && a.every((v, i) => v === b[i]);
+  return (
+    saved.datasetFingerprint === now.fingerprint &&
+    saved.labels?.length === now.rows &&
+    same(saved.members, now.members) &&
+    same(saved.checkpoints, now.identities) &&
+    same(saved.weights ?? [], now.weights ?? []) &&
+    saved.tta === now.tta &&
+    (now.precision === undefined || now.precision === 'auto' || (saved.precision?.length === now.members.length && saved.precision.every((p) => p === now.precision)))
+  );
 }
 
 /** The answers file exists, parses, and has a digit for every test id (checked before writing). */

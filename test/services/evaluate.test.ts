@@ -2,7 +2,7 @@
  * Every figure of an evaluation is on held-out rows: a member on its own validation rows,
  * the ensemble only on rows that no member trained on.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -134,6 +134,35 @@ describe('evaluate', () => {
     } finally {
       await writeFile(file, original);
     }
+  });
+
+  test('submit reuses the saved test predictions only for the checkpoints and precision that made them', async () => {
+    const runDir = path.join(dir, 'run');
+    const submitWith = async (precision?: 'fp32' | 'int8') => {
+      const said: string[] = [];
+      await submitRun({ runDir, dir: path.join(dir, 'submissions-reuse'), precision, onProgress: (m) => said.push(m) });
+      return said.some((m) => m.startsWith('predicting'));
+    };
+    // Given the evaluated run: its saved predictions are reused, also when fp32 (what the mlp members predicted in) is asked for
+    expect(await submitWith()).toBe(false);
+    expect(await submitWith('fp32')).toBe(false);
+    // but not for int8, which they were not made in
+    expect(await submitWith('int8')).toBe(true);
+    // When a member is trained again in place (here: another member's weights saved under its name)
+    const first = path.join(runDir, manifest.members[0]!.checkpoint!);
+    const other = path.join(runDir, manifest.members[1]!.checkpoint!);
+    const backup = path.join(dir, 'm1-backup');
+    await cp(first, backup, { recursive: true });
+    try {
+      await rm(first, { recursive: true });
+      await cp(other, first, { recursive: true });
+      // Then submit predicts the test rows again rather than submit the old member's votes
+      expect(await submitWith()).toBe(true);
+    } finally {
+      await rm(first, { recursive: true, force: true });
+      await cp(backup, first, { recursive: true });
+    }
+    expect(await submitWith()).toBe(false);
   });
 });
 
