@@ -54,6 +54,14 @@ export const dataFlag = {
   }),
 };
 
+/** `--data` on commands that read a trained run: only for a competition that moved since (no env: the run records its data). */
+export const runDataFlag = {
+  data: Flags.string({
+    description: "The run's competition folder (or dataset cache folder) when it is no longer where run.json recorded it, e.g. after moving the run or the competition; it must hold the same data (the fingerprint run.json records).",
+    parse: async (input: string) => path.resolve(input),
+  }),
+};
+
 export const inferFlag = {
   infer: Flags.string({
     description: 'Inference runtime: onnx (ONNX Runtime), tfjs, or auto (ONNX Runtime when it loads, else tfjs).',

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
+import { backendFlag, inferFlag, jsonFlag, runDataFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { createProgress, rowProgress } from '../cli/progress.js';
 import type { BackendRequest } from '../engine/backend.js';
@@ -15,6 +15,7 @@ export default class Evaluate extends DigitsCommand {
     ...backendFlag,
     ...jsonFlag,
     ...inferFlag,
+    ...runDataFlag,
     run: Flags.string({ description: 'Run folder (default: the newest under runs/).' }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) of a practice competition: scores the test predictions too.' }),
     tta: Flags.boolean({ description: 'Test-time augmentation (8 small shifts) as well as plain predictions.', default: true, allowNo: true }),
@@ -33,6 +34,7 @@ export default class Evaluate extends DigitsCommand {
       precision: flags.precision as Precision,
       tta: flags.tta ? TTA_8 : [],
       answers: flags.answers,
+      dataDir: flags.data,
       onProgress: this.jsonEnabled() ? undefined : (message) => process.stderr.write(`${message}\n`),
       onRows: rowProgress(bars),
     }).finally(() => bars.finish());

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, inferFlag, jsonFlag } from '../cli/flags.js';
+import { backendFlag, inferFlag, jsonFlag, runDataFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { createProgress, rowProgress } from '../cli/progress.js';
 import type { BackendRequest } from '../engine/backend.js';
@@ -13,6 +13,7 @@ export default class Submit extends DigitsCommand {
   static override flags = {
     ...backendFlag,
     ...inferFlag,
+    ...runDataFlag,
     ...jsonFlag,
     run: Flags.string({ description: 'Run folder (default: the newest under runs/).' }),
     name: Flags.string({ description: "Name part of the file name, at most 100 characters (default: the run's name)." }),
@@ -32,6 +33,7 @@ export default class Submit extends DigitsCommand {
       dir: path.resolve(flags.dir),
       name: flags.name,
       answers: flags.answers,
+      dataDir: flags.data,
       infer: flags.infer as InferMode,
       precision: flags.precision as Precision,
       onProgress: this.jsonEnabled() ? undefined : (m) => process.stderr.write(`${m}\n`),

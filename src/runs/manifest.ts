@@ -8,7 +8,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
 import { parseJsonFile, UserError } from '../errors.js';
-import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE } from '../data/dataset.js';
+import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, readManifest, resolveDatasetDir } from '../data/dataset.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
@@ -108,7 +108,26 @@ export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'datase
     const stored = path.isAbsolute(manifest.dataset.dir) ? manifest.dataset.dir : `${manifest.dataset.dir} (relative to the run folder)`;
     throw new UserError(`the dataset run ${path.basename(path.resolve(runDir))} was trained on is not at ${dir}: its ${RUN_MANIFEST} records it as ${stored}`, {
       where: { file: path.join(path.resolve(runDir), RUN_MANIFEST) },
-      hint: `A run folder moved without its competition cannot find it: move the run back beside the competition (or move both together, as a project), or import the competition again so that ${dir} holds it.`,
+      hint: `A run folder moved without its competition cannot find it: give the competition's folder where it is now with --data (evaluate, submit, train --resume; its data must be the run's), move the run back beside the competition (or move both together, as a project), or import the competition again so that ${dir} holds it.`,
+    });
+  }
+  return dir;
+}
+
+/**
+ * The dataset a run is read with: `given` (a competition or dataset cache folder the user
+ * named, e.g. after moving the competition) when there is one, which must hold the very data
+ * the run was trained on (its fingerprint, as run.json records it); else the recorded folder
+ * (`datasetDirOf`).
+ */
+export async function runDatasetDir(runDir: string, manifest: Pick<RunManifest, 'dataset' | 'name'>, given?: string): Promise<string> {
+  if (given === undefined) return datasetDirOf(runDir, manifest);
+  const dir = await resolveDatasetDir(given);
+  const { fingerprint } = await readManifest(dir);
+  if (fingerprint !== manifest.dataset.fingerprint) {
+    throw new UserError(`--data ${given} is not the data run ${manifest.name} was trained on: its fingerprint is ${fingerprint}, ${RUN_MANIFEST} records ${manifest.dataset.fingerprint}`, {
+      where: { flag: 'data', file: path.join(dir, MANIFEST_FILE) },
+      hint: `Give the folder of the competition the run was trained on (${RUN_MANIFEST} last saw it at ${resolveStoredPath(runDir, manifest.dataset.dir)}), or leave --data out.`,
     });
   }
   return dir;

@@ -14,7 +14,7 @@ import { readIdLabelCsv } from '../data/submission.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
-import { assertTrained, datasetDirOf, readRunManifest, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { assertTrained, readRunManifest, runDatasetDir, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { withRunLock } from '../runs/lock.js';
 import { openMembers, rowsAsFloats } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
@@ -38,6 +38,8 @@ export interface EvaluateOptions {
   tta?: readonly Shift[];
   /** practice-competition answers (`ImageId,Label`) to score the test predictions */
   answers?: string;
+  /** the run's competition (or dataset cache) folder when it is no longer where run.json says; its data must be the run's */
+  dataDir?: string;
   onProgress?: (message: string) => void;
   /** rows predicted so far of a prediction task (for a progress bar) */
   onRows?: (task: string, done: number, total: number) => void;
@@ -218,7 +220,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
 
 async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest: RunManifest): Promise<EvaluationReport> {
   const say = options.onProgress ?? (() => {});
-  const dataset = await loadDataset(datasetDirOf(runDir, manifest));
+  const dataset = await loadDataset(await runDatasetDir(runDir, manifest, options.dataDir));
   if (dataset.fingerprint !== manifest.dataset.fingerprint) {
     throw new UserError(`the dataset in ${dataset.dir} changed since run ${manifest.name} was trained`, { where: { file: dataset.dir }, hint: 'Re-import the data the run was trained on, or train again.' });
   }

@@ -24,7 +24,7 @@ import {
   scoreAgainstAnswers,
   validateSubmission,
 } from '../data/submission.js';
-import { assertTrained, datasetDirOf, readRunManifest, storedPath } from '../runs/manifest.js';
+import { assertTrained, readRunManifest, runDatasetDir, storedPath } from '../runs/manifest.js';
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 
@@ -35,6 +35,8 @@ export interface SubmitOptions {
   /** name part of the file (default: the run's name) */
   name?: string;
   answers?: string;
+  /** the run's competition (or dataset cache) folder when it is no longer where run.json says; its data must be the run's */
+  dataDir?: string;
   infer?: InferMode;
   /** ONNX Runtime number format (default auto: int8, calibrated on each member's training rows) */
   precision?: Precision;
@@ -114,7 +116,10 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   }
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'submit');
-  const dataset = await loadDataset(datasetDirOf(runDir, manifest));
+  const dataset = await loadDataset(await runDatasetDir(runDir, manifest, options.dataDir));
+  if (dataset.fingerprint !== manifest.dataset.fingerprint) {
+    throw new UserError(`the dataset in ${dataset.dir} changed since run ${manifest.name} was trained`, { where: { file: dataset.dir }, hint: 'Re-import the data the run was trained on, or train again.' });
+  }
   const { trained } = trainedMembers(runDir, manifest);
   if (trained.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
   // Inputs are checked before anything is written.

@@ -15,7 +15,7 @@ import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol
 import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
-import { RUN_MANIFEST, datasetDirOf, readRunManifest, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { RUN_MANIFEST, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -112,16 +112,9 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
       hint: 'Pass the folder of a run `digits train` started (see the folders under runs/), or start a new run without --resume.',
     });
   });
-  const data = datasetDirOf(dir, manifest);
-  if (given.data !== undefined) {
-    const asked = await resolveDatasetDir(given.data);
-    if (asked !== data) {
-      throw new UserError(`--data ${given.data} is not the data run ${manifest.name} was trained on (${data})`, {
-        where: { flag: 'data' },
-        hint: 'Leave --data out when resuming: the run folder records its data.',
-      });
-    }
-  }
+  // --data, when given, must hold the run's data (its fingerprint): the recorded folder, or
+  // where the competition is now after a move.
+  const data = await runDatasetDir(dir, manifest, given.data);
   if (given.ensemble && comparable(given.ensemble) !== comparable(manifest.ensemble)) {
     throw new UserError(`--ensemble ${given.ensemble.name} is not the ensemble run ${manifest.name} was trained with (${manifest.ensemble.name}, as recorded in ${RUN_MANIFEST})`, {
       where: { flag: 'ensemble' },

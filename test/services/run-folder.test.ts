@@ -171,6 +171,38 @@ describe('submit on damaged inputs', () => {
     }
   });
 
+  test('a run and its competition moved apart: --data names where the competition is now; another competition is refused by fingerprint', async () => {
+    // Given the run moved one way and a copy of its competition another, and a different competition
+    const moved = path.join(root, 'moved-apart', 'runs', 'r');
+    await cp(runDir, moved, { recursive: true });
+    const competition = path.join(root, 'moved-apart', 'data', 'clean');
+    await cp(path.join(project, 'competitions', 'clean'), competition, { recursive: true });
+    const other = path.join(root, 'moved-apart', 'data', 'other');
+    await buildPracticeCompetition({ recipe: 'clean', out: other, trainRows: 100, testRows: 30, seed: 8 });
+    await importCompetition({ ...(await resolveCompetitionFiles([other])), orientation: 'as-is' });
+    // When evaluate, submit (through the command) and resume are given the competition's new folder
+    const report = await evaluateRun({ runDir: moved, tta: [], dataDir: competition });
+    expect(report.ensemble.soft.rows).toBeGreaterThan(0);
+    const dir = path.join(root, 'subs-moved-apart');
+    const printed = await runCommand(SubmitCommand, ['--run', moved, '--dir', dir, '--data', competition, '--backend', 'wasm']);
+    expect(printed.exit).toBe(0);
+    expect(await readLedger(dir)).toHaveLength(1);
+    // Then they work; and a competition that is not the run's is refused, naming --data and both fingerprints
+    const manifest = await readRunManifest(moved);
+    for (const attempt of [() => evaluateRun({ runDir: moved, tta: [], dataDir: other }), () => submitRun({ runDir: moved, dir, dataDir: other }), () => planResume(moved, { data: other })]) {
+      await expect(attempt()).rejects.toMatchObject({
+        message: expect.stringMatching(new RegExp(`is not the data run r was trained on: its fingerprint is sha256:\\w+, run\\.json records ${manifest.dataset.fingerprint}`)),
+        where: { flag: 'data' },
+      });
+    }
+    expect(await readLedger(dir)).toHaveLength(1);
+    // And a resume with --data records the new folder, so later commands need no --data
+    const plan = await planResume(moved, { data: competition });
+    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: moved, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true });
+    expect((await readRunManifest(moved)).dataset.dir).toBe(path.join('..', '..', 'data', 'clean', '.digits'));
+    expect((await evaluateRun({ runDir: moved, tta: [] })).ensemble.soft.rows).toBeGreaterThan(0);
+  }, 120_000);
+
   test('after evaluate --no-tta, submit goes without TTA and says it was not measured (not that it did not help)', async () => {
     // Given a run evaluated with TTA, then again with --no-tta
     const copy = await copyOfRun('no-tta', {});
