@@ -381,8 +381,20 @@ export interface AutoEnsembleInput {
 }
 
 /**
+ * Whether member `i` trains at the spread rate: every other member, so that with an odd number
+ * of checkpoints in turn (or none) each checkpoint comes round at both rates. With an even
+ * number the plain alternation would tie each checkpoint to one rate (4 checkpoints: the first
+ * and third always near, the second and fourth always far), so the alternation flips on each
+ * pass through the checkpoints: the first pass is the plain one, the next swaps the rates.
+ */
+export function spreadTurn(i: number, checkpoints: number): boolean {
+  const pass = checkpoints > 0 && checkpoints % 2 === 0 ? Math.floor(i / checkpoints) : 0;
+  return (i + pass) % 2 === 1;
+}
+
+/**
  * The members the decisions make: the chosen start; the chosen rate, alternating with the
- * spread rate when there is one, times RATE_FACTORS in turn; Adam with the rate decaying to a
+ * spread rate when there is one (`spreadTurn`), times RATE_FACTORS in turn; Adam with the rate decaying to a
  * tenth over the epochs, the chosen augmentation, different seeds; the shared 10% holdout the
  * probes were scored on.
  */
@@ -394,7 +406,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const checkpoints = input.checkpoints ?? startCheckpoints(input.start, preset);
   const members = Array.from({ length: input.members }, (_, i) => {
     const init = input.inits?.[i] ?? checkpoints[i % Math.max(1, checkpoints.length)];
-    const base = input.spreadLearningRate && i % 2 === 1 ? input.spreadLearningRate : input.learningRate;
+    const base = input.spreadLearningRate && spreadTurn(i, checkpoints.length) ? input.spreadLearningRate : input.learningRate;
     return memberFromInput(
       {
         name: `${preset}-${i + 1}`,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -143,8 +143,26 @@ describe('decisions', () => {
     expect(spreadRate('clean', 2.2e-3, 2.2e-4)).toBeUndefined();
     expect(spreadRate('noisy', 5.1e-3, 1.7e-4)).toBeUndefined();
     expect(spreadRate('scratch', 1e-1, 1e-3)).toBeUndefined();
-    const spec = autoEnsemble({ start: 'clean', learningRate: 1e-4, spreadLearningRate: 1e-3, augmentation: {}, members: 6, epochs: 8 });
+    const three = ['c/seed002', 'c/seed002-2', 'c/seed002-3'];
+    const spec = autoEnsemble({ start: 'clean', learningRate: 1e-4, spreadLearningRate: 1e-3, augmentation: {}, members: 6, epochs: 8, checkpoints: three });
     expect(spec.members.map((m) => m.learningRate)).toEqual([1e-4, 7e-4, 1.4e-4, 1e-3, 7e-5, 1.4e-3]);
     expect(spec.description).toMatch(/1\.0e-4 and 1\.0e-3 in turn/);
+    // with 3 checkpoints in turn, each comes round at both rates
+    const pairs = (s: typeof spec) => new Set(s.members.map((m) => `${m.init} ${m.learningRate! >= 5e-4 ? 'far' : 'near'}`));
+    expect(pairs(spec).size).toBe(6);
+  });
+  test('with an even number of checkpoints in turn, the rates swap on each pass, so no checkpoint is tied to one rate', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((i) => spreadTurn(i, 4))).toEqual([false, true, false, true, true, false, true, false]);
+    expect([0, 1, 2, 3, 4, 5].map((i) => spreadTurn(i, 3))).toEqual([false, true, false, true, false, true]);
+    expect([0, 1, 2, 3].map((i) => spreadTurn(i, 0))).toEqual([false, true, false, true]);
+    const four = ['c/seed002', 'c/seed002-2', 'c/seed002-3', 'c/seed002-4'];
+    const spec = autoEnsemble({ start: 'clean', learningRate: 1e-4, spreadLearningRate: 1e-3, augmentation: {}, members: 8, epochs: 8, checkpoints: four });
+    const far = spec.members.map((m) => m.learningRate! >= 5e-4);
+    // the first four as with plain alternation (the 4-member plan is unchanged), then swapped
+    expect(far).toEqual([false, true, false, true, true, false, true, false]);
+    for (const c of four) expect(new Set(spec.members.filter((m) => m.init === c).map((m) => m.learningRate! >= 5e-4)).size).toBe(2);
+    // pseudo-labelling's round 2 keeps each member's rate of round 1
+    const round2 = autoEnsemble({ start: 'clean', learningRate: 1e-4 / 3, spreadLearningRate: 1e-3 / 3, augmentation: {}, members: 8, epochs: 2, checkpoints: four, inits: spec.members.map((m) => `r/${m.name}`) });
+    expect(round2.members.map((m) => m.learningRate! >= 5e-4 / 3)).toEqual(far);
   });
 });

@@ -1,8 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { UserError } from '../../../src/errors.js';
 import { createRandom } from '../../../src/data/random.js';
 import { memberFromInput } from '../../../src/ensemble/ensemble-spec.js';
+import { readVerifiedMetadata } from '../../../src/model/checkpoint.js';
+import { PACKAGE_ROOT } from '../../../src/model/shipped.js';
 import { parseSearchSpace, sampleRange, sampleTrial, searchSpaceFromJson, startCheckpoints, trialMember } from '../../../src/training/search/space.js';
 
 describe('sampling', () => {
@@ -112,5 +115,21 @@ describe('shipped starting points', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+  test('the shipped siblings are whole checkpoints of their start, each validated on the same 5,002 rows', async () => {
+    for (const start of ['clean', 'noisy'] as const) {
+      const dirs = startCheckpoints(start, 'seed002');
+      expect(dirs.length).toBeGreaterThanOrEqual(3);
+      const digests = new Set<string>();
+      for (const dir of dirs.slice(1)) {
+        // the files match their COMPLETE marker's hashes
+        const metadata = await readVerifiedMetadata(path.join(PACKAGE_ROOT, dir));
+        expect(metadata.preset).toBe('seed002');
+        expect(metadata.hyperparameters).toMatchObject({ holdoutSeed: 42, validationRows: 5002 });
+        digests.add((metadata.hyperparameters as { validationRowsSha256: string }).validationRowsSha256);
+      }
+      expect(digests.size).toBe(1);
+    }
+    expect(startCheckpoints('clean', 'seed002').map((d) => path.basename(d))).toEqual(['seed002', 'seed002-2', 'seed002-3', 'seed002-4']);
   });
 });
