@@ -8,13 +8,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadDataset, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { readIdLabelCsv } from '../data/submission.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
-import { assertTrained, readRunManifest, runDatasetDir, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { assertTrained, loadRunDataset, readRunManifest, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { withRunLock } from '../runs/lock.js';
 import { openMembers, rowsAsFloats } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
@@ -220,10 +220,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
 
 async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest: RunManifest): Promise<EvaluationReport> {
   const say = options.onProgress ?? (() => {});
-  const dataset = await loadDataset(await runDatasetDir(runDir, manifest, options.dataDir));
-  if (dataset.fingerprint !== manifest.dataset.fingerprint) {
-    throw new UserError(`the dataset in ${dataset.dir} changed since run ${manifest.name} was trained`, { where: { file: dataset.dir }, hint: 'Re-import the data the run was trained on, or train again.' });
-  }
+  const dataset = await loadRunDataset(runDir, manifest, options.dataDir);
   const tta = options.tta ?? TTA_8;
   const pixels = dataset.width * dataset.height;
   // The answers are read (and matched to the test ids) before any inference: a wrong path fails at once.

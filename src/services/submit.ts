@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadDataset } from '../data/dataset.js';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
 import { TTA_NOT_MEASURED, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
@@ -24,7 +23,7 @@ import {
   scoreAgainstAnswers,
   validateSubmission,
 } from '../data/submission.js';
-import { assertTrained, readRunManifest, runDatasetDir, storedPath } from '../runs/manifest.js';
+import { assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 
@@ -116,10 +115,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   }
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'submit');
-  const dataset = await loadDataset(await runDatasetDir(runDir, manifest, options.dataDir));
-  if (dataset.fingerprint !== manifest.dataset.fingerprint) {
-    throw new UserError(`the dataset in ${dataset.dir} changed since run ${manifest.name} was trained`, { where: { file: dataset.dir }, hint: 'Re-import the data the run was trained on, or train again.' });
-  }
+  const dataset = await loadRunDataset(runDir, manifest, options.dataDir);
   const { trained } = trainedMembers(runDir, manifest);
   if (trained.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
   // Inputs are checked before anything is written.
