@@ -93,6 +93,10 @@ test.skipIf(!hasChromium)(
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+    // (a refused request also names itself and the server's answer: the console says only "status of 400")
+    page.on('response', async (r) => {
+      if (r.status() >= 400) errors.push(`${r.status()} ${r.request().method()} ${r.url()} ${await r.text().catch(() => '')}`);
+    });
     await page.goto(`${server.url}/`);
     expect(await page.locator('#judged').textContent()).toBe('0');
 
