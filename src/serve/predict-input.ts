@@ -1,10 +1,16 @@
 /**
- * The options of a `POST /v1/predict` request (JSON body or query): flags, member names and
- * unknown keys, checked into 400s that say what to send instead. Parsing of images themselves
- * is in image-input.ts; server.ts routes the request.
+ * A `POST /v1/predict` request read into images and options: a JSON body, a PNG/JPEG body or
+ * multipart files (each file's size checked from its header, then decoded in the decode pool),
+ * with the options from the body or the query (flags, member names, unknown keys), checked into
+ * 4xx answers that say what to send instead. Parsing of one image's pixels is in
+ * image-input.ts; server.ts routes the request.
  */
+import type { FastifyRequest } from 'fastify';
+import type { DecodePool } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
-import { InputError } from './image-input.js';
+import { InputError, PIXELS, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+
+export const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]}, or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
 
 export function isTrue(value: unknown, what: string): boolean {
   if (value === undefined || value === null) return false;
@@ -46,4 +52,112 @@ export interface ParsedPredict {
   members?: number[];
   /** the 28×28 digits made from uploaded files (0–255), to show what the members saw */
   inputs: number[][] | null;
+}
+
+/** The request's media type, lower case, without parameters ('' when it has none). */
+export function contentTypeOf(request: FastifyRequest): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export function unsupportedType(request: FastifyRequest, hint: string): InputError {
+  const type = request.headers['content-type'];
+  return new InputError(415, type ? `unsupported content type ${JSON.stringify(type)}` : 'the request has a body but no Content-Type', hint, 'unsupported_media_type');
+}
+
+/** What one prediction request may hold. */
+export interface PredictLimits {
+  /** most images in one request (JSON images or files) */
+  maxBatch: number;
+  /** most files in one multipart request (--max-files, itself held to maxBatch) */
+  filesPerRequest: number;
+  /** largest body in bytes, whatever its encoding */
+  bodyLimit: number;
+}
+
+/** The 413 of a body over the limit: [error, hint, kind]. */
+export function bodyTooLarge(limits: PredictLimits): [string, string, string] {
+  const mb = (limits.bodyLimit / (1024 * 1024)).toFixed(limits.bodyLimit % (1024 * 1024) ? 1 : 0);
+  return [`the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${limits.filesPerRequest} files or ${limits.maxBatch} JSON images), or smaller files.`, 'body_too_large'];
+}
+
+function tooManyImages(count: string, maxBatch: number): InputError {
+  return new InputError(413, `${count} images in one request; the limit is ${maxBatch}`, `Split them into requests of at most ${maxBatch} images.`, 'too_many_images');
+}
+
+/** Reads a prediction request's images and options; throws an InputError (4xx) for anything the client should change. */
+export async function readPredictRequest(request: FastifyRequest, ensemble: ServedEnsemble, decodePool: DecodePool, limits: PredictLimits): Promise<ParsedPredict> {
+  const { maxBatch, bodyLimit } = limits;
+  const query = (request.query ?? {}) as Record<string, unknown>;
+  rejectUnknownKeys(query, ['tta', 'members'], 'query');
+  let tta = isTrue(query.tta, 'tta');
+  let members = memberIndices(ensemble, query.members);
+  const type = contentTypeOf(request);
+  if (type === 'application/json') {
+    const body = request.body as unknown;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new InputError(400, 'the body must be a JSON object {images: [...]}', PREDICT_HINT, 'bad_body');
+    }
+    const object = body as Record<string, unknown>;
+    rejectUnknownKeys(object, ['images', 'tta', 'members'], 'JSON');
+    if (object.tta !== undefined) tta = isTrue(object.tta, 'tta');
+    if (object.members !== undefined) members = memberIndices(ensemble, object.members);
+    const list = object.images;
+    if (!Array.isArray(list)) throw new InputError(400, `images is ${describeValue(list)}; it must be an array of images`, PREDICT_HINT, 'bad_body');
+    if (list.length === 0) throw new InputError(400, 'images is empty', 'Send at least one image.', 'no_images');
+    if (typeof list[0] === 'number') {
+      throw new InputError(400, 'images is a flat list of numbers; it must be a list of images', `Wrap a single image in a list: {"images": [[${PIXELS} values]]}.`, 'bad_body');
+    }
+    if (list.length > maxBatch) throw tooManyImages(String(list.length), maxBatch);
+    const images = new Float32Array(list.length * PIXELS);
+    list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
+    return { images, count: list.length, tta, members, inputs: null };
+  }
+  const files: Array<{ bytes: Uint8Array; what: string; pixels: number }> = [];
+  // Each file's declared size is checked from its header before anything is decoded.
+  const addFile = (bytes: Uint8Array, what: string) => {
+    const header = readImageHeader(bytes, what);
+    files.push({ bytes, what, pixels: header.width * header.height });
+  };
+  if (type === 'image/png' || type === 'image/jpeg' || type === 'image/jpg') {
+    addFile(request.body as Buffer, 'the uploaded image');
+  } else if (request.isMultipart()) {
+    // The body limit holds for the whole multipart body, not per file: bytes are counted as they stream.
+    let total = 0;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          // --max-batch holds for files as for JSON images: refused at the first file over it, before reading that file.
+          if (files.length >= maxBatch) throw tooManyImages(`more than ${maxBatch}`, maxBatch);
+          const chunks: Buffer[] = [];
+          for await (const chunk of part.file) {
+            total += (chunk as Buffer).length;
+            if (total > bodyLimit) throw new InputError(413, ...bodyTooLarge(limits));
+            chunks.push(chunk as Buffer);
+          }
+          if (part.file.truncated) throw new InputError(413, ...bodyTooLarge(limits));
+          addFile(Buffer.concat(chunks), `file ${JSON.stringify(part.filename ?? part.fieldname)}`);
+        } else if (part.fieldname === 'tta') {
+          tta = isTrue(part.value, 'tta');
+        } else if (part.fieldname === 'members') {
+          members = memberIndices(ensemble, part.value);
+        } else {
+          throw new InputError(400, `unknown form field ${JSON.stringify(part.fieldname)}`, 'Send image files, and optionally the fields tta and members.', 'unknown_option');
+        }
+      }
+    } catch (error) {
+      if (error instanceof InputError || (error as { statusCode?: number }).statusCode) throw error;
+      throw new InputError(400, `the multipart body could not be read: ${(error as Error).message}`, 'Send a well-formed multipart/form-data body (curl -F file=@digit.png).', 'bad_multipart');
+    }
+    if (files.length === 0) throw new InputError(400, 'the multipart body holds no file', 'Attach the image as a file part (curl -F file=@digit.png).', 'no_images');
+  } else {
+    throw unsupportedType(request, PREDICT_HINT);
+  }
+  const digits = await decodePool.decodeAll(files);
+  const images = new Float32Array(files.length * PIXELS);
+  const inputs: number[][] = [];
+  digits.forEach((digit, i) => {
+    images.set(digit, i * PIXELS);
+    inputs.push(toBytes(digit));
+  });
+  return { images, count: files.length, tta, members, inputs };
 }

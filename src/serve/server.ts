@@ -27,7 +27,6 @@
  * stops listening, lets in-flight requests finish for up to the grace period, names any it
  * had to cut, then releases the workers.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
@@ -42,11 +41,12 @@ import { parseCorrection } from './correction-input.js';
 import { DecodePool, type DecodePoolOptions } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
 import type { WorkerStats } from './inference-pool.js';
-import { InputError, MAX_IMAGE_PIXELS, PIXELS, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+import { InputError, MAX_IMAGE_PIXELS } from './image-input.js';
 import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
-import { type ParsedPredict, isTrue, memberIndices, rejectUnknownKeys } from './predict-input.js';
+import { PREDICT_HINT, type PredictLimits, bodyTooLarge, contentTypeOf, readPredictRequest, unsupportedType } from './predict-input.js';
+import { type Refusal, WriteAccess, isLoopbackHost } from './write-access.js';
 
 export interface ServerOptions {
   ensemble: ServedEnsemble;
@@ -111,47 +111,17 @@ export const DEFAULT_GRACE_MS = 30_000;
 /** An upload declared this small (a pad drawing, a phone crop) is never refused for a full decode queue: it decodes in the small lane. */
 const SMALL_UPLOAD_BYTES = 256 * 1024;
 
-/** localhost, ::1 and 127.0.0.0/8. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
-}
-
-function hostnameOf(hostHeader: string): string | null {
-  try {
-    return new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  } catch {
-    return null;
-  }
-}
-
-function digestOf(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
 /**
  * Routes a page on an --allowed-origin may call from its own origin (CORS): it predicts, then
  * saves corrections (JSON with a bearer token, so the browser preflights with OPTIONS first).
- * Other origins get no CORS headers: their pages cannot read our answers.
+ * Other origins get no CORS headers: their pages cannot read our answers (write-access.ts).
  */
 const CORS_ROUTES = new Set(['/v1/predict', '/v1/corrections']);
-/** How long a browser may reuse a preflight's answer (seconds). */
-const CORS_MAX_AGE_S = 600;
 
 const ROUTES_HINT = 'Routes: GET / (drawing pad), GET /healthz, GET /v1/model, GET /metrics, POST /v1/predict, POST /v1/corrections.';
-const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]}, or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
 
 /** Per-request time spent turning the JSON body into an object (measured in the parser). */
 const parseTimes = new WeakMap<object, number>();
-
-function unsupportedType(request: FastifyRequest, hint: string): InputError {
-  const type = request.headers['content-type'];
-  return new InputError(415, type ? `unsupported content type ${JSON.stringify(type)}` : 'the request has a body but no Content-Type', hint, 'unsupported_media_type');
-}
-
-function contentTypeOf(request: FastifyRequest): string {
-  return (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-}
 
 export async function buildServer(options: ServerOptions): Promise<DigitsServer> {
   const { ensemble } = options;
@@ -160,6 +130,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const maxFiles = Math.max(1, options.maxFiles ?? 16);
   // A multipart request is also held to --max-batch: its files are images.
   const filesPerRequest = Math.min(maxFiles, maxBatch);
+  const limits: PredictLimits = { maxBatch, filesPerRequest, bodyLimit };
   const maxBodyBytesInFlight = options.maxBodyBytesInFlight ?? 8 * bodyLimit;
   const maxQueued = options.maxQueuedImages ?? 32 * maxBatch;
   const correctionsFile = path.resolve(options.correctionsFile ?? path.join(ensemble.runDir, CORRECTIONS_FILE));
@@ -168,23 +139,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const shownStore = relativeStore.startsWith('..') || path.isAbsolute(relativeStore) ? path.basename(correctionsFile) : relativeStore;
   await checkCorrectionsStore(correctionsFile);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  if (options.token !== undefined && options.token.length < 8) {
-    throw new UserError('the token is shorter than 8 characters', { where: { flag: 'token' }, hint: 'Use a long random token, e.g. --token $(openssl rand -hex 16).' });
-  }
-  const allowedOrigins = new Set<string>();
-  for (const origin of options.allowedOrigins ?? []) {
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      throw new UserError(`--allowed-origin ${JSON.stringify(origin)} is not an origin`, { where: { flag: 'allowed-origin' }, hint: 'Give scheme, host and port, e.g. --allowed-origin http://digits.lan:8080.' });
-    }
-    allowedOrigins.add(url.origin);
-  }
-  // Host names a browser may reach us by for writes: loopback, the interface we listen on (unless every one), the allowed origins'.
-  const allowedHosts = new Set(['localhost', '127.0.0.1', '::1']);
-  if (options.host && options.host !== '0.0.0.0' && options.host !== '::') allowedHosts.add(options.host.replace(/^\[|\]$/g, '').toLowerCase());
-  for (const origin of allowedOrigins) allowedHosts.add(new URL(origin).hostname.replace(/^\[|\]$/g, '').toLowerCase());
+  const access = new WriteAccess({ host: options.host, allowedOrigins: options.allowedOrigins, token: options.token });
   const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`) });
   const memberNames = ensemble.members.map((m) => m.name);
   const runtime = [...new Set(ensemble.members.map((m) => m.predictor.kind))].join('+');
@@ -313,8 +268,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     // Set first, so every answer of these routes carries them, errors (429, 503, …) included.
     if (CORS_ROUTES.has(request.url.split('?')[0]!)) {
       reply.header('vary', 'Origin');
-      const origin = request.headers.origin;
-      if (origin !== undefined && allowedOrigins.has(origin)) reply.header('access-control-allow-origin', origin);
+      const origin = access.corsOrigin(request.headers.origin);
+      if (origin !== undefined) reply.header('access-control-allow-origin', origin);
     }
     if (closing) {
       // (Fastify has set Connection: close on this response.)
@@ -328,7 +283,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     if (request.method === 'POST' && request.url.startsWith('/v1/predict')) {
       // One limit for the whole body, checked from its declared length before reading it.
       const declared = Number(request.headers['content-length']);
-      if (Number.isFinite(declared) && declared > bodyLimit) return sendError(request, reply, 413, ...bodyTooLarge());
+      if (Number.isFinite(declared) && declared > bodyLimit) return sendError(request, reply, 413, ...bodyTooLarge(limits));
       // Image uploads while the decoders' queue is full are refused before their bodies are read.
       if (decodePool.full && contentTypeOf(request) !== 'application/json' && !(Number.isFinite(declared) && declared <= SMALL_UPLOAD_BYTES)) {
         reply.header('retry-after', '1');
@@ -380,9 +335,9 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     }
     return reply.code(status).type('application/json; charset=utf-8').send({ error, hint });
   }
-  function bodyTooLarge(): [string, string, string] {
-    const mb = (bodyLimit / (1024 * 1024)).toFixed(bodyLimit % (1024 * 1024) ? 1 : 0);
-    return [`the request body is larger than the ${mb} MiB limit`, `Send fewer images per request (at most ${filesPerRequest} files or ${maxBatch} JSON images), or smaller files.`, 'body_too_large'];
+  function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: Refusal) {
+    for (const [name, value] of Object.entries(refusal.headers ?? {})) reply.header(name, value);
+    return sendError(request, reply, refusal.status, refusal.error, refusal.hint, refusal.kind);
   }
 
   app.setNotFoundHandler((request, reply) => {
@@ -407,7 +362,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         if (request.url.startsWith('/v1/corrections')) {
           return sendError(request, reply, 413, `the correction is larger than ${CORRECTION_BODY_LIMIT / 1024} KiB`, 'A correction is one 28×28 image: {"image": [784 values], "label": 0–9, "predicted": 0–9}.', 'body_too_large');
         }
-        return sendError(request, reply, 413, ...bodyTooLarge());
+        return sendError(request, reply, 413, ...bodyTooLarge(limits));
       case 'FST_FILES_LIMIT':
       case 'FST_PARTS_LIMIT':
       case 'FST_FIELDS_LIMIT':
@@ -474,87 +429,9 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: filesPerRequest, maxImagePixels: MAX_IMAGE_PIXELS },
   }));
 
-  const tooManyImages = (count: string) => new InputError(413, `${count} images in one request; the limit is ${maxBatch}`, `Split them into requests of at most ${maxBatch} images.`, 'too_many_images');
-
-  const parsePredict = async (request: FastifyRequest): Promise<ParsedPredict> => {
-    const query = (request.query ?? {}) as Record<string, unknown>;
-    rejectUnknownKeys(query, ['tta', 'members'], 'query');
-    let tta = isTrue(query.tta, 'tta');
-    let members = memberIndices(ensemble, query.members);
-    const type = contentTypeOf(request);
-    if (type === 'application/json') {
-      const body = request.body as unknown;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw new InputError(400, 'the body must be a JSON object {images: [...]}', PREDICT_HINT, 'bad_body');
-      }
-      const object = body as Record<string, unknown>;
-      rejectUnknownKeys(object, ['images', 'tta', 'members'], 'JSON');
-      if (object.tta !== undefined) tta = isTrue(object.tta, 'tta');
-      if (object.members !== undefined) members = memberIndices(ensemble, object.members);
-      const list = object.images;
-      if (!Array.isArray(list)) throw new InputError(400, `images is ${describeValue(list)}; it must be an array of images`, PREDICT_HINT, 'bad_body');
-      if (list.length === 0) throw new InputError(400, 'images is empty', 'Send at least one image.', 'no_images');
-      if (typeof list[0] === 'number') {
-        throw new InputError(400, 'images is a flat list of numbers; it must be a list of images', `Wrap a single image in a list: {"images": [[${PIXELS} values]]}.`, 'bad_body');
-      }
-      if (list.length > maxBatch) throw tooManyImages(String(list.length));
-      const images = new Float32Array(list.length * PIXELS);
-      list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
-      return { images, count: list.length, tta, members, inputs: null };
-    }
-    const files: Array<{ bytes: Uint8Array; what: string; pixels: number }> = [];
-    // Each file's declared size is checked from its header before anything is decoded.
-    const addFile = (bytes: Uint8Array, what: string) => {
-      const header = readImageHeader(bytes, what);
-      files.push({ bytes, what, pixels: header.width * header.height });
-    };
-    if (type === 'image/png' || type === 'image/jpeg' || type === 'image/jpg') {
-      addFile(request.body as Buffer, 'the uploaded image');
-    } else if (request.isMultipart()) {
-      // The body limit holds for the whole multipart body, not per file: bytes are counted as they stream.
-      let total = 0;
-      try {
-        for await (const part of request.parts()) {
-          if (part.type === 'file') {
-            // --max-batch holds for files as for JSON images: refused at the first file over it, before reading that file.
-            if (files.length >= maxBatch) throw tooManyImages(`more than ${maxBatch}`);
-            const chunks: Buffer[] = [];
-            for await (const chunk of part.file) {
-              total += (chunk as Buffer).length;
-              if (total > bodyLimit) throw new InputError(413, ...bodyTooLarge());
-              chunks.push(chunk as Buffer);
-            }
-            if (part.file.truncated) throw new InputError(413, ...bodyTooLarge());
-            addFile(Buffer.concat(chunks), `file ${JSON.stringify(part.filename ?? part.fieldname)}`);
-          } else if (part.fieldname === 'tta') {
-            tta = isTrue(part.value, 'tta');
-          } else if (part.fieldname === 'members') {
-            members = memberIndices(ensemble, part.value);
-          } else {
-            throw new InputError(400, `unknown form field ${JSON.stringify(part.fieldname)}`, 'Send image files, and optionally the fields tta and members.', 'unknown_option');
-          }
-        }
-      } catch (error) {
-        if (error instanceof InputError || (error as { statusCode?: number }).statusCode) throw error;
-        throw new InputError(400, `the multipart body could not be read: ${(error as Error).message}`, 'Send a well-formed multipart/form-data body (curl -F file=@digit.png).', 'bad_multipart');
-      }
-      if (files.length === 0) throw new InputError(400, 'the multipart body holds no file', 'Attach the image as a file part (curl -F file=@digit.png).', 'no_images');
-    } else {
-      throw unsupportedType(request, PREDICT_HINT);
-    }
-    const digits = await decodePool.decodeAll(files);
-    const images = new Float32Array(files.length * PIXELS);
-    const inputs: number[][] = [];
-    digits.forEach((digit, i) => {
-      images.set(digit, i * PIXELS);
-      inputs.push(toBytes(digit));
-    });
-    return { images, count: files.length, tta, members, inputs };
-  };
-
   app.post('/v1/predict', async (request) => {
     const t0 = performance.now();
-    const parsed = await parsePredict(request);
+    const parsed = await readPredictRequest(request, ensemble, decodePool, limits);
     const parseMs = (parseTimes.get(request) ?? 0) + (performance.now() - t0);
     if (batcher.queued + parsed.count > maxQueued) {
       throw new InputError(503, `the server is overloaded (${batcher.queued} images waiting)`, 'Retry shortly, or send fewer concurrent requests.', 'overloaded');
@@ -586,60 +463,16 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     };
   });
 
-  /**
-   * Writes come from loopback pages or allowed origins only: the Host header must name us by
-   * a loopback name, the listening interface or an allowed origin's host (a DNS-rebinding page
-   * sends its own name), and a browser's Origin must be the same origin or an allowed one.
-   * With a token, the request must carry it.
-   */
+  // Saving corrections: the Host, Origin and token checks of write-access.ts.
   const checkWrite = async (request: FastifyRequest, reply: FastifyReply) => {
-    const hostHeader = request.headers.host ?? '';
-    const host = hostnameOf(hostHeader);
-    if (!host || !allowedHosts.has(host)) {
-      return sendError(request, reply, 403, `writes are not accepted for the host name ${JSON.stringify(hostHeader.slice(0, 100))}`, 'Open the pad at http://127.0.0.1:<port>/ or http://localhost:<port>/, or start the server with --allowed-origin <scheme://host:port> for that name.', 'forbidden_host');
-    }
-    const origin = request.headers.origin;
-    if (origin !== undefined) {
-      let allowed = allowedOrigins.has(origin);
-      if (!allowed) {
-        try {
-          const url = new URL(origin);
-          allowed = (url.protocol === 'http:' || url.protocol === 'https:') && url.host.toLowerCase() === hostHeader.toLowerCase();
-        } catch {
-          allowed = false;
-        }
-      }
-      if (!allowed) return sendError(request, reply, 403, `writes are not accepted from the origin ${JSON.stringify(origin.slice(0, 100))}`, 'Use the pad this server serves, or start the server with --allowed-origin for that page\'s origin.', 'forbidden_origin');
-    }
-    if (options.token !== undefined) {
-      const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
-      if (!match || !timingSafeEqual(digestOf(match[1]!.trim()), digestOf(options.token))) {
-        reply.header('www-authenticate', 'Bearer');
-        return sendError(request, reply, 401, match ? 'the bearer token is wrong' : 'saving corrections needs the server\'s token', 'Send Authorization: Bearer <token> (the pad takes it from its address: http://host:port/#token=<token>).', 'unauthorized');
-      }
-    }
+    const refusal = access.checkWrite(request.headers);
+    if (refusal) return sendRefusal(request, reply, refusal);
   };
-
-  /**
-   * A browser's CORS preflight: a page on an --allowed-origin may POST JSON with a bearer
-   * token (the onRequest hook adds Access-Control-Allow-Origin and Vary); any other origin is
-   * refused without CORS headers, so its browser sends nothing. Without Origin and
-   * Access-Control-Request-Method it is a plain OPTIONS, answered with Allow.
-   */
+  // A browser's CORS preflight (the onRequest hook has added Access-Control-Allow-Origin and Vary).
   const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
-    const origin = request.headers.origin;
-    if (origin === undefined || request.headers['access-control-request-method'] === undefined) {
-      return reply.code(204).header('allow', 'OPTIONS, POST').send();
-    }
-    if (!allowedOrigins.has(origin)) {
-      return sendError(request, reply, 403, `cross-origin requests are not accepted from the origin ${JSON.stringify(origin.slice(0, 100))}`, 'Use the pad this server serves, or start the server with --allowed-origin for that page\'s origin.', 'forbidden_origin');
-    }
-    return reply
-      .code(204)
-      .header('access-control-allow-methods', 'POST')
-      .header('access-control-allow-headers', 'Content-Type, Authorization')
-      .header('access-control-max-age', String(CORS_MAX_AGE_S))
-      .send();
+    const answer = access.preflight(request.headers);
+    if ('status' in answer) return sendRefusal(request, reply, answer);
+    return reply.code(204).headers(answer.headers).send();
   };
   for (const route of CORS_ROUTES) app.options(route, preflight);
 
