@@ -131,7 +131,10 @@ export const PAD_HTML = `<!doctype html>
   function stroke(a, b) {
     ctx.strokeStyle = '#111'; ctx.fillStyle = '#111';
     ctx.lineWidth = pad.width / 13; ctx.lineCap = 'round'; ctx.lineJoin = 'round';
-    ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke();
+    ctx.beginPath();
+    // A tap (or a stroke's first point) is a dot: canvas draws nothing for a zero-length line, even with round caps.
+    if (a.x === b.x && a.y === b.y) { ctx.arc(a.x, a.y, ctx.lineWidth / 2, 0, 2 * Math.PI); ctx.fill(); }
+    else { ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke(); }
     state.drawn = true; state.dirty = true;
   }
   pad.addEventListener('pointerdown', function (e) {

@@ -19,6 +19,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { loadServedEnsemble } from '../../src/serve/ensemble.js';
+import { decodeImage } from '../../src/serve/image-input.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { makeRun, oneAsPixels } from './helpers.js';
 
@@ -145,6 +146,33 @@ test.skipIf(!hasChromium)(
     expect(errors).toEqual([]);
   },
   90_000,
+);
+
+test.skipIf(!hasChromium)(
+  `a tap is a dot: it shows, and it is predicted without a refused request${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is absent)`}`,
+  async () => {
+    // (canvas draws nothing for a zero-length line, round caps or not: a tap once posted a blank PNG, a 400)
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+    });
+    await page.goto(`${server.url}/`);
+    const pad = page.locator('#pad');
+    const box = (await pad.boundingBox())!;
+    // Given a single tap (down and up at one point, no move)
+    await page.mouse.click(box.x + box.width * 0.5, box.y + box.height * 0.4);
+    // Then it is predicted, and the pad shows a dot
+    await predicted(page);
+    const shot = decodeImage(await pad.screenshot(), 'the pad');
+    let dark = 0;
+    for (let i = 0; i < shot.data.length; i += 4) if (shot.data[i]! < 128) dark++;
+    expect(dark).toBeGreaterThan(100);
+    expect(errors).toEqual([]);
+    await page.close();
+  },
+  60_000,
 );
 
 /** A blank page at http://127.0.0.2:<port>/ (another origin than the server's 127.0.0.1): another site's page. */
