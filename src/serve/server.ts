@@ -425,7 +425,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     ensemble: { voting: ensemble.members.some((m) => m.weight !== ensemble.members[0]!.weight) ? 'weighted soft' : 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
     tta: { variants: TTA_8.length, shifts: TTA_8 },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
-    corrections: { file: shownStore, token: options.token !== undefined, perMinute: options.correctionsPerMinute ?? 30 },
+    corrections: { file: shownStore, token: access.tokenRequired, perMinute: options.correctionsPerMinute ?? 30 },
     limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: filesPerRequest, maxImagePixels: MAX_IMAGE_PIXELS },
   }));
 
