@@ -138,10 +138,19 @@ export interface MemberPlanInput {
   validationRows: number;
   /** synthetic rows added to every member's training rows (epochs grow, targets change) */
   syntheticRows?: number;
+  /**
+   * k-fold cross-validation: members come k at a time (one recipe on each fold), and
+   * `trainRows` and `validationRows` are one fold member's ((k − 1)/k and 1/k of the rows)
+   */
+  folds?: number;
 }
 
 export interface MemberPlan {
+  /** members trained: under k-fold, recipes × folds */
   members: number;
+  /** k-fold: how many recipes, each trained once per fold */
+  recipes?: number;
+  folds?: number;
   epochs: number;
   /** members trained at once, one after another */
   rounds: number;
@@ -185,9 +194,18 @@ export function reserveSeconds(members: number, testRows: number, validationRows
 }
 
 /**
+ * The most members a plan may have: MAX_MEMBERS, or under k-fold the most whole recipes of k
+ * fold members that it allows (at least one recipe).
+ */
+export function maxMembers(folds?: number): number {
+  return folds ? Math.max(1, Math.floor(MAX_MEMBERS / folds)) * folds : MAX_MEMBERS;
+}
+
+/**
  * As many members as fit, each with the start's target epochs; if fewer than MIN_MEMBERS fit,
  * fewer epochs (down to the start's minimum) for more members; members come in rounds of
- * `concurrency` so no worker idles.
+ * `concurrency` so no worker idles. Under k-fold members come k at a time (a recipe on every
+ * fold), in rounds of `concurrency` as well.
  */
 export function planMembers(input: MemberPlanInput): MemberPlan {
   const synthetic = input.syntheticRows ?? 0;
@@ -195,26 +213,35 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
   const epochSeconds = (input.trainRows + synthetic) / input.imagesPerSecond;
   const startName = synthetic > 0 ? `${input.start} start with ${synthetic} synthetic rows` : `${input.start} start`;
   const machineSpeed = input.imagesPerSecond * input.concurrency;
+  const folds = input.folds && input.folds >= 2 ? input.folds : undefined;
+  const unit = folds ?? input.concurrency;
+  const most = maxMembers(folds);
+  const roundsOf = (members: number) => Math.ceil(members / input.concurrency);
+  const cost = (members: number, epochs: number) => roundsOf(members) * epochs * epochSeconds + reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
+  // The most members (a multiple of the unit, capped) that fit at `epochs`; 0 when none do.
   const fit = (epochs: number) => {
     let best = 0;
-    for (let rounds = 1; rounds * input.concurrency <= MAX_MEMBERS + input.concurrency - 1; rounds++) {
-      const members = Math.min(MAX_MEMBERS, rounds * input.concurrency);
-      if (rounds * epochs * epochSeconds + reserveSeconds(members, input.testRows, input.validationRows, machineSpeed) <= input.remainingSeconds) best = rounds;
+    for (let n = 1; (n - 1) * unit < most; n++) {
+      const members = Math.min(most, n * unit);
+      if (cost(members, epochs) <= input.remainingSeconds) best = members;
     }
     return best;
   };
-  const make = (epochs: number, rounds: number, fits: boolean, why: string): MemberPlan => {
-    const members = Math.max(1, Math.min(MAX_MEMBERS, rounds * input.concurrency));
+  const make = (epochs: number, count: number, fits: boolean, why: string): MemberPlan => {
+    const members = Math.max(1, Math.min(most, count));
+    const rounds = roundsOf(members);
     const trainSeconds = Math.round(rounds * epochs * epochSeconds);
     const reserve = reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
+    const what = folds ? `${members / folds} recipe(s) × ${folds} folds = ${members} members` : `${members} members`;
     return {
       members,
+      ...(folds ? { recipes: members / folds, folds } : {}),
       epochs,
       rounds,
       trainSeconds,
       reserveSeconds: reserve,
       fits,
-      reason: `${why}: ${members} members × ${epochs} epochs in ${rounds} round(s) of ${input.concurrency} at ${Math.round(input.imagesPerSecond)} img/s per worker ≈ ${trainSeconds}s of training + ${reserve}s to evaluate and submit, of ${Math.round(input.remainingSeconds)}s left`,
+      reason: `${why}: ${what} × ${epochs} epochs in ${rounds} round(s) of ${input.concurrency} at ${Math.round(input.imagesPerSecond)} img/s per worker ≈ ${trainSeconds}s of training + ${reserve}s to evaluate and submit, of ${Math.round(input.remainingSeconds)}s left`,
     };
   };
   // Members first: as many rounds as fit at the target epochs. Time left over that is less
@@ -223,20 +250,22 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
   // two recipes had their best holdout loss at their last (4th) epoch, and no run used more
   // than two thirds of its budget.
   for (let epochs = target; epochs >= min; epochs--) {
-    const rounds = fit(epochs);
-    if (rounds * input.concurrency >= MIN_MEMBERS || (epochs === min && rounds > 0)) {
-      if (epochs < target) return make(epochs, rounds, true, `shortened to ${epochs} epochs (target ${target}) so that ${MIN_MEMBERS}+ members fit`);
+    const members = fit(epochs);
+    if (members >= Math.min(MIN_MEMBERS, most) || (epochs === min && members > 0)) {
+      if (epochs < target) return make(epochs, members, true, `shortened to ${epochs} epochs (target ${target}) so that ${MIN_MEMBERS}+ members fit`);
       let longer = target;
-      while (longer < 2 * target && fit(longer + 1) >= rounds) longer++;
-      if (longer === target) return make(target, rounds, true, `${target} epochs per member from the ${startName}`);
-      const why = rounds * input.concurrency >= MAX_MEMBERS ? `${MAX_MEMBERS} members (the most) fit with time to spare` : `the time left after ${rounds} round(s) is less than another round`;
-      return make(longer, rounds, true, `${why}: ${longer} epochs each instead of the ${target} targeted from the ${startName}`);
+      while (longer < 2 * target && fit(longer + 1) >= members) longer++;
+      if (longer === target) return make(target, members, true, `${target} epochs per member from the ${startName}`);
+      const why = members >= most ? `${most} members (the most) fit with time to spare` : `the time left after ${roundsOf(members)} round(s) is less than another round`;
+      return make(longer, members, true, `${why}: ${longer} epochs each instead of the ${target} targeted from the ${startName}`);
     }
   }
-  // Not even one round at the minimum: one round of whatever epochs fit (at least one).
-  const spare = input.remainingSeconds - reserveSeconds(input.concurrency, input.testRows, input.validationRows, machineSpeed);
-  const epochs = Math.max(1, Math.floor(spare / epochSeconds));
-  return make(epochs, 1, spare >= epochSeconds, `the budget is short: one round of ${epochs} epoch(s)`);
+  // Not even one unit at the minimum: one unit of whatever epochs fit (at least one).
+  const members = Math.min(most, unit);
+  const spare = input.remainingSeconds - reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
+  const roundSeconds = roundsOf(members) * epochSeconds;
+  const epochs = Math.max(1, Math.floor(spare / roundSeconds));
+  return make(epochs, members, spare >= roundSeconds, `the budget is short: ${roundsOf(members) === 1 ? 'one round' : `${roundsOf(members)} rounds`} of ${epochs} epoch(s)`);
 }
 
 /* ---------- probes ---------- */
@@ -378,6 +407,11 @@ export interface AutoEnsembleInput {
   /** the start's checkpoints members cycle through (default: `startCheckpoints`, every one shipped) */
   checkpoints?: string[];
   name?: string;
+  /**
+   * k-fold cross-validation: `members` counts fold members, and the ensemble has
+   * `members / folds` recipes, each trained once per fold (checkpoints and rates go round by recipe)
+   */
+  folds?: number;
 }
 
 /**
@@ -396,15 +430,18 @@ export function spreadTurn(i: number, checkpoints: number): boolean {
  * The members the decisions make: the chosen start; the chosen rate, alternating with the
  * spread rate when there is one (`spreadTurn`), times RATE_FACTORS in turn; Adam with the rate decaying to a
  * tenth over the epochs, the chosen augmentation, different seeds; the shared 10% holdout the
- * probes were scored on.
+ * probes were scored on, or under k-fold (`folds`) recipes validated on every fold in turn.
  */
 export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const preset = input.preset ?? AUTO_PRESET;
+  const folds = input.folds && input.folds >= 2 ? input.folds : undefined;
+  if (folds && input.inits) throw new RangeError('auto: starting checkpoints per member (a second round) do not combine with k-fold members');
+  const entries = folds ? Math.max(1, Math.round(input.members / folds)) : input.members;
   const decay = input.epochs > 1 ? Number((0.1 ** (1 / (input.epochs - 1))).toFixed(3)) : 1;
   // Members cycle through the start's independently pretrained checkpoints: fine-tuned a few
   // epochs at small rates, members of one checkpoint stay close to it and to each other.
   const checkpoints = input.checkpoints ?? startCheckpoints(input.start, preset);
-  const members = Array.from({ length: input.members }, (_, i) => {
+  const members = Array.from({ length: entries }, (_, i) => {
     const init = input.inits?.[i] ?? checkpoints[i % Math.max(1, checkpoints.length)];
     const base = input.spreadLearningRate && spreadTurn(i, checkpoints.length) ? input.spreadLearningRate : input.learningRate;
     return memberFromInput(
@@ -423,10 +460,11 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
       i,
     );
   });
+  const who = folds ? `${entries} ${preset} recipe${entries === 1 ? '' : 's'} × ${folds} folds` : `${input.members} ${preset} members`;
   return {
     name: input.name ?? 'auto',
-    description: `${input.members} ${preset} members from the ${input.start} start${!input.inits && checkpoints.length > 1 ? ` (${checkpoints.length} checkpoints in turn)` : ''}, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
-    validation: { kind: 'shared', fraction: 0.1, seed: 42 },
+    description: `${who} from the ${input.start} start${!input.inits && checkpoints.length > 1 ? ` (${checkpoints.length} checkpoints in turn)` : ''}, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
+    validation: folds ? { kind: 'kfold', folds, seed: 42 } : { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };
 }

@@ -80,6 +80,12 @@ export interface AutoRecipeOptions {
    * machine was: two runs choose from the same probes (the answers-file test compares them).
    */
   fitProbesToSpeed?: boolean;
+  /**
+   * k-fold cross-validation of the members (`--folds k`): each recipe is trained once per fold,
+   * so every training row gets an out-of-fold prediction and the run CV figures. The recipe is
+   * still chosen on the shared holdout's probes.
+   */
+  folds?: number;
   onEvent?: (event: AutoEvent) => void;
 }
 
@@ -274,15 +280,20 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const choosingSeconds = (Date.now() - started) / 1000;
   const remaining = options.budgetSeconds - options.spentSeconds - choosingSeconds;
   const share = 1 - (options.secondRoundShare ?? 0);
+  // Under k-fold a member trains on (k − 1)/k of all the training rows and validates on the rest.
+  const folds = options.folds && options.folds >= 2 ? options.folds : undefined;
+  const allRows = trainRows.length + validationRows.length;
+  const foldValidationRows = folds ? Math.ceil(allRows / folds) : validationRows.length;
   const plan = planMembers({
     remainingSeconds: remaining * share,
-    trainRows: trainRows.length,
+    trainRows: folds ? allRows - foldValidationRows : trainRows.length,
     imagesPerSecond,
     concurrency: options.concurrency,
     start: best.start,
     testRows: dataset.ids.length,
-    validationRows: validationRows.length,
+    validationRows: foldValidationRows,
     syntheticRows: noise.syntheticRows,
+    ...(folds ? { folds } : {}),
   });
   emit({ type: 'auto-plan', reason: plan.reason });
   const record: AutoRecord = {
@@ -300,6 +311,6 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     choosingSeconds: Math.round(choosingSeconds),
     noise,
   };
-  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset });
+  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset, ...(folds ? { folds } : {}) });
   return { record, ensemble };
 }

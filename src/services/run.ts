@@ -18,6 +18,7 @@ import { describeOverrides, type AutoRecord } from '../ensemble/auto.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
+import { UserError } from '../errors.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
@@ -124,6 +125,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   let auto: AutoRecord | null = null;
   if (options.ensemble === AUTO_ENSEMBLE) {
     // The recipe is chosen on holdout rows only: the answers file is not passed on.
+    if (options.folds && options.pseudoLabel) throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
     stage('recipe', `choosing a recipe for this competition on its holdout rows (at most a quarter of the ${budgetSeconds / 60}-minute budget)`);
     const recipe = await chooseAutoRecipe({
       data: competition,
@@ -138,6 +140,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       ...(options.syntheticRows !== undefined ? { syntheticRows: options.syntheticRows } : {}),
       ...(options.preset ? { preset: options.preset } : {}),
       fitProbesToSpeed: options.fitProbesToSpeed,
+      ...(options.folds ? { folds: options.folds } : {}),
       onEvent: options.onAutoEvent,
     });
     // --seed, --epochs, --learning-rate, --batch-size win over the chosen recipe, and the record says so.

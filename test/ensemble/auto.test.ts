@@ -72,6 +72,28 @@ describe('budget planning', () => {
     expect(planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 400, start: 'noisy', syntheticRows: 43_200 })).toMatchObject({ members: 4, epochs: 1 });
   });
 
+  test('under k-fold, members come a whole recipe (k fold members) at a time, each on (k − 1)/k of the rows', () => {
+    // Given 5 folds of 12,000 rows (9,600 to train and 2,400 to validate per member), 900 s left
+    const kfold = { ...base, trainRows: 9_600, validationRows: 2_400, folds: 5 };
+    const plan = planMembers({ ...kfold, remainingSeconds: 900, start: 'noisy' });
+    // Then the members are whole recipes of 5, at most 10 (two recipes: 15 would pass 12)
+    expect(plan.members % 5).toBe(0);
+    expect(plan.members).toBeLessThanOrEqual(10);
+    expect(plan).toMatchObject({ folds: 5, recipes: plan.members / 5 });
+    // in rounds of 2 workers (the fifth member of a recipe shares a round with the next recipe's first)
+    expect(plan.rounds).toBe(Math.ceil(plan.members / 2));
+    expect(plan.trainSeconds).toBe(Math.round(plan.rounds * plan.epochs * (9_600 / 400)));
+    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(900);
+    expect(plan.reason).toMatch(/recipe\(s\) × 5 folds = \d+ members/);
+    // a long budget: 2 recipes × 5 folds, twice the target epochs
+    expect(planMembers({ ...kfold, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 10, recipes: 2, epochs: 8 });
+    // 4 folds: 3 recipes of 4 reach the 12-member cap; 13 folds: one recipe of 13
+    expect(planMembers({ ...kfold, folds: 4, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 12, recipes: 3 });
+    expect(planMembers({ ...kfold, folds: 13, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 13, recipes: 1 });
+    // too short for one recipe at the minimum epochs: one recipe anyway, marked as not fitting
+    expect(planMembers({ ...kfold, remainingSeconds: 60, start: 'clean' })).toMatchObject({ members: 5, recipes: 1, epochs: 1, rounds: 3, fits: false });
+  });
+
   test('a budget too short for anything still plans one round of one epoch, and says it does not fit', () => {
     const plan = planMembers({ ...base, remainingSeconds: 30, start: 'clean' });
     expect(plan).toMatchObject({ members: 2, epochs: 1, rounds: 1, fits: false });

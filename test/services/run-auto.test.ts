@@ -75,12 +75,12 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(stages.some((s) => s.startsWith('recipe: choosing a recipe'))).toBe(true);
 }, 600_000);
 
-test('the recipe auto picks is the same without the answers file (and with --epochs, which changes only the members)', async () => {
-  // Given the answers file moved away from the competition, and --epochs 1
+test('the recipe auto picks is the same without the answers file (and with --epochs and --folds, which change only the members)', async () => {
+  // Given the answers file moved away from the competition, --epochs 1 and --folds 3
   const answers = `${competition}-answers.csv`;
   await rename(answers, path.join(dir, 'elsewhere.csv'));
   stages.length = 0;
-  const without = await run('without-answers', { overrides: { epochs: 1 } });
+  const without = await run('without-answers', { overrides: { epochs: 1 }, folds: 3 });
   // Then nothing is scored against answers, and every decision is the same
   expect(without.answers).toBeNull();
   expect(without.submission.score ?? null).toBeNull();
@@ -95,6 +95,19 @@ test('the recipe auto picks is the same without the answers file (and with --epo
   expect(formatAutoSummary(without.auto!)).toContain('members × 1 epoch,');
   expect(formatAutoSummary(without.auto!)).toContain(`flags: ${note}`);
   expect(formatAutoSummary(withAnswers.auto!)).not.toContain('flags:');
+  // And under --folds 3 the plan counts whole recipes of 3 fold members, each validated on
+  // its fold, so the run reports CV figures over the folds and out-of-fold predictions of all
+  // 300 training rows
+  const plan = without.auto!.plan;
+  expect(plan.folds).toBe(3);
+  expect(plan.members).toBe(plan.recipes! * 3);
+  expect(manifest.ensemble.validation).toMatchObject({ kind: 'kfold', folds: 3 });
+  expect(manifest.ensemble.members).toHaveLength(plan.recipes!);
+  expect(manifest.members.map((m: { name: string }) => m.name)).toEqual(manifest.ensemble.members.flatMap((m: { name: string }) => [1, 2, 3].map((f) => `${m.name}-f${f}`)));
+  expect(without.evaluation.cv).toMatchObject({ folds: 3 });
+  expect(without.evaluation.cv!.ensemble.accuracy.mean).toBeGreaterThan(0.5);
+  expect(without.evaluation.heldOutRows).toHaveLength(300);
+  expect(formatAutoSummary(without.auto!)).toContain(`${plan.recipes} recipe${plan.recipes === 1 ? '' : 's'} × 3 folds = ${plan.members} members × 1 epoch,`);
 }, 600_000);
 
 test('pseudo-labelling: confident test predictions of a trained run become round 2\'s extra training rows', async () => {
