@@ -69,7 +69,8 @@ export function unseenImages(mnist: MnistSet, rows: readonly number[], answers: 
 }
 
 interface RunRecord {
-  members: Array<{ name: string; ok: boolean; checkpoint: string }>;
+  /** `recipe`: the ensemble entry a k-fold member trains (`<recipe>-f<i>`) */
+  members: Array<{ name: string; ok: boolean; checkpoint: string; recipe?: string }>;
   ensemble: { members: Array<{ name: string; init?: string }> };
 }
 
@@ -97,7 +98,7 @@ async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, 
     model.dispose();
     const s = lossAndAccuracy(p, data.labels, all);
     probs.push(p);
-    members.push({ name: m.name, init: inits.get(m.name) ?? '?', logLoss: round(s.loss), accuracy: round(s.acc) });
+    members.push({ name: m.name, init: inits.get(m.recipe ?? m.name) ?? '?', logLoss: round(s.loss), accuracy: round(s.acc) });
   }
   const vote = (chosen: number[]) => {
     const avg = new Float32Array(rows.length * 10);

@@ -303,6 +303,35 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect((await plain(['zzzzzzzz'])).stderr).not.toMatch(/did you mean/);
   });
 
+  test('help --json: every command with its arguments and flags as data; one command; a topic; an unknown one is an error naming the closest', async () => {
+    const all = await digitsJson(['help']);
+    const catalog = expectFinished(all, 'result') as unknown as { bin: string; topics: Array<{ name: string }>; commands: Array<{ id: string; summary?: string; flags: Array<{ name: string; type: string; default?: unknown; options?: string[] }> }> };
+    expect(all.lines).toHaveLength(1);
+    expect(catalog.bin).toBe('digits');
+    const ids = catalog.commands.map((c) => c.id);
+    for (const id of ['run', 'train', 'data practice', 'runs compare', 'help']) expect(ids).toContain(id);
+    expect(catalog.topics.map((t) => t.name)).toContain('data');
+    expect(catalog.commands.every((c) => typeof c.summary === 'string' && c.summary.length > 0)).toBe(true);
+    const run = catalog.commands.find((c) => c.id === 'run')!;
+    expect(run.flags.find((f) => f.name === 'folds')).toMatchObject({ type: 'option' });
+    expect(run.flags.find((f) => f.name === 'pseudo-label')).toMatchObject({ type: 'boolean' });
+    expect(run.flags.find((f) => f.name === 'budget')).toMatchObject({ type: 'option', default: '20' });
+    const one = expectFinished(await digitsJson(['help', 'data', 'practice']), 'result') as unknown as typeof catalog;
+    expect(one.commands.map((c) => c.id)).toEqual(['data practice']);
+    expect(one.commands[0]!.flags.find((f) => f.name === 'recipe')!.options).toContain('mnistc-fog');
+    const topic = expectFinished(await digitsJson(['help', 'runs']), 'result') as unknown as typeof catalog;
+    expect(topic.commands.map((c) => c.id)).toEqual(['runs']);
+    const data = expectFinished(await digitsJson(['help', 'data']), 'result') as unknown as typeof catalog;
+    expect(data.commands.map((c) => c.id)).toEqual(expect.arrayContaining(['data import', 'data practice', 'data split']));
+    const unknown = await digitsJson(['help', 'trian']);
+    expect(expectFinished(unknown, 'error')).toMatchObject({ error: 'trian is not a digits command or topic', hint: expect.stringContaining('did you mean `digits help train`?') });
+    expect(unknown.code).toBe(2);
+    // and without --json, oclif's help text as before
+    const { stdout } = await exec(process.execPath, [bin, 'help', 'run'], { cwd: work, env });
+    expect(stdout).toContain('$ digits run');
+    expect(stdout).toContain('--folds=<value>');
+  });
+
   test("oclif's own parse errors (a bad value, flags that exclude each other) in the one error format, naming the flag", async () => {
     const bad = await digitsJson(['train', '--data', comp(), '--epochs', 'abc']);
     expect(expectFinished(bad, 'error')).toMatchObject({ error: '--epochs: expected an integer but received: abc', where: { flag: 'epochs' } });
