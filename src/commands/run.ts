@@ -59,7 +59,6 @@ export default class Run extends DigitsCommand {
     if (flags.preset && flags.ensemble !== 'auto') throw new UserError('--preset chooses the network of the auto ensemble', { where: { flag: 'preset' }, hint: 'Drop --ensemble (auto is the default), or set each member\'s "preset" in your ensemble file.' });
     if (flags['synthetic-rows'] !== undefined && flags.ensemble !== 'auto') throw new UserError('--synthetic-rows works with the auto ensemble', { where: { flag: 'synthetic-rows' }, hint: 'Drop --ensemble (auto is the default) or drop --synthetic-rows.' });
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
-    if (flags['pseudo-label'] && flags.folds) throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
     if (flags.run && !flags.resume) throw new UserError('--run names the run to continue, and needs --resume', { where: { flag: 'run' }, hint: `Add --resume to continue ${flags.run}, or leave --run out: a new run goes to runs/<ensemble>-<time>.` });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
     // A run is named after its ensemble, as `digits train` names it: auto, a built-in, or an

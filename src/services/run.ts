@@ -97,6 +97,10 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   // Loading the orientation detector, evaluation and submission run tfjs in this process.
   await initEngine({ backend: options.backend });
   if (options.resume) return resumeMainJob(options, started);
+  // Refused before anything is built or imported.
+  if (options.ensemble === AUTO_ENSEMBLE && options.folds && options.pseudoLabel) {
+    throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
+  }
   let competition = options.data ? path.resolve(options.data) : path.join(options.workDir, 'competitions', DEFAULT_PRACTICE_RECIPE);
   let answers = options.answers ? path.resolve(options.answers) : null;
 
@@ -125,7 +129,6 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   let auto: AutoRecord | null = null;
   if (options.ensemble === AUTO_ENSEMBLE) {
     // The recipe is chosen on holdout rows only: the answers file is not passed on.
-    if (options.folds && options.pseudoLabel) throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
     stage('recipe', `choosing a recipe for this competition on its holdout rows (at most a quarter of the ${budgetSeconds / 60}-minute budget)`);
     const recipe = await chooseAutoRecipe({
       data: competition,

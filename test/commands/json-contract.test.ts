@@ -274,6 +274,15 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(error.where).toEqual({ flag: 'preset' });
   });
 
+  test('run --pseudo-label --folds: one error line naming --folds, nothing built or trained', async () => {
+    const both = await digitsJson(['run', '--data', comp(), '--pseudo-label', '--folds', '3']);
+    const error = expectFinished(both, 'error');
+    expect(both.lines).toHaveLength(1);
+    expect(both.code).toBe(2);
+    expect(error.error).toBe('--pseudo-label does not combine with --folds');
+    expect(error.where).toEqual({ flag: 'folds' });
+  });
+
   test('run --synthetic-rows with an ensemble other than auto: one error line naming --synthetic-rows, nothing trained', async () => {
     const outcome = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--synthetic-rows', '1000']);
     const error = expectFinished(outcome, 'error');
