@@ -11,7 +11,7 @@ import type { NoiseFit } from '../data/noise-model.js';
 import type { AugmentationConfig } from '../model/augment.js';
 import type { Start } from '../training/search/space.js';
 import { startCheckpoints } from '../training/search/space.js';
-import { memberFromInput, type EnsembleSpec, type MemberOverrides } from './ensemble-spec.js';
+import { memberFromInput, withFolds, type EnsembleSpec, type MemberOverrides } from './ensemble-spec.js';
 
 /** Share of the budget spent choosing the recipe, at most. */
 export const CHOOSING_SHARE = 0.25;
@@ -461,10 +461,11 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
     );
   });
   const who = folds ? `${entries} ${preset} recipe${entries === 1 ? '' : 's'} × ${folds} folds` : `${input.members} ${preset} members`;
-  return {
+  const spec: EnsembleSpec = {
     name: input.name ?? 'auto',
     description: `${who} from the ${input.start} start${!input.inits && checkpoints.length > 1 ? ` (${checkpoints.length} checkpoints in turn)` : ''}, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
-    validation: folds ? { kind: 'kfold', folds, seed: 42 } : { kind: 'shared', fraction: 0.1, seed: 42 },
+    validation: { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };
+  return folds ? withFolds(spec, folds) : spec;
 }
