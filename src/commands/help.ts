@@ -1,5 +1,6 @@
-import { Args, Flags, Help } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
+import DigitsHelp from '../cli/help-class.js';
 import { commandCatalog } from '../cli/command-catalog.js';
 import { jsonFlag } from '../cli/flags.js';
 
@@ -32,6 +33,6 @@ export default class HelpCommand extends DigitsCommand {
       return;
     }
     if (words.length > 0) commandCatalog(this.config, words); // an unknown command or topic is a UserError naming the closest
-    await new Help(this.config, { all: flags['nested-commands'] }).showHelp(words);
+    await new DigitsHelp(this.config, { all: flags['nested-commands'] }).showHelp(['help', ...words]);
   }
 }

@@ -339,6 +339,12 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const { stdout } = await exec(process.execPath, [bin, 'help', 'run'], { cwd: work, env });
     expect(stdout).toContain('$ digits run');
     expect(stdout).toContain('--folds=<value>');
+    // the help command's own usage when it is the one asked about (oclif printed the root help)
+    for (const argv of [['help', '-h'], ['help', '--help'], ['help', 'help']]) {
+      const own = await exec(process.execPath, [bin, ...argv], { cwd: work, env });
+      expect(own.stdout, argv.join(' ')).toContain('$ digits help [COMMAND...] [--json] [-n]');
+    }
+    expect((await exec(process.execPath, [bin, 'help'], { cwd: work, env })).stdout).toContain('TOPICS');
   });
 
   test("oclif's own parse errors (a bad value, flags that exclude each other) in the one error format, naming the flag", async () => {

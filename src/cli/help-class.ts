@@ -1,0 +1,20 @@
+import { Help } from '@oclif/core';
+
+/**
+ * oclif's help, except that the `help` command asks for its own: oclif reads `help` in the
+ * words as "show help", so `digits help -h`, `digits help --help` and `digits help help`
+ * printed the root help instead of the help command's usage and its `--json` flag.
+ * Registered as `oclif.helpClass` (used for `-h`/`--help` on any command) and used by
+ * `digits help` with the words after it prefixed by `help` (`help help` asks for this command).
+ */
+export default class DigitsHelp extends Help {
+  override async showHelp(argv: string[]): Promise<void> {
+    const words = argv.filter((w) => !w.startsWith('-'));
+    const asked = words.length > 0 && words.every((w) => w === 'help') && (words.length > 1 || argv.includes('-h') || argv.includes('--help'));
+    if (asked) {
+      const command = this.config.findCommand('help');
+      if (command) return this.showCommandHelp(command);
+    }
+    return super.showHelp(argv);
+  }
+}
