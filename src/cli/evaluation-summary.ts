@@ -55,7 +55,8 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
   }
   if (report.ensemble.bestUnit) out += line(`best single (${report.ensemble.bestUnit.name})`, { ...report.ensemble.soft, ...report.ensemble.bestUnit });
   for (const w of report.ensemble.warnings ?? []) out += `  NOTE: ${w}\n`;
-  const worst = [...report.ensemble.soft.perClass].sort((a, b) => a.f1 - b.f1).slice(0, 3);
+  // A digit with no held-out rows has no recall, so no F1 to rank (its 0 would top the list).
+  const worst = report.ensemble.soft.perClass.filter((c) => c.support > 0).sort((a, b) => a.f1 - b.f1).slice(0, 3);
   out += `  weakest classes (F1): ${worst.map((c) => `${c.label}: ${pct(c.f1)}`).join(', ')}\n`;
   const pairs = submittedVote(report).mostConfused.slice(0, 3);
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;

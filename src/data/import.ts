@@ -34,6 +34,7 @@ import {
   readManifest,
   sha256OfFile,
 } from './dataset.js';
+import { classCoverageWarnings } from './class-coverage.js';
 import { type LayoutOverrides, type TrainLayout, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
 import { type Orientation, type OrientationScorer, detectOrientation } from './orientation.js';
 import { removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
@@ -90,6 +91,8 @@ export interface ImportReport {
   orientationNote: string;
   train: { file: string; rows: number; classCounts: number[] };
   test: { file: string | null; rows: number; hasLabels: boolean };
+  /** What the training labels cannot support (a digit with no rows or very few): `classCoverageWarnings`. */
+  warnings: string[];
   ids: { from: 'sample-submission' | 'generated'; count: number; first: string | null; last: string | null };
   submissionHeader: string[];
   detected: DatasetManifest['detected'];
@@ -309,6 +312,7 @@ function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportR
     orientationNote: manifest.orientationNote,
     train: { file: detected.train.file, rows: manifest.train.rows, classCounts: manifest.train.classCounts },
     test: { file: detected.test?.file ?? null, rows: manifest.test.rows, hasLabels: manifest.test.labels !== null },
+    warnings: classCoverageWarnings(manifest.train.classCounts),
     ids: { from: manifest.submission.idsFrom, count: ids, first: null, last: null },
     submissionHeader: manifest.submission.header,
     detected,

@@ -6,6 +6,7 @@
 import { access, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles } from '../data/import.js';
+import { classCoverageWarnings } from '../data/class-coverage.js';
 import { DEFAULT_DATASET_SUBDIR, readTestIds } from '../data/dataset.js';
 import { initEngine } from '../engine/backend.js';
 import { importData } from './import.js';
@@ -120,6 +121,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   stage('import', `importing ${competition}`);
   const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
+  for (const warning of classCoverageWarnings(imported.train.classCounts, { folds: options.folds })) stage('import', `warning: ${warning}`);
   // A wrong answers file fails now, not after the whole budget is spent training.
   if (answers) await readAnswers(answers, await readTestIds(imported.datasetDir));
 

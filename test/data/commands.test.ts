@@ -27,7 +27,11 @@ describe('data commands, as a user runs them', () => {
 
     const imported = await run(DataImport, [out, '--json']);
     expect(imported.exit).toBe(0);
-    const report = JSON.parse(imported.stdout);
+    // 30 rows hold a few of each digit: a warning event first (NDJSON), the result last
+    const lines = imported.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.slice(0, -1)).toEqual([{ type: 'warning', message: expect.stringMatching(/^few training rows for digits 0: \d/) }]);
+    const report = lines.at(-1);
+    expect(report.warnings).toEqual([lines[0].message]);
     expect(report).toMatchObject({ width: 28, scale: 1, orientation: 'as-is', reused: null, ids: { from: 'sample-submission', count: 12, first: '1', last: '12' } });
     expect(report.detected.train.label.value.column).toBe(784);
 

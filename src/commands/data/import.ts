@@ -82,10 +82,12 @@ export default class DataImport extends DigitsCommand {
       progress.finish();
     }
     if (flags.json) {
+      for (const message of report.warnings) this.emitJson({ type: 'warning', message });
       this.printJson(report);
       return;
     }
     process.stdout.write(renderImportReport(report));
+    for (const message of report.warnings) process.stderr.write(`warning: ${message}\n`);
   }
 }
 

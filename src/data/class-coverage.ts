@@ -1,0 +1,27 @@
+/**
+ * What a competition's training labels cannot support: a digit with no training rows, or
+ * with too few for held-out figures to say anything about it (and, under k-fold, fewer rows
+ * than folds, so some folds validate none of it). Kaggle's digit competitions have all ten
+ * digits by the thousand; a cut-down or hand-made one may not, and nothing else says so.
+ */
+
+/** Below this many training rows a digit's held-out figures rest on a row or two. */
+export const FEW_ROWS_PER_CLASS = 10;
+
+export function classCoverageWarnings(classCounts: readonly number[], options: { folds?: number } = {}): string[] {
+  const warnings: string[] = [];
+  const missing = classCounts.flatMap((count, digit) => (count === 0 ? [digit] : []));
+  if (missing.length > 0 && missing.length < classCounts.length) {
+    const which = missing.length === 1 ? `digit ${missing[0]} has` : `digits ${missing.join(', ')} have`;
+    warnings.push(`${which} no training rows: networks fine-tuned from a checkpoint can still predict ${missing.length === 1 ? 'it' : 'them'}, from-scratch ones cannot, and no held-out figure scores ${missing.length === 1 ? 'it' : 'them'}`);
+  }
+  const folds = options.folds && options.folds >= 2 ? options.folds : 0;
+  const few = classCounts.flatMap((count, digit) => (count > 0 && count < Math.max(FEW_ROWS_PER_CLASS, folds) ? [digit] : []));
+  if (few.length > 0) {
+    const counts = few.map((digit) => `${digit}: ${classCounts[digit]}`).join(', ');
+    const short = folds ? few.filter((digit) => classCounts[digit]! < folds) : [];
+    const foldNote = short.length > 0 ? `; fewer than the ${folds} folds for ${short.join(', ')}, so some folds validate none of ${short.length === 1 ? 'it' : 'them'}` : '';
+    warnings.push(`few training rows for ${few.length === 1 ? 'digit' : 'digits'} ${counts}: held-out figures for ${few.length === 1 ? 'it' : 'them'} rest on a row or two${foldNote}`);
+  }
+  return warnings;
+}

@@ -1,0 +1,41 @@
+import { afterAll, describe, expect, test } from 'vitest';
+import { classCoverageWarnings } from '../../src/data/class-coverage.js';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { competition, csv, removeTempDirs } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+describe('class coverage of the training labels', () => {
+  test('all ten digits by the dozen: nothing to say', () => {
+    expect(classCoverageWarnings(new Array(10).fill(50))).toEqual([]);
+    expect(classCoverageWarnings(new Array(10).fill(50), { folds: 5 })).toEqual([]);
+  });
+
+  test('a digit without rows, and digits with a few, are named with their counts', () => {
+    const counts = [66, 82, 67, 61, 55, 56, 50, 54, 0, 2];
+    const warnings = classCoverageWarnings(counts);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^digit 8 has no training rows: .*no held-out figure scores it$/);
+    expect(warnings[1]).toMatch(/^few training rows for digit 9: 2: held-out figures for it rest on a row or two$/);
+    expect(classCoverageWarnings([0, 0, 5, 5, 5, 5, 5, 5, 5, 5])[0]).toMatch(/^digits 0, 1 have no training rows/);
+  });
+
+  test('under k-fold, fewer rows than folds says which digits some folds cannot validate', () => {
+    const counts = [40, 40, 40, 40, 40, 40, 40, 40, 12, 3];
+    expect(classCoverageWarnings(counts)).toEqual([expect.stringMatching(/^few training rows for digit 9: 3:/)]);
+    const kfold = classCoverageWarnings(counts, { folds: 13 });
+    expect(kfold).toEqual([expect.stringMatching(/^few training rows for digits 8: 12, 9: 3: .*; fewer than the 13 folds for 8, 9, so some folds validate none of them$/)]);
+  });
+
+  test('no training rows at all is not a coverage problem (import says there are none)', () => {
+    expect(classCoverageWarnings(new Array(10).fill(0))).toEqual([]);
+  });
+
+  test('the import report carries the warnings of what it imported', async () => {
+    const rows = Array.from({ length: 90 }, (_, i) => `${i % 9},${i},0,0,${255 - i}`); // no 9s
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', ...rows, '9,1,2,3,4'), 'test.csv': csv('a,b,c,d', '0,0,0,0') });
+    const report = await importCompetition({ ...(await resolveCompetitionFiles([dir])) });
+    expect(report.train.classCounts).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 10, 1]);
+    expect(report.warnings).toEqual([expect.stringMatching(/^few training rows for digit 9: 1:/)]);
+  });
+});
