@@ -1,6 +1,6 @@
 /** Flags shared by many commands, defined once (Shopify CLI `src/cli/flags.ts` style). */
 import path from 'node:path';
-import { Flags } from '@oclif/core';
+import { Errors, Flags } from '@oclif/core';
 import { BACKEND_NAMES } from '../engine/backend-names.js';
 
 /** oclif's --json (every DigitsCommand has `enableJsonFlag`), with our description of the contract. */
@@ -39,7 +39,8 @@ export const memberOverrideFlags = {
     description: 'Initial learning rate of every member (default: each member\'s own).',
     parse: async (input: string) => {
       const value = Number(input);
-      if (!(Number.isFinite(value) && value > 0)) throw new Error(`--learning-rate must be a number > 0, got ${input} (for example 1e-3)`);
+      // A CLIError, so the base command reports it as a bad flag value (exit 2), not as a bug.
+      if (!(input.trim() !== '' && Number.isFinite(value) && value > 0)) throw new Errors.CLIError(`expected a number > 0 (for example 1e-3), got ${input}`, { exit: 2 });
       return value;
     },
   })(),

@@ -351,6 +351,12 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const bad = await digitsJson(['train', '--data', comp(), '--epochs', 'abc']);
     expect(expectFinished(bad, 'error')).toMatchObject({ error: '--epochs: expected an integer but received: abc', where: { flag: 'epochs' } });
     expect(bad.code).toBe(2);
+    // our own flag parser (--learning-rate) fails the same way, not as an internal error (exit 70)
+    for (const command of ['train', 'run']) {
+      const rate = await digitsJson([command, '--data', comp(), '--learning-rate', '0']);
+      expect(expectFinished(rate, 'error')).toMatchObject({ error: '--learning-rate: expected a number > 0 (for example 1e-3), got 0', where: { flag: 'learning-rate' } });
+      expect(rate.code).toBe(2);
+    }
     const both = await digitsJson(['data', 'split', '--data', comp(), '--folds', '3', '--validation', '0.2']);
     expect(expectFinished(both, 'error')).toMatchObject({ error: '--folds=3 cannot also be provided when using --validation; --validation=0.2 cannot also be provided when using --folds', where: { flag: 'folds' } });
     // a missing argument names no flag (oclif's text lists the usage's flags after it)
