@@ -31,7 +31,7 @@ export default class Run extends DigitsCommand {
     ...memberOverrideFlags,
     // Literals, not the service's constants: oclif reads flags without loading the services.
     ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files").`, default: 'auto' }),
-    budget: Flags.string({ description: 'Minutes the whole run should take on this machine (auto plans its probes and members to fit).', default: '20' }),
+    budget: Flags.string({ description: 'auto: minutes the whole run should take on this machine (it plans its probes and members to fit; default 20).' }),
     preset: Flags.string({ description: 'auto: the network its probes and members use (default: auto\'s own, README "The auto ensemble"); needs shipped clean/noisy checkpoints of that preset to fine-tune from, else it trains from scratch.', options: PRESET_NAMES }),
     'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),
     'synthetic-rows': Flags.integer({ description: 'auto: how many MNIST train images with the competition\'s fitted noise join the training rows when its noise can be modelled (default: enough for 54,000 training rows in all for Gaussian sensor noise, none for photon or impulse noise; 0: none; README "Synthetic rows").', min: 0 }),
@@ -54,10 +54,11 @@ export default class Run extends DigitsCommand {
       import('../tui/train-state.js'),
     ]);
     const json = this.jsonEnabled();
-    const budgetMinutes = Number(flags.budget);
-    if (!(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
+    const budgetMinutes = flags.budget === undefined ? undefined : Number(flags.budget);
+    if (budgetMinutes !== undefined && !(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
     if (flags.preset && flags.ensemble !== 'auto') throw new UserError('--preset chooses the network of the auto ensemble', { where: { flag: 'preset' }, hint: 'Drop --ensemble (auto is the default), or set each member\'s "preset" in your ensemble file.' });
     if (flags['synthetic-rows'] !== undefined && flags.ensemble !== 'auto') throw new UserError('--synthetic-rows works with the auto ensemble', { where: { flag: 'synthetic-rows' }, hint: 'Drop --ensemble (auto is the default) or drop --synthetic-rows.' });
+    if (flags.budget !== undefined && flags.ensemble !== 'auto' && !flags.resume) throw new UserError('--budget plans the auto ensemble', { where: { flag: 'budget' }, hint: 'Drop --ensemble (auto is the default), or drop --budget: an ensemble file trains its members\' own epochs.' });
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
     if (flags.run && !flags.resume) throw new UserError('--run names the run to continue, and needs --resume', { where: { flag: 'run' }, hint: `Add --resume to continue ${flags.run}, or leave --run out: a new run goes to runs/<ensemble>-<time>.` });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;

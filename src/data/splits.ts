@@ -72,7 +72,8 @@ export function stratifiedKFold(labels: ArrayLike<number>, options: { k: number;
   const { k } = options;
   if (!Number.isInteger(k) || k < 2 || k > labels.length) throw new RangeError(`k must be an integer from 2 to ${labels.length}, got ${k}`);
   const random = createRandom(options.seed);
-  const assignment = new Uint8Array(labels.length);
+  // Uint32: fold numbers past 255 wrapped in the Uint8Array this was, leaving folds empty.
+  const assignment = new Uint32Array(labels.length);
   let position = 0;
   for (const group of groupByClass(labels).values()) {
     for (const index of shuffleInPlace(group.slice(), random)) assignment[index] = position++ % k;

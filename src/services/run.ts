@@ -3,7 +3,7 @@
  * the embedded default: a noisy practice competition built from MNIST) to a validated
  * submission, an evaluation on held-out rows and an HTML report, in one command.
  */
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles } from '../data/import.js';
 import { classCoverageWarnings } from '../data/class-coverage.js';
@@ -20,7 +20,8 @@ import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEve
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
-import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
+import { RUN_MANIFEST, resolveStoredPath, type RunManifest } from '../runs/manifest.js';
+import { readLedger } from '../data/submission.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
@@ -102,6 +103,10 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   if (options.ensemble === AUTO_ENSEMBLE && options.folds && options.pseudoLabel) {
     throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
   }
+  if (options.data && (await stat(options.data).catch(() => null))?.isFile()) {
+    const folder = path.dirname(path.resolve(options.data));
+    throw new UserError(`--data takes the competition's folder, not one of its files (${options.data})`, { where: { flag: 'data' }, hint: `digits run --data ${path.relative(process.cwd(), folder) || '.'} (the folder holding train.csv, test.csv and sample_submission.csv).` });
+  }
   let competition = options.data ? path.resolve(options.data) : path.join(options.workDir, 'competitions', DEFAULT_PRACTICE_RECIPE);
   let answers = options.answers ? path.resolve(options.answers) : null;
 
@@ -121,18 +126,23 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   stage('import', `importing ${competition}`);
   const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
+  // What cannot end in a submission fails now, not after the budget is spent.
+  if (imported.test.rows === 0) {
+    throw new UserError(`${competition} has no test rows, so a run cannot end in a submission`, { where: { file: competition }, hint: 'Put the competition\'s test.csv beside its train.csv; `digits train --data` trains without one.' });
+  }
+  const budgetSeconds = (options.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
+  if (options.folds) checkFolds(options.folds, imported.train.rows, options.ensemble === AUTO_ENSEMBLE ? { budgetSeconds, concurrency: options.concurrency } : undefined);
   for (const warning of classCoverageWarnings(imported.train.classCounts, { folds: options.folds })) stage('import', `warning: ${warning}`);
   // A wrong answers file fails now, not after the whole budget is spent training.
   if (answers) await readAnswers(answers, await readTestIds(imported.datasetDir));
 
   const runDir = path.join(options.workDir, 'runs', options.runName);
-  const budgetSeconds = (options.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
   let ensemble: EnsembleSpec;
   let auto: AutoRecord | null = null;
   if (options.ensemble === AUTO_ENSEMBLE) {
     // The recipe is chosen on holdout rows only: the answers file is not passed on.
     stage('recipe', `choosing a recipe for this competition on its holdout rows (at most a quarter of the ${budgetSeconds / 60}-minute budget)`);
-    const recipe = await chooseAutoRecipe({
+    const recipe = await removeRunDirOnError(runDir, () => chooseAutoRecipe({
       data: competition,
       budgetSeconds,
       spentSeconds: (Date.now() - started) / 1000,
@@ -147,7 +157,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       fitProbesToSpeed: options.fitProbesToSpeed,
       ...(options.folds ? { folds: options.folds } : {}),
       onEvent: options.onAutoEvent,
-    });
+    }));
     // --seed, --epochs, --learning-rate, --batch-size win over the chosen recipe, and the record says so.
     ensemble = withOverrides(recipe.ensemble, options.overrides);
     const overrides = definedOverrides(options.overrides);
@@ -222,8 +232,23 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   let answers = options.answers ? path.resolve(options.answers) : null;
   if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
   if (answers) await readAnswers(answers, await readTestIds(plan.data));
-  stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
-  await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
+  if (plan.manifest.status === 'finished') {
+    // Trained to the end: a finished run is not trained again (it was, epochs and all, adding
+    // to its time). Its submission may still be missing (stopped while evaluating or submitting).
+    const ledgerDir = path.join(options.workDir, 'submissions');
+    const submitted = (await readLedger(ledgerDir).catch(() => [])).some((entry) => resolveStoredPath(ledgerDir, entry.run) === runDir);
+    if (submitted) {
+      throw new UserError(`run ${path.basename(runDir)} already finished: its members are trained and its submission is in ${path.relative(process.cwd(), ledgerDir) || ledgerDir}`, {
+        where: { flag: 'run' },
+        hint: `\`digits submit --run ${path.relative(process.cwd(), runDir) || runDir}\` writes another submission from it; \`digits run\` without --resume starts a new run.`,
+      });
+    }
+    stage('train', `the ${plan.ensemble.name} ensemble in ${runDir} finished training: evaluating and submitting it`);
+  } else {
+    const members = expandFolds(plan.ensemble).length;
+    stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members} members, each from its last saved epoch)`);
+    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
+  }
   return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold', auto: plan.manifest.auto ?? null });
 }
 
@@ -242,6 +267,41 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
     report = await options.writeReport(runDir);
   }
   return { competition, answers, runDir, evaluation, submission, report, auto: job.auto, seconds: Math.round((Date.now() - job.started) / 1000) };
+}
+
+/**
+ * Training rows per worker and second that no machine of ours reaches (these 2-core VMs train
+ * seed002 at 450–840): a k-fold plan slower than this on one epoch cannot fit at all.
+ */
+const FASTEST_IMAGES_PER_SECOND = 2000;
+
+/**
+ * `--folds` that cannot work, refused before the recipe is chosen: more folds than rows, or,
+ * for auto, one recipe (k fold members of one epoch each) longer than the whole budget even
+ * at FASTEST_IMAGES_PER_SECOND.
+ */
+export function checkFolds(folds: number, rows: number, auto?: { budgetSeconds: number; concurrency: number }): void {
+  if (folds > rows) {
+    throw new UserError(`--folds ${folds} is more than the ${rows} training rows`, { where: { flag: 'folds' }, hint: 'For example --folds 5: each fold validates a fifth of the rows.' });
+  }
+  if (!auto) return;
+  const seconds = (folds * (rows - Math.ceil(rows / folds))) / (FASTEST_IMAGES_PER_SECOND * Math.max(1, auto.concurrency));
+  if (seconds > auto.budgetSeconds) {
+    throw new UserError(`--folds ${folds} cannot fit a ${Number((auto.budgetSeconds / 60).toFixed(2))}-minute budget: auto trains whole recipes of ${folds} fold members, and one epoch each would take at least ${Math.round(seconds)} s here`, {
+      where: { flag: 'folds' },
+      hint: 'Use fewer folds (4 or 5 is usual), or a larger --budget.',
+    });
+  }
+}
+
+/** A run that fails while auto chooses its recipe leaves no run folder (only its probes would be in it). */
+async function removeRunDirOnError<T>(runDir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(await exists(path.join(runDir, RUN_MANIFEST)))) await rm(runDir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** The overrides the user set, or undefined when none is. */

@@ -283,6 +283,14 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(error.where).toEqual({ flag: 'folds' });
   });
 
+  test('run --budget with an ensemble other than auto: one error line naming --budget (it was ignored)', async () => {
+    const outcome = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--budget', '5']);
+    const error = expectFinished(outcome, 'error');
+    expect(outcome.lines).toHaveLength(1);
+    expect(outcome.code).toBe(2);
+    expect(error).toMatchObject({ error: '--budget plans the auto ensemble', where: { flag: 'budget' } });
+  });
+
   test('run --synthetic-rows with an ensemble other than auto: one error line naming --synthetic-rows, nothing trained', async () => {
     const outcome = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--synthetic-rows', '1000']);
     const error = expectFinished(outcome, 'error');
@@ -324,7 +332,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const run = catalog.commands.find((c) => c.id === 'run')!;
     expect(run.flags.find((f) => f.name === 'folds')).toMatchObject({ type: 'option' });
     expect(run.flags.find((f) => f.name === 'pseudo-label')).toMatchObject({ type: 'boolean' });
-    expect(run.flags.find((f) => f.name === 'budget')).toMatchObject({ type: 'option', default: '20' });
+    expect(run.flags.find((f) => f.name === 'budget')).toMatchObject({ type: 'option', description: expect.stringContaining('default 20') });
     const one = expectFinished(await digitsJson(['help', 'data', 'practice']), 'result') as unknown as typeof catalog;
     expect(one.commands.map((c) => c.id)).toEqual(['data practice']);
     expect(one.commands[0]!.flags.find((f) => f.name === 'recipe')!.options).toContain('mnistc-fog');

@@ -79,6 +79,12 @@ describe('stratifiedKFold', () => {
     expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
   });
 
+  test('more than 255 folds: none is empty (fold numbers wrapped past 255 once)', () => {
+    const labels = Uint8Array.from({ length: 2000 }, (_, i) => i % 10);
+    const folds = stratifiedKFold(labels, { k: 1000, seed: 3 });
+    expect(folds.map((fold) => fold.validation.length)).toEqual(new Array(1000).fill(2));
+  });
+
   test.each([1, 0, 2.5, 1000])('rejects k = %f for 37 rows', (k) => {
     expect(() => stratifiedKFold(labelsWith([37]), { k, seed: 1 })).toThrow(RangeError);
   });

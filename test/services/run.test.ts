@@ -2,14 +2,15 @@
  * The main job on a tiny competition: it initialises the engine it was asked for (its
  * in-process tfjs work runs there), and `--resume` continues a run from its folder alone.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { runMainJob, type MainJobOptions } from '../../src/services/run.js';
+import { checkFolds, runMainJob, type MainJobOptions } from '../../src/services/run.js';
+import { UserError } from '../../src/errors.js';
 import { readRunManifest } from '../../src/runs/manifest.js';
 
 let dir: string;
@@ -73,3 +74,62 @@ test('a wrong answers file fails before any training: missing, or of another com
     await expect(readFile(path.join(dir, 'runs', runName, 'run.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   }
 }, 120_000);
+
+test('--resume on a finished run: refused once it has a submission; without one, evaluated and submitted, not trained again', async () => {
+  // Given the finished run of the test above (trained, evaluated, submitted)
+  const runDir = path.join(dir, 'runs', 'first');
+  const before = await readRunManifest(runDir);
+  // When it is resumed, it is refused, naming --run and pointing at digits submit
+  const error = await runMainJob({ ...options, data: undefined, runName: 'ignored', resume: runDir }).then(
+    () => null,
+    (caught: unknown) => caught as UserError,
+  );
+  expect(error).toBeInstanceOf(UserError);
+  expect(error!.message).toMatch(/^run first already finished: its members are trained and its submission is in /);
+  expect(error!.where).toEqual({ flag: 'run' });
+  expect(error!.hint).toMatch(/digits submit --run /);
+  // Given the same run without its submission (stopped while submitting)
+  await rm(path.join(dir, 'submissions'), { recursive: true, force: true });
+  const stages: string[] = [];
+  const result = await runMainJob({ ...options, data: undefined, runName: 'ignored', resume: runDir, onStage: (stage, message) => stages.push(`${stage}: ${message}`) });
+  // Then it is evaluated and submitted; no member trained again (the record is as it was)
+  expect(result.submission.rows).toBe(30);
+  expect(stages.some((s) => /finished training: evaluating and submitting it/.test(s))).toBe(true);
+  const after = await readRunManifest(runDir);
+  expect(after.members).toEqual(before.members);
+  expect(after.seconds).toBe(before.seconds);
+}, 180_000);
+
+test('what cannot work is refused after the import, before auto chooses anything, leaving no run folder', async () => {
+  const competition = options.data!;
+  const trainOnly = path.join(dir, 'train-only');
+  await mkdir(trainOnly, { recursive: true });
+  await copyFile(path.join(competition, 'train.csv'), path.join(trainOnly, 'train.csv'));
+  const cases: Array<{ name: string; change: Partial<MainJobOptions>; message: RegExp; where: object }> = [
+    { name: 'a file as --data', change: { data: path.join(competition, 'train.csv') }, message: /^--data takes the competition's folder, not one of its files/, where: { flag: 'data' } },
+    { name: 'no test.csv', change: { data: trainOnly }, message: /train-only has no test rows, so a run cannot end in a submission$/, where: { file: trainOnly } },
+    { name: 'more folds than rows', change: { folds: 301 }, message: /^--folds 301 is more than the 300 training rows$/, where: { flag: 'folds' } },
+    { name: 'hopeless folds for the budget', change: { folds: 250, budgetMinutes: 0.05 }, message: /^--folds 250 cannot fit a 0\.05-minute budget: auto trains whole recipes of 250 fold members/, where: { flag: 'folds' } },
+  ];
+  for (const c of cases) {
+    const runName = `refused-${c.name.replaceAll(' ', '-')}`;
+    const error = await runMainJob({ ...options, ensemble: 'auto', answers: undefined, runName, ...c.change }).then(
+      () => null,
+      (caught: unknown) => caught as UserError,
+    );
+    expect(error, c.name).toBeInstanceOf(UserError);
+    expect(error!.message, c.name).toMatch(c.message);
+    expect(error!.where, c.name).toEqual(c.where);
+    await expect(stat(path.join(dir, 'runs', runName)), c.name).rejects.toMatchObject({ code: 'ENOENT' });
+  }
+}, 120_000);
+
+test('checkFolds: the rows bound, and the budget bound only for auto', () => {
+  expect(() => checkFolds(5, 300)).not.toThrow();
+  expect(() => checkFolds(300, 300)).not.toThrow();
+  expect(() => checkFolds(301, 300)).toThrow(/more than the 300 training rows/);
+  // 12,000 rows, 4 folds, 20 minutes on 2 workers: fine; 1,000 folds in a minute: not
+  expect(() => checkFolds(4, 12000, { budgetSeconds: 1200, concurrency: 2 })).not.toThrow();
+  expect(() => checkFolds(1000, 2000, { budgetSeconds: 60, concurrency: 2 })).toThrow(/one epoch each would take at least 500 s here/);
+  expect(() => checkFolds(1000, 2000)).not.toThrow();
+});
