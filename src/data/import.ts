@@ -429,7 +429,13 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
     let ids: string[];
     if (submission && samplePath) {
       if (submission.ids.length !== testRows) {
-        throw new UserError(`${basename(samplePath)} lists ${submission.ids.length} ids but ${testPath ? basename(testPath) : 'there is no test.csv and so'} has ${testRows} rows`, {
+        if (!testPath) {
+          throw new UserError(`${basename(samplePath)} lists ${submission.ids.length} test ids, but there is no test.csv beside it`, {
+            where: { file: dirname(samplePath) },
+            hint: `Put the competition's test.csv in ${dirname(samplePath)} (or name it after train.csv: digits data import train.csv test.csv sample_submission.csv).`,
+          });
+        }
+        throw new UserError(`${basename(samplePath)} lists ${submission.ids.length} ids but ${basename(testPath)} has ${testRows} rows`, {
           where: { file: samplePath },
           hint: 'The sample submission must have one row per test row, in the same order.',
         });

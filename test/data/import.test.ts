@@ -189,6 +189,11 @@ describe('data import rejects bad input with file, line, column and a hint', () 
       files: { 'train.csv': kaggleTrain, 'test.csv': csv('a,b,c,d', '1,2,3,4', '1,2,3,4'), 'sample_submission.csv': csv('ImageId,Label', '1,0') },
       expected: { message: /lists 1 ids but test.csv has 2 rows/, file: 'sample_submission.csv' },
     },
+    {
+      name: 'a sample submission without test.csv',
+      files: { 'train.csv': kaggleTrain, 'sample_submission.csv': csv('ImageId,Label', '1,0', '2,0') },
+      expected: { message: /^sample_submission.csv lists 2 test ids, but there is no test.csv beside it$/, hint: /Put the competition's test.csv in / },
+    },
     { name: 'an empty sample submission', files: { 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission.csv': '' }, expected: { message: /sample_submission.csv is empty/, file: 'sample_submission.csv' } },
     { name: 'no column looks like a label', files: { 'train.csv': csv('0.5,0.5,0.5,0.5,0.5') }, expected: { message: /cannot tell which column/, file: 'train.csv', hint: /--label-column/ } },
     { name: 'both end columns look equally like labels', files: { 'train.csv': csv('1,0,0,0,2', '2,0,0,0,1') }, expected: { message: /both the first and the last/, hint: /--label-column first/ } },
