@@ -12,7 +12,7 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
-import type { EvaluationReport, TtaDecision } from './evaluation-report.js';
+import { submitsWithTta, submittedVariant, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
@@ -81,7 +81,8 @@ export interface DashboardModel {
   /** The best single member on the test answers, when the report scored them. */
   testBestMember: { name: string; accuracy: number } | null;
   /** k-fold runs: per recipe and for the ensemble, mean ± sd over the folds (with TTA when evaluated with it) */
-  crossValidation: { folds: number; split: string; rows: Array<{ name: string; accuracy: MeanSd; logLoss: MeanSd }> } | null;
+  /** The CV figures in the variant the submission uses (`tta`: with the 8 shifts averaged). */
+  crossValidation: { folds: number; split: string; tta: boolean; rows: Array<{ name: string; accuracy: MeanSd; logLoss: MeanSd }> } | null;
   /** ensemble selection's weights and its figures beside the equal vote */
   selection: {
     units: 'members' | 'recipes';
@@ -185,9 +186,12 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
       ? {
           folds: report.cv.folds,
           split: report.cv.split,
+          // As submitted: the TTA figures only when the submission averages the shifts (they
+          // were shown whenever measured, unlabelled, beside evaluate's plain ones).
+          tta: submitsWithTta(report) && report.cv.ensemble.tta !== undefined,
           rows: [
-            ...report.cv.recipes.map((r) => ({ name: r.name, ...(r.tta ? { accuracy: r.tta.accuracy, logLoss: r.tta.logLoss } : { accuracy: r.accuracy, logLoss: r.logLoss }) })),
-            { name: 'ensemble', ...(report.cv.ensemble.tta ?? { accuracy: report.cv.ensemble.accuracy, logLoss: report.cv.ensemble.logLoss }) },
+            ...report.cv.recipes.map((r) => ({ name: r.name, ...pick(submittedVariant(report, { accuracy: r.accuracy, logLoss: r.logLoss }, r.tta)) })),
+            { name: 'ensemble', ...pick(submittedVariant(report, { accuracy: report.cv.ensemble.accuracy, logLoss: report.cv.ensemble.logLoss }, report.cv.ensemble.tta)) },
           ],
         }
       : null,
@@ -209,13 +213,20 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
   };
 }
 
+/** Which variant the CV figures are: the submission's. */
+export function cvVariant(cv: { tta: boolean }): string {
+  return cv.tta ? 'with 8-way TTA, as submitted' : 'without TTA, as submitted';
+}
+
+const pick = (m: { accuracy: MeanSd; logLoss: MeanSd }) => ({ accuracy: m.accuracy, logLoss: m.logLoss });
+
 /** The CV figures, the ensemble selection and the warnings as text lines (empty for a plain holdout run without them). */
 export function crossValidationLines(model: DashboardModel): string[] {
   const lines: string[] = [];
   const cv = model.crossValidation;
   if (cv) {
     const width = Math.max(8, ...cv.rows.map((r) => r.name.length));
-    lines.push(`${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sd over the folds`);
+    lines.push(`${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sd over the folds, ${cvVariant(cv)}`);
     for (const r of cv.rows) lines.push(`  ${r.name.padEnd(width)}  acc ${formatMeanSd(r.accuracy, 'percent')}  log-loss ${formatMeanSd(r.logLoss, 'loss')}`);
   }
   const sel = model.selection;

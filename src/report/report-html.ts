@@ -14,7 +14,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../atomic-file.js';
 import { digitGridPng } from '../data/inspect.js';
 import { UserError } from '../errors.js';
-import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, percent } from '../evaluation/dashboard-model.js';
+import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, cvVariant, percent } from '../evaluation/dashboard-model.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readRunEvaluation } from '../runs/manifest.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
@@ -195,7 +195,7 @@ export async function buildReportHtml(report: EvaluationReport, options: { digit
   const weights = model.weights ? `; weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join(', ')}` : '';
   const cv = model.crossValidation
     ? `<h2>Cross-validation</h2>
-<p class="muted">${model.crossValidation.folds} folds (split ${escapeHtml(model.crossValidation.split)}): each recipe's fold members on their own folds, and the soft vote of the out-of-fold predictions; mean ± sd over the folds.</p>
+<p class="muted">${model.crossValidation.folds} folds (split ${escapeHtml(model.crossValidation.split)}): each recipe's fold members on their own folds, and the soft vote of the out-of-fold predictions; mean ± sd over the folds, ${cvVariant(model.crossValidation)}.</p>
 ${table(['recipe', 'accuracy', 'log-loss', 'per fold'], model.crossValidation.rows.map((r) => [r.name, formatMeanSd(r.accuracy, 'percent'), formatMeanSd(r.logLoss, 'loss'), r.accuracy.values.map((v) => percent(v)).join(' ')]))}`
     : '';
   const selection = model.selection

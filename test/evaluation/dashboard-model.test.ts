@@ -220,15 +220,24 @@ describe('cross-validation and ensemble selection in the dashboard', () => {
       used: false, reason: 'equal weights are kept',
     };
     report.ensemble.warnings = ['the soft vote (93.00%) scores below its best recipe, a (94.00%), on the 20 held-out rows'];
+    report.ensemble.ttaDecision = { used: false, reason: 'TTA raises the log-loss' };
     // When the model is built
     const model = buildDashboardModel(report);
-    // Then recipes use their TTA figures when they have them, the ensemble row comes last
+    // Then the figures are the submission's variant (no TTA here, though recipe b measured it), the ensemble row last
     expect(model.crossValidation!.rows.map((r) => r.name)).toEqual(['a', 'b', 'ensemble']);
-    [0.92, 0.83, 0.93].forEach((mean, i) => expect(model.crossValidation!.rows[i]!.accuracy.mean).toBeCloseTo(mean, 12));
+    [0.92, 0.82, 0.93].forEach((mean, i) => expect(model.crossValidation!.rows[i]!.accuracy.mean).toBeCloseTo(mean, 12));
+    expect(model.crossValidation!.tta).toBe(false);
+    // and with a submission that averages the shifts, the TTA figures, said so
+    const withTta = structuredClone(report);
+    withTta.ensemble.ttaDecision = { used: true, reason: 'TTA lowers the log-loss' };
+    withTta.cv!.ensemble.tta = { accuracy: ms([0.92, 0.94, 0.96]), logLoss: ms([0.27, 0.23, 0.19]) };
+    const tta = buildDashboardModel(withTta);
+    [0.92, 0.83, 0.94].forEach((mean, i) => expect(tta.crossValidation!.rows[i]!.accuracy.mean).toBeCloseTo(mean, 12));
+    expect(dashboardText(tta, 0)).toContain('mean ± sd over the folds, with 8-way TTA, as submitted');
     expect(model.selection!.rows.map((r) => r.label)).toEqual(['equal weights', 'weighted, cross-fitted (honest)', 'weighted, in-sample (optimistic)']);
     expect(model.outOfFold).toBe(true);
     const text = dashboardText(model, 0);
-    expect(text).toContain('3-fold cross-validation (split kfold-3-seed42), mean ± sd over the folds');
+    expect(text).toContain('3-fold cross-validation (split kfold-3-seed42), mean ± sd over the folds, without TTA, as submitted');
     expect(text).toMatch(/ensemble\s+acc 93\.00 ± 1\.00%\s+log-loss 0\.2400 ± 0\.0100/);
     expect(text).toContain('Ensemble selection over recipes (not used): a 0.750, b 0.250');
     expect(text).toContain('NOTE: the soft vote (93.00%) scores below its best recipe');
