@@ -151,15 +151,25 @@ export function assertTrained(runDir: string, manifest: RunManifest, verb: strin
   if (manifest.status === 'training') {
     throw new UserError(`cannot ${verb} run ${runDir}: its training has not finished (interrupted, or still running)`, {
       where: { file },
-      hint: `Continue it with \`digits train --resume --run ${runDir}\` (it restarts each member from its last saved epoch).`,
+      hint: `Continue it with \`${resumeCommand(runDir, manifest)}\` (it restarts each member from its last saved epoch${startedByRun(manifest) ? ', then evaluates and submits' : ''}).`,
     });
   }
   if (manifest.status === 'failed' && !manifest.members.some((m) => m.ok)) {
     throw new UserError(`cannot ${verb} run ${runDir}: its training failed${manifest.error ? ` (${manifest.error.split('\n')[0]})` : ''}`, {
       where: { file },
-      hint: `Fix the cause, then continue it with \`digits train --resume --run ${runDir}\`.`,
+      hint: `Fix the cause, then continue it with \`${resumeCommand(runDir, manifest)}\`.`,
     });
   }
+}
+
+/** Whether `digits run` (the main job: train, evaluate, submit) started the run, by its recorded command. */
+function startedByRun(manifest: Pick<RunManifest, 'command'>): boolean {
+  return /^digits run(\s|$)/.test(manifest.command ?? '');
+}
+
+/** The command that continues a run: `digits run --resume` for the main job's runs (it evaluates and submits after), else `digits train --resume`. */
+export function resumeCommand(runDir: string, manifest: Pick<RunManifest, 'command'>): string {
+  return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${runDir}`;
 }
 
 /**

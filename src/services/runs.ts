@@ -13,7 +13,7 @@ import { readLedger, type LedgerEntry } from '../data/submission.js';
 import type { MeanSd } from '../evaluation/cross-validation.js';
 import { EVALUATION_FILE, submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { currentHolder } from '../runs/lock.js';
-import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
+import { RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
 
@@ -198,9 +198,9 @@ function runNote(state: RunState, dir: string, manifest: RunManifest): string | 
     case 'training':
       return 'still training (evaluate it when it ends)';
     case 'interrupted':
-      return `training interrupted (digits train --resume --run ${dir})`;
+      return `training interrupted (${resumeCommand(dir, manifest)})`;
     case 'failed':
-      return `training failed${manifest.error ? `: ${manifest.error.split('\n')[0]}` : ''} (fix the cause, then digits train --resume --run ${dir})`;
+      return `training failed${manifest.error ? `: ${manifest.error.split('\n')[0]}` : ''} (fix the cause, then ${resumeCommand(dir, manifest)})`;
     case 'trained':
       return `not evaluated (digits evaluate --run ${dir})`;
     case 'evaluated':

@@ -82,6 +82,9 @@ describe('run.json', () => {
     await writeFile(path.join(unfinished, 'run.json'), JSON.stringify({ ...manifest, status: 'training', finishedAt: null, members: [] }));
     await expectUserError(evaluateRun({ runDir: unfinished }), { message: /training has not finished/, hint: /digits train --resume --run .*unfinished/ });
     await expectUserError(submitRun({ runDir: unfinished, dir: path.join(project, 'submissions') }), { message: /training has not finished/, hint: /--resume/ });
+    // a run `digits run` started goes on with `digits run --resume`, which evaluates and submits after
+    await writeFile(path.join(unfinished, 'run.json'), JSON.stringify({ ...manifest, command: 'digits run --data comp', status: 'training', finishedAt: null, members: [] }));
+    await expectUserError(evaluateRun({ runDir: unfinished }), { message: /training has not finished/, hint: /^Continue it with `digits run --resume --run .*unfinished` \(it restarts each member from its last saved epoch, then evaluates and submits\)\.$/ });
     await rm(unfinished, { recursive: true });
   });
 
