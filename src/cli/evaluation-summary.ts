@@ -1,4 +1,5 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
+import path from 'node:path';
 import type { Metrics } from '../evaluation/metrics.js';
 import { submittedVote, ttaMeasured, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
@@ -12,7 +13,11 @@ export function precisionOf(report: EvaluationReport): string {
   return formats.length === 1 ? formats[0]! : `mixed: ${report.members.map((m) => `${m.name} ${m.runtime?.precision ?? '?'}`).join(', ')}`;
 }
 
-export function formatEvaluationSummary(report: EvaluationReport): string {
+/**
+ * `runDir`: the run's folder, so that paths evaluation.json stores relative to it (the answers
+ * file) are shown from the working folder, where a user can open them.
+ */
+export function formatEvaluationSummary(report: EvaluationReport, options: { runDir?: string } = {}): string {
   let out = `run ${report.run}\n`;
   out += `members, each on its own held-out rows (precision: ${precisionOf(report)}; training's figures are fp32):\n`;
   for (const m of report.members) {
@@ -56,12 +61,14 @@ export function formatEvaluationSummary(report: EvaluationReport): string {
   if (report.ensemble.bestUnit) out += line(`best single (${report.ensemble.bestUnit.name})`, { ...report.ensemble.soft, ...report.ensemble.bestUnit });
   for (const w of report.ensemble.warnings ?? []) out += `  NOTE: ${w}\n`;
   // A digit with no held-out rows has no recall, so no F1 to rank (its 0 would top the list).
-  const worst = report.ensemble.soft.perClass.filter((c) => c.support > 0).sort((a, b) => a.f1 - b.f1).slice(0, 3);
-  out += `  weakest classes (F1): ${worst.map((c) => `${c.label}: ${pct(c.f1)}`).join(', ')}\n`;
+  // Of the vote as submitted, as the confusions below; none when every digit is perfect.
+  const worst = submittedVote(report).perClass.filter((c) => c.support > 0 && c.f1 < 1).sort((a, b) => a.f1 - b.f1).slice(0, 3);
+  if (worst.length) out += `  weakest classes (F1): ${worst.map((c) => `${c.label}: ${pct(c.f1)}`).join(', ')}\n`;
   const pairs = submittedVote(report).mostConfused.slice(0, 3);
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;
   if (report.test) {
-    out += `test set (${precisionOf(report)}), scored against ${report.test.answers}:\n`;
+    const answers = options.runDir ? path.relative(process.cwd(), path.resolve(options.runDir, report.test.answers)) || report.test.answers : report.test.answers;
+    out += `test set (${precisionOf(report)}), scored against ${answers}:\n`;
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'})`, report.test.soft);
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'} + TTA)`, report.test.softTta);
     out += line(`ensemble (equal${report.test.softTta ? ' + TTA' : ''})`, report.test.equalWeights);

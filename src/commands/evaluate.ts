@@ -39,6 +39,6 @@ export default class Evaluate extends DigitsCommand {
       onRows: rowProgress(bars),
     }).finally(() => bars.finish());
     if (this.jsonEnabled()) this.printJson(report);
-    else process.stdout.write(formatEvaluationSummary(report));
+    else process.stdout.write(formatEvaluationSummary(report, { runDir }));
   }
 }

@@ -146,7 +146,7 @@ export default class Run extends DigitsCommand {
       this.printJson(result);
       return;
     }
-    process.stdout.write(formatEvaluationSummary(result.evaluation));
+    process.stdout.write(formatEvaluationSummary(result.evaluation, { runDir: result.runDir }));
     if (result.auto) process.stdout.write(formatAutoSummary(result.auto));
     const s = result.submission;
     process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta > 1 ? `${s.tta}-way TTA` : 'no TTA'}, validated)\n`);

@@ -1,4 +1,5 @@
 /** What `evaluate` and `run` print: CV mean ± sd, selection beside the equal vote (labelled honest / in-sample), and notes. */
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
 import { meanSd } from '../../src/evaluation/cross-validation.js';
@@ -67,6 +68,19 @@ describe('evaluation summary', () => {
     const text = formatEvaluationSummary(plain);
     expect(text).not.toMatch(/cross-validation|selection|NOTE|best single/);
     expect(text).toMatch(/ensemble \([^)]*\), on the 20 rows no member trained on:/);
+    // the one wrong row (one of the two 3s read as 4) makes 3 and 4 the weakest digits, the perfect ones unlisted
+    expect(text).toMatch(/weakest classes \(F1\): 3: 66\.67%, 4: 80\.00%\n/);
+  });
+
+  test('the answers file from the working folder, not from the run folder that stores it; no weakest classes when every digit is perfect', () => {
+    const perfect = report();
+    delete perfect.cv;
+    perfect.ensemble.soft = computeMetrics(reading([]), labels);
+    perfect.test = { answers: '../../competitions/fog-answers.csv', rows: 20, soft: perfect.ensemble.soft, bestMember: { name: 'a-f1', metrics: perfect.ensemble.soft } };
+    const runDir = path.join(process.cwd(), 'runs', 'cv-1');
+    expect(formatEvaluationSummary(perfect, { runDir })).toContain(`scored against ${path.join('competitions', 'fog-answers.csv')}:`);
+    expect(formatEvaluationSummary(perfect)).toContain('scored against ../../competitions/fog-answers.csv:');
+    expect(formatEvaluationSummary(perfect)).not.toContain('weakest classes');
   });
 });
 
