@@ -252,7 +252,10 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
   for (let epochs = target; epochs >= min; epochs--) {
     const members = fit(epochs);
     if (members >= Math.min(MIN_MEMBERS, most) || (epochs === min && members > 0)) {
-      if (epochs < target) return make(epochs, members, true, `shortened to ${epochs} epochs (target ${target}) so that ${MIN_MEMBERS}+ members fit`);
+      if (epochs < target) {
+        const why = members >= Math.min(MIN_MEMBERS, most) ? `so that ${MIN_MEMBERS}+ members fit` : `the least for the ${startName}, and still fewer than ${MIN_MEMBERS} members fit`;
+        return make(epochs, members, true, `shortened to ${epochs} epochs (target ${target}) ${why}`);
+      }
       let longer = target;
       while (longer < 2 * target && fit(longer + 1) >= members) longer++;
       if (longer === target) return make(target, members, true, `${target} epochs per member from the ${startName}`);

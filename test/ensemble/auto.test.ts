@@ -47,6 +47,13 @@ describe('budget planning', () => {
     expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(700);
   });
 
+  test('at the least epochs of its start with fewer than four members fitting, the reason says so (it said they were shortened so that 4+ fit)', () => {
+    // clean start, 3 epochs at least: 2 members take 81 s + 45 s, 4 members 162 s + 70 s > 200 s
+    const plan = planMembers({ ...base, remainingSeconds: 200, start: 'clean' });
+    expect([plan.members, plan.epochs]).toEqual([2, 3]);
+    expect(plan.reason).toMatch(/^shortened to 3 epochs \(target 8\) the least for the clean start, and still fewer than 4 members fit: 2 members × 3 epochs/);
+  });
+
   test('when the most members fit with time to spare, they train longer (up to twice the target), still within the time left', () => {
     // Given 850 s left at 678 img/s per worker (15.9 s an epoch) from the noisy start (target 4):
     // 12 members × 4 epochs take 382 s + 118 s of reserve
