@@ -6,7 +6,7 @@
  * Everything is read from the run folders (run.json, evaluation.json) and the submissions
  * ledger; nothing is recomputed.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
@@ -59,6 +59,34 @@ export interface ListRunsOptions {
   runsDir: string;
   /** the submissions folder whose ledger scores runs on test answers (default ./submissions) */
   submissionsDir: string;
+  /**
+   * Folders the user named (`--runs-dir`, `--submissions`) must exist: a mistyped one is an
+   * error, where the defaults may be missing in a project that has no run or submission yet.
+   */
+  given?: { runsDir?: boolean; submissionsDir?: boolean };
+}
+
+/** A named folder that is missing, or a run folder given where the folder of runs is meant. */
+async function checkFolders(options: ListRunsOptions): Promise<void> {
+  const folder = async (dir: string) => (await stat(dir).catch(() => null))?.isDirectory() ?? false;
+  if (options.given?.runsDir) {
+    if (!(await folder(options.runsDir))) {
+      throw new UserError(`--runs-dir ${options.runsDir}: no such folder`, { where: { flag: 'runs-dir' }, hint: 'Name the folder that holds the run folders (runs/ of the project, the default).' });
+    }
+    if (await exists(path.join(options.runsDir, RUN_MANIFEST))) {
+      throw new UserError(`--runs-dir ${options.runsDir} is a run folder, not a folder of runs`, { where: { flag: 'runs-dir' }, hint: `Name the folder that holds it: --runs-dir ${path.dirname(options.runsDir)}.` });
+    }
+  }
+  if (options.given?.submissionsDir && !(await folder(options.submissionsDir))) {
+    throw new UserError(`--submissions ${options.submissionsDir}: no such folder`, { where: { flag: 'submissions' }, hint: 'Name the folder digits submit wrote to (submissions/ of the project, the default).' });
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function readJson<T>(file: string): Promise<T | null> {
@@ -222,6 +250,7 @@ export interface RunList {
 
 /** Every run under `runsDir` (oldest first), with its scores and how its recipes differ from the others'. */
 export async function listRuns(options: ListRunsOptions): Promise<RunList> {
+  await checkFolders(options);
   const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
   const loaded: LoadedRun[] = [];
   const damaged: RunList['damaged'] = [];
@@ -264,15 +293,21 @@ export interface CompareRunsOptions extends ListRunsOptions {
 
 async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Promise<string> {
   const candidates = [path.resolve(nameOrDir), path.resolve(runsDir, nameOrDir)];
-  for (const dir of candidates) if ((await readJson(path.join(dir, RUN_MANIFEST))) !== null) return dir;
-  const known = (await runFolders(runsDir)).map((d) => path.basename(d));
-  throw new UserError(`no run named ${nameOrDir} (run ${flag.toUpperCase()} of the comparison)`, {
-    where: { file: path.resolve(runsDir) },
-    hint: known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`,
-  });
+  // A run.json that cannot be read is loadRun's to describe (damaged, not "no run").
+  for (const dir of candidates) if (await exists(path.join(dir, RUN_MANIFEST))) return dir;
+  const folder = (await Promise.all(candidates.map(async (dir) => ((await stat(dir).catch(() => null))?.isDirectory() ? dir : null)))).find((dir) => dir !== null);
+  const known: string[] = [];
+  for (const dir of await runFolders(runsDir)) if (await exists(path.join(dir, RUN_MANIFEST))) known.push(path.basename(dir));
+  const hint = known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`;
+  if (folder) {
+    const search = await exists(path.join(folder, 'search.json'));
+    throw new UserError(`${folder} is not a run: it holds no ${RUN_MANIFEST}${search ? ' (it is a digits search folder: its trials are compared in its leaderboard)' : ''} (run ${flag.toUpperCase()} of the comparison)`, { where: { file: folder }, hint });
+  }
+  throw new UserError(`no run named ${nameOrDir} (run ${flag.toUpperCase()} of the comparison)`, { where: { file: path.resolve(runsDir) }, hint });
 }
 
 export async function compareRuns(options: CompareRunsOptions): Promise<RunComparison> {
+  await checkFolders({ ...options, given: { submissionsDir: options.given?.submissionsDir } });
   const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
   const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
   const runA = await loadRun(dirA, ledger, options.submissionsDir);

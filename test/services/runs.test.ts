@@ -20,6 +20,7 @@ import { submitRun } from '../../src/services/submit.js';
 import { writeReport } from '../../src/report/report-html.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { runCommand } from '../helpers/run-command.js';
+import { UserError } from '../../src/errors.js';
 
 let dir: string;
 const runsDir = () => path.join(dir, 'runs');
@@ -89,6 +90,13 @@ describe('digits runs', () => {
       expect(exit).toBe(0);
       expect(stdout).toMatch(/\nfirst\s/);
       expect(stderr).toMatch(/warning: .*broken is not listed: run\.json is not valid JSON/);
+      // and compare says what each is: the broken run's damage, a search folder no run, its hint listing runs only
+      await expect(compareRuns({ a: 'first', b: 'broken', runsDir: runsDir(), submissionsDir: submissionsDir() })).rejects.toThrow(/broken has a run\.json that is not a digits run/);
+      await writeFile(path.join(runsDir(), 'search-1', 'search.json'), '{}');
+      const search = await compareRuns({ a: 'first', b: 'search-1', runsDir: runsDir(), submissionsDir: submissionsDir() }).catch((e: UserError) => e);
+      expect(search).toBeInstanceOf(UserError);
+      expect((search as UserError).message).toMatch(/search-1 is not a run: it holds no run\.json \(it is a digits search folder/);
+      expect((search as UserError).hint).toBe(`Runs under ${runsDir()}: broken, first, second.`);
     } finally {
       await rm(broken, { recursive: true });
       await rm(path.join(runsDir(), 'search-1'), { recursive: true });
@@ -149,6 +157,18 @@ describe('digits runs', () => {
     expect(stdout).toMatch(/m2\.learningRate\s+0\.001\s+0\.003/);
     const bad = await runCommand(RunsCompareCommand, ['first', 'nope', '--runs-dir', runsDir()]);
     expect(bad.exit).not.toBe(0);
+  });
+
+  test('a named --runs-dir or --submissions that is missing, or a run folder as --runs-dir, is an error naming the flag; the defaults may be missing', async () => {
+    const nowhere = path.join(dir, 'nowhere');
+    await expect(listRuns({ runsDir: nowhere, submissionsDir: submissionsDir(), given: { runsDir: true } })).rejects.toMatchObject({ message: `--runs-dir ${nowhere}: no such folder`, where: { flag: 'runs-dir' } });
+    await expect(listRuns({ runsDir: path.join(runsDir(), 'first'), submissionsDir: submissionsDir(), given: { runsDir: true } })).rejects.toMatchObject({ message: expect.stringMatching(/first is a run folder, not a folder of runs$/), hint: `Name the folder that holds it: --runs-dir ${runsDir()}.` });
+    await expect(listRuns({ runsDir: runsDir(), submissionsDir: nowhere, given: { submissionsDir: true } })).rejects.toMatchObject({ where: { flag: 'submissions' } });
+    await expect(compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: nowhere, given: { submissionsDir: true } })).rejects.toMatchObject({ where: { flag: 'submissions' } });
+    // the defaults of a project with no run yet
+    expect(await listRuns({ runsDir: nowhere, submissionsDir: nowhere })).toEqual({ runs: [], damaged: [] });
+    const cli = await runCommand(RunsCommand, ['--runs-dir', nowhere]);
+    expect(cli.exit).toBe(2);
   });
 
   test('compare shows a member with TTA only when its run submits with TTA, as its recipe', async () => {

@@ -1,10 +1,9 @@
-import path from 'node:path';
 import { Args } from '@oclif/core';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { jsonFlag } from '../../cli/flags.js';
 import { formatRunComparison } from '../../cli/runs-summary.js';
 import { compareRuns } from '../../services/runs.js';
-import { runsDirFlags } from './index.js';
+import { runsDirFlags, runsFolders } from './index.js';
 
 export default class RunsCompare extends DigitsCommand {
   static override summary = 'Two runs side by side: scores, time, and the recipe knobs that differ.';
@@ -17,7 +16,7 @@ export default class RunsCompare extends DigitsCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RunsCompare);
-    const comparison = await compareRuns({ a: args.a, b: args.b, runsDir: path.resolve(flags['runs-dir']), submissionsDir: path.resolve(flags.submissions) });
+    const comparison = await compareRuns({ a: args.a, b: args.b, ...runsFolders(flags) });
     if (flags.json) return this.printJson(comparison);
     process.stdout.write(formatRunComparison(comparison));
   }

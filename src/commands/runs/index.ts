@@ -8,9 +8,18 @@ import { listRuns } from '../../services/runs.js';
 import { displayPath } from '../../data/format.js';
 
 export const runsDirFlags = {
-  'runs-dir': Flags.string({ description: 'The folder of run folders.', default: 'runs' }),
-  submissions: Flags.string({ description: 'The submissions folder whose ledger gives test scores.', default: DEFAULT_SUBMISSIONS_DIR }),
+  'runs-dir': Flags.string({ description: 'The folder of run folders (default: runs; a folder named here must exist).' }),
+  submissions: Flags.string({ description: `The submissions folder whose ledger gives test scores (default: ${DEFAULT_SUBMISSIONS_DIR}; a folder named here must exist).` }),
 };
+
+/** The service's folders from the flags: the defaults, or the named folders, which must exist. */
+export function runsFolders(flags: { 'runs-dir'?: string; submissions?: string }) {
+  return {
+    runsDir: path.resolve(flags['runs-dir'] ?? 'runs'),
+    submissionsDir: path.resolve(flags.submissions ?? DEFAULT_SUBMISSIONS_DIR),
+    given: { runsDir: flags['runs-dir'] !== undefined, submissionsDir: flags.submissions !== undefined },
+  };
+}
 
 export default class Runs extends DigitsCommand {
   static override summary = 'List the training runs with their CV, held-out and test scores, what differs between their recipes, and their time.';
@@ -20,11 +29,12 @@ export default class Runs extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Runs);
-    const { runs, damaged } = await listRuns({ runsDir: path.resolve(flags['runs-dir']), submissionsDir: path.resolve(flags.submissions) });
+    const folders = runsFolders(flags);
+    const { runs, damaged } = await listRuns(folders);
     if (this.jsonEnabled()) return this.printJson({ runs, damaged });
     for (const d of damaged) process.stderr.write(`warning: ${displayPath(d.dir)} is not listed: ${d.reason}\n`);
     if (runs.length === 0) {
-      process.stdout.write(`No runs in ${path.resolve(flags['runs-dir'])} yet; digits train or digits run makes them.\n`);
+      process.stdout.write(`No runs in ${folders.runsDir} yet; digits train or digits run makes them.\n`);
       return;
     }
     process.stdout.write(formatRunsTable(runs));
