@@ -19,7 +19,13 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new UserError(`no training run in ${runDir}`, { where: { file }, hint: 'Train one with `digits train --ensemble quick --data <competition>`.' });
+    // A bare run name (as `digits runs` lists it) typed where a folder is meant: name the folder.
+    const named = path.join('runs', path.basename(runDir));
+    const guess = path.resolve(named) !== path.resolve(runDir) && (await readFile(path.join(named, RUN_MANIFEST)).then(() => true, () => false));
+    throw new UserError(`no training run in ${runDir}`, {
+      where: { file },
+      hint: guess ? `Did you mean --run ${named}? (--run takes the run's folder.)` : 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.',
+    });
   }
   return parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, 'It is damaged (hand-edited, or torn by a full disk): restore it from a copy, or train the run again with `digits train`.');
 }

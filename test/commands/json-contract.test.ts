@@ -130,6 +130,9 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const listed = expectFinished(await digitsJson(['submissions', '--dir', path.join(work, 'subs')]), 'result');
     expect(listed.submissions).toHaveLength(1);
     expectFinished(await digitsJson(['dashboard', '--run', runDir()]), 'result');
+    // the run's bare name, as `digits runs` lists it: the error names its folder
+    const bare = expectFinished(await digitsJson(['dashboard', '--run', 'tiny']), 'error');
+    expect(bare).toMatchObject({ error: `no training run in ${path.join(work, 'tiny')}`, hint: `Did you mean --run ${path.join('runs', 'tiny')}? (--run takes the run's folder.)` });
     expectFinished(await digitsJson(['report', '--run', runDir(), '--out', path.join(work, 'report.html')]), 'result');
     // no corrections were collected: an error the user can read, still one JSON line
     const corrections = await digitsJson(['corrections', '--run', runDir()]);
