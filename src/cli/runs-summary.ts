@@ -37,14 +37,14 @@ export function formatRunsTable(runs: RunSummary[]): string {
     r.test ? pct(r.test.accuracy) : '—',
     r.differences.join(' '),
   ]);
-  return `${table(['run', 'created (UTC)', 'time', 'validation', 'members', 'CV acc (mean ± sd)', 'held-out acc', 'test', 'differs in'], rows)}\n`;
+  return `${table(['run', 'created (UTC)', 'training time', 'validation', 'members', 'CV acc (mean ± sd)', 'held-out acc', 'test', 'differs in'], rows)}\n`;
 }
 
 export function formatRunComparison(c: RunComparison): string {
   const side = (label: string, a: string, b: string) => [label, a, b];
   let out = `${table(['', c.a.name, c.b.name], [
     side('created (UTC)', c.a.createdAt, c.b.createdAt),
-    side('time', time(c.a.seconds), time(c.b.seconds)),
+    side('training time', time(c.a.seconds), time(c.b.seconds)),
     side('validation', c.a.validation, c.b.validation),
     side('members', String(c.a.members), String(c.b.members)),
     side('CV accuracy', cvCell(c.a), cvCell(c.b)),

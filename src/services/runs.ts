@@ -26,6 +26,7 @@ export interface RunSummary {
   name: string;
   dir: string;
   createdAt: string;
+  /** the members' training (run.json's `seconds`): not auto's choosing, the evaluation or the submission that `digits run` adds */
   seconds: number;
   ensemble: string;
   validation: string;

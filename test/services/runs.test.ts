@@ -67,7 +67,7 @@ describe('digits runs', () => {
   test('the command prints a table and --json the same list', async () => {
     const { stdout, exit } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
     expect(exit).toBe(0);
-    expect(stdout).toMatch(/^run\s+created \(UTC\)\s+time\s+validation/);
+    expect(stdout).toMatch(/^run\s+created \(UTC\)\s+training time\s+validation/);
     expect(stdout).toMatch(/\nfirst\s.*shared 25%/);
     expect(stdout).toMatch(/\nsecond\s.*shared 25%.*learningRate=0\.001\|0\.003\n/);
     const json = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir(), '--json']);
