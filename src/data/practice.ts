@@ -335,7 +335,7 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
   const answerKey = `${dir}-answers.json`;
   const existing = await readdir(dir).catch(() => null);
   if (existing && existing.length > 0 && !options.force) {
-    throw new UserError(`${dir} already exists and is not empty`, { where: { file: dir }, hint: 'Pass --force to replace it, or choose another --out.' });
+    throw new UserError(`the competition folder already exists and is not empty`, { where: { file: dir }, hint: 'Pass --force to replace it, or choose another --out.' });
   }
   const existingFile = await stat(dir).then((info) => !info.isDirectory(), () => false);
   if (existingFile) throw new UserError(`${dir} is a file`, { where: { file: dir }, hint: 'Choose another --out.' });
