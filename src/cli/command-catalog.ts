@@ -3,7 +3,7 @@
  * form a program can read (a launcher, an editor's completion, a wrapper that builds flags).
  * Built from oclif's command manifest (`config.commands`), so no command module is loaded.
  */
-import type { Command, Config } from '@oclif/core';
+import type { Command, Interfaces } from '@oclif/core';
 import { UserError } from '../errors.js';
 import { closestName } from './not-found.js';
 
@@ -80,7 +80,7 @@ function describeCommand(command: Command.Loadable, bin: string): CatalogCommand
  * Every visible command (no words), the commands of a topic (`data`), or one command
  * (`data practice`). Words that are neither are a UserError naming the closest command.
  */
-export function commandCatalog(config: Pick<Config, 'bin' | 'version' | 'commands' | 'topics'>, words: readonly string[] = []): CommandCatalog {
+export function commandCatalog(config: Pick<Interfaces.Config, 'bin' | 'version' | 'commands' | 'topics'>, words: readonly string[] = []): CommandCatalog {
   const visible = config.commands.filter((c) => !c.hidden).sort((a, b) => a.id.localeCompare(b.id));
   const id = words.join(':');
   const base = { bin: config.bin, version: config.version };

@@ -1,4 +1,5 @@
-import { Help } from '@oclif/core';
+import { Help, type Interfaces } from '@oclif/core';
+import { commandCatalog } from './command-catalog.js';
 
 /**
  * oclif's help, except that the `help` command asks for its own: oclif reads `help` in the
@@ -10,6 +11,13 @@ import { Help } from '@oclif/core';
 export default class DigitsHelp extends Help {
   override async showHelp(argv: string[]): Promise<void> {
     const words = argv.filter((w) => !w.startsWith('-'));
+    // A topic typed with --json (`digits data --json`): oclif shows the topic's help and drops
+    // the words after it (so the flag is read from the process's own argv); under the NDJSON
+    // contract that is the topic's catalog, as `digits help data --json` prints it.
+    if (words.length === 1 && words[0] !== 'help' && process.argv.slice(2).includes('--json') && this.config.findTopic(words[0]!) && !this.config.findCommand(words[0]!)) {
+      process.stdout.write(`${JSON.stringify(catalogResult(this.config, words))}\n`);
+      return;
+    }
     const asked = words.length > 0 && words.every((w) => w === 'help') && (words.length > 1 || argv.includes('-h') || argv.includes('--help'));
     if (asked) {
       const command = this.config.findCommand('help');
@@ -17,4 +25,9 @@ export default class DigitsHelp extends Help {
     }
     return super.showHelp(argv);
   }
+}
+
+/** The catalog (`src/cli/command-catalog.ts`) as the one result line of --json. */
+export function catalogResult(config: Pick<Interfaces.Config, 'bin' | 'version' | 'commands' | 'topics'>, words: string[]): object {
+  return Object.assign({ type: 'result' }, commandCatalog(config, words), { type: 'result' });
 }

@@ -17,6 +17,14 @@ export function closestName(typed: string, names: readonly string[]): string | u
 
 const hook: Hook<'command_not_found'> = async function (options) {
   const bin = options.config.bin;
+  // `digits --json` alone: the catalog of every command, as `digits help --json` (oclif took
+  // the flag for a command's name). A hook's exit(0) does not stop oclif, so the process ends
+  // once the line is written.
+  if (options.id === '--json') {
+    const { catalogResult } = await import('./help-class.js');
+    await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(catalogResult(options.config, []))}\n`, () => resolve()));
+    process.exit(0);
+  }
   const commands = options.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' '));
   // With topics separated by spaces, oclif's id holds the words after the command too
   // ("data imprt comp" → data:imprt:comp): the longest leading words close to a command of

@@ -343,6 +343,13 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(topic.commands.map((c) => c.id)).toEqual(['runs']);
     const data = expectFinished(await digitsJson(['help', 'data']), 'result') as unknown as typeof catalog;
     expect(data.commands.map((c) => c.id)).toEqual(expect.arrayContaining(['data import', 'data practice', 'data split']));
+    // a topic with --json, and --json alone: the same catalogs, one result line (text help and an error before)
+    const topicJson = await digitsJson(['data']);
+    expect(topicJson.lines).toHaveLength(1);
+    expect((expectFinished(topicJson, 'result') as unknown as typeof catalog).commands.map((c) => c.id)).toEqual(data.commands.map((c) => c.id));
+    const alone = await digitsJson([]);
+    expect(alone.lines).toHaveLength(1);
+    expect((expectFinished(alone, 'result') as unknown as typeof catalog).commands.map((c) => c.id)).toEqual(ids);
     const unknown = await digitsJson(['help', 'trian']);
     expect(expectFinished(unknown, 'error')).toMatchObject({ error: 'trian is not a digits command or topic', hint: expect.stringContaining('did you mean `digits help train`?') });
     expect(unknown.code).toBe(2);
