@@ -1,6 +1,6 @@
 import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
-import { closestName } from './not-found.js';
+import { closestName } from './closest-name.js';
 
 /** The JSON form of an error under --json (one line on stdout, same exit code as without). */
 export interface JsonError {

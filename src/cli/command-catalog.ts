@@ -5,7 +5,7 @@
  */
 import type { Command, Interfaces } from '@oclif/core';
 import { UserError } from '../errors.js';
-import { closestName } from './not-found.js';
+import { closestName } from './closest-name.js';
 
 export interface CatalogFlag {
   name: string;
@@ -103,4 +103,9 @@ export function commandCatalog(config: Pick<Interfaces.Config, 'bin' | 'version'
     hint: `${closest ? `did you mean \`${config.bin} help ${closest}\`? ` : ''}\`${config.bin} help\` lists the commands.`,
     exitCode: 2,
   });
+}
+
+/** The catalog as the one result line of --json. */
+export function catalogResult(config: Pick<Interfaces.Config, 'bin' | 'version' | 'commands' | 'topics'>, words: string[]): object {
+  return Object.assign({ type: 'result' }, commandCatalog(config, words), { type: 'result' });
 }

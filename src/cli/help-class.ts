@@ -1,5 +1,5 @@
-import { Help, type Interfaces } from '@oclif/core';
-import { commandCatalog } from './command-catalog.js';
+import { Help } from '@oclif/core';
+import { catalogResult } from './command-catalog.js';
 
 /**
  * oclif's help, except that the `help` command asks for its own: oclif reads `help` in the
@@ -27,7 +27,3 @@ export default class DigitsHelp extends Help {
   }
 }
 
-/** The catalog (`src/cli/command-catalog.ts`) as the one result line of --json. */
-export function catalogResult(config: Pick<Interfaces.Config, 'bin' | 'version' | 'commands' | 'topics'>, words: string[]): object {
-  return Object.assign({ type: 'result' }, commandCatalog(config, words), { type: 'result' });
-}

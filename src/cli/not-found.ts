@@ -6,14 +6,9 @@
  * on a terminal, says nothing of it in pipes and CI, prints no JSON and exits 127.
  */
 import type { Hook } from '@oclif/core';
-import levenshtein from 'fast-levenshtein';
+import { closestName } from './closest-name.js';
 import { UserError, formatUserError } from '../errors.js';
 
-/** The name closest to `typed` (a command, a flag), if it is close enough to be a typo of it. */
-export function closestName(typed: string, names: readonly string[]): string | undefined {
-  const best = names.map((name) => ({ name, distance: levenshtein.get(typed, name) })).sort((a, b) => a.distance - b.distance)[0];
-  return best && best.distance <= Math.max(2, Math.floor(typed.length / 3)) ? best.name : undefined;
-}
 
 const hook: Hook<'command_not_found'> = async function (options) {
   const bin = options.config.bin;
@@ -21,7 +16,7 @@ const hook: Hook<'command_not_found'> = async function (options) {
   // the flag for a command's name). A hook's exit(0) does not stop oclif, so the process ends
   // once the line is written.
   if (options.id === '--json') {
-    const { catalogResult } = await import('./help-class.js');
+    const { catalogResult } = await import('./command-catalog.js');
     await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(catalogResult(options.config, []))}\n`, () => resolve()));
     process.exit(0);
   }

@@ -287,7 +287,7 @@ export function checkFolds(folds: number, rows: number, auto?: { budgetSeconds: 
   if (!auto) return;
   const seconds = (folds * (rows - Math.ceil(rows / folds))) / (FASTEST_IMAGES_PER_SECOND * Math.max(1, auto.concurrency));
   if (seconds > auto.budgetSeconds) {
-    throw new UserError(`--folds ${folds} cannot fit a ${Number((auto.budgetSeconds / 60).toFixed(2))}-minute budget: auto trains whole recipes of ${folds} fold members, and one epoch each would take at least ${Math.round(seconds)} s here`, {
+    throw new UserError(`--folds ${folds} cannot fit a ${Number((auto.budgetSeconds / 60).toFixed(2))}-minute budget: auto trains whole recipes of ${folds} fold members, and one epoch of each would take at least ${Math.round(seconds)} s even at ${FASTEST_IMAGES_PER_SECOND} img/s per worker`, {
       where: { flag: 'folds' },
       hint: 'Use fewer folds (4 or 5 is usual), or a larger --budget.',
     });
