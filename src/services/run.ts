@@ -245,8 +245,10 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
     }
     stage('train', `the ${plan.ensemble.name} ensemble in ${runDir} finished training: evaluating and submitting it`);
   } else {
-    const members = expandFolds(plan.ensemble).length;
-    stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members} members, each from its last saved epoch)`);
+    // k-fold members are recipes × folds (a saved split's fold count is in the split, not the spec)
+    const v = plan.ensemble.validation;
+    const members = v.kind === 'kfold' && !v.folds ? `${plan.ensemble.members.length} recipes × the split's folds` : `${expandFolds(plan.ensemble).length} members`;
+    stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members}, each from its last saved epoch)`);
     await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   }
   return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold', auto: plan.manifest.auto ?? null });
