@@ -11,7 +11,7 @@
  * and the validation indices (train is the complement). Loading checks the fingerprint, so
  * a split never silently applies to re-imported, different data.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -128,6 +128,26 @@ function checkName(name: string): void {
       hint: 'Use letters, digits, dots, dashes and underscores (up to 64), starting with a letter or digit.',
     });
   }
+}
+
+/**
+ * A short digest of a split's validation rows, fold by fold. A run records the digest of each
+ * split it trained on, so a split replaced later under the same name (`data split --force`)
+ * is noticed before its members are scored on rows they trained on.
+ */
+export function splitDigest(split: Pick<SavedSplit, 'folds'>): string {
+  const hash = createHash('sha256');
+  for (const fold of split.folds) hash.update(`${Array.from(fold.validation).join(',')}|`);
+  return `sha256:${hash.digest('hex').slice(0, 16)}`;
+}
+
+/** Refuses a split whose rows are not those a run recorded when it trained on it. */
+export function assertSplitUnchanged(split: SavedSplit, recorded: string | undefined, run: { name: string; file: string }): void {
+  if (recorded === undefined || splitDigest(split) === recorded) return;
+  throw new UserError(`split ${JSON.stringify(split.name)} changed since run ${run.name} was trained on it (replaced, e.g. by digits data split --force): its members would be scored on rows they trained on`, {
+    where: { file: run.file },
+    hint: `Save the split again as it was (digits data split with the same --name, --folds or --validation and --seed, and --force), or train the run again.`,
+  });
 }
 
 /** Computes a split over labels. */

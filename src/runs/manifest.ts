@@ -61,6 +61,8 @@ export interface RunManifest {
   dataset: { dir: string; fingerprint: string };
   /** each member's validation split (name and fold in the dataset's splits) */
   splits?: Array<{ member: string; name: string; fold: number }>;
+  /** each split's `splitDigest` when the run trained on it: a split replaced since is refused */
+  splitDigests?: Record<string, string>;
   createdAt: string;
   /** null while training */
   finishedAt: string | null;

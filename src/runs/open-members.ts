@@ -3,11 +3,12 @@
  * turn run.json's members into running models. With the run's dataset at hand, each member
  * also gets its held-out rows and its int8 calibration images (its own training rows).
  */
+import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { loadSplit } from '../data/splits.js';
+import { assertSplitUnchanged, loadSplit } from '../data/splits.js';
 import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { CALIBRATION_IMAGES, type CalibrationSet } from '../onnx/quantize.js';
-import { resolveStoredPath, type MemberOutcome, type RunManifest } from './manifest.js';
+import { RUN_MANIFEST, resolveStoredPath, type MemberOutcome, type RunManifest } from './manifest.js';
 
 export interface TrainedMember {
   outcome: MemberOutcome;
@@ -83,6 +84,7 @@ export async function openMembers(runDir: string, manifest: RunManifest, options
       const { dataset } = options;
       if (dataset) {
         const split = await loadSplit(dataset.dir, member.outcome.split.name, dataset.fingerprint);
+        assertSplitUnchanged(split, manifest.splitDigests?.[split.name], { name: manifest.name, file: path.join(runDir, RUN_MANIFEST) });
         const fold = split.folds[member.outcome.split.fold]!;
         validationRows = Array.from(fold.validation);
         calibration = memberCalibration(dataset, fold.train, `${manifest.name}/${member.outcome.name}`);

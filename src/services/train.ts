@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
-import { createSplit, loadSplit } from '../data/splits.js';
+import { assertSplitUnchanged, createSplit, loadSplit, splitDigest } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
@@ -169,6 +169,13 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       hint: 'Resume with the run\'s own ensemble (leave --ensemble out), or start a new run.',
     });
   }
+  // The rows of every split, as trained on: a split replaced under the same name is refused later.
+  const splitDigests: Record<string, string> = {};
+  for (const name of new Set(splits.map((s) => s.name))) {
+    const split = await loadSplit(datasetDir, name, dataset.fingerprint);
+    if (previous) assertSplitUnchanged(split, previous.splitDigests?.[name], { name: previous.name, file: path.join(runDir, RUN_MANIFEST) });
+    splitDigests[name] = splitDigest(split);
+  }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
   let dataFingerprint = dataset.fingerprint;
   let extra: RunManifest['extra'];
@@ -190,6 +197,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     ensemble: { ...options.ensemble, members: members.map((m) => (m.init ? { ...m, init: storedPath(runDir, m.init) } : m)) },
     dataset: { dir: storedPath(runDir, datasetDir), fingerprint: dataset.fingerprint },
     splits,
+    splitDigests,
     createdAt: previous?.createdAt ?? new Date(started).toISOString(),
     finishedAt: null,
     seconds: 0,

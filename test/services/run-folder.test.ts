@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { createSplit } from '../../src/data/splits.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { ensembleFromJson, resolveEnsemble } from '../../src/ensemble/ensemble-spec.js';
@@ -362,4 +363,27 @@ describe('a copied project', () => {
     expect(entry).toMatchObject({ run: path.join('..', 'runs', 'r'), members: [{ name: 'm', checkpoint: path.join('..', 'runs', 'r', 'm', 'best') }], score: { answers: path.join('..', 'competitions', 'clean-answers.csv') } });
     expect(model.members[0]!.checkpoint).toBe(path.join('m', 'best'));
   }, 180_000);
+});
+
+describe('a saved split replaced after a run trained on it', () => {
+  test('evaluate and train --resume refuse it (its members would be scored on rows they trained on); the split saved again as it was is accepted', async () => {
+    // Given a run trained on a saved 3-fold split, then the split replaced under its name with another seed
+    const competition = path.join(root, 'cv-project', 'competitions', 'clean');
+    await buildPracticeCompetition({ recipe: 'clean', out: competition, trainRows: 150, testRows: 10, seed: 8 });
+    await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+    await createSplit({ data: competition, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 1 } });
+    const cv = path.join(root, 'cv-project', 'runs', 'cv');
+    const spec = ensembleFromJson(JSON.stringify({ name: 'cv', validation: { kind: 'kfold', split: 'cv3' }, members: [{ preset: 'mlp', name: 'm', epochs: 1, batchSize: 30, seed: 1 }] }));
+    await trainEnsemble({ ensemble: spec, data: competition, runDir: cv, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    const recorded = (await readRunManifest(cv)).splitDigests;
+    expect(Object.keys(recorded ?? {})).toEqual(['cv3']);
+    await createSplit({ data: competition, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 99 }, force: true });
+    // Then evaluating and resuming it are refused, naming the split and run.json
+    await expectUserError(evaluateRun({ runDir: cv, tta: [] }), { message: /^split "cv3" changed since run cv was trained on it/, file: 'run.json', hint: /--force/ });
+    const plan = await planResume(cv);
+    await expectUserError(trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: cv, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true }), { message: /^split "cv3" changed since run cv was trained on it/ });
+    // And with the split saved again as it was, the run evaluates
+    await createSplit({ data: competition, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 1 }, force: true });
+    expect((await evaluateRun({ runDir: cv, tta: [] })).cv?.folds).toBe(3);
+  }, 120_000);
 });
