@@ -1,6 +1,7 @@
 /** Flags shared by many commands, defined once (Shopify CLI `src/cli/flags.ts` style). */
 import path from 'node:path';
 import { Errors, Flags } from '@oclif/core';
+import { UserError } from '../errors.js';
 import { BACKEND_NAMES } from '../engine/backend-names.js';
 
 /** oclif's --json (every DigitsCommand has `enableJsonFlag`), with our description of the contract. */
@@ -85,3 +86,18 @@ export const queueFlag = {
     env: 'DIGITS_QUEUE',
   }),
 };
+
+/**
+ * `--resume` continues a run as its run.json recorded it: flags that would configure a new run
+ * (its ensemble, folds, epochs, rates, budget…) were ignored in silence. The first one typed
+ * (read from argv, so an environment default such as DIGITS_SEED does not count) is refused.
+ */
+export function refuseWithResume(argv: readonly string[], names: readonly string[]): void {
+  const typed = names.find((name) => argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || (name.startsWith('no-') ? false : arg === `--no-${name}`)));
+  if (typed) {
+    throw new UserError(`--${typed} configures a new run; --resume continues the run as its run.json recorded it`, {
+      where: { flag: typed },
+      hint: `Leave --${typed} out to continue the run, or start a new run without --resume.`,
+    });
+  }
+}

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, inferFlag, jsonFlag, memberOverrideFlags } from '../cli/flags.js';
+import { backendFlag, dataFlag, inferFlag, jsonFlag, memberOverrideFlags, refuseWithResume } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { formatAutoEvent, formatAutoSummary } from '../cli/auto-summary.js';
@@ -58,8 +58,9 @@ export default class Run extends DigitsCommand {
     if (budgetMinutes !== undefined && !(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
     if (flags.preset && flags.ensemble !== 'auto') throw new UserError('--preset chooses the network of the auto ensemble', { where: { flag: 'preset' }, hint: 'Drop --ensemble (auto is the default), or set each member\'s "preset" in your ensemble file.' });
     if (flags['synthetic-rows'] !== undefined && flags.ensemble !== 'auto') throw new UserError('--synthetic-rows works with the auto ensemble', { where: { flag: 'synthetic-rows' }, hint: 'Drop --ensemble (auto is the default) or drop --synthetic-rows.' });
-    if (flags.budget !== undefined && flags.ensemble !== 'auto' && !flags.resume) throw new UserError('--budget plans the auto ensemble', { where: { flag: 'budget' }, hint: 'Drop --ensemble (auto is the default), or drop --budget: an ensemble file trains its members\' own epochs.' });
+    if (flags.budget !== undefined && flags.ensemble !== 'auto') throw new UserError('--budget plans the auto ensemble', { where: { flag: 'budget' }, hint: 'Drop --ensemble (auto is the default), or drop --budget: an ensemble file trains its members\' own epochs.' });
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
+    if (flags.resume) refuseWithResume(this.argv, ['ensemble', 'budget', 'preset', 'pseudo-label', 'synthetic-rows', 'folds', 'epochs', 'learning-rate', 'batch-size', 'seed']);
     if (flags.run && !flags.resume) throw new UserError('--run names the run to continue, and needs --resume', { where: { flag: 'run' }, hint: `Add --resume to continue ${flags.run}, or leave --run out: a new run goes to runs/<ensemble>-<time>.` });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;
     // A run is named after its ensemble, as `digits train` names it: auto, a built-in, or an

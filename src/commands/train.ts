@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags, queueFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags, queueFlag, refuseWithResume } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -58,9 +58,18 @@ export default class Train extends DigitsCommand {
     let resumedExtra: string | undefined;
     if (flags.resume) {
       if (!flags.run) throw new UserError('--resume needs the run to continue', { where: { flag: 'run' }, hint: 'Pass --run runs/<name> (see the folders under runs/).' });
+      refuseWithResume(this.argv, ['folds', 'epochs', 'learning-rate', 'batch-size', 'seed', 'extra']);
       // The run folder records its ensemble and data; flags given as well must match them.
       const plan = await planResume(flags.run, { data, ensemble: flags.ensemble ? await resolveEnsemble(flags.ensemble) : undefined });
       ({ ensemble, data, extra: resumedExtra } = plan);
+      // Every member trained: nothing to continue (it restarted each worker and added to the run's time).
+      const planned = plan.manifest.splits?.length ?? expandFolds(plan.ensemble).length;
+      if (plan.manifest.status === 'finished' && plan.manifest.members.length >= planned && plan.manifest.members.every((m) => m.ok)) {
+        throw new UserError(`run ${path.basename(flags.run)} already finished: all ${plan.manifest.members.length} members are trained`, {
+          where: { flag: 'run' },
+          hint: `Evaluate or submit it (digits evaluate --run ${flags.run}), or train a new run without --resume.`,
+        });
+      }
     } else {
       ensemble = await resolveEnsemble(flags.ensemble ?? 'quick');
     }

@@ -286,6 +286,17 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(error.where).toEqual({ flag: 'folds' });
   });
 
+  test('--resume: flags that configure a new run are refused, naming the flag; a finished training run is not trained again', async () => {
+    const epochs = await digitsJson(['train', '--resume', '--run', runDir(), '--epochs', '3']);
+    expect(expectFinished(epochs, 'error')).toMatchObject({ error: '--epochs configures a new run; --resume continues the run as its run.json recorded it', where: { flag: 'epochs' } });
+    expect(epochs.code).toBe(2);
+    const folds = await digitsJson(['run', '--resume', '--run', runDir(), '--folds', '3']);
+    expect(expectFinished(folds, 'error')).toMatchObject({ where: { flag: 'folds' } });
+    const finished = await digitsJson(['train', '--resume', '--run', runDir()]);
+    expect(expectFinished(finished, 'error')).toMatchObject({ error: 'run tiny already finished: all 1 members are trained', where: { flag: 'run' } });
+    expect(finished.lines).toHaveLength(1);
+  });
+
   test('run --budget with an ensemble other than auto: one error line naming --budget (it was ignored)', async () => {
     const outcome = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--budget', '5']);
     const error = expectFinished(outcome, 'error');
