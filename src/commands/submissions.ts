@@ -1,7 +1,9 @@
 import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
+import { UserError } from '../errors.js';
 import { displayPath } from '../data/format.js';
 import { renderTable } from '../cli/table.js';
 import { DEFAULT_SUBMISSIONS_DIR, LEDGER_FILE, type ListedSubmission, listSubmissions } from '../data/submission.js';
@@ -38,12 +40,16 @@ export default class Submissions extends DigitsCommand {
 
   static override flags = {
     ...jsonFlag,
-    dir: Flags.string({ description: 'The submissions folder (holding ledger.jsonl).', default: DEFAULT_SUBMISSIONS_DIR }),
+    dir: Flags.string({ description: `The submissions folder (holding ledger.jsonl; default: ${DEFAULT_SUBMISSIONS_DIR}; a folder named here must exist).` }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Submissions);
-    const dir = path.resolve(flags.dir);
+    const dir = path.resolve(flags.dir ?? DEFAULT_SUBMISSIONS_DIR);
+    // A mistyped --dir is an error; the default may be missing before the first submission.
+    if (flags.dir !== undefined && !(await stat(dir).catch(() => null))?.isDirectory()) {
+      throw new UserError(`--dir ${flags.dir}: no such folder`, { where: { flag: 'dir' }, hint: `Name the folder digits submit wrote to (${DEFAULT_SUBMISSIONS_DIR}/ of the project, the default).` });
+    }
     // A torn line (a crash mid-append) is skipped, and said so.
     const onWarning = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));
     const entries = await listSubmissions(dir, { onWarning });

@@ -95,6 +95,13 @@ export function withFolds(spec: EnsembleSpec, folds: number): EnsembleSpec {
   if (!Number.isInteger(folds) || folds < 2) {
     throw new UserError(`the number of folds must be a whole number ≥ 2, not ${folds}`, { where: { flag: 'folds' }, hint: 'For example --folds 5 (each recipe is trained 5 times).' });
   }
+  if (spec.validation.kind === 'kfold' && spec.validation.split) {
+    // The file's saved split was dropped in silence for a new one of k folds.
+    throw new UserError(`the ensemble validates on the saved split ${JSON.stringify(spec.validation.split)}; --folds would replace it with new folds`, {
+      where: { flag: 'folds' },
+      hint: 'Leave --folds out to train on the saved split, or remove "split" from the ensemble\'s validation.',
+    });
+  }
   const seed = spec.validation.kind === 'bagged' ? 42 : spec.validation.seed;
   return { ...spec, validation: { kind: 'kfold', folds, seed } };
 }

@@ -71,7 +71,11 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<Membe
       folds = saved.folds.length;
     } else {
       name = `kfold-${folds}-seed${v.seed}`;
-      await createSplit({ data: datasetDir, name, spec: { kind: 'kfold', k: folds, seed: v.seed } });
+      await createSplit({ data: datasetDir, name, spec: { kind: 'kfold', k: folds, seed: v.seed } }).catch((error: unknown) => {
+        // The fold count comes from --folds or from the ensemble's validation: say both.
+        if (error instanceof UserError && error.where?.flag === 'folds') throw new UserError(`${error.message} (k-fold validation of ensemble ${spec.name})`, { hint: 'Lower --folds, or "folds" in the ensemble\'s validation.' });
+        throw error;
+      });
     }
     return expandFolds(spec, folds).map(({ member, recipe, fold }) => ({ member, recipe, split: { name: name!, fold } }));
   }

@@ -129,6 +129,10 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(submitted.file).toBeTypeOf('string');
     const listed = expectFinished(await digitsJson(['submissions', '--dir', path.join(work, 'subs')]), 'result');
     expect(listed.submissions).toHaveLength(1);
+    // a mistyped --dir is an error naming it, not "no submissions yet"
+    const mistyped = await digitsJson(['submissions', '--dir', path.join(work, 'subz')]);
+    expect(expectFinished(mistyped, 'error')).toMatchObject({ where: { flag: 'dir' } });
+    expect(mistyped.code).toBe(2);
     expectFinished(await digitsJson(['dashboard', '--run', runDir()]), 'result');
     // the run's bare name, as `digits runs` lists it: the error names its folder
     const bare = expectFinished(await digitsJson(['dashboard', '--run', 'tiny']), 'error');

@@ -88,6 +88,8 @@ describe('k-fold validation', () => {
     // --folds turns any ensemble into a k-fold one, keeping the shared seed
     expect(withFolds({ ...shared, validation: { kind: 'shared', fraction: 0.1, seed: 9 } }, 5).validation).toEqual({ kind: 'kfold', folds: 5, seed: 9 });
     expect(() => withFolds(shared, 1)).toThrow(/whole number ≥ 2/);
+    // a saved split the file names is not replaced in silence
+    expect(() => withFolds({ ...shared, validation: { kind: 'kfold', folds: 0, seed: 42, split: 'cv4' } }, 3)).toThrow(/validates on the saved split "cv4"; --folds would replace it/);
     // a saved split may be named instead
     expect(ensembleFromJson(JSON.stringify({ validation: { kind: 'kfold', split: 'my-folds' }, members: [{ preset: 'mlp' }] })).validation).toEqual({ kind: 'kfold', folds: 0, seed: 42, split: 'my-folds' });
   });
