@@ -72,7 +72,7 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'})`, report.test.soft);
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'} + TTA)`, report.test.softTta);
     out += line(`ensemble (equal${report.test.softTta ? ' + TTA' : ''})`, report.test.equalWeights);
-    out += line(`best member (${report.test.bestMember.name})`, report.test.bestMember.metrics);
+    out += line(`held-out best member (${report.test.bestMember.name})`, report.test.bestMember.metrics);
   }
   return out;
 }

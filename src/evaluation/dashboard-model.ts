@@ -78,7 +78,7 @@ export interface DashboardModel {
   ttaDecision: TtaDecision | null;
   views: DashboardView[];
   members: MemberCurves[];
-  /** The best single member on the test answers, when the report scored them. */
+  /** On the test answers, the member best on its own held-out rows (chosen there, not on test), when the report scored them. */
   testBestMember: { name: string; accuracy: number } | null;
   /** k-fold runs: per recipe and for the ensemble, mean ± sd over the folds (with TTA when evaluated with it) */
   /** The CV figures in the variant the submission uses (`tta`: with the 8 shifts averaged). */
@@ -400,7 +400,7 @@ export function headerLine(model: DashboardModel): string {
 export function dashboardText(model: DashboardModel, viewIndex: number, digits?: string): string {
   const v = model.views[viewIndex]!;
   const out = [headerLine(model), '', 'Views', ...summaryLines(model)];
-  if (model.testBestMember) out.push(`  best single member on the test answers: ${model.testBestMember.name} ${percent(model.testBestMember.accuracy)}`);
+  if (model.testBestMember) out.push(`  on the test answers, the member best on its held-out rows: ${model.testBestMember.name} ${percent(model.testBestMember.accuracy)}`);
   const cv = crossValidationLines(model);
   if (cv.length) out.push('', ...cv);
   out.push('', `${v.title}: accuracy ${percent(v.accuracy)}, log-loss ${v.logLoss.toFixed(4)} on ${v.rows} rows`, '', ...classTableLines(v).map((l) => `  ${l}`));

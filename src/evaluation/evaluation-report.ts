@@ -78,6 +78,7 @@ export interface EvaluationReport {
     softTta?: Metrics;
     /** with selection weights in use: the equal-weight soft vote (with TTA when evaluated), for comparison */
     equalWeights?: Metrics;
+    /** the member best on its own held-out rows, scored on the test rows (not the best of them on test) */
     bestMember: { name: string; metrics: Metrics };
   };
 }

@@ -235,7 +235,7 @@ ${warnings}
 ${summary}
 ${cv}
 ${selection}
-${model.testBestMember ? `<p>Best single member on the test answers: ${escapeHtml(model.testBestMember.name)} ${percent(model.testBestMember.accuracy)}.</p>` : ''}
+${model.testBestMember ? `<p>On the test answers, the member best on its held-out rows: ${escapeHtml(model.testBestMember.name)} ${percent(model.testBestMember.accuracy)}.</p>` : ''}
 ${members}
 <h2>Training curves</h2>
 <div class="charts">

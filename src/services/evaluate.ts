@@ -420,13 +420,20 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       say('scoring the test predictions against the answers');
       // Each member once; the plain ensemble is their soft vote (no second pass over the test set).
       const memberProbs: Float32Array[] = [];
+      // The single member to compare with is the one best on its own held-out rows (accuracy,
+      // then log-loss), scored on the test rows once: picking the member best on the test
+      // answers would be choosing on them.
+      const heldOutBest = memberEvaluations.reduce((best, m, i) => {
+        const a = m.metrics;
+        const b = memberEvaluations[best]!.metrics;
+        return a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.logLoss < b.logLoss) ? i : best;
+      }, 0);
       let bestMember: { name: string; metrics: ReturnType<typeof computeMetrics> } | null = null;
       for (const [i, m] of members.entries()) {
         // Without TTA, a weighted vote already predicted each member plainly above.
         const probs = !useTta && testMemberVote ? testMemberVote[i]! : await predictEnsemble([m.predictor], testImages, testCount);
         memberProbs.push(probs);
-        const metrics = computeMetrics(probs, truth);
-        if (!bestMember || metrics.accuracy > bestMember.metrics.accuracy) bestMember = { name: m.outcome.name, metrics };
+        if (i === heldOutBest) bestMember = { name: m.outcome.name, metrics: computeMetrics(probs, truth) };
       }
       const softPlain = softVote(memberProbs, weights);
       test = {

@@ -159,6 +159,13 @@ describe('digits runs', () => {
     expect(bad.exit).not.toBe(0);
   });
 
+  test("evaluate's single member on the test answers is the one best on its held-out rows, not the best on test", async () => {
+    const competition = path.join(dir, 'clean');
+    const report = await evaluateRun({ runDir: path.join(runsDir(), 'second'), tta: [], precision: 'fp32', answers: `${competition}-answers.csv` });
+    const held = [...report.members].sort((a, b) => b.metrics.accuracy - a.metrics.accuracy || a.metrics.logLoss - b.metrics.logLoss)[0]!;
+    expect(report.test!.bestMember.name).toBe(held.name);
+  });
+
   test('a named --runs-dir or --submissions that is missing, or a run folder as --runs-dir, is an error naming the flag; the defaults may be missing', async () => {
     const nowhere = path.join(dir, 'nowhere');
     await expect(listRuns({ runsDir: nowhere, submissionsDir: submissionsDir(), given: { runsDir: true } })).rejects.toMatchObject({ message: `--runs-dir ${nowhere}: no such folder`, where: { flag: 'runs-dir' } });
