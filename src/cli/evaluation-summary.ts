@@ -36,10 +36,11 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     }
     out += cvLine('ensemble (soft voting)', cv.ensemble);
     if (cv.ensemble.tta) out += cvLine('ensemble + TTA', cv.ensemble.tta);
-    out += `  out-of-fold predictions of every training row: ${cv.oofFile}\n`;
+    const partial = cv.trainRows !== undefined && report.heldOutRows.length < cv.trainRows;
+    out += `  out-of-fold predictions of ${partial ? `${report.heldOutRows.length} of the ${cv.trainRows} training rows (a fold member failed)` : 'every training row'}: ${cv.oofFile}\n`;
   }
   out += report.cv
-    ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of all ${report.heldOutRows.length} training rows:\n`
+    ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of ${report.cv.trainRows !== undefined && report.heldOutRows.length < report.cv.trainRows ? `${report.heldOutRows.length} of the ${report.cv.trainRows}` : `all ${report.heldOutRows.length}`} training rows:\n`
     : `ensemble (${precisionOf(report)}), on the ${report.heldOutRows.length} rows no member trained on:\n`;
   out += line('soft voting', report.ensemble.soft);
   out += line('hard voting', report.ensemble.hard);

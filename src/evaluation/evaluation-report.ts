@@ -92,6 +92,8 @@ export interface CrossValidationReport {
   ensemble: { accuracy: MeanSd; logLoss: MeanSd; tta?: FoldScores };
   /** the run's file of out-of-fold predictions (every training row, per recipe) */
   oofFile: string;
+  /** all training rows; more than the ensemble's rows when a fold member failed (absent in older reports) */
+  trainRows?: number;
 }
 
 export interface TtaDecision {

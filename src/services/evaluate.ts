@@ -393,7 +393,14 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         })),
         ensemble: { ...scoreByFold(softVote(heldPlain), labels, foldOf), tta: tta.length > 1 ? scoreByFold(softVote(heldTta), labels, foldOf) : undefined },
         oofFile: OOF_FILE,
+        trainRows: dataset.trainLabels.length,
       };
+      // A failed fold member leaves its rows out of the ensemble's rows and its fold out of the
+      // ensemble's mean ± sd, while other recipes keep every fold: say so beside the figures.
+      const failed = manifest.members.filter((m) => !m.ok).map((m) => m.name);
+      if (failed.length > 0 || heldOut.length < dataset.trainLabels.length) {
+        warnings.push(`${failed.length > 0 ? `fold member${failed.length === 1 ? '' : 's'} ${failed.join(', ')} failed: ` : ''}the ensemble's cross-validation covers ${cv.ensemble.accuracy.values.length} of ${cv.folds} folds (${heldOut.length} of ${dataset.trainLabels.length} training rows); each recipe's covers the folds its members trained`);
+      }
     }
 
     // The test set: soft voting, with TTA when chosen above (weighted when selection's weights are in use), kept for `digits submit`.

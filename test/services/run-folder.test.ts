@@ -390,4 +390,21 @@ describe('a saved split replaced after a run trained on it', () => {
     const error = await expectUserError(trainEnsemble({ ensemble: many, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'many'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /not 500 \(k-fold validation of ensemble many\)$/, hint: /"folds" in the ensemble's validation/ });
     expect(error.where).toBeUndefined();
   }, 120_000);
+
+  test('a failed fold member: the ensemble CV and out-of-fold rows say how much they cover', async () => {
+    const competition = path.join(root, 'cv-project', 'competitions', 'clean');
+    const failing = path.join(root, 'cv-project', 'runs', 'failing');
+    await mkdir(failing, { recursive: true });
+    await writeFile(path.join(failing, 'a-f2'), 'in the way of fold member a-f2');
+    const spec = ensembleFromJson(JSON.stringify({ name: 'failing', validation: { kind: 'kfold', folds: 3, seed: 7 }, members: [{ preset: 'mlp', name: 'a', epochs: 1, batchSize: 30 }, { preset: 'mlp', name: 'b', epochs: 1, batchSize: 30, seed: 5 }] }));
+    await trainEnsemble({ ensemble: spec, data: competition, runDir: failing, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    const report = await evaluateRun({ runDir: failing, tta: [], precision: 'fp32' });
+    expect(report.cv!.ensemble.accuracy.values).toHaveLength(2);
+    expect(report.cv!.trainRows).toBe(150);
+    expect(report.heldOutRows.length).toBe(100);
+    expect(report.ensemble.warnings).toContain("fold member a-f2 failed: the ensemble's cross-validation covers 2 of 3 folds (100 of 150 training rows); each recipe's covers the folds its members trained");
+    const text = formatEvaluationSummary(report);
+    expect(text).toContain('out-of-fold predictions of 100 of the 150 training rows (a fold member failed)');
+    expect(text).toContain('on the out-of-fold predictions of 100 of the 150 training rows:');
+  }, 120_000);
 });
