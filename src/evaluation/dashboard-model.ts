@@ -191,7 +191,8 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
           tta: submitsWithTta(report) && report.cv.ensemble.tta !== undefined,
           rows: [
             ...report.cv.recipes.map((r) => ({ name: r.name, ...pick(submittedVariant(report, { accuracy: r.accuracy, logLoss: r.logLoss }, r.tta)) })),
-            { name: 'ensemble', ...pick(submittedVariant(report, { accuracy: report.cv.ensemble.accuracy, logLoss: report.cv.ensemble.logLoss }, report.cv.ensemble.tta)) },
+            // the fold scores are the equal vote's; a weighted submission is said (its honest figure is the cross-fitted one of the selection)
+            { name: ensemble.weights ? 'ensemble (equal vote; submitted weighted)' : 'ensemble', ...pick(submittedVariant(report, { accuracy: report.cv.ensemble.accuracy, logLoss: report.cv.ensemble.logLoss }, report.cv.ensemble.tta)) },
           ],
         }
       : null,

@@ -234,6 +234,10 @@ describe('cross-validation and ensemble selection in the dashboard', () => {
     const tta = buildDashboardModel(withTta);
     [0.92, 0.83, 0.94].forEach((mean, i) => expect(tta.crossValidation!.rows[i]!.accuracy.mean).toBeCloseTo(mean, 12));
     expect(dashboardText(tta, 0)).toContain('mean ± sd over the folds, with 8-way TTA, as submitted');
+    // the fold scores are the equal vote's: a weighted submission is said on its row
+    const weighted = structuredClone(report);
+    weighted.ensemble.weights = [0.75, 0.25];
+    expect(buildDashboardModel(weighted).crossValidation!.rows.at(-1)!.name).toBe('ensemble (equal vote; submitted weighted)');
     expect(model.selection!.rows.map((r) => r.label)).toEqual(['equal weights', 'weighted, cross-fitted (honest)', 'weighted, in-sample (optimistic)']);
     expect(model.outOfFold).toBe(true);
     const text = dashboardText(model, 0);
