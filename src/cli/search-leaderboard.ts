@@ -22,7 +22,8 @@ export function formatLeaderboard(rows: readonly LeaderboardRow[]): string {
 export function formatSearchEvent(e: SearchEvent): string {
   switch (e.type) {
     case 'search-start':
-      return `${e.resumed ? `continuing the search in ${e.dir} (${e.done} trials done)` : `search in ${e.dir}`}: ${e.scheduler}, ${e.trials} trials, rungs at ${e.rungs.join(', ')} epochs`;
+      // Random search trains each trial once, to its sampled epochs: it has no rungs to show.
+      return `${e.resumed ? `continuing the search in ${e.dir} (${e.done} trial${e.done === 1 ? '' : 's'} done)` : `search in ${e.dir}`}: ${e.scheduler}, ${e.trials} trial${e.trials === 1 ? '' : 's'}${e.scheduler === 'random' ? '' : `, rungs at ${e.rungs.join(', ')} epochs`}`;
     case 'trial-start':
       return `${e.trial}: ${e.resumed ? 'continuing' : 'starting'} to ${e.epochs} epochs (rung ${e.rung}): ${describeParams(e.params)}`;
     case 'trial-epoch':

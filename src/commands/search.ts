@@ -91,12 +91,21 @@ export default class Search extends DigitsCommand {
     if (this.jsonEnabled()) {
       // NDJSON: the leaderboard a row a line, then the result last (the CLI's JSON contract).
       for (const row of result.leaderboard) this.emitJson({ ...row, type: 'leaderboard' });
-      this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, unfinished: result.unfinished, seconds: result.seconds, ...(report ? { queue: report } : {}) });
+      this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, ensembleMembers: result.ensembleMembers, unfinished: result.unfinished, failed: result.failed, seconds: result.seconds, ...(report ? { queue: report } : {}) });
       return;
     }
     process.stdout.write(formatLeaderboard(result.leaderboard));
-    process.stdout.write(`search      ${result.searchFile}${result.unfinished ? ` (${result.unfinished} trials unfinished: run the same command again to continue)` : ''}\n`);
-    if (result.ensembleFile) process.stdout.write(`ensemble    ${result.ensembleFile}  (digits train --ensemble ${result.ensembleFile} --data ${flags.data})\n`);
+    for (const row of result.leaderboard) if (row.error) process.stdout.write(`failed      ${row.trial}: ${row.error}\n`);
+    const trials = (n: number) => `${n} trial${n === 1 ? '' : 's'}`;
+    const notes = [
+      result.unfinished ? `${trials(result.unfinished)} unfinished: run the same command again to continue` : '',
+      result.failed ? `${trials(result.failed)} failed: fix the cause, then run the same command again to try ${result.failed === 1 ? 'it' : 'them'} again` : '',
+    ].filter(Boolean);
+    process.stdout.write(`search      ${result.searchFile}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
+    if (result.ensembleFile) {
+      const fewer = result.ensembleMembers < flags.top ? ` (${result.ensembleMembers} of the --top ${flags.top}: only ${result.ensembleMembers} trial${result.ensembleMembers === 1 ? ' was' : 's were'} scored)` : '';
+      process.stdout.write(`ensemble    ${result.ensembleFile}${fewer}  (digits train --ensemble ${result.ensembleFile} --data ${flags.data})\n`);
+    }
     process.stdout.write(`time        ${result.seconds}s\n`);
   }
 }

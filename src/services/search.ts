@@ -102,6 +102,8 @@ export interface LeaderboardRow {
   valLoss: number | null;
   valAcc: number | null;
   params: TrialParams;
+  /** a failed trial's error (its first line) */
+  error?: string;
 }
 
 export interface SearchResult {
@@ -109,7 +111,11 @@ export interface SearchResult {
   searchFile: string;
   ensembleFile: string | null;
   leaderboard: LeaderboardRow[];
-  /** trials whose jobs did not finish (budget spent, or a failure) */
+  /** trials that failed (their errors are in the leaderboard rows); a run of the same command tries them again */
+  failed: number;
+  /** members of the ensemble file: fewer than --top when fewer trials were scored */
+  ensembleMembers: number;
+  /** trials whose jobs did not finish (the budget was spent, or the search was stopped) */
   unfinished: number;
   resumed: boolean;
   seconds: number;
@@ -148,7 +154,7 @@ export function leaderboard(file: SearchFile): LeaderboardRow[] {
   return rankTrials(schedulerView(file.trials)).map((view, i) => {
     const t = file.trials.find((x) => x.id === view.id)!;
     const last = t.scores[t.scores.length - 1];
-    return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? -1, epochs: last?.epochs ?? 0, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params: t.params };
+    return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? -1, epochs: last?.epochs ?? 0, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params: t.params, ...(t.state === 'failed' && t.error ? { error: t.error.split('\n')[0] } : {}) };
   });
 }
 
@@ -158,7 +164,7 @@ export function topKEnsemble(file: SearchFile, k: number, name: string): Record<
   if (ranked.length === 0) return null;
   return {
     name,
-    description: `top ${ranked.length} of ${file.trials.length} trials of a ${file.scheduler} search (${file.spaceFile}), by validation loss on holdout rows`,
+    description: `top ${ranked.length} of ${file.trials.length} trials of the ${file.scheduler === 'asha' ? 'ASHA' : file.scheduler} search (${file.spaceFile}), by validation loss on holdout rows`,
     validation: { kind: 'shared', fraction: file.split.fraction, seed: file.split.seed },
     members: ranked.map((row) => {
       const t = file.trials.find((x) => x.name === row.trial)!;
@@ -213,7 +219,9 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
       });
     }
     // Jobs that were running when the last invocation stopped continue from their last epoch.
-    for (const t of previous.trials) if (t.state === 'running' || t.state === 'pending') t.state = 'paused';
+    // Interrupted trials go on from their last epoch; failed ones are tried again (the output
+    // says to run the command again once their cause is fixed).
+    for (const t of previous.trials) if (t.state === 'running' || t.state === 'pending' || t.state === 'failed') t.state = 'paused';
     state = { ...previous, maxTrials: Math.max(previous.maxTrials, options.trials), command: options.command };
   } else {
     state = {
@@ -349,6 +357,14 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
     ensembleFile = path.join(dir, SEARCH_ENSEMBLE_FILE);
     await writeJsonAtomic(ensembleFile, top);
   }
-  const unfinished = state.trials.filter((t) => t.state !== 'done').length;
-  return { dir, searchFile, ensembleFile, leaderboard: leaderboard(state), unfinished, resumed: previous !== null, seconds: Math.round((Date.now() - started) / 1000) };
+  const unfinished = state.trials.filter((t) => t.state !== 'done' && t.state !== 'failed').length;
+  const failed = state.trials.filter((t) => t.state === 'failed').length;
+  if (!top && state.trials.length > 0 && failed === state.trials.length) {
+    const first = state.trials.find((t) => t.error)!;
+    throw new UserError(`every trial of the search failed (${failed}), so there is no leaderboard nor ensemble file; ${first.name}: ${first.error!.split('\n')[0]}`, {
+      where: { file: searchFile },
+      hint: 'Fix the cause (the space, the data or the folder), then run the same command again: failed trials are tried again.',
+    });
+  }
+  return { dir, searchFile, ensembleFile, ensembleMembers: top ? (top.members as unknown[]).length : 0, leaderboard: leaderboard(state), unfinished, failed, resumed: previous !== null, seconds: Math.round((Date.now() - started) / 1000) };
 }

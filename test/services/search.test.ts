@@ -4,7 +4,7 @@
  * search process killed with SIGKILL that a second run continues.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -138,4 +138,25 @@ test('ASHA search killed mid-run continues where it stopped when run again with 
   expect(history).toHaveLength(3);
   expect(output).toMatch(/#\s+trial\s+state/);
   expect(output).toContain(path.join(out, 'ensemble.json'));
+}, 120_000);
+
+test('a failed trial is reported with its error, not as unfinished; the same command tries it again; all failed is an error', async () => {
+  const out = path.join(dir, 'failing');
+  const options = { data: competition, space: parseSearchSpace(spaceJson), spaceFile: 'space.json', out, scheduler: 'random' as const, trials: 2, top: 2, concurrency: 1, backend: 'wasm' as const, seed: 1, command: 'test' };
+  // Given a file where trial-002's folder goes, so that trial fails
+  await mkdir(out, { recursive: true });
+  await writeFile(path.join(out, 'trial-002'), 'in the way');
+  const first = await runSearch(options);
+  expect([first.failed, first.unfinished, first.ensembleMembers]).toEqual([1, 0, 1]);
+  const failedRow = first.leaderboard.find((r) => r.state === 'failed')!;
+  expect(failedRow).toMatchObject({ trial: 'trial-002', error: expect.stringMatching(/EEXIST|exists|not a directory/i) });
+  // When its cause is gone and the same search runs again, the trial is tried again and scored
+  await rm(path.join(out, 'trial-002'));
+  const second = await runSearch(options);
+  expect([second.failed, second.unfinished, second.ensembleMembers]).toEqual([0, 0, 2]);
+  // A search whose every trial fails is an error naming the first failure
+  const none = path.join(dir, 'none');
+  await mkdir(none, { recursive: true });
+  await writeFile(path.join(none, 'trial-001'), 'in the way');
+  await expect(runSearch({ ...options, out: none, trials: 1 })).rejects.toMatchObject({ message: expect.stringMatching(/^every trial of the search failed \(1\), so there is no leaderboard nor ensemble file; trial-001: /) });
 }, 120_000);
