@@ -8,7 +8,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
 import { parseJsonFile, UserError } from '../errors.js';
-import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, loadDataset, readManifest, resolveDatasetDir, type Dataset } from '../data/dataset.js';
+import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, assertSourcesUnchanged, loadDataset, readManifest, resolveDatasetDir, type Dataset } from '../data/dataset.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
@@ -143,7 +143,11 @@ export async function runDatasetDir(runDir: string, manifest: Pick<RunManifest, 
 
 /** The run's dataset, loaded (`runDatasetDir`), refused when it was imported again with other data since the run trained. */
 export async function loadRunDataset(runDir: string, manifest: Pick<RunManifest, 'dataset' | 'name'>, given?: string): Promise<Dataset> {
-  const dataset = await loadDataset(await runDatasetDir(runDir, manifest, given));
+  const dir = await runDatasetDir(runDir, manifest, given);
+  // A CSV edited after the import: the cache (and the run) hold the old rows, so a submission
+  // or a score from them would not be of the competition's files as they are now.
+  await assertSourcesUnchanged(dir);
+  const dataset = await loadDataset(dir);
   if (dataset.fingerprint !== manifest.dataset.fingerprint) {
     throw new UserError(`the dataset in ${dataset.dir} changed since run ${manifest.name} was trained`, { where: { file: dataset.dir }, hint: 'Re-import the data the run was trained on, or train again.' });
   }

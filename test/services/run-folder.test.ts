@@ -406,5 +406,12 @@ describe('a saved split replaced after a run trained on it', () => {
     const text = formatEvaluationSummary(report);
     expect(text).toContain('out-of-fold predictions of 100 of the 150 training rows (a fold member failed)');
     expect(text).toContain('on the out-of-fold predictions of 100 of the 150 training rows:');
+    // A CSV edited after the import: evaluate and submit refuse the stale cache, naming the file
+    const testCsv = path.join(competition, 'test.csv');
+    const original = await readFile(testCsv, 'utf8');
+    await writeFile(testCsv, original.split('\n').slice(0, 6).join('\n') + '\n');
+    await expectUserError(evaluateRun({ runDir: failing, tta: [] }), { message: /^test\.csv changed after it was imported/, file: 'test.csv', hint: /digits data import/ });
+    await expectUserError(submitRun({ runDir: failing, dir: path.join(root, 'cv-project', 'submissions') }), { message: /^test\.csv changed after it was imported/ });
+    await writeFile(testCsv, original);
   }, 120_000);
 });
