@@ -210,6 +210,9 @@ export interface OutOfFoldFile {
   recipes: Array<{ name: string; members: string[]; probs: number[] }>;
 }
 
+/** Below this many rows no member trained on, the ensemble's held-out figures come with a warning. */
+export const FEW_HELD_OUT_ROWS = 100;
+
 export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationReport> {
   const runDir = path.resolve(options.runDir);
   const manifest = await readRunManifest(runDir);
@@ -307,6 +310,10 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
     const warnings: string[] = [];
     const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
+    // Bagged members' holdouts overlap little: the rows no member trained on can be a handful.
+    if (heldOut.length < FEW_HELD_OUT_ROWS) {
+      warnings.push(`the ensemble is scored on only ${heldOut.length} row${heldOut.length === 1 ? '' : 's'} that no member trained on: its figures, and the TTA and weights decided on them, say little (a shared split or k-fold validation scores it on more)`);
+    }
     if (units.length > 1 && compared.below) {
       warnings.push(`the soft vote (${pctOf(vote.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the ${heldOut.length} held-out rows`);
     }
