@@ -151,6 +151,9 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
   if (v?.kind === 'kfold' && v.folds === undefined && v.split === undefined) {
     throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'folds'], message: 'is required (a whole number ≥ 2), unless "split" names a saved k-fold split', input: undefined }]), file);
   }
+  if (v?.kind === 'kfold' && v.split !== undefined && (raw as { validation?: { seed?: unknown } }).validation?.seed !== undefined) {
+    throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'seed'], message: 'is the saved split\'s own when "split" names one (this one was ignored): leave "seed" out, or leave "split" out to make new folds with this seed', input: v.seed }]), file);
+  }
   const validation: ValidationSpec = !v
     ? { kind: 'shared', fraction: 0.1, seed: 42 }
     : v.kind === 'kfold'

@@ -27,6 +27,7 @@ describe('ensemble specs', () => {
     ['one fold', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold', folds: 1 } }, /validation\.folds: must be a whole number ≥ 2/],
     ['k-fold without folds', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold' } }, /validation\.folds: is required/],
     ['k-fold with a fraction', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold', folds: 5, fraction: 0.1 } }, /validation\.fraction: unknown key/],
+    ['a seed beside a saved split (it was ignored)', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold', split: 'cv4', seed: 7 } }, /validation\.seed: is the saved split's own when "split" names one/],
     ['duplicate names', { members: [{ preset: 'mlp', name: 'a' }, { preset: 'mlp', name: 'a' }] }, /duplicate member name "a"/],
   ])('%s is a UserError naming the key', (_label, input, message) => {
     const run = () => ensembleFromJson(JSON.stringify(input), 'bad.json');
