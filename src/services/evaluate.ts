@@ -236,7 +236,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const plain: Float32Array[] = [];
     const withTta: Float32Array[] = [];
     for (const m of members) {
-      say(`${m.outcome.name}: predicting ${m.rows.length} held-out rows (${m.predictor.kind})`);
+      // --precision int8 that a member cannot take (no convolution to quantize): say why it runs fp32.
+      const fallback = options.precision === 'int8' && m.predictor.precision !== 'int8' ? `; fp32, not the int8 asked for: ${m.predictor.reason}` : '';
+      say(`${m.outcome.name}: predicting ${m.rows.length} held-out rows (${m.predictor.kind}${fallback})`);
       const images = rowsAsFloats(dataset.trainImages, dataset.scale, pixels, m.rows);
       const labels = Uint8Array.from(m.rows, (r) => dataset.trainLabels[r]!);
       const rows = (task: string) => (done: number, total: number) => options.onRows?.(task, done, total);
@@ -411,7 +413,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     }
 
     // The test set: soft voting, with TTA when chosen above (weighted when selection's weights are in use), kept for `digits submit`.
-    say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} members × ${Math.max(1, shifts.length)} TTA variants`);
+    say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} member${members.length === 1 ? "" : "s"} × ${Math.max(1, shifts.length)} TTA variant${shifts.length > 1 ? "s" : ""}`);
     const predictors = members.map((m) => m.predictor);
     const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence, memberProbs: testMemberVote } = await predictTestSet(predictors, dataset, shifts, equalWeights ? undefined : weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
     await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
