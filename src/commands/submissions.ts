@@ -47,7 +47,8 @@ export default class Submissions extends DigitsCommand {
     const { flags } = await this.parse(Submissions);
     const dir = path.resolve(flags.dir ?? DEFAULT_SUBMISSIONS_DIR);
     // A mistyped --dir is an error; the default may be missing before the first submission.
-    if (flags.dir !== undefined && !(await stat(dir).catch(() => null))?.isDirectory()) {
+    // (a file named as --dir is listSubmissions' error, which says so)
+    if (flags.dir !== undefined && (await stat(dir).catch(() => null)) === null) {
       throw new UserError(`--dir ${flags.dir}: no such folder`, { where: { flag: 'dir' }, hint: `Name the folder digits submit wrote to (${DEFAULT_SUBMISSIONS_DIR}/ of the project, the default).` });
     }
     // A torn line (a crash mid-append) is skipped, and said so.
