@@ -5,7 +5,7 @@ import { submittedVote, ttaMeasured, type EvaluationReport } from '../evaluation
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
-const line = (label: string, m: Metrics | undefined) => (m ? `  ${label.padEnd(28)} acc ${pct(m.accuracy).padStart(7)}  log-loss ${m.logLoss.toFixed(4)}  (${m.rows} rows)\n` : '');
+const line = (label: string, m: Metrics | undefined) => (m ? `  ${label.padEnd(28)} acc ${pct(m.accuracy).padStart(7)}  log-loss ${m.logLoss.toFixed(4)}  (${m.rows} row${m.rows === 1 ? '' : 's'})\n` : '');
 
 /** The number format the ensemble's figures were computed in: one format, or the mix. */
 export function precisionOf(report: EvaluationReport): string {
@@ -41,7 +41,7 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
   }
   out += report.cv
     ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of ${report.cv.trainRows !== undefined && report.heldOutRows.length < report.cv.trainRows ? `${report.heldOutRows.length} of the ${report.cv.trainRows}` : `all ${report.heldOutRows.length}`} training rows:\n`
-    : `ensemble (${precisionOf(report)}), on the ${report.heldOutRows.length} rows no member trained on:\n`;
+    : `ensemble (${precisionOf(report)}), on the ${report.heldOutRows.length === 1 ? 'one row' : `${report.heldOutRows.length} rows`} no member trained on:\n`;
   out += line('soft voting', report.ensemble.soft);
   out += line('hard voting', report.ensemble.hard);
   out += line('soft voting + TTA', report.ensemble.softTta);
