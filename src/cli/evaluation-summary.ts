@@ -73,7 +73,7 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'})`, report.test.soft);
     out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'} + TTA)`, report.test.softTta);
     out += line(`ensemble (equal${report.test.softTta ? ' + TTA' : ''})`, report.test.equalWeights);
-    out += line(`held-out best member (${report.test.bestMember.name})`, report.test.bestMember.metrics);
+    out += line(`held-out best (${report.test.bestMember.name})`, report.test.bestMember.metrics);
   }
   return out;
 }
