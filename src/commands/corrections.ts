@@ -71,7 +71,7 @@ function renderSummary(file: string, summary: CorrectionSummary): string {
   lines.push('', 'Matrix: rows = true digit (given), columns = predicted');
   lines.push(`      ${Array.from({ length: 10 }, (_, k) => String(k).padStart(4)).join('')}`);
   for (let given = 0; given < 10; given++) {
-    const row = summary.confusion.map((byGiven) => byGiven[given]!);
+    const row = summary.confusion[given]!;
     lines.push(`  ${given}   ${row.map((c) => (c ? String(c) : '·').padStart(4)).join('')}`);
   }
   lines.push('');

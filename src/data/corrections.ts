@@ -177,7 +177,7 @@ export interface CorrectionSummary {
   count: number;
   /** corrections per given label */
   perLabel: number[];
-  /** confusion[predicted][given]; corrections without a prediction are not in it */
+  /** confusion[given][predicted], rows the true digit as in evaluation.json's; corrections without a prediction are not in it */
   confusion: number[][];
   /** (predicted → given, count), most frequent first */
   pairs: Array<{ predicted: number; label: number; count: number }>;
@@ -191,10 +191,10 @@ export function summarizeCorrections(records: readonly CorrectionRecord[]): Corr
   for (const r of records) {
     perLabel[r.label]!++;
     if (r.predicted === null) withoutPrediction++;
-    else confusion[r.predicted]![r.label]!++;
+    else confusion[r.label]![r.predicted]!++;
   }
   const pairs: CorrectionSummary['pairs'] = [];
-  confusion.forEach((row, predicted) => row.forEach((count, label) => count > 0 && pairs.push({ predicted, label, count })));
+  confusion.forEach((row, label) => row.forEach((count, predicted) => count > 0 && pairs.push({ predicted, label, count })));
   pairs.sort((a, b) => b.count - a.count || a.predicted - b.predicted || a.label - b.label);
   return { count: records.length, perLabel, confusion, pairs, withoutPrediction };
 }

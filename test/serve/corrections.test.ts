@@ -150,7 +150,8 @@ describe('digits corrections', () => {
     const summary = JSON.parse(json.stdout) as ReturnType<typeof summarizeCorrections> & { warnings: string[] };
     expect(summary.count).toBe(4);
     expect(summary.perLabel[7]).toBe(2);
-    expect(summary.confusion[1]![7]).toBe(2);
+    // rows the given (true) digit, as evaluation.json's confusion and the text matrix
+    expect(summary.confusion[7]![1]).toBe(2);
     expect(summary.pairs[0]).toEqual({ predicted: 1, label: 7, count: 2 });
     expect(summary.warnings).toHaveLength(1);
     const missing = await runCommand(['--file', path.join(dir, 'none.jsonl')]);
