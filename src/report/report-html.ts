@@ -7,7 +7,7 @@
  * `vega.View` with `renderer: 'none'`, then `toSVG()`); digits are inline PNG data URIs.
  * The page loads nothing: no scripts, fonts, styles or images from anywhere else.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -278,9 +278,12 @@ export async function writeReport(options: WriteReportOptions): Promise<Omit<Wri
   const report = await readRunEvaluation(runDir, 'report on');
   const { source, note } = await digitSourceForReport(report, runDir);
   const built = await buildReportHtml(report, { digits: source, note });
-  // --out naming an existing folder means report.html in it.
+  // --out naming an existing folder, or any path ending in a slash (a folder, made if missing), means report.html in it.
   let file = path.resolve(options.out ?? path.join(runDir, REPORT_FILE));
-  if ((await stat(file).catch(() => null))?.isDirectory()) file = path.join(file, REPORT_FILE);
+  if (options.out && /[\\/]$/.test(options.out)) {
+    await mkdir(file, { recursive: true }).catch(() => {});
+    file = path.join(file, REPORT_FILE);
+  } else if ((await stat(file).catch(() => null))?.isDirectory()) file = path.join(file, REPORT_FILE);
   try {
     // Atomic: a failed write leaves neither a half-written report nor its temp file.
     await writeFileAtomic(file, built.html);

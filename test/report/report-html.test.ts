@@ -117,7 +117,7 @@ describe('HTML report', () => {
 });
 
 describe('writeReport', () => {
-  test('--out naming a folder writes report.html in it; a folder that does not exist is an error naming --out that leaves no temp file', async () => {
+  test('--out naming a folder (or ending in a slash) writes report.html in it; a file in a folder that does not exist is an error naming --out that leaves no temp file', async () => {
     // Given an evaluated run folder (its dataset cache gone) and an existing output folder
     const dir = await mkdtemp(path.join(os.tmpdir(), 'digits-report-'));
     try {
@@ -130,11 +130,14 @@ describe('writeReport', () => {
       const written = await writeReport({ run, out });
       expect(written.file).toBe(path.join(out, 'report.html'));
       expect((await readFile(written.file, 'utf8')).startsWith('<!doctype html>')).toBe(true);
+      // A path ending in a slash is a folder, made when missing (it was written as a file of that name)
+      const slashed = await writeReport({ run, out: `${path.join(dir, 'new-folder')}/` });
+      expect(slashed.file).toBe(path.join(dir, 'new-folder', 'report.html'));
       // When --out is in a folder that does not exist, Then the error names --out and says what to do
       const missing = path.join(dir, 'nope', 'r.html');
       await expect(writeReport({ run, out: missing })).rejects.toMatchObject({ where: { file: missing, flag: 'out' }, hint: expect.stringMatching(/Create the folder/) });
       // And no file, temp or otherwise, is left beside the targets
-      expect((await readdir(dir)).sort()).toEqual(['reports', 'run']);
+      expect((await readdir(dir)).sort()).toEqual(['new-folder', 'reports', 'run']);
       expect(await readdir(out)).toEqual(['report.html']);
     } finally {
       await rm(dir, { recursive: true, force: true });
