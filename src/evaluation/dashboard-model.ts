@@ -246,9 +246,11 @@ export function findView(model: DashboardModel, name: string | undefined): numbe
   if (name === undefined) return 0;
   const index = model.views.findIndex((v) => v.key === name);
   if (index >= 0) return index;
+  // The test view exists only when evaluate scored the test answers.
+  const test = name === 'test' ? ` The test view needs the test answers: digits evaluate --run <run> --answers <answers.csv>.` : '';
   throw new UserError(`no member or view named "${name}" in the evaluation of ${model.run}`, {
     where: { flag: 'member' },
-    hint: `Pick one of: ${model.views.map((v) => v.key).join(', ')}.`,
+    hint: `Pick one of: ${model.views.map((v) => v.key).join(', ')}.${test}`,
   });
 }
 

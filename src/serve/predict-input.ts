@@ -17,7 +17,7 @@ export function isTrue(value: unknown, what: string): boolean {
   if (typeof value === 'boolean') return value;
   if (value === 'true' || value === '1' || value === '') return true;
   if (value === 'false' || value === '0') return false;
-  throw new InputError(400, `${what} is ${JSON.stringify(value)}; it must be true or false`, 'Use tta=true or tta=false.', 'bad_option');
+  throw new InputError(400, `${what} is ${JSON.stringify(value)}; it must be true or false (or 1 or 0)`, 'Use tta=true or tta=false.', 'bad_option');
 }
 
 /** `ServedEnsemble` members by name → indices, for a request's `members` option. */

@@ -115,6 +115,8 @@ describe('dashboard model', () => {
     expect(findView(model, 'beta')).toBe(4);
     expect(findView(model, 'ensemble-hard')).toBe(1);
     expect(() => findView(model, 'gamma')).toThrow(UserError);
+    // the test view without test answers says what makes it
+    expect(() => findView(model, 'test')).toThrow(expect.objectContaining({ hint: expect.stringContaining('The test view needs the test answers: digits evaluate --run <run> --answers <answers.csv>.') }));
     try {
       findView(model, 'gamma');
     } catch (error) {
