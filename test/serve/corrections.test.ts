@@ -96,6 +96,8 @@ describe('the store', () => {
     for (const body of [null, [], { image, label: 10 }, { image, label: '3' }, { image, label: 3, predicted: -1 }, { image: image.slice(1), label: 3 }]) {
       expect(() => parseCorrection(body)).toThrow(InputError);
     }
+    // a blank image (all one value) is refused: it teaches nothing as a training row
+    expect(() => parseCorrection({ image: new Array(784).fill(0), label: 3, predicted: 5 })).toThrow(/^image is blank/);
   });
 });
 
