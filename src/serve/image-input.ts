@@ -183,7 +183,9 @@ function decodePng(bytes: Uint8Array, what: string): RgbaImage {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { width: png.width, height: png.height, data: png.data };
   } catch (error) {
-    throw corrupt(what, (error as Error).message);
+    // pngjs says of a file cut short "There are some read requests waitng on finished stream".
+    const message = (error as Error).message;
+    throw corrupt(what, /read requests wait/i.test(message) ? 'the PNG ends before its image data does (truncated)' : message);
   }
 }
 

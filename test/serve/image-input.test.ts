@@ -147,6 +147,7 @@ describe('files the MNIST way', () => {
     ['empty', Buffer.alloc(0), 400, /empty/],
     ['not an image', Buffer.from('GIF89a-not-supported'), 415, /neither a PNG nor a JPEG/],
     ['a truncated PNG', pngOf(64, 64, () => 0).subarray(0, 60), 400, /could not be decoded/],
+    ['a PNG missing only its last bytes', (() => { const png = pngOf(64, 64, (x, y) => ((x + y) % 7) * 30); return png.subarray(0, png.length - 30); })(), 400, /could not be decoded: the PNG ends before its image data does \(truncated\)$/],
     ['a PNG with a broken body', Buffer.concat([pngOf(64, 64, () => 0).subarray(0, 41), Buffer.alloc(80, 7)]), 400, /could not be decoded/],
     ['a JPEG of noise', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(300, 0x5a)]), 400, /could not be decoded/],
     ['a blank PNG', pngOf(50, 50, () => 255), 400, /blank/],
