@@ -7,7 +7,7 @@
  * A second pretraining to the same output is refused, naming the one that holds it.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import { UserError } from '../errors.js';
@@ -40,6 +40,15 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
   try {
     // Temp files of a pretraining killed mid-save (Ctrl-C) go once we hold the folder.
     await removeStaleTempFiles(workDir);
+    // --resume continues an interrupted pretraining from last/; with none it started over in
+    // silence (and overwrote a finished checkpoint).
+    if (options.resume && !(await stat(path.join(workDir, 'last')).catch(() => null))) {
+      const finished = await stat(path.join(path.resolve(options.outDir), 'weights.bin')).catch(() => null);
+      throw new UserError(
+        finished ? `the pretraining into ${path.resolve(options.outDir)} finished: nothing to resume` : `nothing to resume: no interrupted pretraining into ${path.resolve(options.outDir)}`,
+        { where: { flag: 'resume' }, hint: finished ? 'Drop --resume to train it again from the start (it replaces the checkpoint), or give another --out.' : 'Drop --resume to start it.' },
+      );
+    }
     const result = await pretrain({ ...rest, workDir });
     return { ...result, workDir };
   } finally {

@@ -179,6 +179,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     command: options.command,
   });
   model.dispose();
-  if (!options.resume) await rm(path.join(options.workDir, 'last'), { recursive: true, force: true });
+  // Finished: nothing is left to resume (a resumed run kept last/ where a fresh one did not).
+  await rm(path.join(options.workDir, 'last'), { recursive: true, force: true });
   return { checkpoint: options.outDir, valAcc: result.bestValAcc, valLoss: result.bestValLoss, testAcc: test.acc, testLoss: test.loss, testAccUniformNoise: noisyTest.acc, epochs: result.history.length, seconds };
 }

@@ -60,6 +60,11 @@ describe('pretrain service', () => {
       const best = await readCheckpointMetadata(path.join(r.workDir, 'best'));
       expect(best.hyperparameters).toMatchObject({ seed });
     }
+    // --resume of a finished pretraining, or of one that never ran, is refused (it started over in silence)
+    const weights = await readFile(path.join(a.checkpoint, 'weights.bin'));
+    await expect(pretrainCheckpoint({ ...options('a', 11), resume: true })).rejects.toMatchObject({ message: `the pretraining into ${a.checkpoint} finished: nothing to resume`, where: { flag: 'resume' } });
+    expect((await readFile(path.join(a.checkpoint, 'weights.bin'))).equals(weights)).toBe(true);
+    await expect(pretrainCheckpoint({ ...options('never', 13), resume: true })).rejects.toMatchObject({ message: expect.stringMatching(/^nothing to resume: no interrupted pretraining into /), hint: 'Drop --resume to start it.' });
   }, 120_000);
 
   test('a second pretraining into an output being trained is refused, naming the first', async () => {
