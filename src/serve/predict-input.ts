@@ -22,7 +22,8 @@ export function isTrue(value: unknown, what: string): boolean {
 
 /** `ServedEnsemble` members by name → indices, for a request's `members` option. */
 export function memberIndices(ensemble: ServedEnsemble, value: unknown): number[] | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
+  // An empty `members=` names no member, as `"members": []` does (it meant all of them).
+  if (value === undefined || value === null) return undefined;
   const names = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : null;
   if (!names || names.some((n) => typeof n !== 'string')) {
     throw new InputError(400, 'members must be a list of member names', 'Use members=a,b in the query or "members": ["a", "b"] in JSON.', 'bad_option');
@@ -31,6 +32,7 @@ export function memberIndices(ensemble: ServedEnsemble, value: unknown): number[
   const indices: number[] = [];
   for (const raw of names as string[]) {
     const name = raw.trim();
+    if (name === '' && typeof value === 'string') continue; // `members=` or `a,,b`: no name there
     const index = available.indexOf(name);
     if (index < 0) throw new InputError(400, `there is no member ${JSON.stringify(name)} in this ensemble`, `Members: ${available.join(', ')} (GET /v1/model lists them).`, 'unknown_member');
     if (!indices.includes(index)) indices.push(index);
@@ -85,6 +87,14 @@ function tooManyImages(count: string, maxBatch: number): InputError {
 }
 
 /** Reads a prediction request's images and options; throws an InputError (4xx) for anything the client should change. */
+/** An option in the body that the query gives too: refused, not one of them dropped in silence. */
+function onlyOnce(query: Record<string, unknown>, key: string, value: unknown): unknown {
+  if (query[key] !== undefined) {
+    throw new InputError(400, `${key} is given both in the query and in the body`, `Give ${key} once: in the query (?${key}=…) or in the body.`, 'bad_option');
+  }
+  return value;
+}
+
 export async function readPredictRequest(request: FastifyRequest, ensemble: ServedEnsemble, decodePool: DecodePool, limits: PredictLimits): Promise<ParsedPredict> {
   const { maxBatch, bodyLimit } = limits;
   const query = (request.query ?? {}) as Record<string, unknown>;
@@ -99,8 +109,8 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
     }
     const object = body as Record<string, unknown>;
     rejectUnknownKeys(object, ['images', 'tta', 'members'], 'JSON');
-    if (object.tta !== undefined) tta = isTrue(object.tta, 'tta');
-    if (object.members !== undefined) members = memberIndices(ensemble, object.members);
+    if (object.tta !== undefined) tta = isTrue(onlyOnce(query, 'tta', object.tta), 'tta');
+    if (object.members !== undefined) members = memberIndices(ensemble, onlyOnce(query, 'members', object.members));
     const list = object.images;
     if (!Array.isArray(list)) throw new InputError(400, `images is ${describeValue(list)}; it must be an array of images`, PREDICT_HINT, 'bad_body');
     if (list.length === 0) throw new InputError(400, 'images is empty', 'Send at least one image.', 'no_images');
@@ -137,9 +147,9 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
           if (part.file.truncated) throw new InputError(413, ...bodyTooLarge(limits));
           addFile(Buffer.concat(chunks), `file ${JSON.stringify(part.filename ?? part.fieldname)}`);
         } else if (part.fieldname === 'tta') {
-          tta = isTrue(part.value, 'tta');
+          tta = isTrue(onlyOnce(query, 'tta', part.value), 'tta');
         } else if (part.fieldname === 'members') {
-          members = memberIndices(ensemble, part.value);
+          members = memberIndices(ensemble, onlyOnce(query, 'members', part.value));
         } else {
           throw new InputError(400, `unknown form field ${JSON.stringify(part.fieldname)}`, 'Send image files, and optionally the fields tta and members.', 'unknown_option');
         }

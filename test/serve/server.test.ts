@@ -163,6 +163,11 @@ describe('predictions', () => {
     expectClose(subset.predictions[0]!.probabilities, convOnly.ensemble);
     const subsetQuery = await predictJson({ images }, '?members=conv');
     expectClose(subsetQuery.predictions[0]!.probabilities, convOnly.ensemble);
+    // an empty members= names no member, as "members": [] does; the query and the body both naming members is refused
+    const empty = await post('/v1/predict?members=', JSON.stringify({ images }), 'application/json');
+    expect([empty.status, (empty.body as { error: string }).error]).toEqual([400, 'members names no member']);
+    const twice = await post('/v1/predict?members=conv', JSON.stringify({ images, members: ['conv'] }), 'application/json');
+    expect([twice.status, (twice.body as { error: string }).error]).toEqual([400, 'members is given both in the query and in the body']);
   });
 
   test('a PNG (raw body), a JPEG and two multipart files are centred like MNIST and predicted like that digit', async () => {
