@@ -28,3 +28,14 @@ export async function resolveInit(init: string): Promise<string> {
   });
 }
 
+/**
+ * A checkpoint folder named on the command line: from the working folder, else the shipped one
+ * of that path (`checkpoints/mnist-clean/seed002`, as the help examples name it, from any
+ * folder); a path found in neither is returned as given, for the caller's own error.
+ */
+export async function resolveCheckpointArg(given: string): Promise<string> {
+  const local = path.resolve(given);
+  if (path.isAbsolute(given) || (await exists(local))) return local;
+  const shipped = path.join(PACKAGE_ROOT, given);
+  return (await exists(shipped)) ? shipped : local;
+}

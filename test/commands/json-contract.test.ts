@@ -144,6 +144,9 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const member = (await readdir(runDir(), { withFileTypes: true })).find((e) => e.isDirectory())!.name;
     const exported = expectFinished(await digitsJson(['export', 'onnx', path.join(runDir(), member, 'best'), '--images', '8']), 'result');
     expect(exported.parity).toMatchObject({ ok: true, precision: 'fp32' });
+    // the help example's shipped checkpoint, named from a folder that has no checkpoints/ of its own
+    const shipped = expectFinished(await digitsJson(['export', 'onnx', 'checkpoints/mnist-clean/seed002', '--images', '2']), 'result');
+    expect(shipped.path).toBe(path.join(repoRoot, 'checkpoints', 'mnist-clean', 'seed002', 'model.onnx'));
     expectFinished(await digitsJson(['doctor', '--seconds', '0', '--backend', 'cpu']), 'result');
   });
 

@@ -30,13 +30,14 @@ export default class ExportOnnx extends DigitsCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ExportOnnx);
-    const dir = path.resolve(args.checkpoint);
     // tfjs and ONNX Runtime load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { exportCheckpointToOnnx }, { checkOnnxParity }] = await Promise.all([
+    const [{ initEngine }, { exportCheckpointToOnnx }, { checkOnnxParity }, { resolveCheckpointArg }] = await Promise.all([
       import('../../engine/backend.js'),
       import('../../onnx/export.js'),
       import('../../inference/predictor.js'),
+      import('../../model/shipped.js'),
     ]);
+    const dir = await resolveCheckpointArg(args.checkpoint);
     // The reference runs tfjs's own kernels (no ONNX Runtime convolutions), so the check compares two implementations.
     await initEngine({ backend: flags.backend as BackendRequest, ortKernels: false });
     const result = await exportCheckpointToOnnx(dir, { force: flags.force });
