@@ -93,7 +93,7 @@ export const queueFlag = {
  * (read from argv, so an environment default such as DIGITS_SEED does not count) is refused.
  */
 export function refuseWithResume(argv: readonly string[], names: readonly string[]): void {
-  const typed = names.find((name) => argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || (name.startsWith('no-') ? false : arg === `--no-${name}`)));
+  const typed = names.find((name) => argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || arg === `--no-${name}`));
   if (typed) {
     throw new UserError(`--${typed} configures a new run; --resume continues the run as its run.json recorded it`, {
       where: { flag: typed },

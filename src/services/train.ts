@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
-import { assertSplitUnchanged, createSplit, loadSplit, splitDigest } from '../data/splits.js';
+import { assertSplitUnchanged, createSplit, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
 import { UserError } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
@@ -173,11 +173,13 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       hint: 'Resume with the run\'s own ensemble (leave --ensemble out), or start a new run.',
     });
   }
-  // The rows of every split, as trained on: a split replaced under the same name is refused later.
+  // Each split read once; the digest of its rows, as trained on: a split replaced under the same name is refused later.
+  const loadedSplits = new Map<string, SavedSplit>();
   const splitDigests: Record<string, string> = {};
   for (const name of new Set(splits.map((s) => s.name))) {
     const split = await loadSplit(datasetDir, name, dataset.fingerprint);
     if (previous) assertSplitUnchanged(split, previous.splitDigests?.[name], { name: previous.name, file: path.join(runDir, RUN_MANIFEST) });
+    loadedSplits.set(name, split);
     splitDigests[name] = splitDigest(split);
   }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
@@ -219,8 +221,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     // Resolve each plan's rows here so workers get plain index arrays.
     const jobs = await Promise.all(
       plans.map(async (plan) => {
-        const split = await loadSplit(datasetDir, plan.split.name, dataset.fingerprint);
-        const fold = split.folds[plan.split.fold]!;
+        const fold = loadedSplits.get(plan.split.name)!.folds[plan.split.fold]!;
         return {
           kind: 'train-member' as const,
           engine: { backend: options.backend },
