@@ -413,7 +413,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     }
 
     // The test set: soft voting, with TTA when chosen above (weighted when selection's weights are in use), kept for `digits submit`.
-    say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} member${members.length === 1 ? "" : "s"} × ${Math.max(1, shifts.length)} TTA variant${shifts.length > 1 ? "s" : ""}`);
+    say(`ensemble: predicting ${dataset.testImages.length / pixels} test rows with ${members.length} member${members.length === 1 ? '' : 's'} × ${Math.max(1, shifts.length)} TTA variant${shifts.length > 1 ? 's' : ''}`);
     const predictors = members.map((m) => m.predictor);
     const { images: testImages, count: testCount, probs: testProbs, labels: testLabels, confidence, memberProbs: testMemberVote } = await predictTestSet(predictors, dataset, shifts, equalWeights ? undefined : weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
     await writeJsonAtomic(path.join(runDir, TEST_PREDICTIONS_FILE), {
