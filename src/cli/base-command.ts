@@ -2,6 +2,11 @@ import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
 import { closestName } from './closest-name.js';
 
+/** A command's result as its --json line: `type` first for readers, and last so that a result's own field cannot hide it. */
+export function asResult<T>(result: T): T {
+  return Object.assign({ type: 'result' }, result as object, { type: 'result' }) as T;
+}
+
 /** The JSON form of an error under --json (one line on stdout, same exit code as without). */
 export interface JsonError {
   type: 'error';
@@ -43,8 +48,7 @@ export abstract class DigitsCommand extends Command {
   }
 
   override toSuccessJson<T>(result: T): T {
-    // `type` first for readers, and last so that a result's own field cannot hide it.
-    return Object.assign({ type: 'result' }, result as object, { type: 'result' }) as T;
+    return asResult(result);
   }
 
   override toErrorJson(error: unknown): JsonError {

@@ -5,6 +5,7 @@
  */
 import type { Command, Interfaces } from '@oclif/core';
 import { UserError } from '../errors.js';
+import { asResult } from './base-command.js';
 import { closestName } from './closest-name.js';
 
 export interface CatalogFlag {
@@ -107,5 +108,5 @@ export function commandCatalog(config: Pick<Interfaces.Config, 'bin' | 'version'
 
 /** The catalog as the one result line of --json. */
 export function catalogResult(config: Pick<Interfaces.Config, 'bin' | 'version' | 'commands' | 'topics'>, words: string[]): object {
-  return Object.assign({ type: 'result' }, commandCatalog(config, words), { type: 'result' });
+  return asResult(commandCatalog(config, words));
 }

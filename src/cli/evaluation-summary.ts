@@ -19,6 +19,8 @@ export function precisionOf(report: EvaluationReport): string {
  */
 export function formatEvaluationSummary(report: EvaluationReport, options: { runDir?: string } = {}): string {
   let out = `run ${report.run}\n`;
+  // k-fold with a failed fold member: the out-of-fold rows are fewer than the training rows.
+  const oofRows = report.cv?.trainRows !== undefined && report.heldOutRows.length < report.cv.trainRows ? `${report.heldOutRows.length} of the ${report.cv.trainRows}` : null;
   out += `members, each on its own held-out rows (precision: ${precisionOf(report)}; training's figures are fp32):\n`;
   for (const m of report.members) {
     const at = m.runtime ? ` [${m.runtime.precision}]` : '';
@@ -36,11 +38,10 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     }
     out += cvLine('ensemble (soft voting)', cv.ensemble);
     if (cv.ensemble.tta) out += cvLine('ensemble + TTA', cv.ensemble.tta);
-    const partial = cv.trainRows !== undefined && report.heldOutRows.length < cv.trainRows;
-    out += `  out-of-fold predictions of ${partial ? `${report.heldOutRows.length} of the ${cv.trainRows} training rows (a fold member failed)` : 'every training row'}: ${cv.oofFile}\n`;
+    out += `  out-of-fold predictions of ${oofRows ? `${oofRows} training rows (a fold member failed)` : 'every training row'}: ${cv.oofFile}\n`;
   }
   out += report.cv
-    ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of ${report.cv.trainRows !== undefined && report.heldOutRows.length < report.cv.trainRows ? `${report.heldOutRows.length} of the ${report.cv.trainRows}` : `all ${report.heldOutRows.length}`} training rows:\n`
+    ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of ${oofRows ?? `all ${report.heldOutRows.length}`} training rows:\n`
     : `ensemble (${precisionOf(report)}), on the ${report.heldOutRows.length === 1 ? 'one row' : `${report.heldOutRows.length} rows`} no member trained on:\n`;
   out += line('soft voting', report.ensemble.soft);
   out += line('hard voting', report.ensemble.hard);

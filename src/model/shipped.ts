@@ -19,9 +19,9 @@ async function exists(p: string): Promise<boolean> {
  * (An ensemble file's relative inits were already tried against the file's folder: `resolveEnsemble`.)
  */
 export async function resolveInit(init: string): Promise<string> {
-  if (path.isAbsolute(init) || (await exists(path.resolve(init)))) return path.resolve(init);
+  const found = await resolveCheckpointArg(init);
+  if (path.isAbsolute(init) || (await exists(found))) return found;
   const shipped = path.join(PACKAGE_ROOT, init);
-  if (await exists(shipped)) return shipped;
   throw new UserError(`the init checkpoint ${init} does not exist: looked in the working folder (${path.resolve(init)}) and among the shipped checkpoints (${shipped})`, {
     where: { file: path.resolve(init) },
     hint: `In an ensemble file, give "init" relative to the file's folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { assertSplitUnchanged, loadSplit } from '../data/splits.js';
+import { assertSplitUnchanged, loadSplit, type SavedSplit } from '../data/splits.js';
 import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { CALIBRATION_IMAGES, type CalibrationSet } from '../onnx/quantize.js';
 import { RUN_MANIFEST, resolveStoredPath, type MemberOutcome, type RunManifest } from './manifest.js';
@@ -76,6 +76,17 @@ export async function openMembers(runDir: string, manifest: RunManifest, options
   const opened: OpenMember[] = [];
   // One member alone may let ONNX Runtime spin between runs; several must not (see PredictorOptions.spin).
   const spin = options.spin ?? trained.length <= 1;
+  // Each split read and checked against the run's record once, not once per member.
+  const splits = new Map<string, SavedSplit>();
+  const splitOf = async (dataset: Dataset, name: string) => {
+    let split = splits.get(name);
+    if (!split) {
+      split = await loadSplit(dataset.dir, name, dataset.fingerprint);
+      assertSplitUnchanged(split, manifest.splitDigests?.[name], { name: manifest.name, file: path.join(runDir, RUN_MANIFEST) });
+      splits.set(name, split);
+    }
+    return split;
+  };
   try {
     for (const [i, member] of trained.entries()) {
       if (options.only && !options.only(member, i)) continue;
@@ -83,9 +94,7 @@ export async function openMembers(runDir: string, manifest: RunManifest, options
       let calibration: (() => Promise<CalibrationSet>) | undefined;
       const { dataset } = options;
       if (dataset) {
-        const split = await loadSplit(dataset.dir, member.outcome.split.name, dataset.fingerprint);
-        assertSplitUnchanged(split, manifest.splitDigests?.[split.name], { name: manifest.name, file: path.join(runDir, RUN_MANIFEST) });
-        const fold = split.folds[member.outcome.split.fold]!;
+        const fold = (await splitOf(dataset, member.outcome.split.name)).folds[member.outcome.split.fold]!;
         validationRows = Array.from(fold.validation);
         calibration = memberCalibration(dataset, fold.train, `${manifest.name}/${member.outcome.name}`);
       }

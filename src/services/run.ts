@@ -21,7 +21,7 @@ import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import { RUN_MANIFEST, resolveStoredPath, type RunManifest } from '../runs/manifest.js';
-import { readLedger } from '../data/submission.js';
+import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
@@ -235,7 +235,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   if (plan.manifest.status === 'finished') {
     // Trained to the end: a finished run is not trained again (it was, epochs and all, adding
     // to its time). Its submission may still be missing (stopped while evaluating or submitting).
-    const ledgerDir = path.join(options.workDir, 'submissions');
+    const ledgerDir = path.join(options.workDir, DEFAULT_SUBMISSIONS_DIR);
     const submitted = (await readLedger(ledgerDir).catch(() => [])).some((entry) => resolveStoredPath(ledgerDir, entry.run) === runDir);
     if (submitted) {
       throw new UserError(`run ${path.basename(runDir)} already finished: its members are trained and its submission is in ${path.relative(process.cwd(), ledgerDir) || ledgerDir}`, {
@@ -261,7 +261,7 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
   const evaluation = await evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
 
   stage('submit', 'writing and validating the submission');
-  const submission = await submitRun({ runDir, dir: path.join(options.workDir, 'submissions'), answers: answers ?? undefined, infer: options.infer, precision: options.precision });
+  const submission = await submitRun({ runDir, dir: path.join(options.workDir, DEFAULT_SUBMISSIONS_DIR), answers: answers ?? undefined, infer: options.infer, precision: options.precision });
 
   let report: string | null = null;
   if (options.writeReport) {

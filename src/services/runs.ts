@@ -69,18 +69,21 @@ export interface ListRunsOptions {
 
 /** A named folder that is missing, or a run folder given where the folder of runs is meant. */
 async function checkFolders(options: ListRunsOptions): Promise<void> {
-  const folder = async (dir: string) => (await stat(dir).catch(() => null))?.isDirectory() ?? false;
   if (options.given?.runsDir) {
-    if (!(await folder(options.runsDir))) {
+    if (!(await isFolder(options.runsDir))) {
       throw new UserError(`--runs-dir ${options.runsDir}: no such folder`, { where: { flag: 'runs-dir' }, hint: 'Name the folder that holds the run folders (runs/ of the project, the default).' });
     }
     if (await exists(path.join(options.runsDir, RUN_MANIFEST))) {
       throw new UserError(`--runs-dir ${options.runsDir} is a run folder, not a folder of runs`, { where: { flag: 'runs-dir' }, hint: `Name the folder that holds it: --runs-dir ${path.dirname(options.runsDir)}.` });
     }
   }
-  if (options.given?.submissionsDir && !(await folder(options.submissionsDir))) {
+  if (options.given?.submissionsDir && !(await isFolder(options.submissionsDir))) {
     throw new UserError(`--submissions ${options.submissionsDir}: no such folder`, { where: { flag: 'submissions' }, hint: 'Name the folder digits submit wrote to (submissions/ of the project, the default).' });
   }
+}
+
+async function isFolder(dir: string): Promise<boolean> {
+  return (await stat(dir).catch(() => null))?.isDirectory() ?? false;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -296,7 +299,7 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
   const candidates = [path.resolve(nameOrDir), path.resolve(runsDir, nameOrDir)];
   // A run.json that cannot be read is loadRun's to describe (damaged, not "no run").
   for (const dir of candidates) if (await exists(path.join(dir, RUN_MANIFEST))) return dir;
-  const folder = (await Promise.all(candidates.map(async (dir) => ((await stat(dir).catch(() => null))?.isDirectory() ? dir : null)))).find((dir) => dir !== null);
+  const folder = (await Promise.all(candidates.map(async (dir) => ((await isFolder(dir)) ? dir : null)))).find((dir) => dir !== null);
   const known: string[] = [];
   for (const dir of await runFolders(runsDir)) if (await exists(path.join(dir, RUN_MANIFEST))) known.push(path.basename(dir));
   const hint = known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`;
