@@ -1,15 +1,9 @@
 /** `auto`'s decisions as plain lines: each probe as it finishes, and a summary of why the recipe is what it is. */
-import { describeOverrides, describeRates, type AutoRecord, type StartChoice } from '../ensemble/auto.js';
+import { describeOverrides, type AutoRecord } from '../ensemble/auto.js';
 import type { AutoEvent } from '../services/auto.js';
 
 const e1 = (v: number) => v.toExponential(1);
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-/** `noisy start at 6.0e-5`, or with a second start `clean start at 7.3e-5 and 7.3e-4, and the noisy start at 2.4e-4 (every other member)`. */
-const starts = (c: StartChoice & { second?: StartChoice }, turn = '') => {
-  const one = (s: StartChoice) => `${s.start} start at ${describeRates(s)}${s.spreadLearningRate ? turn : ''}`;
-  return c.second ? `${one(c)}, and the ${one(c.second)} (every other member)` : one(c);
-};
 
 export function formatAutoEvent(e: AutoEvent): string {
   switch (e.type) {
@@ -22,7 +16,7 @@ export function formatAutoEvent(e: AutoEvent): string {
     case 'auto-probe':
       return `probe ${e.start} @ ${e1(e.learningRate)}: holdout loss ${e.valLoss.toFixed(4)}, accuracy ${(e.valAcc * 100).toFixed(2)}% (${e.seconds}s)`;
     case 'auto-chosen':
-      return `chosen: ${starts(e)} (${e.reason})`;
+      return `chosen: ${e.start} start at ${e1(e.learningRate)}${e.spreadLearningRate ? ` and ${e1(e.spreadLearningRate)}` : ''} (${e.reason})`;
     case 'auto-plan':
       return `plan: ${e.reason}`;
   }
@@ -30,7 +24,7 @@ export function formatAutoEvent(e: AutoEvent): string {
 
 export function formatAutoSummary(r: AutoRecord): string {
   const lines = [
-    `recipe      auto: ${r.preset} from the ${starts(r.chosen, ' in turn')}, ${r.plan.folds ? `${plural(r.plan.recipes ?? r.plan.members / r.plan.folds, 'recipe')} × ${r.plan.folds} folds = ` : ''}${r.plan.members} members × ${plural(r.overrides?.epochs ?? r.plan.epochs, 'epoch')}, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
+    `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${e1(r.chosen.learningRate)}${r.chosen.spreadLearningRate ? ` and ${e1(r.chosen.spreadLearningRate)} in turn` : ''}, ${r.plan.folds ? `${plural(r.plan.recipes ?? r.plan.members / r.plan.folds, 'recipe')} × ${r.plan.folds} folds = ` : ''}${r.plan.members} members × ${plural(r.overrides?.epochs ?? r.plan.epochs, 'epoch')}, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
     `            why: ${r.chosen.reason}; ${r.augmentation.reason}; chosen in ${r.choosingSeconds}s of a ${r.budgetMinutes}-minute budget`,
   ];
   const knobs = r.overrides ? describeOverrides(r.overrides, r) : '';

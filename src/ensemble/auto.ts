@@ -134,8 +134,6 @@ export interface MemberPlanInput {
   imagesPerSecond: number;
   concurrency: number;
   start: Start;
-  /** half the members from a second start (`secondStart`): the epoch target is the two starts' mean */
-  secondStart?: Start;
   testRows: number;
   validationRows: number;
   /** synthetic rows added to every member's training rows (epochs grow, targets change) */
@@ -204,18 +202,6 @@ export function maxMembers(folds?: number): number {
 }
 
 /**
- * The epochs a member wants: its start's target; with members from two starts, the mean of
- * the two targets (rounded up) and the higher of the two minimums, since every member of a
- * plan trains the same epochs.
- */
-export function epochTargets(start: Start, secondStart?: Start): { target: number; min: number } {
-  if (!secondStart || secondStart === start) return EPOCH_TARGETS[start];
-  const a = EPOCH_TARGETS[start];
-  const b = EPOCH_TARGETS[secondStart];
-  return { target: Math.ceil((a.target + b.target) / 2), min: Math.max(a.min, b.min) };
-}
-
-/**
  * As many members as fit, each with the start's target epochs; if fewer than MIN_MEMBERS fit,
  * fewer epochs (down to the start's minimum) for more members; members come in rounds of
  * `concurrency` so no worker idles. Under k-fold members come k at a time (a recipe on every
@@ -223,10 +209,9 @@ export function epochTargets(start: Start, secondStart?: Start): { target: numbe
  */
 export function planMembers(input: MemberPlanInput): MemberPlan {
   const synthetic = input.syntheticRows ?? 0;
-  const { target, min } = synthetic > 0 ? SYNTHETIC_EPOCH_TARGETS : epochTargets(input.start, input.secondStart);
+  const { target, min } = synthetic > 0 ? SYNTHETIC_EPOCH_TARGETS : EPOCH_TARGETS[input.start];
   const epochSeconds = (input.trainRows + synthetic) / input.imagesPerSecond;
-  const starts = input.secondStart ? `${input.start} and ${input.secondStart} starts` : `${input.start} start`;
-  const startName = synthetic > 0 ? `${starts} with ${synthetic} synthetic rows` : starts;
+  const startName = synthetic > 0 ? `${input.start} start with ${synthetic} synthetic rows` : `${input.start} start`;
   const machineSpeed = input.imagesPerSecond * input.concurrency;
   const folds = input.folds && input.folds >= 2 ? input.folds : undefined;
   const unit = folds ?? input.concurrency;
@@ -366,39 +351,7 @@ export function chooseProbe(probes: readonly ProbeRecord[]): ProbeRecord {
   return ok.reduce((best, p) => (p.valLoss < best.valLoss ? p : best));
 }
 
-/**
- * How close (holdout loss, as a ratio) another start's best probe must come to the winner's for
- * half the members to start from it. A 2-epoch probe on 1,200 holdout rows chooses between
- * starts by less than that: on the rows of `bench/unseen.ts` (MNIST train digits no network
- * trained on, corrupted by the recipe; session 23), of the five recipes whose runner-up start
- * was within 1.5× of the winner (Canny edges 1.00, stripe 1.11, rotate 1.26, spatter 1.31,
- * dotted line 1.46), the runner-up start's best probe scored lower than the winner's on four.
- * The holdout rows are MNIST train digits, which the clean checkpoints remember best, so their
- * lean is towards the clean start (README, "The same bias steers auto's start and rate").
- * Members from two starts also err differently: 4 + 4 from the clean and noisy starts voted
- * 0.0228 on shot noise's holdout, against 0.0253 for 8 from the clean start.
- */
-export const SECOND_START_WITHIN = 1.5;
-
-/**
- * The best probe of another start than `best`'s, when its holdout loss is within
- * SECOND_START_WITHIN of `best`'s; undefined when none is.
- */
-export function secondProbe(probes: readonly ProbeRecord[], best: ProbeRecord): ProbeRecord | undefined {
-  const others = probes.filter((p) => !p.error && Number.isFinite(p.valLoss) && p.start !== best.start);
-  if (others.length === 0) return undefined;
-  const runnerUp = others.reduce((a, p) => (p.valLoss < a.valLoss ? p : a));
-  return runnerUp.valLoss <= SECOND_START_WITHIN * best.valLoss ? runnerUp : undefined;
-}
-
 /* ---------- the record and the ensemble ---------- */
-
-/** A start the members train from, at its rate (and, from the clean checkpoint, a far rate in turn). */
-export interface StartChoice {
-  start: Start;
-  learningRate: number;
-  spreadLearningRate?: number;
-}
 
 export interface AutoRecord {
   preset: string;
@@ -408,14 +361,7 @@ export interface AutoRecord {
   probePlan: ProbePlan;
   lrFinds: LrFindRecord[];
   probes: ProbeRecord[];
-  chosen: StartChoice & {
-    reason: string;
-    /**
-     * a second start whose best probe came within SECOND_START_WITHIN of the winner's: every
-     * other member starts from it; absent in records older than it, and when none came close
-     */
-    second?: StartChoice;
-  };
+  chosen: { start: Start; learningRate: number; reason: string; spreadLearningRate?: number };
   throughput: { imagesPerSecondPerWorker: number; concurrency: number; measuredOn: string };
   plan: MemberPlan;
   /**
@@ -445,14 +391,9 @@ export interface AutoRecord {
 export function describeOverrides(overrides: MemberOverrides, record: Pick<AutoRecord, 'plan' | 'chosen'>): string {
   const parts: string[] = [];
   if (overrides.epochs !== undefined) parts.push(`--epochs ${overrides.epochs} (auto planned ${record.plan.epochs})`);
-  if (overrides.learningRate !== undefined) parts.push(`--learning-rate ${overrides.learningRate} (auto chose ${describeRates(record.chosen)}${record.chosen.second ? ` from the ${record.chosen.start} start, ${describeRates(record.chosen.second)} from the ${record.chosen.second.start} start` : ''})`);
+  if (overrides.learningRate !== undefined) parts.push(`--learning-rate ${overrides.learningRate} (auto chose ${record.chosen.learningRate.toExponential(1)}${record.chosen.spreadLearningRate ? ` and ${record.chosen.spreadLearningRate.toExponential(1)}` : ''})`);
   if (overrides.batchSize !== undefined) parts.push(`--batch-size ${overrides.batchSize} (auto's is ${AUTO_BATCH})`);
   return parts.join(', ');
-}
-
-/** `7.3e-5` or `7.3e-5 and 7.3e-4`: a start's rate and its spread rate. */
-export function describeRates(choice: StartChoice): string {
-  return `${choice.learningRate.toExponential(1)}${choice.spreadLearningRate ? ` and ${choice.spreadLearningRate.toExponential(1)}` : ''}`;
 }
 
 export interface AutoEnsembleInput {
@@ -460,11 +401,6 @@ export interface AutoEnsembleInput {
   learningRate: number;
   /** every other member's base rate (`spreadRate`); absent: all members at `learningRate` */
   spreadLearningRate?: number;
-  /**
-   * a second start: every other member (the 2nd, 4th, …) trains from it, at its own rates and
-   * through its own checkpoints, so each round of two workers has one member of each
-   */
-  second?: StartChoice & { checkpoints?: string[] };
   augmentation: AugmentationConfig;
   members: number;
   epochs: number;
@@ -507,21 +443,16 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const decay = input.epochs > 1 ? Number((0.1 ** (1 / (input.epochs - 1))).toFixed(3)) : 1;
   // Members cycle through the start's independently pretrained checkpoints: fine-tuned a few
   // epochs at small rates, members of one checkpoint stay close to it and to each other.
-  type Group = StartChoice & { checkpoints: string[] };
-  const first: Group = { start: input.start, learningRate: input.learningRate, ...(input.spreadLearningRate ? { spreadLearningRate: input.spreadLearningRate } : {}), checkpoints: input.checkpoints ?? startCheckpoints(input.start, preset) };
-  const second: Group | undefined = input.second && input.second.start !== input.start ? { ...input.second, checkpoints: input.second.checkpoints ?? startCheckpoints(input.second.start, preset) } : undefined;
-  // With a second start, members alternate between the two; `j` counts within each start.
-  const groupOf = (i: number) => (second && i % 2 === 1 ? { group: second, j: (i - 1) / 2 } : { group: first, j: second ? i / 2 : i });
+  const checkpoints = input.checkpoints ?? startCheckpoints(input.start, preset);
   const members = Array.from({ length: entries }, (_, i) => {
-    const { group, j } = groupOf(i);
-    const init = input.inits?.[i] ?? group.checkpoints[j % Math.max(1, group.checkpoints.length)];
-    const base = group.spreadLearningRate && spreadTurn(j, group.checkpoints.length) ? group.spreadLearningRate : group.learningRate;
+    const init = input.inits?.[i] ?? checkpoints[i % Math.max(1, checkpoints.length)];
+    const base = input.spreadLearningRate && spreadTurn(i, checkpoints.length) ? input.spreadLearningRate : input.learningRate;
     return memberFromInput(
       {
         name: `${preset}-${i + 1}`,
         preset,
         optimizer: 'adam',
-        learningRate: Number((base * RATE_FACTORS[j % RATE_FACTORS.length]!).toPrecision(3)),
+        learningRate: Number((base * RATE_FACTORS[i % RATE_FACTORS.length]!).toPrecision(3)),
         schedule: decay < 1 ? { kind: 'exponential', decay } : { kind: 'constant' },
         augmentation: input.augmentation,
         epochs: input.epochs,
@@ -532,15 +463,10 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
       i,
     );
   });
-  const unit = folds ? 'recipe' : 'member';
-  const count = (n: number) => `${n} ${unit}${n === 1 ? '' : 's'}`;
-  const from = (g: Group, n: number) =>
-    `${second ? `${count(n)} ` : ''}from the ${g.start} start${!input.inits && g.checkpoints.length > 1 ? ` (${g.checkpoints.length} checkpoints in turn)` : ''} at ${describeRates(g)}${g.spreadLearningRate ? ' in turn' : ''}`;
   const who = folds ? `${entries} ${preset} recipe${entries === 1 ? '' : 's'} × ${folds} folds` : `${input.members} ${preset} members`;
-  const starts = second ? `${from(first, Math.ceil(entries / 2))}, ${from(second, Math.floor(entries / 2))}` : from(first, entries);
   const spec: EnsembleSpec = {
     name: input.name ?? 'auto',
-    description: `${who}: ${starts}, ${input.epochs} epochs (the rate decaying to a tenth), chosen on holdout rows`,
+    description: `${who} from the ${input.start} start${!input.inits && checkpoints.length > 1 ? ` (${checkpoints.length} checkpoints in turn)` : ''}, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
     validation: { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };

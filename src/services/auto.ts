@@ -31,14 +31,11 @@ import {
   planProbes,
   probeRates,
   refitProbes,
-  secondProbe,
-  SECOND_START_WITHIN,
   spreadRate,
   syntheticRowCount,
   type AutoRecord,
   type LrFindRecord,
   type ProbeRecord,
-  type StartChoice,
 } from '../ensemble/auto.js';
 import { memberFromInput, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { AugmentationConfig } from '../model/augment.js';
@@ -53,7 +50,7 @@ export type AutoEvent =
   | { type: 'auto-noise'; reason: string; syntheticRows: number }
   | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
   | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
-  | { type: 'auto-chosen'; start: Start; learningRate: number; spreadLearningRate?: number; second?: StartChoice; reason: string }
+  | { type: 'auto-chosen'; start: Start; learningRate: number; spreadLearningRate?: number; reason: string }
   | { type: 'auto-plan'; reason: string };
 
 export interface AutoRecipeOptions {
@@ -265,22 +262,13 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     return record;
   });
   const best = chooseProbe(probes);
-  const withSpread = (p: ProbeRecord): StartChoice => {
-    const spread = spreadRate(p.start, lrFinds.find((f) => f.start === p.start)!.lrAtEdge, p.learningRate);
-    return { start: p.start, learningRate: p.learningRate, ...(spread ? { spreadLearningRate: spread } : {}) };
-  };
-  const first = withSpread(best);
-  const runnerUp = secondProbe(probes, best);
-  const second = runnerUp ? withSpread(runnerUp) : undefined;
-  const farRate = (c: StartChoice) => `${c.start} members at ${c.spreadLearningRate!.toExponential(1)} every other time, a third of its range test's edge, for a vote whose members err differently`;
+  const edge = lrFinds.find((f) => f.start === best.start)!.lrAtEdge;
+  const spread = spreadRate(best.start, edge, best.learningRate);
   const chosen = {
-    ...first,
-    reason: [
-      `lowest holdout loss of ${probes.length} probes (${probes.filter((p) => !p.error).map((p) => `${p.start} @ ${p.learningRate.toExponential(1)}: ${p.valLoss.toFixed(4)}`).join(', ')})`,
-      ...(runnerUp ? [`every other member from the ${runnerUp.start} start at ${runnerUp.learningRate.toExponential(1)}, whose best probe (${runnerUp.valLoss.toFixed(4)}) came within ${SECOND_START_WITHIN}× of the best: a 2-epoch probe cannot tell starts that close apart, and members from two starts err differently`] : []),
-      ...[first, ...(second ? [second] : [])].filter((c) => c.spreadLearningRate).map(farRate),
-    ].join('; '),
-    ...(second ? { second } : {}),
+    start: best.start,
+    learningRate: best.learningRate,
+    reason: `lowest holdout loss of ${probes.length} probes (${probes.filter((p) => !p.error).map((p) => `${p.start} @ ${p.learningRate.toExponential(1)}: ${p.valLoss.toFixed(4)}`).join(', ')})${spread ? `; every other member at ${spread.toExponential(1)}, a third of the range test's edge, for a vote whose members err differently` : ''}`,
+    ...(spread ? { spreadLearningRate: spread } : {}),
   };
   emit({ type: 'auto-chosen', ...chosen });
 
@@ -302,7 +290,6 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     imagesPerSecond,
     concurrency: options.concurrency,
     start: best.start,
-    ...(second ? { secondStart: second.start } : {}),
     testRows: dataset.ids.length,
     validationRows: foldValidationRows,
     syntheticRows: noise.syntheticRows,
@@ -324,6 +311,6 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     choosingSeconds: Math.round(choosingSeconds),
     noise,
   };
-  const ensemble = autoEnsemble({ ...first, ...(second ? { second } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset, ...(folds ? { folds } : {}) });
+  const ensemble = autoEnsemble({ start: best.start, learningRate: best.learningRate, ...(spread ? { spreadLearningRate: spread } : {}), augmentation: augmentation.config, members: plan.members, epochs: plan.epochs, preset, ...(folds ? { folds } : {}) });
   return { record, ensemble };
 }

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
 import { loadDataset } from '../data/dataset.js';
-import { autoEnsemble, reserveSeconds, type AutoRecord, type StartChoice } from '../ensemble/auto.js';
+import { autoEnsemble, reserveSeconds, type AutoRecord } from '../ensemble/auto.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { createPredictor, type InferMode, type Predictor } from '../inference/predictor.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
@@ -75,11 +75,10 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
     const roundSeconds = (Math.ceil(members.length / options.concurrency) * rows) / options.record.throughput.imagesPerSecondPerWorker;
     const left = options.budgetSeconds - options.spentSeconds - reserveSeconds(members.length, count, validationRows, options.record.throughput.imagesPerSecondPerWorker * options.concurrency);
     const epochs = Math.max(1, Math.min(options.record.plan.epochs, Math.floor(left / roundSeconds)));
-    // Each member goes on at a third of the rates it trained at in round 1.
-    const third = (c: StartChoice): StartChoice => ({ start: c.start, learningRate: c.learningRate / 3, ...(c.spreadLearningRate ? { spreadLearningRate: c.spreadLearningRate / 3 } : {}) });
     const ensemble = autoEnsemble({
-      ...third(options.record.chosen),
-      ...(options.record.chosen.second ? { second: third(options.record.chosen.second) } : {}),
+      start: options.record.chosen.start,
+      learningRate: options.record.chosen.learningRate / 3,
+      ...(options.record.chosen.spreadLearningRate ? { spreadLearningRate: options.record.chosen.spreadLearningRate / 3 } : {}),
       augmentation: options.record.augmentation.config,
       members: members.length,
       epochs,

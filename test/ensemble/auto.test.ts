@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, epochTargets, planMembers, secondProbe, SECOND_START_WITHIN, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -179,46 +179,6 @@ describe('decisions', () => {
     // with 3 checkpoints in turn, each comes round at both rates
     const pairs = (s: typeof spec) => new Set(s.members.map((m) => `${m.init} ${m.learningRate! >= 5e-4 ? 'far' : 'near'}`));
     expect(pairs(spec).size).toBe(6);
-  });
-  test('a second start whose best probe comes within SECOND_START_WITHIN of the winner gets every other member', () => {
-    const p = (start: 'noisy' | 'clean' | 'scratch', valLoss: number, learningRate = 1e-4, error?: string) => ({ start, learningRate, epochs: 2, rows: 10, valLoss, valAcc: 0.99, imagesPerSecond: 1, seconds: 1, error });
-    const probes = [p('noisy', 0.0555, 6.2e-4), p('noisy', 0.06, 2.1e-4), p('clean', 0.0557, 4.6e-4), p('clean', 0.07), p('scratch', 0.9)];
-    const best = chooseProbe(probes);
-    expect(best).toMatchObject({ start: 'noisy', learningRate: 6.2e-4 });
-    // the runner-up start's best probe, not its first
-    expect(secondProbe(probes, best)).toMatchObject({ start: 'clean', learningRate: 4.6e-4 });
-    // too far behind (npm start's competition: the clean probes 7× the noisy ones), or failed: none
-    expect(secondProbe([p('noisy', 0.0374), p('clean', 0.275), p('scratch', 2.27)], p('noisy', 0.0374))).toBeUndefined();
-    expect(secondProbe([p('noisy', 0.04), p('clean', NaN, 1e-4, 'boom')], p('noisy', 0.04))).toBeUndefined();
-    expect(secondProbe([p('clean', 0.02), p('noisy', 0.02 * SECOND_START_WITHIN)], p('clean', 0.02))).toMatchObject({ start: 'noisy' });
-    expect(secondProbe([p('clean', 0.02), p('noisy', 0.02 * SECOND_START_WITHIN * 1.01)], p('clean', 0.02))).toBeUndefined();
-  });
-  test('members from two starts alternate, each start through its own checkpoints and rates', () => {
-    const noisy = ['n/seed002', 'n/seed002-2', 'n/seed002-3'];
-    const clean = ['c/seed002', 'c/seed002-2', 'c/seed002-3', 'c/seed002-4'];
-    const spec = autoEnsemble({ start: 'noisy', learningRate: 1e-4, checkpoints: noisy, second: { start: 'clean', learningRate: 5e-5, spreadLearningRate: 5e-4, checkpoints: clean }, augmentation: { pixelShift: 2 }, members: 12, epochs: 6 });
-    expect(spec.members.map((m) => m.init)).toEqual(['n/seed002', 'c/seed002', 'n/seed002-2', 'c/seed002-2', 'n/seed002-3', 'c/seed002-3', 'n/seed002', 'c/seed002-4', 'n/seed002-2', 'c/seed002', 'n/seed002-3', 'c/seed002-2']);
-    // the noisy members as a one-start ensemble of 6 would have them; the clean ones as one of 6 with the spread rate
-    const alone = (start: 'noisy' | 'clean', rest: object) => autoEnsemble({ start, learningRate: 0, augmentation: {}, members: 6, epochs: 6, ...rest });
-    expect(spec.members.filter((_, i) => i % 2 === 0).map((m) => m.learningRate)).toEqual(alone('noisy', { learningRate: 1e-4, checkpoints: noisy }).members.map((m) => m.learningRate));
-    expect(spec.members.filter((_, i) => i % 2 === 1).map((m) => m.learningRate)).toEqual(alone('clean', { learningRate: 5e-5, spreadLearningRate: 5e-4, checkpoints: clean }).members.map((m) => m.learningRate));
-    expect(new Set(spec.members.map((m) => m.seed)).size).toBe(12);
-    expect(spec.description).toBe('12 seed002 members: 6 members from the noisy start (3 checkpoints in turn) at 1.0e-4, 6 members from the clean start (4 checkpoints in turn) at 5.0e-5 and 5.0e-4 in turn, 6 epochs (the rate decaying to a tenth), chosen on holdout rows');
-    // under k-fold the recipes alternate: 3 recipes, two from the first start
-    const kfold = autoEnsemble({ start: 'noisy', learningRate: 1e-4, checkpoints: noisy, second: { start: 'clean', learningRate: 5e-5, checkpoints: clean }, augmentation: {}, members: 12, epochs: 6, folds: 4 });
-    expect(kfold.members.map((m) => m.init)).toEqual(['n/seed002', 'c/seed002', 'n/seed002-2']);
-    expect(kfold.description).toMatch(/^3 seed002 recipes × 4 folds: 2 recipes from the noisy start .*, 1 recipe from the clean start/);
-    // the second start is the first one again: ignored
-    expect(autoEnsemble({ start: 'noisy', learningRate: 1e-4, checkpoints: noisy, second: { start: 'noisy', learningRate: 1e-3 }, augmentation: {}, members: 4, epochs: 4 }).members.map((m) => m.learningRate)).toEqual([1e-4, 7e-5, 1.4e-4, 1e-4]);
-  });
-  test('a plan with two starts wants the mean of their epoch targets', () => {
-    expect(epochTargets('noisy')).toEqual({ target: 4, min: 2 });
-    expect(epochTargets('noisy', 'clean')).toEqual({ target: 6, min: 3 });
-    expect(epochTargets('clean', 'noisy')).toEqual({ target: 6, min: 3 });
-    const input = { remainingSeconds: 100_000, trainRows: 10_800, imagesPerSecond: 500, concurrency: 2, start: 'noisy' as const, testRows: 10_000, validationRows: 1_200 };
-    const tight = { ...input, remainingSeconds: 12 * 6 * 10_800 / 500 / 2 + 200 };
-    expect(planMembers({ ...tight, secondStart: 'clean' })).toMatchObject({ members: 12, epochs: 6 });
-    expect(planMembers({ ...tight, secondStart: 'clean' }).reason).toMatch(/noisy and clean starts/);
   });
   test('with an even number of checkpoints in turn, the rates swap on each pass, so no checkpoint is tied to one rate', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7].map((i) => spreadTurn(i, 4))).toEqual([false, true, false, true, true, false, true, false]);

@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
-import { secondProbe, type AutoRecord } from '../../src/ensemble/auto.js';
-import { startCheckpoints } from '../../src/training/search/space.js';
+import type { AutoRecord } from '../../src/ensemble/auto.js';
 import { AUTO_FILE, runMainJob, type MainJobOptions, type MainJobResult } from '../../src/services/run.js';
 import { formatAutoSummary } from '../../src/cli/auto-summary.js';
 import { pseudoLabelRound } from '../../src/services/pseudo-label.js';
@@ -43,7 +42,6 @@ const decisions = (r: AutoRecord) => ({
   probes: r.probes.map((p) => ({ start: p.start, learningRate: p.learningRate, epochs: p.epochs, rows: p.rows })),
   chosen: r.chosen.start,
   learningRate: r.chosen.learningRate,
-  second: r.chosen.second ?? null,
 });
 
 let withAnswers: MainJobResult;
@@ -56,11 +54,7 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(auto.lrFinds.map((f) => f.start)).toEqual(['noisy', 'clean', 'scratch']);
   expect(auto.probes.map((p) => p.start)).toEqual(['noisy', 'noisy', 'clean', 'clean', 'scratch', 'scratch']);
   const best = Math.min(...auto.probes.map((p) => p.valLoss));
-  const winner = auto.probes.find((p) => p.start === auto.chosen.start && p.learningRate === auto.chosen.learningRate)!;
-  expect(winner.valLoss).toBe(best);
-  // and another start's best probe within SECOND_START_WITHIN of it, if any, is the second start
-  const runnerUp = secondProbe(auto.probes, winner);
-  expect(auto.chosen.second && { start: auto.chosen.second.start, learningRate: auto.chosen.second.learningRate }).toEqual(runnerUp && { start: runnerUp.start, learningRate: runnerUp.learningRate });
+  expect(auto.probes.find((p) => p.start === auto.chosen.start && p.learningRate === auto.chosen.learningRate)!.valLoss).toBe(best);
   // the probes were scored on the 30 holdout rows and trained on (a share of) the other 270,
   // as many as the budget's plan allowed (fitting it to the measured speed: test/ensemble/auto.test.ts)
   expect(auto.probes.every((p) => p.rows === auto.probePlan.probeRows && p.rows <= 270)).toBe(true);
@@ -73,10 +67,6 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(manifest.auto.chosen).toEqual(auto.chosen);
   expect(manifest.members).toHaveLength(auto.plan.members);
   expect(manifest.ensemble.members[0].learningRate).toBe(auto.chosen.learningRate);
-  if (auto.chosen.second && manifest.ensemble.members.length > 1) {
-    expect(manifest.ensemble.members[1].learningRate).toBe(auto.chosen.second.learningRate);
-    expect(manifest.ensemble.members[1].init).toBe(startCheckpoints(auto.chosen.second.start, 'seed002')[0]);
-  }
   expect(manifest.ensemble.members[0].epochs).toBe(auto.plan.epochs);
   expect(manifest.ensemble.members[0].augmentation).toEqual({ pixelShift: 2 });
   // And the job went on to a validated submission, scored against the answers for the record
@@ -135,5 +125,4 @@ test('pseudo-labelling: confident test predictions of a trained run become round
   const manifest = JSON.parse(await readFile(path.join(withAnswers.runDir, 'run.json'), 'utf8'));
   expect(round.ensemble.members.map((m) => m.init)).toEqual(manifest.members.map((m: { checkpoint: string }) => path.join(withAnswers.runDir, m.checkpoint)));
   expect(round.ensemble.members[0]!.learningRate / (record.chosen.learningRate / 3)).toBeCloseTo(1, 2);
-  if (record.chosen.second && round.ensemble.members.length > 1) expect(round.ensemble.members[1]!.learningRate / (record.chosen.second.learningRate / 3)).toBeCloseTo(1, 2);
 }, 300_000);
