@@ -12,7 +12,8 @@
  * read for the recipe, its seed and its training sources only, never for test labels.
  *
  * Prints one JSON line per run: each member's log-loss and accuracy (fp32 best weights), the
- * plain soft vote of all members, and the vote of each starting checkpoint's members.
+ * plain soft vote of all members, the vote of each start's members (`byStart`: `mnist-clean`,
+ * `mnist-noisy` or `scratch`) and of each starting checkpoint's (`byInit`: `mnist-clean/seed002`, …).
  *
  * `--common` scores every run on the same rows: those none of the runs trained on (a run with
  * synthetic rows leaves fewer, so runs with and without them compare on its rows).
@@ -91,7 +92,8 @@ async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, 
 
   const members: Array<{ name: string; init: string; logLoss: number; accuracy: number }> = [];
   const probs: Float32Array[] = [];
-  const inits = new Map(record.ensemble.members.map((m) => [m.name, m.init ? path.basename(m.init) : 'scratch']));
+  // `mnist-clean/seed002`: the checkpoint's folder and name (a run with two starts has a seed002 in each)
+  const inits = new Map(record.ensemble.members.map((m) => [m.name, m.init ? path.join(path.basename(path.dirname(m.init)), path.basename(m.init)) : 'scratch']));
   for (const m of record.members.filter((x) => x.ok)) {
     const { model, metadata } = await loadCheckpoint(path.join(run, m.checkpoint));
     const p = predictRows(model, fromSpec(metadata.preprocessing), data, all);
@@ -108,7 +110,11 @@ async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, 
   };
   const byInit: Record<string, ReturnType<typeof vote>> = {};
   for (const init of new Set(members.map((m) => m.init))) byInit[init] = vote(members.flatMap((m, k) => (m.init === init ? [k] : [])));
-  return { run, recipe: answers.recipe, rows: rows.length, vote: vote(members.map((_, k) => k)), byInit, members };
+  // and by start: the members from each checkpoint folder (`mnist-clean`, `mnist-noisy`), or fresh weights
+  const startOf = (init: string) => init.split(path.sep)[0]!;
+  const byStart: Record<string, ReturnType<typeof vote>> = {};
+  for (const start of new Set(members.map((m) => startOf(m.init)))) byStart[start] = vote(members.flatMap((m, k) => (startOf(m.init) === start ? [k] : [])));
+  return { run, recipe: answers.recipe, rows: rows.length, vote: vote(members.map((_, k) => k)), byStart, byInit, members };
 }
 
 function round(v: number): number {
