@@ -92,7 +92,7 @@ async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, 
 
   const members: Array<{ name: string; init: string; logLoss: number; accuracy: number }> = [];
   const probs: Float32Array[] = [];
-  // `mnist-clean/seed002`: the checkpoint's folder and name (a run with two starts has a seed002 in each)
+  // `mnist-clean/seed002`: the checkpoint's folder and name (mnist-clean and mnist-noisy each have a seed002)
   const inits = new Map(record.ensemble.members.map((m) => [m.name, m.init ? path.join(path.basename(path.dirname(m.init)), path.basename(m.init)) : 'scratch']));
   for (const m of record.members.filter((x) => x.ok)) {
     const { model, metadata } = await loadCheckpoint(path.join(run, m.checkpoint));
@@ -108,12 +108,11 @@ async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, 
     const s = lossAndAccuracy(avg, data.labels, all);
     return { members: chosen.length, logLoss: round(s.loss), accuracy: round(s.acc) };
   };
-  const byInit: Record<string, ReturnType<typeof vote>> = {};
-  for (const init of new Set(members.map((m) => m.init))) byInit[init] = vote(members.flatMap((m, k) => (m.init === init ? [k] : [])));
-  // and by start: the members from each checkpoint folder (`mnist-clean`, `mnist-noisy`), or fresh weights
-  const startOf = (init: string) => init.split(path.sep)[0]!;
-  const byStart: Record<string, ReturnType<typeof vote>> = {};
-  for (const start of new Set(members.map((m) => startOf(m.init)))) byStart[start] = vote(members.flatMap((m, k) => (startOf(m.init) === start ? [k] : [])));
+  // the vote of the members that share a key: their checkpoint, or their start (its folder: `mnist-clean`, `mnist-noisy`, or `scratch`)
+  const votesBy = (key: (m: (typeof members)[number]) => string): Record<string, ReturnType<typeof vote>> =>
+    Object.fromEntries([...new Set(members.map(key))].map((k) => [k, vote(members.flatMap((m, i) => (key(m) === k ? [i] : [])))]));
+  const byInit = votesBy((m) => m.init);
+  const byStart = votesBy((m) => m.init.split(path.sep)[0]!);
   return { run, recipe: answers.recipe, rows: rows.length, vote: vote(members.map((_, k) => k)), byStart, byInit, members };
 }
 
