@@ -19,13 +19,23 @@ async function exists(p: string): Promise<boolean> {
  * (An ensemble file's relative inits were already tried against the file's folder: `resolveEnsemble`.)
  */
 export async function resolveInit(init: string): Promise<string> {
-  const found = await resolveCheckpointArg(init);
-  if (path.isAbsolute(init) || (await exists(found))) return found;
-  const shipped = path.join(PACKAGE_ROOT, init);
-  throw new UserError(`the init checkpoint ${init} does not exist: looked in the working folder (${path.resolve(init)}) and among the shipped checkpoints (${shipped})`, {
+  const found = await findCheckpoint(init);
+  if (found) return found;
+  throw new UserError(`the init checkpoint ${init} does not exist: looked in the working folder (${path.resolve(init)}) and among the shipped checkpoints (${path.join(PACKAGE_ROOT, init)})`, {
     where: { file: path.resolve(init) },
     hint: `In an ensemble file, give "init" relative to the file's folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
   });
+}
+
+/**
+ * A checkpoint path as given (absolute, or found from the working folder), else the shipped one
+ * of that path (`checkpoints/mnist-clean/seed002`); null when it is in neither place.
+ */
+async function findCheckpoint(given: string): Promise<string | null> {
+  const local = path.resolve(given);
+  if (path.isAbsolute(given) || (await exists(local))) return local;
+  const shipped = path.join(PACKAGE_ROOT, given);
+  return (await exists(shipped)) ? shipped : null;
 }
 
 /**
@@ -34,8 +44,5 @@ export async function resolveInit(init: string): Promise<string> {
  * folder); a path found in neither is returned as given, for the caller's own error.
  */
 export async function resolveCheckpointArg(given: string): Promise<string> {
-  const local = path.resolve(given);
-  if (path.isAbsolute(given) || (await exists(local))) return local;
-  const shipped = path.join(PACKAGE_ROOT, given);
-  return (await exists(shipped)) ? shipped : local;
+  return (await findCheckpoint(given)) ?? path.resolve(given);
 }

@@ -86,7 +86,6 @@ function tooManyImages(count: string, maxBatch: number): InputError {
   return new InputError(413, `${count} images in one request; the limit is ${maxBatch}`, `Split them into requests of at most ${maxBatch} images.`, 'too_many_images');
 }
 
-/** Reads a prediction request's images and options; throws an InputError (4xx) for anything the client should change. */
 /** An option in the body that the query gives too: refused, not one of them dropped in silence. */
 function onlyOnce(query: Record<string, unknown>, key: string, value: unknown): unknown {
   if (query[key] !== undefined) {
@@ -95,6 +94,7 @@ function onlyOnce(query: Record<string, unknown>, key: string, value: unknown): 
   return value;
 }
 
+/** Reads a prediction request's images and options; throws an InputError (4xx) for anything the client should change. */
 export async function readPredictRequest(request: FastifyRequest, ensemble: ServedEnsemble, decodePool: DecodePool, limits: PredictLimits): Promise<ParsedPredict> {
   const { maxBatch, bodyLimit } = limits;
   const query = (request.query ?? {}) as Record<string, unknown>;
