@@ -32,6 +32,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { DEFAULT_DATASET_SUBDIR } from './dataset.js';
 import { CORRUPTIONS, CORRUPTION_RECIPES, isCorruptionRecipe } from './corruptions/index.js';
 import { type MnistSet, mnistDigest, readMnist } from './mnist.js';
 import { orientationGather } from './orientation.js';
@@ -304,6 +305,11 @@ class CsvFileWriter {
   }
 }
 
+/** The files a practice competition folder holds. */
+const PRACTICE_FILES = ['train.csv', 'test.csv', 'sample_submission.csv'];
+/** What `--force` may replace: those files and the cache an import wrote beside them. */
+const PRACTICE_ENTRIES = new Set([...PRACTICE_FILES, DEFAULT_DATASET_SUBDIR]);
+
 function checkCount(value: number | undefined, fallback: number, max: number, what: string, flag: string): number {
   const count = value ?? fallback;
   if (!Number.isInteger(count) || count < 1 || count > max) {
@@ -333,17 +339,26 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
   const dir = resolve(options.out);
   const answers = `${dir}-answers.csv`;
   const answerKey = `${dir}-answers.json`;
+  const existingFile = await stat(dir).then((info) => !info.isDirectory(), () => false);
+  if (existingFile) throw new UserError(`${dir} is a file`, { where: { file: dir }, hint: 'Choose another --out.' });
   const existing = await readdir(dir).catch(() => null);
   if (existing && existing.length > 0 && !options.force) {
     throw new UserError(`the competition folder already exists and is not empty`, { where: { file: dir }, hint: 'Pass --force to replace it, or choose another --out.' });
   }
-  const existingFile = await stat(dir).then((info) => !info.isDirectory(), () => false);
-  if (existingFile) throw new UserError(`${dir} is a file`, { where: { file: dir }, hint: 'Choose another --out.' });
+  // --force replaces a practice competition, never what else a folder holds (`--out .` in a
+  // project folder would have deleted the project).
+  const foreign = (existing ?? []).filter((name) => !PRACTICE_ENTRIES.has(name)).sort();
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ` and ${foreign.length - 3} more` : '');
+    throw new UserError(`${dir} holds files a practice competition does not (${shown}); --force replaces only ${[...PRACTICE_ENTRIES].join(', ')}`, {
+      where: { file: dir },
+      hint: 'Choose another --out (a new folder), or move those files away first.',
+    });
+  }
 
   const [train, test] = await Promise.all([readMnist('train'), readMnist('test')]);
   const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const temp = `${dir}.tmp-${suffix}`;
-  const old = `${dir}.old-${suffix}`;
   const tempAnswers = `${answers}.tmp-${suffix}`;
   const tempKey = `${answerKey}.tmp-${suffix}`;
   await mkdir(dirname(dir), { recursive: true });
@@ -396,18 +411,23 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
     };
     await writeFile(tempKey, `${JSON.stringify(key)}\n`);
 
-    // Swap the folder in, then the answers beside it.
-    if (existing) await rename(dir, old);
-    await rename(temp, dir);
+    // A new folder is swapped in whole. An existing one (empty, or a practice competition under
+    // --force) keeps its identity, since it may be the working folder (`--out .`): each file is
+    // renamed over its old self, and the old import's cache goes, then the answers beside it.
+    if (existing) {
+      for (const file of PRACTICE_FILES) await rename(join(temp, file), join(dir, file));
+      await rm(join(dir, DEFAULT_DATASET_SUBDIR), { recursive: true, force: true });
+      await rm(temp, { recursive: true, force: true });
+    } else {
+      await rename(temp, dir);
+    }
     await rename(tempAnswers, answers);
     await rename(tempKey, answerKey);
-    if (existing) await rm(old, { recursive: true, force: true });
   } catch (error) {
     for (const writer of writers) writer.destroy();
     await rm(temp, { recursive: true, force: true });
     await rm(tempAnswers, { force: true });
     await rm(tempKey, { force: true });
-    if (existing && (await stat(old).then(() => true, () => false))) await rename(old, dir).catch(() => undefined);
     throw error;
   }
   return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadDataset } from '../../src/data/dataset.js';
@@ -212,15 +212,36 @@ describe('data practice refuses what it cannot do', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  test('an existing folder is kept unless --force', async () => {
+  test('an existing folder is kept unless --force, and --force replaces only a practice competition', async () => {
     const dir = await tempDir();
     const out = join(dir, 'mine');
     await buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 });
     await writeFile(join(out, 'notes.txt'), 'mine');
+    await mkdir(join(out, 'sub'));
     await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, hint: /--force/ });
+    // --force never deletes what a practice competition does not hold (`--out .` in a project)
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 6, testRows: 5, force: true }), { message: /holds files a practice competition does not \(notes\.txt, sub\)/, file: 'mine', hint: /move those files away/ });
     expect(await readFile(join(out, 'notes.txt'), 'utf8')).toBe('mine');
-    await buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 6, testRows: 5, force: true });
-    expect((await readdir(out)).sort()).toEqual(['sample_submission.csv', 'test.csv', 'train.csv']);
     expect((await readdir(dir)).sort()).toEqual(['mine', 'mine-answers.csv', 'mine-answers.json']);
+    await rm(join(out, 'notes.txt'));
+    await rm(join(out, 'sub'), { recursive: true });
+    await importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: 'as-is' });
+    expect(await readdir(out)).toContain('.digits');
+    const before = await stat(out);
+    await buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 6, testRows: 5, force: true });
+    // the same folder (it may be the shell's working folder), new files, the old import's cache gone
+    expect((await stat(out)).ino).toBe(before.ino);
+    expect((await readdir(out)).sort()).toEqual(['sample_submission.csv', 'test.csv', 'train.csv']);
+    expect((await readFile(join(out, 'train.csv'), 'utf8')).trim().split('\n')).toHaveLength(7);
+    expect((await readdir(dir)).sort()).toEqual(['mine', 'mine-answers.csv', 'mine-answers.json']);
+  });
+
+  test('an existing empty folder is filled in place', async () => {
+    const out = join(await tempDir(), 'empty');
+    await mkdir(out);
+    const before = await stat(out);
+    await buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 });
+    expect((await stat(out)).ino).toBe(before.ino);
+    expect((await readdir(out)).sort()).toEqual(['sample_submission.csv', 'test.csv', 'train.csv']);
   });
 });
