@@ -484,14 +484,29 @@ export async function readIdLabelCsv(file: string, what: 'submission' | 'answers
 }
 
 /**
- * Accuracy of a submission against an answers CSV (`ImageId,Label`, as practice
- * competitions write beside their folder), matched by id. An answer id the submission
- * lacks, or a submission id the answers lack, is a UserError.
+ * An answers CSV (`ImageId,Label`, as practice competitions write beside their folder): each
+ * id (trimmed) and its digit. A label that is not a whole number 0–9 (`7.0` is 7) is an
+ * error at its line and column. `evaluate`, `run` and `submit` all read answers through it.
+ */
+export async function readAnswerLabels(file: string): Promise<Array<{ id: string; label: number; line: number }>> {
+  return (await readIdLabelCsv(file, 'answers')).map((row) => {
+    const label = Number(row.label);
+    if (row.label.trim() === '' || !Number.isInteger(label) || label < 0 || label > 9) {
+      throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
+    }
+    return { id: row.id.trim(), label, line: row.line };
+  });
+}
+
+/**
+ * Accuracy of a submission against an answers CSV (`readAnswerLabels`), matched by id (both
+ * trimmed). An answer id the submission lacks, or a submission id the answers lack, is a
+ * UserError.
  */
 export async function scoreAgainstAnswers(submissionFile: string, answersFile: string): Promise<{ accuracy: number; rows: number }> {
-  const [submission, answers] = await Promise.all([readIdLabelCsv(submissionFile, 'submission'), readIdLabelCsv(answersFile, 'answers')]);
+  const [submission, answers] = await Promise.all([readIdLabelCsv(submissionFile, 'submission'), readAnswerLabels(answersFile)]);
   const predicted = new Map<string, { label: string; line: number }>();
-  for (const row of submission) predicted.set(row.id, row);
+  for (const row of submission) predicted.set(row.id.trim(), row);
   const known = new Set<string>();
   let correct = 0;
   for (const answer of answers) {
@@ -503,11 +518,11 @@ export async function scoreAgainstAnswers(submissionFile: string, answersFile: s
         hint: `Is ${path.basename(answersFile)} the answers of this competition? It lists id ${answer.id} (line ${answer.line}).`,
       });
     }
-    if (guess.label.trim() === answer.label.trim()) correct++;
+    if (Number(guess.label) === answer.label) correct++;
   }
-  const stray = submission.find((row) => !known.has(row.id));
+  const stray = submission.find((row) => !known.has(row.id.trim()));
   if (stray) {
-    throw new UserError(`id ${stray.id} is not in the answers`, {
+    throw new UserError(`id ${stray.id.trim()} is not in the answers`, {
       where: { file: submissionFile, line: stray.line, column: 1 },
       hint: `Is ${path.basename(answersFile)} the answers of this competition?`,
     });

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
-import { readIdLabelCsv } from '../data/submission.js';
+import { readAnswerLabels } from '../data/submission.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
@@ -121,23 +121,16 @@ async function readHistory(runDir: string, member: string): Promise<EpochRecord[
   }
 }
 
-/** A practice competition's answers (`ImageId,Label`), one label per test id of the dataset, in its order. */
+/** A practice competition's answers (`ImageId,Label`, `readAnswerLabels`), one label per test id of the dataset, in its order. */
 export async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
   const byId = new Map<string, number>();
-  for (const row of await readIdLabelCsv(file, 'answers')) {
-    const value = Number(row.label);
-    if (!Number.isInteger(value) || value < 0 || value > 9) {
-      throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
-    }
-    byId.set(row.id.trim(), value);
-  }
+  for (const row of await readAnswerLabels(file)) byId.set(row.id, row.label);
   return Uint8Array.from(ids, (id, i) => {
     const label = byId.get(id);
     if (label === undefined) throw new UserError(`answers: no label for test id ${id} (row ${i + 1})`, { where: { file }, hint: 'Use the answers file of this competition.' });
     return label;
   });
 }
-
 
 async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
   const members = (await openMembers(runDir, manifest, { infer, precision, dataset })).map((m) => ({ outcome: m.outcome, predictor: m.predictor, rows: m.validationRows!, checkpoint: m.checkpoint }));

@@ -18,7 +18,7 @@ import {
   discardSubmission,
   ensureSubmissionsDir,
   prepareSubmission,
-  readIdLabelCsv,
+  readAnswerLabels,
   readLedger,
   scoreAgainstAnswers,
   validateSubmission,
@@ -213,8 +213,8 @@ function reusable(saved: TestPredictions, now: { fingerprint: string; rows: numb
 
 /** The answers file exists, parses, and has a digit for every test id (checked before writing). */
 async function checkAnswers(file: string, ids: readonly string[]): Promise<void> {
-  const rows = await readIdLabelCsv(file, 'answers');
-  const known = new Set(rows.map((r) => r.id.trim()));
+  const rows = await readAnswerLabels(file);
+  const known = new Set(rows.map((r) => r.id));
   const missing = ids.find((id) => !known.has(id));
   if (missing !== undefined) {
     throw new UserError(`the answers have no row for test id ${missing}`, { where: { file, flag: 'answers' }, hint: 'Pass the answers file of this competition (practice ones sit beside the folder as <competition>-answers.csv).' });

@@ -234,10 +234,18 @@ describe('scoreAgainstAnswers', () => {
     expect(await scoreAgainstAnswers(f.sub, f.answers)).toEqual({ accuracy: 0.75, rows: 4 });
   });
 
+  test('answers are read as evaluate reads them: 7.0 is 7, ids and labels trimmed', async () => {
+    const f = await files(csv('ImageId,Label', '1,7', '2,0', '3,1'), csv('ImageId,Label', ' 1, 7.0', '2,0.0', ' 3 ,2'));
+    expect(await scoreAgainstAnswers(f.sub, f.answers)).toEqual({ accuracy: 2 / 3, rows: 3 });
+    expect(Array.from(await readAnswers(f.answers, ['1', '2', '3']))).toEqual([7, 0, 2]);
+  });
+
   const failures: Array<{ name: string; submission: string; answers: string; message: RegExp; file: string; line?: number }> = [
     { name: 'an answer id missing from the submission', submission: csv('ImageId,Label', '1,7', '2,2'), answers: csv('ImageId,Label', '1,7', '2,2', '3,1'), message: /no row for id 3/, file: 'sub.csv' },
     { name: 'a submission id the answers lack', submission: csv('ImageId,Label', '1,7', '2,2', '9,1'), answers: csv('ImageId,Label', '1,7', '2,2'), message: /id 9 is not in the answers/, file: 'sub.csv', line: 4 },
     { name: 'a ragged answers line', submission: csv('ImageId,Label', '1,7'), answers: csv('ImageId,Label', '1'), message: /1 columns, expected 2/, file: 'answers.csv', line: 2 },
+    { name: 'an answer that is not a digit', submission: csv('ImageId,Label', '1,7', '2,2'), answers: csv('ImageId,Label', '1,7', '2,12'), message: /label "12" is not a digit 0–9/, file: 'answers.csv', line: 3 },
+    { name: 'an empty answer', submission: csv('ImageId,Label', '1,7'), answers: csv('ImageId,Label', '1,'), message: /label "" is not a digit/, file: 'answers.csv', line: 2 },
   ];
   test.each(failures)('$name is an error', async ({ submission, answers, message, file, line }) => {
     const f = await files(submission, answers);

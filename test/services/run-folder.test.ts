@@ -121,6 +121,14 @@ describe('submit checks its inputs before writing anything', () => {
     expect(await readdir(dir).catch(() => [])).toEqual([]);
   });
 
+  test('an answer that is not a digit: an error at its line before predicting, nothing written', async () => {
+    const dir = path.join(root, 'subs-bad-label');
+    const answers = path.join(root, 'bad-label-answers.csv');
+    await writeFile(answers, 'ImageId,Label\n1,3\n2,12\n');
+    await expectUserError(submitRun({ runDir, dir, answers }), { message: /label "12" is not a digit 0–9/, file: 'bad-label-answers.csv', line: 3 });
+    expect(await readdir(dir).catch(() => [])).toEqual([]);
+  });
+
   test('a dataset with no test rows: an error, nothing written', async () => {
     // Given a run trained on a competition that has only train.csv
     const trainOnly = path.join(project, 'competitions', 'train-only');
