@@ -133,22 +133,38 @@ function detectLabel(
   return { value: { column, name: nameOf(column) }, how: 'detected', reason: `${describe(pick, pick === 'first' ? first : last)}${versus}` };
 }
 
-function detectScale(rows: CsvSampleRow[], labelColumn: number, forced: PixelScale | undefined): Detection<PixelScale> {
+function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, forced: PixelScale | undefined): Detection<PixelScale> {
   if (forced !== undefined) return { value: forced, how: 'flag', reason: `--scale ${forced}` };
   let max = -Infinity;
-  let allIntegers = true;
+  // The first cell above 1 and the first fraction, with how many of each: a file with both
+  // fits neither scale (0–255 is whole numbers), and the rarer kind is the likely mistake.
+  type Cell = { value: number; line: number; column: number; count: number };
+  let above = null as Cell | null;
+  let fraction = null as Cell | null;
   for (const row of rows) {
     for (let c = 0; c < row.cells.length; c++) {
       if (c === labelColumn) continue;
       const value = Number(row.cells[c]);
       if (!Number.isFinite(value)) continue; // the full pass reports it with its place
       if (value > max) max = value;
-      if (allIntegers && !Number.isInteger(value)) allIntegers = false;
+      if (value > 1) {
+        if (above) above.count++;
+        else above = { value, line: row.line, column: c + 1, count: 1 };
+      }
+      if (!Number.isInteger(value)) {
+        if (fraction) fraction.count++;
+        else fraction = { value, line: row.line, column: c + 1, count: 1 };
+      }
     }
   }
-  if (max > 1) {
-    return { value: 255, how: 'detected', reason: `${allIntegers ? 'integer' : ''} pixel values up to ${max} in the first ${rows.length} rows`.trim() };
+  if (above && fraction) {
+    const [odd, kind] = above.count <= fraction.count ? [above, 'above 1'] : [fraction, 'a fraction'];
+    throw new UserError(
+      `${basename(file)} mixes fractions (${fraction.count} in the first ${rows.length} rows, the first ${fraction.value} at line ${fraction.line}, column ${fraction.column}) with values above 1 (${above.count}, the first ${above.value} at line ${above.line}, column ${above.column}): pixels are either in [0, 1] or whole numbers 0–255; ${odd.value} is ${kind}`,
+      { where: { file, line: odd.line, column: odd.column }, hint: 'Fix the cells that do not fit, or say the scale with --scale 1 or --scale 255 and the import names every cell outside it.' },
+    );
   }
+  if (max > 1) return { value: 255, how: 'detected', reason: `integer pixel values up to ${max} in the first ${rows.length} rows` };
   return { value: 1, how: 'detected', reason: `pixel values within [0, 1] in the first ${rows.length} rows` };
 }
 
@@ -197,7 +213,7 @@ export function detectTrainLayout(file: string, sample: CsvSample, overrides: La
     headerCells,
     label,
     pixels,
-    scale: detectScale(consistent, label.value.column, overrides.scale),
+    scale: detectScale(file, consistent, label.value.column, overrides.scale),
     size: detectSize(file, pixels, overrides.size),
     firstDataLine: rows[0].line,
   };

@@ -264,6 +264,17 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
     throw new UserError(`the number of folds must be a whole number from 2 to ${labels.length}, not ${options.spec.k}`, { where: { flag: 'folds' }, hint: 'For example --folds 5.' });
   }
   const folds = computeSplit(labels, options.spec);
+  if (options.spec.kind === 'holdout') {
+    // A fraction inside (0, 1) can still round to no validation row, or to all of them.
+    const held = folds[0]!.validation.length;
+    if (held === 0 || held === labels.length) {
+      const n = labels.length;
+      throw new UserError(`--validation ${options.spec.validationFraction} holds out ${held === 0 ? 'no row' : `all ${n} rows, leaving none to train on`}`, {
+        where: { flag: 'validation' },
+        hint: `With ${n} training rows, use a fraction of at least ${Number((0.5 / n).toPrecision(2))} and below ${Number(((n - 0.5) / n).toPrecision(4))} (for example --validation 0.1).`,
+      });
+    }
+  }
   const split: SavedSplit = { name: options.name, spec: options.spec, datasetFingerprint: manifest.fingerprint, rows: labels.length, folds };
   const existing = (await listSplits(datasetDir)).includes(options.name) ? await loadSplit(datasetDir, options.name).catch(() => null) : null;
   const same =

@@ -5,7 +5,7 @@
  * `validation` are unions discriminated by `kind`: a new kind is one more arm.
  */
 import { z } from 'zod';
-import { AUGMENTATION_KEYS } from '../model/augment.js';
+import { AUGMENTATION_KEYS, AUGMENTATION_LIMITS, augmentationConfigProblem, augmentationValueProblem } from '../model/augment.js';
 import { PRESET_NAMES } from '../model/presets.js';
 
 /** "is required" for a missing key, else what was expected and what came. */
@@ -55,11 +55,26 @@ export const ValidationSchema = z
   .describe('How members are validated (default: {"kind":"shared","fraction":0.1,"seed":42}).');
 
 const augmentationShape = Object.fromEntries(
-  AUGMENTATION_KEYS.map((key) => [key, number('a number ≥ 0').min(0, { error: 'must be a number ≥ 0' }).optional()]),
+  AUGMENTATION_KEYS.map((key) => {
+    const limit = AUGMENTATION_LIMITS[key];
+    let schema = number('a number ≥ 0').min(0, { error: augmentationProblemText(key) });
+    schema = limit.below ? schema.lt(limit.max, { error: augmentationProblemText(key) }) : schema.max(limit.max, { error: augmentationProblemText(key) });
+    if (limit.integer) schema = schema.int({ error: augmentationProblemText(key) });
+    return [key, schema.optional()];
+  }),
 ) as Record<(typeof AUGMENTATION_KEYS)[number], z.ZodOptional<z.ZodNumber>>;
+
+/** The schema's message for a value out of `AUGMENTATION_LIMITS` (the one `augmentationValueProblem` gives). */
+function augmentationProblemText(key: (typeof AUGMENTATION_KEYS)[number]) {
+  return (issue: { input?: unknown }) => augmentationValueProblem(key, Number(issue.input)) ?? 'is out of range';
+}
 
 export const AugmentationSchema = z
   .strictObject(augmentationShape)
+  .superRefine((config, ctx) => {
+    const problem = config.backgroundNoiseMin !== undefined ? augmentationConfigProblem({ backgroundNoise: config.backgroundNoise, backgroundNoiseMin: config.backgroundNoiseMin }) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.key], message: problem.message, input: config[problem.key] });
+  })
   .describe('Keras ImageDataGenerator-style ranges (rotation in degrees, shifts and zoom as fractions, …); {} turns augmentation off. Default: the preset recipe.');
 
 export const MemberSchema = z

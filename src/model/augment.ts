@@ -48,6 +48,51 @@ export interface AugmentationConfig {
 
 export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin', 'pixelShift', 'pixelRotation'] as const;
 
+export type AugmentationKey = (typeof AUGMENTATION_KEYS)[number];
+
+/**
+ * What each augmentation key accepts (from 0): past these the transform degenerates or the
+ * number means nothing. A zoom of 1 can scale a digit to nothing, a shear of 90° to a line, a
+ * contrast above 1 inverts it; erasing is a probability; levels and offsets are of pixels in
+ * [0, 1]; pixelShift counts whole pixels. `below`: the limit itself is excluded.
+ */
+export const AUGMENTATION_LIMITS: Record<AugmentationKey, { max: number; below?: boolean; integer?: boolean; unit: string }> = {
+  rotation: { max: 180, unit: 'degrees' },
+  widthShift: { max: 1, unit: 'a fraction of the width' },
+  heightShift: { max: 1, unit: 'a fraction of the height' },
+  zoom: { max: 1, below: true, unit: 'the scale is 1 ± zoom' },
+  shear: { max: 90, below: true, unit: 'degrees' },
+  brightness: { max: 1, unit: 'an offset of pixels in [0, 1]' },
+  contrast: { max: 1, unit: 'the factor is 1 ± contrast' },
+  noise: { max: 1, unit: 'σ of pixels in [0, 1]' },
+  erasing: { max: 1, unit: 'a probability' },
+  backgroundNoise: { max: 1, unit: 'a level of pixels in [0, 1]' },
+  backgroundNoiseMin: { max: 1, unit: 'a level of pixels in [0, 1], at most backgroundNoise' },
+  pixelShift: { max: 14, integer: true, unit: 'whole pixels' },
+  pixelRotation: { max: 180, unit: 'degrees' },
+};
+
+/** What is wrong with `value` for augmentation `key` ("must be …"), or undefined when it is fine. */
+export function augmentationValueProblem(key: AugmentationKey, value: number): string | undefined {
+  const limit = AUGMENTATION_LIMITS[key];
+  const range = `${limit.integer ? 'a whole number' : 'a number'} from 0 to ${limit.below ? `below ${limit.max}` : limit.max} (${limit.unit})`;
+  const fine = Number.isFinite(value) && value >= 0 && (limit.below ? value < limit.max : value <= limit.max) && (!limit.integer || Number.isInteger(value));
+  return fine ? undefined : `must be ${range}, got ${value}`;
+}
+
+/** The first problem of a whole configuration (each value, then backgroundNoiseMin ≤ backgroundNoise), or undefined. */
+export function augmentationConfigProblem(config: AugmentationConfig): { key: AugmentationKey; message: string } | undefined {
+  for (const key of AUGMENTATION_KEYS) {
+    const value = config[key];
+    const message = value === undefined ? undefined : augmentationValueProblem(key, value);
+    if (message) return { key, message };
+  }
+  if (config.backgroundNoiseMin !== undefined && config.backgroundNoiseMin > (config.backgroundNoise ?? 0)) {
+    return { key: 'backgroundNoiseMin', message: `must be at most backgroundNoise (${config.backgroundNoise ?? 0}), got ${config.backgroundNoiseMin}` };
+  }
+  return undefined;
+}
+
 export function isIdentity(config: AugmentationConfig): boolean {
   // backgroundNoiseMin only shapes backgroundNoise; alone it changes nothing
   return AUGMENTATION_KEYS.every((k) => k === 'backgroundNoiseMin' || !config[k]);

@@ -107,6 +107,21 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const preview = expectFinished(await digitsJson(['augment', 'preview', '--data', comp(), '--rotation', '10', '--samples', '2', '--variants', '2']), 'result');
     // the preview reports what it drew, not an echo of its flags
     expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(String), draws: 2 }), expect.anything()]);
+    // values that wreck the digits, hex, a floor above the top, a PNG into a folder: errors naming the flag, exit 2
+    for (const [flags, message] of [
+      [['--contrast', '1.8'], /--contrast.*must be a number from 0 to 1 \(the factor is 1 ± contrast\), got 1\.8/],
+      [['--zoom', '0x1'], /--zoom.*must be a number, got 0x1/],
+      [['--pixel-shift', '2.5'], /--pixel-shift.*must be a whole number from 0 to 14/],
+      [['--background-noise', '0.5', '--background-noise-min', '0.8'], /--background-noise-min must be at most --background-noise \(0\.5\), got 0\.8/],
+      [['--png', work], /cannot write .*EISDIR/],
+    ] as Array<[string[], RegExp]>) {
+      const refused = await digitsJson(['augment', 'preview', '--data', comp(), '--samples', '1', '--variants', '1', ...flags]);
+      expect(refused.code, flags.join(' ')).toBe(2);
+      expect(expectFinished(refused, 'error').error).toMatch(message);
+    }
+    // a fraction that rounds to no held-out row
+    const split = await digitsJson(['data', 'split', '--data', comp(), '--name', 'none', '--validation', '0.001']);
+    expect(expectFinished(split, 'error')).toMatchObject({ error: expect.stringMatching(/--validation 0\.001 holds out no row/), where: { flag: 'validation' }, hint: expect.stringMatching(/With 200 training rows, use a fraction of at least 0\.0025 and below 0\.9975/) });
   });
 
   test('train streams its events, then the run manifest as the last line; --epochs and --batch-size override the file', { timeout: 300_000 }, async () => {

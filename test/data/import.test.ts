@@ -163,7 +163,8 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     { name: 'a non-integer label', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '3.5,0,0,0,0') }, expected: { message: /label "3.5"/, file: 'train.csv', line: 3, column: 1 } },
     { name: 'a pixel above 255', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,0,256,0') }, expected: { message: /pixel value 256 .*integers 0–255/, file: 'train.csv', line: 3, column: 4, hint: /--scale 1/ } },
     { name: 'a negative pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,-1,0,0,0') }, expected: { message: /pixel value -1/, file: 'train.csv', line: 3, column: 2 } },
-    { name: 'a fraction in 0–255 data', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,12.5,0,0') }, expected: { message: /pixel value 12.5/, file: 'train.csv', line: 3, column: 3 } },
+    { name: 'a fraction in 0–255 data', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,12.5,0,0') }, expected: { message: /mixes fractions .*12\.5 is a fraction/, file: 'train.csv', line: 3, column: 3, hint: /--scale 255/ } },
+    { name: 'a pixel above 1 in [0, 1] data', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0.25,0.5,0', '2,0,0.75,0,1.5') }, expected: { message: /mixes fractions .*1\.5 is above 1/, file: 'train.csv', line: 3, column: 5, hint: /--scale 1/ } },
     {
       name: 'a float above 1 after the detection sample',
       files: { 'train.csv': csv(...floatRows(1200), '0.5,2.5,0,0,1.0') },

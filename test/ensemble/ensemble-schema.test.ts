@@ -29,6 +29,9 @@ describe('ensemble.schema.json', () => {
     ['an unknown schedule kind', { members: [{ preset: 'mlp', schedule: { kind: 'cosine' } }] }, false],
     ['a validation fraction of 1', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', fraction: 1 } }, false],
     ['a negative augmentation range', { members: [{ preset: 'mlp', augmentation: { zoom: -0.1 } }] }, false],
+    ['a zoom of 1', { members: [{ preset: 'mlp', augmentation: { zoom: 1 } }] }, false],
+    ['a fractional pixel shift', { members: [{ preset: 'mlp', augmentation: { pixelShift: 2.5 } }] }, false],
+    ['augmentation at its limits', { members: [{ preset: 'mlp', augmentation: { rotation: 180, contrast: 1, erasing: 1, pixelShift: 14, zoom: 0.99 } }] }, true],
   ];
 
   test.each(files)('%s: the CLI and a JSON Schema validator agree (valid: %s)', (_label, file, valid) => {

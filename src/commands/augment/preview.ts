@@ -1,16 +1,26 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Flags } from '@oclif/core';
+import { Errors, Flags } from '@oclif/core';
 import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
-import { digitGridPng, gridColumns, renderDigitGrid } from '../../data/inspect.js';
+import { gridColumns, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
 import { terminalWidth } from '../../cli/table.js';
 import type { BackendRequest } from '../../engine/backend.js';
-import type { AugmentationConfig } from '../../model/augment.js';
+import { type AugmentationConfig, type AugmentationKey, augmentationConfigProblem, augmentationValueProblem } from '../../model/augment.js';
 import { UserError } from '../../errors.js';
 
-const range = (description: string) => Flags.string({ description });
+/** A flag of augmentation `key`: a plain decimal number within its limits (`AUGMENTATION_LIMITS`). */
+const range = (key: AugmentationKey, description: string) =>
+  Flags.custom<number>({
+    description,
+    parse: async (input: string) => {
+      // Number() would take 0x1 and '' too; a flag value is written in decimal.
+      const problem = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(input) ? augmentationValueProblem(key, Number(input)) : `must be a number, got ${input}`;
+      // A CLIError, so the base command reports it as a bad flag value (exit 2), not as a bug.
+      if (problem) throw new Errors.CLIError(problem, { exit: 2 });
+      return Number(input);
+    },
+  })();
 
 export default class AugmentPreview extends DigitsCommand {
   static override summary = 'Draw augmented samples of the dataset in the terminal (and --png), to see what the ranges do.';
@@ -23,19 +33,19 @@ export default class AugmentPreview extends DigitsCommand {
     ...dataFlag,
     ...jsonFlag,
     ...seedFlag,
-    rotation: range('Degrees, uniform in ±value (Keras rotation_range).'),
-    'width-shift': range('Fraction of the width, ±value (width_shift_range).'),
-    'height-shift': range('Fraction of the height, ±value (height_shift_range).'),
-    zoom: range('Zoom in [1−value, 1+value] per axis (zoom_range).'),
-    shear: range('Shear angle in degrees, ±value (shear_range).'),
-    brightness: range('Brightness offset ±value (pixels in [0,1]).'),
-    contrast: range('Contrast factor in [1−value, 1+value].'),
-    noise: range('Standard deviation of added Gaussian noise.'),
-    erasing: range('Probability of erasing one random rectangle.'),
-    'background-noise': range('Noisy-MNIST background: max(x, U(0, l)), l uniform in [background-noise-min, value] per image.'),
-    'background-noise-min': range('Lowest background-noise level l (default 0; equal to --background-noise for a fixed level).'),
-    'pixel-shift': range('Whole-pixel shifts up to ±value per axis, borders filled from the image\'s own background (keeps noise statistics).'),
-    'pixel-rotation': range('Nearest-neighbour rotation, degrees ±value, borders filled from the image\'s own background (no interpolation).'),
+    rotation: range('rotation', 'Degrees, uniform in ±value (Keras rotation_range).'),
+    'width-shift': range('widthShift', 'Fraction of the width, ±value (width_shift_range).'),
+    'height-shift': range('heightShift', 'Fraction of the height, ±value (height_shift_range).'),
+    zoom: range('zoom', 'Zoom in [1−value, 1+value] per axis (zoom_range).'),
+    shear: range('shear', 'Shear angle in degrees, ±value (shear_range).'),
+    brightness: range('brightness', 'Brightness offset ±value (pixels in [0,1]).'),
+    contrast: range('contrast', 'Contrast factor in [1−value, 1+value].'),
+    noise: range('noise', 'Standard deviation of added Gaussian noise.'),
+    erasing: range('erasing', 'Probability of erasing one random rectangle.'),
+    'background-noise': range('backgroundNoise', 'Noisy-MNIST background: max(x, U(0, l)), l uniform in [background-noise-min, value] per image.'),
+    'background-noise-min': range('backgroundNoiseMin', 'Lowest background-noise level l (default 0; equal to --background-noise for a fixed level).'),
+    'pixel-shift': range('pixelShift', 'Whole-pixel shifts up to ±value per axis, borders filled from the image\'s own background (keeps noise statistics).'),
+    'pixel-rotation': range('pixelRotation', 'Nearest-neighbour rotation, degrees ±value, borders filled from the image\'s own background (no interpolation).'),
     samples: Flags.integer({ description: 'Dataset rows to show.', default: 4, min: 1 }),
     variants: Flags.integer({ description: 'Augmented draws per row.', default: 5, min: 1 }),
     png: Flags.string({ description: 'Also write the grid as a PNG to this file.' }),
@@ -57,15 +67,14 @@ export default class AugmentPreview extends DigitsCommand {
       pixelShift: 'pixel-shift', pixelRotation: 'pixel-rotation',
     };
     for (const key of AUGMENTATION_KEYS) {
-      const text = (flags as Record<string, unknown>)[flagOf[key]] as string | undefined;
-      if (text === undefined) continue;
-      const value = Number(text);
-      if (!Number.isFinite(value) || value < 0) throw new UserError(`--${flagOf[key]} must be a number ≥ 0, got ${text}`, { where: { flag: flagOf[key] }, hint: 'For example --rotation 10 or --zoom 0.1.' });
-      augmentation[key] = value;
+      const value = (flags as Record<string, unknown>)[flagOf[key]] as number | undefined;
+      if (value !== undefined) augmentation[key] = value;
     }
+    const problem = augmentationConfigProblem(augmentation);
+    if (problem) throw new UserError(`--${flagOf[problem.key]} ${problem.message.replace('backgroundNoise', '--background-noise')}`, { where: { flag: flagOf[problem.key] }, hint: 'For example --background-noise 0.5 --background-noise-min 0.2.' });
     await initEngine({ backend: flags.backend as BackendRequest });
     const preview = await previewAugmentation({ data: flags.data, augmentation, samples: flags.samples, variants: flags.variants, seed: flags.seed });
-    if (flags.png) await writeFile(path.resolve(flags.png), digitGridPng(preview.tiles, { size: preview.size, columns: preview.columns }));
+    if (flags.png) await writeDigitGridPng(path.resolve(flags.png), preview.tiles, { size: preview.size, columns: preview.columns });
     if (flags.json) {
       const samples = preview.rows.map((row, i) => ({ row, label: preview.tiles[i * preview.columns]!.label, draws: preview.columns - 1 }));
       this.printJson({ dataset: flags.data, augmentation, size: preview.size, samples, png: flags.png ? path.resolve(flags.png) : null });

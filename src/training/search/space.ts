@@ -12,7 +12,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../../errors.js';
 import { createRandom, deriveSeed, type Random } from '../../data/random.js';
-import { AUGMENTATION_KEYS, type AugmentationConfig } from '../../model/augment.js';
+import { AUGMENTATION_KEYS, type AugmentationConfig, type AugmentationKey, augmentationValueProblem } from '../../model/augment.js';
 import { PRESET_NAMES } from '../../model/presets.js';
 import { PACKAGE_ROOT } from '../../model/shipped.js';
 
@@ -110,7 +110,7 @@ function choices<T extends string>(value: unknown, key: string, allowed: readonl
   return [...new Set(list as T[])];
 }
 
-function numeric(value: unknown, key: string, file: string | undefined, check: { min?: number; max?: number; positive?: boolean }): number[] | Range {
+function numeric(value: unknown, key: string, file: string | undefined, check: { min?: number; max?: number; positive?: boolean; problem?: (v: number) => string | undefined }): number[] | Range {
   const integer = INTEGER_KEYS.has(key);
   const ok = (v: unknown, where: string): number => {
     if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `must be a number, got ${JSON.stringify(v)}`, file);
@@ -118,6 +118,8 @@ function numeric(value: unknown, key: string, file: string | undefined, check: {
     if (check.positive && !(v > 0)) fail(where, `must be > 0, got ${v}`, file);
     if (check.min !== undefined && v < check.min) fail(where, `must be ≥ ${check.min}, got ${v}`, file);
     if (check.max !== undefined && v > check.max) fail(where, `must be ≤ ${check.max}, got ${v}`, file);
+    const problem = check.problem?.(v);
+    if (problem) fail(where, problem, file);
     return v;
   };
   if (typeof value === 'number') return [ok(value, key)];
@@ -156,7 +158,7 @@ export function parseSearchSpace(raw: unknown, file?: string): SearchSpace {
     if (typeof r.augmentation !== 'object' || r.augmentation === null || Array.isArray(r.augmentation)) fail('augmentation', 'must be an object of augmentation ranges', file);
     for (const [k, v] of Object.entries(r.augmentation as Record<string, unknown>)) {
       if (!(AUGMENTATION_KEYS as readonly string[]).includes(k)) fail(`augmentation.${k}`, `unknown key (allowed: ${AUGMENTATION_KEYS.join(', ')})`, file);
-      augmentation[k as (typeof AUGMENTATION_KEYS)[number]] = numeric(v, `augmentation.${k}`, file, { min: 0 });
+      augmentation[k as AugmentationKey] = numeric(v, `augmentation.${k}`, file, { problem: (x) => augmentationValueProblem(k as AugmentationKey, x) });
     }
   }
   if (r.learningRate === undefined) fail('learningRate', 'is required (for example {"min":1e-4,"max":3e-3,"log":true})', file);

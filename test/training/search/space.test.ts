@@ -67,7 +67,9 @@ describe('validation names the key', () => {
     [{ ...base, batchSize: [32, '64'] }, /search space batchSize\[1\]: must be a number/],
     [{ ...base, optimizer: ['adam', 'lion'] }, /search space optimizer\[1\]: must be one of adam, rmsprop, sgd/],
     [{ ...base, augmentation: { rotate: [0, 10] } }, /search space augmentation\.rotate: unknown key/],
-    [{ ...base, augmentation: { rotation: -1 } }, /search space augmentation\.rotation: must be ≥ 0/],
+    [{ ...base, augmentation: { rotation: -1 } }, /search space augmentation\.rotation: must be a number from 0 to 180 \(degrees\), got -1/],
+    [{ ...base, augmentation: { zoom: { min: 0, max: 1.5 } } }, /search space augmentation\.zoom\.max: must be a number from 0 to below 1/],
+    [{ ...base, augmentation: { pixelShift: [1, 2.5] } }, /search space augmentation\.pixelShift\[1\]: must be a whole number/],
     [{ ...base, preset: 'mlp', start: ['noisy'] }, /search space start: preset mlp has no shipped noisy checkpoint/],
     [{ preset: 'seed002', epochs: 3 }, /search space learningRate: is required/],
   ])('%j', (raw, message) => {
