@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { access, link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { writeDurably } from '../atomic-file.js';
 import { appendJsonLine, isTornJsonLine } from './json-lines.js';
+import { parseDecimalCell } from './csv.js';
 import path from 'node:path';
 import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
 import { UserError } from '../errors.js';
@@ -485,13 +486,13 @@ export async function readIdLabelCsv(file: string, what: 'submission' | 'answers
 
 /**
  * An answers CSV (`ImageId,Label`, as practice competitions write beside their folder): each
- * id (trimmed) and its digit. A label that is not a whole number 0–9 (`7.0` is 7) is an
- * error at its line and column. `evaluate`, `run` and `submit` all read answers through it.
+ * id (trimmed) and its digit, read as the import reads labels (`parseDecimalCell`: `7.0` is 7,
+ * `0x5` is no digit); a label that is not a whole number 0–9 is an error at its line and column. `evaluate`, `run` and `submit` all read answers through it.
  */
 export async function readAnswerLabels(file: string): Promise<Array<{ id: string; label: number; line: number }>> {
   return (await readIdLabelCsv(file, 'answers')).map((row) => {
-    const label = Number(row.label);
-    if (row.label.trim() === '' || !Number.isInteger(label) || label < 0 || label > 9) {
+    const label = parseDecimalCell(row.label);
+    if (!Number.isInteger(label) || label < 0 || label > 9) {
       throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
     }
     return { id: row.id.trim(), label, line: row.line };

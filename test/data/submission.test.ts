@@ -246,6 +246,7 @@ describe('scoreAgainstAnswers', () => {
     { name: 'a ragged answers line', submission: csv('ImageId,Label', '1,7'), answers: csv('ImageId,Label', '1'), message: /1 columns, expected 2/, file: 'answers.csv', line: 2 },
     { name: 'an answer that is not a digit', submission: csv('ImageId,Label', '1,7', '2,2'), answers: csv('ImageId,Label', '1,7', '2,12'), message: /label "12" is not a digit 0–9/, file: 'answers.csv', line: 3 },
     { name: 'an empty answer', submission: csv('ImageId,Label', '1,7'), answers: csv('ImageId,Label', '1,'), message: /label "" is not a digit/, file: 'answers.csv', line: 2 },
+    { name: 'an answer in hex', submission: csv('ImageId,Label', '1,5'), answers: csv('ImageId,Label', '1,0x5'), message: /label "0x5" is not a digit/, file: 'answers.csv', line: 2 },
   ];
   test.each(failures)('$name is an error', async ({ submission, answers, message, file, line }) => {
     const f = await files(submission, answers);

@@ -3,6 +3,7 @@ import { Errors, Flags } from '@oclif/core';
 import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
+import { parseDecimalCell } from '../../data/csv.js';
 import { gridColumns, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
 import { terminalWidth } from '../../cli/table.js';
 import type { BackendRequest } from '../../engine/backend.js';
@@ -14,11 +15,12 @@ const range = (key: AugmentationKey, description: string) =>
   Flags.custom<number>({
     description,
     parse: async (input: string) => {
-      // Number() would take 0x1 and '' too; a flag value is written in decimal.
-      const problem = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(input) ? augmentationValueProblem(key, Number(input)) : `must be a number, got ${input}`;
+      // In decimal, as CSV cells are read (Number() would take 0x1 and '' too).
+      const value = parseDecimalCell(input);
+      const problem = Number.isNaN(value) ? `must be a number, got ${input}` : augmentationValueProblem(key, value);
       // A CLIError, so the base command reports it as a bad flag value (exit 2), not as a bug.
       if (problem) throw new Errors.CLIError(problem, { exit: 2 });
-      return Number(input);
+      return value;
     },
   })();
 
