@@ -1,4 +1,5 @@
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import path from 'node:path';
 
 /**
  * Two kinds of error (after Shopify CLI's AbortError / BugError):
@@ -76,4 +77,12 @@ export function parseJsonFile<T>(text: string, file: string, what: string, hint:
     const { message, line, column } = jsonSyntaxError(text, (error as Error).message);
     throw new UserError(`${what} is not valid JSON: ${message}`, { where: { file, line, column }, hint });
   }
+}
+
+/** `--run` named a file (`runs/x/run.json`) where it takes the run's folder: name the folder. */
+export function runIsAFile(runDir: string): UserError {
+  return new UserError(`--run takes a run's folder, and ${runDir} is a file`, {
+    where: { file: runDir, flag: 'run' },
+    hint: `Did you mean --run ${path.dirname(runDir)}?`,
+  });
 }

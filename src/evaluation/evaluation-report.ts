@@ -10,7 +10,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EpochRecord } from '../training/train-member.js';
-import { UserError, jsonSyntaxError } from '../errors.js';
+import { UserError, jsonSyntaxError, runIsAFile } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import type { FoldScores, MeanSd } from './cross-validation.js';
 
@@ -220,6 +220,7 @@ export async function readEvaluationIfAny(runDir: string): Promise<EvaluationRep
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
+    if (code === 'ENOTDIR') throw runIsAFile(runDir);
     throw new UserError(`cannot read ${file} (${code ?? (error as Error).message})`, { where: { file }, hint: code === 'EISDIR' ? `Move that folder aside; ${again}` : again });
   }
   let report: EvaluationReport;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
-import { parseJsonFile, UserError } from '../errors.js';
+import { parseJsonFile, runIsAFile, UserError } from '../errors.js';
 import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, assertSourcesUnchanged, loadDataset, readManifest, resolveDatasetDir, type Dataset } from '../data/dataset.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
@@ -18,7 +18,8 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') throw runIsAFile(runDir);
     // A bare run name (as `digits runs` lists it) typed where a folder is meant: name the folder.
     const named = path.join('runs', path.basename(runDir));
     const guess = path.resolve(named) !== path.resolve(runDir) && (await readFile(path.join(named, RUN_MANIFEST)).then(() => true, () => false));

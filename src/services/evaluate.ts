@@ -310,7 +310,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       warnings.push(`the ensemble is scored on only ${heldOut.length} row${heldOut.length === 1 ? '' : 's'} that no member trained on: its figures, and the TTA and weights decided on them, say little (a shared split or k-fold validation scores it on more)`);
     }
     if (units.length > 1 && compared.below) {
-      warnings.push(`the soft vote (${pctOf(vote.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the ${heldOut.length} held-out rows`);
+      // Both with the shifts when the submission averages them: say so, since the members' table shows them plain.
+      const shifted = useTta ? ', both with 8-way TTA as submitted,' : '';
+      warnings.push(`the soft vote (${pctOf(vote.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)})${shifted} on the ${heldOut.length} held-out rows`);
     }
 
     // Ensemble selection (Caruana et al. 2004) on the held-out predictions.

@@ -152,6 +152,11 @@ describe('every command under --json prints NDJSON ending with its result', () =
     // the run's bare name, as `digits runs` lists it: the error names its folder
     const bare = expectFinished(await digitsJson(['dashboard', '--run', 'tiny']), 'error');
     expect(bare).toMatchObject({ error: `no training run in ${path.join(work, 'tiny')}`, hint: `Did you mean --run ${path.join('runs', 'tiny')}? (--run takes the run's folder.)` });
+    // a file of the run where its folder is meant: the error names the folder
+    for (const command of ['dashboard', 'evaluate']) {
+      const file = expectFinished(await digitsJson([command, '--run', path.join(runDir(), 'run.json')]), 'error');
+      expect(file, command).toMatchObject({ error: `--run takes a run's folder, and ${path.join(runDir(), 'run.json')} is a file`, where: { flag: 'run' }, hint: `Did you mean --run ${runDir()}?` });
+    }
     expectFinished(await digitsJson(['report', '--run', runDir(), '--out', path.join(work, 'report.html')]), 'result');
     // no corrections were collected: an error the user can read, still one JSON line
     const corrections = await digitsJson(['corrections', '--run', runDir()]);
