@@ -487,7 +487,8 @@ export async function readIdLabelCsv(file: string, what: 'submission' | 'answers
 /**
  * An answers CSV (`ImageId,Label`, as practice competitions write beside their folder): each
  * id (trimmed) and its digit, read as the import reads labels (`parseDecimalCell`: `7.0` is 7,
- * `0x5` is no digit); a label that is not a whole number 0–9 is an error at its line and column. `evaluate`, `run` and `submit` all read answers through it.
+ * `0x5` is no digit); a label that is not a whole number 0–9 is an error at its line and
+ * column. `evaluate`, `run` and `submit` all read answers through it.
  */
 export async function readAnswerLabels(file: string): Promise<Array<{ id: string; label: number; line: number }>> {
   return (await readIdLabelCsv(file, 'answers')).map((row) => {

@@ -80,15 +80,18 @@ export function augmentationValueProblem(key: AugmentationKey, value: number): s
   return fine ? undefined : `must be ${range}, got ${value}`;
 }
 
-/** The first problem of a whole configuration (each value, then backgroundNoiseMin ≤ backgroundNoise), or undefined. */
-export function augmentationConfigProblem(config: AugmentationConfig): { key: AugmentationKey; message: string } | undefined {
+/**
+ * The first problem of a whole configuration (each value, then backgroundNoiseMin ≤
+ * backgroundNoise), or undefined; `name` says how the message names another key (a flag).
+ */
+export function augmentationConfigProblem(config: AugmentationConfig, name: (key: AugmentationKey) => string = (key) => key): { key: AugmentationKey; message: string } | undefined {
   for (const key of AUGMENTATION_KEYS) {
     const value = config[key];
     const message = value === undefined ? undefined : augmentationValueProblem(key, value);
     if (message) return { key, message };
   }
   if (config.backgroundNoiseMin !== undefined && config.backgroundNoiseMin > (config.backgroundNoise ?? 0)) {
-    return { key: 'backgroundNoiseMin', message: `must be at most backgroundNoise (${config.backgroundNoise ?? 0}), got ${config.backgroundNoiseMin}` };
+    return { key: 'backgroundNoiseMin', message: `must be at most ${name('backgroundNoise')} (${config.backgroundNoise ?? 0}), got ${config.backgroundNoiseMin}` };
   }
   return undefined;
 }

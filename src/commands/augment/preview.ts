@@ -72,8 +72,8 @@ export default class AugmentPreview extends DigitsCommand {
       const value = (flags as Record<string, unknown>)[flagOf[key]] as number | undefined;
       if (value !== undefined) augmentation[key] = value;
     }
-    const problem = augmentationConfigProblem(augmentation);
-    if (problem) throw new UserError(`--${flagOf[problem.key]} ${problem.message.replace('backgroundNoise', '--background-noise')}`, { where: { flag: flagOf[problem.key] }, hint: 'For example --background-noise 0.5 --background-noise-min 0.2.' });
+    const problem = augmentationConfigProblem(augmentation, (key) => `--${flagOf[key]}`);
+    if (problem) throw new UserError(`--${flagOf[problem.key]} ${problem.message}`, { where: { flag: flagOf[problem.key] }, hint: 'For example --background-noise 0.5 --background-noise-min 0.2.' });
     await initEngine({ backend: flags.backend as BackendRequest });
     const preview = await previewAugmentation({ data: flags.data, augmentation, samples: flags.samples, variants: flags.variants, seed: flags.seed });
     if (flags.png) await writeDigitGridPng(path.resolve(flags.png), preview.tiles, { size: preview.size, columns: preview.columns });
