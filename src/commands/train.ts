@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags, queueFlag, refuseWithResume } from '../cli/flags.js';
+import { redactRedisUrl } from '../services/queue/redis-url.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -105,7 +106,13 @@ export default class Train extends DigitsCommand {
       live.update(state);
     };
     this.exitOnInterrupt(
-      () => (existsSync(path.join(runDir, RUN_MANIFEST)) ? `Continue it with \`digits train --resume --run ${displayPath(runDir)}\`: each member restarts from its last saved epoch.` : 'Training had not started: run the same command again.'),
+      () =>
+        !existsSync(path.join(runDir, RUN_MANIFEST))
+          ? 'Training had not started: run the same command again.'
+          : flags.queue
+            ? // The jobs stay on the queue and the workers go on training them: a local resume would train the same members twice.
+              `The enqueued members go on training on the workers (\`digits queue status --redis ${redactRedisUrl(flags.queue)}\` shows them). Once the queue is idle, \`digits train --resume --run ${displayPath(runDir)} --queue ${redactRedisUrl(flags.queue)}\` collects them and trains what is left; resuming before would train the same members twice.`
+            : `Continue it with \`digits train --resume --run ${displayPath(runDir)}\`: each member restarts from its last saved epoch.`,
       () => live?.done(),
     );
     let extra = resumedExtra;

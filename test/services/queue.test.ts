@@ -26,6 +26,10 @@ import { trainEnsemble } from '../../src/services/train.js';
 import type { EnsembleEvent } from '../../src/training/train-member.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { repoRoot } from '../helpers/run-command.js';
+import { Redis } from 'ioredis';
+import { UserError } from '../../src/errors.js';
+import { redactRedisUrl } from '../../src/services/queue/redis-url.js';
+import { startQueueWorker } from '../../src/services/queue/worker.js';
 
 const bin = path.join(repoRoot, 'bin/run.js');
 const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
@@ -317,4 +321,40 @@ test('--queue with a Redis nobody listens on is an error naming the flag', async
   const spec = ensemble('nowhere', [member('m', 1)]);
   await expect(trainOnQueue(options('nowhere', spec), { redis: 'redis://127.0.0.1:1', flag: 'queue' })).rejects.toMatchObject({ message: expect.stringMatching(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/), where: { flag: 'queue' } });
   await expect(trainOnQueue(options('nowhere', spec), { redis: 'http://x', flag: 'queue' })).rejects.toMatchObject({ message: expect.stringMatching(/not a Redis URL/) });
+});
+
+test('a password is never printed: errors, status and the worker name the URL with *** for it', async () => {
+  expect(redactRedisUrl('redis://:secretpw@127.0.0.1:6399/2')).toBe('redis://:***@127.0.0.1:6399/2');
+  expect(redactRedisUrl('rediss://user:pw@host:6380')).toBe('rediss://user:***@host:6380');
+  expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+  const refused = await connectRedis('redis://:secretpw@127.0.0.1:1', 'queue').catch((error: Error) => error);
+  expect(refused).toBeInstanceOf(UserError);
+  expect((refused as Error).message).toMatch(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+  expect((refused as Error).message).not.toContain('secretpw');
+});
+
+test('a worker whose --store this machine does not have refuses to start, before taking a job', async () => {
+  await expect(startQueueWorker({ redis: 'redis://127.0.0.1:1', concurrency: 1, store: path.join(root, 'no-such-store') })).rejects.toMatchObject({
+    message: expect.stringMatching(/--store .*no-such-store is not a folder on this machine/),
+    where: { flag: 'store' },
+  });
+});
+
+describe.skipIf(!hasRedis)('Redis URLs the server refuses (real Redis)', () => {
+  test('a database the server does not have, and wrong credentials, are errors naming the flag', { timeout: 30_000 }, async () => {
+    redis = await startRedis();
+    // Given a server with 16 databases and no password
+    // When a URL names database 99, Then the error says so (it used to train in database 0)
+    await expect(connectRedis(`${redis.url}/99`, 'queue')).rejects.toMatchObject({ message: expect.stringMatching(/has no database 99/), where: { flag: 'queue' }, hint: expect.stringMatching(/databases/) });
+    await expect(connectRedis(`${redis.url}/3`, 'queue')).resolves.toMatchObject({ db: 3 });
+    // When the server requires a password and the URL's is wrong, Then the hint is about the credentials, not a server to start
+    const admin = new Redis(redis.url);
+    await admin.config('SET', 'requirepass', 'right');
+    admin.disconnect();
+    const url = redis.url.replace('redis://', 'redis://:wrong@');
+    const error = (await connectRedis(url, 'queue').catch((e: unknown) => e)) as UserError;
+    expect(error).toMatchObject({ where: { flag: 'queue' }, hint: expect.stringMatching(/refused the credentials/) });
+    expect(error.message).not.toContain(':wrong@');
+    await expect(connectRedis(redis.url.replace('redis://', 'redis://:right@'), 'queue')).resolves.toMatchObject({ password: 'right' });
+  });
 });

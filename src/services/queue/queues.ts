@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { UserError } from '../../errors.js';
+import { redactRedisUrl } from './redis-url.js';
 import { PACKAGE_ROOT } from '../../model/shipped.js';
 import type { WorkerJob } from '../../training/worker-protocol.js';
 import type { TrainResult } from '../../training/train-member.js';
@@ -144,16 +145,31 @@ export async function connectRedis(url: string, flag: string): Promise<RedisOpti
   } catch (error) {
     throw new UserError(`--${flag} ${url} is not a Redis URL (${(error as Error).message})`, { where: { flag }, hint: 'For example redis://127.0.0.1:6379 (or rediss://user:password@host:port/0 with TLS).' });
   }
-  const probe = new Redis({ ...options, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // The probe selects the database itself: ioredis's own SELECT on connect fails without a word
+  // (a database the server does not have left every job in database 0).
+  const probe = new Redis({ ...options, db: 0, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   let cause: Error | null = null;
   probe.on('error', (error: Error) => (cause ??= error));
   try {
     await probe.connect();
     await probe.ping();
   } catch (error) {
-    throw new UserError(`cannot reach Redis at ${url}: ${(cause ?? (error as Error)).message}`, {
+    const message = (cause ?? (error as Error)).message;
+    const credentials = /WRONGPASS|NOAUTH|NOPERM|invalid password|invalid username/i.test(message);
+    probe.disconnect();
+    throw new UserError(`cannot reach Redis at ${redactRedisUrl(url)}: ${message}`, {
       where: { flag },
-      hint: 'Start one (`redis-server`, Debian package redis-server) or pass the URL of a running one.',
+      hint: credentials
+        ? 'The server answered but refused the credentials: check the user and password in the URL (redis://user:password@host:port).'
+        : 'Start one (`redis-server`, Debian package redis-server) or pass the URL of a running one.',
+    });
+  }
+  try {
+    if (options.db) await probe.select(options.db);
+  } catch (error) {
+    throw new UserError(`Redis at ${redactRedisUrl(url)} has no database ${options.db}: ${(error as Error).message}`, {
+      where: { flag },
+      hint: 'Use a database the server has (0 unless its `databases` setting allows more), for example redis://host:6379/0.',
     });
   } finally {
     probe.disconnect();

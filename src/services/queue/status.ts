@@ -4,6 +4,7 @@
  */
 import { Queue } from 'bullmq';
 import { MEMBERS_QUEUE, RUNS_QUEUE, connectRedis, type MemberJobData, type RunJobData } from './queues.js';
+import { redactRedisUrl } from './redis-url.js';
 
 export interface QueueCounts {
   queue: string;
@@ -72,7 +73,7 @@ export async function queueStatus(options: { redis: string }): Promise<QueueStat
       const data = job.data as MemberJobData;
       entry.running.push({ job: job.id!, run: data.run, member: data.member, kind: data.kind, attempt: job.attemptsStarted, progress: describeProgress(job.progress) });
     }
-    return { redis: options.redis, queues, workers: [...workers.values()].sort((a, b) => a.worker.localeCompare(b.worker)) };
+    return { redis: redactRedisUrl(options.redis), queues, workers: [...workers.values()].sort((a, b) => a.worker.localeCompare(b.worker)) };
   } finally {
     await Promise.all([members.close(), runs.close()]);
   }

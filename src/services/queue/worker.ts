@@ -11,11 +11,14 @@
  *   this digits does not read) fails at once: BullMQ's UnrecoverableError skips the retries;
  * - `close()` (SIGTERM) stops taking jobs and waits for the running ones (`worker.close()`).
  */
+import { stat } from 'node:fs/promises';
+import { UserError } from '../../errors.js';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EnsembleEvent, TrainResult } from '../../training/train-member.js';
 import { runWorkerJobs } from '../../training/worker-protocol.js';
 import { startReportWorker } from './report.js';
 import { MEMBERS_QUEUE, clientName, connectRedis, loadStoredJob, type MemberJobData, type MemberJobResult } from './queues.js';
+import { redactRedisUrl } from './redis-url.js';
 
 export interface QueueWorkerOptions {
   redis: string;
@@ -52,6 +55,13 @@ export interface QueueWorker {
 const BATCH_EVERY_MS = 1000;
 
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
+  // A store this machine does not have would fail every job it took, spending their retries.
+  if (options.store && !(await stat(options.store).then((info) => info.isDirectory(), () => false))) {
+    throw new UserError(`--store ${options.store} is not a folder on this machine`, {
+      where: { flag: 'store', file: options.store },
+      hint: 'Pass where this machine mounts the folder that holds the competitions and runs (the enqueuing machine\'s project), or leave --store out when the paths are the same here.',
+    });
+  }
   const connection = await connectRedis(options.redis, 'redis');
   const name = clientName('worker');
   const emit = options.onEvent ?? (() => {});
@@ -94,8 +104,10 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     });
     if (!outcome!.ok) {
       const retry = !outcome!.unrecoverable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-      emit({ type: 'job-failed', job: job.id!, run: data.run, member: data.member, error: outcome!.error, retry });
-      throw outcome!.unrecoverable ? new UnrecoverableError(outcome!.error) : new Error(outcome!.error);
+      // Paths a failure names are this worker's view of the run: say where it came from.
+      const error = options.store ? `${outcome!.error} (on worker ${name}, which reads the run's files under its --store ${options.store})` : outcome!.error;
+      emit({ type: 'job-failed', job: job.id!, run: data.run, member: data.member, error, retry });
+      throw outcome!.unrecoverable ? new UnrecoverableError(error) : new Error(error);
     }
     emit({ type: 'job-done', job: job.id!, run: data.run, member: data.member, resumedAt, epochs: outcome!.value.history.length });
     return { result: outcome!.value, worker: name, resumedAt, attempt: job.attemptsStarted };
@@ -117,7 +129,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   });
   const reporter = startReportWorker(connection, name);
   await worker.waitUntilReady();
-  emit({ type: 'worker-ready', worker: name, concurrency: options.concurrency, redis: options.redis });
+  emit({ type: 'worker-ready', worker: name, concurrency: options.concurrency, redis: redactRedisUrl(options.redis) });
   let closing: Promise<void> | null = null;
   return {
     name,
