@@ -175,6 +175,23 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 6 })]);
   });
 
+  test('jobs that vanish from Redis (restarted without its data): the run fails naming --resume instead of waiting for ever', { timeout: 60_000 }, async () => {
+    // Given an ensemble enqueued with no worker to take it
+    redis = await startRedis();
+    const spec = ensemble('vanished', [member('m', 5)]);
+    let enqueued!: () => void;
+    const onQueue = new Promise<void>((resolve) => (enqueued = resolve));
+    const done = trainOnQueue(options('vanished', spec), { redis: redis.url, lookEveryMs: 200, onEnqueued: () => enqueued() });
+    await onQueue;
+    // When Redis loses every key
+    const admin = new Redis(redis.url);
+    await admin.flushall();
+    admin.disconnect();
+    // Then the run ends with the member failed and says what to do
+    const { manifest } = await done;
+    expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: false, error: expect.stringMatching(/no longer in the queue .*--resume/) })]);
+  });
+
   test('a bad member config fails its job once (no retries) and the parent reports it; the other member trains', { timeout: 240_000 }, async () => {
     // Given a worker, and an ensemble whose member "bad" starts from a seed002 checkpoint as an mlp
     redis = await startRedis();

@@ -19,6 +19,8 @@ export interface QueueTarget {
   flag?: string;
   /** told once the flow is in the queue */
   onEnqueued?: (info: { parent: string; children: number; storeRoot: string }) => void;
+  /** how often the run checks that its jobs still exist (run-flow's LOOK_EVERY_MS by default) */
+  lookEveryMs?: number;
 }
 
 async function storeRootOf(dir: string, data: string, extra?: string): Promise<string> {
@@ -30,7 +32,7 @@ export async function trainOnQueue(options: TrainEnsembleOptions, target: QueueT
   const connection = await connectRedis(target.redis, target.flag ?? 'queue');
   const dir = path.resolve(options.runDir);
   const storeRoot = await storeRootOf(dir, options.data, options.extra);
-  const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
+  const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
   try {
     const manifest = await trainEnsemble({ ...options, runJobs: queue.runJobs });
     return { manifest, report: await queue.finish() };
@@ -43,7 +45,7 @@ export async function searchOnQueue(options: SearchOptions, target: QueueTarget)
   const connection = await connectRedis(target.redis, target.flag ?? 'queue');
   const dir = path.resolve(options.out);
   const storeRoot = await storeRootOf(dir, options.data);
-  const queue = await openQueueRun({ connection, kind: 'search', dir, run: path.basename(dir), storeRoot, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
+  const queue = await openQueueRun({ connection, kind: 'search', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
   try {
     const result = await runSearch({ ...options, runJobs: queue.runJobs });
     return { ...result, report: await queue.finish() };

@@ -41,6 +41,8 @@ export interface QueueRunOptions {
   storeRoot: string;
   /** the enqueued flow, once (ids of the parent and children) */
   onEnqueued?: (info: { parent: string; children: number }) => void;
+  /** how often a waiting run checks that its jobs still exist (default LOOK_EVERY_MS) */
+  lookEveryMs?: number;
 }
 
 export interface QueueRun {
@@ -50,6 +52,9 @@ export interface QueueRun {
   finish(): Promise<RunReport | null>;
   close(): Promise<void>;
 }
+
+/** How often a waiting run checks that its jobs still exist. */
+const LOOK_EVERY_MS = 15_000;
 
 const childOptions = (jobId: string) => ({
   jobId,
@@ -94,14 +99,29 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
   };
   const parentData = (closed: boolean): RunJobData => ({ format: 'digits-queue-run', version: 1, kind: options.kind, run: options.run, dir: options.dir, closed });
 
+  const gone = (id: string) => `job ${id} is no longer in the queue (removed, or Redis restarted without its data): run the same command with --resume to enqueue what is left`;
   const waitFor = async <T>(id: string): Promise<JobOutcome<T>> => {
     const job = await Job.fromId<MemberJobData, MemberJobResult>(members, id);
-    if (!job) return { ok: false, error: `job ${id} is no longer in the queue (removed?)` };
+    if (!job) return { ok: false, error: gone(id) };
+    // Events tell when a job finishes, never that it vanished (a Redis restarted without its
+    // data): look for it now and then, so the run fails instead of waiting for ever.
+    let timer: NodeJS.Timeout | undefined;
+    const vanished = new Promise<JobOutcome<T>>((resolve) => {
+      const look = async () => {
+        const state = await members.getJobState(id).catch(() => null); // Redis away: look again later
+        if (state === 'unknown') resolve({ ok: false, error: gone(id) });
+        else timer = setTimeout(look, options.lookEveryMs ?? LOOK_EVERY_MS);
+      };
+      timer = setTimeout(look, options.lookEveryMs ?? LOOK_EVERY_MS);
+    });
+    const finished = job.waitUntilFinished(memberEvents).then(
+      (value: MemberJobResult): JobOutcome<T> => ({ ok: true, value: value.result as T }),
+      (error: Error): JobOutcome<T> => ({ ok: false, error: error.message }),
+    );
     try {
-      const value = (await job.waitUntilFinished(memberEvents)) as MemberJobResult;
-      return { ok: true, value: value.result as T };
-    } catch (error) {
-      return { ok: false, error: (error as Error).message };
+      return await Promise.race([finished, vanished]);
+    } finally {
+      clearTimeout(timer);
     }
   };
 
