@@ -4,6 +4,7 @@
  * `checkpoint.ts` writes and reads the folder; this file owns the metadata format.
  */
 
+import path from 'node:path';
 import { UserError } from '../errors.js';
 
 export const MODEL_JSON = 'model.json';
@@ -21,6 +22,15 @@ export interface CheckpointPreprocessing {
 }
 
 const SCALES: ReadonlySet<string> = new Set(['0-1', '-1-1', 'standardize']);
+
+/**
+ * A member's hyperparameters as a checkpoint in `dir` records them: the checkpoint it started
+ * from (`init`) relative to `dir`, as every path a checkpoint or run folder keeps, so the
+ * record does not name where the project happened to live.
+ */
+export function recordedHyperparameters<T extends { init?: string }>(config: T, dir: string): T {
+  return config.init ? { ...config, init: path.relative(path.resolve(dir), path.resolve(config.init)) || '.' } : config;
+}
 
 /** `metadata.json`: what a checkpoint is, how it was made and how to feed it. */
 export interface CheckpointMetadata {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from '../model/checkpoint.js';
+import { recordedHyperparameters } from '../model/checkpoint-metadata.js';
 import { getPreset } from '../model/presets.js';
 import { trainMember, type MemberConfig, type TrainEvent } from './train-member.js';
 import { createRowScorer } from './validation.js';
@@ -170,7 +171,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const seconds = (performance.now() - started) / 1000;
   await saveCheckpoint(model, options.outDir, {
     preset: metadata.preset,
-    hyperparameters: { ...config, holdoutSeed, validationRowsSha256: rowsDigest(validation), trainRows: train.length, validationRows: validation.length, bestEpoch: result.bestEpoch },
+    hyperparameters: { ...recordedHyperparameters(config, options.outDir), holdoutSeed, validationRowsSha256: rowsDigest(validation), trainRows: train.length, validationRows: validation.length, bestEpoch: result.bestEpoch },
     preprocessing: metadata.preprocessing,
     orientation: 'as-is',
     seed: options.seed,

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
 import { loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMetadataInput } from '../model/checkpoint.js';
+import { recordedHyperparameters } from '../model/checkpoint-metadata.js';
 import { decodeTrainingState, encodeTrainingState, type EpochRecord, type LoopState } from './training-state.js';
 import { buildModel, getPreset, type Preset } from '../model/presets.js';
 import { createTrainStep, setLearningRate, type TrainerKind, type TrainerRequest } from './train-step.js';
@@ -229,7 +230,8 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
 
   const metadataFor = (metrics: { valLoss: number; valAcc: number; epoch: number }): CheckpointMetadataInput => ({
     preset: preset.name,
-    hyperparameters: { ...config },
+    // best/ and last/ are siblings: one relative path serves both
+    hyperparameters: { ...recordedHyperparameters(config, bestDir) },
     preprocessing: pre.spec,
     orientation: options.metadata.orientation,
     seed: config.seed,

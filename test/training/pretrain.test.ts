@@ -58,6 +58,9 @@ describe('pretrain', () => {
 
     // Then it trains on the same rows and validates on the same held-out rows (same counts, same seed's holdout)
     expect(next.hyperparameters).toMatchObject({ trainRows, validationRows, augmentation: { backgroundNoise: 0.3, backgroundNoiseMin: 0.3 } });
+    // and it names the checkpoint it started from relative to its own folder (not where the project lived)
+    expect(next.hyperparameters.init).toBe(path.relative(second.checkpoint, first.checkpoint));
+    expect(path.isAbsolute(next.hyperparameters.init as string)).toBe(false);
     // without rotation, shift or zoom
     for (const key of Object.keys(PRETRAIN_GEOMETRY)) expect(next.hyperparameters.augmentation).not.toHaveProperty(key);
     // and its shuffles and noise come from a seed derived from the init's weights, not the init's own seed

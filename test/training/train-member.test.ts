@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readMnist } from '../../src/data/mnist.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { createAugmenter } from '../../src/model/augment.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint, readCheckpointMetadata } from '../../src/model/checkpoint.js';
 import { fromSpec } from '../../src/model/preprocess.js';
 import { trainMember, type MemberConfig, type TrainEvent } from '../../src/training/train-member.js';
 import { lossAndAccuracy, predictRows } from '../../src/training/validation.js';
@@ -212,6 +212,8 @@ describe('trainMember', () => {
     const { model: after } = await loadCheckpoint(tuned.checkpoint);
     expect(after.layers[0]!.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(frozen);
     expect(Array.from(after.layers[2]!.getWeights()[0]!.dataSync())).not.toEqual(Array.from(before.layers[2]!.getWeights()[0]!.dataSync()));
+    // And the checkpoint names its start relative to itself: ../../conv/best from tuned/best
+    expect((await readCheckpointMetadata(tuned.checkpoint)).hyperparameters.init).toBe(path.join('..', '..', 'conv', 'best'));
     before.dispose();
     after.dispose();
   });
