@@ -348,6 +348,7 @@ test('a password is never printed: errors, status and the worker name the URL wi
   expect(refused).toBeInstanceOf(UserError);
   expect((refused as Error).message).toMatch(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
   expect((refused as Error).message).not.toContain('secretpw');
+  await expect(connectRedis('http://:secretpw@127.0.0.1:6379', 'queue')).rejects.toMatchObject({ message: expect.stringMatching(/^--queue http:\/\/:\*\*\*@127\.0\.0\.1:6379\/? is not a Redis URL/) });
 });
 
 test('a worker whose --store this machine does not have refuses to start, before taking a job', async () => {

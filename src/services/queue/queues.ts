@@ -143,7 +143,7 @@ export async function connectRedis(url: string, flag: string): Promise<RedisOpti
     };
     if (!Number.isInteger(options.db)) throw new Error(`database ${parsed.pathname.slice(1)}`);
   } catch (error) {
-    throw new UserError(`--${flag} ${url} is not a Redis URL (${(error as Error).message})`, { where: { flag }, hint: 'For example redis://127.0.0.1:6379 (or rediss://user:password@host:port/0 with TLS).' });
+    throw new UserError(`--${flag} ${redactRedisUrl(url)} is not a Redis URL (${(error as Error).message})`, { where: { flag }, hint: 'For example redis://127.0.0.1:6379 (or rediss://user:password@host:port/0 with TLS).' });
   }
   // The probe selects the database itself: ioredis's own SELECT on connect fails without a word
   // (a database the server does not have left every job in database 0).
