@@ -143,6 +143,9 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(lines.map((l) => l.type)).toEqual(['queue', 'queue', 'worker', 'worker', 'result']);
     expect(lines[0]).toMatchObject({ queue: 'digits-members', completed: 3, failed: 0, active: 0, waiting: 0 });
     expect(lines[1]).toMatchObject({ queue: 'digits-runs', completed: 1 });
+    // And the same Redis's database 3, which no worker serves, lists none of them
+    expect((await queueStatus({ redis: `${redis!.url}/3` })).workers).toEqual([]);
+    expect((await queueStatus({ redis: redis!.url })).workers).toHaveLength(2);
   });
 
   test('a worker SIGKILLed mid-member: another takes the job over after the stall interval and resumes from the last checkpoint', { timeout: 240_000 }, async () => {

@@ -60,6 +60,8 @@ export async function queueStatus(options: { redis: string }): Promise<QueueStat
     const workers = new Map<string, WorkerStatus>();
     for (const queue of [members, runs]) {
       for (const client of await queue.getWorkers()) {
+        // CLIENT LIST is the whole server's: a worker on another database serves other queues.
+        if (client.db !== undefined && Number(client.db) !== (connection.db ?? 0)) continue;
         const name = workerNameOf(client.rawname ?? '');
         if (!name || workers.has(name)) continue;
         workers.set(name, { worker: name, connected: true, addr: client.addr ?? null, age: client.age ? Number(client.age) : null, running: [] });
