@@ -38,7 +38,7 @@ export default class Train extends DigitsCommand {
     // No default: with --resume, an ensemble given must match the run's own (and is not needed).
     ensemble: Flags.string({ description: `Built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files"; default quick; with --resume, the run's own).` }),
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
-    concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
+    concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores); with --queue the workers\' own --concurrency decides instead.', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run from its folder alone (needs --run): each member restarts exactly from its last saved epoch.', default: false }),
     folds: Flags.integer({ description: 'Validate by k-fold cross-validation: each member entry is trained once per fold (<name>-f1 … -fk), and evaluate reports CV mean ± sd and out-of-fold predictions.', min: 2 }),
     extra: Flags.string({ description: 'Add the drawing pad\'s corrections to the training rows: a corrections.jsonl file, or "corrections" for the newest run\'s.' }),

@@ -40,8 +40,9 @@ export default class WorkerCommand extends DigitsCommand {
     // SIGTERM or Ctrl-C: stop taking jobs and let the running ones finish; a second one stops at once.
     await new Promise<void>((resolve) => {
       let stopping = false;
-      const stop = () => {
-        if (stopping) process.exit(130);
+      const stop = (signal: NodeJS.Signals) => {
+        // The shell's code for the second signal: 130 for Ctrl-C, 143 for SIGTERM.
+        if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
         stopping = true;
         void worker.close().then(resolve);
       };
