@@ -57,9 +57,10 @@ export const ValidationSchema = z
 const augmentationShape = Object.fromEntries(
   AUGMENTATION_KEYS.map((key) => {
     const limit = AUGMENTATION_LIMITS[key];
-    let schema = number('a number ≥ 0').min(0, { error: augmentationProblemText(key) });
-    schema = limit.below ? schema.lt(limit.max, { error: augmentationProblemText(key) }) : schema.max(limit.max, { error: augmentationProblemText(key) });
-    if (limit.integer) schema = schema.int({ error: augmentationProblemText(key) });
+    const error = augmentationProblemText(key);
+    let schema = number('a number ≥ 0').min(0, { error });
+    schema = limit.below ? schema.lt(limit.max, { error }) : schema.max(limit.max, { error });
+    if (limit.integer) schema = schema.int({ error });
     return [key, schema.optional()];
   }),
 ) as Record<(typeof AUGMENTATION_KEYS)[number], z.ZodOptional<z.ZodNumber>>;
