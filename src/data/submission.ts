@@ -454,7 +454,7 @@ export async function listSubmissions(dir: string, options: ReadLedgerOptions = 
 /* ---------- scoring against answers ---------- */
 
 /**
- * Rows of an `id,label` CSV (a submission or an answers file), with their line numbers. A file
+ * Rows of an `id,label` CSV (a submission or an answers file), ids trimmed, with their line numbers. A file
  * that is not such a CSV (JSON, say: its first line is no two-column header) and an id on two
  * rows are UserErrors naming the file and line.
  */
@@ -479,7 +479,7 @@ export async function readIdLabelCsv(file: string, what: 'submission' | 'answers
       throw new UserError(`test id ${id} appears twice in the ${what} (first on line ${seen})`, { where: { file, line: i + 1, column: 1 }, hint: `Keep one row per test id in ${path.basename(file)}.` });
     }
     firstLine.set(id, i + 1);
-    rows.push({ id: cells[0]!, label: cells[1]!, line: i + 1 });
+    rows.push({ id, label: cells[1]!, line: i + 1 });
   }
   return rows;
 }
@@ -496,19 +496,19 @@ export async function readAnswerLabels(file: string): Promise<Array<{ id: string
     if (!Number.isInteger(label) || label < 0 || label > 9) {
       throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
     }
-    return { id: row.id.trim(), label, line: row.line };
+    return { id: row.id, label, line: row.line };
   });
 }
 
 /**
- * Accuracy of a submission against an answers CSV (`readAnswerLabels`), matched by id (both
- * trimmed). An answer id the submission lacks, or a submission id the answers lack, is a
+ * Accuracy of a submission against an answers CSV (`readAnswerLabels`), matched by id. An
+ * answer id the submission lacks, or a submission id the answers lack, is a
  * UserError.
  */
 export async function scoreAgainstAnswers(submissionFile: string, answersFile: string): Promise<{ accuracy: number; rows: number }> {
   const [submission, answers] = await Promise.all([readIdLabelCsv(submissionFile, 'submission'), readAnswerLabels(answersFile)]);
   const predicted = new Map<string, { label: string; line: number }>();
-  for (const row of submission) predicted.set(row.id.trim(), row);
+  for (const row of submission) predicted.set(row.id, row);
   const known = new Set<string>();
   let correct = 0;
   for (const answer of answers) {
@@ -522,9 +522,9 @@ export async function scoreAgainstAnswers(submissionFile: string, answersFile: s
     }
     if (Number(guess.label) === answer.label) correct++;
   }
-  const stray = submission.find((row) => !known.has(row.id.trim()));
+  const stray = submission.find((row) => !known.has(row.id));
   if (stray) {
-    throw new UserError(`id ${stray.id.trim()} is not in the answers`, {
+    throw new UserError(`id ${stray.id} is not in the answers`, {
       where: { file: submissionFile, line: stray.line, column: 1 },
       hint: `Is ${path.basename(answersFile)} the answers of this competition?`,
     });
