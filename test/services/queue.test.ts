@@ -19,7 +19,8 @@ import { evaluateRun } from '../../src/services/evaluate.js';
 import { searchOnQueue, trainOnQueue } from '../../src/services/queue/enqueue.js';
 import { openQueueRun } from '../../src/services/queue/run-flow.js';
 import { PACKAGE_ROOT } from '../../src/model/shipped.js';
-import { commonRoot, connectRedis, loadStoredJob, storeJob, type TrainMemberJob } from '../../src/services/queue/queues.js';
+import { RUNS_QUEUE, commonRoot, connectRedis, loadStoredJob, storeJob, type RunJobData, type RunReport, type TrainMemberJob } from '../../src/services/queue/queues.js';
+import { Job, Queue } from 'bullmq';
 import { parseSearchSpace } from '../../src/training/search/space.js';
 import { queueStatus } from '../../src/services/queue/status.js';
 import { trainEnsemble } from '../../src/services/train.js';
@@ -106,6 +107,22 @@ const ensemble = (name: string, members: Array<Record<string, unknown>>) => ense
 const runDir = (name: string) => path.join(root, 'project', 'runs', name);
 const options = (name: string, spec: ReturnType<typeof ensemble>, onEvent?: (e: EnsembleEvent) => void) => ({ ensemble: spec, data: competition, runDir: runDir(name), concurrency: 3, backend: 'wasm' as const, command: 'vitest', onEvent });
 const weightsOf = (run: string, m: string) => readFile(path.join(runDir(run), m, 'best', 'weights.bin'));
+/** A 1-epoch trial job on the competition (200 training rows, 100 validation rows), as a search hands it to the queue. */
+async function trialJobs(dir: string): Promise<(name: string, seed: number) => TrainMemberJob> {
+  const datasetDir = await resolveDatasetDir(competition);
+  const { fingerprint } = await readManifest(datasetDir);
+  return (name, seed) => ({
+    kind: 'train-member',
+    engine: { backend: 'wasm' },
+    member: ensemble('x', [member(name, seed, { epochs: 1 })]).members[0]!,
+    datasetDir,
+    trainRows: Array.from({ length: 200 }, (_, i) => i),
+    validationRows: Array.from({ length: 100 }, (_, i) => 200 + i),
+    outDir: path.join(dir, name),
+    resume: false,
+    metadata: { orientation: 'as-is', dataFingerprint: fingerprint, command: 'vitest' },
+  });
+}
 const historyOf = async (run: string, m: string) => JSON.parse(await readFile(path.join(runDir(run), m, 'history.json'), 'utf8')) as unknown[];
 
 describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real worker processes)', () => {
@@ -245,22 +262,10 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     redis = await startRedis();
     const worker = startWorker(redis.url);
     await worker.name;
-    const datasetDir = await resolveDatasetDir(competition);
-    const { fingerprint } = await readManifest(datasetDir);
     const dir = path.join(root, 'project', 'runs', 'same-moment');
     const parents: string[] = [];
     const queue = await openQueueRun({ connection: await connectRedis(redis.url, 'queue'), kind: 'search', dir, run: 'same-moment', storeRoot: path.join(root, 'project'), onEnqueued: ({ parent }) => parents.push(parent) });
-    const job = (name: string, seed: number): TrainMemberJob => ({
-      kind: 'train-member',
-      engine: { backend: 'wasm' },
-      member: ensemble('x', [member(name, seed, { epochs: 1 })]).members[0]!,
-      datasetDir,
-      trainRows: Array.from({ length: 200 }, (_, i) => i),
-      validationRows: Array.from({ length: 100 }, (_, i) => 200 + i),
-      outDir: path.join(dir, name),
-      resume: false,
-      metadata: { orientation: 'as-is', dataFingerprint: fingerprint, command: 'vitest' },
-    });
+    const job = await trialJobs(dir);
     try {
       // When both are handed to the queue in the same tick (a search's concurrent trials start so)
       const outcomes = await Promise.all([queue.runJobs([job('trial-a', 1)]), queue.runJobs([job('trial-b', 2)])]);
@@ -269,8 +274,42 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
       expect(outcomes.flat().map((o) => o.ok)).toEqual([true, true]);
       expect(parents).toHaveLength(1);
       expect(report!.members.map((m) => m.member)).toEqual(['trial-a', 'trial-b']);
+      expect(report!.abandoned).toBeUndefined();
     } finally {
       await queue.close();
+    }
+  });
+
+  test('a search whose process dies before closing its flow: once its lease runs out, the parent is reported as it stands, not left open', { timeout: 240_000 }, async () => {
+    // Given a worker, and an open search flow with a 1 s lease and one finished trial
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const dir = path.join(root, 'project', 'runs', 'abandoned');
+    let parent = '';
+    const queue = await openQueueRun({ connection: await connectRedis(redis.url, 'queue'), kind: 'search', dir, run: 'abandoned', storeRoot: path.join(root, 'project'), leaseMs: 1000, onEnqueued: (info) => (parent = info.parent) });
+    const job = await trialJobs(dir);
+    expect((await queue.runJobs([job('trial-a', 1)])).map((o) => o.ok)).toEqual([true]);
+    // (while the search lives, its parent stays open past the lease: the process renews it)
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const runs = new Queue(RUNS_QUEUE, { connection: await connectRedis(redis.url, 'queue') });
+    try {
+      expect(['delayed', 'waiting', 'active']).toContain(await runs.getJobState(parent));
+
+      // When its process stops without closing the flow (what Ctrl-C or SIGKILL leave)
+      await queue.close();
+
+      // Then a worker reports the parent once the lease has run out, naming the trial and saying it was abandoned
+      let state = '';
+      for (let i = 0; i < 100 && state !== 'completed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        state = await runs.getJobState(parent);
+      }
+      expect(state).toBe('completed');
+      const report = (await Job.fromId<RunJobData, RunReport>(runs, parent))!.returnvalue;
+      expect(report).toMatchObject({ kind: 'search', run: 'abandoned', abandoned: true, members: [expect.objectContaining({ member: 'trial-a', ok: true })] });
+    } finally {
+      await runs.close();
     }
   });
 

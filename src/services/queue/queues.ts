@@ -45,6 +45,22 @@ export interface RunJobData {
   dir: string;
   /** false while a search may still add trials; the report is made once it is true and no child is pending */
   closed: boolean;
+  /**
+   * While open: the time (ms since the epoch) until which the search that enqueued it is taken
+   * to be alive. Its process moves it on every quarter of `RUN_LEASE_MS`; a process that dies
+   * (Ctrl-C, SIGKILL, a lost machine) stops doing so, and once it has passed the parent is
+   * reported as it stands, `abandoned`, instead of waiting for ever. A parent enqueued before
+   * this field existed counts from its creation.
+   */
+  openUntil?: number;
+}
+
+/** How long an open search's parent waits for a sign of life from its process. */
+export const RUN_LEASE_MS = 120_000;
+
+/** Whether a parent is still open at `now`: closed by its search, or its lease run out. */
+export function parentOpen(data: RunJobData, createdAt: number, now = Date.now()): boolean {
+  return !data.closed && now < (data.openUntil ?? createdAt + RUN_LEASE_MS);
 }
 
 /** What a member job returns: the training result, and who trained it from which epoch. */
@@ -63,6 +79,8 @@ export interface RunReport {
   run: string;
   dir: string;
   members: Array<{ member: string; ok: boolean; worker?: string; resumedAt?: number; attempts: number; error?: string }>;
+  /** the search that enqueued it stopped (its process died) before closing it: the report is of the trials it had enqueued */
+  abandoned?: boolean;
 }
 
 /** Retries of a member job (exponential backoff from `BACKOFF_MS`): a crash or a full disk may pass. */

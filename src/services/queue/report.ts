@@ -7,11 +7,12 @@
  * A search adds trials while it runs: until the search closes its parent (`closed`), the
  * parent waits for pending children (BullMQ's WaitingChildrenError) or, with none pending,
  * looks again a second later (DelayedError): BullMQ's documented pattern for a parent whose
- * children are added as it goes.
+ * children are added as it goes. A search whose process died never closes its parent: once the
+ * lease it renews has run out (`openUntil`), the parent is reported as it stands, `abandoned`.
  */
 import { DelayedError, Job, Queue, WaitingChildrenError, Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
-import { MEMBERS_QUEUE, RUNS_QUEUE, type MemberJobData, type MemberJobResult, type RunJobData, type RunReport } from './queues.js';
+import { MEMBERS_QUEUE, RUNS_QUEUE, parentOpen, type MemberJobData, type MemberJobResult, type RunJobData, type RunReport } from './queues.js';
 
 const jobIdOfKey = (key: string) => key.slice(key.lastIndexOf(':') + 1);
 
@@ -38,11 +39,12 @@ export function startReportWorker(connection: RedisOptions, name: string): { wor
     RUNS_QUEUE,
     async (job, token) => {
       if (await job.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
-      if (!job.data.closed) {
+      if (parentOpen(job.data, job.timestamp)) {
         await job.moveToDelayed(Date.now() + 1000, token);
         throw new DelayedError();
       }
-      return reportOf(job, members);
+      const report = await reportOf(job, members);
+      return job.data.closed ? report : { ...report, abandoned: true };
     },
     { connection, concurrency: 8, name },
   );

@@ -21,6 +21,7 @@ import {
   BACKOFF_MS,
   MEMBERS_QUEUE,
   RUNS_QUEUE,
+  RUN_LEASE_MS,
   clientName,
   qualifiedName,
   storeJob,
@@ -43,6 +44,8 @@ export interface QueueRunOptions {
   onEnqueued?: (info: { parent: string; children: number }) => void;
   /** how often a waiting run checks that its jobs still exist (default LOOK_EVERY_MS) */
   lookEveryMs?: number;
+  /** an open search's lease (default RUN_LEASE_MS): renewed every quarter of it while this process lives */
+  leaseMs?: number;
 }
 
 export interface QueueRun {
@@ -97,7 +100,28 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
       job: storeJob(job as TrainMemberJob, options.storeRoot),
     };
   };
-  const parentData = (closed: boolean): RunJobData => ({ format: 'digits-queue-run', version: 1, kind: options.kind, run: options.run, dir: options.dir, closed });
+  const leaseMs = options.leaseMs ?? RUN_LEASE_MS;
+  const parentData = (closed: boolean): RunJobData => ({ format: 'digits-queue-run', version: 1, kind: options.kind, run: options.run, dir: options.dir, closed, ...(closed ? {} : { openUntil: Date.now() + leaseMs }) });
+
+  // An open parent (a search's) is kept alive by this process: should it die before `finish`,
+  // the lease runs out and the parent is reported as it stands (report.ts) instead of staying
+  // open for ever. A renewal in flight is awaited before closing, so it cannot reopen the parent.
+  let renewal: NodeJS.Timeout | undefined;
+  let renewing: Promise<void> = Promise.resolve();
+  const stopRenewing = async () => {
+    clearInterval(renewal);
+    renewal = undefined;
+    await renewing;
+  };
+  const renewLease = (id: string) => {
+    renewal = setInterval(() => {
+      renewing = (async () => {
+        const parent = await Job.fromId<RunJobData, RunReport>(runs, id);
+        if (renewal !== undefined && parent && !parent.data.closed) await parent.updateData(parentData(false));
+      })().catch(() => {}); // Redis away: the next renewal tries again
+    }, Math.max(50, leaseMs / 4));
+    renewal.unref();
+  };
 
   const gone = (id: string) => `job ${id} is no longer in the queue (removed, or Redis restarted without its data): run the same command with --resume to enqueue what is left`;
   const waitFor = async <T>(id: string): Promise<JobOutcome<T>> => {
@@ -138,6 +162,7 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
         parentId = null;
       });
       await parentId;
+      if (options.kind !== 'ensemble') renewLease(parent);
       options.onEnqueued?.({ parent, children: children.length });
     } else {
       const parent = { id: await parentId, queue: qualifiedName(RUNS_QUEUE) };
@@ -153,6 +178,7 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
   return {
     runJobs,
     async finish() {
+      await stopRenewing();
       if (parentId === null) return null;
       const parent = await Job.fromId<RunJobData, RunReport>(runs, await parentId);
       if (!parent) return null;
@@ -160,6 +186,7 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
       return (await parent.waitUntilFinished(runEvents)) as RunReport;
     },
     async close() {
+      await stopRenewing();
       await reporter.close();
       await Promise.all([memberEvents.close(), runEvents.close(), flows.close(), members.close(), runs.close()]);
     },
