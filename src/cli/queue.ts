@@ -2,6 +2,7 @@
 import type { RunReport } from '../services/queue/queues.js';
 import type { QueueStatus } from '../services/queue/status.js';
 import type { QueueWorkerEvent } from '../services/queue/worker.js';
+import { resumeNote } from '../training/train-member.js';
 import { formatTrainEvent } from './train-events.js';
 
 export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
@@ -16,7 +17,7 @@ export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
       if (event.event.type === 'engine') return `${event.event.member}: worker thread on ${event.event.backend}${event.event.ort ? ' + onnxruntime kernels' : ''}`;
       return formatTrainEvent(event.event);
     case 'job-done':
-      return `job ${event.job}: ${event.member} of ${event.run} done (${event.epochs} epochs${event.resumedAt ? `, resumed at epoch ${event.resumedAt + 1}` : ''})`;
+      return `job ${event.job}: ${event.member} of ${event.run} done (${event.resumedAt && event.resumedAt >= event.epochs ? resumeNote(event.resumedAt, event.epochs) : `${event.epochs} epochs${event.resumedAt ? `, ${resumeNote(event.resumedAt, event.epochs)}` : ''}`})`;
     case 'job-failed':
       return `job ${event.job}: ${event.member} of ${event.run} FAILED${event.retry ? ' (will be retried)' : ''}: ${event.error.split('\n')[0]}`;
     case 'worker-error':
@@ -46,7 +47,7 @@ export function formatQueueStatus(status: QueueStatus): string {
 export function formatRunReport(report: RunReport): string {
   const failed = report.members.filter((m) => !m.ok);
   const resumed = report.members.filter((m) => m.ok && m.resumedAt);
-  const lines = [`queue report: ${report.members.length - failed.length} of ${report.members.length} jobs done${resumed.length ? `, ${resumed.map((m) => `${m.member} resumed at epoch ${m.resumedAt! + 1}`).join(', ')}` : ''}`];
+  const lines = [`queue report: ${report.members.length - failed.length} of ${report.members.length} jobs done${resumed.length ? `, ${resumed.map((m) => `${m.member} ${resumeNote(m.resumedAt, m.epochs)}`).join(', ')}` : ''}`];
   for (const m of failed) lines.push(`  ${m.member}: FAILED after ${m.attempts} attempt${m.attempts === 1 ? '' : 's'}: ${m.error?.split('\n')[0]}`);
   return `${lines.join('\n')}\n`;
 }

@@ -212,8 +212,20 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     extra,
   };
   await writeRunManifest(runDir, manifest);
+  // `seconds` counts every session of the run: an interrupted one dies by its signal without a
+  // last write, so run.json is brought up to date at each finished epoch, and a resume adds to it.
+  const elapsed = () => (previous?.seconds ?? 0) + Math.round((Date.now() - started) / 1000);
+  let writes: Promise<void> = Promise.resolve();
+  const tick = () => {
+    writes = writes.then(async () => {
+      if (manifest.finishedAt !== null) return;
+      manifest.seconds = elapsed();
+      await writeRunManifest(runDir, manifest);
+    }).catch(() => undefined); // a failed progress write is caught up by the next one or by finish
+  };
   const finish = async (update: Partial<RunManifest>) => {
-    Object.assign(manifest, { finishedAt: new Date().toISOString(), seconds: (previous?.seconds ?? 0) + Math.round((Date.now() - started) / 1000) }, update);
+    Object.assign(manifest, { finishedAt: new Date().toISOString(), seconds: elapsed() }, update);
+    await writes;
     await writeRunManifest(runDir, manifest);
     return manifest;
   };
@@ -243,7 +255,10 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       onEvent: (i, event) => {
         const e = event as { type: string };
         if (e.type === 'engine') emit({ ...(event as { backend: string; ort: boolean }), type: 'engine', member: plans[i]!.member.name });
-        else emit(event as TrainEvent);
+        else {
+          if (e.type === 'epoch') tick();
+          emit(event as TrainEvent);
+        }
       },
     });
     const results: MemberOutcome[] = outcomes.map((outcome, i) => {

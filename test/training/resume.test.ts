@@ -90,6 +90,46 @@ test('a training process killed mid-run resumes from its last finished epoch', a
   const manifest = JSON.parse(await readFile(path.join(dir, 'run', 'run.json'), 'utf8'));
   expect(manifest.members[0]).toMatchObject({ name: 'only', ok: true, epochs: 4 });
   expect(manifest.status).toBe('finished');
+  // the run's time counts both sessions
+  expect(manifest.seconds).toBeGreaterThanOrEqual(interrupted.seconds);
+}, 180_000);
+
+test('a run killed in its second member: run.json kept its time so far, and the resume says the first member is already trained', async () => {
+  // Given a run of two members trained one after the other, killed once the second has an epoch on disk
+  const runDir = path.join(dir, 'two');
+  const file = path.join(dir, 'two.json');
+  const member = (name: string) => ({ preset: 'mlp', name, epochs: 3, batchSize: 10 });
+  await writeFile(file, JSON.stringify({ name: 'two', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [member('a'), member('b')] }));
+  const start = (args: string[]) => spawn(process.execPath, ['bin/run.js', 'train', '--run', runDir, '--concurrency', '1', ...args], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const first = start(['--ensemble', file, '--data', competition]);
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(async () => {
+      const history = await readFile(path.join(runDir, 'b', 'history.json'), 'utf8').catch(() => '[]');
+      if ((JSON.parse(history) as unknown[]).length >= 1) {
+        clearInterval(poll);
+        first.kill('SIGKILL');
+        resolve();
+      }
+    }, 50);
+  });
+  await new Promise((resolve) => first.on('exit', resolve));
+  const interrupted = JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8'));
+  // (four epochs and more were done by then; the process died without a last write)
+  expect(interrupted.status).toBe('training');
+  expect(interrupted.seconds).toBeGreaterThan(0);
+
+  // When it is resumed
+  const second = start(['--resume']);
+  let out = '';
+  second.stderr.on('data', (chunk) => (out += chunk));
+  expect(await new Promise<number | null>((resolve) => second.on('exit', resolve)), out).toBe(0);
+
+  // Then the first member is reported as trained already (not "resumed at epoch 4" of 3), and the time adds up
+  expect(out).toContain('a: 300 training rows, 100 validation rows, 3 epochs × 30 batches (already trained (3 epochs))');
+  expect(out).not.toContain('resumed at epoch 4');
+  const finished = JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8'));
+  expect(finished.members.map((m: { ok: boolean; epochs: number }) => [m.ok, m.epochs])).toEqual([[true, 3], [true, 3]]);
+  expect(finished.seconds).toBeGreaterThanOrEqual(interrupted.seconds);
 }, 180_000);
 
 test('a second `digits train` into the same run folder fails, naming the first; the first is unharmed', async () => {

@@ -78,7 +78,8 @@ export interface RunReport {
   kind: RunJobData['kind'];
   run: string;
   dir: string;
-  members: Array<{ member: string; ok: boolean; worker?: string; resumedAt?: number; attempts: number; error?: string }>;
+  /** `epochs`: how many the member has after its job (resumed ones count their earlier epochs) */
+  members: Array<{ member: string; ok: boolean; worker?: string; resumedAt?: number; epochs?: number; attempts: number; error?: string }>;
   /** the search that enqueued it stopped (its process died) before closing it: the report is of the trials it had enqueued */
   abandoned?: boolean;
 }

@@ -22,7 +22,7 @@ export async function reportOf(parent: Job<RunJobData>, members: Queue<MemberJob
   const rows: RunReport['members'] = [];
   for (const [key, value] of Object.entries(values)) {
     const child = await Job.fromId<MemberJobData>(members, jobIdOfKey(key));
-    rows.push({ member: child?.data.member ?? key, ok: true, worker: value.worker, resumedAt: value.resumedAt, attempts: value.attempt });
+    rows.push({ member: child?.data.member ?? key, ok: true, worker: value.worker, resumedAt: value.resumedAt, epochs: value.result.history.length, attempts: value.attempt });
   }
   for (const [key, error] of Object.entries(failures)) {
     const child = await Job.fromId<MemberJobData>(members, jobIdOfKey(key));

@@ -5,6 +5,7 @@
 import { Queue } from 'bullmq';
 import { MEMBERS_QUEUE, RUNS_QUEUE, connectRedis, type MemberJobData, type RunJobData } from './queues.js';
 import { redactRedisUrl } from './redis-url.js';
+import { resumeNote } from '../../training/train-member.js';
 
 export interface QueueCounts {
   queue: string;
@@ -43,7 +44,7 @@ function describeProgress(progress: unknown): string | null {
   if (!p || typeof p !== 'object' || !p.type) return null;
   if (p.type === 'epoch') return `epoch ${p.epoch! + 1}/${p.epochs} done`;
   if (p.type === 'batch') return `epoch ${p.epoch! + 1}, batch ${p.batch}/${p.batches}`;
-  if (p.type === 'start') return p.resumedAt ? `resumed at epoch ${p.resumedAt + 1}` : 'started';
+  if (p.type === 'start') return p.resumedAt ? resumeNote(p.resumedAt, p.epochs) : 'started';
   return p.type;
 }
 
