@@ -127,7 +127,10 @@ function toUserError(error: unknown, id?: string, bin = 'digits'): UserError | n
     return new UserError(`not a flag of ${command}`, { where: { flag: name }, hint: `${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
   }
   const message = parseErrorMessage(error.message);
-  return new UserError(message, { where: parseErrorFlag(message), hint: `\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+  // A value outside a flag's options ("Expected --recipe=mnistc-fgo to be one of: a, b"): the closest option.
+  const options = /^Expected --[\w-]+=(.*) to be one of: (.*?)(?:;|$)/.exec(message);
+  const closest = options ? closestName(options[1]!, options[2]!.split(', ')) : undefined;
+  return new UserError(message, { where: parseErrorFlag(message), hint: `${closest ? `did you mean ${closest}? ` : ''}\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
 }
 
 /**

@@ -357,6 +357,11 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const flag = await plain(['run', '--answer', 'x.csv']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/did you mean --answers\?/);
+    // a value outside a flag's options: the closest option
+    const value = await plain(['data', 'practice', '--recipe', 'mnistc-fgo', '--out', path.join(work, 'never')]);
+    expect(value.code).toBe(2);
+    expect(value.stderr).toMatch(/to be one of: .*\(flag --recipe\)\n {2}hint: did you mean mnistc-fog\? /);
+    expect((await plain(['data', 'practice', '--recipe', 'zzzzzzzz', '--out', path.join(work, 'never')])).stderr).not.toMatch(/did you mean/);
     // nothing close: no guess
     expect((await plain(['zzzzzzzz'])).stderr).not.toMatch(/did you mean/);
   });
