@@ -143,7 +143,7 @@ export function parseErrorMessage(text: string): string {
     .replace(/\n?See more help with --help\s*$/, '')
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && line !== 'The following errors occurred:');
+    .filter((line) => line && !/^The following errors? occurred:$/.test(line));
   const parsing = /^Parsing (--[\w-]+)$/.exec(lines[0] ?? '');
   if (parsing && lines[1]) return `${parsing[1]}: ${lines[1].charAt(0).toLowerCase()}${lines[1].slice(1)}${lines.length > 2 ? `; ${lines.slice(2).join('; ')}` : ''}`;
   return lines.join('; ').replace(/:;/g, ':');

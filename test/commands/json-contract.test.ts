@@ -7,6 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -364,6 +365,12 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect((await plain(['data', 'practice', '--recipe', 'zzzzzzzz', '--out', path.join(work, 'never')])).stderr).not.toMatch(/did you mean/);
     // nothing close: no guess
     expect((await plain(['zzzzzzzz'])).stderr).not.toMatch(/did you mean/);
+    // flags that --preview would ignore are refused, in one line, and no PNG is written
+    const png = path.join(work, 'preview-refused.png');
+    const both = await plain(['data', 'practice', '--preview', png, '--train', '100']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^error: --train=100 cannot also be provided when using --preview \(flag --train\)\n/);
+    expect(existsSync(png)).toBe(false);
   });
 
   test('help --json: every command with its arguments and flags as data; one command; a topic; an unknown one is an error naming the closest', async () => {

@@ -30,7 +30,7 @@ export default class DataPractice extends DigitsCommand {
     test: Flags.integer({ description: 'Test rows, from t10k (default and at most 10,000); with --preview, digits per recipe (default 8).' }),
     out: Flags.string({ description: 'Competition folder to create (default: competitions/<recipe>).' }),
     force: Flags.boolean({ description: 'Replace the practice competition already in --out (its three CSVs and import cache; a folder holding anything else is refused).', default: false }),
-    preview: Flags.string({ description: 'Write a PNG of the first test rows under every recipe instead of building a competition.' }),
+    preview: Flags.string({ description: 'Write a PNG of the first test rows under every recipe instead of building a competition.', exclusive: ['train', 'out', 'force', 'sigma'] }),
   };
 
   async run(): Promise<void> {
