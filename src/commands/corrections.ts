@@ -4,7 +4,7 @@ import { colorOn } from '../cli/color.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
-import { type DigitTile, gridColumns, renderDigitGrid, writeDigitGridPng } from '../data/inspect.js';
+import { assertPngName, type DigitTile, gridColumns, renderDigitGrid, writeDigitGridPng } from '../data/inspect.js';
 import { CORRECTIONS_FILE, readCorrections, summarizeCorrections, type CorrectionRecord, type CorrectionSummary } from '../data/corrections.js';
 
 export default class Corrections extends DigitsCommand {
@@ -25,6 +25,7 @@ export default class Corrections extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Corrections);
+    if (flags.png) assertPngName(flags.png, 'png');
     const file = flags.file ? path.resolve(flags.file) : path.join(await resolveRunDir(flags.run), CORRECTIONS_FILE);
     const log = await readCorrections(file);
     for (const warning of log.warnings) process.stderr.write(`warning: ${warning}\n`);

@@ -5,8 +5,8 @@
  * greys) or, when the output is not a terminal, with shade characters (one per two
  * pixels); the same grid can be written as a PNG.
  */
-import { writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
+import { writeFileAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import { type Dataset, type Images, type PixelDtype, type PixelScale, assertSourcesUnchanged, loadDataset } from './dataset.js';
 import type { Orientation } from './orientation.js';
@@ -330,7 +330,25 @@ export async function inspectDataset(options: InspectOptions): Promise<Inspectio
 }
 
 export async function writeDigitGridPng(file: string, tiles: DigitTile[], options: PngGridOptions): Promise<void> {
-  await writeFile(file, digitGridPng(tiles, options)).catch((error: Error) => {
-    throw new UserError(`cannot write ${file}: ${error.message}`, { where: { file, flag: 'png' }, hint: 'Check that the folder exists and is writable.' });
+  await writePngFile(file, digitGridPng(tiles, options), 'png');
+}
+
+/**
+ * A PNG the user named (`--png`, `--preview`): refused unless the name ends in .png (an image
+ * viewer goes by the extension, and `a.jpg` holding PNG bytes is a trap), then written
+ * atomically, so a failed write leaves no half a file.
+ */
+export async function writePngFile(file: string, png: Uint8Array, flag: string): Promise<void> {
+  assertPngName(file, flag);
+  await writeFileAtomic(file, png).catch((error: Error) => {
+    throw new UserError(`cannot write ${file}: ${error.message}`, { where: { file, flag }, hint: 'Check that the folder exists and is writable.' });
   });
+}
+
+/** Refuses a PNG's file name that does not end in .png (checked before the work that makes the image). */
+export function assertPngName(file: string, flag: string): void {
+  if (!/\.png$/i.test(file)) {
+    const stem = file.replace(/\.[^./\\]*$/, '');
+    throw new UserError(`${file} would hold a PNG image under another name`, { where: { flag }, hint: `Name it ${stem}.png.` });
+  }
 }

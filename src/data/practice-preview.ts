@@ -4,10 +4,9 @@
  * drawn upright, with the recipe's name on the left; like the figures of the MNIST-C and
  * n-MNIST papers. No competition is written.
  */
-import { writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { UserError } from '../errors.js';
-import { FONT } from './inspect.js';
+import { FONT, assertPngName, writePngFile } from './inspect.js';
 import { readMnist } from './mnist.js';
 import { MNIST_TEST_COUNT, PRACTICE_RECIPE_SPECS, type PracticeRecipe, makeImage, practiceSourceIndices } from './practice.js';
 import { createRandom, deriveSeed } from './random.js';
@@ -97,9 +96,8 @@ export async function renderPracticePreview(options: PracticePreviewOptions): Pr
 }
 
 export async function writePracticePreview(file: string, options: PracticePreviewOptions): Promise<PracticePreview> {
+  assertPngName(file, 'preview');
   const preview = await renderPracticePreview(options);
-  await writeFile(file, preview.png).catch((error: Error) => {
-    throw new UserError(`cannot write ${file}: ${error.message}`, { where: { file, flag: 'preview' }, hint: 'Check that the folder exists and is writable.' });
-  });
+  await writePngFile(file, preview.png, 'preview');
   return preview;
 }

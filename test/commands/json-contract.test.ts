@@ -106,6 +106,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expectFinished(await digitsJson(['data', 'split', '--data', comp(), '--name', 'holdout', '--validation', '0.2']), 'result');
     expectFinished(await digitsJson(['data', 'inspect', '--data', comp(), '--count', '4']), 'result');
     const preview = expectFinished(await digitsJson(['augment', 'preview', '--data', comp(), '--rotation', '10', '--samples', '2', '--variants', '2']), 'result');
+    await mkdir(path.join(work, 'a-folder.png'), { recursive: true });
     // the preview reports what it drew, not an echo of its flags
     expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(String), draws: 2 }), expect.anything()]);
     // values that wreck the digits, hex, a floor above the top, a PNG into a folder: errors naming the flag, exit 2
@@ -114,12 +115,15 @@ describe('every command under --json prints NDJSON ending with its result', () =
       [['--zoom', '0x1'], /--zoom.*must be a number, got 0x1/],
       [['--pixel-shift', '2.5'], /--pixel-shift.*must be a whole number from 0 to 14/],
       [['--background-noise', '0.5', '--background-noise-min', '0.8'], /--background-noise-min must be at most --background-noise \(0\.5\), got 0\.8/],
-      [['--png', work], /cannot write .*EISDIR/],
+      [['--png', path.join(work, 'a-folder.png')], /cannot write .*a-folder\.png: EISDIR/],
+      [['--png', path.join(work, 'grid.jpg')], /grid\.jpg would hold a PNG image under another name/],
     ] as Array<[string[], RegExp]>) {
       const refused = await digitsJson(['augment', 'preview', '--data', comp(), '--samples', '1', '--variants', '1', ...flags]);
       expect(refused.code, flags.join(' ')).toBe(2);
       expect(expectFinished(refused, 'error').error).toMatch(message);
     }
+    // (and nothing was written under the wrong name, nor any temp file left beside it)
+    expect((await readdir(work)).filter((f) => f.startsWith('grid') || f.includes('.tmp'))).toEqual([]);
     // a fraction that rounds to no held-out row
     const split = await digitsJson(['data', 'split', '--data', comp(), '--name', 'none', '--validation', '0.001']);
     expect(expectFinished(split, 'error')).toMatchObject({ error: expect.stringMatching(/--validation 0\.001 holds out no row/), where: { flag: 'validation' }, hint: expect.stringMatching(/With 200 training rows, use a fraction of at least 0\.0025 and below 0\.9975/) });

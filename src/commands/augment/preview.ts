@@ -4,7 +4,7 @@ import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import { parseDecimalCell } from '../../data/csv.js';
-import { gridColumns, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
+import { assertPngName, gridColumns, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
 import { terminalWidth } from '../../cli/table.js';
 import type { BackendRequest } from '../../engine/backend.js';
 import { type AugmentationConfig, type AugmentationKey, augmentationConfigProblem, augmentationValueProblem } from '../../model/augment.js';
@@ -55,6 +55,7 @@ export default class AugmentPreview extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(AugmentPreview);
+    if (flags.png) assertPngName(flags.png, 'png');
     if (!flags.data) throw new UserError('which data? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`).' });
     // tfjs loads here, not when oclif reads the command (help, manifest).
     const [{ initEngine }, { AUGMENTATION_KEYS }, { previewAugmentation }] = await Promise.all([

@@ -4,7 +4,7 @@ import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import { displayPath, formatCount } from '../../data/format.js';
-import { type DatasetStats, type PixelStats, gridColumns, inspectDataset, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
+import { assertPngName, type DatasetStats, type PixelStats, gridColumns, inspectDataset, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
 
 export default class DataInspect extends DigitsCommand {
   static override summary = 'Class balance, pixel statistics and sample digits of an imported dataset.';
@@ -28,6 +28,7 @@ export default class DataInspect extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DataInspect);
+    if (flags.png) assertPngName(flags.png, 'png');
     const inspection = await inspectDataset({ data: flags.data ?? process.cwd(), set: flags.set as 'train' | 'test', count: flags.count, seed: flags.seed });
     const { stats, tiles } = inspection;
     const size = stats.width;
