@@ -15,6 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { classCoverageWarnings } from './class-coverage.js';
 import { assertSourcesUnchanged, readManifest, resolveDatasetDir, loadDataset } from './dataset.js';
 import { createRandom, shuffleInPlace } from './random.js';
 
@@ -241,6 +242,16 @@ export interface CreateSplitReport {
   unchanged: boolean;
   /** A saved split of that name was made for other data (the dataset was re-imported since) and was replaced. */
   replacedStale: boolean;
+  /** What the split's validation rows cannot score: digits with too few rows for its folds, a hold-out missing a digit */
+  warnings: string[];
+}
+
+/** What a split's validation rows cannot say (printed as warnings; the split is saved all the same). */
+function splitWarnings(classCounts: readonly number[], spec: SplitSpec, validationPerClass: readonly number[][]): string[] {
+  if (spec.kind === 'kfold') return classCoverageWarnings(classCounts, { folds: spec.k });
+  const unscored = classCounts.flatMap((count, digit) => (count > 0 && validationPerClass[0]![digit] === 0 ? [digit] : []));
+  if (unscored.length === 0) return [];
+  return [`the hold-out has no row of ${unscored.length === 1 ? 'digit' : 'digits'} ${unscored.join(', ')}: its figures say nothing about ${unscored.length === 1 ? 'it' : 'them'} (a larger --validation holds out more)`];
 }
 
 function perClass(labels: Uint8Array, rows: Uint32Array): number[] {
@@ -292,15 +303,17 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
     });
   }
   const file = same ? join(datasetDir, SPLITS_DIR, `${options.name}.json`) : await saveSplit(datasetDir, split);
+  const validationPerClass = folds.map((fold) => perClass(labels, fold.validation));
   return {
     name: options.name,
     file,
     datasetDir,
     spec: options.spec,
     rows: labels.length,
-    validationPerClass: folds.map((fold) => perClass(labels, fold.validation)),
+    validationPerClass,
     trainPerClass: folds.map((fold) => perClass(labels, fold.train)),
     unchanged: same,
     replacedStale: stale,
+    warnings: splitWarnings(manifest.train.classCounts, options.spec, validationPerClass),
   };
 }

@@ -120,6 +120,22 @@ describe('saved splits', () => {
     expect((await createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.2, seed: 4 }, force: true })).unchanged).toBe(false);
   });
 
+  test('a split whose validation rows cannot score every digit says so (saved all the same); one that can says nothing', async () => {
+    // Given 60 rows, 6 of each digit
+    const { dir } = await imported();
+    // When split into 12 folds (each digit has 6 rows: half the folds validate none of it)
+    const folds = await createSplit({ data: dir, name: 'cv12', spec: { kind: 'kfold', k: 12, seed: 1 } });
+    expect(folds.warnings).toEqual([expect.stringMatching(/fewer than the 12 folds for 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, so some folds validate none of them/)]);
+    // or held out at 5% (3 rows: 7 digits unscored)
+    const small = await createSplit({ data: dir, name: 'small', spec: { kind: 'holdout', validationFraction: 0.05, seed: 1 } });
+    const unscored = small.validationPerClass[0]!.flatMap((count, digit) => (count === 0 ? [digit] : []));
+    expect(unscored).toHaveLength(7);
+    expect(small.warnings).toEqual([`the hold-out has no row of digits ${unscored.join(', ')}: its figures say nothing about them (a larger --validation holds out more)`]);
+    // Then 3 folds and a 20% hold-out score every digit (6 rows each is still few: that warning stays)
+    expect((await createSplit({ data: dir, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 1 } })).warnings.join()).not.toMatch(/folds validate none/);
+    expect((await createSplit({ data: dir, name: 'h20', spec: { kind: 'holdout', validationFraction: 0.2, seed: 1 } })).warnings).toEqual([]);
+  });
+
   test('k-fold splits round-trip', async () => {
     const { dir, datasetDir, fingerprint } = await imported();
     await createSplit({ data: dir, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 9 } });

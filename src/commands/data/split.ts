@@ -42,9 +42,11 @@ export default class DataSplit extends DigitsCommand {
       force: flags.force,
     });
     if (flags.json) {
+      for (const message of report.warnings) this.emitJson({ type: 'warning', message });
       this.printJson(report);
       return;
     }
+    for (const message of report.warnings) process.stderr.write(`warning: ${message}\n`);
     const what = spec.kind === 'kfold' ? `${spec.k} stratified folds` : `a stratified ${(spec.validationFraction * 100).toFixed(1)}% hold-out`;
     const lines = [`${report.unchanged ? 'Already saved' : report.replacedStale ? 'Replaced (made for the data before its re-import)' : 'Saved'} split "${report.name}": ${what} of ${formatCount(report.rows)} training rows, seed ${spec.seed}`, `  ${displayPath(report.file)}`];
     report.validationPerClass.forEach((counts, fold) => {
