@@ -7,6 +7,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../data/format.js';
+import { recordedCommand } from '../services/queue/redis-url.js';
 
 export default class Pretrain extends DigitsCommand {
   static override summary = 'Train a clean-MNIST checkpoint (MNIST train only; t10k scored once for the record) for transfer learning.';
@@ -59,7 +60,7 @@ export default class Pretrain extends DigitsCommand {
       geometric: flags.geometric,
       init: flags.init ? path.resolve(flags.init) : undefined,
       resume: flags.resume,
-      command: ['digits', 'pretrain', ...this.argv].join(' '),
+      command: recordedCommand(['digits', 'pretrain', ...this.argv]),
       onEvent: eventPrinter(flags.json),
     });
     if (flags.json) this.printJson(result);

@@ -17,6 +17,7 @@ import { timestamp } from './train.js';
 import path from 'node:path';
 import { RUN_MANIFEST, newestUnfinishedRun } from '../runs/manifest.js';
 import { PRESET_NAMES } from '../model/presets.js';
+import { recordedCommand } from '../services/queue/redis-url.js';
 
 export default class Run extends DigitsCommand {
   static override summary = 'The main job: competition → import → ensemble training → honest evaluation → validated submission and report.';
@@ -115,7 +116,7 @@ export default class Run extends DigitsCommand {
       // The practice competition's draw: --seed when given, else 42 as before.
       seed: flags.seed ?? 42,
       overrides: { seed: flags.seed, epochs: flags.epochs, learningRate: flags['learning-rate'], batchSize: flags['batch-size'] },
-      command: ['digits', 'run', ...this.argv].join(' '),
+      command: recordedCommand(['digits', 'run', ...this.argv]),
       runName,
       resume,
       onStage: (stage, message) => {

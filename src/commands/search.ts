@@ -13,6 +13,7 @@ import type { SchedulerKind } from '../training/search/asha.js';
 import { searchSpaceFromJson } from '../training/search/space.js';
 import { timestamp } from './train.js';
 import { displayPath } from '../data/format.js';
+import { queueNamed, recordedCommand, redactRedisUrl } from '../services/queue/redis-url.js';
 
 export default class Search extends DigitsCommand {
   static override summary = 'Hyperparameter search over member recipes (random or ASHA), scored on holdout rows; writes a leaderboard and the top-k as an ensemble file.';
@@ -66,7 +67,7 @@ export default class Search extends DigitsCommand {
       concurrency: flags.concurrency ?? (flags.queue ? 8 : os.availableParallelism()),
       backend: flags.backend as BackendRequest,
       seed: flags.seed,
-      command: ['digits', 'search', ...this.argv].join(' '),
+      command: recordedCommand(['digits', 'search', ...this.argv]),
       onEvent: (event: SearchEvent) => {
         if (this.jsonEnabled()) this.emitJson(event);
         else process.stderr.write(`${formatSearchEvent(event)}\n`);
@@ -80,8 +81,8 @@ export default class Search extends DigitsCommand {
       // Trials as jobs on the queue; bullmq loads only here.
       const [{ searchOnQueue }, { formatRunReport }] = await Promise.all([import('../services/queue/enqueue.js'), import('../cli/queue.js')]);
       const onEnqueued = (info: { parent: string; children: number; storeRoot: string }) => {
-        if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: flags.queue, ...info });
-        else process.stderr.write(`trials go to ${flags.queue} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
+        if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: redactRedisUrl(flags.queue!), ...info });
+        else process.stderr.write(`trials go to ${queueNamed(flags.queue!, this.argv)} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
       };
       ({ report, ...result } = await searchOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued }));
       if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags, queueFlag, refuseWithResume } from '../cli/flags.js';
-import { redactRedisUrl } from '../services/queue/redis-url.js';
+import { queueNamed, recordedCommand, redactRedisUrl } from '../services/queue/redis-url.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -125,7 +125,7 @@ export default class Train extends DigitsCommand {
       concurrency: flags.concurrency ?? os.availableParallelism(),
       backend: flags.backend as BackendRequest,
       resume: flags.resume,
-      command: ['digits', 'train', ...this.argv].join(' '),
+      command: recordedCommand(['digits', 'train', ...this.argv]),
       onEvent,
     };
     let report = null;
@@ -134,8 +134,8 @@ export default class Train extends DigitsCommand {
       // Members as jobs on the queue; bullmq loads only here.
       const [{ trainOnQueue }, { formatRunReport }] = await Promise.all([import('../services/queue/enqueue.js'), import('../cli/queue.js')]);
       const onEnqueued = (info: { parent: string; children: number; storeRoot: string }) => {
-        if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: flags.queue, ...info });
-        else if (!live) process.stderr.write(`enqueued ${info.children} members on ${flags.queue} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
+        if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: redactRedisUrl(flags.queue!), ...info });
+        else if (!live) process.stderr.write(`enqueued ${info.children} members on ${queueNamed(flags.queue!, this.argv)} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
       };
       ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued }).finally(() => live?.done()));
       if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));

@@ -29,7 +29,7 @@ import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { repoRoot } from '../helpers/run-command.js';
 import { Redis } from 'ioredis';
 import { UserError } from '../../src/errors.js';
-import { redactRedisUrl } from '../../src/services/queue/redis-url.js';
+import { queueNamed, recordedCommand, redactRedisUrl } from '../../src/services/queue/redis-url.js';
 import { startQueueWorker } from '../../src/services/queue/worker.js';
 
 const bin = path.join(repoRoot, 'bin/run.js');
@@ -384,6 +384,11 @@ test('--queue with a Redis nobody listens on is an error naming the flag', async
 
 test('a password is never printed: errors, status and the worker name the URL with *** for it', async () => {
   expect(redactRedisUrl('redis://:secretpw@127.0.0.1:6399/2')).toBe('redis://:***@127.0.0.1:6399/2');
+  // nor recorded (run.json and checkpoints keep the command line), nor printed when enqueuing, which says where the URL came from
+  expect(recordedCommand(['digits', 'train', '--queue', 'redis://:secretpw@10.0.0.5:6379', '--data', 'x'])).toBe('digits train --queue redis://:***@10.0.0.5:6379 --data x');
+  expect(recordedCommand(['digits', 'search', '--queue=rediss://u:pw@h:6380/1'])).toBe('digits search --queue=rediss://u:***@h:6380/1');
+  expect(queueNamed('redis://:pw@h:6379', ['--queue', 'redis://:pw@h:6379'])).toBe('redis://:***@h:6379');
+  expect(queueNamed('redis://h:6379', ['--data', 'x'])).toBe('redis://h:6379 (from DIGITS_QUEUE)');
   expect(redactRedisUrl('rediss://user:pw@host:6380')).toBe('rediss://user:***@host:6380');
   expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   const refused = await connectRedis('redis://:secretpw@127.0.0.1:1', 'queue').catch((error: Error) => error);
