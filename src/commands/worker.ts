@@ -41,8 +41,22 @@ export default class WorkerCommand extends DigitsCommand {
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
-        // The shell's code for the second signal: 130 for Ctrl-C, 143 for SIGTERM.
-        if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
+        // The second signal: the process dies by it (a shell reports 130 for Ctrl-C, 143 for
+        // SIGTERM). Not process.exit(): exit handlers would tear the training threads down
+        // mid-step, and ONNX Runtime's native objects then abort the process (SIGABRT, seen in
+        // the test). What it leaves running is taken over by another worker once its lock
+        // lapses: say when.
+        if (stopping) {
+          const stall = (flags['stall-interval'] ?? 30_000) / 1000;
+          // its lock lapses after one stall interval, and the next check for stalled jobs comes within another
+          const message = `stopped at once: the jobs it was running are taken over by another worker in ${Number(stall.toFixed(1))}–${Number((2 * stall).toFixed(1))} s (the stall interval) and resume from their last saved epoch`;
+          if (this.jsonEnabled()) this.emitJson({ type: 'warning', message });
+          else process.stderr.write(`${message}\n`);
+          process.removeListener('SIGTERM', stop);
+          process.removeListener('SIGINT', stop);
+          process.kill(process.pid, signal);
+          return;
+        }
         stopping = true;
         void worker.close().then(resolve);
       };

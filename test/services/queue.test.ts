@@ -336,6 +336,32 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 4 })]);
     expect(await historyOf('drained', 'm')).toHaveLength(4);
   });
+
+  test('a second SIGTERM stops the worker at once (exit 143), saying when its job is taken over; another worker finishes it', { timeout: 240_000 }, async () => {
+    // Given a worker draining after a first SIGTERM, in the middle of a member of 4 slow epochs
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const spec = ensemble('twice', [member('m', 5, { epochs: 4, batchSize: 2 })]);
+    const done = trainOnQueue(options('twice', spec), { redis: redis.url });
+    await worker.waitFor(/^m: epoch 1\/4/);
+    worker.child.kill('SIGTERM');
+    await worker.waitFor(/^stopping: no new jobs/);
+
+    // When it gets a second one
+    worker.child.kill('SIGTERM');
+
+    // Then it dies by the signal at once (a shell's 143; it used to call process.exit, which aborted with SIGABRT
+    // in ONNX Runtime), saying its job is taken over after the stall interval (1 s in these tests)
+    expect(await worker.exit).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(worker.lines).toContain('stopped at once: the jobs it was running are taken over by another worker in 1–2 s (the stall interval) and resume from their last saved epoch');
+    // and a second worker takes the member over from its last epoch and finishes it
+    const second = startWorker(redis.url);
+    const { manifest, report } = await done;
+    expect(report!.members).toEqual([expect.objectContaining({ member: 'm', ok: true, worker: await second.name })]);
+    expect(report!.members[0]!.resumedAt).toBeGreaterThanOrEqual(1);
+    expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 4 })]);
+  });
 });
 
 test('job paths travel relative to the store root, so a worker maps them with --store; shipped checkpoints resolve in its own digits', () => {
