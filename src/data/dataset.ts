@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Orientation } from './orientation.js';
 
@@ -127,10 +127,26 @@ export async function resolveDatasetDir(dir: string): Promise<string> {
   if (await exists(join(absolute, MANIFEST_FILE))) return absolute;
   const nested = join(absolute, DEFAULT_DATASET_SUBDIR);
   if (await exists(join(nested, MANIFEST_FILE))) return nested;
+  // A file where the competition's folder is meant (`--data comp/train.csv`): name the folder.
+  const isFile = await stat(absolute).then((s) => s.isFile(), () => false);
+  if (isFile) {
+    const folder = dirname(absolute);
+    const imported = (await exists(join(folder, MANIFEST_FILE))) || (await exists(join(folder, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE)));
+    throw new UserError(`${absolute} is a file, where the competition's folder (the one holding train.csv) is expected`, {
+      where: { file: absolute },
+      hint: imported ? `Give its folder instead: ${relativeOrAbsolute(folder)}` : `Import its folder first (digits data import ${relativeOrAbsolute(folder)}), then give that folder.`,
+    });
+  }
   throw new UserError(`no imported dataset in ${absolute}`, {
     where: { file: absolute },
     hint: `Import the competition first: digits data import ${dir} (or digits data practice --recipe uniform for a practice one).`,
   });
+}
+
+/** A folder as a hint names it: relative to the working folder when inside it. */
+function relativeOrAbsolute(folder: string): string {
+  const rel = relative(process.cwd(), folder);
+  return rel === '' ? '.' : rel.startsWith('..') ? folder : rel;
 }
 
 function damaged(dir: string, what: string): UserError {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { assertSourcesUnchanged, loadDataset } from '../../src/data/dataset.js';
+import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../../src/data/dataset.js';
 import { type ImportOptions, importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { competition, csv, expectUserError, type ExpectedUserError, removeTempDirs, tempDir } from './helpers.js';
 import { deadPid } from '../helpers/dead-pid.js';
@@ -292,6 +292,13 @@ describe('data import writes atomically and re-imports only when needed', () => 
     expect(await readFile(join(out, 'keep.txt'), 'utf8')).toBe('mine');
     expect((await loadDataset(out)).trainLabels.length).toBe(2);
     await expect(stat(join(dir, '.digits'))).rejects.toThrow();
+  });
+
+  test('a CSV given where the competition folder is expected is refused naming its folder, imported or not', async () => {
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest });
+    await expectUserError(resolveDatasetDir(join(dir, 'train.csv')), { message: /train\.csv is a file, where the competition's folder .* is expected/, hint: /Import its folder first \(digits data import .*\), then give that folder/ });
+    await importDir(dir);
+    await expectUserError(resolveDatasetDir(join(dir, 'test.csv')), { message: /test\.csv is a file/, hint: new RegExp(`Give its folder instead: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) });
   });
 
   test('the files may be named one by one; the fingerprint covers content, not paths', async () => {
