@@ -48,8 +48,16 @@ function emptyFile(file: string, what: string): UserError {
 function detectHeader(sample: CsvSample, file: string, forced: boolean | undefined): Detection<boolean> {
   const first = sample.rows[0];
   if (!first) throw emptyFile(file, 'is empty');
-  if (forced !== undefined) return { value: forced, how: 'flag', reason: forced ? '--header' : '--no-header' };
   const text = first.cells.find((cell) => !isNumericCell(cell));
+  // --no-header on a file whose first row has no number at all: that row is a header, and reading
+  // it as pixels would fail later with a puzzling error about the label column.
+  if (forced === false && first.cells.length > 1 && first.cells.every((cell) => !isNumericCell(cell))) {
+    throw new UserError(`--no-header, but the first row of ${basename(file)} is all text (${first.cells.slice(0, 3).map(quote).join(', ')}, …): a header`, {
+      where: { file, line: 1, flag: 'no-header' },
+      hint: 'Leave --no-header out (a header is detected), or give --header.',
+    });
+  }
+  if (forced !== undefined) return { value: forced, how: 'flag', reason: forced ? '--header' : '--no-header' };
   if (text !== undefined) return { value: true, how: 'detected', reason: `the first row has text (${quote(text)})` };
   if (first.cells.length > 2 && first.cells.every((cell, i) => Number(cell) === i) && sample.rows.length > 1) {
     return { value: true, how: 'detected', reason: 'the first row numbers the columns 0, 1, 2, … (a pandas header)' };

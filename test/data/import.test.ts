@@ -202,7 +202,7 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     { name: '--size that does not fit', files: { 'train.csv': kaggleTrain }, options: { size: 3 }, expected: { message: /--size 3 means 9 pixels/, flag: 'size' } },
     { name: '--label-column naming a missing column', files: { 'train.csv': kaggleTrain }, options: { labelColumn: 'digit' }, expected: { message: /no column named "digit"/, flag: 'label-column' } },
     { name: '--label-column by name without a header', files: { 'train.csv': csv('1,0,0,0,0') }, options: { labelColumn: 'label' }, expected: { message: /has no header/, flag: 'label-column' } },
-    { name: '--no-header on a file with a header', files: { 'train.csv': kaggleTrain }, options: { header: false }, expected: { message: /cannot tell which column|not a number/, file: 'train.csv' } },
+    { name: '--no-header on a file with a header', files: { 'train.csv': kaggleTrain }, options: { header: false }, expected: { message: /--no-header, but the first row of train.csv is all text \("label", /, file: 'train.csv', line: 1, flag: 'no-header', hint: /Leave --no-header out/ } },
   ];
 
   test.each(cases)('$name', async ({ files, options, expected }) => {
