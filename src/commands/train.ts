@@ -12,7 +12,7 @@ import { BUILTIN_ENSEMBLE_NAMES } from '../cli/flags.js';
 import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
-import { RUN_MANIFEST } from '../runs/manifest.js';
+import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
 import { displayPath } from '../data/format.js';
 
 export function timestamp(date = new Date()): string {
@@ -83,6 +83,8 @@ export default class Train extends DigitsCommand {
     const viewMembers = trained.length > 0 ? trained : ensemble.members;
     const ensembleName = ensemble.name;
     const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
+    // A new run goes into a new or empty folder: not over another run, nor among other files.
+    if (flags.run && !flags.resume) await assertNewRunFolder(runDir, 'run');
     const print = (event: EnsembleEvent) => {
       if (this.jsonEnabled()) {
         if (event.type !== 'batch') this.emitJson(event);

@@ -112,6 +112,13 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
   throw heldError(dir, file, await readHolder(file));
 }
 
+/** Throws the error naming the process that holds the run folder, if a live one does. */
+export async function assertNotHeld(runDir: string): Promise<void> {
+  const dir = path.resolve(runDir);
+  const holder = await currentHolder(dir);
+  if (holder) throw heldError(dir, path.join(dir, LOCK_FILE), holder);
+}
+
 function heldError(dir: string, file: string, holder: LockHolder | null): UserError {
   const who = holder ? `pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt} (${holder.command})` : 'another process';
   const local = holder?.hostname === os.hostname();

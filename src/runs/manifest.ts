@@ -12,6 +12,7 @@ import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, assertSourcesUnchanged, loadData
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
+import { assertNotHeld } from './lock.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
   const file = path.join(runDir, RUN_MANIFEST);
@@ -80,6 +81,39 @@ export interface RunManifest {
 }
 
 export const RUN_MANIFEST = 'run.json';
+
+/**
+ * A folder a new run (or search) is to be written into, named by the user (`--run`, `--out`):
+ * it must be new or empty. A folder holding a run is refused with how to continue it (training
+ * into it retrained the members over the old ones and left the old evaluation, predictions and
+ * report behind for every later command to trust); any other files are named.
+ */
+export async function assertNewRunFolder(dir: string, flag: string, what = 'a new run'): Promise<void> {
+  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    if (error.code === 'ENOTDIR') throw new UserError(`${dir} is a file, where ${what} needs a folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
+    throw error;
+  });
+  if (names.length === 0) return;
+  // A folder a live process is writing: name that process (its own lock says who and since when).
+  await assertNotHeld(dir);
+  const shown = displayFolder(dir);
+  if (names.includes(RUN_MANIFEST)) {
+    const manifest = await readRunManifest(dir).catch(() => null);
+    const state = manifest ? `run ${manifest.name}, ${manifest.status === 'training' ? 'not finished' : manifest.status}` : 'a run';
+    throw new UserError(`${shown} already holds ${state}; ${what} needs a new or empty folder`, {
+      where: { file: path.join(dir, RUN_MANIFEST), flag },
+      hint: manifest?.status === 'training' ? `Continue it with \`digits train --resume --run ${shown}\`, or give --${flag} a new folder.` : `Give --${flag} a new folder (or leave it out for one under runs/); that run stays as it is.`,
+    });
+  }
+  const listed = names.slice(0, 4).join(', ') + (names.length > 4 ? `, … (${names.length} in all)` : '');
+  throw new UserError(`${shown} already holds files (${listed}); ${what} needs a new or empty folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
+}
+
+function displayFolder(dir: string): string {
+  const rel = path.relative(process.cwd(), dir);
+  return rel === '' ? '.' : rel.startsWith('..') ? dir : rel;
+}
 
 export async function writeRunManifest(runDir: string, manifest: RunManifest): Promise<void> {
   await writeJsonAtomic(path.join(runDir, RUN_MANIFEST), manifest);

@@ -11,6 +11,7 @@
  * same folder continues: finished rungs are kept, trials that were running are resumed from
  * their last finished epoch.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -25,6 +26,7 @@ import { maxOf, minOf, sampleTrial, trialMember, type SearchSpace, type TrialPar
 import type { TrainEvent, TrainResult } from '../training/train-member.js';
 import { runWorkerJobs, type WorkerJob, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { deriveSeed } from '../data/random.js';
+import { assertNewRunFolder } from '../runs/manifest.js';
 
 export const SEARCH_FILE = 'search.json';
 export const SEARCH_ENSEMBLE_FILE = 'ensemble.json';
@@ -182,6 +184,8 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
   const emit = options.onEvent ?? (() => {});
   const dir = path.resolve(options.out);
   const searchFile = path.join(dir, SEARCH_FILE);
+  // --out continues the search in it, or starts one in a new or empty folder: never into a run or other files.
+  if (!existsSync(searchFile)) await assertNewRunFolder(dir, 'out', 'a new search');
   const datasetDir = await resolveDatasetDir(options.data);
   await assertSourcesUnchanged(datasetDir);
   const dataset = await loadDataset(datasetDir);

@@ -4,6 +4,7 @@
  * others. The run folder holds one sub-folder per member and `run.json`, which everything
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol
 import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
-import { RUN_MANIFEST, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -146,6 +147,8 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
 }
 
 async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {
+  // A new run never trains over another: its members, evaluation and submission would mix.
+  if (!options.resume && existsSync(path.join(options.runDir, RUN_MANIFEST))) await assertNewRunFolder(options.runDir, 'run');
   const started = Date.now();
   const runDir = options.runDir;
   const datasetDir = await resolveDatasetDir(options.data);

@@ -4,7 +4,7 @@
  * folder records its ensemble and data) finishes the run, keeping the first epoch as it was.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -163,4 +163,37 @@ test('a second `digits train` into the same run folder fails, naming the first; 
   // And the first finishes normally
   expect(await firstExit).toBe(0);
   expect(JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')).status).toBe('finished');
+}, 180_000);
+
+test('a new run is refused in a folder holding a run or other files, and the run there is left as it was', async () => {
+  // Given the finished run of the first test, and a folder holding a note
+  const finished = path.join(dir, 'run');
+  const before = await readFile(path.join(finished, 'run.json'), 'utf8');
+  expect(JSON.parse(before).status).toBe('finished');
+  const notes = path.join(dir, 'notes');
+  await mkdir(notes, { recursive: true });
+  await writeFile(path.join(notes, 'notes.txt'), 'mine');
+  const attempt = async (args: string[]) => {
+    const child = spawn(process.execPath, ['bin/run.js', ...args], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (chunk) => (err += chunk));
+    return { code: await new Promise<number | null>((resolve) => child.on('exit', resolve)), err };
+  };
+
+  // When a new run is trained into either, or a search started in the run's folder
+  const over = await attempt(['train', '--ensemble', ensembleFile(), '--data', competition, '--run', finished, '--concurrency', '1']);
+  const among = await attempt(['train', '--ensemble', ensembleFile(), '--data', competition, '--run', notes, '--concurrency', '1']);
+  const space = path.join(dir, 'space.json');
+  await writeFile(space, JSON.stringify({ preset: 'mlp', start: 'scratch', optimizer: 'adam', learningRate: 1e-3, epochs: 1, batchSize: 32 }));
+  const search = await attempt(['search', '--data', competition, '--space', space, '--trials', '1', '--out', finished]);
+
+  // Then each is refused, naming the folder and what to do, and nothing there changed
+  expect(over.code, over.err).toBe(2);
+  expect(over.err).toMatch(/already holds run run, finished; a new run needs a new or empty folder \(.*run\.json, flag --run\)\n {2}hint: Give --run a new folder/);
+  expect(among.code).toBe(2);
+  expect(among.err).toMatch(/already holds files \(notes\.txt\); a new run needs a new or empty folder \(flag --run\)/);
+  expect(search.code, search.err).toBe(2);
+  expect(search.err).toMatch(/already holds run run, finished; a new search needs a new or empty folder \(.*flag --out\)/);
+  expect(await readFile(path.join(finished, 'run.json'), 'utf8')).toBe(before);
+  expect(await readdir(notes)).toEqual(['notes.txt']);
 }, 180_000);
