@@ -71,3 +71,17 @@ export async function removeStaleTempFiles(dir: string, depth = 3): Promise<stri
   }
   return removed;
 }
+
+/**
+ * Why `writeFileAtomic(file, …)` failed, in words about `file`: the error's own text names the
+ * temp file the write went through (`open '…/x.html.tmp-24338-f12a9176'`), which the user never named.
+ */
+export function writeFailure(error: unknown, file: string): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `the folder ${path.dirname(file)} does not exist`;
+  if (code === 'EISDIR') return 'it is a folder';
+  if (code === 'ENOTDIR') return `${path.dirname(file)} is not a folder`;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'permission denied';
+  if (code === 'ENOSPC') return 'the disk is full';
+  return (error as Error).message;
+}

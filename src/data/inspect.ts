@@ -6,7 +6,7 @@
  * pixels); the same grid can be written as a PNG.
  */
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFailure, writeFileAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import { type Dataset, type Images, type PixelDtype, type PixelScale, assertSourcesUnchanged, loadDataset } from './dataset.js';
 import type { Orientation } from './orientation.js';
@@ -341,7 +341,7 @@ export async function writeDigitGridPng(file: string, tiles: DigitTile[], option
 export async function writePngFile(file: string, png: Uint8Array, flag: string): Promise<void> {
   assertPngName(file, flag);
   await writeFileAtomic(file, png).catch((error: Error) => {
-    throw new UserError(`cannot write ${file}: ${error.message}`, { where: { file, flag }, hint: 'Check that the folder exists and is writable.' });
+    throw new UserError(`cannot write ${file}: ${writeFailure(error, file)}`, { where: { file, flag }, hint: 'Check that the folder exists and is writable.' });
   });
 }
 

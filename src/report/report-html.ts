@@ -11,7 +11,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFailure, writeFileAtomic } from '../atomic-file.js';
 import { digitGridPng } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, cvVariant, percent } from '../evaluation/dashboard-model.js';
@@ -276,21 +276,27 @@ export const REPORT_FILE = 'report.html';
 export async function writeReport(options: WriteReportOptions): Promise<Omit<WrittenReport, 'html'>> {
   const runDir = path.resolve(options.run);
   const report = await readRunEvaluation(runDir, 'report on');
-  const { source, note } = await digitSourceForReport(report, runDir);
-  const built = await buildReportHtml(report, { digits: source, note });
   // --out naming an existing folder, or any path ending in a slash (a folder, made if missing), means report.html in it.
   let file = path.resolve(options.out ?? path.join(runDir, REPORT_FILE));
-  if (options.out && /[\\/]$/.test(options.out)) {
-    await mkdir(file, { recursive: true }).catch(() => {});
-    file = path.join(file, REPORT_FILE);
-  } else if ((await stat(file).catch(() => null))?.isDirectory()) file = path.join(file, REPORT_FILE);
+  const folder = options.out !== undefined && (/[\\/]$/.test(options.out) || (await stat(file).catch(() => null))?.isDirectory() === true);
+  if (folder) file = path.join(file, REPORT_FILE);
+  // An HTML page under another kind of name would replace that file (`--out train.csv` did): refused before any work.
+  if (!/\.html?$/i.test(file)) {
+    throw new UserError(`--out ${options.out} would put an HTML report under a name that is not .html`, {
+      where: { file, flag: 'out' },
+      hint: `Name it ${file.replace(/\.[^./\\]*$/, '')}.html, or give a folder to write ${REPORT_FILE} into.`,
+    });
+  }
+  const { source, note } = await digitSourceForReport(report, runDir);
+  const built = await buildReportHtml(report, { digits: source, note });
+  if (options.out && /[\\/]$/.test(options.out)) await mkdir(path.dirname(file), { recursive: true }).catch(() => {});
   try {
     // Atomic: a failed write leaves neither a half-written report nor its temp file.
     await writeFileAtomic(file, built.html);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const hint = code === 'ENOENT' ? `Create the folder ${path.dirname(file)} first, or pass another --out.` : code === 'EISDIR' ? 'Pass a file name with --out.' : 'Check that the folder is writable, or pass another --out.';
-    throw new UserError(`cannot write ${file}: ${(error as Error).message}`, { where: { file, flag: 'out' }, hint });
+    throw new UserError(`cannot write ${file}: ${writeFailure(error, file)}`, { where: { file, flag: 'out' }, hint });
   }
   return { file, bytes: Buffer.byteLength(built.html), charts: built.charts, images: built.images, note };
 }

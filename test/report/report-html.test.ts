@@ -135,7 +135,12 @@ describe('writeReport', () => {
       expect(slashed.file).toBe(path.join(dir, 'new-folder', 'report.html'));
       // When --out is in a folder that does not exist, Then the error names --out and says what to do
       const missing = path.join(dir, 'nope', 'r.html');
-      await expect(writeReport({ run, out: missing })).rejects.toMatchObject({ where: { file: missing, flag: 'out' }, hint: expect.stringMatching(/Create the folder/) });
+      await expect(writeReport({ run, out: missing })).rejects.toMatchObject({ message: `cannot write ${missing}: the folder ${path.dirname(missing)} does not exist`, where: { file: missing, flag: 'out' }, hint: expect.stringMatching(/Create the folder/) });
+      // When --out names a file that is not .html (the competition's train.csv, a run.json), Then it is refused and the file kept
+      await writeFile(path.join(dir, 'train.csv'), 'label,pixel0\n');
+      await expect(writeReport({ run, out: path.join(dir, 'train.csv') })).rejects.toMatchObject({ message: expect.stringMatching(/would put an HTML report under a name that is not \.html/), where: { flag: 'out' }, hint: `Name it ${path.join(dir, 'train')}.html, or give a folder to write report.html into.` });
+      expect(await readFile(path.join(dir, 'train.csv'), 'utf8')).toBe('label,pixel0\n');
+      await rm(path.join(dir, 'train.csv'));
       // And no file, temp or otherwise, is left beside the targets
       expect((await readdir(dir)).sort()).toEqual(['new-folder', 'reports', 'run']);
       expect(await readdir(out)).toEqual(['report.html']);
