@@ -15,10 +15,17 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * A member's init checkpoint: as given if it exists from the cwd, else inside the package.
- * (An ensemble file's relative inits were already tried against the file's folder: `resolveEnsemble`.)
+ * A member's init checkpoint. A relative path that names a shipped checkpoint
+ * (`checkpoints/mnist-noisy/seed002`: the starts of quick, full, auto and search) is that
+ * shipped checkpoint, whatever the working folder holds; any other relative path is from the
+ * working folder. (An ensemble file's relative inits were already tried against the file's
+ * folder: `resolveEnsemble`.) Until session 34 the working folder came first, so a checkpoint
+ * pretrained there under the shipped one's name (pretrain's default --out is
+ * `checkpoints/mnist-clean/<preset>`) silently replaced it in every run and search.
  */
 export async function resolveInit(init: string): Promise<string> {
+  const shipped = path.join(PACKAGE_ROOT, init);
+  if (!path.isAbsolute(init) && (await exists(path.join(shipped, 'COMPLETE')))) return shipped;
   const found = await findCheckpoint(init);
   if (found) return found;
   throw new UserError(`the init checkpoint ${init} does not exist: looked in the working folder (${path.resolve(init)}) and among the shipped checkpoints (${path.join(PACKAGE_ROOT, init)})`, {

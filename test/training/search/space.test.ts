@@ -1,11 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, realpath, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../../src/errors.js';
 import { createRandom } from '../../../src/data/random.js';
 import { memberFromInput } from '../../../src/ensemble/ensemble-spec.js';
 import { readVerifiedMetadata } from '../../../src/model/checkpoint.js';
-import { PACKAGE_ROOT } from '../../../src/model/shipped.js';
+import { PACKAGE_ROOT, resolveInit } from '../../../src/model/shipped.js';
 import { parseSearchSpace, sampleRange, sampleTrial, searchSpaceFromJson, startCheckpoints, trialMember } from '../../../src/training/search/space.js';
 
 describe('sampling', () => {
@@ -91,6 +93,25 @@ describe('validation names the key', () => {
 });
 
 describe('shipped starting points', () => {
+  test('a start\'s checkpoint is the shipped one even when the working folder holds a checkpoint of that name; other relative inits are from the working folder', async () => {
+    // Given a working folder where a checkpoint was pretrained under the noisy start's name (pretrain's default --out does that), and one of its own
+    const work = await mkdtemp(path.join(os.tmpdir(), 'digits-shadow-'));
+    const cwd = process.cwd();
+    try {
+      await cp(path.join(PACKAGE_ROOT, 'checkpoints/mnist-clean/seed002'), path.join(work, 'checkpoints/mnist-noisy/seed002'), { recursive: true });
+      await cp(path.join(PACKAGE_ROOT, 'checkpoints/mnist-clean/seed002'), path.join(work, 'checkpoints/mine'), { recursive: true });
+      process.chdir(work);
+      // When the start's init and the other are resolved there
+      // Then the start is the shipped checkpoint, and the user's own path is theirs
+      expect(await resolveInit('checkpoints/mnist-noisy/seed002')).toBe(path.join(PACKAGE_ROOT, 'checkpoints/mnist-noisy/seed002'));
+      expect(await realpath(await resolveInit('checkpoints/mine'))).toBe(await realpath(path.join(work, 'checkpoints/mine')));
+      expect(await resolveInit(path.join(work, 'checkpoints/mnist-noisy/seed002'))).toBe(path.join(work, 'checkpoints/mnist-noisy/seed002'));
+    } finally {
+      process.chdir(cwd);
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+
   test('a start\'s checkpoints: the first, then its complete numbered siblings in number order', async () => {
     const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
     const os = await import('node:os');
