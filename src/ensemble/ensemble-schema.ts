@@ -112,6 +112,9 @@ export const MemberSchema = z
     if (member.l2 !== undefined && member.init !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['l2'], message: 'applies to models built fresh; a member with "init" keeps the regularisers of its checkpoint' });
     }
+    if (member.freezeUpTo !== undefined && member.init === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['freezeUpTo'], message: 'freezes layers of the checkpoint in "init", and this member has none (a model built fresh trains every layer; it was ignored)' });
+    }
   })
   .describe('One member: a preset and overrides of its recipe.');
 

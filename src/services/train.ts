@@ -285,8 +285,20 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
         ...(outcome.value.stoppedAtDeadline ? { stoppedAtDeadline: true } : {}),
       };
     });
+    // Not one member trained: the run failed (run.json says so, and the command ends with an error line, not a result).
+    if (results.length > 0 && results.every((r) => !r.ok)) {
+      const first = results[0]!;
+      const error = `every member failed (${results.length === 1 ? '' : `${first.name}: `}${(first.error ?? 'no error recorded').split('\n')[0]}${results.length > 1 ? `; ${results.length - 1} more in ${RUN_MANIFEST}` : ''})`;
+      await finish({ status: 'failed', members: results, error });
+      throw new UserError(`run ${manifest.name}: ${error}`, {
+        where: { file: path.join(runDir, RUN_MANIFEST) },
+        hint: 'Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint) and train again into a new run folder.',
+        exitCode: 1,
+      });
+    }
     return await finish({ status: 'finished', members: results });
   } catch (error) {
+    if (manifest.status === 'failed') throw error;
     await finish({ status: 'failed', error: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
     throw error;
   }

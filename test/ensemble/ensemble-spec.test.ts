@@ -110,5 +110,7 @@ describe('L2 weight decay', () => {
     expect(regularised.map((l) => l.getClassName())).toEqual([...Array(7).fill('Conv2D'), 'Dense', 'Dense']);
     model.dispose();
     expect(() => ensembleFromJson(JSON.stringify({ members: [{ preset: 'mlp', l2: 1e-4, init: 'x' }] }))).toThrow(/members\[0\]\.l2/);
+    // and freezeUpTo without init (nothing to freeze: it was ignored) is refused, naming the key
+    expect(() => ensembleFromJson(JSON.stringify({ members: [{ preset: 'mlp', freezeUpTo: 'dense_1' }] }))).toThrow(/members\[0\]\.freezeUpTo.*freezes layers of the checkpoint in "init", and this member has none/);
   });
 });

@@ -207,8 +207,10 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     const admin = new Redis(redis.url);
     await admin.flushall();
     admin.disconnect();
-    // Then the run ends with the member failed and says what to do
-    const { manifest } = await done;
+    // Then the run fails (its one member failed) and says what to do; run.json records it
+    await expect(done).rejects.toThrow(/every member failed \(job .* is no longer in the queue .*--resume/);
+    const manifest = JSON.parse(await readFile(path.join(runDir('vanished'), 'run.json'), 'utf8'));
+    expect(manifest.status).toBe('failed');
     expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: false, error: expect.stringMatching(/no longer in the queue .*--resume/) })]);
   });
 

@@ -197,3 +197,29 @@ test('a new run is refused in a folder holding a run or other files, and the run
   expect(await readFile(path.join(finished, 'run.json'), 'utf8')).toBe(before);
   expect(await readdir(notes)).toEqual(['notes.txt']);
 }, 180_000);
+
+test('a run whose every member fails ends with an error line and exit 1, and run.json says failed', async () => {
+  // Given an ensemble whose one member cannot be trained as configured (an mlp starting from a seed002 checkpoint)
+  const file = path.join(dir, 'frozen.json');
+  await writeFile(file, JSON.stringify({ name: 'frozen', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'only', epochs: 1, init: 'checkpoints/mnist-clean/seed002' }] }));
+  const runDir = path.join(dir, 'frozen');
+  // When it is trained, with --json too
+  const run = async (args: string[]) => {
+    const child = spawn(process.execPath, ['bin/run.js', 'train', '--ensemble', file, '--data', competition, '--concurrency', '1', ...args], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    return { code: await new Promise<number | null>((resolve) => child.on('exit', resolve)), out, err };
+  };
+  const plain = await run(['--run', runDir]);
+  const json = await run(['--run', `${runDir}-json`, '--json']);
+  // Then each ends with an error naming the cause, exit 1, and run.json records the run as failed
+  expect(plain.code, plain.err).toBe(1);
+  expect(plain.err).toMatch(/error: run frozen: every member failed \(init checkpoint .* is a seed002 network, but member only uses preset mlp\) \(.*run\.json\)\n {2}hint: Nothing was trained/);
+  expect(json.code).toBe(1);
+  const last = JSON.parse(json.out.trim().split('\n').at(-1)!);
+  expect(last).toMatchObject({ type: 'error', error: expect.stringMatching(/every member failed/) });
+  const manifest = JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8'));
+  expect(manifest).toMatchObject({ status: 'failed', error: expect.stringMatching(/^every member failed/), members: [expect.objectContaining({ name: 'only', ok: false })] });
+}, 180_000);
