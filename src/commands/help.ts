@@ -33,6 +33,7 @@ export default class HelpCommand extends DigitsCommand {
       return;
     }
     if (words.length > 0) commandCatalog(this.config, words); // an unknown command or topic is a UserError naming the closest
-    await new DigitsHelp(this.config, { all: flags['nested-commands'] }).showHelp(['help', ...words]);
+    // oclif's showHelp takes the command's id (topics joined by ':'), whatever the topic separator the user types
+    await new DigitsHelp(this.config, { all: flags['nested-commands'] }).showHelp(['help', ...(words.length > 0 ? [words.join(':')] : [])]);
   }
 }

@@ -411,6 +411,10 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const { stdout } = await exec(process.execPath, [bin, 'help', 'run'], { cwd: work, env });
     expect(stdout).toContain('$ digits run');
     expect(stdout).toContain('--folds=<value>');
+    // a command under a topic, as typed (words): that command's help, not the topic's
+    const nested = await exec(process.execPath, [bin, 'help', 'runs', 'compare'], { cwd: work, env });
+    expect(nested.stdout).toContain('$ digits runs compare A B');
+    expect((await exec(process.execPath, [bin, 'help', 'data', 'practice'], { cwd: work, env })).stdout).toContain('$ digits data practice');
     // the help command's own usage when it is the one asked about (oclif printed the root help)
     for (const argv of [['help', '-h'], ['help', '--help'], ['help', 'help']]) {
       const own = await exec(process.execPath, [bin, ...argv], { cwd: work, env });
