@@ -128,17 +128,24 @@ export async function resolveDatasetDir(dir: string): Promise<string> {
   const nested = join(absolute, DEFAULT_DATASET_SUBDIR);
   if (await exists(join(nested, MANIFEST_FILE))) return nested;
   // A file where the competition's folder is meant (`--data comp/train.csv`): name the folder.
-  const isFile = await stat(absolute).then((s) => s.isFile(), () => false);
+  const found = await stat(absolute).catch(() => null);
+  if (!found) {
+    throw new UserError(`there is no folder ${absolute}`, {
+      where: { flag: 'data' },
+      hint: 'Check the path: --data takes the folder holding the competition\'s train.csv (or build a practice one with digits data practice --recipe uniform).',
+    });
+  }
+  const isFile = found.isFile();
   if (isFile) {
     const folder = dirname(absolute);
     const imported = (await exists(join(folder, MANIFEST_FILE))) || (await exists(join(folder, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE)));
     throw new UserError(`${absolute} is a file, where the competition's folder (the one holding train.csv) is expected`, {
-      where: { file: absolute },
+      where: { file: absolute, flag: 'data' },
       hint: imported ? `Give its folder instead: ${relativeOrAbsolute(folder)}` : `Import its folder first (digits data import ${relativeOrAbsolute(folder)}), then give that folder.`,
     });
   }
   throw new UserError(`no imported dataset in ${absolute}`, {
-    where: { file: absolute },
+    where: { file: absolute, flag: 'data' },
     hint: `Import the competition first: digits data import ${dir} (or digits data practice --recipe uniform for a practice one).`,
   });
 }
