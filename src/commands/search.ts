@@ -31,7 +31,7 @@ export default class Search extends DigitsCommand {
     ...seedFlag,
     ...queueFlag,
     space: Flags.string({ description: 'Search space JSON file (default: the shipped spaces/default.json).' }),
-    trials: Flags.integer({ description: 'Trials to sample (at most).', default: 12, min: 1 }),
+    trials: Flags.integer({ description: 'Trials to sample, at most (default 12; a continued search keeps its own unless this is given).', min: 1 }),
     budget: Flags.string({ description: 'Minutes after which no new trial or rung starts (running ones finish).' }),
     scheduler: Flags.string({ description: 'random: every trial to its sampled epochs; asha: asynchronous successive halving over epochs.', options: ['random', 'asha'], default: 'asha' }),
     eta: Flags.integer({ description: 'ASHA reduction factor η: rungs at r, rη, rη²… epochs, the top 1/η of a rung promoted.', default: 3, min: 2 }),

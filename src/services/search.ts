@@ -26,9 +26,12 @@ import { maxOf, minOf, sampleTrial, trialMember, type SearchSpace, type TrialPar
 import type { TrainEvent, TrainResult } from '../training/train-member.js';
 import { runWorkerJobs, type WorkerJob, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { deriveSeed } from '../data/random.js';
-import { assertNewRunFolder } from '../runs/manifest.js';
+import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
 
 export const SEARCH_FILE = 'search.json';
+
+/** Trials of a new search when --trials is not given. */
+export const DEFAULT_TRIALS = 12;
 export const SEARCH_ENSEMBLE_FILE = 'ensemble.json';
 
 export interface SearchOptions {
@@ -40,8 +43,8 @@ export interface SearchOptions {
   /** the search folder */
   out: string;
   scheduler: SchedulerKind;
-  /** at most this many trials */
-  trials: number;
+  /** at most this many trials (default: a continued search's own, else DEFAULT_TRIALS) */
+  trials?: number;
   /** stop starting jobs after this many seconds (running ones finish) */
   budgetSeconds?: number;
   /** ASHA's reduction factor η (default 3) */
@@ -184,8 +187,8 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
   const emit = options.onEvent ?? (() => {});
   const dir = path.resolve(options.out);
   const searchFile = path.join(dir, SEARCH_FILE);
-  // --out continues the search in it, or starts one in a new or empty folder: never into a run or other files.
-  if (!existsSync(searchFile)) await assertNewRunFolder(dir, 'out', 'a new search');
+  // --out continues the search in it, or starts one: never inside a run's folder (its files would mix with the run's).
+  if (!existsSync(searchFile) && existsSync(path.join(dir, RUN_MANIFEST))) await assertNewRunFolder(dir, 'out', 'a new search');
   const datasetDir = await resolveDatasetDir(options.data);
   await assertSourcesUnchanged(datasetDir);
   const dataset = await loadDataset(datasetDir);
@@ -210,7 +213,9 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
         : previous.scheduler !== options.scheduler
           ? `the ${previous.scheduler} scheduler`
           : JSON.stringify(previous.space) !== JSON.stringify(options.space)
-            ? `another space (${previous.spaceFile})`
+            ? path.resolve(previous.spaceFile) === path.resolve(options.spaceFile)
+              ? `other contents of ${previous.spaceFile} (the file was edited since)`
+              : `another space (${previous.spaceFile})`
             : previous.seed !== options.seed
               ? `seed ${previous.seed}`
               : previous.eta !== eta
@@ -226,7 +231,15 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
     // Interrupted trials go on from their last epoch; failed ones are tried again (the output
     // says to run the command again once their cause is fixed).
     for (const t of previous.trials) if (t.state === 'running' || t.state === 'pending' || t.state === 'failed') t.state = 'paused';
-    state = { ...previous, maxTrials: Math.max(previous.maxTrials, options.trials), command: options.command };
+    // Its own limit unless --trials says otherwise (a continuation without it drew more, up to the default);
+    // trials drawn already cannot be taken back.
+    if (options.trials !== undefined && options.trials < previous.trials.length) {
+      throw new UserError(`the search in ${dir} has drawn ${previous.trials.length} trials already; --trials ${options.trials} cannot take them back`, {
+        where: { flag: 'trials', file: searchFile },
+        hint: `Leave --trials out to continue it as it was (${previous.maxTrials}), or give at least ${previous.trials.length}.`,
+      });
+    }
+    state = { ...previous, maxTrials: options.trials ?? previous.maxTrials, command: options.command };
   } else {
     state = {
       format: 'digits-search',
@@ -234,7 +247,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
       scheduler: options.scheduler,
       eta,
       rungs,
-      maxTrials: options.trials,
+      maxTrials: options.trials ?? DEFAULT_TRIALS,
       seed: options.seed,
       spaceFile: options.spaceFile,
       space: options.space,

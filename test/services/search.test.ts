@@ -85,6 +85,22 @@ function search(out: string) {
   });
 }
 
+test('a continued search keeps its own --trials unless given: more are drawn on request, fewer than drawn are refused; an edited space file is named as edited', async () => {
+  // Given a finished random search of one trial
+  const out = path.join(dir, 'continued');
+  const base = { data: competition, space: parseSearchSpace(spaceJson), spaceFile: path.join(dir, 'space.json'), out, scheduler: 'random' as const, top: 1, concurrency: 1, backend: 'wasm' as const, seed: 2, command: 'test' };
+  await runSearch({ ...base, trials: 1 });
+  // When it is run again without --trials, Then it draws nothing more (it drew up to the default 12)
+  const again = await runSearch(base);
+  expect(again.leaderboard).toHaveLength(1);
+  expect((JSON.parse(await readFile(again.searchFile, 'utf8')) as SearchFile).maxTrials).toBe(1);
+  // When --trials asks for more, Then they are drawn; fewer than drawn is refused naming --trials
+  expect((await runSearch({ ...base, trials: 2 })).leaderboard).toHaveLength(2);
+  await expect(runSearch({ ...base, trials: 1 })).rejects.toMatchObject({ message: expect.stringMatching(/has drawn 2 trials already; --trials 1 cannot take them back/), where: expect.objectContaining({ flag: 'trials' }) });
+  // And a space file edited since says so, rather than naming the same file as "another space"
+  await expect(runSearch({ ...base, space: parseSearchSpace({ ...spaceJson, batchSize: 16 }) })).rejects.toThrow(/was started with other contents of .*space\.json \(the file was edited since\)/);
+});
+
 test('ASHA search killed mid-run continues where it stopped when run again with the same --out', async () => {
   const out = path.join(dir, 'asha');
   const read = async () => JSON.parse(await readFile(path.join(out, 'search.json'), 'utf8')) as SearchFile;
