@@ -16,7 +16,15 @@ function cvCell(run: RunSummary): string {
 }
 
 /** What the held-out column says of a run without held-out figures. */
-const STATE_CELL: Record<RunState, string> = { training: 'training…', interrupted: 'interrupted', failed: 'failed', trained: 'not evaluated', evaluated: '—' };
+const STATE_CELL: Record<RunState, string> = {
+  training: 'training…',
+  interrupted: 'interrupted',
+  failed: 'failed',
+  trained: 'not evaluated',
+  evaluated: '—',
+  'evaluation-damaged': 'evaluation damaged',
+  'evaluation-outdated': 'evaluation outdated',
+};
 
 function heldOutCell(run: RunSummary): string {
   if (!run.heldOut) return STATE_CELL[run.state];
