@@ -31,6 +31,13 @@ function heldOutCell(run: RunSummary): string {
   return run.weighted ? `${pct(run.heldOut.accuracy)} (weighted ${pct(run.weighted.accuracy)})` : pct(run.heldOut.accuracy);
 }
 
+/** The members the run trains, and how many failed, or while it has no outcomes, how many saved a checkpoint so far. */
+function membersCell(run: RunSummary): string {
+  if (run.failed) return `${run.members} (${run.failed} failed)`;
+  const unfinished = run.state === 'training' || run.state === 'interrupted';
+  return unfinished || run.checkpointed < run.members ? `${run.members} (${run.checkpointed} with a checkpoint)` : String(run.members);
+}
+
 const time = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`);
 
 export function formatRunsTable(runs: RunSummary[]): string {
@@ -39,7 +46,7 @@ export function formatRunsTable(runs: RunSummary[]): string {
     r.createdAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
     time(r.seconds),
     r.validation,
-    `${r.members}${r.failed ? ` (${r.failed} failed)` : ''}`,
+    membersCell(r),
     cvCell(r),
     heldOutCell(r),
     r.test ? pct(r.test.accuracy) : '—',
@@ -54,7 +61,7 @@ export function formatRunComparison(c: RunComparison): string {
     side('created (UTC)', c.a.createdAt, c.b.createdAt),
     side('training time', time(c.a.seconds), time(c.b.seconds)),
     side('validation', c.a.validation, c.b.validation),
-    side('members', String(c.a.members), String(c.b.members)),
+    side('members', membersCell(c.a), membersCell(c.b)),
     side('CV accuracy', cvCell(c.a), cvCell(c.b)),
     side('CV log-loss', c.a.cv ? formatMeanSd(c.a.cv.logLoss, 'loss') : '—', c.b.cv ? formatMeanSd(c.b.cv.logLoss, 'loss') : '—'),
     side('held-out accuracy', heldOutCell(c.a), heldOutCell(c.b)),

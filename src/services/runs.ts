@@ -15,6 +15,7 @@ import { submittedVariant, submittedVote, type EvaluationReport } from '../evalu
 import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
 import { RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
+import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
 
@@ -31,9 +32,18 @@ export interface RunSummary {
   seconds: number;
   ensemble: string;
   validation: string;
-  /** recipes (member entries of the ensemble) and the members trained from them */
+  /** recipes (member entries of the ensemble) */
   recipes: number;
+  /**
+   * the members the run trains, as planned in run.json before the first epoch (one per recipe,
+   * one per recipe and fold under k-fold), trained or not yet
+   */
   members: number;
+  /**
+   * of them, those with a best checkpoint: once training ended, the members that trained; while
+   * it trains or after an interruption (run.json lists no outcome yet), those that saved one so far
+   */
+  checkpointed: number;
   failed: number;
   /** k-fold runs: the ensemble's CV figures over the folds (with TTA when evaluated with it) */
   cv: { folds: number; accuracy: MeanSd; logLoss: MeanSd } | null;
@@ -192,6 +202,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
   const cv = e?.cv && cvVote ? { folds: e.cv.folds, accuracy: cvVote.accuracy, logLoss: cvVote.logLoss } : null;
   const selection = e?.ensemble.selection;
   const failed = manifest.members.filter((m) => !m.ok).length;
+  const planned = plannedMembers(manifest);
   return {
     manifest,
     evaluation: e,
@@ -203,7 +214,8 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       ensemble: manifest.ensemble?.name ?? '?',
       validation: describeValidation(manifest.ensemble?.validation),
       recipes: manifest.ensemble?.members.length ?? 0,
-      members: manifest.members.length,
+      members: planned.length,
+      checkpointed: await checkpointedMembers(dir, manifest, planned),
       failed,
       cv,
       heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
@@ -213,6 +225,23 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       note: runNote(state, dir, manifest),
     },
   };
+}
+
+/**
+ * The names of the members a run trains: run.json's plan (`splits`, written before the first
+ * epoch); for runs written before it, the outcomes, or the ensemble's entries while there are none.
+ * run.json's `members` are outcomes, empty until training ends.
+ */
+function plannedMembers(manifest: RunManifest): string[] {
+  if (manifest.splits) return manifest.splits.map((s) => s.member);
+  return (manifest.members.length ? manifest.members : manifest.ensemble?.members ?? []).map((m) => m.name);
+}
+
+/** Members with a best checkpoint: the trained outcomes, or before there are any, the complete `<member>/best/` saved so far. */
+async function checkpointedMembers(dir: string, manifest: RunManifest, planned: readonly string[]): Promise<number> {
+  if (manifest.members.length) return manifest.members.filter((m) => m.ok && m.checkpoint).length;
+  const saved = await Promise.all(planned.map((name) => exists(path.join(dir, name, 'best', COMPLETE_MARKER))));
+  return saved.filter(Boolean).length;
 }
 
 /** An unfinished run's state, or a trained run's evaluation (what it says depends on it). */

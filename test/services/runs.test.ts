@@ -141,6 +141,32 @@ describe('digits runs', () => {
     }
   });
 
+  test('an interrupted run counts the members it plans, and how many saved a checkpoint, not its outcomes (none until training ends)', async () => {
+    // Given a copy of the 2-member run as an interruption leaves it: run.json says training with no
+    // outcomes yet, m1 has saved its best checkpoint and m2 none
+    const copy = path.join(runsDir(), 'x-halfway');
+    await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+    await rm(path.join(copy, 'evaluation.json'));
+    await rm(path.join(copy, 'm2'), { recursive: true });
+    const manifest = JSON.parse(await readFile(path.join(copy, 'run.json'), 'utf8'));
+    await writeFile(path.join(copy, 'run.json'), JSON.stringify({ ...manifest, status: 'training', finishedAt: null, members: [] }));
+    try {
+      // When the runs are listed and the copy compared with its original
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      const c = await compareRuns({ a: 'second', b: 'x-halfway', runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then it has 2 members, 1 with a checkpoint, where the finished original has 2 trained
+      expect(runs.find((r) => r.dir === copy)).toMatchObject({ state: 'interrupted', members: 2, checkpointed: 1, failed: 0 });
+      expect(runs.find((r) => r.dir === path.join(runsDir(), 'second'))).toMatchObject({ members: 2, checkpointed: 2 });
+      expect([c.a.members, c.b.members, c.b.checkpointed]).toEqual([2, 2, 1]);
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(stdout).toMatch(/shared 25%\s+2 \(1 with a checkpoint\)\s+—\s+interrupted/);
+      const compared = await runCommand(RunsCompareCommand, ['second', 'x-halfway', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(compared.stdout).toMatch(/\nmembers\s+2\s+2 \(1 with a checkpoint\)\n/);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
   test.each([
     [
       'incomplete (heldOutRows renamed)',
