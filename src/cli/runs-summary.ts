@@ -1,4 +1,5 @@
 /** The plain-text tables of `digits runs` and `digits runs compare`. */
+import path from 'node:path';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 import type { RunComparison, RunState, RunSummary } from '../services/runs.js';
 
@@ -38,11 +39,21 @@ function membersCell(run: RunSummary): string {
   return unfinished || run.checkpointed < run.members ? `${run.members} (${run.checkpointed} with a checkpoint)` : String(run.members);
 }
 
+/**
+ * A run as the tables name it: run.json's name, and its folder first when that differs (a
+ * copied run folder keeps the name of the run it was copied from, so copies are told apart
+ * by their folders).
+ */
+function runLabel(run: RunSummary): string {
+  const folder = path.basename(run.dir);
+  return folder === run.name ? run.name : `${folder} (run ${run.name})`;
+}
+
 const time = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`);
 
 export function formatRunsTable(runs: RunSummary[]): string {
   const rows = runs.map((r) => [
-    r.name,
+    runLabel(r),
     r.createdAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
     time(r.seconds),
     r.validation,
@@ -57,7 +68,7 @@ export function formatRunsTable(runs: RunSummary[]): string {
 
 export function formatRunComparison(c: RunComparison): string {
   const side = (label: string, a: string, b: string) => [label, a, b];
-  let out = `${table(['', c.a.name, c.b.name], [
+  let out = `${table(['', runLabel(c.a), runLabel(c.b)], [
     side('created (UTC)', c.a.createdAt, c.b.createdAt),
     side('training time', time(c.a.seconds), time(c.b.seconds)),
     side('validation', c.a.validation, c.b.validation),
@@ -74,8 +85,8 @@ export function formatRunComparison(c: RunComparison): string {
     if (r.in !== 'both') recipeRows.push([r.name, r.in === 'a' ? 'present' : 'absent', r.in === 'b' ? 'present' : 'absent']);
     for (const d of r.differences) recipeRows.push([`${r.name}.${d.key}`, d.a, d.b]);
   }
-  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', c.a.name, c.b.name], recipeRows)}\n` : '\nthe recipes are the same\n';
-  out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows; with TTA where the run submits with it):\n${table(['recipe', c.a.name, c.b.name], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
-  out += `\nmembers, each on its own held-out rows (with TTA where the run submits with it):\n${table(['member', c.a.name, c.b.name], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
+  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', runLabel(c.a), runLabel(c.b)], recipeRows)}\n` : '\nthe recipes are the same\n';
+  out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows; with TTA where the run submits with it):\n${table(['recipe', runLabel(c.a), runLabel(c.b)], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
+  out += `\nmembers, each on its own held-out rows (with TTA where the run submits with it):\n${table(['member', runLabel(c.a), runLabel(c.b)], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
   return out;
 }

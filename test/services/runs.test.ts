@@ -141,6 +141,23 @@ describe('digits runs', () => {
     }
   });
 
+  test('copies of a run folder are told apart by their folders in the table and in compare', async () => {
+    // Given two copies of the run "second" beside it, each keeping its run.json's name
+    const copies = ['copy-a', 'copy-b'].map((name) => path.join(runsDir(), name));
+    for (const copy of copies) await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+    try {
+      // When the runs are listed and the copies compared
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      const compared = await runCommand(RunsCompareCommand, ['copy-a', 'copy-b', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      // Then each copy's row names its folder and the run it is a copy of; the original keeps its name
+      expect(stdout.split('\n').map((line) => line.split(/\s{2,}/)[0])).toEqual(['run', 'first', 'copy-a (run second)', 'copy-b (run second)', 'second', '']);
+      // and compare's columns are the two folders
+      expect(compared.stdout).toMatch(/^\s+copy-a \(run second\)\s+copy-b \(run second\)\n/);
+    } finally {
+      for (const copy of copies) await rm(copy, { recursive: true, force: true });
+    }
+  });
+
   test('an interrupted run counts the members it plans, and how many saved a checkpoint, not its outcomes (none until training ends)', async () => {
     // Given a copy of the 2-member run as an interruption leaves it: run.json says training with no
     // outcomes yet, m1 has saved its best checkpoint and m2 none
