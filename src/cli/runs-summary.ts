@@ -1,4 +1,5 @@
 /** The plain-text tables of `digits runs` and `digits runs compare`. */
+import path from 'node:path';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 import type { RunComparison, RunState, RunSummary } from '../services/runs.js';
 
@@ -16,22 +17,47 @@ function cvCell(run: RunSummary): string {
 }
 
 /** What the held-out column says of a run without held-out figures. */
-const STATE_CELL: Record<RunState, string> = { training: 'training…', interrupted: 'interrupted', failed: 'failed', trained: 'not evaluated', evaluated: '—' };
+const STATE_CELL: Record<RunState, string> = {
+  training: 'training…',
+  interrupted: 'interrupted',
+  failed: 'failed',
+  trained: 'not evaluated',
+  evaluated: '—',
+  'evaluation-damaged': 'evaluation damaged',
+  'evaluation-outdated': 'evaluation outdated',
+};
 
 function heldOutCell(run: RunSummary): string {
   if (!run.heldOut) return STATE_CELL[run.state];
   return run.weighted ? `${pct(run.heldOut.accuracy)} (weighted ${pct(run.weighted.accuracy)})` : pct(run.heldOut.accuracy);
 }
 
+/** The members the run trains, and how many failed, or while it has no outcomes, how many saved a checkpoint so far. */
+function membersCell(run: RunSummary): string {
+  if (run.failed) return `${run.members} (${run.failed} failed)`;
+  const unfinished = run.state === 'training' || run.state === 'interrupted';
+  return unfinished || run.checkpointed < run.members ? `${run.members} (${run.checkpointed} with a checkpoint)` : String(run.members);
+}
+
+/**
+ * A run as the tables name it: run.json's name, and its folder first when that differs (a
+ * copied run folder keeps the name of the run it was copied from, so copies are told apart
+ * by their folders).
+ */
+function runLabel(run: RunSummary): string {
+  const folder = path.basename(run.dir);
+  return folder === run.name ? run.name : `${folder} (run ${run.name})`;
+}
+
 const time = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`);
 
 export function formatRunsTable(runs: RunSummary[]): string {
   const rows = runs.map((r) => [
-    r.name,
+    runLabel(r),
     r.createdAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
     time(r.seconds),
     r.validation,
-    `${r.members}${r.failed ? ` (${r.failed} failed)` : ''}`,
+    membersCell(r),
     cvCell(r),
     heldOutCell(r),
     r.test ? pct(r.test.accuracy) : '—',
@@ -42,11 +68,11 @@ export function formatRunsTable(runs: RunSummary[]): string {
 
 export function formatRunComparison(c: RunComparison): string {
   const side = (label: string, a: string, b: string) => [label, a, b];
-  let out = `${table(['', c.a.name, c.b.name], [
+  let out = `${table(['', runLabel(c.a), runLabel(c.b)], [
     side('created (UTC)', c.a.createdAt, c.b.createdAt),
     side('training time', time(c.a.seconds), time(c.b.seconds)),
     side('validation', c.a.validation, c.b.validation),
-    side('members', String(c.a.members), String(c.b.members)),
+    side('members', membersCell(c.a), membersCell(c.b)),
     side('CV accuracy', cvCell(c.a), cvCell(c.b)),
     side('CV log-loss', c.a.cv ? formatMeanSd(c.a.cv.logLoss, 'loss') : '—', c.b.cv ? formatMeanSd(c.b.cv.logLoss, 'loss') : '—'),
     side('held-out accuracy', heldOutCell(c.a), heldOutCell(c.b)),
@@ -59,8 +85,8 @@ export function formatRunComparison(c: RunComparison): string {
     if (r.in !== 'both') recipeRows.push([r.name, r.in === 'a' ? 'present' : 'absent', r.in === 'b' ? 'present' : 'absent']);
     for (const d of r.differences) recipeRows.push([`${r.name}.${d.key}`, d.a, d.b]);
   }
-  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', c.a.name, c.b.name], recipeRows)}\n` : '\nthe recipes are the same\n';
-  out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows; with TTA where the run submits with it):\n${table(['recipe', c.a.name, c.b.name], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
-  out += `\nmembers, each on its own held-out rows (with TTA where the run submits with it):\n${table(['member', c.a.name, c.b.name], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
+  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', runLabel(c.a), runLabel(c.b)], recipeRows)}\n` : '\nthe recipes are the same\n';
+  out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows; with TTA where the run submits with it):\n${table(['recipe', runLabel(c.a), runLabel(c.b)], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
+  out += `\nmembers, each on its own held-out rows (with TTA where the run submits with it):\n${table(['member', runLabel(c.a), runLabel(c.b)], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
   return out;
 }

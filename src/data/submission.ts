@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { access, link, mkdir, readFile, unlink } from 'node:fs/promises';
+import { access, constants, link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { writeDurably } from '../atomic-file.js';
 import { appendJsonLine, isTornJsonLine } from './json-lines.js';
 import { parseDecimalCell } from './csv.js';
@@ -95,6 +95,35 @@ export async function ensureSubmissionsDir(dir: string): Promise<void> {
     await mkdir(root, { recursive: true });
   } catch (error) {
     throw submissionsDirError(root, error);
+  }
+}
+
+/**
+ * Checks, without creating anything, that the submissions folder can be used: a folder, or
+ * missing under a folder that can be written to (it is created when the submission is
+ * written, so a submit refused before that leaves no empty folder behind). The same
+ * UserErrors as `ensureSubmissionsDir`.
+ */
+export async function checkSubmissionsDir(dir: string): Promise<void> {
+  const root = path.resolve(dir);
+  // The folder itself, or the nearest folder above it that exists.
+  for (let existing = root; ; existing = path.dirname(existing)) {
+    let isFolder: boolean;
+    try {
+      isFolder = (await stat(existing)).isDirectory();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && path.dirname(existing) !== existing) continue;
+      throw submissionsDirError(root, error);
+    }
+    if (!isFolder) throw submissionsDirError(root, Object.assign(new Error('not a folder'), { code: 'ENOTDIR' }));
+    if (existing !== root) {
+      try {
+        await access(existing, constants.W_OK);
+      } catch (error) {
+        throw submissionsDirError(root, error);
+      }
+    }
+    return;
   }
 }
 

@@ -11,9 +11,11 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
 import type { MeanSd } from '../evaluation/cross-validation.js';
-import { EVALUATION_FILE, submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
 import { RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
+import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
 
@@ -30,9 +32,18 @@ export interface RunSummary {
   seconds: number;
   ensemble: string;
   validation: string;
-  /** recipes (member entries of the ensemble) and the members trained from them */
+  /** recipes (member entries of the ensemble) */
   recipes: number;
+  /**
+   * the members the run trains, as planned in run.json before the first epoch (one per recipe,
+   * one per recipe and fold under k-fold), trained or not yet
+   */
   members: number;
+  /**
+   * of them, those with a best checkpoint: once training ended, the members that trained; while
+   * it trains or after an interruption (run.json lists no outcome yet), those that saved one so far
+   */
+  checkpointed: number;
   failed: number;
   /** k-fold runs: the ensemble's CV figures over the folds (with TTA when evaluated with it) */
   cv: { folds: number; accuracy: MeanSd; logLoss: MeanSd } | null;
@@ -46,14 +57,17 @@ export interface RunSummary {
   differences: string[];
   /**
    * where the run is: `training` (a process holds its lock), `interrupted` (left training by a
-   * process that is gone), `failed` (no member trained), `trained` (not evaluated), `evaluated`
+   * process that is gone), `failed` (no member trained), `trained` (not evaluated), `evaluated`;
+   * `evaluation-damaged` (its evaluation.json is refused as dashboard and submit refuse it) and
+   * `evaluation-outdated` (its evaluation.json is of other members, another dataset or an
+   * earlier training) have no scores, and the note says why
    */
   state: RunState;
   /** why the run has no scores, when it has none, and the command that goes on */
   note: string | null;
 }
 
-export type RunState = 'training' | 'interrupted' | 'failed' | 'trained' | 'evaluated';
+export type RunState = 'training' | 'interrupted' | 'failed' | 'trained' | 'evaluated' | 'evaluation-damaged' | 'evaluation-outdated';
 
 export interface ListRunsOptions {
   /** folder of run folders (default ./runs) */
@@ -91,14 +105,6 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function readJson<T>(file: string): Promise<T | null> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch {
-    return null;
-  }
 }
 
 function describeValidation(v: ValidationSpec | undefined): string {
@@ -187,15 +193,16 @@ async function readRunManifestOf(dir: string): Promise<RunManifest | string | nu
 async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | string | null> {
   const manifest = await readRunManifestOf(dir);
   if (manifest === null || typeof manifest === 'string') return manifest;
-  const evaluation = await readJson<EvaluationReport>(path.join(dir, EVALUATION_FILE));
-  const e = evaluation?.format === 'digits-evaluation' ? evaluation : null;
+  const state = await runState(dir, manifest);
+  // Figures only from an evaluation of the run as it is now (never of an unfinished training).
+  const e = typeof state === 'object' && state.evaluation.kind === 'current' ? state.evaluation.report : null;
   const vote = e ? submittedVote(e) : null;
   // Figures of the variant the submission uses (with or without TTA, as evaluate chose).
   const cvVote = e?.cv ? submittedVariant(e, e.cv.ensemble, e.cv.ensemble.tta) : null;
   const cv = e?.cv && cvVote ? { folds: e.cv.folds, accuracy: cvVote.accuracy, logLoss: cvVote.logLoss } : null;
   const selection = e?.ensemble.selection;
   const failed = manifest.members.filter((m) => !m.ok).length;
-  const state = await runState(dir, manifest, e !== null);
+  const planned = plannedMembers(manifest);
   return {
     manifest,
     evaluation: e,
@@ -207,36 +214,68 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       ensemble: manifest.ensemble?.name ?? '?',
       validation: describeValidation(manifest.ensemble?.validation),
       recipes: manifest.ensemble?.members.length ?? 0,
-      members: manifest.members.length,
+      members: planned.length,
+      checkpointed: await checkpointedMembers(dir, manifest, planned),
       failed,
       cv,
       heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
       weighted: selection?.used ? selection.crossFitted : null,
       test: latestTestScore(dir, ledger, submissionsDir),
-      state,
+      state: stateName(state),
       note: runNote(state, dir, manifest),
     },
   };
 }
 
-async function runState(dir: string, manifest: RunManifest, evaluated: boolean): Promise<RunState> {
-  if (manifest.status === 'training') return (await currentHolder(dir)) ? 'training' : 'interrupted';
-  if (manifest.status === 'failed' && !manifest.members.some((m) => m.ok)) return 'failed';
-  return evaluated ? 'evaluated' : 'trained';
+/**
+ * The names of the members a run trains: run.json's plan (`splits`, written before the first
+ * epoch); for runs written before it, the outcomes, or the ensemble's entries while there are none.
+ * run.json's `members` are outcomes, empty until training ends.
+ */
+function plannedMembers(manifest: RunManifest): string[] {
+  if (manifest.splits) return manifest.splits.map((s) => s.member);
+  return (manifest.members.length ? manifest.members : manifest.ensemble?.members ?? []).map((m) => m.name);
 }
 
-function runNote(state: RunState, dir: string, manifest: RunManifest): string | null {
-  switch (state) {
+/** Members with a best checkpoint: the trained outcomes, or before there are any, the complete `<member>/best/` saved so far. */
+async function checkpointedMembers(dir: string, manifest: RunManifest, planned: readonly string[]): Promise<number> {
+  if (manifest.members.length) return manifest.members.filter((m) => m.ok && m.checkpoint).length;
+  const saved = await Promise.all(planned.map((name) => exists(path.join(dir, name, 'best', COMPLETE_MARKER))));
+  return saved.filter(Boolean).length;
+}
+
+/** An unfinished run's state, or a trained run's evaluation (what it says depends on it). */
+type LoadedState = 'training' | 'interrupted' | 'failed' | { evaluation: RunEvaluation };
+
+async function runState(dir: string, manifest: RunManifest): Promise<LoadedState> {
+  if (manifest.status === 'training') return (await currentHolder(dir)) ? 'training' : 'interrupted';
+  if (manifest.status === 'failed' && !manifest.members.some((m) => m.ok)) return 'failed';
+  return { evaluation: await readCurrentEvaluation(dir, manifest) };
+}
+
+function stateName(state: LoadedState): RunState {
+  if (typeof state === 'string') return state;
+  const { evaluation } = state;
+  return evaluation.kind === 'none' ? 'trained' : evaluation.kind === 'current' ? 'evaluated' : `evaluation-${evaluation.kind}`;
+}
+
+function runNote(loaded: LoadedState, dir: string, manifest: RunManifest): string | null {
+  switch (loaded) {
     case 'training':
       return 'still training (evaluate it when it ends)';
     case 'interrupted':
       return `training interrupted (${resumeCommand(dir, manifest)})`;
     case 'failed':
       return `training failed${manifest.error ? `: ${manifest.error.split('\n')[0]}` : ''} (fix the cause, then ${resumeCommand(dir, manifest)})`;
-    case 'trained':
+  }
+  const { evaluation } = loaded;
+  switch (evaluation.kind) {
+    case 'none':
       return `not evaluated (digits evaluate --run ${dir})`;
-    case 'evaluated':
+    case 'current':
       return null;
+    default:
+      return `not usably evaluated: ${evaluation.problem} (digits evaluate --run ${dir})`;
   }
 }
 
@@ -263,7 +302,8 @@ export async function listRuns(options: ListRunsOptions): Promise<RunList> {
     if (typeof run === 'string') damaged.push({ dir, reason: run });
     else if (run) loaded.push(run);
   }
-  loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name));
+  // Copies of a run share its createdAt and name: their folders order them.
+  loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name) || a.summary.dir.localeCompare(b.summary.dir));
   const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest)));
   return { runs: loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! })), damaged };
 }

@@ -16,7 +16,7 @@ import {
   appendLedger,
   commitSubmission,
   discardSubmission,
-  ensureSubmissionsDir,
+  checkSubmissionsDir,
   prepareSubmission,
   readAnswerLabels,
   readLedger,
@@ -128,14 +128,16 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const identities = await checkMembersPresent(runDir, trained);
   const answers = options.answers ? path.resolve(options.answers) : undefined;
   if (answers) await checkAnswers(answers, dataset.ids);
+  // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
+  const evaluation = await readEvaluationIfAny(runDir);
+  // The folder is created only when the submission is written (prepareSubmission): a submit
+  // refused before that leaves no empty --dir behind.
   const dir = path.resolve(options.dir);
-  await ensureSubmissionsDir(dir);
+  await checkSubmissionsDir(dir);
   // The ledger this submission joins is read first: a damaged one fails now, not after predicting.
   await readLedger(dir, { onWarning: warn });
   await removeStaleTempFiles(dir, 1);
 
-  // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
-  const evaluation = await readEvaluationIfAny(runDir);
   const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
   // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts; evaluated
   // with --no-tta: none, since nothing measured it).

@@ -248,6 +248,21 @@ describe('submit on damaged inputs', () => {
     await rm(copy, { recursive: true });
   }, 120_000);
 
+  test('an incomplete evaluation.json refused by submit --dir <new folder> leaves no folder behind', async () => {
+    // Given an evaluated copy of the run whose evaluation.json lacks heldOutRows (the key renamed)
+    const copy = await copyOfRun('incomplete-eval', {});
+    const file = path.join(copy, 'evaluation.json');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('"heldOutRows"', '"heldOutRowz"'));
+    // When it is submitted into a submissions folder that does not exist yet
+    const dir = path.join(root, 'subs-incomplete-eval', 'new');
+    const printed = await runCommand(SubmitCommand, ['--run', copy, '--dir', dir, '--backend', 'wasm']);
+    // Then it is refused, naming the file, and neither the folder nor its parent was created
+    expect(printed.exit).not.toBe(0);
+    expect(printed.stderr).toMatch(/evaluation\.json is incomplete/);
+    await expect(readdir(path.join(root, 'subs-incomplete-eval'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await rm(copy, { recursive: true });
+  }, 120_000);
+
   test("a member's folder deleted after evaluate: an error naming it, though its predictions are saved", async () => {
     const copy = await copyOfRun('member-gone', {});
     await rm(path.join(copy, 'm'), { recursive: true });

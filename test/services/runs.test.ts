@@ -141,6 +141,101 @@ describe('digits runs', () => {
     }
   });
 
+  test('copies of a run folder are told apart by their folders in the table and in compare', async () => {
+    // Given two copies of the run "second" beside it, each keeping its run.json's name
+    const copies = ['copy-a', 'copy-b'].map((name) => path.join(runsDir(), name));
+    for (const copy of copies) await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+    try {
+      // When the runs are listed and the copies compared
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      const compared = await runCommand(RunsCompareCommand, ['copy-a', 'copy-b', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      // Then each copy's row names its folder and the run it is a copy of; the original keeps its name
+      expect(stdout.split('\n').map((line) => line.split(/\s{2,}/)[0])).toEqual(['run', 'first', 'copy-a (run second)', 'copy-b (run second)', 'second', '']);
+      // and compare's columns are the two folders
+      expect(compared.stdout).toMatch(/^\s+copy-a \(run second\)\s+copy-b \(run second\)\n/);
+    } finally {
+      for (const copy of copies) await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  test('an interrupted run counts the members it plans, and how many saved a checkpoint, not its outcomes (none until training ends)', async () => {
+    // Given a copy of the 2-member run as an interruption leaves it: run.json says training with no
+    // outcomes yet, m1 has saved its best checkpoint and m2 none
+    const copy = path.join(runsDir(), 'x-halfway');
+    await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+    await rm(path.join(copy, 'evaluation.json'));
+    await rm(path.join(copy, 'm2'), { recursive: true });
+    const manifest = JSON.parse(await readFile(path.join(copy, 'run.json'), 'utf8'));
+    await writeFile(path.join(copy, 'run.json'), JSON.stringify({ ...manifest, status: 'training', finishedAt: null, members: [] }));
+    try {
+      // When the runs are listed and the copy compared with its original
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      const c = await compareRuns({ a: 'second', b: 'x-halfway', runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then it has 2 members, 1 with a checkpoint, where the finished original has 2 trained
+      expect(runs.find((r) => r.dir === copy)).toMatchObject({ state: 'interrupted', members: 2, checkpointed: 1, failed: 0 });
+      expect(runs.find((r) => r.dir === path.join(runsDir(), 'second'))).toMatchObject({ members: 2, checkpointed: 2 });
+      expect([c.a.members, c.b.members, c.b.checkpointed]).toEqual([2, 2, 1]);
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(stdout).toMatch(/shared 25%\s+2 \(1 with a checkpoint\)\s+—\s+interrupted/);
+      const compared = await runCommand(RunsCompareCommand, ['second', 'x-halfway', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(compared.stdout).toMatch(/\nmembers\s+2\s+2 \(1 with a checkpoint\)\n/);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    [
+      'incomplete (heldOutRows renamed)',
+      (text: string) => text.replace('"heldOutRows"', '"heldOutRowz"'),
+      undefined,
+      'evaluation-damaged',
+      /^not usably evaluated: .*evaluation\.json is incomplete \(members, heldOutRows or ensemble metrics missing\) \(digits evaluate --run .*\)$/,
+    ],
+    ['not JSON', (text: string) => text.replace('"version"', '#"version"'), undefined, 'evaluation-damaged', /^not usably evaluated: evaluation\.json is not valid JSON .* at line \d+, column \d+ \(digits evaluate/],
+    [
+      'of a member run.json does not have',
+      (text: string) => text.replace(/"name": "m2"/g, '"name": "m3"'),
+      undefined,
+      'evaluation-outdated',
+      /^not usably evaluated: evaluation\.json is of members m1, m3; run\.json's trained members are m1, m2 \(digits evaluate --run /,
+    ],
+    [
+      'older than the training run.json records (trained again since)',
+      (text: string) => text,
+      (manifest: { finishedAt: string }) => ({ ...manifest, finishedAt: new Date(Date.now() + 60_000).toISOString() }),
+      'evaluation-outdated',
+      /^not usably evaluated: evaluation\.json \(.*\) is older than the training recorded in run\.json \(finished .*\) \(digits evaluate/,
+    ],
+  ])('an evaluation.json %s is not shown as the run’s evaluation, in runs and runs compare', async (_label, damage, rewriteManifest, state, note) => {
+    // Given a copy of an evaluated run whose evaluation.json is damaged, or not of its run.json as it is now
+    const copy = path.join(runsDir(), 'x-evaluation');
+    await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+    const file = path.join(copy, 'evaluation.json');
+    await writeFile(file, damage(await readFile(file, 'utf8')));
+    if (rewriteManifest) {
+      const manifest = JSON.parse(await readFile(path.join(copy, 'run.json'), 'utf8'));
+      await writeFile(path.join(copy, 'run.json'), JSON.stringify(rewriteManifest(manifest)));
+    }
+    try {
+      // When the runs are listed and the copy compared with its original
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      const run = runs.find((r) => r.dir === copy)!;
+      const c = await compareRuns({ a: 'second', b: 'x-evaluation', runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then the copy has no scores, a state saying its evaluation is unusable, and a note saying why and what to run
+      expect(run).toMatchObject({ state, heldOut: null, cv: null, weighted: null, note: expect.stringMatching(note) });
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(stdout).toContain(state === 'evaluation-damaged' ? 'evaluation damaged' : 'evaluation outdated');
+      // and compare shows none of its figures beside the original's
+      expect(c.b).toMatchObject({ state, heldOut: null });
+      expect(c.a.heldOut).not.toBeNull();
+      expect(c.recipes.map((r) => r.accuracy.b)).toEqual([null, null]);
+      expect(c.members.map((m) => m.b)).toEqual([null, null]);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
   test('compare shows the differing recipe knob and both runs’ scores; an unknown run is a UserError naming the runs', async () => {
     const c = await compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: submissionsDir() });
     expect(c.recipes.map(({ accuracy: _, ...r }) => r)).toEqual([
