@@ -69,6 +69,12 @@ export interface EvaluationReport {
     /** plain sentences when an ensemble scores below its best member on the held-out rows */
     warnings?: string[];
   };
+  /**
+   * Members of the run whose training failed (run.json), with the first line of their error:
+   * not in the ensemble nor its figures. Absent when every member trained (and in evaluations
+   * written before it existed).
+   */
+  failedMembers?: Array<{ name: string; error: string }>;
   /** k-fold runs: cross-validation figures, mean ± sd over the folds */
   cv?: CrossValidationReport;
   test?: {

@@ -23,6 +23,7 @@ import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference, WEIGHTS_MARGIN_SE } from '../ensemble/selection.js';
+import { failedMembersNote, firstLine } from '../evaluation/ensemble-notes.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
 
@@ -309,6 +310,11 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     if (heldOut.length < FEW_HELD_OUT_ROWS) {
       warnings.push(`the ensemble is scored on only ${heldOut.length} row${heldOut.length === 1 ? '' : 's'} that no member trained on: its figures, and the TTA and weights decided on them, say little (a shared split or k-fold validation scores it on more)`);
     }
+    // Members that failed to train are in run.json only: name them, or the ensemble reads as
+    // the whole of the run (k-fold says so below, with the folds its figures cover).
+    const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: firstLine(m.error) }));
+    const failedNote = kfold ? null : failedMembersNote(failedMembers, members.length);
+    if (failedNote) warnings.push(failedNote);
     if (units.length > 1 && compared.below) {
       // Both with the shifts when the submission averages them: say so, since the members' table shows them plain.
       const shifted = useTta ? ', both with 8-way TTA as submitted,' : '';
@@ -401,7 +407,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       };
       // A failed fold member leaves its rows out of the ensemble's rows and its fold out of the
       // ensemble's mean ± sd, while other recipes keep every fold: say so beside the figures.
-      const failed = manifest.members.filter((m) => !m.ok).map((m) => m.name);
+      const failed = failedMembers.map((m) => m.name);
       if (failed.length > 0 || heldOut.length < dataset.trainLabels.length) {
         warnings.push(`${failed.length > 0 ? `fold member${failed.length === 1 ? '' : 's'} ${failed.join(', ')} failed: ` : ''}the ensemble's cross-validation covers ${cv.ensemble.accuracy.values.length} of ${cv.folds} folds (${heldOut.length} of ${dataset.trainLabels.length} training rows); each recipe's covers the folds its members trained`);
       }
@@ -466,6 +472,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       dataset: { dir: storedPath(runDir, dataset.dir), fingerprint: dataset.fingerprint },
       heldOutRows: heldOut,
       members: memberEvaluations,
+      failedMembers: failedMembers.length ? failedMembers : undefined,
       ensemble: {
         soft,
         hard,
