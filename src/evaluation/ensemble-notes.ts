@@ -26,3 +26,44 @@ export function failedMembersNote(failed: readonly FailedMember[], trained: numb
   const named = failed.map((m) => `${m.name} (${m.error})`).join(', ');
   return `member${one ? '' : 's'} ${named} failed to train: the ensemble and its figures are of the ${trained === 1 ? 'one member' : `${trained} members`} that trained`;
 }
+
+/** Below this many rows no member trained on, the ensemble's held-out figures come with a note. */
+export const FEW_HELD_OUT_ROWS = 100;
+
+/** How a run's members were validated (its ensemble's `validation`), as far as the notes need it. */
+export interface ValidationKind {
+  kind: 'shared' | 'bagged' | 'kfold';
+  /** the share of the training rows a shared or bagged split holds out */
+  fraction?: number;
+}
+
+/** `--folds 5` as the README and `digits train --help` suggest it. */
+const KFOLD_ADVICE = 'k-fold validation (--folds 5) would score it on every training row';
+
+/**
+ * An ensemble scored on fewer than FEW_HELD_OUT_ROWS rows, with the advice that fits the
+ * run: bagged holdouts overlap little (a shared split or k-fold scores it on more); a shared
+ * split of a small dataset holds out few rows (k-fold scores every one); k-fold already
+ * scores every training row, so the dataset itself is small (or failed folds left rows out).
+ */
+export function fewRowsNote(rows: number, trainRows: number, validation: ValidationKind | undefined): string | null {
+  if (rows >= FEW_HELD_OUT_ROWS) return null;
+  const figures = `the ensemble is scored on only ${rows} row${rows === 1 ? '' : 's'} that no member trained on: its figures, and the TTA and weights decided on them, say little`;
+  const percent = (fraction: number) => `${Number((fraction * 100).toFixed(1))}%`;
+  switch (validation?.kind) {
+    case 'shared': {
+      const fraction = validation.fraction ?? rows / trainRows;
+      // At the usual 10% or more, fewer than 100 held-out rows means fewer than 1,000 training rows.
+      return fraction >= 0.1
+        ? `${figures} (the dataset is small: the shared split holds out ${percent(fraction)} of its ${trainRows} training rows; ${KFOLD_ADVICE})`
+        : `${figures} (the shared split holds out only ${percent(fraction)} of the ${trainRows} training rows; a larger "fraction", or ${KFOLD_ADVICE})`;
+    }
+    case 'kfold':
+      return rows >= trainRows
+        ? `${figures} (the dataset is small: k-fold validation already scores it on every one of its ${trainRows} training rows)`
+        : `${figures} (k-fold validation scores it on the rows of the folds whose members trained: ${rows} of the ${trainRows} training rows)`;
+    default:
+      // Bagged: each member holds out its own rows, and few rows are held out by all of them.
+      return `${figures} (a shared split or k-fold validation scores it on more)`;
+  }
+}

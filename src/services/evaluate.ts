@@ -23,7 +23,7 @@ import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference, WEIGHTS_MARGIN_SE } from '../ensemble/selection.js';
-import { failedMembersNote, firstLine } from '../evaluation/ensemble-notes.js';
+import { failedMembersNote, fewRowsNote, firstLine } from '../evaluation/ensemble-notes.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
 
@@ -204,9 +204,6 @@ export interface OutOfFoldFile {
   recipes: Array<{ name: string; members: string[]; probs: number[] }>;
 }
 
-/** Below this many rows no member trained on, the ensemble's held-out figures come with a warning. */
-export const FEW_HELD_OUT_ROWS = 100;
-
 export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationReport> {
   const runDir = path.resolve(options.runDir);
   const manifest = await readRunManifest(runDir);
@@ -306,10 +303,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
     const warnings: string[] = [];
     const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
-    // Bagged members' holdouts overlap little: the rows no member trained on can be a handful.
-    if (heldOut.length < FEW_HELD_OUT_ROWS) {
-      warnings.push(`the ensemble is scored on only ${heldOut.length} row${heldOut.length === 1 ? '' : 's'} that no member trained on: its figures, and the TTA and weights decided on them, say little (a shared split or k-fold validation scores it on more)`);
-    }
+    // Bagged members' holdouts overlap little, and a small dataset holds out few rows.
+    const fewRows = fewRowsNote(heldOut.length, dataset.trainLabels.length, manifest.ensemble.validation);
+    if (fewRows) warnings.push(fewRows);
     // Members that failed to train are in run.json only: name them, or the ensemble reads as
     // the whole of the run (k-fold says so below, with the folds its figures cover).
     const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: firstLine(m.error) }));
