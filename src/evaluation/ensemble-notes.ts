@@ -67,3 +67,27 @@ export function fewRowsNote(rows: number, trainRows: number, validation: Validat
       return `${figures} (a shared split or k-fold validation scores it on more)`;
   }
 }
+
+/** Held-out accuracies of the ensemble's votes, in the variant (TTA or not) the submission uses. */
+export interface VoteAccuracies {
+  /** the equal soft vote */
+  equal: number;
+  /** the weighted soft vote, cross-fitted (honest): only when the submission uses the weights */
+  weighted?: number;
+}
+
+/**
+ * The submitted vote scoring below its best single member (recipe under k-fold) on the
+ * held-out rows, naming which vote it is: the weighted one when the weights are in use (an
+ * equal vote below the best member says nothing of a weighted submission), else the equal one.
+ */
+export function belowBestNote(votes: VoteAccuracies, best: { name: string; accuracy: number }, options: { what: 'member' | 'recipe'; rows: number; tta: boolean }): string | null {
+  const weighted = votes.weighted !== undefined;
+  const accuracy = votes.weighted ?? votes.equal;
+  if (accuracy >= best.accuracy) return null;
+  const percent = (v: number) => `${(v * 100).toFixed(2)}%`;
+  const vote = weighted ? `weighted soft vote, cross-fitted ${percent(accuracy)}` : `equal soft vote, ${percent(accuracy)}`;
+  // Both with the shifts when the submission averages them: said, since the members' table shows them plain.
+  const shifted = options.tta ? ', both with 8-way TTA as submitted,' : '';
+  return `the submitted vote (${vote}) scores below its best ${options.what}, ${best.name} (${percent(best.accuracy)})${shifted} on the ${options.rows} held-out rows`;
+}

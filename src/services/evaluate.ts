@@ -23,7 +23,7 @@ import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference, WEIGHTS_MARGIN_SE } from '../ensemble/selection.js';
-import { failedMembersNote, fewRowsNote, firstLine } from '../evaluation/ensemble-notes.js';
+import { belowBestNote, failedMembersNote, fewRowsNote, firstLine } from '../evaluation/ensemble-notes.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
 
@@ -297,12 +297,11 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const vote = useTta ? softTta! : soft;
     const what = kfold ? 'recipe' : 'member';
 
-    // The best single unit on the same rows, and whether the ensemble beats it.
+    // The best single unit on the same rows (a note below says when the submitted vote scores below it).
     const equalVote = softVote(heldVote);
     const compared = compareWithBest(heldVote, equalVote, labels);
     const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
     const warnings: string[] = [];
-    const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
     // Bagged members' holdouts overlap little, and a small dataset holds out few rows.
     const fewRows = fewRowsNote(heldOut.length, dataset.trainLabels.length, manifest.ensemble.validation);
     if (fewRows) warnings.push(fewRows);
@@ -311,11 +310,6 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: firstLine(m.error) }));
     const failedNote = kfold ? null : failedMembersNote(failedMembers, members.length);
     if (failedNote) warnings.push(failedNote);
-    if (units.length > 1 && compared.below) {
-      // Both with the shifts when the submission averages them: say so, since the members' table shows them plain.
-      const shifted = useTta ? ', both with 8-way TTA as submitted,' : '';
-      warnings.push(`the soft vote (${pctOf(vote.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)})${shifted} on the ${heldOut.length} held-out rows`);
-    }
 
     // Ensemble selection (Caruana et al. 2004) on the held-out predictions.
     let selection: SelectionReport | undefined;
@@ -363,10 +357,11 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
           ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures})`
           : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures}): equal weights are kept`,
       };
-      if (used && crossFitted.accuracy < bestUnit.accuracy) {
-        warnings.push(`the weighted ensemble (cross-fitted ${pctOf(crossFitted.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the held-out rows`);
-      }
     }
+    // The submitted vote against the best single unit: the weighted one (its honest,
+    // cross-fitted figure) when the weights are in use, else the equal one.
+    const belowBest = units.length > 1 ? belowBestNote({ equal: vote.accuracy, weighted: selection?.used ? selection.crossFitted.accuracy : undefined }, bestUnit, { what, rows: heldOut.length, tta: useTta }) : null;
+    if (belowBest) warnings.push(belowBest);
     const weights = memberWeights(units, unitWeights, members.length);
     const equalWeights = weights.every((w) => Math.abs(w - weights[0]!) < 1e-12);
 

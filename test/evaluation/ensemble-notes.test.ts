@@ -3,7 +3,7 @@
  * common cases are in test/services/evaluate-weighted.test.ts and runs.test.ts).
  */
 import { describe, expect, test } from 'vitest';
-import { fewRowsNote } from '../../src/evaluation/ensemble-notes.js';
+import { belowBestNote, fewRowsNote } from '../../src/evaluation/ensemble-notes.js';
 
 const FIGURES = 'that no member trained on: its figures, and the TTA and weights decided on them, say little';
 
@@ -32,5 +32,31 @@ describe('few held-out rows', () => {
   ])('$name', ({ rows, trainRows, validation, note }) => {
     // Given an ensemble scored on fewer than 100 rows, When the note is made, Then its advice fits the run's validation
     expect(fewRowsNote(rows, trainRows, validation)).toBe(note);
+  });
+});
+
+describe('the submitted vote below its best member', () => {
+  const best = { name: 'deotte-4', accuracy: 0.6667 };
+  const options = { what: 'member' as const, rows: 60, tta: true };
+  test.each([
+    {
+      name: 'weighted submission above the best member: no note, though the equal vote is below it (the review\'s run)',
+      votes: { equal: 0.65, weighted: 0.6833 },
+      note: null,
+    },
+    {
+      name: 'weighted submission below the best member: the note names the weighted vote and its cross-fitted figure',
+      votes: { equal: 0.7, weighted: 0.65 },
+      note: 'the submitted vote (weighted soft vote, cross-fitted 65.00%) scores below its best member, deotte-4 (66.67%), both with 8-way TTA as submitted, on the 60 held-out rows',
+    },
+    {
+      name: 'equal submission below the best member: the note names the equal vote',
+      votes: { equal: 0.65 },
+      note: 'the submitted vote (equal soft vote, 65.00%) scores below its best member, deotte-4 (66.67%), both with 8-way TTA as submitted, on the 60 held-out rows',
+    },
+  ])('$name', ({ votes, note }) => {
+    // Given the held-out accuracies of the votes (weighted only when the submission uses the weights)
+    // When the note is made, Then it compares the vote the submission uses, and names it
+    expect(belowBestNote(votes, best, options)).toBe(note);
   });
 });

@@ -53,6 +53,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const percent = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+describe('the weighted submission', () => {
+  test('is what the note on the best member compares, by name (not the equal vote)', () => {
+    // Given the weights in use (the barely trained member dropped)
+    const { selection, bestUnit, warnings } = report.ensemble;
+    expect(selection!.used).toBe(true);
+    expect(report.ensemble.weights).toBeDefined();
+    // Then a note on the best member is there only when the weighted vote's honest figure is below it, and names that vote
+    const below = selection!.crossFitted.accuracy < bestUnit!.accuracy;
+    const notes = (warnings ?? []).filter((w) => w.includes('below its best member'));
+    const expected = `the submitted vote (weighted soft vote, cross-fitted ${percent(selection!.crossFitted.accuracy)}) scores below its best member, ${bestUnit!.name} (${percent(bestUnit!.accuracy)})`;
+    expect(notes).toEqual(below ? [expect.stringContaining(expected)] : []);
+  });
+});
+
 describe('a failed member of a shared-split run', () => {
   test('is named with the first line of its error in evaluation.json (--json) and in the output', () => {
     // Then the three members that trained are evaluated…
