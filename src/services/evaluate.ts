@@ -313,6 +313,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
 
     // Ensemble selection (Caruana et al. 2004) on the held-out predictions.
     let selection: SelectionReport | undefined;
+    // The weighted vote in use, on the held-out rows (cross-fitted: honest), to view beside the equal one.
+    let weightedVote: ReturnType<typeof computeMetrics> | undefined;
     let unitWeights = units.map(() => 1 / units.length);
     if (units.length > 1 && heldOut.length >= 2) {
       say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
@@ -334,7 +336,10 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       const difference = pairedLogLossDifference(crossFittedProbs, equalVote, labels);
       const used = !equalPick && difference.mean + WEIGHTS_MARGIN_SE * difference.standardError < 0;
       const figures = `cross-fitted log-loss ${crossFitted.logLoss.toFixed(4)} against ${vote.logLoss.toFixed(4)}, a difference of ${difference.mean.toFixed(4)} ± ${difference.standardError.toFixed(4)} (standard error)`;
-      if (used) unitWeights = fitted.weights;
+      if (used) {
+        unitWeights = fitted.weights;
+        weightedVote = computeMetrics(crossFittedProbs, labels);
+      }
       selection = {
         method: 'caruana',
         units: kfold ? 'recipes' : 'members',
@@ -470,6 +475,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         softTta,
         hardTta,
         weights: equalWeights ? undefined : weights,
+        weighted: equalWeights ? undefined : weightedVote,
         ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined,
         ttaDecision,
         selection,

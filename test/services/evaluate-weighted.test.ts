@@ -16,6 +16,8 @@ import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js
 import { evaluateRun } from '../../src/services/evaluate.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
+import { buildDashboardModel } from '../../src/evaluation/dashboard-model.js';
+import { buildReportHtml } from '../../src/report/report-html.js';
 
 let dir: string;
 let runDir: string;
@@ -66,6 +68,42 @@ describe('the weighted submission', () => {
     const notes = (warnings ?? []).filter((w) => w.includes('below its best member'));
     const expected = `the submitted vote (weighted soft vote, cross-fitted ${percent(selection!.crossFitted.accuracy)}) scores below its best member, ${bestUnit!.name} (${percent(bestUnit!.accuracy)})`;
     expect(notes).toEqual(below ? [expect.stringContaining(expected)] : []);
+  });
+
+
+  test('is viewed beside the equal vote on the held-out rows and on the test answers, each vote named alike in evaluate, the dashboard and the report', async () => {
+    const { weighted, selection, ttaDecision } = report.ensemble;
+    const tta = ttaDecision!.used;
+    // Then evaluation.json holds the weighted vote's held-out figures (cross-fitted, as selection's), with its confusions
+    expect(weighted!.rows).toBe(report.heldOutRows.length);
+    expect([weighted!.accuracy, weighted!.logLoss]).toEqual([selection!.crossFitted.accuracy, selection!.crossFitted.logLoss]);
+    expect(weighted!.confusion.flat().reduce((a, b) => a + b, 0)).toBe(report.heldOutRows.length);
+    // evaluate's output names each vote: the held-out figures are the equal vote's, the test's first ones the weighted vote's
+    const text = formatEvaluationSummary(report);
+    expect(text).toMatch(new RegExp(`\\n  equal soft vote\\s+acc\\s+${percent(report.ensemble.soft.accuracy)}`));
+    expect(text).toContain(`  submitted: the weighted soft vote${tta ? ' + TTA' : ''}\n`);
+    const testPart = text.slice(text.indexOf('test set'));
+    expect(testPart).toMatch(new RegExp(`\\n  weighted soft vote\\s+acc\\s+${percent(report.test!.soft.accuracy)}`));
+    expect(testPart).toMatch(new RegExp(`\\n  equal soft vote${tta ? ' \\+ TTA' : ''}\\s+acc\\s+${percent(report.test!.equalWeights!.accuracy)}`));
+    // the dashboard shows both votes on both sets, named alike
+    const shifted = tta ? ' + TTA ×8' : '';
+    const views = buildDashboardModel(report).views.filter((v) => v.kind !== 'member');
+    expect(views.map((v) => [v.key, v.title])).toEqual([
+      ['ensemble', 'ensemble (equal soft vote)'],
+      ['ensemble-hard', 'ensemble (hard vote)'],
+      ['ensemble-tta', 'ensemble (equal soft vote + TTA ×8)'],
+      ['ensemble-hard-tta', 'ensemble (hard vote + TTA ×8)'],
+      ['ensemble-weighted', `ensemble (weighted soft vote${shifted}, cross-fitted)`],
+      ['test', 'test answers (weighted soft vote)'],
+      ...(tta ? [['test-tta', 'test answers (weighted soft vote + TTA ×8)']] : []),
+      [tta ? 'test-equal-tta' : 'test-equal', `test answers (equal soft vote${shifted})`],
+    ]);
+    expect(views.at(-1)!.accuracy).toBe(report.test!.equalWeights!.accuracy);
+    // and so does the report's summary
+    const { html } = await buildReportHtml(report);
+    expect(html).toContain(`<td>test answers (weighted soft vote)</td><td class="num">${percent(report.test!.soft.accuracy)}</td>`);
+    expect(html).toContain(`<td>test answers (equal soft vote${shifted})</td><td class="num">${percent(report.test!.equalWeights!.accuracy)}</td>`);
+    expect(html).toContain(`<td>ensemble (weighted soft vote${shifted}, cross-fitted)</td><td class="num">${percent(weighted!.accuracy)}</td>`);
   });
 });
 
