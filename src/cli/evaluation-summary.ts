@@ -1,7 +1,7 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
 import path from 'node:path';
 import type { Metrics } from '../evaluation/metrics.js';
-import { submittedVote, ttaMeasured, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { submittedVote, submittedVoteName, ttaMeasured, voteName, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -36,17 +36,22 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
       out += cvLine(`${r.name} (${r.members.length} folds)`, r);
       if (r.tta) out += cvLine(`${r.name} + TTA`, r.tta);
     }
-    out += cvLine('ensemble (soft voting)', cv.ensemble);
-    if (cv.ensemble.tta) out += cvLine('ensemble + TTA', cv.ensemble.tta);
+    // The fold scores are the equal vote's, whatever the submission weighs.
+    out += cvLine(`ensemble (${voteName(report, 'equal')})`, cv.ensemble);
+    if (cv.ensemble.tta) out += cvLine(`ensemble (${voteName(report, 'equal')} + TTA)`, cv.ensemble.tta);
     out += `  out-of-fold predictions of ${oofRows ? `${oofRows} training rows (a fold member failed)` : 'every training row'}: ${cv.oofFile}\n`;
   }
   out += report.cv
     ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of ${oofRows ?? `all ${report.heldOutRows.length}`} training rows:\n`
     : `ensemble (${precisionOf(report)}), on the ${report.heldOutRows.length === 1 ? 'one row' : `${report.heldOutRows.length} rows`} no member trained on:\n`;
-  out += line('soft voting', report.ensemble.soft);
-  out += line('hard voting', report.ensemble.hard);
-  out += line('soft voting + TTA', report.ensemble.softTta);
-  out += line('hard voting + TTA', report.ensemble.hardTta);
+  // The votes named as the dashboard and the report name them: beside a weighted submission,
+  // these are the equal soft vote's figures (the weighted one's are selection's, below).
+  const equal = voteName(report, 'equal');
+  const weighted = voteName(report, 'weighted');
+  out += line(equal, report.ensemble.soft);
+  out += line('hard vote', report.ensemble.hard);
+  out += line(`${equal} + TTA`, report.ensemble.softTta);
+  out += line('hard vote + TTA', report.ensemble.hardTta);
   const decision = report.ensemble.ttaDecision;
   if (decision) out += `  TTA ${decision.used ? 'in use' : 'not used'}: ${decision.reason}\n`;
   else if (!ttaMeasured(report)) out += '  TTA not measured (--no-tta): digits submit will predict the images as they are; evaluate without --no-tta to let TTA be chosen\n';
@@ -60,20 +65,24 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     out += `    (cross-fitted: weights fitted on one half of the rows, scored on the other: honest; in-sample: fitted and scored on the same rows: optimistic)\n`;
     out += `  ${sel.used ? 'in use' : 'not used'}: ${sel.reason}\n`;
   }
+  out += `  submitted: the ${submittedVoteName(report)}\n`;
   if (report.ensemble.bestUnit) out += line(`best single (${report.ensemble.bestUnit.name})`, { ...report.ensemble.soft, ...report.ensemble.bestUnit });
   for (const w of report.ensemble.warnings ?? []) out += `  NOTE: ${w}\n`;
   // A digit with no held-out rows has no recall, so no F1 to rank (its 0 would top the list).
-  // Of the vote as submitted, as the confusions below; none when every digit is perfect.
-  const worst = submittedVote(report).perClass.filter((c) => c.support > 0 && c.f1 < 1).sort((a, b) => a.f1 - b.f1).slice(0, 3);
+  // Of the vote as submitted (the weighted one's cross-fitted figures when the weights are in
+  // use), as the confusions below; none when every digit is perfect.
+  const submitted = report.ensemble.weights && report.ensemble.weighted ? report.ensemble.weighted : submittedVote(report);
+  const worst = submitted.perClass.filter((c) => c.support > 0 && c.f1 < 1).sort((a, b) => a.f1 - b.f1).slice(0, 3);
   if (worst.length) out += `  weakest classes (F1): ${worst.map((c) => `${c.label}: ${pct(c.f1)}`).join(', ')}\n`;
-  const pairs = submittedVote(report).mostConfused.slice(0, 3);
+  const pairs = submitted.mostConfused.slice(0, 3);
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;
   if (report.test) {
     const answers = options.runDir ? path.relative(process.cwd(), path.resolve(options.runDir, report.test.answers)) || report.test.answers : report.test.answers;
     out += `test set (${precisionOf(report)}), scored against ${answers}:\n`;
-    out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'})`, report.test.soft);
-    out += line(`ensemble (${report.ensemble.weights ? 'weighted' : 'soft'} + TTA)`, report.test.softTta);
-    out += line(`ensemble (equal${report.test.softTta ? ' + TTA' : ''})`, report.test.equalWeights);
+    const vote = report.ensemble.weights ? weighted : equal;
+    out += line(vote, report.test.soft);
+    out += line(`${vote} + TTA`, report.test.softTta);
+    out += line(`${equal}${report.test.softTta ? ' + TTA' : ''}`, report.test.equalWeights);
     out += line(`held-out best (${report.test.bestMember.name})`, report.test.bestMember.metrics);
   }
   return out;

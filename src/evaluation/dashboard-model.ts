@@ -2,7 +2,8 @@
  * What the dashboard shows, built from a saved EvaluationReport (pure: no files, no Ink).
  *
  * The report becomes a list of views (the ensemble by soft and hard voting, with TTA when
- * evaluated, the test set against practice answers, then each member), each with its
+ * evaluated, and by the weighted vote when the submission uses it; the test set against
+ * practice answers by the same soft votes; then each member), each with its
  * per-class table, its confusion matrix as heat-map cells and its most-confused pairs
  * mapped to dataset rows; plus each member's training curves. The Ink screen
  * (src/tui/Dashboard.tsx), the plain-text output and `--json` all draw this one model.
@@ -12,7 +13,7 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
-import { submitsWithTta, submittedVariant, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
+import { submitsWithTta, submittedVariant, submittedVoteName, voteName, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
@@ -36,7 +37,11 @@ export interface PairView extends Omit<ConfusedPair, 'examples'> {
 }
 
 export interface DashboardView {
-  /** What --member and the tabs call it: `ensemble`, `ensemble-hard`, `ensemble-tta`, `ensemble-hard-tta`, `test`, `test-tta`, or a member's name. */
+  /**
+   * What --member and the tabs call it: `ensemble`, `ensemble-hard`, `ensemble-tta`,
+   * `ensemble-hard-tta`, `ensemble-weighted`, `test`, `test-tta`, `test-equal`, `test-equal-tta`,
+   * or a member's name.
+   */
   key: string;
   title: string;
   kind: ViewKind;
@@ -73,6 +78,8 @@ export interface DashboardModel {
   dataset: { dir: string; fingerprint: string };
   heldOutRows: number;
   weights: number[] | null;
+  /** the vote the submission uses, as the views name it: `weighted soft vote + TTA`, `soft vote`, … */
+  submittedVote: string;
   ttaTransforms: string[] | null;
   /** whether the submission averages the TTA shifts, as chosen on the held-out rows */
   ttaDecision: TtaDecision | null;
@@ -135,14 +142,28 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
   const views: DashboardView[] = [];
   const { ensemble } = report;
   const tta = ensemble.ttaTransforms ? ` + TTA ×${ensemble.ttaTransforms.length}` : ' + TTA';
-  views.push(view('ensemble', 'ensemble (soft vote)', 'ensemble', 'train', ensemble.soft, heldRow(ensemble.soft)));
+  // Held-out and test views name their vote alike: beside a weighted submission, the equal
+  // soft vote and the weighted one (the test figures are the weighted vote's, and were shown
+  // as the "soft vote" beside held-out views of the equal one).
+  const equal = voteName(report, 'equal');
+  const weighted = voteName(report, 'weighted');
+  views.push(view('ensemble', `ensemble (${equal})`, 'ensemble', 'train', ensemble.soft, heldRow(ensemble.soft)));
   views.push(view('ensemble-hard', 'ensemble (hard vote)', 'ensemble', 'train', ensemble.hard, heldRow(ensemble.hard)));
-  if (ensemble.softTta) views.push(view('ensemble-tta', `ensemble (soft vote${tta})`, 'ensemble', 'train', ensemble.softTta, heldRow(ensemble.softTta)));
+  if (ensemble.softTta) views.push(view('ensemble-tta', `ensemble (${equal}${tta})`, 'ensemble', 'train', ensemble.softTta, heldRow(ensemble.softTta)));
   if (ensemble.hardTta) views.push(view('ensemble-hard-tta', `ensemble (hard vote${tta})`, 'ensemble', 'train', ensemble.hardTta, heldRow(ensemble.hardTta)));
+  if (ensemble.weights && ensemble.weighted) {
+    // Cross-fitted: the weights fitted on all these rows would flatter them.
+    const shifted = ensemble.selection?.variant === 'tta' ? tta : '';
+    views.push(view('ensemble-weighted', `ensemble (${weighted}${shifted}, cross-fitted)`, 'ensemble', 'train', ensemble.weighted, heldRow(ensemble.weighted)));
+  }
   if (report.test) {
     const testRow = (position: number) => position;
-    views.push(view('test', `test answers (soft vote)`, 'test', 'test', report.test.soft, testRow));
-    if (report.test.softTta) views.push(view('test-tta', `test answers (soft vote${tta})`, 'test', 'test', report.test.softTta, testRow));
+    const vote = ensemble.weights ? weighted : equal;
+    views.push(view('test', `test answers (${vote})`, 'test', 'test', report.test.soft, testRow));
+    if (report.test.softTta) views.push(view('test-tta', `test answers (${vote}${tta})`, 'test', 'test', report.test.softTta, testRow));
+    // The equal vote was predicted in the submitted variant: with TTA when the submission has it.
+    const equalTest = report.test.equalWeights;
+    if (equalTest) views.push(view(report.test.softTta ? 'test-equal-tta' : 'test-equal', `test answers (${equal}${report.test.softTta ? tta : ''})`, 'test', 'test', equalTest, testRow));
   }
   for (const member of report.members) {
     // A member's metrics are over its own validation rows, in its split's order: without
@@ -177,6 +198,7 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     dataset: report.dataset,
     heldOutRows: held.length,
     weights: ensemble.weights ?? null,
+    submittedVote: submittedVoteName(report).replace(/ \+ TTA$/, tta),
     ttaTransforms: ensemble.ttaTransforms ?? null,
     ttaDecision: ensemble.ttaDecision ?? null,
     views,
@@ -385,14 +407,15 @@ export function curveLines(model: DashboardModel): string[] {
 
 export function summaryLines(model: DashboardModel): string[] {
   const keyWidth = Math.max(4, ...model.views.map((v) => v.key.length));
-  const lines = [`  ${'view'.padEnd(keyWidth)}  ${'accuracy'.padStart(8)}  ${'log-loss'.padStart(8)}  ${'rows'.padStart(6)}`];
-  for (const v of model.views) lines.push(`  ${v.key.padEnd(keyWidth)}  ${percent(v.accuracy).padStart(8)}  ${v.logLoss.toFixed(4).padStart(8)}  ${String(v.rows).padStart(6)}`);
+  // The title last: a key such as `test` does not say which vote it is (weighted, beside a weighted submission).
+  const lines = [`  ${'view'.padEnd(keyWidth)}  ${'accuracy'.padStart(8)}  ${'log-loss'.padStart(8)}  ${'rows'.padStart(6)}  what`];
+  for (const v of model.views) lines.push(`  ${v.key.padEnd(keyWidth)}  ${percent(v.accuracy).padStart(8)}  ${v.logLoss.toFixed(4).padStart(8)}  ${String(v.rows).padStart(6)}  ${v.title}`);
   return lines;
 }
 
 export function headerLine(model: DashboardModel): string {
   const weights = model.weights ? `, weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join('/')}` : '';
-  return `Run ${model.run} evaluated ${model.createdAt} on ${model.heldOutRows} ${model.outOfFold ? 'out-of-fold' : 'held-out'} rows${weights}`;
+  return `Run ${model.run} evaluated ${model.createdAt} on ${model.heldOutRows} ${model.outOfFold ? 'out-of-fold' : 'held-out'} rows${weights}; submitted: ${model.submittedVote}`;
 }
 
 /**

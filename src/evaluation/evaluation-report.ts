@@ -62,6 +62,14 @@ export interface EvaluationReport {
      * evaluations made before the choice existed (whose submissions used TTA).
      */
     ttaDecision?: TtaDecision;
+    /**
+     * With the weights in use (`weights`): the weighted soft vote on the held-out rows, in the
+     * submitted variant (`selection.variant`), cross-fitted (each half of the rows scored with
+     * weights fitted on the other, as `selection.crossFitted`), with its per-class figures and
+     * confusions, so that it can be viewed beside the equal vote (absent in evaluations written
+     * before it existed).
+     */
+    weighted?: Metrics;
     /** ensemble selection on the held-out rows (absent with a single member or recipe) */
     selection?: SelectionReport;
     /** the best single member (recipe under k-fold) on the same rows and variant as the ensemble */
@@ -69,14 +77,22 @@ export interface EvaluationReport {
     /** plain sentences when an ensemble scores below its best member on the held-out rows */
     warnings?: string[];
   };
+  /**
+   * Members of the run whose training failed (run.json), with the first line of their error:
+   * not in the ensemble nor its figures. Absent when every member trained (and in evaluations
+   * written before it existed).
+   */
+  failedMembers?: Array<{ name: string; error: string }>;
   /** k-fold runs: cross-validation figures, mean ± sd over the folds */
   cv?: CrossValidationReport;
   test?: {
     answers: string;
     rows: number;
+    /** the soft vote without TTA: weighted when `ensemble.weights` are in use */
     soft: Metrics;
+    /** the soft vote with TTA, when the submission averages the shifts: weighted as `soft` is */
     softTta?: Metrics;
-    /** with selection weights in use: the equal-weight soft vote (with TTA when evaluated), for comparison */
+    /** with selection weights in use: the equal-weight soft vote (with TTA when submitted with it), for comparison */
     equalWeights?: Metrics;
     /** the member best on its own held-out rows, scored on the test rows (not the best of them on test) */
     bestMember: { name: string; metrics: Metrics };
@@ -137,6 +153,20 @@ export function submittedVariant<T>(evaluation: EvaluationReport, plain: T, tta:
 /** The held-out figure of the equal soft vote as submitted: with TTA when the run submits with it. */
 export function submittedVote(evaluation: EvaluationReport): Metrics {
   return submittedVariant(evaluation, evaluation.ensemble.soft, evaluation.ensemble.softTta);
+}
+
+/**
+ * What the figures call a soft vote: beside a weighted submission, the `equal soft vote` and
+ * the `weighted soft vote`; without weights in use, the one `soft vote` (equal). Evaluate's
+ * output, the dashboard and the report all use these names.
+ */
+export function voteName(report: EvaluationReport, vote: 'equal' | 'weighted'): string {
+  return vote === 'weighted' ? 'weighted soft vote' : report.ensemble.weights ? 'equal soft vote' : 'soft vote';
+}
+
+/** The vote the submission uses, by those names: `weighted soft vote + TTA`, `soft vote`, … */
+export function submittedVoteName(report: EvaluationReport): string {
+  return `${voteName(report, report.ensemble.weights ? 'weighted' : 'equal')}${submitsWithTta(report) ? ' + TTA' : ''}`;
 }
 
 export interface SelectionReport {

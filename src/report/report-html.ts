@@ -192,7 +192,7 @@ export async function buildReportHtml(report: EvaluationReport, options: { digit
   const charts = curveCharts.length + 3;
   const misread = gallery(ensemble, digits);
   const title = `digits evaluation: ${model.run}`;
-  const weights = model.weights ? `; weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join(', ')}` : '';
+  const weights = `${model.weights ? `; weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join(', ')}` : ''}; submitted: the ${model.submittedVote}`;
   const cv = model.crossValidation
     ? `<h2>Cross-validation</h2>
 <p class="muted">${model.crossValidation.folds} folds (split ${escapeHtml(model.crossValidation.split)}): each recipe's fold members on their own folds, and the soft vote of the out-of-fold predictions; mean ± sd over the folds, ${cvVariant(model.crossValidation)}.</p>

@@ -23,6 +23,7 @@ import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference, WEIGHTS_MARGIN_SE } from '../ensemble/selection.js';
+import { belowBestNote, failedMembersNote, fewRowsNote, firstLine } from '../evaluation/ensemble-notes.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
 
@@ -203,9 +204,6 @@ export interface OutOfFoldFile {
   recipes: Array<{ name: string; members: string[]; probs: number[] }>;
 }
 
-/** Below this many rows no member trained on, the ensemble's held-out figures come with a warning. */
-export const FEW_HELD_OUT_ROWS = 100;
-
 export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationReport> {
   const runDir = path.resolve(options.runDir);
   const manifest = await readRunManifest(runDir);
@@ -299,24 +297,24 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const vote = useTta ? softTta! : soft;
     const what = kfold ? 'recipe' : 'member';
 
-    // The best single unit on the same rows, and whether the ensemble beats it.
+    // The best single unit on the same rows (a note below says when the submitted vote scores below it).
     const equalVote = softVote(heldVote);
     const compared = compareWithBest(heldVote, equalVote, labels);
     const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
     const warnings: string[] = [];
-    const pctOf = (v: number) => `${(v * 100).toFixed(2)}%`;
-    // Bagged members' holdouts overlap little: the rows no member trained on can be a handful.
-    if (heldOut.length < FEW_HELD_OUT_ROWS) {
-      warnings.push(`the ensemble is scored on only ${heldOut.length} row${heldOut.length === 1 ? '' : 's'} that no member trained on: its figures, and the TTA and weights decided on them, say little (a shared split or k-fold validation scores it on more)`);
-    }
-    if (units.length > 1 && compared.below) {
-      // Both with the shifts when the submission averages them: say so, since the members' table shows them plain.
-      const shifted = useTta ? ', both with 8-way TTA as submitted,' : '';
-      warnings.push(`the soft vote (${pctOf(vote.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)})${shifted} on the ${heldOut.length} held-out rows`);
-    }
+    // Bagged members' holdouts overlap little, and a small dataset holds out few rows.
+    const fewRows = fewRowsNote(heldOut.length, dataset.trainLabels.length, manifest.ensemble.validation);
+    if (fewRows) warnings.push(fewRows);
+    // Members that failed to train are in run.json only: name them, or the ensemble reads as
+    // the whole of the run (k-fold says so below, with the folds its figures cover).
+    const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: firstLine(m.error) }));
+    const failedNote = kfold ? null : failedMembersNote(failedMembers, members.length);
+    if (failedNote) warnings.push(failedNote);
 
     // Ensemble selection (Caruana et al. 2004) on the held-out predictions.
     let selection: SelectionReport | undefined;
+    // The weighted vote in use, on the held-out rows (cross-fitted: honest), to view beside the equal one.
+    let weightedVote: ReturnType<typeof computeMetrics> | undefined;
     let unitWeights = units.map(() => 1 / units.length);
     if (units.length > 1 && heldOut.length >= 2) {
       say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
@@ -338,7 +336,10 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       const difference = pairedLogLossDifference(crossFittedProbs, equalVote, labels);
       const used = !equalPick && difference.mean + WEIGHTS_MARGIN_SE * difference.standardError < 0;
       const figures = `cross-fitted log-loss ${crossFitted.logLoss.toFixed(4)} against ${vote.logLoss.toFixed(4)}, a difference of ${difference.mean.toFixed(4)} ± ${difference.standardError.toFixed(4)} (standard error)`;
-      if (used) unitWeights = fitted.weights;
+      if (used) {
+        unitWeights = fitted.weights;
+        weightedVote = computeMetrics(crossFittedProbs, labels);
+      }
       selection = {
         method: 'caruana',
         units: kfold ? 'recipes' : 'members',
@@ -361,10 +362,11 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
           ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures})`
           : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures}): equal weights are kept`,
       };
-      if (used && crossFitted.accuracy < bestUnit.accuracy) {
-        warnings.push(`the weighted ensemble (cross-fitted ${pctOf(crossFitted.accuracy)}) scores below its best ${what}, ${bestUnit.name} (${pctOf(bestUnit.accuracy)}), on the held-out rows`);
-      }
     }
+    // The submitted vote against the best single unit: the weighted one (its honest,
+    // cross-fitted figure) when the weights are in use, else the equal one.
+    const belowBest = units.length > 1 ? belowBestNote({ equal: vote.accuracy, weighted: selection?.used ? selection.crossFitted.accuracy : undefined }, bestUnit, { what, rows: heldOut.length, tta: useTta }) : null;
+    if (belowBest) warnings.push(belowBest);
     const weights = memberWeights(units, unitWeights, members.length);
     const equalWeights = weights.every((w) => Math.abs(w - weights[0]!) < 1e-12);
 
@@ -401,7 +403,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       };
       // A failed fold member leaves its rows out of the ensemble's rows and its fold out of the
       // ensemble's mean ± sd, while other recipes keep every fold: say so beside the figures.
-      const failed = manifest.members.filter((m) => !m.ok).map((m) => m.name);
+      const failed = failedMembers.map((m) => m.name);
       if (failed.length > 0 || heldOut.length < dataset.trainLabels.length) {
         warnings.push(`${failed.length > 0 ? `fold member${failed.length === 1 ? '' : 's'} ${failed.join(', ')} failed: ` : ''}the ensemble's cross-validation covers ${cv.ensemble.accuracy.values.length} of ${cv.folds} folds (${heldOut.length} of ${dataset.trainLabels.length} training rows); each recipe's covers the folds its members trained`);
       }
@@ -466,12 +468,14 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       dataset: { dir: storedPath(runDir, dataset.dir), fingerprint: dataset.fingerprint },
       heldOutRows: heldOut,
       members: memberEvaluations,
+      failedMembers: failedMembers.length ? failedMembers : undefined,
       ensemble: {
         soft,
         hard,
         softTta,
         hardTta,
         weights: equalWeights ? undefined : weights,
+        weighted: equalWeights ? undefined : weightedVote,
         ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined,
         ttaDecision,
         selection,

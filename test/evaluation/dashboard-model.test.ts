@@ -109,6 +109,47 @@ describe('dashboard model', () => {
     expect(model.testBestMember).toEqual({ name: 'beta', accuracy: 1 });
   });
 
+  test('a weighted submission: held-out and test views name the equal and the weighted vote alike, both on both sets', () => {
+    // Given a report whose submission is the weighted vote with TTA, scored on the test answers
+    const report = fakeReport();
+    const truth = [3, 1, 4, 1];
+    const heldWeighted = computeMetrics(probsReading(heldLabels.map((l) => (l === 7 ? 1 : l))), heldLabels);
+    report.ensemble.weights = [0.75, 0.25];
+    report.ensemble.weighted = heldWeighted;
+    report.ensemble.ttaDecision = { used: true, reason: 'TTA lowers the log-loss' };
+    report.ensemble.selection = {
+      method: 'caruana', units: 'members', variant: 'tta', rows: 10, names: ['alpha', 'beta'], weights: [0.75, 0.25], picks: ['alpha', 'alpha', 'beta', 'alpha'],
+      equal: { accuracy: 0.8, logLoss: 0.5 }, inSample: { accuracy: 0.9, logLoss: 0.4 }, crossFitted: { accuracy: 0.9, logLoss: 0.45 }, used: true, reason: 'the weights beat the equal vote',
+    };
+    report.test = {
+      answers: '/c/uniform-answers.csv',
+      rows: 4,
+      soft: computeMetrics(probsReading([3, 7, 4, 1]), truth),
+      softTta: computeMetrics(probsReading([3, 1, 4, 1]), truth),
+      equalWeights: computeMetrics(probsReading([3, 7, 4, 7]), truth),
+      bestMember: { name: 'beta', metrics: computeMetrics(probsReading(truth), truth) },
+    };
+    // When the model is built
+    const model = buildDashboardModel(report);
+    // Then the equal vote's views say so, the weighted vote has a held-out view (cross-fitted) as on test, and the test's equal vote is shown
+    expect(model.views.filter((v) => v.kind !== 'member').map((v) => [v.key, v.title, v.accuracy])).toEqual([
+      ['ensemble', 'ensemble (equal soft vote)', 0.8],
+      ['ensemble-hard', 'ensemble (hard vote)', 0.9],
+      ['ensemble-tta', 'ensemble (equal soft vote + TTA ×2)', 1],
+      ['ensemble-weighted', 'ensemble (weighted soft vote + TTA ×2, cross-fitted)', 0.9],
+      ['test', 'test answers (weighted soft vote)', 0.75],
+      ['test-tta', 'test answers (weighted soft vote + TTA ×2)', 1],
+      ['test-equal-tta', 'test answers (equal soft vote + TTA ×2)', 0.5],
+    ]);
+    // the weighted held-out view maps its misread digits to dataset rows, as the equal one does
+    expect(model.views[findView(model, 'ensemble-weighted')]!.pairs).toEqual([{ trueLabel: 7, predicted: 1, count: 1, samples: [{ position: 7, row: 17 }] }]);
+    // and the header and the summary say which vote is submitted, and what each view is
+    expect(model.submittedVote).toBe('weighted soft vote + TTA ×2');
+    const text = dashboardText(model, 0);
+    expect(text).toContain('on 10 held-out rows, weights 0.75/0.25; submitted: weighted soft vote + TTA ×2');
+    expect(text).toMatch(/test-equal-tta\s+50\.00%\s+\d\.\d{4}\s+4  test answers \(equal soft vote \+ TTA ×2\)\n/);
+  });
+
   test('findView: a key or member name; anything else is a UserError listing the choices', () => {
     const model = buildDashboardModel(fakeReport());
     expect(findView(model, undefined)).toBe(0);

@@ -57,9 +57,10 @@ describe('HTML report', () => {
     expect(html).toContain('data-member="deotte-2"');
     for (const name of ['seed002-1', 'deotte-2', 'an-m5-3']) expect(html).toContain(name);
     expect(html).toContain('an-m5-3: no training history.');
-    // the chart texts come from the data
-    expect(html).toContain('Confusion matrix: ensemble (soft vote)');
-    expect(html).toContain('Per class: ensemble (soft vote)');
+    // the chart texts come from the data, naming the vote: the equal one, beside the weights this run submits
+    expect(html).toContain('Confusion matrix: ensemble (equal soft vote)');
+    expect(html).toContain('Per class: ensemble (equal soft vote)');
+    expect(html).toContain('; weights 1, 2, 1; submitted: the weighted soft vote.');
     // one <img> per misread example, each an inline PNG
     expect(images).toBe(4);
     const imgs = html.match(/<img\b[^>]*>/g) ?? [];

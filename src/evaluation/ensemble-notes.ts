@@ -1,0 +1,93 @@
+/**
+ * The notes `evaluate` saves beside the ensemble's figures (`ensemble.warnings` in
+ * evaluation.json, printed by evaluate, the dashboard and the report): sentences made from
+ * figures alone, so that every case can be checked without training.
+ */
+
+/** A member whose training failed, as run.json records it. */
+export interface FailedMember {
+  name: string;
+  error: string;
+}
+
+/** The first line of a recorded error (a stack or a worker's output can follow it). */
+export function firstLine(error: string | undefined): string {
+  const line = (error ?? '').split('\n')[0]!.trim();
+  return line || 'no error recorded';
+}
+
+/**
+ * Members of a shared-split or bagged ensemble that failed to train: the ensemble and its
+ * figures are of the others (k-fold runs say it with the folds their ensemble covers instead).
+ */
+export function failedMembersNote(failed: readonly FailedMember[], trained: number): string | null {
+  if (failed.length === 0) return null;
+  const one = failed.length === 1;
+  const named = failed.map((m) => `${m.name} (${m.error})`).join(', ');
+  return `member${one ? '' : 's'} ${named} failed to train: the ensemble and its figures are of the ${trained === 1 ? 'one member' : `${trained} members`} that trained`;
+}
+
+/** Below this many rows no member trained on, the ensemble's held-out figures come with a note. */
+export const FEW_HELD_OUT_ROWS = 100;
+
+/** How a run's members were validated (its ensemble's `validation`), as far as the notes need it. */
+export interface ValidationKind {
+  kind: 'shared' | 'bagged' | 'kfold';
+  /** the share of the training rows a shared or bagged split holds out */
+  fraction?: number;
+}
+
+/** `--folds 5` as the README and `digits train --help` suggest it. */
+const KFOLD_ADVICE = 'k-fold validation (--folds 5) would score it on every training row';
+
+/**
+ * An ensemble scored on fewer than FEW_HELD_OUT_ROWS rows, with the advice that fits the
+ * run: bagged holdouts overlap little (a shared split or k-fold scores it on more); a shared
+ * split of a small dataset holds out few rows (k-fold scores every one); k-fold already
+ * scores every training row, so the dataset itself is small (or failed folds left rows out).
+ */
+export function fewRowsNote(rows: number, trainRows: number, validation: ValidationKind | undefined): string | null {
+  if (rows >= FEW_HELD_OUT_ROWS) return null;
+  const figures = `the ensemble is scored on only ${rows} row${rows === 1 ? '' : 's'} that no member trained on: its figures, and the TTA and weights decided on them, say little`;
+  const percent = (fraction: number) => `${Number((fraction * 100).toFixed(1))}%`;
+  switch (validation?.kind) {
+    case 'shared': {
+      const fraction = validation.fraction ?? rows / trainRows;
+      // At the usual 10% or more, fewer than 100 held-out rows means fewer than 1,000 training rows.
+      return fraction >= 0.1
+        ? `${figures} (the dataset is small: the shared split holds out ${percent(fraction)} of its ${trainRows} training rows; ${KFOLD_ADVICE})`
+        : `${figures} (the shared split holds out only ${percent(fraction)} of the ${trainRows} training rows; a larger "fraction", or ${KFOLD_ADVICE})`;
+    }
+    case 'kfold':
+      return rows >= trainRows
+        ? `${figures} (the dataset is small: k-fold validation already scores it on every one of its ${trainRows} training rows)`
+        : `${figures} (k-fold validation scores it on the rows of the folds whose members trained: ${rows} of the ${trainRows} training rows)`;
+    default:
+      // Bagged: each member holds out its own rows, and few rows are held out by all of them.
+      return `${figures} (a shared split or k-fold validation scores it on more)`;
+  }
+}
+
+/** Held-out accuracies of the ensemble's votes, in the variant (TTA or not) the submission uses. */
+export interface VoteAccuracies {
+  /** the equal soft vote */
+  equal: number;
+  /** the weighted soft vote, cross-fitted (honest): only when the submission uses the weights */
+  weighted?: number;
+}
+
+/**
+ * The submitted vote scoring below its best single member (recipe under k-fold) on the
+ * held-out rows, naming which vote it is: the weighted one when the weights are in use (an
+ * equal vote below the best member says nothing of a weighted submission), else the equal one.
+ */
+export function belowBestNote(votes: VoteAccuracies, best: { name: string; accuracy: number }, options: { what: 'member' | 'recipe'; rows: number; tta: boolean }): string | null {
+  const weighted = votes.weighted !== undefined;
+  const accuracy = votes.weighted ?? votes.equal;
+  if (accuracy >= best.accuracy) return null;
+  const percent = (v: number) => `${(v * 100).toFixed(2)}%`;
+  const vote = weighted ? `weighted soft vote, cross-fitted ${percent(accuracy)}` : `equal soft vote, ${percent(accuracy)}`;
+  // Both with the shifts when the submission averages them: said, since the members' table shows them plain.
+  const shifted = options.tta ? ', both with 8-way TTA as submitted,' : '';
+  return `the submitted vote (${vote}) scores below its best ${options.what}, ${best.name} (${percent(best.accuracy)})${shifted} on the ${options.rows} held-out rows`;
+}

@@ -1,0 +1,62 @@
+/**
+ * The notes evaluate saves beside the ensemble's figures, case by case (real runs of the
+ * common cases are in test/services/evaluate-weighted.test.ts and runs.test.ts).
+ */
+import { describe, expect, test } from 'vitest';
+import { belowBestNote, fewRowsNote } from '../../src/evaluation/ensemble-notes.js';
+
+const FIGURES = 'that no member trained on: its figures, and the TTA and weights decided on them, say little';
+
+describe('few held-out rows', () => {
+  test.each([
+    {
+      name: 'a shared split of a small dataset: the dataset is small, k-fold would score every row',
+      rows: 60, trainRows: 600, validation: { kind: 'shared' as const, fraction: 0.1 },
+      note: `the ensemble is scored on only 60 rows ${FIGURES} (the dataset is small: the shared split holds out 10% of its 600 training rows; k-fold validation (--folds 5) would score it on every training row)`,
+    },
+    {
+      name: 'a shared split holding out a small share of a larger dataset: a larger fraction, or k-fold',
+      rows: 60, trainRows: 3000, validation: { kind: 'shared' as const, fraction: 0.02 },
+      note: `the ensemble is scored on only 60 rows ${FIGURES} (the shared split holds out only 2% of the 3000 training rows; a larger "fraction", or k-fold validation (--folds 5) would score it on every training row)`,
+    },
+    {
+      name: 'k-fold on a tiny dataset: k-fold already scores every row',
+      rows: 90, trainRows: 90, validation: { kind: 'kfold' as const },
+      note: `the ensemble is scored on only 90 rows ${FIGURES} (the dataset is small: k-fold validation already scores it on every one of its 90 training rows)`,
+    },
+    {
+      name: 'k-fold whose failed fold members left rows out',
+      rows: 60, trainRows: 90, validation: { kind: 'kfold' as const },
+      note: `the ensemble is scored on only 60 rows ${FIGURES} (k-fold validation scores it on the rows of the folds whose members trained: 60 of the 90 training rows)`,
+    },
+  ])('$name', ({ rows, trainRows, validation, note }) => {
+    // Given an ensemble scored on fewer than 100 rows, When the note is made, Then its advice fits the run's validation
+    expect(fewRowsNote(rows, trainRows, validation)).toBe(note);
+  });
+});
+
+describe('the submitted vote below its best member', () => {
+  const best = { name: 'deotte-4', accuracy: 0.6667 };
+  const options = { what: 'member' as const, rows: 60, tta: true };
+  test.each([
+    {
+      name: 'weighted submission above the best member: no note, though the equal vote is below it (the review\'s run)',
+      votes: { equal: 0.65, weighted: 0.6833 },
+      note: null,
+    },
+    {
+      name: 'weighted submission below the best member: the note names the weighted vote and its cross-fitted figure',
+      votes: { equal: 0.7, weighted: 0.65 },
+      note: 'the submitted vote (weighted soft vote, cross-fitted 65.00%) scores below its best member, deotte-4 (66.67%), both with 8-way TTA as submitted, on the 60 held-out rows',
+    },
+    {
+      name: 'equal submission below the best member: the note names the equal vote',
+      votes: { equal: 0.65 },
+      note: 'the submitted vote (equal soft vote, 65.00%) scores below its best member, deotte-4 (66.67%), both with 8-way TTA as submitted, on the 60 held-out rows',
+    },
+  ])('$name', ({ votes, note }) => {
+    // Given the held-out accuracies of the votes (weighted only when the submission uses the weights)
+    // When the note is made, Then it compares the vote the submission uses, and names it
+    expect(belowBestNote(votes, best, options)).toBe(note);
+  });
+});
