@@ -4,6 +4,7 @@ import type { QueueStatus } from '../services/queue/status.js';
 import type { QueueWorkerEvent } from '../services/queue/worker.js';
 import { resumeNote } from '../training/train-member.js';
 import { formatTrainEvent } from './train-events.js';
+import { plural } from '../data/format.js';
 
 export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
   switch (event.type) {
@@ -17,7 +18,7 @@ export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
       if (event.event.type === 'engine') return `${event.event.member}: worker thread on ${event.event.backend}${event.event.ort ? ' + onnxruntime kernels' : ''}`;
       return formatTrainEvent(event.event);
     case 'job-done':
-      return `job ${event.job}: ${event.member} of ${event.run} done (${event.resumedAt && event.resumedAt >= event.epochs ? resumeNote(event.resumedAt, event.epochs) : `${event.epochs} epochs${event.resumedAt ? `, ${resumeNote(event.resumedAt, event.epochs)}` : ''}`})`;
+      return `job ${event.job}: ${event.member} of ${event.run} done (${event.resumedAt && event.resumedAt >= event.epochs ? resumeNote(event.resumedAt, event.epochs) : `${plural(event.epochs, 'epoch')}${event.resumedAt ? `, ${resumeNote(event.resumedAt, event.epochs)}` : ''}`})`;
     case 'job-failed':
       return `job ${event.job}: ${event.member} of ${event.run} FAILED${event.retry ? ' (will be retried)' : ''}: ${event.error.split('\n')[0]}`;
     case 'worker-error':

@@ -1,6 +1,7 @@
 /** The search leaderboard as a terminal table, and search events as plain lines. */
 import type { LeaderboardRow, SearchEvent } from '../services/search.js';
 import type { TrialParams } from '../training/search/space.js';
+import { plural } from '../data/format.js';
 
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
 
@@ -25,11 +26,11 @@ export function formatSearchEvent(e: SearchEvent): string {
       // Random search trains each trial once, to its sampled epochs: it has no rungs to show.
       return `${e.resumed ? `continuing the search in ${e.dir} (${e.done} trial${e.done === 1 ? '' : 's'} done)` : `search in ${e.dir}`}: ${e.scheduler}, ${e.trials} trial${e.trials === 1 ? '' : 's'}${e.scheduler === 'random' ? '' : `, rungs at ${e.rungs.join(', ')} epochs`}`;
     case 'trial-start':
-      return `${e.trial}: ${e.resumed ? 'continuing' : 'starting'} to ${e.epochs} epochs (rung ${e.rung}): ${describeParams(e.params)}`;
+      return `${e.trial}: ${e.resumed ? 'continuing' : 'starting'} to ${plural(e.epochs, 'epoch')} (rung ${e.rung}): ${describeParams(e.params)}`;
     case 'trial-epoch':
       return `${e.trial}: epoch ${e.epoch}/${e.epochs} val_loss ${e.valLoss.toFixed(4)} val_acc ${pct(e.valAcc)} ${e.imagesPerSecond} img/s`;
     case 'trial-rung':
-      return `${e.trial}: rung ${e.rung} reached (${e.epochs} epochs): best val_loss ${e.valLoss.toFixed(4)} val_acc ${pct(e.valAcc)}`;
+      return `${e.trial}: rung ${e.rung} reached (${plural(e.epochs, 'epoch')}): best val_loss ${e.valLoss.toFixed(4)} val_acc ${pct(e.valAcc)}`;
     case 'trial-failed':
       return `${e.trial}: FAILED: ${e.error.split('\n')[0]}`;
     case 'budget-spent':

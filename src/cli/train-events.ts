@@ -1,12 +1,13 @@
 /** Plain-line and JSON renderings of training events (non-TTY, CI=true, --json). */
 import { resumeNote, type TrainEvent } from '../training/train-member.js';
+import { plural } from '../data/format.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
 export function formatTrainEvent(event: TrainEvent): string | null {
   switch (event.type) {
     case 'start':
-      return `${event.member}: ${event.trainRows} training rows, ${event.validationRows} validation rows, ${event.epochs} epochs × ${event.batches} batches${event.resumedAt ? ` (${resumeNote(event.resumedAt, event.epochs)})` : ''}${event.trainer ? `; step: ${event.trainer.reason}` : ''}`;
+      return `${event.member}: ${event.trainRows} training rows, ${event.validationRows} validation rows, ${plural(event.epochs, 'epoch')} × ${event.batches} batch${event.batches === 1 ? '' : 'es'}${event.resumedAt ? ` (${resumeNote(event.resumedAt, event.epochs)})` : ''}${event.trainer ? `; step: ${event.trainer.reason}` : ''}`;
     case 'batch':
       return `${event.member}: epoch ${event.epoch + 1} batch ${event.batch}/${event.batches} loss ${event.loss.toFixed(4)} ${Math.round(event.imagesPerSecond)} img/s`;
     case 'epoch':

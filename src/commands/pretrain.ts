@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
@@ -6,7 +7,7 @@ import { eventPrinter } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { UserError } from '../errors.js';
-import { displayPath } from '../data/format.js';
+import { displayPath, plural } from '../data/format.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
 
 export default class Pretrain extends DigitsCommand {
@@ -32,7 +33,7 @@ export default class Pretrain extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Pretrain);
-    const [{ initEngine }, { pretrainCheckpoint }] = await Promise.all([import('../engine/backend.js'), import('../services/pretrain.js')]);
+    const [{ initEngine }, { pretrainCheckpoint, pretrainWorkDir }] = await Promise.all([import('../engine/backend.js'), import('../services/pretrain.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
     const noise = flags['background-noise'] === undefined ? undefined : Number(flags['background-noise']);
     if (noise !== undefined && !(noise > 0 && noise <= 1)) throw new UserError(`--background-noise must be a number in (0, 1], got ${flags['background-noise']}`, { where: { flag: 'background-noise' }, hint: 'For the uniform noise of the seed-002 competition use 1.' });
@@ -43,7 +44,13 @@ export default class Pretrain extends DigitsCommand {
     if (lr !== undefined && !(lr > 0)) this.error(`--learning-rate must be a positive number, got ${flags['learning-rate']}`, { exit: 2 });
     // Ctrl-C or SIGTERM: the work folder keeps the last finished epoch, and nothing half-trained is published as the checkpoint.
     const resumeArgv = this.argv.filter((a) => a !== '--resume');
-    this.exitOnInterrupt(() => `Continue it with \`digits pretrain ${resumeArgv.join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${displayPath(out)} is written only when the pretraining ends).`);
+    // (stopped before its first epoch ended there is nothing to resume: --resume would be refused)
+    const workDir = pretrainWorkDir(path.join(path.dirname(out), '.digits'), out, flags.preset, Boolean(noise));
+    this.exitOnInterrupt(() =>
+      existsSync(path.join(workDir, 'last'))
+        ? `Continue it with \`digits pretrain ${resumeArgv.join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${displayPath(out)} is written only when the pretraining ends).`
+        : `It stopped before its first epoch ended, so there is nothing to resume: run \`digits pretrain ${resumeArgv.join(' ')}\` again to start it.`,
+    );
     const result = await pretrainCheckpoint({
       preset: flags.preset,
       epochs: flags.epochs,
@@ -64,6 +71,6 @@ export default class Pretrain extends DigitsCommand {
       onEvent: eventPrinter(flags.json),
     });
     if (flags.json) this.printJson(result);
-    else process.stdout.write(`${result.checkpoint}: val_acc ${(result.valAcc * 100).toFixed(2)}%, t10k accuracy ${(result.testAcc * 100).toFixed(2)}% (${(result.testAccUniformNoise * 100).toFixed(2)}% with uniform background noise) after ${result.epochs} epochs in ${Math.round(result.seconds)}s\n`);
+    else process.stdout.write(`${result.checkpoint}: val_acc ${(result.valAcc * 100).toFixed(2)}%, t10k accuracy ${(result.testAcc * 100).toFixed(2)}% (${(result.testAccUniformNoise * 100).toFixed(2)}% with uniform background noise) after ${plural(result.epochs, 'epoch')} in ${Math.round(result.seconds)}s\n`);
   }
 }

@@ -14,3 +14,8 @@ export function displayPath(path: string, cwd = process.cwd()): string {
   if (rel === '') return '.';
   return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 }
+
+/** `1 epoch`, `3 epochs`: a count with its noun, singular for one. */
+export function plural(count: number, noun: string): string {
+  return `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;
+}

@@ -62,7 +62,7 @@ export type { EpochRecord };
  */
 export function resumeNote(resumedAt: number | undefined, epochs: number | undefined): string {
   if (!resumedAt) return '';
-  if (epochs !== undefined && resumedAt >= epochs) return `already trained (${epochs} epochs)`;
+  if (epochs !== undefined && resumedAt >= epochs) return `already trained (${epochs} epoch${epochs === 1 ? '' : 's'})`;
   return `resumed at epoch ${resumedAt + 1}`;
 }
 

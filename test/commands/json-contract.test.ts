@@ -280,6 +280,9 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(outcome.signal).toBe('SIGINT');
     expect(outcome.lines.at(-1)).toMatchObject({ type: 'error', error: expect.stringMatching(/interrupted \(SIGINT\)/) });
     expect(outcome.lines.some((l) => l.type === 'epoch')).toBe(false);
+    // and with no epoch finished there is nothing to resume: the hint says to start it again (--resume would be refused)
+    expect(outcome.lines.at(-1)!.hint).toMatch(/^It stopped before its first epoch ended, so there is nothing to resume: run `digits pretrain .* --out .*pre-mid-epoch.*` again to start it\.$/);
+    expect(outcome.lines.at(-1)!.hint).not.toContain('--resume');
     expect(outcome.lines.filter((l) => l.type === 'batch')).toHaveLength(1);
   });
 
