@@ -33,6 +33,7 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { DEFAULT_DATASET_SUBDIR } from './dataset.js';
+import { SPLITS_DIR } from './splits.js';
 import { CORRUPTIONS, CORRUPTION_RECIPES, isCorruptionRecipe } from './corruptions/index.js';
 import { type MnistSet, mnistDigest, readMnist } from './mnist.js';
 import { orientationGather } from './orientation.js';
@@ -413,10 +414,15 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
 
     // A new folder is swapped in whole. An existing one (empty, or a practice competition under
     // --force) keeps its identity, since it may be the working folder (`--out .`): each file is
-    // renamed over its old self, and the old import's cache goes, then the answers beside it.
+    // renamed over its old self, and the old import's cache goes (but its saved splits, which
+    // runs name: each records the data it was made for, so one of other data is refused or
+    // replaced as stale, and one of the same data, rebuilt unchanged, stays usable), then the
+    // answers beside it.
     if (existing) {
       for (const file of PRACTICE_FILES) await rename(join(temp, file), join(dir, file));
-      await rm(join(dir, DEFAULT_DATASET_SUBDIR), { recursive: true, force: true });
+      const cache = join(dir, DEFAULT_DATASET_SUBDIR);
+      for (const entry of await readdir(cache).catch(() => [] as string[])) if (entry !== SPLITS_DIR) await rm(join(cache, entry), { recursive: true, force: true });
+      if ((await readdir(cache).catch(() => [SPLITS_DIR])).length === 0) await rm(cache, { recursive: true, force: true });
       await rm(temp, { recursive: true, force: true });
     } else {
       await rename(temp, dir);

@@ -3,6 +3,8 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadDataset } from '../../src/data/dataset.js';
+import { createSplit, loadSplit } from '../../src/data/splits.js';
+import { UserError } from '../../src/errors.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { CORRUPTIONS, isCorruptionRecipe } from '../../src/data/corruptions/index.js';
 import { type MnistSet, readMnist } from '../../src/data/mnist.js';
@@ -234,6 +236,26 @@ describe('data practice refuses what it cannot do', () => {
     expect((await readdir(out)).sort()).toEqual(['sample_submission.csv', 'test.csv', 'train.csv']);
     expect((await readFile(join(out, 'train.csv'), 'utf8')).trim().split('\n')).toHaveLength(7);
     expect((await readdir(dir)).sort()).toEqual(['mine', 'mine-answers.csv', 'mine-answers.json']);
+  });
+
+  test('--force keeps the saved splits: rebuilt unchanged, the runs that name them still find them; rebuilt otherwise, they are refused as made for other data', async () => {
+    // Given a practice competition, imported, with a saved split
+    const out = join(await tempDir(), 'kept');
+    const build = (seed: number) => buildPracticeCompetition({ recipe: 'uniform', out, seed, trainRows: 40, testRows: 5, force: true });
+    await build(1);
+    const imported = async () => importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: 'as-is' });
+    const first = await imported();
+    await createSplit({ data: out, name: 'h', spec: { kind: 'holdout', validationFraction: 0.25, seed: 3 } });
+    // When it is rebuilt with --force from the same recipe and seed, and imported again
+    await build(1);
+    const same = await imported();
+    // Then the data is the same and the split is still there for it
+    expect(same.fingerprint).toBe(first.fingerprint);
+    expect((await loadSplit(same.datasetDir, 'h', same.fingerprint)).folds[0]!.validation.length).toBe(10);
+    // And rebuilt from another seed, the split is kept but refused for the new data
+    await build(2);
+    const other = await imported();
+    await expect(loadSplit(other.datasetDir, 'h', other.fingerprint)).rejects.toThrow(UserError);
   });
 
   test('an existing empty folder is filled in place', async () => {
