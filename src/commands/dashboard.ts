@@ -23,7 +23,7 @@ export default class Dashboard extends DigitsCommand {
   static override flags = {
     ...jsonFlag,
     run: Flags.string({ description: 'Evaluated run folder (default: the newest under runs/ with an evaluation.json).' }),
-    member: Flags.string({ description: 'View shown first: a member name, or ensemble, ensemble-hard, ensemble-tta, test.' }),
+    member: Flags.string({ description: 'View shown first: a member name, or one of the ensemble views the run has: ensemble, ensemble-hard, ensemble-tta, ensemble-hard-tta, ensemble-weighted, test, test-tta, test-equal, test-equal-tta.' }),
   };
 
   async run(): Promise<void> {
