@@ -52,7 +52,7 @@ export abstract class DigitsCommand extends Command {
   }
 
   override toErrorJson(error: unknown): JsonError {
-    const user = toUserError(error, this.id ?? undefined, this.config?.bin);
+    const user = toUserError(error, this.id ?? undefined, this.config?.bin, (this.constructor as { flags?: Record<string, unknown> }).flags);
     if (user) return { type: 'error', error: user.message, hint: user.hint ?? null, where: user.where ?? null };
     const message = error instanceof Error ? error.message : String(error);
     return { type: 'error', error: `internal error (a bug in digits, please report it): ${message}`, hint: null, where: null };
@@ -86,7 +86,7 @@ export abstract class DigitsCommand extends Command {
     // oclif's exit (this.exit) is not an error to report.
     if (error instanceof Errors.ExitError) throw error;
     const json = this.jsonEnabled();
-    const user = toUserError(error, this.id ?? undefined, this.config?.bin);
+    const user = toUserError(error, this.id ?? undefined, this.config?.bin, (this.constructor as { flags?: Record<string, unknown> }).flags);
     const code = user?.exitCode ?? (isOclifError(error) ? (error.oclif?.exit ?? 2) : 70);
     if (json) {
       this.logJson(this.toErrorJson(error));
@@ -112,7 +112,7 @@ function isOclifError(error: unknown): error is Errors.CLIError {
  * other parse errors (a bad value, flags that exclude each other, a missing argument) as one
  * line naming the flag, in the same format as ours.
  */
-function toUserError(error: unknown, id?: string, bin = 'digits'): UserError | null {
+function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<string, unknown> = {}): UserError | null {
   if (error instanceof UserError) return error;
   if (!isOclifError(error)) return null;
   const unknown = (error as { flags?: unknown }).flags;
@@ -127,10 +127,17 @@ function toUserError(error: unknown, id?: string, bin = 'digits'): UserError | n
     return new UserError(`not a flag of ${command}`, { where: { flag: name }, hint: `${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
   }
   const message = parseErrorMessage(error.message);
+  const where = parseErrorFlag(message);
+  // A value that came from the environment (DIGITS_SEED=abc), not from a flag typed: say so, or the user looks for a flag they never gave.
+  const definition = where?.flag ? ((parse?.input?.flags ?? flags)[where.flag] as { env?: string } | undefined) : undefined;
+  const typed = where?.flag ? process.argv.some((word) => word === `--${where.flag}` || word.startsWith(`--${where.flag}=`)) : true;
+  if (definition?.env && !typed && process.env[definition.env] !== undefined) {
+    return new UserError(`${message} (from the environment: ${definition.env}=${process.env[definition.env]})`, { where, hint: `Fix or unset ${definition.env}, or give --${where!.flag} on the command line.`, exitCode: error.oclif?.exit ?? 2 });
+  }
   // A value outside a flag's options ("Expected --recipe=mnistc-fgo to be one of: a, b"): the closest option.
   const options = /^Expected --[\w-]+=(.*) to be one of: (.*?)(?:;|$)/.exec(message);
   const closest = options ? closestName(options[1]!, options[2]!.split(', ')) : undefined;
-  return new UserError(message, { where: parseErrorFlag(message), hint: `${closest ? `did you mean ${closest}? ` : ''}\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+  return new UserError(message, { where, hint: `${closest ? `did you mean ${closest}? ` : ''}\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
 }
 
 /**

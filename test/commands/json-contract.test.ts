@@ -430,6 +430,13 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const bad = await digitsJson(['train', '--data', comp(), '--epochs', 'abc']);
     expect(expectFinished(bad, 'error')).toMatchObject({ error: '--epochs: expected an integer but received: abc', where: { flag: 'epochs' } });
     expect(bad.code).toBe(2);
+    // a bad value from the environment (no flag typed) says where it came from
+    const fromEnv = await exec(process.execPath, [bin, 'data', 'split', '--data', comp(), '--json'], { cwd: work, env: { ...env, DIGITS_SEED: 'abc' } }).then(
+      () => null,
+      (e: { code: number; stdout: string }) => ({ code: e.code, line: JSON.parse(e.stdout.trim().split('\n').at(-1)!) as Record<string, unknown> }),
+    );
+    expect(fromEnv?.code).toBe(2);
+    expect(fromEnv?.line).toMatchObject({ type: 'error', error: '--seed: expected an integer but received: abc (from the environment: DIGITS_SEED=abc)', hint: 'Fix or unset DIGITS_SEED, or give --seed on the command line.', where: { flag: 'seed' } });
     // our own flag parser (--learning-rate) fails the same way, not as an internal error (exit 70)
     for (const command of ['train', 'run']) {
       const rate = await digitsJson([command, '--data', comp(), '--learning-rate', '0']);
