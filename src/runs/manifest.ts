@@ -12,7 +12,8 @@ import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, assertSourcesUnchanged, loadData
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
-import { assertNotHeld } from './lock.js';
+import { LOCK_FILE, assertNotHeld } from './lock.js';
+import { tempOwner } from '../atomic-file.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
   const file = path.join(runDir, RUN_MANIFEST);
@@ -94,20 +95,38 @@ export async function assertNewRunFolder(dir: string, flag: string, what = 'a ne
     if (error.code === 'ENOTDIR') throw new UserError(`${dir} is a file, where ${what} needs a folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
     throw error;
   });
-  if (names.length === 0) return;
   // A folder a live process is writing: name that process (its own lock says who and since when).
-  await assertNotHeld(dir);
+  if (names.length > 0) await assertNotHeld(dir);
+  // What a killed writer leaves (its lock, temp files of a write cut short) is not content: a run
+  // stopped by Ctrl-C before its first epoch is started again in the same folder, as its hint says.
+  const content = names.filter((name) => name !== LOCK_FILE && !isStaleTemp(name));
+  if (content.length === 0) return;
   const shown = displayFolder(dir);
-  if (names.includes(RUN_MANIFEST)) {
+  if (content.includes(RUN_MANIFEST)) {
     const manifest = await readRunManifest(dir).catch(() => null);
     const state = manifest ? `run ${manifest.name}, ${manifest.status === 'training' ? 'not finished' : manifest.status}` : 'a run';
     throw new UserError(`${shown} already holds ${state}; ${what} needs a new or empty folder`, {
       where: { file: path.join(dir, RUN_MANIFEST), flag },
-      hint: manifest?.status === 'training' ? `Continue it with \`digits train --resume --run ${shown}\`, or give --${flag} a new folder.` : `Give --${flag} a new folder (or leave it out for one under runs/); that run stays as it is.`,
+      hint:
+        manifest?.status === 'training' || manifest?.status === 'failed'
+          ? `Continue it with \`digits train --resume --run ${shown}\` (its failed or unfinished members train again), or give --${flag} a new folder.`
+          : `Give --${flag} a new folder (or leave it out for one under runs/); that run stays as it is.`,
     });
   }
-  const listed = names.slice(0, 4).join(', ') + (names.length > 4 ? `, … (${names.length} in all)` : '');
+  const listed = content.slice(0, 4).join(', ') + (content.length > 4 ? `, … (${content.length} in all)` : '');
   throw new UserError(`${shown} already holds files (${listed}); ${what} needs a new or empty folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
+}
+
+/** A temp file (`<name>.tmp-<pid>-<hex>`) whose writer no longer runs. */
+function isStaleTemp(name: string): boolean {
+  const pid = tempOwner(name);
+  if (pid === null || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'EPERM';
+  }
 }
 
 function displayFolder(dir: string): string {

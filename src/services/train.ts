@@ -209,7 +209,8 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     splitDigests,
     createdAt: previous?.createdAt ?? new Date(started).toISOString(),
     finishedAt: null,
-    seconds: 0,
+    // (a resumed run starts from the time it has: an interrupt before its first epoch keeps it)
+    seconds: previous?.seconds ?? 0,
     command: options.command,
     members: [],
     extra,
@@ -292,7 +293,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       await finish({ status: 'failed', members: results, error });
       throw new UserError(`run ${manifest.name}: ${error}`, {
         where: { file: path.join(runDir, RUN_MANIFEST) },
-        hint: 'Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint) and train again into a new run folder.',
+        hint: `Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint), then \`digits train --resume --run ${path.relative(process.cwd(), runDir) || runDir}\` trains the members again.`,
         exitCode: 1,
       });
     }

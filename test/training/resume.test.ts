@@ -12,6 +12,7 @@ import { importCompetition, resolveCompetitionFiles } from '../../src/data/impor
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
 import { UserError } from '../../src/errors.js';
+import { deadPid } from '../helpers/dead-pid.js';
 
 let dir: string;
 let competition: string;
@@ -196,6 +197,16 @@ test('a new run is refused in a folder holding a run or other files, and the run
   expect(search.err).toMatch(/already holds run run, finished; a new search needs a new or empty folder \(.*flag --out\)/);
   expect(await readFile(path.join(finished, 'run.json'), 'utf8')).toBe(before);
   expect(await readdir(notes)).toEqual(['notes.txt']);
+
+  // But what a writer killed before its first epoch leaves (its lock, a temp file) does not count: the same command starts the run there
+  const left = path.join(dir, 'killed-early');
+  await mkdir(left, { recursive: true });
+  const pid = await deadPid();
+  await writeFile(path.join(left, '.lock'), `${JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date().toISOString(), command: 'digits train' })}\n`);
+  await writeFile(path.join(left, `run.json.tmp-${pid}-0a1b2c3d`), '{');
+  const again = await attempt(['train', '--ensemble', ensembleFile(), '--data', competition, '--run', left, '--concurrency', '1', '--epochs', '1']);
+  expect(again.code, again.err).toBe(0);
+  expect(JSON.parse(await readFile(path.join(left, 'run.json'), 'utf8')).status).toBe('finished');
 }, 180_000);
 
 test('a run whose every member fails ends with an error line and exit 1, and run.json says failed', async () => {
