@@ -139,7 +139,11 @@ export default class Train extends DigitsCommand {
         if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: redactRedisUrl(flags.queue!), ...info });
         else if (!live) process.stderr.write(`enqueued ${info.children} members on ${queueNamed(flags.queue!, this.argv)} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
       };
-      ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued }).finally(() => live?.done()));
+      const onFailedReport = (failed: Parameters<typeof formatRunReport>[0]) => {
+        if (this.jsonEnabled()) this.emitJson({ type: 'queue-report', ...failed });
+        else process.stderr.write(formatRunReport(failed));
+      };
+      ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued, onFailedReport }).finally(() => live?.done()));
       if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));
     } else {
       manifest = await trainEnsemble(options).finally(() => live?.done());

@@ -234,6 +234,20 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(report!.members.find((m) => m.member === 'good')).toMatchObject({ ok: true, attempts: 1 });
   });
 
+  test('every member failed: the run fails, and the flow\'s report (who tried each member, how often, why) still comes back', { timeout: 240_000 }, async () => {
+    // Given a worker, and an ensemble whose one member cannot train (an mlp from a seed002 checkpoint)
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const spec = ensemble('allbad', [member('bad', 2, { init: 'checkpoints/mnist-clean/seed002' })]);
+    // When it is trained through the queue
+    const reports: RunReport[] = [];
+    const done = trainOnQueue(options('allbad', spec), { redis: redis.url, onFailedReport: (r) => reports.push(r) });
+    // Then the run fails naming the cause, and the report of its flow was handed over first
+    await expect(done).rejects.toThrow(/every member failed \(.*is a seed002 network, but member bad uses preset mlp/);
+    expect(reports).toEqual([expect.objectContaining({ kind: 'ensemble', run: 'allbad', members: [expect.objectContaining({ member: 'bad', ok: false, attempts: 1, worker: await worker.name })] })]);
+  });
+
   test('a search through the queue: ASHA trials and promotions as children of the search, the leaderboard as locally', { timeout: 240_000 }, async () => {
     // Given a worker, and a 4-trial ASHA search over 1–3 epochs of mlp
     redis = await startRedis();

@@ -21,6 +21,8 @@ export interface QueueTarget {
   onEnqueued?: (info: { parent: string; children: number; storeRoot: string }) => void;
   /** how often the run checks that its jobs still exist (run-flow's LOOK_EVERY_MS by default) */
   lookEveryMs?: number;
+  /** the flow's report when the run fails after its members ran (every member failed): who tried each, how often, with what error */
+  onFailedReport?: (report: RunReport) => void;
 }
 
 async function storeRootOf(dir: string, data: string, extra?: string): Promise<string> {
@@ -34,7 +36,15 @@ export async function trainOnQueue(options: TrainEnsembleOptions, target: QueueT
   const storeRoot = await storeRootOf(dir, options.data, options.extra);
   const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
   try {
-    const manifest = await trainEnsemble({ ...options, runJobs: queue.runJobs });
+    let manifest: RunManifest;
+    try {
+      manifest = await trainEnsemble({ ...options, runJobs: queue.runJobs });
+    } catch (error) {
+      // Every member failed (or the run failed after enqueuing): the report still says who tried each member and why it failed.
+      const report = await Promise.race([queue.finish(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000).unref())]).catch(() => null);
+      if (report) target.onFailedReport?.(report);
+      throw error;
+    }
     return { manifest, report: await queue.finish() };
   } finally {
     await queue.close();
