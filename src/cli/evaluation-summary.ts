@@ -1,7 +1,7 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
 import path from 'node:path';
 import type { Metrics } from '../evaluation/metrics.js';
-import { submittedVote, submittedVoteName, ttaMeasured, voteName, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { submittedVote, submittedVoteName, ttaMeasured, voteName, weightsInUse, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -71,7 +71,7 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
   // A digit with no held-out rows has no recall, so no F1 to rank (its 0 would top the list).
   // Of the vote as submitted (the weighted one's cross-fitted figures when the weights are in
   // use), as the confusions below; none when every digit is perfect.
-  const submitted = report.ensemble.weights && report.ensemble.weighted ? report.ensemble.weighted : submittedVote(report);
+  const submitted = weightsInUse(report) && report.ensemble.weighted ? report.ensemble.weighted : submittedVote(report);
   const worst = submitted.perClass.filter((c) => c.support > 0 && c.f1 < 1).sort((a, b) => a.f1 - b.f1).slice(0, 3);
   if (worst.length) out += `  weakest classes (F1): ${worst.map((c) => `${c.label}: ${pct(c.f1)}`).join(', ')}\n`;
   const pairs = submitted.mostConfused.slice(0, 3);
@@ -79,7 +79,7 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
   if (report.test) {
     const answers = options.runDir ? path.relative(process.cwd(), path.resolve(options.runDir, report.test.answers)) || report.test.answers : report.test.answers;
     out += `test set (${precisionOf(report)}), scored against ${answers}:\n`;
-    const vote = report.ensemble.weights ? weighted : equal;
+    const vote = weightsInUse(report) ? weighted : equal;
     out += line(vote, report.test.soft);
     out += line(`${vote} + TTA`, report.test.softTta);
     out += line(`${equal}${report.test.softTta ? ' + TTA' : ''}`, report.test.equalWeights);

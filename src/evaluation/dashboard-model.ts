@@ -13,7 +13,7 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
-import { submitsWithTta, submittedVariant, submittedVoteName, voteName, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
+import { submitsWithTta, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
@@ -151,19 +151,19 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
   views.push(view('ensemble-hard', 'ensemble (hard vote)', 'ensemble', 'train', ensemble.hard, heldRow(ensemble.hard)));
   if (ensemble.softTta) views.push(view('ensemble-tta', `ensemble (${equal}${tta})`, 'ensemble', 'train', ensemble.softTta, heldRow(ensemble.softTta)));
   if (ensemble.hardTta) views.push(view('ensemble-hard-tta', `ensemble (hard vote${tta})`, 'ensemble', 'train', ensemble.hardTta, heldRow(ensemble.hardTta)));
-  if (ensemble.weights && ensemble.weighted) {
+  if (weightsInUse(report) && ensemble.weighted) {
     // Cross-fitted: the weights fitted on all these rows would flatter them.
     const shifted = ensemble.selection?.variant === 'tta' ? tta : '';
     views.push(view('ensemble-weighted', `ensemble (${weighted}${shifted}, cross-fitted)`, 'ensemble', 'train', ensemble.weighted, heldRow(ensemble.weighted)));
   }
   if (report.test) {
     const testRow = (position: number) => position;
-    const vote = ensemble.weights ? weighted : equal;
+    const vote = weightsInUse(report) ? weighted : equal;
     views.push(view('test', `test answers (${vote})`, 'test', 'test', report.test.soft, testRow));
     if (report.test.softTta) views.push(view('test-tta', `test answers (${vote}${tta})`, 'test', 'test', report.test.softTta, testRow));
     // The equal vote was predicted in the submitted variant: with TTA when the submission has it.
     const equalTest = report.test.equalWeights;
-    if (equalTest) views.push(view(report.test.softTta ? 'test-equal-tta' : 'test-equal', `test answers (${equal}${report.test.softTta ? tta : ''})`, 'test', 'test', equalTest, testRow));
+    if (equalTest && weightsInUse(report)) views.push(view(report.test.softTta ? 'test-equal-tta' : 'test-equal', `test answers (${equal}${report.test.softTta ? tta : ''})`, 'test', 'test', equalTest, testRow));
   }
   for (const member of report.members) {
     // A member's metrics are over its own validation rows, in its split's order: without
@@ -214,7 +214,7 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
           rows: [
             ...report.cv.recipes.map((r) => ({ name: r.name, ...pick(submittedVariant(report, { accuracy: r.accuracy, logLoss: r.logLoss }, r.tta)) })),
             // the fold scores are the equal vote's; a weighted submission is said (its honest figure is the cross-fitted one of the selection)
-            { name: ensemble.weights ? 'ensemble (equal vote; submitted weighted)' : 'ensemble', ...pick(submittedVariant(report, { accuracy: report.cv.ensemble.accuracy, logLoss: report.cv.ensemble.logLoss }, report.cv.ensemble.tta)) },
+            { name: weightsInUse(report) ? 'ensemble (equal vote; submitted weighted)' : 'ensemble', ...pick(submittedVariant(report, { accuracy: report.cv.ensemble.accuracy, logLoss: report.cv.ensemble.logLoss }, report.cv.ensemble.tta)) },
           ],
         }
       : null,

@@ -161,12 +161,21 @@ export function submittedVote(evaluation: EvaluationReport): Metrics {
  * output, the dashboard and the report all use these names.
  */
 export function voteName(report: EvaluationReport, vote: 'equal' | 'weighted'): string {
-  return vote === 'weighted' ? 'weighted soft vote' : report.ensemble.weights ? 'equal soft vote' : 'soft vote';
+  return vote === 'weighted' ? 'weighted soft vote' : weightsInUse(report) ? 'equal soft vote' : 'soft vote';
 }
 
 /** The vote the submission uses, by those names: `weighted soft vote + TTA`, `soft vote`, … */
 export function submittedVoteName(report: EvaluationReport): string {
-  return `${voteName(report, report.ensemble.weights ? 'weighted' : 'equal')}${submitsWithTta(report) ? ' + TTA' : ''}`;
+  return `${voteName(report, weightsInUse(report) ? 'weighted' : 'equal')}${submitsWithTta(report) ? ' + TTA' : ''}`;
+}
+
+/**
+ * Whether the submission uses ensemble selection's weights. Not the same as per-member weights
+ * being unequal: under k-fold each recipe's share is split over its trained fold members, so a
+ * recipe with a failed fold member gives the others larger shares while the recipes stay equal.
+ */
+export function weightsInUse(report: EvaluationReport): boolean {
+  return report.ensemble.selection ? report.ensemble.selection.used : Boolean(report.ensemble.weights);
 }
 
 export interface SelectionReport {

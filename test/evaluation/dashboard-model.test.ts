@@ -280,7 +280,12 @@ describe('cross-validation and ensemble selection in the dashboard', () => {
     // the fold scores are the equal vote's: a weighted submission is said on its row
     const weighted = structuredClone(report);
     weighted.ensemble.weights = [0.75, 0.25];
+    weighted.ensemble.selection!.used = true;
     expect(buildDashboardModel(weighted).crossValidation!.rows.at(-1)!.name).toBe('ensemble (equal vote; submitted weighted)');
+    // unequal member weights without selection in use (a recipe's share split over fewer fold members, one having failed) are the equal vote of the recipes
+    weighted.ensemble.selection!.used = false;
+    expect(buildDashboardModel(weighted).crossValidation!.rows.at(-1)!.name).toBe('ensemble');
+    expect(buildDashboardModel(weighted).submittedVote).toMatch(/^soft vote/);
     expect(model.selection!.rows.map((r) => r.label)).toEqual(['equal weights', 'weighted, cross-fitted (honest)', 'weighted, in-sample (optimistic)']);
     expect(model.outOfFold).toBe(true);
     const text = dashboardText(model, 0);
