@@ -4,6 +4,8 @@
  * run.json, so a damaged file, or one left from other members, is never shown as the run's
  * figures.
  */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readEvaluationIfAny, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { RunManifest } from './manifest.js';
@@ -30,8 +32,39 @@ export async function readCurrentEvaluation(runDir: string, manifest: RunManifes
     throw error;
   }
   if (!report) return { kind: 'none' };
-  const problem = evaluationMismatch(manifest, report);
+  const problem = evaluationMismatch(manifest, report) ?? (await checkpointsNewer(runDir, manifest, report));
   return problem ? { kind: 'outdated', problem } : { kind: 'current', report };
+}
+
+/**
+ * A member whose checkpoint was saved after the evaluation was made (a resume that trained it
+ * further and found a better epoch): its evaluated figures are of weights it no longer has.
+ * The checkpoint's `COMPLETE` marker is written last by every save, so its time is the save's.
+ */
+async function checkpointsNewer(runDir: string, manifest: RunManifest, report: EvaluationReport): Promise<string | null> {
+  if (typeof report.createdAt !== 'string') return null;
+  const evaluated = Date.parse(report.createdAt);
+  for (const member of manifest.members) {
+    if (!member.ok || !member.checkpoint) continue;
+    const saved = await stat(path.join(runDir, member.checkpoint, 'COMPLETE')).catch(() => null);
+    if (saved && saved.mtimeMs > evaluated + 1000) return `member ${member.name}'s checkpoint was saved (${saved.mtime.toISOString()}) after evaluation.json was made (${report.createdAt})`;
+  }
+  return null;
+}
+
+/**
+ * The checks of `readCurrentEvaluation` for a command about to use the figures (dashboard,
+ * report, submit): an evaluation of other members, data or weights is refused with the command
+ * that makes a current one.
+ */
+export async function assertCurrentEvaluation(runDir: string, manifest: RunManifest, report: EvaluationReport, verb: string): Promise<void> {
+  const problem = evaluationMismatch(manifest, report) ?? (await checkpointsNewer(runDir, manifest, report));
+  if (problem) {
+    throw new UserError(`cannot ${verb} run ${manifest.name} from its evaluation.json: it is not of the run as it is now (${problem})`, {
+      where: { file: path.join(runDir, 'evaluation.json') },
+      hint: `Evaluate it again: digits evaluate --run ${path.relative(process.cwd(), runDir) || runDir}`,
+    });
+  }
 }
 
 const list = (names: readonly string[]) => (names.length ? names.join(', ') : 'none');
@@ -40,9 +73,9 @@ const list = (names: readonly string[]) => (names.length ? names.join(', ') : 'n
  * Why an evaluation is not of the run run.json describes, or null when it is. `evaluate`
  * scores every trained member of run.json on the dataset it records, after training
  * finished; so an evaluation is the run's when it names run.json's run, its members are
- * exactly run.json's trained members, its dataset fingerprint is run.json's, and it was made
- * after run.json's `finishedAt` (a run trained again, by `train --resume` say, finishes later
- * than its old evaluation). Timestamps are compared as written: a copied run keeps both.
+ * exactly run.json's trained members and its dataset fingerprint is run.json's; and (checked
+ * apart, `checkpointsNewer`) no member's checkpoint was saved after it. (Until session 34 the
+ * rule compared run.json's `finishedAt`, which every resume moves even when it trains nothing.)
  */
 export function evaluationMismatch(manifest: RunManifest, report: EvaluationReport): string | null {
   if (typeof report.run === 'string' && report.run !== manifest.name) return `evaluation.json is of run ${report.run}; run.json is run ${manifest.name}`;
@@ -54,9 +87,6 @@ export function evaluationMismatch(manifest: RunManifest, report: EvaluationRepo
   const fingerprint = report.dataset?.fingerprint;
   if (fingerprint !== undefined && fingerprint !== manifest.dataset?.fingerprint) {
     return `evaluation.json is of the dataset ${fingerprint}; run.json records ${manifest.dataset?.fingerprint}`;
-  }
-  if (manifest.finishedAt && typeof report.createdAt === 'string' && report.createdAt < manifest.finishedAt) {
-    return `evaluation.json (${report.createdAt}) is older than the training recorded in run.json (finished ${manifest.finishedAt})`;
   }
   return null;
 }

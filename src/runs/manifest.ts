@@ -13,6 +13,7 @@ import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
 import { LOCK_FILE, assertNotHeld } from './lock.js';
+import { assertCurrentEvaluation } from './current-evaluation.js';
 import { tempOwner } from '../atomic-file.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
@@ -245,7 +246,12 @@ export function resumeCommand(runDir: string, manifest: Pick<RunManifest, 'comma
  */
 export async function readRunEvaluation(runDir: string, verb: string): Promise<EvaluationReport> {
   const report = await readEvaluationIfAny(runDir);
-  if (report) return report;
+  if (report) {
+    // (an evaluation.json without its run.json, as a report of a copied file alone, is taken as it is)
+    const manifest = existsSync(path.join(runDir, RUN_MANIFEST)) ? await readRunManifest(runDir) : null;
+    if (manifest) await assertCurrentEvaluation(runDir, manifest, report, verb);
+    return report;
+  }
   assertTrained(runDir, await readRunManifest(runDir), verb);
   return readEvaluationReport(runDir);
 }

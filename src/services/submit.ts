@@ -25,6 +25,7 @@ import {
 } from '../data/submission.js';
 import { assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
+import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 
 export interface SubmitOptions {
@@ -130,6 +131,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   if (answers) await checkAnswers(answers, dataset.ids);
   // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
   const evaluation = await readEvaluationIfAny(runDir);
+  if (evaluation) await assertCurrentEvaluation(runDir, manifest, evaluation, 'submit');
   // The folder is created only when the submission is written (prepareSubmission): a submit
   // refused before that leaves no empty --dir behind.
   const dir = path.resolve(options.dir);

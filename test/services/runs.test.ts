@@ -3,7 +3,7 @@
  * only when a submission of it was scored against answers, and the recipe knobs that
  * differ; `runs compare` puts two runs side by side.
  */
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -201,21 +201,22 @@ describe('digits runs', () => {
       /^not usably evaluated: evaluation\.json is of members m1, m3; run\.json's trained members are m1, m2 \(digits evaluate --run /,
     ],
     [
-      'older than the training run.json records (trained again since)',
+      'older than a member\'s checkpoint (trained further since)',
       (text: string) => text,
-      (manifest: { finishedAt: string }) => ({ ...manifest, finishedAt: new Date(Date.now() + 60_000).toISOString() }),
+      'touch',
       'evaluation-outdated',
-      /^not usably evaluated: evaluation\.json \(.*\) is older than the training recorded in run\.json \(finished .*\) \(digits evaluate/,
+      /^not usably evaluated: member m1's checkpoint was saved \(.*\) after evaluation\.json was made \(.*\) \(digits evaluate/,
     ],
-  ])('an evaluation.json %s is not shown as the run’s evaluation, in runs and runs compare', async (_label, damage, rewriteManifest, state, note) => {
+  ] as Array<[string, (text: string) => string, 'touch' | undefined, string, RegExp]>)('an evaluation.json %s is not shown as the run’s evaluation, in runs and runs compare', async (_label, damage, rewriteManifest, state, note) => {
     // Given a copy of an evaluated run whose evaluation.json is damaged, or not of its run.json as it is now
     const copy = path.join(runsDir(), 'x-evaluation');
     await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
     const file = path.join(copy, 'evaluation.json');
     await writeFile(file, damage(await readFile(file, 'utf8')));
-    if (rewriteManifest) {
-      const manifest = JSON.parse(await readFile(path.join(copy, 'run.json'), 'utf8'));
-      await writeFile(path.join(copy, 'run.json'), JSON.stringify(rewriteManifest(manifest)));
+    if (rewriteManifest === 'touch') {
+      // (a resume that found a better epoch saves the member's checkpoint again: its COMPLETE marker is newer)
+      const later = new Date(Date.now() + 60_000);
+      await utimes(path.join(copy, 'm1', 'best', 'COMPLETE'), later, later);
     }
     try {
       // When the runs are listed and the copy compared with its original
@@ -231,6 +232,12 @@ describe('digits runs', () => {
       expect(c.a.heldOut).not.toBeNull();
       expect(c.recipes.map((r) => r.accuracy.b)).toEqual([null, null]);
       expect(c.members.map((m) => m.b)).toEqual([null, null]);
+      // and the commands that use the figures (submit, the report, the dashboard) refuse an outdated one, saying to evaluate again
+      if (state === 'evaluation-outdated') {
+        const outdated = { message: expect.stringMatching(/it is not of the run as it is now/), hint: expect.stringMatching(/^Evaluate it again: digits evaluate --run /) };
+        await expect(submitRun({ runDir: copy, dir: path.join(copy, 'subs') })).rejects.toMatchObject(outdated);
+        await expect(writeReport({ run: copy })).rejects.toMatchObject(outdated);
+      }
     } finally {
       await rm(copy, { recursive: true, force: true });
     }
