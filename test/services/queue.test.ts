@@ -31,6 +31,7 @@ import { Redis } from 'ioredis';
 import { UserError } from '../../src/errors.js';
 import { queueNamed, recordedCommand, redactRedisUrl } from '../../src/services/queue/redis-url.js';
 import { startQueueWorker } from '../../src/services/queue/worker.js';
+import { formatRunReport } from '../../src/cli/queue.js';
 
 const bin = path.join(repoRoot, 'bin/run.js');
 const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
@@ -324,8 +325,43 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
       expect(state).toBe('completed');
       const report = (await Job.fromId<RunJobData, RunReport>(runs, parent))!.returnvalue;
       expect(report).toMatchObject({ kind: 'search', run: 'abandoned', abandoned: true, members: [expect.objectContaining({ member: 'trial-a', ok: true })] });
+      expect(formatRunReport(report)).toContain('abandoned: the search stopped renewing its lease before closing its flow');
     } finally {
       await runs.close();
+    }
+  });
+
+  test('a search that outlives its lease (a machine asleep) finds its parent reported, and its later trials make a new parent', { timeout: 240_000 }, async () => {
+    // Given a worker, and an open search flow with one finished trial
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const dir = path.join(root, 'project', 'runs', 'slept');
+    const parents: string[] = [];
+    const queue = await openQueueRun({ connection: await connectRedis(redis.url, 'queue'), kind: 'search', dir, run: 'slept', storeRoot: path.join(root, 'project'), onEnqueued: ({ parent }) => parents.push(parent) });
+    const job = await trialJobs(dir);
+    const runs = new Queue(RUNS_QUEUE, { connection: await connectRedis(redis.url, 'queue') });
+    try {
+      expect((await queue.runJobs([job('trial-a', 1)])).map((o) => o.ok)).toEqual([true]);
+      // When its lease expires while it lives (the key's time ran out on the server), and a worker reports the parent
+      const admin = new Redis(redis.url);
+      await admin.del(`digits:lease:${parents[0]}`);
+      admin.disconnect();
+      let state = '';
+      for (let i = 0; i < 100 && state !== 'completed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        state = await runs.getJobState(parents[0]!);
+      }
+      expect(state).toBe('completed');
+      // Then its next trial makes a new parent (it would have joined a finished one), whose report names it
+      expect((await queue.runJobs([job('trial-b', 2)])).map((o) => o.ok)).toEqual([true]);
+      expect(parents).toHaveLength(2);
+      const report = await queue.finish();
+      expect(report).toMatchObject({ members: [expect.objectContaining({ member: 'trial-b', ok: true })] });
+      expect(report!.abandoned).toBeUndefined();
+    } finally {
+      await runs.close();
+      await queue.close();
     }
   });
 

@@ -46,22 +46,23 @@ export interface RunJobData {
   /** false while a search may still add trials; the report is made once it is true and no child is pending */
   closed: boolean;
   /**
-   * While open: the time (ms since the epoch) until which the search that enqueued it is taken
-   * to be alive. Its process moves it on every quarter of `RUN_LEASE_MS`; a process that dies
-   * (Ctrl-C, SIGKILL, a lost machine) stops doing so, and once it has passed the parent is
-   * reported as it stands, `abandoned`, instead of waiting for ever. A parent enqueued before
-   * this field existed counts from its creation.
+   * Made with a lease (`leaseKey`): a Redis key with a time to live that the search's process
+   * sets again every `RUN_LEASE_RENEW_MS` while it lives. A process that dies (Ctrl-C, SIGKILL,
+   * a lost machine) stops doing so; once the key has expired the parent is reported as it
+   * stands, `abandoned`, instead of staying open for ever. The key's time runs on the Redis
+   * server, so the clocks of the search's and the workers' machines do not matter. A parent made
+   * before leases (no `leased`) stays open until its search closes it, as then.
    */
-  openUntil?: number;
+  leased?: boolean;
 }
 
-/** How long an open search's parent waits for a sign of life from its process. */
-export const RUN_LEASE_MS = 120_000;
+/** How long an open search's parent waits for a sign of life from its process (a laptop's lid closed a while is not death). */
+export const RUN_LEASE_MS = 10 * 60_000;
+/** How often the search's process renews it. */
+export const RUN_LEASE_RENEW_MS = 30_000;
 
-/** Whether a parent is still open at `now`: closed by its search, or its lease run out. */
-export function parentOpen(data: RunJobData, createdAt: number, now = Date.now()): boolean {
-  return !data.closed && now < (data.openUntil ?? createdAt + RUN_LEASE_MS);
-}
+/** The Redis key whose existence is a search parent's lease. */
+export const leaseKey = (parentId: string) => `digits:lease:${parentId}`;
 
 /** What a member job returns: the training result, and who trained it from which epoch. */
 export interface MemberJobResult {

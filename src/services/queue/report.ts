@@ -8,11 +8,11 @@
  * parent waits for pending children (BullMQ's WaitingChildrenError) or, with none pending,
  * looks again a second later (DelayedError): BullMQ's documented pattern for a parent whose
  * children are added as it goes. A search whose process died never closes its parent: once the
- * lease it renews has run out (`openUntil`), the parent is reported as it stands, `abandoned`.
+ * lease it renews has expired (`leaseKey`), the parent is reported as it stands, `abandoned`.
  */
 import { DelayedError, Job, Queue, WaitingChildrenError, Worker } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
-import { MEMBERS_QUEUE, RUNS_QUEUE, parentOpen, type MemberJobData, type MemberJobResult, type RunJobData, type RunReport } from './queues.js';
+import type { Redis, RedisOptions } from 'ioredis';
+import { MEMBERS_QUEUE, RUNS_QUEUE, leaseKey, type MemberJobData, type MemberJobResult, type RunJobData, type RunReport } from './queues.js';
 
 const jobIdOfKey = (key: string) => key.slice(key.lastIndexOf(':') + 1);
 
@@ -39,7 +39,8 @@ export function startReportWorker(connection: RedisOptions, name: string): { wor
     RUNS_QUEUE,
     async (job, token) => {
       if (await job.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
-      if (parentOpen(job.data, job.timestamp)) {
+      const open = !job.data.closed && (!job.data.leased || (await ((await members.client) as unknown as Redis).exists(leaseKey(job.id!))) === 1);
+      if (open) {
         await job.moveToDelayed(Date.now() + 1000, token);
         throw new DelayedError();
       }

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FlowProducer, Job, Queue, QueueEvents } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { JobOutcome, ParallelOptions } from '../../engine/parallel.js';
 import type { WorkerJob, WorkerJobRunner } from '../../training/worker-protocol.js';
 import { startReportWorker } from './report.js';
@@ -22,7 +22,9 @@ import {
   MEMBERS_QUEUE,
   RUNS_QUEUE,
   RUN_LEASE_MS,
+  RUN_LEASE_RENEW_MS,
   clientName,
+  leaseKey,
   qualifiedName,
   storeJob,
   type MemberJobData,
@@ -44,7 +46,7 @@ export interface QueueRunOptions {
   onEnqueued?: (info: { parent: string; children: number }) => void;
   /** how often a waiting run checks that its jobs still exist (default LOOK_EVERY_MS) */
   lookEveryMs?: number;
-  /** an open search's lease (default RUN_LEASE_MS): renewed every quarter of it while this process lives */
+  /** an open search's lease (default RUN_LEASE_MS): renewed every RUN_LEASE_RENEW_MS (a quarter of it, if shorter) while this process lives */
   leaseMs?: number;
 }
 
@@ -101,7 +103,10 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
     };
   };
   const leaseMs = options.leaseMs ?? RUN_LEASE_MS;
-  const parentData = (closed: boolean): RunJobData => ({ format: 'digits-queue-run', version: 1, kind: options.kind, run: options.run, dir: options.dir, closed, ...(closed ? {} : { openUntil: Date.now() + leaseMs }) });
+  const parentData = (closed: boolean): RunJobData => ({ format: 'digits-queue-run', version: 1, kind: options.kind, run: options.run, dir: options.dir, closed, ...(options.kind === 'search' ? { leased: true } : {}) });
+  const setLease = async (id: string) => {
+    await ((await runs.client) as unknown as Redis).set(leaseKey(id), '1', 'PX', leaseMs);
+  };
 
   // An open parent (a search's) is kept alive by this process: should it die before `finish`,
   // the lease runs out and the parent is reported as it stands (report.ts) instead of staying
@@ -116,10 +121,9 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
   const renewLease = (id: string) => {
     renewal = setInterval(() => {
       renewing = (async () => {
-        const parent = await Job.fromId<RunJobData, RunReport>(runs, id);
-        if (renewal !== undefined && parent && !parent.data.closed) await parent.updateData(parentData(false));
+        if (renewal !== undefined) await setLease(id);
       })().catch(() => {}); // Redis away: the next renewal tries again
-    }, Math.max(50, leaseMs / 4));
+    }, Math.max(50, Math.min(RUN_LEASE_RENEW_MS, leaseMs / 4)));
     renewal.unref();
   };
 
@@ -153,11 +157,23 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
     const ids = jobs.map(() => randomUUID());
     ids.forEach((id, i) => listeners.set(id, (event) => runOptions.onEvent?.(i, event)));
     const children = jobs.map((job, i) => ({ name: options.kind === 'ensemble' ? 'member' : 'trial', queueName: MEMBERS_QUEUE, data: childData(job), opts: childOptions(ids[i]!) }));
+    // A search that lived through its lease's expiry (a machine asleep longer than the lease) finds
+    // its parent reported as abandoned: its later trials make a new parent rather than join a finished one.
+    if (parentId !== null && options.kind === 'search') {
+      const current = await parentId;
+      if ((await runs.getJobState(current)) === 'completed') {
+        await stopRenewing();
+        parentId = null;
+      }
+    }
     if (parentId === null) {
       // The first batch makes the flow: an ensemble's whole flow at once (closed), a search's
-      // parent with its first trial (open: trials are added as the scheduler picks them).
+      // parent with its first trial (open: trials are added as the scheduler picks them), its
+      // lease set before the parent exists, so no worker sees a leased parent without one.
       const parent = randomUUID();
-      parentId = flows.add({ name: options.kind, queueName: RUNS_QUEUE, data: parentData(options.kind === 'ensemble'), opts: { jobId: parent, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } }, children }).then(() => parent);
+      parentId = (options.kind === 'search' ? setLease(parent) : Promise.resolve())
+        .then(() => flows.add({ name: options.kind, queueName: RUNS_QUEUE, data: parentData(options.kind === 'ensemble'), opts: { jobId: parent, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } }, children }))
+        .then(() => parent);
       parentId.catch(() => {
         parentId = null;
       });
