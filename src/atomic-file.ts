@@ -39,6 +39,12 @@ export function tempOwner(name: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/** A temp file or folder (`<name>.tmp-<pid>-<hex>`, `.old-`, `.stale-`) whose writer no longer runs. */
+export function isStaleTemp(name: string): boolean {
+  const pid = tempOwner(name);
+  return pid !== null && !running(pid);
+}
+
 function running(pid: number): boolean {
   if (pid === process.pid) return true;
   try {

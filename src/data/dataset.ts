@@ -10,8 +10,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { displayPath } from './format.js';
 import type { Orientation } from './orientation.js';
 
 export const MANIFEST_FILE = 'dataset.json';
@@ -141,19 +142,13 @@ export async function resolveDatasetDir(dir: string): Promise<string> {
     const imported = (await exists(join(folder, MANIFEST_FILE))) || (await exists(join(folder, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE)));
     throw new UserError(`${absolute} is a file, where the competition's folder (the one holding train.csv) is expected`, {
       where: { file: absolute, flag: 'data' },
-      hint: imported ? `Give its folder instead: ${relativeOrAbsolute(folder)}` : `Import its folder first (digits data import ${relativeOrAbsolute(folder)}), then give that folder.`,
+      hint: imported ? `Give its folder instead: ${displayPath(folder)}` : `Import its folder first (digits data import ${displayPath(folder)}), then give that folder.`,
     });
   }
   throw new UserError(`no imported dataset in ${absolute}`, {
     where: { file: absolute, flag: 'data' },
     hint: `Import the competition first: digits data import ${dir} (or digits data practice --recipe uniform for a practice one).`,
   });
-}
-
-/** A folder as a hint names it: relative to the working folder when inside it. */
-function relativeOrAbsolute(folder: string): string {
-  const rel = relative(process.cwd(), folder);
-  return rel === '' ? '.' : rel.startsWith('..') ? folder : rel;
 }
 
 function damaged(dir: string, what: string): UserError {

@@ -8,7 +8,15 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readEvaluationIfAny, type EvaluationReport } from '../evaluation/evaluation-report.js';
-import type { RunManifest } from './manifest.js';
+/**
+ * What these checks read of run.json (`RunManifest` in manifest.ts, which uses them: declared
+ * here so the two modules do not import each other).
+ */
+export interface RunOfEvaluation {
+  name: string;
+  members: Array<{ name: string; ok: boolean; checkpoint?: string }>;
+  dataset?: { fingerprint: string };
+}
 
 /**
  * The run's evaluation, or why it cannot be used: `damaged` (it does not read as an
@@ -20,7 +28,7 @@ export type RunEvaluation =
   | { kind: 'current'; report: EvaluationReport }
   | { kind: 'damaged' | 'outdated'; problem: string };
 
-export async function readCurrentEvaluation(runDir: string, manifest: RunManifest): Promise<RunEvaluation> {
+export async function readCurrentEvaluation(runDir: string, manifest: RunOfEvaluation): Promise<RunEvaluation> {
   let report: EvaluationReport | null;
   try {
     report = await readEvaluationIfAny(runDir);
@@ -41,7 +49,7 @@ export async function readCurrentEvaluation(runDir: string, manifest: RunManifes
  * further and found a better epoch): its evaluated figures are of weights it no longer has.
  * The checkpoint's `COMPLETE` marker is written last by every save, so its time is the save's.
  */
-async function checkpointsNewer(runDir: string, manifest: RunManifest, report: EvaluationReport): Promise<string | null> {
+async function checkpointsNewer(runDir: string, manifest: RunOfEvaluation, report: EvaluationReport): Promise<string | null> {
   if (typeof report.createdAt !== 'string') return null;
   const evaluated = Date.parse(report.createdAt);
   for (const member of manifest.members) {
@@ -57,7 +65,7 @@ async function checkpointsNewer(runDir: string, manifest: RunManifest, report: E
  * report, submit): an evaluation of other members, data or weights is refused with the command
  * that makes a current one.
  */
-export async function assertCurrentEvaluation(runDir: string, manifest: RunManifest, report: EvaluationReport, verb: string): Promise<void> {
+export async function assertCurrentEvaluation(runDir: string, manifest: RunOfEvaluation, report: EvaluationReport, verb: string): Promise<void> {
   const problem = evaluationMismatch(manifest, report) ?? (await checkpointsNewer(runDir, manifest, report));
   if (problem) {
     throw new UserError(`cannot ${verb} run ${manifest.name} from its evaluation.json: it is not of the run as it is now (${problem})`, {
@@ -77,7 +85,7 @@ const list = (names: readonly string[]) => (names.length ? names.join(', ') : 'n
  * apart, `checkpointsNewer`) no member's checkpoint was saved after it. (Until session 34 the
  * rule compared run.json's `finishedAt`, which every resume moves even when it trains nothing.)
  */
-export function evaluationMismatch(manifest: RunManifest, report: EvaluationReport): string | null {
+export function evaluationMismatch(manifest: RunOfEvaluation, report: EvaluationReport): string | null {
   if (typeof report.run === 'string' && report.run !== manifest.name) return `evaluation.json is of run ${report.run}; run.json is run ${manifest.name}`;
   const trained = manifest.members.filter((m) => m.ok && m.checkpoint).map((m) => m.name).sort();
   const evaluated = report.members.map((m) => m.name).sort();

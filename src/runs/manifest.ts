@@ -14,7 +14,8 @@ import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type Evalua
 import type { AutoRecord } from '../ensemble/auto.js';
 import { LOCK_FILE, assertNotHeld } from './lock.js';
 import { assertCurrentEvaluation } from './current-evaluation.js';
-import { tempOwner } from '../atomic-file.js';
+import { isStaleTemp } from '../atomic-file.js';
+import { displayPath } from '../data/format.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
   const file = path.join(runDir, RUN_MANIFEST);
@@ -90,19 +91,19 @@ export const RUN_MANIFEST = 'run.json';
  * into it retrained the members over the old ones and left the old evaluation, predictions and
  * report behind for every later command to trust); any other files are named.
  */
-export async function assertNewRunFolder(dir: string, flag: string, what = 'a new run'): Promise<void> {
+export async function assertNewRunFolder(dir: string, flag: string, what = 'a new run', options: { lockedByUs?: boolean } = {}): Promise<void> {
   const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
     if (error.code === 'ENOTDIR') throw new UserError(`${dir} is a file, where ${what} needs a folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
     throw error;
   });
   // A folder a live process is writing: name that process (its own lock says who and since when).
-  if (names.length > 0) await assertNotHeld(dir);
+  if (names.length > 0 && !options.lockedByUs) await assertNotHeld(dir);
   // What a killed writer leaves (its lock, temp files of a write cut short) is not content: a run
   // stopped by Ctrl-C before its first epoch is started again in the same folder, as its hint says.
   const content = names.filter((name) => name !== LOCK_FILE && !isStaleTemp(name));
   if (content.length === 0) return;
-  const shown = displayFolder(dir);
+  const shown = displayPath(dir);
   if (content.includes(RUN_MANIFEST)) {
     const manifest = await readRunManifest(dir).catch(() => null);
     const state = manifest ? `run ${manifest.name}, ${manifest.status === 'training' ? 'not finished' : manifest.status}` : 'a run';
@@ -118,22 +119,6 @@ export async function assertNewRunFolder(dir: string, flag: string, what = 'a ne
   throw new UserError(`${shown} already holds files (${listed}); ${what} needs a new or empty folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
 }
 
-/** A temp file (`<name>.tmp-<pid>-<hex>`) whose writer no longer runs. */
-function isStaleTemp(name: string): boolean {
-  const pid = tempOwner(name);
-  if (pid === null || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'EPERM';
-  }
-}
-
-function displayFolder(dir: string): string {
-  const rel = path.relative(process.cwd(), dir);
-  return rel === '' ? '.' : rel.startsWith('..') ? dir : rel;
-}
 
 export async function writeRunManifest(runDir: string, manifest: RunManifest): Promise<void> {
   await writeJsonAtomic(path.join(runDir, RUN_MANIFEST), manifest);

@@ -19,6 +19,7 @@ import { resolveInit } from '../model/shipped.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
+import { displayPath } from '../data/format.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 
 
@@ -148,7 +149,7 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
 
 async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {
   // A new run never trains over another: its members, evaluation and submission would mix.
-  if (!options.resume && existsSync(path.join(options.runDir, RUN_MANIFEST))) await assertNewRunFolder(options.runDir, 'run');
+  if (!options.resume && existsSync(path.join(options.runDir, RUN_MANIFEST))) await assertNewRunFolder(options.runDir, 'run', 'a new run', { lockedByUs: true });
   const started = Date.now();
   const runDir = options.runDir;
   const datasetDir = await resolveDatasetDir(options.data);
@@ -293,7 +294,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       await finish({ status: 'failed', members: results, error });
       throw new UserError(`run ${manifest.name}: ${error}`, {
         where: { file: path.join(runDir, RUN_MANIFEST) },
-        hint: `Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint), then \`digits train --resume --run ${path.relative(process.cwd(), runDir) || runDir}\` trains the members again.`,
+        hint: `Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint), then \`digits train --resume --run ${displayPath(runDir)}\` trains the members again.`,
         exitCode: 1,
       });
     }

@@ -108,6 +108,16 @@ const ensemble = (name: string, members: Array<Record<string, unknown>>) => ense
 const runDir = (name: string) => path.join(root, 'project', 'runs', name);
 const options = (name: string, spec: ReturnType<typeof ensemble>, onEvent?: (e: EnsembleEvent) => void) => ({ ensemble: spec, data: competition, runDir: runDir(name), concurrency: 3, backend: 'wasm' as const, command: 'vitest', onEvent });
 const weightsOf = (run: string, m: string) => readFile(path.join(runDir(run), m, 'best', 'weights.bin'));
+/** A job's state once it is completed, or after 20 s of looking every 200 ms (what it is then). */
+async function settledState(queue: Queue, id: string): Promise<string> {
+  let state = '';
+  for (let i = 0; i < 100 && state !== 'completed'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    state = await queue.getJobState(id);
+  }
+  return state;
+}
+
 /** A 1-epoch trial job on the competition (200 training rows, 100 validation rows), as a search hands it to the queue. */
 async function trialJobs(dir: string): Promise<(name: string, seed: number) => TrainMemberJob> {
   const datasetDir = await resolveDatasetDir(competition);
@@ -317,12 +327,7 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
       await queue.close();
 
       // Then a worker reports the parent once the lease has run out, naming the trial and saying it was abandoned
-      let state = '';
-      for (let i = 0; i < 100 && state !== 'completed'; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        state = await runs.getJobState(parent);
-      }
-      expect(state).toBe('completed');
+      expect(await settledState(runs, parent)).toBe('completed');
       const report = (await Job.fromId<RunJobData, RunReport>(runs, parent))!.returnvalue;
       expect(report).toMatchObject({ kind: 'search', run: 'abandoned', abandoned: true, members: [expect.objectContaining({ member: 'trial-a', ok: true })] });
       expect(formatRunReport(report)).toContain('abandoned: the search stopped renewing its lease before closing its flow');
@@ -347,12 +352,7 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
       const admin = new Redis(redis.url);
       await admin.del(`digits:lease:${parents[0]}`);
       admin.disconnect();
-      let state = '';
-      for (let i = 0; i < 100 && state !== 'completed'; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        state = await runs.getJobState(parents[0]!);
-      }
-      expect(state).toBe('completed');
+      expect(await settledState(runs, parents[0]!)).toBe('completed');
       // Then its next trial makes a new parent (it would have joined a finished one), whose report names it
       expect((await queue.runJobs([job('trial-b', 2)])).map((o) => o.ok)).toEqual([true]);
       expect(parents).toHaveLength(2);

@@ -13,6 +13,8 @@ import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
 import { UserError } from '../../src/errors.js';
 import { deadPid } from '../helpers/dead-pid.js';
+import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { trainEnsemble } from '../../src/services/train.js';
 
 let dir: string;
 let competition: string;
@@ -195,6 +197,9 @@ test('a new run is refused in a folder holding a run or other files, and the run
   expect(among.err).toMatch(/already holds files \(notes\.txt\); a new run needs a new or empty folder \(flag --run\)/);
   expect(search.code, search.err).toBe(2);
   expect(search.err).toMatch(/already holds run run, finished; a new search needs a new or empty folder \(.*flag --out\)/);
+  // (the service refuses the same, for callers other than the command: holding the folder's lock itself, it names the run, not itself)
+  const spec = ensembleFromJson(await readFile(ensembleFile(), 'utf8'));
+  await expect(trainEnsemble({ ensemble: spec, data: competition, runDir: finished, concurrency: 1, backend: 'wasm', command: 'vitest' })).rejects.toThrow(/already holds run run, finished; a new run needs a new or empty folder/);
   expect(await readFile(path.join(finished, 'run.json'), 'utf8')).toBe(before);
   expect(await readdir(notes)).toEqual(['notes.txt']);
 
