@@ -18,6 +18,17 @@ export default class DigitsHelp extends Help {
       process.stdout.write(`${JSON.stringify(catalogResult(this.config, words))}\n`);
       return;
     }
+    // `<command> --help --json` (or `-h`): under the NDJSON contract, the command's catalog, as
+    // `digits help <command> --json` prints it (it printed the text help). argv holds flag values
+    // too (`train --data comp --help`): the command is the longest run of leading words naming one.
+    const typed = process.argv.slice(2);
+    if (typed.includes('--json') && (typed.includes('--help') || typed.includes('-h')) && !words.includes('help')) {
+      let id: string[] = [];
+      for (let k = words.length; k > 0 && id.length === 0; k--) if (this.config.findCommand(words.slice(0, k).join(':'))) id = words.slice(0, k);
+      if (id.length === 0 && words[0] !== undefined && this.config.findTopic(words[0])) id = [words[0]];
+      process.stdout.write(`${JSON.stringify(catalogResult(this.config, id))}\n`);
+      return;
+    }
     const asked = words.length > 0 && words.every((w) => w === 'help') && (words.length > 1 || argv.includes('-h') || argv.includes('--help'));
     if (asked) {
       const command = this.config.findCommand('help');

@@ -414,6 +414,15 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const { stdout } = await exec(process.execPath, [bin, 'help', 'run'], { cwd: work, env });
     expect(stdout).toContain('$ digits run');
     expect(stdout).toContain('--folds=<value>');
+    // `<command> --help --json` (flag values among the words too): that command's catalog, as `help <command> --json` prints it
+    for (const [argv, ids] of [
+      [['runs', 'compare', '--help'], ['runs compare']],
+      [['train', '--data', 'comp', '-h'], ['train']],
+    ] as Array<[string[], string[]]>) {
+      const viaFlag = expectFinished(await digitsJson(argv), 'result') as unknown as typeof catalog;
+      expect(viaFlag.commands.map((c) => c.id), argv.join(' ')).toEqual(ids);
+    }
+    expect((expectFinished(await digitsJson(['data', '--help']), 'result') as unknown as typeof catalog).topics.map((t) => t.name)).toEqual(['data']);
     // a command under a topic, as typed (words): that command's help, not the topic's
     const nested = await exec(process.execPath, [bin, 'help', 'runs', 'compare'], { cwd: work, env });
     expect(nested.stdout).toContain('$ digits runs compare A B');
