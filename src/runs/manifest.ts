@@ -119,7 +119,6 @@ export async function assertNewRunFolder(dir: string, flag: string, what = 'a ne
   throw new UserError(`${shown} already holds files (${listed}); ${what} needs a new or empty folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
 }
 
-
 export async function writeRunManifest(runDir: string, manifest: RunManifest): Promise<void> {
   await writeJsonAtomic(path.join(runDir, RUN_MANIFEST), manifest);
 }

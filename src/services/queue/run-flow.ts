@@ -109,8 +109,8 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
   };
 
   // An open parent (a search's) is kept alive by this process: should it die before `finish`,
-  // the lease runs out and the parent is reported as it stands (report.ts) instead of staying
-  // open for ever. A renewal in flight is awaited before closing, so it cannot reopen the parent.
+  // the lease key expires and the parent is reported as it stands (report.ts) instead of staying
+  // open for ever. A renewal in flight is awaited when renewing stops.
   let renewal: NodeJS.Timeout | undefined;
   let renewing: Promise<void> = Promise.resolve();
   const stopRenewing = async () => {
@@ -159,12 +159,12 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
     const children = jobs.map((job, i) => ({ name: options.kind === 'ensemble' ? 'member' : 'trial', queueName: MEMBERS_QUEUE, data: childData(job), opts: childOptions(ids[i]!) }));
     // A search that lived through its lease's expiry (a machine asleep longer than the lease) finds
     // its parent reported as abandoned: its later trials make a new parent rather than join a finished one.
-    if (parentId !== null && options.kind === 'search') {
-      const current = await parentId;
-      if ((await runs.getJobState(current)) === 'completed') {
-        await stopRenewing();
-        parentId = null;
-      }
+    // (trials started in the same tick may all find it so: only the first, while parentId is still the one it
+    // looked at, drops it; the others then join the new parent, as for the first flow above)
+    const checked = parentId;
+    if (checked !== null && options.kind === 'search' && (await runs.getJobState(await checked)) === 'completed' && parentId === checked) {
+      parentId = null;
+      await stopRenewing();
     }
     if (parentId === null) {
       // The first batch makes the flow: an ensemble's whole flow at once (closed), a search's
