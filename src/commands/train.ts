@@ -47,7 +47,7 @@ export default class Train extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
     // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
-    const [{ expandFolds, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ BUILTIN_ENSEMBLES, expandFolds, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
       import('../ensemble/ensemble-spec.js'),
       import('../services/train.js'),
       import('../tui/TrainView.js'),
@@ -129,6 +129,8 @@ export default class Train extends DigitsCommand {
       resume: flags.resume,
       command: recordedCommand(['digits', 'train', ...this.argv]),
       onEvent,
+      // A fold count the data cannot hold names where it was set.
+      foldsFrom: flags.folds ? { flag: 'folds' } : flags.ensemble && !(flags.ensemble in BUILTIN_ENSEMBLES) ? { file: path.resolve(flags.ensemble) } : undefined,
     };
     let report = null;
     let manifest;

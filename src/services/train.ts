@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { assertSplitUnchanged, createSplit, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
-import { UserError } from '../errors.js';
+import { UserError, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
@@ -43,6 +43,8 @@ export interface TrainEnsembleOptions {
    * evaluating and submitting take): a member stops after the epoch that would run past it.
    */
   deadline?: number;
+  /** where the k-fold count was set (`--folds`, or the ensemble file), named when the data cannot hold that many folds */
+  foldsFrom?: ErrorLocation;
 }
 
 interface MemberPlan {
@@ -56,7 +58,7 @@ interface MemberPlan {
  * Each member's validation rows: one shared split, one split per member (bagging), or one
  * member per fold and recipe on one k-fold split.
  */
-async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<MemberPlan[]> {
+async function planSplits(spec: EnsembleSpec, datasetDir: string, foldsFrom?: ErrorLocation): Promise<MemberPlan[]> {
   const v = spec.validation;
   if (v.kind === 'shared') {
     const name = `holdout-${v.fraction}-seed${v.seed}`;
@@ -75,7 +77,10 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string): Promise<Membe
       name = `kfold-${folds}-seed${v.seed}`;
       await createSplit({ data: datasetDir, name, spec: { kind: 'kfold', k: folds, seed: v.seed } }).catch((error: unknown) => {
         // The fold count comes from --folds or from the ensemble's validation: say both.
-        if (error instanceof UserError && error.where?.flag === 'folds') throw new UserError(`${error.message} (k-fold validation of ensemble ${spec.name})`, { hint: 'Lower --folds, or "folds" in the ensemble\'s validation.' });
+        if (error instanceof UserError && error.where?.flag === 'folds') throw new UserError(`${error.message} (k-fold validation of ensemble ${spec.name})`, {
+            ...(foldsFrom ? { where: foldsFrom } : {}),
+            hint: foldsFrom?.flag ? `Lower --${foldsFrom.flag}.` : foldsFrom?.file ? 'Lower "folds" in the ensemble file\'s validation.' : 'Lower --folds, or "folds" in the ensemble\'s validation.',
+          });
         throw error;
       });
     }
@@ -169,7 +174,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   const members = await Promise.all(
     options.ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
-  const plans = await planSplits({ ...options.ensemble, members }, datasetDir);
+  const plans = await planSplits({ ...options.ensemble, members }, datasetDir, options.foldsFrom);
   const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
   if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {
     throw new UserError(`run ${previous.name} was trained on other validation splits than this ensemble makes`, {

@@ -412,6 +412,11 @@ describe('a saved split replaced after a run trained on it', () => {
     const many = ensembleFromJson(JSON.stringify({ name: 'many', validation: { kind: 'kfold', folds: 500 }, members: [{ preset: 'mlp', name: 'm', epochs: 1 }] }));
     const error = await expectUserError(trainEnsemble({ ensemble: many, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'many'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /not 500 \(k-fold validation of ensemble many\)$/, hint: /"folds" in the ensemble's validation/ });
     expect(error.where).toBeUndefined();
+    // And where the caller says where the count was set (train's --folds, or the file), the error names it
+    const fromFlag = await expectUserError(trainEnsemble({ ensemble: many, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'many'), concurrency: 1, backend: 'wasm', command: 'vitest', foldsFrom: { flag: 'folds' } }), { message: /not 500/, hint: /^Lower --folds\.$/ });
+    expect(fromFlag.where).toEqual({ flag: 'folds' });
+    const fromFile = await expectUserError(trainEnsemble({ ensemble: many, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'many'), concurrency: 1, backend: 'wasm', command: 'vitest', foldsFrom: { file: '/x/many.json' } }), { message: /not 500/, hint: /ensemble file/ });
+    expect(fromFile.where).toEqual({ file: '/x/many.json' });
   }, 120_000);
 
   test('a failed fold member: the ensemble CV and out-of-fold rows say how much they cover', async () => {
