@@ -28,12 +28,13 @@ export default class Pretrain extends DigitsCommand {
     'background-noise-min': Flags.string({ description: 'Lowest per-image background-noise level (default 0; equal to --background-noise trains at one fixed level).', dependsOn: ['background-noise'] }),
     geometric: Flags.boolean({ description: 'Rotate, shift and zoom each digit before its noise (the default); --no-geometric trains on MNIST\'s own geometry, e.g. for a last phase after --init.', default: true, allowNo: true }),
     'holdout-seed': Flags.integer({ description: 'Seed of the validation rows (default: --seed). Give several pretraining runs of one preset the same --holdout-seed and different --seed values to get independent checkpoints validated on the same rows.' }),
-    init: Flags.string({ description: 'Start from this checkpoint (e.g. checkpoints/mnist-clean/seed002) instead of fresh weights.' }),
+    init: Flags.string({ description: 'Start from this checkpoint instead of fresh weights: a folder from the working folder, else the shipped checkpoint of that path (e.g. checkpoints/mnist-clean/seed002).' }),
+    force: Flags.boolean({ description: 'Replace a shipped checkpoint (an --out that is one, when working in the package itself).', default: false }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Pretrain);
-    const [{ initEngine }, { pretrainCheckpoint, pretrainWorkDir }] = await Promise.all([import('../engine/backend.js'), import('../services/pretrain.js')]);
+    const [{ initEngine }, { pretrainCheckpoint, pretrainWorkDir }, { resolveCheckpointArg }] = await Promise.all([import('../engine/backend.js'), import('../services/pretrain.js'), import('../model/shipped.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
     const noise = flags['background-noise'] === undefined ? undefined : Number(flags['background-noise']);
     if (noise !== undefined && !(noise > 0 && noise <= 1)) throw new UserError(`--background-noise must be a number in (0, 1], got ${flags['background-noise']}`, { where: { flag: 'background-noise' }, hint: 'For the uniform noise of the seed-002 competition use 1.' });
@@ -65,7 +66,9 @@ export default class Pretrain extends DigitsCommand {
       backgroundNoise: noise,
       backgroundNoiseMin: noiseMin,
       geometric: flags.geometric,
-      init: flags.init ? path.resolve(flags.init) : undefined,
+      init: flags.init ? await resolveCheckpointArg(flags.init) : undefined,
+      force: flags.force,
+      onWarning: (message) => (flags.json ? process.stdout.write(`${JSON.stringify({ type: 'warning', message })}\n`) : process.stderr.write(`warning: ${message}\n`)),
       resume: flags.resume,
       command: recordedCommand(['digits', 'pretrain', ...this.argv]),
       onEvent: eventPrinter(flags.json),

@@ -53,3 +53,18 @@ async function findCheckpoint(given: string): Promise<string | null> {
 export async function resolveCheckpointArg(given: string): Promise<string> {
   return (await findCheckpoint(given)) ?? path.resolve(given);
 }
+
+/**
+ * The shipped checkpoint a checkpoint folder would be confused with: `folder` named from the
+ * working folder (`checkpoints/mnist-clean/seed002`, pretrain's default --out) is also a
+ * shipped checkpoint's name, and `resolveInit` gives relative inits of that name the shipped
+ * one. `replaces` when the folder is the shipped checkpoint itself (working in the package).
+ */
+export async function shippedNamesake(folder: string): Promise<{ name: string; replaces: boolean } | null> {
+  const out = path.resolve(folder);
+  const name = path.relative(process.cwd(), out);
+  if (name === '' || name.startsWith('..') || path.isAbsolute(name)) return null;
+  const shipped = path.join(PACKAGE_ROOT, name);
+  if (!(await exists(path.join(shipped, 'COMPLETE')))) return null;
+  return { name: name.split(path.sep).join('/'), replaces: shipped === out };
+}

@@ -10,6 +10,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { removeStaleTempFiles } from '../atomic-file.js';
+import { readCheckpointMetadata } from '../model/checkpoint.js';
+import { shippedNamesake } from '../model/shipped.js';
+import { displayPath } from '../data/format.js';
 import { UserError } from '../errors.js';
 import { lockRun } from '../runs/lock.js';
 import { pretrain, type PretrainOptions, type PretrainResult } from '../training/pretrain.js';
@@ -24,10 +27,42 @@ export function pretrainWorkDir(root: string, outDir: string, preset: string, no
   return path.join(path.resolve(root), noisy ? 'pretrain-noisy' : 'pretrain', preset, key);
 }
 
-export type PretrainServiceOptions = Omit<PretrainOptions, 'workDir'> & { workRoot: string };
+export type PretrainServiceOptions = Omit<PretrainOptions, 'workDir'> & {
+  workRoot: string;
+  /** replace a shipped checkpoint (an `outDir` that is one: working in the package itself) */
+  force?: boolean;
+  /** something the user should know before the hours of training (the output shadows a shipped checkpoint's name) */
+  onWarning?: (message: string) => void;
+};
 
 export async function pretrainCheckpoint(options: PretrainServiceOptions): Promise<PretrainResult & { workDir: string }> {
-  const { workRoot, ...rest } = options;
+  const { workRoot, force, onWarning, ...rest } = options;
+  // An init of another network is refused here, naming the flag (in the training it was an internal error).
+  if (options.init) {
+    const initPreset = (
+      await readCheckpointMetadata(options.init).catch((error: unknown) => {
+        if (!(error instanceof UserError)) throw error;
+        throw new UserError(error.message, { where: { ...error.where, flag: 'init' }, hint: 'Give --init a checkpoint folder: one of yours, or a shipped one such as checkpoints/mnist-clean/seed002.' });
+      })
+    ).preset;
+    if (initPreset !== options.preset) {
+      throw new UserError(`--init ${displayPath(options.init)} is a network of preset ${initPreset}, not ${options.preset}`, {
+        where: { flag: 'init' },
+        hint: `Pass --preset ${initPreset} to continue it, or an --init of preset ${options.preset} (or none, for fresh weights).`,
+      });
+    }
+  }
+  // Said before the training, not after it: the output is named like a shipped checkpoint.
+  const namesake = await shippedNamesake(options.outDir);
+  if (namesake?.replaces && !force && !options.resume) {
+    throw new UserError(`${namesake.name} is a shipped checkpoint (the start of quick, full, auto or search): this pretraining would replace it`, {
+      where: { flag: 'out' },
+      hint: `Give another --out (e.g. --out checkpoints/mine/${options.preset}), or add --force to replace the shipped one.`,
+    });
+  }
+  if (namesake && !namesake.replaces) {
+    onWarning?.(`${namesake.name} is also the name of a shipped checkpoint, and an ensemble's or search space's "init": "${namesake.name}" means the shipped one: name this one by its absolute path (${path.resolve(options.outDir)}), or give another --out`);
+  }
   const workDir = pretrainWorkDir(workRoot, options.outDir, options.preset, Boolean(options.backgroundNoise));
   await mkdir(workDir, { recursive: true });
   const lock = await lockRun(workDir, options.command).catch((error: unknown) => {

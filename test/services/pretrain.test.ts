@@ -4,13 +4,15 @@
  * shared `.digits/pretrain/<preset>` before); a second pretraining into the same output is
  * refused while the first holds it.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { readCheckpointMetadata } from '../../src/model/checkpoint.js';
 import { lockRun } from '../../src/runs/lock.js';
+import { PACKAGE_ROOT } from '../../src/model/shipped.js';
 import { pretrainCheckpoint, pretrainWorkDir, type PretrainServiceOptions } from '../../src/services/pretrain.js';
 
 let root: string;
@@ -65,6 +67,50 @@ describe('pretrain service', () => {
     await expect(pretrainCheckpoint({ ...options('a', 11), resume: true })).rejects.toMatchObject({ message: `the pretraining into ${a.checkpoint} finished: nothing to resume`, where: { flag: 'resume' } });
     expect((await readFile(path.join(a.checkpoint, 'weights.bin'))).equals(weights)).toBe(true);
     await expect(pretrainCheckpoint({ ...options('never', 13), resume: true })).rejects.toMatchObject({ message: expect.stringMatching(/^nothing to resume: no interrupted pretraining into /), hint: 'Drop --resume to start it.' });
+  }, 120_000);
+
+  test('an init of another preset, or a folder that is no checkpoint, is refused before anything is made, naming --init', async () => {
+    // Given the shipped seed002 network as the init of an mlp pretraining (an internal error from the training before)
+    const opts = { ...options('wrong-init', 14), workRoot: path.join(root, 'wrong-init-work') };
+    await expect(pretrainCheckpoint({ ...opts, init: path.join(PACKAGE_ROOT, 'checkpoints', 'mnist-clean', 'seed002') })).rejects.toMatchObject({
+      message: expect.stringMatching(/seed002 is a network of preset seed002, not mlp$/),
+      where: { flag: 'init' },
+      hint: expect.stringMatching(/^Pass --preset seed002 to continue it/),
+    });
+    // And a folder that holds no checkpoint
+    await expect(pretrainCheckpoint({ ...opts, init: root })).rejects.toMatchObject({ where: { flag: 'init', file: root }, hint: expect.stringMatching(/^Give --init a checkpoint folder/) });
+    // Then no work folder was made
+    expect(existsSync(opts.workRoot)).toBe(false);
+  });
+
+  test('an output that is a shipped checkpoint is refused without --force; one named like a shipped one elsewhere is warned about', async () => {
+    // Given the package's own folder, where the default --out checkpoints/mnist-clean/seed002 is the shipped network
+    const shipped = path.join(PACKAGE_ROOT, 'checkpoints', 'mnist-clean', 'seed002');
+    const before = await readdir(path.dirname(shipped));
+    const cwd = process.cwd();
+    process.chdir(PACKAGE_ROOT);
+    try {
+      await expect(pretrainCheckpoint({ ...options('x', 15), preset: 'seed002', outDir: shipped, workRoot: path.join(root, 'shipped-work') })).rejects.toMatchObject({
+        message: 'checkpoints/mnist-clean/seed002 is a shipped checkpoint (the start of quick, full, auto or search): this pretraining would replace it',
+        where: { flag: 'out' },
+        hint: expect.stringMatching(/--force/),
+      });
+      expect(await readdir(path.dirname(shipped))).toEqual(before);
+      expect(existsSync(path.join(root, 'shipped-work'))).toBe(false);
+      // When the same relative --out is written from another folder
+      process.chdir(root);
+      const warnings: string[] = [];
+      const result = await pretrainCheckpoint({ ...options('y', 16), epochs: 1, limit: 200, outDir: path.join(root, 'checkpoints', 'mnist-clean', 'seed002'), workRoot: path.join(root, 'checkpoints', 'mnist-clean', '.digits'), onWarning: (m) => warnings.push(m) });
+      // Then it trains, and the user is told that inits of that name mean the shipped network
+      expect(result.checkpoint).toBe(path.join(root, 'checkpoints', 'mnist-clean', 'seed002'));
+      expect(warnings).toEqual([expect.stringMatching(/^checkpoints\/mnist-clean\/seed002 is also the name of a shipped checkpoint, and an ensemble's or search space's "init": "checkpoints\/mnist-clean\/seed002" means the shipped one: name this one by its absolute path/)]);
+      // And a name no shipped checkpoint has draws no warning
+      warnings.length = 0;
+      await pretrainCheckpoint({ ...options('z', 17), epochs: 1, limit: 200, outDir: path.join(root, 'checkpoints', 'mine', 'mlp'), workRoot: path.join(root, 'checkpoints', 'mine', '.digits'), onWarning: (m) => warnings.push(m) });
+      expect(warnings).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+    }
   }, 120_000);
 
   test('a second pretraining into an output being trained is refused, naming the first', async () => {
