@@ -1,6 +1,7 @@
 import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
 import { closestName } from './closest-name.js';
+import { releaseHeldLocksSync } from '../runs/lock.js';
 
 /** A command's result as its --json line: `type` first for readers, and last so that a result's own field cannot hide it. */
 export function asResult<T>(result: T): T {
@@ -76,6 +77,8 @@ export abstract class DigitsCommand extends Command {
       // objects then abort the process (seen: "terminate called after throwing Napi::Error", 134).
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
+      // The run folder's lock goes with the process (the work kept is resumable without it).
+      releaseHeldLocksSync();
       process.kill(process.pid, signal);
     };
     process.once('SIGINT', stop);

@@ -9,6 +9,7 @@
  * a training step that blocks the event loop for seconds would miss, and it records no
  * pid or host to name in the error.
  */
+import { readFileSync, unlinkSync } from 'node:fs';
 import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,45 @@ export async function currentHolder(runDir: string): Promise<LockHolder | null> 
 const same = (a: LockHolder | null, b: LockHolder | null) => a != null && b != null && a.pid === b.pid && a.hostname === b.hostname && a.startedAt === b.startedAt;
 
 /**
+ * The locks this process holds, so that a signal that ends it does not leave them behind (a
+ * Ctrl-C'd `evaluate` left its lock: taken over later on this host, but refused, naming the
+ * file to delete, from another machine sharing the run folder).
+ */
+const held = new Map<string, LockHolder>();
+
+/** Removes the locks this process holds, synchronously: for whoever is about to end it by a signal. */
+export function releaseHeldLocksSync(): void {
+  for (const [file, holder] of held) {
+    try {
+      if (same(JSON.parse(readFileSync(file, 'utf8')) as LockHolder, holder)) unlinkSync(file);
+    } catch {
+      // gone, or not ours any more: nothing to remove
+    }
+  }
+  held.clear();
+  setSignalHandlers(false);
+}
+
+/**
+ * While a lock is held, SIGINT and SIGTERM remove it and then end the process by the same
+ * signal, as Node's default would. A command with handlers of its own (exitOnInterrupt, the
+ * queue worker's graceful stop) handles the signal itself: this one acts only when it is the
+ * last listener, and those handlers call releaseHeldLocksSync before they end the process.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  releaseHeldLocksSync();
+  process.kill(process.pid, signal);
+}
+
+function setSignalHandlers(on: boolean): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeListener(signal, onSignal);
+    if (on) process.on(signal, onSignal);
+  }
+}
+
+/**
  * Takes the run folder's lock (creating the folder's lock file) or throws a UserError naming
  * the holder. `command` says what holds it (shown to a second writer).
  */
@@ -82,6 +122,8 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
         await handle.close();
       }
       let released = false;
+      held.set(file, holder);
+      if (held.size === 1) setSignalHandlers(true);
       return {
         file,
         holder,
@@ -90,6 +132,8 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
           released = true;
           // Only our own lock is removed (a stale-lock takeover elsewhere may have replaced it).
           if (same(await readHolder(file), holder)) await rm(file, { force: true });
+          if (held.get(file) === holder) held.delete(file);
+          if (held.size === 0) setSignalHandlers(false);
         },
       };
     } catch (error) {

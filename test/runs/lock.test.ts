@@ -1,6 +1,8 @@
 /** One writer per run folder: the lock file, a second writer's error, stale locks. */
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import os from 'node:os';
+import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
@@ -67,3 +69,20 @@ test('training into a run folder another process writes fails before anything is
     await held.release();
   }
 });
+
+test.each(['SIGINT', 'SIGTERM'] as const)('a process ended by %s while it holds a lock removes it, and still dies by the signal', async (signal) => {
+  // Given a process holding a run folder's lock, with no signal handler of its own (as evaluate)
+  const run = path.join(dir, `sig-${signal}`);
+  await mkdir(run);
+  const lockModule = pathToFileURL(path.resolve('src/runs/lock.ts')).href;
+  const script = `const { lockRun } = await import(${JSON.stringify(lockModule)}); await lockRun(${JSON.stringify(run)}, 'digits evaluate'); console.log('held'); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => String(chunk).includes('held') && resolve()));
+  expect(await readdir(run)).toEqual([LOCK_FILE]);
+  // When it is sent the signal
+  const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (code, sig) => resolve([code, sig])));
+  child.kill(signal);
+  // Then it ends by that signal, as it would without a lock, and its lock is gone
+  expect(await ended).toEqual([null, signal]);
+  expect(await readdir(run)).toEqual([]);
+}, 30_000);
