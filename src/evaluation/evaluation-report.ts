@@ -34,6 +34,13 @@ export interface MemberEvaluation {
   validationRows?: number[];
   /** The engine and number format the member's predictions were computed in (int8 figures differ from training's fp32). */
   runtime?: { engine: 'onnx' | 'tfjs'; precision: 'fp32' | 'int8' };
+  /**
+   * The identity of the checkpoint evaluated (`checkpointIdentity`: its files' hashes as its
+   * marker records them). A checkpoint saved again since makes the evaluation outdated; compared
+   * by content, so a copied run folder stays current (absent in evaluations before session 35,
+   * which are judged by file times).
+   */
+  identity?: string;
 }
 
 export interface EvaluationReport {

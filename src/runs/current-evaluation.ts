@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { checkpointIdentity } from '../model/checkpoint.js';
 import { readEvaluationIfAny, type EvaluationReport } from '../evaluation/evaluation-report.js';
 /**
  * What these checks read of run.json (`RunManifest` in manifest.ts, which uses them: declared
@@ -45,17 +46,27 @@ export async function readCurrentEvaluation(runDir: string, manifest: RunOfEvalu
 }
 
 /**
- * A member whose checkpoint was saved after the evaluation was made (a resume that trained it
- * further and found a better epoch): its evaluated figures are of weights it no longer has.
- * The checkpoint's `COMPLETE` marker is written last by every save, so its time is the save's.
+ * A member whose checkpoint was saved again after the evaluation was made (a resume that
+ * trained it further and found a better epoch): its evaluated figures are of weights it no
+ * longer has. Each evaluated member records its checkpoint's identity (the hashes its `COMPLETE`
+ * marker lists), compared here by content: a copied run folder (new file times) stays current,
+ * and writers on several machines need not share a clock. Evaluations written before the
+ * identities existed are judged by the time of each `COMPLETE` marker (written last by every save).
  */
 async function checkpointsNewer(runDir: string, manifest: RunOfEvaluation, report: EvaluationReport): Promise<string | null> {
-  if (typeof report.createdAt !== 'string') return null;
-  const evaluated = Date.parse(report.createdAt);
+  const evaluated = new Map(report.members.map((m) => [m.name, m]));
+  const byContent = report.members.length > 0 && report.members.every((m) => typeof m.identity === 'string');
   for (const member of manifest.members) {
     if (!member.ok || !member.checkpoint) continue;
-    const saved = await stat(path.join(runDir, member.checkpoint, 'COMPLETE')).catch(() => null);
-    if (saved && saved.mtimeMs > evaluated + 1000) return `member ${member.name}'s checkpoint was saved (${saved.mtime.toISOString()}) after evaluation.json was made (${report.createdAt})`;
+    const dir = path.join(runDir, member.checkpoint);
+    if (byContent) {
+      const now = await checkpointIdentity(dir).catch(() => null);
+      if (now !== null && now !== evaluated.get(member.name)?.identity) return `member ${member.name}'s checkpoint was saved again after evaluation.json was made (${report.createdAt})`;
+      continue;
+    }
+    if (typeof report.createdAt !== 'string') return null;
+    const saved = await stat(path.join(dir, 'COMPLETE')).catch(() => null);
+    if (saved && saved.mtimeMs > Date.parse(report.createdAt) + 1000) return `member ${member.name}'s checkpoint was saved (${saved.mtime.toISOString()}) after evaluation.json was made (${report.createdAt})`;
   }
   return null;
 }

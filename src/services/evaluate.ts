@@ -247,6 +247,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         tta: tta.length > 1 ? computeMetrics(pt, labels) : undefined,
         history: await readHistory(runDir, m.outcome.name),
         runtime: { engine: m.predictor.kind, precision: m.predictor.precision },
+        identity: await checkpointIdentity(m.checkpoint),
       });
     }
     // The units the ensemble combines: members, or under k-fold each recipe's out-of-fold

@@ -2,7 +2,7 @@
  * Every figure of an evaluation is on held-out rows: a member on its own validation rows,
  * the ensemble only on rows that no member trained on.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -156,8 +156,20 @@ describe('evaluate', () => {
     try {
       await rm(first, { recursive: true });
       await cp(other, first, { recursive: true });
-      // Then submit predicts the test rows again rather than submit the old member's votes
-      expect(await submitWith()).toBe(true);
+      // Then submit refuses the evaluation, which is of the old weights (the checkpoint's identity differs)
+      await expect(submitWith()).rejects.toMatchObject({ message: expect.stringMatching(/member m1's checkpoint was saved again after evaluation\.json was made/), hint: expect.stringMatching(/^Evaluate it again/) });
+      // and with an evaluation written before identities were recorded (judged by file times, here within their second),
+      // it predicts the test rows again rather than submit the old member's votes
+      const evaluationFile = path.join(runDir, 'evaluation.json');
+      const evaluation = await readFile(evaluationFile, 'utf8');
+      try {
+        await writeFile(evaluationFile, evaluation.replace(/,\s*"identity": "[^"]*"/g, ''));
+        const times = await stat(evaluationFile);
+        for (const m of manifest.members) await utimes(path.join(runDir, m.checkpoint!, 'COMPLETE'), times.atime, times.mtime);
+        expect(await submitWith()).toBe(true);
+      } finally {
+        await writeFile(evaluationFile, evaluation);
+      }
     } finally {
       await rm(first, { recursive: true, force: true });
       await cp(backup, first, { recursive: true });

@@ -201,22 +201,35 @@ describe('digits runs', () => {
       /^not usably evaluated: evaluation\.json is of members m1, m3; run\.json's trained members are m1, m2 \(digits evaluate --run /,
     ],
     [
-      'older than a member\'s checkpoint (trained further since)',
+      'of a member checkpoint saved again since (trained further)',
       (text: string) => text,
+      'resave',
+      'evaluation-outdated',
+      /^not usably evaluated: member m1's checkpoint was saved again after evaluation\.json was made \(.*\) \(digits evaluate/,
+    ],
+    [
+      'written before checkpoint identities, older than a member\'s checkpoint',
+      (text: string) => text.replace(/,\s*"identity": "[^"]*"/g, ''),
       'touch',
       'evaluation-outdated',
       /^not usably evaluated: member m1's checkpoint was saved \(.*\) after evaluation\.json was made \(.*\) \(digits evaluate/,
     ],
-  ] as Array<[string, (text: string) => string, 'touch' | undefined, string, RegExp]>)('an evaluation.json %s is not shown as the run’s evaluation, in runs and runs compare', async (_label, damage, rewriteManifest, state, note) => {
+  ] as Array<[string, (text: string) => string, 'touch' | 'resave' | undefined, string, RegExp]>)('an evaluation.json %s is not shown as the run’s evaluation, in runs and runs compare', async (_label, damage, rewriteManifest, state, note) => {
     // Given a copy of an evaluated run whose evaluation.json is damaged, or not of its run.json as it is now
     const copy = path.join(runsDir(), 'x-evaluation');
     await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
     const file = path.join(copy, 'evaluation.json');
     await writeFile(file, damage(await readFile(file, 'utf8')));
     if (rewriteManifest === 'touch') {
-      // (a resume that found a better epoch saves the member's checkpoint again: its COMPLETE marker is newer)
+      // (an evaluation without identities is judged by time: a checkpoint saved again has a newer COMPLETE marker)
+      expect(await readFile(file, 'utf8')).not.toContain('"identity"');
       const later = new Date(Date.now() + 60_000);
       await utimes(path.join(copy, 'm1', 'best', 'COMPLETE'), later, later);
+    }
+    if (rewriteManifest === 'resave') {
+      // (a resume that found a better epoch saves the member's checkpoint again: other weights in the same folder)
+      await rm(path.join(copy, 'm1', 'best'), { recursive: true });
+      await cp(path.join(copy, 'm2', 'best'), path.join(copy, 'm1', 'best'), { recursive: true });
     }
     try {
       // When the runs are listed and the copy compared with its original
@@ -238,6 +251,24 @@ describe('digits runs', () => {
         await expect(submitRun({ runDir: copy, dir: path.join(copy, 'subs') })).rejects.toMatchObject(outdated);
         await expect(writeReport({ run: copy })).rejects.toMatchObject(outdated);
       }
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  test('a copied run folder (every file newer than its evaluation) keeps its evaluation: checkpoints are compared by content', async () => {
+    // Given a copy of an evaluated run made a minute later (a plain copy gives its files new times)
+    const copy = path.join(runsDir(), 'x-copied');
+    await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+    const later = new Date(Date.now() + 60_000);
+    for (const member of ['m1', 'm2']) await utimes(path.join(copy, member, 'best', 'COMPLETE'), later, later);
+    try {
+      // When it is listed and submitted
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then its evaluation is its own, as the original's (it was "outdated" until session 35)
+      expect(runs.find((r) => r.dir === copy)).toMatchObject({ state: 'evaluated', heldOut: runs.find((r) => r.dir === path.join(runsDir(), 'second'))!.heldOut });
+      const submitted = await submitRun({ runDir: copy, dir: path.join(copy, 'subs') });
+      expect(submitted.rows).toBeGreaterThan(0);
     } finally {
       await rm(copy, { recursive: true, force: true });
     }
