@@ -63,6 +63,17 @@ export async function currentHolder(runDir: string): Promise<LockHolder | null> 
   return holder && !isStale(holder) ? holder : null;
 }
 
+/** `currentHolder`, synchronously (for checks made where nothing is awaited). */
+export function currentHolderSync(runDir: string): LockHolder | null {
+  let holder: LockHolder;
+  try {
+    holder = JSON.parse(readFileSync(path.join(path.resolve(runDir), LOCK_FILE), 'utf8')) as LockHolder;
+  } catch {
+    return null;
+  }
+  return isStale(holder) ? null : holder;
+}
+
 const same = (a: LockHolder | null, b: LockHolder | null) => a != null && b != null && a.pid === b.pid && a.hostname === b.hostname && a.startedAt === b.startedAt;
 
 /**

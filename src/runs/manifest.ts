@@ -12,7 +12,8 @@ import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, assertSourcesUnchanged, loadData
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
-import { LOCK_FILE, assertNotHeld } from './lock.js';
+import { LOCK_FILE, assertNotHeld, currentHolderSync } from './lock.js';
+import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
 import { assertCurrentEvaluation } from './current-evaluation.js';
 import { isStaleTemp } from '../atomic-file.js';
 import { displayPath } from '../data/format.js';
@@ -200,6 +201,14 @@ export async function loadRunDataset(runDir: string, manifest: Pick<RunManifest,
 export function assertTrained(runDir: string, manifest: RunManifest, verb: string): void {
   const file = path.join(runDir, RUN_MANIFEST);
   if (manifest.status === 'training') {
+    // Training now (its writer holds the lock): continuing it would be refused as in use.
+    const holder = currentHolderSync(runDir);
+    if (holder) {
+      throw new UserError(`cannot ${verb} run ${runDir}: it is training now (pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt}: ${holder.command})`, {
+        where: { file },
+        hint: `Wait for the training to finish, then ${verb} it${startedByRun(manifest) ? ' (`digits run` evaluates and submits it when its training ends)' : ''}.`,
+      });
+    }
     throw new UserError(`cannot ${verb} run ${runDir}: its training has not finished (interrupted, or still running)`, {
       where: { file },
       hint: `Continue it with \`${resumeCommand(runDir, manifest)}\` (it restarts each member from its last saved epoch${startedByRun(manifest) ? ', then evaluates and submits' : ''}).`,
@@ -244,7 +253,7 @@ export async function readRunEvaluation(runDir: string, verb: string): Promise<E
  * The run folder under `runsDir` whose `file` (run.json, evaluation.json, …) is newest, or
  * null; with `accept`, only among runs whose run.json it accepts.
  */
-export async function newestRunWith(runsDir: string, file: string, accept?: (manifest: RunManifest) => boolean): Promise<string | null> {
+export async function newestRunWith(runsDir: string, file: string, accept?: (manifest: RunManifest, dir: string) => boolean): Promise<string | null> {
   const root = path.resolve(runsDir);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   let best: { dir: string; mtimeMs: number } | null = null;
@@ -253,7 +262,7 @@ export async function newestRunWith(runsDir: string, file: string, accept?: (man
     const dir = path.join(root, entry.name);
     if (accept) {
       const manifest = await readRunManifest(dir).catch(() => null);
-      if (!manifest || !accept(manifest)) continue;
+      if (!manifest || !accept(manifest, dir)) continue;
     }
     const info = await stat(path.join(dir, file)).catch(() => null);
     if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
@@ -276,8 +285,13 @@ export async function latestEvaluatedRun(runsDir: string): Promise<string> {
 
 
 /** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */
-export async function newestUnfinishedRun(runsDir: string): Promise<string> {
-  const dir = await newestRunWith(runsDir, RUN_MANIFEST, (m) => m.status === 'training' || m.status === 'failed');
+export async function newestUnfinishedRun(runsDir: string, submissionsDir = path.join(path.dirname(path.resolve(runsDir)), DEFAULT_SUBMISSIONS_DIR)): Promise<string> {
+  // Unfinished for `digits run`: training stopped or failed, or (a run it started) trained but
+  // never submitted: stopped while evaluating or submitting (such runs were passed over for an
+  // older one still training).
+  const ledger = await readLedger(submissionsDir).catch(() => []);
+  const submitted = new Set(ledger.map((entry) => resolveStoredPath(path.resolve(submissionsDir), entry.run)));
+  const dir = await newestRunWith(runsDir, RUN_MANIFEST, (m, at) => m.status === 'training' || m.status === 'failed' || (m.status === 'finished' && startedByRun(m) && !submitted.has(at)));
   if (!dir) {
     const root = path.resolve(runsDir);
     throw new UserError(`no unfinished run under ${root}`, { where: { file: root, flag: 'run' }, hint: 'Pass --run <run folder> to continue, or start a new run without --resume.' });

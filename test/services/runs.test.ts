@@ -21,6 +21,7 @@ import { writeReport } from '../../src/report/report-html.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { runCommand } from '../helpers/run-command.js';
 import { UserError } from '../../src/errors.js';
+import { newestUnfinishedRun } from '../../src/runs/manifest.js';
 
 let dir: string;
 const runsDir = () => path.join(dir, 'runs');
@@ -133,11 +134,39 @@ describe('digits runs', () => {
       expect(stdout).toMatch(/training…/);
       // And the report of the interrupted run says to continue its training, not to evaluate it
       await expect(writeReport({ run: made[1]! })).rejects.toMatchObject({ message: expect.stringMatching(/its training has not finished/), hint: expect.stringMatching(/digits train --resume/) });
+      // and one training now is not pointed at a resume its lock would refuse
+      await expect(writeReport({ run: made[2]! })).rejects.toMatchObject({ message: expect.stringMatching(new RegExp(`it is training now \\(pid ${process.pid} on .*: vitest\\)$`)), hint: expect.stringMatching(/^Wait for the training to finish, then /) });
+      await expect(evaluateRun({ runDir: made[2]!, tta: [] })).rejects.toMatchObject({ message: expect.stringMatching(/^cannot evaluate run .*: it is training now/) });
       // while the trained one is pointed at evaluate, and a folder that is no run says so
       await expect(writeReport({ run: made[0]! })).rejects.toMatchObject({ hint: expect.stringMatching(/digits evaluate --run/) });
       await expect(writeReport({ run: runsDir() })).rejects.toMatchObject({ message: expect.stringMatching(/^no training run in/) });
     } finally {
       for (const copy of made) await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  test('run --resume without --run continues the newest run that is unfinished for digits run: training stopped, or trained by digits run and never submitted', async () => {
+    // Given, from oldest to newest: a run left training, one that digits run trained but never submitted, and one digits train finished
+    const runs = path.join(dir, 'runs-resume');
+    const subs = path.join(dir, 'submissions-resume');
+    const states: Array<[string, string, string]> = [['left-training', 'training', 'digits train --data x'], ['run-unsubmitted', 'finished', 'digits run --data x'], ['train-finished', 'finished', 'digits train --data x']];
+    for (const [i, [name, status, command]] of states.entries()) {
+      const copy = path.join(runs, name);
+      await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+      const manifest = JSON.parse(await readFile(path.join(copy, 'run.json'), 'utf8'));
+      await writeFile(path.join(copy, 'run.json'), JSON.stringify({ ...manifest, status, command }));
+      const when = new Date(Date.now() - (3 - i) * 60_000);
+      await utimes(path.join(copy, 'run.json'), when, when);
+    }
+    try {
+      // When digits run --resume looks for the run to continue
+      // Then it is the trained one that was never submitted (it was passed over for the older one left training)
+      expect(await newestUnfinishedRun(runs, subs)).toBe(path.join(runs, 'run-unsubmitted'));
+      // And once that one is submitted, the one left training
+      await submitRun({ runDir: path.join(runs, 'run-unsubmitted'), dir: subs, precision: 'fp32' });
+      expect(await newestUnfinishedRun(runs, subs)).toBe(path.join(runs, 'left-training'));
+    } finally {
+      for (const folder of [runs, subs]) await rm(folder, { recursive: true, force: true });
     }
   });
 
