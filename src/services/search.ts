@@ -14,7 +14,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeJsonAtomic } from '../atomic-file.js';
+import { removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
+import { lockRun } from '../runs/lock.js';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import type { BackendRequest } from '../engine/backend.js';
@@ -204,184 +205,199 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
   const rungs = options.scheduler === 'asha' ? rungEpochs(minOf(options.space.epochs), maxOf(options.space.epochs), eta) : [maxOf(options.space.epochs)];
 
   await mkdir(dir, { recursive: true });
-  const previous = await readSearchFile(searchFile);
-  let state: SearchFile;
-  if (previous) {
-    const mismatch =
-      previous.dataset.fingerprint !== dataset.fingerprint
-        ? 'another dataset'
-        : previous.scheduler !== options.scheduler
-          ? `the ${previous.scheduler} scheduler`
-          : JSON.stringify(previous.space) !== JSON.stringify(options.space)
-            ? path.resolve(previous.spaceFile) === path.resolve(options.spaceFile)
-              ? `other contents of ${previous.spaceFile} (the file was edited since)`
-              : `another space (${previous.spaceFile})`
-            : previous.seed !== options.seed
-              ? `seed ${previous.seed}`
-              : previous.eta !== eta
-                ? `η = ${previous.eta}`
-                : null;
-    if (mismatch) {
-      throw new UserError(`the search in ${dir} was started with ${mismatch}; it can only be continued with the same settings`, {
-        where: { file: searchFile },
-        hint: 'Run with the settings it was started with, or choose another --out folder for a new search.',
-      });
-    }
-    // Jobs that were running when the last invocation stopped continue from their last epoch.
-    // Interrupted trials go on from their last epoch; failed ones are tried again (the output
-    // says to run the command again once their cause is fixed).
-    for (const t of previous.trials) if (t.state === 'running' || t.state === 'pending' || t.state === 'failed') t.state = 'paused';
-    // Its own limit unless --trials says otherwise (a continuation without it drew more, up to the default);
-    // trials drawn already cannot be taken back.
-    if (options.trials !== undefined && options.trials < previous.trials.length) {
-      throw new UserError(`the search in ${dir} has drawn ${previous.trials.length} trials already; --trials ${options.trials} cannot take them back`, {
-        where: { flag: 'trials', file: searchFile },
-        hint: `Leave --trials out to continue it as it was (${previous.maxTrials}), or give at least ${previous.trials.length}.`,
-      });
-    }
-    state = { ...previous, maxTrials: options.trials ?? previous.maxTrials, command: options.command };
-  } else {
-    state = {
-      format: 'digits-search',
-      version: 1,
-      scheduler: options.scheduler,
-      eta,
-      rungs,
-      maxTrials: options.trials ?? DEFAULT_TRIALS,
-      seed: options.seed,
-      spaceFile: options.spaceFile,
-      space: options.space,
-      dataset: { dir: datasetDir, fingerprint: dataset.fingerprint },
-      split: { name: splitName, fraction, seed: splitSeed, trainRows: split.train.length, validationRows: split.validation.length },
-      createdAt: new Date(started).toISOString(),
-      updatedAt: new Date(started).toISOString(),
-      seconds: 0,
-      command: options.command,
-      trials: [],
-    };
-  }
-  const secondsBefore = state.seconds;
-  // One writer at a time: each save waits for the one before.
-  let saving: Promise<void> = Promise.resolve();
-  const save = () => {
-    state.updatedAt = new Date().toISOString();
-    state.seconds = secondsBefore + Math.round((Date.now() - started) / 1000);
-    const snapshot = JSON.parse(JSON.stringify(state)) as SearchFile;
-    saving = saving.then(() => writeJsonAtomic(searchFile, snapshot));
-    return saving;
-  };
-  await save();
-  const done = state.trials.filter((t) => t.state === 'done').length;
-  emit({ type: 'search-start', dir, scheduler: state.scheduler, rungs: state.rungs, trials: state.maxTrials, resumed: previous !== null, done });
-
-  const config: SchedulerConfig = { kind: state.scheduler, rungs: state.rungs, eta: state.eta, maxTrials: state.maxTrials };
-  const trainRows = Array.from(split.train);
-  const validationRows = Array.from(split.validation);
-  const budgetOver = () => options.budgetSeconds !== undefined && (Date.now() - started) / 1000 >= options.budgetSeconds;
-
-  /** The next job: paused trials first (resumed where they stopped), then the scheduler's choice. */
-  const take = (): { trial: TrialRecord; resume: boolean } | null => {
-    const paused = state.trials.find((t) => t.state === 'paused');
-    if (paused) return { trial: paused, resume: true };
-    const job: Job | null = nextJob(schedulerView(state.trials), config);
-    if (!job) return null;
-    if (job.kind === 'promote') {
-      const trial = state.trials.find((t) => t.id === job.trial)!;
-      trial.rung = job.rung;
-      trial.member = { ...trial.member, epochs: trialEpochs(state, trial.params, job.rung) };
-      return { trial, resume: true };
-    }
-    const id = state.trials.length;
-    const params = sampleTrial(state.space, state.seed, id);
-    const name = `trial-${String(id + 1).padStart(3, '0')}`;
-    const trial: TrialRecord = {
-      id,
-      name,
-      params,
-      member: trialMember(params, name, deriveSeed(state.seed, 'search-member', id) % 1_000_000, trialEpochs(state, params, 0)),
-      state: 'pending',
-      rung: 0,
-      scores: [],
-      seconds: 0,
-    };
-    state.trials.push(trial);
-    return { trial, resume: false };
-  };
-
-  const runTrial = async (trial: TrialRecord, resume: boolean): Promise<void> => {
-    trial.state = 'running';
-    trial.error = undefined;
-    const member = memberFromInput(trial.member, 0);
-    const epochs = member.epochs;
-    emit({ type: 'trial-start', trial: trial.name, rung: trial.rung, epochs, params: trial.params, resumed: resume });
-    await save();
-    const job: WorkerJob = {
-      kind: 'train-member',
-      engine: { backend: options.backend },
-      member: { ...member, init: member.init ? await resolveInit(member.init) : undefined },
-      datasetDir,
-      trainRows,
-      validationRows,
-      outDir: path.join(dir, trial.name),
-      resume,
-      metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: options.command },
-    };
-    const t0 = Date.now();
-    const [outcome] = await (options.runJobs ?? runWorkerJobs)<TrainResult>([job], {
-      concurrency: 1,
-      onEvent: (_i, event) => {
-        const e = event as TrainEvent;
-        if (e.type === 'epoch') emit({ type: 'trial-epoch', trial: trial.name, epoch: e.epoch + 1, epochs: e.epochs, valLoss: e.valLoss, valAcc: e.valAcc, imagesPerSecond: e.imagesPerSecond });
-      },
+  // One search per folder: two on one --out trained the same trials into the same folders.
+  const lock = await lockRun(dir, options.command).catch((error: unknown) => {
+    if (!(error instanceof UserError)) throw error;
+    throw new UserError(`the search folder ${dir} is in use: ${error.message.replace(/^the run folder \S+ is in use by /, '')}`, {
+      where: { ...error.where, flag: 'out' },
+      // (a lock from another machine keeps its own hint: how to remove it if that search is gone)
+      hint: error.hint?.includes('delete') ? error.hint : 'Wait for that search to finish (it goes on with the same trials), or give this one another --out.',
     });
-    trial.seconds += Math.round((Date.now() - t0) / 1000);
-    if (!outcome!.ok) {
-      trial.state = 'failed';
-      trial.error = outcome!.error;
-      emit({ type: 'trial-failed', trial: trial.name, error: outcome!.error });
-    } else {
-      const result = outcome!.value;
-      const score: RungScore = { rung: trial.rung, epochs: result.history.length, valLoss: result.bestValLoss, valAcc: result.bestValAcc };
-      trial.scores = [...trial.scores.filter((s) => s.rung !== trial.rung), score];
-      trial.state = 'done';
-      emit({ type: 'trial-rung', trial: trial.name, rung: trial.rung, epochs: score.epochs, valLoss: score.valLoss, valAcc: score.valAcc });
-    }
-    await save();
-  };
-
-  const running = new Set<Promise<void>>();
-  let spent = false;
-  for (;;) {
-    while (running.size < options.concurrency) {
-      if (budgetOver()) {
-        if (!spent) emit({ type: 'budget-spent', seconds: Math.round((Date.now() - started) / 1000) });
-        spent = true;
-        break;
+  });
+  try {
+    // Temp files of a search killed mid-save go once we hold the folder.
+    await removeStaleTempFiles(dir);
+    const previous = await readSearchFile(searchFile);
+    let state: SearchFile;
+    if (previous) {
+      const mismatch =
+        previous.dataset.fingerprint !== dataset.fingerprint
+          ? 'another dataset'
+          : previous.scheduler !== options.scheduler
+            ? `the ${previous.scheduler} scheduler`
+            : JSON.stringify(previous.space) !== JSON.stringify(options.space)
+              ? path.resolve(previous.spaceFile) === path.resolve(options.spaceFile)
+                ? `other contents of ${previous.spaceFile} (the file was edited since)`
+                : `another space (${previous.spaceFile})`
+              : previous.seed !== options.seed
+                ? `seed ${previous.seed}`
+                : previous.eta !== eta
+                  ? `η = ${previous.eta}`
+                  : null;
+      if (mismatch) {
+        throw new UserError(`the search in ${dir} was started with ${mismatch}; it can only be continued with the same settings`, {
+          where: { file: searchFile },
+          hint: 'Run with the settings it was started with, or choose another --out folder for a new search.',
+        });
       }
-      const next = take();
-      if (!next) break;
-      const p: Promise<void> = runTrial(next.trial, next.resume).finally(() => running.delete(p));
-      running.add(p);
+      // Jobs that were running when the last invocation stopped continue from their last epoch.
+      // Interrupted trials go on from their last epoch; failed ones are tried again (the output
+      // says to run the command again once their cause is fixed).
+      for (const t of previous.trials) if (t.state === 'running' || t.state === 'pending' || t.state === 'failed') t.state = 'paused';
+      // Its own limit unless --trials says otherwise (a continuation without it drew more, up to the default);
+      // trials drawn already cannot be taken back.
+      if (options.trials !== undefined && options.trials < previous.trials.length) {
+        throw new UserError(`the search in ${dir} has drawn ${previous.trials.length} trials already; --trials ${options.trials} cannot take them back`, {
+          where: { flag: 'trials', file: searchFile },
+          hint: `Leave --trials out to continue it as it was (${previous.maxTrials}), or give at least ${previous.trials.length}.`,
+        });
+      }
+      state = { ...previous, maxTrials: options.trials ?? previous.maxTrials, command: options.command };
+    } else {
+      state = {
+        format: 'digits-search',
+        version: 1,
+        scheduler: options.scheduler,
+        eta,
+        rungs,
+        maxTrials: options.trials ?? DEFAULT_TRIALS,
+        seed: options.seed,
+        spaceFile: options.spaceFile,
+        space: options.space,
+        dataset: { dir: datasetDir, fingerprint: dataset.fingerprint },
+        split: { name: splitName, fraction, seed: splitSeed, trainRows: split.train.length, validationRows: split.validation.length },
+        createdAt: new Date(started).toISOString(),
+        updatedAt: new Date(started).toISOString(),
+        seconds: 0,
+        command: options.command,
+        trials: [],
+      };
     }
-    if (running.size === 0) break;
-    await Promise.race(running);
-  }
-  await save();
+    const secondsBefore = state.seconds;
+    // One writer at a time: each save waits for the one before.
+    let saving: Promise<void> = Promise.resolve();
+    const save = () => {
+      state.updatedAt = new Date().toISOString();
+      state.seconds = secondsBefore + Math.round((Date.now() - started) / 1000);
+      const snapshot = JSON.parse(JSON.stringify(state)) as SearchFile;
+      saving = saving.then(() => writeJsonAtomic(searchFile, snapshot));
+      return saving;
+    };
+    await save();
+    const done = state.trials.filter((t) => t.state === 'done').length;
+    emit({ type: 'search-start', dir, scheduler: state.scheduler, rungs: state.rungs, trials: state.maxTrials, resumed: previous !== null, done });
 
-  const top = topKEnsemble(state, options.top, `search-${path.basename(dir)}`);
-  let ensembleFile: string | null = null;
-  if (top) {
-    ensembleFile = path.join(dir, SEARCH_ENSEMBLE_FILE);
-    await writeJsonAtomic(ensembleFile, top);
+    const config: SchedulerConfig = { kind: state.scheduler, rungs: state.rungs, eta: state.eta, maxTrials: state.maxTrials };
+    const trainRows = Array.from(split.train);
+    const validationRows = Array.from(split.validation);
+    const budgetOver = () => options.budgetSeconds !== undefined && (Date.now() - started) / 1000 >= options.budgetSeconds;
+
+    /** The next job: paused trials first (resumed where they stopped), then the scheduler's choice. */
+    const take = (): { trial: TrialRecord; resume: boolean } | null => {
+      const paused = state.trials.find((t) => t.state === 'paused');
+      if (paused) return { trial: paused, resume: true };
+      const job: Job | null = nextJob(schedulerView(state.trials), config);
+      if (!job) return null;
+      if (job.kind === 'promote') {
+        const trial = state.trials.find((t) => t.id === job.trial)!;
+        trial.rung = job.rung;
+        trial.member = { ...trial.member, epochs: trialEpochs(state, trial.params, job.rung) };
+        return { trial, resume: true };
+      }
+      const id = state.trials.length;
+      const params = sampleTrial(state.space, state.seed, id);
+      const name = `trial-${String(id + 1).padStart(3, '0')}`;
+      const trial: TrialRecord = {
+        id,
+        name,
+        params,
+        member: trialMember(params, name, deriveSeed(state.seed, 'search-member', id) % 1_000_000, trialEpochs(state, params, 0)),
+        state: 'pending',
+        rung: 0,
+        scores: [],
+        seconds: 0,
+      };
+      state.trials.push(trial);
+      return { trial, resume: false };
+    };
+
+    const runTrial = async (trial: TrialRecord, resume: boolean): Promise<void> => {
+      trial.state = 'running';
+      trial.error = undefined;
+      const member = memberFromInput(trial.member, 0);
+      const epochs = member.epochs;
+      emit({ type: 'trial-start', trial: trial.name, rung: trial.rung, epochs, params: trial.params, resumed: resume });
+      await save();
+      const job: WorkerJob = {
+        kind: 'train-member',
+        engine: { backend: options.backend },
+        member: { ...member, init: member.init ? await resolveInit(member.init) : undefined },
+        datasetDir,
+        trainRows,
+        validationRows,
+        outDir: path.join(dir, trial.name),
+        resume,
+        metadata: { orientation: dataset.orientation, dataFingerprint: dataset.fingerprint, command: options.command },
+      };
+      const t0 = Date.now();
+      const [outcome] = await (options.runJobs ?? runWorkerJobs)<TrainResult>([job], {
+        concurrency: 1,
+        onEvent: (_i, event) => {
+          const e = event as TrainEvent;
+          if (e.type === 'epoch') emit({ type: 'trial-epoch', trial: trial.name, epoch: e.epoch + 1, epochs: e.epochs, valLoss: e.valLoss, valAcc: e.valAcc, imagesPerSecond: e.imagesPerSecond });
+        },
+      });
+      trial.seconds += Math.round((Date.now() - t0) / 1000);
+      if (!outcome!.ok) {
+        trial.state = 'failed';
+        trial.error = outcome!.error;
+        emit({ type: 'trial-failed', trial: trial.name, error: outcome!.error });
+      } else {
+        const result = outcome!.value;
+        const score: RungScore = { rung: trial.rung, epochs: result.history.length, valLoss: result.bestValLoss, valAcc: result.bestValAcc };
+        trial.scores = [...trial.scores.filter((s) => s.rung !== trial.rung), score];
+        trial.state = 'done';
+        emit({ type: 'trial-rung', trial: trial.name, rung: trial.rung, epochs: score.epochs, valLoss: score.valLoss, valAcc: score.valAcc });
+      }
+      await save();
+    };
+
+    const running = new Set<Promise<void>>();
+    let spent = false;
+    for (;;) {
+      while (running.size < options.concurrency) {
+        if (budgetOver()) {
+          if (!spent) emit({ type: 'budget-spent', seconds: Math.round((Date.now() - started) / 1000) });
+          spent = true;
+          break;
+        }
+        const next = take();
+        if (!next) break;
+        const p: Promise<void> = runTrial(next.trial, next.resume).finally(() => running.delete(p));
+        running.add(p);
+      }
+      if (running.size === 0) break;
+      await Promise.race(running);
+    }
+    await save();
+
+    const top = topKEnsemble(state, options.top, `search-${path.basename(dir)}`);
+    let ensembleFile: string | null = null;
+    if (top) {
+      ensembleFile = path.join(dir, SEARCH_ENSEMBLE_FILE);
+      await writeJsonAtomic(ensembleFile, top);
+    }
+    const unfinished = state.trials.filter((t) => t.state !== 'done' && t.state !== 'failed').length;
+    const failed = state.trials.filter((t) => t.state === 'failed').length;
+    if (!top && state.trials.length > 0 && failed === state.trials.length) {
+      const first = state.trials.find((t) => t.error)!;
+      throw new UserError(`every trial of the search failed (${failed}), so there is no leaderboard nor ensemble file; ${first.name}: ${first.error!.split('\n')[0]}`, {
+        where: { file: searchFile },
+        hint: 'Fix the cause (the space, the data or the folder), then run the same command again: failed trials are tried again.',
+      });
+    }
+    return { dir, searchFile, ensembleFile, ensembleMembers: top ? (top.members as unknown[]).length : 0, leaderboard: leaderboard(state), unfinished, failed, resumed: previous !== null, seconds: Math.round((Date.now() - started) / 1000) };
+  } finally {
+    await lock.release();
   }
-  const unfinished = state.trials.filter((t) => t.state !== 'done' && t.state !== 'failed').length;
-  const failed = state.trials.filter((t) => t.state === 'failed').length;
-  if (!top && state.trials.length > 0 && failed === state.trials.length) {
-    const first = state.trials.find((t) => t.error)!;
-    throw new UserError(`every trial of the search failed (${failed}), so there is no leaderboard nor ensemble file; ${first.name}: ${first.error!.split('\n')[0]}`, {
-      where: { file: searchFile },
-      hint: 'Fix the cause (the space, the data or the folder), then run the same command again: failed trials are tried again.',
-    });
-  }
-  return { dir, searchFile, ensembleFile, ensembleMembers: top ? (top.members as unknown[]).length : 0, leaderboard: leaderboard(state), unfinished, failed, resumed: previous !== null, seconds: Math.round((Date.now() - started) / 1000) };
 }

@@ -4,7 +4,7 @@
  * search process killed with SIGKILL that a second run continues.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -13,6 +13,8 @@ import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { resolveEnsemble } from '../../src/ensemble/ensemble-spec.js';
 import { parseSearchSpace } from '../../src/training/search/space.js';
 import { runSearch, type SearchEvent, type SearchFile } from '../../src/services/search.js';
+import { lockRun } from '../../src/runs/lock.js';
+import { deadPid } from '../helpers/dead-pid.js';
 
 let dir: string;
 let competition: string;
@@ -99,6 +101,27 @@ test('a continued search keeps its own --trials unless given: more are drawn on 
   await expect(runSearch({ ...base, trials: 1 })).rejects.toMatchObject({ message: expect.stringMatching(/has drawn 2 trials already; --trials 1 cannot take them back/), where: expect.objectContaining({ flag: 'trials' }) });
   // And a space file edited since says so, rather than naming the same file as "another space"
   await expect(runSearch({ ...base, space: parseSearchSpace({ ...spaceJson, batchSize: 16 }) })).rejects.toThrow(/was started with other contents of .*space\.json \(the file was edited since\)/);
+});
+
+test('one search per folder: a second on the same --out is refused naming the first; a killed save\'s temp file goes when the search goes on', async () => {
+  // Given a search folder held by a live search (this process), with a temp file a killed search left
+  const out = path.join(dir, 'held');
+  const base = { data: competition, space: parseSearchSpace(spaceJson), spaceFile: path.join(dir, 'space.json'), out, scheduler: 'random' as const, trials: 1, top: 1, concurrency: 1, backend: 'wasm' as const, seed: 3, command: 'test' };
+  await mkdir(out, { recursive: true });
+  const stale = path.join(out, `search.json.tmp-${await deadPid()}-0badf00d`);
+  await writeFile(stale, '{"half": ');
+  const first = await lockRun(out, 'digits search --out held (the first)');
+  try {
+    // When another search is started into it
+    // Then it is refused before training anything, naming the first and --out (two trained the same trials into the same folders)
+    await expect(runSearch(base)).rejects.toMatchObject({ message: expect.stringMatching(new RegExp(`^the search folder .*held is in use: pid ${process.pid} .*the first\\)\\)$`)), where: expect.objectContaining({ flag: 'out' }), hint: expect.stringMatching(/another --out/) });
+    expect(await readdir(out)).toEqual(expect.not.arrayContaining([expect.stringMatching(/^trial-/)]));
+  } finally {
+    await first.release();
+  }
+  // And once free, the search runs, clears the dead writer's temp file and releases the folder
+  await runSearch(base);
+  expect((await readdir(out)).sort()).toEqual(expect.not.arrayContaining([path.basename(stale), '.lock']));
 });
 
 test('ASHA search killed mid-run continues where it stopped when run again with the same --out', async () => {
