@@ -49,9 +49,35 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A lock left by a process that no longer runs on this host. */
+/**
+ * When a process of this host started (epoch ms), from Linux's /proc (the start in clock ticks
+ * after boot, at the USER_HZ of 100 every Linux build exposes there); null elsewhere.
+ */
+function processStartMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name, which is in parentheses and may hold spaces
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    const boot = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    return Number.isFinite(ticks) && boot ? Number(boot[1]) * 1000 + ticks * 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A lock left by a process that no longer runs on this host: its pid is gone, or (Linux) the
+ * pid now belongs to a process started after the lock was taken (pids are reused, after a
+ * reboot above all; such a lock named an unrelated process to kill).
+ */
 export function isStale(holder: LockHolder): boolean {
-  return holder.hostname === os.hostname() && Number.isInteger(holder.pid) && !alive(holder.pid);
+  if (holder.hostname !== os.hostname() || !Number.isInteger(holder.pid)) return false;
+  if (!alive(holder.pid)) return true;
+  const started = processStartMs(holder.pid);
+  const locked = Date.parse(holder.startedAt);
+  // (a process takes its lock after it starts; 2 s allow for the clock's steps and the tick)
+  return started !== null && Number.isFinite(locked) && started > locked + 2000;
 }
 
 /**

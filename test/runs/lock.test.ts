@@ -86,3 +86,23 @@ test.each(['SIGINT', 'SIGTERM'] as const)('a process ended by %s while it holds 
   expect(await ended).toEqual([null, signal]);
   expect(await readdir(run)).toEqual([]);
 }, 30_000);
+
+test.runIf(process.platform === 'linux')('a lock whose pid now belongs to a process started after it (a reused pid) is taken over, not blamed on that process', async () => {
+  // Given a lock naming the pid of a live process that started after the lock was taken (as after a reboot)
+  const run = path.join(dir, 'reused');
+  await mkdir(run);
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    await writeFile(path.join(run, LOCK_FILE), JSON.stringify({ pid: other.pid, hostname: os.hostname(), startedAt: new Date(Date.now() - 60_000).toISOString(), command: 'digits train' }));
+    // When a writer asks for the folder
+    const lock = await lockRun(run, 'digits train --resume');
+    // Then it gets it (it was told to kill the unrelated process)
+    expect(JSON.parse(await readFile(path.join(run, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+    await lock.release();
+    // While a lock that process took after it started is its own
+    await writeFile(path.join(run, LOCK_FILE), JSON.stringify({ pid: other.pid, hostname: os.hostname(), startedAt: new Date(Date.now() + 1000).toISOString(), command: 'digits train' }));
+    await expectUserError(lockRun(run, 'digits train --resume'), { message: new RegExp(`in use by pid ${other.pid} `) });
+  } finally {
+    other.kill();
+  }
+});
