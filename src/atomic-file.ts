@@ -15,6 +15,12 @@ export async function writeDurably(file: string, data: string | Uint8Array): Pro
 }
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  // A writer of this file killed mid-write left its temp beside it (report.html's, search.json's):
+  // it goes with the next write of the same file, whichever command makes it.
+  const prefix = `${path.basename(file)}.tmp-`;
+  for (const name of await readdir(path.dirname(file)).catch(() => [] as string[])) {
+    if (name.startsWith(prefix) && isStaleTemp(name)) await rm(path.join(path.dirname(file), name), { force: true }).catch(() => undefined);
+  }
   const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await writeDurably(temp, data);
@@ -42,10 +48,11 @@ export function tempOwner(name: string): number | null {
 /** A temp file or folder (`<name>.tmp-<pid>-<hex>`, `.old-`, `.stale-`) whose writer no longer runs. */
 export function isStaleTemp(name: string): boolean {
   const pid = tempOwner(name);
-  return pid !== null && !running(pid);
+  return pid !== null && !processRunning(pid);
 }
 
-function running(pid: number): boolean {
+/** Whether a process of this host with that pid runs (this one included). */
+export function processRunning(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
@@ -67,7 +74,7 @@ export async function removeStaleTempFiles(dir: string, depth = 3): Promise<stri
     const full = path.join(dir, entry.name);
     const pid = tempOwner(entry.name);
     if (pid !== null && !entry.name.includes('.old-')) {
-      if (!running(pid)) {
+      if (!processRunning(pid)) {
         await rm(full, { recursive: true, force: true });
         removed.push(full);
       }

@@ -37,7 +37,7 @@ import {
 import { classCoverageWarnings } from './class-coverage.js';
 import { type LayoutOverrides, type TrainLayout, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
 import { type Orientation, type OrientationScorer, detectOrientation } from './orientation.js';
-import { removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
+import { processRunning, removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
 import { TableWriter, shown, sourceColumns } from './table-writer.js';
 
 export interface CompetitionFiles {
@@ -367,7 +367,9 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   await mkdir(datasetDir, { recursive: true }).catch((error: Error) => {
     throw new UserError(`cannot create the dataset folder ${datasetDir}: ${error.message}`, { where: { file: datasetDir }, hint: 'Choose another folder with --out.' });
   });
-  const id = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  // The id carries our pid: data files renamed into place by an import killed before its
+  // manifest was written are recognised as no import's and removed (removeStaleImportTemps).
+  const id = `${Date.now().toString(36)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const dtype: PixelDtype = train.scale.value === 255 ? 'uint8' : 'float32';
   const extension = dtype === 'uint8' ? 'u8' : 'f32';
   const names = {
@@ -505,11 +507,21 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   }
 }
 
-/** Temp files of imports that were killed (their pid is gone), and the pid-less ones older versions wrote. */
+/**
+ * Temp files of imports that were killed (their pid is gone), the pid-less ones older versions
+ * wrote, and data files an import killed between its renames and its manifest left under their
+ * final names (full-size copies of the images that no manifest names).
+ */
 async function removeStaleImportTemps(datasetDir: string): Promise<void> {
   await removeStaleTempFiles(datasetDir, 1);
   const names = await readdir(datasetDir).catch(() => [] as string[]);
-  for (const name of names) if (/^(train|test)-(images|labels|ids)-[0-9a-z-]+\.(u8|f32|json)\.tmp$/.test(name)) await rm(join(datasetDir, name), { force: true });
+  const current = await readManifest(datasetDir).catch(() => null);
+  const named = new Set(current ? manifestFiles(current) : []);
+  for (const name of names) {
+    if (/^(train|test)-(images|labels|ids)-[0-9a-z-]+\.(u8|f32|json)\.tmp$/.test(name)) await rm(join(datasetDir, name), { force: true });
+    const orphan = /^(?:train|test)-(?:images|labels|ids)-[0-9a-z]+-(\d+)-[0-9a-f]{6}\.(?:u8|f32|json)$/.exec(name);
+    if (orphan && !named.has(name) && !processRunning(Number(orphan[1]))) await rm(join(datasetDir, name), { force: true });
+  }
 }
 
 function sourceOf(role: SourceFile['role'], path: string, stats: SourceStat[], sha256: string): SourceFile {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../../src/data/dataset.js';
+import { assertSourcesUnchanged, loadDataset, readManifest, resolveDatasetDir } from '../../src/data/dataset.js';
 import { type ImportOptions, importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { competition, csv, expectUserError, type ExpectedUserError, removeTempDirs, tempDir } from './helpers.js';
 import { deadPid } from '../helpers/dead-pid.js';
@@ -322,14 +322,23 @@ describe('data import writes atomically and re-imports only when needed', () => 
     const killed = `train-images-mk2x-0a1b2c.u8.tmp-${dead}-0a1b2c3d`;
     const legacy = 'train-images-mk2y-0a1b2c.u8.tmp';
     const running = `train-images-mk2z-0a1b2c.u8.tmp-${process.pid}-0a1b2c3d`;
-    for (const name of [killed, legacy, running]) await writeFile(join(cache, name), new Uint8Array(1000));
+    // and data files a killed import renamed into place before writing its manifest (no manifest names them), beside a live import's
+    const orphan = `test-images-mk30-${dead}-0a1b2c.u8`;
+    const renamedLive = `test-images-mk31-${process.pid}-0a1b2c.u8`;
+    for (const name of [killed, legacy, running, orphan, renamedLive]) await writeFile(join(cache, name), new Uint8Array(1000));
+    const kept = (await readManifest(cache)).train.images;
     // When the next import starts (even one that finds the cache up to date)
     expect((await importDir(dir)).reused).toBe('unchanged');
     // Then the dead ones are gone and the live one is left alone
     const files = await readdir(cache);
     expect(files).not.toContain(killed);
     expect(files).not.toContain(legacy);
+    expect(files).not.toContain(orphan);
     expect(files).toContain(running);
+    expect(files).toContain(renamedLive);
+    // and the current import's own files stay
+    expect(files).toContain(kept);
+    expect(kept).toMatch(new RegExp(`^train-images-[0-9a-z]+-${process.pid}-[0-9a-f]{6}\\.u8$`));
   });
 
   test('a folder without train.csv says what it found', async () => {

@@ -1,0 +1,33 @@
+/** Atomic writes: a reader never sees half a file, and a killed writer's temp file does not stay for ever. */
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { writeFileAtomic, writeJsonAtomic } from '../src/atomic-file.js';
+import { deadPid } from './helpers/dead-pid.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'digits-atomic-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('writing a file removes the temp files killed writers of that file left beside it, and only those', async () => {
+  // Given a report a killed writer left half-written as a temp file, a live writer's temp file of it, and a killed writer's temp of another file
+  const file = path.join(dir, 'report.html');
+  const dead = await deadPid();
+  const killed = `report.html.tmp-${dead}-0a1b2c3d`;
+  const live = `report.html.tmp-${process.pid}-0a1b2c3d`;
+  const other = `search.json.tmp-${dead}-0a1b2c3d`;
+  for (const name of [killed, live, other]) await writeFile(path.join(dir, name), '<html>half');
+  // When the report is written again
+  await writeFileAtomic(file, '<html>whole</html>');
+  // Then it is whole, the killed writer's temp of it is gone, and the others are left to their own writers
+  expect(await readFile(file, 'utf8')).toBe('<html>whole</html>');
+  expect((await readdir(dir)).sort()).toEqual(['report.html', live, other].sort());
+  // And the JSON writer does the same for its file
+  await writeJsonAtomic(path.join(dir, 'search.json'), { trials: [] });
+  expect((await readdir(dir)).sort()).toEqual(['report.html', live, 'search.json'].sort());
+});
