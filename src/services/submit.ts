@@ -20,13 +20,13 @@ import {
   prepareSubmission,
   readAnswerLabels,
   readLedger,
+  recoverKilledSubmits,
   scoreAgainstAnswers,
   validateSubmission,
 } from '../data/submission.js';
 import { assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
-import { removeStaleTempFiles } from '../atomic-file.js';
 
 export interface SubmitOptions {
   runDir: string;
@@ -137,8 +137,8 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const dir = path.resolve(options.dir);
   await checkSubmissionsDir(dir);
   // The ledger this submission joins is read first: a damaged one fails now, not after predicting.
-  await readLedger(dir, { onWarning: warn });
-  await removeStaleTempFiles(dir, 1);
+  // What killed submits left is put right (restored, reported, temp files cleared) before anything is written.
+  await recoverKilledSubmits(dir, await readLedger(dir, { onWarning: warn }), warn);
 
   const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
   // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts; evaluated
@@ -167,8 +167,9 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     }
   }
 
-  // Temp file → validated and scored → ledger line → its name: a killed submit leaves at
-  // most a temp file (cleared on the next start), never a CSV the ledger does not list.
+  // Temp file → validated and scored → its name → ledger line (see commitSubmission): a killed
+  // submit leaves a temp file (cleared on the next start) or a named CSV without its ledger line
+  // (reported by `digits submissions` and the next submit), never a ledger line without its file.
   const prepared = await prepareSubmission({ dir, name: options.name ?? manifest.name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
   let score: SubmitResult['score'];
   try {
