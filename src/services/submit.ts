@@ -4,6 +4,7 @@
  * what made it.
  */
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
@@ -27,6 +28,7 @@ import {
 import { assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
+import { LOCK_FILE, currentHolder } from '../runs/lock.js';
 
 export interface SubmitOptions {
   runDir: string;
@@ -116,6 +118,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   }
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'submit');
+  await assertRunNotBusy(runDir);
   const dataset = await loadRunDataset(runDir, manifest, options.dataDir);
   const { trained } = trainedMembers(runDir, manifest);
   if (trained.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
@@ -200,6 +203,25 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     }).then(() => undefined),
   );
   return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, validation, score };
+}
+
+/**
+ * A run folder another process holds (`digits evaluate` writing evaluation.json and the test
+ * predictions, a training) is refused: a submit now would take the run as it was before that
+ * process ends (unevaluated: the 8 TTA shifts and no held-out figures) without saying so.
+ * `digits run` submits after its evaluation has released the lock.
+ */
+async function assertRunNotBusy(runDir: string): Promise<void> {
+  const holder = await currentHolder(runDir);
+  if (!holder) return;
+  const file = path.join(runDir, LOCK_FILE);
+  throw new UserError(`the run folder ${runDir} is in use by pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt} (${holder.command})`, {
+    where: { file },
+    hint:
+      holder.hostname === os.hostname()
+        ? `Wait for it to finish, then submit: a submission now would not use what it is writing (an evaluation's TTA choice, weights and held-out figures).`
+        : `Wait for it to finish, then submit; if that process no longer runs on ${holder.hostname}, delete ${file}.`,
+  });
 }
 
 /** Whether saved test predictions were made by exactly what this submission would predict with. */

@@ -1,6 +1,7 @@
 /**
- * `digits submit` against other processes: what a killed submit left in the submissions folder
- * is put right by the next submit, never deleted.
+ * `digits submit` against other processes: a run folder another process holds (an evaluation
+ * writing it) is refused, and what a killed submit left in the submissions folder is put right
+ * by the next submit, never deleted.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +14,8 @@ import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { submitRun } from '../../src/services/submit.js';
 import { appendLedger, listSubmissions } from '../../src/data/submission.js';
+import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
+import { expectUserError } from '../data/helpers.js';
 import { deadPid } from '../helpers/dead-pid.js';
 
 let root: string;
@@ -32,6 +35,27 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
+});
+
+describe('a run folder another process holds', () => {
+  test('submit refuses it, naming the process, and writes nothing; once it is released the submit goes through', async () => {
+    // Given an evaluation holding the run folder
+    const dir = path.join(root, 'subs-busy');
+    const evaluation = await lockRun(runDir, `digits evaluate --run ${runDir}`);
+    try {
+      // When the run is submitted meanwhile
+      const error = await expectUserError(submitRun({ runDir, dir }), { message: /the run folder .*runs\/r is in use by pid \d+ on .* \(digits evaluate --run .*\)/, file: LOCK_FILE, hint: /^Wait for it to finish, then submit/ });
+      expect(error.message).toContain(`pid ${process.pid}`);
+      // Then nothing was written
+      expect(await readdir(dir).catch(() => [])).toEqual([]);
+    } finally {
+      await evaluation.release();
+    }
+    // When the evaluation has ended
+    const result = await submitRun({ runDir, dir });
+    // Then the submit goes through
+    expect((await listSubmissions(dir)).map((s) => [s.path, s.status])).toEqual([[result.file, 'ok']]);
+  }, 60_000);
 });
 
 describe('what a killed submit left', () => {
