@@ -4,14 +4,15 @@
  * A submission is `<dir>/<YYYYMMDD-HHMMSS>-<name>.csv` (UTC time) in the competition's
  * format: the header and ids of `sample_submission.csv` when the competition has one,
  * Kaggle's `ImageId,Label` with ids 1..N otherwise. It is written to a temp file, fsynced,
- * and linked into place (never over an existing submission). `validateSubmission` checks
- * a file the way Kaggle's upload check would; `<dir>/ledger.jsonl` records one JSON line
- * per submission (what made it, how it validated, its score when answers are known).
+ * linked into place (never over an existing submission) and only then recorded in the ledger.
+ * `validateSubmission` checks a file the way Kaggle's upload check would; `<dir>/ledger.jsonl`
+ * records one JSON line per submission (what made it, how it validated, its score when answers
+ * are known).
  */
 import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { access, constants, link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
-import { writeDurably } from '../atomic-file.js';
+import { access, constants, link, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { isStaleTemp, removeStaleTempFiles, writeDurably } from '../atomic-file.js';
 import { appendJsonLine, isTornJsonLine } from './json-lines.js';
 import { parseDecimalCell } from './csv.js';
 import path from 'node:path';
@@ -190,27 +191,107 @@ export async function prepareSubmission(options: WriteSubmissionOptions): Promis
 }
 
 /**
- * Gives a prepared submission its name: `<stem>.csv`, or `<stem>-2.csv`… when taken.
- * `beforeLink(file)` runs once the name is chosen and before the file appears under it
- * (the ledger line goes there, so no submission exists that the ledger does not list).
+ * Gives a prepared submission its name and records it: the temp file is linked to
+ * `<stem>.csv`, or `<stem>-2.csv`… when that is taken, then `record(file)` appends its ledger
+ * line, then the temp name goes.
+ *
+ * Why this order: link() never replaces a file, so the name is claimed before anything refers
+ * to it. Of two submits choosing one name at once the second takes the next one, and a ledger
+ * line never names a file this submit does not own. The reverse order (ledger line, then name)
+ * let a submit killed between the two leave a line naming a file that did not exist, whose only
+ * copy was a temp file the next submit deleted, and let the submit that lost a name to another
+ * leave a line for the other's file. Now a kill leaves:
+ *  - before the link: the temp file alone, removed on the next start (nothing was submitted);
+ *  - between the link and the ledger line: the CSV without its line (and the temp file, a second
+ *    name of the same bytes, removed on the next start). Nothing is lost and the ledger says
+ *    nothing false; `unrecordedSubmissions` finds such a CSV and `digits submissions` and the
+ *    next submit report it;
+ *  - after the ledger line: the temp file alone, removed on the next start.
+ * When `record` fails, the CSV just linked is removed again, so no unrecorded file is left.
  */
-export async function commitSubmission(prepared: PreparedSubmission, beforeLink: (file: string) => Promise<void> = async () => {}): Promise<WrittenSubmission> {
+export async function commitSubmission(prepared: PreparedSubmission, record: (file: string) => Promise<void> = async () => {}): Promise<WrittenSubmission> {
   try {
     for (let n = 1; n < 1000; n++) {
       const file = path.join(prepared.dir, `${prepared.stem}${n === 1 ? '' : `-${n}`}.csv`);
-      if (await access(file).then(() => true, () => false)) continue;
-      await beforeLink(file);
-      // link() fails when the name was taken meanwhile (two submits in one second): never overwritten.
-      await link(prepared.temp, file).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error;
-        throw new UserError(`another submission took the name ${path.basename(file)} while this one was being recorded`, { where: { file }, hint: 'Run digits submit again.' });
-      });
+      // link() fails when the name is taken, even by a submit that chose it a moment ago: never overwritten.
+      const linked = await link(prepared.temp, file).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'EEXIST') return false;
+          throw error;
+        },
+      );
+      if (!linked) continue;
+      try {
+        await record(file);
+      } catch (error) {
+        await unlink(file).catch(() => {});
+        throw error;
+      }
       return { file, sha256: prepared.sha256, rows: prepared.rows };
     }
     throw new Error(`no free submission name for ${prepared.stem} in ${prepared.dir}`);
   } finally {
     await unlink(prepared.temp).catch(() => {});
   }
+}
+
+/** `20261121-101500-<name>.csv`, or `…-<name>-2.csv`: what `commitSubmission` names a submission. */
+const SUBMISSION_FILE = /^\d{8}-\d{6}-.+\.csv$/;
+/** The temp file of a prepared submission: `.<stem>.csv.tmp-<pid>-<hex>`. */
+const SUBMISSION_TEMP = /^\..+\.csv\.tmp-\d+-[0-9a-f]+$/;
+
+/**
+ * Submission files in `dir` that no ledger line names: left by a submit killed between naming its
+ * CSV and recording it (or put there by hand). They are reported, never deleted: the ledger
+ * does not say what made them, so they are not listed as submissions either.
+ */
+export async function unrecordedSubmissions(dir: string, entries: readonly LedgerEntry[]): Promise<string[]> {
+  const root = path.resolve(dir);
+  const recorded = new Set(entries.map((e) => path.resolve(root, e.file)));
+  const names = await readdir(root).catch(() => [] as string[]);
+  return names
+    .filter((name) => SUBMISSION_FILE.test(name) && !recorded.has(path.join(root, name)))
+    .sort()
+    .map((name) => path.join(root, name));
+}
+
+/** The warning for a CSV of `unrecordedSubmissions`. */
+export function unrecordedWarning(file: string): string {
+  return `${path.basename(file)} is in the submissions folder but not in ${LEDGER_FILE} (a submit killed before it recorded the file, or a file put there by hand): nothing says what made it or that it was validated; delete it, or run digits submit again for a recorded one`;
+}
+
+/**
+ * Restores submissions that a submit of an earlier version left half done: it appended the ledger
+ * line before naming the file, so a kill between the two left a line whose file is missing and
+ * the only copy in its temp file. A temp file whose writer no longer runs and whose bytes are
+ * those a ledger line records for a missing file is linked back under that name (before
+ * `removeStaleTempFiles` clears temp files). Returns the files restored.
+ */
+async function restoreSubmissions(dir: string, entries: readonly LedgerEntry[]): Promise<string[]> {
+  const root = path.resolve(dir);
+  const restored: string[] = [];
+  const names = await readdir(root).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!SUBMISSION_TEMP.test(name) || !isStaleTemp(name)) continue;
+    const temp = path.join(root, name);
+    // A temp file with a second name was linked into place already (killed before its ledger line).
+    if ((await stat(temp).catch(() => null))?.nlink !== 1) continue;
+    const bytes = await readFile(temp).catch(() => null);
+    if (bytes === null) continue;
+    const hash = sha256(bytes);
+    // The names commitSubmission gives this temp file's stem: `<stem>.csv`, `<stem>-<n>.csv`.
+    const stem = name.slice(1, name.lastIndexOf('.csv.tmp-'));
+    const named = (file: string) => file === `${stem}.csv` || (file.startsWith(`${stem}-`) && /^\d+\.csv$/.test(file.slice(stem.length + 1)));
+    for (const entry of entries) {
+      const file = path.resolve(root, entry.file);
+      if (entry.sha256 !== hash || path.dirname(file) !== root || !named(path.basename(file)) || restored.includes(file)) continue;
+      if (await access(file).then(() => true, () => false)) continue;
+      if (await link(temp, file).then(() => true, () => false)) restored.push(file);
+      break;
+    }
+  }
+  return restored;
 }
 
 /** Discards a prepared submission (its inputs failed a check). */
@@ -221,6 +302,21 @@ export async function discardSubmission(prepared: PreparedSubmission): Promise<v
 /** Writes a submission CSV atomically and returns its path, sha256 and row count. */
 export async function writeSubmission(options: WriteSubmissionOptions): Promise<WrittenSubmission> {
   return commitSubmission(await prepareSubmission(options));
+}
+
+/**
+ * Puts the submissions folder right after killed submits, at the start of a submit (with the
+ * ledger just read): files an earlier version recorded but had not named are restored from their
+ * temp files (`restoreSubmissions`), submission files no ledger line names are reported through
+ * `onWarning` and kept, and then the temp files of writers that no longer run are removed.
+ */
+export async function recoverKilledSubmits(dir: string, entries: readonly LedgerEntry[], onWarning: (message: string) => void = () => {}): Promise<void> {
+  const root = path.resolve(dir);
+  for (const file of await restoreSubmissions(root, entries)) {
+    onWarning(`restored ${path.basename(file)} from the temp file of a submit killed after it recorded the file and before it named it`);
+  }
+  for (const file of await unrecordedSubmissions(root, entries)) onWarning(unrecordedWarning(file));
+  await removeStaleTempFiles(root, 1);
 }
 
 /* ---------- reading and validating ---------- */
@@ -412,7 +508,7 @@ function ledgerEntryProblem(value: unknown): string | null {
 }
 
 export interface ReadLedgerOptions {
-  /** a torn line that was skipped, e.g. "ledger.jsonl:12: torn line (a write did not finish), skipped" */
+  /** a torn line that was skipped, e.g. "ledger.jsonl:12: torn line (a write did not finish), skipped" (and, from listSubmissions, a submission file no line names) */
   onWarning?: (message: string) => void;
 }
 
@@ -466,10 +562,14 @@ export interface ListedSubmission extends LedgerEntry {
   status: 'ok' | 'missing' | 'modified';
 }
 
-/** The ledger with each file checked against its recorded sha256. */
+/**
+ * The ledger with each file checked against its recorded sha256. A submission file that no line
+ * names (`unrecordedSubmissions`) is reported through `onWarning`.
+ */
 export async function listSubmissions(dir: string, options: ReadLedgerOptions = {}): Promise<ListedSubmission[]> {
   const root = path.resolve(dir);
   const entries = await readLedger(root, options);
+  for (const file of await unrecordedSubmissions(root, entries)) options.onWarning?.(unrecordedWarning(file));
   return Promise.all(
     entries.map(async (entry) => {
       const file = path.resolve(root, entry.file);

@@ -4,6 +4,7 @@
  * what made it.
  */
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
@@ -20,13 +21,14 @@ import {
   prepareSubmission,
   readAnswerLabels,
   readLedger,
+  recoverKilledSubmits,
   scoreAgainstAnswers,
   validateSubmission,
 } from '../data/submission.js';
 import { assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
-import { removeStaleTempFiles } from '../atomic-file.js';
+import { LOCK_FILE, currentHolder } from '../runs/lock.js';
 
 export interface SubmitOptions {
   runDir: string;
@@ -116,6 +118,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   }
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'submit');
+  await assertRunNotBusy(runDir);
   const dataset = await loadRunDataset(runDir, manifest, options.dataDir);
   const { trained } = trainedMembers(runDir, manifest);
   if (trained.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
@@ -137,8 +140,8 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const dir = path.resolve(options.dir);
   await checkSubmissionsDir(dir);
   // The ledger this submission joins is read first: a damaged one fails now, not after predicting.
-  await readLedger(dir, { onWarning: warn });
-  await removeStaleTempFiles(dir, 1);
+  // What killed submits left is put right (restored, reported, temp files cleared) before anything is written.
+  await recoverKilledSubmits(dir, await readLedger(dir, { onWarning: warn }), warn);
 
   const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
   // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts; evaluated
@@ -167,8 +170,9 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     }
   }
 
-  // Temp file → validated and scored → ledger line → its name: a killed submit leaves at
-  // most a temp file (cleared on the next start), never a CSV the ledger does not list.
+  // Temp file → validated and scored → its name → ledger line (see commitSubmission): a killed
+  // submit leaves a temp file (cleared on the next start) or a named CSV without its ledger line
+  // (reported by `digits submissions` and the next submit), never a ledger line without its file.
   const prepared = await prepareSubmission({ dir, name: options.name ?? manifest.name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
   let score: SubmitResult['score'];
   try {
@@ -199,6 +203,25 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     }).then(() => undefined),
   );
   return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, validation, score };
+}
+
+/**
+ * A run folder another process holds (`digits evaluate` writing evaluation.json and the test
+ * predictions, a training) is refused: a submit now would take the run as it was before that
+ * process ends (unevaluated: the 8 TTA shifts and no held-out figures) without saying so.
+ * `digits run` submits after its evaluation has released the lock.
+ */
+async function assertRunNotBusy(runDir: string): Promise<void> {
+  const holder = await currentHolder(runDir);
+  if (!holder) return;
+  const file = path.join(runDir, LOCK_FILE);
+  throw new UserError(`the run folder ${runDir} is in use by pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt} (${holder.command})`, {
+    where: { file },
+    hint:
+      holder.hostname === os.hostname()
+        ? `Wait for it to finish, then submit: a submission now would not use what it is writing (an evaluation's TTA choice, weights and held-out figures).`
+        : `Wait for it to finish, then submit; if that process no longer runs on ${holder.hostname}, delete ${file}.`,
+  });
 }
 
 /** Whether saved test predictions were made by exactly what this submission would predict with. */

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import SubmissionsCommand from '../../src/commands/submissions.js';
 import {
@@ -9,7 +10,10 @@ import {
   type LedgerEntry,
   type ValidateSubmissionOptions,
   appendLedger,
+  commitSubmission,
   listSubmissions,
+  prepareSubmission,
+  recoverKilledSubmits,
   readIdLabelCsv,
   readLedger,
   safeFileName,
@@ -22,6 +26,7 @@ import { UserError } from '../../src/errors.js';
 import { readAnswers } from '../../src/services/evaluate.js';
 import { csv, expectUserError, removeTempDirs, tempDir } from './helpers.js';
 import { runCommand } from '../helpers/run-command.js';
+import { deadPid } from '../helpers/dead-pid.js';
 
 afterAll(removeTempDirs);
 afterEach(() => {
@@ -218,6 +223,126 @@ describe('the ledger', () => {
       ['20261121-101500-c.csv', 'missing'],
     ]);
     expect(listed[0]!.path).toBe(files[0]!.file);
+  });
+});
+
+describe('a submission is named before it is recorded', () => {
+  const entry = (file: string, sha: string): LedgerEntry => ({ file, sha256: sha, createdAt: '2026-11-21T10:15:01.000Z', run: 'runs/r', members: [{ name: 'm', checkpoint: 'runs/r/m/best' }], voting: 'soft', tta: 1 });
+
+  /**
+   * A real process that commits a submission as `digits submit` does (its ledger line appended by
+   * commitSubmission's `record`) and is killed with SIGKILL at `point`: just before the ledger line
+   * is appended, or just after. Returns the submission's sha256.
+   */
+  async function killedSubmit(dir: string, point: 'before the ledger line' | 'after the ledger line'): Promise<string> {
+    const submission = JSON.stringify(pathToFileURL(resolve('src/data/submission.ts')).href);
+    const script = `
+      setInterval(() => {}, 1000);
+      const m = await import(${submission});
+      const dir = ${JSON.stringify(dir)};
+      const prepared = await m.prepareSubmission({ dir, name: 'killed', labels: [1, 2, 3], now: new Date(${JSON.stringify(NOW.toISOString())}) });
+      const line = (file) => ({ file, sha256: prepared.sha256, createdAt: new Date().toISOString(), run: 'runs/r', members: [{ name: 'm', checkpoint: 'runs/r/m/best' }], voting: 'soft', tta: 1 });
+      await m.commitSubmission(prepared, async (file) => {
+        if (${JSON.stringify(point)} === 'after the ledger line') await m.appendLedger(dir, line(file));
+        console.log('sha ' + prepared.sha256);
+        await new Promise(() => {});
+      });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sha = await new Promise<string>((done, fail) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        const match = /sha ([0-9a-f]{64})/.exec(String(chunk));
+        if (match) done(match[1]!);
+      });
+      child.on('exit', (code) => fail(new Error(`the submit ended (${code}) before the point it was to be killed at`)));
+    });
+    const ended = new Promise((done) => child.on('exit', done));
+    child.kill('SIGKILL');
+    await ended;
+    return sha;
+  }
+
+  test.each(['before the ledger line', 'after the ledger line'] as const)('a submit killed %s leaves no ledger line without its file, and loses nothing on the next start', async (point) => {
+    // Given a submissions folder with one recorded submission
+    const dir = await tempDir('digits-sub-');
+    const earlier = await writeSubmission({ dir, name: 'earlier', labels: [3, 2, 1], now: NOW });
+    await appendLedger(dir, entry(earlier.file, earlier.sha256));
+    // When a submit is killed at that point
+    const sha = await killedSubmit(dir, point);
+    // Then every ledger line's file is there with its bytes, and the killed submission's CSV is in the folder
+    const warnings: string[] = [];
+    const check = async () => {
+      warnings.length = 0;
+      const listed = await listSubmissions(dir, { onWarning: (w) => warnings.push(w) });
+      expect(listed.map((s) => s.status)).toEqual(listed.map(() => 'ok'));
+      return listed;
+    };
+    const csvs = async () => (await readdir(dir)).filter((f) => f.endsWith('.csv')).sort();
+    const killedFile = '20261121-101500-killed.csv';
+    let listed = await check();
+    expect(await csvs()).toEqual(['20261121-101500-earlier.csv', killedFile]);
+    expect(sha256(await readFile(join(dir, killedFile), 'utf8'))).toBe(sha);
+    // and a CSV the ledger does not list is reported, not passed over
+    const recorded = point === 'after the ledger line';
+    expect(listed.map((s) => s.file)).toEqual(recorded ? ['20261121-101500-earlier.csv', killedFile] : ['20261121-101500-earlier.csv']);
+    expect(warnings).toEqual(recorded ? [] : [expect.stringMatching(/^20261121-101500-killed\.csv is in the submissions folder but not in ledger\.jsonl \(a submit killed before it recorded the file/)]);
+    // When the next submit starts
+    const said: string[] = [];
+    await recoverKilledSubmits(dir, await readLedger(dir), (w) => said.push(w));
+    // Then the temp file is gone, the CSV stays (still reported when unrecorded), and the ledger still tells the truth
+    expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(await csvs()).toEqual(['20261121-101500-earlier.csv', killedFile]);
+    expect(said).toEqual(recorded ? [] : [expect.stringMatching(/^20261121-101500-killed\.csv is in the submissions folder but not in ledger\.jsonl/)]);
+    listed = await check();
+    expect(listed).toHaveLength(recorded ? 2 : 1);
+  }, 60_000);
+
+  test('a file recorded but not named by a submit of an earlier version is restored from its temp file, not deleted', async () => {
+    // Given what the earlier order (ledger line, then name) left when killed in link(): the line, no file, the bytes in a temp file of a dead pid
+    const dir = await tempDir('digits-sub-');
+    const text = csv('ImageId,Label', '1,4', '2,2');
+    const temp = join(dir, `.20261121-101500-r.csv.tmp-${await deadPid()}-0a1b2c3d`);
+    await writeFile(temp, text);
+    await appendLedger(dir, entry('20261121-101500-r.csv', sha256(text)));
+    expect((await listSubmissions(dir))[0]!.status).toBe('missing');
+    // When the next submit starts
+    const said: string[] = [];
+    await recoverKilledSubmits(dir, await readLedger(dir), (w) => said.push(w));
+    // Then the file is back under its name, the temp file gone, and it says so
+    expect((await listSubmissions(dir)).map((s) => [s.file, s.status])).toEqual([['20261121-101500-r.csv', 'ok']]);
+    expect(await readdir(dir)).toEqual(['20261121-101500-r.csv', 'ledger.jsonl']);
+    expect(said).toEqual([expect.stringMatching(/^restored 20261121-101500-r\.csv from the temp file of a submit killed/)]);
+  });
+
+  test('two submits choosing one name: the second takes the next name, and each file has its own true ledger line', async () => {
+    // Given two submissions of the same run prepared in the same second (the same file name)
+    const dir = await tempDir('digits-sub-');
+    const a = await prepareSubmission({ dir, name: 'r', labels: [1, 2, 3], now: NOW });
+    const b = await prepareSubmission({ dir, name: 'r', labels: [4, 5, 6], now: NOW });
+    const record = (sha: string) => async (file: string) => void (await appendLedger(dir, entry(file, sha)));
+    // When the second one is committed while the first is between choosing its name and recording it
+    let second: Awaited<ReturnType<typeof commitSubmission>> | undefined;
+    const first = await commitSubmission(a, async (file) => {
+      second = await commitSubmission(b, record(b.sha256));
+      await record(a.sha256)(file);
+    });
+    // Then both are written under their own names, and the ledger lists each once, unchanged
+    expect([first.file, second!.file].map((f) => f.slice(dir.length + 1))).toEqual(['20261121-101500-r.csv', '20261121-101500-r-2.csv']);
+    const listed = await listSubmissions(dir);
+    expect(listed.map((s) => [s.file, s.status]).sort()).toEqual([
+      ['20261121-101500-r-2.csv', 'ok'],
+      ['20261121-101500-r.csv', 'ok'],
+    ]);
+    expect(await readdir(dir)).toHaveLength(3);
+  });
+
+  test('a ledger line that cannot be written leaves no CSV behind', async () => {
+    // Given a prepared submission
+    const dir = await tempDir('digits-sub-');
+    const prepared = await prepareSubmission({ dir, name: 'r', labels: [1, 2, 3], now: NOW });
+    // When recording it fails
+    await expect(commitSubmission(prepared, async () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
+    // Then neither the CSV nor its temp file is left
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 

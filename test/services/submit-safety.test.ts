@@ -1,0 +1,97 @@
+/**
+ * `digits submit` against other processes: a run folder another process holds (an evaluation
+ * writing it) is refused, and what a killed submit left in the submissions folder is put right
+ * by the next submit, never deleted.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
+import { trainEnsemble } from '../../src/services/train.js';
+import { submitRun } from '../../src/services/submit.js';
+import { appendLedger, listSubmissions } from '../../src/data/submission.js';
+import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
+import { expectUserError } from '../data/helpers.js';
+import { deadPid } from '../helpers/dead-pid.js';
+
+let root: string;
+let runDir: string;
+
+beforeAll(async () => {
+  // Given a small practice competition and a tiny run trained on it
+  await initEngine({ backend: 'wasm' });
+  root = await mkdtemp(path.join(os.tmpdir(), 'digits-submit-safety-'));
+  const competition = path.join(root, 'competitions', 'clean');
+  await buildPracticeCompetition({ recipe: 'clean', out: competition, trainRows: 200, testRows: 20, seed: 7 });
+  await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'as-is' });
+  runDir = path.join(root, 'runs', 'r');
+  const ensemble = ensembleFromJson(JSON.stringify({ name: 'tiny', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'm', epochs: 1, batchSize: 30, seed: 1 }] }));
+  await trainEnsemble({ ensemble, data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest' });
+}, 240_000);
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('a run folder another process holds', () => {
+  test('submit refuses it, naming the process, and writes nothing; once it is released the submit goes through', async () => {
+    // Given an evaluation holding the run folder
+    const dir = path.join(root, 'subs-busy');
+    const evaluation = await lockRun(runDir, `digits evaluate --run ${runDir}`);
+    try {
+      // When the run is submitted meanwhile
+      const error = await expectUserError(submitRun({ runDir, dir }), { message: /the run folder .*runs\/r is in use by pid \d+ on .* \(digits evaluate --run .*\)/, file: LOCK_FILE, hint: /^Wait for it to finish, then submit/ });
+      expect(error.message).toContain(`pid ${process.pid}`);
+      // Then nothing was written
+      expect(await readdir(dir).catch(() => [])).toEqual([]);
+    } finally {
+      await evaluation.release();
+    }
+    // When the evaluation has ended
+    const result = await submitRun({ runDir, dir });
+    // Then the submit goes through
+    expect((await listSubmissions(dir)).map((s) => [s.path, s.status])).toEqual([[result.file, 'ok']]);
+  }, 60_000);
+});
+
+describe('what a killed submit left', () => {
+  test('a file whose ledger line was written but whose name was not (an earlier version, killed in link) is restored by the next submit', async () => {
+    // Given a ledger line whose file is missing and a temp file of a dead pid holding its bytes
+    const dir = path.join(root, 'subs-unnamed');
+    await mkdir(dir);
+    const text = 'ImageId,Label\n1,7\n';
+    const sha = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
+    await writeFile(path.join(dir, `.20260101-000000-r.csv.tmp-${await deadPid()}-0a1b2c3d`), text);
+    await appendLedger(dir, { file: '20260101-000000-r.csv', sha256: sha, createdAt: '2026-01-01T00:00:00.000Z', run: '../runs/r', members: [{ name: 'm', checkpoint: '../runs/r/m/best' }], voting: 'soft', tta: 8 });
+    // When the next submit runs
+    const warnings: string[] = [];
+    const result = await submitRun({ runDir, dir, onWarning: (w) => warnings.push(w) });
+    // Then the earlier file is back under its name (not deleted with the temp files), and both are listed unchanged
+    expect(await readFile(path.join(dir, '20260101-000000-r.csv'), 'utf8')).toBe(text);
+    expect((await listSubmissions(dir)).map((s) => [path.basename(s.path), s.status])).toEqual([
+      ['20260101-000000-r.csv', 'ok'],
+      [path.basename(result.file), 'ok'],
+    ]);
+    expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^restored 20260101-000000-r\.csv from the temp file/)]);
+  }, 60_000);
+
+  test('a CSV named but not recorded (killed before its ledger line) is reported by the next submit and kept', async () => {
+    // Given a submission file no ledger line names, and its temp file (a second name of it) of a dead pid
+    const dir = path.join(root, 'subs-unrecorded');
+    await mkdir(dir);
+    await writeFile(path.join(dir, '20260101-000000-r.csv'), 'ImageId,Label\n1,7\n');
+    await writeFile(path.join(dir, `.20260101-000000-r.csv.tmp-${await deadPid()}-0a1b2c3d`), 'ImageId,Label\n1,7\n');
+    // When the next submit runs
+    const warnings: string[] = [];
+    const result = await submitRun({ runDir, dir, onWarning: (w) => warnings.push(w) });
+    // Then it says so, keeps the file, and records only its own
+    expect(warnings).toEqual([expect.stringMatching(/^20260101-000000-r\.csv is in the submissions folder but not in ledger\.jsonl/)]);
+    expect((await readdir(dir)).sort()).toEqual(['20260101-000000-r.csv', path.basename(result.file), 'ledger.jsonl'].sort());
+    expect((await listSubmissions(dir)).map((s) => s.path)).toEqual([result.file]);
+  }, 60_000);
+});
