@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
@@ -15,7 +14,8 @@ import type { LiveView } from '../tui/live.js';
 import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
-import { RUN_MANIFEST, newestUnfinishedRun } from '../runs/manifest.js';
+import { newestUnfinishedRun } from '../runs/manifest.js';
+import type { Stage } from '../services/run.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
 
@@ -46,7 +46,7 @@ export default class Run extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
     // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { runMainJob }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ initEngine }, { runMainJob, interruptedMainJobHint }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
       import('../engine/backend.js'),
       import('../services/run.js'),
       import('../report/report-html.js'),
@@ -95,8 +95,10 @@ export default class Run extends DigitsCommand {
     // `digits evaluate` does (else tfjs's default, its pure-JavaScript cpu backend).
     await initEngine({ backend: flags.backend as BackendRequest });
     const runDir = resume ?? path.join('runs', runName);
+    // The hint fits the stage reached: resume training, evaluate and submit, or write the report.
+    let reached: Stage | null = null;
     this.exitOnInterrupt(
-      () => (existsSync(path.join(runDir, RUN_MANIFEST)) ? `Continue it with \`digits run --resume --run ${runDir}\`: training goes on from each member's last saved epoch, then evaluation and the submission.` : 'Training had not started (the recipe is chosen first): run the same command again.'),
+      () => interruptedMainJobHint(runDir, reached, resume !== undefined),
       () => live?.done(),
     );
     const result = await runMainJob({
@@ -120,6 +122,7 @@ export default class Run extends DigitsCommand {
       runName,
       resume,
       onStage: (stage, message) => {
+        reached = stage;
         if (stage === 'train' && !this.plainOutput) {
           say(stage, message);
           return;

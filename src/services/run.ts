@@ -3,6 +3,7 @@
  * the embedded default: a noisy practice competition built from MNIST) to a validated
  * submission, an evaluation on held-out rows and an HTML report, in one command.
  */
+import { rmSync, existsSync } from 'node:fs';
 import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles } from '../data/import.js';
@@ -20,7 +21,7 @@ import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEve
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
-import { RUN_MANIFEST, resolveStoredPath, type RunManifest } from '../runs/manifest.js';
+import { RUN_MANIFEST, readRunManifest, resolveStoredPath, type RunManifest } from '../runs/manifest.js';
 import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
@@ -35,6 +36,10 @@ export const AUTO_ENSEMBLE = 'auto';
 export const DEFAULT_BUDGET_MINUTES = 20;
 /** The file in the run folder that records why `auto` chose its recipe (also under `auto` in run.json). */
 export const AUTO_FILE = 'auto.json';
+/** With `--pseudo-label`: round 1's run folder inside the run's (round 2 trains into the run folder itself). */
+export const ROUND1_DIR = 'round1';
+/** The HTML report `writeReport` writes by default (src/report/report-html.ts's REPORT_FILE; not imported: vega loads with it). */
+export const RUN_REPORT_FILE = 'report.html';
 
 export interface MainJobOptions {
   /** competition folder; none: the default practice competition under `workDir/competitions/` */
@@ -164,6 +169,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     auto = overrides ? { ...recipe.record, overrides } : recipe.record;
     const knobs = overrides ? describeOverrides(overrides, recipe.record) : '';
     if (knobs) stage('recipe', `${knobs} for every member, over auto's plan`);
+    // In the run folder before the first epoch: an interrupted run resumed from its folder
+    // alone ends with the same record (run.json is rewritten by training; it gets it at the end).
+    await saveAutoRecord(runDir, auto);
   } else {
     const resolved = await resolveEnsemble(options.ensemble);
     ensemble = withOverrides(options.folds ? withFolds(resolved, options.folds) : resolved, options.overrides);
@@ -183,40 +191,16 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   let trained: RunManifest;
   if (auto && options.pseudoLabel) {
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
-    const round1 = path.join(runDir, 'round1');
+    const round1 = path.join(runDir, ROUND1_DIR);
     stage('train', `round 1: training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${round1}`);
     await trainEnsemble({ ensemble, data: competition, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: synthetic });
-    const round = await pseudoLabelRound({
-      round1,
-      data: competition,
-      record: auto,
-      budgetSeconds,
-      spentSeconds: (Date.now() - started) / 1000,
-      concurrency: options.concurrency,
-      infer: options.infer,
-      onProgress: (m) => stage('pseudo-label', m),
-    });
-    // The flags hold in round 2 too; it fine-tunes at a third of round 1's rate, as without them.
-    const lr = options.overrides?.learningRate;
-    ensemble = withOverrides(round.ensemble, { ...options.overrides, learningRate: lr === undefined ? undefined : lr / 3 });
-    stage('train', `round 2: ${ensemble.members.length} members fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${runDir}`);
-    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile, deadline });
+    trained = await trainSecondRound(options, { competition, runDir, auto, budgetSeconds, spentSeconds: (Date.now() - started) / 1000, deadline: deadline! });
   } else {
     const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
     stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
     trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, deadline, extra: synthetic });
   }
-  const cut = trained.members.filter((m) => m.stoppedAtDeadline);
-  if (cut.length > 0) {
-    stage('train', `stopped at the budget's deadline (the machine trained slower than the probes): ${cut.map((m) => `${m.name} after ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`).join(', ')}`);
-  }
-  if (auto) {
-    // The decisions beside the members: in run.json (under "auto") and as auto.json.
-    const file = path.join(runDir, RUN_MANIFEST);
-    const manifest = JSON.parse(await readFile(file, 'utf8')) as RunManifest;
-    await writeJsonAtomic(file, { ...manifest, auto });
-    await writeJsonAtomic(path.join(runDir, AUTO_FILE), auto);
-  }
+  await afterTraining(options, runDir, trained, auto);
   // The members are combined by evaluate and submit: a soft vote, weighted when ensemble
   // selection on the held-out predictions beats the equal vote cross-fitted (ensemble/selection.ts).
   return finishMainJob(options, { competition, answers, runDir, started, kfold: ensemble.validation.kind === 'kfold', auto });
@@ -226,21 +210,23 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
 async function resumeMainJob(options: MainJobOptions, started: number): Promise<MainJobResult> {
   const stage = options.onStage ?? (() => {});
   const runDir = path.resolve(options.resume!);
-  const plan = await planResume(runDir, { data: options.data });
-  // The dataset cache sits in <competition>/.digits; the answers of a practice one beside it.
-  const competition = path.basename(plan.data) === DEFAULT_DATASET_SUBDIR ? path.dirname(plan.data) : plan.data;
-  let answers = options.answers ? path.resolve(options.answers) : null;
-  if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
-  if (answers) await readAnswers(answers, await readTestIds(plan.data));
+  // Interrupted in round 1 of pseudo-labelling (or between the rounds): only round 1 has a run.json.
+  if (!(await exists(path.join(runDir, RUN_MANIFEST))) && (await exists(path.join(runDir, ROUND1_DIR, RUN_MANIFEST)))) return resumeFirstRound(options, runDir);
+  const { plan, competition, answers } = await planMainResume(options, runDir);
   if (plan.manifest.status === 'finished') {
     // Trained to the end: a finished run is not trained again (it was, epochs and all, adding
     // to its time). Its submission may still be missing (stopped while evaluating or submitting).
     const ledgerDir = path.join(options.workDir, DEFAULT_SUBMISSIONS_DIR);
     const submitted = (await readLedger(ledgerDir).catch(() => [])).some((entry) => resolveStoredPath(ledgerDir, entry.run) === runDir);
     if (submitted) {
-      throw new UserError(`run ${path.basename(runDir)} already finished: its members are trained and its submission is in ${path.relative(process.cwd(), ledgerDir) || ledgerDir}`, {
+      const shown = path.relative(process.cwd(), runDir) || runDir;
+      // Stopped while writing its report: the one step left is `digits report`, which --resume does not redo.
+      const reportMissing = options.writeReport !== undefined && !(await exists(path.join(runDir, RUN_REPORT_FILE)));
+      throw new UserError(`run ${path.basename(runDir)} already finished: its members are trained and its submission is in ${path.relative(process.cwd(), ledgerDir) || ledgerDir}${reportMissing ? `, but it has no ${RUN_REPORT_FILE} (stopped while writing it)` : ''}`, {
         where: { flag: 'run' },
-        hint: `\`digits submit --run ${path.relative(process.cwd(), runDir) || runDir}\` writes another submission from it; \`digits run\` without --resume starts a new run.`,
+        hint: reportMissing
+          ? `\`digits report --run ${shown}\` writes its report; \`digits submit --run ${shown}\` writes another submission from it.`
+          : `\`digits submit --run ${shown}\` writes another submission from it; \`digits run\` without --resume starts a new run.`,
       });
     }
     stage('train', `the ${plan.ensemble.name} ensemble in ${runDir} finished training: evaluating and submitting it`);
@@ -251,7 +237,111 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
     stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members}, each from its last saved epoch)`);
     await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   }
-  return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold', auto: plan.manifest.auto ?? null });
+  // auto's record: training rewrote run.json without it; auto.json has kept it since the plan was made.
+  const auto = plan.manifest.auto ?? (await readAutoRecord(runDir));
+  if (auto) await saveAutoRecord(runDir, auto);
+  return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold', auto });
+}
+
+/** The run (or round 1) to resume, its competition folder and the answers to score against. */
+async function planMainResume(options: MainJobOptions, dir: string) {
+  const plan = await planResume(dir, { data: options.data });
+  // The dataset cache sits in <competition>/.digits; the answers of a practice one beside it.
+  const competition = path.basename(plan.data) === DEFAULT_DATASET_SUBDIR ? path.dirname(plan.data) : plan.data;
+  let answers = options.answers ? path.resolve(options.answers) : null;
+  if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
+  if (answers) await readAnswers(answers, await readTestIds(plan.data));
+  return { plan, competition, answers };
+}
+
+/**
+ * `digits run --resume` of a `--pseudo-label` run stopped in round 1 (or while pseudo-labelling):
+ * round 1 goes on from its members' last saved epochs, then pseudo-labelling and round 2 as in
+ * an uninterrupted run, with the budget auto.json records less what the recipe and round 1 took.
+ */
+async function resumeFirstRound(options: MainJobOptions, runDir: string): Promise<MainJobResult> {
+  const stage = options.onStage ?? (() => {});
+  const round1 = path.join(runDir, ROUND1_DIR);
+  const auto = await readAutoRecord(runDir);
+  if (!auto) {
+    throw new UserError(`nothing to resume in ${runDir}: it holds round 1 of a pseudo-labelling run but not auto's record (${AUTO_FILE}), which round 2 is planned from`, {
+      where: { file: path.join(runDir, AUTO_FILE), flag: 'run' },
+      hint: 'Start the run again without --resume (the same command as before).',
+    });
+  }
+  const { plan, competition, answers } = await planMainResume(options, round1);
+  if (plan.manifest.status === 'finished') {
+    stage('train', `round 1 in ${round1} finished training: pseudo-labelling and round 2 follow`);
+  } else {
+    stage('train', `round 1: resuming the ${plan.ensemble.name} ensemble in ${round1} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
+    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
+  }
+  // The time already spent: choosing the recipe, and round 1 over all its sessions.
+  const spentSeconds = auto.choosingSeconds + (await readRunManifest(round1)).seconds;
+  const budgetSeconds = auto.budgetMinutes * 60;
+  const started = Date.now() - spentSeconds * 1000;
+  const deadline = started + (budgetSeconds - auto.plan.reserveSeconds) * 1000;
+  const trained = await trainSecondRound(options, { competition, runDir, auto, budgetSeconds, spentSeconds, deadline });
+  await afterTraining(options, runDir, trained, auto);
+  return finishMainJob(options, { competition, answers, runDir, started, kfold: false, auto });
+}
+
+/** Pseudo-labelling with round 1's members (in `<runDir>/round1`), then round 2 into the run folder. */
+async function trainSecondRound(options: MainJobOptions, job: { competition: string; runDir: string; auto: AutoRecord; budgetSeconds: number; spentSeconds: number; deadline: number }): Promise<RunManifest> {
+  const stage = options.onStage ?? (() => {});
+  const round = await pseudoLabelRound({
+    round1: path.join(job.runDir, ROUND1_DIR),
+    data: job.competition,
+    record: job.auto,
+    budgetSeconds: job.budgetSeconds,
+    spentSeconds: job.spentSeconds,
+    concurrency: options.concurrency,
+    infer: options.infer,
+    onProgress: (m) => stage('pseudo-label', m),
+  });
+  // The record now holds the pseudo-labels (a resume of round 2 reads it back).
+  await saveAutoRecord(job.runDir, job.auto);
+  // The flags hold in round 2 too; it fine-tunes at a third of round 1's rate, as without them.
+  // (They are the record's: a resumed run has no flags of its own.)
+  const lr = job.auto.overrides?.learningRate;
+  const ensemble = withOverrides(round.ensemble, { ...job.auto.overrides, learningRate: lr === undefined ? undefined : lr / 3 });
+  stage('train', `round 2: ${ensemble.members.length} members fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${job.runDir}`);
+  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile, deadline: job.deadline });
+}
+
+/** What the trained run says about the deadline, and auto's record merged into run.json. */
+async function afterTraining(options: MainJobOptions, runDir: string, trained: RunManifest, auto: AutoRecord | null): Promise<void> {
+  const stage = options.onStage ?? (() => {});
+  const cut = trained.members.filter((m) => m.stoppedAtDeadline);
+  if (cut.length > 0) {
+    stage('train', `stopped at the budget's deadline (the machine trained slower than the probes): ${cut.map((m) => `${m.name} after ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`).join(', ')}`);
+  }
+  // The decisions beside the members: in run.json (under "auto") and as auto.json.
+  if (auto) await saveAutoRecord(runDir, auto);
+}
+
+/**
+ * auto's decisions in the run folder: auto.json from the moment the plan is made (a resumed run
+ * reads it back), and under "auto" in run.json once training has written run.json (training
+ * writes run.json afresh, without it, at every start and resume).
+ */
+async function saveAutoRecord(runDir: string, auto: AutoRecord): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  await writeJsonAtomic(path.join(runDir, AUTO_FILE), auto);
+  const file = path.join(runDir, RUN_MANIFEST);
+  if (!(await exists(file))) return;
+  const manifest = JSON.parse(await readFile(file, 'utf8')) as RunManifest;
+  await writeJsonAtomic(file, { ...manifest, auto });
+}
+
+async function readAutoRecord(runDir: string): Promise<AutoRecord | null> {
+  const text = await readFile(path.join(runDir, AUTO_FILE), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as AutoRecord;
+  } catch {
+    throw new UserError(`${AUTO_FILE} in ${runDir} is not valid JSON`, { where: { file: path.join(runDir, AUTO_FILE) }, hint: 'It is written atomically, so it was edited by hand: restore it, or start a new run.' });
+  }
 }
 
 async function finishMainJob(options: MainJobOptions, job: { competition: string; answers: string | null; runDir: string; started: number; kfold: boolean; auto: AutoRecord | null }): Promise<MainJobResult> {
@@ -303,6 +393,47 @@ async function removeRunDirOnError<T>(runDir: string, work: () => Promise<T>): P
   } catch (error) {
     if (!(await exists(path.join(runDir, RUN_MANIFEST)))) await rm(runDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * The last word of a `digits run` stopped by SIGINT/SIGTERM at `reached` (the last stage it
+ * announced): what is kept in `runDir` (as the user named it) and the command that goes on from
+ * it. A new run with nothing resumable yet leaves no folder (removeUnstartedRunSync); a folder
+ * being resumed is never removed.
+ */
+export function interruptedMainJobHint(runDir: string, reached: Stage | null, resuming = false): string {
+  const resume = `digits run --resume --run ${runDir}`;
+  if (existsSync(path.join(runDir, RUN_MANIFEST))) {
+    if (reached === 'report') return `Its members are trained, evaluated and its submission is written; only the HTML report is missing: \`digits report --run ${runDir}\` writes it.`;
+    if (reached === 'evaluate' || reached === 'submit') return `Training had finished: \`${resume}\` evaluates the run and writes the submission, without training again.`;
+    return `Continue it with \`${resume}\`: training goes on from each member's last saved epoch, then evaluation and the submission.`;
+  }
+  if (existsSync(path.join(runDir, ROUND1_DIR, RUN_MANIFEST))) {
+    return `Round 1 of pseudo-labelling is kept in ${path.join(runDir, ROUND1_DIR)}: \`${resume}\` continues it from each member's last saved epoch, then pseudo-labels the test rows, trains round 2, evaluates and writes the submission.`;
+  }
+  // (a folder given to --resume is the user's: never removed)
+  if (resuming) return `${runDir} holds nothing to resume (no ${RUN_MANIFEST}): start a new run without --resume.`;
+  const choosing = reached === 'recipe' ? ' (auto was choosing the recipe)' : '';
+  if (removeUnstartedRunSync(runDir)) return `Training had not started${choosing}, so nothing is kept and no run folder is left: run the same command again.`;
+  return `Training had not started${choosing}, so there is nothing to resume: delete ${runDir} (what auto chose the recipe with, not a run) and run the same command again.`;
+}
+
+/**
+ * Called as the process dies by SIGINT/SIGTERM: a new run stopped before anything resumable was
+ * saved (no run.json, nor round 1's with --pseudo-label) leaves no folder behind (the probes,
+ * auto.json and synthetic rows of a recipe being chosen would stay, unlisted by `runs`). Sync:
+ * the process dies right after. True when the folder is gone (or never was); false when it
+ * holds something resumable or could not be removed.
+ */
+export function removeUnstartedRunSync(runDir: string): boolean {
+  if (existsSync(path.join(runDir, RUN_MANIFEST)) || existsSync(path.join(runDir, ROUND1_DIR, RUN_MANIFEST))) return false;
+  try {
+    // probe workers may still be writing into it: retried on ENOTEMPTY
+    rmSync(runDir, { recursive: true, force: true, maxRetries: 3 });
+    return true;
+  } catch {
+    return !existsSync(runDir);
   }
 }
 

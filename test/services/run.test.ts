@@ -88,6 +88,14 @@ test('--resume on a finished run: refused once it has a submission; without one,
   expect(error!.message).toMatch(/^run first already finished: its members are trained and its submission is in /);
   expect(error!.where).toEqual({ flag: 'run' });
   expect(error!.hint).toMatch(/digits submit --run /);
+  // Given a job that writes reports, and no report.html in the run (stopped while writing it)
+  const reporting = await runMainJob({ ...options, data: undefined, runName: 'ignored', resume: runDir, writeReport: async () => 'unused' }).then(
+    () => null,
+    (caught: unknown) => caught as UserError,
+  );
+  // Then the refusal says the report is missing and names the command that writes it
+  expect(reporting!.message).toMatch(/already finished: .*, but it has no report\.html \(stopped while writing it\)$/);
+  expect(reporting!.hint).toMatch(/^`digits report --run [^`]*first` writes its report; `digits submit --run /);
   // Given the same run without its submission (stopped while submitting)
   await rm(path.join(dir, 'submissions'), { recursive: true, force: true });
   const stages: string[] = [];
