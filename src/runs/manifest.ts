@@ -285,13 +285,29 @@ export async function latestEvaluatedRun(runsDir: string): Promise<string> {
 
 
 /** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */
+/** The newest run folder holding only the first round of a pseudo-labelling run (`round1/run.json`, `auto.json`). */
+async function newestFirstRound(runsDir: string): Promise<{ dir: string; mtimeMs: number } | null> {
+  let best: { dir: string; mtimeMs: number } | null = null;
+  for (const entry of await readdir(path.resolve(runsDir), { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isDirectory()) continue;
+    const dir = path.join(path.resolve(runsDir), entry.name);
+    if (existsSync(path.join(dir, RUN_MANIFEST)) || !existsSync(path.join(dir, 'auto.json'))) continue;
+    const info = await stat(path.join(dir, 'round1', RUN_MANIFEST)).catch(() => null);
+    if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
+  }
+  return best;
+}
+
 export async function newestUnfinishedRun(runsDir: string, submissionsDir = path.join(path.dirname(path.resolve(runsDir)), DEFAULT_SUBMISSIONS_DIR)): Promise<string> {
   // Unfinished for `digits run`: training stopped or failed, or (a run it started) trained but
   // never submitted: stopped while evaluating or submitting (such runs were passed over for an
   // older one still training).
   const ledger = await readLedger(submissionsDir).catch(() => []);
   const submitted = new Set(ledger.map((entry) => resolveStoredPath(path.resolve(submissionsDir), entry.run)));
-  const dir = await newestRunWith(runsDir, RUN_MANIFEST, (m, at) => m.status === 'training' || m.status === 'failed' || (m.status === 'finished' && startedByRun(m) && !submitted.has(at)));
+  let dir = await newestRunWith(runsDir, RUN_MANIFEST, (m, at) => m.status === 'training' || m.status === 'failed' || (m.status === 'finished' && startedByRun(m) && !submitted.has(at)));
+  // A pseudo-labelling run stopped in its first round has only `round1/run.json` (and auto.json) yet.
+  const firstRound = await newestFirstRound(runsDir);
+  if (firstRound && (!dir || firstRound.mtimeMs > (await stat(path.join(dir, RUN_MANIFEST))).mtimeMs)) dir = firstRound.dir;
   if (!dir) {
     const root = path.resolve(runsDir);
     throw new UserError(`no unfinished run under ${root}`, { where: { file: root, flag: 'run' }, hint: 'Pass --run <run folder> to continue, or start a new run without --resume.' });

@@ -165,6 +165,11 @@ describe('digits runs', () => {
       // And once that one is submitted, the one left training
       await submitRun({ runDir: path.join(runs, 'run-unsubmitted'), dir: subs, precision: 'fp32' });
       expect(await newestUnfinishedRun(runs, subs)).toBe(path.join(runs, 'left-training'));
+      // And a pseudo-labelling run stopped in its first round (only round1/run.json and auto.json), when newer
+      const pseudo = path.join(runs, 'pseudo-stopped');
+      await cp(path.join(runsDir(), 'second'), path.join(pseudo, 'round1'), { recursive: true });
+      await writeFile(path.join(pseudo, 'auto.json'), '{}');
+      expect(await newestUnfinishedRun(runs, subs)).toBe(pseudo);
     } finally {
       for (const folder of [runs, subs]) await rm(folder, { recursive: true, force: true });
     }
