@@ -53,11 +53,20 @@ function alive(pid: number): boolean {
  * When a process of this host started (epoch ms), from Linux's /proc (the start in clock ticks
  * after boot, at the USER_HZ of 100 every Linux build exposes there); null elsewhere.
  */
-function processStartMs(pid: number): number | null {
+function procStatFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the fields after the command name, which is in parentheses and may hold spaces
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // the fields after the command name, which is in parentheses and may hold spaces: state first
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+function processStartMs(pid: number): number | null {
+  try {
+    const fields = procStatFields(pid);
+    if (!fields) return null;
     const ticks = Number(fields[19]);
     const boot = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
     return Number.isFinite(ticks) && boot ? Number(boot[1]) * 1000 + ticks * 10 : null;
@@ -73,7 +82,8 @@ function processStartMs(pid: number): number | null {
  */
 export function isStale(holder: LockHolder): boolean {
   if (holder.hostname !== os.hostname() || !Number.isInteger(holder.pid)) return false;
-  if (!alive(holder.pid)) return true;
+  // (a killed process its parent has not yet reaped is a zombie: signals still reach its pid)
+  if (!alive(holder.pid) || procStatFields(holder.pid)?.[0] === 'Z') return true;
   const started = processStartMs(holder.pid);
   const locked = Date.parse(holder.startedAt);
   // (a process takes its lock after it starts; 2 s allow for the clock's steps and the tick)

@@ -145,6 +145,8 @@ test('ASHA search killed mid-run continues where it stopped when run again with 
       if (code !== null) reject(new Error(`search ended (${code}) before it could be killed:\n${stderr}`));
     });
   });
+  // (its lock goes with the process: the next command finds it gone)
+  if (first.exitCode === null && first.signalCode === null) await new Promise((resolve) => first.on('exit', resolve));
   const before = await read();
   expect(before.rungs).toEqual([1, 3]);
   const scoredBefore = before.trials.filter((t) => t.scores.length > 0);

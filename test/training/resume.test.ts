@@ -65,6 +65,8 @@ test('a training process killed mid-run resumes from its last finished epoch', a
       if (code !== null) reject(new Error(`training ended (${code}) before it could be killed:\n${stderr}`));
     });
   });
+  // (the next command a user types finds the process gone: wait for it to be)
+  if (first.exitCode === null && first.signalCode === null) await new Promise((resolve) => first.on('exit', resolve));
   const before = await readHistory();
   expect(before.length).toBe(killedAfter);
   expect(killedAfter).toBeLessThan(4);
