@@ -35,7 +35,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import * as tf from '@tensorflow/tfjs';
 import { TTA_8 } from '../ensemble/tta.js';
-import { BatcherClosedError, DynamicBatcher } from './batcher.js';
+import { BatcherAbortedError, BatcherClosedError, DynamicBatcher } from './batcher.js';
 import { CORRECTIONS_FILE, appendCorrection, checkCorrectionsStore } from '../data/corrections.js';
 import { parseCorrection } from './correction-input.js';
 import { DecodePool, type DecodePoolOptions } from './decode-pool.js';
@@ -355,6 +355,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof InputError) return sendError(request, reply, error.status, error.message, error.hint, error.kind);
     if (error instanceof BatcherClosedError) return sendError(request, reply, 503, error.message, 'Retry against a running server.', 'closing');
+    // (its client is gone, or was cut at shutdown: this answer reaches nobody, but is counted)
+    if (error instanceof BatcherAbortedError) return sendError(request, reply, 503, error.message, 'Retry against a running server.', 'abandoned');
     const e = error as Error & { code?: string; statusCode?: number };
     switch (e.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -429,14 +431,19 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: filesPerRequest, maxImagePixels: MAX_IMAGE_PIXELS },
   }));
 
-  app.post('/v1/predict', async (request) => {
+  app.post('/v1/predict', async (request, reply) => {
     const t0 = performance.now();
+    // A client that hangs up before its answer: its images still waiting for a batch are dropped, not computed for nobody.
+    const gone = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
     const parsed = await readPredictRequest(request, ensemble, decodePool, limits);
     const parseMs = (parseTimes.get(request) ?? 0) + (performance.now() - t0);
     if (batcher.queued + parsed.count > maxQueued) {
       throw new InputError(503, `the server is overloaded (${batcher.queued} images waiting)`, 'Retry shortly, or send fewer concurrent requests.', 'overloaded');
     }
-    const result = await batcher.submit({ images: parsed.images, count: parsed.count, tta: parsed.tta, members: parsed.members });
+    const result = await batcher.submit({ images: parsed.images, count: parsed.count, tta: parsed.tta, members: parsed.members, signal: gone.signal });
     metrics.stage.observe({ stage: 'parse' }, parseMs / 1000);
     metrics.stage.observe({ stage: 'wait' }, result.waitMs / 1000);
     metrics.stage.observe({ stage: 'infer' }, result.inferMs / 1000);
@@ -514,6 +521,9 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
           log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`);
           app.log.warn({ method: entry.method, url: entry.url, seconds }, 'request cut at shutdown');
         }
+        // Their clients are cut: the images still waiting for a batch are dropped, so the
+        // process exits once the batches already computing end, not after the whole queue.
+        batcher.dropQueued('the server stopped (its grace period ended) before this request was computed');
         app.server.closeAllConnections();
       }, grace);
       try {
