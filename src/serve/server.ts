@@ -120,6 +120,35 @@ const CORS_ROUTES = new Set(['/v1/predict', '/v1/corrections']);
 
 const ROUTES_HINT = 'Routes: GET / (drawing pad), GET /healthz, GET /v1/model, GET /metrics, POST /v1/predict, POST /v1/corrections.';
 
+/** Deepest nesting of arrays and objects a JSON body may have: we read at most 3 ({"images": [[…]]}). */
+export const MAX_JSON_DEPTH = 8;
+
+/**
+ * How deep `text`'s arrays and objects nest, counting brackets outside strings; stops (returning
+ * limit + 1) at the first level beyond `limit`. A linear scan with no allocation, so a hostile
+ * body costs what reading it costs.
+ */
+export function jsonNestingBeyond(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > limit) return deepest;
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
 /** Per-request time spent turning the JSON body into an object (measured in the parser). */
 const parseTimes = new WeakMap<object, number>();
 
@@ -227,6 +256,13 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const json = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const t0 = performance.now();
+    // JSON.parse has no depth limit: 8 MB of "[[[[…" took it 20–30 s and 800 MB. Nothing we
+    // read nests deeper than 3 ({"images": [[…]]}), so a cheap scan refuses deeper bodies first.
+    const depth = jsonNestingBeyond(body as string, MAX_JSON_DEPTH);
+    if (depth > MAX_JSON_DEPTH) {
+      done(new InputError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`, request.url.startsWith('/v1/corrections') ? 'Send {"image": [784 values], "label": 0–9, "predicted": 0–9}.' : PREDICT_HINT, 'json_too_deep'), undefined);
+      return;
+    }
     json(request, body as string, (error, value) => {
       parseTimes.set(request, performance.now() - t0);
       done(error, value);

@@ -299,6 +299,18 @@ describe('bodies as sent: no content encoding, no unknown keys, and errors that 
     expect((await request(server, 'POST', '/v1/corrections', json, JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }))).status).toBe(201);
   });
 
+  test('a deeply nested body is a fast 400 naming the nesting, before JSON.parse; brackets inside strings do not count', async () => {
+    const server = started[0] ?? (await serve());
+    // Given bodies nesting 400,000 levels deep (under the 1 MiB limit; 30,000 under the corrections' 64 KiB), on both JSON routes
+    const deep = (key: string, levels: number) => `{"${key}":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+    // When they are posted, Then each is a 400 saying the JSON nests too deep
+    expectShape(await request(server, 'POST', '/v1/predict', json, deep('images', 400_000)), 400, /^the JSON body nests deeper than 8 levels of arrays and objects$/);
+    expectShape(await request(server, 'POST', '/v1/corrections', json, deep('image', 30_000)), 400, /^the JSON body nests deeper than 8 levels/);
+    // and brackets inside a string are text, not nesting
+    expectShape(await request(server, 'POST', '/v1/predict', json, JSON.stringify({ images: '[[[[[[[[[[[[\\"' })), 400, /^images is the string "\[\[\[/);
+    expect((await request(server, 'GET', '/healthz')).status).toBe(200);
+  });
+
   test.each([
     ['images as an object', '/v1/predict', { images: { a: 1 } }, /^images is an object; it must be an array of images$/],
     ['images as a boolean', '/v1/predict', { images: true }, /^images is true; it must be an array of images$/],
