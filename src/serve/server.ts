@@ -29,6 +29,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -527,6 +528,27 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }
     const record = parseCorrection(request.body);
+    // appendCorrection creates missing folders: a run folder renamed or deleted under the
+    // server would come back as a stray folder holding only corrections.jsonl. Its absence is
+    // a 500 naming it instead. (A folder removed between this check and the append is still
+    // recreated; the window is one stat.)
+    const storeDir = path.dirname(correctionsFile);
+    const folderGone = await stat(storeDir).then(
+      (s) => !s.isDirectory(),
+      () => true,
+    );
+    if (folderGone) {
+      const runGone = storeDir === path.resolve(ensemble.runDir);
+      log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`);
+      return sendError(
+        request,
+        reply,
+        500,
+        runGone ? `the correction could not be saved: the run folder ${ensemble.name} is gone (moved or deleted while serving)` : `the correction could not be saved: the folder of the corrections store ${shownStore} is gone`,
+        runGone ? 'Restart digits serve on the run where it is now (--run), or put the folder back.' : 'Recreate that folder, or restart digits serve with another --corrections.',
+        'store_gone',
+      );
+    }
     try {
       await appendCorrection(correctionsFile, record);
     } catch (error) {

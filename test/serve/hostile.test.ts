@@ -5,7 +5,7 @@
  * error in our {error, hint} shape (Fastify's and Node's own included), the shutdown that
  * waits and reports what it cut, and the corrections endpoint's guards.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -500,6 +500,21 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
     expect(saved.status, saved.text).toBe(201);
     expect(saved.json.file).toBe('token.jsonl');
     expect(saved.text).not.toContain(root);
+  });
+
+  test('a run folder renamed under the server: a correction is a 500 naming it, and no stray folder appears', async () => {
+    // Given a server over a run folder of its own, which is then renamed
+    const moving = await makeRun(root, [{ name: 'm1', preset: 'mlp', seed: 5 }], 'moving');
+    const ensemble = await loadServedEnsemble(moving, { infer: 'onnx', workers: 0, threads: 1 });
+    const server = await startServer({ ensemble, port: 0, batchWindowMs: 2, log: () => undefined });
+    started.push(server);
+    await rename(moving, `${moving}-renamed`);
+    // When a correction is posted
+    const answer = await request(server, 'POST', '/v1/corrections', { 'content-type': 'application/json' }, JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }));
+    // Then it is a 500 saying the run folder is gone, and neither folder gained a corrections store
+    expectShape(answer, 500, /^the correction could not be saved: the run folder moving is gone/);
+    await expect(readdir(moving)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readdir(`${moving}-renamed`)).not.toContain('corrections.jsonl');
   });
 
   test('start-up refuses: listening beyond loopback without a token, and a folder as the store', async () => {
