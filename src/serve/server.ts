@@ -69,6 +69,14 @@ export interface ServerOptions {
   maxFiles?: number;
   /** request bodies being received at once, in bytes (declared, or the body limit when undeclared), before new uploads get 503 (default 8 × bodyLimit) */
   maxBodyBytesInFlight?: number;
+  /**
+   * Slowest body a prediction may be sent at, in bytes a second, averaged from the start once
+   * `slowBodyGraceMs` has passed (default 16 KiB/s): a slower one ends with a 408, so a trickling
+   * upload cannot hold its share of `maxBodyBytesInFlight` for long
+   */
+  minBodyBytesPerSecond?: number;
+  /** how long a prediction's body may arrive at any speed before `minBodyBytesPerSecond` applies (default 10 s) */
+  slowBodyGraceMs?: number;
   /** images allowed to wait for a batch before new requests get 503 (default 32 × maxBatch) */
   maxQueuedImages?: number;
   /** the image decoding pool (workers, lanes, queued pixels) */
@@ -163,6 +171,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const limits: PredictLimits = { maxBatch, filesPerRequest, bodyLimit };
   const maxBodyBytesInFlight = options.maxBodyBytesInFlight ?? 8 * bodyLimit;
   const maxQueued = options.maxQueuedImages ?? 32 * maxBatch;
+  const minBodyRate = options.minBodyBytesPerSecond ?? 16 * 1024;
+  const slowBodyGraceMs = options.slowBodyGraceMs ?? 10_000;
   const correctionsFile = path.resolve(options.correctionsFile ?? path.join(ensemble.runDir, CORRECTIONS_FILE));
   // Replies name the store relative to the run folder (or by its name), never by an absolute path.
   const relativeStore = path.relative(ensemble.runDir, correctionsFile);
@@ -333,8 +343,46 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       }
       bodyBytesInFlight += reserve;
       reply.raw.once('close', () => (bodyBytesInFlight -= reserve));
+      watchBodyRate(request, reply);
     }
   });
+
+  /**
+   * A body sent slower than `minBodyRate` (on average, once `slowBodyGraceMs` has passed) ends
+   * with a 408 and its connection closes, releasing its share of the upload budget: eight
+   * clients trickling a byte a second held the whole budget (every upload a 503) until Node's
+   * 60 s request timeout. Bytes are read off the socket's counter (no listener on the body,
+   * which the parsers read); time when this thread was too busy to check (a tick that fires
+   * late) does not count against the client.
+   */
+  function watchBodyRate(request: FastifyRequest, reply: FastifyReply) {
+    const socket = request.raw.socket;
+    if (!socket || request.raw.complete) return;
+    const base = socket.bytesRead;
+    const tickMs = Math.min(1000, Math.max(20, slowBodyGraceMs / 4));
+    let countedMs = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      if (request.raw.complete || reply.sent || socket.destroyed) return stop();
+      const now = performance.now();
+      const step = now - last;
+      last = now;
+      if (step < 4 * tickMs) countedMs += step;
+      const received = socket.bytesRead - base;
+      if (countedMs <= slowBodyGraceMs || received >= (minBodyRate * (countedMs - slowBodyGraceMs)) / 1000) return;
+      stop();
+      // The parsers stop reading (they would answer again when the connection closes); the connection closes after our answer.
+      request.raw.unpipe();
+      for (const event of ['data', 'end', 'error']) request.raw.removeAllListeners(event);
+      reply.header('connection', 'close');
+      reply.raw.once('finish', () => socket.destroy());
+      const seconds = Math.round(countedMs / 100) / 10;
+      void sendError(request, reply, 408, `the request body arrived too slowly (${received} bytes in ${seconds} s)`, `Send the body at ${Math.round(minBodyRate / 1024)} KiB/s or faster (after the first ${slowBodyGraceMs / 1000} s).`, 'body_too_slow');
+    }, tickMs).unref();
+    const stop = () => clearInterval(timer);
+    reply.raw.once('close', stop);
+    request.raw.once('end', stop);
+  }
   // While closing, a connection that falls idle after its answer is closed at once (a kept-alive
   // one would otherwise hold the close for its keep-alive timeout); one with a request already
   // waiting behind it is not idle, so that request still gets its answer (our 503).

@@ -260,6 +260,44 @@ describe('overload: queued work is bounded, and the HTTP thread stays free', () 
   });
 });
 
+describe('a slow body cannot hold the upload budget', () => {
+  test('a chunked upload trickling a byte at a time ends with a 408 once past the grace, and its share of the budget is free again', async () => {
+    const server = await serve({ maxBodyBytesInFlight: 1.5 * 1024 * 1024, slowBodyGraceMs: 300 });
+    const padded = JSON.stringify({ images: [oneAsPixels()] }) + ' '.repeat(600_000);
+    // Given a chunked JSON upload (it reserves the whole 1 MiB limit) that sends one byte every 100 ms
+    const slow = net.connect(server.port, '127.0.0.1');
+    const received: Buffer[] = [];
+    slow.on('data', (c: Buffer) => received.push(c));
+    slow.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+    slow.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n');
+    const trickle = setInterval(() => slow.writable && slow.write('1\r\n \r\n'), 100);
+    try {
+      for (let i = 0; i < 200 && server.inFlight() < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      // (while it holds the limit, a 600 KB upload does not fit)
+      const refused = await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, padded);
+      // When it stays under 16 KiB/s past the 0.3 s grace, Then it gets a 408 in our shape and its connection closes
+      await closed;
+      const answer = parseRaw(Buffer.concat(received).toString('latin1'));
+      expectShape(answer, 408, /^the request body arrived too slowly \(\d+ bytes in [\d.]+ s\)$/);
+      // and the same 600 KB upload now fits (refused before only if it came while the budget was held)
+      expect([200, 503]).toContain(refused.status);
+      expect((await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, padded)).status).toBe(200);
+      expect(await metric(server, 'digits_http_body_bytes_in_flight')).toBe(0);
+    } finally {
+      clearInterval(trickle);
+      slow.destroy();
+    }
+  }, 60_000);
+
+  test('a body sent at a normal pace is not cut, however long the grace', async () => {
+    // Given a tiny grace, When a large body is sent in one go, Then it is answered
+    const server = await serve({ slowBodyGraceMs: 20 });
+    const padded = JSON.stringify({ images: [oneAsPixels()] }) + ' '.repeat(900_000);
+    expect((await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, padded)).status).toBe(200);
+  });
+});
+
 describe("every error in our {error, hint} shape, Fastify's and Node's own included", () => {
   test.each([
     ['an unknown route (404)', 'GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 404, /no route GET \/nowhere/],
