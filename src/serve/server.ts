@@ -178,6 +178,13 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const relativeStore = path.relative(ensemble.runDir, correctionsFile);
   const shownStore = relativeStore.startsWith('..') || path.isAbsolute(relativeStore) ? path.basename(correctionsFile) : relativeStore;
   await checkCorrectionsStore(correctionsFile);
+  // A store's folder that exists now must still exist when a correction comes (a --corrections
+  // path in a folder yet to be made is created by the first append, as before).
+  const storeDir = path.dirname(correctionsFile);
+  const storeDirAtStart = await stat(storeDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const access = new WriteAccess({ host: options.host, allowedOrigins: options.allowedOrigins, token: options.token });
   const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`) });
@@ -580,11 +587,12 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     // server would come back as a stray folder holding only corrections.jsonl. Its absence is
     // a 500 naming it instead. (A folder removed between this check and the append is still
     // recreated; the window is one stat.)
-    const storeDir = path.dirname(correctionsFile);
-    const folderGone = await stat(storeDir).then(
-      (s) => !s.isDirectory(),
-      () => true,
-    );
+    const folderGone =
+      storeDirAtStart &&
+      (await stat(storeDir).then(
+        (s) => !s.isDirectory(),
+        () => true,
+      ));
     if (folderGone) {
       const runGone = storeDir === path.resolve(ensemble.runDir);
       log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`);
