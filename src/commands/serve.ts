@@ -109,10 +109,17 @@ export default class Serve extends DigitsCommand {
       say(`listening on ${server.url}  (drawing pad: ${server.url}/ ; Ctrl-C stops)`);
     }
     // Graceful shutdown: stop accepting, finish what is in flight, release sessions, exit 0.
-    // A second signal while draining falls through to Node's default handler and ends at once.
+    // A second signal while draining, either one, ends at once: both listeners go after the
+    // first, so the next SIGTERM or SIGINT falls through to Node's default handler (an
+    // `once` per signal left the other one caught, and SIGINT after SIGTERM was ignored).
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
+      const onSignal = (received: NodeJS.Signals) => {
+        process.removeListener('SIGTERM', onSignal);
+        process.removeListener('SIGINT', onSignal);
+        resolve(received);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
     });
     const inFlight = server.inFlight();
     say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight (up to ${flags['grace-period']} s), then stopping`);

@@ -31,6 +31,11 @@ export interface BatchRequest {
   tta: boolean;
   /** indices into the batcher's members (all when undefined) */
   members?: readonly number[];
+  /**
+   * Aborted when the client has gone away: while the request still waits for a batch it is
+   * dropped (rejected with BatcherAbortedError) instead of being computed for nobody.
+   */
+  signal?: AbortSignal;
 }
 
 export interface BatchResult {
@@ -78,12 +83,22 @@ interface Pending extends BatchRequest {
   enqueuedAt: number;
   resolve: (result: BatchResult) => void;
   reject: (error: unknown) => void;
+  /** removes the abort listener (once the request leaves the queue) */
+  forget: () => void;
 }
 
 export class BatcherClosedError extends Error {
   constructor() {
     super('the server is shutting down');
     this.name = 'BatcherClosedError';
+  }
+}
+
+/** A queued request dropped before it ran: its client went away, or the server stopped waiting for it. */
+export class BatcherAbortedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'BatcherAbortedError';
   }
 }
 
@@ -124,11 +139,44 @@ export class DynamicBatcher {
     if (request.count < 1 || request.images.length < request.count * px) return Promise.reject(new Error(`a batch request needs ≥ 1 image of ${px} values`));
     const memberList = request.members ? [...request.members] : this.members.map((_, i) => i);
     if (memberList.length === 0 || memberList.some((i) => !this.members[i])) return Promise.reject(new Error('a batch request names no member, or one that does not exist'));
+    const signal = request.signal;
+    if (signal?.aborted) return Promise.reject(new BatcherAbortedError('the client went away before its request was computed'));
     return new Promise<BatchResult>((resolve, reject) => {
-      this.queue.push({ ...request, memberList, enqueuedAt: performance.now(), resolve, reject });
+      const pending: Pending = { ...request, memberList, enqueuedAt: performance.now(), resolve, reject, forget: () => undefined };
+      if (signal) {
+        const onAbort = () => this.drop(pending, new BatcherAbortedError('the client went away before its request was computed'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.forget = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.queue.push(pending);
       this.queuedImages += request.count;
       this.schedule();
     });
+  }
+
+  /** Removes a request that still waits for a batch (one already computing is left to finish). */
+  private drop(pending: Pending, error: Error): void {
+    const at = this.queue.indexOf(pending);
+    if (at < 0) return;
+    this.queue.splice(at, 1);
+    this.queuedImages -= pending.count;
+    pending.forget();
+    pending.reject(error);
+  }
+
+  /**
+   * Rejects every request still waiting for a batch (shutdown after the grace period: their
+   * clients are cut, so computing them would only delay the exit). Batches already computing
+   * finish; `close()` then waits for those only.
+   */
+  dropQueued(reason = 'the server stopped before this request was computed'): number {
+    const dropped = this.queue.length;
+    for (const pending of [...this.queue]) this.drop(pending, new BatcherAbortedError(reason));
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    return dropped;
   }
 
   /** From now on queued requests run at once instead of waiting out the window (shutdown). */
@@ -141,7 +189,7 @@ export class DynamicBatcher {
     this.schedule();
   }
 
-  /** Stops taking requests; the queued ones run at once. Resolves when all have answered. */
+  /** Stops taking requests; the queued ones run at once (those not dropped by `dropQueued`). Resolves when all have answered. */
   async close(): Promise<void> {
     this.closed = true;
     while (this.running.size > 0 || this.queue.length > 0) {
@@ -150,7 +198,9 @@ export class DynamicBatcher {
         this.timer = null;
       }
       if (this.queue.length > 0 && !this.busy) this.startBatch();
-      await Promise.race(this.running);
+      if (this.running.size > 0) await Promise.race(this.running);
+      // (a turn of the event loop between batches, as in startBatch)
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -181,6 +231,7 @@ export class DynamicBatcher {
     let images = 0;
     while (this.queue.length > 0 && (batch.length === 0 || images + this.queue[0]!.count <= this.maxBatch)) {
       const next = this.queue.shift()!;
+      next.forget();
       batch.push(next);
       images += next.count;
     }
@@ -191,7 +242,11 @@ export class DynamicBatcher {
       })
       .finally(() => {
         this.running.delete(run);
-        this.schedule();
+        // The next batch starts on a later turn of the event loop, never straight from this
+        // promise chain: a batch computed in process (tfjs, --workers 0) blocks the thread, and
+        // back-to-back batches started from microtasks would let no request be read, no
+        // /healthz answered and no timer fire until the whole backlog was done.
+        setImmediate(() => this.schedule());
       });
     this.running.add(run);
   }

@@ -29,13 +29,14 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import * as tf from '@tensorflow/tfjs';
 import { TTA_8 } from '../ensemble/tta.js';
-import { BatcherClosedError, DynamicBatcher } from './batcher.js';
+import { BatcherAbortedError, BatcherClosedError, DynamicBatcher } from './batcher.js';
 import { CORRECTIONS_FILE, appendCorrection, checkCorrectionsStore } from '../data/corrections.js';
 import { parseCorrection } from './correction-input.js';
 import { DecodePool, type DecodePoolOptions } from './decode-pool.js';
@@ -68,6 +69,14 @@ export interface ServerOptions {
   maxFiles?: number;
   /** request bodies being received at once, in bytes (declared, or the body limit when undeclared), before new uploads get 503 (default 8 × bodyLimit) */
   maxBodyBytesInFlight?: number;
+  /**
+   * Slowest body a prediction may be sent at, in bytes a second, averaged from the start once
+   * `slowBodyGraceMs` has passed (default 16 KiB/s): a slower one ends with a 408, so a trickling
+   * upload cannot hold its share of `maxBodyBytesInFlight` for long
+   */
+  minBodyBytesPerSecond?: number;
+  /** how long a prediction's body may arrive at any speed before `minBodyBytesPerSecond` applies (default 10 s) */
+  slowBodyGraceMs?: number;
   /** images allowed to wait for a batch before new requests get 503 (default 32 × maxBatch) */
   maxQueuedImages?: number;
   /** the image decoding pool (workers, lanes, queued pixels) */
@@ -120,6 +129,35 @@ const CORS_ROUTES = new Set(['/v1/predict', '/v1/corrections']);
 
 const ROUTES_HINT = 'Routes: GET / (drawing pad), GET /healthz, GET /v1/model, GET /metrics, POST /v1/predict, POST /v1/corrections.';
 
+/** Deepest nesting of arrays and objects a JSON body may have: we read at most 3 ({"images": [[…]]}). */
+export const MAX_JSON_DEPTH = 8;
+
+/**
+ * How deep `text`'s arrays and objects nest, counting brackets outside strings; stops (returning
+ * limit + 1) at the first level beyond `limit`. A linear scan with no allocation, so a hostile
+ * body costs what reading it costs.
+ */
+export function jsonNestingBeyond(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > limit) return deepest;
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
 /** Per-request time spent turning the JSON body into an object (measured in the parser). */
 const parseTimes = new WeakMap<object, number>();
 
@@ -133,11 +171,20 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const limits: PredictLimits = { maxBatch, filesPerRequest, bodyLimit };
   const maxBodyBytesInFlight = options.maxBodyBytesInFlight ?? 8 * bodyLimit;
   const maxQueued = options.maxQueuedImages ?? 32 * maxBatch;
+  const minBodyRate = options.minBodyBytesPerSecond ?? 16 * 1024;
+  const slowBodyGraceMs = options.slowBodyGraceMs ?? 10_000;
   const correctionsFile = path.resolve(options.correctionsFile ?? path.join(ensemble.runDir, CORRECTIONS_FILE));
   // Replies name the store relative to the run folder (or by its name), never by an absolute path.
   const relativeStore = path.relative(ensemble.runDir, correctionsFile);
   const shownStore = relativeStore.startsWith('..') || path.isAbsolute(relativeStore) ? path.basename(correctionsFile) : relativeStore;
   await checkCorrectionsStore(correctionsFile);
+  // A store's folder that exists now must still exist when a correction comes (a --corrections
+  // path in a folder yet to be made is created by the first append, as before).
+  const storeDir = path.dirname(correctionsFile);
+  const storeDirAtStart = await stat(storeDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const access = new WriteAccess({ host: options.host, allowedOrigins: options.allowedOrigins, token: options.token });
   const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`) });
@@ -227,6 +274,13 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const json = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const t0 = performance.now();
+    // JSON.parse has no depth limit: 8 MB of "[[[[…" took it 20–30 s and 800 MB. Nothing we
+    // read nests deeper than 3 ({"images": [[…]]}), so a cheap scan refuses deeper bodies first.
+    const depth = jsonNestingBeyond(body as string, MAX_JSON_DEPTH);
+    if (depth > MAX_JSON_DEPTH) {
+      done(new InputError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`, request.url.startsWith('/v1/corrections') ? 'Send {"image": [784 values], "label": 0–9, "predicted": 0–9}.' : PREDICT_HINT, 'json_too_deep'), undefined);
+      return;
+    }
     json(request, body as string, (error, value) => {
       parseTimes.set(request, performance.now() - t0);
       done(error, value);
@@ -296,8 +350,46 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       }
       bodyBytesInFlight += reserve;
       reply.raw.once('close', () => (bodyBytesInFlight -= reserve));
+      watchBodyRate(request, reply);
     }
   });
+
+  /**
+   * A body sent slower than `minBodyRate` (on average, once `slowBodyGraceMs` has passed) ends
+   * with a 408 and its connection closes, releasing its share of the upload budget: eight
+   * clients trickling a byte a second held the whole budget (every upload a 503) until Node's
+   * 60 s request timeout. Bytes are read off the socket's counter (no listener on the body,
+   * which the parsers read); time when this thread was too busy to check (a tick that fires
+   * late) does not count against the client.
+   */
+  function watchBodyRate(request: FastifyRequest, reply: FastifyReply) {
+    const socket = request.raw.socket;
+    if (!socket || request.raw.complete) return;
+    const base = socket.bytesRead;
+    const tickMs = Math.min(1000, Math.max(20, slowBodyGraceMs / 4));
+    let countedMs = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      if (request.raw.complete || reply.sent || socket.destroyed) return stop();
+      const now = performance.now();
+      const step = now - last;
+      last = now;
+      if (step < 4 * tickMs) countedMs += step;
+      const received = socket.bytesRead - base;
+      if (countedMs <= slowBodyGraceMs || received >= (minBodyRate * (countedMs - slowBodyGraceMs)) / 1000) return;
+      stop();
+      // The parsers stop reading (they would answer again when the connection closes); the connection closes after our answer.
+      request.raw.unpipe();
+      for (const event of ['data', 'end', 'error']) request.raw.removeAllListeners(event);
+      reply.header('connection', 'close');
+      reply.raw.once('finish', () => socket.destroy());
+      const seconds = Math.round(countedMs / 100) / 10;
+      void sendError(request, reply, 408, `the request body arrived too slowly (${received} bytes in ${seconds} s)`, `Send the body at ${Math.round(minBodyRate / 1024)} KiB/s or faster (after the first ${slowBodyGraceMs / 1000} s).`, 'body_too_slow');
+    }, tickMs).unref();
+    const stop = () => clearInterval(timer);
+    reply.raw.once('close', stop);
+    request.raw.once('end', stop);
+  }
   // While closing, a connection that falls idle after its answer is closed at once (a kept-alive
   // one would otherwise hold the close for its keep-alive timeout); one with a request already
   // waiting behind it is not idle, so that request still gets its answer (our 503).
@@ -355,6 +447,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof InputError) return sendError(request, reply, error.status, error.message, error.hint, error.kind);
     if (error instanceof BatcherClosedError) return sendError(request, reply, 503, error.message, 'Retry against a running server.', 'closing');
+    // (its client is gone, or was cut at shutdown: this answer reaches nobody, but is counted)
+    if (error instanceof BatcherAbortedError) return sendError(request, reply, 503, error.message, 'Retry against a running server.', 'abandoned');
     const e = error as Error & { code?: string; statusCode?: number };
     switch (e.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -429,14 +523,19 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: filesPerRequest, maxImagePixels: MAX_IMAGE_PIXELS },
   }));
 
-  app.post('/v1/predict', async (request) => {
+  app.post('/v1/predict', async (request, reply) => {
     const t0 = performance.now();
+    // A client that hangs up before its answer: its images still waiting for a batch are dropped, not computed for nobody.
+    const gone = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
     const parsed = await readPredictRequest(request, ensemble, decodePool, limits);
     const parseMs = (parseTimes.get(request) ?? 0) + (performance.now() - t0);
     if (batcher.queued + parsed.count > maxQueued) {
       throw new InputError(503, `the server is overloaded (${batcher.queued} images waiting)`, 'Retry shortly, or send fewer concurrent requests.', 'overloaded');
     }
-    const result = await batcher.submit({ images: parsed.images, count: parsed.count, tta: parsed.tta, members: parsed.members });
+    const result = await batcher.submit({ images: parsed.images, count: parsed.count, tta: parsed.tta, members: parsed.members, signal: gone.signal });
     metrics.stage.observe({ stage: 'parse' }, parseMs / 1000);
     metrics.stage.observe({ stage: 'wait' }, result.waitMs / 1000);
     metrics.stage.observe({ stage: 'infer' }, result.inferMs / 1000);
@@ -484,6 +583,28 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }
     const record = parseCorrection(request.body);
+    // appendCorrection creates missing folders: a run folder renamed or deleted under the
+    // server would come back as a stray folder holding only corrections.jsonl. Its absence is
+    // a 500 naming it instead. (A folder removed between this check and the append is still
+    // recreated; the window is one stat.)
+    const folderGone =
+      storeDirAtStart &&
+      (await stat(storeDir).then(
+        (s) => !s.isDirectory(),
+        () => true,
+      ));
+    if (folderGone) {
+      const runGone = storeDir === path.resolve(ensemble.runDir);
+      log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`);
+      return sendError(
+        request,
+        reply,
+        500,
+        runGone ? `the correction could not be saved: the run folder ${ensemble.name} is gone (moved or deleted while serving)` : `the correction could not be saved: the folder of the corrections store ${shownStore} is gone`,
+        runGone ? 'Restart digits serve on the run where it is now (--run), or put the folder back.' : 'Recreate that folder, or restart digits serve with another --corrections.',
+        'store_gone',
+      );
+    }
     try {
       await appendCorrection(correctionsFile, record);
     } catch (error) {
@@ -514,6 +635,9 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
           log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`);
           app.log.warn({ method: entry.method, url: entry.url, seconds }, 'request cut at shutdown');
         }
+        // Their clients are cut: the images still waiting for a batch are dropped, so the
+        // process exits once the batches already computing end, not after the whole queue.
+        batcher.dropQueued('the server stopped (its grace period ended) before this request was computed');
         app.server.closeAllConnections();
       }, grace);
       try {

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { type Predictor } from '../../src/inference/predictor.js';
 import { predictEnsemble } from '../../src/ensemble/predict-ensemble.js';
 import { TTA_8 } from '../../src/ensemble/tta.js';
-import { DynamicBatcher, BatcherClosedError } from '../../src/serve/batcher.js';
+import { DynamicBatcher, BatcherAbortedError, BatcherClosedError } from '../../src/serve/batcher.js';
 
 /** Probabilities from the image's first pixels, shifted by `bias` (deterministic, distinct per member). */
 class RecordingPredictor implements Predictor {
@@ -160,6 +160,94 @@ describe('DynamicBatcher', () => {
       expect(result.batchRequests).toBe(1);
     }
     await batcher.close();
+  });
+
+  test('a backlog computed in process gives the event loop a turn between batches (a health check is not starved)', async () => {
+    // Given a member that computes on this thread (as tfjs and --workers 0 do) and records its calls
+    const events: string[] = [];
+    const inner = new RecordingPredictor(0.2);
+    const inProcess: Predictor = {
+      kind: 'tfjs',
+      precision: 'fp32',
+      imageSize: 28,
+      reason: 'test',
+      dispose: () => undefined,
+      predict: async (images, count) => {
+        events.push('batch');
+        // something else (an HTTP read, a /healthz) becomes ready while this batch computes
+        if (events.length === 1) setImmediate(() => events.push('other work'));
+        return inner.predict(images, count);
+      },
+    };
+    const batcher = new DynamicBatcher([{ name: 'p', predictor: inProcess }], { maxBatch: 1, windowMs: 1000 });
+    // When a backlog of three full batches waits
+    const answers = [1, 2, 3].map((seed) => batcher.submit({ images: image(seed), count: 1, tta: false }));
+    await Promise.all(answers);
+    // Then the other work ran before the backlog was done, not after every batch
+    expect(events).toEqual(['batch', 'other work', 'batch', 'batch']);
+    await batcher.close();
+  });
+
+  test('a request whose client went away is dropped while it waits, and never computed', async () => {
+    // Given a member whose calls finish only when the test says so, and a batch computing
+    const calls: Array<{ count: number; finish: () => void }> = [];
+    const inner = new RecordingPredictor(0.2);
+    const gated: Predictor = {
+      kind: 'onnx',
+      precision: 'fp32',
+      imageSize: 28,
+      reason: 'test',
+      dispose: () => undefined,
+      predict: (images, count) => new Promise<void>((resolve) => calls.push({ count, finish: resolve })).then(() => inner.predict(images, count)),
+    };
+    const batcher = new DynamicBatcher([{ name: 'g', predictor: gated }], { windowMs: 0, maxBatch: 8 });
+    const first = batcher.submit({ images: image(1), count: 1, tta: false });
+    await until(() => calls.length === 1);
+    // When two requests queue behind it and the client of one (3 images) hangs up
+    const gone = new AbortController();
+    const abandoned = batcher.submit({ images: new Float32Array(3 * 784), count: 3, tta: false, signal: gone.signal });
+    const kept = batcher.submit({ images: image(2), count: 1, tta: false });
+    expect(batcher.queued).toBe(4);
+    gone.abort();
+    // Then the abandoned request is rejected at once and leaves the queue
+    await expect(abandoned).rejects.toBeInstanceOf(BatcherAbortedError);
+    expect(batcher.queued).toBe(1);
+    // and the next batch holds only the request still wanted
+    calls[0]!.finish();
+    await until(() => calls.length === 2);
+    expect(calls.map((c) => c.count)).toEqual([1, 1]);
+    calls[1]!.finish();
+    await expect(Promise.all([first, kept])).resolves.toHaveLength(2);
+    // and a signal already aborted is refused without queueing
+    await expect(batcher.submit({ images: image(3), count: 1, tta: false, signal: AbortSignal.abort() })).rejects.toBeInstanceOf(BatcherAbortedError);
+    await batcher.close();
+  });
+
+  test('dropQueued (shutdown after the grace period) rejects the waiting requests; close then waits only for the running batch', async () => {
+    // Given a batch computing and three requests waiting behind it
+    const calls: Array<{ count: number; finish: () => void }> = [];
+    const inner = new RecordingPredictor(0.2);
+    const gated: Predictor = {
+      kind: 'onnx',
+      precision: 'fp32',
+      imageSize: 28,
+      reason: 'test',
+      dispose: () => undefined,
+      predict: (images, count) => new Promise<void>((resolve) => calls.push({ count, finish: resolve })).then(() => inner.predict(images, count)),
+    };
+    const batcher = new DynamicBatcher([{ name: 'g', predictor: gated }], { windowMs: 0, maxBatch: 1 });
+    const running = batcher.submit({ images: image(1), count: 1, tta: false });
+    await until(() => calls.length === 1);
+    const waiting = [2, 3, 4].map((seed) => batcher.submit({ images: image(seed), count: 1, tta: false }));
+    // When the queue is dropped and the batcher closed
+    expect(batcher.dropQueued()).toBe(3);
+    const closed = batcher.close();
+    for (const w of waiting) await expect(w).rejects.toBeInstanceOf(BatcherAbortedError);
+    calls[0]!.finish();
+    await closed;
+    // Then only the running batch was computed
+    await expect(running).resolves.toMatchObject({ batchImages: 1 });
+    expect(calls).toHaveLength(1);
   });
 });
 

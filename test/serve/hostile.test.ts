@@ -5,7 +5,7 @@
  * error in our {error, hint} shape (Fastify's and Node's own included), the shutdown that
  * waits and reports what it cut, and the corrections endpoint's guards.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -260,6 +260,44 @@ describe('overload: queued work is bounded, and the HTTP thread stays free', () 
   });
 });
 
+describe('a slow body cannot hold the upload budget', () => {
+  test('a chunked upload trickling a byte at a time ends with a 408 once past the grace, and its share of the budget is free again', async () => {
+    const server = await serve({ maxBodyBytesInFlight: 1.5 * 1024 * 1024, slowBodyGraceMs: 300 });
+    const padded = JSON.stringify({ images: [oneAsPixels()] }) + ' '.repeat(600_000);
+    // Given a chunked JSON upload (it reserves the whole 1 MiB limit) that sends one byte every 100 ms
+    const slow = net.connect(server.port, '127.0.0.1');
+    const received: Buffer[] = [];
+    slow.on('data', (c: Buffer) => received.push(c));
+    slow.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+    slow.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n');
+    const trickle = setInterval(() => slow.writable && slow.write('1\r\n \r\n'), 100);
+    try {
+      for (let i = 0; i < 200 && server.inFlight() < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      // (while it holds the limit, a 600 KB upload does not fit)
+      const refused = await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, padded);
+      // When it stays under 16 KiB/s past the 0.3 s grace, Then it gets a 408 in our shape and its connection closes
+      await closed;
+      const answer = parseRaw(Buffer.concat(received).toString('latin1'));
+      expectShape(answer, 408, /^the request body arrived too slowly \(\d+ bytes in [\d.]+ s\)$/);
+      // and the same 600 KB upload now fits (refused before only if it came while the budget was held)
+      expect([200, 503]).toContain(refused.status);
+      expect((await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, padded)).status).toBe(200);
+      expect(await metric(server, 'digits_http_body_bytes_in_flight')).toBe(0);
+    } finally {
+      clearInterval(trickle);
+      slow.destroy();
+    }
+  }, 60_000);
+
+  test('a body sent at a normal pace is not cut, however long the grace', async () => {
+    // Given a tiny grace, When a large body is sent in one go, Then it is answered
+    const server = await serve({ slowBodyGraceMs: 20 });
+    const padded = JSON.stringify({ images: [oneAsPixels()] }) + ' '.repeat(900_000);
+    expect((await request(server, 'POST', '/v1/predict', { 'content-type': 'application/json' }, padded)).status).toBe(200);
+  });
+});
+
 describe("every error in our {error, hint} shape, Fastify's and Node's own included", () => {
   test.each([
     ['an unknown route (404)', 'GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 404, /no route GET \/nowhere/],
@@ -297,6 +335,18 @@ describe('bodies as sent: no content encoding, no unknown keys, and errors that 
     await expect(readFile(file, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
     // what the pad sends is saved
     expect((await request(server, 'POST', '/v1/corrections', json, JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }))).status).toBe(201);
+  });
+
+  test('a deeply nested body is a fast 400 naming the nesting, before JSON.parse; brackets inside strings do not count', async () => {
+    const server = started[0] ?? (await serve());
+    // Given bodies nesting 400,000 levels deep (under the 1 MiB limit; 30,000 under the corrections' 64 KiB), on both JSON routes
+    const deep = (key: string, levels: number) => `{"${key}":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+    // When they are posted, Then each is a 400 saying the JSON nests too deep
+    expectShape(await request(server, 'POST', '/v1/predict', json, deep('images', 400_000)), 400, /^the JSON body nests deeper than 8 levels of arrays and objects$/);
+    expectShape(await request(server, 'POST', '/v1/corrections', json, deep('image', 30_000)), 400, /^the JSON body nests deeper than 8 levels/);
+    // and brackets inside a string are text, not nesting
+    expectShape(await request(server, 'POST', '/v1/predict', json, JSON.stringify({ images: '[[[[[[[[[[[[\\"' })), 400, /^images is the string "\[\[\[/);
+    expect((await request(server, 'GET', '/healthz')).status).toBe(200);
   });
 
   test.each([
@@ -488,6 +538,21 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
     expect(saved.status, saved.text).toBe(201);
     expect(saved.json.file).toBe('token.jsonl');
     expect(saved.text).not.toContain(root);
+  });
+
+  test('a run folder renamed under the server: a correction is a 500 naming it, and no stray folder appears', async () => {
+    // Given a server over a run folder of its own, which is then renamed
+    const moving = await makeRun(root, [{ name: 'm1', preset: 'mlp', seed: 5 }], 'moving');
+    const ensemble = await loadServedEnsemble(moving, { infer: 'onnx', workers: 0, threads: 1 });
+    const server = await startServer({ ensemble, port: 0, batchWindowMs: 2, log: () => undefined });
+    started.push(server);
+    await rename(moving, `${moving}-renamed`);
+    // When a correction is posted
+    const answer = await request(server, 'POST', '/v1/corrections', { 'content-type': 'application/json' }, JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }));
+    // Then it is a 500 saying the run folder is gone, and neither folder gained a corrections store
+    expectShape(answer, 500, /^the correction could not be saved: the run folder moving is gone/);
+    await expect(readdir(moving)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readdir(`${moving}-renamed`)).not.toContain('corrections.jsonl');
   });
 
   test('start-up refuses: listening beyond loopback without a token, and a folder as the store', async () => {

@@ -114,3 +114,43 @@ test('SIGTERM with a request that outlasts --grace-period: it is cut, named in t
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 }, 90_000);
+
+test.each([
+  ['SIGTERM', 'SIGINT'],
+  ['SIGINT', 'SIGTERM'],
+  ['SIGTERM', 'SIGTERM'],
+] as const)('%s while draining, then %s: the second signal ends the process at once', async (first, second) => {
+  const { child, exited, listening } = startServe(['--grace-period', '600', '--log-level', 'silent']);
+  const stalled = new net.Socket();
+  try {
+    const url = new URL(await listening());
+    // Given an upload whose body never finishes arriving, and a first signal (the drain would wait 600 s)
+    stalled.on('error', () => undefined);
+    stalled.connect(Number(url.port), url.hostname);
+    stalled.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG');
+    for (;;) {
+      const metrics = await (await fetch(`${url.origin}/metrics`, { headers: { connection: 'close' } })).text();
+      if (/^digits_http_requests_in_flight 2$/m.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill(first);
+    // (the server is draining once it turns new connections away)
+    for (;;) {
+      const status = await fetch(`${url.origin}/healthz`, { headers: { connection: 'close' } }).then(
+        (r) => r.status,
+        () => 'refused',
+      );
+      if (status !== 200) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // When the second signal comes, Then the process ends by that signal long before the grace period
+    const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    child.kill(second);
+    const ended = await Promise.race([exit, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 30_000))]);
+    expect(ended).toBe(second);
+    await exited;
+  } finally {
+    stalled.destroy();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}, 120_000);
