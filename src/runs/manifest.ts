@@ -285,14 +285,19 @@ export async function latestEvaluatedRun(runsDir: string): Promise<string> {
 
 
 /** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */
+/** The file in the run folder that records why `auto` chose its recipe (also under `auto` in run.json). */
+export const AUTO_FILE = 'auto.json';
+/** With `--pseudo-label`: round 1's run folder inside the run's (round 2 trains into the run folder itself). */
+export const ROUND1_DIR = 'round1';
+
 /** The newest run folder holding only the first round of a pseudo-labelling run (`round1/run.json`, `auto.json`). */
 async function newestFirstRound(runsDir: string): Promise<{ dir: string; mtimeMs: number } | null> {
   let best: { dir: string; mtimeMs: number } | null = null;
   for (const entry of await readdir(path.resolve(runsDir), { withFileTypes: true }).catch(() => [])) {
     if (!entry.isDirectory()) continue;
     const dir = path.join(path.resolve(runsDir), entry.name);
-    if (existsSync(path.join(dir, RUN_MANIFEST)) || !existsSync(path.join(dir, 'auto.json'))) continue;
-    const info = await stat(path.join(dir, 'round1', RUN_MANIFEST)).catch(() => null);
+    if (existsSync(path.join(dir, RUN_MANIFEST)) || !existsSync(path.join(dir, AUTO_FILE))) continue;
+    const info = await stat(path.join(dir, ROUND1_DIR, RUN_MANIFEST)).catch(() => null);
     if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
   }
   return best;

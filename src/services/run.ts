@@ -21,7 +21,7 @@ import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEve
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
-import { RUN_MANIFEST, readRunManifest, resolveStoredPath, type RunManifest } from '../runs/manifest.js';
+import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, readRunManifest, resolveStoredPath, type RunManifest } from '../runs/manifest.js';
 import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
@@ -34,10 +34,7 @@ export type Stage = 'competition' | 'import' | 'recipe' | 'train' | 'pseudo-labe
 /** The built-in ensemble chosen per competition within the budget (src/ensemble/auto.ts). */
 export const AUTO_ENSEMBLE = 'auto';
 export const DEFAULT_BUDGET_MINUTES = 20;
-/** The file in the run folder that records why `auto` chose its recipe (also under `auto` in run.json). */
-export const AUTO_FILE = 'auto.json';
-/** With `--pseudo-label`: round 1's run folder inside the run's (round 2 trains into the run folder itself). */
-export const ROUND1_DIR = 'round1';
+export { AUTO_FILE, ROUND1_DIR };
 /** The HTML report `writeReport` writes by default (src/report/report-html.ts's REPORT_FILE; not imported: vega loads with it). */
 export const RUN_REPORT_FILE = 'report.html';
 

@@ -14,7 +14,7 @@ import type { MeanSd } from '../evaluation/cross-validation.js';
 import { submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
-import { RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
+import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
@@ -189,11 +189,16 @@ async function readRunManifestOf(dir: string): Promise<RunManifest | string | nu
   return manifest?.format !== 'digits-run' || !Array.isArray(manifest.members) ? `${RUN_MANIFEST} is not a digits run manifest` : (manifest as RunManifest);
 }
 
-/** A run folder's figures; a string says why its run.json is not a run; null: no run.json. */
+/** A run folder's figures; a string says why its run.json is not a run; null: no run.json (nor a first round). */
 async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | string | null> {
-  const manifest = await readRunManifestOf(dir);
+  let manifest = await readRunManifestOf(dir);
+  // A pseudo-labelling run stopped in its first round has only round1/run.json (and auto.json)
+  // yet: it is listed as interrupted, with the command that continues it (it was not listed).
+  const round1 = manifest === null && (await exists(path.join(dir, AUTO_FILE))) ? await readRunManifestOf(path.join(dir, ROUND1_DIR)) : null;
+  if (round1 !== null && typeof round1 !== 'string') manifest = round1;
   if (manifest === null || typeof manifest === 'string') return manifest;
-  const state = await runState(dir, manifest);
+  const firstRound = manifest === round1;
+  const state = firstRound ? ((await currentHolder(path.join(dir, ROUND1_DIR))) ? 'training' : 'interrupted') : await runState(dir, manifest);
   // Figures only from an evaluation of the run as it is now (never of an unfinished training).
   const e = typeof state === 'object' && state.evaluation.kind === 'current' ? state.evaluation.report : null;
   const vote = e ? submittedVote(e) : null;
@@ -215,14 +220,18 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       validation: describeValidation(manifest.ensemble?.validation),
       recipes: manifest.ensemble?.members.length ?? 0,
       members: planned.length,
-      checkpointed: await checkpointedMembers(dir, manifest, planned),
+      checkpointed: await checkpointedMembers(firstRound ? path.join(dir, ROUND1_DIR) : dir, manifest, planned),
       failed,
       cv,
       heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
       weighted: selection?.used ? selection.crossFitted : null,
       test: latestTestScore(dir, ledger, submissionsDir),
       state: stateName(state),
-      note: runNote(state, dir, manifest),
+      note: firstRound
+        ? state === 'training'
+          ? 'still training (round 1 of pseudo-labelling)'
+          : `pseudo-labelling stopped in round 1 (digits run --resume --run ${dir})`
+        : runNote(state, dir, manifest),
     },
   };
 }

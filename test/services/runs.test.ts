@@ -170,6 +170,9 @@ describe('digits runs', () => {
       await cp(path.join(runsDir(), 'second'), path.join(pseudo, 'round1'), { recursive: true });
       await writeFile(path.join(pseudo, 'auto.json'), '{}');
       expect(await newestUnfinishedRun(runs, subs)).toBe(pseudo);
+      // which runs lists as interrupted, with the command that continues it (it was not listed)
+      const listed = (await listRuns({ runsDir: runs, submissionsDir: subs })).runs.find((r) => r.dir === pseudo);
+      expect(listed).toMatchObject({ state: 'interrupted', members: 2, checkpointed: 2, note: `pseudo-labelling stopped in round 1 (digits run --resume --run ${pseudo})` });
     } finally {
       for (const folder of [runs, subs]) await rm(folder, { recursive: true, force: true });
     }
