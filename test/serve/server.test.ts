@@ -204,6 +204,27 @@ describe('predictions', () => {
     (multi.body as PredictBody).predictions.forEach((p, i) => expectClose(p.probabilities, wantBoth.ensemble.subarray(i * 10, i * 10 + 10)));
   });
 
+  test('a damaged PNG or JPEG is a 400 {error, hint} that names what is wrong with it, raw or as a file', async () => {
+    // Given a PNG whose IHDR CRC is wrong, and a JPEG with a zeroed byte in its Huffman tables
+    // (on which jpeg-js throws a TypeError, "Cannot set properties of undefined")
+    const png = Buffer.from(pngOf(40, 40, sevenOnPaper(40, 40)));
+    png[29] ^= 0xff;
+    const rgba = Buffer.alloc(16 * 16 * 4);
+    for (let i = 0; i < 256; i++) rgba.fill(i % 16 > 5 && i % 16 < 10 ? 0 : 255, 4 * i, 4 * i + 3), (rgba[4 * i + 3] = 255);
+    const jpg = Buffer.from(jpeg.encode({ data: rgba, width: 16, height: 16 }, 90).data);
+    jpg[164] = 0;
+    // When they are posted as the body and as a multipart file
+    const rawPng = await post('/v1/predict', png, 'image/png');
+    const form = new FormData();
+    form.append('file', new Blob([jpg], { type: 'image/jpeg' }), 'bar.jpg');
+    const multiJpeg = await post('/v1/predict', form);
+    // Then each is a 400 whose error says what is wrong (not "unrecognised content at end of stream", not a JS error)
+    expect(rawPng.status).toBe(400);
+    expect(rawPng.body).toEqual({ error: 'the uploaded image could not be decoded: the CRC of its IHDR chunk at byte 8 does not match its contents (the file is damaged)', hint: expect.any(String) });
+    expect(multiJpeg.status).toBe(400);
+    expect(multiJpeg.body).toEqual({ error: 'file "bar.jpg" could not be decoded: not a valid JPEG: its data is inconsistent (the decoder could not follow it)', hint: expect.any(String) });
+  });
+
   test('20 requests fired at once are merged into batches larger than 1 (batch-size metric and timings)', async () => {
     const before = await batchHistogram();
     const bodies = await Promise.all(Array.from({ length: 20 }, (_, i) => predictJson({ images: [randomPixels(100 + i)] })));
