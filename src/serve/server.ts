@@ -30,6 +30,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -89,8 +90,11 @@ export interface ServerOptions {
   token?: string;
   /** Fastify's logger (pino): false (default) for none, or pino options such as {level, stream} */
   logger?: FastifyServerOptions['logger'];
-  /** where internal errors and cut requests are reported (default stderr) */
-  log?: (line: string) => void;
+  /**
+   * where internal errors and cut requests are reported, with their level (default: plain lines
+   * on stderr; `digits serve --json` passes `jsonLogLines()`, so stderr holds only JSON lines)
+   */
+  log?: (line: string, level: 'warn' | 'error') => void;
   /** the interface the server will listen on (startServer passes it): its name is an allowed Host */
   host?: string;
 }
@@ -185,9 +189,9 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     (s) => s.isDirectory(),
     () => false,
   );
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = options.log ?? plainLogLines;
   const access = new WriteAccess({ host: options.host, allowedOrigins: options.allowedOrigins, token: options.token });
-  const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`) });
+  const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`, 'warn') });
   const memberNames = ensemble.members.map((m) => m.name);
   const runtime = [...new Set(ensemble.members.map((m) => m.predictor.kind))].join('+');
   const metrics = new ServerMetrics();
@@ -479,7 +483,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       const kind = e instanceof SyntaxError ? 'invalid_json' : (e.code ?? 'bad_request').toLowerCase();
       return sendError(request, reply, status, e instanceof SyntaxError ? `the body is not valid JSON: ${e.message}` : e.message, e instanceof SyntaxError ? 'Check the JSON.' : PREDICT_HINT, kind);
     }
-    log(`digits serve: internal error on ${request.method} ${request.url}: ${e.stack ?? e.message}`);
+    log(`digits serve: internal error on ${request.method} ${request.url}: ${e.stack ?? e.message}`, 'error');
     if (typeof e.statusCode === 'number' && e.statusCode === 503) return sendError(request, reply, 503, e.message, 'Retry shortly.', 'unavailable');
     return sendError(request, reply, 500, `internal error: ${e.message}`, 'This is a bug in digits (or the run folder changed under the server); the server keeps running. Please report it with the server log.', 'internal');
   });
@@ -595,7 +599,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       ));
     if (folderGone) {
       const runGone = storeDir === path.resolve(ensemble.runDir);
-      log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`);
+      log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`, 'error');
       return sendError(
         request,
         reply,
@@ -610,7 +614,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     } catch (error) {
       // The full path goes to the server's log only; the reply names the store as the model card does.
       const code = (error as { code?: string }).code ?? 'error';
-      log(`digits serve: cannot append to ${correctionsFile}: ${(error as Error).message}`);
+      log(`digits serve: cannot append to ${correctionsFile}: ${(error as Error).message}`, 'error');
       return sendError(request, reply, 507, `the correction could not be saved (${code})`, `The server cannot write its corrections store ${shownStore}; its log says why (a full disk?).`, 'store_failed');
     }
     savedCorrections++;
@@ -632,7 +636,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         for (const entry of active.values()) {
           const seconds = Math.round((performance.now() - entry.started) / 100) / 10;
           cut.push({ method: entry.method, url: entry.url, seconds });
-          log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`);
+          log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`, 'warn');
           app.log.warn({ method: entry.method, url: entry.url, seconds }, 'request cut at shutdown');
         }
         // Their clients are cut: the images still waiting for a batch are dropped, so the
@@ -655,6 +659,24 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   };
 
   return { app, batcher, metrics, correctionsFile, inFlight: () => inFlight, close };
+}
+
+/** The server's own reports as plain lines on stderr (the default). */
+function plainLogLines(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/**
+ * The server's own reports as JSON lines in pino's shape (numeric level, time in ms, pid,
+ * hostname, msg), for `--json`: stderr then holds nothing but JSON lines, these between
+ * Fastify's request log. Written whatever --log-level says, as the plain lines are.
+ */
+export function jsonLogLines(write: (text: string) => void = (text) => process.stderr.write(text)): (line: string, level: 'warn' | 'error') => void {
+  const hostname = os.hostname();
+  return (line, level) => {
+    const msg = line.replace(/^digits serve: /, '');
+    write(`${JSON.stringify({ level: level === 'error' ? 50 : 40, time: Date.now(), pid: process.pid, hostname, name: 'digits serve', msg })}\n`);
+  };
 }
 
 function round(ms: number): number {
