@@ -583,6 +583,11 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const correctionsLimit = app.rateLimit({ max: options.correctionsPerMinute ?? 30, timeWindow: 60_000 });
   let savedCorrections = 0;
   app.post('/v1/corrections', { bodyLimit: CORRECTION_BODY_LIMIT, onRequest: [correctionsLimit, checkWrite] }, async (request, reply) => {
+    // As /v1/predict refuses an unknown query key: here every key is unknown (it was accepted and dropped).
+    const queryKey = Object.keys((request.query ?? {}) as Record<string, unknown>)[0];
+    if (queryKey !== undefined) {
+      throw new InputError(400, `unknown query option ${JSON.stringify(queryKey)}`, 'POST /v1/corrections takes no query options: send {"image": [784 values], "label": 0–9, "predicted": 0–9} as the JSON body.', 'unknown_option');
+    }
     if (contentTypeOf(request) !== 'application/json') {
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }

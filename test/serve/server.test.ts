@@ -448,6 +448,18 @@ describe('the other routes', () => {
     expect(second).toMatchObject({ label: 1, predicted: null });
     expect(second!.image).toEqual(image);
   });
+
+  test('POST /v1/corrections refuses a query key, as /v1/predict does, and saves nothing', async () => {
+    // Given the store as it is
+    const file = path.join(runDir, 'corrections.jsonl');
+    const before = await readFile(file, 'utf8').catch(() => '');
+    // When a correction comes with a query key it does not take
+    const refused = await post('/v1/corrections?x=1', JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }), 'application/json');
+    // Then it is a 400 naming the key, and the store is unchanged
+    expect(refused.status).toBe(400);
+    expect(refused.body).toEqual({ error: 'unknown query option "x"', hint: expect.stringMatching(/takes no query options/) });
+    expect(await readFile(file, 'utf8').catch(() => '')).toBe(before);
+  });
 });
 
 describe('the tfjs fallback', () => {
