@@ -47,7 +47,7 @@ import { InputError, MAX_IMAGE_PIXELS } from './image-input.js';
 import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
-import { PREDICT_HINT, type PredictLimits, bodyTooLarge, contentTypeOf, readPredictRequest, unsupportedType } from './predict-input.js';
+import { MAX_FIELD_BYTES, PREDICT_HINT, type PredictLimits, bodyTooLarge, contentTypeOf, readPredictRequest, unsupportedType } from './predict-input.js';
 import { type Refusal, WriteAccess, isLoopbackHost } from './write-access.js';
 
 export interface ServerOptions {
@@ -292,7 +292,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   });
   app.addContentTypeParser(['image/png', 'image/jpeg', 'image/jpg'], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   await app.register(multipart, {
-    limits: { fileSize: bodyLimit, files: maxFiles, fields: 8, fieldSize: 4096, parts: maxFiles + 8, headerPairs: 64 },
+    limits: { fileSize: bodyLimit, files: maxFiles, fields: 8, fieldSize: MAX_FIELD_BYTES, parts: maxFiles + 8, headerPairs: 64 },
   });
   await app.register(rateLimit, {
     global: false,

@@ -170,6 +170,32 @@ describe('predictions', () => {
     expect([twice.status, (twice.body as { error: string }).error]).toEqual([400, 'members is given both in the query and in the body']);
   });
 
+  test('form fields repeat as query keys do: tta twice is a 400, members twice a union; a field cut at 4096 bytes is a 413 naming it', async () => {
+    // Given a drawing, and forms holding it with repeated or over-long fields
+    const png = pngOf(60, 60, sevenOnPaper(60, 60));
+    const formOf = (fields: Array<[string, string]>) => {
+      const form = new FormData();
+      form.append('file', new Blob([png], { type: 'image/png' }), 'seven.png');
+      for (const [name, value] of fields) form.append(name, value);
+      return form;
+    };
+    // When tta is given twice, in the form or in the query, Then it is a 400 saying so (the last one was taken)
+    const ttaForm = await post('/v1/predict', formOf([['tta', 'true'], ['tta', 'false']]));
+    expect([ttaForm.status, (ttaForm.body as { error: string }).error]).toEqual([400, 'tta is given 2 times in the form']);
+    const ttaQuery = await post('/v1/predict?tta=true&tta=false', formOf([]));
+    expect([ttaQuery.status, (ttaQuery.body as { error: string }).error]).toEqual([400, 'tta is given 2 times in the query']);
+    // When members is given twice, in the form or in the query, Then both members answer (only the last did)
+    const membersForm = await post('/v1/predict', formOf([['members', 'dense'], ['members', 'conv']]));
+    expect(membersForm.status, JSON.stringify(membersForm.body)).toBe(200);
+    expect([...(membersForm.body as PredictBody).members].sort()).toEqual(['conv', 'dense']);
+    const membersQuery = await post('/v1/predict?members=dense&members=conv', formOf([]));
+    expect([...(membersQuery.body as PredictBody).members].sort()).toEqual(['conv', 'dense']);
+    // When a field is longer than busboy's 4096-byte field size, Then it is a 413 naming it (it was cut and used)
+    const long = await post('/v1/predict', formOf([['members', `dense${','.repeat(5000)}`]]));
+    expect(long.status).toBe(413);
+    expect(long.body).toEqual({ error: 'form field members is longer than 4096 bytes', hint: expect.any(String) });
+  });
+
   test('a PNG (raw body), a JPEG and two multipart files are centred like MNIST and predicted like that digit', async () => {
     // Given a large dark-on-light drawing as PNG and JPEG
     const draw = sevenOnPaper(240, 320);
