@@ -592,17 +592,11 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }
     const record = parseCorrection(request.body);
-    // appendCorrection creates missing folders: a run folder renamed or deleted under the
-    // server would come back as a stray folder holding only corrections.jsonl. Its absence is
-    // a 500 naming it instead. (A folder removed between this check and the append is still
-    // recreated; the window is one stat.)
-    const folderGone =
-      storeDirAtStart &&
-      (await stat(storeDir).then(
-        (s) => !s.isDirectory(),
-        () => true,
-      ));
-    if (folderGone) {
+    // A run folder renamed or deleted under the server must not come back as a stray folder
+    // holding only corrections.jsonl: its absence is a 500 naming it. Checked first, and the
+    // append then creates no folder when the store's existed at start, so a folder removed
+    // between this check and the append is an ENOENT, the same answer.
+    const storeGone = () => {
       const runGone = storeDir === path.resolve(ensemble.runDir);
       log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`, 'error');
       return sendError(
@@ -613,12 +607,20 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         runGone ? 'Restart digits serve on the run where it is now (--run), or put the folder back.' : 'Recreate that folder, or restart digits serve with another --corrections.',
         'store_gone',
       );
-    }
+    };
+    const folderGone =
+      storeDirAtStart &&
+      (await stat(storeDir).then(
+        (s) => !s.isDirectory(),
+        () => true,
+      ));
+    if (folderGone) return storeGone();
     try {
-      await appendCorrection(correctionsFile, record);
+      await appendCorrection(correctionsFile, record, { createFolders: !storeDirAtStart });
     } catch (error) {
-      // The full path goes to the server's log only; the reply names the store as the model card does.
       const code = (error as { code?: string }).code ?? 'error';
+      if (storeDirAtStart && code === 'ENOENT') return storeGone();
+      // The full path goes to the server's log only; the reply names the store as the model card does.
       log(`digits serve: cannot append to ${correctionsFile}: ${(error as Error).message}`, 'error');
       return sendError(request, reply, 507, `the correction could not be saved (${code})`, `The server cannot write its corrections store ${shownStore}; its log says why (a full disk?).`, 'store_failed');
     }
