@@ -63,7 +63,11 @@ export function contentTypeOf(request: FastifyRequest): string {
 
 export function unsupportedType(request: FastifyRequest, hint: string): InputError {
   const type = request.headers['content-type'];
-  return new InputError(415, type ? `unsupported content type ${JSON.stringify(type)}` : 'the request has a body but no Content-Type', hint, 'unsupported_media_type');
+  if (type) return new InputError(415, `unsupported content type ${JSON.stringify(type)}`, hint, 'unsupported_media_type');
+  // No Content-Type and no body at all (no length, or 0, and not chunked): it was called a body without a type.
+  const length = request.headers['content-length'];
+  if ((length === undefined || Number(length) === 0) && request.headers['transfer-encoding'] === undefined) return new InputError(400, 'the request has no body', hint, 'empty_body');
+  return new InputError(415, 'the request has a body but no Content-Type', hint, 'unsupported_media_type');
 }
 
 /** What one prediction request may hold. */

@@ -249,6 +249,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestTimeout: 60_000,
+    // An HTTP/1.1 request without Host is refused below in our shape: Node's own answer is a bare 400 with no body.
+    http: { requireHostHeader: false },
     // A URL that does not decode (/%zz) reaches no route: answered here in our shape.
     frameworkErrors: (error, request, reply) => {
       void sendError(request, reply, 400, `the URL could not be read: ${error.message}`, 'Percent-encode the path and query properly (e.g. %25 for a literal %).', 'bad_url');
@@ -328,6 +330,11 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       reply.header('vary', 'Origin');
       const origin = access.corsOrigin(request.headers.origin);
       if (origin !== undefined) reply.header('access-control-allow-origin', origin);
+    }
+    // HTTP/1.1 requires Host (RFC 9112, 3.2); Node would answer a bare 400 (requireHostHeader, turned off above).
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      reply.header('connection', 'close');
+      return sendError(request, reply, 400, 'the request has no Host header (HTTP/1.1 requires one)', 'Send a Host header (curl and browsers do), e.g. Host: 127.0.0.1:8080.', 'no_host');
     }
     if (closing) {
       // (Fastify has set Connection: close on this response.)
