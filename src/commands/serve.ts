@@ -58,7 +58,7 @@ export default class Serve extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Serve);
     // tfjs, fastify and ONNX Runtime load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { defaultServeWorkers, loadServedEnsemble }, { startServer }] = await Promise.all([
+    const [{ initEngine }, { defaultServeWorkers, loadServedEnsemble }, { jsonLogLines, startServer }] = await Promise.all([
       import('../engine/backend.js'),
       import('../serve/ensemble.js'),
       import('../serve/server.js'),
@@ -84,6 +84,8 @@ export default class Serve extends DigitsCommand {
         allowedOrigins: flags['allowed-origin'],
         correctionsPerMinute: flags['corrections-per-minute'],
         logger: flags['log-level'] === 'silent' ? false : { level: flags['log-level'], stream: process.stderr },
+        // Under --json, stderr holds only JSON lines: the server's own reports too.
+        ...(json ? { log: jsonLogLines() } : {}),
       });
     } catch (error) {
       const code = (error as { code?: string }).code;

@@ -94,11 +94,14 @@ export async function writeCorrections(file: string, records: readonly Correctio
 /** Appends are chained per file, so two requests of this process never interleave a check and a write. */
 const appendChains = new Map<string, Promise<unknown>>();
 
-/** Appends one record as one line and fsyncs it; resolves once it is durable. */
-export async function appendCorrection(file: string, record: CorrectionRecord): Promise<void> {
+/**
+ * Appends one record as one line and fsyncs it; resolves once it is durable. Missing folders
+ * are made unless `createFolders` is false (then a folder that is gone is an ENOENT error).
+ */
+export async function appendCorrection(file: string, record: CorrectionRecord, options: { createFolders?: boolean } = {}): Promise<void> {
   const target = path.resolve(file);
   const previous = appendChains.get(target) ?? Promise.resolve();
-  const next = previous.catch(() => undefined).then(() => appendJsonLine(target, `${JSON.stringify(record)}\n`));
+  const next = previous.catch(() => undefined).then(() => appendJsonLine(target, `${JSON.stringify(record)}\n`, options));
   appendChains.set(target, next);
   try {
     await next;

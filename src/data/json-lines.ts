@@ -10,9 +10,14 @@ import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 
-/** Appends `line` (which ends in a newline) to `file`, ending a torn last line first; resolves once it is durable. */
-export async function appendJsonLine(file: string, line: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+/**
+ * Appends `line` (which ends in a newline) to `file`, ending a torn last line first; resolves
+ * once it is durable. Missing folders are created unless `createFolders` is false: then a
+ * folder that is gone is an ENOENT error, not made again (the server's corrections store, whose
+ * run folder may be moved or deleted while it serves).
+ */
+export async function appendJsonLine(file: string, line: string, options: { createFolders?: boolean } = {}): Promise<void> {
+  if (options.createFolders ?? true) await mkdir(path.dirname(file), { recursive: true });
   // 'a+': appends always go to the end (O_APPEND); reading the last byte is allowed.
   const handle = await open(file, 'a+');
   try {

@@ -14,6 +14,7 @@
  * Everything a client can get wrong is an `InputError` (HTTP 4xx with a hint); nothing here
  * trusts a size or a length it has not checked.
  */
+import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
@@ -121,11 +122,145 @@ export interface ImageHeader {
   height: number;
 }
 
+/** Bit depths each PNG colour type allows (PNG spec, 11.2.2 IHDR). */
+const PNG_DEPTHS: Record<number, readonly number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+/** Samples per pixel of each PNG colour type. */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
 function pngHeader(bytes: Uint8Array, what: string): ImageHeader {
-  // IHDR is the first chunk: length(4) "IHDR"(4) width(4) height(4), big-endian.
+  // IHDR is the first chunk: length(4) "IHDR"(4) width(4) height(4) depth colourType
+  // compression filter interlace (1 each), big-endian. Its fields are checked here, on the
+  // HTTP thread, for they cost nothing: pngjs's synchronous reader answered a bad one with
+  // "unrecognised content at end of stream", whatever it was.
   if (bytes.length < 33 || String.fromCharCode(bytes[12]!, bytes[13]!, bytes[14]!, bytes[15]!) !== 'IHDR') throw corrupt(what, 'no PNG header chunk');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(8) !== 13) throw corrupt(what, `its IHDR chunk is ${view.getUint32(8)} bytes long; the PNG spec says 13`);
+  const [depth, colourType, compression, filter, interlace] = [bytes[24]!, bytes[25]!, bytes[26]!, bytes[27]!, bytes[28]!];
+  const depths = PNG_DEPTHS[colourType];
+  if (!depths) throw corrupt(what, `colour type ${colourType} is not a PNG colour type (0, 2, 3, 4 or 6)`);
+  if (!depths.includes(depth)) throw corrupt(what, `bit depth ${depth} is not allowed with colour type ${colourType} (allowed: ${depths.join(', ')})`);
+  if (compression !== 0) throw corrupt(what, `compression method ${compression} is not a PNG compression method (only 0)`);
+  if (filter !== 0) throw corrupt(what, `filter method ${filter} is not a PNG filter method (only 0)`);
+  if (interlace > 1) throw corrupt(what, `interlace method ${interlace} is not a PNG interlace method (0 or 1)`);
   return { format: 'png', width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** CRC-32 as PNG chunks carry it (ISO 3309, the zlib/PNG polynomial), over type and data. */
+const CRC_TABLE = (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+function crc32(bytes: Uint8Array, from: number, to: number): number {
+  let c = -1;
+  for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+/** What the chunk walk of a PNG found: its image data, and where its IEND chunk ends. */
+interface PngLayout {
+  width: number;
+  height: number;
+  depth: number;
+  colourType: number;
+  interlaced: boolean;
+  idat: Uint8Array[];
+  end: number;
+}
+
+/**
+ * A PNG's structure, checked before pngjs sees it: chunks whole and their CRCs right, IHDR
+ * first, a PLTE before the image data of a palette image, at least one IDAT, and IEND. Bytes
+ * after IEND are ignored (as browsers do). pngjs's synchronous reader hid these mistakes
+ * ("unrecognised content at end of stream" for a bad CRC) or read uninitialised memory (no
+ * IDAT at all: "Unrecognised filter type - 144").
+ */
+function pngLayout(bytes: Uint8Array, what: string): PngLayout {
+  const { width, height } = pngHeader(bytes, what);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const layout: PngLayout = { width, height, depth: bytes[24]!, colourType: bytes[25]!, interlaced: bytes[28] === 1, idat: [], end: -1 };
+  let palette = false;
+  let afterIdat = false;
+  for (let at = 8; ; ) {
+    if (at + 12 > bytes.length) {
+      // (cut at a chunk's end after image data: the image data may be whole, only IEND is missing)
+      const dataWhole = layout.idat.length > 0 && (afterIdat || at === bytes.length);
+      throw corrupt(what, dataWhole ? 'the PNG ends before its IEND chunk (truncated)' : 'the PNG ends before its image data does (truncated)');
+    }
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!, bytes[at + 6]!, bytes[at + 7]!);
+    if (!/^[A-Za-z]{4}$/.test(type)) throw corrupt(what, `no PNG chunk at byte ${at} (its type is not four letters)`);
+    if (length > 0x7fffffff) throw corrupt(what, `its ${type} chunk at byte ${at} declares ${length} bytes, beyond the PNG limit of 2^31 − 1`);
+    if (at + 12 + length > bytes.length) {
+      throw corrupt(what, type === 'IDAT' || layout.idat.length === 0 ? 'the PNG ends before its image data does (truncated)' : `the PNG ends inside its ${type} chunk (truncated)`);
+    }
+    if (crc32(bytes, at + 4, at + 8 + length) !== view.getUint32(at + 8 + length)) {
+      throw corrupt(what, `the CRC of its ${type} chunk at byte ${at} does not match its contents (the file is damaged)`);
+    }
+    if (at === 8 ? type !== 'IHDR' : type === 'IHDR') throw corrupt(what, at === 8 ? `its first chunk is ${type}, not IHDR` : 'it has a second IHDR chunk');
+    if (type === 'PLTE') palette = true;
+    if (type === 'IDAT') {
+      if (afterIdat) throw corrupt(what, `its IDAT chunks are not consecutive (another chunk at byte ${at} comes between them)`);
+      if (layout.colourType === 3 && !palette) throw corrupt(what, 'it is a palette image (colour type 3) without a PLTE chunk before its image data');
+      layout.idat.push(bytes.subarray(at + 8, at + 8 + length));
+    } else if (layout.idat.length > 0) afterIdat = true;
+    at += 12 + length;
+    if (type === 'IEND') {
+      if (layout.idat.length === 0) throw corrupt(what, 'it has no image data (no IDAT chunk before IEND)');
+      layout.end = at;
+      return layout;
+    }
+  }
+}
+
+/** Adam7's passes: first column, first row, column step, row step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/** The scanlines of a PNG's inflated image data: [byte count of a row without its filter byte, rows], one entry per (interlace) pass. */
+function pngScanlines(layout: PngLayout): Array<[number, number]> {
+  const bits = PNG_CHANNELS[layout.colourType]! * layout.depth;
+  const rowBytes = (pixels: number) => Math.ceil((pixels * bits) / 8);
+  if (!layout.interlaced) return [[rowBytes(layout.width), layout.height]];
+  return ADAM7.map(([x0, y0, dx, dy]): [number, number] => [rowBytes(Math.ceil((layout.width - x0) / dx)), Math.ceil((layout.height - y0) / dy)]).filter(([row, rows]) => row > 0 && rows > 0);
+}
+
+/**
+ * The IDAT data inflated and measured against what the header declares (pngjs's synchronous
+ * reader takes a short stream and reads uninitialised bytes, and called a long one truncated),
+ * and every row's filter type checked. Inflating costs a few ms of a 50–140 ms decode.
+ */
+function checkPngImageData(layout: PngLayout, what: string): void {
+  const lines = pngScanlines(layout);
+  const expected = lines.reduce((sum, [row, rows]) => sum + (row + 1) * rows, 0);
+  const size = `${layout.width}×${layout.height}`;
+  let data: Buffer;
+  try {
+    data = inflateSync(Buffer.concat(layout.idat), { maxOutputLength: expected });
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    if (e.code === 'ERR_BUFFER_TOO_LARGE') throw corrupt(what, `its image data (IDAT) inflates to more than the ${expected} bytes its ${size} pixels take`);
+    if (e.code === 'Z_BUF_ERROR') throw corrupt(what, 'its image data (IDAT) ends before its compressed stream does');
+    throw corrupt(what, `its image data (IDAT) is not valid zlib data (${e.message})`);
+  }
+  if (data.length < expected) throw corrupt(what, `its image data (IDAT) inflates to ${data.length} bytes; its ${size} pixels take ${expected}`);
+  let at = 0;
+  for (const [row, rows] of lines) {
+    for (let y = 0; y < rows; y++, at += row + 1) {
+      if (data[at]! > 4) throw corrupt(what, `a row of its image data has filter type ${data[at]} (PNG has 0–4)`);
+    }
+  }
 }
 
 /**
@@ -178,14 +313,22 @@ export function readImageHeader(bytes: Uint8Array, what = 'the image'): ImageHea
   return header;
 }
 
+/** A decoder's own exception (a TypeError on inconsistent data, say) named as what it means for the client. */
+function notValid(what: string, format: 'PNG' | 'JPEG', error: unknown): InputError {
+  const internal = error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || !(error instanceof Error);
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = internal || message === '' ? 'its data is inconsistent (the decoder could not follow it)' : message.length > 120 ? `${message.slice(0, 120)}…` : message;
+  return corrupt(what, `not a valid ${format}: ${reason}`);
+}
+
 function decodePng(bytes: Uint8Array, what: string): RgbaImage {
+  const layout = pngLayout(bytes, what);
+  checkPngImageData(layout, what);
   try {
-    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, layout.end));
     return { width: png.width, height: png.height, data: png.data };
   } catch (error) {
-    // pngjs says of a file cut short "There are some read requests waitng on finished stream".
-    const message = (error as Error).message;
-    throw corrupt(what, /read requests wait/i.test(message) ? 'the PNG ends before its image data does (truncated)' : message);
+    throw notValid(what, 'PNG', error);
   }
 }
 
@@ -195,10 +338,18 @@ function decodeJpeg(bytes: Uint8Array, what: string): RgbaImage {
     if (!image.width || !image.height) throw new Error('no pixels');
     return { width: image.width, height: image.height, data: image.data };
   } catch (error) {
-    const message = (error as Error).message ?? String(error);
+    const message = (error as Error | undefined)?.message ?? String(error);
     if (/maxResolutionInMP|maxMemoryUsageInMB/.test(message)) throw tooLarge(what, NaN, NaN);
-    throw corrupt(what, message);
+    // A file cut short is the likeliest cause; jpeg-js calls it e.g. "unknown JPEG marker 0".
+    if (!hasJpegEnd(bytes)) throw corrupt(what, 'the JPEG ends before its end-of-image marker (truncated)');
+    throw notValid(what, 'JPEG', error);
   }
+}
+
+/** Whether a JPEG's last bytes hold its end-of-image marker (FF D9; a few bytes of padding after it are common). */
+function hasJpegEnd(bytes: Uint8Array): boolean {
+  for (let i = bytes.length - 2; i >= Math.max(2, bytes.length - 64); i--) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
+  return false;
 }
 
 /** Decodes a PNG or JPEG (by its bytes, whatever it was labelled) to RGBA. */

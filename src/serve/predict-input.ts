@@ -63,7 +63,11 @@ export function contentTypeOf(request: FastifyRequest): string {
 
 export function unsupportedType(request: FastifyRequest, hint: string): InputError {
   const type = request.headers['content-type'];
-  return new InputError(415, type ? `unsupported content type ${JSON.stringify(type)}` : 'the request has a body but no Content-Type', hint, 'unsupported_media_type');
+  if (type) return new InputError(415, `unsupported content type ${JSON.stringify(type)}`, hint, 'unsupported_media_type');
+  // No Content-Type and no body at all (no length, or 0, and not chunked): it was called a body without a type.
+  const length = request.headers['content-length'];
+  if ((length === undefined || Number(length) === 0) && request.headers['transfer-encoding'] === undefined) return new InputError(400, 'the request has no body', hint, 'empty_body');
+  return new InputError(415, 'the request has a body but no Content-Type', hint, 'unsupported_media_type');
 }
 
 /** What one prediction request may hold. */
@@ -94,13 +98,33 @@ function onlyOnce(query: Record<string, unknown>, key: string, value: unknown): 
   return value;
 }
 
+/** The most bytes a multipart field (tta, members) may have: busboy's `fieldSize`, set where the server registers @fastify/multipart. */
+export const MAX_FIELD_BYTES = 4096;
+
+/** A flag given more than once (`?tta=true&tta=false`, or two tta form fields): refused, not one of them taken in silence. */
+function given(value: unknown, key: string, where: string): unknown {
+  if (Array.isArray(value)) {
+    throw new InputError(400, `${key} is given ${value.length} times in the ${where}`, `Give ${key} once (${key}=true or ${key}=false).`, 'bad_option');
+  }
+  return value;
+}
+
+/**
+ * `members` given more than once in the query or the form: the union of the names, as one
+ * comma-separated list (`members=a&members=b,c` is `members=a,b,c`).
+ */
+function allMembers(values: unknown): unknown {
+  if (!Array.isArray(values)) return values;
+  return values.every((v) => typeof v === 'string') ? values.join(',') : values.length === 1 ? values[0] : values;
+}
+
 /** Reads a prediction request's images and options; throws an InputError (4xx) for anything the client should change. */
 export async function readPredictRequest(request: FastifyRequest, ensemble: ServedEnsemble, decodePool: DecodePool, limits: PredictLimits): Promise<ParsedPredict> {
   const { maxBatch, bodyLimit } = limits;
   const query = (request.query ?? {}) as Record<string, unknown>;
   rejectUnknownKeys(query, ['tta', 'members'], 'query');
-  let tta = isTrue(query.tta, 'tta');
-  let members = memberIndices(ensemble, query.members);
+  let tta = isTrue(given(query.tta, 'tta', 'query'), 'tta');
+  let members = memberIndices(ensemble, allMembers(query.members));
   const type = contentTypeOf(request);
   if (type === 'application/json') {
     const body = request.body as unknown;
@@ -133,6 +157,8 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
   } else if (request.isMultipart()) {
     // The body limit holds for the whole multipart body, not per file: bytes are counted as they stream.
     let total = 0;
+    // Fields as the query has them: a repeated tta is refused, repeated members are one list (read after the loop).
+    const fields: { tta: unknown[]; members: unknown[] } = { tta: [], members: [] };
     try {
       for await (const part of request.parts()) {
         if (part.type === 'file') {
@@ -146,10 +172,12 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
           }
           if (part.file.truncated) throw new InputError(413, ...bodyTooLarge(limits));
           addFile(Buffer.concat(chunks), `file ${JSON.stringify(part.filename ?? part.fieldname)}`);
-        } else if (part.fieldname === 'tta') {
-          tta = isTrue(onlyOnce(query, 'tta', part.value), 'tta');
-        } else if (part.fieldname === 'members') {
-          members = memberIndices(ensemble, onlyOnce(query, 'members', part.value));
+        } else if (part.fieldname === 'tta' || part.fieldname === 'members') {
+          // busboy cuts a field at fieldSize and says so only in this flag: the cut value was used.
+          if (part.valueTruncated) {
+            throw new InputError(413, `form field ${part.fieldname} is longer than ${MAX_FIELD_BYTES} bytes`, part.fieldname === 'members' ? 'Name fewer members (GET /v1/model lists them), or give members in the query.' : 'Send tta=true or tta=false.', 'field_too_large');
+          }
+          fields[part.fieldname].push(part.value);
         } else {
           throw new InputError(400, `unknown form field ${JSON.stringify(part.fieldname)}`, 'Send image files, and optionally the fields tta and members.', 'unknown_option');
         }
@@ -158,6 +186,8 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
       if (error instanceof InputError || (error as { statusCode?: number }).statusCode) throw error;
       throw new InputError(400, `the multipart body could not be read: ${(error as Error).message}`, 'Send a well-formed multipart/form-data body (curl -F file=@digit.png).', 'bad_multipart');
     }
+    if (fields.tta.length > 0) tta = isTrue(onlyOnce(query, 'tta', given(fields.tta.length === 1 ? fields.tta[0] : fields.tta, 'tta', 'form')), 'tta');
+    if (fields.members.length > 0) members = memberIndices(ensemble, onlyOnce(query, 'members', allMembers(fields.members)));
     if (files.length === 0) throw new InputError(400, 'the multipart body holds no file', 'Attach the image as a file part (curl -F file=@digit.png).', 'no_images');
   } else {
     throw unsupportedType(request, PREDICT_HINT);

@@ -30,6 +30,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -46,7 +47,7 @@ import { InputError, MAX_IMAGE_PIXELS } from './image-input.js';
 import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
-import { PREDICT_HINT, type PredictLimits, bodyTooLarge, contentTypeOf, readPredictRequest, unsupportedType } from './predict-input.js';
+import { MAX_FIELD_BYTES, PREDICT_HINT, type PredictLimits, bodyTooLarge, contentTypeOf, readPredictRequest, unsupportedType } from './predict-input.js';
 import { type Refusal, WriteAccess, isLoopbackHost } from './write-access.js';
 
 export interface ServerOptions {
@@ -89,8 +90,11 @@ export interface ServerOptions {
   token?: string;
   /** Fastify's logger (pino): false (default) for none, or pino options such as {level, stream} */
   logger?: FastifyServerOptions['logger'];
-  /** where internal errors and cut requests are reported (default stderr) */
-  log?: (line: string) => void;
+  /**
+   * where internal errors and cut requests are reported, with their level (default: plain lines
+   * on stderr; `digits serve --json` passes `jsonLogLines()`, so stderr holds only JSON lines)
+   */
+  log?: (line: string, level: 'warn' | 'error') => void;
   /** the interface the server will listen on (startServer passes it): its name is an allowed Host */
   host?: string;
 }
@@ -185,9 +189,9 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     (s) => s.isDirectory(),
     () => false,
   );
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = options.log ?? plainLogLines;
   const access = new WriteAccess({ host: options.host, allowedOrigins: options.allowedOrigins, token: options.token });
-  const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`) });
+  const decodePool = new DecodePool({ ...options.decode, onWorkerExit: (reason) => log(`digits serve: an image decoder stopped (${reason}); replaced`, 'warn') });
   const memberNames = ensemble.members.map((m) => m.name);
   const runtime = [...new Set(ensemble.members.map((m) => m.predictor.kind))].join('+');
   const metrics = new ServerMetrics();
@@ -245,6 +249,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestTimeout: 60_000,
+    // An HTTP/1.1 request without Host is refused below in our shape: Node's own answer is a bare 400 with no body.
+    http: { requireHostHeader: false },
     // A URL that does not decode (/%zz) reaches no route: answered here in our shape.
     frameworkErrors: (error, request, reply) => {
       void sendError(request, reply, 400, `the URL could not be read: ${error.message}`, 'Percent-encode the path and query properly (e.g. %25 for a literal %).', 'bad_url');
@@ -288,7 +294,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   });
   app.addContentTypeParser(['image/png', 'image/jpeg', 'image/jpg'], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   await app.register(multipart, {
-    limits: { fileSize: bodyLimit, files: maxFiles, fields: 8, fieldSize: 4096, parts: maxFiles + 8, headerPairs: 64 },
+    limits: { fileSize: bodyLimit, files: maxFiles, fields: 8, fieldSize: MAX_FIELD_BYTES, parts: maxFiles + 8, headerPairs: 64 },
   });
   await app.register(rateLimit, {
     global: false,
@@ -324,6 +330,11 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       reply.header('vary', 'Origin');
       const origin = access.corsOrigin(request.headers.origin);
       if (origin !== undefined) reply.header('access-control-allow-origin', origin);
+    }
+    // HTTP/1.1 requires Host (RFC 9112, 3.2); Node would answer a bare 400 (requireHostHeader, turned off above).
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      reply.header('connection', 'close');
+      return sendError(request, reply, 400, 'the request has no Host header (HTTP/1.1 requires one)', 'Send a Host header (curl and browsers do), e.g. Host: 127.0.0.1:8080.', 'no_host');
     }
     if (closing) {
       // (Fastify has set Connection: close on this response.)
@@ -479,7 +490,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       const kind = e instanceof SyntaxError ? 'invalid_json' : (e.code ?? 'bad_request').toLowerCase();
       return sendError(request, reply, status, e instanceof SyntaxError ? `the body is not valid JSON: ${e.message}` : e.message, e instanceof SyntaxError ? 'Check the JSON.' : PREDICT_HINT, kind);
     }
-    log(`digits serve: internal error on ${request.method} ${request.url}: ${e.stack ?? e.message}`);
+    log(`digits serve: internal error on ${request.method} ${request.url}: ${e.stack ?? e.message}`, 'error');
     if (typeof e.statusCode === 'number' && e.statusCode === 503) return sendError(request, reply, 503, e.message, 'Retry shortly.', 'unavailable');
     return sendError(request, reply, 500, `internal error: ${e.message}`, 'This is a bug in digits (or the run folder changed under the server); the server keeps running. Please report it with the server log.', 'internal');
   });
@@ -579,23 +590,22 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   const correctionsLimit = app.rateLimit({ max: options.correctionsPerMinute ?? 30, timeWindow: 60_000 });
   let savedCorrections = 0;
   app.post('/v1/corrections', { bodyLimit: CORRECTION_BODY_LIMIT, onRequest: [correctionsLimit, checkWrite] }, async (request, reply) => {
+    // As /v1/predict refuses an unknown query key: here every key is unknown (it was accepted and dropped).
+    const queryKey = Object.keys((request.query ?? {}) as Record<string, unknown>)[0];
+    if (queryKey !== undefined) {
+      throw new InputError(400, `unknown query option ${JSON.stringify(queryKey)}`, 'POST /v1/corrections takes no query options: send {"image": [784 values], "label": 0–9, "predicted": 0–9} as the JSON body.', 'unknown_option');
+    }
     if (contentTypeOf(request) !== 'application/json') {
       throw unsupportedType(request, 'Send JSON {"image": [784 values], "label": 0–9, "predicted": 0–9}.');
     }
     const record = parseCorrection(request.body);
-    // appendCorrection creates missing folders: a run folder renamed or deleted under the
-    // server would come back as a stray folder holding only corrections.jsonl. Its absence is
-    // a 500 naming it instead. (A folder removed between this check and the append is still
-    // recreated; the window is one stat.)
-    const folderGone =
-      storeDirAtStart &&
-      (await stat(storeDir).then(
-        (s) => !s.isDirectory(),
-        () => true,
-      ));
-    if (folderGone) {
+    // A run folder renamed or deleted under the server must not come back as a stray folder
+    // holding only corrections.jsonl: its absence is a 500 naming it. Checked first, and the
+    // append then creates no folder when the store's existed at start, so a folder removed
+    // between this check and the append is an ENOENT, the same answer.
+    const storeGone = () => {
       const runGone = storeDir === path.resolve(ensemble.runDir);
-      log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`);
+      log(`digits serve: cannot append to ${correctionsFile}: its folder ${storeDir} no longer exists`, 'error');
       return sendError(
         request,
         reply,
@@ -604,13 +614,21 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         runGone ? 'Restart digits serve on the run where it is now (--run), or put the folder back.' : 'Recreate that folder, or restart digits serve with another --corrections.',
         'store_gone',
       );
-    }
+    };
+    const folderGone =
+      storeDirAtStart &&
+      (await stat(storeDir).then(
+        (s) => !s.isDirectory(),
+        () => true,
+      ));
+    if (folderGone) return storeGone();
     try {
-      await appendCorrection(correctionsFile, record);
+      await appendCorrection(correctionsFile, record, { createFolders: !storeDirAtStart });
     } catch (error) {
-      // The full path goes to the server's log only; the reply names the store as the model card does.
       const code = (error as { code?: string }).code ?? 'error';
-      log(`digits serve: cannot append to ${correctionsFile}: ${(error as Error).message}`);
+      if (storeDirAtStart && code === 'ENOENT') return storeGone();
+      // The full path goes to the server's log only; the reply names the store as the model card does.
+      log(`digits serve: cannot append to ${correctionsFile}: ${(error as Error).message}`, 'error');
       return sendError(request, reply, 507, `the correction could not be saved (${code})`, `The server cannot write its corrections store ${shownStore}; its log says why (a full disk?).`, 'store_failed');
     }
     savedCorrections++;
@@ -632,7 +650,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         for (const entry of active.values()) {
           const seconds = Math.round((performance.now() - entry.started) / 100) / 10;
           cut.push({ method: entry.method, url: entry.url, seconds });
-          log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`);
+          log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`, 'warn');
           app.log.warn({ method: entry.method, url: entry.url, seconds }, 'request cut at shutdown');
         }
         // Their clients are cut: the images still waiting for a batch are dropped, so the
@@ -655,6 +673,24 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   };
 
   return { app, batcher, metrics, correctionsFile, inFlight: () => inFlight, close };
+}
+
+/** The server's own reports as plain lines on stderr (the default). */
+function plainLogLines(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/**
+ * The server's own reports as JSON lines in pino's shape (numeric level, time in ms, pid,
+ * hostname, msg), for `--json`: stderr then holds nothing but JSON lines, these between
+ * Fastify's request log. Written whatever --log-level says, as the plain lines are.
+ */
+export function jsonLogLines(write: (text: string) => void = (text) => process.stderr.write(text)): (line: string, level: 'warn' | 'error') => void {
+  const hostname = os.hostname();
+  return (line, level) => {
+    const msg = line.replace(/^digits serve: /, '');
+    write(`${JSON.stringify({ level: level === 'error' ? 50 : 40, time: Date.now(), pid: process.pid, hostname, name: 'digits serve', msg })}\n`);
+  };
 }
 
 function round(ms: number): number {

@@ -3,7 +3,7 @@
  * mid-write) skipped with a warning and not glued to the next record, concurrent appends
  * staying whole, the ImageSet for training, and `digits corrections` (text, JSON, PNG).
  */
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,25 @@ describe('the store', () => {
       [7, 1],
       [3, null],
     ]);
+  });
+
+  test('told not to create folders (the server, whose store folder existed at start), an append to a folder that is gone fails with ENOENT and makes nothing', async () => {
+    // Given a store in a folder that has been removed (a run folder deleted while serving)
+    const folder = path.join(dir, 'gone');
+    const file = path.join(folder, 'corrections.jsonl');
+    await appendCorrection(file, record(1, 2));
+    await rm(folder, { recursive: true });
+    // When a correction is appended without creating folders
+    const failed = await appendCorrection(file, record(3, 4), { createFolders: false }).then(
+      () => 'appended',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
+    // Then it fails with ENOENT and the folder is not made again
+    expect(failed).toBe('ENOENT');
+    await expect(stat(folder)).rejects.toMatchObject({ code: 'ENOENT' });
+    // (by default missing folders are made, as for a new --corrections path)
+    await appendCorrection(file, record(5, 6));
+    expect((await readCorrections(file)).records.map((r) => r.label)).toEqual([5]);
   });
 
   test('a torn last line is skipped with a warning; the next append ends it first, so the new record is whole', async () => {

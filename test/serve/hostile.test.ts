@@ -307,6 +307,10 @@ describe("every error in our {error, hint} shape, Fastify's and Node's own inclu
     ['a malformed request line', 'HELLO THERE\r\n\r\n', 400, /could not be parsed as HTTP/],
     ['headers too large (431)', `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, /headers are too large/],
     ['an unsupported content type (415)', 'POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi', 415, /unsupported content type/],
+    ['an HTTP/1.1 request without Host (Node answered a bare 400)', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, /^the request has no Host header \(HTTP\/1\.1 requires one\)$/],
+    ['a POST with no body and no Content-Type (was a 415 "has a body")', 'POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 400, /^the request has no body$/],
+    ['a correction with no body and no Content-Type', 'POST /v1/corrections HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 400, /^the request has no body$/],
+    ['a body without a Content-Type (415)', 'POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi', 415, /^the request has a body but no Content-Type$/],
   ])('%s', async (_name, bytes, status, message) => {
     const server = started[0] ?? (await serve());
     expectShape(parseRaw(await raw(server, bytes)), status, message);

@@ -3,6 +3,7 @@
  * way to get them wrong) and PNG/JPEG files of any size (inverted, cropped, scaled to a
  * 20-px box, centred by mass), and refusing corrupt or oversized files before decoding.
  */
+import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { describe, expect, test } from 'vitest';
 import { BOX, InputError, PIXELS, SIDE, centreLikeMnist, decodeImage, imageFileToDigit, readPixelArray, resizeGrey, sniffFormat, toInkGrey } from '../../src/serve/image-input.js';
@@ -37,6 +38,43 @@ function centreOfMass(image: Float32Array): { x: number; y: number } {
     y += v * (Math.floor(i / SIDE) + 0.5);
   }
   return { x: x / mass, y: y / mass };
+}
+
+/** A PNG's chunks, as [type, data]. */
+type Chunk = [string, Buffer];
+function chunksOf(png: Buffer): Chunk[] {
+  const chunks: Chunk[] = [];
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    chunks.push([png.toString('latin1', at + 4, at + 8), png.subarray(at + 8, at + 8 + length)]);
+    at += 12 + length;
+  }
+  return chunks;
+}
+/** A PNG made of these chunks, each with its right CRC (so only what the test changed is wrong). */
+function pngFrom(chunks: Chunk[]): Buffer {
+  const parts: Buffer[] = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])];
+  for (const [type, data] of chunks) {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0);
+    parts.push(head, data, crc);
+  }
+  return Buffer.concat(parts);
+}
+/** A valid 20×20 RGBA PNG with a stroke, its IHDR field at `offset` (8 depth, 9 colour type, 10 compression, 11 filter, 12 interlace) set to `value`. */
+function withIhdr(offset: number, value: number): Buffer {
+  const chunks = chunksOf(pngOf(20, 20, (x) => (x > 8 && x < 12 ? 0 : 255)));
+  const ihdr = Buffer.from(chunks[0]![1]);
+  ihdr[offset] = value;
+  return pngFrom([['IHDR', ihdr], ...chunks.slice(1)]);
+}
+/** A valid 20×20 PNG whose IDAT chunks are replaced by `idat` (none when null). */
+function withIdat(idat: Buffer | null): Buffer {
+  const chunks = chunksOf(pngOf(20, 20, (x) => (x > 8 && x < 12 ? 0 : 255)));
+  return pngFrom([chunks[0]!, ...(idat ? [['IDAT', idat] as Chunk] : []), ['IEND', Buffer.alloc(0)]]);
 }
 
 function inputError(fn: () => unknown): InputError {
@@ -155,6 +193,64 @@ describe('files the MNIST way', () => {
     const error = inputError(() => imageFileToDigit(bytes));
     expect(error.status).toBe(status);
     expect(error.message).toMatch(message);
+  });
+
+  // The rows of the 20×20 RGBA test image: 20 × (1 filter byte + 80 bytes).
+  const ROWS = 20 * 81;
+  test.each([
+    ['a bad CRC', (() => { const png = Buffer.from(pngOf(20, 20, (x) => (x > 8 ? 0 : 255))); png[29] ^= 0xff; return png; })(), /could not be decoded: the CRC of its IHDR chunk at byte 8 does not match its contents \(the file is damaged\)$/],
+    ['a bad CRC of the image data', (() => { const png = Buffer.from(pngOf(20, 20, (x) => (x > 8 ? 0 : 255))); png[png.length - 13] ^= 0x01; return png; })(), /the CRC of its IDAT chunk at byte 33 does not match/],
+    ['colour type 5', withIhdr(9, 5), /colour type 5 is not a PNG colour type \(0, 2, 3, 4 or 6\)$/],
+    ['bit depth 7', withIhdr(8, 7), /bit depth 7 is not allowed with colour type 6 \(allowed: 8, 16\)$/],
+    ['bit depth 4 in RGBA', withIhdr(8, 4), /bit depth 4 is not allowed with colour type 6/],
+    ['compression method 1', withIhdr(10, 1), /compression method 1 is not a PNG compression method/],
+    ['filter method 1', withIhdr(11, 1), /filter method 1 is not a PNG filter method/],
+    ['interlace method 2', withIhdr(12, 2), /interlace method 2 is not a PNG interlace method \(0 or 1\)$/],
+    ['no IDAT at all', withIdat(null), /it has no image data \(no IDAT chunk before IEND\)$/],
+    ['too much image data', withIdat(deflateSync(Buffer.alloc(ROWS + 81))), new RegExp(`inflates to more than the ${ROWS} bytes its 20×20 pixels take$`)],
+    ['too little image data', withIdat(deflateSync(Buffer.alloc(50))), new RegExp(`inflates to 50 bytes; its 20×20 pixels take ${ROWS}$`)],
+    ['image data that is not zlib', withIdat(Buffer.from('not zlib data at all')), /its image data \(IDAT\) is not valid zlib data \(incorrect header check\)$/],
+    ['a row filter type 9', withIdat(deflateSync(Buffer.alloc(ROWS, 9))), /a row of its image data has filter type 9 \(PNG has 0–4\)$/],
+    ['a palette image without PLTE', (() => { const chunks = chunksOf(withIhdr(9, 3)); return pngFrom([chunks[0]!, ['IDAT', deflateSync(Buffer.alloc(20 * 21))], ['IEND', Buffer.alloc(0)]]); })(), /palette image \(colour type 3\) without a PLTE chunk/],
+    ['no IEND', (() => { const png = pngOf(20, 20, (x) => (x > 8 ? 0 : 255)); return png.subarray(0, png.length - 12); })(), /the PNG ends before its IEND chunk \(truncated\)$/],
+  ])('a PNG with %s is a 400 naming the problem', (_name, bytes, message) => {
+    // Given a PNG with one thing wrong (every other CRC right), When it is decoded
+    const error = inputError(() => imageFileToDigit(bytes));
+    // Then the 400 says what is wrong, not what pngjs's reader tripped over afterwards
+    expect(error.status).toBe(400);
+    expect(error.message).toMatch(message);
+    expect(error.hint).toBeTruthy();
+  });
+
+  test('bytes after IEND are ignored, as browsers ignore them', () => {
+    // Given a valid PNG with trailing bytes
+    const png = Buffer.concat([pngOf(40, 40, sevenOnPaper(40, 40)), Buffer.from('trailing junk')]);
+    // When it is decoded, Then it reads as the same PNG without them
+    expect(Array.from(imageFileToDigit(png))).toEqual(Array.from(imageFileToDigit(pngOf(40, 40, sevenOnPaper(40, 40)))));
+  });
+
+  test('a JPEG that makes jpeg-js throw a TypeError is a 400 "not a valid JPEG", not the decoder\'s internals', () => {
+    // Given a small JPEG of a bar with one byte of its Huffman tables zeroed (jpeg-js then
+    // throws "Cannot set properties of undefined (setting 'huffmanTableDC')")
+    const rgba = Buffer.alloc(16 * 16 * 4);
+    for (let i = 0; i < 256; i++) rgba.fill(i % 16 > 5 && i % 16 < 10 ? 0 : 255, 4 * i, 4 * i + 3), (rgba[4 * i + 3] = 255);
+    const bytes = Buffer.from(jpeg.encode({ data: rgba, width: 16, height: 16 }, 90).data);
+    bytes[164] = 0;
+    expect(() => jpeg.decode(bytes, { useTArray: true })).toThrow(TypeError);
+    // When it is decoded
+    const error = inputError(() => imageFileToDigit(bytes, 'file "x.jpg"'));
+    // Then the 400 says it is not a valid JPEG, without the decoder's own words
+    expect(error.status).toBe(400);
+    expect(error.message).toBe('file "x.jpg" could not be decoded: not a valid JPEG: its data is inconsistent (the decoder could not follow it)');
+  });
+
+  test('a JPEG cut short is called truncated', () => {
+    // Given the first 400 bytes of a 120×120 JPEG
+    const rgba = Buffer.alloc(120 * 120 * 4, 255);
+    for (let i = 0; i < 120 * 120; i++) if (i % 120 > 50 && i % 120 < 70) rgba.fill(0, 4 * i, 4 * i + 3);
+    const bytes = jpeg.encode({ data: rgba, width: 120, height: 120 }, 90).data.subarray(0, 400);
+    // When it is decoded, Then the 400 says so
+    expect(inputError(() => imageFileToDigit(bytes)).message).toMatch(/could not be decoded: the JPEG ends before its end-of-image marker \(truncated\)$/);
   });
 
   test('a PNG claiming 100 000 × 100 000 pixels is refused from its header, before decoding', () => {

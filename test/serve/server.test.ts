@@ -170,6 +170,32 @@ describe('predictions', () => {
     expect([twice.status, (twice.body as { error: string }).error]).toEqual([400, 'members is given both in the query and in the body']);
   });
 
+  test('form fields repeat as query keys do: tta twice is a 400, members twice a union; a field cut at 4096 bytes is a 413 naming it', async () => {
+    // Given a drawing, and forms holding it with repeated or over-long fields
+    const png = pngOf(60, 60, sevenOnPaper(60, 60));
+    const formOf = (fields: Array<[string, string]>) => {
+      const form = new FormData();
+      form.append('file', new Blob([png], { type: 'image/png' }), 'seven.png');
+      for (const [name, value] of fields) form.append(name, value);
+      return form;
+    };
+    // When tta is given twice, in the form or in the query, Then it is a 400 saying so (the last one was taken)
+    const ttaForm = await post('/v1/predict', formOf([['tta', 'true'], ['tta', 'false']]));
+    expect([ttaForm.status, (ttaForm.body as { error: string }).error]).toEqual([400, 'tta is given 2 times in the form']);
+    const ttaQuery = await post('/v1/predict?tta=true&tta=false', formOf([]));
+    expect([ttaQuery.status, (ttaQuery.body as { error: string }).error]).toEqual([400, 'tta is given 2 times in the query']);
+    // When members is given twice, in the form or in the query, Then both members answer (only the last did)
+    const membersForm = await post('/v1/predict', formOf([['members', 'dense'], ['members', 'conv']]));
+    expect(membersForm.status, JSON.stringify(membersForm.body)).toBe(200);
+    expect([...(membersForm.body as PredictBody).members].sort()).toEqual(['conv', 'dense']);
+    const membersQuery = await post('/v1/predict?members=dense&members=conv', formOf([]));
+    expect([...(membersQuery.body as PredictBody).members].sort()).toEqual(['conv', 'dense']);
+    // When a field is longer than busboy's 4096-byte field size, Then it is a 413 naming it (it was cut and used)
+    const long = await post('/v1/predict', formOf([['members', `dense${','.repeat(5000)}`]]));
+    expect(long.status).toBe(413);
+    expect(long.body).toEqual({ error: 'form field members is longer than 4096 bytes', hint: expect.any(String) });
+  });
+
   test('a PNG (raw body), a JPEG and two multipart files are centred like MNIST and predicted like that digit', async () => {
     // Given a large dark-on-light drawing as PNG and JPEG
     const draw = sevenOnPaper(240, 320);
@@ -202,6 +228,27 @@ describe('predictions', () => {
     both.set(jpgDigit, PIXELS);
     const wantBoth = await expected(both, 2, { tta: true });
     (multi.body as PredictBody).predictions.forEach((p, i) => expectClose(p.probabilities, wantBoth.ensemble.subarray(i * 10, i * 10 + 10)));
+  });
+
+  test('a damaged PNG or JPEG is a 400 {error, hint} that names what is wrong with it, raw or as a file', async () => {
+    // Given a PNG whose IHDR CRC is wrong, and a JPEG with a zeroed byte in its Huffman tables
+    // (on which jpeg-js throws a TypeError, "Cannot set properties of undefined")
+    const png = Buffer.from(pngOf(40, 40, sevenOnPaper(40, 40)));
+    png[29] ^= 0xff;
+    const rgba = Buffer.alloc(16 * 16 * 4);
+    for (let i = 0; i < 256; i++) rgba.fill(i % 16 > 5 && i % 16 < 10 ? 0 : 255, 4 * i, 4 * i + 3), (rgba[4 * i + 3] = 255);
+    const jpg = Buffer.from(jpeg.encode({ data: rgba, width: 16, height: 16 }, 90).data);
+    jpg[164] = 0;
+    // When they are posted as the body and as a multipart file
+    const rawPng = await post('/v1/predict', png, 'image/png');
+    const form = new FormData();
+    form.append('file', new Blob([jpg], { type: 'image/jpeg' }), 'bar.jpg');
+    const multiJpeg = await post('/v1/predict', form);
+    // Then each is a 400 whose error says what is wrong (not "unrecognised content at end of stream", not a JS error)
+    expect(rawPng.status).toBe(400);
+    expect(rawPng.body).toEqual({ error: 'the uploaded image could not be decoded: the CRC of its IHDR chunk at byte 8 does not match its contents (the file is damaged)', hint: expect.any(String) });
+    expect(multiJpeg.status).toBe(400);
+    expect(multiJpeg.body).toEqual({ error: 'file "bar.jpg" could not be decoded: not a valid JPEG: its data is inconsistent (the decoder could not follow it)', hint: expect.any(String) });
   });
 
   test('20 requests fired at once are merged into batches larger than 1 (batch-size metric and timings)', async () => {
@@ -426,6 +473,18 @@ describe('the other routes', () => {
     expect(first!.image).toEqual(image);
     expect(second).toMatchObject({ label: 1, predicted: null });
     expect(second!.image).toEqual(image);
+  });
+
+  test('POST /v1/corrections refuses a query key, as /v1/predict does, and saves nothing', async () => {
+    // Given the store as it is
+    const file = path.join(runDir, 'corrections.jsonl');
+    const before = await readFile(file, 'utf8').catch(() => '');
+    // When a correction comes with a query key it does not take
+    const refused = await post('/v1/corrections?x=1', JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }), 'application/json');
+    // Then it is a 400 naming the key, and the store is unchanged
+    expect(refused.status).toBe(400);
+    expect(refused.body).toEqual({ error: 'unknown query option "x"', hint: expect.stringMatching(/takes no query options/) });
+    expect(await readFile(file, 'utf8').catch(() => '')).toBe(before);
   });
 });
 

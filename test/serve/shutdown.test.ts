@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,42 @@ function startServe(extra: string[]) {
     });
   return { child, out, exited, listening };
 }
+
+/** Every line of `text` parsed as JSON (a line that is not JSON fails the test, naming it). */
+function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw new Error(`a line on stderr under --json is not JSON: ${line}`);
+      }
+    });
+}
+
+test('under --json every line on stderr is JSON: the request log and the server\'s own reports (a correction it cannot save)', async () => {
+  // Given a server under --json with its request log on, whose corrections store is in a folder of its own
+  const store = path.join(root, 'store');
+  await mkdir(store);
+  const { child, out, exited, listening } = startServe(['--corrections', path.join(store, 'corrections.jsonl')]);
+  try {
+    const url = await listening();
+    // When that folder is removed and a correction comes
+    await rm(store, { recursive: true });
+    const response = await fetch(`${url}/v1/corrections`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }) });
+    expect(response.status).toBe(500);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Then stderr holds JSON lines only: pino's, and the server's report of what it could not do
+    const lines = jsonLines(out.stderr);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'incoming request' }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 50, name: 'digits serve', msg: expect.stringMatching(/^cannot append to .*corrections\.jsonl: its folder .*store no longer exists$/) }));
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}, 90_000);
 
 test('SIGTERM during an in-flight request: it is answered, then the process exits 0', async () => {
   const { child, out, exited, listening } = startServe(['--batch-window-ms', '1000']);
@@ -107,7 +143,9 @@ test('SIGTERM with a request that outlasts --grace-period: it is cut, named in t
     // When SIGTERM arrives, Then after the 1 s grace period the upload is cut and named, and the exit code says so
     child.kill('SIGTERM');
     expect(await exited).toBe(1);
-    expect(out.stderr).toMatch(/cut POST \/v1\/predict after [\d.]+ s: the 1 s grace period ended/);
+    // (under --json as a JSON log line, as every line on stderr is)
+    const lines = jsonLines(out.stderr);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 40, name: 'digits serve', msg: expect.stringMatching(/^cut POST \/v1\/predict after [\d.]+ s: the 1 s grace period ended/) }));
     expect(out.stdout).toMatch(/"type":"result","stopped":"SIGTERM","finished":0,"cut":1/);
   } finally {
     stalled.destroy();
