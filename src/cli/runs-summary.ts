@@ -1,15 +1,14 @@
 /** The plain-text tables of `digits runs` and `digits runs compare`. */
 import path from 'node:path';
+import { renderTable } from './table.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 import type { RunComparison, RunState, RunSummary } from '../services/runs.js';
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
 
-/** Left-aligned text columns, two spaces apart. */
+/** Text columns two spaces apart that fit the terminal (renderTable: wrapped there, never when piped). */
 function table(columns: string[], rows: string[][]): string {
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(columns), ...rows.map(line)].join('\n');
+  return renderTable(columns, rows, { align: columns.map(() => 'left') });
 }
 
 function cvCell(run: RunSummary): string {

@@ -16,7 +16,8 @@ export function submissionRows(entries: ListedSubmission[]): string[][] {
     e.createdAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
     e.file,
     path.basename(e.run),
-    e.members.map((m) => m.name).join(' '),
+    // how many; the names are in --json (a dozen names made the column the table's widest)
+    String(e.members.length),
     e.voting,
     String(e.tta),
     pct(e.validation?.accuracy),
