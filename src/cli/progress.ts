@@ -2,6 +2,12 @@
  * Progress of long jobs on stderr (stdout keeps the results): on a terminal a cli-progress
  * bar with its ETA, one bar per task (reading train.csv, predicting the test rows, …); in
  * pipes and CI the plain lines of data/progress.ts (every tenth of the way). Quiet under --json.
+ *
+ * A bar hides the cursor and turns the terminal's auto-wrap off while it is shown, so a
+ * signal (Ctrl-C) or an exit then stops it first: the bar stays where it was, its line ended,
+ * the cursor and wrapping back. cli-progress's own `gracefulExit` stops the bar on SIGINT but
+ * then the process goes on (its listener replaces Node's default), so ours re-raises the
+ * signal when no other listener (the command's exitOnInterrupt, a run lock's) will end it.
  */
 import cliProgress from 'cli-progress';
 import { createProgressPrinter, type ProgressPrinter, type ProgressUpdate } from '../data/progress.js';
@@ -24,9 +30,35 @@ export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
   const minTotal = options.minTotal ?? 0;
   let bar: cliProgress.SingleBar | null = null;
   let task = '';
-  const stop = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupt();
+    // The other listeners of this signal still run (emit calls a copy of the list): they end
+    // the process. With none, it ends by the signal as Node's default would.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const watch = (on: boolean) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.removeListener(signal, onSignal);
+      // First in line, so the bar's line is ended before anyone prints the last word.
+      if (on) process.prependListener(signal, onSignal);
+    }
+    process.removeListener('exit', interrupt);
+    if (on) process.on('exit', interrupt);
+  };
+  /** The bar stopped where it is (cursor and wrapping back, its line ended). */
+  function interrupt(): void {
+    watch(false);
     bar?.stop();
     bar = null;
+  }
+  /** The bar stopped and its line cleared: the job is done or goes on to another task. */
+  const stop = () => {
+    watch(false);
+    if (!bar) return;
+    bar.stop();
+    bar = null;
+    // up to the bar's line (stop() ended it) and clear it
+    stream.write('\u001B[1A\u001B[2K');
   };
   return {
     update(progress: ProgressUpdate) {
@@ -41,13 +73,15 @@ export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
             stream,
             format: '{task} {bar} {percentage}% | ETA {eta_formatted} | {value}/{total} {unit}{detail}',
             hideCursor: true,
-            clearOnComplete: true,
+            clearOnComplete: false,
             etaBuffer: 20,
             fps: 10,
             formatValue: (value, _options, type) => (type === 'value' || type === 'total' ? (scale === 1 ? String(value) : value.toFixed(1)) : String(value)),
           },
           cliProgress.Presets.shades_classic,
         );
+        // Watching before the first drawing: a signal that comes as it appears finds the listener.
+        watch(true);
         bar.start(progress.total / scale, 0, payload);
       }
       bar.update(progress.done / scale, payload);
