@@ -1,6 +1,7 @@
 import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
 import { closestName } from './closest-name.js';
+import { followNoColor } from './color.js';
 import { releaseHeldLocksSync } from '../runs/lock.js';
 
 /** A command's result as its --json line: `type` first for readers, and last so that a result's own field cannot hide it. */
@@ -28,6 +29,12 @@ export interface JsonError {
  */
 export abstract class DigitsCommand extends Command {
   static override enableJsonFlag = true;
+
+  override async init(): Promise<void> {
+    // Before run() loads Ink (and its chalk, which decides its colour level as it loads).
+    followNoColor();
+    await super.init();
+  }
 
   /** True when results should be plain lines or JSON, not an interactive Ink view. */
   protected get plainOutput(): boolean {
