@@ -2,6 +2,7 @@ import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
 import { closestName } from './closest-name.js';
 import { followNoColor } from './color.js';
+import { liveTerminal } from './terminal.js';
 import { releaseHeldLocksSync } from '../runs/lock.js';
 
 /** A command's result as its --json line: `type` first for readers, and last so that a result's own field cannot hide it. */
@@ -20,7 +21,7 @@ export interface JsonError {
 /**
  * Base of every command: one place that prints errors (UserError: what/where/hint,
  * exit code ≠ 0; anything else: a bug with its stack) and knows whether output is
- * for a person (TTY) or a machine (--json, CI=true, pipes).
+ * for a person (TTY) or a machine (--json, CI, TERM=dumb, pipes).
  *
  * The JSON contract (oclif's `enableJsonFlag`): under --json stdout is NDJSON, one object
  * per line, each with a `type`. Long jobs stream their events (`type` = the event) and end
@@ -36,9 +37,9 @@ export abstract class DigitsCommand extends Command {
     await super.init();
   }
 
-  /** True when results should be plain lines or JSON, not an interactive Ink view. */
+  /** True when results should be plain lines or JSON, not an interactive Ink view (pipes, CI as Ink sees it, TERM=dumb, --json). */
   protected get plainOutput(): boolean {
-    return !process.stderr.isTTY || process.env.CI === 'true' || this.jsonEnabled();
+    return !liveTerminal(process.stderr) || this.jsonEnabled();
   }
 
   /** The command's result: the last line under --json (`type: "result"`). */

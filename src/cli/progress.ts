@@ -10,11 +10,12 @@
  * signal when no other listener (the command's exitOnInterrupt, a run lock's) will end it.
  */
 import cliProgress from 'cli-progress';
+import { liveTerminal } from './terminal.js';
 import { createProgressPrinter, type ProgressPrinter, type ProgressUpdate } from '../data/progress.js';
 
 export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
-  /** draw bars (default: the stream is a terminal and CI is not set) */
+  /** draw bars (default: the stream is a terminal, not in CI and not TERM=dumb: cli/terminal.ts) */
   interactive?: boolean;
   /** stay quiet for jobs smaller than this, in their unit */
   minTotal?: number;
@@ -25,7 +26,7 @@ export interface ProgressOptions {
 export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
   const stream = options.stream ?? process.stderr;
   if (options.quiet) return { update: () => {}, finish: () => {} };
-  const interactive = options.interactive ?? (Boolean(stream.isTTY) && process.env.CI !== 'true');
+  const interactive = options.interactive ?? liveTerminal(stream);
   if (!interactive) return createProgressPrinter({ stream, interactive: false, minTotal: options.minTotal });
   const minTotal = options.minTotal ?? 0;
   let bar: cliProgress.SingleBar | null = null;

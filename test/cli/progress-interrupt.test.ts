@@ -10,6 +10,7 @@ import { expect, test } from 'vitest';
 import { repoRoot } from '../helpers/run-command.js';
 import { count, runInPty } from './pty.js';
 
+const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'CI' && k !== 'CONTINUOUS_INTEGRATION'));
 const progress = pathToFileURL(path.join(repoRoot, 'dist/cli/progress.js')).href;
 
 /** A node process that shows a bar at 10% and then does `then`. */
@@ -33,7 +34,7 @@ test.each([
 ])('a bar interrupted by $how: cursor shown, wrap on, its line ended, and the process ends the same way', { timeout: 60_000 }, async ({ then, signal, died, code }) => {
   // Given a bar drawn on a terminal
   // When the process gets the signal once the bar is on screen (or exits while it is)
-  const run = await runInPty([process.execPath, '--input-type=module', '-e', script(then)], { signalAfter: signal ? 'predicting test rows' : undefined, signal, env: { ...process.env, CI: '', TERM: 'xterm-256color' } });
+  const run = await runInPty([process.execPath, '--input-type=module', '-e', script(then)], { signalAfter: signal ? 'predicting test rows' : undefined, signal, env: { ...clean, TERM: 'xterm-256color' } });
   // Then it ended as it would have without a bar
   expect(run.signal, run.output).toBe(died);
   expect(run.code, run.output).toBe(code);
