@@ -69,15 +69,18 @@ export abstract class DigitsCommand extends Command {
 
   /**
    * Ctrl-C (SIGINT) or SIGTERM during a long job: what was saved stays (members save every
-   * epoch, a search every trial, files are written atomically), and the job says so as its
-   * last word, with how to continue (`hint()`, asked at the signal, so it can look at what
-   * exists by then): the error line under --json, `error: … hint: …` on stderr otherwise.
+   * epoch, a search every trial, files are written atomically), and the job's last word is
+   * `interrupted (<signal>)` with a hint that says what is kept and how to continue (`hint()`,
+   * asked at the signal, so it can look at what exists by then): the error line under --json,
+   * `error: … hint: …` on stderr otherwise.
    * The process then dies by the signal, so a shell reports 130 or 143.
    */
   protected exitOnInterrupt(hint: () => string, before?: () => void): void {
     const stop = (signal: NodeJS.Signals) => {
       before?.();
-      const error = new UserError(`interrupted (${signal}); the work saved so far is kept`, { hint: hint(), exitCode: signal === 'SIGINT' ? 130 : 143 });
+      // What is kept is the hint's to say: a job stopped before it saved anything keeps nothing
+      // ("interrupted (SIGINT); the work saved so far is kept" once stood above run's "nothing is kept").
+      const error = new UserError(`interrupted (${signal})`, { hint: hint(), exitCode: signal === 'SIGINT' ? 130 : 143 });
       if (this.jsonEnabled()) this.logJson(this.toErrorJson(error));
       else process.stderr.write(`\n${formatUserError(error)}\n`);
       // Dying by the signal itself (the default action, re-raised) rather than process.exit():
