@@ -72,7 +72,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
         bar = new cliProgress.SingleBar(
           {
             stream,
-            format: '{task} {bar} {percentage}% | ETA {eta_formatted} | {value}/{total} {unit}{detail}',
+            format: fitToTerminal,
             hideCursor: true,
             clearOnComplete: false,
             etaBuffer: 20,
@@ -91,6 +91,33 @@ export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
     finish: stop,
   };
 }
+
+/** What follows the bar: always shown whole. */
+const TAIL = '{percentage}% | ETA {eta_formatted} | {value}/{total} {unit}{detail}';
+const BAR_MAX = 40;
+const BAR_MIN = 10;
+const ETA_SLACK = 3;
+
+/**
+ * `{task} {bar} {percentage}% | ETA … | {value}/{total} {unit}` in the terminal's width (read
+ * at every drawing, so a resized terminal is followed), one column spare: with auto-wrap off a
+ * longer line was cut at the edge ("… 44% | ETs"). The bar narrows to fit (at most 40 columns);
+ * below 10 it is left out, and then the task's name is shortened ("…") if it still does not fit.
+ */
+const fitToTerminal: cliProgress.GenericFormatter = (options, params, payload: { task: string }) => {
+  const width = (text: string) => [...text].length;
+  const room = params.maxWidth - 1;
+  const tail = cliProgress.Format.Formatter({ ...options, format: TAIL }, params, payload);
+  // The bar's size (and the task's, shortened) from the widest the figures get (at the end,
+  // an ETA a few columns longer), so that they do not jump as the figures grow.
+  const widest = width(cliProgress.Format.Formatter({ ...options, format: TAIL }, { ...params, value: params.total, progress: 1 }, payload)) + ETA_SLACK;
+  let task = payload.task;
+  const barSize = Math.min(BAR_MAX, room - width(task) - Math.max(width(tail), widest) - 2);
+  if (barSize >= BAR_MIN) return `${task} ${cliProgress.Format.BarFormat(params.progress, { ...options, barsize: barSize })} ${tail}`;
+  const taskRoom = room - Math.max(width(tail), widest) - 1;
+  if (width(task) > taskRoom) task = taskRoom > 1 ? `${[...task].slice(0, taskRoom - 1).join('')}…` : '';
+  return task ? `${task} ${tail}` : tail;
+};
 
 /** A `(task, done, total)` row counter for services' `onRows`, drawn as bars. */
 export function rowProgress(printer: ProgressPrinter): (task: string, done: number, total: number) => void {
