@@ -148,6 +148,10 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
   if (definition?.env && !typed && process.env[definition.env] !== undefined) {
     return new UserError(`${message} (from the environment: ${definition.env}=${process.env[definition.env]})`, { where, hint: `Fix or unset ${definition.env}, or give --${where!.flag} on the command line.`, exitCode: error.oclif?.exit ?? 2 });
   }
+  // A required flag left out that the environment could give: say both ways.
+  if (definition?.env && /^Missing required flag/i.test(message)) {
+    return new UserError(message, { where, hint: `Give --${where!.flag}, or set ${definition.env}. \`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+  }
   // A value outside a flag's options ("Expected --recipe=mnistc-fgo to be one of: a, b"): the closest option.
   const options = /^Expected --[\w-]+=(.*) to be one of: (.*?)(?:;|$)/.exec(message);
   const closest = options ? closestName(options[1]!, options[2]!.split(', ')) : undefined;
@@ -174,6 +178,7 @@ export function parseErrorMessage(text: string): string {
 function parseErrorFlag(text: string): ErrorLocation | undefined {
   // A missing argument names no flag, though oclif's text goes on to list the usage's flags.
   if (/^missing \d+ required arg/i.test(text)) return undefined;
-  const flag = /--([a-z][\w-]*)/i.exec(text)?.[1];
+  // oclif names a missing required flag without its dashes: "Missing required flag preset".
+  const flag = /^Missing required flag:?\s+(?:--)?([a-z][\w-]*)/i.exec(text)?.[1] ?? /--([a-z][\w-]*)/i.exec(text)?.[1];
   return flag ? { flag } : undefined;
 }
