@@ -1,6 +1,8 @@
 import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
 import { closestName } from './closest-name.js';
+import { followNoColor } from './color.js';
+import { liveTerminal } from './terminal.js';
 import { releaseHeldLocksSync } from '../runs/lock.js';
 
 /** A command's result as its --json line: `type` first for readers, and last so that a result's own field cannot hide it. */
@@ -19,7 +21,7 @@ export interface JsonError {
 /**
  * Base of every command: one place that prints errors (UserError: what/where/hint,
  * exit code ≠ 0; anything else: a bug with its stack) and knows whether output is
- * for a person (TTY) or a machine (--json, CI=true, pipes).
+ * for a person (TTY) or a machine (--json, CI, TERM=dumb, pipes).
  *
  * The JSON contract (oclif's `enableJsonFlag`): under --json stdout is NDJSON, one object
  * per line, each with a `type`. Long jobs stream their events (`type` = the event) and end
@@ -29,9 +31,15 @@ export interface JsonError {
 export abstract class DigitsCommand extends Command {
   static override enableJsonFlag = true;
 
-  /** True when results should be plain lines or JSON, not an interactive Ink view. */
+  override async init(): Promise<void> {
+    // Before run() loads Ink (and its chalk, which decides its colour level as it loads).
+    followNoColor();
+    await super.init();
+  }
+
+  /** True when results should be plain lines or JSON, not an interactive Ink view (pipes, CI as Ink sees it, TERM=dumb, --json). */
   protected get plainOutput(): boolean {
-    return !process.stderr.isTTY || process.env.CI === 'true' || this.jsonEnabled();
+    return !liveTerminal(process.stderr) || this.jsonEnabled();
   }
 
   /** The command's result: the last line under --json (`type: "result"`). */
@@ -61,15 +69,18 @@ export abstract class DigitsCommand extends Command {
 
   /**
    * Ctrl-C (SIGINT) or SIGTERM during a long job: what was saved stays (members save every
-   * epoch, a search every trial, files are written atomically), and the job says so as its
-   * last word, with how to continue (`hint()`, asked at the signal, so it can look at what
-   * exists by then): the error line under --json, `error: … hint: …` on stderr otherwise.
+   * epoch, a search every trial, files are written atomically), and the job's last word is
+   * `interrupted (<signal>)` with a hint that says what is kept and how to continue (`hint()`,
+   * asked at the signal, so it can look at what exists by then): the error line under --json,
+   * `error: … hint: …` on stderr otherwise.
    * The process then dies by the signal, so a shell reports 130 or 143.
    */
   protected exitOnInterrupt(hint: () => string, before?: () => void): void {
     const stop = (signal: NodeJS.Signals) => {
       before?.();
-      const error = new UserError(`interrupted (${signal}); the work saved so far is kept`, { hint: hint(), exitCode: signal === 'SIGINT' ? 130 : 143 });
+      // What is kept is the hint's to say: a job stopped before it saved anything keeps nothing
+      // ("interrupted (SIGINT); the work saved so far is kept" once stood above run's "nothing is kept").
+      const error = new UserError(`interrupted (${signal})`, { hint: hint(), exitCode: signal === 'SIGINT' ? 130 : 143 });
       if (this.jsonEnabled()) this.logJson(this.toErrorJson(error));
       else process.stderr.write(`\n${formatUserError(error)}\n`);
       // Dying by the signal itself (the default action, re-raised) rather than process.exit():
@@ -137,6 +148,10 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
   if (definition?.env && !typed && process.env[definition.env] !== undefined) {
     return new UserError(`${message} (from the environment: ${definition.env}=${process.env[definition.env]})`, { where, hint: `Fix or unset ${definition.env}, or give --${where!.flag} on the command line.`, exitCode: error.oclif?.exit ?? 2 });
   }
+  // A required flag left out that the environment could give: say both ways.
+  if (definition?.env && /^Missing required flag/i.test(message)) {
+    return new UserError(message, { where, hint: `Give --${where!.flag}, or set ${definition.env}. \`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+  }
   // A value outside a flag's options ("Expected --recipe=mnistc-fgo to be one of: a, b"): the closest option.
   const options = /^Expected --[\w-]+=(.*) to be one of: (.*?)(?:;|$)/.exec(message);
   const closest = options ? closestName(options[1]!, options[2]!.split(', ')) : undefined;
@@ -163,6 +178,7 @@ export function parseErrorMessage(text: string): string {
 function parseErrorFlag(text: string): ErrorLocation | undefined {
   // A missing argument names no flag, though oclif's text goes on to list the usage's flags.
   if (/^missing \d+ required arg/i.test(text)) return undefined;
-  const flag = /--([a-z][\w-]*)/i.exec(text)?.[1];
+  // oclif names a missing required flag without its dashes: "Missing required flag preset".
+  const flag = /^Missing required flag:?\s+(?:--)?([a-z][\w-]*)/i.exec(text)?.[1] ?? /--([a-z][\w-]*)/i.exec(text)?.[1];
   return flag ? { flag } : undefined;
 }

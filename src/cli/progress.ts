@@ -2,13 +2,20 @@
  * Progress of long jobs on stderr (stdout keeps the results): on a terminal a cli-progress
  * bar with its ETA, one bar per task (reading train.csv, predicting the test rows, …); in
  * pipes and CI the plain lines of data/progress.ts (every tenth of the way). Quiet under --json.
+ *
+ * A bar hides the cursor and turns the terminal's auto-wrap off while it is shown, so a
+ * signal (Ctrl-C) or an exit then stops it first: the bar stays where it was, its line ended,
+ * the cursor and wrapping back. cli-progress's own `gracefulExit` stops the bar on SIGINT but
+ * then the process goes on (its listener replaces Node's default), so ours re-raises the
+ * signal when no other listener (the command's exitOnInterrupt, a run lock's) will end it.
  */
 import cliProgress from 'cli-progress';
+import { liveTerminal } from './terminal.js';
 import { createProgressPrinter, type ProgressPrinter, type ProgressUpdate } from '../data/progress.js';
 
 export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
-  /** draw bars (default: the stream is a terminal and CI is not set) */
+  /** draw bars (default: the stream is a terminal, not in CI and not TERM=dumb: cli/terminal.ts) */
   interactive?: boolean;
   /** stay quiet for jobs smaller than this, in their unit */
   minTotal?: number;
@@ -19,14 +26,40 @@ export interface ProgressOptions {
 export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
   const stream = options.stream ?? process.stderr;
   if (options.quiet) return { update: () => {}, finish: () => {} };
-  const interactive = options.interactive ?? (Boolean(stream.isTTY) && process.env.CI !== 'true');
+  const interactive = options.interactive ?? liveTerminal(stream);
   if (!interactive) return createProgressPrinter({ stream, interactive: false, minTotal: options.minTotal });
   const minTotal = options.minTotal ?? 0;
   let bar: cliProgress.SingleBar | null = null;
   let task = '';
-  const stop = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupt();
+    // The other listeners of this signal still run (emit calls a copy of the list): they end
+    // the process. With none, it ends by the signal as Node's default would.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const watch = (on: boolean) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.removeListener(signal, onSignal);
+      // First in line, so the bar's line is ended before anyone prints the last word.
+      if (on) process.prependListener(signal, onSignal);
+    }
+    process.removeListener('exit', interrupt);
+    if (on) process.on('exit', interrupt);
+  };
+  /** The bar stopped where it is (cursor and wrapping back, its line ended). */
+  function interrupt(): void {
+    watch(false);
     bar?.stop();
     bar = null;
+  }
+  /** The bar stopped and its line cleared: the job is done or goes on to another task. */
+  const stop = () => {
+    watch(false);
+    if (!bar) return;
+    bar.stop();
+    bar = null;
+    // up to the bar's line (stop() ended it) and clear it
+    stream.write('\u001B[1A\u001B[2K');
   };
   return {
     update(progress: ProgressUpdate) {
@@ -39,15 +72,17 @@ export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
         bar = new cliProgress.SingleBar(
           {
             stream,
-            format: '{task} {bar} {percentage}% | ETA {eta_formatted} | {value}/{total} {unit}{detail}',
+            format: fitToTerminal,
             hideCursor: true,
-            clearOnComplete: true,
+            clearOnComplete: false,
             etaBuffer: 20,
             fps: 10,
             formatValue: (value, _options, type) => (type === 'value' || type === 'total' ? (scale === 1 ? String(value) : value.toFixed(1)) : String(value)),
           },
           cliProgress.Presets.shades_classic,
         );
+        // Watching before the first drawing: a signal that comes as it appears finds the listener.
+        watch(true);
         bar.start(progress.total / scale, 0, payload);
       }
       bar.update(progress.done / scale, payload);
@@ -56,6 +91,33 @@ export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
     finish: stop,
   };
 }
+
+/** What follows the bar: always shown whole. */
+const TAIL = '{percentage}% | ETA {eta_formatted} | {value}/{total} {unit}{detail}';
+const BAR_MAX = 40;
+const BAR_MIN = 10;
+const ETA_SLACK = 3;
+
+/**
+ * `{task} {bar} {percentage}% | ETA … | {value}/{total} {unit}` in the terminal's width (read
+ * at every drawing, so a resized terminal is followed), one column spare: with auto-wrap off a
+ * longer line was cut at the edge ("… 44% | ETs"). The bar narrows to fit (at most 40 columns);
+ * below 10 it is left out, and then the task's name is shortened ("…") if it still does not fit.
+ */
+const fitToTerminal: cliProgress.GenericFormatter = (options, params, payload: { task: string }) => {
+  const width = (text: string) => [...text].length;
+  const room = params.maxWidth - 1;
+  const tail = cliProgress.Format.Formatter({ ...options, format: TAIL }, params, payload);
+  // The bar's size (and the task's, shortened) from the widest the figures get (at the end,
+  // an ETA a few columns longer), so that they do not jump as the figures grow.
+  const widest = width(cliProgress.Format.Formatter({ ...options, format: TAIL }, { ...params, value: params.total, progress: 1 }, payload)) + ETA_SLACK;
+  let task = payload.task;
+  const barSize = Math.min(BAR_MAX, room - width(task) - Math.max(width(tail), widest) - 2);
+  if (barSize >= BAR_MIN) return `${task} ${cliProgress.Format.BarFormat(params.progress, { ...options, barsize: barSize })} ${tail}`;
+  const taskRoom = room - Math.max(width(tail), widest) - 1;
+  if (width(task) > taskRoom) task = taskRoom > 1 ? `${[...task].slice(0, taskRoom - 1).join('')}…` : '';
+  return task ? `${task} ${tail}` : tail;
+};
 
 /** A `(task, done, total)` row counter for services' `onRows`, drawn as bars. */
 export function rowProgress(printer: ProgressPrinter): (task: string, done: number, total: number) => void {

@@ -13,7 +13,7 @@ import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
 import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
-import { displayPath } from '../data/format.js';
+import { displayPath, shellArg } from '../data/format.js';
 
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -68,7 +68,7 @@ export default class Train extends DigitsCommand {
       if (plan.manifest.status === 'finished' && plan.manifest.members.length >= planned && plan.manifest.members.every((m) => m.ok)) {
         throw new UserError(`run ${path.basename(flags.run)} already finished: all ${plan.manifest.members.length} members are trained`, {
           where: { flag: 'run' },
-          hint: `Evaluate or submit it (digits evaluate --run ${flags.run}), or train a new run without --resume.`,
+          hint: `Evaluate or submit it (digits evaluate --run ${shellArg(flags.run)}), or train a new run without --resume.`,
         });
       }
     } else {
@@ -113,8 +113,8 @@ export default class Train extends DigitsCommand {
           ? 'Training had not started: run the same command again.'
           : flags.queue
             ? // The jobs stay on the queue and the workers go on training them: a local resume would train the same members twice.
-              `The enqueued members go on training on the workers (\`digits queue status --redis ${redactRedisUrl(flags.queue)}\` shows them). Once the queue is idle, \`digits train --resume --run ${displayPath(runDir)} --queue ${redactRedisUrl(flags.queue)}\` collects them and trains what is left; resuming before would train the same members twice.`
-            : `Continue it with \`digits train --resume --run ${displayPath(runDir)}\`: each member restarts from its last saved epoch.`,
+              `The enqueued members go on training on the workers (\`digits queue status --redis ${shellArg(redactRedisUrl(flags.queue))}\` shows them). Once the queue is idle, \`digits train --resume --run ${shellArg(displayPath(runDir))} --queue ${shellArg(redactRedisUrl(flags.queue))}\` collects them and trains what is left; resuming before would train the same members twice.`
+            : `Continue it with \`digits train --resume --run ${shellArg(displayPath(runDir))}\`: each member restarts from its last saved epoch.`,
       () => live?.done(),
     );
     let extra = resumedExtra;

@@ -19,3 +19,14 @@ export function displayPath(path: string, cwd = process.cwd()): string {
 export function plural(count: number, noun: string): string {
   return `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;
 }
+
+/**
+ * One word of a command the user is told to run, as a POSIX shell reads it: as it is when
+ * it holds only characters no shell treats specially (letters, digits, `_-./:,@%+=`),
+ * else in single quotes (a `'` inside as `'\''`), so `digits train --resume --run 'my run'`
+ * can be pasted as it is printed.
+ */
+export function shellArg(word: string): string {
+  if (/^[\p{L}\p{N}_\-./:,@%+=]+$/u.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}

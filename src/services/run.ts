@@ -28,6 +28,7 @@ import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
 import { planResume, trainEnsemble } from './train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
+import { shellArg } from '../data/format.js';
 
 export type Stage = 'competition' | 'import' | 'recipe' | 'train' | 'pseudo-label' | 'evaluate' | 'submit' | 'report';
 
@@ -107,7 +108,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   }
   if (options.data && (await stat(options.data).catch(() => null))?.isFile()) {
     const folder = path.dirname(path.resolve(options.data));
-    throw new UserError(`--data takes the competition's folder, not one of its files (${options.data})`, { where: { flag: 'data' }, hint: `digits run --data ${path.relative(process.cwd(), folder) || '.'} (the folder holding train.csv, test.csv and sample_submission.csv).` });
+    throw new UserError(`--data takes the competition's folder, not one of its files (${options.data})`, { where: { flag: 'data' }, hint: `digits run --data ${shellArg(path.relative(process.cwd(), folder) || '.')} (the folder holding train.csv, test.csv and sample_submission.csv).` });
   }
   let competition = options.data ? path.resolve(options.data) : path.join(options.workDir, 'competitions', DEFAULT_PRACTICE_RECIPE);
   let answers = options.answers ? path.resolve(options.answers) : null;
@@ -222,8 +223,8 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
       throw new UserError(`run ${path.basename(runDir)} already finished: its members are trained and its submission is in ${path.relative(process.cwd(), ledgerDir) || ledgerDir}${reportMissing ? `, but it has no ${RUN_REPORT_FILE} (stopped while writing it)` : ''}`, {
         where: { flag: 'run' },
         hint: reportMissing
-          ? `\`digits report --run ${shown}\` writes its report; \`digits submit --run ${shown}\` writes another submission from it.`
-          : `\`digits submit --run ${shown}\` writes another submission from it; \`digits run\` without --resume starts a new run.`,
+          ? `\`digits report --run ${shellArg(shown)}\` writes its report; \`digits submit --run ${shellArg(shown)}\` writes another submission from it.`
+          : `\`digits submit --run ${shellArg(shown)}\` writes another submission from it; \`digits run\` without --resume starts a new run.`,
       });
     }
     stage('train', `the ${plan.ensemble.name} ensemble in ${runDir} finished training: evaluating and submitting it`);
@@ -400,9 +401,9 @@ async function removeRunDirOnError<T>(runDir: string, work: () => Promise<T>): P
  * being resumed is never removed.
  */
 export function interruptedMainJobHint(runDir: string, reached: Stage | null, resuming = false): string {
-  const resume = `digits run --resume --run ${runDir}`;
+  const resume = `digits run --resume --run ${shellArg(runDir)}`;
   if (existsSync(path.join(runDir, RUN_MANIFEST))) {
-    if (reached === 'report') return `Its members are trained, evaluated and its submission is written; only the HTML report is missing: \`digits report --run ${runDir}\` writes it.`;
+    if (reached === 'report') return `Its members are trained, evaluated and its submission is written; only the HTML report is missing: \`digits report --run ${shellArg(runDir)}\` writes it.`;
     if (reached === 'evaluate' || reached === 'submit') return `Training had finished: \`${resume}\` evaluates the run and writes the submission, without training again.`;
     return `Continue it with \`${resume}\`: training goes on from each member's last saved epoch, then evaluation and the submission.`;
   }

@@ -2,9 +2,9 @@ import { PassThrough } from 'node:stream';
 import { expect, test } from 'vitest';
 import { createProgress, rowProgress } from '../../src/cli/progress.js';
 
-/** A stream that says it is an 80-column terminal, collecting what is drawn. */
-function terminal() {
-  const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 80, cursorTo: () => true, clearLine: () => true, moveCursor: () => true }) as unknown as NodeJS.WriteStream & PassThrough;
+/** A stream that says it is a terminal of `columns` columns, collecting what is drawn. */
+function terminal(columns = 80) {
+  const stream = Object.assign(new PassThrough(), { isTTY: true, columns, cursorTo: () => true, clearLine: () => true, moveCursor: () => true }) as unknown as NodeJS.WriteStream & PassThrough;
   let text = '';
   stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
   return { stream, text: () => text };
@@ -33,4 +33,44 @@ test('piped: plain lines at every tenth, no escape codes; quiet prints nothing',
   const quiet: string[] = [];
   createProgress({ stream: { write: (s: string) => (quiet.push(s), true) } as unknown as NodeJS.WriteStream, quiet: true }).update({ task: 't', done: 1, total: 1, unit: 'rows' });
   expect(quiet).toEqual([]);
+});
+
+/** Each drawing of the bar as the terminal shows it: the text after each move to column 1, without escape codes. */
+const drawings = (text: string) =>
+  text
+    .split('\u001B[1G')
+    .slice(1)
+    .map((d) => d.replace(/\u001B\[[\d;?]*[A-Za-z]|\u001B[78]/g, '').replace(/[\r\n]/g, ''));
+
+test.each([
+  { columns: 80, bar: true, shortened: false },
+  // no room for a bar of 10 columns: left out
+  { columns: 70, bar: false, shortened: false },
+  // no room for the task's name either: shortened, the figures kept whole
+  { columns: 45, bar: false, shortened: true },
+])('on a $columns-column terminal the whole line fits: percentage, ETA and counts (bar $bar, task shortened $shortened)', async ({ columns, bar, shortened }) => {
+  // Given a terminal of that width and a task with a long name
+  const { stream, text } = terminal(columns);
+  const printer = createProgress({ stream, interactive: true });
+  // When the bar is drawn at 44% and at its end
+  printer.update({ task: 'predicting ensemble test rows', done: 0, total: 28000, unit: 'rows' });
+  printer.update({ task: 'predicting ensemble test rows', done: 12320, total: 28000, unit: 'rows' });
+  printer.finish();
+  // Then every drawing fits in the width, one column spare (the cursor's), and nothing is cut
+  const seen = drawings(text());
+  expect(seen.length).toBeGreaterThan(0);
+  for (const line of seen) {
+    expect([...line].length, line).toBeLessThan(columns);
+    expect(line).toMatch(/^predict[^|]* \d+% \| ETA \S+ \| \d+\/28000 rows$/);
+    expect(line.startsWith('predicting ensemble test rows ')).toBe(!shortened);
+    expect(/[█░]/.test(line), line).toBe(bar);
+  }
+});
+
+test('on a wide terminal the bar keeps its 40 columns', () => {
+  const { stream, text } = terminal(200);
+  const printer = createProgress({ stream, interactive: true });
+  printer.update({ task: 'predicting test rows', done: 10, total: 100, unit: 'rows' });
+  printer.finish();
+  for (const line of drawings(text())) expect(/[█░]{40}/.test(line) && !/[█░]{41}/.test(line), line).toBe(true);
 });

@@ -1,0 +1,45 @@
+/**
+ * The last word of a job stopped by a signal (exitOnInterrupt): the error names the signal and
+ * the hint, asked at the signal, says what is kept. The error itself claims nothing, or it
+ * contradicts a hint such as run's "nothing is kept and no run folder is left" (seen:
+ * "interrupted (SIGINT); the work saved so far is kept" above it). Run on a real pty.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { expect, test } from 'vitest';
+import { repoRoot } from '../helpers/run-command.js';
+import { runInPty } from './pty.js';
+
+const base = pathToFileURL(path.join(repoRoot, 'dist/cli/base-command.js')).href;
+const script = `import { DigitsCommand } from '${base}';
+class Job extends DigitsCommand {
+  async run() {
+    await this.parse(Job);
+    this.exitOnInterrupt(() => 'Training had not started, so nothing is kept and no run folder is left: run the same command again.');
+    process.stderr.write('working\\n');
+    setInterval(() => {}, 1000);
+    await new Promise(() => {});
+  }
+}
+await Job.run(process.argv.slice(1).filter((a) => a !== '--'), '${repoRoot}');`;
+const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'CI'));
+
+test.each([
+  { signal: 'SIGINT' as const, json: false },
+  { signal: 'SIGTERM' as const, json: true },
+])('stopped by $signal (--json $json): the error names the signal and leaves what is kept to the hint', { timeout: 60_000 }, async ({ signal, json }) => {
+  // Given a job whose hint says nothing is kept
+  // When it gets the signal while working
+  const run = await runInPty([process.execPath, '--input-type=module', '-e', script, '--', ...(json ? ['--json'] : [])], { cwd: repoRoot, env: clean, signalAfter: 'working', signal });
+  // Then it dies by the signal
+  expect(run.signal, run.output).toBe(signal);
+  // And its last word is the signal and the hint, with no claim that work was kept
+  if (json) {
+    const line = JSON.parse(run.output.trim().split(/\r?\n/).at(-1)!);
+    expect(line).toMatchObject({ type: 'error', error: `interrupted (${signal})`, hint: expect.stringMatching(/^Training had not started/) });
+  } else {
+    expect(run.output).toContain(`error: interrupted (${signal})`);
+    expect(run.output).toContain('nothing is kept');
+  }
+  expect(run.output).not.toMatch(/saved so far is kept/);
+});
