@@ -7,7 +7,7 @@ import { eventPrinter } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { UserError } from '../errors.js';
-import { displayPath, plural } from '../data/format.js';
+import { displayPath, plural, shellArg } from '../data/format.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
 
 export default class Pretrain extends DigitsCommand {
@@ -49,7 +49,7 @@ export default class Pretrain extends DigitsCommand {
     const workDir = pretrainWorkDir(path.join(path.dirname(out), '.digits'), out, flags.preset, Boolean(noise));
     this.exitOnInterrupt(() =>
       existsSync(path.join(workDir, 'last'))
-        ? `Continue it with \`digits pretrain ${resumeArgv.join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${displayPath(out)} is written only when the pretraining ends).`
+        ? `Continue it with \`digits pretrain ${resumeArgv.map(shellArg).join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${displayPath(out)} is written only when the pretraining ends).`
         : `It stopped before its first epoch ended, so there is nothing to resume: run \`digits pretrain ${resumeArgv.join(' ')}\` again to start it.`,
     );
     const result = await pretrainCheckpoint({

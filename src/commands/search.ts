@@ -12,7 +12,7 @@ import { runSearch, type SearchEvent, type SearchOptions } from '../services/sea
 import type { SchedulerKind } from '../training/search/asha.js';
 import { searchSpaceFromJson } from '../training/search/space.js';
 import { timestamp } from './train.js';
-import { displayPath } from '../data/format.js';
+import { displayPath, shellArg } from '../data/format.js';
 import { queueNamed, recordedCommand, redactRedisUrl } from '../services/queue/redis-url.js';
 
 export default class Search extends DigitsCommand {
@@ -74,7 +74,7 @@ export default class Search extends DigitsCommand {
       },
     };
     const out = displayPath(options.out);
-    this.exitOnInterrupt(() => `Continue it with the same command${flags.out ? '' : ` and --out ${out}`}: finished trials are kept in ${path.join(out, 'search.json')}.`);
+    this.exitOnInterrupt(() => `Continue it with the same command${flags.out ? '' : ` and --out ${shellArg(out)}`}: finished trials are kept in ${path.join(out, 'search.json')}.`);
     let report = null;
     let result;
     if (flags.queue) {

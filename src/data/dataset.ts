@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { displayPath } from './format.js';
+import { displayPath, shellArg } from './format.js';
 import type { Orientation } from './orientation.js';
 
 export const MANIFEST_FILE = 'dataset.json';
@@ -142,7 +142,7 @@ export async function resolveDatasetDir(dir: string): Promise<string> {
     const imported = (await exists(join(folder, MANIFEST_FILE))) || (await exists(join(folder, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE)));
     throw new UserError(`${absolute} is a file, where the competition's folder (the one holding train.csv) is expected`, {
       where: { file: absolute, flag: 'data' },
-      hint: imported ? `Give its folder instead: ${displayPath(folder)}` : `Import its folder first (digits data import ${displayPath(folder)}), then give that folder.`,
+      hint: imported ? `Give its folder instead: ${displayPath(folder)}` : `Import its folder first (digits data import ${shellArg(displayPath(folder))}), then give that folder.`,
     });
   }
   throw new UserError(`no imported dataset in ${absolute}`, {

@@ -13,6 +13,7 @@ import type { EpochRecord } from '../training/train-member.js';
 import { UserError, jsonSyntaxError, runIsAFile } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import type { FoldScores, MeanSd } from './cross-validation.js';
+import { shellArg } from '../data/format.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
 export const EVALUATION_FORMAT = 'digits-evaluation';
@@ -246,7 +247,7 @@ export async function readEvaluationReport(runDir: string): Promise<EvaluationRe
   if (!report) {
     throw new UserError(`the run ${runDir} has not been evaluated`, {
       where: { file: path.join(path.resolve(runDir), EVALUATION_FILE) },
-      hint: `Evaluate it first: digits evaluate --run ${runDir}`,
+      hint: `Evaluate it first: digits evaluate --run ${shellArg(runDir)}`,
     });
   }
   return report;
@@ -259,7 +260,7 @@ export async function readEvaluationReport(runDir: string): Promise<EvaluationRe
  */
 export async function readEvaluationIfAny(runDir: string): Promise<EvaluationReport | null> {
   const file = path.join(path.resolve(runDir), EVALUATION_FILE);
-  const again = `Re-run digits evaluate --run ${runDir} (it writes ${EVALUATION_FILE} again).`;
+  const again = `Re-run digits evaluate --run ${shellArg(runDir)} (it writes ${EVALUATION_FILE} again).`;
   let text: string;
   try {
     text = await readFile(file, 'utf8');

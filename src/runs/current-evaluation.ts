@@ -9,6 +9,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
 import { readEvaluationIfAny, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { shellArg } from '../data/format.js';
 /**
  * What these checks read of run.json (`RunManifest` in manifest.ts, which uses them: declared
  * here so the two modules do not import each other).
@@ -81,7 +82,7 @@ export async function assertCurrentEvaluation(runDir: string, manifest: RunOfEva
   if (problem) {
     throw new UserError(`cannot ${verb} run ${manifest.name} from its evaluation.json: it is not of the run as it is now (${problem})`, {
       where: { file: path.join(runDir, 'evaluation.json') },
-      hint: `Evaluate it again: digits evaluate --run ${path.relative(process.cwd(), runDir) || runDir}`,
+      hint: `Evaluate it again: digits evaluate --run ${shellArg(path.relative(process.cwd(), runDir) || runDir)}`,
     });
   }
 }

@@ -16,7 +16,7 @@ import { LOCK_FILE, assertNotHeld, currentHolderSync } from './lock.js';
 import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
 import { assertCurrentEvaluation } from './current-evaluation.js';
 import { isStaleTemp } from '../atomic-file.js';
-import { displayPath } from '../data/format.js';
+import { displayPath, shellArg } from '../data/format.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
   const file = path.join(runDir, RUN_MANIFEST);
@@ -30,7 +30,7 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
     const guess = path.resolve(named) !== path.resolve(runDir) && (await readFile(path.join(named, RUN_MANIFEST)).then(() => true, () => false));
     throw new UserError(`no training run in ${runDir}`, {
       where: { file },
-      hint: guess ? `Did you mean --run ${named}? (--run takes the run's folder.)` : 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.',
+      hint: guess ? `Did you mean --run ${shellArg(named)}? (--run takes the run's folder.)` : 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.',
     });
   }
   return parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, 'It is damaged (hand-edited, or torn by a full disk): restore it from a copy, or train the run again with `digits train`.');
@@ -112,7 +112,7 @@ export async function assertNewRunFolder(dir: string, flag: string, what = 'a ne
       where: { file: path.join(dir, RUN_MANIFEST), flag },
       hint:
         manifest?.status === 'training' || manifest?.status === 'failed'
-          ? `Continue it with \`digits train --resume --run ${shown}\` (its failed or unfinished members train again), or give --${flag} a new folder.`
+          ? `Continue it with \`digits train --resume --run ${shellArg(shown)}\` (its failed or unfinished members train again), or give --${flag} a new folder.`
           : `Give --${flag} a new folder (or leave it out for one under runs/); that run stays as it is.`,
     });
   }
@@ -229,7 +229,7 @@ function startedByRun(manifest: Pick<RunManifest, 'command'>): boolean {
 
 /** The command that continues a run: `digits run --resume` for the main job's runs (it evaluates and submits after), else `digits train --resume`. */
 export function resumeCommand(runDir: string, manifest: Pick<RunManifest, 'command'>): string {
-  return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${runDir}`;
+  return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${shellArg(runDir)}`;
 }
 
 /**

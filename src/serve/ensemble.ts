@@ -17,6 +17,7 @@ import { openMembers, trainedMembers } from '../runs/open-members.js';
 import { EVALUATION_FILE, readEvaluationReport, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
+import { shellArg } from '../data/format.js';
 
 export interface ValidationScore {
   rows: number;
@@ -107,7 +108,7 @@ function score(metrics: { rows: number; accuracy: number; logLoss: number } | un
 async function evaluationNoteFor(dir: string, error: UserError): Promise<string> {
   const inside = path.relative(process.cwd(), dir);
   const run = inside === '' ? '.' : !inside.startsWith('..') && !path.isAbsolute(inside) ? inside : path.basename(dir);
-  const evaluate = `digits evaluate --run ${run}`;
+  const evaluate = `digits evaluate --run ${shellArg(run)}`;
   const file = path.join(dir, EVALUATION_FILE);
   const exists = await access(file).then(
     () => true,
@@ -175,7 +176,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
   if (members.length === 0) {
     throw new UserError(`the run ${dir} has no trained member to serve`, {
       where: { file: path.join(dir, 'run.json') },
-      hint: skipped.length ? `Every member failed (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}); retrain with \`digits train --resume --run ${dir}\`.` : `Train one with \`digits train --run ${dir}\`.`,
+      hint: skipped.length ? `Every member failed (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}); retrain with \`digits train --resume --run ${shellArg(dir)}\`.` : `Train one with \`digits train --run ${shellArg(dir)}\`.`,
     });
   }
   const sizes = new Set(members.map((m) => m.predictor.imageSize));

@@ -18,6 +18,7 @@ import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, resumeCommand, type RunManifest } 
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
+import { shellArg } from '../data/format.js';
 
 export interface Score {
   accuracy: number;
@@ -230,7 +231,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       note: firstRound
         ? state === 'training'
           ? 'still training (round 1 of pseudo-labelling)'
-          : `pseudo-labelling stopped in round 1 (digits run --resume --run ${dir})`
+          : `pseudo-labelling stopped in round 1 (digits run --resume --run ${shellArg(dir)})`
         : runNote(state, dir, manifest),
     },
   };
@@ -280,11 +281,11 @@ function runNote(loaded: LoadedState, dir: string, manifest: RunManifest): strin
   const { evaluation } = loaded;
   switch (evaluation.kind) {
     case 'none':
-      return `not evaluated (digits evaluate --run ${dir})`;
+      return `not evaluated (digits evaluate --run ${shellArg(dir)})`;
     case 'current':
       return null;
     default:
-      return `not usably evaluated: ${evaluation.problem} (digits evaluate --run ${dir})`;
+      return `not usably evaluated: ${evaluation.problem} (digits evaluate --run ${shellArg(dir)})`;
   }
 }
 

@@ -19,7 +19,7 @@ import { resolveInit } from '../model/shipped.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
-import { displayPath } from '../data/format.js';
+import { displayPath, shellArg } from '../data/format.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 
 
@@ -299,7 +299,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       await finish({ status: 'failed', members: results, error });
       throw new UserError(`run ${manifest.name}: ${error}`, {
         where: { file: path.join(runDir, RUN_MANIFEST) },
-        hint: `Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint), then \`digits train --resume --run ${displayPath(runDir)}\` trains the members again.`,
+        hint: `Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint), then \`digits train --resume --run ${shellArg(displayPath(runDir))}\` trains the members again.`,
         exitCode: 1,
       });
     }

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, expect, test } from 'vitest';
 import { shellArg } from '../../src/data/format.js';
 import { interruptedMainJobHint } from '../../src/services/run.js';
+import { resumeCommand } from '../../src/runs/manifest.js';
 import { repoRoot } from '../helpers/run-command.js';
 import { removeTempDirs, tempDir } from './helpers.js';
 
@@ -73,4 +74,15 @@ test('`digits data practice --out "<with space>"`: its "Next:" line, pasted into
   // Then it imports that folder
   expect(next).toBe("digits data import 'my comp é'");
   expect(pasted.code, pasted.out).toBe(0);
+});
+
+test('the resume command every unfinished-run message names reads back as one --run word', async () => {
+  // Given a run folder whose path holds a space and a quote
+  const runDir = path.join(await tempDir('digits-shell-arg-'), "Kim's run");
+  // When the resume command of a run digits train and one digits run started are written
+  for (const command of ['digits train --data x', 'digits run --data x']) {
+    const words = await shellWords(resumeCommand(runDir, { command }));
+    // Then a shell reads the folder back whole
+    expect(words.slice(words.indexOf('--run') + 1)).toEqual([runDir]);
+  }
 });
