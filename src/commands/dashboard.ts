@@ -38,7 +38,9 @@ export default class Dashboard extends DigitsCommand {
     }
     const { source, note } = await digitSourceForReport(report, runDir);
     if (note) process.stderr.write(`note: ${note}\n`);
-    if (this.plainOutput || !process.stdin.isTTY) {
+    // The screen needs a person at a terminal: stderr to draw on, stdin for keys, and stdout
+    // too, else `digits dashboard | less` (or `| head`) got a screen on stderr and nothing in the pipe.
+    if (this.plainOutput || !process.stdin.isTTY || !process.stdout.isTTY) {
       const view = model.views[viewIndex]!;
       const width = process.stdout.columns ?? 120;
       const size = source?.size ?? 28;
