@@ -57,3 +57,68 @@ describe('live training view', () => {
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(width);
   });
 });
+
+describe('live training view on a small terminal', () => {
+  const t0 = 1_000_000;
+  /** `train --folds 5` of three recipes: fifteen members, nine done, two running, four queued. */
+  function fifteenMembers() {
+    const names = ['seed002', 'deotte', 'wide'].flatMap((recipe) => [1, 2, 3, 4, 5].map((fold) => ({ name: `${recipe}-f${fold}`, epochs: 2 })));
+    let s = initialState('digits train: quick → runs/quick-20261121-101500', 'wasm', names, t0);
+    for (const { name } of names.slice(0, 11)) s = reduce(s, { type: 'start', member: name, epochs: 2, batches: 10, trainRows: 640, validationRows: 60, resumedAt: 0 }, t0);
+    for (const { name } of names.slice(0, 9)) s = reduce(s, { type: 'done', member: name } as Parameters<typeof reduce>[1], t0);
+    return s;
+  }
+  const strip = (line: string) => line.replace(/\u001B\[[0-9;]*m/g, '');
+
+  test.each([
+    { rows: 9, memberRows: 4, more: '+ 11 more: 7 done, 4 queued' },
+    { rows: 24, memberRows: 15, more: null },
+    { rows: 12, memberRows: 7, more: '+ 8 more: 4 done, 4 queued' },
+  ])('at $rows rows: at most rows − 1 lines, title, header, running members and bar in sight', ({ rows, memberRows, more }) => {
+    // Given fifteen members of a five-fold run, two of them running
+    const s = fifteenMembers();
+    // When the view renders on a terminal of that many rows
+    const { lastFrame, unmount } = render(<TrainView state={s} now={t0} width={100} height={rows} />);
+    const lines = lastFrame()!.split('\n').map(strip);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then it is shorter than the terminal (a full-screen frame makes Ink clear the screen and scrollback)
+    expect(lines.length).toBeLessThanOrEqual(rows - 1);
+    expect(lines[0]).toContain('digits train: quick');
+    expect(lines[1]).toMatch(/^member\s+epoch/);
+    expect(lines.at(-1)).toMatch(/[█░]+ \d+%$/);
+    // the running members have their rows, the others are counted on one line
+    expect(lines.filter((line) => /^deotte-f5\s+0\/2/.test(line) || /^wide-f1\s+0\/2/.test(line))).toHaveLength(2);
+    expect(lines.filter((line) => /^(seed002|deotte|wide)-f\d/.test(line))).toHaveLength(memberRows);
+    if (more) expect(lines.at(-2)).toBe(more);
+    else expect(lines.join('\n')).not.toContain('more:');
+    unmount();
+  });
+
+  test('it follows the terminal when it is resized: narrower, fewer columns; shorter, fewer rows', async () => {
+    // Given the view on a terminal of 120×40, sizes not passed in
+    const s = fifteenMembers();
+    const { lastFrame, stdout, unmount } = render(<TrainView state={s} now={t0} />);
+    const resize = async (columns: number, rows: number) => {
+      Object.defineProperty(stdout, 'columns', { get: () => columns, configurable: true });
+      Object.defineProperty(stdout, 'rows', { get: () => rows, configurable: true });
+      stdout.emit('resize');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    };
+    await resize(120, 40);
+    let lines = lastFrame()!.split('\n').map(strip);
+    expect(lines[1]).toContain('val_acc by epoch');
+    expect(lines.length).toBe(18);
+    // When the window shrinks to 60×10
+    await resize(60, 10);
+    lines = lastFrame()!.split('\n').map(strip);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then the view is redrawn at that size without waiting for the next training event
+    expect(lines.length).toBeLessThanOrEqual(9);
+    expect(lines[1]).not.toContain('by epoch');
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(60);
+    // When it grows again: every member has its row again
+    await resize(120, 40);
+    expect(lastFrame()!.split('\n')).toHaveLength(18);
+    unmount();
+  });
+});
