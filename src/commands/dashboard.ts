@@ -51,6 +51,6 @@ export default class Dashboard extends DigitsCommand {
       return;
     }
     const { showDashboard } = await import('../tui/Dashboard.js');
-    await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100, color: colorOn(process.stderr) });
+    await showDashboard({ model, initialView: viewIndex, digits: source, color: colorOn(process.stderr) });
   }
 }

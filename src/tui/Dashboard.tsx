@@ -26,6 +26,7 @@ import {
   sparkline,
   tabWindow,
 } from '../evaluation/dashboard-model.js';
+import { useTerminalSize } from './terminal-size.js';
 
 export interface DashboardProps {
   model: DashboardModel;
@@ -33,9 +34,9 @@ export interface DashboardProps {
   initialView?: number;
   /** Images for the misread digits; null: list the rows only. */
   digits?: DigitSource | null;
-  /** Terminal columns (default 100). */
+  /** Terminal columns (default: the terminal's, kept current on resize; else 100). */
   width?: number;
-  /** Terminal rows (default 40). */
+  /** Terminal rows (default: the terminal's, kept current on resize; else 40). */
   height?: number;
   /** ANSI colours for the digits (false: shade characters). */
   color?: boolean;
@@ -166,8 +167,9 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
   const typed = useRef({ text: '', at: 0 });
   const { isRawModeSupported } = useStdin();
   const { exit } = useApp();
-  const columns = width ?? 100;
-  const rows = height ?? 40;
+  const terminal = useTerminalSize();
+  const columns = width ?? terminal.columns ?? 100;
+  const rows = height ?? terminal.rows ?? 40;
   const bodyHeight = Math.max(1, rows - FIXED_LINES);
   const maxScroll = Math.max(0, contentHeight - bodyHeight);
   const top = Math.min(scroll, maxScroll);
@@ -245,6 +247,7 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
 
 /** Shows the dashboard on stderr (results stay on stdout) until the user quits. */
 export async function showDashboard(props: DashboardProps): Promise<void> {
-  const instance = render(<Dashboard width={process.stderr.columns} height={process.stderr.rows} {...props} />, { stdout: process.stderr, patchConsole: false });
+  // (its size is the terminal's, followed on resize: passed once, it kept the first one)
+  const instance = render(<Dashboard {...props} />, { stdout: process.stderr, patchConsole: false });
   await instance.waitUntilExit();
 }

@@ -186,4 +186,32 @@ describe('dashboard that fits the terminal', () => {
     expect(expectFits(lastFrame()!, columns, rows)[2]).toContain('1/12 ensemble (soft vote)');
     unmount();
   });
+
+  test('it follows the terminal when it is resized: smaller, everything still fits; larger, it uses the room', async () => {
+    // Given the dashboard on a 100×30 terminal, its size not passed in
+    const { lastFrame, stdout, unmount } = render(<Dashboard model={buildDashboardModel(tenMembers())} digits={digits} color={false} />);
+    const resize = async (columns: number, rows: number) => {
+      Object.defineProperty(stdout, 'columns', { get: () => columns, configurable: true });
+      Object.defineProperty(stdout, 'rows', { get: () => rows, configurable: true });
+      stdout.emit('resize');
+      await settle();
+    };
+    await resize(100, 30);
+    let lines = expectFits(lastFrame()!, 100, 30);
+    const tall = lines.length;
+    // When the window shrinks to 60×16
+    await resize(60, 16);
+    lines = expectFits(lastFrame()!, 60, 16);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then the header, tabs and view name are still the first lines, the keys the last
+    expect(lines[0]).toMatch(/^Run quick-20261121-101500/);
+    expect(lines[2]).toContain('1/12 ensemble (soft vote)');
+    expect(lines.at(-1)).toMatch(/←\/→/);
+    // When it grows to 160×50: the larger layout
+    await resize(160, 50);
+    lines = expectFits(lastFrame()!, 160, 50);
+    expect(lines.length).toBeGreaterThan(tall);
+    expect(lines[1]).toMatch(/1 ensemble\s+2 ensemble-hard\s+3 member-1\s+.*\s+8 member-6/);
+    unmount();
+  });
 });
