@@ -170,7 +170,10 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
   const terminal = useTerminalSize();
   const columns = width ?? terminal.columns ?? 100;
   const rows = height ?? terminal.rows ?? 40;
-  const bodyHeight = Math.max(1, rows - FIXED_LINES);
+  // One line fewer than the terminal: a frame as tall as it takes Ink's full-screen path, which
+  // clears the screen and scrollback at each frame and leaves no newline after the last one
+  // (the shell's prompt was glued to the keys line after q).
+  const bodyHeight = Math.max(1, rows - 1 - FIXED_LINES);
   const maxScroll = Math.max(0, contentHeight - bodyHeight);
   const top = Math.min(scroll, maxScroll);
   useEffect(() => {

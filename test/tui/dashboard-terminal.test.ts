@@ -65,4 +65,21 @@ describe('digits dashboard on a terminal', () => {
     expect(stripAnsi(result.tty)).not.toContain('q: quit');
     expect(result.tty).not.toContain('\u001B[?25l');
   });
+
+  test('q quits at 80×24: never the full-screen path, and the prompt starts on a line of its own', async () => {
+    // Given the dashboard on an 80×24 terminal
+    // When q is pressed once its keys are shown
+    const result = await runOnTerminal(['dashboard', '--run', runDir], { cwd: work, cols: 80, rows: 24, steps: [{ waitFor: 'q: quit', send: 'q' }], timeout: 20 });
+    if (process.env.SHOW_TTY) console.log(JSON.stringify(result.tty.slice(-500)));
+    // Then it exits 0, the terminal as it was
+    expect(result.timedOut).toBe(false);
+    expect(result.exit).toBe(0);
+    expect(result.lflagRestored).toBe(true);
+    // and the screen and scrollback were never cleared (Ink does that for a frame as tall as the terminal)
+    expect(result.tty).not.toContain('\u001B[2J');
+    expect(result.tty).not.toContain('\u001B[3J');
+    // and what it wrote ends with a newline, so the shell's prompt is not glued to the keys line
+    // (the q is echoed when it came before the screen switched the terminal's echo off)
+    expect(stripAnsi(result.tty)).toMatch(/q: quit\r?\n(q)?$/);
+  });
 });
