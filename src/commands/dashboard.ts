@@ -51,6 +51,13 @@ export default class Dashboard extends DigitsCommand {
       return;
     }
     const { showDashboard } = await import('../tui/Dashboard.js');
-    await showDashboard({ model, initialView: viewIndex, digits: source, color: colorOn(process.stderr) });
+    const ended = await showDashboard({ model, initialView: viewIndex, digits: source, color: colorOn(process.stderr) });
+    if (ended === 'interrupted') {
+      // Ctrl-C ends it as it ends other commands: by SIGINT (a shell reports 130), now that
+      // the screen is closed and the terminal restored. The exit code is for a handler that
+      // keeps the process alive.
+      process.exitCode = 130;
+      process.kill(process.pid, 'SIGINT');
+    }
   }
 }

@@ -7,7 +7,7 @@
  * It fits the terminal: the run header, the tabs (a window of them around the current one)
  * and the view's name are always the first three lines, the keys the last; what is between
  * scrolls (↑/↓, PgUp/PgDn, Home/End). ←/→ (or Tab) step through every view; typing a view's
- * number (1, 12, …) jumps to it; q quits.
+ * number (1, 12, …) jumps to it; q (or Q, Esc) quits; Ctrl-C interrupts.
  */
 import { Box, Text, measureElement, render, useApp, useInput, useStdin, type DOMElement } from 'ink';
 import { useEffect, useRef, useState } from 'react';
@@ -42,6 +42,8 @@ export interface DashboardProps {
   color?: boolean;
   /** Called when the user quits (after Ink's own exit). */
   onQuit?: () => void;
+  /** Called on Ctrl-C (in raw mode a key, not a signal), before the screen closes. */
+  onInterrupt?: () => void;
 }
 
 function Tabs({ views, index, columns }: { views: DashboardView[]; index: number; columns: number }) {
@@ -159,7 +161,7 @@ const FIXED_LINES = 4;
 /** How long a typed view number waits for its next digit (1 then 2 → view 12). */
 const NUMBER_WAIT_MS = 800;
 
-export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit }: DashboardProps) {
+export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit, onInterrupt }: DashboardProps) {
   const [index, setIndex] = useState(Math.min(Math.max(0, initialView), model.views.length - 1));
   const [scroll, setScroll] = useState(0);
   const [contentHeight, setContentHeight] = useState(0);
@@ -188,6 +190,11 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
   useInput(
     (input, key) => {
       const count = model.views.length;
+      if (key.ctrl && input === 'c') {
+        onInterrupt?.();
+        exit();
+        return;
+      }
       if (key.rightArrow || key.tab) show((i) => (i + 1) % count);
       else if (key.leftArrow) show((i) => (i - 1 + count) % count);
       else if (/^[0-9]$/.test(input)) {
@@ -203,7 +210,7 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
       else if (key.pageUp) setScroll((t) => Math.max(0, Math.min(t, maxScroll) - Math.max(1, bodyHeight - 1)));
       else if (key.home) setScroll(0);
       else if (key.end) setScroll(maxScroll);
-      else if (input === 'q' || key.escape) {
+      else if (input === 'q' || input === 'Q' || key.escape) {
         onQuit?.();
         exit();
       }
@@ -248,9 +255,24 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
   );
 }
 
-/** Shows the dashboard on stderr (results stay on stdout) until the user quits. */
-export async function showDashboard(props: DashboardProps): Promise<void> {
+/**
+ * Shows the dashboard on stderr (results stay on stdout) until the user quits: 'quit' (q, Q,
+ * Esc) or 'interrupted' (Ctrl-C, which the caller turns into the exit status of an interrupted
+ * command: Ink's own Ctrl-C handling ended the command with 0).
+ */
+export async function showDashboard(props: DashboardProps): Promise<'quit' | 'interrupted'> {
+  let interrupted = false;
   // (its size is the terminal's, followed on resize: passed once, it kept the first one)
-  const instance = render(<Dashboard {...props} />, { stdout: process.stderr, patchConsole: false });
+  const instance = render(
+    <Dashboard
+      {...props}
+      onInterrupt={() => {
+        interrupted = true;
+        props.onInterrupt?.();
+      }}
+    />,
+    { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false },
+  );
   await instance.waitUntilExit();
+  return interrupted ? 'interrupted' : 'quit';
 }

@@ -69,7 +69,7 @@ describe('digits dashboard on a terminal', () => {
   test('q quits at 80×24: never the full-screen path, and the prompt starts on a line of its own', async () => {
     // Given the dashboard on an 80×24 terminal
     // When q is pressed once its keys are shown
-    const result = await runOnTerminal(['dashboard', '--run', runDir], { cwd: work, cols: 80, rows: 24, steps: [{ waitFor: 'q: quit', send: 'q' }], timeout: 20 });
+    const result = await runOnTerminal(['dashboard', '--run', runDir], { cwd: work, cols: 80, rows: 24, steps: [{ waitFor: 'q: quit', echoOff: true, send: 'q' }], timeout: 20 });
     if (process.env.SHOW_TTY) console.log(JSON.stringify(result.tty.slice(-500)));
     // Then it exits 0, the terminal as it was
     expect(result.timedOut).toBe(false);
@@ -79,7 +79,20 @@ describe('digits dashboard on a terminal', () => {
     expect(result.tty).not.toContain('\u001B[2J');
     expect(result.tty).not.toContain('\u001B[3J');
     // and what it wrote ends with a newline, so the shell's prompt is not glued to the keys line
-    // (the q is echoed when it came before the screen switched the terminal's echo off)
-    expect(stripAnsi(result.tty)).toMatch(/q: quit\r?\n(q)?$/);
+    expect(stripAnsi(result.tty)).toMatch(/q: quit\r?\n$/);
+  });
+
+  test.each([
+    { key: 'Q', name: 'Q (caps lock)', exit: 0 },
+    { key: '\u0003', name: 'Ctrl-C', exit: 130 },
+  ])('$name ends it with the status of other commands ($exit), the terminal restored', async ({ key, exit }) => {
+    // Given the dashboard on a terminal
+    // When the key is pressed once the screen is up
+    const result = await runOnTerminal(['dashboard', '--run', runDir], { cwd: work, steps: [{ waitFor: 'q: quit', echoOff: true, send: key }], timeout: 20 });
+    // Then it ends with that status (Ctrl-C: 130, as a shell reports a command interrupted), echo and line editing back on
+    expect(result.timedOut).toBe(false);
+    expect(result.exit).toBe(exit);
+    expect(result.lflagRestored).toBe(true);
+    expect(stripAnsi(result.tty)).toMatch(/q: quit\r?\n/);
   });
 });

@@ -4,7 +4,7 @@
 Reads one JSON object on stdin:
   {"cmd": [...], "cwd": ".", "env": {...}, "cols": 80, "rows": 24,
    "stdoutPipe": false,            # stdout to a pipe (as `| less`), stdin and stderr on the terminal
-   "steps": [{"waitFor": "text", "send": "q"}, {"waitFor": "text", "resize": [60, 20]}],
+   "steps": [{"waitFor": "text", "echoOff": true, "send": "q"}, {"waitFor": "text", "resize": [60, 20]}],
    "timeout": 60}
 Each step waits until the terminal output (since the previous step's match) contains
 `waitFor`, then sends keys or resizes the terminal (SIGWINCH to the process group).
@@ -55,6 +55,10 @@ while True:
     while steps:
         at = tty.find(steps[0]['waitFor'].encode(), searched) if steps[0].get('waitFor') else searched
         if at < 0:
+            break
+        # echoOff: also wait until the program has switched the terminal's echo off (raw mode),
+        # so a key is read as the program reads keys, not turned into a signal by the terminal
+        if steps[0].get('echoOff') and termios.tcgetattr(slave)[3] & termios.ECHO:
             break
         step = steps.pop(0)
         searched = at + len(step.get('waitFor', '').encode())

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-export type PtyStep = { waitFor?: string; send?: string; resize?: [number, number] };
+/** Waits for `waitFor` in the terminal's output (and with `echoOff`, for the program to turn echo off), then sends keys or resizes. */
+export type PtyStep = { waitFor?: string; echoOff?: boolean; send?: string; resize?: [number, number] };
 
 export interface PtyResult {
   /** The exit status as a shell reports it (128 + signal when killed by one). */
