@@ -1,7 +1,7 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, test } from 'vitest';
 import { TrainView } from '../../src/tui/TrainView.js';
-import { etaSeconds, initialState, overallProgress, reduce, sparkline } from '../../src/tui/train-state.js';
+import { etaSeconds, initialState, overallProgress, reduce, sparkline, withPlannedMembers } from '../../src/tui/train-state.js';
 
 describe('live training view', () => {
   const t0 = 1_000_000;
@@ -120,5 +120,36 @@ describe('live training view on a small terminal', () => {
     await resize(120, 40);
     expect(lastFrame()!.split('\n')).toHaveLength(18);
     unmount();
+  });
+});
+
+describe('live view of `digits run`: the plan known after the view is mounted', () => {
+  const t0 = 1_000_000;
+  const start = (member: string) => ({ type: 'start' as const, member, epochs: 2, batches: 10, trainRows: 640, validationRows: 60, resumedAt: 0 });
+  const done = (member: string) => ({ type: 'done' as const, member, bestEpoch: 1, bestValLoss: 0.3, bestValAcc: 0.9, stoppedEarly: false, stoppedAtDeadline: false });
+
+  test('the planned members join in the plan\'s order: the bar counts them all, rows that report keep their figures', () => {
+    // Given the view mounted at the first event of training (an engine event), before the plan is read
+    let s = initialState('digits run → runs/quick-x', 'auto', [], t0);
+    s = reduce(s, { type: 'engine', member: 'm-2', backend: 'wasm', ort: true }, t0);
+    s = reduce(s, { type: 'engine', member: 'm-5', backend: 'wasm', ort: true }, t0);
+    s = reduce(s, start('m-2'), t0);
+    for (const name of ['m-1', 'm-3', 'm-4']) s = reduce(reduce(s, start(name), t0), done(name), t0);
+    // Then the engine of the first event is in the title (the view used to mount at the first "start", after it)
+    expect(s.backend).toBe('wasm + onnxruntime kernels');
+    // When the plan of six members is known
+    const planned = ['m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6'].map((name) => ({ name, epochs: 2 }));
+    const withPlan = withPlannedMembers(s, planned);
+    // Then all six have a row in the plan's order, the running one keeps its status
+    expect(withPlan.members.map((r) => r.name)).toEqual(planned.map((m) => m.name));
+    expect(withPlan.members[1]).toMatchObject({ status: 'training', epochs: 2 });
+    expect(withPlan.members[4]).toMatchObject({ status: 'waiting', epochs: 2 });
+    // (m-5 reported its engine before the plan came, its epochs not yet known: the plan's)
+    expect(withPlan.members[4]).toMatchObject({ name: 'm-5', epochs: 2 });
+    // and the bar says 3 of 6 done, not 3 of the 4 it had heard of
+    expect(overallProgress(s)).toBe(0.75); // (m-5's 0 epochs count for nothing)
+    expect(overallProgress(withPlan)).toBeCloseTo(3 / 6, 5);
+    // and a member outside the plan (not expected) keeps its row, last
+    expect(withPlannedMembers(reduce(s, start('other'), t0), planned).members.at(-1)!.name).toBe('other');
   });
 });
