@@ -4,7 +4,8 @@
 Reads one JSON object on stdin:
   {"cmd": [...], "cwd": ".", "env": {...}, "cols": 80, "rows": 24,
    "stdoutPipe": false,            # stdout to a pipe (as `| less`), stdin and stderr on the terminal
-   "steps": [{"waitFor": "text", "echoOff": true, "send": "q"}, {"waitFor": "text", "resize": [60, 20]}],
+   "steps": [{"waitFor": "text", "echoOff": true, "send": "q"}, {"waitFor": "text", "resize": [60, 20]},
+             {"waitFor": "text", "signal": "USR2"}],
    "timeout": 60}
 Each step waits until the terminal output (since the previous step's match) contains
 `waitFor`, then sends keys or resizes the terminal (SIGWINCH to the process group).
@@ -64,6 +65,8 @@ while True:
         searched = at + len(step.get('waitFor', '').encode())
         if 'send' in step:
             os.write(master, step['send'].encode())
+        if 'signal' in step:
+            os.killpg(proc.pid, getattr(signal, 'SIG' + step['signal']))
         if 'resize' in step:
             set_size(*step['resize'])
             os.killpg(proc.pid, signal.SIGWINCH)

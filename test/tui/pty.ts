@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Waits for `waitFor` in the terminal's output (and with `echoOff`, for the program to turn echo off), then sends keys or resizes. */
-export type PtyStep = { waitFor?: string; echoOff?: boolean; send?: string; resize?: [number, number] };
+/** Waits for `waitFor` in the terminal's output (and with `echoOff`, for the program to turn echo off), then sends keys, a signal (USR2) or resizes. */
+export type PtyStep = { waitFor?: string; echoOff?: boolean; send?: string; signal?: string; resize?: [number, number] };
 
 export interface PtyResult {
   /** The exit status as a shell reports it (128 + signal when killed by one). */
@@ -21,10 +21,31 @@ export interface PtyResult {
   lflagRestored: boolean;
 }
 
+export interface PtyOptions {
+  cwd: string;
+  cols?: number;
+  rows?: number;
+  stdoutPipe?: boolean;
+  steps?: PtyStep[];
+  /** seconds */
+  timeout?: number;
+  /** null: not set */
+  env?: Record<string, string | null>;
+}
+
 /** `digits <args>` from the TypeScript sources (bin/dev.js), so the tests see the code as it is, built or not. */
-export function runOnTerminal(args: string[], options: { cwd: string; cols?: number; rows?: number; stdoutPipe?: boolean; steps?: PtyStep[]; timeout?: number; env?: Record<string, string | null> }): Promise<PtyResult> {
+export function runOnTerminal(args: string[], options: PtyOptions): Promise<PtyResult> {
+  return runCommandOnTerminal(['node', `${repoRoot}bin/dev.js`, ...args], options);
+}
+
+/** A TypeScript file of the tests (through tsx), on the terminal. */
+export function runScriptOnTerminal(script: string, options: PtyOptions): Promise<PtyResult> {
+  return runCommandOnTerminal(['node', '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], options);
+}
+
+function runCommandOnTerminal(cmd: string[], options: PtyOptions): Promise<PtyResult> {
   const spec = {
-    cmd: ['node', `${repoRoot}bin/dev.js`, ...args],
+    cmd,
     cwd: options.cwd,
     cols: options.cols ?? 80,
     rows: options.rows ?? 24,
