@@ -62,12 +62,18 @@ function Tabs({ views, index, columns }: { views: DashboardView[]; index: number
   );
 }
 
-function ClassTable({ view }: { view: DashboardView }) {
-  const [header, ...rows] = classTableLines(view);
+/** The class table's width without its support column ("digit  precision  recall     F1"). */
+const CLASS_TABLE_NARROW = CLASS_TABLE_HEADER.indexOf('  support');
+
+function ClassTable({ view, columns }: { view: DashboardView; columns: number }) {
+  // Where the whole table does not fit, the support column goes (a cut line wrapped its count
+  // onto the next line at 40 columns); the gap to the matrix beside it, where that is below.
+  const fit = (line: string) => (columns < CLASS_TABLE_HEADER.length ? line.slice(0, CLASS_TABLE_NARROW) : line);
+  const [header, ...rows] = classTableLines(view).map(fit);
   const macro = rows.pop()!;
   return (
-    <Box flexDirection="column" marginRight={3}>
-      <Text color="cyan">{header ?? CLASS_TABLE_HEADER}</Text>
+    <Box flexDirection="column" marginRight={columns < CLASS_TABLE_HEADER.length + 3 ? 0 : 3} flexShrink={0}>
+      <Text color="cyan">{header ?? fit(CLASS_TABLE_HEADER)}</Text>
       {rows.map((line, i) => {
         const c = view.classes[i]!;
         const weak = c.support > 0 && c.f1 < 0.9;
@@ -82,16 +88,19 @@ function ClassTable({ view }: { view: DashboardView }) {
   );
 }
 
-function Confusion({ view }: { view: DashboardView }) {
-  const width = Math.max(2, ...view.heat.flat().map((cell) => String(cell.count).length)) + 1;
+function Confusion({ view, columns }: { view: DashboardView; columns: number }) {
+  const digits = Math.max(1, ...view.heat.flat().map((cell) => String(cell.count).length));
+  // Narrower cells where the usual ones do not fit; each row one line, cut rather than wrapped
+  // (on 32 columns every row of the matrix took two lines).
+  const width = 4 + view.heat.length * (Math.max(2, digits) + 1) <= columns ? Math.max(2, digits) + 1 : digits + 1;
   return (
     <Box flexDirection="column">
-      <Text color="cyan">
+      <Text color="cyan" wrap="truncate">
         {'t\\p'.padEnd(4)}
         {view.heat.map((_, p) => String(p).padStart(width)).join('')}
       </Text>
       {view.heat.map((row, t) => (
-        <Box key={t}>
+        <Text key={t} wrap="truncate">
           <Text color="cyan">{String(t).padEnd(4)}</Text>
           {row.map((cell, p) => {
             const bg = heatColor(cell);
@@ -101,7 +110,7 @@ function Confusion({ view }: { view: DashboardView }) {
               </Text>
             );
           })}
-        </Box>
+        </Text>
       ))}
       <Text dimColor>rows: true digit, columns: predicted</Text>
     </Box>
@@ -239,8 +248,8 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
             </Text>
           ))}
           <Box flexWrap="wrap" marginTop={1}>
-            <ClassTable view={view} />
-            <Confusion view={view} />
+            <ClassTable view={view} columns={columns} />
+            <Confusion view={view} columns={columns} />
           </Box>
           <Pairs view={view} digits={digits} width={columns} color={color} />
           <Curves model={model} />
@@ -248,11 +257,20 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
       </Box>
       {isRawModeSupported ? (
         <Text dimColor wrap="truncate">
-          {`←/→ or its number: view · ↑/↓ PgUp/PgDn: scroll${position} · q: quit`}
+          {keysLine(position, columns)}
         </Text>
       ) : null}
     </Box>
   );
+}
+
+/**
+ * The keys line; where it does not fit, how to quit and where the page is come first (cut
+ * at its end on 40 columns, "q: quit" and the position were the part not seen).
+ */
+export function keysLine(position: string, columns: number): string {
+  const full = `←/→ or its number: view · ↑/↓ PgUp/PgDn: scroll${position} · q: quit`;
+  return [...full].length <= columns ? full : `q: quit${position} · ←/→: view · ↑/↓: scroll`;
 }
 
 /**

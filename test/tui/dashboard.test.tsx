@@ -208,12 +208,33 @@ describe('dashboard that fits the terminal', () => {
     // Then the header, tabs and view name are still the first lines, the keys the last
     expect(lines[0]).toMatch(/^Run quick-20261121-101500/);
     expect(lines[2]).toContain('1/12 ensemble (soft vote)');
-    expect(lines.at(-1)).toMatch(/←\/→/);
+    expect(lines.at(-1)).toContain('q: quit');
     // When it grows to 160×50: the larger layout
     await resize(160, 50);
     lines = expectFits(lastFrame()!, 160, 50);
     expect(lines.length).toBeGreaterThan(tall);
     expect(lines[1]).toMatch(/1 ensemble\s+2 ensemble-hard\s+3 member-1\s+.*\s+8 member-6/);
+    unmount();
+  });
+
+  test.each([40, 32])('at %i columns: the keys line starts with q: quit and the position, the class table keeps its rows whole', async (columns) => {
+    // Given the dashboard of a ten-member run on a narrow terminal, its page longer than the screen
+    const { lastFrame, stdin, unmount } = render(<Dashboard model={buildDashboardModel(tenMembers())} digits={digits} color={false} width={columns} height={24} />);
+    await settle();
+    stdin.write(PAGE_DOWN);
+    await settle();
+    const lines = expectFits(lastFrame()!, columns, 24);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then the keys line shows how to quit and where the page is, first
+    expect(lines.at(-1)).toMatch(/^q: quit · lines \d+–\d+ of \d+/);
+    // and no line of the class table wrapped: each digit's row is one line, support last
+    // (left out where the table does not fit: its other columns whole)
+    stdin.write('1');
+    await settle();
+    const frame = expectFits(lastFrame()!, columns, 24).join('\n');
+    if (columns >= 40) expect(frame).toMatch(/\n\s+4\s+1\.000\s+0\.500\s+0\.667\s+2\n/);
+    else expect(frame).toMatch(/\n\s+4\s+1\.000\s+0\.500\s+0\.667\n/);
+    expect(frame).toMatch(/digit\s+precision\s+recall\s+F1/);
     unmount();
   });
 });
