@@ -38,7 +38,9 @@ export default class Dashboard extends DigitsCommand {
     }
     const { source, note } = await digitSourceForReport(report, runDir);
     if (note) process.stderr.write(`note: ${note}\n`);
-    if (this.plainOutput || !process.stdin.isTTY) {
+    // The screen needs a person at a terminal: stderr to draw on, stdin for keys, and stdout
+    // too, else `digits dashboard | less` (or `| head`) got a screen on stderr and nothing in the pipe.
+    if (this.plainOutput || !process.stdin.isTTY || !process.stdout.isTTY) {
       const view = model.views[viewIndex]!;
       const width = process.stdout.columns ?? 120;
       const size = source?.size ?? 28;
@@ -49,6 +51,13 @@ export default class Dashboard extends DigitsCommand {
       return;
     }
     const { showDashboard } = await import('../tui/Dashboard.js');
-    await showDashboard({ model, initialView: viewIndex, digits: source, width: process.stderr.columns ?? 100, color: colorOn(process.stderr) });
+    const ended = await showDashboard({ model, initialView: viewIndex, digits: source, color: colorOn(process.stderr) });
+    if (ended === 'interrupted') {
+      // Ctrl-C ends it as it ends other commands: by SIGINT (a shell reports 130), now that
+      // the screen is closed and the terminal restored. The exit code is for a handler that
+      // keeps the process alive.
+      process.exitCode = 130;
+      process.kill(process.pid, 'SIGINT');
+    }
   }
 }

@@ -19,6 +19,19 @@ import type { Stage } from '../services/run.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
 
+/**
+ * The members of the ensemble training now under `runDir` (round 1's folder first, with
+ * --pseudo-label), as its run.json plans them; none when it cannot be read.
+ */
+async function plannedMembers(runDir: string): Promise<Array<{ name: string; epochs: number }>> {
+  const [{ readRunManifest, ROUND1_DIR }, { expandFolds }] = await Promise.all([import('../runs/manifest.js'), import('../ensemble/ensemble-spec.js')]);
+  for (const dir of [runDir, path.join(runDir, ROUND1_DIR)]) {
+    const manifest = await readRunManifest(dir).catch(() => null);
+    if (manifest?.status === 'training') return expandFolds(manifest.ensemble).map(({ member }) => ({ name: member.name, epochs: member.epochs }));
+  }
+  return [];
+}
+
 export default class Run extends DigitsCommand {
   static override summary = 'The main job: competition → import → ensemble training → honest evaluation → validated submission and report.';
   static override description =
@@ -46,7 +59,7 @@ export default class Run extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
     // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { runMainJob, interruptedMainJobHint }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ initEngine }, { runMainJob, interruptedMainJobHint }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce, withPlannedMembers }] = await Promise.all([
       import('../engine/backend.js'),
       import('../services/run.js'),
       import('../report/report-html.js'),
@@ -134,10 +147,19 @@ export default class Run extends DigitsCommand {
         say(stage, message);
       },
       onTrainEvent: (event) => {
-        if (!state && !this.plainOutput && event.type === 'start') {
-          // The first member started: mount the live view for the whole ensemble.
-          state = initialState(`digits run → runs/${runName}`, flags.backend, []);
+        if (!state && !this.plainOutput) {
+          // Training began (its first event is a member's engine, which the title shows): mount
+          // the live view for the whole ensemble, with every planned member once run.json,
+          // written before the first event, is read (members shown only as they started made
+          // the bar say 100% with 4 of 6 done).
+          state = reduce(initialState(`digits run → runs/${runName}`, flags.backend, []), event);
           live = mountLive((s: TrainViewState) => TrainView({ state: s }), state);
+          void plannedMembers(runDir).then((planned) => {
+            if (!state || planned.length === 0) return;
+            state = withPlannedMembers(state, planned);
+            live?.update(state);
+          });
+          return;
         }
         onTrainEvent(event);
       },

@@ -7,7 +7,7 @@
  * It fits the terminal: the run header, the tabs (a window of them around the current one)
  * and the view's name are always the first three lines, the keys the last; what is between
  * scrolls (↑/↓, PgUp/PgDn, Home/End). ←/→ (or Tab) step through every view; typing a view's
- * number (1, 12, …) jumps to it; q quits.
+ * number (1, 12, …) jumps to it; q (or Q, Esc) quits; Ctrl-C interrupts.
  */
 import { Box, Text, measureElement, render, useApp, useInput, useStdin, type DOMElement } from 'ink';
 import { useEffect, useRef, useState } from 'react';
@@ -26,6 +26,7 @@ import {
   sparkline,
   tabWindow,
 } from '../evaluation/dashboard-model.js';
+import { useTerminalSize } from './terminal-size.js';
 
 export interface DashboardProps {
   model: DashboardModel;
@@ -33,14 +34,16 @@ export interface DashboardProps {
   initialView?: number;
   /** Images for the misread digits; null: list the rows only. */
   digits?: DigitSource | null;
-  /** Terminal columns (default 100). */
+  /** Terminal columns (default: the terminal's, kept current on resize; else 100). */
   width?: number;
-  /** Terminal rows (default 40). */
+  /** Terminal rows (default: the terminal's, kept current on resize; else 40). */
   height?: number;
   /** ANSI colours for the digits (false: shade characters). */
   color?: boolean;
   /** Called when the user quits (after Ink's own exit). */
   onQuit?: () => void;
+  /** Called on Ctrl-C (in raw mode a key, not a signal), before the screen closes. */
+  onInterrupt?: () => void;
 }
 
 function Tabs({ views, index, columns }: { views: DashboardView[]; index: number; columns: number }) {
@@ -59,12 +62,18 @@ function Tabs({ views, index, columns }: { views: DashboardView[]; index: number
   );
 }
 
-function ClassTable({ view }: { view: DashboardView }) {
-  const [header, ...rows] = classTableLines(view);
+/** The class table's width without its support column ("digit  precision  recall     F1"). */
+const CLASS_TABLE_NARROW = CLASS_TABLE_HEADER.indexOf('  support');
+
+function ClassTable({ view, columns }: { view: DashboardView; columns: number }) {
+  // Where the whole table does not fit, the support column goes (a cut line wrapped its count
+  // onto the next line at 40 columns); the gap to the matrix beside it, where that is below.
+  const fit = (line: string) => (columns < CLASS_TABLE_HEADER.length ? line.slice(0, CLASS_TABLE_NARROW) : line);
+  const [header, ...rows] = classTableLines(view).map(fit);
   const macro = rows.pop()!;
   return (
-    <Box flexDirection="column" marginRight={3}>
-      <Text color="cyan">{header ?? CLASS_TABLE_HEADER}</Text>
+    <Box flexDirection="column" marginRight={columns < CLASS_TABLE_HEADER.length + 3 ? 0 : 3} flexShrink={0}>
+      <Text color="cyan">{header ?? fit(CLASS_TABLE_HEADER)}</Text>
       {rows.map((line, i) => {
         const c = view.classes[i]!;
         const weak = c.support > 0 && c.f1 < 0.9;
@@ -79,16 +88,19 @@ function ClassTable({ view }: { view: DashboardView }) {
   );
 }
 
-function Confusion({ view }: { view: DashboardView }) {
-  const width = Math.max(2, ...view.heat.flat().map((cell) => String(cell.count).length)) + 1;
+function Confusion({ view, columns }: { view: DashboardView; columns: number }) {
+  const digits = Math.max(1, ...view.heat.flat().map((cell) => String(cell.count).length));
+  // Narrower cells where the usual ones do not fit; each row one line, cut rather than wrapped
+  // (on 32 columns every row of the matrix took two lines).
+  const width = 4 + view.heat.length * (Math.max(2, digits) + 1) <= columns ? Math.max(2, digits) + 1 : digits + 1;
   return (
     <Box flexDirection="column">
-      <Text color="cyan">
+      <Text color="cyan" wrap="truncate">
         {'t\\p'.padEnd(4)}
         {view.heat.map((_, p) => String(p).padStart(width)).join('')}
       </Text>
       {view.heat.map((row, t) => (
-        <Box key={t}>
+        <Text key={t} wrap="truncate">
           <Text color="cyan">{String(t).padEnd(4)}</Text>
           {row.map((cell, p) => {
             const bg = heatColor(cell);
@@ -98,7 +110,7 @@ function Confusion({ view }: { view: DashboardView }) {
               </Text>
             );
           })}
-        </Box>
+        </Text>
       ))}
       <Text dimColor>rows: true digit, columns: predicted</Text>
     </Box>
@@ -158,7 +170,7 @@ const FIXED_LINES = 4;
 /** How long a typed view number waits for its next digit (1 then 2 → view 12). */
 const NUMBER_WAIT_MS = 800;
 
-export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit }: DashboardProps) {
+export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit, onInterrupt }: DashboardProps) {
   const [index, setIndex] = useState(Math.min(Math.max(0, initialView), model.views.length - 1));
   const [scroll, setScroll] = useState(0);
   const [contentHeight, setContentHeight] = useState(0);
@@ -166,9 +178,13 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
   const typed = useRef({ text: '', at: 0 });
   const { isRawModeSupported } = useStdin();
   const { exit } = useApp();
-  const columns = width ?? 100;
-  const rows = height ?? 40;
-  const bodyHeight = Math.max(1, rows - FIXED_LINES);
+  const terminal = useTerminalSize();
+  const columns = width ?? terminal.columns ?? 100;
+  const rows = height ?? terminal.rows ?? 40;
+  // One line fewer than the terminal: a frame as tall as it takes Ink's full-screen path, which
+  // clears the screen and scrollback at each frame and leaves no newline after the last one
+  // (the shell's prompt was glued to the keys line after q).
+  const bodyHeight = Math.max(1, rows - 1 - FIXED_LINES);
   const maxScroll = Math.max(0, contentHeight - bodyHeight);
   const top = Math.min(scroll, maxScroll);
   useEffect(() => {
@@ -183,6 +199,11 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
   useInput(
     (input, key) => {
       const count = model.views.length;
+      if (key.ctrl && input === 'c') {
+        onInterrupt?.();
+        exit();
+        return;
+      }
       if (key.rightArrow || key.tab) show((i) => (i + 1) % count);
       else if (key.leftArrow) show((i) => (i - 1 + count) % count);
       else if (/^[0-9]$/.test(input)) {
@@ -198,7 +219,7 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
       else if (key.pageUp) setScroll((t) => Math.max(0, Math.min(t, maxScroll) - Math.max(1, bodyHeight - 1)));
       else if (key.home) setScroll(0);
       else if (key.end) setScroll(maxScroll);
-      else if (input === 'q' || key.escape) {
+      else if (input === 'q' || input === 'Q' || key.escape) {
         onQuit?.();
         exit();
       }
@@ -227,8 +248,8 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
             </Text>
           ))}
           <Box flexWrap="wrap" marginTop={1}>
-            <ClassTable view={view} />
-            <Confusion view={view} />
+            <ClassTable view={view} columns={columns} />
+            <Confusion view={view} columns={columns} />
           </Box>
           <Pairs view={view} digits={digits} width={columns} color={color} />
           <Curves model={model} />
@@ -236,15 +257,40 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
       </Box>
       {isRawModeSupported ? (
         <Text dimColor wrap="truncate">
-          {`←/→ or its number: view · ↑/↓ PgUp/PgDn: scroll${position} · q: quit`}
+          {keysLine(position, columns)}
         </Text>
       ) : null}
     </Box>
   );
 }
 
-/** Shows the dashboard on stderr (results stay on stdout) until the user quits. */
-export async function showDashboard(props: DashboardProps): Promise<void> {
-  const instance = render(<Dashboard width={process.stderr.columns} height={process.stderr.rows} {...props} />, { stdout: process.stderr, patchConsole: false });
+/**
+ * The keys line; where it does not fit, how to quit and where the page is come first (cut
+ * at its end on 40 columns, "q: quit" and the position were the part not seen).
+ */
+export function keysLine(position: string, columns: number): string {
+  const full = `←/→ or its number: view · ↑/↓ PgUp/PgDn: scroll${position} · q: quit`;
+  return [...full].length <= columns ? full : `q: quit${position} · ←/→: view · ↑/↓: scroll`;
+}
+
+/**
+ * Shows the dashboard on stderr (results stay on stdout) until the user quits: 'quit' (q, Q,
+ * Esc) or 'interrupted' (Ctrl-C, which the caller turns into the exit status of an interrupted
+ * command: Ink's own Ctrl-C handling ended the command with 0).
+ */
+export async function showDashboard(props: DashboardProps): Promise<'quit' | 'interrupted'> {
+  let interrupted = false;
+  // (its size is the terminal's, followed on resize: passed once, it kept the first one)
+  const instance = render(
+    <Dashboard
+      {...props}
+      onInterrupt={() => {
+        interrupted = true;
+        props.onInterrupt?.();
+      }}
+    />,
+    { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false },
+  );
   await instance.waitUntilExit();
+  return interrupted ? 'interrupted' : 'quit';
 }

@@ -1,6 +1,7 @@
 /** The live training view: one row per member, sparklines of val_acc, overall progress. */
 import { Box, Text } from 'ink';
-import { etaSeconds, formatDuration, overallProgress, sparkline, type TrainViewState } from './train-state.js';
+import { useTerminalSize } from './terminal-size.js';
+import { type MemberRow, etaSeconds, formatDuration, overallProgress, sparkline, type TrainViewState } from './train-state.js';
 
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
 
@@ -40,11 +41,71 @@ function Cell({ children, i, color, shown = WIDTHS.length }: { children: string;
   );
 }
 
-export function TrainView({ state, now = Date.now(), width = process.stderr.columns || 100 }: { state: TrainViewState; now?: number; width?: number }) {
+/** Lines the view has besides its member rows: title, column header, progress bar. */
+const FIXED_LINES = 3;
+
+export interface VisibleMembers {
+  shown: MemberRow[];
+  /** "+ 12 more: 9 done, 3 queued", or null when every member has its row */
+  more: string | null;
+}
+
+/**
+ * The member rows that fit in `lines` lines, in their order, the others counted on one line.
+ * Running members come first, then failed, done and queued ones: a view taller than the
+ * terminal made Ink clear the whole screen (and the scrollback) at every frame, with the title,
+ * header and running members out of sight (`train --folds 5` has 33 lines; 80×24 has 24).
+ */
+export function visibleMembers(members: MemberRow[], lines: number): VisibleMembers {
+  if (members.length <= lines) return { shown: members, more: null };
+  const keep = Math.max(0, lines - 1);
+  const rank = { training: 0, failed: 1, done: 2, waiting: 3 } as const;
+  const chosen = new Set(
+    members
+      .map((row, i) => ({ row, i }))
+      .sort((a, b) => rank[a.row.status] - rank[b.row.status] || a.i - b.i)
+      .slice(0, keep)
+      .map(({ row }) => row),
+  );
+  const hidden = members.filter((row) => !chosen.has(row));
+  const count = (status: MemberRow['status']) => hidden.filter((row) => row.status === status).length;
+  const parts = [
+    [count('training'), 'running'],
+    [count('done'), 'done'],
+    [count('failed'), 'failed'],
+    [count('waiting'), 'queued'],
+  ]
+    .filter(([n]) => (n as number) > 0)
+    .map(([n, what]) => `${n} ${what}`);
+  return { shown: members.filter((row) => chosen.has(row)), more: `+ ${hidden.length} more: ${parts.join(', ')}` };
+}
+
+export interface TrainViewProps {
+  state: TrainViewState;
+  now?: number;
+  /** Terminal columns (default: the terminal's, kept current on resize). */
+  width?: number;
+  /** Terminal rows (default: the terminal's, kept current; none: every member has its row). */
+  height?: number;
+}
+
+/**
+ * The view (callable as a plain function, as the commands do: the hooks live in TrainScreen).
+ */
+export function TrainView(props: TrainViewProps) {
+  return <TrainScreen {...props} />;
+}
+
+function TrainScreen({ state, now = Date.now(), width, height }: TrainViewProps) {
+  const terminal = useTerminalSize();
+  const columns = width ?? terminal.columns ?? 100;
+  const rows = height ?? terminal.rows;
   const progress = overallProgress(state);
-  const shown = columnsThatFit(width);
+  const shown = columnsThatFit(columns);
+  // One line fewer than the terminal: a frame as tall as the screen takes Ink's full-screen path.
+  const { shown: members, more } = visibleMembers(state.members, rows === undefined ? Infinity : rows - 1 - FIXED_LINES);
   return (
-    <Box flexDirection="column" width={width}>
+    <Box flexDirection="column" width={columns}>
       <Text wrap="truncate">
         <Text bold>{state.title}</Text>
         <Text dimColor>{`  backend: ${state.backend}  elapsed ${formatDuration((now - state.startedAt) / 1000)}`}</Text>
@@ -56,7 +117,7 @@ export function TrainView({ state, now = Date.now(), width = process.stderr.colu
           </Cell>
         ))}
       </Box>
-      {state.members.map((r) => (
+      {members.map((r) => (
         <Box key={r.name}>
           <Cell shown={shown} i={0} color={r.status === 'failed' ? 'red' : r.status === 'done' ? 'green' : undefined}>
             {r.name}
@@ -73,8 +134,13 @@ export function TrainView({ state, now = Date.now(), width = process.stderr.colu
           </Cell>
         </Box>
       ))}
-      <Text>
-        <Bar fraction={progress} width={Math.max(10, Math.min(40, width - 6))} /> {`${(progress * 100).toFixed(0)}%`}
+      {more ? (
+        <Text dimColor wrap="truncate">
+          {more}
+        </Text>
+      ) : null}
+      <Text wrap="truncate">
+        <Bar fraction={progress} width={Math.max(10, Math.min(40, columns - 6))} /> {`${(progress * 100).toFixed(0)}%`}
       </Text>
     </Box>
   );

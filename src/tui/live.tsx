@@ -1,22 +1,43 @@
 /** Mounts a view on stderr (results stay on stdout) and re-renders it on every state change. */
-import { render } from 'ink';
-import type { ReactElement } from 'react';
+import { render, useInput, useStdin } from 'ink';
+import type { ReactElement, ReactNode } from 'react';
 
 export interface LiveView<S> {
   update(state: S): void;
   done(): void;
 }
 
+/**
+ * Keys typed while the view is up are not echoed: Enter or letters printed into the frame
+ * and pushed it out of place. Ink's raw mode (useInput, when stdin is a terminal) reads them
+ * instead, and gives the terminal back as it was when the view is done. In raw mode Ctrl-C is
+ * a key, not a signal: it is sent on as the SIGINT the commands handle (what is saved stays,
+ * how to continue, exit 130).
+ */
+function KeysOff({ children }: { children: ReactNode }) {
+  const { isRawModeSupported } = useStdin();
+  useInput(
+    (input, key) => {
+      // (also inside a chunk of several keys, which Ink passes on as one input)
+      if ((key.ctrl && input === 'c') || input.includes('\u0003')) process.kill(process.pid, 'SIGINT');
+    },
+    { isActive: isRawModeSupported === true },
+  );
+  return children;
+}
+
 export function mountLive<S>(view: (state: S) => ReactElement, initial: S): LiveView<S> {
-  const instance = render(view(initial), { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false });
+  const frame = (state: S) => <KeysOff>{view(state)}</KeysOff>;
+  const instance = render(frame(initial), { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false });
   let latest = initial;
+  let mounted = true;
   // Re-render at most every 100 ms: batch events come many times a second.
   let timer: NodeJS.Timeout | null = null;
   const flush = () => {
     timer = null;
-    instance.rerender(view(latest));
+    instance.rerender(frame(latest));
   };
-  const tick = setInterval(() => instance.rerender(view(latest)), 1000);
+  const tick = setInterval(() => instance.rerender(frame(latest)), 1000);
   return {
     update(state) {
       latest = state;
@@ -25,7 +46,10 @@ export function mountLive<S>(view: (state: S) => ReactElement, initial: S): Live
     done() {
       if (timer) clearTimeout(timer);
       clearInterval(tick);
-      instance.rerender(view(latest));
+      // (done twice, from the interrupt handler and the command's finally: the first one counts)
+      if (!mounted) return;
+      mounted = false;
+      instance.rerender(frame(latest));
       instance.unmount();
     },
   };

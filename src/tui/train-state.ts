@@ -52,6 +52,29 @@ export function initialState(title: string, backend: string, members: Array<{ na
   };
 }
 
+/**
+ * The state with the planned members, in the plan's order, as soon as the plan is known (a
+ * view told of members only as they started showed 100% with 4 of 6 done, then dropped): rows
+ * that already report keep what they have, the others wait; rows outside the plan stay, last.
+ */
+export function withPlannedMembers(state: TrainViewState, planned: Array<{ name: string; epochs: number }>): TrainViewState {
+  const known = new Map(state.members.map((row) => [row.name, row]));
+  const names = new Set(planned.map((m) => m.name));
+  const waiting = initialState('', '', planned.filter((m) => !known.has(m.name))).members;
+  const fresh = new Map(waiting.map((row) => [row.name, row]));
+  return {
+    ...state,
+    members: [
+      // (a row made by an engine event before its start has no epochs yet: the plan's)
+      ...planned.map((m) => {
+        const row = known.get(m.name);
+        return row ? (row.epochs === 0 ? { ...row, epochs: m.epochs } : row) : fresh.get(m.name)!;
+      }),
+      ...state.members.filter((row) => !names.has(row.name)),
+    ],
+  };
+}
+
 export function reduce(state: TrainViewState, event: EnsembleEvent, now = Date.now()): TrainViewState {
   const update = (name: string, f: (row: MemberRow) => MemberRow): TrainViewState => {
     // A member the view was not told about up front gets its row when it first reports.

@@ -136,7 +136,9 @@ describe('dashboard that fits the terminal', () => {
   const strip = (line: string) => line.replace(/\u001B\[[0-9;]*m/g, '');
   function expectFits(frame: string, columns: number, rows: number) {
     const lines = frame.split('\n').map(strip);
-    expect(lines.length).toBeLessThanOrEqual(rows);
+    // one line fewer than the terminal: a frame as tall as it takes Ink's full-screen path
+    // (the screen cleared at each frame, no newline after the last: the prompt glued to it)
+    expect(lines.length).toBeLessThanOrEqual(rows - 1);
     for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(columns);
     return lines;
   }
@@ -184,6 +186,55 @@ describe('dashboard that fits the terminal', () => {
     stdin.write(ARROW_RIGHT);
     await settle();
     expect(expectFits(lastFrame()!, columns, rows)[2]).toContain('1/12 ensemble (soft vote)');
+    unmount();
+  });
+
+  test('it follows the terminal when it is resized: smaller, everything still fits; larger, it uses the room', async () => {
+    // Given the dashboard on a 100×30 terminal, its size not passed in
+    const { lastFrame, stdout, unmount } = render(<Dashboard model={buildDashboardModel(tenMembers())} digits={digits} color={false} />);
+    const resize = async (columns: number, rows: number) => {
+      Object.defineProperty(stdout, 'columns', { get: () => columns, configurable: true });
+      Object.defineProperty(stdout, 'rows', { get: () => rows, configurable: true });
+      stdout.emit('resize');
+      await settle();
+    };
+    await resize(100, 30);
+    let lines = expectFits(lastFrame()!, 100, 30);
+    const tall = lines.length;
+    // When the window shrinks to 60×16
+    await resize(60, 16);
+    lines = expectFits(lastFrame()!, 60, 16);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then the header, tabs and view name are still the first lines, the keys the last
+    expect(lines[0]).toMatch(/^Run quick-20261121-101500/);
+    expect(lines[2]).toContain('1/12 ensemble (soft vote)');
+    expect(lines.at(-1)).toContain('q: quit');
+    // When it grows to 160×50: the larger layout
+    await resize(160, 50);
+    lines = expectFits(lastFrame()!, 160, 50);
+    expect(lines.length).toBeGreaterThan(tall);
+    expect(lines[1]).toMatch(/1 ensemble\s+2 ensemble-hard\s+3 member-1\s+.*\s+8 member-6/);
+    unmount();
+  });
+
+  test.each([40, 32])('at %i columns: the keys line starts with q: quit and the position, the class table keeps its rows whole', async (columns) => {
+    // Given the dashboard of a ten-member run on a narrow terminal, its page longer than the screen
+    const { lastFrame, stdin, unmount } = render(<Dashboard model={buildDashboardModel(tenMembers())} digits={digits} color={false} width={columns} height={24} />);
+    await settle();
+    stdin.write(PAGE_DOWN);
+    await settle();
+    const lines = expectFits(lastFrame()!, columns, 24);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then the keys line shows how to quit and where the page is, first
+    expect(lines.at(-1)).toMatch(/^q: quit · lines \d+–\d+ of \d+/);
+    // and no line of the class table wrapped: each digit's row is one line, support last
+    // (left out where the table does not fit: its other columns whole)
+    stdin.write('1');
+    await settle();
+    const frame = expectFits(lastFrame()!, columns, 24).join('\n');
+    if (columns >= 40) expect(frame).toMatch(/\n\s+4\s+1\.000\s+0\.500\s+0\.667\s+2\n/);
+    else expect(frame).toMatch(/\n\s+4\s+1\.000\s+0\.500\s+0\.667\n/);
+    expect(frame).toMatch(/digit\s+precision\s+recall\s+F1/);
     unmount();
   });
 });

@@ -1,7 +1,7 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, test } from 'vitest';
 import { TrainView } from '../../src/tui/TrainView.js';
-import { etaSeconds, initialState, overallProgress, reduce, sparkline } from '../../src/tui/train-state.js';
+import { etaSeconds, initialState, overallProgress, reduce, sparkline, withPlannedMembers } from '../../src/tui/train-state.js';
 
 describe('live training view', () => {
   const t0 = 1_000_000;
@@ -55,5 +55,101 @@ describe('live training view', () => {
     expect(lines[1]).not.toContain('val_acclr');
     expect(lines[1]).not.toContain('by epoch');
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(width);
+  });
+});
+
+describe('live training view on a small terminal', () => {
+  const t0 = 1_000_000;
+  /** `train --folds 5` of three recipes: fifteen members, nine done, two running, four queued. */
+  function fifteenMembers() {
+    const names = ['seed002', 'deotte', 'wide'].flatMap((recipe) => [1, 2, 3, 4, 5].map((fold) => ({ name: `${recipe}-f${fold}`, epochs: 2 })));
+    let s = initialState('digits train: quick → runs/quick-20261121-101500', 'wasm', names, t0);
+    for (const { name } of names.slice(0, 11)) s = reduce(s, { type: 'start', member: name, epochs: 2, batches: 10, trainRows: 640, validationRows: 60, resumedAt: 0 }, t0);
+    for (const { name } of names.slice(0, 9)) s = reduce(s, { type: 'done', member: name } as Parameters<typeof reduce>[1], t0);
+    return s;
+  }
+  const strip = (line: string) => line.replace(/\u001B\[[0-9;]*m/g, '');
+
+  test.each([
+    { rows: 9, memberRows: 4, more: '+ 11 more: 7 done, 4 queued' },
+    { rows: 24, memberRows: 15, more: null },
+    { rows: 12, memberRows: 7, more: '+ 8 more: 4 done, 4 queued' },
+  ])('at $rows rows: at most rows − 1 lines, title, header, running members and bar in sight', ({ rows, memberRows, more }) => {
+    // Given fifteen members of a five-fold run, two of them running
+    const s = fifteenMembers();
+    // When the view renders on a terminal of that many rows
+    const { lastFrame, unmount } = render(<TrainView state={s} now={t0} width={100} height={rows} />);
+    const lines = lastFrame()!.split('\n').map(strip);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then it is shorter than the terminal (a full-screen frame makes Ink clear the screen and scrollback)
+    expect(lines.length).toBeLessThanOrEqual(rows - 1);
+    expect(lines[0]).toContain('digits train: quick');
+    expect(lines[1]).toMatch(/^member\s+epoch/);
+    expect(lines.at(-1)).toMatch(/[█░]+ \d+%$/);
+    // the running members have their rows, the others are counted on one line
+    expect(lines.filter((line) => /^deotte-f5\s+0\/2/.test(line) || /^wide-f1\s+0\/2/.test(line))).toHaveLength(2);
+    expect(lines.filter((line) => /^(seed002|deotte|wide)-f\d/.test(line))).toHaveLength(memberRows);
+    if (more) expect(lines.at(-2)).toBe(more);
+    else expect(lines.join('\n')).not.toContain('more:');
+    unmount();
+  });
+
+  test('it follows the terminal when it is resized: narrower, fewer columns; shorter, fewer rows', async () => {
+    // Given the view on a terminal of 120×40, sizes not passed in
+    const s = fifteenMembers();
+    const { lastFrame, stdout, unmount } = render(<TrainView state={s} now={t0} />);
+    const resize = async (columns: number, rows: number) => {
+      Object.defineProperty(stdout, 'columns', { get: () => columns, configurable: true });
+      Object.defineProperty(stdout, 'rows', { get: () => rows, configurable: true });
+      stdout.emit('resize');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    };
+    await resize(120, 40);
+    let lines = lastFrame()!.split('\n').map(strip);
+    expect(lines[1]).toContain('val_acc by epoch');
+    expect(lines.length).toBe(18);
+    // When the window shrinks to 60×10
+    await resize(60, 10);
+    lines = lastFrame()!.split('\n').map(strip);
+    if (process.env.SHOW_FRAME) console.log(lastFrame());
+    // Then the view is redrawn at that size without waiting for the next training event
+    expect(lines.length).toBeLessThanOrEqual(9);
+    expect(lines[1]).not.toContain('by epoch');
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(60);
+    // When it grows again: every member has its row again
+    await resize(120, 40);
+    expect(lastFrame()!.split('\n')).toHaveLength(18);
+    unmount();
+  });
+});
+
+describe('live view of `digits run`: the plan known after the view is mounted', () => {
+  const t0 = 1_000_000;
+  const start = (member: string) => ({ type: 'start' as const, member, epochs: 2, batches: 10, trainRows: 640, validationRows: 60, resumedAt: 0 });
+  const done = (member: string) => ({ type: 'done' as const, member, bestEpoch: 1, bestValLoss: 0.3, bestValAcc: 0.9, stoppedEarly: false, stoppedAtDeadline: false });
+
+  test('the planned members join in the plan\'s order: the bar counts them all, rows that report keep their figures', () => {
+    // Given the view mounted at the first event of training (an engine event), before the plan is read
+    let s = initialState('digits run → runs/quick-x', 'auto', [], t0);
+    s = reduce(s, { type: 'engine', member: 'm-2', backend: 'wasm', ort: true }, t0);
+    s = reduce(s, { type: 'engine', member: 'm-5', backend: 'wasm', ort: true }, t0);
+    s = reduce(s, start('m-2'), t0);
+    for (const name of ['m-1', 'm-3', 'm-4']) s = reduce(reduce(s, start(name), t0), done(name), t0);
+    // Then the engine of the first event is in the title (the view used to mount at the first "start", after it)
+    expect(s.backend).toBe('wasm + onnxruntime kernels');
+    // When the plan of six members is known
+    const planned = ['m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6'].map((name) => ({ name, epochs: 2 }));
+    const withPlan = withPlannedMembers(s, planned);
+    // Then all six have a row in the plan's order, the running one keeps its status
+    expect(withPlan.members.map((r) => r.name)).toEqual(planned.map((m) => m.name));
+    expect(withPlan.members[1]).toMatchObject({ status: 'training', epochs: 2 });
+    expect(withPlan.members[4]).toMatchObject({ status: 'waiting', epochs: 2 });
+    // (m-5 reported its engine before the plan came, its epochs not yet known: the plan's)
+    expect(withPlan.members[4]).toMatchObject({ name: 'm-5', epochs: 2 });
+    // and the bar says 3 of 6 done, not 3 of the 4 it had heard of
+    expect(overallProgress(s)).toBe(0.75); // (m-5's 0 epochs count for nothing)
+    expect(overallProgress(withPlan)).toBeCloseTo(3 / 6, 5);
+    // and a member outside the plan (not expected) keeps its row, last
+    expect(withPlannedMembers(reduce(s, start('other'), t0), planned).members.at(-1)!.name).toBe('other');
   });
 });
