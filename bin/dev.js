@@ -12,9 +12,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
-register();
-process.env.NODE_ENV = 'development';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The repository's tsconfig, whatever folder this runs from: tsx reads the working folder's by
+// default, and without the repository's JSX setting the views failed ("React is not defined").
+process.env.TSX_TSCONFIG_PATH ??= path.join(root, 'tsconfig.json');
+register({ tsconfig: process.env.TSX_TSCONFIG_PATH });
+process.env.NODE_ENV = 'development';
 const { execute, Plugin } = await import('@oclif/core');
 const project = new Plugin({ root, isRoot: true, ignoreManifest: true });
 await project.load();

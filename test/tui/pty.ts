@@ -53,8 +53,8 @@ function runCommandOnTerminal(cmd: string[], options: PtyOptions): Promise<PtyRe
     steps: options.steps ?? [],
     timeout: options.timeout ?? 40,
     // A terminal the way a person has one: not CI, colours on.
-    // tsx reads the tsconfig of the folder it runs in, not the repository's (its JSX setting among them).
-    env: { CI: null, CONTINUOUS_INTEGRATION: null, TERM: 'xterm-256color', TSX_TSCONFIG_PATH: `${repoRoot}tsconfig.json`, ...options.env },
+    // (no TSX_TSCONFIG_PATH: bin/dev.js points tsx at the repository's tsconfig from any folder)
+    env: { CI: null, CONTINUOUS_INTEGRATION: null, TERM: 'xterm-256color', TSX_TSCONFIG_PATH: null, ...options.env },
   };
   return new Promise((resolve, reject) => {
     const child = execFile('python3', [fileURLToPath(new URL('./pty-run.py', import.meta.url))], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
