@@ -30,7 +30,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -48,6 +47,8 @@ import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
 import { PAD_HTML } from './pad.js';
 import { MAX_FIELD_BYTES, PREDICT_HINT, type PredictLimits, bodyTooLarge, contentTypeOf, readPredictRequest, unsupportedType } from './predict-input.js';
+import { MAX_JSON_DEPTH, jsonNestingBeyond } from './json-depth.js';
+import { plainLogLines } from './log-lines.js';
 import { type Refusal, WriteAccess, isLoopbackHost } from './write-access.js';
 
 export interface ServerOptions {
@@ -133,37 +134,10 @@ const CORS_ROUTES = new Set(['/v1/predict', '/v1/corrections']);
 
 const ROUTES_HINT = 'Routes: GET / (drawing pad), GET /healthz, GET /v1/model, GET /metrics, POST /v1/predict, POST /v1/corrections.';
 
-/** Deepest nesting of arrays and objects a JSON body may have: we read at most 3 ({"images": [[…]]}). */
-export const MAX_JSON_DEPTH = 8;
-
-/**
- * How deep `text`'s arrays and objects nest, counting brackets outside strings; stops (returning
- * limit + 1) at the first level beyond `limit`. A linear scan with no allocation, so a hostile
- * body costs what reading it costs.
- */
-export function jsonNestingBeyond(text: string, limit: number): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      depth++;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > limit) return deepest;
-      }
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return deepest;
-}
-
 /** Per-request time spent turning the JSON body into an object (measured in the parser). */
 const parseTimes = new WeakMap<object, number>();
+
+export { jsonLogLines } from './log-lines.js';
 
 export async function buildServer(options: ServerOptions): Promise<DigitsServer> {
   const { ensemble } = options;
@@ -673,24 +647,6 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
   };
 
   return { app, batcher, metrics, correctionsFile, inFlight: () => inFlight, close };
-}
-
-/** The server's own reports as plain lines on stderr (the default). */
-function plainLogLines(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-/**
- * The server's own reports as JSON lines in pino's shape (numeric level, time in ms, pid,
- * hostname, msg), for `--json`: stderr then holds nothing but JSON lines, these between
- * Fastify's request log. Written whatever --log-level says, as the plain lines are.
- */
-export function jsonLogLines(write: (text: string) => void = (text) => process.stderr.write(text)): (line: string, level: 'warn' | 'error') => void {
-  const hostname = os.hostname();
-  return (line, level) => {
-    const msg = line.replace(/^digits serve: /, '');
-    write(`${JSON.stringify({ level: level === 'error' ? 50 : 40, time: Date.now(), pid: process.pid, hostname, name: 'digits serve', msg })}\n`);
-  };
 }
 
 function round(ms: number): number {
