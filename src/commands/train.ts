@@ -100,8 +100,8 @@ export default class Train extends DigitsCommand {
     // A person at a terminal gets the live view; pipes, CI and --json get plain lines.
     const live = this.plainOutput
       ? null
-      : mountLive((state: ReturnType<typeof initialState>) => TrainView({ state }), initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, viewMembers));
-    let state = initialState(`digits train: ${ensembleName} → ${runDir}`, flags.backend, viewMembers);
+      : mountLive((state: ReturnType<typeof initialState>) => TrainView({ state }), initialState(`digits train: ${ensembleName} → ${displayPath(runDir)}`, flags.backend, viewMembers));
+    let state = initialState(`digits train: ${ensembleName} → ${displayPath(runDir)}`, flags.backend, viewMembers);
     const onEvent = (event: EnsembleEvent) => {
       if (!live) return print(event);
       state = reduce(state, event);
