@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
+import { processRunning } from '../atomic-file.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -37,15 +38,6 @@ async function readHolder(file: string): Promise<LockHolder | null> {
   } catch {
     // Gone, or caught between create and write: treat as held by an unknown process.
     return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -83,7 +75,7 @@ function processStartMs(pid: number): number | null {
 export function isStale(holder: LockHolder): boolean {
   if (holder.hostname !== os.hostname() || !Number.isInteger(holder.pid)) return false;
   // (a killed process its parent has not yet reaped is a zombie: signals still reach its pid)
-  if (!alive(holder.pid) || procStatFields(holder.pid)?.[0] === 'Z') return true;
+  if (!processRunning(holder.pid) || procStatFields(holder.pid)?.[0] === 'Z') return true;
   const started = processStartMs(holder.pid);
   const locked = Date.parse(holder.startedAt);
   // (a process takes its lock after it starts; 2 s allow for the clock's steps and the tick)

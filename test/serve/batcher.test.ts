@@ -188,8 +188,8 @@ describe('DynamicBatcher', () => {
     await batcher.close();
   });
 
-  test('a request whose client went away is dropped while it waits, and never computed', async () => {
-    // Given a member whose calls finish only when the test says so, and a batch computing
+  /** A member whose calls finish only when the test says so (`calls[i].finish()`). */
+  function gatedPredictor(): { calls: Array<{ count: number; finish: () => void }>; gated: Predictor } {
     const calls: Array<{ count: number; finish: () => void }> = [];
     const inner = new RecordingPredictor(0.2);
     const gated: Predictor = {
@@ -200,6 +200,12 @@ describe('DynamicBatcher', () => {
       dispose: () => undefined,
       predict: (images, count) => new Promise<void>((resolve) => calls.push({ count, finish: resolve })).then(() => inner.predict(images, count)),
     };
+    return { calls, gated };
+  }
+
+  test('a request whose client went away is dropped while it waits, and never computed', async () => {
+    // Given a member whose calls finish only when the test says so, and a batch computing
+    const { calls, gated } = gatedPredictor();
     const batcher = new DynamicBatcher([{ name: 'g', predictor: gated }], { windowMs: 0, maxBatch: 8 });
     const first = batcher.submit({ images: image(1), count: 1, tta: false });
     await until(() => calls.length === 1);
@@ -225,16 +231,7 @@ describe('DynamicBatcher', () => {
 
   test('dropQueued (shutdown after the grace period) rejects the waiting requests; close then waits only for the running batch', async () => {
     // Given a batch computing and three requests waiting behind it
-    const calls: Array<{ count: number; finish: () => void }> = [];
-    const inner = new RecordingPredictor(0.2);
-    const gated: Predictor = {
-      kind: 'onnx',
-      precision: 'fp32',
-      imageSize: 28,
-      reason: 'test',
-      dispose: () => undefined,
-      predict: (images, count) => new Promise<void>((resolve) => calls.push({ count, finish: resolve })).then(() => inner.predict(images, count)),
-    };
+    const { calls, gated } = gatedPredictor();
     const batcher = new DynamicBatcher([{ name: 'g', predictor: gated }], { windowMs: 0, maxBatch: 1 });
     const running = batcher.submit({ images: image(1), count: 1, tta: false });
     await until(() => calls.length === 1);
