@@ -1,4 +1,4 @@
-import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { parse as parseJsonc, printParseErrorCode, visit as visitJson, type ParseError } from 'jsonc-parser';
 import path from 'node:path';
 
 /**
@@ -64,6 +64,27 @@ export function jsonSyntaxError(text: string, fallback: string): { message: stri
   const words = printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
   const before = text.slice(0, first.offset);
   return { message: words, line: before.split('\n').length, column: first.offset - before.lastIndexOf('\n') };
+}
+
+/**
+ * The first key written twice in one object of a JSON text, with its second line and column
+ * (1-based), or null. JSON.parse keeps the last silently, so a file edited by hand can say two
+ * things of one key and mean the one further down; the same scanner as syntax errors finds it.
+ */
+export function duplicateJsonKey(text: string): { key: string; line: number; column: number } | null {
+  const objects: Array<Set<string>> = [];
+  let found: { key: string; line: number; column: number } | null = null;
+  visitJson(text, {
+    onObjectBegin: () => void objects.push(new Set()),
+    onObjectEnd: () => void objects.pop(),
+    onObjectProperty: (key, _offset, _length, line, character) => {
+      const keys = objects.at(-1);
+      if (!keys || found) return;
+      if (keys.has(key)) found = { key, line: line + 1, column: character + 1 };
+      keys.add(key);
+    },
+  });
+  return found;
 }
 
 /**

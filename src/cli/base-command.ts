@@ -4,6 +4,7 @@ import { closestName } from './closest-name.js';
 import { followNoColor } from './color.js';
 import { liveTerminal } from './terminal.js';
 import { releaseHeldLocksSync } from '../runs/lock.js';
+import { onStopSignals, signalExitCode } from '../signals.js';
 
 /** A command's result as its --json line: `type` first for readers, and last so that a result's own field cannot hide it. */
 export function asResult<T>(result: T): T {
@@ -68,32 +69,34 @@ export abstract class DigitsCommand extends Command {
   }
 
   /**
-   * Ctrl-C (SIGINT) or SIGTERM during a long job: what was saved stays (members save every
+   * Ctrl-C (SIGINT), SIGTERM or a hang-up (SIGHUP: the terminal closed) during a long job: what was saved stays (members save every
    * epoch, a search every trial, files are written atomically), and the job's last word is
    * `interrupted (<signal>)` with a hint that says what is kept and how to continue (`hint()`,
    * asked at the signal, so it can look at what exists by then): the error line under --json,
    * `error: … hint: …` on stderr otherwise.
-   * The process then dies by the signal, so a shell reports 130 or 143.
+   * The process then dies by the signal, so a shell reports 130, 143 or 129.
    */
   protected exitOnInterrupt(hint: () => string, before?: () => void): void {
     const stop = (signal: NodeJS.Signals) => {
       before?.();
       // What is kept is the hint's to say: a job stopped before it saved anything keeps nothing
       // ("interrupted (SIGINT); the work saved so far is kept" once stood above run's "nothing is kept").
-      const error = new UserError(`interrupted (${signal})`, { hint: hint(), exitCode: signal === 'SIGINT' ? 130 : 143 });
-      if (this.jsonEnabled()) this.logJson(this.toErrorJson(error));
-      else process.stderr.write(`\n${formatUserError(error)}\n`);
+      const error = new UserError(`interrupted (${signal})`, { hint: hint(), exitCode: signalExitCode(signal) });
+      try {
+        if (this.jsonEnabled()) this.logJson(this.toErrorJson(error));
+        else process.stderr.write(`\n${formatUserError(error)}\n`);
+      } catch {
+        // after a hang-up the terminal may be gone (EIO): the lock and the signal still matter
+      }
       // Dying by the signal itself (the default action, re-raised) rather than process.exit():
       // exit handlers would tear down worker threads mid-step, and ONNX Runtime's native
       // objects then abort the process (seen: "terminate called after throwing Napi::Error", 134).
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
+      off();
       // The run folder's lock goes with the process (the work kept is resumable without it).
       releaseHeldLocksSync();
       process.kill(process.pid, signal);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const off = onStopSignals(stop, { once: true });
   }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {

@@ -67,9 +67,11 @@ function describeCommand(command: Command.Loadable, bin: string): CatalogCommand
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
   const args = Object.values(command.args ?? {}).map((a) => ({ name: a.name, ...(a.description ? { description: a.description } : {}), required: Boolean(a.required) }));
+  // A plugin's command may have only a description (autocomplete): its first line is the summary.
+  const summary = command.summary ?? command.description?.split('\n')[0];
   return {
     id: spaced(command.id),
-    ...(command.summary ? { summary: command.summary } : {}),
+    ...(summary ? { summary } : {}),
     ...(command.description ? { description: command.description } : {}),
     examples,
     args,

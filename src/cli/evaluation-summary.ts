@@ -29,7 +29,7 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
   }
   if (report.cv) {
     const cv = report.cv;
-    out += `${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sd over the folds:\n`;
+    out += `${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sample sd (n − 1) over the folds:\n`;
     const cvLine = (label: string, s: { accuracy: Parameters<typeof formatMeanSd>[0]; logLoss: Parameters<typeof formatMeanSd>[0] }) =>
       `  ${label.padEnd(28)} acc ${formatMeanSd(s.accuracy, 'percent')}  log-loss ${formatMeanSd(s.logLoss, 'loss')}\n`;
     for (const r of cv.recipes) {
@@ -57,7 +57,9 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
   else if (!ttaMeasured(report)) out += '  TTA not measured (--no-tta): digits submit will predict the images as they are; evaluate without --no-tta to let TTA be chosen\n';
   const sel = report.ensemble.selection;
   if (sel) {
-    const named = sel.names.map((n, i) => [n, sel.weights[i]!] as const).filter(([, w]) => w > 0).map(([n, w]) => `${n} ${w.toFixed(3)}`).join(', ');
+    // (a weight the start rule fixes, not selection, is marked where it is listed: `b 0.250 (fixed)`)
+    const fixed = new Set(sel.forced ?? []);
+    const named = sel.names.map((n, i) => [n, sel.weights[i]!] as const).filter(([, w]) => w > 0).map(([n, w]) => `${n} ${w.toFixed(3)}${fixed.has(n) ? ' (fixed)' : ''}`).join(', ');
     out += `  ensemble selection (Caruana et al. 2004, ${sel.units} weighted on ${sel.variant === 'tta' ? 'TTA ' : ''}predictions): ${named}\n`;
     out += line('  equal weights', { ...report.ensemble.soft, ...sel.equal, rows: sel.rows });
     out += line('  weighted, cross-fitted', { ...report.ensemble.soft, ...sel.crossFitted, rows: sel.rows });
@@ -77,13 +79,16 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
   const pairs = submitted.mostConfused.slice(0, 3);
   if (pairs.length) out += `  most confused: ${pairs.map((p) => `${p.trueLabel}→${p.predicted} ×${p.count}`).join(', ')}\n`;
   if (report.test) {
-    const answers = options.runDir ? path.relative(process.cwd(), path.resolve(options.runDir, report.test.answers)) || report.test.answers : report.test.answers;
+    // ('(labels in test.csv)' is no path: a test.csv that carries labels, resolved it read "runs/x/(labels in test.csv)")
+    const stored = report.test.answers;
+    const answers = stored.startsWith('(') ? stored.slice(1, -1) : options.runDir ? path.relative(process.cwd(), path.resolve(options.runDir, stored)) || stored : stored;
     out += `test set (${precisionOf(report)}), scored against ${answers}:\n`;
     const vote = weightsInUse(report) ? weighted : equal;
     out += line(vote, report.test.soft);
     out += line(`${vote} + TTA`, report.test.softTta);
     out += line(`${equal}${report.test.softTta ? ' + TTA' : ''}`, report.test.equalWeights);
-    out += line(`held-out best (${report.test.bestMember.name})`, report.test.bestMember.metrics);
+    const best = report.test.bestMember;
+    out += line(best.kind === 'recipe' ? `CV best recipe (${best.name}, ${best.members?.length} folds averaged)` : `held-out best (${best.name})`, best.metrics);
   }
   return out;
 }

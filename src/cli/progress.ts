@@ -11,6 +11,7 @@
  */
 import cliProgress from 'cli-progress';
 import { liveTerminal } from './terminal.js';
+import { STOP_SIGNALS } from '../signals.js';
 import { createProgressPrinter, type ProgressPrinter, type ProgressUpdate } from '../data/progress.js';
 
 export interface ProgressOptions {
@@ -38,7 +39,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressPrinter {
     if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
   const watch = (on: boolean) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const signal of STOP_SIGNALS) {
       process.removeListener(signal, onSignal);
       // First in line, so the bar's line is ended before anyone prints the last word.
       if (on) process.prependListener(signal, onSignal);

@@ -11,8 +11,15 @@ function table(columns: string[], rows: string[][]): string {
   return renderTable(columns, rows, { align: columns.map(() => 'left') });
 }
 
-function cvCell(run: RunSummary): string {
-  return run.cv ? formatMeanSd(run.cv.accuracy, 'percent') : '—';
+/**
+ * The CV figures are the equal vote's fold by fold; beside a weighted submission they say so
+ * (the weighted vote has one cross-fitted figure over the rows, in the held-out column), or
+ * they read as the submission's (until session 36, unlabelled).
+ */
+function cvCell(run: RunSummary, kind: 'percent' | 'loss' = 'percent'): string {
+  if (!run.cv) return '—';
+  const figure = formatMeanSd(kind === 'percent' ? run.cv.accuracy : run.cv.logLoss, kind);
+  return run.weighted ? `${figure} (equal vote)` : figure;
 }
 
 /** What the held-out column says of a run without held-out figures. */
@@ -26,9 +33,17 @@ const STATE_CELL: Record<RunState, string> = {
   'evaluation-outdated': 'evaluation outdated',
 };
 
-function heldOutCell(run: RunSummary): string {
-  if (!run.heldOut) return STATE_CELL[run.state];
-  return run.weighted ? `${pct(run.heldOut.accuracy)} (weighted ${pct(run.weighted.accuracy)})` : pct(run.heldOut.accuracy);
+/**
+ * The submitted vote's held-out figure first: beside a weighted submission the weighted vote's
+ * (cross-fitted), labelled, then the equal vote's (until session 36 the equal one came first,
+ * unlabelled, as if submitted).
+ */
+function heldOutCell(run: RunSummary, kind: 'percent' | 'loss' = 'percent'): string {
+  if (!run.heldOut) return kind === 'percent' ? STATE_CELL[run.state] : '—';
+  const show = (score: { accuracy: number; logLoss: number }) => (kind === 'percent' ? pct(score.accuracy) : score.logLoss.toFixed(4));
+  const figure = run.weighted ? `${show(run.weighted)} weighted, submitted (equal vote ${show(run.heldOut)})` : show(run.heldOut);
+  // Rows a search chose the members on flatter them: said where the figure is.
+  return run.heldOutSelectedBy ? `${figure} (optimistic: the rows the members were chosen on)` : figure;
 }
 
 /** The members the run trains, and how many failed, or while it has no outcomes, how many saved a checkpoint so far. */
@@ -73,9 +88,9 @@ export function formatRunComparison(c: RunComparison): string {
     side('validation', c.a.validation, c.b.validation),
     side('members', membersCell(c.a), membersCell(c.b)),
     side('CV accuracy', cvCell(c.a), cvCell(c.b)),
-    side('CV log-loss', c.a.cv ? formatMeanSd(c.a.cv.logLoss, 'loss') : '—', c.b.cv ? formatMeanSd(c.b.cv.logLoss, 'loss') : '—'),
+    side('CV log-loss', cvCell(c.a, 'loss'), cvCell(c.b, 'loss')),
     side('held-out accuracy', heldOutCell(c.a), heldOutCell(c.b)),
-    side('held-out log-loss', c.a.heldOut ? c.a.heldOut.logLoss.toFixed(4) : '—', c.b.heldOut ? c.b.heldOut.logLoss.toFixed(4) : '—'),
+    side('held-out log-loss', heldOutCell(c.a, 'loss'), heldOutCell(c.b, 'loss')),
     side('test accuracy', c.a.test ? pct(c.a.test.accuracy) : '—', c.b.test ? pct(c.b.test.accuracy) : '—'),
   ])}\n`;
   const recipeRows: string[][] = [];

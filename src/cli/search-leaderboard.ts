@@ -5,7 +5,7 @@ import { plural } from '../data/format.js';
 
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
 
-export function describeParams(p: TrialParams): string {
+export function describeParams(p: Omit<TrialParams, 'epochs'>): string {
   const aug = Object.entries(p.augmentation)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');

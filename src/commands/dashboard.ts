@@ -42,7 +42,8 @@ export default class Dashboard extends DigitsCommand {
     // too, else `digits dashboard | less` (or `| head`) got a screen on stderr and nothing in the pipe.
     if (this.plainOutput || !process.stdin.isTTY || !process.stdout.isTTY) {
       const view = model.views[viewIndex]!;
-      const width = process.stdout.columns ?? 120;
+      // (piped into less or head: the terminal's width, which stderr still has; 120 in a file or CI)
+      const width = process.stdout.columns ?? process.stderr.columns ?? 120;
       const size = source?.size ?? 28;
       const tiles = misreadTiles(view, source, gridColumns(width, size, Math.max(1, view.pairs.length)));
       const color = colorOn(process.stdout);

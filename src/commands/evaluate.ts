@@ -28,6 +28,9 @@ export default class Evaluate extends DigitsCommand {
     await initEngine({ backend: flags.backend as BackendRequest });
     // Bars with ETA on a terminal; the stage lines say enough in logs.
     const bars = createProgress({ quiet: this.plainOutput });
+    // evaluation.json is written whole when the evaluation ends (atomically), so a stopped one
+    // leaves the run's figures as they were.
+    this.exitOnInterrupt(() => "The run's evaluation is as it was (evaluation.json is written only when an evaluation ends): run the same command again.");
     const report = await evaluateRun({
       runDir,
       infer: flags.infer as InferMode,

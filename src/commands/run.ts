@@ -18,6 +18,7 @@ import { newestUnfinishedRun } from '../runs/manifest.js';
 import type { Stage } from '../services/run.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
+import { plural, shellArg } from '../data/format.js';
 
 /**
  * The members of the ensemble training now under `runDir` (round 1's folder first, with
@@ -45,7 +46,7 @@ export default class Run extends DigitsCommand {
     ...memberOverrideFlags,
     // Literals, not the service's constants: oclif reads flags without loading the services.
     ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files").`, default: 'auto' }),
-    budget: Flags.string({ description: 'auto: minutes the whole run should take on this machine (it plans its probes and members to fit; default 20).' }),
+    budget: Flags.string({ description: 'auto: minutes the whole run should take on this machine (it plans its probes and members to fit; default 20, at least 0.5, at most a week).' }),
     preset: Flags.string({ description: 'auto: the network its probes and members use (default: auto\'s own, README "The auto ensemble"); needs shipped clean/noisy checkpoints of that preset to fine-tune from, else it trains from scratch.', options: PRESET_NAMES }),
     'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),
     'synthetic-rows': Flags.integer({ description: 'auto: how many MNIST train images with the competition\'s fitted noise join the training rows when its noise can be modelled (default: enough for 54,000 training rows in all for Gaussian sensor noise, none for photon or impulse noise; 0: none; README "Synthetic rows").', min: 0 }),
@@ -59,7 +60,7 @@ export default class Run extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
     // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { runMainJob, interruptedMainJobHint }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce, withPlannedMembers }] = await Promise.all([
+    const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce, withPlannedMembers }] = await Promise.all([
       import('../engine/backend.js'),
       import('../services/run.js'),
       import('../report/report-html.js'),
@@ -68,8 +69,7 @@ export default class Run extends DigitsCommand {
       import('../tui/train-state.js'),
     ]);
     const json = this.jsonEnabled();
-    const budgetMinutes = flags.budget === undefined ? undefined : Number(flags.budget);
-    if (budgetMinutes !== undefined && !(budgetMinutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
+    const budgetMinutes = flags.budget === undefined ? undefined : checkBudget(flags.budget);
     if (flags.preset && flags.ensemble !== 'auto') throw new UserError('--preset chooses the network of the auto ensemble', { where: { flag: 'preset' }, hint: 'Drop --ensemble (auto is the default), or set each member\'s "preset" in your ensemble file.' });
     if (flags['synthetic-rows'] !== undefined && flags.ensemble !== 'auto') throw new UserError('--synthetic-rows works with the auto ensemble', { where: { flag: 'synthetic-rows' }, hint: 'Drop --ensemble (auto is the default) or drop --synthetic-rows.' });
     if (flags.budget !== undefined && flags.ensemble !== 'auto') throw new UserError('--budget plans the auto ensemble', { where: { flag: 'budget' }, hint: 'Drop --ensemble (auto is the default), or drop --budget: an ensemble file trains its members\' own epochs.' });
@@ -136,13 +136,14 @@ export default class Run extends DigitsCommand {
       resume,
       onStage: (stage, message) => {
         reached = stage;
-        if (stage === 'train' && !this.plainOutput) {
-          say(stage, message);
-          return;
-        }
-        if (stage === 'evaluate' && live) {
+        // Stages come between trainings, never during one. A line written below a live view
+        // garbled it (Ink redraws the lines it drew last: round 2's line of --pseudo-label
+        // landed inside round 1's frame), so a view ends before the next stage's line, and the
+        // next training (round 2) mounts a view of its own.
+        if (live) {
           live.done();
           live = null;
+          state = null;
         }
         say(stage, message);
       },
@@ -176,9 +177,9 @@ export default class Run extends DigitsCommand {
     process.stdout.write(formatEvaluationSummary(result.evaluation, { runDir: result.runDir }));
     if (result.auto) process.stdout.write(formatAutoSummary(result.auto));
     const s = result.submission;
-    process.stdout.write(`submission  ${s.file} (${s.rows} rows, ${s.members.length} members, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta > 1 ? `${s.tta}-way TTA` : 'no TTA'}, validated)\n`);
+    process.stdout.write(`submission  ${s.file} (${plural(s.rows, 'row')}, ${plural(s.members.length, 'member')}, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta > 1 ? `${s.tta}-way TTA` : 'no TTA'}, validated)\n`);
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
     if (result.report) process.stdout.write(`report      ${result.report}\n`);
-    process.stdout.write(`dashboard   digits dashboard --run ${result.runDir}\ntime        ${result.seconds}s\n`);
+    process.stdout.write(`dashboard   digits dashboard --run ${shellArg(result.runDir)}\ntime        ${result.seconds}s\n`);
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, jsonFlag, queueFlag, seedFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, jsonFlag, queueFlag } from '../cli/flags.js';
 import { formatLeaderboard, formatSearchEvent } from '../cli/search-leaderboard.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { UserError } from '../errors.js';
@@ -28,7 +28,9 @@ export default class Search extends DigitsCommand {
     ...backendFlag,
     ...dataFlag,
     ...jsonFlag,
-    ...seedFlag,
+    // The holdout the trials are scored on is seed 42 whatever --seed says (the default shared
+    // split, README "Search"): the shared flag's "splits" would not be true here.
+    seed: Flags.integer({ description: "Random seed of the trials' draws and their members' seeds and shuffles; the holdout the trials are scored on is always seed 42 (the default shared split).", default: 42, env: 'DIGITS_SEED' }),
     ...queueFlag,
     space: Flags.string({ description: 'Search space JSON file (default: the shipped spaces/default.json).' }),
     trials: Flags.integer({ description: 'Trials to sample, at most (default 12; a continued search keeps its own unless this is given).', min: 1 }),
@@ -50,8 +52,10 @@ export default class Search extends DigitsCommand {
       budgetSeconds = minutes * 60;
     }
     const spaceFile = path.resolve(flags.space ?? path.join(PACKAGE_ROOT, 'spaces', 'default.json'));
-    const text = await readFile(spaceFile, 'utf8').catch(() => {
-      throw new UserError(`no space file ${spaceFile}`, { where: { file: spaceFile, flag: 'space' }, hint: 'Pass --space <file.json>; spaces/default.json in the package is an example.' });
+    const text = await readFile(spaceFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      // A folder is there but is no file: said so, not "no space file".
+      const what = error.code === 'EISDIR' ? `--space ${spaceFile} is a folder, not a space file` : `no space file ${spaceFile}`;
+      throw new UserError(what, { where: { file: spaceFile, flag: 'space' }, hint: 'Pass --space <file.json>; spaces/default.json in the package is an example.' });
     });
     const space = searchSpaceFromJson(text, spaceFile);
     const options: SearchOptions = {

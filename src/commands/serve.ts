@@ -5,6 +5,7 @@ import { resolveRunDir } from '../cli/runs.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { UserError } from '../errors.js';
+import { onStopSignals } from '../signals.js';
 
 export default class Serve extends DigitsCommand {
   static override summary = 'Serve a trained ensemble over HTTP, with the draw-and-correct pad at /.';
@@ -14,7 +15,7 @@ export default class Serve extends DigitsCommand {
     '  POST /v1/predict      JSON {"images": [[784 values]]} or a PNG/JPEG of any size (centred like MNIST); ?tta=true&members=a,b',
     '  POST /v1/corrections  {"image": [784], "label": 0-9, "predicted": 0-9}, appended to the corrections file',
     '  GET  /                the drawing pad;  GET /v1/model, /healthz, /metrics (Prometheus)',
-    'Concurrent requests arriving within --batch-window-ms run as one batch. SIGTERM or Ctrl-C finishes the requests in flight (for up to --grace-period seconds), then exits 0; if any had to be cut, they are named and the exit code is 1.',
+    'Concurrent requests arriving within --batch-window-ms run as one batch. SIGTERM, Ctrl-C or a hang-up (the terminal closing) finishes the requests in flight (for up to --grace-period seconds), then exits 0; if any had to be cut, they are named and the exit code is 1.',
     'Limits: one --body-limit for a whole request, at most --max-batch images a request (JSON images or files, and at most 16 files) and 4 megapixels an image (from its header, before decoding); corrections are rate-limited (refused attempts count), checked for Host/Origin (loopback or --allowed-origin), and need --token when set (required beyond loopback). Pages on an --allowed-origin may call /v1/predict and /v1/corrections from the browser (CORS); other origins get no CORS headers.',
   ].join('\n');
 
@@ -22,7 +23,7 @@ export default class Serve extends DigitsCommand {
     '<%= config.bin %> serve',
     '<%= config.bin %> serve --run runs/quick-20261121-101500 --port 8080',
     "curl -s localhost:8080/v1/predict -H 'content-type: image/png' --data-binary @digit.png",
-    '<%= config.bin %> serve --host 0.0.0.0 --max-batch 512 --batch-window-ms 5 --corrections my-corrections.jsonl',
+    '<%= config.bin %> serve --host 0.0.0.0 --token "$(openssl rand -hex 16)" --max-batch 512 --batch-window-ms 5 --corrections my-corrections.jsonl',
     '<%= config.bin %> serve --workers 0 --threads 4   # in process: one session of 4 threads per member',
   ];
 
@@ -49,6 +50,8 @@ export default class Serve extends DigitsCommand {
     corrections: Flags.string({ description: 'Corrections file (JSON lines) the pad appends to (default <run>/corrections.jsonl).' }),
     'grace-period': Flags.integer({ description: 'Seconds SIGTERM/Ctrl-C waits for requests in flight before cutting them (then the exit code is 1).', default: 30, min: 0, max: 3600 }),
     'body-limit': Flags.integer({ description: 'Largest request body in MiB, whatever its encoding (multipart counted whole).', default: 8, min: 1, max: 256 }),
+    'min-body-rate': Flags.integer({ description: 'Slowest a request body may arrive, in KiB/s averaged from its start once --body-grace has passed; slower ones get a 408 (a trickling upload holds a share of the upload budget).', default: 16, min: 1, max: 1_048_576 }),
+    'body-grace': Flags.integer({ description: 'Seconds a request body may take at any speed before --min-body-rate applies.', default: 10, min: 1, max: 3600 }),
     token: Flags.string({ description: 'Bearer token that saving corrections needs (required with a --host beyond loopback); the pad takes it as /#token=<token>.', env: 'DIGITS_SERVE_TOKEN' }),
     'allowed-origin': Flags.string({ description: 'Another origin (scheme://host:port) whose pages may predict and save corrections from the browser (CORS); repeatable.', multiple: true }),
     'corrections-per-minute': Flags.integer({ description: 'Attempts to save a correction one client address may make per minute (refused ones, e.g. a wrong token, count too).', default: 30, min: 1, max: 100000 }),
@@ -80,6 +83,8 @@ export default class Serve extends DigitsCommand {
         batchWindowMs: flags['batch-window-ms'],
         correctionsFile: flags.corrections,
         bodyLimit: flags['body-limit'] * 1024 * 1024,
+        minBodyBytesPerSecond: flags['min-body-rate'] * 1024,
+        slowBodyGraceMs: flags['body-grace'] * 1000,
         token: flags.token,
         allowedOrigins: flags['allowed-origin'],
         correctionsPerMinute: flags['corrections-per-minute'],
@@ -110,18 +115,16 @@ export default class Serve extends DigitsCommand {
       say(`  batching: up to ${flags['max-batch']} images, window ${flags['batch-window-ms']} ms, ${server.batcher.concurrency} batch${server.batcher.concurrency === 1 ? '' : 'es'} at once; corrections → ${server.correctionsFile}`);
       say(`listening on ${server.url}  (drawing pad: ${server.url}/ ; Ctrl-C stops)`);
     }
-    // Graceful shutdown: stop accepting, finish what is in flight, release sessions, exit 0.
-    // A second signal while draining, either one, ends at once: both listeners go after the
-    // first, so the next SIGTERM or SIGINT falls through to Node's default handler (an
-    // `once` per signal left the other one caught, and SIGINT after SIGTERM was ignored).
+    // Graceful shutdown (SIGTERM, Ctrl-C, or SIGHUP when the terminal closes): stop accepting,
+    // finish what is in flight, release sessions, exit 0. A second signal while draining, any
+    // of them, ends at once: every listener goes after the first, so the next one falls through
+    // to Node's default handler (an `once` per signal left the others caught, and SIGINT after
+    // SIGTERM was ignored).
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const onSignal = (received: NodeJS.Signals) => {
-        process.removeListener('SIGTERM', onSignal);
-        process.removeListener('SIGINT', onSignal);
+      const off = onStopSignals((received) => {
+        off();
         resolve(received);
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+      });
     });
     const inFlight = server.inFlight();
     say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight (up to ${flags['grace-period']} s), then stopping`);

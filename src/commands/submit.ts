@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag, runDataFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
+import { displayPath, plural, shellArg } from '../data/format.js';
 import { createProgress, rowProgress } from '../cli/progress.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
@@ -28,6 +29,13 @@ export default class Submit extends DigitsCommand {
     await initEngine({ backend: flags.backend as BackendRequest });
     // Bars with ETA on a terminal; the stage lines say enough in logs.
     const bars = createProgress({ quiet: this.plainOutput });
+    // The CSV is named before its ledger line is appended (services/submit.ts), so a submit
+    // stopped between the two leaves a file without its line, which the next submit and
+    // `digits submissions` report and keep.
+    this.exitOnInterrupt(
+      () =>
+        `Run the same command again. A CSV in ${shellArg(displayPath(path.resolve(flags.dir)))} named before the interruption but not in its ledger is kept, and \`digits submissions${flags.dir === 'submissions' ? '' : ` --dir ${shellArg(flags.dir)}`}\` lists it.`,
+    );
     const result = await submitRun({
       runDir,
       dir: path.resolve(flags.dir),
@@ -44,7 +52,7 @@ export default class Submit extends DigitsCommand {
       this.printJson(result);
       return;
     }
-    process.stdout.write(`${result.file}\n  ${result.rows} rows, ${result.members.length} members, ${result.weights ? `soft voting weighted by ensemble selection (${result.weights.map((w) => w.toFixed(3)).join(', ')})` : 'soft voting'}, ${result.tta > 1 ? `${result.tta}-way TTA` : 'no TTA'} (${result.ttaReason}); validated (header, ids, row count, labels 0–9)\n`);
+    process.stdout.write(`${result.file}\n  ${plural(result.rows, 'row')}, ${plural(result.members.length, 'member')}, ${result.weights ? `soft voting weighted by ensemble selection (${result.weights.map((w) => w.toFixed(3)).join(', ')})` : 'soft voting'}, ${result.tta > 1 ? `${result.tta}-way TTA` : 'no TTA'} (${result.ttaReason}); validated (header, ids, row count, labels 0–9)\n`);
     if (result.validation) process.stdout.write(`  validation accuracy ${(result.validation.accuracy * 100).toFixed(2)}% (held-out rows)\n`);
     if (result.score) process.stdout.write(`  score ${(result.score.accuracy * 100).toFixed(2)}% against ${result.score.answers}\n`);
   }

@@ -13,7 +13,7 @@ import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
 import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
-import { displayPath, shellArg } from '../data/format.js';
+import { displayPath, plural, shellArg } from '../data/format.js';
 
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -66,7 +66,7 @@ export default class Train extends DigitsCommand {
       // Every member trained: nothing to continue (it restarted each worker and added to the run's time).
       const planned = plan.manifest.splits?.length ?? expandFolds(plan.ensemble).length;
       if (plan.manifest.status === 'finished' && plan.manifest.members.length >= planned && plan.manifest.members.every((m) => m.ok)) {
-        throw new UserError(`run ${path.basename(flags.run)} already finished: all ${plan.manifest.members.length} members are trained`, {
+        throw new UserError(`run ${path.basename(flags.run)} already finished: ${plan.manifest.members.length === 1 ? 'its member is' : `all ${plan.manifest.members.length} members are`} trained`, {
           where: { flag: 'run' },
           hint: `Evaluate or submit it (digits evaluate --run ${shellArg(flags.run)}), or train a new run without --resume.`,
         });
@@ -139,7 +139,7 @@ export default class Train extends DigitsCommand {
       const [{ trainOnQueue }, { formatRunReport }] = await Promise.all([import('../services/queue/enqueue.js'), import('../cli/queue.js')]);
       const onEnqueued = (info: { parent: string; children: number; storeRoot: string }) => {
         if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: redactRedisUrl(flags.queue!), ...info });
-        else if (!live) process.stderr.write(`enqueued ${info.children} members on ${queueNamed(flags.queue!, this.argv)} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
+        else if (!live) process.stderr.write(`enqueued ${plural(info.children, 'member')} on ${queueNamed(flags.queue!, this.argv)} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
       };
       const onFailedReport = (failed: Parameters<typeof formatRunReport>[0]) => {
         if (this.jsonEnabled()) this.emitJson({ type: 'queue-report', ...failed });

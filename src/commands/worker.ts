@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
+import { onStopSignals } from '../signals.js';
 
 export default class WorkerCommand extends DigitsCommand {
   static override summary = 'Train ensemble members and search trials from a BullMQ queue in Redis, until stopped (SIGTERM lets the running jobs finish).';
@@ -37,12 +38,12 @@ export default class WorkerCommand extends DigitsCommand {
         if (line) process.stderr.write(`${line}\n`);
       },
     });
-    // SIGTERM or Ctrl-C: stop taking jobs and let the running ones finish; a second one stops at once.
+    // SIGTERM, Ctrl-C or SIGHUP: stop taking jobs and let the running ones finish; a second one stops at once.
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         // The second signal: the process dies by it (a shell reports 130 for Ctrl-C, 143 for
-        // SIGTERM). Not process.exit(): exit handlers would tear the training threads down
+        // SIGTERM, 129 for SIGHUP). Not process.exit(): exit handlers would tear the training threads down
         // mid-step, and ONNX Runtime's native objects then abort the process (SIGABRT, seen in
         // the test). What it leaves running is taken over by another worker once its lock
         // lapses: say when.
@@ -52,16 +53,14 @@ export default class WorkerCommand extends DigitsCommand {
           const message = `stopped at once: the jobs it was running are taken over by another worker in ${Number(stall.toFixed(1))}–${Number((2 * stall).toFixed(1))} s (the stall interval) and resume from their last saved epoch`;
           if (this.jsonEnabled()) this.emitJson({ type: 'warning', message });
           else process.stderr.write(`${message}\n`);
-          process.removeListener('SIGTERM', stop);
-          process.removeListener('SIGINT', stop);
+          off();
           process.kill(process.pid, signal);
           return;
         }
         stopping = true;
         void worker.close().then(resolve);
       };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
+      const off = onStopSignals(stop);
     });
     if (this.jsonEnabled()) this.printJson({ worker: worker.name, stopped: true });
   }

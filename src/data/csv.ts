@@ -64,6 +64,29 @@ function binaryData(file: string, line: number): UserError {
   });
 }
 
+/**
+ * A compressed file or UTF-16 text, by its first bytes: both hold NUL bytes, which used to be
+ * reported as "binary data … an unfinished download?", sending the user to download again.
+ */
+function notUtf8Text(file: string, head: Uint8Array): UserError | null {
+  const name = basename(file);
+  const starts = (...bytes: number[]) => bytes.every((byte, i) => head[i] === byte);
+  const compressed = (kind: string, unpack: string) =>
+    new UserError(`${name} is a ${kind} archive, not a CSV text file`, { where: { file }, hint: `Unpack it first (${unpack}), then import the CSV it holds.` });
+  if (starts(0x1f, 0x8b)) return compressed('gzip', name.endsWith('.gz') ? `gunzip -k ${name}` : `mv ${name} ${name}.gz && gunzip ${name}.gz`);
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return compressed('zip', `unzip ${name}`);
+  if (starts(0x42, 0x5a, 0x68)) return compressed('bzip2', `bunzip2 -k ${name}`);
+  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return compressed('xz', `unxz -k ${name}`);
+  if (starts(0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c)) return compressed('7z', `7z x ${name}`);
+  if (starts(0xff, 0xfe) || starts(0xfe, 0xff)) {
+    return new UserError(`${name} is UTF-16 text (it starts with a UTF-16 byte order mark); digits reads UTF-8 CSVs`, {
+      where: { file, line: 1 },
+      hint: `Save it as UTF-8 (in Excel: "CSV UTF-8"; or iconv -f UTF-16 -t UTF-8 ${name} > ${name.replace(/\.csv$/i, '')}-utf8.csv).`,
+    });
+  }
+  return null;
+}
+
 function lineTooLong(file: string, line: number, limit: number, columns: number | null): UserError {
   return new UserError(`line ${line} is longer than ${limit.toLocaleString('en-US')} bytes, more than ${columns === null ? 'any' : `a row of ${columns} cells`} can be`, {
     where: { file, line },
@@ -111,6 +134,8 @@ export async function sampleCsv(file: string, options: { maxBytes?: number; maxR
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
     // stream: true drops a multi-byte character cut at the end of the sample.
     const text = stripBom(new TextDecoder('utf-8').decode(buffer.subarray(0, bytesRead), { stream: bytesRead < size }));
+    const encoded = notUtf8Text(file, buffer.subarray(0, bytesRead));
+    if (encoded) throw encoded;
     const nul = buffer.subarray(0, bytesRead).indexOf(0);
     const newline = guessNewline(text);
     const newlineByte = newline === '\r' ? 0x0d : 0x0a;

@@ -34,6 +34,9 @@ export interface Detection<T> {
   reason: string;
 }
 
+/** The pixel scale stored (`value`), and what the CSV's values are divided by to get it: 255 for pixels 0–255 with fractions, stored as floats in [0, 1]. */
+export type ScaleDetection = Detection<PixelScale> & { divideBy?: 255 };
+
 export interface SourceFile {
   role: 'train' | 'test' | 'sampleSubmission';
   /** Absolute path. */
@@ -51,6 +54,10 @@ export interface ImportRequest {
   scale: PixelScale | null;
   size: number | null;
   orientation: Orientation;
+  /** --invert / --no-invert; null (or absent): detected */
+  invert?: boolean | null;
+  /** false: --no-test-check (absent: test.csv was compared with train.csv) */
+  testCheck?: false;
   /** fingerprint of the clean-MNIST model that detected the orientation, if one did */
   orientationModel?: string | null;
 }
@@ -64,6 +71,8 @@ export interface TableDetections {
   headerCells: string[] | null;
   /** 0-based column of the label, or null when the table carries none. */
   label: Detection<{ column: number; name: string | null } | null>;
+  /** test.csv: how its pixel columns were matched to train.csv's (by header name or by position). */
+  pixelsBy?: string;
 }
 
 export interface DatasetManifest {
@@ -79,16 +88,25 @@ export interface DatasetManifest {
   byteOrder: 'little-endian';
   orientation: Orientation;
   orientationNote: string;
+  /**
+   * true: the CSVs draw dark digits on a light background and the cache holds them inverted
+   * (255 − v), bright on dark as MNIST. Absent in caches imported before session 36.
+   */
+  inverted?: boolean;
   train: { rows: number; images: string; labels: string; classCounts: number[] };
   test: { rows: number; images: string; labels: string | null; ids: string };
-  submission: { header: string[]; idsFrom: 'sample-submission' | 'generated' };
+  submission: { header: string[]; idsFrom: 'sample-submission' | 'test-csv' | 'generated' };
   detected: {
     train: TableDetections;
     test: TableDetections | null;
     sampleSubmission: { file: string; rows: number; header: Detection<boolean> } | null;
-    scale: Detection<PixelScale>;
+    scale: ScaleDetection;
     size: Detection<number>;
     orientation: Detection<Orientation> & { confidence: number | null };
+    /** Ink polarity (ink.ts); absent in caches imported before session 36, which are imported again. */
+    polarity?: Detection<'as-is' | 'inverted'>;
+    /** test.csv's images against train.csv's (ink.ts), in words. */
+    testMatch?: string;
   };
   sources: SourceFile[];
   request: ImportRequest;

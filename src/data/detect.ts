@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import { UserError } from '../errors.js';
 import { type CsvSample, type CsvSampleRow, parseDecimalCell } from './csv.js';
-import type { Detection, PixelScale, TableDetections } from './dataset.js';
+import type { Detection, PixelScale, ScaleDetection, TableDetections } from './dataset.js';
 
 export interface LayoutOverrides {
   header?: boolean;
@@ -20,8 +20,10 @@ export interface LayoutOverrides {
 export interface TrainLayout extends TableDetections {
   label: Detection<{ column: number; name: string | null }>;
   pixels: number;
-  scale: Detection<PixelScale>;
+  scale: ScaleDetection;
   size: Detection<number>;
+  /** The CSV column of each pixel, in the order train.csv stores them (the label skipped). */
+  pixelColumns: number[];
   /** Line of the first data row. */
   firstDataLine: number;
 }
@@ -69,6 +71,27 @@ function dataRows(sample: CsvSample, header: boolean): CsvSampleRow[] {
   return header ? sample.rows.slice(1) : sample.rows;
 }
 
+/**
+ * What an extra column most likely is, when a file has one more column than its images need:
+ * the two a Kaggler's own CSV writing leaves (the file is refused either way, with what to do).
+ * - every line ending with a comma: a last column empty in every sampled row;
+ * - pandas' `to_csv` with its default `index=True`: a first column with no name (or none) that
+ *   numbers the rows 0, 1, 2, ….
+ */
+export function extraColumnCause(rows: CsvSampleRow[], headerCells: string[] | null): string | null {
+  if (rows.length === 0) return null;
+  const width = rows[0]!.cells.length;
+  const last = width - 1;
+  if (width > 1 && (!headerCells || headerCells[last]?.trim() === '') && rows.every((row) => (row.cells[last] ?? '').trim() === '')) {
+    return `its last column is empty in every row (each line ends with a comma): remove the trailing commas`;
+  }
+  const numbersRows = rows.every((row, i) => (row.cells[0] ?? '').trim() === String(i) || (row.cells[0] ?? '').trim() === String(i + 1));
+  if (width > 1 && (!headerCells || headerCells[0]?.trim() === '') && numbersRows) {
+    return `its first column has no name and numbers the rows (pandas' index, written by to_csv's default): save the file again with index=False, or remove that column`;
+  }
+  return null;
+}
+
 /** Whether every sampled value of `column` is an integer 0–9, and how many distinct ones. */
 function labelLike(rows: CsvSampleRow[], column: number): { ok: boolean; distinct: number } {
   const seen = new Set<number>();
@@ -81,6 +104,9 @@ function labelLike(rows: CsvSampleRow[], column: number): { ok: boolean; distinc
   }
   return { ok: rows.length > 0, distinct: seen.size };
 }
+
+/** Header names (lower case) of a test.csv column holding the rows' ids. */
+const ID_COLUMN_NAMES = ['id', 'imageid'];
 
 function findNamed(headerCells: string[], name: string): number {
   const exact = headerCells.indexOf(name);
@@ -141,7 +167,7 @@ function detectLabel(
   return { value: { column, name: nameOf(column) }, how: 'detected', reason: `${describe(pick, pick === 'first' ? first : last)}${versus}` };
 }
 
-function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, forced: PixelScale | undefined): Detection<PixelScale> {
+function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, forced: PixelScale | undefined): ScaleDetection {
   if (forced !== undefined) return { value: forced, how: 'flag', reason: `--scale ${forced}` };
   let max = -Infinity;
   // The first cell above 1 and the first fraction, with how many of each: a file with both
@@ -149,6 +175,7 @@ function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, fo
   type Cell = { value: number; line: number; column: number; count: number };
   let above = null as Cell | null;
   let fraction = null as Cell | null;
+  let fractionAbove1 = null as Cell | null;
   for (const row of rows) {
     for (let c = 0; c < row.cells.length; c++) {
       if (c === labelColumn) continue;
@@ -159,11 +186,26 @@ function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, fo
         if (above) above.count++;
         else above = { value, line: row.line, column: c + 1, count: 1 };
       }
+      if (!Number.isInteger(value) && value > 1) {
+        if (fractionAbove1) fractionAbove1.count++;
+        else fractionAbove1 = { value, line: row.line, column: c + 1, count: 1 };
+      }
       if (!Number.isInteger(value)) {
         if (fraction) fraction.count++;
         else fraction = { value, line: row.line, column: c + 1, count: 1 };
       }
     }
+  }
+  // 0–255 with fractions throughout (a resize, a mean), not a few stray cells: read as floats
+  // and divided by 255 (they were refused; before that, --scale 1 and 255 each refused them,
+  // the hint sending the user from one to the other).
+  if (above && fraction && max <= 255 && fractionAbove1 && fractionAbove1.count >= 10 && fractionAbove1.count >= above.count / 100) {
+    return {
+      value: 1,
+      how: 'detected',
+      reason: `pixel values from 0 to 255 with fractions (${fractionAbove1.count} above 1, the first ${fractionAbove1.value} at line ${fractionAbove1.line}, column ${fractionAbove1.column}, in the first ${rows.length} rows of ${basename(file)}): read as floats divided by 255`,
+      divideBy: 255,
+    };
   }
   if (above && fraction) {
     const [odd, kind] = above.count <= fraction.count ? [above, 'above 1'] : [fraction, 'a fraction'];
@@ -172,8 +214,8 @@ function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, fo
       { where: { file, line: odd.line, column: odd.column }, hint: 'Fix the cells that do not fit, or say the scale with --scale 1 or --scale 255 and the import names every cell outside it.' },
     );
   }
-  if (max > 1) return { value: 255, how: 'detected', reason: `integer pixel values up to ${max} in the first ${rows.length} rows` };
-  return { value: 1, how: 'detected', reason: `pixel values within [0, 1] in the first ${rows.length} rows` };
+  if (max > 1) return { value: 255, how: 'detected', reason: `whole-number pixel values above 1 (up to ${max}) in the first ${rows.length} rows of ${basename(file)}` };
+  return { value: 1, how: 'detected', reason: `pixel values within [0, 1] in the first ${rows.length} rows of ${basename(file)}` };
 }
 
 function detectSize(file: string, pixels: number, forced: number | undefined): Detection<number> {
@@ -213,6 +255,11 @@ export function detectTrainLayout(file: string, sample: CsvSample, overrides: La
   const headerCells = header.value ? firstRow.cells.map((cell) => cell.trim()) : null;
   const label = detectLabel(file, consistent, columns, headerCells, overrides.labelColumn);
   const pixels = columns - 1;
+  const side = Math.round(Math.sqrt(pixels - 1));
+  if (overrides.size === undefined && side * side === pixels - 1) {
+    const cause = extraColumnCause(rows, headerCells);
+    if (cause) throw new UserError(`${basename(file)} has ${pixels} columns besides the label, one more than ${side}×${side} images need: ${cause}`, { where: { file, line: firstRow.line }, hint: `Keep the label and the ${pixels - 1} pixel columns only, then import again.` });
+  }
   return {
     file,
     rows: 0,
@@ -223,12 +270,52 @@ export function detectTrainLayout(file: string, sample: CsvSample, overrides: La
     pixels,
     scale: detectScale(file, consistent, label.value.column, overrides.scale),
     size: detectSize(file, pixels, overrides.size),
+    pixelColumns: Array.from({ length: columns }, (_, c) => c).filter((c) => c !== label.value.column),
     firstDataLine: rows[0].line,
   };
 }
 
 export interface TestLayout extends TableDetections {
+  /** The CSV column of each of train.csv's pixels (by header name when both files name them). */
+  pixelColumns: number[];
+  /** A column of row ids (`id`, `ImageId`: Kannada-MNIST's test.csv has one), with its header name; null when none. */
+  idColumn: { column: number; name: string } | null;
+  /** How the pixel columns were matched to train.csv's, in words. */
+  pixelsBy: string;
   firstDataLine: number;
+}
+
+/**
+ * Test's pixel columns in train's order. When both files have a header naming every pixel
+ * column once, the names decide (a test.csv saved with its columns in another order, pixel783
+ * first, used to be read by position: a near-random submission and no warning); when the
+ * two headers share only some names, the files disagree and test.csv is refused at line 1.
+ * Otherwise (no header, or names that are not unique) the columns are taken by position.
+ */
+function matchPixelColumns(file: string, train: TrainLayout, headerCells: string[] | null, candidates: number[], headerLine: number): { columns: number[]; by: string } {
+  const byPosition = { columns: candidates, by: 'by position' };
+  const trainCells = train.headerCells;
+  if (!trainCells || !headerCells) return byPosition;
+  // A pandas header numbers the columns (0, 1, 2, …): positions, not pixel names.
+  const numbersColumns = (cells: string[]) => cells.every((cell, i) => cell.trim() !== '' && Number(cell) === i);
+  if (numbersColumns(trainCells) || numbersColumns(headerCells)) return byPosition;
+  const trainNames = train.pixelColumns.map((c) => trainCells[c]!.trim());
+  const testNames = candidates.map((c) => headerCells[c]!.trim());
+  const unique = (names: string[]) => names.every((name) => name !== '') && new Set(names).size === names.length;
+  if (!unique(trainNames) || !unique(testNames)) return byPosition;
+  const where = new Map(testNames.map((name, i) => [name, candidates[i]!]));
+  const missing = trainNames.filter((name) => !where.has(name));
+  if (missing.length === trainNames.length) return byPosition; // two naming schemes: nothing to match by
+  if (missing.length > 0) {
+    const extra = testNames.filter((name) => !trainNames.includes(name));
+    throw new UserError(`${basename(file)}'s header does not name the same pixel columns as ${basename(train.file)}'s: it lacks ${missing.slice(0, 3).map(quote).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} and has ${extra.slice(0, 3).map(quote).join(', ')}${extra.length > 3 ? ` and ${extra.length - 3} more` : ''}`, {
+      where: { file, line: headerLine },
+      hint: `Both files must name the same ${trainNames.length} pixel columns (columns are matched by name); check they come from the same competition, or give test.csv the header of train.csv (without the label) if its columns are in the same order.`,
+    });
+  }
+  const columns = trainNames.map((name) => where.get(name)!);
+  const moved = columns.filter((c, i) => c !== candidates[i]).length;
+  return { columns, by: moved === 0 ? 'by header name (in the same order as train.csv)' : `by header name (${moved} of ${columns.length} in another order than train.csv's)` };
 }
 
 /** Detects the layout of test.csv given train's: same width means it carries labels. */
@@ -239,26 +326,39 @@ export function detectTestLayout(file: string, sample: CsvSample, train: TrainLa
   const columns = sample.rows[0].cells.length;
   const headerCells = header.value ? sample.rows[0].cells.map((cell) => cell.trim()) : null;
   let label: TableDetections['label'];
+  let idColumn: TestLayout['idColumn'] = null;
   if (columns === train.pixels) {
     label = { value: null, how: 'detected', reason: `${columns} columns = pixels only` };
   } else if (columns === train.columns) {
     let column = train.label.value.column;
+    // Without names, a first column counting the rows past 9 cannot be labels: pandas' index
+    const cause = headerCells ? null : rows.length > 10 ? extraColumnCause(rows, null) : null;
+    if (cause) throw new UserError(`${basename(file)} rows have ${columns} columns, one more than train.csv's ${train.pixels} pixels: ${cause}`, { where: { file, line: sample.rows[0].line }, hint: `Keep the ${train.pixels} pixel columns, then import again.` });
     if (headerCells && train.label.value.name !== null) {
       const named = findNamed(headerCells, train.label.value.name);
-      if (named === -1) {
-        throw new UserError(`${basename(file)} has ${columns} columns like train.csv but no ${quote(train.label.value.name)} column`, {
+      // One column besides the pixels and no label: an id column where it is named so (test.csv
+      // of Kannada-MNIST: id,pixel0,…; it was refused as "not supported", with nothing to do)
+      const id = named === -1 ? headerCells.findIndex((cell) => ID_COLUMN_NAMES.includes(cell.trim().toLowerCase())) : -1;
+      if (id !== -1) idColumn = { column: id, name: headerCells[id]!.trim() };
+      else if (named === -1) {
+        const cause = extraColumnCause(rows, headerCells);
+        if (cause) throw new UserError(`${basename(file)} rows have ${columns} columns, one more than train.csv's ${train.pixels} pixels: ${cause}`, { where: { file, line: sample.rows[0].line }, hint: `Keep the ${train.pixels} pixel columns (and an id column if it has one, named id or ImageId), then import again.` });
+        throw new UserError(`${basename(file)} has ${columns} columns like train.csv but no ${quote(train.label.value.name)} column, nor an id column`, {
           where: { file, line: sample.rows[0].line },
-          hint: 'A test file holds the pixel columns only, or the pixels and the label like train.csv (an id column is not supported).',
+          hint: `A test file holds the pixel columns, and besides them either the label like train.csv or the rows' ids in a column named ${ID_COLUMN_NAMES.map(quote).join(' or ')}; name its extra column so, or remove it.`,
         });
       }
       column = named;
     }
-    label = { value: { column, name: headerCells ? headerCells[column] : null }, how: 'detected', reason: `${columns} columns, as many as train.csv: it carries labels` };
+    label = idColumn ? { value: null, how: 'detected', reason: `${columns} columns: the pixels and the rows' ids (column ${quote(idColumn.name)})` } : { value: { column, name: headerCells ? headerCells[column] : null }, how: 'detected', reason: `${columns} columns, as many as train.csv: it carries labels` };
   } else {
     throw new UserError(`${basename(file)} rows have ${columns} columns, but train.csv has ${train.pixels} pixels (+1 label)`, {
       where: { file, line: sample.rows[0].line },
       hint: `Test rows need ${train.pixels} pixel columns (or ${train.columns} with labels); check both files come from the same competition.`,
     });
   }
-  return { file, rows: 0, columns, header, headerCells, label, firstDataLine: rows[0].line };
+  const other = label.value?.column ?? idColumn?.column ?? null;
+  const candidates = Array.from({ length: columns }, (_, c) => c).filter((c) => c !== other);
+  const pixels = matchPixelColumns(file, train, headerCells, candidates, sample.rows[0].line);
+  return { file, rows: 0, columns, header, headerCells, label, idColumn, pixelColumns: pixels.columns, pixelsBy: pixels.by, firstDataLine: rows[0].line };
 }

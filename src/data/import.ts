@@ -35,8 +35,9 @@ import {
   sha256OfFile,
 } from './dataset.js';
 import { classCoverageWarnings } from './class-coverage.js';
-import { type LayoutOverrides, type TrainLayout, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
-import { type Orientation, type OrientationScorer, detectOrientation } from './orientation.js';
+import { type LayoutOverrides, detectTestLayout, detectTrainLayout, isNumericCell } from './detect.js';
+import type { Orientation, OrientationScorer } from './orientation.js';
+import { checkTestMatchesTrain, decideOrientation, decidePolarity, invertInPlace, sampleImages } from './import-decisions.js';
 import { processRunning, removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
 import { TableWriter, shown, sourceColumns } from './table-writer.js';
 
@@ -59,6 +60,10 @@ export interface ImportOptions extends CompetitionFiles {
   size?: number;
   /** The transform that makes stored images upright; undefined detects (as-is until a clean-MNIST checkpoint exists). */
   orientation?: Orientation;
+  /** true/false: the CSVs draw dark digits on light (store them inverted) or not; undefined detects (ink.ts). */
+  invert?: boolean;
+  /** false: take test.csv's images as stored, without comparing them with train.csv's (`--no-test-check`). */
+  testCheck?: boolean;
   /** Scores candidate orientations when `orientation` is not given (a clean-MNIST model). */
   orientationScorer?: OrientationScorer;
   /** Fingerprint of the model behind `orientationScorer`, so a cache detected without it (or with another) is redone. */
@@ -89,11 +94,13 @@ export interface ImportReport {
   scale: PixelScale;
   orientation: Orientation;
   orientationNote: string;
+  /** true when the CSVs draw dark digits on light and the cache holds them inverted */
+  inverted: boolean;
   train: { file: string; rows: number; classCounts: number[] };
   test: { file: string | null; rows: number; hasLabels: boolean };
   /** What the training labels cannot support (a digit with no rows or very few): `classCoverageWarnings`. */
   warnings: string[];
-  ids: { from: 'sample-submission' | 'generated'; count: number; first: string | null; last: string | null };
+  ids: { from: 'sample-submission' | 'test-csv' | 'generated'; count: number; first: string | null; last: string | null };
   submissionHeader: string[];
   detected: DatasetManifest['detected'];
   /** Source bytes read by this run (0 when reused). */
@@ -124,9 +131,15 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
     const train = find((name) => name.toLowerCase() === 'train.csv');
     if (!train) {
       const csvs = names.filter((name) => name.toLowerCase().endsWith('.csv'));
-      throw new UserError(`no train.csv in ${first}`, {
+      // Kaggle's downloads come zipped (digit-recognizer.zip) or gzipped (train.csv.gz).
+      const packed = names.filter((name) => /\.(zip|gz|tgz|bz2|xz|7z)$/i.test(name));
+      throw new UserError(`no train.csv in ${first}${packed.length > 0 && csvs.length === 0 ? ` (only compressed files: ${packed.join(', ')})` : ''}`, {
         where: { file: first },
-        hint: csvs.length > 0 ? `Name the files: digits data import <train> <test> [<sample submission>] (found ${csvs.join(', ')}).` : 'Download the competition data into this folder first.',
+        hint: csvs.length > 0
+          ? `Name the files: digits data import <train> <test> [<sample submission>] (found ${csvs.join(', ')}).`
+          : packed.length > 0
+            ? `Unpack them first (${packed.map((name) => (/\.zip$/i.test(name) ? `unzip ${name}` : /\.gz$/i.test(name) ? `gunzip -k ${name}` : name)).slice(0, 3).join('; ')}), then import the folder again.`
+            : 'Download the competition data into this folder first.',
       });
     }
     const test = find((name) => name.toLowerCase() === 'test.csv');
@@ -203,10 +216,23 @@ async function readSampleSubmission(file: string, sample: CsvSample): Promise<Sa
     });
   }
   const hasHeader = !isNumericCell(first.cells[0]) || !isNumericCell(first.cells[1]);
+  if (columns > 2) {
+    // Submissions are written id,label: an extra column (a probability, say) used to pass here
+    // and fail only when the submission was checked against this file, after the training.
+    throw new UserError(`${basename(file)} has ${columns} columns${hasHeader ? ` (${first.cells.map((cell) => cell.trim()).join(',')})` : ''}; a sample submission has two, an id and a label`, {
+      where: { file, line: first.line },
+      hint: `Keep only the id and label columns (for example ImageId,Label) in ${basename(file)}, or move it away: without it the submission is ImageId,Label with test rows numbered from 1.`,
+    });
+  }
+  const cells = first.cells.map((cell) => cell.trim());
+  // The id column by its name: Kaggle reads a submission's columns by name, so a sample saved
+  // Label,ImageId takes its ids from the second column and the submission is written ImageId,Label.
+  const idFirst = !(hasHeader && /^(image_?)?id$/i.test(cells[1]!) && !/^(image_?)?id$/i.test(cells[0]!));
+  const idColumn = idFirst ? 0 : 1;
   const header: Detection<boolean> = hasHeader
-    ? { value: true, how: 'detected', reason: `the first row is ${first.cells.map((cell) => cell.trim()).join(',')}` }
+    ? { value: true, how: 'detected', reason: `the first row is ${cells.join(',')}${idFirst ? '' : ` (ids in column 2, "${cells[1]}")`}` }
     : { value: false, how: 'detected', reason: 'the first row is all numbers' };
-  const headerCells = hasHeader ? first.cells.map((cell) => cell.trim()) : [...DEFAULT_SUBMISSION_HEADER];
+  const headerCells = hasHeader ? (idFirst ? cells : [cells[1]!, cells[0]!]) : [...DEFAULT_SUBMISSION_HEADER];
   const ids: string[] = [];
   const seen = new Map<string, number>();
   await streamCsv({
@@ -225,12 +251,12 @@ async function readSampleSubmission(file: string, sample: CsvSample): Promise<Sa
             hint: 'Every row of a sample submission is an id and a label.',
           });
         }
-        const id = row[0].trim();
-        if (id === '') throw new UserError('empty id', { where: { file, line, column: 1 }, hint: 'Every test row needs an id.' });
+        const id = row[idColumn].trim();
+        if (id === '') throw new UserError('empty id', { where: { file, line, column: idColumn + 1 }, hint: 'Every test row needs an id.' });
         const earlier = seen.get(id);
         if (earlier !== undefined) {
           throw new UserError(`duplicate id ${shown(id)} (first on line ${earlier})`, {
-            where: { file, line, column: 1 },
+            where: { file, line, column: idColumn + 1 },
             hint: 'Ids must be unique: each names one test row. Is the file damaged, or two files concatenated?',
           });
         }
@@ -259,6 +285,9 @@ function requestOf(options: ImportOptions): ImportRequest {
     scale: options.scale ?? null,
     size: options.size ?? null,
     orientation: options.orientation ?? 'as-is',
+    invert: options.invert ?? null,
+    // (only when off, so the caches made with the check keep their requests)
+    ...(options.testCheck === false ? { testCheck: false } : {}),
     orientationModel: options.orientation ? null : (options.orientationModel ?? null),
   };
 }
@@ -274,6 +303,8 @@ interface SourceStat {
 async function freshness(datasetDir: string, request: ImportRequest, sources: SourceStat[]): Promise<{ manifest: DatasetManifest; reused: 'unchanged' | 'same-content' } | null> {
   const manifest = await readManifest(datasetDir).catch(() => null);
   if (!manifest) return null;
+  // Imported before the polarity and test-against-train checks (session 36): check it now.
+  if (!manifest.detected.polarity) return null;
   if (JSON.stringify(manifest.request) !== JSON.stringify(request)) return null;
   if (manifest.sources.length !== sources.length) return null;
   const touched: Array<[SourceStat, SourceFile]> = [];
@@ -297,6 +328,12 @@ async function freshness(datasetDir: string, request: ImportRequest, sources: So
 }
 
 
+/** The network presets take 28×28 images (src/model/presets.ts): other sizes import, but no preset trains on them. */
+function sizeWarnings(width: number, height: number): string[] {
+  if (width === 28 && height === 28) return [];
+  return [`the images are ${width}×${height}, but digits' network presets take 28×28: \`digits run\` and \`digits train\` will refuse this dataset; resize the images to 28×28 (784 pixel columns) and import again`];
+}
+
 function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportReport['reused'], bytesRead: number, seconds: number): ImportReport {
   const { detected } = manifest;
   const ids = manifest.test.rows;
@@ -310,9 +347,10 @@ function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportR
     scale: manifest.scale,
     orientation: manifest.orientation,
     orientationNote: manifest.orientationNote,
+    inverted: manifest.inverted === true,
     train: { file: detected.train.file, rows: manifest.train.rows, classCounts: manifest.train.classCounts },
     test: { file: detected.test?.file ?? null, rows: manifest.test.rows, hasLabels: manifest.test.labels !== null },
-    warnings: classCoverageWarnings(manifest.train.classCounts),
+    warnings: [...classCoverageWarnings(manifest.train.classCounts), ...sizeWarnings(manifest.width, manifest.height)],
     ids: { from: manifest.submission.idsFrom, count: ids, first: null, last: null },
     submissionHeader: manifest.submission.header,
     detected,
@@ -360,7 +398,14 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   const test = testPath && testSample ? detectTestLayout(testPath, testSample, train, overrides) : null;
   const samplePath = options.sampleSubmission ? resolve(options.sampleSubmission) : null;
   const submission = samplePath ? await readSampleSubmission(samplePath, await sampleCsv(samplePath)) : null;
-  const orientation = await decideOrientation(options, train, trainSample);
+  // (the values a pixel of 1 reads as in the CSV: 255 for 0–255 pixels with fractions too)
+  const fullScale = train.scale.value * (train.scale.divideBy ?? 1);
+  const trainLook = sampleImages(trainSample, train.header.value, train.columns, train.pixelColumns, fullScale, train.label.value.column);
+  const testLook = test && testSample ? sampleImages(testSample, test.header.value, test.columns, test.pixelColumns, fullScale, null) : null;
+  const polarity = decidePolarity(options, train, trainLook, test, testLook);
+  const testMatch = test && testLook && options.testCheck !== false ? checkTestMatchesTrain(train, trainLook, test, testLook) : null;
+  if (polarity.value === 'inverted') invertInPlace(trainLook.images);
+  const orientation = await decideOrientation(options, train, trainLook);
 
   // 2. Stream into temp files beside the final ones.
   const existed = await stat(datasetDir).then(() => true, () => false);
@@ -391,8 +436,9 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       file: trainPath,
       columns: train.columns,
       headerLine: train.header.value ? trainSample.rows[0].line : null,
-      sourceColumn: sourceColumns(size, orientation.value, train.label.value.column),
+      sourceColumn: sourceColumns(size, orientation.value, train.pixelColumns),
       labelColumn: train.label.value.column,
+      invert: polarity.value === 'inverted',
       dtype,
       imagesPath: temp(names.trainImages),
       labelsPath: temp(names.trainLabels),
@@ -405,23 +451,29 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
     sourceFiles.push(sourceOf('train', trainPath, sources, trainRead.sha256));
 
     let testRows = 0;
+    /** The ids of test.csv's own id column, when it has one. */
+    let testIds: string[] | null = null;
     let testHashes: { images: string; labels: string | null } = { images: createHash('sha256').digest('hex'), labels: null };
     if (test && testPath && testSample) {
       const testWriter = new TableWriter({
         file: testPath,
         columns: test.columns,
         headerLine: test.header.value ? testSample.rows[0].line : null,
-        sourceColumn: sourceColumns(size, orientation.value, test.label.value?.column ?? null),
+        sourceColumn: sourceColumns(size, orientation.value, test.pixelColumns),
         labelColumn: test.label.value?.column ?? null,
+        idColumn: test.idColumn?.column ?? null,
+        invert: polarity.value === 'inverted',
         dtype,
         imagesPath: temp(names.testImages),
         labelsPath: names.testLabels ? temp(names.testLabels) : null,
         scaleReason: train.scale,
+        scaleFile: trainPath,
         labelReason: test.label.reason,
       });
       const testRead = await streamInto(testWriter, 'test', testPath, testSample, options);
       testHashes = testWriter.finish();
       testRows = testWriter.rows;
+      if (test.idColumn) testIds = testWriter.ids;
       bytesRead += testRead.bytes;
       sourceFiles.push(sourceOf('test', testPath, sources, testRead.sha256));
     } else {
@@ -443,9 +495,32 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
         });
       }
       ids = submission.ids;
+      // test.csv's own ids must be the sample's, row for row: a submission is matched by id
+      if (testIds && test?.idColumn && testPath) {
+        const at = testIds.findIndex((id, i) => id !== ids[i]);
+        if (at !== -1) {
+          throw new UserError(`${basename(testPath)}'s row ${at + 1} has id ${JSON.stringify(testIds[at])} (column ${JSON.stringify(test.idColumn.name)}), but ${basename(samplePath)}'s row ${at + 1} has ${JSON.stringify(ids[at])}`, {
+            where: { file: testPath, line: test.firstDataLine + at, column: test.idColumn.column + 1 },
+            hint: 'The sample submission must list the test rows in test.csv\'s order, with the same ids: check both come from the same competition.',
+          });
+        }
+      }
       const info = sources.find((item) => item.role === 'sampleSubmission') as SourceStat;
       bytesRead += info.size;
       sourceFiles.push(sourceOf('sampleSubmission', samplePath, sources, await sha256OfFile(samplePath)));
+    } else if (testIds && test?.idColumn && testPath) {
+      const seen = new Map<string, number>();
+      testIds.forEach((id, i) => {
+        const first = seen.get(id);
+        if (first !== undefined) {
+          throw new UserError(`duplicate id ${JSON.stringify(id)} in ${basename(testPath)} (first on row ${first + 1})`, {
+            where: { file: testPath, line: test.firstDataLine + i, column: test.idColumn!.column + 1 },
+            hint: 'Each test row needs an id of its own: the submission is matched to the rows by id.',
+          });
+        }
+        seen.set(id, i);
+      });
+      ids = testIds;
     } else {
       ids = Array.from({ length: testRows }, (_, i) => String(i + 1));
     }
@@ -458,9 +533,12 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       dtype,
       scale: train.scale.value,
       orientation: orientation.value,
+      // Only when set, so caches of bright-on-dark data keep the fingerprints they had.
+      ...(polarity.value === 'inverted' ? { inverted: true } : {}),
       train: { rows: trainWriter.rows, ...trainHashes },
       test: { rows: testRows, ...testHashes, ids: createHash('sha256').update(idsText).digest('hex') },
-      submissionHeader: submission?.headerCells ?? [...DEFAULT_SUBMISSION_HEADER],
+      // With no sample, test.csv's id column names the submission's (Kannada-MNIST's: id,label)
+      submissionHeader: submission?.headerCells ?? (testIds && test?.idColumn ? [test.idColumn.name, train.label.value.name ?? 'label'] : [...DEFAULT_SUBMISSION_HEADER]),
     };
     const manifest: DatasetManifest = {
       format: DATASET_FORMAT,
@@ -474,16 +552,19 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       byteOrder: 'little-endian',
       orientation: orientation.value,
       orientationNote: orientation.note,
+      ...(polarity.value === 'inverted' ? { inverted: true } : {}),
       train: { rows: trainWriter.rows, images: names.trainImages, labels: names.trainLabels, classCounts: trainWriter.classCounts },
       test: { rows: testRows, images: names.testImages, labels: names.testLabels, ids: names.ids },
-      submission: { header: layout.submissionHeader, idsFrom: submission ? 'sample-submission' : 'generated' },
+      submission: { header: layout.submissionHeader, idsFrom: submission ? 'sample-submission' : testIds ? 'test-csv' : 'generated' },
       detected: {
         train: { file: train.file, rows: trainWriter.rows, columns: train.columns, header: train.header, headerCells: train.headerCells, label: train.label },
-        test: test ? { file: test.file, rows: testRows, columns: test.columns, header: test.header, headerCells: test.headerCells, label: test.label } : null,
+        test: test ? { file: test.file, rows: testRows, columns: test.columns, header: test.header, headerCells: test.headerCells, label: test.label, pixelsBy: test.pixelsBy } : null,
         sampleSubmission: submission && samplePath ? { file: samplePath, rows: submission.ids.length, header: submission.header } : null,
         scale: train.scale,
         size: train.size,
         orientation: { value: orientation.value, how: orientation.how, reason: orientation.reason, confidence: orientation.confidence },
+        polarity,
+        ...(testMatch ? { testMatch: testMatch.note } : {}),
       },
       sources: sourceFiles,
       request,
@@ -548,37 +629,3 @@ async function withIds(report: ImportReport, datasetDir: string, manifest: Datas
   const list = ids ?? (manifest.test.rows > 0 ? (JSON.parse(await readFile(join(datasetDir, manifest.test.ids), 'utf8')) as string[]) : []);
   return { ...report, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null } };
 }
-
-async function decideOrientation(
-  options: ImportOptions,
-  train: TrainLayout,
-  sample: CsvSample,
-): Promise<Detection<Orientation> & { confidence: number | null; note: string }> {
-  if (options.orientation) {
-    return { value: options.orientation, how: 'flag', reason: `--orientation ${options.orientation}`, confidence: null, note: `set with --orientation ${options.orientation}` };
-  }
-  const size = train.size.value;
-  const pixels = size * size;
-  const rows = (train.header.value ? sample.rows.slice(1) : sample.rows).filter((row) => row.cells.length === train.columns).slice(0, 256);
-  const images = new Float32Array(rows.length * pixels);
-  const columns = sourceColumns(size, 'as-is', train.label.value.column);
-  const labelColumn = train.label.value.column;
-  const labels = new Uint8Array(rows.length);
-  rows.forEach((row, i) => {
-    for (let p = 0; p < pixels; p++) images[i * pixels + p] = Number(row.cells[columns[p]]) || 0;
-    labels[i] = labelColumn === null ? 0 : Number(row.cells[labelColumn]) || 0;
-  });
-  const detection = await detectOrientation(
-    { images, size, scale: train.scale.value, labels: labelColumn === null ? undefined : labels },
-    options.orientationScorer,
-    { margin: options.orientationMargin },
-  );
-  return {
-    value: detection.orientation,
-    how: 'detected',
-    reason: detection.confidence === null ? `as-is: ${detection.note}` : `${detection.note} (confidence ${detection.confidence.toFixed(3)})`,
-    confidence: detection.confidence,
-    note: detection.note,
-  };
-}
-

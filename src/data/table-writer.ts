@@ -5,10 +5,11 @@
  * this file only checks and writes rows.
  */
 import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { isBlankRow, parseDecimalCell } from './csv.js';
-import type { Detection, PixelDtype, PixelScale } from './dataset.js';
+import type { PixelDtype, ScaleDetection } from './dataset.js';
 import { type Orientation, orientationGather } from './orientation.js';
 
 interface TableSpec {
@@ -19,11 +20,17 @@ interface TableSpec {
   /** For each output pixel, the CSV column it is read from (label and orientation folded in). */
   sourceColumn: Int32Array;
   labelColumn: number | null;
+  /** A column of row ids to collect (`ids`), or none. */
+  idColumn?: number | null;
+  /** Store 255 − v (1 − v for floats): the competition draws dark digits on a light background (ink.ts). */
+  invert?: boolean;
   dtype: PixelDtype;
   imagesPath: string;
   labelsPath: string | null;
   /** Why pixels are read at this scale, for error hints. */
-  scaleReason: Detection<PixelScale>;
+  scaleReason: ScaleDetection;
+  /** The file the scale was detected from (train.csv), when it is not this one. */
+  scaleFile?: string;
   labelReason: string;
 }
 
@@ -35,6 +42,8 @@ export function shown(cell: string): string {
 export class TableWriter {
   rows = 0;
   readonly classCounts = new Array<number>(10).fill(0);
+  /** The rows' ids, in row order, when the table has an id column. */
+  readonly ids: string[] = [];
   private readonly imagesFd: number;
   private readonly labelsFd: number | null;
   private readonly imagesHash = createHash('sha256');
@@ -67,8 +76,17 @@ export class TableWriter {
         throw this.ragged(row, line);
       }
       const base = kept * pixels;
-      const bad = images instanceof Uint8Array ? readIntegerPixels(row, spec.sourceColumn, images, base) : readUnitPixels(row, spec.sourceColumn, images, base);
+      const bad = images instanceof Uint8Array ? readIntegerPixels(row, spec.sourceColumn, images, base) : readUnitPixels(row, spec.sourceColumn, images, base, spec.scaleReason.divideBy ?? 1);
       if (bad !== -1) throw this.badPixel(row[bad], line, bad);
+      if (spec.invert) {
+        const top = images instanceof Uint8Array ? 255 : 1;
+        for (let p = base; p < base + pixels; p++) images[p] = top - images[p];
+      }
+      if (spec.idColumn != null) {
+        const id = row[spec.idColumn]!.trim();
+        if (id === '') throw new UserError('empty id', { where: { file: spec.file, line, column: spec.idColumn + 1 }, hint: 'Every test row needs its id.' });
+        this.ids.push(id);
+      }
       if (spec.labelColumn !== null) {
         const cell = row[spec.labelColumn];
         // A label is a plain decimal (as for pixels) holding a whole number: `7`, ` 7 ` and `7.0` (seed 002's files) are 7; `0x5` is refused.
@@ -122,7 +140,15 @@ export class TableWriter {
         hint: 'Pixel cells must be plain decimal numbers, as Python\'s float() reads them (12, 0.5, 1e2); hex (0x10), NaN, infinity and text are not read.',
       });
     }
-    const range = spec.dtype === 'uint8' ? 'integers 0–255' : 'numbers in [0, 1]';
+    const range = spec.dtype === 'uint8' ? 'integers 0–255' : spec.scaleReason.divideBy ? 'numbers in [0, 255]' : 'numbers in [0, 1]';
+    if (spec.scaleFile && spec.scaleReason.how === 'detected') {
+      // test.csv on another scale than train.csv: "this file" was the wrong file to blame.
+      const other = basename(spec.scaleFile);
+      return new UserError(`pixel value ${text} in ${basename(spec.file)} does not fit the scale of ${other} (${range}): the two files use different pixel scales`, {
+        where,
+        hint: `${other} was read as ${range} because of ${spec.scaleReason.reason}; both files must use the same scale: rescale ${basename(spec.file)} to ${range}${spec.dtype === 'uint8' ? ' (× 255, rounded, for values in [0, 1])' : ''}.`,
+      });
+    }
     const how = spec.scaleReason.how === 'flag' ? `as you asked (${spec.scaleReason.reason})` : `because of ${spec.scaleReason.reason}`;
     const other = spec.dtype === 'uint8' ? '--scale 1 reads floats in [0, 1]' : '--scale 255 reads integers 0–255';
     return new UserError(`pixel value ${text} is outside the range of this file (${range})`, {
@@ -157,12 +183,13 @@ function readIntegerPixels(row: string[], sourceColumn: Int32Array, out: Uint8Ar
 }
 
 /** Pixels in [0, 1] into float32; returns the CSV column of the first bad cell, or -1. */
-function readUnitPixels(row: string[], sourceColumn: Int32Array, out: Float32Array, base: number): number {
+/** Floats in [0, divideBy] into [0, 1] (divideBy 255: pixels 0–255 with fractions). */
+function readUnitPixels(row: string[], sourceColumn: Int32Array, out: Float32Array, base: number, divideBy: number): number {
   for (let p = 0; p < sourceColumn.length; p++) {
     const column = sourceColumn[p];
     const value = parseDecimalCell(row[column]);
-    if (value >= 0 && value <= 1) {
-      out[base + p] = value;
+    if (value >= 0 && value <= divideBy) {
+      out[base + p] = divideBy === 1 ? value : value / divideBy;
     } else {
       return column;
     }
@@ -178,14 +205,11 @@ export function closeQuietly(fd: number): void {
   }
 }
 
-/** CSV column for each output pixel: orientation gather, then skip the label column. */
-export function sourceColumns(size: number, orientation: Orientation, labelColumn: number | null): Int32Array {
+/** CSV column for each output pixel: the orientation's gather over the table's pixel columns (in train's stored order). */
+export function sourceColumns(size: number, orientation: Orientation, pixelColumns: readonly number[]): Int32Array {
   const gather = orientationGather(size, orientation);
   const columns = new Int32Array(gather.length);
-  for (let p = 0; p < gather.length; p++) {
-    const stored = gather[p];
-    columns[p] = labelColumn !== null && stored >= labelColumn ? stored + 1 : stored;
-  }
+  for (let p = 0; p < gather.length; p++) columns[p] = pixelColumns[gather[p]]!;
   return columns;
 }
 

@@ -118,12 +118,32 @@ export const MemberSchema = z
   })
   .describe('One member: a preset and overrides of its recipe.');
 
+/**
+ * Where an ensemble's members were chosen: `digits search` ranks its trials on one holdout and
+ * writes that split here, so that a run of the file validated on the same rows is known to be
+ * scored on the rows that chose its members (optimistic figures), and says so.
+ */
+export const SelectedOnSchema = z
+  .strictObject({
+    by: z.string({ error: expected('a string') }).describe('What chose the members: the search folder.'),
+    validation: z
+      .strictObject({
+        kind: z.literal('shared'),
+        fraction: fractionOpen().describe('Fraction of the training rows held out.'),
+        seed: number('a whole number').int({ error: 'must be a whole number' }).describe('Seed of the split.'),
+      })
+      .describe('The holdout split the members were ranked on.'),
+    dataset: z.string({ error: expected('a string') }).optional().describe("Fingerprint of the dataset they were ranked on (rows of another dataset are other rows)."),
+  })
+  .describe('Written by digits search: the held-out rows its trials were ranked and chosen on. A run validated on the same rows has optimistic held-out figures, which evaluate, the dashboard and the report say.');
+
 export const EnsembleFileSchema = z
   .strictObject({
     $schema: z.string().optional().describe('The JSON Schema of this file, for editors.'),
     name: z.string({ error: expected('a string') }).optional().describe('Ensemble name (default: the file name).'),
     description: z.string({ error: expected('a string') }).optional(),
     validation: ValidationSchema.optional(),
+    selectedOn: SelectedOnSchema.optional(),
     members: z.array(MemberSchema, { error: expected('a non-empty array') }).min(1, { error: 'must be a non-empty array' }),
   })
   .describe('A digits ensemble file (digits train --ensemble file.json).');

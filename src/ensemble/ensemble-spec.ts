@@ -32,7 +32,32 @@ export interface EnsembleSpec {
   name: string;
   description: string;
   validation: ValidationSpec;
+  /**
+   * The held-out rows the members were chosen on (a search's ranking), when a file says so:
+   * kept in run.json with the rest of the spec, so evaluate can tell a run scored on them.
+   */
+  selectedOn?: SelectedOn;
   members: MemberConfig[];
+}
+
+/** Where a search chose an ensemble's members: its holdout split, and the dataset's fingerprint. */
+export interface SelectedOn {
+  by: string;
+  validation: { kind: 'shared'; fraction: number; seed: number };
+  dataset?: string;
+}
+
+/**
+ * Whether a run of `spec` is validated on the very rows its members were chosen on: a shared
+ * split of the same fraction and seed (the same split file) of the same dataset. Another seed
+ * or k-fold validates on other rows (k-fold on every row, of which the search's are a part).
+ */
+export function validatedWhereSelected(spec: Pick<EnsembleSpec, 'validation' | 'selectedOn'>, datasetFingerprint: string): boolean {
+  const chosen = spec.selectedOn;
+  const v = spec.validation;
+  if (!chosen || v.kind !== 'shared') return false;
+  if (chosen.dataset !== undefined && chosen.dataset !== datasetFingerprint) return false;
+  return v.fraction === chosen.validation.fraction && v.seed === chosen.validation.seed;
 }
 
 /** What a member entry may say; everything but `preset` has a default (ensemble-schema.ts). */
@@ -163,6 +188,7 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
     name: parsed.data.name ?? path.basename(file ?? 'ensemble', '.json'),
     description: parsed.data.description ?? '',
     validation,
+    ...(parsed.data.selectedOn ? { selectedOn: parsed.data.selectedOn as SelectedOn } : {}),
     members,
   };
 }

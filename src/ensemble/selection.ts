@@ -250,3 +250,34 @@ export function compareWithBest(candidates: readonly Float32Array[], ensemble: F
   const vote = computeMetrics(ensemble, labels, { pairs: 0, examplesPerPair: 0 });
   return { best, accuracy: scores[best]!.accuracy, logLoss: scores[best]!.logLoss, below: vote.accuracy < scores[best]!.accuracy };
 }
+
+/**
+ * A submitted vote's log-loss is called worse than its best single candidate's (lowest
+ * log-loss on the same rows) only when the paired per-row difference exceeds this many
+ * standard errors: the same margin as the weights' rule (WEIGHTS_MARGIN_SE), so that a note
+ * means more than the noise of which member happened to be best on these rows. Accuracy alone
+ * missed it (session 36: a vote 39% worse in log-loss than its best member, and 0.16 points
+ * above it in accuracy, got no note): the submission's probabilities are what a log-loss
+ * competition scores, and overconfident members can pull a vote's probabilities down while
+ * its argmax holds.
+ */
+export const WORSE_LOG_LOSS_SE = 2;
+
+export interface LogLossAgainstBest {
+  /** index of the candidate with the lowest log-loss on the rows */
+  best: number;
+  logLoss: number;
+  /** the vote's log-loss minus the best candidate's, row by row (positive: the vote is worse) */
+  difference: PairedDifference;
+  /** whether the vote is worse by more than WORSE_LOG_LOSS_SE standard errors */
+  worse: boolean;
+}
+
+/** The candidate of lowest log-loss on the rows, and whether `vote` (rows × 10) is clearly worse than it. */
+export function logLossAgainstBest(candidates: readonly Float32Array[], vote: Float32Array, labels: ArrayLike<number>): LogLossAgainstBest {
+  checkCandidates(candidates, labels);
+  const losses = candidates.map((p) => computeMetrics(p, labels, { pairs: 0, examplesPerPair: 0 }).logLoss);
+  const best = losses.reduce((b, loss, k) => (loss < losses[b]! ? k : b), 0);
+  const difference = pairedLogLossDifference(vote, candidates[best]!, labels);
+  return { best, logLoss: losses[best]!, difference, worse: difference.mean - WORSE_LOG_LOSS_SE * difference.standardError > 0 };
+}

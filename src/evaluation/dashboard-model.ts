@@ -13,7 +13,7 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
-import { submitsWithTta, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
+import { submitsWithTta, testBestLabel, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
@@ -86,14 +86,15 @@ export interface DashboardModel {
   views: DashboardView[];
   members: MemberCurves[];
   /** On the test answers, the member best on its own held-out rows (chosen there, not on test), when the report scored them. */
-  testBestMember: { name: string; accuracy: number } | null;
+  testBestMember: { name: string; accuracy: number; label: string } | null;
   /** k-fold runs: per recipe and for the ensemble, mean ± sd over the folds (with TTA when evaluated with it) */
   /** The CV figures in the variant the submission uses (`tta`: with the 8 shifts averaged). */
   crossValidation: { folds: number; split: string; tta: boolean; rows: Array<{ name: string; accuracy: MeanSd; logLoss: MeanSd }> } | null;
   /** ensemble selection's weights and its figures beside the equal vote */
   selection: {
     units: 'members' | 'recipes';
-    weights: Array<{ name: string; weight: number }>;
+    /** `fixed`: the start rule sets this weight (the only member of its start), not selection */
+    weights: Array<{ name: string; weight: number; fixed?: true }>;
     rows: Array<{ label: string; accuracy: number; logLoss: number }>;
     used: boolean;
     reason: string;
@@ -203,7 +204,7 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     ttaDecision: ensemble.ttaDecision ?? null,
     views,
     members,
-    testBestMember: report.test ? { name: report.test.bestMember.name, accuracy: report.test.bestMember.metrics.accuracy } : null,
+    testBestMember: report.test ? { name: report.test.bestMember.name, accuracy: report.test.bestMember.metrics.accuracy, label: testBestLabel(report.test.bestMember) } : null,
     crossValidation: report.cv
       ? {
           folds: report.cv.folds,
@@ -221,7 +222,7 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     selection: ensemble.selection
       ? {
           units: ensemble.selection.units,
-          weights: ensemble.selection.names.map((name, i) => ({ name, weight: ensemble.selection!.weights[i]! })),
+          weights: ensemble.selection.names.map((name, i) => ({ name, weight: ensemble.selection!.weights[i]!, ...(ensemble.selection!.forced?.includes(name) ? { fixed: true as const } : {}) })),
           rows: [
             { label: 'equal weights', ...ensemble.selection.equal },
             { label: 'weighted, cross-fitted (honest)', ...ensemble.selection.crossFitted },
@@ -249,12 +250,12 @@ export function crossValidationLines(model: DashboardModel): string[] {
   const cv = model.crossValidation;
   if (cv) {
     const width = Math.max(8, ...cv.rows.map((r) => r.name.length));
-    lines.push(`${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sd over the folds, ${cvVariant(cv)}`);
+    lines.push(`${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sample sd (n − 1) over the folds, ${cvVariant(cv)}`);
     for (const r of cv.rows) lines.push(`  ${r.name.padEnd(width)}  acc ${formatMeanSd(r.accuracy, 'percent')}  log-loss ${formatMeanSd(r.logLoss, 'loss')}`);
   }
   const sel = model.selection;
   if (sel) {
-    lines.push(`Ensemble selection over ${sel.units} (${sel.used ? 'in use' : 'not used'}): ${sel.weights.filter((w) => w.weight > 0).map((w) => `${w.name} ${w.weight.toFixed(3)}`).join(', ')}`);
+    lines.push(`Ensemble selection over ${sel.units} (${sel.used ? 'in use' : 'not used'}): ${sel.weights.filter((w) => w.weight > 0).map((w) => `${w.name} ${w.weight.toFixed(3)}${w.fixed ? ' (fixed)' : ''}`).join(', ')}`);
     const width = Math.max(...sel.rows.map((r) => r.label.length));
     for (const r of sel.rows) lines.push(`  ${r.label.padEnd(width)}  acc ${percent(r.accuracy)}  log-loss ${r.logLoss.toFixed(4)}`);
     lines.push(`  ${sel.reason}`);
@@ -426,7 +427,7 @@ export function headerLine(model: DashboardModel): string {
 export function dashboardText(model: DashboardModel, viewIndex: number, digits?: string): string {
   const v = model.views[viewIndex]!;
   const out = [headerLine(model), '', 'Views', ...summaryLines(model)];
-  if (model.testBestMember) out.push(`  on the test answers, the member best on its held-out rows: ${model.testBestMember.name} ${percent(model.testBestMember.accuracy)}`);
+  if (model.testBestMember) out.push(`  on the test answers, ${model.testBestMember.label}: ${model.testBestMember.name} ${percent(model.testBestMember.accuracy)}`);
   const cv = crossValidationLines(model);
   if (cv.length) out.push('', ...cv);
   out.push('', `${v.title}: accuracy ${percent(v.accuracy)}, log-loss ${v.logLoss.toFixed(4)} on ${v.rows} rows`, '', ...classTableLines(v).map((l) => `  ${l}`));

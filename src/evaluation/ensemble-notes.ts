@@ -91,3 +91,31 @@ export function belowBestNote(votes: VoteAccuracies, best: { name: string; accur
   const shifted = options.tta ? ', both with 8-way TTA as submitted,' : '';
   return `the submitted vote (${vote}) scores below its best ${options.what}, ${best.name} (${percent(best.accuracy)})${shifted} on the ${options.rows} held-out rows`;
 }
+
+/**
+ * The submitted vote's log-loss clearly above its best single member's (recipe under k-fold):
+ * by more than WORSE_LOG_LOSS_SE standard errors of their paired per-row difference
+ * (`logLossAgainstBest`), whatever the accuracies say.
+ */
+export function worseLogLossNote(
+  vote: { weighted: boolean; logLoss: number },
+  best: { name: string; logLoss: number; difference: { mean: number; standardError: number } },
+  options: { what: 'member' | 'recipe'; rows: number; tta: boolean; margin: number },
+): string | null {
+  const { mean, standardError } = best.difference;
+  if (!(mean - options.margin * standardError > 0)) return null;
+  const name = vote.weighted ? `weighted soft vote, cross-fitted ${vote.logLoss.toFixed(4)}` : `equal soft vote, ${vote.logLoss.toFixed(4)}`;
+  const shifted = options.tta ? ', both with 8-way TTA as submitted,' : '';
+  const percent = best.logLoss > 0 ? ` (${Math.round(((vote.logLoss - best.logLoss) / best.logLoss) * 100)}% higher)` : '';
+  return `the submitted vote's log-loss (${name}) is above its best ${options.what}'s, ${best.name} (${best.logLoss.toFixed(4)})${percent}${shifted} on the ${options.rows} held-out rows, by ${mean.toFixed(4)} ± ${standardError.toFixed(4)} (standard error of the per-row difference; noted beyond ${options.margin}): its probabilities are worse than that ${options.what}'s alone, whatever its accuracy`;
+}
+
+/**
+ * A run validated on the rows its members were chosen on (a search's ensemble file trained on
+ * the search's own holdout): its held-out figures are optimistic, since the members were picked
+ * for doing well there. The remedy: validate on other rows.
+ */
+export function selectedOnNote(selectedOn: { by: string; validation: { fraction: number; seed: number } }, rows: number): string {
+  const split = `the shared ${Number((selectedOn.validation.fraction * 100).toFixed(1))}% split, seed ${selectedOn.validation.seed}`;
+  return `the ${rows} held-out rows are the ones ${selectedOn.by} ranked its trials on and chose these members by (${split}): the held-out figures, and the TTA and weights decided on them, are optimistic; for an honest figure train with --folds 5, or with another validation seed (the ensemble file's "validation": {"kind": "shared", "fraction": ${selectedOn.validation.fraction}, "seed": ${selectedOn.validation.seed + 1}})`;
+}

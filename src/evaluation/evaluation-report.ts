@@ -82,6 +82,18 @@ export interface EvaluationReport {
     selection?: SelectionReport;
     /** the best single member (recipe under k-fold) on the same rows and variant as the ensemble */
     bestUnit?: { name: string; accuracy: number; logLoss: number };
+    /**
+     * the single member (recipe under k-fold) of lowest log-loss on the same rows and variant, and
+     * the submitted vote's log-loss minus its, row by row (mean and standard error): a note says
+     * when the vote is worse by more than WORSE_LOG_LOSS_SE of them (absent before session 36)
+     */
+    bestUnitByLogLoss?: { name: string; logLoss: number; difference: { mean: number; standardError: number } };
+    /**
+     * when the held-out rows are the ones the members were chosen on (a search's ensemble file,
+     * trained on the search's own holdout): what chose them. The held-out figures are then
+     * optimistic, and a note says so (absent otherwise, and before session 36)
+     */
+    selectedOnHeldOut?: { by: string };
     /** plain sentences when an ensemble scores below its best member on the held-out rows */
     warnings?: string[];
   };
@@ -102,8 +114,12 @@ export interface EvaluationReport {
     softTta?: Metrics;
     /** with selection weights in use: the equal-weight soft vote (with TTA when submitted with it), for comparison */
     equalWeights?: Metrics;
-    /** the member best on its own held-out rows, scored on the test rows (not the best of them on test) */
-    bestMember: { name: string; metrics: Metrics };
+    /**
+     * the member best on its own held-out rows, scored on the test rows (not the best of them on
+     * test); under k-fold (`kind: 'recipe'`, since session 36) the recipe best by CV, its fold
+     * members (`members`) averaged: fold members are each scored on other rows
+     */
+    bestMember: { name: string; kind?: 'member' | 'recipe'; members?: string[]; metrics: Metrics };
   };
 }
 
@@ -217,6 +233,12 @@ export interface SelectionReport {
    * units of one start (absent in evaluations written before that rule)
    */
   starts?: string[];
+  /**
+   * units alone in their start when there are several starts: their weight is their start's
+   * share of the equal vote, fixed by that rule rather than chosen (absent when none is, and
+   * before session 36)
+   */
+  forced?: string[];
   reason: string;
 }
 
@@ -290,4 +312,9 @@ export async function readEvaluationIfAny(runDir: string): Promise<EvaluationRep
     throw new UserError(`${file} is incomplete (members, heldOutRows or ensemble metrics missing)`, { where: { file }, hint: again });
   }
   return report;
+}
+
+/** How the test figures name the single unit compared with the ensemble: the member best on its held-out rows, or the recipe best by CV. */
+export function testBestLabel(best: NonNullable<EvaluationReport['test']>['bestMember']): string {
+  return best.kind === 'recipe' ? `the recipe best by cross-validation, its ${best.members?.length ?? 'fold'} fold members averaged` : 'the member best on its held-out rows';
 }

@@ -28,9 +28,10 @@ export async function resolveInit(init: string): Promise<string> {
   if (!path.isAbsolute(init) && (await exists(path.join(shipped, 'COMPLETE')))) return shipped;
   const found = await findCheckpoint(init);
   if (found) return found;
-  throw new UserError(`the init checkpoint ${init} does not exist: looked in the working folder (${path.resolve(init)}) and among the shipped checkpoints (${path.join(PACKAGE_ROOT, init)})`, {
+  // (in the order tried; an ensemble file's relative init was tried against the file's folder first, by resolveEnsemble)
+  throw new UserError(`the init checkpoint ${init} does not exist: looked among the shipped checkpoints (${path.join(PACKAGE_ROOT, init)}) and in the working folder (${path.resolve(init)})`, {
     where: { file: path.resolve(init) },
-    hint: `In an ensemble file, give "init" relative to the file's folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
+    hint: `In an ensemble file, "init" is looked for first in the file's own folder: give it relative to that folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
   });
 }
 

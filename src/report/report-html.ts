@@ -195,12 +195,12 @@ export async function buildReportHtml(report: EvaluationReport, options: { digit
   const weights = `${model.weights ? `; weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join(', ')}` : ''}; submitted: the ${model.submittedVote}`;
   const cv = model.crossValidation
     ? `<h2>Cross-validation</h2>
-<p class="muted">${model.crossValidation.folds} folds (split ${escapeHtml(model.crossValidation.split)}): each recipe's fold members on their own folds, and the soft vote of the out-of-fold predictions; mean ± sd over the folds, ${cvVariant(model.crossValidation)}.</p>
+<p class="muted">${model.crossValidation.folds} folds (split ${escapeHtml(model.crossValidation.split)}): each recipe's fold members on their own folds, and the soft vote of the out-of-fold predictions; mean ± sample sd (n − 1) over the folds, ${cvVariant(model.crossValidation)}.</p>
 ${table(['recipe', 'accuracy', 'log-loss', 'per fold'], model.crossValidation.rows.map((r) => [r.name, formatMeanSd(r.accuracy, 'percent'), formatMeanSd(r.logLoss, 'loss'), r.accuracy.values.map((v) => percent(v)).join(' ')]))}`
     : '';
   const selection = model.selection
     ? `<h2>Ensemble selection</h2>
-<p class="muted">Greedy forward selection with replacement (Caruana et al. 2004) over ${model.selection.units}, on held-out predictions. ${model.selection.used ? 'In use' : 'Not used'}: ${escapeHtml(model.selection.reason)}. Weights: ${escapeHtml(model.selection.weights.map((w) => `${w.name} ${w.weight.toFixed(3)}`).join(', '))}.</p>
+<p class="muted">Greedy forward selection with replacement (Caruana et al. 2004) over ${model.selection.units}, on held-out predictions. ${model.selection.used ? 'In use' : 'Not used'}: ${escapeHtml(model.selection.reason)}. Weights: ${escapeHtml(model.selection.weights.map((w) => `${w.name} ${w.weight.toFixed(3)}${w.fixed ? ' (fixed)' : ''}`).join(', '))}.</p>
 ${table(['vote', 'accuracy', 'log-loss'], model.selection.rows.map((r) => [r.label, percent(r.accuracy), r.logLoss.toFixed(4)]))}`
     : '';
   const warnings = model.warnings.map((w) => `<p class="warning">Note: ${escapeHtml(w)}.</p>`).join('\n');
@@ -235,7 +235,7 @@ ${warnings}
 ${summary}
 ${cv}
 ${selection}
-${model.testBestMember ? `<p>On the test answers, the member best on its held-out rows: ${escapeHtml(model.testBestMember.name)} ${percent(model.testBestMember.accuracy)}.</p>` : ''}
+${model.testBestMember ? `<p>On the test answers, ${escapeHtml(model.testBestMember.label)}: ${escapeHtml(model.testBestMember.name)} ${percent(model.testBestMember.accuracy)}.</p>` : ''}
 ${members}
 <h2>Training curves</h2>
 <div class="charts">

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { processRunning } from '../atomic-file.js';
+import { STOP_SIGNALS } from '../signals.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -33,10 +34,24 @@ export interface RunLock {
 }
 
 async function readHolder(file: string): Promise<LockHolder | null> {
+  return parseHolder(await readFile(file, 'utf8').catch(() => null));
+}
+
+function readHolderSync(file: string): LockHolder | null {
+  let text: string | null = null;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as LockHolder;
+    text = readFileSync(file, 'utf8');
   } catch {
-    // Gone, or caught between create and write: treat as held by an unknown process.
+    // gone
+  }
+  return parseHolder(text);
+}
+
+/** The lock file's text as its holder; null when it is gone or caught between create and write (held by an unknown process). */
+function parseHolder(text: string | null): LockHolder | null {
+  try {
+    return text === null ? null : (JSON.parse(text) as LockHolder);
+  } catch {
     return null;
   }
 }
@@ -93,13 +108,8 @@ export async function currentHolder(runDir: string): Promise<LockHolder | null> 
 
 /** `currentHolder`, synchronously (for checks made where nothing is awaited). */
 export function currentHolderSync(runDir: string): LockHolder | null {
-  let holder: LockHolder;
-  try {
-    holder = JSON.parse(readFileSync(path.join(path.resolve(runDir), LOCK_FILE), 'utf8')) as LockHolder;
-  } catch {
-    return null;
-  }
-  return isStale(holder) ? null : holder;
+  const holder = readHolderSync(path.join(path.resolve(runDir), LOCK_FILE));
+  return holder && !isStale(holder) ? holder : null;
 }
 
 const same = (a: LockHolder | null, b: LockHolder | null) => a != null && b != null && a.pid === b.pid && a.hostname === b.hostname && a.startedAt === b.startedAt;
@@ -115,7 +125,7 @@ const held = new Map<string, LockHolder>();
 export function releaseHeldLocksSync(): void {
   for (const [file, holder] of held) {
     try {
-      if (same(JSON.parse(readFileSync(file, 'utf8')) as LockHolder, holder)) unlinkSync(file);
+      if (same(readHolderSync(file), holder)) unlinkSync(file);
     } catch {
       // gone, or not ours any more: nothing to remove
     }
@@ -125,7 +135,7 @@ export function releaseHeldLocksSync(): void {
 }
 
 /**
- * While a lock is held, SIGINT and SIGTERM remove it and then end the process by the same
+ * While a lock is held, SIGINT, SIGTERM and SIGHUP remove it and then end the process by the same
  * signal, as Node's default would. A command with handlers of its own (exitOnInterrupt, the
  * queue worker's graceful stop) handles the signal itself: this one acts only when it is the
  * last listener, and those handlers call releaseHeldLocksSync before they end the process.
@@ -137,7 +147,7 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 function setSignalHandlers(on: boolean): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of STOP_SIGNALS) {
     process.removeListener(signal, onSignal);
     if (on) process.on(signal, onSignal);
   }

@@ -250,24 +250,33 @@ export async function readRunEvaluation(runDir: string, verb: string): Promise<E
 }
 
 /**
+ * Of the folders under `runsDir`, the one whose file named by `fileOf` (null: pass the folder
+ * over) was modified last, with that time.
+ */
+async function newestFolder(runsDir: string, fileOf: (dir: string) => Promise<string | null>): Promise<{ dir: string; mtimeMs: number } | null> {
+  const root = path.resolve(runsDir);
+  let best: { dir: string; mtimeMs: number } | null = null;
+  for (const entry of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isDirectory()) continue;
+    const dir = path.join(root, entry.name);
+    const file = await fileOf(dir);
+    const info = file ? await stat(file).catch(() => null) : null;
+    if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
+  }
+  return best;
+}
+
+/**
  * The run folder under `runsDir` whose `file` (run.json, evaluation.json, …) is newest, or
  * null; with `accept`, only among runs whose run.json it accepts.
  */
 export async function newestRunWith(runsDir: string, file: string, accept?: (manifest: RunManifest, dir: string) => boolean): Promise<string | null> {
-  const root = path.resolve(runsDir);
-  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  let best: { dir: string; mtimeMs: number } | null = null;
-  for (const entry of entries) {
-    if (!entry.isDirectory()) continue;
-    const dir = path.join(root, entry.name);
-    if (accept) {
-      const manifest = await readRunManifest(dir).catch(() => null);
-      if (!manifest || !accept(manifest, dir)) continue;
-    }
-    const info = await stat(path.join(dir, file)).catch(() => null);
-    if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
-  }
-  return best?.dir ?? null;
+  const newest = await newestFolder(runsDir, async (dir) => {
+    if (!accept) return path.join(dir, file);
+    const manifest = await readRunManifest(dir).catch(() => null);
+    return manifest && accept(manifest, dir) ? path.join(dir, file) : null;
+  });
+  return newest?.dir ?? null;
 }
 
 /** The most recently evaluated run under `runsDir`. A UserError when there is none. */
@@ -291,16 +300,8 @@ export const AUTO_FILE = 'auto.json';
 export const ROUND1_DIR = 'round1';
 
 /** The newest run folder holding only the first round of a pseudo-labelling run (`round1/run.json`, `auto.json`). */
-async function newestFirstRound(runsDir: string): Promise<{ dir: string; mtimeMs: number } | null> {
-  let best: { dir: string; mtimeMs: number } | null = null;
-  for (const entry of await readdir(path.resolve(runsDir), { withFileTypes: true }).catch(() => [])) {
-    if (!entry.isDirectory()) continue;
-    const dir = path.join(path.resolve(runsDir), entry.name);
-    if (existsSync(path.join(dir, RUN_MANIFEST)) || !existsSync(path.join(dir, AUTO_FILE))) continue;
-    const info = await stat(path.join(dir, ROUND1_DIR, RUN_MANIFEST)).catch(() => null);
-    if (info?.isFile() && (!best || info.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: info.mtimeMs };
-  }
-  return best;
+function newestFirstRound(runsDir: string): Promise<{ dir: string; mtimeMs: number } | null> {
+  return newestFolder(runsDir, async (dir) => (existsSync(path.join(dir, RUN_MANIFEST)) || !existsSync(path.join(dir, AUTO_FILE)) ? null : path.join(dir, ROUND1_DIR, RUN_MANIFEST)));
 }
 
 export async function newestUnfinishedRun(runsDir: string, submissionsDir = path.join(path.dirname(path.resolve(runsDir)), DEFAULT_SUBMISSIONS_DIR)): Promise<string> {

@@ -22,8 +22,9 @@ import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
-import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference, WEIGHTS_MARGIN_SE } from '../ensemble/selection.js';
-import { belowBestNote, failedMembersNote, fewRowsNote, firstLine } from '../evaluation/ensemble-notes.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedLogLossDifference, WEIGHTS_MARGIN_SE, WORSE_LOG_LOSS_SE } from '../ensemble/selection.js';
+import { belowBestNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
+import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
 
@@ -306,6 +307,10 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     // Bagged members' holdouts overlap little, and a small dataset holds out few rows.
     const fewRows = fewRowsNote(heldOut.length, dataset.trainLabels.length, manifest.ensemble.validation);
     if (fewRows) warnings.push(fewRows);
+    // A search's ensemble file keeps the holdout its trials were ranked on: scored there, the
+    // members look better than they are, as they were chosen for doing well on these rows.
+    const selectedHere = validatedWhereSelected(manifest.ensemble, dataset.fingerprint) ? manifest.ensemble.selectedOn! : undefined;
+    if (selectedHere) warnings.push(selectedOnNote(selectedHere, heldOut.length));
     // Members that failed to train are in run.json only: name them, or the ensemble reads as
     // the whole of the run (k-fold says so below, with the folds its figures cover).
     const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: firstLine(m.error) }));
@@ -316,6 +321,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     let selection: SelectionReport | undefined;
     // The weighted vote in use, on the held-out rows (cross-fitted: honest), to view beside the equal one.
     let weightedVote: ReturnType<typeof computeMetrics> | undefined;
+    // The submitted vote's probabilities on the held-out rows: the weighted one's cross-fitted when in use.
+    let submittedProbs = equalVote;
     let unitWeights = units.map(() => 1 / units.length);
     if (units.length > 1 && heldOut.length >= 2) {
       say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
@@ -340,7 +347,15 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       if (used) {
         unitWeights = fitted.weights;
         weightedVote = computeMetrics(crossFittedProbs, labels);
+        submittedProbs = crossFittedProbs;
       }
+      // A unit alone in its start keeps its share of the equal vote whatever selection picked:
+      // its weight is the start rule's, not chosen (said, or it reads as selection's verdict).
+      const startSize = (g: string) => groups.filter((x) => x === g).length;
+      const forced = onePerStart ? [] : units.filter((_, k) => startCount > 1 && startSize(groups[k]!) === 1).map((u) => u.name);
+      const forcedNote = forced.length
+        ? `; ${forced.join(', ')} ${forced.length === 1 ? 'is the only' : 'are each the only'} ${what} of ${forced.length === 1 ? 'its' : 'their'} start, so ${forced.length === 1 ? 'its weight is its' : 'their weights are their'} share of the equal vote, fixed by that rule, not chosen by selection`
+        : '';
       selection = {
         method: 'caruana',
         units: kfold ? 'recipes' : 'members',
@@ -355,6 +370,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         difference: { mean: difference.mean, standardError: difference.standardError },
         used,
         starts,
+        ...(forced.length ? { forced } : {}),
         reason: onePerStart
           ? `every ${what} starts from a checkpoint of its own, and weights move only among ${what}s of one start (held-out rows may be digits a checkpoint pretrained on, which favours it): the weights are the equal vote's`
           : equalPick
@@ -363,11 +379,22 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
           ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures})`
           : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures}): equal weights are kept`,
       };
+      if (forcedNote) selection.reason += forcedNote;
     }
     // The submitted vote against the best single unit: the weighted one (its honest,
     // cross-fitted figure) when the weights are in use, else the equal one.
     const belowBest = units.length > 1 ? belowBestNote({ equal: vote.accuracy, weighted: selection?.used ? selection.crossFitted.accuracy : undefined }, bestUnit, { what, rows: heldOut.length, tta: useTta }) : null;
     if (belowBest) warnings.push(belowBest);
+    // …and its log-loss against the best unit's by log-loss: accuracy alone let a vote far worse
+    // calibrated than its best member pass without a note.
+    let bestByLogLoss: EvaluationReport['ensemble']['bestUnitByLogLoss'];
+    if (units.length > 1) {
+      const against = logLossAgainstBest(heldVote, submittedProbs, labels);
+      bestByLogLoss = { name: units[against.best]!.name, logLoss: against.logLoss, difference: { mean: against.difference.mean, standardError: against.difference.standardError } };
+      const submittedLogLoss = selection?.used ? selection.crossFitted.logLoss : vote.logLoss;
+      const worse = worseLogLossNote({ weighted: Boolean(selection?.used), logLoss: submittedLogLoss }, bestByLogLoss, { what, rows: heldOut.length, tta: useTta, margin: WORSE_LOG_LOSS_SE });
+      if (worse) warnings.push(worse);
+    }
     const weights = memberWeights(units, unitWeights, members.length);
     const equalWeights = weights.every((w) => Math.abs(w - weights[0]!) < 1e-12);
 
@@ -436,19 +463,24 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       const memberProbs: Float32Array[] = [];
       // The single member to compare with is the one best on its own held-out rows (accuracy,
       // then log-loss), scored on the test rows once: picking the member best on the test
-      // answers would be choosing on them.
-      const heldOutBest = memberEvaluations.reduce((best, m, i) => {
-        const a = m.metrics;
-        const b = memberEvaluations[best]!.metrics;
-        return a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.logLoss < b.logLoss) ? i : best;
-      }, 0);
-      let bestMember: { name: string; metrics: ReturnType<typeof computeMetrics> } | null = null;
+      // answers would be choosing on them. Under k-fold each fold member is scored on its own
+      // fold, every one on other rows, so the best of them is the luckiest fold (until session
+      // 36, e.g. `s2-f2`): the recipe best by CV is compared instead, its fold members averaged
+      // on the test rows as the submission averages them.
+      const better = (a: { accuracy: number; logLoss: number }, b: { accuracy: number; logLoss: number }) => a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.logLoss < b.logLoss);
+      const cvBest = cv ? cv.recipes.reduce((best, r) => (better({ accuracy: r.accuracy.mean, logLoss: r.logLoss.mean }, { accuracy: best.accuracy.mean, logLoss: best.logLoss.mean }) ? r : best)) : null;
+      const bestIndices = cvBest
+        ? units.find((u) => u.name === cvBest.name)!.members
+        : [memberEvaluations.reduce((best, m, i) => (better(m.metrics, memberEvaluations[best]!.metrics) ? i : best), 0)];
       for (const [i, m] of members.entries()) {
         // Without TTA, a weighted vote already predicted each member plainly above.
         const probs = !useTta && testMemberVote ? testMemberVote[i]! : await predictEnsemble([m.predictor], testImages, testCount);
         memberProbs.push(probs);
-        if (i === heldOutBest) bestMember = { name: m.outcome.name, metrics: computeMetrics(probs, truth) };
       }
+      const bestProbs = bestIndices.map((i) => memberProbs[i]!);
+      const bestMember: NonNullable<EvaluationReport['test']>['bestMember'] = cvBest
+        ? { name: cvBest.name, kind: 'recipe', members: bestIndices.map((i) => members[i]!.outcome.name), metrics: computeMetrics(softVote(bestProbs), truth) }
+        : { name: members[bestIndices[0]!]!.outcome.name, metrics: computeMetrics(bestProbs[0]!, truth) };
       const softPlain = softVote(memberProbs, weights);
       test = {
         answers: options.answers ? storedPath(runDir, options.answers) : '(labels in test.csv)',
@@ -456,7 +488,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         soft: computeMetrics(softPlain, truth),
         softTta: useTta ? computeMetrics(testProbs, truth) : undefined,
         equalWeights: equalWeights ? undefined : computeMetrics(softVote(testMemberVote ?? memberProbs), truth),
-        bestMember: bestMember!,
+        bestMember,
       };
     }
 
@@ -481,6 +513,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         ttaDecision,
         selection,
         bestUnit: units.length > 1 ? bestUnit : undefined,
+        bestUnitByLogLoss: bestByLogLoss,
+        selectedOnHeldOut: selectedHere ? { by: selectedHere.by } : undefined,
         warnings: warnings.length ? warnings : undefined,
       },
       cv,

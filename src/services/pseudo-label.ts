@@ -18,6 +18,7 @@ import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { createPredictor, type InferMode, type Predictor } from '../inference/predictor.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
 import { predictTestSet } from './evaluate.js';
+import { plural } from '../data/format.js';
 
 export const PSEUDO_LABEL_FILE = 'pseudo-labels.jsonl';
 export const PSEUDO_LABEL_THRESHOLD = 0.99;
@@ -52,7 +53,7 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
   const predictors: Predictor[] = [];
   try {
     for (const m of members) predictors.push(await createPredictor(path.join(options.round1, m.checkpoint!), { infer: options.infer, precision: 'fp32', spin: false }));
-    say(`round 1's ${members.length} members predict the ${dataset.ids.length} test rows (labels never read)`);
+    say(`round 1's ${plural(members.length, 'member')} predict the ${plural(dataset.ids.length, 'test row')} (labels never read)`);
     const { images, count, labels, confidence } = await predictTestSet(predictors, dataset, []);
     const px = dataset.width * dataset.height;
     const records: CorrectionRecord[] = [];

@@ -28,13 +28,34 @@ import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
 import { planResume, trainEnsemble } from './train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
-import { shellArg } from '../data/format.js';
+import { plural, shellArg } from '../data/format.js';
 
 export type Stage = 'competition' | 'import' | 'recipe' | 'train' | 'pseudo-label' | 'evaluate' | 'submit' | 'report';
 
 /** The built-in ensemble chosen per competition within the budget (src/ensemble/auto.ts). */
 export const AUTO_ENSEMBLE = 'auto';
 export const DEFAULT_BUDGET_MINUTES = 20;
+/** auto keeps 20 s of any budget to evaluate and submit (ensemble/auto.ts, reserveSeconds): less than this plans nothing to train. */
+export const MIN_BUDGET_MINUTES = 0.5;
+/** A week: a longer budget is a typo (minutes taken for seconds, an extra digit), not a plan. */
+export const MAX_BUDGET_MINUTES = 7 * 24 * 60;
+/** The image side every preset takes (src/model/presets.ts). */
+const PRESET_SIDE = 28;
+/** Fewer training rows and the holdout a run validates on holds out nothing (a tenth of 1 row), and no digit is learnt. */
+export const MIN_RUN_TRAIN_ROWS = 10;
+
+/** `--budget`: minutes, at least MIN_BUDGET_MINUTES and at most a week. */
+export function checkBudget(text: string): number {
+  const minutes = Number(text);
+  if (!(minutes > 0) || !Number.isFinite(minutes)) throw new UserError(`--budget must be a number of minutes > 0, got ${text}`, { where: { flag: 'budget' }, hint: 'For example --budget 20.' });
+  if (minutes < MIN_BUDGET_MINUTES) {
+    throw new UserError(`--budget ${text} is too short to train anything: auto keeps 20 s of any budget to evaluate and submit, so it needs at least ${MIN_BUDGET_MINUTES} minutes`, { where: { flag: 'budget' }, hint: `Give --budget ${MIN_BUDGET_MINUTES} or more (the default is ${DEFAULT_BUDGET_MINUTES}).` });
+  }
+  if (minutes > MAX_BUDGET_MINUTES) {
+    throw new UserError(`--budget ${text} is more than a week (${MAX_BUDGET_MINUTES} minutes)`, { where: { flag: 'budget' }, hint: `--budget is in minutes (the default is ${DEFAULT_BUDGET_MINUTES}); give at most ${MAX_BUDGET_MINUTES}.` });
+  }
+  return minutes;
+}
 export { AUTO_FILE, ROUND1_DIR };
 /** The HTML report `writeReport` writes by default (src/report/report-html.ts's REPORT_FILE; not imported: vega loads with it). */
 export const RUN_REPORT_FILE = 'report.html';
@@ -127,11 +148,26 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   if (!answers && (await exists(besides))) answers = besides;
 
   stage('import', `importing ${competition}`);
-  const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend });
+  const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend, keepImportChoices: true });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
+  if (imported.inverted) stage('import', `dark digits on a light background: stored inverted (255 − v), bright on dark as MNIST (${imported.detected.polarity?.reason ?? 'recorded in dataset.json'})`);
   // What cannot end in a submission fails now, not after the budget is spent.
   if (imported.test.rows === 0) {
     throw new UserError(`${competition} has no test rows, so a run cannot end in a submission`, { where: { file: competition }, hint: 'Put the competition\'s test.csv beside its train.csv; `digits train --data` trains without one.' });
+  }
+  // Every preset takes 28×28 images: auto's probes would otherwise die inside the engine (an
+  // "internal error" after the import, where --ensemble quick named the size).
+  if (imported.width !== PRESET_SIDE || imported.height !== PRESET_SIDE) {
+    throw new UserError(`the presets take ${PRESET_SIDE}×${PRESET_SIDE} images; this dataset's are ${imported.width}×${imported.height}`, {
+      where: { file: imported.train.file },
+      hint: `Resize the images to ${PRESET_SIDE}×${PRESET_SIDE} (${PRESET_SIDE * PRESET_SIDE} pixel columns) before importing.`,
+    });
+  }
+  if (imported.train.rows < MIN_RUN_TRAIN_ROWS) {
+    throw new UserError(`too few training rows (${imported.train.rows}) in ${path.basename(imported.train.file)} for a run: it needs at least ${MIN_RUN_TRAIN_ROWS}`, {
+      where: { file: imported.train.file },
+      hint: `A run holds out a tenth of the training rows to validate on and learns each digit from its rows: give it at least ${MIN_RUN_TRAIN_ROWS} (a digit competition has thousands). \`digits data practice\` builds a practice competition to try digits on.`,
+    });
   }
   const budgetSeconds = (options.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
   if (options.folds) checkFolds(options.folds, imported.train.rows, options.ensemble === AUTO_ENSEMBLE ? { budgetSeconds, concurrency: options.concurrency } : undefined);
@@ -144,7 +180,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   let auto: AutoRecord | null = null;
   if (options.ensemble === AUTO_ENSEMBLE) {
     // The recipe is chosen on holdout rows only: the answers file is not passed on.
-    stage('recipe', `choosing a recipe for this competition on its holdout rows (at most a quarter of the ${budgetSeconds / 60}-minute budget)`);
+    stage('recipe', `choosing a recipe for this competition on its holdout rows (about a quarter of the ${budgetSeconds / 60}-minute budget at most)`);
     const recipe = await removeRunDirOnError(runDir, () => chooseAutoRecipe({
       data: competition,
       budgetSeconds,
@@ -190,12 +226,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   if (auto && options.pseudoLabel) {
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
     const round1 = path.join(runDir, ROUND1_DIR);
-    stage('train', `round 1: training the ${ensemble.name} ensemble (${ensemble.members.length} members, ${options.concurrency} at a time) into ${round1}`);
+    stage('train', `round 1: training the ${ensemble.name} ensemble (${plural(ensemble.members.length, 'member')}, ${options.concurrency} at a time) into ${round1}`);
     await trainEnsemble({ ensemble, data: competition, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: synthetic });
     trained = await trainSecondRound(options, { competition, runDir, auto, budgetSeconds, spentSeconds: (Date.now() - started) / 1000, deadline: deadline! });
   } else {
     const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
-    stage('train', `training the ${ensemble.name} ensemble (${expandFolds(ensemble).length} members${validation}, ${options.concurrency} at a time) into ${runDir}`);
+    stage('train', `training the ${ensemble.name} ensemble (${plural(expandFolds(ensemble).length, 'member')}${validation}, ${options.concurrency} at a time) into ${runDir}`);
     trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, deadline, extra: synthetic });
   }
   await afterTraining(options, runDir, trained, auto);
@@ -231,7 +267,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   } else {
     // k-fold members are recipes × folds (a saved split's fold count is in the split, not the spec)
     const v = plan.ensemble.validation;
-    const members = v.kind === 'kfold' && !v.folds ? `${plan.ensemble.members.length} recipes × the split's folds` : `${expandFolds(plan.ensemble).length} members`;
+    const members = v.kind === 'kfold' && !v.folds ? `${plan.ensemble.members.length} recipes × the split's folds` : plural(expandFolds(plan.ensemble).length, 'member');
     stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members}, each from its last saved epoch)`);
     await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   }
@@ -271,7 +307,7 @@ async function resumeFirstRound(options: MainJobOptions, runDir: string): Promis
   if (plan.manifest.status === 'finished') {
     stage('train', `round 1 in ${round1} finished training: pseudo-labelling and round 2 follow`);
   } else {
-    stage('train', `round 1: resuming the ${plan.ensemble.name} ensemble in ${round1} (${plan.ensemble.members.length} members, each from its last saved epoch)`);
+    stage('train', `round 1: resuming the ${plan.ensemble.name} ensemble in ${round1} (${plural(plan.ensemble.members.length, 'member')}, each from its last saved epoch)`);
     await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   }
   // The time already spent: choosing the recipe, and round 1 over all its sessions.
@@ -303,7 +339,7 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
   // (They are the record's: a resumed run has no flags of its own.)
   const lr = job.auto.overrides?.learningRate;
   const ensemble = withOverrides(round.ensemble, { ...job.auto.overrides, learningRate: lr === undefined ? undefined : lr / 3 });
-  stage('train', `round 2: ${ensemble.members.length} members fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${job.runDir}`);
+  stage('train', `round 2: ${plural(ensemble.members.length, 'member')} fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${job.runDir}`);
   return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile, deadline: job.deadline });
 }
 

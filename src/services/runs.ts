@@ -17,7 +17,7 @@ import { currentHolder } from '../runs/lock.js';
 import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
-import type { ValidationSpec } from '../ensemble/ensemble-spec.js';
+import { validatedWhereSelected, type ValidationSpec } from '../ensemble/ensemble-spec.js';
 import { shellArg } from '../data/format.js';
 
 export interface Score {
@@ -46,12 +46,20 @@ export interface RunSummary {
    */
   checkpointed: number;
   failed: number;
-  /** k-fold runs: the ensemble's CV figures over the folds (with TTA when evaluated with it) */
+  /** k-fold runs: the equal soft vote's CV figures over the folds (with TTA when the run submits with it) */
   cv: { folds: number; accuracy: MeanSd; logLoss: MeanSd } | null;
-  /** the soft vote (with TTA when evaluated with it) on rows no member trained on */
+  /** the equal soft vote (with TTA when the run submits with it) on rows no member trained on */
   heldOut: (Score & { rows: number }) | null;
-  /** ensemble selection's honest (cross-fitted) figure, when it weighted the vote */
+  /**
+   * ensemble selection's honest (cross-fitted) figure on the same rows, when the submission uses
+   * its weights: then it, not `heldOut` nor `cv` (the equal vote's), is the submitted vote's
+   */
   weighted: Score | null;
+  /**
+   * what chose the members on the very rows the held-out figures are of (a search's ensemble
+   * file trained on its holdout): those figures are optimistic; null otherwise
+   */
+  heldOutSelectedBy: string | null;
   /** the latest submission of this run scored against an answers file */
   test: { accuracy: number; answers: string; file: string; createdAt: string } | null;
   /** `key=value` of this run's recipes that differ from the run listed before it */
@@ -108,10 +116,17 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-function describeValidation(v: ValidationSpec | undefined): string {
+/**
+ * How a run's members were validated, seed included: scores on other held-out rows (another
+ * seed of one split) are not comparable, so the seed is part of what differs between runs
+ * (until session 36 two runs on other rows both read `shared 50%`). Bagged members hold out
+ * rows seeded by their own seeds, which the recipe keys show; a saved split is named.
+ */
+export function describeValidation(v: ValidationSpec | undefined): string {
   if (!v) return '?';
-  if (v.kind === 'kfold') return v.split ? `kfold ${v.split}` : `kfold ${v.folds}`;
-  return `${v.kind} ${Math.round(v.fraction * 100)}%`;
+  if (v.kind === 'kfold') return v.split ? `kfold ${v.split}` : `kfold ${v.folds} seed ${v.seed}`;
+  if (v.kind === 'bagged') return `bagged ${Math.round(v.fraction * 100)}%`;
+  return `shared ${Math.round(v.fraction * 100)}% seed ${v.seed}`;
 }
 
 /** The knobs of a recipe that a comparison shows (the name is how recipes are matched). */
@@ -129,7 +144,9 @@ function shortPath(p: string | undefined): string {
 
 /**
  * One run's recipes summed up as `key → value`: the ensemble's validation, recipe count and
- * extra training rows, and per knob the values its recipes use (`a|b` when they differ).
+ * extra training rows, and per knob the value its recipes use, or when they differ each
+ * recipe's in order (`rmsprop|adam|adam`): a set of values (as until session 36) made
+ * [rmsprop, adam, adam] and [rmsprop, rmsprop, adam] the same.
  */
 export function recipeSignature(manifest: Pick<RunManifest, 'ensemble' | 'extra'>): Map<string, string> {
   const out = new Map<string, string>();
@@ -138,8 +155,8 @@ export function recipeSignature(manifest: Pick<RunManifest, 'ensemble' | 'extra'
   // rows every member trained on beside the competition's (corrections, pseudo-labels, synthetic rows)
   out.set('extra rows', manifest.extra ? `${manifest.extra.rows} (${path.basename(manifest.extra.file)})` : '0');
   for (const key of RECIPE_KEYS) {
-    const values = [...new Set(manifest.ensemble.members.map((m) => (key === 'init' ? shortPath(m.init) : show(m[key]))))];
-    out.set(key, values.join('|'));
+    const values = manifest.ensemble.members.map((m) => (key === 'init' ? shortPath(m.init) : show(m[key])));
+    out.set(key, new Set(values).size <= 1 ? (values[0] ?? '-') : values.join('|'));
   }
   return out;
 }
@@ -226,6 +243,8 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       cv,
       heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
       weighted: selection?.used ? selection.crossFitted : null,
+      // From run.json and the evaluation's dataset, so evaluations written before the note say it too.
+      heldOutSelectedBy: e && manifest.ensemble?.selectedOn && validatedWhereSelected(manifest.ensemble, e.dataset.fingerprint) ? manifest.ensemble.selectedOn.by : null,
       test: latestTestScore(dir, ledger, submissionsDir),
       state: stateName(state),
       note: firstRound
@@ -351,7 +370,11 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
   for (const dir of candidates) if (await exists(path.join(dir, RUN_MANIFEST))) return dir;
   const folder = (await Promise.all(candidates.map(async (dir) => ((await isFolder(dir)) ? dir : null)))).find((dir) => dir !== null);
   const known: string[] = [];
-  for (const dir of await runFolders(runsDir)) if (await exists(path.join(dir, RUN_MANIFEST))) known.push(path.basename(dir));
+  // Only folders whose run.json reads as a run are offered (a damaged one was listed until session 36).
+  for (const dir of await runFolders(runsDir)) {
+    const manifest = await readRunManifestOf(dir);
+    if (manifest !== null && typeof manifest === 'object') known.push(path.basename(dir));
+  }
   const hint = known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`;
   if (folder) {
     const search = await exists(path.join(folder, 'search.json'));

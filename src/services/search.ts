@@ -104,10 +104,17 @@ export interface LeaderboardRow {
   trial: string;
   state: TrialStateName;
   rung: number;
+  /** the epochs the trial trained (ASHA: to the last rung it reached) */
   epochs: number;
+  /**
+   * the epochs its draw sampled, which ASHA trains to only if it promotes the trial that far:
+   * apart from `params` (whose `epochs` under `--json` read as what the trial trained until session 36)
+   */
+  sampledEpochs: number;
   valLoss: number | null;
   valAcc: number | null;
-  params: TrialParams;
+  /** the trial's draw, but its epochs (`sampledEpochs`) */
+  params: Omit<TrialParams, 'epochs'>;
   /** a failed trial's error (its first line) */
   error?: string;
 }
@@ -160,18 +167,22 @@ export function leaderboard(file: SearchFile): LeaderboardRow[] {
   return rankTrials(schedulerView(file.trials)).map((view, i) => {
     const t = file.trials.find((x) => x.id === view.id)!;
     const last = t.scores[t.scores.length - 1];
-    return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? -1, epochs: last?.epochs ?? 0, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params: t.params, ...(t.state === 'failed' && t.error ? { error: t.error.split('\n')[0] } : {}) };
+    const { epochs: sampledEpochs, ...params } = t.params;
+    return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? -1, epochs: last?.epochs ?? 0, sampledEpochs, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params, ...(t.state === 'failed' && t.error ? { error: t.error.split('\n')[0] } : {}) };
   });
 }
 
 /** The top-k scored trials as an ensemble file: each member with the epochs its trial reached. */
-export function topKEnsemble(file: SearchFile, k: number, name: string): Record<string, unknown> | null {
+export function topKEnsemble(file: SearchFile, k: number, name: string, selectedBy = `digits search ${name}`): Record<string, unknown> | null {
   const ranked = leaderboard(file).filter((row) => row.valLoss !== null && row.state !== 'failed').slice(0, k);
   if (ranked.length === 0) return null;
   return {
     name,
     description: `top ${ranked.length} of ${file.trials.length} trials of the ${file.scheduler === 'asha' ? 'ASHA' : file.scheduler} search (${file.spaceFile}), by validation loss on holdout rows`,
     validation: { kind: 'shared', fraction: file.split.fraction, seed: file.split.seed },
+    // The rows the trials were ranked on: a run validated on them is scored where its members
+    // were chosen (optimistic), which evaluate then says (session 36).
+    selectedOn: { by: selectedBy, validation: { kind: 'shared', fraction: file.split.fraction, seed: file.split.seed }, ...(file.dataset?.fingerprint ? { dataset: file.dataset.fingerprint } : {}) },
     members: ranked.map((row) => {
       const t = file.trials.find((x) => x.name === row.trial)!;
       return { ...t.member, epochs: row.epochs };
@@ -381,7 +392,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
     }
     await save();
 
-    const top = topKEnsemble(state, options.top, `search-${path.basename(dir)}`);
+    const top = topKEnsemble(state, options.top, `search-${path.basename(dir)}`, `digits search --out ${path.relative(process.cwd(), dir) || dir}`);
     let ensembleFile: string | null = null;
     if (top) {
       ensembleFile = path.join(dir, SEARCH_ENSEMBLE_FILE);

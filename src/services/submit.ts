@@ -29,6 +29,7 @@ import { assertTrained, loadRunDataset, readRunManifest, storedPath } from '../r
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { LOCK_FILE, currentHolder } from '../runs/lock.js';
+import { plural } from '../data/format.js';
 
 export interface SubmitOptions {
   runDir: string;
@@ -160,7 +161,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   let predictions = await readSavedPredictions(path.join(runDir, TEST_PREDICTIONS_FILE), warn);
   const members = trained.map((m) => m.outcome.name);
   if (!predictions || !reusable(predictions, { fingerprint: dataset.fingerprint, rows: dataset.ids.length, members, identities, weights, tta: variants, precision: options.precision })) {
-    say(`predicting ${dataset.ids.length} test rows with ${members.length} members × ${variants} TTA variants`);
+    say(`predicting ${dataset.ids.length} test rows with ${plural(members.length, 'member')} × ${plural(variants, 'TTA variant')}`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
       const { labels, confidence } = await predictTestSet(predictors, dataset, shifts, weights, (done, total) => options.onRows?.('ensemble test rows', done, total));

@@ -10,6 +10,7 @@
  * number (1, 12, …) jumps to it; q (or Q, Esc) quits; Ctrl-C interrupts.
  */
 import { Box, Text, measureElement, render, useApp, useInput, useStdin, type DOMElement } from 'ink';
+import { isSuspendKey, stopJob } from './suspend.js';
 import { useEffect, useRef, useState } from 'react';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
 import {
@@ -44,6 +45,8 @@ export interface DashboardProps {
   onQuit?: () => void;
   /** Called on Ctrl-C (in raw mode a key, not a signal), before the screen closes. */
   onInterrupt?: () => void;
+  /** Called on Ctrl-Z (a key too), with the view shown, before the screen closes: the job is to stop (./suspend.ts). */
+  onSuspend?: (view: number) => void;
 }
 
 function Tabs({ views, index, columns }: { views: DashboardView[]; index: number; columns: number }) {
@@ -170,8 +173,13 @@ const FIXED_LINES = 4;
 /** How long a typed view number waits for its next digit (1 then 2 → view 12). */
 const NUMBER_WAIT_MS = 800;
 
-export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit, onInterrupt }: DashboardProps) {
+export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit, onInterrupt, onSuspend }: DashboardProps) {
   const [index, setIndex] = useState(Math.min(Math.max(0, initialView), model.views.length - 1));
+  // The view shown, for Ctrl-Z: Ink writes a frame before its effects run, so a key typed as
+  // soon as the frame is seen can reach the handler of the frame before (seen: Ctrl-Z right
+  // after → came back on the view before it).
+  const shown = useRef(index);
+  shown.current = index;
   const [scroll, setScroll] = useState(0);
   const [contentHeight, setContentHeight] = useState(0);
   const body = useRef<DOMElement>(null);
@@ -201,6 +209,11 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
       const count = model.views.length;
       if (key.ctrl && input === 'c') {
         onInterrupt?.();
+        exit();
+        return;
+      }
+      if (isSuspendKey(input, key)) {
+        onSuspend?.(shown.current);
         exit();
         return;
       }
@@ -276,21 +289,32 @@ export function keysLine(position: string, columns: number): string {
 /**
  * Shows the dashboard on stderr (results stay on stdout) until the user quits: 'quit' (q, Q,
  * Esc) or 'interrupted' (Ctrl-C, which the caller turns into the exit status of an interrupted
- * command: Ink's own Ctrl-C handling ended the command with 0).
+ * command: Ink's own Ctrl-C handling ended the command with 0). Ctrl-Z closes the screen, stops
+ * the job, and shows the dashboard again, at the same view, when the shell continues it.
  */
 export async function showDashboard(props: DashboardProps): Promise<'quit' | 'interrupted'> {
-  let interrupted = false;
-  // (its size is the terminal's, followed on resize: passed once, it kept the first one)
-  const instance = render(
-    <Dashboard
-      {...props}
-      onInterrupt={() => {
-        interrupted = true;
-        props.onInterrupt?.();
-      }}
-    />,
-    { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false },
-  );
-  await instance.waitUntilExit();
-  return interrupted ? 'interrupted' : 'quit';
+  let view = props.initialView;
+  for (;;) {
+    // (set by the key handlers below, after render: an object, so the type is not narrowed to 'quit')
+    const ended: { how: 'quit' | 'interrupted' | 'suspended' } = { how: 'quit' };
+    // (its size is the terminal's, followed on resize: passed once, it kept the first one)
+    const instance = render(
+      <Dashboard
+        {...props}
+        initialView={view}
+        onInterrupt={() => {
+          ended.how = 'interrupted';
+          props.onInterrupt?.();
+        }}
+        onSuspend={(shown) => {
+          ended.how = 'suspended';
+          view = shown;
+        }}
+      />,
+      { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false },
+    );
+    await instance.waitUntilExit();
+    if (ended.how !== 'suspended') return ended.how;
+    await new Promise<void>((resolve) => stopJob(resolve));
+  }
 }

@@ -1,5 +1,6 @@
 /** The live training view: one row per member, sparklines of val_acc, overall progress. */
 import { Box, Text } from 'ink';
+import stringWidth from 'string-width';
 import { useTerminalSize } from './terminal-size.js';
 import { type MemberRow, etaSeconds, formatDuration, overallProgress, sparkline, type TrainViewState } from './train-state.js';
 
@@ -17,23 +18,35 @@ function Bar({ fraction, width }: { fraction: number; width: number }) {
 
 const COLUMNS = ['member', 'epoch', 'loss', 'acc', 'val_acc', 'lr', 'img/s', 'ETA', 'val_acc by epoch'];
 const WIDTHS = [14, 9, 8, 8, 8, 9, 7, 8, 20];
+/** The member column's widest: longer names are cut there (a 40-character name would push every figure off 80 columns). */
+const NAME_WIDTH_MAX = 30;
+
+/**
+ * The columns' widths for these member names: the member column as wide as the longest name
+ * and its gap, from 14 up to NAME_WIDTH_MAX (at a fixed 14, `seed002-noisy-f1` and
+ * `seed002-noisy-f2` were both cut to `seed002-noisy`).
+ */
+export function columnWidths(names: readonly string[]): number[] {
+  const longest = Math.max(0, ...names.map((name) => stringWidth(name)));
+  return [Math.min(NAME_WIDTH_MAX, Math.max(WIDTHS[0]!, longest + 1)), ...WIDTHS.slice(1)];
+}
 
 /**
  * How many columns fit in `width` terminal columns. Cells never shrink: a shrunk cell lost
  * its gap and the header read "val_acclr" on 80 columns (issue 15); the last columns are
  * left out instead.
  */
-export function columnsThatFit(width: number): number {
+export function columnsThatFit(width: number, widths: readonly number[] = WIDTHS): number {
   let used = 0;
   let n = 0;
-  while (n < WIDTHS.length && used + WIDTHS[n]! <= width) used += WIDTHS[n++]!;
+  while (n < widths.length && used + widths[n]! <= width) used += widths[n++]!;
   return Math.max(1, n);
 }
 
-function Cell({ children, i, color, shown = WIDTHS.length }: { children: string; i: number; color?: string; shown?: number }) {
+function Cell({ children, i, color, shown = WIDTHS.length, widths = WIDTHS }: { children: string; i: number; color?: string; shown?: number; widths?: readonly number[] }) {
   if (i >= shown) return null;
   return (
-    <Box width={WIDTHS[i]} flexShrink={0} paddingRight={1}>
+    <Box width={widths[i]} flexShrink={0} paddingRight={1}>
       <Text color={color} wrap="truncate">
         {children}
       </Text>
@@ -101,7 +114,8 @@ function TrainScreen({ state, now = Date.now(), width, height }: TrainViewProps)
   const columns = width ?? terminal.columns ?? 100;
   const rows = height ?? terminal.rows;
   const progress = overallProgress(state);
-  const shown = columnsThatFit(columns);
+  const widths = columnWidths(state.members.map((m) => m.name));
+  const shown = columnsThatFit(columns, widths);
   // One line fewer than the terminal: a frame as tall as the screen takes Ink's full-screen path.
   const { shown: members, more } = visibleMembers(state.members, rows === undefined ? Infinity : rows - 1 - FIXED_LINES);
   return (
@@ -112,27 +126,13 @@ function TrainScreen({ state, now = Date.now(), width, height }: TrainViewProps)
       </Text>
       <Box>
         {COLUMNS.map((c, i) => (
-          <Cell key={c} i={i} color="cyan" shown={shown}>
+          <Cell key={c} i={i} color="cyan" shown={shown} widths={widths}>
             {c}
           </Cell>
         ))}
       </Box>
       {members.map((r) => (
-        <Box key={r.name}>
-          <Cell shown={shown} i={0} color={r.status === 'failed' ? 'red' : r.status === 'done' ? 'green' : undefined}>
-            {r.name}
-          </Cell>
-          <Cell shown={shown} i={1}>{r.status === 'failed' ? 'failed' : `${r.epoch}/${r.epochs}`}</Cell>
-          <Cell shown={shown} i={2}>{r.loss === null ? '—' : r.loss.toFixed(4)}</Cell>
-          <Cell shown={shown} i={3}>{pct(r.acc)}</Cell>
-          <Cell shown={shown} i={4}>{pct(r.valAcc)}</Cell>
-          <Cell shown={shown} i={5}>{r.lr === null ? '—' : r.lr.toExponential(1)}</Cell>
-          <Cell shown={shown} i={6}>{r.imagesPerSecond === null ? '—' : String(Math.round(r.imagesPerSecond))}</Cell>
-          <Cell shown={shown} i={7}>{r.status === 'done' ? 'done' : formatDuration(etaSeconds(r, now))}</Cell>
-          <Cell shown={shown} i={8} color="yellow">
-            {r.error ?? sparkline(r.valAccHistory)}
-          </Cell>
-        </Box>
+        <MemberLine key={r.name} row={r} shown={shown} widths={widths} now={now} />
       ))}
       {more ? (
         <Text dimColor wrap="truncate">
@@ -142,6 +142,44 @@ function TrainScreen({ state, now = Date.now(), width, height }: TrainViewProps)
       <Text wrap="truncate">
         <Bar fraction={progress} width={Math.max(10, Math.min(40, columns - 6))} /> {`${(progress * 100).toFixed(0)}%`}
       </Text>
+    </Box>
+  );
+}
+
+/** One member's row; a failed member's error takes the place of its figures, so that it is read at any width (in the last column it was hidden below 91 columns). */
+function MemberLine({ row: r, shown, widths, now }: { row: MemberRow; shown: number; widths: readonly number[]; now: number }) {
+  if (r.status === 'failed') {
+    return (
+      <Box>
+        <Cell shown={shown} i={0} color="red" widths={widths}>
+          {r.name}
+        </Cell>
+        <Cell shown={shown} i={1} widths={widths}>
+          failed
+        </Cell>
+        {shown > 2 ? (
+          <Text color="yellow" wrap="truncate">
+            {r.error ?? ''}
+          </Text>
+        ) : null}
+      </Box>
+    );
+  }
+  return (
+    <Box>
+      <Cell shown={shown} i={0} color={r.status === 'done' ? 'green' : undefined} widths={widths}>
+        {r.name}
+      </Cell>
+      <Cell shown={shown} i={1} widths={widths}>{`${r.epoch}/${r.epochs}`}</Cell>
+      <Cell shown={shown} i={2} widths={widths}>{r.loss === null ? '—' : r.loss.toFixed(4)}</Cell>
+      <Cell shown={shown} i={3} widths={widths}>{pct(r.acc)}</Cell>
+      <Cell shown={shown} i={4} widths={widths}>{pct(r.valAcc)}</Cell>
+      <Cell shown={shown} i={5} widths={widths}>{r.lr === null ? '—' : r.lr.toExponential(1)}</Cell>
+      <Cell shown={shown} i={6} widths={widths}>{r.imagesPerSecond === null ? '—' : String(Math.round(r.imagesPerSecond))}</Cell>
+      <Cell shown={shown} i={7} widths={widths}>{r.status === 'done' ? 'done' : formatDuration(etaSeconds(r, now))}</Cell>
+      <Cell shown={shown} i={8} widths={widths} color="yellow">
+        {sparkline(r.valAccHistory)}
+      </Cell>
     </Box>
   );
 }

@@ -48,7 +48,7 @@ function report(): EvaluationReport {
 describe('evaluation summary', () => {
   test('k-fold figures as mean ± sd, the weighted vote labelled honest and in-sample, and a note when below the best member', () => {
     const text = formatEvaluationSummary(report());
-    expect(text).toContain('2-fold cross-validation (split kfold-2-seed42), mean ± sd over the folds:');
+    expect(text).toContain('2-fold cross-validation (split kfold-2-seed42), mean ± sample sd (n − 1) over the folds:');
     expect(text).toMatch(/a \(2 folds\)\s+acc 96\.50 ± 0\.71%\s+log-loss 0\.1100 ± 0\.0141/);
     expect(text).toMatch(/ensemble \([^)]*\), on the out-of-fold predictions of all 20 training rows:/);
     expect(text).toMatch(/equal weights\s+acc\s+95\.00%\s+log-loss 0\.3000/);
@@ -111,4 +111,17 @@ test('every figure evaluate prints names the precision it was computed at', () =
   expect(text).toMatch(/ensemble \(int8\), on the 10 rows/);
   // and a mix is spelled out member by member
   expect(formatEvaluationSummary(precisionReport(['int8', 'fp32']))).toMatch(/ensemble \(mixed: m1 int8, m2 fp32\)/);
+});
+
+describe('evaluation summary: the test set', () => {
+  test.each([
+    { answers: '(labels in test.csv)', shown: 'scored against labels in test.csv:' },
+    { answers: '../../comp-answers.csv', shown: 'scored against comp-answers.csv:' },
+  ])('scored against $answers, named as the user reads it', ({ answers, shown }) => {
+    // Given an evaluation scored on the test rows, of a run folder one level below the working folder
+    const metrics = computeMetrics(reading([]), labels);
+    const text = formatEvaluationSummary({ ...report(), test: { answers, rows: 20, soft: metrics, bestMember: { name: 'a-f1', metrics } } }, { runDir: path.join(process.cwd(), 'runs', 'cv-1') });
+    // Then the answers are named as a path relative to the working folder, or, for labels test.csv carries, as such (not "runs/cv-1/(labels in test.csv)")
+    expect(text).toContain(shown);
+  });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, test } from 'vitest';
 import { repoRoot } from '../helpers/run-command.js';
-import { runInPty } from './pty.js';
+import { runCommandOnTerminal } from '../helpers/pty.js';
 
 const base = pathToFileURL(path.join(repoRoot, 'dist/cli/base-command.js')).href;
 const script = `import { DigitsCommand } from '${base}';
@@ -22,24 +22,25 @@ class Job extends DigitsCommand {
   }
 }
 await Job.run(process.argv.slice(1).filter((a) => a !== '--'), '${repoRoot}');`;
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'CI'));
 
 test.each([
   { signal: 'SIGINT' as const, json: false },
   { signal: 'SIGTERM' as const, json: true },
+  // a hang-up (the terminal closed) is an interrupt too: Node's default died at once, lock and all
+  { signal: 'SIGHUP' as const, json: true },
 ])('stopped by $signal (--json $json): the error names the signal and leaves what is kept to the hint', { timeout: 60_000 }, async ({ signal, json }) => {
   // Given a job whose hint says nothing is kept
   // When it gets the signal while working
-  const run = await runInPty([process.execPath, '--input-type=module', '-e', script, '--', ...(json ? ['--json'] : [])], { cwd: repoRoot, env: clean, signalAfter: 'working', signal });
+  const { tty: output, signal: died } = await runCommandOnTerminal([process.execPath, '--input-type=module', '-e', script, '--', ...(json ? ['--json'] : [])], { steps: [{ waitFor: 'working', signal: signal.slice(3) }], timeout: 60 });
   // Then it dies by the signal
-  expect(run.signal, run.output).toBe(signal);
+  expect(died, output).toBe(signal);
   // And its last word is the signal and the hint, with no claim that work was kept
   if (json) {
-    const line = JSON.parse(run.output.trim().split(/\r?\n/).at(-1)!);
+    const line = JSON.parse(output.trim().split(/\r?\n/).at(-1)!);
     expect(line).toMatchObject({ type: 'error', error: `interrupted (${signal})`, hint: expect.stringMatching(/^Training had not started/) });
   } else {
-    expect(run.output).toContain(`error: interrupted (${signal})`);
-    expect(run.output).toContain('nothing is kept');
+    expect(output).toContain(`error: interrupted (${signal})`);
+    expect(output).toContain('nothing is kept');
   }
-  expect(run.output).not.toMatch(/saved so far is kept/);
+  expect(output).not.toMatch(/saved so far is kept/);
 });

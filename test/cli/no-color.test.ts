@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, test } from 'vitest';
 import { repoRoot } from '../helpers/run-command.js';
-import { runInPty } from './pty.js';
+import { runCommandOnTerminal } from '../helpers/pty.js';
 
 const base = pathToFileURL(path.join(repoRoot, 'dist/cli/base-command.js')).href;
 const script = `import { DigitsCommand } from '${base}';
@@ -25,7 +25,8 @@ class Show extends DigitsCommand {
 }
 await Show.run([], '${repoRoot}');`;
 
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['NO_COLOR', 'FORCE_COLOR', 'CI', 'CONTINUOUS_INTEGRATION', 'GITHUB_ACTIONS'].includes(k)));
+/** Colour settings of the environment the tests run in, unset (the case's own come on top). */
+const unset = { NO_COLOR: null, FORCE_COLOR: null, GITHUB_ACTIONS: null };
 
 test.each([
   { env: {}, coloured: true },
@@ -39,9 +40,9 @@ test.each([
 ])('an Ink view with $env on a terminal: colour $coloured', { timeout: 60_000 }, async ({ env, coloured }) => {
   // Given a terminal that supports colour, and the environment of the case
   // When a command renders red text with Ink
-  const run = await runInPty([process.execPath, '--input-type=module', '-e', script], { cwd: repoRoot, env: { ...clean, TERM: 'xterm-256color', ...env } });
+  const { tty: output, exit } = await runCommandOnTerminal([process.execPath, '--input-type=module', '-e', script], { env: { ...unset, ...env } });
   // Then it is drawn, red only when colour is on
-  expect(run.code, run.output).toBe(0);
-  expect(run.output).toContain('red words');
-  expect(run.output.includes('\u001B[31m'), JSON.stringify(run.output)).toBe(coloured);
+  expect(exit, output).toBe(0);
+  expect(output).toContain('red words');
+  expect(output.includes('\u001B[31m'), JSON.stringify(output)).toBe(coloured);
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, test } from 'vitest';
 import { repoRoot } from '../helpers/run-command.js';
-import { runInPty } from './pty.js';
+import { runCommandOnTerminal } from '../helpers/pty.js';
 
 const base = pathToFileURL(path.join(repoRoot, 'dist/cli/base-command.js')).href;
 const script = `import { DigitsCommand } from '${base}';
@@ -22,10 +22,8 @@ class Show extends DigitsCommand {
 }
 await Show.run(process.argv.slice(1), '${repoRoot}');`;
 
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['CI', 'CONTINUOUS_INTEGRATION', 'TERM'].includes(k)));
-
 test.each([
-  { env: {}, plain: false },
+  { env: {} as Record<string, string>, plain: false },
   { env: { CI: 'true' }, plain: true },
   { env: { CI: '1' }, plain: true },
   { env: { CI: 'yes' }, plain: true },
@@ -37,15 +35,15 @@ test.each([
 ])('on a terminal with $env: plain output $plain, as Ink sees CI', { timeout: 60_000 }, async ({ env, plain }) => {
   // Given a command on a terminal, with the environment of the case
   // When it asks whether to draw a live view
-  const run = await runInPty([process.execPath, '--input-type=module', '-e', script], { cwd: repoRoot, env: { ...clean, TERM: 'xterm-256color', ...env } });
-  expect(run.code, run.output).toBe(0);
+  const { tty: output, exit } = await runCommandOnTerminal([process.execPath, '--input-type=module', '-e', script], { env });
+  expect(exit, output).toBe(0);
   // Then plain lines exactly when Ink would not draw live (CI) or the terminal cannot move the cursor
-  const [, seen, inkCi] = /plain=(\w+) ink-ci=(\w+)/.exec(run.output)!;
-  expect(seen, run.output).toBe(String(plain));
+  const [, seen, inkCi] = /plain=(\w+) ink-ci=(\w+)/.exec(output)!;
+  expect(seen, output).toBe(String(plain));
   if (!('TERM' in env)) expect(inkCi).toBe(String(plain));
 });
 
 test('--json is plain on a terminal too', { timeout: 60_000 }, async () => {
-  const run = await runInPty([process.execPath, '--input-type=module', '-e', script, '--', '--json'], { cwd: repoRoot, env: { ...clean, TERM: 'xterm-256color' } });
-  expect(run.output).toContain('plain=true');
+  const { tty: output } = await runCommandOnTerminal([process.execPath, '--input-type=module', '-e', script, '--', '--json'], {});
+  expect(output).toContain('plain=true');
 });

@@ -8,9 +8,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, test } from 'vitest';
 import { repoRoot } from '../helpers/run-command.js';
-import { count, runInPty } from './pty.js';
+import { count, runCommandOnTerminal } from '../helpers/pty.js';
 
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'CI' && k !== 'CONTINUOUS_INTEGRATION'));
 const progress = pathToFileURL(path.join(repoRoot, 'dist/cli/progress.js')).href;
 
 /** A node process that shows a bar at 10% and then does `then`. */
@@ -34,17 +33,19 @@ test.each([
 ])('a bar interrupted by $how: cursor shown, wrap on, its line ended, and the process ends the same way', { timeout: 60_000 }, async ({ then, signal, died, code }) => {
   // Given a bar drawn on a terminal
   // When the process gets the signal once the bar is on screen (or exits while it is)
-  const run = await runInPty([process.execPath, '--input-type=module', '-e', script(then)], { signalAfter: signal ? 'predicting test rows' : undefined, signal, env: { ...clean, TERM: 'xterm-256color' } });
+  const steps = signal ? [{ waitFor: 'predicting test rows', signal: signal.slice(3) }] : [];
+  const { tty: output, ...run } = await runCommandOnTerminal([process.execPath, '--input-type=module', '-e', script(then)], { steps, timeout: 60 });
   // Then it ended as it would have without a bar
-  expect(run.signal, run.output).toBe(died);
-  expect(run.code, run.output).toBe(code);
+  expect(run.timedOut, output).toBe(false);
+  expect(run.signal, output).toBe(died);
+  if (code !== null) expect(run.exit, output).toBe(code);
   // And the bar was drawn, and every cursor hide and wrap-off it wrote was undone
-  expect(run.output).toContain('predicting test rows');
-  expect(count(run.output, '\u001B[?25l')).toBeGreaterThan(0);
-  expect(count(run.output, '\u001B[?25h'), JSON.stringify(run.output)).toBe(count(run.output, '\u001B[?25l'));
-  expect(count(run.output, '\u001B[?7h'), JSON.stringify(run.output)).toBe(count(run.output, '\u001B[?7l'));
+  expect(output).toContain('predicting test rows');
+  expect(count(output, '\u001B[?25l')).toBeGreaterThan(0);
+  expect(count(output, '\u001B[?25h'), JSON.stringify(output)).toBe(count(output, '\u001B[?25l'));
+  expect(count(output, '\u001B[?7h'), JSON.stringify(output)).toBe(count(output, '\u001B[?7l'));
   // And the bar stays where it stopped (10%), its line ended, so whatever follows starts on a line of its own
-  const afterBar = run.output.slice(run.output.lastIndexOf('10%'));
+  const afterBar = output.slice(output.lastIndexOf('10%'));
   expect(afterBar).toMatch(/\r?\n/);
   if (then.includes('interrupted')) expect(afterBar).toMatch(/\n\r?\nerror: interrupted \(SIGINT\)/);
 });

@@ -328,7 +328,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const folds = await digitsJson(['run', '--resume', '--run', runDir(), '--folds', '3']);
     expect(expectFinished(folds, 'error')).toMatchObject({ where: { flag: 'folds' } });
     const finished = await digitsJson(['train', '--resume', '--run', runDir()]);
-    expect(expectFinished(finished, 'error')).toMatchObject({ error: 'run tiny already finished: all 1 members are trained', where: { flag: 'run' } });
+    expect(expectFinished(finished, 'error')).toMatchObject({ error: 'run tiny already finished: its member is trained', where: { flag: 'run' } });
     expect(finished.lines).toHaveLength(1);
   });
 

@@ -76,6 +76,21 @@ describe('data import detects the layout', () => {
       expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 255, 128, 0, 12, 0, 0, 3], trainLabels: [1, 7], testImages: [0, 0, 0, 1, 0, 0, 0, 2], ids: ['a17', 'b3'], submissionHeader: ['Id', 'Category'] },
     },
     {
+      name: 'a sample submission saved Label,ImageId: ids from the column named so, the submission written ImageId,Label',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('pixel0,pixel1,pixel2,pixel3', '0,0,0,1', '0,0,0,2'), 'sample_submission.csv': csv('Label,ImageId', '0,1', '0,2') },
+      expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 255, 128, 0, 12, 0, 0, 3], trainLabels: [1, 7], testImages: [0, 0, 0, 1, 0, 0, 0, 2], ids: ['1', '2'], submissionHeader: ['ImageId', 'Label'] },
+    },
+    {
+      name: 'Kannada-MNIST layout: an id column in test.csv, the sample id,label: ids checked against it, the pixels read around it',
+      files: { 'train.csv': csv('label,pixel0,pixel1,pixel2,pixel3', '1,0,255,128,0', '7,12,0,0,3'), 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '0,0,0,0,1', '1,0,0,0,2'), 'sample_submission.csv': csv('id,label', '0,5', '1,5') },
+      expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 255, 128, 0, 12, 0, 0, 3], trainLabels: [1, 7], testImages: [0, 0, 0, 1, 0, 0, 0, 2], ids: ['0', '1'], submissionHeader: ['id', 'label'] },
+    },
+    {
+      name: 'an ImageId column in test.csv and no sample submission: its ids and name make the submission (id first or last)',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('pixel0,pixel1,pixel2,pixel3,ImageId', '0,0,0,1,a7', '0,0,0,2,b9') },
+      expected: { header: true, labelColumn: 0, scale: 255, size: 2, trainImages: [0, 255, 128, 0, 12, 0, 0, 3], trainLabels: [1, 7], testImages: [0, 0, 0, 1, 0, 0, 0, 2], ids: ['a7', 'b9'], submissionHeader: ['ImageId', 'label'] },
+    },
+    {
       name: 'a pandas header of column numbers',
       files: { 'train.csv': csv('0,1,2,3,4', '0.5,0.5,0.5,0.5,2.0', '0.25,0.25,0.25,0.25,8.0') },
       expected: { header: true, labelColumn: 4, scale: 1, size: 2, trainImages: [0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25], trainLabels: [2, 8] },
@@ -114,6 +129,19 @@ describe('data import detects the layout', () => {
       files: { 'train.csv': csv('digit,a,b,c,d', '3,0,0,0,0') },
       options: { labelColumn: 'digit' },
       expected: { header: true, labelColumn: 0, labelHow: 'flag', scale: 1, size: 2, trainImages: [0, 0, 0, 0], trainLabels: [3] },
+    },
+    {
+      name: '0–255 pixels with fractions throughout (29.5, a resize or a mean): read as floats divided by 255 (both --scale values refused them)',
+      files: { 'train.csv': csv('label,a,b,c,d', ...Array.from({ length: 12 }, (_, i) => `${i % 10},0,${i + 0.5},200,255`)), 'test.csv': csv('a,b,c,d', '0,127.5,255,0.5') },
+      expected: {
+        header: true,
+        labelColumn: 0,
+        scale: 1,
+        size: 2,
+        trainImages: Array.from({ length: 12 }, (_, i) => [0, Math.fround((i + 0.5) / 255), Math.fround(200 / 255), 1]).flat(),
+        trainLabels: Array.from({ length: 12 }, (_, i) => i % 10),
+        testImages: [0, Math.fround(127.5 / 255), 1, Math.fround(0.5 / 255)],
+      },
     },
     {
       name: '--scale 255 stores 0/1 integer data as uint8',
@@ -164,6 +192,11 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     { name: 'a pixel above 255', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,0,256,0') }, expected: { message: /pixel value 256 .*integers 0–255/, file: 'train.csv', line: 3, column: 4, hint: /--scale 1/ } },
     { name: 'a negative pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,-1,0,0,0') }, expected: { message: /pixel value -1/, file: 'train.csv', line: 3, column: 2 } },
     { name: 'a fraction in 0–255 data', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,12.5,0,0') }, expected: { message: /mixes fractions .*12\.5 is a fraction/, file: 'train.csv', line: 3, column: 3, hint: /--scale 255/ } },
+    {
+      name: 'test.csv in [0, 1] where train.csv is 0–255: both files named',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('pixel0,pixel1,pixel2,pixel3', '0,0.5,0,1') },
+      expected: { message: /^pixel value 0\.5 in test\.csv does not fit the scale of train\.csv \(integers 0–255\): the two files use different pixel scales$/, file: 'test.csv', line: 2, column: 2, hint: /train\.csv was read as integers 0–255 because of whole-number pixel values above 1 \(up to 255\) in the first 2 rows of train\.csv; both files must use the same scale/ },
+    },
     { name: 'a pixel above 1 in [0, 1] data', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0.25,0.5,0', '2,0,0.75,0,1.5') }, expected: { message: /mixes fractions .*1\.5 is above 1/, file: 'train.csv', line: 3, column: 5, hint: /--scale 1/ } },
     {
       name: 'a float above 1 after the detection sample',
@@ -186,6 +219,36 @@ describe('data import rejects bad input with file, line, column and a hint', () 
       expected: { message: /duplicate id "1" \(first on line 2\)/, file: 'sample_submission.csv', line: 4, column: 1 },
     },
     {
+      name: "test.csv's id column disagreeing with the sample submission's ids",
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '0,1,2,3,4', '2,1,2,3,4'), 'sample_submission.csv': csv('id,label', '0,0', '1,0') },
+      expected: { message: /^test\.csv's row 2 has id "2" \(column "id"\), but sample_submission\.csv's row 2 has "1"$/, file: 'test.csv', line: 3, column: 1 },
+    },
+    {
+      name: 'duplicate ids in test.csv without a sample submission',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '4,1,2,3,4', '4,1,2,3,4') },
+      expected: { message: /^duplicate id "4" in test\.csv \(first on row 1\)$/, file: 'test.csv', line: 3, column: 1 },
+    },
+    {
+      name: 'an extra test column that is neither the label nor named as ids',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('row,pixel0,pixel1,pixel2,pixel3', '0,1,2,3,4') },
+      expected: { message: /has 5 columns like train\.csv but no "label" column, nor an id column/, file: 'test.csv', line: 1, hint: /"id" or "imageid"/ },
+    },
+    {
+      name: 'train.csv with every line ending in a comma: the empty last column is named as such',
+      files: { 'train.csv': csv('label,a,b,c,d,', '1,0,0,0,0,', '2,0,9,0,0,') },
+      expected: { message: /^train\.csv has 5 columns besides the label, one more than 2×2 images need: its last column is empty in every row \(each line ends with a comma\)/, file: 'train.csv', line: 1 },
+    },
+    {
+      name: "train.csv written by pandas with its index: the unnamed first column that numbers the rows is named as such",
+      files: { 'train.csv': csv(',label,a,b,c,d', '0,1,0,0,0,0', '1,2,0,9,0,0', '2,3,0,9,0,0') },
+      expected: { message: /one more than 2×2 images need: its first column has no name and numbers the rows \(pandas' index/, file: 'train.csv', hint: /Keep the label and the 4 pixel columns/ },
+    },
+    {
+      name: 'test.csv written by pandas with its index',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv(',pixel0,pixel1,pixel2,pixel3', '0,1,2,3,4', '1,1,2,3,4') },
+      expected: { message: /^test\.csv rows have 5 columns, one more than train\.csv's 4 pixels: its first column has no name and numbers the rows/, file: 'test.csv', line: 1 },
+    },
+    {
       name: 'a sample submission with fewer rows than test',
       files: { 'train.csv': kaggleTrain, 'test.csv': csv('a,b,c,d', '1,2,3,4', '1,2,3,4'), 'sample_submission.csv': csv('ImageId,Label', '1,0') },
       expected: { message: /lists 1 ids but test.csv has 2 rows/, file: 'sample_submission.csv' },
@@ -194,6 +257,11 @@ describe('data import rejects bad input with file, line, column and a hint', () 
       name: 'a sample submission without test.csv',
       files: { 'train.csv': kaggleTrain, 'sample_submission.csv': csv('ImageId,Label', '1,0', '2,0') },
       expected: { message: /^sample_submission.csv lists 2 test ids, but there is no test.csv beside it$/, hint: /Put the competition's test.csv in / },
+    },
+    {
+      name: 'a sample submission with a third column',
+      files: { 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission.csv': csv('ImageId,Label,Prob', '1,0,0.1') },
+      expected: { message: /^sample_submission\.csv has 3 columns \(ImageId,Label,Prob\); a sample submission has two, an id and a label$/, file: 'sample_submission.csv', line: 1, hint: /Keep only the id and label columns/ },
     },
     { name: 'an empty sample submission', files: { 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission.csv': '' }, expected: { message: /sample_submission.csv is empty/, file: 'sample_submission.csv' } },
     { name: 'no column looks like a label', files: { 'train.csv': csv('0.5,0.5,0.5,0.5,0.5') }, expected: { message: /cannot tell which column/, file: 'train.csv', hint: /--label-column/ } },
@@ -390,6 +458,23 @@ describe('data import gives up on absurd files at once, naming what and where', 
     const dir = await competition({ 'train.csv': '' });
     await truncate(join(dir, 'train.csv'), 2e9);
     await expectUserError(importDir(dir), { message: /binary data at line 1\b/, file: 'train.csv', line: 1 });
+  });
+
+  test('compressed files and UTF-16 text are called what they are, with the command that makes a CSV of them', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const text = csv('label,a,b,c,d', ...rows(20));
+    // train.csv that is gzip inside (a browser that kept the bytes and dropped the .gz)
+    const gz = await competition({ 'train.csv': gzipSync(text) });
+    await expectUserError(importDir(gz), { message: /^train\.csv is a gzip archive, not a CSV text file$/, file: 'train.csv', hint: /mv train\.csv train\.csv\.gz && gunzip train\.csv\.gz/ });
+    // Kaggle's zip given as the train file
+    const zip = await competition({ 'digit-recognizer.zip': new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0]) });
+    await expectUserError(importCompetition({ competitionDir: zip, train: join(zip, 'digit-recognizer.zip') }), { message: /is a zip archive/, hint: /unzip digit-recognizer\.zip/ });
+    // a folder holding only train.csv.gz
+    const packed = await competition({ 'train.csv.gz': gzipSync(text), 'test.csv.gz': gzipSync(text) });
+    await expectUserError(resolveCompetitionFiles([packed]), { message: /no train\.csv in .* \(only compressed files: .*train\.csv\.gz/, hint: /gunzip -k test\.csv\.gz; gunzip -k train\.csv\.gz/ });
+    // UTF-16 (Excel's "Unicode text"), byte order mark first
+    const utf16 = await competition({ 'train.csv': Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) });
+    await expectUserError(importDir(utf16), { message: /^train\.csv is UTF-16 text/, file: 'train.csv', line: 1, hint: /Save it as UTF-8/ });
   });
 
   test('a line longer than the widest row of the layout is refused at once, naming the line', async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createRandom } from '../../src/data/random.js';
-import { caruanaSelection, compareWithBest, crossFittedSelection, pairedLogLossDifference } from '../../src/ensemble/selection.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedLogLossDifference } from '../../src/ensemble/selection.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 import { softVote } from '../../src/ensemble/voting.js';
 
@@ -139,5 +139,42 @@ describe('compareWithBest', () => {
     const a = member(labels, (r) => r >= 30);
     const b = member(labels, (r) => r < 100 || r >= 140);
     expect(compareWithBest([a, b], softVote([a, b]), labels).below).toBe(false);
+  });
+});
+
+describe('logLossAgainstBest', () => {
+  /** rows × 10: `p(row)` = [probability of the label, of (label+1)%10]; the rest spread over the other 8 classes. */
+  const shaped = (p: (row: number) => [number, number]) => {
+    const out = new Float32Array(labels.length * 10);
+    labels.forEach((label, r) => {
+      const [right, wrong] = p(r);
+      out.fill((1 - right - wrong) / 8, r * 10, r * 10 + 10);
+      out[r * 10 + label] = right;
+      out[r * 10 + ((label + 1) % 10)] = wrong;
+    });
+    return out;
+  };
+
+  test('flags a vote whose log-loss is clearly above its best member\'s though its accuracy is higher', () => {
+    // Given a calibrated member right on 90% of the rows (a near miss on the others), and two
+    // overconfident ones, each sure and wrong on a fifth of the rows (other rows each): their vote
+    // is right on every row, and far worse in log-loss than the calibrated member
+    const calibrated = shaped((r) => (r % 10 === 0 ? [0.3, 0.35] : [0.99, 0.005]));
+    const bold1 = shaped((r) => (r % 10 === 1 || r % 10 === 2 ? [1e-6, 1 - 9e-6] : [1 - 9e-6, 1e-6]));
+    const bold2 = shaped((r) => (r % 10 === 3 || r % 10 === 4 ? [1e-6, 1 - 9e-6] : [1 - 9e-6, 1e-6]));
+    const candidates = [bold1, calibrated, bold2];
+    const vote = softVote(candidates);
+    expect(compareWithBest(candidates, vote, labels).below).toBe(false);
+    expect(computeMetrics(vote, labels).accuracy).toBe(1);
+    // Then the best by log-loss is the calibrated member, and the vote is worse than it beyond the margin
+    const result = logLossAgainstBest(candidates, vote, labels);
+    expect(result.best).toBe(1);
+    expect(result.logLoss).toBeCloseTo(logLoss(calibrated), 6);
+    expect(result.difference.mean).toBeCloseTo(logLoss(vote) - logLoss(calibrated), 5);
+    expect(result.worse).toBe(true);
+    // and a vote no worse than its best member is not flagged
+    const a = member(labels, (r) => r >= 30);
+    const b = member(labels, (r) => r < 100 || r >= 140);
+    expect(logLossAgainstBest([a, b], softVote([a, b]), labels).worse).toBe(false);
   });
 });

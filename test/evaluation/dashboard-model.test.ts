@@ -106,7 +106,7 @@ describe('dashboard model', () => {
     const test = model.views[findView(model, 'test')]!;
     expect(test).toMatchObject({ set: 'test', kind: 'test', accuracy: 0.75 });
     expect(test.pairs[0]!.samples).toEqual([{ position: 1, row: 1 }]);
-    expect(model.testBestMember).toEqual({ name: 'beta', accuracy: 1 });
+    expect(model.testBestMember).toEqual({ name: 'beta', accuracy: 1, label: 'the member best on its held-out rows' });
   });
 
   test('a weighted submission: held-out and test views name the equal and the weighted vote alike, both on both sets', () => {
@@ -276,7 +276,7 @@ describe('cross-validation and ensemble selection in the dashboard', () => {
     withTta.cv!.ensemble.tta = { accuracy: ms([0.92, 0.94, 0.96]), logLoss: ms([0.27, 0.23, 0.19]) };
     const tta = buildDashboardModel(withTta);
     [0.92, 0.83, 0.94].forEach((mean, i) => expect(tta.crossValidation!.rows[i]!.accuracy.mean).toBeCloseTo(mean, 12));
-    expect(dashboardText(tta, 0)).toContain('mean ± sd over the folds, with 8-way TTA, as submitted');
+    expect(dashboardText(tta, 0)).toContain('mean ± sample sd (n − 1) over the folds, with 8-way TTA, as submitted');
     // the fold scores are the equal vote's: a weighted submission is said on its row
     const weighted = structuredClone(report);
     weighted.ensemble.weights = [0.75, 0.25];
@@ -289,7 +289,7 @@ describe('cross-validation and ensemble selection in the dashboard', () => {
     expect(model.selection!.rows.map((r) => r.label)).toEqual(['equal weights', 'weighted, cross-fitted (honest)', 'weighted, in-sample (optimistic)']);
     expect(model.outOfFold).toBe(true);
     const text = dashboardText(model, 0);
-    expect(text).toContain('3-fold cross-validation (split kfold-3-seed42), mean ± sd over the folds, without TTA, as submitted');
+    expect(text).toContain('3-fold cross-validation (split kfold-3-seed42), mean ± sample sd (n − 1) over the folds, without TTA, as submitted');
     expect(text).toMatch(/ensemble\s+acc 93\.00 ± 1\.00%\s+log-loss 0\.2400 ± 0\.0100/);
     expect(text).toContain('Ensemble selection over recipes (not used): a 0.750, b 0.250');
     expect(text).toContain('NOTE: the soft vote (93.00%) scores below its best recipe');

@@ -3,7 +3,7 @@
  * common cases are in test/services/evaluate-weighted.test.ts and runs.test.ts).
  */
 import { describe, expect, test } from 'vitest';
-import { belowBestNote, fewRowsNote } from '../../src/evaluation/ensemble-notes.js';
+import { belowBestNote, fewRowsNote, worseLogLossNote } from '../../src/evaluation/ensemble-notes.js';
 
 const FIGURES = 'that no member trained on: its figures, and the TTA and weights decided on them, say little';
 
@@ -58,5 +58,19 @@ describe('the submitted vote below its best member', () => {
     // Given the held-out accuracies of the votes (weighted only when the submission uses the weights)
     // When the note is made, Then it compares the vote the submission uses, and names it
     expect(belowBestNote(votes, best, options)).toBe(note);
+  });
+});
+
+describe('the submitted vote clearly worse in log-loss than its best member', () => {
+  const best = { name: 'seed002-2', logLoss: 0.0325 };
+  const options = { what: 'member' as const, rows: 600, tta: false, margin: 2 };
+  test('a difference beyond the margin is noted, naming the vote, the member and the figures', () => {
+    expect(worseLogLossNote({ weighted: false, logLoss: 0.0452 }, { ...best, difference: { mean: 0.0127, standardError: 0.003 } }, options)).toBe(
+      "the submitted vote's log-loss (equal soft vote, 0.0452) is above its best member's, seed002-2 (0.0325) (39% higher) on the 600 held-out rows, by 0.0127 ± 0.0030 (standard error of the per-row difference; noted beyond 2): its probabilities are worse than that member's alone, whatever its accuracy",
+    );
+  });
+  test('a difference within the margin, or a vote better than the member, says nothing', () => {
+    expect(worseLogLossNote({ weighted: true, logLoss: 0.034 }, { ...best, difference: { mean: 0.0015, standardError: 0.001 } }, options)).toBeNull();
+    expect(worseLogLossNote({ weighted: false, logLoss: 0.03 }, { ...best, difference: { mean: -0.0025, standardError: 0.001 } }, options)).toBeNull();
   });
 });

@@ -70,7 +70,7 @@ test('training into a run folder another process writes fails before anything is
   }
 });
 
-test.each(['SIGINT', 'SIGTERM'] as const)('a process ended by %s while it holds a lock removes it, and still dies by the signal', async (signal) => {
+test.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('a process ended by %s while it holds a lock removes it, and still dies by the signal', async (signal) => {
   // Given a process holding a run folder's lock, with no signal handler of its own (as evaluate)
   const run = path.join(dir, `sig-${signal}`);
   await mkdir(run);

@@ -55,6 +55,19 @@ function startServe(extra: string[]) {
   return { child, out, exited, listening };
 }
 
+/** Starts on `socket` an upload whose body never finishes arriving, and waits until the server counts it in flight. */
+async function stallUpload(socket: net.Socket, url: URL): Promise<void> {
+  socket.on('error', () => undefined);
+  socket.connect(Number(url.port), url.hostname);
+  socket.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG');
+  for (;;) {
+    const metrics = await (await fetch(`${url.origin}/metrics`, { headers: { connection: 'close' } })).text();
+    // (the scrape is the other request in flight)
+    if (/^digits_http_requests_in_flight 2$/m.test(metrics)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Every line of `text` parsed as JSON (a line that is not JSON fails the test, naming it). */
 function jsonLines(text: string): Array<Record<string, unknown>> {
   return text
@@ -91,7 +104,7 @@ test('under --json every line on stderr is JSON: the request log and the server\
   }
 }, 90_000);
 
-test('SIGTERM during an in-flight request: it is answered, then the process exits 0', async () => {
+test.each(['SIGTERM', 'SIGHUP'] as const)('%s during an in-flight request: it is answered, then the process exits 0', async (signal) => {
   const { child, out, exited, listening } = startServe(['--batch-window-ms', '1000']);
   try {
     // Given a server that has said where it listens
@@ -103,8 +116,8 @@ test('SIGTERM during an in-flight request: it is answered, then the process exit
       if (/^digits_batch_queue_images 1$/m.test(metrics)) break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    // …and SIGTERM arrives
-    child.kill('SIGTERM');
+    // …and the signal arrives (SIGHUP: the terminal it was started from closed)
+    child.kill(signal);
     await new Promise((r) => setTimeout(r, 200));
     // Then new connections are turned away while the in-flight request is finished
     const late = await fetch(`${url}/healthz`, { headers: { connection: 'close' } }).then(
@@ -119,7 +132,7 @@ test('SIGTERM during an in-flight request: it is answered, then the process exit
     expect(body.predictions[0]!.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     // and the process exits 0, saying what it finished
     expect(await exited).toBe(0);
-    expect(out.stdout.trim().split('\n').pop()).toBe('{"type":"result","stopped":"SIGTERM","finished":1,"cut":0}');
+    expect(out.stdout.trim().split('\n').pop()).toBe(`{"type":"result","stopped":"${signal}","finished":1,"cut":0}`);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
@@ -131,15 +144,7 @@ test('SIGTERM with a request that outlasts --grace-period: it is cut, named in t
   try {
     const url = new URL(await listening());
     // Given an upload whose body never finishes arriving
-    stalled.on('error', () => undefined);
-    stalled.connect(Number(url.port), url.hostname);
-    stalled.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG');
-    for (;;) {
-      const metrics = await (await fetch(`${url.origin}/metrics`, { headers: { connection: 'close' } })).text();
-      // (this scrape is the other request in flight)
-      if (/^digits_http_requests_in_flight 2$/m.test(metrics)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await stallUpload(stalled, url);
     // When SIGTERM arrives, Then after the 1 s grace period the upload is cut and named, and the exit code says so
     child.kill('SIGTERM');
     expect(await exited).toBe(1);
@@ -163,14 +168,7 @@ test.each([
   try {
     const url = new URL(await listening());
     // Given an upload whose body never finishes arriving, and a first signal (the drain would wait 600 s)
-    stalled.on('error', () => undefined);
-    stalled.connect(Number(url.port), url.hostname);
-    stalled.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG');
-    for (;;) {
-      const metrics = await (await fetch(`${url.origin}/metrics`, { headers: { connection: 'close' } })).text();
-      if (/^digits_http_requests_in_flight 2$/m.test(metrics)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await stallUpload(stalled, url);
     child.kill(first);
     // (the server is draining once it turns new connections away)
     for (;;) {
@@ -192,3 +190,23 @@ test.each([
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }, 120_000);
+
+test('--body-grace and --min-body-rate set how slow a request body may be: a stalled one gets a 408 after the grace', async () => {
+  // Given a server that allows bodies 1 s at any speed, then 1 KiB/s
+  const { child, listening } = startServe(['--body-grace', '1', '--min-body-rate', '1']);
+  try {
+    const url = new URL(await listening());
+    // When a client declares a 64 KiB body, sends a few bytes and stalls
+    const socket = net.connect(Number(url.port), url.hostname);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(`POST /v1/predict HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n{"images":`);
+    await closed;
+    // Then it is answered 408 once the grace has passed, naming the flags' rate and grace (the defaults are 16 KiB/s after 10 s)
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(answer).toContain('Send the body at 1 KiB/s or faster (after the first 1 s)');
+  } finally {
+    child.kill('SIGKILL');
+  }
+}, 60_000);

@@ -25,6 +25,8 @@ import { trainEnsemble } from '../../src/services/train.js';
 import { listRuns } from '../../src/services/runs.js';
 import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
+import { softVote } from '../../src/ensemble/voting.js';
+import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
 
 let dir: string;
 let competition: string;
@@ -150,10 +152,32 @@ describe('k-fold runs', () => {
     expect(submitted.tta).toBe(report.ensemble.ttaDecision!.used ? 8 : 1);
   });
 
+  test('on the test answers, the single unit compared is the recipe best by CV, its fold members averaged (not the luckiest fold member)', async () => {
+    const cv = report.cv!;
+    const best = [...cv.recipes].sort((x, y) => y.accuracy.mean - x.accuracy.mean || x.logLoss.mean - y.logLoss.mean)[0]!;
+    const compared = report.test!.bestMember;
+    expect(compared).toMatchObject({ name: best.name, kind: 'recipe', members: best.members });
+    // its figure is its fold members' soft vote on the test rows, each predicted plainly
+    const dataset = await loadDataset(competition);
+    const count = dataset.testImages.length / 784;
+    const images = rowsAsFloats(dataset.testImages, dataset.scale, 784, Array.from({ length: count }, (_, i) => i));
+    const probs: Float32Array[] = [];
+    for (const name of best.members) {
+      const predictor = await createPredictor(path.join(runDir(), manifest.members.find((m) => m.name === name)!.checkpoint!), { infer: 'auto', precision: 'fp32' });
+      probs.push(await predictEnsemble([predictor], images, count));
+      predictor.dispose();
+    }
+    const answers = (await readFile(`${competition}-answers.csv`, 'utf8')).trim().split('\n').slice(1).map((line) => Number(line.split(',')[1]));
+    const expected = computeMetrics(softVote(probs), answers);
+    expect(compared.metrics.accuracy).toBeCloseTo(expected.accuracy, 10);
+    expect(compared.metrics.logLoss).toBeCloseTo(expected.logLoss, 4);
+    expect(formatEvaluationSummary(report)).toContain(`CV best recipe (${best.name}, 3 folds averaged)`);
+  });
+
   test('digits runs shows the run’s CV figure (mean ± sd) and its test score from the ledger', async () => {
     const { runs } = await listRuns({ runsDir: dir, submissionsDir: path.join(dir, 'submissions') });
     expect(runs.map((r) => r.name)).toEqual(['run']);
-    expect(runs[0]!.validation).toBe('kfold 3');
+    expect(runs[0]!.validation).toBe('kfold 3 seed 4');
     expect(runs[0]!.members).toBe(6);
     const withTta = report.ensemble.ttaDecision!.used;
     expect(runs[0]!.cv!.accuracy).toEqual((withTta ? report.cv!.ensemble.tta! : report.cv!.ensemble).accuracy);

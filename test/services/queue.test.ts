@@ -365,20 +365,21 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     }
   });
 
-  test('SIGTERM drains: the running member finishes, then the worker exits 0', { timeout: 240_000 }, async () => {
+  // (SIGHUP: the terminal the worker was started from closed; until session 36 it died at once)
+  test.each(['SIGTERM', 'SIGHUP'] as const)('%s drains: the running member finishes, then the worker exits 0', { timeout: 240_000 }, async (signal) => {
     // Given a worker training a member of 4 slow epochs
     redis = await startRedis();
     const worker = startWorker(redis.url);
     const name = await worker.name;
-    const spec = ensemble('drained', [member('m', 5, { epochs: 4, batchSize: 2 })]);
-    const done = trainOnQueue(options('drained', spec), { redis: redis.url });
+    const spec = ensemble(`drained-${signal}`, [member('m', 5, { epochs: 4, batchSize: 2 })]);
+    const done = trainOnQueue(options(`drained-${signal}`, spec), { redis: redis.url });
     await worker.waitFor(/^m: epoch 1\/4/);
     // (queue status shows what it runs)
     const status = await queueStatus({ redis: redis.url });
-    expect(status.workers.find((w) => w.worker === name)?.running).toEqual([expect.objectContaining({ member: 'm', run: 'drained', kind: 'member', attempt: 1 })]);
+    expect(status.workers.find((w) => w.worker === name)?.running).toEqual([expect.objectContaining({ member: 'm', run: `drained-${signal}`, kind: 'member', attempt: 1 })]);
 
-    // When it gets SIGTERM in the middle of the member
-    worker.child.kill('SIGTERM');
+    // When it gets the signal in the middle of the member
+    worker.child.kill(signal);
 
     // Then it finishes the member, on its first attempt, and exits with 0
     const { manifest, report } = await done;
@@ -386,7 +387,7 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(worker.lines).toContain('stopping: no new jobs; waiting for 1 running job to finish (signal again to stop at once)');
     expect(report!.members).toEqual([expect.objectContaining({ member: 'm', ok: true, attempts: 1, resumedAt: 0, worker: name })]);
     expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 4 })]);
-    expect(await historyOf('drained', 'm')).toHaveLength(4);
+    expect(await historyOf(`drained-${signal}`, 'm')).toHaveLength(4);
   });
 
   test('a second SIGTERM stops the worker at once (exit 143), saying when its job is taken over; another worker finishes it', { timeout: 240_000 }, async () => {

@@ -346,7 +346,7 @@ describe("an ensemble file's init", () => {
   test('a run refused for a missing init says where it looked, and leaves no run folder', async () => {
     const spec = ensembleFromJson(JSON.stringify({ name: 'missing', members: [{ preset: 'mlp', name: 'x', init: 'nowhere/ckpt', epochs: 1 }] }));
     const missing = path.join(project, 'runs', 'missing');
-    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /nowhere\/ckpt does not exist: looked in the working folder .* and among the shipped checkpoints/ });
+    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /nowhere\/ckpt does not exist: looked among the shipped checkpoints .* and in the working folder/ });
     await expect(readdir(missing)).rejects.toMatchObject({ code: 'ENOENT' });
     // A folder that was there before (e.g. made by the user) stays
     await mkdir(missing);

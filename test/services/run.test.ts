@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { checkFolds, runMainJob, type MainJobOptions } from '../../src/services/run.js';
+import { checkBudget, checkFolds, runMainJob, type MainJobOptions } from '../../src/services/run.js';
 import { UserError } from '../../src/errors.js';
 import { readRunManifest } from '../../src/runs/manifest.js';
 
@@ -113,7 +113,22 @@ test('what cannot work is refused after the import, before auto chooses anything
   const trainOnly = path.join(dir, 'train-only');
   await mkdir(trainOnly, { recursive: true });
   await copyFile(path.join(competition, 'train.csv'), path.join(trainOnly, 'train.csv'));
+  // 14×14 images (every other row and column of the practice digits), and one training row
+  const small = path.join(dir, 'small-images');
+  const oneRow = path.join(dir, 'one-row');
+  await mkdir(small, { recursive: true });
+  await mkdir(oneRow, { recursive: true });
+  const keep = (i: number) => Math.floor(i / 28) % 2 === 0 && (i % 28) % 2 === 0;
+  for (const name of ['train.csv', 'test.csv']) {
+    const lines = (await readFile(path.join(competition, name), 'utf8')).trim().split('\n').map((line) => line.split(','));
+    const first = name === 'train.csv' ? 1 : 0; // the clean layout: label first
+    const shrunk = lines.map((cells) => [...cells.slice(0, first), ...cells.slice(first).filter((_, i) => keep(i))].join(','));
+    await writeFile(path.join(small, name), `${shrunk.join('\n')}\n`);
+    await writeFile(path.join(oneRow, name), `${lines.slice(0, name === 'train.csv' ? 2 : lines.length).map((cells) => cells.join(',')).join('\n')}\n`);
+  }
   const cases: Array<{ name: string; change: Partial<MainJobOptions>; message: RegExp; where: object }> = [
+    { name: 'images of another size', change: { data: small }, message: /^the presets take 28×28 images; this dataset's are 14×14$/, where: { file: path.join(small, 'train.csv') } },
+    { name: 'one training row', change: { data: oneRow }, message: /^too few training rows \(1\) in train\.csv for a run: it needs at least 10$/, where: { file: path.join(oneRow, 'train.csv') } },
     { name: 'a file as --data', change: { data: path.join(competition, 'train.csv') }, message: /^--data takes the competition's folder, not one of its files/, where: { flag: 'data' } },
     { name: 'no test.csv', change: { data: trainOnly }, message: /train-only has no test rows, so a run cannot end in a submission$/, where: { file: trainOnly } },
     { name: 'more folds than rows', change: { folds: 301 }, message: /^--folds 301 is more than the 300 training rows$/, where: { flag: 'folds' } },
@@ -140,4 +155,14 @@ test('checkFolds: the rows bound, and the budget bound only for auto', () => {
   expect(() => checkFolds(4, 12000, { budgetSeconds: 1200, concurrency: 2 })).not.toThrow();
   expect(() => checkFolds(1000, 2000, { budgetSeconds: 60, concurrency: 2 })).toThrow(/one epoch of each would take at least 500 s even at 2000 img\/s per worker/);
   expect(() => checkFolds(1000, 2000)).not.toThrow();
+});
+
+test('checkBudget: minutes from 0.5 (auto keeps 20 s to evaluate and submit) to a week', () => {
+  expect(checkBudget('20')).toBe(20);
+  expect(checkBudget('0.5')).toBe(0.5);
+  expect(checkBudget('10080')).toBe(10080);
+  expect(() => checkBudget('0.01')).toThrow(/--budget 0\.01 is too short to train anything: .* at least 0\.5 minutes/);
+  expect(() => checkBudget('1e9')).toThrow(/--budget 1e9 is more than a week \(10080 minutes\)/);
+  expect(() => checkBudget('abc')).toThrow(/--budget must be a number of minutes > 0, got abc/);
+  expect(() => checkBudget('Infinity')).toThrow(/must be a number of minutes/);
 });

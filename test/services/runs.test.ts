@@ -55,7 +55,7 @@ describe('digits runs', () => {
     expect(runs.map((r) => r.name)).toEqual(['first', 'second']);
     for (const r of runs) {
       expect(r.heldOut!.rows).toBe(50);
-      expect(r.validation).toBe('shared 25%');
+      expect(r.validation).toBe('shared 25% seed 1');
       expect(r.members).toBe(2);
       expect(r.cv).toBeNull();
     }
@@ -69,8 +69,8 @@ describe('digits runs', () => {
     const { stdout, exit } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
     expect(exit).toBe(0);
     expect(stdout).toMatch(/^run\s+created \(UTC\)\s+training time\s+validation/);
-    expect(stdout).toMatch(/\nfirst\s.*shared 25%/);
-    expect(stdout).toMatch(/\nsecond\s.*shared 25%.*learningRate=0\.001\|0\.003\n/);
+    expect(stdout).toMatch(/\nfirst\s.*shared 25% seed 1/);
+    expect(stdout).toMatch(/\nsecond\s.*shared 25% seed 1.*learningRate=0\.001\|0\.003\n/);
     const json = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir(), '--json']);
     expect(JSON.parse(json.stdout)).toEqual({ type: 'result', ...JSON.parse(JSON.stringify(await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() }))) });
   });
@@ -91,13 +91,13 @@ describe('digits runs', () => {
       expect(exit).toBe(0);
       expect(stdout).toMatch(/\nfirst\s/);
       expect(stderr).toMatch(/warning: .*broken is not listed: run\.json is not valid JSON/);
-      // and compare says what each is: the broken run's damage, a search folder no run, its hint listing runs only
+      // and compare says what each is: the broken run's damage, a search folder no run, its hint listing only the runs (not the broken folder)
       await expect(compareRuns({ a: 'first', b: 'broken', runsDir: runsDir(), submissionsDir: submissionsDir() })).rejects.toThrow(/broken has a run\.json that is not a digits run/);
       await writeFile(path.join(runsDir(), 'search-1', 'search.json'), '{}');
       const search = await compareRuns({ a: 'first', b: 'search-1', runsDir: runsDir(), submissionsDir: submissionsDir() }).catch((e: UserError) => e);
       expect(search).toBeInstanceOf(UserError);
       expect((search as UserError).message).toMatch(/search-1 is not a run: it holds no run\.json \(it is a digits search folder/);
-      expect((search as UserError).hint).toBe(`Runs under ${runsDir()}: broken, first, second.`);
+      expect((search as UserError).hint).toBe(`Runs under ${runsDir()}: first, second.`);
     } finally {
       await rm(broken, { recursive: true });
       await rm(path.join(runsDir(), 'search-1'), { recursive: true });
@@ -213,7 +213,7 @@ describe('digits runs', () => {
       expect(runs.find((r) => r.dir === path.join(runsDir(), 'second'))).toMatchObject({ members: 2, checkpointed: 2 });
       expect([c.a.members, c.b.members, c.b.checkpointed]).toEqual([2, 2, 1]);
       const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
-      expect(stdout).toMatch(/shared 25%\s+2 \(1 with a checkpoint\)\s+—\s+interrupted/);
+      expect(stdout).toMatch(/shared 25% seed 1\s+2 \(1 with a checkpoint\)\s+—\s+interrupted/);
       const compared = await runCommand(RunsCompareCommand, ['second', 'x-halfway', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
       expect(compared.stdout).toMatch(/\nmembers\s+2\s+2 \(1 with a checkpoint\)\n/);
     } finally {
@@ -375,6 +375,29 @@ describe('digits runs', () => {
     }
   });
 
+  test('beside a weighted submission, the held-out column shows the weighted vote first, labelled, and the equal vote named', async () => {
+    // Given the second run's evaluation with selection's weights in use
+    const file = path.join(runsDir(), 'second', 'evaluation.json');
+    const original = await readFile(file, 'utf8');
+    const report = JSON.parse(original) as EvaluationReport;
+    const crossFitted = { accuracy: 0.875, logLoss: 0.4321 };
+    report.ensemble.weights = [0.75, 0.25];
+    report.ensemble.selection = { method: 'caruana', units: 'members', variant: 'plain', rows: 50, names: ['m1', 'm2'], weights: [0.75, 0.25], picks: ['m1', 'm1', 'm1', 'm2'], equal: report.ensemble.soft, inSample: crossFitted, crossFitted, used: true, reason: 'set by the test' };
+    try {
+      await writeFile(file, JSON.stringify(report));
+      // When the runs are listed and compared
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      const compared = await runCommand(RunsCompareCommand, ['first', 'second', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      // Then the submitted (weighted) figure comes first and says so, the equal vote's beside it
+      const equal = `${(report.ensemble.soft.accuracy * 100).toFixed(2)}%`;
+      expect(stdout).toContain(`87.50% weighted, submitted (equal vote ${equal})`);
+      expect(compared.stdout).toMatch(new RegExp(`held-out accuracy\\s.*87\\.50% weighted, submitted \\(equal vote ${equal.replace('.', '\\.')}\\)`));
+      expect(compared.stdout).toMatch(new RegExp(`held-out log-loss\\s.*0\\.4321 weighted, submitted \\(equal vote ${report.ensemble.soft.logLoss.toFixed(4)}\\)`));
+    } finally {
+      await writeFile(file, original);
+    }
+  });
+
   test('extra training rows (corrections, pseudo-labels, synthetic rows) are part of a run\'s signature, so runs that differ in them say so', async () => {
     const manifest = JSON.parse(await readFile(path.join(runsDir(), 'first', 'run.json'), 'utf8'));
     const plain = recipeSignature(manifest);
@@ -382,6 +405,26 @@ describe('digits runs', () => {
     expect(plain.get('extra rows')).toBe('0');
     expect(extra.get('extra rows')).toBe('43200 (synthetic-rows.jsonl)');
     expect(recipeDifferences([plain, extra])).toEqual([[], ['extra rows=43200 (synthetic-rows.jsonl)']]);
+  });
+
+  test('runs validated on other rows differ in validation: the seed of a shared split or of k-fold folds is part of it', () => {
+    const members = [{ name: 'm1', preset: 'mlp' }];
+    const signature = (validation: unknown) => recipeSignature({ ensemble: { name: 'e', description: '', validation, members } } as never);
+    const [seed11, seed12] = [signature({ kind: 'shared', fraction: 0.5, seed: 11 }), signature({ kind: 'shared', fraction: 0.5, seed: 12 })];
+    expect(seed11.get('validation')).toBe('shared 50% seed 11');
+    expect(recipeDifferences([seed11, seed12])).toEqual([[], ['validation=shared 50% seed 12']]);
+    expect(recipeDifferences([signature({ kind: 'kfold', folds: 3, seed: 42 }), signature({ kind: 'kfold', folds: 3, seed: 7 })])).toEqual([[], ['validation=kfold 3 seed 7']]);
+    // bagged members hold out rows seeded by their own seeds, which the recipe keys show
+    expect(signature({ kind: 'bagged', fraction: 0.1 }).get('validation')).toBe('bagged 10%');
+  });
+
+  test('recipes that use the same values on other members differ: knobs are compared member by member, not as sets', () => {
+    const signature = (optimizers: string[]) => recipeSignature({ ensemble: { name: 'e', description: '', validation: { kind: 'shared', fraction: 0.1, seed: 42 }, members: optimizers.map((optimizer, i) => ({ name: `m${i}`, preset: 'mlp', optimizer })) } } as never);
+    const [a, b] = [signature(['rmsprop', 'adam', 'adam']), signature(['rmsprop', 'rmsprop', 'adam'])];
+    expect(a.get('optimizer')).toBe('rmsprop|adam|adam');
+    expect(recipeDifferences([a, b])).toEqual([[], ['optimizer=rmsprop|rmsprop|adam']]);
+    // one value shared by every member is shown once
+    expect(signature(['adam', 'adam']).get('optimizer')).toBe('adam');
   });
 
   test.each([

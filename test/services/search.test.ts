@@ -10,9 +10,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
-import { resolveEnsemble } from '../../src/ensemble/ensemble-spec.js';
+import { ensembleFromJson, resolveEnsemble } from '../../src/ensemble/ensemble-spec.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { trainEnsemble } from '../../src/services/train.js';
+import { evaluateRun } from '../../src/services/evaluate.js';
+import { listRuns } from '../../src/services/runs.js';
+import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
+import { formatRunsTable } from '../../src/cli/runs-summary.js';
+import SearchCommand from '../../src/commands/search.js';
+import { runCommand } from '../helpers/run-command.js';
+import { crossValidationLines, buildDashboardModel } from '../../src/evaluation/dashboard-model.js';
 import { parseSearchSpace } from '../../src/training/search/space.js';
-import { runSearch, type SearchEvent, type SearchFile } from '../../src/services/search.js';
+import { leaderboard, runSearch, type SearchEvent, type SearchFile } from '../../src/services/search.js';
 import { lockRun } from '../../src/runs/lock.js';
 import { deadPid } from '../helpers/dead-pid.js';
 
@@ -78,6 +87,57 @@ test('random search: every trial scored on holdout rows, the top k written as an
   expect(ensemble.members[0]!.epochs).toBe(result.leaderboard[0]!.epochs);
   expect(ensemble.members[0]!.learningRate).toBe(result.leaderboard[0]!.params.learningRate);
   expect(ensemble.validation).toEqual({ kind: 'shared', fraction: 0.1, seed: 42 });
+});
+
+test('a run of the search\'s ensemble file validated on the search\'s holdout says its held-out figures are of the rows that chose its members; another seed does not', async () => {
+  // Given the ensemble file the random search above wrote, which records where its members were chosen
+  const file = path.join(dir, 'random', 'ensemble.json');
+  const ensemble = await resolveEnsemble(file);
+  expect(ensemble.selectedOn).toMatchObject({ by: expect.stringMatching(/^digits search --out .*random$/), validation: { kind: 'shared', fraction: 0.1, seed: 42 }, dataset: expect.any(String) });
+  await initEngine({ backend: 'wasm' });
+  const runs = path.join(dir, 'runs');
+  // When it is trained as written, and with another validation seed, and both are evaluated
+  for (const [name, seed] of [['same', 42], ['other', 43]] as const) {
+    const spec = { ...ensemble, validation: { kind: 'shared' as const, fraction: 0.1, seed } };
+    await trainEnsemble({ ensemble: spec, data: competition, runDir: path.join(runs, name), concurrency: 2, backend: 'wasm', command: 'vitest' });
+  }
+  const same = await evaluateRun({ runDir: path.join(runs, 'same'), tta: [], precision: 'fp32' });
+  const other = await evaluateRun({ runDir: path.join(runs, 'other'), tta: [], precision: 'fp32' });
+  // Then the run on the search's own holdout says so, with the remedy, in evaluation.json and in evaluate's text
+  expect(same.ensemble.selectedOnHeldOut).toEqual({ by: ensemble.selectedOn!.by });
+  const note = same.ensemble.warnings!.find((w) => w.includes('chose these members'))!;
+  expect(note).toMatch(/^the 30 held-out rows are the ones digits search --out .*random ranked its trials on and chose these members by \(the shared 10% split, seed 42\): the held-out figures, and the TTA and weights decided on them, are optimistic; for an honest figure train with --folds 5, or with another validation seed/);
+  expect(formatEvaluationSummary(same)).toContain(`NOTE: ${note}`);
+  expect(crossValidationLines(buildDashboardModel(same))).toContain(`NOTE: ${note}`);
+  // and the other seed's run, validated on other rows, does not
+  expect(other.ensemble.selectedOnHeldOut).toBeUndefined();
+  expect(other.ensemble.warnings?.some((w) => w.includes('chose these members')) ?? false).toBe(false);
+  // digits runs labels the held-out figure of the first only
+  const { runs: listed } = await listRuns({ runsDir: runs, submissionsDir: path.join(dir, 'submissions') });
+  expect(listed.find((r) => r.name === 'same')!.heldOutSelectedBy).toBe(ensemble.selectedOn!.by);
+  expect(listed.find((r) => r.name === 'other')!.heldOutSelectedBy).toBeNull();
+  expect(formatRunsTable(listed)).toMatch(/\nsame\s.*% \(optimistic: the rows the members were chosen on\)/);
+}, 120_000);
+
+test('ensemble files written before selectedOn existed still read, and a wrong selectedOn is refused naming the key', () => {
+  const members = [{ preset: 'mlp' }];
+  expect(ensembleFromJson(JSON.stringify({ validation: { kind: 'shared', fraction: 0.1, seed: 42 }, members })).selectedOn).toBeUndefined();
+  expect(() => ensembleFromJson(JSON.stringify({ selectedOn: { by: 'x', validation: { kind: 'kfold', fraction: 0.1, seed: 1 } }, members }))).toThrow(/selectedOn\.validation\.kind/);
+});
+
+test('--space naming a folder is said to be a folder; --help says the holdout is seed 42 whatever --seed', async () => {
+  const { stderr, exit } = await runCommand(SearchCommand, ['--data', competition, '--space', dir, '--out', path.join(dir, 'never')]);
+  expect(exit).toBe(2);
+  expect(stderr).toContain(`--space ${dir} is a folder, not a space file`);
+  expect(SearchCommand.flags.seed.description).toMatch(/the holdout the trials are scored on is always seed 42/);
+});
+
+test('an ASHA trial stopped at a low rung lists the epochs it trained and, apart, the epochs its draw sampled (params carry no epochs)', () => {
+  const params = { preset: 'mlp', start: 'scratch', optimizer: 'adam', learningRate: 1e-3, lrDecay: 1, epochs: 9, batchSize: 32, labelSmoothing: 0, augmentation: {} };
+  const file = { trials: [{ id: 0, name: 'trial-000', state: 'done', params, scores: [{ rung: 0, epochs: 1, valLoss: 0.5, valAcc: 0.8 }] }] } as unknown as SearchFile;
+  const [row] = leaderboard(file);
+  expect(row).toMatchObject({ trial: 'trial-000', rung: 0, epochs: 1, sampledEpochs: 9 });
+  expect(row!.params).not.toHaveProperty('epochs');
 });
 
 function search(out: string) {

@@ -8,6 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
+import { buildDashboardModel } from '../../src/evaluation/dashboard-model.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
@@ -64,5 +66,14 @@ describe('ensemble selection by start', () => {
     // and the weights in use, if any, are these
     if (selection.used) expect(report.ensemble.weights).toEqual(selection.weights.map((w) => expect.closeTo(w, 5)));
     else expect(report.ensemble.weights).toBeUndefined();
+  });
+
+  test('says which weights the start rule fixes rather than selection: the members alone in their start', () => {
+    expect(report.ensemble.selection!.forced).toEqual(['b', 'c']);
+    expect(report.ensemble.selection!.reason).toMatch(/; b, c are each the only member of their start, so their weights are their share of the equal vote, fixed by that rule, not chosen by selection$/);
+    // and where the weights are listed, those two are marked
+    expect(formatEvaluationSummary(report)).toMatch(/ensemble selection \([^)]*\): .*\bb 0\.250 \(fixed\), c 0\.250 \(fixed\)/);
+    // (the dashboard's and the report's list too)
+    expect(buildDashboardModel(report).selection!.weights.filter((w) => w.fixed).map((w) => w.name)).toEqual(['b', 'c']);
   });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 import { type EvaluationReport, writeEvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { removeTempDirs, tempDir } from '../data/helpers.js';
-import { runOnTerminal, stripAnsi } from './pty.js';
+import { runOnTerminal, stripAnsi } from '../helpers/pty.js';
 
 afterAll(removeTempDirs);
 
@@ -80,6 +80,31 @@ describe('digits dashboard on a terminal', () => {
     expect(result.tty).not.toContain('\u001B[3J');
     // and what it wrote ends with a newline, so the shell's prompt is not glued to the keys line
     expect(stripAnsi(result.tty)).toMatch(/q: quit\r?\n$/);
+  });
+
+  test('Ctrl-Z stops it with the terminal given back; continued, it shows the same view again and q quits', async () => {
+    // Given the dashboard on a terminal, on its second view
+    // When Ctrl-Z is typed, the stopped job continued (as the shell's fg does), then q
+    const result = await runOnTerminal(['dashboard', '--run', runDir], {
+      cwd: work,
+      steps: [
+        { waitFor: 'q: quit', echoOff: true, send: '\u001B[C' },
+        { waitFor: '2/', send: '\u001A' },
+        { stopped: true, signal: 'CONT' },
+        { waitFor: 'q: quit', echoOff: true, send: 'q' },
+      ],
+      jobControl: true,
+      timeout: 20,
+    });
+    // Then the job stopped with the terminal as the shell had it
+    expect(result.timedOut, stripAnsi(result.tty)).toBe(false);
+    expect(result.pending).toBe(0);
+    expect(result.lflagRestoredWhenStopped).toEqual([true]);
+    // And it came back on the view it had, and q quit as usual
+    const afterStop = stripAnsi(result.tty).split("[job stopped]")[1]!;
+    expect(afterStop).toMatch(/\b2\/\d+ /);
+    expect(result.exit).toBe(0);
+    expect(result.lflagRestored).toBe(true);
   });
 
   test.each([

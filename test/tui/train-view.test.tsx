@@ -153,3 +153,34 @@ describe('live view of `digits run`: the plan known after the view is mounted', 
     expect(withPlannedMembers(reduce(s, start('other'), t0), planned).members.at(-1)!.name).toBe('other');
   });
 });
+
+describe('live training view: names and failures', () => {
+  const t0 = 1_000_000;
+  const strip = (line: string) => line.replace(/\u001B\[[0-9;]*m/g, '');
+
+  test('member names longer than 13 characters are shown whole, so that fold members stay apart', () => {
+    // Given fold members whose names share their first 13 characters
+    const names = ['seed002-noisy-f1', 'seed002-noisy-f2'];
+    let s = initialState('digits train: t', 'wasm', names.map((name) => ({ name, epochs: 2 })), t0);
+    s = reduce(s, { type: 'start', member: names[0]!, epochs: 2, batches: 10, trainRows: 640, validationRows: 60, resumedAt: 0 }, t0);
+    // When the view renders on 80 columns
+    const lines = render(<TrainView state={s} now={t0} width={80} />).lastFrame()!.split('\n').map(strip);
+    // Then each row names its member whole, the figures after it, and no line is wider than the terminal
+    expect(lines.some((l) => /^seed002-noisy-f1\s+0\/2/.test(l))).toBe(true);
+    expect(lines.some((l) => /^seed002-noisy-f2\s+0\/2/.test(l))).toBe(true);
+    expect(lines[1]).toMatch(/^member\s+epoch\s+loss/);
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
+  });
+
+  test.each([80, 50])("a failed member's error is on its row at %i columns", (width) => {
+    // Given a member that failed
+    let s = initialState('digits train: t', 'wasm', [{ name: 'seed002-1', epochs: 2 }, { name: 'seed002-2', epochs: 2 }], t0);
+    s = reduce(s, { type: 'member-failed', member: 'seed002-2', error: 'cannot read init checkpoints/x: no such folder' }, t0);
+    // When the view renders on a terminal narrower than every column
+    const lines = render(<TrainView state={s} now={t0} width={width} />).lastFrame()!.split('\n').map(strip);
+    // Then the failed row says so and begins its error (the last column, where it was, is not shown)
+    expect(lines[1]).not.toContain('by epoch');
+    expect(lines.find((l) => l.startsWith('seed002-2'))).toMatch(/^seed002-2\s+failed\s+cannot read init/);
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(width);
+  });
+});

@@ -37,6 +37,8 @@ export default class DataImport extends DigitsCommand {
     scale: Flags.string({ description: 'Pixel scale: 255 (integers 0–255, stored as uint8) or 1 (floats in [0,1], stored as float32). Default: detected.', options: ['255', '1'] }),
     size: Flags.integer({ description: 'Image side in pixels (784 pixel columns → 28). Default: square root of the pixel count.', min: 1 }),
     orientation: Flags.string({ description: 'Transform that makes stored images upright (see digits data inspect). Default: detected with the shipped clean-MNIST checkpoint (as-is when there is none).', options: [...ORIENTATIONS] }),
+    'test-check': Flags.boolean({ description: "Compare test.csv's images with train.csv's and refuse a test set stored another way (transposed, mirrored, turned); --no-test-check takes test.csv as it is.", default: true, allowNo: true }),
+    invert: Flags.boolean({ description: 'The CSVs draw dark digits on a light background: store them inverted (255 − v), bright on dark as MNIST (--no-invert: store as they are). Default: detected from the images.', allowNo: true }),
     force: Flags.boolean({ description: 'Re-import even when the cache is up to date.', default: false }),
     replace: Flags.boolean({ description: 'Replace a cached dataset that has test rows with one that has none (importing train.csv alone).', default: false }),
   };
@@ -74,6 +76,8 @@ export default class DataImport extends DigitsCommand {
         scale: flags.scale === undefined ? undefined : (Number(flags.scale) as 1 | 255),
         size: flags.size,
         orientation: flags.orientation as Orientation | undefined,
+        invert: flags.invert,
+        testCheck: flags['test-check'],
         force: flags.force,
         onProgress: (event) =>
           progress.update({ task: `reading ${basename(event.file)}`, done: event.bytesRead, total: event.totalBytes, unit: 'bytes', detail: `${formatCount(event.rows)} rows` }),
@@ -115,15 +119,23 @@ function renderImportReport(report: ImportReport): string {
     const test = detected.test;
     row('test', `${basename(test.file)}: ${plural(test.rows, 'row')} × ${test.columns} columns, header: ${test.header.value ? 'yes' : 'no'}`);
     row('', `labels: ${test.label.value ? `yes, column ${test.label.value.column + 1}` : 'no'} (${how(test.label)})`);
+    if (test.pixelsBy) row('', `pixel columns matched to train's ${test.pixelsBy}`);
+    if (detected.testMatch) row('', `layout: like train's (${detected.testMatch})`);
   } else {
     row('test', 'none given');
   }
   const ids = report.ids.count > 0 ? `${report.ids.first} … ${report.ids.last}` : 'none';
-  const from = report.ids.from === 'sample-submission' ? `from ${basename(detected.sampleSubmission?.file ?? 'sample_submission.csv')}` : '(numbered from 1: no sample submission)';
+  const from =
+    report.ids.from === 'sample-submission'
+      ? `from ${basename(detected.sampleSubmission?.file ?? 'sample_submission.csv')}`
+      : report.ids.from === 'test-csv'
+        ? `from ${basename(detected.test?.file ?? 'test.csv')}'s id column (no sample submission)`
+        : '(numbered from 1: no sample submission)';
   row('ids', `${ids} ${from}; submission header ${report.submissionHeader.join(',')}`);
   row('images', `${report.width}×${report.height} (${how(detected.size)})`);
   row('scale', `${report.scale === 255 ? 'integers 0–255, stored as uint8' : 'floats in [0, 1], stored as float32'} (${how(detected.scale)})`);
   row('orientation', `${report.orientation} (${report.orientationNote}; override with --orientation)`);
+  if (detected.polarity) row('polarity', `${report.inverted ? 'dark digits on light: stored inverted (255 − v), bright on dark as MNIST' : 'bright digits on dark, as MNIST'} (${how(detected.polarity)}; override with --invert / --no-invert)`);
   row('classes', report.train.classCounts.map((count, digit) => `${digit}: ${formatCount(count)}`).join('  '));
   if (!report.reused) {
     const rate = report.megabytesPerSecond === null || report.seconds < 0.05 ? '' : `, ${report.megabytesPerSecond.toFixed(0)} MB/s`;

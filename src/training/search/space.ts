@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { UserError, jsonSyntaxError } from '../../errors.js';
+import { UserError, duplicateJsonKey, jsonSyntaxError } from '../../errors.js';
 import { createRandom, deriveSeed, type Random } from '../../data/random.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig, type AugmentationKey, augmentationValueProblem } from '../../model/augment.js';
 import { PRESET_NAMES } from '../../model/presets.js';
@@ -184,6 +184,11 @@ export function searchSpaceFromJson(text: string, file?: string): SearchSpace {
   } catch (error) {
     const { message, line, column } = jsonSyntaxError(text, (error as Error).message);
     throw new UserError(`the space file is not valid JSON: ${message}`, { where: { file, line, column, flag: 'space' }, hint: 'Fix the JSON at that line and column (a missing comma or quote, a trailing comma).' });
+  }
+  // JSON.parse keeps the last of a key given twice: refused, as the file says two things of it (session 36).
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate) {
+    throw new UserError(`the space file gives the key ${JSON.stringify(duplicate.key)} twice in one object`, { where: { file, line: duplicate.line, column: duplicate.column, flag: 'space' }, hint: 'Keep one of them (the file would take the last).' });
   }
   return parseSearchSpace(raw, file);
 }

@@ -90,6 +90,23 @@ describe('validation names the key', () => {
   test('invalid JSON says so, naming the file', () => {
     expect(() => searchSpaceFromJson('{"preset": ', 'bad.json')).toThrow(/not valid JSON/);
   });
+
+  test('a key given twice in one object is refused naming the file, line and column of the second (JSON.parse kept the last)', () => {
+    const text = '{\n  "preset": "mlp",\n  "learningRate": 0.001,\n  "epochs": 2,\n  "learningRate": 0.1\n}';
+    const error = (() => {
+      try {
+        searchSpaceFromJson(text, 'twice.json');
+      } catch (e) {
+        return e as UserError;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(UserError);
+    expect(error!.message).toBe('the space file gives the key "learningRate" twice in one object');
+    expect(error!.where).toMatchObject({ file: 'twice.json', line: 5, column: 3 });
+    // the same key in different objects is no duplicate
+    expect(searchSpaceFromJson('{"preset": "mlp", "learningRate": 0.001, "epochs": 2, "augmentation": {"rotation": 5}, "batchSize": 32}').preset).toBeDefined();
+  });
 });
 
 describe('shipped starting points', () => {
