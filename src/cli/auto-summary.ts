@@ -17,6 +17,8 @@ export function formatAutoEvent(e: AutoEvent): string {
       return `probe ${e.start} @ ${e1(e.learningRate)}: holdout loss ${e.valLoss.toFixed(4)}, accuracy ${(e.valAcc * 100).toFixed(2)}% (${e.seconds}s)`;
     case 'auto-chosen':
       return `chosen: ${e.start} start at ${e1(e.learningRate)}${e.spreadLearningRate ? ` and ${e1(e.spreadLearningRate)}` : ''} (${e.reason})`;
+    case 'auto-validation':
+      return `validation: ${e.reason}`;
     case 'auto-plan':
       return `plan: ${e.reason}`;
   }
@@ -27,6 +29,7 @@ export function formatAutoSummary(r: AutoRecord): string {
     `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${e1(r.chosen.learningRate)}${r.chosen.spreadLearningRate ? ` and ${e1(r.chosen.spreadLearningRate)} in turn` : ''}, ${r.plan.folds ? `${plural(r.plan.recipes ?? r.plan.members / r.plan.folds, 'recipe')} × ${r.plan.folds} folds = ` : ''}${plural(r.plan.members, 'member')} × ${plural(r.overrides?.epochs ?? r.plan.epochs, 'epoch')}, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
     `            why: ${r.chosen.reason}; ${r.augmentation.reason}; chosen in ${r.choosingSeconds}s of a ${r.budgetMinutes}-minute budget`,
   ];
+  if (r.validation?.by === 'default') lines.push(`            validation: ${r.validation.reason}`);
   const knobs = r.overrides ? describeOverrides(r.overrides, r) : '';
   if (knobs) lines.push(`            flags: ${knobs}, over auto's plan for every member`);
   if (r.noise) lines.push(`            noise: ${r.noise.fit.reason}${r.noise.syntheticRows > 0 ? `; ${r.noise.syntheticRows} MNIST train images with it joined the training rows` : ''}`);

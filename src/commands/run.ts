@@ -54,7 +54,7 @@ export default class Run extends DigitsCommand {
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores).', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run (--run, default the newest unfinished one under runs/) from its folder alone, then evaluate and submit.', default: false }),
     run: Flags.string({ description: 'With --resume: the run folder to continue.', dependsOn: ['resume'] }),
-    folds: Flags.integer({ description: 'Validate by k-fold cross-validation: each member entry (with auto: each recipe its plan fits, k members at a time) is trained once per fold; CV mean ± sd, out-of-fold predictions, ensemble weights fitted on them.', min: 2 }),
+    folds: Flags.integer({ description: 'Validate by k-fold cross-validation: each member entry (with auto: each recipe its plan fits, k members at a time) is trained once per fold; CV mean ± sd, out-of-fold predictions, ensemble weights fitted on them. auto\'s default: 4 folds when its plan fits 2 whole recipes or more and as many members as a 10% holdout would, else the holdout; 0: the holdout.', min: 0 }),
   };
 
   async run(): Promise<void> {
@@ -74,6 +74,8 @@ export default class Run extends DigitsCommand {
     if (flags['synthetic-rows'] !== undefined && flags.ensemble !== 'auto') throw new UserError('--synthetic-rows works with the auto ensemble', { where: { flag: 'synthetic-rows' }, hint: 'Drop --ensemble (auto is the default) or drop --synthetic-rows.' });
     if (flags.budget !== undefined && flags.ensemble !== 'auto') throw new UserError('--budget plans the auto ensemble', { where: { flag: 'budget' }, hint: 'Drop --ensemble (auto is the default), or drop --budget: an ensemble file trains its members\' own epochs.' });
     if (flags['pseudo-label'] && flags.ensemble !== 'auto') throw new UserError('--pseudo-label works with the auto ensemble', { where: { flag: 'pseudo-label' }, hint: 'Drop --ensemble (auto is the default) or drop --pseudo-label.' });
+    if (flags.folds === 1) throw new UserError('--folds 1 is not cross-validation: each fold member validates on the rows it did not train on, so it takes 2 folds or more', { where: { flag: 'folds' }, hint: 'Use --folds 4 or 5 (usual), or --folds 0 for a 10% holdout.' });
+    if (flags.folds === 0 && flags.ensemble !== 'auto') throw new UserError('--folds 0 turns off the auto ensemble\'s default k-fold validation', { where: { flag: 'folds' }, hint: 'Drop --folds: an ensemble file or a built-in ensemble validates as its "validation" says.' });
     if (flags.resume) refuseWithResume(this.argv, ['ensemble', 'budget', 'preset', 'pseudo-label', 'synthetic-rows', 'folds', 'epochs', 'learning-rate', 'batch-size', 'seed']);
     if (flags.run && !flags.resume) throw new UserError('--run names the run to continue, and needs --resume', { where: { flag: 'run' }, hint: `Add --resume to continue ${flags.run}, or leave --run out: a new run goes to runs/<ensemble>-<time>.` });
     const resume = flags.resume ? (flags.run ?? (await newestUnfinishedRun('runs'))) : undefined;

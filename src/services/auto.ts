@@ -27,6 +27,7 @@ import {
   autoEnsemble,
   chooseAugmentation,
   chooseProbe,
+  chooseValidation,
   planMembers,
   planProbes,
   probeRates,
@@ -35,7 +36,9 @@ import {
   syntheticRowCount,
   type AutoRecord,
   type LrFindRecord,
+  type MemberPlan,
   type ProbeRecord,
+  type ValidationChoice,
 } from '../ensemble/auto.js';
 import { memberFromInput, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { AugmentationConfig } from '../model/augment.js';
@@ -51,6 +54,7 @@ export type AutoEvent =
   | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
   | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
   | { type: 'auto-chosen'; start: Start; learningRate: number; spreadLearningRate?: number; reason: string }
+  | { type: 'auto-validation'; kind: ValidationChoice['kind']; reason: string }
   | { type: 'auto-plan'; reason: string };
 
 export interface AutoRecipeOptions {
@@ -83,9 +87,15 @@ export interface AutoRecipeOptions {
   /**
    * k-fold cross-validation of the members (`--folds k`): each recipe is trained once per fold,
    * so every training row gets an out-of-fold prediction and the run CV figures. The recipe is
-   * still chosen on the shared holdout's probes.
+   * still chosen on the shared holdout's probes. 0 (or 1): the holdout plan, whatever
+   * `defaultFolds` says.
    */
   folds?: number;
+  /**
+   * When `folds` is not given: k-fold with this many folds if its plan fits enough whole
+   * recipes (`chooseValidation`), else the holdout plan. Absent: the holdout plan.
+   */
+  defaultFolds?: number;
   onEvent?: (event: AutoEvent) => void;
 }
 
@@ -281,20 +291,37 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const remaining = options.budgetSeconds - options.spentSeconds - choosingSeconds;
   const share = 1 - (options.secondRoundShare ?? 0);
   // Under k-fold a member trains on (k − 1)/k of all the training rows and validates on the rest.
-  const folds = options.folds && options.folds >= 2 ? options.folds : undefined;
   const allRows = trainRows.length + validationRows.length;
-  const foldValidationRows = folds ? Math.ceil(allRows / folds) : validationRows.length;
-  const plan = planMembers({
-    remainingSeconds: remaining * share,
-    trainRows: folds ? allRows - foldValidationRows : trainRows.length,
-    imagesPerSecond,
-    concurrency: options.concurrency,
-    start: best.start,
-    testRows: dataset.ids.length,
-    validationRows: foldValidationRows,
-    syntheticRows: noise.syntheticRows,
-    ...(folds ? { folds } : {}),
-  });
+  const planFor = (folds?: number) => {
+    const foldValidationRows = folds ? Math.ceil(allRows / folds) : validationRows.length;
+    return planMembers({
+      remainingSeconds: remaining * share,
+      trainRows: folds ? allRows - foldValidationRows : trainRows.length,
+      imagesPerSecond,
+      concurrency: options.concurrency,
+      start: best.start,
+      testRows: dataset.ids.length,
+      validationRows: foldValidationRows,
+      syntheticRows: noise.syntheticRows,
+      ...(folds ? { folds } : {}),
+    });
+  };
+  let plan: MemberPlan;
+  let validation: ValidationChoice;
+  if (options.folds !== undefined) {
+    const folds = options.folds >= 2 ? options.folds : undefined;
+    plan = planFor(folds);
+    validation = { kind: folds ? 'kfold' : 'holdout', by: 'flag', reason: folds ? `--folds ${folds}` : `--folds ${options.folds}: a 10% holdout` };
+  } else if (options.defaultFolds && options.defaultFolds >= 2 && allRows >= options.defaultFolds) {
+    const { plan: chosenPlan, ...choice } = chooseValidation(planFor(undefined), planFor(options.defaultFolds));
+    plan = chosenPlan;
+    validation = choice;
+  } else {
+    plan = planFor(undefined);
+    validation = { kind: 'holdout', by: 'default', reason: 'a 10% holdout' };
+  }
+  const folds = plan.folds;
+  emit({ type: 'auto-validation', kind: validation.kind, reason: validation.reason });
   emit({ type: 'auto-plan', reason: plan.reason });
   const record: AutoRecord = {
     preset,
@@ -307,6 +334,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     chosen,
     throughput: { imagesPerSecondPerWorker: Math.round(imagesPerSecond), concurrency: options.concurrency, measuredOn: `median of ${speeds.length} probes' epoch speed, less 10%` },
     plan,
+    validation,
     combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)',
     choosingSeconds: Math.round(choosingSeconds),
     noise,

@@ -16,7 +16,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, resolveEnsemble, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
-import { describeOverrides, type AutoRecord } from '../ensemble/auto.js';
+import { DEFAULT_FOLDS, describeOverrides, type AutoRecord } from '../ensemble/auto.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -82,7 +82,11 @@ export interface MainJobOptions {
   infer: InferMode;
   precision?: Precision;
   concurrency: number;
-  /** k-fold cross-validation with this many folds instead of the ensemble's own validation */
+  /**
+   * k-fold cross-validation with this many folds instead of the ensemble's own validation.
+   * With auto: absent, k-fold with DEFAULT_FOLDS when its plan fits enough whole recipes
+   * (`chooseValidation`), else a holdout; 0, the holdout plan.
+   */
   folds?: number;
   seed: number;
   /** applied to every member of the ensemble (`--seed`, `--epochs`, `--learning-rate`, `--batch-size`) */
@@ -124,7 +128,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   await initEngine({ backend: options.backend });
   if (options.resume) return resumeMainJob(options, started);
   // Refused before anything is built or imported.
-  if (options.ensemble === AUTO_ENSEMBLE && options.folds && options.pseudoLabel) {
+  if (options.ensemble === AUTO_ENSEMBLE && (options.folds ?? 0) >= 2 && options.pseudoLabel) {
     throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
   }
   if (options.data && (await stat(options.data).catch(() => null))?.isFile()) {
@@ -170,7 +174,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     });
   }
   const budgetSeconds = (options.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
-  if (options.folds) checkFolds(options.folds, imported.train.rows, options.ensemble === AUTO_ENSEMBLE ? { budgetSeconds, concurrency: options.concurrency } : undefined);
+  if (options.folds && options.folds >= 2) checkFolds(options.folds, imported.train.rows, options.ensemble === AUTO_ENSEMBLE ? { budgetSeconds, concurrency: options.concurrency } : undefined);
   for (const warning of classCoverageWarnings(imported.train.classCounts, { folds: options.folds })) stage('import', `warning: ${warning}`);
   // A wrong answers file fails now, not after the whole budget is spent training.
   if (answers) await readAnswers(answers, await readTestIds(imported.datasetDir));
@@ -194,7 +198,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       ...(options.syntheticRows !== undefined ? { syntheticRows: options.syntheticRows } : {}),
       ...(options.preset ? { preset: options.preset } : {}),
       fitProbesToSpeed: options.fitProbesToSpeed,
-      ...(options.folds ? { folds: options.folds } : {}),
+      // --pseudo-label's round 2 fine-tunes each round-1 member, which k-fold members do not combine with.
+      ...(options.folds !== undefined ? { folds: options.folds } : options.pseudoLabel ? {} : { defaultFolds: DEFAULT_FOLDS }),
       onEvent: options.onAutoEvent,
     }));
     // --seed, --epochs, --learning-rate, --batch-size win over the chosen recipe, and the record says so.
@@ -208,7 +213,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     await saveAutoRecord(runDir, auto);
   } else {
     const resolved = await resolveEnsemble(options.ensemble);
-    ensemble = withOverrides(options.folds ? withFolds(resolved, options.folds) : resolved, options.overrides);
+    ensemble = withOverrides(options.folds && options.folds >= 2 ? withFolds(resolved, options.folds) : resolved, options.overrides);
   }
   // auto's budget is a deadline: members stop after the epoch that would end past it, leaving
   // the reserve its plan set aside for evaluating and submitting (machines slow down mid-run).

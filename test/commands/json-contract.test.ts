@@ -340,6 +340,16 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(error).toMatchObject({ error: '--budget plans the auto ensemble', where: { flag: 'budget' } });
   });
 
+  test('run --folds 1, and --folds 0 with an ensemble other than auto: one error line naming --folds, nothing trained', async () => {
+    const one = await digitsJson(['run', '--data', comp(), '--folds', '1']);
+    expect(one.lines).toHaveLength(1);
+    expect(one.code).toBe(2);
+    expect(expectFinished(one, 'error')).toMatchObject({ error: expect.stringMatching(/^--folds 1 is not cross-validation/), where: { flag: 'folds' }, hint: expect.stringContaining('--folds 0 for a 10% holdout') });
+    const zero = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--folds', '0']);
+    expect(zero.lines).toHaveLength(1);
+    expect(expectFinished(zero, 'error')).toMatchObject({ error: expect.stringMatching(/^--folds 0 turns off the auto ensemble's default k-fold/), where: { flag: 'folds' } });
+  });
+
   test('run --synthetic-rows with an ensemble other than auto: one error line naming --synthetic-rows, nothing trained', async () => {
     const outcome = await digitsJson(['run', '--data', comp(), '--ensemble', 'quick', '--synthetic-rows', '1000']);
     const error = expectFinished(outcome, 'error');

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, chooseProbe, chooseValidation, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -99,6 +99,32 @@ describe('budget planning', () => {
     expect(planMembers({ ...kfold, folds: 13, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 13, recipes: 1 });
     // too short for one recipe at the minimum epochs: one recipe anyway, marked as not fitting
     expect(planMembers({ ...kfold, remainingSeconds: 60, start: 'clean' })).toMatchObject({ members: 5, recipes: 1, epochs: 1, rounds: 3, fits: false });
+  });
+
+  test('the default validation: 4 folds when 2 whole recipes and as many members as the holdout plan fit, else the holdout', () => {
+    // Given a 12,000-row competition: holdout members train on 10,800 rows, 4-fold members on 9,000
+    const holdout = (remainingSeconds: number, extra = {}) => planMembers({ ...base, remainingSeconds, start: 'noisy', ...extra });
+    const kfold = (remainingSeconds: number, extra = {}) => planMembers({ ...base, trainRows: 9_000, validationRows: 3_000, folds: 4, remainingSeconds, start: 'noisy', ...extra });
+    // When 15 minutes are left at 400 img/s per worker, 3 recipes × 4 folds fit, 12 members like the holdout plan's
+    const roomy = chooseValidation(holdout(900), kfold(900));
+    expect(roomy).toMatchObject({ kind: 'kfold', by: 'default', plan: { folds: 4, recipes: 3, members: 12 } });
+    expect(roomy.reason).toMatch(/^4-fold cross-validation: 3 recipes × 4 folds fit \(12 members, the holdout plan's 12\)/);
+    // When 42,000 rows leave room for 4 members: one recipe × 4 folds would come from one checkpoint
+    const big = { trainRows: 37_800, validationRows: 4_200 };
+    const kaggle = chooseValidation(holdout(900, big), kfold(900, { trainRows: 31_500, validationRows: 10_500 }));
+    expect(kaggle.kind).toBe('holdout');
+    expect(kaggle.plan.folds).toBeUndefined();
+    expect(kaggle.reason).toMatch(/^a 10% holdout, not 4-fold cross-validation: only one recipe × 4 folds fit \(one starting checkpoint\), under the 2 it needs; --folds 4 asks for it anyway$/);
+    // When 8 members fit either way (the clean start's 8 epochs on a slow machine): 2 recipes × 4 folds
+    const eight = chooseValidation(planMembers({ ...base, remainingSeconds: 1000, start: 'clean' }), planMembers({ ...base, trainRows: 9_000, validationRows: 3_000, folds: 4, remainingSeconds: 1000, start: 'clean' }));
+    expect(eight).toMatchObject({ kind: 'kfold', plan: { recipes: 2, members: 8 } });
+    // When k-fold fits 3 recipes but fewer members than the holdout plan (a plan that is not the cap: not reachable
+    // at 4 folds, whose recipes come 4 at a time, unless the holdout fits more, as here by hand)
+    const fewer = chooseValidation({ ...holdout(900), members: 14 }, kfold(900));
+    expect(fewer).toMatchObject({ kind: 'holdout', reason: expect.stringContaining('it fits 12 members where the holdout plan fits 14') });
+    // When nothing fits the budget under k-fold, the holdout plan (which says whether it fits)
+    const short = chooseValidation(holdout(60), kfold(60));
+    expect(short).toMatchObject({ kind: 'holdout', reason: expect.stringMatching(/its plan does not fit the budget|only one recipe/) });
   });
 
   test('a budget too short for anything still plans one round of one epoch, and says it does not fit', () => {

@@ -69,6 +69,11 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(manifest.ensemble.members[0].learningRate).toBe(auto.chosen.learningRate);
   expect(manifest.ensemble.members[0].epochs).toBe(auto.plan.epochs);
   expect(manifest.ensemble.members[0].augmentation).toEqual({ pixelShift: 2 });
+  // Without --folds the default rule chose holdout or 4-fold members (chooseValidation, from the
+  // plans alone), said why, and the members and the evaluation follow it
+  expect(auto.validation).toMatchObject({ by: 'default', reason: expect.stringMatching(/^(4-fold cross-validation|a 10% holdout, not 4-fold)/) });
+  expect(manifest.ensemble.validation.kind).toBe(auto.validation!.kind === 'kfold' ? 'kfold' : 'shared');
+  expect(withAnswers.evaluation.cv !== undefined).toBe(auto.validation!.kind === 'kfold');
   // And the job went on to a validated submission, scored against the answers for the record
   expect(withAnswers.submission.rows).toBe(40);
   expect(withAnswers.submission.score).toBeTruthy();
@@ -81,6 +86,7 @@ test('the recipe auto picks is the same without the answers file (and with --epo
   await rename(answers, path.join(dir, 'elsewhere.csv'));
   stages.length = 0;
   const without = await run('without-answers', { overrides: { epochs: 1 }, folds: 3 });
+  expect(without.auto!.validation).toEqual({ kind: 'kfold', by: 'flag', reason: '--folds 3' });
   // Then nothing is scored against answers, and every decision is the same
   expect(without.answers).toBeNull();
   expect(without.submission.score ?? null).toBeNull();
