@@ -127,8 +127,10 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   // Loading the orientation detector, evaluation and submission run tfjs in this process.
   await initEngine({ backend: options.backend });
   if (options.resume) return resumeMainJob(options, started);
+  // k folds asked for (`--folds k`, k ≥ 2); 0 asks for the holdout, absent leaves auto its default.
+  const kfold = options.folds !== undefined && options.folds >= 2 ? options.folds : undefined;
   // Refused before anything is built or imported.
-  if (options.ensemble === AUTO_ENSEMBLE && (options.folds ?? 0) >= 2 && options.pseudoLabel) {
+  if (options.ensemble === AUTO_ENSEMBLE && kfold && options.pseudoLabel) {
     throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
   }
   if (options.data && (await stat(options.data).catch(() => null))?.isFile()) {
@@ -174,7 +176,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     });
   }
   const budgetSeconds = (options.budgetMinutes ?? DEFAULT_BUDGET_MINUTES) * 60;
-  if (options.folds && options.folds >= 2) checkFolds(options.folds, imported.train.rows, options.ensemble === AUTO_ENSEMBLE ? { budgetSeconds, concurrency: options.concurrency } : undefined);
+  if (kfold) checkFolds(kfold, imported.train.rows, options.ensemble === AUTO_ENSEMBLE ? { budgetSeconds, concurrency: options.concurrency } : undefined);
   for (const warning of classCoverageWarnings(imported.train.classCounts, { folds: options.folds })) stage('import', `warning: ${warning}`);
   // A wrong answers file fails now, not after the whole budget is spent training.
   if (answers) await readAnswers(answers, await readTestIds(imported.datasetDir));
@@ -213,7 +215,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     await saveAutoRecord(runDir, auto);
   } else {
     const resolved = await resolveEnsemble(options.ensemble);
-    ensemble = withOverrides(options.folds && options.folds >= 2 ? withFolds(resolved, options.folds) : resolved, options.overrides);
+    ensemble = withOverrides(kfold ? withFolds(resolved, kfold) : resolved, options.overrides);
   }
   // auto's budget is a deadline: members stop after the epoch that would end past it, leaving
   // the reserve its plan set aside for evaluating and submitting (machines slow down mid-run).
