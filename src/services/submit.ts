@@ -3,12 +3,12 @@
  * Kaggle would before it is called done, and a line in submissions/ledger.jsonl saying
  * what made it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
-import { TTA_NOT_MEASURED, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, TTA_NOT_MEASURED, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
@@ -25,7 +25,7 @@ import {
   scoreAgainstAnswers,
   validateSubmission,
 } from '../data/submission.js';
-import { assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
+import { RUN_MANIFEST, assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { LOCK_FILE, currentHolder } from '../runs/lock.js';
@@ -117,6 +117,8 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       hint: `Give a shorter --name (at most ${MAX_SUBMISSION_NAME} characters).`,
     });
   }
+  // What the submission is made from, as it is now: checked again before it is committed.
+  const before = await runState(runDir);
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'submit');
   await assertRunNotBusy(runDir);
@@ -179,6 +181,9 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   try {
     await validateSubmission(prepared.temp, { expectedRows: dataset.ids.length, ids: dataset.ids, header: dataset.submissionHeader });
     score = answers ? { accuracy: (await scoreAgainstAnswers(prepared.temp, answers)).accuracy, answers } : undefined;
+    // The lock is checked at the start only; an evaluation or a training that began while the
+    // test rows were predicted may have rewritten what this submission was made from.
+    await assertRunUnchanged(runDir, before);
   } catch (error) {
     await discardSubmission(prepared);
     throw error;
@@ -222,6 +227,35 @@ async function assertRunNotBusy(runDir: string): Promise<void> {
       holder.hostname === os.hostname()
         ? `Wait for it to finish, then submit: a submission now would not use what it is writing (an evaluation's TTA choice, weights and held-out figures).`
         : `Wait for it to finish, then submit; if that process no longer runs on ${holder.hostname}, delete ${file}.`,
+  });
+}
+
+/** The files a submission is made from, by identity and modification time (null: absent). */
+type RunState = Record<string, string | null>;
+
+async function runState(runDir: string): Promise<RunState> {
+  const state: RunState = {};
+  for (const name of [RUN_MANIFEST, EVALUATION_FILE]) {
+    const info = await stat(path.join(runDir, name)).catch(() => null);
+    state[name] = info ? `${info.ino}:${info.size}:${info.mtimeMs}` : null;
+  }
+  return state;
+}
+
+/**
+ * Refuses to commit a submission when another process took the run folder, or rewrote run.json
+ * or evaluation.json, after the submit started: the CSV would name members, weights or TTA the
+ * run no longer has. The submit is discarded; nothing is written.
+ */
+async function assertRunUnchanged(runDir: string, before: RunState): Promise<void> {
+  await assertRunNotBusy(runDir);
+  const after = await runState(runDir);
+  const changed = Object.keys(before).filter((name) => before[name] !== after[name]);
+  if (changed.length === 0) return;
+  const file = path.join(runDir, changed[0]!);
+  throw new UserError(`${changed.join(' and ')} of the run ${runDir} changed while the submission was being made (another digits process wrote ${changed.length === 1 ? 'it' : 'them'}); nothing was submitted`, {
+    where: { file },
+    hint: 'Submit again: the submission will be made from the run as it is now.',
   });
 }
 

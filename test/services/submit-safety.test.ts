@@ -3,6 +3,7 @@
  * writing it) is refused, and what a killed submit left in the submissions folder is put right
  * by the next submit, never deleted.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,6 +55,51 @@ describe('a run folder another process holds', () => {
     // When the evaluation has ended
     const result = await submitRun({ runDir, dir });
     // Then the submit goes through
+    expect((await listSubmissions(dir)).map((s) => [s.path, s.status])).toEqual([[result.file, 'ok']]);
+  }, 60_000);
+});
+
+describe('a run another process changes while the test rows are predicted', () => {
+  test('an evaluation that takes the run folder meanwhile: the submit is discarded, naming the process, and writes nothing', async () => {
+    // Given a submit whose prediction is under way when another process takes the run folder
+    const dir = path.join(root, 'subs-taken-meanwhile');
+    const lock = path.join(runDir, LOCK_FILE);
+    let taken = false;
+    const takeTheRun = () => {
+      if (taken) return;
+      taken = true;
+      writeFileSync(lock, `${JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), command: `digits evaluate --run ${runDir}` })}\n`);
+    };
+    try {
+      // When it comes to write the submission
+      await expectUserError(submitRun({ runDir, dir, onRows: takeTheRun }), { message: /the run folder .*runs\/r is in use by pid \d+ .*\(digits evaluate --run .*\)/, file: LOCK_FILE, hint: /^Wait for it to finish, then submit/ });
+      // Then the prediction did run, and no CSV, temp file or ledger line was left
+      expect(taken).toBe(true);
+      expect(await readdir(dir).catch(() => [])).toEqual([]);
+    } finally {
+      await rm(lock, { force: true });
+    }
+  }, 60_000);
+
+  test('run.json rewritten meanwhile (a training finished): the submit is discarded, naming the file, and the next submit goes through', async () => {
+    // Given a submit whose prediction is under way when another process rewrites run.json
+    const dir = path.join(root, 'subs-changed-meanwhile');
+    const manifest = path.join(runDir, 'run.json');
+    let rewritten = false;
+    const rewrite = () => {
+      if (rewritten) return;
+      rewritten = true;
+      // (the same text: what counts is that another process wrote it)
+      writeFileSync(manifest, readFileSync(manifest, 'utf8'));
+    };
+    // When it comes to write the submission
+    await expectUserError(submitRun({ runDir, dir, onRows: rewrite }), { message: /^run\.json of the run .*runs\/r changed while the submission was being made .*nothing was submitted$/, file: 'run.json', hint: /^Submit again/ });
+    // Then nothing was written, and a submit now goes through
+    expect(rewritten).toBe(true);
+    const left = await readdir(dir).catch(() => []);
+    expect(left.filter((f) => f.endsWith('.csv') || f.includes('.tmp'))).toEqual([]);
+    expect((await listSubmissions(dir)).length).toBe(0);
+    const result = await submitRun({ runDir, dir });
     expect((await listSubmissions(dir)).map((s) => [s.path, s.status])).toEqual([[result.file, 'ok']]);
   }, 60_000);
 });
