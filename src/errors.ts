@@ -1,4 +1,5 @@
 import { parse as parseJsonc, printParseErrorCode, visit as visitJson, type ParseError } from 'jsonc-parser';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -102,8 +103,10 @@ export function parseJsonFile<T>(text: string, file: string, what: string, hint:
 
 /** `--run` named a file (`runs/x/run.json`) where it takes the run's folder: name the folder. */
 export function runIsAFile(runDir: string): UserError {
+  // (its folder is suggested only when it is a run's: a stray file elsewhere suggested its folder, which was none)
+  const folder = path.dirname(runDir);
   return new UserError(`--run takes a run's folder, and ${runDir} is a file`, {
     where: { file: runDir, flag: 'run' },
-    hint: `Did you mean --run ${path.dirname(runDir)}?`,
+    hint: existsSync(path.join(folder, 'run.json')) ? `Did you mean --run ${folder}?` : 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.',
   });
 }

@@ -1,5 +1,5 @@
 /** `auto`'s decisions as plain lines: each probe as it finishes, and a summary of why the recipe is what it is. */
-import { describeOverrides, type AutoRecord } from '../ensemble/auto.js';
+import { describeAutoRates, describeOverrides, type AutoRecord } from '../ensemble/auto.js';
 import type { AutoEvent } from '../services/auto.js';
 
 const e1 = (v: number) => v.toExponential(1);
@@ -26,13 +26,13 @@ export function formatAutoEvent(e: AutoEvent): string {
 
 export function formatAutoSummary(r: AutoRecord): string {
   const lines = [
-    `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${e1(r.chosen.learningRate)}${r.chosen.spreadLearningRate ? ` and ${e1(r.chosen.spreadLearningRate)} in turn` : ''}, ${r.plan.folds ? `${plural(r.plan.recipes ?? r.plan.members / r.plan.folds, 'recipe')} × ${r.plan.folds} folds = ` : ''}${plural(r.plan.members, 'member')} × ${plural(r.overrides?.epochs ?? r.plan.epochs, 'epoch')}, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
+    `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${describeAutoRates(r.chosen.learningRate, r.chosen.spreadLearningRate, r.plan.recipes ?? r.plan.members)}, ${r.plan.folds ? `${plural(r.plan.recipes ?? r.plan.members / r.plan.folds, 'recipe')} × ${r.plan.folds} folds = ` : ''}${plural(r.plan.members, 'member')} × ${plural(r.overrides?.epochs ?? r.plan.epochs, 'epoch')}, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
     `            why: ${r.chosen.reason}; ${r.augmentation.reason}; chosen in ${r.choosingSeconds}s of a ${r.budgetMinutes}-minute budget`,
   ];
   if (r.validation?.by === 'default') lines.push(`            validation: ${r.validation.reason}`);
   const knobs = r.overrides ? describeOverrides(r.overrides, r) : '';
   if (knobs) lines.push(`            flags: ${knobs}, over auto's plan for every member`);
-  if (r.noise) lines.push(`            noise: ${r.noise.fit.reason}${r.noise.syntheticRows > 0 ? `; ${r.noise.syntheticRows} MNIST train images with it joined the training rows` : ''}`);
+  if (r.noise) lines.push(`            noise: ${r.noise.fit.reason}${r.noise.syntheticRows > 0 ? `; ${r.noise.syntheticRows} MNIST train images with it joined the training rows` : ''}${r.noise.cutFrom ? ` (${r.noise.cutFrom} were planned; the budget had room for ${r.noise.syntheticRows > 0 ? 'those' : 'none'})` : ''}`);
   if (r.pseudoLabel) lines.push(`            pseudo-labels: ${r.pseudoLabel.rows} of ${r.pseudoLabel.testRows} test rows at confidence ≥ ${r.pseudoLabel.threshold} joined round 2's training rows`);
   return `${lines.join('\n')}\n`;
 }

@@ -77,7 +77,14 @@ export abstract class DigitsCommand extends Command {
    * The process then dies by the signal, so a shell reports 130, 143 or 129.
    */
   protected exitOnInterrupt(hint: () => string, before?: () => void): void {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
+      // The listener stays while the job is being stopped, and a second signal is let go: with
+      // none listening, Node's default would end the process at once, and the second SIGINT a
+      // Ctrl-C or `timeout` sends (one to the process, one to its group) then killed it inside
+      // the hint's clean-up, without its last word and with half a run folder left (session 38).
+      if (stopping) return;
+      stopping = true;
       before?.();
       // What is kept is the hint's to say: a job stopped before it saved anything keeps nothing
       // ("interrupted (SIGINT); the work saved so far is kept" once stood above run's "nothing is kept").
@@ -96,7 +103,7 @@ export abstract class DigitsCommand extends Command {
       releaseHeldLocksSync();
       process.kill(process.pid, signal);
     };
-    const off = onStopSignals(stop, { once: true });
+    const off = onStopSignals(stop);
   }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {

@@ -99,7 +99,7 @@ export function formatRunComparison(c: RunComparison): string {
     if (r.in !== 'both') recipeRows.push([r.name, r.in === 'a' ? 'present' : 'absent', r.in === 'b' ? 'present' : 'absent']);
     for (const d of r.differences) recipeRows.push([`${r.name}.${d.key}`, d.a, d.b]);
   }
-  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', runLabel(c.a), runLabel(c.b)], recipeRows)}\n` : '\nthe recipes are the same\n';
+  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', runLabel(c.a), runLabel(c.b)], recipeRows)}\n` : c.sameRun ? '\nboth sides are the same run folder: nothing can differ\n' : '\nthe recipes are the same\n';
   out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows; with TTA where the run submits with it):\n${table(['recipe', runLabel(c.a), runLabel(c.b)], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
   out += `\nmembers, each on its own held-out rows (with TTA where the run submits with it):\n${table(['member', runLabel(c.a), runLabel(c.b)], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
   return out;

@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag, runDataFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
+import { runSubmissionsDir } from '../runs/manifest.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
 import { createProgress, rowProgress } from '../cli/progress.js';
 import type { BackendRequest } from '../engine/backend.js';
@@ -18,13 +19,15 @@ export default class Submit extends DigitsCommand {
     ...jsonFlag,
     run: Flags.string({ description: 'Run folder (default: the newest under runs/).' }),
     name: Flags.string({ description: "Name part of the file name, at most 100 characters (default: the run's name)." }),
-    dir: Flags.string({ description: 'Submissions folder.', default: 'submissions' }),
+    dir: Flags.string({ description: "Submissions folder (default: submissions/ of the run's project, the folder above its runs/; for a run folder elsewhere, ./submissions)." }),
     answers: Flags.string({ description: 'Answers file (ImageId,Label) of a practice competition: the score goes into the ledger.' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Submit);
     const runDir = await resolveRunDir(flags.run);
+    const dir = flags.dir ? path.resolve(flags.dir) : runSubmissionsDir(runDir);
+    const shownDir = displayPath(dir);
     const [{ initEngine }, { submitRun }] = await Promise.all([import('../engine/backend.js'), import('../services/submit.js')]);
     await initEngine({ backend: flags.backend as BackendRequest });
     // Bars with ETA on a terminal; the stage lines say enough in logs.
@@ -34,11 +37,11 @@ export default class Submit extends DigitsCommand {
     // `digits submissions` report and keep.
     this.exitOnInterrupt(
       () =>
-        `Run the same command again. A CSV in ${shellArg(displayPath(path.resolve(flags.dir)))} named before the interruption but not in its ledger is kept, and \`digits submissions${flags.dir === 'submissions' ? '' : ` --dir ${shellArg(flags.dir)}`}\` lists it.`,
+        `Run the same command again. A CSV in ${shellArg(shownDir)} named before the interruption but not in its ledger is kept, and \`digits submissions${dir === path.resolve('submissions') ? '' : ` --dir ${shellArg(shownDir)}`}\` lists it.`,
     );
     const result = await submitRun({
       runDir,
-      dir: path.resolve(flags.dir),
+      dir,
       name: flags.name,
       answers: flags.answers,
       dataDir: flags.data,

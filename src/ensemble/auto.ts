@@ -272,6 +272,34 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
 }
 
 /**
+ * The plan with the synthetic rows the budget allows. Synthetic rows make every epoch about
+ * MNIST-sized, so on a short budget even one round of one epoch over all of them can overrun
+ * it (a 2-minute run on an AWGN competition of 800 rows planned 291 s of training with 94 s
+ * left, and took 283 s). Then the rows are cut to what one round of one epoch leaves room for,
+ * and dropped altogether when that is fewer than the competition's own training rows (the
+ * members then train the start's epochs over the competition's rows, as without a noise model).
+ * Rows the user asked for by count are not cut.
+ */
+export function planWithSyntheticRows(input: MemberPlanInput, options: { userAsked?: boolean } = {}): { plan: MemberPlan; syntheticRows: number } {
+  const asked = input.syntheticRows ?? 0;
+  const full = planMembers(input);
+  // (a count the user gave, `--synthetic-rows N`, is theirs: kept, and the plan says it overruns)
+  if (asked === 0 || full.fits || options.userAsked) return { plan: full, syntheticRows: asked };
+  const folds = input.folds && input.folds >= 2 ? input.folds : undefined;
+  const unit = Math.min(maxMembers(folds), folds ?? input.concurrency);
+  const rounds = Math.ceil(unit / input.concurrency);
+  const reserve = reserveSeconds(unit, input.testRows, input.validationRows, input.imagesPerSecond * input.concurrency);
+  const room = ((input.remainingSeconds - reserve) / rounds) * input.imagesPerSecond - input.trainRows;
+  const rows = Math.min(asked, Math.max(0, Math.floor(room / 100) * 100));
+  const syntheticRows = rows >= input.trainRows ? rows : 0;
+  const plan = planMembers({ ...input, syntheticRows });
+  const why = syntheticRows > 0
+    ? `${syntheticRows} of the ${asked} synthetic rows (one epoch over all of them would not fit the time left)`
+    : `no synthetic rows (one epoch over the ${asked} made for this noise would not fit the time left)`;
+  return { plan: { ...plan, reason: `${why}; ${plan.reason}` }, syntheticRows };
+}
+
+/**
  * `digits run`'s folds when `--folds` is not given: k-fold validation is the default whenever it
  * costs the ensemble nothing, so a run reports CV figures (mean ± sd over the folds) and decides
  * TTA and weights on out-of-fold predictions of every training row (README, "k-fold members").
@@ -413,7 +441,7 @@ export interface AutoRecord {
    * the competition's noise model and the synthetic rows it made (MNIST train images with
    * that noise), added to every member's training rows; absent in records older than it
    */
-  noise?: { fit: NoiseFit; syntheticRows: number; seed: number };
+  noise?: { fit: NoiseFit; syntheticRows: number; seed: number; /** the rows made for the noise when the budget had room for fewer (`syntheticRows`) */ cutFrom?: number };
   /** pseudo-labelling, when asked for */
   pseudoLabel?: { threshold: number; rows: number; testRows: number; perClass: number[]; round1: string };
   /**
@@ -474,6 +502,17 @@ export function spreadTurn(i: number, checkpoints: number): boolean {
  * tenth over the epochs, the chosen augmentation, different seeds; the shared 10% holdout the
  * probes were scored on, or under k-fold (`folds`) recipes validated on every fold in turn.
  */
+/**
+ * The rates of auto's members in words: the chosen rate (and the spread rate, in turn), each
+ * times RATE_FACTORS in turn, as far as there are members (recipes, under k-fold) to take them.
+ */
+export function describeAutoRates(learningRate: number, spreadLearningRate: number | undefined, members: number): string {
+  const e1 = (x: number) => x.toExponential(1);
+  const factors = RATE_FACTORS.slice(0, Math.max(1, Math.min(members, RATE_FACTORS.length)));
+  const base = spreadLearningRate && members > 1 ? `${e1(learningRate)} and ${e1(spreadLearningRate)} in turn` : e1(learningRate);
+  return factors.length > 1 ? `${base}, times ${factors.join(', ').replace(/, ([^,]*)$/, ' and $1')} in turn` : base;
+}
+
 export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const preset = input.preset ?? AUTO_PRESET;
   const folds = input.folds && input.folds >= 2 ? input.folds : undefined;
@@ -502,10 +541,14 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
       i,
     );
   });
-  const who = folds ? `${entries} ${preset} recipe${entries === 1 ? '' : 's'} × ${folds} folds` : `${input.members} ${preset} members`;
+  const who = folds ? `${entries} ${preset} recipe${entries === 1 ? '' : 's'} × ${folds} folds` : `${input.members} ${preset} member${input.members === 1 ? '' : 's'}`;
+  // What the members were given, as they were given it (it said "4 checkpoints in turn" of a
+  // single recipe from one checkpoint, and "decaying to a tenth" of one-epoch members at a constant rate).
+  const used = Math.min(entries, checkpoints.length);
+  const inTurn = !input.inits && used > 1 ? ` (${used < checkpoints.length ? `${used} of its ${checkpoints.length}` : used} checkpoints in turn)` : '';
   const spec: EnsembleSpec = {
     name: input.name ?? 'auto',
-    description: `${who} from the ${input.start} start${!input.inits && checkpoints.length > 1 ? ` (${checkpoints.length} checkpoints in turn)` : ''}, ${input.epochs} epochs at ${input.learningRate.toExponential(1)}${input.spreadLearningRate ? ` and ${input.spreadLearningRate.toExponential(1)} in turn` : ''} (decaying to a tenth), chosen on holdout rows`,
+    description: `${who} from the ${input.start} start${inTurn}, ${input.epochs} epoch${input.epochs === 1 ? '' : 's'} at ${describeAutoRates(input.learningRate, input.spreadLearningRate, entries)}${decay < 1 ? ' (decaying to a tenth)' : ''}, chosen on holdout rows`,
     validation: { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };

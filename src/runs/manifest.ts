@@ -293,7 +293,6 @@ export async function latestEvaluatedRun(runsDir: string): Promise<string> {
 }
 
 
-/** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */
 /** The file in the run folder that records why `auto` chose its recipe (also under `auto` in run.json). */
 export const AUTO_FILE = 'auto.json';
 /** With `--pseudo-label`: round 1's run folder inside the run's (round 2 trains into the run folder itself). */
@@ -304,6 +303,20 @@ function newestFirstRound(runsDir: string): Promise<{ dir: string; mtimeMs: numb
   return newestFolder(runsDir, async (dir) => (existsSync(path.join(dir, RUN_MANIFEST)) || !existsSync(path.join(dir, AUTO_FILE)) ? null : path.join(dir, ROUND1_DIR, RUN_MANIFEST)));
 }
 
+/**
+ * The submissions folder of the project a run folder belongs to: `<project>/submissions` for a
+ * run in `<project>/runs/`, the layout `digits run` and `digits train` make; for a run folder
+ * elsewhere, `submissions/` of `workDir` (the working folder). Submitting or resuming a run from
+ * another folder then records it where `digits runs` and `digits submissions` of its project
+ * look (until session 38 a run resumed from elsewhere was evaluated and submitted again, its
+ * first submission unseen, into a new ledger in the working folder).
+ */
+export function runSubmissionsDir(runDir: string, workDir = process.cwd()): string {
+  const parent = path.dirname(path.resolve(runDir));
+  return path.basename(parent) === 'runs' ? path.join(path.dirname(parent), DEFAULT_SUBMISSIONS_DIR) : path.resolve(workDir, DEFAULT_SUBMISSIONS_DIR);
+}
+
+/** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */
 export async function newestUnfinishedRun(runsDir: string, submissionsDir = path.join(path.dirname(path.resolve(runsDir)), DEFAULT_SUBMISSIONS_DIR)): Promise<string> {
   // Unfinished for `digits run`: training stopped or failed, or (a run it started) trained but
   // never submitted: stopped while evaluating or submitting (such runs were passed over for an

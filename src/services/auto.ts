@@ -28,7 +28,7 @@ import {
   chooseAugmentation,
   chooseProbe,
   chooseValidation,
-  planMembers,
+  planWithSyntheticRows,
   planProbes,
   probeRates,
   refitProbes,
@@ -294,7 +294,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const allRows = trainRows.length + validationRows.length;
   const planFor = (folds?: number) => {
     const foldValidationRows = folds ? Math.ceil(allRows / folds) : validationRows.length;
-    return planMembers({
+    return planWithSyntheticRows({
       remainingSeconds: remaining * share,
       trainRows: folds ? allRows - foldValidationRows : trainRows.length,
       imagesPerSecond,
@@ -304,22 +304,27 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
       validationRows: foldValidationRows,
       syntheticRows: noise.syntheticRows,
       ...(folds ? { folds } : {}),
-    });
+    }, { userAsked: options.syntheticRows !== undefined });
   };
-  let plan: MemberPlan;
+  let planned: { plan: MemberPlan; syntheticRows: number };
   let validation: ValidationChoice;
   if (options.folds !== undefined) {
     const folds = options.folds >= 2 ? options.folds : undefined;
-    plan = planFor(folds);
+    planned = planFor(folds);
     validation = { kind: folds ? 'kfold' : 'holdout', by: 'flag', reason: folds ? `--folds ${folds}` : `--folds ${options.folds}: a 10% holdout` };
   } else if (options.defaultFolds && options.defaultFolds >= 2 && allRows >= options.defaultFolds) {
-    const { plan: chosenPlan, ...choice } = chooseValidation(planFor(undefined), planFor(options.defaultFolds));
-    plan = chosenPlan;
+    const holdoutPlan = planFor(undefined);
+    const kfoldPlan = planFor(options.defaultFolds);
+    const { plan: chosenPlan, ...choice } = chooseValidation(holdoutPlan.plan, kfoldPlan.plan);
+    planned = chosenPlan === kfoldPlan.plan ? kfoldPlan : holdoutPlan;
     validation = choice;
   } else {
-    plan = planFor(undefined);
+    planned = planFor(undefined);
     validation = { kind: 'holdout', by: 'default', reason: 'a 10% holdout' };
   }
+  const { plan } = planned;
+  // The synthetic rows the plan has room for (all that were made for the noise, unless the budget is short).
+  if (planned.syntheticRows !== noise.syntheticRows) Object.assign(noise, { cutFrom: noise.syntheticRows, syntheticRows: planned.syntheticRows });
   const folds = plan.folds;
   emit({ type: 'auto-validation', kind: validation.kind, reason: validation.reason });
   emit({ type: 'auto-plan', reason: plan.reason });

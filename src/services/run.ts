@@ -21,8 +21,8 @@ import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEve
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
-import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, readRunManifest, resolveStoredPath, type RunManifest } from '../runs/manifest.js';
-import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
+import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, readRunManifest, resolveStoredPath, runSubmissionsDir, type RunManifest } from '../runs/manifest.js';
+import { readLedger } from '../data/submission.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
@@ -257,7 +257,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   if (plan.manifest.status === 'finished') {
     // Trained to the end: a finished run is not trained again (it was, epochs and all, adding
     // to its time). Its submission may still be missing (stopped while evaluating or submitting).
-    const ledgerDir = path.join(options.workDir, DEFAULT_SUBMISSIONS_DIR);
+    const ledgerDir = runSubmissionsDir(runDir, options.workDir);
     const submitted = (await readLedger(ledgerDir).catch(() => [])).some((entry) => resolveStoredPath(ledgerDir, entry.run) === runDir);
     if (submitted) {
       const shown = path.relative(process.cwd(), runDir) || runDir;
@@ -392,7 +392,7 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
   const evaluation = await evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
 
   stage('submit', 'writing and validating the submission');
-  const submission = await submitRun({ runDir, dir: path.join(options.workDir, DEFAULT_SUBMISSIONS_DIR), answers: answers ?? undefined, infer: options.infer, precision: options.precision });
+  const submission = await submitRun({ runDir, dir: runSubmissionsDir(runDir, options.workDir), answers: answers ?? undefined, infer: options.infer, precision: options.precision });
 
   let report: string | null = null;
   if (options.writeReport) {
@@ -470,8 +470,9 @@ export function interruptedMainJobHint(runDir: string, reached: Stage | null, re
 export function removeUnstartedRunSync(runDir: string): boolean {
   if (existsSync(path.join(runDir, RUN_MANIFEST)) || existsSync(path.join(runDir, ROUND1_DIR, RUN_MANIFEST))) return false;
   try {
-    // probe workers may still be writing into it: retried on ENOTEMPTY
-    rmSync(runDir, { recursive: true, force: true, maxRetries: 3 });
+    // probe workers may still be writing into it (a probe saving its best epoch): retried on
+    // ENOTEMPTY for up to about 3 s (3 retries at 100 ms once left the folder behind at a probe's end)
+    rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     return true;
   } catch {
     return !existsSync(runDir);

@@ -6,7 +6,7 @@
  * Everything is read from the run folders (run.json, evaluation.json) and the submissions
  * ledger; nothing is recomputed.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
@@ -94,6 +94,7 @@ export interface ListRunsOptions {
 async function checkFolders(options: ListRunsOptions): Promise<void> {
   if (options.given?.runsDir) {
     if (!(await isFolder(options.runsDir))) {
+      if (await exists(options.runsDir)) throw new UserError(`--runs-dir ${options.runsDir} is a file, not a folder`, { where: { file: options.runsDir, flag: 'runs-dir' }, hint: 'Name the folder that holds the run folders (runs/ of the project, the default).' });
       throw new UserError(`--runs-dir ${options.runsDir}: no such folder`, { where: { flag: 'runs-dir' }, hint: 'Name the folder that holds the run folders (runs/ of the project, the default).' });
     }
     if (await exists(path.join(options.runsDir, RUN_MANIFEST))) {
@@ -101,6 +102,7 @@ async function checkFolders(options: ListRunsOptions): Promise<void> {
     }
   }
   if (options.given?.submissionsDir && !(await isFolder(options.submissionsDir))) {
+    if (await exists(options.submissionsDir)) throw new UserError(`--submissions ${options.submissionsDir} is a file, not a folder`, { where: { file: options.submissionsDir, flag: 'submissions' }, hint: 'Name the folder digits submit wrote to (submissions/ of the project, the default).' });
     throw new UserError(`--submissions ${options.submissionsDir}: no such folder`, { where: { flag: 'submissions' }, hint: 'Name the folder digits submit wrote to (submissions/ of the project, the default).' });
   }
 }
@@ -356,6 +358,8 @@ export interface RunComparison {
   recipes: Array<{ name: string; in: 'both' | 'a' | 'b'; differences: FieldDifference[]; accuracy: { a: number | null; b: number | null } }>;
   /** per member name, its accuracy on its own held-out rows in each run (null: not in that run or not evaluated) */
   members: Array<{ name: string; a: number | null; b: number | null }>;
+  /** both sides name one run folder (nothing differs because nothing can) */
+  sameRun: boolean;
 }
 
 export interface CompareRunsOptions extends ListRunsOptions {
@@ -431,5 +435,6 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
     ensemble,
     recipes,
     members: memberNames.map((name) => ({ name, a: accA.get(name) ?? null, b: accB.get(name) ?? null })),
+    sameRun: (await realpath(dirA)) === (await realpath(dirB)),
   };
 }

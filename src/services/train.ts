@@ -5,12 +5,12 @@
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { assertSplitUnchanged, createSplit, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
-import { UserError, type ErrorLocation } from '../errors.js';
+import { UserError, runIsAFile, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
@@ -116,6 +116,8 @@ const comparable = (spec: EnsembleSpec) => JSON.stringify({ ...spec, members: sp
  */
 export async function planResume(runDir: string, given: { ensemble?: EnsembleSpec; data?: string } = {}): Promise<ResumePlan> {
   const dir = path.resolve(runDir);
+  // (a file: "it holds no run.json" below made a folder of it)
+  if ((await stat(dir).catch(() => null))?.isFile()) throw runIsAFile(dir);
   const manifest = await readRunManifest(dir).catch((error: unknown) => {
     if (!(error instanceof UserError)) throw error;
     throw new UserError(`nothing to resume in ${dir}: it holds no ${RUN_MANIFEST}`, {

@@ -44,3 +44,40 @@ test.each([
   }
   expect(output).not.toMatch(/saved so far is kept/);
 });
+
+/** A job whose hint takes a while (run's removes the probes' folder) and meanwhile gets the signal again. */
+const slowHint = `import { DigitsCommand } from '${base}';
+class Job extends DigitsCommand {
+  async run() {
+    await this.parse(Job);
+    this.exitOnInterrupt(() => {
+      // what \`timeout\` and a terminal's Ctrl-C do: a second SIGINT (to the process group) while the first is handled
+      process.kill(process.pid, 'SIGINT');
+      const until = Date.now() + 300;
+      while (Date.now() < until) {}
+      return 'Training had not started, so nothing is kept and no run folder is left: run the same command again.';
+    });
+    process.stdout.write('{"type":"working"}\\n');
+    setInterval(() => {}, 1000);
+    await new Promise(() => {});
+  }
+}
+await Job.run(process.argv.slice(1).filter((a) => a !== '--'), '${repoRoot}');`;
+
+test('a second SIGINT while the first is being handled does not cut the last word short', { timeout: 60_000 }, async () => {
+  // Given a job under --json whose interrupt hint is slow, and which gets SIGINT again meanwhile
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', slowHint, '--', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const died = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  while (!stdout.includes('working') && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  // When it is interrupted
+  child.kill('SIGINT');
+  // Then it still dies by SIGINT, and only after its last line: the signal and the hint
+  expect(await died, stderr).toBe('SIGINT');
+  const last = JSON.parse(stdout.trim().split('\n').at(-1)!);
+  expect(last).toMatchObject({ type: 'error', error: 'interrupted (SIGINT)', hint: expect.stringMatching(/^Training had not started/) });
+});

@@ -149,6 +149,12 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(submitted.file).toBeTypeOf('string');
     const listed = expectFinished(await digitsJson(['submissions', '--dir', path.join(work, 'subs')]), 'result');
     expect(listed.submissions).toHaveLength(1);
+    // without --dir, from another folder: the submission goes to the run's project (the folder above runs/)
+    const elsewhere = path.join(work, 'submit-elsewhere');
+    await mkdir(elsewhere, { recursive: true });
+    const { stdout: away } = await exec(process.execPath, [bin, 'submit', '--run', runDir(), '--precision', 'fp32', '--json'], { cwd: elsewhere, env });
+    expect(path.dirname(String(JSON.parse(away.trim().split('\n').at(-1)!).file))).toBe(path.join(work, 'submissions'));
+    expect(await readdir(elsewhere)).toEqual([]);
     // a mistyped --dir is an error naming it, not "no submissions yet"
     const mistyped = await digitsJson(['submissions', '--dir', path.join(work, 'subz')]);
     expect(expectFinished(mistyped, 'error')).toMatchObject({ where: { flag: 'dir' } });
@@ -162,6 +168,14 @@ describe('every command under --json prints NDJSON ending with its result', () =
       const file = expectFinished(await digitsJson([command, '--run', path.join(runDir(), 'run.json')]), 'error');
       expect(file, command).toMatchObject({ error: `--run takes a run's folder, and ${path.join(runDir(), 'run.json')} is a file`, where: { flag: 'run' }, hint: `Did you mean --run ${runDir()}?` });
     }
+    // a stray file, in no run: said to be a file, and no folder suggested (its folder is not a run)
+    const stray = path.join(work, 'notes.txt');
+    await writeFile(stray, 'not a run\n');
+    for (const argv of [['evaluate', '--run', stray], ['run', '--resume', '--run', stray]]) {
+      const refused = expectFinished(await digitsJson(argv), 'error');
+      expect(refused, argv[0]).toMatchObject({ error: `--run takes a run's folder, and ${stray} is a file`, where: { flag: 'run' }, hint: expect.stringMatching(/^Name a run folder/) });
+    }
+    expect(expectFinished(await digitsJson(['runs', '--runs-dir', stray]), 'error')).toMatchObject({ error: `--runs-dir ${stray} is a file, not a folder`, where: { flag: 'runs-dir' } });
     expectFinished(await digitsJson(['report', '--run', runDir(), '--out', path.join(work, 'report.html')]), 'result');
     // no corrections were collected: an error the user can read, still one JSON line
     const corrections = await digitsJson(['corrections', '--run', runDir()]);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, chooseValidation, planMembers, planProbes, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, chooseProbe, chooseValidation, planMembers, planProbes, planWithSyntheticRows, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -77,6 +77,33 @@ describe('budget planning', () => {
     expect(plan.reason).toMatch(/3 epochs per member from the noisy start with 43200 synthetic rows/);
     // and a short budget shortens the members to one such epoch before it drops below four of them
     expect(planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 400, start: 'noisy', syntheticRows: 43_200 })).toMatchObject({ members: 4, epochs: 1 });
+  });
+
+  test('a budget too short for one epoch over the synthetic rows gets fewer of them, or none, and the plan then fits', () => {
+    // Given an AWGN competition of 720 training rows whose noise model asks for 53,280 synthetic rows, and 94 s left
+    const small = { trainRows: 720, imagesPerSecond: 300, concurrency: 2, testRows: 300, validationRows: 80, start: 'noisy' as const, syntheticRows: 53_280 };
+    expect(planMembers({ ...small, remainingSeconds: 94 }).fits).toBe(false);
+    // When the plan is made with the rows the budget allows
+    const cut = planWithSyntheticRows({ ...small, remainingSeconds: 94 });
+    // Then one round of one epoch over the competition's and the kept synthetic rows fits the time left
+    expect(cut.syntheticRows).toBeGreaterThanOrEqual(720);
+    expect(cut.syntheticRows).toBeLessThan(53_280);
+    expect(cut.plan.fits).toBe(true);
+    expect(cut.plan.trainSeconds + cut.plan.reserveSeconds).toBeLessThanOrEqual(94);
+    expect(cut.plan.reason).toMatch(new RegExp(`^${cut.syntheticRows} of the 53280 synthetic rows \\(one epoch over all of them would not fit the time left\\); `));
+    // and with 30 s left there is no room for even the competition's own rows again: none are kept
+    const none = planWithSyntheticRows({ ...small, remainingSeconds: 30 });
+    expect(none.syntheticRows).toBe(0);
+    expect(none.plan.reason).toMatch(/^no synthetic rows \(one epoch over the 53280 made for this noise would not fit the time left\); /);
+    // Under 4 folds a round is 4 members (2 rounds of 2 workers), so fewer rows fit than with the holdout
+    const kfold = planWithSyntheticRows({ ...small, trainRows: 600, validationRows: 200, folds: 4, remainingSeconds: 200 });
+    expect(kfold.plan.fits).toBe(true);
+    expect(kfold.plan.trainSeconds + kfold.plan.reserveSeconds).toBeLessThanOrEqual(200);
+    // A count the user gave (--synthetic-rows N) is kept, and the plan says it does not fit
+    expect(planWithSyntheticRows({ ...small, remainingSeconds: 94 }, { userAsked: true })).toMatchObject({ syntheticRows: 53_280, plan: { fits: false } });
+    // and a plan that fits keeps every row asked for, its reason unchanged
+    const roomy = planWithSyntheticRows({ ...small, remainingSeconds: 1_000 });
+    expect(roomy).toEqual({ plan: planMembers({ ...small, remainingSeconds: 1_000 }), syntheticRows: 53_280 });
   });
 
   test('under k-fold, members come a whole recipe (k fold members) at a time, each on (k − 1)/k of the rows', () => {
@@ -187,10 +214,26 @@ describe('decisions', () => {
     expect(spec.description).toMatch(/3 checkpoints in turn/);
     const round2 = autoEnsemble({ start: 'noisy', learningRate: 1e-4, augmentation: {}, members: 2, epochs: 4, checkpoints, inits: ['r/m1', 'r/m2'] });
     expect(round2.members.map((m) => m.init)).toEqual(['r/m1', 'r/m2']);
-    expect(round2.description).not.toMatch(/in turn/);
+    expect(round2.description).not.toMatch(/checkpoints in turn/);
     // one checkpoint: every member starts from it
     const one = autoEnsemble({ start: 'noisy', learningRate: 1e-4, augmentation: {}, members: 3, epochs: 4, checkpoints: ['a/seed002'] });
     expect(new Set(one.members.map((m) => m.init))).toEqual(new Set(['a/seed002']));
+    expect(one.description).not.toMatch(/checkpoints in turn/);
+  });
+  test('the description says what the members were given: the checkpoints they use, their rates, and a decay only when they decay', () => {
+    const four = ['c/seed002', 'c/seed002-2', 'c/seed002-3', 'c/seed002-4'];
+    // one recipe × 4 folds from the clean start uses one of its four checkpoints, at one rate, for one constant epoch
+    const single = autoEnsemble({ start: 'clean', learningRate: 1.3e-4, spreadLearningRate: 1.3e-3, augmentation: {}, members: 4, epochs: 1, checkpoints: four, folds: 4 });
+    expect(new Set(single.members.map((m) => m.init))).toEqual(new Set(['c/seed002']));
+    expect(single.members.map((m) => m.schedule)).toEqual([{ kind: 'constant' }]);
+    expect(single.description).toBe('1 seed002 recipe × 4 folds from the clean start, 1 epoch at 1.3e-4, chosen on holdout rows');
+    // two members from two of the four checkpoints: both rates, times 1 and 0.7
+    const two = autoEnsemble({ start: 'clean', learningRate: 2.1e-4, spreadLearningRate: 2.1e-3, augmentation: {}, members: 2, epochs: 3, checkpoints: four });
+    expect(two.members.map((m) => m.learningRate)).toEqual([2.1e-4, 1.47e-3]);
+    expect(two.description).toBe('2 seed002 members from the clean start (2 of its 4 checkpoints in turn), 3 epochs at 2.1e-4 and 2.1e-3 in turn, times 1 and 0.7 in turn (decaying to a tenth), chosen on holdout rows');
+    // twelve from all four, one rate
+    const twelve = autoEnsemble({ start: 'noisy', learningRate: 6e-5, augmentation: {}, members: 12, epochs: 7, checkpoints: four.map((c) => c.replace('c/', 'n/')) });
+    expect(twelve.description).toBe('12 seed002 members from the noisy start (4 checkpoints in turn), 7 epochs at 6.0e-5, times 1, 0.7 and 1.4 in turn (decaying to a tenth), chosen on holdout rows');
   });
   test('from the clean checkpoint, every other member trains at a third of the edge when the probes chose its lower rate', () => {
     expect(spreadRate('clean', 1.8e-3, 6.1e-5)).toBe(6e-4);

@@ -2,7 +2,7 @@
  * The main job on a tiny competition: it initialises the engine it was asked for (its
  * in-process tfjs work runs there), and `--resume` continues a run from its folder alone.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -88,6 +88,15 @@ test('--resume on a finished run: refused once it has a submission; without one,
   expect(error!.message).toMatch(/^run first already finished: its members are trained and its submission is in /);
   expect(error!.where).toEqual({ flag: 'run' });
   expect(error!.hint).toMatch(/digits submit --run /);
+  // And resumed from another working folder it is refused the same way: its project's ledger is the one read
+  const elsewhere = path.join(dir, 'elsewhere');
+  await mkdir(elsewhere, { recursive: true });
+  const fromElsewhere = await runMainJob({ ...options, data: undefined, workDir: elsewhere, runName: 'ignored', resume: runDir }).then(
+    () => null,
+    (caught: unknown) => caught as UserError,
+  );
+  expect(fromElsewhere?.message).toMatch(/^run first already finished: /);
+  expect(await readdir(elsewhere)).toEqual([]);
   // Given a job that writes reports, and no report.html in the run (stopped while writing it)
   const reporting = await runMainJob({ ...options, data: undefined, runName: 'ignored', resume: runDir, writeReport: async () => 'unused' }).then(
     () => null,
@@ -96,16 +105,18 @@ test('--resume on a finished run: refused once it has a submission; without one,
   // Then the refusal says the report is missing and names the command that writes it
   expect(reporting!.message).toMatch(/already finished: .*, but it has no report\.html \(stopped while writing it\)$/);
   expect(reporting!.hint).toMatch(/^`digits report --run [^`]*first` writes its report; `digits submit --run /);
-  // Given the same run without its submission (stopped while submitting)
+  // Given the same run without its submission (stopped while submitting), resumed from another folder
   await rm(path.join(dir, 'submissions'), { recursive: true, force: true });
   const stages: string[] = [];
-  const result = await runMainJob({ ...options, data: undefined, runName: 'ignored', resume: runDir, onStage: (stage, message) => stages.push(`${stage}: ${message}`) });
+  const result = await runMainJob({ ...options, data: undefined, workDir: elsewhere, runName: 'ignored', resume: runDir, onStage: (stage, message) => stages.push(`${stage}: ${message}`) });
   // Then it is evaluated and submitted; no member trained again (the record is as it was)
   expect(result.submission.rows).toBe(30);
   expect(stages.some((s) => /finished training: evaluating and submitting it/.test(s))).toBe(true);
   const after = await readRunManifest(runDir);
   expect(after.members).toEqual(before.members);
   expect(after.seconds).toBe(before.seconds);
+  // and its submission went to its project's submissions/, from whatever folder it was resumed
+  expect(path.dirname(result.submission.file)).toBe(path.join(dir, 'submissions'));
 }, 180_000);
 
 test('what cannot work is refused after the import, before auto chooses anything, leaving no run folder', async () => {

@@ -190,6 +190,11 @@ describe('digits runs', () => {
       expect(stdout.split('\n').map((line) => line.split(/\s{2,}/)[0])).toEqual(['run', 'first', 'copy-a (run second)', 'copy-b (run second)', 'second', '']);
       // and compare's columns are the two folders
       expect(compared.stdout).toMatch(/^\s+copy-a \(run second\)\s+copy-b \(run second\)\n/);
+      // two copies have the same recipes; one folder named twice is said to be one run
+      expect(compared.stdout).toContain('\nthe recipes are the same\n');
+      const twice = await runCommand(RunsCompareCommand, ['copy-a', path.join(runsDir(), 'copy-a'), '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(twice.stdout).toContain('\nboth sides are the same run folder: nothing can differ\n');
+      expect((await compareRuns({ a: 'copy-a', b: 'copy-b', runsDir: runsDir(), submissionsDir: submissionsDir() })).sameRun).toBe(false);
     } finally {
       for (const copy of copies) await rm(copy, { recursive: true, force: true });
     }
