@@ -241,7 +241,7 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
       trainSeconds,
       reserveSeconds: reserve,
       fits,
-      reason: `${why}: ${what} × ${epochs} epochs in ${rounds} round(s) of ${input.concurrency} at ${Math.round(input.imagesPerSecond)} img/s per worker ≈ ${trainSeconds}s of training + ${reserve}s to evaluate and submit, of ${Math.round(input.remainingSeconds)}s left`,
+      reason: `${why}: ${what} × ${epochs} epoch${epochs === 1 ? '' : 's'} in ${rounds} round(s) of ${input.concurrency} at ${Math.round(input.imagesPerSecond)} img/s per worker ≈ ${trainSeconds}s of training + ${reserve}s to evaluate and submit, of ${Math.round(input.remainingSeconds)}s left`,
     };
   };
   // Members first: as many rounds as fit at the target epochs. Time left over that is less
@@ -254,7 +254,7 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
     if (members >= Math.min(MIN_MEMBERS, most) || (epochs === min && members > 0)) {
       if (epochs < target) {
         const why = members >= Math.min(MIN_MEMBERS, most) ? `so that ${MIN_MEMBERS}+ members fit` : `the least for the ${startName}, and still fewer than ${MIN_MEMBERS} members fit`;
-        return make(epochs, members, true, `shortened to ${epochs} epochs (target ${target}) ${why}`);
+        return make(epochs, members, true, `shortened to ${epochs} epoch${epochs === 1 ? '' : 's'} (target ${target}) ${why}`);
       }
       let longer = target;
       while (longer < 2 * target && fit(longer + 1) >= members) longer++;
