@@ -13,6 +13,8 @@ const expected = (what: string) => (issue: { input?: unknown }) => (issue.input 
 const number = (what = 'a number') => z.number({ error: expected(what) });
 const wholeAtLeast = (min: number) => number(`a whole number ≥ ${min}`).int({ error: `must be a whole number ≥ ${min}` }).min(min, { error: `must be a whole number ≥ ${min}` });
 const fractionOpen = () => number('a number in (0, 1)').gt(0, { error: 'must be a number in (0, 1)' }).lt(1, { error: 'must be a number in (0, 1)' });
+const halfOpenUnit = () => number('a number in [0, 1)').min(0, { error: 'must be a number in [0, 1)' }).lt(1, { error: 'must be a number in [0, 1)' });
+const atLeastZero = () => number('a number ≥ 0').min(0, { error: 'must be a number ≥ 0' });
 const factor = () => number('a number in (0, 1]').gt(0, { error: 'must be a number in (0, 1]' }).lte(1, { error: 'must be a number in (0, 1]' });
 
 export const ScheduleSchema = z
@@ -88,19 +90,19 @@ export const MemberSchema = z
       .describe('Network preset; its recipe gives every default below.'),
     optimizer: z.enum(['adam', 'rmsprop', 'sgd'], { error: (issue) => `must be "adam", "rmsprop" or "sgd", got ${JSON.stringify(issue.input)}` }).optional(),
     learningRate: number().positive({ error: 'must be a number > 0' }).optional().describe('Initial learning rate.'),
-    momentum: number().optional().describe('SGD momentum.'),
+    momentum: halfOpenUnit().optional().describe('SGD momentum, in [0, 1).'),
     schedule: ScheduleSchema.optional(),
     reduceLROnPlateau: z
-      .strictObject({ factor: number(), patience: number(), minLearningRate: number().optional() })
+      .strictObject({ factor: fractionOpen().describe('Multiplies the rate on a plateau.'), patience: wholeAtLeast(0).describe('Epochs without improvement before the rate drops.'), minLearningRate: atLeastZero().optional().describe('The rate never drops below this.') })
       .optional()
       .describe("Keras ReduceLROnPlateau on the validation loss."),
-    earlyStopping: z.strictObject({ patience: number() }).optional().describe('Keras EarlyStopping on the validation loss: epochs without improvement.'),
-    labelSmoothing: number().optional(),
+    earlyStopping: z.strictObject({ patience: wholeAtLeast(0) }).optional().describe('Keras EarlyStopping on the validation loss: epochs without improvement.'),
+    labelSmoothing: halfOpenUnit().optional().describe('Label smoothing ε in [0, 1): the target is (1 − ε) on the label and ε spread over the 10 classes.'),
     ema: z
       .strictObject({ decay: number().gt(0, { error: 'must be > 0 and < 1' }).lt(1, { error: 'must be > 0 and < 1' }) })
       .optional()
       .describe('Exponential moving average of the weights, updated every step with this decay (e.g. 0.998); validation and best/ use the average.'),
-    l2: number().optional().describe('L2 weight decay on every conv and dense kernel (fresh models only, not with init).'),
+    l2: atLeastZero().optional().describe('L2 weight decay on every conv and dense kernel (fresh models only, not with init).'),
     augmentation: AugmentationSchema.optional(),
     epochs: wholeAtLeast(1).optional(),
     batchSize: wholeAtLeast(1).optional(),

@@ -164,6 +164,16 @@ export async function readCheckpointMetadata(dir: string): Promise<CheckpointMet
   });
 }
 
+/** The layer names of a complete checkpoint's network, in order, from its model.json (no weights read). */
+export async function checkpointLayerNames(dir: string): Promise<string[]> {
+  return retryOnce(async () => {
+    const at = await locateCheckpoint(dir);
+    await readMarker(at);
+    const model = JSON.parse(await readFile(join(at, MODEL_JSON), 'utf8')) as { modelTopology?: { config?: { layers?: Array<{ config?: { name?: string } }> } } };
+    return (model.modelTopology?.config?.layers ?? []).map((l) => l.config?.name ?? '');
+  });
+}
+
 /**
  * What identifies a complete checkpoint's network: the sha256 of its model.json and
  * weights.bin as its marker records them (not re-hashed). A folder saved again under the

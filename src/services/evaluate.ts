@@ -22,7 +22,7 @@ import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
-import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedLogLossDifference, WEIGHTS_MARGIN_SE, WORSE_LOG_LOSS_SE } from '../ensemble/selection.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedAccuracyDifference, pairedLogLossDifference, weightsBeatEqualVote, WEIGHTS_MARGIN_SE, WORSE_LOG_LOSS_SE } from '../ensemble/selection.js';
 import { belowBestNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
 import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -342,7 +342,11 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       // within noise the simpler vote stays (README "Ensemble weights": on fresh rows, weights
       // chosen on any lower figure did worse than the equal vote on all 8 bench recipes).
       const difference = pairedLogLossDifference(crossFittedProbs, equalVote, labels);
-      const used = !equalPick && difference.mean + WEIGHTS_MARGIN_SE * difference.standardError < 0;
+      // …and only when they do not lose accuracy, the competition's measure (session 38: weights of
+      // two barely trained members lowered the log-loss 1.635 → 1.623 and took 74.0% to 68.9%).
+      const decision = weightsBeatEqualVote(difference, pairedAccuracyDifference(crossFittedProbs, equalVote, labels));
+      const lowerLogLoss = !equalPick && decision.lowerLogLoss;
+      const used = !equalPick && decision.used;
       const figures = `cross-fitted log-loss ${crossFitted.logLoss.toFixed(4)} against ${vote.logLoss.toFixed(4)}, a difference of ${difference.mean.toFixed(4)} ± ${difference.standardError.toFixed(4)} (standard error)`;
       if (used) {
         unitWeights = fitted.weights;
@@ -377,6 +381,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
           ? `selection picked every ${what} equally often${startCount > 1 ? ` (weights move only among ${what}s of one start)` : ''}: the weights are the equal vote's`
           : used
           ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures})`
+          : lowerLogLoss
+          ? `fitted on one half of the held-out rows and scored on the other, the weights beat the equal vote's log-loss by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures}), but their accuracy, ${(crossFitted.accuracy * 100).toFixed(2)}%, is below the equal vote's ${(vote.accuracy * 100).toFixed(2)}% by more than ${WEIGHTS_MARGIN_SE} standard errors: equal weights are kept`
           : `fitted on one half of the held-out rows and scored on the other, the weights do not beat the equal vote by more than ${WEIGHTS_MARGIN_SE} standard errors (${figures}): equal weights are kept`,
       };
       if (forcedNote) selection.reason += forcedNote;

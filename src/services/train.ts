@@ -16,6 +16,7 @@ import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol
 import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
+import { CheckpointError, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
@@ -154,6 +155,40 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
   }
 }
 
+/**
+ * What a member's "init" must agree with, checked before anything is trained: the checkpoint's
+ * preset is the member's, and "freezeUpTo" names one of its layers. Found by the members as they
+ * load, these made every member fail in a run folder whose run.json then kept the mistake, so
+ * that `--resume` after fixing the ensemble file failed the same way (session 38).
+ */
+async function checkMemberInits(members: readonly MemberConfig[], context: { runDir: string; resume: boolean }): Promise<void> {
+  const again = context.resume
+    ? `--resume trains the ensemble its ${RUN_MANIFEST} recorded: train the fixed ensemble file into a new run folder (\`digits train --ensemble <file> --run <folder>\`).`
+    : 'Fix the member in the ensemble file.';
+  for (const member of members) {
+    if (!member.init) continue;
+    const metadata = await readCheckpointMetadata(member.init).catch((error: unknown) => {
+      if (error instanceof CheckpointError) throw new UserError(`member ${member.name}: its init ${member.init} cannot be read: ${error.message}`, { where: { file: error.file ?? member.init, flag: 'ensemble' }, hint: error.hint ?? again });
+      throw error;
+    });
+    if (metadata.preset !== member.preset) {
+      throw new UserError(`member ${member.name}: its init checkpoint ${displayPath(member.init)} is a ${metadata.preset} network, and the member's preset is ${member.preset}`, {
+        where: { flag: 'ensemble' },
+        hint: `Give the member "preset": "${metadata.preset}", or an init checkpoint of preset ${member.preset}. ${again}`,
+      });
+    }
+    if (member.freezeUpTo !== undefined) {
+      const layers = await checkpointLayerNames(member.init);
+      if (!layers.includes(member.freezeUpTo)) {
+        throw new UserError(`member ${member.name}: "freezeUpTo": "${member.freezeUpTo}" names no layer of its init checkpoint (layers: ${layers.join(', ')})`, {
+          where: { flag: 'ensemble' },
+          hint: `Name one of those layers (the layers up to it are frozen). ${again}`,
+        });
+      }
+    }
+  }
+}
+
 async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {
   // A new run never trains over another: its members, evaluation and submission would mix.
   if (!options.resume && existsSync(path.join(options.runDir, RUN_MANIFEST))) await assertNewRunFolder(options.runDir, 'run', 'a new run', { lockedByUs: true });
@@ -176,6 +211,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   const members = await Promise.all(
     options.ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
+  await checkMemberInits(members, { runDir, resume: options.resume === true });
   const plans = await planSplits({ ...options.ensemble, members }, datasetDir, options.foldsFrom);
   const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
   if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {
@@ -301,7 +337,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       await finish({ status: 'failed', members: results, error });
       throw new UserError(`run ${manifest.name}: ${error}`, {
         where: { file: path.join(runDir, RUN_MANIFEST) },
-        hint: `Nothing was trained. Fix what the error names (the ensemble file, the data, the init checkpoint), then \`digits train --resume --run ${shellArg(displayPath(runDir))}\` trains the members again.`,
+        hint: `Nothing was trained. If the data or an init checkpoint was at fault, put it right and \`digits train --resume --run ${shellArg(displayPath(runDir))}\` trains the members again; if the ensemble file was, --resume would train the copy in ${RUN_MANIFEST}: delete ${shellArg(displayPath(runDir))} (nothing in it was trained) and train the fixed file.`,
         exitCode: 1,
       });
     }

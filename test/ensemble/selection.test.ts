@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createRandom } from '../../src/data/random.js';
-import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedLogLossDifference } from '../../src/ensemble/selection.js';
+import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedAccuracyDifference, pairedLogLossDifference, weightsBeatEqualVote } from '../../src/ensemble/selection.js';
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 import { softVote } from '../../src/ensemble/voting.js';
 
@@ -121,6 +121,30 @@ describe('pairedLogLossDifference', () => {
     // identical predictions: no difference, no spread
     expect(pairedLogLossDifference(a, a, labels)).toEqual({ mean: 0, standardError: 0, rows: 200 });
     expect(() => pairedLogLossDifference(a, b.subarray(10), labels)).toThrow(/probabilities/);
+  });
+});
+
+describe('weightsBeatEqualVote', () => {
+  test('weights replace the equal vote when their log-loss is lower by more than 2 standard errors, unless their accuracy is lower by as much', () => {
+    const same = { mean: 0, standardError: 0 };
+    expect(weightsBeatEqualVote({ mean: -0.01, standardError: 0.004 }, same)).toEqual({ lowerLogLoss: true, lowerAccuracy: false, used: true });
+    // within 2 standard errors: equal weights
+    expect(weightsBeatEqualVote({ mean: -0.01, standardError: 0.006 }, { mean: 0.005, standardError: 0.001 })).toMatchObject({ lowerLogLoss: false, used: false });
+    // a row lower in accuracy is noise: the weights stay
+    expect(weightsBeatEqualVote({ mean: -0.01, standardError: 0.004 }, { mean: -1 / 80, standardError: 1 / 80 })).toMatchObject({ lowerAccuracy: false, used: true });
+    // a lower log-loss bought with accuracy (session 38: 1.635 → 1.623, 74.0% → 68.9%): equal weights
+    expect(weightsBeatEqualVote({ mean: -0.0119, standardError: 0.002 }, { mean: -0.0512, standardError: 0.015 })).toEqual({ lowerLogLoss: true, lowerAccuracy: true, used: false });
+  });
+
+  test('pairedAccuracyDifference counts the rows one vote gets right and the other wrong', () => {
+    const probs = (picks: number[]) => Float32Array.from(picks.flatMap((c) => Array.from({ length: 10 }, (_, k) => (k === c ? 0.9 : 0.1 / 9))));
+    const labels = [0, 1, 2, 3];
+    // a right on rows 0–2, b right on rows 0 and 3 only: +1, +1 where a alone is right, −1 where b alone is
+    const d = pairedAccuracyDifference(probs([0, 1, 2, 9]), probs([0, 9, 9, 3]), labels);
+    expect(d.mean).toBeCloseTo((0 + 1 + 1 - 1) / 4);
+    expect(d.rows).toBe(4);
+    const sd = Math.sqrt(([0, 1, 1, -1].reduce((s, x) => s + (x - 0.25) ** 2, 0)) / 3);
+    expect(d.standardError).toBeCloseTo(sd / 2);
   });
 });
 

@@ -105,6 +105,12 @@ function startWorker(url: string): WorkerProcess {
 
 const member = (name: string, seed: number, extra: Record<string, unknown> = {}) => ({ preset: 'mlp', name, epochs: 2, batchSize: 30, seed, ...extra });
 const ensemble = (name: string, members: Array<Record<string, unknown>>) => ensembleFromJson(JSON.stringify({ name, validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members }));
+/**
+ * The ensemble with its member "bad" made untrainable where it trains, in the worker: "l2" on a
+ * member loaded from "init" (an ensemble file with it is refused; job data is not an ensemble
+ * file, and another digits could send it). An init of another preset is refused before training.
+ */
+const withUntrainableMember = (spec: ReturnType<typeof ensemble>) => ({ ...spec, members: spec.members.map((m) => (m.name === 'bad' ? { ...m, l2: 1e-4 } : m)) });
 const runDir = (name: string) => path.join(root, 'project', 'runs', name);
 const options = (name: string, spec: ReturnType<typeof ensemble>, onEvent?: (e: EnsembleEvent) => void) => ({ ensemble: spec, data: competition, runDir: runDir(name), concurrency: 3, backend: 'wasm' as const, command: 'vitest', onEvent });
 const weightsOf = (run: string, m: string) => readFile(path.join(runDir(run), m, 'best', 'weights.bin'));
@@ -230,7 +236,7 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     redis = await startRedis();
     const worker = startWorker(redis.url);
     await worker.name;
-    const spec = ensemble('bad', [member('good', 1, { epochs: 1 }), member('bad', 2, { init: 'checkpoints/mnist-clean/seed002' })]);
+    const spec = withUntrainableMember(ensemble('bad', [member('good', 1, { epochs: 1 }), member('bad', 2, { preset: 'seed002', init: 'checkpoints/mnist-clean/seed002' })]));
 
     // When it is trained through the queue
     const { manifest, report } = await trainOnQueue(options('bad', spec), { redis: redis.url });
@@ -238,9 +244,9 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     // Then the bad member's job ran once, failed, and its error is in the parent's report and in run.json
     const bad = report!.members.find((m) => m.member === 'bad')!;
     expect(bad).toMatchObject({ ok: false, attempts: 1 });
-    expect(bad.error).toMatch(/is a seed002 network, but member bad uses preset mlp/);
+    expect(bad.error).toMatch(/member bad: "l2" applies when a model is built/);
     expect(worker.lines.filter((l) => /: member bad of bad/.test(l) && l.includes('attempt'))).toHaveLength(1);
-    expect(manifest.members.find((m) => m.name === 'bad')).toMatchObject({ ok: false, error: expect.stringMatching(/seed002 network/) });
+    expect(manifest.members.find((m) => m.name === 'bad')).toMatchObject({ ok: false, error: expect.stringMatching(/"l2" applies when a model is built/) });
     expect(manifest.members.find((m) => m.name === 'good')).toMatchObject({ ok: true, epochs: 1 });
     expect(report!.members.find((m) => m.member === 'good')).toMatchObject({ ok: true, attempts: 1 });
   });
@@ -250,12 +256,12 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     redis = await startRedis();
     const worker = startWorker(redis.url);
     await worker.name;
-    const spec = ensemble('allbad', [member('bad', 2, { init: 'checkpoints/mnist-clean/seed002' })]);
+    const spec = withUntrainableMember(ensemble('allbad', [member('bad', 2, { preset: 'seed002', init: 'checkpoints/mnist-clean/seed002' })]));
     // When it is trained through the queue
     const reports: RunReport[] = [];
     const done = trainOnQueue(options('allbad', spec), { redis: redis.url, onFailedReport: (r) => reports.push(r) });
     // Then the run fails naming the cause, and the report of its flow was handed over first
-    await expect(done).rejects.toThrow(/every member failed \(.*is a seed002 network, but member bad uses preset mlp/);
+    await expect(done).rejects.toThrow(/every member failed \(.*member bad: "l2" applies when a model is built/);
     expect(reports).toEqual([expect.objectContaining({ kind: 'ensemble', run: 'allbad', members: [expect.objectContaining({ member: 'bad', ok: false, attempts: 1, worker: await worker.name })] })]);
   });
 

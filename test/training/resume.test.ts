@@ -4,7 +4,7 @@
  * folder records its ensemble and data) finishes the run, keeping the first epoch as it was.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -216,10 +216,36 @@ test('a new run is refused in a folder holding a run or other files, and the run
   expect(JSON.parse(await readFile(path.join(left, 'run.json'), 'utf8')).status).toBe('finished');
 }, 180_000);
 
+test('an init checkpoint of another preset, or a freezeUpTo naming no layer, is refused before training: no run folder is left', async () => {
+  const tryTrain = (member: Record<string, unknown>, runName: string) =>
+    trainEnsemble({ ensemble: ensembleFromJson(JSON.stringify({ name: 'wrong', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [member] })), data: competition, runDir: path.join(dir, runName), concurrency: 1, backend: 'wasm', command: 'vitest' }).then(
+      () => null,
+      (error: unknown) => error as UserError,
+    );
+  // Given an mlp member that starts from a seed002 checkpoint
+  const mismatch = await tryTrain({ preset: 'mlp', name: 'm', epochs: 1, init: 'checkpoints/mnist-clean/seed002' }, 'wrong-preset');
+  // Then it is refused before anything is trained, naming the checkpoint's preset and what to change
+  expect(mismatch).toBeInstanceOf(UserError);
+  expect(mismatch!.message).toMatch(/^member m: its init checkpoint .*seed002 is a seed002 network, and the member's preset is mlp$/);
+  expect(mismatch!.hint).toMatch(/^Give the member "preset": "seed002", or an init checkpoint of preset mlp\. Fix the member in the ensemble file\.$/);
+  // And a layer that the checkpoint does not have is refused the same way, listing its layers
+  const frozen = await tryTrain({ preset: 'seed002', name: 'f', epochs: 1, init: 'checkpoints/mnist-clean/seed002', freezeUpTo: 'nolayer' }, 'wrong-layer');
+  expect(frozen!.message).toMatch(/^member f: "freezeUpTo": "nolayer" names no layer of its init checkpoint \(layers: conv_0, bn_1, .*dense_21\)$/);
+  // and neither left a run folder behind
+  expect((await readdir(dir)).filter((name) => name.startsWith('wrong-'))).toEqual([]);
+}, 60_000);
+
 test('a run whose every member fails ends with an error line and exit 1, and run.json says failed', async () => {
-  // Given an ensemble whose one member cannot be trained as configured (an mlp starting from a seed002 checkpoint)
+  // Given an ensemble whose one member cannot be trained: its init checkpoint was damaged after it was saved
+  // (its weights no longer match the hashes its marker recorded; what the run checks before training, the
+  // checkpoint's preset, still reads)
+  const damaged = path.join(dir, 'damaged-seed002');
+  await cp('checkpoints/mnist-clean/seed002', damaged, { recursive: true });
+  const weights = await readFile(path.join(damaged, 'weights.bin'));
+  weights[100] = weights[100]! ^ 0xff;
+  await writeFile(path.join(damaged, 'weights.bin'), weights);
   const file = path.join(dir, 'frozen.json');
-  await writeFile(file, JSON.stringify({ name: 'frozen', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'only', epochs: 1, init: 'checkpoints/mnist-clean/seed002' }] }));
+  await writeFile(file, JSON.stringify({ name: 'frozen', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'seed002', name: 'only', epochs: 1, init: damaged }] }));
   const runDir = path.join(dir, 'frozen');
   // When it is trained, with --json too
   const run = async (args: string[]) => {
@@ -234,7 +260,7 @@ test('a run whose every member fails ends with an error line and exit 1, and run
   const json = await run(['--run', `${runDir}-json`, '--json']);
   // Then each ends with an error naming the cause, exit 1, and run.json records the run as failed
   expect(plain.code, plain.err).toBe(1);
-  expect(plain.err).toMatch(/error: run frozen: every member failed \(init checkpoint .* is a seed002 network, but member only uses preset mlp\) \(.*run\.json\)\n {2}hint: Nothing was trained/);
+  expect(plain.err).toMatch(/error: run frozen: every member failed \(.*weights\.bin.*\) \(.*run\.json\)\n {2}hint: Nothing was trained/);
   expect(json.code).toBe(1);
   const last = JSON.parse(json.out.trim().split('\n').at(-1)!);
   expect(last).toMatchObject({ type: 'error', error: expect.stringMatching(/every member failed/) });
