@@ -117,6 +117,10 @@ export default class Train extends DigitsCommand {
             : `Continue it with \`digits train --resume --run ${shellArg(displayPath(runDir))}\`: each member restarts from its last saved epoch.`,
       () => live?.done(),
     );
+    const heldWarnings: string[] = [];
+    const sayHeldWarnings = () => {
+      for (const message of heldWarnings.splice(0)) process.stderr.write(`warning: ${message}\n`);
+    };
     let extra = resumedExtra;
     if (flags.extra) extra = flags.extra === 'corrections' ? path.join(await resolveRunDir(undefined), CORRECTIONS_FILE) : path.resolve(flags.extra);
     const options = {
@@ -129,6 +133,8 @@ export default class Train extends DigitsCommand {
       resume: flags.resume,
       command: recordedCommand(['digits', 'train', ...this.argv]),
       onEvent,
+      // (below a live view a line would garble it: there they are said once the view has ended)
+      onWarning: (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : live ? heldWarnings.push(message) : process.stderr.write(`warning: ${message}\n`)),
       // A fold count the data cannot hold names where it was set.
       foldsFrom: flags.folds ? { flag: 'folds' } : flags.ensemble && !(flags.ensemble in BUILTIN_ENSEMBLES) ? { file: path.resolve(flags.ensemble) } : undefined,
     };
@@ -145,10 +151,16 @@ export default class Train extends DigitsCommand {
         if (this.jsonEnabled()) this.emitJson({ type: 'queue-report', ...failed });
         else process.stderr.write(formatRunReport(failed));
       };
-      ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued, onFailedReport }).finally(() => live?.done()));
+      ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued, onFailedReport }).finally(() => {
+        live?.done();
+        sayHeldWarnings();
+      }));
       if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));
     } else {
-      manifest = await trainEnsemble(options).finally(() => live?.done());
+      manifest = await trainEnsemble(options).finally(() => {
+        live?.done();
+        sayHeldWarnings();
+      });
     }
     if (this.jsonEnabled()) {
       this.printJson(report ? { ...manifest, queue: report } : manifest);

@@ -37,6 +37,8 @@ export interface TrainEnsembleOptions {
   onEvent?: (event: EnsembleEvent) => void;
   /** corrections file from the drawing pad, added to every member's training rows */
   extra?: string;
+  /** lines of `extra` skipped (a torn last line, a label out of 0–9), each said once here; the workers say nothing */
+  onWarning?: (message: string) => void;
   /** where the members' jobs run (default: worker threads here; services/queue: on a queue's workers) */
   runJobs?: WorkerJobRunner;
   /**
@@ -235,6 +237,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   if (options.extra) {
     const { readCorrections } = await import('../data/corrections.js');
     const log = await readCorrections(options.extra);
+    for (const warning of log.warnings) options.onWarning?.(warning);
     const hash = createHash('sha256').update(await readFile(options.extra)).digest('hex');
     extra = { file: storedPath(runDir, options.extra), rows: log.records.length, sha256: hash };
     dataFingerprint = `${dataset.fingerprint}+corrections:sha256:${hash}`;

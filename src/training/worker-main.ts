@@ -36,7 +36,8 @@ async function main(): Promise<unknown> {
       if (job.extra) {
         // Corrections join the training rows only, never validation, so scores stay comparable.
         const { correctionsAsImageSet, mergeImageSets } = await import('../data/corrections.js');
-        const merged = mergeImageSets(data, await correctionsAsImageSet(job.extra));
+        // (skipped lines were said once by the process that started the run: one warning per worker repeated them, in Node's raw format)
+        const merged = mergeImageSets(data, await correctionsAsImageSet(job.extra, { onWarning: () => {} }));
         data = merged.data;
         trainRows = [...job.trainRows, ...merged.extraRows];
       }

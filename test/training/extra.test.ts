@@ -1,5 +1,7 @@
 /** `digits train --extra`: the pad's corrections join every member's training rows, never validation. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -11,6 +13,9 @@ import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { planResume, trainEnsemble } from '../../src/services/train.js';
 import { type EnsembleEvent } from '../../src/training/train-member.js';
 import { appendCorrection, CORRECTION_VERSION } from '../../src/data/corrections.js';
+import { repoRoot } from '../helpers/run-command.js';
+
+const exec = promisify(execFile);
 
 let dir: string;
 
@@ -40,4 +45,21 @@ test('corrections are added to the training rows and to the data fingerprint', a
   expect(meta.dataFingerprint).toMatch(/\+corrections:sha256:[0-9a-f]{64}$/);
   // And resuming the run takes the same corrections from its folder
   expect((await planResume(path.join(dir, 'run'))).extra).toBe(corrections);
+}, 120_000);
+
+test('skipped lines of the corrections are said once, as the CLI says warnings: a warning line under --json, never Node\'s raw process warning', async () => {
+  // Given corrections whose last line is torn (a crash mid-append) beside 12 good ones
+  const competition = path.join(dir, 'clean');
+  const torn = path.join(dir, 'torn.jsonl');
+  for (let i = 0; i < 12; i++) await appendCorrection(torn, { v: CORRECTION_VERSION, time: new Date().toISOString(), image: Array.from({ length: 784 }, (_, p) => (p % 28 === 14 ? 255 : 0)), label: 1, predicted: 7 });
+  await appendFile(torn, '{"v":1,"time":"2026-');
+  const file = path.join(dir, 'one.json');
+  await writeFile(file, JSON.stringify({ validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'm', epochs: 1, batchSize: 20 }, { preset: 'mlp', name: 'n', epochs: 1, batchSize: 20 }] }));
+  // When two members train with them through the CLI, under --json
+  const { stdout, stderr } = await exec(process.execPath, [path.join(repoRoot, 'bin/run.js'), 'train', '--ensemble', file, '--data', competition, '--run', path.join(dir, 'torn-run'), '--extra', torn, '--concurrency', '2', '--json'], { env: { ...process.env, CI: 'true' } });
+  // Then stdout holds one warning line naming the file and line, and stderr no raw warning from any worker
+  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; message?: string });
+  expect(lines.filter((l) => l.type === 'warning')).toEqual([{ type: 'warning', message: expect.stringMatching(/^torn\.jsonl:13: /) }]);
+  expect(lines.at(-1)!.type).toBe('result');
+  expect(stderr).not.toMatch(/CorrectionsWarning|--trace-warnings/);
 }, 120_000);
