@@ -156,7 +156,7 @@ export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'datase
     const stored = path.isAbsolute(manifest.dataset.dir) ? manifest.dataset.dir : `${manifest.dataset.dir} (relative to the run folder)`;
     throw new UserError(`the dataset run ${path.basename(path.resolve(runDir))} was trained on is not at ${dir}: its ${RUN_MANIFEST} records it as ${stored}`, {
       where: { file: path.join(path.resolve(runDir), RUN_MANIFEST) },
-      hint: `A run folder moved without its competition cannot find it: give the competition's folder where it is now with --data (evaluate, submit, train --resume; its data must be the run's), move the run back beside the competition (or move both together, as a project), or import the competition again so that ${dir} holds it.`,
+      hint: `Either the run folder was moved without its competition, or the competition's import was removed or replaced (\`digits data practice --force\` writes a new one). After a move, give the competition's folder where it is now with --data (evaluate, submit, train --resume; its data must be the run's), move the run back beside the competition (or move both together, as a project), or import the competition again so that ${dir} holds it.`,
     });
   }
   return dir;
@@ -175,7 +175,10 @@ export async function runDatasetDir(runDir: string, manifest: Pick<RunManifest, 
   if (fingerprint !== manifest.dataset.fingerprint) {
     throw new UserError(`--data ${given} is not the data run ${manifest.name} was trained on: its fingerprint is ${fingerprint}, ${RUN_MANIFEST} records ${manifest.dataset.fingerprint}`, {
       where: { flag: 'data', file: path.join(dir, MANIFEST_FILE) },
-      hint: `Give the folder of the competition the run was trained on (${RUN_MANIFEST} last saw it at ${resolveStoredPath(runDir, manifest.dataset.dir)}), or leave --data out.`,
+      hint:
+        path.resolve(dir) === path.resolve(resolveStoredPath(runDir, manifest.dataset.dir))
+          ? `That is the folder the run was trained on, imported again since with other data (another orientation or ink, other CSVs): import it as it was when the run trained, or train a new run on it.`
+          : `Give the folder of the competition the run was trained on (${RUN_MANIFEST} last saw it at ${resolveStoredPath(runDir, manifest.dataset.dir)}), or leave --data out.`,
     });
   }
   return dir;

@@ -376,7 +376,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         starts,
         ...(forced.length ? { forced } : {}),
         reason: onePerStart
-          ? `every ${what} starts from a checkpoint of its own, and weights move only among ${what}s of one start (held-out rows may be digits a checkpoint pretrained on, which favours it): the weights are the equal vote's`
+          ? `every ${what} has a start of its own (${starts.some((x) => x === FRESH) ? 'a checkpoint, or fresh weights' : 'a checkpoint'}), and weights move only among ${what}s of one start (held-out rows may be digits a checkpoint pretrained on, which favours it): the weights are the equal vote's`
           : equalPick
           ? `selection picked every ${what} equally often${startCount > 1 ? ` (weights move only among ${what}s of one start)` : ''}: the weights are the equal vote's`
           : used

@@ -213,6 +213,14 @@ describe('submit on damaged inputs', () => {
     await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: moved, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true });
     expect((await readRunManifest(moved)).dataset.dir).toBe(path.join('..', '..', 'data', 'clean', '.digits'));
     expect((await evaluateRun({ runDir: moved, tta: [] })).ensemble.soft.rows).toBeGreaterThan(0);
+    // And another competition's hint names where the run's was last seen; its own folder, imported
+    // again since with other data (another orientation), is said to be that, not a wrong folder
+    await expect(evaluateRun({ runDir: moved, tta: [], dataDir: other })).rejects.toMatchObject({ hint: expect.stringMatching(/^Give the folder of the competition the run was trained on \(run\.json last saw it at .*moved-apart\/data\/clean\/\.digits\)/) });
+    await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'flip-h', force: true });
+    await expect(evaluateRun({ runDir: moved, tta: [], dataDir: competition })).rejects.toMatchObject({
+      where: { flag: 'data' },
+      hint: expect.stringMatching(/^That is the folder the run was trained on, imported again since with other data/),
+    });
   }, 120_000);
 
   test('after evaluate --no-tta, submit goes without TTA and says it was not measured (not that it did not help)', async () => {
