@@ -66,6 +66,15 @@ export default class Train extends DigitsCommand {
       // Every member trained: nothing to continue (it restarted each worker and added to the run's time).
       const planned = plan.manifest.splits?.length ?? expandFolds(plan.ensemble).length;
       if (plan.manifest.status === 'finished' && plan.manifest.members.length >= planned && plan.manifest.members.every((m) => m.ok)) {
+        // (a finished member whose checkpoint was deleted is not trained again by --resume: say so, not "evaluate it", which fails on the missing file)
+        const runFolder = path.resolve(flags.run);
+        const missing = plan.manifest.members.filter((m) => m.checkpoint && !existsSync(path.join(runFolder, m.checkpoint)));
+        if (missing.length > 0) {
+          throw new UserError(`run ${path.basename(flags.run)} finished training, but the checkpoint of ${missing.map((m) => `${m.name} (${m.checkpoint})`).join(', ')} is gone`, {
+            where: { file: path.join(runFolder, missing[0]!.checkpoint!), flag: 'run' },
+            hint: `--resume does not train a finished member again: restore ${missing.length === 1 ? 'that folder' : 'those folders'} from a copy, or train a new run with its ensemble (\`digits train --ensemble <file> --data <competition>\`; its ensemble is in ${path.join(flags.run, RUN_MANIFEST)}).`,
+          });
+        }
         throw new UserError(`run ${path.basename(flags.run)} already finished: ${plan.manifest.members.length === 1 ? 'its member is' : `all ${plan.manifest.members.length} members are`} trained`, {
           where: { flag: 'run' },
           hint: `Evaluate or submit it (digits evaluate --run ${shellArg(flags.run)}), or train a new run without --resume.`,

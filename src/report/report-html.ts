@@ -55,7 +55,7 @@ export function curveSpec(member: DashboardModel['members'][number]): TopLevelSp
     transform: [{ filter: `datum.panel === '${name}'` }],
     mark: { type: 'line' as const, point: true },
     encoding: {
-      x: { field: 'epoch', type: 'quantitative' as const, axis: { tickMinStep: 1 }, title: 'epoch' },
+      x: { field: 'epoch', type: 'quantitative' as const, axis: { tickMinStep: 1, format: 'd' }, title: 'epoch' },
       y: { field: 'value', type: 'quantitative' as const, scale: { zero: false }, title: name },
       color: { field: 'series', type: 'nominal' as const, title: null, scale: { domain: ['train', 'validation'], range: ['#8a8f98', '#1f77b4'] } },
     },

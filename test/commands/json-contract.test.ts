@@ -344,6 +344,14 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const finished = await digitsJson(['train', '--resume', '--run', runDir()]);
     expect(expectFinished(finished, 'error')).toMatchObject({ error: 'run tiny already finished: its member is trained', where: { flag: 'run' } });
     expect(finished.lines).toHaveLength(1);
+    // a copy whose member's checkpoint was deleted: --resume says it does not train it again, and what to do
+    const copy = path.join(work, 'runs', 'tiny-lost');
+    await cp(runDir(), copy, { recursive: true });
+    const { members } = JSON.parse(await readFile(path.join(copy, 'run.json'), 'utf8')) as { members: Array<{ name: string; checkpoint: string }> };
+    await rm(path.join(copy, members[0]!.checkpoint), { recursive: true });
+    const lost = expectFinished(await digitsJson(['train', '--resume', '--run', copy]), 'error');
+    expect(lost).toMatchObject({ error: `run tiny-lost finished training, but the checkpoint of ${members[0]!.name} (${members[0]!.checkpoint}) is gone`, where: { flag: 'run' }, hint: expect.stringMatching(/^--resume does not train a finished member again: restore that folder from a copy, or train a new run/) });
+    await rm(copy, { recursive: true });
   });
 
   test('run --budget with an ensemble other than auto: one error line naming --budget (it was ignored)', async () => {

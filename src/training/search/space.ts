@@ -113,7 +113,9 @@ function choices<T extends string>(value: unknown, key: string, allowed: readonl
 function numeric(value: unknown, key: string, file: string | undefined, check: { min?: number; max?: number; positive?: boolean; problem?: (v: number) => string | undefined }): number[] | Range {
   const integer = INTEGER_KEYS.has(key);
   const ok = (v: unknown, where: string): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `must be a number, got ${JSON.stringify(v)}`, file);
+    // (1e400 parses to Infinity, which JSON.stringify writes as null; a range without its max leaves it undefined)
+    if (v === undefined) fail(where, 'is required', file);
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `must be a finite number, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`, file);
     if (integer && !Number.isInteger(v)) fail(where, `must be a whole number, got ${v}`, file);
     if (check.positive && !(v > 0)) fail(where, `must be > 0, got ${v}`, file);
     if (check.min !== undefined && v < check.min) fail(where, `must be ≥ ${check.min}, got ${v}`, file);
@@ -159,6 +161,15 @@ export function parseSearchSpace(raw: unknown, file?: string): SearchSpace {
     for (const [k, v] of Object.entries(r.augmentation as Record<string, unknown>)) {
       if (!(AUGMENTATION_KEYS as readonly string[]).includes(k)) fail(`augmentation.${k}`, `unknown key (allowed: ${AUGMENTATION_KEYS.join(', ')})`, file);
       augmentation[k as AugmentationKey] = numeric(v, `augmentation.${k}`, file, { problem: (x) => augmentationValueProblem(k as AugmentationKey, x) });
+    }
+  }
+  // Every draw must be a valid augmentation: the noise floor never above its top (each trial's
+  // draw is fixed by the seed, so one such draw stopped the search at the same trial every time).
+  if (augmentation.backgroundNoiseMin !== undefined) {
+    const floor = maxOf(augmentation.backgroundNoiseMin);
+    const top = augmentation.backgroundNoise === undefined ? 0 : minOf(augmentation.backgroundNoise);
+    if (floor > top) {
+      fail('augmentation.backgroundNoiseMin', `can be drawn above backgroundNoise: its largest value (${floor}) must be at most backgroundNoise's smallest (${top}), or a trial gets a noise floor above its top`, file);
     }
   }
   if (r.learningRate === undefined) fail('learningRate', 'is required (for example {"min":1e-4,"max":3e-3,"log":true})', file);

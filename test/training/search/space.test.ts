@@ -66,7 +66,7 @@ describe('validation names the key', () => {
     [{ ...base, learningRate: { min: 1e-2, max: 1e-4 } }, /search space learningRate: max \(0\.0001\) is below min/],
     [{ ...base, learningRate: { min: 1e-4, max: 1e-2, scale: 'log' } }, /search space learningRate\.scale: unknown key/],
     [{ ...base, epochs: { min: 1.5, max: 9 } }, /search space epochs\.min: must be a whole number/],
-    [{ ...base, batchSize: [32, '64'] }, /search space batchSize\[1\]: must be a number/],
+    [{ ...base, batchSize: [32, '64'] }, /search space batchSize\[1\]: must be a finite number, got "64"/],
     [{ ...base, optimizer: ['adam', 'lion'] }, /search space optimizer\[1\]: must be one of adam, rmsprop, sgd/],
     [{ ...base, augmentation: { rotate: [0, 10] } }, /search space augmentation\.rotate: unknown key/],
     [{ ...base, augmentation: { rotation: -1 } }, /search space augmentation\.rotation: must be a number from 0 to 180 \(degrees\), got -1/],
@@ -74,6 +74,11 @@ describe('validation names the key', () => {
     [{ ...base, augmentation: { pixelShift: [1, 2.5] } }, /search space augmentation\.pixelShift\[1\]: must be a whole number/],
     [{ ...base, preset: 'mlp', start: ['noisy'] }, /search space start: preset mlp has no shipped noisy checkpoint/],
     [{ preset: 'seed002', epochs: 3 }, /search space learningRate: is required/],
+    // (session 38: the first stopped a search at the trial that drew it, every time it was resumed)
+    [{ ...base, augmentation: { backgroundNoiseMin: { min: 0, max: 0.3 }, backgroundNoise: { min: 0.1, max: 0.4 } } }, /search space augmentation\.backgroundNoiseMin: can be drawn above backgroundNoise: its largest value \(0\.3\) must be at most backgroundNoise's smallest \(0\.1\)/],
+    [{ ...base, augmentation: { backgroundNoiseMin: [0.5] } }, /search space augmentation\.backgroundNoiseMin: can be drawn above backgroundNoise: its largest value \(0\.5\) must be at most backgroundNoise's smallest \(0\)/],
+    [{ ...base, learningRate: { min: 1e-3 } }, /search space learningRate\.max: is required$/],
+    [{ ...base, learningRate: Infinity }, /search space learningRate: must be a finite number, got Infinity$/],
   ])('%j', (raw, message) => {
     let error: unknown;
     try {
