@@ -68,6 +68,7 @@ function renderSummary(file: string, summary: CorrectionSummary): string {
   for (const pair of summary.pairs.slice(0, 15)) lines.push(`  ${pair.predicted} → ${pair.label}  ${String(pair.count).padStart(5)}`);
   if (summary.pairs.length > 15) lines.push(`  … ${summary.pairs.length - 15} more pairs (--json lists them all)`);
   if (summary.withoutPrediction > 0) lines.push(`  (${summary.withoutPrediction} without a recorded prediction)`);
+  if (summary.confirmed > 0) lines.push(`  (${summary.confirmed} saved with the digit the ensemble said: training rows, not confusions)`);
   // Laid out as the dashboard's confusion matrix: rows the true (given) digit, columns what was predicted.
   lines.push('', 'Matrix: rows = true digit (given), columns = predicted');
   lines.push(`      ${Array.from({ length: 10 }, (_, k) => String(k).padStart(4)).join('')}`);

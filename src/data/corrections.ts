@@ -182,9 +182,11 @@ export interface CorrectionSummary {
   perLabel: number[];
   /** confusion[given][predicted], rows the true digit as in evaluation.json's; corrections without a prediction are not in it */
   confusion: number[][];
-  /** (predicted → given, count), most frequent first */
+  /** (predicted → given, count), most frequent first; the ensemble's mistakes only (not the diagonal) */
   pairs: Array<{ predicted: number; label: number; count: number }>;
   withoutPrediction: number;
+  /** saved with the digit the ensemble said (the pad does not refuse them): training rows, not confusions */
+  confirmed: number;
 }
 
 export function summarizeCorrections(records: readonly CorrectionRecord[]): CorrectionSummary {
@@ -197,9 +199,10 @@ export function summarizeCorrections(records: readonly CorrectionRecord[]): Corr
     else confusion[r.label]![r.predicted]!++;
   }
   const pairs: CorrectionSummary['pairs'] = [];
-  confusion.forEach((row, label) => row.forEach((count, predicted) => count > 0 && pairs.push({ predicted, label, count })));
+  confusion.forEach((row, label) => row.forEach((count, predicted) => count > 0 && predicted !== label && pairs.push({ predicted, label, count })));
+  const confirmed = confusion.reduce((sum, row, label) => sum + row[label]!, 0);
   pairs.sort((a, b) => b.count - a.count || a.predicted - b.predicted || a.label - b.label);
-  return { count: records.length, perLabel, confusion, pairs, withoutPrediction };
+  return { count: records.length, perLabel, confusion, pairs, withoutPrediction, confirmed };
 }
 
 /**

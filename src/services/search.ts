@@ -242,7 +242,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
                 : `another space (${previous.spaceFile})`
               : previous.seed !== options.seed
                 ? `seed ${previous.seed}`
-                : previous.eta !== eta
+                : previous.eta !== eta && options.scheduler === 'asha'
                   ? `η = ${previous.eta}`
                   : null;
       if (mismatch) {

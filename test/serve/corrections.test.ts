@@ -151,13 +151,16 @@ describe('digits corrections', () => {
 
   test('counts per label, predicted → given confusions, the digits drawn, a PNG grid, and JSON', async () => {
     const file = path.join(dir, 'cmd.jsonl');
-    for (const [label, predicted] of [[7, 1], [7, 1], [4, 9], [3, null]] as const) await appendCorrection(file, record(label, predicted, 200));
+    for (const [label, predicted] of [[7, 1], [7, 1], [4, 9], [3, null], [5, 5]] as const) await appendCorrection(file, record(label, predicted, 200));
     await appendFile(file, '{"torn');
     const png = path.join(dir, 'grid.png');
     const text = await runCommand(['--file', file, '--png', png]);
     expect(text.exit).toBe(0);
-    expect(text.stderr).toMatch(/warning: cmd\.jsonl:5: torn last line/);
-    expect(text.stdout).toMatch(/Corrections in .*cmd\.jsonl: 4/);
+    expect(text.stderr).toMatch(/warning: cmd\.jsonl:6: torn last line/);
+    expect(text.stdout).toMatch(/Corrections in .*cmd\.jsonl: 5/);
+    // one saved with the digit the ensemble said: counted apart, not listed as a confusion
+    expect(text.stdout).not.toMatch(/ {2}5 → 5 /);
+    expect(text.stdout).toMatch(/1 saved with the digit the ensemble said: training rows, not confusions/);
     expect(text.stdout).toMatch(/ {2}1 → 7 +2/);
     expect(text.stdout).toMatch(/ {2}9 → 4 +1/);
     expect(text.stdout).toMatch(/1 without a recorded prediction/);
@@ -169,7 +172,9 @@ describe('digits corrections', () => {
     expect(image.width).toBeGreaterThan(4 * 28 * 4 - 1);
     const json = await runCommand(['--file', file, '--json']);
     const summary = JSON.parse(json.stdout) as ReturnType<typeof summarizeCorrections> & { warnings: string[] };
-    expect(summary.count).toBe(4);
+    expect(summary.count).toBe(5);
+    expect(summary.confirmed).toBe(1);
+    expect(summary.pairs.map((p) => `${p.predicted}>${p.label}`)).toEqual(['1>7', '9>4']);
     expect(summary.perLabel[7]).toBe(2);
     // rows the given (true) digit, as evaluation.json's confusion and the text matrix
     expect(summary.confusion[7]![1]).toBe(2);
