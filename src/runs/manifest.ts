@@ -28,9 +28,15 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
     // A bare run name (as `digits runs` lists it) typed where a folder is meant: name the folder.
     const named = path.join('runs', path.basename(runDir));
     const guess = path.resolve(named) !== path.resolve(runDir) && (await readFile(path.join(named, RUN_MANIFEST)).then(() => true, () => false));
-    throw new UserError(`no training run in ${runDir}`, {
+    // A search's folder (search.json, its trials, ensemble.json of the best) is not a run: say what it holds.
+    const search = existsSync(path.join(runDir, 'search.json'));
+    throw new UserError(`no training run in ${runDir}${search ? ': it is a search folder' : ''}`, {
       where: { file },
-      hint: guess ? `Did you mean --run ${shellArg(named)}? (--run takes the run's folder.)` : 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.',
+      hint: search
+        ? `Its best trials are in ${shellArg(path.join(runDir, 'ensemble.json'))} once the search has finished: \`digits train --ensemble ${shellArg(path.join(runDir, 'ensemble.json'))} --data <competition>\` trains them as a run, which --run then takes.`
+        : guess
+          ? `Did you mean --run ${shellArg(named)}? (--run takes the run's folder.)`
+          : 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.',
     });
   }
   return parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, 'It is damaged (hand-edited, or torn by a full disk): restore it from a copy, or train the run again with `digits train`.');

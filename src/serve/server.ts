@@ -182,7 +182,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         status === 408
           ? errorBody('the request did not arrive in time', 'Send the whole request within 60 s.')
           : status === 431
-            ? errorBody('the request headers are too large', 'Send fewer or shorter headers.')
+            ? errorBody('the request line and headers are too large', 'Send a shorter URL (images go in the body of a POST, not in the query string) and fewer or shorter headers.')
             : errorBody(`the request could not be parsed as HTTP/1.1 (${error.code ?? error.message})`, 'Send a well-formed HTTP request (curl or any HTTP client does).');
       metrics.errors.inc({ route: 'unmatched', kind: status === 400 ? 'bad_http' : String(status) });
       const message = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;

@@ -305,7 +305,9 @@ describe("every error in our {error, hint} shape, Fastify's and Node's own inclu
     ['POST to /healthz (405)', 'POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 405, /does not take POST/],
     ['a malformed URL', 'GET /v1/%zz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 400, /URL could not be read/],
     ['a malformed request line', 'HELLO THERE\r\n\r\n', 400, /could not be parsed as HTTP/],
-    ['headers too large (431)', `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, /headers are too large/],
+    ['headers too large (431)', `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, /request line and headers are too large/],
+    // (a 20 KB URL overflows the same limit: the hint named only the headers)
+    ['URL too long (431)', `GET /healthz?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, 431, /request line and headers are too large/],
     ['an unsupported content type (415)', 'POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi', 415, /unsupported content type/],
     ['an HTTP/1.1 request without Host (Node answered a bare 400)', 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 400, /^the request has no Host header \(HTTP\/1\.1 requires one\)$/],
     ['a POST with no body and no Content-Type (was a 415 "has a body")', 'POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 400, /^the request has no body$/],

@@ -21,7 +21,7 @@ import { writeReport } from '../../src/report/report-html.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { runCommand } from '../helpers/run-command.js';
 import { UserError } from '../../src/errors.js';
-import { newestUnfinishedRun } from '../../src/runs/manifest.js';
+import { newestUnfinishedRun, readRunManifest } from '../../src/runs/manifest.js';
 
 let dir: string;
 const runsDir = () => path.join(dir, 'runs');
@@ -98,6 +98,10 @@ describe('digits runs', () => {
       expect(search).toBeInstanceOf(UserError);
       expect((search as UserError).message).toMatch(/search-1 is not a run: it holds no run\.json \(it is a digits search folder/);
       expect((search as UserError).hint).toBe(`Runs under ${runsDir()}: first, second.`);
+      // and as --run of a command that reads a run, it is named a search folder, with the command that makes a run of its best trials
+      const asRun = await readRunManifest(path.join(runsDir(), 'search-1')).catch((e: UserError) => e);
+      expect((asRun as UserError).message).toMatch(/^no training run in .*search-1: it is a search folder$/);
+      expect((asRun as UserError).hint).toMatch(/^Its best trials are in .*search-1\/ensemble\.json once the search has finished: `digits train --ensemble .*search-1\/ensemble\.json --data <competition>` trains them as a run/);
     } finally {
       await rm(broken, { recursive: true });
       await rm(path.join(runsDir(), 'search-1'), { recursive: true });
