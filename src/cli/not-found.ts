@@ -25,6 +25,24 @@ const hook: Hook<'command_not_found'> = async function (options) {
   // ("data imprt comp" → data:imprt:comp): the longest leading words close to a command of
   // that many words are what was typed.
   const words = options.id.split(':');
+  // A whole command followed by words it does not take (`data inspect comp`: oclif reads it as the
+  // command "data inspect comp"): name the argument, not the command, and the flag it may be meant for.
+  for (let k = words.length - 1; k >= 1; k--) {
+    const id = words.slice(0, k).join(':');
+    const command = options.config.findCommand(id);
+    if (!command || command.hidden) continue;
+    const name = words.slice(0, k).join(' ');
+    const extra = words.slice(k).join(' ');
+    const flags = Object.keys(command.flags ?? {});
+    const meant = ['data', 'run', 'file'].find((f) => flags.includes(f));
+    const unexpected = new UserError(`\`${bin} ${name}\` takes no argument, and was given ${JSON.stringify(extra)}`, {
+      hint: `${meant ? `did you mean \`${bin} ${name} --${meant} ${extra}\`? ` : ''}\`${bin} ${name} --help\` lists its flags.`,
+      exitCode: 2,
+    });
+    if (options.argv?.includes('--json')) process.stdout.write(`${JSON.stringify({ type: 'error', error: unexpected.message, hint: unexpected.hint ?? null, where: null })}\n`);
+    else process.stderr.write(`${formatUserError(unexpected)}\n`);
+    this.exit(unexpected.exitCode);
+  }
   let typed = words.join(' ');
   let closest: string | undefined;
   for (let k = Math.min(words.length, Math.max(...commands.map((c) => c.split(' ').length))); k >= 1 && !closest; k--) {

@@ -394,6 +394,12 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const command = await plain(['data', 'imprt', comp()]);
     expect(command.code).toBe(2);
     expect(command.stderr).toMatch(/^error: data imprt is not a digits command\n {2}hint: did you mean `digits data import`\?/);
+    // a whole command given an argument it does not take (oclif read "data inspect comp" as one command): the argument is named, with the flag it may be meant for
+    const extra = expectFinished(await digitsJson(['data', 'inspect', comp()]), 'error');
+    expect(extra).toMatchObject({ error: `\`digits data inspect\` takes no argument, and was given "${comp()}"`, hint: `did you mean \`digits data inspect --data ${comp()}\`? \`digits data inspect --help\` lists its flags.` });
+    const doctor = await plain(['doctor', 'extra']);
+    expect(doctor.code).toBe(2);
+    expect(doctor.stderr).toMatch(/^error: `digits doctor` takes no argument, and was given "extra"\n {2}hint: `digits doctor --help` lists its flags\./);
     const flag = await plain(['run', '--answer', 'x.csv']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/did you mean --answers\?/);
