@@ -145,6 +145,15 @@ function detectLabel(
     const column = headerCells.findIndex((cell) => LABEL_NAMES.has(cell.trim().toLowerCase()));
     if (column !== -1) return { value: { column, name: headerCells[column] }, how: 'detected', reason: `the column is named ${quote(headerCells[column])}` };
   }
+  // n × n columns are a whole image and no label: a test file given where the training file goes
+  // (it was "both columns look like labels", and --label-column then blamed an id column).
+  const side = Math.round(Math.sqrt(columns));
+  if (side >= 4 && side * side === columns) {
+    throw new UserError(`${basename(file)} has ${columns} columns, the ${side}×${side} pixels of an image and no label column: it looks like a test file`, {
+      where: { file, line: rows[0]?.line },
+      hint: `Give the training file (a label and ${columns} pixel columns) first, then the test file: digits data import train.csv test.csv, or the competition's folder.`,
+    });
+  }
   const first = labelLike(rows, 0);
   const last = labelLike(rows, columns - 1);
   const describe = (which: string, stats: { distinct: number }) =>
@@ -246,9 +255,12 @@ export function detectTrainLayout(file: string, sample: CsvSample, overrides: La
   const firstRow = sample.rows[0];
   const columns = firstRow.cells.length;
   if (columns < 2) {
-    throw new UserError(`${basename(file)} has ${columns} column; training data needs a label and pixel columns`, {
+    // (a semicolon or tab between the numbers is another separator, said as such)
+    const separator = [';', '\t', '|'].find((c) => (firstRow.cells[0] ?? '').split(c).length > 2);
+    const named = separator === '\t' ? 'tabs' : separator ? `"${separator}"` : undefined;
+    throw new UserError(`${basename(file)} has ${columns} column${named ? `: its cells are separated by ${named}` : ''}; training data needs a label and pixel columns`, {
       where: { file, line: firstRow.line },
-      hint: 'Cells must be separated by commas.',
+      hint: named ? `Cells must be separated by commas: save the file as CSV with commas (e.g. pandas: pd.read_csv(f, sep=${separator === '\t' ? "'\\t'" : `'${separator}'`}).to_csv(f, index=False)).` : 'Cells must be separated by commas.',
     });
   }
   const consistent = rows.filter((row) => row.cells.length === columns);

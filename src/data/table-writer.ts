@@ -149,6 +149,13 @@ export class TableWriter {
         hint: `${other} was read as ${range} because of ${spec.scaleReason.reason}; both files must use the same scale: rescale ${basename(spec.file)} to ${range}${spec.dtype === 'uint8' ? ' (× 255, rounded, for values in [0, 1])' : ''}.`,
       });
     }
+    // A whole number out of 0–255 in 0–255 data is a bad cell, not another scale (--scale 1 was offered for a 300).
+    if (spec.dtype === 'uint8' && Number.isInteger(value)) {
+      return new UserError(`pixel value ${text} is outside the range of this file (${range})`, {
+        where,
+        hint: `The file's pixels are integers 0–255, and no pixel of such an image is ${text}: correct that cell (${value > 255 ? 'at most 255' : 'at least 0'}; e.g. clip the column) and import again.`,
+      });
+    }
     const how = spec.scaleReason.how === 'flag' ? `as you asked (${spec.scaleReason.reason})` : `because of ${spec.scaleReason.reason}`;
     const other = spec.dtype === 'uint8' ? '--scale 1 reads floats in [0, 1]' : '--scale 255 reads integers 0–255';
     return new UserError(`pixel value ${text} is outside the range of this file (${range})`, {

@@ -189,7 +189,7 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     { name: 'an empty pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '2,0,0,,0') }, expected: { message: /empty pixel/, file: 'train.csv', line: 3, column: 4 } },
     { name: 'a label above 9', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '10,0,0,0,0') }, expected: { message: /label "10" is not an integer 0–9/, file: 'train.csv', line: 3, column: 1, hint: /--label-column/ } },
     { name: 'a non-integer label', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '3.5,0,0,0,0') }, expected: { message: /label "3.5"/, file: 'train.csv', line: 3, column: 1 } },
-    { name: 'a pixel above 255', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,0,256,0') }, expected: { message: /pixel value 256 .*integers 0–255/, file: 'train.csv', line: 3, column: 4, hint: /--scale 1/ } },
+    { name: 'a pixel above 255', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,0,256,0') }, expected: { message: /pixel value 256 .*integers 0–255/, file: 'train.csv', line: 3, column: 4, hint: /^The file's pixels are integers 0–255, and no pixel of such an image is 256: correct that cell \(at most 255/ } },
     { name: 'a negative pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,-1,0,0,0') }, expected: { message: /pixel value -1/, file: 'train.csv', line: 3, column: 2 } },
     { name: 'a fraction in 0–255 data', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,12.5,0,0') }, expected: { message: /mixes fractions .*12\.5 is a fraction/, file: 'train.csv', line: 3, column: 3, hint: /--scale 255/ } },
     {
@@ -265,6 +265,13 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     },
     { name: 'an empty sample submission', files: { 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission.csv': '' }, expected: { message: /sample_submission.csv is empty/, file: 'sample_submission.csv' } },
     { name: 'no column looks like a label', files: { 'train.csv': csv('0.5,0.5,0.5,0.5,0.5') }, expected: { message: /cannot tell which column/, file: 'train.csv', hint: /--label-column/ } },
+    // (session 38: "both the first and the last column look like labels", then an id column was blamed)
+    {
+      name: 'a test file where the training file goes (n×n columns, no label)',
+      files: { 'train.csv': csv(Array.from({ length: 16 }, (_, i) => `pixel${i}`).join(','), Array.from({ length: 16 }, (_, i) => String(i % 10)).join(',')) },
+      expected: { message: /^train\.csv has 16 columns, the 4×4 pixels of an image and no label column: it looks like a test file$/, file: 'train.csv', hint: /^Give the training file \(a label and 16 pixel columns\) first/ },
+    },
+    { name: 'cells separated by semicolons', files: { 'train.csv': csv('label;a;b;c;d', '1;0;0;0;0') }, expected: { message: /^train\.csv has 1 column: its cells are separated by ";"; training data needs a label and pixel columns$/, file: 'train.csv', hint: /sep=';'/ } },
     { name: 'both end columns look equally like labels', files: { 'train.csv': csv('1,0,0,0,2', '2,0,0,0,1') }, expected: { message: /both the first and the last/, hint: /--label-column first/ } },
     { name: 'pixel columns that are not a square', files: { 'train.csv': csv('label,a,b,c', '1,0,0,0') }, expected: { message: /3 pixel columns .* not a square/, file: 'train.csv' } },
     { name: '--size that does not fit', files: { 'train.csv': kaggleTrain }, options: { size: 3 }, expected: { message: /--size 3 means 9 pixels/, flag: 'size' } },
