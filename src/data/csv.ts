@@ -78,6 +78,12 @@ function notUtf8Text(file: string, head: Uint8Array): UserError | null {
   if (starts(0x42, 0x5a, 0x68)) return compressed('bzip2', `bunzip2 -k ${name}`);
   if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return compressed('xz', `unxz -k ${name}`);
   if (starts(0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c)) return compressed('7z', `7z x ${name}`);
+  // An image or a parquet file where a CSV goes (a renamed download): named for what it is.
+  const notCsv = (kind: string, hint = 'Give the competition\'s CSV files (train.csv with a label and pixel columns, test.csv with pixel columns).') =>
+    new UserError(`${name} is ${kind}, not a CSV text file`, { where: { file }, hint });
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return notCsv('a PNG image');
+  if (starts(0xff, 0xd8, 0xff)) return notCsv('a JPEG image');
+  if (starts(0x50, 0x41, 0x52, 0x31)) return notCsv('a Parquet file', 'Convert it to CSV first (pandas: pd.read_parquet(f).to_csv(out, index=False)).');
   if (starts(0xff, 0xfe) || starts(0xfe, 0xff)) {
     return new UserError(`${name} is UTF-16 text (it starts with a UTF-16 byte order mark); digits reads UTF-8 CSVs`, {
       where: { file, line: 1 },

@@ -473,6 +473,9 @@ describe('data import gives up on absurd files at once, naming what and where', 
     // train.csv that is gzip inside (a browser that kept the bytes and dropped the .gz)
     const gz = await competition({ 'train.csv': gzipSync(text) });
     await expectUserError(importDir(gz), { message: /^train\.csv is a gzip archive, not a CSV text file$/, file: 'train.csv', hint: /mv train\.csv train\.csv\.gz && gunzip train\.csv\.gz/ });
+    // an image renamed train.csv is named as one (it was "binary data at line 3 … an archive?")
+    const png = await competition({ 'train.csv': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]) });
+    await expectUserError(importDir(png), { message: /^train\.csv is a PNG image, not a CSV text file$/, file: 'train.csv', hint: /^Give the competition's CSV files/ });
     // Kaggle's zip given as the train file
     const zip = await competition({ 'digit-recognizer.zip': new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0]) });
     await expectUserError(importCompetition({ competitionDir: zip, train: join(zip, 'digit-recognizer.zip') }), { message: /is a zip archive/, hint: /unzip digit-recognizer\.zip/ });

@@ -143,6 +143,11 @@ describe('dark digits on a light background', () => {
     const kept = await importCompetition({ ...(await resolveCompetitionFiles([dir])), invert: false });
     expect(kept.inverted).toBe(false);
     expect(kept.detected.polarity).toMatchObject({ value: 'as-is', how: 'flag' });
+    // a flag against what the pixels show is done, and said (session 38: --invert on bright digits went through without a word)
+    expect(kept.detected.polarity!.reason).toMatch(/^--no-invert, against what train\.csv's first \d+ rows show \(.*\): the cache holds dark digits on a light background as they are$/);
+    const clean = await practice();
+    const forced = await importCompetition({ ...(await resolveCompetitionFiles([clean])), invert: true });
+    expect(forced.detected.polarity!.reason).toMatch(/^--invert, against what train\.csv's first \d+ rows show \(.*\): the cache holds dark digits on a light background, which no shipped checkpoint was trained on$/);
   });
 
   test('floats in [0, 1] (the uniform recipe, noisy and transposed) inverted as 1 − v are detected too', async () => {
