@@ -13,6 +13,7 @@
  * moved) with the same overrides returns at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
@@ -133,6 +134,17 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
       const csvs = names.filter((name) => name.toLowerCase().endsWith('.csv'));
       // Kaggle's downloads come zipped (digit-recognizer.zip) or gzipped (train.csv.gz).
       const packed = names.filter((name) => /\.(zip|gz|tgz|bz2|xz|7z)$/i.test(name));
+      // An unzipped download is often one folder down (digit-recognizer/train.csv): name it.
+      const below: string[] = [];
+      for (const name of names) {
+        if (existsSync(join(first, name, 'train.csv'))) below.push(name);
+      }
+      if (below.length > 0 && csvs.length === 0) {
+        throw new UserError(`no train.csv in ${first}, but ${below.map((name) => join(name, 'train.csv')).join(' and ')} is below it`, {
+          where: { file: first },
+          hint: `Import that folder: digits data import ${join(inputs[0]!, below[0]!)}.`,
+        });
+      }
       throw new UserError(`no train.csv in ${first}${packed.length > 0 && csvs.length === 0 ? ` (only compressed files: ${packed.join(', ')})` : ''}`, {
         where: { file: first },
         hint: csvs.length > 0

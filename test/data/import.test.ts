@@ -419,6 +419,11 @@ describe('data import writes atomically and re-imports only when needed', () => 
   test('a folder without train.csv says what it found', async () => {
     const dir = await competition({ 'mnist_train.csv': kaggleTrain });
     await expectUserError(resolveCompetitionFiles([dir]), { message: /no train.csv/, hint: /mnist_train.csv/ });
+    // an unzipped download one folder down is named, with the command that imports it
+    const above = await competition({});
+    await mkdir(join(above, 'digit-recognizer'));
+    await writeFile(join(above, 'digit-recognizer', 'train.csv'), kaggleTrain);
+    await expectUserError(resolveCompetitionFiles([above]), { message: /^no train\.csv in .*, but digit-recognizer\/train\.csv is below it$/, hint: new RegExp(`^Import that folder: digits data import ${join(above, 'digit-recognizer').replaceAll('/', '\\/')}\\.$`) });
   });
 });
 
