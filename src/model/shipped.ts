@@ -29,7 +29,12 @@ export async function resolveInit(init: string): Promise<string> {
   const found = await findCheckpoint(init);
   if (found) return found;
   // (in the order tried; an ensemble file's relative init was tried against the file's folder first, by resolveEnsemble)
-  throw new UserError(`the init checkpoint ${init} does not exist: looked among the shipped checkpoints (${path.join(PACKAGE_ROOT, init)}) and in the working folder (${path.resolve(init)})`, {
+  // (a path out of the package, ../x, cannot be a shipped checkpoint: not named as one)
+  const places = path.isAbsolute(init)
+    ? []
+    : ["in the ensemble file's folder (when it came from one)", ...(shipped.startsWith(`${PACKAGE_ROOT}${path.sep}`) ? [`among the shipped checkpoints (${shipped})`] : []), `in the working folder (${path.resolve(init)})`];
+  const looked = places.length > 0 ? `: looked ${places.slice(0, -1).join(', ')} and ${places.at(-1)}` : '';
+  throw new UserError(`the init checkpoint ${init} does not exist${looked}`, {
     where: { file: path.resolve(init) },
     hint: `In an ensemble file, "init" is looked for first in the file's own folder: give it relative to that folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
   });

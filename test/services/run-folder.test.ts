@@ -354,7 +354,11 @@ describe("an ensemble file's init", () => {
   test('a run refused for a missing init says where it looked, and leaves no run folder', async () => {
     const spec = ensembleFromJson(JSON.stringify({ name: 'missing', members: [{ preset: 'mlp', name: 'x', init: 'nowhere/ckpt', epochs: 1 }] }));
     const missing = path.join(project, 'runs', 'missing');
-    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /nowhere\/ckpt does not exist: looked among the shipped checkpoints .* and in the working folder/ });
+    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /nowhere\/ckpt does not exist: looked in the ensemble file's folder \(when it came from one\), among the shipped checkpoints .* and in the working folder/ });
+    // a path out of the package is not called a shipped checkpoint
+    const outside = ensembleFromJson(JSON.stringify({ name: 'outside', members: [{ preset: 'mlp', name: 'x', init: '../nock', epochs: 1 }] }));
+    const refused = await expectUserError(trainEnsemble({ ensemble: outside, data: path.join(project, 'competitions', 'clean'), runDir: path.join(project, 'runs', 'outside'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /^the init checkpoint \.\.\/nock does not exist: looked in the ensemble file's folder \(when it came from one\) and in the working folder \(.*\)$/ });
+    expect(refused.message).not.toMatch(/shipped/);
     await expect(readdir(missing)).rejects.toMatchObject({ code: 'ENOENT' });
     // A folder that was there before (e.g. made by the user) stays
     await mkdir(missing);
