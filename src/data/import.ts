@@ -421,7 +421,8 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
 
   // 2. Stream into temp files beside the final ones.
   const existed = await stat(datasetDir).then(() => true, () => false);
-  await mkdir(datasetDir, { recursive: true }).catch((error: Error) => {
+  // (the first folder this import creates: on failure it goes, with the parents it made for --out a/b)
+  const firstCreated = await mkdir(datasetDir, { recursive: true }).catch((error: Error) => {
     throw new UserError(`cannot create the dataset folder ${datasetDir}: ${error.message}`, { where: { file: datasetDir }, hint: 'Choose another folder with --out.' });
   });
   // The id carries our pid: data files renamed into place by an import killed before its
@@ -595,7 +596,12 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       await rm(temp(name), { force: true });
       await rm(join(datasetDir, name), { force: true });
     }
-    if (!existed) await rmdir(datasetDir).catch(() => undefined);
+    if (!existed) {
+      // empty folders only, from the dataset folder up to the first one this import made
+      for (let dir = datasetDir; firstCreated !== undefined; dir = dirname(dir)) {
+        if (!(await rmdir(dir).then(() => true, () => false)) || dir === resolve(firstCreated)) break;
+      }
+    }
     throw error;
   }
 }

@@ -289,6 +289,12 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     const leftovers = await readdir(dir);
     expect(leftovers.sort()).toEqual(Object.keys(files).sort());
   });
+
+  test('an --out two folders deep that did not exist: neither folder is left after a refusal (the parent stayed until session 38)', async () => {
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '10,0,0,0,0') });
+    await expectUserError(importDir(dir, { out: join(dir, 'outfail', 'deep') }), { message: /label "10" is not an integer 0–9/ });
+    expect((await readdir(dir)).sort()).toEqual(['train.csv']);
+  });
 });
 
 describe('data import writes atomically and re-imports only when needed', () => {
