@@ -16,12 +16,18 @@ export function classCoverageWarnings(classCounts: readonly number[], options: {
     warnings.push(`${which} no training rows: networks fine-tuned from a checkpoint can still predict ${missing.length === 1 ? 'it' : 'them'}, from-scratch ones cannot, and no held-out figure scores ${missing.length === 1 ? 'it' : 'them'}`);
   }
   const folds = options.folds && options.folds >= 2 ? options.folds : 0;
-  const few = classCounts.flatMap((count, digit) => (count > 0 && count < Math.max(FEW_ROWS_PER_CLASS, folds) ? [digit] : []));
+  const listed = (digits: number[]) => `${digits.length === 1 ? 'digit' : 'digits'} ${digits.map((digit) => `${digit}: ${classCounts[digit]}`).join(', ')}`;
+  const them = (digits: number[]) => (digits.length === 1 ? 'it' : 'them');
+  const few = classCounts.flatMap((count, digit) => (count > 0 && count < FEW_ROWS_PER_CLASS ? [digit] : []));
   if (few.length > 0) {
-    const counts = few.map((digit) => `${digit}: ${classCounts[digit]}`).join(', ');
     const short = folds ? few.filter((digit) => classCounts[digit]! < folds) : [];
-    const foldNote = short.length > 0 ? `; fewer than the ${folds} folds for ${short.join(', ')}, so some folds validate none of ${short.length === 1 ? 'it' : 'them'}` : '';
-    warnings.push(`few training rows for ${few.length === 1 ? 'digit' : 'digits'} ${counts}: held-out figures for ${few.length === 1 ? 'it' : 'them'} rest on a row or two${foldNote}`);
+    const foldNote = short.length > 0 ? `; fewer than the ${folds} folds for ${short.join(', ')}, so some folds validate none of ${them(short)}` : '';
+    warnings.push(`few training rows for ${listed(few)}: held-out figures for ${them(few)} rest on a row or two${foldNote}`);
+  }
+  // Enough rows, but more folds than rows: the folds are what is short (200 folds of ~100 rows a digit read as "a row or two").
+  const underFolds = folds ? classCounts.flatMap((count, digit) => (count >= FEW_ROWS_PER_CLASS && count < folds ? [digit] : [])) : [];
+  if (underFolds.length > 0) {
+    warnings.push(`${folds} folds are more than the training rows of ${listed(underFolds)}: some folds validate none of ${them(underFolds)}; fewer folds (5 or 10, as usual) validate every digit in every fold`);
   }
   return warnings;
 }

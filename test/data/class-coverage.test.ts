@@ -24,7 +24,13 @@ describe('class coverage of the training labels', () => {
     const counts = [40, 40, 40, 40, 40, 40, 40, 40, 12, 3];
     expect(classCoverageWarnings(counts)).toEqual([expect.stringMatching(/^few training rows for digit 9: 3:/)]);
     const kfold = classCoverageWarnings(counts, { folds: 13 });
-    expect(kfold).toEqual([expect.stringMatching(/^few training rows for digits 8: 12, 9: 3: .*; fewer than the 13 folds for 8, 9, so some folds validate none of them$/)]);
+    // (8 has 12 rows, enough for held-out figures: the 13 folds are what is short; 9 has 3, short either way)
+    expect(kfold).toEqual([
+      expect.stringMatching(/^few training rows for digit 9: 3: .*; fewer than the 13 folds for 9, so some folds validate none of it$/),
+      '13 folds are more than the training rows of digit 8: 12: some folds validate none of it; fewer folds (5 or 10, as usual) validate every digit in every fold',
+    ]);
+    // 200 folds of about 100 rows a digit: the folds are named, not "a row or two"
+    expect(classCoverageWarnings(new Array(10).fill(100), { folds: 200 })).toEqual([expect.stringMatching(/^200 folds are more than the training rows of digits 0: 100, 1: 100, .*9: 100: some folds validate none of them/)]);
   });
 
   test('no training rows at all is not a coverage problem (import says there are none)', () => {
