@@ -25,6 +25,12 @@ const hook: Hook<'command_not_found'> = async function (options) {
   // ("data imprt comp" → data:imprt:comp): the longest leading words close to a command of
   // that many words are what was typed.
   const words = options.id.split(':');
+  /** The error in the one format (the JSON error line under --json, `error: … hint: …` otherwise), exit 2. */
+  const report = (error: UserError): void => {
+    if (options.argv?.includes('--json')) process.stdout.write(`${JSON.stringify({ type: 'error', error: error.message, hint: error.hint ?? null, where: null })}\n`);
+    else process.stderr.write(`${formatUserError(error)}\n`);
+    this.exit(2);
+  };
   // A whole command followed by words it does not take (`data inspect comp`: oclif reads it as the
   // command "data inspect comp"): name the argument, not the command, and the flag it may be meant for.
   for (let k = words.length - 1; k >= 1; k--) {
@@ -35,13 +41,12 @@ const hook: Hook<'command_not_found'> = async function (options) {
     const extra = words.slice(k).join(' ');
     const flags = Object.keys(command.flags ?? {});
     const meant = ['data', 'run', 'file'].find((f) => flags.includes(f));
-    const unexpected = new UserError(`\`${bin} ${name}\` takes no argument, and was given ${JSON.stringify(extra)}`, {
-      hint: `${meant ? `did you mean \`${bin} ${name} --${meant} ${extra}\`? ` : ''}\`${bin} ${name} --help\` lists its flags.`,
-      exitCode: 2,
-    });
-    if (options.argv?.includes('--json')) process.stdout.write(`${JSON.stringify({ type: 'error', error: unexpected.message, hint: unexpected.hint ?? null, where: null })}\n`);
-    else process.stderr.write(`${formatUserError(unexpected)}\n`);
-    this.exit(unexpected.exitCode);
+    report(
+      new UserError(`\`${bin} ${name}\` takes no argument, and was given ${JSON.stringify(extra)}`, {
+        hint: `${meant ? `did you mean \`${bin} ${name} --${meant} ${extra}\`? ` : ''}\`${bin} ${name} --help\` lists its flags.`,
+      }),
+    );
+    return;
   }
   let typed = words.join(' ');
   let closest: string | undefined;
@@ -50,13 +55,11 @@ const hook: Hook<'command_not_found'> = async function (options) {
     closest = closestName(attempt, commands.filter((c) => c.split(' ').length === k));
     if (closest) typed = attempt;
   }
-  const error = new UserError(`${typed} is not a ${bin} command`, {
-    hint: `${closest ? `did you mean \`${bin} ${closest}\`? ` : ''}\`${bin} help\` lists the commands.`,
-    exitCode: 2,
-  });
-  if (options.argv?.includes('--json')) process.stdout.write(`${JSON.stringify({ type: 'error', error: error.message, hint: error.hint ?? null, where: null })}\n`);
-  else process.stderr.write(`${formatUserError(error)}\n`);
-  this.exit(error.exitCode);
+  report(
+    new UserError(`${typed} is not a ${bin} command`, {
+      hint: `${closest ? `did you mean \`${bin} ${closest}\`? ` : ''}\`${bin} help\` lists the commands.`,
+    }),
+  );
 };
 
 export default hook;

@@ -163,8 +163,8 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
  * load, these made every member fail in a run folder whose run.json then kept the mistake, so
  * that `--resume` after fixing the ensemble file failed the same way (session 38).
  */
-async function checkMemberInits(members: readonly MemberConfig[], context: { runDir: string; resume: boolean }): Promise<void> {
-  const again = context.resume
+async function checkMemberInits(members: readonly MemberConfig[], resume: boolean): Promise<void> {
+  const again = resume
     ? `--resume trains the ensemble its ${RUN_MANIFEST} recorded: train the fixed ensemble file into a new run folder (\`digits train --ensemble <file> --run <folder>\`).`
     : 'Fix the member in the ensemble file.';
   for (const member of members) {
@@ -213,7 +213,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   const members = await Promise.all(
     options.ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
-  await checkMemberInits(members, { runDir, resume: options.resume === true });
+  await checkMemberInits(members, options.resume === true);
   const plans = await planSplits({ ...options.ensemble, members }, datasetDir, options.foldsFrom);
   const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
   if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {
