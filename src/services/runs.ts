@@ -268,9 +268,16 @@ function plannedMembers(manifest: RunManifest): string[] {
   return (manifest.members.length ? manifest.members : manifest.ensemble?.members ?? []).map((m) => m.name);
 }
 
-/** Members with a best checkpoint: the trained outcomes, or before there are any, the complete `<member>/best/` saved so far. */
+/**
+ * Members with a complete best checkpoint: the trained outcomes whose checkpoint is still there (a
+ * deleted one was counted until session 38, so the run read as whole and evaluate then failed on
+ * it), or before there are outcomes, the complete `<member>/best/` saved so far.
+ */
 async function checkpointedMembers(dir: string, manifest: RunManifest, planned: readonly string[]): Promise<number> {
-  if (manifest.members.length) return manifest.members.filter((m) => m.ok && m.checkpoint).length;
+  if (manifest.members.length) {
+    const present = await Promise.all(manifest.members.map((m) => (m.ok && m.checkpoint ? exists(path.join(dir, m.checkpoint, COMPLETE_MARKER)) : false)));
+    return present.filter(Boolean).length;
+  }
   const saved = await Promise.all(planned.map((name) => exists(path.join(dir, name, 'best', COMPLETE_MARKER))));
   return saved.filter(Boolean).length;
 }

@@ -204,6 +204,23 @@ describe('digits runs', () => {
     }
   });
 
+  test('a trained run one of whose member checkpoints was deleted counts the checkpoints that are there', async () => {
+    // Given a copy of the 2-member trained run with m2's best checkpoint deleted
+    const copy = path.join(runsDir(), 'x-lost');
+    await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
+    await rm(path.join(copy, 'm2', 'best'), { recursive: true });
+    try {
+      // When the runs are listed
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then it has 2 members, 1 with a checkpoint (it read as whole, and evaluate then failed on the missing one)
+      expect(runs.find((r) => r.dir === copy)).toMatchObject({ members: 2, checkpointed: 1, failed: 0 });
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(stdout).toMatch(/x-lost.*\s2 \(1 with a checkpoint\)\s/);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
   test('an interrupted run counts the members it plans, and how many saved a checkpoint, not its outcomes (none until training ends)', async () => {
     // Given a copy of the 2-member run as an interruption leaves it: run.json says training with no
     // outcomes yet, m1 has saved its best checkpoint and m2 none
