@@ -20,7 +20,7 @@
  * The log-loss of a mixture needs only each candidate's probability of the true class
  * (mixing is linear), so a step costs candidates × rows.
  */
-import { CLASSES, LOG_LOSS_EPSILON, computeMetrics } from '../evaluation/metrics.js';
+import { CLASSES, LOG_LOSS_EPSILON, argmaxRow, computeMetrics } from '../evaluation/metrics.js';
 import { createRandom, shuffleInPlace } from '../data/random.js';
 import { softVote } from './voting.js';
 
@@ -221,25 +221,11 @@ export function weightsBeatEqualVote(logLoss: Pick<PairedDifference, 'mean' | 's
 export function pairedAccuracyDifference(a: Float32Array, b: Float32Array, labels: ArrayLike<number>): PairedDifference {
   const rows = labels.length;
   if (a.length !== rows * CLASSES || b.length !== rows * CLASSES) throw new RangeError(`pairedAccuracyDifference: ${a.length} and ${b.length} probabilities for ${rows} rows`);
-  const argmax = (p: Float32Array, r: number) => {
-    let best = 0;
-    for (let c = 1; c < CLASSES; c++) if (p[r * CLASSES + c]! > p[r * CLASSES + best]!) best = c;
-    return best;
-  };
-  let total = 0;
-  let squares = 0;
-  for (let r = 0; r < rows; r++) {
-    const d = Number(argmax(a, r) === labels[r]) - Number(argmax(b, r) === labels[r]);
-    total += d;
-    squares += d * d;
-  }
-  const mean = rows > 0 ? total / rows : 0;
-  const variance = rows > 1 ? Math.max(0, (squares - rows * mean * mean) / (rows - 1)) : 0;
-  return { mean, standardError: rows > 0 ? Math.sqrt(variance / rows) : 0, rows };
+  return pairedMean(rows, (r) => Number(argmaxRow(a, r) === labels[r]) - Number(argmaxRow(b, r) === labels[r]));
 }
 
 export interface PairedDifference {
-  /** mean over rows of log-loss(a) − log-loss(b): negative when a is better */
+  /** mean over rows of a's figure less b's (log-loss: negative when a is better; right = 1: positive when a is) */
   mean: number;
   /** standard error of that mean (sample sd of the per-row differences / √rows) */
   standardError: number;
@@ -256,10 +242,15 @@ export function pairedLogLossDifference(a: Float32Array, b: Float32Array, labels
   if (a.length !== rows * CLASSES || b.length !== rows * CLASSES) throw new RangeError(`pairedLogLossDifference: ${a.length} and ${b.length} probabilities for ${rows} rows`);
   const [pa, pb] = trueClassProbabilities([a, b], labels, Array.from({ length: rows }, (_, i) => i));
   const loss = (p: number): number => -Math.log(Math.min(1 - LOG_LOSS_EPSILON, Math.max(LOG_LOSS_EPSILON, p)));
+  return pairedMean(rows, (r) => loss(pa![r]!) - loss(pb![r]!));
+}
+
+/** The mean over `rows` of a per-row difference, with its standard error (sample sd / √rows). */
+function pairedMean(rows: number, difference: (row: number) => number): PairedDifference {
   let total = 0;
   let squares = 0;
   for (let r = 0; r < rows; r++) {
-    const d = loss(pa![r]!) - loss(pb![r]!);
+    const d = difference(r);
     total += d;
     squares += d * d;
   }
