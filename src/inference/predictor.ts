@@ -100,11 +100,15 @@ async function modelBytesOf(runtime: OnnxRuntime, dir: string, options: Omit<Pre
   return { bytes: made.bytes, note: `int8, calibrated now on ${calibration.source}${made.written ? '' : ' (in memory: the folder is read-only)'}`, precision: 'int8' };
 }
 
+/** How a member's note names where its float ONNX bytes came from. */
+export const EXISTING_EXPORT_NOTE = 'existing export';
+export const EXPORTED_NOW_NOTE = 'exported now';
+
 /** The member's ONNX bytes: the checkpoint's `model.onnx`, exported now if missing or stale. */
 async function onnxBytesOf(dir: string): Promise<{ bytes: Uint8Array; note: string }> {
   try {
     const result = await exportCheckpointToOnnx(dir);
-    return { bytes: new Uint8Array(await readFile(result.path)), note: result.exported ? 'exported now' : 'existing export' };
+    return { bytes: new Uint8Array(await readFile(result.path)), note: result.exported ? EXPORTED_NOW_NOTE : EXISTING_EXPORT_NOTE };
   } catch (error) {
     // A read-only checkpoint (shipped in a package, mounted read-only) is exported in memory.
     if (!isWriteRefused(error)) throw error;

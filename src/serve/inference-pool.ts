@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../engine/parallel.js';
 import { UnsupportedLayerError, exportCheckpointToOnnx } from '../onnx/export.js';
-import type { Precision, Predictor } from '../inference/predictor.js';
+import { EXISTING_EXPORT_NOTE, EXPORTED_NOW_NOTE, type Precision, type Predictor } from '../inference/predictor.js';
 import { deserializeError, type FromWorker, type InferenceWorkerData, type LoadedMember, type ToWorker } from './inference-protocol.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -126,6 +126,8 @@ export class InferencePool {
   constructor(
     checkpoints: string[],
     unsupported: Array<string | null>,
+    /** per checkpoint: its ONNX export was made (or remade) by `createInferencePool` just now */
+    private readonly exportedNow: boolean[],
     private readonly data: InferenceWorkerData,
     workers: number,
     private readonly options: InferencePoolOptions,
@@ -162,7 +164,9 @@ export class InferencePool {
     this.unsupported.forEach((left, i) => {
       if (left) return;
       const member = first[p]!;
-      this.predictors[i] = new PooledPredictor(this, p, member.imageSize, member.precision, `${member.reason}; in each of ${workers}`);
+      // (the workers found the export this process made a moment ago: to the user it is new)
+      const reason = this.exportedNow[i] ? member.reason.replace(EXISTING_EXPORT_NOTE, EXPORTED_NOW_NOTE) : member.reason;
+      this.predictors[i] = new PooledPredictor(this, p, member.imageSize, member.precision, `${reason}; in each of ${workers}`);
       p++;
     });
   }
@@ -394,9 +398,11 @@ function isWriteRefused(error: unknown): boolean {
 export async function createInferencePool(checkpoints: string[], options: InferencePoolOptions = {}): Promise<InferencePool> {
   const size = Math.max(1, Math.floor(options.workers ?? os.availableParallelism()));
   const unsupported: Array<string | null> = [];
+  const exportedNow: boolean[] = [];
   for (const checkpoint of checkpoints) {
+    exportedNow.push(false);
     try {
-      await exportCheckpointToOnnx(checkpoint);
+      exportedNow[exportedNow.length - 1] = (await exportCheckpointToOnnx(checkpoint)).exported;
       unsupported.push(null);
     } catch (error) {
       if (error instanceof UnsupportedLayerError && options.infer === 'auto') unsupported.push(error.message);
@@ -409,7 +415,7 @@ export async function createInferencePool(checkpoints: string[], options: Infere
     checkpoints: checkpoints.filter((_, i) => !unsupported[i]),
     options: { precision: options.precision ?? 'auto', threads: Math.max(1, options.threads ?? 1), spin: options.spin ?? false, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
   };
-  const pool = new InferencePool(checkpoints, unsupported, data, size, options);
+  const pool = new InferencePool(checkpoints, unsupported, exportedNow, data, size, options);
   await pool.start();
   return pool;
 }

@@ -229,6 +229,18 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     routeMethods.set(route.url, methods);
   });
 
+  /**
+   * The route a request is counted under in /metrics: its route; a known path asked with a
+   * method it does not take (a 405) under that path, which is what the client meant; anything
+   * else under 'unmatched' (so that scanners' paths cannot grow the label set).
+   */
+  function routeLabel(request: FastifyRequest): string {
+    const route = request.routeOptions?.url;
+    if (route) return route;
+    const pathname = request.url.split('?')[0]!;
+    return routeMethods.has(pathname) ? pathname : 'unmatched';
+  }
+
   let closing = false;
   /** requests being answered, for the shutdown report */
   const active = new Map<FastifyRequest, { method: string; url: string; started: number; atClose: boolean }>();
@@ -327,13 +339,13 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routeLabel(request);
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
   });
 
   function sendError(request: FastifyRequest, reply: FastifyReply, status: number, error: string, hint: string, kind: string) {
-    metrics.errors.inc({ route: request.routeOptions?.url ?? 'unmatched', kind });
+    metrics.errors.inc({ route: routeLabel(request), kind });
     if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     if ((status === 413 || status === 503) && !request.raw.complete) {
       // A body refused before it was all read. Closing at once would reset the connection while
@@ -569,8 +581,9 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         for (const entry of active.values()) {
           const seconds = Math.round((performance.now() - entry.started) / 100) / 10;
           cut.push({ method: entry.method, url: entry.url, seconds });
+          // Said once, through the server's own report lines (JSON lines under --json); a pino
+          // line beside it said the same thing twice on stderr.
           log(`digits serve: cut ${entry.method} ${entry.url} after ${seconds} s: the ${grace / 1000} s grace period ended before it was answered`, 'warn');
-          app.log.warn({ method: entry.method, url: entry.url, seconds }, 'request cut at shutdown');
         }
         // Their clients are cut: the images still waiting for a batch are dropped, so the
         // process exits once the batches already computing end, not after the whole queue.

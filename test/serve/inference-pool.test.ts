@@ -160,6 +160,26 @@ describe('InferencePool', () => {
     await expect(createPredictor(checkpoints[1]!, { infer: 'onnx', precision: 'int8' })).rejects.toThrow((error as UserError).message);
   });
 
+  test('each member says whether its ONNX export was found or made now, also when the pool made it for its workers', async () => {
+    // Given the members' exports, made when the first pool started
+    const again = await createInferencePool(checkpoints, { workers: 1 });
+    try {
+      // Then a second pool finds them
+      expect(again.predictors.map((p) => /\((existing export|exported now)[;)]/.exec(p!.reason)?.[1])).toEqual(['existing export', 'existing export']);
+    } finally {
+      await again.dispose();
+    }
+    // When one member's model.onnx is deleted and a pool starts
+    await rm(path.join(checkpoints[1]!, 'model.onnx'));
+    const remade = await createInferencePool(checkpoints, { workers: 1 });
+    try {
+      // Then that member says its export was made now (the pool made it before its workers found it)
+      expect(remade.predictors.map((p) => /\((existing export|exported now)[;)]/.exec(p!.reason)?.[1])).toEqual(['existing export', 'exported now']);
+    } finally {
+      await remade.dispose();
+    }
+  });
+
   test('sessions whose idle threads do not spin answer the same', async () => {
     const images = randomImages(9, 3);
     const sleeping = await createPredictor(checkpoints[1]!, { infer: 'onnx', threads: 2, spin: false });

@@ -413,6 +413,13 @@ describe('malformed requests', () => {
     const samples = parsePrometheus(await metricsText());
     const errors = [...samples].filter(([key]) => key.startsWith('digits_http_errors_total')).reduce((sum, [, v]) => sum + v, 0);
     expect(errors).toBeGreaterThanOrEqual(total);
+    // (a known path asked with the wrong method is counted under that path, as the client meant
+    // it; a path no route has under 'unmatched', so scanners cannot grow the label set)
+    const count = (name: string) => seen.get(name) ?? 0;
+    expect(samples.get('digits_http_errors_total{route="/v1/predict",kind="method_not_allowed"}')).toBe(count('GET predict'));
+    expect(samples.get('digits_http_requests_total{route="/v1/predict",method="GET",status="405"}')).toBe(count('GET predict'));
+    expect(samples.get('digits_http_errors_total{route="unmatched",kind="not_found"}')).toBe(count('unknown route'));
+    expect(samples.get('digits_http_errors_total{route="unmatched",kind="method_not_allowed"}')).toBeUndefined();
   }, 120_000);
 });
 

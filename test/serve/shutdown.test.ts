@@ -139,7 +139,8 @@ test.each(['SIGTERM', 'SIGHUP'] as const)('%s during an in-flight request: it is
 }, 90_000);
 
 test('SIGTERM with a request that outlasts --grace-period: it is cut, named in the log, and the exit code is 1', async () => {
-  const { child, out, exited, listening } = startServe(['--grace-period', '1', '--log-level', 'silent']);
+  // (at --log-level warn, so that a second, pino, line about the cut would show)
+  const { child, out, exited, listening } = startServe(['--grace-period', '1', '--log-level', 'warn']);
   const stalled = new net.Socket();
   try {
     const url = new URL(await listening());
@@ -151,6 +152,8 @@ test('SIGTERM with a request that outlasts --grace-period: it is cut, named in t
     // (under --json as a JSON log line, as every line on stderr is)
     const lines = jsonLines(out.stderr);
     expect(lines).toContainEqual(expect.objectContaining({ level: 40, name: 'digits serve', msg: expect.stringMatching(/^cut POST \/v1\/predict after [\d.]+ s: the 1 s grace period ended/) }));
+    // said once
+    expect(lines.filter((line) => /\bcut\b/.test(String(line.msg)))).toHaveLength(1);
     expect(out.stdout).toMatch(/"type":"result","stopped":"SIGTERM","finished":0,"cut":1/);
   } finally {
     stalled.destroy();
