@@ -5,7 +5,16 @@ import { submittedVote, submittedVoteName, ttaMeasured, voteName, weightsInUse, 
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
-const line = (label: string, m: Metrics | undefined) => (m ? `  ${label.padEnd(28)} acc ${pct(m.accuracy).padStart(7)}  log-loss ${m.logLoss.toFixed(4)}  (${m.rows} row${m.rows === 1 ? '' : 's'})\n` : '');
+/** Ends a figure line's label: `aligned` pads every label to the longest one, so the figures form one column. */
+const COLUMN = '\u0001';
+const line = (label: string, m: Metrics | undefined) => (m ? `  ${label}${COLUMN} acc ${pct(m.accuracy).padStart(7)}  log-loss ${m.logLoss.toFixed(4)}  (${m.rows} row${m.rows === 1 ? '' : 's'})\n` : '');
+
+/** The figure lines' labels padded to the longest (at least 28 characters), so no label pushes its figures out of the column. */
+function aligned(text: string): string {
+  const lines = text.split('\n');
+  const width = Math.max(28, ...lines.map((l) => l.indexOf(COLUMN)).filter((i) => i >= 0).map((i) => i - 2));
+  return lines.map((l) => (l.includes(COLUMN) ? `${l.slice(0, l.indexOf(COLUMN)).padEnd(width + 2)}${l.slice(l.indexOf(COLUMN) + 1)}` : l)).join('\n');
+}
 
 /** The number format the ensemble's figures were computed in: one format, or the mix. */
 export function precisionOf(report: EvaluationReport): string {
@@ -26,12 +35,14 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     const at = m.runtime ? ` [${m.runtime.precision}]` : '';
     out += line(`${m.name}${at}`, m.metrics);
     if (m.tta) out += line(`${m.name}${at} + TTA`, m.tta);
+    // (--precision int8 that this member could not take)
+    if (m.runtime?.fallback) out += `    ${m.name} ran ${m.runtime.precision}, not the int8 asked for: ${m.runtime.fallback}\n`;
   }
   if (report.cv) {
     const cv = report.cv;
     out += `${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sample sd (n − 1) over the folds:\n`;
     const cvLine = (label: string, s: { accuracy: Parameters<typeof formatMeanSd>[0]; logLoss: Parameters<typeof formatMeanSd>[0] }) =>
-      `  ${label.padEnd(28)} acc ${formatMeanSd(s.accuracy, 'percent')}  log-loss ${formatMeanSd(s.logLoss, 'loss')}\n`;
+      `  ${label}${COLUMN} acc ${formatMeanSd(s.accuracy, 'percent')}  log-loss ${formatMeanSd(s.logLoss, 'loss')}\n`;
     for (const r of cv.recipes) {
       out += cvLine(`${r.name} (${r.members.length} folds)`, r);
       if (r.tta) out += cvLine(`${r.name} + TTA`, r.tta);
@@ -90,5 +101,5 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     const best = report.test.bestMember;
     out += line(best.kind === 'recipe' ? `CV best recipe (${best.name}, ${best.members?.length} folds averaged)` : `held-out best (${best.name})`, best.metrics);
   }
-  return out;
+  return aligned(out);
 }

@@ -34,7 +34,12 @@ export interface MemberEvaluation {
    */
   validationRows?: number[];
   /** The engine and number format the member's predictions were computed in (int8 figures differ from training's fp32). */
-  runtime?: { engine: 'onnx' | 'tfjs'; precision: 'fp32' | 'int8' };
+  runtime?: {
+    engine: 'onnx' | 'tfjs';
+    precision: 'fp32' | 'int8';
+    /** why the member ran fp32 when int8 was asked for (`--precision int8`): its predictor's account (absent before session 39) */
+    fallback?: string;
+  };
   /**
    * The identity of the checkpoint evaluated (`checkpointIdentity`: its files' hashes as its
    * marker records them). A checkpoint saved again since makes the evaluation outdated; compared

@@ -247,7 +247,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         metrics: computeMetrics(p, labels),
         tta: tta.length > 1 ? computeMetrics(pt, labels) : undefined,
         history: await readHistory(runDir, m.outcome.name),
-        runtime: { engine: m.predictor.kind, precision: m.predictor.precision },
+        runtime: { engine: m.predictor.kind, precision: m.predictor.precision, ...(fallback ? { fallback: m.predictor.reason } : {}) },
         identity: await checkpointIdentity(m.checkpoint),
       });
     }

@@ -125,3 +125,17 @@ describe('evaluation summary: the test set', () => {
     expect(text).toContain(shown);
   });
 });
+
+test('every figure line keeps its figures in one column, however long a label is; a member that could not run int8 says why', () => {
+  // Given a run whose test figures name a long recipe, and a member that ran fp32 where int8 was asked for
+  const long = precisionReport(['int8', 'fp32']);
+  long.members[1]!.runtime!.fallback = 'onnxruntime-node fp32, 1 thread (existing export; fp32: no convolution to quantize)';
+  long.test = { answers: '(labels in test.csv)', rows: 10, soft: precisionMetrics, bestMember: { kind: 'recipe', name: 'seed002-12-with-a-long-name', members: ['x-f1', 'x-f2', 'x-f3', 'x-f4'], metrics: precisionMetrics } };
+  const text = formatEvaluationSummary(long);
+  // Then every "acc" of a figure line starts in the same column (a label longer than 28 characters pushed its own out)
+  const columns = new Set(text.split('\n').filter((l) => / acc /.test(l) && /log-loss/.test(l)).map((l) => l.indexOf(' acc ')));
+  expect(text).toContain('CV best recipe (seed002-12-with-a-long-name, 4 folds averaged)');
+  expect(columns.size).toBe(1);
+  // and the fp32 member says why, under its figures
+  expect(text).toContain('m2 ran fp32, not the int8 asked for: onnxruntime-node fp32, 1 thread (existing export; fp32: no convolution to quantize)');
+});
