@@ -1,7 +1,7 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
 import path from 'node:path';
 import type { Metrics } from '../evaluation/metrics.js';
-import { submittedVote, submittedVoteName, ttaMeasured, voteName, weightsInUse, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { precisionOf, submittedVote, submittedVoteName, ttaMeasured, voteName, weightsInUse, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -16,11 +16,6 @@ function aligned(text: string): string {
   return lines.map((l) => (l.includes(COLUMN) ? `${l.slice(0, l.indexOf(COLUMN)).padEnd(width + 2)}${l.slice(l.indexOf(COLUMN) + 1)}` : l)).join('\n');
 }
 
-/** The number format the ensemble's figures were computed in: one format, or the mix. */
-export function precisionOf(report: EvaluationReport): string {
-  const formats = [...new Set(report.members.map((m) => m.runtime?.precision ?? 'unrecorded'))];
-  return formats.length === 1 ? formats[0]! : `mixed: ${report.members.map((m) => `${m.name} ${m.runtime?.precision ?? '?'}`).join(', ')}`;
-}
 
 /**
  * `runDir`: the run's folder, so that paths evaluation.json stores relative to it (the answers

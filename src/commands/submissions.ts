@@ -18,9 +18,12 @@ export function submissionRows(entries: ListedSubmission[]): string[][] {
     path.basename(e.run),
     // how many; the names are in --json (a dozen names made the column the table's widest)
     String(e.members.length),
-    e.voting,
+    // with the number format the test rows were predicted in (unrecorded before session 39); a
+    // column of its own did not fit 80 columns with whole words
+    e.precision ? `${e.voting} ${e.precision}` : e.voting,
     String(e.tta),
-    pct(e.validation?.accuracy),
+    // (figures of an evaluation in another format than the submission's say which)
+    `${pct(e.validation?.accuracy)}${e.validation?.precision && e.precision && e.validation.precision !== e.precision ? ` (${e.validation.precision})` : ''}`,
     e.validation ? e.validation.logLoss.toFixed(4) : '—',
     pct(e.score?.accuracy),
     e.status,

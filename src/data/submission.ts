@@ -57,8 +57,10 @@ export interface LedgerEntry {
   weights?: number[];
   /** Test-time augmentation: the number of transforms averaged (1: none). */
   tta: number;
-  /** Ensemble metrics on the held-out training rows (absent when the run was not evaluated). */
-  validation?: { accuracy: number; logLoss: number };
+  /** The number format the test rows were predicted in: int8, fp32, or the mix member by member (absent before session 39). */
+  precision?: string;
+  /** Ensemble metrics on the held-out training rows, and the number format they were computed in (absent when the run was not evaluated; `precision` absent before session 39). */
+  validation?: { accuracy: number; logLoss: number; precision?: string };
   /** Accuracy against an answers file (practice competitions). */
   score?: { accuracy: number; answers: string };
 }

@@ -158,6 +158,23 @@ export function decideTta(plain: { logLoss: number }, tta: { logLoss: number }, 
 }
 
 /** Whether a run's submission averages TTA shifts, by its evaluation (never when TTA was not measured). */
+/**
+ * The number format of predictions made by these members: one format, or the mix member by
+ * member (`mixed: a int8, b fp32`); `unrecorded` for members whose format was not kept.
+ */
+export function precisionLabel(names: readonly string[], precisions: ReadonlyArray<'fp32' | 'int8' | undefined>): string {
+  const formats = [...new Set(precisions.map((p) => p ?? 'unrecorded'))];
+  return formats.length === 1 ? formats[0]! : `mixed: ${names.map((n, i) => `${n} ${precisions[i] ?? '?'}`).join(', ')}`;
+}
+
+/** The number format an evaluation's figures were computed in (`precisionLabel` of its members). */
+export function precisionOf(report: EvaluationReport): string {
+  return precisionLabel(
+    report.members.map((m) => m.name),
+    report.members.map((m) => m.runtime?.precision),
+  );
+}
+
 export function submitsWithTta(evaluation: EvaluationReport): boolean {
   return evaluation.ensemble.ttaDecision ? evaluation.ensemble.ttaDecision.used : evaluation.ensemble.softTta !== undefined;
 }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
-import { EVALUATION_FILE, TTA_NOT_MEASURED, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, TTA_NOT_MEASURED, precisionLabel, precisionOf, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
@@ -60,7 +60,10 @@ export interface SubmitResult {
   members: string[];
   /** per member, when the vote is weighted (the weights `evaluate` chose) */
   weights?: number[];
-  validation?: { accuracy: number; logLoss: number };
+  /** the number format the test rows were predicted in (`precisionLabel`: int8, fp32 or the mix) */
+  precision: string;
+  /** the held-out figures of the evaluation, and the number format they were computed in */
+  validation?: { accuracy: number; logLoss: number; precision: string };
   score?: { accuracy: number; answers: string };
 }
 
@@ -167,7 +170,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     try {
       const { labels, confidence } = await predictTestSet(predictors, dataset, shifts, weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
-      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: variants, ids: dataset.ids, labels, confidence };
+      predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: variants, ids: dataset.ids, labels, confidence, precision: predictors.map((p) => p.precision) };
     } finally {
       for (const p of predictors) p.dispose();
     }
@@ -191,7 +194,12 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   // With selection's weights in use, their honest (cross-fitted) held-out figure.
   const selection = evaluation?.ensemble.selection;
   const ensembleMetrics = evaluation ? (selection?.used && weights ? selection.crossFitted : submittedVote(evaluation)) : undefined;
-  const validation = ensembleMetrics ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss } : undefined;
+  const precision = precisionLabel(members, members.map((_, i) => predictions.precision?.[i]));
+  const validation = ensembleMetrics && evaluation ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss, precision: precisionOf(evaluation) } : undefined;
+  // (`submit --precision int8` after `evaluate --precision fp32`: the held-out figures are of another model)
+  if (validation && validation.precision !== precision) {
+    warn(`the held-out figures are the ${validation.precision} evaluation's; this submission predicted the test rows in ${precision}: \`digits evaluate${options.precision && options.precision !== 'auto' ? ` --precision ${options.precision}` : ''}\` gives its own`);
+  }
   const tta = predictions.tta;
   const written = await commitSubmission(prepared, (file) =>
     appendLedger(dir, {
@@ -204,11 +212,12 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       voting: 'soft',
       weights: predictions.weights,
       tta,
+      precision,
       validation,
       score: score ? { accuracy: score.accuracy, answers: storedPath(dir, score.answers, 1) } : undefined,
     }).then(() => undefined),
   );
-  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, validation, score };
+  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, precision, validation, score };
 }
 
 /**

@@ -3,7 +3,7 @@ import { displayWidth, renderTable } from '../../src/cli/table.js';
 import { SUBMISSION_COLUMNS } from '../../src/commands/submissions.js';
 
 // A ledger row as `digits submissions` shows it (about 150 columns wide unwrapped).
-const row = ['2026-11-21 10:15:02', '20261121-101500-quick-ensemble.csv', 'quick-20261121-100000', '4', 'soft', '8', '99.12%', '0.0311', '98.75%', 'ok'];
+const row = ['2026-11-21 10:15:02', '20261121-101500-quick-ensemble.csv', 'quick-20261121-100000', '4', 'soft int8', '8', '99.12%', '0.0311', '98.75%', 'ok'];
 
 describe('tables that know the terminal width', () => {
   test.each([80, 100, 160])('at %i columns no line is wider, and every character is still there', (width) => {

@@ -77,3 +77,22 @@ test('submit stopped by SIGTERM while it predicts: it says what is kept and how 
   const { stdout } = await exec(process.execPath, [bin, 'submit', '--run', runDir(), '--dir', 'my subs'], { cwd: work, env });
   expect(stdout).toMatch(/3,000 rows, 1 member, soft voting/);
 });
+
+test('a submission in another number format than its evaluation says so, and the ledger records both', { timeout: 180_000 }, async () => {
+  // Given the run evaluated in fp32
+  await exec(process.execPath, [bin, 'evaluate', '--run', runDir(), '--precision', 'fp32', '--no-tta'], { cwd: work, env });
+  // When it is submitted in int8
+  const { stdout, stderr } = await exec(process.execPath, [bin, 'submit', '--run', runDir(), '--dir', 'formats', '--precision', 'int8'], { cwd: work, env });
+  // Then the output says what the test rows were predicted in, and whose the held-out figures are
+  expect(stdout).toMatch(/, predicted in int8; validated/);
+  expect(stdout).toMatch(/validation accuracy [\d.]+% \(held-out rows, of the fp32 evaluation\)/);
+  expect(stderr).toContain("warning: the held-out figures are the fp32 evaluation's; this submission predicted the test rows in int8: `digits evaluate --precision int8` gives its own");
+  // and the ledger lists both formats
+  const listed = await exec(process.execPath, [bin, 'submissions', '--dir', 'formats'], { cwd: work, env });
+  expect(listed.stdout).toMatch(/soft int8\s+1\s+[\d.]+% \(fp32\)/);
+  // When it is submitted with the evaluation's own format (fp32: its saved predictions), nothing is said
+  const same = await exec(process.execPath, [bin, 'submit', '--run', runDir(), '--dir', 'formats'], { cwd: work, env });
+  expect(same.stdout).toMatch(/, predicted in fp32; validated/);
+  expect(same.stdout).toMatch(/validation accuracy [\d.]+% \(held-out rows\)\n/);
+  expect(same.stderr).not.toContain('warning:');
+});

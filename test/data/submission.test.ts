@@ -444,15 +444,29 @@ describe('digits submissions', () => {
       validation: { accuracy: 0.99123, logLoss: 0.03114 },
       score: { accuracy: 0.9875, answers: '/x/uniform-answers.csv' },
     });
-    // Then the table shows it
+    // and one predicted in int8 whose held-out figures are an fp32 evaluation's
+    const second = await writeSubmission({ dir, name: 'quick', labels: [1, 2, 3], now: new Date(NOW.getTime() + 1000) });
+    await appendLedger(dir, {
+      file: second.file,
+      sha256: second.sha256,
+      createdAt: '2026-11-21T10:15:03.000Z',
+      run: '/x/runs/quick-20261121-100000',
+      members: [{ name: 'seed002-1', checkpoint: 'seed002-1/best' }],
+      voting: 'soft',
+      tta: 1,
+      precision: 'int8',
+      validation: { accuracy: 0.98, logLoss: 0.05, precision: 'fp32' },
+    });
+    // Then the table shows them: the second's vote with its number format (unrecorded in the first), and the evaluation's format beside its figures
     const text = await run(['--dir', dir]);
-    expect(text).toMatch(/^1 submission in /);
+    expect(text).toMatch(/^2 submissions in /);
     expect(text).toMatch(/created \(UTC\)\s+file\s+run\s+members\s+voting\s+tta\s+val acc\s+val loss\s+score\s+file status/);
     expect(text).toMatch(/2026-11-21 10:15:02\s+20261121-101500-quick\.csv\s+quick-20261121-100000\s+2\s+soft\s+8\s+99\.12%\s+0\.0311\s+98\.75%\s+ok/);
+    expect(text).toMatch(/2026-11-21 10:15:03\s+20261121-101501-quick\.csv\s+quick-20261121-100000\s+1\s+soft int8\s+1\s+98\.00% \(fp32\)\s+0\.0500\s+—\s+ok/);
     // and --json gives the entries with their status
     const json = JSON.parse(await run(['--dir', dir, '--json'])) as { type: string; submissions: unknown[] };
     expect(json.type).toBe('result');
-    expect(json.submissions).toHaveLength(1);
+    expect(json.submissions).toHaveLength(2);
     expect(json.submissions[0]).toMatchObject({ file: '20261121-101500-quick.csv', voting: 'soft', tta: 8, status: 'ok', path: written.file });
   });
 });
