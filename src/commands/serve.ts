@@ -102,7 +102,7 @@ export default class Serve extends DigitsCommand {
     const members = ensemble.members.map((m) => ({ name: m.name, preset: m.preset, runtime: m.predictor.kind, reason: m.predictor.reason }));
     const { mode, workers, threadsPerSession, reason } = ensemble.inference;
     if (json) {
-      this.emitJson({ type: 'listening', url: server.url, port: server.port, run: runDir, members, inference: { mode, workers, threadsPerSession, reason }, corrections: server.correctionsFile });
+      this.emitJson({ type: 'listening', url: server.url, port: server.port, run: runDir, members, inference: { mode, workers, threadsPerSession, reason }, tta: ensemble.tta, corrections: server.correctionsFile });
     } else {
       say(`digits serve: ${ensemble.members.length} member${ensemble.members.length === 1 ? '' : 's'} of ${runDir}`);
       for (const m of members) say(`  ${m.name.padEnd(14)} ${m.preset.padEnd(9)} ${m.reason}`);
@@ -112,6 +112,7 @@ export default class Serve extends DigitsCommand {
           ? `  inference: ${workers} worker thread${workers === 1 ? '' : 's'}, ${threadsPerSession} ONNX Runtime thread${threadsPerSession === 1 ? '' : 's'} per session`
           : `  inference: in process (${reason})${threadsPerSession ? `, ${threadsPerSession} ONNX Runtime thread${threadsPerSession === 1 ? '' : 's'} per session` : ''}`,
       );
+      say(`  TTA: ${ensemble.tta.default ? 'on' : 'off'} unless a request says (tta=true|false), ${ensemble.tta.reason}`);
       say(`  batching: up to ${flags['max-batch']} images, window ${flags['batch-window-ms']} ms, ${server.batcher.concurrency} batch${server.batcher.concurrency === 1 ? '' : 'es'} at once; corrections → ${server.correctionsFile}`);
       say(`listening on ${server.url}  (drawing pad: ${server.url}/ ; Ctrl-C stops)`);
     }

@@ -14,7 +14,7 @@ import { onnxRuntimeStatus } from '../engine/ort.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { assertTrained, readRunManifest } from '../runs/manifest.js';
 import { openMembers, trainedMembers } from '../runs/open-members.js';
-import { EVALUATION_FILE, readEvaluationReport, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, TTA_NOT_MEASURED, precisionOf, readEvaluationReport, submitsWithTta, ttaMeasured, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 import { shellArg } from '../data/format.js';
@@ -25,6 +25,8 @@ export interface ValidationScore {
   logLoss: number;
   /** with 8-way test-time augmentation, when evaluated */
   ttaAccuracy?: number;
+  /** the number format the evaluation computed these figures in (a member served in another one scores a little differently) */
+  precision?: 'fp32' | 'int8' | string;
 }
 
 export interface ServedMember {
@@ -65,6 +67,12 @@ export interface ServedEnsemble {
   validation: ValidationScore | null;
   /** why validation scores are missing, when they are */
   evaluationNote: string | null;
+  /**
+   * Test-time augmentation when a request does not say: as the run's submission uses it (the
+   * evaluation's choice on held-out rows), so that served labels are the submission's; off for
+   * an unevaluated run (a request's `tta` wins either way)
+   */
+  tta: { default: boolean; reason: string };
   inference: InferenceMode;
   /** releases the sessions; resolves when the inference workers (if any) have ended */
   dispose(): Promise<void>;
@@ -95,9 +103,16 @@ export function defaultServeWorkers(): number {
   return os.availableParallelism();
 }
 
-function score(metrics: { rows: number; accuracy: number; logLoss: number } | undefined, tta?: { accuracy: number }): ValidationScore | null {
+function score(metrics: { rows: number; accuracy: number; logLoss: number } | undefined, tta: { accuracy: number } | undefined, precision: string | undefined): ValidationScore | null {
   if (!metrics) return null;
-  return { rows: metrics.rows, accuracy: metrics.accuracy, logLoss: metrics.logLoss, ...(tta ? { ttaAccuracy: tta.accuracy } : {}) };
+  return { rows: metrics.rows, accuracy: metrics.accuracy, logLoss: metrics.logLoss, ...(tta ? { ttaAccuracy: tta.accuracy } : {}), ...(precision ? { precision } : {}) };
+}
+
+/** Whether a request without `tta` gets it: as the submission does (`submitsWithTta`), and why. */
+export function defaultTta(evaluation: EvaluationReport | null): { default: boolean; reason: string } {
+  if (!evaluation) return { default: false, reason: 'the run has not been evaluated: TTA only when a request asks for it (tta=true)' };
+  if (submitsWithTta(evaluation)) return { default: true, reason: `as the submission: ${evaluation.ensemble.ttaDecision?.reason ?? 'evaluated with TTA'}` };
+  return { default: false, reason: `as the submission: ${ttaMeasured(evaluation) ? 'TTA did not help on the held-out rows' : TTA_NOT_MEASURED}` };
 }
 
 /**
@@ -161,7 +176,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     for (const [i, m] of trained.entries()) {
       const predictor = pool?.predictors[i] ?? inProcess.find((o) => o.outcome.name === m.outcome.name)!.predictor;
       const evaluated = evaluation?.members.find((e) => e.name === m.outcome.name);
-      members.push({ name: m.outcome.name, preset: m.outcome.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta), trainingValAcc: m.outcome.bestValAcc ?? null, weight: weights?.[i] ?? 1 });
+      members.push({ name: m.outcome.name, preset: m.outcome.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta, evaluated?.runtime?.precision), trainingValAcc: m.outcome.bestValAcc ?? null, weight: weights?.[i] ?? 1 });
     }
     if (mode.mode === 'in-process' && members.some((m) => m.predictor.kind === 'onnx')) mode = { ...mode, threadsPerSession: inProcessThreads };
   } catch (error) {
@@ -189,8 +204,9 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     name: manifest.name ?? path.basename(dir),
     members,
     skipped,
-    validation: evaluation ? score(evaluation.ensemble.soft, evaluation.ensemble.softTta) : null,
+    validation: evaluation ? score(evaluation.ensemble.soft, evaluation.ensemble.softTta, precisionOf(evaluation)) : null,
     evaluationNote,
+    tta: defaultTta(evaluation),
     inference: { ...mode, stats: () => pool?.stats() ?? null },
     dispose: disposeAll,
   };

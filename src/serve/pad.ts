@@ -10,7 +10,15 @@
  * Kept as a string in a module so the built CLI (dist/) carries it without a copy step; the
  * page loads nothing from elsewhere (the server's Content-Security-Policy forbids it).
  */
-export const PAD_HTML = `<!doctype html>
+/**
+ * The page, with its test-time augmentation box ticked as the server's default is (the
+ * run's submission's choice): the page always says which it wants, so the box is what is used.
+ */
+export function padHtml(options: { tta: boolean }): string {
+  return PAD_HTML.replace('<input id="tta" type="checkbox">', `<input id="tta" type="checkbox"${options.tta ? ' checked' : ''}>`);
+}
+
+const PAD_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -170,7 +178,7 @@ export const PAD_HTML = `<!doctype html>
     setState('predicting');
     var tta = document.getElementById('tta').checked;
     state.inflight = canvasPng().then(function (blob) {
-      return fetch('/v1/predict' + (tta ? '?tta=true' : ''), { method: 'POST', headers: { 'content-type': 'image/png' }, body: blob });
+      return fetch('/v1/predict?tta=' + (tta ? 'true' : 'false'), { method: 'POST', headers: { 'content-type': 'image/png' }, body: blob });
     }).then(function (res) {
       return res.json().then(function (body) { return { ok: res.ok, body: body }; });
     }).then(function (r) {

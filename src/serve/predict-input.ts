@@ -123,7 +123,9 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
   const { maxBatch, bodyLimit } = limits;
   const query = (request.query ?? {}) as Record<string, unknown>;
   rejectUnknownKeys(query, ['tta', 'members'], 'query');
-  let tta = isTrue(given(query.tta, 'tta', 'query'), 'tta');
+  // (not given: as the run's submission uses it, `ServedEnsemble.tta`)
+  const asked = given(query.tta, 'tta', 'query');
+  let tta = asked === undefined ? ensemble.tta.default : isTrue(asked, 'tta');
   let members = memberIndices(ensemble, allMembers(query.members));
   const type = contentTypeOf(request);
   if (type === 'application/json') {

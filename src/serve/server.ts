@@ -44,7 +44,7 @@ import type { WorkerStats } from './inference-pool.js';
 import { InputError, MAX_IMAGE_PIXELS } from './image-input.js';
 import { ServerMetrics } from './metrics.js';
 import { UserError } from '../errors.js';
-import { PAD_HTML } from './pad.js';
+import { padHtml } from './pad.js';
 import { MAX_FIELD_BYTES, PREDICT_HINT, type PredictLimits, bodyTooLarge, contentTypeOf, readPredictRequest, unsupportedType } from './predict-input.js';
 import { MAX_JSON_DEPTH, jsonNestingBeyond } from './json-depth.js';
 import { plainLogLines } from './log-lines.js';
@@ -433,7 +433,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       .type('text/html; charset=utf-8')
       .header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'")
       .header('cache-control', 'no-store')
-      .send(PAD_HTML),
+      .send(padHtml({ tta: ensemble.tta.default })),
   );
 
   app.get('/healthz', async () => ({ status: 'ok', members: memberNames.length, uptimeSeconds: Math.round((Date.now() - started) / 1000) }));
@@ -459,7 +459,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     })),
     skipped: ensemble.skipped,
     ensemble: { voting: ensemble.members.some((m) => m.weight !== ensemble.members[0]!.weight) ? 'weighted soft' : 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
-    tta: { variants: TTA_8.length, shifts: TTA_8 },
+    // (`default`: what a request that does not say gets, as the submission uses it)
+    tta: { variants: TTA_8.length, shifts: TTA_8, default: ensemble.tta.default, reason: ensemble.tta.reason },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },
     corrections: { file: shownStore, token: access.tokenRequired, perMinute: options.correctionsPerMinute ?? 30 },
     limits: { bodyBytes: bodyLimit, maxImagesPerRequest: maxBatch, maxFilesPerRequest: filesPerRequest, maxImagePixels: MAX_IMAGE_PIXELS },

@@ -64,7 +64,7 @@ function evaluationFixture() {
       { name: 'dense', preset: 'mlp', checkpoint: 'dense/best', rows: 100, metrics: metricsOf(100, 0.91), tta: metricsOf(100, 0.92), history: [] },
       { name: 'conv', preset: 'seed002', checkpoint: 'conv/best', rows: 100, metrics: metricsOf(100, 0.97), history: [] },
     ],
-    ensemble: { soft: metricsOf(3, 0.98), hard: metricsOf(3, 0.97), softTta: metricsOf(3, 0.99) },
+    ensemble: { soft: metricsOf(3, 0.98), hard: metricsOf(3, 0.97), softTta: metricsOf(3, 0.99), ttaDecision: { used: false, reason: 'TTA did not lower the log-loss' } },
   };
 }
 
@@ -492,6 +492,50 @@ describe('the other routes', () => {
     expect(refused.status).toBe(400);
     expect(refused.body).toEqual({ error: 'unknown query option "x"', hint: expect.stringMatching(/takes no query options/) });
     expect(await readFile(file, 'utf8').catch(() => '')).toBe(before);
+  });
+});
+
+describe('the submission\'s variant by default', () => {
+  test('a run whose submission uses TTA is served with TTA unless a request says otherwise; /v1/model and the pad say so, and name the figures\' precision', async () => {
+    // Given the run evaluated in int8, its submission with TTA
+    const file = path.join(runDir, 'evaluation.json');
+    const evaluation = evaluationFixture();
+    for (const m of evaluation.members) Object.assign(m, { runtime: { engine: 'onnx', precision: 'int8' } });
+    evaluation.ensemble.ttaDecision = { used: true, reason: 'TTA lowers the soft vote\'s log-loss' };
+    await writeFile(file, JSON.stringify(evaluation));
+    const withTta = await startServer({ ensemble: await loadServedEnsemble(runDir, { infer: 'onnx', workers: 0 }), port: 0, batchWindowMs: 2 });
+    try {
+      const ask = async (payload: unknown, query = '') => {
+        const response = await fetch(`${withTta.url}/v1/predict${query}`, { method: 'POST', body: JSON.stringify(payload), headers: { 'content-type': 'application/json' } });
+        expect(response.status).toBe(200);
+        return (await response.json()) as PredictBody;
+      };
+      const images = [randomPixels(5)];
+      const floats = Float32Array.from(images[0]!);
+      // When a request does not say, Then it gets the 8 shifts, as the submission did
+      const unsaid = await ask({ images });
+      expect(unsaid.tta).toBe(true);
+      expectClose(unsaid.predictions[0]!.probabilities, (await expected(floats, 1, { tta: true })).ensemble);
+      // and one that asks for none gets none
+      const plain = await ask({ images }, '?tta=false');
+      expect(plain.tta).toBe(false);
+      expectClose(plain.predictions[0]!.probabilities, (await expected(floats, 1)).ensemble);
+      // /v1/model says what a request gets and why, and in which format its figures were computed
+      const model = (await (await fetch(`${withTta.url}/v1/model`)).json()) as { tta: Record<string, unknown>; ensemble: { validation: Record<string, unknown> }; members: Array<{ validation: Record<string, unknown> }> };
+      expect(model.tta).toMatchObject({ variants: 8, default: true, reason: "as the submission: TTA lowers the soft vote's log-loss" });
+      expect(model.ensemble.validation.precision).toBe('int8');
+      expect(model.members[1]!.validation.precision).toBe('int8');
+      // and the pad opens with its TTA box ticked (it always sends tta=…, so the box is what is used)
+      const page = await (await fetch(`${withTta.url}/`)).text();
+      expect(page).toContain('<input id="tta" type="checkbox" checked>');
+      expect(page).toContain("'/v1/predict?tta=' + (tta ? 'true' : 'false')");
+    } finally {
+      await withTta.close();
+      await writeFile(file, JSON.stringify(evaluationFixture()));
+    }
+    // On the run as first evaluated (TTA not chosen), the pad's box is not ticked
+    expect(await (await fetch(`${server.url}/`)).text()).toContain('<input id="tta" type="checkbox">');
+    expect(((await (await fetch(`${server.url}/v1/model`)).json()) as { tta: { default: boolean } }).tta.default).toBe(false);
   });
 });
 
