@@ -5,6 +5,7 @@ import { followNoColor } from './color.js';
 import { liveTerminal } from './terminal.js';
 import { releaseHeldLocksSync } from '../runs/lock.js';
 import { onStopSignals, signalExitCode } from '../signals.js';
+import { redactRedisUrl } from '../services/queue/redis-url.js';
 
 /** A command's result as its --json line: `type` first for readers, and last so that a result's own field cannot hide it. */
 export function asResult<T>(result: T): T {
@@ -137,7 +138,7 @@ function isOclifError(error: unknown): error is Errors.CLIError {
  * line naming the flag, in the same format as ours.
  */
 function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<string, unknown> = {}): UserError | null {
-  if (error instanceof UserError) return error;
+  if (error instanceof UserError) return fromEnvironment(error, flags);
   if (!isOclifError(error)) return null;
   const unknown = (error as { flags?: unknown }).flags;
   const parse = (error as { parse?: { input?: { flags?: Record<string, unknown> } } }).parse;
@@ -166,6 +167,24 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
   const options = /^Expected --[\w-]+=(.*) to be one of: (.*?)(?:;|$)/.exec(message);
   const closest = options ? closestName(options[1]!, options[2]!.split(', ')) : undefined;
   return new UserError(message, { where, hint: `${closest ? `did you mean ${closest}? ` : ''}\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+}
+
+/**
+ * Our error about a flag whose value came from the environment (DIGITS_DATA, DIGITS_QUEUE…),
+ * not from the command line: said so, or the user looks for a flag they never typed (with
+ * DIGITS_QUEUE in a shell profile, a local `train` failed "cannot reach Redis (flag --queue)").
+ */
+function fromEnvironment(error: UserError, flags: Record<string, unknown>): UserError {
+  const flag = error.where?.flag;
+  const variable = flag ? (flags[flag] as { env?: string } | undefined)?.env : undefined;
+  if (!flag || !variable || process.env[variable] === undefined || error.message.includes('(from the environment: ')) return error;
+  if (process.argv.some((word) => word === `--${flag}` || word.startsWith(`--${flag}=`))) return error;
+  return new UserError(`${error.message} (from the environment: ${variable}=${redactRedisUrl(process.env[variable]!)})`, {
+    where: error.where,
+    hint: `${error.hint ? `${error.hint} ` : ''}--${flag} came from ${variable}: fix or unset it, or give --${flag} on the command line.`,
+    exitCode: error.exitCode,
+    cause: error,
+  });
 }
 
 /**

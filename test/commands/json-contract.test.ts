@@ -484,6 +484,23 @@ describe('every command under --json prints NDJSON ending with its result', () =
     );
     expect(fromEnv?.code).toBe(2);
     expect(fromEnv?.line).toMatchObject({ type: 'error', error: '--seed: expected an integer but received: abc (from the environment: DIGITS_SEED=abc)', hint: 'Fix or unset DIGITS_SEED, or give --seed on the command line.', where: { flag: 'seed' } });
+    // and so does our own error about a value the environment gave (DIGITS_DATA, DIGITS_QUEUE with its password hidden)
+    const fail = (argv: string[], extra: Record<string, string>) =>
+      exec(process.execPath, [bin, ...argv, '--json'], { cwd: work, env: { ...env, ...extra } }).then(
+        () => null,
+        (e: { code: number; stdout: string }) => ({ code: e.code, line: JSON.parse(e.stdout.trim().split('\n').at(-1)!) as { error: string; hint: string; where: unknown } }),
+      );
+    const data = await fail(['data', 'inspect'], { DIGITS_DATA: 'nope' });
+    expect(data?.code).toBe(2);
+    expect(data?.line.error).toMatch(/nope.* \(from the environment: DIGITS_DATA=nope\)$/);
+    expect(data?.line.hint).toMatch(/--data came from DIGITS_DATA: fix or unset it, or give --data on the command line\.$/);
+    const queue = await fail(['train', '--data', comp()], { DIGITS_QUEUE: 'redis://:secret@127.0.0.1:1' });
+    expect(queue?.line.error).toMatch(/\(from the environment: DIGITS_QUEUE=redis:\/\/:\*\*\*@127\.0\.0\.1:1\)$/);
+    expect(JSON.stringify(queue?.line)).not.toContain('secret');
+    expect(queue?.line.hint).toContain('--queue came from DIGITS_QUEUE: fix or unset it');
+    // (typed on the command line, the same error says nothing of the environment)
+    const typed = await fail(['data', 'inspect', '--data', 'nope'], { DIGITS_DATA: 'other' });
+    expect(typed?.line.error).not.toContain('from the environment');
     // our own flag parser (--learning-rate) fails the same way, not as an internal error (exit 70)
     for (const command of ['train', 'run']) {
       const rate = await digitsJson([command, '--data', comp(), '--learning-rate', '0']);
