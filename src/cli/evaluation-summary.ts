@@ -94,7 +94,8 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     out += line(`${vote} + TTA`, report.test.softTta);
     out += line(`${equal}${report.test.softTta ? ' + TTA' : ''}`, report.test.equalWeights);
     const best = report.test.bestMember;
-    out += line(best.kind === 'recipe' ? `CV best recipe (${best.name}, ${best.members?.length} folds averaged)` : `held-out best (${best.name})`, best.metrics);
+    // (predicted once, without TTA, whatever the submission uses: said, as the vote's lines above say theirs)
+    out += line(best.kind === 'recipe' ? `CV best recipe (${best.name}, ${best.members?.length} folds averaged, no TTA)` : `held-out best (${best.name}, no TTA)`, best.metrics);
   }
   return aligned(out);
 }

@@ -13,7 +13,7 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
-import { submitsWithTta, testBestLabel, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
+import { precisionOf, submitsWithTta, testBestLabel, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
@@ -80,6 +80,10 @@ export interface DashboardModel {
   weights: number[] | null;
   /** the vote the submission uses, as the views name it: `weighted soft vote + TTA`, `soft vote`, … */
   submittedVote: string;
+  /** the key of the held-out view of that vote: where the dashboard opens and what the report's per-class section shows */
+  submittedView: string;
+  /** the number format the evaluated figures were computed in (`int8`, `fp32`, the mix, or `unrecorded` in evaluations made before it was recorded); training's curves are fp32 */
+  precision: string;
   ttaTransforms: string[] | null;
   /** whether the submission averages the TTA shifts, as chosen on the held-out rows */
   ttaDecision: TtaDecision | null;
@@ -200,6 +204,9 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     heldOutRows: held.length,
     weights: ensemble.weights ?? null,
     submittedVote: submittedVoteName(report).replace(/ \+ TTA$/, tta),
+    // (the plain soft vote's view opened first, also when the submission averaged the shifts or weighed the members)
+    submittedView: weightsInUse(report) && ensemble.weighted ? 'ensemble-weighted' : submitsWithTta(report) && ensemble.softTta ? 'ensemble-tta' : 'ensemble',
+    precision: precisionOf(report),
     ttaTransforms: ensemble.ttaTransforms ?? null,
     ttaDecision: ensemble.ttaDecision ?? null,
     views,
@@ -266,7 +273,7 @@ export function crossValidationLines(model: DashboardModel): string[] {
 
 /** The view `name` names (a key such as `ensemble-hard`, or a member's name); UserError listing the choices otherwise. */
 export function findView(model: DashboardModel, name: string | undefined): number {
-  if (name === undefined) return 0;
+  if (name === undefined) return Math.max(0, model.views.findIndex((v) => v.key === model.submittedView));
   const index = model.views.findIndex((v) => v.key === name);
   if (index >= 0) return index;
   // The test view exists only when evaluate scored the test answers.
@@ -406,6 +413,11 @@ export function curveLines(model: DashboardModel): string[] {
   });
 }
 
+/** The training curves' heading: they are training's fp32 figures, which an int8 evaluation's beside them need not match. */
+export function curvesHeading(model: DashboardModel): string {
+  return model.precision === 'fp32' || model.precision === 'unrecorded' ? 'Training curves' : `Training curves (training's own figures, fp32; "evaluated" is ${model.precision})`;
+}
+
 export function summaryLines(model: DashboardModel): string[] {
   const keyWidth = Math.max(4, ...model.views.map((v) => v.key.length));
   // The title last: a key such as `test` does not say which vote it is (weighted, beside a weighted submission).
@@ -416,7 +428,7 @@ export function summaryLines(model: DashboardModel): string[] {
 
 export function headerLine(model: DashboardModel): string {
   const weights = model.weights ? `, weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join('/')}` : '';
-  return `Run ${model.run} evaluated ${model.createdAt} on ${model.heldOutRows} ${model.outOfFold ? 'out-of-fold' : 'held-out'} rows${weights}; submitted: ${model.submittedVote}`;
+  return `Run ${model.run} evaluated ${model.createdAt}${model.precision === 'unrecorded' ? '' : ` in ${model.precision}`} on ${model.heldOutRows} ${model.outOfFold ? 'out-of-fold' : 'held-out'} rows${weights}; submitted: ${model.submittedVote}`;
 }
 
 /**
@@ -434,7 +446,7 @@ export function dashboardText(model: DashboardModel, viewIndex: number, digits?:
   out.push('', 'Confusion matrix (rows: true digit, columns: predicted; [n] correct)', ...confusionLines(v).map((l) => `  ${l}`));
   out.push('', 'Most confused', ...pairLines(v));
   if (digits) out.push('', digits.trimEnd());
-  out.push('', 'Training curves', ...curveLines(model));
+  out.push('', curvesHeading(model), ...curveLines(model));
   return `${out.join('\n')}\n`;
 }
 

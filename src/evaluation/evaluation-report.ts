@@ -338,5 +338,5 @@ export async function readEvaluationIfAny(runDir: string): Promise<EvaluationRep
 
 /** How the test figures name the single unit compared with the ensemble: the member best on its held-out rows, or the recipe best by CV. */
 export function testBestLabel(best: NonNullable<EvaluationReport['test']>['bestMember']): string {
-  return best.kind === 'recipe' ? `the recipe best by cross-validation, its ${best.members?.length ?? 'fold'} fold members averaged` : 'the member best on its held-out rows';
+  return `${best.kind === 'recipe' ? `the recipe best by cross-validation, its ${best.members?.length ?? 'fold'} fold members averaged` : 'the member best on its held-out rows'}, without TTA`;
 }

@@ -186,7 +186,8 @@ figure img { image-rendering: pixelated; display: block; } figure.missing div { 
 export async function buildReportHtml(report: EvaluationReport, options: { digits?: DigitSource | null; note?: string | null } = {}): Promise<ReportHtml> {
   const model = buildDashboardModel(report);
   const digits = options.digits ?? null;
-  const ensemble = model.views[0]!;
+  // The per-class section shows the vote as submitted (with TTA, weighted), as the summary's weakest classes do.
+  const ensemble = model.views.find((v) => v.key === model.submittedView) ?? model.views[0]!;
   const curveCharts = await Promise.all(model.members.filter((m) => m.epochs > 0).map(async (m) => ({ name: m.name, svg: await renderChartSvg(curveSpec(m)) })));
   const [perClass, memberF1, confusion] = await Promise.all([renderChartSvg(perClassSpec(ensemble)), renderChartSvg(memberF1Spec(model)), renderChartSvg(confusionSpec(ensemble))]);
   const charts = curveCharts.length + 3;
@@ -228,7 +229,7 @@ ${table(['vote', 'accuracy', 'log-loss'], model.selection.rows.map((r) => [r.lab
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="muted">Evaluated ${escapeHtml(model.createdAt)} on ${model.heldOutRows} ${model.outOfFold ? 'training rows, each predicted out of fold (by members that did not train on it)' : 'held-out training rows (no member trained on them)'}${escapeHtml(weights)}${escapeHtml(tta)}. Dataset ${escapeHtml(model.dataset.dir)} (${escapeHtml(model.dataset.fingerprint.slice(0, 19))}…).</p>
+<p class="muted">Evaluated ${escapeHtml(model.createdAt)}${model.precision === 'unrecorded' ? '' : ` in ${escapeHtml(model.precision)}${model.precision === 'fp32' ? '' : ' (the training curves are training\'s own fp32 figures)'}`} on ${model.heldOutRows} ${model.outOfFold ? 'training rows, each predicted out of fold (by members that did not train on it)' : 'held-out training rows (no member trained on them)'}${escapeHtml(weights)}${escapeHtml(tta)}. Dataset ${escapeHtml(model.dataset.dir)} (${escapeHtml(model.dataset.fingerprint.slice(0, 19))}…).</p>
 ${options.note ? `<p class="muted">${escapeHtml(options.note)}</p>` : ''}
 <h2>Summary</h2>
 ${warnings}

@@ -21,6 +21,7 @@ import {
   classTableLines,
   headerLine,
   crossValidationLines,
+  curvesHeading,
   heatColor,
   misreadTiles,
   percent,
@@ -145,7 +146,7 @@ function Curves({ model }: { model: DashboardModel }) {
   const nameWidth = Math.max(6, ...model.members.map((m) => m.name.length));
   return (
     <Box flexDirection="column" marginTop={1}>
-      <Text bold>Training curves</Text>
+      <Text bold wrap="truncate">{curvesHeading(model)}</Text>
       {model.members.map((m) => (
         <Box key={m.name} flexDirection="column">
           <Text wrap="truncate">

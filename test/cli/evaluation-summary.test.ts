@@ -134,7 +134,7 @@ test('every figure line keeps its figures in one column, however long a label is
   const text = formatEvaluationSummary(long);
   // Then every "acc" of a figure line starts in the same column (a label longer than 28 characters pushed its own out)
   const columns = new Set(text.split('\n').filter((l) => / acc /.test(l) && /log-loss/.test(l)).map((l) => l.indexOf(' acc ')));
-  expect(text).toContain('CV best recipe (seed002-12-with-a-long-name, 4 folds averaged)');
+  expect(text).toContain('CV best recipe (seed002-12-with-a-long-name, 4 folds averaged, no TTA)');
   expect(columns.size).toBe(1);
   // and the fp32 member says why, under its figures
   expect(text).toContain('m2 ran fp32, not the int8 asked for: onnxruntime-node fp32, 1 thread (existing export; fp32: no convolution to quantize)');

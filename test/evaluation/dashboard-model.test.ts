@@ -106,7 +106,7 @@ describe('dashboard model', () => {
     const test = model.views[findView(model, 'test')]!;
     expect(test).toMatchObject({ set: 'test', kind: 'test', accuracy: 0.75 });
     expect(test.pairs[0]!.samples).toEqual([{ position: 1, row: 1 }]);
-    expect(model.testBestMember).toEqual({ name: 'beta', accuracy: 1, label: 'the member best on its held-out rows' });
+    expect(model.testBestMember).toEqual({ name: 'beta', accuracy: 1, label: 'the member best on its held-out rows, without TTA' });
   });
 
   test('a weighted submission: held-out and test views name the equal and the weighted vote alike, both on both sets', () => {
@@ -152,7 +152,13 @@ describe('dashboard model', () => {
 
   test('findView: a key or member name; anything else is a UserError listing the choices', () => {
     const model = buildDashboardModel(fakeReport());
-    expect(findView(model, undefined)).toBe(0);
+    // without a name, the view of the vote as submitted: here with TTA (evaluated with it, before the choice was recorded)
+    expect(model.submittedView).toBe('ensemble-tta');
+    expect(findView(model, undefined)).toBe(2);
+    // and the plain soft vote when TTA was not chosen
+    const plain = fakeReport();
+    plain.ensemble.ttaDecision = { used: false, reason: 'TTA did not lower the log-loss' };
+    expect(findView(buildDashboardModel(plain), undefined)).toBe(0);
     expect(findView(model, 'beta')).toBe(4);
     expect(findView(model, 'ensemble-hard')).toBe(1);
     expect(() => findView(model, 'gamma')).toThrow(UserError);

@@ -171,7 +171,7 @@ describe('k-fold runs', () => {
     const expected = computeMetrics(softVote(probs), answers);
     expect(compared.metrics.accuracy).toBeCloseTo(expected.accuracy, 10);
     expect(compared.metrics.logLoss).toBeCloseTo(expected.logLoss, 4);
-    expect(formatEvaluationSummary(report)).toContain(`CV best recipe (${best.name}, 3 folds averaged)`);
+    expect(formatEvaluationSummary(report)).toContain(`CV best recipe (${best.name}, 3 folds averaged, no TTA)`);
   });
 
   test('digits runs shows the run’s CV figure (mean ± sd) and its test score from the ledger', async () => {
