@@ -13,6 +13,7 @@ import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js'
 import { getPreset } from '../model/presets.js';
 import { EnsembleFileSchema, MemberSchema, describeIssues } from './ensemble-schema.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
+import { computeSplit } from '../data/splits.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
 export type ValidationSpec =
@@ -278,7 +279,12 @@ function quick(): EnsembleSpec {
   };
 }
 
-/** `full`: Deotte's 15 CNNs × 30 epochs, each validated on its own random 10% (for GPU users). */
+/**
+ * `full`: Deotte's 15 CNNs × 30 epochs (for GPU users), validated on one shared 10% holdout.
+ * Deotte gives each network its own random 10%; fifteen such holdouts share no row (a row is
+ * held out by all of them with probability 0.1^15), so the ensemble could never be scored and
+ * `digits run --ensemble full` trained all fifteen, then failed at its evaluation (until session 39).
+ */
 function full(): EnsembleSpec {
   const members = Array.from({ length: 15 }, (_, i) =>
     memberFromInput(
@@ -296,7 +302,24 @@ function full(): EnsembleSpec {
       i,
     ),
   );
-  return { name: 'full', description: "Deotte's 15 CNNs × 30 epochs, bagged 10% validation per member", validation: { kind: 'bagged', fraction: 0.1 }, members };
+  return { name: 'full', description: "Deotte's 15 CNNs × 30 epochs, validated on one shared 10% holdout", validation: { kind: 'shared', fraction: 0.1, seed: 42 }, members };
+}
+
+/**
+ * Under bagged validation (each member its own holdout), how many training rows every member
+ * holds out: the rows the ensemble can be scored on (`digits evaluate` refuses none). Null for
+ * other validation kinds and for a single member, whose own holdout scores it.
+ */
+export function rowsHeldOutByAll(spec: EnsembleSpec, labels: ArrayLike<number>): number | null {
+  const v = spec.validation;
+  if (v.kind !== 'bagged' || spec.members.length < 2) return null;
+  let common: Set<number> | null = null;
+  for (const member of spec.members) {
+    const rows: Uint32Array = computeSplit(labels, { kind: 'holdout', validationFraction: v.fraction, seed: member.seed })[0]!.validation;
+    common = common === null ? new Set(rows) : new Set(Array.from(rows).filter((r) => common!.has(r)));
+    if (common.size === 0) return 0;
+  }
+  return common!.size;
 }
 
 export const BUILTIN_ENSEMBLES: Record<string, () => EnsembleSpec> = { quick, full };

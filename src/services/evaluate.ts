@@ -27,6 +27,7 @@ import { belowBestNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNot
 import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
+import { displayPath, shellArg } from '../data/format.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
 export const TEST_PREDICTIONS_FILE = 'test-predictions.json';
@@ -278,7 +279,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     if (heldOut.length === 0) {
       throw new UserError('no training row was held out by every member, so the ensemble cannot be scored honestly', {
         where: { file: runDir },
-        hint: 'Use a shared validation split ("validation": {"kind": "shared", ...}) or k-fold cross-validation ("validation": {"kind": "kfold", "folds": 5}, or --folds 5) for ensembles you want to score.',
+        hint: `\`digits submit --run ${shellArg(displayPath(runDir))}\` submits it unevaluated (equal weights, the 8 TTA shifts). To score an ensemble, train it with a shared validation split ("validation": {"kind": "shared", ...}) or k-fold cross-validation ("validation": {"kind": "kfold", "folds": 5}, or --folds 5).`,
       });
     }
     const labels = Uint8Array.from(heldOut, (r) => dataset.trainLabels[r]!);

@@ -8,14 +8,14 @@ import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles } from '../data/import.js';
 import { classCoverageWarnings } from '../data/class-coverage.js';
-import { DEFAULT_DATASET_SUBDIR, readTestIds } from '../data/dataset.js';
+import { DEFAULT_DATASET_SUBDIR, loadDataset, readTestIds } from '../data/dataset.js';
 import { initEngine } from '../engine/backend.js';
 import { importData } from './import.js';
 import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/practice.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { expandFolds, resolveEnsemble, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
+import { expandFolds, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import { DEFAULT_FOLDS, describeOverrides, type AutoRecord } from '../ensemble/auto.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
@@ -216,6 +216,15 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   } else {
     const resolved = await resolveEnsemble(options.ensemble);
     ensemble = withOverrides(kfold ? withFolds(resolved, kfold) : resolved, options.overrides);
+    // A run ends in an evaluated submission: bagged members whose holdouts share no row cannot be
+    // scored, so it fails now, not after every member has trained.
+    if (rowsHeldOutByAll(ensemble, (await loadDataset(imported.datasetDir)).trainLabels) === 0) {
+      const v = ensemble.validation as { fraction: number };
+      throw new UserError(`the ${ensemble.members.length} members of ensemble ${ensemble.name} each hold out their own ${Math.round(v.fraction * 100)}% ("bagged" validation), and no training row is held out by all of them, so the run could not score the ensemble`, {
+        where: { flag: 'ensemble' },
+        hint: 'Give the ensemble a shared holdout ("validation": {"kind": "shared", "fraction": 0.1, "seed": 42}) or k folds (--folds 5); `digits train` trains it as it is, and `digits submit` submits it unevaluated.',
+      });
+    }
   }
   // auto's budget is a deadline: members stop after the epoch that would end past it, leaving
   // the reserve its plan set aside for evaluating and submitting (machines slow down mid-run).

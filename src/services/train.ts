@@ -13,7 +13,7 @@ import { assertSplitUnchanged, createSplit, loadSplit, splitDigest, type SavedSp
 import { UserError, runIsAFile, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
-import { expandFolds, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import { expandFolds, rowsHeldOutByAll, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
 import { CheckpointError, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
@@ -230,6 +230,11 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     if (previous) assertSplitUnchanged(split, previous.splitDigests?.[name], { name: previous.name, file: path.join(runDir, RUN_MANIFEST) });
     loadedSplits.set(name, split);
     splitDigests[name] = splitDigest(split);
+  }
+  // Bagged members whose holdouts share no row: trained as asked, but said before the hours of
+  // training, as `digits evaluate` will refuse to score the ensemble.
+  if (!options.resume && rowsHeldOutByAll({ ...options.ensemble, members }, dataset.trainLabels) === 0) {
+    options.onWarning?.(`no training row is held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` cannot score the ensemble; \`digits submit\` submits it unevaluated (equal weights, the 8 TTA shifts). A shared holdout ("kind": "shared") or k folds (--folds 5) can be scored.`);
   }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
   let dataFingerprint = dataset.fingerprint;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_ENSEMBLES, ensembleFromJson, expandFolds, withFolds } from '../../src/ensemble/ensemble-spec.js';
+import { BUILTIN_ENSEMBLES, ensembleFromJson, expandFolds, rowsHeldOutByAll, withFolds } from '../../src/ensemble/ensemble-spec.js';
 import { UserError } from '../../src/errors.js';
 
 describe('ensemble specs', () => {
@@ -78,14 +78,22 @@ describe('ensemble specs', () => {
     }
   });
 
-  test('the built-in ensembles are valid: quick fine-tunes from clean checkpoints, full is 15 × 30 bagged', () => {
+  test('the built-in ensembles are valid: quick fine-tunes from clean checkpoints, full is 15 × 30 on a shared holdout', () => {
     const quick = BUILTIN_ENSEMBLES.quick!();
     expect(quick.members.length).toBeGreaterThanOrEqual(2);
     expect(quick.members.every((m) => /^checkpoints\/mnist-(noisy|clean)\//.test(m.init ?? ''))).toBe(true);
     const full = BUILTIN_ENSEMBLES.full!();
     expect(full.members).toHaveLength(15);
     expect(full.members.every((m) => m.epochs === 30)).toBe(true);
-    expect(full.validation.kind).toBe('bagged');
+    // (bagged, its fifteen holdouts shared no row: it could never be scored)
+    expect(full.validation).toEqual({ kind: 'shared', fraction: 0.1, seed: 42 });
+    const labels = Array.from({ length: 600 }, (_, i) => i % 10);
+    expect(rowsHeldOutByAll(full, labels)).toBeNull();
+    expect(rowsHeldOutByAll({ ...full, validation: { kind: 'bagged', fraction: 0.1 } }, labels)).toBe(0);
+    // two bagged members at a half share about a quarter of the rows; one member is scored on its own holdout
+    const two = { ...full, members: full.members.slice(0, 2), validation: { kind: 'bagged' as const, fraction: 0.5 } };
+    expect(rowsHeldOutByAll(two, labels)).toBeGreaterThan(100);
+    expect(rowsHeldOutByAll({ ...two, members: full.members.slice(0, 1) }, labels)).toBeNull();
   });
 });
 

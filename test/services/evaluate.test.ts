@@ -196,6 +196,22 @@ describe('a wrong answers file', () => {
   });
 });
 
+describe('bagged members whose holdouts share no row', () => {
+  test('are trained with a warning first; evaluate refuses them and names digits submit, which submits them', async () => {
+    // Given 6 members that each hold out their own 10% of the 600 rows (600 × 0.1^6 shared: none)
+    const ensemble = ensembleFromJson(JSON.stringify({ name: 'bags', validation: { kind: 'bagged', fraction: 0.1 }, members: [1, 2, 3, 4, 5, 6].map((i) => ({ preset: 'mlp', name: `b${i}`, epochs: 1, batchSize: 60, seed: i })) }));
+    const warnings: string[] = [];
+    const runDir = path.join(dir, 'bags');
+    // When they are trained, Then a warning says so before the training
+    await trainEnsemble({ ensemble, data: competition, runDir, concurrency: 2, backend: 'wasm', command: 'vitest', onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 6 members \("bagged" validation.*`digits evaluate` cannot score the ensemble; `digits submit` submits it unevaluated/)]);
+    // And evaluate refuses, pointing at submit, which writes the submission
+    await expect(evaluateRun({ runDir, infer: 'auto' })).rejects.toMatchObject({ hint: expect.stringMatching(/^`digits submit --run .*bags` submits it unevaluated/) });
+    const submitted = await submitRun({ runDir, dir: path.join(dir, 'submissions-bags') });
+    expect(submitted.rows).toBe(60);
+  }, 120_000);
+});
+
 describe('the TTA decision', () => {
   test('TTA is used only when it lowers the log-loss; ties keep the images as they are', () => {
     expect(decideTta({ logLoss: 0.03 }, { logLoss: 0.02 }, 100)).toMatchObject({ used: true });

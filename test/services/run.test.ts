@@ -158,6 +158,23 @@ test('what cannot work is refused after the import, before auto chooses anything
   }
 }, 120_000);
 
+test('an ensemble of bagged members whose holdouts share no row is refused before any training, leaving no run folder', async () => {
+  // Given 8 members that each hold out their own 10% of the 300 rows (about 300 × 0.1^8 rows shared: none)
+  const bagged = path.join(dir, 'bagged.json');
+  await writeFile(bagged, JSON.stringify({ name: 'bagged', validation: { kind: 'bagged', fraction: 0.1 }, members: Array.from({ length: 8 }, (_, i) => ({ preset: 'mlp', name: `b${i}`, epochs: 1, seed: i })) }));
+  // When it is run
+  const error = await runMainJob({ ...options, ensemble: bagged, answers: undefined, runName: 'refused-bagged' }).then(
+    () => null,
+    (caught: unknown) => caught as UserError,
+  );
+  // Then it is refused, naming --ensemble and the ways that can be scored, and no run folder is left
+  expect(error).toBeInstanceOf(UserError);
+  expect(error!.message).toMatch(/^the 8 members of ensemble bagged each hold out their own 10% \("bagged" validation\), and no training row is held out by all of them/);
+  expect(error!.where).toEqual({ flag: 'ensemble' });
+  expect(error!.hint).toMatch(/"kind": "shared".*--folds 5.*digits submit/);
+  await expect(stat(path.join(dir, 'runs', 'refused-bagged'))).rejects.toMatchObject({ code: 'ENOENT' });
+}, 60_000);
+
 test('checkFolds: the rows bound, and the budget bound only for auto', () => {
   expect(() => checkFolds(5, 300)).not.toThrow();
   expect(() => checkFolds(300, 300)).not.toThrow();
