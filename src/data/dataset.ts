@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { displayPath, shellArg } from './format.js';
@@ -165,8 +165,32 @@ export async function resolveDatasetDir(dir: string): Promise<string> {
   }
   throw new UserError(`no imported dataset in ${absolute}`, {
     where: { file: absolute, flag: 'data' },
-    hint: `Import the competition first: digits data import ${dir} (or digits data practice --recipe uniform for a practice one).`,
+    hint: await noDatasetHint(absolute),
   });
+}
+
+/**
+ * What to do when a folder holds no imported dataset: import it when it holds a competition's
+ * CSVs; else give --data one of the imported competitions below it (the working folder is
+ * --data's default, so `digits data inspect` in a project said "digits data import <project>",
+ * which fails); else say what --data takes.
+ */
+async function noDatasetHint(folder: string): Promise<string> {
+  const shown = displayPath(folder);
+  if (await exists(join(folder, 'train.csv'))) return `Import the competition first: digits data import ${shellArg(shown)}`;
+  const below: string[] = [];
+  const children = async (dir: string) => (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => join(dir, e.name));
+  for (const child of await children(folder)) {
+    for (const candidate of [child, ...(await children(child))]) {
+      if ((await exists(join(candidate, MANIFEST_FILE))) || (await exists(join(candidate, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE)))) below.push(candidate);
+    }
+    if (below.length >= 5) break;
+  }
+  if (below.length > 0) {
+    const named = below.slice(0, 5).map((c) => shellArg(displayPath(c)));
+    return `--data takes a competition's folder (the working folder when not given); imported competitions below ${shown}: ${named.join(', ')}. For example --data ${named[0]}.`;
+  }
+  return `--data takes the folder holding the competition's train.csv (the working folder when not given): import one with digits data import <folder>, or build a practice one with digits data practice --recipe uniform.`;
 }
 
 function damaged(dir: string, what: string): UserError {

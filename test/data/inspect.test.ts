@@ -148,6 +148,19 @@ describe('inspectDataset', () => {
 
   test('a folder without an imported dataset says how to make one', async () => {
     const dir = await tempDir();
-    await expectUserError(inspectDataset({ data: dir, set: 'train', count: 1, seed: 1 }), { message: /no imported dataset/, hint: /digits data import/ });
+    await expectUserError(inspectDataset({ data: dir, set: 'train', count: 1, seed: 1 }), { message: /no imported dataset/, hint: /digits data import <folder>, or build a practice one/ });
+  });
+
+  test('a project folder (--data\'s default) names the imported competitions below it; a competition not imported yet, its import', async () => {
+    // Given a project whose competition is imported under competitions/
+    const project = await competition({ 'competitions/tiny/train.csv': csv('label,p0,p1,p2,p3', '1,0,255,0,0', '2,255,0,0,0'), 'notes/readme.txt': 'x' });
+    const comp = join(project, 'competitions', 'tiny');
+    await importCompetition({ ...(await resolveCompetitionFiles([comp])), orientation: 'as-is' });
+    // When the project folder itself is given (as --data's default, the working folder, is)
+    // Then the hint names that competition (it said "digits data import <project>", which fails)
+    await expectUserError(inspectDataset({ data: project, set: 'train', count: 1, seed: 1 }), { message: /no imported dataset/, hint: /imported competitions below .*: .*competitions\/tiny.*For example --data / });
+    // And a competition folder not imported yet is told to import itself
+    const fresh = await competition({ 'train.csv': csv('label,p0,p1,p2,p3', '1,0,255,0,0') });
+    await expectUserError(inspectDataset({ data: fresh, set: 'train', count: 1, seed: 1 }), { message: /no imported dataset/, hint: /^Import the competition first: digits data import / });
   });
 });
