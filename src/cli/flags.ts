@@ -50,7 +50,7 @@ export const memberOverrideFlags = {
 
 export const dataFlag = {
   data: Flags.string({
-    description: 'Competition folder (or dataset cache folder).',
+    description: 'Competition folder (or dataset cache folder); the working folder when not given.',
     env: 'DIGITS_DATA',
     parse: async (input: string) => path.resolve(input),
   }),

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, queueFlag } from '../cli/flags.js';
@@ -51,7 +52,11 @@ export default class Search extends DigitsCommand {
       if (!(minutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 30.' });
       budgetSeconds = minutes * 60;
     }
-    const spaceFile = path.resolve(flags.space ?? path.join(PACKAGE_ROOT, 'spaces', 'default.json'));
+    // A relative --space is the working folder's first, then the package's (`--space spaces/default.json`,
+    // the help's example, failed outside the package), as `export onnx` and `--init` read theirs.
+    const asked = path.resolve(flags.space ?? path.join(PACKAGE_ROOT, 'spaces', 'default.json'));
+    const shipped = flags.space && !path.isAbsolute(flags.space) ? path.join(PACKAGE_ROOT, flags.space) : null;
+    const spaceFile = shipped && !existsSync(asked) && existsSync(shipped) ? shipped : asked;
     const text = await readFile(spaceFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
       // A folder is there but is no file: said so, not "no space file".
       const what = error.code === 'EISDIR' ? `--space ${spaceFile} is a folder, not a space file` : `no space file ${spaceFile}`;

@@ -501,6 +501,11 @@ describe('every command under --json prints NDJSON ending with its result', () =
     // (typed on the command line, the same error says nothing of the environment)
     const typed = await fail(['data', 'inspect', '--data', 'nope'], { DIGITS_DATA: 'other' });
     expect(typed?.line.error).not.toContain('from the environment');
+    // --space's example path (spaces/default.json) is the package's when the working folder has none: read, it gets as far as the data
+    const space = await digitsJson(['search', '--data', path.join(work, 'not-imported'), '--space', 'spaces/default.json', '--trials', '1']);
+    expect(expectFinished(space, 'error')).toMatchObject({ where: { flag: 'data' } });
+    const noSpace = await digitsJson(['search', '--data', comp(), '--space', 'spaces/nope.json', '--trials', '1']);
+    expect(expectFinished(noSpace, 'error')).toMatchObject({ error: `no space file ${path.join(work, 'spaces', 'nope.json')}`, where: { flag: 'space' } });
     // our own flag parser (--learning-rate) fails the same way, not as an internal error (exit 70)
     for (const command of ['train', 'run']) {
       const rate = await digitsJson([command, '--data', comp(), '--learning-rate', '0']);
