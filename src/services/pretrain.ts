@@ -61,7 +61,10 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
     });
   }
   if (namesake && !namesake.replaces) {
-    onWarning?.(`${namesake.name} is also the name of a shipped checkpoint, and an ensemble's or search space's "init": "${namesake.name}" means the shipped one: name this one by its absolute path (${path.resolve(options.outDir)}), or give another --out`);
+    // (an ensemble file's "init" is looked for beside the file first, then among the shipped
+    // checkpoints, then in the working folder: it said "means the shipped one" of every ensemble)
+    const home = process.cwd();
+    onWarning?.(`${namesake.name} is also the name of a shipped checkpoint: "init": "${namesake.name}" in an ensemble file in ${home} (where "init" is looked for first), and --init ${namesake.name} from there, mean this one; an ensemble file anywhere else means the shipped one. Name this one by its absolute path (${path.resolve(options.outDir)}) to be sure, or give another --out`);
   }
   const workDir = pretrainWorkDir(workRoot, options.outDir, options.preset, Boolean(options.backgroundNoise));
   await mkdir(workDir, { recursive: true });

@@ -4,7 +4,7 @@
  * shared `.digits/pretrain/<preset>` before); a second pretraining into the same output is
  * refused while the first holds it.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { readCheckpointMetadata } from '../../src/model/checkpoint.js';
 import { lockRun } from '../../src/runs/lock.js';
-import { PACKAGE_ROOT } from '../../src/model/shipped.js';
+import { PACKAGE_ROOT, resolveInit } from '../../src/model/shipped.js';
+import { resolveEnsemble } from '../../src/ensemble/ensemble-spec.js';
 import { pretrainCheckpoint, pretrainWorkDir, type PretrainServiceOptions } from '../../src/services/pretrain.js';
 
 let root: string;
@@ -103,7 +104,14 @@ describe('pretrain service', () => {
       const result = await pretrainCheckpoint({ ...options('y', 16), epochs: 1, limit: 200, outDir: path.join(root, 'checkpoints', 'mnist-clean', 'seed002'), workRoot: path.join(root, 'checkpoints', 'mnist-clean', '.digits'), onWarning: (m) => warnings.push(m) });
       // Then it trains, and the user is told that inits of that name mean the shipped network
       expect(result.checkpoint).toBe(path.join(root, 'checkpoints', 'mnist-clean', 'seed002'));
-      expect(warnings).toEqual([expect.stringMatching(/^checkpoints\/mnist-clean\/seed002 is also the name of a shipped checkpoint, and an ensemble's or search space's "init": "checkpoints\/mnist-clean\/seed002" means the shipped one: name this one by its absolute path/)]);
+      expect(warnings).toEqual([expect.stringMatching(/^checkpoints\/mnist-clean\/seed002 is also the name of a shipped checkpoint: "init": "checkpoints\/mnist-clean\/seed002" in an ensemble file in .* \(where "init" is looked for first\), and --init checkpoints\/mnist-clean\/seed002 from there, mean this one; an ensemble file anywhere else means the shipped one\. Name this one by its absolute path/)]);
+      // and what it says holds: an ensemble file there finds this one, one elsewhere the shipped one
+      const member = { preset: 'seed002', init: 'checkpoints/mnist-clean/seed002', epochs: 1 };
+      await writeFile(path.join(root, 'here.json'), JSON.stringify({ name: 'here', members: [member] }));
+      await mkdir(path.join(root, 'elsewhere'), { recursive: true });
+      await writeFile(path.join(root, 'elsewhere', 'there.json'), JSON.stringify({ name: 'there', members: [member] }));
+      expect(await resolveInit((await resolveEnsemble(path.join(root, 'here.json'))).members[0]!.init!)).toBe(path.join(root, 'checkpoints', 'mnist-clean', 'seed002'));
+      expect(await resolveInit((await resolveEnsemble(path.join(root, 'elsewhere', 'there.json'))).members[0]!.init!)).toBe(path.join(PACKAGE_ROOT, 'checkpoints', 'mnist-clean', 'seed002'));
       // And a name no shipped checkpoint has draws no warning
       warnings.length = 0;
       await pretrainCheckpoint({ ...options('z', 17), epochs: 1, limit: 200, outDir: path.join(root, 'checkpoints', 'mine', 'mlp'), workRoot: path.join(root, 'checkpoints', 'mine', '.digits'), onWarning: (m) => warnings.push(m) });
