@@ -132,16 +132,18 @@ function checkRecord(value: unknown): string | null {
  * correction are skipped, each with a warning naming file and line. A missing file is a
  * UserError.
  */
-export async function readCorrections(file: string): Promise<CorrectionLog> {
+export async function readCorrections(file: string, options: { flag?: string } = {}): Promise<CorrectionLog> {
   const resolved = path.resolve(file);
+  // (the flag that names the file: --file of `digits corrections`, --extra of `digits train`)
+  const flag = options.flag ?? 'file';
   let text: string;
   try {
     text = await readFile(resolved, 'utf8');
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new UserError(code === 'ENOENT' ? `there is no corrections file ${resolved}` : `cannot read ${resolved}: ${(error as Error).message}`, {
-      where: { file: resolved },
-      hint: 'Corrections are saved by the drawing pad of `digits serve` (default <run>/corrections.jsonl); pass the file with --file.',
+      where: { file: resolved, flag },
+      hint: `Corrections are saved by the drawing pad of \`digits serve\` (default <run>/corrections.jsonl); pass the file with --${flag}.`,
     });
   }
   const records: CorrectionRecord[] = [];

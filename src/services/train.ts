@@ -241,7 +241,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   let extra: RunManifest['extra'];
   if (options.extra) {
     const { readCorrections } = await import('../data/corrections.js');
-    const log = await readCorrections(options.extra);
+    const log = await readCorrections(options.extra, { flag: 'extra' });
     for (const warning of log.warnings) options.onWarning?.(warning);
     const hash = createHash('sha256').update(await readFile(options.extra)).digest('hex');
     extra = { file: storedPath(runDir, options.extra), rows: log.records.length, sha256: hash };

@@ -92,6 +92,9 @@ describe('the store', () => {
     expect(log.records).toHaveLength(1);
     expect(log.warnings).toEqual(['odd.jsonl:2: label 11 is not 0–9, skipped', 'odd.jsonl:3: image is not 784 values, skipped']);
     await expect(readCorrections(path.join(dir, 'missing.jsonl'))).rejects.toBeInstanceOf(UserError);
+    // naming the flag that gave the file: --file of `digits corrections`, --extra of `digits train` (which has no --file)
+    await expect(readCorrections(path.join(dir, 'missing.jsonl'))).rejects.toMatchObject({ where: { flag: 'file' }, hint: expect.stringMatching(/pass the file with --file\.$/) });
+    await expect(readCorrections(path.join(dir, 'missing.jsonl'), { flag: 'extra' })).rejects.toMatchObject({ where: { flag: 'extra' }, hint: expect.stringMatching(/pass the file with --extra\.$/) });
   });
 
   test('a file of other lines and not one correction (a ledger passed by mistake) is a UserError naming it, not a list of warnings', async () => {
