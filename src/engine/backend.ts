@@ -139,7 +139,7 @@ export async function initEngine(options: EngineOptions): Promise<EngineInfo> {
     let result: { ok: boolean; reason: string; gpu?: boolean };
     if (kind === 'gpu' || kind === 'node') result = await tryNative(kind);
     else if (kind === 'wasm') result = await tryWasm();
-    else result = (await tf.setBackend('cpu')) ? { ok: true, reason: 'pure JavaScript (slow: under 1 img/s training conv nets)' } : { ok: false, reason: 'cpu backend did not initialise' };
+    else result = (await tf.setBackend('cpu')) ? { ok: true, reason: "pure JavaScript tfjs ops (conv nets train through ONNX Runtime's whole-step graph when it loads, at about wasm's speed; without it, under 1 img/s)" } : { ok: false, reason: 'cpu backend did not initialise' };
     attempts.push({ backend: kind, ok: result.ok, reason: result.reason });
     if (result.ok) {
       chosen = kind;

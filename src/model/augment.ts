@@ -214,6 +214,20 @@ export interface Augmenter {
   apply(images: tf.Tensor4D): tf.Tensor4D;
 }
 
+/**
+ * `tf.image.transform` of a batch, one 8-number row per image. tfjs's cpu kernel (4.22) maps
+ * every image after the first to zeros (constant fill everywhere), so on cpu each image is
+ * transformed alone: until session 39 `--backend cpu` trained on black images whenever the
+ * augmentation was geometric (a fine-tuned member's training loss read 5.78 where wasm's read
+ * 0.18). Call inside a tidy.
+ */
+export function transformImages(images: tf.Tensor4D, rows: Float32Array): tf.Tensor4D {
+  const b = images.shape[0];
+  if (tf.getBackend() !== 'cpu' || b === 1) return tf.image.transform(images, tf.tensor2d(rows, [b, 8]), 'bilinear', 'constant', 0);
+  const one = tf.split(images, b, 0) as tf.Tensor4D[];
+  return tf.concat(one.map((image, i) => tf.image.transform(image, tf.tensor2d(rows.subarray(i * 8, i * 8 + 8), [1, 8]), 'bilinear', 'constant', 0)), 0);
+}
+
 export function createAugmenter(config: AugmentationConfig, seed: number): Augmenter {
   const rnd = createRandom(seed);
   const geometric = Boolean(config.rotation || config.widthShift || config.heightShift || config.zoom || config.shear);
@@ -232,7 +246,7 @@ export function createAugmenter(config: AugmentationConfig, seed: number): Augme
         if (geometric) {
           const rows = new Float32Array(b * 8);
           for (let i = 0; i < b; i++) rows.set(transformRow(config, rnd, w, h), i * 8);
-          out = tf.image.transform(out, tf.tensor2d(rows, [b, 8]), 'bilinear', 'constant', 0);
+          out = transformImages(out, rows);
         }
         if (config.contrast) {
           const factors = tf.tensor4d(Float32Array.from({ length: b }, () => 1 + config.contrast! * rnd.uniform(-1, 1)), [b, 1, 1, 1]);
