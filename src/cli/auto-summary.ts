@@ -36,3 +36,13 @@ export function formatAutoSummary(r: AutoRecord): string {
   if (r.pseudoLabel) lines.push(`            pseudo-labels: ${r.pseudoLabel.rows} of ${r.pseudoLabel.testRows} test rows at confidence ≥ ${r.pseudoLabel.threshold} joined round 2's training rows`);
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * After the run's time: a run that took more than a tenth over its budget says so there (a
+ * budget too short for one member and the evaluation, or a machine that slowed down after the
+ * plan was made), not only in the plan's line far above. Empty otherwise, and for runs without a budget.
+ */
+export function overBudgetNote(seconds: number, budgetMinutes: number | undefined): string {
+  if (budgetMinutes === undefined || seconds <= budgetMinutes * 60 * 1.1) return '';
+  return `, past the ${budgetMinutes}-minute budget (${Math.round(budgetMinutes * 60)}s): the plan line above says what it needed (a budget too short for one member and the evaluation is overrun; so is one when the machine slows down after the plan)`;
+}

@@ -4,7 +4,7 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, dataFlag, inferFlag, jsonFlag, memberOverrideFlags, refuseWithResume } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { formatAutoEvent, formatAutoSummary } from '../cli/auto-summary.js';
+import { formatAutoEvent, formatAutoSummary, overBudgetNote } from '../cli/auto-summary.js';
 import { UserError } from '../errors.js';
 import { BUILTIN_ENSEMBLE_NAMES } from '../cli/flags.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
@@ -182,6 +182,6 @@ export default class Run extends DigitsCommand {
     process.stdout.write(`submission  ${s.file} (${plural(s.rows, 'row')}, ${plural(s.members.length, 'member')}, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta > 1 ? `${s.tta}-way TTA` : 'no TTA'}, validated)\n`);
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
     if (result.report) process.stdout.write(`report      ${result.report}\n`);
-    process.stdout.write(`dashboard   digits dashboard --run ${shellArg(result.runDir)}\ntime        ${result.seconds}s\n`);
+    process.stdout.write(`dashboard   digits dashboard --run ${shellArg(result.runDir)}\ntime        ${result.seconds}s${overBudgetNote(result.seconds, result.auto?.budgetMinutes)}\n`);
   }
 }
