@@ -145,12 +145,21 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
           hint: `Import that folder: digits data import ${join(inputs[0]!, below[0]!)}.`,
         });
       }
+      // train.csv.gz (or .zip, …) beside plain test.csv and sample_submission.csv: the hint used to
+      // name only the CSVs ("found sample_submission.csv, test.csv") and never the packed train.csv.
+      const packedTrain = packed.filter((name) => /^train\.csv\./i.test(name));
+      if (packedTrain.length > 0 && csvs.length > 0) {
+        throw new UserError(`no train.csv in ${first}, but ${packedTrain.join(' and ')} is there, compressed (beside ${[...csvs].sort().join(', ')})`, {
+          where: { file: first },
+          hint: `Unpack it first (${packedTrain.map(unpackCommand).join('; ')}, in ${first}), then import the folder again.`,
+        });
+      }
       throw new UserError(`no train.csv in ${first}${packed.length > 0 && csvs.length === 0 ? ` (only compressed files: ${packed.join(', ')})` : ''}`, {
         where: { file: first },
         hint: csvs.length > 0
           ? `Name the files: digits data import <train> <test> [<sample submission>] (found ${csvs.join(', ')}).`
           : packed.length > 0
-            ? `Unpack them first (${packed.map((name) => (/\.zip$/i.test(name) ? `unzip ${name}` : /\.gz$/i.test(name) ? `gunzip -k ${name}` : name)).slice(0, 3).join('; ')}), then import the folder again.`
+            ? `Unpack them first (${packed.map(unpackCommand).slice(0, 3).join('; ')}), then import the folder again.`
             : 'Download the competition data into this folder first.',
       });
     }
@@ -172,6 +181,17 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
     ...(files[1] ? { test: files[1] } : {}),
     ...(files[2] ? { sampleSubmission: files[2] } : {}),
   };
+}
+
+/** The command that unpacks a compressed download, by its name (`gunzip -k train.csv.gz`); the name itself when none is known. */
+function unpackCommand(name: string): string {
+  if (/\.zip$/i.test(name)) return `unzip ${name}`;
+  if (/\.gz$/i.test(name)) return `gunzip -k ${name}`;
+  if (/\.tgz$/i.test(name)) return `tar -xzf ${name}`;
+  if (/\.bz2$/i.test(name)) return `bunzip2 -k ${name}`;
+  if (/\.xz$/i.test(name)) return `unxz -k ${name}`;
+  if (/\.7z$/i.test(name)) return `7z x ${name}`;
+  return name;
 }
 
 /** Why `file` cannot be read, as a UserError: a symlink loop, no permission, anything else. */

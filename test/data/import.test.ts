@@ -498,6 +498,17 @@ describe('data import gives up on absurd files at once, naming what and where', 
     await expectUserError(importDir(utf16), { message: /^train\.csv is UTF-16 text/, file: 'train.csv', line: 1, hint: /Save it as UTF-8/ });
   });
 
+  test('a train.csv.gz beside plain test.csv and sample_submission.csv is named, with the command that unpacks it', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const text = csv('label,a,b,c,d', ...rows(20));
+    // train.csv.gz beside plain test.csv and sample_submission.csv: the packed train.csv is named, with gunzip -k
+    // (the error named only the CSVs it found until session 39)
+    const half = await competition({ 'train.csv.gz': gzipSync(text), 'test.csv': csv('a,b,c,d', '0,0,0,0'), 'sample_submission.csv': csv('ImageId,Label', '1,0') });
+    await expectUserError(resolveCompetitionFiles([half]), { message: /^no train\.csv in .*, but train\.csv\.gz is there, compressed \(beside sample_submission\.csv, test\.csv\)$/, hint: /^Unpack it first \(gunzip -k train\.csv\.gz, in .*\), then import the folder again\.$/ });
+    const zipped = await competition({ 'train.csv.zip': new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0]), 'test.csv': csv('a,b,c,d', '0,0,0,0') });
+    await expectUserError(resolveCompetitionFiles([zipped]), { message: /but train\.csv\.zip is there, compressed/, hint: /unzip train\.csv\.zip/ });
+  });
+
   test('a line longer than the widest row of the layout is refused at once, naming the line', async () => {
     // Given a 5-column file whose third line is 5 MB long (no row of 5 short cells is)
     const dir = await competition({ 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', `2,0,0,0,${'1'.repeat(5_000_000)}`, '3,0,0,0,0') });
