@@ -15,9 +15,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { type CsvSample, isBlankRow, sampleCsv, streamCsv } from './csv.js';
+import { type CsvSample, archiveKind, isBlankRow, sampleCsv, streamCsv } from './csv.js';
+import { shellArg } from './format.js';
 import {
   DATASET_FORMAT,
   DATASET_VERSION,
@@ -175,12 +176,38 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
   if (inputs.length > 3) throw new UserError('too many files', { hint: 'digits data import train.csv [test.csv] [sample_submission.csv]' });
   const files = inputs.map((input) => resolve(input));
   for (const file of files) await checkSourceFile(file);
+  // Kaggle's download (digit-recognizer.zip) given as the train file: said at once, with the folder
+  // to unpack it into (the command warned "no test.csv" first, or refused to drop a cache's test rows)
+  if (files.length === 1 && (await archiveKind(files[0]!)) === 'zip') {
+    throw zipDownloadError(files[0]!, (folder) => `digits data import ${shellArg(folder)}`);
+  }
   return {
     competitionDir: dirname(first),
     train: files[0],
     ...(files[1] ? { test: files[1] } : {}),
     ...(files[2] ? { sampleSubmission: files[2] } : {}),
   };
+}
+
+/**
+ * A competition's zip (Kaggle's digit-recognizer.zip holds train.csv, test.csv and
+ * sample_submission.csv) given where its folder or train.csv goes: what it is, and in one
+ * command line how to unpack it into a folder and go on with that folder (`then(folder)`).
+ * `flag` names the flag it was given to (`run --data`).
+ */
+export function zipDownloadError(zip: string, then: (folder: string) => string, flag?: string): UserError {
+  // (relative to the working folder when inside it, else absolute: no ../../..)
+  const shown = (file: string) => {
+    const near = relative(process.cwd(), file);
+    return near === '' ? '.' : near.startsWith('..') ? file : near;
+  };
+  const stem = basename(zip).replace(/\.zip$/i, '').replace(/\.csv$/i, '');
+  const folder = join(dirname(zip), stem === basename(zip) || stem === '' ? `${basename(zip)}-files` : stem);
+  const unpacked = existsSync(join(dirname(zip), 'train.csv'));
+  return new UserError(`${basename(zip)} is a zip archive${flag ? `; --${flag} takes the competition's folder` : ', not a CSV text file'}`, {
+    where: { file: zip, ...(flag ? { flag } : {}) },
+    hint: `Unpack it into a folder and use that folder: unzip -d ${shellArg(shown(folder))} ${shellArg(shown(zip))} && ${then(shown(folder))}${unpacked ? ` (or, as its folder holds a train.csv already: ${then(shown(dirname(zip)))})` : ''}.`,
+  });
 }
 
 /** The command that unpacks a compressed download, by its name (`gunzip -k train.csv.gz`); the name itself when none is known. */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from '../helpers/run-command.js';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
@@ -6,6 +7,7 @@ import DataImport from '../../src/commands/data/import.js';
 import DataInspect from '../../src/commands/data/inspect.js';
 import DataPractice from '../../src/commands/data/practice.js';
 import DataSplit from '../../src/commands/data/split.js';
+import Run from '../../src/commands/run.js';
 import { competition, csv, removeTempDirs, tempDir } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,6 +71,34 @@ describe('data commands, as a user runs them', () => {
     const result = await run(DataPractice, ['--recipe', 'clean', '--sigma', '0.2', '--out', join(dir, 'c')]);
     expect(result.exit).toBe(2);
     expect(result.stderr).toMatch(/error: the clean recipe takes no σ \(flag --sigma\)/);
+  });
+
+  test("Kaggle's zip given to data import or run --data: said at once, with the folder to unzip it into (no 'no test.csv' warning first)", async () => {
+    // Given a folder holding only Kaggle's download, digit-recognizer.zip (a zip by its first bytes)
+    const dir = await competition({ 'digit-recognizer.zip': new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 0, 0]) });
+    const zip = join(dir, 'digit-recognizer.zip');
+    const folder = join(dir, 'digit-recognizer');
+    // When it is given to data import
+    const imported = await run(DataImport, [zip]);
+    // Then the zip is named, with one command line that unpacks it and imports the folder; no warning ahead of it
+    expect(imported.exit).toBe(2);
+    expect(imported.stderr).not.toMatch(/warning/);
+    expect(imported.stderr).toContain(`error: digit-recognizer.zip is a zip archive, not a CSV text file (${zip})`);
+    expect(imported.stderr).toContain(`hint: Unpack it into a folder and use that folder: unzip -d ${folder} ${zip} && digits data import ${folder}.`);
+    // When it is given to run --data
+    const ran = await run(Run, ['--data', zip]);
+    // Then the same: a zip archive, unpack it into a folder and run on that (it was "--data takes the competition's folder", pointing at the folder holding only the zip)
+    expect(ran.exit).toBe(2);
+    expect(ran.stderr).toContain(`error: digit-recognizer.zip is a zip archive; --data takes the competition's folder (${zip}, flag --data)`);
+    expect(ran.stderr).toContain(`hint: Unpack it into a folder and use that folder: unzip -d ${folder} ${zip} && digits run --data ${folder}.`);
+    // Given the zip beside its unpacked CSVs, and a cache holding test rows
+    await writeFile(join(dir, 'train.csv'), csv('label,a,b,c,d', '1,0,0,0,0', '2,0,0,0,0'));
+    await writeFile(join(dir, 'test.csv'), csv('a,b,c,d', '0,0,0,0'));
+    expect((await run(DataImport, [dir, '--orientation', 'as-is'])).exit).toBe(0);
+    // Then the zip is still what is named (not "would drop the cached test rows"), and the folder beside it offered too
+    const again = await run(DataImport, [zip]);
+    expect(again.stderr).toMatch(/^error: digit-recognizer\.zip is a zip archive/);
+    expect(again.stderr).toContain(`(or, as its folder holds a train.csv already: digits data import ${dir})`);
   });
 
   test('importing train.csv alone never silently drops the cached test rows: an error, or --replace with a warning', async () => {

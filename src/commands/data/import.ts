@@ -60,9 +60,6 @@ export default class DataImport extends DigitsCommand {
           hint: `Give the test file too (digits data import ${basename(files.train)} test.csv), or pass --replace to import without test rows.`,
         });
       }
-      const warning = 'no test.csv: the dataset will have no test rows, so `digits submit` cannot write a submission from it';
-      if (this.jsonEnabled()) this.emitJson({ type: 'warning', message: warning });
-      else process.stderr.write(`warning: ${warning}\n`);
     }
     const progress = createProgress({ minTotal: 8e6, quiet: this.jsonEnabled() });
     let report: ImportReport;
@@ -85,13 +82,16 @@ export default class DataImport extends DigitsCommand {
     } finally {
       progress.finish();
     }
+    // Said once the import worked: before it, the warning came ahead of the error that stopped it
+    // (a zip given as the train file: "no test.csv", then "is a zip archive").
+    const warnings = [...(files.test ? [] : ['no test.csv: the dataset will have no test rows, so `digits submit` cannot write a submission from it']), ...report.warnings];
     if (flags.json) {
-      for (const message of report.warnings) this.emitJson({ type: 'warning', message });
+      for (const message of warnings) this.emitJson({ type: 'warning', message });
       this.printJson(report);
       return;
     }
     process.stdout.write(renderImportReport(report));
-    for (const message of report.warnings) process.stderr.write(`warning: ${message}\n`);
+    for (const message of warnings) process.stderr.write(`warning: ${message}\n`);
   }
 }
 
