@@ -102,7 +102,8 @@ export interface ImportReport {
   test: { file: string | null; rows: number; hasLabels: boolean };
   /** What the training labels cannot support (a digit with no rows or very few): `classCoverageWarnings`. */
   warnings: string[];
-  ids: { from: 'sample-submission' | 'test-csv' | 'generated'; count: number; first: string | null; last: string | null };
+  /** `inOrder`: every id after the previous one (as numbers when both are; else as text), so `first … last` describes them. */
+  ids: { from: 'sample-submission' | 'test-csv' | 'generated'; count: number; first: string | null; last: string | null; inOrder: boolean };
   submissionHeader: string[];
   detected: DatasetManifest['detected'];
   /** Source bytes read by this run (0 when reused). */
@@ -410,7 +411,7 @@ function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportR
     train: { file: detected.train.file, rows: manifest.train.rows, classCounts: manifest.train.classCounts },
     test: { file: detected.test?.file ?? null, rows: manifest.test.rows, hasLabels: manifest.test.labels !== null },
     warnings: [...classCoverageWarnings(manifest.train.classCounts), ...sizeWarnings(manifest.width, manifest.height)],
-    ids: { from: manifest.submission.idsFrom, count: ids, first: null, last: null },
+    ids: { from: manifest.submission.idsFrom, count: ids, first: null, last: null, inOrder: true },
     submissionHeader: manifest.submission.header,
     detected,
     bytesRead,
@@ -692,5 +693,16 @@ async function streamInto(writer: TableWriter, role: 'train' | 'test', file: str
 
 async function withIds(report: ImportReport, datasetDir: string, manifest: DatasetManifest, ids?: string[]): Promise<ImportReport> {
   const list = ids ?? (manifest.test.rows > 0 ? (JSON.parse(await readFile(join(datasetDir, manifest.test.ids), 'utf8')) as string[]) : []);
-  return { ...report, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null } };
+  return { ...report, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder: increasing(list) } };
+}
+
+/** Whether every id comes after the one before it: as numbers when both are numbers (2 before 10), else as text. */
+function increasing(ids: readonly string[]): boolean {
+  const numeric = /^[+-]?\d+(\.\d+)?$/;
+  for (let i = 1; i < ids.length; i++) {
+    const [a, b] = [ids[i - 1]!, ids[i]!];
+    const after = numeric.test(a) && numeric.test(b) ? Number(b) > Number(a) : b > a;
+    if (!after) return false;
+  }
+  return true;
 }

@@ -101,6 +101,22 @@ describe('data commands, as a user runs them', () => {
     expect(again.stderr).toContain(`(or, as its folder holds a train.csv already: digits data import ${dir})`);
   });
 
+  test('the summary counts ids that are not in order instead of showing first … last as a range', async () => {
+    // Given a sample submission listing its ids shuffled (no id column in test.csv), and one listing 2 before 10
+    const train = csv('label,a,b,c,d', '1,0,9,0,0', '2,0,0,0,200');
+    const test = csv('a,b,c,d', '0,0,0,0', '1,1,1,1', '2,2,2,2');
+    const shuffled = await competition({ 'train.csv': train, 'test.csv': test, 'sample_submission.csv': csv('ImageId,Label', '34,0', '200,0', '35,0') });
+    const ordered = await competition({ 'train.csv': train, 'test.csv': test, 'sample_submission.csv': csv('ImageId,Label', '2,0', '9,0', '10,0') });
+    // When each is imported
+    const text = await run(DataImport, [shuffled, '--orientation', 'as-is']);
+    const json = await run(DataImport, [shuffled, '--orientation', 'as-is', '--json']);
+    const inOrder = await run(DataImport, [ordered, '--orientation', 'as-is']);
+    // Then the shuffled ids are counted and said not to be in order (they were "ids 34 … 35" until session 39); ordered ones stay a range
+    expect(text.stdout).toMatch(/^ {2}ids {10}3 ids from sample_submission\.csv \(not in order: first 34, last 35\); submission header ImageId,Label$/m);
+    expect(JSON.parse(json.stdout.trim().split('\n').at(-1)!).ids).toEqual({ from: 'sample-submission', count: 3, first: '34', last: '35', inOrder: false });
+    expect(inOrder.stdout).toMatch(/^ {2}ids {10}2 … 10 from sample_submission\.csv; submission header ImageId,Label$/m);
+  });
+
   test('importing train.csv alone never silently drops the cached test rows: an error, or --replace with a warning', async () => {
     // Given a competition imported with its test.csv (2 test rows)
     const header = 'label,a,b,c,d';

@@ -124,14 +124,20 @@ function renderImportReport(report: ImportReport): string {
   } else {
     row('test', 'none given');
   }
-  const ids = report.ids.count > 0 ? `${report.ids.first} … ${report.ids.last}` : 'none';
   const from =
     report.ids.from === 'sample-submission'
       ? `from ${basename(detected.sampleSubmission?.file ?? 'sample_submission.csv')}`
       : report.ids.from === 'test-csv'
         ? `from ${basename(detected.test?.file ?? 'test.csv')}'s id column (no sample submission)`
         : '(numbered from 1: no sample submission)';
-  row('ids', `${ids} ${from}; submission header ${report.submissionHeader.join(',')}`);
+  // Shuffled ids are counted, not shown as a range: "34 … 35" said nothing of 200 shuffled ids (until session 39)
+  const ids =
+    report.ids.count === 0
+      ? `none ${from}`
+      : report.ids.inOrder
+        ? `${report.ids.first} … ${report.ids.last} ${from}`
+        : `${plural(report.ids.count, 'id')} ${from} (not in order: first ${report.ids.first}, last ${report.ids.last})`;
+  row('ids', `${ids}; submission header ${report.submissionHeader.join(',')}`);
   row('images', `${report.width}×${report.height} (${how(detected.size)})`);
   row('scale', `${report.scale === 255 ? 'integers 0–255, stored as uint8' : 'floats in [0, 1], stored as float32'} (${how(detected.scale)})`);
   row('orientation', `${report.orientation} (${report.orientationNote}; override with --orientation)`);
