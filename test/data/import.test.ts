@@ -178,6 +178,35 @@ describe('data import detects the layout', () => {
   });
 });
 
+describe("test.csv's id column and a sample submission listing the same ids in another order", () => {
+  test.each([
+    { scale: 255, pixels: ['10,11,12,13', '20,21,22,23', '30,31,32,33'], images: [[30, 31, 32, 33], [10, 11, 12, 13], [20, 21, 22, 23]] },
+    { scale: 1, pixels: ['0.1,0.11,0.12,0.13', '0.2,0.21,0.22,0.23', '0.3,0.31,0.32,0.33'], images: [[0.3, 0.31, 0.32, 0.33], [0.1, 0.11, 0.12, 0.13], [0.2, 0.21, 0.22, 0.23]].map((row) => row.map(Math.fround)) },
+  ])('the test rows are put in the sample\'s order, matched by id (scale $scale; it was refused until session 39)', async ({ scale, pixels, images }) => {
+    // Given test.csv with ids 1, 2, 3 and a sample submission listing 3, 1, 2
+    const train = scale === 255 ? kaggleTrain : csv('label,pixel0,pixel1,pixel2,pixel3', '1,0,0.5,1,0', '7,0.25,0,0,0.75');
+    const dir = await competition({
+      'train.csv': train,
+      'test.csv': csv('ImageId,pixel0,pixel1,pixel2,pixel3', ...pixels.map((row, i) => `${i + 1},${row}`)),
+      'sample_submission.csv': csv('ImageId,Label', '3,0', '1,0', '2,0'),
+    });
+    // When it is imported
+    const report = await importDir(dir);
+    const dataset = await loadDataset(dir);
+    // Then the cache holds the test rows in the sample's order, each with its own id, and says so
+    expect(dataset.ids).toEqual(['3', '1', '2']);
+    expect(Array.from(dataset.testImages)).toEqual(images.flat());
+    expect(report.detected.test?.reordered).toBe("rows put in sample_submission.csv's order, matched by id (3 of 3 stood elsewhere in test.csv)");
+    expect(report.detected.test?.idColumn).toEqual({ column: 0, name: 'ImageId' });
+    expect((await readdir(join(dir, '.digits'))).filter((name) => name.includes('tmp'))).toEqual([]);
+    // and the same ids in the same order are stored as read, with nothing said
+    await writeFile(join(dir, 'sample_submission.csv'), csv('ImageId,Label', '1,0', '2,0', '3,0'));
+    const inOrder = await importDir(dir);
+    expect((await loadDataset(dir)).ids).toEqual(['1', '2', '3']);
+    expect(inOrder.detected.test?.reordered).toBeUndefined();
+  });
+});
+
 const floatRows = (count: number) => Array.from({ length: count }, (_, i) => `0.5,0.25,0.125,${(i % 7) / 8},${i % 10}.0`);
 
 describe('data import rejects bad input with file, line, column and a hint', () => {
@@ -219,9 +248,21 @@ describe('data import rejects bad input with file, line, column and a hint', () 
       expected: { message: /duplicate id "1" \(first on line 2\)/, file: 'sample_submission.csv', line: 4, column: 1 },
     },
     {
-      name: "test.csv's id column disagreeing with the sample submission's ids",
-      files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '0,1,2,3,4', '2,1,2,3,4'), 'sample_submission.csv': csv('id,label', '0,0', '1,0') },
-      expected: { message: /^test\.csv's row 2 has id "2" \(column "id"\), but sample_submission\.csv's row 2 has "1"$/, file: 'test.csv', line: 3, column: 1 },
+      // (until session 39: "test.csv's row 2 has id "2" …, but sample_submission.csv's row 2 has "1"", the same for ids merely in another order)
+      name: "test.csv's id column listing other ids than the sample submission: the id missing on each side is named",
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '0,1,2,3,4', '2,1,2,3,4'), 'sample_submission.csv': csv('id,label', '1,0', '0,0') },
+      expected: {
+        message: /^test\.csv's id column \("id"\) and sample_submission\.csv list different test ids: an id of sample_submission\.csv is missing from test\.csv: "1" \(line 2\); an id of test\.csv is not in sample_submission\.csv: "2" \(line 3\)$/,
+        file: 'test.csv',
+        line: 3,
+        column: 1,
+        hint: /same test ids \(in any order/,
+      },
+    },
+    {
+      name: 'a sample submission lacking ids of test.csv\'s id column: named, with the sample\'s lines when test.csv has all of them',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('ImageId,pixel0,pixel1,pixel2,pixel3', '1,1,2,3,4', '2,1,2,3,4'), 'sample_submission.csv': csv('ImageId,Label', '2,0', '1,0', '3,0', '4,0') },
+      expected: { message: /: 2 ids of sample_submission\.csv are missing from test\.csv: "3" \(line 4\), "4" \(line 5\)$/, file: 'sample_submission.csv', line: 4, column: 1 },
     },
     {
       name: 'duplicate ids in test.csv without a sample submission',

@@ -120,6 +120,7 @@ function renderImportReport(report: ImportReport): string {
     row('test', `${basename(test.file)}: ${plural(test.rows, 'row')} × ${test.columns} columns, header: ${test.header.value ? 'yes' : 'no'}`);
     row('', `labels: ${test.label.value ? `yes, column ${test.label.value.column + 1}` : 'no'} (${how(test.label)})`);
     if (test.pixelsBy) row('', `pixel columns matched to train's ${test.pixelsBy}`);
+    if (test.reordered) row('', test.reordered);
     if (detected.testMatch) row('', `layout: like train's (${detected.testMatch})`);
   } else {
     row('test', 'none given');
