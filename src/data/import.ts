@@ -705,7 +705,7 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       test: { rows: testRows, images: names.testImages, labels: names.testLabels, ids: names.ids },
       submission: { header: layout.submissionHeader, idsFrom: submission ? 'sample-submission' : testIds ? 'test-csv' : 'generated' },
       detected: {
-        train: { file: train.file, rows: trainWriter.rows, columns: train.columns, header: train.header, headerCells: train.headerCells, label: train.label },
+        train: { file: train.file, rows: trainWriter.rows, columns: train.columns, header: train.header, headerCells: train.headerCells, label: train.label, ...(train.idColumn ? { idColumn: train.idColumn } : {}) },
         test: test
           ? {
               file: test.file,

@@ -117,6 +117,21 @@ describe('data commands, as a user runs them', () => {
     expect(inOrder.stdout).toMatch(/^ {2}ids {10}2 … 10 from sample_submission\.csv; submission header ImageId,Label$/m);
   });
 
+  test("the summary says train.csv's id column is skipped", async () => {
+    // Given a competition laid out id,label,pixel0,… (test.csv id,pixel0,…, the sample id,label)
+    const dir = await competition({
+      'train.csv': csv('id,label,pixel0,pixel1,pixel2,pixel3', '1,1,0,9,0,0', '2,2,0,0,0,200'),
+      'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '7,0,0,0,0'),
+      'sample_submission.csv': csv('id,label', '7,0'),
+    });
+    // When it is imported
+    const result = await run(DataImport, [dir, '--orientation', 'as-is']);
+    // Then it imports, and the summary names the id column as skipped
+    expect(result.exit).toBe(0);
+    expect(result.stdout).toMatch(/^ {15}id column: column 1 "id", skipped \(its header names the rows' ids\)$/m);
+    expect(result.stdout).toMatch(/^ {2}train {8}train\.csv: 2 rows × 6 columns$/m);
+  });
+
   test('importing train.csv alone never silently drops the cached test rows: an error, or --replace with a warning', async () => {
     // Given a competition imported with its test.csv (2 test rows)
     const header = 'label,a,b,c,d';

@@ -178,6 +178,44 @@ describe('data import detects the layout', () => {
   });
 });
 
+describe("train.csv's id column", () => {
+  test.each([
+    { scale: 255 as const, rows: ['101,1,0,255,128,0', '102,7,12,0,0,3'], test: '9,0,0,0,255', images: [0, 255, 128, 0, 12, 0, 0, 3], testImages: [0, 0, 0, 255] },
+    { scale: 1 as const, rows: ['101,1,0,0.5,1,0', '102,7,0.25,0,0,0.75'], test: '9,0,0.5,0,1', images: [0, 0.5, 1, 0, 0.25, 0, 0, 0.75], testImages: [0, 0.5, 0, 1] },
+  ])('a column whose header names ids (id,label,pixel0,…) is skipped as test.csv\'s is (scale $scale; refused as "not a square image" until session 39)', async ({ scale, rows, test, images, testImages }) => {
+    // Given train.csv id,label,pixel0..3 (ids above 1, whatever the pixels' scale), test.csv id,pixel0..3 and an id,label sample
+    const dir = await competition({
+      'train.csv': csv('id,label,pixel0,pixel1,pixel2,pixel3', ...rows),
+      'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', test),
+      'sample_submission.csv': csv('id,label', '9,0'),
+    });
+    // When it is imported
+    const report = await importDir(dir);
+    const dataset = await loadDataset(dir);
+    // Then the id column is recorded as skipped, and the pixels, labels, scale and test rows are read around it
+    expect(report.detected.train.idColumn).toEqual({ column: 0, name: 'id' });
+    expect(report.detected.train.label.value).toEqual({ column: 1, name: 'label' });
+    expect(dataset.scale).toBe(scale);
+    expect([dataset.width, dataset.height]).toEqual([2, 2]);
+    expect(Array.from(dataset.trainImages)).toEqual(images.map(Math.fround));
+    expect(Array.from(dataset.trainLabels)).toEqual([1, 7]);
+    expect(Array.from(dataset.testImages)).toEqual(testImages);
+    expect(dataset.ids).toEqual(['9']);
+  });
+
+  test('a column count still not square names the extra columns, with their numbers', async () => {
+    // Given train.csv with a pandas index named "index" besides its id column
+    const dir = await competition({ 'train.csv': csv('index,id,label,pixel0,pixel1,pixel2,pixel3', '0,5,1,0,0,0,0', '1,6,2,0,9,0,0') });
+    // When it is imported: the id column is skipped, and "index" is named as the column in the way
+    await expectUserError(importDir(dir), {
+      message: /^train\.csv has 5 pixel columns besides the label, which is not a square image: column 1 "index" is not named like the pixels \("pixel0" …\); without it 4 = 2×2$/,
+      file: 'train.csv',
+      line: 1,
+      hint: /^Remove that column \(column 1\), then import again/,
+    });
+  });
+});
+
 describe("test.csv's id column and a sample submission listing the same ids in another order", () => {
   test.each([
     { scale: 255, pixels: ['10,11,12,13', '20,21,22,23', '30,31,32,33'], images: [[30, 31, 32, 33], [10, 11, 12, 13], [20, 21, 22, 23]] },

@@ -115,6 +115,7 @@ function renderImportReport(report: ImportReport): string {
   row('train', `${basename(train.file)}: ${plural(train.rows, 'row')} × ${train.columns} columns`);
   row('', `header: ${train.header.value ? 'yes' : 'no'} (${how(train.header)})`);
   row('', `label: column ${label ? label.column + 1 : '?'}${label?.name ? ` "${label.name}"` : ''} (${how(train.label)})`);
+  if (train.idColumn) row('', `id column: column ${train.idColumn.column + 1} "${train.idColumn.name}", skipped (its header names the rows' ids)`);
   if (detected.test) {
     const test = detected.test;
     row('test', `${basename(test.file)}: ${plural(test.rows, 'row')} × ${test.columns} columns, header: ${test.header.value ? 'yes' : 'no'}`);
