@@ -64,6 +64,34 @@ function binaryData(file: string, line: number): UserError {
   });
 }
 
+export type ArchiveKind = 'gzip' | 'zip' | 'bzip2' | 'xz' | '7z';
+
+/** The compressed format a file's first bytes announce, or null. */
+function archiveKindOf(head: Uint8Array): ArchiveKind | null {
+  const starts = (...bytes: number[]) => bytes.every((byte, i) => head[i] === byte);
+  if (starts(0x1f, 0x8b)) return 'gzip';
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return 'zip';
+  if (starts(0x42, 0x5a, 0x68)) return 'bzip2';
+  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return 'xz';
+  if (starts(0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c)) return '7z';
+  return null;
+}
+
+/** The compressed format of `file` by its first bytes (whatever its name), or null; null too when it cannot be read (the reader says why). */
+export async function archiveKind(file: string): Promise<ArchiveKind | null> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const head = new Uint8Array(8);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return archiveKindOf(head.subarray(0, bytesRead));
+  } catch {
+    return null;
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * A compressed file or UTF-16 text, by its first bytes: both hold NUL bytes, which used to be
  * reported as "binary data … an unfinished download?", sending the user to download again.
@@ -73,11 +101,15 @@ function notUtf8Text(file: string, head: Uint8Array): UserError | null {
   const starts = (...bytes: number[]) => bytes.every((byte, i) => head[i] === byte);
   const compressed = (kind: string, unpack: string) =>
     new UserError(`${name} is a ${kind} archive, not a CSV text file`, { where: { file }, hint: `Unpack it first (${unpack}), then import the CSV it holds.` });
-  if (starts(0x1f, 0x8b)) return compressed('gzip', name.endsWith('.gz') ? `gunzip -k ${name}` : `mv ${name} ${name}.gz && gunzip ${name}.gz`);
-  if (starts(0x50, 0x4b, 0x03, 0x04)) return compressed('zip', `unzip ${name}`);
-  if (starts(0x42, 0x5a, 0x68)) return compressed('bzip2', `bunzip2 -k ${name}`);
-  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return compressed('xz', `unxz -k ${name}`);
-  if (starts(0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c)) return compressed('7z', `7z x ${name}`);
+  const unpack: Record<ArchiveKind, string> = {
+    gzip: name.endsWith('.gz') ? `gunzip -k ${name}` : `mv ${name} ${name}.gz && gunzip ${name}.gz`,
+    zip: `unzip ${name}`,
+    bzip2: `bunzip2 -k ${name}`,
+    xz: `unxz -k ${name}`,
+    '7z': `7z x ${name}`,
+  };
+  const kind = archiveKindOf(head);
+  if (kind) return compressed(kind, unpack[kind]);
   // An image or a parquet file where a CSV goes (a renamed download): named for what it is.
   const notCsv = (kind: string, hint = 'Give the competition\'s CSV files (train.csv with a label and pixel columns, test.csv with pixel columns).') =>
     new UserError(`${name} is ${kind}, not a CSV text file`, { where: { file }, hint });

@@ -73,6 +73,10 @@ export interface TableDetections {
   label: Detection<{ column: number; name: string | null } | null>;
   /** test.csv: how its pixel columns were matched to train.csv's (by header name or by position). */
   pixelsBy?: string;
+  /** A column of row ids read around, with its header name (absent before session 39, and when none). */
+  idColumn?: { column: number; name: string } | null;
+  /** test.csv: how its rows were put in sample_submission.csv's order, matched by id (absent when stored as read). */
+  reordered?: string;
 }
 
 export interface DatasetManifest {

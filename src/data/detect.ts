@@ -19,6 +19,8 @@ export interface LayoutOverrides {
 
 export interface TrainLayout extends TableDetections {
   label: Detection<{ column: number; name: string | null }>;
+  /** A column of row ids (a header naming it `id` or `ImageId`, as test.csv's), skipped; null when none. */
+  idColumn: { column: number; name: string } | null;
   pixels: number;
   scale: ScaleDetection;
   size: Detection<number>;
@@ -105,8 +107,13 @@ function labelLike(rows: CsvSampleRow[], column: number): { ok: boolean; distinc
   return { ok: rows.length > 0, distinct: seen.size };
 }
 
-/** Header names (lower case) of a test.csv column holding the rows' ids. */
+/** Header names (lower case) of a column holding the rows' ids, in test.csv or train.csv. */
 const ID_COLUMN_NAMES = ['id', 'imageid'];
+
+/** The column whose header names the rows' ids (`id`, `ImageId`, any case), or -1: test.csv's and train.csv's alike. */
+function findIdColumn(headerCells: string[]): number {
+  return headerCells.findIndex((cell) => ID_COLUMN_NAMES.includes(cell.trim().toLowerCase()));
+}
 
 function findNamed(headerCells: string[], name: string): number {
   const exact = headerCells.indexOf(name);
@@ -121,6 +128,8 @@ function detectLabel(
   columns: number,
   headerCells: string[] | null,
   forced: string | undefined,
+  /** columns that are neither label nor pixels (an id column) */
+  others = 0,
 ): Detection<{ column: number; name: string | null }> {
   const nameOf = (column: number) => (headerCells ? headerCells[column] : null);
   if (forced !== undefined) {
@@ -147,11 +156,11 @@ function detectLabel(
   }
   // n × n columns are a whole image and no label: a test file given where the training file goes
   // (it was "both columns look like labels", and --label-column then blamed an id column).
-  const side = Math.round(Math.sqrt(columns));
-  if (side >= 4 && side * side === columns) {
-    throw new UserError(`${basename(file)} has ${columns} columns, the ${side}×${side} pixels of an image and no label column: it looks like a test file`, {
+  const side = Math.round(Math.sqrt(columns - others));
+  if (side >= 4 && side * side === columns - others) {
+    throw new UserError(`${basename(file)} has ${columns} columns, the ${side}×${side} pixels of an image${others > 0 ? ' and an id column' : ''} and no label column: it looks like a test file`, {
       where: { file, line: rows[0]?.line },
-      hint: `Give the training file (a label and ${columns} pixel columns) first, then the test file: digits data import train.csv test.csv, or the competition's folder.`,
+      hint: `Give the training file (a label and ${columns - others} pixel columns) first, then the test file: digits data import train.csv test.csv, or the competition's folder.`,
     });
   }
   const first = labelLike(rows, 0);
@@ -176,7 +185,7 @@ function detectLabel(
   return { value: { column, name: nameOf(column) }, how: 'detected', reason: `${describe(pick, pick === 'first' ? first : last)}${versus}` };
 }
 
-function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, forced: PixelScale | undefined): ScaleDetection {
+function detectScale(file: string, rows: CsvSampleRow[], skipped: ReadonlySet<number>, forced: PixelScale | undefined): ScaleDetection {
   if (forced !== undefined) return { value: forced, how: 'flag', reason: `--scale ${forced}` };
   let max = -Infinity;
   // The first cell above 1 and the first fraction, with how many of each: a file with both
@@ -187,7 +196,7 @@ function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, fo
   let fractionAbove1 = null as Cell | null;
   for (const row of rows) {
     for (let c = 0; c < row.cells.length; c++) {
-      if (c === labelColumn) continue;
+      if (skipped.has(c)) continue; // the label, an id column
       const value = Number(row.cells[c]);
       if (!Number.isFinite(value)) continue; // the full pass reports it with its place
       if (value > max) max = value;
@@ -227,7 +236,21 @@ function detectScale(file: string, rows: CsvSampleRow[], labelColumn: number, fo
   return { value: 1, how: 'detected', reason: `pixel values within [0, 1] in the first ${rows.length} rows of ${basename(file)}` };
 }
 
-function detectSize(file: string, pixels: number, forced: number | undefined): Detection<number> {
+/**
+ * Pixel columns whose header names do not follow the pixels' own naming (`pixel12` is `pixel#`,
+ * and most columns are named so): the likely extra columns of a count that is not square.
+ */
+function oddlyNamedColumns(headerCells: string[] | null, pixelColumns: readonly number[]): number[] {
+  if (!headerCells) return [];
+  const form = (column: number) => (headerCells[column] ?? '').trim().toLowerCase().replace(/\d+/g, '#');
+  const counts = new Map<string, number>();
+  for (const column of pixelColumns) counts.set(form(column), (counts.get(form(column)) ?? 0) + 1);
+  const [common, count] = [...counts].reduce((best, entry) => (entry[1] > best[1] ? entry : best), ['', 0] as [string, number]);
+  if (count * 2 <= pixelColumns.length) return [];
+  return pixelColumns.filter((column) => form(column) !== common);
+}
+
+function detectSize(file: string, pixels: number, forced: number | undefined, headerCells: string[] | null = null, pixelColumns: readonly number[] = []): Detection<number> {
   const side = Math.round(Math.sqrt(pixels));
   if (forced !== undefined) {
     if (forced * forced !== pixels) {
@@ -239,9 +262,20 @@ function detectSize(file: string, pixels: number, forced: number | undefined): D
     return { value: forced, how: 'flag', reason: `--size ${forced}` };
   }
   if (side * side !== pixels || pixels === 0) {
-    throw new UserError(`${basename(file)} has ${pixels} pixel columns besides the label, which is not a square image`, {
+    // The extra columns named, with their numbers (it was "an extra id column is not supported",
+    // and an id column named so is skipped since session 39)
+    const odd = oddlyNamedColumns(headerCells, pixelColumns);
+    const below = Math.floor(Math.sqrt(pixels));
+    const named = odd.slice(0, 5).map((column) => `${column + 1} ${quote(headerCells![column]!)}`).join(', ') + (odd.length > 5 ? ` and ${odd.length - 5} more` : '');
+    const square = (n: number) => Math.round(Math.sqrt(n)) ** 2 === n && n > 0;
+    const what = odd.length > 0
+      ? `: ${odd.length === 1 ? 'column' : 'columns'} ${named} ${odd.length === 1 ? 'is' : 'are'} not named like the pixels (${quote(headerCells![pixelColumns.find((c) => !odd.includes(c)) ?? pixelColumns[0]!]!)} …)${square(pixels - odd.length) ? `; without ${odd.length === 1 ? 'it' : 'them'} ${pixels - odd.length} = ${Math.round(Math.sqrt(pixels - odd.length))}×${Math.round(Math.sqrt(pixels - odd.length))}` : ''}`
+      : below > 0 ? `: ${pixels - below * below} more than ${below}×${below} (${below * below})` : '';
+    throw new UserError(`${basename(file)} has ${pixels} pixel columns besides the label, which is not a square image${what}`, {
       where: { file, line: 1 },
-      hint: 'Square images need n×n pixel columns (784 for 28×28); an extra id column is not supported, remove it first.',
+      hint: odd.length > 0
+        ? `Remove ${odd.length === 1 ? 'that column' : 'those columns'} (column ${odd.map((column) => column + 1).join(', ')}), then import again; a column of row ids is skipped when its header names it id or ImageId.`
+        : 'Square images need n×n pixel columns (784 for 28×28): remove the extra columns, then import again; a column of row ids is skipped when its header names it id or ImageId.',
     });
   }
   return { value: side, how: 'detected', reason: `${pixels} pixel columns = ${side}×${side}` };
@@ -265,8 +299,13 @@ export function detectTrainLayout(file: string, sample: CsvSample, overrides: La
   }
   const consistent = rows.filter((row) => row.cells.length === columns);
   const headerCells = header.value ? firstRow.cells.map((cell) => cell.trim()) : null;
-  const label = detectLabel(file, consistent, columns, headerCells, overrides.labelColumn);
-  const pixels = columns - 1;
+  // A column of row ids, found as test.csv's is (by its header name), is skipped: Kaggle-style
+  // `id,label,pixel0,…` was refused as "not a square image" until session 39
+  const idAt = headerCells ? findIdColumn(headerCells) : -1;
+  const label = detectLabel(file, consistent, columns, headerCells, overrides.labelColumn, idAt === -1 ? 0 : 1);
+  const idColumn = idAt !== -1 && idAt !== label.value.column ? { column: idAt, name: headerCells![idAt]! } : null;
+  const pixels = columns - 1 - (idColumn ? 1 : 0);
+  const pixelColumns = Array.from({ length: columns }, (_, c) => c).filter((c) => c !== label.value.column && c !== idColumn?.column);
   const side = Math.round(Math.sqrt(pixels - 1));
   if (overrides.size === undefined && side * side === pixels - 1) {
     const cause = extraColumnCause(rows, headerCells);
@@ -279,10 +318,11 @@ export function detectTrainLayout(file: string, sample: CsvSample, overrides: La
     header,
     headerCells,
     label,
+    idColumn,
     pixels,
-    scale: detectScale(file, consistent, label.value.column, overrides.scale),
-    size: detectSize(file, pixels, overrides.size),
-    pixelColumns: Array.from({ length: columns }, (_, c) => c).filter((c) => c !== label.value.column),
+    scale: detectScale(file, consistent, new Set([label.value.column, ...(idColumn ? [idColumn.column] : [])]), overrides.scale),
+    size: detectSize(file, pixels, overrides.size, headerCells, pixelColumns),
+    pixelColumns,
     firstDataLine: rows[0].line,
   };
 }
@@ -341,8 +381,9 @@ export function detectTestLayout(file: string, sample: CsvSample, train: TrainLa
   let idColumn: TestLayout['idColumn'] = null;
   if (columns === train.pixels) {
     label = { value: null, how: 'detected', reason: `${columns} columns = pixels only` };
-  } else if (columns === train.columns) {
-    let column = train.label.value.column;
+  } else if (columns === train.pixels + 1) {
+    // (by position: train's label column among its columns other than an id column)
+    let column = train.label.value.column - (train.idColumn && train.idColumn.column < train.label.value.column ? 1 : 0);
     // Without names, a first column counting the rows past 9 cannot be labels: pandas' index
     const cause = headerCells ? null : rows.length > 10 ? extraColumnCause(rows, null) : null;
     if (cause) throw new UserError(`${basename(file)} rows have ${columns} columns, one more than train.csv's ${train.pixels} pixels: ${cause}`, { where: { file, line: sample.rows[0].line }, hint: `Keep the ${train.pixels} pixel columns, then import again.` });
@@ -350,7 +391,7 @@ export function detectTestLayout(file: string, sample: CsvSample, train: TrainLa
       const named = findNamed(headerCells, train.label.value.name);
       // One column besides the pixels and no label: an id column where it is named so (test.csv
       // of Kannada-MNIST: id,pixel0,…; it was refused as "not supported", with nothing to do)
-      const id = named === -1 ? headerCells.findIndex((cell) => ID_COLUMN_NAMES.includes(cell.trim().toLowerCase())) : -1;
+      const id = named === -1 ? findIdColumn(headerCells) : -1;
       if (id !== -1) idColumn = { column: id, name: headerCells[id]!.trim() };
       else if (named === -1) {
         const cause = extraColumnCause(rows, headerCells);
@@ -366,7 +407,7 @@ export function detectTestLayout(file: string, sample: CsvSample, train: TrainLa
   } else {
     throw new UserError(`${basename(file)} rows have ${columns} columns, but train.csv has ${train.pixels} pixels (+1 label)`, {
       where: { file, line: sample.rows[0].line },
-      hint: `Test rows need ${train.pixels} pixel columns (or ${train.columns} with labels); check both files come from the same competition.`,
+      hint: `Test rows need ${train.pixels} pixel columns (or ${train.pixels + 1} with labels or ids); check both files come from the same competition.`,
     });
   }
   const other = label.value?.column ?? idColumn?.column ?? null;

@@ -13,11 +13,12 @@
  * moved) with the same overrides returns at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { type CsvSample, isBlankRow, sampleCsv, streamCsv } from './csv.js';
+import { type CsvSample, archiveKind, isBlankRow, sampleCsv, streamCsv } from './csv.js';
+import { shellArg } from './format.js';
 import {
   DATASET_FORMAT,
   DATASET_VERSION,
@@ -101,7 +102,8 @@ export interface ImportReport {
   test: { file: string | null; rows: number; hasLabels: boolean };
   /** What the training labels cannot support (a digit with no rows or very few): `classCoverageWarnings`. */
   warnings: string[];
-  ids: { from: 'sample-submission' | 'test-csv' | 'generated'; count: number; first: string | null; last: string | null };
+  /** `inOrder`: every id after the previous one (as numbers when both are; else as text), so `first … last` describes them. */
+  ids: { from: 'sample-submission' | 'test-csv' | 'generated'; count: number; first: string | null; last: string | null; inOrder: boolean };
   submissionHeader: string[];
   detected: DatasetManifest['detected'];
   /** Source bytes read by this run (0 when reused). */
@@ -145,12 +147,21 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
           hint: `Import that folder: digits data import ${join(inputs[0]!, below[0]!)}.`,
         });
       }
+      // train.csv.gz (or .zip, …) beside plain test.csv and sample_submission.csv: the hint used to
+      // name only the CSVs ("found sample_submission.csv, test.csv") and never the packed train.csv.
+      const packedTrain = packed.filter((name) => /^train\.csv\./i.test(name));
+      if (packedTrain.length > 0 && csvs.length > 0) {
+        throw new UserError(`no train.csv in ${first}, but ${packedTrain.join(' and ')} is there, compressed (beside ${[...csvs].sort().join(', ')})`, {
+          where: { file: first },
+          hint: `Unpack it first (${packedTrain.map(unpackCommand).join('; ')}, in ${first}), then import the folder again.`,
+        });
+      }
       throw new UserError(`no train.csv in ${first}${packed.length > 0 && csvs.length === 0 ? ` (only compressed files: ${packed.join(', ')})` : ''}`, {
         where: { file: first },
         hint: csvs.length > 0
           ? `Name the files: digits data import <train> <test> [<sample submission>] (found ${csvs.join(', ')}).`
           : packed.length > 0
-            ? `Unpack them first (${packed.map((name) => (/\.zip$/i.test(name) ? `unzip ${name}` : /\.gz$/i.test(name) ? `gunzip -k ${name}` : name)).slice(0, 3).join('; ')}), then import the folder again.`
+            ? `Unpack them first (${packed.map(unpackCommand).slice(0, 3).join('; ')}), then import the folder again.`
             : 'Download the competition data into this folder first.',
       });
     }
@@ -166,12 +177,49 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
   if (inputs.length > 3) throw new UserError('too many files', { hint: 'digits data import train.csv [test.csv] [sample_submission.csv]' });
   const files = inputs.map((input) => resolve(input));
   for (const file of files) await checkSourceFile(file);
+  // Kaggle's download (digit-recognizer.zip) given as the train file: said at once, with the folder
+  // to unpack it into (the command warned "no test.csv" first, or refused to drop a cache's test rows)
+  if (files.length === 1 && (await archiveKind(files[0]!)) === 'zip') {
+    throw zipDownloadError(files[0]!, (folder) => `digits data import ${shellArg(folder)}`);
+  }
   return {
     competitionDir: dirname(first),
     train: files[0],
     ...(files[1] ? { test: files[1] } : {}),
     ...(files[2] ? { sampleSubmission: files[2] } : {}),
   };
+}
+
+/**
+ * A competition's zip (Kaggle's digit-recognizer.zip holds train.csv, test.csv and
+ * sample_submission.csv) given where its folder or train.csv goes: what it is, and in one
+ * command line how to unpack it into a folder and go on with that folder (`then(folder)`).
+ * `flag` names the flag it was given to (`run --data`).
+ */
+export function zipDownloadError(zip: string, then: (folder: string) => string, flag?: string): UserError {
+  // (relative to the working folder when inside it, else absolute: no ../../..)
+  const shown = (file: string) => {
+    const near = relative(process.cwd(), file);
+    return near === '' ? '.' : near.startsWith('..') ? file : near;
+  };
+  const stem = basename(zip).replace(/\.zip$/i, '').replace(/\.csv$/i, '');
+  const folder = join(dirname(zip), stem === basename(zip) || stem === '' ? `${basename(zip)}-files` : stem);
+  const unpacked = existsSync(join(dirname(zip), 'train.csv'));
+  return new UserError(`${basename(zip)} is a zip archive${flag ? `; --${flag} takes the competition's folder` : ', not a CSV text file'}`, {
+    where: { file: zip, ...(flag ? { flag } : {}) },
+    hint: `Unpack it into a folder and use that folder: unzip -d ${shellArg(shown(folder))} ${shellArg(shown(zip))} && ${then(shown(folder))}${unpacked ? ` (or, as its folder holds a train.csv already: ${then(shown(dirname(zip)))})` : ''}.`,
+  });
+}
+
+/** The command that unpacks a compressed download, by its name (`gunzip -k train.csv.gz`); the name itself when none is known. */
+function unpackCommand(name: string): string {
+  if (/\.zip$/i.test(name)) return `unzip ${name}`;
+  if (/\.gz$/i.test(name)) return `gunzip -k ${name}`;
+  if (/\.tgz$/i.test(name)) return `tar -xzf ${name}`;
+  if (/\.bz2$/i.test(name)) return `bunzip2 -k ${name}`;
+  if (/\.xz$/i.test(name)) return `unxz -k ${name}`;
+  if (/\.7z$/i.test(name)) return `7z x ${name}`;
+  return name;
 }
 
 /** Why `file` cannot be read, as a UserError: a symlink loop, no permission, anything else. */
@@ -213,6 +261,9 @@ interface SampleSubmission {
   header: Detection<boolean>;
   headerCells: string[];
   ids: string[];
+  /** The CSV line of each id, and the 0-based column the ids are in. */
+  idLines: number[];
+  idColumn: number;
 }
 
 async function readSampleSubmission(file: string, sample: CsvSample): Promise<SampleSubmission> {
@@ -246,6 +297,7 @@ async function readSampleSubmission(file: string, sample: CsvSample): Promise<Sa
     : { value: false, how: 'detected', reason: 'the first row is all numbers' };
   const headerCells = hasHeader ? (idFirst ? cells : [cells[1]!, cells[0]!]) : [...DEFAULT_SUBMISSION_HEADER];
   const ids: string[] = [];
+  const idLines: number[] = [];
   const seen = new Map<string, number>();
   await streamCsv({
     file,
@@ -274,13 +326,94 @@ async function readSampleSubmission(file: string, sample: CsvSample): Promise<Sa
         }
         seen.set(id, line);
         ids.push(id);
+        idLines.push(line);
       }
     },
   });
   if (ids.length === 0) {
     throw new UserError(`${basename(file)} has a header but no rows`, { where: { file, line: 2 }, hint: 'A sample submission lists each test id.' });
   }
-  return { header, headerCells, ids };
+  return { header, headerCells, ids, idLines, idColumn };
+}
+
+/** An id of test.csv's id column on two rows: the submission is matched to the rows by id. */
+function checkUniqueTestIds(file: string, ids: readonly string[], lines: readonly number[], column: number): void {
+  const seen = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const first = seen.get(id);
+    if (first !== undefined) {
+      throw new UserError(`duplicate id ${JSON.stringify(id)} in ${basename(file)} (first on row ${first + 1})`, {
+        where: { file, line: lines[i], column: column + 1 },
+        hint: 'Each test row needs an id of its own: the submission is matched to the rows by id.',
+      });
+    }
+    seen.set(id, i);
+  });
+}
+
+/**
+ * test.csv's id column against the sample submission's ids: the same ids in the same order
+ * (null), the same ids in another order (for each sample row, the test row holding its id: the
+ * rows are put in the sample's order), or other ids: refused, naming the first id missing on
+ * each side with its file and line. Until session 39 any other order was refused, at the first
+ * row where the two disagreed, with a hint that the files may be from different competitions.
+ */
+function sampleOrder(testFile: string, testIds: readonly string[], testLines: readonly number[], idColumn: { column: number; name: string }, sampleFile: string, sample: SampleSubmission): number[] | null {
+  const rowOf = new Map(testIds.map((id, i) => [id, i]));
+  const inSample = new Set(sample.ids);
+  const missing = sample.ids.map((id, i) => ({ id, line: sample.idLines[i]! })).filter(({ id }) => !rowOf.has(id));
+  const extra = testIds.map((id, i) => ({ id, line: testLines[i]! })).filter(({ id }) => !inSample.has(id));
+  if (missing.length > 0 || extra.length > 0) {
+    const test = basename(testFile);
+    const sub = basename(sampleFile);
+    const parts: string[] = [];
+    const few = (list: Array<{ id: string; line: number }>) => `${list.slice(0, 3).map(({ id, line }) => `${JSON.stringify(id)} (line ${line})`).join(', ')}${list.length > 3 ? ` and ${list.length - 3} more` : ''}`;
+    if (missing.length > 0) parts.push(`${missing.length === 1 ? 'an id' : `${missing.length} ids`} of ${sub} ${missing.length === 1 ? 'is' : 'are'} missing from ${test}: ${few(missing)}`);
+    if (extra.length > 0) parts.push(`${extra.length === 1 ? 'an id' : `${extra.length} ids`} of ${test} ${extra.length === 1 ? 'is' : 'are'} not in ${sub}: ${few(extra)}`);
+    const where = extra.length > 0 ? { file: testFile, line: extra[0]!.line, column: idColumn.column + 1 } : { file: sampleFile, line: missing[0]!.line, column: sample.idColumn + 1 };
+    throw new UserError(`${test}'s id column (${JSON.stringify(idColumn.name)}) and ${sub} list different test ids: ${parts.join('; ')}`, {
+      where,
+      hint: `Both files must list the same test ids (in any order: the submission follows ${sub}'s); check both come from the same competition and are complete.`,
+    });
+  }
+  const order = sample.ids.map((id) => rowOf.get(id)!);
+  return order.every((row, i) => row === i) ? null : order;
+}
+
+/**
+ * Rewrites a file of fixed-size rows so that its row i holds the old row `order[i]` (test rows
+ * put in the sample submission's order), through `scratch` and a rename, a chunk of rows in
+ * memory at a time; returns the sha256 of the new bytes.
+ */
+function reorderRows(file: string, rowBytes: number, order: readonly number[], scratch: string): string {
+  const hash = createHash('sha256');
+  const chunkRows = Math.max(1, Math.floor((1 << 20) / rowBytes));
+  const chunk = new Uint8Array(chunkRows * rowBytes);
+  const input = openSync(file, 'r');
+  try {
+    const output = openSync(scratch, 'w');
+    try {
+      for (let start = 0; start < order.length; start += chunkRows) {
+        const count = Math.min(chunkRows, order.length - start);
+        for (let i = 0; i < count; i++) {
+          const read = readSync(input, chunk, i * rowBytes, rowBytes, order[start + i]! * rowBytes);
+          if (read !== rowBytes) throw new Error(`reorderRows: row ${order[start + i]} of ${file} is short (${read} of ${rowBytes} bytes)`);
+        }
+        const bytes = chunk.subarray(0, count * rowBytes);
+        writeSync(output, bytes);
+        hash.update(bytes);
+      }
+    } finally {
+      closeSync(output);
+    }
+    renameSync(scratch, file);
+  } catch (error) {
+    rmSync(scratch, { force: true });
+    throw error;
+  } finally {
+    closeSync(input);
+  }
+  return hash.digest('hex');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -363,7 +496,7 @@ function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportR
     train: { file: detected.train.file, rows: manifest.train.rows, classCounts: manifest.train.classCounts },
     test: { file: detected.test?.file ?? null, rows: manifest.test.rows, hasLabels: manifest.test.labels !== null },
     warnings: [...classCoverageWarnings(manifest.train.classCounts), ...sizeWarnings(manifest.width, manifest.height)],
-    ids: { from: manifest.submission.idsFrom, count: ids, first: null, last: null },
+    ids: { from: manifest.submission.idsFrom, count: ids, first: null, last: null, inOrder: true },
     submissionHeader: manifest.submission.header,
     detected,
     bytesRead,
@@ -464,8 +597,11 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
     sourceFiles.push(sourceOf('train', trainPath, sources, trainRead.sha256));
 
     let testRows = 0;
-    /** The ids of test.csv's own id column, when it has one. */
+    /** The ids of test.csv's own id column, when it has one, and their lines. */
     let testIds: string[] | null = null;
+    let testIdLines: number[] = [];
+    /** How test's rows were put in the sample submission's order, when they were. */
+    let reordered: string | null = null;
     let testHashes: { images: string; labels: string | null } = { images: createHash('sha256').digest('hex'), labels: null };
     if (test && testPath && testSample) {
       const testWriter = new TableWriter({
@@ -486,7 +622,10 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       const testRead = await streamInto(testWriter, 'test', testPath, testSample, options);
       testHashes = testWriter.finish();
       testRows = testWriter.rows;
-      if (test.idColumn) testIds = testWriter.ids;
+      if (test.idColumn) {
+        testIds = testWriter.ids;
+        testIdLines = testWriter.idLines;
+      }
       bytesRead += testRead.bytes;
       sourceFiles.push(sourceOf('test', testPath, sources, testRead.sha256));
     } else {
@@ -494,7 +633,23 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
     }
 
     let ids: string[];
-    if (submission && samplePath) {
+    if (submission && samplePath && testIds && test?.idColumn && testPath) {
+      // test.csv's ids and the sample's: the same set, in the sample's order (Kaggle matches a
+      // submission by id, but a user reads it against the sample), else refused naming the ids
+      checkUniqueTestIds(testPath, testIds, testIdLines, test.idColumn.column);
+      const order = sampleOrder(testPath, testIds, testIdLines, test.idColumn, samplePath, submission);
+      if (order) {
+        // (a test.csv with an id column carries no labels: the images are the only rows file)
+        const rowBytes = size * size * (dtype === 'uint8' ? 1 : 4);
+        testHashes = { ...testHashes, images: reorderRows(temp(names.testImages), rowBytes, order, temp(`${names.testImages}-ordered`)) };
+        const moved = order.filter((row, i) => row !== i).length;
+        reordered = `rows put in ${basename(samplePath)}'s order, matched by id (${moved} of ${order.length} stood elsewhere in ${basename(testPath)})`;
+      }
+      ids = submission.ids;
+      const info = sources.find((item) => item.role === 'sampleSubmission') as SourceStat;
+      bytesRead += info.size;
+      sourceFiles.push(sourceOf('sampleSubmission', samplePath, sources, await sha256OfFile(samplePath)));
+    } else if (submission && samplePath) {
       if (submission.ids.length !== testRows) {
         if (!testPath) {
           throw new UserError(`${basename(samplePath)} lists ${submission.ids.length} test ids, but there is no test.csv beside it`, {
@@ -508,31 +663,11 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
         });
       }
       ids = submission.ids;
-      // test.csv's own ids must be the sample's, row for row: a submission is matched by id
-      if (testIds && test?.idColumn && testPath) {
-        const at = testIds.findIndex((id, i) => id !== ids[i]);
-        if (at !== -1) {
-          throw new UserError(`${basename(testPath)}'s row ${at + 1} has id ${JSON.stringify(testIds[at])} (column ${JSON.stringify(test.idColumn.name)}), but ${basename(samplePath)}'s row ${at + 1} has ${JSON.stringify(ids[at])}`, {
-            where: { file: testPath, line: test.firstDataLine + at, column: test.idColumn.column + 1 },
-            hint: 'The sample submission must list the test rows in test.csv\'s order, with the same ids: check both come from the same competition.',
-          });
-        }
-      }
       const info = sources.find((item) => item.role === 'sampleSubmission') as SourceStat;
       bytesRead += info.size;
       sourceFiles.push(sourceOf('sampleSubmission', samplePath, sources, await sha256OfFile(samplePath)));
     } else if (testIds && test?.idColumn && testPath) {
-      const seen = new Map<string, number>();
-      testIds.forEach((id, i) => {
-        const first = seen.get(id);
-        if (first !== undefined) {
-          throw new UserError(`duplicate id ${JSON.stringify(id)} in ${basename(testPath)} (first on row ${first + 1})`, {
-            where: { file: testPath, line: test.firstDataLine + i, column: test.idColumn!.column + 1 },
-            hint: 'Each test row needs an id of its own: the submission is matched to the rows by id.',
-          });
-        }
-        seen.set(id, i);
-      });
+      checkUniqueTestIds(testPath, testIds, testIdLines, test.idColumn.column);
       ids = testIds;
     } else {
       ids = Array.from({ length: testRows }, (_, i) => String(i + 1));
@@ -570,8 +705,20 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       test: { rows: testRows, images: names.testImages, labels: names.testLabels, ids: names.ids },
       submission: { header: layout.submissionHeader, idsFrom: submission ? 'sample-submission' : testIds ? 'test-csv' : 'generated' },
       detected: {
-        train: { file: train.file, rows: trainWriter.rows, columns: train.columns, header: train.header, headerCells: train.headerCells, label: train.label },
-        test: test ? { file: test.file, rows: testRows, columns: test.columns, header: test.header, headerCells: test.headerCells, label: test.label, pixelsBy: test.pixelsBy } : null,
+        train: { file: train.file, rows: trainWriter.rows, columns: train.columns, header: train.header, headerCells: train.headerCells, label: train.label, ...(train.idColumn ? { idColumn: train.idColumn } : {}) },
+        test: test
+          ? {
+              file: test.file,
+              rows: testRows,
+              columns: test.columns,
+              header: test.header,
+              headerCells: test.headerCells,
+              label: test.label,
+              pixelsBy: test.pixelsBy,
+              ...(test.idColumn ? { idColumn: test.idColumn } : {}),
+              ...(reordered ? { reordered } : {}),
+            }
+          : null,
         sampleSubmission: submission && samplePath ? { file: samplePath, rows: submission.ids.length, header: submission.header } : null,
         scale: train.scale,
         size: train.size,
@@ -645,5 +792,16 @@ async function streamInto(writer: TableWriter, role: 'train' | 'test', file: str
 
 async function withIds(report: ImportReport, datasetDir: string, manifest: DatasetManifest, ids?: string[]): Promise<ImportReport> {
   const list = ids ?? (manifest.test.rows > 0 ? (JSON.parse(await readFile(join(datasetDir, manifest.test.ids), 'utf8')) as string[]) : []);
-  return { ...report, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null } };
+  return { ...report, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder: increasing(list) } };
+}
+
+/** Whether every id comes after the one before it: as numbers when both are numbers (2 before 10), else as text. */
+function increasing(ids: readonly string[]): boolean {
+  const numeric = /^[+-]?\d+(\.\d+)?$/;
+  for (let i = 1; i < ids.length; i++) {
+    const [a, b] = [ids[i - 1]!, ids[i]!];
+    const after = numeric.test(a) && numeric.test(b) ? Number(b) > Number(a) : b > a;
+    if (!after) return false;
+  }
+  return true;
 }

@@ -598,10 +598,14 @@ export async function readIdLabelCsv(file: string, what: 'submission' | 'answers
   if (headerCells.length !== 2) {
     throw new UserError(`the ${what} file ${path.basename(file)} is not an id,label CSV: its first line has ${headerCells.length} column${headerCells.length === 1 ? '' : 's'}, not a header of 2`, { where: { file, line: 1 }, hint: format });
   }
+  // Blank lines at the end of an answers file are accepted, as the competition CSVs accept them
+  // (they were "blank line in the answers" until session 39); one in the middle stays an error.
+  let end = lines.length;
+  if (what === 'answers') while (end > 1 && lines[end - 1]!.trim() === '') end--;
   const rows: Array<{ id: string; label: string; line: number }> = [];
   const firstLine = new Map<string, number>();
-  for (let i = 1; i < lines.length; i++) {
-    if (lines[i]!.trim() === '') throw new UserError(`blank line in the ${what}`, { where: { file, line: i + 1 }, hint: 'Remove blank lines.' });
+  for (let i = 1; i < end; i++) {
+    if (lines[i]!.trim() === '') throw new UserError(`blank line in the ${what}`, { where: { file, line: i + 1 }, hint: what === 'answers' ? 'Remove that blank line: every line between the header and the last row is one id,label row (blank lines at the end are fine).' : 'Remove blank lines.' });
     const cells = splitCsvLine(lines[i]!);
     if (cells.length !== 2) throw new UserError(`row has ${cells.length} columns, expected 2 (id,label)`, { where: { file, line: i + 1, column: Math.min(cells.length, 2) + 1 }, hint: `The ${what} file is ImageId,Label.` });
     const id = cells[0]!.trim();

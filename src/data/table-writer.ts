@@ -44,6 +44,8 @@ export class TableWriter {
   readonly classCounts = new Array<number>(10).fill(0);
   /** The rows' ids, in row order, when the table has an id column. */
   readonly ids: string[] = [];
+  /** The CSV line of each of `ids`. */
+  readonly idLines: number[] = [];
   private readonly imagesFd: number;
   private readonly labelsFd: number | null;
   private readonly imagesHash = createHash('sha256');
@@ -86,6 +88,7 @@ export class TableWriter {
         const id = row[spec.idColumn]!.trim();
         if (id === '') throw new UserError('empty id', { where: { file: spec.file, line, column: spec.idColumn + 1 }, hint: 'Every test row needs its id.' });
         this.ids.push(id);
+        this.idLines.push(line);
       }
       if (spec.labelColumn !== null) {
         const cell = row[spec.labelColumn];

@@ -6,7 +6,8 @@
 import { rmSync, existsSync } from 'node:fs';
 import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveCompetitionFiles } from '../data/import.js';
+import { resolveCompetitionFiles, zipDownloadError } from '../data/import.js';
+import { archiveKind } from '../data/csv.js';
 import { classCoverageWarnings } from '../data/class-coverage.js';
 import { DEFAULT_DATASET_SUBDIR, loadDataset, readTestIds } from '../data/dataset.js';
 import { initEngine } from '../engine/backend.js';
@@ -134,6 +135,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
   }
   if (options.data && (await stat(options.data).catch(() => null))?.isFile()) {
+    // Kaggle's download itself (digit-recognizer.zip): unpack it and run on that folder, in one
+    // step (it was sent to the folder beside it, which may hold nothing but the zip)
+    if ((await archiveKind(options.data)) === 'zip') throw zipDownloadError(path.resolve(options.data), (folder) => `digits run --data ${shellArg(folder)}`, 'data');
     const folder = path.dirname(path.resolve(options.data));
     throw new UserError(`--data takes the competition's folder, not one of its files (${options.data})`, { where: { flag: 'data' }, hint: `digits run --data ${shellArg(path.relative(process.cwd(), folder) || '.')} (the folder holding train.csv, test.csv and sample_submission.csv).` });
   }

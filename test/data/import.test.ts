@@ -178,6 +178,73 @@ describe('data import detects the layout', () => {
   });
 });
 
+describe("train.csv's id column", () => {
+  test.each([
+    { scale: 255 as const, rows: ['101,1,0,255,128,0', '102,7,12,0,0,3'], test: '9,0,0,0,255', images: [0, 255, 128, 0, 12, 0, 0, 3], testImages: [0, 0, 0, 255] },
+    { scale: 1 as const, rows: ['101,1,0,0.5,1,0', '102,7,0.25,0,0,0.75'], test: '9,0,0.5,0,1', images: [0, 0.5, 1, 0, 0.25, 0, 0, 0.75], testImages: [0, 0.5, 0, 1] },
+  ])('a column whose header names ids (id,label,pixel0,…) is skipped as test.csv\'s is (scale $scale; refused as "not a square image" until session 39)', async ({ scale, rows, test, images, testImages }) => {
+    // Given train.csv id,label,pixel0..3 (ids above 1, whatever the pixels' scale), test.csv id,pixel0..3 and an id,label sample
+    const dir = await competition({
+      'train.csv': csv('id,label,pixel0,pixel1,pixel2,pixel3', ...rows),
+      'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', test),
+      'sample_submission.csv': csv('id,label', '9,0'),
+    });
+    // When it is imported
+    const report = await importDir(dir);
+    const dataset = await loadDataset(dir);
+    // Then the id column is recorded as skipped, and the pixels, labels, scale and test rows are read around it
+    expect(report.detected.train.idColumn).toEqual({ column: 0, name: 'id' });
+    expect(report.detected.train.label.value).toEqual({ column: 1, name: 'label' });
+    expect(dataset.scale).toBe(scale);
+    expect([dataset.width, dataset.height]).toEqual([2, 2]);
+    expect(Array.from(dataset.trainImages)).toEqual(images.map(Math.fround));
+    expect(Array.from(dataset.trainLabels)).toEqual([1, 7]);
+    expect(Array.from(dataset.testImages)).toEqual(testImages);
+    expect(dataset.ids).toEqual(['9']);
+  });
+
+  test('a column count still not square names the extra columns, with their numbers', async () => {
+    // Given train.csv with a pandas index named "index" besides its id column
+    const dir = await competition({ 'train.csv': csv('index,id,label,pixel0,pixel1,pixel2,pixel3', '0,5,1,0,0,0,0', '1,6,2,0,9,0,0') });
+    // When it is imported: the id column is skipped, and "index" is named as the column in the way
+    await expectUserError(importDir(dir), {
+      message: /^train\.csv has 5 pixel columns besides the label, which is not a square image: column 1 "index" is not named like the pixels \("pixel0" …\); without it 4 = 2×2$/,
+      file: 'train.csv',
+      line: 1,
+      hint: /^Remove that column \(column 1\), then import again/,
+    });
+  });
+});
+
+describe("test.csv's id column and a sample submission listing the same ids in another order", () => {
+  test.each([
+    { scale: 255, pixels: ['10,11,12,13', '20,21,22,23', '30,31,32,33'], images: [[30, 31, 32, 33], [10, 11, 12, 13], [20, 21, 22, 23]] },
+    { scale: 1, pixels: ['0.1,0.11,0.12,0.13', '0.2,0.21,0.22,0.23', '0.3,0.31,0.32,0.33'], images: [[0.3, 0.31, 0.32, 0.33], [0.1, 0.11, 0.12, 0.13], [0.2, 0.21, 0.22, 0.23]].map((row) => row.map(Math.fround)) },
+  ])('the test rows are put in the sample\'s order, matched by id (scale $scale; it was refused until session 39)', async ({ scale, pixels, images }) => {
+    // Given test.csv with ids 1, 2, 3 and a sample submission listing 3, 1, 2
+    const train = scale === 255 ? kaggleTrain : csv('label,pixel0,pixel1,pixel2,pixel3', '1,0,0.5,1,0', '7,0.25,0,0,0.75');
+    const dir = await competition({
+      'train.csv': train,
+      'test.csv': csv('ImageId,pixel0,pixel1,pixel2,pixel3', ...pixels.map((row, i) => `${i + 1},${row}`)),
+      'sample_submission.csv': csv('ImageId,Label', '3,0', '1,0', '2,0'),
+    });
+    // When it is imported
+    const report = await importDir(dir);
+    const dataset = await loadDataset(dir);
+    // Then the cache holds the test rows in the sample's order, each with its own id, and says so
+    expect(dataset.ids).toEqual(['3', '1', '2']);
+    expect(Array.from(dataset.testImages)).toEqual(images.flat());
+    expect(report.detected.test?.reordered).toBe("rows put in sample_submission.csv's order, matched by id (3 of 3 stood elsewhere in test.csv)");
+    expect(report.detected.test?.idColumn).toEqual({ column: 0, name: 'ImageId' });
+    expect((await readdir(join(dir, '.digits'))).filter((name) => name.includes('tmp'))).toEqual([]);
+    // and the same ids in the same order are stored as read, with nothing said
+    await writeFile(join(dir, 'sample_submission.csv'), csv('ImageId,Label', '1,0', '2,0', '3,0'));
+    const inOrder = await importDir(dir);
+    expect((await loadDataset(dir)).ids).toEqual(['1', '2', '3']);
+    expect(inOrder.detected.test?.reordered).toBeUndefined();
+  });
+});
+
 const floatRows = (count: number) => Array.from({ length: count }, (_, i) => `0.5,0.25,0.125,${(i % 7) / 8},${i % 10}.0`);
 
 describe('data import rejects bad input with file, line, column and a hint', () => {
@@ -219,9 +286,21 @@ describe('data import rejects bad input with file, line, column and a hint', () 
       expected: { message: /duplicate id "1" \(first on line 2\)/, file: 'sample_submission.csv', line: 4, column: 1 },
     },
     {
-      name: "test.csv's id column disagreeing with the sample submission's ids",
-      files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '0,1,2,3,4', '2,1,2,3,4'), 'sample_submission.csv': csv('id,label', '0,0', '1,0') },
-      expected: { message: /^test\.csv's row 2 has id "2" \(column "id"\), but sample_submission\.csv's row 2 has "1"$/, file: 'test.csv', line: 3, column: 1 },
+      // (until session 39: "test.csv's row 2 has id "2" …, but sample_submission.csv's row 2 has "1"", the same for ids merely in another order)
+      name: "test.csv's id column listing other ids than the sample submission: the id missing on each side is named",
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '0,1,2,3,4', '2,1,2,3,4'), 'sample_submission.csv': csv('id,label', '1,0', '0,0') },
+      expected: {
+        message: /^test\.csv's id column \("id"\) and sample_submission\.csv list different test ids: an id of sample_submission\.csv is missing from test\.csv: "1" \(line 2\); an id of test\.csv is not in sample_submission\.csv: "2" \(line 3\)$/,
+        file: 'test.csv',
+        line: 3,
+        column: 1,
+        hint: /same test ids \(in any order/,
+      },
+    },
+    {
+      name: 'a sample submission lacking ids of test.csv\'s id column: named, with the sample\'s lines when test.csv has all of them',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('ImageId,pixel0,pixel1,pixel2,pixel3', '1,1,2,3,4', '2,1,2,3,4'), 'sample_submission.csv': csv('ImageId,Label', '2,0', '1,0', '3,0', '4,0') },
+      expected: { message: /: 2 ids of sample_submission\.csv are missing from test\.csv: "3" \(line 4\), "4" \(line 5\)$/, file: 'sample_submission.csv', line: 4, column: 1 },
     },
     {
       name: 'duplicate ids in test.csv without a sample submission',
@@ -496,6 +575,17 @@ describe('data import gives up on absurd files at once, naming what and where', 
     // UTF-16 (Excel's "Unicode text"), byte order mark first
     const utf16 = await competition({ 'train.csv': Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) });
     await expectUserError(importDir(utf16), { message: /^train\.csv is UTF-16 text/, file: 'train.csv', line: 1, hint: /Save it as UTF-8/ });
+  });
+
+  test('a train.csv.gz beside plain test.csv and sample_submission.csv is named, with the command that unpacks it', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const text = csv('label,a,b,c,d', ...rows(20));
+    // train.csv.gz beside plain test.csv and sample_submission.csv: the packed train.csv is named, with gunzip -k
+    // (the error named only the CSVs it found until session 39)
+    const half = await competition({ 'train.csv.gz': gzipSync(text), 'test.csv': csv('a,b,c,d', '0,0,0,0'), 'sample_submission.csv': csv('ImageId,Label', '1,0') });
+    await expectUserError(resolveCompetitionFiles([half]), { message: /^no train\.csv in .*, but train\.csv\.gz is there, compressed \(beside sample_submission\.csv, test\.csv\)$/, hint: /^Unpack it first \(gunzip -k train\.csv\.gz, in .*\), then import the folder again\.$/ });
+    const zipped = await competition({ 'train.csv.zip': new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0]), 'test.csv': csv('a,b,c,d', '0,0,0,0') });
+    await expectUserError(resolveCompetitionFiles([zipped]), { message: /but train\.csv\.zip is there, compressed/, hint: /unzip train\.csv\.zip/ });
   });
 
   test('a line longer than the widest row of the layout is refused at once, naming the line', async () => {

@@ -391,6 +391,20 @@ describe('scoreAgainstAnswers', () => {
     await expectUserError(readAnswers(json, ['1', '2']), { message: /not CSV/, file: 'answers.json' });
   });
 
+  test('an answers file ending in blank lines is read (the competition CSVs accept them); a blank line between rows stays an error', async () => {
+    // Given answers ending in one blank line, then in several (CRLF, spaces), as an editor or a notebook leaves them
+    const dir = await tempDir('digits-sub-');
+    const answers = join(dir, 'answers.csv');
+    for (const text of [csv('ImageId,Label', '1,7', '2,3') + '\n', 'ImageId,Label\r\n1,7\r\n2,3\r\n\r\n \r\n\r\n']) {
+      await writeFile(answers, text);
+      // When evaluate and submit read them: every answer, no error (it was "blank line in the answers" until session 39)
+      expect(Array.from(await readAnswers(answers, ['1', '2']))).toEqual([7, 3]);
+    }
+    // Given a blank line between two rows: still an error at its line
+    await writeFile(answers, csv('ImageId,Label', '1,7', '', '2,3'));
+    await expectUserError(readAnswers(answers, ['1', '2']), { message: /^blank line in the answers$/, file: 'answers.csv', line: 3, hint: /blank lines at the end are fine/ });
+  });
+
   test('a missing answers file says where answers usually are', async () => {
     const f = await files(csv('ImageId,Label', '1,7'), csv('ImageId,Label', '1,7'));
     const error = await expectUserError(scoreAgainstAnswers(f.sub, `${f.answers}.missing`), { message: /cannot read the answers/ });

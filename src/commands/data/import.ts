@@ -60,9 +60,6 @@ export default class DataImport extends DigitsCommand {
           hint: `Give the test file too (digits data import ${basename(files.train)} test.csv), or pass --replace to import without test rows.`,
         });
       }
-      const warning = 'no test.csv: the dataset will have no test rows, so `digits submit` cannot write a submission from it';
-      if (this.jsonEnabled()) this.emitJson({ type: 'warning', message: warning });
-      else process.stderr.write(`warning: ${warning}\n`);
     }
     const progress = createProgress({ minTotal: 8e6, quiet: this.jsonEnabled() });
     let report: ImportReport;
@@ -85,13 +82,16 @@ export default class DataImport extends DigitsCommand {
     } finally {
       progress.finish();
     }
+    // Said once the import worked: before it, the warning came ahead of the error that stopped it
+    // (a zip given as the train file: "no test.csv", then "is a zip archive").
+    const warnings = [...(files.test ? [] : ['no test.csv: the dataset will have no test rows, so `digits submit` cannot write a submission from it']), ...report.warnings];
     if (flags.json) {
-      for (const message of report.warnings) this.emitJson({ type: 'warning', message });
+      for (const message of warnings) this.emitJson({ type: 'warning', message });
       this.printJson(report);
       return;
     }
     process.stdout.write(renderImportReport(report));
-    for (const message of report.warnings) process.stderr.write(`warning: ${message}\n`);
+    for (const message of warnings) process.stderr.write(`warning: ${message}\n`);
   }
 }
 
@@ -115,23 +115,31 @@ function renderImportReport(report: ImportReport): string {
   row('train', `${basename(train.file)}: ${plural(train.rows, 'row')} × ${train.columns} columns`);
   row('', `header: ${train.header.value ? 'yes' : 'no'} (${how(train.header)})`);
   row('', `label: column ${label ? label.column + 1 : '?'}${label?.name ? ` "${label.name}"` : ''} (${how(train.label)})`);
+  if (train.idColumn) row('', `id column: column ${train.idColumn.column + 1} "${train.idColumn.name}", skipped (its header names the rows' ids)`);
   if (detected.test) {
     const test = detected.test;
     row('test', `${basename(test.file)}: ${plural(test.rows, 'row')} × ${test.columns} columns, header: ${test.header.value ? 'yes' : 'no'}`);
     row('', `labels: ${test.label.value ? `yes, column ${test.label.value.column + 1}` : 'no'} (${how(test.label)})`);
     if (test.pixelsBy) row('', `pixel columns matched to train's ${test.pixelsBy}`);
+    if (test.reordered) row('', test.reordered);
     if (detected.testMatch) row('', `layout: like train's (${detected.testMatch})`);
   } else {
     row('test', 'none given');
   }
-  const ids = report.ids.count > 0 ? `${report.ids.first} … ${report.ids.last}` : 'none';
   const from =
     report.ids.from === 'sample-submission'
       ? `from ${basename(detected.sampleSubmission?.file ?? 'sample_submission.csv')}`
       : report.ids.from === 'test-csv'
         ? `from ${basename(detected.test?.file ?? 'test.csv')}'s id column (no sample submission)`
         : '(numbered from 1: no sample submission)';
-  row('ids', `${ids} ${from}; submission header ${report.submissionHeader.join(',')}`);
+  // Shuffled ids are counted, not shown as a range: "34 … 35" said nothing of 200 shuffled ids (until session 39)
+  const ids =
+    report.ids.count === 0
+      ? `none ${from}`
+      : report.ids.inOrder
+        ? `${report.ids.first} … ${report.ids.last} ${from}`
+        : `${plural(report.ids.count, 'id')} ${from} (not in order: first ${report.ids.first}, last ${report.ids.last})`;
+  row('ids', `${ids}; submission header ${report.submissionHeader.join(',')}`);
   row('images', `${report.width}×${report.height} (${how(detected.size)})`);
   row('scale', `${report.scale === 255 ? 'integers 0–255, stored as uint8' : 'floats in [0, 1], stored as float32'} (${how(detected.scale)})`);
   row('orientation', `${report.orientation} (${report.orientationNote}; override with --orientation)`);
