@@ -27,6 +27,7 @@ import { maxOf, minOf, sampleTrial, trialMember, type SearchSpace, type TrialPar
 import type { TrainEvent, TrainResult } from '../training/train-member.js';
 import { runWorkerJobs, type WorkerJob, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { deriveSeed } from '../data/random.js';
+import { shellArg } from '../data/format.js';
 import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
 
 export const SEARCH_FILE = 'search.json';
@@ -246,9 +247,11 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
                   ? `η = ${previous.eta}`
                   : null;
       if (mismatch) {
+        // (the settings named, flag by flag: "the settings it was started with" left the user to guess them)
+        const settings = `--scheduler ${previous.scheduler} --space ${shellArg(previous.spaceFile)} --seed ${previous.seed}${previous.scheduler === 'asha' ? ` --eta ${previous.eta}` : ''}`;
         throw new UserError(`the search in ${dir} was started with ${mismatch}; it can only be continued with the same settings`, {
           where: { file: searchFile },
-          hint: 'Run with the settings it was started with, or choose another --out folder for a new search.',
+          hint: `Continue it with the settings it was started with (${settings}, on the same --data; it was started as: ${previous.command}), or choose another --out folder for a new search.`,
         });
       }
       // Jobs that were running when the last invocation stopped continue from their last epoch.
