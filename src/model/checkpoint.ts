@@ -19,6 +19,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { writeDurably } from '../atomic-file.js';
+import { fileInTheWay } from '../output-folder.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -517,6 +518,11 @@ async function locateCheckpoint(dir: string): Promise<string> {
     }
     return target;
   } catch (error) {
+    // (a file above it, `afile/x`: named, where stat's ENOTDIR was an internal error)
+    if (isErrno(error, 'ENOTDIR')) {
+      const blocker = (await fileInTheWay(target)) ?? dirname(target);
+      throw new CheckpointError(`no checkpoint at ${target}: ${blocker} is a file, not a folder`, { file: blocker, hint: `pass the folder that holds ${MODEL_JSON}, ${WEIGHTS_BIN} and ${METADATA_JSON}` });
+    }
     if (!isErrno(error, 'ENOENT')) throw error;
   }
   const old = await newestCompleteOld(target, () => true);

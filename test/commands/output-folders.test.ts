@@ -1,0 +1,96 @@
+/**
+ * A folder flag (--out, --run, --dir) whose path is a file, or lies under a file: every command
+ * refuses it before any work, as a user error naming the flag and the file in the way (exit 2),
+ * and writes nothing. They crashed with mkdir's EEXIST or ENOTDIR (exit 70, a stack trace), and
+ * `pretrain --out <file>` trained the whole job first (session 39).
+ * The built CLI (bin/run.js), on a tiny practice competition in a temp folder.
+ */
+import { execFile } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { checkCorrectionsStore } from '../../src/data/corrections.js';
+import { removeTempDirs, tempDir, expectUserError } from '../data/helpers.js';
+import { repoRoot } from '../helpers/run-command.js';
+
+const exec = promisify(execFile);
+const bin = path.join(repoRoot, 'bin/run.js');
+const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
+
+let work: string;
+const comp = () => path.join(work, 'comp');
+
+async function digits(argv: string[], cwd = work): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [bin, ...argv], { cwd, env, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout: string; stderr: string };
+    if (typeof e.code !== 'number') throw error;
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Every entry under `dir`, recursively (what a refused command must leave as it was). */
+async function tree(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).map(String).sort();
+}
+
+beforeAll(async () => {
+  work = await tempDir('digits-outdirs-');
+  // Given a practice competition, imported, and a file named afile beside it
+  expect((await digits(['data', 'practice', '--recipe', 'uniform', '--train', '300', '--test', '50', '--out', comp()])).code).toBe(0);
+  expect((await digits(['data', 'import', comp()])).code).toBe(0);
+  await writeFile(path.join(work, 'afile'), 'hi\n');
+}, 120_000);
+afterAll(removeTempDirs);
+
+const commands: Array<{ command: string; flag: string; what: string; argv: (at: string) => string[] }> = [
+  { command: 'search', flag: 'out', what: 'the search folder', argv: (at) => ['search', '--data', comp(), '--out', at, '--trials', '1', '--budget', '1'] },
+  { command: 'data practice', flag: 'out', what: 'the competition folder', argv: (at) => ['data', 'practice', '--train', '100', '--test', '50', '--out', at] },
+  { command: 'pretrain', flag: 'out', what: 'the checkpoint folder', argv: (at) => ['pretrain', '--preset', 'mlp', '--limit', '100', '--epochs', '1', '--out', at] },
+  { command: 'data import', flag: 'out', what: 'the dataset folder', argv: (at) => ['data', 'import', comp(), '--force', '--out', at] },
+  { command: 'train', flag: 'run', what: 'the run folder', argv: (at) => ['train', '--data', comp(), '--epochs', '1', '--run', at] },
+];
+const cases = commands.flatMap((c) => [
+  { ...c, given: 'is a file', at: 'afile' },
+  { ...c, given: 'lies under a file', at: 'afile/x' },
+]);
+
+describe('a folder flag that is a file, or lies under one', () => {
+  test.each(cases)('$command --$flag $at ($given): refused before any work, naming the flag and afile; nothing written', async ({ flag, what, argv, at }) => {
+    const before = await tree(work);
+    // When the command is given that path
+    const { code, stdout, stderr } = await digits(argv(at));
+    // Then it is a user error: exit 2, no stack trace, the flag and the file in the way named
+    expect(code, stderr).toBe(2);
+    expect(stderr).not.toMatch(/internal error|\n\s+at /);
+    const shown = path.join(work, at);
+    const message = at === 'afile' ? `${what} ${shown} is a file, not a folder` : `${what} ${shown} cannot be made: ${path.join(work, 'afile')} is a file, not a folder`;
+    expect(stderr).toContain(`error: ${message} (${path.join(work, 'afile')}, flag --${flag})`);
+    // before any work (pretrain --out afile trained the whole job, then failed)
+    expect(stderr).not.toMatch(/epoch|trial/);
+    expect(stdout).toBe('');
+    // and nothing was written: no folder, no work folder, afile as it was
+    expect(await tree(work)).toEqual(before);
+    expect(await readFile(path.join(work, 'afile'), 'utf8')).toBe('hi\n');
+  });
+
+  test('run: a file named runs, where the new run folder goes, is named before any work', async () => {
+    const cwd = await tempDir('digits-outdirs-run-');
+    await writeFile(path.join(cwd, 'runs'), 'x');
+    const { code, stderr } = await digits(['run', '--data', comp(), '--budget', '1'], cwd);
+    expect(code, stderr).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^error: the run folder \\S+ cannot be made: ${path.join(cwd, 'runs')} is a file, not a folder`));
+    expect(await tree(cwd)).toEqual(['runs']);
+  });
+
+  test('serve --corrections under a file: the corrections store check names the file in the way', async () => {
+    await expectUserError(checkCorrectionsStore(path.join(work, 'afile', 'x.jsonl')), {
+      message: /the corrections store's folder .*afile is a file, not a folder/,
+      file: 'afile',
+      flag: 'corrections',
+    });
+  });
+});
