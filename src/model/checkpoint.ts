@@ -327,8 +327,12 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-/** Refuses to replace a folder that holds anything but checkpoint files (a typo must not delete a home folder). */
-async function assertReplaceable(target: string): Promise<void> {
+/**
+ * Refuses to replace a folder that holds anything but checkpoint files (a typo must not delete a
+ * home folder). Saving checks it; a command that trains long checks its output with it before
+ * the training (pretrain did only at the end, after the whole job: session 39).
+ */
+export async function assertReplaceable(target: string): Promise<void> {
   let info;
   try {
     info = await stat(target);

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { removeStaleTempFiles } from '../atomic-file.js';
-import { readCheckpointMetadata } from '../model/checkpoint.js';
+import { assertReplaceable, readCheckpointMetadata } from '../model/checkpoint.js';
 import { shippedNamesake } from '../model/shipped.js';
 import { displayPath } from '../data/format.js';
 import { UserError } from '../errors.js';
@@ -63,6 +63,12 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
   if (namesake && !namesake.replaces) {
     onWarning?.(`${namesake.name} is also the name of a shipped checkpoint, and an ensemble's or search space's "init": "${namesake.name}" means the shipped one: name this one by its absolute path (${path.resolve(options.outDir)}), or give another --out`);
   }
+  // A folder the checkpoint cannot be saved into (one holding other files) is refused now: it was
+  // found by the save, after the whole training, with the weights left in a work folder it never named.
+  await assertReplaceable(path.resolve(options.outDir)).catch((error: unknown) => {
+    if (!(error instanceof UserError)) throw error;
+    throw new UserError(error.message, { where: { ...error.where, flag: 'out' }, hint: 'Give --out a new or empty folder (or one that holds a checkpoint, which the pretraining replaces), or move those files away first.' });
+  });
   const workDir = pretrainWorkDir(workRoot, options.outDir, options.preset, Boolean(options.backgroundNoise));
   await mkdir(workDir, { recursive: true });
   const lock = await lockRun(workDir, options.command).catch((error: unknown) => {

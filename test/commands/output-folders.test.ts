@@ -77,6 +77,18 @@ describe('a folder flag that is a file, or lies under one', () => {
     expect(await readFile(path.join(work, 'afile'), 'utf8')).toBe('hi\n');
   });
 
+  test('pretrain --out a folder holding other files: refused before the training, naming --out and those files', async () => {
+    // Given the competition folder (CSVs and the import cache) as the checkpoint's --out
+    const before = await tree(work);
+    const { code, stderr } = await digits(['pretrain', '--preset', 'mlp', '--limit', '100', '--epochs', '1', '--out', comp()]);
+    // Then it is refused now (it trained the whole job, then failed to save, leaving the weights in a hidden work folder)
+    expect(code, stderr).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^error: cannot save a checkpoint to ${comp()}: the folder holds other files \\(\\.digits, sample_submission\\.csv, test\\.csv, …\\) and saving would replace it \\(${comp()}, flag --out\\)\n  hint: Give --out a new or empty folder`));
+    expect(stderr).not.toMatch(/epoch|training rows/);
+    // and no work folder was made beside it
+    expect(await tree(work)).toEqual(before);
+  });
+
   test('run: a file named runs, where the new run folder goes, is named before any work', async () => {
     const cwd = await tempDir('digits-outdirs-run-');
     await writeFile(path.join(cwd, 'runs'), 'x');
