@@ -7,7 +7,7 @@
  * and the messages that did catch it named the folder that was to be made, which did not exist,
  * instead of the file in the way (session 39).
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from './errors.js';
 
@@ -59,4 +59,33 @@ export function folderBlocked(dir: string, blocker: string, use: FolderUse): Use
 export async function assertFolderPath(dir: string, use: FolderUse): Promise<void> {
   const blocker = await fileInTheWay(dir);
   if (blocker !== null) throw folderBlocked(dir, blocker, use);
+}
+/**
+ * Makes `dir` and the folders above it that are missing; `undo` removes again those of them that
+ * are still empty (`keep`: names that count as empty, such as a lock), so a command refused after
+ * making its folder leaves none behind: not the run folder, nor the `runs/` it made for it.
+ */
+export async function makeFolder(dir: string, options: { keep?: readonly string[] } = {}): Promise<{ created: boolean; undo: () => Promise<void> }> {
+  const target = path.resolve(dir);
+  const first = await mkdir(target, { recursive: true });
+  const made: string[] = [];
+  if (first !== undefined) {
+    for (let at = target; ; at = path.dirname(at)) {
+      made.push(at);
+      if (at === first || path.dirname(at) === at) break;
+    }
+  }
+  const undo = async () => {
+    // Deepest first; rmdir removes only an empty folder, so another command's files (a run
+    // made beside this one under a fresh runs/) stay, and so does every folder above them.
+    for (const [index, folder] of made.entries()) {
+      if (index === 0) {
+        const names = await readdir(folder).catch(() => null);
+        if (names === null || !names.every((name) => options.keep?.includes(name))) return;
+        for (const name of names) await rm(path.join(folder, name), { recursive: true, force: true });
+      }
+      if (!(await rmdir(folder).then(() => true, () => false))) return;
+    }
+  };
+  return { created: first !== undefined, undo };
 }

@@ -6,11 +6,12 @@
  * The built CLI (bin/run.js), on a tiny practice competition in a temp folder.
  */
 import { execFile } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkCorrectionsStore } from '../../src/data/corrections.js';
+import { makeFolder } from '../../src/output-folder.js';
 import { removeTempDirs, tempDir, expectUserError } from '../data/helpers.js';
 import { repoRoot } from '../helpers/run-command.js';
 
@@ -104,5 +105,40 @@ describe('a folder flag that is a file, or lies under one', () => {
       file: 'afile',
       flag: 'corrections',
     });
+  });
+});
+
+describe('a refused train creates no folder', () => {
+  test.each([
+    { given: 'no such --data', argv: () => ['train', '--data', 'nope'], message: /^error: there is no folder .*nope \(flag --data\)/ },
+    { given: "an ensemble file whose init checkpoint is missing", argv: () => ['train', '--data', comp(), '--ensemble', 'ens.json'], message: /^error: the init checkpoint nowhere\/ckpt does not exist/ },
+    { given: 'a missing init, into --run a/b/c', argv: () => ['train', '--data', comp(), '--ensemble', 'ens.json', '--run', 'a/b/c'], message: /^error: the init checkpoint nowhere\/ckpt does not exist/ },
+  ])('$given: exit 2, and neither the run folder nor the runs/ (or a/b/) made for it is left', async ({ argv, message }) => {
+    // Given a fresh working folder holding only an ensemble file
+    const cwd = await tempDir('digits-refused-train-');
+    await writeFile(path.join(cwd, 'ens.json'), JSON.stringify({ members: [{ preset: 'mlp', epochs: 1, init: 'nowhere/ckpt' }] }));
+    // When train is refused
+    const { code, stderr } = await digits(argv(), cwd);
+    expect(code, stderr).toBe(2);
+    expect(stderr).toMatch(message);
+    // Then it made no folder (an empty runs/ was left behind)
+    expect(await tree(cwd)).toEqual(['ens.json']);
+  });
+
+  test("undo removes only the empty folders it made: another run's folder under the same fresh runs/ stays", async () => {
+    const cwd = await tempDir('digits-make-folder-');
+    const made = await makeFolder(path.join(cwd, 'runs', 'mine'), { keep: ['.lock'] });
+    expect(made.created).toBe(true);
+    await writeFile(path.join(cwd, 'runs', 'mine', '.lock'), '');
+    // Given another command's run made beside it meanwhile
+    await mkdir(path.join(cwd, 'runs', 'theirs'));
+    await writeFile(path.join(cwd, 'runs', 'theirs', 'run.json'), '{}');
+    await made.undo();
+    expect(await tree(cwd)).toEqual(['runs', 'runs/theirs', 'runs/theirs/run.json']);
+    // And a folder that was there already is never removed
+    const again = await makeFolder(path.join(cwd, 'runs', 'theirs'));
+    expect(again.created).toBe(false);
+    await again.undo();
+    expect(await tree(cwd)).toEqual(['runs', 'runs/theirs', 'runs/theirs/run.json']);
   });
 });
