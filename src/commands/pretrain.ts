@@ -7,6 +7,7 @@ import { eventPrinter } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { UserError } from '../errors.js';
+import { assertFolderPath } from '../output-folder.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
 
@@ -41,6 +42,8 @@ export default class Pretrain extends DigitsCommand {
     const noiseMin = flags['background-noise-min'] === undefined ? undefined : Number(flags['background-noise-min']);
     if (noiseMin !== undefined && !(noiseMin >= 0 && noise !== undefined && noiseMin <= noise)) throw new UserError(`--background-noise-min must be a number in [0, --background-noise], got ${flags['background-noise-min']}`, { where: { flag: 'background-noise-min' }, hint: 'For a fixed level give both the same value, e.g. --background-noise 1 --background-noise-min 1.' });
     const out = path.resolve(flags.out ?? path.join('checkpoints', noise ? 'mnist-noisy' : 'mnist-clean', flags.preset));
+    // A file in the way of the checkpoint folder is said before the training, not by mkdir (session 39).
+    await assertFolderPath(out, { flag: 'out', what: 'the checkpoint folder' });
     const lr = flags['learning-rate'] === undefined ? undefined : Number(flags['learning-rate']);
     if (lr !== undefined && !(lr > 0)) this.error(`--learning-rate must be a positive number, got ${flags['learning-rate']}`, { exit: 2 });
     // Ctrl-C or SIGTERM: the work folder keeps the last finished epoch, and nothing half-trained is published as the checkpoint.

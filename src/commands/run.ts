@@ -5,6 +5,7 @@ import { backendFlag, dataFlag, inferFlag, jsonFlag, memberOverrideFlags, refuse
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { formatAutoEvent, formatAutoSummary, overBudgetNote } from '../cli/auto-summary.js';
+import { assertFolderPath } from '../output-folder.js';
 import { UserError } from '../errors.js';
 import { BUILTIN_ENSEMBLE_NAMES } from '../cli/flags.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
@@ -110,6 +111,8 @@ export default class Run extends DigitsCommand {
     // `digits evaluate` does (else tfjs's default, its pure-JavaScript cpu backend).
     await initEngine({ backend: flags.backend as BackendRequest });
     const runDir = resume ?? path.join('runs', runName);
+    // A file named runs (or the run's name) is said now, not by mkdir after auto's probes (session 39).
+    if (resume === undefined) await assertFolderPath(path.resolve(runDir), { what: 'the run folder' });
     // The hint fits the stage reached: resume training, evaluate and submit, or write the report.
     let reached: Stage | null = null;
     this.exitOnInterrupt(

@@ -8,6 +8,7 @@ import { backendFlag, dataFlag, jsonFlag, queueFlag } from '../cli/flags.js';
 import { formatLeaderboard, formatSearchEvent } from '../cli/search-leaderboard.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { UserError } from '../errors.js';
+import { assertFolderPath } from '../output-folder.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
 import { runSearch, type SearchEvent, type SearchOptions } from '../services/search.js';
 import type { SchedulerKind } from '../training/search/asha.js';
@@ -82,6 +83,8 @@ export default class Search extends DigitsCommand {
         else process.stderr.write(`${formatSearchEvent(event)}\n`);
       },
     };
+    // A file in the way of the folder is said now, not by mkdir once the data is loaded (session 39).
+    await assertFolderPath(options.out, { flag: 'out', what: 'the search folder' });
     const out = displayPath(options.out);
     this.exitOnInterrupt(() => `Continue it with the same command${flags.out ? '' : ` and --out ${shellArg(out)}`}: finished trials are kept in ${path.join(out, 'search.json')}.`);
     let report = null;

@@ -12,6 +12,7 @@ import { BUILTIN_ENSEMBLE_NAMES } from '../cli/flags.js';
 import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
+import { assertFolderPath } from '../output-folder.js';
 import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
 
@@ -94,6 +95,8 @@ export default class Train extends DigitsCommand {
     const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
     // A new run goes into a new or empty folder: not over another run, nor among other files.
     if (flags.run && !flags.resume) await assertNewRunFolder(runDir, 'run');
+    // (the default one too: a file named runs is said here, not by mkdir)
+    else if (!flags.resume) await assertFolderPath(runDir, { flag: 'run', what: 'the run folder' });
     const print = (event: EnsembleEvent) => {
       if (this.jsonEnabled()) {
         if (event.type !== 'batch') this.emitJson(event);

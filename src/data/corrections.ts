@@ -21,6 +21,7 @@ import path from 'node:path';
 import type { ImageSet } from './image-set.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { appendJsonLine } from './json-lines.js';
+import { fileInTheWay, folderBlocked } from '../output-folder.js';
 import { UserError } from '../errors.js';
 
 export const CORRECTIONS_FILE = 'corrections.jsonl';
@@ -54,6 +55,9 @@ export interface CorrectionRecord {
 export async function checkCorrectionsStore(file: string): Promise<void> {
   const target = path.resolve(file);
   const where = { file: target, flag: 'corrections' };
+  // A file above it (`--corrections afile/x.jsonl`) is named, where stat's ENOTDIR was said in its own words (session 39).
+  const blocker = await fileInTheWay(path.dirname(target));
+  if (blocker !== null) throw folderBlocked(path.dirname(target), blocker, { flag: 'corrections', what: "the corrections store's folder", fileFlag: true });
   const info = await stat(target).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return null;
     throw new UserError(`cannot use ${target} as the corrections store: ${error.message}`, { where, hint: 'Give a file path with --corrections, e.g. --corrections corrections.jsonl.' });

@@ -17,6 +17,7 @@ import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, writeSyn
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { assertFolderPath } from '../output-folder.js';
 import { type CsvSample, archiveKind, isBlankRow, sampleCsv, streamCsv } from './csv.js';
 import { shellArg } from './format.js';
 import {
@@ -512,6 +513,8 @@ function reportOf(datasetDir: string, manifest: DatasetManifest, reused: ImportR
 export async function importCompetition(options: ImportOptions): Promise<ImportReport> {
   const started = performance.now();
   const datasetDir = resolve(options.out ?? join(options.competitionDir, DEFAULT_DATASET_SUBDIR));
+  // A file in the way is named before the CSVs are read (mkdir's own words, after them, named neither the file nor the flag: session 39).
+  await assertFolderPath(datasetDir, { flag: 'out', what: 'the dataset folder' });
   const request = requestOf(options);
   const roles: Array<[SourceFile['role'], string | undefined]> = [
     ['train', options.train],

@@ -29,9 +29,10 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { assertFolderPath } from '../output-folder.js';
 import { DEFAULT_DATASET_SUBDIR } from './dataset.js';
 import { SPLITS_DIR } from './splits.js';
 import { CORRUPTIONS, CORRUPTION_RECIPES, isCorruptionRecipe } from './corruptions/index.js';
@@ -340,8 +341,8 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
   const dir = resolve(options.out);
   const answers = `${dir}-answers.csv`;
   const answerKey = `${dir}-answers.json`;
-  const existingFile = await stat(dir).then((info) => !info.isDirectory(), () => false);
-  if (existingFile) throw new UserError(`${dir} is a file`, { where: { file: dir }, hint: 'Choose another --out.' });
+  // A file at --out, or above it (`--out afile/x`, which mkdir crashed on), is named before any work.
+  await assertFolderPath(dir, { flag: 'out', what: 'the competition folder' });
   const existing = await readdir(dir).catch(() => null);
   if (existing && existing.length > 0 && !options.force) {
     throw new UserError(`the competition folder already exists and is not empty`, { where: { file: dir }, hint: 'Pass --force to replace it, or choose another --out.' });

@@ -14,6 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { assertFolderPath } from '../output-folder.js';
 import { UserError } from '../errors.js';
 import { classCoverageWarnings } from './class-coverage.js';
 import { assertSourcesUnchanged, readManifest, resolveDatasetDir, loadDataset } from './dataset.js';
@@ -160,6 +161,8 @@ export function computeSplit(labels: ArrayLike<number>, spec: SplitSpec): Fold[]
 export async function saveSplit(datasetDir: string, split: SavedSplit): Promise<string> {
   checkName(split.name);
   const dir = join(datasetDir, SPLITS_DIR);
+  // (a file named splits in the dataset folder: named, where mkdir's EEXIST was an internal error)
+  await assertFolderPath(dir, { what: 'the splits folder' });
   await mkdir(dir, { recursive: true });
   const file: SavedSplitFile = {
     format: 'digits-split',

@@ -17,6 +17,7 @@ import { appendJsonLine, isTornJsonLine } from './json-lines.js';
 import { parseDecimalCell } from './csv.js';
 import path from 'node:path';
 import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
+import { fileInTheWay, folderBlocked } from '../output-folder.js';
 import { UserError } from '../errors.js';
 
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -97,7 +98,7 @@ export async function ensureSubmissionsDir(dir: string): Promise<void> {
   try {
     await mkdir(root, { recursive: true });
   } catch (error) {
-    throw submissionsDirError(root, error);
+    throw await submissionsDirError(root, error);
   }
 }
 
@@ -116,28 +117,26 @@ export async function checkSubmissionsDir(dir: string): Promise<void> {
       isFolder = (await stat(existing)).isDirectory();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && path.dirname(existing) !== existing) continue;
-      throw submissionsDirError(root, error);
+      throw await submissionsDirError(root, error);
     }
-    if (!isFolder) throw submissionsDirError(root, Object.assign(new Error('not a folder'), { code: 'ENOTDIR' }));
+    if (!isFolder) throw folderBlocked(root, existing, SUBMISSIONS_FOLDER);
     if (existing !== root) {
       try {
         await access(existing, constants.W_OK);
       } catch (error) {
-        throw submissionsDirError(root, error);
+        throw await submissionsDirError(root, error);
       }
     }
     return;
   }
 }
 
-function submissionsDirError(root: string, error: unknown): Error {
+const SUBMISSIONS_FOLDER = { flag: 'dir', what: 'the submissions folder' };
+
+async function submissionsDirError(root: string, error: unknown): Promise<Error> {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EEXIST' || code === 'ENOTDIR') {
-    return new UserError(`the submissions folder ${root} is a file, not a folder`, {
-      where: { file: root, flag: 'dir' },
-      hint: 'Pass a folder with --dir (digits submit creates it when missing), or move that file aside.',
-    });
-  }
+  // The file in the way is named: the folder itself, or the one above it (`--dir afile/sub` named afile/sub, which did not exist, as the file: session 39).
+  if (code === 'EEXIST' || code === 'ENOTDIR') return folderBlocked(root, (await fileInTheWay(root)) ?? root, SUBMISSIONS_FOLDER);
   return new UserError(`cannot use the submissions folder ${root} (${code ?? (error as Error).message})`, { where: { file: root, flag: 'dir' }, hint: 'Check the folder and its permissions, or pass another one with --dir.' });
 }
 
@@ -469,17 +468,17 @@ export async function appendLedger(dir: string, entry: LedgerEntry): Promise<str
   try {
     await appendJsonLine(file, `${JSON.stringify(stored)}\n`);
   } catch (error) {
-    throw ledgerFileError(file, error);
+    throw await ledgerFileError(file, error);
   }
   return file;
 }
 
-function ledgerFileError(file: string, error: unknown): Error {
+async function ledgerFileError(file: string, error: unknown): Promise<Error> {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EISDIR') {
     return new UserError(`${file} is a folder; the ledger is a file`, { where: { file }, hint: `Move that folder aside: digits submit writes ${LEDGER_FILE} as a file of JSON lines.` });
   }
-  if (code === 'ENOTDIR') return submissionsDirError(path.dirname(file), error);
+  if (code === 'ENOTDIR') return await submissionsDirError(path.dirname(file), error);
   return new UserError(`cannot read or write the ledger ${file} (${code ?? (error as Error).message})`, { where: { file }, hint: 'Check the file and its permissions.' });
 }
 
@@ -527,7 +526,7 @@ export async function readLedger(dir: string, options: ReadLedgerOptions = {}): 
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw ledgerFileError(file, error);
+    throw await ledgerFileError(file, error);
   }
   const entries: LedgerEntry[] = [];
   const lines = text.split('\n');

@@ -19,6 +19,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { writeDurably } from '../atomic-file.js';
+import { fileInTheWay } from '../output-folder.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -326,8 +327,12 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-/** Refuses to replace a folder that holds anything but checkpoint files (a typo must not delete a home folder). */
-async function assertReplaceable(target: string): Promise<void> {
+/**
+ * Refuses to replace a folder that holds anything but checkpoint files (a typo must not delete a
+ * home folder). Saving checks it; a command that trains long checks its output with it before
+ * the training (pretrain did only at the end, after the whole job: session 39).
+ */
+export async function assertReplaceable(target: string): Promise<void> {
   let info;
   try {
     info = await stat(target);
@@ -517,6 +522,11 @@ async function locateCheckpoint(dir: string): Promise<string> {
     }
     return target;
   } catch (error) {
+    // (a file above it, `afile/x`: named, where stat's ENOTDIR was an internal error)
+    if (isErrno(error, 'ENOTDIR')) {
+      const blocker = (await fileInTheWay(target)) ?? dirname(target);
+      throw new CheckpointError(`no checkpoint at ${target}: ${blocker} is a file, not a folder`, { file: blocker, hint: `pass the folder that holds ${MODEL_JSON}, ${WEIGHTS_BIN} and ${METADATA_JSON}` });
+    }
     if (!isErrno(error, 'ENOENT')) throw error;
   }
   const old = await newestCompleteOld(target, () => true);

@@ -13,6 +13,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFailure, writeFileAtomic } from '../atomic-file.js';
 import { digitGridPng } from '../data/inspect.js';
+import { assertFolderPath } from '../output-folder.js';
 import { UserError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, cvVariant, percent } from '../evaluation/dashboard-model.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
@@ -288,6 +289,8 @@ export async function writeReport(options: WriteReportOptions): Promise<Omit<Wri
       hint: `Name it ${file.replace(/\.[^./\\]*$/, '')}.html, or give a folder to write ${REPORT_FILE} into.`,
     });
   }
+  // A file where its folder must be (`--out afile/x.html`, `--out afile/x/`) is named before any work (session 39).
+  await assertFolderPath(path.dirname(file), { flag: 'out', what: "the report's folder", fileFlag: true });
   const { source, note } = await digitSourceForReport(report, runDir);
   const built = await buildReportHtml(report, { digits: source, note });
   if (options.out && /[\\/]$/.test(options.out)) await mkdir(path.dirname(file), { recursive: true }).catch(() => {});

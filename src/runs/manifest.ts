@@ -8,6 +8,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../atomic-file.js';
 import path from 'node:path';
 import { parseJsonFile, runIsAFile, UserError } from '../errors.js';
+import { fileInTheWay, folderBlocked } from '../output-folder.js';
 import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, assertSourcesUnchanged, loadDataset, readManifest, resolveDatasetDir, type Dataset } from '../data/dataset.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
@@ -24,7 +25,12 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') throw runIsAFile(runDir);
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      // (`--run afile/x`: the file is afile, and afile/x is no file at all)
+      const blocker = await fileInTheWay(runDir);
+      if (blocker === null || path.resolve(blocker) === path.resolve(runDir)) throw runIsAFile(runDir);
+      throw new UserError(`no training run in ${runDir}: ${blocker} is a file, not a folder`, { where: { file: blocker, flag: 'run' }, hint: 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.' });
+    }
     // A bare run name (as `digits runs` lists it) typed where a folder is meant: name the folder.
     const named = path.join('runs', path.basename(runDir));
     const guess = path.resolve(named) !== path.resolve(runDir) && (await readFile(path.join(named, RUN_MANIFEST)).then(() => true, () => false));
@@ -99,9 +105,11 @@ export const RUN_MANIFEST = 'run.json';
  * report behind for every later command to trust); any other files are named.
  */
 export async function assertNewRunFolder(dir: string, flag: string, what = 'a new run', options: { lockedByUs?: boolean } = {}): Promise<void> {
+  // A file in the way, at the folder or above it, is the one named (`--run afile/x` named afile/x, which did not exist, as the file: session 39).
+  const blocker = await fileInTheWay(dir);
+  if (blocker !== null) throw folderBlocked(dir, blocker, { flag, what: what === 'a new search' ? 'the search folder' : 'the run folder' });
   const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
-    if (error.code === 'ENOTDIR') throw new UserError(`${dir} is a file, where ${what} needs a folder`, { where: { flag }, hint: `Give --${flag} a new folder's path.` });
     throw error;
   });
   // A folder a live process is writing: name that process (its own lock says who and since when).

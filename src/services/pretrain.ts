@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { removeStaleTempFiles } from '../atomic-file.js';
-import { readCheckpointMetadata } from '../model/checkpoint.js';
+import { assertReplaceable, readCheckpointMetadata } from '../model/checkpoint.js';
 import { shippedNamesake } from '../model/shipped.js';
 import { displayPath } from '../data/format.js';
 import { UserError } from '../errors.js';
@@ -66,6 +66,12 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
     const home = process.cwd();
     onWarning?.(`${namesake.name} is also the name of a shipped checkpoint: "init": "${namesake.name}" in an ensemble file in ${home} (where "init" is looked for first), and --init ${namesake.name} from there, mean this one; an ensemble file anywhere else means the shipped one. Name this one by its absolute path (${path.resolve(options.outDir)}) to be sure, or give another --out`);
   }
+  // A folder the checkpoint cannot be saved into (one holding other files) is refused now: it was
+  // found by the save, after the whole training, with the weights left in a work folder it never named.
+  await assertReplaceable(path.resolve(options.outDir)).catch((error: unknown) => {
+    if (!(error instanceof UserError)) throw error;
+    throw new UserError(error.message, { where: { ...error.where, flag: 'out' }, hint: 'Give --out a new or empty folder (or one that holds a checkpoint, which the pretraining replaces), or move those files away first.' });
+  });
   const workDir = pretrainWorkDir(workRoot, options.outDir, options.preset, Boolean(options.backgroundNoise));
   await mkdir(workDir, { recursive: true });
   const lock = await lockRun(workDir, options.command).catch((error: unknown) => {

@@ -5,7 +5,7 @@
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
@@ -17,6 +17,7 @@ import { expandFolds, rowsHeldOutByAll, type EnsembleSpec } from '../ensemble/en
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
 import { CheckpointError, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
+import { makeFolder } from '../output-folder.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
@@ -143,7 +144,8 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
 
 export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunManifest> {
   const runDir = path.resolve(options.runDir);
-  const created = (await mkdir(runDir, { recursive: true })) !== undefined;
+  // (the folders above it it had to make too: `runs/` of a first run)
+  const folder = await makeFolder(runDir, { keep: [LOCK_FILE] });
   try {
     // One writer per run folder; files a killed writer left behind go once we hold it.
     return await withRunLock(runDir, options.command, async () => {
@@ -151,8 +153,9 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
       return trainLocked({ ...options, runDir });
     });
   } catch (error) {
-    // A run refused before it began (a missing init, data of the wrong size…) leaves no empty folder behind.
-    if (created && (await readdir(runDir).catch(() => [LOCK_FILE])).every((name) => name === LOCK_FILE)) await rm(runDir, { recursive: true, force: true });
+    // A run refused before it began (no such --data, a missing init, data of the wrong size…)
+    // leaves no empty folder behind: until session 39 it left the runs/ it had made for it.
+    await folder.undo();
     throw error;
   }
 }

@@ -168,6 +168,14 @@ describe('saved splits', () => {
     await expectUserError(loadSplit(datasetDir, name), expected);
   });
 
+  test('a file named splits in the dataset folder is a user error naming it, not a crash on mkdir', async () => {
+    // Given a file where the splits folder goes
+    const { dir, datasetDir } = await imported();
+    await writeFile(join(datasetDir, 'splits'), 'x');
+    // Then making a split names that file (it was mkdir's EEXIST, an internal error)
+    await expectUserError(createSplit({ data: dir, name: 'h', spec: { kind: 'holdout', validationFraction: 0.2, seed: 1 } }), { message: /^the splits folder .*splits is a file, not a folder$/, file: 'splits', hint: /Move .*splits aside/ });
+  });
+
   test('saveSplit rejects bad names and bad parameters are user errors', async () => {
     const { dir, datasetDir, fingerprint } = await imported();
     await expectUserError(saveSplit(datasetDir, { name: 'a/b', spec: { kind: 'kfold', k: 2, seed: 1 }, datasetFingerprint: fingerprint, rows: 0, folds: [] }), { message: /invalid split name/ });

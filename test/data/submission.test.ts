@@ -10,6 +10,7 @@ import {
   type LedgerEntry,
   type ValidateSubmissionOptions,
   appendLedger,
+  checkSubmissionsDir,
   commitSubmission,
   listSubmissions,
   prepareSubmission,
@@ -208,6 +209,21 @@ describe('the ledger', () => {
     await mkdir(join(dir, 'ledger.jsonl'), { recursive: true });
     await expectUserError(readLedger(dir), { message: /is a folder; the ledger is a file/, file: 'ledger.jsonl' });
     await expectUserError(appendLedger(dir, entry('a.csv')), { message: /is a folder; the ledger is a file/, file: 'ledger.jsonl' });
+  });
+
+  test('a file above the folder (--dir afile/sub): the error names that file, not the folder that does not exist', async () => {
+    // Given a file, and a submissions folder asked for under it
+    const root = await tempDir('digits-sub-');
+    const afile = join(root, 'afile');
+    await writeFile(afile, 'hi\n');
+    const under = join(afile, 'sub');
+    // Then every way in names afile as the file in the way, on --dir (it said "afile/sub is a file, not a folder")
+    const expected = { message: /^the submissions folder .*afile\/sub cannot be made: .*afile is a file, not a folder$/, file: 'afile', flag: 'dir', hint: /move .*afile aside/ };
+    await expectUserError(checkSubmissionsDir(under), expected);
+    await expectUserError(readLedger(under), expected);
+    await expectUserError(appendLedger(under, entry('a.csv')), expected);
+    await expectUserError(writeSubmission({ dir: under, name: 'x', labels: [1] }), expected);
+    expect(await readFile(afile, 'utf8')).toBe('hi\n');
   });
 
   test('listSubmissions checks each file against its sha256: ok, modified, missing', async () => {
