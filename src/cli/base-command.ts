@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
 import { closestName } from './closest-name.js';
@@ -36,6 +37,9 @@ export abstract class DigitsCommand extends Command {
   override async init(): Promise<void> {
     // Before run() loads Ink (and its chalk, which decides its colour level as it loads).
     followNoColor();
+    // A quoted ~ ('~/comp', --out=~/comp) reaches us as it was typed: expanded as the shell
+    // would have (it made a folder named ~ in the working folder, printed as "~/comp").
+    this.argv = this.argv.map(expandHome);
     await super.init();
   }
 
@@ -125,6 +129,13 @@ export abstract class DigitsCommand extends Command {
     process.stderr.write(`internal error (a bug in digits, please report it): ${bug.stack ?? bug.message}\n`);
     this.exit(70);
   }
+}
+
+/** `~` and `~/…` as a word or a `--flag=` value: the home folder, as a shell expands it. */
+export function expandHome(word: string): string {
+  const match = /^(--[\w-]+=)?~(\/.*)?$/.exec(word);
+  if (!match) return word;
+  return `${match[1] ?? ''}${os.homedir()}${match[2] ?? ''}`;
 }
 
 function isOclifError(error: unknown): error is Errors.CLIError {
