@@ -160,7 +160,9 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
     const name = typed.replace(/^-+/, '').replace(/=.*/, '');
     const closest = closestName(name, known);
     const suggestion = closest ? `did you mean --${closest}? ` : '';
-    return new UserError(`not a flag of ${command}`, { where: { flag: name }, hint: `${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
+    // (a folder named -weird: `digits data import -weird` reads as a flag)
+    const pathLike = /^-[^-]/.test(typed) ? `A path starting with - is written ./${typed} (or after --). ` : '';
+    return new UserError(`not a flag of ${command}${pathLike ? ` (${typed})` : ''}`, { where: { flag: name }, hint: `${pathLike}${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
   }
   const message = parseErrorMessage(error.message);
   const where = parseErrorFlag(message);

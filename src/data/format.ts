@@ -21,6 +21,14 @@ export function plural(count: number, noun: string): string {
 }
 
 /**
+ * A relative path as an argument of a printed command (`shellArg`): one starting with `-` gets
+ * `./`, or the command takes it for a flag (`digits data import -weird` failed "not a flag").
+ */
+export function pathArg(path: string): string {
+  return shellArg(path.startsWith('-') ? `./${path}` : path);
+}
+
+/**
  * One word of a command the user is told to run, as a POSIX shell reads it: as it is when
  * it holds only characters no shell treats specially (letters, digits, `_-./:,@%+=`),
  * else in single quotes (a `'` inside as `'\''`), so `digits train --resume --run 'my run'`

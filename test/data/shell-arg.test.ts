@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, test } from 'vitest';
-import { shellArg } from '../../src/data/format.js';
+import { pathArg, shellArg } from '../../src/data/format.js';
 import { interruptedMainJobHint } from '../../src/services/run.js';
 import { resumeCommand } from '../../src/runs/manifest.js';
 import { repoRoot } from '../helpers/run-command.js';
@@ -86,3 +86,28 @@ test('the resume command every unfinished-run message names reads back as one --
     expect(words.slice(words.indexOf('--run') + 1)).toEqual([runDir]);
   }
 });
+
+test('a path starting with - is printed as ./-…, so the command does not take it for a flag', async () => {
+  expect(pathArg('-weird')).toBe('./-weird');
+  expect(pathArg('-my comp')).toBe("'./-my comp'");
+  expect(pathArg('runs/x')).toBe('runs/x');
+  // Given a practice competition built in ./-weird, When its "Next:" line is pasted into a shell, Then it imports that folder
+  const work = await tempDir('digits-shell-arg-');
+  const bin = path.join(repoRoot, 'bin/run.js');
+  const env = { ...process.env, CI: 'true' };
+  const { stdout } = await exec(process.execPath, [bin, 'data', 'practice', '--recipe', 'clean', '--train', '100', '--test', '20', '--out=-weird'], { cwd: work, env });
+  const next = /^Next: (digits .*)$/m.exec(stdout)![1]!;
+  expect(next).toBe('digits data import ./-weird');
+  const pasted = await exec('sh', ['-c', `digits() { "${process.execPath}" "${bin}" "$@"; }; ${next}`], { cwd: work, env }).then(
+    () => 0,
+    (error: { code: number; stderr: string }) => error.stderr,
+  );
+  expect(pasted).toBe(0);
+  // and typed without ./, the refusal says how to write it
+  const typed = await exec(process.execPath, [bin, 'data', 'import', '-weird'], { cwd: work, env }).then(
+    () => '',
+    (error: { stderr: string }) => error.stderr,
+  );
+  expect(typed).toContain('error: not a flag of digits data import (-weird)');
+  expect(typed).toContain('hint: A path starting with - is written ./-weird (or after --).');
+}, 120_000);

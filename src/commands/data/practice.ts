@@ -4,7 +4,7 @@ import { DigitsCommand } from '../../cli/base-command.js';
 import { jsonFlag, seedFlag } from '../../cli/flags.js';
 import { UserError } from '../../errors.js';
 import { DEFAULT_PRACTICE_RECIPE, PRACTICE_RECIPES, PRACTICE_RECIPE_SPECS, type PracticeRecipe, buildPracticeCompetition } from '../../data/practice.js';
-import { displayPath, formatCount, shellArg } from '../../data/format.js';
+import { displayPath, formatCount, pathArg } from '../../data/format.js';
 import { writePracticePreview } from '../../data/practice-preview.js';
 import { createProgress } from '../../cli/progress.js';
 
@@ -72,7 +72,7 @@ export default class DataPractice extends DigitsCommand {
       `  test.csv               ${formatCount(report.testRows)} rows from MNIST t10k`,
       '  sample_submission.csv  ImageId,Label',
       `  answers (keep apart)   ${shown(report.answers)}, ${shown(report.answerKey)}`,
-      `Next: digits data import ${shellArg(shown(report.dir))}`,
+      `Next: digits data import ${pathArg(shown(report.dir))}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
