@@ -1,5 +1,6 @@
 import { Help } from '@oclif/core';
 import { catalogResult } from './command-catalog.js';
+import { notFoundError, reportNotFound } from './not-found.js';
 
 /**
  * oclif's help, except that the `help` command asks for its own: oclif reads `help` in the
@@ -11,6 +12,15 @@ import { catalogResult } from './command-catalog.js';
 export default class DigitsHelp extends Help {
   override async showHelp(argv: string[]): Promise<void> {
     const words = argv.filter((w) => !w.startsWith('-'));
+    // A mistyped command with --help (`digits trian --help`, `digits data improt --help`): the
+    // error a mistyped command gets without it, with its "did you mean" (oclif printed its raw
+    // "Command trian not found", and with --json the topic's catalog, exit 0).
+    const known = words.some((_, k) => this.config.findCommand(words.slice(0, k + 1).join(':')));
+    if (words.length > 0 && words[0] !== 'help' && !known && (words.length > 1 || !this.config.findTopic(words[0]!))) {
+      reportNotFound(notFoundError(this.config, words.join(':')), process.argv.slice(2).includes('--json'));
+      process.exitCode = 2;
+      return;
+    }
     // A topic typed with --json (`digits data --json`): oclif shows the topic's help and drops
     // the words after it (so the flag is read from the process's own argv); under the NDJSON
     // contract that is the topic's catalog, as `digits help data --json` prints it.

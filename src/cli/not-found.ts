@@ -5,13 +5,65 @@
  * 2. It replaces @oclif/plugin-not-found, which offers its suggestion only as a yes/no prompt
  * on a terminal, says nothing of it in pipes and CI, prints no JSON and exits 127.
  */
-import type { Hook } from '@oclif/core';
+import type { Hook, Interfaces } from '@oclif/core';
 import { closestName } from './closest-name.js';
 import { UserError, formatUserError } from '../errors.js';
 
 
+/**
+ * What was mistyped in `id` (oclif's id: the words joined by `:`), as a UserError with the
+ * closest command, topic or flag it may have meant. Shared by the hook and the help class
+ * (`digits trian --help` printed oclif's raw "Command trian not found").
+ */
+export function notFoundError(config: Interfaces.Config, id: string): UserError {
+  const bin = config.bin;
+  const commands = config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' '));
+  // Topics are what a first word may name too (`dta` → `data`, which is no command by itself).
+  const topics = config.topics.filter((t) => !t.hidden && !t.name.includes(':')).map((t) => t.name);
+  // With topics separated by spaces, oclif's id holds the words after the command too
+  // ("data imprt comp" → data:imprt:comp): the longest leading words close to a command of
+  // that many words are what was typed.
+  const words = id.split(':');
+  // A whole command followed by words it does not take (`data inspect comp`: oclif reads it as the
+  // command "data inspect comp"): name the argument, not the command, and the flag it may be meant for;
+  // or the command below it that was mistyped (`runs compar a b` → `runs compare`).
+  for (let k = words.length - 1; k >= 1; k--) {
+    const command = config.findCommand(words.slice(0, k).join(':'));
+    if (!command || command.hidden) continue;
+    const name = words.slice(0, k).join(' ');
+    const extra = words.slice(k).join(' ');
+    const below = commands.filter((c) => c.startsWith(`${name} `) && c.split(' ').length === k + 1).map((c) => c.split(' ')[k]!);
+    const sub = closestName(words[k]!, below);
+    if (sub) return new UserError(`${name} ${words[k]} is not a ${bin} command`, { hint: `did you mean \`${bin} ${name} ${sub}${words.length > k + 1 ? ` ${words.slice(k + 1).join(' ')}` : ''}\`? \`${bin} help ${name}\` lists its commands.` });
+    const flags = Object.keys(command.flags ?? {});
+    const meant = ['data', 'run', 'file'].find((f) => flags.includes(f));
+    return new UserError(`\`${bin} ${name}\` takes no argument, and was given ${JSON.stringify(extra)}`, {
+      hint: `${meant ? `did you mean \`${bin} ${name} --${meant} ${extra}\`? ` : ''}\`${bin} ${name} --help\` lists its flags.`,
+    });
+  }
+  // `digits version`, `digits --verison`: the flag.
+  if (words.length === 1 && closestName(words[0]!.replace(/^-+/, ''), ['version']) !== undefined) {
+    return new UserError(`${words[0]} is not a ${bin} command`, { hint: `did you mean \`${bin} --version\`? \`${bin} help\` lists the commands.` });
+  }
+  let typed = words.join(' ');
+  let closest: string | undefined;
+  for (let k = Math.min(words.length, Math.max(...commands.map((c) => c.split(' ').length))); k >= 1 && !closest; k--) {
+    const attempt = words.slice(0, k).join(' ');
+    closest = closestName(attempt, [...commands.filter((c) => c.split(' ').length === k), ...(k === 1 ? topics : [])]);
+    if (closest) typed = attempt;
+  }
+  return new UserError(`${typed} is not a ${bin} command`, {
+    hint: `${closest ? `did you mean \`${bin} ${closest}${words.length > typed.split(' ').length ? ` ${words.slice(typed.split(' ').length).join(' ')}` : ''}\`? ` : ''}\`${bin} help\` lists the commands.`,
+  });
+}
+
+/** The error in the one format: the JSON error line under --json, `error: … hint: …` on stderr otherwise. */
+export function reportNotFound(error: UserError, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify({ type: 'error', error: error.message, hint: error.hint ?? null, where: null })}\n`);
+  else process.stderr.write(`${formatUserError(error)}\n`);
+}
+
 const hook: Hook<'command_not_found'> = async function (options) {
-  const bin = options.config.bin;
   // `digits --json` alone: the catalog of every command, as `digits help --json` (oclif took
   // the flag for a command's name). A hook's exit(0) does not stop oclif, so the process ends
   // once the line is written.
@@ -20,46 +72,8 @@ const hook: Hook<'command_not_found'> = async function (options) {
     await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(catalogResult(options.config, []))}\n`, () => resolve()));
     process.exit(0);
   }
-  const commands = options.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' '));
-  // With topics separated by spaces, oclif's id holds the words after the command too
-  // ("data imprt comp" → data:imprt:comp): the longest leading words close to a command of
-  // that many words are what was typed.
-  const words = options.id.split(':');
-  /** The error in the one format (the JSON error line under --json, `error: … hint: …` otherwise), exit 2. */
-  const report = (error: UserError): void => {
-    if (options.argv?.includes('--json')) process.stdout.write(`${JSON.stringify({ type: 'error', error: error.message, hint: error.hint ?? null, where: null })}\n`);
-    else process.stderr.write(`${formatUserError(error)}\n`);
-    this.exit(2);
-  };
-  // A whole command followed by words it does not take (`data inspect comp`: oclif reads it as the
-  // command "data inspect comp"): name the argument, not the command, and the flag it may be meant for.
-  for (let k = words.length - 1; k >= 1; k--) {
-    const id = words.slice(0, k).join(':');
-    const command = options.config.findCommand(id);
-    if (!command || command.hidden) continue;
-    const name = words.slice(0, k).join(' ');
-    const extra = words.slice(k).join(' ');
-    const flags = Object.keys(command.flags ?? {});
-    const meant = ['data', 'run', 'file'].find((f) => flags.includes(f));
-    report(
-      new UserError(`\`${bin} ${name}\` takes no argument, and was given ${JSON.stringify(extra)}`, {
-        hint: `${meant ? `did you mean \`${bin} ${name} --${meant} ${extra}\`? ` : ''}\`${bin} ${name} --help\` lists its flags.`,
-      }),
-    );
-    return;
-  }
-  let typed = words.join(' ');
-  let closest: string | undefined;
-  for (let k = Math.min(words.length, Math.max(...commands.map((c) => c.split(' ').length))); k >= 1 && !closest; k--) {
-    const attempt = words.slice(0, k).join(' ');
-    closest = closestName(attempt, commands.filter((c) => c.split(' ').length === k));
-    if (closest) typed = attempt;
-  }
-  report(
-    new UserError(`${typed} is not a ${bin} command`, {
-      hint: `${closest ? `did you mean \`${bin} ${closest}\`? ` : ''}\`${bin} help\` lists the commands.`,
-    }),
-  );
+  reportNotFound(notFoundError(options.config, options.id), Boolean(options.argv?.includes('--json')));
+  this.exit(2);
 };
 
 export default hook;

@@ -393,13 +393,27 @@ describe('every command under --json prints NDJSON ending with its result', () =
       );
     const command = await plain(['data', 'imprt', comp()]);
     expect(command.code).toBe(2);
-    expect(command.stderr).toMatch(/^error: data imprt is not a digits command\n {2}hint: did you mean `digits data import`\?/);
+    // (the words after it kept, so the suggestion can be pasted)
+    expect(command.stderr).toContain(`error: data imprt is not a digits command\n  hint: did you mean \`digits data import ${comp()}\`?`);
     // a whole command given an argument it does not take (oclif read "data inspect comp" as one command): the argument is named, with the flag it may be meant for
     const extra = expectFinished(await digitsJson(['data', 'inspect', comp()]), 'error');
     expect(extra).toMatchObject({ error: `\`digits data inspect\` takes no argument, and was given "${comp()}"`, hint: `did you mean \`digits data inspect --data ${comp()}\`? \`digits data inspect --help\` lists its flags.` });
     const doctor = await plain(['doctor', 'extra']);
     expect(doctor.code).toBe(2);
     expect(doctor.stderr).toMatch(/^error: `digits doctor` takes no argument, and was given "extra"\n {2}hint: `digits doctor --help` lists its flags\./);
+    // with --help too (oclif printed its raw "Command trian not found", and under --json a topic's catalog, exit 0)
+    const helped = await plain(['trian', '--help']);
+    expect(helped.code).toBe(2);
+    expect(helped.stderr).toMatch(/^error: trian is not a digits command\n {2}hint: did you mean `digits train`\?/);
+    const helpedJson = await digitsJson(['data', 'improt', '--help']);
+    expect(helpedJson.code).toBe(2);
+    expect(expectFinished(helpedJson, 'error')).toMatchObject({ error: 'data improt is not a digits command', hint: expect.stringContaining('did you mean `digits data import`?') });
+    // a topic, the version flag, and a command below a command are suggested too
+    expect((await plain(['dta'])).stderr).toContain('did you mean `digits data`?');
+    for (const typed of ['version', '--verison']) expect((await plain([typed])).stderr, typed).toContain('did you mean `digits --version`?');
+    const below = await plain(['runs', 'compar', 'a', 'b']);
+    expect(below.code).toBe(2);
+    expect(below.stderr).toMatch(/^error: runs compar is not a digits command\n {2}hint: did you mean `digits runs compare a b`\?/);
     const flag = await plain(['run', '--answer', 'x.csv']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/did you mean --answers\?/);
