@@ -211,6 +211,16 @@ export function parseErrorMessage(text: string): string {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !/^The following errors? occurred:$/.test(line));
+  // "Missing 2 required args:" then one "name  Description." line each: the names as the usage
+  // writes them, each with its description (they were glued as "a  A run name…; b  The other run.")
+  const missing = /^Missing (\d+) required args?:?$/i.exec(lines[0] ?? '');
+  if (missing && lines.length > 1) {
+    const args = lines.slice(1).map((line) => {
+      const [, name, description] = /^(\S+)\s{2,}(.*?)\.?$/.exec(line) ?? [line, line, ''];
+      return `<${name}>${description ? ` (${description.charAt(0).toLowerCase()}${description.slice(1)})` : ''}`;
+    });
+    return `missing ${args.length === 1 ? 'an argument' : `${args.length} arguments`}: ${args.length > 1 ? `${args.slice(0, -1).join(', ')} and ${args.at(-1)}` : args[0]}`;
+  }
   const parsing = /^Parsing (--[\w-]+)$/.exec(lines[0] ?? '');
   if (parsing && lines[1]) return `${parsing[1]}: ${lines[1].charAt(0).toLowerCase()}${lines[1].slice(1)}${lines.length > 2 ? `; ${lines.slice(2).join('; ')}` : ''}`;
   return lines.join('; ').replace(/:;/g, ':');
@@ -219,7 +229,7 @@ export function parseErrorMessage(text: string): string {
 /** The first flag an oclif parse error names, as `where`. */
 function parseErrorFlag(text: string): ErrorLocation | undefined {
   // A missing argument names no flag, though oclif's text goes on to list the usage's flags.
-  if (/^missing \d+ required arg/i.test(text)) return undefined;
+  if (/^missing (\d+ required arg|\d+ arguments:|an argument:)/i.test(text)) return undefined;
   // oclif names a missing required flag without its dashes: "Missing required flag preset".
   const flag = /^Missing required flag:?\s+(?:--)?([a-z][\w-]*)/i.exec(text)?.[1] ?? /--([a-z][\w-]*)/i.exec(text)?.[1];
   return flag ? { flag } : undefined;

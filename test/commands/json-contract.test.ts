@@ -530,7 +530,8 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(expectFinished(both, 'error')).toMatchObject({ error: '--folds=3 cannot also be provided when using --validation; --validation=0.2 cannot also be provided when using --folds', where: { flag: 'folds' } });
     // a missing argument names no flag (oclif's text lists the usage's flags after it)
     const missing = await digitsJson(['runs', 'compare']);
-    expect(expectFinished(missing, 'error')).toMatchObject({ error: expect.stringMatching(/^Missing 2 required args/), where: null });
+    // (each argument named as the usage writes it, with its description: they were glued as "a  A run name…; b  The other run.")
+    expect(expectFinished(missing, 'error')).toMatchObject({ error: 'missing 2 arguments: <a> (a run name under --runs-dir, or a run folder) and <b> (the other run)', where: null });
     // and without --json: our `error: … (flag --x)` and hint lines, not oclif's block
     const plain = await exec(process.execPath, [bin, 'serve', '--port', '99999'], { cwd: work, env }).then(
       () => ({ code: 0, stderr: '' }),
