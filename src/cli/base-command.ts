@@ -41,6 +41,14 @@ export abstract class DigitsCommand extends Command {
     // would have (it made a folder named ~ in the working folder, printed as "~/comp").
     this.argv = this.argv.map(expandHome);
     await super.init();
+    // `--header --no-header`: oclif takes the last in silence, where a flag given twice is refused.
+    const words = this.argv.slice(0, this.argv.includes('--') ? this.argv.indexOf('--') : undefined);
+    for (const word of words) {
+      const name = /^--no-([\w-]+)$/.exec(word)?.[1];
+      if (name && words.some((w) => w === `--${name}` || w.startsWith(`--${name}=`))) {
+        throw new UserError(`--${name} and --no-${name} are both given`, { where: { flag: name }, hint: `Give one of them (or neither, for the default).`, exitCode: 2 });
+      }
+    }
   }
 
   /** True when results should be plain lines or JSON, not an interactive Ink view (pipes, CI as Ink sees it, TERM=dumb, --json). */

@@ -528,6 +528,10 @@ describe('every command under --json prints NDJSON ending with its result', () =
     }
     const both = await digitsJson(['data', 'split', '--data', comp(), '--folds', '3', '--validation', '0.2']);
     expect(expectFinished(both, 'error')).toMatchObject({ error: '--folds=3 cannot also be provided when using --validation; --validation=0.2 cannot also be provided when using --folds', where: { flag: 'folds' } });
+    // a boolean given both ways is refused as a flag given twice is (oclif took the last in silence)
+    const both2 = await digitsJson(['data', 'import', comp(), '--header', '--no-header']);
+    expect(both2.code).toBe(2);
+    expect(expectFinished(both2, 'error')).toMatchObject({ error: '--header and --no-header are both given', where: { flag: 'header' } });
     // a missing argument names no flag (oclif's text lists the usage's flags after it)
     const missing = await digitsJson(['runs', 'compare']);
     // (each argument named as the usage writes it, with its description: they were glued as "a  A run name…; b  The other run.")
