@@ -9,6 +9,8 @@ export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
   return set('CI') || set('CONTINUOUS_INTEGRATION');
 }
 
-export function liveTerminal(stream: { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(stream.isTTY) && !inCi(env) && env.TERM !== 'dumb';
+export function liveTerminal(stream: { isTTY?: boolean; columns?: number } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
+  // A terminal that reports 0 columns (`stty cols 0`, some serial consoles) gets plain lines:
+  // Ink laid the live view out 0 wide, every cell run together ("memberepochlossacc…").
+  return Boolean(stream.isTTY) && !inCi(env) && env.TERM !== 'dumb' && stream.columns !== 0;
 }

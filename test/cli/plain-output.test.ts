@@ -47,3 +47,8 @@ test('--json is plain on a terminal too', { timeout: 60_000 }, async () => {
   const { tty: output } = await runCommandOnTerminal([process.execPath, '--input-type=module', '-e', script, '--', '--json'], {});
   expect(output).toContain('plain=true');
 });
+
+test('a terminal that reports 0 columns gets plain lines (Ink laid the live view out 0 wide)', { timeout: 60_000 }, async () => {
+  const { tty: output } = await runCommandOnTerminal([process.execPath, '--input-type=module', '-e', script], { env: {}, cols: 0 });
+  expect(output).toContain('plain=true');
+});
