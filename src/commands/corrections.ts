@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { colorOn } from '../cli/color.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
+import { displayPath, shellArg } from '../data/format.js';
 import { assertPngName, type DigitTile, gridColumns, renderDigitGrid, writeDigitGridPng } from '../data/inspect.js';
 import { CORRECTIONS_FILE, readCorrections, summarizeCorrections, type CorrectionRecord, type CorrectionSummary } from '../data/corrections.js';
 
@@ -26,7 +28,18 @@ export default class Corrections extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Corrections);
     if (flags.png) assertPngName(flags.png, 'png');
-    const file = flags.file ? path.resolve(flags.file) : path.join(await resolveRunDir(flags.run), CORRECTIONS_FILE);
+    const runDir = flags.file ? null : await resolveRunDir(flags.run);
+    const file = flags.file ? path.resolve(flags.file) : path.join(runDir!, CORRECTIONS_FILE);
+    // A run whose pad saved nothing yet has no store: an empty list, as `runs` and `submissions`
+    // say theirs (it was an error, exit 2); a --file named and missing stays one.
+    if (!flags.file && !existsSync(file) && existsSync(path.join(runDir!, 'run.json'))) {
+      if (flags.json) {
+        this.printJson({ file, ...summarizeCorrections([]), warnings: [], png: null });
+        return;
+      }
+      process.stdout.write(`No corrections in ${displayPath(file)} yet: the drawing pad of \`digits serve --run ${shellArg(displayPath(runDir!))}\` saves them.\n`);
+      return;
+    }
     const log = await readCorrections(file);
     for (const warning of log.warnings) process.stderr.write(`warning: ${warning}\n`);
     const summary = summarizeCorrections(log.records);

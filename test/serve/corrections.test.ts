@@ -3,7 +3,7 @@
  * mid-write) skipped with a warning and not glued to the next record, concurrent appends
  * staying whole, the ImageSet for training, and `digits corrections` (text, JSON, PNG).
  */
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,5 +186,16 @@ describe('digits corrections', () => {
     const missing = await runCommand(['--file', path.join(dir, 'none.jsonl')]);
     expect(missing.exit).not.toBe(0);
     expect(missing.stderr).toMatch(/no corrections file[\s\S]*hint:/);
+    // a run whose pad saved nothing yet: an empty list, exit 0, as runs and submissions say theirs
+    const run = path.join(dir, 'quiet-run');
+    await mkdir(run, { recursive: true });
+    await writeFile(path.join(run, 'run.json'), '{}');
+    const empty = await runCommand(['--run', run]);
+    expect(empty.exit).toBe(0);
+    expect(empty.stdout).toMatch(/^No corrections in .*quiet-run\/corrections\.jsonl yet: the drawing pad of `digits serve --run .*quiet-run` saves them\.\n$/);
+    const emptyJson = JSON.parse((await runCommand(['--run', run, '--json'])).stdout) as { count: number };
+    expect(emptyJson.count).toBe(0);
+    // (a folder that is no run is still an error)
+    expect((await runCommand(['--run', path.join(dir, 'no-run')])).exit).not.toBe(0);
   });
 });
