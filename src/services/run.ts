@@ -134,6 +134,14 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   if (options.ensemble === AUTO_ENSEMBLE && kfold && options.pseudoLabel) {
     throw new UserError('--pseudo-label does not combine with --folds', { where: { flag: 'folds' }, hint: 'Drop --folds (round 2 fine-tunes each round-1 member, and k-fold members share one recipe per fold), or drop --pseudo-label.' });
   }
+  // A --data that is not there: said as train says it, naming --data (it was the import's "no such
+  // file or folder" with a hint about the import's arguments, which run does not take).
+  if (options.data && !(await exists(options.data))) {
+    throw new UserError(`there is no folder ${path.resolve(options.data)}`, {
+      where: { flag: 'data' },
+      hint: "Check the path: --data takes the folder holding the competition's train.csv (or leave --data out: digits run builds and uses a practice competition).",
+    });
+  }
   if (options.data && (await stat(options.data).catch(() => null))?.isFile()) {
     // Kaggle's download itself (digit-recognizer.zip): unpack it and run on that folder, in one
     // step (it was sent to the folder beside it, which may hold nothing but the zip)

@@ -141,6 +141,7 @@ test('what cannot work is refused after the import, before auto chooses anything
     { name: 'images of another size', change: { data: small }, message: /^the presets take 28×28 images; this dataset's are 14×14$/, where: { file: path.join(small, 'train.csv') } },
     { name: 'one training row', change: { data: oneRow }, message: /^too few training rows \(1\) in train\.csv for a run: it needs at least 10$/, where: { file: path.join(oneRow, 'train.csv') } },
     { name: 'a file as --data', change: { data: path.join(competition, 'train.csv') }, message: /^--data takes the competition's folder, not one of its files/, where: { flag: 'data' } },
+    { name: 'a --data that is not there', change: { data: path.join(dir, 'nope') }, message: /^there is no folder .*nope$/, where: { flag: 'data' } },
     { name: 'no test.csv', change: { data: trainOnly }, message: /train-only has no test rows, so a run cannot end in a submission$/, where: { file: trainOnly } },
     { name: 'more folds than rows', change: { folds: 301 }, message: /^--folds 301 is more than the 300 training rows$/, where: { flag: 'folds' } },
     { name: 'hopeless folds for the budget', change: { folds: 250, budgetMinutes: 0.05 }, message: /^--folds 250 cannot fit a 0\.05-minute budget: auto trains whole recipes of 250 fold members/, where: { flag: 'folds' } },
