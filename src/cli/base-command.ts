@@ -75,7 +75,7 @@ export abstract class DigitsCommand extends Command {
   }
 
   override toErrorJson(error: unknown): JsonError {
-    const user = toUserError(error, this.id ?? undefined, this.config?.bin, (this.constructor as { flags?: Record<string, unknown> }).flags);
+    const user = toUserError(error, this.id ?? undefined, this.config?.bin, (this.constructor as { flags?: Record<string, unknown> }).flags, this.argv);
     if (user) return { type: 'error', error: user.message, hint: user.hint ?? null, where: user.where ?? null };
     const message = error instanceof Error ? error.message : String(error);
     return { type: 'error', error: `internal error (a bug in digits, please report it): ${message}`, hint: null, where: null };
@@ -123,7 +123,7 @@ export abstract class DigitsCommand extends Command {
     // oclif's exit (this.exit) is not an error to report.
     if (error instanceof Errors.ExitError) throw error;
     const json = this.jsonEnabled();
-    const user = toUserError(error, this.id ?? undefined, this.config?.bin, (this.constructor as { flags?: Record<string, unknown> }).flags);
+    const user = toUserError(error, this.id ?? undefined, this.config?.bin, (this.constructor as { flags?: Record<string, unknown> }).flags, this.argv);
     const code = user?.exitCode ?? (isOclifError(error) ? (error.oclif?.exit ?? 2) : 70);
     if (json) {
       this.logJson(this.toErrorJson(error));
@@ -156,8 +156,8 @@ function isOclifError(error: unknown): error is Errors.CLIError {
  * other parse errors (a bad value, flags that exclude each other, a missing argument) as one
  * line naming the flag, in the same format as ours.
  */
-function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<string, unknown> = {}): UserError | null {
-  if (error instanceof UserError) return fromEnvironment(error, flags);
+function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<string, unknown> = {}, argv: readonly string[] = process.argv.slice(2)): UserError | null {
+  if (error instanceof UserError) return fromEnvironment(error, flags, argv);
   if (!isOclifError(error)) return null;
   const unknown = (error as { flags?: unknown }).flags;
   const parse = (error as { parse?: { input?: { flags?: Record<string, unknown> } } }).parse;
@@ -172,11 +172,20 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
     const pathLike = /^-[^-]/.test(typed) ? `A path starting with - is written ./${typed} (or after --). ` : '';
     return new UserError(`not a flag of ${command}${pathLike ? ` (${typed})` : ''}`, { where: { flag: name }, hint: `${pathLike}${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
   }
+  // Missing arguments: named as the usage writes them, each with its description, from the
+  // error's own list (its text wraps descriptions to the terminal's width, and they were glued
+  // together as "a  A run name…; b  The other run.")
+  const required = (error as { args?: Array<{ name?: string; description?: string }> }).args;
+  if (Array.isArray(required) && required.length > 0 && /^Missing \d+ required arg/.test(error.message)) {
+    const named = required.map((a) => `<${a.name ?? '?'}>${a.description ? ` (${a.description.charAt(0).toLowerCase()}${a.description.slice(1).replace(/\.$/, '')})` : ''}`);
+    const list = named.length > 1 ? `${named.slice(0, -1).join(', ')} and ${named.at(-1)}` : named[0];
+    return new UserError(`missing ${named.length === 1 ? 'an argument' : `${named.length} arguments`}: ${list}`, { hint: `\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+  }
   const message = parseErrorMessage(error.message);
   const where = parseErrorFlag(message);
   // A value that came from the environment (DIGITS_SEED=abc), not from a flag typed: say so, or the user looks for a flag they never gave.
   const definition = where?.flag ? ((parse?.input?.flags ?? flags)[where.flag] as { env?: string } | undefined) : undefined;
-  const typed = where?.flag ? process.argv.some((word) => word === `--${where.flag}` || word.startsWith(`--${where.flag}=`)) : true;
+  const typed = where?.flag ? argv.some((word) => word === `--${where.flag}` || word.startsWith(`--${where.flag}=`)) : true;
   if (definition?.env && !typed && process.env[definition.env] !== undefined) {
     return new UserError(`${message} (from the environment: ${definition.env}=${process.env[definition.env]})`, { where, hint: `Fix or unset ${definition.env}, or give --${where!.flag} on the command line.`, exitCode: error.oclif?.exit ?? 2 });
   }
@@ -195,11 +204,12 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
  * not from the command line: said so, or the user looks for a flag they never typed (with
  * DIGITS_QUEUE in a shell profile, a local `train` failed "cannot reach Redis (flag --queue)").
  */
-function fromEnvironment(error: UserError, flags: Record<string, unknown>): UserError {
+function fromEnvironment(error: UserError, flags: Record<string, unknown>, argv: readonly string[]): UserError {
   const flag = error.where?.flag;
   const variable = flag ? (flags[flag] as { env?: string } | undefined)?.env : undefined;
   if (!flag || !variable || process.env[variable] === undefined || error.message.includes('(from the environment: ')) return error;
-  if (process.argv.some((word) => word === `--${flag}` || word.startsWith(`--${flag}=`))) return error;
+  // (the command's own words: run in-process, process.argv is the host's)
+  if (argv.some((word) => word === `--${flag}` || word.startsWith(`--${flag}=`))) return error;
   return new UserError(`${error.message} (from the environment: ${variable}=${redactRedisUrl(process.env[variable]!)})`, {
     where: error.where,
     hint: `${error.hint ? `${error.hint} ` : ''}--${flag} came from ${variable}: fix or unset it, or give --${flag} on the command line.`,
@@ -219,16 +229,6 @@ export function parseErrorMessage(text: string): string {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !/^The following errors? occurred:$/.test(line));
-  // "Missing 2 required args:" then one "name  Description." line each: the names as the usage
-  // writes them, each with its description (they were glued as "a  A run name…; b  The other run.")
-  const missing = /^Missing (\d+) required args?:?$/i.exec(lines[0] ?? '');
-  if (missing && lines.length > 1) {
-    const args = lines.slice(1).map((line) => {
-      const [, name, description] = /^(\S+)\s{2,}(.*?)\.?$/.exec(line) ?? [line, line, ''];
-      return `<${name}>${description ? ` (${description.charAt(0).toLowerCase()}${description.slice(1)})` : ''}`;
-    });
-    return `missing ${args.length === 1 ? 'an argument' : `${args.length} arguments`}: ${args.length > 1 ? `${args.slice(0, -1).join(', ')} and ${args.at(-1)}` : args[0]}`;
-  }
   const parsing = /^Parsing (--[\w-]+)$/.exec(lines[0] ?? '');
   if (parsing && lines[1]) return `${parsing[1]}: ${lines[1].charAt(0).toLowerCase()}${lines[1].slice(1)}${lines.length > 2 ? `; ${lines.slice(2).join('; ')}` : ''}`;
   return lines.join('; ').replace(/:;/g, ':');
@@ -237,7 +237,7 @@ export function parseErrorMessage(text: string): string {
 /** The first flag an oclif parse error names, as `where`. */
 function parseErrorFlag(text: string): ErrorLocation | undefined {
   // A missing argument names no flag, though oclif's text goes on to list the usage's flags.
-  if (/^missing (\d+ required arg|\d+ arguments:|an argument:)/i.test(text)) return undefined;
+  if (/^missing \d+ required arg/i.test(text)) return undefined;
   // oclif names a missing required flag without its dashes: "Missing required flag preset".
   const flag = /^Missing required flag:?\s+(?:--)?([a-z][\w-]*)/i.exec(text)?.[1] ?? /--([a-z][\w-]*)/i.exec(text)?.[1];
   return flag ? { flag } : undefined;

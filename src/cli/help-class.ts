@@ -15,9 +15,16 @@ export default class DigitsHelp extends Help {
     // A mistyped command with --help (`digits trian --help`, `digits data improt --help`): the
     // error a mistyped command gets without it, with its "did you mean" (oclif printed its raw
     // "Command trian not found", and with --json the topic's catalog, exit 0).
-    const known = words.some((_, k) => this.config.findCommand(words.slice(0, k + 1).join(':')));
-    if (words.length > 0 && words[0] !== 'help' && !known && (words.length > 1 || !this.config.findTopic(words[0]!))) {
-      reportNotFound(notFoundError(this.config, words.join(':')), process.argv.slice(2).includes('--json'));
+    // The subject is the words before the first flag, as oclif reads a command's id (the words
+    // after a flag are its values); it is known when it is a topic, or a command followed only by
+    // arguments it takes (`runs compar a b --help` is no `runs` with arguments: `runs` takes none).
+    const firstFlag = argv.findIndex((w) => w.startsWith('-'));
+    const subject = firstFlag === -1 ? argv : argv.slice(0, firstFlag);
+    const longest = subject.map((_, k) => subject.length - k).find((n) => this.config.findCommand(subject.slice(0, n).join(':')));
+    const command = longest ? this.config.findCommand(subject.slice(0, longest).join(':')) : undefined;
+    const known = this.config.findTopic(subject.join(':')) !== undefined || (command !== undefined && (longest === subject.length || Object.keys(command.args ?? {}).length > 0));
+    if (subject.length > 0 && subject[0] !== 'help' && !known) {
+      reportNotFound(notFoundError(this.config, subject.join(':')), process.argv.slice(2).includes('--json'));
       process.exitCode = 2;
       return;
     }

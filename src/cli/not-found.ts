@@ -5,6 +5,8 @@
  * 2. It replaces @oclif/plugin-not-found, which offers its suggestion only as a yes/no prompt
  * on a terminal, says nothing of it in pipes and CI, prints no JSON and exits 127.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Hook, Interfaces } from '@oclif/core';
 import { closestName } from './closest-name.js';
 import { UserError, formatUserError } from '../errors.js';
@@ -35,8 +37,7 @@ export function notFoundError(config: Interfaces.Config, id: string): UserError 
     const below = commands.filter((c) => c.startsWith(`${name} `) && c.split(' ').length === k + 1).map((c) => c.split(' ')[k]!);
     const sub = closestName(words[k]!, below);
     if (sub) return new UserError(`${name} ${words[k]} is not a ${bin} command`, { hint: `did you mean \`${bin} ${name} ${sub}${words.length > k + 1 ? ` ${words.slice(k + 1).join(' ')}` : ''}\`? \`${bin} help ${name}\` lists its commands.` });
-    const flags = Object.keys(command.flags ?? {});
-    const meant = ['data', 'run', 'file'].find((f) => flags.includes(f));
+    const meant = meantFlag(command, extra);
     return new UserError(`\`${bin} ${name}\` takes no argument, and was given ${JSON.stringify(extra)}`, {
       hint: `${meant ? `did you mean \`${bin} ${name} --${meant} ${extra}\`? ` : ''}\`${bin} ${name} --help\` lists its flags.`,
     });
@@ -53,8 +54,29 @@ export function notFoundError(config: Interfaces.Config, id: string): UserError 
     if (closest) typed = attempt;
   }
   return new UserError(`${typed} is not a ${bin} command`, {
-    hint: `${closest ? `did you mean \`${bin} ${closest}${words.length > typed.split(' ').length ? ` ${words.slice(typed.split(' ').length).join(' ')}` : ''}\`? ` : ''}\`${bin} help\` lists the commands.`,
+    hint: `${closest ? `did you mean \`${bin} ${closest}${withRest(config, closest, words.slice(typed.split(' ').length))}\`? ` : ''}\`${bin} help\` lists the commands.`,
   });
+}
+
+/**
+ * The words typed after a mistyped command, as the suggested one would take them: as its
+ * arguments when it has any, else after the flag they are likely meant for (`evalute runs/x` →
+ * `evaluate --run runs/x`: `evaluate runs/x` fails again), else left out.
+ */
+function withRest(config: Interfaces.Config, suggested: string, rest: string[]): string {
+  if (rest.length === 0) return '';
+  const command = config.findCommand(suggested.replaceAll(' ', ':'));
+  if (!command) return ` ${rest.join(' ')}`;
+  if (Object.keys(command.args ?? {}).length > 0) return ` ${rest.join(' ')}`;
+  const meant = meantFlag(command, rest.join(' '));
+  return meant && rest.length === 1 ? ` --${meant} ${rest[0]}` : '';
+}
+
+/** The flag a path given as an argument is likely meant for: --run for a run folder (or a path under runs/), else --data, else --file. */
+function meantFlag(command: { flags?: Record<string, unknown> }, word: string): string | undefined {
+  const flags = Object.keys(command.flags ?? {});
+  const runLike = existsSync(path.join(word, 'run.json')) || /(^|\/)runs\//.test(word);
+  return (runLike && flags.includes('run') ? 'run' : undefined) ?? ['data', 'run', 'file'].find((f) => flags.includes(f));
 }
 
 /** The error in the one format: the JSON error line under --json, `error: … hint: …` on stderr otherwise. */

@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { displayPath, shellArg } from './format.js';
+import { displayPath, pathArg } from './format.js';
 import type { Orientation } from './orientation.js';
 
 export const MANIFEST_FILE = 'dataset.json';
@@ -164,7 +164,7 @@ export async function resolveDatasetDir(dir: string): Promise<string> {
     const imported = (await exists(join(folder, MANIFEST_FILE))) || (await exists(join(folder, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE)));
     throw new UserError(`${absolute} is a file, where the competition's folder (the one holding train.csv) is expected`, {
       where: { file: absolute, flag: 'data' },
-      hint: imported ? `Give its folder instead: ${displayPath(folder)}` : `Import its folder first (digits data import ${shellArg(displayPath(folder))}), then give that folder.`,
+      hint: imported ? `Give its folder instead: ${displayPath(folder)}` : `Import its folder first (digits data import ${pathArg(displayPath(folder))}), then give that folder.`,
     });
   }
   throw new UserError(`no imported dataset in ${absolute}`, {
@@ -181,7 +181,7 @@ export async function resolveDatasetDir(dir: string): Promise<string> {
  */
 async function noDatasetHint(folder: string): Promise<string> {
   const shown = displayPath(folder);
-  if (await exists(join(folder, 'train.csv'))) return `Import the competition first: digits data import ${shellArg(shown)}`;
+  if (await exists(join(folder, 'train.csv'))) return `Import the competition first: digits data import ${pathArg(shown)}`;
   const below: string[] = [];
   const children = async (dir: string) => (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => join(dir, e.name));
   for (const child of await children(folder)) {
@@ -191,7 +191,7 @@ async function noDatasetHint(folder: string): Promise<string> {
     if (below.length >= 5) break;
   }
   if (below.length > 0) {
-    const named = below.slice(0, 5).map((c) => shellArg(displayPath(c)));
+    const named = below.slice(0, 5).map((c) => pathArg(displayPath(c)));
     return `--data takes a competition's folder (the working folder when not given); imported competitions below ${shown}: ${named.join(', ')}. For example --data ${named[0]}.`;
   }
   return `--data takes the folder holding the competition's train.csv (the working folder when not given): import one with digits data import <folder>, or build a practice one with digits data practice --recipe uniform.`;

@@ -310,12 +310,17 @@ function full(): EnsembleSpec {
  * holds out: the rows the ensemble can be scored on (`digits evaluate` refuses none). Null for
  * other validation kinds and for a single member, whose own holdout scores it.
  */
+/** The split a member of a bagged ensemble validates on: its own holdout, seeded by the member (used by training and by `rowsHeldOutByAll`). */
+export function baggedSplit(fraction: number, member: { seed: number }): { name: string; spec: { kind: 'holdout'; validationFraction: number; seed: number } } {
+  return { name: `holdout-${fraction}-seed${member.seed}`, spec: { kind: 'holdout', validationFraction: fraction, seed: member.seed } };
+}
+
 export function rowsHeldOutByAll(spec: EnsembleSpec, labels: ArrayLike<number>): number | null {
   const v = spec.validation;
   if (v.kind !== 'bagged' || spec.members.length < 2) return null;
   let common: Set<number> | null = null;
   for (const member of spec.members) {
-    const rows: Uint32Array = computeSplit(labels, { kind: 'holdout', validationFraction: v.fraction, seed: member.seed })[0]!.validation;
+    const rows: Uint32Array = computeSplit(labels, baggedSplit(v.fraction, member).spec)[0]!.validation;
     common = common === null ? new Set(rows) : new Set(Array.from(rows).filter((r) => common!.has(r)));
     if (common.size === 0) return 0;
   }

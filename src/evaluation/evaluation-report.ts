@@ -157,7 +157,6 @@ export function decideTta(plain: { logLoss: number }, tta: { logLoss: number }, 
   return { used, reason: used ? `TTA lowers the soft vote's ${figures}` : `TTA does not lower the soft vote's ${figures}: the submission predicts the images as they are` };
 }
 
-/** Whether a run's submission averages TTA shifts, by its evaluation (never when TTA was not measured). */
 /**
  * The number format of predictions made by these members: one format, or the mix member by
  * member (`mixed: a int8, b fp32`); `unrecorded` for members whose format was not kept.
@@ -175,6 +174,7 @@ export function precisionOf(report: EvaluationReport): string {
   );
 }
 
+/** Whether a run's submission averages TTA shifts, by its evaluation (never when TTA was not measured). */
 export function submitsWithTta(evaluation: EvaluationReport): boolean {
   return evaluation.ensemble.ttaDecision ? evaluation.ensemble.ttaDecision.used : evaluation.ensemble.softTta !== undefined;
 }
@@ -190,6 +190,17 @@ export function ttaMeasured(evaluation: EvaluationReport): boolean {
 
 /** Why a run's submission goes with or without TTA, as the sentence submit and evaluate print. */
 export const TTA_NOT_MEASURED = 'not measured: the last digits evaluate ran with --no-tta; run digits evaluate without it to let TTA be chosen';
+
+/**
+ * Whether a run's submission averages the TTA shifts, and why, as `digits submit` and `digits
+ * serve` (a request that does not say) both use it: as the evaluation chose; the 8 shifts for a
+ * run not evaluated; none when the last evaluation did not measure TTA.
+ */
+export function submissionTta(evaluation: EvaluationReport | null): { used: boolean; reason: string } {
+  if (!evaluation) return { used: true, reason: 'the run has not been evaluated: the 8 shifts by default' };
+  if (submitsWithTta(evaluation)) return { used: true, reason: evaluation.ensemble.ttaDecision?.reason ?? 'evaluated with TTA' };
+  return { used: false, reason: ttaMeasured(evaluation) ? 'it did not help on the held-out rows' : TTA_NOT_MEASURED };
+}
 
 /** Of a figure's plain and TTA variants, the one matching how the run submits. */
 export function submittedVariant<T>(evaluation: EvaluationReport, plain: T, tta: T | undefined): T {

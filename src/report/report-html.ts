@@ -86,7 +86,8 @@ export function perClassSpec(view: DashboardView): TopLevelSpec {
 }
 
 export function memberF1Spec(model: DashboardModel): TopLevelSpec {
-  const views = model.views.filter((v) => v.kind === 'member' || v.key === 'ensemble');
+  // (the ensemble as submitted, as the per-class bars and the confusion matrix beside it)
+  const views = model.views.filter((v) => v.kind === 'member' || v.key === model.submittedView);
   const values = views.flatMap((v) => v.classes.map((c) => ({ digit: String(c.label), model: v.key, f1: c.f1 })));
   return {
     title: 'F1 per class: members and the ensemble',

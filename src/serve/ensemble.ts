@@ -14,7 +14,7 @@ import { onnxRuntimeStatus } from '../engine/ort.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { assertTrained, readRunManifest } from '../runs/manifest.js';
 import { openMembers, trainedMembers } from '../runs/open-members.js';
-import { EVALUATION_FILE, TTA_NOT_MEASURED, precisionOf, readEvaluationReport, submitsWithTta, ttaMeasured, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, precisionOf, readEvaluationReport, submissionTta, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 import { shellArg } from '../data/format.js';
@@ -68,9 +68,9 @@ export interface ServedEnsemble {
   /** why validation scores are missing, when they are */
   evaluationNote: string | null;
   /**
-   * Test-time augmentation when a request does not say: as the run's submission uses it (the
-   * evaluation's choice on held-out rows), so that served labels are the submission's; off for
-   * an unevaluated run (a request's `tta` wins either way)
+   * Test-time augmentation when a request does not say: as `digits submit` uses it (the
+   * evaluation's choice on held-out rows; the 8 shifts for an unevaluated run), so that served
+   * labels are the submission's (a request's `tta` wins either way)
    */
   tta: { default: boolean; reason: string };
   inference: InferenceMode;
@@ -108,11 +108,10 @@ function score(metrics: { rows: number; accuracy: number; logLoss: number } | un
   return { rows: metrics.rows, accuracy: metrics.accuracy, logLoss: metrics.logLoss, ...(tta ? { ttaAccuracy: tta.accuracy } : {}), ...(precision ? { precision } : {}) };
 }
 
-/** Whether a request without `tta` gets it: as the submission does (`submitsWithTta`), and why. */
+/** Whether a request without `tta` gets it: as `digits submit` would submit the run (`submissionTta`), and why. */
 export function defaultTta(evaluation: EvaluationReport | null): { default: boolean; reason: string } {
-  if (!evaluation) return { default: false, reason: 'the run has not been evaluated: TTA only when a request asks for it (tta=true)' };
-  if (submitsWithTta(evaluation)) return { default: true, reason: `as the submission: ${evaluation.ensemble.ttaDecision?.reason ?? 'evaluated with TTA'}` };
-  return { default: false, reason: `as the submission: ${ttaMeasured(evaluation) ? 'TTA did not help on the held-out rows' : TTA_NOT_MEASURED}` };
+  const chosen = submissionTta(evaluation);
+  return { default: chosen.used, reason: `as the submission: ${chosen.used ? 'with TTA' : 'without TTA'} (${chosen.reason})` };
 }
 
 /**

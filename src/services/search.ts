@@ -251,7 +251,9 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
         const settings = `--scheduler ${previous.scheduler} --space ${shellArg(previous.spaceFile)} --seed ${previous.seed}${previous.scheduler === 'asha' ? ` --eta ${previous.eta}` : ''}`;
         throw new UserError(`the search in ${dir} was started with ${mismatch}; it can only be continued with the same settings`, {
           where: { file: searchFile },
-          hint: `Continue it with the settings it was started with (${settings}, on the same --data; it was started as: ${previous.command}), or choose another --out folder for a new search.`,
+          hint: mismatch.startsWith('other contents of')
+            ? `Put ${previous.spaceFile} back as it was (search.json in ${dir} keeps the space it was started with, under "space"), or choose another --out folder for a search of the new space.`
+            : `Continue it with the settings it was started with (${settings}, on the same --data; it was started as: ${previous.command}), or choose another --out folder for a new search.`,
         });
       }
       // Jobs that were running when the last invocation stopped continue from their last epoch.

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
-import { EVALUATION_FILE, TTA_NOT_MEASURED, precisionLabel, precisionOf, readEvaluationIfAny, submitsWithTta, submittedVote, ttaMeasured, weightsFor } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, precisionLabel, precisionOf, readEvaluationIfAny, submissionTta, submittedVote, weightsFor } from '../evaluation/evaluation-report.js';
 import type { InferMode, Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
@@ -29,7 +29,7 @@ import { RUN_MANIFEST, assertTrained, loadRunDataset, readRunManifest, storedPat
 import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { LOCK_FILE, currentHolder } from '../runs/lock.js';
-import { plural } from '../data/format.js';
+import { displayPath, plural, shellArg } from '../data/format.js';
 
 export interface SubmitOptions {
   runDir: string;
@@ -152,15 +152,10 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
   // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts; evaluated
   // with --no-tta: none, since nothing measured it).
-  const shifts = !evaluation || submitsWithTta(evaluation) ? TTA_8 : [];
+  const chosen = submissionTta(evaluation);
+  const shifts = chosen.used ? TTA_8 : [];
   const variants = Math.max(1, shifts.length);
-  const ttaReason = !evaluation
-    ? 'the run has not been evaluated: the 8 shifts by default'
-    : shifts.length > 0
-    ? evaluation.ensemble.ttaDecision?.reason ?? 'evaluated with TTA'
-    : ttaMeasured(evaluation)
-    ? 'it did not help on the held-out rows'
-    : TTA_NOT_MEASURED;
+  const ttaReason = chosen.reason;
   // Predictions made by `evaluate` are reused when they belong to this data, these members (the
   // same checkpoints, in the precision asked for), weights and TTA.
   let predictions = await readSavedPredictions(path.join(runDir, TEST_PREDICTIONS_FILE), warn);
@@ -198,7 +193,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const validation = ensembleMetrics && evaluation ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss, precision: precisionOf(evaluation) } : undefined;
   // (`submit --precision int8` after `evaluate --precision fp32`: the held-out figures are of another model)
   if (validation && validation.precision !== precision) {
-    warn(`the held-out figures are the ${validation.precision} evaluation's; this submission predicted the test rows in ${precision}: \`digits evaluate${options.precision && options.precision !== 'auto' ? ` --precision ${options.precision}` : ''}\` gives its own`);
+    warn(`the held-out figures are the ${validation.precision} evaluation's; this submission predicted the test rows in ${precision}: \`digits evaluate --run ${shellArg(displayPath(runDir))}${options.precision && options.precision !== 'auto' ? ` --precision ${options.precision}` : ''}\` gives its own`);
   }
   const tta = predictions.tta;
   const written = await commitSubmission(prepared, (file) =>

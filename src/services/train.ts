@@ -13,7 +13,7 @@ import { assertSplitUnchanged, createSplit, loadSplit, splitDigest, type SavedSp
 import { UserError, runIsAFile, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
-import { expandFolds, rowsHeldOutByAll, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import { baggedSplit, expandFolds, rowsHeldOutByAll, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
 import { CheckpointError, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
@@ -92,8 +92,8 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string, foldsFrom?: Er
   }
   const plans: MemberPlan[] = [];
   for (const member of spec.members) {
-    const name = `holdout-${v.fraction}-seed${member.seed}`;
-    await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: member.seed } });
+    const { name, spec: split } = baggedSplit(v.fraction, member);
+    await createSplit({ data: datasetDir, name, spec: split });
     plans.push({ member, split: { name, fold: 0 }, recipe: member.name });
   }
   return plans;

@@ -86,7 +86,7 @@ test('a submission in another number format than its evaluation says so, and the
   // Then the output says what the test rows were predicted in, and whose the held-out figures are
   expect(stdout).toMatch(/, predicted in int8; validated/);
   expect(stdout).toMatch(/validation accuracy [\d.]+% \(held-out rows, of the fp32 evaluation\)/);
-  expect(stderr).toContain("warning: the held-out figures are the fp32 evaluation's; this submission predicted the test rows in int8: `digits evaluate --precision int8` gives its own");
+  expect(stderr).toContain("warning: the held-out figures are the fp32 evaluation's; this submission predicted the test rows in int8: `digits evaluate --run runs/t --precision int8` gives its own");
   // and the ledger lists both formats
   const listed = await exec(process.execPath, [bin, 'submissions', '--dir', 'formats'], { cwd: work, env });
   expect(listed.stdout).toMatch(/soft int8\s+1\s+[\d.]+% \(fp32\)/);

@@ -411,6 +411,11 @@ describe('every command under --json prints NDJSON ending with its result', () =
     // a topic, the version flag, and a command below a command are suggested too
     expect((await plain(['dta'])).stderr).toContain('did you mean `digits data`?');
     for (const typed of ['version', '--verison']) expect((await plain([typed])).stderr, typed).toContain('did you mean `digits --version`?');
+    // with --help after a command's mistyped subcommand, and with flag values after a typo (not taken for arguments)
+    expect((await plain(['runs', 'compar', 'a', 'b', '--help'])).stderr).toMatch(/^error: runs compar is not a digits command\n {2}hint: did you mean `digits runs compare a b`\?/);
+    expect((await plain(['trian', '--run', 'r', '--help'])).stderr).toMatch(/^error: trian is not a digits command\n {2}hint: did you mean `digits train`\? /);
+    // the words after a typo as the suggested command takes them: an argument it lacks goes after the flag it fits
+    expect((await plain(['evalute', 'runs/x'])).stderr).toContain('did you mean `digits evaluate --run runs/x`?');
     const below = await plain(['runs', 'compar', 'a', 'b']);
     expect(below.code).toBe(2);
     expect(below.stderr).toMatch(/^error: runs compar is not a digits command\n {2}hint: did you mean `digits runs compare a b`\?/);

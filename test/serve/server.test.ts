@@ -522,7 +522,7 @@ describe('the submission\'s variant by default', () => {
       expectClose(plain.predictions[0]!.probabilities, (await expected(floats, 1)).ensemble);
       // /v1/model says what a request gets and why, and in which format its figures were computed
       const model = (await (await fetch(`${withTta.url}/v1/model`)).json()) as { tta: Record<string, unknown>; ensemble: { validation: Record<string, unknown> }; members: Array<{ validation: Record<string, unknown> }> };
-      expect(model.tta).toMatchObject({ variants: 8, default: true, reason: "as the submission: TTA lowers the soft vote's log-loss" });
+      expect(model.tta).toMatchObject({ variants: 8, default: true, reason: "as the submission: with TTA (TTA lowers the soft vote's log-loss)" });
       expect(model.ensemble.validation.precision).toBe('int8');
       expect(model.members[1]!.validation.precision).toBe('int8');
       // and the pad opens with its TTA box ticked (it always sends tta=…, so the box is what is used)
@@ -531,6 +531,15 @@ describe('the submission\'s variant by default', () => {
       expect(page).toContain("'/v1/predict?tta=' + (tta ? 'true' : 'false')");
     } finally {
       await withTta.close();
+      await writeFile(file, JSON.stringify(evaluationFixture()));
+    }
+    // A run not evaluated is submitted with the 8 shifts, so it is served with them too
+    await rm(file);
+    try {
+      const unevaluated = await loadServedEnsemble(runDir, { infer: 'onnx', workers: 0 });
+      expect(unevaluated.tta).toEqual({ default: true, reason: 'as the submission: with TTA (the run has not been evaluated: the 8 shifts by default)' });
+      await unevaluated.dispose();
+    } finally {
       await writeFile(file, JSON.stringify(evaluationFixture()));
     }
     // On the run as first evaluated (TTA not chosen), the pad's box is not ticked

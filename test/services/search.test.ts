@@ -161,6 +161,10 @@ test('a continued search keeps its own --trials unless given: more are drawn on 
   await expect(runSearch({ ...base, trials: 1 })).rejects.toMatchObject({ message: expect.stringMatching(/has drawn 2 trials already; --trials 1 cannot take them back/), where: expect.objectContaining({ flag: 'trials' }) });
   // And a space file edited since says so, rather than naming the same file as "another space"
   await expect(runSearch({ ...base, space: parseSearchSpace({ ...spaceJson, batchSize: 16 }) })).rejects.toThrow(/was started with other contents of .*space\.json \(the file was edited since\)/);
+  // with a hint to put the file back (naming the same --space again would fail the same way)
+  await expect(runSearch({ ...base, space: parseSearchSpace({ ...spaceJson, batchSize: 16 }) })).rejects.toMatchObject({ hint: expect.stringMatching(/^Put .*space\.json back as it was \(search\.json in .* keeps the space it was started with/) });
+  // and another setting is named flag by flag, with the command the search was started with
+  await expect(runSearch({ ...base, seed: 9 })).rejects.toMatchObject({ message: expect.stringMatching(/was started with seed 2/), hint: expect.stringMatching(/^Continue it with the settings it was started with \(--scheduler random --space .*space\.json --seed 2, on the same --data; it was started as: test\)/) });
 });
 
 test('one search per folder: a second on the same --out is refused naming the first; a killed save\'s temp file goes when the search goes on', async () => {
