@@ -216,8 +216,10 @@ export interface Augmenter {
 
 /**
  * `tf.image.transform` of a batch, one 8-number row per image. tfjs's cpu kernel (4.22) maps
- * every image after the first to zeros (constant fill everywhere), so on cpu each image is
- * transformed alone: until session 39 `--backend cpu` trained on black images whenever the
+ * every image after the first to zeros (constant fill everywhere): its `return` sits inside
+ * the loop over the batch (tfjs-backend-cpu/src/kernels/Transform.ts; the dist file's line 76
+ * in 4.22; no tfjs issue reports it that we found: tfjs issue 6657 is another bug of the same
+ * kernel), so on cpu each image is transformed alone: until session 39 `--backend cpu` trained on black images whenever the
  * augmentation was geometric (a fine-tuned member's training loss read 5.78 where wasm's read
  * 0.18). Call inside a tidy.
  */
