@@ -231,7 +231,8 @@ async function measureServer(runDir: string, precision: 'int8' | 'fp32', workers
     const url = listening.url;
     const image = Array.from({ length: 784 }, () => Math.floor(Math.random() * 256));
     const body = JSON.stringify({ images: [image] });
-    const target = `${url}/v1/predict`;
+    // (tta=false said: an unevaluated run is served with the 8 shifts by default, as it is submitted)
+    const target = `${url}/v1/predict?tta=false`;
     // Warm-up: JIT, ONNX Runtime's first runs at each batch shape.
     await autocannon({ url: target, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, duration: 1 });
     const levels = [];
@@ -325,7 +326,7 @@ try {
   const report = {
     bench: 'serve',
     members: `${memberCount} × seed002 (freshly built${precisions.includes('int8') ? '; int8 exports calibrated on 1,024 MNIST training images' : ''})`,
-    request: 'POST /v1/predict, JSON {"images": [[784 integers 0–255]]}, 1 image per request',
+    request: 'POST /v1/predict?tta=false, JSON {"images": [[784 integers 0–255]]}, 1 image per request',
     secondsPerLevel: seconds,
     batching: { windowMs, maxBatch },
     serveThreads: threads ?? 'serve default (1 per session in workers; cores − 1 in process)',

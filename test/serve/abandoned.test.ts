@@ -58,7 +58,8 @@ async function gatedServer() {
 
 /** A prediction of one image over its own connection; `hangUp()` closes that connection. */
 function predict(server: RunningServer) {
-  const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/v1/predict', headers: { 'content-type': 'application/json', connection: 'close' }, agent: false });
+  // (tta=false: one image is one row of a call; the run is not evaluated, and is served with the 8 shifts by default)
+  const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/v1/predict?tta=false', headers: { 'content-type': 'application/json', connection: 'close' }, agent: false });
   const answer = new Promise<number | string>((resolve) => {
     req.on('response', (res) => {
       res.resume();
