@@ -41,6 +41,11 @@ function fakeReport(): EvaluationReport {
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 30));
+/** The frame once it shows `text` (or the last one after 3 s): under load a key's re-render can take longer than a tick. */
+async function frameShowing(lastFrame: () => string | undefined, text: string): Promise<string> {
+  for (let i = 0; i < 100 && !lastFrame()?.includes(text); i++) await tick();
+  return lastFrame()!;
+}
 const ARROW_RIGHT = '\u001B[C';
 const ARROW_LEFT = '\u001B[D';
 
@@ -80,31 +85,26 @@ describe('dashboard screen', () => {
 
     // When → is pressed: the hard vote
     stdin.write(ARROW_RIGHT);
-    await tick();
-    frame = lastFrame()!;
+    frame = await frameShowing(lastFrame, 'ensemble (hard vote): accuracy 90.00%');
     expect(frame).toContain('ensemble (hard vote): accuracy 90.00%');
     expect(frame).toMatch(/\n\s+7\s+1\.000\s+0\.500\s+0\.667\s+2/);
 
     // When 3 is pressed: the member seed002-1, whose table differs
     stdin.write('3');
-    await tick();
-    frame = lastFrame()!;
+    frame = await frameShowing(lastFrame, 'seed002-1 (seed002): accuracy 90.00%');
     expect(frame).toContain('seed002-1 (seed002): accuracy 90.00%');
     expect(frame).toMatch(/\n\s+4\s+0\.000\s+0\.000\s+0\.000\s+2/);
     expect(frame).toMatch(/4 read as 9\s+2×\s+#104 #114/);
 
     // When → twice: deotte-2, whose rows the report cannot map, then around to the ensemble
     stdin.write(ARROW_RIGHT);
-    await tick();
-    frame = lastFrame()!;
+    frame = await frameShowing(lastFrame, 'deotte-2 (deotte): accuracy 95.00%');
     expect(frame).toContain('deotte-2 (deotte): accuracy 95.00%');
     expect(frame).toMatch(/7 read as 1\s+1×\s+@7/);
     stdin.write(ARROW_RIGHT);
-    await tick();
-    expect(lastFrame()).toContain('ensemble (soft vote): accuracy 95.00%');
+    expect(await frameShowing(lastFrame, 'ensemble (soft vote): accuracy 95.00%')).toContain('ensemble (soft vote): accuracy 95.00%');
     stdin.write(ARROW_LEFT);
-    await tick();
-    expect(lastFrame()).toContain('deotte-2 (deotte)');
+    expect(await frameShowing(lastFrame, 'deotte-2 (deotte)')).toContain('deotte-2 (deotte)');
 
     // When q is pressed: it quits
     stdin.write('q');
