@@ -6,6 +6,7 @@ import { jsonFlag } from '../cli/flags.js';
 import { UserError } from '../errors.js';
 import { displayPath } from '../data/format.js';
 import { renderTable } from '../cli/table.js';
+import { fileInTheWay } from '../output-folder.js';
 import { DEFAULT_SUBMISSIONS_DIR, LEDGER_FILE, type ListedSubmission, listSubmissions } from '../data/submission.js';
 
 const pct = (value: number | undefined) => (value === undefined ? '—' : `${(value * 100).toFixed(2)}%`);
@@ -53,7 +54,9 @@ export default class Submissions extends DigitsCommand {
     // A mistyped --dir is an error; the default may be missing before the first submission.
     // (a file named as --dir is listSubmissions' error, which says so)
     if (flags.dir !== undefined && (await stat(dir).catch(() => null)) === null) {
-      throw new UserError(`--dir ${flags.dir}: no such folder`, { where: { flag: 'dir' }, hint: `Name the folder digits submit wrote to (${DEFAULT_SUBMISSIONS_DIR}/ of the project, the default).` });
+      // (a file above it, afile/sub: named, not "no such folder")
+      const blocker = await fileInTheWay(dir);
+      throw new UserError(`--dir ${flags.dir}: no such folder${blocker ? ` (${blocker} is a file, not a folder)` : ''}`, { where: { flag: 'dir', ...(blocker ? { file: blocker } : {}) }, hint: `Name the folder digits submit wrote to (${DEFAULT_SUBMISSIONS_DIR}/ of the project, the default).` });
     }
     // A torn line (a crash mid-append) is skipped, and said so.
     const onWarning = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));

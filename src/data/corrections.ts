@@ -145,8 +145,10 @@ export async function readCorrections(file: string, options: { flag?: string } =
     text = await readFile(resolved, 'utf8');
   } catch (error) {
     const code = (error as { code?: string }).code;
-    throw new UserError(code === 'ENOENT' ? `there is no corrections file ${resolved}` : `cannot read ${resolved}: ${(error as Error).message}`, {
-      where: { file: resolved, flag },
+    // (a file above it, afile/x.jsonl: named, where the system's ENOTDIR text was printed)
+    const blocker = code === 'ENOTDIR' ? await fileInTheWay(path.dirname(resolved)) : null;
+    throw new UserError(code === 'ENOENT' ? `there is no corrections file ${resolved}` : blocker ? `there is no corrections file ${resolved}: ${blocker} is a file, not a folder` : `cannot read ${resolved}: ${(error as Error).message}`, {
+      where: { file: blocker ?? resolved, flag },
       hint: `Corrections are saved by the drawing pad of \`digits serve\` (default <run>/corrections.jsonl); pass the file with --${flag}.`,
     });
   }

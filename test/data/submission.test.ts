@@ -455,6 +455,10 @@ describe('digits submissions', () => {
     const failed = await runCommand(SubmissionsCommand, ['--dir', written.file]);
     expect(failed.exit).toBe(2);
     expect(failed.stderr).toMatch(/error: the submissions folder .*quick\.csv is a file, not a folder \(.*quick\.csv, flag --dir\)\n\s+hint: /);
+    // a folder under that file (quick.csv/sub): the file is named, not only "no such folder"
+    const under = await runCommand(SubmissionsCommand, ['--dir', join(written.file, 'sub')]);
+    expect(under.exit).toBe(2);
+    expect(under.stderr).toContain(`no such folder (${written.file} is a file, not a folder) (${written.file}, flag --dir)`);
   });
 
   test('lists the ledger as a table, as JSON, and says when there is none', async () => {

@@ -95,6 +95,9 @@ describe('the store', () => {
     // naming the flag that gave the file: --file of `digits corrections`, --extra of `digits train` (which has no --file)
     await expect(readCorrections(path.join(dir, 'missing.jsonl'))).rejects.toMatchObject({ where: { flag: 'file' }, hint: expect.stringMatching(/pass the file with --file\.$/) });
     await expect(readCorrections(path.join(dir, 'missing.jsonl'), { flag: 'extra' })).rejects.toMatchObject({ where: { flag: 'extra' }, hint: expect.stringMatching(/pass the file with --extra\.$/) });
+    // under a file (afile/x.jsonl): that file is named, not the system's ENOTDIR text
+    await writeFile(path.join(dir, 'afile'), 'x');
+    await expect(readCorrections(path.join(dir, 'afile', 'x.jsonl'))).rejects.toMatchObject({ message: `there is no corrections file ${path.join(dir, 'afile', 'x.jsonl')}: ${path.join(dir, 'afile')} is a file, not a folder`, where: { file: path.join(dir, 'afile'), flag: 'file' } });
   });
 
   test('a file of other lines and not one correction (a ledger passed by mistake) is a UserError naming it, not a list of warnings', async () => {
