@@ -318,13 +318,17 @@ export function baggedSplit(fraction: number, member: { seed: number }): { name:
 export function rowsHeldOutByAll(spec: EnsembleSpec, labels: ArrayLike<number>): number | null {
   const v = spec.validation;
   if (v.kind !== 'bagged' || spec.members.length < 2) return null;
+  return heldOutByEvery(spec.members.map((member) => computeSplit(labels, baggedSplit(v.fraction, member).spec)[0]!.validation));
+}
+
+/** How many rows every one of these validation sets holds (the rows an ensemble of their members can be scored on). */
+export function heldOutByEvery(validations: ReadonlyArray<ArrayLike<number>>): number {
   let common: Set<number> | null = null;
-  for (const member of spec.members) {
-    const rows: Uint32Array = computeSplit(labels, baggedSplit(v.fraction, member).spec)[0]!.validation;
-    common = common === null ? new Set(rows) : new Set(Array.from(rows).filter((r) => common!.has(r)));
+  for (const rows of validations) {
+    common = common === null ? new Set(Array.from(rows)) : new Set(Array.from(rows).filter((r) => common!.has(r)));
     if (common.size === 0) return 0;
   }
-  return common!.size;
+  return common?.size ?? 0;
 }
 
 export const BUILTIN_ENSEMBLES: Record<string, () => EnsembleSpec> = { quick, full };

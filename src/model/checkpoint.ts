@@ -327,11 +327,7 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-/**
- * Refuses to replace a folder that holds anything but checkpoint files (a typo must not delete a
- * home folder). Saving checks it; a command that trains long checks its output with it before
- * the training (pretrain did only at the end, after the whole job: session 39).
- */
+/** Refuses to replace a folder holding anything but checkpoint files (a typo must not delete a home folder); pretrain checks before training. */
 export async function assertReplaceable(target: string): Promise<void> {
   let info;
   try {
@@ -523,10 +519,8 @@ async function locateCheckpoint(dir: string): Promise<string> {
     return target;
   } catch (error) {
     // (a file above it, `afile/x`: named, where stat's ENOTDIR was an internal error)
-    if (isErrno(error, 'ENOTDIR')) {
-      const blocker = (await fileInTheWay(target)) ?? dirname(target);
-      throw new CheckpointError(`no checkpoint at ${target}: ${blocker} is a file, not a folder`, { file: blocker, hint: `pass the folder that holds ${MODEL_JSON}, ${WEIGHTS_BIN} and ${METADATA_JSON}` });
-    }
+    const blocker = isErrno(error, 'ENOTDIR') ? ((await fileInTheWay(target)) ?? dirname(target)) : null;
+    if (blocker) throw new CheckpointError(`no checkpoint at ${target}: ${blocker} is a file, not a folder`, { file: blocker, hint: `pass the folder that holds ${MODEL_JSON}, ${WEIGHTS_BIN} and ${METADATA_JSON}` });
     if (!isErrno(error, 'ENOENT')) throw error;
   }
   const old = await newestCompleteOld(target, () => true);

@@ -230,7 +230,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     ensemble = withOverrides(kfold ? withFolds(resolved, kfold) : resolved, options.overrides);
     // A run ends in an evaluated submission: bagged members whose holdouts share no row cannot be
     // scored, so it fails now, not after every member has trained.
-    if (rowsHeldOutByAll(ensemble, (await loadDataset(imported.datasetDir)).trainLabels) === 0) {
+    // (the dataset cache is read for its labels only when the ensemble is bagged)
+    if (ensemble.validation.kind === 'bagged' && rowsHeldOutByAll(ensemble, (await loadDataset(imported.datasetDir)).trainLabels) === 0) {
       const v = ensemble.validation as { fraction: number };
       throw new UserError(`the ${ensemble.members.length} members of ensemble ${ensemble.name} each hold out their own ${Math.round(v.fraction * 100)}% ("bagged" validation), and no training row is held out by all of them, so the run could not score the ensemble`, {
         where: { flag: 'ensemble' },

@@ -13,7 +13,7 @@ import { assertSplitUnchanged, createSplit, loadSplit, splitDigest, type SavedSp
 import { UserError, runIsAFile, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
-import { baggedSplit, expandFolds, rowsHeldOutByAll, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
+import { baggedSplit, expandFolds, heldOutByEvery, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
 import { CheckpointError, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
@@ -236,7 +236,8 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   }
   // Bagged members whose holdouts share no row: trained as asked, but said before the hours of
   // training, as `digits evaluate` will refuse to score the ensemble.
-  if (!options.resume && rowsHeldOutByAll({ ...options.ensemble, members }, dataset.trainLabels) === 0) {
+  // (from the splits just loaded, which the members train on: not computed again)
+  if (!options.resume && options.ensemble.validation.kind === 'bagged' && members.length > 1 && heldOutByEvery([...loadedSplits.values()].map((split) => split.folds[0]!.validation)) === 0) {
     options.onWarning?.(`no training row is held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` cannot score the ensemble; \`digits submit\` submits it unevaluated (equal weights, the 8 TTA shifts). A shared holdout ("kind": "shared") or k folds (--folds 5) can be scored.`);
   }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
