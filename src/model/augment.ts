@@ -44,9 +44,20 @@ export interface AugmentationConfig {
    * pixels rotated in from outside come from the image's own outer frame, as pixelShift's do
    */
   pixelRotation?: number;
+  /**
+   * elastic distortion (Simard et al. 2003): every pixel moves along a random displacement
+   * field, per-pixel uniform draws smoothed by a Gaussian of `elasticSigma` pixels and scaled
+   * so that its root-mean-square displacement is `elastic` pixels. Sampled bilinearly, or
+   * nearest-neighbour when the configuration moves whole pixels (`pixelShift` or
+   * `pixelRotation`, the noisy-background recipe), so noise keeps its values; points that
+   * land outside the image take pixels of the image's own outer frame
+   */
+  elastic?: number;
+  /** smoothing of the elastic field, pixels (default 4) */
+  elasticSigma?: number;
 }
 
-export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin', 'pixelShift', 'pixelRotation'] as const;
+export const AUGMENTATION_KEYS = ['rotation', 'widthShift', 'heightShift', 'zoom', 'shear', 'brightness', 'contrast', 'noise', 'erasing', 'backgroundNoise', 'backgroundNoiseMin', 'pixelShift', 'pixelRotation', 'elastic', 'elasticSigma'] as const;
 
 export type AugmentationKey = (typeof AUGMENTATION_KEYS)[number];
 
@@ -70,6 +81,8 @@ export const AUGMENTATION_LIMITS: Record<AugmentationKey, { max: number; below?:
   backgroundNoiseMin: { max: 1, unit: 'a level of pixels in [0, 1], at most backgroundNoise' },
   pixelShift: { max: 14, integer: true, unit: 'whole pixels' },
   pixelRotation: { max: 180, unit: 'degrees' },
+  elastic: { max: 4, unit: 'root-mean-square displacement, pixels' },
+  elasticSigma: { max: 14, unit: 'smoothing of the elastic field, pixels' },
 };
 
 /** What is wrong with `value` for augmentation `key` ("must be …"), or undefined when it is fine. */
@@ -97,8 +110,8 @@ export function augmentationConfigProblem(config: AugmentationConfig, name: (key
 }
 
 export function isIdentity(config: AugmentationConfig): boolean {
-  // backgroundNoiseMin only shapes backgroundNoise; alone it changes nothing
-  return AUGMENTATION_KEYS.every((k) => k === 'backgroundNoiseMin' || !config[k]);
+  // backgroundNoiseMin only shapes backgroundNoise, elasticSigma only elastic: alone they change nothing
+  return AUGMENTATION_KEYS.every((k) => k === 'backgroundNoiseMin' || k === 'elasticSigma' || !config[k]);
 }
 
 /**
@@ -209,6 +222,89 @@ export function pixelTransformImages(pixels: Float32Array, count: number, size: 
   }
 }
 
+/** Default smoothing of the elastic field (Simard et al. 2003 used 4 on 28×28 digits). */
+export const ELASTIC_SIGMA = 4;
+
+/** A normalised 1-D Gaussian kernel of `sigma` (radius 3σ); [1] for sigma 0. */
+function gaussianKernel(sigma: number): Float32Array {
+  if (!(sigma > 0)) return Float32Array.of(1);
+  const radius = Math.max(1, Math.ceil(3 * sigma));
+  const kernel = new Float32Array(2 * radius + 1);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < kernel.length; i++) kernel[i]! /= sum;
+  return kernel;
+}
+
+/** Separable smoothing of a size×size field in place (borders clamped). */
+function smoothField(field: Float32Array, size: number, kernel: Float32Array, scratch: Float32Array): void {
+  const r = (kernel.length - 1) / 2;
+  const clamp = (v: number) => (v < 0 ? 0 : v >= size ? size - 1 : v);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let acc = 0;
+      for (let k = -r; k <= r; k++) acc += kernel[k + r]! * field[y * size + clamp(x + k)]!;
+      scratch[y * size + x] = acc;
+    }
+  }
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let acc = 0;
+      for (let k = -r; k <= r; k++) acc += kernel[k + r]! * scratch[clamp(y + k) * size + x]!;
+      field[y * size + x] = acc;
+    }
+  }
+}
+
+/**
+ * Elastic distortion of each of `count` images of `size`×`size` in place (see
+ * `AugmentationConfig.elastic`): a displacement field per axis, uniform draws in [−1, 1]
+ * smoothed by a Gaussian of `sigma` pixels, scaled to a root-mean-square displacement of `rms`
+ * pixels over both axes; each output pixel samples the input where its displacement points,
+ * bilinearly or (`nearest`) from the nearest pixel. Points outside the image read pixels drawn
+ * at random from the image's outer frame, as `pixelShiftImages` fills its borders.
+ */
+export function elasticImages(pixels: Float32Array, count: number, size: number, rms: number, sigma: number, nearest: boolean, rnd: Random): void {
+  if (!(rms > 0)) return;
+  const px = size * size;
+  const frame = frameIndices(size);
+  const kernel = gaussianKernel(sigma);
+  const source = new Float32Array(px);
+  const fx = new Float32Array(px);
+  const fy = new Float32Array(px);
+  const scratch = new Float32Array(px);
+  for (let i = 0; i < count; i++) {
+    for (let k = 0; k < px; k++) {
+      fx[k] = rnd.uniform(-1, 1);
+      fy[k] = rnd.uniform(-1, 1);
+    }
+    smoothField(fx, size, kernel, scratch);
+    smoothField(fy, size, kernel, scratch);
+    let sq = 0;
+    for (let k = 0; k < px; k++) sq += fx[k]! * fx[k]! + fy[k]! * fy[k]!;
+    const scale = sq > 0 ? rms / Math.sqrt(sq / px) : 0;
+    const base = i * px;
+    source.set(pixels.subarray(base, base + px));
+    const background = () => source[frame[rnd.int(frame.length)]!]!;
+    const at = (x: number, y: number) => (x >= 0 && x < size && y >= 0 && y < size ? source[y * size + x]! : background());
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const sx = x + fx[y * size + x]! * scale;
+        const sy = y + fy[y * size + x]! * scale;
+        if (nearest) {
+          pixels[base + y * size + x] = at(Math.round(sx), Math.round(sy));
+          continue;
+        }
+        const x0 = Math.floor(sx);
+        const y0 = Math.floor(sy);
+        const ax = sx - x0;
+        const ay = sy - y0;
+        pixels[base + y * size + x] = (1 - ay) * ((1 - ax) * at(x0, y0) + ax * at(x0 + 1, y0)) + ay * ((1 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1));
+      }
+    }
+  }
+}
+
 export interface Augmenter {
   /** Augments a batch [B,H,W,C] of images in [0,1]; returns a new tensor. */
   apply(images: tf.Tensor4D): tf.Tensor4D;
@@ -239,10 +335,12 @@ export function createAugmenter(config: AugmentationConfig, seed: number): Augme
       const [b, h, w, ch] = images.shape;
       return tf.tidy(() => {
         let out: tf.Tensor4D = images;
-        if ((config.pixelShift || config.pixelRotation) && ch === 1) {
+        const wholePixels = Boolean(config.pixelShift || config.pixelRotation);
+        if ((wholePixels || config.elastic) && ch === 1) {
           const pixels = Float32Array.from(images.dataSync());
+          if (config.elastic) elasticImages(pixels, b, w, config.elastic, config.elasticSigma ?? ELASTIC_SIGMA, wholePixels, rnd);
           if (config.pixelRotation) pixelTransformImages(pixels, b, w, config.pixelShift ?? 0, config.pixelRotation, rnd);
-          else pixelShiftImages(pixels, b, w, config.pixelShift!, rnd);
+          else if (config.pixelShift) pixelShiftImages(pixels, b, w, config.pixelShift, rnd);
           out = tf.tensor4d(pixels, [b, h, w, ch]);
         }
         if (geometric) {

@@ -48,6 +48,8 @@ export default class AugmentPreview extends DigitsCommand {
     'background-noise-min': range('backgroundNoiseMin', 'Lowest background-noise level l (default 0; equal to --background-noise for a fixed level).'),
     'pixel-shift': range('pixelShift', 'Whole-pixel shifts up to ±value per axis, borders filled from the image\'s own background (keeps noise statistics).'),
     'pixel-rotation': range('pixelRotation', 'Nearest-neighbour rotation, degrees ±value, borders filled from the image\'s own background (no interpolation).'),
+    elastic: range('elastic', 'Elastic distortion, root-mean-square displacement in pixels (Simard et al. 2003); nearest-neighbour with --pixel-shift or --pixel-rotation, else bilinear.'),
+    'elastic-sigma': range('elasticSigma', 'Smoothing of the elastic field in pixels (default 4).'),
     samples: Flags.integer({ description: 'Dataset rows to show.', default: 4, min: 1 }),
     variants: Flags.integer({ description: 'Augmented draws per row.', default: 5, min: 1 }),
     png: Flags.string({ description: 'Also write the grid as a PNG to this file.' }),
@@ -67,7 +69,7 @@ export default class AugmentPreview extends DigitsCommand {
     const flagOf: Record<keyof AugmentationConfig, string> = {
       rotation: 'rotation', widthShift: 'width-shift', heightShift: 'height-shift', zoom: 'zoom', shear: 'shear',
       brightness: 'brightness', contrast: 'contrast', noise: 'noise', erasing: 'erasing', backgroundNoise: 'background-noise', backgroundNoiseMin: 'background-noise-min',
-      pixelShift: 'pixel-shift', pixelRotation: 'pixel-rotation',
+      pixelShift: 'pixel-shift', pixelRotation: 'pixel-rotation', elastic: 'elastic', elasticSigma: 'elastic-sigma',
     };
     for (const key of AUGMENTATION_KEYS) {
       const value = (flags as Record<string, unknown>)[flagOf[key]] as number | undefined;
