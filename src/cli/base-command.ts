@@ -43,6 +43,16 @@ export abstract class DigitsCommand extends Command {
     await super.init();
     // `--header --no-header`: oclif takes the last in silence, where a flag given twice is refused.
     const words = this.argv.slice(0, this.argv.includes('--') ? this.argv.indexOf('--') : undefined);
+    // `--runs-dir ""` (an unset shell variable, a quoting slip) would mean the working folder in
+    // silence for a path, and nothing sensible for any other value: refused, naming the flag.
+    const options = (this.constructor as { flags?: Record<string, { type?: string }> }).flags ?? {};
+    words.forEach((word, i) => {
+      const name = /^--([\w-]+)(=?)$/.exec(word);
+      if (!name || options[name[1]!]?.type !== 'option') return;
+      if (name[2] === '=' || words[i + 1] === '') {
+        throw new UserError(`--${name[1]} is given an empty value`, { where: { flag: name[1]! }, hint: `Give --${name[1]} a value (a path to the working folder is .), or leave it out for its default.`, exitCode: 2 });
+      }
+    });
     for (const word of words) {
       const name = /^--no-([\w-]+)$/.exec(word)?.[1];
       if (name && words.some((w) => w === `--${name}` || w.startsWith(`--${name}=`))) {

@@ -48,7 +48,7 @@ export default class Train extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
     // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
-    const [{ BUILTIN_ENSEMBLES, expandFolds, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ BUILTIN_ENSEMBLES, expandFolds, foldsOverride, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
       import('../ensemble/ensemble-spec.js'),
       import('../services/train.js'),
       import('../tui/TrainView.js'),
@@ -86,7 +86,11 @@ export default class Train extends DigitsCommand {
     }
     if (!data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`), or build a practice one with `digits data practice --recipe uniform`.' });
     if (!flags.resume) {
-      if (flags.folds) ensemble = withFolds(ensemble, flags.folds);
+      if (flags.folds) {
+        const replaced = foldsOverride(ensemble, flags.folds);
+        if (replaced) (this.jsonEnabled() ? this.emitJson({ type: 'warning', message: replaced }) : process.stderr.write(`warning: ${replaced}\n`));
+        ensemble = withFolds(ensemble, flags.folds);
+      }
       ensemble = withOverrides(ensemble, { seed: flags.seed, epochs: flags.epochs, learningRate: flags['learning-rate'], batchSize: flags['batch-size'] });
     }
     const trained = expandFolds(ensemble).map((f) => f.member);

@@ -114,6 +114,16 @@ function recipeAugmentation(a: { rotation?: number; shift?: number; zoom?: numbe
 }
 
 /**
+ * What `--folds k` replaces in the ensemble, said as a warning: the file's own number of
+ * folds when it names another (a flag wins over the file, as flags do, but not in silence).
+ */
+export function foldsOverride(spec: EnsembleSpec, folds: number): string | undefined {
+  const v = spec.validation;
+  if (v.kind !== 'kfold' || v.split || v.folds === undefined || v.folds === folds) return undefined;
+  return `--folds ${folds} replaces the ${v.folds} folds of ensemble ${spec.name}'s validation`;
+}
+
+/**
  * The ensemble validated by k-fold cross-validation instead (`--folds k`): same recipes,
  * the shared split's seed kept when it had one.
  */

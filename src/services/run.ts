@@ -16,7 +16,7 @@ import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/pract
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { expandFolds, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
+import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import { DEFAULT_FOLDS, describeOverrides, type AutoRecord } from '../ensemble/auto.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
@@ -227,6 +227,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     await saveAutoRecord(runDir, auto);
   } else {
     const resolved = await resolveEnsemble(options.ensemble);
+    const replaced = kfold ? foldsOverride(resolved, kfold) : undefined;
+    if (replaced) stage('train', `warning: ${replaced}`);
     ensemble = withOverrides(kfold ? withFolds(resolved, kfold) : resolved, options.overrides);
     // A run ends in an evaluated submission: bagged members whose holdouts share no row cannot be
     // scored, so it fails now, not after every member has trained.

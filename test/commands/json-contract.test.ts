@@ -143,6 +143,14 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(start.batches).toBe(Math.ceil(start.trainRows / 16));
   });
 
+  test('--folds over an ensemble file with another number of folds says it replaces them', { timeout: 300_000 }, async () => {
+    await writeFile(path.join(work, 'cv3.json'), JSON.stringify({ name: 'cv3', validation: { kind: 'kfold', folds: 3 }, members: [{ preset: 'mlp', epochs: 1, batchSize: 32 }] }));
+    const outcome = await digitsJson(['train', '--data', comp(), '--ensemble', path.join(work, 'cv3.json'), '--run', path.join(work, 'cv-run'), '--concurrency', '1', '--folds', '2']);
+    const result = expectFinished(outcome, 'result');
+    expect(outcome.lines.filter((l) => l.type === 'warning')).toEqual([{ type: 'warning', message: "--folds 2 replaces the 3 folds of ensemble cv3's validation" }]);
+    expect(result.members).toHaveLength(2);
+  });
+
   test('evaluate, submit, submissions, dashboard, report, corrections, export onnx, doctor', { timeout: 300_000 }, async () => {
     expectFinished(await digitsJson(['evaluate', '--run', runDir(), '--no-tta', '--precision', 'fp32']), 'result');
     const submitted = expectFinished(await digitsJson(['submit', '--run', runDir(), '--dir', path.join(work, 'subs'), '--precision', 'fp32']), 'result');
@@ -537,6 +545,13 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const both2 = await digitsJson(['data', 'import', comp(), '--header', '--no-header']);
     expect(both2.code).toBe(2);
     expect(expectFinished(both2, 'error')).toMatchObject({ error: '--header and --no-header are both given', where: { flag: 'header' } });
+    // an empty value (an unset shell variable) is refused: `runs --runs-dir ""` listed the working folder
+    for (const args of [['runs', '--runs-dir', ''], ['train', '--data=', '--ensemble', 'quick']]) {
+      const empty = await digitsJson(args);
+      expect(empty.code, args.join(' ')).toBe(2);
+      const flag = args[1]!.replace(/^--|=$/g, '');
+      expect(expectFinished(empty, 'error')).toMatchObject({ error: `--${flag} is given an empty value`, where: { flag } });
+    }
     // a missing argument names no flag (oclif's text lists the usage's flags after it)
     const missing = await digitsJson(['runs', 'compare']);
     // (each argument named as the usage writes it, with its description: they were glued as "a  A run name…; b  The other run.")

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_ENSEMBLES, ensembleFromJson, expandFolds, rowsHeldOutByAll, withFolds } from '../../src/ensemble/ensemble-spec.js';
+import { BUILTIN_ENSEMBLES, ensembleFromJson, expandFolds, foldsOverride, rowsHeldOutByAll, withFolds } from '../../src/ensemble/ensemble-spec.js';
 import { UserError } from '../../src/errors.js';
 
 describe('ensemble specs', () => {
@@ -114,6 +114,11 @@ describe('k-fold validation', () => {
     expect(() => withFolds(shared, 1)).toThrow(/whole number ≥ 2/);
     // a saved split the file names is not replaced in silence
     expect(() => withFolds({ ...shared, validation: { kind: 'kfold', folds: 0, seed: 42, split: 'cv4' } }, 3)).toThrow(/validates on the saved split "cv4"; --folds would replace it/);
+    // a file's own number of folds replaced by --folds is said, not replaced in silence
+    const three = { ...shared, name: 'cv', validation: { kind: 'kfold' as const, folds: 3, seed: 42 } };
+    expect(foldsOverride(three, 5)).toBe("--folds 5 replaces the 3 folds of ensemble cv's validation");
+    expect(foldsOverride(three, 3)).toBeUndefined();
+    expect(foldsOverride(shared, 5)).toBeUndefined();
     // a saved split may be named instead
     expect(ensembleFromJson(JSON.stringify({ validation: { kind: 'kfold', split: 'my-folds' }, members: [{ preset: 'mlp' }] })).validation).toEqual({ kind: 'kfold', folds: 0, seed: 42, split: 'my-folds' });
   });
