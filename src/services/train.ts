@@ -123,7 +123,9 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
   // (a file: "it holds no run.json" below made a folder of it)
   if ((await stat(dir).catch(() => null))?.isFile()) throw runIsAFile(dir);
   const manifest = await readRunManifest(dir).catch((error: unknown) => {
-    if (!(error instanceof UserError)) throw error;
+    // Said for resuming when the folder simply holds no run; the reader's own word otherwise: a
+    // file above it (`--run afile/x`), a search folder, a bare run name, a damaged run.json.
+    if (!(error instanceof UserError) || error.message !== `no training run in ${dir}` || error.hint?.startsWith('Did you mean')) throw error;
     throw new UserError(`nothing to resume in ${dir}: it holds no ${RUN_MANIFEST}`, {
       where: { file: path.join(dir, RUN_MANIFEST), flag: 'run' },
       hint: 'Pass the folder of a run `digits train` started (see the folders under runs/), or start a new run without --resume.',

@@ -74,6 +74,14 @@ describe('run.json', () => {
     await importCompetition({ ...(await resolveCompetitionFiles([elsewhere])), orientation: 'as-is' });
     await expectUserError(planResume(runDir, { data: elsewhere }), { message: /--data .* is not the data/, flag: 'data' });
     await expectUserError(planResume(path.join(root, 'nothing-here')), { message: /nothing to resume/, flag: 'run' });
+    // the reader's own word where it knows more: a file above the folder, a damaged run.json
+    const afile = path.join(root, 'afile');
+    await writeFile(afile, 'x');
+    await expectUserError(planResume(path.join(afile, 'x')), { message: new RegExp(`${afile.replace(/[/.]/g, '\\$&')} is a file, not a folder`), flag: 'run' });
+    const damaged = path.join(root, 'damaged');
+    await cp(runDir, damaged, { recursive: true });
+    await writeFile(path.join(damaged, 'run.json'), '{bad');
+    await expectUserError(planResume(damaged), { message: /run\.json is not valid JSON/ });
   });
 
   test('evaluate and submit on an unfinished run say how to resume it', async () => {
