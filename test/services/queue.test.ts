@@ -465,6 +465,9 @@ test('--queue with a Redis nobody listens on is an error naming the flag', async
   const spec = ensemble('nowhere', [member('m', 1)]);
   await expect(trainOnQueue(options('nowhere', spec), { redis: 'redis://127.0.0.1:1', flag: 'queue' })).rejects.toMatchObject({ message: expect.stringMatching(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/), where: { flag: 'queue' } });
   await expect(trainOnQueue(options('nowhere', spec), { redis: 'http://x', flag: 'queue' })).rejects.toMatchObject({ message: expect.stringMatching(/not a Redis URL/) });
+  // an IPv6 address is dialled, not looked up with its brackets as a host name (ENOTFOUND [::1])
+  const v6 = await connectRedis('redis://[::1]:1', 'queue').catch((error: Error) => error);
+  expect((v6 as Error).message).toMatch(/^cannot reach Redis at redis:\/\/\[::1\]:1: .*(ECONNREFUSED|EADDRNOTAVAIL|ENETUNREACH)/);
 });
 
 test('a password is never printed: errors, status and the worker name the URL with *** for it', async () => {
@@ -481,6 +484,14 @@ test('a password is never printed: errors, status and the worker name the URL wi
   expect((refused as Error).message).toMatch(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
   expect((refused as Error).message).not.toContain('secretpw');
   await expect(connectRedis('http://:secretpw@127.0.0.1:6379', 'queue')).rejects.toMatchObject({ message: expect.stringMatching(/^--queue http:\/\/:\*\*\*@127\.0\.0\.1:6379\/? is not a Redis URL/) });
+  // a password the URL parser cannot read (# / ? unencoded) is hidden too, and the hint says how to write it
+  const unparsed = await connectRedis('redis://:s3cr#t/pw@127.0.0.1:6391', 'queue').catch((error: UserError) => error);
+  expect(unparsed).toMatchObject({ message: '--queue redis://:***@127.0.0.1:6391 is not a Redis URL (Invalid URL)', hint: expect.stringMatching(/percent-encoded.*# as %23/) });
+  expect(redactRedisUrl('redis://user:p@ss/w@h:1/0')).toBe('redis://user:***@h:1/0');
+  // a scheme in capitals connects as well, so it is hidden as well (run.json kept the password)
+  expect(redactRedisUrl('REDIS://:s3cr%23t@h:6379')).toBe('REDIS://:***@h:6379');
+  expect(recordedCommand(['digits', 'train', '--queue', 'REDIS://:s3cr%23t@h:6379'])).toBe('digits train --queue REDIS://:***@h:6379');
+  expect(redactRedisUrl('redis://[::1]:6390')).toBe('redis://[::1]:6390');
 });
 
 test('a worker whose --store this machine does not have refuses to start, before taking a job', async () => {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { UserError } from '../../errors.js';
-import { redactRedisUrl } from './redis-url.js';
+import { redactRedisUrl, redisUrlHint } from './redis-url.js';
 import { PACKAGE_ROOT } from '../../model/shipped.js';
 import type { WorkerJob } from '../../training/worker-protocol.js';
 import type { TrainResult } from '../../training/train-member.js';
@@ -154,7 +154,8 @@ export async function connectRedis(url: string, flag: string): Promise<RedisOpti
     const parsed = new URL(url);
     if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error(`protocol ${parsed.protocol}`);
     options = {
-      host: parsed.hostname || '127.0.0.1',
+      // (an IPv6 address comes bracketed, redis://[::1]:6379, which the resolver does not take)
+      host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
       port: parsed.port ? Number(parsed.port) : 6379,
       username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
       password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
@@ -163,7 +164,7 @@ export async function connectRedis(url: string, flag: string): Promise<RedisOpti
     };
     if (!Number.isInteger(options.db)) throw new Error(`database ${parsed.pathname.slice(1)}`);
   } catch (error) {
-    throw new UserError(`--${flag} ${redactRedisUrl(url)} is not a Redis URL (${(error as Error).message})`, { where: { flag }, hint: 'For example redis://127.0.0.1:6379 (or rediss://user:password@host:port/0 with TLS).' });
+    throw new UserError(`--${flag} ${redactRedisUrl(url)} is not a Redis URL (${(error as Error).message.replace(url, redactRedisUrl(url))})`, { where: { flag }, hint: redisUrlHint(url) ?? 'For example redis://127.0.0.1:6379 (or rediss://user:password@host:port/0 with TLS).' });
   }
   // The probe selects the database itself: ioredis's own SELECT on connect fails without a word
   // (a database the server does not have left every job in database 0).

@@ -8,7 +8,7 @@
  * redis://:pw@host`, `--queue=…`) with its password replaced by `***`.
  */
 export function recordedCommand(words: readonly string[]): string {
-  return words.map((word) => word.replace(/(^|=)(rediss?:\/\/\S*)$/, (_, before: string, url: string) => before + redactRedisUrl(url))).join(' ');
+  return words.map((word) => word.replace(/(^|=)(rediss?:\/\/\S*)$/i, (_, before: string, url: string) => before + redactRedisUrl(url))).join(' ');
 }
 
 /**
@@ -21,14 +21,22 @@ export function queueNamed(url: string, argv: readonly string[]): string {
   return `${redactRedisUrl(url)}${typed ? '' : ' (from DIGITS_QUEUE)'}`;
 }
 
-/** A Redis URL as it may be printed: its password replaced by `***`. */
+/**
+ * A Redis URL as it may be printed: its password replaced by `***`. Read as text, not by the
+ * URL parser: a password with an unencoded `#`, `/`, `?` or `@` either fails to parse or parses
+ * with part of it taken for the host or the path, which the parser's own redaction would
+ * print. Everything between the scheme's `//` and the last `@` is the credentials (a Redis URL's
+ * host, port and database hold no `@`); after its first `:` is the password.
+ */
 export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.password) return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
+  const match = /^([a-z][\w+.-]*:\/\/)(.*)@([^@]*)$/is.exec(url);
+  if (!match) return url;
+  const credentials = match[2]!;
+  const colon = credentials.indexOf(':');
+  return colon < 0 ? url : `${match[1]}${credentials.slice(0, colon)}:***@${match[3]}`;
+}
+
+/** Why a URL with credentials failed to parse, said so that the user can mend it. */
+export function redisUrlHint(url: string): string | undefined {
+  return /^[a-z][\w+.-]*:\/\/[^@]*[#/?][^@]*@/i.test(url) ? 'A password holding #, / or ? must be percent-encoded in the URL (# as %23, / as %2F, ? as %3F).' : undefined;
 }
