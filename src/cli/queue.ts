@@ -24,7 +24,7 @@ export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
     case 'worker-error':
       return `queue error (BullMQ retries): ${event.error}`;
     case 'worker-draining':
-      return `stopping: no new jobs; waiting for ${event.running} running job${event.running === 1 ? '' : 's'} to finish (signal again to stop at once)`;
+      return event.running === 0 ? 'stopping: no new jobs; no job running' : `stopping: no new jobs; waiting for ${event.running} running job${event.running === 1 ? '' : 's'} to finish (signal again to stop at once)`;
     case 'worker-closed':
       return 'stopped';
   }

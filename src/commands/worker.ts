@@ -50,7 +50,11 @@ export default class WorkerCommand extends DigitsCommand {
         if (stopping) {
           const stall = (flags['stall-interval'] ?? 30_000) / 1000;
           // its lock lapses after one stall interval, and the next check for stalled jobs comes within another
-          const message = `stopped at once: the jobs it was running are taken over by another worker in ${Number(stall.toFixed(1))}–${Number((2 * stall).toFixed(1))} s (the stall interval) and resume from their last saved epoch`;
+          const message = worker.running === 0
+            ? 'stopped at once (it was running no job)'
+            : worker.running === 1
+              ? `stopped at once: the job it was running is taken over by another worker in ${Number(stall.toFixed(1))}–${Number((2 * stall).toFixed(1))} s (the stall interval) and resumes from its last saved epoch`
+              : `stopped at once: the ${worker.running} jobs it was running are taken over by other workers in ${Number(stall.toFixed(1))}–${Number((2 * stall).toFixed(1))} s (the stall interval) and resume from their last saved epochs`;
           if (this.jsonEnabled()) this.emitJson({ type: 'warning', message });
           else process.stderr.write(`${message}\n`);
           off();

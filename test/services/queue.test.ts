@@ -396,6 +396,16 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     expect(await historyOf(`drained-${signal}`, 'm')).toHaveLength(4);
   });
 
+  test('an idle worker whose Redis has gone stops at the first SIGTERM (it waited for Redis for ever)', { timeout: 60_000 }, async () => {
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    await redis.stop();
+    worker.child.kill('SIGTERM');
+    expect(await Promise.race([worker.exit, new Promise((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))])).toEqual({ code: 0, signal: null });
+    expect(worker.lines).toContain('stopping: no new jobs; no job running');
+  });
+
   test('a second SIGTERM stops the worker at once (exit 143), saying when its job is taken over; another worker finishes it', { timeout: 240_000 }, async () => {
     // Given a worker draining after a first SIGTERM, in the middle of a member of 4 slow epochs
     redis = await startRedis();
@@ -413,7 +423,7 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     // Then it dies by the signal at once (a shell's 143; it used to call process.exit, which aborted with SIGABRT
     // in ONNX Runtime), saying its job is taken over after the stall interval (1 s in these tests)
     expect(await worker.exit).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(worker.lines).toContain('stopped at once: the jobs it was running are taken over by another worker in 1–2 s (the stall interval) and resume from their last saved epoch');
+    expect(worker.lines).toContain('stopped at once: the job it was running is taken over by another worker in 1–2 s (the stall interval) and resumes from its last saved epoch');
     // and a second worker takes the member over from its last epoch and finishes it
     const second = startWorker(redis.url);
     const { manifest, report } = await done;

@@ -33,7 +33,7 @@ export async function reportOf(parent: Job<RunJobData>, members: Queue<MemberJob
 }
 
 /** A BullMQ worker making the reports of finished flows. */
-export function startReportWorker(connection: RedisOptions, name: string): { worker: Worker<RunJobData, RunReport>; close: () => Promise<void> } {
+export function startReportWorker(connection: RedisOptions, name: string): { worker: Worker<RunJobData, RunReport>; close: (force?: boolean) => Promise<void> } {
   const members = new Queue<MemberJobData>(MEMBERS_QUEUE, { connection });
   const worker = new Worker<RunJobData, RunReport>(
     RUNS_QUEUE,
@@ -52,9 +52,12 @@ export function startReportWorker(connection: RedisOptions, name: string): { wor
   worker.on('error', () => {});
   return {
     worker,
-    close: async () => {
-      await worker.close();
-      await members.close();
+    // force: drop the connections without the goodbye a Redis that is down never answers (a
+    // report is quick, and one cut short is made again by the next report worker)
+    close: async (force = false) => {
+      await worker.close(force);
+      if (force) await members.disconnect();
+      else await members.close();
     },
   };
 }

@@ -49,7 +49,12 @@ export interface QueueWorker {
   name: string;
   /** stop taking jobs, let the running ones finish, disconnect */
   close(): Promise<void>;
+  /** jobs running now */
+  readonly running: number;
 }
+
+/** How long an idle worker's forced close may take before the worker reports itself closed anyway. */
+const FORCED_CLOSE_MS = 2000;
 
 /** Batch events go through Redis at most this often per job; epochs and the rest always. */
 const BATCH_EVERY_MS = 1000;
@@ -133,10 +138,26 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   let closing: Promise<void> | null = null;
   return {
     name,
+    get running() {
+      return running;
+    },
     close() {
       closing ??= (async () => {
         emit({ type: 'worker-draining', running });
-        await Promise.all([worker.close(), reporter.close()]);
+        // With no job running there is nothing to wait for: close without the connections'
+        // goodbye, which a Redis that is down never answers (the worker waited for it for
+        // ever, and after Redis came back as well). With jobs running, their results need
+        // Redis, so the worker waits for it (a second signal stops it at once).
+        const force = running === 0;
+        const closed = Promise.all([worker.close(force), reporter.close(force)]);
+        if (!force) await closed;
+        else {
+          // (BullMQ's forced close can still wait on a connection that never comes back: once
+          // the sockets are dropped nothing else is pending, so a short wait is enough)
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([closed.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, FORCED_CLOSE_MS)))]);
+          clearTimeout(timer);
+        }
         emit({ type: 'worker-closed' });
       })();
       return closing;
