@@ -42,6 +42,8 @@ export interface TrainEnsembleOptions {
   onWarning?: (message: string) => void;
   /** where the members' jobs run (default: worker threads here; services/queue: on a queue's workers) */
   runJobs?: WorkerJobRunner;
+  /** the command that continues this run, said in a failure's hint (default `digits train --resume --run <runDir>`) */
+  resumeCommand?: string;
   /**
    * epoch-milliseconds by which training should be over (`digits run`'s budget less what
    * evaluating and submitting take): a member stops after the epoch that would run past it.
@@ -349,9 +351,15 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       const first = results[0]!;
       const error = `every member failed (${results.length === 1 ? '' : `${first.name}: `}${(first.error ?? 'no error recorded').split('\n')[0]}${results.length > 1 ? `; ${results.length - 1} more in ${RUN_MANIFEST}` : ''})`;
       await finish({ status: 'failed', members: results, error });
+      const resume = options.resumeCommand ?? `digits train --resume --run ${shellArg(displayPath(runDir))}`;
+      // A member can fail after saving epochs (its queue job vanished while a worker trained it):
+      // then something was trained, and deleting the folder would throw it away.
+      const saved = (await Promise.all(results.map((r) => stat(path.join(runDir, r.name, 'last')).then(() => r.name, () => null)))).filter((n): n is string => n !== null);
       throw new UserError(`run ${manifest.name}: ${error}`, {
         where: { file: path.join(runDir, RUN_MANIFEST) },
-        hint: `Nothing was trained. If the data or an init checkpoint was at fault, put it right and \`digits train --resume --run ${shellArg(displayPath(runDir))}\` trains the members again; if the ensemble file was, --resume would train the copy in ${RUN_MANIFEST}: delete ${shellArg(displayPath(runDir))} (nothing in it was trained) and train the fixed file.`,
+        hint: saved.length > 0
+          ? `${saved.length === results.length ? (results.length === 1 ? 'The member' : `All ${results.length} members`) : `${saved.length} of the ${results.length} members (${saved.join(', ')})`} saved epochs before failing: once what stopped ${saved.length === 1 ? 'it' : 'them'} is put right, \`${resume}\` continues from the last saved epoch (keep the folder).`
+          : `Nothing was trained. If the data or an init checkpoint was at fault, put it right and \`${resume}\` trains the members again; if the ensemble file was, --resume would train the copy in ${RUN_MANIFEST}: delete ${shellArg(displayPath(runDir))} (nothing in it was trained) and train the fixed file.`,
         exitCode: 1,
       });
     }

@@ -228,7 +228,23 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     await expect(done).rejects.toThrow(/every member failed \(job .* is no longer in the queue .*--resume/);
     const manifest = JSON.parse(await readFile(path.join(runDir('vanished'), 'run.json'), 'utf8'));
     expect(manifest.status).toBe('failed');
-    expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: false, error: expect.stringMatching(/no longer in the queue .*--resume/) })]);
+    expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: false, error: expect.stringMatching(/no longer in the queue .*a worker may still be training it: once `digits queue status` shows no job of vanished, `digits train --resume --run \S*vanished --queue redis:\/\/127\.0\.0\.1:\d+` keeps what was trained/) })]);
+    // nothing was saved, so the hint may say so
+    await expect(done).rejects.toMatchObject({ hint: expect.stringMatching(/^Nothing was trained\. .*`digits train --resume --run \S*vanished --queue redis:/) });
+  });
+
+  test('a job that vanishes while a worker trains it: the hint keeps the epochs saved (it said to delete the folder, "nothing in it was trained")', { timeout: 240_000 }, async () => {
+    redis = await startRedis();
+    const worker = startWorker(redis.url);
+    await worker.name;
+    const spec = ensemble('vanished-late', [member('m', 5, { epochs: 4, batchSize: 2 })]);
+    const done = trainOnQueue(options('vanished-late', spec), { redis: redis.url, lookEveryMs: 200 });
+    await worker.waitFor(/^m: epoch 1\/4/);
+    const admin = new Redis(redis.url);
+    await admin.flushall();
+    admin.disconnect();
+    const failed = await done.then(() => null, (error: UserError) => error);
+    expect(failed).toMatchObject({ message: expect.stringMatching(/every member failed \(job .* is no longer in the queue/), hint: expect.stringMatching(/^The member saved epochs before failing: once what stopped it is put right, `digits train --resume --run \S*vanished-late --queue redis:\/\/127\.0\.0\.1:\d+` continues from the last saved epoch \(keep the folder\)\.$/) });
   });
 
   test('a bad member config fails its job once (no retries) and the parent reports it; the other member trains', { timeout: 240_000 }, async () => {

@@ -11,6 +11,8 @@ import { runSearch, type SearchOptions, type SearchResult } from '../search.js';
 import { trainEnsemble, type TrainEnsembleOptions } from '../train.js';
 import { commonRoot, connectRedis, type RunReport } from './queues.js';
 import { openQueueRun } from './run-flow.js';
+import { redactRedisUrl } from './redis-url.js';
+import { displayPath, shellArg } from '../../data/format.js';
 
 export interface QueueTarget {
   /** redis://host:port */
@@ -34,11 +36,13 @@ export async function trainOnQueue(options: TrainEnsembleOptions, target: QueueT
   const connection = await connectRedis(target.redis, target.flag ?? 'queue');
   const dir = path.resolve(options.runDir);
   const storeRoot = await storeRootOf(dir, options.data, options.extra);
-  const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
+  // (the password hidden: the user types theirs, or the environment's DIGITS_QUEUE gives it)
+  const resumeCommand = `digits train --resume --run ${shellArg(displayPath(dir))} --queue ${shellArg(redactRedisUrl(target.redis))}`;
+  const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, resumeCommand, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
   try {
     let manifest: RunManifest;
     try {
-      manifest = await trainEnsemble({ ...options, runJobs: queue.runJobs });
+      manifest = await trainEnsemble({ ...options, runJobs: queue.runJobs, resumeCommand });
     } catch (error) {
       // Every member failed (or the run failed after enqueuing): the report still says who tried each member and why it failed.
       const report = await Promise.race([queue.finish(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000).unref())]).catch(() => null);

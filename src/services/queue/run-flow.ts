@@ -48,6 +48,8 @@ export interface QueueRunOptions {
   lookEveryMs?: number;
   /** an open search's lease (default RUN_LEASE_MS): renewed every RUN_LEASE_RENEW_MS (a quarter of it, if shorter) while this process lives */
   leaseMs?: number;
+  /** the command that continues this run once its jobs are gone (said when one vanishes; default: "the same command with --resume") */
+  resumeCommand?: string;
 }
 
 export interface QueueRun {
@@ -127,7 +129,8 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
     renewal.unref();
   };
 
-  const gone = (id: string) => `job ${id} is no longer in the queue (removed, or Redis restarted without its data): run the same command with --resume to enqueue what is left`;
+  // (a worker may still be training the job: resuming before it is done trains the member twice)
+  const gone = (id: string) => `job ${id} is no longer in the queue (removed, or Redis restarted without its data); a worker may still be training it: once \`digits queue status\` shows no job of ${options.run}, ${options.resumeCommand ? `\`${options.resumeCommand}\`` : 'the same command with --resume'} keeps what was trained and enqueues what is left`;
   const waitFor = async <T>(id: string): Promise<JobOutcome<T>> => {
     const job = await Job.fromId<MemberJobData, MemberJobResult>(members, id);
     if (!job) return { ok: false, error: gone(id) };
