@@ -86,7 +86,12 @@ export default class Search extends DigitsCommand {
     // A file in the way of the folder is said now, not by mkdir once the data is loaded (session 39).
     await assertFolderPath(options.out, { flag: 'out', what: 'the search folder' });
     const out = displayPath(options.out);
-    this.exitOnInterrupt(() => `Continue it with the same command${flags.out ? '' : ` and --out ${shellArg(out)}`}: finished trials are kept in ${path.join(out, 'search.json')}.`);
+    this.exitOnInterrupt(() =>
+      flags.queue
+        ? // The trials stay on the queue and the workers go on training them: continuing now trains them twice, in the same folders.
+          `The enqueued trials go on training on the workers (\`digits queue status --redis ${shellArg(redactRedisUrl(flags.queue))}\` shows them). Once the queue is idle, the same command${flags.out ? '' : ` with --out ${shellArg(out)}`} continues the search; continuing before would train the running trials a second time. Finished trials are kept in ${path.join(out, 'search.json')}.`
+        : `Continue it with the same command${flags.out ? '' : ` and --out ${shellArg(out)}`}: finished trials are kept in ${path.join(out, 'search.json')}.`,
+    );
     let report = null;
     let result;
     if (flags.queue) {

@@ -6,7 +6,7 @@
  * draining the running job.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -245,6 +245,27 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     admin.disconnect();
     const failed = await done.then(() => null, (error: UserError) => error);
     expect(failed).toMatchObject({ message: expect.stringMatching(/every member failed \(job .* is no longer in the queue/), hint: expect.stringMatching(/^The member saved epochs before failing: once what stopped it is put right, `digits train --resume --run \S*vanished-late --queue redis:\/\/127\.0\.0\.1:\d+` continues from the last saved epoch \(keep the folder\)\.$/) });
+  });
+
+  test('Ctrl-C of train --queue and search --queue: the hint says the workers go on and to wait for them before continuing', { timeout: 120_000 }, async () => {
+    redis = await startRedis();
+    await writeFile(path.join(root, 'one.json'), JSON.stringify({ name: 'one', members: [member('m', 5)] }));
+    const cases: Array<[string[], RegExp, RegExp]> = [
+      [['train', '--data', competition, '--ensemble', path.join(root, 'one.json'), '--run', runDir('int-train')], /^enqueued 1 member on /m, /The enqueued members go on training on the workers .*Once the queue is idle, `digits train --resume --run \S*int-train --queue redis:\/\/127\.0\.0\.1:\d+` collects them/],
+      [['search', '--data', competition, '--space', path.join(repoRoot, 'spaces', 'default.json'), '--trials', '1', '--scheduler', 'random', '--out', path.join(root, 'int-search')], /^trials go to /m, /The enqueued trials go on training on the workers .*Once the queue is idle, the same command continues the search; continuing before would train the running trials a second time/],
+    ];
+    for (const [args, enqueued, hint] of cases) {
+      // no worker takes the jobs: the command waits for them until interrupted
+      const child = spawn(process.execPath, [bin, ...args, '--queue', redis.url], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+      const exit = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      for (let i = 0; i < 600 && !enqueued.test(stderr); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(stderr, args[0]).toMatch(enqueued);
+      child.kill('SIGINT');
+      expect(await exit).toBe('SIGINT');
+      expect(stderr.replace(/\s+/g, ' '), args[0]).toMatch(hint);
+    }
   });
 
   test('a bad member config fails its job once (no retries) and the parent reports it; the other member trains', { timeout: 240_000 }, async () => {
