@@ -101,7 +101,8 @@ export default class Search extends DigitsCommand {
         if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: redactRedisUrl(flags.queue!), ...info });
         else process.stderr.write(`trials go to ${queueNamed(flags.queue!, this.argv)} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
       };
-      ({ report, ...result } = await searchOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued }));
+      const onNotice = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));
+      ({ report, ...result } = await searchOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued, onNotice }));
       if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));
     } else {
       result = await runSearch(options);

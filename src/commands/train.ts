@@ -167,7 +167,16 @@ export default class Train extends DigitsCommand {
         if (this.jsonEnabled()) this.emitJson({ type: 'queue-report', ...failed });
         else process.stderr.write(formatRunReport(failed));
       };
-      ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued, onFailedReport }).finally(() => {
+      // (in the live view under its title, replaced by the next notice and gone when the jobs are taken)
+      const onNotice = (message: string) => {
+        if (this.jsonEnabled()) this.emitJson({ type: 'warning', message });
+        else if (!live) process.stderr.write(`warning: ${message}\n`);
+        else {
+          state = { ...state, notice: /^(no worker|Redis is not)/.test(message) ? message : undefined };
+          live.update(state);
+        }
+      };
+      ({ manifest, report } = await trainOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued, onFailedReport, onNotice }).finally(() => {
         live?.done();
         sayHeldWarnings();
       }));

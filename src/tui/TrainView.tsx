@@ -117,13 +117,18 @@ function TrainScreen({ state, now = Date.now(), width, height }: TrainViewProps)
   const widths = columnWidths(state.members.map((m) => m.name));
   const shown = columnsThatFit(columns, widths);
   // One line fewer than the terminal: a frame as tall as the screen takes Ink's full-screen path.
-  const { shown: members, more } = visibleMembers(state.members, rows === undefined ? Infinity : rows - 1 - FIXED_LINES);
+  const { shown: members, more } = visibleMembers(state.members, rows === undefined ? Infinity : rows - 1 - FIXED_LINES - (state.notice ? 1 : 0));
   return (
     <Box flexDirection="column" width={columns}>
       <Text wrap="truncate">
         <Text bold>{state.title}</Text>
         <Text dimColor>{`  backend: ${state.backend}  elapsed ${formatDuration((now - state.startedAt) / 1000)}`}</Text>
       </Text>
+      {state.notice ? (
+        <Text wrap="truncate" color="yellow">
+          {state.notice}
+        </Text>
+      ) : null}
       <Box>
         {COLUMNS.map((c, i) => (
           <Cell key={c} i={i} color="cyan" shown={shown} widths={widths}>

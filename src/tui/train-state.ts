@@ -27,6 +27,8 @@ export interface TrainViewState {
   backend: string;
   members: MemberRow[];
   startedAt: number;
+  /** what the run waits on, when it waits (the queue's notices: no worker, Redis away); shown under the title */
+  notice?: string;
 }
 
 export function initialState(title: string, backend: string, members: Array<{ name: string; epochs: number }>, now = Date.now()): TrainViewState {

@@ -233,6 +233,26 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     await expect(done).rejects.toMatchObject({ hint: expect.stringMatching(/^Nothing was trained\. .*`digits train --resume --run \S*vanished --queue redis:/) });
   });
 
+  test('jobs nobody takes: the run says that no worker is on the queue, and when one takes them', { timeout: 120_000 }, async () => {
+    redis = await startRedis();
+    const notices: string[] = [];
+    const noticed = (pattern: RegExp) => new Promise<void>((resolve) => {
+      const look = setInterval(() => notices.some((n) => pattern.test(n)) && (clearInterval(look), resolve()), 50);
+    });
+    const spec = ensemble('nobody', [member('m', 5)]);
+    const done = trainOnQueue(options('nobody', spec), { redis: `${redis.url}/0`, watchEveryMs: 200, onNotice: (n) => notices.push(n) });
+    await noticed(/^no worker/);
+    expect(notices[0]).toMatch(/^no worker takes jobs from this queue \(database 0\): the members wait until one starts \(`digits worker --redis redis:\/\/127\.0\.0\.1:\d+\/0` on a machine that sees the store\)$/);
+    // said once, not at every look
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(notices).toHaveLength(1);
+    startWorker(redis.url);
+    await done;
+    // (the worker is seen on the queue, or seen taking the job, whichever look comes first)
+    expect(notices).toHaveLength(2);
+    expect(notices[1]).toMatch(/^(a worker is on the queue now|the members are taken by workers now)$/);
+  });
+
   test('a job that vanishes while a worker trains it: the hint keeps the epochs saved (it said to delete the folder, "nothing in it was trained")', { timeout: 240_000 }, async () => {
     redis = await startRedis();
     const worker = startWorker(redis.url);

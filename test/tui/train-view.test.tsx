@@ -92,6 +92,12 @@ describe('live training view on a small terminal', () => {
     if (more) expect(lines.at(-2)).toBe(more);
     else expect(lines.join('\n')).not.toContain('more:');
     unmount();
+    // a queue's notice (nobody takes the jobs) has its line under the title, and the frame still fits
+    const noticed = render(<TrainView state={{ ...s, notice: 'no worker takes jobs from this queue (database 0)' }} now={t0} width={100} height={rows} />);
+    const withNotice = noticed.lastFrame()!.split('\n').map(strip);
+    expect(withNotice[1]).toBe('no worker takes jobs from this queue (database 0)');
+    expect(withNotice.length).toBeLessThanOrEqual(rows - 1);
+    noticed.unmount();
   });
 
   test('it follows the terminal when it is resized: narrower, fewer columns; shorter, fewer rows', async () => {

@@ -25,6 +25,15 @@ export interface QueueTarget {
   lookEveryMs?: number;
   /** the flow's report when the run fails after its members ran (every member failed): who tried each, how often, with what error */
   onFailedReport?: (report: RunReport) => void;
+  /** jobs waiting with nobody to take them, and when that ends (run-flow's `onNotice`) */
+  onNotice?: (message: string) => void;
+  /** how often that is checked (run-flow's WATCH_EVERY_MS by default) */
+  watchEveryMs?: number;
+}
+
+/** What run-flow needs to say that nobody takes the jobs. */
+function watching(target: QueueTarget) {
+  return { onNotice: target.onNotice, watchEveryMs: target.watchEveryMs, workerCommand: `digits worker --redis ${shellArg(redactRedisUrl(target.redis))}` };
 }
 
 async function storeRootOf(dir: string, data: string, extra?: string): Promise<string> {
@@ -38,7 +47,7 @@ export async function trainOnQueue(options: TrainEnsembleOptions, target: QueueT
   const storeRoot = await storeRootOf(dir, options.data, options.extra);
   // (the password hidden: the user types theirs, or the environment's DIGITS_QUEUE gives it)
   const resumeCommand = `digits train --resume --run ${shellArg(displayPath(dir))} --queue ${shellArg(redactRedisUrl(target.redis))}`;
-  const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, resumeCommand, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
+  const queue = await openQueueRun({ connection, kind: 'ensemble', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, resumeCommand, ...watching(target), onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
   try {
     let manifest: RunManifest;
     try {
@@ -59,7 +68,7 @@ export async function searchOnQueue(options: SearchOptions, target: QueueTarget)
   const connection = await connectRedis(target.redis, target.flag ?? 'queue');
   const dir = path.resolve(options.out);
   const storeRoot = await storeRootOf(dir, options.data);
-  const queue = await openQueueRun({ connection, kind: 'search', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
+  const queue = await openQueueRun({ connection, kind: 'search', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, ...watching(target), onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
   try {
     const result = await runSearch({ ...options, runJobs: queue.runJobs });
     return { ...result, report: await queue.finish() };

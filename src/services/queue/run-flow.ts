@@ -50,7 +50,20 @@ export interface QueueRunOptions {
   leaseMs?: number;
   /** the command that continues this run once its jobs are gone (said when one vanishes; default: "the same command with --resume") */
   resumeCommand?: string;
+  /**
+   * Told when the run's jobs wait with nobody to take them (no worker on this queue's
+   * database, or Redis not answering), once each time it starts, and when it ends: a run
+   * enqueued on a typo'd database, or with no worker started, looked like a hang.
+   */
+  onNotice?: (message: string) => void;
+  /** how often the waiting jobs are checked on (default WATCH_EVERY_MS) */
+  watchEveryMs?: number;
+  /** `digits worker --redis …` for this queue, as the notice suggests it */
+  workerCommand?: string;
 }
+
+/** How often waiting jobs are checked for a worker to take them. */
+export const WATCH_EVERY_MS = 10_000;
 
 export interface QueueRun {
   /** the runner `trainEnsemble` and `runSearch` take (`runJobs`) */
@@ -86,7 +99,39 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
 
   /** progress of our children: job id → the listener of its events */
   const listeners = new Map<string, (event: unknown) => void>();
-  memberEvents.on('progress', ({ jobId, data }) => listeners.get(jobId)?.(data));
+  /** jobs of ours a worker has reported on */
+  const heard = new Set<string>();
+  memberEvents.on('progress', ({ jobId, data }) => {
+    if (listeners.has(jobId)) heard.add(jobId);
+    listeners.get(jobId)?.(data);
+  });
+
+  // Jobs that nobody takes: say why (no worker on this database, Redis away), once per spell.
+  let said: 'no-worker' | 'no-redis' | null = null;
+  const db = connection.db ?? 0;
+  const watch = async (ids: readonly string[]) => {
+    if (ids.every((id) => heard.has(id) || !listeners.has(id))) {
+      if (said !== null) options.onNotice?.(`the ${options.kind === 'ensemble' ? 'members' : 'trials'} are taken by workers now`);
+      said = null;
+      return;
+    }
+    let workers: number;
+    try {
+      const clients = await Promise.race([members.getWorkers(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5000).unref())]);
+      workers = clients.filter((c) => c.db === undefined || Number(c.db) === db).length;
+    } catch (error) {
+      if (said !== 'no-redis') options.onNotice?.(`Redis is not answering (${(error as Error).message}): the run waits for it to come back`);
+      said = 'no-redis';
+      return;
+    }
+    if (workers === 0 && ids.some((id) => listeners.has(id) && !heard.has(id))) {
+      if (said !== 'no-worker') options.onNotice?.(`no worker takes jobs from this queue (database ${db}): the ${options.kind === 'ensemble' ? 'members' : 'trials'} wait until one starts${options.workerCommand ? ` (\`${options.workerCommand}\` on a machine that sees the store)` : ''}`);
+      said = 'no-worker';
+    } else if (said !== null) {
+      options.onNotice?.(workers === 0 ? 'Redis answers again' : `${workers === 1 ? 'a worker is' : `${workers} workers are`} on the queue now`);
+      said = null;
+    }
+  };
 
   // The flow's parent, made by the first batch. A search runs trials concurrently, so a second
   // batch can arrive while the first is still adding the flow: it waits for that parent rather
@@ -187,9 +232,12 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
       const parent = { id: await parentId, queue: qualifiedName(RUNS_QUEUE) };
       await members.addBulk(children.map((c) => ({ name: c.name, data: c.data, opts: { ...c.opts, parent } })));
     }
+    const watcher = setInterval(() => void watch(ids).catch(() => {}), options.watchEveryMs ?? WATCH_EVERY_MS);
+    watcher.unref();
     try {
       return await Promise.all(ids.map((id) => waitFor<T>(id)));
     } finally {
+      clearInterval(watcher);
       for (const id of ids) listeners.delete(id);
     }
   };
