@@ -168,6 +168,8 @@ function isOclifError(error: unknown): error is Errors.CLIError {
  */
 function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<string, unknown> = {}, argv: readonly string[] = process.argv.slice(2)): UserError | null {
   if (error instanceof UserError) return fromEnvironment(error, flags, argv);
+  const system = fromSystemError(error);
+  if (system) return system;
   if (!isOclifError(error)) return null;
   const unknown = (error as { flags?: unknown }).flags;
   const parse = (error as { parse?: { input?: { flags?: Record<string, unknown> } } }).parse;
@@ -197,7 +199,7 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
   const definition = where?.flag ? ((parse?.input?.flags ?? flags)[where.flag] as { env?: string } | undefined) : undefined;
   const typed = where?.flag ? argv.some((word) => word === `--${where.flag}` || word.startsWith(`--${where.flag}=`)) : true;
   if (definition?.env && !typed && process.env[definition.env] !== undefined) {
-    return new UserError(`${message} (from the environment: ${definition.env}=${process.env[definition.env]})`, { where, hint: `Fix or unset ${definition.env}, or give --${where!.flag} on the command line.`, exitCode: error.oclif?.exit ?? 2 });
+    return new UserError(`${message} (from the environment: ${definition.env}=${redactRedisUrl(process.env[definition.env]!)})`, { where, hint: `Fix or unset ${definition.env}, or give --${where!.flag} on the command line.`, exitCode: error.oclif?.exit ?? 2 });
   }
   // A required flag left out that the environment could give: say both ways.
   if (definition?.env && /^Missing required flag/i.test(message)) {
@@ -207,6 +209,30 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
   const options = /^Expected --[\w-]+=(.*) to be one of: (.*?)(?:;|$)/.exec(message);
   const closest = options ? closestName(options[1]!, options[2]!.split(', ')) : undefined;
   return new UserError(message, { where, hint: `${closest ? `did you mean ${closest}? ` : ''}\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
+}
+
+/** System error codes a user can put right: a full disk, a folder they may not write. */
+const FIXABLE_SYSTEM_ERRORS: Record<string, { what: string; hint: string }> = {
+  ENOSPC: { what: 'the disk is full', hint: 'Free some space (or point the command at another disk), then run it again: files it finished writing are kept, and no file is left half-written.' },
+  EDQUOT: { what: 'the disk quota is used up', hint: 'Free some space within your quota (or point the command at another disk), then run it again.' },
+  EACCES: { what: 'permission denied', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
+  EPERM: { what: 'operation not permitted', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
+  EROFS: { what: 'the file system is read-only', hint: 'Point the command at a writable folder, then run it again.' },
+};
+
+/**
+ * A system error the user can put right (ENOSPC, EACCES…), from any step of any command: one
+ * error line naming the file and saying what to do, exit 2, not an internal error with a stack
+ * (exit 70). The file named is the one the user knows: a temp file written on the way
+ * (`x.csv.tmp-8614-…`) is named as the file it was to become.
+ */
+export function fromSystemError(error: unknown): UserError | null {
+  const e = (error instanceof Error && !(error as NodeJS.ErrnoException).code && error.cause instanceof Error ? error.cause : error) as NodeJS.ErrnoException;
+  const known = e instanceof Error && e.code ? FIXABLE_SYSTEM_ERRORS[e.code] : undefined;
+  if (!known) return null;
+  const file = typeof e.path === 'string' ? e.path.replace(/\.(?:tmp|old|stale)-\d+-[0-9a-f]+$/, '') : undefined;
+  const doing = e.syscall === 'open' || e.syscall === 'write' || e.syscall === 'mkdir' || e.syscall === 'rename' || e.syscall === 'copyfile' ? 'cannot write' : e.syscall ? `cannot ${e.syscall}` : 'cannot write';
+  return new UserError(file ? `${doing} ${file}: ${known.what}` : `${known.what} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { ...(file ? { where: { file } } : {}), hint: known.hint, exitCode: 2 });
 }
 
 /**

@@ -113,6 +113,8 @@ export interface ResumePlan {
   manifest: RunManifest;
 }
 
+const exists = (file: string) => stat(file).then(() => true, () => false);
+
 const comparable = (spec: EnsembleSpec) => JSON.stringify({ ...spec, members: spec.members.map((m) => ({ ...m, init: undefined })) });
 
 /**
@@ -354,10 +356,14 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       const resume = options.resumeCommand ?? `digits train --resume --run ${shellArg(displayPath(runDir))}`;
       // A member can fail after saving epochs (its queue job vanished while a worker trained it):
       // then something was trained, and deleting the folder would throw it away.
-      const saved = (await Promise.all(results.map((r) => stat(path.join(runDir, r.name, 'last')).then(() => r.name, () => null)))).filter((n): n is string => n !== null);
+      const saved = (await Promise.all(results.map(async (r) => ((await exists(path.join(runDir, r.name, 'last'))) || (await exists(path.join(runDir, r.name, 'best'))) ? r.name : null)))).filter((n): n is string => n !== null);
+      // A full disk (or a folder gone read-only) fails every member alike: the data is not at fault.
+      const disk = results.every((r) => /\b(ENOSPC|EDQUOT|EROFS|EACCES)\b/.test(r.error ?? ''));
       throw new UserError(`run ${manifest.name}: ${error}`, {
         where: { file: path.join(runDir, RUN_MANIFEST) },
-        hint: saved.length > 0
+        hint: disk
+          ? `The run folder could not be written (${/ENOSPC|EDQUOT/.test(first.error ?? '') ? 'the disk is full' : 'permission denied'}). Free some space or give yourself write access, then \`${resume}\` ${saved.length > 0 ? 'continues from the last saved epoch (keep the folder)' : 'trains the members again'}.`
+          : saved.length > 0
           ? `${saved.length === results.length ? (results.length === 1 ? 'The member' : `All ${results.length} members`) : `${saved.length} of the ${results.length} members (${saved.join(', ')})`} saved epochs before failing: once what stopped ${saved.length === 1 ? 'it' : 'them'} is put right, \`${resume}\` continues from the last saved epoch (keep the folder).`
           : `Nothing was trained. If the data or an init checkpoint was at fault, put it right and \`${resume}\` trains the members again; if the ensemble file was, --resume would train the copy in ${RUN_MANIFEST}: delete ${shellArg(displayPath(runDir))} (nothing in it was trained) and train the fixed file.`,
         exitCode: 1,

@@ -1,0 +1,18 @@
+import { expect, test } from 'vitest';
+import { fromSystemError } from '../../src/cli/base-command.js';
+
+const systemError = (code: string, syscall?: string, file?: string) => Object.assign(new Error(`${code}: ${syscall ?? ''} ${file ?? ''}`), { code, ...(syscall ? { syscall } : {}), ...(file ? { path: file } : {}) });
+
+test('a full disk or a folder one may not write is a user error naming the file (exit 2), not an internal error with a stack (exit 70)', () => {
+  // the temp file a write went through is named as the file it was to become
+  expect(fromSystemError(systemError('ENOSPC', 'open', '/sub/run-r1.csv.tmp-8614-1a2b3c4d'))).toMatchObject({ message: 'cannot write /sub/run-r1.csv: the disk is full', where: { file: '/sub/run-r1.csv' }, hint: expect.stringMatching(/^Free some space/), exitCode: 2 });
+  expect(fromSystemError(systemError('EACCES', 'open', '/runs/t1/.lock'))).toMatchObject({ message: 'cannot write /runs/t1/.lock: permission denied', where: { file: '/runs/t1/.lock' }, exitCode: 2 });
+  expect(fromSystemError(systemError('EROFS', 'mkdir', '/mnt/ro/c'))).toMatchObject({ message: 'cannot write /mnt/ro/c: the file system is read-only' });
+  // a write on an open file has no path: the code and the call say what failed
+  expect(fromSystemError(systemError('ENOSPC', 'write'))).toMatchObject({ message: 'the disk is full (ENOSPC in write)', exitCode: 2 });
+  // wrapped as a cause, it is found too
+  expect(fromSystemError(new Error('saving failed', { cause: systemError('EDQUOT', 'write', '/q/x.bin') }))).toMatchObject({ message: 'cannot write /q/x.bin: the disk quota is used up' });
+  // anything else stays a bug to report
+  expect(fromSystemError(systemError('ENOENT', 'open', '/x'))).toBeNull();
+  expect(fromSystemError(new TypeError('x is undefined'))).toBeNull();
+});
