@@ -16,6 +16,9 @@ import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
 import { newestUnfinishedRun } from '../runs/manifest.js';
+import { claimRunFolder, removeEmptyParent, removeEmptyParentSync } from '../runs/new-folder.js';
+import { existsSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import type { Stage } from '../services/run.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
@@ -83,7 +86,7 @@ export default class Run extends DigitsCommand {
     // A run is named after its ensemble, as `digits train` names it: auto, a built-in, or an
     // ensemble file's own "name" (the file is read here, so a broken one fails before the import).
     const ensembleName = flags.ensemble === 'auto' || (BUILTIN_ENSEMBLE_NAMES as readonly string[]).includes(flags.ensemble) ? flags.ensemble : (await (await import('../ensemble/ensemble-spec.js')).resolveEnsemble(flags.ensemble)).name;
-    const runName = resume ? path.basename(resume) : `${ensembleName}-${timestamp()}`;
+    let runName = resume ? path.basename(resume) : `${ensembleName}-${timestamp()}`;
     let live: LiveView<TrainViewState> | null = null;
     let state: TrainViewState | null = null;
     const say = (stage: string, message: string) => {
@@ -110,13 +113,20 @@ export default class Run extends DigitsCommand {
     // The main thread detects the orientation and evaluates: on the chosen backend, as
     // `digits evaluate` does (else tfjs's default, its pure-JavaScript cpu backend).
     await initEngine({ backend: flags.backend as BackendRequest });
-    const runDir = resume ?? path.join('runs', runName);
     // A file named runs (or the run's name) is said now, not by mkdir after auto's probes (session 39).
-    if (resume === undefined) await assertFolderPath(path.resolve(runDir), { what: 'the run folder' });
+    if (resume === undefined) await assertFolderPath(path.resolve('runs', runName), { what: 'the run folder' });
+    // The folder is this run's from the start: another run started in the same second gets `-2`.
+    const claim = resume === undefined ? await claimRunFolder(path.resolve('runs'), runName) : null;
+    if (claim) runName = claim.name;
+    const runDir = resume ?? path.join('runs', runName);
     // The hint fits the stage reached: resume training, evaluate and submit, or write the report.
     let reached: Stage | null = null;
     this.exitOnInterrupt(
-      () => interruptedMainJobHint(runDir, reached, resume !== undefined),
+      () => {
+        const hint = interruptedMainJobHint(runDir, reached, resume !== undefined);
+        if (!existsSync(runDir)) removeEmptyParentSync(claim);
+        return hint;
+      },
       () => live?.done(),
     );
     const result = await runMainJob({
@@ -174,7 +184,14 @@ export default class Run extends DigitsCommand {
         else say('recipe', formatAutoEvent(event));
       },
       writeReport: (runDir) => writeRunReport({ runDir }),
-    }).finally(() => live?.done());
+    })
+      .catch(async (error: unknown) => {
+        // A run refused or failed before it kept anything (a bad CSV, an answers file that does
+        // not match) leaves neither its claimed folder nor a runs/ it made.
+        if (claim && (await rmdir(claim.dir).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT'))) await removeEmptyParent(claim);
+        throw error;
+      })
+      .finally(() => live?.done());
     if (json) {
       this.printJson(result);
       return;

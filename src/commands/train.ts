@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, dataFlag, jsonFlag, memberOverrideFlags, queueFlag, refuseWithResume } from '../cli/flags.js';
+import { freeRunName } from '../runs/new-folder.js';
 import { queueNamed, recordedCommand, redactRedisUrl } from '../services/queue/redis-url.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
@@ -96,7 +97,7 @@ export default class Train extends DigitsCommand {
     const trained = expandFolds(ensemble).map((f) => f.member);
     const viewMembers = trained.length > 0 ? trained : ensemble.members;
     const ensembleName = ensemble.name;
-    const runDir = path.resolve(flags.run ?? path.join('runs', `${ensembleName}-${timestamp()}`));
+    const runDir = path.resolve(flags.run ?? path.join('runs', freeRunName('runs', `${ensembleName}-${timestamp()}`)));
     // A new run goes into a new or empty folder: not over another run, nor among other files.
     if (flags.run && !flags.resume) await assertNewRunFolder(runDir, 'run');
     // (the default one too: a file named runs is said here, not by mkdir)

@@ -5,7 +5,7 @@
  * resumed from its folder alone ends as an uninterrupted one (auto's record included).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -65,10 +65,29 @@ describe('digits run stopped by a signal', () => {
   test('while auto chooses its recipe: no run folder is left (its probes were), and the hint says so', { timeout: 300_000 }, async () => {
     // Given an auto run interrupted once its first range test reported (probes under runs/auto-…/auto-probes/)
     const { hint } = await interrupt(auto(), (lines) => lines.some((l) => l.type === 'auto-lr-find'), 'SIGINT');
-    // Then nothing is left under runs/ (`runs` would not list a folder without run.json, and nothing removed it)
+    // Then nothing is left under runs/ (`runs` would not list a folder without run.json, and nothing removed it),
+    // nor the runs/ folder itself, which this run made
     expect(await runFolders()).toEqual([]);
+    expect(existsSync(path.join(work, 'runs'))).toBe(false);
     // And the hint says that training had not started and to run the command again
     expect(hint).toBe('Training had not started (auto was choosing the recipe), so nothing is kept and no run folder is left: run the same command again.');
+  });
+
+  test('two runs started at once (the same second) each get a folder of their own', { timeout: 300_000 }, async () => {
+    // Given two auto runs started together, each stopped once it has reported a range test
+    const seen: string[][] = [];
+    const [a, b] = await Promise.all([0, 1].map(() => interrupt(auto(), (lines) => {
+      if (!lines.some((l) => l.type === 'auto-lr-find')) return false;
+      seen.push(readdirSync(path.join(work, 'runs')).sort());
+      return true;
+    }, 'SIGINT')));
+    // Then while they chose their recipes there were two run folders (they shared one, and the
+    // second failed on the first's lock after its whole probing phase)
+    expect(seen.some((folders) => folders.length === 2)).toBe(true);
+    // Then each said its own clean-up, and neither left a folder (nor removed the other's while it worked)
+    expect(a.hint).toMatch(/no run folder is left/);
+    expect(b.hint).toMatch(/no run folder is left/);
+    expect(await runFolders()).toEqual([]);
   });
 
   test('at its first epoch, then resumed: the run ends with the auto record an uninterrupted run has', { timeout: 600_000 }, async () => {
