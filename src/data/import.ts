@@ -55,6 +55,8 @@ export interface CompetitionFiles {
 export interface ImportOptions extends CompetitionFiles {
   /** The dataset folder to write; default `<competitionDir>/.digits`. */
   out?: string;
+  /** the flag that chooses `out`, as errors name it (default `out`; null for a command without one: `digits run`) */
+  outFlag?: string | null;
   /** true/false force a header row or none; undefined detects. */
   header?: boolean;
   /** 'first', 'last' or a header name; undefined detects. */
@@ -352,7 +354,7 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   const started = performance.now();
   const datasetDir = resolve(options.out ?? join(options.competitionDir, DEFAULT_DATASET_SUBDIR));
   // A file in the way is named before the CSVs are read (mkdir's own words, after them, named neither the file nor the flag: session 39).
-  await assertFolderPath(datasetDir, { flag: 'out', what: 'the dataset folder' });
+  await assertFolderPath(datasetDir, { ...(options.outFlag !== null ? { flag: options.outFlag ?? 'out' } : {}), what: 'the dataset folder' });
   const request = requestOf(options);
   const roles: Array<[SourceFile['role'], string | undefined]> = [
     ['train', options.train],
@@ -397,7 +399,11 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   const existed = await stat(datasetDir).then(() => true, () => false);
   // (the first folder this import creates: on failure it goes, with the parents it made for --out a/b)
   const firstCreated = await mkdir(datasetDir, { recursive: true }).catch((error: Error) => {
-    throw new UserError(`cannot create the dataset folder ${datasetDir}: ${error.message}`, { where: { file: datasetDir }, hint: 'Choose another folder with --out.' });
+    // (--out is import's flag; `digits run` imports into the competition's own .digits/ and has none)
+    throw new UserError(`cannot create the dataset folder ${datasetDir}: ${error.message}`, {
+      where: { file: datasetDir },
+      hint: options.outFlag !== null ? `Choose another folder with --${options.outFlag ?? 'out'}.` : `The dataset cache goes beside the CSVs: copy the competition to a folder you can write and pass that folder (or import it elsewhere first: \`digits data import <folder> --out <writable folder>\`, then --data <writable folder>).`,
+    });
   });
   // The id carries our pid: data files renamed into place by an import killed before its
   // manifest was written are recognised as no import's and removed (removeStaleImportTemps).

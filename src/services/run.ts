@@ -166,7 +166,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   if (!answers && (await exists(besides))) answers = besides;
 
   stage('import', `importing ${competition}`);
-  const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend, keepImportChoices: true });
+  const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend, keepImportChoices: true, outFlag: null });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
   if (imported.inverted) stage('import', `dark digits on a light background: stored inverted (255 − v), bright on dark as MNIST (${imported.detected.polarity?.reason ?? 'recorded in dataset.json'})`);
   // What cannot end in a submission fails now, not after the budget is spent.

@@ -137,7 +137,13 @@ test('what cannot work is refused after the import, before auto chooses anything
     await writeFile(path.join(small, name), `${shrunk.join('\n')}\n`);
     await writeFile(path.join(oneRow, name), `${lines.slice(0, name === 'train.csv' ? 2 : lines.length).map((cells) => cells.join(',')).join('\n')}\n`);
   }
+  // a competition whose dataset cache cannot be made (.digits is a file): run has no --out to name
+  const blocked = path.join(dir, 'blocked-cache');
+  await mkdir(blocked, { recursive: true });
+  for (const name of ['train.csv', 'test.csv']) await copyFile(path.join(competition, name), path.join(blocked, name));
+  await writeFile(path.join(blocked, '.digits'), 'not a folder');
   const cases: Array<{ name: string; change: Partial<MainJobOptions>; message: RegExp; where: object }> = [
+    { name: 'a dataset cache that cannot be made', change: { data: blocked }, message: /^the dataset folder .*blocked-cache\/\.digits is a file, not a folder$/, where: { file: path.join(blocked, '.digits') } },
     { name: 'images of another size', change: { data: small }, message: /^the presets take 28×28 images; this dataset's are 14×14$/, where: { file: path.join(small, 'train.csv') } },
     { name: 'one training row', change: { data: oneRow }, message: /^too few training rows \(1\) in train\.csv for a run: it needs at least 10$/, where: { file: path.join(oneRow, 'train.csv') } },
     { name: 'a file as --data', change: { data: path.join(competition, 'train.csv') }, message: /^--data takes the competition's folder, not one of its files/, where: { flag: 'data' } },
