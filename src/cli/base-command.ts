@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command, Errors } from '@oclif/core';
-import { UserError, formatUserError, type ErrorLocation } from '../errors.js';
+import { UserError, formatUserError, fromSystemError, type ErrorLocation } from '../errors.js';
 import { closestName } from './closest-name.js';
 import { followNoColor } from './color.js';
 import { liveTerminal } from './terminal.js';
@@ -209,30 +209,6 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
   const options = /^Expected --[\w-]+=(.*) to be one of: (.*?)(?:;|$)/.exec(message);
   const closest = options ? closestName(options[1]!, options[2]!.split(', ')) : undefined;
   return new UserError(message, { where, hint: `${closest ? `did you mean ${closest}? ` : ''}\`${command} --help\` shows the usage.`, exitCode: error.oclif?.exit ?? 2 });
-}
-
-/** System error codes a user can put right: a full disk, a folder they may not write. */
-const FIXABLE_SYSTEM_ERRORS: Record<string, { what: string; hint: string }> = {
-  ENOSPC: { what: 'the disk is full', hint: 'Free some space (or point the command at another disk), then run it again: files it finished writing are kept, and no file is left half-written.' },
-  EDQUOT: { what: 'the disk quota is used up', hint: 'Free some space within your quota (or point the command at another disk), then run it again.' },
-  EACCES: { what: 'permission denied', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
-  EPERM: { what: 'operation not permitted', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
-  EROFS: { what: 'the file system is read-only', hint: 'Point the command at a writable folder, then run it again.' },
-};
-
-/**
- * A system error the user can put right (ENOSPC, EACCES…), from any step of any command: one
- * error line naming the file and saying what to do, exit 2, not an internal error with a stack
- * (exit 70). The file named is the one the user knows: a temp file written on the way
- * (`x.csv.tmp-8614-…`) is named as the file it was to become.
- */
-export function fromSystemError(error: unknown): UserError | null {
-  const e = (error instanceof Error && !(error as NodeJS.ErrnoException).code && error.cause instanceof Error ? error.cause : error) as NodeJS.ErrnoException;
-  const known = e instanceof Error && e.code ? FIXABLE_SYSTEM_ERRORS[e.code] : undefined;
-  if (!known) return null;
-  const file = typeof e.path === 'string' ? e.path.replace(/\.(?:tmp|old|stale)-\d+-[0-9a-f]+$/, '') : undefined;
-  const doing = e.syscall === 'open' || e.syscall === 'write' || e.syscall === 'mkdir' || e.syscall === 'rename' || e.syscall === 'copyfile' ? 'cannot write' : e.syscall ? `cannot ${e.syscall}` : 'cannot write';
-  return new UserError(file ? `${doing} ${file}: ${known.what}` : `${known.what} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { ...(file ? { where: { file } } : {}), hint: known.hint, exitCode: 2 });
 }
 
 /**

@@ -21,7 +21,7 @@ import { DEFAULT_FOLDS, describeOverrides, type AutoRecord } from '../ensemble/a
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
-import { UserError } from '../errors.js';
+import { UserError, fromSystemError } from '../errors.js';
 import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, readRunManifest, resolveStoredPath, runSubmissionsDir, type RunManifest } from '../runs/manifest.js';
 import { readLedger } from '../data/submission.js';
 import { type InferMode, type Precision } from '../inference/predictor.js';
@@ -29,7 +29,7 @@ import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
 import { planResume, trainEnsemble } from './train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
-import { plural, shellArg } from '../data/format.js';
+import { displayPath, plural, shellArg } from '../data/format.js';
 
 export type Stage = 'competition' | 'import' | 'recipe' | 'train' | 'pseudo-label' | 'evaluate' | 'submit' | 'report';
 
@@ -412,16 +412,27 @@ async function readAutoRecord(runDir: string): Promise<AutoRecord | null> {
 async function finishMainJob(options: MainJobOptions, job: { competition: string; answers: string | null; runDir: string; started: number; kfold: boolean; auto: AutoRecord | null }): Promise<MainJobResult> {
   const stage = options.onStage ?? (() => {});
   const { competition, answers, runDir } = job;
+  // A step after training that fails (a full disk, a ledger it may not write) says what the
+  // trained run needs to be finished, not only what went wrong (it said "Check the file and its
+  // permissions", and the user did not know that the training was kept).
+  const afterTrained = <T>(step: string, work: () => Promise<T>) =>
+    work().catch((error: unknown) => {
+      const user = error instanceof UserError ? error : fromSystemError(error);
+      if (!user) throw error;
+      const resume = `digits run --resume --run ${shellArg(displayPath(runDir))}`;
+      const next = step === 'report' ? `\`digits report --run ${shellArg(displayPath(runDir))}\` writes the report` : `\`${resume}\` ${step === 'evaluate' ? 'evaluates the run and writes the submission' : 'writes the submission'} without training again`;
+      throw new UserError(user.message, { ...(user.where ? { where: user.where } : {}), exitCode: user.exitCode, cause: error, hint: `${user.hint ? `${user.hint} ` : ''}The members are trained and kept: once that is put right, ${next}.` });
+    });
   stage('evaluate', job.kfold ? 'cross-validation: members on their folds, out-of-fold predictions, the ensemble and its weights (plain and with 8-way TTA)' : 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
-  const evaluation = await evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) });
+  const evaluation = await afterTrained('evaluate', () => evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) }));
 
   stage('submit', 'writing and validating the submission');
-  const submission = await submitRun({ runDir, dir: runSubmissionsDir(runDir, options.workDir), answers: answers ?? undefined, infer: options.infer, precision: options.precision });
+  const submission = await afterTrained('submit', () => submitRun({ runDir, dir: runSubmissionsDir(runDir, options.workDir), answers: answers ?? undefined, infer: options.infer, precision: options.precision }));
 
   let report: string | null = null;
   if (options.writeReport) {
     stage('report', 'writing the HTML report');
-    report = await options.writeReport(runDir);
+    report = await afterTrained('report', () => options.writeReport!(runDir));
   }
   return { competition, answers, runDir, evaluation, submission, report, auto: job.auto, seconds: Math.round((Date.now() - job.started) / 1000) };
 }

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { fromSystemError } from '../../src/cli/base-command.js';
+import { fromSystemError } from '../../src/errors.js';
 
 const systemError = (code: string, syscall?: string, file?: string) => Object.assign(new Error(`${code}: ${syscall ?? ''} ${file ?? ''}`), { code, ...(syscall ? { syscall } : {}), ...(file ? { path: file } : {}) });
 

@@ -107,6 +107,11 @@ test('--resume on a finished run: refused once it has a submission; without one,
   expect(reporting!.hint).toMatch(/^`digits report --run [^`]*first` writes its report; `digits submit --run /);
   // Given the same run without its submission (stopped while submitting), resumed from another folder
   await rm(path.join(dir, 'submissions'), { recursive: true, force: true });
+  // (and first with a file where its submissions/ goes: the error says that the training is kept, and how to finish)
+  await writeFile(path.join(dir, 'submissions'), 'in the way');
+  const blocked = await runMainJob({ ...options, data: undefined, workDir: elsewhere, runName: 'ignored', resume: runDir }).then(() => null, (caught: unknown) => caught as UserError);
+  expect(blocked!.hint).toMatch(/The members are trained and kept: once that is put right, `digits run --resume --run \S*first` writes the submission without training again\.$/);
+  await rm(path.join(dir, 'submissions'));
   const stages: string[] = [];
   const result = await runMainJob({ ...options, data: undefined, workDir: elsewhere, runName: 'ignored', resume: runDir, onStage: (stage, message) => stages.push(`${stage}: ${message}`) });
   // Then it is evaluated and submitted; no member trained again (the record is as it was)
