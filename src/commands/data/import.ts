@@ -5,7 +5,7 @@ import { backendFlag, jsonFlag } from '../../cli/flags.js';
 import type { BackendRequest } from '../../engine/backend.js';
 import { importData } from '../../services/import.js';
 import { UserError } from '../../errors.js';
-import { resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
+import { removeOwnImportFilesSync, resolveCompetitionFiles, type ImportReport } from '../../data/import.js';
 import { DEFAULT_DATASET_SUBDIR, readManifest } from '../../data/dataset.js';
 import { ORIENTATIONS, type Orientation } from '../../data/orientation.js';
 import { displayPath, formatCount } from '../../data/format.js';
@@ -61,6 +61,13 @@ export default class DataImport extends DigitsCommand {
         });
       }
     }
+    // Ctrl-C: its own partial files go at once, and its last word says what is there.
+    const target = path.resolve(flags.out ?? path.join(files.competitionDir, DEFAULT_DATASET_SUBDIR));
+    this.exitOnInterrupt(
+      () => (removeOwnImportFilesSync(target)
+        ? `The dataset cache in ${displayPath(target)} is as it was before this import (its partial files are removed): run the same command again to import.`
+        : `Nothing was imported (its partial files are removed): run the same command again.`),
+    );
     const progress = createProgress({ minTotal: 8e6, quiet: this.jsonEnabled() });
     let report: ImportReport;
     try {
