@@ -18,6 +18,7 @@ import { UserError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, cvVariant, percent } from '../evaluation/dashboard-model.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readRunEvaluation } from '../runs/manifest.js';
+import { assertNotHeld } from '../runs/lock.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
@@ -278,6 +279,9 @@ export const REPORT_FILE = 'report.html';
 /** Reads `<run>/evaluation.json` and the dataset cache, writes the report atomically. */
 export async function writeReport(options: WriteReportOptions): Promise<Omit<WrittenReport, 'html'>> {
   const runDir = path.resolve(options.run);
+  // A run a process is writing (evaluating it again, training it): its evaluation.json is about
+  // to change, and a report written now would show the one before (session 40).
+  await assertNotHeld(runDir);
   const report = await readRunEvaluation(runDir, 'report on');
   // --out naming an existing folder, or any path ending in a slash (a folder, made if missing), means report.html in it.
   let file = path.resolve(options.out ?? path.join(runDir, REPORT_FILE));

@@ -14,6 +14,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { submitRun } from '../../src/services/submit.js';
+import { writeRunReport } from '../../src/report/report-html.js';
 import { appendLedger, listSubmissions } from '../../src/data/submission.js';
 import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
 import { expectUserError } from '../data/helpers.js';
@@ -49,6 +50,8 @@ describe('a run folder another process holds', () => {
       expect(error.message).toContain(`pid ${process.pid}`);
       // Then nothing was written
       expect(await readdir(dir).catch(() => [])).toEqual([]);
+      // and its report is refused too: it would show the evaluation about to be replaced
+      await expectUserError(writeRunReport({ runDir }), { message: /the run folder .*runs\/r is in use by pid \d+ .*\(digits evaluate --run .*\)/, file: LOCK_FILE });
     } finally {
       await evaluation.release();
     }
