@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import type { Stage } from '../services/run.js';
 import { PRESET_NAMES } from '../model/presets.js';
-import { recordedCommand } from '../services/queue/redis-url.js';
+import { recordedCommand, redactRedisUrl } from '../services/queue/redis-url.js';
 import { plural, shellArg } from '../data/format.js';
 
 /**
@@ -93,6 +93,12 @@ export default class Run extends DigitsCommand {
       if (json) this.emitJson({ type: 'stage', stage, message });
       else process.stderr.write(`[${stage}] ${message}\n`);
     };
+    // An exported DIGITS_QUEUE makes train and search enqueue; run trains here, which a user of the queue should not have to guess.
+    if (process.env.DIGITS_QUEUE) {
+      const message = `DIGITS_QUEUE is set (${redactRedisUrl(process.env.DIGITS_QUEUE)}), but digits run trains on this machine: it has no queue. To train on the workers, \`digits train --ensemble <file> --queue …\`, then \`digits evaluate\` and \`digits submit\`.`;
+      if (json) this.emitJson({ type: 'warning', message });
+      else process.stderr.write(`warning: ${message}\n`);
+    }
     const onTrainEvent = (event: EnsembleEvent) => {
       if (json) {
         if (event.type !== 'batch') this.emitJson(event);

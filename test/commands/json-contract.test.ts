@@ -29,12 +29,12 @@ interface Outcome {
 }
 
 /** Runs `digits <argv> --json` and parses every stdout line (a line that is not one JSON object fails the test). */
-async function digitsJson(argv: string[]): Promise<Outcome> {
+async function digitsJson(argv: string[], extraEnv: Record<string, string> = {}): Promise<Outcome> {
   let stdout: string;
   let stderr: string;
   let code = 0;
   try {
-    ({ stdout, stderr } = await exec(process.execPath, [bin, ...argv, '--json'], { cwd: work, env, maxBuffer: 64 << 20 }));
+    ({ stdout, stderr } = await exec(process.execPath, [bin, ...argv, '--json'], { cwd: work, env: { ...env, ...extraEnv }, maxBuffer: 64 << 20 }));
   } catch (error) {
     const e = error as { code?: number; stdout: string; stderr: string };
     if (typeof e.code !== 'number') throw error;
@@ -316,6 +316,12 @@ describe('every command under --json prints NDJSON ending with its result', () =
       expect(error.error).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
       expect(error.where).toEqual({ flag: 'redis' });
     }
+  });
+
+  test('run with DIGITS_QUEUE exported says that it trains here (it has no queue), the password hidden', { timeout: 120_000 }, async () => {
+    const outcome = await digitsJson(['run', '--data', comp(), '--answers', path.join(work, 'no-such-answers.csv')], { DIGITS_QUEUE: 'redis://:s3cret@127.0.0.1:1' });
+    expect(outcome.lines[0]).toEqual({ type: 'warning', message: expect.stringMatching(/^DIGITS_QUEUE is set \(redis:\/\/:\*\*\*@127\.0\.0\.1:1\), but digits run trains on this machine/) });
+    expect(JSON.stringify(outcome.lines)).not.toContain('s3cret');
   });
 
   test('run --run without --resume: one error line naming --run, nothing trained', async () => {
