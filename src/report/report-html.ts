@@ -279,10 +279,11 @@ export const REPORT_FILE = 'report.html';
 /** Reads `<run>/evaluation.json` and the dataset cache, writes the report atomically. */
 export async function writeReport(options: WriteReportOptions): Promise<Omit<WrittenReport, 'html'>> {
   const runDir = path.resolve(options.run);
-  // A run a process is writing (evaluating it again, training it): its evaluation.json is about
-  // to change, and a report written now would show the one before (session 40).
-  await assertNotHeld(runDir);
   const report = await readRunEvaluation(runDir, 'report on');
+  // An evaluated run a process is writing (evaluating it again): its evaluation.json is about to
+  // change, and a report written now would show the one before (session 40). (A run in training
+  // is refused above, saying so.)
+  await assertNotHeld(runDir);
   // --out naming an existing folder, or any path ending in a slash (a folder, made if missing), means report.html in it.
   let file = path.resolve(options.out ?? path.join(runDir, REPORT_FILE));
   const folder = options.out !== undefined && (/[\\/]$/.test(options.out) || (await stat(file).catch(() => null))?.isDirectory() === true);

@@ -74,10 +74,10 @@ describe('digits run stopped by a signal', () => {
   });
 
   test('two runs started at once (the same second) each get a folder of their own', { timeout: 300_000 }, async () => {
-    // Given two auto runs started together, each stopped once it has reported a range test
+    // Given two auto runs started together, each stopped once it starts choosing its recipe
     const seen: string[][] = [];
     const [a, b] = await Promise.all([0, 1].map(() => interrupt(auto(), (lines) => {
-      if (!lines.some((l) => l.type === 'auto-lr-find')) return false;
+      if (!atStage('recipe')(lines)) return false;
       seen.push(readdirSync(path.join(work, 'runs')).sort());
       return true;
     }, 'SIGINT')));

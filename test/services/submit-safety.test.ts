@@ -4,7 +4,7 @@
  * by the next submit, never deleted.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,6 +15,7 @@ import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { submitRun } from '../../src/services/submit.js';
 import { writeRunReport } from '../../src/report/report-html.js';
+import { evaluateRun } from '../../src/services/evaluate.js';
 import { appendLedger, listSubmissions } from '../../src/data/submission.js';
 import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
 import { expectUserError } from '../data/helpers.js';
@@ -40,6 +41,19 @@ afterAll(async () => {
 });
 
 describe('a run folder another process holds', () => {
+  test('report refuses an evaluated run while an evaluation holds it: the page would show the evaluation about to be replaced', async () => {
+    const evaluated = path.join(root, 'runs', 'evaluated');
+    await cp(runDir, evaluated, { recursive: true });
+    await evaluateRun({ runDir: evaluated, tta: [{ dx: 0, dy: 0 }], precision: 'fp32' });
+    const evaluation = await lockRun(evaluated, `digits evaluate --run ${evaluated}`);
+    try {
+      await expectUserError(writeRunReport({ runDir: evaluated }), { message: /the run folder .*runs\/evaluated is in use by pid \d+ .*\(digits evaluate --run .*\)/, file: LOCK_FILE });
+    } finally {
+      await evaluation.release();
+    }
+    expect(await writeRunReport({ runDir: evaluated })).toBe(path.join(evaluated, 'report.html'));
+  }, 60_000);
+
   test('submit refuses it, naming the process, and writes nothing; once it is released the submit goes through', async () => {
     // Given an evaluation holding the run folder
     const dir = path.join(root, 'subs-busy');
@@ -50,8 +64,6 @@ describe('a run folder another process holds', () => {
       expect(error.message).toContain(`pid ${process.pid}`);
       // Then nothing was written
       expect(await readdir(dir).catch(() => [])).toEqual([]);
-      // and its report is refused too: it would show the evaluation about to be replaced
-      await expectUserError(writeRunReport({ runDir }), { message: /the run folder .*runs\/r is in use by pid \d+ .*\(digits evaluate --run .*\)/, file: LOCK_FILE });
     } finally {
       await evaluation.release();
     }
