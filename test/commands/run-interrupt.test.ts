@@ -74,10 +74,13 @@ describe('digits run stopped by a signal', () => {
   });
 
   test('two runs started at once (the same second) each get a folder of their own', { timeout: 300_000 }, async () => {
-    // Given two auto runs started together, each stopped once it starts choosing its recipe
+    // Given two auto runs started together, both stopped once both are choosing their recipes
+    // (neither is stopped before the other has its folder: a loaded machine starts them seconds apart)
     const seen: string[][] = [];
-    const [a, b] = await Promise.all([0, 1].map(() => interrupt(auto(), (lines) => {
-      if (!atStage('recipe')(lines)) return false;
+    const choosing = [false, false];
+    const [a, b] = await Promise.all([0, 1].map((i) => interrupt(auto(), (lines) => {
+      choosing[i] ||= atStage('recipe')(lines);
+      if (!choosing.every(Boolean)) return false;
       seen.push(readdirSync(path.join(work, 'runs')).sort());
       return true;
     }, 'SIGINT')));
