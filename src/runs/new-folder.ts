@@ -19,10 +19,13 @@ export interface ClaimedRunFolder {
   madeParent: string | null;
 }
 
+/** The i-th name tried for a run folder: `base`, then `base-2`, `base-3`… */
+const numbered = (base: string, i: number) => (i === 1 ? base : `${base}-${i}`);
+
 export async function claimRunFolder(parent: string, base: string): Promise<ClaimedRunFolder> {
   const made = await mkdir(parent, { recursive: true });
   for (let i = 1; ; i++) {
-    const name = i === 1 ? base : `${base}-${i}`;
+    const name = numbered(base, i);
     const dir = path.join(parent, name);
     try {
       await mkdir(dir);
@@ -55,7 +58,7 @@ export async function removeEmptyParent(claim: ClaimedRunFolder | null): Promise
  */
 export function freeRunName(parent: string, base: string): string {
   for (let i = 1; ; i++) {
-    const name = i === 1 ? base : `${base}-${i}`;
+    const name = numbered(base, i);
     if (!existsSync(path.join(parent, name))) return name;
   }
 }

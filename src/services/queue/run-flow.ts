@@ -238,7 +238,10 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
       return await Promise.all(ids.map((id) => waitFor<T>(id)));
     } finally {
       clearInterval(watcher);
-      for (const id of ids) listeners.delete(id);
+      for (const id of ids) {
+        listeners.delete(id);
+        heard.delete(id);
+      }
     }
   };
 
