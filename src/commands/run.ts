@@ -64,13 +64,14 @@ export default class Run extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
     // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce, withPlannedMembers }] = await Promise.all([
+    const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce, withPlannedMembers }, { removeOwnImportFilesSync }] = await Promise.all([
       import('../engine/backend.js'),
       import('../services/run.js'),
       import('../report/report-html.js'),
       import('../tui/TrainView.js'),
       import('../tui/live.js'),
       import('../tui/train-state.js'),
+      import('../data/import.js'),
     ]);
     const json = this.jsonEnabled();
     const budgetMinutes = flags.budget === undefined ? undefined : checkBudget(flags.budget);
@@ -127,8 +128,11 @@ export default class Run extends DigitsCommand {
     const runDir = resume ?? path.join('runs', runName);
     // The hint fits the stage reached: resume training, evaluate and submit, or write the report.
     let reached: Stage | null = null;
+    let importing: string | null = null;
     this.exitOnInterrupt(
       () => {
+        // (stopped while importing: the import's partial files go, and a .digits/ it made)
+        if (reached === 'import' && importing) removeOwnImportFilesSync(importing);
         const hint = interruptedMainJobHint(runDir, reached, resume !== undefined);
         if (!existsSync(runDir)) removeEmptyParentSync(claim);
         return hint;
@@ -155,6 +159,7 @@ export default class Run extends DigitsCommand {
       command: recordedCommand(['digits', 'run', ...this.argv]),
       runName,
       resume,
+      onImporting: (datasetDir) => (importing = datasetDir),
       onStage: (stage, message) => {
         reached = stage;
         // Stages come between trainings, never during one. A line written below a live view

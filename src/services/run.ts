@@ -97,6 +97,8 @@ export interface MainJobOptions {
   /** a run folder to continue (from its run.json alone) instead of starting `runName` */
   resume?: string;
   onStage?: (stage: Stage, message: string) => void;
+  /** the dataset folder the import writes, told as it starts (a Ctrl-C then removes its partial files: removeOwnImportFilesSync) */
+  onImporting?: (datasetDir: string) => void;
   onTrainEvent?: (event: EnsembleEvent) => void;
   onAutoEvent?: (event: AutoEvent) => void;
   /** writes the HTML report of a run; returns its path */
@@ -166,7 +168,9 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   if (!answers && (await exists(besides))) answers = besides;
 
   stage('import', `importing ${competition}`);
-  const imported = await importData({ ...(await resolveCompetitionFiles([competition])), backend: options.backend, keepImportChoices: true, outFlag: null });
+  const files = await resolveCompetitionFiles([competition]);
+  options.onImporting?.(path.join(files.competitionDir, DEFAULT_DATASET_SUBDIR));
+  const imported = await importData({ ...files, backend: options.backend, keepImportChoices: true, outFlag: null });
   stage('import', `${imported.orientation === 'as-is' ? 'images upright as stored' : `orientation ${imported.orientation} detected and undone: images upright`} (${imported.detected.orientation.reason})`);
   if (imported.inverted) stage('import', `dark digits on a light background: stored inverted (255 − v), bright on dark as MNIST (${imported.detected.polarity?.reason ?? 'recorded in dataset.json'})`);
   // What cannot end in a submission fails now, not after the budget is spent.
