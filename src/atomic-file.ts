@@ -40,9 +40,16 @@ export async function writeJsonAtomic(file: string, value: unknown, options: { p
  * submissions, data import), `<dir>.tmp-…` and `<dir>.old-…` (checkpoints). A process
  * killed mid-write leaves them behind; this returns the pid of such a name, else null.
  */
+const TEMP_SUFFIX = /\.(?:tmp|old|stale)-(\d+)-[0-9a-f]+$/;
+
 export function tempOwner(name: string): number | null {
-  const match = /\.(?:tmp|old|stale)-(\d+)-[0-9a-f]+$/.exec(name);
+  const match = TEMP_SUFFIX.exec(name);
   return match ? Number(match[1]) : null;
+}
+
+/** The file a temp file (`<name>.tmp-<pid>-<hex>`) was written to become; other paths as they are. */
+export function withoutTempSuffix(file: string): string {
+  return file.replace(TEMP_SUFFIX, '');
 }
 
 /** A temp file or folder (`<name>.tmp-<pid>-<hex>`, `.old-`, `.stale-`) whose writer no longer runs. */

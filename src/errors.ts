@@ -1,6 +1,7 @@
 import { parse as parseJsonc, printParseErrorCode, visit as visitJson, type ParseError } from 'jsonc-parser';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { withoutTempSuffix } from './atomic-file.js';
 
 /**
  * Two kinds of error (after Shopify CLI's AbortError / BugError):
@@ -120,6 +121,9 @@ const FIXABLE_SYSTEM_ERRORS: Record<string, { what: string; hint: string }> = {
   EROFS: { what: 'the file system is read-only', hint: 'Point the command at a writable folder, then run it again.' },
 };
 
+/** System calls whose failure is said as "cannot write". */
+const WRITING_CALLS = new Set(['open', 'write', 'mkdir', 'rename', 'copyfile']);
+
 /**
  * A system error the user can put right (ENOSPC, EACCES…), from any step of any command: one
  * error line naming the file and saying what to do, exit 2, not an internal error with a stack
@@ -130,7 +134,7 @@ export function fromSystemError(error: unknown): UserError | null {
   const e = (error instanceof Error && !(error as NodeJS.ErrnoException).code && error.cause instanceof Error ? error.cause : error) as NodeJS.ErrnoException;
   const known = e instanceof Error && e.code ? FIXABLE_SYSTEM_ERRORS[e.code] : undefined;
   if (!known) return null;
-  const file = typeof e.path === 'string' ? e.path.replace(/\.(?:tmp|old|stale)-\d+-[0-9a-f]+$/, '') : undefined;
-  const doing = e.syscall === 'open' || e.syscall === 'write' || e.syscall === 'mkdir' || e.syscall === 'rename' || e.syscall === 'copyfile' ? 'cannot write' : e.syscall ? `cannot ${e.syscall}` : 'cannot write';
+  const file = typeof e.path === 'string' ? withoutTempSuffix(e.path) : undefined;
+  const doing = !e.syscall || WRITING_CALLS.has(e.syscall) ? 'cannot write' : `cannot ${e.syscall}`;
   return new UserError(file ? `${doing} ${file}: ${known.what}` : `${known.what} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { ...(file ? { where: { file } } : {}), hint: known.hint, exitCode: 2 });
 }

@@ -40,7 +40,7 @@ import { classCoverageWarnings } from './class-coverage.js';
 import { type LayoutOverrides, detectTestLayout, detectTrainLayout } from './detect.js';
 import type { Orientation, OrientationScorer } from './orientation.js';
 import { checkTestMatchesTrain, decideOrientation, decidePolarity, invertInPlace, sampleImages } from './import-decisions.js';
-import { processRunning, removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
+import { processRunning, removeStaleTempFiles, tempOwner, writeJsonAtomic } from '../atomic-file.js';
 import { TableWriter, sourceColumns } from './table-writer.js';
 import { checkUniqueTestIds, readSampleSubmission, reorderRows, sampleOrder } from './sample-submission.js';
 
@@ -600,6 +600,9 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   }
 }
 
+/** A data file an import renames into place, named with its writer's pid (group 1). */
+const IMPORT_DATA_FILE = /^(?:train|test)-(?:images|labels|ids)-[0-9a-z]+-(\d+)-[0-9a-f]{6}\.(?:u8|f32|json)$/;
+
 /**
  * Temp files of imports that were killed (their pid is gone), the pid-less ones older versions
  * wrote, and data files an import killed between its renames and its manifest left under their
@@ -612,7 +615,7 @@ async function removeStaleImportTemps(datasetDir: string): Promise<void> {
   const named = new Set(current ? manifestFiles(current) : []);
   for (const name of names) {
     if (/^(train|test)-(images|labels|ids)-[0-9a-z-]+\.(u8|f32|json)\.tmp$/.test(name)) await rm(join(datasetDir, name), { force: true });
-    const orphan = /^(?:train|test)-(?:images|labels|ids)-[0-9a-z]+-(\d+)-[0-9a-f]{6}\.(?:u8|f32|json)$/.exec(name);
+    const orphan = IMPORT_DATA_FILE.exec(name);
     if (orphan && !named.has(name) && !processRunning(Number(orphan[1]))) await rm(join(datasetDir, name), { force: true });
   }
 }
@@ -673,8 +676,8 @@ export function removeOwnImportFilesSync(datasetDir: string): boolean {
   } catch {
     // no manifest (a first import): none of its files is named
   }
-  const ours = new RegExp(`(?:\\.tmp-${process.pid}-[0-9a-f]+$|^(?:train|test)-(?:images|labels|ids)-[0-9a-z]+-${process.pid}-[0-9a-f]{6}\\.(?:u8|f32|json)$)`);
-  for (const name of names) if (ours.test(name) && !named.has(name)) rmSync(join(datasetDir, name), { force: true });
+  const ours = (name: string) => tempOwner(name) === process.pid || Number(IMPORT_DATA_FILE.exec(name)?.[1]) === process.pid;
+  for (const name of names) if (ours(name) && !named.has(name)) rmSync(join(datasetDir, name), { force: true });
   try {
     if (readdirSync(datasetDir).length === 0) rmdirSync(datasetDir);
   } catch {

@@ -51,18 +51,17 @@ export default class DataImport extends DigitsCommand {
       throw new UserError('--label-column is empty', { where: { flag: 'label-column' }, hint: 'Use first, last or a header name.' });
     }
     // train.csv alone would replace a cached dataset's test rows with none: say so first.
+    const target = path.resolve(flags.out ?? path.join(files.competitionDir, DEFAULT_DATASET_SUBDIR));
     if (!files.test) {
-      const datasetDir = path.resolve(flags.out ?? path.join(files.competitionDir, DEFAULT_DATASET_SUBDIR));
-      const cached = await readManifest(datasetDir).catch(() => null);
+      const cached = await readManifest(target).catch(() => null);
       if (cached && cached.test.rows > 0 && !flags.replace) {
-        throw new UserError(`${displayPath(datasetDir)} holds ${formatCount(cached.test.rows)} test rows, and importing ${basename(files.train)} without a test.csv would drop them`, {
+        throw new UserError(`${displayPath(target)} holds ${formatCount(cached.test.rows)} test rows, and importing ${basename(files.train)} without a test.csv would drop them`, {
           where: { file: files.train },
           hint: `Give the test file too (digits data import ${basename(files.train)} test.csv), or pass --replace to import without test rows.`,
         });
       }
     }
     // Ctrl-C: its own partial files go at once, and its last word says what is there.
-    const target = path.resolve(flags.out ?? path.join(files.competitionDir, DEFAULT_DATASET_SUBDIR));
     this.exitOnInterrupt(
       () => (removeOwnImportFilesSync(target)
         ? `The dataset cache in ${displayPath(target)} is as it was before this import (its partial files are removed): run the same command again to import.`
