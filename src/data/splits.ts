@@ -20,6 +20,14 @@ import { classCoverageWarnings } from './class-coverage.js';
 import { assertSourcesUnchanged, readManifest, resolveDatasetDir, loadDataset } from './dataset.js';
 import { createRandom, shuffleInPlace } from './random.js';
 
+
+/**
+ * The number of folds the workbench uses and suggests: `digits run`'s folds when `--folds` is
+ * not given (k-fold is its default whenever it costs the ensemble nothing: README, "k-fold
+ * members"), and the `--folds` every hint names, so the advice is what the default does.
+ */
+export const DEFAULT_FOLDS = 4;
+
 export interface HoldoutSplit {
   /** Row indices, ascending. */
   train: Uint32Array;
@@ -275,7 +283,7 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
     throw new UserError(`the validation fraction must be between 0 and 1, not ${options.spec.validationFraction}`, { where: { flag: 'validation' }, hint: 'For example --validation 0.1 holds out 10%.' });
   }
   if (options.spec.kind === 'kfold' && !(Number.isInteger(options.spec.k) && options.spec.k >= 2 && options.spec.k <= labels.length)) {
-    throw new UserError(`the number of folds must be a whole number from 2 to ${labels.length}, not ${options.spec.k}`, { where: { flag: 'folds' }, hint: 'For example --folds 5.' });
+    throw new UserError(`the number of folds must be a whole number from 2 to ${labels.length}, not ${options.spec.k}`, { where: { flag: 'folds' }, hint: `For example --folds ${DEFAULT_FOLDS}.` });
   }
   const folds = computeSplit(labels, options.spec);
   if (options.spec.kind === 'holdout') {

@@ -8,6 +8,7 @@
  */
 import type { BackgroundProfile } from '../data/background.js';
 import type { NoiseFit } from '../data/noise-model.js';
+import { DEFAULT_FOLDS } from '../data/splits.js';
 import type { AugmentationConfig } from '../model/augment.js';
 import type { Start } from '../training/search/space.js';
 import { startCheckpoints } from '../training/search/space.js';
@@ -299,12 +300,6 @@ export function planWithSyntheticRows(input: MemberPlanInput, options: { userAsk
   return { plan: { ...plan, reason: `${why}; ${plan.reason}` }, syntheticRows };
 }
 
-/**
- * `digits run`'s folds when `--folds` is not given: k-fold validation is the default whenever it
- * costs the ensemble nothing, so a run reports CV figures (mean ± sd over the folds) and decides
- * TTA and weights on out-of-fold predictions of every training row (README, "k-fold members").
- */
-export const DEFAULT_FOLDS = 4;
 /**
  * The fewest whole recipes the default k-fold plan must fit. Measured on rows no network trained
  * on (README, "k-fold members", sessions 30 and 37): with 2 or 3 recipes × 4 folds the vote tied

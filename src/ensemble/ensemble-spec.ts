@@ -13,7 +13,7 @@ import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js'
 import { getPreset } from '../model/presets.js';
 import { EnsembleFileSchema, MemberSchema, describeIssues } from './ensemble-schema.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
-import { computeSplit } from '../data/splits.js';
+import { computeSplit, DEFAULT_FOLDS } from '../data/splits.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
 export type ValidationSpec =
@@ -129,7 +129,7 @@ export function foldsOverride(spec: EnsembleSpec, folds: number): string | undef
  */
 export function withFolds(spec: EnsembleSpec, folds: number): EnsembleSpec {
   if (!Number.isInteger(folds) || folds < 2) {
-    throw new UserError(`the number of folds must be a whole number ≥ 2, not ${folds}`, { where: { flag: 'folds' }, hint: 'For example --folds 5 (each recipe is trained 5 times).' });
+    throw new UserError(`the number of folds must be a whole number ≥ 2, not ${folds}`, { where: { flag: 'folds' }, hint: `For example --folds ${DEFAULT_FOLDS} (each recipe is trained ${DEFAULT_FOLDS} times).` });
   }
   if (spec.validation.kind === 'kfold' && spec.validation.split) {
     // The file's saved split was dropped in silence for a new one of k folds.

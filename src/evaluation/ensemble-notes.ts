@@ -4,6 +4,8 @@
  * figures alone, so that every case can be checked without training.
  */
 
+import { DEFAULT_FOLDS } from '../data/splits.js';
+
 /** A member whose training failed, as run.json records it. */
 export interface FailedMember {
   name: string;
@@ -37,8 +39,8 @@ export interface ValidationKind {
   fraction?: number;
 }
 
-/** `--folds 5` as the README and `digits train --help` suggest it. */
-const KFOLD_ADVICE = 'k-fold validation (--folds 5) would score it on every training row';
+/** `--folds` as the default of `digits run` has it (DEFAULT_FOLDS). */
+const KFOLD_ADVICE = `k-fold validation (--folds ${DEFAULT_FOLDS}) would score it on every training row`;
 
 /**
  * An ensemble scored on fewer than FEW_HELD_OUT_ROWS rows, with the advice that fits the
@@ -117,5 +119,5 @@ export function worseLogLossNote(
  */
 export function selectedOnNote(selectedOn: { by: string; validation: { fraction: number; seed: number } }, rows: number): string {
   const split = `the shared ${Number((selectedOn.validation.fraction * 100).toFixed(1))}% split, seed ${selectedOn.validation.seed}`;
-  return `the ${rows} held-out rows are the ones ${selectedOn.by} ranked its trials on and chose these members by (${split}): the held-out figures, and the TTA and weights decided on them, are optimistic; for an honest figure train with --folds 5, or with another validation seed (the ensemble file's "validation": {"kind": "shared", "fraction": ${selectedOn.validation.fraction}, "seed": ${selectedOn.validation.seed + 1}})`;
+  return `the ${rows} held-out rows are the ones ${selectedOn.by} ranked its trials on and chose these members by (${split}): the held-out figures, and the TTA and weights decided on them, are optimistic; for an honest figure train with --folds ${DEFAULT_FOLDS}, or with another validation seed (the ensemble file's "validation": {"kind": "shared", "fraction": ${selectedOn.validation.fraction}, "seed": ${selectedOn.validation.seed + 1}})`;
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { readAnswerLabels } from '../data/submission.js';
+import { DEFAULT_FOLDS } from '../data/splits.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
@@ -279,7 +280,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     if (heldOut.length === 0) {
       throw new UserError('no training row was held out by every member, so the ensemble cannot be scored honestly', {
         where: { file: runDir },
-        hint: `\`digits submit --run ${shellArg(displayPath(runDir))}\` submits it unevaluated (equal weights, the 8 TTA shifts). To score an ensemble, train it with a shared validation split ("validation": {"kind": "shared", ...}) or k-fold cross-validation ("validation": {"kind": "kfold", "folds": 5}, or --folds 5).`,
+        hint: `\`digits submit --run ${shellArg(displayPath(runDir))}\` submits it unevaluated (equal weights, the 8 TTA shifts). To score an ensemble, train it with a shared validation split ("validation": {"kind": "shared", ...}) or k-fold cross-validation ("validation": {"kind": "kfold", "folds": ${DEFAULT_FOLDS}}, or --folds ${DEFAULT_FOLDS}).`,
       });
     }
     const labels = Uint8Array.from(heldOut, (r) => dataset.trainLabels[r]!);

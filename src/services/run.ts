@@ -17,7 +17,8 @@ import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
-import { DEFAULT_FOLDS, describeOverrides, type AutoRecord } from '../ensemble/auto.js';
+import { describeOverrides, type AutoRecord } from '../ensemble/auto.js';
+import { DEFAULT_FOLDS } from '../data/splits.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -241,7 +242,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       const v = ensemble.validation as { fraction: number };
       throw new UserError(`the ${ensemble.members.length} members of ensemble ${ensemble.name} each hold out their own ${Math.round(v.fraction * 100)}% ("bagged" validation), and no training row is held out by all of them, so the run could not score the ensemble`, {
         where: { flag: 'ensemble' },
-        hint: 'Give the ensemble a shared holdout ("validation": {"kind": "shared", "fraction": 0.1, "seed": 42}) or k folds (--folds 5); `digits train` trains it as it is, and `digits submit` submits it unevaluated.',
+        hint: `Give the ensemble a shared holdout ("validation": {"kind": "shared", "fraction": 0.1, "seed": 42}) or k folds (--folds ${DEFAULT_FOLDS}); \`digits train\` trains it as it is, and \`digits submit\` submits it unevaluated.`,
       });
     }
   }
@@ -454,7 +455,7 @@ const FASTEST_IMAGES_PER_SECOND = 2000;
  */
 export function checkFolds(folds: number, rows: number, auto?: { budgetSeconds: number; concurrency: number }): void {
   if (folds > rows) {
-    throw new UserError(`--folds ${folds} is more than the ${rows} training rows`, { where: { flag: 'folds' }, hint: 'For example --folds 5: each fold validates a fifth of the rows.' });
+    throw new UserError(`--folds ${folds} is more than the ${rows} training rows`, { where: { flag: 'folds' }, hint: `For example --folds ${DEFAULT_FOLDS}: each fold validates a quarter of the rows.` });
   }
   if (!auto) return;
   const seconds = (folds * (rows - Math.ceil(rows / folds))) / (FASTEST_IMAGES_PER_SECOND * Math.max(1, auto.concurrency));

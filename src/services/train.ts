@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
-import { assertSplitUnchanged, createSplit, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
+import { assertSplitUnchanged, createSplit, DEFAULT_FOLDS, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
 import { UserError, runIsAFile, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
@@ -76,7 +76,7 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string, foldsFrom?: Er
     let folds = v.folds;
     if (name) {
       const saved = await loadSplit(datasetDir, name);
-      if (saved.spec.kind !== 'kfold') throw new UserError(`split ${JSON.stringify(name)} is a hold-out split, not k folds`, { where: { file: path.join(datasetDir, 'splits', `${name}.json`) }, hint: 'Make one with `digits data split --folds 5 --name <name>`, or use {"kind": "shared", ...} validation.' });
+      if (saved.spec.kind !== 'kfold') throw new UserError(`split ${JSON.stringify(name)} is a hold-out split, not k folds`, { where: { file: path.join(datasetDir, 'splits', `${name}.json`) }, hint: `Make one with \`digits data split --folds ${DEFAULT_FOLDS} --name <name>\`, or use {"kind": "shared", ...} validation.` });
       if (folds && folds !== saved.folds.length) throw new UserError(`the ensemble asks for ${folds} folds; split ${JSON.stringify(name)} has ${saved.folds.length}`, { where: { flag: 'ensemble' }, hint: 'Leave "folds" out to use the split\'s folds.' });
       folds = saved.folds.length;
     } else {
@@ -244,7 +244,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   // training, as `digits evaluate` will refuse to score the ensemble.
   // (from the splits just loaded, which the members train on: not computed again)
   if (!options.resume && options.ensemble.validation.kind === 'bagged' && members.length > 1 && heldOutByEvery([...loadedSplits.values()].map((split) => split.folds[0]!.validation)) === 0) {
-    options.onWarning?.(`no training row is held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` cannot score the ensemble; \`digits submit\` submits it unevaluated (equal weights, the 8 TTA shifts). A shared holdout ("kind": "shared") or k folds (--folds 5) can be scored.`);
+    options.onWarning?.(`no training row is held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` cannot score the ensemble; \`digits submit\` submits it unevaluated (equal weights, the 8 TTA shifts). A shared holdout ("kind": "shared") or k folds (--folds ${DEFAULT_FOLDS}) can be scored.`);
   }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
   let dataFingerprint = dataset.fingerprint;

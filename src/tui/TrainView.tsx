@@ -67,7 +67,7 @@ export interface VisibleMembers {
  * The member rows that fit in `lines` lines, in their order, the others counted on one line.
  * Running members come first, then failed, done and queued ones: a view taller than the
  * terminal made Ink clear the whole screen (and the scrollback) at every frame, with the title,
- * header and running members out of sight (`train --folds 5` has 33 lines; 80×24 has 24).
+ * header and running members out of sight (`train --folds 5` of three recipes has 33 lines; 80×24 has 24).
  */
 export function visibleMembers(members: MemberRow[], lines: number): VisibleMembers {
   if (members.length <= lines) return { shown: members, more: null };

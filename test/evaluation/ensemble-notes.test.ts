@@ -12,12 +12,12 @@ describe('few held-out rows', () => {
     {
       name: 'a shared split of a small dataset: the dataset is small, k-fold would score every row',
       rows: 60, trainRows: 600, validation: { kind: 'shared' as const, fraction: 0.1 },
-      note: `the ensemble is scored on only 60 rows ${FIGURES} (the dataset is small: the shared split holds out 10% of its 600 training rows; k-fold validation (--folds 5) would score it on every training row)`,
+      note: `the ensemble is scored on only 60 rows ${FIGURES} (the dataset is small: the shared split holds out 10% of its 600 training rows; k-fold validation (--folds 4) would score it on every training row)`,
     },
     {
       name: 'a shared split holding out a small share of a larger dataset: a larger fraction, or k-fold',
       rows: 60, trainRows: 3000, validation: { kind: 'shared' as const, fraction: 0.02 },
-      note: `the ensemble is scored on only 60 rows ${FIGURES} (the shared split holds out only 2% of the 3000 training rows; a larger "fraction", or k-fold validation (--folds 5) would score it on every training row)`,
+      note: `the ensemble is scored on only 60 rows ${FIGURES} (the shared split holds out only 2% of the 3000 training rows; a larger "fraction", or k-fold validation (--folds 4) would score it on every training row)`,
     },
     {
       name: 'k-fold on a tiny dataset: k-fold already scores every row',

@@ -183,7 +183,7 @@ test('an ensemble of bagged members whose holdouts share no row is refused befor
   expect(error).toBeInstanceOf(UserError);
   expect(error!.message).toMatch(/^the 8 members of ensemble bagged each hold out their own 10% \("bagged" validation\), and no training row is held out by all of them/);
   expect(error!.where).toEqual({ flag: 'ensemble' });
-  expect(error!.hint).toMatch(/"kind": "shared".*--folds 5.*digits submit/);
+  expect(error!.hint).toMatch(/"kind": "shared".*--folds 4.*digits submit/);
   await expect(stat(path.join(dir, 'runs', 'refused-bagged'))).rejects.toMatchObject({ code: 'ENOENT' });
 }, 60_000);
 

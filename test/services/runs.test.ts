@@ -363,7 +363,7 @@ describe('digits runs', () => {
     // 50 held-out rows (a quarter of 200): the figures come with a warning that they rest on few rows,
     // the advice fitting a run that already has a shared split (the dataset is small; k-fold scores every row)
     expect(report.heldOutRows).toHaveLength(50);
-    expect(report.ensemble.warnings).toContain('the ensemble is scored on only 50 rows that no member trained on: its figures, and the TTA and weights decided on them, say little (the dataset is small: the shared split holds out 25% of its 200 training rows; k-fold validation (--folds 5) would score it on every training row)');
+    expect(report.ensemble.warnings).toContain('the ensemble is scored on only 50 rows that no member trained on: its figures, and the TTA and weights decided on them, say little (the dataset is small: the shared split holds out 25% of its 200 training rows; k-fold validation (--folds 4) would score it on every training row)');
   });
 
   test('a named --runs-dir or --submissions that is missing, or a run folder as --runs-dir, is an error naming the flag; the defaults may be missing', async () => {

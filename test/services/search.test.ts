@@ -106,7 +106,7 @@ test('a run of the search\'s ensemble file validated on the search\'s holdout sa
   // Then the run on the search's own holdout says so, with the remedy, in evaluation.json and in evaluate's text
   expect(same.ensemble.selectedOnHeldOut).toEqual({ by: ensemble.selectedOn!.by });
   const note = same.ensemble.warnings!.find((w) => w.includes('chose these members'))!;
-  expect(note).toMatch(/^the 30 held-out rows are the ones digits search --out .*random ranked its trials on and chose these members by \(the shared 10% split, seed 42\): the held-out figures, and the TTA and weights decided on them, are optimistic; for an honest figure train with --folds 5, or with another validation seed/);
+  expect(note).toMatch(/^the 30 held-out rows are the ones digits search --out .*random ranked its trials on and chose these members by \(the shared 10% split, seed 42\): the held-out figures, and the TTA and weights decided on them, are optimistic; for an honest figure train with --folds 4, or with another validation seed/);
   expect(formatEvaluationSummary(same)).toContain(`NOTE: ${note}`);
   expect(crossValidationLines(buildDashboardModel(same))).toContain(`NOTE: ${note}`);
   // and the other seed's run, validated on other rows, does not

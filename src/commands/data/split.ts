@@ -12,7 +12,7 @@ export default class DataSplit extends DigitsCommand {
 
   static override examples = [
     '<%= config.bin %> data split --data competitions/uniform --validation 0.1',
-    '<%= config.bin %> data split --data competitions/uniform --folds 5 --name cv5',
+    '<%= config.bin %> data split --data competitions/uniform --folds 4 --name cv4',
   ];
 
   static override flags = {
