@@ -16,13 +16,13 @@ import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
 import { newestUnfinishedRun } from '../runs/manifest.js';
-import { claimRunFolder, removeEmptyParent, removeEmptyParentSync } from '../runs/new-folder.js';
+import { claimRunFolder, releaseClaim, releaseClaimSync, removeAbandonedRunFolders, removeEmptyParent, removeEmptyParentSync } from '../runs/new-folder.js';
 import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import type { Stage } from '../services/run.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { recordedCommand, redactRedisUrl } from '../services/queue/redis-url.js';
-import { plural, shellArg } from '../data/format.js';
+import { displayPath, plural, shellArg } from '../data/format.js';
 
 /**
  * The members of the ensemble training now under `runDir` (round 1's folder first, with
@@ -94,11 +94,13 @@ export default class Run extends DigitsCommand {
       if (json) this.emitJson({ type: 'stage', stage, message });
       else process.stderr.write(`[${stage}] ${message}\n`);
     };
-    // An exported DIGITS_QUEUE makes train and search enqueue; run trains here, which a user of the queue should not have to guess.
-    if (process.env.DIGITS_QUEUE) {
-      const message = `DIGITS_QUEUE is set (${redactRedisUrl(process.env.DIGITS_QUEUE)}), but digits run trains on this machine: it has no queue. To train on the workers, \`digits train --ensemble <file> --queue …\`, then \`digits evaluate\` and \`digits submit\`.`;
+    const warn = (message: string) => {
       if (json) this.emitJson({ type: 'warning', message });
       else process.stderr.write(`warning: ${message}\n`);
+    };
+    // An exported DIGITS_QUEUE makes train and search enqueue; run trains here, which a user of the queue should not have to guess.
+    if (process.env.DIGITS_QUEUE) {
+      warn(`DIGITS_QUEUE is set (${redactRedisUrl(process.env.DIGITS_QUEUE)}), but digits run trains on this machine: it has no queue. To train on the workers, \`digits train --ensemble <file> --queue …\`, then \`digits evaluate\` and \`digits submit\`.`);
     }
     const onTrainEvent = (event: EnsembleEvent) => {
       if (json) {
@@ -122,8 +124,14 @@ export default class Run extends DigitsCommand {
     await initEngine({ backend: flags.backend as BackendRequest });
     // A file named runs (or the run's name) is said now, not by mkdir after auto's probes (session 39).
     if (resume === undefined) await assertFolderPath(path.resolve('runs', runName), { what: 'the run folder' });
+    if (resume === undefined) {
+      // Folders of runs killed (SIGKILL, a crash of the machine) before they saved anything go first.
+      for (const gone of await removeAbandonedRunFolders(path.resolve('runs'))) {
+        warn(`removed ${displayPath(gone.dir)}: the digits run that made it (pid ${gone.holder.pid}, started ${gone.holder.startedAt}) was killed before it trained anything`);
+      }
+    }
     // The folder is this run's from the start: another run started in the same second gets `-2`.
-    const claim = resume === undefined ? await claimRunFolder(path.resolve('runs'), runName) : null;
+    const claim = resume === undefined ? await claimRunFolder(path.resolve('runs'), runName, recordedCommand(['digits', 'run', ...this.argv])) : null;
     if (claim) runName = claim.name;
     const runDir = resume ?? path.join('runs', runName);
     // The hint fits the stage reached: resume training, evaluate and submit, or write the report.
@@ -135,6 +143,7 @@ export default class Run extends DigitsCommand {
         if (reached === 'import' && importing) removeOwnImportFilesSync(importing);
         const hint = interruptedMainJobHint(runDir, reached, resume !== undefined);
         if (!existsSync(runDir)) removeEmptyParentSync(claim);
+        else releaseClaimSync(claim);
         return hint;
       },
       () => live?.done(),
@@ -199,10 +208,12 @@ export default class Run extends DigitsCommand {
       .catch(async (error: unknown) => {
         // A run refused or failed before it kept anything (a bad CSV, an answers file that does
         // not match) leaves neither its claimed folder nor a runs/ it made.
+        await releaseClaim(claim);
         if (claim && (await rmdir(claim.dir).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT'))) await removeEmptyParent(claim);
         throw error;
       })
       .finally(() => live?.done());
+    await releaseClaim(claim);
     if (json) {
       this.printJson(result);
       return;

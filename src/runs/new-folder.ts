@@ -5,10 +5,23 @@
  * with advice about a folder it could not choose (session 40). The folder is claimed by making
  * it (`mkdir` fails when it exists, atomically), with `-2`, `-3`… after the name when it is
  * taken.
+ *
+ * The claim is marked by `<run>/.claim` (who made it: pid, host, start, command) until the run
+ * ends. A run killed with SIGKILL (or by the machine going down) while it chose its recipe left
+ * its folder with the probes and no run.json: `runs` did not list it, `run --resume` found
+ * nothing to resume, and nothing removed it (session 40). Such a folder, whose claimant no
+ * longer runs on this host and which holds no run.json (nor round 1's), is abandoned: `digits
+ * runs` names it and the next `digits run` removes it.
  */
-import { mkdir, rmdir } from 'node:fs/promises';
-import { existsSync, rmdirSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { isStale, type LockHolder } from './lock.js';
+import { ROUND1_DIR, RUN_MANIFEST } from './manifest.js';
+
+/** The file that marks a run folder as claimed by a run still choosing its recipe, or running. */
+export const CLAIM_FILE = '.claim';
 
 export interface ClaimedRunFolder {
   /** the folder made */
@@ -22,18 +35,84 @@ export interface ClaimedRunFolder {
 /** The i-th name tried for a run folder: `base`, then `base-2`, `base-3`… */
 const numbered = (base: string, i: number) => (i === 1 ? base : `${base}-${i}`);
 
-export async function claimRunFolder(parent: string, base: string): Promise<ClaimedRunFolder> {
+export async function claimRunFolder(parent: string, base: string, command = 'digits run'): Promise<ClaimedRunFolder> {
   const made = await mkdir(parent, { recursive: true });
   for (let i = 1; ; i++) {
     const name = numbered(base, i);
     const dir = path.join(parent, name);
     try {
       await mkdir(dir);
-      return { dir, name, madeParent: made === undefined ? null : path.resolve(parent) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 1000) throw error;
+      continue;
     }
+    const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), command };
+    await writeFile(path.join(dir, CLAIM_FILE), `${JSON.stringify(holder)}\n`);
+    return { dir, name, madeParent: made === undefined ? null : path.resolve(parent) };
   }
+}
+
+/** Removes the claim's mark: the run ended (finished, failed, or stopped), so its folder is not abandoned. */
+export async function releaseClaim(claim: ClaimedRunFolder | null): Promise<void> {
+  if (claim) await rm(path.join(claim.dir, CLAIM_FILE), { force: true });
+}
+
+export function releaseClaimSync(claim: ClaimedRunFolder | null): void {
+  if (!claim) return;
+  try {
+    rmSync(path.join(claim.dir, CLAIM_FILE), { force: true });
+  } catch {
+    // the folder is going or gone
+  }
+}
+
+/** A run folder whose run was killed before it saved anything resumable. */
+export interface AbandonedRunFolder {
+  dir: string;
+  /** the run that claimed it (no longer running) */
+  holder: LockHolder;
+}
+
+/**
+ * The folders under `parent` claimed by a run that no longer runs on this host and that hold
+ * nothing resumable (no run.json, nor round 1's). A claim of another host is never judged
+ * (its process cannot be checked), nor a folder without a claim (runs of before session 41,
+ * folders the user made).
+ */
+export async function abandonedRunFolders(parent: string): Promise<AbandonedRunFolder[]> {
+  const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+  const out: AbandonedRunFolder[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const dir = path.join(parent, entry.name);
+    const holder = await readClaim(dir);
+    if (!holder || !isStale(holder)) continue;
+    if (existsSync(path.join(dir, RUN_MANIFEST)) || existsSync(path.join(dir, ROUND1_DIR, RUN_MANIFEST))) continue;
+    out.push({ dir, holder });
+  }
+  return out;
+}
+
+async function readClaim(dir: string): Promise<LockHolder | null> {
+  const text = await readFile(path.join(dir, CLAIM_FILE), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    const holder = JSON.parse(text) as Partial<LockHolder>;
+    return typeof holder.pid === 'number' && typeof holder.hostname === 'string' && typeof holder.startedAt === 'string' ? (holder as LockHolder) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Removes the abandoned folders under `parent` (abandonedRunFolders), returning those removed. */
+export async function removeAbandonedRunFolders(parent: string): Promise<AbandonedRunFolder[]> {
+  const removed: AbandonedRunFolder[] = [];
+  for (const folder of await abandonedRunFolders(parent)) {
+    // (checked again just before: a run resumed into it since would have written run.json)
+    if (existsSync(path.join(folder.dir, RUN_MANIFEST))) continue;
+    if (await rm(folder.dir, { recursive: true, force: true }).then(() => true, () => false)) removed.push(folder);
+  }
+  return removed;
 }
 
 /** The claim's parent, made by it, removed when it is empty again (a run that kept nothing leaves no runs/ behind). */

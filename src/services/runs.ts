@@ -14,6 +14,7 @@ import type { MeanSd } from '../evaluation/cross-validation.js';
 import { submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
+import { abandonedRunFolders } from '../runs/new-folder.js';
 import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
@@ -327,6 +328,8 @@ async function runFolders(runsDir: string): Promise<string[]> {
 export interface RunList {
   runs: RunSummary[];
   damaged: Array<{ dir: string; reason: string }>;
+  /** folders of runs killed before they saved anything resumable (no run.json): the next `digits run` removes them */
+  abandoned: Array<{ dir: string; pid: number; startedAt: string; command: string }>;
 }
 
 /** Every run under `runsDir` (oldest first), with its scores and how its recipes differ from the others'. */
@@ -343,7 +346,8 @@ export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   // Copies of a run share its createdAt and name: their folders order them.
   loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name) || a.summary.dir.localeCompare(b.summary.dir));
   const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest)));
-  return { runs: loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! })), damaged };
+  const abandoned = (await abandonedRunFolders(path.resolve(options.runsDir))).map(({ dir, holder }) => ({ dir, pid: holder.pid, startedAt: holder.startedAt, command: holder.command }));
+  return { runs: loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! })), damaged, abandoned };
 }
 
 export interface FieldDifference {

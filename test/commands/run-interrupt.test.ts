@@ -73,6 +73,34 @@ describe('digits run stopped by a signal', () => {
     expect(hint).toBe('Training had not started (auto was choosing the recipe), so nothing is kept and no run folder is left: run the same command again.');
   });
 
+  test('killed (SIGKILL) while auto chooses its recipe: `runs` names the folder left, and the next run removes it', { timeout: 300_000 }, async () => {
+    // Given an auto run killed outright once its first range test reported (no handler runs)
+    const child = spawn(process.execPath, [bin, ...auto(), '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+    while (child.exitCode === null && !stdout.includes('"auto-lr-find"')) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    // Then its folder is left, with its claim and no run.json
+    const [left] = await runFolders();
+    const leftDir = path.join(work, 'runs', left!);
+    expect(readdirSync(leftDir)).toContain('.claim');
+    expect(existsSync(path.join(leftDir, 'run.json'))).toBe(false);
+    // When the runs are listed, the folder is named as abandoned, with the process that made it
+    const listed = await digits(['runs']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.lines.at(-1)).toMatchObject({ runs: [], abandoned: [{ dir: leftDir, pid: child.pid, command: expect.stringMatching(/^digits run --data /) }] });
+    const plain = await exec(process.execPath, [bin, 'runs'], { cwd: work, env });
+    expect(plain.stderr).toContain(`warning: ${path.join('runs', left!)} is not listed: the run that made it (digits run --data`);
+    expect(plain.stderr).toContain(`pid ${child.pid}`);
+    // When the next run starts (stopped once it chooses its own recipe)
+    const { lines } = await interrupt(auto(), atStage('recipe'), 'SIGINT');
+    // Then it said it removed the abandoned folder, and removed it
+    expect(lines).toContainEqual({ type: 'warning', message: expect.stringMatching(new RegExp(`^removed ${path.join('runs', left!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the digits run that made it \\(pid ${child.pid}, started .*\\) was killed before it trained anything$`)) });
+    expect(await runFolders()).toEqual([]);
+  });
+
   test('two runs started at once (the same second) each get a folder of their own', { timeout: 300_000 }, async () => {
     // Given two auto runs started together, both stopped once both are choosing their recipes
     // (neither is stopped before the other has its folder: a loaded machine starts them seconds apart)
@@ -99,6 +127,8 @@ describe('digits run stopped by a signal', () => {
     const { hint } = await interrupt(auto(), firstEpoch, 'SIGTERM');
     const name = (await runFolders()).find((n) => !before.includes(n));
     const runDir = path.join(work, 'runs', name!);
+    // (its claim on the folder went with it: the folder holds a run, it is not abandoned)
+    expect(existsSync(path.join(runDir, '.claim'))).toBe(false);
     expect(hint).toBe(`Continue it with \`digits run --resume --run ${path.join('runs', name!)}\`: training goes on from each member's last saved epoch, then evaluation and the submission.`);
     // Then auto's record is already in the run folder
     const planned = await json(path.join(runDir, 'auto.json'));

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { claimRunFolder, freeRunName, removeEmptyParent } from '../../src/runs/new-folder.js';
+import { abandonedRunFolders, CLAIM_FILE, claimRunFolder, freeRunName, releaseClaim, removeAbandonedRunFolders, removeEmptyParent } from '../../src/runs/new-folder.js';
 
 test('runs named to the second: claims made at once get folders of their own, and a runs/ a claim made goes when empty', async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'digits-claim-'));
@@ -14,6 +15,9 @@ test('runs named to the second: claims made at once get folders of their own, an
     // Then each has its own folder, made, and the names say which came first
     expect(claims.map((c) => c.name).sort()).toEqual(['auto-20261205-101500', 'auto-20261205-101500-2', 'auto-20261205-101500-3']);
     expect((await readdir(runs)).sort()).toEqual(claims.map((c) => c.name).sort());
+    // each marked with its claim (who made it), which goes when the run ends
+    for (const c of claims) expect(await readdir(c.dir)).toEqual([CLAIM_FILE]);
+    for (const c of claims) await releaseClaim(c);
     // one of them made runs/, and says so
     expect(claims.filter((c) => c.madeParent === runs)).toHaveLength(1);
     // a name not claimed yet, for train (which makes and locks its folder itself)
@@ -25,6 +29,48 @@ test('runs named to the second: claims made at once get folders of their own, an
     for (const c of claims) await rm(c.dir, { recursive: true });
     await removeEmptyParent(maker);
     expect(existsSync(runs)).toBe(false);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a claimed folder is abandoned only when its claimant is gone from this host and it holds nothing resumable', async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'digits-claim-'));
+  try {
+    const runs = path.join(root, 'runs');
+    // A pid that no longer runs: a child that has exited and been reaped
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(dead.stdout);
+    const claimed = async (name: string, holder: object, files: string[] = []) => {
+      const dir = path.join(runs, name);
+      await mkdir(path.join(dir, 'auto-probes'), { recursive: true });
+      await writeFile(path.join(dir, CLAIM_FILE), JSON.stringify(holder));
+      for (const file of files) {
+        await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+        await writeFile(path.join(dir, file), '{}');
+      }
+      return dir;
+    };
+    const startedAt = new Date(Date.now() - 60_000).toISOString();
+    const here = os.hostname();
+    // Given a folder claimed by this process (running), one by a killed process, one of another
+    // host, a killed one that had written run.json, one with round 1's, one without a claim
+    const live = await claimRunFolder(runs, 'auto-live', 'digits run --data x');
+    const gone = await claimed('auto-gone', { pid: deadPid, hostname: here, startedAt, command: 'digits run --data x' });
+    await claimed('auto-elsewhere', { pid: deadPid, hostname: `${here}-other`, startedAt, command: 'digits run' });
+    await claimed('auto-trained', { pid: deadPid, hostname: here, startedAt, command: 'digits run' }, ['run.json']);
+    await claimed('auto-round1', { pid: deadPid, hostname: here, startedAt, command: 'digits run' }, ['round1/run.json']);
+    await claimed('auto-torn', { pid: 'x' }, []);
+    await mkdir(path.join(runs, 'mine', 'auto-probes'), { recursive: true });
+    // Then only the killed one with nothing resumable is abandoned
+    expect(JSON.parse(await readFile(path.join(live.dir, CLAIM_FILE), 'utf8'))).toMatchObject({ pid: process.pid, hostname: here, command: 'digits run --data x' });
+    expect(await abandonedRunFolders(runs)).toEqual([{ dir: gone, holder: { pid: deadPid, hostname: here, startedAt, command: 'digits run --data x' } }]);
+    // And removing the abandoned folders removes that one alone
+    expect((await removeAbandonedRunFolders(runs)).map((f) => f.dir)).toEqual([gone]);
+    expect((await readdir(runs)).sort()).toEqual(['auto-elsewhere', 'auto-live', 'auto-round1', 'auto-torn', 'auto-trained', 'mine']);
+    // And a claim released (the run ended) leaves its folder as the run left it
+    await releaseClaim(live);
+    expect(await readdir(live.dir)).toEqual([]);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

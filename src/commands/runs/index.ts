@@ -30,9 +30,12 @@ export default class Runs extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Runs);
     const folders = runsFolders(flags);
-    const { runs, damaged } = await listRuns(folders);
-    if (this.jsonEnabled()) return this.printJson({ runs, damaged });
+    const { runs, damaged, abandoned } = await listRuns(folders);
+    if (this.jsonEnabled()) return this.printJson({ runs, damaged, abandoned });
     for (const d of damaged) process.stderr.write(`warning: ${displayPath(d.dir)} is not listed: ${d.reason}\n`);
+    for (const a of abandoned) {
+      process.stderr.write(`warning: ${displayPath(a.dir)} is not listed: the run that made it (${a.command}, pid ${a.pid}, started ${a.startedAt}) was killed before it trained anything; the next digits run removes it (or delete it)\n`);
+    }
     if (runs.length === 0) {
       process.stdout.write(`No runs in ${folders.runsDir} yet; digits train or digits run makes them.\n`);
       return;
