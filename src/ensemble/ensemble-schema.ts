@@ -36,8 +36,9 @@ export const ValidationSchema = z
       z
         .strictObject({
           kind: z.literal('shared'),
-          fraction: fractionOpen().describe('Fraction of the training rows held out (stratified).'),
+          fraction: fractionOpen().optional().describe('Fraction of the training rows held out (stratified); required unless "split" names a saved hold-out split.'),
           seed: number('a whole number').int({ error: 'must be a whole number' }).default(42).describe('Seed of the split.'),
+          split: z.string({ error: 'must be the name of a split saved by `digits data split`' }).optional().describe('A hold-out split saved by `digits data split` (its fraction and seed are its own).'),
         })
         .describe('Every member holds out the same rows, so the ensemble is scored honestly on them.'),
       z

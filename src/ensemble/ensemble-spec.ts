@@ -17,8 +17,13 @@ import { computeSplit, DEFAULT_FOLDS } from '../data/splits.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
 export type ValidationSpec =
-  /** every member holds out the same stratified rows (ensemble metrics are honest on them) */
-  | { kind: 'shared'; fraction: number; seed: number }
+  /**
+   * every member holds out the same stratified rows (ensemble metrics are honest on them):
+   * `holdout-<fraction>-seed<seed>`, or the hold-out split saved by `digits data split` that
+   * `split` names (its fraction and seed are then the saved split's, filled in by
+   * `withSavedHoldout` when the dataset is known: 0 until then)
+   */
+  | { kind: 'shared'; fraction: number; seed: number; split?: string }
   /** each member holds out its own stratified rows, seeded by the member (Deotte-style bagging) */
   | { kind: 'bagged'; fraction: number }
   /**
@@ -131,7 +136,7 @@ export function withFolds(spec: EnsembleSpec, folds: number): EnsembleSpec {
   if (!Number.isInteger(folds) || folds < 2) {
     throw new UserError(`the number of folds must be a whole number ≥ 2, not ${folds}`, { where: { flag: 'folds' }, hint: `For example --folds ${DEFAULT_FOLDS} (each recipe is trained ${DEFAULT_FOLDS} times).` });
   }
-  if (spec.validation.kind === 'kfold' && spec.validation.split) {
+  if ((spec.validation.kind === 'kfold' || spec.validation.kind === 'shared') && spec.validation.split) {
     // The file's saved split was dropped in silence for a new one of k folds.
     throw new UserError(`the ensemble validates on the saved split ${JSON.stringify(spec.validation.split)}; --folds would replace it with new folds`, {
       where: { flag: 'folds' },
@@ -190,11 +195,26 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
   if (v?.kind === 'kfold' && v.split !== undefined && (raw as { validation?: { seed?: unknown } }).validation?.seed !== undefined) {
     throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'seed'], message: 'is the saved split\'s own when "split" names one (this one was ignored): leave "seed" out, or leave "split" out to make new folds with this seed', input: v.seed }]), file);
   }
+  if (v?.kind === 'shared') {
+    const given = (raw as { validation?: { seed?: unknown; fraction?: unknown } }).validation ?? {};
+    if (v.split === undefined && v.fraction === undefined) {
+      throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'fraction'], message: 'is required (a number in (0, 1)), unless "split" names a hold-out split saved by `digits data split`', input: undefined }]), file);
+    }
+    for (const key of ['fraction', 'seed'] as const) {
+      if (v.split !== undefined && given[key] !== undefined) {
+        throw specError(new z.ZodError([{ code: 'custom', path: ['validation', key], message: `is the saved split's own when "split" names one: leave "${key}" out, or leave "split" out to hold out new rows`, input: given[key] }]), file);
+      }
+    }
+  }
   const validation: ValidationSpec = !v
     ? { kind: 'shared', fraction: 0.1, seed: 42 }
     : v.kind === 'kfold'
       ? { kind: 'kfold', folds: v.folds ?? 0, seed: v.seed, ...(v.split !== undefined ? { split: v.split } : {}) }
-      : v;
+      : v.kind === 'shared'
+        ? v.split !== undefined
+          ? { kind: 'shared', fraction: 0, seed: 0, split: v.split }
+          : { kind: 'shared', fraction: v.fraction!, seed: v.seed }
+        : v;
   return {
     name: parsed.data.name ?? path.basename(file ?? 'ensemble', '.json'),
     description: parsed.data.description ?? '',

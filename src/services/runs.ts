@@ -129,7 +129,7 @@ export function describeValidation(v: ValidationSpec | undefined): string {
   if (!v) return '?';
   if (v.kind === 'kfold') return v.split ? `kfold ${v.split}` : `kfold ${v.folds} seed ${v.seed}`;
   if (v.kind === 'bagged') return `bagged ${Math.round(v.fraction * 100)}%`;
-  return `shared ${Math.round(v.fraction * 100)}% seed ${v.seed}`;
+  return `shared ${Math.round(v.fraction * 100)}% seed ${v.seed}${v.split ? ` (split ${v.split})` : ''}`;
 }
 
 /** The knobs of a recipe that a comparison shows (the name is how recipes are matched). */

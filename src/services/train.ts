@@ -67,6 +67,8 @@ interface MemberPlan {
 async function planSplits(spec: EnsembleSpec, datasetDir: string, foldsFrom?: ErrorLocation): Promise<MemberPlan[]> {
   const v = spec.validation;
   if (v.kind === 'shared') {
+    // (a saved split, checked by withSavedHoldout)
+    if (v.split) return spec.members.map((member) => ({ member, split: { name: v.split!, fold: 0 }, recipe: member.name }));
     const name = `holdout-${v.fraction}-seed${v.seed}`;
     await createSplit({ data: datasetDir, name, spec: { kind: 'holdout', validationFraction: v.fraction, seed: v.seed } });
     return spec.members.map((member) => ({ member, split: { name, fold: 0 }, recipe: member.name }));
@@ -103,6 +105,25 @@ async function planSplits(spec: EnsembleSpec, datasetDir: string, foldsFrom?: Er
 
 
 
+/**
+ * The ensemble with its saved hold-out split read: `{"kind": "shared", "split": <name>}` takes the
+ * split `digits data split` saved with the dataset, whose fraction and seed it records (run.json
+ * then says which rows, as for any shared split). A k-fold split, or one made for other data, is
+ * refused naming the file.
+ */
+async function withSavedHoldout(spec: EnsembleSpec, datasetDir: string, fingerprint: string): Promise<EnsembleSpec> {
+  const v = spec.validation;
+  if (v.kind !== 'shared' || !v.split) return spec;
+  const saved = await loadSplit(datasetDir, v.split, fingerprint);
+  if (saved.spec.kind !== 'holdout') {
+    throw new UserError(`split ${JSON.stringify(v.split)} holds ${saved.folds.length} folds, not one hold-out`, {
+      where: { file: path.join(datasetDir, 'splits', `${v.split}.json`) },
+      hint: `Validate on its folds with {"kind": "kfold", "split": ${JSON.stringify(v.split)}}, or save a hold-out with \`digits data split --validation 0.1 --name <name>\`.`,
+    });
+  }
+  return { ...spec, validation: { kind: 'shared', fraction: saved.spec.validationFraction, seed: saved.spec.seed, split: v.split } };
+}
+
 /** What to train when continuing a run: the run folder's own ensemble and data. */
 export interface ResumePlan {
   ensemble: EnsembleSpec;
@@ -115,7 +136,12 @@ export interface ResumePlan {
 
 const exists = (file: string) => stat(file).then(() => true, () => false);
 
-const comparable = (spec: EnsembleSpec) => JSON.stringify({ ...spec, members: spec.members.map((m) => ({ ...m, init: undefined })) });
+// (a saved hold-out is the same whatever its fraction and seed, read from it when the run started)
+const comparable = (spec: EnsembleSpec) => JSON.stringify({
+  ...spec,
+  validation: spec.validation.kind === 'shared' && spec.validation.split ? { kind: 'shared', split: spec.validation.split } : spec.validation,
+  members: spec.members.map((m) => ({ ...m, init: undefined })),
+});
 
 /**
  * Reads what an interrupted (or finished) run was trained with from its run.json, so
@@ -219,11 +245,12 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       hint: 'Re-import the data the run was trained on, or start a new run.',
     });
   }
+  const ensemble = await withSavedHoldout(options.ensemble, datasetDir, dataset.fingerprint);
   const members = await Promise.all(
-    options.ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
+    ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
   await checkMemberInits(members, options.resume === true);
-  const plans = await planSplits({ ...options.ensemble, members }, datasetDir, options.foldsFrom);
+  const plans = await planSplits({ ...ensemble, members }, datasetDir, options.foldsFrom);
   const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
   if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {
     throw new UserError(`run ${previous.name} was trained on other validation splits than this ensemble makes`, {
@@ -243,7 +270,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   // Bagged members whose holdouts share no row: trained as asked, but said before the hours of
   // training, as `digits evaluate` will refuse to score the ensemble.
   // (from the splits just loaded, which the members train on: not computed again)
-  if (!options.resume && options.ensemble.validation.kind === 'bagged' && members.length > 1 && heldOutByEvery([...loadedSplits.values()].map((split) => split.folds[0]!.validation)) === 0) {
+  if (!options.resume && ensemble.validation.kind === 'bagged' && members.length > 1 && heldOutByEvery([...loadedSplits.values()].map((split) => split.folds[0]!.validation)) === 0) {
     options.onWarning?.(`no training row is held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` cannot score the ensemble; \`digits submit\` submits it unevaluated (equal weights, the 8 TTA shifts). A shared holdout ("kind": "shared") or k folds (--folds ${DEFAULT_FOLDS}) can be scored.`);
   }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
@@ -265,7 +292,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     status: 'training',
     // Init checkpoints inside the project are stored relative to the run folder, like its data,
     // so a moved or copied project resumes and evaluates from its own files.
-    ensemble: { ...options.ensemble, members: members.map((m) => (m.init ? { ...m, init: storedPath(runDir, m.init) } : m)) },
+    ensemble: { ...ensemble, members: members.map((m) => (m.init ? { ...m, init: storedPath(runDir, m.init) } : m)) },
     dataset: { dir: storedPath(runDir, datasetDir), fingerprint: dataset.fingerprint },
     splits,
     splitDigests,

@@ -43,6 +43,9 @@ describe('ensemble specs', () => {
     ['k-fold without folds', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold' } }, /validation\.folds: is required/],
     ['k-fold with a fraction', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold', folds: 5, fraction: 0.1 } }, /validation\.fraction: unknown key/],
     ['a seed beside a saved split (it was ignored)', { members: [{ preset: 'mlp' }], validation: { kind: 'kfold', split: 'cv4', seed: 7 } }, /validation\.seed: is the saved split's own when "split" names one/],
+    ['a fraction beside a saved hold-out', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', split: 'holdout', fraction: 0.2 } }, /validation\.fraction: is the saved split's own when "split" names one/],
+    ['a seed beside a saved hold-out', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', split: 'holdout', seed: 3 } }, /validation\.seed: is the saved split's own when "split" names one/],
+    ['a shared hold-out of no fraction nor split', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', seed: 3 } }, /validation\.fraction: is required \(a number in \(0, 1\)\), unless "split" names a hold-out split saved by `digits data split`/],
     ['duplicate names', { members: [{ preset: 'mlp', name: 'a' }, { preset: 'mlp', name: 'a' }] }, /duplicate member name "a"/],
   ])('%s is a UserError naming the key', (_label, input, message) => {
     const run = () => ensembleFromJson(JSON.stringify(input), 'bad.json');
@@ -121,6 +124,10 @@ describe('k-fold validation', () => {
     expect(foldsOverride(shared, 5)).toBeUndefined();
     // a saved split may be named instead
     expect(ensembleFromJson(JSON.stringify({ validation: { kind: 'kfold', split: 'my-folds' }, members: [{ preset: 'mlp' }] })).validation).toEqual({ kind: 'kfold', folds: 0, seed: 42, split: 'my-folds' });
+    // and a saved hold-out, whose fraction and seed are read from it when the dataset is known
+    const saved = ensembleFromJson(JSON.stringify({ validation: { kind: 'shared', split: 'holdout' }, members: [{ preset: 'mlp' }] }));
+    expect(saved.validation).toEqual({ kind: 'shared', fraction: 0, seed: 0, split: 'holdout' });
+    expect(() => withFolds(saved, 3)).toThrow(/validates on the saved split "holdout"; --folds would replace it/);
   });
 });
 

@@ -4,6 +4,7 @@
  * serves after the original is gone; submit checks its inputs before writing anything; files
  * left by killed writers are removed on the next start.
  */
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -437,6 +438,34 @@ describe('a saved split replaced after a run trained on it', () => {
     expect(fromFlag.where).toEqual({ flag: 'folds' });
     const fromFile = await expectUserError(trainEnsemble({ ensemble: many, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'many'), concurrency: 1, backend: 'wasm', command: 'vitest', foldsFrom: { file: '/x/many.json' } }), { message: /not 500/, hint: /ensemble file/ });
     expect(fromFile.where).toEqual({ file: '/x/many.json' });
+  }, 120_000);
+
+  test('a hold-out saved by data split, named by an ensemble file: the members hold out its rows, run.json says which, and a k-fold split is refused', async () => {
+    // Given a hold-out of 20% saved under a name of the user's, and an ensemble file naming it
+    const competition = path.join(root, 'cv-project', 'competitions', 'clean');
+    const saved = await createSplit({ data: competition, name: 'mine', spec: { kind: 'holdout', validationFraction: 0.2, seed: 5 } });
+    const runDir = path.join(root, 'cv-project', 'runs', 'mine');
+    const spec = ensembleFromJson(JSON.stringify({ name: 'mine', validation: { kind: 'shared', split: 'mine' }, members: [{ preset: 'mlp', name: 'a', epochs: 1, batchSize: 30, seed: 1 }, { preset: 'mlp', name: 'b', epochs: 1, batchSize: 30, seed: 2 }] }));
+    await trainEnsemble({ ensemble: spec, data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    // Then every member trained on that split, and run.json records its fraction and seed with its name
+    const manifest = await readRunManifest(runDir);
+    expect(manifest.splits).toEqual([{ member: 'a', name: 'mine', fold: 0 }, { member: 'b', name: 'mine', fold: 0 }]);
+    expect(manifest.ensemble.validation).toEqual({ kind: 'shared', fraction: 0.2, seed: 5, split: 'mine' });
+    // And the ensemble is scored on its rows (30 of the 150)
+    const report = await evaluateRun({ runDir, tta: [], precision: 'fp32' });
+    expect(report.heldOutRows.length).toBe(saved.validationPerClass[0]!.reduce((a, b) => a + b, 0));
+    expect(report.heldOutRows.length).toBe(30);
+    // And resuming it with its own ensemble file again is accepted (the file names the split, run.json its rows too)
+    await trainEnsemble({ ensemble: spec, data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true });
+    // A k-fold split named as a hold-out is refused, naming the split's file and the kind that takes it
+    await createSplit({ data: competition, name: 'folds3', spec: { kind: 'kfold', k: 3, seed: 1 } });
+    const wrong = ensembleFromJson(JSON.stringify({ name: 'wrong', validation: { kind: 'shared', split: 'folds3' }, members: [{ preset: 'mlp', name: 'a', epochs: 1 }] }));
+    const error = await expectUserError(trainEnsemble({ ensemble: wrong, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'wrong'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /^split "folds3" holds 3 folds, not one hold-out$/, file: 'folds3.json', hint: /\{"kind": "kfold", "split": "folds3"\}/ });
+    expect(error.where?.file).toBe(path.join(competition, '.digits', 'splits', 'folds3.json'));
+    expect(existsSync(path.join(root, 'cv-project', 'runs', 'wrong'))).toBe(false);
+    // A split of no such name lists those there are
+    const missing = ensembleFromJson(JSON.stringify({ name: 'missing', validation: { kind: 'shared', split: 'nope' }, members: [{ preset: 'mlp', name: 'a', epochs: 1 }] }));
+    await expectUserError(trainEnsemble({ ensemble: missing, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'missing'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /^no split named "nope"/ });
   }, 120_000);
 
   test('a failed fold member: the ensemble CV and out-of-fold rows say how much they cover', async () => {

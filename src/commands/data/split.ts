@@ -54,6 +54,8 @@ export default class DataSplit extends DigitsCommand {
       const label = spec.kind === 'kfold' ? `fold ${fold + 1}` : 'validation';
       lines.push(`  ${label.padEnd(10)} ${formatCount(total).padStart(6)} rows  ${counts.map((count, digit) => `${digit}:${count}`).join(' ')}`);
     });
+    // (what to do with it: an ensemble file names it)
+    lines.push(`  use it: "validation": {"kind": "${spec.kind === 'kfold' ? 'kfold' : 'shared'}", "split": ${JSON.stringify(report.name)}} in an ensemble file`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 }
