@@ -48,6 +48,34 @@ export function syntheticRowCount(trainRows: number): number {
   return Math.max(0, SYNTHETIC_TOTAL_ROWS - trainRows);
 }
 
+/**
+ * What validating one row after each epoch costs a member, in training rows (the model is
+ * exported to ONNX and scored on one thread while the other workers train). Measured on `npm
+ * start`'s k-fold run of session 40: its members of 9,000 training and 3,000 validation rows took
+ * 19.9–21.3 s an epoch where the probes, of 10,800 and 1,200, had taken 21.6 s: 0.5–0.6 of a
+ * training row each. Counted explicitly since session 41: a tenth off the probes' speed had
+ * covered the holdout's 1,200 rows, not k-fold's 3,000, and that run's last two members were cut
+ * at the deadline after 4 of their 7 epochs.
+ */
+export const VALIDATION_ROW_COST = 0.55;
+/**
+ * Seconds a worker spends between one member's last epoch and the next member's first (loading
+ * the dataset and the checkpoint, building the training graph): 6–9 s in that run, which the
+ * plan had not counted (6 rounds × 8 s of its 838 s).
+ */
+export const MEMBER_START_SECONDS = 8;
+/**
+ * The share of the probes' measured speed a plan counts on: 5% off for a machine that slows
+ * after the probes (that run's epochs went from 19.9 to 21.3 s); a tenth until session 41, when
+ * it also stood for validation and the members' start.
+ */
+export const PLAN_SPEED_MARGIN = 0.95;
+
+/** An epoch's work in training rows: its training rows, and its validation rows at VALIDATION_ROW_COST. */
+export function epochRows(trainRows: number, validationRows: number): number {
+  return trainRows + VALIDATION_ROW_COST * validationRows;
+}
+
 export const MAX_MEMBERS = 12;
 /** Fewer members than this: shorten the members instead (an ensemble of one or two gains little). */
 export const MIN_MEMBERS = 4;
@@ -131,7 +159,10 @@ export interface MemberPlanInput {
   /** seconds left for training members, evaluation and the submission */
   remainingSeconds: number;
   trainRows: number;
-  /** measured training img/s of one worker while the others ran too */
+  /**
+   * measured training img/s of one worker while the others ran too, in training rows: an
+   * epoch takes epochRows(trainRows + syntheticRows, validationRows) / imagesPerSecond seconds
+   */
   imagesPerSecond: number;
   concurrency: number;
   start: Start;
@@ -211,14 +242,16 @@ export function maxMembers(folds?: number): number {
 export function planMembers(input: MemberPlanInput): MemberPlan {
   const synthetic = input.syntheticRows ?? 0;
   const { target, min } = synthetic > 0 ? SYNTHETIC_EPOCH_TARGETS : EPOCH_TARGETS[input.start];
-  const epochSeconds = (input.trainRows + synthetic) / input.imagesPerSecond;
+  const epochSeconds = epochRows(input.trainRows + synthetic, input.validationRows) / input.imagesPerSecond;
   const startName = synthetic > 0 ? `${input.start} start with ${synthetic} synthetic rows` : `${input.start} start`;
   const machineSpeed = input.imagesPerSecond * input.concurrency;
   const folds = input.folds && input.folds >= 2 ? input.folds : undefined;
   const unit = folds ?? input.concurrency;
   const most = maxMembers(folds);
   const roundsOf = (members: number) => Math.ceil(members / input.concurrency);
-  const cost = (members: number, epochs: number) => roundsOf(members) * epochs * epochSeconds + reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
+  // (each round: its members' epochs, and their start on the workers)
+  const trainingSeconds = (members: number, epochs: number) => roundsOf(members) * (epochs * epochSeconds + MEMBER_START_SECONDS);
+  const cost = (members: number, epochs: number) => trainingSeconds(members, epochs) + reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
   // The most members (a multiple of the unit, capped) that fit at `epochs`; 0 when none do.
   const fit = (epochs: number) => {
     let best = 0;
@@ -231,7 +264,7 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
   const make = (epochs: number, count: number, fits: boolean, why: string): MemberPlan => {
     const members = Math.max(1, Math.min(most, count));
     const rounds = roundsOf(members);
-    const trainSeconds = Math.round(rounds * epochs * epochSeconds);
+    const trainSeconds = Math.round(trainingSeconds(members, epochs));
     const reserve = reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
     const what = folds ? `${members / folds} recipe(s) × ${folds} folds = ${members} members` : `${members} members`;
     return {
@@ -267,9 +300,8 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
   // Not even one unit at the minimum: one unit of whatever epochs fit (at least one).
   const members = Math.min(most, unit);
   const spare = input.remainingSeconds - reserveSeconds(members, input.testRows, input.validationRows, machineSpeed);
-  const roundSeconds = roundsOf(members) * epochSeconds;
-  const epochs = Math.max(1, Math.floor(spare / roundSeconds));
-  return make(epochs, members, spare >= roundSeconds, `the budget is short: ${roundsOf(members) === 1 ? 'one round' : `${roundsOf(members)} rounds`} of ${epochs} epoch(s)`);
+  const epochs = Math.max(1, Math.floor((spare - roundsOf(members) * MEMBER_START_SECONDS) / (roundsOf(members) * epochSeconds)));
+  return make(epochs, members, spare >= trainingSeconds(members, 1), `the budget is short: ${roundsOf(members) === 1 ? 'one round' : `${roundsOf(members)} rounds`} of ${epochs} epoch(s)`);
 }
 
 /**
@@ -290,7 +322,7 @@ export function planWithSyntheticRows(input: MemberPlanInput, options: { userAsk
   const unit = Math.min(maxMembers(folds), folds ?? input.concurrency);
   const rounds = Math.ceil(unit / input.concurrency);
   const reserve = reserveSeconds(unit, input.testRows, input.validationRows, input.imagesPerSecond * input.concurrency);
-  const room = ((input.remainingSeconds - reserve) / rounds) * input.imagesPerSecond - input.trainRows;
+  const room = ((input.remainingSeconds - reserve) / rounds - MEMBER_START_SECONDS) * input.imagesPerSecond - epochRows(input.trainRows, input.validationRows);
   const rows = Math.min(asked, Math.max(0, Math.floor(room / 100) * 100));
   const syntheticRows = rows >= input.trainRows ? rows : 0;
   const plan = planMembers({ ...input, syntheticRows });

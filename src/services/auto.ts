@@ -28,12 +28,15 @@ import {
   chooseAugmentation,
   chooseProbe,
   chooseValidation,
+  epochRows,
+  PLAN_SPEED_MARGIN,
   planWithSyntheticRows,
   planProbes,
   probeRates,
   refitProbes,
   spreadRate,
   syntheticRowCount,
+  VALIDATION_ROW_COST,
   type AutoRecord,
   type LrFindRecord,
   type MemberPlan,
@@ -283,10 +286,13 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   emit({ type: 'auto-chosen', ...chosen });
 
   // 4. As many members as fit the rest of the budget, at the speed the probes trained
-  // (concurrently, as members will). Per-epoch speed excludes validation and start-up; a
-  // tenth off covers them.
+  // (concurrently, as members will). A probe's epoch included its validation on the holdout
+  // rows: its speed in training rows counts them (epochRows), as the plan counts each member's
+  // own; a member's start on a worker is counted by the plan; 5% off covers a machine that
+  // slows down (a member that would still pass the deadline stops there).
   const speeds = probes.filter((p) => !p.error).map((p) => p.imagesPerSecond).sort((a, b) => a - b);
-  const imagesPerSecond = Math.max(1, speeds[Math.floor(speeds.length / 2)]! * 0.9);
+  const probeEpochRows = epochRows(probeRows.length, validationRows.length) / Math.max(1, probeRows.length);
+  const imagesPerSecond = Math.max(1, speeds[Math.floor(speeds.length / 2)]! * probeEpochRows * PLAN_SPEED_MARGIN);
   const choosingSeconds = (Date.now() - started) / 1000;
   const remaining = options.budgetSeconds - options.spentSeconds - choosingSeconds;
   const share = 1 - (options.secondRoundShare ?? 0);
@@ -337,7 +343,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     lrFinds,
     probes,
     chosen,
-    throughput: { imagesPerSecondPerWorker: Math.round(imagesPerSecond), concurrency: options.concurrency, measuredOn: `median of ${speeds.length} probes' epoch speed, less 10%` },
+    throughput: { imagesPerSecondPerWorker: Math.round(imagesPerSecond), concurrency: options.concurrency, measuredOn: `median of ${speeds.length} probes' epoch speed in training rows (their ${validationRows.length} validation rows at ${VALIDATION_ROW_COST} of one), less ${Math.round((1 - PLAN_SPEED_MARGIN) * 100)}%` },
     plan,
     validation,
     combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)',

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
 import { loadDataset } from '../data/dataset.js';
-import { autoEnsemble, reserveSeconds, type AutoRecord } from '../ensemble/auto.js';
+import { autoEnsemble, epochRows, reserveSeconds, type AutoRecord } from '../ensemble/auto.js';
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { createPredictor, type InferMode, type Predictor } from '../inference/predictor.js';
 import { RUN_MANIFEST, type RunManifest } from '../runs/manifest.js';
@@ -73,7 +73,7 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
     // Round 2 keeps round 1's members and fits its epochs to what the budget has left.
     const validationRows = Math.round(dataset.trainLabels.length * 0.1);
     const rows = dataset.trainLabels.length - validationRows + records.length;
-    const roundSeconds = (Math.ceil(members.length / options.concurrency) * rows) / options.record.throughput.imagesPerSecondPerWorker;
+    const roundSeconds = (Math.ceil(members.length / options.concurrency) * epochRows(rows, validationRows)) / options.record.throughput.imagesPerSecondPerWorker;
     const left = options.budgetSeconds - options.spentSeconds - reserveSeconds(members.length, count, validationRows, options.record.throughput.imagesPerSecondPerWorker * options.concurrency);
     const epochs = Math.max(1, Math.min(options.record.plan.epochs, Math.floor(left / roundSeconds)));
     const ensemble = autoEnsemble({

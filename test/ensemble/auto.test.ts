@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, chooseValidation, planMembers, planProbes, planWithSyntheticRows, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, chooseProbe, chooseValidation, epochRows, planMembers, planProbes, planWithSyntheticRows, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS, MEMBER_START_SECONDS, VALIDATION_ROW_COST } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -8,14 +8,16 @@ describe('budget planning', () => {
   test('15 minutes left on a 12,000-row competition from the noisy checkpoint: rounds of two members at the target epochs, within the time left', () => {
     // Given 900 s left at 400 img/s per worker on 2 workers
     const plan = planMembers({ ...base, remainingSeconds: 900, start: 'noisy' });
-    // Then: 4 epochs each (27 s per epoch), as many rounds of 2 as fit with the reserve
+    // Then: 4 epochs each (28.65 s per epoch: 10,800 training rows and 1,200 validation rows at
+    // 0.55 of one), as many rounds of 2 as fit with the reserve, each round starting its members (8 s)
     expect(plan.epochs).toBe(4);
     expect(plan.members % 2).toBe(0);
-    const epochSeconds = 10_800 / 400;
-    expect(plan.trainSeconds).toBe(Math.round(plan.rounds * 4 * epochSeconds));
+    expect(epochRows(10_800, 1_200)).toBe(10_800 + VALIDATION_ROW_COST * 1_200);
+    const epochSeconds = epochRows(10_800, 1_200) / 400;
+    expect(plan.trainSeconds).toBe(Math.round(plan.rounds * (4 * epochSeconds + MEMBER_START_SECONDS)));
     expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(900);
     // one more round would not fit
-    const more = (plan.rounds + 1) * 4 * epochSeconds + reserveSeconds(plan.members + 2, 10_000, 1_200, 800);
+    const more = (plan.rounds + 1) * (4 * epochSeconds + MEMBER_START_SECONDS) + reserveSeconds(plan.members + 2, 10_000, 1_200, 800);
     expect(plan.members === MAX_MEMBERS || more > 900).toBe(true);
     expect(plan.fits).toBe(true);
   });
@@ -29,14 +31,16 @@ describe('budget planning', () => {
     expect(reserveSeconds(4, 10_000, 1_200, 1600)).toBeLessThan(70);
   });
 
-  test('the arithmetic: 530 s, 4 epochs of 27 s → 3 rounds (6 members), and the time left makes them 5 epochs', () => {
-    // reserve(6) = 95, reserve(8) = 120 at 800 img/s
-    // 3 rounds: 324 + 95 = 419 ≤ 530 → fits; 4 rounds: 432 + 120 = 552 > 530
-    // 5 epochs: 405 + 95 = 500 ≤ 530; 6 epochs: 486 + 95 = 581 > 530
+  test('the arithmetic: 560 s, 4 epochs of 28.65 s → 3 rounds (6 members), and the time left makes them 5 epochs', () => {
+    // reserve(6) = 95, reserve(8) = 120 at 800 img/s; a round of 4 epochs: 4 × 28.65 + 8 = 122.6 s
+    // 3 rounds: 367.8 + 95 = 462.8 ≤ 560 → fits; 4 rounds: 490.4 + 120 = 610.4 > 560
+    // 5 epochs: 3 × (143.25 + 8) = 453.75, + 95 = 548.75 ≤ 560; 6 epochs: 539.7 + 95 > 560
     expect([reserveSeconds(6, 10_000, 1_200, 800), reserveSeconds(8, 10_000, 1_200, 800)]).toEqual([95, 120]);
-    const plan = planMembers({ ...base, remainingSeconds: 530, start: 'noisy' });
-    expect([plan.members, plan.epochs, plan.rounds]).toEqual([6, 5, 3]);
+    const plan = planMembers({ ...base, remainingSeconds: 560, start: 'noisy' });
+    expect([plan.members, plan.epochs, plan.rounds, plan.trainSeconds]).toEqual([6, 5, 3, 454]);
     expect(plan.reason).toMatch(/less than another round: 5 epochs/);
+    // and with 540 s the fifth epoch does not fit (453.75 + 95 > 540)
+    expect(planMembers({ ...base, remainingSeconds: 540, start: 'noisy' })).toMatchObject({ members: 6, epochs: 4, trainSeconds: 368 });
   });
 
   test('from scratch a short budget shortens the members before it drops below four of them', () => {
@@ -55,24 +59,24 @@ describe('budget planning', () => {
   });
 
   test('when the most members fit with time to spare, they train longer (up to twice the target), still within the time left', () => {
-    // Given 850 s left at 678 img/s per worker (15.9 s an epoch) from the noisy start (target 4):
-    // 12 members × 4 epochs take 382 s + 118 s of reserve
-    const plan = planMembers({ ...base, imagesPerSecond: 678, remainingSeconds: 850, start: 'noisy' });
-    // Then the 12 members get 7 epochs: 6 rounds × 7 × 15.9 s = 669 s + 118 s ≤ 850 s (8 would be 883 s)
+    // Given 880 s left at 678 img/s per worker (16.9 s an epoch) from the noisy start (target 4):
+    // 12 members × 4 epochs take 6 × (67.6 + 8) = 454 s + 118 s of reserve
+    const plan = planMembers({ ...base, imagesPerSecond: 678, remainingSeconds: 880, start: 'noisy' });
+    // Then the 12 members get 7 epochs: 6 rounds × (7 × 16.9 + 8) s = 758 s + 118 s ≤ 880 s (8 would be 860 + 118 s)
     expect(plan.reserveSeconds).toBe(118);
-    expect([plan.members, plan.epochs, plan.rounds]).toEqual([12, 7, 6]);
-    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(850);
+    expect([plan.members, plan.epochs, plan.rounds, plan.trainSeconds]).toEqual([12, 7, 6, 758]);
+    expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(880);
     expect(plan.reason).toMatch(/time to spare: 7 epochs/);
     // And never more than twice the target, however long the budget
     expect(planMembers({ ...base, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 12, epochs: 8 });
   });
 
   test('with synthetic rows an epoch covers them too, and members target 3 such epochs', () => {
-    // Given 43,200 synthetic rows beside the 10,800 (54,000 in all: 117 s an epoch at 460 img/s) and 900 s left
+    // Given 43,200 synthetic rows beside the 10,800 (54,000 in all, and the 1,200 validation rows: 119 s an epoch at 460 img/s) and 900 s left
     const plan = planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 900, start: 'noisy', syntheticRows: 43_200 });
-    // Then 2 rounds of 2 members × 3 epochs (704 s + 65 s of reserve); 4 epochs would not fit
+    // Then 2 rounds of 2 members × 3 epochs (729 s + 65 s of reserve); 4 epochs would not fit
     expect([plan.members, plan.epochs, plan.rounds]).toEqual([4, 3, 2]);
-    expect(plan.trainSeconds).toBe(Math.round((2 * 3 * 54_000) / 460));
+    expect(plan.trainSeconds).toBe(Math.round(2 * ((3 * epochRows(54_000, 1_200)) / 460 + MEMBER_START_SECONDS)));
     expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(900);
     expect(plan.reason).toMatch(/3 epochs per member from the noisy start with 43200 synthetic rows/);
     // and a short budget shortens the members to one such epoch before it drops below four of them
@@ -116,7 +120,7 @@ describe('budget planning', () => {
     expect(plan).toMatchObject({ folds: 5, recipes: plan.members / 5 });
     // in rounds of 2 workers (the fifth member of a recipe shares a round with the next recipe's first)
     expect(plan.rounds).toBe(Math.ceil(plan.members / 2));
-    expect(plan.trainSeconds).toBe(Math.round(plan.rounds * plan.epochs * (9_600 / 400)));
+    expect(plan.trainSeconds).toBe(Math.round(plan.rounds * (plan.epochs * (epochRows(9_600, 2_400) / 400) + MEMBER_START_SECONDS)));
     expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(900);
     expect(plan.reason).toMatch(/recipe\(s\) × 5 folds = \d+ members/);
     // a long budget: 2 recipes × 5 folds, twice the target epochs
@@ -132,8 +136,8 @@ describe('budget planning', () => {
     // Given a 12,000-row competition: holdout members train on 10,800 rows, 4-fold members on 9,000
     const holdout = (remainingSeconds: number, extra = {}) => planMembers({ ...base, remainingSeconds, start: 'noisy', ...extra });
     const kfold = (remainingSeconds: number, extra = {}) => planMembers({ ...base, trainRows: 9_000, validationRows: 3_000, folds: 4, remainingSeconds, start: 'noisy', ...extra });
-    // When 15 minutes are left at 400 img/s per worker, 3 recipes × 4 folds fit, 12 members like the holdout plan's
-    const roomy = chooseValidation(holdout(900), kfold(900));
+    // When 16 minutes are left at 400 img/s per worker, 3 recipes × 4 folds fit, 12 members like the holdout plan's
+    const roomy = chooseValidation(holdout(960), kfold(960));
     expect(roomy).toMatchObject({ kind: 'kfold', by: 'default', plan: { folds: 4, recipes: 3, members: 12 } });
     expect(roomy.reason).toMatch(/^4-fold cross-validation: 3 recipes × 4 folds fit \(12 members, the holdout plan's 12\)/);
     // When 42,000 rows leave room for 4 members: one recipe × 4 folds would come from one checkpoint
@@ -143,7 +147,7 @@ describe('budget planning', () => {
     expect(kaggle.plan.folds).toBeUndefined();
     expect(kaggle.reason).toMatch(/^a 10% holdout, not 4-fold cross-validation: only one recipe × 4 folds fit \(one starting checkpoint\), under the 2 it needs; --folds 4 asks for it anyway$/);
     // When 8 members fit either way (the clean start's 8 epochs on a slow machine): 2 recipes × 4 folds
-    const eight = chooseValidation(planMembers({ ...base, remainingSeconds: 1000, start: 'clean' }), planMembers({ ...base, trainRows: 9_000, validationRows: 3_000, folds: 4, remainingSeconds: 1000, start: 'clean' }));
+    const eight = chooseValidation(planMembers({ ...base, remainingSeconds: 1100, start: 'clean' }), planMembers({ ...base, trainRows: 9_000, validationRows: 3_000, folds: 4, remainingSeconds: 1100, start: 'clean' }));
     expect(eight).toMatchObject({ kind: 'kfold', plan: { recipes: 2, members: 8 } });
     // When k-fold fits 3 recipes but fewer members than the holdout plan (a plan that is not the cap: not reachable
     // at 4 folds, whose recipes come 4 at a time, unless the holdout fits more, as here by hand)
