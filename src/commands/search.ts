@@ -10,7 +10,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
-import { runSearch, type SearchEvent, type SearchOptions } from '../services/search.js';
+import { CHANCE_LOSS, runSearch, searchSettings, type SearchEvent, type SearchOptions } from '../services/search.js';
 import type { SchedulerKind } from '../training/search/asha.js';
 import { searchSpaceFromJson } from '../training/search/space.js';
 import { timestamp } from './train.js';
@@ -46,37 +46,50 @@ export default class Search extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Search);
-    if (!flags.data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`).' });
+    // (--data's default, as its help says: the working folder)
+    const data = flags.data ?? process.cwd();
     let budgetSeconds: number | undefined;
     if (flags.budget !== undefined) {
       const minutes = Number(flags.budget);
       if (!(minutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 30.' });
       budgetSeconds = minutes * 60;
     }
-    // A relative --space is the working folder's first, then the package's (`--space spaces/default.json`,
-    // the help's example, failed outside the package), as `export onnx` and `--init` read theirs.
-    const asked = path.resolve(flags.space ?? path.join(PACKAGE_ROOT, 'spaces', 'default.json'));
-    const shipped = flags.space && !path.isAbsolute(flags.space) ? path.join(PACKAGE_ROOT, flags.space) : null;
-    const spaceFile = shipped && !existsSync(asked) && existsSync(shipped) ? shipped : asked;
-    const text = await readFile(spaceFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      // A folder is there but is no file: said so, not "no space file".
-      const what = error.code === 'EISDIR' ? `--space ${spaceFile} is a folder, not a space file` : `no space file ${spaceFile}`;
-      throw new UserError(what, { where: { file: spaceFile, flag: 'space' }, hint: 'Pass --space <file.json>; spaces/default.json in the package is an example.' });
-    });
-    const space = searchSpaceFromJson(text, spaceFile);
+    // A search continued in its --out keeps the settings it was started with where they are not
+    // typed again (they had to be repeated, and a left-out --space was "another space": session 41).
+    const typed = (name: string) => this.argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+    const started = flags.out ? await searchSettings(flags.out) : null;
+    let space;
+    let spaceFile;
+    if (started && !typed('space')) {
+      ({ space, spaceFile } = started);
+    } else {
+      // A relative --space is the working folder's first, then the package's (`--space spaces/default.json`,
+      // the help's example, failed outside the package), as `export onnx` and `--init` read theirs.
+      const asked = path.resolve(flags.space ?? path.join(PACKAGE_ROOT, 'spaces', 'default.json'));
+      const shipped = flags.space && !path.isAbsolute(flags.space) ? path.join(PACKAGE_ROOT, flags.space) : null;
+      spaceFile = shipped && !existsSync(asked) && existsSync(shipped) ? shipped : asked;
+      const file = spaceFile;
+      const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        // A folder is there but is no file: said so, not "no space file".
+        const what = error.code === 'EISDIR' ? `--space ${file} is a folder, not a space file` : `no space file ${file}`;
+        throw new UserError(what, { where: { file, flag: 'space' }, hint: 'Pass --space <file.json>; spaces/default.json in the package is an example.' });
+      });
+      space = searchSpaceFromJson(text, file);
+    }
     const options: SearchOptions = {
-      data: flags.data,
+      data,
       space,
       spaceFile,
       out: path.resolve(flags.out ?? path.join('runs', `search-${timestamp()}`)),
-      scheduler: flags.scheduler as SchedulerKind,
+      scheduler: (started && !typed('scheduler') ? started.scheduler : flags.scheduler) as SchedulerKind,
       trials: flags.trials,
       budgetSeconds,
-      eta: flags.eta,
+      eta: started && !typed('eta') ? started.eta : flags.eta,
       top: flags.top,
       concurrency: flags.concurrency ?? (flags.queue ? 8 : os.availableParallelism()),
       backend: flags.backend as BackendRequest,
-      seed: flags.seed,
+      // (DIGITS_SEED in the environment counts as typed: it is the user's seed)
+      seed: started && !typed('seed') && process.env.DIGITS_SEED === undefined ? started.seed : flags.seed,
       command: recordedCommand(['digits', 'search', ...this.argv]),
       onEvent: (event: SearchEvent) => {
         if (this.jsonEnabled()) this.emitJson(event);
@@ -110,20 +123,24 @@ export default class Search extends DigitsCommand {
     if (this.jsonEnabled()) {
       // NDJSON: the leaderboard a row a line, then the result last (the CLI's JSON contract).
       for (const row of result.leaderboard) this.emitJson({ ...row, type: 'leaderboard' });
-      this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, ensembleMembers: result.ensembleMembers, unfinished: result.unfinished, failed: result.failed, seconds: result.seconds, ...(report ? { queue: report } : {}) });
+      this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, ensembleMembers: result.ensembleMembers, unfinished: result.unfinished, failed: result.failed, stoppedByBudget: result.stoppedByBudget, drawn: result.drawn, maxTrials: result.maxTrials, chance: result.chance, seconds: result.seconds, ...(report ? { queue: report } : {}) });
       return;
     }
     process.stdout.write(formatLeaderboard(result.leaderboard));
     for (const row of result.leaderboard) if (row.error) process.stdout.write(`failed      ${row.trial}: ${row.error}\n`);
     const trials = (n: number) => `${n} trial${n === 1 ? '' : 's'}`;
     const notes = [
-      result.unfinished ? `${trials(result.unfinished)} unfinished: run the same command again to continue` : '',
+      result.stoppedByBudget ? `--budget stopped it with ${result.drawn} of its ${result.maxTrials} trials drawn${result.unfinished ? `, ${result.unfinished} of them unfinished` : ''}: run the same command again to continue` : '',
+      !result.stoppedByBudget && result.unfinished ? `${trials(result.unfinished)} unfinished: run the same command again to continue` : '',
       result.failed ? `${trials(result.failed)} failed: fix the cause, then run the same command again to try ${result.failed === 1 ? 'it' : 'them'} again` : '',
     ].filter(Boolean);
     process.stdout.write(`search      ${result.searchFile}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
     if (result.ensembleFile) {
-      const fewer = result.ensembleMembers < flags.top ? ` (${result.ensembleMembers} of the --top ${flags.top}: only ${result.ensembleMembers} trial${result.ensembleMembers === 1 ? ' was' : 's were'} scored)` : '';
-      process.stdout.write(`ensemble    ${result.ensembleFile}${fewer}  (digits train --ensemble ${result.ensembleFile} --data ${flags.data})\n`);
+      const fewer = result.ensembleMembers < flags.top ? ` (${result.ensembleMembers} of the --top ${flags.top}: only ${result.ensembleMembers} trial${result.ensembleMembers === 1 ? ' was' : 's were'} scored${result.chance.length ? ' better than chance' : ''})` : '';
+      process.stdout.write(`ensemble    ${result.ensembleFile}${fewer}  (digits train --ensemble ${result.ensembleFile} --data ${data})\n`);
+    }
+    if (result.chance.length) {
+      process.stdout.write(`chance      ${result.chance.join(', ')}: no better than guessing (holdout loss ≥ ln 10 = ${CHANCE_LOSS.toFixed(2)}), left out of the ensemble file\n`);
     }
     process.stdout.write(`time        ${result.seconds}s\n`);
   }

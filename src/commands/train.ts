@@ -85,7 +85,9 @@ export default class Train extends DigitsCommand {
     } else {
       ensemble = await resolveEnsemble(flags.ensemble ?? 'quick');
     }
-    if (!data) throw new UserError('which competition? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`), or build a practice one with `digits data practice --recipe uniform`.' });
+    // --data's default, as its help says: the working folder (when it holds no imported dataset,
+    // the error names the competitions below it). It said "which competition? --data is missing" until session 41.
+    data ??= process.cwd();
     if (!flags.resume) {
       if (flags.folds) {
         const replaced = foldsOverride(ensemble, flags.folds);

@@ -11,7 +11,6 @@
  * same folder continues: finished rungs are kept, trials that were running are resumed from
  * their last finished epoch.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
@@ -28,7 +27,7 @@ import type { TrainEvent, TrainResult } from '../training/train-member.js';
 import { runWorkerJobs, type WorkerJob, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { deriveSeed } from '../data/random.js';
 import { shellArg } from '../data/format.js';
-import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
+import { assertNewRunFolder } from '../runs/manifest.js';
 
 export const SEARCH_FILE = 'search.json';
 
@@ -108,10 +107,12 @@ export interface LeaderboardRow {
   /** the epochs the trial trained (ASHA: to the last rung it reached) */
   epochs: number;
   /**
-   * the epochs its draw sampled, which ASHA trains to only if it promotes the trial that far:
-   * apart from `params` (whose `epochs` under `--json` read as what the trial trained until session 36)
+   * the epochs its draw sampled, which the random scheduler trains to; null under ASHA, which
+   * trains to its rungs (`epochs`) and never to the draw's (until session 41 the README said it
+   * trained to them if it promoted the trial that far). Apart from `params`, whose `epochs` under
+   * `--json` read as what the trial trained until session 36.
    */
-  sampledEpochs: number;
+  sampledEpochs: number | null;
   valLoss: number | null;
   valAcc: number | null;
   /** the trial's draw, but its epochs (`sampledEpochs`) */
@@ -131,17 +132,34 @@ export interface SearchResult {
   ensembleMembers: number;
   /** trials whose jobs did not finish (the budget was spent, or the search was stopped) */
   unfinished: number;
+  /** --budget stopped the search before the scheduler had nothing left to run: the same command continues it */
+  stoppedByBudget: boolean;
+  /** trials drawn so far, of `maxTrials` */
+  drawn: number;
+  maxTrials: number;
+  /** scored trials no better than chance, left out of the ensemble file */
+  chance: string[];
   resumed: boolean;
   seconds: number;
 }
 
 export type SearchEvent =
   | { type: 'search-start'; dir: string; scheduler: SchedulerKind; rungs: number[]; trials: number; resumed: boolean; done: number }
-  | { type: 'trial-start'; trial: string; rung: number; epochs: number; params: TrialParams; resumed: boolean }
+  /** `epochs`: what the trial trains to now; `params`: its draw, but its epochs (leaderboard rows say `sampledEpochs`) */
+  | { type: 'trial-start'; trial: string; rung: number; epochs: number; params: Omit<TrialParams, 'epochs'>; resumed: boolean }
   | { type: 'trial-epoch'; trial: string; epoch: number; epochs: number; valLoss: number; valAcc: number; imagesPerSecond: number }
   | { type: 'trial-rung'; trial: string; rung: number; epochs: number; valLoss: number; valAcc: number }
   | { type: 'trial-failed'; trial: string; error: string }
   | { type: 'budget-spent'; seconds: number };
+
+/**
+ * The settings a search folder was started with, for continuing it without repeating them
+ * (`--space`, `--scheduler`, `--eta` and `--seed` left out take these); null when `dir` holds no search.
+ */
+export async function searchSettings(dir: string): Promise<Pick<SearchFile, 'scheduler' | 'eta' | 'seed' | 'spaceFile' | 'space'> | null> {
+  const file = await readSearchFile(path.join(path.resolve(dir), SEARCH_FILE));
+  return file ? { scheduler: file.scheduler, eta: file.eta, seed: file.seed, spaceFile: file.spaceFile, space: file.space } : null;
+}
 
 async function readSearchFile(file: string): Promise<SearchFile | null> {
   let text: string;
@@ -168,14 +186,30 @@ export function leaderboard(file: SearchFile): LeaderboardRow[] {
   return rankTrials(schedulerView(file.trials)).map((view, i) => {
     const t = file.trials.find((x) => x.id === view.id)!;
     const last = t.scores[t.scores.length - 1];
-    const { epochs: sampledEpochs, ...params } = t.params;
+    const { epochs: sampled, ...params } = t.params;
+    // (ASHA trains to its rungs, which the space's range of epochs sets: the sampled value is not used)
+    const sampledEpochs = file.scheduler === 'asha' ? null : sampled;
     return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? -1, epochs: last?.epochs ?? 0, sampledEpochs, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params, ...(t.state === 'failed' && t.error ? { error: t.error.split('\n')[0] } : {}) };
   });
 }
 
-/** The top-k scored trials as an ensemble file: each member with the epochs its trial reached. */
+/**
+ * The holdout loss of a network that learned nothing: the uniform guess over the 10 digits
+ * scores ln 10. A trial at or above it (a rate that blew the weights up, a start that does not
+ * fit the data) never joins the ensemble file: on the default space two noisy-start trials at
+ * 98% and three clean-start ones at 10% (loss 9–14) made a top 5 whose vote scored 11.67%
+ * (session 41's probe).
+ */
+export const CHANCE_LOSS = Math.log(10);
+
+/** The scored trials no better than chance (CHANCE_LOSS), by name, best first. */
+export function chanceTrials(file: SearchFile): string[] {
+  return leaderboard(file).filter((row) => row.valLoss !== null && row.state !== 'failed' && row.valLoss >= CHANCE_LOSS).map((row) => row.trial);
+}
+
+/** The top-k scored trials better than chance as an ensemble file: each member with the epochs its trial reached. */
 export function topKEnsemble(file: SearchFile, k: number, name: string, selectedBy = `digits search ${name}`): Record<string, unknown> | null {
-  const ranked = leaderboard(file).filter((row) => row.valLoss !== null && row.state !== 'failed').slice(0, k);
+  const ranked = leaderboard(file).filter((row) => row.valLoss !== null && row.state !== 'failed' && row.valLoss < CHANCE_LOSS).slice(0, k);
   if (ranked.length === 0) return null;
   return {
     name,
@@ -200,8 +234,6 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
   const emit = options.onEvent ?? (() => {});
   const dir = path.resolve(options.out);
   const searchFile = path.join(dir, SEARCH_FILE);
-  // --out continues the search in it, or starts one: never inside a run's folder (its files would mix with the run's).
-  if (!existsSync(searchFile) && existsSync(path.join(dir, RUN_MANIFEST))) await assertNewRunFolder(dir, 'out', 'a new search');
   const datasetDir = await resolveDatasetDir(options.data);
   await assertSourcesUnchanged(datasetDir);
   const dataset = await loadDataset(datasetDir);
@@ -230,6 +262,10 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
     // Temp files of a search killed mid-save go once we hold the folder.
     await removeStaleTempFiles(dir);
     const previous = await readSearchFile(searchFile);
+    // --out continues the search in it, or starts one in a new or empty folder: never in a run's
+    // folder, a competition's or any other (until session 41 only a run's was refused, and a
+    // search wrote its trials into the competition's folder or the folder of space files).
+    if (!previous) await assertNewRunFolder(dir, 'out', 'a new search', { lockedByUs: true });
     let state: SearchFile;
     if (previous) {
       const mismatch =
@@ -342,7 +378,8 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
       trial.error = undefined;
       const member = memberFromInput(trial.member, 0);
       const epochs = member.epochs;
-      emit({ type: 'trial-start', trial: trial.name, rung: trial.rung, epochs, params: trial.params, resumed: resume });
+      const { epochs: _sampled, ...drawn } = trial.params;
+      emit({ type: 'trial-start', trial: trial.name, rung: trial.rung, epochs, params: drawn, resumed: resume });
       await save();
       const job: WorkerJob = {
         kind: 'train-member',
@@ -397,7 +434,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
     }
     await save();
 
-    const top = topKEnsemble(state, options.top, `search-${path.basename(dir)}`, `digits search --out ${path.relative(process.cwd(), dir) || dir}`);
+    const top = topKEnsemble(state, options.top, path.basename(dir).startsWith('search') ? path.basename(dir) : `search-${path.basename(dir)}`, `digits search --out ${path.relative(process.cwd(), dir) || dir}`);
     let ensembleFile: string | null = null;
     if (top) {
       ensembleFile = path.join(dir, SEARCH_ENSEMBLE_FILE);
@@ -412,7 +449,9 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
         hint: 'Fix the cause (the space, the data or the folder), then run the same command again: failed trials are tried again.',
       });
     }
-    return { dir, searchFile, ensembleFile, ensembleMembers: top ? (top.members as unknown[]).length : 0, leaderboard: leaderboard(state), unfinished, failed, resumed: previous !== null, seconds: Math.round((Date.now() - started) / 1000) };
+    // (stopped by the budget only when the scheduler still had a job: a search whose last trial ended as the budget ran out is finished)
+    const stoppedByBudget = spent && (state.trials.some((t) => t.state === 'paused') || nextJob(schedulerView(state.trials), config) !== null);
+    return { dir, searchFile, ensembleFile, ensembleMembers: top ? (top.members as unknown[]).length : 0, leaderboard: leaderboard(state), unfinished, failed, stoppedByBudget, drawn: state.trials.length, maxTrials: state.maxTrials, chance: chanceTrials(state), resumed: previous !== null, seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     await lock.release();
   }
