@@ -7,17 +7,18 @@
  * a batch never blocks the HTTP event loop and members compute on several cores at once;
  * `workers: 0` (and tfjs, which keeps its engine on this thread) runs them in process.
  */
-import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { onnxRuntimeStatus } from '../engine/ort.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { assertTrained, readRunManifest } from '../runs/manifest.js';
 import { openMembers, trainedMembers } from '../runs/open-members.js';
-import { EVALUATION_FILE, precisionOf, readEvaluationReport, submissionTta, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { precisionOf, readEvaluationIfAny, submissionTta, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 import { shellArg } from '../data/format.js';
+import { isOrientation, type Orientation } from '../data/orientation.js';
+import { readCheckpointMetadata } from '../model/checkpoint.js';
 
 export interface ValidationScore {
   rows: number;
@@ -73,6 +74,12 @@ export interface ServedEnsemble {
    * labels are the submission's (a request's `tta` wins either way)
    */
   tta: { default: boolean; reason: string };
+  /**
+   * How the competition's CSV rows were turned to the upright digits the members take (the
+   * import's orientation, as the members' checkpoints record it): a JSON request with
+   * `"layout": "competition"` has its rows turned so
+   */
+  orientation: Orientation;
   inference: InferenceMode;
   /** releases the sessions; resolves when the inference workers (if any) have ended */
   dispose(): Promise<void>;
@@ -117,20 +124,12 @@ export function defaultTta(evaluation: EvaluationReport | null): { default: bool
 /**
  * Why the validation scores are missing, as /v1/model shows it: the run named as one would
  * give it to --run (relative to the working folder, else by its folder name), never by its
- * absolute path, which readEvaluationReport's messages carry for the terminal.
+ * absolute path.
  */
-async function evaluationNoteFor(dir: string, error: UserError): Promise<string> {
+async function evaluationNoteFor(dir: string): Promise<string> {
   const inside = path.relative(process.cwd(), dir);
   const run = inside === '' ? '.' : !inside.startsWith('..') && !path.isAbsolute(inside) ? inside : path.basename(dir);
-  const evaluate = `digits evaluate --run ${shellArg(run)}`;
-  const file = path.join(dir, EVALUATION_FILE);
-  const exists = await access(file).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) return `this run has not been evaluated (${evaluate})`;
-  const detail = error.message.split(file).join(EVALUATION_FILE).split(dir).join(run);
-  return `this run's evaluation cannot be used: ${detail} (re-run ${evaluate})`;
+  return `this run has not been evaluated (digits evaluate --run ${shellArg(run)})`;
 }
 
 /** Opens every successful member of the run (sessions are created here, once). */
@@ -140,14 +139,12 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
   if (!Array.isArray(manifest.members)) {
     throw new UserError(`${path.join(dir, 'run.json')} lists no members`, { where: { file: path.join(dir, 'run.json') }, hint: 'Point --run at a folder written by `digits train`.' });
   }
-  let evaluation: EvaluationReport | null = null;
-  let evaluationNote: string | null = null;
-  try {
-    evaluation = await readEvaluationReport(dir);
-  } catch (error) {
-    if (!(error instanceof UserError)) throw error;
-    evaluationNote = await evaluationNoteFor(dir, error);
-  }
+  // A run not evaluated is served with the 8 shifts and equal weights, as `submit` submits it; an
+  // evaluation.json that cannot be read (damaged, foreign) is the error it is for `submit` and
+  // `dashboard`, naming its line and column: until session 41 the server started and said the run
+  // had not been evaluated, serving without the weights and TTA decision the evaluation held.
+  const evaluation = await readEvaluationIfAny(dir);
+  const evaluationNote = evaluation ? null : await evaluationNoteFor(dir);
   assertTrained(dir, manifest, 'serve');
   const members: ServedMember[] = [];
   const { trained, skipped } = trainedMembers(dir, manifest);
@@ -198,11 +195,15 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     await disposeAll();
     throw new UserError(`the members of ${dir} take different image sizes (${[...sizes].join(', ')})`, { hint: 'Serve a run whose members all take 28×28 images.' });
   }
+  // (one run, one import: the first member's checkpoint says it; 'as-is' when it names none known)
+  const recorded = (await readCheckpointMetadata(members[0]!.checkpoint).catch(() => null))?.orientation;
+  const orientation: Orientation = recorded !== undefined && isOrientation(recorded) ? recorded : 'as-is';
   return {
     runDir: dir,
     name: manifest.name ?? path.basename(dir),
     members,
     skipped,
+    orientation,
     validation: evaluation ? score(evaluation.ensemble.soft, evaluation.ensemble.softTta, precisionOf(evaluation)) : null,
     evaluationNote,
     tta: defaultTta(evaluation),

@@ -88,7 +88,7 @@ const PAD_HTML = `<!doctype html>
   var seen = document.getElementById('seen');
   var bars = document.getElementById('bars');
   var fills = [], pcts = [], digitButtons = [];
-  var state = { drawn: false, dirty: false, drawing: false, last: null, seq: 0, shown: 0, timer: null, inflight: null, judged: 0, correct: 0, saved: 0 };
+  var state = { drawn: false, dirty: false, drawing: false, last: null, seq: 0, shown: 0, timer: null, inflight: null, judged: 0, correct: 0, saved: 0, judging: false };
 
   for (var d = 0; d < 10; d++) {
     var name = document.createElement('span'); name.textContent = String(d);
@@ -228,9 +228,12 @@ const PAD_HTML = `<!doctype html>
   /* judging: the predicted digit (or Enter) = right; another digit = a correction to save */
   function judge(label) {
     if (!state.drawn) { status('draw a digit first'); return Promise.resolve(); }
+    /* one judgement per drawing: a double-click, or a key pressed twice, saved the correction twice */
+    if (state.judging) return Promise.resolve();
+    state.judging = true;
     var ready = state.dirty ? predictNow() : (state.inflight || Promise.resolve(state.last));
     return ready.then(function (p) {
-      if (!p) return;
+      if (!p) { state.judging = false; return; }
       if (label === null || label === p.label) {
         state.judged++; state.correct++; updateCounter();
         status('✓ ' + p.label + ' was right');
@@ -243,13 +246,13 @@ const PAD_HTML = `<!doctype html>
         body: JSON.stringify({ image: p.input, label: label, predicted: p.label })
       }).then(function (res) {
         return res.json().then(function (body) {
-          if (!res.ok) { status('not saved: ' + body.error, true); setState('error'); return; }
+          if (!res.ok) { status('not saved: ' + body.error + (body.hint ? ' — ' + body.hint : ''), true); setState('error'); return; }
           state.judged++; state.saved++; updateCounter();
           clearPad();
           status('saved: it was a ' + label + ' (the ensemble said ' + p.label + '); ' + state.saved + ' correction' + (state.saved === 1 ? '' : 's') + ' this session');
         });
       }).catch(function (err) { status('not saved: ' + err.message, true); setState('error'); });
-    });
+    }).then(function () { state.judging = false; }, function () { state.judging = false; });
   }
   function judgeWith(d) { return function () { judge(d); }; }
 
@@ -257,7 +260,11 @@ const PAD_HTML = `<!doctype html>
   document.getElementById('clear').addEventListener('click', function () { clearPad(); status(''); });
   document.getElementById('tta').addEventListener('change', function () { if (state.drawn) predictNow(); });
   document.addEventListener('keydown', function (e) {
-    if (e.target && e.target.tagName === 'INPUT') return;
+    var t = e.target;
+    /* a focused button's Enter and Space are its own click (Enter on a focused 4 had said "it was right"); the
+       TTA checkbox keeps Space and lets the pad's keys through (they did nothing once it had been clicked) */
+    if (t && t.tagName === 'BUTTON' && (e.key === 'Enter' || e.key === ' ')) return;
+    if (t && t.tagName === 'INPUT' && t.type !== 'checkbox') return;
     if (e.key >= '0' && e.key <= '9') { if (!document.getElementById('right').disabled) judge(Number(e.key)); }
     else if (e.key === 'Enter') { if (!document.getElementById('right').disabled) judge(null); }
     else if (e.key === 'Escape' || e.key === 'Backspace') { clearPad(); status(''); }

@@ -9,14 +9,24 @@ import type { FastifyRequest } from 'fastify';
 import type { DecodePool } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
 import { InputError, PIXELS, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+import { applyOrientation } from '../data/orientation.js';
 
-export const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]}, or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
+export const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]} (each image upright, row by row, as MNIST; "layout": "competition" for rows as the competition\'s CSV holds them), or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
+
+/**
+ * JSON images are upright digits, row by row, light strokes on a dark ground (MNIST's layout and
+ * polarity, as the members were trained). A competition's CSV may store them otherwise (the practice ones
+ * transposed), which its import detected and undid: `"layout": "competition"` asks for the same.
+ * Posting CSV rows as stored scored 14 of 100 (session 41's probe).
+ */
+export const LAYOUT_HINT = 'Use "layout": "upright" (the default: each image upright, row by row) or "competition" (rows as the competition\'s CSV holds them; GET /v1/model says how this run\'s import turned them).';
 
 export function isTrue(value: unknown, what: string): boolean {
-  if (value === undefined || value === null) return false;
+  if (value === undefined) return false;
   if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === '1' || value === '') return true;
-  if (value === 'false' || value === '0') return false;
+  // (1 and 0 as JSON numbers too: the message below offered them, and refused them)
+  if (value === 'true' || value === '1' || value === '' || value === 1) return true;
+  if (value === 'false' || value === '0' || value === 0) return false;
   throw new InputError(400, `${what} is ${JSON.stringify(value)}; it must be true or false (or 1 or 0)`, 'Use tta=true or tta=false.', 'bad_option');
 }
 
@@ -134,8 +144,13 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
       throw new InputError(400, 'the body must be a JSON object {images: [...]}', PREDICT_HINT, 'bad_body');
     }
     const object = body as Record<string, unknown>;
-    rejectUnknownKeys(object, ['images', 'tta', 'members'], 'JSON');
-    if (object.tta !== undefined) tta = isTrue(onlyOnce(query, 'tta', object.tta), 'tta');
+    rejectUnknownKeys(object, ['images', 'tta', 'members', 'layout'], 'JSON');
+    const layout = object.layout ?? 'upright';
+    if (layout !== 'upright' && layout !== 'competition') {
+      throw new InputError(400, `layout is ${describeValue(layout)}; it must be "upright" or "competition"`, LAYOUT_HINT, 'bad_option');
+    }
+    // ("tta": null is the run's default, as leaving it out is: it meant false)
+    if (object.tta !== undefined && object.tta !== null) tta = isTrue(onlyOnce(query, 'tta', object.tta), 'tta');
     if (object.members !== undefined) members = memberIndices(ensemble, onlyOnce(query, 'members', object.members));
     const list = object.images;
     if (!Array.isArray(list)) throw new InputError(400, `images is ${describeValue(list)}; it must be an array of images`, PREDICT_HINT, 'bad_body');
@@ -146,7 +161,9 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
     if (list.length > maxBatch) throw tooManyImages(String(list.length), maxBatch);
     const images = new Float32Array(list.length * PIXELS);
     list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
-    return { images, count: list.length, tta, members, inputs: null };
+    // (rows as the competition's CSV holds them: turned as its import turned them)
+    const upright = layout === 'competition' && ensemble.orientation !== 'as-is' ? applyOrientation(images, 28, ensemble.orientation) : images;
+    return { images: upright, count: list.length, tta, members, inputs: null };
   }
   const files: Array<{ bytes: Uint8Array; what: string; pixels: number }> = [];
   // Each file's declared size is checked from its header before anything is decoded.

@@ -446,6 +446,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
     runtime,
     inference: { mode: ensemble.inference.mode, workers: ensemble.inference.workers, threadsPerSession: ensemble.inference.threadsPerSession, reason: ensemble.inference.reason },
     imageSize: ensemble.members[0]!.predictor.imageSize,
+    // (JSON images: upright, row by row; "layout": "competition" turns rows as the competition's CSV holds them, as its import did)
+    input: { layout: 'upright', competitionOrientation: ensemble.orientation },
     classes: 10,
     members: ensemble.members.map((m) => ({
       name: m.name,
@@ -542,7 +544,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
         request,
         reply,
         500,
-        runGone ? `the correction could not be saved: the run folder ${ensemble.name} is gone (moved or deleted while serving)` : `the correction could not be saved: the folder of the corrections store ${shownStore} is gone`,
+        runGone ? `the correction could not be saved: the run folder ${shownPath(ensemble.runDir)} is gone (moved or deleted while serving)` : `the correction could not be saved: the folder of the corrections store ${shownStore} is gone`,
         runGone ? 'Restart digits serve on the run where it is now (--run), or put the folder back.' : 'Recreate that folder, or restart digits serve with another --corrections.',
         'store_gone',
       );

@@ -17,7 +17,7 @@ export interface MemberSpec {
 }
 
 /** Writes `<root>/<name>/` with one checkpoint per member and run.json; returns the run folder. Needs an initialised tfjs engine. */
-export async function makeRun(root: string, members: MemberSpec[], name = 'run'): Promise<string> {
+export async function makeRun(root: string, members: MemberSpec[], name = 'run', orientation = 'as-is'): Promise<string> {
   const runDir = path.join(root, name);
   await mkdir(runDir, { recursive: true });
   for (const m of members) {
@@ -27,7 +27,7 @@ export async function makeRun(root: string, members: MemberSpec[], name = 'run')
       preset: m.preset,
       hyperparameters: {},
       preprocessing: spec.scale === 'standardize' ? { ...spec, mean: 0.1307, std: 0.3081 } : { ...spec },
-      orientation: 'as-is',
+      orientation,
       seed: m.seed ?? 1,
       dataFingerprint: null,
       metrics: {},

@@ -556,7 +556,8 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
     // When a correction is posted
     const answer = await request(server, 'POST', '/v1/corrections', { 'content-type': 'application/json' }, JSON.stringify({ image: oneAsPixels(), label: 1, predicted: 7 }));
     // Then it is a 500 saying the run folder is gone, and neither folder gained a corrections store
-    expectShape(answer, 500, /^the correction could not be saved: the run folder moving is gone/);
+    // (the folder served, not the name its run.json records: a copied run's message named the original)
+    expectShape(answer, 500, new RegExp(`^the correction could not be saved: the run folder ${path.join(path.basename(root), 'moving')} is gone`));
     await expect(readdir(moving)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await readdir(`${moving}-renamed`)).not.toContain('corrections.jsonl');
   });
@@ -577,19 +578,17 @@ describe('corrections: size cap, rate limit, Host/Origin, token, a writable stor
 });
 
 describe('the model card names no absolute path', () => {
-  test('/v1/model says why an unevaluated or damaged run has no scores, naming no absolute path', async () => {
+  test('/v1/model says why an unevaluated run has no scores, naming no absolute path; a damaged evaluation is refused, as submit refuses it', async () => {
     const server = started[0] ?? (await serve());
     const model = await request(server, 'GET', '/v1/model');
     expect(model.json.ensemble).toEqual({ voting: 'soft', validation: null, note: 'this run has not been evaluated (digits evaluate --run run)' });
     expect(model.text).not.toContain(root);
     const damaged = await makeRun(root, [{ name: 'm1', preset: 'mlp', seed: 5 }], 'damaged');
     await writeFile(path.join(damaged, 'evaluation.json'), JSON.stringify({ format: 'something-else' }));
-    const ensemble = await loadServedEnsemble(damaged, { infer: 'onnx', workers: 0, threads: 1 });
-    const other = await startServer({ ensemble, port: 0, log: () => undefined });
-    started.push(other);
-    const card = await request(other, 'GET', '/v1/model');
-    expect(card.json.ensemble).toMatchObject({ note: "this run's evaluation cannot be used: evaluation.json is not a digits evaluation (re-run digits evaluate --run damaged)" });
-    expect(card.text).not.toContain(root);
+    // (it was served as "not evaluated": without the weights and the TTA decision it held)
+    await expect(loadServedEnsemble(damaged, { infer: 'onnx', workers: 0, threads: 1 })).rejects.toMatchObject({ message: expect.stringMatching(/evaluation\.json is not a digits evaluation/), where: { file: path.join(damaged, 'evaluation.json') } });
+    await writeFile(path.join(damaged, 'evaluation.json'), '{"x":\n');
+    await expect(loadServedEnsemble(damaged, { infer: 'onnx', workers: 0, threads: 1 })).rejects.toMatchObject({ where: { file: path.join(damaged, 'evaluation.json'), line: 2, column: 1 } });
   });
 });
 

@@ -149,6 +149,57 @@ test.skipIf(!hasChromium)(
 );
 
 test.skipIf(!hasChromium)(
+  `keyboard and double clicks: Enter on a focused digit saves that digit, Enter on Clear clears, the pad's keys work beside the TTA box, and a double click saves one correction${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is absent)`}`,
+  async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    const stored = async () => (await readFile(correctionsFile, 'utf8').catch(() => '')).trimEnd().split('\n').filter(Boolean).length;
+    const before = await stored();
+    const judged = () => page.locator('#judged').textContent();
+
+    // Given a drawn digit, When a keyboard user tabs to another digit's button and presses Enter
+    await drawSeven(page);
+    const first = await predicted(page);
+    const other = (first + 4) % 10;
+    await page.focus(`#digits button[data-digit="${other}"]`);
+    await page.keyboard.press('Enter');
+    await page.locator('#judged').filter({ hasText: /^1$/ }).waitFor();
+    // Then it is saved as that digit, not counted as right (Enter had meant "it was right" whatever had focus)
+    expect(await page.locator('#correct').textContent()).toBe('0');
+    expect(await page.locator('#status').textContent()).toMatch(new RegExp(`saved: it was a ${other}`));
+    expect(await stored()).toBe(before + 1);
+
+    // When Enter is pressed on the focused Clear button, Then the pad clears and nothing is judged
+    await drawSeven(page);
+    await predicted(page);
+    await page.focus('#clear');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('body[data-state="idle"]');
+    expect(await judged()).toBe('1');
+
+    // When the TTA box has been clicked, Then the digit keys still judge
+    await drawSeven(page);
+    const third = await predicted(page);
+    await page.click('#tta');
+    await predicted(page);
+    await page.keyboard.press(String((third + 1) % 10));
+    await page.locator('#judged').filter({ hasText: /^2$/ }).waitFor();
+    expect(await stored()).toBe(before + 2);
+
+    // When another digit is double-clicked, Then one correction is saved and one judgement counted
+    await drawSeven(page);
+    const fourth = await predicted(page);
+    await page.dblclick(`#digits button[data-digit="${(fourth + 2) % 10}"]`);
+    await page.locator('#judged').filter({ hasText: /^3$/ }).waitFor();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await judged()).toBe('3');
+    expect(await stored()).toBe(before + 3);
+    await page.close();
+  },
+  90_000,
+);
+
+test.skipIf(!hasChromium)(
   `a tap is a dot: it shows, and it is predicted without a refused request${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is absent)`}`,
   async () => {
     // (canvas draws nothing for a zero-length line, round caps or not: a tap once posted a blank PNG, a 400)

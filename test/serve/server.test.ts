@@ -147,6 +147,41 @@ describe('predictions', () => {
     expectClose(body.predictions[2]!.probabilities, Float32Array.from(body.predictions[0]!.probabilities), 1e-6);
   });
 
+  test('rows as the competition\'s CSV holds them ("layout": "competition") are turned as its import turned them; /v1/model says how; tta null is the default, 0 and 1 are false and true', async () => {
+    // Given a run whose competition stored its images transposed (the practice layout)
+    const turned = await makeRun(root, [{ name: 'm', preset: 'mlp', seed: 3 }], 'transposed-run', 'transpose');
+    const ensemble = await loadServedEnsemble(turned, { infer: 'onnx', workers: 0, threads: 1 });
+    const other = await startServer({ ensemble, port: 0, log: () => undefined });
+    try {
+      const post = async (body: unknown) => {
+        const res = await fetch(`${other.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: res.status, body: (await res.json()) as PredictBody & { error?: string } };
+      };
+      const upright = randomPixels(11);
+      const stored = upright.map((_, k) => upright[(k % 28) * 28 + Math.floor(k / 28)]!);
+      // When the transposed row is posted as the competition's, Then it is predicted as the upright image is
+      const asUpright = await post({ images: [upright], tta: false });
+      const asStored = await post({ images: [stored], tta: false, layout: 'competition' });
+      expect(asStored.status).toBe(200);
+      expectClose(asStored.body.predictions[0]!.probabilities, Float32Array.from(asUpright.body.predictions[0]!.probabilities), 1e-6);
+      // and an upright image sent as upright (the default) is not turned
+      expectClose((await post({ images: [upright], tta: false, layout: 'upright' })).body.predictions[0]!.probabilities, Float32Array.from(asUpright.body.predictions[0]!.probabilities), 1e-6);
+      // /v1/model says what JSON images are and how this run's competition stores them
+      const card = (await (await fetch(`${other.url}/v1/model`)).json()) as { input: unknown };
+      expect(card.input).toEqual({ layout: 'upright', competitionOrientation: 'transpose' });
+      // A layout of another name is a 400 naming the two
+      const bad = await post({ images: [upright], layout: 'transposed' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toBe('layout is the string "transposed"; it must be "upright" or "competition"');
+      // "tta": null is the run's default (it meant false); 0 and 1 are false and true (they were refused)
+      expect((await post({ images: [upright], tta: null })).body.tta).toBe(ensemble.tta.default);
+      expect((await post({ images: [upright], tta: 1 })).body.tta).toBe(true);
+      expect((await post({ images: [upright], tta: 0 })).body.tta).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
+
   test('TTA and a member subset, in the query or in the JSON, match predictEnsemble', async () => {
     const images = [randomPixels(3)];
     const floats = Float32Array.from(images[0]!);

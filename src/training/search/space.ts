@@ -146,7 +146,10 @@ function numeric(value: unknown, key: string, file: string | undefined, check: {
 export function parseSearchSpace(raw: unknown, file?: string): SearchSpace {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('(top level)', 'must be an object', file);
   const r = raw as Record<string, unknown>;
-  for (const key of Object.keys(r)) if (!(TOP_KEYS as readonly string[]).includes(key)) fail(key, `unknown key (allowed: ${TOP_KEYS.join(', ')})`, file);
+  // (an ensemble file given as --space is named as one, not by its first unknown key)
+  if ('members' in r) fail('members', 'is an ensemble file\'s key: this file is an ensemble (`digits train --ensemble` trains it), not a search space (the package\'s spaces/default.json is one)', file);
+  // ($schema: an editor's pointer, as ensemble files may carry)
+  for (const key of Object.keys(r)) if (key !== '$schema' && !(TOP_KEYS as readonly string[]).includes(key)) fail(key, `unknown key (allowed: ${TOP_KEYS.join(', ')})`, file);
   if (r.preset === undefined) fail('preset', `is required (one or a list of ${PRESET_NAMES.join(', ')})`, file);
   const preset = choices(r.preset, 'preset', PRESET_NAMES, file);
   const start = choices(r.start ?? 'scratch', 'start', STARTS, file);

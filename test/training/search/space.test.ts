@@ -79,6 +79,8 @@ describe('validation names the key', () => {
     [{ ...base, augmentation: { backgroundNoiseMin: [0.5] } }, /search space augmentation\.backgroundNoiseMin: can be drawn above backgroundNoise: its largest value \(0\.5\) must be at most backgroundNoise's smallest \(0\)/],
     [{ ...base, learningRate: { min: 1e-3 } }, /search space learningRate\.max: is required$/],
     [{ ...base, learningRate: Infinity }, /search space learningRate: must be a finite number, got Infinity$/],
+    // an ensemble file given as the space is named as one (it was "name: unknown key")
+    [{ name: 'quick', validation: { kind: 'shared', fraction: 0.1 }, members: [{ preset: 'mlp' }] }, /search space members: is an ensemble file's key: this file is an ensemble \(`digits train --ensemble` trains it\), not a search space/],
   ])('%j', (raw, message) => {
     let error: unknown;
     try {
@@ -90,6 +92,10 @@ describe('validation names the key', () => {
     expect((error as UserError).message).toMatch(message);
     expect((error as UserError).where?.file).toBe('space.json');
     expect((error as UserError).hint).toMatch(/space file/);
+  });
+
+  test('a "$schema" key (an editor\'s pointer, as ensemble files carry) is accepted', () => {
+    expect(parseSearchSpace({ $schema: 'x.json', ...base }).preset).toEqual(['seed002']);
   });
 
   test('invalid JSON says so, naming the file', () => {
