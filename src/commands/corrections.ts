@@ -41,7 +41,11 @@ export default class Corrections extends DigitsCommand {
       return;
     }
     const log = await readCorrections(file);
-    for (const warning of log.warnings) process.stderr.write(`warning: ${warning}\n`);
+    // (NDJSON warning lines under --json, as train --extra gives them; plain text went to stderr)
+    for (const warning of log.warnings) {
+      if (flags.json) this.emitJson({ type: 'warning', message: warning });
+      else process.stderr.write(`warning: ${warning}\n`);
+    }
     const summary = summarizeCorrections(log.records);
     const recent = log.records.slice(Math.max(0, log.records.length - flags.count));
     const tiles = recent.map(tileOf);

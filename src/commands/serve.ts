@@ -130,7 +130,10 @@ export default class Serve extends DigitsCommand {
     const inFlight = server.inFlight();
     say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight (up to ${flags['grace-period']} s), then stopping`);
     const report = await server.close({ graceMs: flags['grace-period'] * 1000 });
-    if (json) this.printJson({ stopped: signal, finished: report.finished, cut: report.cut.length });
+    // (a shutdown that cut requests ends in an error line, as its exit code 1 says: a result line beside it read as success)
+    if (json && report.cut.length > 0) {
+      this.emitJson({ type: 'error', error: `${report.cut.length} request${report.cut.length === 1 ? ' was' : 's were'} cut: the ${flags['grace-period']} s grace period ended before ${report.cut.length === 1 ? 'it was' : 'they were'} answered`, hint: 'A longer --grace-period lets slow requests finish.', where: null, stopped: signal, finished: report.finished, cut: report.cut.length });
+    } else if (json) this.printJson({ stopped: signal, finished: report.finished, cut: report.cut.length });
     else say(`stopped: ${report.finished} finished${report.cut.length ? `, ${report.cut.length} cut (named above)` : ''}`);
     // Cut requests are a failed shutdown: say so in the exit code.
     if (report.cut.length > 0) this.exit(1);

@@ -301,8 +301,9 @@ export async function latestEvaluatedRun(runsDir: string): Promise<string> {
   const dir = await newestRunWith(runsDir, EVALUATION_FILE);
   if (!dir) {
     const root = path.resolve(runsDir);
+    // (the folder looked in, not --run: it was not given)
     throw new UserError(`no evaluated run under ${root}`, {
-      where: { file: root, flag: 'run' },
+      where: { file: root },
       hint: 'Pass --run <run folder>, or evaluate a trained run first: digits evaluate --run runs/<name>.',
     });
   }

@@ -151,7 +151,7 @@ function Curves({ model }: { model: DashboardModel }) {
         <Box key={m.name} flexDirection="column">
           <Text wrap="truncate">
             <Text bold>{`  ${m.name.padEnd(nameWidth)}`}</Text>
-            <Text dimColor>{`  ${m.preset}, ${m.epochs} epochs, best ${m.bestEpoch === null ? '—' : m.bestEpoch + 1}`}</Text>
+            <Text dimColor>{`  ${m.preset}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}, best ${m.bestEpoch === null ? '—' : m.bestEpoch + 1}`}</Text>
             {`  evaluated ${percent(m.accuracy)}${m.ttaAccuracy === null ? '' : `, TTA ${percent(m.ttaAccuracy)}`}`}
           </Text>
           {m.epochs > 0 ? (
