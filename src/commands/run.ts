@@ -213,7 +213,8 @@ export default class Run extends DigitsCommand {
         throw error;
       })
       .finally(() => live?.done());
-    await releaseClaim(claim);
+    // (a resumed run's folder may still hold the claim of the run that was killed after its run.json)
+    await releaseClaim(claim ?? { dir: runDir, name: runName, madeParent: null });
     if (json) {
       this.printJson(result);
       return;

@@ -99,6 +99,7 @@ export const MemberSchema = z
       .describe("Keras ReduceLROnPlateau on the validation loss."),
     earlyStopping: z.strictObject({ patience: wholeAtLeast(0) }).optional().describe('Keras EarlyStopping on the validation loss: epochs without improvement.'),
     labelSmoothing: halfOpenUnit().optional().describe('Label smoothing ε in [0, 1): the target is (1 − ε) on the label and ε spread over the 10 classes.'),
+    mixup: number().gt(0, { error: 'must be > 0 (the α of Beta(α, α); 0.2–0.4 is usual)' }).lte(10, { error: 'must be at most 10 (the α of Beta(α, α); 0.2–0.4 is usual)' }).optional().describe('Mixup: each batch is mixed with a shuffled copy of itself by λ ~ Beta(α, α), images and targets alike (Zhang et al. 2018).'),
     ema: z
       .strictObject({ decay: number().gt(0, { error: 'must be > 0 and < 1' }).lt(1, { error: 'must be > 0 and < 1' }) })
       .optional()

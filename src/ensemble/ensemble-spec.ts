@@ -100,6 +100,7 @@ function withRecipe(member: z.output<typeof MemberSchema>, index: number): Membe
     reduceLROnPlateau: member.reduceLROnPlateau,
     earlyStopping: member.earlyStopping,
     labelSmoothing: member.labelSmoothing,
+    ...(member.mixup !== undefined ? { mixup: member.mixup } : {}),
     ...(member.ema ? { ema: member.ema } : {}),
     l2: member.l2,
     augmentation: member.augmentation ?? recipeAugmentation(recipe.augmentation),

@@ -20,6 +20,7 @@ import type { ImageSet } from '../data/image-set.js';
 import { fromSpec, gatherImages, preprocessorFor } from '../model/preprocess.js';
 import { createRowScorer, type ScoringEngine } from './validation.js';
 import { MemberConfigError } from './member-config-error.js';
+import { mixBatch } from './mixup.js';
 
 /** How long the batch loop runs before it yields to the event loop (signals, messages). */
 const YIELD_MS = 250;
@@ -36,6 +37,8 @@ export interface MemberConfig {
   reduceLROnPlateau?: { factor: number; patience: number; minLearningRate?: number };
   earlyStopping?: { patience: number };
   labelSmoothing?: number;
+  /** mixup's α: each batch mixed with a shuffled copy of itself by λ ~ Beta(α, α), images and targets alike (training/mixup.ts) */
+  mixup?: number;
   /**
    * an exponential moving average of the weights, updated every step with this decay: it is
    * what validation scores and what best/ keeps (last/ keeps the trained weights and the average)
@@ -171,8 +174,8 @@ export async function buildOrLoad(config: MemberConfig, preset: Preset): Promise
 
 
 /** Seeds of an epoch's shuffle and augmentation streams. */
-function randomSeeds(config: MemberConfig, epoch: number): { shuffle: number; augment: number } {
-  return { shuffle: deriveSeed(config.seed, config.name, 'shuffle', epoch), augment: deriveSeed(config.seed, config.name, 'augment', epoch) };
+function randomSeeds(config: MemberConfig, epoch: number): { shuffle: number; augment: number; mixup: number } {
+  return { shuffle: deriveSeed(config.seed, config.name, 'shuffle', epoch), augment: deriveSeed(config.seed, config.name, 'augment', epoch), mixup: deriveSeed(config.seed, config.name, 'mixup', epoch) };
 }
 
 /** Trains one member; writes best/ and last/ checkpoints and history.json under outDir. */
@@ -269,6 +272,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     const augmenter = createAugmenter(config.augmentation, seeds.augment);
+    const mixRnd = config.mixup ? createRandom(seeds.mixup) : null;
     const started = performance.now();
     let lossSum = 0;
     let accSum = 0;
@@ -283,8 +287,13 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
       }
       const start = b * config.batchSize;
       const end = Math.min(order.length, start + config.batchSize);
-      const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, order, start, end))));
-      const y = gatherLabels(data, order, start, end);
+      let x: tf.Tensor = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, order, start, end))));
+      let y: tf.Tensor = gatherLabels(data, order, start, end);
+      if (mixRnd) {
+        const mixed = mixBatch(x, y, config.mixup!, mixRnd);
+        tf.dispose([x, y]);
+        ({ x, y } = mixed);
+      }
       const { loss, acc } = await step.run(x, y, lr).finally(() => tf.dispose([x, y]));
       lossSum += loss * (end - start);
       accSum += acc * (end - start);
