@@ -1,5 +1,6 @@
 /** Writing files so that a reader never sees half of one: temp file in the same folder, fsynced, then rename. */
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -33,6 +34,30 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 
 export async function writeJsonAtomic(file: string, value: unknown, options: { pretty?: boolean } = {}): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(value, null, options.pretty === false ? undefined : 2)}\n`);
+}
+
+/**
+ * `writeJsonAtomic`, synchronously: for small state files rewritten while a signal may end the
+ * process (search.json). A signal is handled between tasks of the event loop, so a synchronous
+ * save has either happened or not when the process dies: an asynchronous one could be caught
+ * between its temp file and its rename, leaving the temp and the file a step behind (a finished
+ * trial then read as running; session 41's probe, 2 times in about 11).
+ */
+export function writeJsonAtomicSync(file: string, value: unknown): void {
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const fd = openSync(temp, 'w');
+    try {
+      writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { writeFileAtomic, writeJsonAtomic } from '../src/atomic-file.js';
+import { writeFileAtomic, writeJsonAtomic, writeJsonAtomicSync } from '../src/atomic-file.js';
 import { deadPid } from './helpers/dead-pid.js';
 
 let dir: string;
@@ -30,4 +30,19 @@ test('writing a file removes the temp files killed writers of that file left bes
   // And the JSON writer does the same for its file
   await writeJsonAtomic(path.join(dir, 'search.json'), { trials: [] });
   expect((await readdir(dir)).sort()).toEqual(['report.html', live, 'search.json'].sort());
+});
+
+test('the synchronous JSON writer replaces the file whole and leaves no temp, also when it fails', async () => {
+  const sub = await mkdtemp(path.join(dir, 'sync-'));
+  const file = path.join(sub, 'search.json');
+  writeJsonAtomicSync(file, { trials: [1] });
+  writeJsonAtomicSync(file, { trials: [1, 2] });
+  expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ trials: [1, 2] });
+  expect(await readdir(sub)).toEqual(['search.json']);
+  // A value that cannot be written (a cycle) throws, and the file stays as it was, with no temp beside it
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  expect(() => writeJsonAtomicSync(file, cyclic)).toThrow(TypeError);
+  expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ trials: [1, 2] });
+  expect(await readdir(sub)).toEqual(['search.json']);
 });

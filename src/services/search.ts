@@ -13,7 +13,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { removeStaleTempFiles, writeJsonAtomic } from '../atomic-file.js';
+import { removeStaleTempFiles, writeJsonAtomic, writeJsonAtomicSync } from '../atomic-file.js';
 import { lockRun } from '../runs/lock.js';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
@@ -326,14 +326,13 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
       };
     }
     const secondsBefore = state.seconds;
-    // One writer at a time: each save waits for the one before.
-    let saving: Promise<void> = Promise.resolve();
-    const save = () => {
+    // Saved synchronously: a signal then finds search.json saved or not, never half-way (an
+    // asynchronous save caught between its temp file and its rename left the temp, and a trial that
+    // had finished read as running).
+    const save = async () => {
       state.updatedAt = new Date().toISOString();
       state.seconds = secondsBefore + Math.round((Date.now() - started) / 1000);
-      const snapshot = JSON.parse(JSON.stringify(state)) as SearchFile;
-      saving = saving.then(() => writeJsonAtomic(searchFile, snapshot));
-      return saving;
+      writeJsonAtomicSync(searchFile, state);
     };
     await save();
     const done = state.trials.filter((t) => t.state === 'done').length;

@@ -73,13 +73,13 @@ describe('digits run stopped by a signal', () => {
     expect(hint).toBe('Training had not started (auto was choosing the recipe), so nothing is kept and no run folder is left: run the same command again.');
   });
 
-  test('killed (SIGKILL) while auto chooses its recipe: `runs` names the folder left, and the next run removes it', { timeout: 300_000 }, async () => {
-    // Given an auto run killed outright once its first range test reported (no handler runs)
+  test('killed (SIGKILL) before it trained: `runs` names the folder left, and the next run removes it', { timeout: 300_000 }, async () => {
+    // Given an auto run killed outright at its first stage (no handler runs; its folder is claimed by then)
     const child = spawn(process.execPath, [bin, ...auto(), '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
-    while (child.exitCode === null && !stdout.includes('"auto-lr-find"')) await new Promise((r) => setTimeout(r, 20));
+    while (child.exitCode === null && !stdout.includes('"type":"stage"')) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     // Then its folder is left, with its claim and no run.json
@@ -94,9 +94,10 @@ describe('digits run stopped by a signal', () => {
     const plain = await exec(process.execPath, [bin, 'runs'], { cwd: work, env });
     expect(plain.stderr).toContain(`warning: ${path.join('runs', left!)} is not listed: the run that made it (digits run --data`);
     expect(plain.stderr).toContain(`pid ${child.pid}`);
-    // When the next run starts (stopped once it chooses its own recipe)
-    const { lines } = await interrupt(auto(), atStage('recipe'), 'SIGINT');
-    // Then it said it removed the abandoned folder, and removed it
+    // When the next run starts (one refused at once: its competition is not there; the clean-up comes first)
+    const { lines, code } = await digits(['run', '--data', path.join(work, 'no-such-competition')]);
+    expect(code).toBe(2);
+    // Then it said it removed the abandoned folder, and removed it (and its own claimed folder went with its refusal)
     expect(lines).toContainEqual({ type: 'warning', message: expect.stringMatching(new RegExp(`^removed ${path.join('runs', left!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the digits run that made it \\(pid ${child.pid}, started .*\\) was killed before it trained anything$`)) });
     expect(await runFolders()).toEqual([]);
   });

@@ -177,7 +177,10 @@ describe('digits corrections', () => {
     const image = PNG.sync.read(await readFile(png));
     expect(image.width).toBeGreaterThan(4 * 28 * 4 - 1);
     const json = await runCommand(['--file', file, '--json']);
-    const summary = JSON.parse(json.stdout) as ReturnType<typeof summarizeCorrections> & { warnings: string[] };
+    // (NDJSON: the torn line's warning as a line of its own, the result last)
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({ type: 'warning', message: expect.stringMatching(/cmd\.jsonl:6: torn last line/) });
+    const summary = lines.at(-1) as unknown as ReturnType<typeof summarizeCorrections> & { warnings: string[] };
     expect(summary.count).toBe(5);
     expect(summary.confirmed).toBe(1);
     expect(summary.pairs.map((p) => `${p.predicted}>${p.label}`)).toEqual(['1>7', '9>4']);
