@@ -87,13 +87,18 @@ export const queueFlag = {
   }),
 };
 
+/** Whether `--<name>` was typed on the command line (`--name v`, `--name=v`, `--no-name`), not set by its default or the environment. */
+export function flagTyped(argv: readonly string[], name: string): boolean {
+  return argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || arg === `--no-${name}`);
+}
+
 /**
  * `--resume` continues a run as its run.json recorded it: flags that would configure a new run
  * (its ensemble, folds, epochs, rates, budget…) were ignored in silence. The first one typed
  * (read from argv, so an environment default such as DIGITS_SEED does not count) is refused.
  */
 export function refuseWithResume(argv: readonly string[], names: readonly string[]): void {
-  const typed = names.find((name) => argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || arg === `--no-${name}`));
+  const typed = names.find((name) => flagTyped(argv, name));
   if (typed) {
     throw new UserError(`--${typed} configures a new run; --resume continues the run as its run.json recorded it`, {
       where: { flag: typed },

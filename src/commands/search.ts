@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, jsonFlag, queueFlag } from '../cli/flags.js';
+import { backendFlag, dataFlag, flagTyped, jsonFlag, queueFlag } from '../cli/flags.js';
 import { formatLeaderboard, formatSearchEvent } from '../cli/search-leaderboard.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { UserError } from '../errors.js';
@@ -56,7 +56,7 @@ export default class Search extends DigitsCommand {
     }
     // A search continued in its --out keeps the settings it was started with where they are not
     // typed again (they had to be repeated, and a left-out --space was "another space": session 41).
-    const typed = (name: string) => this.argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+    const typed = (name: string) => flagTyped(this.argv, name);
     const started = flags.out ? await searchSettings(flags.out) : null;
     let space;
     let spaceFile;

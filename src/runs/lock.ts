@@ -33,7 +33,8 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
-async function readHolder(file: string): Promise<LockHolder | null> {
+/** A holder file's contents (a lock, or a run folder's claim): null when it is gone or torn. */
+export async function readHolder(file: string): Promise<LockHolder | null> {
   return parseHolder(await readFile(file, 'utf8').catch(() => null));
 }
 

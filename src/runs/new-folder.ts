@@ -13,11 +13,11 @@
  * longer runs on this host and which holds no run.json (nor round 1's), is abandoned: `digits
  * runs` names it and the next `digits run` removes it.
  */
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isStale, type LockHolder } from './lock.js';
+import { isStale, readHolder, type LockHolder } from './lock.js';
 import { ROUND1_DIR, RUN_MANIFEST } from './manifest.js';
 
 /** The file that marks a run folder as claimed by a run still choosing its recipe, or running. */
@@ -85,23 +85,12 @@ export async function abandonedRunFolders(parent: string): Promise<AbandonedRunF
   for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const dir = path.join(parent, entry.name);
-    const holder = await readClaim(dir);
+    const holder = await readHolder(path.join(dir, CLAIM_FILE));
     if (!holder || !isStale(holder)) continue;
     if (existsSync(path.join(dir, RUN_MANIFEST)) || existsSync(path.join(dir, ROUND1_DIR, RUN_MANIFEST))) continue;
     out.push({ dir, holder });
   }
   return out;
-}
-
-async function readClaim(dir: string): Promise<LockHolder | null> {
-  const text = await readFile(path.join(dir, CLAIM_FILE), 'utf8').catch(() => null);
-  if (text === null) return null;
-  try {
-    const holder = JSON.parse(text) as Partial<LockHolder>;
-    return typeof holder.pid === 'number' && typeof holder.hostname === 'string' && typeof holder.startedAt === 'string' ? (holder as LockHolder) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Removes the abandoned folders under `parent` (abandonedRunFolders), returning those removed. */
