@@ -8,7 +8,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { DecodePool } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
-import { InputError, PIXELS, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+import { InputError, PIXELS, SIDE, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
 import { applyOrientation } from '../data/orientation.js';
 
 export const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]} (each image upright, row by row, as MNIST; "layout": "competition" for rows as the competition\'s CSV holds them), or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
@@ -162,7 +162,7 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
     const images = new Float32Array(list.length * PIXELS);
     list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
     // (rows as the competition's CSV holds them: turned as its import turned them)
-    const upright = layout === 'competition' && ensemble.orientation !== 'as-is' ? applyOrientation(images, 28, ensemble.orientation) : images;
+    const upright = layout === 'competition' && ensemble.orientation !== 'as-is' ? applyOrientation(images, SIDE, ensemble.orientation) : images;
     return { images: upright, count: list.length, tta, members, inputs: null };
   }
   const files: Array<{ bytes: Uint8Array; what: string; pixels: number }> = [];
