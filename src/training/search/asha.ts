@@ -44,13 +44,17 @@ export interface SchedulerConfig {
   maxTrials: number;
 }
 
-/** Rung epochs r, rη, rη², … while ≤ maxEpochs, with maxEpochs itself as the top rung. */
+/**
+ * Rung epochs r, rη, rη², … below maxEpochs, with maxEpochs itself as the top rung. A rung
+ * above the first is kept only when the top is at least η times it: epochs 1–9 at η 2 give
+ * 1, 2, 4, 9, not 1, 2, 4, 8, 9, whose last step would halve the trials for one more epoch.
+ */
 export function rungEpochs(minEpochs: number, maxEpochs: number, eta: number): number[] {
   if (!(Number.isInteger(minEpochs) && minEpochs >= 1 && maxEpochs >= minEpochs && eta > 1)) {
     throw new RangeError(`rungs need 1 ≤ min epochs ≤ max epochs and η > 1 (got ${minEpochs}, ${maxEpochs}, ${eta})`);
   }
   const rungs: number[] = [];
-  for (let e = minEpochs; e < maxEpochs; e = Math.max(e + 1, Math.round(e * eta))) rungs.push(e);
+  for (let e = minEpochs; e < maxEpochs; e = Math.max(e + 1, Math.round(e * eta))) if (rungs.length === 0 || e * eta <= maxEpochs) rungs.push(e);
   rungs.push(maxEpochs);
   return rungs;
 }

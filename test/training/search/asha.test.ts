@@ -8,10 +8,13 @@ const asha: SchedulerConfig = { kind: 'asha', rungs: [1, 3, 9], eta: 3, maxTrial
 describe('rungEpochs', () => {
   test.each([
     [1, 9, 3, [1, 3, 9]],
-    [1, 10, 3, [1, 3, 9, 10]],
+    [1, 10, 3, [1, 3, 10]],
+    [1, 27, 3, [1, 3, 9, 27]],
     [2, 8, 2, [2, 4, 8]],
+    [1, 9, 2, [1, 2, 4, 9]],
     [1, 1, 3, [1]],
-    [1, 4, 1.5, [1, 2, 3, 4]],
+    [1, 4, 1.5, [1, 2, 4]],
+    [5, 6, 2, [5, 6]],
   ])('r=%i R=%i η=%f → %j', (r, max, eta, expected) => {
     expect(rungEpochs(r, max, eta)).toEqual(expected);
   });
