@@ -35,5 +35,7 @@ export function formatSearchEvent(e: SearchEvent): string {
       return `${e.trial}: FAILED: ${e.error.split('\n')[0]}`;
     case 'budget-spent':
       return `budget spent after ${e.seconds}s: no new trial starts; running ones finish`;
+    case 'warning':
+      return `warning: ${e.message}`;
   }
 }

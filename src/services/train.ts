@@ -226,6 +226,26 @@ async function checkMemberInits(members: readonly MemberConfig[], resume: boolea
   }
 }
 
+/**
+ * Members whose batch is larger than their training rows: each epoch is then one step over all
+ * of them, which trains nothing like what the batch size promises (a search space allowed 4096 on
+ * 540 rows and said nothing). Said once per batch size and row count, naming the members.
+ */
+export function oversizedBatches(plans: readonly { member: MemberConfig; split: { name: string; fold: number } }[], splits: ReadonlyMap<string, SavedSplit>, extraRows: number): string[] {
+  const groups = new Map<string, { batch: number; rows: number; names: string[] }>();
+  for (const { member, split } of plans) {
+    const rows = splits.get(split.name)!.folds[split.fold]!.train.length + extraRows;
+    if (member.batchSize <= rows) continue;
+    const key = `${member.batchSize}/${rows}`;
+    const group = groups.get(key) ?? { batch: member.batchSize, rows, names: [] };
+    group.names.push(member.name);
+    groups.set(key, group);
+  }
+  return [...groups.values()].map(({ batch, rows, names }) =>
+    `${names.length === 1 ? `member ${names[0]}` : `members ${names.join(', ')}`}: batch size ${batch} is more than the ${rows} training row${rows === 1 ? '' : 's'}, so each epoch is a single step over all of them; a batch size of at most ${rows} (64 is the presets' usual) gives the epochs several steps`,
+  );
+}
+
 async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {
   // A new run never trains over another: its members, evaluation and submission would mix.
   if (!options.resume && existsSync(path.join(options.runDir, RUN_MANIFEST))) await assertNewRunFolder(options.runDir, 'run', 'a new run', { lockedByUs: true });
@@ -284,6 +304,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     extra = { file: storedPath(runDir, options.extra), rows: log.records.length, sha256: hash };
     dataFingerprint = `${dataset.fingerprint}+corrections:sha256:${hash}`;
   }
+  if (!options.resume) for (const warning of oversizedBatches(plans, loadedSplits, extra?.rows ?? 0)) options.onWarning?.(warning);
   // run.json exists from the start, so an interrupted run can be resumed from its folder alone.
   const manifest: RunManifest = {
     format: 'digits-run',

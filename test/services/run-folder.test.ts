@@ -468,6 +468,21 @@ describe('a saved split replaced after a run trained on it', () => {
     await expectUserError(trainEnsemble({ ensemble: missing, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'missing'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /^no split named "nope"/ });
   }, 120_000);
 
+  test('a batch larger than the training rows is said before training, naming the members; the members still train', async () => {
+    const competition = path.join(root, 'cv-project', 'competitions', 'clean');
+    const runDir = path.join(root, 'cv-project', 'runs', 'big-batch');
+    // 150 rows, 20% held out: 120 training rows; a and b ask for 4096, c for 30
+    const spec = ensembleFromJson(JSON.stringify({ name: 'big', validation: { kind: 'shared', fraction: 0.2, seed: 3 }, members: [{ preset: 'mlp', name: 'a', epochs: 1, batchSize: 4096, seed: 1 }, { preset: 'mlp', name: 'b', epochs: 1, batchSize: 4096, seed: 2 }, { preset: 'mlp', name: 'c', epochs: 1, batchSize: 30, seed: 3 }] }));
+    const warnings: string[] = [];
+    const manifest = await trainEnsemble({ ensemble: spec, data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual(['members a, b: batch size 4096 is more than the 120 training rows, so each epoch is a single step over all of them; a batch size of at most 120 (64 is the presets\' usual) gives the epochs several steps']);
+    expect(manifest.members.map((m) => [m.name, m.ok, m.epochs])).toEqual([['a', true, 1], ['b', true, 1], ['c', true, 1]]);
+    // Resuming says nothing again
+    warnings.length = 0;
+    await trainEnsemble({ ensemble: spec, data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true, onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([]);
+  }, 120_000);
+
   test('a failed fold member: the ensemble CV and out-of-fold rows say how much they cover', async () => {
     const competition = path.join(root, 'cv-project', 'competitions', 'clean');
     const failing = path.join(root, 'cv-project', 'runs', 'failing');

@@ -320,4 +320,10 @@ test('a failed trial is reported with its error, not as unfinished; the same com
   // A search whose every trial fails (on a backend this machine lacks) is an error naming the first failure
   const none = path.join(dir, 'none');
   await expect(runSearch({ ...options, out: none, trials: 1, backend: 'gpu' })).rejects.toMatchObject({ message: expect.stringMatching(/^every trial of the search failed \(1\), so there is no leaderboard nor ensemble file; trial-001: /) });
+  // A space whose batch sizes exceed the holdout split's 270 training rows is said once, before the trials
+  const events: SearchEvent[] = [];
+  const big = parseSearchSpace({ ...spaceJson, batchSize: [32, 4096] });
+  await expect(runSearch({ ...options, space: big, out: path.join(dir, 'big-batch'), trials: 1, backend: 'gpu', onEvent: (e) => events.push(e) })).rejects.toThrow(/every trial of the search failed/);
+  expect(events.filter((e) => e.type === 'warning')).toEqual([{ type: 'warning', message: 'the space\'s batch size 4096 is more than the holdout split\'s 270 training rows: a trial drawing it trains each epoch as a single step over all of them. Keep "batchSize" at most 270 in space.json.' }]);
+  expect(events.findIndex((e) => e.type === 'warning')).toBe(events.findIndex((e) => e.type === 'search-start') + 1);
 }, 120_000);
