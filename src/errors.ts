@@ -44,7 +44,11 @@ export function formatLocation(where: ErrorLocation | undefined): string {
 
 /** The plain-text form printed by the CLI: "error: <what> (<where>)\n  hint: <what to do>". */
 export function formatUserError(error: UserError): string {
-  const where = formatLocation(error.where);
+  // A file the message names already is not repeated after it ("no imported dataset in /x
+  // (/x, flag --data)"), unless the location adds a line and column to it.
+  const file = error.where?.file;
+  const named = file !== undefined && error.where?.line === undefined && error.message.includes(file);
+  const where = formatLocation(named ? { ...error.where, file: undefined } : error.where);
   let text = `error: ${error.message}${where ? ` (${where})` : ''}`;
   if (error.hint) text += `\n  hint: ${error.hint}`;
   return text;

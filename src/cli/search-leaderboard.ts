@@ -1,7 +1,7 @@
 /** The search leaderboard as a terminal table, and search events as plain lines. */
 import type { LeaderboardRow, SearchEvent } from '../services/search.js';
 import type { TrialParams } from '../training/search/space.js';
-import { plural } from '../data/format.js';
+import { formatRate, plural } from '../data/format.js';
 
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
 
@@ -9,12 +9,12 @@ export function describeParams(p: Omit<TrialParams, 'epochs'>): string {
   const aug = Object.entries(p.augmentation)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  return `${p.preset} from ${p.start}, ${p.optimizer} lr ${p.learningRate.toExponential(1)}${p.lrDecay < 1 ? ` ×${p.lrDecay}/epoch` : ''}, batch ${p.batchSize}${p.labelSmoothing ? `, smoothing ${p.labelSmoothing}` : ''}${aug ? `, ${aug}` : ', no augmentation'}`;
+  return `${p.preset} from ${p.start}, ${p.optimizer} lr ${formatRate(p.learningRate)}${p.lrDecay < 1 ? ` ×${p.lrDecay}/epoch` : ''}, batch ${p.batchSize}${p.labelSmoothing ? `, smoothing ${p.labelSmoothing}` : ''}${aug ? `, ${aug}` : ', no augmentation'}`;
 }
 
 export function formatLeaderboard(rows: readonly LeaderboardRow[]): string {
   const header = ['#', 'trial', 'state', 'rung', 'epochs', 'val_loss', 'val_acc', 'recipe'];
-  const cells = rows.map((r) => [String(r.rank), r.trial, r.state, r.rung < 0 ? '—' : String(r.rung), String(r.epochs), r.valLoss === null ? '—' : r.valLoss.toFixed(4), pct(r.valAcc), describeParams(r.params)]);
+  const cells = rows.map((r) => [String(r.rank), r.trial, r.state, r.rung === null ? '—' : String(r.rung), String(r.epochs), r.valLoss === null ? '—' : r.valLoss.toFixed(4), pct(r.valAcc), describeParams(r.params)]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
   return [line(header), ...cells.map(line)].join('\n') + '\n';

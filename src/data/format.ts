@@ -15,6 +15,14 @@ export function displayPath(path: string, cwd = process.cwd()): string {
   return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 }
 
+/**
+ * A learning rate (or any positive scale) in two significant digits: `3.0e-4` below 0.1, plain
+ * from 0.1 up (`0.3`, `1`, `10`), where the exponent form read `1.0e+1`.
+ */
+export function formatRate(value: number): string {
+  return value >= 0.1 ? String(Number(value.toPrecision(2))) : value.toExponential(1);
+}
+
 /** `1 epoch`, `3 epochs`: a count with its noun, singular for one. */
 export function plural(count: number, noun: string): string {
   return `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;

@@ -12,6 +12,7 @@
  * their last finished epoch.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { removeStaleTempFiles, writeJsonAtomic, writeJsonAtomicSync } from '../atomic-file.js';
 import { lockRun } from '../runs/lock.js';
@@ -103,7 +104,8 @@ export interface LeaderboardRow {
   rank: number;
   trial: string;
   state: TrialStateName;
-  rung: number;
+  /** the highest rung the trial reached; null before its first (a failed or unstarted trial: it was -1 until session 42) */
+  rung: number | null;
   /** the epochs the trial trained (ASHA: to the last rung it reached) */
   epochs: number;
   /**
@@ -190,7 +192,7 @@ export function leaderboard(file: SearchFile): LeaderboardRow[] {
     const { epochs: sampled, ...params } = t.params;
     // (ASHA trains to its rungs, which the space's range of epochs sets: the sampled value is not used)
     const sampledEpochs = file.scheduler === 'asha' ? null : sampled;
-    return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? -1, epochs: last?.epochs ?? 0, sampledEpochs, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params, ...(t.state === 'failed' && t.error ? { error: t.error.split('\n')[0] } : {}) };
+    return { rank: i + 1, trial: t.name, state: t.state, rung: last?.rung ?? null, epochs: last?.epochs ?? 0, sampledEpochs, valLoss: last?.valLoss ?? null, valAcc: last?.valAcc ?? null, params, ...(t.state === 'failed' && t.error ? { error: t.error.split('\n')[0] } : {}) };
   });
 }
 
@@ -388,7 +390,10 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
       const member = memberFromInput(trial.member, 0);
       const epochs = member.epochs;
       const { epochs: _sampled, ...drawn } = trial.params;
-      emit({ type: 'trial-start', trial: trial.name, rung: trial.rung, epochs, params: drawn, resumed: resume });
+      // "continuing" only where there is something to continue from: a trial that failed before
+      // its first epoch (a file in the way of its folder) starts again (it was "continuing").
+      const continues = resume && (trial.scores.length > 0 || existsSync(path.join(dir, trial.name, 'last')));
+      emit({ type: 'trial-start', trial: trial.name, rung: trial.rung, epochs, params: drawn, resumed: continues });
       await save();
       const job: WorkerJob = {
         kind: 'train-member',

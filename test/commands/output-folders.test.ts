@@ -69,7 +69,8 @@ describe('a folder flag that is a file, or lies under one', () => {
     expect(stderr).not.toMatch(/internal error|\n\s+at /);
     const shown = path.join(work, at);
     const message = at === 'afile' ? `${what} ${shown} is a file, not a folder` : `${what} ${shown} cannot be made: ${path.join(work, 'afile')} is a file, not a folder`;
-    expect(stderr).toContain(`error: ${message} (${path.join(work, 'afile')}, flag --${flag})`);
+    // (the file the message names is not repeated in the location after it)
+    expect(stderr).toContain(`error: ${message} (flag --${flag})`);
     // before any work (pretrain --out afile trained the whole job, then failed)
     expect(stderr).not.toMatch(/epoch|trial/);
     expect(stdout).toBe('');
@@ -84,7 +85,7 @@ describe('a folder flag that is a file, or lies under one', () => {
     const { code, stderr } = await digits(['pretrain', '--preset', 'mlp', '--limit', '100', '--epochs', '1', '--out', comp()]);
     // Then it is refused now (it trained the whole job, then failed to save, leaving the weights in a hidden work folder)
     expect(code, stderr).toBe(2);
-    expect(stderr).toMatch(new RegExp(`^error: cannot save a checkpoint to ${comp()}: the folder holds other files \\(\\.digits, sample_submission\\.csv, test\\.csv, …\\) and saving would replace it \\(${comp()}, flag --out\\)\n  hint: Give --out a new or empty folder`));
+    expect(stderr).toMatch(new RegExp(`^error: cannot save a checkpoint to ${comp()}: the folder holds other files \\(\\.digits, sample_submission\\.csv, test\\.csv, …\\) and saving would replace it \\(flag --out\\)\n  hint: Give --out a new or empty folder`));
     expect(stderr).not.toMatch(/epoch|training rows/);
     // and no work folder was made beside it
     expect(await tree(work)).toEqual(before);

@@ -454,11 +454,11 @@ describe('digits submissions', () => {
     expect(listed.stderr).toContain('warning: ledger.jsonl:2: torn last line (a write did not finish), skipped');
     const failed = await runCommand(SubmissionsCommand, ['--dir', written.file]);
     expect(failed.exit).toBe(2);
-    expect(failed.stderr).toMatch(/error: the submissions folder .*quick\.csv is a file, not a folder \(.*quick\.csv, flag --dir\)\n\s+hint: /);
+    expect(failed.stderr).toMatch(/error: the submissions folder .*quick\.csv is a file, not a folder \(flag --dir\)\n\s+hint: /);
     // a folder under that file (quick.csv/sub): the file is named, not only "no such folder"
     const under = await runCommand(SubmissionsCommand, ['--dir', join(written.file, 'sub')]);
     expect(under.exit).toBe(2);
-    expect(under.stderr).toContain(`no such folder (${written.file} is a file, not a folder) (${written.file}, flag --dir)`);
+    expect(under.stderr).toContain(`no such folder (${written.file} is a file, not a folder) (flag --dir)`);
   });
 
   test('lists the ledger as a table, as JSON, and says when there is none', async () => {

@@ -315,8 +315,12 @@ test('a failed trial is reported with its error, not as unfinished; the same com
   expect(failedRow).toMatchObject({ trial: 'trial-002', error: expect.stringMatching(/EEXIST|exists|not a directory/i) });
   // When its cause is gone and the same search runs again, the trial is tried again and scored
   await rm(path.join(out, 'trial-002'));
-  const second = await runSearch(options);
+  const retried: SearchEvent[] = [];
+  const second = await runSearch({ ...options, onEvent: (e) => retried.push(e) });
   expect([second.failed, second.unfinished, second.ensembleMembers]).toEqual([0, 0, 2]);
+  // It failed before its first epoch: it starts again, not "continuing"; its failed row had no rung (null, not -1)
+  expect(retried.find((e) => e.type === 'trial-start')).toMatchObject({ trial: 'trial-002', resumed: false });
+  expect(failedRow.rung).toBeNull();
   // A search whose every trial fails (on a backend this machine lacks) is an error naming the first failure
   const none = path.join(dir, 'none');
   await expect(runSearch({ ...options, out: none, trials: 1, backend: 'gpu' })).rejects.toMatchObject({ message: expect.stringMatching(/^every trial of the search failed \(1\), so there is no leaderboard nor ensemble file; trial-001: /) });

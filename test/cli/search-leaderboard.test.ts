@@ -1,0 +1,31 @@
+import { describe, expect, test } from 'vitest';
+import { describeParams, formatLeaderboard, formatSearchEvent } from '../../src/cli/search-leaderboard.js';
+import { formatRate } from '../../src/data/format.js';
+import { formatUserError, UserError } from '../../src/errors.js';
+
+const params = { preset: 'mlp', start: 'scratch' as const, optimizer: 'adam' as const, learningRate: 10, lrDecay: 1, batchSize: 32, labelSmoothing: 0, augmentation: {} };
+
+describe('search output', () => {
+  test('rates read plainly from 0.1 up and in two-digit exponent form below (10 read "1.0e+1")', () => {
+    expect([10, 1, 0.3, 0.1, 0.099, 3e-4, 1.23e-5].map(formatRate)).toEqual(['10', '1', '0.3', '0.1', '9.9e-2', '3.0e-4', '1.2e-5']);
+    expect(describeParams(params)).toBe('mlp from scratch, adam lr 10, batch 32, no augmentation');
+    expect(describeParams({ ...params, learningRate: 3e-4 })).toContain('lr 3.0e-4');
+  });
+
+  test('a trial without a rung shows a dash in the table (its JSON row has null)', () => {
+    const table = formatLeaderboard([{ rank: 1, trial: 'trial-001', state: 'failed', rung: null, epochs: 0, sampledEpochs: 1, valLoss: null, valAcc: null, params }]);
+    expect(table.split('\n')[1]).toMatch(/^1\s+trial-001\s+failed\s+—\s+0\s+—\s+—\s+mlp/);
+  });
+
+  test('a warning event is a warning line', () => {
+    expect(formatSearchEvent({ type: 'warning', message: 'batch 4096 is more than 270 rows' })).toBe('warning: batch 4096 is more than 270 rows');
+  });
+});
+
+describe('user errors', () => {
+  test('a file the message names is not repeated in the location; a line and column keep it', () => {
+    expect(formatUserError(new UserError('no imported dataset in /tmp/c', { where: { file: '/tmp/c', flag: 'data' } }))).toBe('error: no imported dataset in /tmp/c (flag --data)');
+    expect(formatUserError(new UserError('bad JSON in /tmp/e.json', { where: { file: '/tmp/e.json', line: 3, column: 4 } }))).toBe('error: bad JSON in /tmp/e.json (/tmp/e.json:3:4)');
+    expect(formatUserError(new UserError('bad value', { where: { file: '/tmp/e.json', flag: 'ensemble' }, hint: 'fix it' }))).toBe('error: bad value (/tmp/e.json, flag --ensemble)\n  hint: fix it');
+  });
+});
