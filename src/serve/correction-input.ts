@@ -1,6 +1,6 @@
 /** A correction as a client sends it to the server, checked into a store record. */
 import { CORRECTION_VERSION, isDigit, type CorrectionRecord } from '../data/corrections.js';
-import { InputError, PIXELS, readPixelArray, toBytes } from './image-input.js';
+import { assertNotBlank, InputError, PIXELS, readPixelArray, toBytes } from './image-input.js';
 import { rejectUnknownKeys } from './predict-input.js';
 
 /** What a client sends (the pad sends all three); the time and format version are the server's. */
@@ -27,9 +27,6 @@ export function parseCorrection(body: unknown, now = new Date()): CorrectionReco
   const pixels = new Float32Array(PIXELS);
   readPixelArray(image, pixels, 0, 'image');
   // A blank image teaches nothing as a training row (the pad refuses blank uploads too).
-  let low = Infinity;
-  let high = -Infinity;
-  for (const v of pixels) (low = Math.min(low, v)), (high = Math.max(high, v));
-  if (high - low < 0.1) throw new InputError(400, 'image is blank: no strokes stand out from the background', 'Send the image of the digit the label names.', 'blank_image');
+  assertNotBlank(pixels, 0, 'image', 'Send the image of the digit the label names.');
   return { v: CORRECTION_VERSION, time: now.toISOString(), label, predicted: (predicted as number | null | undefined) ?? null, image: toBytes(pixels) };
 }

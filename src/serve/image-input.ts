@@ -66,6 +66,23 @@ export function readPixelArray(value: unknown, out: Float32Array, offset: number
   if (max > 1) for (let i = 0; i < PIXELS; i++) out[offset + i]! /= 255;
 }
 
+/**
+ * A 400 when an image read by `readPixelArray` is blank: no pixel stands 0.1 (of the 0–1 scale)
+ * apart from the others, so there is no stroke to read. Uploads are refused so when no stroke
+ * stands out; corrections and JSON predictions are refused by this (a blank JSON image got a
+ * label until session 42).
+ */
+export function assertNotBlank(pixels: Float32Array, offset: number, what: string, hint: string): void {
+  let low = Infinity;
+  let high = -Infinity;
+  for (let i = offset; i < offset + PIXELS; i++) {
+    const v = pixels[i]!;
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  if (high - low < 0.1) throw new InputError(400, `${what} is blank: no strokes stand out from the background`, hint, 'blank_image');
+}
+
 /** A JSON value as an error names it: "missing", "null", "an object", "an array of 3", "true", "the string …". */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'missing';

@@ -8,7 +8,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { DecodePool } from './decode-pool.js';
 import type { ServedEnsemble } from './ensemble.js';
-import { InputError, PIXELS, SIDE, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
+import { assertNotBlank, InputError, PIXELS, SIDE, describeValue, readImageHeader, readPixelArray, toBytes } from './image-input.js';
 import { applyOrientation } from '../data/orientation.js';
 
 export const PREDICT_HINT = 'POST JSON {"images": [[784 values 0–255 or 0–1]]} (each image upright, row by row, as MNIST; "layout": "competition" for rows as the competition\'s CSV holds them), or a PNG/JPEG as the body (Content-Type image/png or image/jpeg) or as multipart files.';
@@ -161,6 +161,7 @@ export async function readPredictRequest(request: FastifyRequest, ensemble: Serv
     if (list.length > maxBatch) throw tooManyImages(String(list.length), maxBatch);
     const images = new Float32Array(list.length * PIXELS);
     list.forEach((image, i) => readPixelArray(image, images, i * PIXELS, `images[${i}]`));
+    list.forEach((_, i) => assertNotBlank(images, i * PIXELS, `images[${i}]`, 'Send the pixels of a digit: a blank image has nothing to read, and its label would be a guess.'));
     // (rows as the competition's CSV holds them: turned as its import turned them)
     const upright = layout === 'competition' && ensemble.orientation !== 'as-is' ? applyOrientation(images, SIDE, ensemble.orientation) : images;
     return { images: upright, count: list.length, tta, members, inputs: null };

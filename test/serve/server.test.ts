@@ -177,6 +177,9 @@ describe('predictions', () => {
       expect((await post({ images: [upright], tta: null })).body.tta).toBe(ensemble.tta.default);
       expect((await post({ images: [upright], tta: 1 })).body.tta).toBe(true);
       expect((await post({ images: [upright], tta: 0 })).body.tta).toBe(false);
+      // A blank image in the batch is a 400 naming it, as blank uploads are (it got a label)
+      const blank = await post({ images: [upright, new Array(784).fill(255)] });
+      expect([blank.status, blank.body.error]).toEqual([400, 'images[1] is blank: no strokes stand out from the background']);
     } finally {
       await other.close();
     }
@@ -385,6 +388,8 @@ describe('malformed requests', () => {
       { name: 'null pixel', body: () => JSON.stringify({ images: [[null, ...good.slice(1)]] }), type: 'application/json', status: 400 },
       { name: 'out of range', body: () => JSON.stringify({ images: [[300, ...good.slice(1)]] }), type: 'application/json', status: 400 },
       { name: 'flat array', body: () => JSON.stringify({ images: good }), type: 'application/json', status: 400 },
+      // a blank image, as uploads and corrections are (it got a label until session 42), in a batch with a good one
+      { name: 'blank image', body: () => JSON.stringify({ images: [good, new Array(784).fill(0)] }), type: 'application/json', status: 400 },
       { name: 'empty images', body: () => JSON.stringify({ images: [] }), type: 'application/json', status: 400 },
       { name: 'no images key', body: () => JSON.stringify({ image: good }), type: 'application/json', status: 400 },
       { name: 'array body', body: () => JSON.stringify([good]), type: 'application/json', status: 400 },
