@@ -169,6 +169,33 @@ function Curves({ model }: { model: DashboardModel }) {
   );
 }
 
+/**
+ * The view's name and figures. Where the line does not fit, the figures come before the name,
+ * which is cut instead (at 40 columns "3/8 ensemble (soft vote + TTA ×8): accu…" hid them).
+ */
+function ViewLine({ number, view, columns }: { number: string; view: DashboardView; columns: number }) {
+  const figures = `log-loss ${view.logLoss.toFixed(4)} on ${view.rows} rows`;
+  const full = `${number} ${view.title}: accuracy ${percent(view.accuracy)}, ${figures}`;
+  if ([...full].length <= columns) {
+    return (
+      <Text wrap="truncate">
+        <Text bold>{`${number} ${view.title}`}</Text>
+        {`: accuracy `}
+        <Text color="green">{percent(view.accuracy)}</Text>
+        {`, ${figures}`}
+      </Text>
+    );
+  }
+  return (
+    <Text wrap="truncate">
+      <Text bold>{number}</Text> <Text color="green">{percent(view.accuracy)}</Text>
+      {`, log-loss ${view.logLoss.toFixed(4)}: `}
+      <Text bold>{view.title}</Text>
+      {` on ${view.rows} rows`}
+    </Text>
+  );
+}
+
 /** Lines above and below the scrolled body: header, tabs, view name; keys. */
 const FIXED_LINES = 4;
 /** How long a typed view number waits for its next digit (1 then 2 → view 12). */
@@ -248,16 +275,14 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
         {headerLine(model)}
       </Text>
       <Tabs views={model.views} index={index} columns={columns} />
-      <Text wrap="truncate">
-        <Text bold>{`${index + 1}/${model.views.length} ${view.title}`}</Text>
-        {`: accuracy `}
-        <Text color="green">{percent(view.accuracy)}</Text>
-        {`, log-loss ${view.logLoss.toFixed(4)} on ${view.rows} rows`}
-      </Text>
+      <ViewLine number={`${index + 1}/${model.views.length}`} view={view} columns={columns} />
       <Box height={bodyHeight} overflow="hidden" flexDirection="column">
-        <Box ref={body} flexDirection="column" flexShrink={0} marginTop={-top}>
+        {/* (out of the flow: inside a body of one or two rows Yoga measured the page at 3 lines,
+            not 43, and showed its 6th line first) */}
+        <Box ref={body} position="absolute" width={columns} flexDirection="column" flexShrink={0} marginTop={-top}>
           {crossValidationLines(model).map((line, i) => (
-            <Text key={`cv-${i}`} wrap="truncate" color={line.startsWith('NOTE') ? 'yellow' : undefined} dimColor={line.startsWith('  ') && !line.includes(' acc ')}>
+            // (a NOTE wraps: cut, its end could not be read anywhere in the view)
+            <Text key={`cv-${i}`} wrap={line.startsWith('NOTE') ? 'wrap' : 'truncate'} color={line.startsWith('NOTE') ? 'yellow' : undefined} dimColor={line.startsWith('  ') && !line.includes(' acc ')}>
               {line}
             </Text>
           ))}

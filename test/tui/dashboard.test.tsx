@@ -205,15 +205,48 @@ describe('dashboard that fits the terminal', () => {
     await resize(60, 16);
     lines = expectFits(lastFrame()!, 60, 16);
     if (process.env.SHOW_FRAME) console.log(lastFrame());
-    // Then the header, tabs and view name are still the first lines, the keys the last
+    // Then the header, tabs and view name are still the first lines (the view's figures before its
+    // name, where the whole line does not fit), the keys the last
     expect(lines[0]).toMatch(/^Run quick-20261121-101500/);
-    expect(lines[2]).toContain('1/12 ensemble (soft vote)');
+    expect(lines[2]).toMatch(/^1\/12 95\.00%, log-loss 0\.\d{4}: ensemble \(soft vote\)/);
     expect(lines.at(-1)).toContain('q: quit');
     // When it grows to 160×50: the larger layout
     await resize(160, 50);
     lines = expectFits(lastFrame()!, 160, 50);
     expect(lines.length).toBeGreaterThan(tall);
     expect(lines[1]).toMatch(/1 ensemble\s+2 ensemble-hard\s+3 member-1\s+.*\s+8 member-6/);
+    unmount();
+  });
+
+  test('on a terminal 6 rows tall the page starts at its first line and its length is the same at every scroll (it read 3, then 43)', async () => {
+    const count = (frame: string) => Number(/lines \d+–\d+ of (\d+)/.exec(strip(frame))![1]);
+    const tall = render(<Dashboard model={buildDashboardModel(tenMembers())} digits={digits} color={false} width={100} height={24} />);
+    await settle();
+    const length = count(tall.lastFrame()!);
+    tall.unmount();
+    const { lastFrame, stdin, unmount } = render(<Dashboard model={buildDashboardModel(tenMembers())} digits={digits} color={false} width={100} height={6} />);
+    await settle();
+    expect(strip(lastFrame()!)).toContain(`lines 1–1 of ${length} `);
+    stdin.write('\u001B[B');
+    await settle();
+    expect(strip(lastFrame()!).split('\n')[3]).toMatch(/^digit\s+precision/);
+    expect(strip(lastFrame()!)).toContain(`lines 2–2 of ${length} `);
+    stdin.write('\u001B[A');
+    await settle();
+    expect(strip(lastFrame()!)).toContain(`lines 1–1 of ${length} `);
+    unmount();
+  });
+
+  test('on a narrow terminal the view line puts its figures before its name; a NOTE wraps, every word of it on screen', async () => {
+    const report = tenMembers();
+    report.ensemble.warnings = ['the ensemble is scored on only 20 rows, so one row is 5 points of accuracy: read these figures as rough (its last words: the end)'];
+    const { lastFrame, unmount } = render(<Dashboard model={buildDashboardModel(report)} digits={digits} color={false} width={40} height={30} />);
+    await settle();
+    const lines = expectFits(lastFrame()!, 40, 30);
+    expect(lines[2]).toMatch(/^1\/12 95\.00%, log-loss 0\.\d{4}: ensemble/);
+    const page = lines.join(' ').replace(/\s+/g, ' ');
+    expect(page).toContain('NOTE: the ensemble is scored on only 20 rows');
+    expect(page).toContain('(its last words: the end)');
     unmount();
   });
 
