@@ -57,6 +57,23 @@ const PAD_HTML = `<!doctype html>
   #status.error { color: #dc2626; }
   #members { color: var(--muted); font-size: 13px; }
   kbd { font: 12px ui-monospace, monospace; border: 1px solid #9ca3af; border-radius: 4px; padding: 0 4px; }
+  /* A phone: the pad, the label, ✓ and the digits fit one screen (360×640 had the label at 572 px
+     and the digits at 978 px, below the fold after every drawing); the bars follow below. */
+  @media (max-width: 640px) {
+    main { padding: 8px; gap: 8px; }
+    h1 { font-size: 17px; }
+    h1 small, #keys { display: none; }
+    .card { padding: 10px; }
+    #pad { width: min(100%, 42vh); margin: 0 auto; }
+    .row { margin-top: 6px; }
+    .line { margin-top: 6px; }
+    #verdict { min-height: 52px; }
+    #label { font-size: 48px; }
+    #seen { width: 44px; height: 44px; }
+    #digits button { padding: 6px 0; }
+    #answer { display: flex; flex-direction: column; }
+    #bars, #members { order: 1; }
+  }
 </style>
 </head>
 <body data-state="idle">
@@ -69,9 +86,9 @@ const PAD_HTML = `<!doctype html>
       <label><input id="tta" type="checkbox"> test-time augmentation</label>
     </div>
     <p id="counter" class="line" aria-live="polite">This session: <span id="correct">0</span>&nbsp;/&nbsp;<span id="judged">0</span>&nbsp;right <span id="accuracy"></span></p>
-    <p class="line" style="color:var(--muted);font-size:13px">Keys: <kbd>0</kbd>–<kbd>9</kbd> the right digit, <kbd>Enter</kbd> it was right, <kbd>Esc</kbd> clear</p>
+    <p id="keys" class="line" style="color:var(--muted);font-size:13px">Keys: <kbd>0</kbd>–<kbd>9</kbd> the right digit, <kbd>Enter</kbd> it was right, <kbd>Esc</kbd> clear</p>
   </section>
-  <section class="card">
+  <section id="answer" class="card">
     <div id="verdict"><span id="label">·</span><span id="confidence">draw a digit</span><canvas id="seen" width="28" height="28" title="what the ensemble saw (28×28, centred like MNIST)"></canvas></div>
     <div id="bars"></div>
     <div id="members"></div>

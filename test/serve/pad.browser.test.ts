@@ -226,6 +226,31 @@ test.skipIf(!hasChromium)(
   60_000,
 );
 
+test.skipIf(!hasChromium)(
+  `on a phone (360×640, touch) the pad, the label, ✓ and every digit button fit the screen, with no sideways scroll${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is absent)`}`,
+  async () => {
+    // (the label was at 572 px and the digits at 978–1070 px: scrolled to after every drawing)
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.goto(`${server.url}/`);
+    // Given a 1 drawn with a finger
+    await drawOneByTouch(page);
+    await predicted(page);
+    await page.screenshot({ path: '/tmp/digits-pad-phone.png' });
+    // Then, unscrolled, everything needed to judge it lies within the 640 px
+    expect(await page.evaluate(() => [window.scrollY, document.documentElement.scrollWidth])).toEqual([0, 360]);
+    for (const selector of ['#pad', '#label', '#right', '#digits button[data-digit="0"]', '#digits button[data-digit="9"]']) {
+      const box = (await page.locator(selector).boundingBox())!;
+      expect(box.y + box.height, selector).toBeLessThanOrEqual(640);
+      expect(box.x + box.width, selector).toBeLessThanOrEqual(360);
+    }
+    // and the pad is still large enough to draw on
+    expect((await page.locator('#pad').boundingBox())!.width).toBeGreaterThanOrEqual(240);
+    await page.close();
+  },
+  60_000,
+);
+
 /** A blank page at http://127.0.0.2:<port>/ (another origin than the server's 127.0.0.1): another site's page. */
 async function otherSite(): Promise<{ origin: string; close: () => Promise<void> }> {
   const site = http.createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>'));
