@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, fromSystemError, type ErrorLocation } from '../errors.js';
-import { closestName } from './closest-name.js';
+import { closestName } from '../closest-name.js';
 import { followNoColor } from './color.js';
 import { liveTerminal } from './terminal.js';
 import { releaseHeldLocksSync } from '../runs/lock.js';

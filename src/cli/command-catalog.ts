@@ -6,7 +6,7 @@
 import type { Command, Interfaces } from '@oclif/core';
 import { UserError } from '../errors.js';
 import { asResult } from './base-command.js';
-import { closestName } from './closest-name.js';
+import { closestName } from '../closest-name.js';
 
 export interface CatalogFlag {
   name: string;

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Hook, Interfaces } from '@oclif/core';
-import { closestName } from './closest-name.js';
+import { closestName } from '../closest-name.js';
 import { UserError, formatUserError } from '../errors.js';
 
 

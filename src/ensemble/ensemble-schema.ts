@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { AUGMENTATION_KEYS, AUGMENTATION_LIMITS, augmentationConfigProblem, augmentationValueProblem } from '../model/augment.js';
 import { PRESET_NAMES } from '../model/presets.js';
+import { closestName } from '../closest-name.js';
 
 /** "is required" for a missing key, else what was expected and what came. */
 const expected = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}, got ${JSON.stringify(issue.input)}`);
@@ -16,6 +17,38 @@ const fractionOpen = () => number('a number in (0, 1)').gt(0, { error: 'must be 
 const halfOpenUnit = () => number('a number in [0, 1)').min(0, { error: 'must be a number in [0, 1)' }).lt(1, { error: 'must be a number in [0, 1)' });
 const atLeastZero = () => number('a number ≥ 0').min(0, { error: 'must be a number ≥ 0' });
 const factor = () => number('a number in (0, 1]').gt(0, { error: 'must be a number in (0, 1]' }).lte(1, { error: 'must be a number in (0, 1]' });
+
+/**
+ * Member and ensemble names become folder names (`<run>/<member>/`, `runs/<ensemble>-<time>/`),
+ * so they are one safe path segment: ASCII letters, digits, `.`, `_`, `+`, `-`, starting with a
+ * letter or digit, at most 80 characters, and not a name of the run folder's own files (until
+ * session 42 `"../escape"` trained beside the run, `""` into its root, and `"evaluation.json"`
+ * crashed `digits evaluate`).
+ */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$/;
+const RESERVED_NAME = /\.(json|jsonl|html|csv|onnx|bin|tmp|lock|claim)$|^(round1|auto-probes)$/i;
+export function nameProblem(name: string): string | undefined {
+  if (!SAFE_NAME.test(name)) {
+    return `${JSON.stringify(name)} is not a usable name: it names a folder, so use letters, digits, ".", "_", "+" and "-" only, starting with a letter or digit, up to 80 characters`;
+  }
+  if (RESERVED_NAME.test(name)) return `${JSON.stringify(name)} is the name of a file or folder the run folder keeps for itself: choose another`;
+  return undefined;
+}
+/** A usable name made from any text (a file's or folder's name): other characters become "-". */
+export function safeNameFrom(text: string, fallback = 'ensemble'): string {
+  const name = text.replace(/[^A-Za-z0-9._+-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 80);
+  if (!name) return fallback;
+  return nameProblem(name) ? `${name.slice(0, 78)}-1` : name;
+}
+const safeName = (what: string) =>
+  z
+    .string({ error: expected('a string') })
+    .superRefine((name, ctx) => {
+      const problem = nameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: name });
+    })
+    .meta({ pattern: SAFE_NAME.source })
+    .describe(what);
 
 export const ScheduleSchema = z
   .discriminatedUnion(
@@ -83,7 +116,7 @@ export const AugmentationSchema = z
 
 export const MemberSchema = z
   .strictObject({
-    name: z.string({ error: expected('a string') }).optional().describe('Member name (default <preset>-<index>); names are unique.'),
+    name: safeName('Member name (default <preset>-<index>); names are unique. It names the member\'s folder: letters, digits, ".", "_", "+", "-".').optional(),
     preset: z
       .enum(PRESET_NAMES as [string, ...string[]], {
         error: (issue) => (issue.input === undefined ? `is required (one of ${PRESET_NAMES.join(', ')})` : `unknown preset ${JSON.stringify(issue.input)} (known: ${PRESET_NAMES.join(', ')})`),
@@ -144,7 +177,7 @@ export const SelectedOnSchema = z
 export const EnsembleFileSchema = z
   .strictObject({
     $schema: z.string().optional().describe('The JSON Schema of this file, for editors.'),
-    name: z.string({ error: expected('a string') }).optional().describe('Ensemble name (default: the file name).'),
+    name: safeName('Ensemble name (default: the file name); it starts the run folder\'s name: letters, digits, ".", "_", "+", "-".').optional(),
     description: z.string({ error: expected('a string') }).optional(),
     validation: ValidationSchema.optional(),
     selectedOn: SelectedOnSchema.optional(),
@@ -172,14 +205,20 @@ export function issuePath(path: readonly PropertyKey[]): string {
 
 /** Each issue as `where: what`, the way the CLI reports them. */
 export function describeIssues(error: z.ZodError): Array<{ where: string; message: string }> {
-  return error.issues.flatMap((issue) => {
+  const described = error.issues.flatMap((issue) => {
     const at = issuePath(issue.path);
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeys(issue.path);
-      return issue.keys.map((key) => ({ where: `${at}.${key}`, message: `unknown key${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}` }));
+      return issue.keys.map((key) => {
+        // A typo of an allowed key says which ("memebrs": "members: is required" came first and named no cause)
+        const closest = allowed ? closestName(key, allowed) : undefined;
+        return { where: `${at}.${key}`, message: closest ? `unknown key; did you mean "${closest}"?` : `unknown key${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`, typo: closest !== undefined };
+      });
     }
-    return [{ where: at, message: issue.message }];
+    return [{ where: at, message: issue.message, typo: false }];
   });
+  // The typos first: the key they meant is then "required" only because it was misspelt.
+  return [...described.filter((d) => d.typo), ...described.filter((d) => !d.typo)].map(({ where, message }) => ({ where, message }));
 }
 
 /** The keys an object at `path` may have (for "unknown key" messages). */

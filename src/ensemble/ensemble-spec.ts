@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { UserError, jsonSyntaxError } from '../errors.js';
+import { UserError, duplicateJsonKey, jsonSyntaxError } from '../errors.js';
+import { closestName } from '../closest-name.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js';
 import { getPreset } from '../model/presets.js';
-import { EnsembleFileSchema, MemberSchema, describeIssues } from './ensemble-schema.js';
+import { EnsembleFileSchema, MemberSchema, describeIssues, safeNameFrom } from './ensemble-schema.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
 import { computeSplit, DEFAULT_FOLDS } from '../data/splits.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
@@ -174,12 +175,19 @@ export function expandFolds(spec: EnsembleSpec, folds = spec.validation.kind ===
 
 /** Parses an ensemble from JSON text (a file's contents). */
 export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
+  // A byte-order mark (Notepad, PowerShell's Out-File) is no part of the JSON: it read as "invalid symbol" at 1:1.
+  if (text.startsWith('\ufeff')) text = text.slice(1);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
     const { message, line, column } = jsonSyntaxError(text, (error as Error).message);
     throw new UserError(`the ensemble file is not valid JSON: ${message}`, { where: { file, line, column }, hint: 'Fix the JSON at that line and column (a missing comma or quote, a trailing comma).' });
+  }
+  // JSON.parse keeps the last of a key given twice, silently: refused, as space files are (since session 42 here).
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate) {
+    throw new UserError(`the ensemble file gives the key ${JSON.stringify(duplicate.key)} twice in one object`, { where: { file, line: duplicate.line, column: duplicate.column }, hint: 'Keep one of them (the file would take the last).' });
   }
   const parsed = EnsembleFileSchema.safeParse(raw);
   if (!parsed.success) throw specError(parsed.error, file);
@@ -217,7 +225,8 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
           : { kind: 'shared', fraction: v.fraction!, seed: v.seed }
         : v;
   return {
-    name: parsed.data.name ?? path.basename(file ?? 'ensemble', '.json'),
+    // (the file's name, made usable as the start of a folder name: "my ensemble.json" → my-ensemble)
+    name: parsed.data.name ?? safeNameFrom(path.basename(file ?? 'ensemble', '.json')),
     description: parsed.data.description ?? '',
     validation,
     ...(parsed.data.selectedOn ? { selectedOn: parsed.data.selectedOn as SelectedOn } : {}),
@@ -377,10 +386,19 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
   let text: string;
   try {
     text = await readFile(nameOrFile, 'utf8');
-  } catch {
+  } catch (error) {
+    const builtins = Object.keys(BUILTIN_ENSEMBLES);
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') {
+      throw new UserError(`${nameOrFile} is a folder, not an ensemble file`, {
+        where: { flag: 'ensemble' },
+        hint: `Give the ensemble JSON file inside it (a search's is ${path.join(nameOrFile, 'ensemble.json')}), or one of ${builtins.join(', ')}.`,
+      });
+    }
+    // A typo of a built-in name gets the "did you mean" that mistyped flags and commands get.
+    const closest = nameOrFile.includes('/') || nameOrFile.endsWith('.json') ? undefined : closestName(nameOrFile, [...builtins, 'auto']);
     throw new UserError(`no built-in ensemble or file named ${nameOrFile}`, {
       where: { flag: 'ensemble' },
-      hint: `Use one of ${Object.keys(BUILTIN_ENSEMBLES).join(', ')}, or the path of an ensemble JSON file.`,
+      hint: `${closest ? `Did you mean ${closest}? ` : ''}Use one of ${builtins.join(', ')}, or the path of an ensemble JSON file.`,
     });
   }
   const spec = ensembleFromJson(text, nameOrFile);

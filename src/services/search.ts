@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { removeStaleTempFiles, writeJsonAtomic, writeJsonAtomicSync } from '../atomic-file.js';
 import { lockRun } from '../runs/lock.js';
+import { safeNameFrom } from '../ensemble/ensemble-schema.js';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import type { BackendRequest } from '../engine/backend.js';
@@ -448,7 +449,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
     }
     await save();
 
-    const top = topKEnsemble(state, options.top, path.basename(dir).startsWith('search') ? path.basename(dir) : `search-${path.basename(dir)}`, `digits search --out ${path.relative(process.cwd(), dir) || dir}`);
+    const top = topKEnsemble(state, options.top, safeNameFrom(path.basename(dir).startsWith('search') ? path.basename(dir) : `search-${path.basename(dir)}`, 'search'), `digits search --out ${path.relative(process.cwd(), dir) || dir}`);
     let ensembleFile: string | null = null;
     if (top) {
       ensembleFile = path.join(dir, SEARCH_ENSEMBLE_FILE);

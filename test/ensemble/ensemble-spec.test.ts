@@ -1,5 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { BUILTIN_ENSEMBLES, ensembleFromJson, expandFolds, foldsOverride, rowsHeldOutByAll, withFolds } from '../../src/ensemble/ensemble-spec.js';
+import { BUILTIN_ENSEMBLES, ensembleFromJson, resolveEnsemble, expandFolds, foldsOverride, rowsHeldOutByAll, withFolds } from '../../src/ensemble/ensemble-spec.js';
 import { UserError } from '../../src/errors.js';
 
 describe('ensemble specs', () => {
@@ -47,6 +50,16 @@ describe('ensemble specs', () => {
     ['a seed beside a saved hold-out', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', split: 'holdout', seed: 3 } }, /validation\.seed: is the saved split's own when "split" names one/],
     ['a shared hold-out of no fraction nor split', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', seed: 3 } }, /validation\.fraction: is required \(a number in \(0, 1\)\), unless "split" names a hold-out split saved by `digits data split`/],
     ['duplicate names', { members: [{ preset: 'mlp', name: 'a' }, { preset: 'mlp', name: 'a' }] }, /duplicate member name "a"/],
+    // Names are folder names (until session 42 "../escape" trained beside the run and "evaluation.json" crashed evaluate)
+    ['a member name that climbs out of the run folder', { members: [{ preset: 'mlp', name: '../escape' }] }, /members\[0\]\.name: "\.\.\/escape" is not a usable name: it names a folder/],
+    ['an empty member name', { members: [{ preset: 'mlp', name: '' }] }, /members\[0\]\.name: "" is not a usable name/],
+    ['a member name "."', { members: [{ preset: 'mlp', name: '.' }] }, /members\[0\]\.name: "\." is not a usable name/],
+    ['a member name with a slash', { members: [{ preset: 'mlp', name: 'a/b' }] }, /members\[0\]\.name: "a\/b" is not a usable name/],
+    ["a member named as the run's own file", { members: [{ preset: 'mlp', name: 'evaluation.json' }] }, /members\[0\]\.name: "evaluation\.json" is the name of a file or folder the run folder keeps for itself/],
+    ['a member named run.json', { members: [{ preset: 'mlp', name: 'run.json' }] }, /keeps for itself/],
+    ['an ensemble name that climbs out of runs/', { name: '../../outside', members: [{ preset: 'mlp' }] }, /^name: "\.\.\/\.\.\/outside" is not a usable name/],
+    ['an empty ensemble name (its run folder began with "-")', { name: '', members: [{ preset: 'mlp' }] }, /^name: "" is not a usable name/],
+    ['a misspelt top-level key', { name: 't', memebrs: [{ preset: 'mlp' }] }, /^\(top level\)\.memebrs: unknown key; did you mean "members"\? \(and 1 more: members\)/],
   ])('%s is a UserError naming the key', (_label, input, message) => {
     const run = () => ensembleFromJson(JSON.stringify(input), 'bad.json');
     expect(run).toThrow(UserError);
@@ -55,6 +68,30 @@ describe('ensemble specs', () => {
       run();
     } catch (error) {
       expect((error as UserError).where?.file).toBe('bad.json');
+    }
+  });
+
+  test('a byte-order mark is read past; a key given twice is an error at its second place; a file name is made a usable ensemble name', () => {
+    expect(ensembleFromJson('\ufeff{ "members": [ { "preset": "mlp", "epochs": 1 } ] }\n', 'bom.json').members[0]!.epochs).toBe(1);
+    try {
+      ensembleFromJson('{ "members": [\n  { "preset": "mlp", "epochs": 1, "epochs": 3 } ] }', 'dup.json');
+      expect.unreachable();
+    } catch (error) {
+      expect((error as UserError).message).toBe('the ensemble file gives the key "epochs" twice in one object');
+      expect((error as UserError).where).toEqual({ file: 'dup.json', line: 2, column: 35 });
+    }
+    expect(ensembleFromJson('{ "members": [ { "preset": "mlp" } ] }', 'dir/my ensemble (v2).json').name).toBe('my-ensemble-v2-');
+    expect(ensembleFromJson('{ "name": "seed002_v2.1+mix", "members": [ { "preset": "mlp", "name": "A-1_b.2" } ] }', 'e.json').name).toBe('seed002_v2.1+mix');
+  });
+
+  test('--ensemble naming a folder says so; a typo of a built-in name gets a "did you mean"', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'digits-ens-'));
+    try {
+      await expect(resolveEnsemble(folder)).rejects.toMatchObject({ message: `${folder} is a folder, not an ensemble file`, where: { flag: 'ensemble' }, hint: expect.stringContaining(path.join(folder, 'ensemble.json')) });
+      await expect(resolveEnsemble('quik')).rejects.toMatchObject({ message: 'no built-in ensemble or file named quik', hint: expect.stringMatching(/^Did you mean quick\? Use one of quick, full/) });
+      await expect(resolveEnsemble('zzzzzz')).rejects.toMatchObject({ hint: expect.stringMatching(/^Use one of quick, full/) });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
   });
 

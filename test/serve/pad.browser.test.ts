@@ -238,7 +238,11 @@ test.skipIf(!hasChromium)(
     await predicted(page);
     await page.screenshot({ path: '/tmp/digits-pad-phone.png' });
     // Then, unscrolled, everything needed to judge it lies within the 640 px
-    expect(await page.evaluate(() => [window.scrollY, document.documentElement.scrollWidth])).toEqual([0, 360]);
+    const scroll = await page.evaluate(() => {
+      const page = globalThis as unknown as { scrollY: number; document: { documentElement: { scrollWidth: number } } };
+      return [page.scrollY, page.document.documentElement.scrollWidth];
+    });
+    expect(scroll).toEqual([0, 360]);
     for (const selector of ['#pad', '#label', '#right', '#digits button[data-digit="0"]', '#digits button[data-digit="9"]']) {
       const box = (await page.locator(selector).boundingBox())!;
       expect(box.y + box.height, selector).toBeLessThanOrEqual(640);

@@ -192,6 +192,7 @@ export function parseSearchSpace(raw: unknown, file?: string): SearchSpace {
 
 /** Parses a space file's text. */
 export function searchSpaceFromJson(text: string, file?: string): SearchSpace {
+  if (text.startsWith('\ufeff')) text = text.slice(1);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
