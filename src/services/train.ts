@@ -143,6 +143,29 @@ const comparable = (spec: EnsembleSpec) => JSON.stringify({
   members: spec.members.map((m) => ({ ...m, init: undefined })),
 });
 
+/** How `given` differs from `recorded`, briefly: "a: epochs 3 (the run's: 2); d: not in the run; c: left out". */
+export function ensembleDifferences(given: EnsembleSpec, recorded: EnsembleSpec): string {
+  const show = (value: unknown) => (value === undefined ? 'none' : JSON.stringify(value));
+  const parts: string[] = [];
+  if (given.name !== recorded.name) parts.push(`name ${show(given.name)} (the run's: ${show(recorded.name)})`);
+  const [a, b] = [JSON.parse(comparable(given)) as EnsembleSpec, JSON.parse(comparable(recorded)) as EnsembleSpec];
+  if (JSON.stringify(a.validation) !== JSON.stringify(b.validation)) parts.push(`validation ${show(a.validation)} (the run's: ${show(b.validation)})`);
+  const theirs = new Map(b.members.map((m) => [m.name, m as unknown as Record<string, unknown>]));
+  const ours = new Set(a.members.map((m) => m.name));
+  for (const member of a.members as unknown as Record<string, unknown>[]) {
+    const recordedMember = theirs.get(member.name as string);
+    if (!recordedMember) {
+      parts.push(`${member.name}: not in the run`);
+      continue;
+    }
+    const keys = [...new Set([...Object.keys(member), ...Object.keys(recordedMember)])].filter((k) => JSON.stringify(member[k]) !== JSON.stringify(recordedMember[k]));
+    if (keys.length > 0) parts.push(`${member.name}: ${keys.map((k) => `${k} ${show(member[k])} (the run's: ${show(recordedMember[k])})`).join(', ')}`);
+  }
+  for (const name of theirs.keys()) if (!ours.has(name)) parts.push(`${name}: left out`);
+  if (parts.length === 0) parts.push('the members come in another order');
+  return parts.length > 4 ? `${parts.slice(0, 4).join('; ')}; and ${parts.length - 4} more` : parts.join('; ');
+}
+
 /**
  * Reads what an interrupted (or finished) run was trained with from its run.json, so
  * `--resume --run X` needs nothing else. An ensemble or data given as well must be the
@@ -165,7 +188,8 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
   // where the competition is now after a move.
   const data = await runDatasetDir(dir, manifest, given.data);
   if (given.ensemble && comparable(given.ensemble) !== comparable(manifest.ensemble)) {
-    throw new UserError(`--ensemble ${given.ensemble.name} is not the ensemble run ${manifest.name} was trained with (${manifest.ensemble.name}, as recorded in ${RUN_MANIFEST})`, {
+    // What differs, member by member (it named the ensemble three times and said nothing of its members)
+    throw new UserError(`--ensemble ${given.ensemble.name} is not the ensemble run ${manifest.name} was trained with: ${ensembleDifferences(given.ensemble, manifest.ensemble)} (as recorded in ${RUN_MANIFEST})`, {
       where: { flag: 'ensemble' },
       hint: 'Leave --ensemble out when resuming, or start a new run folder for another ensemble.',
     });

@@ -70,6 +70,10 @@ describe('run.json', () => {
     expect(plan.ensemble.name).toBe('tiny');
     expect(plan.data).toBe(path.join(project, 'competitions', 'clean', '.digits'));
     await expectUserError(planResume(runDir, { ensemble: { ...ensemble(), name: 'other', members: [{ ...ensemble().members[0]!, epochs: 5 }] } }), { message: /--ensemble other is not the ensemble/, flag: 'ensemble' });
+    // What differs is said, member by member
+    const edited = { ...ensemble(), members: [{ ...ensemble().members[0]!, epochs: 3, preset: 'deotte' }, { ...ensemble().members[0]!, name: 'd' }] };
+    await expectUserError(planResume(runDir, { ensemble: edited }), { message: /^--ensemble tiny is not the ensemble run r was trained with: m: preset "deotte" \(the run's: "mlp"\), epochs 3 \(the run's: 1\); d: not in the run \(as recorded in run\.json\)$/ });
+    await expectUserError(planResume(runDir, { ensemble: { ...ensemble(), members: [] } }), { message: /was trained with: m: left out /, flag: 'ensemble' });
     const elsewhere = path.join(root, 'other-competition');
     await buildPracticeCompetition({ recipe: 'clean', out: elsewhere, trainRows: 100, testRows: 10, seed: 6 });
     await importCompetition({ ...(await resolveCompetitionFiles([elsewhere])), orientation: 'as-is' });
