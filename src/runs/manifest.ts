@@ -92,6 +92,12 @@ export interface RunManifest {
   error?: string;
   /** corrections added to training (`digits train --extra`) */
   extra?: { file: string; rows: number; sha256: string };
+  /**
+   * per recipe member with an `init`, that checkpoint's identity (`checkpointIdentity`) when the
+   * run started: `--resume` refuses an init replaced since (its members would start from another
+   * network than the ones already trained did). Absent in runs written before session 42.
+   */
+  initIdentities?: Record<string, string>;
   /** the `auto` ensemble's decisions (probes, chosen start and rate, plan) */
   auto?: AutoRecord;
 }

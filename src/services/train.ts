@@ -5,7 +5,7 @@
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
@@ -16,7 +16,7 @@ import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol
 import { baggedSplit, expandFolds, heldOutByEvery, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
-import { CheckpointError, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
+import { CheckpointError, checkpointIdentity, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
 import { makeFolder } from '../output-folder.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
@@ -270,6 +270,27 @@ export function oversizedBatches(plans: readonly { member: MemberConfig; split: 
   );
 }
 
+/**
+ * Refuses to resume members from an init checkpoint replaced since the run started, when one
+ * of them would start from it again (no `last/` of its own yet; fold members are the recipe's
+ * name with -f1, -f2, …): the run's members would come from two different networks.
+ */
+async function assertInitsUnchanged(runDir: string, recorded: Record<string, string>, now: Record<string, string>, members: readonly MemberConfig[]): Promise<void> {
+  const entries = await readdir(runDir).catch(() => [] as string[]);
+  for (const member of members) {
+    const before = recorded[member.name];
+    if (!member.init || before === undefined || now[member.name] === before) continue;
+    const folders = entries.filter((e) => e === member.name || e.startsWith(`${member.name}-f`));
+    const started = await Promise.all(folders.map((f) => exists(path.join(runDir, f, 'last'))));
+    const fresh = folders.length === 0 || started.some((s) => !s);
+    if (!fresh) continue;
+    throw new UserError(`member ${member.name}: its init checkpoint ${displayPath(member.init)} was replaced since run ${path.basename(runDir)} started (its identity was ${before}, it is ${now[member.name]}), so the members still to train would start from another network than the others did`, {
+      where: { file: path.join(runDir, RUN_MANIFEST), flag: 'run' },
+      hint: `Put the checkpoint the run started from back in ${displayPath(member.init)}, or train the ensemble into a new run folder (\`digits train --ensemble <file> --run <new folder>\`).`,
+    });
+  }
+}
+
 async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {
   // A new run never trains over another: its members, evaluation and submission would mix.
   if (!options.resume && existsSync(path.join(options.runDir, RUN_MANIFEST))) await assertNewRunFolder(options.runDir, 'run', 'a new run', { lockedByUs: true });
@@ -294,6 +315,11 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
   await checkMemberInits(members, options.resume === true);
+  // Each init's identity: recorded when the run starts, checked when it resumes (a checkpoint
+  // replaced in between trained the remaining members from another network, without a word).
+  const initIdentities: Record<string, string> = {};
+  for (const m of members) if (m.init) initIdentities[m.name] = await checkpointIdentity(m.init);
+  if (previous?.initIdentities) await assertInitsUnchanged(runDir, previous.initIdentities, initIdentities, members);
   const plans = await planSplits({ ...ensemble, members }, datasetDir, options.foldsFrom);
   const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
   if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {
@@ -348,6 +374,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     command: options.command,
     members: [],
     extra,
+    ...(Object.keys(initIdentities).length > 0 ? { initIdentities: previous?.initIdentities ?? initIdentities } : {}),
   };
   await writeRunManifest(runDir, manifest);
   // `seconds` counts every session of the run: an interrupted one dies by its signal without a

@@ -348,6 +348,33 @@ describe('a run fine-tuned from a checkpoint in the project', () => {
     expect((await readRunManifest(movedRun)).ensemble.members[0]!.init).toBe(path.join('..', '..', 'checkpoints', 'start'));
     await rm(path.join(root, 'moved-tuned'), { recursive: true });
   }, 180_000);
+
+  test('resuming refuses an init checkpoint replaced since the run started, while a member would start from it; once every member has its own epochs it goes on', async () => {
+    // Given a finished run fine-tuned from a project checkpoint, which recorded the checkpoint's identity
+    const start = path.join(project, 'checkpoints', 'start2');
+    await cp(path.join(runDir, 'm', 'best'), start, { recursive: true });
+    const spec = ensembleFromJson(JSON.stringify({ name: 'swapped', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'u', epochs: 1, batchSize: 30, seed: 2, init: start }] }));
+    const run = path.join(project, 'runs', 'swapped');
+    await trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: run, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    const manifest = await readRunManifest(run);
+    expect(Object.keys(manifest.initIdentities ?? {})).toEqual(['u']);
+    // When the checkpoint is replaced by another network and the run resumed with its member not trained yet
+    await rm(start, { recursive: true });
+    await cp(path.join(run, 'u', 'best'), start, { recursive: true });
+    const unfinished = path.join(project, 'runs', 'swapped-copy');
+    await cp(run, unfinished, { recursive: true });
+    await rm(path.join(unfinished, 'u'), { recursive: true });
+    await writeFile(path.join(unfinished, 'run.json'), JSON.stringify({ ...manifest, status: 'training', finishedAt: null, members: [] }));
+    const plan = await planResume(unfinished);
+    // Then it is refused, naming the member, the checkpoint and what to do
+    await expectUserError(trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: unfinished, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true }), {
+      message: /^member u: its init checkpoint .*start2 was replaced since run swapped-copy started \(its identity was [0-9a-f:]+, it is [0-9a-f:]+\)/,
+      flag: 'run',
+      hint: /Put the checkpoint the run started from back/,
+    });
+    // And the run whose member has its own epochs resumes from them, the replaced init unread
+    expect((await trainEnsemble({ ensemble: (await planResume(run)).ensemble, data: plan.data, runDir: run, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true })).status).toBe('finished');
+  }, 120_000);
 });
 
 describe("an ensemble file's init", () => {
