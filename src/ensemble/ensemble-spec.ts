@@ -13,7 +13,7 @@ import { closestName } from '../closest-name.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js';
 import { getPreset } from '../model/presets.js';
 import { EnsembleFileSchema, MemberSchema, describeIssues, safeNameFrom } from './ensemble-schema.js';
-import { PACKAGE_ROOT } from '../model/shipped.js';
+import { PACKAGE_ROOT, resolveInit } from '../model/shipped.js';
 import { computeSplit, DEFAULT_FOLDS } from '../data/splits.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
@@ -406,10 +406,26 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
   // command runs); one not there keeps its text for `resolveInit` (the working folder, then
   // the shipped checkpoints, as in `"init": "checkpoints/mnist-noisy/seed002"`).
   const folder = path.dirname(path.resolve(nameOrFile));
-  const members = spec.members.map((m) => {
-    if (!m.init || path.isAbsolute(m.init)) return m;
-    const beside = path.join(folder, m.init);
-    return existsSync(beside) ? { ...m, init: beside } : m;
-  });
+  const members = await Promise.all(
+    spec.members.map(async (m, i) => {
+      if (!m.init) return m;
+      const beside = path.isAbsolute(m.init) ? m.init : path.join(folder, m.init);
+      const key = `members[${i}].init`;
+      // Not beside the file: the shipped checkpoint of that path or the working folder's; checked
+      // now, so a missing one or one of another preset names this file and the member's key
+      // (they named only --ensemble, and a missing one hedged "the file's folder, when it came from one").
+      const found = existsSync(beside) ? beside : await resolveInit(m.init, { file: nameOrFile, key });
+      // (loaded here: checkpoint.ts brings tfjs, which an ensemble file's parsing does not need)
+      const { readCheckpointMetadata } = await import('../model/checkpoint.js');
+      const metadata = await readCheckpointMetadata(found).catch(() => null);
+      if (metadata && metadata.preset !== m.preset) {
+        throw new UserError(`${key}: the checkpoint ${m.init} is a ${metadata.preset} network, and the member's preset is ${m.preset}`, {
+          where: { file: nameOrFile },
+          hint: `Give the member "preset": "${metadata.preset}", or an init checkpoint of preset ${m.preset}.`,
+        });
+      }
+      return existsSync(beside) ? { ...m, init: beside } : m;
+    }),
+  );
   return { ...spec, members };
 }

@@ -23,19 +23,24 @@ async function exists(p: string): Promise<boolean> {
  * pretrained there under the shipped one's name (pretrain's default --out is
  * `checkpoints/mnist-clean/<preset>`) silently replaced it in every run and search.
  */
-export async function resolveInit(init: string): Promise<string> {
+export async function resolveInit(init: string, from?: { file: string; key: string }): Promise<string> {
   const shipped = path.join(PACKAGE_ROOT, init);
   if (!path.isAbsolute(init) && (await exists(path.join(shipped, 'COMPLETE')))) return shipped;
   const found = await findCheckpoint(init);
   if (found) return found;
-  // (in the order tried; an ensemble file's relative init was tried against the file's folder first, by resolveEnsemble)
-  // (a path out of the package, ../x, cannot be a shipped checkpoint: not named as one)
+  // (in the order tried: an ensemble file's relative init was tried against the file's folder
+  // first, by resolveEnsemble, which names the file; a path out of the package, ../x, cannot be
+  // a shipped checkpoint: not named as one)
   const places = path.isAbsolute(init)
     ? []
-    : ["in the ensemble file's folder (when it came from one)", ...(shipped.startsWith(`${PACKAGE_ROOT}${path.sep}`) ? [`among the shipped checkpoints (${shipped})`] : []), `in the working folder (${path.resolve(init)})`];
-  const looked = places.length > 0 ? `: looked ${places.slice(0, -1).join(', ')} and ${places.at(-1)}` : '';
-  throw new UserError(`the init checkpoint ${init} does not exist${looked}`, {
-    where: { file: path.resolve(init) },
+    : [
+        ...(from ? [`in the ensemble file's folder (${path.join(path.dirname(path.resolve(from.file)), init)})`] : []),
+        ...(shipped.startsWith(`${PACKAGE_ROOT}${path.sep}`) ? [`among the shipped checkpoints (${shipped})`] : []),
+        `in the working folder (${path.resolve(init)})`,
+      ];
+  const looked = places.length === 1 ? `: looked ${places[0]}` : places.length > 1 ? `: looked ${places.slice(0, -1).join(', ')} and ${places.at(-1)}` : '';
+  throw new UserError(`the init checkpoint ${init}${from ? ` (${from.key})` : ''} does not exist${looked}`, {
+    where: from ? { file: from.file } : { file: path.resolve(init) },
     hint: `In an ensemble file, "init" is looked for first in the file's own folder: give it relative to that folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
   });
 }

@@ -112,8 +112,8 @@ describe('a folder flag that is a file, or lies under one', () => {
 describe('a refused train creates no folder', () => {
   test.each([
     { given: 'no such --data', argv: () => ['train', '--data', 'nope'], message: /^error: there is no folder .*nope \(flag --data\)/ },
-    { given: "an ensemble file whose init checkpoint is missing", argv: () => ['train', '--data', comp(), '--ensemble', 'ens.json'], message: /^error: the init checkpoint nowhere\/ckpt does not exist/ },
-    { given: 'a missing init, into --run a/b/c', argv: () => ['train', '--data', comp(), '--ensemble', 'ens.json', '--run', 'a/b/c'], message: /^error: the init checkpoint nowhere\/ckpt does not exist/ },
+    { given: "an ensemble file whose init checkpoint is missing", argv: () => ['train', '--data', comp(), '--ensemble', 'ens.json'], message: /^error: the init checkpoint nowhere\/ckpt \(members\[0\]\.init\) does not exist: looked in the ensemble file's folder/ },
+    { given: 'a missing init, into --run a/b/c', argv: () => ['train', '--data', comp(), '--ensemble', 'ens.json', '--run', 'a/b/c'], message: /^error: the init checkpoint nowhere\/ckpt \(members\[0\]\.init\) does not exist: looked in the ensemble file's folder/ },
   ])('$given: exit 2, and neither the run folder nor the runs/ (or a/b/) made for it is left', async ({ argv, message }) => {
     // Given a fresh working folder holding only an ensemble file
     const cwd = await tempDir('digits-refused-train-');

@@ -383,21 +383,26 @@ describe("an ensemble file's init", () => {
     await cp(path.join(runDir, 'm', 'best'), path.join(project, 'checkpoints', 'beside'), { recursive: true });
     const file = path.join(project, 'ensembles', 'tuned.json');
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, JSON.stringify({ name: 'beside', members: [{ preset: 'mlp', name: 'b', init: '../checkpoints/beside', epochs: 1 }, { preset: 'mlp', name: 'c', init: 'checkpoints/mnist-clean/seed002' }] }));
+    await writeFile(file, JSON.stringify({ name: 'beside', members: [{ preset: 'mlp', name: 'b', init: '../checkpoints/beside', epochs: 1 }, { preset: 'seed002', name: 'c', init: 'checkpoints/mnist-clean/seed002' }] }));
     expect(process.cwd()).not.toBe(path.dirname(file));
     // When it is read
     const spec = await resolveEnsemble(file);
     // Then the first init is the checkpoint beside the file; a path not there is left for the shipped checkpoints
     expect(spec.members.map((m) => m.init)).toEqual([path.join(project, 'checkpoints', 'beside'), 'checkpoints/mnist-clean/seed002']);
+    // A missing init, or one of another preset, is an error naming the file and the member's key
+    await writeFile(file, JSON.stringify({ members: [{ preset: 'mlp', epochs: 1 }, { preset: 'mlp', init: 'nowhere/ckpt' }] }));
+    await expectUserError(resolveEnsemble(file), { message: new RegExp(`^the init checkpoint nowhere/ckpt \\(members\\[1\\]\\.init\\) does not exist: looked in the ensemble file's folder \\(${path.join(project, 'ensembles', 'nowhere', 'ckpt')}\\), among the shipped checkpoints`), file: 'tuned.json' });
+    await writeFile(file, JSON.stringify({ members: [{ preset: 'deotte', init: 'checkpoints/mnist-clean/seed002' }] }));
+    await expectUserError(resolveEnsemble(file), { message: /^members\[0\]\.init: the checkpoint checkpoints\/mnist-clean\/seed002 is a seed002 network, and the member's preset is deotte$/, file: 'tuned.json', hint: /"preset": "seed002"/ });
   });
 
   test('a run refused for a missing init says where it looked, and leaves no run folder', async () => {
     const spec = ensembleFromJson(JSON.stringify({ name: 'missing', members: [{ preset: 'mlp', name: 'x', init: 'nowhere/ckpt', epochs: 1 }] }));
     const missing = path.join(project, 'runs', 'missing');
-    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /nowhere\/ckpt does not exist: looked in the ensemble file's folder \(when it came from one\), among the shipped checkpoints .* and in the working folder/ });
+    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: missing, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /nowhere\/ckpt does not exist: looked among the shipped checkpoints .* and in the working folder/ });
     // a path out of the package is not called a shipped checkpoint
     const outside = ensembleFromJson(JSON.stringify({ name: 'outside', members: [{ preset: 'mlp', name: 'x', init: '../nock', epochs: 1 }] }));
-    const refused = await expectUserError(trainEnsemble({ ensemble: outside, data: path.join(project, 'competitions', 'clean'), runDir: path.join(project, 'runs', 'outside'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /^the init checkpoint \.\.\/nock does not exist: looked in the ensemble file's folder \(when it came from one\) and in the working folder \(.*\)$/ });
+    const refused = await expectUserError(trainEnsemble({ ensemble: outside, data: path.join(project, 'competitions', 'clean'), runDir: path.join(project, 'runs', 'outside'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /^the init checkpoint \.\.\/nock does not exist: looked in the working folder \(.*\)$/ });
     expect(refused.message).not.toMatch(/shipped/);
     await expect(readdir(missing)).rejects.toMatchObject({ code: 'ENOENT' });
     // A folder that was there before (e.g. made by the user) stays
