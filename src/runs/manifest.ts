@@ -191,9 +191,14 @@ export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'datase
 export async function runDatasetDir(runDir: string, manifest: Pick<RunManifest, 'dataset' | 'name'>, given?: string): Promise<string> {
   if (given === undefined) return datasetDirOf(runDir, manifest);
   const dir = await resolveDatasetDir(given);
-  const { fingerprint } = await readManifest(dir);
+  const givenManifest = await readManifest(dir);
+  const { fingerprint } = givenManifest;
   if (fingerprint !== manifest.dataset.fingerprint) {
-    throw new UserError(`--data ${given} is not the data run ${manifest.name} was trained on: its fingerprint is ${fingerprint}, ${RUN_MANIFEST} records ${manifest.dataset.fingerprint}`, {
+    // Which files differ, where the import the run was trained on can still be read (the training
+    // rows may be the same and only the sample submission's ids reissued): said, not only two hashes.
+    const recorded = await readManifest(resolveStoredPath(runDir, manifest.dataset.dir)).catch(() => null);
+    const differs = recorded?.fingerprint === manifest.dataset.fingerprint ? sourceDifferences(recorded.sources, givenManifest.sources) : '';
+    throw new UserError(`--data ${given} is not the data run ${manifest.name} was trained on${differs ? ` (${differs})` : ''}: its fingerprint is ${fingerprint}, ${RUN_MANIFEST} records ${manifest.dataset.fingerprint}`, {
       where: { flag: 'data', file: path.join(dir, MANIFEST_FILE) },
       hint:
         path.resolve(dir) === path.resolve(resolveStoredPath(runDir, manifest.dataset.dir))
@@ -202,6 +207,21 @@ export async function runDatasetDir(runDir: string, manifest: Pick<RunManifest, 
     });
   }
   return dir;
+}
+
+/** "train.csv and test.csv are the same; sample_submission.csv differs", from two imports' source lists ('' when they cannot tell). */
+function sourceDifferences(before: ReadonlyArray<{ role: string; path: string; sha256?: string }> | undefined, after: ReadonlyArray<{ role: string; path: string; sha256?: string }> | undefined): string {
+  if (!before || !after) return '';
+  const same: string[] = [];
+  const other: string[] = [];
+  for (const source of after) {
+    const old = before.find((s) => s.role === source.role);
+    if (!old?.sha256 || !source.sha256) return '';
+    (old.sha256 === source.sha256 ? same : other).push(path.basename(source.path));
+  }
+  if (other.length === 0) return 'the same files, imported with other settings';
+  const list = (names: string[]) => (names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
+  return `${same.length > 0 ? `${list(same)} ${same.length === 1 ? 'is' : 'are'} the same; ` : ''}${list(other)} ${other.length === 1 ? 'differs' : 'differ'}`;
 }
 
 /** The run's dataset, loaded (`runDatasetDir`), refused when it was imported again with other data since the run trained. */

@@ -229,6 +229,16 @@ describe('submit on damaged inputs', () => {
     // And another competition's hint names where the run's was last seen; its own folder, imported
     // again since with other data (another orientation), is said to be that, not a wrong folder
     await expect(evaluateRun({ runDir: moved, tta: [], dataDir: other })).rejects.toMatchObject({ hint: expect.stringMatching(/^Give the folder of the competition the run was trained on \(run\.json last saw it at .*moved-apart\/data\/clean\/\.digits\)/) });
+    // A copy whose sample submission was reissued with other ids: which file differs is said
+    const reissued = path.join(root, 'moved-apart', 'data', 'reissued');
+    await cp(competition, reissued, { recursive: true });
+    await rm(path.join(reissued, '.digits'), { recursive: true });
+    const sample = (await readFile(path.join(reissued, 'sample_submission.csv'), 'utf8')).trimEnd().split('\n');
+    await writeFile(path.join(reissued, 'sample_submission.csv'), [sample[0], ...sample.slice(1).map((line) => `${Number(line.split(',')[0]) + 1000},0`)].join('\n') + '\n');
+    await importCompetition({ ...(await resolveCompetitionFiles([reissued])), orientation: 'as-is' });
+    // (the run's own import is readable again now: before the resume run.json pointed where the run's folder no longer is)
+    await expect(evaluateRun({ runDir: moved, tta: [], dataDir: reissued })).rejects.toMatchObject({ message: expect.stringMatching(/^--data .*reissued is not the data run r was trained on \(train\.csv and test\.csv are the same; sample_submission\.csv differs\): /) });
+    await expect(evaluateRun({ runDir: moved, tta: [], dataDir: other })).rejects.toMatchObject({ message: expect.stringMatching(/ \(sample_submission\.csv is the same; train\.csv and test\.csv differ\): /) });
     await importCompetition({ ...(await resolveCompetitionFiles([competition])), orientation: 'flip-h', force: true });
     await expect(evaluateRun({ runDir: moved, tta: [], dataDir: competition })).rejects.toMatchObject({
       where: { flag: 'data' },
