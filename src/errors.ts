@@ -1,4 +1,4 @@
-import { parse as parseJsonc, printParseErrorCode, visit as visitJson, type ParseError } from 'jsonc-parser';
+import { findNodeAtLocation, parse as parseJsonc, parseTree, printParseErrorCode, visit as visitJson, type ParseError } from 'jsonc-parser';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { withoutTempSuffix } from './atomic-file.js';
@@ -70,6 +70,26 @@ export function jsonSyntaxError(text: string, fallback: string): { message: stri
   const words = printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
   const before = text.slice(0, first.offset);
   return { message: words, line: before.split('\n').length, column: first.offset - before.lastIndexOf('\n') };
+}
+
+/**
+ * Where the value at `path` (keys and array indices, as a schema error names them) is written in
+ * a JSON text, 1-based as editors count: the key itself for an object member (an unknown or
+ * wrong key is found where it is typed), else the value; the nearest enclosing value that exists
+ * for a key that is missing. Null when the text does not parse.
+ */
+export function jsonPathLocation(text: string, path: readonly PropertyKey[]): { line: number; column: number } | null {
+  const root = parseTree(text);
+  if (!root) return null;
+  const keys = path.filter((k): k is string | number => typeof k === 'string' || typeof k === 'number');
+  for (let n = keys.length; n >= 0; n--) {
+    const node = findNodeAtLocation(root, keys.slice(0, n));
+    if (!node) continue;
+    const at = node.parent?.type === 'property' ? node.parent.children![0]!.offset : node.offset;
+    const before = text.slice(0, at);
+    return { line: before.split('\n').length, column: at - before.lastIndexOf('\n') };
+  }
+  return null;
 }
 
 /**

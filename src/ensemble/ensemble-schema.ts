@@ -204,7 +204,7 @@ export function issuePath(path: readonly PropertyKey[]): string {
 }
 
 /** Each issue as `where: what`, the way the CLI reports them. */
-export function describeIssues(error: z.ZodError): Array<{ where: string; message: string }> {
+export function describeIssues(error: z.ZodError): Array<{ where: string; message: string; path: PropertyKey[] }> {
   const described = error.issues.flatMap((issue) => {
     const at = issuePath(issue.path);
     if (issue.code === 'unrecognized_keys') {
@@ -212,13 +212,13 @@ export function describeIssues(error: z.ZodError): Array<{ where: string; messag
       return issue.keys.map((key) => {
         // A typo of an allowed key says which ("memebrs": "members: is required" came first and named no cause)
         const closest = allowed ? closestName(key, allowed) : undefined;
-        return { where: `${at}.${key}`, message: closest ? `unknown key; did you mean "${closest}"?` : `unknown key${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`, typo: closest !== undefined };
+        return { where: `${at}.${key}`, path: [...issue.path, key], message: closest ? `unknown key; did you mean "${closest}"?` : `unknown key${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`, typo: closest !== undefined };
       });
     }
-    return [{ where: at, message: issue.message, typo: false }];
+    return [{ where: at, path: [...issue.path], message: issue.message, typo: false }];
   });
   // The typos first: the key they meant is then "required" only because it was misspelt.
-  return [...described.filter((d) => d.typo), ...described.filter((d) => !d.typo)].map(({ where, message }) => ({ where, message }));
+  return [...described.filter((d) => d.typo), ...described.filter((d) => !d.typo)].map(({ where, message, path }) => ({ where, message, path }));
 }
 
 /** The keys an object at `path` may have (for "unknown key" messages). */

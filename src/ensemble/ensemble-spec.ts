@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { UserError, duplicateJsonKey, jsonSyntaxError } from '../errors.js';
+import { UserError, duplicateJsonKey, jsonPathLocation, jsonSyntaxError } from '../errors.js';
 import { closestName } from '../closest-name.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js';
 import { getPreset } from '../model/presets.js';
@@ -73,11 +73,13 @@ export type { MemberInput } from './ensemble-schema.js';
 class SpecError extends UserError {}
 
 /** The first problem the schema found, as a UserError naming the key and the file (or --ensemble). */
-function specError(error: z.ZodError, file?: string): SpecError {
+function specError(error: z.ZodError, file?: string, text?: string): SpecError {
   const [first, ...rest] = describeIssues(error);
   const more = rest.length > 0 ? ` (and ${rest.length} more: ${rest.map((r) => r.where).join(', ')})` : '';
+  // The first issue's line and column in the file (a key path alone was hard to find in a long file)
+  const at = text !== undefined ? jsonPathLocation(text, first!.path) : null;
   return new SpecError(`${first!.where}: ${first!.message}${more}`, {
-    where: file ? { file } : { flag: 'ensemble' },
+    where: file ? { file, ...(at ?? {}) } : { flag: 'ensemble' },
     hint: 'Fix the ensemble file (README "Ensemble files" lists the keys; point "$schema" at ensemble.schema.json and an editor checks them), or use a built-in ensemble: quick, full.',
   });
 }
@@ -190,28 +192,28 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
     throw new UserError(`the ensemble file gives the key ${JSON.stringify(duplicate.key)} twice in one object`, { where: { file, line: duplicate.line, column: duplicate.column }, hint: 'Keep one of them (the file would take the last).' });
   }
   const parsed = EnsembleFileSchema.safeParse(raw);
-  if (!parsed.success) throw specError(parsed.error, file);
+  if (!parsed.success) throw specError(parsed.error, file, text);
   const members = parsed.data.members.map((m, i) => withRecipe(m, i));
   const names = new Set<string>();
   members.forEach((m, i) => {
-    if (names.has(m.name)) throw specError(new z.ZodError([{ code: 'custom', path: ['members', i, 'name'], message: `duplicate member name ${JSON.stringify(m.name)}`, input: m.name }]), file);
+    if (names.has(m.name)) throw specError(new z.ZodError([{ code: 'custom', path: ['members', i, 'name'], message: `duplicate member name ${JSON.stringify(m.name)}`, input: m.name }]), file, text);
     names.add(m.name);
   });
   const v = parsed.data.validation;
   if (v?.kind === 'kfold' && v.folds === undefined && v.split === undefined) {
-    throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'folds'], message: 'is required (a whole number ≥ 2), unless "split" names a saved k-fold split', input: undefined }]), file);
+    throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'folds'], message: 'is required (a whole number ≥ 2), unless "split" names a saved k-fold split', input: undefined }]), file, text);
   }
   if (v?.kind === 'kfold' && v.split !== undefined && (raw as { validation?: { seed?: unknown } }).validation?.seed !== undefined) {
-    throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'seed'], message: 'is the saved split\'s own when "split" names one (this one was ignored): leave "seed" out, or leave "split" out to make new folds with this seed', input: v.seed }]), file);
+    throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'seed'], message: 'is the saved split\'s own when "split" names one (this one was ignored): leave "seed" out, or leave "split" out to make new folds with this seed', input: v.seed }]), file, text);
   }
   if (v?.kind === 'shared') {
     const given = (raw as { validation?: { seed?: unknown; fraction?: unknown } }).validation ?? {};
     if (v.split === undefined && v.fraction === undefined) {
-      throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'fraction'], message: 'is required (a number in (0, 1)), unless "split" names a hold-out split saved by `digits data split`', input: undefined }]), file);
+      throw specError(new z.ZodError([{ code: 'custom', path: ['validation', 'fraction'], message: 'is required (a number in (0, 1)), unless "split" names a hold-out split saved by `digits data split`', input: undefined }]), file, text);
     }
     for (const key of ['fraction', 'seed'] as const) {
       if (v.split !== undefined && given[key] !== undefined) {
-        throw specError(new z.ZodError([{ code: 'custom', path: ['validation', key], message: `is the saved split's own when "split" names one: leave "${key}" out, or leave "split" out to hold out new rows`, input: given[key] }]), file);
+        throw specError(new z.ZodError([{ code: 'custom', path: ['validation', key], message: `is the saved split's own when "split" names one: leave "${key}" out, or leave "split" out to hold out new rows`, input: given[key] }]), file, text);
       }
     }
   }

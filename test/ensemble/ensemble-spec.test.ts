@@ -84,6 +84,22 @@ describe('ensemble specs', () => {
     expect(ensembleFromJson('{ "name": "seed002_v2.1+mix", "members": [ { "preset": "mlp", "name": "A-1_b.2" } ] }', 'e.json').name).toBe('seed002_v2.1+mix');
   });
 
+  test('a schema error names the line and column of its key in the file (a key path alone was hard to find in a long file)', () => {
+    const text = '{\n  "members": [\n    { "preset": "mlp" },\n    { "preset": "mlp",\n      "augmentation": { "rotation": 400 } },\n    { "preset": "mlp", "epocs": 3 }\n  ]\n}\n';
+    const where = (t: string) => {
+      try {
+        ensembleFromJson(t, 'long.json');
+      } catch (error) {
+        return { message: (error as UserError).message, where: (error as UserError).where };
+      }
+      return null;
+    };
+    expect(where(text.replace('"epocs"', '"epochs"'))).toMatchObject({ message: expect.stringMatching(/^members\[1\]\.augmentation\.rotation: /), where: { file: 'long.json', line: 5, column: 25 } });
+    // an unknown key is found where it is typed; a missing key at the object that lacks it
+    expect(where(text.replace('"rotation": 400', '"rotation": 4'))).toMatchObject({ message: expect.stringMatching(/^members\[2\]\.epocs: unknown key; did you mean "epochs"\?/), where: { line: 6, column: 24 } });
+    expect(where('{ "members": [\n  { "epochs": 2 } ] }')).toMatchObject({ message: expect.stringMatching(/^members\[0\]\.preset: is required/), where: { line: 2, column: 3 } });
+  });
+
   test('--ensemble naming a folder says so; a typo of a built-in name gets a "did you mean"', async () => {
     const folder = await mkdtemp(path.join(os.tmpdir(), 'digits-ens-'));
     try {
