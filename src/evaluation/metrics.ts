@@ -13,8 +13,9 @@
  */
 
 export const CLASSES = 10;
-/** Probabilities are clipped to [LOG_LOSS_EPSILON, 1 − LOG_LOSS_EPSILON] for the log-loss. */
-export const LOG_LOSS_EPSILON = 1e-15;
+/** Probabilities are clipped to [LOG_LOSS_EPSILON, 1 − LOG_LOSS_EPSILON] for the log-loss (training's validation uses the same). */
+export { LOG_LOSS_EPSILON } from '../log-loss.js';
+import { LOG_LOSS_EPSILON } from '../log-loss.js';
 
 export interface ClassMetrics { label: number; precision: number; recall: number; f1: number; support: number }
 export interface ConfusedPair { trueLabel: number; predicted: number; count: number; examples: number[] /* positions in the evaluated row list */ }

@@ -1,5 +1,5 @@
 /** Shipped checkpoints: they live inside the installed package, not in the working folder. */
-import { access } from 'node:fs/promises';
+import { access, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
@@ -73,6 +73,15 @@ export async function resolveCheckpointArg(given: string): Promise<string> {
  */
 export async function shippedNamesake(folder: string): Promise<{ name: string; replaces: boolean } | null> {
   const out = path.resolve(folder);
+  // The shipped checkpoint itself, however it is reached (`../digits/checkpoints/…` or an absolute
+  // path from outside the package, a symlink): until session 42 only a path named from inside the
+  // package was seen to be one, and a pretraining from elsewhere replaced it without --force.
+  const real = await realpath(out).catch(() => out);
+  const root = await realpath(PACKAGE_ROOT).catch(() => PACKAGE_ROOT);
+  const inPackage = path.relative(root, real);
+  if (inPackage.startsWith(`checkpoints${path.sep}`) && !inPackage.startsWith('..') && (await exists(path.join(real, 'COMPLETE')))) {
+    return { name: inPackage.split(path.sep).join('/'), replaces: true };
+  }
   const name = path.relative(process.cwd(), out);
   if (name === '' || name.startsWith('..') || path.isAbsolute(name)) return null;
   const shipped = path.join(PACKAGE_ROOT, name);

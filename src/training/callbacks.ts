@@ -95,12 +95,14 @@ export class EarlyStopping {
     public sinceBest = 0,
     resumed = false,
   ) {
-    this.stopped = resumed && this.patience !== undefined && this.sinceBest >= this.patience;
+    this.stopped = resumed && this.patience !== undefined && this.sinceBest > 0 && this.sinceBest >= this.patience;
   }
 
   onEpochEnd(improved: boolean): boolean {
     this.sinceBest = improved ? 0 : this.sinceBest + 1;
-    this.stopped = this.patience !== undefined && this.sinceBest >= this.patience;
+    // Only an epoch that did not improve can stop it (as Keras's EarlyStopping): with patience 0,
+    // `0 >= 0` stopped training after an epoch that was a new best (until session 42).
+    this.stopped = this.patience !== undefined && !improved && this.sinceBest >= this.patience;
     return this.stopped;
   }
 }

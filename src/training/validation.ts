@@ -7,6 +7,7 @@
  * load or a layer has no export rule.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LOG_LOSS_EPSILON } from '../log-loss.js';
 import type { ImageSet } from '../data/image-set.js';
 import { onnxRuntimeStatus } from '../engine/ort.js';
 import { createOnnxPredictorForModel, type Predictor } from '../inference/predictor.js';
@@ -35,7 +36,7 @@ export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, rows: A
     let best = 0;
     for (let k = 1; k < 10; k++) if (probs[i * 10 + k]! > probs[i * 10 + best]!) best = k;
     if (best === label) correct++;
-    loss -= Math.log(Math.max(1e-7, probs[i * 10 + label]!));
+    loss -= Math.log(Math.max(LOG_LOSS_EPSILON, probs[i * 10 + label]!));
   }
   return { loss: loss / Math.max(1, rows.length), acc: correct / Math.max(1, rows.length) };
 }

@@ -4,7 +4,7 @@
  * shared `.digits/pretrain/<preset>` before); a second pretraining into the same output is
  * refused while the first holds it.
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -100,16 +100,23 @@ describe('pretrain service', () => {
       expect(existsSync(path.join(root, 'shipped-work'))).toBe(false);
       // When the same relative --out is written from another folder
       process.chdir(root);
+      // (but the shipped checkpoint itself reached from there, through .. or a symlink, is still refused: it was replaced, even by an mlp)
+      const refusal = { message: 'checkpoints/mnist-clean/seed002 is a shipped checkpoint (the start of quick, full, auto or search): this pretraining would replace it', where: { flag: 'out' } };
+      await expect(pretrainCheckpoint({ ...options('x', 15), preset: 'mlp', outDir: path.relative(root, shipped), workRoot: path.join(root, 'shipped-work') })).rejects.toMatchObject(refusal);
+      await symlink(path.join(PACKAGE_ROOT, 'checkpoints'), path.join(root, 'linked'));
+      await expect(pretrainCheckpoint({ ...options('x', 15), preset: 'mlp', outDir: path.join(root, 'linked', 'mnist-clean', 'seed002'), workRoot: path.join(root, 'shipped-work') })).rejects.toMatchObject(refusal);
+      expect(await readdir(path.dirname(shipped))).toEqual(before);
       const warnings: string[] = [];
       const result = await pretrainCheckpoint({ ...options('y', 16), epochs: 1, limit: 200, outDir: path.join(root, 'checkpoints', 'mnist-clean', 'seed002'), workRoot: path.join(root, 'checkpoints', 'mnist-clean', '.digits'), onWarning: (m) => warnings.push(m) });
       // Then it trains, and the user is told that inits of that name mean the shipped network
       expect(result.checkpoint).toBe(path.join(root, 'checkpoints', 'mnist-clean', 'seed002'));
       expect(warnings).toEqual([expect.stringMatching(/^checkpoints\/mnist-clean\/seed002 is also the name of a shipped checkpoint: "init": "checkpoints\/mnist-clean\/seed002" in an ensemble file in .* \(where "init" is looked for first\), and --init checkpoints\/mnist-clean\/seed002 from there, mean this one; an ensemble file anywhere else means the shipped one\. Name this one by its absolute path/)]);
       // and what it says holds: an ensemble file there finds this one, one elsewhere the shipped one
-      const member = { preset: 'seed002', init: 'checkpoints/mnist-clean/seed002', epochs: 1 };
-      await writeFile(path.join(root, 'here.json'), JSON.stringify({ name: 'here', members: [member] }));
+      // (this one is an mlp, the shipped one a seed002: each member names its network's preset, which ensemble files check)
+      const member = { init: 'checkpoints/mnist-clean/seed002', epochs: 1 };
+      await writeFile(path.join(root, 'here.json'), JSON.stringify({ name: 'here', members: [{ ...member, preset: 'mlp' }] }));
       await mkdir(path.join(root, 'elsewhere'), { recursive: true });
-      await writeFile(path.join(root, 'elsewhere', 'there.json'), JSON.stringify({ name: 'there', members: [member] }));
+      await writeFile(path.join(root, 'elsewhere', 'there.json'), JSON.stringify({ name: 'there', members: [{ ...member, preset: 'seed002' }] }));
       expect(await resolveInit((await resolveEnsemble(path.join(root, 'here.json'))).members[0]!.init!)).toBe(path.join(root, 'checkpoints', 'mnist-clean', 'seed002'));
       expect(await resolveInit((await resolveEnsemble(path.join(root, 'elsewhere', 'there.json'))).members[0]!.init!)).toBe(path.join(PACKAGE_ROOT, 'checkpoints', 'mnist-clean', 'seed002'));
       // And a name no shipped checkpoint has draws no warning

@@ -30,6 +30,11 @@ describe('epoch callbacks', () => {
     expect(new EarlyStopping(2, 2, true).stopped).toBe(true);
     expect(new EarlyStopping(2, 2, false).stopped).toBe(false);
     expect(new EarlyStopping(undefined, 99, true).stopped).toBe(false);
+    // patience 0 stops at the first epoch that does not improve, never after one that does (it stopped after a new best)
+    const zero = new EarlyStopping(0);
+    expect([zero.onEpochEnd(true), zero.onEpochEnd(true), zero.onEpochEnd(false)]).toEqual([false, false, true]);
+    expect(new EarlyStopping(0, 0, true).stopped).toBe(false);
+    expect(new EarlyStopping(0, 1, true).stopped).toBe(true);
   });
 
   test('TimeLimit stops when the next epoch, as long as the last, would end after the deadline', () => {
