@@ -124,6 +124,7 @@ export interface CorrectionLog {
 function checkRecord(value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return 'not a JSON object';
   const r = value as Partial<CorrectionRecord>;
+  if (r.label === undefined) return 'it has no "label"';
   if (!isDigit(r.label)) return `label ${JSON.stringify(r.label)} is not 0–9`;
   if (r.predicted !== null && r.predicted !== undefined && !isDigit(r.predicted)) return `predicted ${JSON.stringify(r.predicted)} is not 0–9`;
   if (!Array.isArray(r.image) || r.image.length !== PIXELS) return `image is not ${PIXELS} values`;

@@ -39,7 +39,8 @@ export interface PseudoLabelOptions {
 
 export interface PseudoLabelRound {
   ensemble: EnsembleSpec;
-  extraFile: string;
+  /** the pseudo-labelled rows (none when no test row was confident enough) */
+  extraFile: string | undefined;
   extraRows: number;
 }
 
@@ -87,7 +88,8 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
       inits: members.map((m) => path.join(options.round1, m.checkpoint!)),
       name: 'auto-round2',
     });
-    return { ensemble, extraFile, extraRows: records.length };
+    // (no confident row: round 2 trains on the competition's rows alone; an empty --extra is refused)
+    return { ensemble, extraFile: records.length > 0 ? extraFile : undefined, extraRows: records.length };
   } finally {
     for (const p of predictors) p.dispose();
   }

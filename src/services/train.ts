@@ -350,6 +350,13 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     const { readCorrections } = await import('../data/corrections.js');
     const log = await readCorrections(options.extra, { flag: 'extra' });
     for (const warning of log.warnings) options.onWarning?.(warning);
+    // Rows asked for and none usable: said, not trained without them (run.json said "rows": 0)
+    if (log.records.length === 0) {
+      throw new UserError(`--extra ${displayPath(options.extra)} holds no usable row${log.warnings.length > 0 ? ` (${log.warnings.length} line${log.warnings.length === 1 ? '' : 's'} skipped, as the warnings say)` : ' (it is empty)'}`, {
+        where: { file: options.extra, flag: 'extra' },
+        hint: 'Give a corrections file with rows (the pad saves them to <run>/corrections.jsonl; `digits corrections` lists a run\'s), or leave --extra out.',
+      });
+    }
     const hash = createHash('sha256').update(await readFile(options.extra)).digest('hex');
     extra = { file: storedPath(runDir, options.extra), rows: log.records.length, sha256: hash };
     dataFingerprint = `${dataset.fingerprint}+corrections:sha256:${hash}`;

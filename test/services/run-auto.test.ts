@@ -121,7 +121,7 @@ test('pseudo-labelling: confident test predictions of a trained run become round
   const record = structuredClone(withAnswers.auto!);
   const round = await pseudoLabelRound({ round1: withAnswers.runDir, data: competition, record, budgetSeconds: 600, spentSeconds: 0, concurrency: 2, infer: 'auto', threshold: 0.9 });
   // Then the confident rows are written in the corrections format, and counted per class
-  const log = await readCorrections(round.extraFile);
+  const log = await readCorrections(round.extraFile!);
   expect(log.warnings).toEqual([]);
   expect(log.records).toHaveLength(round.extraRows);
   expect(record.pseudoLabel).toMatchObject({ threshold: 0.9, rows: round.extraRows, testRows: 40 });

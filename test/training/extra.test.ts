@@ -1,5 +1,6 @@
 /** `digits train --extra`: the pad's corrections join every member's training rows, never validation. */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import os from 'node:os';
@@ -63,3 +64,20 @@ test('skipped lines of the corrections are said once, as the CLI says warnings: 
   expect(lines.at(-1)!.type).toBe('result');
   expect(stderr).not.toMatch(/CorrectionsWarning|--trace-warnings/);
 }, 120_000);
+
+test('--extra with no usable row is refused before training, naming the file; a line without a label says so', async () => {
+  // Given a corrections file whose only line has no label
+  const competition = path.join(dir, 'clean');
+  const useless = path.join(dir, 'useless.jsonl');
+  await writeFile(useless, '{"bad": 1}\n');
+  const ensemble = ensembleFromJson(JSON.stringify({ validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'm', epochs: 1, batchSize: 20 }] }));
+  const warnings: string[] = [];
+  const runDir = path.join(dir, 'useless-run');
+  // Then the run is refused (it trained with "rows": 0), and no run folder is left
+  await expect(trainEnsemble({ ensemble, data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', extra: useless, onWarning: (m) => warnings.push(m) })).rejects.toMatchObject({
+    message: expect.stringMatching(/^--extra .*useless\.jsonl holds no usable row \(1 line skipped, as the warnings say\)$/),
+    where: { flag: 'extra' },
+  });
+  expect(warnings).toEqual([expect.stringMatching(/^useless\.jsonl:1: .*it has no "label"/)]);
+  expect(existsSync(runDir)).toBe(false);
+}, 60_000);
