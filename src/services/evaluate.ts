@@ -15,7 +15,7 @@ import { DEFAULT_FOLDS } from '../data/splits.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
-import { assertTrained, loadRunDataset, readRunManifest, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { assertTrained, loadRunDataset, readRunManifest, resolveStoredPath, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { withRunLock } from '../runs/lock.js';
 import { openMembers, rowsAsFloats } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
@@ -24,6 +24,7 @@ import { hardVote, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedAccuracyDifference, pairedLogLossDifference, weightsBeatEqualVote, WEIGHTS_MARGIN_SE, WORSE_LOG_LOSS_SE } from '../ensemble/selection.js';
+import { initLeakNote, initsTrainedOnThisData } from '../runs/init-leak.js';
 import { belowBestNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
 import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
@@ -318,6 +319,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: firstLine(m.error) }));
     const failedNote = kfold ? null : failedMembersNote(failedMembers, members.length);
     if (failedNote) warnings.push(failedNote);
+    // Members fine-tuned from a checkpoint trained on these very rows (a run's own member)
+    const leaking = await initsTrainedOnThisData(manifest.ensemble.members.map((m) => ({ name: m.name, init: m.init ? resolveStoredPath(runDir, m.init) : undefined })), dataset.fingerprint);
+    if (leaking.length > 0) warnings.push(initLeakNote(leaking));
 
     // Ensemble selection (Caruana et al. 2004) on the held-out predictions.
     let selection: SelectionReport | undefined;

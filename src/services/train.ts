@@ -20,6 +20,7 @@ import { CheckpointError, checkpointIdentity, checkpointLayerNames, readCheckpoi
 import { makeFolder } from '../output-folder.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
+import { initLeakNote, initsTrainedOnThisData } from '../runs/init-leak.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import { displayPath, shellArg } from '../data/format.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -320,6 +321,11 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   const initIdentities: Record<string, string> = {};
   for (const m of members) if (m.init) initIdentities[m.name] = await checkpointIdentity(m.init);
   if (previous?.initIdentities) await assertInitsUnchanged(runDir, previous.initIdentities, initIdentities, members);
+  // An init trained on these very rows: its held-out figures will be optimistic (said before the training, and by evaluate)
+  if (!options.resume) {
+    const leaking = await initsTrainedOnThisData(members, dataset.fingerprint);
+    if (leaking.length > 0) options.onWarning?.(initLeakNote(leaking));
+  }
   const plans = await planSplits({ ...ensemble, members }, datasetDir, options.foldsFrom);
   const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
   if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {

@@ -336,7 +336,11 @@ describe('a run fine-tuned from a checkpoint in the project', () => {
     await cp(path.join(runDir, 'm', 'best'), start, { recursive: true });
     const tunedSpec = () => ensembleFromJson(JSON.stringify({ name: 'tuned', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 't', epochs: 1, batchSize: 30, seed: 2, init: start }] }));
     const tuned = path.join(project, 'runs', 'tuned');
-    await trainEnsemble({ ensemble: tunedSpec(), data: path.join(project, 'competitions', 'clean'), runDir: tuned, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    const warnings: string[] = [];
+    await trainEnsemble({ ensemble: tunedSpec(), data: path.join(project, 'competitions', 'clean'), runDir: tuned, concurrency: 1, backend: 'wasm', command: 'vitest', onWarning: (m) => warnings.push(m) });
+    // (that checkpoint is the first run's member, trained on this competition: its rows may be the ones held out now; train and evaluate say so)
+    expect(warnings).toEqual([expect.stringMatching(/^member t starts from a checkpoint trained on this competition's rows .*: rows held out now may have trained it, so the held-out figures, and the TTA and weights decided on them, are optimistic/)]);
+    expect((await evaluateRun({ runDir: tuned, tta: [], precision: 'fp32' })).ensemble.warnings).toContain(warnings[0]);
     const manifest = await readRunManifest(tuned);
     expect(manifest.ensemble.members[0]!.init).toBe(path.join('..', '..', 'checkpoints', 'start'));
     expect(JSON.stringify(manifest)).not.toContain(root);
