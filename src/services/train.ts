@@ -292,6 +292,30 @@ async function assertInitsUnchanged(runDir: string, recorded: Record<string, str
   }
 }
 
+/**
+ * What a split leaves out, said before training: digits with no training row (a hold-out of 99.5%
+ * left 6 rows, most digits never seen, in silence) and, for a hold-out, digits with no held-out
+ * row (as `data split` says of its own).
+ */
+export function splitCoverage(splits: ReadonlyMap<string, SavedSplit>, labels: Uint8Array): string[] {
+  const digits = (list: number[]) => `${list.length === 1 ? 'digit' : 'digits'} ${list.join(', ')}`;
+  const present = new Array<number>(10).fill(0);
+  for (const label of labels) present[label]!++;
+  const out: string[] = [];
+  for (const [name, split] of splits) {
+    split.folds.forEach((fold, i) => {
+      const held = new Array<number>(10).fill(0);
+      for (const row of fold.validation) held[labels[row]!]!++;
+      const where = split.folds.length > 1 ? `fold ${i + 1} of split "${name}"` : `split "${name}"`;
+      const untrained = present.flatMap((count, digit) => (count > 0 && held[digit] === count ? [digit] : []));
+      if (untrained.length > 0) out.push(`${where} holds out every row of ${digits(untrained)}: its members never see ${untrained.length === 1 ? 'it' : 'them'} in training (hold out less: a smaller "fraction", or more folds)`);
+      const unscored = split.folds.length === 1 ? present.flatMap((count, digit) => (count > 0 && held[digit] === 0 ? [digit] : [])) : [];
+      if (unscored.length > 0) out.push(`${where} holds out no row of ${digits(unscored)}: its held-out figures say nothing about ${unscored.length === 1 ? 'it' : 'them'} (a larger "fraction" holds out more)`);
+    });
+  }
+  return out;
+}
+
 async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> {
   // A new run never trains over another: its members, evaluation and submission would mix.
   if (!options.resume && existsSync(path.join(options.runDir, RUN_MANIFEST))) await assertNewRunFolder(options.runDir, 'run', 'a new run', { lockedByUs: true });
@@ -367,7 +391,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     extra = { file: storedPath(runDir, options.extra), rows: log.records.length, sha256: hash };
     dataFingerprint = `${dataset.fingerprint}+corrections:sha256:${hash}`;
   }
-  if (!options.resume) for (const warning of oversizedBatches(plans, loadedSplits, extra?.rows ?? 0)) options.onWarning?.(warning);
+  if (!options.resume) for (const warning of [...oversizedBatches(plans, loadedSplits, extra?.rows ?? 0), ...splitCoverage(loadedSplits, dataset.trainLabels)]) options.onWarning?.(warning);
   // run.json exists from the start, so an interrupted run can be resumed from its folder alone.
   const manifest: RunManifest = {
     format: 'digits-run',
