@@ -70,6 +70,18 @@ export interface OpenMember extends TrainedMember {
   validationRows: number[] | null;
 }
 
+/**
+ * Refuses a run whose validation split was replaced since it trained (`data split --force`):
+ * its evaluation's figures, weights and TTA were decided on rows the members may have trained
+ * on. `openMembers` checks it when it opens them; `submit` reusing saved predictions opens none,
+ * so it checks here (until session 42 it submitted where `evaluate` refused).
+ */
+export async function assertRunSplitsUnchanged(runDir: string, manifest: RunManifest, dataset: Dataset): Promise<void> {
+  for (const name of new Set((manifest.splits ?? []).map((s) => s.name))) {
+    assertSplitUnchanged(await loadSplit(dataset.dir, name, dataset.fingerprint), manifest.splitDigests?.[name], { name: manifest.name, file: path.join(runDir, RUN_MANIFEST) });
+  }
+}
+
 /** Opens the run's trained members as predictors (all closed again when one fails to open). */
 export async function openMembers(runDir: string, manifest: RunManifest, options: OpenMembersOptions = {}): Promise<OpenMember[]> {
   const { trained } = trainedMembers(runDir, manifest);

@@ -26,7 +26,7 @@ import {
   validateSubmission,
 } from '../data/submission.js';
 import { RUN_MANIFEST, assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
-import { openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
+import { assertRunSplitsUnchanged, openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { LOCK_FILE, currentHolder } from '../runs/lock.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
@@ -141,6 +141,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.
   const evaluation = await readEvaluationIfAny(runDir);
   if (evaluation) await assertCurrentEvaluation(runDir, manifest, evaluation, 'submit');
+  await assertRunSplitsUnchanged(runDir, manifest, dataset);
   // The folder is created only when the submission is written (prepareSubmission): a submit
   // refused before that leaves no empty --dir behind.
   const dir = path.resolve(options.dir);

@@ -479,6 +479,11 @@ describe('a saved split replaced after a run trained on it', () => {
     // And with the split saved again as it was, the run evaluates
     await createSplit({ data: competition, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 1 }, force: true });
     expect((await evaluateRun({ runDir: cv, tta: [] })).cv?.folds).toBe(3);
+    // and once evaluated (its test predictions saved), submit refuses the replaced split too, as evaluate does (it submitted)
+    await createSplit({ data: competition, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 99 }, force: true });
+    await expectUserError(submitRun({ runDir: cv, dir: path.join(root, 'cv-project', 'subs') }), { message: /^split "cv3" changed since run cv was trained on it/ });
+    expect(existsSync(path.join(root, 'cv-project', 'subs'))).toBe(false);
+    await createSplit({ data: competition, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 1 }, force: true });
     // An ensemble file asking for more folds than rows: the error names the ensemble, not a --folds nobody typed
     const many = ensembleFromJson(JSON.stringify({ name: 'many', validation: { kind: 'kfold', folds: 500 }, members: [{ preset: 'mlp', name: 'm', epochs: 1 }] }));
     const error = await expectUserError(trainEnsemble({ ensemble: many, data: competition, runDir: path.join(root, 'cv-project', 'runs', 'many'), concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /not 500 \(k-fold validation of ensemble many\)$/, hint: /"folds" in the ensemble's validation/ });
