@@ -105,7 +105,9 @@ function foldsFromAssignment(assignment: ArrayLike<number>, k: number): Fold[] {
 // Saved splits
 
 export const SPLITS_DIR = 'splits';
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A split's name (its file's): letters, digits, dots, dashes and underscores, up to 64. */
+export const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const NAME = SPLIT_NAME;
 
 export type SplitSpec = { kind: 'holdout'; validationFraction: number; seed: number } | { kind: 'kfold'; k: number; seed: number };
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { AUGMENTATION_KEYS, AUGMENTATION_LIMITS, augmentationConfigProblem, augmentationValueProblem } from '../model/augment.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { closestName } from '../closest-name.js';
+import { SPLIT_NAME } from '../data/splits.js';
 
 /** "is required" for a missing key, else what was expected and what came. */
 const expected = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}, got ${JSON.stringify(issue.input)}`);
@@ -50,6 +51,10 @@ const safeName = (what: string) =>
     .meta({ pattern: SAFE_NAME.source })
     .describe(what);
 
+/** A saved split's name, as `data split --name` takes it (it names a file: "../dataset" was blamed on a --name never typed). */
+const splitName = (error: string) =>
+  z.string({ error }).regex(SPLIT_NAME, { error: (issue) => `${JSON.stringify(issue.input)} is not a split name: letters, digits, dots, dashes and underscores (up to 64), starting with a letter or digit` });
+
 export const ScheduleSchema = z
   .discriminatedUnion(
     'kind',
@@ -71,7 +76,7 @@ export const ValidationSchema = z
           kind: z.literal('shared'),
           fraction: fractionOpen().optional().describe('Fraction of the training rows held out (stratified); required unless "split" names a saved hold-out split.'),
           seed: number('a whole number').int({ error: 'must be a whole number' }).default(42).describe('Seed of the split.'),
-          split: z.string({ error: 'must be the name of a split saved by `digits data split`' }).optional().describe('A hold-out split saved by `digits data split` (its fraction and seed are its own).'),
+          split: splitName('must be the name of a split saved by `digits data split`').optional().describe('A hold-out split saved by `digits data split` (its fraction and seed are its own).'),
         })
         .describe('Every member holds out the same rows, so the ensemble is scored honestly on them.'),
       z
@@ -82,7 +87,7 @@ export const ValidationSchema = z
           kind: z.literal('kfold'),
           folds: wholeAtLeast(2).optional().describe('Number of folds (required unless "split" names a saved k-fold split).'),
           seed: number('a whole number').int({ error: 'must be a whole number' }).default(42).describe('Seed of the split.'),
-          split: z.string({ error: 'must be the name of a split saved by `digits data split --folds`' }).optional().describe('A k-fold split saved by `digits data split --folds`.'),
+          split: splitName('must be the name of a split saved by `digits data split --folds`').optional().describe('A k-fold split saved by `digits data split --folds`.'),
         })
         .describe('k-fold cross-validation: each member entry is trained once per fold (<name>-f1 … -fk); out-of-fold predictions for every training row.'),
     ],

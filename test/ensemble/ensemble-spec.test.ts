@@ -59,6 +59,7 @@ describe('ensemble specs', () => {
     ['a member named run.json', { members: [{ preset: 'mlp', name: 'run.json' }] }, /keeps for itself/],
     ['an ensemble name that climbs out of runs/', { name: '../../outside', members: [{ preset: 'mlp' }] }, /^name: "\.\.\/\.\.\/outside" is not a usable name/],
     ['an empty ensemble name (its run folder began with "-")', { name: '', members: [{ preset: 'mlp' }] }, /^name: "" is not a usable name/],
+    ['a split name that is a path (it was blamed on a --name flag)', { members: [{ preset: 'mlp' }], validation: { kind: 'shared', split: '../dataset' } }, /^validation\.split: "\.\.\/dataset" is not a split name/],
     ['a misspelt top-level key', { name: 't', memebrs: [{ preset: 'mlp' }] }, /^\(top level\)\.memebrs: unknown key; did you mean "members"\? \(and 1 more: members\)/],
   ])('%s is a UserError naming the key', (_label, input, message) => {
     const run = () => ensembleFromJson(JSON.stringify(input), 'bad.json');
