@@ -33,6 +33,14 @@ describe('class coverage of the training labels', () => {
     expect(classCoverageWarnings(new Array(10).fill(100), { folds: 200 })).toEqual([expect.stringMatching(/^200 folds are more than the training rows of digits 0: 100, 1: 100, .*9: 100: some folds validate none of them/)]);
   });
 
+  test('heavy imbalance is said: a digit with over 30% of the rows, or five times another\'s; MNIST\'s own spread is not', () => {
+    const imbalance = /^the training labels are heavily imbalanced \(digit 1: (\d+)% of the rows, (\d+) against (\d+) for the rarest\)/;
+    expect(classCoverageWarnings([200, 1800, 20, 20, 20, 20, 20, 20, 20, 20]).at(-1)).toMatch(imbalance);
+    expect(classCoverageWarnings([200, 1800, 20, 20, 20, 20, 20, 20, 20, 20]).at(-1)!.match(imbalance)!.slice(1)).toEqual(['83', '1800', '20']);
+    expect(classCoverageWarnings([100, 500, 100, 100, 100, 100, 100, 100, 100, 99]).at(-1)).toMatch(/digit 1: 36% of the rows, 500 against 99/);
+    expect(classCoverageWarnings([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])).toEqual([]);
+  });
+
   test('no training rows at all is not a coverage problem (import says there are none)', () => {
     expect(classCoverageWarnings(new Array(10).fill(0))).toEqual([]);
   });
