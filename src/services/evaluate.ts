@@ -129,7 +129,15 @@ async function readHistory(runDir: string, member: string): Promise<EpochRecord[
 /** A practice competition's answers (`ImageId,Label`, `readAnswerLabels`), one label per test id of the dataset, in its order. */
 export async function readAnswers(file: string, ids: string[]): Promise<Uint8Array> {
   const byId = new Map<string, number>();
-  for (const row of await readAnswerLabels(file)) byId.set(row.id, row.label);
+  const rows = await readAnswerLabels(file);
+  for (const row of rows) byId.set(row.id, row.label);
+  // Ids the test set does not have: the answers of another competition (or of a larger test
+  // set). Said now: the submission's scoring refused them only after the whole training.
+  const testIds = new Set(ids);
+  const foreign = rows.find((row) => !testIds.has(row.id));
+  if (foreign) {
+    throw new UserError(`answers: id ${foreign.id} is not a test id of this competition (its test set has ${ids.length} rows)`, { where: { file, line: foreign.line }, hint: 'Use the answers file of this competition (a practice one sits beside its folder as <competition>-answers.csv).' });
+  }
   return Uint8Array.from(ids, (id, i) => {
     const label = byId.get(id);
     if (label === undefined) throw new UserError(`answers: no label for test id ${id} (row ${i + 1})`, { where: { file }, hint: 'Use the answers file of this competition.' });

@@ -17,7 +17,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
-import { describeOverrides, type AutoRecord } from '../ensemble/auto.js';
+import { describeOverrides, MEMBER_START_SECONDS, type AutoRecord } from '../ensemble/auto.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
@@ -458,9 +458,11 @@ export function checkFolds(folds: number, rows: number, auto?: { budgetSeconds: 
     throw new UserError(`--folds ${folds} is more than the ${rows} training rows`, { where: { flag: 'folds' }, hint: `For example --folds ${DEFAULT_FOLDS}: each fold validates a quarter of the rows.` });
   }
   if (!auto) return;
-  const seconds = (folds * (rows - Math.ceil(rows / folds))) / (FASTEST_IMAGES_PER_SECOND * Math.max(1, auto.concurrency));
+  // (each member also takes MEMBER_START_SECONDS to start, as the plan counts: 100 folds of a
+  // 120-row competition passed this check on images alone and ran 4 times over a 1-minute budget)
+  const seconds = (folds * (rows - Math.ceil(rows / folds))) / (FASTEST_IMAGES_PER_SECOND * Math.max(1, auto.concurrency)) + Math.ceil(folds / Math.max(1, auto.concurrency)) * MEMBER_START_SECONDS;
   if (seconds > auto.budgetSeconds) {
-    throw new UserError(`--folds ${folds} cannot fit a ${Number((auto.budgetSeconds / 60).toFixed(2))}-minute budget: auto trains whole recipes of ${folds} fold members, and one epoch of each would take at least ${Math.round(seconds)} s even at ${FASTEST_IMAGES_PER_SECOND} img/s per worker`, {
+    throw new UserError(`--folds ${folds} cannot fit a ${Number((auto.budgetSeconds / 60).toFixed(2))}-minute budget: auto trains whole recipes of ${folds} fold members, and one epoch of each, with the ${MEMBER_START_SECONDS} s each member takes to start, would take at least ${Math.round(seconds)} s even at ${FASTEST_IMAGES_PER_SECOND} img/s per worker`, {
       where: { flag: 'folds' },
       hint: 'Use fewer folds (4 or 5 is usual), or a larger --budget.',
     });

@@ -193,7 +193,10 @@ test('checkFolds: the rows bound, and the budget bound only for auto', () => {
   expect(() => checkFolds(301, 300)).toThrow(/more than the 300 training rows/);
   // 12,000 rows, 4 folds, 20 minutes on 2 workers: fine; 1,000 folds in a minute: not
   expect(() => checkFolds(4, 12000, { budgetSeconds: 1200, concurrency: 2 })).not.toThrow();
-  expect(() => checkFolds(1000, 2000, { budgetSeconds: 60, concurrency: 2 })).toThrow(/one epoch of each would take at least 500 s even at 2000 img\/s per worker/);
+  expect(() => checkFolds(1000, 2000, { budgetSeconds: 60, concurrency: 2 })).toThrow(/one epoch of each, with the 8 s each member takes to start, would take at least 4500 s even at 2000 img\/s per worker/);
+  // the members' starts count: 100 folds of 120 rows in a minute ran four times over it; 10 folds fit
+  expect(() => checkFolds(100, 120, { budgetSeconds: 60, concurrency: 2 })).toThrow(/^--folds 100 cannot fit a 1-minute budget/);
+  expect(() => checkFolds(10, 120, { budgetSeconds: 60, concurrency: 2 })).not.toThrow();
   expect(() => checkFolds(1000, 2000)).not.toThrow();
 });
 
