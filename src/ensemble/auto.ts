@@ -479,11 +479,13 @@ export interface AutoRecord {
 }
 
 /**
- * `--epochs 1 (auto planned 6), --batch-size 32 (auto's is 64)`: each recipe knob a flag set
- * over auto's plan, with what auto had chosen; empty when none (a `--seed` alone only reseeds).
+ * `--seed 7 (member i seeded 7 + i), --epochs 1 (auto planned 6), --batch-size 32 (auto's is 64)`:
+ * each flag set over auto's plan, with what auto had chosen; empty when none (`--seed` went
+ * unnamed until session 42, though the README said each flag was).
  */
 export function describeOverrides(overrides: MemberOverrides, record: Pick<AutoRecord, 'plan' | 'chosen'>): string {
   const parts: string[] = [];
+  if (overrides.seed !== undefined) parts.push(`--seed ${overrides.seed} (member i seeded ${overrides.seed} + i)`);
   if (overrides.epochs !== undefined) parts.push(`--epochs ${overrides.epochs} (auto planned ${record.plan.epochs})`);
   if (overrides.learningRate !== undefined) parts.push(`--learning-rate ${overrides.learningRate} (auto chose ${record.chosen.learningRate.toExponential(1)}${record.chosen.spreadLearningRate ? ` and ${record.chosen.spreadLearningRate.toExponential(1)}` : ''})`);
   if (overrides.batchSize !== undefined) parts.push(`--batch-size ${overrides.batchSize} (auto's is ${AUTO_BATCH})`);

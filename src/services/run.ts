@@ -4,7 +4,7 @@
  * submission, an evaluation on held-out rows and an HTML report, in one command.
  */
 import { rmSync, existsSync } from 'node:fs';
-import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, appendFile, copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveCompetitionFiles, zipDownloadError } from '../data/import.js';
 import { archiveKind } from '../data/csv.js';
@@ -15,6 +15,7 @@ import { importData } from './import.js';
 import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/practice.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
+import { submittedVote } from '../evaluation/evaluation-report.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import { describeOverrides, MEMBER_START_SECONDS, type AutoRecord } from '../ensemble/auto.js';
@@ -375,9 +376,21 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
   // (They are the record's: a resumed run has no flags of its own.)
   const lr = job.auto.overrides?.learningRate;
   const ensemble = withOverrides(round.ensemble, { ...job.auto.overrides, learningRate: lr === undefined ? undefined : lr / 3 });
-  stage('train', `round 2: ${plural(ensemble.members.length, 'member')} fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows, into ${job.runDir}`);
-  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra: round.extraFile, deadline: job.deadline });
+  // Round 1's synthetic rows stay in round 2, beside the pseudo-labels (round 2 trained on the
+  // pseudo-labels alone until session 42, while the summary said the synthetic rows had joined).
+  const synthetic = path.join(job.runDir, SYNTHETIC_ROWS_FILE);
+  let extra = round.extraFile;
+  if (await exists(synthetic)) {
+    extra = path.join(job.runDir, ROUND2_ROWS_FILE);
+    await copyFile(synthetic, extra);
+    if (round.extraFile) await appendFile(extra, await readFile(round.extraFile));
+  }
+  stage('train', `round 2: ${plural(ensemble.members.length, 'member')} fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows${extra !== round.extraFile ? ', beside the synthetic rows' : ''}, into ${job.runDir}`);
+  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra, deadline: job.deadline });
 }
+
+/** Round 2's extra rows when round 1 had synthetic ones: those, then the pseudo-labels (JSON lines, concatenated). */
+export const ROUND2_ROWS_FILE = 'round2-rows.jsonl';
 
 /** What the trained run says about the deadline, and auto's record merged into run.json. */
 async function afterTraining(options: MainJobOptions, runDir: string, trained: RunManifest, auto: AutoRecord | null): Promise<void> {
@@ -433,6 +446,12 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
 
   stage('submit', 'writing and validating the submission');
   const submission = await afterTrained('submit', () => submitRun({ runDir, dir: runSubmissionsDir(runDir, options.workDir), answers: answers ?? undefined, infer: options.infer, precision: options.precision }));
+  // A test score far below the held-out one is most likely another competition's answers (same
+  // ids, other labels: scored 8.67% beside 100% held out, in silence, in session 42's probe).
+  const heldOut = submittedVote(evaluation);
+  if (submission.score && heldOut.rows >= 20 && heldOut.accuracy - submission.score.accuracy > 0.2) {
+    stage('submit', `warning: the test score (${(submission.score.accuracy * 100).toFixed(2)}%) is far below the held-out one (${(heldOut.accuracy * 100).toFixed(2)}% on ${heldOut.rows} rows): is ${displayPath(submission.score.answers)} this competition's answers file?`);
+  }
 
   let report: string | null = null;
   if (options.writeReport) {

@@ -229,6 +229,8 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
   const selection = e?.ensemble.selection;
   const failed = manifest.members.filter((m) => !m.ok).length;
   const planned = plannedMembers(manifest);
+  // A pseudo-labelling run's training is both rounds' (it counted round 2's alone)
+  const firstRoundSeconds = !firstRound && (await exists(path.join(dir, AUTO_FILE))) ? await readRunManifestOf(path.join(dir, ROUND1_DIR)).then((m) => (m && typeof m !== 'string' ? m.seconds : 0)) : 0;
   return {
     manifest,
     evaluation: e,
@@ -236,7 +238,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       name: manifest.name ?? path.basename(dir),
       dir,
       createdAt: manifest.createdAt,
-      seconds: manifest.seconds,
+      seconds: manifest.seconds + firstRoundSeconds,
       ensemble: manifest.ensemble?.name ?? '?',
       validation: describeValidation(manifest.ensemble?.validation),
       recipes: manifest.ensemble?.members.length ?? 0,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, chooseProbe, chooseValidation, epochRows, planMembers, planProbes, planWithSyntheticRows, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS, MEMBER_START_SECONDS, VALIDATION_ROW_COST } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, describeOverrides, chooseProbe, chooseValidation, epochRows, planMembers, planProbes, planWithSyntheticRows, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS, MEMBER_START_SECONDS, VALIDATION_ROW_COST } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -266,5 +266,14 @@ describe('decisions', () => {
     // pseudo-labelling's round 2 keeps each member's rate of round 1
     const round2 = autoEnsemble({ start: 'clean', learningRate: 1e-4 / 3, spreadLearningRate: 1e-3 / 3, augmentation: {}, members: 8, epochs: 2, checkpoints: four, inits: spec.members.map((m) => `r/${m.name}`) });
     expect(round2.members.map((m) => m.learningRate! >= 5e-4 / 3)).toEqual(far);
+  });
+});
+
+describe('the flags over auto\'s plan', () => {
+  test('each is named with what auto had chosen, --seed too (it went unnamed)', () => {
+    const record = { plan: { epochs: 6 }, chosen: { learningRate: 8.8e-4, spreadLearningRate: 8.8e-3 } } as Parameters<typeof describeOverrides>[1];
+    expect(describeOverrides({ seed: 7, epochs: 1, learningRate: 0.001, batchSize: 16 }, record)).toBe("--seed 7 (member i seeded 7 + i), --epochs 1 (auto planned 6), --learning-rate 0.001 (auto chose 8.8e-4 and 8.8e-3), --batch-size 16 (auto's is 64)");
+    expect(describeOverrides({ seed: 3 }, record)).toBe('--seed 3 (member i seeded 3 + i)');
+    expect(describeOverrides({}, record)).toBe('');
   });
 });

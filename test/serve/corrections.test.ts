@@ -103,7 +103,7 @@ describe('the store', () => {
   test('a file of other lines and not one correction (a ledger passed by mistake) is a UserError naming it, not a list of warnings', async () => {
     const file = path.join(dir, 'ledger.jsonl');
     await writeFile(file, `${JSON.stringify({ file: 'a.csv', sha256: 'x' })}\n${JSON.stringify({ file: 'b.csv', sha256: 'y' })}\n`);
-    await expect(readCorrections(file)).rejects.toMatchObject({ message: expect.stringMatching(/is not a corrections file: none of its 2 lines is a correction \(ledger\.jsonl:1: label undefined/), where: { file, line: 1 } });
+    await expect(readCorrections(file)).rejects.toMatchObject({ message: expect.stringMatching(/is not a corrections file: none of its 2 lines is a correction \(ledger\.jsonl:1: it has no "label"/), where: { file, line: 1 } });
   });
 
   test('100 concurrent appends give 100 whole lines', async () => {

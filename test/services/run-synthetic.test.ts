@@ -29,7 +29,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const run = async (name: string, syntheticRows: number) => {
+const run = async (name: string, syntheticRows: number, pseudoLabel = false) => {
   const starts: Array<Extract<EnsembleEvent, { type: 'start' }>> = [];
   const result = await runMainJob(
     tinyAutoRunOptions({
@@ -37,6 +37,7 @@ const run = async (name: string, syntheticRows: number) => {
       workDir: dir,
       runName: name,
       syntheticRows,
+      pseudoLabel,
       onTrainEvent: (e) => {
         if (e.type === 'start') starts.push(e);
       },
@@ -45,8 +46,8 @@ const run = async (name: string, syntheticRows: number) => {
   return { result, starts };
 };
 
-test('Gaussian noise is modelled from the training pixels, and MNIST train images with it join every member\'s training rows', async () => {
-  const { result, starts } = await run('synthetic', 600);
+test('Gaussian noise is modelled from the training pixels, and MNIST train images with it join every member\'s training rows, in both rounds of --pseudo-label', async () => {
+  const { result, starts } = await run('synthetic', 600, true);
   const noise = result.auto!.noise!;
   // The fitted model is the competition's: gain 1, offset 0, σ 0.3
   expect(noise.fit.model).not.toBeNull();
@@ -59,12 +60,18 @@ test('Gaussian noise is modelled from the training pixels, and MNIST train image
   const log = await readCorrections(file);
   expect(log.records).toHaveLength(600);
   expect(new Set(log.records.map((r) => r.label)).size).toBe(10);
-  // run.json names them relative to itself, and every member trained on 270 + 600 rows, validated on the 30
+  // round 1's run.json names them relative to itself, and its members trained on 270 + 600 rows, validated on the 30
+  const round1 = JSON.parse(await readFile(path.join(result.runDir, 'round1', 'run.json'), 'utf8'));
+  expect(round1.extra).toMatchObject({ file: path.join('..', SYNTHETIC_ROWS_FILE), rows: 600 });
   const manifest = JSON.parse(await readFile(path.join(result.runDir, 'run.json'), 'utf8'));
-  expect(manifest.extra).toMatchObject({ file: SYNTHETIC_ROWS_FILE, rows: 600 });
   expect(manifest.auto.noise.syntheticRows).toBe(600);
-  expect(starts.length).toBe(result.auto!.plan.members);
-  for (const s of starts) expect([s.trainRows, s.validationRows]).toEqual([870, 30]);
+  const members = result.auto!.plan.members;
+  expect(starts.length).toBe(2 * members);
+  for (const s of starts.slice(0, members)) expect([s.trainRows, s.validationRows]).toEqual([870, 30]);
+  // and round 2's members on those and the pseudo-labelled test rows (they had the pseudo-labels alone until session 42)
+  const pseudo = result.auto!.pseudoLabel!.rows;
+  expect(manifest.extra).toMatchObject({ file: 'round2-rows.jsonl', rows: 600 + pseudo });
+  for (const s of starts.slice(members)) expect([s.trainRows, s.validationRows]).toEqual([870 + pseudo, 30]);
   // and the run was evaluated and submitted as usual
   expect(result.submission.rows).toBe(40);
 }, 240_000);
