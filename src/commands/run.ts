@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../cli/base-command.js';
-import { backendFlag, dataFlag, inferFlag, jsonFlag, memberOverrideFlags, refuseWithResume } from '../cli/flags.js';
+import { backendFlag, inferFlag, jsonFlag, memberOverrideFlags, refuseWithResume } from '../cli/flags.js';
 import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { formatAutoEvent, formatAutoSummary, overBudgetNote } from '../cli/auto-summary.js';
@@ -40,11 +40,15 @@ async function plannedMembers(runDir: string): Promise<Array<{ name: string; epo
 export default class Run extends DigitsCommand {
   static override summary = 'The main job: competition → import → ensemble training → honest evaluation → validated submission and report.';
   static override description =
-    'With no --data it builds the default practice competition (noisy MNIST in the layout of the seed-002 InClass competition) under competitions/, and scores the submission against its answers.';
+    'With no --data it takes the working folder when that holds a competition (its train.csv); else it builds the default practice competition (noisy MNIST in the layout of the seed-002 InClass competition) under competitions/, and scores the submission against its answers.';
   static override examples = ['<%= config.bin %> run', '<%= config.bin %> run --data my-competition --budget 10', '<%= config.bin %> run --data my-competition --pseudo-label', '<%= config.bin %> run --ensemble full --data my-competition'];
   static override flags = {
     ...backendFlag,
-    ...dataFlag,
+    data: Flags.string({
+      description: "Competition folder; when not given, the working folder if it holds a competition's train.csv, else the default practice competition under competitions/ (built on first use).",
+      env: 'DIGITS_DATA',
+      parse: async (input: string) => path.resolve(input),
+    }),
     ...inferFlag,
     ...jsonFlag,
     ...memberOverrideFlags,

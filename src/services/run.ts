@@ -153,10 +153,15 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     const folder = path.dirname(path.resolve(options.data));
     throw new UserError(`--data takes the competition's folder, not one of its files (${options.data})`, { where: { flag: 'data' }, hint: `digits run --data ${shellArg(path.relative(process.cwd(), folder) || '.')} (the folder holding train.csv, test.csv and sample_submission.csv).` });
   }
-  let competition = options.data ? path.resolve(options.data) : path.join(options.workDir, 'competitions', DEFAULT_PRACTICE_RECIPE);
+  // No --data: the working folder when it holds a competition (its train.csv), as --data's help
+  // says of the other commands; else the default practice competition under competitions/ (run
+  // inside a competition folder built a 229 MB practice competition there until session 42).
+  const here = !options.data && (await exists(path.join(options.workDir, 'train.csv'))) ? path.resolve(options.workDir) : undefined;
+  if (here) stage('competition', `using the competition in the working folder, ${here}`);
+  let competition = options.data ? path.resolve(options.data) : here ?? path.join(options.workDir, 'competitions', DEFAULT_PRACTICE_RECIPE);
   let answers = options.answers ? path.resolve(options.answers) : null;
 
-  if (!options.data) {
+  if (!options.data && !here) {
     if (await exists(path.join(competition, 'train.csv'))) {
       stage('competition', `using the practice competition in ${competition}`);
     } else {

@@ -2,6 +2,7 @@
  * The main job on a tiny competition: it initialises the engine it was asked for (its
  * in-process tfjs work runs there), and `--resume` continues a run from its folder alone.
  */
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,6 +187,20 @@ test('an ensemble of bagged members whose holdouts share no row is refused befor
   expect(error!.where).toEqual({ flag: 'ensemble' });
   expect(error!.hint).toMatch(/"kind": "shared".*--folds 4.*digits submit/);
   await expect(stat(path.join(dir, 'runs', 'refused-bagged'))).rejects.toMatchObject({ code: 'ENOENT' });
+}, 60_000);
+
+test('with no --data, a working folder holding a competition is the competition (it built a practice one inside it)', async () => {
+  // Given a working folder whose train.csv is the user's (here a broken one, so the import fails at once)
+  const work = path.join(dir, 'my-competition');
+  await mkdir(work, { recursive: true });
+  await writeFile(path.join(work, 'train.csv'), 'hello\n');
+  const stages: string[] = [];
+  // When the main job runs there with no --data
+  const error = await runMainJob({ ...options, data: undefined, workDir: work, runName: 'here', onStage: (stage, message) => stages.push(`${stage}: ${message}`) }).then(() => null, (caught: unknown) => caught as Error);
+  // Then it used that folder (its train.csv is what failed to import), and made no practice competition
+  expect(stages[0]).toBe(`competition: using the competition in the working folder, ${work}`);
+  expect(error?.message ?? '').toMatch(/train\.csv/);
+  expect(existsSync(path.join(work, 'competitions'))).toBe(false);
 }, 60_000);
 
 test('checkFolds: the rows bound, and the budget bound only for auto', () => {
