@@ -27,8 +27,14 @@ export async function findCleanCheckpoint(root = PACKAGE_ROOT): Promise<string |
   return null;
 }
 
-/** Fewer labelled sample rows than this and every orientation scores the same (as-is stays). */
-export const MIN_LABELLED_ROWS = 100;
+/**
+ * From this many labelled sample rows the class means judge; below it the model's confidence
+ * does, with the margin (session 42: it was 100 and fewer rows scored 0 everywhere, so a 90-row
+ * transposed competition was kept as stored, reported as checked, and scored chance. At 50–60
+ * rows the class means found the orientation of 18 practice competitions of 6 recipes, 3 seeds
+ * each, without a miss; at 30 noisy rows they had picked flip-h, so the margin stays).
+ */
+export const MIN_LABELLED_ROWS = 50;
 
 export interface OrientationModel {
   scorer: OrientationScorer;
@@ -55,15 +61,16 @@ export async function loadOrientationModel(checkpoint: string): Promise<Orientat
   const scorer: OrientationScorer = (images, count, size, labels) => {
     // Another image size: the model cannot tell; every orientation scores the same.
     if (size !== expected || count === 0) return 0;
-    if (!labels) {
+    // Too few labelled rows for class means (they are still noise): the model's confidence
+    // instead, as without labels (it returned 0 for every orientation, and a transposed
+    // competition of 90 rows was kept as stored and scored chance, reported as checked).
+    if (!labels || count < MIN_LABELLED_ROWS) {
       // No labels: how confident the model is, on average.
       const probs = predict(images, count, size);
       let sum = 0;
       for (let i = 0; i < count; i++) sum += Math.max(...probs.subarray(i * 10, i * 10 + 10));
       return sum / count;
     }
-    // Too few labelled rows and the class means are still noise: better not to judge.
-    if (count < MIN_LABELLED_ROWS) return 0;
     // With labels: the mean image of each class averages the noise away (a noisy
     // competition can fool a clean model image by image), stretched to [0,1]; the score
     // is the mean probability the model gives each class mean its own label.

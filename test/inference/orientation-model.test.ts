@@ -85,10 +85,16 @@ test('the import command detects the transposed practice competition with the sh
     // When it is imported, Then the transposition is found and undone
     const report = await importWith(out);
     expect(report.orientation).toBe('transpose');
-    // And with too few rows to judge, nothing is turned
+    // And from 50 labelled rows on the class means judge (a 90-row competition was kept as stored until session 42)
+    const small = path.join(dir, 'small');
+    await buildPracticeCompetition({ recipe: 'uniform', out: small, trainRows: 60, testRows: 5, seed: 11 });
+    expect((await importWith(small)).orientation).toBe('transpose');
+    // And below that the model's confidence judges, with the margin: on noise too weak to move, nothing is turned, and it says so
     const tiny = path.join(dir, 'tiny');
     await buildPracticeCompetition({ recipe: 'uniform', out: tiny, trainRows: 30, testRows: 5, seed: 11 });
-    expect((await importWith(tiny)).orientation).toBe('as-is');
+    const report30 = await importWith(tiny);
+    expect(report30.orientation).toBe('as-is');
+    expect(report30.detected.orientation.reason).toMatch(/no orientation beat as-is by 0\.1 over 30 images/);
   } finally {
     model.dispose();
   }
