@@ -262,6 +262,13 @@ export async function createTfjsPredictor(checkpointDir: string, options: Omit<P
   return new TfjsPredictor(model, (x) => pre.apply(x), shape, options.batchSize ?? 256, options.reason ?? `tfjs on ${tf.getBackend()}`);
 }
 
+/** int8 is an ONNX Runtime model: asked for with tfjs, it would be ignored without a word; refused (run checks it before training). */
+export function assertInferPrecision(infer: InferMode | undefined, precision: Precision | undefined): void {
+  if (infer === 'tfjs' && precision === 'int8') {
+    throw new UserError('--precision int8 runs on ONNX Runtime, but --infer tfjs was asked for', { where: { flag: 'precision' }, hint: 'Drop --infer tfjs (or use --infer onnx), or use --precision fp32 with tfjs.' });
+  }
+}
+
 /**
  * The predictor of one member. `auto` runs it on ONNX Runtime when onnxruntime-node loads
  * and the model exports, else on tfjs (saying why in `reason`).
@@ -269,10 +276,7 @@ export async function createTfjsPredictor(checkpointDir: string, options: Omit<P
 export async function createPredictor(checkpointDir: string, options: PredictorOptions = {}): Promise<Predictor> {
   const infer = options.infer ?? 'auto';
   if (infer === 'onnx') return createOnnxPredictor(checkpointDir, options);
-  // int8 is an ONNX Runtime model: asked for with tfjs, it would be ignored without a word.
-  if (infer === 'tfjs' && options.precision === 'int8') {
-    throw new UserError('--precision int8 runs on ONNX Runtime, but --infer tfjs was asked for', { where: { flag: 'precision' }, hint: 'Drop --infer tfjs (or use --infer onnx), or use --precision fp32 with tfjs.' });
-  }
+  assertInferPrecision(infer, options.precision);
   if (infer === 'tfjs') return createTfjsPredictor(checkpointDir, { ...options, reason: `tfjs on ${tf.getBackend()} (asked for)` });
   const status = onnxRuntimeStatus();
   if (!status.available) return createTfjsPredictor(checkpointDir, { ...options, reason: `tfjs on ${tf.getBackend()}: ${status.reason}` });

@@ -26,7 +26,7 @@ import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError, fromSystemError } from '../errors.js';
 import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, readRunManifest, resolveStoredPath, runSubmissionsDir, type RunManifest } from '../runs/manifest.js';
 import { readLedger } from '../data/submission.js';
-import { type InferMode, type Precision } from '../inference/predictor.js';
+import { assertInferPrecision, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
 import { planResume, trainEnsemble } from './train.js';
@@ -131,6 +131,8 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   const stage = options.onStage ?? (() => {});
   // Loading the orientation detector, evaluation and submission run tfjs in this process.
   await initEngine({ backend: options.backend });
+  // (found by the evaluation, after the whole training, until session 42)
+  assertInferPrecision(options.infer, options.precision);
   if (options.resume) return resumeMainJob(options, started);
   // k folds asked for (`--folds k`, k ≥ 2); 0 asks for the holdout, absent leaves auto its default.
   const kfold = options.folds !== undefined && options.folds >= 2 ? options.folds : undefined;

@@ -60,14 +60,16 @@ test('a wrong answers file fails before any training: missing, or of another com
   // Given answers that cannot be read, and answers whose ids are not this competition's
   const other = path.join(dir, 'other-answers.csv');
   await writeFile(other, 'ImageId,Label\n900,1\n901,2\n');
-  for (const [answers, message] of [
+  for (const [answers, message, extra] of [
     [path.join(dir, 'nope.csv'), /nope\.csv/],
     // (ids the test set lacks are named first, since session 42)
     [other, /^answers: id 900 is not a test id of this competition/],
-  ] as const) {
+    // (not an answers file, but refused as early: --precision int8 with --infer tfjs failed at the evaluation)
+    [path.join(dir, 'nope.csv'), /^--precision int8 runs on ONNX Runtime, but --infer tfjs was asked for$/, { infer: 'tfjs', precision: 'int8' }],
+  ] as Array<[string, RegExp, Partial<MainJobOptions>?]>) {
     const runName = `refused-${path.basename(answers, '.csv')}`;
     // When the main job is started with them
-    const error = await runMainJob({ ...options, answers, runName }).then(
+    const error = await runMainJob({ ...options, answers, runName, ...(extra ?? {}) }).then(
       () => null,
       (caught: unknown) => caught as Error,
     );
