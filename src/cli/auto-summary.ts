@@ -10,7 +10,8 @@ export function formatAutoEvent(e: AutoEvent): string {
     case 'auto-background':
       return `${e.reason} → augmentation ${e.augmentation}`;
     case 'auto-noise':
-      return `${e.reason}${e.syntheticRows > 0 ? ` → ${e.syntheticRows} synthetic training rows` : ''}`;
+      // (--synthetic-rows with no model to draw them: said, it was ignored without a word)
+      return `${e.reason}${e.syntheticRows > 0 ? ` → ${e.syntheticRows} synthetic training rows` : e.asked ? ` → none of the ${e.asked} synthetic rows --synthetic-rows asked for: there is no noise model to draw them with` : ''}`;
     case 'auto-lr-find':
       return `LR range test from the ${e.start} start: smoothed loss lowest (${e.minimumLoss.toFixed(3)}) at ${e1(e.lrAtMinimum)}, still near it up to ${e1(e.lrAtEdge)} → probing ${e.probeRates.map(e1).join(' and ')}`;
     case 'auto-probe':

@@ -53,7 +53,7 @@ import { runWorkerJobs, type WorkerJob } from '../training/worker-protocol.js';
 
 export type AutoEvent =
   | { type: 'auto-background'; reason: string; augmentation: string }
-  | { type: 'auto-noise'; reason: string; syntheticRows: number }
+  | { type: 'auto-noise'; reason: string; syntheticRows: number; /** --synthetic-rows, when given */ asked?: number }
   | { type: 'auto-lr-find'; start: Start; minimumLoss: number; lrAtMinimum: number; lrAtEdge: number; probeRates: number[] }
   | { type: 'auto-probe'; start: Start; learningRate: number; valLoss: number; valAcc: number; seconds: number }
   | { type: 'auto-chosen'; start: Start; learningRate: number; spreadLearningRate?: number; reason: string }
@@ -209,7 +209,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const { background, augmentation } = autoAugmentation(holdout);
   emit({ type: 'auto-background', reason: background.reason, augmentation: JSON.stringify(augmentation.config) });
   const noise = await autoNoise(holdout, options.seed, options.syntheticRows);
-  emit({ type: 'auto-noise', reason: noise.fit.reason, syntheticRows: noise.syntheticRows });
+  emit({ type: 'auto-noise', reason: noise.fit.reason, syntheticRows: noise.syntheticRows, ...(options.syntheticRows !== undefined ? { asked: options.syntheticRows } : {}) });
 
   const starts = STARTS.filter((s) => startAvailable(s, preset));
   const initialPlan = planProbes({

@@ -29,3 +29,12 @@ describe('user errors', () => {
     expect(formatUserError(new UserError('bad value', { where: { file: '/tmp/e.json', flag: 'ensemble' }, hint: 'fix it' }))).toBe('error: bad value (/tmp/e.json, flag --ensemble)\n  hint: fix it');
   });
 });
+
+describe('auto events', () => {
+  test('--synthetic-rows with no noise model to draw them says so (it was ignored without a word)', async () => {
+    const { formatAutoEvent } = await import('../../src/cli/auto-summary.js');
+    expect(formatAutoEvent({ type: 'auto-noise', reason: 'no noise model: the frame is black', syntheticRows: 0, asked: 500 })).toBe('no noise model: the frame is black → none of the 500 synthetic rows --synthetic-rows asked for: there is no noise model to draw them with');
+    expect(formatAutoEvent({ type: 'auto-noise', reason: 'Gaussian σ 0.3', syntheticRows: 500, asked: 500 })).toBe('Gaussian σ 0.3 → 500 synthetic training rows');
+    expect(formatAutoEvent({ type: 'auto-noise', reason: 'no noise model', syntheticRows: 0 })).toBe('no noise model');
+  });
+});
