@@ -85,7 +85,10 @@ export interface RunManifest {
   /** null while training */
   finishedAt: string | null;
   seconds: number;
+  /** the command that started the run */
   command: string;
+  /** each `--resume` that continued it, in order (absent: never resumed; until session 42 a resume replaced `command`) */
+  resumedBy?: string[];
   /** one entry per member once training ended; empty while training */
   members: MemberOutcome[];
   /** why the run failed (status `failed`) */

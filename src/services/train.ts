@@ -408,7 +408,10 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     finishedAt: null,
     // (a resumed run starts from the time it has: an interrupt before its first epoch keeps it)
     seconds: previous?.seconds ?? 0,
-    command: options.command,
+    // The command that started the run stays; each resume's is added (a resume replaced it, and
+    // `digits run --resume` lost the flags the run was started with)
+    command: previous?.command ?? options.command,
+    ...(previous ? { resumedBy: [...(previous.resumedBy ?? []), options.command] } : {}),
     members: [],
     extra,
     ...(Object.keys(initIdentities).length > 0 ? { initIdentities: previous?.initIdentities ?? initIdentities } : {}),

@@ -387,7 +387,9 @@ describe('a run fine-tuned from a checkpoint in the project', () => {
       hint: /Put the checkpoint the run started from back/,
     });
     // And the run whose member has its own epochs resumes from them, the replaced init unread
-    expect((await trainEnsemble({ ensemble: (await planResume(run)).ensemble, data: plan.data, runDir: run, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true })).status).toBe('finished');
+    expect((await trainEnsemble({ ensemble: (await planResume(run)).ensemble, data: plan.data, runDir: run, concurrency: 1, backend: 'wasm', command: 'vitest --resume', resume: true })).status).toBe('finished');
+    // and run.json keeps the command that started it, with the resume's beside it (the resume replaced it)
+    expect(await readRunManifest(run)).toMatchObject({ command: 'vitest', resumedBy: ['vitest --resume'] });
   }, 120_000);
 });
 
