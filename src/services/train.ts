@@ -16,7 +16,7 @@ import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol
 import { baggedSplit, expandFolds, heldOutByEvery, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
-import { CheckpointError, checkpointIdentity, checkpointLayerNames, readCheckpointMetadata } from '../model/checkpoint.js';
+import { CheckpointError, checkpointIdentity, checkpointLayerNames, readVerifiedMetadata } from '../model/checkpoint.js';
 import { makeFolder } from '../output-folder.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
@@ -229,7 +229,9 @@ async function checkMemberInits(members: readonly MemberConfig[], resume: boolea
     : 'Fix the member in the ensemble file.';
   for (const member of members) {
     if (!member.init) continue;
-    const metadata = await readCheckpointMetadata(member.init).catch((error: unknown) => {
+    // (its files checked against their recorded hashes: a truncated weights.bin was found only by
+    // the member's worker, after the other members had trained)
+    const metadata = await readVerifiedMetadata(member.init).catch((error: unknown) => {
       if (error instanceof CheckpointError) throw new UserError(`member ${member.name}: its init ${member.init} cannot be read: ${error.message}`, { where: { file: error.file ?? member.init, flag: 'ensemble' }, hint: error.hint ?? again });
       throw error;
     });

@@ -5,7 +5,7 @@
  * left by killed writers are removed on the next start.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -362,6 +362,16 @@ describe('a run fine-tuned from a checkpoint in the project', () => {
     expect((await readRunManifest(movedRun)).ensemble.members[0]!.init).toBe(path.join('..', '..', 'checkpoints', 'start'));
     await rm(path.join(root, 'moved-tuned'), { recursive: true });
   }, 180_000);
+
+  test('a damaged init (truncated weights) is refused before any member trains, naming the file', async () => {
+    const bad = path.join(project, 'checkpoints', 'bad');
+    await cp(path.join(runDir, 'm', 'best'), bad, { recursive: true });
+    await truncate(path.join(bad, 'weights.bin'), 100);
+    const spec = ensembleFromJson(JSON.stringify({ name: 'damaged', members: [{ preset: 'mlp', name: 'ok', epochs: 1, batchSize: 30 }, { preset: 'mlp', name: 'x', epochs: 1, batchSize: 30, init: bad }] }));
+    const damaged = path.join(project, 'runs', 'damaged');
+    await expectUserError(trainEnsemble({ ensemble: spec, data: path.join(project, 'competitions', 'clean'), runDir: damaged, concurrency: 1, backend: 'wasm', command: 'vitest' }), { message: /^member x: its init .*bad cannot be read: .*weights\.bin/ });
+    expect(existsSync(damaged)).toBe(false);
+  });
 
   test('resuming refuses an init checkpoint replaced since the run started, while a member would start from it; once every member has its own epochs it goes on', async () => {
     // Given a finished run fine-tuned from a project checkpoint, which recorded the checkpoint's identity
