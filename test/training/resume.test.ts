@@ -235,20 +235,8 @@ test('an init checkpoint of another preset, or a freezeUpTo naming no layer, is 
   expect((await readdir(dir)).filter((name) => name.startsWith('wrong-'))).toEqual([]);
 }, 60_000);
 
-test('a run whose every member fails ends with an error line and exit 1, and run.json says failed', async () => {
-  // Given an ensemble whose one member cannot be trained: its init checkpoint was damaged after it was saved
-  // (its weights no longer match the hashes its marker recorded; what the run checks before training, the
-  // checkpoint's preset, still reads)
-  const damaged = path.join(dir, 'damaged-seed002');
-  await cp('checkpoints/mnist-clean/seed002', damaged, { recursive: true });
-  const weights = await readFile(path.join(damaged, 'weights.bin'));
-  weights[100] = weights[100]! ^ 0xff;
-  await writeFile(path.join(damaged, 'weights.bin'), weights);
-  const file = path.join(dir, 'frozen.json');
-  await writeFile(file, JSON.stringify({ name: 'frozen', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'seed002', name: 'only', epochs: 1, init: damaged }] }));
-  const runDir = path.join(dir, 'frozen');
-  // When it is trained, with --json too
-  const run = async (args: string[]) => {
+test('a run whose every member fails ends with an error line and exit 1, and run.json says failed; a damaged init is refused before any of it', async () => {
+  const run = async (file: string, args: string[]) => {
     const child = spawn(process.execPath, ['bin/run.js', 'train', '--ensemble', file, '--data', competition, '--concurrency', '1', ...args], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -256,11 +244,29 @@ test('a run whose every member fails ends with an error line and exit 1, and run
     child.stderr.on('data', (chunk) => (err += chunk));
     return { code: await new Promise<number | null>((resolve) => child.on('exit', resolve)), out, err };
   };
-  const plain = await run(['--run', runDir]);
-  const json = await run(['--run', `${runDir}-json`, '--json']);
+  // Given an init checkpoint damaged after it was saved (its weights no longer match the hashes its marker recorded)
+  const damaged = path.join(dir, 'damaged-seed002');
+  await cp('checkpoints/mnist-clean/seed002', damaged, { recursive: true });
+  const weights = await readFile(path.join(damaged, 'weights.bin'));
+  weights[100] = weights[100]! ^ 0xff;
+  await writeFile(path.join(damaged, 'weights.bin'), weights);
+  const damagedFile = path.join(dir, 'damaged.json');
+  await writeFile(damagedFile, JSON.stringify({ name: 'damaged', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'seed002', name: 'only', epochs: 1, init: damaged }] }));
+  // Then it is refused before training, naming the file (since session 42: its member failed in its worker), and no run folder is left
+  const refused = await run(damagedFile, ['--run', path.join(dir, 'damaged')]);
+  expect(refused.code, refused.err).toBe(2);
+  expect(refused.err).toMatch(/error: member only: its init .*damaged-seed002 cannot be read: .*weights\.bin/);
+  await expect(readFile(path.join(dir, 'damaged', 'run.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  // Given an ensemble whose one member cannot be trained: its backend does not load in the worker
+  const file = path.join(dir, 'frozen.json');
+  await writeFile(file, JSON.stringify({ name: 'frozen', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'only', epochs: 1 }] }));
+  const runDir = path.join(dir, 'frozen');
+  // When it is trained, with --json too
+  const plain = await run(file, ['--run', runDir, '--backend', 'gpu']);
+  const json = await run(file, ['--run', `${runDir}-json`, '--json', '--backend', 'gpu']);
   // Then each ends with an error naming the cause, exit 1, and run.json records the run as failed
   expect(plain.code, plain.err).toBe(1);
-  expect(plain.err).toMatch(/error: run frozen: every member failed \(.*weights\.bin.*\) \(.*run\.json\)\n {2}hint: Nothing was trained/);
+  expect(plain.err).toMatch(/error: run frozen: every member failed \(the gpu backend cannot load: .*\) \(.*run\.json\)\n {2}hint: Nothing was trained/);
   expect(json.code).toBe(1);
   const last = JSON.parse(json.out.trim().split('\n').at(-1)!);
   expect(last).toMatchObject({ type: 'error', error: expect.stringMatching(/every member failed/) });
