@@ -27,7 +27,7 @@ export function formatAutoEvent(e: AutoEvent): string {
 
 export function formatAutoSummary(r: AutoRecord): string {
   const lines = [
-    `recipe      auto: ${r.preset} from the ${r.chosen.start} start, lr ${describeAutoRates(r.chosen.learningRate, r.chosen.spreadLearningRate, r.plan.recipes ?? r.plan.members)}, ${r.plan.folds ? `${plural(r.plan.recipes ?? r.plan.members / r.plan.folds, 'recipe')} × ${r.plan.folds} folds = ` : ''}${plural(r.plan.members, 'member')} × ${plural(r.overrides?.epochs ?? r.plan.epochs, 'epoch')}, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
+    `recipe      auto: ${r.preset} from the ${r.chosen.start} start${r.sampling ? ', every digit equally often in each epoch (the labels are heavily imbalanced)' : ''}, lr ${describeAutoRates(r.chosen.learningRate, r.chosen.spreadLearningRate, r.plan.recipes ?? r.plan.members)}, ${r.plan.folds ? `${plural(r.plan.recipes ?? r.plan.members / r.plan.folds, 'recipe')} × ${r.plan.folds} folds = ` : ''}${plural(r.plan.members, 'member')} × ${plural(r.overrides?.epochs ?? r.plan.epochs, 'epoch')}, augmentation ${JSON.stringify(r.augmentation.config)}, ${r.combine}`,
     `            why: ${r.chosen.reason}; ${r.augmentation.reason}; chosen in ${r.choosingSeconds}s of a ${r.budgetMinutes}-minute budget`,
   ];
   if (r.validation?.by === 'default') lines.push(`            validation: ${r.validation.reason}`);

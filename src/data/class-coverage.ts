@@ -33,14 +33,24 @@ export function classCoverageWarnings(classCounts: readonly number[], options: {
   // range is 1.24 times). Checkpoints pretrained on balanced digits meet batches unlike theirs
   // (batch normalisation normalises by the batch), and a 90%-one-digit competition scored below
   // always predicting that digit in session 42's probe.
-  // (digits with few rows are said above; the ratio is among the others)
-  const present = classCounts.filter((count) => count > 0);
-  const total = present.reduce((a, b) => a + b, 0);
-  const largest = Math.max(...present);
-  const smallest = Math.min(...present.filter((count) => count >= FEW_ROWS_PER_CLASS), largest);
-  if (present.length >= 2 && total > 0 && (largest / total > 0.3 || largest >= 5 * smallest)) {
-    const digit = classCounts.indexOf(largest);
-    warnings.push(`the training labels are heavily imbalanced (digit ${digit}: ${Math.round((100 * largest) / total)}% of the rows, ${largest} against ${smallest} for the rarest): networks pretrained on balanced digits fine-tune badly on batches this lopsided, and accuracy can fall below always answering ${digit}; balance the training rows if the test set is balanced`);
+  const imbalance = heavyImbalance(classCounts);
+  if (imbalance) {
+    warnings.push(`the training labels are heavily imbalanced (digit ${imbalance.digit}: ${Math.round(100 * imbalance.share)}% of the rows, ${imbalance.largest} against ${imbalance.smallest} for the rarest): networks pretrained on balanced digits fine-tune badly on batches this lopsided, so auto draws every digit equally often in each epoch ("sampling": "balanced"); an ensemble file of your own can say so too`);
   }
   return warnings;
+}
+
+/**
+ * Heavily imbalanced labels: a digit with more than 30% of the rows, or five times another's
+ * among digits of at least FEW_ROWS_PER_CLASS rows (MNIST's range is 1.24 times; digits with
+ * fewer rows are said on their own). Null when balanced enough.
+ */
+export function heavyImbalance(classCounts: readonly number[]): { digit: number; share: number; largest: number; smallest: number } | null {
+  const present = classCounts.filter((count) => count > 0);
+  const total = present.reduce((a, b) => a + b, 0);
+  if (present.length < 2 || total === 0) return null;
+  const largest = Math.max(...present);
+  const smallest = Math.min(...present.filter((count) => count >= FEW_ROWS_PER_CLASS), largest);
+  if (!(largest / total > 0.3 || largest >= 5 * smallest)) return null;
+  return { digit: classCounts.indexOf(largest), share: largest / total, largest, smallest };
 }

@@ -447,6 +447,8 @@ export function chooseProbe(probes: readonly ProbeRecord[]): ProbeRecord {
 
 export interface AutoRecord {
   preset: string;
+  /** "balanced" when the labels are heavily imbalanced: probes and members draw every digit equally often */
+  sampling?: 'balanced';
   budgetMinutes: number;
   background: BackgroundProfile;
   augmentation: AugmentationChoice;
@@ -511,6 +513,8 @@ export interface AutoEnsembleInput {
    * `members / folds` recipes, each trained once per fold (checkpoints and rates go round by recipe)
    */
   folds?: number;
+  /** "balanced" on heavily imbalanced labels (`heavyImbalance`): every digit equally often in each epoch */
+  sampling?: 'balanced';
 }
 
 /**
@@ -566,6 +570,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
         batchSize: AUTO_BATCH,
         seed: 300 + i,
         ...(init ? { init } : {}),
+        ...(input.sampling ? { sampling: input.sampling } : {}),
       },
       i,
     );

@@ -137,6 +137,7 @@ export const MemberSchema = z
       .describe("Keras ReduceLROnPlateau on the validation loss."),
     earlyStopping: z.strictObject({ patience: wholeAtLeast(0) }).optional().describe('Keras EarlyStopping on the validation loss: epochs without improvement.'),
     labelSmoothing: halfOpenUnit().optional().describe('Label smoothing ε in [0, 1): the target is (1 − ε) on the label and ε spread over the 10 classes.'),
+    sampling: z.enum(['balanced'], { error: (issue) => `must be "balanced" (or left out: every row once an epoch), got ${JSON.stringify(issue.input)}` }).optional().describe('"balanced": each epoch draws every digit equally often (rows drawn with replacement), for heavily imbalanced labels; auto sets it there. Default: every training row once, shuffled.'),
     mixup: number().gt(0, { error: 'must be > 0 (the α of Beta(α, α); 0.2–0.4 is usual)' }).lte(10, { error: 'must be at most 10 (the α of Beta(α, α); 0.2–0.4 is usual)' }).optional().describe('Mixup: each batch is mixed with a shuffled copy of itself by λ ~ Beta(α, α), images and targets alike (Zhang et al. 2018).'),
     ema: z
       .strictObject({ decay: number().gt(0, { error: 'must be > 0 and < 1' }).lt(1, { error: 'must be > 0 and < 1' }) })

@@ -104,6 +104,7 @@ function withRecipe(member: z.output<typeof MemberSchema>, index: number): Membe
     earlyStopping: member.earlyStopping,
     labelSmoothing: member.labelSmoothing,
     ...(member.mixup !== undefined ? { mixup: member.mixup } : {}),
+    ...(member.sampling !== undefined ? { sampling: member.sampling } : {}),
     ...(member.ema ? { ema: member.ema } : {}),
     l2: member.l2,
     augmentation: member.augmentation ?? recipeAugmentation(recipe.augmentation),

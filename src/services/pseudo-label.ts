@@ -87,6 +87,7 @@ export async function pseudoLabelRound(options: PseudoLabelOptions): Promise<Pse
       preset: options.record.preset,
       inits: members.map((m) => path.join(options.round1, m.checkpoint!)),
       name: 'auto-round2',
+      ...(options.record.sampling ? { sampling: options.record.sampling } : {}),
     });
     // (no confident row: round 2 trains on the competition's rows alone; an empty --extra is refused)
     return { ensemble, extraFile: records.length > 0 ? extraFile : undefined, extraRows: records.length };

@@ -11,7 +11,7 @@ import type { ImageSet } from '../data/image-set.js';
 import { createAugmenter } from '../model/augment.js';
 import { gatherImages, preprocessorFor } from '../model/preprocess.js';
 import { getPreset } from '../model/presets.js';
-import { buildOrLoad, makeOptimizer, smoothedCrossEntropy, type MemberConfig } from './train-member.js';
+import { balancedOrder, buildOrLoad, makeOptimizer, smoothedCrossEntropy, type MemberConfig } from './train-member.js';
 import { createTrainStep, type TrainerRequest } from './train-step.js';
 
 export interface LrFindOptions {
@@ -177,7 +177,8 @@ export async function findLearningRate(options: LrFindOptions): Promise<LrFindRe
   const started = performance.now();
   try {
     for (let i = 0; i < steps; i++) {
-      const batch = Int32Array.from({ length: Math.min(config.batchSize, rows.length) }, () => rows[rnd.int(rows.length)]!);
+      // (a "balanced" member's batches draw every digit equally often, as its epochs do)
+      const batch = config.sampling === 'balanced' ? balancedOrder(data.labels, rows, rnd).subarray(0, Math.min(config.batchSize, rows.length)) : Int32Array.from({ length: Math.min(config.batchSize, rows.length) }, () => rows[rnd.int(rows.length)]!);
       const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, batch, 0, batch.length))));
       const labels = new Int32Array(batch.length);
       batch.forEach((row, k) => (labels[k] = data.labels[row]!));
