@@ -417,7 +417,8 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
       // Not beside the file: the shipped checkpoint of that path or the working folder's; checked
       // now, so a missing one or one of another preset names this file and the member's key
       // (they named only --ensemble, and a missing one hedged "the file's folder, when it came from one").
-      const found = existsSync(beside) ? beside : await resolveInit(m.init, { file: nameOrFile, key });
+      const isBeside = existsSync(beside);
+      const found = isBeside ? beside : await resolveInit(m.init, { file: nameOrFile, key });
       // (loaded here: checkpoint.ts brings tfjs, which an ensemble file's parsing does not need)
       const { readCheckpointMetadata } = await import('../model/checkpoint.js');
       const metadata = await readCheckpointMetadata(found).catch(() => null);
@@ -427,7 +428,7 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
           hint: `Give the member "preset": "${metadata.preset}", or an init checkpoint of preset ${m.preset}.`,
         });
       }
-      return existsSync(beside) ? { ...m, init: beside } : m;
+      return isBeside ? { ...m, init: beside } : m;
     }),
   );
   return { ...spec, members };
