@@ -22,7 +22,8 @@ export function submissionRows(entries: ListedSubmission[]): string[][] {
     // with the number format the test rows were predicted in (unrecorded before session 39); a
     // column of its own did not fit 80 columns with whole words
     e.precision ? `${e.voting} ${e.precision}` : e.voting,
-    String(e.tta),
+    // (the variants' count read as a flag: 1 for "no TTA" looked like "yes")
+    e.tta > 1 ? `${e.tta}-way` : 'no',
     // (figures of an evaluation in another format than the submission's say which)
     `${pct(e.validation?.accuracy)}${e.validation?.precision && e.precision && e.validation.precision !== e.precision ? ` (${e.validation.precision})` : ''}`,
     e.validation ? e.validation.logLoss.toFixed(4) : '—',

@@ -495,8 +495,8 @@ describe('digits submissions', () => {
     const text = await run(['--dir', dir]);
     expect(text).toMatch(/^2 submissions in /);
     expect(text).toMatch(/created \(UTC\)\s+file\s+run\s+members\s+voting\s+tta\s+val acc\s+val loss\s+score\s+file status/);
-    expect(text).toMatch(/2026-11-21 10:15:02\s+20261121-101500-quick\.csv\s+quick-20261121-100000\s+2\s+soft\s+8\s+99\.12%\s+0\.0311\s+98\.75%\s+ok/);
-    expect(text).toMatch(/2026-11-21 10:15:03\s+20261121-101501-quick\.csv\s+quick-20261121-100000\s+1\s+soft int8\s+1\s+98\.00% \(fp32\)\s+0\.0500\s+—\s+ok/);
+    expect(text).toMatch(/2026-11-21 10:15:02\s+20261121-101500-quick\.csv\s+quick-20261121-100000\s+2\s+soft\s+8-way\s+99\.12%\s+0\.0311\s+98\.75%\s+ok/);
+    expect(text).toMatch(/2026-11-21 10:15:03\s+20261121-101501-quick\.csv\s+quick-20261121-100000\s+1\s+soft int8\s+no\s+98\.00% \(fp32\)\s+0\.0500\s+—\s+ok/);
     // and --json gives the entries with their status
     const json = JSON.parse(await run(['--dir', dir, '--json'])) as { type: string; submissions: unknown[] };
     expect(json.type).toBe('result');
