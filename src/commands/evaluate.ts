@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Flags } from '@oclif/core';
+import { displayPath, shellArg } from '../data/format.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, inferFlag, jsonFlag, runDataFlag } from '../cli/flags.js';
 import { resolveRunDir } from '../cli/runs.js';
@@ -41,7 +44,18 @@ export default class Evaluate extends DigitsCommand {
       onProgress: this.jsonEnabled() ? undefined : (message) => process.stderr.write(`${message}\n`),
       onRows: rowProgress(bars),
     }).finally(() => bars.finish());
-    if (this.jsonEnabled()) this.printJson(report);
-    else process.stdout.write(formatEvaluationSummary(report, { runDir }));
+    // A report written from the evaluation before this one now describes figures that are gone
+    // (it was left stale without a word): say so, with the command that writes it anew.
+    const { REPORT_FILE } = await import('../runs/manifest.js');
+    const stale = existsSync(path.join(runDir, REPORT_FILE))
+      ? `${path.join(displayPath(runDir), REPORT_FILE)} is of the previous evaluation: \`digits report --run ${shellArg(displayPath(runDir))}\` writes it anew`
+      : null;
+    if (this.jsonEnabled()) {
+      if (stale) this.emitJson({ type: 'warning', message: stale });
+      this.printJson(report);
+    } else {
+      process.stdout.write(formatEvaluationSummary(report, { runDir }));
+      if (stale) process.stderr.write(`note: ${stale}\n`);
+    }
   }
 }

@@ -274,7 +274,8 @@ export interface WrittenReport extends ReportHtml {
 }
 
 /** The report's file name in a run folder (and in a folder given as --out). */
-export const REPORT_FILE = 'report.html';
+export { REPORT_FILE } from '../runs/manifest.js';
+import { REPORT_FILE } from '../runs/manifest.js';
 
 /** Reads `<run>/evaluation.json` and the dataset cache, writes the report atomically. */
 export async function writeReport(options: WriteReportOptions): Promise<Omit<WrittenReport, 'html'>> {

@@ -106,6 +106,8 @@ export interface RunManifest {
 }
 
 export const RUN_MANIFEST = 'run.json';
+/** The run's HTML report (`digits report`, and `digits run` at its end). */
+export const REPORT_FILE = 'report.html';
 
 /**
  * A folder a new run (or search) is to be written into, named by the user (`--run`, `--out`):

@@ -25,6 +25,7 @@ import type { EnsembleEvent } from '../../src/training/train-member.js';
 import { expectUserError } from '../data/helpers.js';
 import { runCommand } from '../helpers/run-command.js';
 import SubmitCommand from '../../src/commands/submit.js';
+import EvaluateCommand from '../../src/commands/evaluate.js';
 import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
 import { TTA_NOT_MEASURED } from '../../src/evaluation/evaluation-report.js';
 import { deadPid } from '../helpers/dead-pid.js';
@@ -245,6 +246,16 @@ describe('submit on damaged inputs', () => {
       hint: expect.stringMatching(/^That is the folder the run was trained on, imported again since with other data/),
     });
   }, 120_000);
+
+  test('evaluate says a report.html written from the previous evaluation is stale, with the command that writes it anew', async () => {
+    const copy = await copyOfRun('stale-report', {});
+    await writeFile(path.join(copy, 'report.html'), '<html>the previous evaluation</html>');
+    const printed = await runCommand(EvaluateCommand, ['--run', copy, '--no-tta', '--backend', 'wasm']);
+    expect(printed.exit).toBe(0);
+    expect(printed.stderr).toMatch(/note: .*stale-report\/report\.html is of the previous evaluation: `digits report --run .*stale-report` writes it anew/);
+    const json = await runCommand(EvaluateCommand, ['--run', copy, '--no-tta', '--backend', 'wasm', '--json']);
+    expect(json.stdout.split('\n')[0]).toMatch(/^\{"type":"warning","message":".*report\.html is of the previous evaluation/);
+  });
 
   test('after evaluate --no-tta, submit goes without TTA and says it was not measured (not that it did not help)', async () => {
     // Given a run evaluated with TTA, then again with --no-tta
