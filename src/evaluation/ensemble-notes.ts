@@ -99,12 +99,18 @@ export function belowBestNote(votes: VoteAccuracies, best: { name: string; accur
  * by more than WORSE_LOG_LOSS_SE standard errors of their paired per-row difference
  * (`logLossAgainstBest`), whatever the accuracies say.
  */
+/** Fewer held-out rows than this and a per-row standard error says nothing (session 42: one row read "± 0.0000"). */
+export const MIN_ROWS_FOR_A_STANDARD_ERROR = 10;
+
 export function worseLogLossNote(
   vote: { weighted: boolean; logLoss: number },
   best: { name: string; logLoss: number; difference: { mean: number; standardError: number } },
   options: { what: 'member' | 'recipe'; rows: number; tta: boolean; margin: number },
 ): string | null {
   const { mean, standardError } = best.difference;
+  // A standard error from a row or two is no measure (one row gave "± 0.0000 … noted beyond 2"):
+  // below MIN_ROWS_FOR_A_STANDARD_ERROR rows no difference is claimed (the few-rows note says why).
+  if (options.rows < MIN_ROWS_FOR_A_STANDARD_ERROR) return null;
   if (!(mean - options.margin * standardError > 0)) return null;
   const name = vote.weighted ? `weighted soft vote, cross-fitted ${vote.logLoss.toFixed(4)}` : `equal soft vote, ${vote.logLoss.toFixed(4)}`;
   const shifted = options.tta ? ', both with 8-way TTA as submitted,' : '';

@@ -73,4 +73,8 @@ describe('the submitted vote clearly worse in log-loss than its best member', ()
     expect(worseLogLossNote({ weighted: true, logLoss: 0.034 }, { ...best, difference: { mean: 0.0015, standardError: 0.001 } }, options)).toBeNull();
     expect(worseLogLossNote({ weighted: false, logLoss: 0.03 }, { ...best, difference: { mean: -0.0025, standardError: 0.001 } }, options)).toBeNull();
   });
+  test('on fewer than 10 held-out rows no difference is claimed (one row read "0.3686 ± 0.0000 … noted beyond 2")', () => {
+    expect(worseLogLossNote({ weighted: false, logLoss: 2.1766 }, { ...best, logLoss: 1.808, difference: { mean: 0.3686, standardError: 0 } }, { ...options, rows: 1 })).toBeNull();
+    expect(worseLogLossNote({ weighted: false, logLoss: 0.0452 }, { ...best, difference: { mean: 0.0127, standardError: 0.003 } }, { ...options, rows: 10 })).not.toBeNull();
+  });
 });
