@@ -89,7 +89,7 @@ test('a submission in another number format than its evaluation says so, and the
   expect(stderr).toContain("warning: the held-out figures are the fp32 evaluation's; this submission predicted the test rows in int8: `digits evaluate --run runs/t --precision int8` gives its own");
   // and the ledger lists both formats
   const listed = await exec(process.execPath, [bin, 'submissions', '--dir', 'formats'], { cwd: work, env });
-  expect(listed.stdout).toMatch(/soft int8\s+1\s+[\d.]+% \(fp32\)/);
+  expect(listed.stdout).toMatch(/soft int8\s+no\s+[\d.]+% \(fp32\)/);
   // When it is submitted with the evaluation's own format (fp32: its saved predictions), nothing is said
   const same = await exec(process.execPath, [bin, 'submit', '--run', runDir(), '--dir', 'formats'], { cwd: work, env });
   expect(same.stdout).toMatch(/, predicted in fp32; validated/);
