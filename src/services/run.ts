@@ -5,6 +5,7 @@
  */
 import { rmSync, existsSync } from 'node:fs';
 import { access, appendFile, copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { resolveCompetitionFiles, zipDownloadError } from '../data/import.js';
 import { archiveKind } from '../data/csv.js';
@@ -133,6 +134,10 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   await initEngine({ backend: options.backend });
   // (found by the evaluation, after the whole training, until session 42)
   assertInferPrecision(options.infer, options.precision);
+  // More workers than cores: said, as auto plans whole rounds of them (8 on 2 cores ran a
+  // 1-minute budget for 94 s, each worker at a third of its speed, in silence)
+  const cores = os.availableParallelism();
+  if (options.concurrency > cores) stage('recipe', `warning: --concurrency ${options.concurrency} is more than this machine's ${cores} cores: the workers share them and each trains slower, and auto plans whole rounds of ${options.concurrency} members (the default is one worker per core)`);
   if (options.resume) return resumeMainJob(options, started);
   // k folds asked for (`--folds k`, k ≥ 2); 0 asks for the holdout, absent leaves auto its default.
   const kfold = options.folds !== undefined && options.folds >= 2 ? options.folds : undefined;

@@ -57,6 +57,7 @@ test('digits run --resume continues an interrupted run from its folder alone, th
 }, 180_000);
 
 test('a wrong answers file fails before any training: missing, or of another competition', async () => {
+  const stages: string[] = [];
   // Given answers that cannot be read, and answers whose ids are not this competition's
   const other = path.join(dir, 'other-answers.csv');
   await writeFile(other, 'ImageId,Label\n900,1\n901,2\n');
@@ -66,6 +67,8 @@ test('a wrong answers file fails before any training: missing, or of another com
     [other, /^answers: id 900 is not a test id of this competition/],
     // (not an answers file, but refused as early: --precision int8 with --infer tfjs failed at the evaluation)
     [path.join(dir, 'nope.csv'), /^--precision int8 runs on ONNX Runtime, but --infer tfjs was asked for$/, { infer: 'tfjs', precision: 'int8' }],
+    // (and more workers than cores are said before anything: checked below)
+    [path.join(dir, 'nope.csv'), /nope\.csv/, { concurrency: 64, onStage: (stage: string, message: string) => stages.push(`${stage}: ${message}`) }],
   ] as Array<[string, RegExp, Partial<MainJobOptions>?]>) {
     const runName = `refused-${path.basename(answers, '.csv')}`;
     // When the main job is started with them
@@ -77,6 +80,7 @@ test('a wrong answers file fails before any training: missing, or of another com
     expect(error?.message).toMatch(message);
     await expect(readFile(path.join(dir, 'runs', runName, 'run.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   }
+  expect(stages[0]).toMatch(new RegExp(`^recipe: warning: --concurrency 64 is more than this machine's ${os.availableParallelism()} cores`));
 }, 120_000);
 
 test('--resume on a finished run: refused once it has a submission; without one, evaluated and submitted, not trained again', async () => {
