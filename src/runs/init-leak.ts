@@ -6,13 +6,18 @@
  * dataset's (with or without the corrections it added). The shipped checkpoints record MNIST's.
  */
 import { readCheckpointMetadata } from '../model/checkpoint.js';
+import type { CheckpointMetadata } from '../model/checkpoint-metadata.js';
+
+/** Whether a checkpoint's metadata says it was trained on the dataset of `fingerprint` (its corrections aside). */
+export function trainedOnThisData(metadata: Pick<CheckpointMetadata, 'dataFingerprint'> | null, fingerprint: string): boolean {
+  return metadata?.dataFingerprint?.split('+')[0] === fingerprint;
+}
 
 export async function initsTrainedOnThisData(members: ReadonlyArray<{ name: string; init?: string }>, fingerprint: string): Promise<string[]> {
   const names: string[] = [];
   for (const member of members) {
     if (!member.init) continue;
-    const metadata = await readCheckpointMetadata(member.init).catch(() => null);
-    if (metadata?.dataFingerprint?.split('+')[0] === fingerprint) names.push(member.name);
+    if (trainedOnThisData(await readCheckpointMetadata(member.init).catch(() => null), fingerprint)) names.push(member.name);
   }
   return names;
 }

@@ -16,11 +16,12 @@ import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol
 import { baggedSplit, expandFolds, heldOutByEvery, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import type { MemberConfig, TrainEvent, TrainResult } from '../training/train-member.js';
 import { resolveInit } from '../model/shipped.js';
+import type { CheckpointMetadata } from '../model/checkpoint-metadata.js';
 import { CheckpointError, checkpointIdentity, checkpointLayerNames, readVerifiedMetadata } from '../model/checkpoint.js';
 import { makeFolder } from '../output-folder.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
-import { initLeakNote, initsTrainedOnThisData } from '../runs/init-leak.js';
+import { initLeakNote, trainedOnThisData } from '../runs/init-leak.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import { displayPath, shellArg } from '../data/format.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -223,7 +224,8 @@ export async function trainEnsemble(options: TrainEnsembleOptions): Promise<RunM
  * load, these made every member fail in a run folder whose run.json then kept the mistake, so
  * that `--resume` after fixing the ensemble file failed the same way (session 38).
  */
-async function checkMemberInits(members: readonly MemberConfig[], resume: boolean): Promise<void> {
+async function checkMemberInits(members: readonly MemberConfig[], resume: boolean): Promise<Map<string, CheckpointMetadata>> {
+  const read = new Map<string, CheckpointMetadata>();
   const again = resume
     ? `--resume trains the ensemble its ${RUN_MANIFEST} recorded: train the fixed ensemble file into a new run folder (\`digits train --ensemble <file> --run <folder>\`).`
     : 'Fix the member in the ensemble file.';
@@ -241,6 +243,7 @@ async function checkMemberInits(members: readonly MemberConfig[], resume: boolea
         hint: `Give the member "preset": "${metadata.preset}", or an init checkpoint of preset ${member.preset}. ${again}`,
       });
     }
+    read.set(member.name, metadata);
     if (member.freezeUpTo !== undefined) {
       const layers = await checkpointLayerNames(member.init);
       if (!layers.includes(member.freezeUpTo)) {
@@ -251,6 +254,7 @@ async function checkMemberInits(members: readonly MemberConfig[], resume: boolea
       }
     }
   }
+  return read;
 }
 
 /**
@@ -341,7 +345,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   const members = await Promise.all(
     ensemble.members.map(async (m) => ({ ...m, init: m.init ? await resolveInit(m.init) : undefined })),
   );
-  await checkMemberInits(members, options.resume === true);
+  const initMetadata = await checkMemberInits(members, options.resume === true);
   // Each init's identity: recorded when the run starts, checked when it resumes (a checkpoint
   // replaced in between trained the remaining members from another network, without a word).
   const initIdentities: Record<string, string> = {};
@@ -349,7 +353,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   if (previous?.initIdentities) await assertInitsUnchanged(runDir, previous.initIdentities, initIdentities, members);
   // An init trained on these very rows: its held-out figures will be optimistic (said before the training, and by evaluate)
   if (!options.resume) {
-    const leaking = await initsTrainedOnThisData(members, dataset.fingerprint);
+    const leaking = members.filter((m) => trainedOnThisData(initMetadata.get(m.name) ?? null, dataset.fingerprint)).map((m) => m.name);
     if (leaking.length > 0) options.onWarning?.(initLeakNote(leaking));
   }
   const plans = await planSplits({ ...ensemble, members }, datasetDir, options.foldsFrom);
