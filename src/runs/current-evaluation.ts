@@ -42,7 +42,7 @@ export async function readCurrentEvaluation(runDir: string, manifest: RunOfEvalu
     throw error;
   }
   if (!report) return { kind: 'none' };
-  const problem = evaluationMismatch(manifest, report) ?? (await checkpointsNewer(runDir, manifest, report));
+  const problem = evaluationMismatch(manifest, report) ?? (await checkpointsNewer(runDir, manifest, report))?.problem;
   return problem ? { kind: 'outdated', problem } : { kind: 'current', report };
 }
 
@@ -54,20 +54,28 @@ export async function readCurrentEvaluation(runDir: string, manifest: RunOfEvalu
  * and writers on several machines need not share a clock. Evaluations written before the
  * identities existed are judged by the time of each `COMPLETE` marker (written last by every save).
  */
-async function checkpointsNewer(runDir: string, manifest: RunOfEvaluation, report: EvaluationReport): Promise<string | null> {
+async function checkpointsNewer(runDir: string, manifest: RunOfEvaluation, report: EvaluationReport): Promise<Staleness | null> {
   const evaluated = new Map(report.members.map((m) => [m.name, m]));
   const byContent = report.members.length > 0 && report.members.every((m) => typeof m.identity === 'string');
   for (const member of manifest.members) {
     if (!member.ok || !member.checkpoint) continue;
     const dir = path.join(runDir, member.checkpoint);
     if (byContent) {
-      const now = await checkpointIdentity(dir).catch(() => null);
-      if (now !== null && now !== evaluated.get(member.name)?.identity) return `member ${member.name}'s checkpoint was saved again after evaluation.json was made (${report.createdAt})`;
+      const read = await checkpointIdentity(dir).then(
+        (identity) => ({ identity, problem: null }),
+        (error: unknown) => ({ identity: null, problem: error instanceof Error ? error.message : String(error) }),
+      );
+      // a checkpoint that cannot be read now is not the one evaluated (until session 43 it
+      // counted as unchanged, so `runs` and `report` showed the figures of a deleted member)
+      if (read.problem !== null) return { problem: `member ${member.name}'s checkpoint cannot be read now (${read.problem})`, restore: member.checkpoint };
+      const now = read.identity;
+      if (now !== evaluated.get(member.name)?.identity) return { problem: `member ${member.name}'s checkpoint was saved again after evaluation.json was made (${report.createdAt})` };
       continue;
     }
     if (typeof report.createdAt !== 'string') return null;
     const saved = await stat(path.join(dir, 'COMPLETE')).catch(() => null);
-    if (saved && saved.mtimeMs > Date.parse(report.createdAt) + 1000) return `member ${member.name}'s checkpoint was saved (${saved.mtime.toISOString()}) after evaluation.json was made (${report.createdAt})`;
+    if (!saved && !(await stat(path.join(dir, 'model.json')).catch(() => null))) return { problem: `member ${member.name}'s checkpoint is gone (no ${path.join(member.checkpoint, 'model.json')})`, restore: member.checkpoint };
+    if (saved && saved.mtimeMs > Date.parse(report.createdAt) + 1000) return { problem: `member ${member.name}'s checkpoint was saved (${saved.mtime.toISOString()}) after evaluation.json was made (${report.createdAt})` };
   }
   return null;
 }
@@ -78,13 +86,23 @@ async function checkpointsNewer(runDir: string, manifest: RunOfEvaluation, repor
  * that makes a current one.
  */
 export async function assertCurrentEvaluation(runDir: string, manifest: RunOfEvaluation, report: EvaluationReport, verb: string): Promise<void> {
-  const problem = evaluationMismatch(manifest, report) ?? (await checkpointsNewer(runDir, manifest, report));
-  if (problem) {
-    throw new UserError(`cannot ${verb} run ${manifest.name} from its evaluation.json: it is not of the run as it is now (${problem})`, {
+  const mismatch = evaluationMismatch(manifest, report);
+  const stale = mismatch ? { problem: mismatch } : await checkpointsNewer(runDir, manifest, report);
+  if (stale) {
+    throw new UserError(`cannot ${verb} run ${manifest.name} from its evaluation.json: it is not of the run as it is now (${stale.problem})`, {
       where: { file: path.join(runDir, 'evaluation.json') },
-      hint: `Evaluate it again: digits evaluate --run ${shellArg(path.relative(process.cwd(), runDir) || runDir)}`,
+      // a member that cannot be read cannot be evaluated again either: it has to come back first
+      hint: stale.restore
+        ? `Restore ${stale.restore} in ${runDir} (every trained member of run.json is part of the run), or train the run again.`
+        : `Evaluate it again: digits evaluate --run ${shellArg(path.relative(process.cwd(), runDir) || runDir)}`,
     });
   }
+}
+
+/** Why an evaluation's figures are not of the members' weights now; `restore`: the checkpoint (relative to the run) that is gone or unreadable. */
+interface Staleness {
+  problem: string;
+  restore?: string;
 }
 
 const list = (names: readonly string[]) => (names.length ? names.join(', ') : 'none');

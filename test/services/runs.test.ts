@@ -277,7 +277,21 @@ describe('digits runs', () => {
       'evaluation-outdated',
       /^not usably evaluated: member m1's checkpoint was saved \(.*\) after evaluation\.json was made \(.*\) \(digits evaluate/,
     ],
-  ] as Array<[string, (text: string) => string, 'touch' | 'resave' | undefined, string, RegExp]>)('an evaluation.json %s is not shown as the run’s evaluation, in runs and runs compare', async (_label, damage, rewriteManifest, state, note) => {
+    [
+      'of a member whose checkpoint was deleted since',
+      (text: string) => text,
+      'delete',
+      'evaluation-outdated',
+      /^not usably evaluated: member m1's checkpoint cannot be read now \(.*\) \(digits evaluate/,
+    ],
+    [
+      'written before checkpoint identities, of a member whose checkpoint was deleted since',
+      (text: string) => text.replace(/,\s*"identity": "[^"]*"/g, ''),
+      'delete',
+      'evaluation-outdated',
+      /^not usably evaluated: member m1's checkpoint is gone \(no m1\/best\/model\.json\) \(digits evaluate/,
+    ],
+  ] as Array<[string, (text: string) => string, 'touch' | 'resave' | 'delete' | undefined, string, RegExp]>)('an evaluation.json %s is not shown as the run’s evaluation, in runs and runs compare', async (_label, damage, rewriteManifest, state, note) => {
     // Given a copy of an evaluated run whose evaluation.json is damaged, or not of its run.json as it is now
     const copy = path.join(runsDir(), 'x-evaluation');
     await cp(path.join(runsDir(), 'second'), copy, { recursive: true });
@@ -288,6 +302,10 @@ describe('digits runs', () => {
       expect(await readFile(file, 'utf8')).not.toContain('"identity"');
       const later = new Date(Date.now() + 60_000);
       await utimes(path.join(copy, 'm1', 'best', 'COMPLETE'), later, later);
+    }
+    if (rewriteManifest === 'delete') {
+      // (a member's best weights removed by hand: run.json still lists the member as trained; until session 43 its figures stayed current)
+      await rm(path.join(copy, 'm1', 'best'), { recursive: true });
     }
     if (rewriteManifest === 'resave') {
       // (a resume that found a better epoch saves the member's checkpoint again: other weights in the same folder)
@@ -309,10 +327,16 @@ describe('digits runs', () => {
       expect(c.recipes.map((r) => r.accuracy.b)).toEqual([null, null]);
       expect(c.members.map((m) => m.b)).toEqual([null, null]);
       // and the commands that use the figures (submit, the report, the dashboard) refuse an outdated one, saying to evaluate again
-      if (state === 'evaluation-outdated') {
+      if (state === 'evaluation-outdated' && rewriteManifest !== 'delete') {
         const outdated = { message: expect.stringMatching(/it is not of the run as it is now/), hint: expect.stringMatching(/^Evaluate it again: digits evaluate --run /) };
         await expect(submitRun({ runDir: copy, dir: path.join(copy, 'subs') })).rejects.toMatchObject(outdated);
         await expect(writeReport({ run: copy })).rejects.toMatchObject(outdated);
+      }
+      // (a member that is gone cannot be evaluated again: both say to restore it; until session 43 the report was written from the old figures)
+      if (rewriteManifest === 'delete') {
+        const gone = { hint: expect.stringMatching(/^Restore m1\/best in .*x-evaluation .*, or train the run again\.$/) };
+        await expect(submitRun({ runDir: copy, dir: path.join(copy, 'subs') })).rejects.toMatchObject(gone);
+        await expect(writeReport({ run: copy })).rejects.toMatchObject({ ...gone, message: expect.stringMatching(/it is not of the run as it is now \(member m1's checkpoint/) });
       }
     } finally {
       await rm(copy, { recursive: true, force: true });
