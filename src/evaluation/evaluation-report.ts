@@ -10,7 +10,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EpochRecord } from '../training/train-member.js';
-import { UserError, jsonSyntaxError, runIsAFile } from '../errors.js';
+import { UserError, jsonPathLocation, jsonSyntaxError, runIsAFile } from '../errors.js';
+import { evaluationShape } from './evaluation-shape.js';
 import type { Metrics } from './metrics.js';
 import type { FoldScores, MeanSd } from './cross-validation.js';
 import { shellArg } from '../data/format.js';
@@ -344,7 +345,26 @@ export async function readEvaluationIfAny(runDir: string): Promise<EvaluationRep
   if (!Array.isArray(report.members) || !Array.isArray(report.heldOutRows) || !report.ensemble?.soft || !report.ensemble?.hard) {
     throw new UserError(`${file} is incomplete (members, heldOutRows or ensemble metrics missing)`, { where: { file }, hint: again });
   }
+  const shape = evaluationShape.safeParse(report, { reportInput: true });
+  if (!shape.success) {
+    const issue = shape.error.issues[0]!;
+    const at = jsonPathLocation(text, issue.path);
+    const field = issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
+    throw new UserError(`${EVALUATION_FILE} is damaged: ${field || 'the file'} ${describeIssue(issue)}`, {
+      where: { file, ...(at ? { line: at.line, column: at.column } : {}) },
+      hint: again,
+    });
+  }
   return report;
+}
+
+/** A zod issue as a phrase after the field's name: "is a string where a number belongs". */
+function describeIssue(issue: { code: string; message: string; expected?: unknown; input?: unknown }): string {
+  if (issue.code === 'invalid_type') {
+    const got = issue.input === undefined ? 'missing' : issue.input === null ? 'null' : Array.isArray(issue.input) ? 'an array' : `a ${typeof issue.input}`;
+    return got === 'missing' ? `is missing (${String(issue.expected)} expected)` : `is ${got} where ${String(issue.expected)} belongs`;
+  }
+  return `is wrong (${issue.message})`;
 }
 
 /** How the test figures name the single unit compared with the ensemble: the member best on its held-out rows, or the recipe best by CV. */

@@ -3,7 +3,7 @@
  * only when a submission of it was scored against answers, and the recipe knobs that
  * differ; `runs compare` puts two runs side by side.
  */
-import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -257,6 +257,13 @@ describe('digits runs', () => {
     ],
     ['not JSON', (text: string) => text.replace('"version"', '#"version"'), undefined, 'evaluation-damaged', /^not usably evaluated: evaluation\.json is not valid JSON .* at line \d+, column \d+ \(digits evaluate/],
     [
+      'with a figure of the wrong type (hand-edited)',
+      (text: string) => text.replace(/"soft": \{\s*"rows": (\d+),\s*"accuracy": [0-9.e-]+/, '"soft": { "rows": $1, "accuracy": "x"'),
+      undefined,
+      'evaluation-damaged',
+      /^not usably evaluated: evaluation\.json is damaged: ensemble\.soft\.accuracy is a string where number belongs at line \d+, column \d+ \(digits evaluate/,
+    ],
+    [
       'of a member run.json does not have',
       (text: string) => text.replace(/"name": "m2"/g, '"name": "m3"'),
       undefined,
@@ -327,6 +334,13 @@ describe('digits runs', () => {
       expect(c.recipes.map((r) => r.accuracy.b)).toEqual([null, null]);
       expect(c.members.map((m) => m.b)).toEqual([null, null]);
       // and the commands that use the figures (submit, the report, the dashboard) refuse an outdated one, saying to evaluate again
+      // (a damaged one is refused by them too, naming the field: until session 43 a figure of the wrong type crashed the report and `runs compare`, and `submit` wrote "NaN%" into a ledger line its own reader refused)
+      if (state === 'evaluation-damaged') {
+        const damaged = { message: expect.stringMatching(/evaluation\.json (is not valid JSON|is incomplete|is damaged)/), hint: expect.stringMatching(/^Re-run digits evaluate --run /) };
+        await expect(submitRun({ runDir: copy, dir: path.join(copy, 'subs') })).rejects.toMatchObject(damaged);
+        await expect(writeReport({ run: copy })).rejects.toMatchObject(damaged);
+        await expect(stat(path.join(copy, 'subs'))).rejects.toThrow();
+      }
       if (state === 'evaluation-outdated' && rewriteManifest !== 'delete') {
         const outdated = { message: expect.stringMatching(/it is not of the run as it is now/), hint: expect.stringMatching(/^Evaluate it again: digits evaluate --run /) };
         await expect(submitRun({ runDir: copy, dir: path.join(copy, 'subs') })).rejects.toMatchObject(outdated);
