@@ -16,14 +16,19 @@ export default class Report extends DigitsCommand {
     ...jsonFlag,
     run: Flags.string({ description: 'Evaluated run folder (default: the newest under runs/ with an evaluation.json).' }),
     out: Flags.string({ description: 'HTML file to write, or a folder to write report.html into (default <run>/report.html).' }),
+    force: Flags.boolean({ description: "Replace a file at --out that is not this run's report, or a report of it that drew misread digits this one cannot draw.", default: false }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Report);
     const run = flags.run ? path.resolve(flags.run) : await latestEvaluatedRun('runs');
     const { writeReport } = await import('../report/report-html.js');
-    const written = await writeReport({ run, out: flags.out });
-    if (written.note) process.stderr.write(`note: ${written.note}\n`);
+    const written = await writeReport({ run, out: flags.out, force: flags.force });
+    // (under --json the note is a warning line on stdout, as other commands' warnings are; it went to stderr until session 43)
+    if (written.note) {
+      if (this.jsonEnabled()) this.emitJson({ type: 'warning', message: written.note });
+      else process.stderr.write(`note: ${written.note}\n`);
+    }
     if (this.jsonEnabled()) {
       this.printJson({ run, ...written });
       return;

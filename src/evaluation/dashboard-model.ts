@@ -10,6 +10,7 @@
  */
 import path from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.js';
+import { shellArg } from '../data/format.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
@@ -479,10 +480,14 @@ export function heatColor(cell: HeatCell): string | null {
  */
 export async function digitSourceForReport(report: EvaluationReport, runDir: string): Promise<{ source: DigitSource | null; note: string | null }> {
   // evaluation.json stores the dataset relative to the run folder (absolute in older ones).
-  const dataset = await loadDataset(path.resolve(runDir, report.dataset.dir)).catch((error: Error) => error);
-  if (dataset instanceof Error) return { source: null, note: `misread digits not drawn: ${dataset.message}` };
+  const dir = path.resolve(runDir, report.dataset.dir);
+  const dataset = await loadDataset(dir).catch((error: Error) => error);
+  // (until session 43 both notes said to re-run `digits evaluate`, which refuses a run whose data changed, and finds no data for a moved run)
+  if (dataset instanceof Error) {
+    return { source: null, note: `misread digits not drawn: ${dataset.message}; the digits come from the dataset the evaluation names (${report.dataset.dir}, from the run folder): import the competition there, or evaluate the run on its data where it is now (digits evaluate --run ${shellArg(runDir)} --data <competition>)` };
+  }
   if (dataset.fingerprint !== report.dataset.fingerprint) {
-    return { source: null, note: `misread digits not drawn: the dataset in ${dataset.dir} was re-imported since the evaluation (fingerprint differs); re-run digits evaluate` };
+    return { source: null, note: `misread digits not drawn: the dataset in ${dataset.dir} is not the one evaluated (imported again from other files since; fingerprint differs): import the competition the run was trained on there again` };
   }
   return { source: digitSourceFromDataset(dataset), note: null };
 }

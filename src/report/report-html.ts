@@ -7,7 +7,7 @@
  * `vega.View` with `renderer: 'none'`, then `toSVG()`); digits are inline PNG data URIs.
  * The page loads nothing: no scripts, fonts, styles or images from anywhere else.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -227,6 +227,9 @@ ${table(['vote', 'accuracy', 'log-loss'], model.selection.rows.map((r) => [r.lab
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="${REPORT_GENERATOR}">
+<meta name="digits-run" content="${escapeHtml(model.run)}">
+<meta name="digits-misread-images" content="${misread.images}">
 <title>${escapeHtml(title)}</title>
 <style>${STYLE}</style>
 </head>
@@ -265,6 +268,32 @@ export interface WriteReportOptions {
   run: string;
   /** The HTML file to write (default `<run>/report.html`). */
   out?: string;
+  /**
+   * Replace a file at the target that is not this run's report, or this run's report with one
+   * that cannot draw the misread digits it drew (default false: refused, naming the file).
+   */
+  force?: boolean;
+}
+
+/** What a report page says of itself in its `<head>` (`<meta name="generator">` and the two below it). */
+export const REPORT_GENERATOR = 'digits report';
+
+/**
+ * What the file at a report's target is: absent, a digits report (of which run, with how many
+ * misread digits drawn: null in reports written before session 43, which carry only their
+ * title), or another file.
+ */
+async function existingReport(file: string): Promise<{ kind: 'none' } | { kind: 'report'; run: string; images: number | null } | { kind: 'other' }> {
+  const head = await readFile(file, 'utf8').then((text) => text.slice(0, 4096), () => null);
+  if (head === null) return { kind: 'none' };
+  const meta = (name: string) => new RegExp(`<meta name="${name}" content="([^"]*)">`).exec(head)?.[1];
+  const unescape = (text: string) => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  if (meta('generator') === REPORT_GENERATOR) {
+    const images = Number(meta('digits-misread-images'));
+    return { kind: 'report', run: unescape(meta('digits-run') ?? ''), images: Number.isInteger(images) ? images : null };
+  }
+  const title = /<title>digits evaluation: ([^<]*)<\/title>/.exec(head)?.[1];
+  return title === undefined ? { kind: 'other' } : { kind: 'report', run: unescape(title), images: null };
 }
 
 export interface WrittenReport extends ReportHtml {
@@ -298,8 +327,24 @@ export async function writeReport(options: WriteReportOptions): Promise<Omit<Wri
   }
   // A file where its folder must be (`--out afile/x.html`, `--out afile/x/`) is named before any work (session 39).
   await assertFolderPath(path.dirname(file), { flag: 'out', what: "the report's folder", fileFlag: true });
+  // What is at the target is replaced only when it is this run's report, and not by a report
+  // that lost its misread digits (the data moved or was re-imported): until session 43 any .html
+  // was overwritten, another run's report.html and a user's own page alike.
+  const there = options.force ? ({ kind: 'none' } as const) : await existingReport(file);
+  if (there.kind === 'other' || (there.kind === 'report' && there.run !== report.run)) {
+    throw new UserError(`${file} is ${there.kind === 'other' ? 'a file digits did not write' : `the report of another run (${there.run})`}; the report of run ${report.run} would replace it`, {
+      where: { file, flag: 'out' },
+      hint: `Pass another --out, or --force to replace it.`,
+    });
+  }
   const { source, note } = await digitSourceForReport(report, runDir);
   const built = await buildReportHtml(report, { digits: source, note });
+  if (there.kind === 'report' && (there.images ?? 0) > 0 && built.images === 0 && note) {
+    throw new UserError(`${file} draws ${there.images} misread digits; this report could not draw them (${note})`, {
+      where: { file, flag: 'out' },
+      hint: `Keep it, or pass another --out; --force replaces it without the digits.`,
+    });
+  }
   if (options.out && /[\\/]$/.test(options.out)) await mkdir(path.dirname(file), { recursive: true }).catch(() => {});
   try {
     // Atomic: a failed write leaves neither a half-written report nor its temp file.
@@ -313,6 +358,6 @@ export async function writeReport(options: WriteReportOptions): Promise<Omit<Wri
 }
 
 /** The report of a run at `<runDir>/report.html` (or `out`); returns the file written. */
-export async function writeRunReport(options: { runDir: string; out?: string }): Promise<string> {
-  return (await writeReport({ run: options.runDir, out: options.out })).file;
+export async function writeRunReport(options: { runDir: string; out?: string; force?: boolean }): Promise<string> {
+  return (await writeReport({ run: options.runDir, out: options.out, force: options.force })).file;
 }

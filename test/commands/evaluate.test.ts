@@ -159,4 +159,22 @@ describe('dashboard and report commands, as a user runs them', () => {
     const byDefault = await runCommand(ReportCommand, ['--run', runDir]);
     expect(byDefault.stdout).toMatch(/^Wrote .*quick-b\/report\.html \(\d+ KiB: 5 charts, 1 misread digits\)\n$/);
   });
+
+  test('`digits report --json` gives its note as a warning line on stdout, and nothing on stderr', async () => {
+    // Given an evaluated run whose dataset is gone (its report cannot draw the misread digits)
+    const gone = join(work, 'runs', 'quick-gone');
+    await mkdir(gone, { recursive: true });
+    await writeEvaluationReport(gone, fakeReport({ dir: join(work, 'moved', '.digits'), fingerprint: 'sha256:0' }, 'quick-gone'));
+    // When its report is written under --json
+    const result = await runCommand(ReportCommand, ['--run', gone, '--json']);
+    // Then the note is an NDJSON warning before the result (until session 43 it went to stderr as well)
+    expect(result.exit).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; message?: string });
+    expect(lines.map((l) => l.type)).toEqual(['warning', 'result']);
+    expect(lines[0]!.message).toMatch(/^misread digits not drawn: .*digits evaluate --run .*quick-gone --data <competition>\)$/);
+    expect(result.stderr).toBe('');
+    // And without --json it is a note on stderr
+    const plain = await runCommand(ReportCommand, ['--run', gone, '--force']);
+    expect(plain.stderr).toMatch(/^note: misread digits not drawn: /);
+  });
 });

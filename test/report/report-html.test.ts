@@ -149,4 +149,39 @@ describe('writeReport', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+  test('an existing file is replaced only when it is this run\'s report, and not by one that lost its misread digits, unless --force', async () => {
+    // Given an evaluated run whose dataset cache is gone (so its report cannot draw digits), and files where its report could go
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'digits-report-'));
+    try {
+      const run = path.join(dir, 'run');
+      await mkdir(run);
+      await writeFile(path.join(run, 'evaluation.json'), JSON.stringify(fakeReport()));
+      const other = path.join(dir, 'other-report.html');
+      const otherReport = { ...fakeReport(), run: 'another run' };
+      await writeFile(other, (await buildReportHtml(otherReport, { digits })).html);
+      const notes = path.join(dir, 'notes.html');
+      await writeFile(notes, '<h1>my notes</h1>\n');
+      // When the report would replace another run's report, or a page digits did not write
+      // Then it is refused, naming the file and --force, and both files are kept (until session 43 both were overwritten)
+      await expect(writeReport({ run, out: other })).rejects.toMatchObject({ message: `${other} is the report of another run (another run); the report of run quick <20261121> would replace it`, where: { file: other, flag: 'out' }, hint: 'Pass another --out, or --force to replace it.' });
+      await expect(writeReport({ run, out: notes })).rejects.toMatchObject({ message: expect.stringMatching(/notes\.html is a file digits did not write; the report of run quick <20261121> would replace it$/) });
+      expect(await readFile(notes, 'utf8')).toBe('<h1>my notes</h1>\n');
+      expect(await readFile(other, 'utf8')).toContain('<meta name="digits-run" content="another run">');
+      // When this run's report there drew misread digits that this one cannot draw (the data moved since)
+      const own = path.join(run, 'report.html');
+      await writeFile(own, (await buildReportHtml(fakeReport(), { digits })).html);
+      // Then it is kept, saying why and what to do
+      await expect(writeReport({ run })).rejects.toMatchObject({ message: expect.stringMatching(/report\.html draws 4 misread digits; this report could not draw them \(misread digits not drawn: .*digits evaluate --run .* --data <competition>\)\)$/), hint: 'Keep it, or pass another --out; --force replaces it without the digits.' });
+      expect(await readFile(own, 'utf8')).toContain('content="4"');
+      // And --force replaces each of them
+      for (const out of [other, notes, own]) expect((await writeReport({ run, out, force: true })).images).toBe(0);
+      expect(await readFile(notes, 'utf8')).toContain('<meta name="digits-run" content="quick &lt;20261121&gt;">');
+      // And this run's own report, without digits as before, or written before the marker (its title only), is replaced without --force
+      expect((await writeReport({ run })).file).toBe(own);
+      await writeFile(own, '<!doctype html>\n<html><head><title>digits evaluation: quick &lt;20261121&gt;</title></head></html>\n');
+      expect((await writeReport({ run })).file).toBe(own);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
