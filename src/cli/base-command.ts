@@ -3,7 +3,7 @@ import { Command, Errors } from '@oclif/core';
 import { UserError, formatUserError, fromSystemError, type ErrorLocation } from '../errors.js';
 import { closestName } from '../closest-name.js';
 import { followNoColor } from './color.js';
-import { liveTerminal } from './terminal.js';
+import { dropClosedOutput, liveTerminal } from './terminal.js';
 import { releaseHeldLocksSync } from '../runs/lock.js';
 import { onStopSignals, signalExitCode } from '../signals.js';
 import { redactRedisUrl } from '../services/queue/redis-url.js';
@@ -37,6 +37,8 @@ export abstract class DigitsCommand extends Command {
   override async init(): Promise<void> {
     // Before run() loads Ink (and its chalk, which decides its colour level as it loads).
     followNoColor();
+    // A reader that goes away (`| head -1`) stops the output, not the job.
+    dropClosedOutput();
     // A quoted ~ ('~/comp', --out=~/comp) reaches us as it was typed: expanded as the shell
     // would have (it made a folder named ~ in the working folder, printed as "~/comp").
     this.argv = this.argv.map(expandHome);
