@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
 import { EVALUATION_FILE, precisionLabel, precisionOf, readEvaluationIfAny, submissionTta, submittedVote, weightsFor } from '../evaluation/evaluation-report.js';
-import type { InferMode, Precision } from '../inference/predictor.js';
+import { assertInferPrecision, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
 import {
@@ -114,6 +114,8 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const runDir = path.resolve(options.runDir);
   const say = options.onProgress ?? (() => {});
   const warn = options.onWarning ?? (() => {});
+  // (refused before anything is read: until session 43 it came after "predicting … test rows")
+  assertInferPrecision(options.infer, options.precision);
   if (options.name !== undefined && options.name.length > MAX_SUBMISSION_NAME) {
     throw new UserError(`the name is ${options.name.length} characters long; a submission's name has at most ${MAX_SUBMISSION_NAME} (it becomes part of the file name)`, {
       where: { flag: 'name' },
@@ -164,6 +166,10 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   if (!predictions || !reusable(predictions, { fingerprint: dataset.fingerprint, rows: dataset.ids.length, members, identities, weights, tta: variants, precision: options.precision })) {
     say(`predicting ${dataset.ids.length} test rows with ${plural(members.length, 'member')} × ${plural(variants, 'TTA variant')}`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
+    // --precision int8 that a member cannot take (no convolution to quantize) runs it in fp32: said, as evaluate says it (until session 43 only "predicted in fp32" told)
+    if (options.precision === 'int8') {
+      for (const [i, p] of predictors.entries()) if (p.precision !== 'int8') warn(`member ${members[i]}: fp32, not the int8 asked for: ${p.reason}`);
+    }
     try {
       const { labels, confidence } = await predictTestSet(predictors, dataset, shifts, weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
       predictions = { run: manifest.name, datasetFingerprint: dataset.fingerprint, members, voting: 'soft', weights, tta: variants, ids: dataset.ids, labels, confidence, precision: predictors.map((p) => p.precision) };

@@ -156,3 +156,19 @@ describe('what a killed submit left', () => {
     expect((await listSubmissions(dir)).map((s) => s.path)).toEqual([result.file]);
   }, 60_000);
 });
+
+describe('submit --precision int8', () => {
+  test('with --infer tfjs it is refused before anything is read or said; a member that cannot be int8 (an mlp) is said to run fp32', async () => {
+    const dir = path.join(root, 'subs-int8');
+    const said: string[] = [];
+    const warned: string[] = [];
+    // When int8 is asked of tfjs, Then the error names --precision before any prediction (until session 43 it came after "predicting … test rows")
+    await expect(submitRun({ runDir, dir, infer: 'tfjs', precision: 'int8', onProgress: (m) => said.push(m) })).rejects.toMatchObject({ message: '--precision int8 runs on ONNX Runtime, but --infer tfjs was asked for', where: { flag: 'precision' } });
+    expect(said).toEqual([]);
+    // When int8 is asked of a run whose member has no convolution to quantize
+    const result = await submitRun({ runDir, dir, precision: 'int8', onWarning: (m) => warned.push(m) });
+    // Then it predicts fp32 and says why, as evaluate does (it said only "predicted in fp32")
+    expect(result.precision).toBe('fp32');
+    expect(warned).toContainEqual(expect.stringMatching(/^member m: fp32, not the int8 asked for: /));
+  });
+});
