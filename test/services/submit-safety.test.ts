@@ -172,3 +172,20 @@ describe('submit --precision int8', () => {
     expect(warned).toContainEqual(expect.stringMatching(/^member m: fp32, not the int8 asked for: /));
   });
 });
+
+describe('a bagged run', () => {
+  test('that evaluate cannot score has no report: report says why and what works instead, not "evaluate it first"', async () => {
+    // Given a bagged run of four members, each holding out a tenth of the rows (they share none)
+    const bagged = path.join(root, 'runs', 'bagged');
+    const member = (seed: number) => ({ preset: 'mlp', name: `m${seed}`, epochs: 1, batchSize: 30, seed });
+    const ensemble = ensembleFromJson(JSON.stringify({ name: 'bag', validation: { kind: 'bagged', fraction: 0.1 }, members: [1, 2, 3, 4].map(member) }));
+    await trainEnsemble({ ensemble, data: path.join(root, 'competitions', 'clean'), runDir: bagged, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    // When it is evaluated, Then evaluate refuses it (no row held out by every member)
+    await expect(evaluateRun({ runDir: bagged, tta: [{ dx: 0, dy: 0 }], precision: 'fp32' })).rejects.toMatchObject({ message: expect.stringMatching(/no training row was held out by every member/) });
+    // When its report is asked for, Then it says a bagged run is evaluated only on shared held-out rows, and names submit (until session 43: "Evaluate it first")
+    await expect(writeRunReport({ runDir: bagged })).rejects.toMatchObject({
+      message: expect.stringMatching(/^cannot report on run .*bagged: it has not been evaluated, and a bagged run is evaluated only on the training rows every member held out \(often none\)$/),
+      hint: expect.stringMatching(/digits submit --run .*bagged. submits the run unevaluated/),
+    });
+  }, 120_000);
+});
