@@ -45,7 +45,19 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
           : 'Name a run folder (`digits runs` lists them), or train one with `digits run --data <competition>`.',
     });
   }
-  return parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, 'It is damaged (hand-edited, or torn by a full disk): restore it from a copy, or train the run again with `digits train`.');
+  return parseRunManifest(text, file);
+}
+
+/** What to do about a run.json that cannot be read as a run (every reader of runs says the same). */
+export const DAMAGED_RUN_MANIFEST_HINT = 'It is damaged (hand-edited, or torn by a full disk): restore it from a copy, or train the run again with `digits train`.';
+
+/**
+ * A run.json's text as a manifest; text that is not JSON is a UserError naming `file:line:column`,
+ * with what to do. Shared by the commands that read one run and by `digits runs`, which until
+ * session 43 gave a byte position instead, and whose `compare` called it "not a digits run".
+ */
+export function parseRunManifest(text: string, file: string): RunManifest {
+  return parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, DAMAGED_RUN_MANIFEST_HINT);
 }
 export interface MemberOutcome {
   name: string;

@@ -8,14 +8,14 @@
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { UserError, type ErrorLocation } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
 import type { MeanSd } from '../evaluation/cross-validation.js';
 import { submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
 import { abandonedRunFolders } from '../runs/new-folder.js';
-import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, resumeCommand, type RunManifest } from '../runs/manifest.js';
+import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRunManifest, resumeCommand, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
 import { validatedWhereSelected, type ValidationSpec } from '../ensemble/ensemble-spec.js';
@@ -191,33 +191,39 @@ interface LoadedRun {
 }
 
 /**
- * A folder's run.json, read once: the manifest, or why it cannot be read as a run (a string),
- * or null when there is none (a folder without one, e.g. a search folder, is no run).
+ * A folder's run.json, read once: the manifest, or why it cannot be read as a run (the error
+ * `evaluate`, `report` and `submit` give for it: damaged, `file:line:column`, restore it), or
+ * null when there is none (a folder without one, e.g. a search folder, is no run).
  */
-async function readRunManifestOf(dir: string): Promise<RunManifest | string | null> {
+async function readRunManifestOf(dir: string): Promise<RunManifest | UserError | null> {
+  const file = path.join(dir, RUN_MANIFEST);
   let text: string;
   try {
-    text = await readFile(path.join(dir, RUN_MANIFEST), 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? null : `cannot read ${RUN_MANIFEST}: ${(error as Error).message}`;
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? null : new UserError(`cannot read the run's ${RUN_MANIFEST} (${code ?? (error as Error).message})`, { where: { file }, hint: 'Check the file and its permissions.' });
   }
   let manifest: Partial<RunManifest> | null;
   try {
-    manifest = JSON.parse(text) as Partial<RunManifest> | null;
+    manifest = parseRunManifest(text, file);
   } catch (error) {
-    return `${RUN_MANIFEST} is not valid JSON (${(error as Error).message})`;
+    if (error instanceof UserError) return error;
+    throw error;
   }
-  return manifest?.format !== 'digits-run' || !Array.isArray(manifest.members) ? `${RUN_MANIFEST} is not a digits run manifest` : (manifest as RunManifest);
+  return manifest?.format !== 'digits-run' || !Array.isArray(manifest.members)
+    ? new UserError(`the run's ${RUN_MANIFEST} is not a digits run manifest (no "format": "digits-run" and list of members)`, { where: { file }, hint: DAMAGED_RUN_MANIFEST_HINT })
+    : (manifest as RunManifest);
 }
 
-/** A run folder's figures; a string says why its run.json is not a run; null: no run.json (nor a first round). */
-async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | string | null> {
+/** A run folder's figures; an error says why its run.json is not a run; null: no run.json (nor a first round). */
+async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): Promise<LoadedRun | UserError | null> {
   let manifest = await readRunManifestOf(dir);
   // A pseudo-labelling run stopped in its first round has only round1/run.json (and auto.json)
   // yet: it is listed as interrupted, with the command that continues it (it was not listed).
   const round1 = manifest === null && (await exists(path.join(dir, AUTO_FILE))) ? await readRunManifestOf(path.join(dir, ROUND1_DIR)) : null;
-  if (round1 !== null && typeof round1 !== 'string') manifest = round1;
-  if (manifest === null || typeof manifest === 'string') return manifest;
+  if (round1 !== null && !(round1 instanceof UserError)) manifest = round1;
+  if (manifest === null || manifest instanceof UserError) return manifest;
   const firstRound = manifest === round1;
   const state = firstRound ? ((await currentHolder(path.join(dir, ROUND1_DIR))) ? 'training' : 'interrupted') : await runState(dir, manifest);
   // Figures only from an evaluation of the run as it is now (never of an unfinished training).
@@ -230,7 +236,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
   const failed = manifest.members.filter((m) => !m.ok).length;
   const planned = plannedMembers(manifest);
   // A pseudo-labelling run's training is both rounds' (it counted round 2's alone)
-  const firstRoundSeconds = !firstRound && (await exists(path.join(dir, AUTO_FILE))) ? await readRunManifestOf(path.join(dir, ROUND1_DIR)).then((m) => (m && typeof m !== 'string' ? m.seconds : 0)) : 0;
+  const firstRoundSeconds = !firstRound && (await exists(path.join(dir, AUTO_FILE))) ? await readRunManifestOf(path.join(dir, ROUND1_DIR)).then((m) => (m && !(m instanceof UserError) ? m.seconds : 0)) : 0;
   return {
     manifest,
     evaluation: e,
@@ -329,7 +335,8 @@ async function runFolders(runsDir: string): Promise<string[]> {
 /** The runs under a folder, and the folders whose run.json could not be read as one (named, not skipped in silence). */
 export interface RunList {
   runs: RunSummary[];
-  damaged: Array<{ dir: string; reason: string }>;
+  /** `reason`: what is wrong, at `where` (run.json, with line and column when it is not JSON); `hint`: what to do */
+  damaged: Array<{ dir: string; reason: string; where: ErrorLocation | null; hint: string | null }>;
   /** folders of runs killed before they saved anything resumable (no run.json): the next `digits run` removes them */
   abandoned: Array<{ dir: string; pid: number; startedAt: string; command: string }>;
 }
@@ -342,7 +349,7 @@ export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   const damaged: RunList['damaged'] = [];
   for (const dir of await runFolders(options.runsDir)) {
     const run = await loadRun(dir, ledger, options.submissionsDir);
-    if (typeof run === 'string') damaged.push({ dir, reason: run });
+    if (run instanceof UserError) damaged.push({ dir, reason: run.message, where: run.where ?? null, hint: run.hint ?? null });
     else if (run) loaded.push(run);
   }
   // Copies of a run share its createdAt and name: their folders order them.
@@ -390,7 +397,7 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
   // Only folders whose run.json reads as a run are offered (a damaged one was listed until session 36).
   for (const dir of await runFolders(runsDir)) {
     const manifest = await readRunManifestOf(dir);
-    if (manifest !== null && typeof manifest === 'object') known.push(path.basename(dir));
+    if (manifest !== null && !(manifest instanceof UserError)) known.push(path.basename(dir));
   }
   const hint = known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`;
   if (folder) {
@@ -406,10 +413,10 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
   const runA = await loadRun(dirA, ledger, options.submissionsDir);
   const runB = await loadRun(dirB, ledger, options.submissionsDir);
-  if (!runA || typeof runA === 'string' || !runB || typeof runB === 'string') {
-    const bad = runA && typeof runA !== 'string' ? dirB : dirA;
-    throw new UserError(`${bad} has a run.json that is not a digits run`, { where: { file: path.join(bad, RUN_MANIFEST) }, hint: 'Compare folders written by digits train.' });
-  }
+  // A damaged run.json is the error evaluate, report and submit give (it was "not a digits run", to compare "folders written by digits train", until session 43).
+  for (const run of [runA, runB]) if (run instanceof UserError) throw run;
+  // (resolveRun found a run.json in each, or a first round's)
+  if (!runA || !runB || runA instanceof UserError || runB instanceof UserError) throw new Error('compareRuns: a resolved run folder has no run.json');
   const [signatureA, signatureB] = [recipeSignature(runA.manifest), recipeSignature(runB.manifest)];
   const [diffA, diffB] = recipeDifferences([signatureA, signatureB]);
   const ensemble: FieldDifference[] = [];

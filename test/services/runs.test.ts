@@ -86,13 +86,25 @@ describe('digits runs', () => {
       const { runs, damaged } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
       // Then the two runs are listed, and the broken folder is named with what is wrong
       expect(runs.map((r) => r.name)).toEqual(['first', 'second']);
-      expect(damaged).toEqual([{ dir: broken, reason: expect.stringMatching(/^run\.json is not valid JSON/) }]);
+      // as evaluate, report and submit name it: damaged, file:line:column, restore it (a byte position until session 43)
+      const file = path.join(broken, 'run.json');
+      const asEvaluateSaysIt = await readRunManifest(broken).catch((e: UserError) => e);
+      expect(asEvaluateSaysIt).toMatchObject({ message: expect.stringMatching(/^the run's run\.json is not valid JSON: /), where: { file, line: 1, column: expect.any(Number) }, hint: expect.stringMatching(/restore it from a copy/) });
+      const said = asEvaluateSaysIt as UserError;
+      expect(damaged).toEqual([{ dir: broken, reason: said.message, where: said.where, hint: said.hint }]);
       const { stdout, stderr, exit } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
       expect(exit).toBe(0);
       expect(stdout).toMatch(/\nfirst\s/);
-      expect(stderr).toMatch(/warning: .*broken is not listed: run\.json is not valid JSON/);
-      // and compare says what each is: the broken run's damage, a search folder no run, its hint listing only the runs (not the broken folder)
-      await expect(compareRuns({ a: 'first', b: 'broken', runsDir: runsDir(), submissionsDir: submissionsDir() })).rejects.toThrow(/broken has a run\.json that is not a digits run/);
+      expect(stderr).toContain(`warning: ${broken} is not listed: ${said.message} (${file}:1:${said.where!.column})\n  hint: ${said.hint}\n`);
+      // and compare gives the error evaluate gives (it said "not a digits run", to compare "folders written by digits train"), a search folder no run, its hint listing only the runs (not the broken folder)
+      await expect(compareRuns({ a: 'first', b: 'broken', runsDir: runsDir(), submissionsDir: submissionsDir() })).rejects.toMatchObject({ message: said.message, where: said.where, hint: said.hint });
+      const compared = await runCommand(RunsCompareCommand, ['broken', 'first', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(compared.exit).toBe(2);
+      expect(compared.stderr).toContain(`(${file}:1:${said.where!.column})\n  hint: It is damaged`);
+      // and a run.json that is JSON but no run's is damaged too
+      await writeFile(path.join(broken, 'run.json'), '{"format": "something-else"}');
+      expect((await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() })).damaged).toEqual([{ dir: broken, reason: expect.stringMatching(/^the run's run\.json is not a digits run manifest/), where: { file }, hint: said.hint }]);
+      await expect(compareRuns({ a: 'first', b: 'broken', runsDir: runsDir(), submissionsDir: submissionsDir() })).rejects.toMatchObject({ message: expect.stringMatching(/not a digits run manifest/), hint: said.hint });
       await writeFile(path.join(runsDir(), 'search-1', 'search.json'), '{}');
       const search = await compareRuns({ a: 'first', b: 'search-1', runsDir: runsDir(), submissionsDir: submissionsDir() }).catch((e: UserError) => e);
       expect(search).toBeInstanceOf(UserError);

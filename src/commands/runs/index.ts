@@ -6,6 +6,7 @@ import { formatRunsTable } from '../../cli/runs-summary.js';
 import { DEFAULT_SUBMISSIONS_DIR } from '../../data/submission.js';
 import { listRuns } from '../../services/runs.js';
 import { displayPath } from '../../data/format.js';
+import { formatLocation } from '../../errors.js';
 
 export const runsDirFlags = {
   'runs-dir': Flags.string({ description: 'The folder of run folders (default: runs; a folder named here must exist).' }),
@@ -32,7 +33,8 @@ export default class Runs extends DigitsCommand {
     const folders = runsFolders(flags);
     const { runs, damaged, abandoned } = await listRuns(folders);
     if (this.jsonEnabled()) return this.printJson({ runs, damaged, abandoned });
-    for (const d of damaged) process.stderr.write(`warning: ${displayPath(d.dir)} is not listed: ${d.reason}\n`);
+    // (as evaluate, report and submit say it: what, file:line:column, what to do)
+    for (const d of damaged) process.stderr.write(`warning: ${displayPath(d.dir)} is not listed: ${d.reason}${d.where ? ` (${formatLocation({ ...d.where, file: d.where.file && displayPath(d.where.file) })})` : ''}\n${d.hint ? `  hint: ${d.hint}\n` : ''}`);
     for (const a of abandoned) {
       process.stderr.write(`warning: ${displayPath(a.dir)} is not listed: the run that made it (${a.command}, pid ${a.pid}, started ${a.startedAt}) was killed before it trained anything; the next digits run removes it (or delete it)\n`);
     }
