@@ -326,10 +326,15 @@ function runNote(loaded: LoadedState, dir: string, manifest: RunManifest): strin
   }
 }
 
+/**
+ * The folders under runs/, a symbolic link to a folder included: it is a run where it stands
+ * (`runs compare` and `report` took it, and until session 43 `runs` left it out without a word).
+ */
 async function runFolders(runsDir: string): Promise<string[]> {
   const root = path.resolve(runsDir);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory()).map((e) => path.join(root, e.name));
+  const folders = await Promise.all(entries.map(async (e) => (e.isDirectory() || (e.isSymbolicLink() && (await isFolder(path.join(root, e.name)))) ? path.join(root, e.name) : null)));
+  return folders.filter((dir): dir is string => dir !== null);
 }
 
 /** The runs under a folder, and the folders whose run.json could not be read as one (named, not skipped in silence). */

@@ -3,7 +3,7 @@
  * only when a submission of it was scored against answers, and the recipe knobs that
  * differ; `runs compare` puts two runs side by side.
  */
-import { cp, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -158,6 +158,27 @@ describe('digits runs', () => {
       await expect(writeReport({ run: runsDir() })).rejects.toMatchObject({ message: expect.stringMatching(/^no training run in/) });
     } finally {
       for (const copy of made) await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  test('a run folder linked into runs/ (a symbolic link to a folder) is listed as the run it is', async () => {
+    // Given a copy of the run "second" kept elsewhere, linked into runs/
+    const elsewhere = path.join(dir, 'elsewhere', 'runs', 'second-copy');
+    await cp(path.join(runsDir(), 'second'), elsewhere, { recursive: true });
+    const link = path.join(runsDir(), 'linked');
+    await symlink(elsewhere, link, 'dir');
+    try {
+      // When the runs are listed
+      const { runs, damaged } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then it is listed under the link's name, evaluated like the original (it was missing without a word until session 43)
+      expect(damaged).toEqual([]);
+      const linked = runs.find((r) => r.dir === link);
+      expect(linked).toMatchObject({ name: 'second', state: 'evaluated', heldOut: runs.find((r) => r.dir === path.join(runsDir(), 'second'))!.heldOut });
+      const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(stdout).toMatch(/\nlinked \(run second\)\s/);
+    } finally {
+      await rm(link);
+      await rm(path.join(dir, 'elsewhere'), { recursive: true, force: true });
     }
   });
 
