@@ -511,13 +511,19 @@ function ledgerEntryProblem(value: unknown): string | null {
 export interface ReadLedgerOptions {
   /** a torn line that was skipped, e.g. "ledger.jsonl:12: torn line (a write did not finish), skipped" (and, from listSubmissions, a submission file no line names) */
   onWarning?: (message: string) => void;
+  /**
+   * A damaged line (not JSON, or lacking a field), as the error it is: given, the line is skipped
+   * and the others are read (`digits runs`, whose table is of use without one line's score);
+   * absent, the error is thrown (`digits submissions`, `submit`).
+   */
+  onDamagedLine?: (error: UserError) => void;
 }
 
 /**
  * The ledger's entries, oldest first; none when there is no ledger yet. A torn line (a crash
  * mid-append: a last line without its newline, or a record cut short that a later append ended)
  * is skipped with a warning; any other damaged line, or one lacking a field, is a UserError
- * naming file and line.
+ * naming file and line (thrown, or given to `onDamagedLine`).
  */
 export async function readLedger(dir: string, options: ReadLedgerOptions = {}): Promise<LedgerEntry[]> {
   const file = path.join(path.resolve(dir), LEDGER_FILE);
@@ -529,6 +535,10 @@ export async function readLedger(dir: string, options: ReadLedgerOptions = {}): 
     throw await ledgerFileError(file, error);
   }
   const entries: LedgerEntry[] = [];
+  const damaged = (error: UserError): void => {
+    if (!options.onDamagedLine) throw error;
+    options.onDamagedLine(error);
+  };
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
@@ -544,13 +554,15 @@ export async function readLedger(dir: string, options: ReadLedgerOptions = {}): 
         options.onWarning?.(`${LEDGER_FILE}:${i + 1}: ${last ? 'torn last line' : 'torn line'} (a write did not finish), skipped`);
         return;
       }
-      throw new UserError(`the ledger line is not JSON (${(error as Error).message})`, {
-        where,
-        hint: 'Fix or delete that line: every line of ledger.jsonl is one JSON object.',
-      });
+      return damaged(
+        new UserError(`the ledger line is not JSON (${(error as Error).message})`, {
+          where,
+          hint: 'Fix or delete that line: every line of ledger.jsonl is one JSON object.',
+        }),
+      );
     }
     const problem = ledgerEntryProblem(entry);
-    if (problem) throw new UserError(`the ledger line ${problem}, so it is not a submission entry`, { where, hint: 'Fix or delete that line: digits submit writes every field of it.' });
+    if (problem) return damaged(new UserError(`the ledger line ${problem}, so it is not a submission entry`, { where, hint: 'Fix or delete that line: digits submit writes every field of it.' }));
     entries.push(entry as LedgerEntry);
   });
   return entries;

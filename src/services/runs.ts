@@ -8,7 +8,7 @@
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError, type ErrorLocation } from '../errors.js';
+import { UserError, formatLocation, type ErrorLocation } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
 import type { MeanSd } from '../evaluation/cross-validation.js';
 import { submittedVariant, submittedVote, type EvaluationReport } from '../evaluation/evaluation-report.js';
@@ -19,7 +19,7 @@ import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRu
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
 import { validatedWhereSelected, type ValidationSpec } from '../ensemble/ensemble-spec.js';
-import { shellArg } from '../data/format.js';
+import { displayPath, shellArg } from '../data/format.js';
 
 export interface Score {
   accuracy: number;
@@ -89,6 +89,8 @@ export interface ListRunsOptions {
    * error, where the defaults may be missing in a project that has no run or submission yet.
    */
   given?: { runsDir?: boolean; submissionsDir?: boolean };
+  /** what the list is shown without: a damaged ledger line (named `ledger.jsonl:<line>`), a torn one, a ledger that cannot be read */
+  onWarning?: (message: string) => void;
 }
 
 /** A named folder that is missing, or a run folder given where the folder of runs is meant. */
@@ -175,6 +177,24 @@ export function recipeDifferences(signatures: ReadonlyArray<Map<string, string>>
     const keys = [...new Set([...previous.keys(), ...s.keys()])];
     return keys.filter((k) => (s.get(k) ?? '-') !== (previous.get(k) ?? '-')).map((k) => `${k}=${s.get(k) ?? '-'}`);
   });
+}
+
+/**
+ * The ledger whose scored submissions give the runs their test scores. A damaged line is a
+ * warning naming `ledger.jsonl:<line>` and is skipped, the other lines' scores still shown (until
+ * session 43 one damaged line made every run's test score vanish without a word, while
+ * `digits submissions` refused the ledger); a ledger that cannot be read at all is a warning
+ * too: the table is of use without test scores.
+ */
+async function ledgerForRuns(dir: string, onWarning: (message: string) => void = () => {}): Promise<LedgerEntry[]> {
+  const at = (where: ErrorLocation | undefined) => formatLocation(where && { ...where, file: where.file && displayPath(where.file) });
+  try {
+    return await readLedger(dir, { onWarning, onDamagedLine: (error) => onWarning(`${at(error.where)}: ${error.message}: skipped, so a test score it holds is not shown. ${error.hint ?? ''}`.trimEnd()) });
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    onWarning(`no test scores: ${error.message}${error.where ? ` (${at(error.where)})` : ''}`);
+    return [];
+  }
 }
 
 function latestTestScore(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): RunSummary['test'] {
@@ -349,7 +369,7 @@ export interface RunList {
 /** Every run under `runsDir` (oldest first), with its scores and how its recipes differ from the others'. */
 export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   await checkFolders(options);
-  const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
+  const ledger = await ledgerForRuns(options.submissionsDir, options.onWarning);
   const loaded: LoadedRun[] = [];
   const damaged: RunList['damaged'] = [];
   for (const dir of await runFolders(options.runsDir)) {
@@ -414,7 +434,7 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
 
 export async function compareRuns(options: CompareRunsOptions): Promise<RunComparison> {
   await checkFolders({ ...options, given: { submissionsDir: options.given?.submissionsDir } });
-  const ledger = await readLedger(options.submissionsDir).catch(() => [] as LedgerEntry[]);
+  const ledger = await ledgerForRuns(options.submissionsDir, options.onWarning);
   const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
   const runA = await loadRun(dirA, ledger, options.submissionsDir);
   const runB = await loadRun(dirB, ledger, options.submissionsDir);

@@ -22,6 +22,7 @@ import { trainEnsemble } from '../../src/services/train.js';
 import { runCommand } from '../helpers/run-command.js';
 import { UserError } from '../../src/errors.js';
 import { newestUnfinishedRun, readRunManifest } from '../../src/runs/manifest.js';
+import { readLedger } from '../../src/data/submission.js';
 
 let dir: string;
 const runsDir = () => path.join(dir, 'runs');
@@ -158,6 +159,57 @@ describe('digits runs', () => {
       await expect(writeReport({ run: runsDir() })).rejects.toMatchObject({ message: expect.stringMatching(/^no training run in/) });
     } finally {
       for (const copy of made) await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    ['a line that is not JSON', 'garbage{', /: the ledger line is not JSON \(.*\): skipped, so a test score it holds is not shown\. Fix or delete that line/],
+    ['a line missing a field', '{"file":"x.csv","createdAt":"2026-01-01T00:00:00Z","run":"../runs/second","members":[],"voting":"soft","tta":1,"score":{"accuracy":1,"answers":"a.csv"}}', /: the ledger line has no "sha256", so it is not a submission entry: skipped/],
+  ])('a ledger with %s: a warning naming ledger.jsonl:<line>, and the other lines\' test scores still shown', async (_label, line, said) => {
+    // Given the ledger with a damaged first line before the scored submission of "first"
+    const ledger = path.join(submissionsDir(), 'ledger.jsonl');
+    const original = await readFile(ledger, 'utf8');
+    await writeFile(ledger, `${line}\n${original}`);
+    try {
+      // When the runs are listed and compared
+      const warnings: string[] = [];
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir(), onWarning: (m) => warnings.push(m) });
+      const compared = await compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: submissionsDir() });
+      // Then the damaged line is named, and the good line's score is still the run's (every test score vanished in silence until session 43)
+      expect(warnings).toEqual([expect.stringMatching(said)]);
+      expect(warnings[0]!.startsWith(`${ledger}:1: `)).toBe(true);
+      expect(runs[0]!.test!.accuracy).toBeGreaterThan(0);
+      expect(compared.a.test!.accuracy).toBe(runs[0]!.test!.accuracy);
+      // on stderr, and as a warning line under --json before the result
+      const plain = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(plain.exit).toBe(0);
+      expect(plain.stderr).toContain(`warning: ${warnings[0]}\n`);
+      expect(plain.stdout).toMatch(new RegExp(`\\nfirst\\s.*${(runs[0]!.test!.accuracy * 100).toFixed(2).replace('.', '\\.')}%`));
+      const json = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir(), '--json']);
+      const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; message?: string; runs?: Array<{ test: unknown }> });
+      expect(lines.map((l) => l.type)).toEqual(['warning', 'result']);
+      expect(lines[0]!.message).toBe(warnings[0]);
+      expect(lines[1]!.runs![0]!.test).not.toBeNull();
+      const comparedCli = await runCommand(RunsCompareCommand, ['first', 'second', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      expect(comparedCli.stderr).toContain(`warning: ${warnings[0]}\n`);
+      // while digits submissions still refuses the ledger (it lists every line, so it cannot skip one)
+      await expect(readLedger(submissionsDir())).rejects.toMatchObject({ where: { file: ledger, line: 1 } });
+    } finally {
+      await writeFile(ledger, original);
+    }
+  });
+
+  test('a ledger that cannot be read at all: a warning, the runs listed without test scores', async () => {
+    // Given a submissions folder whose ledger.jsonl is a folder
+    const subs = path.join(dir, 'subs-folder-ledger');
+    await mkdir(path.join(subs, 'ledger.jsonl'), { recursive: true });
+    try {
+      const warnings: string[] = [];
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: subs, onWarning: (m) => warnings.push(m) });
+      expect(runs.map((r) => r.test)).toEqual([null, null]);
+      expect(warnings).toEqual([expect.stringMatching(/^no test scores: .*ledger\.jsonl is a folder; the ledger is a file/)]);
+    } finally {
+      await rm(subs, { recursive: true, force: true });
     }
   });
 

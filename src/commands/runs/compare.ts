@@ -16,7 +16,9 @@ export default class RunsCompare extends DigitsCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RunsCompare);
-    const comparison = await compareRuns({ a: args.a, b: args.b, ...runsFolders(flags) });
+    // A damaged ledger line: a warning line under --json, as other commands give it.
+    const onWarning = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));
+    const comparison = await compareRuns({ a: args.a, b: args.b, ...runsFolders(flags), onWarning });
     if (flags.json) return this.printJson(comparison);
     process.stdout.write(formatRunComparison(comparison));
   }

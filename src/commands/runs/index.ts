@@ -31,7 +31,9 @@ export default class Runs extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Runs);
     const folders = runsFolders(flags);
-    const { runs, damaged, abandoned } = await listRuns(folders);
+    // A damaged ledger line: a warning line under --json, as other commands give it.
+    const onWarning = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));
+    const { runs, damaged, abandoned } = await listRuns({ ...folders, onWarning });
     if (this.jsonEnabled()) return this.printJson({ runs, damaged, abandoned });
     // (as evaluate, report and submit say it: what, file:line:column, what to do)
     for (const d of damaged) process.stderr.write(`warning: ${displayPath(d.dir)} is not listed: ${d.reason}${d.where ? ` (${formatLocation({ ...d.where, file: d.where.file && displayPath(d.where.file) })})` : ''}\n${d.hint ? `  hint: ${d.hint}\n` : ''}`);
