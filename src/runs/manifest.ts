@@ -383,8 +383,17 @@ function newestFirstRound(runsDir: string): Promise<{ dir: string; mtimeMs: numb
  * first submission unseen, into a new ledger in the working folder).
  */
 export function runSubmissionsDir(runDir: string, workDir = process.cwd()): string {
-  const parent = path.dirname(path.resolve(runDir));
-  return path.basename(parent) === 'runs' ? path.join(path.dirname(parent), DEFAULT_SUBMISSIONS_DIR) : path.resolve(workDir, DEFAULT_SUBMISSIONS_DIR);
+  return runsSubmissionsDir(path.dirname(path.resolve(runDir)), workDir);
+}
+
+/**
+ * The same for a folder of runs (`digits runs --runs-dir`): `<project>/submissions` for
+ * `<project>/runs`, else `submissions/` of `workDir`. (`runs` read the working folder's ledger
+ * until session 43, so `--runs-dir X/runs` from elsewhere showed no test score.)
+ */
+export function runsSubmissionsDir(runsDir: string, workDir = process.cwd()): string {
+  const folder = path.resolve(runsDir);
+  return path.basename(folder) === 'runs' ? path.join(path.dirname(folder), DEFAULT_SUBMISSIONS_DIR) : path.resolve(workDir, DEFAULT_SUBMISSIONS_DIR);
 }
 
 /** The newest run under `runsDir` whose run.json says its training did not finish (for `digits run --resume`). */

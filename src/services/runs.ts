@@ -15,7 +15,7 @@ import { submittedVariant, submittedVote, type EvaluationReport } from '../evalu
 import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
 import { abandonedRunFolders } from '../runs/new-folder.js';
-import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRunManifest, resumeCommand, type RunManifest } from '../runs/manifest.js';
+import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRunManifest, resumeCommand, runSubmissionsDir, runsSubmissionsDir, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import type { MemberConfig } from '../training/train-member.js';
 import { validatedWhereSelected, type ValidationSpec } from '../ensemble/ensemble-spec.js';
@@ -82,8 +82,12 @@ export type RunState = 'training' | 'interrupted' | 'failed' | 'trained' | 'eval
 export interface ListRunsOptions {
   /** folder of run folders (default ./runs) */
   runsDir: string;
-  /** the submissions folder whose ledger scores runs on test answers (default ./submissions) */
-  submissionsDir: string;
+  /**
+   * the submissions folder whose ledger scores runs on test answers; default: the runs' project's,
+   * as `digits submit` chooses it (`runSubmissionsDir`: `<project>/submissions` for runs in
+   * `<project>/runs/`, else ./submissions)
+   */
+  submissionsDir?: string;
   /**
    * Folders the user named (`--runs-dir`, `--submissions`) must exist: a mistyped one is an
    * error, where the defaults may be missing in a project that has no run or submission yet.
@@ -104,7 +108,7 @@ async function checkFolders(options: ListRunsOptions): Promise<void> {
       throw new UserError(`--runs-dir ${options.runsDir} is a run folder, not a folder of runs`, { where: { flag: 'runs-dir' }, hint: `Name the folder that holds it: --runs-dir ${path.dirname(options.runsDir)}.` });
     }
   }
-  if (options.given?.submissionsDir && !(await isFolder(options.submissionsDir))) {
+  if (options.given?.submissionsDir && options.submissionsDir !== undefined && !(await isFolder(options.submissionsDir))) {
     if (await exists(options.submissionsDir)) throw new UserError(`--submissions ${options.submissionsDir} is a file, not a folder`, { where: { file: options.submissionsDir, flag: 'submissions' }, hint: 'Name the folder digits submit wrote to (submissions/ of the project, the default).' });
     throw new UserError(`--submissions ${options.submissionsDir}: no such folder`, { where: { flag: 'submissions' }, hint: 'Name the folder digits submit wrote to (submissions/ of the project, the default).' });
   }
@@ -369,11 +373,12 @@ export interface RunList {
 /** Every run under `runsDir` (oldest first), with its scores and how its recipes differ from the others'. */
 export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   await checkFolders(options);
-  const ledger = await ledgerForRuns(options.submissionsDir, options.onWarning);
+  const submissionsDir = options.submissionsDir ?? runsSubmissionsDir(options.runsDir);
+  const ledger = await ledgerForRuns(submissionsDir, options.onWarning);
   const loaded: LoadedRun[] = [];
   const damaged: RunList['damaged'] = [];
   for (const dir of await runFolders(options.runsDir)) {
-    const run = await loadRun(dir, ledger, options.submissionsDir);
+    const run = await loadRun(dir, ledger, submissionsDir);
     if (run instanceof UserError) damaged.push({ dir, reason: run.message, where: run.where ?? null, hint: run.hint ?? null });
     else if (run) loaded.push(run);
   }
@@ -434,10 +439,16 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
 
 export async function compareRuns(options: CompareRunsOptions): Promise<RunComparison> {
   await checkFolders({ ...options, given: { submissionsDir: options.given?.submissionsDir } });
-  const ledger = await ledgerForRuns(options.submissionsDir, options.onWarning);
   const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
-  const runA = await loadRun(dirA, ledger, options.submissionsDir);
-  const runB = await loadRun(dirB, ledger, options.submissionsDir);
+  // Each run's test score from its own project's ledger (runs named by path may be of two projects), read once.
+  const ledgers = new Map<string, Promise<LedgerEntry[]>>();
+  const load = (dir: string) => {
+    const submissionsDir = options.submissionsDir ?? runSubmissionsDir(dir);
+    if (!ledgers.has(submissionsDir)) ledgers.set(submissionsDir, ledgerForRuns(submissionsDir, options.onWarning));
+    return ledgers.get(submissionsDir)!.then((ledger) => loadRun(dir, ledger, submissionsDir));
+  };
+  const runA = await load(dirA);
+  const runB = await load(dirB);
   // A damaged run.json is the error evaluate, report and submit give (it was "not a digits run", to compare "folders written by digits train", until session 43).
   for (const run of [runA, runB]) if (run instanceof UserError) throw run;
   // (resolveRun found a run.json in each, or a first round's)

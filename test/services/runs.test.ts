@@ -15,7 +15,9 @@ import { initEngine } from '../../src/engine/backend.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
 import { readEvaluationReport, type EvaluationReport } from '../../src/evaluation/evaluation-report.js';
-import { compareRuns, listRuns, recipeDifferences, recipeSignature } from '../../src/services/runs.js';
+import { compareRuns, listRuns, recipeDifferences, recipeSignature, type RunSummary } from '../../src/services/runs.js';
+
+type RunSummaryJson = Pick<RunSummary, 'test'>;
 import { submitRun } from '../../src/services/submit.js';
 import { writeReport } from '../../src/report/report-html.js';
 import { trainEnsemble } from '../../src/services/train.js';
@@ -210,6 +212,32 @@ describe('digits runs', () => {
       expect(warnings).toEqual([expect.stringMatching(/^no test scores: .*ledger\.jsonl is a folder; the ledger is a file/)]);
     } finally {
       await rm(subs, { recursive: true, force: true });
+    }
+  });
+
+  test("without --submissions, the ledger is the runs' project's (the folder above runs/), as digits submit chose it, not the working folder's", async () => {
+    // Given the runs of a project in a temporary folder, listed and compared from this repository (which has a submissions/ of its own)
+    expect(path.resolve('.')).not.toBe(dir);
+    // When they are listed with only --runs-dir, and compared by their paths
+    const { runs } = await listRuns({ runsDir: runsDir() });
+    const listed = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--json']);
+    const compared = await compareRuns({ a: path.join(runsDir(), 'first'), b: path.join(runsDir(), 'second'), runsDir: 'runs' });
+    const comparedCli = await runCommand(RunsCompareCommand, [path.join(runsDir(), 'first'), path.join(runsDir(), 'second')]);
+    // Then the first run's test score is the one its submit recorded in <project>/submissions (they showed none until session 43)
+    const scored = (await readLedger(submissionsDir())).find((e) => e.score)!.score!.accuracy;
+    expect(runs[0]!.test!.accuracy).toBe(scored);
+    expect((JSON.parse(listed.stdout) as { runs: RunSummaryJson[] }).runs[0]!.test!.accuracy).toBe(scored);
+    expect(compared.a.test!.accuracy).toBe(scored);
+    expect(comparedCli.stdout).toMatch(new RegExp(`test accuracy\\s+${(scored * 100).toFixed(2).replace('.', '\\.')}%\\s+—`));
+    // and a project with no submissions yet says nothing of it
+    const bare = path.join(dir, 'bare', 'runs');
+    await cp(path.join(runsDir(), 'second'), path.join(bare, 'second'), { recursive: true });
+    try {
+      const warnings: string[] = [];
+      expect((await listRuns({ runsDir: bare, onWarning: (m) => warnings.push(m) })).runs.map((r) => r.test)).toEqual([null]);
+      expect(warnings).toEqual([]);
+    } finally {
+      await rm(path.join(dir, 'bare'), { recursive: true, force: true });
     }
   });
 

@@ -10,14 +10,15 @@ import { formatLocation } from '../../errors.js';
 
 export const runsDirFlags = {
   'runs-dir': Flags.string({ description: 'The folder of run folders (default: runs; a folder named here must exist).' }),
-  submissions: Flags.string({ description: `The submissions folder whose ledger gives test scores (default: ${DEFAULT_SUBMISSIONS_DIR}; a folder named here must exist).` }),
+  submissions: Flags.string({ description: `The submissions folder whose ledger gives test scores (default: ${DEFAULT_SUBMISSIONS_DIR}/ of the runs' project, the folder above their runs/, where digits submit writes; a folder named here must exist).` }),
 };
 
 /** The service's folders from the flags: the defaults, or the named folders, which must exist. */
 export function runsFolders(flags: { 'runs-dir'?: string; submissions?: string }) {
   return {
     runsDir: path.resolve(flags['runs-dir'] ?? 'runs'),
-    submissionsDir: path.resolve(flags.submissions ?? DEFAULT_SUBMISSIONS_DIR),
+    // (unset: the runs' project's, as digits submit chooses it; until session 43 ./submissions)
+    submissionsDir: flags.submissions === undefined ? undefined : path.resolve(flags.submissions),
     given: { runsDir: flags['runs-dir'] !== undefined, submissionsDir: flags.submissions !== undefined },
   };
 }
