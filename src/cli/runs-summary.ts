@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { renderTable } from './table.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
-import type { RunComparison, RunState, RunSummary } from '../services/runs.js';
+import { describeData, type RunComparison, type RunState, type RunSummary } from '../services/runs.js';
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
 
@@ -83,6 +83,7 @@ export function formatRunsTable(runs: RunSummary[]): string {
 export function formatRunComparison(c: RunComparison): string {
   const side = (label: string, a: string, b: string) => [label, a, b];
   let out = `${table(['', runLabel(c.a), runLabel(c.b)], [
+    side('data', describeData(c.a.data), describeData(c.b.data)),
     side('created (UTC)', c.a.createdAt, c.b.createdAt),
     side('training time', time(c.a.seconds), time(c.b.seconds)),
     side('validation', c.a.validation, c.b.validation),
@@ -93,13 +94,15 @@ export function formatRunComparison(c: RunComparison): string {
     side('held-out log-loss', heldOutCell(c.a, 'loss'), heldOutCell(c.b, 'loss')),
     side('test accuracy', c.a.test ? pct(c.a.test.accuracy) : '—', c.b.test ? pct(c.b.test.accuracy) : '—'),
   ])}\n`;
+  // (until session 43 runs of two competitions read as "the same recipe", figures side by side)
+  if (!c.sameData) out += `\nthe two runs were trained and scored on different data (${describeData(c.a.data)}, ${describeData(c.b.data)}): their figures are not comparable\n`;
   const recipeRows: string[][] = [];
   for (const d of c.ensemble) recipeRows.push([`(ensemble) ${d.key}`, d.a, d.b]);
   for (const r of c.recipes) {
     if (r.in !== 'both') recipeRows.push([r.name, r.in === 'a' ? 'present' : 'absent', r.in === 'b' ? 'present' : 'absent']);
     for (const d of r.differences) recipeRows.push([`${r.name}.${d.key}`, d.a, d.b]);
   }
-  out += recipeRows.length ? `\nrecipe differences:\n${table(['recipe.key', runLabel(c.a), runLabel(c.b)], recipeRows)}\n` : c.sameRun ? '\nboth sides are the same run folder: nothing can differ\n' : '\nthe recipes are the same\n';
+  out += recipeRows.length ? `\n${c.sameData ? 'recipe differences' : 'differences'}:\n${table(['recipe.key', runLabel(c.a), runLabel(c.b)], recipeRows)}\n` : c.sameRun ? '\nboth sides are the same run folder: nothing can differ\n' : '\nthe recipes are the same\n';
   out += `\nrecipes (k-fold: CV mean accuracy; else the member on its own held-out rows; with TTA where the run submits with it):\n${table(['recipe', runLabel(c.a), runLabel(c.b)], c.recipes.map((r) => [r.name, pct(r.accuracy.a), pct(r.accuracy.b)]))}\n`;
   out += `\nmembers, each on its own held-out rows (with TTA where the run submits with it):\n${table(['member', runLabel(c.a), runLabel(c.b)], c.members.map((m) => [m.name, pct(m.a), pct(m.b)]))}\n`;
   return out;

@@ -15,8 +15,9 @@ import { submittedVariant, submittedVote, type EvaluationReport } from '../evalu
 import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
 import { abandonedRunFolders } from '../runs/new-folder.js';
-import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRunManifest, resumeCommand, runSubmissionsDir, runsSubmissionsDir, type RunManifest } from '../runs/manifest.js';
+import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRunManifest, resolveStoredPath, resumeCommand, runSubmissionsDir, runsSubmissionsDir, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
+import { DEFAULT_DATASET_SUBDIR } from '../data/dataset.js';
 import type { MemberConfig } from '../training/train-member.js';
 import { validatedWhereSelected, type ValidationSpec } from '../ensemble/ensemble-spec.js';
 import { displayPath, shellArg } from '../data/format.js';
@@ -33,6 +34,12 @@ export interface RunSummary {
   /** the members' training (run.json's `seconds`): not auto's choosing, the evaluation or the submission that `digits run` adds */
   seconds: number;
   ensemble: string;
+  /**
+   * the dataset the run was trained and evaluated on: its folder as run.json records it (made
+   * absolute), the competition's name (that folder's, or the one holding its `.digits/`) and its
+   * fingerprint; runs on other data are not comparable (until session 43 nothing said so)
+   */
+  data: { dir: string; name: string; fingerprint: string };
   validation: string;
   /** recipes (member entries of the ensemble) */
   recipes: number;
@@ -146,6 +153,18 @@ const RECIPE_KEYS: ReadonlyArray<keyof MemberConfig> = [
 
 const show = (value: unknown): string => (value === undefined ? '-' : typeof value === 'string' ? value : JSON.stringify(value));
 
+/** The competition a dataset folder is of: its own name, or the folder's that holds it as `.digits/`. */
+function competitionName(datasetDir: string): string {
+  const parts = datasetDir.split(/[\\/]/).filter((p) => p !== '' && p !== '.');
+  const name = parts.at(-1) === DEFAULT_DATASET_SUBDIR ? parts.at(-2) : parts.at(-1);
+  return name === undefined || name === '..' ? datasetDir : name;
+}
+
+/** A dataset as runs tell it apart: the competition's name and the first 8 hex digits of its fingerprint (`comp2 (9b1c0e2a)`), as a re-import of one folder is other data. */
+export function describeData(data: Pick<RunSummary['data'], 'name' | 'fingerprint'>): string {
+  return `${data.name} (${data.fingerprint.replace(/^sha256:/, '').slice(0, 8)})`;
+}
+
 /** A checkpoint path by its last two folders (`mnist-noisy/seed002`): what tells starting points apart. */
 function shortPath(p: string | undefined): string {
   return p === undefined ? '-' : p.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
@@ -157,8 +176,10 @@ function shortPath(p: string | undefined): string {
  * recipe's in order (`rmsprop|adam|adam`): a set of values (as until session 36) made
  * [rmsprop, adam, adam] and [rmsprop, rmsprop, adam] the same.
  */
-export function recipeSignature(manifest: Pick<RunManifest, 'ensemble' | 'extra'>): Map<string, string> {
+export function recipeSignature(manifest: Pick<RunManifest, 'ensemble' | 'extra'> & Partial<Pick<RunManifest, 'dataset'>>): Map<string, string> {
   const out = new Map<string, string>();
+  // The data first: figures on other data are not comparable, whatever the recipes.
+  if (manifest.dataset) out.set('data', describeData({ name: competitionName(manifest.dataset.dir), fingerprint: manifest.dataset.fingerprint }));
   out.set('validation', describeValidation(manifest.ensemble.validation));
   out.set('recipes', String(manifest.ensemble.members.length));
   // rows every member trained on beside the competition's (corrections, pseudo-labels, synthetic rows)
@@ -270,6 +291,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       createdAt: manifest.createdAt,
       seconds: manifest.seconds + firstRoundSeconds,
       ensemble: manifest.ensemble?.name ?? '?',
+      data: { dir: resolveStoredPath(dir, manifest.dataset?.dir ?? ''), name: competitionName(manifest.dataset?.dir ?? '?'), fingerprint: manifest.dataset?.fingerprint ?? '' },
       validation: describeValidation(manifest.ensemble?.validation),
       recipes: manifest.ensemble?.members.length ?? 0,
       members: planned.length,
@@ -398,8 +420,10 @@ export interface FieldDifference {
 export interface RunComparison {
   a: RunSummary;
   b: RunSummary;
-  /** ensemble-level differences (validation, number of recipes) */
+  /** ensemble-level differences (the data, validation, number of recipes, extra rows) */
   ensemble: FieldDifference[];
+  /** both runs were trained and evaluated on one dataset (one fingerprint): else their figures are not comparable */
+  sameData: boolean;
   /**
    * recipes matched by name: the knobs that differ, or on which side only it is, and its
    * accuracy in each run (k-fold: the CV mean over its folds; else the member on its own
@@ -456,7 +480,7 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   const [signatureA, signatureB] = [recipeSignature(runA.manifest), recipeSignature(runB.manifest)];
   const [diffA, diffB] = recipeDifferences([signatureA, signatureB]);
   const ensemble: FieldDifference[] = [];
-  for (const key of ['validation', 'recipes', 'extra rows']) {
+  for (const key of ['data', 'validation', 'recipes', 'extra rows']) {
     const a = signatureA.get(key)!;
     const b = signatureB.get(key)!;
     if (a !== b) ensemble.push({ key, a, b });
@@ -489,6 +513,7 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
     a: { ...runA.summary, differences: diffA! },
     b: { ...runB.summary, differences: diffB! },
     ensemble,
+    sameData: runA.manifest.dataset?.fingerprint === runB.manifest.dataset?.fingerprint,
     recipes,
     members: memberNames.map((name) => ({ name, a: accA.get(name) ?? null, b: accB.get(name) ?? null })),
     sameRun: (await realpath(dirA)) === (await realpath(dirB)),

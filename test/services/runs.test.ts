@@ -241,6 +241,40 @@ describe('digits runs', () => {
     }
   });
 
+  test('a run of another competition differs in its data: in the table, in compare (its figures are not comparable) and in --json', async () => {
+    // Given a run of the first run's recipes trained and evaluated on another competition
+    const other = path.join(dir, 'other');
+    await buildPracticeCompetition({ recipe: 'clean', out: other, trainRows: 200, testRows: 20, seed: 4 });
+    await importCompetition({ ...(await resolveCompetitionFiles([other])), orientation: 'as-is' });
+    const manifest = await readRunManifest(path.join(runsDir(), 'first'));
+    const runDir = path.join(runsDir(), 'z-other');
+    await trainEnsemble({ ensemble: manifest.ensemble, data: other, runDir, concurrency: 2, backend: 'wasm', command: 'vitest' });
+    await evaluateRun({ runDir, tta: [], precision: 'fp32' });
+    try {
+      const theirs = (await readRunManifest(runDir)).dataset.fingerprint;
+      const short = (fingerprint: string) => fingerprint.replace(/^sha256:/, '').slice(0, 8);
+      // When the runs are listed and the two compared
+      const { runs } = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir() });
+      const c = await compareRuns({ a: 'first', b: 'z-other', runsDir: runsDir(), submissionsDir: submissionsDir() });
+      const { stdout } = await runCommand(RunsCompareCommand, ['first', 'z-other', '--runs-dir', runsDir(), '--submissions', submissionsDir()]);
+      // Then the table says the data differs (it said nothing: "the same recipe" until session 43), and --json carries the data
+      const listed = runs.find((r) => r.dir === runDir)!;
+      expect(listed.data).toEqual({ dir: path.join(other, '.digits'), name: 'other', fingerprint: theirs });
+      expect(runs.find((r) => r.name === 'first')!.data.name).toBe('clean');
+      expect(listed.differences).toEqual([`data=other (${short(theirs)})`, 'learningRate=0.001']);
+      // and compare says the runs were trained on different data, so their figures are not comparable
+      expect(c.sameData).toBe(false);
+      expect(c.ensemble).toEqual([{ key: 'data', a: `clean (${short(manifest.dataset.fingerprint)})`, b: `other (${short(theirs)})` }]);
+      expect(stdout).toMatch(/^data\s+clean \([0-9a-f]{8}\)\s+other \([0-9a-f]{8}\)$/m);
+      expect(stdout).toContain(`\nthe two runs were trained and scored on different data (clean (${short(manifest.dataset.fingerprint)}), other (${short(theirs)})): their figures are not comparable\n`);
+      expect(stdout).not.toContain('the recipes are the same');
+      // while two runs of one competition have the same data
+      expect((await compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: submissionsDir() })).sameData).toBe(true);
+    } finally {
+      await rm(runDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   test('a run folder linked into runs/ (a symbolic link to a folder) is listed as the run it is', async () => {
     // Given a copy of the run "second" kept elsewhere, linked into runs/
     const elsewhere = path.join(dir, 'elsewhere', 'runs', 'second-copy');
