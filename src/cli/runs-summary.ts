@@ -7,8 +7,8 @@ import { describeData, type RunComparison, type RunState, type RunSummary } from
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
 
 /** Text columns two spaces apart that fit the terminal (renderTable: wrapped there, never when piped). */
-function table(columns: string[], rows: string[][]): string {
-  return renderTable(columns, rows, { align: columns.map(() => 'left') });
+function table(columns: string[], rows: string[][], options: { names?: boolean[]; detachable?: number[]; width?: number } = {}): string {
+  return renderTable(columns, rows, { align: columns.map(() => 'left'), ...options });
 }
 
 /**
@@ -18,7 +18,8 @@ function table(columns: string[], rows: string[][]): string {
  */
 function cvCell(run: RunSummary, kind: 'percent' | 'loss' = 'percent'): string {
   if (!run.cv) return '—';
-  const figure = formatMeanSd(kind === 'percent' ? run.cv.accuracy : run.cv.logLoss, kind);
+  // (no-break spaces: a narrowed table wraps between figures, not inside `98.00 ± 0.47%`)
+  const figure = formatMeanSd(kind === 'percent' ? run.cv.accuracy : run.cv.logLoss, kind).replaceAll(' ', '\u00a0');
   return run.weighted ? `${figure} (equal vote)` : figure;
 }
 
@@ -65,7 +66,8 @@ function runLabel(run: RunSummary): string {
 
 const time = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`);
 
-export function formatRunsTable(runs: RunSummary[]): string {
+/** The runs as a table that fits `width` columns (default: the terminal's; unlimited when piped). */
+export function formatRunsTable(runs: RunSummary[], width?: number): string {
   const rows = runs.map((r) => [
     runLabel(r),
     r.createdAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
@@ -77,7 +79,11 @@ export function formatRunsTable(runs: RunSummary[]): string {
     r.test ? pct(r.test.accuracy) : '—',
     r.differences.join(' '),
   ]);
-  return `${table(['run', 'created (UTC)', 'training time', 'validation', 'members', 'CV acc (mean ± sd)', 'held-out acc', 'test', 'differs in'], rows)}\n`;
+  // Run names break before other words; on a terminal too narrow for whole words, `differs in`
+  // (the longest cells), then the time the run was made and took, go below each run's row
+  // rather than be cut into 6-letter pieces (until session 43 at 80 columns).
+  const columns = ['run', 'created (UTC)', 'training time', 'validation', 'members', 'CV acc (mean ± sd)', 'held-out acc', 'test', 'differs in'];
+  return `${table(columns, rows, { names: [true], detachable: [8, 1, 2], width })}\n`;
 }
 
 export function formatRunComparison(c: RunComparison): string {

@@ -12,17 +12,24 @@ export interface TableOptions {
   width?: number;
   /** per column; default: right for columns whose cells are all numbers, else left */
   align?: Array<'left' | 'right'>;
+  /** per column: its cells are file or run names, which break before other words do */
+  names?: boolean[];
+  /**
+   * columns that leave the table, in this order, when it cannot fit with whole words: each then
+   * reads `header: cell` on its own line below its row (`differs in` of `digits runs`)
+   */
+  detachable?: number[];
 }
 
 const GAP = 2;
 /** Narrowest a column is squeezed to before the table gives up fitting. */
 const MIN_COLUMN = 6;
-/** A column is first narrowed only down to its longest word, when that is at most this wide. */
-const WORD_FLOOR_MAX = 20;
-/** Header words up to this wide are kept whole while cells are (longer ones break first). */
-const HEADER_WORD_MAX = 8;
-/** Words longer than this (file and run names) are broken before shorter ones (dates, numbers). */
-const LONG_TOKEN = 12;
+/** File and run names break into pieces no narrower than this before other words break. */
+const NAME_PIECE = 10;
+/** Where a cell may wrap: spaces, not a no-break space (U+00A0, which keeps `98.00 ± 0.47%` on one line). */
+const BREAKABLE = /[ \t\n]+/;
+/** A detached cell's line is indented by this much, its continuation lines twice as much. */
+const DETACHED_INDENT = 2;
 
 export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): number {
   return stream.isTTY && stream.columns ? stream.columns : Number.POSITIVE_INFINITY;
@@ -32,20 +39,25 @@ export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): numb
 export const displayWidth = (text: string): number => stringWidth(text);
 
 /**
- * Column widths (text only, no gap) that fit `width`. The widest column shrinks first, at first
- * only down to its longest word (`floors`, so dates and numbers wrap between words, if at all);
- * when that is not enough, columns with long tokens (file and run names) break inside them, and
- * only then any column, down to MIN_COLUMN. (Until session
- * 35 every column shrank alike: an 80-column ledger had its dates broken into 6-letter pieces.)
+ * Column widths (text only, no gap) that fit `width`, phase by phase: 1. the widest column
+ * shrinks, down to its longest word (`floors`, the header's words included, so dates, numbers,
+ * `key=value` pairs and headers wrap between words); 2. columns of file and run names (`names`)
+ * break inside them, into pieces of at least NAME_PIECE; 3. only then any column, down to
+ * MIN_COLUMN. `phases` stops after that many (a caller that would rather leave a column out than
+ * break words asks for 2), and `namePieces` keeps names in that many pieces at most. Until session 35 every column shrank alike (an 80-column ledger had its
+ * dates in 6-letter pieces); until session 43 a column was kept whole only down to 20 columns and
+ * any column whose words were over 12 wide counted as names, so `differs in` broke
+ * `init=mnist-noisy/seed002` while run names stayed whole, and headers broke (`validatio`/`n`).
  */
-export function fitWidths(natural: number[], width: number, floors: number[] = natural.map(() => MIN_COLUMN)): number[] {
+export function fitWidths(natural: number[], width: number, floors: number[] = natural.map(() => MIN_COLUMN), names: boolean[] = [], phases = 3, namePieces = Number.POSITIVE_INFINITY): number[] {
   const widths = [...natural];
   const budget = width - GAP * (widths.length - 1);
   let total = widths.reduce((a, b) => a + b, 0);
-  const wordFloor = (i: number) => Math.max(MIN_COLUMN, Math.min(floors[i]!, WORD_FLOOR_MAX));
-  // 1. down to whole words; 2. long tokens (file and run names) break first; 3. then any word
-  const phases = [wordFloor, (i: number) => (floors[i]! > LONG_TOKEN ? MIN_COLUMN : wordFloor(i)), () => MIN_COLUMN];
-  for (const floorOf of phases) {
+  const wordFloor = (i: number) => Math.max(MIN_COLUMN, Math.min(floors[i]!, natural[i]!));
+  // (`namePieces`: names break into that many pieces at most, each of NAME_PIECE at least)
+  const nameFloor = (i: number) => Math.min(wordFloor(i), Math.max(NAME_PIECE, Math.ceil(natural[i]! / namePieces)));
+  const order = [wordFloor, (i: number) => (names[i] ? nameFloor(i) : wordFloor(i)), () => MIN_COLUMN].slice(0, phases);
+  for (const floorOf of order) {
     while (total > budget) {
       let widest = -1;
       for (let i = 0; i < widths.length; i++) if (widths[i]! > floorOf(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
@@ -56,6 +68,8 @@ export function fitWidths(natural: number[], width: number, floors: number[] = n
   }
   return widths;
 }
+
+const fitsIn = (widths: number[], width: number) => widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1) <= width;
 
 /**
  * A cell's text in lines of at most `width` screen columns: broken between words, and inside a
@@ -73,7 +87,7 @@ export function wrapCell(text: string, width: number): string {
       line = piece;
     }
   };
-  for (const word of text.split(/\s+/).filter(Boolean)) {
+  for (const word of text.split(BREAKABLE).filter(Boolean)) {
     if (displayWidth(word) <= width) {
       push(word);
       continue;
@@ -95,17 +109,40 @@ export function wrapCell(text: string, width: number): string {
 
 /** A column's longest word (header included): the width it is first narrowed to. */
 function longestWord(cells: string[]): number {
-  return Math.max(0, ...cells.flatMap((cell) => cell.split(/\s+/).map(displayWidth)));
+  return Math.max(0, ...cells.flatMap((cell) => cell.split(BREAKABLE).map(displayWidth)));
 }
 
+/**
+ * A table that fits the terminal: columns narrowed as `fitWidths` says. When the table cannot
+ * fit with whole words (names broken in two at most), the `detachable` columns
+ * leave it one by one, each cell then on its own line below its row, until it can; only a table
+ * that cannot fit even so has words broken.
+ */
 export function renderTable(head: string[], rows: string[][], options: TableOptions = {}): string {
   const width = options.width ?? terminalWidth();
-  const natural = head.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ''))));
-  // (a header's words count only when short: a long one, "validation", breaks before the cells do)
-  const widths = fitWidths(natural, width, head.map((h, i) => Math.max(longestWord(rows.map((r) => r[i] ?? '')), ...h.split(/\s+/).map(displayWidth).filter((w) => w <= HEADER_WORD_MAX))));
-  const align = options.align ?? head.map((_, i) => (rows.length > 0 && rows.every((r) => /^[\d.,%—-]+$/.test(r[i] ?? '')) ? 'right' : 'left'));
+  const columns = head.map((_, i) => i);
+  const layout = (kept: number[]) => {
+    const natural = kept.map((i) => Math.max(displayWidth(head[i]!), ...rows.map((r) => displayWidth(r[i] ?? ''))));
+    const floors = kept.map((i) => longestWord([head[i]!, ...rows.map((r) => r[i] ?? '')]));
+    const names = kept.map((i) => options.names?.[i] ?? false);
+    // whole words, names in two pieces at most: what a column is moved out for
+    return { natural, floors, names, whole: fitWidths(natural, width, floors, names, 2, 2) };
+  };
+  let kept = columns;
+  let fit = layout(kept);
+  for (const column of options.detachable ?? []) {
+    if (fitsIn(fit.whole, width)) break;
+    kept = kept.filter((i) => i !== column);
+    fit = layout(kept);
+  }
+  const shorterNames = fitWidths(fit.natural, width, fit.floors, fit.names, 2);
+  const widths = fitsIn(fit.whole, width) ? fit.whole : fitsIn(shorterNames, width) ? shorterNames : fitWidths(fit.natural, width, fit.floors, fit.names, 3);
+  const detached = columns.filter((i) => !kept.includes(i));
+  const align = kept.map((i) => options.align?.[i] ?? (rows.length > 0 && rows.every((r) => /^[\d.,%—-]+$/.test(r[i] ?? '')) ? 'right' : 'left'));
+  const headCells = kept.map((i, k) => wrapCell(head[i]!, widths[k]!));
+  const rowCells = rows.map((r) => kept.map((i, k) => wrapCell(r[i] ?? '', widths[k]!)));
   const table = new Table({
-    head: head.map((h, i) => wrapCell(h, widths[i]!)),
+    head: headCells,
     // One column of padding each side: the gap between columns is 2 whatever their alignment.
     colWidths: widths.map((w) => w + GAP),
     colAligns: align,
@@ -114,11 +151,28 @@ export function renderTable(head: string[], rows: string[][], options: TableOpti
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' },
     style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1, compact: true },
   });
-  table.push(...rows.map((r) => head.map((_, i) => wrapCell(r[i] ?? '', widths[i]!))));
+  table.push(...rowCells);
   // The first column's left padding is not a gap: drop it.
-  return table
+  // (a no-break space only holds a cell's words together here: printed, it is a space, for grep and awk)
+  const lines = table
     .toString()
+    .replaceAll('\u00a0', ' ')
     .split('\n')
-    .map((line) => line.slice(1).trimEnd())
-    .join('\n');
+    .map((line) => line.slice(1).trimEnd());
+  if (detached.length === 0) return lines.join('\n');
+  // Each row is as tall as its tallest cell: its detached cells go below its last line, as one
+  // paragraph (`created (UTC): 2026-12-06 04:52:20; differs in: data=comp2 …`).
+  const height = (cells: string[]) => Math.max(1, ...cells.map((c) => c.split('\n').length));
+  const out = lines.slice(0, height(headCells));
+  let at = out.length;
+  rows.forEach((row, r) => {
+    const tall = height(rowCells[r]!);
+    out.push(...lines.slice(at, at + tall));
+    at += tall;
+    const below = detached.filter((i) => (row[i] ?? '').trim() !== '').map((i) => `${head[i]}: ${row[i]}`);
+    if (below.length === 0) return;
+    const text = wrapCell(below.join('; '), Math.max(MIN_COLUMN, width - 2 * DETACHED_INDENT)).replaceAll('\u00a0', ' ').split('\n');
+    out.push(...text.map((line, k) => `${' '.repeat(k === 0 ? DETACHED_INDENT : 2 * DETACHED_INDENT)}${line}`));
+  });
+  return out.join('\n');
 }

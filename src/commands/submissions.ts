@@ -36,7 +36,11 @@ export const SUBMISSION_COLUMNS = ['created (UTC)', 'file', 'run', 'members', 'v
 
 /** The ledger as a table that fits `width` columns (default: the terminal's; unlimited when piped). */
 export function formatTable(columns: string[], rows: string[][], width?: number): string {
-  return renderTable(columns, rows, { width });
+  // (the file and run columns hold names: they break before the other words do)
+  // and where whole words do not fit (80 columns), the member count, TTA, voting, then validation
+  // log-loss go below each row rather than every name being cut into 6-letter pieces (until session 43)
+  const detachable = ['members', 'tta', 'voting', 'val loss'].map((c) => columns.indexOf(c)).filter((i) => i >= 0);
+  return renderTable(columns, rows, { width, names: columns.map((c) => c === 'file' || c === 'run'), detachable });
 }
 
 export default class Submissions extends DigitsCommand {
