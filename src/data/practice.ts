@@ -28,8 +28,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
@@ -312,6 +312,49 @@ const PRACTICE_FILES = ['train.csv', 'test.csv', 'sample_submission.csv'];
 /** What `--force` may replace: those files and the cache an import wrote beside them. */
 const PRACTICE_ENTRIES = new Set([...PRACTICE_FILES, DEFAULT_DATASET_SUBDIR]);
 
+/** The newline bytes of a file (the lines data practice wrote, each ending in one). */
+async function countLines(path: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+  }
+  return lines;
+}
+
+/**
+ * The competition CSVs in `dir` that data practice did not write, judged by the answer key it
+ * wrote beside the folder: it must name this folder and record each file (its size since
+ * session 43; before, its rows, which the lines are compared with). With no such key, every CSV.
+ */
+async function csvsNotWrittenByPractice(dir: string, answerKey: string, entries: string[]): Promise<string[]> {
+  const csvs = PRACTICE_FILES.filter((file) => entries.includes(file));
+  if (csvs.length === 0) return [];
+  let key: { competition?: unknown; recipe?: unknown; layout?: { header?: unknown }; train?: { rows?: unknown }; test?: { rows?: unknown }; files?: Record<string, unknown> };
+  try {
+    key = JSON.parse(await readFile(answerKey, 'utf8'));
+  } catch {
+    return csvs;
+  }
+  if (typeof key !== 'object' || key === null || key.competition !== basename(dir) || !PRACTICE_RECIPES.includes(key.recipe as PracticeRecipe)) return csvs;
+  const header = key.layout?.header === true ? 1 : 0;
+  const expectedLines: Record<string, unknown> = {
+    'train.csv': typeof key.train?.rows === 'number' ? key.train.rows + header : undefined,
+    'test.csv': typeof key.test?.rows === 'number' ? key.test.rows + header : undefined,
+    'sample_submission.csv': typeof key.test?.rows === 'number' ? key.test.rows + 1 : undefined,
+  };
+  const notOurs: string[] = [];
+  for (const file of csvs) {
+    const path = join(dir, file);
+    const recorded = key.files?.[file];
+    const ours =
+      typeof recorded === 'number'
+        ? (await stat(path).catch(() => null))?.size === recorded
+        : typeof expectedLines[file] === 'number' && (await countLines(path).catch(() => -1)) === expectedLines[file];
+    if (!ours) notOurs.push(file);
+  }
+  return notOurs;
+}
+
 function checkCount(value: number | undefined, fallback: number, max: number, what: string, flag: string): number {
   const count = value ?? fallback;
   if (!Number.isInteger(count) || count < 1 || count > max) {
@@ -344,17 +387,32 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
   // A file at --out, or above it (`--out afile/x`, which mkdir crashed on), is named before any work.
   await assertFolderPath(dir, { flag: 'out', what: 'the competition folder' });
   const existing = await readdir(dir).catch(() => null);
-  if (existing && existing.length > 0 && !options.force) {
-    throw new UserError(`the competition folder already exists and is not empty`, { where: { file: dir }, hint: 'Pass --force to replace it, or choose another --out.' });
-  }
   // --force replaces a practice competition, never what else a folder holds (`--out .` in a
-  // project folder would have deleted the project).
+  // project folder would have deleted the project), nor CSVs practice did not write (a Kaggle
+  // download's train.csv was overwritten until session 43): the answer key beside the folder
+  // must name it and record those very files.
   const foreign = (existing ?? []).filter((name) => !PRACTICE_ENTRIES.has(name)).sort();
+  const notOurs = foreign.length > 0 ? [] : await csvsNotWrittenByPractice(dir, answerKey, existing ?? []);
+  if (existing && existing.length > 0 && !options.force) {
+    const hint =
+      foreign.length > 0 || notOurs.length > 0
+        ? `Choose another --out (a new folder): this one is not a practice competition, so --force would refuse it too.`
+        : (existing ?? []).some((name) => PRACTICE_FILES.includes(name))
+          ? `It holds a practice competition (its answers are beside it): pass --force to replace it, or choose another --out.`
+          : `It holds only an import cache: pass --force to replace it, or choose another --out.`;
+    throw new UserError(`the competition folder already exists and is not empty`, { where: { file: dir }, hint });
+  }
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ` and ${foreign.length - 3} more` : '');
     throw new UserError(`${dir} holds files a practice competition does not (${shown}); --force replaces only ${[...PRACTICE_ENTRIES].join(', ')}`, {
       where: { file: dir },
       hint: 'Choose another --out (a new folder), or move those files away first.',
+    });
+  }
+  if (notOurs.length > 0) {
+    throw new UserError(`${dir} is not a practice competition: --force would destroy ${notOurs.join(', ')}, which data practice did not write (${basename(answerKey)} beside it does not record them)`, {
+      where: { file: dir },
+      hint: 'Choose another --out (a new folder); --force replaces only a competition data practice built there.',
     });
   }
 
@@ -397,6 +455,8 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       if ((row.row + 1) % 500 === 0 || row.row + 1 === testRows) options.onProgress?.({ split: 'test', done: row.row + 1, total: testRows });
     }
     await Promise.all([testCsv.close(), sampleCsv.close(), answersCsv.close()]);
+    const files: Record<string, number> = {};
+    for (const file of PRACTICE_FILES) files[file] = (await stat(join(temp, file))).size;
 
     const key = {
       recipe: spec.name,
@@ -410,6 +470,8 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       createdAt: new Date().toISOString(),
       train: { source: basename(train.imagesFile), mnistSha256: mnistDigest(train), rows: trainRows, sourceIndices: trainSources },
       test: { source: basename(test.imagesFile), mnistSha256: mnistDigest(test), rows: testRows, sourceIndices: testSources, labels: 'see the answers CSV' },
+      // their sizes, by which a later --force knows the files in the folder are these
+      files,
     };
     await writeFile(tempKey, `${JSON.stringify(key)}\n`);
 

@@ -220,7 +220,7 @@ describe('data practice refuses what it cannot do', () => {
     await buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 });
     await writeFile(join(out, 'notes.txt'), 'mine');
     await mkdir(join(out, 'sub'));
-    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, hint: /--force/ });
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, hint: /another --out .*--force would refuse it too/ });
     // --force never deletes what a practice competition does not hold (`--out .` in a project)
     await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 6, testRows: 5, force: true }), { message: /holds files a practice competition does not \(notes\.txt, sub\)/, file: 'mine', hint: /move those files away/ });
     expect(await readFile(join(out, 'notes.txt'), 'utf8')).toBe('mine');
@@ -256,6 +256,53 @@ describe('data practice refuses what it cannot do', () => {
     await build(2);
     const other = await imported();
     await expect(loadSplit(other.datasetDir, 'h', other.fingerprint)).rejects.toThrow(UserError);
+  });
+
+  test('--force refuses CSVs practice did not write (a Kaggle download), naming them, and the first refusal does not recommend it', async () => {
+    // Given a folder holding a Kaggle download (no answers beside it)
+    const dir = await tempDir();
+    const kaggle = join(dir, 'kaggle');
+    await mkdir(kaggle);
+    await writeFile(join(kaggle, 'train.csv'), 'label,pixel0\n1,0\n');
+    await writeFile(join(kaggle, 'test.csv'), 'pixel0\n0\n');
+    await writeFile(join(kaggle, 'sample_submission.csv'), 'ImageId,Label\n1,0\n');
+    // When practice is asked to build there, with and without --force
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out: kaggle, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, hint: /not a practice competition, so --force would refuse it too/ });
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out: kaggle, seed: 1, trainRows: 5, testRows: 5, force: true }), {
+      message: /is not a practice competition: --force would destroy train\.csv, test\.csv, sample_submission\.csv/,
+      file: 'kaggle',
+      hint: /another --out/,
+    });
+    // Then the user's files are untouched and nothing was written beside them
+    expect(await readFile(join(kaggle, 'train.csv'), 'utf8')).toBe('label,pixel0\n1,0\n');
+    expect(await readdir(dir)).toEqual(['kaggle']);
+
+    // Given a practice competition whose train.csv the user replaced, the answers still beside it
+    const out = join(dir, 'edited');
+    await buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 });
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, hint: /holds a practice competition.*pass --force/ });
+    await writeFile(join(out, 'train.csv'), 'label,pixel0\n1,0\n');
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 6, testRows: 5, force: true }), { message: /--force would destroy train\.csv, which/ });
+    expect(await readFile(join(out, 'train.csv'), 'utf8')).toBe('label,pixel0\n1,0\n');
+  });
+
+  test('--force recognises a practice competition whose answer key predates file sizes by its rows', async () => {
+    // Given a practice competition with an answer key as written before session 43 (no sizes)
+    const out = join(await tempDir(), 'old');
+    await buildPracticeCompetition({ recipe: 'uniform', out, seed: 1, trainRows: 7, testRows: 5 });
+    const key = JSON.parse(await readFile(`${out}-answers.json`, 'utf8'));
+    expect(key.files['train.csv']).toBe((await stat(join(out, 'train.csv'))).size);
+    delete key.files;
+    await writeFile(`${out}-answers.json`, JSON.stringify(key));
+    // When --force rebuilds it, it is replaced
+    await buildPracticeCompetition({ recipe: 'uniform', out, seed: 2, trainRows: 6, testRows: 5, force: true });
+    expect((await readFile(join(out, 'train.csv'), 'utf8')).trim().split('\n')).toHaveLength(6);
+    // But with a train.csv of other rows than the key records, it is refused
+    const newer = JSON.parse(await readFile(`${out}-answers.json`, 'utf8'));
+    delete newer.files;
+    newer.train.rows = 9;
+    await writeFile(`${out}-answers.json`, JSON.stringify(newer));
+    await expectUserError(buildPracticeCompetition({ recipe: 'uniform', out, seed: 2, trainRows: 6, testRows: 5, force: true }), { message: /would destroy train\.csv,/ });
   });
 
   test('an existing empty folder is filled in place', async () => {

@@ -29,7 +29,7 @@ export default class DataPractice extends DigitsCommand {
     train: Flags.integer({ description: 'Training rows (default: 42,000 for clean, 12,000 otherwise; at most 60,000).' }),
     test: Flags.integer({ description: 'Test rows, from t10k (default and at most 10,000); with --preview, digits per recipe (default 8).' }),
     out: Flags.string({ description: 'Competition folder to create (default: competitions/<recipe>).' }),
-    force: Flags.boolean({ description: 'Replace the practice competition already in --out (its three CSVs and import cache; a folder holding anything else is refused).', default: false }),
+    force: Flags.boolean({ description: 'Replace the practice competition already in --out (its three CSVs and import cache; a folder holding anything else, or CSVs data practice did not write there, is refused).', default: false }),
     preview: Flags.string({ description: 'Write a PNG of the first test rows under every recipe instead of building a competition.', exclusive: ['train', 'out', 'force', 'sigma'] }),
   };
 
