@@ -35,6 +35,16 @@ export type PretrainServiceOptions = Omit<PretrainOptions, 'workDir'> & {
   onWarning?: (message: string) => void;
 };
 
+async function assertSomethingToResume(options: { resume?: boolean; outDir: string }, workDir: string): Promise<void> {
+  if (!options.resume || (await stat(path.join(workDir, 'last')).catch(() => null))) return;
+  const out = path.resolve(options.outDir);
+  const finished = await stat(path.join(out, 'weights.bin')).catch(() => null);
+  throw new UserError(finished ? `the pretraining into ${out} finished: nothing to resume` : `nothing to resume: no interrupted pretraining into ${out}`, {
+    where: { flag: 'resume' },
+    hint: finished ? 'Drop --resume to train it again from the start (it replaces the checkpoint), or give another --out.' : 'Drop --resume to start it.',
+  });
+}
+
 export async function pretrainCheckpoint(options: PretrainServiceOptions): Promise<PretrainResult & { workDir: string }> {
   const { workRoot, force, onWarning, ...rest } = options;
   // An init of another network is refused here, naming the flag (in the training it was an internal error).
@@ -73,6 +83,11 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
     throw new UserError(error.message, { where: { ...error.where, flag: 'out' }, hint: 'Give --out a new or empty folder (or one that holds a checkpoint, which the pretraining replaces), or move those files away first.' });
   });
   const workDir = pretrainWorkDir(workRoot, options.outDir, options.preset, Boolean(options.backgroundNoise));
+  // --resume continues an interrupted pretraining from last/; with none it started over in
+  // silence (and overwrote a finished checkpoint). Refused before the work folder is made (a
+  // refusal left empty .digits/pretrain/<preset>/<out> folders behind until session 43), and
+  // again once it is locked, in case another pretraining finished meanwhile.
+  await assertSomethingToResume(options, workDir);
   await mkdir(workDir, { recursive: true });
   const lock = await lockRun(workDir, options.command).catch((error: unknown) => {
     if (!(error instanceof UserError)) throw error;
@@ -84,15 +99,7 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
   try {
     // Temp files of a pretraining killed mid-save (Ctrl-C) go once we hold the folder.
     await removeStaleTempFiles(workDir);
-    // --resume continues an interrupted pretraining from last/; with none it started over in
-    // silence (and overwrote a finished checkpoint).
-    if (options.resume && !(await stat(path.join(workDir, 'last')).catch(() => null))) {
-      const finished = await stat(path.join(path.resolve(options.outDir), 'weights.bin')).catch(() => null);
-      throw new UserError(
-        finished ? `the pretraining into ${path.resolve(options.outDir)} finished: nothing to resume` : `nothing to resume: no interrupted pretraining into ${path.resolve(options.outDir)}`,
-        { where: { flag: 'resume' }, hint: finished ? 'Drop --resume to train it again from the start (it replaces the checkpoint), or give another --out.' : 'Drop --resume to start it.' },
-      );
-    }
+    await assertSomethingToResume(options, workDir);
     const result = await pretrain({ ...rest, workDir });
     return { ...result, workDir };
   } finally {

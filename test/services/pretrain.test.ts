@@ -70,6 +70,15 @@ describe('pretrain service', () => {
     await expect(pretrainCheckpoint({ ...options('never', 13), resume: true })).rejects.toMatchObject({ message: expect.stringMatching(/^nothing to resume: no interrupted pretraining into /), hint: 'Drop --resume to start it.' });
   }, 120_000);
 
+  test('--resume with nothing to resume is refused before anything is made', async () => {
+    // Given no pretraining ever into this output
+    const opts = { ...options('none', 15), workRoot: path.join(root, 'nothing-to-resume'), resume: true };
+    // When it is resumed
+    await expect(pretrainCheckpoint(opts)).rejects.toMatchObject({ message: expect.stringMatching(/^nothing to resume/), where: { flag: 'resume' } });
+    // Then no work folder was made (empty .digits/pretrain/mlp/none-… folders were left behind)
+    expect(existsSync(opts.workRoot)).toBe(false);
+  });
+
   test('an init of another preset, or a folder that is no checkpoint, is refused before anything is made, naming --init', async () => {
     // Given the shipped seed002 network as the init of an mlp pretraining (an internal error from the training before)
     const opts = { ...options('wrong-init', 14), workRoot: path.join(root, 'wrong-init-work') };
