@@ -45,8 +45,10 @@ export interface CheckpointMetadata {
   /** Fingerprint of the training data, or null when it is not known. */
   dataFingerprint: string | null;
   metrics: Record<string, number>;
-  /** The command line that made the checkpoint. */
+  /** The command line that made the checkpoint (the one that started it, when it was resumed). */
   command: string;
+  /** The command lines that resumed it, in order (a resumed pretraining; none otherwise). */
+  resumedBy?: string[];
   /** `tf.version.tfjs` at save time. */
   tfjsVersion: string;
   /** This workbench's package.json version at save time. */

