@@ -17,11 +17,13 @@ export function formatTrainEvent(event: TrainEvent): string | null {
   }
 }
 
-/** Writes events to stderr as lines (or stdout as JSON objects with --json). */
+/** Writes events to stderr as lines (or stdout as JSON objects with --json, all but `batch`). */
 export function eventPrinter(json: boolean, batchEverySeconds = 30): (event: TrainEvent) => void {
   let lastBatchLine = 0;
   return (event) => {
     if (event.type === 'batch') {
+      // Not streamed under --json, as in train and run (the first one was, until session 43).
+      if (json) return;
       // Batch progress at most every `batchEverySeconds`, so logs stay readable.
       if (Date.now() - lastBatchLine < batchEverySeconds * 1000) return;
       lastBatchLine = Date.now();
