@@ -109,6 +109,18 @@ describe('digits doctor (the built CLI)', () => {
     expect(report.benchmark).toBeNull();
   }, 60_000);
 
+  test('--backend cpu benchmarks seed002, as wasm does, when ONNX Runtime\'s step trains it; the mlp only when it does not', async () => {
+    // Given the cpu backend with ONNX Runtime's whole step (what trainMember takes), and without it
+    const withOrt = JSON.parse((await run('node', ['bin/run.js', 'doctor', '--json', '--backend', 'cpu', '--seconds', '1'])).stdout);
+    const tfjsStep = JSON.parse((await run('node', ['bin/run.js', 'doctor', '--json', '--backend', 'cpu', '--seconds', '1'], { env: { ...process.env, DIGITS_TRAINER: 'tfjs' } })).stdout);
+    // Then the first benchmarks the network wasm benchmarks (it benchmarked the mlp: cpu read 40× faster than wasm)
+    expect(withOrt.training.kind).toBe('ort');
+    expect(withOrt.benchmark).toMatchObject({ preset: 'seed002', what: 'training seed002, batch 64, one thread' });
+    // And the second the mlp, saying why
+    expect(tfjsStep.training.kind).not.toBe('ort');
+    expect(tfjsStep.benchmark).toMatchObject({ preset: 'mlp', what: expect.stringMatching(/^training mlp \(not seed002: /) });
+  }, 60_000);
+
   test('an unknown backend is rejected by name with exit code ≠ 0', async () => {
     const error = (await run('node', ['bin/run.js', 'doctor', '--backend', 'tpu']).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(error.code).not.toBe(0);
