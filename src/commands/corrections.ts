@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Flags } from '@oclif/core';
 import { colorOn } from '../cli/color.js';
 import { DigitsCommand } from '../cli/base-command.js';
 import { jsonFlag } from '../cli/flags.js';
+import { UserError, runIsAFile } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { displayPath, shellArg } from '../data/format.js';
 import { assertPngName, type DigitTile, gridColumns, renderDigitGrid, writeDigitGridPng } from '../data/inspect.js';
@@ -28,7 +30,13 @@ export default class Corrections extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Corrections);
     if (flags.png) assertPngName(flags.png, 'png');
+    // --count 0 draws nothing, so a --png with it would be written with nothing, or not at all
+    // (until session 43 it said "No corrections: no PNG written" of a file holding some).
+    if (flags.png && flags.count === 0) {
+      throw new UserError('--png with --count 0 would draw no digit: there is nothing to write', { where: { flag: 'count' }, hint: 'Drop --png, or give --count a number of digits to draw (e.g. --count 40).' });
+    }
     const runDir = flags.file ? null : await resolveRunDir(flags.run);
+    if (runDir) await assertRunFolder(runDir);
     const file = flags.file ? path.resolve(flags.file) : path.join(runDir!, CORRECTIONS_FILE);
     // A run whose pad saved nothing yet has no store: an empty list, as `runs` and `submissions`
     // say theirs (it was an error, exit 2); a --file named and missing stays one.
@@ -64,6 +72,23 @@ export default class Corrections extends DigitsCommand {
     if (png) out.push(tiles.length > 0 ? `Wrote the grid to ${png}` : 'No corrections: no PNG written');
     process.stdout.write(`${out.join('\n')}\n`);
   }
+}
+
+/**
+ * --run names a run: one that is not there, or a folder that is none (no run.json and no
+ * corrections), is said of --run (until session 43 both were "there is no corrections file"
+ * blamed on --file, which was not given).
+ */
+async function assertRunFolder(runDir: string): Promise<void> {
+  const info = await stat(runDir).catch(() => null);
+  if (info && !info.isDirectory()) throw runIsAFile(runDir);
+  if (info && (existsSync(path.join(runDir, 'run.json')) || existsSync(path.join(runDir, CORRECTIONS_FILE)))) return;
+  const named = path.join('runs', path.basename(runDir));
+  const guess = path.resolve(named) !== runDir && existsSync(path.join(named, 'run.json'));
+  throw new UserError(info ? `${runDir} is not a run folder (it has no run.json)` : `no run at ${runDir}`, {
+    where: { file: runDir, flag: 'run' },
+    hint: guess ? `Did you mean --run ${shellArg(named)}? (--run takes the run's folder.)` : 'Name a run folder (`digits runs` lists them), or give a corrections file with --file.',
+  });
 }
 
 function tileOf(record: CorrectionRecord): DigitTile {

@@ -15,7 +15,7 @@
  * `correctionsAsImageSet` gives them as an `ImageSet`, and `mergeImageSets` appends them to
  * a dataset's training images, returning the new rows to add to every member's training rows.
  */
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageSet } from './image-set.js';
@@ -123,7 +123,9 @@ export interface CorrectionLog {
 
 function checkRecord(value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return 'not a JSON object';
-  const r = value as Partial<CorrectionRecord>;
+  const r = value as Partial<CorrectionRecord> & { v?: unknown };
+  // A record of another format version is not read as if it were this one (it was, in silence, until session 43).
+  if (r.v !== undefined && r.v !== CORRECTION_VERSION) return `a record of format version ${JSON.stringify(r.v)}, which this digits does not read (it reads version ${CORRECTION_VERSION}; a newer digits wrote it?)`;
   if (r.label === undefined) return 'it has no "label"';
   if (!isDigit(r.label)) return `label ${JSON.stringify(r.label)} is not 0–9`;
   if (r.predicted !== null && r.predicted !== undefined && !isDigit(r.predicted)) return `predicted ${JSON.stringify(r.predicted)} is not 0–9`;
@@ -146,6 +148,16 @@ export async function readCorrections(file: string, options: { flag?: string } =
     text = await readFile(resolved, 'utf8');
   } catch (error) {
     const code = (error as { code?: string }).code;
+    // (a folder: said to be one, where the system's EISDIR text was printed until session 43)
+    if (code === 'EISDIR') {
+      const inside = path.join(resolved, CORRECTIONS_FILE);
+      throw new UserError(`${resolved} is a folder, not a corrections file`, {
+        where: { file: resolved, flag },
+        hint: existsSync(inside)
+          ? `Did you mean --${flag} ${inside}?`
+          : `Give --${flag} the corrections file itself (the drawing pad of \`digits serve\` saves them in <run>/${CORRECTIONS_FILE}).`,
+      });
+    }
     // (a file above it, afile/x.jsonl: named, where the system's ENOTDIR text was printed)
     const blocker = code === 'ENOTDIR' ? await fileInTheWay(path.dirname(resolved)) : null;
     throw new UserError(code === 'ENOENT' ? `there is no corrections file ${resolved}` : blocker ? `there is no corrections file ${resolved}: ${blocker} is a file, not a folder` : `cannot read ${resolved}: ${(error as Error).message}`, {
@@ -177,6 +189,12 @@ export async function readCorrections(file: string, options: { flag?: string } =
   });
   // Lines and not one record: another kind of file (a ledger, a CSV), not a damaged store.
   if (records.length === 0 && warnings.length > 1) {
+    if (warnings.every((w) => w.includes('format version'))) {
+      throw new UserError(`${resolved} holds only corrections of another format version (${warnings[0]!.replace(/, skipped$/, '')})`, {
+        where: { file: resolved, line: Number(/:(\d+):/.exec(warnings[0]!)?.[1]) || undefined },
+        hint: 'Read it with the digits that wrote it.',
+      });
+    }
     throw new UserError(`${resolved} is not a corrections file: none of its ${warnings.length} lines is a correction (${warnings[0]!.replace(/, skipped$/, '')})`, {
       where: { file: resolved, line: Number(/:(\d+):/.exec(warnings[0]!)?.[1]) || undefined },
       hint: 'A corrections file has one JSON record {"label", "image", …} per line, as the drawing pad of `digits serve` saves them (default <run>/corrections.jsonl).',

@@ -106,6 +106,28 @@ describe('the store', () => {
     await expect(readCorrections(file)).rejects.toMatchObject({ message: expect.stringMatching(/is not a corrections file: none of its 2 lines is a correction \(ledger\.jsonl:1: it has no "label"/), where: { file, line: 1 } });
   });
 
+  test('a record of an unknown format version is skipped with a warning naming file and line; a file of nothing else is refused', async () => {
+    // Given a store with a record of a format version this digits does not read between two of its own
+    const file = path.join(dir, 'versions.jsonl');
+    await writeFile(file, [record(1, 2), { ...record(3, 4), v: 2 }, record(5, 6)].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    // Then it is not read as a version-1 record, and the warning names the line
+    const log = await readCorrections(file);
+    expect(log.records.map((r) => r.label)).toEqual([1, 5]);
+    expect(log.warnings).toEqual([expect.stringMatching(/^versions\.jsonl:2: a record of format version 2, which this digits does not read .*, skipped$/)]);
+    // And a file of only such records is refused as such, not as "not a corrections file"
+    const newer = path.join(dir, 'newer.jsonl');
+    await writeFile(newer, [{ ...record(3, 4), v: 2 }, { ...record(3, 4), v: 2 }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await expect(readCorrections(newer)).rejects.toMatchObject({ message: expect.stringMatching(/holds only corrections of another format version \(newer\.jsonl:1: /), where: { file: newer, line: 1 } });
+  });
+
+  test('a folder given as the file is said to be one (it was the system\'s EISDIR), with its corrections.jsonl suggested when it has one', async () => {
+    const folder = path.join(dir, 'a-folder');
+    await mkdir(folder);
+    await expect(readCorrections(folder)).rejects.toMatchObject({ message: `${folder} is a folder, not a corrections file`, where: { file: folder, flag: 'file' }, hint: expect.stringMatching(/^Give --file the corrections file itself/) });
+    await appendCorrection(path.join(folder, 'corrections.jsonl'), record(1, 2));
+    await expect(readCorrections(folder, { flag: 'extra' })).rejects.toMatchObject({ where: { flag: 'extra' }, hint: `Did you mean --extra ${path.join(folder, 'corrections.jsonl')}?` });
+  });
+
   test('100 concurrent appends give 100 whole lines', async () => {
     const file = path.join(dir, 'concurrent.jsonl');
     await Promise.all(Array.from({ length: 100 }, (_, i) => appendCorrection(file, record(i % 10, (i + 1) % 10, i))));
@@ -203,5 +225,36 @@ describe('digits corrections', () => {
     expect(emptyJson.count).toBe(0);
     // (a folder that is no run is still an error)
     expect((await runCommand(['--run', path.join(dir, 'no-run')])).exit).not.toBe(0);
+  });
+
+  test('--run not there, or not a run, is said of --run (it blamed --file, which was not given)', async () => {
+    // Given a path where there is nothing, and a folder that is no run
+    const missing = await runCommand(['--run', path.join(dir, 'nope')]);
+    const notRun = path.join(dir, 'not-a-run');
+    await mkdir(notRun);
+    const folder = await runCommand(['--run', notRun]);
+    // Then each names --run, what is wrong, and `digits runs`
+    expect(missing.exit).toBe(2);
+    expect(missing.stderr).toMatch(new RegExp(`^error: no run at ${path.join(dir, 'nope')} \\(flag --run\\)\n  hint: Name a run folder \\(\`digits runs\` lists them\\)`));
+    expect(folder.exit).toBe(2);
+    expect(folder.stderr).toMatch(/^error: .*not-a-run is not a run folder \(it has no run\.json\) \(flag --run\)\n {2}hint: .*`digits runs`/);
+    expect(missing.stderr + folder.stderr).not.toMatch(/flag --file/);
+  });
+
+  test('--png with --count 0 is refused naming both (a file of corrections said "No corrections: no PNG written")', async () => {
+    // Given a store with corrections
+    const file = path.join(dir, 'count0.jsonl');
+    await appendCorrection(file, record(7, 1));
+    const png = path.join(dir, 'count0.png');
+    // When the grid is asked for with no digit in it
+    const outcome = await runCommand(['--file', file, '--count', '0', '--png', png]);
+    // Then it is refused, and no file was written
+    expect(outcome.exit).toBe(2);
+    expect(outcome.stderr).toMatch(/^error: --png with --count 0 would draw no digit.*\(flag --count\)\n {2}hint: Drop --png, or give --count/);
+    await expect(stat(png)).rejects.toMatchObject({ code: 'ENOENT' });
+    // And --count 0 alone still shows the counts
+    const counts = await runCommand(['--file', file, '--count', '0']);
+    expect(counts.exit).toBe(0);
+    expect(counts.stdout).toMatch(/Corrections in .*count0\.jsonl: 1/);
   });
 });
