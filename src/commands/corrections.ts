@@ -29,7 +29,7 @@ export default class Corrections extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Corrections);
-    if (flags.png) assertPngName(flags.png, 'png');
+    if (flags.png) assertPngName(flags.png, 'png', 'corrections.png');
     // --count 0 draws nothing, so a --png with it would be written with nothing, or not at all
     // (until session 43 it said "No corrections: no PNG written" of a file holding some).
     if (flags.png && flags.count === 0) {

@@ -5,6 +5,8 @@
  * greys) or, when the output is not a terminal, with shade characters (one per two
  * pixels); the same grid can be written as a PNG.
  */
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { writeFailure, writeFileAtomic } from '../atomic-file.js';
 import { UserError } from '../errors.js';
@@ -346,7 +348,12 @@ export async function writePngFile(file: string, png: Uint8Array, flag: string):
 }
 
 /** Refuses a PNG's file name that does not end in .png (checked before the work that makes the image). */
-export function assertPngName(file: string, flag: string): void {
+export function assertPngName(file: string, flag: string, suggested = 'grid.png'): void {
+  // A folder is said to be one, with a file in it to give instead (until session 43 "afolder
+  // would hold a PNG image under another name", and for `afolder/` the hint "Name it afolder/.png").
+  if (/[/\\]$/.test(file) || statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UserError(`cannot write ${file}: it is a folder`, { where: { file: resolve(file), flag }, hint: `Give a file in it, e.g. --${flag} ${join(file, suggested)}.` });
+  }
   if (!/\.png$/i.test(file)) {
     const stem = file.replace(/\.[^./\\]*$/, '');
     throw new UserError(`${file} would hold a PNG image under another name`, { where: { flag }, hint: `Name it ${stem}.png.` });

@@ -96,7 +96,7 @@ export async function renderPracticePreview(options: PracticePreviewOptions): Pr
 }
 
 export async function writePracticePreview(file: string, options: PracticePreviewOptions): Promise<PracticePreview> {
-  assertPngName(file, 'preview');
+  assertPngName(file, 'preview', 'recipes.png');
   const preview = await renderPracticePreview(options);
   await writePngFile(file, preview.png, 'preview');
   return preview;

@@ -1,9 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
-import { type DigitTile, ansiGrey, digitGridPng, gridColumns, inspectDataset, pickSamples, pixelStats, renderDigitGrid, shadeChar, writeDigitGridPng } from '../../src/data/inspect.js';
+import DataInspect from '../../src/commands/data/inspect.js';
+import { runCommand, repoRoot } from '../helpers/run-command.js';
+import { type DigitTile, ansiGrey, assertPngName, digitGridPng, gridColumns, inspectDataset, pickSamples, pixelStats, renderDigitGrid, shadeChar, writeDigitGridPng } from '../../src/data/inspect.js';
 import { competition, csv, expectUserError, removeTempDirs, tempDir } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -162,5 +164,43 @@ describe('inspectDataset', () => {
     // And a competition folder not imported yet is told to import itself
     const fresh = await competition({ 'train.csv': csv('label,p0,p1,p2,p3', '1,0,255,0,0') });
     await expectUserError(inspectDataset({ data: fresh, set: 'train', count: 1, seed: 1 }), { message: /no imported dataset/, hint: /^Import the competition first: digits data import / });
+  });
+});
+
+describe('digits data inspect --png', () => {
+  test('with --count 0 it is refused naming both flags, and no file is reported (--json named one it never wrote)', async () => {
+    // Given an imported competition
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', '1,0,0,0,255', '2,0,0,0,0'), 'test.csv': csv('a,b,c,d', '0,0,0,0') });
+    await importCompetition(await resolveCompetitionFiles([dir]));
+    const png = join(dir, 'zero.png');
+    // When a grid of no digit is asked for, in text and JSON
+    for (const extra of [[], ['--json']]) {
+      const outcome = await runCommand(DataInspect, ['--data', dir, '--count', '0', '--png', png, ...extra], repoRoot);
+      // Then it is refused, naming --png and --count, and no PNG exists
+      expect(outcome.exit).toBe(2);
+      expect(outcome.stdout + outcome.stderr).toMatch(/--png with --count 0 would draw no digit/);
+    }
+    expect((await readdir(dir)).filter((f) => f.endsWith('.png'))).toEqual([]);
+    // And with digits to draw, the file --json reports is there
+    const drawn = await runCommand(DataInspect, ['--data', dir, '--count', '2', '--png', png, '--json'], repoRoot);
+    expect(JSON.parse(drawn.stdout).samples.png).toBe(png);
+    expect(PNG.sync.read(await readFile(png)).width).toBeGreaterThan(0);
+  });
+
+  test('a folder is said to be one, with a file in it suggested (it said "afolder would hold a PNG image under another name")', async () => {
+    const dir = await tempDir();
+    const folder = join(dir, 'afolder');
+    await mkdir(folder);
+    for (const given of [folder, `${folder}/`, join(dir, 'new-folder/')]) {
+      let caught: unknown;
+      try {
+        assertPngName(given, 'png', 'samples.png');
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, given).toMatchObject({ message: `cannot write ${given}: it is a folder`, where: { flag: 'png' }, hint: `Give a file in it, e.g. --png ${join(given, 'samples.png')}.` });
+    }
+    // (a name that is no folder and no .png keeps its own message)
+    expect(() => assertPngName(join(dir, 'grid.jpg'), 'png')).toThrow(/grid\.jpg would hold a PNG image under another name/);
   });
 });

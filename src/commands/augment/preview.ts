@@ -57,7 +57,7 @@ export default class AugmentPreview extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(AugmentPreview);
-    if (flags.png) assertPngName(flags.png, 'png');
+    if (flags.png) assertPngName(flags.png, 'png', 'augment.png');
     if (!flags.data) throw new UserError('which data? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`).' });
     // tfjs loads here, not when oclif reads the command (help, manifest).
     const [{ initEngine }, { AUGMENTATION_KEYS }, { previewAugmentation }] = await Promise.all([

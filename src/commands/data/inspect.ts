@@ -4,6 +4,7 @@ import { colorOn } from '../../cli/color.js';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { dataFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import { displayPath, formatCount } from '../../data/format.js';
+import { UserError } from '../../errors.js';
 import { assertPngName, type DatasetStats, type PixelStats, gridColumns, inspectDataset, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
 
 export default class DataInspect extends DigitsCommand {
@@ -28,13 +29,18 @@ export default class DataInspect extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DataInspect);
-    if (flags.png) assertPngName(flags.png, 'png');
+    if (flags.png) assertPngName(flags.png, 'png', 'samples.png');
+    // --count 0 draws nothing: a --png with it wrote no file, yet --json reported one (until session 43).
+    if (flags.png && flags.count === 0) {
+      throw new UserError('--png with --count 0 would draw no digit: there is nothing to write', { where: { flag: 'count' }, hint: 'Drop --png, or give --count a number of digits to draw (e.g. --count 10).' });
+    }
     const inspection = await inspectDataset({ data: flags.data ?? process.cwd(), set: flags.set as 'train' | 'test', count: flags.count, seed: flags.seed });
     const { stats, tiles } = inspection;
     const size = stats.width;
     const columns = gridColumns(process.stdout.columns ?? 120, size, Math.max(1, tiles.length));
-    const png = flags.png ? resolve(flags.png) : null;
-    if (png && tiles.length > 0) await writeDigitGridPng(png, tiles, { size, columns });
+    // (written only when there is a digit to draw: a set without rows has none, and no file is reported then)
+    const png = flags.png && tiles.length > 0 ? resolve(flags.png) : null;
+    if (png) await writeDigitGridPng(png, tiles, { size, columns });
     if (flags.json) {
       this.printJson({ ...stats, samples: { set: inspection.set, rows: inspection.samples, png } });
       return;
@@ -46,7 +52,7 @@ export default class DataInspect extends DigitsCommand {
       out.push(renderDigitGrid(tiles, { size, columns, color }));
       if (png) out.push(`Wrote the grid to ${displayPath(png)}`);
       out.push('Digits should look upright and unmirrored; if not, re-import with --orientation (transpose, flip-h, flip-v, rot90, rot180, rot270, transpose-anti).');
-    }
+    } else if (flags.png) out.push(`No ${inspection.set} rows to draw: no PNG written`);
     process.stdout.write(`${out.join('\n')}\n`);
   }
 }
