@@ -27,6 +27,8 @@ export interface AugmentPreview {
   augmentation: AugmentationConfig;
   /** the training rows drawn, one per sample, in tile order */
   rows: number[];
+  /** their labels, as numbers (a tile's `label` is its caption text) */
+  labels: number[];
 }
 
 export async function previewAugmentation(options: AugmentPreviewOptions): Promise<AugmentPreview> {
@@ -49,5 +51,5 @@ export async function previewAugmentation(options: AugmentPreviewOptions): Promi
       tiles.push({ image: out.slice(v * size * size, (v + 1) * size * size), caption: `draw ${v + 1}`, label: original.label });
     }
   }
-  return { tiles, columns: options.variants + 1, size, augmentation: options.augmentation, rows };
+  return { tiles, columns: options.variants + 1, size, augmentation: options.augmentation, rows, labels: rows.map((row) => dataset.trainLabels[row]!) };
 }

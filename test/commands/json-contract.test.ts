@@ -108,7 +108,10 @@ describe('every command under --json prints NDJSON ending with its result', () =
     const preview = expectFinished(await digitsJson(['augment', 'preview', '--data', comp(), '--rotation', '10', '--samples', '2', '--variants', '2']), 'result');
     await mkdir(path.join(work, 'a-folder.png'), { recursive: true });
     // the preview reports what it drew, not an echo of its flags
-    expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(String), draws: 2 }), expect.anything()]);
+    expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(Number), draws: 2 }), expect.anything()]);
+    // (the label a number, the one the drawn row has: it was the caption text, "7")
+    const inspected = expectFinished(await digitsJson(['data', 'inspect', '--data', comp(), '--count', '0']), 'result') as { train: { classCounts: number[] } };
+    for (const sample of preview.samples as Array<{ label: number }>) expect(inspected.train.classCounts[sample.label]).toBeGreaterThan(0);
     // values that wreck the digits, hex, a floor above the top, a PNG into a folder: errors naming the flag, exit 2
     for (const [flags, message] of [
       [['--contrast', '1.8'], /--contrast.*must be a number from 0 to 1 \(the factor is 1 ± contrast\), got 1\.8/],

@@ -31,6 +31,12 @@ test('each sample row is shown as it is, then as its augmented draws, reproducib
     expect(d.label).toBe(original!.label);
     expect(Array.from(d.image)).not.toEqual(Array.from(original!.image));
   }
+  // each sample's label as a number, the one its caption shows
+  expect(preview.labels).toHaveLength(3);
+  preview.labels.forEach((label, i) => {
+    expect(typeof label).toBe('number');
+    expect(preview.tiles[i * 5]!.caption).toBe(`#${preview.rows[i]!} label ${label}`);
+  });
   const again = await previewAugmentation(options);
   expect(again.tiles.map((t) => Array.from(t.image))).toEqual(preview.tiles.map((t) => Array.from(t.image)));
 });

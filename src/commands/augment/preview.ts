@@ -81,7 +81,8 @@ export default class AugmentPreview extends DigitsCommand {
     const preview = await previewAugmentation({ data: flags.data, augmentation, samples: flags.samples, variants: flags.variants, seed: flags.seed });
     if (flags.png) await writeDigitGridPng(path.resolve(flags.png), preview.tiles, { size: preview.size, columns: preview.columns });
     if (flags.json) {
-      const samples = preview.rows.map((row, i) => ({ row, label: preview.tiles[i * preview.columns]!.label, draws: preview.columns - 1 }));
+      // (the label a number, as everywhere else: it was the tile's caption text, "0", until session 43)
+      const samples = preview.rows.map((row, i) => ({ row, label: preview.labels[i]!, draws: preview.columns - 1 }));
       this.printJson({ dataset: flags.data, augmentation, size: preview.size, samples, png: flags.png ? path.resolve(flags.png) : null });
       return;
     }
