@@ -50,4 +50,20 @@ describe('digits data practice --preview', () => {
     expect(png.height).toBeGreaterThan(PRACTICE_RECIPES.length * 28);
     expect(await readdir(dir)).toEqual(['recipes.png']);
   });
+
+  test('with --recipe, the preview draws that recipe alone (it was ignored: every recipe was drawn)', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'gaussian.png');
+    const result = await runCommand(DataPractice, ['--preview', file, '--recipe', 'gaussian', '--test', '3', '--json'], root);
+    expect(result.exit).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.recipes).toEqual(['gaussian']);
+    expect(report.sourceIndices).toHaveLength(3);
+    // one row of tiles: the PNG as high as one recipe's preview
+    const png = PNG.sync.read(await readFile(file));
+    expect(png.height).toBe((await renderPracticePreview({ recipes: ['gaussian'], count: 3, seed: 1 })).height);
+    // and its text says so
+    const text = await runCommand(DataPractice, ['--preview', file, '--recipe', 'gaussian', '--test', '3'], root);
+    expect(text.stdout).toMatch(/^Wrote .*gaussian\.png: the gaussian recipe × 3 t10k digits/);
+  });
 });

@@ -11,7 +11,7 @@ import { createProgress } from '../../cli/progress.js';
 export default class DataPractice extends DigitsCommand {
   static override summary = 'Build a practice competition from genuine MNIST.';
 
-  static override description = `Writes train.csv, test.csv and sample_submission.csv in the layout of a real noisy-MNIST competition, with the test answers beside the folder (<out>-answers.csv) for offline scoring. Training rows come from the MNIST training set, test rows only from t10k. Recipes: ${PRACTICE_RECIPES.map((name) => `${name} (${PRACTICE_RECIPE_SPECS[name].summary})`).join('; ')}. With --preview, writes no competition but a PNG with one row per recipe showing its first test rows (--test of them, default 8).`;
+  static override description = `Writes train.csv, test.csv and sample_submission.csv in the layout of a real noisy-MNIST competition, with the test answers beside the folder (<out>-answers.csv) for offline scoring. Training rows come from the MNIST training set, test rows only from t10k. Recipes: ${PRACTICE_RECIPES.map((name) => `${name} (${PRACTICE_RECIPE_SPECS[name].summary})`).join('; ')}. With --preview, writes no competition but a PNG with one row per recipe (every recipe, or the one --recipe names) showing its first test rows (--test of them, default 8).`;
 
   static override examples = [
     '<%= config.bin %> data practice',
@@ -19,12 +19,14 @@ export default class DataPractice extends DigitsCommand {
     '<%= config.bin %> data practice --recipe clean --train 5000 --test 1000 --seed 7',
     '<%= config.bin %> data practice --recipe mnistc-motion-blur --out competitions/motion-blur',
     '<%= config.bin %> data practice --preview recipes.png',
+    '<%= config.bin %> data practice --preview gaussian.png --recipe gaussian --test 16',
   ];
 
   static override flags = {
     ...jsonFlag,
     ...seedFlag,
-    recipe: Flags.string({ description: 'Which competition to imitate.', options: [...PRACTICE_RECIPES], default: DEFAULT_PRACTICE_RECIPE }),
+    // (no oclif default: --preview draws the recipe given, or every recipe when none is)
+    recipe: Flags.string({ description: `Which competition to imitate (default ${DEFAULT_PRACTICE_RECIPE}); with --preview, the one recipe to draw (default: every recipe).`, options: [...PRACTICE_RECIPES] }),
     sigma: Flags.string({ description: 'Noise σ (pixels in [0,1]) for gaussian (default 0.3) and affine (default 0).' }),
     train: Flags.integer({ description: 'Training rows (default: 42,000 for clean, 12,000 otherwise; at most 60,000).' }),
     test: Flags.integer({ description: 'Test rows, from t10k (default and at most 10,000); with --preview, digits per recipe (default 8).' }),
@@ -35,11 +37,13 @@ export default class DataPractice extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DataPractice);
-    const recipe = flags.recipe as PracticeRecipe;
+    const recipe = (flags.recipe ?? DEFAULT_PRACTICE_RECIPE) as PracticeRecipe;
     if (flags.preview) {
-      const preview = await writePracticePreview(flags.preview, { recipes: PRACTICE_RECIPES, count: flags.test ?? 8, seed: flags.seed });
+      // --recipe draws that one recipe (until session 43 it was ignored in silence: all were drawn)
+      const recipes = flags.recipe ? [recipe] : PRACTICE_RECIPES;
+      const preview = await writePracticePreview(flags.preview, { recipes, count: flags.test ?? 8, seed: flags.seed });
       if (flags.json) this.printJson({ file: flags.preview, recipes: preview.recipes, sourceIndices: preview.sourceIndices, width: preview.width, height: preview.height });
-      else process.stdout.write(`Wrote ${displayPath(flags.preview)}: ${preview.recipes.length} recipes × ${preview.sourceIndices.length} t10k digits (test rows 1–${preview.sourceIndices.length}, seed ${flags.seed})\n`);
+      else process.stdout.write(`Wrote ${displayPath(flags.preview)}: ${preview.recipes.length === 1 ? `the ${preview.recipes[0]} recipe` : `${preview.recipes.length} recipes`} × ${preview.sourceIndices.length} t10k digits (test rows 1–${preview.sourceIndices.length}, seed ${flags.seed})\n`);
       return;
     }
     let sigma: number | undefined;
