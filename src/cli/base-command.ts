@@ -52,7 +52,9 @@ export abstract class DigitsCommand extends Command {
       const name = /^--([\w-]+)(=?)$/.exec(word);
       if (!name || options[name[1]!]?.type !== 'option') return;
       if (name[2] === '=' || words[i + 1] === '') {
-        throw new UserError(`--${name[1]} is given an empty value`, { where: { flag: name[1]! }, hint: `Give --${name[1]} a value (a path to the working folder is .), or leave it out for its default.`, exitCode: 2 });
+        // (a name flag is told to take a name: it was told the path of the working folder is ., until session 43)
+        const what = name[1] === 'name' ? `a name (for example --name first-try)` : 'a value (a path to the working folder is .)';
+        throw new UserError(`--${name[1]} is given an empty value`, { where: { flag: name[1]! }, hint: `Give --${name[1]} ${what}, or leave it out for its default.`, exitCode: 2 });
       }
     });
     for (const word of words) {

@@ -594,7 +594,13 @@ describe('every command under --json prints NDJSON ending with its result', () =
       const empty = await digitsJson(args);
       expect(empty.code, args.join(' ')).toBe(2);
       const flag = args[1]!.replace(/^--|=$/g, '');
-      expect(expectFinished(empty, 'error')).toMatchObject({ error: `--${flag} is given an empty value`, where: { flag } });
+      expect(expectFinished(empty, 'error')).toMatchObject({ error: `--${flag} is given an empty value`, where: { flag }, hint: expect.stringContaining('a path to the working folder is .') });
+    }
+    // and a name flag is told to take a name, not a path
+    for (const args of [['submit', '--name', ''], ['data', 'split', '--data', comp(), '--name=']]) {
+      const empty = await digitsJson(args);
+      expect(empty.code, args.join(' ')).toBe(2);
+      expect(expectFinished(empty, 'error')).toMatchObject({ error: '--name is given an empty value', where: { flag: 'name' }, hint: 'Give --name a name (for example --name first-try), or leave it out for its default.' });
     }
     // a missing argument names no flag (oclif's text lists the usage's flags after it)
     const missing = await digitsJson(['runs', 'compare']);
