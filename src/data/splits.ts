@@ -273,6 +273,14 @@ function perClass(labels: Uint8Array, rows: Uint32Array): number[] {
   return counts;
 }
 
+/**
+ * A --validation that holds out at least one of `n` (≥ 2) rows and leaves one: 0.1 when it
+ * does (from 5 rows), else the fraction of one row (0.5 of 2, 0.33 of 3, 0.25 of 4).
+ */
+export function validationExample(n: number): number {
+  return Math.round(n * 0.1) >= 1 ? 0.1 : Number((1 / n).toPrecision(2));
+}
+
 /** Computes a stratified split of an imported dataset's training rows and saves it with the dataset. */
 export async function createSplit(options: CreateSplitOptions): Promise<CreateSplitReport> {
   checkName(options.name);
@@ -281,21 +289,30 @@ export async function createSplit(options: CreateSplitOptions): Promise<CreateSp
   await assertSourcesUnchanged(datasetDir);
   const dataset = await loadDataset(datasetDir);
   const labels = dataset.trainLabels;
-  if (options.spec.kind === 'holdout' && !(options.spec.validationFraction > 0 && options.spec.validationFraction < 1)) {
-    throw new UserError(`the validation fraction must be between 0 and 1, not ${options.spec.validationFraction}`, { where: { flag: 'validation' }, hint: 'For example --validation 0.1 holds out 10%.' });
+  const n = labels.length;
+  const flag = options.spec.kind === 'kfold' ? 'folds' : 'validation';
+  // Fewer than 2 rows cannot be split at all: the hints below gave ranges that were empty ("at
+  // least 0.5 and below 0.5", "from 2 to 1") and examples outside them, until session 43.
+  if (n < 2) {
+    throw new UserError(`the dataset has ${n === 0 ? 'no training row' : 'one training row'}: too few to split (a hold-out or k folds need at least 2)`, {
+      where: { flag },
+      hint: 'Import a competition with more training rows (or build a practice one with a larger --train), then split it.',
+    });
   }
-  if (options.spec.kind === 'kfold' && !(Number.isInteger(options.spec.k) && options.spec.k >= 2 && options.spec.k <= labels.length)) {
-    throw new UserError(`the number of folds must be a whole number from 2 to ${labels.length}, not ${options.spec.k}`, { where: { flag: 'folds' }, hint: `For example --folds ${DEFAULT_FOLDS}.` });
+  if (options.spec.kind === 'holdout' && !(options.spec.validationFraction > 0 && options.spec.validationFraction < 1)) {
+    throw new UserError(`the validation fraction must be between 0 and 1, not ${options.spec.validationFraction}`, { where: { flag: 'validation' }, hint: `For example --validation ${validationExample(n)} holds out ${Number((validationExample(n) * 100).toPrecision(3))}%.` });
+  }
+  if (options.spec.kind === 'kfold' && !(Number.isInteger(options.spec.k) && options.spec.k >= 2 && options.spec.k <= n)) {
+    throw new UserError(`the number of folds must be a whole number from 2 to ${n}, not ${options.spec.k}`, { where: { flag: 'folds' }, hint: `For example --folds ${Math.min(DEFAULT_FOLDS, n)}.` });
   }
   const folds = computeSplit(labels, options.spec);
   if (options.spec.kind === 'holdout') {
     // A fraction inside (0, 1) can still round to no validation row, or to all of them.
     const held = folds[0]!.validation.length;
-    if (held === 0 || held === labels.length) {
-      const n = labels.length;
+    if (held === 0 || held === n) {
       throw new UserError(`--validation ${options.spec.validationFraction} holds out ${held === 0 ? 'no row' : `all ${n} rows, leaving none to train on`}`, {
         where: { flag: 'validation' },
-        hint: `With ${n} training rows, use a fraction of at least ${Number((0.5 / n).toPrecision(2))} and below ${Number(((n - 0.5) / n).toPrecision(4))} (for example --validation 0.1).`,
+        hint: `With ${n} training rows, use a fraction of at least ${Number((0.5 / n).toPrecision(2))} and below ${Number(((n - 0.5) / n).toPrecision(4))} (for example --validation ${validationExample(n)}).`,
       });
     }
   }

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
-import { createSplit, listSplits, loadSplit, saveSplit, stratifiedKFold, stratifiedSplit } from '../../src/data/splits.js';
+import { createSplit, listSplits, loadSplit, saveSplit, stratifiedKFold, stratifiedSplit, validationExample } from '../../src/data/splits.js';
 import { competition, csv, expectUserError, removeTempDirs } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -174,6 +174,36 @@ describe('saved splits', () => {
     await writeFile(join(datasetDir, 'splits'), 'x');
     // Then making a split names that file (it was mkdir's EEXIST, an internal error)
     await expectUserError(createSplit({ data: dir, name: 'h', spec: { kind: 'holdout', validationFraction: 0.2, seed: 1 } }), { message: /^the splits folder .*splits is a file, not a folder$/, file: 'splits', hint: /Move .*splits aside/ });
+  });
+
+  test('one training row is too few to split, and the hints say so (they gave "at least 0.5 and below 0.5" and "from 2 to 1")', async () => {
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0'), 'test.csv': csv('a,b,c,d', '0,0,0,0') });
+    await importCompetition(await resolveCompetitionFiles([dir]));
+    await expectUserError(createSplit({ data: dir, name: 'h', spec: { kind: 'holdout', validationFraction: 0.1, seed: 1 } }), { message: /^the dataset has one training row: too few to split/, flag: 'validation', hint: /more training rows/ });
+    await expectUserError(createSplit({ data: dir, name: 'k', spec: { kind: 'kfold', k: 2, seed: 1 } }), { message: /too few to split/, flag: 'folds', hint: /more training rows/ });
+  });
+
+  test.each([2, 3, 4, 5, 7, 20])('with %i training rows every hint\'s example is one the split takes', async (n) => {
+    // Given n training rows
+    const dir = await competition({ 'train.csv': csv('label,a,b,c,d', ...Array.from({ length: n }, (_, i) => `${i % 10},0,255,0,0`)), 'test.csv': csv('a,b,c,d', '0,0,0,0') });
+    await importCompetition(await resolveCompetitionFiles([dir]));
+    // When a fraction that holds out no row, and too many folds, are asked for
+    const none = await expectUserError(createSplit({ data: dir, name: 'h', spec: { kind: 'holdout', validationFraction: 0.001, seed: 1 } }), { message: /holds out no row/, flag: 'validation' });
+    const folds = await expectUserError(createSplit({ data: dir, name: 'k', spec: { kind: 'kfold', k: n + 1, seed: 1 } }), { message: new RegExp(`from 2 to ${n}, not ${n + 1}$`), flag: 'folds' });
+    const outside = await expectUserError(createSplit({ data: dir, name: 'h', spec: { kind: 'holdout', validationFraction: 1.5, seed: 1 } }), { message: /between 0 and 1/ });
+    // Then the examples their hints give are taken
+    const fraction = Number(/for example --validation ([\d.]+)\)/.exec(none.hint!)![1]);
+    expect(fraction).toBe(validationExample(n));
+    expect(Number(/For example --validation ([\d.]+) /.exec(outside.hint!)![1])).toBe(fraction);
+    const lower = Number(/at least ([\d.]+)/.exec(none.hint!)![1]);
+    const upper = Number(/below ([\d.]+)/.exec(none.hint!)![1]);
+    expect(lower).toBeLessThan(upper);
+    const held = (await createSplit({ data: dir, name: 'h', spec: { kind: 'holdout', validationFraction: fraction, seed: 1 } })).validationPerClass[0]!.reduce((a, b) => a + b, 0);
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(n);
+    const k = Number(/For example --folds (\d+)\./.exec(folds.hint!)![1]);
+    expect(k).toBeLessThanOrEqual(n);
+    expect((await createSplit({ data: dir, name: 'k', spec: { kind: 'kfold', k, seed: 1 } })).validationPerClass).toHaveLength(k);
   });
 
   test('saveSplit rejects bad names and bad parameters are user errors', async () => {
