@@ -35,7 +35,11 @@ export function classCoverageWarnings(classCounts: readonly number[], options: {
   // always predicting that digit in session 42's probe.
   const imbalance = heavyImbalance(classCounts);
   if (imbalance) {
-    warnings.push(`the training labels are heavily imbalanced (digit ${imbalance.digit}: ${Math.round(100 * imbalance.share)}% of the rows, ${imbalance.largest} against ${imbalance.smallest} for the rarest): networks pretrained on balanced digits fine-tune badly on batches this lopsided, so auto draws every digit equally often in each epoch ("sampling": "balanced"); an ensemble file of your own can say so too`);
+    // (against the rarest other digit with enough rows to weigh; with none there is no "against":
+    // it read "4 against 4 for the rarest", the largest against itself, until session 43)
+    const fewer = imbalance.smallest !== null && classCounts.some((count) => count > 0 && count < FEW_ROWS_PER_CLASS);
+    const against = imbalance.smallest === null ? '' : `, ${imbalance.largest} against ${imbalance.smallest} for the rarest${fewer ? ` of those with ${FEW_ROWS_PER_CLASS} rows or more` : ''}`;
+    warnings.push(`the training labels are heavily imbalanced (digit ${imbalance.digit}: ${Math.round(100 * imbalance.share)}% of the rows${against}): networks pretrained on balanced digits fine-tune badly on batches this lopsided, so auto draws every digit equally often in each epoch ("sampling": "balanced"); an ensemble file of your own can say so too`);
   }
   return warnings;
 }
@@ -43,14 +47,18 @@ export function classCoverageWarnings(classCounts: readonly number[], options: {
 /**
  * Heavily imbalanced labels: a digit with more than 30% of the rows, or five times another's
  * among digits of at least FEW_ROWS_PER_CLASS rows (MNIST's range is 1.24 times; digits with
- * fewer rows are said on their own). Null when balanced enough.
+ * fewer rows are said on their own). `smallest` is the rarest other digit of that many rows,
+ * null when there is none. Null when balanced enough.
  */
-export function heavyImbalance(classCounts: readonly number[]): { digit: number; share: number; largest: number; smallest: number } | null {
+export function heavyImbalance(classCounts: readonly number[]): { digit: number; share: number; largest: number; smallest: number | null } | null {
   const present = classCounts.filter((count) => count > 0);
   const total = present.reduce((a, b) => a + b, 0);
   if (present.length < 2 || total === 0) return null;
   const largest = Math.max(...present);
-  const smallest = Math.min(...present.filter((count) => count >= FEW_ROWS_PER_CLASS), largest);
-  if (!(largest / total > 0.3 || largest >= 5 * smallest)) return null;
-  return { digit: classCounts.indexOf(largest), share: largest / total, largest, smallest };
+  const digit = classCounts.indexOf(largest);
+  // (the largest digit itself left out: it was its own "rarest" when no other had enough rows)
+  const others = classCounts.filter((count, d) => d !== digit && count >= FEW_ROWS_PER_CLASS);
+  const smallest = others.length > 0 ? Math.min(...others) : null;
+  if (!(largest / total > 0.3 || (smallest !== null && largest >= 5 * smallest))) return null;
+  return { digit, share: largest / total, largest, smallest };
 }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'vitest';
-import { classCoverageWarnings } from '../../src/data/class-coverage.js';
+import { classCoverageWarnings, heavyImbalance } from '../../src/data/class-coverage.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { competition, csv, removeTempDirs } from './helpers.js';
 
@@ -39,6 +39,18 @@ describe('class coverage of the training labels', () => {
     expect(classCoverageWarnings([200, 1800, 20, 20, 20, 20, 20, 20, 20, 20]).at(-1)!.match(imbalance)!.slice(1)).toEqual(['83', '1800', '20']);
     expect(classCoverageWarnings([100, 500, 100, 100, 100, 100, 100, 100, 100, 99]).at(-1)).toMatch(/digit 1: 36% of the rows, 500 against 99/);
     expect(classCoverageWarnings([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])).toEqual([]);
+  });
+
+  test('the imbalance is weighed against another digit with enough rows, never the largest against itself ("4 against 4 for the rarest")', () => {
+    // Given 9 rows, 4 of digit 3 and one of five others: no other digit has 10 rows
+    const tiny = classCoverageWarnings([0, 1, 1, 4, 0, 1, 0, 1, 1, 0]).at(-1)!;
+    expect(tiny).toMatch(/^the training labels are heavily imbalanced \(digit 3: 44% of the rows\): /);
+    expect(tiny).not.toMatch(/against/);
+    expect(heavyImbalance([0, 1, 1, 4, 0, 1, 0, 1, 1, 0])).toMatchObject({ digit: 3, largest: 4, smallest: null });
+    // One digit by the hundred among digits of a few rows: no "against" either
+    expect(classCoverageWarnings([200, 5, 5, 5, 5, 5, 5, 5, 5, 5]).at(-1)).toMatch(/\(digit 0: 82% of the rows\)/);
+    // Others with enough rows besides digits with a few: against the rarest of those, said so
+    expect(classCoverageWarnings([300, 20, 3, 20, 20, 20, 20, 20, 20, 20]).at(-1)).toMatch(/\(digit 0: 65% of the rows, 300 against 20 for the rarest of those with 10 rows or more\)/);
   });
 
   test('no training rows at all is not a coverage problem (import says there are none)', () => {
