@@ -29,6 +29,7 @@ import {
   tabWindow,
 } from '../evaluation/dashboard-model.js';
 import { useTerminalSize } from './terminal-size.js';
+import { viewStream } from './view-stream.js';
 
 export interface DashboardProps {
   model: DashboardModel;
@@ -337,7 +338,7 @@ export async function showDashboard(props: DashboardProps): Promise<'quit' | 'in
           view = shown;
         }}
       />,
-      { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false },
+      { stdout: viewStream(), patchConsole: false, exitOnCtrlC: false },
     );
     await instance.waitUntilExit();
     if (ended.how !== 'suspended') return ended.how;

@@ -2,6 +2,7 @@
 import { render, useInput, useStdin } from 'ink';
 import type { ReactElement, ReactNode } from 'react';
 import { isSuspendKey, stopJob } from './suspend.js';
+import { viewStream } from './view-stream.js';
 
 export interface LiveView<S> {
   update(state: S): void;
@@ -33,7 +34,7 @@ export function mountLive<S>(view: (state: S) => ReactElement, initial: S): Live
   let mounted = true;
   let suspended = false;
   const frame = (state: S) => <KeysOff onSuspend={suspend}>{view(state)}</KeysOff>;
-  const mount = () => render(frame(latest), { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false });
+  const mount = () => render(frame(latest), { stdout: viewStream(), patchConsole: false, exitOnCtrlC: false });
   let instance = mount();
   // Ctrl-Z: the frame stays on screen as it was, the terminal goes back to the shell, and the
   // job stops; continued, the view is drawn again below what the shell printed meanwhile.

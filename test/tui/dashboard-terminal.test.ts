@@ -82,6 +82,18 @@ describe('digits dashboard on a terminal', () => {
     expect(stripAnsi(result.tty)).toMatch(/q: quit\r?\n$/);
   });
 
+  test('a terminal made shorter while it is up keeps its scrollback: the redraw clears only the screen', async () => {
+    // Given the dashboard on a 100×30 terminal
+    // When the terminal is made 12 rows tall while it is up (the frame drawn before is as tall as the old one), then q
+    const result = await runOnTerminal(['dashboard', '--run', runDir], { cwd: work, cols: 100, rows: 30, steps: [{ waitFor: 'q: quit', echoOff: true, resize: [100, 12] }, { waitFor: 'q: quit', send: 'q' }], timeout: 20 });
+    expect(result.timedOut).toBe(false);
+    expect(result.exit).toBe(0);
+    // Then Ink's full redraw came (home and erase down) without ESC[3J, which erases the scrollback
+    // (until session 43 the shell's history and everything above the view were wiped)
+    expect(result.tty).toContain('\u001B[1;1H\u001B[J');
+    expect(result.tty).not.toContain('\u001B[3J');
+  });
+
   test('Ctrl-Z stops it with the terminal given back; continued, it shows the same view again and q quits', async () => {
     // Given the dashboard on a terminal, on its second view
     // When Ctrl-Z is typed, the stopped job continued (as the shell's fg does), then q
