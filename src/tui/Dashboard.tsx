@@ -9,7 +9,7 @@
  * scrolls (↑/↓, PgUp/PgDn, Home/End). ←/→ (or Tab) step through every view; typing a view's
  * number (1, 12, …) jumps to it; q (or Q, Esc) quits; Ctrl-C interrupts.
  */
-import { Box, Text, measureElement, render, useApp, useInput, useStdin, type DOMElement } from 'ink';
+import { Box, Text, measureElement, render, useApp, useInput, useStdin, type DOMElement, type Key } from 'ink';
 import { isSuspendKey, stopJob } from './suspend.js';
 import { useEffect, useRef, useState } from 'react';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
@@ -233,38 +233,53 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
     setIndex(next);
     setScroll(0);
   };
+  /** One key; true when it ends the dashboard (the keys after it in a chunk are not for it). */
+  const handleKey = (input: string, key: Key): boolean => {
+    const count = model.views.length;
+    if ((key.ctrl && input === 'c') || input === '\u0003') {
+      onInterrupt?.();
+      exit();
+      return true;
+    }
+    if (isSuspendKey(input, key)) {
+      onSuspend?.(shown.current);
+      exit();
+      return true;
+    }
+    // (Shift-Tab goes back, as Tab goes on: it went on too until session 43)
+    if (key.tab && key.shift) show((i) => (i - 1 + count) % count);
+    else if (key.rightArrow || key.tab) show((i) => (i + 1) % count);
+    else if (key.leftArrow) show((i) => (i - 1 + count) % count);
+    else if (/^[0-9]$/.test(input)) {
+      // Digits typed in quick succession make one number: 1, then 2 → view 12.
+      const now = Date.now();
+      const text = now - typed.current.at < NUMBER_WAIT_MS && typed.current.text ? typed.current.text + input : input;
+      const number = Number(text);
+      typed.current = { text: number * 10 <= count ? text : '', at: now };
+      if (number >= 1 && number <= count) show(() => number - 1);
+    } else if (key.downArrow || input === 'j') setScroll((t) => Math.min(maxScroll, Math.min(t, maxScroll) + 1));
+    else if (key.upArrow || input === 'k') setScroll((t) => Math.max(0, Math.min(t, maxScroll) - 1));
+    else if (key.pageDown || input === ' ') setScroll((t) => Math.min(maxScroll, Math.min(t, maxScroll) + Math.max(1, bodyHeight - 1)));
+    else if (key.pageUp) setScroll((t) => Math.max(0, Math.min(t, maxScroll) - Math.max(1, bodyHeight - 1)));
+    else if (key.home) setScroll(0);
+    else if (key.end) setScroll(maxScroll);
+    else if (input === 'q' || input === 'Q' || key.escape) {
+      onQuit?.();
+      exit();
+      return true;
+    }
+    return false;
+  };
   useInput(
     (input, key) => {
-      const count = model.views.length;
-      if (key.ctrl && input === 'c') {
-        onInterrupt?.();
-        exit();
+      // Keys that arrive in one read (fast typing, key repeat, a paste, a slow SSH link) come as
+      // one input when they are not escape sequences: each is handled in turn, as the training
+      // view does for Ctrl-C (until session 43 "j" + Ctrl-C, "jq" or "12" together did nothing).
+      if (input.length > 1 && !input.includes('\u001B')) {
+        for (const ch of input) if (handleKey(ch, { ...key, ctrl: false, shift: false })) return;
         return;
       }
-      if (isSuspendKey(input, key)) {
-        onSuspend?.(shown.current);
-        exit();
-        return;
-      }
-      if (key.rightArrow || key.tab) show((i) => (i + 1) % count);
-      else if (key.leftArrow) show((i) => (i - 1 + count) % count);
-      else if (/^[0-9]$/.test(input)) {
-        // Digits typed in quick succession make one number: 1, then 2 → view 12.
-        const now = Date.now();
-        const text = now - typed.current.at < NUMBER_WAIT_MS && typed.current.text ? typed.current.text + input : input;
-        const number = Number(text);
-        typed.current = { text: number * 10 <= count ? text : '', at: now };
-        if (number >= 1 && number <= count) show(() => number - 1);
-      } else if (key.downArrow || input === 'j') setScroll((t) => Math.min(maxScroll, Math.min(t, maxScroll) + 1));
-      else if (key.upArrow || input === 'k') setScroll((t) => Math.max(0, Math.min(t, maxScroll) - 1));
-      else if (key.pageDown || input === ' ') setScroll((t) => Math.min(maxScroll, Math.min(t, maxScroll) + Math.max(1, bodyHeight - 1)));
-      else if (key.pageUp) setScroll((t) => Math.max(0, Math.min(t, maxScroll) - Math.max(1, bodyHeight - 1)));
-      else if (key.home) setScroll(0);
-      else if (key.end) setScroll(maxScroll);
-      else if (input === 'q' || input === 'Q' || key.escape) {
-        onQuit?.();
-        exit();
-      }
+      handleKey(input, key);
     },
     { isActive: isRawModeSupported === true },
   );

@@ -113,6 +113,35 @@ describe('dashboard screen', () => {
     unmount();
   });
 
+  test('keys that arrive in one read are each handled, Ctrl-C among them; Shift-Tab goes back', async () => {
+    // Given the dashboard on its first view (ensemble, then ensemble-hard, seed002-1, deotte-2)
+    const model = buildDashboardModel(fakeReport());
+    const onQuit = vi.fn();
+    const onInterrupt = vi.fn();
+    const { stdin, lastFrame, unmount } = render(<Dashboard model={model} digits={null} onQuit={onQuit} onInterrupt={onInterrupt} />);
+    // When two digits come in one read ("12" fast, or pasted), Then they are read in turn: 1, then 2 (view 2)
+    stdin.write('12');
+    expect(await frameShowing(lastFrame, 'ensemble (hard vote)')).toContain('2/');
+    // When Shift-Tab comes (ESC [ Z), Then the view before (until session 43 it went on, as Tab does)
+    stdin.write('\u001B[Z');
+    expect(await frameShowing(lastFrame, 'ensemble (soft vote)')).toContain('1/');
+    // When j and Ctrl-C come in one read, Then Ctrl-C ends it as an interrupt (it was ignored)
+    stdin.write('j\u0003');
+    await tick();
+    expect(onInterrupt).toHaveBeenCalledTimes(1);
+    expect(onQuit).not.toHaveBeenCalled();
+    unmount();
+  });
+
+  test('"jq" in one read quits', async () => {
+    const onQuit = vi.fn();
+    const { stdin, unmount } = render(<Dashboard model={buildDashboardModel(fakeReport())} digits={null} onQuit={onQuit} />);
+    stdin.write('jq');
+    await tick();
+    expect(onQuit).toHaveBeenCalledTimes(1);
+    unmount();
+  });
+
   test('starts on the view asked for, and says when digits cannot be drawn', () => {
     const model = buildDashboardModel(fakeReport());
     const { lastFrame, unmount } = render(<Dashboard model={model} initialView={2} digits={null} />);
