@@ -105,8 +105,9 @@ export default class Serve extends DigitsCommand {
       this.emitJson({ type: 'listening', url: server.url, port: server.port, run: runDir, members, inference: { mode, workers, threadsPerSession, reason }, tta: ensemble.tta, corrections: server.correctionsFile });
     } else {
       say(`digits serve: ${ensemble.members.length} member${ensemble.members.length === 1 ? '' : 's'} of ${runDir}`);
-      for (const m of members) say(`  ${m.name.padEnd(14)} ${m.preset.padEnd(9)} ${m.reason}`);
-      for (const s of ensemble.skipped) say(`  ${s.name.padEnd(14)} not served: ${s.reason}`);
+      const nameWidth = Math.max(14, ...members.map((m) => m.name.length), ...ensemble.skipped.map((s) => s.name.length));
+      for (const m of members) say(`  ${m.name.padEnd(nameWidth)} ${m.preset.padEnd(9)} ${m.reason}`);
+      for (const s of ensemble.skipped) say(`  ${s.name.padEnd(nameWidth)} not served: ${s.reason}`);
       say(
         mode === 'workers'
           ? `  inference: ${workers} worker thread${workers === 1 ? '' : 's'}, ${threadsPerSession} ONNX Runtime thread${threadsPerSession === 1 ? '' : 's'} per session`

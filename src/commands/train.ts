@@ -194,11 +194,13 @@ export default class Train extends DigitsCommand {
       this.printJson(report ? { ...manifest, queue: report } : manifest);
     } else {
       process.stdout.write(`run ${runDir} (${manifest.seconds}s)\n`);
+      // (names padded to the longest, so the figures line up: at a fixed 14 a k-fold member's longer name pushed its own out of line)
+      const nameWidth = Math.max(14, ...manifest.members.map((m) => m.name.length));
       for (const m of manifest.members) {
         process.stdout.write(
           m.ok
-            ? `  ${m.name.padEnd(14)} val_acc ${((m.bestValAcc ?? 0) * 100).toFixed(2)}%  val_loss ${(m.bestValLoss ?? 0).toFixed(4)}  best epoch ${(m.bestEpoch ?? 0) + 1}/${m.epochs}\n`
-            : `  ${m.name.padEnd(14)} FAILED: ${m.error?.split('\n')[0]}\n`,
+            ? `  ${m.name.padEnd(nameWidth)} val_acc ${((m.bestValAcc ?? 0) * 100).toFixed(2)}%  val_loss ${(m.bestValLoss ?? 0).toFixed(4)}  best epoch ${(m.bestEpoch ?? 0) + 1}/${m.epochs}\n`
+            : `  ${m.name.padEnd(nameWidth)} FAILED: ${m.error?.split('\n')[0]}\n`,
         );
       }
     }

@@ -18,17 +18,21 @@ function Bar({ fraction, width }: { fraction: number; width: number }) {
 
 const COLUMNS = ['member', 'epoch', 'loss', 'acc', 'val_acc', 'lr', 'img/s', 'ETA', 'val_acc by epoch'];
 const WIDTHS = [14, 9, 8, 8, 8, 9, 7, 8, 20];
-/** The member column's widest: longer names are cut there (a 40-character name would push every figure off 80 columns). */
+/** The member column's widest on a narrow terminal: longer names are cut there (a 40-character name would push every figure off 80 columns). */
 const NAME_WIDTH_MAX = 30;
 
 /**
  * The columns' widths for these member names: the member column as wide as the longest name
- * and its gap, from 14 up to NAME_WIDTH_MAX (at a fixed 14, `seed002-noisy-f1` and
- * `seed002-noisy-f2` were both cut to `seed002-noisy`).
+ * and its gap, from 14 up to NAME_WIDTH_MAX or, on a wider terminal (`columns`), up to what
+ * leaves the other columns their room (at a fixed 14, `seed002-noisy-f1` and
+ * `seed002-noisy-f2` were both cut to `seed002-noisy`; until session 43 the cap was 30 at any
+ * width, and a name cut there lost its `-f1` at 120 columns with 35 to spare). A name still
+ * longer is cut in its middle (`MemberLine`), so its fold suffix stays.
  */
-export function columnWidths(names: readonly string[]): number[] {
+export function columnWidths(names: readonly string[], columns = 0): number[] {
   const longest = Math.max(0, ...names.map((name) => stringWidth(name)));
-  return [Math.min(NAME_WIDTH_MAX, Math.max(WIDTHS[0]!, longest + 1)), ...WIDTHS.slice(1)];
+  const others = WIDTHS.slice(1).reduce((sum, w) => sum + w, 0);
+  return [Math.min(Math.max(NAME_WIDTH_MAX, columns - others), Math.max(WIDTHS[0]!, longest + 1)), ...WIDTHS.slice(1)];
 }
 
 /**
@@ -47,7 +51,8 @@ function Cell({ children, i, color, shown = WIDTHS.length, widths = WIDTHS }: { 
   if (i >= shown) return null;
   return (
     <Box width={widths[i]} flexShrink={0} paddingRight={1}>
-      <Text color={color} wrap="truncate">
+      {/* a member's name is cut in its middle, so `…-f1` and `…-f2` stay apart */}
+      <Text color={color} wrap={i === 0 ? 'truncate-middle' : 'truncate'}>
         {children}
       </Text>
     </Box>
@@ -114,7 +119,7 @@ function TrainScreen({ state, now = Date.now(), width, height }: TrainViewProps)
   const columns = width ?? terminal.columns ?? 100;
   const rows = height ?? terminal.rows;
   const progress = overallProgress(state);
-  const widths = columnWidths(state.members.map((m) => m.name));
+  const widths = columnWidths(state.members.map((m) => m.name), columns);
   const shown = columnsThatFit(columns, widths);
   // One line fewer than the terminal: a frame as tall as the screen takes Ink's full-screen path.
   const { shown: members, more } = visibleMembers(state.members, rows === undefined ? Infinity : rows - 1 - FIXED_LINES - (state.notice ? 1 : 0));
@@ -122,7 +127,8 @@ function TrainScreen({ state, now = Date.now(), width, height }: TrainViewProps)
     <Box flexDirection="column" width={columns}>
       <Text wrap="truncate">
         <Text bold>{state.title}</Text>
-        <Text dimColor>{`  backend: ${state.backend}  elapsed ${formatDuration((now - state.startedAt) / 1000)}`}</Text>
+        {/* (the elapsed time before the backend's long description: at 80 columns it was the part cut, `el…`, until session 43) */}
+        <Text dimColor>{`  elapsed ${formatDuration((now - state.startedAt) / 1000)}  backend: ${state.backend}`}</Text>
       </Text>
       {state.notice ? (
         <Text wrap="truncate" color="yellow">

@@ -178,6 +178,25 @@ describe('live training view: names and failures', () => {
     for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
   });
 
+  test.each([120, 80])('names longer than 30 characters keep their fold suffix at %i columns, and the elapsed time is on the title line', (width) => {
+    // Given fold members with a long recipe name (names may have 80 characters)
+    const names = ['mlp-second-with-a-long-name-f1', 'mlp-second-with-a-long-name-f2', 'mlp-1-f1'];
+    let s = initialState('digits run → runs/auto-20261206-054500', 'wasm + onnxruntime kernels', names.map((name) => ({ name, epochs: 2 })), t0);
+    s = reduce(s, { type: 'start', member: names[0]!, epochs: 2, batches: 10, trainRows: 640, validationRows: 60, resumedAt: 0 }, t0);
+    // When the view renders
+    const lines = render(<TrainView state={s} now={t0 + 7_000} width={width} />).lastFrame()!.split('\n').map(strip);
+    // Then the two folds stay apart: whole where the terminal has room (120), cut in the middle where it has not (80)
+    // (until session 43 both were cut at 30 characters, at any width, to the same `mlp-second-with-a-long-name-…`)
+    const rows = lines.filter((l) => /\s0\/2/.test(l)).map((l) => l.split(/\s{2,}|\s(?=0\/2)/)[0]!.trim());
+    expect(rows).toHaveLength(3);
+    expect(new Set(rows).size).toBe(3);
+    if (width === 120) expect(rows.slice(0, 2)).toEqual(names.slice(0, 2));
+    else for (const [i, row] of rows.slice(0, 2).entries()) expect(row).toMatch(new RegExp(`^mlp-second-.*….*-name-f${i + 1}$`));
+    // and the title line shows the elapsed time (at 80 columns it was the part cut)
+    expect(lines[0]).toContain('elapsed 7s');
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(width);
+  });
+
   test.each([80, 50])("a failed member's error is on its row at %i columns", (width) => {
     // Given a member that failed
     let s = initialState('digits train: t', 'wasm', [{ name: 'seed002-1', epochs: 2 }, { name: 'seed002-2', epochs: 2 }], t0);
