@@ -82,7 +82,9 @@ export async function predictTestSet(predictors: readonly Predictor[], dataset: 
   if (weights) {
     memberProbs = [];
     for (const [m, p] of predictors.entries()) {
-      memberProbs.push(await predictEnsemble([p], images, count, { ...options, onProgress: (done) => onProgress?.(m * count + done, predictors.length * count) }));
+      // (the bar counts test rows, as the line before it does: the members' share of the work, not rows × members, which read 600/600 rows for 200; until session 43.
+      // Every member is predicted, also one of weight 0: the test figures compare the equal vote and the best member)
+      memberProbs.push(await predictEnsemble([p], images, count, { ...options, onProgress: (done) => onProgress?.(Math.floor((m * count + done) / predictors.length), count) }));
     }
     probs = softVote(memberProbs, weights);
   } else {

@@ -15,7 +15,9 @@ import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { submitRun } from '../../src/services/submit.js';
 import { writeRunReport } from '../../src/report/report-html.js';
-import { evaluateRun } from '../../src/services/evaluate.js';
+import { evaluateRun, predictTestSet } from '../../src/services/evaluate.js';
+import { loadRunDataset, readRunManifest } from '../../src/runs/manifest.js';
+import { openMembers } from '../../src/runs/open-members.js';
 import { appendLedger, listSubmissions } from '../../src/data/submission.js';
 import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
 import { expectUserError } from '../data/helpers.js';
@@ -182,6 +184,17 @@ describe('a bagged run', () => {
     await trainEnsemble({ ensemble, data: path.join(root, 'competitions', 'clean'), runDir: bagged, concurrency: 1, backend: 'wasm', command: 'vitest' });
     // When it is evaluated, Then evaluate refuses it (no row held out by every member)
     await expect(evaluateRun({ runDir: bagged, tta: [{ dx: 0, dy: 0 }], precision: 'fp32' })).rejects.toMatchObject({ message: expect.stringMatching(/no training row was held out by every member/) });
+    // (and its four members predict the test rows with weights, the bar counting test rows: 20 of 20, never rows × members, which read 80/80 for 20 rows)
+    const manifest = await readRunManifest(bagged);
+    const dataset = await loadRunDataset(bagged, manifest);
+    const predictors = (await openMembers(bagged, manifest, { infer: 'onnx', dataset })).map((m) => m.predictor);
+    const seen: Array<[number, number]> = [];
+    const { memberProbs } = await predictTestSet(predictors, dataset, [], [0, 0.5, 0.5, 0], (done, total) => seen.push([done, total]));
+    for (const p of predictors) p.dispose();
+    expect(memberProbs).toHaveLength(4);
+    expect(new Set(seen.map(([, total]) => total))).toEqual(new Set([20]));
+    expect(seen.at(-1)).toEqual([20, 20]);
+    expect(seen.every(([done], i) => i === 0 || done >= seen[i - 1]![0])).toBe(true);
     // When its report is asked for, Then it says a bagged run is evaluated only on shared held-out rows, and names submit (until session 43: "Evaluate it first")
     await expect(writeRunReport({ runDir: bagged })).rejects.toMatchObject({
       message: expect.stringMatching(/^cannot report on run .*bagged: it has not been evaluated, and a bagged run is evaluated only on the training rows every member held out \(often none\)$/),
