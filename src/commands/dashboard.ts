@@ -52,7 +52,7 @@ export default class Dashboard extends DigitsCommand {
       return;
     }
     const { showDashboard } = await import('../tui/Dashboard.js');
-    const ended = await showDashboard({ model, initialView: viewIndex, digits: source, color: colorOn(process.stderr) });
+    const ended = await showDashboard({ model, initialView: viewIndex, digits: source, color: colorOn(process.stderr), bracketCurrent: !colorOn(process.stderr) });
     if (ended === 'interrupted') {
       // Ctrl-C ends it as it ends other commands: by SIGINT (a shell reports 130), now that
       // the screen is closed and the terminal restored. The exit code is for a handler that

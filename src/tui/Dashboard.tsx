@@ -43,6 +43,8 @@ export interface DashboardProps {
   height?: number;
   /** ANSI colours for the digits (false: shade characters). */
   color?: boolean;
+  /** Mark the current view's name in brackets too: where styles are off (NO_COLOR), inverse and bold do not show. */
+  bracketCurrent?: boolean;
   /** Called when the user quits (after Ink's own exit). */
   onQuit?: () => void;
   /** Called on Ctrl-C (in raw mode a key, not a signal), before the screen closes. */
@@ -51,8 +53,13 @@ export interface DashboardProps {
   onSuspend?: (view: number) => void;
 }
 
-function Tabs({ views, index, columns }: { views: DashboardView[]; index: number; columns: number }) {
-  const labels = views.map((v, i) => `${i + 1} ${v.key}`);
+/**
+ * The view names in a row, the current one in inverse and bold; without colours (NO_COLOR:
+ * `marked`) also in brackets, as bold and inverse go with the colours (until session 43
+ * nothing marked it then).
+ */
+function Tabs({ views, index, columns, marked = false }: { views: DashboardView[]; index: number; columns: number; marked?: boolean }) {
+  const labels = views.map((v, i) => (marked && i === index ? `[${i + 1} ${v.key}]` : `${i + 1} ${v.key}`));
   const { start, end } = tabWindow(labels, index, columns);
   return (
     <Box columnGap={2} height={1} overflow="hidden">
@@ -202,7 +209,7 @@ const FIXED_LINES = 4;
 /** How long a typed view number waits for its next digit (1 then 2 → view 12). */
 const NUMBER_WAIT_MS = 800;
 
-export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, onQuit, onInterrupt, onSuspend }: DashboardProps) {
+export function Dashboard({ model, initialView = 0, digits = null, width, height, color = true, bracketCurrent = false, onQuit, onInterrupt, onSuspend }: DashboardProps) {
   const [index, setIndex] = useState(Math.min(Math.max(0, initialView), model.views.length - 1));
   // The view shown, for Ctrl-Z: Ink writes a frame before its effects run, so a key typed as
   // soon as the frame is seen can reach the handler of the frame before (seen: Ctrl-Z right
@@ -290,7 +297,7 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
       <Text bold wrap="truncate">
         {headerLine(model)}
       </Text>
-      <Tabs views={model.views} index={index} columns={columns} />
+      <Tabs views={model.views} index={index} columns={columns} marked={bracketCurrent} />
       <ViewLine number={`${index + 1}/${model.views.length}`} view={view} columns={columns} />
       <Box height={bodyHeight} overflow="hidden" flexDirection="column">
         {/* (out of the flow: inside a body of one or two rows Yoga measured the page at 3 lines,

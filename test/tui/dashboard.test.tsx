@@ -133,6 +133,21 @@ describe('dashboard screen', () => {
     unmount();
   });
 
+  test('without colours the current view is marked in brackets (bold and inverse go with the colours)', async () => {
+    const model = buildDashboardModel(fakeReport());
+    const { stdin, lastFrame, unmount } = render(<Dashboard model={model} digits={null} color={false} bracketCurrent width={120} />);
+    expect(lastFrame()!).toContain('[1 ensemble]');
+    stdin.write(ARROW_RIGHT);
+    const frame = await frameShowing(lastFrame, '[2 ensemble-hard]');
+    expect(frame).toContain('[2 ensemble-hard]');
+    expect(frame).not.toContain('[1 ensemble]');
+    unmount();
+    // (with styles the brackets are not there: inverse and bold mark it)
+    const colored = render(<Dashboard model={model} digits={null} color={false} width={120} />);
+    expect(colored.lastFrame()!).not.toContain('[1 ensemble]');
+    colored.unmount();
+  });
+
   test('"jq" in one read quits', async () => {
     const onQuit = vi.fn();
     const { stdin, unmount } = render(<Dashboard model={buildDashboardModel(fakeReport())} digits={null} onQuit={onQuit} />);
