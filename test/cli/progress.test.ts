@@ -74,3 +74,37 @@ test('on a wide terminal the bar keeps its 40 columns', () => {
   printer.finish();
   for (const line of drawings(text())) expect(/[█░]{40}/.test(line) && !/[█░]{41}/.test(line), line).toBe(true);
 });
+
+test('on a 40-column terminal a file being read keeps its name, the tail giving up its detail and ETA first', () => {
+  // Given a 40-column terminal and a file read with a row count beside the bytes
+  const { stream, text } = terminal(40);
+  const printer = createProgress({ stream, interactive: true });
+  // When the bar is drawn part of the way and at its end
+  printer.update({ task: 'reading train.csv', done: 0, total: 92.8e6, unit: 'bytes', detail: '0 rows' });
+  printer.update({ task: 'reading train.csv', done: 48e6, total: 92.8e6, unit: 'bytes', detail: '6,206 rows' });
+  printer.finish();
+  // Then every drawing fits and names the file (until session 43: "51% | ETA 1s | 48.0/92.8 MB, 6,206 rows", no name)
+  const seen = drawings(text());
+  expect(seen.length).toBeGreaterThan(0);
+  for (const line of seen) {
+    expect([...line].length, line).toBeLessThan(40);
+    expect(line, line).toMatch(/^reading trai\S* \d+%/);
+  }
+});
+
+test('the bar keeps its width while a count in its detail grows, and a last update of a finished task draws no second bar', () => {
+  // Given an 80-column terminal and a file whose row count grows as it is read
+  const { stream, text } = terminal(80);
+  const printer = createProgress({ stream, interactive: true });
+  for (const [done, rows] of [[0, 0], [8e6, 33], [50e6, 6206], [92.8e6, 12000]] as const) printer.update({ task: 'reading train.csv', done, total: 92.8e6, unit: 'bytes', detail: `${rows.toLocaleString('en-US')} rows` });
+  // (the reader's last word on the file, its final count, after the bar ended)
+  printer.update({ task: 'reading train.csv', done: 92.8e6, total: 92.8e6, unit: 'bytes', detail: '12,000 rows' });
+  printer.finish();
+  const seen = drawings(text());
+  // Then one bar width throughout (it went 20 → 17 → 16 as the count grew)
+  expect(new Set(seen.map((line) => /[█░]+/.exec(line)?.[0].length)).size).toBe(1);
+  // and no drawing after the one at 100% starts again from 0%
+  const end = seen.findIndex((line) => line.includes(' 100% '));
+  expect(end).toBeGreaterThanOrEqual(0);
+  expect(seen.slice(end + 1).filter((line) => / 0% /.test(line))).toEqual([]);
+});
