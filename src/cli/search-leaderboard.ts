@@ -2,6 +2,7 @@
 import type { LeaderboardRow, SearchEvent } from '../services/search.js';
 import type { TrialParams } from '../training/search/space.js';
 import { formatRate, plural } from '../data/format.js';
+import { renderTable } from './table.js';
 
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
 
@@ -12,12 +13,15 @@ export function describeParams(p: Omit<TrialParams, 'epochs'>): string {
   return `${p.preset} from ${p.start}, ${p.optimizer} lr ${formatRate(p.learningRate)}${p.lrDecay < 1 ? ` ×${p.lrDecay}/epoch` : ''}, batch ${p.batchSize}${p.labelSmoothing ? `, smoothing ${p.labelSmoothing}` : ''}${aug ? `, ${aug}` : ', no augmentation'}`;
 }
 
-export function formatLeaderboard(rows: readonly LeaderboardRow[]): string {
+/**
+ * The leaderboard in `width` columns (default: stdout's when it is a terminal, else each row on
+ * one line): the recipe column wraps between its words, through the one table layout of
+ * `src/cli/table.ts` (until session 43 it was padded by hand and a terminal cut it mid-word).
+ */
+export function formatLeaderboard(rows: readonly LeaderboardRow[], width?: number): string {
   const header = ['#', 'trial', 'state', 'rung', 'epochs', 'val_loss', 'val_acc', 'recipe'];
   const cells = rows.map((r) => [String(r.rank), r.trial, r.state, r.rung === null ? '—' : String(r.rung), String(r.epochs), r.valLoss === null ? '—' : r.valLoss.toFixed(4), pct(r.valAcc), describeParams(r.params)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
-  return [line(header), ...cells.map(line)].join('\n') + '\n';
+  return `${renderTable(header, cells, { width, align: header.map(() => 'left'), names: header.map((_, i) => i === 1) })}\n`;
 }
 
 export function formatSearchEvent(e: SearchEvent): string {

@@ -17,6 +17,20 @@ describe('search output', () => {
     expect(table.split('\n')[1]).toMatch(/^1\s+trial-001\s+failed\s+—\s+0\s+—\s+—\s+mlp/);
   });
 
+  test('on an 80-column terminal the recipe wraps between its words; piped, each trial is one line', () => {
+    const long = { ...params, augmentation: { rotation: 10, shift: 0.1, zoom: 0.1 }, labelSmoothing: 0.1 };
+    const rows = [1, 2].map((rank) => ({ rank, trial: `trial-00${rank}`, state: 'done' as const, rung: 0, epochs: 2, sampledEpochs: 2, valLoss: 0.0392, valAcc: 0.9833, params: long }));
+    const narrow = formatLeaderboard(rows, 80).trimEnd().split('\n');
+    for (const line of narrow) expect([...line].length, line).toBeLessThanOrEqual(80);
+    // every word of the recipe is whole on some line (until session 43: "adam l" / "r 6.4e-4")
+    const words = narrow.join(' ').split(/\s+/);
+    for (const word of describeParams(long).split(' ')) expect(words).toContain(word);
+    expect(narrow.length).toBeGreaterThan(3);
+    const piped = formatLeaderboard(rows).trimEnd().split('\n');
+    expect(piped).toHaveLength(3);
+    expect(piped[1]).toContain(describeParams(long));
+  });
+
   test('a warning event is a warning line', () => {
     expect(formatSearchEvent({ type: 'warning', message: 'batch 4096 is more than 270 rows' })).toBe('warning: batch 4096 is more than 270 rows');
   });
