@@ -7,7 +7,7 @@
  * `vega.View` with `renderer: 'none'`, then `toSVG()`); digits are inline PNG data URIs.
  * The page loads nothing: no scripts, fonts, styles or images from anywhere else.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -284,7 +284,18 @@ export const REPORT_GENERATOR = 'digits report';
  * title), or another file.
  */
 async function existingReport(file: string): Promise<{ kind: 'none' } | { kind: 'report'; run: string; images: number | null } | { kind: 'other' }> {
-  const head = await readFile(file, 'utf8').then((text) => text.slice(0, 4096), () => null);
+  // (the page's head only: a report is hundreds of KiB of images below it)
+  const head = await open(file, 'r').then(
+    async (handle) => {
+      try {
+        const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+        return buffer.subarray(0, bytesRead).toString('utf8');
+      } finally {
+        await handle.close();
+      }
+    },
+    () => null,
+  );
   if (head === null) return { kind: 'none' };
   const meta = (name: string) => new RegExp(`<meta name="${name}" content="([^"]*)">`).exec(head)?.[1];
   const unescape = (text: string) => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
