@@ -351,7 +351,15 @@ export async function writePngFile(file: string, png: Uint8Array, flag: string):
 export function assertPngName(file: string, flag: string, suggested = 'grid.png'): void {
   // A folder is said to be one, with a file in it to give instead (until session 43 "afolder
   // would hold a PNG image under another name", and for `afolder/` the hint "Name it afolder/.png").
-  if (/[/\\]$/.test(file) || statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+  // (a stat that fails, e.g. ENOTDIR under a file, is "not a folder": the write names that failure)
+  const isFolder = (() => {
+    try {
+      return statSync(file, { throwIfNoEntry: false })?.isDirectory() === true;
+    } catch {
+      return false;
+    }
+  })();
+  if (/[/\\]$/.test(file) || isFolder) {
     throw new UserError(`cannot write ${file}: it is a folder`, { where: { file: resolve(file), flag }, hint: `Give a file in it, e.g. --${flag} ${join(file, suggested)}.` });
   }
   if (!/\.png$/i.test(file)) {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -202,5 +202,8 @@ describe('digits data inspect --png', () => {
     }
     // (a name that is no folder and no .png keeps its own message)
     expect(() => assertPngName(join(dir, 'grid.jpg'), 'png')).toThrow(/grid\.jpg would hold a PNG image under another name/);
+    // (a path under a file is no folder: the name passes, for the write to name the file in the way; the stat's ENOTDIR escaped as an internal error)
+    await writeFile(join(dir, 'afile'), 'x');
+    expect(() => assertPngName(join(dir, 'afile', 'x.png'), 'png')).not.toThrow();
   });
 });
