@@ -285,17 +285,17 @@ export const REPORT_GENERATOR = 'digits report';
  */
 async function existingReport(file: string): Promise<{ kind: 'none' } | { kind: 'report'; run: string; images: number | null } | { kind: 'other' }> {
   // (the page's head only: a report is hundreds of KiB of images below it)
-  const head = await open(file, 'r').then(
-    async (handle) => {
+  // (nothing readable there, a folder among them, is no report: the write names the problem)
+  const head = await open(file, 'r')
+    .then(async (handle) => {
       try {
         const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
         return buffer.subarray(0, bytesRead).toString('utf8');
       } finally {
         await handle.close();
       }
-    },
-    () => null,
-  );
+    })
+    .catch(() => null);
   if (head === null) return { kind: 'none' };
   const meta = (name: string) => new RegExp(`<meta name="${name}" content="([^"]*)">`).exec(head)?.[1];
   const unescape = (text: string) => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');

@@ -176,6 +176,11 @@ describe('writeReport', () => {
       // And --force replaces each of them
       for (const out of [other, notes, own]) expect((await writeReport({ run, out, force: true })).images).toBe(0);
       expect(await readFile(notes, 'utf8')).toContain('<meta name="digits-run" content="quick &lt;20261121&gt;">');
+      // (a folder where the run's report.html goes is no report: the write names it, as it did before the check; the check's read let a raw EISDIR out)
+      const other2 = path.join(dir, 'run2');
+      await mkdir(path.join(other2, 'report.html'), { recursive: true });
+      await writeFile(path.join(other2, 'evaluation.json'), JSON.stringify(fakeReport()));
+      await expect(writeReport({ run: other2 })).rejects.toMatchObject({ message: expect.stringMatching(/^cannot write .*run2\/report\.html/), hint: 'Pass a file name with --out.' });
       // And this run's own report, without digits as before, or written before the marker (its title only), is replaced without --force
       expect((await writeReport({ run })).file).toBe(own);
       await writeFile(own, '<!doctype html>\n<html><head><title>digits evaluation: quick &lt;20261121&gt;</title></head></html>\n');
