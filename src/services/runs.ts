@@ -176,10 +176,11 @@ function shortPath(p: string | undefined): string {
  * recipe's in order (`rmsprop|adam|adam`): a set of values (as until session 36) made
  * [rmsprop, adam, adam] and [rmsprop, rmsprop, adam] the same.
  */
-export function recipeSignature(manifest: Pick<RunManifest, 'ensemble' | 'extra'> & Partial<Pick<RunManifest, 'dataset'>>): Map<string, string> {
+export function recipeSignature(manifest: Pick<RunManifest, 'ensemble' | 'extra'> & Partial<Pick<RunManifest, 'dataset'>>, runDir?: string): Map<string, string> {
   const out = new Map<string, string>();
-  // The data first: figures on other data are not comparable, whatever the recipes.
-  if (manifest.dataset) out.set('data', describeData({ name: competitionName(manifest.dataset.dir), fingerprint: manifest.dataset.fingerprint }));
+  // The data first: figures on other data are not comparable, whatever the recipes. (Its folder
+  // is relative to the run folder in run.json: named from where it resolves, not `../../.digits`.)
+  if (manifest.dataset) out.set('data', describeData({ name: competitionName(runDir ? resolveStoredPath(runDir, manifest.dataset.dir) : manifest.dataset.dir), fingerprint: manifest.dataset.fingerprint }));
   out.set('validation', describeValidation(manifest.ensemble.validation));
   out.set('recipes', String(manifest.ensemble.members.length));
   // rows every member trained on beside the competition's (corrections, pseudo-labels, synthetic rows)
@@ -291,7 +292,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       createdAt: manifest.createdAt,
       seconds: manifest.seconds + firstRoundSeconds,
       ensemble: manifest.ensemble?.name ?? '?',
-      data: { dir: resolveStoredPath(dir, manifest.dataset?.dir ?? ''), name: competitionName(manifest.dataset?.dir ?? '?'), fingerprint: manifest.dataset?.fingerprint ?? '' },
+      data: { dir: resolveStoredPath(dir, manifest.dataset?.dir ?? ''), name: manifest.dataset ? competitionName(resolveStoredPath(dir, manifest.dataset.dir)) : '?', fingerprint: manifest.dataset?.fingerprint ?? '' },
       validation: describeValidation(manifest.ensemble?.validation),
       recipes: manifest.ensemble?.members.length ?? 0,
       members: planned.length,
@@ -406,7 +407,7 @@ export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   }
   // Copies of a run share its createdAt and name: their folders order them.
   loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name) || a.summary.dir.localeCompare(b.summary.dir));
-  const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest)));
+  const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest, r.summary.dir)));
   const abandoned = (await abandonedRunFolders(path.resolve(options.runsDir))).map(({ dir, holder }) => ({ dir, pid: holder.pid, startedAt: holder.startedAt, command: holder.command }));
   return { runs: loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! })), damaged, abandoned };
 }
@@ -477,7 +478,7 @@ export async function compareRuns(options: CompareRunsOptions): Promise<RunCompa
   for (const run of [runA, runB]) if (run instanceof UserError) throw run;
   // (resolveRun found a run.json in each, or a first round's)
   if (!runA || !runB || runA instanceof UserError || runB instanceof UserError) throw new Error('compareRuns: a resolved run folder has no run.json');
-  const [signatureA, signatureB] = [recipeSignature(runA.manifest), recipeSignature(runB.manifest)];
+  const [signatureA, signatureB] = [recipeSignature(runA.manifest, runA.summary.dir), recipeSignature(runB.manifest, runB.summary.dir)];
   const [diffA, diffB] = recipeDifferences([signatureA, signatureB]);
   const ensemble: FieldDifference[] = [];
   for (const key of ['data', 'validation', 'recipes', 'extra rows']) {

@@ -618,6 +618,13 @@ describe('digits runs', () => {
     expect(recipeDifferences([plain, extra])).toEqual([[], ['extra rows=43200 (synthetic-rows.jsonl)']]);
   });
 
+  test('the data is named by the competition its stored folder resolves to from the run (run.json keeps it relative)', () => {
+    // Given runs kept inside a Kaggle competition's folder, their dataset stored as `../../.digits`
+    const manifest = { ensemble: { name: 'e', description: '', validation: { kind: 'shared', fraction: 0.1, seed: 42 }, members: [{ name: 'm1', preset: 'mlp' }] }, dataset: { dir: '../../.digits', fingerprint: 'sha256:9b1c0e2aff' } } as never;
+    // Then the signature names the competition (until session 43 it read `../../.digits (9b1c0e2a)`)
+    expect(recipeSignature(manifest, '/home/me/digit-recognizer/runs/auto-1').get('data')).toBe('digit-recognizer (9b1c0e2a)');
+  });
+
   test('runs validated on other rows differ in validation: the seed of a shared split or of k-fold folds is part of it', () => {
     const members = [{ name: 'm1', preset: 'mlp' }];
     const signature = (validation: unknown) => recipeSignature({ ensemble: { name: 'e', description: '', validation, members } } as never);
