@@ -312,6 +312,16 @@ const PRACTICE_FILES = ['train.csv', 'test.csv', 'sample_submission.csv'];
 /** What `--force` may replace: those files and the cache an import wrote beside them. */
 const PRACTICE_ENTRIES = new Set([...PRACTICE_FILES, DEFAULT_DATASET_SUBDIR]);
 
+/** The sizes of the competition CSVs in `dir` (those that are there). */
+async function practiceFileSizes(dir: string): Promise<Record<string, number>> {
+  const sizes: Record<string, number> = {};
+  for (const file of PRACTICE_FILES) {
+    const size = (await stat(join(dir, file)).catch(() => null))?.size;
+    if (size !== undefined) sizes[file] = size;
+  }
+  return sizes;
+}
+
 /** The newline bytes of a file (the lines data practice wrote, each ending in one). */
 async function countLines(path: string): Promise<number> {
   let lines = 0;
@@ -329,7 +339,7 @@ async function countLines(path: string): Promise<number> {
 async function csvsNotWrittenByPractice(dir: string, answerKey: string, entries: string[]): Promise<string[]> {
   const csvs = PRACTICE_FILES.filter((file) => entries.includes(file));
   if (csvs.length === 0) return [];
-  let key: { competition?: unknown; recipe?: unknown; layout?: { header?: unknown }; train?: { rows?: unknown }; test?: { rows?: unknown }; files?: Record<string, unknown> };
+  let key: { competition?: unknown; recipe?: unknown; layout?: { header?: unknown }; train?: { rows?: unknown }; test?: { rows?: unknown }; files?: Record<string, unknown>; replacing?: Record<string, unknown> };
   try {
     key = JSON.parse(await readFile(answerKey, 'utf8'));
   } catch {
@@ -346,9 +356,11 @@ async function csvsNotWrittenByPractice(dir: string, answerKey: string, entries:
   for (const file of csvs) {
     const path = join(dir, file);
     const recorded = key.files?.[file];
+    // (`replacing`: the file it replaces, for a rebuild killed while the files were swapped)
+    const size = typeof recorded === 'number' ? (await stat(path).catch(() => null))?.size : undefined;
     const ours =
       typeof recorded === 'number'
-        ? (await stat(path).catch(() => null))?.size === recorded
+        ? size === recorded || (size !== undefined && size === key.replacing?.[file])
         : typeof expectedLines[file] === 'number' && (await countLines(path).catch(() => -1)) === expectedLines[file];
     if (!ours) notOurs.push(file);
   }
@@ -472,6 +484,10 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       test: { source: basename(test.imagesFile), mnistSha256: mnistDigest(test), rows: testRows, sourceIndices: testSources, labels: 'see the answers CSV' },
       // their sizes, by which a later --force knows the files in the folder are these
       files,
+      // and, rebuilding under --force, the sizes of the files they replace (checked above to be
+      // practice's): the key goes in first, so a rebuild killed while the files are swapped
+      // leaves a folder whose every CSV this key records, which a later --force still replaces
+      ...(existing ? { replacing: await practiceFileSizes(dir) } : {}),
     };
     await writeFile(tempKey, `${JSON.stringify(key)}\n`);
 
@@ -482,6 +498,9 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
     // replaced as stale, and one of the same data, rebuilt unchanged, stays usable), then the
     // answers beside it.
     if (existing) {
+      // (the answer key first: see `replacing` above; until session 43 it came last, and a rebuild
+      // killed before it left CSVs that the old key did not record, refused by every later --force)
+      await rename(tempKey, answerKey);
       for (const file of PRACTICE_FILES) await rename(join(temp, file), join(dir, file));
       const cache = join(dir, DEFAULT_DATASET_SUBDIR);
       for (const entry of await readdir(cache).catch(() => [] as string[])) if (entry !== SPLITS_DIR) await rm(join(cache, entry), { recursive: true, force: true });
@@ -491,7 +510,7 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       await rename(temp, dir);
     }
     await rename(tempAnswers, answers);
-    await rename(tempKey, answerKey);
+    if (!existing) await rename(tempKey, answerKey);
   } catch (error) {
     for (const writer of writers) writer.destroy();
     await rm(temp, { recursive: true, force: true });

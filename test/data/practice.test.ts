@@ -286,6 +286,22 @@ describe('data practice refuses what it cannot do', () => {
     expect(await readFile(join(out, 'train.csv'), 'utf8')).toBe('label,pixel0\n1,0\n');
   });
 
+  test('a rebuild under --force killed while its files were swapped leaves a folder the next --force still replaces', async () => {
+    // Given a practice competition rebuilt under --force, killed after its new answer key went in
+    // and before its CSVs did (the old CSVs in the folder, the new key beside it)
+    const dir = await tempDir();
+    const out = join(dir, 'comp');
+    await buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 });
+    const old = Object.fromEntries(await Promise.all(['train.csv', 'test.csv', 'sample_submission.csv'].map(async (f) => [f, await readFile(join(out, f))] as const)));
+    await buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 7, testRows: 6, force: true });
+    for (const [file, bytes] of Object.entries(old)) await writeFile(join(out, file), bytes);
+    // When it is built again with --force, Then it is replaced (until session 43 the key went in last,
+    // and a folder left between the two was refused by every later --force as "not a practice competition")
+    const rebuilt = await buildPracticeCompetition({ recipe: 'clean', out, seed: 3, trainRows: 8, testRows: 5, force: true });
+    expect(rebuilt.trainRows).toBe(8);
+    expect((await readFile(join(out, 'train.csv'), 'utf8')).trim().split('\n')).toHaveLength(9);
+  });
+
   test('--force recognises a practice competition whose answer key predates file sizes by its rows', async () => {
     // Given a practice competition with an answer key as written before session 43 (no sizes)
     const out = join(await tempDir(), 'old');
