@@ -497,10 +497,10 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
     // runs name: each records the data it was made for, so one of other data is refused or
     // replaced as stale, and one of the same data, rebuilt unchanged, stays usable), then the
     // answers beside it.
+    // The answer key first (see `replacing` above): until session 43 it came last, and a build
+    // killed before it left CSVs that no key recorded, refused by every later --force.
+    await rename(tempKey, answerKey);
     if (existing) {
-      // (the answer key first: see `replacing` above; until session 43 it came last, and a rebuild
-      // killed before it left CSVs that the old key did not record, refused by every later --force)
-      await rename(tempKey, answerKey);
       for (const file of PRACTICE_FILES) await rename(join(temp, file), join(dir, file));
       const cache = join(dir, DEFAULT_DATASET_SUBDIR);
       for (const entry of await readdir(cache).catch(() => [] as string[])) if (entry !== SPLITS_DIR) await rm(join(cache, entry), { recursive: true, force: true });
@@ -510,7 +510,6 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       await rename(temp, dir);
     }
     await rename(tempAnswers, answers);
-    if (!existing) await rename(tempKey, answerKey);
   } catch (error) {
     for (const writer of writers) writer.destroy();
     await rm(temp, { recursive: true, force: true });
