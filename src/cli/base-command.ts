@@ -47,13 +47,22 @@ export abstract class DigitsCommand extends Command {
     const words = this.argv.slice(0, this.argv.includes('--') ? this.argv.indexOf('--') : undefined);
     // `--runs-dir ""` (an unset shell variable, a quoting slip) would mean the working folder in
     // silence for a path, and nothing sensible for any other value: refused, naming the flag.
-    const options = (this.constructor as { flags?: Record<string, { type?: string }> }).flags ?? {};
+    const options = (this.constructor as { flags?: Record<string, { type?: string; options?: readonly string[]; description?: string }> }).flags ?? {};
     words.forEach((word, i) => {
       const name = /^--([\w-]+)(=?)$/.exec(word);
       if (!name || options[name[1]!]?.type !== 'option') return;
       if (name[2] === '=' || words[i + 1] === '') {
-        // (a name flag is told to take a name: it was told the path of the working folder is ., until session 43)
-        const what = name[1] === 'name' ? `a name (for example --name first-try)` : 'a value (a path to the working folder is .)';
+        // The hint fits the flag: a name, one of its choices, a path, or a value (until session 43
+        // every flag was told that a path to the working folder is ., `--name` and `--precision` alike).
+        const flag = options[name[1]!]!;
+        const what =
+          name[1] === 'name'
+            ? `a name (for example --name first-try)`
+            : flag.options?.length
+              ? `one of ${flag.options.join(', ')}`
+              : /\b(folder|file|path)\b/i.test(flag.description ?? '')
+                ? 'a path (the working folder is .)'
+                : 'a value';
         throw new UserError(`--${name[1]} is given an empty value`, { where: { flag: name[1]! }, hint: `Give --${name[1]} ${what}, or leave it out for its default.`, exitCode: 2 });
       }
     });

@@ -594,8 +594,13 @@ describe('every command under --json prints NDJSON ending with its result', () =
       const empty = await digitsJson(args);
       expect(empty.code, args.join(' ')).toBe(2);
       const flag = args[1]!.replace(/^--|=$/g, '');
-      expect(expectFinished(empty, 'error')).toMatchObject({ error: `--${flag} is given an empty value`, where: { flag }, hint: expect.stringContaining('a path to the working folder is .') });
+      expect(expectFinished(empty, 'error')).toMatchObject({ error: `--${flag} is given an empty value`, where: { flag }, hint: `Give --${flag} a path (the working folder is .), or leave it out for its default.` });
     }
+    // and a flag of choices is told them, another value flag to take a value (until session 43 both were told of paths)
+    const choices = await digitsJson(['evaluate', '--precision', '']);
+    expect(expectFinished(choices, 'error')).toMatchObject({ error: '--precision is given an empty value', hint: 'Give --precision one of auto, fp32, int8, or leave it out for its default.' });
+    const value = await digitsJson(['run', '--budget=']);
+    expect(expectFinished(value, 'error')).toMatchObject({ error: '--budget is given an empty value', hint: 'Give --budget a value, or leave it out for its default.' });
     // and a name flag is told to take a name, not a path
     for (const args of [['submit', '--name', ''], ['data', 'split', '--data', comp(), '--name=']]) {
       const empty = await digitsJson(args);
