@@ -262,6 +262,11 @@ export async function createTfjsPredictor(checkpointDir: string, options: Omit<P
   return new TfjsPredictor(model, (x) => pre.apply(x), shape, options.batchSize ?? 256, options.reason ?? `tfjs on ${tf.getBackend()}`);
 }
 
+/** Why a member runs fp32 when int8 was asked for (no convolution to quantize, no ONNX Runtime), or null when it does not. */
+export function int8Fallback(asked: Precision | undefined, predictor: Pick<Predictor, 'precision' | 'reason'>): string | null {
+  return asked === 'int8' && predictor.precision !== 'int8' ? `fp32, not the int8 asked for: ${predictor.reason}` : null;
+}
+
 /** int8 is an ONNX Runtime model: asked for with tfjs, it would be ignored without a word; refused (run checks it before training). */
 export function assertInferPrecision(infer: InferMode | undefined, precision: Precision | undefined): void {
   if (infer === 'tfjs' && precision === 'int8') {

@@ -12,7 +12,7 @@ import type { Dataset } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import { readAnswerLabels } from '../data/submission.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
-import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
+import { int8Fallback, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
 import { assertTrained, loadRunDataset, readRunManifest, resolveStoredPath, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
@@ -242,7 +242,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const withTta: Float32Array[] = [];
     for (const m of members) {
       // --precision int8 that a member cannot take (no convolution to quantize): say why it runs fp32.
-      const fallback = options.precision === 'int8' && m.predictor.precision !== 'int8' ? `; fp32, not the int8 asked for: ${m.predictor.reason}` : '';
+      const fallbackReason = int8Fallback(options.precision, m.predictor);
+      const fallback = fallbackReason ? `; ${fallbackReason}` : '';
       say(`${m.outcome.name}: predicting ${m.rows.length} held-out rows (${m.predictor.kind}${fallback})`);
       const images = rowsAsFloats(dataset.trainImages, dataset.scale, pixels, m.rows);
       const labels = Uint8Array.from(m.rows, (r) => dataset.trainLabels[r]!);

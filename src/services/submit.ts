@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
 import { EVALUATION_FILE, precisionLabel, precisionOf, readEvaluationIfAny, submissionTta, submittedVote, weightsFor } from '../evaluation/evaluation-report.js';
-import { assertInferPrecision, type InferMode, type Precision } from '../inference/predictor.js';
+import { assertInferPrecision, int8Fallback, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
 import {
@@ -167,8 +167,9 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
     say(`predicting ${dataset.ids.length} test rows with ${plural(members.length, 'member')} × ${plural(variants, 'TTA variant')}`);
     const predictors = (await openMembers(runDir, manifest, { infer: options.infer, precision: options.precision, dataset })).map((m) => m.predictor);
     // --precision int8 that a member cannot take (no convolution to quantize) runs it in fp32: said, as evaluate says it (until session 43 only "predicted in fp32" told)
-    if (options.precision === 'int8') {
-      for (const [i, p] of predictors.entries()) if (p.precision !== 'int8') warn(`member ${members[i]}: fp32, not the int8 asked for: ${p.reason}`);
+    for (const [i, p] of predictors.entries()) {
+      const fallback = int8Fallback(options.precision, p);
+      if (fallback) warn(`member ${members[i]}: ${fallback}`);
     }
     try {
       const { labels, confidence } = await predictTestSet(predictors, dataset, shifts, weights, (done, total) => options.onRows?.('ensemble test rows', done, total));
