@@ -15,7 +15,7 @@ import type { LiveView } from '../tui/live.js';
 import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
-import { newestUnfinishedRun } from '../runs/manifest.js';
+import { newestUnfinishedRun, partlyFailedError } from '../runs/manifest.js';
 import { claimRunFolder, releaseClaim, releaseClaimSync, removeAbandonedRunFolders, removeEmptyParent, removeEmptyParentSync } from '../runs/new-folder.js';
 import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
@@ -219,8 +219,15 @@ export default class Run extends DigitsCommand {
       .finally(() => live?.done());
     // (a resumed run's folder may still hold the claim of the run that was killed after its run.json)
     await releaseClaim(claim ?? { dir: runDir, name: runName, madeParent: null });
+    // Some members failed: the evaluation and submission are of the others, and the command says so last, exit 1 (it exited 0).
+    const failed = result.evaluation.failedMembers ?? [];
+    const partly = partlyFailedError(result.runDir, [...result.evaluation.members.map((m) => ({ name: m.name, ok: true })), ...failed.map((m) => ({ ...m, ok: false }))], {
+      resume: `digits run --resume --run ${shellArg(displayPath(result.runDir))}`,
+      kept: (trained) => `the evaluation and submission above are of ${trained === 1 ? 'it' : 'them'} alone`,
+    });
     if (json) {
       this.printJson(result);
+      if (partly) throw partly;
       return;
     }
     process.stdout.write(formatEvaluationSummary(result.evaluation, { runDir: result.runDir }));
@@ -230,5 +237,6 @@ export default class Run extends DigitsCommand {
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
     if (result.report) process.stdout.write(`report      ${result.report}\n`);
     process.stdout.write(`dashboard   digits dashboard --run ${shellArg(result.runDir)}\ntime        ${result.seconds}s${overBudgetNote(result.seconds, result.auto?.budgetMinutes)}\n`);
+    if (partly) throw partly;
   }
 }

@@ -14,7 +14,7 @@ import { UserError } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
 import { assertFolderPath } from '../output-folder.js';
-import { RUN_MANIFEST, assertNewRunFolder } from '../runs/manifest.js';
+import { RUN_MANIFEST, assertNewRunFolder, partlyFailedError } from '../runs/manifest.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
 
 export function timestamp(date = new Date()): string {
@@ -205,5 +205,9 @@ export default class Train extends DigitsCommand {
       }
     }
     if (manifest.members.every((m) => !m.ok)) this.exit(1);
+    // Some members failed: the result above is of the others, and the command says so last, exit 1 (it exited 0).
+    const resume = `digits train --resume --run ${shellArg(displayPath(runDir))}${flags.queue ? ` --queue ${shellArg(redactRedisUrl(flags.queue))}` : ''}`;
+    const partly = partlyFailedError(runDir, manifest.members, { resume, kept: () => `\`digits evaluate --run ${shellArg(displayPath(runDir))}\` scores the run as it is` });
+    if (partly) throw partly;
   }
 }

@@ -292,6 +292,25 @@ export function resumeCommand(runDir: string, manifest: Pick<RunManifest, 'comma
   return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${shellArg(runDir)}`;
 }
 
+
+/**
+ * The last word of a command whose run finished with some members failed and some trained
+ * (exit 1, after the command's result): which failed and why, what the run's outputs are made
+ * of (`kept`, given how many trained), and that `resume` trains the failed ones
+ * again. Null when no member failed, or none trained (that run failed, and says so itself).
+ */
+export function partlyFailedError(runDir: string, members: readonly Pick<MemberOutcome, 'name' | 'ok' | 'error'>[], options: { resume: string; kept: (trained: number) => string }): UserError | null {
+  const failed = members.filter((m) => !m.ok);
+  const trained = members.length - failed.length;
+  if (failed.length === 0 || trained === 0) return null;
+  const why = (m: Pick<MemberOutcome, 'error'>) => (m.error ?? '').split('\n')[0]!.trim() || 'no error recorded';
+  const named = failed.slice(0, 3).map((m) => `${m.name} (${why(m)})`).join('; ') + (failed.length > 3 ? `; ${failed.length - 3} more in ${RUN_MANIFEST}` : '');
+  return new UserError(`${failed.length} of ${members.length} members failed to train: ${named}`, {
+    where: { file: path.join(runDir, RUN_MANIFEST) },
+    hint: `The run keeps the ${trained === 1 ? 'one member' : `${trained} members`} that trained: ${options.kept(trained)}. Once what stopped ${failed.length === 1 ? 'it' : 'them'} is put right, \`${options.resume}\` trains ${failed.length === 1 ? 'it' : 'them'} again (the others as they are).`,
+    exitCode: 1,
+  });
+}
 /**
  * A run's evaluation for showing it (`verb`: "show", "report on"): a folder that is no run, or
  * whose training has not finished or failed, says so and how to go on, rather than pointing at

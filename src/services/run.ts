@@ -296,7 +296,8 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   // Interrupted in round 1 of pseudo-labelling (or between the rounds): only round 1 has a run.json.
   if (!(await exists(path.join(runDir, RUN_MANIFEST))) && (await exists(path.join(runDir, ROUND1_DIR, RUN_MANIFEST)))) return resumeFirstRound(options, runDir);
   const { plan, competition, answers } = await planMainResume(options, runDir);
-  if (plan.manifest.status === 'finished') {
+  const failedMembers = plan.manifest.status === 'finished' ? plan.manifest.members.filter((m) => !m.ok).map((m) => m.name) : [];
+  if (plan.manifest.status === 'finished' && failedMembers.length === 0) {
     // Trained to the end: a finished run is not trained again (it was, epochs and all, adding
     // to its time). Its submission may still be missing (stopped while evaluating or submitting).
     const ledgerDir = runSubmissionsDir(runDir, options.workDir);
@@ -317,7 +318,13 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
     // k-fold members are recipes × folds (a saved split's fold count is in the split, not the spec)
     const v = plan.ensemble.validation;
     const members = v.kind === 'kfold' && !v.folds ? `${plan.ensemble.members.length} recipes × the split's folds` : plural(expandFolds(plan.ensemble).length, 'member');
-    stage('train', `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members}, each from its last saved epoch)`);
+    stage(
+      'train',
+      failedMembers.length > 0
+        ? // (a finished run some of whose members failed: until session 44 --resume only evaluated the others again)
+          `training the failed member${failedMembers.length === 1 ? '' : 's'} of the ${plan.ensemble.name} ensemble in ${runDir} again (${failedMembers.join(', ')}; the others as they are)`
+        : `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members}, each from its last saved epoch)`,
+    );
     await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   }
   // auto's record: training rewrote run.json without it; auto.json has kept it since the plan was made.
@@ -353,7 +360,8 @@ async function resumeFirstRound(options: MainJobOptions, runDir: string): Promis
     });
   }
   const { plan, competition, answers } = await planMainResume(options, round1);
-  if (plan.manifest.status === 'finished') {
+  const failedMembers = plan.manifest.status === 'finished' ? plan.manifest.members.filter((m) => !m.ok).map((m) => m.name) : [];
+  if (plan.manifest.status === 'finished' && failedMembers.length === 0) {
     stage('train', `round 1 in ${round1} finished training: pseudo-labelling and round 2 follow`);
   } else {
     stage('train', `round 1: resuming the ${plan.ensemble.name} ensemble in ${round1} (${plural(plan.ensemble.members.length, 'member')}, each from its last saved epoch)`);
