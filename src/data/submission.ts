@@ -9,6 +9,7 @@
  * records one JSON line per submission (what made it, how it validated, its score when answers
  * are known).
  */
+import transliterate from '@sindresorhus/transliterate';
 import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { access, constants, link, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
@@ -82,7 +83,9 @@ export const MAX_SUBMISSION_NAME = 100;
  * cut to MAX_SUBMISSION_NAME characters.
  */
 export function safeFileName(name: string): string {
-  const safe = name
+  // Letters of other scripts and accents are written in Latin letters first (`Café` → `Cafe`,
+  // `Straße` → `Strasse`): until session 44 each became a dash (`Caf`).
+  const safe = transliterate(name)
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .slice(0, MAX_SUBMISSION_NAME)
     .replace(/^[-.]+|-+$/g, '');

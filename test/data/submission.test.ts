@@ -66,6 +66,10 @@ describe('writeSubmission', () => {
     expect(await readFile(written.file, 'utf8')).toBe(csv('id,digit', 'a17,3', '"b""2",4', '"c,3",5'));
     await validateSubmission(written.file, { expectedRows: 3, ids: ['a17', 'b"2', 'c,3'], header: ['id', 'digit'] });
     expect(safeFileName('../..')).toBe('submission');
+    // Accented letters and other scripts are written in Latin letters, not dropped (`Caf` until session 44)
+    expect(safeFileName('Café crème')).toBe('Cafe-creme');
+    expect(safeFileName('Straße Ærø')).toBe('Strasse-AEro');
+    expect(safeFileName('попытка 2')).toBe('popytka-2');
     expect(splitCsvLine('"a,""b""",7')).toEqual(['a,"b"', '7']);
   });
 
