@@ -53,7 +53,7 @@ export default class Run extends DigitsCommand {
     ...jsonFlag,
     ...memberOverrideFlags,
     // Literals, not the service's constants: oclif reads flags without loading the services.
-    ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files").`, default: 'auto' }),
+    ensemble: Flags.string({ description: `auto (a recipe chosen for this competition on its holdout rows within --budget), a built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (- reads it from standard input; format: README "Ensemble files").`, default: 'auto' }),
     budget: Flags.string({ description: 'auto: minutes the whole run should take on this machine (it plans its probes and members to fit; default 20, at least 0.5, at most a week).' }),
     preset: Flags.string({ description: 'auto: the network its probes and members use (default: auto\'s own, README "The auto ensemble"); needs shipped clean/noisy checkpoints of that preset to fine-tune from, else it trains from scratch.', options: PRESET_NAMES }),
     'pseudo-label': Flags.boolean({ description: 'auto: a second round whose training rows include the test rows round 1 is confident about (test labels are never read).', default: false }),

@@ -38,7 +38,7 @@ export default class Train extends DigitsCommand {
     ...memberOverrideFlags,
     ...queueFlag,
     // No default: with --resume, an ensemble given must match the run's own (and is not needed).
-    ensemble: Flags.string({ description: `Built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (format: README "Ensemble files"; default quick; with --resume, the run's own).` }),
+    ensemble: Flags.string({ description: `Built-in ensemble (${BUILTIN_ENSEMBLE_NAMES.join(', ')}) or an ensemble JSON file (- reads it from standard input; format: README "Ensemble files"; default quick; with --resume, the run's own).` }),
     run: Flags.string({ description: 'Run folder (default runs/<ensemble>-<time>); with --resume, the run to continue.' }),
     concurrency: Flags.integer({ description: 'Members trained at once (default: number of cores); with --queue the workers\' own --concurrency decides instead.', min: 1 }),
     resume: Flags.boolean({ description: 'Continue an interrupted run from its folder alone (needs --run): each member restarts exactly from its last saved epoch.', default: false }),
@@ -49,7 +49,7 @@ export default class Train extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
     // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
-    const [{ BUILTIN_ENSEMBLES, expandFolds, foldsOverride, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ BUILTIN_ENSEMBLES, STDIN_NAME, expandFolds, foldsOverride, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
       import('../ensemble/ensemble-spec.js'),
       import('../services/train.js'),
       import('../tui/TrainView.js'),
@@ -155,7 +155,7 @@ export default class Train extends DigitsCommand {
       // (below a live view a line would garble it: there they are said once the view has ended)
       onWarning: (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : live ? heldWarnings.push(message) : process.stderr.write(`warning: ${message}\n`)),
       // A fold count the data cannot hold names where it was set.
-      foldsFrom: flags.folds ? { flag: 'folds' } : flags.ensemble && !(flags.ensemble in BUILTIN_ENSEMBLES) ? { file: path.resolve(flags.ensemble) } : undefined,
+      foldsFrom: flags.folds ? { flag: 'folds' } : flags.ensemble && !(flags.ensemble in BUILTIN_ENSEMBLES) ? { file: flags.ensemble === '-' ? STDIN_NAME : path.resolve(flags.ensemble) } : undefined,
     };
     let report = null;
     let manifest;

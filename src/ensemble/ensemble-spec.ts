@@ -177,7 +177,7 @@ export function expandFolds(spec: EnsembleSpec, folds = spec.validation.kind ===
 }
 
 /** Parses an ensemble from JSON text (a file's contents). */
-export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
+export function ensembleFromJson(text: string, file?: string, defaultName?: string): EnsembleSpec {
   // A byte-order mark (Notepad, PowerShell's Out-File) is no part of the JSON: it read as "invalid symbol" at 1:1.
   if (text.startsWith('\ufeff')) text = text.slice(1);
   let raw: unknown;
@@ -229,7 +229,7 @@ export function ensembleFromJson(text: string, file?: string): EnsembleSpec {
         : v;
   return {
     // (the file's name, made usable as the start of a folder name: "my ensemble.json" → my-ensemble)
-    name: parsed.data.name ?? safeNameFrom(path.basename(file ?? 'ensemble', '.json')),
+    name: parsed.data.name ?? defaultName ?? safeNameFrom(path.basename(file ?? 'ensemble', '.json')),
     description: parsed.data.description ?? '',
     validation,
     ...(parsed.data.selectedOn ? { selectedOn: parsed.data.selectedOn as SelectedOn } : {}),
@@ -377,6 +377,40 @@ export function heldOutByEvery(validations: ReadonlyArray<ArrayLike<number>>): n
 export const BUILTIN_ENSEMBLES: Record<string, () => EnsembleSpec> = { quick, full };
 
 /** A built-in name or a JSON file. */
+/** How errors name an ensemble file given on standard input (`--ensemble -`). */
+export const STDIN_NAME = '<stdin>';
+
+let stdinText: Promise<string> | null = null;
+
+/**
+ * Standard input's whole text, read once (a command may resolve its ensemble twice: `run` names
+ * its run folder before the service reads the ensemble). A terminal is refused: it would wait for
+ * a file typed in and Ctrl-D.
+ */
+function ensembleFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) {
+    return Promise.reject(
+      new UserError('--ensemble - reads the ensemble file from standard input, and standard input is a terminal', {
+        where: { flag: 'ensemble' },
+        hint: 'Pipe the file in (`jq . my.json | digits train --ensemble -`, `digits train --ensemble - < my.json`), or give its path.',
+      }),
+    );
+  }
+  stdinText ??= (async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (text.trim() === '') {
+      throw new UserError('--ensemble - read nothing from standard input', {
+        where: { flag: 'ensemble' },
+        hint: 'Pipe an ensemble file in (`digits train --ensemble - < my.json`), or give its path.',
+      });
+    }
+    return text;
+  })();
+  return stdinText;
+}
+
 export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec> {
   const builtin = BUILTIN_ENSEMBLES[nameOrFile];
   if (builtin) return builtin();
@@ -386,10 +420,13 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
       hint: 'Run `digits run --data <competition> [--budget minutes]` (auto is its default); `digits train` takes quick, full, or an ensemble file (such as the one `digits search` writes).',
     });
   }
+  // `-`: the file comes on standard input (`jq … | digits train --ensemble -`), named <stdin> in errors.
+  const fromStdin = nameOrFile === '-';
   let text: string;
   try {
-    text = await readFile(nameOrFile, 'utf8');
+    text = fromStdin ? await ensembleFromStdin() : await readFile(nameOrFile, 'utf8');
   } catch (error) {
+    if (error instanceof UserError) throw error;
     const builtins = Object.keys(BUILTIN_ENSEMBLES);
     if ((error as NodeJS.ErrnoException).code === 'EISDIR') {
       throw new UserError(`${nameOrFile} is a folder, not an ensemble file`, {
@@ -404,11 +441,13 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
       hint: `${closest ? `Did you mean ${closest}? ` : ''}Use one of ${builtins.join(', ')}, or the path of an ensemble JSON file.`,
     });
   }
-  const spec = ensembleFromJson(text, nameOrFile);
+  const file = fromStdin ? STDIN_NAME : nameOrFile;
+  const spec = ensembleFromJson(text, file, fromStdin ? 'ensemble' : undefined);
   // A relative `init` is the file's own path first (relative to the file's folder, wherever the
-  // command runs); one not there keeps its text for `resolveInit` (the working folder, then
-  // the shipped checkpoints, as in `"init": "checkpoints/mnist-noisy/seed002"`).
-  const folder = path.dirname(path.resolve(nameOrFile));
+  // command runs; the working folder for one on standard input); one not there keeps its text
+  // for `resolveInit` (the working folder, then the shipped checkpoints, as in
+  // `"init": "checkpoints/mnist-noisy/seed002"`).
+  const folder = fromStdin ? process.cwd() : path.dirname(path.resolve(nameOrFile));
   const members = await Promise.all(
     spec.members.map(async (m, i) => {
       if (!m.init) return m;
@@ -418,13 +457,13 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
       // now, so a missing one or one of another preset names this file and the member's key
       // (they named only --ensemble, and a missing one hedged "the file's folder, when it came from one").
       const isBeside = existsSync(beside);
-      const found = isBeside ? beside : await resolveInit(m.init, { file: nameOrFile, key });
+      const found = isBeside ? beside : await resolveInit(m.init, { file, key });
       // (loaded here: checkpoint.ts brings tfjs, which an ensemble file's parsing does not need)
       const { readCheckpointMetadata } = await import('../model/checkpoint.js');
       const metadata = await readCheckpointMetadata(found).catch(() => null);
       if (metadata && metadata.preset !== m.preset) {
         throw new UserError(`${key}: the checkpoint ${m.init} is a ${metadata.preset} network, and the member's preset is ${m.preset}`, {
-          where: { file: nameOrFile },
+          where: { file },
           hint: `Give the member "preset": "${metadata.preset}", or an init checkpoint of preset ${m.preset}.`,
         });
       }

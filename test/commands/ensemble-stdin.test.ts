@@ -1,0 +1,68 @@
+/**
+ * `--ensemble -` reads the ensemble file from standard input, as `-` does for most command-line
+ * tools (`jq … | digits train --ensemble -`): until session 44 it was "no built-in ensemble or
+ * file named -". Errors in it name `<stdin>` with the line and column; an empty input and a
+ * terminal are refused, naming the flag (a terminal would wait for a file typed in).
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { buildPracticeCompetition } from '../../src/data/practice.js';
+import { removeTempDirs, tempDir } from '../data/helpers.js';
+import { runOnTerminal } from '../helpers/pty.js';
+import { repoRoot } from '../helpers/run-command.js';
+
+const bin = path.join(repoRoot, 'bin/run.js');
+const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
+let work: string;
+
+/** `digits <argv>` with `input` on its standard input: exit code, stdout and stderr. */
+function digits(argv: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...argv], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+beforeAll(async () => {
+  work = await tempDir('digits-ensemble-stdin-');
+  await buildPracticeCompetition({ recipe: 'uniform', out: path.join(work, 'comp'), trainRows: 300, testRows: 40, seed: 3 });
+});
+afterAll(removeTempDirs);
+
+test('train and run take the ensemble file on standard input; its errors name <stdin>', { timeout: 300_000 }, async () => {
+  const file = { validation: { kind: 'shared', fraction: 0.2, seed: 1 }, members: [{ preset: 'mlp', name: 'piped', epochs: 1 }] };
+  // When `digits run` is given it on stdin (it imports the competition; its name, unset, is "ensemble")
+  const run = await digits(['run', '--data', 'comp', '--ensemble', '-', '--json'], JSON.stringify(file));
+  expect(run.code, run.stderr).toBe(0);
+  const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { type: string; runDir: string; submission: { members: string[] } };
+  expect(result).toMatchObject({ type: 'result', submission: { members: ['piped'] } });
+  expect(path.basename(result.runDir)).toMatch(/^ensemble-\d{8}-\d{6}$/);
+  // And `digits train` with a named one: the run records the ensemble it read
+  const train = await digits(['train', '--data', 'comp', '--ensemble', '-', '--run', 'runs/from-stdin'], JSON.stringify({ ...file, name: 'mine' }));
+  expect(train.code, train.stderr).toBe(0);
+  const manifest = JSON.parse(await readFile(path.join(work, 'runs/from-stdin/run.json'), 'utf8')) as { ensemble: { name: string; members: Array<{ name: string }> } };
+  expect(manifest.ensemble).toMatchObject({ name: 'mine', members: [expect.objectContaining({ name: 'piped' })] });
+
+  // A syntax error is named at <stdin>:line:column, exit 2
+  const broken = await digits(['train', '--data', 'comp', '--ensemble', '-'], '{\n  "members": [ {"preset": "mlp",} ]\n}\n');
+  expect(broken.code).toBe(2);
+  expect(broken.stderr).toMatch(/^error: the ensemble file is not valid JSON: property name expected \(<stdin>:2:33\)$/m);
+  // Nothing on stdin: said, naming the flag
+  const empty = await digits(['train', '--data', 'comp', '--ensemble', '-'], '');
+  expect(empty.code).toBe(2);
+  expect(empty.stderr).toMatch(/^error: --ensemble - read nothing from standard input \(flag --ensemble\)$/m);
+});
+
+test('--ensemble - with a terminal for standard input is refused at once, not left waiting for input', { timeout: 120_000 }, async () => {
+  const result = await runOnTerminal(['train', '--data', 'comp', '--ensemble', '-'], { cwd: work, timeout: 60 });
+  expect(result.timedOut).toBe(false);
+  expect(result.exit).toBe(2);
+  expect(result.tty).toMatch(/error: --ensemble - reads the ensemble file from standard input, and standard input is a terminal \(flag --ensemble\)/);
+});
