@@ -9,6 +9,8 @@ import { assertSplitUnchanged, loadSplit, type SavedSplit } from '../data/splits
 import { createPredictor, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { CALIBRATION_IMAGES, type CalibrationSet } from '../onnx/quantize.js';
 import { RUN_MANIFEST, resolveStoredPath, type MemberOutcome, type RunManifest } from './manifest.js';
+import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
+import { UserError } from '../errors.js';
 
 export interface TrainedMember {
   outcome: MemberOutcome;
@@ -25,6 +27,30 @@ export function trainedMembers(runDir: string, manifest: RunManifest): { trained
     else trained.push({ outcome: m, checkpoint: resolveStoredPath(runDir, m.checkpoint) });
   }
   return { trained, skipped };
+}
+
+/**
+ * Every trained member's checkpoint is still there and complete, else an error naming the
+ * member and saying to restore it (`uses`: "digits submit submits", the command's own words).
+ * Its checkpoints' identities, in order. evaluate, submit and serve check it before opening
+ * any member: until session 44 only submit did, and evaluate and serve said "no checkpoint at
+ * …/b-f2/best … train a model to create it", a new training for a folder to restore.
+ */
+export async function assertMembersReadable(runDir: string, trained: readonly TrainedMember[], uses: string): Promise<string[]> {
+  const identities: string[] = [];
+  for (const member of trained) {
+    try {
+      await readCheckpointMetadata(member.checkpoint);
+      identities.push(await checkpointIdentity(member.checkpoint));
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      throw new UserError(`member ${member.outcome.name} of the run cannot be read: ${error.message}`, {
+        where: { file: error.file },
+        hint: `Restore ${path.relative(runDir, member.checkpoint) || member.checkpoint} in ${runDir} (${uses} every trained member of run.json), or train the run again.`,
+      });
+    }
+  }
+  return identities;
 }
 
 /** Images of the given rows as floats in [0,1]. */

@@ -12,8 +12,9 @@ import path from 'node:path';
 import { onnxRuntimeStatus } from '../engine/ort.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { assertTrained, readRunManifest } from '../runs/manifest.js';
-import { openMembers, trainedMembers } from '../runs/open-members.js';
+import { assertMembersReadable, openMembers, trainedMembers } from '../runs/open-members.js';
 import { precisionOf, readEvaluationIfAny, submissionTta, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
 import { shellArg } from '../data/format.js';
@@ -146,8 +147,13 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
   const evaluation = await readEvaluationIfAny(dir);
   const evaluationNote = evaluation ? null : await evaluationNoteFor(dir);
   assertTrained(dir, manifest, 'serve');
+  // An evaluation of other members, data or weights (a failed member trained since, a
+  // checkpoint replaced) is refused as `submit` refuses it: until session 44 the server applied
+  // its TTA decision and weights "as the submission" and showed its figures as the run's.
+  if (evaluation) await assertCurrentEvaluation(dir, manifest, evaluation, 'serve');
   const members: ServedMember[] = [];
   const { trained, skipped } = trainedMembers(dir, manifest);
+  await assertMembersReadable(dir, trained, 'digits serve serves');
   const infer = options.infer ?? 'auto';
   const precision = options.precision ?? 'auto';
   const workers = Math.max(0, Math.floor(options.workers ?? defaultServeWorkers()));

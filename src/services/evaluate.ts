@@ -17,7 +17,7 @@ import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
 import { assertTrained, loadRunDataset, readRunManifest, resolveStoredPath, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { withRunLock } from '../runs/lock.js';
-import { openMembers, rowsAsFloats } from '../runs/open-members.js';
+import { assertMembersReadable, openMembers, rowsAsFloats, trainedMembers } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
 import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
 import { hardVote, softVote } from '../ensemble/voting.js';
@@ -148,6 +148,7 @@ export async function readAnswers(file: string, ids: string[]): Promise<Uint8Arr
 }
 
 async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
+  await assertMembersReadable(runDir, trainedMembers(runDir, manifest).trained, 'digits evaluate scores');
   const members = (await openMembers(runDir, manifest, { infer, precision, dataset })).map((m) => ({ outcome: m.outcome, predictor: m.predictor, rows: m.validationRows!, checkpoint: m.checkpoint }));
   if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
   return members;

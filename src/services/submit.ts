@@ -11,7 +11,6 @@ import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './e
 import { EVALUATION_FILE, precisionLabel, precisionOf, readEvaluationIfAny, submissionTta, submittedVote, weightsFor } from '../evaluation/evaluation-report.js';
 import { assertInferPrecision, int8Fallback, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
-import { CheckpointError, checkpointIdentity, readCheckpointMetadata } from '../model/checkpoint.js';
 import {
   MAX_SUBMISSION_NAME,
   appendLedger,
@@ -26,7 +25,7 @@ import {
   validateSubmission,
 } from '../data/submission.js';
 import { RUN_MANIFEST, assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
-import { assertRunSplitsUnchanged, openMembers, trainedMembers, type TrainedMember } from '../runs/open-members.js';
+import { assertMembersReadable, assertRunSplitsUnchanged, openMembers, trainedMembers } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { LOCK_FILE, currentHolder } from '../runs/lock.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
@@ -89,27 +88,6 @@ async function readSavedPredictions(file: string, warn: (message: string) => voi
   }
 }
 
-/**
- * Every trained member's checkpoint is still there and complete: the submission and its
- * ledger line name them all, and saved predictions are reused only for the members that made them.
- */
-async function checkMembersPresent(runDir: string, trained: readonly TrainedMember[]): Promise<string[]> {
-  const identities: string[] = [];
-  for (const member of trained) {
-    try {
-      await readCheckpointMetadata(member.checkpoint);
-      identities.push(await checkpointIdentity(member.checkpoint));
-    } catch (error) {
-      if (!(error instanceof CheckpointError)) throw error;
-      throw new UserError(`member ${member.outcome.name} of the run cannot be read: ${error.message}`, {
-        where: { file: error.file },
-        hint: `Restore ${path.relative(runDir, member.checkpoint) || member.checkpoint} in ${runDir} (digits submit submits every trained member of run.json), or train the run again.`,
-      });
-    }
-  }
-  return identities;
-}
-
 export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const runDir = path.resolve(options.runDir);
   const say = options.onProgress ?? (() => {});
@@ -137,7 +115,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       hint: 'Import the competition with its test.csv: digits data import <competition folder>.',
     });
   }
-  const identities = await checkMembersPresent(runDir, trained);
+  const identities = await assertMembersReadable(runDir, trained, 'digits submit submits');
   const answers = options.answers ? path.resolve(options.answers) : undefined;
   if (answers) await checkAnswers(answers, dataset.ids);
   // The members' weights chosen by `evaluate` (ensemble selection), when it chose any.

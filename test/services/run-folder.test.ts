@@ -314,6 +314,27 @@ describe('submit on damaged inputs', () => {
     await rm(copy, { recursive: true });
   }, 120_000);
 
+  test("serve refuses an evaluation made before a member's checkpoint was replaced, as submit does; evaluate and serve name a deleted member", async () => {
+    // Given an evaluated copy whose member m was then replaced by another network (trained with another seed)
+    const copy = await copyOfRun('member-replaced', {});
+    const other = path.join(project, 'runs', 'other-seed');
+    const reseeded = ensembleFromJson(JSON.stringify({ name: 'tiny', validation: { kind: 'shared', fraction: 0.25, seed: 1 }, members: [{ preset: 'mlp', name: 'm', epochs: 1, batchSize: 30, seed: 2 }] }));
+    await trainEnsemble({ ensemble: reseeded, data: path.join(project, 'competitions', 'clean'), runDir: other, concurrency: 1, backend: 'wasm', command: 'vitest' });
+    await rm(path.join(copy, 'm', 'best'), { recursive: true });
+    await cp(path.join(other, 'm', 'best'), path.join(copy, 'm', 'best'), { recursive: true });
+    // Then serving it is refused with the command that evaluates it again (until session 44 it served the
+    // old evaluation's TTA decision and figures "as the submission")
+    await expectUserError(loadServedEnsemble(copy, { workers: 0 }), { message: /^cannot serve run r from its evaluation\.json: it is not of the run as it is now \(member m's checkpoint was saved again/, hint: /^Evaluate it again: digits evaluate --run / });
+    // And with a member's folder deleted from a run not evaluated, evaluate and serve name the member and
+    // say to restore it (they said "no checkpoint at …/m/best … train a model to create it")
+    const gone = await copyOfRun('member-gone-unevaluated');
+    await rm(path.join(gone, 'm'), { recursive: true });
+    await expectUserError(evaluateRun({ runDir: gone }), { message: /^member m of the run cannot be read: no checkpoint at /, hint: /^Restore m\/best in .* \(digits evaluate scores every trained member of run\.json\), or train the run again\.$/ });
+    await expectUserError(loadServedEnsemble(gone, { workers: 0 }), { message: /^member m of the run cannot be read: /, hint: /\(digits serve serves every trained member of run\.json\)/ });
+    await rm(copy, { recursive: true });
+    await rm(gone, { recursive: true });
+  }, 180_000);
+
   test('a torn last ledger line: the new record goes on a line of its own, and is listed', async () => {
     const dir = path.join(root, 'subs-torn');
     const first = await submitRun({ runDir, dir });
