@@ -443,6 +443,23 @@ export function chooseProbe(probes: readonly ProbeRecord[]): ProbeRecord {
   return ok.reduce((best, p) => (p.valLoss < best.valLoss ? p : best));
 }
 
+/**
+ * auto's choice as it is printed and recorded: the winning probe's start and rate, why, and the
+ * second rate (`spread`, from `spreadRate`) only where the plan trains a second recipe at it
+ * (rates go round by recipe: a plan of one member, or of one recipe × k folds, trains every
+ * member at the chosen rate; until session 44 the choice still said "every other member at …").
+ */
+export function describeChoice(probes: readonly ProbeRecord[], best: ProbeRecord, spread: number | undefined, plan: Pick<MemberPlan, 'members' | 'recipes' | 'folds'>): AutoRecord['chosen'] {
+  const used = spread !== undefined && (plan.recipes ?? plan.members) >= 2 ? spread : undefined;
+  const scores = probes.filter((p) => !p.error).map((p) => `${p.start} @ ${p.learningRate.toExponential(1)}: ${p.valLoss.toFixed(4)}`).join(', ');
+  return {
+    start: best.start,
+    learningRate: best.learningRate,
+    reason: `lowest holdout loss of ${probes.length} probes (${scores})${used ? `; every other ${plan.folds ? 'recipe' : 'member'} at ${used.toExponential(1)}, a third of the range test's edge, for a vote whose members err differently` : ''}`,
+    ...(used ? { spreadLearningRate: used } : {}),
+  };
+}
+
 /* ---------- the record and the ensemble ---------- */
 
 export interface AutoRecord {

@@ -28,6 +28,7 @@ import {
   autoEnsemble,
   chooseAugmentation,
   chooseProbe,
+  describeChoice,
   chooseValidation,
   epochRows,
   PLAN_SPEED_MARGIN,
@@ -283,14 +284,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   });
   const best = chooseProbe(probes);
   const edge = lrFinds.find((f) => f.start === best.start)!.lrAtEdge;
-  const spread = spreadRate(best.start, edge, best.learningRate);
-  const chosen = {
-    start: best.start,
-    learningRate: best.learningRate,
-    reason: `lowest holdout loss of ${probes.length} probes (${probes.filter((p) => !p.error).map((p) => `${p.start} @ ${p.learningRate.toExponential(1)}: ${p.valLoss.toFixed(4)}`).join(', ')})${spread ? `; every other member at ${spread.toExponential(1)}, a third of the range test's edge, for a vote whose members err differently` : ''}`,
-    ...(spread ? { spreadLearningRate: spread } : {}),
-  };
-  emit({ type: 'auto-chosen', ...chosen });
+  const spreadOfStart = spreadRate(best.start, edge, best.learningRate);
 
   // 4. As many members as fit the rest of the budget, at the speed the probes trained
   // (concurrently, as members will). A probe's epoch included its validation on the holdout
@@ -339,6 +333,9 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   // The synthetic rows the plan has room for (all that were made for the noise, unless the budget is short).
   if (planned.syntheticRows !== noise.syntheticRows) Object.assign(noise, { cutFrom: noise.syntheticRows, syntheticRows: planned.syntheticRows });
   const folds = plan.folds;
+  const chosen = describeChoice(probes, best, spreadOfStart, plan);
+  const spread = chosen.spreadLearningRate;
+  emit({ type: 'auto-chosen', ...chosen });
   emit({ type: 'auto-validation', kind: validation.kind, reason: validation.reason });
   emit({ type: 'auto-plan', reason: plan.reason });
   const record: AutoRecord = {

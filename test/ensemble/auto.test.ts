@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { autoEnsemble, chooseAugmentation, describeOverrides, chooseProbe, chooseValidation, epochRows, planMembers, planProbes, planWithSyntheticRows, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS, MEMBER_START_SECONDS, VALIDATION_ROW_COST } from '../../src/ensemble/auto.js';
+import { autoEnsemble, chooseAugmentation, describeChoice, describeOverrides, chooseProbe, chooseValidation, epochRows, planMembers, planProbes, planWithSyntheticRows, probeRates, refitProbes, reserveSeconds, spreadRate, spreadTurn, MAX_MEMBERS, MEMBER_START_SECONDS, VALIDATION_ROW_COST } from '../../src/ensemble/auto.js';
 import type { BackgroundProfile } from '../../src/data/background.js';
 
 const base = { trainRows: 10_800, imagesPerSecond: 400, concurrency: 2, testRows: 10_000, validationRows: 1_200 };
@@ -252,6 +252,22 @@ describe('decisions', () => {
     // with 3 checkpoints in turn, each comes round at both rates
     const pairs = (s: typeof spec) => new Set(s.members.map((m) => `${m.init} ${m.learningRate! >= 5e-4 ? 'far' : 'near'}`));
     expect(pairs(spec).size).toBe(6);
+  });
+  test('the choice names the second rate only when the plan has a second recipe to train at it', () => {
+    const probe = (start: 'clean' | 'noisy', learningRate: number, valLoss: number) => ({ start, learningRate, epochs: 2, rows: 900, valLoss, valAcc: 0.99, imagesPerSecond: 400, seconds: 10 });
+    const probes = [probe('noisy', 3e-4, 0.03), probe('clean', 8.4e-5, 0.02)];
+    const best = chooseProbe(probes);
+    // one recipe × 8 folds, and a holdout plan of one member: every member trains at the chosen rate, and the choice says only that
+    // (until session 44 it said "every other member at 8.4e-4", and recorded that rate)
+    for (const plan of [{ members: 8, recipes: 1, folds: 8 }, { members: 1 }]) {
+      const chosen = describeChoice(probes, best, 8.4e-4, plan);
+      expect(chosen).toEqual({ start: 'clean', learningRate: 8.4e-5, reason: 'lowest holdout loss of 2 probes (noisy @ 3.0e-4: 0.0300, clean @ 8.4e-5: 0.0200)' });
+    }
+    // two recipes × 4 folds: every other recipe; four members on a holdout: every other member
+    expect(describeChoice(probes, best, 8.4e-4, { members: 8, recipes: 2, folds: 4 })).toMatchObject({ spreadLearningRate: 8.4e-4, reason: expect.stringMatching(/; every other recipe at 8\.4e-4, a third of the range test's edge/) });
+    expect(describeChoice(probes, best, 8.4e-4, { members: 4 })).toMatchObject({ spreadLearningRate: 8.4e-4, reason: expect.stringMatching(/; every other member at 8\.4e-4/) });
+    // no second rate for the start: none said, whatever the plan
+    expect(describeChoice(probes, best, undefined, { members: 12 })).not.toHaveProperty('spreadLearningRate');
   });
   test('with an even number of checkpoints in turn, the rates swap on each pass, so no checkpoint is tied to one rate', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7].map((i) => spreadTurn(i, 4))).toEqual([false, true, false, true, true, false, true, false]);
