@@ -314,7 +314,21 @@ export function splitCoverage(splits: ReadonlyMap<string, SavedSplit>, labels: U
       for (const row of fold.validation) held[labels[row]!]!++;
       const where = split.folds.length > 1 ? `fold ${i + 1} of split "${name}"` : `split "${name}"`;
       const untrained = present.flatMap((count, digit) => (count > 0 && held[digit] === count ? [digit] : []));
-      if (untrained.length > 0) out.push(`${where} holds out every row of ${digits(untrained)}: its members never see ${untrained.length === 1 ? 'it' : 'them'} in training (hold out less: a smaller "fraction", or more folds)`);
+      if (untrained.length > 0) {
+        const it = untrained.length === 1 ? 'it' : 'them';
+        // A digit of one row is held out wherever it falls: no fraction or fold count helps (until session 44 the advice was always "a smaller fraction, or more folds").
+        const single = untrained.every((d) => present[d] === 1);
+        const has = untrained.length === 1 ? 'it has' : 'each has';
+        const advice =
+          split.folds.length > 1
+            ? single
+              ? `the other folds' members train on ${it}; ${has} a single row, which one fold always holds out`
+              : `the other folds' members train on ${it}; more folds hold out fewer rows of each digit`
+            : single
+              ? `${has} a single training row, which a holdout either trains on or scores: k folds (--folds) train on ${it} in every other fold`
+              : 'hold out less: a smaller "fraction"';
+        out.push(`${where} holds out every row of ${digits(untrained)}: its members never see ${it} in training (${advice})`);
+      }
       const unscored = split.folds.length === 1 ? present.flatMap((count, digit) => (count > 0 && held[digit] === 0 ? [digit] : [])) : [];
       if (unscored.length > 0) out.push(`${where} holds out no row of ${digits(unscored)}: its held-out figures say nothing about ${unscored.length === 1 ? 'it' : 'them'} (a larger "fraction" holds out more)`);
     });
