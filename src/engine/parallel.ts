@@ -31,6 +31,8 @@ export interface ParallelOptions {
   concurrency?: number;
   /** progress events a job posts while it runs */
   onEvent?: (jobIndex: number, event: unknown) => void;
+  /** the job as it starts, from the job as queued (a training re-planned from the speed of the jobs before it); called when a worker takes it */
+  prepare?: (jobIndex: number, job: unknown) => unknown | Promise<unknown>;
 }
 
 /** `unrecoverable`: the job's own input is wrong (a bad config), so running it again cannot help. */
@@ -88,5 +90,5 @@ export function runInWorker<T>(file: string, job: unknown, onEvent?: (event: unk
  */
 export async function runJobsInParallel<T>(file: string, jobs: readonly unknown[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
   const limit = pLimit(Math.max(1, options.concurrency ?? os.availableParallelism()));
-  return Promise.all(jobs.map((job, i) => limit(() => runInWorker<T>(file, job, (event) => options.onEvent?.(i, event)))));
+  return Promise.all(jobs.map((job, i) => limit(async () => runInWorker<T>(file, options.prepare ? await options.prepare(i, job) : job, (event) => options.onEvent?.(i, event)))));
 }

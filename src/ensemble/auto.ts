@@ -10,6 +10,7 @@ import type { BackgroundProfile } from '../data/background.js';
 import type { NoiseFit } from '../data/noise-model.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import type { AugmentationConfig } from '../model/augment.js';
+import type { MemberConfig } from '../training/train-member.js';
 import type { Start } from '../training/search/space.js';
 import { startCheckpoints } from '../training/search/space.js';
 import { memberFromInput, withFolds, type EnsembleSpec, type MemberOverrides } from './ensemble-spec.js';
@@ -552,6 +553,21 @@ export function spreadTurn(i: number, checkpoints: number): boolean {
  * tenth over the epochs, the chosen augmentation, different seeds; the shared 10% holdout the
  * probes were scored on, or under k-fold (`folds`) recipes validated on every fold in turn.
  */
+/** auto's schedule for a member of `epochs` epochs: its rate decays to a tenth over them (constant for one epoch). */
+export function autoSchedule(epochs: number): MemberConfig['schedule'] {
+  const decay = epochs > 1 ? Number((0.1 ** (1 / (epochs - 1))).toFixed(3)) : 1;
+  return decay < 1 ? { kind: 'exponential', decay } : { kind: 'constant' };
+}
+
+/**
+ * An auto member re-planned to fewer epochs as it starts (the machine trains slower than the
+ * plan counted: services/train.ts `replan`): its rate still decays to a tenth, over the epochs it
+ * has, where the deadline would have cut it with the rate not yet decayed.
+ */
+export function replanAutoMember(member: MemberConfig, epochs: number): MemberConfig {
+  return { ...member, epochs, schedule: autoSchedule(epochs) };
+}
+
 /**
  * The rates of auto's members in words: the chosen rate (and the spread rate, in turn), each
  * times RATE_FACTORS in turn, as far as there are members (recipes, under k-fold) to take them.
@@ -568,7 +584,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const folds = input.folds && input.folds >= 2 ? input.folds : undefined;
   if (folds && input.inits) throw new RangeError('auto: starting checkpoints per member (a second round) do not combine with k-fold members');
   const entries = folds ? Math.max(1, Math.round(input.members / folds)) : input.members;
-  const decay = input.epochs > 1 ? Number((0.1 ** (1 / (input.epochs - 1))).toFixed(3)) : 1;
+  const schedule = autoSchedule(input.epochs);
   // Members cycle through the start's independently pretrained checkpoints: fine-tuned a few
   // epochs at small rates, members of one checkpoint stay close to it and to each other.
   const checkpoints = input.checkpoints ?? startCheckpoints(input.start, preset);
@@ -581,7 +597,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
         preset,
         optimizer: 'adam',
         learningRate: Number((base * RATE_FACTORS[i % RATE_FACTORS.length]!).toPrecision(3)),
-        schedule: decay < 1 ? { kind: 'exponential', decay } : { kind: 'constant' },
+        schedule,
         augmentation: input.augmentation,
         epochs: input.epochs,
         batchSize: AUTO_BATCH,
@@ -599,7 +615,7 @@ export function autoEnsemble(input: AutoEnsembleInput): EnsembleSpec {
   const inTurn = !input.inits && used > 1 ? ` (${used < checkpoints.length ? `${used} of its ${checkpoints.length}` : used} checkpoints in turn)` : '';
   const spec: EnsembleSpec = {
     name: input.name ?? 'auto',
-    description: `${who} from the ${input.start} start${inTurn}, ${input.epochs} epoch${input.epochs === 1 ? '' : 's'} at ${describeAutoRates(input.learningRate, input.spreadLearningRate, entries)}${decay < 1 ? ' (decaying to a tenth)' : ''}, chosen on holdout rows`,
+    description: `${who} from the ${input.start} start${inTurn}, ${input.epochs} epoch${input.epochs === 1 ? '' : 's'} at ${describeAutoRates(input.learningRate, input.spreadLearningRate, entries)}${schedule.kind === 'exponential' ? ' (decaying to a tenth)' : ''}, chosen on holdout rows`,
     validation: { kind: 'shared', fraction: 0.1, seed: 42 },
     members,
   };

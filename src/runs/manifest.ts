@@ -13,6 +13,7 @@ import { DEFAULT_DATASET_SUBDIR, MANIFEST_FILE, assertSourcesUnchanged, loadData
 import type { EnsembleSpec } from '../ensemble/ensemble-spec.js';
 import { EVALUATION_FILE, readEvaluationIfAny, readEvaluationReport, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import type { AutoRecord } from '../ensemble/auto.js';
+import type { MemberConfig } from '../training/train-member.js';
 import { LOCK_FILE, assertNotHeld, currentHolderSync } from './lock.js';
 import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
 import { assertCurrentEvaluation } from './current-evaluation.js';
@@ -115,6 +116,12 @@ export interface RunManifest {
   initIdentities?: Record<string, string>;
   /** the `auto` ensemble's decisions (probes, chosen start and rate, plan) */
   auto?: AutoRecord;
+  /**
+   * members given fewer epochs than planned as they started (the machine trained slower than
+   * the plan counted, `digits run`'s deadline): what they trained with instead, which
+   * `--resume` keeps. Absent when none was.
+   */
+  replanned?: Record<string, { planned: number; epochs: number; schedule: MemberConfig['schedule']; secondsPerEpoch: number; secondsLeft: number }>;
 }
 
 export const RUN_MANIFEST = 'run.json';

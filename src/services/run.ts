@@ -19,7 +19,7 @@ import { evaluateRun, readAnswers } from './evaluate.js';
 import { submittedVote } from '../evaluation/evaluation-report.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
-import { describeOverrides, MEMBER_START_SECONDS, type AutoRecord } from '../ensemble/auto.js';
+import { describeOverrides, MEMBER_START_SECONDS, replanAutoMember, type AutoRecord } from '../ensemble/auto.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
 import { pseudoLabelRound } from './pseudo-label.js';
@@ -30,7 +30,7 @@ import { readLedger } from '../data/submission.js';
 import { assertInferPrecision, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
-import { planResume, trainEnsemble } from './train.js';
+import { planResume, trainEnsemble, type TrainEnsembleOptions } from './train.js';
 import { type EnsembleEvent } from '../training/train-member.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
 
@@ -281,7 +281,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   } else {
     const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
     stage('train', `training the ${ensemble.name} ensemble (${plural(expandFolds(ensemble).length, 'member')}${validation}, ${options.concurrency} at a time) into ${runDir}`);
-    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, deadline, extra: synthetic });
+    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, deadline, extra: synthetic, replan: auto ? autoReplan(auto) : undefined });
   }
   await afterTraining(options, runDir, trained, auto);
   // The members are combined by evaluate and submit: a soft vote, weighted when ensemble
@@ -406,7 +406,15 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
     if (round.extraFile) await appendFile(extra, await readFile(round.extraFile));
   }
   stage('train', `round 2: ${plural(ensemble.members.length, 'member')} fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows${extra !== round.extraFile ? ', beside the synthetic rows' : ''}, into ${job.runDir}`);
-  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra, deadline: job.deadline });
+  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra, deadline: job.deadline, replan: autoReplan(job.auto) });
+}
+
+/**
+ * auto's members that start late on a slow machine get fewer epochs, their rates decaying over
+ * them (`replanAutoMember`), rather than the deadline's cut; not when `--epochs` set them.
+ */
+function autoReplan(auto: AutoRecord): TrainEnsembleOptions['replan'] {
+  return auto.overrides?.epochs !== undefined ? undefined : { member: replanAutoMember, startSeconds: MEMBER_START_SECONDS };
 }
 
 /** Round 2's extra rows when round 1 had synthetic ones: those, then the pseudo-labels (JSON lines, concatenated). */
@@ -418,6 +426,10 @@ async function afterTraining(options: MainJobOptions, runDir: string, trained: R
   const cut = trained.members.filter((m) => m.stoppedAtDeadline);
   if (cut.length > 0) {
     stage('train', `stopped at the budget's deadline (the machine trained slower than the probes): ${cut.map((m) => `${m.name} after ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`).join(', ')}`);
+  }
+  const replanned = Object.entries(trained.replanned ?? {});
+  if (replanned.length > 0) {
+    stage('train', `re-planned as they started, the machine training slower than the plan counted: ${replanned.map(([name, r]) => `${name} ${r.epochs} of ${r.planned} epochs`).join(', ')}`);
   }
   // The decisions beside the members: in run.json (under "auto") and as auto.json.
   if (auto) await saveAutoRecord(runDir, auto);

@@ -4,6 +4,7 @@
  * others. The run folder holds one sub-folder per member and `run.json`, which everything
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
+import { VALIDATION_ROW_COST } from '../ensemble/auto.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -53,7 +54,18 @@ export interface TrainEnsembleOptions {
   deadline?: number;
   /** where the k-fold count was set (`--folds`, or the ensemble file), named when the data cannot hold that many folds */
   foldsFrom?: ErrorLocation;
+  /**
+   * With a deadline: a member that starts after others have trained epochs is given fewer epochs
+   * when its planned ones would pass the deadline at the speed they trained (whole epochs,
+   * validation and saves included), so it ends with its schedule run out rather than cut at the
+   * deadline mid-schedule. `member` makes the member of that many epochs (auto: its decay
+   * recomputed); `startSeconds`: a member's start on a worker, before its first epoch.
+   */
+  replan?: { member: (member: MemberConfig, epochs: number) => MemberConfig; startSeconds: number };
 }
+
+/** How many of the latest epochs (of any member) set the speed a member is re-planned at. */
+const REPLAN_EPOCHS = 8;
 
 interface MemberPlan {
   member: MemberConfig;
@@ -371,6 +383,11 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     if (leaking.length > 0) options.onWarning?.(initLeakNote(leaking));
   }
   const plans = await planSplits({ ...ensemble, members }, datasetDir, options.foldsFrom);
+  // A member re-planned when it started keeps what it was given (its schedule and saved epochs agree with it).
+  for (const plan of plans) {
+    const given = previous?.replanned?.[plan.member.name];
+    if (given) plan.member = { ...plan.member, epochs: given.epochs, schedule: given.schedule };
+  }
   const splits = plans.map((p) => ({ member: p.member.name, name: p.split.name, fold: p.split.fold }));
   if (previous?.splits && JSON.stringify(previous.splits) !== JSON.stringify(splits)) {
     throw new UserError(`run ${previous.name} was trained on other validation splits than this ensemble makes`, {
@@ -435,6 +452,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     members: [],
     extra,
     ...(Object.keys(initIdentities).length > 0 ? { initIdentities: previous?.initIdentities ?? initIdentities } : {}),
+    ...(previous?.replanned ? { replanned: previous.replanned } : {}),
   };
   await writeRunManifest(runDir, manifest);
   // `seconds` counts every session of the run: an interrupted one dies by its signal without a
@@ -475,13 +493,45 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       }),
     );
     const emit = options.onEvent ?? (() => {});
+    // The speed members train at, for re-planning the ones not started yet: seconds per epoch
+    // row (training rows, validation rows at VALIDATION_ROW_COST) of each whole epoch, timed
+    // here between a member's events.
+    const extraRows = extra?.rows ?? 0;
+    const epochUnits = jobs.map((job) => job.trainRows.length + extraRows + VALIDATION_ROW_COST * job.validationRows.length);
+    const lastEventAt = new Map<number, number>();
+    const perUnit: number[] = [];
+    const replan = options.replan && options.deadline !== undefined && !options.resume ? options.replan : undefined;
+    const prepare = replan
+      ? async (i: number, queued: unknown) => {
+          const job = queued as (typeof jobs)[number];
+          if (perUnit.length === 0) return job;
+          const recent = perUnit.slice(-REPLAN_EPOCHS).sort((a, b) => a - b);
+          const secondsPerEpoch = recent[Math.floor(recent.length / 2)]! * epochUnits[i]!;
+          const secondsLeft = (options.deadline! - Date.now()) / 1000 - replan.startSeconds;
+          const fit = Math.max(1, Math.floor(secondsLeft / secondsPerEpoch));
+          if (fit >= job.member.epochs) return job;
+          const member = replan.member(job.member, fit);
+          const record = { planned: job.member.epochs, epochs: member.epochs, schedule: member.schedule, secondsPerEpoch: Number(secondsPerEpoch.toFixed(1)), secondsLeft: Math.max(0, Math.round(secondsLeft)) };
+          manifest.replanned = { ...manifest.replanned, [member.name]: record };
+          tick();
+          emit({ type: 'replanned', member: member.name, ...record });
+          return { ...job, member };
+        }
+      : undefined;
     const outcomes = await (options.runJobs ?? runWorkerJobs)<TrainResult>(jobs, {
       concurrency: options.concurrency,
+      prepare,
       onEvent: (i, event) => {
         const e = event as { type: string };
         if (e.type === 'engine') emit({ ...(event as { backend: string; ort: boolean }), type: 'engine', member: plans[i]!.member.name });
         else {
-          if (e.type === 'epoch') tick();
+          if (e.type === 'start') lastEventAt.set(i, Date.now());
+          if (e.type === 'epoch') {
+            const since = lastEventAt.get(i);
+            if (since !== undefined) perUnit.push((Date.now() - since) / 1000 / epochUnits[i]!);
+            lastEventAt.set(i, Date.now());
+            tick();
+          }
           emit(event as TrainEvent);
         }
       },

@@ -95,7 +95,14 @@ export type TrainEvent =
   | { type: 'done'; member: string; bestEpoch: number; bestValLoss: number; bestValAcc: number; stoppedEarly: boolean; stoppedAtDeadline: boolean };
 
 /** What an ensemble run reports: its members' events, plus failures and engine choices. */
-export type EnsembleEvent = TrainEvent | { type: 'member-failed'; member: string; error: string } | { type: 'engine'; member: string; backend: string; ort: boolean };
+export type EnsembleEvent =
+  | TrainEvent
+  | { type: 'member-failed'; member: string; error: string }
+  | { type: 'engine'; member: string; backend: string; ort: boolean }
+  | ReplannedEvent;
+
+/** A member given fewer epochs as it starts: at the speed the members before it trained, its planned ones would pass the run's deadline (services/train.ts). */
+export type ReplannedEvent = { type: 'replanned'; member: string; planned: number; epochs: number; secondsPerEpoch: number; secondsLeft: number };
 
 export interface TrainOptions {
   config: MemberConfig;
