@@ -12,13 +12,37 @@ export interface MeanSd {
   sd: number;
   /** the per-fold values, in fold order */
   values: number[];
+  /**
+   * the fold (1-based, as a fold member's `-f<i>`) of each value, beside `values`: a failed fold
+   * member leaves its fold out, and the values alone put fold 3's under fold 2 (absent in
+   * evaluations before session 44, and from `meanSd` without folds)
+   */
+  folds?: number[];
 }
 
-export function meanSd(values: readonly number[]): MeanSd {
+/** Mean ± sample sd of per-fold values; `folds` (1-based, one per value) says whose they are. */
+export function meanSd(values: readonly number[], folds?: readonly number[]): MeanSd {
   if (values.length === 0) throw new RangeError('meanSd: no values');
+  if (folds && folds.length !== values.length) throw new RangeError(`meanSd: ${folds.length} folds for ${values.length} values`);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const variance = values.length > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1) : 0;
-  return { mean, sd: Math.sqrt(variance), values: [...values] };
+  return { mean, sd: Math.sqrt(variance), values: [...values], ...(folds ? { folds: [...folds] } : {}) };
+}
+
+/**
+ * The per-fold values placed under their folds 1…`folds`: null where the fold has none (its
+ * member failed). Null altogether when they cannot be placed: an evaluation written before
+ * `folds` was recorded whose values are fewer than the folds (which fold is missing is unknown).
+ */
+export function valuesByFold(value: MeanSd, folds: number): Array<number | null> | null {
+  const placed = new Array<number | null>(folds).fill(null);
+  if (value.folds) {
+    value.folds.forEach((f, i) => {
+      if (f >= 1 && f <= folds) placed[f - 1] = value.values[i]!;
+    });
+    return placed;
+  }
+  return value.values.length === folds ? [...value.values] : null;
 }
 
 /** `96.62 ± 0.25%` for accuracies, `0.1234 ± 0.0056` for losses. */
@@ -65,7 +89,8 @@ export interface FoldScores {
 
 /**
  * Accuracy and log-loss of predictions over `rows`, fold by fold (`foldOf[i]` is the fold of
- * row position i), as mean ± sd over the folds.
+ * row position i, 0-based as run.json's splits), as mean ± sd over the folds, each value keyed
+ * by its fold (1-based).
  */
 export function scoreByFold(probs: Float32Array, labels: ArrayLike<number>, foldOf: readonly number[]): FoldScores {
   const folds = [...new Set(foldOf)].sort((a, b) => a - b);
@@ -79,5 +104,6 @@ export function scoreByFold(probs: Float32Array, labels: ArrayLike<number>, fold
     accuracy.push(metrics.accuracy);
     logLoss.push(metrics.logLoss);
   }
-  return { accuracy: meanSd(accuracy), logLoss: meanSd(logLoss) };
+  const numbers = folds.map((f) => f + 1);
+  return { accuracy: meanSd(accuracy, numbers), logLoss: meanSd(logLoss, numbers) };
 }

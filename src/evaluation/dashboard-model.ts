@@ -15,7 +15,7 @@ import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
 import { precisionOf, submitsWithTta, testBestLabel, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
-import { formatMeanSd, type MeanSd } from './cross-validation.js';
+import { formatMeanSd, valuesByFold, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
 
@@ -259,7 +259,18 @@ export function crossValidationLines(model: DashboardModel): string[] {
   if (cv) {
     const width = Math.max(8, ...cv.rows.map((r) => r.name.length));
     lines.push(`${cv.folds}-fold cross-validation (split ${cv.split}), mean ± sample sd (n − 1) over the folds, ${cvVariant(cv)}`);
-    for (const r of cv.rows) lines.push(`  ${r.name.padEnd(width)}  acc ${formatMeanSd(r.accuracy, 'percent')}  log-loss ${formatMeanSd(r.logLoss, 'loss')}`);
+    // Each fold's accuracy under its fold, a blank where the fold has none (a failed fold member):
+    // the values alone put fold 3's under fold 2 (until session 44).
+    const perFold = cv.rows.map((r) => valuesByFold(r.accuracy, cv.folds));
+    const placed = perFold.every((p) => p !== null);
+    const cell = (v: number | null) => (v === null ? '' : percent(v)).padStart(7);
+    const main = (r: (typeof cv.rows)[number]) => `  ${r.name.padEnd(width)}  acc ${formatMeanSd(r.accuracy, 'percent')}  log-loss ${formatMeanSd(r.logLoss, 'loss')}`;
+    const mainWidth = Math.max(...cv.rows.map((r) => main(r).length));
+    if (placed) lines.push(`${''.padEnd(mainWidth)}  acc by fold ${Array.from({ length: cv.folds }, (_, f) => String(f + 1).padStart(7)).join(' ')}`.trimEnd());
+    cv.rows.forEach((r, k) => {
+      const folds = placed ? `  ${''.padEnd('acc by fold'.length)} ${perFold[k]!.map(cell).join(' ')}` : `  acc per fold ${r.accuracy.values.map((v) => percent(v)).join(' ')}`;
+      lines.push(`${main(r).padEnd(mainWidth)}${folds}`.trimEnd());
+    });
   }
   const sel = model.selection;
   if (sel) {

@@ -29,6 +29,43 @@ export function failedMembersNote(failed: readonly FailedMember[], trained: numb
   return `member${one ? '' : 's'} ${named} failed to train: the ensemble and its figures are of the ${trained === 1 ? 'one member' : `${trained} members`} that trained`;
 }
 
+/** What `failedFoldsNote` says a k-fold run's failed fold members leave out. */
+export interface FailedFolds {
+  /** the fold members that failed */
+  failed: readonly string[];
+  /** every recipe of the run, with the folds (1-based) its trained members cover: none when every fold member of it failed */
+  recipes: ReadonlyArray<{ name: string; folds: readonly number[] }>;
+  /** the split's folds */
+  folds: number;
+  /** the folds the ensemble's cross-validation covers */
+  ensembleFolds: number;
+  /** the training rows the ensemble is scored on, of `trainRows` */
+  rows: number;
+  trainRows: number;
+}
+
+/**
+ * k-fold with failed fold members: the folds and rows the ensemble's cross-validation then
+ * covers, each recipe that lost a fold with the folds it keeps, and a recipe none of whose fold
+ * members trained named as out of the ensemble (until session 44 only the folds were said: every
+ * fold member of b failed, and the note read "covers 3 of 3 folds", recipe a alone being the
+ * ensemble). Null when every fold member trained.
+ */
+export function failedFoldsNote(f: FailedFolds): string | null {
+  const out = f.recipes.filter((r) => r.folds.length === 0).map((r) => r.name);
+  if (f.failed.length === 0 && out.length === 0 && f.rows >= f.trainRows) return null;
+  const kept = f.recipes.filter((r) => r.folds.length > 0).map((r) => r.name);
+  const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
+  let note = f.failed.length > 0 ? `fold member${plural(f.failed.length, '', 's')} ${f.failed.join(', ')} failed: ` : '';
+  if (out.length > 0) {
+    note += `recipe${plural(out.length, '', 's')} ${out.join(', ')} ${plural(out.length, 'is', 'are')} out of the ensemble (none of ${plural(out.length, 'its', 'their')} fold members trained), which is ${kept.length === 1 ? `recipe ${kept[0]} alone` : `recipes ${kept.join(', ')}`}; `;
+  }
+  note += `the ensemble's cross-validation covers ${f.ensembleFolds} of ${f.folds} folds (${f.rows} of ${f.trainRows} training rows)`;
+  const partial = f.recipes.filter((r) => r.folds.length > 0 && r.folds.length < f.folds);
+  if (partial.length > 0) note += `; each recipe's covers the folds its members trained (${partial.map((r) => `${r.name}: fold${plural(r.folds.length, '', 's')} ${r.folds.join(', ')}`).join('; ')} of ${f.folds})`;
+  return note;
+}
+
 /** Below this many rows no member trained on, the ensemble's held-out figures come with a note. */
 export const FEW_HELD_OUT_ROWS = 100;
 

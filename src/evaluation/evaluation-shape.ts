@@ -22,7 +22,10 @@ export const metricsShape = z.looseObject({
   confusion: z.array(z.array(count)),
   mostConfused: z.array(confusedPair),
 });
-const meanSd = z.looseObject({ mean: finite, sd: finite, values: z.array(finite) });
+// (`folds`: the fold of each value, since session 44; older files have the values alone)
+const meanSd = z
+  .looseObject({ mean: finite, sd: finite, values: z.array(finite), folds: z.array(z.number().int().positive()).optional() })
+  .refine((m) => m.folds === undefined || m.folds.length === m.values.length, { message: 'not one fold per value', path: ['folds'] });
 const foldScores = z.looseObject({ accuracy: meanSd, logLoss: meanSd });
 
 const member = z.looseObject({

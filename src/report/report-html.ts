@@ -20,7 +20,7 @@ import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readRunEvaluation } from '../runs/manifest.js';
 import { assertNotHeld } from '../runs/lock.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
-import { formatMeanSd } from '../evaluation/cross-validation.js';
+import { formatMeanSd, valuesByFold } from '../evaluation/cross-validation.js';
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", sans-serif';
 const CONFIG = { background: 'white', font: FONT, view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 } } as const;
@@ -160,6 +160,20 @@ function table(header: string[], rows: string[][]): string {
   return `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
+/**
+ * The CV table: each recipe's and the ensemble's accuracy, then one column per fold with the
+ * fold's accuracy under it, blank where the fold has none (a failed fold member). Until session
+ * 44 one "per fold" cell listed the values, so fold 3's stood under fold 2 when fold 2 failed.
+ * Evaluations before the folds were recorded, with a fold missing, keep that one cell.
+ */
+function cvTable(cv: NonNullable<DashboardModel['crossValidation']>): string {
+  const perFold = cv.rows.map((r) => valuesByFold(r.accuracy, cv.folds));
+  const head = (r: (typeof cv.rows)[number]) => [r.name, formatMeanSd(r.accuracy, 'percent'), formatMeanSd(r.logLoss, 'loss')];
+  if (perFold.some((p) => p === null)) return table(['recipe', 'accuracy', 'log-loss', 'per fold (folds not recorded)'], cv.rows.map((r) => [...head(r), r.accuracy.values.map((v) => percent(v)).join(' ')]));
+  const folds = Array.from({ length: cv.folds }, (_, f) => `fold ${f + 1}`);
+  return table(['recipe', 'accuracy', 'log-loss', ...folds], cv.rows.map((r, k) => [...head(r), ...perFold[k]!.map((v) => (v === null ? '' : percent(v)))]));
+}
+
 function gallery(view: DashboardView, digits: DigitSource | null): { html: string; images: number } {
   const parts: string[] = [];
   let images = 0;
@@ -200,7 +214,7 @@ export async function buildReportHtml(report: EvaluationReport, options: { digit
   const cv = model.crossValidation
     ? `<h2>Cross-validation</h2>
 <p class="muted">${model.crossValidation.folds} folds (split ${escapeHtml(model.crossValidation.split)}): each recipe's fold members on their own folds, and the soft vote of the out-of-fold predictions; mean ± sample sd (n − 1) over the folds, ${cvVariant(model.crossValidation)}.</p>
-${table(['recipe', 'accuracy', 'log-loss', 'per fold'], model.crossValidation.rows.map((r) => [r.name, formatMeanSd(r.accuracy, 'percent'), formatMeanSd(r.logLoss, 'loss'), r.accuracy.values.map((v) => percent(v)).join(' ')]))}`
+${cvTable(model.crossValidation)}`
     : '';
   const selection = model.selection
     ? `<h2>Ensemble selection</h2>

@@ -25,7 +25,7 @@ import { decideTta, type CrossValidationReport, type EvaluationReport, type Memb
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedAccuracyDifference, pairedLogLossDifference, weightsBeatEqualVote, WEIGHTS_MARGIN_SE, WORSE_LOG_LOSS_SE } from '../ensemble/selection.js';
 import { initLeakNote, initsTrainedOnThisData } from '../runs/init-leak.js';
-import { belowBestNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
+import { belowBestNote, failedFoldsNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
 import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
@@ -437,17 +437,20 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         fold: foldOf,
         recipes: units.map((u, k) => ({ name: u.name, members: u.members.map((i) => members[i]!.outcome.name), probs: Array.from(heldVote[k]!, (v) => Number(v.toFixed(6))) })),
       } satisfies OutOfFoldFile);
+      // (fold numbers 1-based, as the members' -f<i>; run.json's splits count from 0)
+      const foldsOf = (ms: number[]) => ms.map((i) => members[i]!.outcome.split.fold + 1);
       cv = {
-        folds: new Set(foldOfRow.values()).size,
+        // the split's folds, also those no member trained (run.json lists failed members with theirs)
+        folds: new Set(manifest.members.filter((m) => m.split).map((m) => m.split.fold)).size,
         split,
         recipes: units.map((u, k) => ({
           name: u.name,
           preset: u.preset,
           members: u.members.map((i) => members[i]!.outcome.name),
           rows: unitRows[k]!.length,
-          accuracy: meanSd(scores(u.members, 'metrics').map((m) => m.accuracy)),
-          logLoss: meanSd(scores(u.members, 'metrics').map((m) => m.logLoss)),
-          tta: tta.length > 1 ? { accuracy: meanSd(scores(u.members, 'tta').map((m) => m.accuracy)), logLoss: meanSd(scores(u.members, 'tta').map((m) => m.logLoss)) } : undefined,
+          accuracy: meanSd(scores(u.members, 'metrics').map((m) => m.accuracy), foldsOf(u.members)),
+          logLoss: meanSd(scores(u.members, 'metrics').map((m) => m.logLoss), foldsOf(u.members)),
+          tta: tta.length > 1 ? { accuracy: meanSd(scores(u.members, 'tta').map((m) => m.accuracy), foldsOf(u.members)), logLoss: meanSd(scores(u.members, 'tta').map((m) => m.logLoss), foldsOf(u.members)) } : undefined,
         })),
         ensemble: { ...scoreByFold(softVote(heldPlain), labels, foldOf), tta: tta.length > 1 ? scoreByFold(softVote(heldTta), labels, foldOf) : undefined },
         oofFile: OOF_FILE,
@@ -455,10 +458,16 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       };
       // A failed fold member leaves its rows out of the ensemble's rows and its fold out of the
       // ensemble's mean ± sd, while other recipes keep every fold: say so beside the figures.
-      const failed = failedMembers.map((m) => m.name);
-      if (failed.length > 0 || heldOut.length < dataset.trainLabels.length) {
-        warnings.push(`${failed.length > 0 ? `fold member${failed.length === 1 ? '' : 's'} ${failed.join(', ')} failed: ` : ''}the ensemble's cross-validation covers ${cv.ensemble.accuracy.values.length} of ${cv.folds} folds (${heldOut.length} of ${dataset.trainLabels.length} training rows); each recipe's covers the folds its members trained`);
-      }
+      // A recipe none of whose fold members trained is out of the ensemble: named as such.
+      const foldNote = failedFoldsNote({
+        failed: failedMembers.map((m) => m.name),
+        recipes: manifest.ensemble.members.map(({ name }) => ({ name, folds: foldsOf(units.find((u) => u.name === name)?.members ?? []) })),
+        folds: cv.folds,
+        ensembleFolds: cv.ensemble.accuracy.values.length,
+        rows: heldOut.length,
+        trainRows: dataset.trainLabels.length,
+      });
+      if (foldNote) warnings.push(foldNote);
     }
 
     // The test set: soft voting, with TTA when chosen above (weighted when selection's weights are in use), kept for `digits submit`.

@@ -3,7 +3,7 @@
  * common cases are in test/services/evaluate-weighted.test.ts and runs.test.ts).
  */
 import { describe, expect, test } from 'vitest';
-import { belowBestNote, fewRowsNote, worseLogLossNote } from '../../src/evaluation/ensemble-notes.js';
+import { belowBestNote, failedFoldsNote, fewRowsNote, worseLogLossNote } from '../../src/evaluation/ensemble-notes.js';
 
 const FIGURES = 'that no member trained on: its figures, and the TTA and weights decided on them, say little';
 
@@ -76,5 +76,33 @@ describe('the submitted vote clearly worse in log-loss than its best member', ()
   test('on fewer than 10 held-out rows no difference is claimed (one row read "0.3686 ± 0.0000 … noted beyond 2")', () => {
     expect(worseLogLossNote({ weighted: false, logLoss: 2.1766 }, { ...best, logLoss: 1.808, difference: { mean: 0.3686, standardError: 0 } }, { ...options, rows: 1 })).toBeNull();
     expect(worseLogLossNote({ weighted: false, logLoss: 0.0452 }, { ...best, difference: { mean: 0.0127, standardError: 0.003 } }, { ...options, rows: 10 })).not.toBeNull();
+  });
+});
+
+describe('k-fold with failed fold members', () => {
+  const base = { folds: 3, trainRows: 1500 };
+  test.each([
+    {
+      name: 'every fold member trained: nothing to say',
+      failed: [], recipes: [{ name: 'a', folds: [1, 2, 3] }, { name: 'b', folds: [1, 2, 3] }], ensembleFolds: 3, rows: 1500,
+      note: null,
+    },
+    {
+      name: 'one fold member failed: the folds the ensemble covers, and the recipe that lost a fold with the folds it keeps',
+      failed: ['a-f2'], recipes: [{ name: 'a', folds: [1, 3] }, { name: 'b', folds: [1, 2, 3] }], ensembleFolds: 2, rows: 1000,
+      note: "fold member a-f2 failed: the ensemble's cross-validation covers 2 of 3 folds (1000 of 1500 training rows); each recipe's covers the folds its members trained (a: folds 1, 3 of 3)",
+    },
+    {
+      name: 'every fold member of a recipe failed: it is named out of the ensemble (it read "covers 3 of 3 folds" and nothing more)',
+      failed: ['b-f1', 'b-f2', 'b-f3'], recipes: [{ name: 'a', folds: [1, 2, 3] }, { name: 'b', folds: [] }], ensembleFolds: 3, rows: 1500,
+      note: "fold members b-f1, b-f2, b-f3 failed: recipe b is out of the ensemble (none of its fold members trained), which is recipe a alone; the ensemble's cross-validation covers 3 of 3 folds (1500 of 1500 training rows)",
+    },
+    {
+      name: 'two recipes out, two kept, one of them short of a fold',
+      failed: ['b-f1', 'b-f2', 'b-f3', 'c-f1', 'c-f2', 'c-f3', 'd-f3'], recipes: [{ name: 'a', folds: [1, 2, 3] }, { name: 'b', folds: [] }, { name: 'c', folds: [] }, { name: 'd', folds: [1, 2] }], ensembleFolds: 2, rows: 1000,
+      note: "fold members b-f1, b-f2, b-f3, c-f1, c-f2, c-f3, d-f3 failed: recipes b, c are out of the ensemble (none of their fold members trained), which is recipes a, d; the ensemble's cross-validation covers 2 of 3 folds (1000 of 1500 training rows); each recipe's covers the folds its members trained (d: folds 1, 2 of 3)",
+    },
+  ])('$name', ({ failed, recipes, ensembleFolds, rows, note }) => {
+    expect(failedFoldsNote({ ...base, failed, recipes, ensembleFolds, rows })).toBe(note);
   });
 });

@@ -82,7 +82,11 @@ describe('HTML report', () => {
     report.cv = {
       folds: 2,
       split: 'kfold-2-seed42',
-      recipes: [{ name: 'seed002', preset: 'seed002', members: ['seed002-f1', 'seed002-f2'], rows: 60, accuracy: ms([0.9, 0.94]), logLoss: ms([0.3, 0.2]) }],
+      recipes: [
+        { name: 'seed002', preset: 'seed002', members: ['seed002-f1', 'seed002-f2'], rows: 60, accuracy: ms([0.9, 0.94]), logLoss: ms([0.3, 0.2]) },
+        // (deotte-f1 failed: its one figure is fold 2's)
+        { name: 'deotte', preset: 'deotte', members: ['deotte-f2'], rows: 30, accuracy: { ...ms([0.91]), folds: [2] }, logLoss: { ...ms([0.25]), folds: [2] } },
+      ],
       ensemble: { accuracy: ms([0.9, 0.94]), logLoss: ms([0.3, 0.2]) },
       oofFile: 'oof-predictions.json',
     };
@@ -93,7 +97,10 @@ describe('HTML report', () => {
     report.ensemble.warnings = ['the soft vote scores below its best member'];
     const { html } = await buildReportHtml(report, { digits: null });
     expect(html).toContain('<h2>Cross-validation</h2>');
-    expect(html).toMatch(/<td>seed002<\/td><td class="num">92\.00 ± 2\.00%<\/td><td class="num">0\.2500 ± 0\.0200<\/td><td class="num">90\.00% 94\.00%<\/td>/);
+    // (one column per fold, each figure under its fold: a fold without one is blank)
+    expect(html).toContain('<th>recipe</th><th>accuracy</th><th>log-loss</th><th>fold 1</th><th>fold 2</th></tr>');
+    expect(html).toMatch(/<td>seed002<\/td><td class="num">92\.00 ± 2\.00%<\/td><td class="num">0\.2500 ± 0\.0200<\/td><td class="num">90\.00%<\/td><td class="num">94\.00%<\/td><\/tr>/);
+    expect(html).toMatch(/<td>deotte<\/td><td class="num">91\.00 ± 2\.00%<\/td><td class="num">0\.2500 ± 0\.0200<\/td><td class="num"><\/td><td class="num">91\.00%<\/td><\/tr>/);
     expect(html).toContain('<h2>Ensemble selection</h2>');
     expect(html).toMatch(/weighted, in-sample \(optimistic\)<\/td><td class="num">95\.00%/);
     expect(html).toContain('<p class="warning">Note: the soft vote scores below its best member.</p>');
