@@ -1,7 +1,7 @@
 /** The plain-text summary of an evaluation (what `evaluate` and `run` print). */
 import path from 'node:path';
 import type { Metrics } from '../evaluation/metrics.js';
-import { precisionOf, submittedVote, submittedVoteName, ttaMeasured, voteName, weightsInUse, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { foldSharesNote, precisionOf, submittedVote, submittedVoteName, ttaMeasured, voteName, weightsInUse, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { formatMeanSd } from '../evaluation/cross-validation.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -73,7 +73,8 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     out += `    (cross-fitted: weights fitted on one half of the rows, scored on the other: honest; in-sample: fitted and scored on the same rows: optimistic)\n`;
     out += `  ${sel.used ? 'in use' : 'not used'}: ${sel.reason}\n`;
   }
-  out += `  submitted: the ${submittedVoteName(report)}\n`;
+  const shares = foldSharesNote(report);
+  out += `  submitted: the ${submittedVoteName(report)}${shares ? ` (${shares})` : ''}\n`;
   if (report.ensemble.bestUnit) out += line(`best single (${report.ensemble.bestUnit.name})`, { ...report.ensemble.soft, ...report.ensemble.bestUnit });
   for (const w of report.ensemble.warnings ?? []) out += `  NOTE: ${w}\n`;
   // A digit with no held-out rows has no recall, so no F1 to rank (its 0 would top the list).
@@ -92,7 +93,9 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
     const vote = weightsInUse(report) ? weighted : equal;
     out += line(vote, report.test.soft);
     out += line(`${vote} + TTA`, report.test.softTta);
-    out += line(`${equal}${report.test.softTta ? ' + TTA' : ''}`, report.test.equalWeights);
+    // (only beside weights in use: evaluations before session 44 kept a member-equal vote also
+    // without them, another vote than the submitted one that this line named alike)
+    if (weightsInUse(report)) out += line(`${equal}${report.test.softTta ? ' + TTA' : ''}`, report.test.equalWeights);
     const best = report.test.bestMember;
     // (predicted once, without TTA, whatever the submission uses: said, as the vote's lines above say theirs)
     out += line(best.kind === 'recipe' ? `CV best recipe (${best.name}, ${best.members?.length} folds averaged, no TTA)` : `held-out best (${best.name}, no TTA)`, best.metrics);

@@ -233,7 +233,7 @@ export default class Run extends DigitsCommand {
     process.stdout.write(formatEvaluationSummary(result.evaluation, { runDir: result.runDir }));
     if (result.auto) process.stdout.write(formatAutoSummary(result.auto));
     const s = result.submission;
-    process.stdout.write(`submission  ${s.file} (${plural(s.rows, 'row')}, ${plural(s.members.length, 'member')}, ${s.weights ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta > 1 ? `${s.tta}-way TTA` : 'no TTA'}, validated)\n`);
+    process.stdout.write(`submission  ${s.file} (${plural(s.rows, 'row')}, ${plural(s.members.length, 'member')}, ${s.voting === 'weighted soft' ? 'weighted soft voting (ensemble selection)' : 'soft voting'}, ${s.tta > 1 ? `${s.tta}-way TTA` : 'no TTA'}, validated)\n`);
     if (s.score) process.stdout.write(`score       ${(s.score.accuracy * 100).toFixed(2)}% against ${s.score.answers}\n`);
     if (result.report) process.stdout.write(`report      ${result.report}\n`);
     process.stdout.write(`dashboard   digits dashboard --run ${shellArg(result.runDir)}\ntime        ${result.seconds}s${overBudgetNote(result.seconds, result.auto?.budgetMinutes)}\n`);

@@ -21,7 +21,8 @@ export function submissionRows(entries: ListedSubmission[]): string[][] {
     String(e.members.length),
     // with the number format the test rows were predicted in (unrecorded before session 39); a
     // column of its own did not fit 80 columns with whole words
-    e.precision ? `${e.voting} ${e.precision}` : e.voting,
+    // (`weighted soft`: ensemble selection's weights, as evaluate names the vote)
+    `${e.weighted ? 'weighted ' : ''}${e.voting}${e.precision ? ` ${e.precision}` : ''}`,
     // (the variants' count read as a flag: 1 for "no TTA" looked like "yes")
     e.tta > 1 ? `${e.tta}-way` : 'no',
     // (figures of an evaluation in another format than the submission's say which)

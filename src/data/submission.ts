@@ -55,8 +55,10 @@ export interface LedgerEntry {
   run: string;
   members: Array<{ name: string; checkpoint: string }>;
   voting: 'soft' | 'hard';
-  /** Per member (in `members` order), when the soft vote is weighted (ensemble selection). */
+  /** Per member (in `members` order), when their weights differ: ensemble selection's, or a k-fold recipe's weight shared by its fold members. */
   weights?: number[];
+  /** The weights are ensemble selection's: the weighted soft vote (absent for the soft vote, and before session 44, when `weights` could be either). */
+  weighted?: true;
   /** Test-time augmentation: the number of transforms averaged (1: none). */
   tta: number;
   /** The number format the test rows were predicted in: int8, fp32, or the mix member by member (absent before session 39). */

@@ -14,7 +14,7 @@ import { shellArg } from '../data/format.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
-import { precisionOf, submitsWithTta, testBestLabel, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
+import { foldSharesNote, precisionOf, submitsWithTta, testBestLabel, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, valuesByFold, type MeanSd } from './cross-validation.js';
 
 export type ViewKind = 'ensemble' | 'test' | 'member';
@@ -78,6 +78,7 @@ export interface DashboardModel {
   createdAt: string;
   dataset: { dir: string; fingerprint: string };
   heldOutRows: number;
+  /** ensemble selection's weights per member, when the submission uses them (not a k-fold recipe's shares among its fold members: until session 44 those read as chosen weights) */
   weights: number[] | null;
   /** the vote the submission uses, as the views name it: `weighted soft vote + TTA`, `soft vote`, … */
   submittedVote: string;
@@ -203,8 +204,8 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     createdAt: report.createdAt,
     dataset: report.dataset,
     heldOutRows: held.length,
-    weights: ensemble.weights ?? null,
-    submittedVote: submittedVoteName(report).replace(/ \+ TTA$/, tta),
+    weights: weightsInUse(report) ? ensemble.weights ?? null : null,
+    submittedVote: `${submittedVoteName(report).replace(/ \+ TTA$/, tta)}${foldSharesNote(report) ? ` (${foldSharesNote(report)})` : ''}`,
     // (the plain soft vote's view opened first, also when the submission averaged the shifts or weighed the members)
     submittedView: weightsInUse(report) && ensemble.weighted ? 'ensemble-weighted' : submitsWithTta(report) && ensemble.softTta ? 'ensemble-tta' : 'ensemble',
     precision: precisionOf(report),

@@ -118,7 +118,12 @@ export interface EvaluationReport {
     soft: Metrics;
     /** the soft vote with TTA, when the submission averages the shifts: weighted as `soft` is */
     softTta?: Metrics;
-    /** with selection weights in use: the equal-weight soft vote (with TTA when submitted with it), for comparison */
+    /**
+     * with selection weights in use: the equal soft vote (with TTA when submitted with it), for
+     * comparison; under k-fold equal by recipe, as the held-out `ensemble` (until session 44 it
+     * was each member 1/n, also with no weights in use: a recipe with a failed fold member made it
+     * another vote than the submitted one, printed under the same name)
+     */
     equalWeights?: Metrics;
     /**
      * the member best on its own held-out rows, scored on the test rows (not the best of them on
@@ -225,6 +230,26 @@ export function voteName(report: EvaluationReport, vote: 'equal' | 'weighted'): 
 /** The vote the submission uses, by those names: `weighted soft vote + TTA`, `soft vote`, … */
 export function submittedVoteName(report: EvaluationReport): string {
   return `${voteName(report, weightsInUse(report) ? 'weighted' : 'equal')}${submitsWithTta(report) ? ' + TTA' : ''}`;
+}
+
+/**
+ * How `submit`, the ledger, `run` and `serve` call the submitted vote in a word: `weighted soft`
+ * only with ensemble selection's weights in use, else `soft` (an unevaluated run's vote too).
+ * Unequal per-member weights alone do not make it weighted: under k-fold with a failed fold
+ * member the recipes stay equal and the shares of their fold members differ (until session 44
+ * serve called that vote `weighted soft`, and submit `weighted by ensemble selection`).
+ */
+export function submittedVoting(report: EvaluationReport | null): 'soft' | 'weighted soft' {
+  return report && weightsInUse(report) ? 'weighted soft' : 'soft';
+}
+
+/**
+ * Beside the name of an equal vote whose members' weights differ (k-fold, a recipe with a failed
+ * fold member): what the unequal shares are, so that they are not read as chosen weights; null
+ * otherwise.
+ */
+export function foldSharesNote(report: EvaluationReport): string | null {
+  return report.ensemble.weights && !weightsInUse(report) ? "recipes equal, a recipe's weight shared by its trained fold members" : null;
 }
 
 /**

@@ -13,7 +13,7 @@ import { onnxRuntimeStatus } from '../engine/ort.js';
 import type { InferMode, Precision, Predictor } from '../inference/predictor.js';
 import { assertTrained, readRunManifest } from '../runs/manifest.js';
 import { assertMembersReadable, openMembers, trainedMembers } from '../runs/open-members.js';
-import { precisionOf, readEvaluationIfAny, submissionTta, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
+import { precisionOf, readEvaluationIfAny, submissionTta, submittedVoting, weightsFor, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';
 import { UserError } from '../errors.js';
 import { createInferencePool, type InferencePool, type PoolStats } from './inference-pool.js';
@@ -65,6 +65,12 @@ export interface ServedEnsemble {
   members: ServedMember[];
   /** members of run.json that are not served, and why */
   skipped: Array<{ name: string; reason: string }>;
+  /**
+   * the vote, named as `submit` and the ledger name it (`submittedVoting`): `weighted soft` only
+   * with ensemble selection's weights in use; a k-fold recipe's fold members sharing its weight
+   * unequally (a failed fold member) is the `soft` vote still (until session 44, `weighted soft`)
+   */
+  voting: 'soft' | 'weighted soft';
   /** soft vote on rows no member trained on, when the run was evaluated */
   validation: ValidationScore | null;
   /** why validation scores are missing, when they are */
@@ -152,6 +158,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
   // its TTA decision and weights "as the submission" and showed its figures as the run's.
   if (evaluation) await assertCurrentEvaluation(dir, manifest, evaluation, 'serve');
   const members: ServedMember[] = [];
+  let weights: number[] | undefined;
   const { trained, skipped } = trainedMembers(dir, manifest);
   await assertMembersReadable(dir, trained, 'digits serve serves');
   const infer = options.infer ?? 'auto';
@@ -174,7 +181,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     const inProcessThreads = options.threads ?? defaultServeThreads();
     // Members left out of the pool (no ONNX export) are opened here (tfjs), saying why.
     const inProcess = await openMembers(dir, manifest, { infer, precision, threads: inProcessThreads, spin: true, only: (_, i) => !pool?.predictors[i] });
-    const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
+    weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
     for (const [i, m] of trained.entries()) {
       const predictor = pool?.predictors[i] ?? inProcess.find((o) => o.outcome.name === m.outcome.name)!.predictor;
       const evaluated = evaluation?.members.find((e) => e.name === m.outcome.name);
@@ -210,6 +217,8 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     members,
     skipped,
     orientation,
+    // (weights of the members served: none when the evaluation is of other members)
+    voting: weights ? submittedVoting(evaluation) : 'soft',
     validation: evaluation ? score(evaluation.ensemble.soft, evaluation.ensemble.softTta, precisionOf(evaluation)) : null,
     evaluationNote,
     tta: defaultTta(evaluation),

@@ -460,7 +460,7 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       weight: m.weight,
     })),
     skipped: ensemble.skipped,
-    ensemble: { voting: ensemble.members.some((m) => m.weight !== ensemble.members[0]!.weight) ? 'weighted soft' : 'soft', validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
+    ensemble: { voting: ensemble.voting, validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },
     // (`default`: what a request that does not say gets, as the submission uses it)
     tta: { variants: TTA_8.length, shifts: TTA_8, default: ensemble.tta.default, reason: ensemble.tta.reason },
     batching: { maxBatch, windowMs: batcher.windowMs, concurrentBatches: batcher.concurrency, maxImagesPerRequest: maxBatch },

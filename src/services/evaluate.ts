@@ -520,7 +520,11 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         rows: testCount,
         soft: computeMetrics(softPlain, truth),
         softTta: useTta ? computeMetrics(testProbs, truth) : undefined,
-        equalWeights: equalWeights ? undefined : computeMetrics(softVote(testMemberVote ?? memberProbs), truth),
+        // The equal vote beside the weighted one: equal by unit (recipe under k-fold, its fold
+        // members sharing its weight), as held-out `ensemble`. Not with no weights in use: unequal
+        // shares alone (a failed fold member) leave the submitted vote the equal one, and each
+        // member at 1/n was a vote nobody submits, printed under its name (until session 44).
+        equalWeights: selection?.used && testMemberVote ? computeMetrics(softVote(testMemberVote, memberWeights(units, units.map(() => 1 / units.length), members.length)), truth) : undefined,
         bestMember,
       };
     }

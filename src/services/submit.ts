@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError, jsonSyntaxError } from '../errors.js';
 import { TEST_PREDICTIONS_FILE, predictTestSet, type TestPredictions } from './evaluate.js';
-import { EVALUATION_FILE, precisionLabel, precisionOf, readEvaluationIfAny, submissionTta, submittedVote, weightsFor } from '../evaluation/evaluation-report.js';
+import { EVALUATION_FILE, precisionLabel, precisionOf, readEvaluationIfAny, submissionTta, submittedVote, submittedVoting, weightsFor } from '../evaluation/evaluation-report.js';
 import { assertInferPrecision, int8Fallback, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import {
@@ -57,8 +57,10 @@ export interface SubmitResult {
   /** why the submission goes with or without TTA (`not measured: …` after digits evaluate --no-tta) */
   ttaReason: string;
   members: string[];
-  /** per member, when the vote is weighted (the weights `evaluate` chose) */
+  /** per member, when their weights differ: ensemble selection's, or under k-fold a recipe's weight shared by its fold members (a failed fold member) */
   weights?: number[];
+  /** the vote by its name (`submittedVoting`): `weighted soft` only with ensemble selection's weights in use */
+  voting: 'soft' | 'weighted soft';
   /** the number format the test rows were predicted in (`precisionLabel`: int8, fp32 or the mix) */
   precision: string;
   /** the held-out figures of the evaluation, and the number format they were computed in */
@@ -131,6 +133,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   await recoverKilledSubmits(dir, await readLedger(dir, { onWarning: warn }), warn);
 
   const weights = weightsFor(trained.map((m) => m.outcome.name), evaluation);
+  const voting = weights ? submittedVoting(evaluation) : 'soft';
   // TTA as `evaluate` chose it on the held-out rows (unevaluated runs: the 8 shifts; evaluated
   // with --no-tta: none, since nothing measured it).
   const chosen = submissionTta(evaluation);
@@ -192,13 +195,14 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
       members: trained.map((m) => ({ name: m.outcome.name, checkpoint: storedPath(dir, m.checkpoint, 1) })),
       voting: 'soft',
       weights: predictions.weights,
+      ...(voting === 'weighted soft' ? { weighted: true as const } : {}),
       tta,
       precision,
       validation,
       score: score ? { accuracy: score.accuracy, answers: storedPath(dir, score.answers, 1) } : undefined,
     }).then(() => undefined),
   );
-  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, precision, validation, score };
+  return { file: written.file, sha256: written.sha256, rows: written.rows, tta, ttaReason, members, weights: predictions.weights, voting, precision, validation, score };
 }
 
 /**
