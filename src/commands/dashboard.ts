@@ -23,7 +23,7 @@ export default class Dashboard extends DigitsCommand {
   static override flags = {
     ...jsonFlag,
     run: Flags.string({ description: 'Evaluated run folder (default: the newest under runs/ with an evaluation.json).' }),
-    member: Flags.string({ description: 'View shown first: a member name, or one of the ensemble views the run has: ensemble, ensemble-hard, ensemble-tta, ensemble-hard-tta, ensemble-weighted, test, test-tta, test-equal, test-equal-tta.' }),
+    member: Flags.string({ description: 'View shown first: a member name, a k-fold recipe (its out-of-fold predictions), or one of the ensemble views the run has: ensemble, ensemble-hard, ensemble-tta, ensemble-hard-tta, ensemble-weighted, test, test-tta, test-equal, test-equal-tta.' }),
   };
 
   async run(): Promise<void> {
@@ -31,7 +31,7 @@ export default class Dashboard extends DigitsCommand {
     const runDir = flags.run ? path.resolve(flags.run) : await latestEvaluatedRun('runs');
     const report = await readRunEvaluation(runDir, 'show');
     const model = buildDashboardModel(report);
-    const viewIndex = findView(model, flags.member);
+    const viewIndex = findView(model, flags.member, runDir);
     if (flags.json) {
       this.printJson({ runDir, view: model.views[viewIndex]!.key, ...model });
       return;

@@ -3,21 +3,23 @@
  *
  * The report becomes a list of views (the ensemble by soft and hard voting, with TTA when
  * evaluated, and by the weighted vote when the submission uses it; the test set against
- * practice answers by the same soft votes; then each member), each with its
+ * practice answers by the same soft votes; under k-fold each recipe's out-of-fold
+ * predictions; then each member), each with its
  * per-class table, its confusion matrix as heat-map cells and its most-confused pairs
  * mapped to dataset rows; plus each member's training curves. The Ink screen
  * (src/tui/Dashboard.tsx), the plain-text output and `--json` all draw this one model.
  */
 import path from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.js';
-import { shellArg } from '../data/format.js';
+import { displayPath, shellArg } from '../data/format.js';
 import type { DigitTile } from '../data/inspect.js';
 import { UserError } from '../errors.js';
 import type { ClassMetrics, ConfusedPair, Metrics } from './metrics.js';
 import { foldSharesNote, precisionOf, submitsWithTta, testBestLabel, submittedVariant, submittedVoteName, voteName, weightsInUse, type EvaluationReport, type TtaDecision } from './evaluation-report.js';
 import { formatMeanSd, valuesByFold, type MeanSd } from './cross-validation.js';
 
-export type ViewKind = 'ensemble' | 'test' | 'member';
+/** `recipe`: under k-fold, an ensemble file's member entry scored on its out-of-fold predictions (every row by the fold member that did not train on it). */
+export type ViewKind = 'ensemble' | 'test' | 'recipe' | 'member';
 
 export interface HeatCell {
   count: number;
@@ -41,7 +43,7 @@ export interface DashboardView {
   /**
    * What --member and the tabs call it: `ensemble`, `ensemble-hard`, `ensemble-tta`,
    * `ensemble-hard-tta`, `ensemble-weighted`, `test`, `test-tta`, `test-equal`, `test-equal-tta`,
-   * or a member's name.
+   * a k-fold recipe's name, or a member's name.
    */
   key: string;
   title: string;
@@ -109,6 +111,10 @@ export interface DashboardModel {
   warnings: string[];
   /** whether the ensemble rows are out-of-fold predictions of every training row (k-fold) */
   outOfFold: boolean;
+  /** k-fold: each recipe and its fold members (empty otherwise); a recipe's view has its name, when the evaluation scored its out-of-fold predictions */
+  recipes: Array<{ name: string; members: string[] }>;
+  /** members that failed to train (run.json), with the first line of their error: they have no view */
+  failedMembers: Array<{ name: string; error: string }>;
 }
 
 export function heatCells(confusion: number[][]): HeatCell[][] {
@@ -172,6 +178,10 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
     const equalTest = report.test.equalWeights;
     if (equalTest && weightsInUse(report)) views.push(view(report.test.softTta ? 'test-equal-tta' : 'test-equal', `test answers (${equal}${report.test.softTta ? tta : ''})`, 'test', 'test', equalTest, testRow));
   }
+  // k-fold: each recipe on its out-of-fold predictions, before the fold members (the units the
+  // CV figures and selection compare, side by side after the ensemble; until session 44 a
+  // recipe had no view, and `--member a` was "no member or view named").
+  for (const recipe of report.cv?.recipes ?? []) if (recipe.oof) views.push(recipeView(report, recipe, recipe.oof, tta));
   for (const member of report.members) {
     // A member's metrics are over its own validation rows, in its split's order: without
     // validationRows its example positions cannot be mapped to dataset rows.
@@ -243,7 +253,31 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
       : null,
     warnings: ensemble.warnings ?? [],
     outOfFold: report.cv !== undefined,
+    recipes: (report.cv?.recipes ?? []).map((r) => ({ name: r.name, members: [...r.members] })),
+    failedMembers: (report.failedMembers ?? []).map((m) => ({ name: m.name, error: m.error })),
   };
+}
+
+/** Whether `member` is a fold member of the k-fold recipe `recipe` (`<recipe>-f<i>`). */
+const isFoldOf = (recipe: string, member: string) => member.startsWith(`${recipe}-f`) && /^[0-9]+$/.test(member.slice(recipe.length + 2));
+
+type Recipe = NonNullable<EvaluationReport['cv']>['recipes'][number];
+
+/**
+ * A k-fold recipe's view: its out-of-fold predictions, every row its fold members held out, each
+ * by the member that did not train on it. Its example positions index those rows ascending (the
+ * sorted union of the fold members' validation rows, as evaluate assembled them); titled with the
+ * folds it covers (`over all 3 folds`, or `over 2 of 3 folds` when a fold member failed).
+ */
+function recipeView(report: EvaluationReport, recipe: Recipe, oof: NonNullable<Recipe['oof']>, tta: string): DashboardView {
+  const members = recipe.members.map((name) => report.members.find((m) => m.name === name));
+  const union = members.every((m) => m?.validationRows) ? [...new Set(members.flatMap((m) => m!.validationRows!))].sort((a, b) => a - b) : null;
+  const rowOf = union && union.length === oof.metrics.rows ? (position: number) => union[position]! : null;
+  // (the folds of the split: those trained, or more when a fold member of this recipe failed)
+  const failed = (report.failedMembers ?? []).filter((m) => isFoldOf(recipe.name, m.name)).length;
+  const folds = Math.max(report.cv!.folds, recipe.members.length + failed);
+  const over = recipe.members.length >= folds ? `all ${folds} folds` : `${recipe.members.length} of ${folds} folds`;
+  return view(recipe.name, `${recipe.name} (${recipe.preset}, out-of-fold over ${over}${oof.variant === 'tta' ? tta : ''})`, 'recipe', 'train', oof.metrics, rowOf);
 }
 
 /** Which variant the CV figures are: the submission's. */
@@ -284,16 +318,49 @@ export function crossValidationLines(model: DashboardModel): string[] {
   return lines;
 }
 
-/** The view `name` names (a key such as `ensemble-hard`, or a member's name); UserError listing the choices otherwise. */
-export function findView(model: DashboardModel, name: string | undefined): number {
+/**
+ * The view `name` names (a key such as `ensemble-hard`, a k-fold recipe's or a member's name);
+ * UserError otherwise: a member that failed to train says so, with its error and what to do, a
+ * recipe without a view (an evaluation before session 44) says how to get one, anything else
+ * lists the choices. `runDir`, the run folder, goes into the commands the hints give.
+ */
+export function findView(model: DashboardModel, name: string | undefined, runDir?: string): number {
   if (name === undefined) return Math.max(0, model.views.findIndex((v) => v.key === model.submittedView));
   const index = model.views.findIndex((v) => v.key === name);
   if (index >= 0) return index;
+  const run = runDir === undefined ? '<run>' : shellArg(displayPath(runDir));
+  const choices = `Pick one of: ${model.views.map((v) => v.key).join(', ')}.`;
+  const where = { flag: 'member' };
+  // (until session 44 both were "no member or view named", as a name never heard of)
+  const failed = model.failedMembers.find((m) => m.name === name);
+  if (failed) {
+    const recipe = model.recipes.find((r) => isFoldOf(r.name, name) && model.views.some((v) => v.key === r.name));
+    const fold = recipe ? ` Its recipe's out-of-fold view, --member ${shellArg(recipe.name)}, covers the folds that trained.` : '';
+    throw new UserError(`member "${name}" of ${model.run} failed to train (${failed.error}), so it has no view`, {
+      where,
+      hint: `Once what stopped it is put right, \`digits train --resume --run ${run}\` trains it again (\`digits run --resume --run ${run}\` for a run \`digits run\` made), and \`digits evaluate --run ${run}\` scores it.${fold} ${choices}`,
+    });
+  }
+  const recipe = model.recipes.find((r) => r.name === name);
+  if (recipe) {
+    throw new UserError(`"${name}" is a recipe of the k-fold run ${model.run} (fold members ${recipe.members.join(', ')}), and its evaluation has no out-of-fold view of it (evaluations before session 44 kept none)`, {
+      where,
+      hint: `\`digits evaluate --run ${run}\` evaluates the run again with one. ${choices}`,
+    });
+  }
+  // A recipe none of whose fold members trained is in no figure of the evaluation.
+  const folds = model.outOfFold ? model.failedMembers.filter((m) => isFoldOf(name, m.name)) : [];
+  if (folds.length > 0) {
+    throw new UserError(`every fold member of the recipe "${name}" of ${model.run} failed to train (${folds.map((m) => `${m.name}: ${m.error}`).join('; ')}), so it has no view`, {
+      where,
+      hint: `Once what stopped them is put right, \`digits train --resume --run ${run}\` trains them again (\`digits run --resume --run ${run}\` for a run \`digits run\` made), and \`digits evaluate --run ${run}\` scores them. ${choices}`,
+    });
+  }
   // The test view exists only when evaluate scored the test answers.
-  const test = name === 'test' ? ` The test view needs the test answers: digits evaluate --run <run> --answers <answers.csv>.` : '';
+  const test = name === 'test' ? ` The test view needs the test answers: digits evaluate --run ${run} --answers <answers.csv>.` : '';
   throw new UserError(`no member or view named "${name}" in the evaluation of ${model.run}`, {
-    where: { flag: 'member' },
-    hint: `Pick one of: ${model.views.map((v) => v.key).join(', ')}.${test}`,
+    where,
+    hint: `${choices}${test}`,
   });
 }
 

@@ -138,7 +138,22 @@ export interface CrossValidationReport {
   folds: number;
   split: string;
   /** per recipe (member entry of the ensemble): its fold members' scores on their own folds */
-  recipes: Array<{ name: string; preset: string; members: string[]; rows: number; accuracy: MeanSd; logLoss: MeanSd; tta?: FoldScores }>;
+  recipes: Array<{
+    name: string;
+    preset: string;
+    members: string[];
+    rows: number;
+    accuracy: MeanSd;
+    logLoss: MeanSd;
+    tta?: FoldScores;
+    /**
+     * its out-of-fold predictions scored: every row its fold members held out (ascending, the
+     * sorted union of their `validationRows`, which its example positions index), each by the
+     * fold member that did not train on it, in the variant the submission uses (absent before
+     * session 44)
+     */
+    oof?: { variant: 'tta' | 'plain'; metrics: Metrics };
+  }>;
   /** the soft vote of the recipes' out-of-fold predictions, fold by fold */
   ensemble: { accuracy: MeanSd; logLoss: MeanSd; tta?: FoldScores };
   /** the run's file of out-of-fold predictions (every training row, per recipe) */

@@ -62,7 +62,7 @@ export const evaluationShape = z.looseObject({
     .looseObject({
       folds: count,
       split: z.string(),
-      recipes: z.array(z.looseObject({ name: z.string(), preset: z.string(), members: z.array(z.string()), rows: count, accuracy: meanSd, logLoss: meanSd, tta: foldScores.optional() })),
+      recipes: z.array(z.looseObject({ name: z.string(), preset: z.string(), members: z.array(z.string()), rows: count, accuracy: meanSd, logLoss: meanSd, tta: foldScores.optional(), oof: z.looseObject({ variant: z.enum(['tta', 'plain']), metrics: metricsShape }).optional() })),
       ensemble: z.looseObject({ accuracy: meanSd, logLoss: meanSd, tta: foldScores.optional() }),
       oofFile: z.string(),
     })

@@ -88,10 +88,11 @@ export function perClassSpec(view: DashboardView): TopLevelSpec {
 
 export function memberF1Spec(model: DashboardModel): TopLevelSpec {
   // (the ensemble as submitted, as the per-class bars and the confusion matrix beside it)
-  const views = model.views.filter((v) => v.kind === 'member' || v.key === model.submittedView);
+  // (k-fold recipes on their out-of-fold predictions too, the units the CV figures compare)
+  const views = model.views.filter((v) => v.kind === 'member' || v.kind === 'recipe' || v.key === model.submittedView);
   const values = views.flatMap((v) => v.classes.map((c) => ({ digit: String(c.label), model: v.key, f1: c.f1 })));
   return {
-    title: 'F1 per class: members and the ensemble',
+    title: views.some((v) => v.kind === 'recipe') ? 'F1 per class: recipes (out-of-fold), members and the ensemble' : 'F1 per class: members and the ensemble',
     width: 560,
     height: 200,
     data: { values },

@@ -451,6 +451,9 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
           accuracy: meanSd(scores(u.members, 'metrics').map((m) => m.accuracy), foldsOf(u.members)),
           logLoss: meanSd(scores(u.members, 'metrics').map((m) => m.logLoss), foldsOf(u.members)),
           tta: tta.length > 1 ? { accuracy: meanSd(scores(u.members, 'tta').map((m) => m.accuracy), foldsOf(u.members)), logLoss: meanSd(scores(u.members, 'tta').map((m) => m.logLoss), foldsOf(u.members)) } : undefined,
+          // Its out-of-fold predictions of every row its fold members held out, in the submitted
+          // variant (as oof-predictions.json): the dashboard's and report's view of the recipe.
+          oof: { variant, metrics: computeMetrics(useTta ? unitTta[k]! : unitPlain[k]!, Uint8Array.from(unitRows[k]!, (r) => dataset.trainLabels[r]!)) },
         })),
         ensemble: { ...scoreByFold(softVote(heldPlain), labels, foldOf), tta: tta.length > 1 ? scoreByFold(softVote(heldTta), labels, foldOf) : undefined },
         oofFile: OOF_FILE,

@@ -322,3 +322,92 @@ describe('tabs on one line', () => {
     if (columns >= 400) expect({ start, end }).toEqual({ start: 0, end: 12 });
   });
 });
+
+describe('k-fold recipes and failed members', () => {
+  // Twenty rows, labels 0..9 twice, in three folds: rows 0–6, 7–13 and 14–19.
+  const folds = [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [14, 15, 16, 17, 18, 19]];
+  const labelsOf = (rows: number[]) => rows.map((r) => trainLabels[r]!);
+  const ms = (values: number[]) => ({ mean: values.reduce((a, b) => a + b, 0) / values.length, sd: 0.01, values });
+
+  /** Recipe a's second fold member failed (its folds 1 and 3 cover 13 rows); recipe b trained all three. */
+  function kfoldReport(): EvaluationReport {
+    const member = (name: string, fold: number) => ({ name, preset: 'mlp', checkpoint: `${name}/best`, rows: folds[fold]!.length, metrics: computeMetrics(probsReading(labelsOf(folds[fold]!)), labelsOf(folds[fold]!)), history: history([0.8]), validationRows: folds[fold]! });
+    const aRows = [...folds[0]!, ...folds[2]!];
+    // recipe a out of fold reads row 15 (a 5) as 3; b reads row 8 (an 8) as 0
+    const aOof = computeMetrics(probsReading(aRows.map((r) => (r === 15 ? 3 : trainLabels[r]!))), labelsOf(aRows));
+    const all = folds.flat();
+    const bOof = computeMetrics(probsReading(all.map((r) => (r === 8 ? 0 : trainLabels[r]!))), labelsOf(all));
+    return {
+      format: 'digits-evaluation',
+      version: 1,
+      run: 'kf3',
+      createdAt: '2026-11-21T10:30:00.000Z',
+      dataset: { dir: '/data/uniform/.digits', fingerprint: 'sha256:abc' },
+      heldOutRows: aRows,
+      members: [member('a-f1', 0), member('a-f3', 2), member('b-f1', 0), member('b-f2', 1), member('b-f3', 2)],
+      ensemble: { soft: aOof, hard: aOof },
+      failedMembers: [{ name: 'a-f2', error: 'ENOSPC: no space left on device, write' }],
+      cv: {
+        folds: 3,
+        split: 'kfold-3-seed5',
+        recipes: [
+          { name: 'a', preset: 'mlp', members: ['a-f1', 'a-f3'], rows: 13, accuracy: ms([1, 1]), logLoss: ms([0.2, 0.2]), oof: { variant: 'plain', metrics: aOof } },
+          { name: 'b', preset: 'mlp', members: ['b-f1', 'b-f2', 'b-f3'], rows: 20, accuracy: ms([1, 0.86, 1]), logLoss: ms([0.2, 0.3, 0.2]), oof: { variant: 'plain', metrics: bOof } },
+        ],
+        ensemble: { accuracy: ms([1, 1]), logLoss: ms([0.2, 0.2]) },
+        oofFile: 'oof-predictions.json',
+      },
+    };
+  }
+
+  test('each recipe is a view of its out-of-fold predictions, after the ensemble and before the fold members, saying the folds it covers', () => {
+    const model = buildDashboardModel(kfoldReport());
+    expect(model.views.map((v) => [v.key, v.kind])).toEqual([
+      ['ensemble', 'ensemble'], ['ensemble-hard', 'ensemble'],
+      ['a', 'recipe'], ['b', 'recipe'],
+      ['a-f1', 'member'], ['a-f3', 'member'], ['b-f1', 'member'], ['b-f2', 'member'], ['b-f3', 'member'],
+    ]);
+    const a = model.views[findView(model, 'a')]!;
+    const b = model.views[findView(model, 'b')]!;
+    expect(a.title).toBe('a (mlp, out-of-fold over 2 of 3 folds)');
+    expect(b.title).toBe('b (mlp, out-of-fold over all 3 folds)');
+    // its misread digits are dataset rows: positions in the sorted rows of its fold members
+    expect(a.pairs).toEqual([{ trueLabel: 5, predicted: 3, count: 1, samples: [{ position: 8, row: 15 }] }]);
+    expect(b.pairs).toEqual([{ trueLabel: 8, predicted: 0, count: 1, samples: [{ position: 8, row: 8 }] }]);
+    expect(dashboardText(model, findView(model, 'b'))).toContain('b (mlp, out-of-fold over all 3 folds): accuracy 95.00%');
+    // with TTA in the submitted variant, the title says so
+    const tta = kfoldReport();
+    tta.ensemble.ttaTransforms = ['shift(0,0)', 'shift(1,0)'];
+    tta.cv!.recipes[1]!.oof!.variant = 'tta';
+    expect(buildDashboardModel(tta).views.find((v) => v.key === 'b')!.title).toBe('b (mlp, out-of-fold over all 3 folds + TTA ×2)');
+  });
+
+  test('a failed member says it failed, with its error and what to do; a recipe evaluated before its view existed says how to get it', () => {
+    const model = buildDashboardModel(kfoldReport());
+    // a failed fold member
+    expect(() => findView(model, 'a-f2', '/work/runs/kf3')).toThrow(
+      expect.objectContaining({
+        message: 'member "a-f2" of kf3 failed to train (ENOSPC: no space left on device, write), so it has no view',
+        where: { flag: 'member' },
+        hint: expect.stringMatching(/^Once what stopped it is put right, `digits train --resume --run \/work\/runs\/kf3` trains it again \(`digits run --resume --run \/work\/runs\/kf3` for a run `digits run` made\), and `digits evaluate --run \/work\/runs\/kf3` scores it\. Its recipe's out-of-fold view, --member a, covers the folds that trained\. Pick one of: ensemble, /),
+      }),
+    );
+    // a recipe none of whose fold members trained
+    const allFailed = kfoldReport();
+    allFailed.failedMembers!.push({ name: 'c-f1', error: 'out of memory' }, { name: 'c-f2', error: 'out of memory' }, { name: 'c-f3', error: 'out of memory' });
+    expect(() => findView(buildDashboardModel(allFailed), 'c')).toThrow(/^every fold member of the recipe "c" of kf3 failed to train \(c-f1: out of memory; c-f2: out of memory; c-f3: out of memory\), so it has no view$/);
+    // a recipe of an evaluation written before the out-of-fold views
+    const older = kfoldReport();
+    for (const r of older.cv!.recipes) delete r.oof;
+    const before = buildDashboardModel(older);
+    expect(before.views.some((v) => v.kind === 'recipe')).toBe(false);
+    expect(() => findView(before, 'b', '/work/runs/kf3')).toThrow(
+      expect.objectContaining({
+        message: '"b" is a recipe of the k-fold run kf3 (fold members b-f1, b-f2, b-f3), and its evaluation has no out-of-fold view of it (evaluations before session 44 kept none)',
+        hint: expect.stringContaining('`digits evaluate --run /work/runs/kf3` evaluates the run again with one. Pick one of:'),
+      }),
+    );
+    // a name of nothing is as before
+    expect(() => findView(model, 'zzz')).toThrow(/^no member or view named "zzz" in the evaluation of kf3$/);
+  });
+});

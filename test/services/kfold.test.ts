@@ -27,6 +27,9 @@ import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js
 import { computeMetrics } from '../../src/evaluation/metrics.js';
 import { softVote } from '../../src/ensemble/voting.js';
 import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
+import { buildDashboardModel, dashboardText, findView } from '../../src/evaluation/dashboard-model.js';
+import { buildReportHtml } from '../../src/report/report-html.js';
+import { argmaxRow } from '../../src/evaluation/metrics.js';
 
 let dir: string;
 let competition: string;
@@ -182,5 +185,42 @@ describe('k-fold runs', () => {
     const withTta = report.ensemble.ttaDecision!.used;
     expect(runs[0]!.cv!.accuracy).toEqual((withTta ? report.cv!.ensemble.tta! : report.cv!.ensemble).accuracy);
     expect(runs[0]!.test!.accuracy).toBeCloseTo((withTta ? report.test!.softTta! : report.test!.soft).accuracy, 10);
+  });
+
+  test('each recipe has a view of its out-of-fold predictions: every training row, by the fold member that did not train on it', async () => {
+    // Given the evaluated run's dashboard
+    const model = buildDashboardModel(report);
+    // Then the recipes come after the ensemble and test views and before the fold members
+    const keys = model.views.map((v) => v.key);
+    expect(keys.slice(keys.indexOf('a'))).toEqual(['a', 'b', 'a-f1', 'a-f2', 'a-f3', 'b-f1', 'b-f2', 'b-f3']);
+    expect(keys.indexOf('a')).toBeGreaterThan(Math.max(keys.indexOf('ensemble'), keys.indexOf('test')));
+    const withTta = report.ensemble.ttaDecision!.used;
+    const oof = JSON.parse(await readFile(path.join(runDir(), OOF_FILE), 'utf8')) as OutOfFoldFile;
+    const dataset = await loadDataset(competition);
+    for (const name of ['a', 'b']) {
+      const view = model.views[findView(model, name)]!;
+      expect(view).toMatchObject({ kind: 'recipe', set: 'train', rows: 300, title: `${name} (mlp, out-of-fold over all 3 folds${withTta ? ' + TTA ×8' : ''})` });
+      // its figures are those of its out-of-fold predictions (as saved, in the submitted variant) against the labels
+      const probs = Float32Array.from(oof.recipes.find((r) => r.name === name)!.probs);
+      const labels = oof.rows.map((r) => dataset.trainLabels[r]!);
+      const expected = computeMetrics(probs, labels);
+      expect(view.accuracy).toBeCloseTo(expected.accuracy, 5);
+      expect(view.logLoss).toBeCloseTo(expected.logLoss, 4);
+      expect(view.heat.map((row) => row.map((c) => c.count))).toEqual(expected.confusion);
+      expect(view.classes.map((c) => c.support)).toEqual(expected.perClass.map((c) => c.support));
+      // each misread sample is a dataset row of that digit, read as the pair says by its out-of-fold prediction
+      expect(view.pairs.length).toBeGreaterThan(0);
+      for (const pair of view.pairs) {
+        for (const sample of pair.samples) {
+          expect(sample.row).not.toBeNull();
+          expect(dataset.trainLabels[sample.row!]).toBe(pair.trueLabel);
+          expect(argmaxRow(probs, oof.rows.indexOf(sample.row!))).toBe(pair.predicted);
+        }
+      }
+    }
+    // and the plain output, the report and --member show it
+    expect(dashboardText(model, findView(model, 'a'))).toContain(`a (mlp, out-of-fold over all 3 folds${withTta ? ' + TTA ×8' : ''}): accuracy`);
+    const html = (await buildReportHtml(report)).html;
+    expect(html).toContain(`<td>b (mlp, out-of-fold over all 3 folds${withTta ? ' + TTA ×8' : ''})</td>`);
   });
 });

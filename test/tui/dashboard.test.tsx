@@ -167,6 +167,29 @@ describe('dashboard screen', () => {
   });
 });
 
+describe('k-fold recipes', () => {
+  test('a recipe is a view among the tabs: its out-of-fold table, matrix and misread digits', async () => {
+    // Given a 2-fold run of one recipe a: a-f1 validated rows 100–109, a-f2 rows 110–119, and out of fold a read row 104 (a 4) as 9
+    const report = fakeReport();
+    const fold = (name: string, rows: number[]) => ({ name, preset: 'mlp', checkpoint: `${name}/best`, rows: 10, metrics: computeMetrics(probsReading(rows.map((r) => labels[r - 100]!)), rows.map((r) => labels[r - 100]!)), history: [], validationRows: rows });
+    report.members = [fold('a-f1', heldOutRows.slice(0, 10)), fold('a-f2', heldOutRows.slice(10))];
+    const oof = computeMetrics(probsReading(reading({ 4: 9 })), labels);
+    const ms = { mean: 0.95, sd: 0.07, values: [0.9, 1] };
+    report.cv = { folds: 2, split: 'kfold-2-seed1', recipes: [{ name: 'a', preset: 'mlp', members: ['a-f1', 'a-f2'], rows: 20, accuracy: ms, logLoss: ms, oof: { variant: 'plain', metrics: oof } }], ensemble: { accuracy: ms, logLoss: ms }, oofFile: 'oof-predictions.json' };
+    const { lastFrame, stdin, unmount } = render(<Dashboard model={buildDashboardModel(report)} digits={digits} color={false} width={100} />);
+    // Then its tab comes after the ensemble's and before its fold members'
+    expect(lastFrame()!).toMatch(/1 ensemble\s+2 ensemble-hard\s+3 a\s+4 a-f1\s+5 a-f2/);
+    // When 3 is pressed: the recipe on its out-of-fold predictions, titled so
+    stdin.write('3');
+    const frame = await frameShowing(lastFrame, 'a (mlp, out-of-fold over all 2 folds): accuracy 95.00%');
+    expect(frame).toContain('3/5 a (mlp, out-of-fold over all 2 folds): accuracy 95.00%, log-loss');
+    expect(frame).toMatch(/\n\s+4\s+1\.000\s+0\.500\s+0\.667\s+2/);
+    expect(frame).toMatch(/4 read as 9\s+1×\s+#104/);
+    expect(frame).toContain('4→9 #104');
+    unmount();
+  });
+});
+
 describe('dashboard that fits the terminal', () => {
   /** A run of ten members: twelve views, more than keys 1–9 reach. */
   function tenMembers(): EvaluationReport {
