@@ -43,6 +43,8 @@ export interface ServedMember {
   trainingValAcc: number | null;
   /** its weight in the soft vote: from evaluation.json's ensemble selection, else 1 */
   weight: number;
+  /** k-fold: the recipe (the ensemble file's member entry) it is a fold member of, which a request's `members` may name for all its folds */
+  recipe?: string;
 }
 
 /** Where the members compute. */
@@ -185,7 +187,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     for (const [i, m] of trained.entries()) {
       const predictor = pool?.predictors[i] ?? inProcess.find((o) => o.outcome.name === m.outcome.name)!.predictor;
       const evaluated = evaluation?.members.find((e) => e.name === m.outcome.name);
-      members.push({ name: m.outcome.name, preset: m.outcome.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta, evaluated?.runtime?.precision), trainingValAcc: m.outcome.bestValAcc ?? null, weight: weights?.[i] ?? 1 });
+      members.push({ name: m.outcome.name, preset: m.outcome.preset, checkpoint: m.checkpoint, predictor, validation: score(evaluated?.metrics, evaluated?.tta, evaluated?.runtime?.precision), trainingValAcc: m.outcome.bestValAcc ?? null, weight: weights?.[i] ?? 1, ...(m.outcome.recipe !== undefined ? { recipe: m.outcome.recipe } : {}) });
     }
     if (mode.mode === 'in-process' && members.some((m) => m.predictor.kind === 'onnx')) mode = { ...mode, threadsPerSession: inProcessThreads };
   } catch (error) {

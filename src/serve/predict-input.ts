@@ -30,7 +30,11 @@ export function isTrue(value: unknown, what: string): boolean {
   throw new InputError(400, `${what} is ${JSON.stringify(value)}; it must be true or false (or 1 or 0)`, 'Use tta=true or tta=false.', 'bad_option');
 }
 
-/** `ServedEnsemble` members by name → indices, for a request's `members` option. */
+/**
+ * `ServedEnsemble` members by name → indices, for a request's `members` option. Under k-fold a
+ * recipe's name stands for all its fold members, whose probabilities the vote then averages as
+ * the submission does (until session 44 it was "there is no member").
+ */
 export function memberIndices(ensemble: ServedEnsemble, value: unknown): number[] | undefined {
   // An empty `members=` names no member, as `"members": []` does (it meant all of them).
   if (value === undefined || value === null) return undefined;
@@ -39,15 +43,23 @@ export function memberIndices(ensemble: ServedEnsemble, value: unknown): number[
     throw new InputError(400, 'members must be a list of member names', 'Use members=a,b in the query or "members": ["a", "b"] in JSON.', 'bad_option');
   }
   const available = ensemble.members.map((m) => m.name);
+  const recipes = [...new Set(ensemble.members.flatMap((m) => (m.recipe !== undefined ? [m.recipe] : [])))];
+  const listed = `Members: ${available.join(', ')}${recipes.length ? `; recipes (each all its fold members): ${recipes.join(', ')}` : ''}`;
   const indices: number[] = [];
   for (const raw of names as string[]) {
     const name = raw.trim();
     if (name === '' && typeof value === 'string') continue; // `members=` or `a,,b`: no name there
     const index = available.indexOf(name);
-    if (index < 0) throw new InputError(400, `there is no member ${JSON.stringify(name)} in this ensemble`, `Members: ${available.join(', ')} (GET /v1/model lists them).`, 'unknown_member');
-    if (!indices.includes(index)) indices.push(index);
+    const chosen = index >= 0 ? [index] : ensemble.members.flatMap((m, i) => (m.recipe === name ? [i] : []));
+    if (chosen.length === 0) {
+      // A member that failed to train is not served: said so, with why, rather than unknown.
+      const skipped = ensemble.skipped.find((s) => s.name === name);
+      if (skipped) throw new InputError(400, `member ${JSON.stringify(name)} is not served: ${skipped.reason}`, `${listed} (GET /v1/model lists them).`, 'unknown_member');
+      throw new InputError(400, `there is no member ${JSON.stringify(name)} in this ensemble`, `${listed} (GET /v1/model lists them).`, 'unknown_member');
+    }
+    for (const i of chosen) if (!indices.includes(i)) indices.push(i);
   }
-  if (indices.length === 0) throw new InputError(400, 'members names no member', `Members: ${available.join(', ')}.`, 'unknown_member');
+  if (indices.length === 0) throw new InputError(400, 'members names no member', `${listed}.`, 'unknown_member');
   return indices;
 }
 

@@ -458,6 +458,8 @@ export async function buildServer(options: ServerOptions): Promise<DigitsServer>
       validation: m.validation,
       trainingValAcc: m.trainingValAcc,
       weight: m.weight,
+      // (k-fold: a request's `members` may name the recipe for all its folds)
+      ...(m.recipe !== undefined ? { recipe: m.recipe } : {}),
     })),
     skipped: ensemble.skipped,
     ensemble: { voting: ensemble.voting, validation: ensemble.validation, note: ensemble.validation ? null : ensemble.evaluationNote },

@@ -588,6 +588,27 @@ describe('the submission\'s variant by default', () => {
   });
 });
 
+describe('a member that failed to train', () => {
+  test('named in members, it is a 400 saying it failed and why, not an unknown name', async () => {
+    // Given a run whose member "broken" failed to train (run.json records its error)
+    const failedRun = await makeRun(root, [{ name: 'dense', preset: 'mlp', seed: 1 }], 'failed-run');
+    const manifestFile = path.join(failedRun, 'run.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { members: unknown[] };
+    manifest.members.push({ name: 'broken', preset: 'mlp', ok: false, error: 'ENOSPC: no space left on device\n    at write', split: { name: 'holdout', fold: 0 } });
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    const served = await startServer({ ensemble: await loadServedEnsemble(failedRun, { infer: 'onnx', workers: 0 }), port: 0, batchWindowMs: 2 });
+    try {
+      // When a request names it
+      const response = await fetch(`${served.url}/v1/predict`, { method: 'POST', body: JSON.stringify({ images: [oneAsPixels()], members: ['broken'] }), headers: { 'content-type': 'application/json' } });
+      // Then it is refused saying it failed, with the first line of its error, and what is served
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({ error: 'member "broken" is not served: training failed: ENOSPC: no space left on device', hint: 'Members: dense (GET /v1/model lists them).' });
+    } finally {
+      await served.close();
+    }
+  });
+});
+
 describe('the tfjs fallback', () => {
   test('serves the same answers as ONNX Runtime (within 1e-4) and leaves no tensor behind', async () => {
     const ensemble = await loadServedEnsemble(runDir, { infer: 'tfjs' });

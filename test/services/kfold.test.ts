@@ -29,6 +29,8 @@ import { softVote } from '../../src/ensemble/voting.js';
 import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
 import { buildDashboardModel, dashboardText, findView } from '../../src/evaluation/dashboard-model.js';
 import { buildReportHtml } from '../../src/report/report-html.js';
+import { loadServedEnsemble } from '../../src/serve/ensemble.js';
+import { startServer } from '../../src/serve/server.js';
 import { argmaxRow } from '../../src/evaluation/metrics.js';
 
 let dir: string;
@@ -222,5 +224,40 @@ describe('k-fold runs', () => {
     expect(dashboardText(model, findView(model, 'a'))).toContain(`a (mlp, out-of-fold over all 3 folds${withTta ? ' + TTA ×8' : ''}): accuracy`);
     const html = (await buildReportHtml(report)).html;
     expect(html).toContain(`<td>b (mlp, out-of-fold over all 3 folds${withTta ? ' + TTA ×8' : ''})</td>`);
+  });
+
+  test('serve: a request naming a recipe gets all its fold members, averaged as the submission averages them', { timeout: 120_000 }, async () => {
+    // Given the run served on loopback
+    const ensemble = await loadServedEnsemble(runDir(), { infer: 'onnx', workers: 0 });
+    const server = await startServer({ ensemble, port: 0, batchWindowMs: 2 });
+    const predictors = [];
+    try {
+      const dataset = await loadDataset(competition);
+      const images = [0, 1].map((r) => Array.from(dataset.testImages.subarray(r * 784, (r + 1) * 784)));
+      const ask = async (members: unknown) => {
+        const response = await fetch(`${server.url}/v1/predict`, { method: 'POST', body: JSON.stringify({ images, members, tta: false }), headers: { 'content-type': 'application/json' } });
+        return { status: response.status, body: (await response.json()) as { members: string[]; predictions: Array<{ probabilities: number[] }>; error?: string; hint?: string } };
+      };
+      // When a request names recipe a
+      const a = await ask(['a']);
+      // Then its three fold members answer, and the probabilities are their mean (the weights of one recipe's folds are equal)
+      expect(a.status, JSON.stringify(a.body)).toBe(200);
+      expect(a.body.members).toEqual(['a-f1', 'a-f2', 'a-f3']);
+      for (const name of a.body.members) predictors.push(await createPredictor(path.join(runDir(), manifest.members.find((m) => m.name === name)!.checkpoint!), { infer: 'onnx' }));
+      const floats = Float32Array.from(images.flat(), (v) => v / 255);
+      const want = await predictEnsemble(predictors, floats, 2);
+      a.body.predictions.forEach((p, i) => p.probabilities.forEach((v, c) => expect(v).toBeCloseTo(want[i * 10 + c]!, 5)));
+      // a recipe and a member of another go together
+      expect((await ask(['a', 'b-f2'])).body.members).toEqual(['a-f1', 'a-f2', 'a-f3', 'b-f2']);
+      // an unknown name lists the recipes too, and /v1/model says each member's recipe
+      const unknown = await ask(['c']);
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.hint).toContain('recipes (each all its fold members): a, b');
+      const card = (await (await fetch(`${server.url}/v1/model`)).json()) as { members: Array<{ name: string; recipe?: string }> };
+      expect(card.members.map((m) => m.recipe)).toEqual(['a', 'a', 'a', 'b', 'b', 'b']);
+    } finally {
+      for (const p of predictors) p.dispose();
+      await server.close();
+    }
   });
 });
