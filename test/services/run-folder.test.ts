@@ -593,7 +593,7 @@ describe('a saved split replaced after a run trained on it', () => {
     expect(report.cv!.ensemble.accuracy.values).toHaveLength(2);
     expect(report.cv!.trainRows).toBe(150);
     expect(report.heldOutRows.length).toBe(100);
-    expect(report.ensemble.warnings).toContain("fold member a-f2 failed: the ensemble's cross-validation covers 2 of 3 folds (100 of 150 training rows); each recipe's covers the folds its members trained");
+    expect(report.ensemble.warnings).toContain("fold member a-f2 failed: the ensemble's cross-validation covers 2 of 3 folds (100 of 150 training rows); each recipe's covers the folds its members trained (a: folds 1, 3 of 3)");
     const text = formatEvaluationSummary(report);
     expect(text).toContain('out-of-fold predictions of 100 of the 150 training rows (a fold member failed)');
     expect(text).toContain('on the out-of-fold predictions of 100 of the 150 training rows:');
