@@ -58,7 +58,15 @@ export const DAMAGED_RUN_MANIFEST_HINT = 'It is damaged (hand-edited, or torn by
  * session 43 gave a byte position instead, and whose `compare` called it "not a digits run".
  */
 export function parseRunManifest(text: string, file: string): RunManifest {
-  return parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, DAMAGED_RUN_MANIFEST_HINT);
+  const manifest = parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, DAMAGED_RUN_MANIFEST_HINT);
+  // A run.json of a digits from before `status` (it was written once, when training ended) is
+  // a finished run, or a failed one when no member trained: until session 44 `--resume` took
+  // the missing status for an unfinished run, "resumed" every member from a last/ without
+  // training state, and rewrote the good run as failed, which every reader then refused.
+  if (manifest && typeof manifest === 'object' && manifest.status === undefined && Array.isArray(manifest.members)) {
+    manifest.status = manifest.members.length > 0 && manifest.members.every((m) => !m.ok) ? 'failed' : 'finished';
+  }
+  return manifest;
 }
 export interface MemberOutcome {
   name: string;

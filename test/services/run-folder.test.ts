@@ -26,6 +26,7 @@ import { expectUserError } from '../data/helpers.js';
 import { runCommand } from '../helpers/run-command.js';
 import SubmitCommand from '../../src/commands/submit.js';
 import EvaluateCommand from '../../src/commands/evaluate.js';
+import TrainCommand from '../../src/commands/train.js';
 import { formatEvaluationSummary } from '../../src/cli/evaluation-summary.js';
 import { TTA_NOT_MEASURED } from '../../src/evaluation/evaluation-report.js';
 import { deadPid } from '../helpers/dead-pid.js';
@@ -311,6 +312,25 @@ describe('submit on damaged inputs', () => {
     const dir = path.join(root, 'subs-member-gone');
     await expectUserError(submitRun({ runDir: copy, dir }), { message: /member m of the run cannot be read: no checkpoint at .*member-gone\/m\/best/, hint: /Restore m\/best/ });
     expect(await readdir(dir).catch(() => [])).toEqual([]);
+    await rm(copy, { recursive: true });
+  }, 120_000);
+
+  test('a finished run whose run.json has no status (written by a digits before it had one) is finished: --resume says so and changes nothing', async () => {
+    // Given a copy of the run whose run.json is as older versions wrote it, once, at the end: no status
+    const copy = await copyOfRun('no-status');
+    const file = path.join(copy, 'run.json');
+    const old = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    delete old.status;
+    await writeFile(file, JSON.stringify(old, null, 2));
+    const before = await readFile(file, 'utf8');
+    // When it is resumed
+    const printed = await runCommand(TrainCommand, ['--resume', '--run', copy, '--backend', 'wasm']);
+    // Then it is a finished run (until session 44 every member was "resumed" from a last/ of no
+    // training state, failed, and run.json was rewritten as failed, which every reader then refused)
+    expect(printed.exit).toBe(2);
+    expect(printed.stderr).toMatch(/error: run no-status already finished: its member is trained/);
+    expect(await readFile(file, 'utf8')).toBe(before);
+    expect(await readRunManifest(copy)).toMatchObject({ status: 'finished', members: [expect.objectContaining({ name: 'm', ok: true })] });
     await rm(copy, { recursive: true });
   }, 120_000);
 
