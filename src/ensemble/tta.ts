@@ -13,6 +13,16 @@ export interface Shift {
 
 export const IDENTITY: readonly Shift[] = [{ dx: 0, dy: 0 }];
 
+/** What a shift puts where it uncovers the image, as evaluation.json records it (`ttaFill`). */
+export const TTA_FILL = 'edge';
+
+/**
+ * When the edge fill came in (commit a8c40ed): before it, shifts filled the uncovered rows and
+ * columns black. An evaluation made before, which records no `ttaFill`, measured and chose
+ * that TTA, not today's.
+ */
+export const TTA_EDGE_FILL_SINCE = Date.parse('2026-12-01T23:41:14Z');
+
 /**
  * 8-way TTA: the image, its four one-pixel shifts along the axes, and three of the four
  * diagonal ones (dropping (−1, +1) keeps the stack a multiple of 8).

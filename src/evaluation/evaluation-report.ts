@@ -70,6 +70,8 @@ export interface EvaluationReport {
      */
     weights?: number[];
     ttaTransforms?: string[];
+    /** what the shifts put where they uncover the image (`edge`: its edge repeated); absent in evaluations made before session 44 */
+    ttaFill?: string;
     /**
      * Whether the submitted vote averages the TTA shifts: chosen on the held-out rows (the
      * soft vote's log-loss with and without them). Absent when evaluated without TTA, and in

@@ -53,6 +53,7 @@ export const evaluationShape = z.looseObject({
     hardTta: metricsShape.optional(),
     weights: z.array(finite).optional(),
     ttaTransforms: z.array(z.string()).optional(),
+    ttaFill: z.string().optional(),
     weighted: metricsShape.optional(),
     bestUnit: z.looseObject({ name: z.string(), accuracy: share, logLoss: finite }).optional(),
     warnings: z.array(z.string()).optional(),

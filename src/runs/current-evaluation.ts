@@ -10,6 +10,7 @@ import { UserError } from '../errors.js';
 import { checkpointIdentity } from '../model/checkpoint.js';
 import { readEvaluationIfAny, type EvaluationReport } from '../evaluation/evaluation-report.js';
 import { shellArg } from '../data/format.js';
+import { TTA_EDGE_FILL_SINCE } from '../ensemble/tta.js';
 /**
  * What these checks read of run.json (`RunManifest` in manifest.ts, which uses them: declared
  * here so the two modules do not import each other).
@@ -125,6 +126,13 @@ export function evaluationMismatch(manifest: RunOfEvaluation, report: Evaluation
   const fingerprint = report.dataset?.fingerprint;
   if (fingerprint !== undefined && fingerprint !== manifest.dataset?.fingerprint) {
     return `evaluation.json is of the dataset ${fingerprint}; run.json records ${manifest.dataset?.fingerprint}`;
+  }
+  // TTA measured by a digits whose shifts filled what they uncover black: its figures and its
+  // choice are not of the TTA a submission or the server uses now (until session 44 they were
+  // reused as if they were: a submission with today's TTA carried the old held-out figure).
+  const made = typeof report.createdAt === 'string' ? Date.parse(report.createdAt) : NaN;
+  if ((report.ensemble?.ttaTransforms?.length ?? 0) > 1 && report.ensemble.ttaFill === undefined && made < TTA_EDGE_FILL_SINCE) {
+    return `evaluation.json (${report.createdAt}) measured the TTA of a digits before 2026-12-02, whose shifts filled the rows and columns they uncover black; today's repeat the image's edge, so its TTA figures and its choice of TTA are not of the TTA a submission uses now`;
   }
   return null;
 }

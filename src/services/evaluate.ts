@@ -14,7 +14,7 @@ import { readAnswerLabels } from '../data/submission.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import { int8Fallback, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
-import { IDENTITY, TTA_8, type Shift } from '../ensemble/tta.js';
+import { IDENTITY, TTA_8, TTA_FILL, type Shift } from '../ensemble/tta.js';
 import { assertTrained, loadRunDataset, readRunManifest, resolveStoredPath, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { withRunLock } from '../runs/lock.js';
 import { assertMembersReadable, openMembers, rowsAsFloats, trainedMembers } from '../runs/open-members.js';
@@ -550,6 +550,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         weights: equalWeights ? undefined : weights,
         weighted: equalWeights ? undefined : weightedVote,
         ttaTransforms: tta.length > 1 ? tta.map((s) => `shift(${s.dx},${s.dy})`) : undefined,
+        ttaFill: tta.length > 1 ? TTA_FILL : undefined,
         ttaDecision,
         selection,
         bestUnit: units.length > 1 ? bestUnit : undefined,

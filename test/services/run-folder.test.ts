@@ -334,6 +334,28 @@ describe('submit on damaged inputs', () => {
     await rm(copy, { recursive: true });
   }, 120_000);
 
+  test('an evaluation of the TTA before the edge fill (black, until 2026-12-02) is outdated; one made after it, recording no fill, is not', async () => {
+    // Given an evaluated copy (with TTA): a new evaluation records its fill
+    const copy = await copyOfRun('black-fill', {});
+    const file = path.join(copy, 'evaluation.json');
+    const evaluation = JSON.parse(await readFile(file, 'utf8')) as { createdAt: string; ensemble: { ttaTransforms?: string[]; ttaFill?: string } };
+    expect(evaluation.ensemble.ttaTransforms).toHaveLength(8);
+    expect(evaluation.ensemble.ttaFill).toBe('edge');
+    // When it is made to look like an evaluation of a digits before the edge fill (no ttaFill, made on 30 November)
+    delete evaluation.ensemble.ttaFill;
+    await writeFile(file, JSON.stringify({ ...evaluation, createdAt: '2026-11-30T12:00:00.000Z' }));
+    // Then submit and serve refuse it with the command that evaluates it again (until session 44 its
+    // figures and TTA choice were reused for a submission and a server using today's TTA)
+    const dir = path.join(root, 'subs-black-fill');
+    await expectUserError(submitRun({ runDir: copy, dir }), { message: /from its evaluation\.json: it is not of the run as it is now \(evaluation\.json \(2026-11-30T12:00:00\.000Z\) measured the TTA of a digits before 2026-12-02, whose shifts filled the rows and columns they uncover black/, hint: /^Evaluate it again: digits evaluate --run / });
+    await expectUserError(loadServedEnsemble(copy, { workers: 0 }), { message: /measured the TTA of a digits before 2026-12-02/ });
+    expect(await readdir(dir).catch(() => [])).toEqual([]);
+    // And one made after the change by a digits that did not record the fill yet is current
+    await writeFile(file, JSON.stringify({ ...evaluation, createdAt: '2026-12-05T12:00:00.000Z' }));
+    expect((await submitRun({ runDir: copy, dir })).file).toMatch(/\.csv$/);
+    await rm(copy, { recursive: true });
+  }, 120_000);
+
   test("serve refuses an evaluation made before a member's checkpoint was replaced, as submit does; evaluate and serve name a deleted member", async () => {
     // Given an evaluated copy whose member m was then replaced by another network (trained with another seed)
     const copy = await copyOfRun('member-replaced', {});
