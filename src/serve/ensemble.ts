@@ -158,11 +158,12 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
   // An evaluation of other members, data or weights (a failed member trained since, a
   // checkpoint replaced) is refused as `submit` refuses it: until session 44 the server applied
   // its TTA decision and weights "as the submission" and showed its figures as the run's.
-  if (evaluation) await assertCurrentEvaluation(dir, manifest, evaluation, 'serve');
   const members: ServedMember[] = [];
   let weights: number[] | undefined;
   const { trained, skipped } = trainedMembers(dir, manifest);
   await assertMembersReadable(dir, trained, 'digits serve serves');
+  // (after the members: a checkpoint that cannot be read is named as such, with its own file)
+  if (evaluation) await assertCurrentEvaluation(dir, manifest, evaluation, 'serve');
   const infer = options.infer ?? 'auto';
   const precision = options.precision ?? 'auto';
   const workers = Math.max(0, Math.floor(options.workers ?? defaultServeWorkers()));

@@ -97,7 +97,9 @@ export interface SearchFile {
   updatedAt: string;
   /** seconds spent training, over every invocation */
   seconds: number;
+  /** the command that started the search (each continuation's is in `resumedBy`; until session 44 each replaced it) */
   command: string;
+  resumedBy?: string[];
   trials: TrialRecord[];
 }
 
@@ -308,7 +310,8 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
           hint: `Leave --trials out to continue it as it was (${previous.maxTrials}), or give at least ${previous.trials.length}.`,
         });
       }
-      state = { ...previous, maxTrials: options.trials ?? previous.maxTrials, command: options.command };
+      // The command that started it stays (the refusal above quotes it as such); each continuation's is added.
+      state = { ...previous, maxTrials: options.trials ?? previous.maxTrials, resumedBy: [...(previous.resumedBy ?? []), options.command] };
     } else {
       state = {
         format: 'digits-search',

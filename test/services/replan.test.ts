@@ -72,11 +72,12 @@ test('a member that starts with too little time left is given the epochs that fi
   expect(Object.keys(recorded.replanned)).toEqual(['b']);
   expect(recorded.replanned.b).toMatchObject({ planned: 5000, epochs: fit, schedule: { kind: 'exponential', decay: 0.5 }, secondsPerEpoch: expect.any(Number), secondsLeft: expect.any(Number) });
 
-  // When the finished run is resumed, b keeps its re-planned epochs: nothing is trained again (with the
-  // planned 5,000 it would go on from its last epoch), and nothing is re-planned (no deadline, no replan)
+  // When the run is resumed (no deadline), b keeps its re-planned epochs: it ends at them (with the
+  // planned 5,000 it would go on to those), having trained only what the deadline cut short, if anything
   const again: EnsembleEvent[] = [];
   const resumed = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true, onEvent: (e) => again.push(e) });
-  expect(again.filter((e) => e.type === 'epoch')).toEqual([]);
   expect(again.find((e) => e.type === 'start' && e.member === 'b')).toMatchObject({ epochs: fit, resumedAt: b!.epochs });
+  expect(again.filter((e) => e.type === 'epoch').map((e) => (e as { member: string; epochs: number }).epochs)).toEqual(Array(fit - b!.epochs!).fill(fit));
+  expect(resumed.members[1]).toMatchObject({ name: 'b', ok: true, epochs: fit });
   expect(resumed.replanned).toEqual(recorded.replanned);
 });

@@ -209,9 +209,11 @@ test('a continued search keeps its own --trials unless given: more are drawn on 
   // Given a finished random search of one trial
   const out = path.join(dir, 'continued');
   const base = { data: competition, space: parseSearchSpace(spaceJson), spaceFile: path.join(dir, 'space.json'), out, scheduler: 'random' as const, top: 1, concurrency: 1, backend: 'wasm' as const, seed: 2, command: 'test' };
-  await runSearch({ ...base, trials: 1 });
+  await runSearch({ ...base, trials: 1, command: 'digits search --trials 1' });
   // When it is run again without --trials, Then it draws nothing more (it drew up to the default 12)
-  const again = await runSearch(base);
+  const again = await runSearch({ ...base, command: 'digits search (continued)' });
+  // and search.json keeps the command that started it, the continuation's beside it (until session 44 it replaced it)
+  expect(JSON.parse(await readFile(again.searchFile, 'utf8'))).toMatchObject({ command: 'digits search --trials 1', resumedBy: ['digits search (continued)'] });
   expect(again.leaderboard).toHaveLength(1);
   expect((JSON.parse(await readFile(again.searchFile, 'utf8')) as SearchFile).maxTrials).toBe(1);
   // When --trials asks for more, Then they are drawn; fewer than drawn is refused naming --trials
@@ -222,7 +224,7 @@ test('a continued search keeps its own --trials unless given: more are drawn on 
   // with a hint to put the file back (naming the same --space again would fail the same way)
   await expect(runSearch({ ...base, space: parseSearchSpace({ ...spaceJson, batchSize: 16 }) })).rejects.toMatchObject({ hint: expect.stringMatching(/^Put .*space\.json back as it was \(search\.json in .* keeps the space it was started with/) });
   // and another setting is named flag by flag, with the command the search was started with
-  await expect(runSearch({ ...base, seed: 9 })).rejects.toMatchObject({ message: expect.stringMatching(/was started with seed 2/), hint: expect.stringMatching(/^Continue it with the settings it was started with \(--scheduler random --space .*space\.json --seed 2, on the same --data; it was started as: test\)/) });
+  await expect(runSearch({ ...base, seed: 9 })).rejects.toMatchObject({ message: expect.stringMatching(/was started with seed 2/), hint: expect.stringMatching(/^Continue it with the settings it was started with \(--scheduler random --space .*space\.json --seed 2, on the same --data; it was started as: digits search --trials 1\)/) });
 });
 
 test('one search per folder: a second on the same --out is refused naming the first; a killed save\'s temp file goes when the search goes on', async () => {
