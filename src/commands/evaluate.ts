@@ -42,6 +42,7 @@ export default class Evaluate extends DigitsCommand {
       answers: flags.answers,
       dataDir: flags.data,
       onProgress: this.jsonEnabled() ? undefined : (message) => process.stderr.write(`${message}\n`),
+      onNote: (message) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`note: ${message}\n`)),
       onRows: rowProgress(bars),
     }).finally(() => bars.finish());
     // A report written from the evaluation before this one now describes figures that are gone

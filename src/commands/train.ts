@@ -63,7 +63,8 @@ export default class Train extends DigitsCommand {
       if (!flags.run) throw new UserError('--resume needs the run to continue', { where: { flag: 'run' }, hint: 'Pass --run runs/<name> (see the folders under runs/).' });
       refuseWithResume(this.argv, ['folds', 'epochs', 'learning-rate', 'batch-size', 'seed', 'extra']);
       // The run folder records its ensemble and data; flags given as well must match them.
-      const plan = await planResume(flags.run, { data, ensemble: flags.ensemble ? await resolveEnsemble(flags.ensemble) : undefined });
+      const onNote = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`note: ${message}\n`));
+      const plan = await planResume(flags.run, { data, ensemble: flags.ensemble ? await resolveEnsemble(flags.ensemble) : undefined, onNote });
       ({ ensemble, data, extra: resumedExtra } = plan);
       // Every member trained: nothing to continue (it restarted each worker and added to the run's time).
       const planned = plan.manifest.splits?.length ?? expandFolds(plan.ensemble).length;

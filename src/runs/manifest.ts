@@ -19,6 +19,7 @@ import { DEFAULT_SUBMISSIONS_DIR, readLedger } from '../data/submission.js';
 import { assertCurrentEvaluation } from './current-evaluation.js';
 import { isStaleTemp } from '../atomic-file.js';
 import { displayPath, shellArg } from '../data/format.js';
+import { relocatedDatasetDir } from './relocate.js';
 
 export async function readRunManifest(runDir: string): Promise<RunManifest> {
   const file = path.join(runDir, RUN_MANIFEST);
@@ -200,13 +201,29 @@ export function resolveStoredPath(base: string, stored: string): string {
 
 /**
  * The dataset folder a run was trained on. Missing (a run folder moved without its
- * competition), it is a UserError saying where run.json says it is, relative to the run.
+ * competition), it is a UserError saying where run.json says it is, relative to the run. An
+ * absolute path of an older digits (a project moved whole) is looked for at the same place
+ * relative to the run, with the run's fingerprint (`relocatedDatasetDir`), and `onNote` told.
  */
-export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'dataset'>): string {
+export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'dataset'> & Partial<Pick<RunManifest, 'status' | 'name'>>, onNote?: (message: string) => void): string {
   const dir = resolveStoredPath(runDir, manifest.dataset.dir);
   if (!existsSync(path.join(dir, MANIFEST_FILE)) && !existsSync(path.join(dir, DEFAULT_DATASET_SUBDIR, MANIFEST_FILE))) {
+    const name = manifest.name ?? path.basename(path.resolve(runDir));
+    const relocated = relocatedDatasetDir(runDir, manifest.dataset.dir, manifest.dataset.fingerprint);
+    if (relocated !== null) {
+      onNote?.(`${RUN_MANIFEST} of run ${name} records its dataset at ${dir}, an absolute path as older digits wrote them; the project has moved, and the same data (its fingerprint) is at ${relocated}: using that`);
+      return relocated;
+    }
+    // Runs written before run.json had a status stored absolute paths for everything: a project
+    // moved whole was told to "move both together, as a project" (until session 44).
+    if (path.isAbsolute(manifest.dataset.dir) && manifest.status === undefined) {
+      throw new UserError(`the dataset run ${name} was trained on is not at ${dir}: its ${RUN_MANIFEST}, written by an older digits, records that absolute path, and no competition with the run's data is at the same place relative to the run`, {
+        where: { file: path.join(path.resolve(runDir), RUN_MANIFEST) },
+        hint: `Older digits stored absolute paths, so a project moved since does not find its competition by them. Give the competition's folder where it is now with --data <competition folder> (evaluate, submit; its data must be the run's, fingerprint ${manifest.dataset.fingerprint}), or import the competition again so that ${dir} holds it.`,
+      });
+    }
     const stored = path.isAbsolute(manifest.dataset.dir) ? manifest.dataset.dir : `${manifest.dataset.dir} (relative to the run folder)`;
-    throw new UserError(`the dataset run ${path.basename(path.resolve(runDir))} was trained on is not at ${dir}: its ${RUN_MANIFEST} records it as ${stored}`, {
+    throw new UserError(`the dataset run ${name} was trained on is not at ${dir}: its ${RUN_MANIFEST} records it as ${stored}`, {
       where: { file: path.join(path.resolve(runDir), RUN_MANIFEST) },
       hint: `Either the run folder was moved without its competition, or the competition's import was removed or replaced (\`digits data practice --force\` writes a new one). After a move, give the competition's folder where it is now with --data (evaluate, submit, train --resume; its data must be the run's), move the run back beside the competition (or move both together, as a project), or import the competition again so that ${dir} holds it.`,
     });
@@ -220,8 +237,8 @@ export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'datase
  * the run was trained on (its fingerprint, as run.json records it); else the recorded folder
  * (`datasetDirOf`).
  */
-export async function runDatasetDir(runDir: string, manifest: Pick<RunManifest, 'dataset' | 'name'>, given?: string): Promise<string> {
-  if (given === undefined) return datasetDirOf(runDir, manifest);
+export async function runDatasetDir(runDir: string, manifest: Pick<RunManifest, 'dataset' | 'name'> & Partial<Pick<RunManifest, 'status'>>, given?: string, onNote?: (message: string) => void): Promise<string> {
+  if (given === undefined) return datasetDirOf(runDir, manifest, onNote);
   const dir = await resolveDatasetDir(given);
   const givenManifest = await readManifest(dir);
   const { fingerprint } = givenManifest;
@@ -257,8 +274,8 @@ function sourceDifferences(before: ReadonlyArray<{ role: string; path: string; s
 }
 
 /** The run's dataset, loaded (`runDatasetDir`), refused when it was imported again with other data since the run trained. */
-export async function loadRunDataset(runDir: string, manifest: Pick<RunManifest, 'dataset' | 'name'>, given?: string): Promise<Dataset> {
-  const dir = await runDatasetDir(runDir, manifest, given);
+export async function loadRunDataset(runDir: string, manifest: Pick<RunManifest, 'dataset' | 'name'> & Partial<Pick<RunManifest, 'status'>>, given?: string, onNote?: (message: string) => void): Promise<Dataset> {
+  const dir = await runDatasetDir(runDir, manifest, given, onNote);
   // A CSV edited after the import: the cache (and the run) hold the old rows, so a submission
   // or a score from them would not be of the competition's files as they are now.
   await assertSourcesUnchanged(dir);

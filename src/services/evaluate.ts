@@ -46,6 +46,8 @@ export interface EvaluateOptions {
   /** the run's competition (or dataset cache) folder when it is no longer where run.json says; its data must be the run's */
   dataDir?: string;
   onProgress?: (message: string) => void;
+  /** what the user should know that is not the result: the run's data found where an older run.json's absolute path no longer leads */
+  onNote?: (message: string) => void;
   /** rows predicted so far of a prediction task (for a progress bar) */
   onRows?: (task: string, done: number, total: number) => void;
 }
@@ -229,7 +231,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
 
 async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest: RunManifest): Promise<EvaluationReport> {
   const say = options.onProgress ?? (() => {});
-  const dataset = await loadRunDataset(runDir, manifest, options.dataDir);
+  const dataset = await loadRunDataset(runDir, manifest, options.dataDir, options.onNote);
   const tta = options.tta ?? TTA_8;
   const pixels = dataset.width * dataset.height;
   // The answers are read (and matched to the test ids) before any inference: a wrong path fails at once.

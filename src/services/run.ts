@@ -335,7 +335,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
 
 /** The run (or round 1) to resume, its competition folder and the answers to score against. */
 async function planMainResume(options: MainJobOptions, dir: string) {
-  const plan = await planResume(dir, { data: options.data });
+  const plan = await planResume(dir, { data: options.data, onNote: (message) => options.onStage?.('train', `note: ${message}`) });
   // The dataset cache sits in <competition>/.digits; the answers of a practice one beside it.
   const competition = path.basename(plan.data) === DEFAULT_DATASET_SUBDIR ? path.dirname(plan.data) : plan.data;
   let answers = options.answers ? path.resolve(options.answers) : null;

@@ -15,6 +15,7 @@ import { submittedVariant, submittedVote, type EvaluationReport } from '../evalu
 import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evaluation.js';
 import { currentHolder } from '../runs/lock.js';
 import { abandonedRunFolders } from '../runs/new-folder.js';
+import { isRelocatedRun } from '../runs/relocate.js';
 import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRunManifest, resolveStoredPath, resumeCommand, runSubmissionsDir, runsSubmissionsDir, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import { DEFAULT_DATASET_SUBDIR } from '../data/dataset.js';
@@ -224,8 +225,10 @@ async function ledgerForRuns(dir: string, onWarning: (message: string) => void =
 }
 
 function latestTestScore(dir: string, ledger: readonly LedgerEntry[], submissionsDir: string): RunSummary['test'] {
-  // Ledger paths are stored relative to the submissions folder (absolute in older ledgers).
-  const scored = ledger.filter((e) => e.score && path.resolve(submissionsDir, e.run) === dir).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  // Ledger paths are stored relative to the submissions folder (absolute in older ledgers: in a
+  // project moved since, the run is at the same place relative to the ledger, isRelocatedRun;
+  // until session 44 its test score was dropped without a word).
+  const scored = ledger.filter((e) => e.score && (path.resolve(submissionsDir, e.run) === dir || isRelocatedRun(e.run, submissionsDir, dir))).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const last = scored.at(-1);
   return last ? { accuracy: last.score!.accuracy, answers: last.score!.answers, file: last.file, createdAt: last.createdAt } : null;
 }

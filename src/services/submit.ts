@@ -107,7 +107,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'submit');
   await assertRunNotBusy(runDir);
-  const dataset = await loadRunDataset(runDir, manifest, options.dataDir);
+  const dataset = await loadRunDataset(runDir, manifest, options.dataDir, warn);
   const { trained } = trainedMembers(runDir, manifest);
   if (trained.length === 0) throw new UserError(`run ${runDir} has no trained member`, { where: { file: runDir }, hint: 'Train again with `digits train`.' });
   // Inputs are checked before anything is written.

@@ -185,7 +185,7 @@ export function ensembleDifferences(given: EnsembleSpec, recorded: EnsembleSpec)
  * `--resume --run X` needs nothing else. An ensemble or data given as well must be the
  * run's own: anything else is an error naming the flag.
  */
-export async function planResume(runDir: string, given: { ensemble?: EnsembleSpec; data?: string } = {}): Promise<ResumePlan> {
+export async function planResume(runDir: string, given: { ensemble?: EnsembleSpec; data?: string; onNote?: (message: string) => void } = {}): Promise<ResumePlan> {
   const dir = path.resolve(runDir);
   // (a file: "it holds no run.json" below made a folder of it)
   if ((await stat(dir).catch(() => null))?.isFile()) throw runIsAFile(dir);
@@ -200,7 +200,7 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
   });
   // --data, when given, must hold the run's data (its fingerprint): the recorded folder, or
   // where the competition is now after a move.
-  const data = await runDatasetDir(dir, manifest, given.data);
+  const data = await runDatasetDir(dir, manifest, given.data, given.onNote);
   if (given.ensemble && comparable(given.ensemble) !== comparable(manifest.ensemble)) {
     // What differs, member by member (it named the ensemble three times and said nothing of its members)
     throw new UserError(`--ensemble ${given.ensemble.name} is not the ensemble run ${manifest.name} was trained with: ${ensembleDifferences(given.ensemble, manifest.ensemble)} (as recorded in ${RUN_MANIFEST})`, {
