@@ -36,6 +36,9 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
     // A bare run name (as `digits runs` lists it) typed where a folder is meant: name the folder.
     const named = path.join('runs', path.basename(runDir));
     const guess = path.resolve(named) !== path.resolve(runDir) && (await readFile(path.join(named, RUN_MANIFEST)).then(() => true, () => false));
+    // An older digits' unfinished run (run.json came only at the end): said what it is, not "no run".
+    const older = await olderUnfinishedRun(runDir);
+    if (older) throw olderUnfinishedRunError(runDir, older);
     // A search's folder (search.json, its trials, ensemble.json of the best) is not a run: say what it holds.
     const search = existsSync(path.join(runDir, 'search.json'));
     throw new UserError(`no training run in ${runDir}${search ? ': it is a search folder' : ''}`, {
@@ -48,6 +51,59 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
     });
   }
   return parseRunManifest(text, file);
+}
+
+/** An older digits' unfinished run: its member folders (those with a checkpoint), and those with a `best/` one. */
+export interface OlderUnfinishedRun {
+  members: string[];
+  best: string[];
+}
+
+/** Whether a checkpoint folder holds a model (its `model.json`; older versions wrote no `COMPLETE` marker at first). */
+const holdsCheckpoint = (dir: string) => existsSync(path.join(dir, 'model.json'));
+
+/**
+ * A folder left by an older digits whose training did not end: versions before run.json had a
+ * `status` wrote run.json only when training ended, so an interrupted run of theirs is member
+ * folders with `best/`, `last/` and `history.json` and no run.json. Told from what is on disk: no
+ * run.json, no claim of a run of today's (`.claim`), not a search, and member folders holding a
+ * checkpoint. Null for any other folder.
+ */
+export async function olderUnfinishedRun(dir: string): Promise<OlderUnfinishedRun | null> {
+  // (`.claim` is new-folder.ts's CLAIM_FILE, which imports this module)
+  if (existsSync(path.join(dir, RUN_MANIFEST)) || existsSync(path.join(dir, '.claim')) || existsSync(path.join(dir, 'search.json'))) return null;
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const members: string[] = [];
+  const best: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory() || entry.name === ROUND1_DIR) continue;
+    const withBest = holdsCheckpoint(path.join(dir, entry.name, 'best'));
+    if (!withBest && !holdsCheckpoint(path.join(dir, entry.name, 'last'))) continue;
+    members.push(entry.name);
+    if (withBest) best.push(entry.name);
+  }
+  members.sort();
+  best.sort();
+  return members.length > 0 ? { members, best } : null;
+}
+
+/**
+ * What every reader of a run folder says of an older digits' unfinished run (`olderUnfinishedRun`):
+ * what it is, that it cannot be resumed nor evaluated, what of it can still be used, and that a
+ * new run is the way on (until session 44 it was "no training run", its hint pointing to
+ * `digits runs`, which did not list it, and `--resume` called it no run `digits train` started).
+ */
+export function olderUnfinishedRunError(dir: string, older: OlderUnfinishedRun): UserError {
+  const shown = displayPath(dir);
+  const list = (names: string[]) => (names.length <= 4 ? names.join(', ') : `${names.slice(0, 4).join(', ')}, … (${names.length} in all)`);
+  const first = older.best[0];
+  const reuse = first
+    ? ` Its members' best checkpoints (${older.best.length === 1 ? `${first}/best` : `<member>/best: ${list(older.best)}`}) can still be used: \`digits export onnx ${shellArg(path.join(shown, first, 'best'))}\` exports one, and an ensemble file's "init" fine-tunes from one.`
+    : ' No member saved a best checkpoint (only last/), so nothing of it is ready to use.';
+  return new UserError(`${shown} is an unfinished run of an older digits (${older.members.length === 1 ? `member ${older.members[0]} with a checkpoint` : `members ${list(older.members)} with checkpoints`}, no ${RUN_MANIFEST}): that version wrote ${RUN_MANIFEST} only when training ended, so this run cannot be resumed or evaluated`, {
+    where: { file: dir },
+    hint: `${reuse.trim()} To go on, train a new run into a new folder (\`digits run --data <competition>\`, or \`digits train --data <competition> --ensemble <file>\`); delete ${shown} when nothing of it is needed.`,
+  });
 }
 
 /** What to do about a run.json that cannot be read as a run (every reader of runs says the same). */

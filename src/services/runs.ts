@@ -16,7 +16,7 @@ import { readCurrentEvaluation, type RunEvaluation } from '../runs/current-evalu
 import { currentHolder } from '../runs/lock.js';
 import { abandonedRunFolders } from '../runs/new-folder.js';
 import { isRelocatedRun } from '../runs/relocate.js';
-import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, parseRunManifest, resolveStoredPath, resumeCommand, runSubmissionsDir, runsSubmissionsDir, type RunManifest } from '../runs/manifest.js';
+import { AUTO_FILE, DAMAGED_RUN_MANIFEST_HINT, ROUND1_DIR, RUN_MANIFEST, olderUnfinishedRun, olderUnfinishedRunError, parseRunManifest, resolveStoredPath, resumeCommand, runSubmissionsDir, runsSubmissionsDir, type RunManifest } from '../runs/manifest.js';
 import { COMPLETE_MARKER } from '../model/checkpoint.js';
 import { DEFAULT_DATASET_SUBDIR } from '../data/dataset.js';
 import type { MemberConfig } from '../training/train-member.js';
@@ -394,6 +394,12 @@ export interface RunList {
   damaged: Array<{ dir: string; reason: string; where: ErrorLocation | null; hint: string | null }>;
   /** folders of runs killed before they saved anything resumable (no run.json): the next `digits run` removes them */
   abandoned: Array<{ dir: string; pid: number; startedAt: string; command: string }>;
+  /**
+   * unfinished runs of an older digits (member folders with checkpoints, no run.json: it was
+   * written only when training ended), which cannot be resumed or evaluated: `reason` says so,
+   * `hint` what of them can still be used (until session 44 they were not named at all)
+   */
+  older: Array<{ dir: string; members: string[]; reason: string; hint: string | null }>;
 }
 
 /** Every run under `runsDir` (oldest first), with its scores and how its recipes differ from the others'. */
@@ -403,16 +409,24 @@ export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   const ledger = await ledgerForRuns(submissionsDir, options.onWarning);
   const loaded: LoadedRun[] = [];
   const damaged: RunList['damaged'] = [];
+  const older: RunList['older'] = [];
   for (const dir of await runFolders(options.runsDir)) {
     const run = await loadRun(dir, ledger, submissionsDir);
     if (run instanceof UserError) damaged.push({ dir, reason: run.message, where: run.where ?? null, hint: run.hint ?? null });
     else if (run) loaded.push(run);
+    else {
+      const unfinished = await olderUnfinishedRun(dir);
+      if (unfinished) {
+        const error = olderUnfinishedRunError(dir, unfinished);
+        older.push({ dir, members: unfinished.members, reason: error.message, hint: error.hint ?? null });
+      }
+    }
   }
   // Copies of a run share its createdAt and name: their folders order them.
   loaded.sort((a, b) => a.summary.createdAt.localeCompare(b.summary.createdAt) || a.summary.name.localeCompare(b.summary.name) || a.summary.dir.localeCompare(b.summary.dir));
   const differences = recipeDifferences(loaded.map((r) => recipeSignature(r.manifest, r.summary.dir)));
   const abandoned = (await abandonedRunFolders(path.resolve(options.runsDir))).map(({ dir, holder }) => ({ dir, pid: holder.pid, startedAt: holder.startedAt, command: holder.command }));
-  return { runs: loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! })), damaged, abandoned };
+  return { runs: loaded.map((r, i) => ({ ...r.summary, differences: differences[i]! })), damaged, abandoned, older };
 }
 
 export interface FieldDifference {
@@ -459,6 +473,11 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
   }
   const hint = known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`;
   if (folder) {
+    const unfinished = await olderUnfinishedRun(folder);
+    if (unfinished) {
+      const error = olderUnfinishedRunError(folder, unfinished);
+      throw new UserError(`${error.message} (run ${flag.toUpperCase()} of the comparison)`, { where: error.where, hint: error.hint });
+    }
     const search = await exists(path.join(folder, 'search.json'));
     throw new UserError(`${folder} is not a run: it holds no ${RUN_MANIFEST}${search ? ' (it is a digits search folder: its trials are compared in its leaderboard)' : ''} (run ${flag.toUpperCase()} of the comparison)`, { where: { file: folder }, hint });
   }

@@ -10,17 +10,20 @@ import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/pro
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import RunsCommand from '../../src/commands/runs/index.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { evaluateRun } from '../../src/services/evaluate.js';
-import { listRuns } from '../../src/services/runs.js';
+import { compareRuns, listRuns } from '../../src/services/runs.js';
 import { submitRun } from '../../src/services/submit.js';
 import { planResume, trainEnsemble } from '../../src/services/train.js';
-import { readRunManifest } from '../../src/runs/manifest.js';
+import { loadServedEnsemble } from '../../src/serve/ensemble.js';
+import { readRunEvaluation, readRunManifest } from '../../src/runs/manifest.js';
 import { relocationCandidates } from '../../src/runs/relocate.js';
 import { expectUserError } from '../data/helpers.js';
+import { runCommand } from '../helpers/run-command.js';
 
 let root: string;
 /** the project where the old version made it, before it moved */
@@ -74,6 +77,36 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
+});
+
+describe("an older digits' unfinished run (no run.json)", () => {
+  test('runs names it beside the runs it lists, with what it is and what can still be used', async () => {
+    const { runs, damaged, older } = await listRuns({ runsDir: runsDir() });
+    expect(runs.map((r) => r.name)).toEqual(['tiny']);
+    expect(damaged).toEqual([]);
+    // (the folder holding nothing of a run is not named)
+    expect(older).toEqual([{ dir: path.join(runsDir(), 'slow'), members: ['a'], reason: expect.stringMatching(/slow is an unfinished run of an older digits \(member a with a checkpoint, no run\.json\): that version wrote run\.json only when training ended, so this run cannot be resumed or evaluated$/), hint: expect.stringMatching(/a\/best.*export onnx.*"init".*new run/) }]);
+    const { stderr, exit } = await runCommand(RunsCommand, ['--runs-dir', runsDir()]);
+    expect(exit).toBe(0);
+    expect(stderr).toMatch(/warning: not listed: .*slow is an unfinished run of an older digits/);
+    expect(stderr).toMatch(/hint: .*can still be used/);
+  });
+
+  test('resume, evaluate, dashboard, serve and compare refuse it saying what it is, not "no run"', async () => {
+    const slow = path.join(runsDir(), 'slow');
+    const refusals = [() => planResume(slow), () => evaluateRun({ runDir: slow, tta: [] }), () => readRunEvaluation(slow, 'show'), () => loadServedEnsemble(slow), () => compareRuns({ runsDir: runsDir(), a: 'slow', b: 'tiny' })];
+    for (const refusal of refusals) {
+      const error = await expectUserError(refusal(), { message: /slow is an unfinished run of an older digits .*cannot be resumed or evaluated/ });
+      expect(error.hint).toMatch(/Its members' best checkpoints \(a\/best\) can still be used: `digits export onnx .*slow\/a\/best` exports one, and an ensemble file's "init" fine-tunes from one\. To go on, train a new run/);
+      expect(error.hint).not.toMatch(/digits runs/);
+    }
+  });
+
+  test('a folder holding nothing of a run keeps its message', async () => {
+    const notes = path.join(runsDir(), 'notes');
+    await expectUserError(planResume(notes), { message: /^nothing to resume in .*notes: it holds no run\.json$/ });
+    await expectUserError(evaluateRun({ runDir: notes, tta: [] }), { message: /^no training run in .*notes$/ });
+  });
 });
 
 describe('an older project moved whole (absolute paths in run.json and the ledger)', () => {

@@ -558,7 +558,7 @@ describe('digits runs', () => {
     await expect(listRuns({ runsDir: runsDir(), submissionsDir: nowhere, given: { submissionsDir: true } })).rejects.toMatchObject({ where: { flag: 'submissions' } });
     await expect(compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: nowhere, given: { submissionsDir: true } })).rejects.toMatchObject({ where: { flag: 'submissions' } });
     // the defaults of a project with no run yet
-    expect(await listRuns({ runsDir: nowhere, submissionsDir: nowhere })).toEqual({ runs: [], damaged: [], abandoned: [] });
+    expect(await listRuns({ runsDir: nowhere, submissionsDir: nowhere })).toEqual({ runs: [], damaged: [], abandoned: [], older: [] });
     const cli = await runCommand(RunsCommand, ['--runs-dir', nowhere]);
     expect(cli.exit).toBe(2);
   });

@@ -34,15 +34,19 @@ export default class Runs extends DigitsCommand {
     const folders = runsFolders(flags);
     // A damaged ledger line: a warning line under --json, as other commands give it.
     const onWarning = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));
-    const { runs, damaged, abandoned } = await listRuns({ ...folders, onWarning });
-    if (this.jsonEnabled()) return this.printJson({ runs, damaged, abandoned });
+    const { runs, damaged, abandoned, older } = await listRuns({ ...folders, onWarning });
+    if (this.jsonEnabled()) return this.printJson({ runs, damaged, abandoned, older });
     // (as evaluate, report and submit say it: what, file:line:column, what to do)
     for (const d of damaged) process.stderr.write(`warning: ${displayPath(d.dir)} is not listed: ${d.reason}${d.where ? ` (${formatLocation({ ...d.where, file: d.where.file && displayPath(d.where.file) })})` : ''}\n${d.hint ? `  hint: ${d.hint}\n` : ''}`);
     for (const a of abandoned) {
       process.stderr.write(`warning: ${displayPath(a.dir)} is not listed: the run that made it (${a.command}, pid ${a.pid}, started ${a.startedAt}) was killed before it trained anything; the next digits run removes it (or delete it)\n`);
     }
+    // (the reason names the folder already)
+    for (const o of older) process.stderr.write(`warning: not listed: ${o.reason}\n${o.hint ? `  hint: ${o.hint}\n` : ''}`);
     if (runs.length === 0) {
-      process.stdout.write(`No runs in ${folders.runsDir} yet; digits train or digits run makes them.\n`);
+      // (folders named in the warnings above are there, but none is a run to list)
+      const unlisted = damaged.length + abandoned.length + older.length > 0;
+      process.stdout.write(unlisted ? `No run in ${folders.runsDir} can be listed (see the warnings above); digits train or digits run makes new ones.\n` : `No runs in ${folders.runsDir} yet; digits train or digits run makes them.\n`);
       return;
     }
     process.stdout.write(formatRunsTable(runs));
