@@ -114,6 +114,14 @@ export const DAMAGED_RUN_MANIFEST_HINT = 'It is damaged (hand-edited, or torn by
  * with what to do. Shared by the commands that read one run and by `digits runs`, which until
  * session 43 gave a byte position instead, and whose `compare` called it "not a digits run".
  */
+/** Manifests read from a run.json without `status`: an older digits', whose stored paths were absolute. */
+const WITHOUT_STATUS = new WeakSet<object>();
+
+/** Whether this manifest was read from a run.json of a digits before `status` (and relative paths). */
+export function writtenBeforeStatus(manifest: object): boolean {
+  return WITHOUT_STATUS.has(manifest);
+}
+
 export function parseRunManifest(text: string, file: string): RunManifest {
   const manifest = parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, DAMAGED_RUN_MANIFEST_HINT);
   // A run.json of a digits from before `status` (it was written once, when training ended) is
@@ -121,6 +129,7 @@ export function parseRunManifest(text: string, file: string): RunManifest {
   // the missing status for an unfinished run, "resumed" every member from a last/ without
   // training state, and rewrote the good run as failed, which every reader then refused.
   if (manifest && typeof manifest === 'object' && manifest.status === undefined && Array.isArray(manifest.members)) {
+    WITHOUT_STATUS.add(manifest);
     manifest.status = manifest.members.length > 0 && manifest.members.every((m) => !m.ok) ? 'failed' : 'finished';
   }
   return manifest;
@@ -272,7 +281,7 @@ export function datasetDirOf(runDir: string, manifest: Pick<RunManifest, 'datase
     }
     // Runs written before run.json had a status stored absolute paths for everything: a project
     // moved whole was told to "move both together, as a project" (until session 44).
-    if (path.isAbsolute(manifest.dataset.dir) && manifest.status === undefined) {
+    if (path.isAbsolute(manifest.dataset.dir) && (manifest.status === undefined || writtenBeforeStatus(manifest))) {
       throw new UserError(`the dataset run ${name} was trained on is not at ${dir}: its ${RUN_MANIFEST}, written by an older digits, records that absolute path, and no competition with the run's data is at the same place relative to the run`, {
         where: { file: path.join(path.resolve(runDir), RUN_MANIFEST) },
         hint: `Older digits stored absolute paths, so a project moved since does not find its competition by them. Give the competition's folder where it is now with --data <competition folder> (evaluate, submit; its data must be the run's, fingerprint ${manifest.dataset.fingerprint}), or import the competition again so that ${dir} holds it.`,

@@ -230,7 +230,9 @@ function latestTestScore(dir: string, ledger: readonly LedgerEntry[], submission
   // until session 44 its test score was dropped without a word).
   const scored = ledger.filter((e) => e.score && (path.resolve(submissionsDir, e.run) === dir || isRelocatedRun(e.run, submissionsDir, dir))).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const last = scored.at(-1);
-  return last ? { accuracy: last.score!.accuracy, answers: last.score!.answers, file: last.file, createdAt: last.createdAt } : null;
+  // (the ledger's paths are relative to its folder: given as full paths, so that `runs --json` names
+  // files a reader can open from anywhere; until session 44 they were the ledger's, `../competitions/…`)
+  return last ? { accuracy: last.score!.accuracy, answers: path.resolve(submissionsDir, last.score!.answers), file: path.resolve(submissionsDir, last.file), createdAt: last.createdAt } : null;
 }
 
 interface LoadedRun {

@@ -63,6 +63,9 @@ describe('digits runs', () => {
       expect(r.cv).toBeNull();
     }
     expect(runs[0]!.test!.accuracy).toBeGreaterThan(0);
+    // its answers and CSV as full paths, not the ledger's own relative ones (`../competitions/…` until session 44)
+    expect(path.isAbsolute(runs[0]!.test!.answers) && runs[0]!.test!.answers.endsWith(`${path.sep}clean-answers.csv`)).toBe(true);
+    expect(path.dirname(runs[0]!.test!.file)).toBe(path.resolve(submissionsDir()));
     expect(runs[1]!.test).toBeNull();
     expect(runs[0]!.differences).toEqual([]);
     expect(runs[1]!.differences).toEqual(['learningRate=0.001|0.003']);
