@@ -7,7 +7,7 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 export function formatTrainEvent(event: TrainEvent | ReplannedEvent): string | null {
   switch (event.type) {
     case 'replanned':
-      return `${event.member}: ${plural(event.epochs, 'epoch')} instead of ${event.planned}, decaying over them: the members before it trained ${event.secondsPerEpoch.toFixed(1)} s an epoch, and ${event.secondsLeft} s are left before the budget's deadline`;
+      return `${event.member}: ${plural(event.epochs, 'epoch')} instead of ${event.planned}${event.epochs > 1 ? ', decaying over them' : ''}: the members before it trained ${event.secondsPerEpoch.toFixed(1)} s an epoch, and ${event.secondsLeft} s are left before the budget's deadline`;
     case 'start':
       return `${event.member}: ${event.trainRows} training rows, ${event.validationRows} validation rows, ${plural(event.epochs, 'epoch')} × ${event.batches} batch${event.batches === 1 ? '' : 'es'}${event.resumedAt ? ` (${resumeNote(event.resumedAt, event.epochs)})` : ''}${event.trainer ? `; step: ${event.trainer.reason}` : ''}`;
     case 'batch':
