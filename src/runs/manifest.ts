@@ -109,11 +109,6 @@ export function olderUnfinishedRunError(dir: string, older: OlderUnfinishedRun):
 /** What to do about a run.json that cannot be read as a run (every reader of runs says the same). */
 export const DAMAGED_RUN_MANIFEST_HINT = 'It is damaged (hand-edited, or torn by a full disk): restore it from a copy, or train the run again with `digits train`.';
 
-/**
- * A run.json's text as a manifest; text that is not JSON is a UserError naming `file:line:column`,
- * with what to do. Shared by the commands that read one run and by `digits runs`, which until
- * session 43 gave a byte position instead, and whose `compare` called it "not a digits run".
- */
 /** Manifests read from a run.json without `status`: an older digits', whose stored paths were absolute. */
 const WITHOUT_STATUS = new WeakSet<object>();
 
@@ -122,6 +117,11 @@ export function writtenBeforeStatus(manifest: object): boolean {
   return WITHOUT_STATUS.has(manifest);
 }
 
+/**
+ * A run.json's text as a manifest; text that is not JSON is a UserError naming `file:line:column`,
+ * with what to do. Shared by the commands that read one run and by `digits runs`, which until
+ * session 43 gave a byte position instead, and whose `compare` called it "not a digits run".
+ */
 export function parseRunManifest(text: string, file: string): RunManifest {
   const manifest = parseJsonFile<RunManifest>(text, file, `the run's ${RUN_MANIFEST}`, DAMAGED_RUN_MANIFEST_HINT);
   // A run.json of a digits from before `status` (it was written once, when training ended) is
@@ -408,6 +408,7 @@ export function partlyFailedError(runDir: string, members: readonly Pick<MemberO
     exitCode: 1,
   });
 }
+
 /**
  * A run's evaluation for showing it (`verb`: "show", "report on"): a folder that is no run, or
  * whose training has not finished or failed, says so and how to go on, rather than pointing at

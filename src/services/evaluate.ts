@@ -28,7 +28,6 @@ import { initLeakNote, initsTrainedOnThisData } from '../runs/init-leak.js';
 import { belowBestNote, failedFoldsNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
 import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
-import { checkpointIdentity } from '../model/checkpoint.js';
 import { displayPath, shellArg } from '../data/format.js';
 
 export const EVALUATION_FILE = 'evaluation.json';
@@ -150,8 +149,9 @@ export async function readAnswers(file: string, ids: string[]): Promise<Uint8Arr
 }
 
 async function loadMembers(manifest: RunManifest, runDir: string, dataset: Dataset, infer: InferMode, precision: Precision): Promise<LoadedMember[]> {
-  await assertMembersReadable(runDir, trainedMembers(runDir, manifest).trained, 'digits evaluate scores');
-  const members = (await openMembers(runDir, manifest, { infer, precision, dataset })).map((m) => ({ outcome: m.outcome, predictor: m.predictor, rows: m.validationRows!, checkpoint: m.checkpoint }));
+  // (every member named when one cannot be read; their identities go into evaluation.json, read once here)
+  const identities = await assertMembersReadable(runDir, trainedMembers(runDir, manifest).trained, 'digits evaluate scores');
+  const members = (await openMembers(runDir, manifest, { infer, precision, dataset })).map((m, i) => ({ outcome: m.outcome, predictor: m.predictor, rows: m.validationRows!, checkpoint: m.checkpoint, identity: identities[i]! }));
   if (members.length === 0) throw new UserError(`run ${runDir} has no trained member to evaluate`, { where: { file: runDir }, hint: 'Train again; `digits train` reports why members failed.' });
   return members;
 }
@@ -162,6 +162,8 @@ interface LoadedMember {
   rows: number[];
   /** absolute path of its checkpoint */
   checkpoint: string;
+  /** its checkpoint's identity (`checkpointIdentity`) */
+  identity: string;
 }
 
 /** A unit of the ensemble: one member, or under k-fold one recipe (its fold members). */
@@ -265,7 +267,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         tta: tta.length > 1 ? computeMetrics(pt, labels) : undefined,
         history: await readHistory(runDir, m.outcome.name),
         runtime: { engine: m.predictor.kind, precision: m.predictor.precision, ...(fallback ? { fallback: m.predictor.reason } : {}) },
-        identity: await checkpointIdentity(m.checkpoint),
+        identity: m.identity,
       });
     }
     // The units the ensemble combines: members, or under k-fold each recipe's out-of-fold
@@ -489,7 +491,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       ids: dataset.ids,
       labels: testLabels,
       confidence,
-      checkpoints: await Promise.all(members.map((m) => checkpointIdentity(m.checkpoint))),
+      checkpoints: members.map((m) => m.identity),
       precision: members.map((m) => m.predictor.precision),
     } satisfies TestPredictions);
 

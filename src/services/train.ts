@@ -4,11 +4,11 @@
  * others. The run folder holds one sub-folder per member and `run.json`, which everything
  * downstream (evaluate, submit, dashboard, serve) reads instead of flags.
  */
-import { VALIDATION_ROW_COST } from '../ensemble/auto.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { VALIDATION_ROW_COST } from '../ensemble/auto.js';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { assertSplitUnchanged, createSplit, DEFAULT_FOLDS, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
 import { UserError, runIsAFile, type ErrorLocation } from '../errors.js';
