@@ -49,7 +49,7 @@ export default class Train extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
     // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
-    const [{ BUILTIN_ENSEMBLES, STDIN_NAME, expandFolds, foldsOverride, resolveEnsemble, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    const [{ BUILTIN_ENSEMBLES, STDIN_NAME, expandFolds, foldsOverride, resolveEnsemble, shadowedByBuiltin, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
       import('../ensemble/ensemble-spec.js'),
       import('../services/train.js'),
       import('../tui/TrainView.js'),
@@ -84,6 +84,11 @@ export default class Train extends DigitsCommand {
         });
       }
     } else {
+      const shadowed = flags.ensemble ? shadowedByBuiltin(flags.ensemble) : null;
+      if (shadowed) {
+        if (this.jsonEnabled()) this.emitJson({ type: 'warning', message: shadowed });
+        else process.stderr.write(`warning: ${shadowed}\n`);
+      }
       ensemble = await resolveEnsemble(flags.ensemble ?? 'quick');
     }
     // --data's default, as its help says: the working folder (when it holds no imported dataset,

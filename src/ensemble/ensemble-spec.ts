@@ -4,7 +4,7 @@
  * error naming it, after nanoGPT's configurator). A member is a preset plus overrides of
  * its recipe; `withOverrides` applies the command line's to every member.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -409,6 +409,16 @@ function ensembleFromStdin(): Promise<string> {
     return text;
   })();
   return stdinText;
+}
+
+/**
+ * A file in the working folder named exactly as the built-in ensemble asked for (`./quick`):
+ * the built-in is what `--ensemble quick` means, and the file is not read, which is said
+ * (until session 44 nothing said so). Null when there is no such file.
+ */
+export function shadowedByBuiltin(nameOrFile: string): string | null {
+  if (!(nameOrFile in BUILTIN_ENSEMBLES) || !existsSync(nameOrFile) || statSync(nameOrFile).isDirectory()) return null;
+  return `--ensemble ${nameOrFile} is the built-in ensemble; the file ./${nameOrFile} in the working folder is not read (give ./${nameOrFile} to train it)`;
 }
 
 export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec> {

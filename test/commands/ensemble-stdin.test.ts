@@ -5,7 +5,7 @@
  * terminal are refused, naming the flag (a terminal would wait for a file typed in).
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
@@ -65,4 +65,18 @@ test('--ensemble - with a terminal for standard input is refused at once, not le
   expect(result.timedOut).toBe(false);
   expect(result.exit).toBe(2);
   expect(result.tty).toMatch(/error: --ensemble - reads the ensemble file from standard input, and standard input is a terminal \(flag --ensemble\)/);
+});
+
+test('--ensemble quick with a file named quick in the working folder: the built-in is trained, and a warning says the file is not read', { timeout: 120_000 }, async () => {
+  // Given a file ./quick (an ensemble file saved without .json) and a folder with no imported data, so nothing trains
+  await writeFile(path.join(work, 'quick'), JSON.stringify({ members: [{ preset: 'mlp', epochs: 1 }] }));
+  await mkdir(path.join(work, 'nothing-here'), { recursive: true });
+  // When `--ensemble quick` is given, Then the warning comes first (until session 44 nothing said the file was passed over)
+  const plain = await digits(['train', '--data', 'nothing-here', '--ensemble', 'quick'], '');
+  expect(plain.stderr).toMatch(/^warning: --ensemble quick is the built-in ensemble; the file \.\/quick in the working folder is not read \(give \.\/quick to train it\)\n/);
+  const json = await digits(['train', '--data', 'nothing-here', '--ensemble', 'quick', '--json'], '');
+  expect(JSON.parse(json.stdout.split('\n')[0]!)).toEqual({ type: 'warning', message: expect.stringMatching(/^--ensemble quick is the built-in ensemble; the file \.\/quick /) });
+  // And ./quick is what trains that file: no warning
+  const file = await digits(['train', '--data', 'nothing-here', '--ensemble', './quick'], '');
+  expect(file.stderr).not.toMatch(/warning:/);
 });
