@@ -102,6 +102,11 @@ export default class Run extends DigitsCommand {
       if (json) this.emitJson({ type: 'warning', message });
       else process.stderr.write(`warning: ${message}\n`);
     };
+    // A built-in's name with a file of that name here: the built-in trains, and the file is said to be passed over (a warning, as train says it).
+    if (!flags.resume) {
+      const shadowed = (await import('../ensemble/ensemble-spec.js')).shadowedByBuiltin(flags.ensemble);
+      if (shadowed) warn(shadowed);
+    }
     // An exported DIGITS_QUEUE makes train and search enqueue; run trains here, which a user of the queue should not have to guess.
     if (process.env.DIGITS_QUEUE) {
       warn(`DIGITS_QUEUE is set (${redactRedisUrl(process.env.DIGITS_QUEUE)}), but digits run trains on this machine: it has no queue. To train on the workers, \`digits train --ensemble <file> --queue …\`, then \`digits evaluate\` and \`digits submit\`.`);

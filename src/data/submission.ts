@@ -84,14 +84,14 @@ export const MAX_SUBMISSION_NAME = 100;
  * A name safe in a file name: anything but letters, digits, `.`, `_` and `-` becomes `-`;
  * cut to MAX_SUBMISSION_NAME characters.
  */
-export function safeFileName(name: string): string {
+export function safeFileName(name: string, fallback = 'submission'): string {
   // Letters of other scripts and accents are written in Latin letters first (`Café` → `Cafe`,
   // `Straße` → `Strasse`): until session 44 each became a dash (`Caf`).
   const safe = transliterate(name)
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .slice(0, MAX_SUBMISSION_NAME)
     .replace(/^[-.]+|-+$/g, '');
-  return safe || 'submission';
+  return safe || fallback;
 }
 
 /**

@@ -392,7 +392,7 @@ function ensembleFromStdin(): Promise<string> {
     return Promise.reject(
       new UserError('--ensemble - reads the ensemble file from standard input, and standard input is a terminal', {
         where: { flag: 'ensemble' },
-        hint: 'Pipe the file in (`jq . my.json | digits train --ensemble -`, `digits train --ensemble - < my.json`), or give its path.',
+        hint: 'Pipe the file in (`jq . my.json | digits … --ensemble -`, or `… --ensemble - < my.json`), or give its path.',
       }),
     );
   }
@@ -403,7 +403,7 @@ function ensembleFromStdin(): Promise<string> {
     if (text.trim() === '') {
       throw new UserError('--ensemble - read nothing from standard input', {
         where: { flag: 'ensemble' },
-        hint: 'Pipe an ensemble file in (`digits train --ensemble - < my.json`), or give its path.',
+        hint: 'Pipe an ensemble file in (`… --ensemble - < my.json`), or give its path.',
       });
     }
     return text;

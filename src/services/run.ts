@@ -18,7 +18,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import { submittedVote } from '../evaluation/evaluation-report.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, shadowedByBuiltin, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
+import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import { describeOverrides, MEMBER_START_SECONDS, replanAutoMember, type AutoRecord } from '../ensemble/auto.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
@@ -244,8 +244,6 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     // alone ends with the same record (run.json is rewritten by training; it gets it at the end).
     await saveAutoRecord(runDir, auto);
   } else {
-    const shadowed = shadowedByBuiltin(options.ensemble);
-    if (shadowed) stage('train', `warning: ${shadowed}`);
     const resolved = await resolveEnsemble(options.ensemble);
     const replaced = kfold ? foldsOverride(resolved, kfold) : undefined;
     if (replaced) stage('train', `warning: ${replaced}`);

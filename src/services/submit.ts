@@ -21,6 +21,7 @@ import {
   readAnswerLabels,
   readLedger,
   recoverKilledSubmits,
+  safeFileName,
   scoreAgainstAnswers,
   validateSubmission,
 } from '../data/submission.js';
@@ -163,7 +164,13 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   // Temp file → validated and scored → its name → ledger line (see commitSubmission): a killed
   // submit leaves a temp file (cleared on the next start) or a named CSV without its ledger line
   // (reported by `digits submissions` and the next submit), never a ledger line without its file.
-  const prepared = await prepareSubmission({ dir, name: options.name ?? manifest.name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
+  // A --name with nothing a file name keeps (Chinese, Japanese or Korean, which have no Latin spelling here; emoji): the run's name, said (it was "submission", without a word).
+  let name = options.name ?? manifest.name;
+  if (options.name !== undefined && safeFileName(options.name, '') === '') {
+    options.onWarning?.(`--name ${options.name} has no letter or digit a file name here can keep (accented and Greek or Cyrillic letters are written in Latin ones; Chinese, Japanese and Korean have no Latin spelling here): the file is named after the run, ${manifest.name}`);
+    name = manifest.name;
+  }
+  const prepared = await prepareSubmission({ dir, name, header: dataset.submissionHeader, ids: dataset.ids, labels: predictions.labels });
   let score: SubmitResult['score'];
   try {
     await validateSubmission(prepared.temp, { expectedRows: dataset.ids.length, ids: dataset.ids, header: dataset.submissionHeader });

@@ -159,6 +159,21 @@ describe('submit checks its inputs before writing anything', () => {
     expect(await readdir(dir).catch(() => [])).toEqual([]);
   }, 120_000);
 
+  test('a --name a file name keeps nothing of (Japanese, emoji) names the file after the run, and says so', async () => {
+    const dir = path.join(root, 'subs-cjk');
+    for (const name of ['日本語', '🚀']) {
+      const warnings: string[] = [];
+      const result = await submitRun({ runDir, dir, name, onWarning: (w) => warnings.push(w) });
+      // (until session 44: "…-submission.csv", without a word)
+      expect(path.basename(result.file)).toMatch(/^\d{8}-\d{6}-r(-\d+)?\.csv$/);
+      expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`^--name ${name} has no letter or digit a file name here can keep .*: the file is named after the run, r$`, 'u')));
+    }
+    // a name in Latin letters after transliteration is kept, without a warning
+    const warnings: string[] = [];
+    expect(path.basename((await submitRun({ runDir, dir, name: 'Café', onWarning: (w) => warnings.push(w) })).file)).toMatch(/-Cafe\.csv$/);
+    expect(warnings.filter((w) => w.startsWith('--name'))).toEqual([]);
+  }, 60_000);
+
   test('a temp file of a killed submit is removed on the next submit, and every CSV is in the ledger', async () => {
     const dir = path.join(root, 'subs-killed');
     await mkdir(dir);
