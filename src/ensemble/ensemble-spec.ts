@@ -467,7 +467,7 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
       // now, so a missing one or one of another preset names this file and the member's key
       // (they named only --ensemble, and a missing one hedged "the file's folder, when it came from one").
       const isBeside = existsSync(beside);
-      const found = isBeside ? beside : await resolveInit(m.init, { file, key });
+      const found = isBeside ? beside : await resolveInit(m.init, { file, key, ...(fromStdin ? { stdin: true } : {}) });
       // (loaded here: checkpoint.ts brings tfjs, which an ensemble file's parsing does not need)
       const { readCheckpointMetadata } = await import('../model/checkpoint.js');
       const metadata = await readCheckpointMetadata(found).catch(() => null);

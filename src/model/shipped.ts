@@ -23,7 +23,7 @@ async function exists(p: string): Promise<boolean> {
  * pretrained there under the shipped one's name (pretrain's default --out is
  * `checkpoints/mnist-clean/<preset>`) silently replaced it in every run and search.
  */
-export async function resolveInit(init: string, from?: { file: string; key: string }): Promise<string> {
+export async function resolveInit(init: string, from?: { file: string; key: string; stdin?: boolean }): Promise<string> {
   const shipped = path.join(PACKAGE_ROOT, init);
   if (!path.isAbsolute(init) && (await exists(path.join(shipped, 'COMPLETE')))) return shipped;
   const found = await findCheckpoint(init);
@@ -34,14 +34,15 @@ export async function resolveInit(init: string, from?: { file: string; key: stri
   const places = path.isAbsolute(init)
     ? []
     : [
-        ...(from ? [`in the ensemble file's folder (${path.join(path.dirname(path.resolve(from.file)), init)})`] : []),
+        // (a file on standard input has no folder: its inits are the working folder's)
+        ...(from && !from.stdin ? [`in the ensemble file's folder (${path.join(path.dirname(path.resolve(from.file)), init)})`] : []),
         ...(shipped.startsWith(`${PACKAGE_ROOT}${path.sep}`) ? [`among the shipped checkpoints (${shipped})`] : []),
         `in the working folder (${path.resolve(init)})`,
       ];
   const looked = places.length === 1 ? `: looked ${places[0]}` : places.length > 1 ? `: looked ${places.slice(0, -1).join(', ')} and ${places.at(-1)}` : '';
   throw new UserError(`the init checkpoint ${init}${from ? ` (${from.key})` : ''} does not exist${looked}`, {
     where: from ? { file: from.file } : { file: path.resolve(init) },
-    hint: `In an ensemble file, "init" is looked for first in the file's own folder: give it relative to that folder (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
+    hint: `${from?.stdin ? 'In an ensemble file on standard input, "init" is relative to the working folder: give it so' : 'In an ensemble file, "init" is looked for first in the file\'s own folder: give it relative to that folder'} (or absolute); make a checkpoint with \`digits pretrain --preset <preset> --out <folder>\`, or remove "init" from the member.`,
   });
 }
 

@@ -80,3 +80,12 @@ test('--ensemble quick with a file named quick in the working folder: the built-
   const file = await digits(['train', '--data', 'nothing-here', '--ensemble', './quick'], '');
   expect(file.stderr).not.toMatch(/warning:/);
 });
+
+test("an init missing from an ensemble on standard input: looked for in the working folder and among the shipped checkpoints, no file's folder", { timeout: 120_000 }, async () => {
+  await mkdir(path.join(work, 'nothing-here'), { recursive: true });
+  const result = await digits(['train', '--data', 'nothing-here', '--ensemble', '-'], JSON.stringify({ members: [{ preset: 'mlp', epochs: 1, init: 'nope/ckpt' }] }));
+  expect(result.code).toBe(2);
+  // (until session 44 it named "the ensemble file's folder", the working folder again, and said to give it relative to that folder)
+  expect(result.stderr).toMatch(/^error: the init checkpoint nope\/ckpt \(members\[0\]\.init\) does not exist: looked among the shipped checkpoints \(.*\) and in the working folder \(.*nope\/ckpt\) \(<stdin>\)$/m);
+  expect(result.stderr).toMatch(/hint: In an ensemble file on standard input, "init" is relative to the working folder: give it so \(or absolute\)/);
+});
