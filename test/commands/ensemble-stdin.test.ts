@@ -4,31 +4,18 @@
  * file named -". Errors in it name `<stdin>` with the line and column; an empty input and a
  * terminal are refused, naming the flag (a terminal would wait for a file typed in).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { removeTempDirs, tempDir } from '../data/helpers.js';
 import { runOnTerminal } from '../helpers/pty.js';
-import { repoRoot } from '../helpers/run-command.js';
+import { runBuilt } from '../helpers/built-cli.js';
 
-const bin = path.join(repoRoot, 'bin/run.js');
-const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
 let work: string;
 
 /** `digits <argv>` with `input` on its standard input: exit code, stdout and stderr. */
-function digits(argv: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...argv], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const digits = (argv: string[], input: string) => runBuilt(argv, work, input);
 
 beforeAll(async () => {
   work = await tempDir('digits-ensemble-stdin-');

@@ -9,21 +9,15 @@
  * The failures are real: a k-fold training is killed (SIGKILL) while b-f1 trains, and files
  * are put where fold members' folders are, so their workers cannot make them on --resume.
  */
-import { execFile, spawn } from 'node:child_process';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
 import type { EvaluationReport } from '../../src/evaluation/evaluation-report.js';
 import { loadServedEnsemble } from '../../src/serve/ensemble.js';
 import { removeTempDirs, tempDir } from '../data/helpers.js';
-import { repoRoot } from '../helpers/run-command.js';
-
-const exec = promisify(execFile);
-const bin = path.join(repoRoot, 'bin/run.js');
-const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
+import { breakMember, killWhenTrained, runBuilt } from '../helpers/built-cli.js';
 
 let work: string;
 let competition: string;
@@ -32,31 +26,8 @@ let oneFailed: string;
 /** b-f1, b-f2 and b-f3 failed (recipe b is out of the ensemble) */
 let recipeFailed: string;
 
-async function digits(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return exec(process.execPath, [bin, ...argv], { cwd: work, env, maxBuffer: 64 << 20 }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout: string; stderr: string }) => ({ code: error.code ?? -1, stdout: error.stdout, stderr: error.stderr }),
-  );
-}
-
-/** Starts `digits train … --json` and kills it outright once b-f1 has finished an epoch. */
-async function killWhileBf1Trains(argv: string[]): Promise<void> {
-  const child = spawn(process.execPath, [bin, ...argv, '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.resume();
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
-  const trains = () => stdout.split('\n').some((l) => /"type":"epoch"/.test(l) && /"member":"b-f1"/.test(l));
-  while (child.exitCode === null && !trains()) await new Promise((r) => setTimeout(r, 20));
-  child.kill('SIGKILL');
-  expect(await exited, stdout).toBe('SIGKILL');
-}
-
-/** A file where a member's folder is: its worker's mkdir fails (EEXIST) on --resume. */
-async function breakMember(runDir: string, name: string): Promise<void> {
-  await rm(path.join(runDir, name), { recursive: true, force: true });
-  await writeFile(path.join(runDir, name), 'not a folder\n');
-}
+const digits = (argv: string[]) => runBuilt(argv, work);
+const killWhileBf1Trains = (argv: string[]) => killWhenTrained(argv, work, 'b-f1');
 
 const evaluation = async (runDir: string) => JSON.parse(await readFile(path.join(runDir, 'evaluation.json'), 'utf8')) as EvaluationReport;
 /** The labels of a summary section's figure lines (`  <label>  acc …`). */

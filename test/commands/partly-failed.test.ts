@@ -8,53 +8,20 @@
  * second member trains, and a file is put where that member's folder was, so the member's
  * worker cannot make its folder when the run is resumed.
  */
-import { execFile, spawn } from 'node:child_process';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { removeTempDirs, tempDir } from '../data/helpers.js';
-import { repoRoot } from '../helpers/run-command.js';
-
-const exec = promisify(execFile);
-const bin = path.join(repoRoot, 'bin/run.js');
-const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
-type Line = Record<string, unknown>;
+import { breakMember, killWhenTrained, runBuilt } from '../helpers/built-cli.js';
 
 let work: string;
 let competition: string;
 let ensembleFile: string;
 
-/** `digits <argv>` to its end: exit code, stdout's lines (parsed under --json) and stderr. */
-async function digits(argv: string[]): Promise<{ code: number; stdout: string; lines: Line[]; stderr: string }> {
-  const done = await exec(process.execPath, [bin, ...argv], { cwd: work, env, maxBuffer: 64 << 20 }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout: string; stderr: string }) => ({ code: error.code ?? -1, stdout: error.stdout, stderr: error.stderr }),
-  );
-  const lines = argv.includes('--json') ? done.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Line) : [];
-  return { ...done, lines };
-}
-
-/** Starts `digits <argv> --json` and kills it outright once member b has finished an epoch (member a, first, has trained by then). */
-async function killWhileBTrains(argv: string[]): Promise<void> {
-  const child = spawn(process.execPath, [bin, ...argv, '--json'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
-  const bTrains = () => stdout.split('\n').some((l) => /"type":"epoch"/.test(l) && /"member":"b"/.test(l));
-  while (child.exitCode === null && !bTrains()) await new Promise((r) => setTimeout(r, 20));
-  child.kill('SIGKILL');
-  expect(await exited, `${stdout}\n${stderr}`).toBe('SIGKILL');
-}
-
-/** Puts a file where member b's folder is: its worker's mkdir fails (EEXIST) on the next resume. */
-async function breakB(runDir: string): Promise<void> {
-  await rm(path.join(runDir, 'b'), { recursive: true, force: true });
-  await writeFile(path.join(runDir, 'b'), 'not a folder\n');
-}
+const digits = (argv: string[]) => runBuilt(argv, work);
+const killWhileBTrains = (argv: string[]) => killWhenTrained(argv, work, 'b');
+const breakB = (runDir: string) => breakMember(runDir, 'b');
 
 const members = async (runDir: string) =>
   (JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')) as { status: string; members: Array<{ name: string; ok: boolean }> });
