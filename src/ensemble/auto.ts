@@ -485,6 +485,12 @@ export interface AutoRecord {
   combine: 'soft-vote (weighted by ensemble selection when it helps on held-out rows)';
   choosingSeconds: number;
   /**
+   * seconds from the run's start to its training's (importing, choosing the recipe, drawing
+   * synthetic rows): with run.json's training seconds, what a resumed run has spent of its
+   * budget; absent in older records (choosingSeconds stands in)
+   */
+  trainingStartSeconds?: number;
+  /**
    * the competition's noise model and the synthetic rows it made (MNIST train images with
    * that noise), added to every member's training rows; absent in records older than it
    */

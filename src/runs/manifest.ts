@@ -196,6 +196,12 @@ export interface RunManifest {
    * `--resume` keeps. Absent when none was.
    */
   replanned?: Record<string, { planned: number; epochs: number; schedule: MemberConfig['schedule']; secondsPerEpoch: number; secondsLeft: number }>;
+  /**
+   * Under a deadline: seconds per epoch row of the latest whole epochs (training rows, and
+   * validation rows at their cost), so that a resumed run re-plans the members it has not
+   * started from the speed measured before it was interrupted. Absent without a deadline.
+   */
+  epochRowSeconds?: number[];
 }
 
 export const RUN_MANIFEST = 'run.json';

@@ -271,6 +271,11 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     const rows = await writeSyntheticRows(auto.noise, synthetic);
     stage('train', `${rows} MNIST train images with the competition's noise model join the training rows (${path.relative(process.cwd(), synthetic) || synthetic})`);
   }
+  // What the budget has spent before training (importing, choosing, drawing rows): a resumed run counts it.
+  if (auto) {
+    auto.trainingStartSeconds = Math.round((Date.now() - started) / 1000);
+    await saveAutoRecord(runDir, auto);
+  }
   let trained: RunManifest;
   if (auto && options.pseudoLabel) {
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
@@ -296,6 +301,8 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
   // Interrupted in round 1 of pseudo-labelling (or between the rounds): only round 1 has a run.json.
   if (!(await exists(path.join(runDir, RUN_MANIFEST))) && (await exists(path.join(runDir, ROUND1_DIR, RUN_MANIFEST)))) return resumeFirstRound(options, runDir);
   const { plan, competition, answers } = await planMainResume(options, runDir);
+  // auto's record: training rewrites run.json without it; auto.json has kept it since the plan was made.
+  const auto = plan.manifest.auto ?? (await readAutoRecord(runDir));
   const failedMembers = plan.manifest.status === 'finished' ? plan.manifest.members.filter((m) => !m.ok).map((m) => m.name) : [];
   if (plan.manifest.status === 'finished' && failedMembers.length === 0) {
     // Trained to the end: a finished run is not trained again (it was, epochs and all, adding
@@ -325,10 +332,16 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
           `training the failed member${failedMembers.length === 1 ? '' : 's'} of the ${plan.ensemble.name} ensemble in ${runDir} again (${failedMembers.join(', ')}; the others as they are)`
         : `resuming the ${plan.ensemble.name} ensemble in ${runDir} (${members}, each from its last saved epoch)`,
     );
-    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
+    // auto's budget holds over all of the run's sessions: what is left of it is this session's
+    // deadline, and members not started yet are re-planned to it (a resume had no deadline until
+    // session 45: members the deadline had stopped trained on to their planned epochs).
+    // (round 2 of pseudo-labelling: round 1's training is spent too)
+    const round1Seconds = auto?.pseudoLabel ? ((await readRunManifest(path.join(runDir, ROUND1_DIR)).catch(() => null))?.seconds ?? 0) : 0;
+    const budget = auto ? budgetLeft(auto, plan.manifest.seconds + round1Seconds) : undefined;
+    if (budget) stage('train', budget.line);
+    const trained = await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, deadline: budget?.deadline, replan: auto ? autoReplan(auto) : undefined });
+    await afterTraining(options, runDir, trained, auto);
   }
-  // auto's record: training rewrote run.json without it; auto.json has kept it since the plan was made.
-  const auto = plan.manifest.auto ?? (await readAutoRecord(runDir));
   if (auto) await saveAutoRecord(runDir, auto);
   return finishMainJob(options, { competition, answers, runDir, started, kfold: plan.ensemble.validation.kind === 'kfold', auto });
 }
@@ -367,14 +380,31 @@ async function resumeFirstRound(options: MainJobOptions, runDir: string): Promis
     stage('train', `round 1: resuming the ${plan.ensemble.name} ensemble in ${round1} (${plural(plan.ensemble.members.length, 'member')}, each from its last saved epoch)`);
     await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent });
   }
-  // The time already spent: choosing the recipe, and round 1 over all its sessions.
-  const spentSeconds = auto.choosingSeconds + (await readRunManifest(round1)).seconds;
+  // The time already spent: importing and choosing the recipe, and round 1 over all its sessions.
+  const spentSeconds = (auto.trainingStartSeconds ?? auto.choosingSeconds) + (await readRunManifest(round1)).seconds;
   const budgetSeconds = auto.budgetMinutes * 60;
   const started = Date.now() - spentSeconds * 1000;
   const deadline = started + (budgetSeconds - auto.plan.reserveSeconds) * 1000;
   const trained = await trainSecondRound(options, { competition, runDir, auto, budgetSeconds, spentSeconds, deadline });
   await afterTraining(options, runDir, trained, auto);
   return finishMainJob(options, { competition, answers, runDir, started, kfold: false, auto });
+}
+
+/**
+ * A resumed auto run's budget: what its earlier sessions spent (importing and choosing the
+ * recipe, then training over every session, run.json's `seconds`) is taken from it, and what
+ * is left, less the reserve for evaluating and submitting, is the deadline of this session.
+ */
+export function budgetLeft(auto: Pick<AutoRecord, 'budgetMinutes' | 'choosingSeconds' | 'trainingStartSeconds' | 'plan'>, trainedSeconds: number, now = Date.now()): { deadline: number; secondsLeft: number; line: string } {
+  const spent = (auto.trainingStartSeconds ?? auto.choosingSeconds) + trainedSeconds;
+  const budget = auto.budgetMinutes * 60;
+  const secondsLeft = Math.round(budget - auto.plan.reserveSeconds - spent);
+  const minutes = Number(auto.budgetMinutes.toFixed(2));
+  const line =
+    secondsLeft > 0
+      ? `the run's ${minutes}-minute budget has ${secondsLeft} s of training left (${Math.round(spent)} s spent before this session, ${auto.plan.reserveSeconds} s kept to evaluate and submit): members not started yet are planned to it`
+      : `the run's ${minutes}-minute budget is spent (${Math.round(spent)} s before this session): members with saved epochs stop where they are, and members not started yet train one epoch`;
+  return { deadline: now + secondsLeft * 1000, secondsLeft, line };
 }
 
 /** Pseudo-labelling with round 1's members (in `<runDir>/round1`), then round 2 into the run folder. */
@@ -414,7 +444,7 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
  * them (`replanAutoMember`), rather than the deadline's cut; not when `--epochs` set them.
  */
 function autoReplan(auto: AutoRecord): TrainEnsembleOptions['replan'] {
-  return auto.overrides?.epochs !== undefined ? undefined : { member: replanAutoMember, startSeconds: MEMBER_START_SECONDS };
+  return auto.overrides?.epochs !== undefined ? undefined : { member: replanAutoMember, startSeconds: MEMBER_START_SECONDS, planSecondsPerEpochRow: 1 / auto.throughput.imagesPerSecondPerWorker };
 }
 
 /** Round 2's extra rows when round 1 had synthetic ones: those, then the pseudo-labels (JSON lines, concatenated). */

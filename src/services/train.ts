@@ -59,9 +59,11 @@ export interface TrainEnsembleOptions {
    * when its planned ones would pass the deadline at the speed they trained (whole epochs,
    * validation and saves included), so it ends with its schedule run out rather than cut at the
    * deadline mid-schedule. `member` makes the member of that many epochs (auto: its decay
-   * recomputed); `startSeconds`: a member's start on a worker, before its first epoch.
+   * recomputed); `startSeconds`: a member's start on a worker, before its first epoch;
+   * `planSecondsPerEpochRow`: the speed the plan counted, which a resumed run with no epoch timed
+   * yet (nor recorded by its earlier sessions) re-plans at.
    */
-  replan?: { member: (member: MemberConfig, epochs: number) => MemberConfig; startSeconds: number };
+  replan?: { member: (member: MemberConfig, epochs: number) => MemberConfig; startSeconds: number; planSecondsPerEpochRow?: number };
 }
 
 /** How many of the latest epochs (of any member) set the speed a member is re-planned at. */
@@ -453,6 +455,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     extra,
     ...(Object.keys(initIdentities).length > 0 ? { initIdentities: previous?.initIdentities ?? initIdentities } : {}),
     ...(previous?.replanned ? { replanned: previous.replanned } : {}),
+    ...(previous?.epochRowSeconds ? { epochRowSeconds: previous.epochRowSeconds } : {}),
   };
   await writeRunManifest(runDir, manifest);
   // `seconds` counts every session of the run: an interrupted one dies by its signal without a
@@ -499,19 +502,27 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     const extraRows = extra?.rows ?? 0;
     const epochUnits = jobs.map((job) => job.trainRows.length + extraRows + VALIDATION_ROW_COST * job.validationRows.length);
     const lastEventAt = new Map<number, number>();
-    const perUnit: number[] = [];
-    const replan = options.replan && options.deadline !== undefined && !options.resume ? options.replan : undefined;
+    // (a resumed run starts from the speed its earlier sessions measured: its first members
+    // would otherwise start with their whole plan however little of the budget is left)
+    const perUnit: number[] = options.deadline !== undefined ? [...(previous?.epochRowSeconds ?? [])] : [];
+    const replan = options.replan && options.deadline !== undefined ? options.replan : undefined;
     const prepare = replan
       ? async (i: number, queued: unknown) => {
           const job = queued as (typeof jobs)[number];
-          if (perUnit.length === 0) return job;
+          // (a new run's first members start on the plan, which fits the budget by construction)
+          const fallback = options.resume ? replan.planSecondsPerEpochRow : undefined;
+          if (perUnit.length === 0 && fallback === undefined) return job;
+          // A resumed member that has saved epochs goes on with its schedule (cut at the deadline if need be).
+          if (options.resume && (await exists(path.join(job.outDir, 'last')))) return job;
           const recent = perUnit.slice(-REPLAN_EPOCHS).sort((a, b) => a - b);
-          const secondsPerEpoch = recent[Math.floor(recent.length / 2)]! * epochUnits[i]!;
+          const secondsPerEpoch = (recent.length > 0 ? recent[Math.floor(recent.length / 2)]! : fallback!) * epochUnits[i]!;
           const secondsLeft = (options.deadline! - Date.now()) / 1000 - replan.startSeconds;
           const fit = Math.max(1, Math.floor(secondsLeft / secondsPerEpoch));
           if (fit >= job.member.epochs) return job;
           const member = replan.member(job.member, fit);
-          const record = { planned: job.member.epochs, epochs: member.epochs, schedule: member.schedule, secondsPerEpoch: Number(secondsPerEpoch.toFixed(1)), secondsLeft: Math.max(0, Math.round(secondsLeft)) };
+          // (re-planned again on a resume: "planned" stays the plan's, not the first re-plan's)
+          const planned = manifest.replanned?.[member.name]?.planned ?? job.member.epochs;
+          const record = { planned, epochs: member.epochs, schedule: member.schedule, secondsPerEpoch: Number(secondsPerEpoch.toFixed(1)), secondsLeft: Math.max(0, Math.round(secondsLeft)) };
           manifest.replanned = { ...manifest.replanned, [member.name]: record };
           tick();
           emit({ type: 'replanned', member: member.name, ...record });
@@ -528,7 +539,10 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
           if (e.type === 'start') lastEventAt.set(i, Date.now());
           if (e.type === 'epoch') {
             const since = lastEventAt.get(i);
-            if (since !== undefined) perUnit.push((Date.now() - since) / 1000 / epochUnits[i]!);
+            if (since !== undefined) {
+              perUnit.push((Date.now() - since) / 1000 / epochUnits[i]!);
+              if (options.deadline !== undefined) manifest.epochRowSeconds = perUnit.slice(-REPLAN_EPOCHS).map((v) => Number(v.toPrecision(4)));
+            }
             lastEventAt.set(i, Date.now());
             tick();
           }

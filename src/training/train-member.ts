@@ -296,8 +296,13 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   // A member that had stopped early stays stopped when its run is resumed.
   const earlyStopping = new EarlyStopping(config.earlyStopping?.patience, resumed?.sinceBest, resumed != null);
   const timeLimit = new TimeLimit(options.deadline);
+  // Resumed under a deadline (`digits run --resume` of an auto run): the check its last epoch
+  // made, made again now, so a member the deadline had stopped (or one the budget has no room
+  // left for) stays stopped rather than training on past the budget.
+  const lastEpoch = history.at(-1);
+  if (resumed && lastEpoch && startEpoch < config.epochs && !earlyStopping.stopped) timeLimit.onEpochEnd(lastEpoch.seconds);
 
-  for (let epoch = startEpoch; epoch < config.epochs && !earlyStopping.stopped; epoch++) {
+  for (let epoch = startEpoch; epoch < config.epochs && !earlyStopping.stopped && !timeLimit.stopped; epoch++) {
     const epochStarted = performance.now();
     if (config.schedule.kind !== 'constant') lr = Math.min(lr, scheduledRate(config, epoch));
     setLearningRate(optimizer, lr);

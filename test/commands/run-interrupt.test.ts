@@ -134,9 +134,14 @@ describe('digits run stopped by a signal', () => {
     // Then auto's record is already in the run folder
     const planned = await json(path.join(runDir, 'auto.json'));
     expect(planned.chosen.start).toMatch(/noisy|clean|scratch/);
+    // …with what the budget spent before training began
+    expect(planned.trainingStartSeconds).toEqual(expect.any(Number));
     // When the command the hint names is run to its end
     const resumed = await digits(['run', '--resume', '--run', path.join('runs', name!)]);
     expect(resumed.code, resumed.stderr).toBe(0);
+    // Then it trains within what is left of the run's budget, and says so
+    const stages = resumed.lines.filter((l) => l.type === 'stage').map((l) => String(l.message));
+    expect(stages.filter((m) => /^the run's 0\.5-minute budget (has \d+ s of training left|is spent) \(\d+ s/.test(m))).toHaveLength(1);
     const result = resumed.lines.at(-1)!;
     // Then the result, run.json and auto.json hold the same record, the one planned before training
     expect(result.type).toBe('result');

@@ -81,3 +81,45 @@ test('a member that starts with too little time left is given the epochs that fi
   expect(resumed.members[1]).toMatchObject({ name: 'b', ok: true, epochs: fit });
   expect(resumed.replanned).toEqual(recorded.replanned);
 });
+
+test("a resumed run keeps to the deadline: a member with saved epochs past it stops where it is, and one not started is re-planned at the speed recorded before", { timeout: 180_000 }, async () => {
+  // Given a run of three members trained under a distant deadline (its speed recorded in run.json)
+  const spec = (bEpochs: number) =>
+    ensembleFromJson(
+      JSON.stringify({
+        name: 'three',
+        validation: { kind: 'shared', fraction: 0.2, seed: 1 },
+        members: [
+          { preset: 'mlp', name: 'a', epochs: 2, seed: 1 },
+          { preset: 'mlp', name: 'b', epochs: bEpochs, seed: 2 },
+          { preset: 'mlp', name: 'c', epochs: 50, seed: 3 },
+        ],
+      }),
+    );
+  const runDir = path.join(root, 'runs', 'three');
+  const replan = { member: (m: MemberConfig, epochs: number) => ({ ...m, epochs, schedule: { kind: 'exponential' as const, decay: 0.5 } }), startSeconds: 1 };
+  await trainEnsemble({ ensemble: spec(2), data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', deadline: Date.now() + 3_600_000, replan: { ...replan, member: (m) => m } });
+  const recorded = JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')) as { epochRowSeconds: number[] };
+  expect(recorded.epochRowSeconds.length).toBeGreaterThan(0);
+  expect(recorded.epochRowSeconds.length).toBeLessThanOrEqual(8);
+  for (const v of recorded.epochRowSeconds) expect(v).toBeGreaterThan(0);
+  // …as if it had been interrupted with b at 2 of its 6 epochs and c not started
+  await rm(path.join(runDir, 'c'), { recursive: true });
+
+  // When it is resumed with its deadline already passed
+  const events: EnsembleEvent[] = [];
+  const resumed = await trainEnsemble({ ensemble: spec(6), data: competition, runDir, concurrency: 1, backend: 'wasm', command: 'vitest', resume: true, deadline: Date.now() - 1000, replan, onEvent: (e) => events.push(e) });
+
+  // Then b trains no further epoch and is marked as stopped at the deadline
+  const epochsOf = (name: string) => events.filter((e) => e.type === 'epoch' && e.member === name).length;
+  expect(epochsOf('a')).toBe(0);
+  expect(epochsOf('b')).toBe(0);
+  expect(resumed.members[1]).toMatchObject({ name: 'b', ok: true, epochs: 2, stoppedAtDeadline: true });
+  // …a, finished, is not said to have been stopped
+  expect(resumed.members[0]!.stoppedAtDeadline).toBeUndefined();
+  // …and c, not started, is re-planned from the recorded speed to the one epoch it is always given
+  expect(events.find((e) => e.type === 'replanned')).toMatchObject({ member: 'c', planned: 50, epochs: 1 });
+  expect(epochsOf('c')).toBe(1);
+  expect(resumed.members[2]).toMatchObject({ name: 'c', ok: true, epochs: 1 });
+  expect(Object.keys(resumed.replanned ?? {})).toEqual(['c']);
+});

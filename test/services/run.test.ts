@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
-import { checkBudget, checkFolds, runMainJob, type MainJobOptions } from '../../src/services/run.js';
+import { budgetLeft, checkBudget, checkFolds, runMainJob, type MainJobOptions } from '../../src/services/run.js';
 import { UserError } from '../../src/errors.js';
 import { readRunManifest } from '../../src/runs/manifest.js';
 
@@ -230,4 +230,19 @@ test('checkBudget: minutes from 0.5 (auto keeps 20 s to evaluate and submit) to 
   expect(() => checkBudget('1e9')).toThrow(/--budget 1e9 is more than a week \(10080 minutes\)/);
   expect(() => checkBudget('abc')).toThrow(/--budget must be a number of minutes > 0, got abc/);
   expect(() => checkBudget('Infinity')).toThrow(/must be a number of minutes/);
+});
+
+test("budgetLeft: a resumed auto run's deadline is what its budget has left after its earlier sessions", () => {
+  const plan = { reserveSeconds: 60 } as Parameters<typeof budgetLeft>[0]['plan'];
+  // 20 minutes; 150 s to import and choose, 600 s trained: 1,200 − 60 − 750 = 390 s left
+  const left = budgetLeft({ budgetMinutes: 20, choosingSeconds: 120, trainingStartSeconds: 150, plan }, 600, 1_000_000);
+  expect(left).toMatchObject({ secondsLeft: 390, deadline: 1_000_000 + 390_000 });
+  expect(left.line).toBe("the run's 20-minute budget has 390 s of training left (750 s spent before this session, 60 s kept to evaluate and submit): members not started yet are planned to it");
+  // an older record (no trainingStartSeconds) counts its choosing time
+  expect(budgetLeft({ budgetMinutes: 20, choosingSeconds: 120, plan }, 600, 0).secondsLeft).toBe(420);
+  // spent: the deadline is in the past, and the line says what that means
+  const spent = budgetLeft({ budgetMinutes: 0.5, choosingSeconds: 10, trainingStartSeconds: 12, plan: { ...plan, reserveSeconds: 20 } }, 25, 5_000);
+  expect(spent.secondsLeft).toBe(-27);
+  expect(spent.deadline).toBeLessThan(5_000);
+  expect(spent.line).toBe("the run's 0.5-minute budget is spent (37 s before this session): members with saved epochs stop where they are, and members not started yet train one epoch");
 });
