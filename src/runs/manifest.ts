@@ -523,10 +523,11 @@ export function runsSubmissionsDir(runsDir: string, workDir = process.cwd()): st
 export async function newestUnfinishedRun(runsDir: string, submissionsDir = path.join(path.dirname(path.resolve(runsDir)), DEFAULT_SUBMISSIONS_DIR)): Promise<string> {
   // Unfinished for `digits run`: training stopped or failed, or (a run it started) trained but
   // never submitted: stopped while evaluating or submitting (such runs were passed over for an
-  // older one still training).
+  // older one still training); or finished with members that failed, which --resume trains again
+  // (passed over until session 45: the partly failed run was submitted, so it read as done).
   const ledger = await readLedger(submissionsDir).catch(() => []);
   const submitted = new Set(ledger.map((entry) => resolveStoredPath(path.resolve(submissionsDir), entry.run)));
-  let dir = await newestRunWith(runsDir, RUN_MANIFEST, (m, at) => m.status === 'training' || m.status === 'failed' || (m.status === 'finished' && startedByRun(m) && !submitted.has(at)));
+  let dir = await newestRunWith(runsDir, RUN_MANIFEST, (m, at) => m.status === 'training' || m.status === 'failed' || (m.status === 'finished' && startedByRun(m) && (!submitted.has(at) || m.members.some((member) => !member.ok))));
   // A pseudo-labelling run stopped in its first round has only `round1/run.json` (and auto.json) yet.
   const firstRound = await newestFirstRound(runsDir);
   if (firstRound && (!dir || firstRound.mtimeMs > (await stat(path.join(dir, RUN_MANIFEST))).mtimeMs)) dir = firstRound.dir;

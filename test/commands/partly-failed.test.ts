@@ -95,9 +95,9 @@ test('run: the evaluation and submission of the members that trained, then the e
     hint: expect.stringMatching(/^The run keeps the one member that trained: the evaluation and submission above are of it alone\. Once what stopped it is put right, `digits run --resume --run .*two-\S+` trains it again \(the others as they are\)\.$/),
   });
 
-  // When the file is taken away, `run --resume` (its run finished, with a failed member) trains b, evaluates, submits both, exit 0
+  // When the file is taken away, `run --resume` without --run (its run finished, with a failed member: the newest to continue) trains b, evaluates, submits both, exit 0
   await rm(path.join(runDir, 'b'));
-  const fixed = await digits(['run', '--resume', '--run', runDir]);
+  const fixed = await digits(['run', '--resume']);
   expect(fixed.code, fixed.stderr).toBe(0);
   expect(fixed.stderr).toMatch(/\[train\] training the failed member of the two ensemble in .* again \(b; the others as they are\)/);
   expect(fixed.stdout).toMatch(/^submission .*\(40 rows, 2 members,/m);
