@@ -49,6 +49,8 @@ export function formatEvaluationSummary(report: EvaluationReport, options: { run
   }
   out += report.cv
     ? `ensemble (${precisionOf(report)}), on the out-of-fold predictions of ${oofRows ?? `all ${report.heldOutRows.length}`} training rows:\n`
+    : report.ensemble.outOfBag
+    ? `ensemble (${precisionOf(report)}), out of bag: on the ${report.heldOutRows.length} rows some member held out, each voted by the members that held it out (${report.ensemble.outOfBag.meanVoters.toFixed(2)} of ${report.ensemble.outOfBag.members} on average):\n`
     : `ensemble (${precisionOf(report)}), on the ${report.heldOutRows.length === 1 ? 'one row' : `${report.heldOutRows.length} rows`} no member trained on:\n`;
   // The votes named as the dashboard and the report name them: beside a weighted submission,
   // these are the equal soft vote's figures (the weighted one's are selection's, below).

@@ -14,7 +14,7 @@ import { AUGMENTATION_KEYS, type AugmentationConfig } from '../model/augment.js'
 import { getPreset } from '../model/presets.js';
 import { EnsembleFileSchema, MemberSchema, describeIssues, safeNameFrom } from './ensemble-schema.js';
 import { PACKAGE_ROOT, resolveInit } from '../model/shipped.js';
-import { computeSplit, DEFAULT_FOLDS } from '../data/splits.js';
+import { DEFAULT_FOLDS } from '../data/splits.js';
 import type { MemberConfig, Schedule } from '../training/train-member.js';
 
 export type ValidationSpec =
@@ -348,20 +348,9 @@ function full(): EnsembleSpec {
   return { name: 'full', description: "Deotte's 15 CNNs × 30 epochs, validated on one shared 10% holdout", validation: { kind: 'shared', fraction: 0.1, seed: 42 }, members };
 }
 
-/**
- * Under bagged validation (each member its own holdout), how many training rows every member
- * holds out: the rows the ensemble can be scored on (`digits evaluate` refuses none). Null for
- * other validation kinds and for a single member, whose own holdout scores it.
- */
-/** The split a member of a bagged ensemble validates on: its own holdout, seeded by the member (used by training and by `rowsHeldOutByAll`). */
+/** The split a member of a bagged ensemble validates on: its own holdout, seeded by the member. */
 export function baggedSplit(fraction: number, member: { seed: number }): { name: string; spec: { kind: 'holdout'; validationFraction: number; seed: number } } {
   return { name: `holdout-${fraction}-seed${member.seed}`, spec: { kind: 'holdout', validationFraction: fraction, seed: member.seed } };
-}
-
-export function rowsHeldOutByAll(spec: EnsembleSpec, labels: ArrayLike<number>): number | null {
-  const v = spec.validation;
-  if (v.kind !== 'bagged' || spec.members.length < 2) return null;
-  return heldOutByEvery(spec.members.map((member) => computeSplit(labels, baggedSplit(v.fraction, member).spec)[0]!.validation));
 }
 
 /** How many rows every one of these validation sets holds (the rows an ensemble of their members can be scored on). */

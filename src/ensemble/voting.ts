@@ -1,5 +1,6 @@
-/** Combining members' class probabilities: soft voting (optionally weighted) and hard voting. */
+/** Combining members' class probabilities: soft voting (optionally weighted), hard voting, and bagged members' out-of-bag votes. */
 import { argmaxRow, CLASSES } from '../evaluation/metrics.js';
+import type { FoldPredictions } from '../evaluation/cross-validation.js';
 
 function checkMembers(memberProbs: readonly Float32Array[], what: string): number {
   if (memberProbs.length === 0) throw new RangeError(`${what}: no members to combine`);
@@ -97,4 +98,33 @@ function nextFloat32Up(value: number): number {
   const bits = new Uint32Array(buffer.buffer);
   bits[0]! += value >= 0 ? 1 : -1;
   return buffer[0]!;
+}
+
+/**
+ * Out-of-bag votes of a bagged ensemble (each member validated on rows of its own): every row
+ * some member held out, ascending, voted by the members that held it out and by no other, as
+ * a random forest's out-of-bag estimate is (Breiman 1996). `voters[i]` is how many voted on
+ * row i. Soft: the mean of their probabilities; hard: their majority (`hardVote`).
+ */
+export function outOfBag(members: readonly FoldPredictions[]): { rows: number[]; soft: Float32Array; hard: Float32Array; voters: number[] } {
+  const sources = new Map<number, Array<{ member: number; at: number }>>();
+  members.forEach((m, member) => {
+    if (m.probs.length !== m.rows.length * CLASSES) throw new RangeError(`outOfBag: member ${member} has ${m.probs.length} probabilities for ${m.rows.length} rows`);
+    for (let i = 0; i < m.rows.length; i++) {
+      const row = m.rows[i]!;
+      const list = sources.get(row) ?? [];
+      list.push({ member, at: i });
+      sources.set(row, list);
+    }
+  });
+  const rows = [...sources.keys()].sort((a, b) => a - b);
+  const soft = new Float32Array(rows.length * CLASSES);
+  const hard = new Float32Array(rows.length * CLASSES);
+  const voters = rows.map((row, i) => {
+    const votes = sources.get(row)!.map((s) => members[s.member]!.probs.subarray(s.at * CLASSES, (s.at + 1) * CLASSES));
+    soft.set(softVote(votes), i * CLASSES);
+    hard.set(hardVote(votes), i * CLASSES);
+    return votes.length;
+  });
+  return { rows, soft, hard, voters };
 }

@@ -111,6 +111,8 @@ export interface DashboardModel {
   warnings: string[];
   /** whether the ensemble rows are out-of-fold predictions of every training row (k-fold) */
   outOfFold: boolean;
+  /** a bagged ensemble scored out of bag (each row voted by the members that held it out) */
+  outOfBag: boolean;
   /** k-fold: each recipe and its fold members (empty otherwise); a recipe's view has its name, when the evaluation scored its out-of-fold predictions */
   recipes: Array<{ name: string; members: string[] }>;
   /** members that failed to train (run.json), with the first line of their error: they have no view */
@@ -253,6 +255,7 @@ export function buildDashboardModel(report: EvaluationReport): DashboardModel {
       : null,
     warnings: ensemble.warnings ?? [],
     outOfFold: report.cv !== undefined,
+    outOfBag: report.ensemble.outOfBag !== undefined,
     recipes: (report.cv?.recipes ?? []).map((r) => ({ name: r.name, members: [...r.members] })),
     failedMembers: (report.failedMembers ?? []).map((m) => ({ name: m.name, error: m.error })),
   };
@@ -508,7 +511,7 @@ export function summaryLines(model: DashboardModel): string[] {
 
 export function headerLine(model: DashboardModel): string {
   const weights = model.weights ? `, weights ${model.weights.map((w) => String(Number(w.toFixed(3)))).join('/')}` : '';
-  return `Run ${model.run} evaluated ${model.createdAt}${model.precision === 'unrecorded' ? '' : ` in ${model.precision}`} on ${model.heldOutRows} ${model.outOfFold ? 'out-of-fold' : 'held-out'} rows${weights}; submitted: ${model.submittedVote}`;
+  return `Run ${model.run} evaluated ${model.createdAt}${model.precision === 'unrecorded' ? '' : ` in ${model.precision}`} on ${model.heldOutRows} ${model.outOfFold ? 'out-of-fold' : model.outOfBag ? 'out-of-bag' : 'held-out'} rows${weights}; submitted: ${model.submittedVote}`;
 }
 
 /**

@@ -97,6 +97,14 @@ export interface EvaluationReport {
      */
     bestUnitByLogLoss?: { name: string; logLoss: number; difference: { mean: number; standardError: number } };
     /**
+     * A bagged ensemble whose members' holdouts share fewer than FEW_HELD_OUT_ROWS rows
+     * (`commonRows`), scored out of bag: `heldOutRows` are the rows some member held out, each
+     * voted by the members that held it out, `meanVoters` of the `members` on average. No unit
+     * predicts every such row, so there is no selection and no best unit (absent otherwise, and
+     * before session 45, when such a run could not be evaluated).
+     */
+    outOfBag?: { members: number; commonRows: number; meanVoters: number };
+    /**
      * when the held-out rows are the ones the members were chosen on (a search's ensemble file,
      * trained on the search's own holdout): what chose them. The held-out figures are then
      * optimistic, and a note says so (absent otherwise, and before session 36)

@@ -56,6 +56,7 @@ export const evaluationShape = z.looseObject({
     ttaFill: z.string().optional(),
     weighted: metricsShape.optional(),
     bestUnit: z.looseObject({ name: z.string(), accuracy: share, logLoss: finite }).optional(),
+    outOfBag: z.looseObject({ members: count, commonRows: count, meanVoters: finite }).optional(),
     warnings: z.array(z.string()).optional(),
   }),
   failedMembers: z.array(z.looseObject({ name: z.string(), error: z.string() })).optional(),

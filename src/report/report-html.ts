@@ -250,7 +250,7 @@ ${table(['vote', 'accuracy', 'log-loss'], model.selection.rows.map((r) => [r.lab
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="muted">Evaluated ${escapeHtml(model.createdAt)}${model.precision === 'unrecorded' ? '' : ` in ${escapeHtml(model.precision)}${model.precision === 'fp32' ? '' : ' (the training curves are training\'s own fp32 figures)'}`} on ${model.heldOutRows} ${model.outOfFold ? 'training rows, each predicted out of fold (by members that did not train on it)' : 'held-out training rows (no member trained on them)'}${escapeHtml(weights)}${escapeHtml(tta)}. Dataset ${escapeHtml(model.dataset.dir)} (${escapeHtml(model.dataset.fingerprint.slice(0, 19))}…).</p>
+<p class="muted">Evaluated ${escapeHtml(model.createdAt)}${model.precision === 'unrecorded' ? '' : ` in ${escapeHtml(model.precision)}${model.precision === 'fp32' ? '' : ' (the training curves are training\'s own fp32 figures)'}`} on ${model.heldOutRows} ${model.outOfFold ? 'training rows, each predicted out of fold (by members that did not train on it)' : model.outOfBag ? 'training rows, each voted out of bag (by the members that held it out, and no other)' : 'held-out training rows (no member trained on them)'}${escapeHtml(weights)}${escapeHtml(tta)}. Dataset ${escapeHtml(model.dataset.dir)} (${escapeHtml(model.dataset.fingerprint.slice(0, 19))}…).</p>
 ${options.note ? `<p class="muted">${escapeHtml(options.note)}</p>` : ''}
 <h2>Summary</h2>
 ${warnings}

@@ -430,15 +430,6 @@ export async function readRunEvaluation(runDir: string, verb: string): Promise<E
   }
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, verb);
-  // A bagged run's members each hold out rows of their own; `digits evaluate` scores the ensemble
-  // on the rows every member held out and refuses it when there are none (with several members,
-  // the usual case), so "evaluate it first" would send the user to a refusal (until session 43).
-  if (manifest.ensemble?.validation?.kind === 'bagged') {
-    throw new UserError(`cannot ${verb} run ${runDir}: it has not been evaluated, and a bagged run is evaluated only on the training rows every member held out (often none)`, {
-      where: { file: path.join(runDir, 'evaluation.json') },
-      hint: `Try \`digits evaluate --run ${shellArg(runDir)}\`; when it finds no such row, \`digits submit --run ${shellArg(runDir)}\` submits the run unevaluated, and an ensemble trained with a shared split or k-fold (--folds 4) can be evaluated and reported.`,
-    });
-  }
   return readEvaluationReport(runDir);
 }
 

@@ -20,12 +20,12 @@ import { withRunLock } from '../runs/lock.js';
 import { assertMembersReadable, openMembers, rowsAsFloats, trainedMembers } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
 import { computeMetrics, predictedLabels } from '../evaluation/metrics.js';
-import { hardVote, softVote } from '../ensemble/voting.js';
+import { hardVote, outOfBag, softVote } from '../ensemble/voting.js';
 import { decideTta, type CrossValidationReport, type EvaluationReport, type MemberEvaluation, type SelectionReport, type TtaDecision } from '../evaluation/evaluation-report.js';
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedAccuracyDifference, pairedLogLossDifference, weightsBeatEqualVote, WEIGHTS_MARGIN_SE, WORSE_LOG_LOSS_SE } from '../ensemble/selection.js';
 import { initLeakNote, initsTrainedOnThisData } from '../runs/init-leak.js';
-import { belowBestNote, failedFoldsNote, failedMembersNote, fewRowsNote, firstLine, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
+import { belowBestNote, failedFoldsNote, failedMembersNote, fewRowsNote, FEW_HELD_OUT_ROWS, firstLine, outOfBagNote, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
 import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { displayPath, shellArg } from '../data/format.js';
@@ -293,7 +293,18 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
       unitTta.push(oofTta.probs);
     }
     // The ensemble on rows no member of it trained on.
-    const heldOut = heldOutByAll(unitRows);
+    const common = heldOutByAll(unitRows);
+    // Bagged members (each validated on rows of its own) share few rows, often none: the
+    // ensemble is then scored out of bag, each row some member held out voted by the members
+    // that held it out (until session 45 evaluate refused such a run, and run refused to start it).
+    const bag =
+      !kfold && manifest.ensemble.validation?.kind === 'bagged' && units.length > 1 && common.length < FEW_HELD_OUT_ROWS
+        ? {
+            plain: outOfBag(units.map((_, k) => ({ rows: unitRows[k]!, probs: unitPlain[k]! }))),
+            tta: tta.length > 1 ? outOfBag(units.map((_, k) => ({ rows: unitRows[k]!, probs: unitTta[k]! }))) : undefined,
+          }
+        : null;
+    const heldOut = bag ? bag.plain.rows : common;
     if (heldOut.length === 0) {
       throw new UserError('no training row was held out by every member, so the ensemble cannot be scored honestly', {
         where: { file: runDir },
@@ -302,12 +313,13 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     }
     const labels = Uint8Array.from(heldOut, (r) => dataset.trainLabels[r]!);
     const pick = (probs: Float32Array[]) => probs.map((p, k) => selectRows(p, unitRows[k]!, heldOut));
-    const heldPlain = pick(unitPlain);
-    const heldTta = tta.length > 1 ? pick(unitTta) : heldPlain;
-    const soft = computeMetrics(softVote(heldPlain), labels);
-    const hard = computeMetrics(hardVote(heldPlain), labels);
-    const softTta = tta.length > 1 ? computeMetrics(softVote(heldTta), labels) : undefined;
-    const hardTta = tta.length > 1 ? computeMetrics(hardVote(heldTta), labels) : undefined;
+    // (out of bag, no unit predicts every row: the votes are the bag's, per row)
+    const heldPlain = bag ? [] : pick(unitPlain);
+    const heldTta = bag ? [] : tta.length > 1 ? pick(unitTta) : heldPlain;
+    const soft = computeMetrics(bag ? bag.plain.soft : softVote(heldPlain), labels);
+    const hard = computeMetrics(bag ? bag.plain.hard : hardVote(heldPlain), labels);
+    const softTta = tta.length > 1 ? computeMetrics(bag ? bag.tta!.soft : softVote(heldTta), labels) : undefined;
+    const hardTta = tta.length > 1 ? computeMetrics(bag ? bag.tta!.hard : hardVote(heldTta), labels) : undefined;
     // TTA joins the submitted vote only when it helps on these rows; selection, the best
     // unit and the test predictions all follow that choice.
     const ttaDecision: TtaDecision | undefined = softTta ? decideTta(soft, softTta, heldOut.length) : undefined;
@@ -318,11 +330,13 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const vote = useTta ? softTta! : soft;
     const what = kfold ? 'recipe' : 'member';
 
-    // The best single unit on the same rows (a note below says when the submitted vote scores below it).
-    const equalVote = softVote(heldVote);
-    const compared = compareWithBest(heldVote, equalVote, labels);
-    const bestUnit = { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss };
+    // The best single unit on the same rows (a note below says when the submitted vote scores
+    // below it): out of bag there are no such rows, each member having its own.
+    const equalVote = bag ? (useTta ? bag.tta!.soft : bag.plain.soft) : softVote(heldVote);
+    const compared = bag ? null : compareWithBest(heldVote, equalVote, labels);
+    const bestUnit = compared ? { name: units[compared.best]!.name, accuracy: compared.accuracy, logLoss: compared.logLoss } : undefined;
     const warnings: string[] = [];
+    if (bag) warnings.push(outOfBagNote({ members: units.length, common: common.length, rows: heldOut.length, voters: bag.plain.voters }));
     // Bagged members' holdouts overlap little, and a small dataset holds out few rows.
     const fewRows = fewRowsNote(heldOut.length, dataset.trainLabels.length, manifest.ensemble.validation);
     if (fewRows) warnings.push(fewRows);
@@ -346,7 +360,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     // The submitted vote's probabilities on the held-out rows: the weighted one's cross-fitted when in use.
     let submittedProbs = equalVote;
     let unitWeights = units.map(() => 1 / units.length);
-    if (units.length > 1 && heldOut.length >= 2) {
+    if (!bag && units.length > 1 && heldOut.length >= 2) {
       say(`ensemble selection over ${units.length} ${what}s on ${heldOut.length} held-out rows`);
       // Weights move only among units that start from the same checkpoint (or all from fresh
       // weights): the held-out rows may be digits some checkpoints pretrained on.
@@ -411,12 +425,12 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     }
     // The submitted vote against the best single unit: the weighted one (its honest,
     // cross-fitted figure) when the weights are in use, else the equal one.
-    const belowBest = units.length > 1 ? belowBestNote({ equal: vote.accuracy, weighted: selection?.used ? selection.crossFitted.accuracy : undefined }, bestUnit, { what, rows: heldOut.length, tta: useTta }) : null;
+    const belowBest = bestUnit && units.length > 1 ? belowBestNote({ equal: vote.accuracy, weighted: selection?.used ? selection.crossFitted.accuracy : undefined }, bestUnit, { what, rows: heldOut.length, tta: useTta }) : null;
     if (belowBest) warnings.push(belowBest);
     // …and its log-loss against the best unit's by log-loss: accuracy alone let a vote far worse
     // calibrated than its best member pass without a note.
     let bestByLogLoss: EvaluationReport['ensemble']['bestUnitByLogLoss'];
-    if (units.length > 1) {
+    if (!bag && units.length > 1) {
       const against = logLossAgainstBest(heldVote, submittedProbs, labels);
       bestByLogLoss = { name: units[against.best]!.name, logLoss: against.logLoss, difference: { mean: against.difference.mean, standardError: against.difference.standardError } };
       const submittedLogLoss = selection?.used ? selection.crossFitted.logLoss : vote.logLoss;
@@ -558,6 +572,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
         ttaDecision,
         selection,
         bestUnit: units.length > 1 ? bestUnit : undefined,
+        outOfBag: bag ? { members: units.length, commonRows: common.length, meanVoters: Number((bag.plain.voters.reduce((a, b) => a + b, 0) / heldOut.length).toFixed(3)) } : undefined,
         bestUnitByLogLoss: bestByLogLoss,
         selectedOnHeldOut: selectedHere ? { by: selectedHere.by } : undefined,
         warnings: warnings.length ? warnings : undefined,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { resolveCompetitionFiles, zipDownloadError } from '../data/import.js';
 import { archiveKind } from '../data/csv.js';
 import { classCoverageWarnings } from '../data/class-coverage.js';
-import { DEFAULT_DATASET_SUBDIR, loadDataset, readTestIds } from '../data/dataset.js';
+import { DEFAULT_DATASET_SUBDIR, readTestIds } from '../data/dataset.js';
 import { initEngine } from '../engine/backend.js';
 import { importData } from './import.js';
 import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/practice.js';
@@ -18,7 +18,7 @@ import type { BackendRequest } from '../engine/backend.js';
 import { evaluateRun, readAnswers } from './evaluate.js';
 import { submittedVote } from '../evaluation/evaluation-report.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
-import { expandFolds, foldsOverride, resolveEnsemble, rowsHeldOutByAll, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
+import { expandFolds, foldsOverride, resolveEnsemble, withFolds, withOverrides, type EnsembleSpec, type MemberOverrides } from '../ensemble/ensemble-spec.js';
 import { describeOverrides, MEMBER_START_SECONDS, replanAutoMember, type AutoRecord } from '../ensemble/auto.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import { chooseAutoRecipe, SYNTHETIC_ROWS_FILE, writeSyntheticRows, type AutoEvent } from './auto.js';
@@ -248,16 +248,6 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     const replaced = kfold ? foldsOverride(resolved, kfold) : undefined;
     if (replaced) stage('train', `warning: ${replaced}`);
     ensemble = withOverrides(kfold ? withFolds(resolved, kfold) : resolved, options.overrides);
-    // A run ends in an evaluated submission: bagged members whose holdouts share no row cannot be
-    // scored, so it fails now, not after every member has trained.
-    // (the dataset cache is read for its labels only when the ensemble is bagged)
-    if (ensemble.validation.kind === 'bagged' && rowsHeldOutByAll(ensemble, (await loadDataset(imported.datasetDir)).trainLabels) === 0) {
-      const v = ensemble.validation as { fraction: number };
-      throw new UserError(`the ${ensemble.members.length} members of ensemble ${ensemble.name} each hold out their own ${Math.round(v.fraction * 100)}% ("bagged" validation), and no training row is held out by all of them, so the run could not score the ensemble`, {
-        where: { flag: 'ensemble' },
-        hint: `Give the ensemble a shared holdout ("validation": {"kind": "shared", "fraction": 0.1, "seed": 42}) or k folds (--folds ${DEFAULT_FOLDS}); \`digits train\` trains it as it is, and \`digits submit\` submits it unevaluated.`,
-      });
-    }
   }
   // auto's budget is a deadline: members stop after the epoch that would end past it, leaving
   // the reserve its plan set aside for evaluating and submitting (machines slow down mid-run).

@@ -23,6 +23,7 @@ import { makeFolder } from '../output-folder.js';
 import { RUN_MANIFEST, assertNewRunFolder, readRunManifest, runDatasetDir, resolveStoredPath, storedPath, writeRunManifest, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { LOCK_FILE, withRunLock } from '../runs/lock.js';
 import { initLeakNote, trainedOnThisData } from '../runs/init-leak.js';
+import { FEW_HELD_OUT_ROWS } from '../evaluation/ensemble-notes.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import { displayPath, shellArg } from '../data/format.js';
 import type { EnsembleEvent } from '../training/train-member.js';
@@ -406,11 +407,12 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     loadedSplits.set(name, split);
     splitDigests[name] = splitDigest(split);
   }
-  // Bagged members whose holdouts share no row: trained as asked, but said before the hours of
-  // training, as `digits evaluate` will refuse to score the ensemble.
+  // Bagged members whose holdouts share few rows: trained as asked, but what evaluate will do
+  // with them said before the hours of training (until session 45 it refused them).
   // (from the splits just loaded, which the members train on: not computed again)
-  if (!options.resume && ensemble.validation.kind === 'bagged' && members.length > 1 && heldOutByEvery([...loadedSplits.values()].map((split) => split.folds[0]!.validation)) === 0) {
-    options.onWarning?.(`no training row is held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` cannot score the ensemble; \`digits submit\` submits it unevaluated (equal weights, the 8 TTA shifts). A shared holdout ("kind": "shared") or k folds (--folds ${DEFAULT_FOLDS}) can be scored.`);
+  const common = !options.resume && ensemble.validation.kind === 'bagged' && members.length > 1 ? heldOutByEvery([...loadedSplits.values()].map((split) => split.folds[0]!.validation)) : null;
+  if (common !== null && common < FEW_HELD_OUT_ROWS) {
+    options.onWarning?.(`${common === 0 ? 'no training row is' : `only ${common} training row${common === 1 ? ' is' : 's are'}`} held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` will score the ensemble out of bag: each row voted by the members that held it out, figures nearer one member's than the ensemble's, with equal weights. A shared holdout ("kind": "shared") or k folds (--folds ${DEFAULT_FOLDS}) score the whole ensemble.`);
   }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
   let dataFingerprint = dataset.fingerprint;

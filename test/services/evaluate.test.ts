@@ -27,7 +27,7 @@ let report: EvaluationReport;
 
 beforeAll(async () => {
   // Given a small practice competition and a 3-member ensemble whose members hold out
-  // different (bagged) rows
+  // different (bagged) rows, 60% each: about 130 rows held out by all three, enough to score the whole ensemble on (fewer are scored out of bag)
   await initEngine({ backend: 'wasm' });
   dir = await mkdtemp(path.join(os.tmpdir(), 'digits-eval-'));
   competition = path.join(dir, 'clean');
@@ -36,7 +36,7 @@ beforeAll(async () => {
   const ensemble = ensembleFromJson(
     JSON.stringify({
       name: 'bagged',
-      validation: { kind: 'bagged', fraction: 0.5 },
+      validation: { kind: 'bagged', fraction: 0.6 },
       members: [1, 2, 3].map((i) => ({ preset: 'mlp', name: `m${i}`, epochs: 2, batchSize: 30, seed: i })),
     }),
   );
@@ -197,19 +197,33 @@ describe('a wrong answers file', () => {
 });
 
 describe('bagged members whose holdouts share no row', () => {
-  test('are trained with a warning first; evaluate refuses them and names digits submit, which submits them', async () => {
+  test('are trained with a warning first; evaluate scores them out of bag, and submit submits them', async () => {
     // Given 6 members that each hold out their own 10% of the 600 rows (600 × 0.1^6 shared: none)
     const ensemble = ensembleFromJson(JSON.stringify({ name: 'bags', validation: { kind: 'bagged', fraction: 0.1 }, members: [1, 2, 3, 4, 5, 6].map((i) => ({ preset: 'mlp', name: `b${i}`, epochs: 1, batchSize: 60, seed: i })) }));
     const warnings: string[] = [];
     const runDir = path.join(dir, 'bags');
     // When they are trained, Then a warning says so before the training
     await trainEnsemble({ ensemble, data: competition, runDir, concurrency: 2, backend: 'wasm', command: 'vitest', onWarning: (w) => warnings.push(w) });
-    expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 6 members \("bagged" validation.*`digits evaluate` cannot score the ensemble; `digits submit` submits it unevaluated/)]);
-    // And evaluate refuses, pointing at submit, which writes the submission
-    await expect(evaluateRun({ runDir, infer: 'auto' })).rejects.toMatchObject({ hint: expect.stringMatching(/^`digits submit --run .*bags` submits it unevaluated/) });
+    expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 6 members \("bagged" validation.*`digits evaluate` will score the ensemble out of bag/)]);
+    // When it is evaluated (until session 45: refused, pointing at submit)
+    const report = await evaluateRun({ runDir, infer: 'onnx', precision: 'fp32' });
+    // Then the rows scored are every row some member held out, voted by those members alone
+    const heldBy = new Map<number, number>();
+    for (const m of report.members) for (const r of m.validationRows!) heldBy.set(r, (heldBy.get(r) ?? 0) + 1);
+    expect(report.heldOutRows).toEqual([...heldBy.keys()].sort((a, b) => a - b));
+    const voters = [...heldBy.values()];
+    expect(report.ensemble.outOfBag).toEqual({ members: 6, commonRows: 0, meanVoters: Number((voters.reduce((a, b) => a + b, 0) / voters.length).toFixed(3)) });
+    expect(report.ensemble.soft.rows).toBe(heldBy.size);
+    // …with no selection and no best member, neither having rows every member predicts
+    expect(report.ensemble.selection).toBeUndefined();
+    expect(report.ensemble.bestUnit).toBeUndefined();
+    expect(report.ensemble.warnings).toEqual([expect.stringMatching(/^scored out of bag: the 6 members each hold out their own rows \("bagged" validation\) and no training row is held out by all of them, so each of the \d+ rows some member held out is voted by the members that held it out, \d\.\d\d of the 6 on average/)]);
+    // And submit writes the submission from the evaluation
     const submitted = await submitRun({ runDir, dir: path.join(dir, 'submissions-bags') });
     expect(submitted.rows).toBe(60);
+    expect(submitted.members).toHaveLength(6);
   }, 120_000);
+
 });
 
 describe('the TTA decision', () => {

@@ -178,22 +178,19 @@ test('what cannot work is refused after the import, before auto chooses anything
   }
 }, 120_000);
 
-test('an ensemble of bagged members whose holdouts share no row is refused before any training, leaving no run folder', async () => {
+test('an ensemble of bagged members whose holdouts share no row runs to its submission, scored out of bag', async () => {
   // Given 8 members that each hold out their own 10% of the 300 rows (about 300 × 0.1^8 rows shared: none)
   const bagged = path.join(dir, 'bagged.json');
   await writeFile(bagged, JSON.stringify({ name: 'bagged', validation: { kind: 'bagged', fraction: 0.1 }, members: Array.from({ length: 8 }, (_, i) => ({ preset: 'mlp', name: `b${i}`, epochs: 1, seed: i })) }));
-  // When it is run
-  const error = await runMainJob({ ...options, ensemble: bagged, answers: undefined, runName: 'refused-bagged' }).then(
-    () => null,
-    (caught: unknown) => caught as UserError,
-  );
-  // Then it is refused, naming --ensemble and the ways that can be scored, and no run folder is left
-  expect(error).toBeInstanceOf(UserError);
-  expect(error!.message).toMatch(/^the 8 members of ensemble bagged each hold out their own 10% \("bagged" validation\), and no training row is held out by all of them/);
-  expect(error!.where).toEqual({ flag: 'ensemble' });
-  expect(error!.hint).toMatch(/"kind": "shared".*--folds 4.*digits submit/);
-  await expect(stat(path.join(dir, 'runs', 'refused-bagged'))).rejects.toMatchObject({ code: 'ENOENT' });
-}, 60_000);
+  // When it is run (until session 45 it was refused before any training: evaluate could not score it)
+  const result = await runMainJob({ ...options, ensemble: bagged, answers: undefined, runName: 'bagged-run' });
+  // Then it is evaluated out of bag, on the rows some member held out, and submitted with all 8 members
+  expect(result.evaluation.ensemble.outOfBag).toMatchObject({ members: 8, commonRows: 0 });
+  const held = new Set(result.evaluation.members.flatMap((m) => m.validationRows ?? []));
+  expect(result.evaluation.heldOutRows).toEqual([...held].sort((a, b) => a - b));
+  expect(result.evaluation.ensemble.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^scored out of bag: the 8 members each hold out their own rows/)]));
+  expect(result.submission.members).toHaveLength(8);
+}, 120_000);
 
 test('with no --data, a working folder holding a competition is the competition (it built a practice one inside it)', async () => {
   // Given a working folder whose train.csv is the user's (here a broken one, so the import fails at once)

@@ -176,15 +176,13 @@ describe('submit --precision int8', () => {
 });
 
 describe('a bagged run', () => {
-  test('that evaluate cannot score has no report: report says why and what works instead, not "evaluate it first"', async () => {
+  test('whose holdouts share no row is evaluated out of bag, and reported as such', async () => {
     // Given a bagged run of four members, each holding out a tenth of the rows (they share none)
     const bagged = path.join(root, 'runs', 'bagged');
     const member = (seed: number) => ({ preset: 'mlp', name: `m${seed}`, epochs: 1, batchSize: 30, seed });
     const ensemble = ensembleFromJson(JSON.stringify({ name: 'bag', validation: { kind: 'bagged', fraction: 0.1 }, members: [1, 2, 3, 4].map(member) }));
     await trainEnsemble({ ensemble, data: path.join(root, 'competitions', 'clean'), runDir: bagged, concurrency: 1, backend: 'wasm', command: 'vitest' });
-    // When it is evaluated, Then evaluate refuses it (no row held out by every member)
-    await expect(evaluateRun({ runDir: bagged, tta: [{ dx: 0, dy: 0 }], precision: 'fp32' })).rejects.toMatchObject({ message: expect.stringMatching(/no training row was held out by every member/) });
-    // (and its four members predict the test rows with weights, the bar counting test rows: 20 of 20, never rows × members, which read 80/80 for 20 rows)
+    // (its four members predict the test rows with weights, the bar counting test rows: 20 of 20, never rows × members, which read 80/80 for 20 rows)
     const manifest = await readRunManifest(bagged);
     const dataset = await loadRunDataset(bagged, manifest);
     const predictors = (await openMembers(bagged, manifest, { infer: 'onnx', dataset })).map((m) => m.predictor);
@@ -195,10 +193,13 @@ describe('a bagged run', () => {
     expect(new Set(seen.map(([, total]) => total))).toEqual(new Set([20]));
     expect(seen.at(-1)).toEqual([20, 20]);
     expect(seen.every(([done], i) => i === 0 || done >= seen[i - 1]![0])).toBe(true);
-    // When its report is asked for, Then it says a bagged run is evaluated only on shared held-out rows, and names submit (until session 43: "Evaluate it first")
-    await expect(writeRunReport({ runDir: bagged })).rejects.toMatchObject({
-      message: expect.stringMatching(/^cannot report on run .*bagged: it has not been evaluated, and a bagged run is evaluated only on the training rows every member held out \(often none\)$/),
-      hint: expect.stringMatching(/digits submit --run .*bagged. submits the run unevaluated/),
-    });
+    // When its report is asked for before it is evaluated, Then it is sent to evaluate (until session 45 it was told evaluate could not score it)
+    await expect(writeRunReport({ runDir: bagged })).rejects.toMatchObject({ message: expect.stringMatching(/^the run .*bagged has not been evaluated$/), hint: expect.stringMatching(/^Evaluate it first: digits evaluate --run .*bagged$/) });
+    // When it is evaluated, Then it is scored out of bag (until session 45: refused, no row being held out by every member)
+    const report = await evaluateRun({ runDir: bagged, tta: [{ dx: 0, dy: 0 }], precision: 'fp32' });
+    expect(report.ensemble.outOfBag).toMatchObject({ members: 4, commonRows: 0 });
+    // And its report says how its rows were voted
+    const html = await readFile(await writeRunReport({ runDir: bagged }), 'utf8');
+    expect(html).toMatch(/training rows, each voted out of bag \(by the members that held it out, and no other\)/);
   }, 120_000);
 });
