@@ -43,8 +43,9 @@ function heldOutCell(run: RunSummary, kind: 'percent' | 'loss' = 'percent'): str
   if (!run.heldOut) return kind === 'percent' ? STATE_CELL[run.state] : '—';
   const show = (score: { accuracy: number; logLoss: number }) => (kind === 'percent' ? pct(score.accuracy) : score.logLoss.toFixed(4));
   const figure = run.weighted ? `${show(run.weighted)} weighted, submitted (equal vote ${show(run.heldOut)})` : show(run.heldOut);
-  // Rows a search chose the members on flatter them: said where the figure is.
-  return run.heldOutSelectedBy ? `${figure} (optimistic: the rows the members were chosen on)` : figure;
+  // Rows a search chose the members on flatter them, and out-of-bag votes of few members wrong them: said where the figure is.
+  if (run.heldOutSelectedBy) return `${figure} (optimistic: the rows the members were chosen on)`;
+  return run.heldOut.outOfBag ? `${figure} (out of bag)` : figure;
 }
 
 /** The members the run trains, and how many failed, or while it has no outcomes, how many saved a checkpoint so far. */

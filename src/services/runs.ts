@@ -57,8 +57,11 @@ export interface RunSummary {
   failed: number;
   /** k-fold runs: the equal soft vote's CV figures over the folds (with TTA when the run submits with it) */
   cv: { folds: number; accuracy: MeanSd; logLoss: MeanSd } | null;
-  /** the equal soft vote (with TTA when the run submits with it) on rows no member trained on */
-  heldOut: (Score & { rows: number }) | null;
+  /**
+   * the equal soft vote (with TTA when the run submits with it) on rows no member trained on;
+   * `outOfBag`: a bagged run's, each row voted by the members that held it out (pessimistic)
+   */
+  heldOut: (Score & { rows: number; outOfBag?: true }) | null;
   /**
    * ensemble selection's honest (cross-fitted) figure on the same rows, when the submission uses
    * its weights: then it, not `heldOut` nor `cv` (the equal vote's), is the submitted vote's
@@ -304,7 +307,7 @@ async function loadRun(dir: string, ledger: readonly LedgerEntry[], submissionsD
       checkpointed: await checkpointedMembers(firstRound ? path.join(dir, ROUND1_DIR) : dir, manifest, planned),
       failed,
       cv,
-      heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss } : null,
+      heldOut: vote ? { rows: vote.rows, accuracy: vote.accuracy, logLoss: vote.logLoss, ...(e?.ensemble.outOfBag ? { outOfBag: true as const } : {}) } : null,
       weighted: selection?.used ? selection.crossFitted : null,
       // From run.json and the evaluation's dataset, so evaluations written before the note say it too.
       heldOutSelectedBy: e && manifest.ensemble?.selectedOn && validatedWhereSelected(manifest.ensemble, e.dataset.fingerprint) ? manifest.ensemble.selectedOn.by : null,

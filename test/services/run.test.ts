@@ -13,6 +13,8 @@ import { initEngine } from '../../src/engine/backend.js';
 import { budgetLeft, checkBudget, checkFolds, runMainJob, type MainJobOptions } from '../../src/services/run.js';
 import { UserError } from '../../src/errors.js';
 import { readRunManifest } from '../../src/runs/manifest.js';
+import { listRuns } from '../../src/services/runs.js';
+import { formatRunsTable } from '../../src/cli/runs-summary.js';
 
 let dir: string;
 let options: MainJobOptions;
@@ -190,6 +192,10 @@ test('an ensemble of bagged members whose holdouts share no row runs to its subm
   expect(result.evaluation.heldOutRows).toEqual([...held].sort((a, b) => a - b));
   expect(result.evaluation.ensemble.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^scored out of bag: the 8 members each hold out their own rows/)]));
   expect(result.submission.members).toHaveLength(8);
+  // And `digits runs` marks its held-out figure as out of bag
+  const listed = (await listRuns({ runsDir: path.join(dir, 'runs') })).runs.find((r) => r.name === 'bagged-run')!;
+  expect(listed.heldOut).toMatchObject({ outOfBag: true, rows: result.evaluation.heldOutRows.length });
+  expect(formatRunsTable([listed], 200)).toMatch(/ \(out of bag\)/);
 }, 120_000);
 
 test('with no --data, a working folder holding a competition is the competition (it built a practice one inside it)', async () => {
