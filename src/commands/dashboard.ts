@@ -6,7 +6,7 @@ import { jsonFlag } from '../cli/flags.js';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
 import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../evaluation/dashboard-model.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
-import { latestEvaluatedRun, readRunEvaluation } from '../runs/manifest.js';
+import { latestEvaluatedRun, readRunEvaluation, runResumeCommand } from '../runs/manifest.js';
 
 export default class Dashboard extends DigitsCommand {
   static override summary = 'Per-class precision/recall/F1, the confusion matrix, misread digits and training curves of an evaluated run.';
@@ -31,7 +31,7 @@ export default class Dashboard extends DigitsCommand {
     const runDir = flags.run ? path.resolve(flags.run) : await latestEvaluatedRun('runs');
     const report = await readRunEvaluation(runDir, 'show');
     const model = buildDashboardModel(report);
-    const viewIndex = findView(model, flags.member, runDir);
+    const viewIndex = findView(model, flags.member, runDir, await runResumeCommand(runDir));
     if (flags.json) {
       this.printJson({ runDir, view: model.views[viewIndex]!.key, ...model });
       return;

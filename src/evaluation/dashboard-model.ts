@@ -325,13 +325,18 @@ export function crossValidationLines(model: DashboardModel): string[] {
  * The view `name` names (a key such as `ensemble-hard`, a k-fold recipe's or a member's name);
  * UserError otherwise: a member that failed to train says so, with its error and what to do, a
  * recipe without a view (an evaluation before session 44) says how to get one, anything else
- * lists the choices. `runDir`, the run folder, goes into the commands the hints give.
+ * lists the choices. `runDir`, the run folder, goes into the commands the hints give; `resume`,
+ * the command that continues the run (`resumeCommand`), when its run.json is there to say.
  */
-export function findView(model: DashboardModel, name: string | undefined, runDir?: string): number {
+export function findView(model: DashboardModel, name: string | undefined, runDir?: string, resume?: string): number {
   if (name === undefined) return Math.max(0, model.views.findIndex((v) => v.key === model.submittedView));
   const index = model.views.findIndex((v) => v.key === name);
   if (index >= 0) return index;
   const run = runDir === undefined ? '<run>' : shellArg(displayPath(runDir));
+  // The command that trains failed members again: the run's own when run.json says which made it
+  // (both were named until session 45, evaluation.json not recording it).
+  const again = (them: string) =>
+    resume ? `\`${resume}\` trains ${them} again` : `\`digits train --resume --run ${run}\` trains ${them} again (\`digits run --resume --run ${run}\` for a run \`digits run\` made)`;
   const choices = `Pick one of: ${model.views.map((v) => v.key).join(', ')}.`;
   const where = { flag: 'member' };
   // (until session 44 both were "no member or view named", as a name never heard of)
@@ -341,7 +346,7 @@ export function findView(model: DashboardModel, name: string | undefined, runDir
     const fold = recipe ? ` Its recipe's out-of-fold view, --member ${shellArg(recipe.name)}, covers the folds that trained.` : '';
     throw new UserError(`member "${name}" of ${model.run} failed to train (${failed.error}), so it has no view`, {
       where,
-      hint: `Once what stopped it is put right, \`digits train --resume --run ${run}\` trains it again (\`digits run --resume --run ${run}\` for a run \`digits run\` made), and \`digits evaluate --run ${run}\` scores it.${fold} ${choices}`,
+      hint: `Once what stopped it is put right, ${again('it')}${resume?.startsWith('digits run ') ? ' and scores it' : `, and \`digits evaluate --run ${run}\` scores it`}.${fold} ${choices}`,
     });
   }
   const recipe = model.recipes.find((r) => r.name === name);
@@ -356,7 +361,7 @@ export function findView(model: DashboardModel, name: string | undefined, runDir
   if (folds.length > 0) {
     throw new UserError(`every fold member of the recipe "${name}" of ${model.run} failed to train (${folds.map((m) => `${m.name}: ${m.error}`).join('; ')}), so it has no view`, {
       where,
-      hint: `Once what stopped them is put right, \`digits train --resume --run ${run}\` trains them again (\`digits run --resume --run ${run}\` for a run \`digits run\` made), and \`digits evaluate --run ${run}\` scores them. ${choices}`,
+      hint: `Once what stopped them is put right, ${again('them')}${resume?.startsWith('digits run ') ? ' and scores them' : `, and \`digits evaluate --run ${run}\` scores them`}. ${choices}`,
     });
   }
   // The test view exists only when evaluate scored the test answers.

@@ -390,6 +390,12 @@ function startedByRun(manifest: Pick<RunManifest, 'command'>): boolean {
   return /^digits run(\s|$)/.test(manifest.command ?? '');
 }
 
+/** `resumeCommand` of the run in `runDir` (its path as shown from the working folder), or undefined when it has no readable run.json. */
+export async function runResumeCommand(runDir: string): Promise<string | undefined> {
+  const manifest = await readRunManifest(runDir).catch(() => null);
+  return manifest ? resumeCommand(displayPath(runDir), manifest) : undefined;
+}
+
 /** The command that continues a run: `digits run --resume` for the main job's runs (it evaluates and submits after), else `digits train --resume`. */
 export function resumeCommand(runDir: string, manifest: Pick<RunManifest, 'command'>): string {
   return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${shellArg(runDir)}`;

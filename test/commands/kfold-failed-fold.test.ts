@@ -90,6 +90,10 @@ describe('a k-fold run with a failed fold member (b-f2)', () => {
     const header = dashboard.stdout.split('\n')[0]!;
     expect(header).not.toMatch(/weights/);
     expect(header).toMatch(/; submitted: soft vote( \+ TTA ×8)? \(recipes equal, a recipe's weight shared by its trained fold members\)$/);
+    // And the failed fold member's view is refused naming the command that made the run (`train`), not both
+    const failedView = await digits(['dashboard', '--run', oneFailed, '--member', 'b-f2']);
+    expect(failedView.code).toBe(2);
+    expect(failedView.stderr).toMatch(/hint: Once what stopped it is put right, `digits train --resume --run \S*one-failed` trains it again, and `digits evaluate --run \S*one-failed` scores it\./);
 
     // When it is submitted and the ledger listed
     const submissions = path.join(work, 'submissions');

@@ -392,6 +392,13 @@ describe('k-fold recipes and failed members', () => {
         hint: expect.stringMatching(/^Once what stopped it is put right, `digits train --resume --run \/work\/runs\/kf3` trains it again \(`digits run --resume --run \/work\/runs\/kf3` for a run `digits run` made\), and `digits evaluate --run \/work\/runs\/kf3` scores it\. Its recipe's out-of-fold view, --member a, covers the folds that trained\. Pick one of: ensemble, /),
       }),
     );
+    // …naming the run's own resume command when its run.json says which command made it
+    expect(() => findView(model, 'a-f2', '/work/runs/kf3', 'digits run --resume --run /work/runs/kf3')).toThrow(
+      expect.objectContaining({ hint: expect.stringMatching(/^Once what stopped it is put right, `digits run --resume --run \/work\/runs\/kf3` trains it again and scores it\. Its recipe's/) }),
+    );
+    expect(() => findView(model, 'a-f2', '/work/runs/kf3', 'digits train --resume --run /work/runs/kf3')).toThrow(
+      expect.objectContaining({ hint: expect.stringMatching(/^Once what stopped it is put right, `digits train --resume --run \/work\/runs\/kf3` trains it again, and `digits evaluate --run \/work\/runs\/kf3` scores it\. Its recipe's/) }),
+    );
     // a recipe none of whose fold members trained
     const allFailed = kfoldReport();
     allFailed.failedMembers!.push({ name: 'c-f1', error: 'out of memory' }, { name: 'c-f2', error: 'out of memory' }, { name: 'c-f3', error: 'out of memory' });
