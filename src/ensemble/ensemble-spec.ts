@@ -441,7 +441,7 @@ export async function resolveEnsemble(nameOrFile: string): Promise<EnsembleSpec>
     });
   }
   const file = fromStdin ? STDIN_NAME : nameOrFile;
-  const spec = ensembleFromJson(text, file, fromStdin ? 'ensemble' : undefined);
+  const spec = ensembleFromJson(text, file, fromStdin ? 'stdin' : undefined);
   // A relative `init` is the file's own path first (relative to the file's folder, wherever the
   // command runs; the working folder for one on standard input); one not there keeps its text
   // for `resolveInit` (the working folder, then the shipped checkpoints, as in

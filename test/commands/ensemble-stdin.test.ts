@@ -25,12 +25,13 @@ afterAll(removeTempDirs);
 
 test('train and run take the ensemble file on standard input; its errors name <stdin>', { timeout: 300_000 }, async () => {
   const file = { validation: { kind: 'shared', fraction: 0.2, seed: 1 }, members: [{ preset: 'mlp', name: 'piped', epochs: 1 }] };
-  // When `digits run` is given it on stdin (it imports the competition; its name, unset, is "ensemble")
+  // When `digits run` is given it on stdin (it imports the competition; its name, unset, is "stdin": "the ensemble ensemble" read oddly until session 45)
   const run = await digits(['run', '--data', 'comp', '--ensemble', '-', '--json'], JSON.stringify(file));
   expect(run.code, run.stderr).toBe(0);
   const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { type: string; runDir: string; submission: { members: string[] } };
   expect(result).toMatchObject({ type: 'result', submission: { members: ['piped'] } });
-  expect(path.basename(result.runDir)).toMatch(/^ensemble-\d{8}-\d{6}$/);
+  expect(path.basename(result.runDir)).toMatch(/^stdin-\d{8}-\d{6}$/);
+  expect(run.stdout).toMatch(/"training the stdin ensemble \(1 member/);
   // And `digits train` with a named one: the run records the ensemble it read
   const train = await digits(['train', '--data', 'comp', '--ensemble', '-', '--run', 'runs/from-stdin'], JSON.stringify({ ...file, name: 'mine' }));
   expect(train.code, train.stderr).toBe(0);
