@@ -108,7 +108,7 @@ export function reduce(state: TrainViewState, event: EnsembleEvent, now = Date.n
       return update(event.member, (r) => ({ ...r, status: 'failed', error: event.error.split('\n')[0] }));
     case 'replanned':
       // (the bar counts the epochs it will train; the notice says why, under the title)
-      return { ...update(event.member, (r) => ({ ...r, epochs: event.epochs })), notice: `${event.member}: ${event.epochs} epoch${event.epochs === 1 ? '' : 's'} instead of ${event.planned}: the machine trains slower than planned (${event.secondsPerEpoch.toFixed(1)} s an epoch)` };
+      return { ...update(event.member, (r) => ({ ...r, epochs: event.epochs })), notice: `${event.member}: ${event.epochs} epoch${event.epochs === 1 ? '' : 's'} instead of ${event.planned}: ${event.secondsLeft} s left before the budget's deadline, at ${event.secondsPerEpoch.toFixed(1)} s an epoch` };
   }
 }
 

@@ -213,7 +213,7 @@ describe('live training view: names and failures', () => {
     let s = initialState('digits run → runs/auto', 'wasm', [{ name: 'seed002-1-f1', epochs: 7 }, { name: 'seed002-1-f2', epochs: 7 }], t0);
     s = reduce(s, { type: 'replanned', member: 'seed002-1-f2', planned: 7, epochs: 4, secondsPerEpoch: 24.06, secondsLeft: 101 }, t0);
     expect(s.members.map((m) => m.epochs)).toEqual([7, 4]);
-    expect(s.notice).toBe('seed002-1-f2: 4 epochs instead of 7: the machine trains slower than planned (24.1 s an epoch)');
+    expect(s.notice).toBe("seed002-1-f2: 4 epochs instead of 7: 101 s left before the budget's deadline, at 24.1 s an epoch");
     const lines = render(<TrainView state={s} now={t0} width={100} />).lastFrame()!.split('\n').map(strip);
     expect(lines.some((l) => l.includes('4 epochs instead of 7'))).toBe(true);
   });
