@@ -449,7 +449,7 @@ async function afterTraining(options: MainJobOptions, runDir: string, trained: R
   }
   const replanned = Object.entries(trained.replanned ?? {});
   if (replanned.length > 0) {
-    stage('train', `re-planned as they started, the machine training slower than the plan counted: ${replanned.map(([name, r]) => `${name} ${r.epochs} of ${r.planned} epochs`).join(', ')}`);
+    stage('train', `re-planned as they started, to the time left before the budget's deadline: ${replanned.map(([name, r]) => `${name} ${r.epochs} of ${r.planned} epochs`).join(', ')}`);
   }
   // The decisions beside the members: in run.json (under "auto") and as auto.json.
   if (auto) await saveAutoRecord(runDir, auto);
