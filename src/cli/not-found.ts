@@ -53,6 +53,11 @@ export function notFoundError(config: Interfaces.Config, id: string): UserError 
     closest = closestName(attempt, [...commands.filter((c) => c.split(' ').length === k), ...(k === 1 ? topics : [])]);
     if (closest) typed = attempt;
   }
+  // A topic typed right and the command under it wrong beyond a guess (`data im`): the command is
+  // what is mistyped (it read "data is not a digits command; did you mean `digits data im`?").
+  if (closest === words[0] && typed === words[0] && words.length > 1 && topics.includes(words[0]!)) {
+    return new UserError(`${words[0]} ${words[1]} is not a ${bin} command`, { hint: `\`${bin} help ${words[0]}\` lists the ${words[0]} commands.` });
+  }
   return new UserError(`${typed} is not a ${bin} command`, {
     hint: `${closest ? `did you mean \`${bin} ${closest}${withRest(config, closest, words.slice(typed.split(' ').length))}\`? ` : ''}\`${bin} help\` lists the commands.`,
   });

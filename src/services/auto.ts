@@ -327,7 +327,12 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     validation = choice;
   } else {
     planned = planFor(undefined);
-    validation = { kind: 'holdout', by: 'default', reason: 'a 10% holdout' };
+    // (why, said: until session 45 the line read "a 10% holdout" alone, `by: default`, under --pseudo-label)
+    validation = (options.secondRoundShare ?? 0) > 0
+      ? { kind: 'holdout', by: 'flag', reason: 'a 10% holdout: --pseudo-label fine-tunes each round-1 member in round 2, which k-fold members (one recipe per fold) do not combine with' }
+      : options.defaultFolds && options.defaultFolds >= 2
+      ? { kind: 'holdout', by: 'default', reason: `a 10% holdout: ${allRows} training rows cannot make ${options.defaultFolds} folds` }
+      : { kind: 'holdout', by: 'default', reason: 'a 10% holdout' };
   }
   const { plan } = planned;
   // The synthetic rows the plan has room for (all that were made for the noise, unless the budget is short).

@@ -462,6 +462,8 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(expectFinished(helpedJson, 'error')).toMatchObject({ error: 'data improt is not a digits command', hint: expect.stringContaining('did you mean `digits data import`?') });
     // a topic, the version flag, and a command below a command are suggested too
     expect((await plain(['dta'])).stderr).toContain('did you mean `digits data`?');
+    // a topic typed right and its command wrong beyond a guess: the command is named, and the topic's help (until session 45: "data is not a digits command; did you mean `digits data im comp`?")
+    expect((await plain(['data', 'im', 'comp'])).stderr).toMatch(/^error: data im is not a digits command\n {2}hint: `digits help data` lists the data commands\.$/m);
     for (const typed of ['version', '--verison']) expect((await plain([typed])).stderr, typed).toContain('did you mean `digits --version`?');
     // with --help after a command's mistyped subcommand, and with flag values after a typo (not taken for arguments)
     expect((await plain(['runs', 'compar', 'a', 'b', '--help'])).stderr).toMatch(/^error: runs compar is not a digits command\n {2}hint: did you mean `digits runs compare a b`\?/);

@@ -193,6 +193,8 @@ describe('digits run stopped by a signal', () => {
     // And the record says so, in the result, run.json and auto.json alike
     const result = resumed.lines.at(-1)!;
     expect(result.auto).toMatchObject({ pseudoLabel: { testRows: 40 } });
+    // …with the reason it holds out 10% rather than folds (until session 45 "a 10% holdout" alone, by "default")
+    expect((result.auto as { validation: unknown }).validation).toEqual({ kind: 'holdout', by: 'flag', reason: expect.stringMatching(/^a 10% holdout: --pseudo-label fine-tunes each round-1 member in round 2/) });
     expect(manifest.auto).toEqual(result.auto);
     expect(await json(path.join(runDir, 'auto.json'))).toEqual(result.auto);
   });
