@@ -191,6 +191,15 @@ export default class Run extends DigitsCommand {
         }
         say(stage, message);
       },
+      // (before training starts, so never under a live view; one is ended first all the same, as for stages)
+      onWarning: (message) => {
+        if (live) {
+          live.done();
+          live = null;
+          state = null;
+        }
+        warn(message);
+      },
       onTrainEvent: (event) => {
         if (!state && !this.plainOutput) {
           // Training began (its first event is a member's engine, which the title shows): mount

@@ -185,7 +185,10 @@ test('an ensemble of bagged members whose holdouts share no row runs to its subm
   const bagged = path.join(dir, 'bagged.json');
   await writeFile(bagged, JSON.stringify({ name: 'bagged', validation: { kind: 'bagged', fraction: 0.1 }, members: Array.from({ length: 8 }, (_, i) => ({ preset: 'mlp', name: `b${i}`, epochs: 1, seed: i })) }));
   // When it is run (until session 45 it was refused before any training: evaluate could not score it)
-  const result = await runMainJob({ ...options, ensemble: bagged, answers: undefined, runName: 'bagged-run' });
+  const warnings: string[] = [];
+  const result = await runMainJob({ ...options, ensemble: bagged, answers: undefined, runName: 'bagged-run', onWarning: (w) => warnings.push(w) });
+  // (training's warning reaches the run: until session 45 run dropped every warning of training's)
+  expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 8 members .*`digits evaluate` will score the ensemble out of bag/)]);
   // Then it is evaluated out of bag, on the rows some member held out, and submitted with all 8 members
   expect(result.evaluation.ensemble.outOfBag).toMatchObject({ members: 8, commonRows: 0 });
   const held = new Set(result.evaluation.members.flatMap((m) => m.validationRows ?? []));
