@@ -6,6 +6,7 @@ import { jsonFlag } from '../cli/flags.js';
 import { gridColumns, renderDigitGrid } from '../data/inspect.js';
 import { buildDashboardModel, dashboardText, findView, misreadTiles } from '../evaluation/dashboard-model.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
+import { relocatedDatasetDir } from '../runs/relocate.js';
 import { latestEvaluatedRun, readRunEvaluation, runResumeCommand } from '../runs/manifest.js';
 
 export default class Dashboard extends DigitsCommand {
@@ -36,7 +37,7 @@ export default class Dashboard extends DigitsCommand {
       this.printJson({ runDir, view: model.views[viewIndex]!.key, ...model });
       return;
     }
-    const { source, note } = await digitSourceForReport(report, runDir);
+    const { source, note } = await digitSourceForReport(report, runDir, relocatedDatasetDir(runDir, report.dataset.dir, report.dataset.fingerprint));
     if (note) process.stderr.write(`note: ${note}\n`);
     // The screen needs a person at a terminal: stderr to draw on, stdin for keys, and stdout
     // too, else `digits dashboard | less` (or `| head`) got a screen on stderr and nothing in the pipe.

@@ -565,9 +565,10 @@ export function heatColor(cell: HeatCell): string | null {
  * is still there with the same fingerprint. Otherwise null and a note saying why (the
  * dashboard and report then list rows without drawing them).
  */
-export async function digitSourceForReport(report: EvaluationReport, runDir: string): Promise<{ source: DigitSource | null; note: string | null }> {
-  // evaluation.json stores the dataset relative to the run folder (absolute in older ones).
-  const dir = path.resolve(runDir, report.dataset.dir);
+export async function digitSourceForReport(report: EvaluationReport, runDir: string, relocated?: string | null): Promise<{ source: DigitSource | null; note: string | null }> {
+  // evaluation.json stores the dataset relative to the run folder (absolute in older ones; of a
+  // project since moved whole, `relocated` is where the same dataset is now: `relocatedDatasetDir`).
+  const dir = relocated ?? path.resolve(runDir, report.dataset.dir);
   const dataset = await loadDataset(dir).catch((error: Error) => error);
   // (until session 43 both notes said to re-run `digits evaluate`, which refuses a run whose data changed, and finds no data for a moved run)
   if (dataset instanceof Error) {

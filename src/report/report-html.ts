@@ -20,6 +20,7 @@ import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readRunEvaluation } from '../runs/manifest.js';
 import { assertNotHeld } from '../runs/lock.js';
 import { digitSourceForReport } from '../evaluation/dashboard-model.js';
+import { relocatedDatasetDir } from '../runs/relocate.js';
 import { formatMeanSd, valuesByFold } from '../evaluation/cross-validation.js';
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", sans-serif';
@@ -363,7 +364,7 @@ export async function writeReport(options: WriteReportOptions): Promise<Omit<Wri
       hint: `Pass another --out, or --force to replace it.`,
     });
   }
-  const { source, note } = await digitSourceForReport(report, runDir);
+  const { source, note } = await digitSourceForReport(report, runDir, relocatedDatasetDir(runDir, report.dataset.dir, report.dataset.fingerprint));
   const built = await buildReportHtml(report, { digits: source, note });
   if (there.kind === 'report' && (there.images ?? 0) > 0 && built.images === 0 && note) {
     throw new UserError(`${file} draws ${there.images} misread digits; this report could not draw them (${note})`, {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import RunsCommand from '../../src/commands/runs/index.js';
+import DashboardCommand from '../../src/commands/dashboard.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition } from '../../src/data/practice.js';
 import { initEngine } from '../../src/engine/backend.js';
@@ -22,6 +23,7 @@ import { planResume, trainEnsemble } from '../../src/services/train.js';
 import { loadServedEnsemble } from '../../src/serve/ensemble.js';
 import { readRunEvaluation, readRunManifest } from '../../src/runs/manifest.js';
 import { relocationCandidates } from '../../src/runs/relocate.js';
+import { writeRunReport } from '../../src/report/report-html.js';
 import { expectUserError } from '../data/helpers.js';
 import { runCommand } from '../helpers/run-command.js';
 
@@ -143,6 +145,21 @@ describe('an older project moved whole (absolute paths in run.json and the ledge
     // --data names it, as the hint says
     const plan = await planResume(alone, { data: path.join(project, 'competitions', 'clean') });
     expect(plan.data).toBe(datasetNow());
+  });
+
+  test("the report and the dashboard draw the misread digits of an older evaluation naming the dataset's old absolute path", async () => {
+    // Given the run evaluated (above), its evaluation.json as an older digits wrote it: the dataset's folder absolute, at the old place
+    const runDir = path.join(runsDir(), 'tiny');
+    const file = path.join(runDir, 'evaluation.json');
+    const evaluation = JSON.parse(await readFile(file, 'utf8')) as { dataset: { dir: string } };
+    evaluation.dataset.dir = path.join(before, 'competitions', 'clean', '.digits');
+    await writeFile(file, `${JSON.stringify(evaluation, null, 2)}\n`);
+    // When the report is written and the dashboard drawn as text
+    const html = await readFile(await writeRunReport({ runDir, force: true }), 'utf8');
+    const dashboard = await runCommand(DashboardCommand, ['--run', runDir]);
+    // Then neither says the digits could not be drawn (until session 45 both did, until the run was evaluated again)
+    expect(html).not.toMatch(/misread digits not drawn/);
+    expect(dashboard.stdout + dashboard.stderr).not.toMatch(/misread digits not drawn/);
   });
 
   test('the candidates are the stored path\'s tails under the folders above the run, nearest first', () => {
