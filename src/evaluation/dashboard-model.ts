@@ -290,8 +290,13 @@ export function cvVariant(cv: { tta: boolean }): string {
 
 const pick = (m: { accuracy: MeanSd; logLoss: MeanSd }) => ({ accuracy: m.accuracy, logLoss: m.logLoss });
 
-/** The CV figures, the ensemble selection and the warnings as text lines (empty for a plain holdout run without them). */
-export function crossValidationLines(model: DashboardModel): string[] {
+/**
+ * The CV figures, the ensemble selection and the warnings as text lines (empty for a plain
+ * holdout run without them). With `columns` (a terminal's), a recipe's per-fold figures that
+ * would not fit beside its mean ± sd go on a line of their own below it (the live dashboard cut
+ * them off at the edge: three folds made lines of about 105 columns).
+ */
+export function crossValidationLines(model: DashboardModel, columns?: number): string[] {
   const lines: string[] = [];
   const cv = model.crossValidation;
   if (cv) {
@@ -304,11 +309,19 @@ export function crossValidationLines(model: DashboardModel): string[] {
     const cell = (v: number | null) => (v === null ? '' : percent(v)).padStart(7);
     const main = (r: (typeof cv.rows)[number]) => `  ${r.name.padEnd(width)}  acc ${formatMeanSd(r.accuracy, 'percent')}  log-loss ${formatMeanSd(r.logLoss, 'loss')}`;
     const mainWidth = Math.max(...cv.rows.map((r) => main(r).length));
-    if (placed) lines.push(`${''.padEnd(mainWidth)}  acc by fold ${Array.from({ length: cv.folds }, (_, f) => String(f + 1).padStart(7)).join(' ')}`.trimEnd());
-    cv.rows.forEach((r, k) => {
-      const folds = placed ? `  ${''.padEnd('acc by fold'.length)} ${perFold[k]!.map(cell).join(' ')}` : `  acc per fold ${r.accuracy.values.map((v) => percent(v)).join(' ')}`;
-      lines.push(`${main(r).padEnd(mainWidth)}${folds}`.trimEnd());
-    });
+    const beside = mainWidth + `  acc by fold `.length + 8 * cv.folds - 1;
+    if (placed && columns !== undefined && beside > columns) {
+      for (const [k, r] of cv.rows.entries()) {
+        lines.push(main(r));
+        lines.push(`    acc by fold  ${perFold[k]!.map((v, f) => `${f + 1}: ${v === null ? '—' : percent(v)}`).join('  ')}`);
+      }
+    } else {
+      if (placed) lines.push(`${''.padEnd(mainWidth)}  acc by fold ${Array.from({ length: cv.folds }, (_, f) => String(f + 1).padStart(7)).join(' ')}`.trimEnd());
+      cv.rows.forEach((r, k) => {
+        const folds = placed ? `  ${''.padEnd('acc by fold'.length)} ${perFold[k]!.map(cell).join(' ')}` : `  acc per fold ${r.accuracy.values.map((v) => percent(v)).join(' ')}`;
+        lines.push(`${main(r).padEnd(mainWidth)}${folds}`.trimEnd());
+      });
+    }
   }
   const sel = model.selection;
   if (sel) {

@@ -303,7 +303,7 @@ export function Dashboard({ model, initialView = 0, digits = null, width, height
         {/* (out of the flow: inside a body of one or two rows Yoga measured the page at 3 lines,
             not 43, and showed its 6th line first) */}
         <Box ref={body} position="absolute" width={columns} flexDirection="column" flexShrink={0} marginTop={-top}>
-          {crossValidationLines(model).map((line, i) => (
+          {crossValidationLines(model, columns).map((line, i) => (
             // (a NOTE wraps: cut, its end could not be read anywhere in the view)
             <Text key={`cv-${i}`} wrap={line.startsWith('NOTE') ? 'wrap' : 'truncate'} color={line.startsWith('NOTE') ? 'yellow' : undefined} dimColor={line.startsWith('  ') && !line.includes(' acc ')}>
               {line}

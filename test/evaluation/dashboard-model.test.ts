@@ -4,6 +4,7 @@ import {
   buildDashboardModel,
   classTableLines,
   confusionLines,
+  crossValidationLines,
   dashboardText,
   digitSourceFromDataset,
   findView,
@@ -380,6 +381,26 @@ describe('k-fold recipes and failed members', () => {
     tta.ensemble.ttaTransforms = ['shift(0,0)', 'shift(1,0)'];
     tta.cv!.recipes[1]!.oof!.variant = 'tta';
     expect(buildDashboardModel(tta).views.find((v) => v.key === 'b')!.title).toBe('b (mlp, out-of-fold over all 3 folds + TTA ×2)');
+  });
+
+  test("each recipe's per-fold figures stand under their folds where they fit, and on a line below it where they do not", () => {
+    // (the fold of each value recorded, as evaluate writes it since session 44: a-f2 failed)
+    const report = kfoldReport();
+    report.cv!.recipes[0]!.accuracy.folds = [1, 3];
+    report.cv!.recipes[1]!.accuracy.folds = [1, 2, 3];
+    report.cv!.ensemble.accuracy.folds = [1, 3];
+    const model = buildDashboardModel(report);
+    // beside the mean ± sd, under a header of fold numbers (text output, and a wide terminal)
+    const wide = crossValidationLines(model);
+    expect(wide.some((l) => /acc by fold +1 +2 +3$/.test(l))).toBe(true);
+    const widest = Math.max(...wide.filter((l) => !l.startsWith('NOTE')).map((l) => l.length));
+    expect(crossValidationLines(model, widest)).toEqual(wide);
+    // narrower: each recipe's line, then its folds below it, each named (until session 45 the live view cut them at the edge)
+    const narrow = crossValidationLines(model, 80);
+    expect(narrow.some((l) => /acc by fold +1 +2 +3$/.test(l))).toBe(false);
+    const a = narrow.findIndex((l) => /^ {2}a +acc /.test(l));
+    expect(narrow[a + 1]).toMatch(/^ {4}acc by fold {2}1: \S+%  2: —  3: \S+%$/);
+    for (const line of narrow.filter((l) => !l.startsWith('NOTE') && !l.includes('cross-validation'))) expect(line.length).toBeLessThanOrEqual(80);
   });
 
   test('a failed member says it failed, with its error and what to do; a recipe evaluated before its view existed says how to get it', () => {
