@@ -10,7 +10,7 @@
  * pid or host to name in the error.
  */
 import { readFileSync, unlinkSync } from 'node:fs';
-import { link, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -51,7 +51,9 @@ function readHolderSync(file: string): LockHolder | null {
 /** The lock file's text as its holder; null when it is gone or caught between create and write (held by an unknown process). */
 function parseHolder(text: string | null): LockHolder | null {
   try {
-    return text === null ? null : (JSON.parse(text) as LockHolder);
+    const value = text === null ? null : (JSON.parse(text) as LockHolder | null);
+    // (a torn write that still parses, `{}` or `1`, holds no holder either)
+    return typeof value === 'object' && value !== null && typeof value.pid === 'number' && typeof value.hostname === 'string' ? value : null;
   } catch {
     return null;
   }
@@ -166,10 +168,17 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
     try {
       const handle = await open(file, 'wx');
       try {
-        await handle.writeFile(`${JSON.stringify(holder)}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
+        try {
+          await handle.writeFile(`${JSON.stringify(holder)}\n`);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (error) {
+        // A lock that could not be written (a full disk) goes again: left empty, it read as held
+        // by another process and blocked the run once space was freed (until session 45).
+        await rm(file, { force: true }).catch(() => undefined);
+        throw Object.assign(error as NodeJS.ErrnoException, { path: (error as NodeJS.ErrnoException).path ?? file });
       }
       let released = false;
       held.set(file, holder);
@@ -190,6 +199,17 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const current = await readHolder(file);
+    const torn = current === null ? await abandonedTornLock(file) : null;
+    if (torn) {
+      // Moved aside and checked as a stale lock is (below), by the file's identity: it has no holder to compare.
+      const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+      if (await rename(file, aside).then(() => true, () => false)) {
+        const moved = await stat(aside).catch(() => null);
+        if (moved && moved.ino === torn.ino && moved.dev === torn.dev) await rm(aside, { force: true });
+        else await link(aside, file).then(() => rm(aside, { force: true }), () => rm(aside, { force: true }));
+      }
+      continue;
+    }
     if (current && isStale(current)) {
       // Move the stale lock aside under a unique name, then check it is the one we judged:
       // a process that took over first has put a fresh lock there, which goes back.
@@ -204,6 +224,25 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
     throw heldError(dir, file, current);
   }
   throw heldError(dir, file, await readHolder(file));
+}
+
+/**
+ * How long a lock file may stay empty or torn while its locker is alive: it writes its holder
+ * right after creating the file, so one older than this was left by a process that died (or hit
+ * a full disk) between the two.
+ */
+export const TORN_LOCK_GRACE_MS = 5000;
+
+/**
+ * The lock file's identity when it holds no holder (empty or unparseable) and was last written
+ * longer than TORN_LOCK_GRACE_MS ago: such a lock is stale, and is taken over as a dead pid's is.
+ * Null when it is gone, young, or holds a holder.
+ */
+async function abandonedTornLock(file: string): Promise<{ ino: number; dev: number } | null> {
+  const info = await stat(file).catch(() => null);
+  if (!info || !info.isFile() || Date.now() - info.mtimeMs < TORN_LOCK_GRACE_MS) return null;
+  if ((await readHolder(file)) !== null) return null;
+  return { ino: info.ino, dev: info.dev };
 }
 
 /** Throws the error naming the process that holds the run folder, if a live one does. */

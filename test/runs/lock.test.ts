@@ -1,15 +1,16 @@
 /** One writer per run folder: the lock file, a second writer's error, stale locks. */
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { LOCK_FILE, TORN_LOCK_GRACE_MS, lockRun } from '../../src/runs/lock.js';
 import { trainEnsemble } from '../../src/services/train.js';
 import { ensembleFromJson } from '../../src/ensemble/ensemble-spec.js';
 import { expectUserError } from '../data/helpers.js';
 import { deadPid } from '../helpers/dead-pid.js';
+import { SKIP_REASON, canMount, mountSmallDisk } from '../helpers/small-disk.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -106,3 +107,57 @@ test.runIf(process.platform === 'linux')('a lock whose pid now belongs to a proc
     other.kill();
   }
 });
+
+test.each([
+  ['empty', ''],
+  ['torn', '{"pid":12'],
+])('an %s lock file older than the grace period (its locker died between create and write) is taken over', async (kind, text) => {
+  // Given a lock file with no holder in it, last written a minute ago
+  const run = path.join(dir, `torn-${kind}`);
+  await mkdir(run);
+  const file = path.join(run, LOCK_FILE);
+  await writeFile(file, text);
+  const old = new Date(Date.now() - 60_000);
+  await utimes(file, old, old);
+
+  // When a writer asks for the folder, Then it gets it, and the lock names it
+  const lock = await lockRun(run, 'digits evaluate --run x');
+  expect(JSON.parse(await readFile(file, 'utf8')).pid).toBe(process.pid);
+  await lock.release();
+  expect(await readdir(run)).toEqual([]);
+});
+
+test('an empty lock file younger than the grace period (a locker about to write its holder) is still respected', async () => {
+  const run = path.join(dir, 'torn-young');
+  await mkdir(run);
+  await writeFile(path.join(run, LOCK_FILE), '');
+  expect(TORN_LOCK_GRACE_MS).toBeGreaterThan(1000);
+  await expectUserError(lockRun(run, 'digits evaluate --run x'), { message: /in use by another process/, file: LOCK_FILE });
+});
+
+describe.runIf(canMount)('on a full disk', () => {
+  let disk: ReturnType<typeof mountSmallDisk>;
+  beforeAll(() => {
+    disk = mountSmallDisk();
+  });
+  afterAll(() => disk?.unmount());
+
+  test('a lock that cannot be written is removed again, so the folder is free once space is freed', async () => {
+    // Given a run folder on a disk with no space left
+    const run = path.join(disk.dir, 'run');
+    await mkdir(run);
+    disk.fill();
+
+    // When a writer asks for the lock, Then it fails with ENOSPC naming the lock, and leaves no lock file
+    const error = (await lockRun(run, 'digits evaluate --run run').catch((caught: unknown) => caught)) as NodeJS.ErrnoException;
+    expect(error.code).toBe('ENOSPC');
+    expect(error.path).toBe(path.join(run, LOCK_FILE));
+    expect(await readdir(run)).toEqual([]);
+
+    // And once space is freed the folder can be locked
+    disk.free();
+    const lock = await lockRun(run, 'digits evaluate --run run');
+    await lock.release();
+  });
+});
+test.skipIf(canMount)(`on a full disk: skipped (${SKIP_REASON})`, () => {});
