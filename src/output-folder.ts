@@ -7,8 +7,9 @@
  * and the messages that did catch it named the folder that was to be made, which did not exist,
  * instead of the file in the way (session 39).
  */
-import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { makeFolders } from './make-folders.js';
 import { UserError } from './errors.js';
 
 /**
@@ -67,7 +68,7 @@ export async function assertFolderPath(dir: string, use: FolderUse): Promise<voi
  */
 export async function makeFolder(dir: string, options: { keep?: readonly string[] } = {}): Promise<{ created: boolean; undo: () => Promise<void> }> {
   const target = path.resolve(dir);
-  const first = await mkdir(target, { recursive: true });
+  const first = await makeFolders(target);
   const made: string[] = [];
   if (first !== undefined) {
     for (let at = target; ; at = path.dirname(at)) {

@@ -14,8 +14,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { UserError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
 import { type CsvSample, archiveKind, sampleCsv, streamCsv } from './csv.js';
@@ -398,7 +399,7 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
   // 2. Stream into temp files beside the final ones.
   const existed = await stat(datasetDir).then(() => true, () => false);
   // (the first folder this import creates: on failure it goes, with the parents it made for --out a/b)
-  const firstCreated = await mkdir(datasetDir, { recursive: true }).catch((error: Error) => {
+  const firstCreated = await makeFolders(datasetDir).catch((error: Error) => {
     // (--out is import's flag; `digits run` imports into the competition's own .digits/ and has none)
     throw new UserError(`cannot create the dataset folder ${datasetDir}: ${error.message}`, {
       where: { file: datasetDir },

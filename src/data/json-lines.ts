@@ -6,7 +6,8 @@
  * the fragment, and `isTornJsonLine` tells a fragment of that kind (a record cut short) from a
  * line damaged some other way.
  */
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { makeFolders } from '../make-folders.js';
 import path from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 
@@ -17,7 +18,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
  * run folder may be moved or deleted while it serves).
  */
 export async function appendJsonLine(file: string, line: string, options: { createFolders?: boolean } = {}): Promise<void> {
-  if (options.createFolders ?? true) await mkdir(path.dirname(file), { recursive: true });
+  if (options.createFolders ?? true) await makeFolders(path.dirname(file));
   // 'a+': appends always go to the end (O_APPEND); reading the last byte is allowed.
   const handle = await open(file, 'a+');
   try {

@@ -31,6 +31,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { UserError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
 import { DEFAULT_DATASET_SUBDIR } from './dataset.js';
@@ -433,7 +434,7 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
   const temp = `${dir}.tmp-${suffix}`;
   const tempAnswers = `${answers}.tmp-${suffix}`;
   const tempKey = `${answerKey}.tmp-${suffix}`;
-  await mkdir(dirname(dir), { recursive: true });
+  await makeFolders(dirname(dir));
   await mkdir(temp);
   const writers: CsvFileWriter[] = [];
   try {

@@ -12,8 +12,9 @@
  * a split never silently applies to re-imported, different data.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { assertFolderPath } from '../output-folder.js';
 import { UserError } from '../errors.js';
 import { classCoverageWarnings } from './class-coverage.js';
@@ -173,7 +174,7 @@ export async function saveSplit(datasetDir: string, split: SavedSplit): Promise<
   const dir = join(datasetDir, SPLITS_DIR);
   // (a file named splits in the dataset folder: named, where mkdir's EEXIST was an internal error)
   await assertFolderPath(dir, { what: 'the splits folder' });
-  await mkdir(dir, { recursive: true });
+  await makeFolders(dir);
   const file: SavedSplitFile = {
     format: 'digits-split',
     version: 1,

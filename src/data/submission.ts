@@ -12,7 +12,8 @@
 import transliterate from '@sindresorhus/transliterate';
 import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { access, constants, link, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { access, constants, link, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { makeFolders } from '../make-folders.js';
 import { isStaleTemp, removeStaleTempFiles, writeDurably } from '../atomic-file.js';
 import { appendJsonLine, isTornJsonLine } from './json-lines.js';
 import { parseDecimalCell } from './csv.js';
@@ -101,7 +102,7 @@ export function safeFileName(name: string, fallback = 'submission'): string {
 export async function ensureSubmissionsDir(dir: string): Promise<void> {
   const root = path.resolve(dir);
   try {
-    await mkdir(root, { recursive: true });
+    await makeFolders(root);
   } catch (error) {
     throw await submissionsDirError(root, error);
   }

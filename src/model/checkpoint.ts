@@ -18,6 +18,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { makeFolders } from '../make-folders.js';
 import { writeDurably } from '../atomic-file.js';
 import { fileInTheWay } from '../output-folder.js';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -267,7 +268,7 @@ async function writeCheckpointNow(
     for (const [name, bytes] of stateFiles) files[name] = { sha256: sha256(bytes), bytes: bytes.length };
   }
 
-  await mkdir(dirname(target), { recursive: true });
+  await makeFolders(dirname(target));
   await recoverInterruptedSwap(target);
   await removeStaleSiblings(target);
   await assertReplaceable(target);

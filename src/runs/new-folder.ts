@@ -17,6 +17,7 @@ import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { isStale, readHolder, type LockHolder } from './lock.js';
 import { ROUND1_DIR, RUN_MANIFEST } from './manifest.js';
 
@@ -36,7 +37,7 @@ export interface ClaimedRunFolder {
 const numbered = (base: string, i: number) => (i === 1 ? base : `${base}-${i}`);
 
 export async function claimRunFolder(parent: string, base: string, command = 'digits run'): Promise<ClaimedRunFolder> {
-  const made = await mkdir(parent, { recursive: true });
+  const made = await makeFolders(parent);
   for (let i = 1; ; i++) {
     const name = numbered(base, i);
     const dir = path.join(parent, name);

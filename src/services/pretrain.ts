@@ -7,8 +7,9 @@
  * A second pretraining to the same output is refused, naming the one that holds it.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { removeStaleTempFiles } from '../atomic-file.js';
 import { assertReplaceable, readCheckpointMetadata } from '../model/checkpoint.js';
 import { shippedNamesake } from '../model/shipped.js';
@@ -88,7 +89,7 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
   // refusal left empty .digits/pretrain/<preset>/<out> folders behind until session 43), and
   // again once it is locked, in case another pretraining finished meanwhile.
   await assertSomethingToResume(options, workDir);
-  await mkdir(workDir, { recursive: true });
+  await makeFolders(workDir);
   const lock = await lockRun(workDir, options.command).catch((error: unknown) => {
     if (!(error instanceof UserError)) throw error;
     throw new UserError(`a pretraining into ${path.resolve(options.outDir)} is already running: ${error.message}`, {

@@ -4,9 +4,10 @@
  * submission, an evaluation on held-out rows and an HTML report, in one command.
  */
 import { rmSync, existsSync } from 'node:fs';
-import { access, appendFile, copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, appendFile, copyFile, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { resolveCompetitionFiles, zipDownloadError } from '../data/import.js';
 import { archiveKind } from '../data/csv.js';
 import { classCoverageWarnings } from '../data/class-coverage.js';
@@ -262,7 +263,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
   let synthetic: string | undefined;
   if (auto?.noise && auto.noise.syntheticRows > 0) {
     synthetic = path.join(runDir, SYNTHETIC_ROWS_FILE);
-    await mkdir(runDir, { recursive: true });
+    await makeFolders(runDir);
     const rows = await writeSyntheticRows(auto.noise, synthetic);
     stage('train', `${rows} MNIST train images with the competition's noise model join the training rows (${path.relative(process.cwd(), synthetic) || synthetic})`);
   }
@@ -466,7 +467,7 @@ async function afterTraining(options: MainJobOptions, runDir: string, trained: R
  * writes run.json afresh, without it, at every start and resume).
  */
 async function saveAutoRecord(runDir: string, auto: AutoRecord): Promise<void> {
-  await mkdir(runDir, { recursive: true });
+  await makeFolders(runDir);
   await writeJsonAtomic(path.join(runDir, AUTO_FILE), auto);
   const file = path.join(runDir, RUN_MANIFEST);
   if (!(await exists(file))) return;

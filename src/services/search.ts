@@ -11,9 +11,10 @@
  * same folder continues: finished rungs are kept, trials that were running are resumed from
  * their last finished epoch.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { removeStaleTempFiles, writeJsonAtomic, writeJsonAtomicSync } from '../atomic-file.js';
 import { lockRun } from '../runs/lock.js';
 import { safeNameFrom } from '../ensemble/ensemble-schema.js';
@@ -254,7 +255,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
   const eta = options.eta ?? 3;
   const rungs = options.scheduler === 'asha' ? rungEpochs(minOf(options.space.epochs), maxOf(options.space.epochs), eta) : [maxOf(options.space.epochs)];
 
-  await mkdir(dir, { recursive: true });
+  await makeFolders(dir);
   // One search per folder: two on one --out trained the same trials into the same folders.
   const lock = await lockRun(dir, options.command).catch((error: unknown) => {
     if (!(error instanceof UserError)) throw error;

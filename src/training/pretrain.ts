@@ -5,8 +5,9 @@
  * checkpoints/mnist-clean/<preset>/ through the same atomic checkpoint code.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { makeFolders } from '../make-folders.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
@@ -155,7 +156,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const elapsed = () => sessions.seconds + (performance.now() - started) / 1000;
   const sessionsFile = path.join(options.workDir, PRETRAIN_SESSIONS_FILE);
   const recordSessions = () => writeJsonAtomic(sessionsFile, { ...sessions, seconds: Math.round(elapsed()) });
-  await mkdir(options.workDir, { recursive: true });
+  await makeFolders(options.workDir);
   await recordSessions();
   let writes: Promise<void> = Promise.resolve();
   let writeFailure: unknown;

@@ -4,9 +4,10 @@
  * weights by validation loss, label smoothing, and an atomic checkpoint after every epoch.
  * Progress goes out as typed events; rendering happens elsewhere.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { makeFolders } from '../make-folders.js';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
 import { loadCheckpoint, loadTrainingCheckpoint, saveCheckpoint, type CheckpointMetadataInput } from '../model/checkpoint.js';
@@ -228,7 +229,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const trainRows = Int32Array.from(options.trainRows);
   const validationRows = Int32Array.from(options.validationRows);
   const emit = options.onEvent ?? (() => {});
-  await mkdir(outDir, { recursive: true });
+  await makeFolders(outDir);
   const bestDir = path.join(outDir, 'best');
   const lastDir = path.join(outDir, 'last');
 

@@ -14,6 +14,7 @@ import { checkCorrectionsStore } from '../../src/data/corrections.js';
 import { makeFolder } from '../../src/output-folder.js';
 import { removeTempDirs, tempDir, expectUserError } from '../data/helpers.js';
 import { repoRoot } from '../helpers/run-command.js';
+import { SKIP_REASON, canMount, mountReadOnly, type ReadOnlyFolder } from '../helpers/small-disk.js';
 
 const exec = promisify(execFile);
 const bin = path.join(repoRoot, 'bin/run.js');
@@ -143,3 +144,27 @@ describe('a refused train creates no folder', () => {
     expect(await tree(cwd)).toEqual(['runs', 'runs/theirs', 'runs/theirs/run.json']);
   });
 });
+
+describe.runIf(canMount)('a new folder on a read-only file system', () => {
+  let ro: ReadOnlyFolder;
+  beforeAll(() => {
+    ro = mountReadOnly();
+  });
+  afterAll(() => ro?.unmount());
+
+  // (Node's recursive mkdir says ENOENT there: until session 45 these three said "internal error … ENOENT: no such file or directory, mkdir", exit 70)
+  test.each([
+    { command: 'train', argv: () => ['train', '--data', comp(), '--epochs', '1', '--run', 'runs/tr'], first: 'runs' },
+    { command: 'search', argv: () => ['search', '--data', comp(), '--out', 'searches/s', '--trials', '1', '--budget', '1'], first: 'searches' },
+    { command: 'pretrain', argv: () => ['pretrain', '--preset', 'mlp', '--limit', '100', '--epochs', '1', '--out', 'ckpt'], first: '.digits' },
+  ])('$command into it says the file system is read-only, naming the folder (exit 2)', async ({ argv, first }) => {
+    // Given a project folder on a read-only file system, When the command is run there
+    const { code, stderr } = await digits(argv(), ro.dir);
+    // Then it is a user error naming the first folder it could not make
+    expect(code, stderr).toBe(2);
+    expect(stderr).not.toMatch(/internal error|ENOENT|\n\s+at /);
+    expect(stderr).toContain(`error: cannot write ${path.join(ro.dir, first)}: the file system is read-only`);
+    expect(stderr).toContain('hint: Point the command at a writable folder');
+  });
+});
+test.skipIf(canMount)(`a new folder on a read-only file system: skipped (${SKIP_REASON})`, () => {});
