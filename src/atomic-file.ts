@@ -4,14 +4,29 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
+/**
+ * `error` naming `file`: a write through a file handle or descriptor that fails (ENOSPC, EDQUOT)
+ * fails without a path, so a full disk was reported without the file (`the disk is full (ENOSPC
+ * in write)`) until session 45. Errors that name a path already keep theirs. Returns `error`.
+ */
+export function namingFile(error: unknown, file: string): unknown {
+  const e = error as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof e.code === 'string' && typeof e.path !== 'string') e.path = file;
+  return error;
+}
+
 /** Writes and fsyncs one file (not atomic by itself: callers rename or link it into place). */
 export async function writeDurably(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(file, 'w');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(file, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw namingFile(error, file);
   }
 }
 
@@ -56,7 +71,7 @@ export function writeJsonAtomicSync(file: string, value: unknown): void {
     renameSync(temp, file);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw error;
+    throw namingFile(error, temp);
   }
 }
 
@@ -72,9 +87,9 @@ export function tempOwner(name: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-/** The file a temp file (`<name>.tmp-<pid>-<hex>`) was written to become; other paths as they are. */
+/** The file a temp file (`<name>.tmp-<pid>-<hex>`, or a file in a temp folder such as a checkpoint's) was written to become; other paths as they are. */
 export function withoutTempSuffix(file: string): string {
-  return file.replace(TEMP_SUFFIX, '');
+  return file.replace(/\.(?:tmp|old|stale)-\d+-[0-9a-f]+(?=$|[\\/])/g, '');
 }
 
 /** A temp file or folder (`<name>.tmp-<pid>-<hex>`, `.old-`, `.stale-`) whose writer no longer runs. */

@@ -41,7 +41,7 @@ import { classCoverageWarnings } from './class-coverage.js';
 import { type LayoutOverrides, detectTestLayout, detectTrainLayout } from './detect.js';
 import type { Orientation, OrientationScorer } from './orientation.js';
 import { checkTestMatchesTrain, decideOrientation, decidePolarity, invertInPlace, sampleImages } from './import-decisions.js';
-import { processRunning, removeStaleTempFiles, tempOwner, writeJsonAtomic } from '../atomic-file.js';
+import { namingFile, processRunning, removeStaleTempFiles, tempOwner, writeJsonAtomic } from '../atomic-file.js';
 import { TableWriter, sourceColumns } from './table-writer.js';
 import { checkUniqueTestIds, readSampleSubmission, reorderRows, sampleOrder } from './sample-submission.js';
 
@@ -521,7 +521,7 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
       ids = Array.from({ length: testRows }, (_, i) => String(i + 1));
     }
     const idsText = JSON.stringify(ids);
-    await writeFile(temp(names.ids), idsText);
+    await writeFile(temp(names.ids), idsText).catch((error: unknown) => Promise.reject(namingFile(error, temp(names.ids))));
 
     const layout = {
       width: size,

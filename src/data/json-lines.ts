@@ -7,6 +7,7 @@
  * line damaged some other way.
  */
 import { open } from 'node:fs/promises';
+import { namingFile } from '../atomic-file.js';
 import { makeFolders } from '../make-folders.js';
 import path from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
@@ -20,7 +21,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 export async function appendJsonLine(file: string, line: string, options: { createFolders?: boolean } = {}): Promise<void> {
   if (options.createFolders ?? true) await makeFolders(path.dirname(file));
   // 'a+': appends always go to the end (O_APPEND); reading the last byte is allowed.
-  const handle = await open(file, 'a+');
+  const handle = await open(file, 'a+').catch((error: unknown) => Promise.reject(namingFile(error, file)));
   try {
     const { size } = await handle.stat();
     let text = line;
@@ -32,6 +33,8 @@ export async function appendJsonLine(file: string, line: string, options: { crea
     }
     await handle.appendFile(text, 'utf8');
     await handle.sync();
+  } catch (error) {
+    throw namingFile(error, file);
   } finally {
     await handle.close();
   }

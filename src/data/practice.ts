@@ -31,6 +31,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { namingFile } from '../atomic-file.js';
 import { makeFolders } from '../make-folders.js';
 import { UserError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
@@ -294,13 +295,13 @@ class CsvFileWriter {
     if (this.batch.length === 0) return;
     const text = `${this.batch.join('\n')}\n`;
     this.batch = [];
-    if (!this.stream.write(text)) await once(this.stream, 'drain');
+    if (!this.stream.write(text)) await once(this.stream, 'drain').catch((error: unknown) => Promise.reject(namingFile(error, this.path)));
   }
 
   async close(): Promise<void> {
     await this.flush();
     this.stream.end();
-    await once(this.stream, 'finish');
+    await once(this.stream, 'finish').catch((error: unknown) => Promise.reject(namingFile(error, this.path)));
   }
 
   destroy(): void {
@@ -490,7 +491,7 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       // leaves a folder whose every CSV this key records, which a later --force still replaces
       ...(existing ? { replacing: await practiceFileSizes(dir) } : {}),
     };
-    await writeFile(tempKey, `${JSON.stringify(key)}\n`);
+    await writeFile(tempKey, `${JSON.stringify(key)}\n`).catch((error: unknown) => Promise.reject(namingFile(error, tempKey)));
 
     // A new folder is swapped in whole. An existing one (empty, or a practice competition under
     // --force) keeps its identity, since it may be the working folder (`--out .`): each file is

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
+import { namingFile } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import { type CsvSample, isBlankRow, streamCsv } from './csv.js';
 import { DEFAULT_SUBMISSION_HEADER, type Detection } from './dataset.js';
@@ -155,7 +156,11 @@ export function reorderRows(file: string, rowBytes: number, order: readonly numb
           if (read !== rowBytes) throw new Error(`reorderRows: row ${order[start + i]} of ${file} is short (${read} of ${rowBytes} bytes)`);
         }
         const bytes = chunk.subarray(0, count * rowBytes);
-        writeSync(output, bytes);
+        try {
+          writeSync(output, bytes);
+        } catch (error) {
+          throw namingFile(error, file);
+        }
         hash.update(bytes);
       }
     } finally {

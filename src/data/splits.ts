@@ -11,9 +11,10 @@
  * and the validation indices (train is the complement). Loading checks the fingerprint, so
  * a split never silently applies to re-imported, different data.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import { makeFolders } from '../make-folders.js';
 import { assertFolderPath } from '../output-folder.js';
 import { UserError } from '../errors.js';
@@ -186,9 +187,8 @@ export async function saveSplit(datasetDir: string, split: SavedSplit): Promise<
     validation: split.folds.map((fold) => Array.from(fold.validation)),
   };
   const path = join(dir, `${split.name}.json`);
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-  await writeFile(temp, `${JSON.stringify(file)}\n`);
-  await rename(temp, path);
+  // (a temp file a failed write left went with it only from session 45, and a full disk named no file)
+  await writeFileAtomic(path, `${JSON.stringify(file)}\n`);
   return path;
 }
 

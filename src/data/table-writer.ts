@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { namingFile } from '../atomic-file.js';
 import { UserError } from '../errors.js';
 import { isBlankRow, parseDecimalCell } from './csv.js';
 import type { PixelDtype, ScaleDetection } from './dataset.js';
@@ -102,11 +103,19 @@ export class TableWriter {
     }
     if (kept === 0) return;
     const bytes = new Uint8Array(images.buffer, 0, kept * pixels * images.BYTES_PER_ELEMENT);
-    writeSync(this.imagesFd, bytes);
+    try {
+      writeSync(this.imagesFd, bytes);
+    } catch (error) {
+      throw namingFile(error, spec.imagesPath);
+    }
     this.imagesHash.update(bytes);
     if (this.labelsFd !== null) {
       const labelBytes = labels.subarray(0, kept);
-      writeSync(this.labelsFd, labelBytes);
+      try {
+        writeSync(this.labelsFd, labelBytes);
+      } catch (error) {
+        throw namingFile(error, spec.labelsPath!);
+      }
       this.labelsHash.update(labelBytes);
     }
     this.rows += kept;

@@ -7,8 +7,9 @@
  * Metrics was computed on: `heldOutRows` for the ensemble, the member's `validationRows`
  * for a member, test rows in order for `test`.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { EpochRecord } from '../training/train-member.js';
 import { UserError, jsonPathLocation, jsonSyntaxError, runIsAFile } from '../errors.js';
 import { evaluationShape } from './evaluation-shape.js';
@@ -341,9 +342,8 @@ export function weightsFor(names: readonly string[], evaluation: EvaluationRepor
 /** Writes `<runDir>/evaluation.json` atomically (temp file + rename); returns its path. */
 export async function writeEvaluationReport(runDir: string, report: EvaluationReport): Promise<string> {
   const file = path.join(runDir, EVALUATION_FILE);
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, `${JSON.stringify(report)}\n`);
-  await rename(tmp, file);
+  // (a temp file a failed write left went with it only from session 45, and a full disk named no file)
+  await writeFileAtomic(file, `${JSON.stringify(report)}\n`);
   return file;
 }
 

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { processRunning } from '../atomic-file.js';
+import { namingFile, processRunning } from '../atomic-file.js';
 import { STOP_SIGNALS } from '../signals.js';
 
 export const LOCK_FILE = '.lock';
@@ -178,7 +178,7 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
         // A lock that could not be written (a full disk) goes again: left empty, it read as held
         // by another process and blocked the run once space was freed (until session 45).
         await rm(file, { force: true }).catch(() => undefined);
-        throw Object.assign(error as NodeJS.ErrnoException, { path: (error as NodeJS.ErrnoException).path ?? file });
+        throw namingFile(error, file);
       }
       let released = false;
       held.set(file, holder);

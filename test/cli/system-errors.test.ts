@@ -8,6 +8,8 @@ test('a full disk or a folder one may not write is a user error naming the file 
   expect(fromSystemError(systemError('ENOSPC', 'open', '/sub/run-r1.csv.tmp-8614-1a2b3c4d'))).toMatchObject({ message: 'cannot write /sub/run-r1.csv: the disk is full', where: { file: '/sub/run-r1.csv' }, hint: expect.stringMatching(/^Free some space/), exitCode: 2 });
   expect(fromSystemError(systemError('EACCES', 'open', '/runs/t1/.lock'))).toMatchObject({ message: 'cannot write /runs/t1/.lock: permission denied', where: { file: '/runs/t1/.lock' }, exitCode: 2 });
   expect(fromSystemError(systemError('EROFS', 'mkdir', '/mnt/ro/c'))).toMatchObject({ message: 'cannot write /mnt/ro/c: the file system is read-only' });
+  // and a file written in a temp folder (a checkpoint's) as the file in the folder it was to become
+  expect(fromSystemError(systemError('ENOSPC', 'write', '/ck/best.tmp-8614-1a2b3c4d/model.json'))).toMatchObject({ message: 'cannot write /ck/best/model.json: the disk is full' });
   // a write on an open file has no path: the code and the call say what failed
   expect(fromSystemError(systemError('ENOSPC', 'write'))).toMatchObject({ message: 'the disk is full (ENOSPC in write)', exitCode: 2 });
   // wrapped as a cause, it is found too

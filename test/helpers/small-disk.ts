@@ -14,8 +14,8 @@ export const SKIP_REASON = 'needs root to mount a small tmpfs (a real full disk)
 export interface SmallDisk {
   /** the mounted folder */
   dir: string;
-  /** fills the disk to 0 bytes free (a file `zzfill` at its root) */
-  fill(): void;
+  /** fills the disk to 0 bytes free, or to about `leave` bytes (a file `zzfill` at its root) */
+  fill(leave?: number): void;
   /** frees the space fill took */
   free(): void;
   unmount(): void;
@@ -28,10 +28,12 @@ export function mountSmallDisk(megabytes = 8): SmallDisk {
   const filler = path.join(dir, 'zzfill');
   return {
     dir,
-    fill() {
+    fill(leave = 0) {
       const free = statfsSync(dir);
       writeFileSync(filler, '');
-      if (free.bavail > 0) execFileSync('fallocate', ['-l', String(free.bavail * free.bsize), filler]);
+      const size = free.bavail * free.bsize - leave;
+      if (size > 0) execFileSync('fallocate', ['-l', String(size), filler]);
+      if (leave > 0) return;
       // (what fallocate's rounding left: a byte at a time until none)
       try {
         for (;;) writeFileSync(filler, 'x', { flag: 'a' });

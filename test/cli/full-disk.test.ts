@@ -1,0 +1,80 @@
+/**
+ * A full disk, for real (a small tmpfs filled to the last block): every command says which file
+ * it could not write, and leaves no half-written or temp file behind. The built CLI (bin/run.js)
+ * on a tiny practice competition; needs root to mount (CI runs as root).
+ */
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { repoRoot } from '../helpers/run-command.js';
+import { SKIP_REASON, canMount, mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
+
+const exec = promisify(execFile);
+const bin = path.join(repoRoot, 'bin/run.js');
+const env = { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' };
+
+let disk: SmallDisk;
+
+async function digits(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [bin, ...argv], { cwd: disk.dir, env, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout: string; stderr: string };
+    if (typeof e.code !== 'number') throw error;
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Runs the command on a disk with `leave` bytes free (none by default), then frees the space again. */
+async function onFullDisk(argv: string[], leave = 0): Promise<{ code: number; stdout: string; stderr: string }> {
+  disk.fill(leave);
+  try {
+    return await digits(argv);
+  } finally {
+    disk.free();
+  }
+}
+
+/** The one error line of a full disk: the file named (as `where.file` under --json too), exit 2. */
+function expectNamedFullDisk(result: { code: number; stderr: string }, file: RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stderr).not.toMatch(/internal error|\(ENOSPC in write\)|\.tmp-\d+/);
+  const line = /error: cannot write (\S+): the disk is full/.exec(result.stderr);
+  expect(line, result.stderr).not.toBeNull();
+  expect(path.relative(disk.dir, line![1]!)).toMatch(file);
+}
+
+describe.runIf(canMount)('on a full disk', () => {
+  beforeAll(async () => {
+    disk = mountSmallDisk(48);
+    // Given a practice competition, imported, and a run trained on it, on a small disk
+    expect((await digits(['data', 'practice', '--recipe', 'uniform', '--train', '300', '--test', '50', '--out', 'comp'])).code).toBe(0);
+    expect((await digits(['data', 'import', 'comp'])).code).toBe(0);
+    const train = await digits(['train', '--data', 'comp', '--epochs', '1', '--run', 'runs/tr']);
+    expect(train.code, train.stderr).toBe(0);
+  }, 180_000);
+  afterAll(() => disk?.unmount());
+
+  // (until session 45 these said "the disk is full (ENOSPC in write)", naming no file)
+  test('data import names the dataset file it could not write', async () => {
+    expectNamedFullDisk(await onFullDisk(['data', 'import', 'comp', '--force']), /^comp\/\.digits\/train-images-[^/]+\.f32$/);
+  });
+
+  test('data practice names the CSV it could not write', async () => {
+    expectNamedFullDisk(await onFullDisk(['data', 'practice', '--train', '100', '--test', '50', '--out', 'comp2']), /^comp2\/train\.csv$/);
+  });
+
+  test('evaluate names the file of the run it could not write when the lock fits but the rest does not', async () => {
+    expectNamedFullDisk(await onFullDisk(['evaluate', '--run', 'runs/tr'], 16 << 10), /^runs\/tr\/(?!\.lock$).+/);
+    expect(await readdir(path.join(disk.dir, 'runs/tr'))).not.toContain('.lock');
+  });
+
+  test('evaluate names the lock it could not write, and leaves none', async () => {
+    expectNamedFullDisk(await onFullDisk(['evaluate', '--run', 'runs/tr']), /^runs\/tr\/\.lock$/);
+    expect(await readdir(path.join(disk.dir, 'runs/tr'))).not.toContain('.lock');
+  });
+});
+test.skipIf(canMount)(`on a full disk: skipped (${SKIP_REASON})`, () => {});
