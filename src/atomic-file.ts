@@ -15,10 +15,14 @@ export function namingFile(error: unknown, file: string): unknown {
   return error;
 }
 
-/** Writes and fsyncs one file (not atomic by itself: callers rename or link it into place). */
+/**
+ * Writes and fsyncs one file (not atomic by itself: callers rename or link it into place). A
+ * write that fails removes the file again (a full disk left an empty submission temp file until
+ * session 45), so a failed command leaves nothing.
+ */
 export async function writeDurably(file: string, data: string | Uint8Array): Promise<void> {
+  const handle = await open(file, 'w').catch((error: unknown) => Promise.reject(namingFile(error, file)));
   try {
-    const handle = await open(file, 'w');
     try {
       await handle.writeFile(data);
       await handle.sync();
@@ -26,6 +30,7 @@ export async function writeDurably(file: string, data: string | Uint8Array): Pro
       await handle.close();
     }
   } catch (error) {
+    await rm(file, { force: true }).catch(() => undefined);
     throw namingFile(error, file);
   }
 }

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { writeFileAtomic, writeJsonAtomic, writeJsonAtomicSync } from '../src/atomic-file.js';
+import { writeDurably, writeFileAtomic, writeJsonAtomic, writeJsonAtomicSync } from '../src/atomic-file.js';
 import { deadPid } from './helpers/dead-pid.js';
 
 let dir: string;
@@ -45,4 +45,13 @@ test('the synchronous JSON writer replaces the file whole and leaves no temp, al
   expect(() => writeJsonAtomicSync(file, cyclic)).toThrow(TypeError);
   expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ trials: [1, 2] });
   expect(await readdir(sub)).toEqual(['search.json']);
+});
+
+test('a durable write that fails removes the file it began, and names it', async () => {
+  // Given a write whose data cannot be written (a folder's path as the data: Node refuses after opening the file)
+  const file = path.join(dir, 'half.csv');
+  const error = (await writeDurably(file, 42 as unknown as string).catch((caught: unknown) => caught)) as Error;
+  // Then it fails, and the file it opened is gone
+  expect(error).toBeInstanceOf(Error);
+  expect(await readdir(dir)).not.toContain('half.csv');
 });

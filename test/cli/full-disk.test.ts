@@ -55,6 +55,8 @@ describe.runIf(canMount)('on a full disk', () => {
     expect((await digits(['data', 'import', 'comp'])).code).toBe(0);
     const train = await digits(['train', '--data', 'comp', '--epochs', '1', '--run', 'runs/tr']);
     expect(train.code, train.stderr).toBe(0);
+    // (evaluated, so that submit's first write is the submission itself)
+    expect((await digits(['evaluate', '--run', 'runs/tr'])).code).toBe(0);
   }, 180_000);
   afterAll(() => disk?.unmount());
 
@@ -70,6 +72,14 @@ describe.runIf(canMount)('on a full disk', () => {
   test('evaluate names the file of the run it could not write when the lock fits but the rest does not', async () => {
     expectNamedFullDisk(await onFullDisk(['evaluate', '--run', 'runs/tr'], 16 << 10), /^runs\/tr\/(?!\.lock$).+/);
     expect(await readdir(path.join(disk.dir, 'runs/tr'))).not.toContain('.lock');
+  });
+
+  test('submit leaves no temp file in submissions/ (it left an empty .<name>.csv.tmp-…)', async () => {
+    const result = await onFullDisk(['submit', '--run', 'runs/tr']);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/cannot write \S+\/submissions\/\S+\.csv: the disk is full/);
+    const left = await readdir(path.join(disk.dir, 'submissions')).catch(() => [] as string[]);
+    expect(left.filter((name) => /\.tmp-/.test(name))).toEqual([]);
   });
 
   test('evaluate names the lock it could not write, and leaves none', async () => {
