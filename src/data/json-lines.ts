@@ -22,8 +22,9 @@ export async function appendJsonLine(file: string, line: string, options: { crea
   if (options.createFolders ?? true) await makeFolders(path.dirname(file));
   // 'a+': appends always go to the end (O_APPEND); reading the last byte is allowed.
   const handle = await open(file, 'a+').catch((error: unknown) => Promise.reject(namingFile(error, file)));
+  let size: number | undefined;
   try {
-    const { size } = await handle.stat();
+    ({ size } = await handle.stat());
     let text = line;
     if (size > 0) {
       const last = Buffer.alloc(1);
@@ -34,6 +35,10 @@ export async function appendJsonLine(file: string, line: string, options: { crea
     await handle.appendFile(text, 'utf8');
     await handle.sync();
   } catch (error) {
+    // An append that failed part-way (a full disk) is cut off again: left, its fragment was a torn
+    // line every later reader warned of for good (until session 45). (An append another writer
+    // made meanwhile would go with it; the writers of these files are one command at a time.)
+    if (size !== undefined) await handle.truncate(size).catch(() => undefined);
     throw namingFile(error, file);
   } finally {
     await handle.close();

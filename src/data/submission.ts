@@ -14,13 +14,13 @@ import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { access, constants, link, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { makeFolders } from '../make-folders.js';
-import { isStaleTemp, removeStaleTempFiles, writeDurably } from '../atomic-file.js';
+import { isStaleTemp, namingFile, removeStaleTempFiles, writeDurably } from '../atomic-file.js';
 import { appendJsonLine, isTornJsonLine } from './json-lines.js';
 import { parseDecimalCell } from './csv.js';
 import path from 'node:path';
 import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
 import { fileInTheWay, folderBlocked } from '../output-folder.js';
-import { UserError } from '../errors.js';
+import { UserError, fromSystemError } from '../errors.js';
 
 export const LEDGER_FILE = 'ledger.jsonl';
 export const DEFAULT_SUBMISSIONS_DIR = 'submissions';
@@ -485,6 +485,9 @@ async function ledgerFileError(file: string, error: unknown): Promise<Error> {
     return new UserError(`${file} is a folder; the ledger is a file`, { where: { file }, hint: `Move that folder aside: digits submit writes ${LEDGER_FILE} as a file of JSON lines.` });
   }
   if (code === 'ENOTDIR') return await submissionsDirError(path.dirname(file), error);
+  // (a full disk, a read-only one: said as every command says it; it was "cannot read or write the ledger … (ENOSPC)", hint "Check the file and its permissions", until session 45)
+  const system = fromSystemError(namingFile(error, file));
+  if (system) return system;
   return new UserError(`cannot read or write the ledger ${file} (${code ?? (error as Error).message})`, { where: { file }, hint: 'Check the file and its permissions.' });
 }
 

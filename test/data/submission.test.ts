@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import SubmissionsCommand from '../../src/commands/submissions.js';
 import {
   MAX_SUBMISSION_NAME,
@@ -28,6 +28,7 @@ import { readAnswers } from '../../src/services/evaluate.js';
 import { csv, expectUserError, removeTempDirs, tempDir } from './helpers.js';
 import { runCommand } from '../helpers/run-command.js';
 import { deadPid } from '../helpers/dead-pid.js';
+import { SKIP_REASON, canMount, mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
 
 afterAll(removeTempDirs);
 afterEach(() => {
@@ -508,3 +509,33 @@ describe('digits submissions', () => {
     expect(json.submissions[0]).toMatchObject({ file: '20261121-101500-quick.csv', voting: 'soft', tta: 8, status: 'ok', path: written.file });
   });
 });
+
+describe.runIf(canMount)('the ledger on a full disk', () => {
+  let disk: SmallDisk;
+  beforeAll(() => {
+    disk = mountSmallDisk();
+  });
+  afterAll(() => disk?.unmount());
+
+  test('an append that fails part-way is cut off again, and the error says the disk is full, naming the ledger', async () => {
+    // Given a ledger of one line on a disk with no space left
+    const dir = join(disk.dir, 'submissions');
+    const first: LedgerEntry = { file: 'a.csv', sha256: 'ab', createdAt: '2026-12-01T10:00:00Z', run: 'runs/r', members: [{ name: 'm1', checkpoint: 'runs/r/m1/best' }], voting: 'soft', tta: 1 };
+    const ledger = await appendLedger(dir, first);
+    const before = await readFile(ledger, 'utf8');
+    disk.fill();
+
+    // When a line longer than the room left in the file's last page is appended
+    const members = Array.from({ length: 200 }, (_, i) => ({ name: `member-${i}`, checkpoint: `runs/r/member-${i}/best` }));
+    const error = await expectUserError(appendLedger(dir, { ...first, file: 'b.csv', members }), { message: /^cannot write .*ledger\.jsonl: the disk is full$/, file: 'ledger.jsonl', hint: /^Free some space/ });
+
+    // Then the ledger is as it was (no torn line for every later reader to warn of)
+    expect(error.exitCode).toBe(2);
+    expect(await readFile(ledger, 'utf8')).toBe(before);
+    disk.free();
+    const warnings: string[] = [];
+    expect(await readLedger(dir, { onWarning: (w) => warnings.push(w) })).toHaveLength(1);
+    expect(warnings).toEqual([]);
+  });
+});
+test.skipIf(canMount)(`the ledger on a full disk: skipped (${SKIP_REASON})`, () => {});
