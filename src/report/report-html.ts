@@ -11,10 +11,10 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { writeFailure, writeFileAtomic } from '../atomic-file.js';
+import { namingFile, writeFailure, writeFileAtomic } from '../atomic-file.js';
 import { digitGridPng } from '../data/inspect.js';
 import { assertFolderPath } from '../output-folder.js';
-import { UserError } from '../errors.js';
+import { UserError, fromSystemError } from '../errors.js';
 import { type DashboardModel, type DashboardView, type DigitSource, buildDashboardModel, cvVariant, percent } from '../evaluation/dashboard-model.js';
 import type { EvaluationReport } from '../evaluation/evaluation-report.js';
 import { readRunEvaluation } from '../runs/manifest.js';
@@ -378,8 +378,13 @@ export async function writeReport(options: WriteReportOptions): Promise<Omit<Wri
     await writeFileAtomic(file, built.html);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? `Create the folder ${path.dirname(file)} first, or pass another --out.` : code === 'EISDIR' ? 'Pass a file name with --out.' : 'Check that the folder is writable, or pass another --out.';
-    throw new UserError(`cannot write ${file}: ${writeFailure(error, file)}`, { where: { file, flag: 'out' }, hint });
+    // A full or read-only disk gets the hint every command gives for it (space, not permissions),
+    // and --out is named only when it was given: `digits run`, which has none, said "(flag --out)"
+    // and "pass another --out" for its report on a full disk until session 45.
+    const out = options.out !== undefined;
+    const system = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' ? fromSystemError(namingFile(error, file)) : null;
+    const hint = system?.hint ?? (code === 'ENOENT' ? `Create the folder ${path.dirname(file)} first${out ? ', or pass another --out' : ''}.` : code === 'EISDIR' ? 'Pass a file name with --out.' : `Check that the folder is writable${out ? ', or pass another --out' : ''}.`);
+    throw new UserError(`cannot write ${file}: ${writeFailure(error, file)}`, { where: out ? { file, flag: 'out' } : { file }, hint });
   }
   return { file, bytes: Buffer.byteLength(built.html), charts: built.charts, images: built.images, note };
 }

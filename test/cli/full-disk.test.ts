@@ -82,6 +82,14 @@ describe.runIf(canMount)('on a full disk', () => {
     expect(left.filter((name) => /\.tmp-/.test(name))).toEqual([]);
   });
 
+  test('report (as run writes it, without --out) says the disk is full with the hint about space, naming no --out', async () => {
+    // (until session 45: "… the disk is full (flag --out)", hint "Check that the folder is writable, or pass another --out")
+    const result = await onFullDisk(['report', '--run', 'runs/tr']);
+    expectNamedFullDisk(result, /^runs\/tr\/report\.html$/);
+    expect(result.stderr).not.toMatch(/--out/);
+    expect(result.stderr).toMatch(/hint: Free some space/);
+  });
+
   test('evaluate names the lock it could not write, and leaves none', async () => {
     expectNamedFullDisk(await onFullDisk(['evaluate', '--run', 'runs/tr']), /^runs\/tr\/\.lock$/);
     expect(await readdir(path.join(disk.dir, 'runs/tr'))).not.toContain('.lock');
