@@ -146,7 +146,9 @@ export function writeFailure(error: unknown, file: string): string {
   if (code === 'ENOENT') return `the folder ${path.dirname(file)} does not exist`;
   if (code === 'EISDIR') return 'it is a folder';
   if (code === 'ENOTDIR') return `${path.dirname(file)} is not a folder`;
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'permission denied';
+  // (a read-only file system was "permission denied" until session 45, where every other command says read-only)
+  if (code === 'EROFS') return 'the file system is read-only';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'ENOSPC') return 'the disk is full';
   return (error as Error).message;
 }

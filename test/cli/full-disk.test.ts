@@ -4,12 +4,12 @@
  * on a tiny practice competition; needs root to mount (CI runs as root).
  */
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { repoRoot } from '../helpers/run-command.js';
-import { SKIP_REASON, canMount, mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
+import { SKIP_REASON, canMount, mountReadOnly, mountSmallDisk, type ReadOnlyFolder, type SmallDisk } from '../helpers/small-disk.js';
 
 const exec = promisify(execFile);
 const bin = path.join(repoRoot, 'bin/run.js');
@@ -88,6 +88,22 @@ describe.runIf(canMount)('on a full disk', () => {
     expectNamedFullDisk(result, /^runs\/tr\/report\.html$/);
     expect(result.stderr).not.toMatch(/--out/);
     expect(result.stderr).toMatch(/hint: Free some space/);
+  });
+
+  describe('and a read-only view of the same folder', () => {
+    let ro: ReadOnlyFolder;
+    beforeAll(async () => {
+      await mkdir(path.join(disk.dir, 'submissions'), { recursive: true });
+      ro = mountReadOnly(() => {}, disk.dir);
+    });
+    afterAll(() => ro?.unmount());
+
+    test('report says the file system is read-only (it said "permission denied")', async () => {
+      const result = await digits(['report', '--run', path.join(ro.dir, 'runs/tr')]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(`error: cannot write ${path.join(ro.dir, 'runs/tr/report.html')}: the file system is read-only`);
+      expect(result.stderr).toMatch(/hint: Point the command at a writable folder/);
+    });
   });
 
   test('evaluate names the lock it could not write, and leaves none', async () => {

@@ -59,12 +59,15 @@ export interface ReadOnlyFolder {
   unmount(): void;
 }
 
-/** A read-only bind mount of a fresh temp folder (`prepare` fills the folder first). */
-export function mountReadOnly(prepare: (source: string) => void = () => {}): ReadOnlyFolder {
+/**
+ * A read-only bind mount of a fresh temp folder (`prepare` fills the folder first), or of
+ * `existing`, a folder the test made (left as it is on unmount).
+ */
+export function mountReadOnly(prepare: (source: string) => void = () => {}, existing?: string): ReadOnlyFolder {
   const root = mkdtempSync(path.join(os.tmpdir(), 'digits-read-only-'));
-  const source = path.join(root, 'source');
+  const source = existing ?? path.join(root, 'source');
   const dir = path.join(root, 'ro');
-  mkdirSync(source);
+  if (!existing) mkdirSync(source);
   mkdirSync(dir);
   prepare(source);
   execFileSync('mount', ['--bind', source, dir]);
