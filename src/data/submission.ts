@@ -193,7 +193,12 @@ export async function prepareSubmission(options: WriteSubmissionOptions): Promis
   await ensureSubmissionsDir(dir);
   const stem = `${submissionTimestamp(options.now ?? new Date())}-${safeFileName(options.name)}`;
   const temp = path.join(dir, `.${stem}.csv.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await writeDurably(temp, text);
+  await writeDurably(temp, text).catch((error: unknown) => {
+    // Named as the submission it was to become: the temp's name, `.<stem>.csv` once its suffix
+    // is taken off, never exists (a read-only folder named it until session 45).
+    if (typeof (error as NodeJS.ErrnoException).path === 'string') (error as NodeJS.ErrnoException).path = path.join(dir, `${stem}.csv`);
+    throw error;
+  });
   return { temp, dir, stem, sha256: sha256(text), rows };
 }
 

@@ -104,6 +104,14 @@ describe.runIf(canMount)('on a full disk', () => {
       expect(result.stderr).toContain(`error: cannot write ${path.join(ro.dir, 'runs/tr/report.html')}: the file system is read-only`);
       expect(result.stderr).toMatch(/hint: Point the command at a writable folder/);
     });
+
+    test('submit names the submission it could not write, not its temp file\'s dot-prefixed name', async () => {
+      const result = await digits(['submit', '--run', 'runs/tr', '--dir', path.join(ro.dir, 'submissions')]);
+      expect(result.code, result.stderr).toBe(2);
+      const named = /error: cannot write (\S+): the file system is read-only/.exec(result.stderr);
+      expect(named, result.stderr).not.toBeNull();
+      expect(path.relative(ro.dir, named![1]!)).toMatch(/^submissions\/\d{8}-\d{6}-tr\.csv$/);
+    });
   });
 
   test('evaluate names the lock it could not write, and leaves none', async () => {
