@@ -143,6 +143,8 @@ const FIXABLE_SYSTEM_ERRORS: Record<string, { what: string; hint: string }> = {
   EACCES: { what: 'permission denied', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
   EPERM: { what: 'operation not permitted', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
   EROFS: { what: 'the file system is read-only', hint: 'Point the command at a writable folder, then run it again.' },
+  // (a folder put where a file of the command goes, search.json say: an internal error with a stack until session 45)
+  EISDIR: { what: 'it is a folder, not a file', hint: 'Move that folder aside (or point the command at another place), then run it again.' },
 };
 
 /** System calls whose failure is said as "cannot write". */
@@ -162,3 +164,4 @@ export function fromSystemError(error: unknown): UserError | null {
   const doing = !e.syscall || WRITING_CALLS.has(e.syscall) ? 'cannot write' : `cannot ${e.syscall}`;
   return new UserError(file ? `${doing} ${file}: ${known.what}` : `${known.what} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { ...(file ? { where: { file } } : {}), hint: known.hint, exitCode: 2 });
 }
+

@@ -436,8 +436,13 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
 
     const running = new Set<Promise<void>>();
     let spent = false;
+    // A trial that throws (its save on a full disk) stops the search, but only once the trials
+    // still running have ended: leaving with their worker threads mid-step in ONNX Runtime
+    // aborted the process ("terminate called after throwing Napi::Error", exit 134) after the
+    // error was printed (until session 45). No new trial starts meanwhile.
+    let failure: { error: unknown } | null = null;
     for (;;) {
-      while (running.size < options.concurrency) {
+      while (failure === null && running.size < options.concurrency) {
         if (budgetOver()) {
           if (!spent) emit({ type: 'budget-spent', seconds: Math.round((Date.now() - started) / 1000) });
           spent = true;
@@ -445,12 +450,23 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
         }
         const next = take();
         if (!next) break;
-        const p: Promise<void> = runTrial(next.trial, next.resume).finally(() => running.delete(p));
+        const p: Promise<void> = runTrial(next.trial, next.resume)
+          .catch((error: unknown) => {
+            if (failure !== null) return;
+            failure = { error };
+            const others = state.trials.filter((t) => t.state === 'running' && t !== next.trial).map((t) => t.name);
+            if (others.length > 0) {
+              const what = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+              emit({ type: 'warning', message: `the search stops (${next.trial.name}: ${what}); waiting for ${others.join(', ')} to end first (Ctrl-C stops ${others.length === 1 ? 'it' : 'them'} now, kept to continue)` });
+            }
+          })
+          .finally(() => running.delete(p));
         running.add(p);
       }
       if (running.size === 0) break;
       await Promise.race(running);
     }
+    if (failure !== null) throw (failure as { error: unknown }).error;
     await save();
 
     const top = topKEnsemble(state, options.top, safeNameFrom(path.basename(dir).startsWith('search') ? path.basename(dir) : `search-${path.basename(dir)}`, 'search'), `digits search --out ${path.relative(process.cwd(), dir) || dir}`);

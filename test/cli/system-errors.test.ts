@@ -10,6 +10,8 @@ test('a full disk or a folder one may not write is a user error naming the file 
   expect(fromSystemError(systemError('EROFS', 'mkdir', '/mnt/ro/c'))).toMatchObject({ message: 'cannot write /mnt/ro/c: the file system is read-only' });
   // and a file written in a temp folder (a checkpoint's) as the file in the folder it was to become
   expect(fromSystemError(systemError('ENOSPC', 'write', '/ck/best.tmp-8614-1a2b3c4d/model.json'))).toMatchObject({ message: 'cannot write /ck/best/model.json: the disk is full' });
+  // a folder where a file goes (its temp file renamed onto it) names the file it was to be
+  expect(fromSystemError(systemError('EISDIR', 'rename', '/runs/s/search.json.tmp-8614-1a2b3c4d'))).toMatchObject({ message: 'cannot write /runs/s/search.json: it is a folder, not a file', hint: expect.stringMatching(/^Move that folder aside/), exitCode: 2 });
   // a write on an open file has no path: the code and the call say what failed
   expect(fromSystemError(systemError('ENOSPC', 'write'))).toMatchObject({ message: 'the disk is full (ENOSPC in write)', exitCode: 2 });
   // wrapped as a cause, it is found too

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -332,4 +333,46 @@ test('a failed trial is reported with its error, not as unfinished; the same com
   await expect(runSearch({ ...options, space: big, out: path.join(dir, 'big-batch'), trials: 1, backend: 'gpu', onEvent: (e) => events.push(e) })).rejects.toThrow(/every trial of the search failed/);
   expect(events.filter((e) => e.type === 'warning')).toEqual([{ type: 'warning', message: 'the space\'s batch size 4096 is more than the holdout split\'s 270 training rows: a trial drawing it trains each epoch as a single step over all of them. Keep "batchSize" at most 270 in space.json.' }]);
   expect(events.findIndex((e) => e.type === 'warning')).toBe(events.findIndex((e) => e.type === 'search-start') + 1);
+}, 120_000);
+
+test('a trial whose save fails stops the search only once the other running trial has ended: exit 2, no abort in native code', async () => {
+  // Given a random search of two trials at once (seed 1 draws 60 epochs for trial-001 and 1 for trial-002)
+  const out = path.join(dir, 'save-fails');
+  await writeFile(path.join(dir, 'space-long.json'), JSON.stringify({ preset: 'mlp', start: 'scratch', optimizer: 'adam', learningRate: 0.003, epochs: [1, 60], batchSize: 32 }));
+  const child = spawn(process.execPath, ['bin/run.js', 'search', '--data', competition, '--space', path.join(dir, 'space-long.json'), '--scheduler', 'random', '--trials', '2', '--concurrency', '2', '--seed', '1', '--top', '1', '--out', out, '--json'], {
+    env: { ...process.env, CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  // When both have started (search.json saved for each) and a folder then takes search.json's place, so the next save fails for real (EISDIR)
+  let broken = false;
+  child.stdout.on('data', (c) => {
+    stdout += c;
+    if (!broken && stdout.includes('"type":"trial-start","trial":"trial-002"')) {
+      broken = true;
+      // (the child saves just after it prints the line: a save that lands between rm and mkdir is moved aside again)
+      for (;;) {
+        rmSync(path.join(out, 'search.json'), { recursive: true, force: true });
+        try {
+          mkdirSync(path.join(out, 'search.json'));
+          break;
+        } catch {
+          // search.json written again meanwhile
+        }
+      }
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const lines = stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { type: string; trial?: string; epochs?: number; message?: string; error?: string });
+  expect(lines.filter((l) => l.type === 'trial-start').map((l) => [l.trial, l.epochs])).toEqual([['trial-001', 60], ['trial-002', 1]]);
+  // Then trial-002's failed save stops the search once trial-001 has trained its 60 epochs (it left
+  // with that trial's worker mid-step, and ONNX Runtime aborted the process: exit 134)
+  expect(code, `${stdout}\n${stderr}`).toBe(2);
+  expect(stderr).not.toMatch(/terminate called|Napi::Error/);
+  expect(lines.find((l) => l.type === 'warning')?.message).toMatch(/^the search stops \(trial-002: .*\); waiting for trial-001 to end first/);
+  const ended = lines.findIndex((l) => l.type === 'trial-rung' && l.trial === 'trial-001');
+  expect(ended).toBeGreaterThan(-1);
+  expect(lines.at(-1)).toMatchObject({ type: 'error', error: `cannot write ${path.join(out, 'search.json')}: it is a folder, not a file` });
 }, 120_000);
