@@ -165,3 +165,26 @@ export function fromSystemError(error: unknown): UserError | null {
   return new UserError(file ? `${doing} ${file}: ${known.what}` : `${known.what} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { ...(file ? { where: { file } } : {}), hint: known.hint, exitCode: 2 });
 }
 
+/**
+ * A system error read back from its text, as a worker thread or a queue job reports it (only the
+ * message crosses: "ENOSPC: no space left on device, write", "EACCES: permission denied, open
+ * '/x'"): the code, the call and the path again, so that `fromSystemError` can say it, or null
+ * for any other text.
+ */
+export function systemErrorFromText(text: string): NodeJS.ErrnoException | null {
+  const match = /^(E[A-Z0-9]+): ([^,\n]+), (\w+)(?: '([^'\n]*)')?/.exec(text.trim());
+  if (!match) return null;
+  return Object.assign(new Error(match[0]), { code: match[1]!, syscall: match[3]!, ...(match[4] !== undefined ? { path: match[4] } : {}) });
+}
+
+/**
+ * The error that every one of several jobs (a run's probes) failed with, when each is the same
+ * system error a user can put right (a full disk fills for all of them): the first of them, to be
+ * said as one (`fromSystemError`); null when any failed otherwise, which stays a bug to report.
+ */
+export function commonFixableSystemError(texts: readonly (string | undefined)[]): NodeJS.ErrnoException | null {
+  const errors = texts.map((t) => (t === undefined ? null : systemErrorFromText(t)));
+  const first = errors[0];
+  if (!first || !fromSystemError(first)) return null;
+  return errors.every((e) => e !== null && e.code === first.code) ? first : null;
+}

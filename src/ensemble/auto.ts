@@ -14,6 +14,7 @@ import type { MemberConfig } from '../training/train-member.js';
 import type { Start } from '../training/search/space.js';
 import { startCheckpoints } from '../training/search/space.js';
 import { memberFromInput, withFolds, type EnsembleSpec, type MemberOverrides } from './ensemble-spec.js';
+import { commonFixableSystemError } from '../errors.js';
 
 /** Share of the budget spent choosing the recipe, at most. */
 export const CHOOSING_SHARE = 0.25;
@@ -440,7 +441,13 @@ export function spreadRate(start: Start, edge: number, chosen: number): number |
 /** The probe with the lowest holdout loss wins (ties: the earlier probe). */
 export function chooseProbe(probes: readonly ProbeRecord[]): ProbeRecord {
   const ok = probes.filter((p) => !p.error && Number.isFinite(p.valLoss));
-  if (ok.length === 0) throw new Error(`every probe failed: ${probes.map((p) => p.error).join('; ')}`);
+  if (ok.length === 0) {
+    // Every probe failing alike on a full disk (or a folder it may not write) is the user's to put
+    // right: said as that error (an internal error with a stack, exit 70, until session 45); any
+    // other failure stays a bug to report.
+    const system = commonFixableSystemError(probes.map((p) => p.error));
+    throw new Error(`every probe failed: ${probes.map((p) => p.error).join('; ')}`, system ? { cause: system } : undefined);
+  }
   return ok.reduce((best, p) => (p.valLoss < best.valLoss ? p : best));
 }
 

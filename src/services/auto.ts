@@ -22,6 +22,7 @@ import type { ImageSet } from '../data/image-set.js';
 import { createRandom, deriveSeed, shuffleInPlace } from '../data/random.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import type { BackendRequest } from '../engine/backend.js';
+import { commonFixableSystemError } from '../errors.js';
 import {
   AUTO_BATCH,
   AUTO_PRESET,
@@ -249,7 +250,11 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const lrFinds: LrFindRecord[] = [];
   lrOutcomes.forEach((outcome, i) => {
     const start = starts[i]!;
-    if (!outcome.ok) throw new Error(`the LR range test from the ${start} start failed: ${outcome.error}`);
+    if (!outcome.ok) {
+      // (a full disk or the like is the user's to put right, as with the probes)
+      const system = commonFixableSystemError([outcome.error.split('\n')[0]]);
+      throw new Error(`the LR range test from the ${start} start failed: ${outcome.error}`, system ? { cause: system } : undefined);
+    }
     const r = outcome.value;
     lrFinds.push({ start, steps: r.lrs.length, suggestion: r.suggestion.lr, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, minimumLoss: r.suggestion.minimumLoss, reason: r.suggestion.reason, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds, curve: thin(r.lrs, r.losses) });
     emit({ type: 'auto-lr-find', start, minimumLoss: r.suggestion.minimumLoss, lrAtMinimum: r.suggestion.lrAtMinimum, lrAtEdge: r.suggestion.lrAtEdge, probeRates: probeRates(start, r.suggestion.lrAtEdge) });

@@ -20,3 +20,23 @@ test('a full disk or a folder one may not write is a user error naming the file 
   expect(fromSystemError(systemError('ENOENT', 'open', '/x'))).toBeNull();
   expect(fromSystemError(new TypeError('x is undefined'))).toBeNull();
 });
+
+test('a system error reported as text (by a worker thread) is read back and said as one when every job failed alike; anything else stays a bug', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { commonFixableSystemError, systemErrorFromText } = await import('../../src/errors.js');
+  // Given the text of a real full-disk write (/dev/full fails every write with ENOSPC)
+  let full = '';
+  try {
+    writeFileSync('/dev/full', 'x');
+  } catch (error) {
+    full = (error as Error).message;
+  }
+  expect(systemErrorFromText(full)).toMatchObject({ code: 'ENOSPC', syscall: 'write' });
+  expect(systemErrorFromText("EACCES: permission denied, open '/runs/r/x.json.tmp-1-2'")).toMatchObject({ code: 'EACCES', syscall: 'open', path: '/runs/r/x.json.tmp-1-2' });
+  // Then every probe failing with it is the full-disk error line
+  expect(fromSystemError(commonFixableSystemError([full, full]))).toMatchObject({ message: 'the disk is full (ENOSPC in write)', exitCode: 2 });
+  // and not when one failed otherwise (a bug), nor for an error a user cannot put right
+  expect(commonFixableSystemError([full, 'TypeError: x is undefined'])).toBeNull();
+  expect(commonFixableSystemError(["ENOENT: no such file or directory, open '/x'"])).toBeNull();
+  expect(systemErrorFromText('every probe failed')).toBeNull();
+});
