@@ -68,7 +68,7 @@ export default class Run extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
     // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce, withPlannedMembers }, { removeOwnImportFilesSync }] = await Promise.all([
+    const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, { writeRunReport }, { TrainView }, { mountLive }, { initialState, reduce, withPlannedMembers }, { removeOwnImportFilesSync }, { removeOwnPracticeFilesSync }] = await Promise.all([
       import('../engine/backend.js'),
       import('../services/run.js'),
       import('../report/report-html.js'),
@@ -76,6 +76,7 @@ export default class Run extends DigitsCommand {
       import('../tui/live.js'),
       import('../tui/train-state.js'),
       import('../data/import.js'),
+      import('../data/practice.js'),
     ]);
     const json = this.jsonEnabled();
     const budgetMinutes = flags.budget === undefined ? undefined : checkBudget(flags.budget);
@@ -146,10 +147,14 @@ export default class Run extends DigitsCommand {
     // The hint fits the stage reached: resume training, evaluate and submit, or write the report.
     let reached: Stage | null = null;
     let importing: string | null = null;
+    let building: string | null = null;
     this.exitOnInterrupt(
       () => {
         // (stopped while importing: the import's partial files go, and a .digits/ it made)
         if (reached === 'import' && importing) removeOwnImportFilesSync(importing);
+        // (stopped while building the default practice competition: its temp folder and files go;
+        // until session 45 they were left, 112 MB, and the next run left its own beside them)
+        if (reached === 'competition' && building) removeOwnPracticeFilesSync(building);
         const hint = interruptedMainJobHint(runDir, reached, resume !== undefined);
         if (!existsSync(runDir)) removeEmptyParentSync(claim);
         else releaseClaimSync(claim);
@@ -178,6 +183,7 @@ export default class Run extends DigitsCommand {
       runName,
       resume,
       onImporting: (datasetDir) => (importing = datasetDir),
+      onBuildingPractice: (competitionDir) => (building = competitionDir),
       onStage: (stage, message) => {
         reached = stage;
         // Stages come between trainings, never during one. A line written below a live view

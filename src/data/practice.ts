@@ -28,12 +28,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { namingFile } from '../atomic-file.js';
 import { makeFolders } from '../make-folders.js';
 import { UserError } from '../errors.js';
+import { isStaleTemp, tempOwner } from '../atomic-file.js';
 import { assertFolderPath } from '../output-folder.js';
 import { DEFAULT_DATASET_SUBDIR } from './dataset.js';
 import { SPLITS_DIR } from './splits.js';
@@ -380,6 +381,36 @@ function checkCount(value: number | undefined, fallback: number, max: number, wh
   return count;
 }
 
+/**
+ * The temp files and folders of builds into `dir` (`<dir>.tmp-<pid>-<hex>` and those of its
+ * answers and answer key beside it) whose name `which` accepts, removed.
+ */
+async function removePracticeTempFiles(dir: string, which: (name: string) => boolean): Promise<void> {
+  for (const name of practiceTempFiles(dir, which)) await rm(join(dirname(dir), name), { recursive: true, force: true });
+}
+
+function practiceTempFiles(dir: string, which: (name: string) => boolean): string[] {
+  const targets = [basename(dir), `${basename(dir)}-answers.csv`, `${basename(dir)}-answers.json`];
+  let names: string[];
+  try {
+    names = readdirSync(dirname(dir));
+  } catch {
+    return [];
+  }
+  return names.filter((name) => tempOwner(name) !== null && !name.includes('.old-') && targets.some((t) => name.startsWith(`${t}.tmp-`)) && which(name));
+}
+
+/**
+ * A build into `out` stopped by a signal: the temp folder and files this process was writing
+ * go at once (the signal ends the process before its own clean-up runs). True when there were any.
+ */
+export function removeOwnPracticeFilesSync(out: string): boolean {
+  const dir = resolve(out);
+  const own = practiceTempFiles(dir, (name) => tempOwner(name) === process.pid);
+  for (const name of own) rmSync(join(dirname(dir), name), { recursive: true, force: true });
+  return own.length > 0;
+}
+
 /** Builds a practice competition folder and its answers; see the table at the top of this file. */
 export async function buildPracticeCompetition(options: PracticeOptions): Promise<PracticeReport> {
   const started = performance.now();
@@ -430,6 +461,9 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
     });
   }
 
+  // What earlier builds into this --out left when they were killed or interrupted (the temp
+  // folder alone is 57–127 MB; until session 45 nothing removed them).
+  await removePracticeTempFiles(dir, (name) => isStaleTemp(name));
   const [train, test] = await Promise.all([readMnist('train'), readMnist('test')]);
   const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const temp = `${dir}.tmp-${suffix}`;

@@ -103,6 +103,8 @@ export interface MainJobOptions {
   onStage?: (stage: Stage, message: string) => void;
   /** the dataset folder the import writes, told as it starts (a Ctrl-C then removes its partial files: removeOwnImportFilesSync) */
   onImporting?: (datasetDir: string) => void;
+  /** the practice competition folder it is about to build (a signal's clean-up removes its temp files) */
+  onBuildingPractice?: (competitionDir: string) => void;
   onTrainEvent?: (event: EnsembleEvent) => void;
   /**
    * what training warns of before it starts (an init trained on these rows, batches larger than
@@ -179,6 +181,7 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
       stage('competition', `using the practice competition in ${competition}`);
     } else {
       stage('competition', `building the ${DEFAULT_PRACTICE_RECIPE} practice competition from MNIST in ${competition}`);
+      options.onBuildingPractice?.(competition);
       const report = await buildPracticeCompetition({ recipe: DEFAULT_PRACTICE_RECIPE, out: competition, seed: options.seed });
       competition = report.dir;
     }

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { jsonFlag, seedFlag } from '../../cli/flags.js';
 import { UserError } from '../../errors.js';
-import { DEFAULT_PRACTICE_RECIPE, PRACTICE_RECIPES, PRACTICE_RECIPE_SPECS, type PracticeRecipe, buildPracticeCompetition } from '../../data/practice.js';
+import { DEFAULT_PRACTICE_RECIPE, PRACTICE_RECIPES, PRACTICE_RECIPE_SPECS, type PracticeRecipe, buildPracticeCompetition, removeOwnPracticeFilesSync } from '../../data/practice.js';
 import { displayPath, formatCount, pathArg } from '../../data/format.js';
 import { writePracticePreview } from '../../data/practice-preview.js';
 import { createProgress } from '../../cli/progress.js';
@@ -53,10 +53,17 @@ export default class DataPractice extends DigitsCommand {
         throw new UserError(`--sigma must be a number, not ${JSON.stringify(flags.sigma)}`, { where: { flag: 'sigma' }, hint: 'For example --sigma 0.3.' });
       }
     }
+    const out = flags.out ?? join(process.cwd(), 'competitions', recipe);
+    // Ctrl-C: the build's temp folder and files go at once (until session 45 the signal ended it
+    // without a word, leaving 57–127 MB of them beside --out), and its last word says so.
+    this.exitOnInterrupt(() => {
+      removeOwnPracticeFilesSync(out);
+      return 'The competition was not built (its partial files are removed): run the same command again.';
+    });
     const progress = createProgress({ quiet: this.jsonEnabled() });
     const report = await buildPracticeCompetition({
       recipe,
-      out: flags.out ?? join(process.cwd(), 'competitions', recipe),
+      out,
       trainRows: flags.train,
       testRows: flags.test,
       seed: flags.seed,
