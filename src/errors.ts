@@ -137,14 +137,14 @@ export function runIsAFile(runDir: string): UserError {
 }
 
 /** System error codes a user can put right: a full disk, a folder they may not write. */
-const FIXABLE_SYSTEM_ERRORS: Record<string, { what: string; hint: string }> = {
-  ENOSPC: { what: 'the disk is full', hint: 'Free some space (or point the command at another disk), then run it again: files it finished writing are kept, and no file is left half-written.' },
-  EDQUOT: { what: 'the disk quota is used up', hint: 'Free some space within your quota (or point the command at another disk), then run it again.' },
-  EACCES: { what: 'permission denied', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
-  EPERM: { what: 'operation not permitted', hint: 'Give yourself write access to that folder (or point the command at another one), then run it again.' },
-  EROFS: { what: 'the file system is read-only', hint: 'Point the command at a writable folder, then run it again.' },
+const FIXABLE_SYSTEM_ERRORS: Record<string, { what: string; fix: string; kept?: true }> = {
+  ENOSPC: { what: 'the disk is full', fix: 'Free some space (or point the command at another disk)', kept: true },
+  EDQUOT: { what: 'the disk quota is used up', fix: 'Free some space within your quota (or point the command at another disk)' },
+  EACCES: { what: 'permission denied', fix: 'Give yourself write access to that folder (or point the command at another one)' },
+  EPERM: { what: 'operation not permitted', fix: 'Give yourself write access to that folder (or point the command at another one)' },
+  EROFS: { what: 'the file system is read-only', fix: 'Point the command at a writable folder' },
   // (a folder put where a file of the command goes, search.json say: an internal error with a stack until session 45)
-  EISDIR: { what: 'it is a folder, not a file', hint: 'Move that folder aside (or point the command at another place), then run it again.' },
+  EISDIR: { what: 'it is a folder, not a file', fix: 'Move that folder aside (or point the command at another place)' },
 };
 
 /** System calls whose failure is said as "cannot write". */
@@ -156,13 +156,16 @@ const WRITING_CALLS = new Set(['open', 'write', 'mkdir', 'rename', 'copyfile']);
  * (exit 70). The file named is the one the user knows: a temp file written on the way
  * (`x.csv.tmp-8614-…`) is named as the file it was to become.
  */
-export function fromSystemError(error: unknown): UserError | null {
+export function fromSystemError(error: unknown, options: { then?: string } = {}): UserError | null {
   const e = (error instanceof Error && !(error as NodeJS.ErrnoException).code && error.cause instanceof Error ? error.cause : error) as NodeJS.ErrnoException;
   const known = e instanceof Error && e.code ? FIXABLE_SYSTEM_ERRORS[e.code] : undefined;
   if (!known) return null;
   const file = typeof e.path === 'string' ? withoutTempSuffix(e.path) : undefined;
   const doing = !e.syscall || WRITING_CALLS.has(e.syscall) ? 'cannot write' : `cannot ${e.syscall}`;
-  return new UserError(file ? `${doing} ${file}: ${known.what}` : `${known.what} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { ...(file ? { where: { file } } : {}), hint: known.hint, exitCode: 2 });
+  // `then`: what to do once it is put right, where running the same command again is not it
+  // (a pretraining with saved epochs goes on with --resume; run again, it started over)
+  const hint = options.then ? `${known.fix}, then ${options.then}.` : `${known.fix}, then run it again${known.kept ? ': files it finished writing are kept, and no file is left half-written' : ''}.`;
+  return new UserError(file ? `${doing} ${file}: ${known.what}` : `${known.what} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { ...(file ? { where: { file } } : {}), hint, exitCode: 2 });
 }
 
 /**

@@ -6,7 +6,7 @@ import { backendFlag, jsonFlag, seedFlag } from '../cli/flags.js';
 import { eventPrinter } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { PRESET_NAMES } from '../model/presets.js';
-import { UserError } from '../errors.js';
+import { UserError, fromSystemError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
 import { recordedCommand } from '../services/queue/redis-url.js';
@@ -50,9 +50,10 @@ export default class Pretrain extends DigitsCommand {
     const resumeArgv = this.argv.filter((a) => a !== '--resume');
     // (stopped before its first epoch ended there is nothing to resume: --resume would be refused)
     const workDir = pretrainWorkDir(path.join(path.dirname(out), '.digits'), out, flags.preset, Boolean(noise));
+    const resumeCommand = `digits pretrain ${resumeArgv.map(shellArg).join(' ')} --resume`;
     this.exitOnInterrupt(() =>
       existsSync(path.join(workDir, 'last'))
-        ? `Continue it with \`digits pretrain ${resumeArgv.map(shellArg).join(' ')} --resume\`: it goes on from its last finished epoch (the checkpoint in ${displayPath(out)} is written only when the pretraining ends).`
+        ? `Continue it with \`${resumeCommand}\`: it goes on from its last finished epoch (the checkpoint in ${displayPath(out)} is written only when the pretraining ends).`
         : `It stopped before its first epoch ended, so there is nothing to resume: run \`digits pretrain ${resumeArgv.join(' ')}\` again to start it.`,
     );
     const result = await pretrainCheckpoint({
@@ -75,6 +76,12 @@ export default class Pretrain extends DigitsCommand {
       resume: flags.resume,
       command: recordedCommand(['digits', 'pretrain', ...this.argv]),
       onEvent: eventPrinter(flags.json),
+    }).catch((error: unknown) => {
+      // A full disk (or the like) after saved epochs: the hint names --resume, as Ctrl-C's does.
+      // "Run it again" started over from epoch 1 and overwrote them (until session 45).
+      const saved = existsSync(path.join(workDir, 'last'));
+      const system = saved ? fromSystemError(error, { then: `continue it with \`${resumeCommand}\`: it goes on from its last finished epoch (without --resume it would start again from epoch 1)` }) : null;
+      throw system ?? error;
     });
     if (flags.json) this.printJson(result);
     else process.stdout.write(`${result.checkpoint}: val_acc ${(result.valAcc * 100).toFixed(2)}%, t10k accuracy ${(result.testAcc * 100).toFixed(2)}% (${(result.testAccUniformNoise * 100).toFixed(2)}% with uniform background noise) after ${plural(result.epochs, 'epoch')} in ${Math.round(result.seconds)}s\n`);
