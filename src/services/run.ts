@@ -280,12 +280,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
     const round1 = path.join(runDir, ROUND1_DIR);
     stage('train', `round 1: training the ${ensemble.name} ensemble (${plural(ensemble.members.length, 'member')}, ${options.concurrency} at a time) into ${round1}`);
-    await trainEnsemble({ ensemble, data: competition, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, extra: synthetic });
+    await trainEnsemble({ ensemble, data: competition, runDir: round1, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, extra: synthetic });
     trained = await trainSecondRound(options, { competition, runDir, auto, budgetSeconds, spentSeconds: (Date.now() - started) / 1000, deadline: deadline! });
   } else {
     const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
     stage('train', `training the ${ensemble.name} ensemble (${plural(expandFolds(ensemble).length, 'member')}${validation}, ${options.concurrency} at a time) into ${runDir}`);
-    trained = await trainEnsemble({ ensemble, data: competition, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, deadline, extra: synthetic, replan: auto ? autoReplan(auto) : undefined });
+    trained = await trainEnsemble({ ensemble, data: competition, runDir, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, deadline, extra: synthetic, replan: auto ? autoReplan(auto) : undefined });
   }
   await afterTraining(options, runDir, trained, auto);
   // The members are combined by evaluate and submit: a soft vote, weighted when ensemble
@@ -338,7 +338,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
     const round1Seconds = auto?.pseudoLabel ? ((await readRunManifest(path.join(runDir, ROUND1_DIR)).catch(() => null))?.seconds ?? 0) : 0;
     const budget = auto ? budgetLeft(auto, plan.manifest.seconds + round1Seconds) : undefined;
     if (budget) stage('train', budget.line);
-    const trained = await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, onWarning: options.onWarning, deadline: budget?.deadline, replan: auto ? autoReplan(auto) : undefined });
+    const trained = await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, onWarning: options.onWarning, deadline: budget?.deadline, replan: auto ? autoReplan(auto) : undefined });
     await afterTraining(options, runDir, trained, auto);
   }
   if (auto) await saveAutoRecord(runDir, auto);
@@ -377,7 +377,7 @@ async function resumeFirstRound(options: MainJobOptions, runDir: string): Promis
     stage('train', `round 1 in ${round1} finished training: pseudo-labelling and round 2 follow`);
   } else {
     stage('train', `round 1: resuming the ${plan.ensemble.name} ensemble in ${round1} (${plural(plan.ensemble.members.length, 'member')}, each from its last saved epoch)`);
-    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: round1, concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, onWarning: options.onWarning });
+    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: round1, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, onWarning: options.onWarning });
   }
   // The time already spent: importing and choosing the recipe, and round 1 over all its sessions.
   const spentSeconds = (auto.trainingStartSeconds ?? auto.choosingSeconds) + (await readRunManifest(round1)).seconds;
@@ -435,7 +435,16 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
     if (round.extraFile) await appendFile(extra, await readFile(round.extraFile));
   }
   stage('train', `round 2: ${plural(ensemble.members.length, 'member')} fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows${extra !== round.extraFile ? ', beside the synthetic rows' : ''}, into ${job.runDir}`);
-  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, extra, deadline: job.deadline, replan: autoReplan(job.auto) });
+  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, resumeCommand: mainJobResumeCommand(job.runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, extra, deadline: job.deadline, replan: autoReplan(job.auto) });
+}
+
+/**
+ * What continues a run whose members failed: `digits run --resume` trains on, evaluates and
+ * submits (round 1 of pseudo-labelling too). Until session 45 the hint named `digits train
+ * --resume`, which only trained and left the run unevaluated and unsubmitted.
+ */
+function mainJobResumeCommand(runDir: string): string {
+  return `digits run --resume --run ${shellArg(displayPath(runDir))}`;
 }
 
 /**

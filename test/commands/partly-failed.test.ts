@@ -103,3 +103,22 @@ test('run: the evaluation and submission of the members that trained, then the e
   expect(fixed.stdout).toMatch(/^submission .*\(40 rows, 2 members,/m);
   expect(await members(runDir)).toMatchObject({ status: 'finished', members: [expect.objectContaining({ name: 'a', ok: true }), expect.objectContaining({ name: 'b', ok: true })] });
 });
+
+test('run whose every member failed: the hint names `digits run --resume` (which trains on, evaluates and submits), not `digits train --resume`', { timeout: 300_000 }, async () => {
+  // Given a one-member `digits run` killed while its member trained, and the member's folder replaced by a file
+  const one = path.join(work, 'one.json');
+  await writeFile(one, JSON.stringify({ name: 'one', validation: { kind: 'shared', fraction: 0.2, seed: 1 }, members: [{ preset: 'mlp', name: 'b', epochs: 40 }] }));
+  await killWhileBTrains(['run', '--data', competition, '--ensemble', one, '--concurrency', '1']);
+  const runs = (await readdir(path.join(work, 'runs'))).filter((n) => n.startsWith('one-'));
+  expect(runs).toHaveLength(1);
+  const runDir = path.join(work, 'runs', runs[0]!);
+  await breakB(runDir);
+  // When it is resumed, its only member fails (its folder cannot be made)
+  const json = await digits(['run', '--resume', '--run', runDir, '--json']);
+  // Then the run failed, and the hint's command is run's own resume (train's only trained: the run stayed unevaluated and unsubmitted)
+  expect(json.code, json.stderr).toBe(1);
+  const last = json.lines.at(-1) as { type: string; error: string; hint: string };
+  expect(last).toMatchObject({ type: 'error', error: expect.stringMatching(/^run one-\S+: every member failed \(EEXIST\b/) });
+  expect(last.hint).toMatch(/`digits run --resume --run \S*one-\S+`/);
+  expect(last.hint).not.toMatch(/digits train/);
+});
