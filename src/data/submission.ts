@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { access, constants, link, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { makeFolders } from '../make-folders.js';
-import { isStaleTemp, namingFile, removeStaleTempFiles, writeDurably } from '../atomic-file.js';
+import { isStaleTemp, namingFile, processRunning, removeStaleTempFiles, tempOwner, writeDurably } from '../atomic-file.js';
 import { appendJsonLine, isTornJsonLine } from './json-lines.js';
 import { parseDecimalCell } from './csv.js';
 import path from 'node:path';
@@ -260,10 +260,33 @@ const SUBMISSION_TEMP = /^\..+\.csv\.tmp-\d+-[0-9a-f]+$/;
  */
 export async function unrecordedSubmissions(dir: string, entries: readonly LedgerEntry[]): Promise<string[]> {
   const root = path.resolve(dir);
-  const recorded = new Set(entries.map((e) => path.resolve(root, e.file)));
+  const recordedIn = (list: readonly LedgerEntry[]) => new Set(list.map((e) => path.resolve(root, e.file)));
   const names = await readdir(root).catch(() => [] as string[]);
-  return names
-    .filter((name) => SUBMISSION_FILE.test(name) && !recorded.has(path.join(root, name)))
+  const candidates = names.filter((name) => SUBMISSION_FILE.test(name) && !recordedIn(entries).has(path.join(root, name)));
+  if (candidates.length === 0) return [];
+  // A submit still running between naming its CSV and recording it is no killed one (until
+  // session 45 a submit started at that moment warned about the other's file, recorded a moment
+  // later): its temp file is a second name of the CSV until its ledger line is appended
+  // (commitSubmission), under the pid of a process that runs.
+  const live = new Set<string>();
+  for (const name of names) {
+    const pid = SUBMISSION_TEMP.test(name) ? tempOwner(name) : null;
+    if (pid === null || !processRunning(pid)) continue;
+    const info = await stat(path.join(root, name)).catch(() => null);
+    if (info) live.add(`${info.dev}:${info.ino}`);
+  }
+  const unsettled: string[] = [];
+  for (const name of candidates) {
+    const info = await stat(path.join(root, name)).catch(() => null);
+    // (gone: a submit whose ledger line failed takes its CSV back)
+    if (info && !live.has(`${info.dev}:${info.ino}`)) unsettled.push(name);
+  }
+  if (unsettled.length === 0) return [];
+  // A submit that recorded its file after `entries` were read let go of its temp file only once
+  // its line was in: read the ledger again, now that the temp files were looked at.
+  const recorded = recordedIn(await readLedger(root, { onDamagedLine: () => {} }).catch(() => entries));
+  return unsettled
+    .filter((name) => !recorded.has(path.join(root, name)))
     .sort()
     .map((name) => path.join(root, name));
 }

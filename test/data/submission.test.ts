@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
@@ -354,6 +354,41 @@ describe('a submission is named before it is recorded', () => {
       ['20261121-101500-r.csv', 'ok'],
     ]);
     expect(await readdir(dir)).toHaveLength(3);
+  });
+
+  test('a submit starting while another (a live process) is between naming its CSV and recording it says nothing of that file, and leaves it be', async () => {
+    // Given a submission committed by this process (alive): its CSV named, its temp file a second name of it, no ledger line yet
+    const dir = await tempDir('digits-sub-');
+    const a = await prepareSubmission({ dir, name: 'same', labels: [1, 2, 3], now: NOW });
+    const said: string[] = [];
+    const listWarnings: string[] = [];
+    let readEarly: LedgerEntry[] = [];
+    const first = await commitSubmission(a, async (file) => {
+      // When another submit starts at that moment (its recovery, as submit runs it first), and `digits submissions` lists
+      await recoverKilledSubmits(dir, await readLedger(dir), (w) => said.push(w));
+      await listSubmissions(dir, { onWarning: (w) => listWarnings.push(w) });
+      // (and one that read the ledger now, and looks at the folder only after the line is in)
+      readEarly = await readLedger(dir);
+      await appendLedger(dir, entry(file, a.sha256));
+    });
+    // Then neither warned about the file (until session 45: "… is in the submissions folder but not in ledger.jsonl (a submit killed …); delete it")
+    expect(said).toEqual([]);
+    expect(listWarnings).toEqual([]);
+    expect(readEarly).toEqual([]);
+    const late: string[] = [];
+    await recoverKilledSubmits(dir, readEarly, (w) => late.push(w));
+    expect(late).toEqual([]);
+    // And the submission is recorded, its file whole
+    expect((await listSubmissions(dir)).map((s) => [s.file, s.status])).toEqual([[first.file.slice(dir.length + 1), 'ok']]);
+    // While a CSV whose submit was killed there (its temp twin under a dead pid) is still reported
+    const b = await prepareSubmission({ dir, name: 'killed', labels: [4, 5, 6], now: NOW });
+    const killedTemp = join(dir, `.20261121-101500-killed.csv.tmp-${await deadPid()}-0a1b2c3d`);
+    await writeFile(killedTemp, await readFile(b.temp));
+    await unlink(b.temp);
+    await link(killedTemp, join(dir, '20261121-101500-killed.csv'));
+    const killed: string[] = [];
+    await recoverKilledSubmits(dir, await readLedger(dir), (w) => killed.push(w));
+    expect(killed).toEqual([expect.stringMatching(/^20261121-101500-killed\.csv is in the submissions folder but not in ledger\.jsonl \(a submit killed/)]);
   });
 
   test('a ledger line that cannot be written leaves no CSV behind', async () => {
