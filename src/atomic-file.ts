@@ -16,12 +16,13 @@ export function namingFile(error: unknown, file: string): unknown {
 }
 
 /**
- * Writes and fsyncs one file (not atomic by itself: callers rename or link it into place). A
+ * Writes and fsyncs one file (not atomic by itself: callers rename or link it into place; `wx`
+ * creates it only if absent, as the run lock does). A
  * write that fails removes the file again (a full disk left an empty submission temp file until
  * session 45), so a failed command leaves nothing.
  */
-export async function writeDurably(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(file, 'w').catch((error: unknown) => Promise.reject(namingFile(error, file)));
+export async function writeDurably(file: string, data: string | Uint8Array, flag: 'w' | 'wx' = 'w'): Promise<void> {
+  const handle = await open(file, flag).catch((error: unknown) => Promise.reject(namingFile(error, file)));
   try {
     try {
       await handle.writeFile(data);

@@ -10,12 +10,12 @@
  * pid or host to name in the error.
  */
 import { readFileSync, unlinkSync } from 'node:fs';
-import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { namingFile, processRunning } from '../atomic-file.js';
+import { processRunning, writeDurably } from '../atomic-file.js';
 import { STOP_SIGNALS } from '../signals.js';
 
 export const LOCK_FILE = '.lock';
@@ -166,20 +166,10 @@ export async function lockRun(runDir: string, command: string): Promise<RunLock>
   const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const handle = await open(file, 'wx');
-      try {
-        try {
-          await handle.writeFile(`${JSON.stringify(holder)}\n`);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      } catch (error) {
-        // A lock that could not be written (a full disk) goes again: left empty, it read as held
-        // by another process and blocked the run once space was freed (until session 45).
-        await rm(file, { force: true }).catch(() => undefined);
-        throw namingFile(error, file);
-      }
+      // Created only if absent (EEXIST: held, below). A lock that cannot be written (a full disk) is
+      // removed again: left empty, it read as held by another process and blocked the run once
+      // space was freed (until session 45).
+      await writeDurably(file, `${JSON.stringify(holder)}\n`, 'wx');
       let released = false;
       held.set(file, holder);
       if (held.size === 1) setSignalHandlers(true);
