@@ -56,7 +56,7 @@ export default class Submit extends DigitsCommand {
       return;
     }
     process.stdout.write(`${result.file}\n  ${plural(result.rows, 'row')}, ${plural(result.members.length, 'member')}, ${result.voting === 'weighted soft' && result.weights ? `weighted soft voting (ensemble selection: ${result.weights.map((w) => w.toFixed(3)).join(', ')})` : result.weights ? `soft voting (recipes equal, a recipe's weight shared by its trained fold members: ${result.weights.map((w) => w.toFixed(3)).join(', ')})` : 'soft voting'}, ${result.tta > 1 ? `${result.tta}-way TTA` : 'no TTA'} (${result.ttaReason}), predicted in ${result.precision}; validated (header, ids, row count, labels 0–9)\n`);
-    if (result.validation) process.stdout.write(`  validation accuracy ${(result.validation.accuracy * 100).toFixed(2)}% (held-out rows${result.validation.precision === result.precision ? '' : `, of the ${result.validation.precision} evaluation`})\n`);
+    if (result.validation) process.stdout.write(`  validation accuracy ${(result.validation.accuracy * 100).toFixed(2)}% (${result.validation.outOfBag ? 'out of bag' : 'held-out rows'}${result.validation.precision === result.precision ? '' : `, of the ${result.validation.precision} evaluation`})\n`);
     if (result.score) process.stdout.write(`  score ${(result.score.accuracy * 100).toFixed(2)}% against ${result.score.answers}\n`);
   }
 }

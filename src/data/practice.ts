@@ -28,8 +28,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, readdirSync, rmSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { namingFile } from '../atomic-file.js';
 import { makeFolders } from '../make-folders.js';
@@ -525,7 +525,13 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
       // leaves a folder whose every CSV this key records, which a later --force still replaces
       ...(existing ? { replacing: await practiceFileSizes(dir) } : {}),
     };
-    await writeFile(tempKey, `${JSON.stringify(key)}\n`).catch((error: unknown) => Promise.reject(namingFile(error, tempKey)));
+    // (written at once: an asynchronous write still opening when Ctrl-C's synchronous clean-up
+    // listed the folder left the temp file behind it)
+    try {
+      writeFileSync(tempKey, `${JSON.stringify(key)}\n`);
+    } catch (error) {
+      throw namingFile(error, tempKey);
+    }
 
     // A new folder is swapped in whole. An existing one (empty, or a practice competition under
     // --force) keeps its identity, since it may be the working folder (`--out .`): each file is

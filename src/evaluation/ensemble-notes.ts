@@ -127,7 +127,7 @@ export function outOfBagNote(b: OutOfBag): string {
   const mean = b.voters.reduce((a, v) => a + v, 0) / Math.max(1, b.voters.length);
   const one = b.voters.filter((v) => v === 1).length;
   const common = b.common === 0 ? 'no training row is held out by all of them' : `only ${b.common} training row${b.common === 1 ? ' is' : 's are'} held out by all of them`;
-  return `scored out of bag: the ${b.members} members each hold out their own rows ("bagged" validation) and ${common}, so each of the ${b.rows} rows some member held out is voted by the members that held it out, ${mean.toFixed(2)} of the ${b.members} on average (${one === b.rows ? 'one on every row' : `one on ${one} rows`}): the figures are nearer one member's than the whole ensemble's, which votes all ${b.members} on each test row, and the weights stay equal (ensemble selection needs rows every member predicts)`;
+  return `scored out of bag: the ${b.members} members each hold out their own rows ("bagged" validation) and ${common}, so each of the ${b.rows} rows some member held out is voted by the members that held it out, ${mean.toFixed(2)} of the ${b.members} on average (${one === b.rows ? 'one on every row' : `one on ${one} rows`}): the figures are nearer one member's than the whole ensemble's, which votes every member on each test row, and the weights stay equal (ensemble selection needs rows every member predicts)`;
 }
 
 /** Held-out accuracies of the ensemble's votes, in the variant (TTA or not) the submission uses. */

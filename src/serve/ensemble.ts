@@ -29,6 +29,8 @@ export interface ValidationScore {
   ttaAccuracy?: number;
   /** the number format the evaluation computed these figures in (a member served in another one scores a little differently) */
   precision?: 'fp32' | 'int8' | string;
+  /** a bagged ensemble's figures out of bag: each row voted by the members that held it out (nearer one member's than the ensemble's) */
+  outOfBag?: true;
 }
 
 export interface ServedMember {
@@ -222,7 +224,7 @@ export async function loadServedEnsemble(runDir: string, options: LoadEnsembleOp
     orientation,
     // (weights of the members served: none when the evaluation is of other members)
     voting: weights ? submittedVoting(evaluation) : 'soft',
-    validation: evaluation ? score(evaluation.ensemble.soft, evaluation.ensemble.softTta, precisionOf(evaluation)) : null,
+    validation: evaluation ? { ...score(evaluation.ensemble.soft, evaluation.ensemble.softTta, precisionOf(evaluation))!, ...(evaluation.ensemble.outOfBag ? { outOfBag: true as const } : {}) } : null,
     evaluationNote,
     tta: defaultTta(evaluation),
     inference: { ...mode, stats: () => pool?.stats() ?? null },

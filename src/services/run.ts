@@ -336,7 +336,9 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
     // session 45: members the deadline had stopped trained on to their planned epochs).
     // (round 2 of pseudo-labelling: round 1's training is spent too)
     const round1Seconds = auto?.pseudoLabel ? ((await readRunManifest(path.join(runDir, ROUND1_DIR)).catch(() => null))?.seconds ?? 0) : 0;
-    const budget = auto ? budgetLeft(auto, plan.manifest.seconds + round1Seconds) : undefined;
+    // (not when members of a finished run failed: retraining them repairs the run, whose budget
+    // its first session spent by design, and a deadline gave them one epoch)
+    const budget = auto && plan.manifest.status !== 'finished' ? budgetLeft(auto, plan.manifest.seconds + round1Seconds, Date.now(), autoReplan(auto) !== undefined) : undefined;
     if (budget) stage('train', budget.line);
     const trained = await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, onWarning: options.onWarning, deadline: budget?.deadline, replan: auto ? autoReplan(auto) : undefined });
     await afterTraining(options, runDir, trained, auto);
@@ -394,14 +396,14 @@ async function resumeFirstRound(options: MainJobOptions, runDir: string): Promis
  * recipe, then training over every session, run.json's `seconds`) is taken from it, and what
  * is left, less the reserve for evaluating and submitting, is the deadline of this session.
  */
-export function budgetLeft(auto: Pick<AutoRecord, 'budgetMinutes' | 'choosingSeconds' | 'trainingStartSeconds' | 'plan'>, trainedSeconds: number, now = Date.now()): { deadline: number; secondsLeft: number; line: string } {
+export function budgetLeft(auto: Pick<AutoRecord, 'budgetMinutes' | 'choosingSeconds' | 'trainingStartSeconds' | 'plan'>, trainedSeconds: number, now = Date.now(), replans = true): { deadline: number; secondsLeft: number; line: string } {
   const spent = (auto.trainingStartSeconds ?? auto.choosingSeconds) + trainedSeconds;
   const budget = auto.budgetMinutes * 60;
   const secondsLeft = Math.round(budget - auto.plan.reserveSeconds - spent);
   const minutes = Number(auto.budgetMinutes.toFixed(2));
   const line =
     secondsLeft > 0
-      ? `the run's ${minutes}-minute budget has ${secondsLeft} s of training left (${Math.round(spent)} s spent before this session, ${auto.plan.reserveSeconds} s kept to evaluate and submit): members not started yet are planned to it`
+      ? `the run's ${minutes}-minute budget has ${secondsLeft} s of training left (${Math.round(spent)} s spent before this session, ${auto.plan.reserveSeconds} s kept to evaluate and submit): ${replans ? 'members not started yet are planned to it' : 'members stop at it (--epochs set their epochs, so none is re-planned)'}`
       : `the run's ${minutes}-minute budget is spent (${Math.round(spent)} s before this session): members with saved epochs stop where they are, and members not started yet train one epoch`;
   return { deadline: now + secondsLeft * 1000, secondsLeft, line };
 }
@@ -435,7 +437,10 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
     if (round.extraFile) await appendFile(extra, await readFile(round.extraFile));
   }
   stage('train', `round 2: ${plural(ensemble.members.length, 'member')} fine-tuned from round 1's with ${round.extraRows} pseudo-labelled test rows added to the training rows${extra !== round.extraFile ? ', beside the synthetic rows' : ''}, into ${job.runDir}`);
-  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, resumeCommand: mainJobResumeCommand(job.runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, extra, deadline: job.deadline, replan: autoReplan(job.auto) });
+  // (no warnings passed on: round 2 trains on round 1's rows and split, whose warnings round 1
+  // gave, from round-1 members that trained on those rows and held out the same ones, which the
+  // init-leak warning would wrongly call optimistic)
+  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, resumeCommand: mainJobResumeCommand(job.runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra, deadline: job.deadline, replan: autoReplan(job.auto) });
 }
 
 /**
@@ -463,7 +468,7 @@ async function afterTraining(options: MainJobOptions, runDir: string, trained: R
   const stage = options.onStage ?? (() => {});
   const cut = trained.members.filter((m) => m.stoppedAtDeadline);
   if (cut.length > 0) {
-    stage('train', `stopped at the budget's deadline (the machine trained slower than the probes): ${cut.map((m) => `${m.name} after ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`).join(', ')}`);
+    stage('train', `stopped at the budget's deadline: ${cut.map((m) => `${m.name} after ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}`).join(', ')}`);
   }
   const replanned = Object.entries(trained.replanned ?? {});
   if (replanned.length > 0) {

@@ -65,7 +65,8 @@ export interface SubmitResult {
   /** the number format the test rows were predicted in (`precisionLabel`: int8, fp32 or the mix) */
   precision: string;
   /** the held-out figures of the evaluation, and the number format they were computed in */
-  validation?: { accuracy: number; logLoss: number; precision: string };
+  /** `outOfBag`: a bagged run's figures, each row voted by the members that held it out */
+  validation?: { accuracy: number; logLoss: number; precision: string; outOfBag?: true };
   score?: { accuracy: number; answers: string };
 }
 
@@ -186,7 +187,7 @@ export async function submitRun(options: SubmitOptions): Promise<SubmitResult> {
   const selection = evaluation?.ensemble.selection;
   const ensembleMetrics = evaluation ? (selection?.used && weights ? selection.crossFitted : submittedVote(evaluation)) : undefined;
   const precision = precisionLabel(members, members.map((_, i) => predictions.precision?.[i]));
-  const validation = ensembleMetrics && evaluation ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss, precision: precisionOf(evaluation) } : undefined;
+  const validation = ensembleMetrics && evaluation ? { accuracy: ensembleMetrics.accuracy, logLoss: ensembleMetrics.logLoss, precision: precisionOf(evaluation), ...(evaluation.ensemble.outOfBag ? { outOfBag: true as const } : {}) } : undefined;
   // (`submit --precision int8` after `evaluate --precision fp32`: the held-out figures are of another model)
   if (validation && validation.precision !== precision) {
     warn(`the held-out figures are the ${validation.precision} evaluation's; this submission predicted the test rows in ${precision}: \`digits evaluate --run ${shellArg(displayPath(runDir))}${options.precision && options.precision !== 'auto' ? ` --precision ${options.precision}` : ''}\` gives its own`);

@@ -412,7 +412,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
   // (from the splits just loaded, which the members train on: not computed again)
   const common = !options.resume && ensemble.validation.kind === 'bagged' && members.length > 1 ? heldOutByEvery([...loadedSplits.values()].map((split) => split.folds[0]!.validation)) : null;
   if (common !== null && common < FEW_HELD_OUT_ROWS) {
-    options.onWarning?.(`${common === 0 ? 'no training row is' : `only ${common} training row${common === 1 ? ' is' : 's are'}`} held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so \`digits evaluate\` will score the ensemble out of bag: each row voted by the members that held it out, figures nearer one member's than the ensemble's, with equal weights. A shared holdout ("kind": "shared") or k folds (--folds ${DEFAULT_FOLDS}) score the whole ensemble.`);
+    options.onWarning?.(`${common === 0 ? 'no training row is' : `only ${common} training row${common === 1 ? ' is' : 's are'}`} held out by all ${members.length} members ("bagged" validation: each holds out its own rows), so its evaluation will score the ensemble out of bag: each row voted by the members that held it out, figures nearer one member's than the ensemble's, with equal weights. A shared holdout ("kind": "shared") or k folds (--folds ${DEFAULT_FOLDS}) score the whole ensemble.`);
   }
   // Extra rows change what the members learn from: they are part of the data fingerprint.
   let dataFingerprint = dataset.fingerprint;

@@ -204,7 +204,7 @@ describe('bagged members whose holdouts share no row', () => {
     const runDir = path.join(dir, 'bags');
     // When they are trained, Then a warning says so before the training
     await trainEnsemble({ ensemble, data: competition, runDir, concurrency: 2, backend: 'wasm', command: 'vitest', onWarning: (w) => warnings.push(w) });
-    expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 6 members \("bagged" validation.*`digits evaluate` will score the ensemble out of bag/)]);
+    expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 6 members \("bagged" validation.*its evaluation will score the ensemble out of bag/)]);
     // When it is evaluated (until session 45: refused, pointing at submit)
     const report = await evaluateRun({ runDir, infer: 'onnx', precision: 'fp32' });
     // Then the rows scored are every row some member held out, voted by those members alone

@@ -188,7 +188,7 @@ test('an ensemble of bagged members whose holdouts share no row runs to its subm
   const warnings: string[] = [];
   const result = await runMainJob({ ...options, ensemble: bagged, answers: undefined, runName: 'bagged-run', onWarning: (w) => warnings.push(w) });
   // (training's warning reaches the run: until session 45 run dropped every warning of training's)
-  expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 8 members .*`digits evaluate` will score the ensemble out of bag/)]);
+  expect(warnings).toEqual([expect.stringMatching(/^no training row is held out by all 8 members .*its evaluation will score the ensemble out of bag/)]);
   // Then it is evaluated out of bag, on the rows some member held out, and submitted with all 8 members
   expect(result.evaluation.ensemble.outOfBag).toMatchObject({ members: 8, commonRows: 0 });
   const held = new Set(result.evaluation.members.flatMap((m) => m.validationRows ?? []));
@@ -251,4 +251,6 @@ test("budgetLeft: a resumed auto run's deadline is what its budget has left afte
   expect(spent.secondsLeft).toBe(-27);
   expect(spent.deadline).toBeLessThan(5_000);
   expect(spent.line).toBe("the run's 0.5-minute budget is spent (37 s before this session): members with saved epochs stop where they are, and members not started yet train one epoch");
+  // with --epochs given at the start nothing is re-planned: the line says members stop at the deadline (until session 45 it promised planning)
+  expect(budgetLeft({ budgetMinutes: 20, choosingSeconds: 120, trainingStartSeconds: 150, plan }, 600, 0, false).line).toMatch(/: members stop at it \(--epochs set their epochs, so none is re-planned\)$/);
 });

@@ -18,6 +18,7 @@ import { writeRunReport } from '../../src/report/report-html.js';
 import { evaluateRun, predictTestSet } from '../../src/services/evaluate.js';
 import { loadRunDataset, readRunManifest } from '../../src/runs/manifest.js';
 import { openMembers } from '../../src/runs/open-members.js';
+import { loadServedEnsemble } from '../../src/serve/ensemble.js';
 import { appendLedger, listSubmissions } from '../../src/data/submission.js';
 import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
 import { expectUserError } from '../data/helpers.js';
@@ -198,6 +199,15 @@ describe('a bagged run', () => {
     // When it is evaluated, Then it is scored out of bag (until session 45: refused, no row being held out by every member)
     const report = await evaluateRun({ runDir: bagged, tta: [{ dx: 0, dy: 0 }], precision: 'fp32' });
     expect(report.ensemble.outOfBag).toMatchObject({ members: 4, commonRows: 0 });
+    // And submit and serve mark its figure as out of bag (until session 45 submit said "held-out rows", and serve gave it bare)
+    const submitted = await submitRun({ runDir: bagged, dir: path.join(root, 'submissions-bagged') });
+    expect(submitted.validation).toMatchObject({ outOfBag: true, accuracy: report.ensemble.soft.accuracy });
+    const served = await loadServedEnsemble(bagged, { workers: 0 });
+    try {
+      expect(served.validation).toMatchObject({ outOfBag: true, rows: report.heldOutRows.length });
+    } finally {
+      await served.dispose();
+    }
     // And its report says how its rows were voted
     const html = await readFile(await writeRunReport({ runDir: bagged }), 'utf8');
     expect(html).toMatch(/training rows, each voted out of bag \(by the members that held it out, and no other\)/);
