@@ -143,6 +143,11 @@ async function submissionsDirError(root: string, error: unknown): Promise<Error>
   const code = (error as NodeJS.ErrnoException).code;
   // The file in the way is named: the folder itself, or the one above it (`--dir afile/sub` named afile/sub, which did not exist, as the file: session 39).
   if (code === 'EEXIST' || code === 'ENOTDIR') return folderBlocked(root, (await fileInTheWay(root)) ?? root, SUBMISSIONS_FOLDER);
+  // A read-only file system, a full disk, a folder one may not write: said as every other command
+  // says it (until session 45 "cannot use the submissions folder … (EROFS) (flag --dir)", also
+  // when --dir was not given).
+  const fixable = fromSystemError(namingFile(error, root));
+  if (fixable) return fixable;
   return new UserError(`cannot use the submissions folder ${root} (${code ?? (error as Error).message})`, { where: { file: root, flag: 'dir' }, hint: 'Check the folder and its permissions, or pass another one with --dir.' });
 }
 

@@ -112,6 +112,15 @@ describe.runIf(canMount)(`on a full disk (${SKIP_REASON})`, () => {
       expect(named, result.stderr).not.toBeNull();
       expect(path.relative(ro.dir, named![1]!)).toMatch(/^submissions\/\d{8}-\d{6}-tr\.csv$/);
     });
+
+    test('submit into a submissions folder it cannot make says the file system is read-only, as the other commands do', async () => {
+      const result = await digits(['submit', '--run', 'runs/tr', '--dir', path.join(ro.dir, 'fresh', 'subs')]);
+      expect(result.code, result.stderr).toBe(2);
+      // (until session 45: "cannot use the submissions folder … (EROFS) (flag --dir)", hint "Check the folder and its permissions")
+      expect(result.stderr).toMatch(new RegExp(`error: cannot (write|access) ${ro.dir}\\S*: the file system is read-only`));
+      expect(result.stderr).not.toMatch(/flag --dir|cannot use the submissions folder/);
+      expect(result.stderr).toMatch(/hint: Point the command at a writable folder/);
+    });
   });
 
   test('evaluate names the lock it could not write, and leaves none', async () => {
