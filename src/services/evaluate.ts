@@ -15,7 +15,7 @@ import { DEFAULT_FOLDS } from '../data/splits.js';
 import { int8Fallback, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';
 import { IDENTITY, TTA_8, TTA_FILL, type Shift } from '../ensemble/tta.js';
-import { assertTrained, loadRunDataset, readRunManifest, resolveStoredPath, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
+import { assertTrained, loadRunDataset, readRunManifest, resolveStoredPath, ROUND1_DIR, storedPath, type MemberOutcome, type RunManifest } from '../runs/manifest.js';
 import { withRunLock } from '../runs/lock.js';
 import { assertMembersReadable, openMembers, rowsAsFloats, trainedMembers } from '../runs/open-members.js';
 import type { EpochRecord } from '../training/train-member.js';
@@ -350,7 +350,10 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     const failedNote = kfold ? null : failedMembersNote(failedMembers, members.length);
     if (failedNote) warnings.push(failedNote);
     // Members fine-tuned from a checkpoint trained on these very rows (a run's own member)
-    const leaking = await initsTrainedOnThisData(manifest.ensemble.members.map((m) => ({ name: m.name, init: m.init ? resolveStoredPath(runDir, m.init) : undefined })), dataset.fingerprint);
+    // (not round 2's inits, the run's own round-1 members of --pseudo-label: they held out the same
+    // rows, auto's shared holdout, so its figures are not flattered; they were noted until session 45)
+    const round1 = path.join(runDir, ROUND1_DIR) + path.sep;
+    const leaking = await initsTrainedOnThisData(manifest.ensemble.members.map((m) => ({ name: m.name, init: m.init && !resolveStoredPath(runDir, m.init).startsWith(round1) ? resolveStoredPath(runDir, m.init) : undefined })), dataset.fingerprint);
     if (leaking.length > 0) warnings.push(initLeakNote(leaking));
 
     // Ensemble selection (Caruana et al. 2004) on the held-out predictions.

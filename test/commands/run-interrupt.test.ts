@@ -193,6 +193,9 @@ describe('digits run stopped by a signal', () => {
     // And the record says so, in the result, run.json and auto.json alike
     const result = resumed.lines.at(-1)!;
     expect(result.auto).toMatchObject({ pseudoLabel: { testRows: 40 } });
+    // …and its evaluation does not call round 2's figures flattered by its inits, round 1's members, which held out the same rows (until session 45 it did)
+    const evaluation = await json(path.join(runDir, 'evaluation.json'));
+    expect((evaluation.ensemble.warnings ?? []).filter((w: string) => /checkpoint trained on this competition's rows/.test(w))).toEqual([]);
     // …with the reason it holds out 10% rather than folds (until session 45 "a 10% holdout" alone, by "default")
     expect((result.auto as { validation: unknown }).validation).toEqual({ kind: 'holdout', by: 'flag', reason: expect.stringMatching(/^a 10% holdout: --pseudo-label fine-tunes each round-1 member in round 2/) });
     expect(manifest.auto).toEqual(result.auto);
