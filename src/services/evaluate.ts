@@ -353,7 +353,8 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     // (not round 2's inits, the run's own round-1 members of --pseudo-label: they held out the same
     // rows, auto's shared holdout, so its figures are not flattered; they were noted until session 45)
     const round1 = path.join(runDir, ROUND1_DIR) + path.sep;
-    const leaking = await initsTrainedOnThisData(manifest.ensemble.members.map((m) => ({ name: m.name, init: m.init && !resolveStoredPath(runDir, m.init).startsWith(round1) ? resolveStoredPath(runDir, m.init) : undefined })), dataset.fingerprint);
+    const initOf = (init: string | undefined) => (init ? resolveStoredPath(runDir, init) : undefined);
+    const leaking = await initsTrainedOnThisData(manifest.ensemble.members.map((m) => ({ name: m.name, init: initOf(m.init)?.startsWith(round1) ? undefined : initOf(m.init) })), dataset.fingerprint);
     if (leaking.length > 0) warnings.push(initLeakNote(leaking));
 
     // Ensemble selection (Caruana et al. 2004) on the held-out predictions.

@@ -280,12 +280,12 @@ export async function runMainJob(options: MainJobOptions): Promise<MainJobResult
     // Round 1 into a sub-folder; its confident test predictions join round 2's training rows.
     const round1 = path.join(runDir, ROUND1_DIR);
     stage('train', `round 1: training the ${ensemble.name} ensemble (${plural(ensemble.members.length, 'member')}, ${options.concurrency} at a time) into ${round1}`);
-    await trainEnsemble({ ensemble, data: competition, runDir: round1, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, extra: synthetic });
+    await trainEnsemble({ ensemble, data: competition, runDir: round1, ...mainJobTraining(options, runDir), extra: synthetic });
     trained = await trainSecondRound(options, { competition, runDir, auto, budgetSeconds, spentSeconds: (Date.now() - started) / 1000, deadline: deadline! });
   } else {
     const validation = ensemble.validation.kind === 'kfold' ? `, ${ensemble.members.length} recipes × ${ensemble.validation.folds || 'the split\'s'} folds` : '';
     stage('train', `training the ${ensemble.name} ensemble (${plural(expandFolds(ensemble).length, 'member')}${validation}, ${options.concurrency} at a time) into ${runDir}`);
-    trained = await trainEnsemble({ ensemble, data: competition, runDir, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning, deadline, extra: synthetic, replan: auto ? autoReplan(auto) : undefined });
+    trained = await trainEnsemble({ ensemble, data: competition, runDir, ...mainJobTraining(options, runDir), deadline, extra: synthetic, replan: auto ? autoReplan(auto) : undefined });
   }
   await afterTraining(options, runDir, trained, auto);
   // The members are combined by evaluate and submit: a soft vote, weighted when ensemble
@@ -340,7 +340,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
     // its first session spent by design, and a deadline gave them one epoch)
     const budget = auto && plan.manifest.status !== 'finished' ? budgetLeft(auto, plan.manifest.seconds + round1Seconds, Date.now(), autoReplan(auto) !== undefined) : undefined;
     if (budget) stage('train', budget.line);
-    const trained = await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, onWarning: options.onWarning, deadline: budget?.deadline, replan: auto ? autoReplan(auto) : undefined });
+    const trained = await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir, ...mainJobTraining(options, runDir), resume: true, extra: plan.extra, deadline: budget?.deadline, replan: auto ? autoReplan(auto) : undefined });
     await afterTraining(options, runDir, trained, auto);
   }
   if (auto) await saveAutoRecord(runDir, auto);
@@ -379,7 +379,7 @@ async function resumeFirstRound(options: MainJobOptions, runDir: string): Promis
     stage('train', `round 1 in ${round1} finished training: pseudo-labelling and round 2 follow`);
   } else {
     stage('train', `round 1: resuming the ${plan.ensemble.name} ensemble in ${round1} (${plural(plan.ensemble.members.length, 'member')}, each from its last saved epoch)`);
-    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: round1, resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, resume: true, extra: plan.extra, onEvent: options.onTrainEvent, onWarning: options.onWarning });
+    await trainEnsemble({ ensemble: plan.ensemble, data: plan.data, runDir: round1, ...mainJobTraining(options, runDir), resume: true, extra: plan.extra });
   }
   // The time already spent: importing and choosing the recipe, and round 1 over all its sessions.
   const spentSeconds = (auto.trainingStartSeconds ?? auto.choosingSeconds) + (await readRunManifest(round1)).seconds;
@@ -440,7 +440,7 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
   // (no warnings passed on: round 2 trains on round 1's rows and split, whose warnings round 1
   // gave, from round-1 members that trained on those rows and held out the same ones, which the
   // init-leak warning would wrongly call optimistic)
-  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, resumeCommand: mainJobResumeCommand(job.runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, extra, deadline: job.deadline, replan: autoReplan(job.auto) });
+  return trainEnsemble({ ensemble, data: job.competition, runDir: job.runDir, ...mainJobTraining(options, job.runDir), onWarning: undefined, extra, deadline: job.deadline, replan: autoReplan(job.auto) });
 }
 
 /**
@@ -448,6 +448,11 @@ async function trainSecondRound(options: MainJobOptions, job: { competition: str
  * submits (round 1 of pseudo-labelling too). Until session 45 the hint named `digits train
  * --resume`, which only trained and left the run unevaluated and unsubmitted.
  */
+/** What every training of the main job shares: its workers, its command, its events and warnings, and the command that continues it. */
+function mainJobTraining(options: MainJobOptions, runDir: string) {
+  return { resumeCommand: mainJobResumeCommand(runDir), concurrency: options.concurrency, backend: options.backend, command: options.command, onEvent: options.onTrainEvent, onWarning: options.onWarning };
+}
+
 function mainJobResumeCommand(runDir: string): string {
   return `digits run --resume --run ${shellArg(displayPath(runDir))}`;
 }
@@ -512,7 +517,7 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
     work().catch((error: unknown) => {
       const user = error instanceof UserError ? error : fromSystemError(error);
       if (!user) throw error;
-      const resume = `digits run --resume --run ${shellArg(displayPath(runDir))}`;
+      const resume = mainJobResumeCommand(runDir);
       const next = step === 'report' ? `\`digits report --run ${shellArg(displayPath(runDir))}\` writes the report` : `\`${resume}\` ${step === 'evaluate' ? 'evaluates the run and writes the submission' : 'writes the submission'} without training again`;
       throw new UserError(user.message, { ...(user.where ? { where: user.where } : {}), exitCode: user.exitCode, cause: error, hint: `${user.hint ? `${user.hint} ` : ''}The members are trained and kept: once that is put right, ${next}.` });
     });
