@@ -49,6 +49,8 @@ export interface EvaluateOptions {
   onNote?: (message: string) => void;
   /** rows predicted so far of a prediction task (for a progress bar) */
   onRows?: (task: string, done: number, total: number) => void;
+  /** what holds the run's lock while evaluating, as a second writer is told (default `digits evaluate --run <run>`; `digits run` names itself) */
+  command?: string;
 }
 
 export interface TestPredictions {
@@ -228,7 +230,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<EvaluationR
   const manifest = await readRunManifest(runDir);
   assertTrained(runDir, manifest, 'evaluate');
   // evaluation.json, the test predictions and ONNX exports are written into the run folder.
-  return withRunLock(runDir, `digits evaluate --run ${runDir}`, () => evaluateLocked(options, runDir, manifest));
+  return withRunLock(runDir, options.command ?? `digits evaluate --run ${runDir}`, () => evaluateLocked(options, runDir, manifest));
 }
 
 async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest: RunManifest): Promise<EvaluationReport> {

@@ -522,7 +522,7 @@ async function finishMainJob(options: MainJobOptions, job: { competition: string
       throw new UserError(user.message, { ...(user.where ? { where: user.where } : {}), exitCode: user.exitCode, cause: error, hint: `${user.hint ? `${user.hint} ` : ''}The members are trained and kept: once that is put right, ${next}.` });
     });
   stage('evaluate', job.kfold ? 'cross-validation: members on their folds, out-of-fold predictions, the ensemble and its weights (plain and with 8-way TTA)' : 'evaluating members and the ensemble on held-out rows (plain and with 8-way TTA)');
-  const evaluation = await afterTrained('evaluate', () => evaluateRun({ runDir, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) }));
+  const evaluation = await afterTrained('evaluate', () => evaluateRun({ runDir, command: options.command, infer: options.infer, precision: options.precision, tta: TTA_8, answers: answers ?? undefined, onProgress: (m) => stage('evaluate', m) }));
 
   stage('submit', 'writing and validating the submission');
   const submission = await afterTrained('submit', () => submitRun({ runDir, dir: runSubmissionsDir(runDir, options.workDir), answers: answers ?? undefined, infer: options.infer, precision: options.precision }));

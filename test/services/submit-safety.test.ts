@@ -24,6 +24,9 @@ import { LOCK_FILE, lockRun } from '../../src/runs/lock.js';
 import { expectUserError } from '../data/helpers.js';
 import { deadPid } from '../helpers/dead-pid.js';
 
+/** The command a run folder's lock names. */
+const lockCommand = (file: string): string | undefined => (JSON.parse(readFileSync(file, 'utf8')) as { command: string }).command;
+
 let root: string;
 let runDir: string;
 
@@ -55,6 +58,17 @@ describe('a run folder another process holds', () => {
       await evaluation.release();
     }
     expect(await writeRunReport({ runDir: evaluated })).toBe(path.join(evaluated, 'report.html'));
+  }, 60_000);
+
+  test('an evaluation holds the run under the command that asked for it: digits run names itself to a second writer, evaluate alone its own line', async () => {
+    const evaluated = path.join(root, 'runs', 'evaluated-by-run');
+    await cp(runDir, evaluated, { recursive: true });
+    const seen: Array<string | undefined> = [];
+    const look = () => void seen.push(lockCommand(path.join(evaluated, LOCK_FILE)));
+    await evaluateRun({ runDir: evaluated, tta: [{ dx: 0, dy: 0 }], precision: 'fp32', command: 'digits run --resume --out x', onProgress: look });
+    await evaluateRun({ runDir: evaluated, tta: [{ dx: 0, dy: 0 }], precision: 'fp32', onProgress: look });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(new Set(seen)).toEqual(new Set(['digits run --resume --out x', `digits evaluate --run ${evaluated}`]));
   }, 60_000);
 
   test('submit refuses it, naming the process, and writes nothing; once it is released the submit goes through', async () => {
