@@ -148,13 +148,16 @@ export default class Run extends DigitsCommand {
     let reached: Stage | null = null;
     let importing: string | null = null;
     let building: string | null = null;
+    // (the folder above the practice competition when this run made it: competitions/ in a fresh folder)
+    let madeForPractice: string | null = null;
     this.exitOnInterrupt(
       () => {
         // (stopped while importing: the import's partial files go, and a .digits/ it made)
         if (reached === 'import' && importing) removeOwnImportFilesSync(importing);
         // (stopped while building the default practice competition: its temp folder and files go;
         // until session 45 they were left, 112 MB, and the next run left its own beside them)
-        if (reached === 'competition' && building) removeOwnPracticeFilesSync(building);
+        // (and competitions/ itself when this run made it and it holds nothing else; until session 46 it was left empty)
+        if (reached === 'competition' && building) removeOwnPracticeFilesSync(building, { parentMade: madeForPractice !== null });
         const hint = interruptedMainJobHint(runDir, reached, resume !== undefined);
         if (!existsSync(runDir)) removeEmptyParentSync(claim);
         else releaseClaimSync(claim);
@@ -183,7 +186,10 @@ export default class Run extends DigitsCommand {
       runName,
       resume,
       onImporting: (datasetDir) => (importing = datasetDir),
-      onBuildingPractice: (competitionDir) => (building = competitionDir),
+      onBuildingPractice: (competitionDir) => {
+        building = competitionDir;
+        madeForPractice = existsSync(path.dirname(competitionDir)) ? null : path.dirname(competitionDir);
+      },
       onStage: (stage, message) => {
         reached = stage;
         // Stages come between trainings, never during one. A line written below a live view

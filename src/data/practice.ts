@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { namingFile } from '../atomic-file.js';
@@ -404,10 +404,18 @@ function practiceTempFiles(dir: string, which: (name: string) => boolean): strin
  * A build into `out` stopped by a signal: the temp folder and files this process was writing
  * go at once (the signal ends the process before its own clean-up runs). True when there were any.
  */
-export function removeOwnPracticeFilesSync(out: string): boolean {
+export function removeOwnPracticeFilesSync(out: string, options: { parentMade?: boolean } = {}): boolean {
   const dir = resolve(out);
   const own = practiceTempFiles(dir, (name) => tempOwner(name) === process.pid);
   for (const name of own) rmSync(join(dirname(dir), name), { recursive: true, force: true });
+  // `parentMade`: the caller made the folder above (a run's competitions/): it goes too when nothing else is in it
+  if (options.parentMade) {
+    try {
+      rmdirSync(dirname(dir));
+    } catch {
+      // not empty (or gone): left as it is
+    }
+  }
   return own.length > 0;
 }
 

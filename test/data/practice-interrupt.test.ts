@@ -60,7 +60,7 @@ test('data practice stopped by Ctrl-C removes its temp folder and files and says
   expect((await readdir(path.join(work, 'pr'))).sort()).toEqual(['sample_submission.csv', 'test.csv', 'train.csv']);
 });
 
-test('digits run stopped by Ctrl-C while it builds the default practice competition leaves no temp folder beside it', { timeout: 300_000 }, async () => {
+test('digits run stopped by Ctrl-C while it builds the default practice competition leaves no temp folder beside it, nor the competitions/ folder it made', { timeout: 300_000 }, async () => {
   const work = await tempDir('digits-run-practice-stop-');
   const competitions = path.join(work, 'competitions');
   // Given a run in an empty folder, interrupted while it builds competitions/uniform
@@ -70,4 +70,6 @@ test('digits run stopped by Ctrl-C while it builds the default practice competit
   expect(last).toMatchObject({ type: 'error', error: 'interrupted (SIGINT)', hint: expect.stringMatching(/^Training had not started, so nothing is kept and no run folder is left/) });
   expect(temps(competitions)).toEqual([]);
   expect(existsSync(path.join(work, 'runs'))).toBe(false);
+  // nor the competitions/ folder the run made for it (it was left empty until session 46)
+  expect(existsSync(competitions)).toBe(false);
 });
