@@ -8,8 +8,8 @@
  * random streams (seeded by the draw and the row, none of them the streams pretraining
  * validated on), and rounded to 7 decimals as a float practice file is. Pretraining chose each
  * checkpoint's best epoch on one fixed noise draw of those rows, so its recorded `valLoss`
- * leans towards that draw; fresh draws do not. This is what chose the order of the noisy
- * start's checkpoints (README, "Shipped checkpoints"). MNIST t10k is never read.
+ * leans towards that draw; fresh draws do not. It measured the noisy siblings of session 46
+ * (README, "Shipped checkpoints"). MNIST t10k is never read.
  *
  * Prints a JSON line per checkpoint and per group: rows, log-loss and accuracy.
  */

@@ -148,8 +148,8 @@ export default class Run extends DigitsCommand {
     let reached: Stage | null = null;
     let importing: string | null = null;
     let building: string | null = null;
-    // (the folder above the practice competition when this run made it: competitions/ in a fresh folder)
-    let madeForPractice: string | null = null;
+    // (whether this run made the folder above the practice competition: competitions/ in a fresh folder)
+    let madePracticeParent = false;
     this.exitOnInterrupt(
       () => {
         // (stopped while importing: the import's partial files go, and a .digits/ it made)
@@ -157,7 +157,7 @@ export default class Run extends DigitsCommand {
         // (stopped while building the default practice competition: its temp folder and files go;
         // until session 45 they were left, 112 MB, and the next run left its own beside them)
         // (and competitions/ itself when this run made it and it holds nothing else; until session 46 it was left empty)
-        if (reached === 'competition' && building) removeOwnPracticeFilesSync(building, { parentMade: madeForPractice !== null });
+        if (reached === 'competition' && building) removeOwnPracticeFilesSync(building, { parentMade: madePracticeParent });
         const hint = interruptedMainJobHint(runDir, reached, resume !== undefined);
         if (!existsSync(runDir)) removeEmptyParentSync(claim);
         else releaseClaimSync(claim);
@@ -188,7 +188,7 @@ export default class Run extends DigitsCommand {
       onImporting: (datasetDir) => (importing = datasetDir),
       onBuildingPractice: (competitionDir) => {
         building = competitionDir;
-        madeForPractice = existsSync(path.dirname(competitionDir)) ? null : path.dirname(competitionDir);
+        madePracticeParent = !existsSync(path.dirname(competitionDir));
       },
       onStage: (stage, message) => {
         reached = stage;
