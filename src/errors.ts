@@ -169,6 +169,20 @@ export function fromSystemError(error: unknown, options: { then?: string } = {})
 }
 
 /**
+ * An error as text that can cross a thread or a queue (only text does): its message, with the
+ * path of a system error added as Node writes it (`ENOSPC: no space left on device, write
+ * '/x'`) when the message lacks it. A write through a descriptor fails without a path, and
+ * `namingFile` puts one on the error, not in its message: a member that filled the disk was
+ * reported as "ENOSPC: no space left on device, write", naming no file, until session 47.
+ */
+export function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const e = error as NodeJS.ErrnoException;
+  if (typeof e.code === 'string' && typeof e.path === 'string' && !e.message.includes(e.path) && /^E[A-Z0-9]+: [^\n]+, \w+$/.test(e.message)) return `${e.message} '${e.path}'`;
+  return e.message;
+}
+
+/**
  * A system error read back from its text, as a worker thread or a queue job reports it (only the
  * message crosses: "ENOSPC: no space left on device, write", "EACCES: permission denied, open
  * '/x'"): the code, the call and the path again, so that `fromSystemError` can say it, or null

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { VALIDATION_ROW_COST } from '../ensemble/auto.js';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { assertSplitUnchanged, createSplit, DEFAULT_FOLDS, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
-import { UserError, runIsAFile, type ErrorLocation } from '../errors.js';
+import { UserError, commonFixableSystemError, fromSystemError, runIsAFile, systemErrorFromText, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { baggedSplit, expandFolds, heldOutByEvery, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
@@ -556,7 +556,9 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       const { member, split, recipe } = plans[i]!;
       const fromRecipe = recipe !== member.name ? { recipe } : {};
       if (!outcome.ok) {
-        emit({ type: 'member-failed', member: member.name, error: outcome.error });
+        // (a full disk is said as the file it could not write, as every command says it; run.json keeps the system's text)
+        const system = systemErrorFromText(outcome.error.split('\n')[0]!);
+        emit({ type: 'member-failed', member: member.name, error: (system && fromSystemError(system)?.message) || outcome.error });
         return { name: member.name, preset: member.preset, ok: false, split, ...fromRecipe, error: outcome.error };
       }
       return {
@@ -583,6 +585,11 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       // then something was trained, and deleting the folder would throw it away.
       const saved = (await Promise.all(results.map(async (r) => ((await exists(path.join(runDir, r.name, 'last'))) || (await exists(path.join(runDir, r.name, 'best'))) ? r.name : null)))).filter((n): n is string => n !== null);
       // A full disk (or a folder gone read-only) fails every member alike: the data is not at fault.
+      // Said as every other command says it (the file it could not write, exit 2); until session 47
+      // it named run.json, as the worker's error crossed the thread without the member's file.
+      const system = commonFixableSystemError(results.map((r) => r.error?.split('\n')[0]));
+      const said = system && fromSystemError(system, { then: `\`${resume}\` ${saved.length > 0 ? 'continues from the last saved epoch (keep the folder)' : 'trains the members again'}` });
+      if (said?.where?.file) throw said;
       const disk = results.every((r) => /\b(ENOSPC|EDQUOT|EROFS|EACCES)\b/.test(r.error ?? ''));
       throw new UserError(`run ${manifest.name}: ${error}`, {
         where: { file: path.join(runDir, RUN_MANIFEST) },

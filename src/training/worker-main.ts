@@ -6,6 +6,7 @@ import type { WorkerMessage } from '../engine/parallel.js';
 import type { WorkerJob } from './worker-protocol.js';
 import type { ImageSet } from '../data/image-set.js';
 import { MemberConfigError } from './member-config-error.js';
+import { errorText } from '../errors.js';
 
 const job = workerData as WorkerJob;
 const post = (message: WorkerMessage) => parentPort!.postMessage(message);
@@ -58,5 +59,5 @@ async function main(): Promise<unknown> {
 
 main().then(
   (value) => post({ type: 'result', value }),
-  (error: unknown) => post({ type: 'error', error: error instanceof Error ? error.message : String(error), ...(error instanceof MemberConfigError ? { unrecoverable: true } : {}) }),
+  (error: unknown) => post({ type: 'error', error: errorText(error), ...(error instanceof MemberConfigError ? { unrecoverable: true } : {}) }),
 );

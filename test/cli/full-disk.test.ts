@@ -65,6 +65,17 @@ describe.runIf(canMount)(`on a full disk (${SKIP_REASON})`, () => {
     expectNamedFullDisk(await onFullDisk(['data', 'import', 'comp', '--force']), /^comp\/\.digits\/train-images-[^/]+\.f32$/);
   });
 
+  test('train names the member file it could not write (it named run.json), and leaves no temp folder', async () => {
+    // (room for the run folder and run.json, not for the members' weights)
+    const result = await onFullDisk(['train', '--data', 'comp', '--epochs', '1', '--run', 'runs/full'], 200_000);
+    expectNamedFullDisk(result, /^runs\/full\/[^/]+\/(best|last)\/[^/]+$/);
+    expect(result.stderr).not.toMatch(/ENOSPC|run\.json/);
+    expect(result.stderr).toMatch(/^[\w-]+: FAILED: cannot write \S+: the disk is full$/m);
+    expect(result.stderr).toContain('hint: Free some space (or point the command at another disk), then `digits train --resume --run runs/full` trains the members again.');
+    const left = (await readdir(path.join(disk.dir, 'runs/full'), { recursive: true })).filter((name) => /\.tmp-/.test(name));
+    expect(left).toEqual([]);
+  });
+
   test('data practice names the CSV it could not write', async () => {
     expectNamedFullDisk(await onFullDisk(['data', 'practice', '--train', '100', '--test', '50', '--out', 'comp2']), /^comp2\/train\.csv$/);
   });
