@@ -40,3 +40,29 @@ test('a system error reported as text (by a worker thread) is read back and said
   expect(commonFixableSystemError(["ENOENT: no such file or directory, open '/x'"])).toBeNull();
   expect(systemErrorFromText('every probe failed')).toBeNull();
 });
+
+test('a system error named by the file it was writing keeps that file when it crosses a thread as text (a member on a full disk named run.json until session 47)', async () => {
+  const { openSync, writeSync, closeSync } = await import('node:fs');
+  const { namingFile } = await import('../../src/atomic-file.js');
+  const { errorText, systemErrorFromText } = await import('../../src/errors.js');
+  // Given a real write on a descriptor that fails (no path in Node's error), named as a writer names it
+  let error: unknown;
+  const fd = openSync('/dev/full', 'w');
+  try {
+    writeSync(fd, 'x');
+  } catch (e) {
+    error = namingFile(e, '/runs/r/m/best.tmp-1-ab/weights.bin');
+  } finally {
+    closeSync(fd);
+  }
+  expect((error as Error).message).toBe('ENOSPC: no space left on device, write');
+  // Then its text carries the path as Node writes one, and reads back as the file the temp was to become
+  const text = errorText(error);
+  expect(text).toBe("ENOSPC: no space left on device, write '/runs/r/m/best.tmp-1-ab/weights.bin'");
+  expect(fromSystemError(systemErrorFromText(text))).toMatchObject({ message: 'cannot write /runs/r/m/best/weights.bin: the disk is full', exitCode: 2 });
+  // and a message that names its path already, or any other error, is left as it is
+  const named = Object.assign(new Error("EACCES: permission denied, open '/x'"), { code: 'EACCES', syscall: 'open', path: '/x' });
+  expect(errorText(named)).toBe("EACCES: permission denied, open '/x'");
+  expect(errorText(new TypeError('x is undefined'))).toBe('x is undefined');
+  expect(errorText('plain text')).toBe('plain text');
+});
