@@ -183,6 +183,19 @@ export function errorText(error: unknown): string {
 }
 
 /**
+ * A recorded failure as a user reads it (a member's error in run.json, a queue job's): its first
+ * line, with a system error a user can put right said as `fromSystemError` says it, naming the
+ * file it could not write (not a temp name), so the live line, the summary and evaluate's note
+ * say it alike.
+ */
+export function failureLine(text: string | undefined): string {
+  const first = (text ?? '').split('\n')[0]!.trim();
+  if (!first) return 'no error recorded';
+  const system = systemErrorFromText(first);
+  return (system && fromSystemError(system)?.message) || first;
+}
+
+/**
  * A system error read back from its text, as a worker thread or a queue job reports it (only the
  * message crosses: "ENOSPC: no space left on device, write", "EACCES: permission denied, open
  * '/x'"): the code, the call and the path again, so that `fromSystemError` can say it, or null

@@ -5,6 +5,7 @@ import type { QueueWorkerEvent } from '../services/queue/worker.js';
 import { resumeNote } from '../training/train-member.js';
 import { formatTrainEvent } from './train-events.js';
 import { plural } from '../data/format.js';
+import { failureLine } from '../errors.js';
 
 export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
   switch (event.type) {
@@ -50,6 +51,6 @@ export function formatRunReport(report: RunReport): string {
   const resumed = report.members.filter((m) => m.ok && m.resumedAt);
   const lines = [`queue report: ${report.members.length - failed.length} of ${report.members.length} jobs done${resumed.length ? `, ${resumed.map((m) => `${m.member} ${resumeNote(m.resumedAt, m.epochs)}`).join(', ')}` : ''}`];
   if (report.abandoned) lines.push(`  abandoned: the ${report.kind} stopped renewing its lease before closing its flow, so this reports the ${report.kind === 'search' ? 'trials' : 'members'} it had enqueued by then`);
-  for (const m of failed) lines.push(`  ${m.member}: FAILED after ${m.attempts} attempt${m.attempts === 1 ? '' : 's'}: ${m.error?.split('\n')[0]}`);
+  for (const m of failed) lines.push(`  ${m.member}: FAILED after ${m.attempts} attempt${m.attempts === 1 ? '' : 's'}: ${failureLine(m.error)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -10,7 +10,7 @@ import { formatTrainEvent } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
 import type { EnsembleEvent } from '../training/train-member.js';
 import { BUILTIN_ENSEMBLE_NAMES } from '../cli/flags.js';
-import { UserError } from '../errors.js';
+import { UserError, failureLine } from '../errors.js';
 import { resolveRunDir } from '../cli/runs.js';
 import { CORRECTIONS_FILE } from '../data/corrections.js';
 import { assertFolderPath } from '../output-folder.js';
@@ -206,7 +206,7 @@ export default class Train extends DigitsCommand {
         process.stdout.write(
           m.ok
             ? `  ${m.name.padEnd(nameWidth)} val_acc ${((m.bestValAcc ?? 0) * 100).toFixed(2)}%  val_loss ${(m.bestValLoss ?? 0).toFixed(4)}  best epoch ${(m.bestEpoch ?? 0) + 1}/${m.epochs}\n`
-            : `  ${m.name.padEnd(nameWidth)} FAILED: ${m.error?.split('\n')[0]}\n`,
+            : `  ${m.name.padEnd(nameWidth)} FAILED: ${failureLine(m.error)}\n`,
         );
       }
     }

@@ -5,6 +5,7 @@
  */
 
 import { DEFAULT_FOLDS } from '../data/splits.js';
+import { failureLine } from '../errors.js';
 
 /** A member whose training failed, as run.json records it. */
 export interface FailedMember {
@@ -14,8 +15,7 @@ export interface FailedMember {
 
 /** The first line of a recorded error (a stack or a worker's output can follow it). */
 export function firstLine(error: string | undefined): string {
-  const line = (error ?? '').split('\n')[0]!.trim();
-  return line || 'no error recorded';
+  return failureLine(error);
 }
 
 /**

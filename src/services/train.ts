@@ -11,7 +11,7 @@ import path from 'node:path';
 import { VALIDATION_ROW_COST } from '../ensemble/auto.js';
 import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { assertSplitUnchanged, createSplit, DEFAULT_FOLDS, loadSplit, splitDigest, type SavedSplit } from '../data/splits.js';
-import { UserError, commonFixableSystemError, fromSystemError, runIsAFile, systemErrorFromText, type ErrorLocation } from '../errors.js';
+import { UserError, commonFixableSystemError, failureLine, fromSystemError, runIsAFile, type ErrorLocation } from '../errors.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { runWorkerJobs, type WorkerJobRunner } from '../training/worker-protocol.js';
 import { baggedSplit, expandFolds, heldOutByEvery, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
@@ -557,8 +557,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
       const fromRecipe = recipe !== member.name ? { recipe } : {};
       if (!outcome.ok) {
         // (a full disk is said as the file it could not write, as every command says it; run.json keeps the system's text)
-        const system = systemErrorFromText(outcome.error.split('\n')[0]!);
-        emit({ type: 'member-failed', member: member.name, error: (system && fromSystemError(system)?.message) || outcome.error });
+        emit({ type: 'member-failed', member: member.name, error: failureLine(outcome.error) });
         return { name: member.name, preset: member.preset, ok: false, split, ...fromRecipe, error: outcome.error };
       }
       return {
@@ -578,7 +577,7 @@ async function trainLocked(options: TrainEnsembleOptions): Promise<RunManifest> 
     // Not one member trained: the run failed (run.json says so, and the command ends with an error line, not a result).
     if (results.length > 0 && results.every((r) => !r.ok)) {
       const first = results[0]!;
-      const error = `every member failed (${results.length === 1 ? '' : `${first.name}: `}${(first.error ?? 'no error recorded').split('\n')[0]}${results.length > 1 ? `; ${results.length - 1} more in ${RUN_MANIFEST}` : ''})`;
+      const error = `every member failed (${results.length === 1 ? '' : `${first.name}: `}${failureLine(first.error)}${results.length > 1 ? `; ${results.length - 1} more in ${RUN_MANIFEST}` : ''})`;
       await finish({ status: 'failed', members: results, error });
       const resume = options.resumeCommand ?? `digits train --resume --run ${shellArg(displayPath(runDir))}`;
       // A member can fail after saving epochs (its queue job vanished while a worker trained it):

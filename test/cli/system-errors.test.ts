@@ -65,4 +65,9 @@ test('a system error named by the file it was writing keeps that file when it cr
   expect(errorText(named)).toBe("EACCES: permission denied, open '/x'");
   expect(errorText(new TypeError('x is undefined'))).toBe('x is undefined');
   expect(errorText('plain text')).toBe('plain text');
+  // And a recorded failure reads as the same sentence wherever it is said (live line, summary, evaluate's note)
+  const { failureLine } = await import('../../src/errors.js');
+  expect(failureLine(`${text}\n    at write (node:fs)`)).toBe('cannot write /runs/r/m/best/weights.bin: the disk is full');
+  expect(failureLine('data at fault\nmore')).toBe('data at fault');
+  expect(failureLine(undefined)).toBe('no error recorded');
 });
