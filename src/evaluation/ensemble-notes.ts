@@ -5,17 +5,11 @@
  */
 
 import { DEFAULT_FOLDS } from '../data/splits.js';
-import { failureLine } from '../errors.js';
 
 /** A member whose training failed, as run.json records it. */
 export interface FailedMember {
   name: string;
   error: string;
-}
-
-/** The first line of a recorded error (a stack or a worker's output can follow it). */
-export function firstLine(error: string | undefined): string {
-  return failureLine(error);
 }
 
 /**

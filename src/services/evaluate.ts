@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { UserError } from '../errors.js';
+import { UserError, failureLine } from '../errors.js';
 import { readAnswerLabels } from '../data/submission.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import { int8Fallback, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
@@ -25,7 +25,7 @@ import { decideTta, type CrossValidationReport, type EvaluationReport, type Memb
 import { meanSd, outOfFold, scoreByFold } from '../evaluation/cross-validation.js';
 import { caruanaSelection, compareWithBest, crossFittedSelection, logLossAgainstBest, pairedAccuracyDifference, pairedLogLossDifference, weightsBeatEqualVote, WEIGHTS_MARGIN_SE, WORSE_LOG_LOSS_SE } from '../ensemble/selection.js';
 import { initLeakNote, initsTrainedOnThisData } from '../runs/init-leak.js';
-import { belowBestNote, failedFoldsNote, failedMembersNote, fewRowsNote, FEW_HELD_OUT_ROWS, firstLine, outOfBagNote, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
+import { belowBestNote, failedFoldsNote, failedMembersNote, fewRowsNote, FEW_HELD_OUT_ROWS, outOfBagNote, selectedOnNote, worseLogLossNote } from '../evaluation/ensemble-notes.js';
 import { validatedWhereSelected } from '../ensemble/ensemble-spec.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { displayPath, shellArg } from '../data/format.js';
@@ -348,7 +348,7 @@ async function evaluateLocked(options: EvaluateOptions, runDir: string, manifest
     if (selectedHere) warnings.push(selectedOnNote(selectedHere, heldOut.length));
     // Members that failed to train are in run.json only: name them, or the ensemble reads as
     // the whole of the run (k-fold says so below, with the folds its figures cover).
-    const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: firstLine(m.error) }));
+    const failedMembers = manifest.members.filter((m) => !m.ok).map((m) => ({ name: m.name, error: failureLine(m.error) }));
     const failedNote = kfold ? null : failedMembersNote(failedMembers, members.length);
     if (failedNote) warnings.push(failedNote);
     // Members fine-tuned from a checkpoint trained on these very rows (a run's own member)
