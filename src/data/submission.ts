@@ -4,10 +4,9 @@
  * A submission is `<dir>/<YYYYMMDD-HHMMSS>-<name>.csv` (UTC time) in the competition's
  * format: the header and ids of `sample_submission.csv` when the competition has one,
  * Kaggle's `ImageId,Label` with ids 1..N otherwise. It is written to a temp file, fsynced,
- * linked into place (never over an existing submission) and only then recorded in the ledger.
- * `validateSubmission` checks a file the way Kaggle's upload check would; `<dir>/ledger.jsonl`
- * records one JSON line per submission (what made it, how it validated, its score when answers
- * are known).
+ * linked into place (never over an existing submission) and only then recorded in the ledger:
+ * `<dir>/ledger.jsonl` records one JSON line per submission (what made it, how it validated, its
+ * score when answers are known). Reading and checking submission CSVs is `submission-csv.ts`'s.
  */
 import transliterate from '@sindresorhus/transliterate';
 import { createHash } from 'node:crypto';
@@ -16,7 +15,6 @@ import { access, constants, link, readdir, readFile, stat, unlink } from 'node:f
 import { makeFolders } from '../make-folders.js';
 import { isStaleTemp, namingFile, processRunning, removeStaleTempFiles, tempOwner, writeDurably } from '../atomic-file.js';
 import { appendJsonLine, isTornJsonLine } from './json-lines.js';
-import { parseDecimalCell } from './csv.js';
 import path from 'node:path';
 import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
 import { fileInTheWay, folderBlocked } from '../output-folder.js';
@@ -359,138 +357,6 @@ export async function recoverKilledSubmits(dir: string, entries: readonly Ledger
   await removeStaleTempFiles(root, 1);
 }
 
-/* ---------- reading and validating ---------- */
-
-/** One CSV line split into cells (RFC 4180 quotes; a submission has no multi-line cells). */
-export function splitCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let value = '';
-      i++;
-      for (;;) {
-        const quote = line.indexOf('"', i);
-        if (quote < 0) {
-          value += line.slice(i);
-          i = line.length;
-          break;
-        }
-        value += line.slice(i, quote);
-        if (line[quote + 1] === '"') {
-          value += '"';
-          i = quote + 2;
-        } else {
-          i = quote + 1;
-          break;
-        }
-      }
-      const comma = line.indexOf(',', i);
-      value += comma < 0 ? line.slice(i) : line.slice(i, comma);
-      cells.push(value);
-      if (comma < 0) return cells;
-      i = comma + 1;
-    } else {
-      const comma = line.indexOf(',', i);
-      if (comma < 0) {
-        cells.push(line.slice(i));
-        return cells;
-      }
-      cells.push(line.slice(i, comma));
-      i = comma + 1;
-    }
-  }
-}
-
-async function readLines(file: string, what: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UserError(`cannot read the ${what} ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
-      where: { file },
-      hint: what === 'submission' ? 'Check the path; `digits submissions` lists the files written.' : 'Check the path (a practice competition writes <folder>-answers.csv beside its folder).',
-    });
-  }
-  if (text.startsWith('\ufeff')) text = text.slice(1);
-  const lines = text.split(/\r?\n/);
-  // One final newline is normal; anything more is a blank line (reported by the caller).
-  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-export interface ValidateSubmissionOptions {
-  expectedRows: number;
-  /** Test ids in order; default 1..expectedRows. */
-  ids?: readonly string[];
-  /** Header cells; default `ImageId,Label`. */
-  header?: readonly string[];
-}
-
-export interface ValidationResult {
-  rows: number;
-  header: string[];
-}
-
-/**
- * Checks a submission as Kaggle would before scoring it: the header, two cells on every
- * line, no blank lines, every test id once and in order, labels integers 0–9, the row
- * count. The first problem is thrown as a UserError with file, line and column (1-based).
- */
-export async function validateSubmission(file: string, options: ValidateSubmissionOptions): Promise<ValidationResult> {
-  const header = options.header ?? DEFAULT_SUBMISSION_HEADER;
-  const expectedIds = options.ids ?? Array.from({ length: options.expectedRows }, (_, i) => String(i + 1));
-  if (expectedIds.length !== options.expectedRows) throw new RangeError(`validateSubmission: ${expectedIds.length} ids for ${options.expectedRows} rows`);
-  const fail = (message: string, line: number, column: number | undefined, hint: string) => new UserError(message, { where: { file, line, ...(column === undefined ? {} : { column }) }, hint });
-  const regenerate = 'Write it again with digits submit rather than editing it by hand.';
-  const lines = await readLines(file, 'submission');
-  if (lines.length === 1 && lines[0] === '') throw fail('the submission is empty', 1, undefined, regenerate);
-  const cells = splitCsvLine(lines[0]!);
-  for (let c = 0; c < Math.max(cells.length, header.length); c++) {
-    if (cells[c] !== header[c]) {
-      throw fail(
-        c >= header.length ? `the header has an extra column "${cells[c]}"` : `the header should be "${header.join(',')}"; column ${c + 1} is ${cells[c] === undefined ? 'missing' : `"${cells[c]}"`}`,
-        1,
-        c + 1,
-        `The competition expects the header ${header.join(',')} (from its sample_submission.csv).`,
-      );
-    }
-  }
-  const firstLine = new Map<string, number>();
-  const positionOf = new Map<string, number>();
-  expectedIds.forEach((id, i) => positionOf.set(id, i));
-  for (let i = 1; i < lines.length; i++) {
-    const lineNo = i + 1;
-    const line = lines[i]!;
-    if (line.trim() === '') throw fail('blank line', lineNo, undefined, 'Remove blank lines: every line after the header is one test row.');
-    const row = splitCsvLine(line);
-    if (row.length !== 2) {
-      throw fail(`row has ${row.length} column${row.length === 1 ? '' : 's'}, expected 2`, lineNo, Math.min(row.length, 2) + 1, 'Each row is <id>,<label>.');
-    }
-    const [id, label] = row as [string, string];
-    const position = i - 1;
-    if (position >= expectedIds.length) throw fail(`extra row: the competition has ${expectedIds.length} test rows`, lineNo, 1, regenerate);
-    const seen = firstLine.get(id);
-    if (seen !== undefined) throw fail(`id ${id} appears twice (first on line ${seen})`, lineNo, 1, regenerate);
-    firstLine.set(id, lineNo);
-    if (id !== expectedIds[position]) {
-      const at = positionOf.get(id);
-      throw fail(
-        at === undefined ? `id "${id}" is not a test id (expected ${expectedIds[position]})` : `ids out of order: expected ${expectedIds[position]}, found ${id} (the test row on line ${at + 2})`,
-        lineNo,
-        1,
-        'Keep the ids and their order from sample_submission.csv.',
-      );
-    }
-    if (!/^[0-9]$/.test(label)) throw fail(`label "${label}" is not an integer 0–9`, lineNo, 2, 'Labels are single digits 0–9.');
-  }
-  const rows = lines.length - 1;
-  if (rows !== options.expectedRows) {
-    throw fail(`${rows} rows, expected ${options.expectedRows}: the first missing id is ${expectedIds[rows]}`, lines.length + 1, undefined, regenerate);
-  }
-  return { rows, header: cells };
-}
-
 /* ---------- ledger ---------- */
 
 /**
@@ -633,89 +499,4 @@ export async function listSubmissions(dir: string, options: ReadLedgerOptions = 
       return { ...entry, path: file, status };
     }),
   );
-}
-
-/* ---------- scoring against answers ---------- */
-
-/**
- * Rows of an `id,label` CSV (a submission or an answers file), ids trimmed, with their line numbers. A file
- * that is not such a CSV (JSON, say: its first line is no two-column header) and an id on two
- * rows are UserErrors naming the file and line.
- */
-export async function readIdLabelCsv(file: string, what: 'submission' | 'answers'): Promise<Array<{ id: string; label: string; line: number }>> {
-  const lines = await readLines(file, what);
-  const header = lines[0]!;
-  const format = `The ${what} file is a CSV with the header ImageId,Label (or the competition's id and label columns) and one id,label row per test row.`;
-  if (/^\s*[[{]/.test(header)) throw new UserError(`the ${what} file ${path.basename(file)} is not CSV (it looks like JSON)`, { where: { file, line: 1, column: 1 }, hint: format });
-  const headerCells = splitCsvLine(header);
-  if (headerCells.length !== 2) {
-    throw new UserError(`the ${what} file ${path.basename(file)} is not an id,label CSV: its first line has ${headerCells.length} column${headerCells.length === 1 ? '' : 's'}, not a header of 2`, { where: { file, line: 1 }, hint: format });
-  }
-  // Blank lines at the end of an answers file are accepted, as the competition CSVs accept them
-  // (they were "blank line in the answers" until session 39); one in the middle stays an error.
-  let end = lines.length;
-  if (what === 'answers') while (end > 1 && lines[end - 1]!.trim() === '') end--;
-  const rows: Array<{ id: string; label: string; line: number }> = [];
-  const firstLine = new Map<string, number>();
-  for (let i = 1; i < end; i++) {
-    if (lines[i]!.trim() === '') throw new UserError(`blank line in the ${what}`, { where: { file, line: i + 1 }, hint: what === 'answers' ? 'Remove that blank line: every line between the header and the last row is one id,label row (blank lines at the end are fine).' : 'Remove blank lines.' });
-    const cells = splitCsvLine(lines[i]!);
-    if (cells.length !== 2) throw new UserError(`row has ${cells.length} columns, expected 2 (id,label)`, { where: { file, line: i + 1, column: Math.min(cells.length, 2) + 1 }, hint: `The ${what} file is ImageId,Label.` });
-    const id = cells[0]!.trim();
-    const seen = firstLine.get(id);
-    if (seen !== undefined) {
-      throw new UserError(`test id ${id} appears twice in the ${what} (first on line ${seen})`, { where: { file, line: i + 1, column: 1 }, hint: `Keep one row per test id in ${path.basename(file)}.` });
-    }
-    firstLine.set(id, i + 1);
-    rows.push({ id, label: cells[1]!, line: i + 1 });
-  }
-  return rows;
-}
-
-/**
- * An answers CSV (`ImageId,Label`, as practice competitions write beside their folder): each
- * id (trimmed) and its digit, read as the import reads labels (`parseDecimalCell`: `7.0` is 7,
- * `0x5` is no digit); a label that is not a whole number 0–9 is an error at its line and
- * column. `evaluate`, `run` and `submit` all read answers through it.
- */
-export async function readAnswerLabels(file: string): Promise<Array<{ id: string; label: number; line: number }>> {
-  return (await readIdLabelCsv(file, 'answers')).map((row) => {
-    const label = parseDecimalCell(row.label);
-    if (!Number.isInteger(label) || label < 0 || label > 9) {
-      throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
-    }
-    return { id: row.id, label, line: row.line };
-  });
-}
-
-/**
- * Accuracy of a submission against an answers CSV (`readAnswerLabels`), matched by id. An
- * answer id the submission lacks, or a submission id the answers lack, is a
- * UserError.
- */
-export async function scoreAgainstAnswers(submissionFile: string, answersFile: string): Promise<{ accuracy: number; rows: number }> {
-  const [submission, answers] = await Promise.all([readIdLabelCsv(submissionFile, 'submission'), readAnswerLabels(answersFile)]);
-  const predicted = new Map<string, { label: string; line: number }>();
-  for (const row of submission) predicted.set(row.id, row);
-  const known = new Set<string>();
-  let correct = 0;
-  for (const answer of answers) {
-    known.add(answer.id);
-    const guess = predicted.get(answer.id);
-    if (!guess) {
-      throw new UserError(`the submission has no row for id ${answer.id}`, {
-        where: { file: submissionFile },
-        hint: `Is ${path.basename(answersFile)} the answers of this competition? It lists id ${answer.id} (line ${answer.line}).`,
-      });
-    }
-    if (Number(guess.label) === answer.label) correct++;
-  }
-  const stray = submission.find((row) => !known.has(row.id));
-  if (stray) {
-    throw new UserError(`id ${stray.id} is not in the answers`, {
-      where: { file: submissionFile, line: stray.line, column: 1 },
-      hint: `Is ${path.basename(answersFile)} the answers of this competition?`,
-    });
-  }
-  return { accuracy: answers.length > 0 ? correct / answers.length : 0, rows: answers.length };
 }

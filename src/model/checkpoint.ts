@@ -19,7 +19,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { makeFolders } from '../make-folders.js';
-import { writeDurably } from '../atomic-file.js';
+import { processRunning, writeDurably } from '../atomic-file.js';
 import { fileInTheWay } from '../output-folder.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -384,13 +384,7 @@ async function siblingsOf(target: string): Promise<Sibling[]> {
 /** A sibling left by a save that is no longer running (its process is gone, or it is ours but finished). */
 function isStale(sibling: Sibling): boolean {
   if (inFlight.has(sibling.path)) return false;
-  if (sibling.pid === process.pid) return true;
-  try {
-    process.kill(sibling.pid, 0);
-    return false;
-  } catch (error) {
-    return !isErrno(error, 'EPERM');
-  }
+  return sibling.pid === process.pid || !processRunning(sibling.pid);
 }
 
 /** A save killed between its two renames left no `<dir>` but a complete `<dir>.old-…`: move it back. */

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { UserError, failureLine } from '../errors.js';
-import { readAnswerLabels } from '../data/submission.js';
+import { readAnswerLabels } from '../data/submission-csv.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import { int8Fallback, type InferMode, type Precision, type Predictor } from '../inference/predictor.js';
 import { predictEnsemble } from '../ensemble/predict-ensemble.js';

@@ -18,13 +18,11 @@ import {
   discardSubmission,
   checkSubmissionsDir,
   prepareSubmission,
-  readAnswerLabels,
   readLedger,
   recoverKilledSubmits,
   safeFileName,
-  scoreAgainstAnswers,
-  validateSubmission,
 } from '../data/submission.js';
+import { readAnswerLabels, scoreAgainstAnswers, validateSubmission } from '../data/submission-csv.js';
 import { RUN_MANIFEST, assertTrained, loadRunDataset, readRunManifest, storedPath } from '../runs/manifest.js';
 import { assertMembersReadable, assertRunSplitsUnchanged, openMembers, trainedMembers } from '../runs/open-members.js';
 import { assertCurrentEvaluation } from '../runs/current-evaluation.js';

@@ -8,21 +8,17 @@ import SubmissionsCommand from '../../src/commands/submissions.js';
 import {
   MAX_SUBMISSION_NAME,
   type LedgerEntry,
-  type ValidateSubmissionOptions,
   appendLedger,
   checkSubmissionsDir,
   commitSubmission,
   listSubmissions,
   prepareSubmission,
   recoverKilledSubmits,
-  readIdLabelCsv,
   readLedger,
   safeFileName,
-  scoreAgainstAnswers,
-  splitCsvLine,
-  validateSubmission,
   writeSubmission,
 } from '../../src/data/submission.js';
+import { type ValidateSubmissionOptions, readIdLabelCsv, scoreAgainstAnswers, splitCsvLine, validateSubmission } from '../../src/data/submission-csv.js';
 import { UserError } from '../../src/errors.js';
 import { readAnswers } from '../../src/services/evaluate.js';
 import { csv, expectUserError, removeTempDirs, tempDir } from './helpers.js';

@@ -17,7 +17,8 @@ import { trainEnsemble } from '../../src/services/train.js';
 import { type RunManifest } from '../../src/runs/manifest.js';
 import { TEST_PREDICTIONS_FILE, evaluateRun, heldOutByAll, selectRows, type TestPredictions } from '../../src/services/evaluate.js';
 import { decideTta, submitsWithTta, submittedVote, type EvaluationReport } from '../../src/evaluation/evaluation-report.js';
-import { readLedger, validateSubmission } from '../../src/data/submission.js';
+import { readLedger } from '../../src/data/submission.js';
+import { validateSubmission } from '../../src/data/submission-csv.js';
 import { WEIGHTS_MARGIN_SE } from '../../src/ensemble/selection.js';
 
 let dir: string;
