@@ -119,6 +119,23 @@ export interface ImportReport {
 const SAMPLE_SUBMISSION = /^sample[_-]?submission.*\.csv$/i;
 
 /**
+ * The sample submission among a folder's files: `sample_submission.csv` itself when it is there,
+ * else the one file named like it (`sampleSubmission.csv`, `sample_submission_v2.csv`); several
+ * such files and none of that name are refused, naming them: the first in sorted order had been
+ * taken, so a `sample_submission (1).csv` beside the real one won without a word.
+ */
+function sampleSubmissionIn(folder: string, names: readonly string[], train: string, test: string | undefined): string | undefined {
+  const exact = names.find((name) => name.toLowerCase() === 'sample_submission.csv');
+  if (exact) return exact;
+  const like = names.filter((name) => SAMPLE_SUBMISSION.test(name)).sort();
+  if (like.length <= 1) return like[0];
+  throw new UserError(`${like.length} files in ${folder} look like the sample submission (${like.join(', ')}), and none is named sample_submission.csv`, {
+    where: { file: folder },
+    hint: `Name the files: digits data import ${[train, test ?? 'test.csv', like[0]!].map((name) => shellArg(join(folder, name))).join(' ')} (or rename the one to use to sample_submission.csv).`,
+  });
+}
+
+/**
  * The competition files from what a user typed: a folder (holding train.csv, test.csv and
  * maybe sample_submission.csv) or the files themselves in the order train, test, sample.
  */
@@ -170,7 +187,7 @@ export async function resolveCompetitionFiles(inputs: string[]): Promise<Competi
       });
     }
     const test = find((name) => name.toLowerCase() === 'test.csv');
-    const sample = find((name) => SAMPLE_SUBMISSION.test(name));
+    const sample = sampleSubmissionIn(first, names, train, test);
     return {
       competitionDir: first,
       train: join(first, train),
@@ -466,6 +483,7 @@ export async function importCompetition(options: ImportOptions): Promise<ImportR
         scaleReason: train.scale,
         scaleFile: trainPath,
         labelReason: test.label.reason,
+        optionalLabels: true,
       });
       const testRead = await streamInto(testWriter, 'test', testPath, testSample, options);
       testHashes = testWriter.finish();

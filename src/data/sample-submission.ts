@@ -22,6 +22,16 @@ export interface SampleSubmission {
   idColumn: number;
 }
 
+/**
+ * Which of a two-column header's cells holds the ids: the second when it is named like an id
+ * (`ImageId`, `Id`, `image_id`) and the first is not, else the first. Kaggle reads a
+ * submission's columns by name, and so do the sample submission and the answers file here.
+ */
+export function idColumnByName(cells: readonly string[]): 0 | 1 {
+  const isId = (cell: string | undefined) => cell !== undefined && /^(image_?)?id$/i.test(cell.trim());
+  return isId(cells[1]) && !isId(cells[0]) ? 1 : 0;
+}
+
 export async function readSampleSubmission(file: string, sample: CsvSample): Promise<SampleSubmission> {
   const first = sample.rows[0];
   if (!first) {
@@ -46,7 +56,7 @@ export async function readSampleSubmission(file: string, sample: CsvSample): Pro
   const cells = first.cells.map((cell) => cell.trim());
   // The id column by its name: Kaggle reads a submission's columns by name, so a sample saved
   // Label,ImageId takes its ids from the second column and the submission is written ImageId,Label.
-  const idFirst = !(hasHeader && /^(image_?)?id$/i.test(cells[1]!) && !/^(image_?)?id$/i.test(cells[0]!));
+  const idFirst = !hasHeader || idColumnByName(cells) === 0;
   const idColumn = idFirst ? 0 : 1;
   const header: Detection<boolean> = hasHeader
     ? { value: true, how: 'detected', reason: `the first row is ${cells.join(',')}${idFirst ? '' : ` (ids in column 2, "${cells[1]}")`}` }
@@ -98,7 +108,8 @@ export function checkUniqueTestIds(file: string, ids: readonly string[], lines: 
   ids.forEach((id, i) => {
     const first = seen.get(id);
     if (first !== undefined) {
-      throw new UserError(`duplicate id ${JSON.stringify(id)} in ${basename(file)} (first on row ${first + 1})`, {
+      // (a line number, as where the error points: "row 4" read as the fifth line)
+      throw new UserError(`duplicate id ${JSON.stringify(id)} in ${basename(file)} (first on line ${lines[first]})`, {
         where: { file, line: lines[i], column: column + 1 },
         hint: 'Each test row needs an id of its own: the submission is matched to the rows by id.',
       });

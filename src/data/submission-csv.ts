@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDecimalCell } from './csv.js';
 import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
+import { idColumnByName } from './sample-submission.js';
 import { UserError } from '../errors.js';
 
 /** One CSV line split into cells (RFC 4180 quotes; a submission has no multi-line cells). */
@@ -148,7 +149,7 @@ export async function validateSubmission(file: string, options: ValidateSubmissi
  * that is not such a CSV (JSON, say: its first line is no two-column header) and an id on two
  * rows are UserErrors naming the file and line.
  */
-export async function readIdLabelCsv(file: string, what: 'submission' | 'answers'): Promise<Array<{ id: string; label: string; line: number }>> {
+export async function readIdLabelCsv(file: string, what: 'submission' | 'answers'): Promise<Array<{ id: string; label: string; line: number; labelColumn: number }>> {
   const lines = await readLines(file, what);
   const header = lines[0]!;
   const format = `The ${what} file is a CSV with the header ImageId,Label (or the competition's id and label columns) and one id,label row per test row.`;
@@ -157,23 +158,27 @@ export async function readIdLabelCsv(file: string, what: 'submission' | 'answers
   if (headerCells.length !== 2) {
     throw new UserError(`the ${what} file ${path.basename(file)} is not an id,label CSV: its first line has ${headerCells.length} column${headerCells.length === 1 ? '' : 's'}, not a header of 2`, { where: { file, line: 1 }, hint: format });
   }
+  // The columns by their names, as Kaggle reads them: `Label,ImageId` has its ids in column 2
+  // (until session 48 they were read by position, and the labels taken for ids).
+  const idColumn = idColumnByName(headerCells);
+  const labelColumn = 1 - idColumn;
   // Blank lines at the end of an answers file are accepted, as the competition CSVs accept them
   // (they were "blank line in the answers" until session 39); one in the middle stays an error.
   let end = lines.length;
   if (what === 'answers') while (end > 1 && lines[end - 1]!.trim() === '') end--;
-  const rows: Array<{ id: string; label: string; line: number }> = [];
+  const rows: Array<{ id: string; label: string; line: number; labelColumn: number }> = [];
   const firstLine = new Map<string, number>();
   for (let i = 1; i < end; i++) {
     if (lines[i]!.trim() === '') throw new UserError(`blank line in the ${what}`, { where: { file, line: i + 1 }, hint: what === 'answers' ? 'Remove that blank line: every line between the header and the last row is one id,label row (blank lines at the end are fine).' : 'Remove blank lines.' });
     const cells = splitCsvLine(lines[i]!);
     if (cells.length !== 2) throw new UserError(`row has ${cells.length} columns, expected 2 (id,label)`, { where: { file, line: i + 1, column: Math.min(cells.length, 2) + 1 }, hint: `The ${what} file is ImageId,Label.` });
-    const id = cells[0]!.trim();
+    const id = cells[idColumn]!.trim();
     const seen = firstLine.get(id);
     if (seen !== undefined) {
-      throw new UserError(`test id ${id} appears twice in the ${what} (first on line ${seen})`, { where: { file, line: i + 1, column: 1 }, hint: `Keep one row per test id in ${path.basename(file)}.` });
+      throw new UserError(`test id ${id} appears twice in the ${what} (first on line ${seen})`, { where: { file, line: i + 1, column: idColumn + 1 }, hint: `Keep one row per test id in ${path.basename(file)}.` });
     }
     firstLine.set(id, i + 1);
-    rows.push({ id, label: cells[1]!, line: i + 1 });
+    rows.push({ id, label: cells[labelColumn]!, line: i + 1, labelColumn: labelColumn + 1 });
   }
   return rows;
 }
@@ -185,14 +190,26 @@ export async function readIdLabelCsv(file: string, what: 'submission' | 'answers
  * column. `evaluate`, `run` and `submit` all read answers through it.
  */
 export async function readAnswerLabels(file: string): Promise<Array<{ id: string; label: number; line: number }>> {
-  return (await readIdLabelCsv(file, 'answers')).map((row) => {
+  const answers = (await readIdLabelCsv(file, 'answers')).map((row) => {
     const label = parseDecimalCell(row.label);
     if (!Number.isInteger(label) || label < 0 || label > 9) {
-      throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: 2 }, hint: 'The answers file has the columns ImageId,Label.' });
+      throw new UserError(`answers: label ${JSON.stringify(row.label)} is not a digit 0–9`, { where: { file, line: row.line, column: row.labelColumn }, hint: 'The answers file has the columns ImageId,Label.' });
     }
     return { id: row.id, label, line: row.line };
   });
+  // One digit on every row of a test set is a sample submission's placeholder, not answers: its
+  // "score" was recorded in the ledger as the share of that digit among the predictions.
+  if (answers.length >= PLACEHOLDER_ROWS && answers.every((a) => a.label === answers[0]!.label)) {
+    throw new UserError(`every one of the ${answers.length} answers in ${path.basename(file)} is ${answers[0]!.label}: it looks like a sample submission, not the test set's answers`, {
+      where: { file },
+      hint: 'Give the file of the test labels (a practice competition writes <folder>-answers.csv beside its folder), or leave --answers out.',
+    });
+  }
+  return answers;
 }
+
+/** At least this many answers, all one digit, are a placeholder (ten digits make that chance 10^-19). */
+const PLACEHOLDER_ROWS = 20;
 
 /**
  * Accuracy of a submission against an answers CSV (`readAnswerLabels`), matched by id. An
@@ -219,7 +236,7 @@ export async function scoreAgainstAnswers(submissionFile: string, answersFile: s
   const stray = submission.find((row) => !known.has(row.id));
   if (stray) {
     throw new UserError(`id ${stray.id} is not in the answers`, {
-      where: { file: submissionFile, line: stray.line, column: 1 },
+      where: { file: submissionFile, line: stray.line, column: 3 - stray.labelColumn },
       hint: `Is ${path.basename(answersFile)} the answers of this competition?`,
     });
   }

@@ -81,12 +81,13 @@ export const MAX_SUBMISSION_NAME = 100;
 
 /**
  * A name safe in a file name: anything but letters, digits, `.`, `_` and `-` becomes `-`;
- * cut to MAX_SUBMISSION_NAME characters.
+ * cut to MAX_SUBMISSION_NAME characters. A `.csv` the name ends with is dropped: the file gets
+ * its own (`--name "my sub.csv"` was `…-my-sub.csv.csv` until session 48).
  */
 export function safeFileName(name: string, fallback = 'submission'): string {
   // Letters of other scripts and accents are written in Latin letters first (`Café` → `Cafe`,
   // `Straße` → `Strasse`): until session 44 each became a dash (`Caf`).
-  const safe = transliterate(name)
+  const safe = transliterate(name.trim().replace(/\.csv$/i, ''))
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .slice(0, MAX_SUBMISSION_NAME)
     .replace(/^[-.]+|-+$/g, '');

@@ -33,6 +33,8 @@ interface TableSpec {
   /** The file the scale was detected from (train.csv), when it is not this one. */
   scaleFile?: string;
   labelReason: string;
+  /** The labels are test.csv's, which a competition may leave out (or fill with placeholders). */
+  optionalLabels?: boolean;
 }
 
 export function shown(cell: string): string {
@@ -179,10 +181,21 @@ export class TableWriter {
   private badLabel(cell: string, line: number): UserError {
     const { spec } = this;
     const where = { file: spec.file, line, column: (spec.labelColumn as number) + 1 };
-    const what = cell.trim() === '' ? 'empty label cell' : `label ${shown(cell)} is not an integer 0–9`;
+    const empty = cell.trim() === '';
+    const what = empty ? 'empty label cell' : `label ${shown(cell)} is not an integer 0–9`;
+    const column = (spec.labelColumn as number) + 1;
+    // What to do about the value comes first: the column is usually the right one (until session
+    // 48 the hint only said to pick another column, for a label of 10 in a column named label).
+    const fix = spec.optionalLabels
+      ? `Test labels are optional: if column ${column} holds placeholders rather than the test digits, delete that column from ${basename(spec.file)} and import again`
+      : empty
+        ? 'Every training row needs its digit: fill it in or delete that row'
+        : parseDecimalCell(cell) === 10
+          ? 'A label is a digit 0–9: correct that row (a dataset that writes the digit 0 as 10, as SVHN does, needs its labels mapped to 0–9 first)'
+          : 'A label is a digit 0–9: correct that row';
     return new UserError(what, {
       where,
-      hint: `Column ${(spec.labelColumn as number) + 1} is the label (${spec.labelReason}); pick another with --label-column first|last|<name>.`,
+      hint: `${fix}. Column ${column} is read as the label (${spec.labelReason}); if that is the wrong column, pick another with --label-column first|last|<name>.`,
     });
   }
 }

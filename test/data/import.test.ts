@@ -254,7 +254,8 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     { name: 'a non-numeric pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '2,0,abc,0,0') }, expected: { message: /not a number: "abc"/, file: 'train.csv', line: 3, column: 3 } },
     { name: 'a NaN pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '2,0,0,NaN,0') }, expected: { message: /not a number: "NaN"/, file: 'train.csv', line: 3, column: 4 } },
     { name: 'an empty pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '2,0,0,,0') }, expected: { message: /empty pixel/, file: 'train.csv', line: 3, column: 4 } },
-    { name: 'a label above 9', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '10,0,0,0,0') }, expected: { message: /label "10" is not an integer 0–9/, file: 'train.csv', line: 3, column: 1, hint: /--label-column/ } },
+    { name: 'a label above 9', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '10,0,0,0,0') }, expected: { message: /label "10" is not an integer 0–9/, file: 'train.csv', line: 3, column: 1, hint: /^A label is a digit 0–9: correct that row \(a dataset that writes the digit 0 as 10, as SVHN does, needs its labels mapped to 0–9 first\)\. Column 1 is read as the label \(.*\); if that is the wrong column, pick another with --label-column first\|last\|<name>\.$/ } },
+    { name: 'placeholder labels in test.csv', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '7,0,0,0,0'), 'test.csv': csv('label,a,b,c,d', '-1,0,0,0,0', '-1,0,0,0,0') }, expected: { message: /^label "-1" is not an integer 0–9$/, file: 'test.csv', line: 2, column: 1, hint: /^Test labels are optional: if column 1 holds placeholders rather than the test digits, delete that column from test\.csv and import again\. Column 1 is read as the label/ } },
     { name: 'a non-integer label', files: { 'train.csv': csv('label,a,b,c,d', '1,0,0,0,0', '3.5,0,0,0,0') }, expected: { message: /label "3.5"/, file: 'train.csv', line: 3, column: 1 } },
     { name: 'a pixel above 255', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,0,0,256,0') }, expected: { message: /pixel value 256 .*integers 0–255/, file: 'train.csv', line: 3, column: 4, hint: /^The file's pixels are integers 0–255, and no pixel of such an image is 256: correct that cell \(at most 255/ } },
     { name: 'a negative pixel', files: { 'train.csv': csv('label,a,b,c,d', '1,0,255,0,0', '2,-1,0,0,0') }, expected: { message: /pixel value -1/, file: 'train.csv', line: 3, column: 2 } },
@@ -305,7 +306,7 @@ describe('data import rejects bad input with file, line, column and a hint', () 
     {
       name: 'duplicate ids in test.csv without a sample submission',
       files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '4,1,2,3,4', '4,1,2,3,4') },
-      expected: { message: /^duplicate id "4" in test\.csv \(first on row 1\)$/, file: 'test.csv', line: 3, column: 1 },
+      expected: { message: /^duplicate id "4" in test\.csv \(first on line 2\)$/, file: 'test.csv', line: 3, column: 1 },
     },
     {
       name: 'an extra test column that is neither the label nor named as ids',
@@ -499,6 +500,19 @@ describe('data import writes atomically and re-imports only when needed', () => 
     // and the current import's own files stay
     expect(files).toContain(kept);
     expect(kept).toMatch(new RegExp(`^train-images-[0-9a-z]+-${process.pid}-[0-9a-f]{6}\\.u8$`));
+  });
+
+  test('the sample submission of a folder: sample_submission.csv before a copy of it; several look-alikes and none of that name are refused', async () => {
+    const sample = csv('ImageId,Label', '1,0');
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission (1).csv': sample, 'sample_submission.csv': sample });
+    expect((await resolveCompetitionFiles([dir])).sampleSubmission).toBe(join(dir, 'sample_submission.csv'));
+    const one = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sampleSubmission.csv': sample });
+    expect((await resolveCompetitionFiles([one])).sampleSubmission).toBe(join(one, 'sampleSubmission.csv'));
+    const two = await competition({ 'train.csv': kaggleTrain, 'test.csv': kaggleTest, 'sample_submission_v2.csv': sample, 'sample-submission-old.csv': sample });
+    await expectUserError(resolveCompetitionFiles([two]), {
+      message: /^2 files in .* look like the sample submission \(sample-submission-old\.csv, sample_submission_v2\.csv\), and none is named sample_submission\.csv$/,
+      hint: /^Name the files: digits data import \S*train\.csv \S*test\.csv \S*sample-submission-old\.csv \(or rename the one to use to sample_submission\.csv\)\.$/,
+    });
   });
 
   test('a folder without train.csv says what it found', async () => {

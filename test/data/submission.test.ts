@@ -65,6 +65,9 @@ describe('writeSubmission', () => {
     expect(safeFileName('../..')).toBe('submission');
     // Accented letters and other scripts are written in Latin letters, not dropped (`Caf` until session 44)
     expect(safeFileName('Café crème')).toBe('Cafe-creme');
+    expect(safeFileName('my sub.csv')).toBe('my-sub');
+    expect(safeFileName('final.CSV ')).toBe('final');
+    expect(safeFileName('.csv', '')).toBe('');
     expect(safeFileName('Straße Ærø')).toBe('Strasse-AEro');
     expect(safeFileName('попытка 2')).toBe('popytka-2');
     expect(splitCsvLine('"a,""b""",7')).toEqual(['a,"b"', '7']);
@@ -428,6 +431,23 @@ describe('scoreAgainstAnswers', () => {
   test.each(failures)('$name is an error', async ({ submission, answers, message, file, line }) => {
     const f = await files(submission, answers);
     await expectUserError(scoreAgainstAnswers(f.sub, f.answers), { message, file, ...(line === undefined ? {} : { line }) });
+  });
+
+  test('an answers file saved Label,ImageId is read by its column names, as Kaggle reads them', async () => {
+    const f = await files(csv('ImageId,Label', '1,7', '2,2', '3,1'), csv('Label,ImageId', '7,1', '2,2', '4,3'));
+    expect(await scoreAgainstAnswers(f.sub, f.answers)).toEqual({ accuracy: 2 / 3, rows: 3 });
+    expect(Array.from(await readAnswers(f.answers, ['1', '2', '3']))).toEqual([7, 2, 4]);
+    // a bad label is pointed at in its own column
+    const bad = await files(csv('ImageId,Label', '1,7'), csv('Label,ImageId', '12,1'));
+    await expectUserError(scoreAgainstAnswers(bad.sub, bad.answers), { message: /label "12" is not a digit 0–9/, file: 'answers.csv', line: 2, column: 1 });
+  });
+
+  test('a sample submission given as the answers (one digit on every row) is refused; a few rows of one digit are answers', async () => {
+    const rows = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1},0`);
+    const sample = await files(csv('ImageId,Label', ...rows(20)), csv('ImageId,Label', ...rows(20)));
+    await expectUserError(scoreAgainstAnswers(sample.sub, sample.answers), { message: /^every one of the 20 answers in answers\.csv is 0: it looks like a sample submission, not the test set's answers$/, file: 'answers.csv', hint: /leave --answers out/ });
+    const few = await files(csv('ImageId,Label', ...rows(19)), csv('ImageId,Label', ...rows(19)));
+    expect(await scoreAgainstAnswers(few.sub, few.answers)).toEqual({ accuracy: 1, rows: 19 });
   });
 
   test('an answers file with an id twice, or in JSON: errors naming the file and line (evaluate and submit read it so)', async () => {
