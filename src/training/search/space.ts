@@ -10,7 +10,8 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { UserError, duplicateJsonKey, jsonSyntaxError } from '../../errors.js';
+import { UserError, duplicateJsonKey, jsonPathLocation, jsonSyntaxError } from '../../errors.js';
+import { closestName } from '../../closest-name.js';
 import { createRandom, deriveSeed, type Random } from '../../data/random.js';
 import { AUGMENTATION_KEYS, type AugmentationConfig, type AugmentationKey, augmentationValueProblem } from '../../model/augment.js';
 import { PRESET_NAMES } from '../../model/presets.js';
@@ -54,12 +55,34 @@ export interface TrialParams {
 const TOP_KEYS = ['preset', 'start', 'optimizer', 'learningRate', 'epochs', 'batchSize', 'labelSmoothing', 'lrDecay', 'augmentation'] as const;
 const INTEGER_KEYS = new Set(['epochs', 'batchSize', 'augmentation.pixelShift']);
 
-class SpaceError extends UserError {}
+class SpaceError extends UserError {
+  constructor(
+    message: string,
+    /** the key as the message names it (`epochs`, `learningRate.min`, `batchSize[1]`), for its place in the file */
+    readonly key: string,
+    options: ConstructorParameters<typeof UserError>[1],
+  ) {
+    super(message, options);
+  }
+}
+
+const SPACE_HINT = 'Fix the space file (README "Search" lists the keys; spaces/default.json is an example).';
 
 function fail(key: string, message: string, file?: string): never {
-  throw new SpaceError(`search space ${key}: ${message}`, {
-    where: file ? { file } : { flag: 'space' },
-    hint: 'Fix the space file (README "Search" lists the keys; spaces/default.json is an example).',
+  throw new SpaceError(`search space ${key}: ${message}`, key, { where: file ? { file } : { flag: 'space' }, hint: SPACE_HINT });
+}
+
+/** An unknown key, with the allowed key it is closest to (a typo) and the list. */
+function unknownKey(key: string, typed: string, allowed: readonly string[], file?: string): never {
+  const near = closestName(typed, allowed);
+  fail(key, `unknown key (${near ? `did you mean "${near}"? ` : ''}allowed: ${allowed.join(', ')})`, file);
+}
+
+/** `augmentation.rotation`, `batchSize[1]`: the path of keys and indices `jsonPathLocation` takes. */
+function keyPath(key: string): Array<string | number> {
+  return key.split('.').flatMap((part) => {
+    const [name, ...indices] = part.split('[');
+    return [...(name ? [name] : []), ...indices.map((i) => Number(i.replace(']', '')))];
   });
 }
 
@@ -149,7 +172,7 @@ export function parseSearchSpace(raw: unknown, file?: string): SearchSpace {
   // (an ensemble file given as --space is named as one, not by its first unknown key)
   if ('members' in r) fail('members', 'is an ensemble file\'s key: this file is an ensemble (`digits train --ensemble` trains it), not a search space (the package\'s spaces/default.json is one)', file);
   // ($schema: an editor's pointer, as ensemble files may carry)
-  for (const key of Object.keys(r)) if (key !== '$schema' && !(TOP_KEYS as readonly string[]).includes(key)) fail(key, `unknown key (allowed: ${TOP_KEYS.join(', ')})`, file);
+  for (const key of Object.keys(r)) if (key !== '$schema' && !(TOP_KEYS as readonly string[]).includes(key)) unknownKey(key, key, TOP_KEYS, file);
   if (r.preset === undefined) fail('preset', `is required (one or a list of ${PRESET_NAMES.join(', ')})`, file);
   const preset = choices(r.preset, 'preset', PRESET_NAMES, file);
   const start = choices(r.start ?? 'scratch', 'start', STARTS, file);
@@ -162,7 +185,7 @@ export function parseSearchSpace(raw: unknown, file?: string): SearchSpace {
   if (r.augmentation !== undefined) {
     if (typeof r.augmentation !== 'object' || r.augmentation === null || Array.isArray(r.augmentation)) fail('augmentation', 'must be an object of augmentation ranges', file);
     for (const [k, v] of Object.entries(r.augmentation as Record<string, unknown>)) {
-      if (!(AUGMENTATION_KEYS as readonly string[]).includes(k)) fail(`augmentation.${k}`, `unknown key (allowed: ${AUGMENTATION_KEYS.join(', ')})`, file);
+      if (!(AUGMENTATION_KEYS as readonly string[]).includes(k)) unknownKey(`augmentation.${k}`, k, AUGMENTATION_KEYS, file);
       augmentation[k as AugmentationKey] = numeric(v, `augmentation.${k}`, file, { problem: (x) => augmentationValueProblem(k as AugmentationKey, x) });
     }
   }
@@ -205,7 +228,16 @@ export function searchSpaceFromJson(text: string, file?: string): SearchSpace {
   if (duplicate) {
     throw new UserError(`the space file gives the key ${JSON.stringify(duplicate.key)} twice in one object`, { where: { file, line: duplicate.line, column: duplicate.column, flag: 'space' }, hint: 'Keep one of them (the file would take the last).' });
   }
-  return parseSearchSpace(raw, file);
+  try {
+    return parseSearchSpace(raw, file);
+  } catch (error) {
+    // The key's line and column in the file (until session 48 only syntax errors and keys given
+    // twice had them, where an ensemble file's every error has).
+    if (!(error instanceof SpaceError) || !file) throw error;
+    const at = jsonPathLocation(text, keyPath(error.key));
+    if (!at) throw error;
+    throw new SpaceError(error.message, error.key, { where: { file, ...at }, hint: SPACE_HINT });
+  }
 }
 
 /** A draw from a range: uniform, or log-uniform (uniform in log space) with `log`. */

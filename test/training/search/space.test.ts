@@ -98,6 +98,29 @@ describe('validation names the key', () => {
     expect(parseSearchSpace({ $schema: 'x.json', ...base }).preset).toEqual(['seed002']);
   });
 
+  test('an error in a space file names the line and column of its key, and an unknown key the allowed one it is closest to', () => {
+    const thrown = (text: string) => {
+      try {
+        searchSpaceFromJson(text, 'space.json');
+      } catch (e) {
+        return e as UserError;
+      }
+      throw new Error('no error');
+    };
+    const typo = thrown('{\n  "preset": "mlp",\n  "epohcs": 2\n}');
+    expect(typo.message).toMatch(/^search space epohcs: unknown key \(did you mean "epochs"\? allowed: preset, /);
+    expect(typo.where).toEqual({ file: 'space.json', line: 3, column: 3 });
+    const range = thrown('{"preset": "mlp", "epochs": 2,\n "learningRate": {"min": 0.01,\n   "max": 0.001}}');
+    expect(range.message).toBe('search space learningRate: max (0.001) is below min (0.01)');
+    expect(range.where).toEqual({ file: 'space.json', line: 2, column: 2 });
+    const item = thrown('{"preset": "mlp", "learningRate": 0.001, "epochs": 2, "batchSize": [32,\n  0.5]}');
+    expect(item.message).toMatch(/^search space batchSize\[1\]: must be a whole number/);
+    expect(item.where).toEqual({ file: 'space.json', line: 2, column: 3 });
+    const augmentation = thrown('{"preset": "mlp", "learningRate": 0.001, "epochs": 2, "augmentation": {\n "rotaton": 5}}');
+    expect(augmentation.message).toMatch(/^search space augmentation\.rotaton: unknown key \(did you mean "rotation"\?/);
+    expect(augmentation.where).toEqual({ file: 'space.json', line: 2, column: 2 });
+  });
+
   test('invalid JSON says so, naming the file', () => {
     expect(() => searchSpaceFromJson('{"preset": ', 'bad.json')).toThrow(/not valid JSON/);
   });
