@@ -10,7 +10,8 @@ import type { BackendRequest } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';
-import { CHANCE_LOSS, runSearch, searchSettings, type SearchEvent, type SearchOptions } from '../services/search.js';
+import { CHANCE_LOSS, runSearch, searchSettings, type LeaderboardRow, type SearchEvent, type SearchOptions } from '../services/search.js';
+import { freeRunName } from '../runs/new-folder.js';
 import type { SchedulerKind } from '../training/search/asha.js';
 import { searchSpaceFromJson } from '../training/search/space.js';
 import { timestamp } from './train.js';
@@ -46,18 +47,20 @@ export default class Search extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Search);
-    // (--data's default, as its help says: the working folder)
-    const data = flags.data ?? process.cwd();
+    // A search continued in its --out keeps the settings it was started with where they are not
+    // typed again (they had to be repeated, and a left-out --space was "another space": session 41).
+    const started = flags.out ? await searchSettings(flags.out) : null;
+    // (--data's default: the data a continued search was started on, else the working folder, as
+    // its help says; until session 48 a continued search took the working folder too, and the
+    // hint named the first competition below it)
+    const data = flags.data ?? (started && existsSync(started.dataset) ? started.dataset : process.cwd());
     let budgetSeconds: number | undefined;
     if (flags.budget !== undefined) {
       const minutes = Number(flags.budget);
       if (!(minutes > 0)) throw new UserError(`--budget must be a number of minutes > 0, got ${flags.budget}`, { where: { flag: 'budget' }, hint: 'For example --budget 30.' });
       budgetSeconds = minutes * 60;
     }
-    // A search continued in its --out keeps the settings it was started with where they are not
-    // typed again (they had to be repeated, and a left-out --space was "another space": session 41).
     const typed = (name: string) => flagTyped(this.argv, name);
-    const started = flags.out ? await searchSettings(flags.out) : null;
     let space;
     let spaceFile;
     if (started && !typed('space')) {
@@ -80,7 +83,9 @@ export default class Search extends DigitsCommand {
       data,
       space,
       spaceFile,
-      out: path.resolve(flags.out ?? path.join('runs', `search-${timestamp()}`)),
+      // (a free name, as train takes: two searches started in the same second shared one folder,
+      // and the second was refused by the first's lock, naming an --out never typed)
+      out: path.resolve(flags.out ?? path.join('runs', freeRunName('runs', `search-${timestamp()}`))),
       scheduler: (started && !typed('scheduler') ? started.scheduler : flags.scheduler) as SchedulerKind,
       trials: flags.trials,
       budgetSeconds,
@@ -124,6 +129,7 @@ export default class Search extends DigitsCommand {
       // NDJSON: the leaderboard a row a line, then the result last (the CLI's JSON contract).
       for (const row of result.leaderboard) this.emitJson({ ...row, type: 'leaderboard' });
       this.printJson({ dir: result.dir, searchFile: result.searchFile, ensembleFile: result.ensembleFile, ensembleMembers: result.ensembleMembers, unfinished: result.unfinished, failed: result.failed, stoppedByBudget: result.stoppedByBudget, drawn: result.drawn, maxTrials: result.maxTrials, chance: result.chance, seconds: result.seconds, ...(report ? { queue: report } : {}) });
+      this.failIfTrialsFailed(result, flags.out ? null : result.dir);
       return;
     }
     process.stdout.write(formatLeaderboard(result.leaderboard));
@@ -137,11 +143,29 @@ export default class Search extends DigitsCommand {
     process.stdout.write(`search      ${result.searchFile}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
     if (result.ensembleFile) {
       const fewer = result.ensembleMembers < flags.top ? ` (${result.ensembleMembers} of the --top ${flags.top}: only ${result.ensembleMembers} trial${result.ensembleMembers === 1 ? ' was' : 's were'} scored${result.chance.length ? ' better than chance' : ''})` : '';
-      process.stdout.write(`ensemble    ${result.ensembleFile}${fewer}  (digits train --ensemble ${result.ensembleFile} --data ${data})\n`);
+      process.stdout.write(`ensemble    ${result.ensembleFile}${fewer}  (digits train --ensemble ${shellArg(result.ensembleFile)} --data ${shellArg(data)})\n`);
     }
     if (result.chance.length) {
-      process.stdout.write(`chance      ${result.chance.join(', ')}: no better than guessing (holdout loss ≥ ln 10 = ${CHANCE_LOSS.toFixed(2)}), left out of the ensemble file\n`);
+      // (with no trial better than chance there is no ensemble file, which this line had left unsaid)
+      const none = result.ensembleFile ? 'left out of the ensemble file' : 'so no ensemble file was written: widen the space (a higher learning rate, more epochs) or give the search more trials';
+      process.stdout.write(`chance      ${result.chance.join(', ')}: no better than guessing (holdout loss ≥ ln 10 = ${CHANCE_LOSS.toFixed(2)}), ${none}\n`);
     }
     process.stdout.write(`time        ${result.seconds}s\n`);
+    this.failIfTrialsFailed(result, flags.out ? null : result.dir);
+  }
+
+  /**
+   * Some trials failed: the leaderboard and the ensemble file are of the others, and the command
+   * says so last, exit 1, as train does for failed members (it exited 0, so a script went on to
+   * train a smaller ensemble than it asked for).
+   */
+  private failIfTrialsFailed(result: { failed: number; leaderboard: readonly LeaderboardRow[] }, untypedOut: string | null): void {
+    if (result.failed === 0) return;
+    const failed = result.leaderboard.filter((row) => row.state === 'failed');
+    const named = failed.slice(0, 3).map((row) => `${row.trial} (${row.error ?? 'no error recorded'})`).join('; ') + (failed.length > 3 ? `; ${failed.length - 3} more` : '');
+    throw new UserError(`${result.failed} of ${result.leaderboard.length} trials failed: ${named}`, {
+      hint: `The leaderboard and the ensemble file are of the trials that trained. Once what stopped ${result.failed === 1 ? 'it' : 'them'} is put right, the same command${untypedOut ? ` with --out ${shellArg(displayPath(untypedOut))}` : ''} tries ${result.failed === 1 ? 'it' : 'them'} again.`,
+      exitCode: 1,
+    });
   }
 }

@@ -20,6 +20,11 @@ export const DATASET_FORMAT = 'digits-dataset';
 export const DATASET_VERSION = 1;
 /** Where import puts the cache inside a competition folder unless `--out` says otherwise. */
 export const DEFAULT_DATASET_SUBDIR = '.digits';
+
+/** The competition folder of a dataset folder (`comp/.digits` → `comp`): what `--data` is typed as. */
+export function competitionFolderOf(datasetDir: string): string {
+  return basename(datasetDir) === DEFAULT_DATASET_SUBDIR ? dirname(datasetDir) : datasetDir;
+}
 export const DEFAULT_SUBMISSION_HEADER: readonly [string, string] = ['ImageId', 'Label'];
 
 export type PixelDtype = 'uint8' | 'float32';

@@ -11,7 +11,7 @@ import { makeFolders } from '../make-folders.js';
 import { resolveCompetitionFiles, zipDownloadError } from '../data/import.js';
 import { archiveKind } from '../data/csv.js';
 import { classCoverageWarnings } from '../data/class-coverage.js';
-import { DEFAULT_DATASET_SUBDIR, readTestIds } from '../data/dataset.js';
+import { DEFAULT_DATASET_SUBDIR, competitionFolderOf, readTestIds } from '../data/dataset.js';
 import { initEngine } from '../engine/backend.js';
 import { importData } from './import.js';
 import { buildPracticeCompetition, DEFAULT_PRACTICE_RECIPE } from '../data/practice.js';
@@ -351,7 +351,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
 async function planMainResume(options: MainJobOptions, dir: string) {
   const plan = await planResume(dir, { data: options.data, onNote: (message) => options.onStage?.('train', `note: ${message}`) });
   // The dataset cache sits in <competition>/.digits; the answers of a practice one beside it.
-  const competition = path.basename(plan.data) === DEFAULT_DATASET_SUBDIR ? path.dirname(plan.data) : plan.data;
+  const competition = competitionFolderOf(plan.data);
   let answers = options.answers ? path.resolve(options.answers) : null;
   if (!answers && (await exists(`${competition}-answers.csv`))) answers = `${competition}-answers.csv`;
   if (answers) await readAnswers(answers, await readTestIds(plan.data));

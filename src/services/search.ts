@@ -18,11 +18,12 @@ import { makeFolders } from '../make-folders.js';
 import { removeStaleTempFiles, writeJsonAtomic, writeJsonAtomicSync } from '../atomic-file.js';
 import { lockRun } from '../runs/lock.js';
 import { safeNameFrom } from '../ensemble/ensemble-schema.js';
-import { assertSourcesUnchanged, loadDataset, resolveDatasetDir } from '../data/dataset.js';
+import { assertSourcesUnchanged, competitionFolderOf, loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { memberFromInput } from '../ensemble/ensemble-spec.js';
-import { UserError } from '../errors.js';
+import { UserError, jsonPathLocation, parseJsonFile } from '../errors.js';
+import { z } from 'zod';
 import { resolveInit } from '../model/shipped.js';
 import { nextJob, rankTrials, rungEpochs, type Job, type RungScore, type SchedulerConfig, type SchedulerKind } from '../training/search/asha.js';
 import { maxOf, minOf, sampleTrial, trialMember, type SearchSpace, type TrialParams } from '../training/search/space.js';
@@ -163,11 +164,52 @@ export type SearchEvent =
  * The settings a search folder was started with, for continuing it without repeating them
  * (`--space`, `--scheduler`, `--eta` and `--seed` left out take these); null when `dir` holds no search.
  */
-export async function searchSettings(dir: string): Promise<Pick<SearchFile, 'scheduler' | 'eta' | 'seed' | 'spaceFile' | 'space'> | null> {
+export async function searchSettings(dir: string): Promise<(Pick<SearchFile, 'scheduler' | 'eta' | 'seed' | 'spaceFile' | 'space'> & { dataset: string }) | null> {
   const file = await readSearchFile(path.join(path.resolve(dir), SEARCH_FILE));
-  return file ? { scheduler: file.scheduler, eta: file.eta, seed: file.seed, spaceFile: file.spaceFile, space: file.space } : null;
+  return file ? { scheduler: file.scheduler, eta: file.eta, seed: file.seed, spaceFile: file.spaceFile, space: file.space, dataset: competitionFolderOf(file.dataset.dir) } : null;
 }
 
+const whole = z.number().int();
+/** What the search reads of search.json (keys it does not read are kept as they are). */
+const SearchFileSchema = z.looseObject({
+  format: z.literal('digits-search'),
+  scheduler: z.enum(['random', 'asha']),
+  eta: z.number().min(1),
+  rungs: z.array(whole.min(1)),
+  maxTrials: whole.min(1),
+  seed: whole,
+  spaceFile: z.string(),
+  space: z.record(z.string(), z.unknown()),
+  dataset: z.looseObject({ dir: z.string(), fingerprint: z.string() }),
+  split: z.looseObject({ name: z.string(), fraction: z.number(), seed: whole, trainRows: whole.min(0), validationRows: whole.min(0) }),
+  seconds: z.number().min(0),
+  command: z.string(),
+  resumedBy: z.array(z.string()).optional(),
+  trials: z.array(
+    z.looseObject({
+      id: whole.min(0),
+      name: z.string(),
+      params: z.looseObject({ preset: z.string(), start: z.string(), optimizer: z.string(), learningRate: z.number().positive(), epochs: whole.min(1), batchSize: whole.min(1), labelSmoothing: z.number(), lrDecay: z.number(), augmentation: z.record(z.string(), z.unknown()) }),
+      member: z.record(z.string(), z.unknown()),
+      state: z.enum(['pending', 'running', 'paused', 'done', 'failed']),
+      // (-1: a failed or unstarted trial of a search from before session 42)
+      rung: whole.min(-1),
+      // (null: a loss that was not a number, as JSON writes NaN)
+      scores: z.array(z.looseObject({ rung: whole.min(0), epochs: whole.min(0), valLoss: z.number().nullable(), valAcc: z.number().nullable() })),
+      seconds: z.number().min(0),
+      error: z.string().optional(),
+    }),
+  ),
+});
+
+const DAMAGED_SEARCH_HINT = 'Put search.json back as the search wrote it (or delete the folder to start over, or choose another --out folder).';
+
+/**
+ * A search folder's search.json, or null when there is none. JSON it cannot parse, and a value
+ * the search reads that is missing or of the wrong kind, are UserErrors naming the line and
+ * column (until session 48 a hand-edited `scores` or a trial without `params` stopped the
+ * search with an internal error, and a torn file was named by its byte position).
+ */
 async function readSearchFile(file: string): Promise<SearchFile | null> {
   let text: string;
   try {
@@ -175,13 +217,17 @@ async function readSearchFile(file: string): Promise<SearchFile | null> {
   } catch {
     return null;
   }
-  try {
-    const parsed = JSON.parse(text) as SearchFile;
-    if (parsed.format !== 'digits-search') throw new Error('not a digits search file');
-    return parsed;
-  } catch (error) {
-    throw new UserError(`${file} is not a readable search file (${(error as Error).message})`, { where: { file }, hint: 'Choose another --out folder, or delete this one to start over.' });
+  const raw = parseJsonFile<unknown>(text, file, SEARCH_FILE, DAMAGED_SEARCH_HINT);
+  if (typeof raw !== 'object' || raw === null || (raw as { format?: unknown }).format !== 'digits-search') {
+    throw new UserError(`${file} is not a search file of digits (it has no "format": "digits-search")`, { where: { file, line: 1, column: 1 }, hint: 'Choose another --out folder, or delete this one to start over.' });
   }
+  const parsed = SearchFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('').replace(/^\./, '');
+    throw new UserError(`${SEARCH_FILE} is damaged: ${key || '(top level)'}: ${issue.message}`, { where: { file, ...(jsonPathLocation(text, issue.path) ?? {}) }, hint: DAMAGED_SEARCH_HINT });
+  }
+  return raw as SearchFile;
 }
 
 /** Trials as the scheduler sees them. */
@@ -275,9 +321,13 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
     if (!previous) await assertNewRunFolder(dir, 'out', 'a new search', { lockedByUs: true });
     let state: SearchFile;
     if (previous) {
+      // (the same folder with other data: imported again since; the hint said "on the same --data", which it was)
+      const reimported = path.resolve(previous.dataset.dir) === path.resolve(datasetDir);
       const mismatch =
         previous.dataset.fingerprint !== dataset.fingerprint
-          ? 'another dataset'
+          ? reimported
+            ? `other data in ${datasetDir} (it was imported again since)`
+            : `another dataset (${competitionFolderOf(previous.dataset.dir)})`
           : previous.scheduler !== options.scheduler
             ? `the ${previous.scheduler} scheduler`
             : JSON.stringify(previous.space) !== JSON.stringify(options.space)
@@ -296,7 +346,9 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
           where: { file: searchFile },
           hint: mismatch.startsWith('other contents of')
             ? `Put ${previous.spaceFile} back as it was (search.json in ${dir} keeps the space it was started with, under "space"), or choose another --out folder for a search of the new space.`
-            : `Continue it with the settings it was started with (${settings}, on the same --data; it was started as: ${previous.command}), or choose another --out folder for a new search.`,
+            : mismatch.startsWith('other data in')
+              ? `Its trials were scored on the data as imported then, so it cannot go on with these rows: choose another --out folder for a search of the data as it is now.`
+              : `Continue it with the settings it was started with (${settings}, --data ${shellArg(competitionFolderOf(previous.dataset.dir))}; it was started as: ${previous.command}), or choose another --out folder for a new search.`,
         });
       }
       // Jobs that were running when the last invocation stopped continue from their last epoch.

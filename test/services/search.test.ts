@@ -22,7 +22,8 @@ import SearchCommand from '../../src/commands/search.js';
 import { runCommand } from '../helpers/run-command.js';
 import { crossValidationLines, buildDashboardModel } from '../../src/evaluation/dashboard-model.js';
 import { parseSearchSpace } from '../../src/training/search/space.js';
-import { chanceTrials, leaderboard, runSearch, topKEnsemble, type SearchEvent, type SearchFile } from '../../src/services/search.js';
+import { chanceTrials, leaderboard, runSearch, searchSettings, topKEnsemble, type SearchEvent, type SearchFile } from '../../src/services/search.js';
+import { UserError } from '../../src/errors.js';
 import { lockRun } from '../../src/runs/lock.js';
 import { deadPid } from '../helpers/dead-pid.js';
 
@@ -89,6 +90,33 @@ test('random search: every trial scored on holdout rows, the top k written as an
   expect(ensemble.members[0]!.epochs).toBe(result.leaderboard[0]!.epochs);
   expect(ensemble.members[0]!.learningRate).toBe(result.leaderboard[0]!.params.learningRate);
   expect(ensemble.validation).toEqual({ kind: 'shared', fraction: 0.1, seed: 42 });
+});
+
+test('a damaged search.json (a value of the wrong kind, a missing one, torn JSON) is an error naming its line and column, not an internal error', async () => {
+  // Given copies of the random search's search.json, each damaged as a hand edit or a torn write leaves it
+  const text = await readFile(path.join(dir, 'random', 'search.json'), 'utf8');
+  const damaged = async (name: string, edit: (file: SearchFile) => void | string) => {
+    const folder = path.join(dir, name);
+    await mkdir(folder, { recursive: true });
+    const file = JSON.parse(text) as SearchFile;
+    const replaced = edit(file);
+    await writeFile(path.join(folder, 'search.json'), typeof replaced === 'string' ? replaced : JSON.stringify(file, null, 2));
+    return folder;
+  };
+  const scores = await damaged('damaged-scores', (f) => void ((f.trials[1] as unknown as Record<string, unknown>).scores = 'x'));
+  const params = await damaged('damaged-params', (f) => void delete (f.trials[0] as unknown as Record<string, unknown>).params);
+  const state = await damaged('damaged-state', (f) => void ((f.trials[2] as unknown as Record<string, unknown>).state = 'bogus'));
+  const torn = await damaged('damaged-torn', () => text.slice(0, 300));
+  // Then reading each (as continuing the search does) names the key, or the JSON error, at its line and column
+  await expect(searchSettings(scores)).rejects.toMatchObject({ message: expect.stringMatching(/^search\.json is damaged: trials\[1\]\.scores: /), where: { file: path.join(scores, 'search.json'), line: expect.any(Number), column: expect.any(Number) }, hint: expect.stringMatching(/^Put search\.json back/) });
+  const at = (await searchSettings(scores).catch((e: UserError) => e)) as UserError;
+  const lines = (await readFile(path.join(scores, 'search.json'), 'utf8')).split('\n');
+  expect(lines[at.where!.line! - 1]!.slice(at.where!.column! - 1)).toMatch(/^"scores": "x"/);
+  await expect(searchSettings(params)).rejects.toMatchObject({ message: expect.stringMatching(/^search\.json is damaged: trials\[0\]\.params: /), where: expect.objectContaining({ line: expect.any(Number) }) });
+  await expect(searchSettings(state)).rejects.toMatchObject({ message: expect.stringMatching(/^search\.json is damaged: trials\[2\]\.state: /) });
+  await expect(searchSettings(torn)).rejects.toMatchObject({ message: expect.stringMatching(/^search\.json is not valid JSON/), where: expect.objectContaining({ line: expect.any(Number), column: expect.any(Number) }) });
+  // And a search continued there stops with that error before any trial
+  await expect(runSearch({ data: competition, space: parseSearchSpace(spaceJson), spaceFile: 'space.json', out: scores, scheduler: 'random', trials: 3, top: 2, concurrency: 1, backend: 'wasm', seed: 1, command: 'test' })).rejects.toBeInstanceOf(UserError);
 });
 
 test('a run of the search\'s ensemble file validated on the search\'s holdout says its held-out figures are of the rows that chose its members; another seed does not', async () => {
@@ -173,11 +201,11 @@ test('--out of a folder holding other files (the competition\'s) is refused befo
   expect(plain.stdout).toContain('(--budget stopped it with 0 of its 3 trials drawn: run the same command again to continue)');
 }, 60_000);
 
-test('a search continued in its --out keeps its space, scheduler and seed when they are not typed again, and --data defaults to the working folder', async () => {
+test('a search continued in its --out keeps its space, scheduler, seed and data when they are not typed again; a new one\'s --data defaults to the working folder', async () => {
   // Given a random search of one trial (seed 4, its own space file), started in the competition's folder without --data
   const out = path.join(dir, 'kept');
-  const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(process.cwd(), 'bin/run.js'), 'search', ...args, '--out', out, '--concurrency', '1', '--backend', 'wasm', '--json'], { cwd: competition, env: { ...process.env, CI: 'true' } });
+  const run = (args: string[], cwd = competition) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [path.join(process.cwd(), 'bin/run.js'), 'search', ...args, '--out', out, '--concurrency', '1', '--backend', 'wasm', '--json'], { cwd, env: { ...process.env, CI: 'true' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -186,8 +214,8 @@ test('a search continued in its --out keeps its space, scheduler and seed when t
   });
   const first = await run(['--space', path.join(dir, 'space.json'), '--scheduler', 'random', '--seed', '4', '--trials', '1']);
   expect(first.code, first.stderr).toBe(0);
-  // When it is continued naming only --trials (no --space, --scheduler, --seed nor --data)
-  const second = await run(['--trials', '2']);
+  // When it is continued from another folder naming only --trials (no --space, --scheduler, --seed nor --data)
+  const second = await run(['--trials', '2'], dir);
   // Then it goes on with its own settings: the first trial kept, a second drawn
   expect(second.code, second.stderr).toBe(0);
   const file = JSON.parse(await readFile(path.join(out, 'search.json'), 'utf8')) as SearchFile;
@@ -225,7 +253,7 @@ test('a continued search keeps its own --trials unless given: more are drawn on 
   // with a hint to put the file back (naming the same --space again would fail the same way)
   await expect(runSearch({ ...base, space: parseSearchSpace({ ...spaceJson, batchSize: 16 }) })).rejects.toMatchObject({ hint: expect.stringMatching(/^Put .*space\.json back as it was \(search\.json in .* keeps the space it was started with/) });
   // and another setting is named flag by flag, with the command the search was started with
-  await expect(runSearch({ ...base, seed: 9 })).rejects.toMatchObject({ message: expect.stringMatching(/was started with seed 2/), hint: expect.stringMatching(/^Continue it with the settings it was started with \(--scheduler random --space .*space\.json --seed 2, on the same --data; it was started as: digits search --trials 1\)/) });
+  await expect(runSearch({ ...base, seed: 9 })).rejects.toMatchObject({ message: expect.stringMatching(/was started with seed 2/), hint: expect.stringMatching(/^Continue it with the settings it was started with \(--scheduler random --space .*space\.json --seed 2, --data \S*clean; it was started as: digits search --trials 1\)/) });
 });
 
 test('one search per folder: a second on the same --out is refused naming the first; a killed save\'s temp file goes when the search goes on', async () => {
@@ -316,6 +344,12 @@ test('a failed trial is reported with its error, not as unfinished; the same com
   expect([first.failed, first.unfinished, first.ensembleMembers]).toEqual([1, 0, 1]);
   const failedRow = first.leaderboard.find((r) => r.state === 'failed')!;
   expect(failedRow).toMatchObject({ trial: 'trial-002', error: expect.stringMatching(/EEXIST|exists|not a directory/i) });
+  // The command says so last and exits 1, as train does for failed members (it exited 0)
+  const cli = await runCommand(SearchCommand, ['--data', competition, '--space', path.join(dir, 'space.json'), '--out', out, '--trials', '2', '--scheduler', 'random', '--seed', '1', '--concurrency', '1', '--backend', 'wasm']);
+  expect(cli.exit).toBe(1);
+  expect(cli.stdout).toMatch(/^failed +trial-002: /m);
+  expect(cli.stderr).toMatch(/error: 1 of 2 trials failed: trial-002 \(.*(EEXIST|exists|not a directory)/i);
+  expect(cli.stderr).toMatch(/hint: The leaderboard and the ensemble file are of the trials that trained\. Once what stopped it is put right, the same command tries it again\./);
   // When its cause is gone and the same search runs again, the trial is tried again and scored
   await rm(path.join(out, 'trial-002'));
   const retried: SearchEvent[] = [];
