@@ -195,7 +195,8 @@ function toUserError(error: unknown, id?: string, bin = 'digits', flags: Record<
     const suggestion = closest ? `did you mean --${closest}? ` : '';
     // (a folder named -weird: `digits data import -weird` reads as a flag)
     const pathLike = /^-[^-]/.test(typed) ? `A path starting with - is written ./${typed} (or after --). ` : '';
-    return new UserError(`not a flag of ${command}${pathLike ? ` (${typed})` : ''}`, { where: { flag: name }, hint: `${pathLike}${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
+    // (a short flag is named as typed, in the message: `where.flag` is printed as `flag --x`, which was never typed)
+    return new UserError(`not a flag of ${command}${pathLike ? ` (${typed})` : ''}`, { where: pathLike ? {} : { flag: name }, hint: `${pathLike}${suggestion}\`${command} --help\` lists the flags.`, exitCode: 2 });
   }
   // Missing arguments: named as the usage writes them, each with its description, from the
   // error's own list (its text wraps descriptions to the terminal's width, and they were glued

@@ -490,7 +490,9 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
 }
 
 export async function compareRuns(options: CompareRunsOptions): Promise<RunComparison> {
-  await checkFolders({ ...options, given: { submissionsDir: options.given?.submissionsDir } });
+  // (a --runs-dir typed is checked here too: a mistyped one was ignored when both runs were named
+  // by path, and otherwise read "no run named a", until session 48)
+  await checkFolders(options);
   const [dirA, dirB] = [await resolveRun(options.runsDir, options.a, 'a'), await resolveRun(options.runsDir, options.b, 'b')];
   // Each run's test score from its own project's ledger (runs named by path may be of two projects), read once.
   const ledgers = new Map<string, Promise<LedgerEntry[]>>();

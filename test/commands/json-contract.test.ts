@@ -29,12 +29,12 @@ interface Outcome {
 }
 
 /** Runs `digits <argv> --json` and parses every stdout line (a line that is not one JSON object fails the test). */
-async function digitsJson(argv: string[], extraEnv: Record<string, string> = {}): Promise<Outcome> {
+async function digitsJson(argv: string[], extraEnv: Record<string, string> = {}, cwd = work): Promise<Outcome> {
   let stdout: string;
   let stderr: string;
   let code = 0;
   try {
-    ({ stdout, stderr } = await exec(process.execPath, [bin, ...argv, '--json'], { cwd: work, env: { ...env, ...extraEnv }, maxBuffer: 64 << 20 }));
+    ({ stdout, stderr } = await exec(process.execPath, [bin, ...argv, '--json'], { cwd, env: { ...env, ...extraEnv }, maxBuffer: 64 << 20 }));
   } catch (error) {
     const e = error as { code?: number; stdout: string; stderr: string };
     if (typeof e.code !== 'number') throw error;
@@ -106,6 +106,8 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expectFinished(await digitsJson(['data', 'split', '--data', comp(), '--name', 'holdout', '--validation', '0.2']), 'result');
     expectFinished(await digitsJson(['data', 'inspect', '--data', comp(), '--count', '4']), 'result');
     const preview = expectFinished(await digitsJson(['augment', 'preview', '--data', comp(), '--rotation', '10', '--samples', '2', '--variants', '2']), 'result');
+    // (--data's default is the working folder, as its help says and data inspect takes it)
+    expect(expectFinished(await digitsJson(['augment', 'preview', '--samples', '1', '--variants', '1'], {}, comp()), 'result')).toMatchObject({ dataset: comp() });
     await mkdir(path.join(work, 'a-folder.png'), { recursive: true });
     // the preview reports what it drew, not an echo of its flags
     expect(preview.samples).toEqual([expect.objectContaining({ row: expect.any(Number), label: expect.any(Number), draws: 2 }), expect.anything()]);

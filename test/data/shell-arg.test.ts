@@ -108,6 +108,7 @@ test('a path starting with - is printed as ./-…, so the command does not take 
     () => '',
     (error: { stderr: string }) => error.stderr,
   );
-  expect(typed).toContain('error: not a flag of digits data import (-weird)');
+  // (named as typed, never as a long flag --weird that was not)
+  expect(typed).toContain('error: not a flag of digits data import (-weird)\n');
   expect(typed).toContain('hint: A path starting with - is written ./-weird (or after --).');
 }, 120_000);

@@ -108,6 +108,8 @@ describe("an older digits' unfinished run (no run.json)", () => {
     const notes = path.join(runsDir(), 'notes');
     await expectUserError(planResume(notes), { message: /^nothing to resume in .*notes: it holds no run\.json$/ });
     await expectUserError(evaluateRun({ runDir: notes, tta: [] }), { message: /^no training run in .*notes$/ });
+    // and a folder that is not there is said to be missing
+    await expectUserError(planResume(path.join(runsDir(), 'never')), { message: /^nothing to resume: there is no folder .*never$/ });
   });
 });
 

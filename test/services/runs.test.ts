@@ -560,6 +560,8 @@ describe('digits runs', () => {
     await expect(listRuns({ runsDir: path.join(runsDir(), 'first'), submissionsDir: submissionsDir(), given: { runsDir: true } })).rejects.toMatchObject({ message: expect.stringMatching(/first is a run folder, not a folder of runs$/), hint: `Name the folder that holds it: --runs-dir ${runsDir()}.` });
     await expect(listRuns({ runsDir: runsDir(), submissionsDir: nowhere, given: { submissionsDir: true } })).rejects.toMatchObject({ where: { flag: 'submissions' } });
     await expect(compareRuns({ a: 'first', b: 'second', runsDir: runsDir(), submissionsDir: nowhere, given: { submissionsDir: true } })).rejects.toMatchObject({ where: { flag: 'submissions' } });
+    // compare too, also with both runs named by their folders (the flag was ignored there)
+    await expect(compareRuns({ a: path.join(runsDir(), 'first'), b: path.join(runsDir(), 'second'), runsDir: nowhere, submissionsDir: submissionsDir(), given: { runsDir: true } })).rejects.toMatchObject({ message: `--runs-dir ${nowhere}: no such folder`, where: { flag: 'runs-dir' } });
     // the defaults of a project with no run yet
     expect(await listRuns({ runsDir: nowhere, submissionsDir: nowhere })).toEqual({ runs: [], damaged: [], abandoned: [], older: [] });
     const cli = await runCommand(RunsCommand, ['--runs-dir', nowhere]);

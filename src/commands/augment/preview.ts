@@ -58,7 +58,9 @@ export default class AugmentPreview extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(AugmentPreview);
     if (flags.png) assertPngName(flags.png, 'png', 'augment.png');
-    if (!flags.data) throw new UserError('which data? --data is missing', { where: { flag: 'data' }, hint: 'Pass --data <competition folder> (import it first with `digits data import`).' });
+    // (--data's default, as its help says and data inspect takes it: the working folder; until
+    // session 48 a missing --data was refused here)
+    const data = flags.data ?? process.cwd();
     // tfjs loads here, not when oclif reads the command (help, manifest).
     const [{ initEngine }, { AUGMENTATION_KEYS }, { previewAugmentation }] = await Promise.all([
       import('../../engine/backend.js'),
@@ -78,12 +80,12 @@ export default class AugmentPreview extends DigitsCommand {
     const problem = augmentationConfigProblem(augmentation, (key) => `--${flagOf[key]}`);
     if (problem) throw new UserError(`--${flagOf[problem.key]} ${problem.message}`, { where: { flag: flagOf[problem.key] }, hint: 'For example --background-noise 0.5 --background-noise-min 0.2.' });
     await initEngine({ backend: flags.backend as BackendRequest });
-    const preview = await previewAugmentation({ data: flags.data, augmentation, samples: flags.samples, variants: flags.variants, seed: flags.seed });
+    const preview = await previewAugmentation({ data, augmentation, samples: flags.samples, variants: flags.variants, seed: flags.seed });
     if (flags.png) await writeDigitGridPng(path.resolve(flags.png), preview.tiles, { size: preview.size, columns: preview.columns });
     if (flags.json) {
       // (the label a number, as everywhere else: it was the tile's caption text, "0", until session 43)
       const samples = preview.rows.map((row, i) => ({ row, label: preview.labels[i]!, draws: preview.columns - 1 }));
-      this.printJson({ dataset: flags.data, augmentation, size: preview.size, samples, png: flags.png ? path.resolve(flags.png) : null });
+      this.printJson({ dataset: data, augmentation, size: preview.size, samples, png: flags.png ? path.resolve(flags.png) : null });
       return;
     }
     const color = colorOn(process.stdout);
