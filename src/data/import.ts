@@ -661,7 +661,28 @@ async function streamInto(writer: TableWriter, role: 'train' | 'test', file: str
 
 async function withIds(report: ImportReport, datasetDir: string, manifest: DatasetManifest, ids?: string[]): Promise<ImportReport> {
   const list = ids ?? (manifest.test.rows > 0 ? (JSON.parse(await readFile(join(datasetDir, manifest.test.ids), 'utf8')) as string[]) : []);
-  return { ...report, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder: increasing(list) } };
+  const inOrder = increasing(list);
+  const warnings = [...report.warnings];
+  // Shuffled ids that are exactly 1 … n may number test.csv's rows (Kaggle's ImageId does), where
+  // the submission pairs test row k with the sample's k-th id: said, not guessed (session 48).
+  // (a test.csv with an id column is matched to the sample by id: nothing to guess there)
+  if (report.ids.from === 'sample-submission' && !manifest.detected.test?.idColumn && !inOrder && isPermutationOfRowNumbers(list)) {
+    const sample = basename(manifest.detected.sampleSubmission?.file ?? 'sample_submission.csv');
+    warnings.push(`the ids of ${sample} are 1 … ${list.length} out of order: the submission gives test row k the k-th id of ${sample}, as it pairs rows by position; if the ids number ${basename(manifest.detected.test?.file ?? 'test.csv')}'s rows instead, sort ${sample} by its id column and import again`);
+  }
+  return { ...report, warnings, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder } };
+}
+
+/** Whether the ids are 1 … n, each once, written as plain whole numbers. */
+function isPermutationOfRowNumbers(ids: readonly string[]): boolean {
+  const seen = new Uint8Array(ids.length + 1);
+  for (const id of ids) {
+    if (!/^[1-9]\d*$/.test(id)) return false;
+    const n = Number(id);
+    if (n > ids.length || seen[n]) return false;
+    seen[n] = 1;
+  }
+  return true;
 }
 
 /** Whether every id comes after the one before it: as numbers when both are numbers (2 before 10), else as text. */

@@ -138,13 +138,25 @@ export function sampleOrder(testFile: string, testIds: readonly string[], testLi
     if (missing.length > 0) parts.push(`${missing.length === 1 ? 'an id' : `${missing.length} ids`} of ${sub} ${missing.length === 1 ? 'is' : 'are'} missing from ${test}: ${few(missing)}`);
     if (extra.length > 0) parts.push(`${extra.length === 1 ? 'an id' : `${extra.length} ids`} of ${test} ${extra.length === 1 ? 'is' : 'are'} not in ${sub}: ${few(extra)}`);
     const where = extra.length > 0 ? { file: testFile, line: extra[0]!.line, column: idColumn.column + 1 } : { file: sampleFile, line: missing[0]!.line, column: sample.idColumn + 1 };
+    // The same numbers written two ways (`27611.0` from a float column, `27611`): said as such,
+    // since the files are of one competition and only the writing differs (session 48).
+    const asNumber = (id: string) => (id.trim() !== '' && Number.isFinite(Number(id)) ? Number(id) : null);
+    const missingNumbers = new Set(missing.map(({ id }) => asNumber(id)));
+    const sameNumbers = extra.length > 0 && extra.length === missing.length && extra.every(({ id }) => asNumber(id) !== null && missingNumbers.has(asNumber(id)));
     throw new UserError(`${test}'s id column (${JSON.stringify(idColumn.name)}) and ${sub} list different test ids: ${parts.join('; ')}`, {
       where,
-      hint: `Both files must list the same test ids (in any order: the submission follows ${sub}'s); check both come from the same competition and are complete.`,
+      hint: sameNumbers
+        ? `They are the same numbers written two ways (${JSON.stringify(extra[0]!.id)} in ${test}, ${JSON.stringify(testIdOf(missing, extra[0]!.id, asNumber))} in ${sub}): write the ids the same way in both files (as whole numbers, e.g. an integer column in pandas), then import again.`
+        : `Both files must list the same test ids (in any order: the submission follows ${sub}'s); check both come from the same competition and are complete.`,
     });
   }
   const order = sample.ids.map((id) => rowOf.get(id)!);
   return order.every((row, i) => row === i) ? null : order;
+}
+
+/** The id among `missing` that is the same number as `id`. */
+function testIdOf(missing: ReadonlyArray<{ id: string }>, id: string, asNumber: (id: string) => number | null): string {
+  return missing.find((m) => asNumber(m.id) === asNumber(id))!.id;
 }
 
 /**

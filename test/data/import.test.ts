@@ -236,12 +236,23 @@ describe("test.csv's id column and a sample submission listing the same ids in a
     expect(Array.from(dataset.testImages)).toEqual(images.flat());
     expect(report.detected.test?.reordered).toBe("rows put in sample_submission.csv's order, matched by id (3 of 3 stood elsewhere in test.csv)");
     expect(report.detected.test?.idColumn).toEqual({ column: 0, name: 'ImageId' });
+    expect(report.warnings.filter((w) => w.includes('out of order'))).toEqual([]);
     expect((await readdir(join(dir, '.digits'))).filter((name) => name.includes('tmp'))).toEqual([]);
     // and the same ids in the same order are stored as read, with nothing said
     await writeFile(join(dir, 'sample_submission.csv'), csv('ImageId,Label', '1,0', '2,0', '3,0'));
     const inOrder = await importDir(dir);
     expect((await loadDataset(dir)).ids).toEqual(['1', '2', '3']);
     expect(inOrder.detected.test?.reordered).toBeUndefined();
+  });
+
+  test('a sample submission of 1 … n out of order beside a test.csv without ids: paired by position, and the import says the ids may number the rows', async () => {
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': csv('pixel0,pixel1,pixel2,pixel3', '0,0,0,255', '0,0,255,0', '0,255,0,0'), 'sample_submission.csv': csv('ImageId,Label', '3,0', '1,0', '2,0') });
+    const report = await importDir(dir);
+    expect((await loadDataset(dir)).ids).toEqual(['3', '1', '2']);
+    expect(report.warnings.filter((w) => w.includes('out of order'))).toEqual(["the ids of sample_submission.csv are 1 … 3 out of order: the submission gives test row k the k-th id of sample_submission.csv, as it pairs rows by position; if the ids number test.csv's rows instead, sort sample_submission.csv by its id column and import again"]);
+    // ids that are not the row numbers (or in order) say nothing
+    await writeFile(join(dir, 'sample_submission.csv'), csv('ImageId,Label', '30,0', '10,0', '20,0'));
+    expect((await importDir(dir)).warnings.filter((w) => w.includes('out of order'))).toEqual([]);
   });
 });
 
@@ -296,6 +307,17 @@ describe('data import rejects bad input with file, line, column and a hint', () 
         line: 3,
         column: 1,
         hint: /same test ids \(in any order/,
+      },
+    },
+    {
+      name: 'test ids written as floats (27611.0) against the sample submission\'s integers: said to be the same numbers written two ways',
+      files: { 'train.csv': kaggleTrain, 'test.csv': csv('id,pixel0,pixel1,pixel2,pixel3', '27611.0,1,2,3,4', '27612.0,1,2,3,4'), 'sample_submission.csv': csv('id,label', '27611,0', '27612,0') },
+      expected: {
+        message: /list different test ids: 2 ids of sample_submission\.csv are missing from test\.csv/,
+        file: 'test.csv',
+        line: 2,
+        column: 1,
+        hint: /^They are the same numbers written two ways \("27611\.0" in test\.csv, "27611" in sample_submission\.csv\): write the ids the same way in both files/,
       },
     },
     {
