@@ -71,12 +71,6 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
       hint: `Give another --out (e.g. --out checkpoints/mine/${options.preset}), or add --force to replace the shipped one.`,
     });
   }
-  if (namesake && !namesake.replaces) {
-    // (an ensemble file's "init" is looked for beside the file first, then among the shipped
-    // checkpoints, then in the working folder: it said "means the shipped one" of every ensemble)
-    const home = process.cwd();
-    onWarning?.(`${namesake.name} is also the name of a shipped checkpoint: "init": "${namesake.name}" in an ensemble file in ${home} (where "init" is looked for first), and --init ${namesake.name} from there, mean this one; an ensemble file anywhere else means the shipped one. Name this one by its absolute path (${path.resolve(options.outDir)}) to be sure, or give another --out`);
-  }
   // A folder the checkpoint cannot be saved into (one holding other files) is refused now: it was
   // found by the save, after the whole training, with the weights left in a work folder it never named.
   await assertReplaceable(path.resolve(options.outDir)).catch((error: unknown) => {
@@ -89,6 +83,13 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
   // refusal left empty .digits/pretrain/<preset>/<out> folders behind until session 43), and
   // again once it is locked, in case another pretraining finished meanwhile.
   await assertSomethingToResume(options, workDir);
+  // (after the refusals: it came before "nothing to resume", three lines of noise ahead of the error)
+  if (namesake && !namesake.replaces) {
+    // (an ensemble file's "init" is looked for beside the file first, then among the shipped
+    // checkpoints, then in the working folder: it said "means the shipped one" of every ensemble)
+    const home = process.cwd();
+    onWarning?.(`${namesake.name} is also the name of a shipped checkpoint: "init": "${namesake.name}" in an ensemble file in ${home} (where "init" is looked for first), and --init ${namesake.name} from there, mean this one; an ensemble file anywhere else means the shipped one. Name this one by its absolute path (${path.resolve(options.outDir)}) to be sure, or give another --out`);
+  }
   await makeFolders(workDir);
   const lock = await lockRun(workDir, options.command).catch((error: unknown) => {
     if (!(error instanceof UserError)) throw error;

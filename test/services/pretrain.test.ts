@@ -116,6 +116,9 @@ describe('pretrain service', () => {
       await expect(pretrainCheckpoint({ ...options('x', 15), preset: 'mlp', outDir: path.join(root, 'linked', 'mnist-clean', 'seed002'), workRoot: path.join(root, 'shipped-work') })).rejects.toMatchObject(refusal);
       expect(await readdir(path.dirname(shipped))).toEqual(before);
       const warnings: string[] = [];
+      // (a --resume with nothing to resume is refused without the warning first)
+      await expect(pretrainCheckpoint({ ...options('y', 16), resume: true, outDir: path.join(root, 'checkpoints', 'mnist-clean', 'seed002'), workRoot: path.join(root, 'checkpoints', 'mnist-clean', '.digits'), onWarning: (m) => warnings.push(m) })).rejects.toMatchObject({ message: expect.stringMatching(/^nothing to resume/) });
+      expect(warnings).toEqual([]);
       const result = await pretrainCheckpoint({ ...options('y', 16), epochs: 1, limit: 200, outDir: path.join(root, 'checkpoints', 'mnist-clean', 'seed002'), workRoot: path.join(root, 'checkpoints', 'mnist-clean', '.digits'), onWarning: (m) => warnings.push(m) });
       // Then it trains, and the user is told that inits of that name mean the shipped network
       expect(result.checkpoint).toBe(path.join(root, 'checkpoints', 'mnist-clean', 'seed002'));
