@@ -6,7 +6,7 @@
  * Everything is read from the run folders (run.json, evaluation.json) and the submissions
  * ledger; nothing is recomputed.
  */
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError, formatLocation, type ErrorLocation } from '../errors.js';
 import { readLedger, type LedgerEntry } from '../data/submission.js';
@@ -385,11 +385,24 @@ function runNote(loaded: LoadedState, dir: string, manifest: RunManifest): strin
  * The folders under runs/, a symbolic link to a folder included: it is a run where it stands
  * (`runs compare` and `report` took it, and until session 43 `runs` left it out without a word).
  */
-async function runFolders(runsDir: string): Promise<string[]> {
+async function runFolders(runsDir: string, onWarning?: (message: string) => void): Promise<string[]> {
   const root = path.resolve(runsDir);
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  const folders = await Promise.all(entries.map(async (e) => (e.isDirectory() || (e.isSymbolicLink() && (await isFolder(path.join(root, e.name)))) ? path.join(root, e.name) : null)));
+  const folders = await Promise.all(
+    entries.map(async (e) => {
+      const dir = path.join(root, e.name);
+      if (e.isDirectory() || (e.isSymbolicLink() && (await isFolder(dir)))) return dir;
+      // A link whose folder is gone (moved, deleted, an unplugged disk) is named, not skipped in silence (until session 48).
+      if (e.isSymbolicLink() && !(await exists(dir))) onWarning?.(danglingLink(dir, await readlink(dir)));
+      return null;
+    }),
+  );
   return folders.filter((dir): dir is string => dir !== null);
+}
+
+/** What a link under runs/ whose folder is gone is said to be. */
+function danglingLink(dir: string, target: string): string {
+  return `${dir} is a link to ${target}, which is not there: it is left out (remove the link, or put the run back where it points)`;
 }
 
 /** The runs under a folder, and the folders whose run.json could not be read as one (named, not skipped in silence). */
@@ -415,7 +428,7 @@ export async function listRuns(options: ListRunsOptions): Promise<RunList> {
   const loaded: LoadedRun[] = [];
   const damaged: RunList['damaged'] = [];
   const older: RunList['older'] = [];
-  for (const dir of await runFolders(options.runsDir)) {
+  for (const dir of await runFolders(options.runsDir, options.onWarning)) {
     const run = await loadRun(dir, ledger, submissionsDir);
     if (run instanceof UserError) damaged.push({ dir, reason: run.message, where: run.where ?? null, hint: run.hint ?? null });
     else if (run) loaded.push(run);
@@ -477,6 +490,11 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
     if (manifest !== null && !(manifest instanceof UserError)) known.push(path.basename(dir));
   }
   const hint = known.length ? `Runs under ${path.resolve(runsDir)}: ${known.join(', ')}.` : `There is no run under ${path.resolve(runsDir)}; train one with digits train.`;
+  // (a link whose folder is gone was "no run named ghost")
+  for (const dir of candidates) {
+    const link = (await lstat(dir).catch(() => null))?.isSymbolicLink() && !(await exists(dir));
+    if (link) throw new UserError(`${danglingLink(dir, await readlink(dir)).replace(/: it is left out.*$/, '')} (run ${flag.toUpperCase()} of the comparison)`, { where: { file: dir }, hint: `Remove the link, or put the run back where it points. ${hint}` });
+  }
   if (folder) {
     const unfinished = await olderUnfinishedRun(folder);
     if (unfinished) {

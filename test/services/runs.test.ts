@@ -293,6 +293,13 @@ describe('digits runs', () => {
       expect(linked).toMatchObject({ name: 'second', state: 'evaluated', heldOut: runs.find((r) => r.dir === path.join(runsDir(), 'second'))!.heldOut });
       const { stdout } = await runCommand(RunsCommand, ['--runs-dir', runsDir(), '--submissions', submissionsDir()]);
       expect(stdout).toMatch(/\nlinked \(run second\)\s/);
+      // And once the folder it points to is gone, the link is named with a warning, and compare says what it is
+      await rm(path.join(dir, 'elsewhere'), { recursive: true, force: true });
+      const warnings: string[] = [];
+      const after = await listRuns({ runsDir: runsDir(), submissionsDir: submissionsDir(), onWarning: (m) => warnings.push(m) });
+      expect(after.runs.some((r) => r.dir === link)).toBe(false);
+      expect(warnings).toEqual([`${link} is a link to ${elsewhere}, which is not there: it is left out (remove the link, or put the run back where it points)`]);
+      await expect(compareRuns({ a: 'linked', b: 'second', runsDir: runsDir(), submissionsDir: submissionsDir() })).rejects.toMatchObject({ message: `${link} is a link to ${elsewhere}, which is not there (run A of the comparison)`, hint: expect.stringMatching(/^Remove the link, or put the run back where it points\. Runs under /) });
     } finally {
       await rm(link);
       await rm(path.join(dir, 'elsewhere'), { recursive: true, force: true });
