@@ -56,7 +56,11 @@ export function notFoundError(config: Interfaces.Config, id: string): UserError 
   // A topic typed right and the command under it wrong beyond a guess (`data im`): the command is
   // what is mistyped (it read "data is not a digits command; did you mean `digits data im`?").
   if (closest === words[0] && typed === words[0] && words.length > 1 && topics.includes(words[0]!)) {
-    return new UserError(`${words[0]} ${words[1]} is not a ${bin} command`, { hint: `\`${bin} help ${words[0]}\` lists the ${words[0]} commands.` });
+    // …unless it begins exactly one of them (`data prac`): that one is meant (until session 48 only the topic's help was named)
+    const under = commands.filter((c) => c.startsWith(`${words[0]} `) && c.split(' ').length === 2).map((c) => c.split(' ')[1]!);
+    const begun = under.filter((c) => c.startsWith(words[1]!));
+    const meant = begun.length === 1 ? `did you mean \`${bin} ${words[0]} ${begun[0]}${withRest(config, `${words[0]} ${begun[0]}`, words.slice(2))}\`? ` : '';
+    return new UserError(`${words[0]} ${words[1]} is not a ${bin} command`, { hint: `${meant}\`${bin} help ${words[0]}\` lists the ${words[0]} commands.` });
   }
   return new UserError(`${typed} is not a ${bin} command`, {
     hint: `${closest ? `did you mean \`${bin} ${closest}${withRest(config, closest, words.slice(typed.split(' ').length))}\`? ` : ''}\`${bin} help\` lists the commands.`,

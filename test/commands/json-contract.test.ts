@@ -465,7 +465,10 @@ describe('every command under --json prints NDJSON ending with its result', () =
     // a topic, the version flag, and a command below a command are suggested too
     expect((await plain(['dta'])).stderr).toContain('did you mean `digits data`?');
     // a topic typed right and its command wrong beyond a guess: the command is named, and the topic's help (until session 45: "data is not a digits command; did you mean `digits data im comp`?")
-    expect((await plain(['data', 'im', 'comp'])).stderr).toMatch(/^error: data im is not a digits command\n {2}hint: `digits help data` lists the data commands\.$/m);
+    expect((await plain(['data', 'i', 'comp'])).stderr).toMatch(/^error: data i is not a digits command\n {2}hint: `digits help data` lists the data commands\.$/m);
+    // …and a beginning of exactly one of its commands names that one (until session 48 only the topic's help)
+    expect((await plain(['data', 'im', 'comp'])).stderr).toMatch(/^error: data im is not a digits command\n {2}hint: did you mean `digits data import comp`\? `digits help data` lists the data commands\.$/m);
+    expect((await plain(['data', 'prac'])).stderr).toMatch(/^error: data prac is not a digits command\n {2}hint: did you mean `digits data practice`\? /m);
     for (const typed of ['version', '--verison']) expect((await plain([typed])).stderr, typed).toContain('did you mean `digits --version`?');
     // with --help after a command's mistyped subcommand, and with flag values after a typo (not taken for arguments)
     expect((await plain(['runs', 'compar', 'a', 'b', '--help'])).stderr).toMatch(/^error: runs compar is not a digits command\n {2}hint: did you mean `digits runs compare a b`\?/);
