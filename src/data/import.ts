@@ -34,6 +34,7 @@ import {
   type SourceFile,
   cacheFilesPresent,
   manifestFiles,
+  placeholderLabels,
   readManifest,
   sha256OfFile,
 } from './dataset.js';
@@ -670,7 +671,13 @@ async function withIds(report: ImportReport, datasetDir: string, manifest: Datas
     const sample = basename(manifest.detected.sampleSubmission?.file ?? 'sample_submission.csv');
     warnings.push(`the ids of ${sample} are 1 … ${list.length} out of order: the submission gives test row k the k-th id of ${sample}, as it pairs rows by position; if the ids number ${basename(manifest.detected.test?.file ?? 'test.csv')}'s rows instead, sort ${sample} by its id column and import again`);
   }
-  return { ...report, warnings, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder } };
+  // test.csv's labels one digit on every row: placeholders, which the dataset then does not score against
+  const testLabels = manifest.test.labels === null ? null : await readFile(join(datasetDir, manifest.test.labels));
+  const placeholder = testLabels ? placeholderLabels(testLabels) : null;
+  if (placeholder !== null) {
+    warnings.push(`every one of the ${manifest.test.rows} labels in ${basename(manifest.detected.test?.file ?? 'test.csv')} is ${placeholder}: they are taken for placeholders, not the test digits, and nothing is scored against them (give the test labels with --answers where a command takes it)`);
+  }
+  return { ...report, warnings, test: { ...report.test, hasLabels: report.test.hasLabels && placeholder === null }, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder } };
 }
 
 /** Whether the ids are 1 … n, each once, written as plain whole numbers. */

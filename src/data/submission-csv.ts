@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDecimalCell } from './csv.js';
-import { DEFAULT_SUBMISSION_HEADER } from './dataset.js';
+import { DEFAULT_SUBMISSION_HEADER, placeholderLabels } from './dataset.js';
 import { idColumnByName } from './sample-submission.js';
 import { UserError } from '../errors.js';
 
@@ -199,7 +199,7 @@ export async function readAnswerLabels(file: string): Promise<Array<{ id: string
   });
   // One digit on every row of a test set is a sample submission's placeholder, not answers: its
   // "score" was recorded in the ledger as the share of that digit among the predictions.
-  if (answers.length >= PLACEHOLDER_ROWS && answers.every((a) => a.label === answers[0]!.label)) {
+  if (placeholderLabels(answers.map((a) => a.label)) !== null) {
     throw new UserError(`every one of the ${answers.length} answers in ${path.basename(file)} is ${answers[0]!.label}: it looks like a sample submission, not the test set's answers`, {
       where: { file },
       hint: 'Give the file of the test labels (a practice competition writes <folder>-answers.csv beside its folder), or leave --answers out.',
@@ -207,9 +207,6 @@ export async function readAnswerLabels(file: string): Promise<Array<{ id: string
   }
   return answers;
 }
-
-/** At least this many answers, all one digit, are a placeholder (ten digits make that chance 10^-19). */
-const PLACEHOLDER_ROWS = 20;
 
 /**
  * Accuracy of a submission against an answers CSV (`readAnswerLabels`), matched by id. An

@@ -245,6 +245,19 @@ describe("test.csv's id column and a sample submission listing the same ids in a
     expect(inOrder.detected.test?.reordered).toBeUndefined();
   });
 
+  test('test labels of one digit on every row are placeholders: said at the import, and nothing is scored against them', async () => {
+    const rows = (n: number, label: (i: number) => number) => Array.from({ length: n }, (_, i) => `${label(i)},0,0,0,${i % 256}`);
+    const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': csv('label,pixel0,pixel1,pixel2,pixel3', ...rows(20, () => 0)) });
+    const report = await importDir(dir);
+    expect(report.warnings.filter((w) => w.includes('placeholders'))).toEqual(['every one of the 20 labels in test.csv is 0: they are taken for placeholders, not the test digits, and nothing is scored against them (give the test labels with --answers where a command takes it)']);
+    expect(report.test.hasLabels).toBe(false);
+    expect((await loadDataset(dir)).testLabels).toBeUndefined();
+    // real labels (or a few rows of one digit) are labels
+    await writeFile(join(dir, 'test.csv'), csv('label,pixel0,pixel1,pixel2,pixel3', ...rows(20, (i) => (i === 7 ? 3 : 0))));
+    expect((await importDir(dir)).test.hasLabels).toBe(true);
+    expect((await loadDataset(dir)).testLabels).toHaveLength(20);
+  });
+
   test('a sample submission of 1 … n out of order beside a test.csv without ids: paired by position, and the import says the ids may number the rows', async () => {
     const dir = await competition({ 'train.csv': kaggleTrain, 'test.csv': csv('pixel0,pixel1,pixel2,pixel3', '0,0,0,255', '0,0,255,0', '0,255,0,0'), 'sample_submission.csv': csv('ImageId,Label', '3,0', '1,0', '2,0') });
     const report = await importDir(dir);
