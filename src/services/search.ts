@@ -326,7 +326,7 @@ export async function runSearch(options: SearchOptions): Promise<SearchResult> {
       const mismatch =
         previous.dataset.fingerprint !== dataset.fingerprint
           ? reimported
-            ? `other data in ${datasetDir} (it was imported again since)`
+            ? `other data in ${competitionFolderOf(datasetDir)} (it was imported again since)`
             : `another dataset (${competitionFolderOf(previous.dataset.dir)})`
           : previous.scheduler !== options.scheduler
             ? `the ${previous.scheduler} scheduler`
