@@ -15,8 +15,8 @@ import type { LiveView } from '../tui/live.js';
 import type { TrainViewState } from '../tui/train-state.js';
 import { timestamp } from './train.js';
 import path from 'node:path';
-import { newestUnfinishedRun, partlyFailedError } from '../runs/manifest.js';
-import { claimRunFolder, releaseClaim, releaseClaimSync, removeAbandonedRunFolders, removeEmptyParent, removeEmptyParentSync } from '../runs/new-folder.js';
+import { ROUND1_DIR, RUN_MANIFEST, newestUnfinishedRun, partlyFailedError } from '../runs/manifest.js';
+import { claimRunFolder, keepClaimSync, releaseClaim, releaseClaimSync, removeAbandonedRunFolders, removeEmptyParent, removeEmptyParentSync } from '../runs/new-folder.js';
 import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import type { Stage } from '../services/run.js';
@@ -29,7 +29,7 @@ import { displayPath, plural, shellArg } from '../data/format.js';
  * --pseudo-label), as its run.json plans them; none when it cannot be read.
  */
 async function plannedMembers(runDir: string): Promise<Array<{ name: string; epochs: number }>> {
-  const [{ readRunManifest, ROUND1_DIR }, { expandFolds }] = await Promise.all([import('../runs/manifest.js'), import('../ensemble/ensemble-spec.js')]);
+  const [{ readRunManifest }, { expandFolds }] = await Promise.all([import('../runs/manifest.js'), import('../ensemble/ensemble-spec.js')]);
   for (const dir of [runDir, path.join(runDir, ROUND1_DIR)]) {
     const manifest = await readRunManifest(dir).catch(() => null);
     if (manifest?.status === 'training') return expandFolds(manifest.ensemble).map(({ member }) => ({ name: member.name, epochs: member.epochs }));
@@ -160,7 +160,8 @@ export default class Run extends DigitsCommand {
         if (reached === 'competition' && building) removeOwnPracticeFilesSync(building, { parentMade: madePracticeParent });
         const hint = interruptedMainJobHint(runDir, reached, resume !== undefined);
         if (!existsSync(runDir)) removeEmptyParentSync(claim);
-        else releaseClaimSync(claim);
+        else if (existsSync(path.join(runDir, RUN_MANIFEST)) || existsSync(path.join(runDir, ROUND1_DIR, RUN_MANIFEST))) releaseClaimSync(claim);
+        else keepClaimSync(claim);
         return hint;
       },
       () => live?.done(),
@@ -244,7 +245,7 @@ export default class Run extends DigitsCommand {
       })
       .finally(() => live?.done());
     // (a resumed run's folder may still hold the claim of the run that was killed after its run.json)
-    await releaseClaim(claim ?? { dir: runDir, name: runName, madeParent: null });
+    await releaseClaim(claim ?? { dir: runDir });
     // Some members failed: the evaluation and submission are of the others, and the command says so last, exit 1 (it exited 0).
     const failed = result.evaluation.failedMembers ?? [];
     const partly = partlyFailedError(result.runDir, [...result.evaluation.members.map((m) => ({ name: m.name, ok: true })), ...failed.map((m) => ({ ...m, ok: false }))], {

@@ -77,6 +77,12 @@ export interface SaveCheckpointOptions {
   onStage?: (stage: CheckpointSaveStage, paths: { dir: string; tempDir: string }) => void | Promise<void>;
   /** saved beside the weights in the same atomic save (`loadTrainingCheckpoint` reads it back) */
   trainingState?: TrainingStateFiles;
+  /**
+   * The folder the checkpoint goes in exists already (a member's, made when its training began)
+   * and is not made again: a save racing the removal of a stopped run's folder then fails,
+   * where it brought the folder back, half a checkpoint in it (session 48's probe, 3 times in 8).
+   */
+  parentExists?: true;
 }
 
 export interface CheckpointHandlerOptions extends SaveCheckpointOptions {
@@ -268,7 +274,7 @@ async function writeCheckpointNow(
     for (const [name, bytes] of stateFiles) files[name] = { sha256: sha256(bytes), bytes: bytes.length };
   }
 
-  await makeFolders(dirname(target));
+  if (!options.parentExists) await makeFolders(dirname(target));
   await recoverInterruptedSwap(target);
   await removeStaleSiblings(target);
   await assertReplaceable(target);

@@ -14,7 +14,7 @@
  * runs` names it and the next `digits run` removes it.
  */
 import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeFolders } from '../make-folders.js';
@@ -31,6 +31,8 @@ export interface ClaimedRunFolder {
   name: string;
   /** the parent folder, when this claim made it (runs/ of a new project): removed with the run folder when nothing was kept */
   madeParent: string | null;
+  /** what `.claim` holds: this process */
+  holder: LockHolder;
 }
 
 /** The i-th name tried for a run folder: `base`, then `base-2`, `base-3`… */
@@ -49,16 +51,32 @@ export async function claimRunFolder(parent: string, base: string, command = 'di
     }
     const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), command };
     await writeFile(path.join(dir, CLAIM_FILE), `${JSON.stringify(holder)}\n`);
-    return { dir, name, madeParent: made === undefined ? null : path.resolve(parent) };
+    return { dir, name, madeParent: made === undefined ? null : path.resolve(parent), holder };
   }
 }
 
 /** Removes the claim's mark: the run ended (finished, failed, or stopped), so its folder is not abandoned. */
-export async function releaseClaim(claim: ClaimedRunFolder | null): Promise<void> {
+export async function releaseClaim(claim: Pick<ClaimedRunFolder, 'dir'> | null): Promise<void> {
   if (claim) await rm(path.join(claim.dir, CLAIM_FILE), { force: true });
 }
 
-export function releaseClaimSync(claim: ClaimedRunFolder | null): void {
+/**
+ * A stopped run's folder that could not be removed (a probe saving into it as the process died)
+ * stays claimed by this process, its `.claim` written again if the removal took it: once the
+ * process is gone the folder is abandoned, so `digits runs` names it and the next `digits run`
+ * removes it (until session 48 the claim was released, and such a folder was listed nowhere and
+ * never removed).
+ */
+export function keepClaimSync(claim: ClaimedRunFolder | null): void {
+  if (!claim || !existsSync(claim.dir)) return;
+  try {
+    writeFileSync(path.join(claim.dir, CLAIM_FILE), `${JSON.stringify(claim.holder)}\n`);
+  } catch {
+    // the folder went meanwhile, or cannot be written: nothing more to do as the process dies
+  }
+}
+
+export function releaseClaimSync(claim: Pick<ClaimedRunFolder, 'dir'> | null): void {
   if (!claim) return;
   try {
     rmSync(path.join(claim.dir, CLAIM_FILE), { force: true });

@@ -598,7 +598,7 @@ export function interruptedMainJobHint(runDir: string, reached: Stage | null, re
   if (resuming) return `${runDir} holds nothing to resume (no ${RUN_MANIFEST}): start a new run without --resume.`;
   const choosing = reached === 'recipe' ? ' (auto was choosing the recipe)' : '';
   if (removeUnstartedRunSync(runDir)) return `Training had not started${choosing}, so nothing is kept and no run folder is left: run the same command again.`;
-  return `Training had not started${choosing}, so there is nothing to resume: delete ${runDir} (what auto chose the recipe with, not a run) and run the same command again.`;
+  return `Training had not started${choosing}, so there is nothing to resume: delete ${runDir} (what auto chose the recipe with, not a run; the next \`digits run\` removes it too) and run the same command again.`;
 }
 
 /**
@@ -610,13 +610,20 @@ export function interruptedMainJobHint(runDir: string, reached: Stage | null, re
  */
 export function removeUnstartedRunSync(runDir: string): boolean {
   if (existsSync(path.join(runDir, RUN_MANIFEST)) || existsSync(path.join(runDir, ROUND1_DIR, RUN_MANIFEST))) return false;
-  try {
-    // probe workers may still be writing into it (a probe saving its best epoch): retried on
-    // ENOTEMPTY for up to about 3 s (3 retries at 100 ms once left the folder behind at a probe's end)
-    rmSync(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
-    return true;
-  } catch {
-    return !existsSync(runDir);
+  // Probe workers may still be writing into it (a probe saving an epoch's checkpoint): each try
+  // lists the folder again, for up to 3 s. Node's own retries (`maxRetries`) only try the failed
+  // rmdir again, and a probe's folder that had gained a file after the listing stayed ENOTEMPTY
+  // to the last retry (session 48's probe: 3 interruptions in 8 left the folder). Once a probe's
+  // folder is gone its saves fail rather than make it again (`parentExists`).
+  const until = Date.now() + 3000;
+  for (;;) {
+    try {
+      rmSync(runDir, { recursive: true, force: true });
+      return true;
+    } catch {
+      if (Date.now() > until) return !existsSync(runDir);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
   }
 }
 

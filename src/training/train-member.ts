@@ -292,7 +292,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     command: options.metadata.command,
   });
 
-  const modelCheckpoint = new ModelCheckpoint((end) => saveCheckpoint(model, bestDir, metadataFor(end)), resumed ?? undefined);
+  const modelCheckpoint = new ModelCheckpoint((end) => saveCheckpoint(model, bestDir, metadataFor(end), { parentExists: true }), resumed ?? undefined);
   const reduceLR = new ReduceLROnPlateau(config.reduceLROnPlateau, resumed?.plateau);
   // A member that had stopped early stays stopped when its run is resumed.
   const earlyStopping = new EarlyStopping(config.earlyStopping?.patience, resumed?.sinceBest, resumed != null);
@@ -373,7 +373,7 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
     const { bestValLoss, bestEpoch, bestValAcc } = modelCheckpoint;
     // last/ is the resume point: weights and training state in one atomic save.
     const loop: LoopState = { epoch: epoch + 1, history, lr, bestValLoss, bestEpoch, bestValAcc, plateau: reduceLR.wait, sinceBest: earlyStopping.sinceBest, random: randomSeeds(config, epoch + 1) };
-    await saveCheckpoint(model, lastDir, metadataFor(end), { trainingState: encodeTrainingState(loop, await step.getState()) });
+    await saveCheckpoint(model, lastDir, metadataFor(end), { trainingState: encodeTrainingState(loop, await step.getState()), parentExists: true });
     // history.json is a copy for people and the dashboard; resume reads last/.
     await writeJsonAtomic(path.join(outDir, 'history.json'), history);
     emit({ type: 'epoch', member: config.name, epochs: config.epochs, best: improved, ...record });

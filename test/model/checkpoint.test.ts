@@ -422,6 +422,19 @@ describe('what a save refuses', () => {
     expect(await leftovers(dir)).toEqual([]);
   });
 
+  test('with parentExists, a save whose folder\'s parent is gone fails instead of making it again (a stopped run\'s folder being removed)', async () => {
+    // Given a member's folder, removed as a stopped run's folder is while its probe saves
+    const member = join(dir, 'auto-probes', 'probe-1');
+    await mkdir(member, { recursive: true });
+    await rm(dir, { recursive: true });
+    // When the probe saves its best epoch, Then the save fails and nothing comes back
+    await expect(saveCheckpoint(firstModel, join(member, 'best'), metadataFor('tiny', 0.9), { parentExists: true })).rejects.toThrow(/ENOENT/);
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+    // (without it, a save makes the folders it goes in, as pretrain's --out wants)
+    await saveCheckpoint(firstModel, join(member, 'best'), metadataFor('tiny', 0.9));
+    expect(await readdir(join(member, 'best'))).toContain('COMPLETE');
+  });
+
   test('metadata with a metric JSON cannot store is rejected, naming the field', async () => {
     // Given metadata whose loss diverged to NaN
     const metadata = { ...metadataFor('tiny', 0.9), metrics: { valLoss: Number.NaN } };

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { abandonedRunFolders, CLAIM_FILE, claimRunFolder, freeRunName, releaseClaim, removeAbandonedRunFolders, removeEmptyParent } from '../../src/runs/new-folder.js';
+import { abandonedRunFolders, CLAIM_FILE, claimRunFolder, freeRunName, keepClaimSync, releaseClaim, removeAbandonedRunFolders, removeEmptyParent } from '../../src/runs/new-folder.js';
+import { deadPid as exitedPid } from '../helpers/dead-pid.js';
 
 test('runs named to the second: claims made at once get folders of their own, and a runs/ a claim made goes when empty', async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'digits-claim-'));
@@ -71,6 +72,30 @@ test('a claimed folder is abandoned only when its claimant is gone from this hos
     // And a claim released (the run ended) leaves its folder as the run left it
     await releaseClaim(live);
     expect(await readdir(live.dir)).toEqual([]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a stopped run\'s folder that could not be removed stays claimed (its .claim written again), so it is abandoned once the process is gone', async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'digits-claim-'));
+  try {
+    const runs = path.join(root, 'runs');
+    // Given a claimed folder whose removal took its .claim but left a probe's files (a save racing it)
+    const claim = await claimRunFolder(runs, 'auto-20261206-191443');
+    await rm(path.join(claim.dir, CLAIM_FILE));
+    await mkdir(path.join(claim.dir, 'auto-probes', 'probe-1-noisy'), { recursive: true });
+    await writeFile(path.join(claim.dir, 'auto-probes', 'probe-1-noisy', 'history.json'), '[]\n');
+    // When the process keeps its claim as it dies
+    keepClaimSync(claim);
+    // Then the folder is claimed by it again: abandoned once that process is gone (here, a dead pid's claim)
+    expect(JSON.parse(await readFile(path.join(claim.dir, CLAIM_FILE), 'utf8'))).toEqual(claim.holder);
+    await writeFile(path.join(claim.dir, CLAIM_FILE), `${JSON.stringify({ ...claim.holder, pid: await exitedPid() })}\n`);
+    expect((await abandonedRunFolders(runs)).map((a) => a.dir)).toEqual([claim.dir]);
+    // and a folder already gone is left gone
+    await rm(claim.dir, { recursive: true });
+    keepClaimSync(claim);
+    expect(existsSync(claim.dir)).toBe(false);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
