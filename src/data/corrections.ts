@@ -68,6 +68,14 @@ export async function checkCorrectionsStore(file: string): Promise<void> {
       hint: info.isDirectory() ? `Give a file path: --corrections ${path.join(target, CORRECTIONS_FILE)}.` : 'Give a regular file path with --corrections.',
     });
   }
+  // A file that is there must be a corrections store: corrections appended to the competition's
+  // train.csv, or to a run's run.json, broke them for every command (until session 48).
+  if (info && info.size > 0) {
+    await readCorrections(target).catch((error: unknown) => {
+      if (!(error instanceof UserError)) throw error;
+      throw new UserError(error.message, { where: { ...error.where, flag: 'corrections' }, hint: `The corrections are appended to that file: give --corrections a new file or a corrections store (default <run>/${CORRECTIONS_FILE}).` });
+    });
+  }
   let folder = info ? target : path.dirname(target);
   if (!info) {
     // The nearest existing ancestor must be a folder we may write into.
@@ -187,7 +195,15 @@ export async function readCorrections(file: string, options: { flag?: string } =
     const r = value as CorrectionRecord;
     records.push({ v: CORRECTION_VERSION, time: String(r.time ?? ''), label: r.label, predicted: r.predicted ?? null, image: r.image });
   });
-  // Lines and not one record: another kind of file (a ledger, a CSV), not a damaged store.
+  // Lines and not one record, or ten times as many lines that are none as records: another kind
+  // of file (a ledger, a CSV; one a server appended a correction to), not a damaged store (until
+  // session 48 a CSV with one correction appended read as a store with one record and 600 warnings).
+  if (records.length > 0 && warnings.length >= 10 && warnings.length > 10 * records.length) {
+    throw new UserError(`${resolved} is not a corrections file: only ${records.length} of its ${records.length + warnings.length} lines ${records.length === 1 ? 'is a correction' : 'are corrections'} (${warnings[0]!.replace(/, skipped$/, '')})`, {
+      where: { file: resolved, line: Number(/:(\d+):/.exec(warnings[0]!)?.[1]) || undefined },
+      hint: 'A corrections file has one JSON record {"label", "image", …} per line, as the drawing pad of `digits serve` saves them (default <run>/corrections.jsonl).',
+    });
+  }
   if (records.length === 0 && warnings.length > 1) {
     if (warnings.every((w) => w.includes('format version'))) {
       throw new UserError(`${resolved} holds only corrections of another format version (${warnings[0]!.replace(/, skipped$/, '')})`, {

@@ -108,6 +108,17 @@ describe('a folder flag that is a file, or lies under one', () => {
       flag: 'corrections',
     });
   });
+
+  test('serve --corrections naming a file that is no corrections store (the competition\'s train.csv) is refused at start-up, the file untouched', async () => {
+    const csvFile = path.join(work, 'train-like.csv');
+    const text = `label,p0,p1\n${Array.from({ length: 30 }, (_, i) => `${i % 10},0,1`).join('\n')}\n`;
+    await writeFile(csvFile, text);
+    await expectUserError(checkCorrectionsStore(csvFile), { message: /train-like\.csv is not a corrections file: none of its 31 lines is a correction/, flag: 'corrections', hint: /give --corrections a new file or a corrections store/ });
+    // and one with a correction appended to it (what a server wrote there) is no store either
+    await writeFile(csvFile, `${text}${JSON.stringify({ v: 1, time: 't', label: 3, predicted: null, image: Array.from({ length: 784 }, () => 0) })}\n`);
+    await expectUserError(checkCorrectionsStore(csvFile), { message: /is not a corrections file: only 1 of its 32 lines is a correction/, flag: 'corrections' });
+    expect((await readFile(csvFile, 'utf8')).startsWith(text)).toBe(true);
+  });
 });
 
 describe('a refused train creates no folder', () => {
