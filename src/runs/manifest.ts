@@ -41,8 +41,10 @@ export async function readRunManifest(runDir: string): Promise<RunManifest> {
     if (older) throw olderUnfinishedRunError(runDir, older);
     // A search's folder (search.json, its trials, ensemble.json of the best) is not a run: say what it holds.
     const search = existsSync(path.join(runDir, 'search.json'));
-    throw new UserError(`no training run in ${runDir}${search ? ': it is a search folder' : ''}`, {
-      where: { file },
+    // (a folder that is not there is said so: "no training run in" pointed at its run.json)
+    const missing = !existsSync(runDir);
+    throw new UserError(missing ? `there is no folder ${runDir}` : `no training run in ${runDir}${search ? ': it is a search folder' : ''}`, {
+      where: missing ? { file: runDir, flag: 'run' } : { file },
       hint: search
         ? `Its best trials are in ${shellArg(path.join(runDir, 'ensemble.json'))} once the search has finished: \`digits train --ensemble ${shellArg(path.join(runDir, 'ensemble.json'))} --data <competition>\` trains them as a run, which --run then takes.`
         : guess

@@ -3,7 +3,7 @@
  * the embedded default: a noisy practice competition built from MNIST) to a validated
  * submission, an evaluation on held-out rows and an HTML report, in one command.
  */
-import { rmSync, existsSync } from 'node:fs';
+import { readFileSync, rmSync, existsSync } from 'node:fs';
 import { access, appendFile, copyFile, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,7 +27,7 @@ import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError, fromSystemError } from '../errors.js';
 import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, readRunManifest, resolveStoredPath, runSubmissionsDir, type RunManifest } from '../runs/manifest.js';
-import { readLedger } from '../data/submission.js';
+import { LEDGER_FILE, readLedger } from '../data/submission.js';
 import { assertInferPrecision, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
@@ -588,6 +588,8 @@ export function interruptedMainJobHint(runDir: string, reached: Stage | null, re
   const resume = `digits run --resume --run ${shellArg(runDir)}`;
   if (existsSync(path.join(runDir, RUN_MANIFEST))) {
     if (reached === 'report') return `Its members are trained, evaluated and its submission is written; only the HTML report is missing: \`digits report --run ${shellArg(runDir)}\` writes it.`;
+    // (stopped just after the submission was recorded: --resume refuses a submitted run, so the step left is the report's)
+    if (reached === 'submit' && submittedSync(runDir)) return `Its members are trained, evaluated and its submission is written and recorded; only the HTML report is missing: \`digits report --run ${shellArg(runDir)}\` writes it.`;
     if (reached === 'evaluate' || reached === 'submit') return `Training had finished: \`${resume}\` evaluates the run and writes the submission, without training again.`;
     return `Continue it with \`${resume}\`: training goes on from each member's last saved epoch, then evaluation and the submission.`;
   }
@@ -599,6 +601,24 @@ export function interruptedMainJobHint(runDir: string, reached: Stage | null, re
   const choosing = reached === 'recipe' ? ' (auto was choosing the recipe)' : '';
   if (removeUnstartedRunSync(runDir)) return `Training had not started${choosing}, so nothing is kept and no run folder is left: run the same command again.`;
   return `Training had not started${choosing}, so there is nothing to resume: delete ${runDir} (what auto chose the recipe with, not a run; the next \`digits run\` removes it too) and run the same command again.`;
+}
+
+/** Whether the ledger beside the run's project records a submission of it (read synchronously: the process is dying). */
+function submittedSync(runDir: string): boolean {
+  const ledgerDir = runSubmissionsDir(runDir);
+  try {
+    return readFileSync(path.join(ledgerDir, LEDGER_FILE), 'utf8')
+      .split('\n')
+      .some((line) => {
+        try {
+          return resolveStoredPath(ledgerDir, (JSON.parse(line) as { run?: string }).run ?? '') === path.resolve(runDir);
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -135,6 +135,9 @@ describe('dashboard and report commands, as a user runs them', () => {
     const empty = await runCommand(DashboardCommand, ['--run', join(work, 'runs', 'no-run')]);
     expect(empty.exit).toBe(2);
     expect(empty.stderr).toMatch(/error: no training run in .*no-run/);
+    // (a folder that is not there is said to be missing, naming the flag)
+    const nowhere = await runCommand(DashboardCommand, ['--run', join(work, 'runs', 'nowhere')]);
+    expect(nowhere.stderr).toMatch(/error: there is no folder .*nowhere \(flag --run\)/);
     const cwd = process.cwd();
     process.chdir(await tempDir('digits-empty-'));
     try {

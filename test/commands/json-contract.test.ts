@@ -175,7 +175,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expectFinished(await digitsJson(['dashboard', '--run', runDir()]), 'result');
     // the run's bare name, as `digits runs` lists it: the error names its folder
     const bare = expectFinished(await digitsJson(['dashboard', '--run', 'tiny']), 'error');
-    expect(bare).toMatchObject({ error: `no training run in ${path.join(work, 'tiny')}`, hint: `Did you mean --run ${path.join('runs', 'tiny')}? (--run takes the run's folder.)` });
+    expect(bare).toMatchObject({ error: `there is no folder ${path.join(work, 'tiny')}`, where: { flag: 'run' }, hint: `Did you mean --run ${path.join('runs', 'tiny')}? (--run takes the run's folder.)` });
     // a file of the run where its folder is meant: the error names the folder
     for (const command of ['dashboard', 'evaluate']) {
       const file = expectFinished(await digitsJson([command, '--run', path.join(runDir(), 'run.json')]), 'error');

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { expect, test } from 'vitest';
-import { removeUnstartedRunSync } from '../../src/services/run.js';
+import { interruptedMainJobHint, removeUnstartedRunSync } from '../../src/services/run.js';
 
 test('a folder a worker thread keeps writing into is removed: each try lists it again (Node\'s retries only retried the failed rmdir)', async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'digits-unstarted-'));
@@ -33,6 +33,24 @@ test('a folder a worker thread keeps writing into is removed: each try lists it 
     // Then the folder is gone
     expect(removed).toBe(true);
     expect(existsSync(path.join(root, 'run'))).toBe(false);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('stopped at the submission after it was recorded: the hint names the report, the one step left (--resume refuses a submitted run)', async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'digits-stopped-submit-'));
+  try {
+    // Given a run whose run.json is there, and a ledger beside its project
+    const runDir = path.join(root, 'runs', 'auto-1');
+    await mkdir(runDir, { recursive: true });
+    await writeFile(path.join(runDir, 'run.json'), '{}\n');
+    await mkdir(path.join(root, 'submissions'));
+    // When it is stopped at the submission before the ledger line, then after it
+    expect(interruptedMainJobHint(runDir, 'submit')).toMatch(/^Training had finished: `digits run --resume --run /);
+    await writeFile(path.join(root, 'submissions', 'ledger.jsonl'), `${JSON.stringify({ run: path.join('..', 'runs', 'auto-1'), file: 'x.csv' })}\n`);
+    // Then the hint is the report's
+    expect(interruptedMainJobHint(runDir, 'submit')).toBe(`Its members are trained, evaluated and its submission is written and recorded; only the HTML report is missing: \`digits report --run ${runDir}\` writes it.`);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
