@@ -58,7 +58,15 @@ async function readLines(file: string, what: string): Promise<string[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UserError(`cannot read the ${what} ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+    const code = (error as NodeJS.ErrnoException).code;
+    // (a folder, the competition's say, is said to be one, naming --answers: it was "(EISDIR)" until session 48)
+    if (code === 'EISDIR' && what === 'answers') {
+      throw new UserError(`the answers ${file} is a folder, not a file`, {
+        where: { file, flag: 'answers' },
+        hint: `Give the answers CSV (a practice competition writes ${path.basename(file)}-answers.csv beside its folder).`,
+      });
+    }
+    throw new UserError(`cannot read the ${what} ${file} (${code ?? (error as Error).message})`, {
       where: { file },
       hint: what === 'submission' ? 'Check the path; `digits submissions` lists the files written.' : 'Check the path (a practice competition writes <folder>-answers.csv beside its folder).',
     });

@@ -192,17 +192,18 @@ export async function planResume(runDir: string, given: { ensemble?: EnsembleSpe
   const dir = path.resolve(runDir);
   // (a file: "it holds no run.json" below made a folder of it)
   if ((await stat(dir).catch(() => null))?.isFile()) throw runIsAFile(dir);
-  // (a folder that is not there is said so: "it holds no run.json" spoke of it as if it were)
-  if (!existsSync(dir)) {
-    throw new UserError(`nothing to resume: there is no folder ${dir}`, {
-      where: { file: dir, flag: 'run' },
-      hint: 'Pass the folder of a run `digits train` started (see the folders under runs/), or start a new run without --resume.',
-    });
-  }
   const manifest = await readRunManifest(dir).catch((error: unknown) => {
     // Said for resuming when the folder simply holds no run; the reader's own word otherwise: a
     // file above it (`--run afile/x`), a search folder, a bare run name, a damaged run.json.
-    if (!(error instanceof UserError) || error.message !== `no training run in ${dir}` || error.hint?.startsWith('Did you mean')) throw error;
+    if (!(error instanceof UserError) || error.hint?.startsWith('Did you mean')) throw error;
+    // (a folder that is not there is said so: "it holds no run.json" spoke of it as if it were)
+    if (error.message === `there is no folder ${dir}`) {
+      throw new UserError(`nothing to resume: there is no folder ${dir}`, {
+        where: { file: dir, flag: 'run' },
+        hint: 'Pass the folder of a run `digits train` started (see the folders under runs/), or start a new run without --resume.',
+      });
+    }
+    if (error.message !== `no training run in ${dir}`) throw error;
     throw new UserError(`nothing to resume in ${dir}: it holds no ${RUN_MANIFEST}`, {
       where: { file: path.join(dir, RUN_MANIFEST), flag: 'run' },
       hint: 'Pass the folder of a run `digits train` started (see the folders under runs/), or start a new run without --resume.',

@@ -18,7 +18,7 @@ import {
   safeFileName,
   writeSubmission,
 } from '../../src/data/submission.js';
-import { type ValidateSubmissionOptions, readIdLabelCsv, scoreAgainstAnswers, splitCsvLine, validateSubmission } from '../../src/data/submission-csv.js';
+import { type ValidateSubmissionOptions, readAnswerLabels, readIdLabelCsv, scoreAgainstAnswers, splitCsvLine, validateSubmission } from '../../src/data/submission-csv.js';
 import { UserError } from '../../src/errors.js';
 import { readAnswers } from '../../src/services/evaluate.js';
 import { csv, expectUserError, removeTempDirs, tempDir } from './helpers.js';
@@ -431,6 +431,11 @@ describe('scoreAgainstAnswers', () => {
   test.each(failures)('$name is an error', async ({ submission, answers, message, file, line }) => {
     const f = await files(submission, answers);
     await expectUserError(scoreAgainstAnswers(f.sub, f.answers), { message, file, ...(line === undefined ? {} : { line }) });
+  });
+
+  test('a folder given as the answers (the competition\'s) is said to be one, naming --answers', async () => {
+    const dir = await tempDir('digits-sub-');
+    await expectUserError(readAnswerLabels(dir), { message: new RegExp(`^the answers ${dir.replaceAll('/', '\\/')} is a folder, not a file$`), flag: 'answers', hint: /-answers\.csv beside its folder/ });
   });
 
   test('an answers file saved Label,ImageId is read by its column names, as Kaggle reads them', async () => {
