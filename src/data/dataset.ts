@@ -291,10 +291,10 @@ export async function readTestIds(dir: string): Promise<string[]> {
 
 /**
  * Labels that are one digit on every one of at least PLACEHOLDER_LABEL_ROWS rows: a test.csv's
- * column of placeholders (or a sample submission given as answers), not the test digits (ten
+ * column of dummy values (or a sample submission given as answers), not the test digits (ten
  * digits make that chance at most 10^-19). The digit, or null for real labels.
  */
-export function placeholderLabels(labels: ArrayLike<number>): number | null {
+export function dummyLabelDigit(labels: ArrayLike<number>): number | null {
   if (labels.length < PLACEHOLDER_LABEL_ROWS) return null;
   for (let i = 1; i < labels.length; i++) if (labels[i] !== labels[0]) return null;
   return labels[0]!;
@@ -321,9 +321,9 @@ export async function loadDataset(dir: string): Promise<Dataset> {
     trainImages: asImages(trainImages, manifest.dtype),
     trainLabels: new Uint8Array(trainLabels.buffer, trainLabels.byteOffset, trainLabels.length),
     testImages: asImages(testImages, manifest.dtype),
-    // (test labels that are one digit on every row are placeholders: scored against, they gave the
+    // (test labels that are one digit on every row are dummy values: scored against, they gave the
     // share of that digit as a "test accuracy" until session 48)
-    ...(testLabels && placeholderLabels(testLabels) === null ? { testLabels: new Uint8Array(testLabels.buffer, testLabels.byteOffset, testLabels.length) } : {}),
+    ...(testLabels && dummyLabelDigit(testLabels) === null ? { testLabels: new Uint8Array(testLabels.buffer, testLabels.byteOffset, testLabels.length) } : {}),
     ids,
     submissionHeader: manifest.submission.header,
     width: manifest.width,

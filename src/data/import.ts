@@ -34,7 +34,7 @@ import {
   type SourceFile,
   cacheFilesPresent,
   manifestFiles,
-  placeholderLabels,
+  dummyLabelDigit,
   readManifest,
   sha256OfFile,
 } from './dataset.js';
@@ -44,7 +44,7 @@ import type { Orientation, OrientationScorer } from './orientation.js';
 import { checkTestMatchesTrain, decideOrientation, decidePolarity, invertInPlace, sampleImages } from './import-decisions.js';
 import { namingFile, processRunning, removeStaleTempFiles, tempOwner, writeJsonAtomic } from '../atomic-file.js';
 import { TableWriter, sourceColumns } from './table-writer.js';
-import { checkUniqueTestIds, readSampleSubmission, reorderRows, sampleOrder } from './sample-submission.js';
+import { checkUniqueTestIds, increasing, isPermutationOfRowNumbers, readSampleSubmission, reorderRows, sampleOrder, sampleSubmissionIn } from './sample-submission.js';
 
 export interface CompetitionFiles {
   /** The folder the CSVs are in (the default home of the cache). */
@@ -115,25 +115,6 @@ export interface ImportReport {
   bytesRead: number;
   seconds: number;
   megabytesPerSecond: number | null;
-}
-
-const SAMPLE_SUBMISSION = /^sample[_-]?submission.*\.csv$/i;
-
-/**
- * The sample submission among a folder's files: `sample_submission.csv` itself when it is there,
- * else the one file named like it (`sampleSubmission.csv`, `sample_submission_v2.csv`); several
- * such files and none of that name are refused, naming them: the first in sorted order had been
- * taken, so a `sample_submission (1).csv` beside the real one won without a word.
- */
-function sampleSubmissionIn(folder: string, names: readonly string[], train: string, test: string | undefined): string | undefined {
-  const exact = names.find((name) => name.toLowerCase() === 'sample_submission.csv');
-  if (exact) return exact;
-  const like = names.filter((name) => SAMPLE_SUBMISSION.test(name)).sort();
-  if (like.length <= 1) return like[0];
-  throw new UserError(`${like.length} files in ${folder} look like the sample submission (${like.join(', ')}), and none is named sample_submission.csv`, {
-    where: { file: folder },
-    hint: `Name the files: digits data import ${[train, test ?? 'test.csv', like[0]!].map((name) => shellArg(join(folder, name))).join(' ')} (or rename the one to use to sample_submission.csv).`,
-  });
 }
 
 /**
@@ -331,7 +312,6 @@ async function freshness(datasetDir: string, request: ImportRequest, sources: So
   await writeJsonAtomic(join(datasetDir, MANIFEST_FILE), updated);
   return { manifest: updated, reused: 'same-content' };
 }
-
 
 /** The network presets take 28×28 images (src/model/presets.ts): other sizes import, but no preset trains on them. */
 function sizeWarnings(width: number, height: number): string[] {
@@ -671,36 +651,13 @@ async function withIds(report: ImportReport, datasetDir: string, manifest: Datas
     const sample = basename(manifest.detected.sampleSubmission?.file ?? 'sample_submission.csv');
     warnings.push(`the ids of ${sample} are 1 … ${list.length} out of order: the submission gives test row k the k-th id of ${sample}, as it pairs rows by position; if the ids number ${basename(manifest.detected.test?.file ?? 'test.csv')}'s rows instead, sort ${sample} by its id column and import again`);
   }
-  // test.csv's labels one digit on every row: placeholders, which the dataset then does not score against
+  // test.csv's labels one digit on every row: dummy values, which the dataset then does not score against
   const testLabels = manifest.test.labels === null ? null : await readFile(join(datasetDir, manifest.test.labels));
-  const placeholder = testLabels ? placeholderLabels(testLabels) : null;
-  if (placeholder !== null) {
-    warnings.push(`every one of the ${manifest.test.rows} labels in ${basename(manifest.detected.test?.file ?? 'test.csv')} is ${placeholder}: they are taken for placeholders, not the test digits, and nothing is scored against them (give the test labels with --answers where a command takes it)`);
+  const dummy = testLabels ? dummyLabelDigit(testLabels) : null;
+  if (dummy !== null) {
+    warnings.push(`every one of the ${manifest.test.rows} labels in ${basename(manifest.detected.test?.file ?? 'test.csv')} is ${dummy}: they are taken for dummy values, not the test digits, and nothing is scored against them (give the test labels with --answers where a command takes it)`);
   }
-  return { ...report, warnings, test: { ...report.test, hasLabels: report.test.hasLabels && placeholder === null }, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder } };
-}
-
-/** Whether the ids are 1 … n, each once, written as plain whole numbers. */
-function isPermutationOfRowNumbers(ids: readonly string[]): boolean {
-  const seen = new Uint8Array(ids.length + 1);
-  for (const id of ids) {
-    if (!/^[1-9]\d*$/.test(id)) return false;
-    const n = Number(id);
-    if (n > ids.length || seen[n]) return false;
-    seen[n] = 1;
-  }
-  return true;
-}
-
-/** Whether every id comes after the one before it: as numbers when both are numbers (2 before 10), else as text. */
-function increasing(ids: readonly string[]): boolean {
-  const numeric = /^[+-]?\d+(\.\d+)?$/;
-  for (let i = 1; i < ids.length; i++) {
-    const [a, b] = [ids[i - 1]!, ids[i]!];
-    const after = numeric.test(a) && numeric.test(b) ? Number(b) > Number(a) : b > a;
-    if (!after) return false;
-  }
-  return true;
+  return { ...report, warnings, test: { ...report.test, hasLabels: report.test.hasLabels && dummy === null }, ids: { ...report.ids, first: list[0] ?? null, last: list[list.length - 1] ?? null, inOrder } };
 }
 
 /**

@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { namingFile } from '../atomic-file.js';
+import { shellArg } from './format.js';
 import { UserError } from '../errors.js';
 import { type CsvSample, isBlankRow, streamCsv } from './csv.js';
 import { DEFAULT_SUBMISSION_HEADER, type Detection } from './dataset.js';
@@ -198,3 +199,48 @@ export function reorderRows(file: string, rowBytes: number, order: readonly numb
   }
   return hash.digest('hex');
 }
+
+const SAMPLE_SUBMISSION = /^sample[_-]?submission.*\.csv$/i;
+
+/**
+ * The sample submission among a folder's files: `sample_submission.csv` itself when it is there,
+ * else the one file named like it (`sampleSubmission.csv`, `sample_submission_v2.csv`); several
+ * such files and none of that name are refused, naming them: the first in sorted order had been
+ * taken, so a `sample_submission (1).csv` beside the real one won without a word.
+ */
+export function sampleSubmissionIn(folder: string, names: readonly string[], train: string, test: string | undefined): string | undefined {
+  const exact = names.find((name) => name.toLowerCase() === 'sample_submission.csv');
+  if (exact) return exact;
+  const like = names.filter((name) => SAMPLE_SUBMISSION.test(name)).sort();
+  if (like.length <= 1) return like[0];
+  throw new UserError(`${like.length} files in ${folder} look like the sample submission (${like.join(', ')}), and none is named sample_submission.csv`, {
+    where: { file: folder },
+    hint: `Name the files: digits data import ${[train, test ?? 'test.csv', like[0]!].map((name) => shellArg(join(folder, name))).join(' ')} (or rename the one to use to sample_submission.csv).`,
+  });
+}
+
+
+/** Whether every id comes after the one before it: as numbers when both are numbers (2 before 10), else as text. */
+export function increasing(ids: readonly string[]): boolean {
+  const numeric = /^[+-]?\d+(\.\d+)?$/;
+  for (let i = 1; i < ids.length; i++) {
+    const [a, b] = [ids[i - 1]!, ids[i]!];
+    const after = numeric.test(a) && numeric.test(b) ? Number(b) > Number(a) : b > a;
+    if (!after) return false;
+  }
+  return true;
+}
+
+
+/** Whether the ids are 1 … n, each once, written as plain whole numbers. */
+export function isPermutationOfRowNumbers(ids: readonly string[]): boolean {
+  const seen = new Uint8Array(ids.length + 1);
+  for (const id of ids) {
+    if (!/^[1-9]\d*$/.test(id)) return false;
+    const n = Number(id);
+    if (n > ids.length || seen[n]) return false;
+    seen[n] = 1;
+  }
+  return true;
+}
+

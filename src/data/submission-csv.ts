@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDecimalCell } from './csv.js';
-import { DEFAULT_SUBMISSION_HEADER, placeholderLabels } from './dataset.js';
+import { DEFAULT_SUBMISSION_HEADER, dummyLabelDigit } from './dataset.js';
 import { idColumnByName } from './sample-submission.js';
 import { UserError } from '../errors.js';
 
@@ -205,9 +205,9 @@ export async function readAnswerLabels(file: string): Promise<Array<{ id: string
     }
     return { id: row.id, label, line: row.line };
   });
-  // One digit on every row of a test set is a sample submission's placeholder, not answers: its
+  // One digit on every row of a test set is a sample submission's dummy column, not answers: its
   // "score" was recorded in the ledger as the share of that digit among the predictions.
-  if (placeholderLabels(answers.map((a) => a.label)) !== null) {
+  if (dummyLabelDigit(answers.map((a) => a.label)) !== null) {
     throw new UserError(`every one of the ${answers.length} answers in ${path.basename(file)} is ${answers[0]!.label}: it looks like a sample submission, not the test set's answers`, {
       where: { file },
       hint: 'Give the file of the test labels (a practice competition writes <folder>-answers.csv beside its folder), or leave --answers out.',

@@ -33,7 +33,7 @@ interface TableSpec {
   /** The file the scale was detected from (train.csv), when it is not this one. */
   scaleFile?: string;
   labelReason: string;
-  /** The labels are test.csv's, which a competition may leave out (or fill with placeholders). */
+  /** The labels are test.csv's, which a competition may leave out (or fill with dummy values). */
   optionalLabels?: boolean;
 }
 
@@ -187,7 +187,7 @@ export class TableWriter {
     // What to do about the value comes first: the column is usually the right one (until session
     // 48 the hint only said to pick another column, for a label of 10 in a column named label).
     const fix = spec.optionalLabels
-      ? `Test labels are optional: if column ${column} holds placeholders rather than the test digits, delete that column from ${basename(spec.file)} and import again`
+      ? `Test labels are optional: if column ${column} holds dummy values rather than the test digits, delete that column from ${basename(spec.file)} and import again`
       : empty
         ? 'Every training row needs its digit: fill it in or delete that row'
         : parseDecimalCell(cell) === 10

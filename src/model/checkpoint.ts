@@ -77,11 +77,7 @@ export interface SaveCheckpointOptions {
   onStage?: (stage: CheckpointSaveStage, paths: { dir: string; tempDir: string }) => void | Promise<void>;
   /** saved beside the weights in the same atomic save (`loadTrainingCheckpoint` reads it back) */
   trainingState?: TrainingStateFiles;
-  /**
-   * The folder the checkpoint goes in exists already (a member's, made when its training began)
-   * and is not made again: a save racing the removal of a stopped run's folder then fails,
-   * where it brought the folder back, half a checkpoint in it (session 48's probe, 3 times in 8).
-   */
+  /** The folder it goes in exists (a member's) and is not made again: a save racing the removal of a stopped run's folder fails, where it brought the folder back (session 48). */
   parentExists?: true;
 }
 
