@@ -289,18 +289,20 @@ export async function readTestIds(dir: string): Promise<string[]> {
   return ids;
 }
 
+/** At least this many rows of one digit are no labels (ten digits make that chance at most 10^-19). */
+const DUMMY_LABEL_ROWS = 20;
+
 /**
- * Labels that are one digit on every one of at least PLACEHOLDER_LABEL_ROWS rows: a test.csv's
- * column of dummy values (or a sample submission given as answers), not the test digits (ten
- * digits make that chance at most 10^-19). The digit, or null for real labels.
+ * Labels that are one digit on every one of at least DUMMY_LABEL_ROWS rows: a test.csv's
+ * column of dummy values (or a sample submission given as answers), not the test digits. The
+ * digit, or null for real labels.
  */
 export function dummyLabelDigit(labels: ArrayLike<number>): number | null {
-  if (labels.length < PLACEHOLDER_LABEL_ROWS) return null;
+  if (labels.length < DUMMY_LABEL_ROWS) return null;
   for (let i = 1; i < labels.length; i++) if (labels[i] !== labels[0]) return null;
   return labels[0]!;
 }
 
-export const PLACEHOLDER_LABEL_ROWS = 20;
 
 /** Reads an imported dataset (a dataset folder, or a competition folder holding `.digits/`). */
 export async function loadDataset(dir: string): Promise<Dataset> {

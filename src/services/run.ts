@@ -27,7 +27,7 @@ import { pseudoLabelRound } from './pseudo-label.js';
 import { writeJsonAtomic } from '../atomic-file.js';
 import { UserError, fromSystemError } from '../errors.js';
 import { AUTO_FILE, ROUND1_DIR, RUN_MANIFEST, readRunManifest, resolveStoredPath, runSubmissionsDir, type RunManifest } from '../runs/manifest.js';
-import { LEDGER_FILE, readLedger } from '../data/submission.js';
+import { LEDGER_FILE } from '../data/submission.js';
 import { assertInferPrecision, type InferMode, type Precision } from '../inference/predictor.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { submitRun, type SubmitResult } from './submit.js';
@@ -307,8 +307,7 @@ async function resumeMainJob(options: MainJobOptions, started: number): Promise<
     // Trained to the end: a finished run is not trained again (it was, epochs and all, adding
     // to its time). Its submission may still be missing (stopped while evaluating or submitting).
     const ledgerDir = runSubmissionsDir(runDir, options.workDir);
-    const submitted = (await readLedger(ledgerDir).catch(() => [])).some((entry) => resolveStoredPath(ledgerDir, entry.run) === runDir);
-    if (submitted) {
+    if (submittedSync(runDir, options.workDir)) {
       const shown = path.relative(process.cwd(), runDir) || runDir;
       // Stopped while writing its report: the one step left is `digits report`, which --resume does not redo.
       const reportMissing = options.writeReport !== undefined && !(await exists(path.join(runDir, RUN_REPORT_FILE)));
@@ -603,9 +602,12 @@ export function interruptedMainJobHint(runDir: string, reached: Stage | null, re
   return `Training had not started${choosing}, so there is nothing to resume: delete ${runDir} (what auto chose the recipe with, not a run; the next \`digits run\` removes it too) and run the same command again.`;
 }
 
-/** Whether the ledger beside the run's project records a submission of it (read synchronously: the process is dying). */
-function submittedSync(runDir: string): boolean {
-  const ledgerDir = runSubmissionsDir(runDir);
+/**
+ * Whether the ledger beside the run's project records a submission of it; synchronous, as the
+ * interrupt hint needs it while the process dies (a damaged line counts as no record).
+ */
+function submittedSync(runDir: string, workDir?: string): boolean {
+  const ledgerDir = runSubmissionsDir(runDir, workDir);
   try {
     return readFileSync(path.join(ledgerDir, LEDGER_FILE), 'utf8')
       .split('\n')

@@ -393,7 +393,7 @@ async function runFolders(runsDir: string, onWarning?: (message: string) => void
       const dir = path.join(root, e.name);
       if (e.isDirectory() || (e.isSymbolicLink() && (await isFolder(dir)))) return dir;
       // A link whose folder is gone (moved, deleted, an unplugged disk) is named, not skipped in silence (until session 48).
-      if (e.isSymbolicLink() && !(await exists(dir))) onWarning?.(danglingLink(dir, await readlink(dir)));
+      if (e.isSymbolicLink() && !(await exists(dir))) onWarning?.(`${danglingLink(dir, await readlink(dir))}: it is left out (remove the link, or put the run back where it points)`);
       return null;
     }),
   );
@@ -402,7 +402,7 @@ async function runFolders(runsDir: string, onWarning?: (message: string) => void
 
 /** What a link under runs/ whose folder is gone is said to be. */
 function danglingLink(dir: string, target: string): string {
-  return `${dir} is a link to ${target}, which is not there: it is left out (remove the link, or put the run back where it points)`;
+  return `${dir} is a link to ${target}, which is not there`;
 }
 
 /** The runs under a folder, and the folders whose run.json could not be read as one (named, not skipped in silence). */
@@ -493,7 +493,7 @@ async function resolveRun(runsDir: string, nameOrDir: string, flag: string): Pro
   // (a link whose folder is gone was "no run named ghost")
   for (const dir of candidates) {
     const link = (await lstat(dir).catch(() => null))?.isSymbolicLink() && !(await exists(dir));
-    if (link) throw new UserError(`${danglingLink(dir, await readlink(dir)).replace(/: it is left out.*$/, '')} (run ${flag.toUpperCase()} of the comparison)`, { where: { file: dir }, hint: `Remove the link, or put the run back where it points. ${hint}` });
+    if (link) throw new UserError(`${danglingLink(dir, await readlink(dir))} (run ${flag.toUpperCase()} of the comparison)`, { where: { file: dir }, hint: `Remove the link, or put the run back where it points. ${hint}` });
   }
   if (folder) {
     const unfinished = await olderUnfinishedRun(folder);
