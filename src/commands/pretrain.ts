@@ -30,7 +30,7 @@ export default class Pretrain extends DigitsCommand {
     geometric: Flags.boolean({ description: 'Rotate, shift and zoom each digit before its noise (the default); --no-geometric trains on MNIST\'s own geometry, e.g. for a last phase after --init.', default: true, allowNo: true }),
     'holdout-seed': Flags.integer({ description: 'Seed of the validation rows (default: --seed). Give several pretraining runs of one preset the same --holdout-seed and different --seed values to get independent checkpoints validated on the same rows.' }),
     init: Flags.string({ description: 'Start from this checkpoint instead of fresh weights: a folder from the working folder, else the shipped checkpoint of that path (e.g. checkpoints/mnist-clean/seed002).' }),
-    force: Flags.boolean({ description: 'Replace a shipped checkpoint (an --out that is one, when working in the package itself).', default: false }),
+    force: Flags.boolean({ description: 'Replace a shipped checkpoint (an --out that is one, when working in the package itself), or write into a run folder.', default: false }),
   };
 
   async run(): Promise<void> {

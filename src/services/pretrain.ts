@@ -16,6 +16,7 @@ import { shippedNamesake } from '../model/shipped.js';
 import { displayPath } from '../data/format.js';
 import { UserError } from '../errors.js';
 import { lockRun } from '../runs/lock.js';
+import { RUN_MANIFEST } from '../runs/manifest.js';
 import { pretrain, type PretrainOptions, type PretrainResult } from '../training/pretrain.js';
 
 /**
@@ -46,6 +47,14 @@ async function assertSomethingToResume(options: { resume?: boolean; outDir: stri
   });
 }
 
+/** The run folder (one holding run.json) that `folder` is or lies in, or null. */
+async function enclosingRun(folder: string): Promise<string | null> {
+  for (let dir = folder; ; dir = path.dirname(dir)) {
+    if (await stat(path.join(dir, RUN_MANIFEST)).then((info) => info.isFile(), () => false)) return dir;
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
 export async function pretrainCheckpoint(options: PretrainServiceOptions): Promise<PretrainResult & { workDir: string }> {
   const { workRoot, force, onWarning, ...rest } = options;
   // An init of another network is refused here, naming the flag (in the training it was an internal error).
@@ -69,6 +78,16 @@ export async function pretrainCheckpoint(options: PretrainServiceOptions): Promi
     throw new UserError(`${namesake.name} is a shipped checkpoint (the start of quick, full, auto or search): this pretraining would replace it`, {
       where: { flag: 'out' },
       hint: `Give another --out (e.g. --out checkpoints/mine/${options.preset}), or add --force to replace the shipped one.`,
+    });
+  }
+  // A run's member is no pretraining's to replace: a pretraining into `<run>/<member>/best` swapped
+  // the network the run trained on the competition for an MNIST one, and evaluate then scored
+  // the run with it in silence (until session 49).
+  const run = await enclosingRun(path.resolve(options.outDir));
+  if (run && !force && !options.resume) {
+    throw new UserError(`${displayPath(options.outDir)} is inside the run folder ${displayPath(run)}: this pretraining would put an MNIST network in the place of what the run trained`, {
+      where: { flag: 'out' },
+      hint: `Give another --out (e.g. --out checkpoints/mine/${options.preset}), or add --force to replace it anyway.`,
     });
   }
   // A folder the checkpoint cannot be saved into (one holding other files) is refused now: it was

