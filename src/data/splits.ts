@@ -263,9 +263,19 @@ export interface CreateSplitReport {
 /** What a split's validation rows cannot say (printed as warnings; the split is saved all the same). */
 function splitWarnings(classCounts: readonly number[], spec: SplitSpec, validationPerClass: readonly number[][]): string[] {
   if (spec.kind === 'kfold') return classCoverageWarnings(classCounts, { folds: spec.k });
+  const digits = (list: number[]) => `${list.length === 1 ? 'digit' : 'digits'} ${list.join(', ')}`;
+  const out: string[] = [];
+  // (as train says of a split before training: until session 49 \`data split --validation 0.99\` saved
+  // a split that trained on no row of four digits, and said nothing)
+  const untrained = classCounts.flatMap((count, digit) => (count > 0 && validationPerClass[0]![digit] === count ? [digit] : []));
+  if (untrained.length > 0) {
+    const it = untrained.length === 1 ? 'it' : 'them';
+    const single = untrained.every((d) => classCounts[d] === 1);
+    out.push(`the hold-out takes every row of ${digits(untrained)}: networks trained on this split never see ${it} (${single ? `${untrained.length === 1 ? 'it has' : 'each has'} a single row, which a hold-out either trains on or scores: --folds trains on ${it} in every other fold` : 'a smaller --validation holds out less'})`);
+  }
   const unscored = classCounts.flatMap((count, digit) => (count > 0 && validationPerClass[0]![digit] === 0 ? [digit] : []));
-  if (unscored.length === 0) return [];
-  return [`the hold-out has no row of ${unscored.length === 1 ? 'digit' : 'digits'} ${unscored.join(', ')}: its figures say nothing about ${unscored.length === 1 ? 'it' : 'them'} (a larger --validation holds out more)`];
+  if (unscored.length > 0) out.push(`the hold-out has no row of ${digits(unscored)}: its figures say nothing about ${unscored.length === 1 ? 'it' : 'them'} (a larger --validation holds out more)`);
+  return out;
 }
 
 function perClass(labels: Uint8Array, rows: Uint32Array): number[] {
@@ -283,7 +293,10 @@ export function validationExample(n: number): number {
 }
 
 /** Computes a stratified split of an imported dataset's training rows and saves it with the dataset. */
-export async function createSplit(options: CreateSplitOptions): Promise<CreateSplitReport> {
+export async function createSplit(given: CreateSplitOptions): Promise<CreateSplitReport> {
+  // A name typed as the file it makes (`--name holdout.json`) is that name: it was saved as
+  // splits/holdout.json.json until session 49.
+  const options = { ...given, name: given.name.replace(/\.json$/i, '') || given.name };
   checkName(options.name);
   const datasetDir = await resolveDatasetDir(options.data);
   const manifest = await readManifest(datasetDir);

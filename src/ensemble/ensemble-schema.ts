@@ -99,7 +99,7 @@ const augmentationShape = Object.fromEntries(
   AUGMENTATION_KEYS.map((key) => {
     const limit = AUGMENTATION_LIMITS[key];
     const error = augmentationProblemText(key);
-    let schema = number('a number ≥ 0').min(0, { error });
+    let schema = limit.positive ? number('a number > 0').gt(0, { error }) : number('a number ≥ 0').min(0, { error });
     schema = limit.below ? schema.lt(limit.max, { error }) : schema.max(limit.max, { error });
     if (limit.integer) schema = schema.int({ error });
     return [key, schema.optional()];

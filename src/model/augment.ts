@@ -67,7 +67,7 @@ export type AugmentationKey = (typeof AUGMENTATION_KEYS)[number];
  * contrast above 1 inverts it; erasing is a probability; levels and offsets are of pixels in
  * [0, 1]; pixelShift counts whole pixels. `below`: the limit itself is excluded.
  */
-export const AUGMENTATION_LIMITS: Record<AugmentationKey, { max: number; below?: boolean; integer?: boolean; unit: string }> = {
+export const AUGMENTATION_LIMITS: Record<AugmentationKey, { max: number; below?: boolean; integer?: boolean; /** 0 excluded */ positive?: boolean; unit: string }> = {
   rotation: { max: 180, unit: 'degrees' },
   widthShift: { max: 1, unit: 'a fraction of the width' },
   heightShift: { max: 1, unit: 'a fraction of the height' },
@@ -82,14 +82,15 @@ export const AUGMENTATION_LIMITS: Record<AugmentationKey, { max: number; below?:
   pixelShift: { max: 14, integer: true, unit: 'whole pixels' },
   pixelRotation: { max: 180, unit: 'degrees' },
   elastic: { max: 4, unit: 'root-mean-square displacement, pixels' },
-  elasticSigma: { max: 14, unit: 'smoothing of the elastic field, pixels' },
+  // (a field smoothed by 0 pixels is white noise: every pixel moved on its own, the digit scrambled; 0 was taken until session 49)
+  elasticSigma: { max: 14, positive: true, unit: 'smoothing of the elastic field, pixels' },
 };
 
 /** What is wrong with `value` for augmentation `key` ("must be …"), or undefined when it is fine. */
 export function augmentationValueProblem(key: AugmentationKey, value: number): string | undefined {
   const limit = AUGMENTATION_LIMITS[key];
-  const range = `${limit.integer ? 'a whole number' : 'a number'} from 0 to ${limit.below ? `below ${limit.max}` : limit.max} (${limit.unit})`;
-  const fine = Number.isFinite(value) && value >= 0 && (limit.below ? value < limit.max : value <= limit.max) && (!limit.integer || Number.isInteger(value));
+  const range = `${limit.integer ? 'a whole number' : 'a number'} ${limit.positive ? 'above 0 and up' : 'from 0'} to ${limit.below ? `below ${limit.max}` : limit.max} (${limit.unit})`;
+  const fine = Number.isFinite(value) && (limit.positive ? value > 0 : value >= 0) && (limit.below ? value < limit.max : value <= limit.max) && (!limit.integer || Number.isInteger(value));
   return fine ? undefined : `must be ${range}, got ${value}`;
 }
 

@@ -119,6 +119,7 @@ describe('every command under --json prints NDJSON ending with its result', () =
       [['--contrast', '1.8'], /--contrast.*must be a number from 0 to 1 \(the factor is 1 ± contrast\), got 1\.8/],
       [['--zoom', '0x1'], /--zoom.*must be a number, got 0x1/],
       [['--pixel-shift', '2.5'], /--pixel-shift.*must be a whole number from 0 to 14/],
+      [['--elastic', '2', '--elastic-sigma', '0'], /--elastic-sigma.*must be a number above 0 and up to 14/],
       [['--background-noise', '0.5', '--background-noise-min', '0.8'], /--background-noise-min must be at most --background-noise \(0\.5\), got 0\.8/],
       [['--png', path.join(work, 'a-folder.png')], /cannot write .*a-folder\.png: it is a folder$/],
       [['--png', path.join(work, 'grid.jpg')], /grid\.jpg would hold a PNG image under another name/],

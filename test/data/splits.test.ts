@@ -114,6 +114,9 @@ describe('saved splits', () => {
     const direct = stratifiedSplit(Uint8Array.from({ length: 60 }, (_, i) => i % 10), { validationFraction: 0.2, seed: 3 });
     expect(loaded.folds[0].validation).toEqual(direct.validation);
     expect(loaded.folds[0].train).toEqual(direct.train);
+    // (a name typed as its file names the split, not splits/holdout.json.json)
+    const typed = await createSplit({ data: dir, name: 'holdout.json', spec: { kind: 'holdout', validationFraction: 0.2, seed: 3 } });
+    expect(typed).toMatchObject({ name: 'holdout', file: join(datasetDir, 'splits', 'holdout.json'), unchanged: true });
     // Saving the same split again is a no-op; a different one under the same name needs force
     expect((await createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.2, seed: 3 } })).unchanged).toBe(true);
     await expectUserError(createSplit({ data: dir, name: 'holdout', spec: { kind: 'holdout', validationFraction: 0.2, seed: 4 } }), { message: /different split named "holdout"/, hint: /--force/ });
@@ -131,6 +134,11 @@ describe('saved splits', () => {
     const unscored = small.validationPerClass[0]!.flatMap((count, digit) => (count === 0 ? [digit] : []));
     expect(unscored).toHaveLength(7);
     expect(small.warnings).toEqual([`the hold-out has no row of digits ${unscored.join(', ')}: its figures say nothing about them (a larger --validation holds out more)`]);
+    // or held out at 95% (57 rows: 3 rows left to train on, so at least 7 digits never trained on)
+    const large = await createSplit({ data: dir, name: 'large', spec: { kind: 'holdout', validationFraction: 0.95, seed: 1 } });
+    const untrained = large.trainPerClass[0]!.flatMap((count, digit) => (count === 0 ? [digit] : []));
+    expect(untrained.length).toBeGreaterThanOrEqual(7);
+    expect(large.warnings).toEqual([`the hold-out takes every row of digits ${untrained.join(', ')}: networks trained on this split never see them (a smaller --validation holds out less)`]);
     // Then 3 folds and a 20% hold-out score every digit (6 rows each is still few: that warning stays)
     expect((await createSplit({ data: dir, name: 'cv3', spec: { kind: 'kfold', k: 3, seed: 1 } })).warnings.join()).not.toMatch(/folds validate none/);
     expect((await createSplit({ data: dir, name: 'h20', spec: { kind: 'holdout', validationFraction: 0.2, seed: 1 } })).warnings).toEqual([]);

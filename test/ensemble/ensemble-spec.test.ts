@@ -30,6 +30,8 @@ describe('ensemble specs', () => {
     ['a shear of 90°', { members: [{ preset: 'mlp', augmentation: { shear: 90 } }] }, /augmentation\.shear: must be a number from 0 to below 90 \(degrees\)/],
     ['an erasing probability above 1', { members: [{ preset: 'mlp', augmentation: { erasing: 1.5 } }] }, /augmentation\.erasing: must be a number from 0 to 1 \(a probability\)/],
     ['a fractional whole-pixel shift', { members: [{ preset: 'mlp', augmentation: { pixelShift: 2.5 } }] }, /augmentation\.pixelShift: must be a whole number from 0 to 14/],
+    // (a field smoothed by 0 pixels scrambled the digits into noise; it was taken until session 49)
+    ['an elastic field smoothed by 0 pixels', { members: [{ preset: 'mlp', augmentation: { elastic: 2, elasticSigma: 0 } }] }, /augmentation\.elasticSigma: must be a number above 0 and up to 14 \(smoothing of the elastic field, pixels\), got 0/],
     ['a background noise floor above its top', { members: [{ preset: 'mlp', augmentation: { backgroundNoise: 0.5, backgroundNoiseMin: 0.8 } }] }, /augmentation\.backgroundNoiseMin: must be at most backgroundNoise \(0\.5\), got 0\.8/],
     ['bad schedule', { members: [{ preset: 'mlp', schedule: { kind: 'cosine' } }] }, /schedule\.kind/],
     // (each was accepted until session 38: label smoothing 1.5 trained a network worse than guessing)
