@@ -80,7 +80,13 @@ export default class Pretrain extends DigitsCommand {
       // A full disk (or the like) after saved epochs: the hint names --resume, as Ctrl-C's does.
       // "Run it again" started over from epoch 1 and overwrote them (until session 45).
       const saved = existsSync(path.join(workDir, 'last'));
-      const system = saved ? fromSystemError(error, { then: `continue it with \`${resumeCommand}\`: it goes on from its last finished epoch (without --resume it would start again from epoch 1)` }) : null;
+      const system = saved ? fromSystemError(error, { then: `continue it with \`${resumeCommand}\`: it goes on from its last finished epoch (without --resume it would start again from epoch 1)` }) : fromSystemError(error);
+      // The work folder is the pretraining's own, beside --out: a folder the user never named was
+      // said alone ("cannot write …/.digits: permission denied") until session 49.
+      const workRoot = path.join(path.dirname(out), '.digits');
+      if (system?.where?.file && (system.where.file === workRoot || system.where.file.startsWith(`${workRoot}${path.sep}`))) {
+        throw new UserError(`${system.message} (the pretraining's work folder, kept beside --out until it ends)`, { where: { file: system.where.file, flag: 'out' }, hint: system.hint, exitCode: system.exitCode });
+      }
       throw system ?? error;
     });
     if (flags.json) this.printJson(result);

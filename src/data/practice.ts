@@ -453,7 +453,7 @@ export async function buildPracticeCompetition(options: PracticeOptions): Promis
         : (existing ?? []).some((name) => PRACTICE_FILES.includes(name))
           ? `It holds a practice competition (its answers are beside it): pass --force to replace it, or choose another --out.`
           : `It holds only an import cache: pass --force to replace it, or choose another --out.`;
-    throw new UserError(`the competition folder already exists and is not empty`, { where: { file: dir }, hint });
+    throw new UserError(`the competition folder already exists and is not empty`, { where: { file: dir, flag: 'out' }, hint });
   }
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ` and ${foreign.length - 3} more` : '');

@@ -6,6 +6,7 @@
  * The built CLI (bin/run.js), on a tiny practice competition in a temp folder.
  */
 import { execFile } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -176,5 +177,24 @@ describe.runIf(canMount)(`a new folder on a read-only file system (${SKIP_REASON
     expect(stderr).not.toMatch(/internal error|ENOENT|\n\s+at /);
     expect(stderr).toContain(`error: cannot write ${path.join(ro.dir, first)}: the file system is read-only`);
     expect(stderr).toContain('hint: Point the command at a writable folder');
+    // (pretrain's .digits is no folder the user named: it is said to be its work folder beside --out)
+    if (first === '.digits') expect(stderr).toContain(`: the file system is read-only (the pretraining's work folder, kept beside --out until it ends) (flag --out)`);
+  });
+
+  test('export onnx of a checkpoint there says to export a copy (it has no --out to point elsewhere)', async () => {
+    // Given a checkpoint on a read-only file system (a shipped one in a read-only install, say)
+    expect((await digits(['pretrain', '--preset', 'mlp', '--limit', '100', '--epochs', '1', '--out', path.join(work, 'ck')])).code).toBe(0);
+    const held = mountReadOnly((source) => cpSync(path.join(work, 'ck'), path.join(source, 'ck'), { recursive: true }));
+    try {
+      // When it is exported
+      const { code, stderr } = await digits(['export', 'onnx', path.join(held.dir, 'ck'), '--no-check']);
+      // Then the error names the file, and the hint the one way out
+      expect(code, stderr).toBe(2);
+      expect(stderr).toMatch(/error: cannot write .*ck\/model\.onnx: the file system is read-only/);
+      expect(stderr).toContain(`hint: The export is written beside the checkpoint's weights: copy the checkpoint to a folder you can write (\`cp -r ${path.join(held.dir, 'ck')} my-checkpoint\`) and export the copy`);
+      expect(stderr).not.toContain('point the command at');
+    } finally {
+      held.unmount();
+    }
   });
 });

@@ -220,7 +220,7 @@ describe('data practice refuses what it cannot do', () => {
     await buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 });
     await writeFile(join(out, 'notes.txt'), 'mine');
     await mkdir(join(out, 'sub'));
-    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, hint: /another --out .*--force would refuse it too/ });
+    await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 1, trainRows: 5, testRows: 5 }), { message: /already exists/, flag: 'out', hint: /another --out .*--force would refuse it too/ });
     // --force never deletes what a practice competition does not hold (`--out .` in a project)
     await expectUserError(buildPracticeCompetition({ recipe: 'clean', out, seed: 2, trainRows: 6, testRows: 5, force: true }), { message: /holds files a practice competition does not \(notes\.txt, sub\)/, file: 'mine', hint: /move those files away/ });
     expect(await readFile(join(out, 'notes.txt'), 'utf8')).toBe('mine');

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { DigitsCommand } from '../../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../../cli/flags.js';
 import type { BackendRequest } from '../../engine/backend.js';
+import { UserError, fromSystemError } from '../../errors.js';
+import { displayPath, shellArg } from '../../data/format.js';
 
 export default class ExportOnnx extends DigitsCommand {
   static override summary = 'Export a checkpoint to ONNX (model.onnx beside it) and check it against tfjs.';
@@ -40,7 +42,17 @@ export default class ExportOnnx extends DigitsCommand {
     const dir = await resolveCheckpointArg(args.checkpoint);
     // The reference runs tfjs's own kernels (no ONNX Runtime convolutions), so the check compares two implementations.
     await initEngine({ backend: flags.backend as BackendRequest, ortKernels: false });
-    const result = await exportCheckpointToOnnx(dir, { force: flags.force });
+    const result = await exportCheckpointToOnnx(dir, { force: flags.force }).catch((error: unknown) => {
+      // The export goes beside the weights, and there is no other place to give it: a folder
+      // the user may not write (a shipped checkpoint in a read-only install) is put right by
+      // exporting a copy ("point the command at another one" said until session 49).
+      const system = fromSystemError(error);
+      if (!system || !/permission denied|not permitted|read-only/.test(system.message)) throw error;
+      throw new UserError(system.message, {
+        where: system.where,
+        hint: `The export is written beside the checkpoint's weights: copy the checkpoint to a folder you can write (\`cp -r ${shellArg(displayPath(dir))} my-checkpoint\`) and export the copy (\`digits export onnx my-checkpoint\`).`,
+      });
+    });
     const parity = flags.check ? await checkOnnxParity(dir, { images: flags.images, seed: flags.seed }) : null;
     if (this.jsonEnabled()) {
       this.printJson({ ...result, parity });
