@@ -24,6 +24,8 @@ export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
       return `job ${event.job}: ${event.member} of ${event.run} FAILED${event.retry ? ' (will be retried)' : ''}: ${event.error.split('\n')[0]}`;
     case 'worker-error':
       return `queue error (BullMQ retries): ${event.error}`;
+    case 'worker-blind':
+      return `job ${event.job}: ${event.member} of ${event.run} went back to the queue: this worker cannot see ${event.what} (${event.missing}); it takes no more jobs`;
     case 'worker-draining':
       return event.running === 0 ? 'stopping: no new jobs; no job running' : `stopping: no new jobs; waiting for ${event.running} running job${event.running === 1 ? '' : 's'} to finish (signal again to stop at once)`;
     case 'worker-closed':

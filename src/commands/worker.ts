@@ -39,7 +39,8 @@ export default class WorkerCommand extends DigitsCommand {
       },
     });
     // SIGTERM, Ctrl-C or SIGHUP: stop taking jobs and let the running ones finish; a second one stops at once.
-    await new Promise<void>((resolve) => {
+    // (or the worker stops of itself, when it cannot see a job's files: that error ends the command)
+    const blind = await new Promise<Error | null>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         // The second signal: the process dies by it (a shell reports 130 for Ctrl-C, 143 for
@@ -62,10 +63,15 @@ export default class WorkerCommand extends DigitsCommand {
           return;
         }
         stopping = true;
-        void worker.close().then(resolve);
+        void worker.close().then(() => resolve(null));
       };
       const off = onStopSignals(stop);
+      void worker.stopped.then((error) => {
+        off();
+        resolve(error);
+      });
     });
+    if (blind) throw blind;
     if (this.jsonEnabled()) this.printJson({ worker: worker.name, stopped: true });
   }
 }

@@ -71,8 +71,8 @@ interface WorkerProcess {
 }
 
 /** `digits worker` as a child process, one training thread, a 1 s stall interval. */
-function startWorker(url: string): WorkerProcess {
-  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--concurrency', '1', '--stall-interval', '1000'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+function startWorker(url: string, extra: string[] = []): WorkerProcess {
+  const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--concurrency', '1', '--stall-interval', '1000', ...extra], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: string[] = [];
   const waiting: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let rest = '';
@@ -286,6 +286,29 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
       expect(await exit).toBe('SIGINT');
       expect(stderr.replace(/\s+/g, ' '), args[0]).toMatch(hint);
     }
+  });
+
+  test('a worker that cannot see the data (a wrong --store) gives the job back and stops; another trains it, on its first attempt', { timeout: 240_000 }, async () => {
+    // Given a worker whose --store is an empty folder (it failed every job it took, three times
+    // over, while a worker that saw the files was busy)
+    redis = await startRedis();
+    const empty = await mkdtemp(path.join(root, 'empty-store-'));
+    const blind = startWorker(redis.url, ['--store', empty]);
+    await blind.name;
+    // When a member is trained through the queue
+    const training = trainOnQueue(options('blind', ensemble('blind', [member('m', 1, { epochs: 1 })])), { redis: redis.url });
+    // Then that worker gives the job back, says why, and ends with the error (exit 2)
+    expect(await blind.exit).toEqual({ code: 2, signal: null });
+    const said = blind.lines.join('\n');
+    expect(said).toMatch(/: m of blind went back to the queue: this worker cannot see the competition's imported data \(.*empty-store-.*\.digits\); it takes no more jobs/);
+    expect(said).toMatch(/error: this worker cannot see the competition's imported data of run blind \(.*empty-store-.*, under its --store .*empty-store-[^)]*\): it stopped taking jobs, and the job went back to the queue for another worker/);
+    expect(said).toMatch(/hint: Start it again with the --store where this machine mounts/);
+    // And a worker that sees the files trains it, as its first attempt (a give-back is no attempt)
+    const good = startWorker(redis.url);
+    const { manifest, report } = await training;
+    expect(manifest.members).toEqual([expect.objectContaining({ name: 'm', ok: true, epochs: 1 })]);
+    expect(report!.members).toEqual([expect.objectContaining({ member: 'm', ok: true, attempts: 1, worker: await good.name })]);
+    expect(good.lines.find((l) => / m of blind \(attempt/.test(l))).toMatch(/\(attempt 1\)$/);
   });
 
   test('a bad member config fails its job once (no retries) and the parent reports it; the other member trains', { timeout: 240_000 }, async () => {

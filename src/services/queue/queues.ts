@@ -35,6 +35,13 @@ export interface MemberJobData {
   storeRoot: string;
   /** the worker-thread job, its paths stored by `toStoreRef` */
   job: TrainMemberJob;
+  /** times a worker that could not see the job's files gave it back (each was started, not attempted) */
+  givenBack?: number;
+}
+
+/** Which attempt a member job is on: its starts, less those a worker gave back unstarted (BullMQ counts both). */
+export function attemptOf(job: { attemptsStarted: number; data?: Partial<MemberJobData> }): number {
+  return Math.max(0, job.attemptsStarted - (job.data?.givenBack ?? 0));
 }
 
 export interface RunJobData {

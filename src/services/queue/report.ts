@@ -12,7 +12,7 @@
  */
 import { DelayedError, Job, Queue, WaitingChildrenError, Worker } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
-import { MEMBERS_QUEUE, RUNS_QUEUE, leaseKey, type MemberJobData, type MemberJobResult, type RunJobData, type RunReport } from './queues.js';
+import { MEMBERS_QUEUE, RUNS_QUEUE, attemptOf, leaseKey, type MemberJobData, type MemberJobResult, type RunJobData, type RunReport } from './queues.js';
 
 const jobIdOfKey = (key: string) => key.slice(key.lastIndexOf(':') + 1);
 
@@ -26,7 +26,7 @@ export async function reportOf(parent: Job<RunJobData>, members: Queue<MemberJob
   }
   for (const [key, error] of Object.entries(failures)) {
     const child = await Job.fromId<MemberJobData>(members, jobIdOfKey(key));
-    rows.push({ member: child?.data.member ?? key, ok: false, attempts: child?.attemptsStarted ?? 0, worker: child?.processedBy, error });
+    rows.push({ member: child?.data.member ?? key, ok: false, attempts: child ? attemptOf(child) : 0, worker: child?.processedBy, error });
   }
   rows.sort((a, b) => a.member.localeCompare(b.member));
   return { kind: parent.data.kind, run: parent.data.run, dir: parent.data.dir, members: rows };

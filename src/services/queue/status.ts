@@ -3,7 +3,7 @@
  * per worker (BullMQ names each connection after its worker) what it runs now.
  */
 import { Queue } from 'bullmq';
-import { MEMBERS_QUEUE, RUNS_QUEUE, connectRedis, type MemberJobData, type RunJobData } from './queues.js';
+import { MEMBERS_QUEUE, RUNS_QUEUE, attemptOf, connectRedis, type MemberJobData, type RunJobData } from './queues.js';
 import { redactRedisUrl } from './redis-url.js';
 import { resumeNote } from '../../training/train-member.js';
 
@@ -74,7 +74,7 @@ export async function queueStatus(options: { redis: string }): Promise<QueueStat
       const entry = workers.get(by) ?? { worker: by, connected: false, addr: null, age: null, running: [] };
       workers.set(by, entry);
       const data = job.data as MemberJobData;
-      entry.running.push({ job: job.id!, run: data.run, member: data.member, kind: data.kind, attempt: job.attemptsStarted, progress: describeProgress(job.progress) });
+      entry.running.push({ job: job.id!, run: data.run, member: data.member, kind: data.kind, attempt: attemptOf(job), progress: describeProgress(job.progress) });
     }
     return { redis: redactRedisUrl(options.redis), queues, workers: [...workers.values()].sort((a, b) => a.worker.localeCompare(b.worker)) };
   } finally {
