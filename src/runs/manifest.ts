@@ -376,7 +376,7 @@ export function assertTrained(runDir: string, manifest: RunManifest, verb: strin
     }
     throw new UserError(`cannot ${verb} run ${runDir}: its training has not finished (interrupted, or still running)`, {
       where: { file },
-      hint: `Continue it with \`${resumeCommand(runDir, manifest)}\` (it restarts each member from its last saved epoch${startedByRun(manifest) ? ', then evaluates and submits' : ''}).`,
+      hint: `Continue it with \`${resumeCommand(runDir, manifest)}\` (it restarts each member from its last saved epoch${startedByRun(manifest) ? ', then evaluates and submits' : ''}).${queueWait(manifest)}`,
     });
   }
   if (manifest.status === 'failed' && !manifest.members.some((m) => m.ok)) {
@@ -400,7 +400,29 @@ export async function runResumeCommand(runDir: string): Promise<string | undefin
 
 /** The command that continues a run: `digits run --resume` for the main job's runs (it evaluates and submits after), else `digits train --resume`. */
 export function resumeCommand(runDir: string, manifest: Pick<RunManifest, 'command'>): string {
-  return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${shellArg(runDir)}`;
+  const queue = queueOf(manifest);
+  return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${shellArg(runDir)}${queue ? ` --queue ${queue.includes('***') ? '<its Redis URL>' : shellArg(queue)}` : ''}`;
+}
+
+/**
+ * The Redis URL a run was trained through (`--queue` in its recorded command, a password shown
+ * as ***), or undefined for a run trained here. Its members may still be on the workers when the
+ * command that enqueued them stopped: a local resume then trained a member a worker was training,
+ * into the same folder (session 49's probe).
+ */
+export function queueOf(manifest: Pick<RunManifest, 'command' | 'resumedBy'>): string | undefined {
+  for (const command of [...(manifest.resumedBy ?? []).slice().reverse(), manifest.command ?? '']) {
+    const found = /(?:^|\s)--queue(?:=|\s+)(\S+)/.exec(command);
+    if (found) return found[1]!.replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return undefined;
+}
+
+/** What to wait for before resuming a run trained through a queue, as a sentence (empty for a local run). */
+function queueWait(manifest: Pick<RunManifest, 'command' | 'resumedBy'>): string {
+  const queue = queueOf(manifest);
+  if (!queue) return '';
+  return ` It was trained through the queue at ${queue}: first wait until \`digits queue status --redis ${queue.includes('***') ? '<its Redis URL>' : shellArg(queue)}\` shows none of its members waiting or running (workers go on with the members they hold), or two processes train one member into the same folder.`;
 }
 
 

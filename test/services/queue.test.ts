@@ -286,6 +286,26 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
       expect(await exit).toBe('SIGINT');
       expect(stderr.replace(/\s+/g, ' '), args[0]).toMatch(hint);
     }
+    // And continuing while those jobs still wait is refused, naming them (a resume enqueued them
+    // again, and two workers trained one member into one folder at once)
+    const again = async (args: string[]) => {
+      const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      return { code, stderr };
+    };
+    const resumed = await again(['train', '--resume', '--run', runDir('int-train'), '--queue', redis.url]);
+    expect(resumed.code, resumed.stderr).toBe(2);
+    expect(resumed.stderr).toMatch(/error: a job of run int-train is still on the queue: m \(waiting\) \(flag --queue\)/);
+    expect(resumed.stderr).toMatch(/hint: Workers go on with the jobs they hold .* wait until `digits queue status --redis redis:\/\/127\.0\.0\.1:\d+` shows none of them waiting or running, then continue\./);
+    const searched = await again(['search', '--data', competition, '--space', path.join(repoRoot, 'spaces', 'default.json'), '--trials', '1', '--scheduler', 'random', '--out', path.join(root, 'int-search'), '--queue', redis.url]);
+    expect(searched.code, searched.stderr).toBe(2);
+    expect(searched.stderr).toMatch(/error: a job of search int-search is still on the queue: trial-001 \(waiting\)/);
+    // and the run's own refusals say to resume through the queue, once it is idle
+    const evaluated = await again(['evaluate', '--run', runDir('int-train')]);
+    expect(evaluated.code).toBe(2);
+    expect(evaluated.stderr.replace(/\s+/g, ' ')).toMatch(/hint: Continue it with `digits train --resume --run \S*int-train --queue redis:\/\/127\.0\.0\.1:\d+` .* It was trained through the queue at redis:\/\/127\.0\.0\.1:\d+: first wait until `digits queue status --redis redis:\/\/127\.0\.0\.1:\d+` shows none of its members waiting or running/);
   });
 
   test('a worker that cannot see the data (a wrong --store) gives the job back and stops; another trains it, on its first attempt', { timeout: 240_000 }, async () => {

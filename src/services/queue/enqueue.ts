@@ -9,7 +9,9 @@ import { resolveDatasetDir } from '../../data/dataset.js';
 import type { RunManifest } from '../../runs/manifest.js';
 import { runSearch, type SearchOptions, type SearchResult } from '../search.js';
 import { trainEnsemble, type TrainEnsembleOptions } from '../train.js';
-import { commonRoot, connectRedis, type RunReport } from './queues.js';
+import { Queue } from 'bullmq';
+import { UserError } from '../../errors.js';
+import { MEMBERS_QUEUE, commonRoot, connectRedis, fromStoreRef, type MemberJobData, type MemberJobResult, type RunReport } from './queues.js';
 import { openQueueRun } from './run-flow.js';
 import { redactRedisUrl } from './redis-url.js';
 import { displayPath, shellArg } from '../../data/format.js';
@@ -41,9 +43,39 @@ async function storeRootOf(dir: string, data: string, extra?: string): Promise<s
   return commonRoot([path.dirname(path.resolve(dir)), datasetDir, ...(extra ? [extra] : [])]);
 }
 
+/**
+ * Refuses to enqueue again the members (or trials) of `dir` that are still on the queue: the
+ * workers go on with what they hold after the command that enqueued it stops, and a resume
+ * enqueued them a second time, so two workers trained one member into one folder at once
+ * (session 49's probe). Jobs waiting, delayed or running count; finished and failed ones do not.
+ */
+async function assertNothingPending(connection: Awaited<ReturnType<typeof connectRedis>>, dir: string, target: QueueTarget, what: 'run' | 'search'): Promise<void> {
+  const members = new Queue<MemberJobData, MemberJobResult>(MEMBERS_QUEUE, { connection });
+  try {
+    const pending: string[] = [];
+    for (const state of ['active', 'waiting', 'delayed', 'prioritized', 'paused'] as const) {
+      for (const job of await members.getJobs([state], 0, -1)) {
+        const data = job?.data;
+        if (!data?.job?.outDir || typeof data.storeRoot !== 'string') continue;
+        const out = fromStoreRef(data.storeRoot, data.job.outDir);
+        if (path.dirname(out) === dir) pending.push(`${data.member} (${state === 'active' ? 'being trained' : state})`);
+      }
+    }
+    if (pending.length === 0) return;
+    const flag = target.flag ?? 'queue';
+    throw new UserError(`${pending.length === 1 ? 'a job' : `${pending.length} jobs`} of ${what} ${path.basename(dir)} ${pending.length === 1 ? 'is' : 'are'} still on the queue: ${pending.slice(0, 4).join(', ')}${pending.length > 4 ? `, and ${pending.length - 4} more` : ''}`, {
+      where: { flag },
+      hint: `Workers go on with the jobs they hold after the command that enqueued them stops, and enqueuing them again would train each twice into one folder: wait until \`digits queue status --redis ${shellArg(redactRedisUrl(target.redis))}\` shows none of them waiting or running, then continue.`,
+    });
+  } finally {
+    await members.close();
+  }
+}
+
 export async function trainOnQueue(options: TrainEnsembleOptions, target: QueueTarget): Promise<{ manifest: RunManifest; report: RunReport | null }> {
   const connection = await connectRedis(target.redis, target.flag ?? 'queue');
   const dir = path.resolve(options.runDir);
+  if (options.resume) await assertNothingPending(connection, dir, target, 'run');
   const storeRoot = await storeRootOf(dir, options.data, options.extra);
   // (the password hidden: the user types theirs, or the environment's DIGITS_QUEUE gives it)
   const resumeCommand = `digits train --resume --run ${shellArg(displayPath(dir))} --queue ${shellArg(redactRedisUrl(target.redis))}`;
@@ -67,6 +99,7 @@ export async function trainOnQueue(options: TrainEnsembleOptions, target: QueueT
 export async function searchOnQueue(options: SearchOptions, target: QueueTarget): Promise<SearchResult & { report: RunReport | null }> {
   const connection = await connectRedis(target.redis, target.flag ?? 'queue');
   const dir = path.resolve(options.out);
+  await assertNothingPending(connection, dir, target, 'search');
   const storeRoot = await storeRootOf(dir, options.data);
   const queue = await openQueueRun({ connection, kind: 'search', dir, run: path.basename(dir), storeRoot, lookEveryMs: target.lookEveryMs, ...watching(target), onEnqueued: (info) => target.onEnqueued?.({ ...info, storeRoot }) });
   try {
