@@ -47,7 +47,7 @@ export abstract class DigitsCommand extends Command {
     const words = this.argv.slice(0, this.argv.includes('--') ? this.argv.indexOf('--') : undefined);
     // `--runs-dir ""` (an unset shell variable, a quoting slip) would mean the working folder in
     // silence for a path, and nothing sensible for any other value: refused, naming the flag.
-    const options = (this.constructor as { flags?: Record<string, { type?: string; options?: readonly string[]; description?: string }> }).flags ?? {};
+    const options = (this.constructor as { flags?: Record<string, { type?: string; options?: readonly string[]; description?: string; required?: boolean }> }).flags ?? {};
     words.forEach((word, i) => {
       const name = /^--([\w-]+)(=?)$/.exec(word);
       if (!name || options[name[1]!]?.type !== 'option') return;
@@ -63,7 +63,8 @@ export abstract class DigitsCommand extends Command {
               : /\b(folder|file|path)\b/i.test(flag.description ?? '')
                 ? 'a path (the working folder is .)'
                 : 'a value';
-        throw new UserError(`--${name[1]} is given an empty value`, { where: { flag: name[1]! }, hint: `Give --${name[1]} ${what}, or leave it out for its default.`, exitCode: 2 });
+        // (a required flag has no default to fall back on: `worker --redis ""` was told to leave it out)
+        throw new UserError(`--${name[1]} is given an empty value`, { where: { flag: name[1]! }, hint: `Give --${name[1]} ${what}${flag.required ? '' : ', or leave it out for its default'}.`, exitCode: 2 });
       }
     });
     for (const word of words) {

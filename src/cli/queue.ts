@@ -10,7 +10,7 @@ import { failureLine } from '../errors.js';
 export function formatWorkerEvent(event: QueueWorkerEvent): string | null {
   switch (event.type) {
     case 'worker-ready':
-      return `${event.worker}: ready on ${event.redis}, ${event.concurrency} job${event.concurrency === 1 ? '' : 's'} at once`;
+      return `${event.worker}: ready on ${event.redis}, ${event.concurrency} job${event.concurrency === 1 ? '' : 's'} at once${event.store ? `, reading the runs' files under --store ${event.store}` : ''}`;
     case 'job-start':
       return `job ${event.job}: ${event.kind} ${event.member} of ${event.run} (attempt ${event.attempt}${event.resume ? ', resuming from its last checkpoint' : ''})`;
     case 'job-event':
@@ -42,7 +42,8 @@ export function formatQueueStatus(status: QueueStatus): string {
   lines.push(status.workers.length ? 'workers' : 'no worker connected (start one with `digits worker --redis <url>`)');
   for (const w of status.workers) {
     const where = w.connected ? `${w.addr ?? '?'}, connected ${w.age ?? '?'}s` : 'not connected: its jobs are taken over after the stall interval';
-    lines.push(`  ${w.worker} (${where}): ${w.running.length ? '' : 'idle'}`);
+    // (a busy worker's line ended in "): " until session 49)
+    lines.push(`  ${w.worker} (${where}): ${w.running.length ? `running ${w.running.length === 1 ? '1 job' : `${w.running.length} jobs`}` : 'idle'}`);
     for (const r of w.running) lines.push(`    ${r.kind} ${r.member} of ${r.run} (job ${r.job}, attempt ${r.attempt})${r.progress ? `: ${r.progress}` : ''}`);
   }
   return `${lines.join('\n')}\n`;

@@ -119,7 +119,8 @@ export default class Search extends DigitsCommand {
         if (this.jsonEnabled()) this.emitJson({ type: 'enqueued', queue: redactRedisUrl(flags.queue!), ...info });
         else process.stderr.write(`trials go to ${queueNamed(flags.queue!, this.argv)} (flow ${info.parent}); workers need ${info.storeRoot} (or --store)\n`);
       };
-      const onNotice = (message: string) => (this.jsonEnabled() ? this.emitJson({ type: 'warning', message }) : process.stderr.write(`warning: ${message}\n`));
+      // (the end of a problem is news, not a warning: "warning: a worker is on the queue now" until session 49)
+      const onNotice = (message: string, resolved: boolean) => (this.jsonEnabled() ? this.emitJson({ type: resolved ? 'notice' : 'warning', message }) : process.stderr.write(`${resolved ? '' : 'warning: '}${message}\n`));
       ({ report, ...result } = await searchOnQueue(options, { redis: flags.queue, flag: 'queue', onEnqueued, onNotice }));
       if (report && !this.jsonEnabled()) process.stderr.write(formatRunReport(report));
     } else {

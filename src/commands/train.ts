@@ -177,11 +177,12 @@ export default class Train extends DigitsCommand {
         else process.stderr.write(formatRunReport(failed));
       };
       // (in the live view under its title, replaced by the next notice and gone when the jobs are taken)
-      const onNotice = (message: string) => {
-        if (this.jsonEnabled()) this.emitJson({ type: 'warning', message });
-        else if (!live) process.stderr.write(`warning: ${message}\n`);
+      // (the end of a problem is news, not a warning: "warning: a worker is on the queue now" until session 49)
+      const onNotice = (message: string, resolved: boolean) => {
+        if (this.jsonEnabled()) this.emitJson({ type: resolved ? 'notice' : 'warning', message });
+        else if (!live) process.stderr.write(`${resolved ? '' : 'warning: '}${message}\n`);
         else {
-          state = { ...state, notice: /^(no worker|Redis is not)/.test(message) ? message : undefined };
+          state = { ...state, notice: resolved ? undefined : message };
           live.update(state);
         }
       };

@@ -609,6 +609,9 @@ describe('every command under --json prints NDJSON ending with its result', () =
     expect(expectFinished(choices, 'error')).toMatchObject({ error: '--precision is given an empty value', hint: 'Give --precision one of auto, fp32, int8, or leave it out for its default.' });
     const value = await digitsJson(['run', '--budget=']);
     expect(expectFinished(value, 'error')).toMatchObject({ error: '--budget is given an empty value', hint: 'Give --budget a value, or leave it out for its default.' });
+    // (a required flag has no default: `worker --redis ""` was told to leave it out)
+    const required = await digitsJson(['worker', '--redis', '']);
+    expect(expectFinished(required, 'error')).toMatchObject({ error: '--redis is given an empty value', hint: 'Give --redis a value.' });
     // and a name flag is told to take a name, not a path
     for (const args of [['submit', '--name', ''], ['data', 'split', '--data', comp(), '--name=']]) {
       const empty = await digitsJson(args);

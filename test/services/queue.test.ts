@@ -240,7 +240,8 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
       const look = setInterval(() => notices.some((n) => pattern.test(n)) && (clearInterval(look), resolve()), 50);
     });
     const spec = ensemble('nobody', [member('m', 5)]);
-    const done = trainOnQueue(options('nobody', spec), { redis: `${redis.url}/0`, watchEveryMs: 200, onNotice: (n) => notices.push(n) });
+    const resolved: boolean[] = [];
+    const done = trainOnQueue(options('nobody', spec), { redis: `${redis.url}/0`, watchEveryMs: 200, onNotice: (n, r) => (notices.push(n), resolved.push(r)) });
     await noticed(/^no worker/);
     expect(notices[0]).toMatch(/^no worker takes jobs from this queue \(database 0\): the members wait until one starts \(`digits worker --redis redis:\/\/127\.0\.0\.1:\d+\/0` on a machine that sees the store\)$/);
     // said once, not at every look
@@ -251,6 +252,8 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     // (the worker is seen on the queue, or seen taking the job, whichever look comes first)
     expect(notices).toHaveLength(2);
     expect(notices[1]).toMatch(/^(a worker is on the queue now|the members are taken by workers now)$/);
+    // the first a problem (a warning), the second its end (news, not a warning)
+    expect(resolved).toEqual([false, true]);
   });
 
   test('a job that vanishes while a worker trains it: the hint keeps the epochs saved (it said to delete the folder, "nothing in it was trained")', { timeout: 240_000 }, async () => {

@@ -28,7 +28,7 @@ export interface QueueTarget {
   /** the flow's report when the run fails after its members ran (every member failed): who tried each, how often, with what error */
   onFailedReport?: (report: RunReport) => void;
   /** jobs waiting with nobody to take them, and when that ends (run-flow's `onNotice`) */
-  onNotice?: (message: string) => void;
+  onNotice?: (message: string, resolved: boolean) => void;
   /** how often that is checked (run-flow's WATCH_EVERY_MS by default) */
   watchEveryMs?: number;
 }

@@ -55,7 +55,8 @@ export interface QueueRunOptions {
    * database, or Redis not answering), once each time it starts, and when it ends: a run
    * enqueued on a typo'd database, or with no worker started, looked like a hang.
    */
-  onNotice?: (message: string) => void;
+  /** a problem (jobs nobody takes, Redis away) or its end (`resolved`: good news, no warning) */
+  onNotice?: (message: string, resolved: boolean) => void;
   /** how often the waiting jobs are checked on (default WATCH_EVERY_MS) */
   watchEveryMs?: number;
   /** `digits worker --redis …` for this queue, as the notice suggests it */
@@ -111,7 +112,7 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
   const db = connection.db ?? 0;
   const watch = async (ids: readonly string[]) => {
     if (ids.every((id) => heard.has(id) || !listeners.has(id))) {
-      if (said !== null) options.onNotice?.(`the ${options.kind === 'ensemble' ? 'members' : 'trials'} are taken by workers now`);
+      if (said !== null) options.onNotice?.(`the ${options.kind === 'ensemble' ? 'members' : 'trials'} are taken by workers now`, true);
       said = null;
       return;
     }
@@ -120,15 +121,18 @@ export async function openQueueRun(options: QueueRunOptions): Promise<QueueRun> 
       const clients = await Promise.race([members.getWorkers(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5000).unref())]);
       workers = clients.filter((c) => c.db === undefined || Number(c.db) === db).length;
     } catch (error) {
-      if (said !== 'no-redis') options.onNotice?.(`Redis is not answering (${(error as Error).message}): the run waits for it to come back`);
+      if (said !== 'no-redis') options.onNotice?.(`Redis is not answering (${(error as Error).message}): the run waits for it to come back`, false);
       said = 'no-redis';
       return;
     }
     if (workers === 0 && ids.some((id) => listeners.has(id) && !heard.has(id))) {
-      if (said !== 'no-worker') options.onNotice?.(`no worker takes jobs from this queue (database ${db}): the ${options.kind === 'ensemble' ? 'members' : 'trials'} wait until one starts${options.workerCommand ? ` (\`${options.workerCommand}\` on a machine that sees the store)` : ''}`);
+      if (said !== 'no-worker') options.onNotice?.(`no worker takes jobs from this queue (database ${db}): the ${options.kind === 'ensemble' ? 'members' : 'trials'} wait until one starts${options.workerCommand ? ` (\`${options.workerCommand}\` on a machine that sees the store)` : ''}`, false);
       said = 'no-worker';
     } else if (said !== null) {
-      options.onNotice?.(workers === 0 ? 'Redis answers again' : `${workers === 1 ? 'a worker is' : `${workers} workers are`} on the queue now`);
+      // (Redis back with workers on it was said as "a worker is on the queue now" until session 49)
+      const back = said === 'no-redis' ? 'Redis answers again' : '';
+      const on = workers === 0 ? '' : `${workers === 1 ? 'a worker is' : `${workers} workers are`} on the queue now`;
+      options.onNotice?.([back, on].filter(Boolean).join(', and ') || 'Redis answers again', true);
       said = null;
     }
   };

@@ -41,7 +41,7 @@ export interface QueueWorkerOptions {
 }
 
 export type QueueWorkerEvent =
-  | { type: 'worker-ready'; worker: string; concurrency: number; redis: string }
+  | { type: 'worker-ready'; worker: string; concurrency: number; redis: string; /** --store, when given */ store?: string }
   | { type: 'job-start'; job: string; run: string; member: string; kind: MemberJobData['kind']; attempt: number; resume: boolean }
   | { type: 'job-event'; job: string; event: EnsembleEvent }
   | { type: 'job-done'; job: string; run: string; member: string; resumedAt: number; epochs: number }
@@ -176,7 +176,7 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   });
   const reporter = startReportWorker(connection, name);
   await worker.waitUntilReady();
-  emit({ type: 'worker-ready', worker: name, concurrency: options.concurrency, redis: redactRedisUrl(options.redis) });
+  emit({ type: 'worker-ready', worker: name, concurrency: options.concurrency, redis: redactRedisUrl(options.redis), ...(options.store ? { store: options.store } : {}) });
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
