@@ -85,7 +85,7 @@ export default class Pretrain extends DigitsCommand {
       // said alone ("cannot write …/.digits: permission denied") until session 49.
       const workRoot = path.join(path.dirname(out), '.digits');
       if (system?.where?.file && (system.where.file === workRoot || system.where.file.startsWith(`${workRoot}${path.sep}`))) {
-        throw new UserError(`${system.message} (the pretraining's work folder, kept beside --out until it ends)`, { where: { file: system.where.file, flag: 'out' }, hint: system.hint, exitCode: system.exitCode });
+        throw new UserError(`${system.message} (${system.where.file === workRoot ? 'the' : 'in the'} pretraining's work folder, kept beside --out until it ends)`, { where: { file: system.where.file, flag: 'out' }, hint: system.hint, exitCode: system.exitCode });
       }
       throw system ?? error;
     });

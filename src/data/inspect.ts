@@ -13,7 +13,7 @@ import { UserError } from '../errors.js';
 import { type Dataset, type Images, type PixelDtype, type PixelScale, assertSourcesUnchanged, loadDataset } from './dataset.js';
 import type { Orientation } from './orientation.js';
 import { createRandom, shuffleInPlace } from './random.js';
-import { listSplits } from './splits.js';
+import { listSplits, staleSplits } from './splits.js';
 import { Ansis } from 'ansis';
 
 /** 256-colour escapes for the digit grids; whether to colour at all is the caller's `color` (cli/color.ts). */
@@ -43,6 +43,8 @@ export interface DatasetStats {
   train: { rows: number; classCounts: number[]; classFractions: number[]; pixels: PixelStats | null };
   test: { rows: number; hasLabels: boolean; classCounts: number[] | null; pixels: PixelStats | null };
   splits: string[];
+  /** the saved splits made for the data before a re-import (refused when used: `data split --force` makes them again) */
+  staleSplits: string[];
 }
 
 export function pixelStats(images: Images, scale: number): PixelStats | null {
@@ -79,7 +81,7 @@ function classCounts(labels: Uint8Array): number[] {
   return counts;
 }
 
-export function datasetStats(dataset: Dataset, splits: string[] = []): DatasetStats {
+export function datasetStats(dataset: Dataset, splits: string[] = [], staleSplits: string[] = []): DatasetStats {
   const counts = classCounts(dataset.trainLabels);
   const rows = dataset.trainLabels.length;
   return {
@@ -99,6 +101,7 @@ export function datasetStats(dataset: Dataset, splits: string[] = []): DatasetSt
       pixels: pixelStats(dataset.testImages, dataset.scale),
     },
     splits,
+    staleSplits,
   };
 }
 
@@ -321,7 +324,8 @@ export async function inspectDataset(options: InspectOptions): Promise<Inspectio
   }
   await assertSourcesUnchanged(options.data);
   const dataset = await loadDataset(options.data);
-  const stats = datasetStats(dataset, await listSplits(dataset.dir));
+  // (a split made for the data before a re-import was listed as any other until session 49)
+  const stats = datasetStats(dataset, await listSplits(dataset.dir), await staleSplits(dataset.dir, dataset.fingerprint));
   const rows = options.set === 'train' ? dataset.trainLabels.length : dataset.ids.length;
   if (rows === 0 && options.count > 0) {
     throw new UserError(`the dataset has no ${options.set} rows to show`, { where: { flag: 'set' }, hint: 'Show the other set with --set train.' });

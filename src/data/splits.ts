@@ -198,6 +198,19 @@ export async function listSplits(datasetDir: string): Promise<string[]> {
 }
 
 /**
+ * The saved splits made for other data than `fingerprint` (the dataset re-imported with other
+ * content since): loading them is refused, and `data split --force` makes them again.
+ */
+export async function staleSplits(datasetDir: string, fingerprint: string): Promise<string[]> {
+  const stale: string[] = [];
+  for (const name of await listSplits(datasetDir)) {
+    const file = await readFile(join(datasetDir, SPLITS_DIR, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as Partial<SavedSplitFile>, () => null);
+    if (file && file.datasetFingerprint !== fingerprint) stale.push(name);
+  }
+  return stale;
+}
+
+/**
  * Reads `splits/<name>.json`. With `expectedFingerprint` (normally the dataset's), a split
  * made for other data is refused.
  */

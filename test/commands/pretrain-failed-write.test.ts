@@ -49,6 +49,6 @@ test('a pretraining with saved epochs that fails on a fixable write error names 
   // Then it ends with the error the user can put right (exit 2), its saved epochs kept, and a hint that names --resume
   expect(code, `${stdout}\n${stderr}`).toBe(2);
   expect(existsSync(path.join(workDir, 'last'))).toBe(true);
-  expect(last).toMatchObject({ type: 'error', error: `cannot write ${sessions}: it is a folder, not a file` });
+  expect(last).toMatchObject({ type: 'error', error: `cannot write ${sessions}: it is a folder, not a file (in the pretraining's work folder, kept beside --out until it ends)` });
   expect(last.hint).toBe(`Move that folder aside (or point the command at another place), then continue it with \`digits pretrain ${argv.slice(1).join(' ')} --json --resume\`: it goes on from its last finished epoch (without --resume it would start again from epoch 1).`);
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadDataset } from '../../src/data/dataset.js';
 import { createSplit, loadSplit } from '../../src/data/splits.js';
+import { inspectDataset } from '../../src/data/inspect.js';
 import { UserError } from '../../src/errors.js';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { CORRUPTIONS, isCorruptionRecipe } from '../../src/data/corruptions/index.js';
@@ -252,10 +253,13 @@ describe('data practice refuses what it cannot do', () => {
     // Then the data is the same and the split is still there for it
     expect(same.fingerprint).toBe(first.fingerprint);
     expect((await loadSplit(same.datasetDir, 'h', same.fingerprint)).folds[0]!.validation.length).toBe(10);
+    expect((await inspectDataset({ data: same.datasetDir, set: 'train', count: 0, seed: 1 })).stats).toMatchObject({ splits: ['h'], staleSplits: [] });
     // And rebuilt from another seed, the split is kept but refused for the new data
     await build(2);
     const other = await imported();
     await expect(loadSplit(other.datasetDir, 'h', other.fingerprint)).rejects.toThrow(UserError);
+    // and data inspect says it is stale (it listed it as any other split)
+    expect((await inspectDataset({ data: other.datasetDir, set: 'train', count: 0, seed: 1 })).stats).toMatchObject({ splits: ['h'], staleSplits: ['h'] });
   });
 
   test('--force refuses CSVs practice did not write (a Kaggle download), naming them, and the first refusal does not recommend it', async () => {

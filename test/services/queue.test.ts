@@ -631,4 +631,12 @@ describe.skipIf(!hasRedis)('Redis URLs the server refuses (real Redis)', () => {
     expect(error.message).not.toContain(':wrong@');
     await expect(connectRedis(redis.url.replace('redis://', 'redis://:right@'), 'queue')).resolves.toMatchObject({ password: 'right' });
   });
+
+  test('a TLS URL to a plain server says so (it was told to start a server)', { timeout: 30_000 }, async () => {
+    redis = await startRedis();
+    const url = redis.url.replace('redis://', 'rediss://');
+    const error = (await connectRedis(url, 'queue').catch((e: unknown) => e)) as UserError;
+    expect(error).toMatchObject({ message: expect.stringMatching(/^cannot reach Redis at rediss:\/\/127\.0\.0\.1:\d+: /), where: { flag: 'queue' } });
+    expect(error.hint).toMatch(/^rediss:\/\/ asks for TLS: check that the server at 127\.0\.0\.1:\d+ speaks TLS there \(a plain Redis takes redis:\/\/\), or start one\.$/);
+  });
 });

@@ -80,7 +80,7 @@ function renderStats(stats: DatasetStats): string {
   const lines = [
     `Dataset ${displayPath(stats.datasetDir)} (${stats.fingerprint.slice(0, 19)}…)`,
     `  images ${stats.width}×${stats.height}, ${stats.scale === 255 ? 'integers 0–255 (uint8)' : 'floats in [0, 1] (float32)'}, orientation ${stats.orientation} (${stats.orientationNote})`,
-    `  train ${formatCount(stats.train.rows)} rows; test ${formatCount(stats.test.rows)} rows (${stats.test.hasLabels ? 'labelled' : 'no labels'}); splits: ${stats.splits.length > 0 ? stats.splits.join(', ') : 'none (digits data split)'}`,
+    `  train ${formatCount(stats.train.rows)} rows; test ${formatCount(stats.test.rows)} rows (${stats.test.hasLabels ? 'labelled' : 'no labels'}); splits: ${stats.splits.length > 0 ? stats.splits.map((name) => (stats.staleSplits.includes(name) ? `${name} (made for the data before its re-import: \`digits data split --name ${name} --force\` makes it again)` : name)).join(', ') : 'none (digits data split)'}`,
     '',
     'Class balance (train)',
   ];

@@ -187,9 +187,12 @@ export async function connectRedis(url: string, flag: string): Promise<RedisOpti
     probe.disconnect();
     throw new UserError(`cannot reach Redis at ${redactRedisUrl(url)}: ${message}`, {
       where: { flag },
+      // (a TLS URL to a plain server times out on the handshake: it was told to start a server, session 49)
       hint: credentials
         ? 'The server answered but refused the credentials: check the user and password in the URL (redis://user:password@host:port).'
-        : 'Start one (`redis-server`, Debian package redis-server) or pass the URL of a running one.',
+        : options.tls && /ETIMEDOUT|ECONNRESET|EPROTO|wrong version number|socket hang up|Connection is closed/i.test(message)
+          ? `rediss:// asks for TLS: check that the server at ${options.host}:${options.port} speaks TLS there (a plain Redis takes redis://), or start one.`
+          : 'Start one (`redis-server`, Debian package redis-server) or pass the URL of a running one.',
     });
   }
   try {
