@@ -107,7 +107,7 @@ export default class Search extends DigitsCommand {
     this.exitOnInterrupt(() =>
       flags.queue
         ? // The trials stay on the queue and the workers go on training them: continuing now trains them twice, in the same folders.
-          `The enqueued trials go on training on the workers (\`digits queue status --redis ${shellArg(redactRedisUrl(flags.queue))}\` shows them). Once the queue is idle, the same command${flags.out ? '' : ` with --out ${shellArg(out)}`} continues the search; continuing before would train the running trials a second time. Finished trials are kept in ${path.join(out, 'search.json')}.`
+          `The enqueued trials go on training on the workers (\`digits queue status --redis ${shellArg(redactRedisUrl(flags.queue))}\` shows them). Once the queue is idle, the same command${flags.out ? '' : ` with --out ${shellArg(out)}`} continues the search; continuing before would train the running trials a second time. Finished trials are kept in ${path.join(out, 'search.json')}; \`digits queue clean --run ${shellArg(path.basename(out))}\` removes the trials no worker has started.`
         : `Continue it with the same command${flags.out ? '' : ` and --out ${shellArg(out)}`}: finished trials are kept in ${path.join(out, 'search.json')}.`,
     );
     let report = null;

@@ -138,7 +138,7 @@ export default class Train extends DigitsCommand {
           ? 'Training had not started: run the same command again.'
           : flags.queue
             ? // The jobs stay on the queue and the workers go on training them: a local resume would train the same members twice.
-              `The enqueued members go on training on the workers (\`digits queue status --redis ${shellArg(redactRedisUrl(flags.queue))}\` shows them). Once the queue is idle, \`digits train --resume --run ${shellArg(displayPath(runDir))} --queue ${shellArg(redactRedisUrl(flags.queue))}\` collects them and trains what is left; resuming before would train the same members twice.`
+              `The enqueued members go on training on the workers (\`digits queue status --redis ${shellArg(redactRedisUrl(flags.queue))}\` shows them). Once the queue is idle, \`digits train --resume --run ${shellArg(displayPath(runDir))} --queue ${shellArg(redactRedisUrl(flags.queue))}\` collects them and trains what is left; resuming before would train the same members twice. \`digits queue clean --run ${shellArg(path.basename(runDir))}\` removes the members no worker has started.`
             : `Continue it with \`digits train --resume --run ${shellArg(displayPath(runDir))}\`: each member restarts from its last saved epoch.`,
       () => live?.done(),
     );

@@ -305,6 +305,22 @@ describe.skipIf(!hasRedis)('members as jobs on a BullMQ queue (real Redis, real 
     const searched = await again(['search', '--data', competition, '--space', path.join(repoRoot, 'spaces', 'default.json'), '--trials', '1', '--scheduler', 'random', '--out', path.join(root, 'int-search'), '--queue', redis.url]);
     expect(searched.code, searched.stderr).toBe(2);
     expect(searched.stderr).toMatch(/error: a job of search int-search is still on the queue: trial-001 \(waiting\)/);
+    // And `queue clean` removes the jobs no worker started, of one run, then of all
+    const cleaned = await again(['queue', 'clean', '--redis', redis.url, '--run', runDir('int-train')]);
+    expect(cleaned.code, cleaned.stderr).toBe(0);
+    const removedLines = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'queue', 'clean', '--redis', redis!.url, '--all'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => (out += chunk));
+      child.once('exit', () => resolve(out));
+    });
+    expect(removedLines).toMatch(/^removed 1 job on the queue no worker had started:\n {2}trial trial-001 of int-search \(job [\w-]+, waiting\)\n$/);
+    const status = await queueStatus({ redis: redis.url });
+    expect(status.queues.find((q) => q.queue === 'digits-members')).toMatchObject({ waiting: 0, active: 0, delayed: 0 });
+    // (and the flows' parents no longer wait for them: their reports can be made)
+    expect(status.queues.find((q) => q.queue === 'digits-runs')).toMatchObject({ waitingChildren: 0 });
+    // so continuing is no longer refused for jobs on the queue
+    expect((await again(['queue', 'clean', '--redis', redis.url, '--run', 'int-train'])).code).toBe(0);
     // and the run's own refusals say to resume through the queue, once it is idle
     const evaluated = await again(['evaluate', '--run', runDir('int-train')]);
     expect(evaluated.code).toBe(2);
