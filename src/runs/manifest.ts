@@ -401,8 +401,11 @@ export async function runResumeCommand(runDir: string): Promise<string | undefin
 /** The command that continues a run: `digits run --resume` for the main job's runs (it evaluates and submits after), else `digits train --resume`. */
 export function resumeCommand(runDir: string, manifest: Pick<RunManifest, 'command'>): string {
   const queue = queueOf(manifest);
-  return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${shellArg(runDir)}${queue ? ` --queue ${queue.includes('***') ? '<its Redis URL>' : shellArg(queue)}` : ''}`;
+  return `digits ${startedByRun(manifest) ? 'run' : 'train'} --resume --run ${shellArg(runDir)}${queue ? ` --queue ${urlArg(queue)}` : ''}`;
 }
+
+/** A recorded Redis URL as a command's argument (one whose password was hidden as *** is for the user to give). */
+const urlArg = (url: string) => (url.includes('***') ? '<its Redis URL>' : shellArg(url));
 
 /**
  * The Redis URL a run was trained through (`--queue` in its recorded command, a password shown
@@ -422,7 +425,7 @@ export function queueOf(manifest: Pick<RunManifest, 'command' | 'resumedBy'>): s
 function queueWait(manifest: Pick<RunManifest, 'command' | 'resumedBy'>): string {
   const queue = queueOf(manifest);
   if (!queue) return '';
-  return ` It was trained through the queue at ${queue}: first wait until \`digits queue status --redis ${queue.includes('***') ? '<its Redis URL>' : shellArg(queue)}\` shows none of its members waiting or running (workers go on with the members they hold), or two processes train one member into the same folder.`;
+  return ` It was trained through the queue at ${queue}: first wait until \`digits queue status --redis ${urlArg(queue)}\` shows none of its members waiting or running (workers go on with the members they hold), or two processes train one member into the same folder.`;
 }
 
 

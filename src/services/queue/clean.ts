@@ -6,7 +6,7 @@
  * their workers, and the command says where. Removing a flow's last pending child lets BullMQ
  * move its parent on, so the run's report is made as for any other end.
  */
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { MEMBERS_QUEUE, connectRedis, type MemberJobData } from './queues.js';
 import { redactRedisUrl } from './redis-url.js';
 
@@ -33,7 +33,15 @@ export interface CleanQueueResult {
   running: Array<CleanedJob & { worker: string | null }>;
 }
 
+/** States of a member job no worker has started. */
 const NOT_STARTED = ['waiting', 'prioritized', 'delayed', 'paused'] as const;
+
+/** Every member job not finished (running, or not started yet), with its state. */
+export async function pendingMemberJobs(members: Queue<MemberJobData>): Promise<Array<{ job: Job<MemberJobData>; state: 'active' | (typeof NOT_STARTED)[number] }>> {
+  const pending: Array<{ job: Job<MemberJobData>; state: 'active' | (typeof NOT_STARTED)[number] }> = [];
+  for (const state of ['active', ...NOT_STARTED] as const) for (const job of await members.getJobs([state], 0, -1)) if (job) pending.push({ job, state });
+  return pending;
+}
 
 export async function cleanQueue(options: CleanQueueOptions): Promise<CleanQueueResult> {
   const connection = await connectRedis(options.redis, 'redis');
@@ -42,13 +50,11 @@ export async function cleanQueue(options: CleanQueueOptions): Promise<CleanQueue
   const describe = (job: { id?: string; data: Partial<MemberJobData> }, state: string): CleanedJob => ({ job: job.id!, run: String(job.data?.run ?? '?'), member: String(job.data?.member ?? '?'), kind: job.data?.kind ?? 'member', state });
   try {
     const removed: CleanedJob[] = [];
-    for (const state of NOT_STARTED) {
-      for (const job of await members.getJobs([state], 0, -1)) {
-        if (!job || !ours(job.data)) continue;
-        // (a job a worker took meanwhile is locked: left to it, and listed as running below)
-        const gone = await job.remove().then(() => true, () => false);
-        if (gone) removed.push(describe(job, state));
-      }
+    for (const { job, state } of await pendingMemberJobs(members)) {
+      if (state === 'active' || !ours(job.data)) continue;
+      // (a job a worker took meanwhile is locked: left to it, and listed as running below)
+      const gone = await job.remove().then(() => true, () => false);
+      if (gone) removed.push(describe(job, state));
     }
     const running = (await members.getActive()).filter((job) => ours(job.data)).map((job) => ({ ...describe(job, 'active'), worker: (job as { processedBy?: string }).processedBy ?? null }));
     return { redis: redactRedisUrl(options.redis), run: options.run ?? null, removed, running };

@@ -11,8 +11,9 @@ import { runSearch, type SearchOptions, type SearchResult } from '../search.js';
 import { trainEnsemble, type TrainEnsembleOptions } from '../train.js';
 import { Queue } from 'bullmq';
 import { UserError } from '../../errors.js';
-import { MEMBERS_QUEUE, commonRoot, connectRedis, fromStoreRef, type MemberJobData, type MemberJobResult, type RunReport } from './queues.js';
+import { MEMBERS_QUEUE, commonRoot, connectRedis, fromStoreRef, type MemberJobData, type RunReport } from './queues.js';
 import { openQueueRun } from './run-flow.js';
+import { pendingMemberJobs } from './clean.js';
 import { redactRedisUrl } from './redis-url.js';
 import { displayPath, shellArg } from '../../data/format.js';
 
@@ -50,16 +51,13 @@ async function storeRootOf(dir: string, data: string, extra?: string): Promise<s
  * (session 49's probe). Jobs waiting, delayed or running count; finished and failed ones do not.
  */
 async function assertNothingPending(connection: Awaited<ReturnType<typeof connectRedis>>, dir: string, target: QueueTarget, what: 'run' | 'search'): Promise<void> {
-  const members = new Queue<MemberJobData, MemberJobResult>(MEMBERS_QUEUE, { connection });
+  const members = new Queue<MemberJobData>(MEMBERS_QUEUE, { connection });
   try {
     const pending: string[] = [];
-    for (const state of ['active', 'waiting', 'delayed', 'prioritized', 'paused'] as const) {
-      for (const job of await members.getJobs([state], 0, -1)) {
-        const data = job?.data;
-        if (!data?.job?.outDir || typeof data.storeRoot !== 'string') continue;
-        const out = fromStoreRef(data.storeRoot, data.job.outDir);
-        if (path.dirname(out) === dir) pending.push(`${data.member} (${state === 'active' ? 'being trained' : state})`);
-      }
+    for (const { job, state } of await pendingMemberJobs(members)) {
+      const data = job.data;
+      if (!data?.job?.outDir || typeof data.storeRoot !== 'string') continue;
+      if (path.dirname(fromStoreRef(data.storeRoot, data.job.outDir)) === dir) pending.push(`${data.member} (${state === 'active' ? 'being trained' : state})`);
     }
     if (pending.length === 0) return;
     const flag = target.flag ?? 'queue';
