@@ -14,6 +14,9 @@
  *     loss on the default shared 10% holdout (`digits train --ensemble <file>`), then scores it
  *     once on the answers: `digits evaluate --no-tta --precision fp32` (plain fp32 predictions,
  *     as a plain PyTorch script would make them);
+ *     With `--baseline-seeds 2,3,4` it trains one such baseline per seed (the member's seed:
+ *     initial weights, shuffling, augmentation; the holdout stays the same) and compares with
+ *     their mean accuracy: one baseline run varies by about 0.4 points from seed to seed;
  *  4. prints per recipe: accuracy of both, seconds of both, the difference (default − baseline,
  *     in points), and the average difference; a table on stderr, JSON on stdout.
  *
@@ -32,6 +35,8 @@
  *   --test N / GEN_TEST                                       t10k test rows (10,000)
  *   --baseline-epochs N / GEN_BASELINE_EPOCHS                 baseline epochs (15)
  *   --seed N / GEN_SEED                                       competition seed (42)
+ *   --baseline-seeds 2,3 / GEN_BASELINE_SEEDS                 the baseline member's seeds (2); the difference is
+ *                                                            taken from the mean of their accuracies
  *   --work dir / GEN_WORK                                     work folder (tmp/generalization under the repo)
  *   --stages default,baseline / GEN_STAGES                    run one stage alone (its file is kept, no result);
  *                                                            `pseudo` adds `digits run --pseudo-label` beside the
@@ -68,7 +73,7 @@ export const DEFAULT_RECIPES: PracticeRecipe[] = [
 ];
 
 /** The from-scratch baseline: seed002, 15 epochs, RMSprop 1e-3, rotation ±10°, shifts ±10%, batch 64. */
-export function baselineEnsemble(epochs: number): object {
+export function baselineEnsemble(epochs: number, seed = 2): object {
   return {
     name: 'baseline',
     description: `seed002 from scratch: ${epochs} epochs, RMSprop 1e-3, rotation ±10°, width/height shift ±10%, batch 64, best weights by validation loss`,
@@ -83,7 +88,7 @@ export function baselineEnsemble(epochs: number): object {
         augmentation: { rotation: 10, widthShift: 0.1, heightShift: 0.1 },
         epochs,
         batchSize: 64,
-        seed: 2,
+        seed,
       },
     ],
   };
@@ -95,6 +100,8 @@ interface Settings {
   testRows: number;
   baselineEpochs: number;
   seed: number;
+  /** the baseline member's seeds; the first seed's files keep the names of a one-seed bench */
+  baselineSeeds: number[];
   work: string;
   /** which stages to run: both make a result; one alone only keeps its stage file */
   stages: string[];
@@ -113,6 +120,8 @@ interface DefaultResult {
 }
 
 interface BaselineResult {
+  /** the member's seed (absent in files of a bench before seeds: 2) */
+  seed?: number;
   accuracy: number;
   seconds: number;
   trainSeconds: number;
@@ -126,8 +135,13 @@ interface RecipeResult {
   settings: Omit<Settings, 'recipes' | 'work' | 'stages'>;
   orientation: string;
   default: DefaultResult;
+  /** the first seed's baseline */
   baseline: BaselineResult;
-  /** default − baseline, in accuracy points */
+  /** every seed's baseline, when more than one was asked for */
+  baselines?: BaselineResult[];
+  /** the mean test accuracy of the baselines */
+  baselineAccuracy?: number;
+  /** default − the baselines' mean accuracy, in accuracy points */
   difference: number;
   /** `digits run --pseudo-label`, when that stage ran */
   pseudo?: DefaultResult;
@@ -154,6 +168,7 @@ function parseSettings(): Settings {
       test: { type: 'string' },
       'baseline-epochs': { type: 'string' },
       seed: { type: 'string' },
+      'baseline-seeds': { type: 'string' },
       work: { type: 'string' },
       stages: { type: 'string' },
     },
@@ -169,6 +184,12 @@ function parseSettings(): Settings {
   const testRows = positiveInteger(values.test ?? process.env.GEN_TEST, 10_000, '--test');
   const baselineEpochs = positiveInteger(values['baseline-epochs'] ?? process.env.GEN_BASELINE_EPOCHS, 15, '--baseline-epochs');
   const seed = positiveInteger(values.seed ?? process.env.GEN_SEED, 42, '--seed');
+  const seedList = (values['baseline-seeds'] ?? process.env.GEN_BASELINE_SEEDS ?? '2').split(',').map((x) => x.trim());
+  if (seedList.some((x) => x === '')) {
+    log(`--baseline-seeds takes whole numbers separated by commas (2,3,4), not ${JSON.stringify(seedList.join(','))}`);
+    process.exit(2);
+  }
+  const baselineSeeds = [...new Set(seedList.map((x) => positiveInteger(x, 2, '--baseline-seeds')))];
   const base = path.resolve(values.work ?? process.env.GEN_WORK ?? path.join(ROOT, 'tmp', 'generalization'));
   const work = path.join(base, `train${trainRows}-test${testRows}-epochs${baselineEpochs}-seed${seed}`);
   const stages = (values.stages ?? process.env.GEN_STAGES ?? 'default,baseline').split(',').map((x) => x.trim());
@@ -177,7 +198,7 @@ function parseSettings(): Settings {
     log(`--stages takes ${STAGES.join(', ')} (comma-separated), not ${JSON.stringify(badStage ?? '')}`);
     process.exit(2);
   }
-  return { recipes, trainRows, testRows, baselineEpochs, seed, work, stages };
+  return { recipes, trainRows, testRows, baselineEpochs, seed, baselineSeeds, work, stages };
 }
 
 /** Runs `node bin/run.js <args>` in `cwd`; stdout is returned, stderr goes to `logFile`. */
@@ -256,27 +277,34 @@ async function runDefault(dir: string, competition: string, answers: string, sta
   return value;
 }
 
-async function runBaseline(dir: string, competition: string, answers: string, epochs: number): Promise<BaselineResult> {
-  const file = path.join(dir, 'baseline.json');
+/** Seed 2's files keep the names of the bench before seeds (baseline.json, baseline/), so its earlier results count. */
+export function baselineName(seed: number): string {
+  return seed === 2 ? 'baseline' : `baseline-seed${seed}`;
+}
+
+async function runBaseline(dir: string, competition: string, answers: string, epochs: number, seed: number): Promise<BaselineResult> {
+  const name = baselineName(seed);
+  const file = path.join(dir, `${name}.json`);
   const done = await readJson<BaselineResult>(file);
-  if (done) return done;
-  const cwd = path.join(dir, 'baseline');
+  if (done) return { ...done, seed };
+  const cwd = path.join(dir, name);
   await mkdir(cwd, { recursive: true });
   const ensembleFile = path.join(cwd, 'baseline-ensemble.json');
-  await writeFile(ensembleFile, `${JSON.stringify(baselineEnsemble(epochs), null, 2)}\n`);
+  await writeFile(ensembleFile, `${JSON.stringify(baselineEnsemble(epochs, seed), null, 2)}\n`);
   const runDir = path.join(cwd, 'runs', 'baseline');
   const resume = existsSync(path.join(runDir, 'run.json'));
-  log(`  baseline: digits train --ensemble baseline-ensemble.json (seed002 from scratch, ${epochs} epochs)${resume ? ' --resume' : ''}`);
-  const logFile = path.join(dir, 'baseline.log');
+  log(`  ${name}: digits train --ensemble baseline-ensemble.json (seed002 from scratch, ${epochs} epochs, seed ${seed})${resume ? ' --resume' : ''}`);
+  const logFile = path.join(dir, `${name}.log`);
   const train = await digits(['train', '--data', competition, '--ensemble', ensembleFile, '--run', runDir, ...(resume ? ['--resume'] : []), '--json'], cwd, logFile);
   const manifest = finalJson<{ members: Array<{ ok: boolean; bestValAcc?: number; bestEpoch?: number; error?: string }> }>(train.stdout);
   const member = manifest.members[0];
   if (!member?.ok) throw new Error(`the baseline member failed: ${member?.error ?? 'no member'}`);
-  log('  baseline: digits evaluate --answers <answers> --no-tta --precision fp32 --json');
+  log(`  ${name}: digits evaluate --answers <answers> --no-tta --precision fp32 --json`);
   const evaluation = await digits(['evaluate', '--run', runDir, '--answers', answers, '--no-tta', '--precision', 'fp32', '--json'], cwd, logFile);
   const report = finalJson<{ test?: { soft: { accuracy: number } } }>(evaluation.stdout);
   if (!report.test) throw new Error('digits evaluate did not score the test predictions against the answers');
   const value: BaselineResult = {
+    seed,
     accuracy: report.test.soft.accuracy,
     seconds: Math.round(train.seconds + evaluation.seconds),
     trainSeconds: Math.round(train.seconds),
@@ -292,7 +320,9 @@ async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<Re
   const dir = path.join(settings.work, recipe);
   const resultFile = path.join(dir, 'result.json');
   const done = await readJson<RecipeResult>(resultFile);
-  if (done && (done.pseudo || !settings.stages.includes('pseudo'))) {
+  const doneSeeds = done ? (done.baselines ?? [done.baseline]).map((b) => b.seed ?? 2) : [];
+  const sameSeeds = doneSeeds.length === settings.baselineSeeds.length && settings.baselineSeeds.every((s) => doneSeeds.includes(s));
+  if (done && sameSeeds && (done.pseudo || !settings.stages.includes('pseudo'))) {
     log(`${recipe}: done before (${resultFile})`);
     return done;
   }
@@ -312,19 +342,25 @@ async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<Re
     pseudo = await runDefault(dir, competition, answers, 'pseudo');
     log(`  pseudo: ${(pseudo.accuracy * 100).toFixed(2)}% in ${pseudo.seconds} s`);
   }
-  let baseline: BaselineResult | null = null;
+  const baselines: BaselineResult[] = [];
   if (settings.stages.includes('baseline')) {
-    baseline = await runBaseline(dir, competition, answers, settings.baselineEpochs);
-    log(`  baseline: ${(baseline.accuracy * 100).toFixed(2)}% in ${baseline.seconds} s`);
+    for (const seed of settings.baselineSeeds) {
+      const baseline = await runBaseline(dir, competition, answers, settings.baselineEpochs, seed);
+      log(`  ${baselineName(seed)}: ${(baseline.accuracy * 100).toFixed(2)}% in ${baseline.seconds} s`);
+      baselines.push(baseline);
+    }
   }
-  if (!defaultResult || !baseline) return null;
+  if (!defaultResult || baselines.length === 0) return null;
+  const baselineAccuracy = baselines.reduce((sum, b) => sum + b.accuracy, 0) / baselines.length;
   const result: RecipeResult = {
     recipe,
-    settings: { trainRows: settings.trainRows, testRows: settings.testRows, baselineEpochs: settings.baselineEpochs, seed: settings.seed },
+    settings: { trainRows: settings.trainRows, testRows: settings.testRows, baselineEpochs: settings.baselineEpochs, seed: settings.seed, baselineSeeds: settings.baselineSeeds },
     orientation: imported.orientation,
     default: defaultResult,
-    baseline,
-    difference: (defaultResult.accuracy - baseline.accuracy) * 100,
+    baseline: baselines[0]!,
+    ...(baselines.length > 1 ? { baselines } : {}),
+    baselineAccuracy,
+    difference: (defaultResult.accuracy - baselineAccuracy) * 100,
     ...(pseudo ? { pseudo } : {}),
   };
   await writeJson(resultFile, result);
@@ -334,13 +370,15 @@ async function runRecipe(recipe: PracticeRecipe, settings: Settings): Promise<Re
 function table(results: RecipeResult[]): string {
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? '' : (x * 100).toFixed(2));
   const withPseudo = results.some((r) => r.pseudo);
-  const header = ['recipe', 'default %', 'default s', 'holdout %', 'baseline %', 'baseline s', 'difference', ...(withPseudo ? ['pseudo %', 'pseudo s', 'pseudo holdout %'] : [])];
+  const withSeeds = results.some((r) => r.baselines);
+  const header = ['recipe', 'default %', 'default s', 'holdout %', withSeeds ? 'baseline % (mean)' : 'baseline %', ...(withSeeds ? ['baseline % by seed'] : []), 'baseline s', 'difference', ...(withPseudo ? ['pseudo %', 'pseudo s', 'pseudo holdout %'] : [])];
   const rows = results.map((r) => [
     r.recipe,
     pct(r.default.accuracy),
     String(r.default.seconds),
     pct(r.default.validationAccuracy),
-    pct(r.baseline.accuracy),
+    pct(r.baselineAccuracy ?? r.baseline.accuracy),
+    ...(withSeeds ? [(r.baselines ?? [r.baseline]).map((b) => `${pct(b.accuracy)} (${b.seed ?? 2})`).join(' ')] : []),
     String(r.baseline.seconds),
     `${r.difference >= 0 ? '+' : ''}${r.difference.toFixed(2)}`,
     ...(withPseudo ? [pct(r.pseudo?.accuracy), r.pseudo ? String(r.pseudo.seconds) : '', pct(r.pseudo?.validationAccuracy)] : []),
@@ -356,7 +394,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const settings = parseSettings();
-  log(`generalization bench: ${settings.recipes.length} recipes, ${settings.trainRows} train rows, ${settings.testRows} test rows, baseline ${settings.baselineEpochs} epochs; work in ${settings.work}`);
+  log(`generalization bench: ${settings.recipes.length} recipes, ${settings.trainRows} train rows, ${settings.testRows} test rows, baseline ${settings.baselineEpochs} epochs (seed${settings.baselineSeeds.length > 1 ? 's' : ''} ${settings.baselineSeeds.join(', ')}); work in ${settings.work}`);
   const results: RecipeResult[] = [];
   const failures: Array<{ recipe: string; error: string }> = [];
   for (const recipe of settings.recipes) {
