@@ -2,7 +2,7 @@
 import type { RunReport } from '../services/queue/queues.js';
 import type { QueueStatus } from '../services/queue/status.js';
 import type { QueueWorkerEvent } from '../services/queue/worker.js';
-import { resumeNote } from '../training/train-member.js';
+import { resumeNote } from '../training/resume-note.js';
 import { formatTrainEvent } from './train-events.js';
 import { plural } from '../data/format.js';
 import { failureLine } from '../errors.js';

@@ -1,5 +1,6 @@
 /** Plain-line and JSON renderings of training events (non-TTY, CI=true, --json). */
-import { resumeNote, type ReplannedEvent, type TrainEvent } from '../training/train-member.js';
+import type { ReplannedEvent, TrainEvent } from '../training/train-member.js';
+import { resumeNote } from '../training/resume-note.js';
 import { plural } from '../data/format.js';
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;

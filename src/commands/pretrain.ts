@@ -5,7 +5,7 @@ import { DigitsCommand } from '../cli/base-command.js';
 import { backendFlag, jsonFlag, seedFlag } from '../cli/flags.js';
 import { eventPrinter } from '../cli/train-events.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { PRESET_NAMES } from '../model/presets.js';
+import { PRESET_NAMES } from '../model/preset-specs.js';
 import { UserError, fromSystemError } from '../errors.js';
 import { assertFolderPath } from '../output-folder.js';
 import { displayPath, plural, shellArg } from '../data/format.js';

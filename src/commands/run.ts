@@ -20,7 +20,7 @@ import { claimRunFolder, keepClaimSync, releaseClaim, releaseClaimSync, removeAb
 import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import type { Stage } from '../services/run.js';
-import { PRESET_NAMES } from '../model/presets.js';
+import { PRESET_NAMES } from '../model/preset-specs.js';
 import { recordedCommand, redactRedisUrl } from '../services/queue/redis-url.js';
 import { displayPath, plural, shellArg } from '../data/format.js';
 

@@ -9,7 +9,7 @@
 import type { BackgroundProfile } from '../data/background.js';
 import type { NoiseFit } from '../data/noise-model.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
-import type { AugmentationConfig } from '../model/augment.js';
+import type { AugmentationConfig } from '../model/augmentation-config.js';
 import type { MemberConfig } from '../training/train-member.js';
 import type { Start } from '../training/search/space.js';
 import { startCheckpoints } from '../training/search/space.js';

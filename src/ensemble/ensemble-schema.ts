@@ -5,8 +5,8 @@
  * `validation` are unions discriminated by `kind`: a new kind is one more arm.
  */
 import { z } from 'zod';
-import { AUGMENTATION_KEYS, AUGMENTATION_LIMITS, augmentationConfigProblem, augmentationValueProblem } from '../model/augment.js';
-import { PRESET_NAMES } from '../model/presets.js';
+import { AUGMENTATION_KEYS, AUGMENTATION_LIMITS, augmentationConfigProblem, augmentationValueProblem } from '../model/augmentation-config.js';
+import { PRESET_NAMES } from '../model/preset-specs.js';
 import { closestName } from '../closest-name.js';
 import { SPLIT_NAME } from '../data/splits.js';
 

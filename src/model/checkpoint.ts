@@ -6,7 +6,9 @@
  * the pipeline) and a `COMPLETE` marker with the sha256 and size of every file.
  *
  * We write without tfjs-node (it is an optional dependency and often fails to install),
- * through our own `tf.io.IOHandler` on node:fs.
+ * through our own `tf.io.IOHandler` on node:fs. tfjs itself is imported only where a model is
+ * saved or built (it is loaded by then): the file checks here (the marker, the metadata, a
+ * checkpoint's identity) serve commands that never build a model, and start a second sooner.
  *
  * Writes are atomic. Everything goes into a sibling `<dir>.tmp-<pid>-<random>` folder,
  * each file is fsynced, the marker is written last, and only then is the folder swapped
@@ -22,7 +24,7 @@ import { makeFolders } from '../make-folders.js';
 import { processRunning, writeDurably } from '../atomic-file.js';
 import { fileInTheWay } from '../output-folder.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import {
   type CheckpointMetadata,
   type CheckpointMetadataInput,
@@ -98,6 +100,9 @@ interface CompleteMarker {
   files: Record<string, MarkerEntry>;
 }
 
+/** tfjs, for the functions that save or build a model (which has loaded it already). */
+const tfjs = () => import('@tensorflow/tfjs');
+
 /** A checkpoint's files as read and verified in one pass. */
 interface VerifiedCheckpoint {
   dir: string;
@@ -116,7 +121,7 @@ export function checkpointHandler(dir: string, options: CheckpointHandlerOptions
   return {
     save: async (artifacts) => {
       await writeCheckpoint(dir, artifacts, options.metadata, options);
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+      return { modelArtifactsInfo: (await tfjs()).io.getModelArtifactsInfoForJSON(artifacts) };
     },
     load: async () => toModelArtifacts(await readVerifiedCheckpoint(dir, false)),
   };
@@ -136,7 +141,7 @@ export async function saveCheckpoint(
 export async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersModel; metadata: CheckpointMetadata }> {
   const checkpoint = await readVerifiedCheckpoint(dir, true);
   const artifacts = toModelArtifacts(checkpoint);
-  const model = await tf.loadLayersModel({ load: async () => artifacts });
+  const model = await (await tfjs()).loadLayersModel({ load: async () => artifacts });
   return { model, metadata: checkpoint.metadata as CheckpointMetadata };
 }
 
@@ -146,7 +151,7 @@ export async function loadCheckpoint(dir: string): Promise<{ model: tf.LayersMod
  */
 export async function loadTrainingCheckpoint(dir: string): Promise<{ model: tf.LayersModel; metadata: CheckpointMetadata; trainingState: TrainingStateFiles | null }> {
   const checkpoint = await readVerifiedCheckpoint(dir, true, true);
-  const model = await tf.loadLayersModel({ load: async () => toModelArtifacts(checkpoint) });
+  const model = await (await tfjs()).loadLayersModel({ load: async () => toModelArtifacts(checkpoint) });
   return { model, metadata: checkpoint.metadata as CheckpointMetadata, trainingState: checkpoint.trainingState ?? null };
 }
 
@@ -238,6 +243,7 @@ async function writeCheckpointNow(
   if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
   if (artifacts.signature != null) modelJSON.signature = artifacts.signature;
   if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
+  const tf = await tfjs();
   const modelBytes = Buffer.from(JSON.stringify(modelJSON), 'utf8');
   const weightBytes = Buffer.from(tf.io.CompositeArrayBuffer.join(weightData));
   const expectedWeightBytes = manifestByteLength(weightSpecs);

@@ -47,7 +47,7 @@ import {
   type ValidationChoice,
 } from '../ensemble/auto.js';
 import { memberFromInput, type EnsembleSpec } from '../ensemble/ensemble-spec.js';
-import type { AugmentationConfig } from '../model/augment.js';
+import type { AugmentationConfig } from '../model/augmentation-config.js';
 import { resolveInit } from '../model/shipped.js';
 import type { LrFindResult } from '../training/lr-find.js';
 import { STARTS, startAvailable, startCheckpoint, type Start } from '../training/search/space.js';

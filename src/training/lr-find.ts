@@ -10,7 +10,7 @@ import { createRandom, deriveSeed } from '../data/random.js';
 import type { ImageSet } from '../data/image-set.js';
 import { createAugmenter } from '../model/augment.js';
 import { gatherImages, preprocessorFor } from '../model/preprocess.js';
-import { getPreset } from '../model/presets.js';
+import { getPreset } from '../model/preset-specs.js';
 import { balancedOrder, buildOrLoad, makeOptimizer, smoothedCrossEntropy, type MemberConfig } from './train-member.js';
 import { createTrainStep, type TrainerRequest } from './train-step.js';
 

@@ -13,7 +13,7 @@ import { createRandom, deriveSeed } from '../data/random.js';
 import { readMnist } from '../data/mnist.js';
 import { loadCheckpoint, readCheckpointMetadata, saveCheckpoint } from '../model/checkpoint.js';
 import { recordedHyperparameters } from '../model/checkpoint-metadata.js';
-import { getPreset } from '../model/presets.js';
+import { getPreset } from '../model/preset-specs.js';
 import { trainMember, type MemberConfig, type TrainEvent } from './train-member.js';
 import { createRowScorer } from './validation.js';
 import { fromSpec } from '../model/preprocess.js';

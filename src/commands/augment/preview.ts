@@ -7,7 +7,7 @@ import { parseDecimalCell } from '../../data/csv.js';
 import { assertPngName, gridColumns, renderDigitGrid, writeDigitGridPng } from '../../data/inspect.js';
 import { terminalWidth } from '../../cli/table.js';
 import type { BackendRequest } from '../../engine/backend.js';
-import { type AugmentationConfig, type AugmentationKey, augmentationConfigProblem, augmentationValueProblem } from '../../model/augment.js';
+import { type AugmentationConfig, type AugmentationKey, augmentationConfigProblem, augmentationValueProblem } from '../../model/augmentation-config.js';
 import { UserError } from '../../errors.js';
 
 /** A flag of augmentation `key`: a plain decimal number within its limits (`AUGMENTATION_LIMITS`). */
@@ -64,7 +64,7 @@ export default class AugmentPreview extends DigitsCommand {
     // tfjs loads here, not when oclif reads the command (help, manifest).
     const [{ initEngine }, { AUGMENTATION_KEYS }, { previewAugmentation }] = await Promise.all([
       import('../../engine/backend.js'),
-      import('../../model/augment.js'),
+      import('../../model/augmentation-config.js'),
       import('../../services/augment-preview.js'),
     ]);
     const augmentation: AugmentationConfig = {};

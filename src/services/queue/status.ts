@@ -5,7 +5,7 @@
 import { Queue } from 'bullmq';
 import { MEMBERS_QUEUE, RUNS_QUEUE, attemptOf, connectRedis, type MemberJobData, type RunJobData } from './queues.js';
 import { redactRedisUrl } from './redis-url.js';
-import { resumeNote } from '../../training/train-member.js';
+import { resumeNote } from '../../training/resume-note.js';
 
 export interface QueueCounts {
   queue: string;

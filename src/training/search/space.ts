@@ -13,8 +13,8 @@ import path from 'node:path';
 import { UserError, duplicateJsonKey, jsonPathLocation, jsonSyntaxError } from '../../errors.js';
 import { closestName } from '../../closest-name.js';
 import { createRandom, deriveSeed, type Random } from '../../data/random.js';
-import { AUGMENTATION_KEYS, type AugmentationConfig, type AugmentationKey, augmentationValueProblem } from '../../model/augment.js';
-import { PRESET_NAMES } from '../../model/presets.js';
+import { AUGMENTATION_KEYS, type AugmentationConfig, type AugmentationKey, augmentationValueProblem } from '../../model/augmentation-config.js';
+import { PRESET_NAMES } from '../../model/preset-specs.js';
 import { PACKAGE_ROOT } from '../../model/shipped.js';
 
 export type Range = { min: number; max: number; log?: boolean };
