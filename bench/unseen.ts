@@ -17,6 +17,9 @@
  *
  * `--common` scores every run on the same rows: those none of the runs trained on (a run with
  * synthetic rows leaves fewer, so runs with and without them compare on its rows).
+ *
+ * `--weights last` scores each member's last epoch (its `last/` checkpoint, kept for --resume)
+ * instead of the weights its validation rows chose (`best/`, what the run predicts with).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -84,7 +87,12 @@ export async function trainedSources(run: string, answers: PracticeAnswers, mnis
   return excluded;
 }
 
-async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, excluded: Set<number>): Promise<object> {
+/** The checkpoint a member's record names (`<member>/best`), or the same member's `last/`. */
+export function memberWeights(checkpoint: string, weights: 'best' | 'last'): string {
+  return weights === 'best' ? checkpoint : path.join(path.dirname(checkpoint), 'last');
+}
+
+async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, excluded: Set<number>, weights: 'best' | 'last'): Promise<object> {
   const record = JSON.parse(await readFile(path.join(run, 'run.json'), 'utf8')) as RunRecord;
   const rows = unseenRows(mnist, excluded);
   const data = unseenImages(mnist, rows, answers);
@@ -95,7 +103,7 @@ async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, 
   // `mnist-clean/seed002`: the checkpoint's folder and name (mnist-clean and mnist-noisy each have a seed002)
   const inits = new Map(record.ensemble.members.map((m) => [m.name, m.init ? path.join(path.basename(path.dirname(m.init)), path.basename(m.init)) : 'scratch']));
   for (const m of record.members.filter((x) => x.ok)) {
-    const { model, metadata } = await loadCheckpoint(path.join(run, m.checkpoint));
+    const { model, metadata } = await loadCheckpoint(path.join(run, memberWeights(m.checkpoint, weights)));
     const p = predictRows(model, fromSpec(metadata.preprocessing), data, all);
     model.dispose();
     const s = lossAndAccuracy(p, data.labels, all);
@@ -113,7 +121,7 @@ async function scoreRun(run: string, answers: PracticeAnswers, mnist: MnistSet, 
     Object.fromEntries([...new Set(members.map(key))].map((k) => [k, vote(members.flatMap((m, i) => (key(m) === k ? [i] : [])))]));
   const byInit = votesBy((m) => m.init);
   const byStart = votesBy((m) => m.init.split(path.sep)[0]!);
-  return { run, recipe: answers.recipe, rows: rows.length, vote: vote(members.map((_, k) => k)), byStart, byInit, members };
+  return { run, recipe: answers.recipe, weights, rows: rows.length, vote: vote(members.map((_, k) => k)), byStart, byInit, members };
 }
 
 function round(v: number): number {
@@ -123,10 +131,12 @@ function round(v: number): number {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const common = args.includes('--common');
+  const at = args.indexOf('--weights');
+  const weights = at >= 0 ? args[at + 1] : 'best';
   const answersFile = args.find((a) => a.endsWith('.json'));
-  const runs = args.filter((a) => a !== answersFile && a !== '--common');
-  if (!answersFile || runs.length === 0) {
-    process.stderr.write('usage: unseen.ts [--common] <run> [<run> ...] <competition-answers.json>\n');
+  const runs = args.filter((a, i) => a !== answersFile && a !== '--common' && (at < 0 || (i !== at && i !== at + 1)));
+  if (!answersFile || runs.length === 0 || (weights !== 'best' && weights !== 'last')) {
+    process.stderr.write('usage: unseen.ts [--common] [--weights best|last] <run> [<run> ...] <competition-answers.json>\n');
     process.exit(2);
   }
   const answers = JSON.parse(await readFile(answersFile, 'utf8')) as PracticeAnswers;
@@ -134,7 +144,7 @@ async function main(): Promise<void> {
   const mnist = await readMnist('train');
   const trained = await Promise.all(runs.map((run) => trainedSources(run, answers, mnist)));
   const union = new Set(trained.flatMap((t) => [...t]));
-  for (const [k, run] of runs.entries()) process.stdout.write(`${JSON.stringify(await scoreRun(run, answers, mnist, common ? union : trained[k]!))}\n`);
+  for (const [k, run] of runs.entries()) process.stdout.write(`${JSON.stringify(await scoreRun(run, answers, mnist, common ? union : trained[k]!, weights))}\n`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
