@@ -49,11 +49,12 @@ export default class Train extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
     // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
-    const [{ BUILTIN_ENSEMBLES, STDIN_NAME, expandFolds, foldsOverride, resolveEnsemble, shadowedByBuiltin, withFolds, withOverrides }, { planResume, trainEnsemble }, { TrainView }, { mountLive }, { initialState, reduce }] = await Promise.all([
+    // (Ink, some 0.3 s of start-up, only where a live view can be drawn: under --json or with
+    // stderr no terminal, plainOutput holds for the whole process)
+    const [{ BUILTIN_ENSEMBLES, STDIN_NAME, expandFolds, foldsOverride, resolveEnsemble, shadowedByBuiltin, withFolds, withOverrides }, { planResume, trainEnsemble }, tui, { initialState, reduce }] = await Promise.all([
       import('../ensemble/ensemble-spec.js'),
       import('../services/train.js'),
-      import('../tui/TrainView.js'),
-      import('../tui/live.js'),
+      this.jsonEnabled() || !process.stderr.isTTY ? null : Promise.all([import('../tui/TrainView.js'), import('../tui/live.js')]),
       import('../tui/train-state.js'),
     ]);
     let data = flags.data;
@@ -123,9 +124,9 @@ export default class Train extends DigitsCommand {
       }
     };
     // A person at a terminal gets the live view; pipes, CI and --json get plain lines.
-    const live = this.plainOutput
+    const live = this.plainOutput || !tui
       ? null
-      : mountLive((state: ReturnType<typeof initialState>) => TrainView({ state }), initialState(`digits train: ${ensembleName} → ${displayPath(runDir)}`, flags.backend, viewMembers));
+      : tui[1].mountLive((state: ReturnType<typeof initialState>) => tui[0].TrainView({ state }), initialState(`digits train: ${ensembleName} → ${displayPath(runDir)}`, flags.backend, viewMembers));
     let state = initialState(`digits train: ${ensembleName} → ${displayPath(runDir)}`, flags.backend, viewMembers);
     const onEvent = (event: EnsembleEvent) => {
       if (!live) return print(event);
