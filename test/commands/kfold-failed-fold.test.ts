@@ -41,7 +41,7 @@ beforeAll(async () => {
   const ensembleFile = path.join(work, 'kf.json');
   // a's fold members train first (one worker), then b's, long enough to be killed during b-f1.
   // The two recipes alike, so that selection finds no weights better than the equal vote.
-  const recipe = { preset: 'mlp', epochs: 25, seed: 2, learningRate: 0.002, augmentation: {} };
+  const recipe = { preset: 'mlp', epochs: 16, seed: 2, learningRate: 0.002, augmentation: {} };
   await writeFile(ensembleFile, JSON.stringify({ name: 'kf', validation: { kind: 'kfold', folds: 3, seed: 5 }, members: [{ ...recipe, name: 'a' }, { ...recipe, name: 'b' }] }));
   const killed = path.join(work, 'runs', 'killed');
   await killWhileBf1Trains(['train', '--data', competition, '--ensemble', ensembleFile, '--run', killed, '--concurrency', '1']);

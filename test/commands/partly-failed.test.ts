@@ -33,10 +33,11 @@ beforeAll(async () => {
   // (`train` needs it imported; `run` imports it itself)
   expect((await digits(['data', 'import', competition])).code).toBe(0);
   ensembleFile = path.join(work, 'two.json');
-  // a trains first (one worker), then b, long enough to be killed during it
+  // a trains first (one worker), then b, long enough to be killed during it (it is killed after
+  // its first epoch; the tests train it to its end twice, so 15 epochs rather than 40)
   await writeFile(
     ensembleFile,
-    JSON.stringify({ name: 'two', validation: { kind: 'shared', fraction: 0.2, seed: 1 }, members: [{ preset: 'mlp', name: 'a', epochs: 1 }, { preset: 'mlp', name: 'b', epochs: 40 }] }),
+    JSON.stringify({ name: 'two', validation: { kind: 'shared', fraction: 0.2, seed: 1 }, members: [{ preset: 'mlp', name: 'a', epochs: 1 }, { preset: 'mlp', name: 'b', epochs: 15 }] }),
   );
 });
 afterAll(removeTempDirs);

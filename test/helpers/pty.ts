@@ -46,9 +46,13 @@ export interface PtyOptions {
   jobControl?: boolean;
 }
 
-/** `digits <args>` from the TypeScript sources (bin/dev.js), so the tests see the code as it is, built or not. */
+/**
+ * `digits <args>`, the built CLI (bin/run.js), as the other tests of whole commands run it
+ * (`npm test` builds first). bin/dev.js (the sources through tsx) loaded every command module
+ * at each start, some 2–3 s of CPU a start; its own test is test/commands/dev-entry.test.ts.
+ */
 export function runOnTerminal(args: string[], options: PtyOptions): Promise<PtyResult> {
-  return runCommandOnTerminal(['node', `${repoRoot}bin/dev.js`, ...args], options);
+  return runCommandOnTerminal(['node', `${repoRoot}bin/run.js`, ...args], options);
 }
 
 /** A TypeScript file of the tests (through tsx), on the terminal: `new URL('./x.tsx', import.meta.url)` of the test. */

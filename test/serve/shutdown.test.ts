@@ -1,5 +1,5 @@
 /**
- * A real `digits serve` process (bin/dev.js, from the sources) stopped with SIGTERM while a
+ * A real `digits serve` process (the built CLI, bin/run.js, as the other CLI tests run it) stopped with SIGTERM while a
  * request is in flight: the request is answered, new connections are refused, the process
  * exits 0. The batching window is long (1 s) so the request is certainly still waiting
  * in the batcher when the signal arrives (the metrics say so before we send it).
@@ -29,7 +29,7 @@ afterAll(async () => {
 
 /** Starts `digits serve --json` on the tiny run; `listening()` resolves with its URL once it says so. */
 function startServe(extra: string[]) {
-  const child = spawn(process.execPath, [path.join(repo, 'bin/dev.js'), 'serve', '--run', runDir, '--port', '0', '--json', ...extra], {
+  const child = spawn(process.execPath, [path.join(repo, 'bin/run.js'), 'serve', '--run', runDir, '--port', '0', '--json', ...extra], {
     cwd: root,
     env: { ...process.env, CI: 'true', DIGITS_BACKEND: 'wasm' },
     stdio: ['ignore', 'pipe', 'pipe'],
