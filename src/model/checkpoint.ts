@@ -6,9 +6,7 @@
  * the pipeline) and a `COMPLETE` marker with the sha256 and size of every file.
  *
  * We write without tfjs-node (it is an optional dependency and often fails to install),
- * through our own `tf.io.IOHandler` on node:fs. tfjs itself is imported only where a model is
- * saved or built (it is loaded by then): the file checks here (the marker, the metadata, a
- * checkpoint's identity) serve commands that never build a model, and start a second sooner.
+ * through our own `tf.io.IOHandler` on node:fs.
  *
  * Writes are atomic. Everything goes into a sibling `<dir>.tmp-<pid>-<random>` folder,
  * each file is fsynced, the marker is written last, and only then is the folder swapped
@@ -100,7 +98,7 @@ interface CompleteMarker {
   files: Record<string, MarkerEntry>;
 }
 
-/** tfjs, for the functions that save or build a model (which has loaded it already). */
+/** tfjs, imported where a model is saved or built: commands that only check files here (marker, metadata, identity) start without it. */
 const tfjs = () => import('@tensorflow/tfjs');
 
 /** A checkpoint's files as read and verified in one pass. */
