@@ -241,9 +241,8 @@ async function writeCheckpointNow(
   if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
   if (artifacts.signature != null) modelJSON.signature = artifacts.signature;
   if (artifacts.userDefinedMetadata != null) modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
-  const tf = await tfjs();
   const modelBytes = Buffer.from(JSON.stringify(modelJSON), 'utf8');
-  const weightBytes = Buffer.from(tf.io.CompositeArrayBuffer.join(weightData));
+  const weightBytes = Buffer.from((await tfjs()).io.CompositeArrayBuffer.join(weightData));
   const expectedWeightBytes = manifestByteLength(weightSpecs);
   if (expectedWeightBytes != null && expectedWeightBytes !== weightBytes.length) {
     throw new Error(`the model's weights are ${weightBytes.length} bytes but its weight specs add up to ${expectedWeightBytes}`);
@@ -258,7 +257,7 @@ async function writeCheckpointNow(
   if (metadataInput != null) {
     const metadata: CheckpointMetadata = {
       ...metadataInput,
-      tfjsVersion: tf.version.tfjs,
+      tfjsVersion: (await tfjs()).version.tfjs,
       workbenchVersion: await workbenchVersion(),
       createdAt: metadataInput.createdAt ?? new Date().toISOString(),
       files: { 'model.json': files[MODEL_JSON].sha256, 'weights.bin': files[WEIGHTS_BIN].sha256 },
