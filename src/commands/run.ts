@@ -68,13 +68,12 @@ export default class Run extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
     // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    // (Ink, some 0.3 s of start-up, only where a live view can be drawn: under --json or with
-    // stderr no terminal, plainOutput holds for the whole process)
+    // (Ink, some 0.3 s of start-up, only where a live view can be drawn: plainOutput holds for the whole process)
     const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, { writeRunReport }, tui, { initialState, reduce, withPlannedMembers }, { removeOwnImportFilesSync }, { removeOwnPracticeFilesSync }] = await Promise.all([
       import('../engine/backend.js'),
       import('../services/run.js'),
       import('../report/report-html.js'),
-      this.jsonEnabled() || !process.stderr.isTTY ? null : Promise.all([import('../tui/TrainView.js'), import('../tui/live.js')]),
+      this.plainOutput ? null : Promise.all([import('../tui/TrainView.js'), import('../tui/live.js')]),
       import('../tui/train-state.js'),
       import('../data/import.js'),
       import('../data/practice.js'),
@@ -215,7 +214,7 @@ export default class Run extends DigitsCommand {
         warn(message);
       },
       onTrainEvent: (event) => {
-        if (!state && !this.plainOutput && tui) {
+        if (!state && tui) {
           // Training began (its first event is a member's engine, which the title shows): mount
           // the live view for the whole ensemble, with every planned member once run.json,
           // written before the first event, is read (members shown only as they started made

@@ -49,12 +49,11 @@ export default class Train extends DigitsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Train);
     // tfjs, Ink and the training service load here, not when oclif reads the command (help, manifest).
-    // (Ink, some 0.3 s of start-up, only where a live view can be drawn: under --json or with
-    // stderr no terminal, plainOutput holds for the whole process)
+    // (Ink, some 0.3 s of start-up, only where a live view can be drawn: plainOutput holds for the whole process)
     const [{ BUILTIN_ENSEMBLES, STDIN_NAME, expandFolds, foldsOverride, resolveEnsemble, shadowedByBuiltin, withFolds, withOverrides }, { planResume, trainEnsemble }, tui, { initialState, reduce }] = await Promise.all([
       import('../ensemble/ensemble-spec.js'),
       import('../services/train.js'),
-      this.jsonEnabled() || !process.stderr.isTTY ? null : Promise.all([import('../tui/TrainView.js'), import('../tui/live.js')]),
+      this.plainOutput ? null : Promise.all([import('../tui/TrainView.js'), import('../tui/live.js')]),
       import('../tui/train-state.js'),
     ]);
     let data = flags.data;
@@ -124,7 +123,7 @@ export default class Train extends DigitsCommand {
       }
     };
     // A person at a terminal gets the live view; pipes, CI and --json get plain lines.
-    const live = this.plainOutput || !tui
+    const live = !tui
       ? null
       : tui[1].mountLive((state: ReturnType<typeof initialState>) => tui[0].TrainView({ state }), initialState(`digits train: ${ensembleName} → ${displayPath(runDir)}`, flags.backend, viewMembers));
     let state = initialState(`digits train: ${ensembleName} → ${displayPath(runDir)}`, flags.backend, viewMembers);
