@@ -26,6 +26,6 @@ for (const recipe of PRACTICE_RECIPES) {
     labels[k] = row.label;
   });
   const started = Date.now();
-  const fit = fitNoiseModel({ images, labels, count: rows.length, size: 28, scale: 1 }, levels);
+  const fit = fitNoiseModel({ images, labels, count: rows.length, size: 28, scale: 1 }, levels, { digits: mnist });
   process.stdout.write(`${recipe.padEnd(22)} ${fit.model ? JSON.stringify(fit.model) : 'none'} (${Date.now() - started} ms): ${fit.reason}\n`);
 }

@@ -138,11 +138,11 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
 
 /**
  * Which noise families add synthetic rows when `--synthetic-rows` is not given, as measured on
- * held-out rows (README, "Synthetic rows"): Gaussian rows helped; photon-noise rows (a whole
- * run) and impulse-noise rows (one member with the recipe's own rows) did no better, so they
- * come only when asked for.
+ * held-out rows (README, "Synthetic rows"): Gaussian rows and edge maps helped; photon-noise
+ * rows (a whole run) and impulse-noise rows (one member with the recipe's own rows) did no
+ * better, so they come only when asked for.
  */
-export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gaussian: true, poisson: false, impulse: false };
+export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gaussian: true, poisson: false, impulse: false, edges: true };
 
 /**
  * The competition's noise model (src/data/noise-model.ts: additive Gaussian noise on a noisy
@@ -152,7 +152,7 @@ export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gauss
 export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: number): Promise<NonNullable<AutoRecord['noise']>> {
   const { dataset, trainRows } = holdout;
   const mnist = await readMnist('train');
-  const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist));
+  const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist), { digits: mnist });
   const byDefault = fit.model && SYNTHETIC_BY_DEFAULT[fit.model.kind] ? syntheticRowCount(trainRows.length) : 0;
   const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? byDefault, mnist.count) : 0;
   if (fit.model && !SYNTHETIC_BY_DEFAULT[fit.model.kind] && rows === undefined) fit.reason += '; its synthetic rows are not added by default (no gain on held-out rows): --synthetic-rows N adds them';

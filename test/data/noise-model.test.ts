@@ -1,15 +1,17 @@
 /**
  * The competition's noise model: fitted to real MNIST train images corrupted with known
  * parameters, it recovers them (Gaussian, photon and impulse noise); noise it does not model
- * (uniform maximum, correlated backgrounds, edge maps, none at all) is refused; synthetic rows
+ * (uniform maximum, correlated backgrounds, binarised strokes, none at all) is refused; Canny
+ * edge maps are recognised as such, at their σ; synthetic rows
  * follow the model.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { canny } from '../../src/data/corruptions/canny.js';
 import { CORRUPTIONS } from '../../src/data/corruptions/index.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { readMnist, type MnistSet } from '../../src/data/mnist.js';
-import { fitNoiseModel, type ImpulseNoiseModel, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
+import { type EdgeMapModel, fitNoiseModel, type ImpulseNoiseModel, MAX_PATTERN_DISTANCE, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
 import { createRandom, poisson } from '../../src/data/random.js';
 import { gaussianOf } from '../helpers/noise-model.js';
 
@@ -118,12 +120,48 @@ describe('fitNoiseModel on a black frame: photon noise', () => {
     expect(fit.reason).toMatch(/no noise worth matching/);
   });
 
-  test('a binary edge map (mnistc-canny-edges) is not photon noise, though λ < 1 would fit it exactly', () => {
+  test('a binary edge map (mnistc-canny-edges), with no MNIST digits to compare it to, is not photon noise, though λ < 1 would fit it exactly', () => {
     const recipe = CORRUPTIONS['mnistc-canny-edges'];
     const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => Float32Array.from(recipe.apply(Float64Array.from(x), 28, r)))), levels);
     expect(fit.model).toBeNull();
     expect((fit.fitted as PoissonNoiseModel).photons).toBeLessThan(MIN_PHOTONS);
     expect(fit.reason).toMatch(/nearly binary/);
+  });
+});
+
+describe('fitNoiseModel on a black frame and a binary digit box: an edge map', () => {
+  const edgesOf = (sigma: number) => (x: Float32Array) => Float32Array.from(canny(Float64Array.from(x), 28, { sigma, low: 0.1, high: 0.2 }));
+  // images from rows 7k, edge maps fitted on other rows (an odd stride): no digit is in both
+  test('the practice recipe mnistc-canny-edges (skimage defaults) is an edge map at σ 1', () => {
+    const recipe = CORRUPTIONS['mnistc-canny-edges'];
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => Float32Array.from(recipe.apply(Float64Array.from(x), 28, r)))), levels, { digits: mnist });
+    expect(fit.model).toEqual({ kind: 'edges', sigma: 1, low: 0.1, high: 0.2 });
+    expect(fit.boxDistance).toBeLessThan(MAX_PATTERN_DISTANCE);
+    expect(fit.reason).toMatch(/^edge map \(Canny, σ 1,/);
+  });
+
+  test.each([0.5, 2])('edges made at σ %s are fitted at that σ', (sigma) => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, edgesOf(sigma))), levels, { digits: mnist });
+    expect(fit.model).toEqual({ kind: 'edges', sigma, low: 0.1, high: 0.2 });
+  });
+
+  test('binarised digits (filled strokes) are binary but no edge map', () => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x) => x.map((v) => (v >= 0.5 ? 1 : 0)))), levels, { digits: mnist });
+    expect(fit.model).toBeNull();
+    expect(fit.fitted.kind).toBe('edges');
+    expect(fit.boxDistance).toBeGreaterThan(MAX_PATTERN_DISTANCE);
+    expect(fit.reason).toMatch(/binary but not an edge map/);
+  });
+
+  test('edge maps of thickened strokes (each edge pixel grown into a 2×2 block) are no edge map of MNIST digits', () => {
+    const thick = (x: Float32Array) => {
+      const e = edgesOf(1)(x);
+      const out = new Float32Array(784);
+      for (let p = 0; p < 784; p++) if (e[p]) for (const q of [p, p + 1, p + 28, p + 29]) if (q < 784) out[q] = 1;
+      return out;
+    };
+    const fit = fitNoiseModel(asBytes(corrupted(1500, thick)), levels, { digits: mnist });
+    expect(fit.model).toBeNull();
   });
 });
 
@@ -206,6 +244,19 @@ describe('synthesizeNoisyImages', () => {
     expect(Math.abs(whiteFrame / (blackFrame + whiteFrame) - 0.06)).toBeLessThan(0.003);
     const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels);
     expect(fit.model).toEqual({ kind: 'impulse', amount: expect.closeTo(0.2, 2), salt: expect.closeTo(0.3, 1) });
+  });
+
+  test('edge maps: every image is the Canny edge map of its source, 0 or 255, and the fit finds the model again', () => {
+    const spec: EdgeMapModel = { kind: 'edges', sigma: 1.5, low: 0.1, high: 0.2 };
+    const s = synthesizeNoisyImages(mnist, spec, 600, 8);
+    for (let k = 0; k < s.count; k += 37) {
+      const src = Float64Array.from(mnist.images.subarray(s.sources[k]! * 784, (s.sources[k]! + 1) * 784), (v) => v / 255);
+      const expected = canny(src, 28, spec);
+      expect(Array.from(s.images.subarray(k * 784, (k + 1) * 784))).toEqual(Array.from(expected, (v) => 255 * v));
+      expect(s.labels[k]).toBe(mnist.labels[s.sources[k]!]);
+    }
+    const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels, { digits: mnist });
+    expect(fit.model).toEqual(spec);
   });
 
   test('distinct MNIST train images with their own labels, the same for the same seed', () => {

@@ -1,6 +1,6 @@
 /**
- * auto's noise step on real practice competitions (no training): Gaussian sensor noise adds
- * synthetic rows by default; photon and impulse noise are fitted and reported, and add rows
+ * auto's noise step on real practice competitions (no training): Gaussian sensor noise and
+ * Canny edge maps add synthetic rows by default; photon and impulse noise are fitted and reported, and add rows
  * only when asked for (README, "Synthetic rows"); clean digits get no model.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ const competitions: Partial<Record<PracticeRecipe, string>> = {};
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'digits-auto-noise-'));
-  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'clean'] as const) {
+  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'mnistc-canny-edges', 'clean'] as const) {
     const out = path.join(dir, recipe);
     await buildPracticeCompetition({ recipe, ...(recipe === 'gaussian' ? { sigma: 0.3 } : {}), out, trainRows: 600, testRows: 20, seed: 4 });
     await importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: 'as-is' });
@@ -53,6 +53,14 @@ describe('autoNoise', () => {
     expect(noise.syntheticRows).toBe(0);
     expect(noise.fit.reason).toMatch(/^impulse \(salt-and-pepper\) noise.*not added by default.*--synthetic-rows N/);
     expect((await autoNoise(holdout, 1, 300)).syntheticRows).toBe(300);
+  });
+
+  test('Canny edge maps: the edge map fitted, rows up to 54,000 training rows by default', async () => {
+    const holdout = await loadAutoHoldout(competitions['mnistc-canny-edges']!);
+    const noise = await autoNoise(holdout, 1);
+    expect(noise.fit.model).toEqual({ kind: 'edges', sigma: 1, low: 0.1, high: 0.2 });
+    expect(noise.syntheticRows).toBe(54_000 - holdout.trainRows.length);
+    expect(noise.fit.reason).toMatch(/^edge map \(Canny/);
   });
 
   test('clean digits: no model, no rows, even when asked', async () => {
