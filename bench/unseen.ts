@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { createRandom, deriveSeed } from '../src/data/random.js';
 import { readMnist, type MnistSet } from '../src/data/mnist.js';
 import { makeImage, type PracticeRecipe } from '../src/data/practice.js';
-import { synthesizeNoisyImages, type NoiseFit } from '../src/data/noise-model.js';
+import { syntheticSources, type NoiseFit } from '../src/data/noise-model.js';
 import { initEngine } from '../src/engine/backend.js';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
 import { fromSpec } from '../src/model/preprocess.js';
@@ -83,7 +83,8 @@ export async function trainedSources(run: string, answers: PracticeAnswers, mnis
   const auto = await readFile(path.join(run, 'auto.json'), 'utf8').then((t) => JSON.parse(t) as { noise?: { fit: NoiseFit; syntheticRows: number; seed: number } }, () => null);
   const excluded = new Set(answers.train.sourceIndices);
   const noise = auto?.noise;
-  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed).sources) excluded.add(s);
+  // the rows synthesizeNoisyImages makes them from (whatever the model: its first draws)
+  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of syntheticSources(createRandom(noise.seed), mnist.count, Math.min(noise.syntheticRows, mnist.count))) excluded.add(s);
   return excluded;
 }
 

@@ -82,7 +82,18 @@ export interface EdgeMapModel {
   high: number;
 }
 
-export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel;
+/**
+ * A corruption layer independent of the digit: y = clip(gain · x + L), with L one of `layers`
+ * layers taken from the competition's own training images (`src/data/corruption-layer.ts`).
+ */
+export interface CorruptionLayerModel {
+  kind: 'layer';
+  gain: number;
+  /** how many layers there are to draw from (one per training image paired with its MNIST digit) */
+  layers: number;
+}
+
+export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel;
 
 export interface NoiseFit {
   /** the model, when it explains the competition's pixels; null otherwise */
@@ -135,10 +146,10 @@ const EDGE_FIT_DIGITS = 1000;
 
 const INTERIOR_BINS = 32;
 /** bins: [exactly 0, 32 equal bins inside (0, 1), exactly 1] */
-const BINS = INTERIOR_BINS + 2;
+export const BINS = INTERIOR_BINS + 2;
 const ATOM = 0.5 / 255;
 
-function binOf(v: number): number {
+export function binOf(v: number): number {
   if (v <= ATOM) return 0;
   if (v >= 1 - ATOM) return BINS - 1;
   return 1 + Math.min(INTERIOR_BINS - 1, Math.floor(v * INTERIOR_BINS));
@@ -162,13 +173,13 @@ function addModelHistogram(out: Float64Array, mu: number, sigma: number, w: numb
   }
 }
 
-function normalise(h: Float64Array): Float64Array {
+export function normalise(h: Float64Array): Float64Array {
   let total = 0;
   for (const v of h) total += v;
   return total > 0 ? h.map((v) => v / total) : h;
 }
 
-function totalVariation(a: Float64Array, b: Float64Array): number {
+export function totalVariation(a: Float64Array, b: Float64Array): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
   return d / 2;
@@ -535,22 +546,18 @@ function round(v: number): number {
 }
 
 /** One pixel of intensity `x` in [0, 1] through `model` (a pixel-wise noise). */
-function corruptPixel(model: Exclude<NoiseModel, EdgeMapModel>, x: number, random: Random): number {
+function corruptPixel(model: GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel, x: number, random: Random): number {
   if (model.kind === 'impulse') return random.next() < model.amount ? (random.next() < model.salt ? 1 : 0) : x;
   const y = model.kind === 'poisson' ? poisson(model.photons * model.gain * x, random) / model.photons : model.gain * x + model.offset + model.sigma * random.normal();
   return Math.min(1, Math.max(0, y));
 }
 
 /**
- * `count` MNIST train images (a seeded choice) corrupted by `model`, as 0–255 integers
- * (the corrections format's pixels): noise drawn once, from `seed`.
+ * The MNIST train rows synthetic images are made from: `n` distinct rows of `total`, the first
+ * draws of `random` (a partial shuffle, so fewer rows are a prefix of more), sorted.
  */
-export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count: number, seed: number): { images: Uint8Array; labels: Uint8Array; count: number; sources: Uint32Array } {
-  const px = mnist.rows * mnist.cols;
-  const random = createRandom(seed);
-  const n = Math.min(count, mnist.count);
-  // a seeded choice of distinct source images
-  const order = new Uint32Array(mnist.count);
+export function syntheticSources(random: Random, total: number, n: number): Uint32Array {
+  const order = new Uint32Array(total);
   for (let i = 0; i < order.length; i++) order[i] = i;
   for (let i = 0; i < n; i++) {
     const j = i + random.int(order.length - i);
@@ -558,7 +565,21 @@ export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count:
     order[i] = order[j]!;
     order[j] = t;
   }
-  const sources = order.slice(0, n).sort();
+  return order.slice(0, n).sort();
+}
+
+/**
+ * `count` MNIST train images (a seeded choice, `syntheticSources`) corrupted by `model`, as
+ * 0–255 integers (the corrections format's pixels): noise drawn once, from `seed`. A
+ * corruption layer model needs its layers (`layers × size²` values, as `fitCorruptionLayer`
+ * returns them): each image gets one of them, drawn at random.
+ */
+export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count: number, seed: number, layers?: Float32Array): { images: Uint8Array; labels: Uint8Array; count: number; sources: Uint32Array } {
+  const px = mnist.rows * mnist.cols;
+  const random = createRandom(seed);
+  const n = Math.min(count, mnist.count);
+  if (model.kind === 'layer' && (!layers || layers.length < model.layers * px || model.layers < 1)) throw new RangeError(`synthesizeNoisyImages: a corruption layer model needs its ${model.layers} layers of ${px} pixels`);
+  const sources = syntheticSources(random, mnist.count, n);
   const images = new Uint8Array(n * px);
   const labels = new Uint8Array(n);
   for (let k = 0; k < n; k++) {
@@ -567,6 +588,11 @@ export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count:
     if (model.kind === 'edges') {
       const edges = edgeMap(model, mnist.images.subarray(src, src + px), mnist.rows);
       for (let p = 0; p < px; p++) images[k * px + p] = edges[p]! ? 255 : 0;
+      continue;
+    }
+    if (model.kind === 'layer') {
+      const layer = random.int(model.layers) * px;
+      for (let p = 0; p < px; p++) images[k * px + p] = Math.round(255 * Math.min(1, Math.max(0, model.gain * (mnist.images[src + p]! / 255) + layers![layer + p]!)));
       continue;
     }
     for (let p = 0; p < px; p++) {

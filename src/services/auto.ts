@@ -15,7 +15,7 @@ import path from 'node:path';
 import { profileBackground } from '../data/background.js';
 import { heavyImbalance } from '../data/class-coverage.js';
 import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
-import { readMnist } from '../data/mnist.js';
+import { readMnist, type MnistSet } from '../data/mnist.js';
 import { fitNoiseModel, mnistBoxLevels, synthesizeNoisyImages, type NoiseFit, type NoiseModel } from '../data/noise-model.js';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import type { ImageSet } from '../data/image-set.js';
@@ -142,31 +142,65 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
  * rows (a whole run) and impulse-noise rows (one member with the recipe's own rows) did no
  * better, so they come only when asked for.
  */
-export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gaussian: true, poisson: false, impulse: false, edges: true };
+export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gaussian: true, poisson: false, impulse: false, edges: true, layer: true };
+
+/**
+ * The layers of a corruption layer model (src/data/corruption-layer.ts), kept on the noise
+ * record under a symbol key: they live as long as the run's process, and JSON (auto.json,
+ * run.json) leaves them out. A resumed run has its synthetic rows' file already.
+ */
+const LAYERS = Symbol('corruption layers');
+type NoiseRecord = NonNullable<AutoRecord['noise']> & { [LAYERS]?: Float32Array };
 
 /**
  * The competition's noise model (src/data/noise-model.ts: additive Gaussian noise on a noisy
- * background, photon noise on a black one, impulse noise on a black-and-white one), fitted to
- * its training images, and how many synthetic rows it gives the members (none without a model).
+ * background, photon noise on a black one, impulse noise on a black-and-white one, an edge map
+ * of binary images), fitted to its training images; when none fits, a corruption layer read
+ * off the training images that are copies of MNIST train digits (src/data/corruption-layer.ts,
+ * the validation rows left out); and how many synthetic rows it gives the members (none
+ * without a model).
  */
-export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: number): Promise<NonNullable<AutoRecord['noise']>> {
+export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: number): Promise<NoiseRecord> {
   const { dataset, trainRows } = holdout;
   const mnist = await readMnist('train');
-  const fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist), { digits: mnist });
+  let fit: NoiseFit = fitNoiseModel({ images: dataset.trainImages, labels: dataset.trainLabels, count: dataset.trainLabels.length, size: dataset.width, scale: dataset.scale }, mnistBoxLevels(mnist), { digits: mnist });
+  let layers: Float32Array | null = null;
+  if (!fit.model && dataset.width === mnist.rows && trainRows.length > 0) {
+    const layer = await corruptionLayer(holdout, mnist, fit.neighbourCorrelation);
+    if (layer.fit.model) ({ fit, layers } = layer);
+    else fit.reason += `; ${layer.fit.reason}`;
+  }
   const byDefault = fit.model && SYNTHETIC_BY_DEFAULT[fit.model.kind] ? syntheticRowCount(trainRows.length) : 0;
   const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? byDefault, mnist.count) : 0;
   if (fit.model && !SYNTHETIC_BY_DEFAULT[fit.model.kind] && rows === undefined) fit.reason += '; its synthetic rows are not added by default (no gain on held-out rows): --synthetic-rows N adds them';
-  return { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
+  const noise: NoiseRecord = { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
+  if (layers) noise[LAYERS] = layers;
+  return noise;
+}
+
+/** The corruption layer of the holdout's training rows, paired with MNIST train digits of their label (tfjs, loaded here). */
+async function corruptionLayer(holdout: AutoHoldout, mnist: MnistSet, neighbourCorrelation: number) {
+  const { dataset, trainRows } = holdout;
+  const [{ matchSources }, { fitCorruptionLayer }] = await Promise.all([import('../data/source-match.js'), import('../data/corruption-layer.js')]);
+  const px = dataset.width * dataset.width;
+  const images = new Float32Array(trainRows.length * px);
+  const labels = new Uint8Array(trainRows.length);
+  trainRows.forEach((r, i) => {
+    for (let p = 0; p < px; p++) images[i * px + p] = dataset.trainImages[r * px + p]! / dataset.scale;
+    labels[i] = dataset.trainLabels[r]!;
+  });
+  const match = await matchSources({ images, labels, count: trainRows.length, size: dataset.width }, { images: mnist.images, labels: mnist.labels, count: mnist.count, size: mnist.rows });
+  return fitCorruptionLayer({ images, labels, count: trainRows.length, size: dataset.width, scale: 1 }, trainRows.map((_, i) => i), match.matches, mnist, neighbourCorrelation);
 }
 
 /** The file of a run's synthetic rows (corrections format, so members take it as `extra`). */
 export const SYNTHETIC_ROWS_FILE = 'synthetic-rows.jsonl';
 
 /** Writes the synthetic rows `noise` asks for to `file`; returns how many it wrote. */
-export async function writeSyntheticRows(noise: NonNullable<AutoRecord['noise']>, file: string): Promise<number> {
+export async function writeSyntheticRows(noise: NoiseRecord, file: string): Promise<number> {
   if (!noise.fit.model || noise.syntheticRows === 0) return 0;
   const mnist = await readMnist('train');
-  const rows = synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed);
+  const rows = synthesizeNoisyImages(mnist, noise.fit.model, noise.syntheticRows, noise.seed, noise[LAYERS]);
   const px = mnist.rows * mnist.cols;
   const time = new Date().toISOString();
   const records: CorrectionRecord[] = [];

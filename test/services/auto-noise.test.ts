@@ -1,6 +1,7 @@
 /**
- * auto's noise step on real practice competitions (no training): Gaussian sensor noise and
- * Canny edge maps add synthetic rows by default; photon and impulse noise are fitted and reported, and add rows
+ * auto's noise step on real practice competitions (no training): Gaussian sensor noise,
+ * Canny edge maps and a corruption layer read off copies of MNIST digits (zigzag lines) add
+ * synthetic rows by default; rotated digits are no copies; photon and impulse noise are fitted and reported, and add rows
  * only when asked for (README, "Synthetic rows"); clean digits get no model.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,14 +10,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { importCompetition, resolveCompetitionFiles } from '../../src/data/import.js';
 import { buildPracticeCompetition, type PracticeRecipe } from '../../src/data/practice.js';
-import { autoNoise, loadAutoHoldout } from '../../src/services/auto.js';
+import { readCorrections } from '../../src/data/corrections.js';
+import { readMnist } from '../../src/data/mnist.js';
+import { syntheticSources } from '../../src/data/noise-model.js';
+import { createRandom } from '../../src/data/random.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { autoNoise, loadAutoHoldout, writeSyntheticRows } from '../../src/services/auto.js';
 
 let dir: string;
 const competitions: Partial<Record<PracticeRecipe, string>> = {};
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'digits-auto-noise-'));
-  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'mnistc-canny-edges', 'clean'] as const) {
+    await initEngine({ backend: 'wasm' });
+  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'mnistc-canny-edges', 'mnistc-zigzag', 'mnistc-rotate', 'clean'] as const) {
     const out = path.join(dir, recipe);
     await buildPracticeCompetition({ recipe, ...(recipe === 'gaussian' ? { sigma: 0.3 } : {}), out, trainRows: 600, testRows: 20, seed: 4 });
     await importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: 'as-is' });
@@ -63,9 +70,52 @@ describe('autoNoise', () => {
     expect(noise.fit.reason).toMatch(/^edge map \(Canny/);
   });
 
-  test('clean digits: no model, no rows, even when asked', async () => {
+  test('zigzag lines over the digits: a corruption layer from the training rows, written as rows of other digits under it', async () => {
+    const holdout = await loadAutoHoldout(competitions['mnistc-zigzag']!);
+    const noise = await autoNoise(holdout, 1, 300);
+    expect(noise.fit.model).toMatchObject({ kind: 'layer', gain: 1 });
+    // most training rows (the holdout's training rows only) are paired with their digit
+    expect((noise.fit.model as { layers: number }).layers).toBeGreaterThan(0.8 * holdout.trainRows.length);
+    expect(noise.fit.model!.kind === 'layer' && (noise.fit.model as { layers: number }).layers).toBeLessThanOrEqual(holdout.trainRows.length);
+    expect(noise.fit.reason).toMatch(/^no noise model: .*; a corruption layer over the digit|^a corruption layer over the digit/);
+    expect(noise.syntheticRows).toBe(300);
+    // the layers travel with the record in this process, not in its JSON
+    expect(JSON.stringify(noise)).not.toMatch(/layers":\s*\{/);
+    const file = path.join(dir, 'zigzag-rows.jsonl');
+    expect(await writeSyntheticRows(noise, file)).toBe(300);
+    const { records } = await readCorrections(file);
+    expect(records).toHaveLength(300);
+    // each image is its MNIST digit with lines over it: every lit pixel of the digit stays lit, and more are lit
+    const mnist = await readMnist('train');
+    const sources = syntheticSources(createRandom(noise.seed), mnist.count, 300);
+    let kept = 0;
+    let digit = 0;
+    let added = 0;
+    records.forEach((r, k) => {
+      for (let p = 0; p < 784; p++) {
+        const x = mnist.images[sources[k]! * 784 + p]!;
+        if (x === 255) digit++;
+        if (x === 255 && r.image[p] === 255) kept++;
+        if (x === 0 && r.image[p]! > 127) added++;
+      }
+    });
+    expect(kept).toBe(digit);
+    expect(added / (300 * 784)).toBeGreaterThan(0.03);
+    // the same record through JSON (a resumed run) has no layers to make rows from
+    await expect(writeSyntheticRows(JSON.parse(JSON.stringify(noise)), file)).rejects.toThrow(/needs its \d+ layers/);
+  });
+
+  test('rotated digits are no copies of MNIST digits: no model, no rows', async () => {
+    const noise = await autoNoise(await loadAutoHoldout(competitions['mnistc-rotate']!), 1);
+    expect(noise.fit.model).toBeNull();
+    expect(noise.syntheticRows).toBe(0);
+    expect(noise.fit.reason).toMatch(/no corruption layer: too few training images are copies/);
+  });
+
+  test('clean digits: no model, no rows, even when asked (their layers are empty)', async () => {
     const noise = await autoNoise(await loadAutoHoldout(competitions.clean!), 1, 500);
     expect(noise.fit.model).toBeNull();
     expect(noise.syntheticRows).toBe(0);
+    expect(noise.fit.reason).toMatch(/no corruption layer: the images are their MNIST digits as they are/);
   });
 });
