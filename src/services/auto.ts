@@ -178,9 +178,14 @@ export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: numbe
   return noise;
 }
 
-/** The corruption layer of the holdout's training rows, paired with MNIST train digits of their label (tfjs, loaded here). */
+/** Training rows a corruption layer is read from, at most: plenty of layers to draw from, and the matching stays within seconds (Kaggle's clean layout has 37,800). */
+export const MAX_LAYER_ROWS = 6000;
+
+/** The corruption layer of the holdout's training rows (an even spread of up to `MAX_LAYER_ROWS`), paired with MNIST train digits of their label (tfjs, loaded here). */
 async function corruptionLayer(holdout: AutoHoldout, mnist: MnistSet, neighbourCorrelation: number) {
-  const { dataset, trainRows } = holdout;
+  const { dataset } = holdout;
+  const step = Math.max(1, holdout.trainRows.length / MAX_LAYER_ROWS);
+  const trainRows = Array.from({ length: Math.min(MAX_LAYER_ROWS, holdout.trainRows.length) }, (_, i) => holdout.trainRows[Math.floor(i * step)]!);
   const [{ matchSources }, { fitCorruptionLayer }] = await Promise.all([import('../data/source-match.js'), import('../data/corruption-layer.js')]);
   const px = dataset.width * dataset.width;
   const images = new Float32Array(trainRows.length * px);
