@@ -502,7 +502,7 @@ function fitEdgeMap(data: ImageSet, count: number, step: number, digits: MnistSe
   const target = normalise(seen);
   // an odd stride: MNIST train alternates its two writer populations row by row
   const stride = Math.max(1, Math.floor(digits.count / EDGE_FIT_DIGITS)) | 1;
-  let best = { model: { kind: 'edges', sigma: 1, low: 0.1, high: 0.2 } as EdgeMapModel, distance: Number.POSITIVE_INFINITY };
+  let best: { model: EdgeMapModel; distance: number } = { model: { kind: 'edges', sigma: 1, ...EDGE_THRESHOLDS }, distance: Number.POSITIVE_INFINITY };
   if (digits.rows === n) {
     for (const sigma of EDGE_SIGMAS) {
       const model: EdgeMapModel = { kind: 'edges', sigma, ...EDGE_THRESHOLDS };
