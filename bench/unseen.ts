@@ -84,7 +84,7 @@ export async function trainedSources(run: string, answers: PracticeAnswers, mnis
   const excluded = new Set(answers.train.sourceIndices);
   const noise = auto?.noise;
   // the rows synthesizeNoisyImages makes them from (whatever the model: its first draws)
-  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of syntheticSources(createRandom(noise.seed), mnist.count, Math.min(noise.syntheticRows, mnist.count))) excluded.add(s);
+  if (noise?.fit.model && noise.syntheticRows > 0) for (const s of syntheticSources(createRandom(noise.seed), mnist.count, noise.syntheticRows)) excluded.add(s);
   return excluded;
 }
 

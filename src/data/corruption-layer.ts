@@ -41,18 +41,16 @@ export interface CorruptionLayerFit {
 }
 
 /**
- * Fits the layer model to training images `rows` of `data`, `matches[i]` being the MNIST train
- * row image `rows[i]` is a copy of (or −1), as `matchSources` pairs them.
+ * Fits the layer model to the training images `data`, `matches[i]` being the MNIST train row
+ * image i is a copy of (or −1), as `matchSources` pairs them.
  */
-export function fitCorruptionLayer(data: ImageSet, rows: readonly number[], matches: Int32Array, mnist: MnistSet, neighbourCorrelation: number): CorruptionLayerFit {
+export function fitCorruptionLayer(data: ImageSet, matches: Int32Array, mnist: MnistSet, neighbourCorrelation: number): CorruptionLayerFit {
   const size = data.size;
   const px = size * size;
   const scale = 1 / data.scale;
   const pairs: Array<[number, number]> = [];
-  rows.forEach((r, i) => {
-    if (matches[i]! >= 0) pairs.push([r, matches[i]!]);
-  });
-  const share = rows.length ? pairs.length / rows.length : 0;
+  for (let i = 0; i < data.count; i++) if (matches[i]! >= 0) pairs.push([i, matches[i]!]);
+  const share = data.count ? pairs.length / data.count : 0;
   const slopes: number[] = [];
   for (const [r, j] of pairs) {
     let sx = 0;
@@ -82,7 +80,7 @@ export function fitCorruptionLayer(data: ImageSet, rows: readonly number[], matc
   for (const v of layers) sum += Math.abs(v);
   const strength = layers.length ? sum / layers.length : 0;
   const fitted: CorruptionLayerModel = { kind: 'layer', gain: Number(gain.toFixed(4)), layers: pairs.length };
-  const figures = `${pairs.length} of ${rows.length} training images (${(100 * share).toFixed(1)}%) paired with the MNIST train digit they were made from; gain ${fitted.gain}; mean |layer| ${strength.toFixed(3)}; histogram distance ${distance.toFixed(3)} on the digit box of other digits under their layers`;
+  const figures = `${pairs.length} of ${data.count} training images (${(100 * share).toFixed(1)}%) paired with the MNIST train digit they were made from; gain ${fitted.gain}; mean |layer| ${strength.toFixed(3)}; histogram distance ${distance.toFixed(3)} on the digit box of other digits under their layers`;
   const why =
     size !== mnist.rows
       ? `the images are ${size}×${size}, MNIST's ${mnist.rows}×${mnist.rows}`
@@ -100,7 +98,7 @@ export function fitCorruptionLayer(data: ImageSet, rows: readonly number[], matc
       frameDistance: 0,
       boxDistance: Number(distance.toFixed(4)),
       neighbourCorrelation: Number(neighbourCorrelation.toFixed(4)),
-      images: rows.length,
+      images: data.count,
       reason: why ? `no corruption layer: ${why} (${figures})` : `a corruption layer over the digit: y = clip(${fitted.gain}·x + L), L from ${pairs.length} training images (${figures})`,
     },
     layers: why ? null : layers,

@@ -173,6 +173,11 @@ function addModelHistogram(out: Float64Array, mu: number, sigma: number, w: numb
   }
 }
 
+/** A histogram's share strictly between 0 and 1 (neither of its two end bins). */
+function grey(h: Float64Array): number {
+  return 1 - h[0]! - h[BINS - 1]!;
+}
+
 export function normalise(h: Float64Array): Float64Array {
   let total = 0;
   for (const v of h) total += v;
@@ -369,13 +374,12 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, options: Noi
 
   // a binary image (black and white pixels only, some white in the digit box) may be an edge map
   // of the digit; wide edges reach the frame, so it need not be all black
-  const grey = (h: Float64Array) => 1 - h[0]! - h[BINS - 1]!;
   if (options.digits && grey(boxH) <= BINARY_BOX && grey(frameH) <= BINARY_BOX && boxH[BINS - 1]! > 0) {
     const edges = fitEdgeMap(data, count, step, options.digits, neighbourCorrelation, frameH);
     if (edges.model || frameH[0]! >= BLACK_FRAME) return edges;
   }
   if (frameH[0]! >= BLACK_FRAME) return fitPhotonNoise(frameH, boxH, boxMean, neighbourCorrelation, count, levels);
-  if (1 - frameH[0]! - frameH[BINS - 1]! <= IMPULSE_FRAME) return fitImpulseNoise(frameH, boxH, neighbourCorrelation, count, levels);
+  if (grey(frameH) <= IMPULSE_FRAME) return fitImpulseNoise(frameH, boxH, neighbourCorrelation, count, levels);
 
   // offset and σ: a grid, then a finer grid around the best point
   let best = { offset: 0, sigma: 0.01, distance: Number.POSITIVE_INFINITY };
@@ -442,7 +446,6 @@ function fitImpulseNoise(frameH: Float64Array, boxH: Float64Array, neighbourCorr
   // MNIST's digit box, binned as the competition's: the untouched pixels' histogram
   const clean = new Float64Array(BINS);
   for (let l = 0; l < 256; l++) clean[binOf(l / 255)]! += levels[l]!;
-  const grey = (h: Float64Array) => 1 - h[0]! - h[BINS - 1]!;
   const amount = Math.min(1, Math.max(0, 1 - grey(boxH) / grey(clean)));
   const white = frameH[BINS - 1]!;
   const salt = amount > 0 ? Math.min(1, white / amount) : 0;
@@ -553,10 +556,12 @@ function corruptPixel(model: GaussianNoiseModel | PoissonNoiseModel | ImpulseNoi
 }
 
 /**
- * The MNIST train rows synthetic images are made from: `n` distinct rows of `total`, the first
- * draws of `random` (a partial shuffle, so fewer rows are a prefix of more), sorted.
+ * The MNIST train rows synthetic images are made from: `n` distinct rows of `total` (all of them
+ * when n is more), the first draws of `random` (a partial shuffle, so fewer rows are a prefix of
+ * more), sorted.
  */
-export function syntheticSources(random: Random, total: number, n: number): Uint32Array {
+export function syntheticSources(random: Random, total: number, count: number): Uint32Array {
+  const n = Math.min(count, total);
   const order = new Uint32Array(total);
   for (let i = 0; i < order.length; i++) order[i] = i;
   for (let i = 0; i < n; i++) {

@@ -196,7 +196,7 @@ async function corruptionLayer(holdout: AutoHoldout, mnist: MnistSet, neighbourC
     labels[i] = dataset.trainLabels[r]!;
   });
   const match = await matchSources({ images, labels, count: trainRows.length, size: dataset.width }, { images: mnist.images, labels: mnist.labels, count: mnist.count, size: mnist.rows });
-  return fitCorruptionLayer({ images, labels, count: trainRows.length, size: dataset.width, scale: 1 }, trainRows.map((_, i) => i), match.matches, mnist, neighbourCorrelation);
+  return fitCorruptionLayer({ images, labels, count: trainRows.length, size: dataset.width, scale: 1 }, match.matches, mnist, neighbourCorrelation);
 }
 
 /** The file of a run's synthetic rows (corrections format, so members take it as `extra`). */

@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 
 /** Images made from MNIST train rows 3k (k < count) by `corrupt`, upright in [0, 1], with the sources as matches. */
-function copies(count: number, corrupt: (x: Float64Array, random: Random) => Float64Array, seed = 5): { data: ImageSet; rows: number[]; matches: Int32Array } {
+function copies(count: number, corrupt: (x: Float64Array, random: Random) => Float64Array, seed = 5): { data: ImageSet; matches: Int32Array } {
   const random = createRandom(seed);
   const images = new Float32Array(count * PX);
   const labels = new Uint8Array(count);
@@ -31,7 +31,7 @@ function copies(count: number, corrupt: (x: Float64Array, random: Random) => Flo
     labels[k] = mnist.labels[s]!;
     matches[k] = s;
   }
-  return { data: { images, labels, count, size: 28, scale: 1 }, rows: Array.from({ length: count }, (_, i) => i), matches };
+  return { data: { images, labels, count, size: 28, scale: 1 }, matches };
 }
 
 /** Two random straight lines of full intensity added to the digit and clipped, as MNIST-C draws its lines. */
@@ -61,8 +61,8 @@ const fog = (x: Float64Array, random: Random) => {
 
 describe('fitCorruptionLayer', () => {
   test('lines drawn over the digit: gain 1, and other digits under the layers have the images\' histogram', () => {
-    const { data, rows, matches } = copies(1500, lines);
-    const { fit, layers } = fitCorruptionLayer(data, rows, matches, mnist, 0.5);
+    const { data, matches } = copies(1500, lines);
+    const { fit, layers } = fitCorruptionLayer(data, matches, mnist, 0.5);
     expect(fit.model).toEqual({ kind: 'layer', gain: 1, layers: 1500 });
     expect(fit.boxDistance).toBeLessThan(MAX_LAYER_DISTANCE);
     expect(fit.reason).toMatch(/^a corruption layer over the digit: y = clip\(1·x \+ L\)/);
@@ -72,8 +72,8 @@ describe('fitCorruptionLayer', () => {
   });
 
   test('a fog that scales the digit to a quarter: the gain is found, the layer is the fog', () => {
-    const { data, rows, matches } = copies(1500, fog);
-    const { fit, layers } = fitCorruptionLayer(data, rows, matches, mnist, 1);
+    const { data, matches } = copies(1500, fog);
+    const { fit, layers } = fitCorruptionLayer(data, matches, mnist, 1);
     const model = fit.model as CorruptionLayerModel;
     expect(model.kind).toBe('layer');
     expect(Math.abs(model.gain - 0.25)).toBeLessThan(0.02);
@@ -97,25 +97,25 @@ describe('fitCorruptionLayer', () => {
   });
 
   test('clean copies leave nothing to lay over another digit', () => {
-    const { data, rows, matches } = copies(800, (x) => x);
-    const { fit, layers } = fitCorruptionLayer(data, rows, matches, mnist, 0.9);
+    const { data, matches } = copies(800, (x) => x);
+    const { fit, layers } = fitCorruptionLayer(data, matches, mnist, 0.9);
     expect(fit.model).toBeNull();
     expect(layers).toBeNull();
     expect(fit.reason).toMatch(/their MNIST digits as they are/);
   });
 
   test('a corruption that depends on the digit (a gamma curve) is refused: its layers carry the paired digit', () => {
-    const { data, rows, matches } = copies(1500, (x) => x.map((v) => v ** 4));
-    const { fit } = fitCorruptionLayer(data, rows, matches, mnist, 0.9);
+    const { data, matches } = copies(1500, (x) => x.map((v) => v ** 4));
+    const { fit } = fitCorruptionLayer(data, matches, mnist, 0.9);
     expect(fit.model).toBeNull();
     expect(fit.boxDistance).toBeGreaterThan(MAX_LAYER_DISTANCE);
     expect(fit.reason).toMatch(/depends on the digit/);
   });
 
   test(`fewer than ${100 * MIN_PAIRED_SHARE}% of the images paired: refused`, () => {
-    const { data, rows, matches } = copies(1000, lines);
+    const { data, matches } = copies(1000, lines);
     for (let i = 0; i < 600; i++) matches[i] = -1;
-    const { fit } = fitCorruptionLayer(data, rows, matches, mnist, 0.5);
+    const { fit } = fitCorruptionLayer(data, matches, mnist, 0.5);
     expect(fit.model).toBeNull();
     expect(fit.reason).toMatch(/too few training images are copies of MNIST train digits \(40\.0%/);
   });
@@ -123,8 +123,8 @@ describe('fitCorruptionLayer', () => {
 
 describe('synthesizeNoisyImages with a corruption layer', () => {
   test('each image is another MNIST digit under one of the layers, clipped; a model without its layers is refused', () => {
-    const { data, rows, matches } = copies(300, lines);
-    const { fit, layers } = fitCorruptionLayer(data, rows, matches, mnist, 0.5);
+    const { data, matches } = copies(300, lines);
+    const { fit, layers } = fitCorruptionLayer(data, matches, mnist, 0.5);
     const model = fit.model as CorruptionLayerModel;
     const s = synthesizeNoisyImages(mnist, model, 400, 3, layers!);
     for (let k = 0; k < s.count; k += 41) {
