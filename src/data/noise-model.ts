@@ -43,6 +43,12 @@
  * histogram of its 3×3 pixel patterns against the edge maps of MNIST digits (`fitEdgeMap`).
  * Its synthetic rows are edge maps of MNIST train digits.
  *
+ * When no pixel noise explains the images, the digits may be blurred: MNIST-C's glass blur (a
+ * Gaussian blur, passes of swaps of neighbouring pixels, the blur again; with no passes a plain
+ * Gaussian blur), recognised by the histograms of the pixels and of the differences between
+ * neighbouring pixels against those of blurred MNIST digits (`fitGlassBlur`). Its synthetic
+ * rows are MNIST train digits blurred so.
+ *
  * Uniform-maximum or correlated noise fails these checks, and the competition is left as it is.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
@@ -51,6 +57,7 @@ import type { MnistSet } from './mnist.js';
 import { createRandom, poisson, type Random } from './random.js';
 import { PROFILE_FRAME } from './background.js';
 import { canny } from './corruptions/canny.js';
+import { glassBlur } from './corruptions/mnist-c.js';
 
 export interface GaussianNoiseModel {
   kind: 'gaussian';
@@ -93,7 +100,19 @@ export interface CorruptionLayerModel {
   layers: number;
 }
 
-export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel;
+/**
+ * Glass blur, as MNIST-C makes it: a Gaussian blur (σ), then `iterations` passes that swap
+ * pixels with a neighbour at most `maxDelta` away, then the blur again. With no passes it is a
+ * plain Gaussian blur (of σ√2).
+ */
+export interface GlassBlurModel {
+  kind: 'glass';
+  sigma: number;
+  maxDelta: number;
+  iterations: number;
+}
+
+export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel | GlassBlurModel;
 
 export interface NoiseFit {
   /** the model, when it explains the competition's pixels; null otherwise */
@@ -141,8 +160,32 @@ export const MAX_PATTERN_DISTANCE = 0.04;
  */
 export const EDGE_SIGMAS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const EDGE_THRESHOLDS = { low: 0.1, high: 0.2 };
-/** MNIST train digits the edge maps are made from while fitting (every k-th, both writer populations). */
-const EDGE_FIT_DIGITS = 1000;
+/** MNIST train digits the edge maps and blurs are made from while fitting (every k-th, both writer populations). */
+const FIT_DIGITS = 1000;
+/**
+ * The coarse grid of blurs: σ from 0.5 to 1.5 by 0.2 (the fine search then moves it by 0.1), at
+ * most 3 passes of swaps at most 1–3 pixels away (MNIST-C's glass blur: σ 0.7, 1 pixel, 2
+ * passes; its harsher severities reach σ 1.5, 4 pixels). No passes is a plain Gaussian blur,
+ * and then the reach of the swaps does not matter (1 is tried).
+ */
+export const BLUR_SIGMAS = [0.5, 0.7, 0.9, 1.1, 1.3, 1.5];
+export const BLUR_DELTAS = [1, 2, 3];
+export const BLUR_ITERATIONS = [0, 1, 2, 3];
+/**
+ * Largest distance between the pixel and neighbour-difference histograms of the competition's
+ * images and of the blurred MNIST digits that counts as a fit (`blurDistance`). MNIST-C's glass
+ * blur fits its own parameters at 0.003; the nearest other corruption of the bench, MNIST-C's
+ * motion blur, comes no nearer than 0.04, n-MNIST's 0.05, and the rest 0.1–0.25.
+ */
+export const MAX_BLUR_DISTANCE = 0.02;
+/** MNIST train digits each blur of the coarse grid is made of. */
+const COARSE_DIGITS = 250;
+/** The nearest blurs of the coarse grid the fine search starts from. */
+const FINE_CANDIDATES = 6;
+/** A coarse distance beyond which no finer blur will fit (three times `MAX_BLUR_DISTANCE`): the fine search is skipped. */
+const FAR_FROM_BLUR = 0.06;
+/** The seed of the swaps of the blurs a fit compares (fixed: a fit depends on the images alone). */
+const GLASS_FIT_SEED = 7;
 
 const INTERIOR_BINS = 32;
 /** bins: [exactly 0, 32 equal bins inside (0, 1), exactly 1] */
@@ -320,12 +363,20 @@ export interface NoiseFitOptions {
  * histogram of clean digit-box pixels the gain is fitted against (`mnistBoxLevels`).
  */
 export function fitNoiseModel(data: ImageSet, levels: Float64Array, options: NoiseFitOptions = {}): NoiseFit {
-  const limit = options.limit ?? 20_000;
+  const count = Math.min(options.limit ?? 20_000, data.count);
+  const step = data.count / Math.max(1, count);
+  const fit = fitPixelNoise(data, levels, count, step, options.digits);
+  if (fit.model || !options.digits) return fit;
+  // no noise explains the pixels: the digits may be blurred (a blurred frame is neither black nor white noise)
+  const blur = fitGlassBlur(data, count, step, options.digits, fit.neighbourCorrelation);
+  return blur.model ? blur : { ...fit, reason: `${fit.reason}; ${blur.reason}` };
+}
+
+/** `fitNoiseModel`'s families of pixel noise (and edge maps), fitted to `count` images `step` apart. */
+function fitPixelNoise(data: ImageSet, levels: Float64Array, count: number, step: number, digits: MnistSet | undefined): NoiseFit {
   const size = data.size;
   const px = size * size;
   const scale = 1 / data.scale;
-  const count = Math.min(limit, data.count);
-  const step = data.count / Math.max(1, count);
   const frame = new Float64Array(BINS);
   const box = new Float64Array(BINS);
   let boxSum = 0;
@@ -374,8 +425,8 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, options: Noi
 
   // a binary image (black and white pixels only, some white in the digit box) may be an edge map
   // of the digit; wide edges reach the frame, so it need not be all black
-  if (options.digits && grey(boxH) <= BINARY_BOX && grey(frameH) <= BINARY_BOX && boxH[BINS - 1]! > 0) {
-    const edges = fitEdgeMap(data, count, step, options.digits, neighbourCorrelation, frameH);
+  if (digits && grey(boxH) <= BINARY_BOX && grey(frameH) <= BINARY_BOX && boxH[BINS - 1]! > 0) {
+    const edges = fitEdgeMap(data, count, step, digits, neighbourCorrelation, frameH);
     if (edges.model || frameH[0]! >= BLACK_FRAME) return edges;
   }
   if (frameH[0]! >= BLACK_FRAME) return fitPhotonNoise(frameH, boxH, boxMean, neighbourCorrelation, count, levels);
@@ -504,13 +555,13 @@ function fitEdgeMap(data: ImageSet, count: number, step: number, digits: MnistSe
   }
   const target = normalise(seen);
   // an odd stride: MNIST train alternates its two writer populations row by row
-  const stride = Math.max(1, Math.floor(digits.count / EDGE_FIT_DIGITS)) | 1;
+  const stride = fitStride(digits);
   let best: { model: EdgeMapModel; distance: number } = { model: { kind: 'edges', sigma: 1, ...EDGE_THRESHOLDS }, distance: Number.POSITIVE_INFINITY };
   if (digits.rows === n) {
     for (const sigma of EDGE_SIGMAS) {
       const model: EdgeMapModel = { kind: 'edges', sigma, ...EDGE_THRESHOLDS };
       const made = new Float64Array(target.length);
-      for (let k = 0; k * stride < digits.count && k < EDGE_FIT_DIGITS; k++) {
+      for (let k = 0; k * stride < digits.count && k < FIT_DIGITS; k++) {
         const src = k * stride * px;
         const edges = edgeMap(model, digits.images.subarray(src, src + px), n);
         addPatterns(made, (p) => edges[p]!, n);
@@ -529,6 +580,126 @@ function fitEdgeMap(data: ImageSet, count: number, step: number, digits: MnistSe
         ? `the digits' pixels are binary but not an edge map of MNIST digits (3×3-pattern distance ${distance.toFixed(3)} > ${MAX_PATTERN_DISTANCE})`
         : null;
   return fitResult(model, why, `edge map (Canny, σ ${model.sigma}, thresholds ${model.low} and ${model.high})`, figures, { frameDistance: 1 - frameH[0]!, boxDistance: distance, neighbourCorrelation, images: count });
+}
+
+/** The stride through MNIST train that picks `FIT_DIGITS` of its digits: odd, as MNIST train alternates its two writer populations row by row. */
+function fitStride(digits: MnistSet): number {
+  return Math.max(1, Math.floor(digits.count / FIT_DIGITS)) | 1;
+}
+
+/** Bins of the absolute difference between neighbouring pixels (equal bins over [0, 1]). */
+const DIFFERENCE_BINS = 16;
+/** Where each histogram of `addBlurStatistics` starts: pixels, horizontal differences, vertical differences. */
+const BLUR_PARTS = [0, BINS, BINS + DIFFERENCE_BINS, BINS + 2 * DIFFERENCE_BINS] as const;
+
+/**
+ * Adds one n×n image (`at(p)` in [0, 1]) to three histograms side by side: its pixels
+ * (`binOf`), and the absolute differences between horizontally and between vertically
+ * neighbouring pixels. A blur moves grey into the pixels and shrinks the differences; swaps
+ * raise them again, more the farther they reach.
+ */
+function addBlurStatistics(out: Float64Array, at: (p: number) => number, n: number): void {
+  const differenceBin = (d: number) => Math.min(DIFFERENCE_BINS - 1, Math.floor(Math.abs(d) * DIFFERENCE_BINS));
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      const v = at(y * n + x);
+      out[binOf(v)]! += 1;
+      if (x + 1 < n) out[BLUR_PARTS[1] + differenceBin(at(y * n + x + 1) - v)]! += 1;
+      if (y + 1 < n) out[BLUR_PARTS[2] + differenceBin(at((y + 1) * n + x) - v)]! += 1;
+    }
+  }
+}
+
+/** The mean total-variation distance of the three histograms of `addBlurStatistics` (raw counts). */
+function blurDistance(a: Float64Array, b: Float64Array): number {
+  let sum = 0;
+  for (let part = 0; part < 3; part++) {
+    const lo = BLUR_PARTS[part]!;
+    const hi = BLUR_PARTS[part + 1]!;
+    sum += totalVariation(normalise(a.slice(lo, hi)), normalise(b.slice(lo, hi)));
+  }
+  return sum / 3;
+}
+
+/** One MNIST digit (0–255 bytes) blurred as `model` says, quantised to bytes as integer layouts store it. */
+function blurred(model: GlassBlurModel, digit: Uint8Array, n: number, random: Random): Float64Array {
+  const image = glassBlur(Float64Array.from(digit, (v) => v / 255), n, model.sigma, model.maxDelta, model.iterations, random);
+  for (let p = 0; p < image.length; p++) image[p] = Math.round(255 * image[p]!) / 255;
+  return image;
+}
+
+/**
+ * `fitNoiseModel` when no pixel noise explains the images: a blur or none. The histograms of
+ * `addBlurStatistics` over the competition's images against those of MNIST train digits blurred
+ * by each model of a grid (swaps drawn from one fixed seed): first the coarse grid
+ * (`BLUR_SIGMAS` × `BLUR_DELTAS` × `BLUR_ITERATIONS`) on `COARSE_DIGITS` digits, then, unless
+ * the nearest is far from any blur, its `FINE_CANDIDATES` nearest with σ a tenth either side, on
+ * `FIT_DIGITS`. The nearest counts when within `MAX_BLUR_DISTANCE`.
+ */
+function fitGlassBlur(data: ImageSet, count: number, step: number, digits: MnistSet, neighbourCorrelation: number): NoiseFit {
+  const n = data.size;
+  const px = n * n;
+  const scale = 1 / data.scale;
+  const seen = new Float64Array(BLUR_PARTS[3]);
+  for (let i = 0; i < count; i++) {
+    const base = Math.floor(i * step) * px;
+    addBlurStatistics(seen, (p) => data.images[base + p]! * scale, n);
+  }
+  const stride = fitStride(digits);
+  // a blur makes grey pixels; binary images (an edge map, thresholded strokes) are no blur
+  const greyShare = grey(normalise(seen.slice(0, BINS)));
+  const binary = greyShare <= BINARY_BOX;
+  const distanceOf = (model: GlassBlurModel, many: number) => {
+    const made = new Float64Array(seen.length);
+    const random = createRandom(GLASS_FIT_SEED);
+    for (let k = 0; k * stride < digits.count && k < many; k++) {
+      const src = k * stride * px;
+      const image = blurred(model, digits.images.subarray(src, src + px), n, random);
+      addBlurStatistics(made, (p) => image[p]!, n);
+    }
+    return blurDistance(seen, made);
+  };
+  let best: { model: GlassBlurModel; distance: number } = { model: { kind: 'glass', sigma: 1, maxDelta: 1, iterations: 0 }, distance: Number.POSITIVE_INFINITY };
+  if (digits.rows === n && !binary) {
+    const coarse: Array<{ model: GlassBlurModel; distance: number }> = [];
+    for (const sigma of BLUR_SIGMAS) {
+      for (const iterations of BLUR_ITERATIONS) {
+        for (const maxDelta of iterations === 0 ? [1] : BLUR_DELTAS) {
+          const model: GlassBlurModel = { kind: 'glass', sigma, maxDelta, iterations };
+          coarse.push({ model, distance: distanceOf(model, COARSE_DIGITS) });
+        }
+      }
+    }
+    coarse.sort((a, b) => a.distance - b.distance);
+    best = coarse[0]!;
+    if (best.distance <= FAR_FROM_BLUR) {
+      best = { ...best, distance: Number.POSITIVE_INFINITY };
+      const tried = new Set<string>();
+      for (const { model } of coarse.slice(0, FINE_CANDIDATES)) {
+        for (const shift of [-0.1, 0, 0.1]) {
+          const sigma = Number((model.sigma + shift).toFixed(1));
+          const candidate: GlassBlurModel = { ...model, sigma };
+          const key = JSON.stringify(candidate);
+          if (sigma < BLUR_SIGMAS[0]! || sigma > BLUR_SIGMAS.at(-1)! || tried.has(key)) continue;
+          tried.add(key);
+          const distance = distanceOf(candidate, FIT_DIGITS);
+          if (distance < best.distance) best = { model: candidate, distance };
+        }
+      }
+    }
+  }
+  const { model, distance } = best;
+  const what = model.iterations === 0 ? `Gaussian blur σ ${model.sigma} twice` : `glass blur σ ${model.sigma}, ${model.iterations} pass${model.iterations === 1 ? '' : 'es'} of swaps up to ${model.maxDelta} px`;
+  const figures = binary ? `${(100 * greyShare).toFixed(1)}% of pixels grey; ${count} images` : `nearest blur: ${what}, pixel and neighbour-difference distance ${distance.toFixed(3)}; ${count} images`;
+  const why =
+    digits.rows !== n
+      ? `the images are ${n}×${n}, MNIST's ${digits.rows}×${digits.rows}`
+      : binary
+        ? 'binary images are no blur'
+        : distance > MAX_BLUR_DISTANCE
+          ? `the digits are not blurred MNIST digits (pixel and neighbour-difference distance ${distance.toFixed(3)} > ${MAX_BLUR_DISTANCE})`
+          : null;
+  return fitResult(model, why, what, figures, { frameDistance: distance, boxDistance: distance, neighbourCorrelation, images: count });
 }
 
 /** A family's fit as `fitNoiseModel` returns it: the model unless `why` refuses it, and the reason with the figures. */
@@ -593,6 +764,11 @@ export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count:
     if (model.kind === 'edges') {
       const edges = edgeMap(model, mnist.images.subarray(src, src + px), mnist.rows);
       for (let p = 0; p < px; p++) images[k * px + p] = edges[p]! ? 255 : 0;
+      continue;
+    }
+    if (model.kind === 'glass') {
+      const image = blurred(model, mnist.images.subarray(src, src + px), mnist.rows, random);
+      for (let p = 0; p < px; p++) images[k * px + p] = Math.round(255 * image[p]!);
       continue;
     }
     if (model.kind === 'layer') {

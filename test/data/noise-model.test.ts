@@ -2,16 +2,18 @@
  * The competition's noise model: fitted to real MNIST train images corrupted with known
  * parameters, it recovers them (Gaussian, photon and impulse noise); noise it does not model
  * (uniform maximum, correlated backgrounds, binarised strokes, none at all) is refused; Canny
- * edge maps are recognised as such, at their σ; synthetic rows
+ * edge maps are recognised as such, at their σ, and blurs (glass or plain Gaussian) at theirs,
+ * while motion blur, rotation and clean digits are no blur of that kind; synthetic rows
  * follow the model.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { canny } from '../../src/data/corruptions/canny.js';
 import { CORRUPTIONS } from '../../src/data/corruptions/index.js';
+import { glassBlur } from '../../src/data/corruptions/mnist-c.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { readMnist, type MnistSet } from '../../src/data/mnist.js';
-import { type EdgeMapModel, fitNoiseModel, type ImpulseNoiseModel, MAX_PATTERN_DISTANCE, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
+import { type EdgeMapModel, fitNoiseModel, type GlassBlurModel, type ImpulseNoiseModel, MAX_BLUR_DISTANCE, MAX_PATTERN_DISTANCE, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
 import { createRandom, poisson } from '../../src/data/random.js';
 import { gaussianOf } from '../helpers/noise-model.js';
 
@@ -165,6 +167,40 @@ describe('fitNoiseModel on a black frame and a binary digit box: an edge map', (
   });
 });
 
+describe('fitNoiseModel when no pixel noise fits: a blur', () => {
+  const glass = (sigma: number, maxDelta: number, iterations: number) => (x: Float32Array, r: ReturnType<typeof createRandom>) =>
+    Float32Array.from(glassBlur(Float64Array.from(x), 28, sigma, maxDelta, iterations, r));
+  // images from rows 7k, blurs fitted on other rows (an odd stride): no digit is in both
+  test('the practice recipe mnistc-glass-blur (MNIST-C: σ 0.7, swaps up to 1 px, 2 passes) is that glass blur', () => {
+    const recipe = CORRUPTIONS['mnistc-glass-blur'];
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => Float32Array.from(recipe.apply(Float64Array.from(x), 28, r)))), levels, { digits: mnist });
+    expect(fit.model).toEqual({ kind: 'glass', sigma: 0.7, maxDelta: 1, iterations: 2 });
+    expect(fit.boxDistance).toBeLessThan(MAX_BLUR_DISTANCE / 2);
+    expect(fit.reason).toMatch(/^glass blur σ 0\.7, 2 passes of swaps up to 1 px \(nearest blur/);
+  });
+
+  test.each([
+    { sigma: 1, maxDelta: 3, iterations: 2 },
+    { sigma: 1.4, maxDelta: 1, iterations: 0 },
+  ])('a blur of σ $sigma with $iterations passes of swaps up to $maxDelta px is fitted as made', (spec) => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, glass(spec.sigma, spec.maxDelta, spec.iterations))), levels, { digits: mnist });
+    expect(fit.model).toEqual({ kind: 'glass', ...spec });
+  });
+
+  test.each(['clean', 'mnistc-motion-blur', 'mnistc-rotate'] as const)('%s digits are not blurred MNIST digits', (name) => {
+    const apply = name === 'clean' ? (x: Float32Array) => x : (x: Float32Array, r: ReturnType<typeof createRandom>) => Float32Array.from(CORRUPTIONS[name].apply(Float64Array.from(x), 28, r));
+    const fit = fitNoiseModel(asBytes(corrupted(1500, apply)), levels, { digits: mnist });
+    expect(fit.model).toBeNull();
+    expect(fit.reason).toMatch(/; no noise model: the digits are not blurred MNIST digits \(pixel and neighbour-difference distance 0\.\d+ > 0\.02\)/);
+  });
+
+  test('without MNIST digits to blur, no blur is tried', () => {
+    const fit = fitNoiseModel(asBytes(corrupted(1500, glass(0.7, 1, 2))), levels);
+    expect(fit.model).toBeNull();
+    expect(fit.reason).not.toMatch(/blur/);
+  });
+});
+
 describe('fitNoiseModel on a black-and-white frame: impulse noise', () => {
   const impulse = (amount: number, salt: number) => (x: Float32Array, r: ReturnType<typeof createRandom>) => x.map((v) => (r.next() < amount ? (r.next() < salt ? 1 : 0) : v));
 
@@ -253,6 +289,30 @@ describe('synthesizeNoisyImages', () => {
       const src = Float64Array.from(mnist.images.subarray(s.sources[k]! * 784, (s.sources[k]! + 1) * 784), (v) => v / 255);
       const expected = canny(src, 28, spec);
       expect(Array.from(s.images.subarray(k * 784, (k + 1) * 784))).toEqual(Array.from(expected, (v) => 255 * v));
+      expect(s.labels[k]).toBe(mnist.labels[s.sources[k]!]);
+    }
+    const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels, { digits: mnist });
+    expect(fit.model).toEqual(spec);
+  });
+
+  test('blurs: every image is its source blurred (its ink kept, its pixels spread), and the fit finds the model again', () => {
+    const spec: GlassBlurModel = { kind: 'glass', sigma: 0.9, maxDelta: 2, iterations: 2 };
+    const s = synthesizeNoisyImages(mnist, spec, 1500, 8);
+    for (let k = 0; k < s.count; k += 37) {
+      const src = mnist.images.subarray(s.sources[k]! * 784, (s.sources[k]! + 1) * 784);
+      const image = s.images.subarray(k * 784, (k + 1) * 784);
+      let ink = 0;
+      let blurredInk = 0;
+      let lit = 0;
+      let blurredLit = 0;
+      for (let p = 0; p < 784; p++) {
+        ink += src[p]!;
+        blurredInk += image[p]!;
+        if (src[p]! > 0) lit++;
+        if (image[p]! > 0) blurredLit++;
+      }
+      expect(Math.abs(blurredInk - ink) / ink).toBeLessThan(0.05);
+      expect(blurredLit).toBeGreaterThan(1.3 * lit);
       expect(s.labels[k]).toBe(mnist.labels[s.sources[k]!]);
     }
     const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels, { digits: mnist });

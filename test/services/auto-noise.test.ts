@@ -1,6 +1,6 @@
 /**
  * auto's noise step on real practice competitions (no training): Gaussian sensor noise, photon
- * noise, Canny edge maps and a corruption layer read off copies of MNIST digits (zigzag lines) add
+ * noise, Canny edge maps, glass blur and a corruption layer read off copies of MNIST digits (zigzag lines) add
  * synthetic rows by default; rotated digits are no copies; impulse noise is fitted and reported,
  * and adds rows only when asked for (README, "Synthetic rows"); clean digits get no model.
  */
@@ -23,7 +23,7 @@ const competitions: Partial<Record<PracticeRecipe, string>> = {};
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'digits-auto-noise-'));
     await initEngine({ backend: 'wasm' });
-  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'mnistc-canny-edges', 'mnistc-zigzag', 'mnistc-rotate', 'clean'] as const) {
+  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'mnistc-canny-edges', 'mnistc-glass-blur', 'mnistc-zigzag', 'mnistc-rotate', 'clean'] as const) {
     const out = path.join(dir, recipe);
     await buildPracticeCompetition({ recipe, ...(recipe === 'gaussian' ? { sigma: 0.3 } : {}), out, trainRows: 600, testRows: 20, seed: 4 });
     await importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: 'as-is' });
@@ -67,6 +67,30 @@ describe('autoNoise', () => {
     expect(noise.fit.model).toEqual({ kind: 'edges', sigma: 1, low: 0.1, high: 0.2 });
     expect(noise.syntheticRows).toBe(54_000 - holdout.trainRows.length);
     expect(noise.fit.reason).toMatch(/^edge map \(Canny/);
+  });
+
+  test('glass blur: the blur fitted, rows up to 54,000 training rows by default, each a blurred MNIST digit', async () => {
+    const holdout = await loadAutoHoldout(competitions['mnistc-glass-blur']!);
+    const noise = await autoNoise(holdout, 1);
+    expect(noise.fit.model).toEqual({ kind: 'glass', sigma: 0.7, maxDelta: 1, iterations: 2 });
+    expect(noise.syntheticRows).toBe(54_000 - holdout.trainRows.length);
+    expect(noise.fit.reason).toMatch(/^glass blur σ 0\.7, 2 passes of swaps up to 1 px/);
+    const file = path.join(dir, 'glass-rows.jsonl');
+    expect(await writeSyntheticRows({ ...noise, syntheticRows: 200 }, file)).toBe(200);
+    const { records } = await readCorrections(file);
+    const mnist = await readMnist('train');
+    const sources = syntheticSources(createRandom(noise.seed), mnist.count, 200);
+    records.forEach((r, k) => {
+      expect(r.label).toBe(mnist.labels[sources[k]!]);
+      // the digit's ink, spread over more pixels
+      let ink = 0;
+      let blurred = 0;
+      for (let p = 0; p < 784; p++) {
+        ink += mnist.images[sources[k]! * 784 + p]!;
+        blurred += r.image[p]!;
+      }
+      expect(Math.abs(blurred - ink) / ink).toBeLessThan(0.05);
+    });
   });
 
   test('zigzag lines over the digits: a corruption layer from the training rows, written as rows of other digits under it', async () => {

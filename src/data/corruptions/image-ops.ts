@@ -35,15 +35,21 @@ export function gaussianKernel(sigma: number): Float64Array {
 /** Correlates rows (axis 1) or columns (axis 0) with a 1-D odd-length kernel. */
 export function correlate1d(image: Float64Array, n: number, kernel: ArrayLike<number>, axis: 0 | 1, border: Border): Float64Array {
   const out = new Float64Array(n * n);
-  const radius = (kernel.length - 1) / 2;
+  const taps = kernel.length;
+  const radius = (taps - 1) / 2;
+  // where tap t of position i reads along the axis (−1: outside, adds nothing), worked out once
+  const source = new Int32Array(n * taps);
+  for (let i = 0; i < n; i++) for (let t = 0; t < taps; t++) source[i * taps + t] = borderIndex(i + t - radius, n, border);
+  const stride = axis === 0 ? n : 1;
   for (let r = 0; r < n; r++) {
     for (let c = 0; c < n; c++) {
+      const along = axis === 0 ? r : c;
+      const base = axis === 0 ? c : r * n;
       let sum = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const rr = axis === 0 ? borderIndex(r + k, n, border) : r;
-        const cc = axis === 1 ? borderIndex(c + k, n, border) : c;
-        if (rr < 0 || cc < 0) continue;
-        sum += kernel[k + radius] * image[rr * n + cc];
+      for (let t = 0; t < taps; t++) {
+        const j = source[along * taps + t]!;
+        if (j < 0) continue;
+        sum += kernel[t]! * image[base + j * stride]!;
       }
       out[r * n + c] = sum;
     }
