@@ -24,7 +24,8 @@
  */
 import type { ImageSet } from './image-set.js';
 import type { MnistSet } from './mnist.js';
-import { BINS, binOf, normalise, totalVariation, type CorruptionLayerModel, type NoiseFit } from './noise-model.js';
+import { BINS, binOf, normalise, totalVariation } from './histograms.js';
+import type { CorruptionLayerModel, NoiseFit } from './noise-model.js';
 import { createRandom } from './random.js';
 
 /** The share of training images that must be paired with their MNIST digit. */

@@ -95,6 +95,15 @@ export function readMnist(split: MnistSplit): Promise<MnistSet> {
 }
 
 /** sha256 (hex) of a set's image and label bytes, recorded with practice competitions. */
+/**
+ * The stride through `set` that picks about `count` of its digits spread over it: odd, as MNIST
+ * train alternates its two writer populations (census staff, students) row by row, so an even
+ * stride would take one of them only.
+ */
+export function spreadStride(set: Pick<MnistSet, 'count'>, count: number): number {
+  return Math.max(1, Math.floor(set.count / count)) | 1;
+}
+
 export function mnistDigest(set: MnistSet): string {
   return createHash('sha256').update(set.images).update(set.labels).digest('hex');
 }

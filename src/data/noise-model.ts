@@ -53,11 +53,12 @@
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import type { ImageSet } from './image-set.js';
-import type { MnistSet } from './mnist.js';
+import { spreadStride, type MnistSet } from './mnist.js';
 import { createRandom, poisson, type Random } from './random.js';
 import { PROFILE_FRAME } from './background.js';
 import { canny } from './corruptions/canny.js';
-import { glassBlur } from './corruptions/mnist-c.js';
+import { blurDigit, fitGlassBlur, type GlassBlurModel } from './blur-model.js';
+import { ATOM, BINARY_SHARE, BINS, binOf, grey, INTERIOR_BINS, normalise, totalVariation } from './histograms.js';
 
 export interface GaussianNoiseModel {
   kind: 'gaussian';
@@ -100,17 +101,9 @@ export interface CorruptionLayerModel {
   layers: number;
 }
 
-/**
- * Glass blur, as MNIST-C makes it: a Gaussian blur (σ), then `iterations` passes that swap
- * pixels with a neighbour at most `maxDelta` away, then the blur again. With no passes it is a
- * plain Gaussian blur (of σ√2).
- */
-export interface GlassBlurModel {
-  kind: 'glass';
-  sigma: number;
-  maxDelta: number;
-  iterations: number;
-}
+export type { GlassBlurModel } from './blur-model.js';
+export { MAX_BLUR_DISTANCE } from './blur-model.js';
+export { BINS, binOf, normalise, totalVariation } from './histograms.js';
 
 export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel | GlassBlurModel;
 
@@ -149,7 +142,7 @@ export const IMPULSE_FRAME = 0.01;
 /** Below this amount impulse noise touches too few pixels to be worth synthesising. */
 export const MIN_IMPULSE = 0.01;
 /** An image whose frame and digit box have at most this share of pixels strictly between 0 and 1 is binary: an edge map is fitted. */
-export const BINARY_BOX = 0.01;
+export const BINARY_BOX = BINARY_SHARE;
 /** Largest total-variation distance between the 3×3 pixel patterns of the digit boxes and the edge map's that counts as a fit. */
 export const MAX_PATTERN_DISTANCE = 0.04;
 /**
@@ -160,44 +153,8 @@ export const MAX_PATTERN_DISTANCE = 0.04;
  */
 export const EDGE_SIGMAS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const EDGE_THRESHOLDS = { low: 0.1, high: 0.2 };
-/** MNIST train digits the edge maps and blurs are made from while fitting (every k-th, both writer populations). */
+/** MNIST train digits the edge maps are made from while fitting (spread over the set, both writer populations). */
 const FIT_DIGITS = 1000;
-/**
- * The coarse grid of blurs: σ from 0.5 to 1.5 by 0.2 (the fine search then moves it by 0.1), at
- * most 3 passes of swaps at most 1–3 pixels away (MNIST-C's glass blur: σ 0.7, 1 pixel, 2
- * passes; its harsher severities reach σ 1.5, 4 pixels). No passes is a plain Gaussian blur,
- * and then the reach of the swaps does not matter (1 is tried).
- */
-export const BLUR_SIGMAS = [0.5, 0.7, 0.9, 1.1, 1.3, 1.5];
-export const BLUR_DELTAS = [1, 2, 3];
-export const BLUR_ITERATIONS = [0, 1, 2, 3];
-/**
- * Largest distance between the pixel and neighbour-difference histograms of the competition's
- * images and of the blurred MNIST digits that counts as a fit (`blurDistance`). MNIST-C's glass
- * blur fits its own parameters at 0.003–0.005; of the other practice recipes MNIST-C's motion
- * blur comes nearest, at 0.041, then n-MNIST's at 0.064, shear, rotation and an affine warp at
- * 0.07–0.09, the rest at 0.13 or more (`bench/noise-fits.ts`).
- */
-export const MAX_BLUR_DISTANCE = 0.02;
-/** MNIST train digits each blur of the coarse grid is made of. */
-const COARSE_DIGITS = 250;
-/** The nearest blurs of the coarse grid the fine search starts from. */
-const FINE_CANDIDATES = 6;
-/** A coarse distance beyond which no finer blur will fit (three times `MAX_BLUR_DISTANCE`): the fine search is skipped. */
-const FAR_FROM_BLUR = 0.06;
-/** The seed of the swaps of the blurs a fit compares (fixed: a fit depends on the images alone). */
-const GLASS_FIT_SEED = 7;
-
-const INTERIOR_BINS = 32;
-/** bins: [exactly 0, 32 equal bins inside (0, 1), exactly 1] */
-export const BINS = INTERIOR_BINS + 2;
-const ATOM = 0.5 / 255;
-
-export function binOf(v: number): number {
-  if (v <= ATOM) return 0;
-  if (v >= 1 - ATOM) return BINS - 1;
-  return 1 + Math.min(INTERIOR_BINS - 1, Math.floor(v * INTERIOR_BINS));
-}
 
 /** Bin edges on the y axis: bin b covers [edges[b], edges[b + 1]). */
 const EDGES = (() => {
@@ -215,23 +172,6 @@ function addModelHistogram(out: Float64Array, mu: number, sigma: number, w: numb
     out[b] += w * (upper - previous);
     previous = upper;
   }
-}
-
-/** A histogram's share strictly between 0 and 1 (neither of its two end bins). */
-function grey(h: Float64Array): number {
-  return 1 - h[0]! - h[BINS - 1]!;
-}
-
-export function normalise(h: Float64Array): Float64Array {
-  let total = 0;
-  for (const v of h) total += v;
-  return total > 0 ? h.map((v) => v / total) : h;
-}
-
-export function totalVariation(a: Float64Array, b: Float64Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
-  return d / 2;
 }
 
 /** E[clip(μ + σz, 0, 1)] in closed form. */
@@ -369,8 +309,9 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, options: Noi
   const fit = fitPixelNoise(data, levels, count, step, options.digits);
   if (fit.model || !options.digits) return fit;
   // no noise explains the pixels: the digits may be blurred (a blurred frame is neither black nor white noise)
-  const blur = fitGlassBlur(data, count, step, options.digits, fit.neighbourCorrelation);
-  return blur.model ? blur : { ...fit, reason: `${fit.reason}; ${blur.reason}` };
+  const blur = fitGlassBlur(data, count, step, options.digits);
+  if (!blur.model) return { ...fit, reason: `${fit.reason}; ${blur.reason}` };
+  return { model: blur.model, fitted: blur.fitted, frameDistance: blur.distance, boxDistance: blur.distance, neighbourCorrelation: fit.neighbourCorrelation, images: count, reason: blur.reason };
 }
 
 /** `fitNoiseModel`'s families of pixel noise (and edge maps), fitted to `count` images `step` apart. */
@@ -555,8 +496,7 @@ function fitEdgeMap(data: ImageSet, count: number, step: number, digits: MnistSe
     addPatterns(seen, (p) => data.images[base + p]! * scale, n);
   }
   const target = normalise(seen);
-  // an odd stride: MNIST train alternates its two writer populations row by row
-  const stride = fitStride(digits);
+  const stride = spreadStride(digits, FIT_DIGITS);
   let best: { model: EdgeMapModel; distance: number } = { model: { kind: 'edges', sigma: 1, ...EDGE_THRESHOLDS }, distance: Number.POSITIVE_INFINITY };
   if (digits.rows === n) {
     for (const sigma of EDGE_SIGMAS) {
@@ -581,126 +521,6 @@ function fitEdgeMap(data: ImageSet, count: number, step: number, digits: MnistSe
         ? `the digits' pixels are binary but not an edge map of MNIST digits (3×3-pattern distance ${distance.toFixed(3)} > ${MAX_PATTERN_DISTANCE})`
         : null;
   return fitResult(model, why, `edge map (Canny, σ ${model.sigma}, thresholds ${model.low} and ${model.high})`, figures, { frameDistance: 1 - frameH[0]!, boxDistance: distance, neighbourCorrelation, images: count });
-}
-
-/** The stride through MNIST train that picks `FIT_DIGITS` of its digits: odd, as MNIST train alternates its two writer populations row by row. */
-function fitStride(digits: MnistSet): number {
-  return Math.max(1, Math.floor(digits.count / FIT_DIGITS)) | 1;
-}
-
-/** Bins of the absolute difference between neighbouring pixels (equal bins over [0, 1]). */
-const DIFFERENCE_BINS = 16;
-/** Where each histogram of `addBlurStatistics` starts: pixels, horizontal differences, vertical differences. */
-const BLUR_PARTS = [0, BINS, BINS + DIFFERENCE_BINS, BINS + 2 * DIFFERENCE_BINS] as const;
-
-/**
- * Adds one n×n image (`at(p)` in [0, 1]) to three histograms side by side: its pixels
- * (`binOf`), and the absolute differences between horizontally and between vertically
- * neighbouring pixels. A blur moves grey into the pixels and shrinks the differences; swaps
- * raise them again, more the farther they reach.
- */
-function addBlurStatistics(out: Float64Array, at: (p: number) => number, n: number): void {
-  const differenceBin = (d: number) => Math.min(DIFFERENCE_BINS - 1, Math.floor(Math.abs(d) * DIFFERENCE_BINS));
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      const v = at(y * n + x);
-      out[binOf(v)]! += 1;
-      if (x + 1 < n) out[BLUR_PARTS[1] + differenceBin(at(y * n + x + 1) - v)]! += 1;
-      if (y + 1 < n) out[BLUR_PARTS[2] + differenceBin(at((y + 1) * n + x) - v)]! += 1;
-    }
-  }
-}
-
-/** The mean total-variation distance of the three histograms of `addBlurStatistics` (raw counts). */
-function blurDistance(a: Float64Array, b: Float64Array): number {
-  let sum = 0;
-  for (let part = 0; part < 3; part++) {
-    const lo = BLUR_PARTS[part]!;
-    const hi = BLUR_PARTS[part + 1]!;
-    sum += totalVariation(normalise(a.slice(lo, hi)), normalise(b.slice(lo, hi)));
-  }
-  return sum / 3;
-}
-
-/** One MNIST digit (0–255 bytes) blurred as `model` says, quantised to bytes as integer layouts store it. */
-function blurred(model: GlassBlurModel, digit: Uint8Array, n: number, random: Random): Float64Array {
-  const image = glassBlur(Float64Array.from(digit, (v) => v / 255), n, model.sigma, model.maxDelta, model.iterations, random);
-  for (let p = 0; p < image.length; p++) image[p] = Math.round(255 * image[p]!) / 255;
-  return image;
-}
-
-/**
- * `fitNoiseModel` when no pixel noise explains the images: a blur or none. The histograms of
- * `addBlurStatistics` over the competition's images against those of MNIST train digits blurred
- * by each model of a grid (swaps drawn from one fixed seed): first the coarse grid
- * (`BLUR_SIGMAS` × `BLUR_DELTAS` × `BLUR_ITERATIONS`) on `COARSE_DIGITS` digits, then, unless
- * the nearest is far from any blur, its `FINE_CANDIDATES` nearest with σ a tenth either side, on
- * `FIT_DIGITS`. The nearest counts when within `MAX_BLUR_DISTANCE`.
- */
-function fitGlassBlur(data: ImageSet, count: number, step: number, digits: MnistSet, neighbourCorrelation: number): NoiseFit {
-  const n = data.size;
-  const px = n * n;
-  const scale = 1 / data.scale;
-  const seen = new Float64Array(BLUR_PARTS[3]);
-  for (let i = 0; i < count; i++) {
-    const base = Math.floor(i * step) * px;
-    addBlurStatistics(seen, (p) => data.images[base + p]! * scale, n);
-  }
-  const stride = fitStride(digits);
-  // a blur makes grey pixels; binary images (an edge map, thresholded strokes) are no blur
-  const greyShare = grey(normalise(seen.slice(0, BINS)));
-  const binary = greyShare <= BINARY_BOX;
-  const distanceOf = (model: GlassBlurModel, many: number) => {
-    const made = new Float64Array(seen.length);
-    const random = createRandom(GLASS_FIT_SEED);
-    for (let k = 0; k * stride < digits.count && k < many; k++) {
-      const src = k * stride * px;
-      const image = blurred(model, digits.images.subarray(src, src + px), n, random);
-      addBlurStatistics(made, (p) => image[p]!, n);
-    }
-    return blurDistance(seen, made);
-  };
-  let best: { model: GlassBlurModel; distance: number } = { model: { kind: 'glass', sigma: 1, maxDelta: 1, iterations: 0 }, distance: Number.POSITIVE_INFINITY };
-  if (digits.rows === n && !binary) {
-    const coarse: Array<{ model: GlassBlurModel; distance: number }> = [];
-    for (const sigma of BLUR_SIGMAS) {
-      for (const iterations of BLUR_ITERATIONS) {
-        for (const maxDelta of iterations === 0 ? [1] : BLUR_DELTAS) {
-          const model: GlassBlurModel = { kind: 'glass', sigma, maxDelta, iterations };
-          coarse.push({ model, distance: distanceOf(model, COARSE_DIGITS) });
-        }
-      }
-    }
-    coarse.sort((a, b) => a.distance - b.distance);
-    best = coarse[0]!;
-    if (best.distance <= FAR_FROM_BLUR) {
-      best = { ...best, distance: Number.POSITIVE_INFINITY };
-      const tried = new Set<string>();
-      for (const { model } of coarse.slice(0, FINE_CANDIDATES)) {
-        for (const shift of [-0.1, 0, 0.1]) {
-          const sigma = Number((model.sigma + shift).toFixed(1));
-          const candidate: GlassBlurModel = { ...model, sigma };
-          const key = JSON.stringify(candidate);
-          if (sigma < BLUR_SIGMAS[0]! || sigma > BLUR_SIGMAS.at(-1)! || tried.has(key)) continue;
-          tried.add(key);
-          const distance = distanceOf(candidate, FIT_DIGITS);
-          if (distance < best.distance) best = { model: candidate, distance };
-        }
-      }
-    }
-  }
-  const { model, distance } = best;
-  const what = model.iterations === 0 ? `Gaussian blur σ ${model.sigma} twice` : `glass blur σ ${model.sigma}, ${model.iterations} pass${model.iterations === 1 ? '' : 'es'} of swaps up to ${model.maxDelta} px`;
-  const figures = binary ? `${(100 * greyShare).toFixed(1)}% of pixels grey; ${count} images` : `nearest blur: ${what}, pixel and neighbour-difference distance ${distance.toFixed(3)}; ${count} images`;
-  const why =
-    digits.rows !== n
-      ? `the images are ${n}×${n}, MNIST's ${digits.rows}×${digits.rows}`
-      : binary
-        ? 'binary images are no blur'
-        : distance > MAX_BLUR_DISTANCE
-          ? `the digits are not blurred MNIST digits (pixel and neighbour-difference distance ${distance.toFixed(3)} > ${MAX_BLUR_DISTANCE})`
-          : null;
-  return fitResult(model, why, what, figures, { frameDistance: distance, boxDistance: distance, neighbourCorrelation, images: count });
 }
 
 /** A family's fit as `fitNoiseModel` returns it: the model unless `why` refuses it, and the reason with the figures. */
@@ -768,7 +588,7 @@ export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count:
       continue;
     }
     if (model.kind === 'glass') {
-      const image = blurred(model, mnist.images.subarray(src, src + px), mnist.rows, random);
+      const image = blurDigit(model, mnist.images.subarray(src, src + px), mnist.rows, random);
       for (let p = 0; p < px; p++) images[k * px + p] = Math.round(255 * image[p]!);
       continue;
     }
