@@ -103,7 +103,6 @@ export interface CorruptionLayerModel {
 
 export type { GlassBlurModel } from './blur-model.js';
 export { MAX_BLUR_DISTANCE } from './blur-model.js';
-export { BINS, binOf, normalise, totalVariation } from './histograms.js';
 
 export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel | GlassBlurModel;
 
