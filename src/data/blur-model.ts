@@ -163,7 +163,7 @@ export function fitGlassBlur(data: ImageSet, count: number, step: number, digits
   }
   const { model, distance } = best;
   const what = model.iterations === 0 ? `Gaussian blur σ ${model.sigma} twice` : `glass blur σ ${model.sigma}, ${model.iterations} pass${model.iterations === 1 ? '' : 'es'} of swaps up to ${model.maxDelta} px`;
-  const figures = binary ? `${(100 * greyShare).toFixed(1)}% of pixels grey; ${count} images` : `nearest blur: ${what}, pixel and neighbour-difference distance ${distance.toFixed(3)}; ${count} images`;
+  const figures = binary ? `${(100 * greyShare).toFixed(1)}% of pixels grey; ${count} images` : Number.isFinite(distance) ? `nearest blur: ${what}, pixel and neighbour-difference distance ${distance.toFixed(3)}; ${count} images` : `${count} images`;
   const why =
     digits.rows !== n
       ? `the images are ${n}×${n}, MNIST's ${digits.rows}×${digits.rows}`
