@@ -94,7 +94,6 @@ export function readMnist(split: MnistSplit): Promise<MnistSet> {
   return pending;
 }
 
-/** sha256 (hex) of a set's image and label bytes, recorded with practice competitions. */
 /**
  * The stride through `set` that picks about `count` of its digits spread over it: odd, as MNIST
  * train alternates its two writer populations (census staff, students) row by row, so an even
@@ -104,6 +103,7 @@ export function spreadStride(set: Pick<MnistSet, 'count'>, count: number): numbe
   return Math.max(1, Math.floor(set.count / count)) | 1;
 }
 
+/** sha256 (hex) of a set's image and label bytes, recorded with practice competitions. */
 export function mnistDigest(set: MnistSet): string {
   return createHash('sha256').update(set.images).update(set.labels).digest('hex');
 }

@@ -140,8 +140,6 @@ export const MIN_PHOTONS = 2;
 export const IMPULSE_FRAME = 0.01;
 /** Below this amount impulse noise touches too few pixels to be worth synthesising. */
 export const MIN_IMPULSE = 0.01;
-/** An image whose frame and digit box have at most this share of pixels strictly between 0 and 1 is binary: an edge map is fitted. */
-export const BINARY_BOX = BINARY_SHARE;
 /** Largest total-variation distance between the 3×3 pixel patterns of the digit boxes and the edge map's that counts as a fit. */
 export const MAX_PATTERN_DISTANCE = 0.04;
 /**
@@ -366,7 +364,8 @@ function fitPixelNoise(data: ImageSet, levels: Float64Array, count: number, step
 
   // a binary image (black and white pixels only, some white in the digit box) may be an edge map
   // of the digit; wide edges reach the frame, so it need not be all black
-  if (digits && grey(boxH) <= BINARY_BOX && grey(frameH) <= BINARY_BOX && boxH[BINS - 1]! > 0) {
+  // (frame and digit box at most `BINARY_SHARE` grey)
+  if (digits && grey(boxH) <= BINARY_SHARE && grey(frameH) <= BINARY_SHARE && boxH[BINS - 1]! > 0) {
     const edges = fitEdgeMap(data, count, step, digits, neighbourCorrelation, frameH);
     if (edges.model || frameH[0]! >= BLACK_FRAME) return edges;
   }
