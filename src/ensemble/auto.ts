@@ -37,11 +37,17 @@ export const EPOCH_TARGETS: Record<Start, { target: number; min: number }> = {
 };
 /**
  * With synthetic rows (a fitted noise model, `src/data/noise-model.ts`) an epoch is about
- * MNIST-sized: 3 epochs over it per member, at least 1. Measured on holdout rows: one member
- * trained 3 epochs over 10,800 competition rows + 43,200 synthetic ones beat twelve members
- * of 5–6 epochs over the competition rows alone (README, "Synthetic rows").
+ * MNIST-sized: 9 epochs over it per member, at least 1, and as few as SYNTHETIC_MIN_MEMBERS
+ * members before epochs are cut. Measured on holdout rows: one member trained 3 epochs over
+ * 10,800 competition rows + 43,200 synthetic ones beat twelve members of 5–6 epochs over the
+ * competition rows alone (README, "Synthetic rows"). Session 53, on rows no network trained on
+ * (contrast + AWGN): members of 3, 6 and 9 such epochs kept improving, and their votes saturate
+ * at two (the synthetic rows are the same for all), so two members of 9 epochs beat six of 3
+ * for the same time (README, "Longer members with synthetic rows").
  */
-export const SYNTHETIC_EPOCH_TARGETS = { target: 3, min: 1 };
+export const SYNTHETIC_EPOCH_TARGETS = { target: 9, min: 1 };
+/** With synthetic rows, the fewest members before their epochs are cut (see SYNTHETIC_EPOCH_TARGETS). */
+export const SYNTHETIC_MIN_MEMBERS = 2;
 /** Synthetic rows bring the training rows up to this many (MNIST train's size, less its holdout). */
 export const SYNTHETIC_TOTAL_ROWS = 54_000;
 
@@ -236,7 +242,8 @@ export function maxMembers(folds?: number): number {
 }
 
 /**
- * As many members as fit, each with the start's target epochs; if fewer than MIN_MEMBERS fit,
+ * As many members as fit, each with the start's target epochs; if fewer than MIN_MEMBERS fit
+ * (SYNTHETIC_MIN_MEMBERS with synthetic rows),
  * fewer epochs (down to the start's minimum) for more members; members come in rounds of
  * `concurrency` so no worker idles. Under k-fold members come k at a time (a recipe on every
  * fold), in rounds of `concurrency` as well.
@@ -285,11 +292,12 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
   // to twice the target: in the first generalization bench, 17 of 24 noisy-start members on
   // two recipes had their best holdout loss at their last (4th) epoch, and no run used more
   // than two thirds of its budget.
+  const fewest = synthetic > 0 ? SYNTHETIC_MIN_MEMBERS : MIN_MEMBERS;
   for (let epochs = target; epochs >= min; epochs--) {
     const members = fit(epochs);
-    if (members >= Math.min(MIN_MEMBERS, most) || (epochs === min && members > 0)) {
+    if (members >= Math.min(fewest, most) || (epochs === min && members > 0)) {
       if (epochs < target) {
-        const why = members >= Math.min(MIN_MEMBERS, most) ? `so that ${MIN_MEMBERS}+ members fit` : `the least for the ${startName}, and still fewer than ${MIN_MEMBERS} members fit`;
+        const why = members >= Math.min(fewest, most) ? `so that ${fewest}+ members fit` : `the least for the ${startName}, and still fewer than ${fewest} members fit`;
         return make(epochs, members, true, `shortened to ${epochs} epoch${epochs === 1 ? '' : 's'} (target ${target}) ${why}`);
       }
       let longer = target;

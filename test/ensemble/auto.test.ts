@@ -71,16 +71,22 @@ describe('budget planning', () => {
     expect(planMembers({ ...base, remainingSeconds: 100_000, start: 'noisy' })).toMatchObject({ members: 12, epochs: 8 });
   });
 
-  test('with synthetic rows an epoch covers them too, and members target 3 such epochs', () => {
+  test('with synthetic rows an epoch covers them too, and members target 9 such epochs, two members before more', () => {
     // Given 43,200 synthetic rows beside the 10,800 (54,000 in all, and the 1,200 validation rows: 119 s an epoch at 460 img/s) and 900 s left
     const plan = planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 900, start: 'noisy', syntheticRows: 43_200 });
-    // Then 2 rounds of 2 members × 3 epochs (729 s + 65 s of reserve); 4 epochs would not fit
-    expect([plan.members, plan.epochs, plan.rounds]).toEqual([4, 3, 2]);
-    expect(plan.trainSeconds).toBe(Math.round(2 * ((3 * epochRows(54_000, 1_200)) / 460 + MEMBER_START_SECONDS)));
+    // Then one round of 2 members, cut to the 7 epochs that fit (9 would not), rather than more members of fewer epochs
+    expect([plan.members, plan.epochs, plan.rounds]).toEqual([2, 7, 1]);
+    expect(plan.trainSeconds).toBe(Math.round((7 * epochRows(54_000, 1_200)) / 460 + MEMBER_START_SECONDS));
     expect(plan.trainSeconds + plan.reserveSeconds).toBeLessThanOrEqual(900);
-    expect(plan.reason).toMatch(/3 epochs per member from the noisy start with 43200 synthetic rows/);
-    // and a short budget shortens the members to one such epoch before it drops below four of them
-    expect(planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 400, start: 'noisy', syntheticRows: 43_200 })).toMatchObject({ members: 4, epochs: 1 });
+    expect(plan.reason).toMatch(/^shortened to 7 epochs \(target 9\) so that 2\+ members fit: 2 members × 7 epochs/);
+    // With time for more than one round of 9 epochs and less than two, the two members grow longer (at most twice the target)
+    const roomy = planMembers({ ...base, imagesPerSecond: 600, remainingSeconds: 1_055, start: 'noisy', syntheticRows: 43_200 });
+    expect([roomy.members, roomy.epochs]).toEqual([2, 11]);
+    expect(roomy.reason).toMatch(/11 epochs each instead of the 9 targeted from the noisy start with 43200 synthetic rows/);
+    // and twice that time trains two rounds of two (longer than 9 epochs again)
+    expect(planMembers({ ...base, imagesPerSecond: 600, remainingSeconds: 2_200, start: 'noisy', syntheticRows: 43_200 })).toMatchObject({ members: 4, epochs: 11 });
+    // A short budget shortens the two members to one such epoch
+    expect(planMembers({ ...base, imagesPerSecond: 460, remainingSeconds: 200, start: 'noisy', syntheticRows: 43_200 })).toMatchObject({ members: 2, epochs: 1 });
   });
 
   test('a budget too short for one epoch over the synthetic rows gets fewer of them, or none, and the plan then fits', () => {
