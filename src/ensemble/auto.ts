@@ -85,7 +85,7 @@ export function epochRows(trainRows: number, validationRows: number): number {
 }
 
 export const MAX_MEMBERS = 12;
-/** Fewer members than this: shorten the members instead (an ensemble of one or two gains little). */
+/** Fewer members than this: shorten the members instead (an ensemble of one or two gains little; with synthetic rows SYNTHETIC_MIN_MEMBERS, where two long members beat more short ones). */
 export const MIN_MEMBERS = 4;
 /** Each member's rate is its base rate times these, in turn (a little diversity around it). */
 export const RATE_FACTORS = [1, 0.7, 1.4];
