@@ -293,11 +293,12 @@ export function planMembers(input: MemberPlanInput): MemberPlan {
   // two recipes had their best holdout loss at their last (4th) epoch, and no run used more
   // than two thirds of its budget.
   const fewest = synthetic > 0 ? SYNTHETIC_MIN_MEMBERS : MIN_MEMBERS;
+  const enough = Math.min(fewest, most);
   for (let epochs = target; epochs >= min; epochs--) {
     const members = fit(epochs);
-    if (members >= Math.min(fewest, most) || (epochs === min && members > 0)) {
+    if (members >= enough || (epochs === min && members > 0)) {
       if (epochs < target) {
-        const why = members >= Math.min(fewest, most) ? `so that ${fewest}+ members fit` : `the least for the ${startName}, and still fewer than ${fewest} members fit`;
+        const why = members >= enough ? `so that ${fewest}+ members fit` : `the least for the ${startName}, and still fewer than ${fewest} members fit`;
         return make(epochs, members, true, `shortened to ${epochs} epoch${epochs === 1 ? '' : 's'} (target ${target}) ${why}`);
       }
       let longer = target;
