@@ -16,7 +16,7 @@ import { profileBackground } from '../data/background.js';
 import { heavyImbalance } from '../data/class-coverage.js';
 import { CORRECTION_VERSION, writeCorrections, type CorrectionRecord } from '../data/corrections.js';
 import { readMnist, type MnistSet } from '../data/mnist.js';
-import { fitNoiseModel, mnistBoxLevels, synthesizeNoisyImages, type NoiseFit, type NoiseModel } from '../data/noise-model.js';
+import { fitNoiseModel, mnistBoxLevels, synthesizeNoisyImages, type NoiseFit } from '../data/noise-model.js';
 import { loadDataset, resolveDatasetDir } from '../data/dataset.js';
 import type { ImageSet } from '../data/image-set.js';
 import { createRandom, deriveSeed, shuffleInPlace } from '../data/random.js';
@@ -136,14 +136,6 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
   return { background, augmentation: chooseAugmentation(background) };
 }
 
-/**
- * Which noise families add synthetic rows when `--synthetic-rows` is not given, as measured on
- * held-out rows (README, "Synthetic rows"): Gaussian rows, photon noise, edge maps, zigzag
- * lines as a corruption layer and glass blur helped (the recipe's own rows, two members against
- * two, on rows no network trained on); impulse-noise rows (the same check: 6% lower log-loss, 4 of 4,015 rows
- * fewer right) did not clearly, so they come only when asked for.
- */
-export const SYNTHETIC_BY_DEFAULT: Record<NoiseModel['kind'], boolean> = { gaussian: true, poisson: true, impulse: false, edges: true, layer: true, glass: true };
 
 /**
  * The layers of a corruption layer model (src/data/corruption-layer.ts), kept on the noise
@@ -171,9 +163,9 @@ export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: numbe
     if (layer.fit.model) ({ fit, layers } = layer);
     else fit.reason += `; ${layer.fit.reason}`;
   }
-  const byDefault = fit.model && SYNTHETIC_BY_DEFAULT[fit.model.kind] ? syntheticRowCount(trainRows.length) : 0;
-  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? byDefault, mnist.count) : 0;
-  if (fit.model && !SYNTHETIC_BY_DEFAULT[fit.model.kind] && rows === undefined) fit.reason += '; its synthetic rows are not added by default (no gain on held-out rows): --synthetic-rows N adds them';
+  // Every family's rows are added by default, as measured on held-out rows (README, "Synthetic
+  // rows"; impulse noise's since session 54); `rows` is a count the user gave.
+  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? syntheticRowCount(trainRows.length), mnist.count) : 0;
   const noise: NoiseRecord = { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
   if (layers) noise[LAYERS] = layers;
   return noise;

@@ -1,8 +1,8 @@
 /**
  * auto's noise step on real practice competitions (no training): Gaussian sensor noise, photon
  * noise, Canny edge maps, glass blur and a corruption layer read off copies of MNIST digits (zigzag lines) add
- * synthetic rows by default; rotated digits are no copies; impulse noise is fitted and reported,
- * and adds rows only when asked for (README, "Synthetic rows"); clean digits get no model.
+ * synthetic rows by default, and so does impulse noise (since session 54; README, "Synthetic rows");
+ * rotated digits are no copies; clean digits get no model.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -47,17 +47,16 @@ describe('autoNoise', () => {
     const noise = await autoNoise(holdout, 1);
     expect(noise.fit.model).toMatchObject({ kind: 'poisson', photons: expect.closeTo(3, 0) });
     expect(noise.syntheticRows).toBe(54_000 - holdout.trainRows.length);
-    expect(noise.fit.reason).not.toMatch(/not added by default/);
     const asked = await autoNoise(holdout, 1, 500);
     expect(asked.syntheticRows).toBe(500);
   });
 
-  test('impulse noise: fitted and reported, no rows by default, the rows asked for with a count', async () => {
+  test('impulse noise: fitted and reported, rows up to 54,000 training rows by default, the rows asked for with a count', async () => {
     const holdout = await loadAutoHoldout(competitions['mnistc-impulse-noise']!);
     const noise = await autoNoise(holdout, 1);
     expect(noise.fit.model).toMatchObject({ kind: 'impulse', amount: expect.closeTo(0.17, 1) });
-    expect(noise.syntheticRows).toBe(0);
-    expect(noise.fit.reason).toMatch(/^impulse \(salt-and-pepper\) noise.*not added by default.*--synthetic-rows N/);
+    expect(noise.syntheticRows).toBe(54_000 - holdout.trainRows.length);
+    expect(noise.fit.reason).toMatch(/^impulse \(salt-and-pepper\) noise/);
     expect((await autoNoise(holdout, 1, 300)).syntheticRows).toBe(300);
   });
 
