@@ -136,7 +136,6 @@ export function autoAugmentation({ dataset }: AutoHoldout) {
   return { background, augmentation: chooseAugmentation(background) };
 }
 
-
 /**
  * The layers of a corruption layer model (src/data/corruption-layer.ts), kept on the noise
  * record under a symbol key: they live as long as the run's process, and JSON (auto.json,
