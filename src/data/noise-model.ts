@@ -47,7 +47,9 @@
  * Gaussian blur, passes of swaps of neighbouring pixels, the blur again; with no passes a plain
  * Gaussian blur), recognised by the histograms of the pixels and of the differences between
  * neighbouring pixels against those of blurred MNIST digits (`fitGlassBlur`). Its synthetic
- * rows are MNIST train digits blurred so.
+ * rows are MNIST train digits blurred so. Nor that: they may be streaked along one direction,
+ * MNIST-C's or n-MNIST's motion blur (`fitMotionBlur`), recognised the same way with signed
+ * differences along four directions; its synthetic rows are MNIST train digits so streaked.
  *
  * Uniform-maximum or correlated noise fails these checks, and the competition is left as it is.
  */
@@ -58,6 +60,7 @@ import { createRandom, poisson, type Random } from './random.js';
 import { PROFILE_FRAME } from './background.js';
 import { canny } from './corruptions/canny.js';
 import { blurDigit, fitGlassBlur, type GlassBlurModel } from './blur-model.js';
+import { FAR_FROM_ANY_BLUR, fitMotionBlur, motionBlurDigit, type MotionBlurModel } from './motion-blur-model.js';
 import { ATOM, BINARY_SHARE, BINS, binOf, grey, INTERIOR_BINS, normalise, totalVariation } from './histograms.js';
 
 export interface GaussianNoiseModel {
@@ -103,8 +106,10 @@ export interface CorruptionLayerModel {
 
 export type { GlassBlurModel } from './blur-model.js';
 export { MAX_BLUR_DISTANCE } from './blur-model.js';
+export type { MotionBlurModel } from './motion-blur-model.js';
+export { MAX_MOTION_DISTANCE } from './motion-blur-model.js';
 
-export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel | GlassBlurModel;
+export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel | GlassBlurModel | MotionBlurModel;
 
 export interface NoiseFit {
   /** the model, when it explains the competition's pixels; null otherwise */
@@ -307,8 +312,12 @@ export function fitNoiseModel(data: ImageSet, levels: Float64Array, options: Noi
   if (fit.model || !options.digits) return fit;
   // no noise explains the pixels: the digits may be blurred (a blurred frame is neither black nor white noise)
   const blur = fitGlassBlur(data, count, step, options.digits);
-  if (!blur.model) return { ...fit, reason: `${fit.reason}; ${blur.reason}` };
-  return { model: blur.model, fitted: blur.fitted, frameDistance: blur.distance, boxDistance: blur.distance, neighbourCorrelation: fit.neighbourCorrelation, images: count, reason: blur.reason };
+  if (blur.model) return { model: blur.model, fitted: blur.fitted, frameDistance: blur.distance, boxDistance: blur.distance, neighbourCorrelation: fit.neighbourCorrelation, images: count, reason: blur.reason };
+  // nor a blur the same in every direction: the digits may be streaked along one
+  if (!(blur.distance <= FAR_FROM_ANY_BLUR)) return { ...fit, reason: `${fit.reason}; ${blur.reason}; no noise model: no motion blur either (the nearest blur is past ${FAR_FROM_ANY_BLUR})` };
+  const motion = fitMotionBlur(data, count, step, options.digits);
+  if (!motion.model) return { ...fit, reason: `${fit.reason}; ${blur.reason}; ${motion.reason}` };
+  return { model: motion.model, fitted: motion.fitted, frameDistance: motion.distance, boxDistance: motion.distance, neighbourCorrelation: fit.neighbourCorrelation, images: count, reason: motion.reason };
 }
 
 /** `fitNoiseModel`'s families of pixel noise (and edge maps), fitted to `count` images `step` apart. */
@@ -585,8 +594,9 @@ export function synthesizeNoisyImages(mnist: MnistSet, model: NoiseModel, count:
       for (let p = 0; p < px; p++) images[k * px + p] = edges[p]! ? 255 : 0;
       continue;
     }
-    if (model.kind === 'glass') {
-      const image = blurDigit(model, mnist.images.subarray(src, src + px), mnist.rows, random);
+    if (model.kind === 'glass' || model.kind === 'motion') {
+      const digit = mnist.images.subarray(src, src + px);
+      const image = model.kind === 'glass' ? blurDigit(model, digit, mnist.rows, random) : motionBlurDigit(model, digit, mnist.rows, random);
       for (let p = 0; p < px; p++) images[k * px + p] = Math.round(255 * image[p]!);
       continue;
     }

@@ -3,7 +3,8 @@
  * parameters, it recovers them (Gaussian, photon and impulse noise); noise it does not model
  * (uniform maximum, correlated backgrounds, binarised strokes, none at all) is refused; Canny
  * edge maps are recognised as such, at their σ, and blurs (glass or plain Gaussian) at theirs,
- * while motion blur, rotation and clean digits are no blur of that kind; synthetic rows
+ * while rotation, shear and clean digits are no blur of that kind nor motion-blurred; motion
+ * blurs (MNIST-C's streak, n-MNIST's line) are recognised at their parameters; synthetic rows
  * follow the model.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
@@ -13,7 +14,8 @@ import { CORRUPTIONS } from '../../src/data/corruptions/index.js';
 import { glassBlur } from '../../src/data/corruptions/mnist-c.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { readMnist, type MnistSet } from '../../src/data/mnist.js';
-import { type EdgeMapModel, fitNoiseModel, type GlassBlurModel, type ImpulseNoiseModel, MAX_BLUR_DISTANCE, MAX_PATTERN_DISTANCE, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
+import { motionBlurDigit } from '../../src/data/motion-blur-model.js';
+import { type EdgeMapModel, fitNoiseModel, type GlassBlurModel, type ImpulseNoiseModel, MAX_BLUR_DISTANCE, MAX_MOTION_DISTANCE, MAX_PATTERN_DISTANCE, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, type MotionBlurModel, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
 import { createRandom, poisson } from '../../src/data/random.js';
 import { gaussianOf } from '../helpers/noise-model.js';
 
@@ -187,11 +189,25 @@ describe('fitNoiseModel when no pixel noise fits: a blur', () => {
     expect(fit.model).toEqual({ kind: 'glass', ...spec });
   });
 
-  test.each(['clean', 'mnistc-motion-blur', 'mnistc-rotate'] as const)('%s digits are not blurred MNIST digits', (name) => {
+  test.each(['clean', 'mnistc-shear', 'mnistc-rotate'] as const)('%s digits are neither blurred nor motion-blurred MNIST digits', (name) => {
     const apply = name === 'clean' ? (x: Float32Array) => x : (x: Float32Array, r: ReturnType<typeof createRandom>) => Float32Array.from(CORRUPTIONS[name].apply(Float64Array.from(x), 28, r));
     const fit = fitNoiseModel(asBytes(corrupted(1500, apply)), levels, { digits: mnist });
     expect(fit.model).toBeNull();
     expect(fit.reason).toMatch(/; no noise model: the digits are not blurred MNIST digits \(pixel and neighbour-difference distance 0\.\d+ > 0\.02\)/);
+    // clean digits are far from any blur, and the motion blurs are not tried; sheared and rotated digits are tried and refused
+    if (name === 'clean') expect(fit.reason).toMatch(/; no noise model: no motion blur either \(the nearest blur is past 0\.13\)$/);
+    else expect(fit.reason).toMatch(/; no noise model: the digits are not motion-blurred MNIST digits \(pixel and signed neighbour-difference distance 0\.\d+ > 0\.02\)/);
+  });
+
+  test.each([
+    { name: 'mnistc-motion-blur', model: { kind: 'motion', profile: 'streak', extent: 3, angleDegrees: 0, spreadDegrees: 45 }, reason: /^motion blur: one-sided Gaussian streak σ 3 px at 0° ± 45° \(nearest/ },
+    { name: 'nmnist-motion-blur', model: { kind: 'motion', profile: 'line', extent: 5, angleDegrees: 15, spreadDegrees: 0 }, reason: /^motion blur: a line of 5 px at 15° \(nearest/ },
+  ] as const)('the practice recipe $name is its own motion blur', ({ name, model, reason }) => {
+    const recipe = CORRUPTIONS[name];
+    const fit = fitNoiseModel(asBytes(corrupted(1500, (x, r) => Float32Array.from(recipe.apply(Float64Array.from(x), 28, r)))), levels, { digits: mnist });
+    expect(fit.model).toEqual(model);
+    expect(fit.boxDistance).toBeLessThan(MAX_MOTION_DISTANCE / 2);
+    expect(fit.reason).toMatch(reason);
   });
 
   test('without MNIST digits to blur, no blur is tried', () => {
@@ -317,6 +333,17 @@ describe('synthesizeNoisyImages', () => {
     }
     const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels, { digits: mnist });
     expect(fit.model).toEqual(spec);
+  });
+
+  test('motion blurs: every image is its source streaked as the model says', () => {
+    const spec: MotionBlurModel = { kind: 'motion', profile: 'line', extent: 9, angleDegrees: 120, spreadDegrees: 0 };
+    const s = synthesizeNoisyImages(mnist, spec, 300, 8);
+    for (let k = 0; k < s.count; k += 7) {
+      const src = mnist.images.subarray(s.sources[k]! * 784, (s.sources[k]! + 1) * 784);
+      const expected = motionBlurDigit(spec, src, 28, createRandom(0));
+      expect(Array.from(s.images.subarray(k * 784, (k + 1) * 784))).toEqual(Array.from(expected, (v) => Math.round(255 * v)));
+      expect(s.labels[k]).toBe(mnist.labels[s.sources[k]!]);
+    }
   });
 
   test('distinct MNIST train images with their own labels, the same for the same seed', () => {
