@@ -9,7 +9,7 @@
  * sharp edge on the other) against those of MNIST train digits so blurred. Its synthetic rows are
  * MNIST train digits blurred by the fitted model (`motionBlurDigit`). Measured in README, "Motion blur".
  */
-import { motionBlur } from './corruptions/mnist-c.js';
+import { motionBlur, motionBlurTaps } from './corruptions/mnist-c.js';
 import { linearMotionBlur, motionKernel } from './corruptions/n-mnist.js';
 import { binOf, BINARY_SHARE, BINS, grey, normalise, totalVariation } from './histograms.js';
 import type { ImageSet } from './image-set.js';
@@ -156,16 +156,8 @@ function drawAngle(model: MotionBlurModel, random: Random): number {
 export function motionTaps(model: MotionBlurModel, angleDegrees: number): Array<{ dy: number; dx: number; w: number }> {
   const taps: Array<{ dy: number; dx: number; w: number }> = [];
   if (model.profile === 'streak') {
-    const sigma = model.extent;
-    const angle = (angleDegrees * Math.PI) / 180;
-    let total = 0;
-    for (let i = 0; i < 2 * streakRadius(sigma) + 1; i++) {
-      const w = Math.exp(-(i * i) / (2 * sigma * sigma));
-      total += w;
-      taps.push({ dy: Math.ceil(i * Math.sin(angle) - 0.5), dx: Math.ceil(i * Math.cos(angle) - 0.5), w });
-    }
-    for (const tap of taps) tap.w /= total;
-    return taps;
+    const { weights, offsets, total } = motionBlurTaps(streakRadius(model.extent), model.extent, angleDegrees);
+    return weights.map((w, i) => ({ dy: offsets[i]![0], dx: offsets[i]![1], w: w / total }));
   }
   const { kernel, size } = motionKernel(model.extent, angleDegrees);
   const radius = (size - 1) / 2;

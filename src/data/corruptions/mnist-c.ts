@@ -80,11 +80,10 @@ export function glassBlur(image: Float64Array, n: number, sigma: number, maxDelt
 }
 
 /**
- * ImageMagick's motion blur (`MagickMotionBlurImage`, which MNIST-C calls): each pixel is a
- * one-sided Gaussian-weighted average (σ) of the 2·radius + 1 pixels behind it along the
- * angle, at offsets rounded to whole pixels; beyond the border the edge pixel is repeated.
+ * The taps of `motionBlur`: the 2·radius + 1 Gaussian weights (σ, not normalised; `total` is
+ * their sum) and the whole-pixel offsets (row, column) of the pixels behind along the angle.
  */
-export function motionBlur(image: Float64Array, n: number, radius: number, sigma: number, angleDegrees: number): Float64Array {
+export function motionBlurTaps(radius: number, sigma: number, angleDegrees: number): { weights: number[]; offsets: Array<[number, number]>; total: number } {
   const width = 2 * Math.ceil(radius) + 1;
   const angle = (angleDegrees * Math.PI) / 180;
   const weights: number[] = [];
@@ -96,6 +95,17 @@ export function motionBlur(image: Float64Array, n: number, radius: number, sigma
     total += w;
     offsets.push([Math.ceil(i * Math.sin(angle) - 0.5), Math.ceil(i * Math.cos(angle) - 0.5)]);
   }
+  return { weights, offsets, total };
+}
+
+/**
+ * ImageMagick's motion blur (`MagickMotionBlurImage`, which MNIST-C calls): each pixel is a
+ * one-sided Gaussian-weighted average (σ) of the 2·radius + 1 pixels behind it along the
+ * angle, at offsets rounded to whole pixels; beyond the border the edge pixel is repeated.
+ */
+export function motionBlur(image: Float64Array, n: number, radius: number, sigma: number, angleDegrees: number): Float64Array {
+  const { weights, offsets, total } = motionBlurTaps(radius, sigma, angleDegrees);
+  const width = weights.length;
   const clamp = (v: number) => (v < 0 ? 0 : v >= n ? n - 1 : v);
   const out = new Float64Array(n * n);
   for (let r = 0; r < n; r++) {
