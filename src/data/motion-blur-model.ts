@@ -41,8 +41,8 @@ export interface MotionBlurFit {
 }
 
 /**
- * The coarse grid. Streaks: σ 1–5 px, the direction every 45°, spread 0, ±22.5°, ±45° or ±90°
- * (MNIST-C's motion blur: σ 3, radius 10, direction 0 ± 45°). Lines: 3–11 px, the direction every
+ * The coarse grid. Streaks: σ 2–5 px, the direction every 45°, spread 0, ±22.5°, ±45° or ±90°
+ * (MNIST-C's motion blur: σ 3, radius 10, direction 0 ± 45°). Lines: 5–11 px, the direction every
  * 15° over a half turn (a centred line has no front), spread 0 or ±45° (n-MNIST's: 5 px at 15°).
  */
 const STREAK_SIGMAS = [2, 3, 4, 5];
@@ -154,11 +154,11 @@ function drawAngle(model: MotionBlurModel, random: Random): number {
  * streak's as `motionBlur` (mnist-c.ts) takes them, the line's the non-zero cells of `motionKernel`.
  */
 export function motionTaps(model: MotionBlurModel, angleDegrees: number): Array<{ dy: number; dx: number; w: number }> {
-  const taps: Array<{ dy: number; dx: number; w: number }> = [];
   if (model.profile === 'streak') {
     const { weights, offsets, total } = motionBlurTaps(streakRadius(model.extent), model.extent, angleDegrees);
     return weights.map((w, i) => ({ dy: offsets[i]![0], dx: offsets[i]![1], w: w / total }));
   }
+  const taps: Array<{ dy: number; dx: number; w: number }> = [];
   const { kernel, size } = motionKernel(model.extent, angleDegrees);
   const radius = (size - 1) / 2;
   for (let r = 0; r < size; r++) for (let c = 0; c < size; c++) if (kernel[r * size + c]! !== 0) taps.push({ dy: r - radius, dx: c - radius, w: kernel[r * size + c]! });
@@ -166,7 +166,7 @@ export function motionTaps(model: MotionBlurModel, angleDegrees: number): Array<
 }
 
 /**
- * `motionBlurDigit` for the fit, five times faster: each inked pixel spreads its ink to the pixels
+ * `motionBlurDigit` for the fit, about six times faster: each inked pixel spreads its ink to the pixels
  * whose taps reach it (MNIST digits are 80% blank). The same image as `motionBlurDigit` but where
  * the streak reaches past the border, whose pixels `motionBlur` repeats; MNIST's outermost
  * pixels are blank in all but a few digits, so there it is the same. `out` is overwritten.
