@@ -33,7 +33,7 @@ export function formatAutoSummary(r: AutoRecord): string {
   if (r.validation?.by === 'default') lines.push(`            validation: ${r.validation.reason}`);
   const knobs = r.overrides ? describeOverrides(r.overrides, r) : '';
   if (knobs) lines.push(`            flags: ${knobs}, over auto's plan for every member`);
-  if (r.noise) lines.push(`            noise: ${r.noise.fit.reason}${r.noise.syntheticRows > 0 ? `; ${r.noise.syntheticRows} MNIST train images with it joined the training rows` : ''}${r.noise.cutFrom ? ` (${r.noise.cutFrom} were made for the noise; the budget had room for ${r.noise.syntheticRows > 0 ? r.noise.syntheticRows : 'none'})` : ''}`);
+  if (r.noise) lines.push(`            noise: ${r.noise.fit.reason}${r.noise.syntheticRows > 0 ? `; ${r.noise.syntheticRows} MNIST train images with it joined the training rows` : r.noise.notByDefault ? `; ${r.noise.notByDefault}` : ''}${r.noise.cutFrom ? ` (${r.noise.cutFrom} were made for the noise; the budget had room for ${r.noise.syntheticRows > 0 ? r.noise.syntheticRows : 'none'})` : ''}`);
   if (r.pseudoLabel) lines.push(`            pseudo-labels: ${r.pseudoLabel.rows} of ${r.pseudoLabel.testRows} test rows at confidence ≥ ${r.pseudoLabel.threshold} joined round 2's training rows`);
   return `${lines.join('\n')}\n`;
 }

@@ -51,7 +51,17 @@
  * MNIST-C's or n-MNIST's motion blur (`fitMotionBlur`), recognised the same way with signed
  * differences along four directions; its synthetic rows are MNIST train digits so streaked.
  *
- * Uniform-maximum or correlated noise fails these checks, and the competition is left as it is.
+ * A noisy frame whose pixels are spread evenly over [0, a] rather than like a clipped normal is
+ * the other background noise of noisy-MNIST competitions: each pixel the brighter of the digit
+ * and a uniform draw (the seed-002 InClass competition's max(digit, U(0, 1))),
+ *
+ *   y = max(min(gain · x, 1), a · u),   u ~ U(0, 1) independently per pixel.
+ *
+ * The frame fixes a (its pixels are a · u), the gain the digit box's histogram (near the gain
+ * that makes its mean the model's), and the fit counts when both histograms agree (`fitMaximumNoise`), the frame's pixels are
+ * independent and the noise is worth matching (a/√12 ≥ `MIN_SIGMA`).
+ *
+ * Correlated noise fails these checks, and the competition is left as it is.
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import type { ImageSet } from './image-set.js';
@@ -85,6 +95,14 @@ export interface ImpulseNoiseModel {
   salt: number;
 }
 
+/** Uniform background noise under the digit: y = max(min(gain · x, 1), level · u), u ~ U(0, 1). */
+export interface MaximumNoiseModel {
+  kind: 'maximum';
+  gain: number;
+  /** a: the noise is uniform on [0, a] */
+  level: number;
+}
+
 /** An edge map: y = 1 on the edges Canny's detector finds in x (smoothing σ, hysteresis thresholds low and high on the gradient), else 0. */
 export interface EdgeMapModel {
   kind: 'edges';
@@ -109,7 +127,7 @@ export { MAX_BLUR_DISTANCE } from './blur-model.js';
 export type { MotionBlurModel } from './motion-blur-model.js';
 export { MAX_MOTION_DISTANCE } from './motion-blur-model.js';
 
-export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | EdgeMapModel | CorruptionLayerModel | GlassBlurModel | MotionBlurModel;
+export type NoiseModel = GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | MaximumNoiseModel | EdgeMapModel | CorruptionLayerModel | GlassBlurModel | MotionBlurModel;
 
 export interface NoiseFit {
   /** the model, when it explains the competition's pixels; null otherwise */
@@ -420,7 +438,92 @@ function fitPixelNoise(data: ImageSet, levels: Float64Array, count: number, step
           : boxDistance > MAX_HISTOGRAM_DISTANCE
             ? `the digits' pixels are not gain, offset and Gaussian noise (distance ${boxDistance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
             : null;
-  return fitResult(fitted, why, `Gaussian sensor noise: y = clip(${fitted.gain}·x + ${fitted.offset} + ${fitted.sigma}·z)`, figures, { frameDistance: best.distance, boxDistance, neighbourCorrelation, images: count });
+  const gaussianFit = fitResult(fitted, why, `Gaussian sensor noise: y = clip(${fitted.gain}·x + ${fitted.offset} + ${fitted.sigma}·z)`, figures, { frameDistance: best.distance, boxDistance, neighbourCorrelation, images: count });
+  if (gaussianFit.model) return gaussianFit;
+  // not Gaussian: the frame may be spread evenly, the digit the brighter of it and the noise
+  const maximum = fitMaximumNoise(frameH, boxH, boxMean, neighbourCorrelation, count, levels);
+  return maximum.model ? maximum : { ...gaussianFit, reason: `${gaussianFit.reason}; ${maximum.reason.replace(/^no noise model: /, 'no uniform maximum either: ')}` };
+}
+
+/** P(max(v, level · u) < t), u ~ U(0, 1). */
+function maximumBelow(t: number, v: number, level: number): number {
+  if (t <= v) return 0;
+  return Math.min(1, Math.max(0, t / level));
+}
+
+/** P(max(v, level · u) falls in each bin), added into `out` with weight `w`. */
+function addMaximumHistogram(out: Float64Array, v: number, level: number, w: number): void {
+  let previous = 0;
+  for (let b = 0; b < BINS; b++) {
+    const upper = b === BINS - 1 ? 1 : maximumBelow(EDGES[b + 1]!, v, level);
+    out[b]! += w * (upper - previous);
+    previous = upper;
+  }
+}
+
+/** E[max(v, level · u)] in closed form. */
+function maximumMean(v: number, level: number): number {
+  return v >= level ? v : (level * level + v * v) / (2 * level);
+}
+
+/**
+ * `fitNoiseModel` for a noisy frame that is no clipped normal: uniform noise under the digit or
+ * none. The level from the frame (a grid, then a finer one around the best), the gain from the
+ * digit box (its mean, then its histogram within ±10%).
+ */
+function fitMaximumNoise(frameH: Float64Array, boxH: Float64Array, boxMean: number, neighbourCorrelation: number, count: number, levels: Float64Array): NoiseFit {
+  const frameAt = (level: number) => {
+    const h = new Float64Array(BINS);
+    addMaximumHistogram(h, 0, level, 1);
+    return totalVariation(frameH, h);
+  };
+  let best = { level: 1, distance: Number.POSITIVE_INFINITY };
+  for (let k = 5; k <= 100; k++) {
+    const distance = frameAt(k / 100);
+    if (distance < best.distance) best = { level: k / 100, distance };
+  }
+  for (let k = -10; k <= 10; k++) {
+    const level = Math.min(1, best.level + k / 1000);
+    const distance = frameAt(level);
+    if (distance < best.distance) best = { level, distance };
+  }
+  const { level } = best;
+  const used: number[] = [];
+  for (let l = 0; l < 256; l++) if (levels[l]! > 0) used.push(l);
+  // The gain: first the one that matches the box's mean, then the nearest histogram around it.
+  // MNIST's ink piles up at 252–255, just under white: a gain 2% too high clips all of it to
+  // exactly 1, and the mean alone cannot place it that finely on a few hundred images.
+  const boxAt = (gain: number) => {
+    const h = new Float64Array(BINS);
+    for (const l of used) addMaximumHistogram(h, Math.min(1, (gain * l) / 255), level, levels[l]!);
+    return totalVariation(boxH, h);
+  };
+  const meanGain = solveGain((g) => {
+    let m = 0;
+    for (const l of used) m += levels[l]! * maximumMean(Math.min(1, (g * l) / 255), level);
+    return m;
+  }, boxMean);
+  let fit = { gain: meanGain, distance: boxAt(meanGain) };
+  for (let k = -100; k <= 100; k++) {
+    const gain = meanGain * (1 + k / 1000);
+    const distance = boxAt(gain);
+    if (distance < fit.distance) fit = { gain, distance };
+  }
+  const { gain, distance: boxDistance } = fit;
+  const fitted: MaximumNoiseModel = { kind: 'maximum', gain: round(gain), level: round(level) };
+  const spread = level / Math.sqrt(12);
+  const figures = `frame uniform on [0, ${fitted.level}], gain ${fitted.gain}; histogram distance ${best.distance.toFixed(3)} on the frame, ${boxDistance.toFixed(3)} on the digit box; neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)}; ${count} images`;
+  const why =
+    spread < MIN_SIGMA
+      ? `no noise worth matching (uniform noise on [0, ${fitted.level}] spreads ${spread.toFixed(3)} < ${MIN_SIGMA})`
+      : Math.abs(neighbourCorrelation) > MAX_NEIGHBOUR_CORRELATION
+        ? `the background is not white noise (neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)})`
+        : best.distance > MAX_HISTOGRAM_DISTANCE
+          ? `the frame's pixels are not uniform noise (distance ${best.distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
+          : boxDistance > MAX_HISTOGRAM_DISTANCE
+            ? `the digits' pixels are not the brighter of the digit and the noise (distance ${boxDistance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
+            : null;
+  return fitResult(fitted, why, `uniform background noise under the digit: y = max(${fitted.gain}·x, ${fitted.level}·u)`, figures, { frameDistance: best.distance, boxDistance, neighbourCorrelation, images: count });
 }
 
 /** `fitNoiseModel` for a black frame: photon noise or none. */
@@ -548,8 +651,9 @@ function round(v: number): number {
 }
 
 /** One pixel of intensity `x` in [0, 1] through `model` (a pixel-wise noise). */
-function corruptPixel(model: GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel, x: number, random: Random): number {
+function corruptPixel(model: GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | MaximumNoiseModel, x: number, random: Random): number {
   if (model.kind === 'impulse') return random.next() < model.amount ? (random.next() < model.salt ? 1 : 0) : x;
+  if (model.kind === 'maximum') return Math.max(Math.min(1, model.gain * x), model.level * random.next());
   const y = model.kind === 'poisson' ? poisson(model.photons * model.gain * x, random) / model.photons : model.gain * x + model.offset + model.sigma * random.normal();
   return Math.min(1, Math.max(0, y));
 }

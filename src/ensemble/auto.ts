@@ -7,7 +7,7 @@
  * to the run folder, so a user sees why the recipe is what it is.
  */
 import type { BackgroundProfile } from '../data/background.js';
-import type { NoiseFit } from '../data/noise-model.js';
+import type { NoiseFit, NoiseModel } from '../data/noise-model.js';
 import { DEFAULT_FOLDS } from '../data/splits.js';
 import type { AugmentationConfig } from '../model/augmentation-config.js';
 import type { MemberConfig } from '../training/train-member.js';
@@ -52,6 +52,16 @@ export const SYNTHETIC_MIN_MEMBERS = 2;
 export const SYNTHETIC_TOTAL_ROWS = 54_000;
 
 /** How many synthetic rows to add to `trainRows` competition rows. */
+/**
+ * The families whose rows are not added unless `--synthetic-rows` asks for them, and why: the
+ * measurement that kept them out (README, "Synthetic rows"). Every other family's rows are
+ * added by default.
+ */
+export const ROWS_NOT_BY_DEFAULT: Partial<Record<NoiseModel['kind'], string>> = {
+  maximum:
+    "uniform-maximum noise's rows are not added by default: on npm start's competition, whose noise every noisy checkpoint was pretrained on, its plan with them (2 long members) scored worse on rows no network trained on than the plan without (session 56); --synthetic-rows N adds them",
+};
+
 export function syntheticRowCount(trainRows: number): number {
   return Math.max(0, SYNTHETIC_TOTAL_ROWS - trainRows);
 }
@@ -510,7 +520,7 @@ export interface AutoRecord {
    * the competition's noise model and the synthetic rows it made (MNIST train images with
    * that noise), added to every member's training rows; absent in records older than it
    */
-  noise?: { fit: NoiseFit; syntheticRows: number; seed: number; /** the rows made for the noise when the budget had room for fewer (`syntheticRows`) */ cutFrom?: number };
+  noise?: { fit: NoiseFit; syntheticRows: number; seed: number; /** the rows made for the noise when the budget had room for fewer (`syntheticRows`) */ cutFrom?: number; /** why a fitted model gives no rows unless asked (`ROWS_NOT_BY_DEFAULT`) */ notByDefault?: string };
   /** pseudo-labelling, when asked for */
   pseudoLabel?: { threshold: number; rows: number; testRows: number; perClass: number[]; round1: string };
   /**

@@ -38,6 +38,7 @@ import {
   probeRates,
   refitProbes,
   spreadRate,
+  ROWS_NOT_BY_DEFAULT,
   syntheticRowCount,
   VALIDATION_ROW_COST,
   type AutoRecord,
@@ -146,7 +147,7 @@ type NoiseRecord = NonNullable<AutoRecord['noise']> & { [LAYERS]?: Float32Array 
 
 /**
  * The competition's noise model (src/data/noise-model.ts: additive Gaussian noise on a noisy
- * background, photon noise on a black one, impulse noise on a black-and-white one, an edge map
+ * background (or uniform noise under the digit), photon noise on a black one, impulse noise on a black-and-white one, an edge map
  * of binary images, a blur or a motion blur of grey ones), fitted to its training images; when none fits, a corruption layer read
  * off the training images that are copies of MNIST train digits (src/data/corruption-layer.ts,
  * the validation rows left out); and how many synthetic rows it gives the members (none
@@ -162,10 +163,12 @@ export async function autoNoise(holdout: AutoHoldout, seed: number, rows?: numbe
     if (layer.fit.model) ({ fit, layers } = layer);
     else fit.reason += `; ${layer.fit.reason}`;
   }
-  // Every family's rows are added by default, as measured on held-out rows (README, "Synthetic
-  // rows"; impulse noise's since session 54); `rows` is a count the user gave.
-  const syntheticRows = fit.model && dataset.width === mnist.rows ? Math.min(rows ?? syntheticRowCount(trainRows.length), mnist.count) : 0;
-  const noise: NoiseRecord = { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows') };
+  // Every family's rows are added by default but those of ROWS_NOT_BY_DEFAULT, as measured on
+  // held-out rows (README, "Synthetic rows"; impulse noise's since session 54); `rows` is a
+  // count the user gave.
+  const notByDefault = fit.model && rows === undefined ? ROWS_NOT_BY_DEFAULT[fit.model.kind] : undefined;
+  const syntheticRows = fit.model && dataset.width === mnist.rows && !notByDefault ? Math.min(rows ?? syntheticRowCount(trainRows.length), mnist.count) : 0;
+  const noise: NoiseRecord = { fit, syntheticRows, seed: deriveSeed(seed, 'synthetic-rows'), ...(notByDefault ? { notByDefault } : {}) };
   if (layers) noise[LAYERS] = layers;
   return noise;
 }
@@ -243,7 +246,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
   const { background, augmentation } = autoAugmentation(holdout);
   emit({ type: 'auto-background', reason: background.reason, augmentation: JSON.stringify(augmentation.config) });
   const noise = await autoNoise(holdout, options.seed, options.syntheticRows);
-  emit({ type: 'auto-noise', reason: noise.fit.reason, syntheticRows: noise.syntheticRows, ...(options.syntheticRows !== undefined ? { asked: options.syntheticRows } : {}) });
+  emit({ type: 'auto-noise', reason: noise.notByDefault ? `${noise.fit.reason}; ${noise.notByDefault}` : noise.fit.reason, syntheticRows: noise.syntheticRows, ...(options.syntheticRows !== undefined ? { asked: options.syntheticRows } : {}) });
 
   const starts = STARTS.filter((s) => startAvailable(s, preset));
   const initialPlan = planProbes({

@@ -1,7 +1,7 @@
 /**
  * The competition's noise model: fitted to real MNIST train images corrupted with known
- * parameters, it recovers them (Gaussian, photon and impulse noise); noise it does not model
- * (uniform maximum, correlated backgrounds, binarised strokes, none at all) is refused; Canny
+ * parameters, it recovers them (Gaussian, photon, impulse and uniform-maximum noise); noise it
+ * does not model (correlated backgrounds, binarised strokes, none at all) is refused; Canny
  * edge maps are recognised as such, at their σ, and blurs (glass or plain Gaussian) at theirs,
  * while rotation, shear and clean digits are no blur of that kind nor motion-blurred; motion
  * blurs (MNIST-C's streak, n-MNIST's line) are recognised at their parameters; synthetic rows
@@ -14,8 +14,9 @@ import { CORRUPTIONS } from '../../src/data/corruptions/index.js';
 import { glassBlur } from '../../src/data/corruptions/mnist-c.js';
 import type { ImageSet } from '../../src/data/image-set.js';
 import { readMnist, type MnistSet } from '../../src/data/mnist.js';
+import { formatUnit, makeImage } from '../../src/data/practice.js';
 import { motionBlurDigit } from '../../src/data/motion-blur-model.js';
-import { type EdgeMapModel, fitNoiseModel, type GlassBlurModel, type ImpulseNoiseModel, MAX_BLUR_DISTANCE, MAX_MOTION_DISTANCE, MAX_PATTERN_DISTANCE, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, type MotionBlurModel, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
+import { type EdgeMapModel, fitNoiseModel, type GlassBlurModel, type ImpulseNoiseModel, type MaximumNoiseModel, MAX_BLUR_DISTANCE, MAX_MOTION_DISTANCE, MAX_PATTERN_DISTANCE, MAX_PHOTONS, mnistBoxLevels, MIN_IMPULSE, MIN_PHOTONS, MIN_SIGMA, type MotionBlurModel, synthesizeNoisyImages, type PoissonNoiseModel } from '../../src/data/noise-model.js';
 import { createRandom, poisson } from '../../src/data/random.js';
 import { gaussianOf } from '../helpers/noise-model.js';
 
@@ -63,10 +64,44 @@ describe('fitNoiseModel', () => {
     expect(fit.reason).toMatch(/^Gaussian sensor noise/);
   });
 
-  test('refuses uniform-maximum noise (the frame is not a clipped normal)', () => {
-    const fit = fitNoiseModel(corrupted(2000, (x, r) => x.map((v) => Math.max(v, r.next()))), levels);
-    expect(fit.model).toBeNull();
-    expect(fit.reason).toMatch(/frame's pixels are not clipped Gaussian noise/);
+  test.each([
+    { gain: 1, level: 1, count: 2000 },
+    { gain: 0.8, level: 0.6, count: 2000 },
+    { gain: 1, level: 1, count: 300 },
+  ])('uniform-maximum noise is no clipped normal, and is fitted as what it is: gain $gain, level $level on $count images', ({ gain, level, count }) => {
+    const fit = fitNoiseModel(corrupted(count, (x, r) => x.map((v) => Math.max(Math.min(1, gain * v), level * r.next()))), levels);
+    expect(fit.model).toEqual({ kind: 'maximum', gain: expect.closeTo(gain, 2), level: expect.closeTo(level, 2) });
+    expect(fit.frameDistance).toBeLessThan(0.01);
+    expect(fit.boxDistance).toBeLessThan(0.01);
+    expect(fit.reason).toMatch(/^uniform background noise under the digit: y = max\(/);
+  });
+
+  test('the practice recipe uniform (max(digit, U(0, 1)), as its file stores it) is uniform-maximum noise at level 1 and gain 1', () => {
+    const recipe = (x: Float32Array, r: ReturnType<typeof createRandom>) => {
+      const out = new Float64Array(784);
+      makeImage('uniform', Uint8Array.from(x, (v) => Math.round(255 * v)), 28, r, null, out);
+      return Float32Array.from(out, (v) => Number(formatUnit(v)));
+    };
+    const fit = fitNoiseModel(corrupted(1500, recipe), levels, { digits: mnist });
+    expect(fit.model).toEqual({ kind: 'maximum', gain: expect.closeTo(1, 2), level: expect.closeTo(1, 2) });
+  });
+
+  test('uniform noise too faint to matter, or correlated, is refused, Gaussian and maximum both', () => {
+    const faint = fitNoiseModel(corrupted(2000, (x, r) => x.map((v) => Math.max(v, 0.1 * r.next()))), levels);
+    expect(faint.model).toBeNull();
+    expect(faint.reason).toMatch(/no uniform maximum either: no noise worth matching \(uniform noise on \[0, 0\.1\]/);
+    const smeared = (x: Float32Array, r: ReturnType<typeof createRandom>) => {
+      const u = Float32Array.from(x, () => r.next());
+      return x.map((v, p) => Math.max(v, (u[p]! + u[p - (p % 28 > 0 ? 1 : 0)]! + u[p + (p % 28 < 27 ? 1 : 0)]!) / 3));
+    };
+    const correlated = fitNoiseModel(corrupted(2000, smeared), levels);
+    expect(correlated.model).toBeNull();
+    expect(correlated.reason).toMatch(/no uniform maximum either: the background is not white noise/);
+  });
+
+  test('Gaussian noise stays Gaussian (the maximum is tried only when the normal is refused)', () => {
+    const fit = fitNoiseModel(corrupted(2000, gaussian(1, 0.5, 0.3)), levels);
+    expect(fit.model?.kind).toBe('gaussian');
   });
 
   test('refuses a background whose neighbouring pixels correlate (Gaussian noise blurred along rows)', () => {
@@ -333,6 +368,39 @@ describe('synthesizeNoisyImages', () => {
     }
     const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels, { digits: mnist });
     expect(fit.model).toEqual(spec);
+  });
+
+  test('uniform-maximum noise: every pixel is the brighter of its source and a draw spread evenly under the level, and the fit finds the model again', () => {
+    const spec: MaximumNoiseModel = { kind: 'maximum', gain: 0.9, level: 0.7 };
+    const s = synthesizeNoisyImages(mnist, spec, 1500, 8);
+    let below = 0;
+    let frame = 0;
+    let frameSum = 0;
+    let inkKept = 0;
+    let ink = 0;
+    for (let k = 0; k < s.count; k++) {
+      const src = mnist.images.subarray(s.sources[k]! * 784, (s.sources[k]! + 1) * 784);
+      for (let p = 0; p < 784; p++) {
+        const v = s.images[k * 784 + p]!;
+        // (0.9 · x lands on halves, where the two roundings may differ by one)
+        const x = Math.round(0.9 * src[p]!);
+        if (v < x - 1) below++;
+        if (src[p] === 0) {
+          frame++;
+          frameSum += v / 255;
+        }
+        if (x > 0.7 * 255) {
+          ink++;
+          if (Math.abs(v - x) <= 1) inkKept++;
+        }
+      }
+    }
+    // never darker than the source (up to rounding), ink above the level kept, the background's mean a/2
+    expect(below).toBe(0);
+    expect(inkKept).toBe(ink);
+    expect(Math.abs(frameSum / frame - 0.35)).toBeLessThan(0.003);
+    const fit = fitNoiseModel({ images: s.images, labels: s.labels, count: s.count, size: 28, scale: 255 }, levels);
+    expect(fit.model).toEqual({ kind: 'maximum', gain: expect.closeTo(0.9, 2), level: expect.closeTo(0.7, 2) });
   });
 
   test('motion blurs: every image is its source streaked as the model says', () => {

@@ -2,7 +2,8 @@
  * auto's noise step on real practice competitions (no training): Gaussian sensor noise, photon
  * noise, Canny edge maps, glass blur and a corruption layer read off copies of MNIST digits (zigzag lines) add
  * synthetic rows by default, and so does impulse noise (since session 54; README, "Synthetic rows");
- * rotated digits are no copies; clean digits get no model.
+ * uniform-maximum noise is fitted but adds rows only when asked (session 56); rotated digits are
+ * no copies; clean digits get no model.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -23,7 +24,7 @@ const competitions: Partial<Record<PracticeRecipe, string>> = {};
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'digits-auto-noise-'));
     await initEngine({ backend: 'wasm' });
-  for (const recipe of ['gaussian', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'mnistc-canny-edges', 'mnistc-glass-blur', 'mnistc-zigzag', 'mnistc-rotate', 'clean'] as const) {
+  for (const recipe of ['gaussian', 'uniform', 'mnistc-shot-noise', 'mnistc-impulse-noise', 'mnistc-canny-edges', 'mnistc-glass-blur', 'mnistc-zigzag', 'mnistc-rotate', 'clean'] as const) {
     const out = path.join(dir, recipe);
     await buildPracticeCompetition({ recipe, ...(recipe === 'gaussian' ? { sigma: 0.3 } : {}), out, trainRows: 600, testRows: 20, seed: 4 });
     await importCompetition({ ...(await resolveCompetitionFiles([out])), orientation: 'as-is' });
@@ -40,6 +41,42 @@ describe('autoNoise', () => {
     const noise = await autoNoise(holdout, 1);
     expect(noise.fit.model?.kind).toBe('gaussian');
     expect(noise.syntheticRows).toBe(54_000 - holdout.trainRows.length);
+  });
+
+  test('uniform-maximum noise: fitted and reported, no rows by default (and the summary says why), the rows asked for with a count', async () => {
+    const holdout = await loadAutoHoldout(competitions.uniform!);
+    const noise = await autoNoise(holdout, 1);
+    expect(noise.fit.model).toEqual({ kind: 'maximum', gain: expect.closeTo(1, 1), level: expect.closeTo(1, 1) });
+    expect(noise.fit.reason).toMatch(/^uniform background noise under the digit/);
+    expect(noise.syntheticRows).toBe(0);
+    expect(noise.notByDefault).toMatch(/not added by default.*--synthetic-rows N adds them/);
+    const asked = await autoNoise(holdout, 1, 400);
+    expect(asked.syntheticRows).toBe(400);
+    expect(asked.notByDefault).toBeUndefined();
+    const file = path.join(dir, 'maximum-rows.jsonl');
+    expect(await writeSyntheticRows(asked, file)).toBe(400);
+    const { records } = await readCorrections(file);
+    const mnist = await readMnist('train');
+    const sources = syntheticSources(createRandom(asked.seed), mnist.count, 400);
+    // each row is its MNIST digit (at the fitted gain) or brighter, never darker, its background noisy
+    const { gain } = asked.fit.model as { gain: number };
+    let darker = 0;
+    let background = 0;
+    let lit = 0;
+    records.forEach((r, k) => {
+      expect(r.label).toBe(mnist.labels[sources[k]!]);
+      for (let p = 0; p < 784; p++) {
+        const x = mnist.images[sources[k]! * 784 + p]!;
+        if (r.image[p]! < Math.round(Math.min(255, gain * x)) - 1) darker++;
+        if (x === 0) {
+          background++;
+          if (r.image[p]! > 25) lit++;
+        }
+      }
+    });
+    expect(records).toHaveLength(400);
+    expect(darker).toBe(0);
+    expect(lit / background).toBeGreaterThan(0.85);
   });
 
   test('photon noise: rows up to 54,000 training rows by default, the rows asked for with a count', async () => {
