@@ -58,8 +58,9 @@
  *   y = max(min(gain · x, 1), a · u),   u ~ U(0, 1) independently per pixel.
  *
  * The frame fixes a (its pixels are a · u), the gain the digit box's histogram (near the gain
- * that makes its mean the model's), and the fit counts when both histograms agree (`fitMaximumNoise`), the frame's pixels are
- * independent and the noise is worth matching (a/√12 ≥ `MIN_SIGMA`).
+ * that makes its mean the model's), and the fit counts when both histograms agree, the frame's
+ * pixels are independent and the noise is worth matching (a/√12 ≥ `MIN_SIGMA`)
+ * (`fitMaximumNoise`). Its rows are not added by default (`ROWS_NOT_BY_DEFAULT`).
  *
  * Correlated noise fails these checks, and the competition is left as it is.
  */
