@@ -14,6 +14,7 @@ import type { AutoRecord } from '../../src/ensemble/auto.js';
 import { AUTO_FILE, runMainJob, type MainJobOptions, type MainJobResult } from '../../src/services/run.js';
 import { formatAutoSummary } from '../../src/cli/auto-summary.js';
 import { pseudoLabelRound } from '../../src/services/pseudo-label.js';
+import { SYNTHETIC_ROWS_FILE } from '../../src/services/auto.js';
 import { readCorrections } from '../../src/data/corrections.js';
 import { tinyAutoRunOptions } from '../helpers/tiny-auto.js';
 
@@ -61,6 +62,12 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   // uniform noise is detected from the training pixels, and gets background-filled shifts
   expect(auto.background.noisy).toBe(true);
   expect(auto.augmentation.config).toEqual({ pixelShift: 2 });
+  // and is fitted as uniform-maximum noise, whose rows are not added unless asked: no rows
+  // file, and the summary says why
+  expect(auto.noise!.fit.model).toMatchObject({ kind: 'maximum', level: expect.closeTo(1, 1) });
+  expect(auto.noise!.syntheticRows).toBe(0);
+  await expect(readFile(path.join(withAnswers.runDir, SYNTHETIC_ROWS_FILE))).rejects.toThrow();
+  expect(formatAutoSummary(auto)).toMatch(/noise: uniform background noise under the digit.*; uniform-maximum noise's rows are not added by default/);
   // The decisions are in run.json and auto.json, and the members follow them
   const manifest = JSON.parse(await readFile(path.join(withAnswers.runDir, 'run.json'), 'utf8'));
   expect(manifest.auto).toEqual(JSON.parse(await readFile(path.join(withAnswers.runDir, AUTO_FILE), 'utf8')));
