@@ -59,7 +59,7 @@ export const SYNTHETIC_TOTAL_ROWS = 54_000;
  */
 export const ROWS_NOT_BY_DEFAULT: Partial<Record<NoiseModel['kind'], string>> = {
   maximum:
-    "uniform-maximum noise's rows are not added by default: on npm start's competition, whose noise every noisy checkpoint was pretrained on, its plan with them (2 long members) scored worse on rows no network trained on than the plan without (session 56); --synthetic-rows N adds them",
+    "its rows are not added by default (the noisy checkpoints were pretrained on this noise, and on npm start's competition the rows lowered the score on digits no network trained on; README \"Uniform-maximum noise\"); --synthetic-rows N adds them",
 };
 
 export function syntheticRowCount(trainRows: number): number {

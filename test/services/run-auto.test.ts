@@ -67,7 +67,7 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(auto.noise!.fit.model).toMatchObject({ kind: 'maximum', level: expect.closeTo(1, 1) });
   expect(auto.noise!.syntheticRows).toBe(0);
   await expect(readFile(path.join(withAnswers.runDir, SYNTHETIC_ROWS_FILE))).rejects.toThrow();
-  expect(formatAutoSummary(auto)).toMatch(/noise: uniform background noise under the digit.*; uniform-maximum noise's rows are not added by default/);
+  expect(formatAutoSummary(auto)).toMatch(/noise: uniform background noise under the digit.*; its rows are not added by default .*--synthetic-rows N adds them/);
   // The decisions are in run.json and auto.json, and the members follow them
   const manifest = JSON.parse(await readFile(path.join(withAnswers.runDir, 'run.json'), 'utf8'));
   expect(manifest.auto).toEqual(JSON.parse(await readFile(path.join(withAnswers.runDir, AUTO_FILE), 'utf8')));
