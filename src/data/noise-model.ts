@@ -60,7 +60,7 @@
  * The frame fixes a (its pixels are a · u), the gain the digit box's histogram (near the gain
  * that makes its mean the model's), and the fit counts when both histograms agree, the frame's
  * pixels are independent and the noise is worth matching (a/√12 ≥ `MIN_SIGMA`)
- * (`fitMaximumNoise`). Its rows are not added by default (`ROWS_NOT_BY_DEFAULT`).
+ * (src/data/maximum-noise-model.ts). Its rows are not added by default (`ROWS_NOT_BY_DEFAULT`).
  *
  * Correlated noise fails these checks, and the competition is left as it is.
  */
@@ -72,7 +72,8 @@ import { PROFILE_FRAME } from './background.js';
 import { canny } from './corruptions/canny.js';
 import { blurDigit, fitGlassBlur, type GlassBlurModel } from './blur-model.js';
 import { FAR_FROM_ANY_BLUR, fitMotionBlur, motionBlurDigit, type MotionBlurModel } from './motion-blur-model.js';
-import { ATOM, BINARY_SHARE, BINS, binOf, grey, INTERIOR_BINS, normalise, totalVariation } from './histograms.js';
+import { BIN_EDGES, BINARY_SHARE, BINS, binOf, grey, normalise, solveGain, totalVariation } from './histograms.js';
+import { maximumNoisePixel, searchMaximumNoise, type MaximumNoiseModel } from './maximum-noise-model.js';
 
 export interface GaussianNoiseModel {
   kind: 'gaussian';
@@ -96,14 +97,6 @@ export interface ImpulseNoiseModel {
   salt: number;
 }
 
-/** Uniform background noise under the digit: y = max(min(gain · x, 1), level · u), u ~ U(0, 1). */
-export interface MaximumNoiseModel {
-  kind: 'maximum';
-  gain: number;
-  /** a: the noise is uniform on [0, a] */
-  level: number;
-}
-
 /** An edge map: y = 1 on the edges Canny's detector finds in x (smoothing σ, hysteresis thresholds low and high on the gradient), else 0. */
 export interface EdgeMapModel {
   kind: 'edges';
@@ -123,6 +116,7 @@ export interface CorruptionLayerModel {
   layers: number;
 }
 
+export type { MaximumNoiseModel } from './maximum-noise-model.js';
 export type { GlassBlurModel } from './blur-model.js';
 export { MAX_BLUR_DISTANCE } from './blur-model.js';
 export type { MotionBlurModel } from './motion-blur-model.js';
@@ -177,19 +171,11 @@ const EDGE_THRESHOLDS = { low: 0.1, high: 0.2 };
 /** MNIST train digits the edge maps are made from while fitting (spread over the set, both writer populations). */
 const FIT_DIGITS = 1000;
 
-/** Bin edges on the y axis: bin b covers [edges[b], edges[b + 1]). */
-const EDGES = (() => {
-  const edges = [Number.NEGATIVE_INFINITY, ATOM];
-  for (let k = 1; k < INTERIOR_BINS; k++) edges.push(k / INTERIOR_BINS);
-  edges.push(1 - ATOM, Number.POSITIVE_INFINITY);
-  return edges;
-})();
-
 /** P(clip(μ + σz) falls in each bin), added into `out` with weight `w`. */
 function addModelHistogram(out: Float64Array, mu: number, sigma: number, w: number): void {
   let previous = 0;
   for (let b = 0; b < BINS; b++) {
-    const upper = b === BINS - 1 ? 1 : normalCdf(EDGES[b + 1]!, mu, sigma);
+    const upper = b === BINS - 1 ? 1 : normalCdf(BIN_EDGES[b + 1]!, mu, sigma);
     out[b] += w * (upper - previous);
     previous = upper;
   }
@@ -250,18 +236,6 @@ function clippedPoissonMean(m: number, photons: number): number {
   let mean = 0;
   const full = poissonBelowFullScale(m, photons, (k, p) => (mean += p * (k / photons)));
   return mean + full;
-}
-
-/** The gain at which `meanAt(gain)`, increasing in the gain, equals `target` (bisection on [0, 3]). */
-function solveGain(meanAt: (gain: number) => number, target: number): number {
-  let lo = 0;
-  let hi = 3;
-  for (let k = 0; k < 24; k++) {
-    const mid = (lo + hi) / 2;
-    if (meanAt(mid) < target) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
 }
 
 /**
@@ -446,85 +420,23 @@ function fitPixelNoise(data: ImageSet, levels: Float64Array, count: number, step
   return maximum.model ? maximum : { ...gaussianFit, reason: `${gaussianFit.reason}; ${maximum.reason.replace(/^no noise model: /, 'no uniform maximum either: ')}` };
 }
 
-/** P(max(v, level · u) < t), u ~ U(0, 1). */
-function maximumBelow(t: number, v: number, level: number): number {
-  if (t <= v) return 0;
-  return Math.min(1, Math.max(0, t / level));
-}
-
-/** P(max(v, level · u) falls in each bin), added into `out` with weight `w`. */
-function addMaximumHistogram(out: Float64Array, v: number, level: number, w: number): void {
-  let previous = 0;
-  for (let b = 0; b < BINS; b++) {
-    const upper = b === BINS - 1 ? 1 : maximumBelow(EDGES[b + 1]!, v, level);
-    out[b]! += w * (upper - previous);
-    previous = upper;
-  }
-}
-
-/** E[max(v, level · u)] in closed form. */
-function maximumMean(v: number, level: number): number {
-  return v >= level ? v : (level * level + v * v) / (2 * level);
-}
-
-/**
- * `fitNoiseModel` for a noisy frame that is no clipped normal: uniform noise under the digit or
- * none. The level from the frame (a grid, then a finer one around the best), the gain from the
- * digit box (its mean, then its histogram within ±10%).
- */
+/** `fitNoiseModel` for a noisy frame that is no clipped normal: uniform noise under the digit (`searchMaximumNoise`) or none. */
 function fitMaximumNoise(frameH: Float64Array, boxH: Float64Array, boxMean: number, neighbourCorrelation: number, count: number, levels: Float64Array): NoiseFit {
-  const frameAt = (level: number) => {
-    const h = new Float64Array(BINS);
-    addMaximumHistogram(h, 0, level, 1);
-    return totalVariation(frameH, h);
-  };
-  let best = { level: 1, distance: Number.POSITIVE_INFINITY };
-  for (let k = 5; k <= 100; k++) {
-    const distance = frameAt(k / 100);
-    if (distance < best.distance) best = { level: k / 100, distance };
-  }
-  for (let k = -10; k <= 10; k++) {
-    const level = Math.min(1, best.level + k / 1000);
-    const distance = frameAt(level);
-    if (distance < best.distance) best = { level, distance };
-  }
-  const { level } = best;
-  const used: number[] = [];
-  for (let l = 0; l < 256; l++) if (levels[l]! > 0) used.push(l);
-  // The gain: first the one that matches the box's mean, then the nearest histogram around it.
-  // MNIST's ink piles up at 252–255, just under white: a gain 2% too high clips all of it to
-  // exactly 1, and the mean alone cannot place it that finely on a few hundred images.
-  const boxAt = (gain: number) => {
-    const h = new Float64Array(BINS);
-    for (const l of used) addMaximumHistogram(h, Math.min(1, (gain * l) / 255), level, levels[l]!);
-    return totalVariation(boxH, h);
-  };
-  const meanGain = solveGain((g) => {
-    let m = 0;
-    for (const l of used) m += levels[l]! * maximumMean(Math.min(1, (g * l) / 255), level);
-    return m;
-  }, boxMean);
-  let fit = { gain: meanGain, distance: boxAt(meanGain) };
-  for (let k = -100; k <= 100; k++) {
-    const gain = meanGain * (1 + k / 1000);
-    const distance = boxAt(gain);
-    if (distance < fit.distance) fit = { gain, distance };
-  }
-  const { gain, distance: boxDistance } = fit;
+  const { level, gain, frameDistance, boxDistance } = searchMaximumNoise(frameH, boxH, boxMean, levels);
   const fitted: MaximumNoiseModel = { kind: 'maximum', gain: round(gain), level: round(level) };
   const spread = level / Math.sqrt(12);
-  const figures = `frame uniform on [0, ${fitted.level}], gain ${fitted.gain}; histogram distance ${best.distance.toFixed(3)} on the frame, ${boxDistance.toFixed(3)} on the digit box; neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)}; ${count} images`;
+  const figures = `frame uniform on [0, ${fitted.level}], gain ${fitted.gain}; histogram distance ${frameDistance.toFixed(3)} on the frame, ${boxDistance.toFixed(3)} on the digit box; neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)}; ${count} images`;
   const why =
     spread < MIN_SIGMA
       ? `no noise worth matching (uniform noise on [0, ${fitted.level}] spreads ${spread.toFixed(3)} < ${MIN_SIGMA})`
       : Math.abs(neighbourCorrelation) > MAX_NEIGHBOUR_CORRELATION
         ? `the background is not white noise (neighbouring frame pixels correlate ${neighbourCorrelation.toFixed(2)})`
-        : best.distance > MAX_HISTOGRAM_DISTANCE
-          ? `the frame's pixels are not uniform noise (distance ${best.distance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
+        : frameDistance > MAX_HISTOGRAM_DISTANCE
+          ? `the frame's pixels are not uniform noise (distance ${frameDistance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
           : boxDistance > MAX_HISTOGRAM_DISTANCE
             ? `the digits' pixels are not the brighter of the digit and the noise (distance ${boxDistance.toFixed(3)} > ${MAX_HISTOGRAM_DISTANCE})`
             : null;
-  return fitResult(fitted, why, `uniform background noise under the digit: y = max(${fitted.gain}·x, ${fitted.level}·u)`, figures, { frameDistance: best.distance, boxDistance, neighbourCorrelation, images: count });
+  return fitResult(fitted, why, `uniform background noise under the digit: y = max(${fitted.gain}·x, ${fitted.level}·u)`, figures, { frameDistance, boxDistance, neighbourCorrelation, images: count });
 }
 
 /** `fitNoiseModel` for a black frame: photon noise or none. */
@@ -654,7 +566,7 @@ function round(v: number): number {
 /** One pixel of intensity `x` in [0, 1] through `model` (a pixel-wise noise). */
 function corruptPixel(model: GaussianNoiseModel | PoissonNoiseModel | ImpulseNoiseModel | MaximumNoiseModel, x: number, random: Random): number {
   if (model.kind === 'impulse') return random.next() < model.amount ? (random.next() < model.salt ? 1 : 0) : x;
-  if (model.kind === 'maximum') return Math.max(Math.min(1, model.gain * x), model.level * random.next());
+  if (model.kind === 'maximum') return maximumNoisePixel(model, x, random);
   const y = model.kind === 'poisson' ? poisson(model.photons * model.gain * x, random) / model.photons : model.gain * x + model.offset + model.sigma * random.normal();
   return Math.min(1, Math.max(0, y));
 }
