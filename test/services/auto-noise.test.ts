@@ -79,13 +79,18 @@ describe('autoNoise', () => {
     expect(lit / background).toBeGreaterThan(0.85);
   });
 
-  test('photon noise: rows up to 54,000 training rows by default, the rows asked for with a count', async () => {
+  test('photon noise: rows up to 54,000 training rows by default, the rows asked for with a count, none with 0', async () => {
     const holdout = await loadAutoHoldout(competitions['mnistc-shot-noise']!);
     const noise = await autoNoise(holdout, 1);
     expect(noise.fit.model).toMatchObject({ kind: 'poisson', photons: expect.closeTo(3, 0) });
     expect(noise.syntheticRows).toBe(54_000 - holdout.trainRows.length);
     const asked = await autoNoise(holdout, 1, 500);
     expect(asked.syntheticRows).toBe(500);
+    // --synthetic-rows 0: the model, and no rows
+    const none = await autoNoise(holdout, 1, 0);
+    expect(none.fit.model?.kind).toBe('poisson');
+    expect(none.syntheticRows).toBe(0);
+    expect(await writeSyntheticRows(none, path.join(dir, 'none.jsonl'))).toBe(0);
   });
 
   test('impulse noise: fitted and reported, rows up to 54,000 training rows by default, the rows asked for with a count', async () => {

@@ -73,6 +73,7 @@ test('run --ensemble auto --budget 0.5: recipe chosen on holdout rows, recorded,
   expect(manifest.auto).toEqual(JSON.parse(await readFile(path.join(withAnswers.runDir, AUTO_FILE), 'utf8')));
   expect(manifest.auto.chosen).toEqual(auto.chosen);
   expect(manifest.members).toHaveLength(auto.plan.members);
+  expect(manifest.extra).toBeUndefined();
   expect(manifest.ensemble.members[0].learningRate).toBe(auto.chosen.learningRate);
   expect(manifest.ensemble.members[0].epochs).toBe(auto.plan.epochs);
   expect(manifest.ensemble.members[0].augmentation).toEqual({ pixelShift: 2 });

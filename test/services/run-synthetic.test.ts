@@ -3,9 +3,10 @@
  * training rows, a half-minute budget): the noise model is fitted to the training pixels,
  * MNIST train images with that noise are written into the run folder and join every member's
  * training rows (never the validation rows), and the run folder records it all with paths
- * relative to itself. With `syntheticRows: 0` nothing is added.
+ * relative to itself. (`syntheticRows: 0`, and a family whose rows are not added by default, add
+ * none: test/services/auto-noise.test.ts, and the tiny uniform run of test/services/run-auto.test.ts.)
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -74,12 +75,4 @@ test('Gaussian noise is modelled from the training pixels, and MNIST train image
   for (const s of starts.slice(members)) expect([s.trainRows, s.validationRows]).toEqual([870 + pseudo, 30]);
   // and the run was evaluated and submitted as usual
   expect(result.submission.rows).toBe(40);
-}, 240_000);
-
-test('syntheticRows 0 adds none', async () => {
-  const { result, starts } = await run('none', 0);
-  expect(result.auto!.noise!.fit.model).not.toBeNull();
-  expect(result.auto!.noise!.syntheticRows).toBe(0);
-  await expect(stat(path.join(result.runDir, SYNTHETIC_ROWS_FILE))).rejects.toThrow();
-  for (const s of starts) expect(s.trainRows).toBe(270);
 }, 240_000);
