@@ -51,7 +51,6 @@ export const SYNTHETIC_MIN_MEMBERS = 2;
 /** Synthetic rows bring the training rows up to this many (MNIST train's size, less its holdout). */
 export const SYNTHETIC_TOTAL_ROWS = 54_000;
 
-/** How many synthetic rows to add to `trainRows` competition rows. */
 /**
  * The families whose rows are not added unless `--synthetic-rows` asks for them, and why: the
  * measurement that kept them out (README, "Synthetic rows"). Every other family's rows are
@@ -62,6 +61,7 @@ export const ROWS_NOT_BY_DEFAULT: Partial<Record<NoiseModel['kind'], string>> = 
     "its rows are not added by default (the noisy checkpoints were pretrained on this noise, and on npm start's competition the rows lowered the score on digits no network trained on; README \"Uniform-maximum noise\"); --synthetic-rows N adds them",
 };
 
+/** How many synthetic rows to add to `trainRows` competition rows. */
 export function syntheticRowCount(trainRows: number): number {
   return Math.max(0, SYNTHETIC_TOTAL_ROWS - trainRows);
 }

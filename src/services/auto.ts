@@ -147,8 +147,9 @@ type NoiseRecord = NonNullable<AutoRecord['noise']> & { [LAYERS]?: Float32Array 
 
 /**
  * The competition's noise model (src/data/noise-model.ts: additive Gaussian noise on a noisy
- * background (or uniform noise under the digit), photon noise on a black one, impulse noise on a black-and-white one, an edge map
- * of binary images, a blur or a motion blur of grey ones), fitted to its training images; when none fits, a corruption layer read
+ * background (or uniform noise under the digit), photon noise on a black one, impulse noise on a
+ * black-and-white one, an edge map of binary images, a blur or a motion blur of grey ones),
+ * fitted to its training images; when none fits, a corruption layer read
  * off the training images that are copies of MNIST train digits (src/data/corruption-layer.ts,
  * the validation rows left out); and how many synthetic rows it gives the members (none
  * without a model).
