@@ -99,6 +99,19 @@ export default class Serve extends DigitsCommand {
       if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UserError(`cannot listen on ${flags.host}: no such interface`, { where: { flag: 'host' }, hint: 'Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).' });
       throw error;
     }
+    // Graceful shutdown (SIGTERM, Ctrl-C, or SIGHUP when the terminal closes): stop accepting,
+    // finish what is in flight, release sessions, exit 0. A second signal while draining, any
+    // of them, ends at once: every listener goes after the first, so the next one falls through
+    // to Node's default handler (an `once` per signal left the others caught, and SIGINT after
+    // SIGTERM was ignored). The listeners are in place before "listening" is printed: a
+    // supervisor that sends SIGTERM as soon as it reads that line met the OS's default (death
+    // by the signal, no drain) when it came between the write and the listeners.
+    const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      const off = onStopSignals((received) => {
+        off();
+        resolve(received);
+      });
+    });
     const members = ensemble.members.map((m) => ({ name: m.name, preset: m.preset, runtime: m.predictor.kind, reason: m.predictor.reason }));
     const { mode, workers, threadsPerSession, reason } = ensemble.inference;
     if (json) {
@@ -117,17 +130,7 @@ export default class Serve extends DigitsCommand {
       say(`  batching: up to ${flags['max-batch']} images, window ${flags['batch-window-ms']} ms, ${server.batcher.concurrency} batch${server.batcher.concurrency === 1 ? '' : 'es'} at once; corrections → ${server.correctionsFile}`);
       say(`listening on ${server.url}  (drawing pad: ${server.url}/ ; Ctrl-C stops)`);
     }
-    // Graceful shutdown (SIGTERM, Ctrl-C, or SIGHUP when the terminal closes): stop accepting,
-    // finish what is in flight, release sessions, exit 0. A second signal while draining, any
-    // of them, ends at once: every listener goes after the first, so the next one falls through
-    // to Node's default handler (an `once` per signal left the others caught, and SIGINT after
-    // SIGTERM was ignored).
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const off = onStopSignals((received) => {
-        off();
-        resolve(received);
-      });
-    });
+    const signal = await stopped;
     const inFlight = server.inFlight();
     say(`${signal}: finishing ${inFlight} request${inFlight === 1 ? '' : 's'} in flight (up to ${flags['grace-period']} s), then stopping`);
     const report = await server.close({ graceMs: flags['grace-period'] * 1000 });
