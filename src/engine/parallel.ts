@@ -63,32 +63,84 @@ export function startProcess(file: string, args: string[] = []): ChildProcess {
   return fork(file, args, { execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
 }
 
-/** Runs one job in a fresh worker thread of `file`; resolves with its result or its error text. */
-export function runInWorker<T>(file: string, job: unknown, onEvent?: (event: unknown) => void): Promise<JobOutcome<T>> {
+/**
+ * Runs one job on `worker`, a worker thread whose entry answers each `{ job }` message with
+ * events, then one result or one error; resolves with that outcome. The worker stays alive
+ * for the next job unless it died.
+ */
+function runOn<T>(worker: Worker, job: unknown, onEvent?: (event: unknown) => void): Promise<JobOutcome<T>> {
   return new Promise((resolve) => {
-    const worker = startWorker(file, job);
-    let settled = false;
     const settle = (outcome: JobOutcome<T>) => {
-      if (settled) return;
-      settled = true;
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
       resolve(outcome);
-      void worker.terminate();
     };
-    worker.on('message', (message: WorkerMessage) => {
+    const onMessage = (message: WorkerMessage) => {
       if (message.type === 'event') onEvent?.(message.event);
       else if (message.type === 'result') settle({ ok: true, value: message.value as T });
       else settle({ ok: false, error: message.error, ...(message.unrecoverable ? { unrecoverable: true } : {}) });
-    });
-    worker.on('error', (error) => settle({ ok: false, error: error.stack ?? error.message }));
-    worker.on('exit', (code) => settle({ ok: false, error: `worker exited with code ${code} before reporting a result` }));
+    };
+    const onError = (error: Error) => settle({ ok: false, error: error.stack ?? error.message });
+    const onExit = (code: number) => settle({ ok: false, error: `worker exited with code ${code} before reporting a result` });
+    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    worker.postMessage({ job });
   });
 }
 
+/** How long a worker with no job waits for the next call's (auto's range tests, then its probes, then the members) before it is ended. */
+const IDLE_MS = 1000;
+
+/** Workers between calls, by entry file: unreferenced, so they never keep the process alive. */
+const idleWorkers = new Map<string, Array<{ worker: Worker; timer: NodeJS.Timeout }>>();
+
+function takeIdle(file: string): Worker | undefined {
+  const entry = idleWorkers.get(file)?.pop();
+  if (!entry) return undefined;
+  clearTimeout(entry.timer);
+  entry.worker.ref();
+  return entry.worker;
+}
+
+function leaveIdle(file: string, worker: Worker): void {
+  worker.unref();
+  const list = idleWorkers.get(file) ?? [];
+  const entry = {
+    worker,
+    timer: setTimeout(() => {
+      list.splice(list.indexOf(entry), 1);
+      void worker.terminate();
+    }, IDLE_MS).unref(),
+  };
+  list.push(entry);
+  idleWorkers.set(file, list);
+}
+
 /**
- * Runs jobs in worker threads, at most `concurrency` at once. One failing job is
+ * Runs jobs in worker threads of `file`, at most `concurrency` at once. One failing job is
  * reported in its outcome and does not stop the others.
+ *
+ * A worker that finished a job takes the next one, and for a second after the last job of a
+ * call, the first job of the next call: starting a worker (its module graph, its engine: wasm,
+ * ONNX Runtime) costs 0.5 s from the built files and 1 s from sources, about as much as one of
+ * auto's short probes trains. A worker whose job failed is ended and a fresh one takes the next
+ * job, so nothing a failure left behind reaches another job.
  */
 export async function runJobsInParallel<T>(file: string, jobs: readonly unknown[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
   const limit = pLimit(Math.max(1, options.concurrency ?? os.availableParallelism()));
-  return Promise.all(jobs.map((job, i) => limit(async () => runInWorker<T>(file, options.prepare ? await options.prepare(i, job) : job, (event) => options.onEvent?.(i, event)))));
+  const idle: Worker[] = [];
+  try {
+    return await Promise.all(
+      jobs.map((job, i) =>
+        limit(async () => {
+          const prepared = options.prepare ? await options.prepare(i, job) : job;
+          const worker = idle.pop() ?? takeIdle(file) ?? startWorker(file, null);
+          const outcome = await runOn<T>(worker, prepared, (event) => options.onEvent?.(i, event));
+          if (outcome.ok) idle.push(worker);
+          else void worker.terminate();
+          return outcome;
+        }),
+      ),
+    );
+  } finally {
+    for (const worker of idle.splice(0)) leaveIdle(file, worker);
+  }
 }

@@ -1,5 +1,8 @@
-/** Entry point of a worker thread: initialise its own engine, run one job, report. */
-import { parentPort, workerData } from 'node:worker_threads';
+/**
+ * Entry point of a worker thread: for each job it is sent (`{ job }`, one at a time), initialise
+ * the engine the job asks for (a no-op when it is the one already running) and report.
+ */
+import { parentPort } from 'node:worker_threads';
 import { initEngine } from '../engine/backend.js';
 import { measureInference, measureTraining } from './throughput.js';
 import type { WorkerMessage } from '../engine/parallel.js';
@@ -8,10 +11,9 @@ import type { ImageSet } from '../data/image-set.js';
 import { MemberConfigError } from './member-config-error.js';
 import { errorText } from '../errors.js';
 
-const job = workerData as WorkerJob;
 const post = (message: WorkerMessage) => parentPort!.postMessage(message);
 
-async function main(): Promise<unknown> {
+async function run(job: WorkerJob): Promise<unknown> {
   const engine = await initEngine(job.engine);
   post({ type: 'event', event: { type: 'engine', backend: engine.backend, ort: engine.ort.enabled } });
   switch (job.kind) {
@@ -57,7 +59,9 @@ async function main(): Promise<unknown> {
   }
 }
 
-main().then(
-  (value) => post({ type: 'result', value }),
-  (error: unknown) => post({ type: 'error', error: errorText(error), ...(error instanceof MemberConfigError ? { unrecoverable: true } : {}) }),
-);
+parentPort!.on('message', ({ job }: { job: WorkerJob }) => {
+  run(job).then(
+    (value) => post({ type: 'result', value }),
+    (error: unknown) => post({ type: 'error', error: errorText(error), ...(error instanceof MemberConfigError ? { unrecoverable: true } : {}) }),
+  );
+});
