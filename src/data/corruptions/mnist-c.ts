@@ -60,7 +60,16 @@ export function impulseNoise(image: Float64Array, amount: number, random: Random
  * [−δ, δ − 1] along each axis (numpy's `randint(-δ, δ)` excludes δ); blur again.
  */
 export function glassBlur(image: Float64Array, n: number, sigma: number, maxDelta: number, iterations: number, random: Random): Float64Array {
-  const x = truncateToBytes(gaussianBlur(image, n, sigma));
+  return glassBlurAfterFirst(glassBlurFirst(image, n, sigma), n, sigma, maxDelta, iterations, random);
+}
+
+/** The first step of `glassBlur`: the blur, in 256 grey levels (it depends on σ alone, not on the swaps). */
+export function glassBlurFirst(image: Float64Array, n: number, sigma: number): Float64Array {
+  return truncateToBytes(gaussianBlur(image, n, sigma));
+}
+
+/** The rest of `glassBlur` on its first step's output `x` (changed in place): the swaps, the second blur. */
+export function glassBlurAfterFirst(x: Float64Array, n: number, sigma: number, maxDelta: number, iterations: number, random: Random): Float64Array {
   for (let pass = 0; pass < iterations; pass++) {
     for (let h = n - maxDelta; h > maxDelta; h--) {
       for (let w = n - maxDelta; w > maxDelta; w--) {
