@@ -2,7 +2,7 @@
  * Entry point of a worker thread: for each job it is sent (`{ job }`, one at a time), initialise
  * the engine the job asks for (a no-op when it is the one already running) and report.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
 import { initEngine } from '../engine/backend.js';
 import { measureInference, measureTraining } from './throughput.js';
 import type { WorkerMessage } from '../engine/parallel.js';
@@ -23,6 +23,8 @@ async function run(job: WorkerJob): Promise<unknown> {
       return measureInference(job.options);
     case 'fail':
       throw new Error(job.message);
+    case 'thread':
+      return threadId;
     case 'lr-find': {
       const { loadDataset } = await import('../data/dataset.js');
       const { findLearningRate } = await import('./lr-find.js');

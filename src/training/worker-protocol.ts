@@ -9,6 +9,8 @@ export type WorkerJob =
   | { kind: 'train-throughput'; engine: { backend: BackendRequest; ortKernels?: boolean; threads?: number }; options: ThroughputOptions }
   | { kind: 'infer-throughput'; engine: { backend: BackendRequest; ortKernels?: boolean; threads?: number }; options: ThroughputOptions }
   | { kind: 'fail'; engine: { backend: BackendRequest }; message: string }
+  /** which worker thread ran it (its `threadId`): how the tests see a worker take job after job */
+  | { kind: 'thread'; engine: { backend: BackendRequest } }
   | {
       kind: 'train-member';
       engine: { backend: BackendRequest };

@@ -98,6 +98,24 @@ describe('parallel workers', () => {
     expect(outcomes[2]!.ok).toBe(true);
     expect(events).toContainEqual({ type: 'engine', backend: 'wasm', ort: expect.any(Boolean) });
   }, 60_000);
+
+  test('a worker takes job after job, and the next call\'s first job within a second; the worker of a failed job is not used again', async () => {
+    const thread = { kind: 'thread' as const, engine: { backend: 'wasm' as const } };
+    const fail = { kind: 'fail' as const, engine: { backend: 'wasm' as const }, message: 'boom' };
+    const ids = (outcomes: Awaited<ReturnType<typeof runWorkerJobs<number>>>) => outcomes.map((o) => (o.ok ? o.value : o.error));
+    // Given five jobs on one worker at a time, the third failing
+    const [a, a2, failed, b, b2] = ids(await runWorkerJobs<number>([thread, thread, fail, thread, thread], { concurrency: 1 }));
+    // Then the first two ran on one worker, the two after the failure on another
+    expect(a2).toBe(a);
+    expect(failed).toBe('boom');
+    expect(b).not.toBe(a);
+    expect(b2).toBe(b);
+    // And a call at once takes the worker left idle; one after more than a second, a fresh worker
+    expect(ids(await runWorkerJobs<number>([thread], { concurrency: 1 }))).toEqual([b]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const [c] = ids(await runWorkerJobs<number>([thread], { concurrency: 1 }));
+    expect([a, b]).not.toContain(c);
+  }, 60_000);
 });
 
 describe('digits doctor (the built CLI)', () => {
