@@ -100,21 +100,27 @@ const PART_SIZES = [BINS, ...DIRECTIONS.map(() => DIFFERENCE_BINS)];
 const PART_STARTS = PART_SIZES.reduce<number[]>((starts, size, i) => [...starts, starts[i]! + size], [0]);
 
 /**
- * Adds one n×n image (`at(p)` in [0, 1]) to five histograms side by side: its pixels (`binOf`),
- * and the signed differences between each pixel and its neighbour to the right, below, below
- * right and below left.
+ * Adds one n×n image (`values[offset + p] · scale`, in [0, 1]) to five histograms side by side:
+ * its pixels (`binOf`), and the signed differences between each pixel and its neighbour to the
+ * right, below, below right and below left (`DIRECTIONS`' order). Written out per direction,
+ * on a copy of the image (`image`, overwritten), with no callback per pixel or direction: the
+ * fit calls it for every digit of every model it tries.
  */
-function addMotionStatistics(out: Float64Array, at: (p: number) => number, n: number): void {
+function addMotionStatistics(out: Float64Array, values: ArrayLike<number>, offset: number, scale: number, n: number, image: Float64Array): void {
+  for (let p = 0; p < n * n; p++) image[p] = values[offset + p]! * scale;
+  const [right, down, downRight, downLeft] = [PART_STARTS[1]!, PART_STARTS[2]!, PART_STARTS[3]!, PART_STARTS[4]!];
   const differenceBin = (d: number) => Math.max(0, Math.min(DIFFERENCE_BINS - 1, Math.floor(((d + 1) / 2) * DIFFERENCE_BINS)));
   for (let y = 0; y < n; y++) {
     for (let x = 0; x < n; x++) {
-      const v = at(y * n + x);
+      const p = y * n + x;
+      const v = image[p]!;
       out[binOf(v)]! += 1;
-      DIRECTIONS.forEach(([dy, dx], k) => {
-        const yy = y + dy;
-        const xx = x + dx;
-        if (yy < n && xx >= 0 && xx < n) out[PART_STARTS[k + 1]! + differenceBin(at(yy * n + xx) - v)]! += 1;
-      });
+      if (x + 1 < n) out[right + differenceBin(image[p + 1]! - v)]! += 1;
+      if (y + 1 < n) {
+        out[down + differenceBin(image[p + n]! - v)]! += 1;
+        if (x + 1 < n) out[downRight + differenceBin(image[p + n + 1]! - v)]! += 1;
+        if (x >= 1) out[downLeft + differenceBin(image[p + n - 1]! - v)]! += 1;
+      }
     }
   }
 }
@@ -233,10 +239,8 @@ export function fitMotionBlur(data: ImageSet, count: number, step: number, digit
   const px = n * n;
   const scale = 1 / data.scale;
   const seen = new Float64Array(PART_STARTS[PARTS]!);
-  for (let i = 0; i < count; i++) {
-    const base = Math.floor(i * step) * px;
-    addMotionStatistics(seen, (p) => data.images[base + p]! * scale, n);
-  }
+  const scratch = new Float64Array(px);
+  for (let i = 0; i < count; i++) addMotionStatistics(seen, data.images, Math.floor(i * step) * px, scale, n, scratch);
   const stride = spreadStride(digits, FIT_DIGITS);
   const greyShare = grey(normalise(seen.slice(0, BINS)));
   const binary = greyShare <= BINARY_SHARE;
@@ -247,7 +251,7 @@ export function fitMotionBlur(data: ImageSet, count: number, step: number, digit
     for (let k = 0; k * stride < digits.count && k < many; k++) {
       const src = k * stride * px;
       motionBlurDigitFast(model, digits.images.subarray(src, src + px), n, random, image);
-      addMotionStatistics(made, (p) => image[p]!, n);
+      addMotionStatistics(made, image, 0, 1, n, scratch);
     }
     return motionDistance(seen, made);
   };
