@@ -86,18 +86,23 @@ function runOn<T>(worker: Worker, job: unknown, onEvent?: (event: unknown) => vo
   });
 }
 
-/** How long a worker with no job waits for the next call's (auto's range tests, then its probes, then the members) before it is ended. */
+/** How long a worker with no job waits for the next one (auto's range tests, then its probes, then the members) before it is ended. */
 const IDLE_MS = 1000;
 
-/** Workers between calls, by entry file: unreferenced, so they never keep the process alive. */
+/** Workers between jobs, by entry file: unreferenced, so they never keep the process alive. */
 const idleWorkers = new Map<string, Array<{ worker: Worker; timer: NodeJS.Timeout }>>();
 
 function takeIdle(file: string): Worker | undefined {
-  const entry = idleWorkers.get(file)?.pop();
-  if (!entry) return undefined;
-  clearTimeout(entry.timer);
-  entry.worker.ref();
-  return entry.worker;
+  const list = idleWorkers.get(file);
+  while (list?.length) {
+    const { worker, timer } = list.pop()!;
+    clearTimeout(timer);
+    // (threadId is −1 once a worker has stopped: one that died while idle is handed no job)
+    if (worker.threadId === -1) continue;
+    worker.ref();
+    return worker;
+  }
+  return undefined;
 }
 
 function leaveIdle(file: string, worker: Worker): void {
@@ -118,29 +123,24 @@ function leaveIdle(file: string, worker: Worker): void {
  * Runs jobs in worker threads of `file`, at most `concurrency` at once. One failing job is
  * reported in its outcome and does not stop the others.
  *
- * A worker that finished a job takes the next one, and for a second after the last job of a
- * call, the first job of the next call: starting a worker (its module graph, its engine: wasm,
- * ONNX Runtime) costs 0.5 s from the built files and 1 s from sources, about as much as one of
- * auto's short probes trains. A worker whose job failed is ended and a fresh one takes the next
- * job, so nothing a failure left behind reaches another job.
+ * A worker that finished a job takes the next one, of this call or, within a second, of the
+ * next: starting a worker (its module graph, its engine: wasm, ONNX Runtime) costs 0.5 s from
+ * the built files and 1 s from sources, about as much as one of auto's short probes trains. A
+ * worker whose job failed is ended and a fresh one takes the next job, so nothing a failure
+ * left behind reaches another job.
  */
 export async function runJobsInParallel<T>(file: string, jobs: readonly unknown[], options: ParallelOptions = {}): Promise<JobOutcome<T>[]> {
   const limit = pLimit(Math.max(1, options.concurrency ?? os.availableParallelism()));
-  const idle: Worker[] = [];
-  try {
-    return await Promise.all(
-      jobs.map((job, i) =>
-        limit(async () => {
-          const prepared = options.prepare ? await options.prepare(i, job) : job;
-          const worker = idle.pop() ?? takeIdle(file) ?? startWorker(file, null);
-          const outcome = await runOn<T>(worker, prepared, (event) => options.onEvent?.(i, event));
-          if (outcome.ok) idle.push(worker);
-          else void worker.terminate();
-          return outcome;
-        }),
-      ),
-    );
-  } finally {
-    for (const worker of idle.splice(0)) leaveIdle(file, worker);
-  }
+  return Promise.all(
+    jobs.map((job, i) =>
+      limit(async () => {
+        const prepared = options.prepare ? await options.prepare(i, job) : job;
+        const worker = takeIdle(file) ?? startWorker(file, null);
+        const outcome = await runOn<T>(worker, prepared, (event) => options.onEvent?.(i, event));
+        if (outcome.ok) leaveIdle(file, worker);
+        else void worker.terminate();
+        return outcome;
+      }),
+    ),
+  );
 }
