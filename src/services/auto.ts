@@ -23,6 +23,7 @@ import { createRandom, deriveSeed, shuffleInPlace } from '../data/random.js';
 import { createSplit, loadSplit } from '../data/splits.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { commonFixableSystemError } from '../errors.js';
+import { makeFolders } from '../make-folders.js';
 import {
   AUTO_BATCH,
   AUTO_PRESET,
@@ -231,6 +232,9 @@ export async function autoProbeJob(input: { holdout: AutoHoldout; name: string; 
     trainRows: input.trainRows,
     validationRows: holdout.validationRows,
     outDir: input.outDir,
+    // (its folder's parent, auto-probes/, is made before the probes start: a probe never makes it
+    // again, so one starting while a stopped run removes its folder fails instead of leaving it)
+    parentExists: true,
     resume: false,
     metadata: { orientation: holdout.dataset.orientation, dataFingerprint: holdout.dataset.fingerprint, command: input.command },
   };
@@ -307,6 +311,7 @@ export async function chooseAutoRecipe(options: AutoRecipeOptions): Promise<Auto
     trainRows: trainRows.length,
   });
   const probeRows = rowsFor(probePlan.probeRows);
+  await makeFolders(probeDir);
   const probeJobs: WorkerJob[] = await Promise.all(
     candidates.map((c, i) =>
       autoProbeJob({ holdout, name: `probe-${i + 1}-${c.start}`, start: c.start, learningRate: c.learningRate, epochs: probePlan.probeEpochs, augmentation: augmentation.config, preset, trainRows: probeRows, outDir: path.join(probeDir, `probe-${i + 1}-${c.start}`), backend: options.backend, command: options.command }),

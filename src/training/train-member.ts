@@ -4,7 +4,7 @@
  * weights by validation loss, label smoothing, and an atomic checkpoint after every epoch.
  * Progress goes out as typed events; rendering happens elsewhere.
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeFolders } from '../make-folders.js';
@@ -103,6 +103,12 @@ export interface TrainOptions {
   validationRows: Int32Array | number[];
   /** the member's folder: best/ (the checkpoint), last/ (for resume), history.json */
   outDir: string;
+  /**
+   * the folder above `outDir` is there (its caller made it) and must not be made again: gone,
+   * it was removed under the member (a stopped run removing its probes), so the member fails
+   * rather than bring it back
+   */
+  parentExists?: boolean;
   /** continue exactly from last/ (weights, optimizer state, random streams, epoch) when it exists */
   resume?: boolean;
   onEvent?: (event: TrainEvent) => void;
@@ -218,7 +224,11 @@ export async function trainMember(options: TrainOptions): Promise<TrainResult> {
   const trainRows = Int32Array.from(options.trainRows);
   const validationRows = Int32Array.from(options.validationRows);
   const emit = options.onEvent ?? (() => {});
-  await makeFolders(outDir);
+  if (options.parentExists) {
+    await mkdir(outDir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  } else await makeFolders(outDir);
   const bestDir = path.join(outDir, 'best');
   const lastDir = path.join(outDir, 'last');
 

@@ -52,6 +52,7 @@ async function run(job: WorkerJob): Promise<unknown> {
         trainRows,
         validationRows: job.validationRows,
         outDir: job.outDir,
+        parentExists: job.parentExists,
         resume: job.resume,
         metadata: job.metadata,
         deadline: job.deadline,

@@ -19,6 +19,8 @@ export type WorkerJob =
       trainRows: number[];
       validationRows: number[];
       outDir: string;
+      /** TrainOptions.parentExists: the folder above outDir is there and is not made again */
+      parentExists?: boolean;
       resume: boolean;
       metadata: TrainOptions['metadata'];
       /** corrections file (JSON lines from the pad) added to the training rows only */

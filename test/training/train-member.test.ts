@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -216,5 +217,18 @@ describe('trainMember', () => {
     expect((await readCheckpointMetadata(tuned.checkpoint)).hyperparameters.init).toBe(path.join('..', '..', 'conv', 'best'));
     before.dispose();
     after.dispose();
+  });
+
+  test('parentExists: a member whose folder above was removed fails and brings nothing back; one whose folder above is there trains', async () => {
+    // Given the folder a stopped run's probes were in, removed (as a stopped run removes it)
+    const gone = path.join(dir, 'stopped-run', 'auto-probes');
+    // When a probe starts there, its folder's parent not to be made again
+    const config = { ...base, name: 'probe', epochs: 1 };
+    await expect(trainMember({ config, data, trainRows: trainRows.slice(0, 100), validationRows, outDir: path.join(gone, 'probe-1'), parentExists: true, metadata })).rejects.toThrow(/ENOENT/);
+    // Then it failed, and the run's folder stays gone
+    expect(existsSync(path.join(dir, 'stopped-run'))).toBe(false);
+    // And under a folder that is there, the same member trains (twice: its own folder may be there already)
+    await mkdir(gone, { recursive: true });
+    for (let i = 0; i < 2; i++) expect((await trainMember({ config, data, trainRows: trainRows.slice(0, 100), validationRows, outDir: path.join(gone, 'probe-1'), parentExists: true, metadata })).history).toHaveLength(1);
   });
 });
