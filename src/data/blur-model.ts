@@ -5,7 +5,7 @@
  * neighbouring pixels against those of MNIST train digits blurred by each model of a grid. Its
  * synthetic rows are MNIST train digits blurred so (`blurDigit`). Measured in README, "Blurs".
  */
-import { glassBlur, glassBlurAfterFirst, glassBlurFirst } from './corruptions/mnist-c.js';
+import { glassBlurAfterFirst, glassBlurFirst } from './corruptions/mnist-c.js';
 import { binOf, BINARY_SHARE, BINS, grey, normalise, totalVariation } from './histograms.js';
 import type { ImageSet } from './image-set.js';
 import { spreadStride, type MnistSet } from './mnist.js';
@@ -99,9 +99,8 @@ function blurDistance(a: Float64Array, b: Float64Array): number {
  * store it. `first`: the digit's `glassBlurFirst` at the model's σ, when the caller has it.
  */
 export function blurDigit(model: GlassBlurModel, digit: Uint8Array, n: number, random: Random, first?: Float64Array): Float64Array {
-  const image = first
-    ? glassBlurAfterFirst(first.slice(), n, model.sigma, model.maxDelta, model.iterations, random)
-    : glassBlur(Float64Array.from(digit, (v) => v / 255), n, model.sigma, model.maxDelta, model.iterations, random);
+  const start = first ? first.slice() : glassBlurFirst(Float64Array.from(digit, (v) => v / 255), n, model.sigma);
+  const image = glassBlurAfterFirst(start, n, model.sigma, model.maxDelta, model.iterations, random);
   for (let p = 0; p < image.length; p++) image[p] = Math.round(255 * image[p]!) / 255;
   return image;
 }
