@@ -16,7 +16,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/engine/tf.js';
 import { initEngine } from '../src/engine/backend.js';
 import { saveCheckpoint } from '../src/model/checkpoint.js';
 import { exportCheckpointToOnnx } from '../src/onnx/export.js';

@@ -14,7 +14,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/engine/tf.js';
 import { initEngine, type BackendRequest } from '../src/engine/backend.js';
 import type { TrainerRequest } from '../src/training/train-step.js';
 import { runWorkerJobs, type WorkerJob } from '../src/training/worker-protocol.js';

@@ -13,7 +13,7 @@
  *
  * The correlations are one matrix product per block of images (tfjs, on the backend in use).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 
 export interface MatchImages {
   /** count × size² pixels, upright */
@@ -103,7 +103,7 @@ export async function matchSources(images: MatchImages & { labels?: ArrayLike<nu
   for (const { rows, refs } of groups.values()) {
     if (rows.length === 0 || refs.length === 0) continue;
     // transposed once: a product with a transposed operand is several times slower on wasm
-    const ref = tf.tidy(() => standardised(pick(reference, refs), 0, refs.length).transpose());
+    const ref = tf.tidy(() => tf.transpose(standardised(pick(reference, refs), 0, refs.length)));
     const mine = pick(images, rows);
     try {
       for (let from = 0; from < rows.length; from += blockRows) {
@@ -113,7 +113,7 @@ export async function matchSources(images: MatchImages & { labels?: ArrayLike<nu
           const scores = tf.matMul(standardised(mine, from, to), ref);
           const { values, indices } = tf.topk(scores, k);
           const { variance } = tf.moments(scores, 1);
-          return [values, indices, variance.sqrt(), scores.max(0), scores.argMax(0)];
+          return [values, indices, tf.sqrt(variance), tf.max(scores, 0), tf.argMax(scores, 0)];
         });
         const [t, ix, sd, cm, ca] = await Promise.all(out.map((x) => x.data()));
         tf.dispose(out);

@@ -8,7 +8,7 @@
  * libtensorflow, which fails offline, so they are loaded with a dynamic `import()`.
  */
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { UserError } from '../errors.js';
 import { WASM_TRAINING_KERNELS, registerWasmTrainingKernels } from './wasm-kernels.js';
 import { BN_TRAIN, BN_TRAIN_GRAD, registerBatchNormKernels, registerBatchNormLayer } from './batch-norm.js';

@@ -13,7 +13,7 @@
  * mode on the wasm/cpu backends takes the fused path. On tfjs-node (libtensorflow) the
  * stock path is already native and is kept.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 
 export const BN_TRAIN = 'DigitsBatchNormTrain';
 export const BN_TRAIN_GRAD = 'DigitsBatchNormTrainGrad';

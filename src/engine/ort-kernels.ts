@@ -12,7 +12,7 @@
  * tfjs kernels are synchronous, so the sessions run through onnxruntime-node's synchronous
  * binding (ort.ts); when it does not load, the XNNPACK kernels of wasm-kernels.ts stay in place.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { BN_TRAIN, BN_TRAIN_GRAD } from './batch-norm.js';
 import { OnnxGraph } from './onnx-graph.js';

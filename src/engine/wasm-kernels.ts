@@ -14,7 +14,7 @@
  * Every kernel here is checked against the `cpu` backend's gradients in
  * test/engine/wasm-kernels.test.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 type TensorInfo = tf.TensorInfo;

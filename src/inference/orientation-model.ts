@@ -6,7 +6,7 @@
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import type { OrientationScorer } from '../data/orientation.js';
 import { loadCheckpoint, readCheckpointMetadata } from '../model/checkpoint.js';
 import { PACKAGE_ROOT } from '../model/shipped.js';

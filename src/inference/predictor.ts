@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { readFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { mulberry32 } from '../data/random.js';
 import { loadOnnxRuntime, onnxRuntimeStatus, type OnnxRuntime, type OrtInferenceSession } from '../engine/ort.js';
 import { UserError } from '../errors.js';

@@ -3,7 +3,7 @@
  * active backend (`tf.image.transform` runs on wasm). Parameters are drawn from a
  * seeded generator, so a member's augmentation stream is reproducible.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { createRandom, type Random } from '../data/random.js';
 import { isIdentity, type AugmentationConfig } from './augmentation-config.js';
 

@@ -22,7 +22,7 @@ import { makeFolders } from '../make-folders.js';
 import { processRunning, writeDurably } from '../atomic-file.js';
 import { fileInTheWay } from '../output-folder.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../engine/tf.js';
 import {
   type CheckpointMetadata,
   type CheckpointMetadataInput,
@@ -99,7 +99,7 @@ interface CompleteMarker {
 }
 
 /** tfjs, imported where a model is saved or built: commands that only check files here (marker, metadata, identity) start without it. */
-const tfjs = () => import('@tensorflow/tfjs');
+const tfjs = () => import('../engine/tf.js');
 
 /** A checkpoint's files as read and verified in one pass. */
 interface VerifiedCheckpoint {

@@ -2,7 +2,7 @@
  * Preprocessing: raw [0,1] pixels → a preset's network input (padding, scaling,
  * standardisation). Shared by training, inference and export, so it lives with the model.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import type { ImageSet } from '../data/image-set.js';
 import type { CheckpointPreprocessing } from './checkpoint.js';
 import type { Preset } from './presets.js';

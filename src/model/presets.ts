@@ -2,7 +2,7 @@
  * The factory of the reference networks declared in preset-specs.ts: `buildModel` makes a
  * tfjs model of a preset; nothing is built at import time.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { batchNormalization } from '../engine/batch-norm.js';
 import { getPreset, type LayerSpec, type Preset } from './preset-specs.js';
 

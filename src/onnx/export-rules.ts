@@ -4,7 +4,7 @@
  * the next Conv/Dense. `export.ts` walks a model's layers through these rules; see its header
  * for the translation choices (layouts, 'same' padding, batch-norm folding).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { OnnxGraph, type AttrValue, type NodeSpec } from '../engine/onnx-graph.js';
 import { UserError } from '../errors.js';
 

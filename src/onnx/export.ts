@@ -28,7 +28,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
 import { loadCheckpoint, readVerifiedMetadata, type CheckpointMetadata, type CheckpointPreprocessing } from '../model/checkpoint.js';

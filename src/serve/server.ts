@@ -34,7 +34,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { TTA_8 } from '../ensemble/tta.js';
 import { BatcherAbortedError, BatcherClosedError, DynamicBatcher } from './batcher.js';
 import { CORRECTIONS_FILE, appendCorrection, checkCorrectionsStore } from '../data/corrections.js';

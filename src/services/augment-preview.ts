@@ -3,7 +3,7 @@
  * the dataset is shown as it is, then as several augmented draws, so a user can see what
  * the ranges mean before training with them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { assertSourcesUnchanged, loadDataset } from '../data/dataset.js';
 import { tilesFor, type DigitTile } from '../data/inspect.js';
 import { createRandom } from '../data/random.js';

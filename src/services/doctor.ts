@@ -1,6 +1,6 @@
 /** What `digits doctor` reports: the engine chosen, why the others were skipped, and a quick benchmark. */
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { initEngine, type BackendRequest, type EngineInfo } from '../engine/backend.js';
 import { measureTraining, type ThroughputResult } from '../training/throughput.js';
 import { onnxRuntimeStatus } from '../engine/ort.js';

@@ -5,7 +5,7 @@
  * `maxLr`, record the smoothed training loss, stop once it has blown up, and suggest a rate
  * from the curve. The model is thrown away afterwards: only the curve is kept.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { createRandom, deriveSeed } from '../data/random.js';
 import type { ImageSet } from '../data/image-set.js';
 import { createAugmenter } from '../model/augment.js';
@@ -182,7 +182,7 @@ export async function findLearningRate(options: LrFindOptions): Promise<LrFindRe
       const x = tf.tidy(() => pre.apply(augmenter.apply(gatherImages(data, batch, 0, batch.length))));
       const labels = new Int32Array(batch.length);
       batch.forEach((row, k) => (labels[k] = data.labels[row]!));
-      const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat());
+      const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32'));
       const { loss } = await step.run(x, y, rates[i]!).finally(() => tf.dispose([x, y]));
       images += batch.length;
       const smoothed = smooth(loss);

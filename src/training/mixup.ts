@@ -5,7 +5,7 @@
  * targets as they come (its cross-entropy is over target distributions; label smoothing is
  * applied on top).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import type { Random } from '../data/random.js';
 
 /** A Gamma(shape, 1) draw: Marsaglia and Tsang (2000) for shape ≥ 1, boosted by U^(1/shape) below it. */

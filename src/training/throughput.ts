@@ -3,7 +3,7 @@
  * of a preset network on random data. Used by `digits doctor` (a 2-second run) and by
  * `npm run bench`. Speed is measured here, never asserted in tests.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { buildModel } from '../model/presets.js';
 import { createTrainStep, type TrainerRequest, type TrainStep } from './train-step.js';
 

@@ -6,7 +6,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { makeFolders } from '../make-folders.js';
 import { createRandom, deriveSeed } from '../data/random.js';
 import { createAugmenter, type AugmentationConfig } from '../model/augment.js';
@@ -159,7 +159,7 @@ export function balancedOrder(labels: ArrayLike<number>, rows: ArrayLike<number>
 function gatherLabels(data: ImageSet, rows: ArrayLike<number>, start: number, end: number): tf.Tensor2D {
   const labels = new Int32Array(end - start);
   for (let i = start; i < end; i++) labels[i - start] = data.labels[rows[i]!]!;
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D);
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32') as tf.Tensor2D);
 }
 
 export function makeOptimizer(config: MemberConfig, lr: number): tf.Optimizer {

@@ -8,7 +8,7 @@
  * `DIGITS_TRAINER=tfjs` forces the tfjs path (for comparisons); `DIGITS_TRAINER=ort` makes a
  * fallback an error.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { currentEngine } from '../engine/backend.js';
 import { WeightAverage } from '../onnx/training/average.js';
 import { createOrtTrainer, stateCount, type OrtTrainer } from '../onnx/training/runtime.js';

@@ -6,7 +6,7 @@
  * native tfjs backend (tfjs-node, a GPU) tfjs predicts; so it does when ONNX Runtime does not
  * load or a layer has no export rule.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../engine/tf.js';
 import { LOG_LOSS_EPSILON } from '../log-loss.js';
 import type { ImageSet } from '../data/image-set.js';
 import { onnxRuntimeStatus } from '../engine/ort.js';

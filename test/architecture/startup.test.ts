@@ -12,7 +12,7 @@ import { describe, expect, test } from 'vitest';
 
 const dist = fileURLToPath(new URL('../../dist', import.meta.url));
 /** Packages that take a noticeable time to load, or start native runtimes. */
-const HEAVY = ['@tensorflow/tfjs', 'onnxruntime-node', 'onnxruntime-web', 'ink', 'react', 'bullmq', 'ioredis', 'fastify', 'playwright-core'];
+const HEAVY = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'onnxruntime-node', 'onnxruntime-web', 'ink', 'react', 'bullmq', 'ioredis', 'fastify', 'playwright-core'];
 /** Commands whose every run needs a model at once: importing a competition detects its orientation with one. */
 const NEEDS_A_MODEL = new Set(['data/import.js']);
 

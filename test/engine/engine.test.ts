@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import { describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { runWorkerJobs } from '../../src/training/worker-protocol.js';
@@ -63,7 +63,7 @@ describe('training on wasm', () => {
     const xs = tf.tidy(() => {
       const top = tf.pad(tf.ones([16, 3, 8, 1]), [[0, 0], [0, 5], [0, 0], [0, 0]]);
       const bottom = tf.pad(tf.ones([16, 3, 8, 1]), [[0, 0], [5, 0], [0, 0], [0, 0]]);
-      return tf.concat([top, bottom]).add(tf.randomUniform([32, 8, 8, 1], 0, 0.3));
+      return tf.add(tf.concat([top, bottom]), tf.randomUniform([32, 8, 8, 1], 0, 0.3));
     });
     const ys = tf.tidy(() => tf.oneHot(tf.concat([tf.zeros([16], 'int32'), tf.ones([16], 'int32')]) as tf.Tensor1D, 2));
     const first = (await model.trainOnBatch(xs, ys)) as number;

@@ -3,7 +3,7 @@
  * (wasm-kernels.ts) and the ONNX Runtime ones (ort-kernels.ts), over random shapes,
  * strides 1 and 2, valid/same/explicit padding, odd sizes, batch 1 and 64.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { registerWasmTrainingKernels } from '../../src/engine/wasm-kernels.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 
 /** A 28×28 model with a layer the ONNX exporter has no rule for (UpSampling2D, named "grow"). */
 export function modelWithoutExportRule(): tf.Sequential {

@@ -4,7 +4,7 @@
  * around it, and wasm (its own kernel) is the reference.
  */
 import { afterAll, expect, test } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import '@tensorflow/tfjs-backend-wasm';
 import { createAugmenter } from '../../src/model/augment.js';
 

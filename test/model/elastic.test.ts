@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import { createRandom } from '../../src/data/random.js';
 import { createAugmenter, elasticImages } from '../../src/model/augment.js';
 

@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:f
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../src/data/random.js';
 import { initEngine } from '../../src/engine/backend.js';

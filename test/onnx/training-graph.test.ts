@@ -15,7 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../src/data/random.js';
 import { readMnist } from '../../src/data/mnist.js';
@@ -298,7 +298,7 @@ describe('trainMember on the ONNX Runtime trainer', () => {
     const { model } = await loadCheckpoint(result.checkpoint);
     const x = tf.tidy(() => tf.tensor4d(Float32Array.from(data.images.subarray(600 * 784, 800 * 784), (v) => v / 255), [200, 28, 28, 1]));
     const probs = model.predict(x) as tf.Tensor;
-    const predicted = probs.argMax(-1).dataSync();
+    const predicted = tf.argMax(probs, -1).dataSync();
     let correct = 0;
     predicted.forEach((p, i) => (correct += p === data.labels[600 + i] ? 1 : 0));
     expect(correct / 200).toBeCloseTo(result.bestValAcc, 5);

@@ -3,7 +3,7 @@
  * moments and per-step scalars, BN moving statistics, the dropout stream), so that a trainer
  * restored from a state continues exactly as the one it was taken from.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initEngine } from '../../src/engine/backend.js';
 import { randomBatch } from '../helpers/random-batch.js';

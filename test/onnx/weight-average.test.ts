@@ -4,7 +4,7 @@
  * weights they report after every step, BN statistics included; the average survives a
  * getState/setState round trip.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/engine/tf.js';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../src/data/random.js';
 import { initEngine } from '../../src/engine/backend.js';

@@ -4,7 +4,7 @@
  * masks the step graph takes as inputs. `planTraining` names the first layer it cannot
  * handle, and callers fall back to `model.trainOnBatch`.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../engine/tf.js';
 import { TRAINING_RULES } from './rules/index.js';
 import type { LayerConfig, MaskSlot, ParamSlot, PlannedLayer } from './rule.js';
 

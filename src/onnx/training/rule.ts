@@ -4,7 +4,7 @@
  * saved (`S`, typed per rule). The graph of a step (graph.ts) chains the rules; the rules
  * live in rules/, one file per layer class.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../engine/tf.js';
 import type { OnnxGraph } from '../../engine/onnx-graph.js';
 
 export type TrainerOptimizerKind = 'adam' | 'rmsprop' | 'sgd';

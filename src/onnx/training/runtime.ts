@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../engine/tf.js';
 import { loadOrt, ortLoadFailure, type OrtModules, type OrtTensor, type SyncSession } from '../../engine/ort.js';
 import { WeightAverage } from './average.js';
 import { buildTrainingGraph } from './graph.js';

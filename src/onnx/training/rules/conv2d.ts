@@ -4,7 +4,7 @@
  * gradient is a ConvTranspose; the filter gradient is a convolution of xᵀ with dyᵀ, per-tap
  * GEMMs or one im2col GEMM (`filterGradient` option of the trainer).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../engine/tf.js';
 import type { AttrValue, OnnxGraph } from '../../../engine/onnx-graph.js';
 import { blockedConv, blockedTranspose, nchwcConv, type ConvGeometry } from '../layout.js';
 import { l2Loss, l2Of, pair, paramName, reluGrad, withL2, type FilterGradient, type LayerRule } from '../rule.js';
