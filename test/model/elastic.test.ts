@@ -1,7 +1,10 @@
-import { expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import * as tf from '../../src/engine/tf.js';
 import { createRandom } from '../../src/data/random.js';
 import { createAugmenter, elasticImages } from '../../src/model/augment.js';
+
+// the augmenter's tfjs ops run on the pure-JavaScript backend, whatever an earlier file set
+beforeAll(() => tf.setBackend('cpu'));
 
 test('elastic distortion displaces pixels by the root-mean-square distance asked for, smoothly', () => {
   // Given ramps whose value is the column (horizontal) or the row (vertical): bilinear

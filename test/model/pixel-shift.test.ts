@@ -1,7 +1,10 @@
-import { expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import * as tf from '../../src/engine/tf.js';
 import { createRandom } from '../../src/data/random.js';
 import { createAugmenter, pixelShiftImages, pixelTransformImages } from '../../src/model/augment.js';
+
+// the augmenter's tfjs ops run on the pure-JavaScript backend, whatever an earlier file set
+beforeAll(() => tf.setBackend('cpu'));
 
 test('whole-pixel shifts move the digit exactly and fill the border from the image\'s own background', () => {
   // Given a uniform-noise image (values in [0.25, 0.5)) with a bright bar
