@@ -77,7 +77,7 @@ async function tryNative(kind: 'gpu' | 'node'): Promise<{ ok: boolean; reason: s
 
 async function tryWasm(): Promise<{ ok: boolean; reason: string }> {
   try {
-    await import('@tensorflow/tfjs-backend-wasm');
+    tf.wasmBackend();
   } catch (error) {
     return { ok: false, reason: `@tensorflow/tfjs-backend-wasm failed to load: ${firstLine(error)}` };
   }
@@ -165,11 +165,10 @@ export async function initEngine(options: EngineOptions): Promise<EngineInfo> {
   let threads: number | null = null;
   if (chosen === 'wasm') {
     simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    threads = wasm.getThreadsCount();
+    threads = tf.wasmBackend().getThreadsCount();
   }
   const versions: Record<string, string> = { tfjs: tf.version.tfjs, node: process.versions.node };
-  if (chosen === 'wasm') versions['tfjs-backend-wasm'] = (await import('@tensorflow/tfjs-backend-wasm')).version_wasm;
+  if (chosen === 'wasm') versions['tfjs-backend-wasm'] = tf.wasmBackend().version_wasm;
   if (ort.version) versions['onnxruntime-node'] = ort.version;
   current = {
     backend: chosen,

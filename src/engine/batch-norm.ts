@@ -213,7 +213,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
 
 /* ---------- the layer ---------- */
 
-type BNLayer = tf.layers.Layer & {
+type BNLayer = tf.Layer & {
   axis: number;
   epsilon: number;
   momentum: number;
@@ -232,7 +232,7 @@ const StockBatchNormalization = tf.layers.batchNormalization({}).constructor as 
  * BatchNormalization with the fused training path. Same class name and config as
  * tfjs-layers' own, so checkpoints are interchangeable.
  */
-export class BatchNormalization extends (StockBatchNormalization as unknown as new (args: object) => tf.layers.Layer) {
+export class BatchNormalization extends (StockBatchNormalization as unknown as new (args: object) => tf.Layer) {
   static className = 'BatchNormalization';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
@@ -262,10 +262,10 @@ let layerRegistered = false;
 /** Makes `tf.loadLayersModel` build our BatchNormalization for saved `BatchNormalization` layers. */
 export function registerBatchNormLayer(): void {
   if (layerRegistered) return;
-  tf.serialization.registerClass(BatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  tf.serialization.registerClass(BatchNormalization as unknown as tf.SerializableConstructor<tf.Serializable>);
   layerRegistered = true;
 }
 
-export function batchNormalization(args: Parameters<typeof tf.layers.batchNormalization>[0] = {}): tf.layers.Layer {
+export function batchNormalization(args: Parameters<typeof tf.layers.batchNormalization>[0] = {}): tf.Layer {
   return new BatchNormalization(args);
 }

@@ -6,7 +6,7 @@
  * the pipeline) and a `COMPLETE` marker with the sha256 and size of every file.
  *
  * We write without tfjs-node (it is an optional dependency and often fails to install),
- * through our own `tf.io.IOHandler` on node:fs.
+ * through our own `tf.IOHandler` on node:fs.
  *
  * Writes are atomic. Everything goes into a sibling `<dir>.tmp-<pid>-<random>` folder,
  * each file is fsynced, the marker is written last, and only then is the folder swapped
@@ -104,18 +104,18 @@ const tfjs = () => import('../engine/tf.js');
 /** A checkpoint's files as read and verified in one pass. */
 interface VerifiedCheckpoint {
   dir: string;
-  modelJSON: tf.io.ModelJSON;
-  weightSpecs: tf.io.WeightsManifestEntry[];
+  modelJSON: tf.ModelJSON;
+  weightSpecs: tf.WeightsManifestEntry[];
   weights: Buffer;
   metadata?: CheckpointMetadata;
   trainingState?: TrainingStateFiles | null;
 }
 
 /**
- * The `tf.io.IOHandler` for a checkpoint folder: `model.save(checkpointHandler(dir))` and
+ * The `tf.IOHandler` for a checkpoint folder: `model.save(checkpointHandler(dir))` and
  * `tf.loadLayersModel(checkpointHandler(dir))`. Loading verifies the marker, sizes and hashes.
  */
-export function checkpointHandler(dir: string, options: CheckpointHandlerOptions = {}): tf.io.IOHandler {
+export function checkpointHandler(dir: string, options: CheckpointHandlerOptions = {}): tf.IOHandler {
   return {
     save: async (artifacts) => {
       await writeCheckpoint(dir, artifacts, options.metadata, options);
@@ -203,7 +203,7 @@ const inFlight = new Set<string>();
 
 async function writeCheckpoint(
   dir: string,
-  artifacts: tf.io.ModelArtifacts,
+  artifacts: tf.ModelArtifacts,
   metadataInput: CheckpointMetadataInput | undefined,
   options: SaveCheckpointOptions,
 ): Promise<void> {
@@ -220,7 +220,7 @@ async function writeCheckpoint(
 
 async function writeCheckpointNow(
   target: string,
-  artifacts: tf.io.ModelArtifacts,
+  artifacts: tf.ModelArtifacts,
   metadataInput: CheckpointMetadataInput | undefined,
   options: SaveCheckpointOptions,
 ): Promise<void> {
@@ -231,7 +231,7 @@ async function writeCheckpointNow(
   if (weightSpecs == null || weightData == null) throw new Error('checkpoints need weights; the model artifacts have none');
 
   // The same object, key for key, as tfjs-node's NodeFileSystem.save writes.
-  const modelJSON: tf.io.ModelJSON = {
+  const modelJSON: tf.ModelJSON = {
     modelTopology,
     weightsManifest: [{ paths: [WEIGHTS_BIN], weights: weightSpecs }],
     format: artifacts.format,
@@ -455,9 +455,9 @@ function readVerifiedCheckpoint(dir: string, withMetadata: boolean, withTraining
     const marker = await readMarker(at);
     const modelPath = join(at, MODEL_JSON);
     const modelBytes = await readCheckpointFile(modelPath);
-    let modelJSON: tf.io.ModelJSON;
+    let modelJSON: tf.ModelJSON;
     try {
-      modelJSON = JSON.parse(modelBytes.toString('utf8')) as tf.io.ModelJSON;
+      modelJSON = JSON.parse(modelBytes.toString('utf8')) as tf.ModelJSON;
     } catch (error) {
       throw new CheckpointError(`${modelPath} is not valid JSON: ${(error as Error).message}`, { file: modelPath, hint: HINT_RESAVE });
     }
@@ -627,7 +627,7 @@ function verifyHash(path: string, bytes: Buffer, marker: CompleteMarker): void {
 }
 
 /** Checks `model.json` has the one-group `weights.bin` manifest we (and tfjs-node) write. */
-function manifestWeightSpecs(modelJSON: tf.io.ModelJSON, path: string): tf.io.WeightsManifestEntry[] {
+function manifestWeightSpecs(modelJSON: tf.ModelJSON, path: string): tf.WeightsManifestEntry[] {
   const json: unknown = modelJSON;
   const manifest = isRecord(json) ? json.weightsManifest : undefined;
   const group: unknown = Array.isArray(manifest) && manifest.length === 1 ? manifest[0] : undefined;
@@ -645,11 +645,11 @@ function manifestWeightSpecs(modelJSON: tf.io.ModelJSON, path: string): tf.io.We
       { file: path, hint: HINT_RESAVE },
     );
   }
-  return group.weights as tf.io.WeightsManifestEntry[];
+  return group.weights as tf.WeightsManifestEntry[];
 }
 
 /** Bytes the weights take on disk; undefined when a string weight makes it unknowable from the specs. */
-function manifestByteLength(specs: tf.io.WeightsManifestEntry[]): number | undefined {
+function manifestByteLength(specs: tf.WeightsManifestEntry[]): number | undefined {
   let total = 0;
   for (const spec of specs) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
@@ -662,9 +662,9 @@ function manifestByteLength(specs: tf.io.WeightsManifestEntry[]): number | undef
   return total;
 }
 
-function toModelArtifacts(checkpoint: VerifiedCheckpoint): tf.io.ModelArtifacts {
+function toModelArtifacts(checkpoint: VerifiedCheckpoint): tf.ModelArtifacts {
   const { modelJSON, weights } = checkpoint;
-  const artifacts: tf.io.ModelArtifacts = {
+  const artifacts: tf.ModelArtifacts = {
     modelTopology: modelJSON.modelTopology,
     format: modelJSON.format,
     generatedBy: modelJSON.generatedBy,

@@ -8,7 +8,7 @@ import { getPreset, type LayerSpec, type Preset } from './preset-specs.js';
 
 export { PRESETS, PRESET_NAMES, getPreset, type LayerSpec, type Preset, type PresetPreprocessing, type PresetRecipe } from './preset-specs.js';
 
-function layerOf(spec: LayerSpec, index: number, inputShape?: number[], seed?: number): tf.layers.Layer {
+function layerOf(spec: LayerSpec, index: number, inputShape?: number[], seed?: number): tf.Layer {
   const first = inputShape ? { inputShape } : {};
   const name = `${spec.kind}_${index}`;
   // Glorot-uniform is tfjs's default kernel initialiser for both; seeded, a build is reproducible.

@@ -96,7 +96,7 @@ export interface LayerRef {
 
 export interface RuleContext {
   graph: GraphBuilder;
-  layer: tf.layers.Layer;
+  layer: tf.Layer;
   ref: LayerRef;
   /** tfjs's config of the layer (`layer.getConfig()`) */
   config: Record<string, unknown>;

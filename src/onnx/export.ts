@@ -95,13 +95,13 @@ export function shapeWithoutBatch(shape: unknown): number[] {
 }
 
 /** The layers of a single-input, single-output chain, in order (InputLayer excluded). */
-function chainOf(model: tf.LayersModel): tf.layers.Layer[] {
+function chainOf(model: tf.LayersModel): tf.Layer[] {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new UserError(`cannot export model "${model.name}" to ONNX: it has ${model.inputs.length} inputs and ${model.outputs.length} outputs (one of each is exported)`);
   }
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   layers.forEach((layer, i) => {
-    const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tf.layers.Layer[] }> }).inboundNodes;
+    const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tf.Layer[] }> }).inboundNodes;
     const sources = inbound.flatMap((n) => n.inboundLayers).filter((l) => l.getClassName() !== 'InputLayer');
     const expected = i === 0 ? [] : [layers[i - 1]];
     if (sources.length !== expected.length || sources.some((s, k) => s !== expected[k])) {

@@ -36,9 +36,11 @@ function heavyChain(start: string): string[] | null {
   while (queue.length > 0) {
     const file = queue.shift()!;
     const text = readFileSync(file, 'utf8');
-    // import … from '…', export … from '…', import '…' at a statement's start (dynamic import() is not matched)
-    for (const m of text.matchAll(/^(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|^import\s*['"]([^'"]+)['"]/gm)) {
-      const spec = (m[1] ?? m[2])!;
+    // import … from '…', export … from '…', import '…' at a statement's start (dynamic import() is not matched),
+    // and a `require` made by createRequire called at the top level, as engine/tf.js loads tfjs
+    // (`load('…')` or `const x = load('…')`; one inside a function runs when called, as import() does)
+    for (const m of text.matchAll(/^(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|^import\s*['"]([^'"]+)['"]|^(?:(?:const|let|var)\s[^=;]*=\s*)?(?:load|require)\(\s*['"]([^'"]+)['"]/gm)) {
+      const spec = (m[1] ?? m[2] ?? m[3])!;
       if (spec.startsWith('.')) {
         const target = path.resolve(path.dirname(file), spec);
         if (!from.has(target) && existsSync(target)) {

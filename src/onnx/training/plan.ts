@@ -31,7 +31,7 @@ export function planTraining(model: tf.LayersModel): PlanResult {
   const masks: MaskSlot[] = [];
   // current per-example shape: [C,H,W] (NCHW) or [F]
   let shape: number[] = [input[2], input[0], input[1]];
-  const fail = (layer: tf.layers.Layer, why: string): PlanResult => ({ ok: false, reason: `layer ${layer.name} (${layer.getClassName()}): ${why}` });
+  const fail = (layer: tf.Layer, why: string): PlanResult => ({ ok: false, reason: `layer ${layer.name} (${layer.getClassName()}): ${why}` });
   const all = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   for (const [index, layer] of all.entries()) {
     const config = layer.getConfig() as LayerConfig;

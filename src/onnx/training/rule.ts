@@ -67,7 +67,7 @@ export interface LayerConfig {
 
 /** What `plan` sees of one layer and of the plan so far. */
 export interface PlanContext {
-  layer: tf.layers.Layer;
+  layer: tf.Layer;
   config: LayerConfig;
   /** the layer's per-example input: [C,H,W] (NCHW) or [F] */
   shape: number[];
