@@ -67,12 +67,12 @@ export default class Run extends DigitsCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Run);
-    // tfjs, Ink, vega and the services load here, not when oclif reads the command (help, manifest).
-    // (Ink, some 0.3 s of start-up, only where a live view can be drawn: plainOutput holds for the whole process)
-    const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, { writeRunReport }, tui, { initialState, reduce, withPlannedMembers }, { removeOwnImportFilesSync }, { removeOwnPracticeFilesSync }] = await Promise.all([
+    // tfjs, Ink and the services load here, not when oclif reads the command (help, manifest).
+    // (Ink, some 0.3 s of start-up, only where a live view can be drawn: plainOutput holds for the whole process;
+    // vega and vega-lite, 0.4 CPU-s, only when the report is written)
+    const [{ initEngine }, { runMainJob, interruptedMainJobHint, checkBudget }, tui, { initialState, reduce, withPlannedMembers }, { removeOwnImportFilesSync }, { removeOwnPracticeFilesSync }] = await Promise.all([
       import('../engine/backend.js'),
       import('../services/run.js'),
-      import('../report/report-html.js'),
       this.plainOutput ? null : Promise.all([import('../tui/TrainView.js'), import('../tui/live.js')]),
       import('../tui/train-state.js'),
       import('../data/import.js'),
@@ -234,7 +234,7 @@ export default class Run extends DigitsCommand {
         if (json) this.emitJson(event);
         else say('recipe', formatAutoEvent(event));
       },
-      writeReport: (runDir) => writeRunReport({ runDir }),
+      writeReport: async (runDir) => (await import('../report/report-html.js')).writeRunReport({ runDir }),
     })
       .catch(async (error: unknown) => {
         // A run refused or failed before it kept anything (a bad CSV, an answers file that does
