@@ -7,7 +7,7 @@
  *
  * The parts are CommonJS bundles, loaded here with `require`, not `import`: Node's ES module
  * loader first scans the whole source of a CommonJS module it imports for its export names
- * (cjs-module-lexer), and for these 2.7 MB that scan cost more than the loading itself. So
+ * (cjs-module-lexer), and for these bundles' 3.1 MB that scan cost more than the loading. So
  * this module names what digits uses; a tfjs function or type not named below is added here
  * (the type check says which).
  */
