@@ -2,7 +2,7 @@
  * Every figure of an evaluation is on held-out rows: a member on its own validation rows,
  * the ensemble only on rows that no member trained on.
  */
-import { cp, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -159,14 +159,17 @@ describe('evaluate', () => {
       await cp(other, first, { recursive: true });
       // Then submit refuses the evaluation, which is of the old weights (the checkpoint's identity differs)
       await expect(submitWith()).rejects.toMatchObject({ message: expect.stringMatching(/member m1's checkpoint was saved again after evaluation\.json was made/), hint: expect.stringMatching(/^Evaluate it again/) });
-      // and with an evaluation written before identities were recorded (judged by file times, here within their second),
-      // it predicts the test rows again rather than submit the old member's votes
+      // and with an evaluation written before identities were recorded (judged by file times: here the checkpoints'
+      // markers dated when the evaluation was made, as by a save just before it), it predicts the test rows again
+      // rather than submit the old member's votes (the markers were dated by evaluation.json's file time until
+      // session 59: rewritten by this test, that time is now, more than the second allowed after the evaluation
+      // when the tests before this one took longer)
       const evaluationFile = path.join(runDir, 'evaluation.json');
       const evaluation = await readFile(evaluationFile, 'utf8');
       try {
         await writeFile(evaluationFile, evaluation.replace(/,\s*"identity": "[^"]*"/g, ''));
-        const times = await stat(evaluationFile);
-        for (const m of manifest.members) await utimes(path.join(runDir, m.checkpoint!, 'COMPLETE'), times.atime, times.mtime);
+        const made = new Date((JSON.parse(evaluation) as EvaluationReport).createdAt);
+        for (const m of manifest.members) await utimes(path.join(runDir, m.checkpoint!, 'COMPLETE'), made, made);
         expect(await submitWith()).toBe(true);
       } finally {
         await writeFile(evaluationFile, evaluation);
