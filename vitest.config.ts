@@ -15,7 +15,7 @@ export default defineConfig({
     isolate: false,
     // A young generation of 64 MB, not V8's 16, in the test processes (not in the commands they
     // start, which run as users run them): the noise fits and tfjs allocate many short-lived
-    // arrays, and fewer scavenges made noise-model and auto-noise 7–20% faster (README, "vitest").
+    // arrays, and fewer scavenges made noise-model and auto-noise 6–20% faster, file by file (README, "vitest").
     execArgv: ['--max-semi-space-size=64'],
     // Vitest's default is one worker fewer than the cores, so one file at a time on 2 cores;
     // many files wait on child processes, browsers, Redis or disk, and two at a time took CI's

@@ -163,12 +163,13 @@ export async function initEngine(options: EngineOptions): Promise<EngineInfo> {
   const addedKernels = chosen === 'wasm' ? [...new Set([...WASM_TRAINING_KERNELS, BN_TRAIN, BN_TRAIN_GRAD, ...ort.kernels])] : [];
   let simd: boolean | null = null;
   let threads: number | null = null;
-  if (chosen === 'wasm') {
-    simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-    threads = tf.wasmBackend().getThreadsCount();
-  }
   const versions: Record<string, string> = { tfjs: tf.version.tfjs, node: process.versions.node };
-  if (chosen === 'wasm') versions['tfjs-backend-wasm'] = tf.wasmBackend().version_wasm;
+  if (chosen === 'wasm') {
+    const wasm = tf.wasmBackend();
+    simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+    threads = wasm.getThreadsCount();
+    versions['tfjs-backend-wasm'] = wasm.version_wasm;
+  }
   if (ort.version) versions['onnxruntime-node'] = ort.version;
   current = {
     backend: chosen,
